@@ -1,0 +1,345 @@
+/**
+ * The in-process simulator hypervisor that backs the embedded demo zone. It behaves like a
+ * real host where the engine can observe it (power states, capacity, snapshots, migration,
+ * a serial console with a shell) and keeps its state in a SimulatorWorld.
+ *
+ * Host URL: simulator://NAME?cpus=8&mhz=2000&memory=16384 (memory in MiB).
+ */
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import {
+  DriverError,
+  type DriverCapabilities,
+  type HostConnectionSpec,
+  type HostEvent,
+  type HostInventory,
+  type HostSession,
+  type HypervisorDriver,
+  type InstanceInfo,
+  type MigrationTarget,
+  type PowerState,
+  type SnapshotInfo,
+  type StopOptions,
+  type VmSpec,
+} from '../types.js';
+import { SimulatorWorld, type SimDomain, type SimHost } from './world.js';
+
+const CAPABILITIES: DriverCapabilities = {
+  liveMigration: true,
+  storageMotion: true,
+  crossClusterMigration: false,
+  memorySnapshots: true,
+  liveScaleCpu: true,
+  liveScaleMemory: true,
+  serialConsole: true,
+  vnc: false,
+  gpu: true,
+};
+
+export class SimulatorDriver implements HypervisorDriver {
+  readonly hypervisor = 'Simulator' as const;
+  readonly world: SimulatorWorld;
+  private readonly sessions = new Map<string, SimulatorSession>();
+
+  constructor(options: { stateFile?: string; world?: SimulatorWorld } = {}) {
+    this.world = options.world ?? new SimulatorWorld(options.stateFile);
+  }
+
+  async connect(spec: HostConnectionSpec): Promise<HostSession> {
+    const url = new URL(spec.url);
+    if (url.protocol !== 'simulator:') throw new DriverError(`not a simulator URL: ${spec.url}`, 'invalid');
+    const name = url.hostname || url.pathname.replace(/^\/+/, '');
+    const num = (key: string, fallback: number) => {
+      const value = Number(url.searchParams.get(key) ?? fallback);
+      return Number.isFinite(value) && value > 0 ? value : fallback;
+    };
+    const host = this.world.host(name, {
+      cpuNumber: num('cpus', 8),
+      cpuSpeedMhz: num('mhz', 2000),
+      memoryMiB: num('memory', 16384),
+      gpus: parseGpus(url.searchParams.get('gpus')),
+    });
+    if (!host.up) throw new DriverError(`simulated host ${name} is down`, 'unreachable');
+    const session = new SimulatorSession(spec.hostId, host, this);
+    this.sessions.set(name, session);
+    return session;
+  }
+
+  /** Test hooks: the things that happen to real hosts without the engine asking. */
+  crash(hostName: string, domain: string): void {
+    this.setPower(hostName, domain, 'Stopped', 'crashed');
+  }
+
+  guestShutdown(hostName: string, domain: string): void {
+    this.setPower(hostName, domain, 'Stopped', 'shutdown');
+  }
+
+  setHostUp(hostName: string, up: boolean): void {
+    const host = this.world.find(hostName);
+    if (!host) throw new DriverError(`no simulated host ${hostName}`, 'not-found');
+    host.up = up;
+    if (!up) for (const domain of Object.values(host.domains)) domain.power = 'Stopped';
+    this.world.save();
+    this.sessions.get(hostName)?.emit({ kind: 'connection', state: up ? 'up' : 'down' });
+  }
+
+  private setPower(hostName: string, domain: string, power: PowerState, reason: string): void {
+    const dom = this.world.find(hostName)?.domains[domain];
+    if (!dom) throw new DriverError(`no domain ${domain} on ${hostName}`, 'not-found');
+    dom.power = power;
+    this.world.save();
+    this.sessions.get(hostName)?.emit({ kind: 'power', name: domain, state: power, reason });
+  }
+}
+
+function parseGpus(value: string | null): SimHost['gpus'] {
+  // gpus=GROUP:TYPE:CAPACITY;GROUP:TYPE:CAPACITY
+  if (!value) return [];
+  return value.split(';').filter(Boolean).map((entry) => {
+    const [group = '', vgpuType = 'passthrough', capacity = '1'] = entry.split(':');
+    return { group, vgpuType, maxCapacity: Number(capacity) || 1 };
+  });
+}
+
+class SimulatorSession implements HostSession {
+  readonly capabilities = CAPABILITIES;
+  private readonly events = new EventEmitter();
+
+  constructor(
+    readonly hostId: string,
+    private readonly host: SimHost,
+    private readonly driver: SimulatorDriver,
+  ) {}
+
+  emit(event: HostEvent): void {
+    this.events.emit('event', event);
+  }
+
+  private get up(): SimHost {
+    if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+    return this.host;
+  }
+
+  private domain(name: string): SimDomain {
+    const domain = this.up.domains[name];
+    if (!domain) throw new DriverError(`Domain not found: no domain with matching name '${name}'`, 'not-found');
+    return domain;
+  }
+
+  private save(): void {
+    this.driver.world.save();
+  }
+
+  async inventory(): Promise<HostInventory> {
+    const host = this.up;
+    const running = Object.values(host.domains).filter((d) => d.power === 'Running');
+    const usedMiB = running.reduce((sum, d) => sum + d.spec.memoryMiB, 0);
+    const gpus = host.gpus.map((gpu) => {
+      const used = running.filter((d) => d.spec.gpu?.group === gpu.group && d.spec.gpu.vgpuType === gpu.vgpuType).length;
+      return { ...gpu, remainingCapacity: Math.max(0, gpu.maxCapacity - used) };
+    });
+    return {
+      hostname: host.name,
+      hypervisorVersion: 'Kiln simulator 1',
+      cpuSockets: 1,
+      cpuNumber: host.cpuNumber,
+      cpuSpeedMhz: host.cpuSpeedMhz,
+      memoryTotalMiB: host.memoryMiB,
+      memoryFreeMiB: host.memoryMiB - usedMiB,
+      storagePools: [{ name: 'sim-primary', capacityBytes: 2 ** 40, availableBytes: 2 ** 39, shared: true }],
+      networks: [{ name: 'sim-bridge', bridge: 'simbr0' }],
+      pciDevices: [],
+      gpus,
+    };
+  }
+
+  async listInstances(): Promise<InstanceInfo[]> {
+    return Object.entries(this.up.domains).map(([name, d]) => ({
+      name,
+      uuid: d.spec.uuid,
+      powerState: d.power,
+      cpuNumber: d.spec.cpuNumber,
+      cpuCoresPerSocket: 1,
+      cpuSpeedMhz: d.spec.cpuSpeedMhz,
+      memoryMiB: d.spec.memoryMiB,
+      osDisplayName: d.spec.details?.['osDisplayName'] ?? 'Other Linux (64-bit)',
+      disks: d.spec.disks
+        .filter((disk) => disk.device === 'disk')
+        .map((disk, position) => ({ id: disk.name, label: disk.name, capacityBytes: disk.sizeBytes, controller: disk.bus ?? 'virtio', controllerUnit: 0, position, imagePath: disk.name })),
+      nics: d.spec.nics.map((nic, index) => ({ id: `nic${index}`, macAddress: nic.macAddress, networkName: nic.network, vlanId: nic.vlan, adapterType: nic.adapterType ?? 'virtio' })),
+    }));
+  }
+
+  async powerState(name: string): Promise<PowerState | 'Missing'> {
+    return this.up.domains[name]?.power ?? 'Missing';
+  }
+
+  async define(spec: VmSpec): Promise<void> {
+    const existing = this.up.domains[spec.internalName];
+    if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
+    this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
+    this.save();
+  }
+
+  async start(name: string): Promise<void> {
+    const domain = this.domain(name);
+    if (domain.power === 'Running') throw new DriverError(`Requested operation is not valid: domain is already running`, 'invalid');
+    const inventory = await this.inventory();
+    if (inventory.memoryFreeMiB < domain.spec.memoryMiB) {
+      throw new DriverError(`not enough free memory on ${this.host.name}: needs ${domain.spec.memoryMiB} MiB, ${inventory.memoryFreeMiB} MiB free`, 'insufficient-capacity');
+    }
+    domain.power = 'Running';
+    domain.boots += 1;
+    this.save();
+    this.emit({ kind: 'power', name, state: 'Running', reason: 'started' });
+  }
+
+  async stop(name: string, _options?: StopOptions): Promise<void> {
+    const domain = this.domain(name);
+    domain.power = 'Stopped';
+    this.save();
+  }
+
+  async reboot(name: string): Promise<void> {
+    const domain = this.domain(name);
+    if (domain.power !== 'Running') throw new DriverError('Requested operation is not valid: domain is not running', 'invalid');
+  }
+
+  async reset(name: string): Promise<void> {
+    await this.reboot(name);
+  }
+
+  async destroy(name: string): Promise<void> {
+    this.domain(name);
+    delete this.up.domains[name];
+    this.save();
+  }
+
+  async deleteDisks(_disks: string[]): Promise<void> {
+    // Simulated disks live inside their domain record; this only has to fail like a real host would.
+    if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+  }
+
+  async attachIso(name: string, isoPath: string): Promise<void> {
+    this.domain(name).spec.isoPath = isoPath;
+    this.save();
+  }
+
+  async detachIso(name: string): Promise<void> {
+    delete this.domain(name).spec.isoPath;
+    this.save();
+  }
+
+  async scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, _live: boolean): Promise<void> {
+    const domain = this.domain(name);
+    if (resources.memoryMiB !== undefined && domain.power === 'Running') {
+      const inventory = await this.inventory();
+      const extra = resources.memoryMiB - domain.spec.memoryMiB;
+      if (extra > inventory.memoryFreeMiB) throw new DriverError(`not enough free memory to scale ${name}`, 'insufficient-capacity');
+    }
+    if (resources.cpuNumber !== undefined) domain.spec.cpuNumber = resources.cpuNumber;
+    if (resources.memoryMiB !== undefined) domain.spec.memoryMiB = resources.memoryMiB;
+    this.save();
+  }
+
+  async migrate(name: string, target: MigrationTarget): Promise<void> {
+    const domain = this.domain(name);
+    if (!(target.session instanceof SimulatorSession)) throw new DriverError('the simulator migrates only to simulated hosts', 'unsupported');
+    const destination = target.session.up;
+    const inventory = await target.session.inventory();
+    if (domain.power === 'Running' && inventory.memoryFreeMiB < domain.spec.memoryMiB) {
+      throw new DriverError(`not enough free memory on ${destination.name} for ${name}`, 'insufficient-capacity');
+    }
+    destination.domains[name] = domain;
+    delete this.up.domains[name];
+    this.save();
+  }
+
+  async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean }): Promise<void> {
+    const domain = this.domain(name);
+    if (domain.snapshots.some((s) => s.name === snapshot.name)) throw new DriverError(`snapshot ${snapshot.name} already exists`, 'invalid');
+    const parent = domain.snapshots.find((s) => s.current);
+    for (const s of domain.snapshots) s.current = false;
+    domain.snapshots.push({
+      name: snapshot.name,
+      description: snapshot.description,
+      parent: parent?.name,
+      current: true,
+      withMemory: snapshot.withMemory && domain.power === 'Running',
+      createdAt: new Date().toISOString(),
+      spec: structuredClone(domain.spec),
+      power: snapshot.withMemory ? domain.power : 'Stopped',
+    });
+    this.save();
+  }
+
+  async listSnapshots(name: string): Promise<SnapshotInfo[]> {
+    return this.domain(name).snapshots.map(({ spec: _spec, power: _power, ...info }) => info);
+  }
+
+  async revertSnapshot(name: string, snapshotName: string): Promise<void> {
+    const domain = this.domain(name);
+    const snapshot = domain.snapshots.find((s) => s.name === snapshotName);
+    if (!snapshot) throw new DriverError(`snapshot ${snapshotName} not found`, 'not-found');
+    domain.spec = structuredClone(snapshot.spec);
+    domain.power = snapshot.power;
+    for (const s of domain.snapshots) s.current = s === snapshot;
+    this.save();
+  }
+
+  async deleteSnapshot(name: string, snapshotName: string): Promise<void> {
+    const domain = this.domain(name);
+    const snapshot = domain.snapshots.find((s) => s.name === snapshotName);
+    if (!snapshot) throw new DriverError(`snapshot ${snapshotName} not found`, 'not-found');
+    // Children are re-parented onto the deleted snapshot's parent, as libvirt does.
+    for (const s of domain.snapshots) if (s.parent === snapshotName) s.parent = snapshot.parent;
+    domain.snapshots = domain.snapshots.filter((s) => s !== snapshot);
+    this.save();
+  }
+
+  async openConsole(name: string): Promise<Duplex> {
+    const domain = this.domain(name);
+    if (domain.power !== 'Running') throw new DriverError(`domain ${name} is not running`, 'invalid');
+    return simulatedShell(name);
+  }
+
+  onEvent(listener: (event: HostEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+  }
+}
+
+/** A serial console that prints a banner, echoes what is typed, and runs `echo` and `hostname`. */
+function simulatedShell(name: string): Duplex {
+  let line = '';
+  const console: Duplex = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          console.push('\r\n' + run(line.trim()) + '# ');
+          line = '';
+        } else if (ch === '\x7f') {
+          line = line.slice(0, -1);
+          console.push('\b \b');
+        } else {
+          line += ch;
+          console.push(ch);
+        }
+      }
+      callback();
+    },
+  });
+  const run = (command: string): string => {
+    if (command === '') return '';
+    if (command === 'hostname') return `${name}\r\n`;
+    if (command.startsWith('echo ')) return `${command.slice(5)}\r\n`;
+    return `sh: ${command.split(' ')[0]}: not found\r\n`;
+  };
+  setImmediate(() => console.push(`Kiln simulator guest ${name}\r\nKILN-GUEST-READY ${name}\r\n# `));
+  return console;
+}

@@ -1,0 +1,20 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { byUuid } from '../../lookup.js';
+import { requireAccountAccess } from '../../vm/access.js';
+
+export default defineCommand({
+  name: 'registerUserKeys',
+  description: 'This command allows a user to register for the developer API, returning a secret key and an API key; the secret is stored sealed.',
+  kind: 'sync',
+  roles: ALL_ROLES,
+  response: 'userkeys',
+  sensitive: ['secretkey'],
+  params: [{ name: 'id', type: 'uuid', required: true, description: 'User id' }],
+  handler({ engine, caller }, args) {
+    const user = byUuid<{ id: number; account_id: number }>(engine.db, 'user', args.uuid('id')!, 'id');
+    requireAccountAccess(engine.db, caller, user.account_id, 'that user');
+    const keys = engine.accounts.registerKeys(user.id);
+    engine.events.record({ type: 'REGISTER.USER.KEY', description: `API keys registered for user ${args.uuid('id')}`, userId: caller.userId, accountId: user.account_id });
+    return { apikey: keys.apiKey, secretkey: keys.secretKey };
+  },
+});

@@ -1,0 +1,24 @@
+/** Shared query for listTemplates and listIsos: the two differ only in is_iso and the filter name. */
+import type { CommandContext } from '../../registry/types.js';
+import type { Args } from '../../registry/params.js';
+import { ApiError } from '../../registry/errors.js';
+import { templateView } from '../../views.js';
+import { where } from '../../sql.js';
+import { accountScope } from '../../vm/access.js';
+import type { TemplateRow } from '../../vm/rows.js';
+
+export const FILTERS = ['featured', 'self', 'selfexecutable', 'sharedexecutable', 'executable', 'community', 'all'];
+
+export function listImages({ engine, caller }: CommandContext, args: Args, iso: boolean, filter: string | undefined) {
+  const f = filter ?? (iso ? 'all' : 'executable');
+  if (!FILTERS.includes(f)) throw ApiError.param(`${iso ? 'isofilter' : 'templatefilter'}: one of ${FILTERS.join(', ')}`);
+  const scope = accountScope(caller);
+  const visibility = f === 'featured' ? 'is_featured=1' : f === 'self' || f === 'selfexecutable' ? scope.sql : f === 'all' && caller.role === 'Admin' ? '1=1' : `(is_public=1 OR ${scope.sql})`;
+  const visibilityValues = visibility.includes('?') ? scope.values : [];
+  const zoneId = args.uuid('zoneid');
+  const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
+  const rows = engine.db
+    .prepare(`SELECT * FROM templates ${w.sql} ${zoneId ? 'AND (zone_id IS NULL OR zone_id=(SELECT id FROM zones WHERE uuid=?))' : ''} ORDER BY id`)
+    .all(...visibilityValues, ...w.values, ...(zoneId ? [zoneId] : [])) as TemplateRow[];
+  return rows.map((row) => templateView(engine.db, row));
+}

@@ -1,0 +1,42 @@
+/** Every API command Kiln serves. Adding a command is adding its module here; no transport changes. */
+import type { CommandDef } from '../registry/types.js';
+import listZones from './infra/listZones.js';
+import listPods from './infra/listPods.js';
+import listClusters from './infra/listClusters.js';
+import listHosts from './infra/listHosts.js';
+import listServiceOfferings from './offerings/listServiceOfferings.js';
+import createServiceOffering from './offerings/createServiceOffering.js';
+import listDiskOfferings from './offerings/listDiskOfferings.js';
+import listTemplates from './images/listTemplates.js';
+import listIsos from './images/listIsos.js';
+import listOsTypes from './images/listOsTypes.js';
+import listOsCategories from './images/listOsCategories.js';
+import listNetworks from './network/listNetworks.js';
+import deployVirtualMachine from './vm/deployVirtualMachine.js';
+import listVirtualMachines from './vm/listVirtualMachines.js';
+import startVirtualMachine from './vm/startVirtualMachine.js';
+import stopVirtualMachine from './vm/stopVirtualMachine.js';
+import rebootVirtualMachine from './vm/rebootVirtualMachine.js';
+import destroyVirtualMachine from './vm/destroyVirtualMachine.js';
+import recoverVirtualMachine from './vm/recoverVirtualMachine.js';
+import expungeVirtualMachine from './vm/expungeVirtualMachine.js';
+import queryAsyncJobResult from './jobs/queryAsyncJobResult.js';
+import listAsyncJobs from './jobs/listAsyncJobs.js';
+import listApis from './meta/listApis.js';
+import listCapabilities from './meta/listCapabilities.js';
+import listConfigurations from './config/listConfigurations.js';
+import updateConfiguration from './config/updateConfiguration.js';
+import listEvents from './events/listEvents.js';
+import listAccounts from './accounts/listAccounts.js';
+import createAccount from './accounts/createAccount.js';
+import registerUserKeys from './accounts/registerUserKeys.js';
+
+export const ALL_COMMANDS: CommandDef[] = [
+  listZones, listPods, listClusters, listHosts,
+  listServiceOfferings, createServiceOffering, listDiskOfferings,
+  listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks,
+  deployVirtualMachine, listVirtualMachines, startVirtualMachine, stopVirtualMachine, rebootVirtualMachine,
+  destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
+  queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
+  listAccounts, createAccount, registerUserKeys,
+];

@@ -1,0 +1,33 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { csDate } from '../../format.js';
+import { where } from '../../sql.js';
+
+interface ClusterRow { uuid: string; name: string; hypervisor: string; allocation_state: string; managed_state: string; created: string; zoneuuid: string; zonename: string; poduuid: string; podname: string }
+
+export default defineCommand({
+  name: 'listClusters',
+  description: 'Lists clusters',
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'cluster',
+  params: [
+    { name: 'id', type: 'uuid', description: 'lists clusters by the cluster ID' },
+    { name: 'name', type: 'string', description: 'lists clusters by the cluster name' },
+    { name: 'zoneid', type: 'uuid', description: 'lists clusters by Zone ID' },
+    { name: 'podid', type: 'uuid', description: 'lists clusters by Pod ID' },
+    { name: 'hypervisor', type: 'string', description: 'lists clusters by hypervisor type' },
+  ],
+  handler({ engine }, args) {
+    const w = where(['c.removed IS NULL'], [
+      ['c.uuid', args.uuid('id')], ['c.name', args.str('name')], ['z.uuid', args.uuid('zoneid')], ['p.uuid', args.uuid('podid')],
+      ['c.hypervisor', args.str('hypervisor'), 'ieq'], ['c.name', args.str('keyword'), 'like'],
+    ]);
+    const rows = engine.db
+      .prepare(`SELECT c.*, z.uuid AS zoneuuid, z.name AS zonename, p.uuid AS poduuid, p.name AS podname FROM clusters c JOIN zones z ON z.id=c.zone_id JOIN pods p ON p.id=c.pod_id ${w.sql} ORDER BY c.id`)
+      .all(...w.values) as ClusterRow[];
+    return rows.map((c) => ({
+      id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
+      zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
+    }));
+  },
+});

@@ -1,0 +1,20 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { zoneView } from '../../views.js';
+import { where } from '../../sql.js';
+
+export default defineCommand({
+  name: 'listZones',
+  description: 'Lists zones',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'zone',
+  params: [
+    { name: 'id', type: 'uuid', description: 'the ID of the zone' },
+    { name: 'name', type: 'string', description: 'the name of the zone' },
+    { name: 'available', type: 'boolean', description: 'true to list only zones the caller can deploy in' },
+  ],
+  handler({ engine }, args) {
+    const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
+    return (engine.db.prepare(`SELECT * FROM zones ${w.sql} ORDER BY id`).all(...w.values) as Parameters<typeof zoneView>[0][]).map(zoneView);
+  },
+});

@@ -1,0 +1,27 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+
+export default defineCommand({
+  name: 'listApis',
+  description: 'lists all available apis on the server, as provided by the Api Discovery plugin; Kiln adds vmstates, the VM states in which a VM command applies.',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'api',
+  params: [{ name: 'name', type: 'string', description: 'API name' }],
+  handler({ engine, caller }, args) {
+    const name = args.str('name')?.toLowerCase();
+    return engine.registry
+      .visibleTo(caller)
+      .filter((def) => !name || def.name.toLowerCase() === name)
+      .map((def) => ({
+        name: def.name,
+        description: def.description,
+        isasync: def.kind === 'async' || def.kind === 'asyncCreate',
+        since: def.since ?? '4.0.0',
+        type: def.kind === 'list' ? 'list' : def.kind,
+        related: '',
+        response: [],
+        params: def.params.map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '' })),
+        ...(def.vmStates ? { vmstates: def.vmStates } : {}),
+      }));
+  },
+});

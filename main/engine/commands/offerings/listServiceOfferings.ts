@@ -1,0 +1,21 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { offeringView } from '../../views.js';
+import { where } from '../../sql.js';
+import type { OfferingRow } from '../../vm/rows.js';
+
+export default defineCommand({
+  name: 'listServiceOfferings',
+  description: 'Lists all available service offerings',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'serviceoffering',
+  params: [
+    { name: 'id', type: 'uuid', description: 'ID of the service offering' },
+    { name: 'name', type: 'string', description: 'name of the service offering' },
+    { name: 'issystem', type: 'boolean', description: 'is this a system vm offering' },
+  ],
+  handler({ engine }, args) {
+    const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['is_system', args.bool('issystem') ? 1 : 0], ['name', args.str('keyword'), 'like']]);
+    return (engine.db.prepare(`SELECT * FROM service_offerings ${w.sql} ORDER BY id`).all(...w.values) as OfferingRow[]).map(offeringView);
+  },
+});

@@ -1,0 +1,50 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
+import { where } from '../../sql.js';
+import { accountScope } from '../../vm/access.js';
+import { VM_STATES } from '../../vm/states.js';
+import type { VmRow } from '../../vm/rows.js';
+import { vmResponse } from '../../vm/vm-response.js';
+
+export default defineCommand({
+  name: 'listVirtualMachines',
+  description: 'List the virtual machines owned by the account (destroyed ones only for admins).',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'virtualmachine',
+  params: [
+    { name: 'id', type: 'uuid', description: 'the ID of the virtual machine' },
+    { name: 'ids', type: 'list', of: 'uuid', description: 'the IDs of the virtual machines' },
+    { name: 'name', type: 'string', description: 'name of the virtual machine' },
+    { name: 'state', type: 'string', description: 'state of the virtual machine' },
+    { name: 'zoneid', type: 'uuid', description: 'the availability zone ID' },
+    { name: 'hostid', type: 'uuid', description: 'the host ID' },
+    { name: 'templateid', type: 'uuid', description: 'list vms by template' },
+    { name: 'group', type: 'string', description: 'list vms by group name' },
+    { name: 'account', type: 'string', description: 'list resources by account' },
+    { name: 'domainid', type: 'uuid', description: 'list only resources belonging to the domain specified' },
+    { name: 'listall', type: 'boolean', description: 'list all resources the caller may see' },
+    { name: 'haenable', type: 'boolean', description: 'list by the HA flag' },
+  ],
+  handler({ engine, caller }, args) {
+    const state = args.str('state');
+    if (state && !VM_STATES.some((s) => s.toLowerCase() === state.toLowerCase())) throw ApiError.param(`state: one of ${VM_STATES.join(', ')}`);
+    const scope = accountScope(caller, 'v.account_id');
+    const hidden = caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : [`v.state<>'Expunged'`];
+    const ids = args.list('ids');
+    const keyword = args.str('keyword');
+    const w = where([scope.sql, ...hidden, ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], [
+      ['v.uuid', args.uuid('id')], ['v.hostname', args.str('name')], ['v.state', state, 'ieq'], ['z.uuid', args.uuid('zoneid')], ['h.uuid', args.uuid('hostid')],
+      ['t.uuid', args.uuid('templateid')], ['v.vm_group', args.str('group')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')],
+      ['v.ha_enabled', args.has('haenable') ? (args.bool('haenable') ? 1 : 0) : undefined],
+    ]);
+    const like = keyword ? [`%${keyword.replace(/[\\%_]/g, (c) => `\\${c}`)}%`] : [];
+    const rows = engine.db
+      .prepare(
+        `SELECT v.* FROM vm_instances v JOIN zones z ON z.id=v.zone_id JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id
+         LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN templates t ON t.id=v.template_id ${w.sql} ORDER BY v.id`,
+      )
+      .all(...scope.values, ...(ids ?? []), ...like, ...like, ...w.values) as VmRow[];
+    return rows.map((vm) => vmResponse(engine, vm, caller));
+  },
+});

@@ -1,0 +1,211 @@
+/**
+ * Numbered schema migrations. Each runs once, in order, inside a transaction; `PRAGMA user_version`
+ * records the last one applied. Never edit a migration that has shipped: add the next number.
+ *
+ * Every user-visible row has an integer `id` (used in internal names such as i-2-7-VM) and a
+ * `uuid` (what the API shows), as CloudStack does.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE domains (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  parent_id INTEGER REFERENCES domains(id), path TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  domain_id INTEGER NOT NULL REFERENCES domains(id),
+  role TEXT NOT NULL CHECK (role IN ('Admin','DomainAdmin','User')),
+  state TEXT NOT NULL DEFAULT 'enabled', created TEXT NOT NULL, removed TEXT,
+  UNIQUE (domain_id, name)
+);
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, username TEXT NOT NULL UNIQUE,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  firstname TEXT, lastname TEXT, email TEXT,
+  password_hash TEXT, api_key TEXT UNIQUE, secret_key_enc TEXT,
+  state TEXT NOT NULL DEFAULT 'enabled', created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE guest_os_categories (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE);
+CREATE TABLE guest_os (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, category_id INTEGER NOT NULL REFERENCES guest_os_categories(id),
+  display_name TEXT NOT NULL UNIQUE, is_64bit INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE zones (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,
+  network_type TEXT NOT NULL DEFAULT 'Advanced', allocation_state TEXT NOT NULL DEFAULT 'Enabled',
+  dns1 TEXT, internal_dns1 TEXT, created TEXT NOT NULL, removed TEXT
+);
+CREATE TABLE pods (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, zone_id INTEGER NOT NULL REFERENCES zones(id),
+  gateway TEXT, netmask TEXT, start_ip TEXT, end_ip TEXT, allocation_state TEXT NOT NULL DEFAULT 'Enabled',
+  created TEXT NOT NULL, removed TEXT, UNIQUE (zone_id, name)
+);
+CREATE TABLE clusters (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  pod_id INTEGER NOT NULL REFERENCES pods(id), zone_id INTEGER NOT NULL REFERENCES zones(id),
+  hypervisor TEXT NOT NULL CHECK (hypervisor IN ('Simulator','KVM','VMware','XenServer')),
+  allocation_state TEXT NOT NULL DEFAULT 'Enabled', managed_state TEXT NOT NULL DEFAULT 'Managed',
+  created TEXT NOT NULL, removed TEXT, UNIQUE (pod_id, name)
+);
+CREATE TABLE hosts (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  zone_id INTEGER NOT NULL REFERENCES zones(id), pod_id INTEGER NOT NULL REFERENCES pods(id),
+  cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+  hypervisor TEXT NOT NULL, url TEXT NOT NULL, username TEXT, secret_enc TEXT,
+  host_key_fingerprint TEXT,
+  state TEXT NOT NULL DEFAULT 'Connecting' CHECK (state IN ('Connecting','Up','Down','Disconnected','Alert','Error','Maintenance')),
+  resource_state TEXT NOT NULL DEFAULT 'Enabled',
+  host_tags TEXT NOT NULL DEFAULT '',
+  os_category_id INTEGER REFERENCES guest_os_categories(id),
+  cpu_sockets INTEGER NOT NULL DEFAULT 1, cpu_number INTEGER NOT NULL DEFAULT 0, cpu_speed INTEGER NOT NULL DEFAULT 0,
+  memory_total INTEGER NOT NULL DEFAULT 0, memory_free INTEGER NOT NULL DEFAULT 0,
+  hypervisor_version TEXT, last_error TEXT, last_pinged TEXT,
+  created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE templates (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, display_text TEXT NOT NULL,
+  format TEXT NOT NULL, hypervisor TEXT NOT NULL, is_iso INTEGER NOT NULL DEFAULT 0,
+  os_type_id INTEGER NOT NULL REFERENCES guest_os(id),
+  is_public INTEGER NOT NULL DEFAULT 1, is_featured INTEGER NOT NULL DEFAULT 0, bootable INTEGER NOT NULL DEFAULT 1,
+  is_dynamically_scalable INTEGER NOT NULL DEFAULT 0, password_enabled INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL DEFAULT 0, url TEXT, image_path TEXT,
+  details TEXT NOT NULL DEFAULT '{}',
+  account_id INTEGER NOT NULL REFERENCES accounts(id), zone_id INTEGER REFERENCES zones(id),
+  state TEXT NOT NULL DEFAULT 'Active', created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE service_offerings (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, display_text TEXT NOT NULL,
+  cpu_number INTEGER, cpu_speed INTEGER, memory INTEGER,
+  min_cpu_number INTEGER, max_cpu_number INTEGER, min_memory INTEGER, max_memory INTEGER,
+  host_tags TEXT NOT NULL DEFAULT '', offer_ha INTEGER NOT NULL DEFAULT 0,
+  dynamic_scaling_enabled INTEGER NOT NULL DEFAULT 1, limit_cpu_use INTEGER NOT NULL DEFAULT 0,
+  storage_type TEXT NOT NULL DEFAULT 'shared', root_disk_size INTEGER,
+  volatile_vm INTEGER NOT NULL DEFAULT 0,
+  details TEXT NOT NULL DEFAULT '{}',
+  is_system INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'Active', created TEXT NOT NULL, removed TEXT
+);
+CREATE TABLE disk_offerings (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, display_text TEXT NOT NULL,
+  disk_size INTEGER NOT NULL DEFAULT 0, is_customized INTEGER NOT NULL DEFAULT 0,
+  storage_type TEXT NOT NULL DEFAULT 'shared', tags TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'Active', created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE networks (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, display_text TEXT NOT NULL,
+  zone_id INTEGER NOT NULL REFERENCES zones(id),
+  guest_type TEXT NOT NULL CHECK (guest_type IN ('L2','Shared','Isolated')),
+  vlan INTEGER, cidr TEXT, gateway TEXT, netmask TEXT, start_ip TEXT, end_ip TEXT,
+  account_id INTEGER REFERENCES accounts(id), domain_id INTEGER REFERENCES domains(id),
+  acl_type TEXT NOT NULL DEFAULT 'Domain', state TEXT NOT NULL DEFAULT 'Implemented',
+  created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE vm_instances (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  instance_name TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL, hostname TEXT NOT NULL, internal_name TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,
+  account_id INTEGER NOT NULL REFERENCES accounts(id), user_id INTEGER NOT NULL REFERENCES users(id),
+  domain_id INTEGER NOT NULL REFERENCES domains(id),
+  zone_id INTEGER NOT NULL REFERENCES zones(id), pod_id INTEGER REFERENCES pods(id),
+  cluster_id INTEGER REFERENCES clusters(id),
+  host_id INTEGER REFERENCES hosts(id), last_host_id INTEGER REFERENCES hosts(id),
+  template_id INTEGER REFERENCES templates(id), iso_id INTEGER REFERENCES templates(id),
+  service_offering_id INTEGER NOT NULL REFERENCES service_offerings(id),
+  os_type_id INTEGER NOT NULL REFERENCES guest_os(id),
+  cpu_number INTEGER NOT NULL, cpu_speed INTEGER NOT NULL, memory INTEGER NOT NULL,
+  ha_enabled INTEGER NOT NULL DEFAULT 0, is_dynamically_scalable INTEGER NOT NULL DEFAULT 0,
+  vm_group TEXT, user_data TEXT, hypervisor TEXT NOT NULL,
+  created TEXT NOT NULL, removed TEXT, destroyed_at TEXT, update_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX vm_instances_state ON vm_instances(state);
+CREATE INDEX vm_instances_account ON vm_instances(account_id);
+CREATE TABLE vm_details (
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value TEXT NOT NULL, display INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (vm_id, name)
+);
+
+CREATE TABLE nics (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  vm_id INTEGER REFERENCES vm_instances(id), network_id INTEGER NOT NULL REFERENCES networks(id),
+  mac_address TEXT NOT NULL, ip4_address TEXT, device_id INTEGER NOT NULL DEFAULT 0,
+  is_default INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL DEFAULT 'Allocated',
+  created TEXT NOT NULL, removed TEXT
+);
+-- A MAC or an IP is unique among NICs that still exist; expunge frees them by setting removed.
+CREATE UNIQUE INDEX nics_mac_live ON nics(mac_address) WHERE removed IS NULL;
+CREATE UNIQUE INDEX nics_ip_live ON nics(network_id, ip4_address) WHERE removed IS NULL AND ip4_address IS NOT NULL;
+
+CREATE TABLE volumes (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  vm_id INTEGER REFERENCES vm_instances(id), account_id INTEGER NOT NULL REFERENCES accounts(id),
+  zone_id INTEGER NOT NULL REFERENCES zones(id),
+  volume_type TEXT NOT NULL CHECK (volume_type IN ('ROOT','DATADISK')),
+  device_id INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL, path TEXT,
+  disk_offering_id INTEGER REFERENCES disk_offerings(id), template_id INTEGER REFERENCES templates(id),
+  pool TEXT, state TEXT NOT NULL DEFAULT 'Allocated', created TEXT NOT NULL, removed TEXT
+);
+
+CREATE TABLE affinity_groups (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, description TEXT,
+  type TEXT NOT NULL, account_id INTEGER NOT NULL REFERENCES accounts(id),
+  domain_id INTEGER NOT NULL REFERENCES domains(id), created TEXT NOT NULL,
+  UNIQUE (account_id, name)
+);
+CREATE TABLE affinity_group_vms (
+  group_id INTEGER NOT NULL REFERENCES affinity_groups(id) ON DELETE CASCADE,
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id) ON DELETE CASCADE,
+  PRIMARY KEY (group_id, vm_id)
+);
+
+CREATE TABLE async_jobs (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  user_id INTEGER REFERENCES users(id), account_id INTEGER REFERENCES accounts(id),
+  cmd TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
+  status INTEGER NOT NULL DEFAULT 0, proc_status INTEGER NOT NULL DEFAULT 0,
+  result_code INTEGER NOT NULL DEFAULT 0, result_type TEXT NOT NULL DEFAULT 'object', result TEXT,
+  instance_type TEXT, instance_uuid TEXT,
+  owner TEXT NOT NULL, created TEXT NOT NULL, completed TEXT
+);
+CREATE INDEX async_jobs_status ON async_jobs(status);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'Completed', level TEXT NOT NULL DEFAULT 'INFO', description TEXT NOT NULL,
+  user_id INTEGER, account_id INTEGER, domain_id INTEGER,
+  resource_type TEXT, resource_uuid TEXT, job_uuid TEXT, created TEXT NOT NULL
+);
+CREATE INDEX events_created ON events(created);
+CREATE TABLE usage_events (
+  id INTEGER PRIMARY KEY, type TEXT NOT NULL, account_id INTEGER, zone_id INTEGER,
+  resource_id INTEGER, resource_name TEXT, offering_id INTEGER, template_id INTEGER, size INTEGER,
+  created TEXT NOT NULL
+);
+
+CREATE TABLE configuration (
+  name TEXT NOT NULL, scope TEXT NOT NULL DEFAULT 'global', scope_id INTEGER NOT NULL DEFAULT 0,
+  value TEXT NOT NULL, updated TEXT NOT NULL,
+  PRIMARY KEY (name, scope, scope_id)
+);
+
+CREATE TABLE sessions (
+  key TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), created TEXT NOT NULL, expires TEXT NOT NULL
+);
+`,
+  },
+];

@@ -1,0 +1,104 @@
+/**
+ * The orchestration engine: the database, settings, the command registry, jobs, events, host
+ * sessions and the VM lifecycle, wired together. No Electron here: the same engine runs in the
+ * desktop app's main process and under plain Node (`kiln serve`).
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase, type Db } from './db/database.js';
+import { Settings } from './settings.js';
+import { CommandRegistry } from './registry/registry.js';
+import { JobManager } from './jobs.js';
+import { EventLog } from './events.js';
+import { FileMasterKey, SecretBox, type MasterKeySource } from './secrets.js';
+import { Accounts } from './auth/accounts.js';
+import { HostManager } from './hosts/host-manager.js';
+import { Planner } from './placement/planner.js';
+import { VmService } from './vm/vm-service.js';
+import { ALL_COMMANDS } from './commands/index.js';
+import { seedDefaults } from './seed.js';
+import { SimulatorDriver } from '../../drivers/simulator/index.js';
+import type { HypervisorDriver, HypervisorType } from '../../drivers/types.js';
+import { BackgroundTasks } from './background.js';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (m) => console.log(`[kiln] ${m}`),
+  warn: (m) => console.warn(`[kiln] ${m}`),
+  error: (m, e) => console.error(`[kiln] ${m}`, e instanceof Error ? e.stack : e ?? ''),
+};
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export interface EngineOptions {
+  dataDir: string;
+  masterKey?: MasterKeySource;
+  /** Extra or replacement drivers (KVM, vSphere, XenServer); the simulator is always there. */
+  drivers?: HypervisorDriver[];
+  /** Create the demo zone and root admin on first run (default true). */
+  seed?: boolean;
+  /** Run the HA monitor, reconcile and expunge sweeper (default true). */
+  background?: boolean;
+  log?: Logger;
+}
+
+export class Engine {
+  readonly db: Db;
+  readonly settings: Settings;
+  readonly registry: CommandRegistry;
+  readonly jobs: JobManager;
+  readonly events: EventLog;
+  readonly secrets: SecretBox;
+  readonly accounts: Accounts;
+  readonly hosts: HostManager;
+  readonly planner: Planner;
+  readonly vms: VmService;
+  readonly simulator: SimulatorDriver;
+  /** Resource changes for live views (VM state); jobs and events have their own emitters. */
+  readonly bus = new EventEmitter();
+  readonly log: Logger;
+  readonly background: BackgroundTasks;
+
+  private constructor(readonly dataDir: string, options: EngineOptions) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.log = options.log ?? consoleLogger;
+    this.db = openDatabase(join(dataDir, 'kiln.db'));
+    this.secrets = new SecretBox(options.masterKey ?? new FileMasterKey(join(dataDir, 'master.key')));
+    this.settings = new Settings(this.db);
+    this.events = new EventLog(this.db);
+    this.jobs = new JobManager(this.db);
+    this.accounts = new Accounts(this.db, this.secrets);
+    this.simulator = new SimulatorDriver({ stateFile: join(dataDir, 'simulator.json') });
+    const drivers = new Map<HypervisorType, HypervisorDriver>([['Simulator', this.simulator]]);
+    for (const driver of options.drivers ?? []) drivers.set(driver.hypervisor, driver);
+    this.hosts = new HostManager(this.db, this.secrets, drivers);
+    this.planner = new Planner(this.db);
+    this.vms = new VmService(this);
+    this.registry = new CommandRegistry(this);
+    this.registry.register(...ALL_COMMANDS);
+    this.bus.setMaxListeners(0);
+    this.background = new BackgroundTasks(this);
+  }
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options.dataDir, options);
+    const orphans = engine.jobs.recoverOrphans();
+    if (orphans > 0) engine.log.warn(`${orphans} job(s) were in progress when Kiln last stopped; they are now reported as failed`);
+    if (options.seed !== false) await seedDefaults(engine);
+    if (options.background !== false) engine.background.start();
+    return engine;
+  }
+
+  async close(): Promise<void> {
+    this.background.stop();
+    await this.jobs.drain();
+    await this.hosts.closeAll();
+    this.db.close();
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Async jobs, persisted in SQLite like CloudStack's async_job table. A job row is written before
+ * the work starts and updated when it ends, so queryAsyncJobResult answers from the database
+ * alone. Jobs left IN_PROGRESS by a process that died are marked FAILED on the next start with
+ * a message saying so: they are reported, never silently dropped.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Db } from './db/database.js';
+import { now } from './db/database.js';
+import { ApiError, toApiError } from './registry/errors.js';
+import type { Args } from './registry/params.js';
+import type { ApiObject, AsyncWork, Caller, CommandDef } from './registry/types.js';
+import { csDate } from './format.js';
+
+export const JobStatus = { IN_PROGRESS: 0, SUCCEEDED: 1, FAILED: 2, CANCELLED: 3 } as const;
+
+interface JobRow {
+  id: number;
+  uuid: string;
+  user_id: number | null;
+  account_id: number | null;
+  cmd: string;
+  status: number;
+  proc_status: number;
+  result_code: number;
+  result_type: string;
+  result: string | null;
+  instance_type: string | null;
+  instance_uuid: string | null;
+  created: string;
+  completed: string | null;
+}
+
+export interface JobUpdate {
+  jobid: string;
+  cmd: string;
+  status: number;
+  progress: number;
+  message?: string;
+  instanceType?: string;
+  instanceId?: string;
+  accountId?: number;
+}
+
+export class JobManager {
+  /** One process instance id; rows owned by another owner and still in progress are orphans. */
+  readonly owner = randomUUID();
+  readonly updates = new EventEmitter();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly db: Db) {
+    this.updates.setMaxListeners(0);
+  }
+
+  /** Marks jobs a previous process left in progress as failed; returns how many. */
+  recoverOrphans(): number {
+    const result = this.db
+      .prepare(`UPDATE async_jobs SET status=?, result_code=530, result=?, completed=? WHERE status=? AND owner<>?`)
+      .run(
+        JobStatus.FAILED,
+        JSON.stringify({ errorcode: 530, cserrorcode: 4250, errortext: 'Job interrupted: Kiln stopped while this job was in progress. Check the state of its resource before retrying.' }),
+        now(),
+        JobStatus.IN_PROGRESS,
+        this.owner,
+      );
+    return result.changes;
+  }
+
+  submit(caller: Caller, def: CommandDef, args: Args, work: AsyncWork): string {
+    const uuid = randomUUID();
+    const params = { ...args.toJSON() };
+    for (const key of def.sensitive ?? []) if (key in params) params[key] = '********';
+    this.db
+      .prepare(
+        `INSERT INTO async_jobs (uuid, user_id, account_id, cmd, params, status, instance_type, instance_uuid, owner, created)
+         VALUES (?,?,?,?,?,0,?,?,?,?)`,
+      )
+      .run(uuid, caller.userId, caller.accountId, def.name, JSON.stringify(params), work.instanceType ?? null, work.instanceId ?? null, this.owner, now());
+    const update = (status: number, progress: number, message?: string) =>
+      this.updates.emit('job', { jobid: uuid, cmd: def.name, status, progress, message, instanceType: work.instanceType, instanceId: work.instanceId, accountId: caller.accountId } satisfies JobUpdate);
+
+    const execute = async () => {
+      update(JobStatus.IN_PROGRESS, 0);
+      try {
+        const result = await work.run({
+          uuid,
+          progress: (percent, message) => {
+            this.db.prepare('UPDATE async_jobs SET proc_status=? WHERE uuid=?').run(Math.round(percent), uuid);
+            update(JobStatus.IN_PROGRESS, percent, message);
+          },
+        });
+        const jobResult = result === undefined ? { success: true } : def.response === 'success' ? { success: true, ...result } : { [def.response]: result };
+        this.finish(uuid, JobStatus.SUCCEEDED, 0, jobResult);
+        update(JobStatus.SUCCEEDED, 100);
+      } catch (error) {
+        const apiError = toApiError(error);
+        const body: ApiObject = { errorcode: apiError.errorCode, cserrorcode: apiError.csErrorCode, errortext: apiError.message };
+        if (apiError.details && (apiError.errorCode !== 533 || caller.role === 'Admin')) Object.assign(body, apiError.details);
+        this.finish(uuid, JobStatus.FAILED, apiError.errorCode, body);
+        update(JobStatus.FAILED, 100, apiError.message);
+      }
+    };
+
+    const key = work.queueKey;
+    const previous = key ? this.queues.get(key) ?? Promise.resolve() : Promise.resolve();
+    const next = previous.then(() => new Promise<void>((resolve) => setImmediate(() => execute().finally(resolve))));
+    if (key) {
+      this.queues.set(key, next);
+      void next.finally(() => {
+        if (this.queues.get(key) === next) this.queues.delete(key);
+      });
+    }
+    this.running.add(next);
+    void next.finally(() => this.running.delete(next));
+    return uuid;
+  }
+
+  private finish(uuid: string, status: number, code: number, result: ApiObject): void {
+    this.db
+      .prepare('UPDATE async_jobs SET status=?, result_code=?, result=?, proc_status=100, completed=? WHERE uuid=?')
+      .run(status, code, JSON.stringify(result), now(), uuid);
+  }
+
+  /** Resolves when every job submitted so far has finished (tests, shutdown). */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** Waits for one job and returns its response object (for the CLI and IPC conveniences). */
+  async wait(uuid: string, timeoutMs = 600_000): Promise<ApiObject> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = this.get(uuid);
+      if (!job) throw ApiError.param(`jobid: no job ${uuid}`);
+      if (job.jobstatus !== JobStatus.IN_PROGRESS) return job;
+      if (Date.now() > deadline) throw new ApiError(530, `job ${uuid} did not finish in ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  get(uuid: string): ApiObject | undefined {
+    const row = this.db.prepare('SELECT * FROM async_jobs WHERE uuid=?').get(uuid) as JobRow | undefined;
+    return row ? this.toResponse(row) : undefined;
+  }
+
+  list(filter: { accountId?: number; startDate?: string }): ApiObject[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.accountId !== undefined) {
+      where.push('account_id=?');
+      values.push(filter.accountId);
+    }
+    if (filter.startDate) {
+      where.push('created>=?');
+      values.push(new Date(filter.startDate).toISOString());
+    }
+    const rows = this.db.prepare(`SELECT * FROM async_jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC`).all(...values) as JobRow[];
+    return rows.map((row) => this.toResponse(row));
+  }
+
+  ownerAccountOf(uuid: string): number | undefined {
+    const row = this.db.prepare('SELECT account_id FROM async_jobs WHERE uuid=?').get(uuid) as { account_id: number } | undefined;
+    return row?.account_id;
+  }
+
+  private toResponse(row: JobRow): ApiObject {
+    const ids = this.db
+      .prepare('SELECT a.uuid AS account, u.uuid AS user FROM accounts a LEFT JOIN users u ON u.id=? WHERE a.id=?')
+      .get(row.user_id, row.account_id) as { account: string; user: string } | undefined;
+    const out: ApiObject = {
+      accountid: ids?.account,
+      userid: ids?.user,
+      cmd: row.cmd,
+      jobstatus: row.status,
+      jobprocstatus: row.proc_status,
+      jobresultcode: row.result_code,
+      jobresulttype: row.result_type,
+      created: csDate(row.created),
+      jobid: row.uuid,
+    };
+    if (row.result) out['jobresult'] = JSON.parse(row.result) as unknown;
+    if (row.instance_type) out['jobinstancetype'] = row.instance_type;
+    if (row.instance_uuid) out['jobinstanceid'] = row.instance_uuid;
+    if (row.completed) out['completed'] = csDate(row.completed);
+    return out;
+  }
+}

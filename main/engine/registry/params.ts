@@ -1,0 +1,169 @@
+/**
+ * Turns raw request parameters (all strings) into checked, typed values following CloudStack's
+ * rules: names are case-insensitive, lists are comma-separated, maps use `name[i].key=value`,
+ * and every failure is a 431 that names the parameter.
+ */
+import { ApiError } from './errors.js';
+import type { Caller, ParamDef } from './types.js';
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DEFAULT_MAX_LENGTH = 255;
+const MAP_KEY_RE = /^([a-z0-9_]+)\[(\d+)\]\.(.+)$/i;
+
+export type MapEntry = Record<string, string>;
+export type ParamValue = string | number | boolean | string[] | MapEntry[];
+
+/** Parameters every command accepts and the registry consumes itself. */
+export const TRANSPORT_PARAMS = new Set([
+  'command', 'response', 'apikey', 'signature', 'signatureversion', 'expires', 'sessionkey', '_', 'ctxaccountid', 'ctxuserid', 'ctxdetails', 'ctxstartid', 'uuid',
+]);
+
+/** Groups raw parameters: plain ones by lower-cased name, map ones into ordered entry lists. */
+export function groupRaw(raw: Record<string, string>): { plain: Map<string, string>; maps: Map<string, MapEntry[]> } {
+  const plain = new Map<string, string>();
+  const indexed = new Map<string, Map<number, MapEntry>>();
+  for (const [key, value] of Object.entries(raw)) {
+    const match = MAP_KEY_RE.exec(key);
+    if (match) {
+      const [, base = '', index = '0', sub = ''] = match;
+      const name = base.toLowerCase();
+      let entries = indexed.get(name);
+      if (!entries) indexed.set(name, (entries = new Map()));
+      let entry = entries.get(Number(index));
+      if (!entry) entries.set(Number(index), (entry = {}));
+      entry[sub] = value;
+    } else {
+      plain.set(key.toLowerCase(), value);
+    }
+  }
+  const maps = new Map<string, MapEntry[]>();
+  for (const [name, entries] of indexed) {
+    maps.set(name, [...entries.entries()].sort((a, b) => a[0] - b[0]).map(([, entry]) => entry));
+  }
+  return { plain, maps };
+}
+
+export function parseParams(command: string, defs: ParamDef[], raw: Record<string, string>, caller: Caller): Args {
+  const { plain, maps } = groupRaw(raw);
+  const values = new Map<string, ParamValue>();
+  const cmd = command.toLowerCase();
+  for (const def of defs) {
+    const name = def.name.toLowerCase();
+    if (def.type === 'map') {
+      const entries = maps.get(name);
+      if (entries && entries.length > 0) {
+        for (const entry of entries) {
+          for (const [key, value] of Object.entries(entry)) checkLength(cmd, `${def.name}[].${key}`, value, def.maxLength ?? DEFAULT_MAX_LENGTH);
+        }
+        values.set(name, entries);
+      } else if (def.required) {
+        throw missing(cmd, def.name);
+      }
+      continue;
+    }
+    const value = plain.get(name);
+    if (value === undefined || value === '') {
+      if (def.required) throw missing(cmd, def.name);
+      continue;
+    }
+    if (def.roles && !def.roles.includes(caller.role)) {
+      throw ApiError.denied(`parameter ${def.name} is for ${def.roles.join(' or ')} accounts only`);
+    }
+    checkLength(cmd, def.name, value, def.maxLength ?? (def.type === 'list' ? 4096 : DEFAULT_MAX_LENGTH));
+    values.set(name, convert(cmd, def, value));
+  }
+  return new Args(values);
+}
+
+function missing(cmd: string, name: string): ApiError {
+  return ApiError.param(`Unable to execute API command ${cmd} due to missing parameter ${name}`);
+}
+
+function invalid(cmd: string, name: string, value: string, why: string): ApiError {
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return ApiError.param(`Unable to execute API command ${cmd} due to invalid value. Invalid parameter ${name} value=${shown}: ${why}`);
+}
+
+function checkLength(cmd: string, name: string, value: string, max: number): void {
+  if (value.length > max) {
+    throw ApiError.param(`Unable to execute API command ${cmd} due to invalid value. Parameter ${name} is ${value.length} characters long; the limit is ${max}`);
+  }
+}
+
+function convert(cmd: string, def: ParamDef, value: string): ParamValue {
+  switch (def.type) {
+    case 'uuid':
+      if (!UUID_RE.test(value)) throw invalid(cmd, def.name, value, 'not a UUID');
+      return value.toLowerCase();
+    case 'integer':
+    case 'long': {
+      if (!/^-?\d+$/.test(value)) throw invalid(cmd, def.name, value, 'not an integer');
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || (def.type === 'integer' && (n > 2147483647 || n < -2147483648))) {
+        throw invalid(cmd, def.name, value, 'out of range');
+      }
+      return n;
+    }
+    case 'boolean': {
+      const v = value.toLowerCase();
+      if (v !== 'true' && v !== 'false') throw invalid(cmd, def.name, value, 'not true or false');
+      return v === 'true';
+    }
+    case 'list': {
+      const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+      if (def.of === 'uuid') {
+        for (const item of items) if (!UUID_RE.test(item)) throw invalid(cmd, def.name, item, 'not a UUID');
+        return items.map((item) => item.toLowerCase());
+      }
+      return items;
+    }
+    case 'date':
+      if (Number.isNaN(Date.parse(value))) throw invalid(cmd, def.name, value, 'not a date');
+      return value;
+    default:
+      return value;
+  }
+}
+
+/** Checked parameter values, read by name with the type the declaration promised. */
+export class Args {
+  constructor(private readonly values: Map<string, ParamValue>) {}
+
+  has(name: string): boolean {
+    return this.values.has(name.toLowerCase());
+  }
+  str(name: string): string | undefined {
+    return this.values.get(name.toLowerCase()) as string | undefined;
+  }
+  uuid(name: string): string | undefined {
+    return this.str(name);
+  }
+  int(name: string): number | undefined {
+    return this.values.get(name.toLowerCase()) as number | undefined;
+  }
+  bool(name: string): boolean | undefined {
+    return this.values.get(name.toLowerCase()) as boolean | undefined;
+  }
+  list(name: string): string[] | undefined {
+    return this.values.get(name.toLowerCase()) as string[] | undefined;
+  }
+  map(name: string): MapEntry[] | undefined {
+    return this.values.get(name.toLowerCase()) as MapEntry[] | undefined;
+  }
+  /** A map parameter flattened to key→value (details[0].a=1&details[0].b=2, or details[i].key/value pairs). */
+  details(name: string): Record<string, string> | undefined {
+    const entries = this.map(name);
+    if (!entries) return undefined;
+    const out: Record<string, string> = {};
+    for (const entry of entries) {
+      const keys = Object.keys(entry);
+      if (keys.length === 2 && 'key' in entry && 'value' in entry) out[entry['key'] ?? ''] = entry['value'] ?? '';
+      else Object.assign(out, entry);
+    }
+    return out;
+  }
+  /** The parameters as a plain object, for the job record. */
+  toJSON(): Record<string, ParamValue> {
+    return Object.fromEntries(this.values);
+  }
+}

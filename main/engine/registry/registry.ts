@@ -1,0 +1,113 @@
+/**
+ * The one command registry. Every transport (HTTP, Electron IPC, the CLI) calls `execute` with a
+ * command name, raw string parameters and a caller; the registry alone decides the envelope,
+ * the error, the pagination and whether work runs as a job. Adding a command never touches a
+ * transport.
+ */
+import { ApiError, toApiError } from './errors.js';
+import { parseParams, TRANSPORT_PARAMS } from './params.js';
+import type { ApiObject, Caller, CommandContext, CommandDef, ParamDef } from './types.js';
+import type { Engine } from '../engine.js';
+
+/** What a transport sends back: the HTTP status and the envelope `{<cmd>response: {...}}`. */
+export interface ApiResult {
+  status: number;
+  responseName: string;
+  body: ApiObject;
+}
+
+const LIST_PARAMS: ParamDef[] = [
+  { name: 'keyword', type: 'string', description: 'List by keyword' },
+  { name: 'page', type: 'integer', description: 'The page to return (1-based); needs pagesize' },
+  { name: 'pagesize', type: 'integer', description: 'Rows per page; needs page; -1 for all' },
+];
+
+export class CommandRegistry {
+  private readonly commands = new Map<string, CommandDef>();
+
+  constructor(private readonly engine: Engine) {}
+
+  register(...defs: CommandDef[]): void {
+    for (const def of defs) {
+      const key = def.name.toLowerCase();
+      if (this.commands.has(key)) throw new Error(`command ${def.name} registered twice`);
+      if (def.kind === 'list') def.params = [...def.params, ...LIST_PARAMS.filter((p) => !def.params.some((q) => q.name === p.name))];
+      this.commands.set(key, def);
+    }
+  }
+
+  get(name: string): CommandDef | undefined {
+    return this.commands.get(name.toLowerCase());
+  }
+
+  /** The commands a role may call, for listApis. */
+  visibleTo(caller: Caller): CommandDef[] {
+    return [...this.commands.values()].filter((def) => def.roles.includes(caller.role)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async execute(command: string | undefined, raw: Record<string, string>, caller: Caller): Promise<ApiResult> {
+    const responseName = `${(command ?? '').toLowerCase()}response`;
+    try {
+      if (!command) throw new ApiError(432, 'no command given: pass command=<API name>');
+      const def = this.commands.get(command.toLowerCase());
+      // An unknown command and one the caller's role may not see look the same, as in CloudStack.
+      if (!def || !def.roles.includes(caller.role)) {
+        throw new ApiError(432, `The given command ${command} either does not exist, is not available for user, or not available from ip address`);
+      }
+      const params = Object.fromEntries(Object.entries(raw).filter(([k]) => !TRANSPORT_PARAMS.has(k.toLowerCase())));
+      const args = parseParams(def.name, def.params, params, caller);
+      const ctx: CommandContext = { engine: this.engine, caller };
+      return { status: 200, responseName, body: await this.run(def, ctx, args) };
+    } catch (error) {
+      const apiError = toApiError(error);
+      if (apiError.errorCode === 530) this.engine.log.error(`command ${command} failed`, error);
+      return { status: apiError.errorCode, responseName, body: errorBody(apiError, caller) };
+    }
+  }
+
+  private async run(def: CommandDef, ctx: CommandContext, args: import('./params.js').Args): Promise<ApiObject> {
+    switch (def.kind) {
+      case 'list': {
+        const items = await def.handler(ctx, args);
+        return paginate(items, args.int('page'), args.int('pagesize'), ctx.engine.settings.int('default.page.size'), def.response);
+      }
+      case 'sync': {
+        const result = await def.handler(ctx, args);
+        if (def.response === 'success') return { success: 'true', ...result };
+        if (def.response === '') return result;
+        return { [def.response]: result };
+      }
+      case 'async':
+      case 'asyncCreate': {
+        const work = await def.handler(ctx, args);
+        const jobId = ctx.engine.jobs.submit(ctx.caller, def, args, work);
+        return def.kind === 'asyncCreate' && work.instanceId ? { id: work.instanceId, jobid: jobId } : { jobid: jobId };
+      }
+    }
+  }
+}
+
+/** CloudStack's ExceptionResponse; capacity details are hidden from non-root callers, as upstream does. */
+export function errorBody(error: ApiError, caller?: Caller): ApiObject {
+  const body: ApiObject = { uuidList: [], errorcode: error.errorCode, cserrorcode: error.csErrorCode, errortext: error.message };
+  if (error.details && (error.errorCode !== 533 || caller?.role === 'Admin')) Object.assign(body, error.details);
+  return body;
+}
+
+/** CloudStack's list envelope: `count` is the total, and an empty list has no `count` at all. */
+export function paginate(items: ApiObject[], page: number | undefined, pageSize: number | undefined, maxPageSize: number, objectName: string): ApiObject {
+  if ((page === undefined) !== (pageSize === undefined) && !(pageSize === -1 && page === undefined)) {
+    throw ApiError.param(page === undefined ? 'pagesize: requires page' : 'page: requires pagesize');
+  }
+  let slice = items;
+  if (pageSize !== undefined && pageSize !== -1) {
+    if (pageSize < 1) throw ApiError.param('pagesize: must be a positive number, or -1 for all');
+    if (pageSize > maxPageSize) throw ApiError.param(`pagesize: the largest page size is ${maxPageSize} (default.page.size)`);
+    if (page === undefined || page < 1) throw ApiError.param('page: must be 1 or more');
+    slice = items.slice((page - 1) * pageSize, page * pageSize);
+  } else if (pageSize === -1 && page !== undefined) {
+    throw ApiError.param('page: cannot be combined with pagesize=-1');
+  }
+  if (items.length === 0) return {};
+  return { count: items.length, [objectName]: slice };
+}

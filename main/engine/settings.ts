@@ -1,0 +1,117 @@
+/**
+ * Global and zone settings (CloudStack "configuration"): one table of typed definitions with
+ * defaults and scope, and a store that reads overrides from SQLite. A zone value wins over the
+ * global one where the setting has zone scope.
+ */
+import type { Db } from './db/database.js';
+import { now } from './db/database.js';
+import { ApiError } from './registry/errors.js';
+
+export type SettingType = 'String' | 'Boolean' | 'Integer' | 'Float';
+export type SettingScope = 'global' | 'zone';
+
+export interface SettingDef {
+  name: string;
+  type: SettingType;
+  default: string;
+  scope: SettingScope;
+  category: string;
+  description: string;
+  /** Allowed values, when the setting is an enumeration. */
+  options?: string[];
+  /** Hidden settings are not listed (secrets). */
+  hidden?: boolean;
+}
+
+export const SETTINGS: SettingDef[] = [
+  { name: 'instance.name', type: 'String', default: 'VM', scope: 'global', category: 'Advanced', description: 'Name of the deployment instance, the last part of every internal VM name (i-<user>-<vm>-<instance.name>).' },
+  { name: 'vm.instancename.flag', type: 'Boolean', default: 'false', scope: 'global', category: 'Advanced', description: 'Use the display name given at deploy as the last part of the internal VM name instead of instance.name.' },
+  { name: 'expunge.delay', type: 'Integer', default: '86400', scope: 'global', category: 'Advanced', description: 'Seconds a destroyed VM is kept (recoverable) before it is expunged.' },
+  { name: 'expunge.interval', type: 'Integer', default: '86400', scope: 'global', category: 'Advanced', description: 'Seconds between runs of the expunge sweeper.' },
+  { name: 'enable.dynamic.scale.vm', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Allow scaling the CPU and memory of running VMs.' },
+  { name: 'scale.retry', type: 'Integer', default: '2', scope: 'global', category: 'Advanced', description: 'How many times a dynamic scale is retried.' },
+  { name: 'vmsnapshot.max', type: 'Integer', default: '10', scope: 'global', category: 'Snapshots', description: 'Maximum VM snapshots per VM; the oldest is removed beyond it.' },
+  { name: 'vmsnapshot.create.wait', type: 'Integer', default: '1800', scope: 'global', category: 'Snapshots', description: 'Seconds to wait for a VM snapshot to be created.' },
+  { name: 'user.vm.blacklisted.details', type: 'String', default: 'rootdisksize, cpuOvercommitRatio, memoryOvercommitRatio, Message.ReservedCapacityFreed.Flag', scope: 'global', category: 'Advanced', description: 'Comma-separated VM detail keys hidden from non-admin users.' },
+  { name: 'user.vm.readonly.details', type: 'String', default: 'dataDiskController, rootDiskController', scope: 'global', category: 'Advanced', description: 'Comma-separated VM detail keys users may see but not change.' },
+  { name: 'vm.allocation.algorithm', type: 'String', default: 'random', scope: 'global', category: 'Advanced', description: 'How hosts are ordered for a new VM.', options: ['random', 'firstfit', 'userdispersing', 'userconcentratedpod_random', 'userconcentratedpod_firstfit', 'firstfitleastconsumed'] },
+  { name: 'vm.stop.timeout', type: 'Integer', default: '120', scope: 'global', category: 'Advanced', description: 'Seconds a graceful (ACPI) stop may take before the VM is powered off.' },
+  { name: 'backup.framework.enabled', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Enable the backup and recovery framework.' },
+  { name: 'backup.framework.provider.plugin', type: 'String', default: 'dummy', scope: 'zone', category: 'Advanced', description: 'The backup provider plugin for the zone.' },
+  { name: 'backup.framework.sync.interval', type: 'Integer', default: '300', scope: 'global', category: 'Advanced', description: 'Seconds between backup sync runs.' },
+  { name: 'unmanage.vm.preserve.nics', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Keep the NICs (and reserve their MACs) of a VM that is unmanaged.' },
+  { name: 'default.page.size', type: 'Integer', default: '500', scope: 'global', category: 'Advanced', description: 'Largest page size a list command accepts.' },
+  { name: 'integration.api.port', type: 'Integer', default: '0', scope: 'global', category: 'Advanced', description: 'Unauthenticated integration API port on 127.0.0.1; 0 or negative disables it.' },
+  { name: 'api.signature.algorithms', type: 'String', default: 'HmacSHA256,HmacSHA1', scope: 'global', category: 'Advanced', description: 'Signature algorithms accepted on signed API requests: HmacSHA256 as Mold signs, HmacSHA1 as stock CloudStack clients sign.' },
+  { name: 'enforce.post.requests.and.timestamps', type: 'Boolean', default: 'false', scope: 'global', category: 'Advanced', description: 'Require signature version 3 with expires at most 15 minutes ahead.' },
+  { name: 'session.timeout', type: 'Integer', default: '1800', scope: 'global', category: 'Advanced', description: 'Seconds a login session lasts without use.' },
+  { name: 'ha.monitor.interval', type: 'Integer', default: '10', scope: 'global', category: 'Advanced', description: 'Seconds between HA and state reconcile passes.' },
+];
+
+const DEFS = new Map(SETTINGS.map((s) => [s.name, s]));
+
+export function settingDef(name: string): SettingDef | undefined {
+  return DEFS.get(name);
+}
+
+export class Settings {
+  constructor(private readonly db: Db) {}
+
+  /** The raw value, zone override first where the setting has zone scope. */
+  raw(name: string, zoneId?: number): string {
+    const def = DEFS.get(name);
+    if (!def) throw new Error(`unknown setting ${name}`);
+    if (def.scope === 'zone' && zoneId !== undefined) {
+      const zoneRow = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=?').get(name, 'zone', zoneId) as { value: string } | undefined;
+      if (zoneRow) return zoneRow.value;
+    }
+    const row = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=0').get(name, 'global') as { value: string } | undefined;
+    return row?.value ?? def.default;
+  }
+
+  string(name: string, zoneId?: number): string {
+    return this.raw(name, zoneId);
+  }
+
+  bool(name: string, zoneId?: number): boolean {
+    return this.raw(name, zoneId).toLowerCase() === 'true';
+  }
+
+  int(name: string, zoneId?: number): number {
+    return Number.parseInt(this.raw(name, zoneId), 10);
+  }
+
+  list(name: string, zoneId?: number): string[] {
+    return this.raw(name, zoneId).split(',').map((s) => s.trim()).filter(Boolean);
+  }
+
+  /** Validates against the definition's type and options, then stores the value. */
+  set(name: string, value: string, scope: SettingScope = 'global', scopeId = 0): void {
+    const def = DEFS.get(name);
+    if (!def) throw ApiError.param(`name: unknown configuration ${name}`);
+    if (scope === 'zone' && def.scope !== 'zone') throw ApiError.param(`zoneid: configuration ${name} has global scope only`);
+    const normalized = validateSettingValue(def, value);
+    this.db
+      .prepare('INSERT INTO configuration (name, scope, scope_id, value, updated) VALUES (?,?,?,?,?) ON CONFLICT(name, scope, scope_id) DO UPDATE SET value=excluded.value, updated=excluded.updated')
+      .run(name, scope, scopeId, normalized, now());
+  }
+}
+
+function validateSettingValue(def: SettingDef, value: string): string {
+  switch (def.type) {
+    case 'Boolean': {
+      const v = value.toLowerCase();
+      if (v !== 'true' && v !== 'false') throw ApiError.param(`value: ${def.name} takes true or false, not "${value}"`);
+      return v;
+    }
+    case 'Integer':
+      if (!/^-?\d+$/.test(value)) throw ApiError.param(`value: ${def.name} takes an integer, not "${value}"`);
+      return value;
+    case 'Float':
+      if (!Number.isFinite(Number(value))) throw ApiError.param(`value: ${def.name} takes a number, not "${value}"`);
+      return value;
+    default:
+      if (def.options && !def.options.includes(value)) throw ApiError.param(`value: ${def.name} takes one of ${def.options.join(', ')}`);
+      return value;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Response objects for infrastructure and catalogue rows (zone, pod, cluster, host, offerings,
+ * templates, networks), shaped as CloudStack's response classes name their fields.
+ */
+import type { Db } from './db/database.js';
+import { csDate, GiB } from './format.js';
+import type { HostRow } from './hosts/host-manager.js';
+import type { ApiObject } from './registry/types.js';
+import { uuidOf } from './lookup.js';
+import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from './vm/rows.js';
+import type { Planner } from './placement/planner.js';
+
+export function zoneView(row: { uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null }): ApiObject {
+  return { id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, securitygroupsenabled: false, localstorageenabled: false };
+}
+
+export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolean): ApiObject {
+  const names = db
+    .prepare('SELECT z.name AS zonename, p.name AS podname, c.name AS clustername, z.uuid AS zoneid, p.uuid AS podid, c.uuid AS clusterid FROM zones z, pods p, clusters c WHERE z.id=? AND p.id=? AND c.id=?')
+    .get(row.zone_id, row.pod_id, row.cluster_id) as Record<string, string>;
+  const used = planner.usage(row.id);
+  const category = row.os_category_id ? (db.prepare('SELECT uuid, name FROM guest_os_categories WHERE id=?').get(row.os_category_id) as { uuid: string; name: string }) : undefined;
+  const out: ApiObject = {
+    id: row.uuid,
+    name: row.name,
+    type: 'Routing',
+    state: row.state,
+    resourcestate: row.resource_state,
+    hypervisor: row.hypervisor,
+    hypervisorversion: row.hypervisor_version ?? undefined,
+    ...names,
+    cpusockets: row.cpu_sockets,
+    cpunumber: row.cpu_number,
+    cpuspeed: row.cpu_speed,
+    cpuallocated: row.cpu_number && row.cpu_speed ? `${((used.cpuMhz / (row.cpu_number * row.cpu_speed)) * 100).toFixed(2)}%` : '0%',
+    memorytotal: row.memory_total * 1024 * 1024,
+    memoryallocated: used.memory * 1024 * 1024,
+    memoryused: (row.memory_total - row.memory_free) * 1024 * 1024,
+    hosttags: row.host_tags || undefined,
+    oscategoryid: category?.uuid,
+    oscategoryname: category?.name,
+    created: csDate(row.created),
+    lastpinged: csDate(row.last_pinged),
+  };
+  if (isAdmin) {
+    out['ipaddress'] = safeHostOf(row.url);
+    if (row.host_key_fingerprint) out['hostkeyfingerprint'] = row.host_key_fingerprint;
+    if (row.last_error) out['details'] = { lasterror: row.last_error };
+  }
+  return out;
+}
+
+function safeHostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+export function offeringView(row: OfferingRow): ApiObject {
+  const custom = row.cpu_number === null || row.memory === null;
+  const details = JSON.parse(row.details) as Record<string, string>;
+  return {
+    id: row.uuid,
+    name: row.name,
+    displaytext: row.display_text,
+    cpunumber: row.cpu_number ?? undefined,
+    cpuspeed: row.cpu_speed ?? undefined,
+    memory: row.memory ?? undefined,
+    iscustomized: custom,
+    storagetype: row.storage_type,
+    offerha: row.offer_ha === 1,
+    limitcpuuse: row.limit_cpu_use === 1,
+    hosttags: row.host_tags || undefined,
+    dynamicscalingenabled: row.dynamic_scaling_enabled === 1,
+    isvolatile: row.volatile_vm === 1,
+    rootdisksize: row.root_disk_size ?? undefined,
+    issystem: row.is_system === 1,
+    defaultuse: false,
+    serviceofferingdetails: {
+      ...details,
+      ...(row.min_cpu_number !== null ? { mincpunumber: String(row.min_cpu_number) } : {}),
+      ...(row.max_cpu_number !== null ? { maxcpunumber: String(row.max_cpu_number) } : {}),
+      ...(row.min_memory !== null ? { minmemory: String(row.min_memory) } : {}),
+      ...(row.max_memory !== null ? { maxmemory: String(row.max_memory) } : {}),
+    },
+    created: csDate(row.created),
+  };
+}
+
+export function diskOfferingView(row: DiskOfferingRow): ApiObject {
+  return { id: row.uuid, name: row.name, displaytext: row.display_text, disksize: Math.round(row.disk_size / GiB), iscustomized: row.is_customized === 1, storagetype: row.storage_type, tags: row.tags || undefined, created: csDate(row.created) };
+}
+
+export function templateView(db: Db, row: TemplateRow): ApiObject {
+  const os = db.prepare('SELECT g.uuid, g.display_name FROM guest_os g WHERE g.id=?').get(row.os_type_id) as { uuid: string; display_name: string };
+  const zone = row.zone_id ? (db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string }) : undefined;
+  const account = db.prepare('SELECT a.name, d.uuid AS domainid, d.name AS domain FROM accounts a JOIN domains d ON d.id=a.domain_id WHERE a.id=?').get(row.account_id) as { name: string; domainid: string; domain: string };
+  return {
+    id: row.uuid,
+    name: row.name,
+    displaytext: row.display_text,
+    format: row.format,
+    hypervisor: row.hypervisor,
+    ostypeid: os.uuid,
+    ostypename: os.display_name,
+    ispublic: row.is_public === 1,
+    isfeatured: row.is_featured === 1,
+    isready: row.state === 'Active',
+    bootable: row.bootable === 1,
+    isdynamicallyscalable: row.is_dynamically_scalable === 1,
+    passwordenabled: row.password_enabled === 1,
+    size: row.size,
+    zoneid: zone?.uuid,
+    zonename: zone?.name,
+    account: account.name,
+    domainid: account.domainid,
+    domain: account.domain,
+    templatetype: 'USER',
+    crossZones: row.zone_id === null,
+    details: JSON.parse(row.details) as unknown,
+    created: csDate(row.created),
+  };
+}
+
+export function networkView(db: Db, row: NetworkRow): ApiObject {
+  const zone = db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string };
+  return {
+    id: row.uuid,
+    name: row.name,
+    displaytext: row.display_text,
+    zoneid: zone.uuid,
+    zonename: zone.name,
+    type: row.guest_type,
+    guestiptype: row.guest_type,
+    traffictype: 'Guest',
+    vlan: row.vlan !== null ? String(row.vlan) : undefined,
+    broadcasturi: row.vlan !== null ? `vlan://${row.vlan}` : undefined,
+    cidr: row.cidr ?? undefined,
+    gateway: row.gateway ?? undefined,
+    netmask: row.netmask ?? undefined,
+    acltype: row.acl_type,
+    state: row.state,
+    domainid: uuidOf(db, 'domain', row.domain_id),
+    created: csDate(row.created),
+  };
+}

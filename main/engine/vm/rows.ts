@@ -1,0 +1,149 @@
+/** Row shapes of the VM-related tables, as better-sqlite3 returns them. */
+import type { VmState } from './states.js';
+
+export interface VmRow {
+  id: number;
+  uuid: string;
+  instance_name: string;
+  display_name: string;
+  hostname: string;
+  internal_name: string;
+  state: VmState;
+  account_id: number;
+  user_id: number;
+  domain_id: number;
+  zone_id: number;
+  pod_id: number | null;
+  cluster_id: number | null;
+  host_id: number | null;
+  last_host_id: number | null;
+  template_id: number | null;
+  iso_id: number | null;
+  service_offering_id: number;
+  os_type_id: number;
+  cpu_number: number;
+  cpu_speed: number;
+  memory: number;
+  ha_enabled: number;
+  is_dynamically_scalable: number;
+  vm_group: string | null;
+  user_data: string | null;
+  hypervisor: string;
+  created: string;
+  removed: string | null;
+  destroyed_at: string | null;
+  update_count: number;
+}
+
+export interface TemplateRow {
+  id: number;
+  uuid: string;
+  name: string;
+  display_text: string;
+  format: string;
+  hypervisor: string;
+  is_iso: number;
+  os_type_id: number;
+  is_public: number;
+  is_featured: number;
+  bootable: number;
+  is_dynamically_scalable: number;
+  password_enabled: number;
+  size: number;
+  url: string | null;
+  image_path: string | null;
+  details: string;
+  account_id: number;
+  zone_id: number | null;
+  state: string;
+  created: string;
+}
+
+export interface OfferingRow {
+  id: number;
+  uuid: string;
+  name: string;
+  display_text: string;
+  cpu_number: number | null;
+  cpu_speed: number | null;
+  memory: number | null;
+  min_cpu_number: number | null;
+  max_cpu_number: number | null;
+  min_memory: number | null;
+  max_memory: number | null;
+  host_tags: string;
+  offer_ha: number;
+  dynamic_scaling_enabled: number;
+  limit_cpu_use: number;
+  storage_type: string;
+  root_disk_size: number | null;
+  volatile_vm: number;
+  details: string;
+  is_system: number;
+  created: string;
+}
+
+export interface DiskOfferingRow {
+  id: number;
+  uuid: string;
+  name: string;
+  display_text: string;
+  disk_size: number;
+  is_customized: number;
+  storage_type: string;
+  tags: string;
+  created: string;
+}
+
+export interface NetworkRow {
+  id: number;
+  uuid: string;
+  name: string;
+  display_text: string;
+  zone_id: number;
+  guest_type: 'L2' | 'Shared' | 'Isolated';
+  vlan: number | null;
+  cidr: string | null;
+  gateway: string | null;
+  netmask: string | null;
+  start_ip: string | null;
+  end_ip: string | null;
+  account_id: number | null;
+  domain_id: number | null;
+  acl_type: string;
+  state: string;
+  created: string;
+}
+
+export interface VolumeRow {
+  id: number;
+  uuid: string;
+  name: string;
+  vm_id: number | null;
+  account_id: number;
+  zone_id: number;
+  volume_type: 'ROOT' | 'DATADISK';
+  device_id: number;
+  size: number;
+  path: string | null;
+  disk_offering_id: number | null;
+  template_id: number | null;
+  pool: string | null;
+  state: string;
+  created: string;
+  removed: string | null;
+}
+
+export interface NicRow {
+  id: number;
+  uuid: string;
+  vm_id: number | null;
+  network_id: number;
+  mac_address: string;
+  ip4_address: string | null;
+  device_id: number;
+  is_default: number;
+  state: string;
+  created: string;
+  removed: string | null;
+}

@@ -1,0 +1,390 @@
+/**
+ * The VM lifecycle: deploy, start, stop, reboot, destroy, recover, expunge. Commands validate
+ * their input and call in here; every state change goes through `transition`, which checks the
+ * state table, writes the row, and logs the event and usage event in one transaction.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Engine } from '../engine.js';
+import { now } from '../db/database.js';
+import { ApiError } from '../registry/errors.js';
+import type { AsyncWork, Caller } from '../registry/types.js';
+import type { VmSpec } from '../../../drivers/types.js';
+import { GiB } from '../format.js';
+import { requireAccountAccess } from './access.js';
+import { vmResponse } from './vm-response.js';
+import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
+import { canTransition, STATE_EVENTS, type VmState } from './states.js';
+
+const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export function validHostname(name: string): boolean {
+  return HOSTNAME_RE.test(name);
+}
+
+export interface DeployInput {
+  zoneId: number;
+  offering: OfferingRow;
+  template?: TemplateRow;
+  iso?: TemplateRow;
+  diskOffering?: DiskOfferingRow;
+  rootDiskSizeGiB?: number;
+  networks: NetworkRow[];
+  name?: string;
+  displayName?: string;
+  group?: string;
+  podId?: number;
+  clusterId?: number;
+  hostId?: number;
+  startVm: boolean;
+  cpuNumber: number;
+  cpuSpeed: number;
+  memory: number;
+  haEnabled: boolean;
+  dynamicallyScalable: boolean;
+  userData?: string;
+  details: Record<string, string>;
+  owner: { accountId: number; userId: number; domainId: number };
+}
+
+export class VmService {
+  constructor(private readonly engine: Engine) {}
+
+  private get db() {
+    return this.engine.db;
+  }
+
+  get(id: number): VmRow {
+    const row = this.db.prepare('SELECT * FROM vm_instances WHERE id=?').get(id) as VmRow | undefined;
+    if (!row) throw ApiError.param(`no VM with id ${id}`);
+    return row;
+  }
+
+  /** The VM a caller names by uuid, checked for access; expunged VMs do not exist any more. */
+  forCaller(caller: Caller, uuid: string, param = 'id'): VmRow {
+    const row = this.db.prepare(`SELECT * FROM vm_instances WHERE uuid=? AND state<>'Expunged'`).get(uuid) as VmRow | undefined;
+    if (!row || (row.state === 'Destroyed' && caller.role === 'User')) {
+      throw ApiError.param(`Unable to execute API command due to invalid value. Invalid parameter ${param} value=${uuid} due to incorrect long value format, or entity does not exist`);
+    }
+    requireAccountAccess(this.db, caller, row.account_id, `VM ${row.uuid}`);
+    return row;
+  }
+
+  /** Moves a VM from one state to another, or throws 431 naming the state it is in. */
+  transition(vm: VmRow, to: VmState, context: { caller?: Caller; jobUuid?: string; note?: string; hostId?: number | null } = {}): VmRow {
+    const from = vm.state;
+    if (!canTransition(from, to)) {
+      throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${from}; it cannot move to ${to}`);
+    }
+    return this.db.transaction(() => {
+      const hostChange = context.hostId !== undefined;
+      const result = this.db
+        .prepare(
+          `UPDATE vm_instances SET state=?, update_count=update_count+1${hostChange ? ', host_id=?' : ''}${to === 'Destroyed' ? ', destroyed_at=?' : ''}${to === 'Expunged' ? ', removed=?' : ''}
+           WHERE id=? AND state=? AND update_count=?`,
+        )
+        .run(...[to, ...(hostChange ? [context.hostId] : []), ...(to === 'Destroyed' || to === 'Expunged' ? [now()] : []), vm.id, from, vm.update_count]);
+      if (result.changes !== 1) {
+        const current = this.get(vm.id);
+        throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) changed state to ${current.state} while moving from ${from} to ${to}; try again`);
+      }
+      const spec = STATE_EVENTS[to];
+      if (spec) {
+        this.engine.events.record({
+          type: spec.event,
+          state: spec.state,
+          level: to === 'Error' || to === 'Unknown' ? 'ERROR' : 'INFO',
+          description: `VM ${vm.display_name} (${vm.uuid}): ${from} -> ${to}${context.note ? ` (${context.note})` : ''}`,
+          userId: context.caller?.userId,
+          accountId: vm.account_id,
+          domainId: vm.domain_id,
+          resourceType: 'VirtualMachine',
+          resourceUuid: vm.uuid,
+          jobUuid: context.jobUuid,
+        });
+        if (spec.usage) {
+          this.engine.events.usage({ type: spec.usage, accountId: vm.account_id, zoneId: vm.zone_id, resourceId: vm.id, resourceName: vm.instance_name, offeringId: vm.service_offering_id, templateId: vm.template_id ?? vm.iso_id ?? undefined });
+        }
+      }
+      const updated = this.get(vm.id);
+      this.engine.bus.emit('vm', { id: updated.uuid, state: updated.state, accountId: updated.account_id });
+      return updated;
+    })();
+  }
+
+  /** The internal (hypervisor) name, R3: i-<user_id>-<vm_id>-<instance.name or display name>. */
+  internalName(userId: number, vmId: number, displayName: string | undefined): string {
+    const useDisplay = this.engine.settings.bool('vm.instancename.flag') && displayName !== undefined && displayName !== '';
+    return `i-${userId}-${vmId}-${useDisplay ? displayName : this.engine.settings.string('instance.name')}`;
+  }
+
+  /** Writes the VM, its root (and data) volume and NICs in one transaction; state Creating. */
+  allocate(caller: Caller, input: DeployInput): VmRow {
+    const uuid = randomUUID();
+    const instanceName = `VM-${uuid}`;
+    const displayName = input.displayName ?? input.name ?? instanceName;
+    const hostname = input.name ?? (input.displayName && validHostname(input.displayName) ? input.displayName : instanceName);
+    if (!validHostname(hostname)) {
+      throw ApiError.param(`name: "${hostname}" is not a valid hostname: at most 63 characters of letters, digits and hyphens, starting with a letter and ending with a letter or digit`);
+    }
+    const image = input.template ?? input.iso;
+    if (!image) throw ApiError.param('templateid: a template or an ISO is required');
+    return this.db.transaction(() => {
+      const clash = this.db.prepare(`SELECT 1 FROM vm_instances WHERE hostname=? AND account_id=? AND zone_id=? AND state NOT IN ('Destroyed','Expunged')`).get(hostname, input.owner.accountId, input.zoneId);
+      if (clash) throw ApiError.param(`name: a VM named ${hostname} already exists in this account and zone`);
+      const clusterHypervisor = this.db.prepare(`SELECT hypervisor FROM clusters WHERE zone_id=? AND removed IS NULL ORDER BY id LIMIT 1`).get(input.zoneId) as { hypervisor: string } | undefined;
+      const created = now();
+      const placeholder = `pending-${uuid}`;
+      const vmId = Number(
+        this.db
+          .prepare(
+            `INSERT INTO vm_instances (uuid, instance_name, display_name, hostname, internal_name, state, account_id, user_id, domain_id, zone_id, pod_id, cluster_id,
+               template_id, iso_id, service_offering_id, os_type_id, cpu_number, cpu_speed, memory, ha_enabled, is_dynamically_scalable, vm_group, user_data, hypervisor, created)
+             VALUES (?,?,?,?,?,'Creating',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+          )
+          .run(
+            uuid, instanceName, displayName, hostname, placeholder, input.owner.accountId, input.owner.userId, input.owner.domainId, input.zoneId,
+            input.podId ?? null, input.clusterId ?? null, input.template?.id ?? null, input.iso?.id ?? null, input.offering.id, image.os_type_id,
+            input.cpuNumber, input.cpuSpeed, input.memory, input.haEnabled ? 1 : 0, input.dynamicallyScalable ? 1 : 0, input.group ?? null,
+            input.userData ?? null, clusterHypervisor?.hypervisor ?? image.hypervisor, created,
+          ).lastInsertRowid,
+      );
+      this.db.prepare('UPDATE vm_instances SET internal_name=? WHERE id=?').run(this.internalName(input.owner.userId, vmId, input.displayName), vmId);
+      for (const [name, value] of Object.entries(input.details)) {
+        this.db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
+      }
+      const rootSize = input.rootDiskSizeGiB !== undefined ? input.rootDiskSizeGiB * GiB : input.template ? Math.max(input.template.size, (input.offering.root_disk_size ?? 0) * GiB) : (input.diskOffering?.disk_size ?? 0);
+      if (rootSize <= 0) throw ApiError.param('diskofferingid: a blank VM from an ISO needs a disk offering (or size) for its root disk');
+      this.addVolume(vmId, input, 'ROOT', 0, rootSize, input.iso ? input.diskOffering?.id : undefined, input.template?.id);
+      if (input.template && input.diskOffering) this.addVolume(vmId, input, 'DATADISK', 1, input.diskOffering.disk_size, input.diskOffering.id, undefined);
+      input.networks.forEach((network, index) => this.addNic(vmId, network, index));
+      const vm = this.get(vmId);
+      this.engine.events.record({ type: 'VM.CREATE', state: 'Started', description: `VM ${displayName} (${uuid}): allocated`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: uuid });
+      return vm;
+    })();
+  }
+
+  private addVolume(vmId: number, input: DeployInput, type: 'ROOT' | 'DATADISK', deviceId: number, size: number, diskOfferingId: number | undefined, templateId: number | undefined): void {
+    const uuid = randomUUID();
+    this.db
+      .prepare('INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, disk_offering_id, template_id, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)')
+      .run(uuid, `${type}-${vmId}${type === 'DATADISK' ? `-${deviceId}` : ''}`, vmId, input.owner.accountId, input.zoneId, type, deviceId, size, `${uuid}.qcow2`, diskOfferingId ?? null, templateId ?? null, 'Allocated', now());
+  }
+
+  private addNic(vmId: number, network: NetworkRow, deviceId: number): void {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const mac = randomMac();
+      const taken = this.db.prepare('SELECT 1 FROM nics WHERE mac_address=? AND removed IS NULL').get(mac);
+      if (taken) continue;
+      const ip = network.guest_type === 'L2' ? null : this.freeIp(network);
+      this.db
+        .prepare('INSERT INTO nics (uuid, vm_id, network_id, mac_address, ip4_address, device_id, is_default, state, created) VALUES (?,?,?,?,?,?,?,?,?)')
+        .run(randomUUID(), vmId, network.id, mac, ip, deviceId, deviceId === 0 ? 1 : 0, 'Reserved', now());
+      return;
+    }
+    throw ApiError.internal('could not find a free MAC address');
+  }
+
+  private freeIp(network: NetworkRow): string | null {
+    if (!network.start_ip || !network.end_ip) return null;
+    const toNum = (ip: string) => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+    const toIp = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
+    const used = new Set((this.db.prepare('SELECT ip4_address FROM nics WHERE network_id=? AND removed IS NULL AND ip4_address IS NOT NULL').all(network.id) as { ip4_address: string }[]).map((r) => r.ip4_address));
+    for (let n = toNum(network.start_ip); n <= toNum(network.end_ip); n++) {
+      if (!used.has(toIp(n))) return toIp(n);
+    }
+    throw ApiError.capacity(`network ${network.name} has no free IP address left`);
+  }
+
+  /** The async half of deploy: Created, or started straight away. */
+  deployWork(caller: Caller, vm: VmRow, startVm: boolean, placement: { podId?: number; clusterId?: number; hostId?: number }): AsyncWork {
+    return {
+      instanceType: 'VirtualMachine',
+      instanceId: vm.uuid,
+      queueKey: `vm:${vm.id}`,
+      run: async (job) => {
+        let current = this.get(vm.id);
+        if (!startVm) {
+          current = this.transition(current, 'Created', { caller, jobUuid: job.uuid });
+          this.db.prepare(`UPDATE volumes SET state='Allocated' WHERE vm_id=?`).run(vm.id);
+          return vmResponse(this.engine, current, caller);
+        }
+        await this.start(caller, current, placement, job.uuid);
+        return vmResponse(this.engine, this.get(vm.id), caller);
+      },
+    };
+  }
+
+  /** The VmSpec the hypervisor gets on every start (R9: start rebuilds from Kiln's database). */
+  spec(vm: VmRow): VmSpec {
+    const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL ORDER BY device_id').all(vm.id) as VolumeRow[];
+    const nics = this.db.prepare('SELECT n.*, w.name AS network_name, w.vlan FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id=? AND n.removed IS NULL ORDER BY n.device_id').all(vm.id) as (NicRow & { network_name: string; vlan: number | null })[];
+    const template = vm.template_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
+    const iso = vm.iso_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.iso_id) as TemplateRow) : undefined;
+    const templateDetails = template ? (JSON.parse(template.details) as Record<string, string>) : {};
+    const details = Object.fromEntries((this.db.prepare('SELECT name, value FROM vm_details WHERE vm_id=?').all(vm.id) as { name: string; value: string }[]).map((d) => [d.name, d.value]));
+    const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
+    const scalable = vm.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
+    return {
+      internalName: vm.internal_name,
+      displayName: vm.display_name,
+      uuid: vm.uuid,
+      cpuNumber: vm.cpu_number,
+      cpuSpeedMhz: vm.cpu_speed,
+      memoryMiB: vm.memory,
+      maxCpuNumber: scalable ? Math.max(vm.cpu_number, offering.max_cpu_number ?? vm.cpu_number * 2) : undefined,
+      maxMemoryMiB: scalable ? Math.max(vm.memory, offering.max_memory ?? vm.memory * 2) : undefined,
+      disks: volumes.map((v) => ({
+        name: v.path ?? `${v.uuid}.qcow2`,
+        sizeBytes: v.size,
+        backingImage: v.volume_type === 'ROOT' && template?.image_path ? template.image_path : undefined,
+        device: 'disk' as const,
+        bus: 'virtio' as const,
+        pool: v.pool ?? undefined,
+      })),
+      nics: nics.map((n) => ({ macAddress: n.mac_address, network: n.network_name, vlan: n.vlan ?? undefined })),
+      isoPath: iso?.image_path ?? undefined,
+      kernel: templateDetails['kernel'],
+      initrd: templateDetails['initrd'],
+      kernelArgs: templateDetails['kernelArgs'],
+      details,
+    };
+  }
+
+  /** Places the VM, defines it from the database on the host, and powers it on. */
+  async start(caller: Caller, vm: VmRow, placement: { podId?: number; clusterId?: number; hostId?: number }, jobUuid?: string): Promise<VmRow> {
+    const previous = vm.state;
+    const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
+    const tags = offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
+    const request = { zoneId: vm.zone_id, podId: placement.podId, clusterId: placement.clusterId, hostId: placement.hostId, cpuNumber: vm.cpu_number, cpuSpeed: vm.cpu_speed, memory: vm.memory, hostTags: tags, vmId: vm.id };
+    // Prefer the last host (its disks and caches are there) when it still fits.
+    const chosen = (preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }).host : undefined) ?? this.engine.planner.require(request, `VM ${vm.display_name}`).host;
+    let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
+    this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
+    try {
+      const session = await this.engine.hosts.session(chosen.id);
+      await session.define(this.spec(current));
+      await session.start(current.internal_name);
+      this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
+      current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
+      this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
+      return current;
+    } catch (error) {
+      const back: VmState = previous === 'Creating' || previous === 'Created' ? 'Created' : 'Stopped';
+      this.transition(this.get(vm.id), back, { caller, jobUuid, hostId: null, note: `start failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw error;
+    }
+  }
+
+  async stop(caller: Caller, vm: VmRow, forced: boolean, jobUuid?: string): Promise<VmRow> {
+    if (vm.state === 'Stopped') return vm;
+    const hostId = vm.host_id;
+    let current = this.transition(vm, 'Stopping', { caller, jobUuid, note: forced ? 'forced' : undefined });
+    try {
+      if (hostId !== null) {
+        const session = await this.engine.hosts.session(hostId);
+        await session.stop(current.internal_name, { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
+      }
+    } catch (error) {
+      this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `stop failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw error;
+    }
+    current = this.transition(this.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null });
+    if (hostId !== null) this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
+    return current;
+  }
+
+  async reboot(caller: Caller, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+    if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; only a Running VM can be rebooted`);
+    const session = await this.engine.hosts.session(vm.host_id);
+    await session.reboot(vm.internal_name);
+    this.engine.events.record({ type: 'VM.REBOOT', description: `VM ${vm.display_name} (${vm.uuid}) rebooted`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
+    return this.get(vm.id);
+  }
+
+  /** Stops a running VM first, removes its definition from the host, keeps its disks until expunge. */
+  async destroy(caller: Caller, vm: VmRow, options: { expunge: boolean; volumeIds: number[] }, jobUuid?: string): Promise<VmRow> {
+    let current = vm;
+    if (current.state === 'Running' || current.state === 'Stopping' || current.state === 'Unknown') current = await this.stop(caller, current, false, jobUuid);
+    current = this.transition(current, 'Destroying', { caller, jobUuid });
+    try {
+      const hostId = current.last_host_id ?? current.host_id;
+      if (hostId !== null) {
+        const session = await this.engine.hosts.session(hostId);
+        const dataDisks = options.volumeIds.length
+          ? (this.db.prepare(`SELECT path FROM volumes WHERE id IN (${options.volumeIds.map(() => '?').join(',')})`).all(...options.volumeIds) as { path: string }[]).map((v) => v.path)
+          : [];
+        if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: dataDisks });
+      }
+      for (const volumeId of options.volumeIds) {
+        this.db.prepare(`UPDATE volumes SET state='Expunged', removed=?, vm_id=NULL WHERE id=?`).run(now(), volumeId);
+        this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: current.account_id, zoneId: current.zone_id, resourceId: volumeId });
+      }
+    } catch (error) {
+      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `destroy failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw error;
+    }
+    current = this.transition(this.get(vm.id), 'Destroyed', { caller, jobUuid, hostId: null });
+    if (options.expunge) current = await this.expunge(caller, current, jobUuid);
+    return current;
+  }
+
+  recover(caller: Caller, vm: VmRow): VmRow {
+    if (vm.state !== 'Destroyed') throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; only a Destroyed VM can be recovered`);
+    const current = this.transition(vm, 'Stopped', { caller, note: 'recovered' });
+    this.db.prepare('UPDATE vm_instances SET destroyed_at=NULL WHERE id=?').run(vm.id);
+    this.engine.events.record({ type: 'VM.RECOVER', description: `VM ${vm.display_name} (${vm.uuid}) recovered`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    return current;
+  }
+
+  /** Deletes disks on the host and frees NICs (MAC and IP) and volumes for good. */
+  async expunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+    if (vm.state !== 'Destroyed' && vm.state !== 'Error' && vm.state !== 'Created') {
+      throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; destroy it before expunging`);
+    }
+    let current = this.transition(vm, 'Expunging', { caller, jobUuid });
+    const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL').all(vm.id) as VolumeRow[];
+    try {
+      const hostId = current.last_host_id ?? current.host_id;
+      if (hostId !== null) {
+        const session = await this.engine.hosts.session(hostId);
+        if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: 'all' });
+        else await session.deleteDisks(volumes.map((v) => v.path ?? '').filter(Boolean));
+      }
+    } catch (error) {
+      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `expunge failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw error;
+    }
+    this.db.transaction(() => {
+      const stamp = now();
+      this.db.prepare(`UPDATE volumes SET state='Expunged', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
+      this.db.prepare(`UPDATE nics SET state='Deallocated', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
+      this.db.prepare('DELETE FROM affinity_group_vms WHERE vm_id=?').run(vm.id);
+      for (const v of volumes) this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: v.id, resourceName: v.name });
+    })();
+    current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
+    return current;
+  }
+
+  /** Expunges destroyed VMs older than expunge.delay; the sweeper calls this every expunge.interval. */
+  async sweepExpunge(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.engine.settings.int('expunge.delay') * 1000).toISOString();
+    const due = this.db.prepare(`SELECT * FROM vm_instances WHERE state='Destroyed' AND destroyed_at<=?`).all(cutoff) as VmRow[];
+    let done = 0;
+    for (const vm of due) {
+      try {
+        await this.expunge(undefined, vm);
+        done++;
+      } catch (error) {
+        this.engine.log.warn(`expunge sweeper: ${vm.uuid}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return done;
+  }
+}
+
+/** A locally administered unicast MAC in CloudStack's guest range 02:00:xx:xx:xx:xx. */
+function randomMac(): string {
+  const bytes = randomBytes(4);
+  return ['02', '00', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
