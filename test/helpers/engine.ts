@@ -1,0 +1,67 @@
+/** A throwaway engine in a temporary data dir, and a way to call commands as a given caller. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Engine, silentLogger } from '../../main/engine/engine.js';
+import type { Caller } from '../../main/engine/registry/types.js';
+
+export interface TestEngine {
+  engine: Engine;
+  dataDir: string;
+  admin: Caller;
+  call(command: string, params?: Record<string, string>, caller?: Caller): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Calls an async command and waits for its job; returns the job record. */
+  run(command: string, params?: Record<string, string>, caller?: Caller): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function testEngine(options: { dataDir?: string; keep?: boolean } = {}): Promise<TestEngine> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'));
+  const engine = await Engine.open({ dataDir, background: false, log: silentLogger });
+  const admin = engine.accounts.localAdmin();
+  const call = async (command: string, params: Record<string, string> = {}, caller: Caller = admin) => {
+    const result = await engine.registry.execute(command, params, caller);
+    return { status: result.status, body: result.body };
+  };
+  return {
+    engine,
+    dataDir,
+    admin,
+    call,
+    async run(command, params = {}, caller = admin) {
+      const res = await call(command, params, caller);
+      const jobId = res.body['jobid'];
+      if (typeof jobId !== 'string') throw new Error(`${command} did not start a job: ${JSON.stringify(res.body)}`);
+      return engine.jobs.wait(jobId);
+    },
+    async close() {
+      await engine.close();
+      if (!options.keep) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Ids of the demo zone's catalogue, looked up by name. */
+export function demoIds(engine: Engine): { zoneid: string; templateid: string; isoid: string; small: string; large: string; custom: string; constrained: string; network: string; diskSmall: string } {
+  const one = (sql: string) => (engine.db.prepare(sql).get() as { uuid: string }).uuid;
+  return {
+    zoneid: one(`SELECT uuid FROM zones WHERE name='Demo'`),
+    templateid: one(`SELECT uuid FROM templates WHERE name='Debian 12'`),
+    isoid: one(`SELECT uuid FROM templates WHERE is_iso=1`),
+    small: one(`SELECT uuid FROM service_offerings WHERE name='Small Instance'`),
+    large: one(`SELECT uuid FROM service_offerings WHERE name='Large Instance'`),
+    custom: one(`SELECT uuid FROM service_offerings WHERE name='Custom'`),
+    constrained: one(`SELECT uuid FROM service_offerings WHERE name='Custom Constrained'`),
+    network: one(`SELECT uuid FROM networks LIMIT 1`),
+    diskSmall: one(`SELECT uuid FROM disk_offerings WHERE name='Small'`),
+  };
+}
+
+/** A snapshot of every table's row count and content hash, to prove a refused call wrote nothing. */
+export function dbFingerprint(engine: Engine): string {
+  const tables = (engine.db.prepare(`SELECT name FROM sqlite_master WHERE type='table' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
+  return tables
+    .filter((t) => t !== 'sessions')
+    .map((t) => `${t}:${JSON.stringify(engine.db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`)
+    .join('\n');
+}

@@ -1,0 +1,47 @@
+/** Starts a real `kiln serve` process (the built CLI) on a free port and reads its keys. */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface KilnProcess {
+  child: ChildProcess;
+  dataDir: string;
+  apiUrl: string;
+  uiUrl?: string;
+  apiKey: string;
+  secretKey: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'kiln.js');
+
+export async function startKiln(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<KilnProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-serve-'));
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', '0', ...(options.args ?? [])], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!/^API:\s+(\S+)/m.test(out)) {
+    if (child.exitCode !== null) throw new Error(`kiln serve exited: ${out}`);
+    if (Date.now() > deadline) throw new Error(`kiln serve did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const apiUrl = /^API:\s+(\S+)/m.exec(out)![1]!;
+  const uiUrl = /^UI:\s+(\S+)/m.exec(out)?.[1];
+  const keys = execFileSync(process.execPath, [BIN, 'keys', '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
+  const { apikey, secretkey } = JSON.parse(keys) as { apikey: string; secretkey: string };
+  return {
+    child, dataDir, apiUrl, uiUrl, apiKey: apikey, secretKey: secretkey,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Debian's `cs` client (command `cloudstack`, HMAC-SHA1 with signature version 3) against a
+ * real `kiln serve` process: the VM story from deploy to expunge, then bad input, each of which
+ * must leave the database exactly as it was.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+
+interface CsResult {
+  code: number;
+  json: Record<string, unknown>;
+  stderr: string;
+}
+
+let kiln: KilnProcess;
+
+function cs(args: string[], env: Record<string, string> = {}): Promise<CsResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'cloudstack',
+      args,
+      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2', ...env } },
+      (error, stdout, stderr) => {
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(stdout) as Record<string, unknown>;
+        } catch {
+          json = { raw: stdout };
+        }
+        resolve({ code: error ? Number(error.code ?? 1) : 0, json, stderr });
+      },
+    );
+  });
+}
+
+/** Everything in the database but sessions, to prove a refused call changed nothing. */
+function dbState(): string {
+  const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true, fileMustExist: true });
+  try {
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table' AND name<>'sessions' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
+    return tables.map((t) => `${t}:${JSON.stringify(db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`).join('\n');
+  } finally {
+    db.close();
+  }
+}
+
+function errorOf(result: CsResult): { errorcode: number; errortext: string } {
+  return Object.values(result.json)[0] as { errorcode: number; errortext: string };
+}
+
+describe('the cs client against kiln serve', () => {
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    kiln = await startKiln({ args: ['--no-ui'] });
+    const zone = await cs(['listZones']);
+    ids['zone'] = (zone.json['zone'] as { id: string }[])[0]!.id;
+    const templates = await cs(['listTemplates', 'templatefilter=executable', 'name=Debian 12']);
+    ids['template'] = (templates.json['template'] as { id: string }[])[0]!.id;
+    const offerings = await cs(['listServiceOfferings', 'name=Small Instance']);
+    ids['offering'] = (offerings.json['serviceoffering'] as { id: string }[])[0]!.id;
+  });
+  afterAll(() => kiln?.stop());
+
+  it('lists the demo VMs', async () => {
+    const res = await cs(['listVirtualMachines']);
+    expect(res.code).toBe(0);
+    expect((res.json['virtualmachine'] as { name: string; state: string }[]).map((v) => [v.name, v.state])).toEqual([
+      ['demo-web', 'Running'],
+      ['demo-db', 'Running'],
+    ]);
+  });
+
+  it('runs the story: deploy, list, stop, start, reboot, destroy, recover, destroy with expunge', async () => {
+    const deployed = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`, `serviceofferingid=${ids['offering']}`, 'name=cs-story', 'displayname=CS story']);
+    expect(deployed.code).toBe(0);
+    const vm = deployed.json['virtualmachine'] as { id: string; state: string; name: string; displayname: string };
+    expect(vm).toMatchObject({ name: 'cs-story', displayname: 'CS story', state: 'Running' });
+
+    const listed = await cs(['listVirtualMachines', `id=${vm.id}`]);
+    expect(listed.json['count']).toBe(1);
+
+    // --async returns the job id; queryAsyncJobResult follows it to the end.
+    const stopping = await cs(['stopVirtualMachine', `id=${vm.id}`, '--async']);
+    const jobid = stopping.json['jobid'] as string;
+    expect(jobid).toMatch(/^[0-9a-f-]{36}$/);
+    let job: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) {
+      job = (await cs(['queryAsyncJobResult', `jobid=${jobid}`])).json;
+      if (job['jobstatus'] !== 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(job).toMatchObject({ jobstatus: 1, jobresultcode: 0, jobinstancetype: 'VirtualMachine', jobinstanceid: vm.id, jobresult: { virtualmachine: { state: 'Stopped' } } });
+
+    expect((await cs(['startVirtualMachine', `id=${vm.id}`])).json['virtualmachine']).toMatchObject({ state: 'Running' });
+    expect((await cs(['rebootVirtualMachine', `id=${vm.id}`])).json['virtualmachine']).toMatchObject({ state: 'Running' });
+    expect((await cs(['destroyVirtualMachine', `id=${vm.id}`])).json['virtualmachine']).toMatchObject({ state: 'Destroyed' });
+    expect((await cs(['recoverVirtualMachine', `id=${vm.id}`])).json['virtualmachine']).toMatchObject({ state: 'Stopped' });
+    const expunged = await cs(['destroyVirtualMachine', `id=${vm.id}`, 'expunge=true']);
+    expect(expunged.code).toBe(0);
+    expect(expunged.json).toMatchObject({ success: true });
+    // cs prints nothing for an empty list; the VM is gone from the API and expunged in the DB.
+    const gone = await cs(['listVirtualMachines', `id=${vm.id}`]);
+    expect(gone.code).toBe(0);
+    expect(gone.json['virtualmachine']).toBeUndefined();
+    const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true });
+    expect(db.prepare('SELECT state FROM vm_instances WHERE uuid=?').get(vm.id)).toEqual({ state: 'Expunged' });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM nics n JOIN vm_instances v ON v.id=n.vm_id WHERE v.uuid=? AND n.removed IS NULL').get(vm.id)).toEqual({ n: 0 });
+    db.close();
+    const events = await cs(['listEvents', `resourceid=${vm.id}`]);
+    const types = (events.json['event'] as { type: string }[]).map((e) => e.type);
+    for (const type of ['VM.CREATE', 'VM.START', 'VM.STOP', 'VM.REBOOT', 'VM.DESTROY', 'VM.RECOVER', 'VM.EXPUNGE']) expect(types).toContain(type);
+  });
+
+  it('gives 431 naming a missing required parameter, and writes nothing', async () => {
+    const before = dbState();
+    const res = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`]);
+    expect(res.code).not.toBe(0);
+    expect(errorOf(res)).toMatchObject({ errorcode: 431 });
+    expect(errorOf(res).errortext).toMatch(/missing parameter serviceofferingid/);
+    expect(dbState()).toBe(before);
+  });
+
+  it('gives 432 for an unknown command, and writes nothing', async () => {
+    const before = dbState();
+    const res = await cs(['launchRocket', 'target=moon']);
+    expect(errorOf(res)).toMatchObject({ errorcode: 432 });
+    expect(dbState()).toBe(before);
+  });
+
+  it('gives 401 for a wrong signature and for an expired request, and writes nothing', async () => {
+    const before = dbState();
+    const wrong = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`, `serviceofferingid=${ids['offering']}`], { CLOUDSTACK_SECRET: 'not-the-secret' });
+    expect(errorOf(wrong)).toMatchObject({ errorcode: 401 });
+    const expired = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`, `serviceofferingid=${ids['offering']}`, 'signatureVersion=3', 'expires=2001-01-01T00:00:00+0000']);
+    expect(errorOf(expired)).toMatchObject({ errorcode: 401 });
+    expect(errorOf(expired).errortext).toMatch(/expired/);
+    expect(dbState()).toBe(before);
+  });
+
+  it('gives 431 for a malformed UUID and for an oversized parameter, and writes nothing', async () => {
+    const before = dbState();
+    const bad = await cs(['startVirtualMachine', 'id=12345']);
+    expect(errorOf(bad)).toMatchObject({ errorcode: 431 });
+    expect(errorOf(bad).errortext).toMatch(/parameter id value=12345/);
+    const big = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`, `serviceofferingid=${ids['offering']}`, `displayname=${'x'.repeat(300)}`, '--post']);
+    expect(errorOf(big)).toMatchObject({ errorcode: 431 });
+    expect(errorOf(big).errortext).toMatch(/displayname is 300 characters long/);
+    expect(dbState()).toBe(before);
+  });
+});
