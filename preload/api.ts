@@ -14,7 +14,7 @@ export interface KilnError {
 export type ApiEnvelope = Record<string, unknown>;
 
 export interface KilnBridge {
-  /** Calls one registry command; resolves with the inside of the `<command>response` envelope. */
+  /** Calls one registry command; resolves with the inside of the `<command>response` envelope, error or not. */
   invoke(command: string, params?: ApiParams): Promise<ApiEnvelope>;
   /** Job progress and events; returns an unsubscribe function. */
   subscribe(channel: 'jobs' | 'events' | 'vms', listener: (message: unknown) => void): () => void;
@@ -26,3 +26,18 @@ export const IPC = {
   subscribe: 'kiln:subscribe',
   message: 'kiln:message',
 } as const;
+
+/**
+ * Turns a registry answer (the inside of `<command>response`) into a value or a thrown error,
+ * the same way for IPC and HTTP, so the renderer sees one error shape whatever the transport.
+ */
+export function unwrapEnvelope(inner: ApiEnvelope): ApiEnvelope {
+  if (typeof inner['errorcode'] === 'number') {
+    const error = new Error(String(inner['errortext'] ?? 'request failed')) as Error & KilnError;
+    error.errorcode = inner['errorcode'] as number;
+    error.cserrorcode = inner['cserrorcode'] as number | undefined;
+    error.errortext = error.message;
+    throw error;
+  }
+  return inner;
+}

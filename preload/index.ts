@@ -3,10 +3,11 @@
  * sees ipcRenderer itself (contextIsolation and sandbox are on).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { IPC, type ApiParams, type KilnBridge } from './api';
+import { IPC, type ApiEnvelope, type ApiParams, type KilnBridge } from './api';
 
 const bridge: KilnBridge = {
-  invoke: (command: string, params?: ApiParams) => ipcRenderer.invoke(IPC.invoke, command, params ?? {}),
+  // The envelope crosses the bridge as plain data (an Error would lose its fields there).
+  invoke: async (command: string, params?: ApiParams) => (await ipcRenderer.invoke(IPC.invoke, command, params ?? {})) as ApiEnvelope,
   subscribe(channel, listener) {
     const handler = (_event: IpcRendererEvent, message: { channel: string; payload: unknown }) => {
       if (message.channel === channel) listener(message.payload);

@@ -24,7 +24,7 @@ function cs(args: string[], env: Record<string, string> = {}): Promise<CsResult>
       args,
       { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2', ...env } },
       (error, stdout, stderr) => {
-        let json: Record<string, unknown> = {};
+        let json: Record<string, unknown>;
         try {
           json = JSON.parse(stdout) as Record<string, unknown>;
         } catch {
