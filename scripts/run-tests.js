@@ -4,7 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 
 mkdirSync('test-results', { recursive: true });
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json', ...process.argv.slice(2)];
+// Real components first (cs, Chromium, KVM hosts); --no-env skips this for quick local runs.
+const noEnv = process.argv.includes('--no-env');
+if (!noEnv) {
+  const env = spawnSync('bash', ['scripts/test-env.sh'], { stdio: 'inherit' });
+  if (env.status !== 0) {
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  // With the environment up, suites that need a real component fail rather than skip without it.
+  process.env.KILN_REQUIRE_REAL = '1';
+}
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json', ...process.argv.slice(2).filter((a) => a !== '--no-env')];
 const run = spawnSync('npx', args, { stdio: 'inherit' });
 let passed = 0;
 let failed = 0;
