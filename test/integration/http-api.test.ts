@@ -1,0 +1,80 @@
+/**
+ * The HTTP transport as any client sees it: Mold-style HMAC-SHA256 over GET and POST, the
+ * `kiln api` CLI, XML responses, login sessions, and the integration port off by default.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../main/engine/auth/signing.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+
+let kiln: KilnProcess;
+
+function signed(params: Record<string, string>, algorithm: 'HmacSHA256' | 'HmacSHA1' = 'HmacSHA256'): URLSearchParams {
+  return new URLSearchParams(signRequest({ apiKey: kiln.apiKey, response: 'json', ...params }, kiln.secretKey, algorithm));
+}
+
+describe('HTTP /client/api', () => {
+  beforeAll(async () => {
+    kiln = await startKiln({ args: ['--no-ui'] });
+  });
+  afterAll(() => kiln?.stop());
+
+  it('listens on 127.0.0.1 by default', () => {
+    expect(kiln.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/client\/api$/);
+  });
+
+  it('verifies an HMAC-SHA256 signature on GET and on POST, with a Hangul parameter', async () => {
+    const params = { command: 'listVirtualMachines', keyword: '데모 demo*~', signatureversion: '3', expires: new Date(Date.now() + 60_000).toISOString() };
+    const get = await fetch(`${kiln.apiUrl}?${signed(params).toString()}`);
+    expect(get.status).toBe(200);
+    expect(get.headers.get('content-type')).toMatch(/^application\/json/);
+    const post = await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'listVirtualMachines', keyword: 'demo' }) });
+    expect(post.status).toBe(200);
+    expect(((await post.json()) as { listvirtualmachinesresponse: { count: number } }).listvirtualmachinesresponse.count).toBe(2);
+  });
+
+  it('answers a tampered request with 401 and the error envelope', async () => {
+    const query = signed({ command: 'listZones' });
+    query.set('command', 'listHosts');
+    const res = await fetch(`${kiln.apiUrl}?${query.toString()}`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ listhostsresponse: { uuidList: [], errorcode: 401, cserrorcode: 9999, errortext: 'unable to verify user credentials and/or request signature' } });
+  });
+
+  it('speaks XML when response=xml (and by default)', async () => {
+    const query = signed({ command: 'listZones', response: 'xml' });
+    const res = await fetch(`${kiln.apiUrl}?${query.toString()}`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/xml/);
+    const body = await res.text();
+    expect(body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><listzonesresponse cloud-stack-version="[\d.]+"><count>1<\/count><zone>.*<name>Demo<\/name>.*<\/zone><\/listzonesresponse>$/);
+  });
+
+  it('logs in with a password and works with the session key', async () => {
+    const password = execFileSync('cat', [join(kiln.dataDir, 'initial-admin-password')], { encoding: 'utf8' }).trim();
+    const login = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams({ command: 'login', username: 'admin', password, response: 'json' }) });
+    expect(login.status).toBe(200);
+    const session = ((await login.json()) as { loginresponse: { sessionkey: string; username: string } }).loginresponse;
+    expect(session.username).toBe('admin');
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/sessionkey=[^;]+; Path=\/client; HttpOnly/);
+    const list = await fetch(`${kiln.apiUrl}?command=listZones&response=json&sessionkey=${encodeURIComponent(session.sessionkey)}`);
+    expect(list.status).toBe(200);
+    const bad = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams({ command: 'login', username: 'admin', password: 'wrong', response: 'json' }) });
+    expect(bad.status).toBe(401);
+    const noAuth = await fetch(`${kiln.apiUrl}?command=listZones&response=json`);
+    expect(noAuth.status).toBe(401);
+  });
+
+  it('signs calls from the kiln api CLI', () => {
+    const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'api', '--data-dir', kiln.dataDir, 'listZones', 'name=Demo'], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toMatchObject({ listzonesresponse: { count: 1, zone: [{ name: 'Demo' }] } });
+  });
+
+  it('keeps the unauthenticated integration port off by default', async () => {
+    expect(kiln.output()).not.toMatch(/Integration API/);
+    const config = await fetch(`${kiln.apiUrl}?${signed({ command: 'listConfigurations', name: 'integration.api.port' }).toString()}`);
+    const value = ((await config.json()) as { listconfigurationsresponse: { configuration: { value: string }[] } }).listconfigurationsresponse.configuration[0]!.value;
+    expect(value).toBe('0');
+  });
+});
