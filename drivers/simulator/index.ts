@@ -178,6 +178,8 @@ class SimulatorSession implements HostSession {
     const existing = this.up.domains[spec.internalName];
     if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
     this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
+    // Disks that do not exist yet are created empty (a fresh clone of their backing image).
+    for (const disk of spec.disks) this.driver.world.disks[disk.name] ??= '';
     this.save();
   }
 
@@ -209,15 +211,18 @@ class SimulatorSession implements HostSession {
     await this.reboot(name);
   }
 
-  async destroy(name: string): Promise<void> {
-    this.domain(name);
+  async destroy(name: string, options: { removeDisks?: string[] | 'all' } = {}): Promise<void> {
+    const domain = this.domain(name);
+    const remove = options.removeDisks === 'all' ? domain.spec.disks.map((d) => d.name) : options.removeDisks ?? [];
+    for (const disk of remove) delete this.driver.world.disks[disk];
     delete this.up.domains[name];
     this.save();
   }
 
-  async deleteDisks(_disks: string[]): Promise<void> {
-    // Simulated disks live inside their domain record; this only has to fail like a real host would.
+  async deleteDisks(disks: string[]): Promise<void> {
     if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+    for (const disk of disks) delete this.driver.world.disks[disk];
+    this.save();
   }
 
   async attachIso(name: string, isoPath: string): Promise<void> {
@@ -300,7 +305,14 @@ class SimulatorSession implements HostSession {
   async openConsole(name: string): Promise<Duplex> {
     const domain = this.domain(name);
     if (domain.power !== 'Running') throw new DriverError(`domain ${name} is not running`, 'invalid');
-    return simulatedShell(name);
+    const rootDisk = domain.spec.disks.find((d) => d.device === 'disk')?.name;
+    return simulatedShell(name, {
+      read: () => (rootDisk ? this.driver.world.disks[rootDisk] ?? '' : ''),
+      write: (text) => {
+        if (rootDisk) this.driver.world.disks[rootDisk] = text;
+        this.save();
+      },
+    });
   }
 
   onEvent(listener: (event: HostEvent) => void): () => void {
@@ -313,8 +325,11 @@ class SimulatorSession implements HostSession {
   }
 }
 
-/** A serial console that prints a banner, echoes what is typed, and runs `echo` and `hostname`. */
-function simulatedShell(name: string): Duplex {
+/**
+ * A serial console that prints a banner, echoes what is typed, and runs `echo`, `hostname`,
+ * `echo TEXT > /dev/vda` and `cat /dev/vda` (the root disk, so tests can tell a fresh disk).
+ */
+function simulatedShell(name: string, rootDisk: { read(): string; write(text: string): void }): Duplex {
   let line = '';
   const console: Duplex = new Duplex({
     read() {},
@@ -337,6 +352,12 @@ function simulatedShell(name: string): Duplex {
   const run = (command: string): string => {
     if (command === '') return '';
     if (command === 'hostname') return `${name}\r\n`;
+    const redirect = /^echo (.*) > \/dev\/vda$/.exec(command);
+    if (redirect) {
+      rootDisk.write(redirect[1] ?? '');
+      return '';
+    }
+    if (command === 'cat /dev/vda') return `${rootDisk.read()}\r\n`;
     if (command.startsWith('echo ')) return `${command.slice(5)}\r\n`;
     return `sh: ${command.split(' ')[0]}: not found\r\n`;
   };

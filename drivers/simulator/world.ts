@@ -26,16 +26,20 @@ export interface SimHost {
 
 interface SavedWorld {
   hosts: Record<string, SimHost>;
+  disks?: Record<string, string>;
 }
 
 export class SimulatorWorld {
   private hosts: Record<string, SimHost> = {};
+  /** Shared primary storage: disk name -> the bytes a guest wrote to it (a string is enough). */
+  disks: Record<string, string> = {};
 
   constructor(private readonly stateFile?: string) {
     if (stateFile) {
       try {
         const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as SavedWorld;
         this.hosts = saved.hosts ?? {};
+        this.disks = saved.disks ?? {};
       } catch {
         this.hosts = {};
       }
@@ -60,7 +64,7 @@ export class SimulatorWorld {
   save(): void {
     if (!this.stateFile) return;
     const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts } satisfies SavedWorld));
+    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts, disks: this.disks } satisfies SavedWorld));
     renameSync(tmp, this.stateFile);
   }
 }

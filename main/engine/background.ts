@@ -6,22 +6,28 @@
 import type { Engine } from './engine.js';
 import type { VmRow } from './vm/rows.js';
 import type { VmState } from './vm/states.js';
+import { HaMonitor } from './ha/ha-monitor.js';
 
 export class BackgroundTasks {
   private timers: NodeJS.Timeout[] = [];
   private sweeping = false;
   private stopped = false;
+  readonly ha: HaMonitor;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    this.ha = new HaMonitor(engine);
+  }
 
   start(): void {
     this.stopped = false;
     void this.reconcileInterrupted();
+    this.ha.start();
     this.schedule('expunge.interval', () => this.sweep());
   }
 
   stop(): void {
     this.stopped = true;
+    this.ha.stop();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
   }

@@ -68,6 +68,12 @@ export class JobManager {
     return result.changes;
   }
 
+  /** A job the engine starts on its own (HA restarts), recorded like any API job. */
+  submitInternal(caller: Caller, cmd: string, work: AsyncWork): string {
+    const def = { name: cmd, response: 'virtualmachine', sensitive: [] } as unknown as CommandDef;
+    return this.submit(caller, def, { toJSON: () => ({}) } as unknown as Args, work);
+  }
+
   submit(caller: Caller, def: CommandDef, args: Args, work: AsyncWork): string {
     const uuid = randomUUID();
     const params = { ...args.toJSON() };

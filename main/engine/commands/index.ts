@@ -27,6 +27,12 @@ import listCapabilities from './meta/listCapabilities.js';
 import listConfigurations from './config/listConfigurations.js';
 import updateConfiguration from './config/updateConfiguration.js';
 import listEvents from './events/listEvents.js';
+import updateVirtualMachine from './vm/updateVirtualMachine.js';
+import changeServiceForVirtualMachine from './vm/changeServiceForVirtualMachine.js';
+import scaleVirtualMachine from './vm/scaleVirtualMachine.js';
+import restoreVirtualMachine from './vm/restoreVirtualMachine.js';
+import listDetailOptions from './vm/listDetailOptions.js';
+import updateTemplate from './images/updateTemplate.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
@@ -37,6 +43,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks,
   deployVirtualMachine, listVirtualMachines, startVirtualMachine, stopVirtualMachine, rebootVirtualMachine,
   destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
+  updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   listAccounts, createAccount, registerUserKeys,
 ];

@@ -12,6 +12,8 @@ import type { VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
 import { vmResponse } from './vm-response.js';
+import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
+import { tags } from './vm-changes.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 
@@ -221,7 +223,7 @@ export class VmService {
     const template = vm.template_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
     const iso = vm.iso_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.iso_id) as TemplateRow) : undefined;
     const templateDetails = template ? (JSON.parse(template.details) as Record<string, string>) : {};
-    const details = Object.fromEntries((this.db.prepare('SELECT name, value FROM vm_details WHERE vm_id=?').all(vm.id) as { name: string; value: string }[]).map((d) => [d.name, d.value]));
+    const details = Object.fromEntries((this.db.prepare('SELECT name, value FROM vm_details WHERE vm_id=? AND display=1').all(vm.id) as { name: string; value: string }[]).map((d) => [d.name, d.value]));
     const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
     const scalable = vm.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     return {
@@ -254,9 +256,8 @@ export class VmService {
   async start(caller: Caller, vm: VmRow, placement: { podId?: number; clusterId?: number; hostId?: number }, jobUuid?: string): Promise<VmRow> {
     const previous = vm.state;
     const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
-    const tags = offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean);
     const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
-    const request = { zoneId: vm.zone_id, podId: placement.podId, clusterId: placement.clusterId, hostId: placement.hostId, cpuNumber: vm.cpu_number, cpuSpeed: vm.cpu_speed, memory: vm.memory, hostTags: tags, vmId: vm.id };
+    const request = { zoneId: vm.zone_id, podId: placement.podId, clusterId: placement.clusterId, hostId: placement.hostId, cpuNumber: vm.cpu_number, cpuSpeed: vm.cpu_speed, memory: vm.memory, hostTags: tags(offering), vmId: vm.id };
     // Prefer the last host (its disks and caches are there) when it still fits.
     const chosen = (preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }).host : undefined) ?? this.engine.planner.require(request, `VM ${vm.display_name}`).host;
     let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
@@ -268,6 +269,8 @@ export class VmService {
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
+      // R18 needs the memory the guest booted with, not what live scaling later gave it.
+      this.db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0) ON CONFLICT(vm_id, name) DO UPDATE SET value=excluded.value`).run(vm.id, String(current.memory));
       return current;
     } catch (error) {
       const back: VmState = previous === 'Creating' || previous === 'Created' ? 'Created' : 'Stopped';
@@ -294,10 +297,20 @@ export class VmService {
     return current;
   }
 
-  async reboot(caller: Caller, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+  /** Reboots in place (R9: no rebuild), unless the VM resets its root disk on reboot (R19). */
+  async reboot(caller: Caller, vm: VmRow, jobUuid?: string, forced = false): Promise<VmRow> {
     if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; only a Running VM can be rebooted`);
+    if (resetsOnReboot(this.engine, vm)) {
+      const hostId = vm.host_id;
+      const stopped = await this.stop(caller, vm, true, jobUuid);
+      const template = stopped.template_id !== null ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(stopped.template_id) as TemplateRow) : undefined;
+      await recreateRootDisk(this.engine, stopped, template);
+      this.engine.events.record({ type: 'VM.REBOOT', description: `VM ${vm.display_name} (${vm.uuid}) rebooted with a fresh root disk (reset on reboot)`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
+      return this.start(caller, this.get(vm.id), { hostId }, jobUuid);
+    }
     const session = await this.engine.hosts.session(vm.host_id);
-    await session.reboot(vm.internal_name);
+    if (forced) await session.reset(vm.internal_name);
+    else await session.reboot(vm.internal_name);
     this.engine.events.record({ type: 'VM.REBOOT', description: `VM ${vm.display_name} (${vm.uuid}) rebooted`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
     return this.get(vm.id);
   }
@@ -364,6 +377,14 @@ export class VmService {
     })();
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
     return current;
+  }
+
+  /** The serial console of a running VM the caller may see (R31), as a duplex byte stream. */
+  async openConsole(caller: Caller, uuid: string): Promise<import('node:stream').Duplex> {
+    const vm = this.forCaller(caller, uuid, 'virtualmachineid');
+    if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; the console is available only while it is Running`);
+    const session = await this.engine.hosts.session(vm.host_id);
+    return session.openConsole(vm.internal_name);
   }
 
   /** Expunges destroyed VMs older than expunge.delay; the sweeper calls this every expunge.interval. */

@@ -1,0 +1,190 @@
+/**
+ * What a KVM host has: CPUs, memory, storage pools, networks, PCI devices, and every domain
+ * defined on it (Kiln's and anyone else's). Reads are batched into a few round trips: each
+ * batch is a constant shell script run on the host that concatenates several virsh outputs.
+ */
+import { randomBytes } from 'node:crypto';
+import type { HostInventory, InstanceInfo } from '../types.js';
+import { parseDomainXml } from './domain-xml.js';
+import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice } from './resource-xml.js';
+import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseNodeinfo, parseNodememstats, parseVersion } from './virsh-output.js';
+import type { Virsh } from './virsh.js';
+import { splitDocuments } from './domain-xml.js';
+
+/** Splits script output at lines "@@<nonce> <tag> <rest>" into sections. The nonce is random per
+ *  call, so text inside a document (a description, say) cannot fake a section boundary. */
+export function splitSections(output: string, nonce: string): { tag: string; key: string; body: string }[] {
+  const sections: { tag: string; key: string; body: string }[] = [];
+  const marker = `@@${nonce} `;
+  let current: { tag: string; key: string; lines: string[] } | undefined;
+  for (const line of output.split('\n')) {
+    if (line.startsWith(marker)) {
+      if (current) sections.push({ tag: current.tag, key: current.key, body: current.lines.join('\n') });
+      const rest = line.slice(marker.length);
+      const space = rest.indexOf(' ');
+      current = { tag: space < 0 ? rest : rest.slice(0, space), key: space < 0 ? '' : rest.slice(space + 1), lines: [] };
+    } else current?.lines.push(line);
+  }
+  if (current) sections.push({ tag: current.tag, key: current.key, body: current.lines.join('\n') });
+  return sections;
+}
+
+export function newNonce(): string {
+  return randomBytes(8).toString('hex');
+}
+
+// Each script fails when its listing fails (libvirtd down), instead of reporting "nothing".
+const POOLS_SCRIPT = `
+list=$($VIRSH pool-list --all --name) || exit 1
+printf '%s\\n' "$list" | while IFS= read -r p; do
+  [ -n "$p" ] && $VIRSH pool-dumpxml --pool "$p"
+done
+exit 0`;
+
+const NETWORKS_SCRIPT = `
+list=$($VIRSH net-list --all --name) || exit 1
+printf '%s\\n' "$list" | while IFS= read -r n; do
+  [ -n "$n" ] && $VIRSH net-dumpxml --network "$n"
+done
+echo "@@$1 bridges"
+for d in /sys/class/net/*/bridge; do
+  [ -d "$d" ] || continue
+  d=\${d%/bridge}; echo "\${d##*/}"
+done
+exit 0`;
+
+const PCI_SCRIPT = `
+list=$($VIRSH nodedev-list --cap pci) || exit 1
+printf '%s\\n' "$list" | while IFS= read -r d; do
+  [ -n "$d" ] && $VIRSH nodedev-dumpxml --device "$d"
+done
+exit 0`;
+
+/** Per domain (by UUID, which is always plain text): state, XML, block device sizes. */
+const INSTANCES_SCRIPT = `
+list=$($VIRSH list --all --uuid) || exit 1
+printf '%s\\n' "$list" | while IFS= read -r u; do
+  [ -n "$u" ] || continue
+  echo "@@$1 state $u"; $VIRSH domstate --reason --domain "$u" 2>/dev/null
+  echo "@@$1 xml $u"; $VIRSH dumpxml --domain "$u" 2>/dev/null
+  echo "@@$1 blk $u"; $VIRSH domblkinfo --domain "$u" --all 2>/dev/null
+done
+exit 0`;
+
+export interface HostNetworks {
+  networks: { name: string; bridge?: string }[];
+  bridges: string[];
+}
+
+export async function readNetworks(virsh: Virsh): Promise<HostNetworks> {
+  const nonce = newNonce();
+  const output = await virsh.runScript(NETWORKS_SCRIPT, [nonce]);
+  const marker = `@@${nonce} bridges`;
+  const at = output.indexOf(marker);
+  const xmlPart = at < 0 ? output : output.slice(0, at);
+  const bridgePart = at < 0 ? '' : output.slice(at + marker.length);
+  return {
+    networks: splitDocuments(xmlPart, 'network').map(parseNetworkXml),
+    bridges: bridgePart.split('\n').map((l) => l.trim()).filter(Boolean),
+  };
+}
+
+export async function readPciDevices(virsh: Virsh): Promise<PciDevice[]> {
+  const output = await virsh.runScript(PCI_SCRIPT);
+  return splitDocuments(output, 'device')
+    .map(parsePciDeviceXml)
+    .filter((d): d is PciDevice => d !== undefined);
+}
+
+export async function readInventory(virsh: Virsh, options: { pciDevices: () => Promise<PciDevice[]>; sharedPools: Set<string> }): Promise<HostInventory> {
+  const [nodeinfoOut, memOut, freecellOut, versionOut, hostnameOut, capsOut, poolsOut, networks, pci] = await Promise.all([
+    virsh.run(['nodeinfo']),
+    virsh.tryRun(['nodememstats']),
+    virsh.tryRun(['freecell', '--all']),
+    virsh.run(['version', '--daemon']),
+    virsh.run(['hostname']),
+    virsh.run(['capabilities']),
+    virsh.runScript(POOLS_SCRIPT),
+    readNetworks(virsh),
+    options.pciDevices(),
+  ]);
+  const node = parseNodeinfo(nodeinfoOut);
+  const caps = parseCapabilitiesXml(capsOut);
+  // nodeinfo's memory is one NUMA node's on some kernels; nodememstats covers the whole host.
+  const mem = memOut.code === 0 ? parseNodememstats(memOut.stdout) : undefined;
+  const totalKiB = mem && mem.totalKiB > 0 ? mem.totalKiB : node.memoryKiB;
+  const freeKiB = mem && mem.totalKiB > 0 ? mem.freeKiB + mem.buffersKiB + mem.cachedKiB : (freecellOut.code === 0 ? parseFreecellTotal(freecellOut.stdout) : undefined) ?? 0;
+  const pools = splitDocuments(poolsOut, 'pool').map(parsePoolXml);
+  return {
+    hostname: hostnameOut.trim(),
+    hypervisorVersion: parseVersion(versionOut),
+    cpuSockets: caps.sockets ?? node.sockets * node.numaCells,
+    cpuNumber: node.cpus,
+    cpuSpeedMhz: node.mhz,
+    memoryTotalMiB: Math.floor(totalKiB / 1024),
+    memoryFreeMiB: Math.floor(freeKiB / 1024),
+    storagePools: pools.map((p) => ({
+      name: p.name,
+      path: p.path,
+      capacityBytes: p.capacityBytes,
+      availableBytes: p.availableBytes,
+      shared: SHARED_POOL_TYPES.has(p.type) || options.sharedPools.has(p.name),
+    })),
+    networks: [
+      ...networks.networks.map((n) => ({ name: n.name, bridge: n.bridge })),
+      ...networks.bridges.filter((b) => !networks.networks.some((n) => n.bridge === b)).map((b) => ({ name: b, bridge: b })),
+    ],
+    pciDevices: pci,
+    gpus: [],
+  };
+}
+
+export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
+  const nonce = newNonce();
+  const output = await virsh.runScript(INSTANCES_SCRIPT, [nonce]);
+  const byUuid = new Map<string, { state?: string; xml?: string; blk?: string }>();
+  for (const section of splitSections(output, nonce)) {
+    const entry = byUuid.get(section.key) ?? {};
+    if (section.tag === 'state') entry.state = section.body;
+    else if (section.tag === 'xml') entry.xml = section.body;
+    else if (section.tag === 'blk') entry.blk = section.body;
+    byUuid.set(section.key, entry);
+  }
+  const instances: InstanceInfo[] = [];
+  for (const [uuid, entry] of byUuid) {
+    // A domain undefined between the listing and its dumpxml has no XML: skip it.
+    if (!entry.xml || !entry.xml.includes('<domain')) continue;
+    const dom = parseDomainXml(entry.xml);
+    const sizes = parseDomblkinfoAll(entry.blk ?? '');
+    instances.push({
+      name: dom.name,
+      uuid: dom.uuid ?? uuid,
+      powerState: entry.state ? parseDomstate(entry.state).state : 'Unknown',
+      cpuNumber: dom.vcpusCurrent,
+      cpuCoresPerSocket: dom.cpuCoresPerSocket ?? 1,
+      memoryMiB: Math.floor(dom.currentMemoryKiB / 1024),
+      osDisplayName: dom.kernel ? 'Linux (direct kernel boot)' : undefined,
+      bootType: dom.bootType,
+      disks: dom.disks
+        .filter((d) => d.device === 'disk')
+        .map((d, position) => ({
+          id: d.target,
+          label: d.path ? d.path.slice(d.path.lastIndexOf('/') + 1) : d.target,
+          capacityBytes: sizes.get(d.target) ?? 0,
+          controller: d.bus,
+          controllerUnit: position,
+          position,
+          imagePath: d.path,
+        })),
+      nics: dom.nics.map((n, index) => ({
+        id: `nic${index}`,
+        macAddress: n.macAddress,
+        networkName: n.source ?? n.type,
+        vlanId: n.vlan,
+        adapterType: n.model,
+        pciSlot: n.pciSlot,
+      })),
+    });
+  }
+  return instances;
+}

@@ -1,0 +1,66 @@
+/**
+ * Disk images as libvirt storage volumes. A disk is named either by a volume name in a pool
+ * (the usual case: "<uuid>.qcow2" in pool "kiln") or by an absolute path of an image some pool
+ * already knows. Pools on shared storage go stale when another host adds or removes files, so a
+ * lookup that misses refreshes the pool once before giving up.
+ */
+import { DriverError, type DiskSpec } from '../types.js';
+import { parseVolumeXml, type VolumeInfo } from './resource-xml.js';
+import { virshError, type Virsh } from './virsh.js';
+
+export function isPath(name: string): boolean {
+  return name.startsWith('/');
+}
+
+export async function refreshPool(virsh: Virsh, pool: string): Promise<void> {
+  await virsh.run(['pool-refresh', '--pool', pool]);
+}
+
+/** The volume behind a disk name or path, or undefined when there is none. */
+export async function findVolume(virsh: Virsh, pool: string, name: string): Promise<VolumeInfo | undefined> {
+  const args = isPath(name) ? ['vol-dumpxml', '--vol', name] : ['vol-dumpxml', '--pool', pool, '--vol', name];
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const result = await virsh.tryRun(args);
+    if (result.code === 0) return parseVolumeXml(result.stdout);
+    if (!/not found|failed to get vol/i.test(result.stderr)) {
+      // Anything but "no such volume" (pool missing, host trouble) is a real error.
+      throw virshError(result.stderr, `cannot look up volume ${name}`);
+    }
+    if (attempt === 0) await refreshPool(virsh, pool);
+  }
+  return undefined;
+}
+
+/** Creates a qcow2 volume for DISK (a linked clone when it has a backing image). */
+export async function createVolume(virsh: Virsh, pool: string, disk: DiskSpec): Promise<VolumeInfo> {
+  if (isPath(disk.name)) {
+    throw new DriverError(`disk image ${disk.name} does not exist; Kiln creates disks only as volume names in a storage pool`, 'invalid');
+  }
+  let capacity = Math.max(0, Math.floor(disk.sizeBytes));
+  const args = ['vol-create-as', '--pool', pool, '--name', disk.name, '--format', 'qcow2'];
+  if (disk.backingImage) {
+    const backing = await findVolume(virsh, pool, disk.backingImage);
+    if (!backing) throw new DriverError(`backing image ${disk.backingImage} not found in pool ${pool} on the host`, 'not-found');
+    // A clone smaller than its template would cut the template's data off.
+    capacity = Math.max(capacity, backing.capacityBytes);
+    args.push('--backing-vol', backing.path, '--backing-vol-format', backing.format);
+  }
+  if (capacity <= 0) throw new DriverError(`disk ${disk.name} needs a size`, 'invalid');
+  args.push('--capacity', `${capacity}b`);
+  await virsh.run(args);
+  const created = await findVolume(virsh, pool, disk.name);
+  if (!created) throw new DriverError(`volume ${disk.name} was created but cannot be found in pool ${pool}`, 'failed');
+  return created;
+}
+
+/** Deletes a volume; one that is already gone counts as deleted (expunge may be retried). */
+export async function deleteVolume(virsh: Virsh, pool: string, name: string): Promise<boolean> {
+  const volume = await findVolume(virsh, pool, name);
+  if (!volume) return false;
+  // By path, so it works whichever pool holds it. Internal snapshots live inside the file.
+  const result = await virsh.tryRun(['vol-delete', '--vol', volume.path]);
+  if (result.code !== 0 && !/not found|failed to get vol/i.test(result.stderr)) {
+    throw virshError(result.stderr, `cannot delete volume ${name}`);
+  }
+  return true;
+}

@@ -1,0 +1,131 @@
+/**
+ * HA (R13) and state reconcile. Hosts report power changes on their own (libvirt events, the
+ * simulator's hooks); a periodic pass also compares what the database says runs on each host
+ * with what the host says. A VM that stops without Kiln asking (a crash, a guest-initiated
+ * shutdown: the two cannot be told apart) is restarted when HA is on, else recorded as Stopped.
+ * A host that misses `HOST_DOWN_AFTER` checks in a row is Down and its HA VMs restart elsewhere;
+ * when it comes back, any domain it still runs that Kiln placed elsewhere is powered off, so a
+ * VM never keeps running on two hosts.
+ */
+import type { Engine } from '../engine.js';
+import type { HostEvent } from '../../../drivers/types.js';
+import type { VmRow } from '../vm/rows.js';
+import { vmResponse } from '../vm/vm-response.js';
+
+const HOST_DOWN_AFTER = 3;
+
+export class HaMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private misses = new Map<number, number>();
+  private passing = false;
+  private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
+
+  constructor(private readonly engine: Engine) {}
+
+  start(): void {
+    this.engine.hosts.events.on('host-event', this.listener);
+    const tick = () => {
+      this.timer = setTimeout(() => void this.pass().finally(tick), Math.max(1, this.engine.settings.int('ha.monitor.interval')) * 1000);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  stop(): void {
+    this.engine.hosts.events.off('host-event', this.listener);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private runningOn(hostId: number, internalName?: string): VmRow[] {
+    const sql = `SELECT * FROM vm_instances WHERE host_id=? AND state='Running'${internalName ? ' AND internal_name=?' : ''}`;
+    return this.engine.db.prepare(sql).all(...(internalName ? [hostId, internalName] : [hostId])) as VmRow[];
+  }
+
+  async onHostEvent(hostId: number, event: HostEvent): Promise<void> {
+    if (event.kind !== 'power' || event.state === 'Running' || event.reason === 'migrated') return;
+    for (const vm of this.runningOn(hostId, event.name)) await this.vmWentDown(vm, event.reason ?? 'stopped');
+  }
+
+  /** One reconcile pass over every host; returns when it is done (tests call it directly). */
+  async pass(): Promise<void> {
+    if (this.passing) return;
+    this.passing = true;
+    try {
+      const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
+      for (const host of hosts) await this.checkHost(host);
+    } finally {
+      this.passing = false;
+    }
+  }
+
+  private async checkHost(host: { id: number; name: string; state: string }): Promise<void> {
+    const { engine } = this;
+    let instances;
+    try {
+      const session = await engine.hosts.session(host.id);
+      instances = await session.listInstances();
+    } catch (error) {
+      await engine.hosts.drop(host.id);
+      const misses = (this.misses.get(host.id) ?? 0) + 1;
+      this.misses.set(host.id, misses);
+      if (misses >= HOST_DOWN_AFTER && host.state !== 'Down') await this.hostDown(host, error);
+      return;
+    }
+    const wasDown = host.state === 'Down' || (this.misses.get(host.id) ?? 0) >= HOST_DOWN_AFTER;
+    this.misses.delete(host.id);
+    if (host.state !== 'Up') engine.hosts.setState(host.id, 'Up');
+    const power = new Map(instances.map((i) => [i.name, i.powerState]));
+    for (const vm of this.runningOn(host.id)) {
+      if (power.get(vm.internal_name) !== 'Running') await this.vmWentDown(vm, power.has(vm.internal_name) ? 'found stopped' : 'missing from host');
+    }
+    // Fence: a domain running here that Kiln has placed elsewhere (or stopped) must not run twice.
+    for (const instance of instances) {
+      if (instance.powerState !== 'Running') continue;
+      const vm = engine.db.prepare(`SELECT * FROM vm_instances WHERE internal_name=?`).get(instance.name) as VmRow | undefined;
+      if (!vm) continue; // not Kiln's VM
+      const elsewhere = vm.host_id !== host.id && vm.state !== 'Migrating';
+      if (elsewhere && (wasDown || vm.state === 'Running' || vm.state === 'Stopped')) {
+        engine.log.warn(`fencing ${vm.internal_name} on ${host.name}: Kiln runs it on another host or has it stopped`);
+        try {
+          await (await engine.hosts.session(host.id)).stop(vm.internal_name, { forced: true });
+          engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) was still running on ${host.name}; powered off there`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+        } catch (error) {
+          engine.log.error(`fence ${vm.internal_name} on ${host.name}`, error);
+        }
+      }
+    }
+  }
+
+  private async hostDown(host: { id: number; name: string }, error: unknown): Promise<void> {
+    const { engine } = this;
+    engine.hosts.setState(host.id, 'Down', error instanceof Error ? error.message : String(error));
+    engine.events.record({ type: 'HOST.DOWN', level: 'ERROR', description: `host ${host.name} is down after ${HOST_DOWN_AFTER} failed checks` });
+    for (const vm of this.runningOn(host.id)) await this.vmWentDown(vm, `host ${host.name} down`);
+  }
+
+  /** The VM is not running any more and Kiln did not stop it. */
+  private async vmWentDown(vm: VmRow, reason: string): Promise<void> {
+    const { engine } = this;
+    const hostId = vm.host_id;
+    const current = engine.vms.get(vm.id);
+    if (current.state !== 'Running' || current.host_id !== hostId) return; // Kiln is already moving it
+    const stopped = engine.vms.transition(current, 'Stopped', { hostId: null, note: `stopped outside Kiln: ${reason}` });
+    engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
+    if (stopped.ha_enabled !== 1) return;
+    const system = engine.accounts.localAdmin();
+    engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); HA is restarting it`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    engine.jobs.submitInternal(system, 'HA.restart', {
+      instanceType: 'VirtualMachine',
+      instanceId: vm.uuid,
+      queueKey: `vm:${vm.id}`,
+      run: async (job) => {
+        const again = engine.vms.get(vm.id);
+        if (again.state !== 'Stopped') return vmResponse(engine, again, system); // someone else acted first
+        // The planner only offers Up hosts, so a Down host's VMs land elsewhere; a crash prefers the same host.
+        const started = await engine.vms.start(system, again, {}, job.uuid);
+        return vmResponse(engine, started, system);
+      },
+    });
+  }
+}
