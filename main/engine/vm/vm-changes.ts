@@ -154,14 +154,14 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   const source = await engine.hosts.session(vm.host_id);
   const destination = await engine.hosts.session(target.id);
   if (!source.capabilities.liveMigration) throw ApiError.param('this hypervisor cannot migrate live');
-  let current = engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
+  engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
     await source.migrate(vm.internal_name, { session: destination }, { live: true });
   } catch (error) {
     engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, note: `migration failed: ${error instanceof Error ? error.message : String(error)}` });
     throw error;
   }
-  current = engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, hostId: target.id, note: `migrated to host ${target.name}` });
+  const current = engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, hostId: target.id, note: `migrated to host ${target.name}` });
   engine.db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);
   return current;
 }
