@@ -21,6 +21,7 @@ import { seedDefaults } from './seed.js';
 import { SimulatorDriver } from '../../drivers/simulator/index.js';
 import type { HypervisorDriver, HypervisorType } from '../../drivers/types.js';
 import { BackgroundTasks } from './background.js';
+import { ConsoleTokens } from './vm/console-tokens.js';
 
 export interface Logger {
   info(message: string): void;
@@ -64,6 +65,7 @@ export class Engine {
   readonly bus = new EventEmitter();
   readonly log: Logger;
   readonly background: BackgroundTasks;
+  readonly consoleTokens = new ConsoleTokens();
 
   private constructor(readonly dataDir: string, options: EngineOptions) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });

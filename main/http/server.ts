@@ -15,6 +15,7 @@ import type { Caller } from '../engine/registry/types.js';
 import { CLOUDSTACK_VERSION } from '../engine/commands/meta/listCapabilities.js';
 import { authenticate } from './authenticate.js';
 import { toXml } from './xml.js';
+import { consoleUpgradeHandler } from './console-socket.js';
 
 /** Largest request body accepted: userdata may be 1 MB of base64 over POST. */
 const MAX_BODY = 2 * 1024 * 1024;
@@ -55,6 +56,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   server: Server;
+  /** True when the request carries a live serve-mode UI session cookie (for WebSocket upgrades). */
+  isUiSession(req: IncomingMessage): boolean;
   url: string;
   /** The one-time token URL that opens the UI (serve mode only). */
   uiUrl?: string;
@@ -128,7 +131,16 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       res.setHeader('Set-Cookie', 'sessionkey=; Max-Age=0; Path=/client; HttpOnly; SameSite=Strict');
       return respond(res, { status: 200, responseName: 'logoutresponse', body: { description: 'success' } }, format);
     }
-    respond(res, await engine.registry.execute(command, params, caller), format);
+    const result = await engine.registry.execute(command, params, caller);
+    const endpoint = result.body['consoleendpoint'] as { path?: string; url?: string; websocket?: Record<string, unknown> } | undefined;
+    if (endpoint?.path) {
+      // Only the transport knows the address the client reached it on.
+      const host = req.headers.host ?? `127.0.0.1`;
+      endpoint.url = `ws://${host}${endpoint.path}`;
+      if (endpoint.websocket) endpoint.websocket['host'] = host;
+      delete endpoint.path;
+    }
+    respond(res, result, format);
   }
 
   function login(res: ServerResponse, params: Record<string, string>, format: 'json' | 'xml'): void {
@@ -165,6 +177,12 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     send(res, 200, MIME[extname(file)] ?? 'application/octet-stream', readFileSync(file));
   }
 
+  const consoleUpgrade = consoleUpgradeHandler(engine);
+  server.on('upgrade', (req, socket, head) => {
+    // Other upgrade handlers (the UI's live channel) see requests this one does not claim.
+    if (!consoleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+  });
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, host, () => resolve());
@@ -174,6 +192,10 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
   const base = `http://${shownHost}:${address.port}`;
   return {
     server,
+    isUiSession: (req) => {
+      const cookie = parseCookies(req.headers.cookie)['kiln_ui'];
+      return cookie !== undefined && uiSessions.has(cookie);
+    },
     url: `${base}/client/api`,
     uiUrl: uiToken ? `${base}/?token=${uiToken}` : undefined,
     close: () => new Promise((resolve) => {

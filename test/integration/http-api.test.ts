@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../main/engine/auth/signing.js';
+import { WebSocket } from 'ws';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 
 let kiln: KilnProcess;
@@ -76,5 +77,32 @@ describe('HTTP /client/api', () => {
     const config = await fetch(`${kiln.apiUrl}?${signed({ command: 'listConfigurations', name: 'integration.api.port' }).toString()}`);
     const value = ((await config.json()) as { listconfigurationsresponse: { configuration: { value: string }[] } }).listconfigurationsresponse.configuration[0]!.value;
     expect(value).toBe('0');
+  });
+});
+
+describe('console endpoint (R31)', () => {
+  beforeAll(async () => {
+    kiln = await startKiln({ args: ['--no-ui'] });
+  });
+  afterAll(() => kiln?.stop());
+
+  it('hands out a one-time WebSocket URL onto the serial console of a running VM', async () => {
+    const vms = await fetch(`${kiln.apiUrl}?${signed({ command: 'listVirtualMachines', name: 'demo-web' }).toString()}`);
+    const vm = ((await vms.json()) as { listvirtualmachinesresponse: { virtualmachine: { id: string }[] } }).listvirtualmachinesresponse.virtualmachine[0]!;
+    const res = await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'createConsoleEndpoint', virtualmachineid: vm.id }) });
+    const endpoint = ((await res.json()) as { createconsoleendpointresponse: { consoleendpoint: { url: string; success: boolean } } }).createconsoleendpointresponse.consoleendpoint;
+    expect(endpoint.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/kiln\/console\?token=/);
+    const ws = new WebSocket(endpoint.url);
+    let out = '';
+    ws.on('message', (data: Buffer) => (out += data.toString()));
+    await new Promise((resolve) => ws.once('open', resolve));
+    await expect.poll(() => out).toContain('KILN-GUEST-READY');
+    ws.send('echo hello-console\r');
+    await expect.poll(() => out).toContain('hello-console\r\n');
+    ws.close();
+    // The token is spent.
+    const again = new WebSocket(endpoint.url);
+    const status = await new Promise<number>((resolve) => again.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0)));
+    expect(status).toBe(401);
   });
 });

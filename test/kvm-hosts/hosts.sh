@@ -30,7 +30,9 @@
 #   exec NAME CMD...       run CMD inside host NAME's namespaces (e.g. virsh list)
 #   ssh NAME [CMD...]      ssh to host NAME as root with the client key
 #
-# Environment: KILN_KVM_WORK (default /tmp/kiln-kvm) holds all state.
+# Environment: KILN_KVM_WORK (default /tmp/kiln-kvm) holds all state. For a
+# second, independent set of hosts also set KILN_KVM_NET, KILN_KVM_BRIDGE and
+# KILN_KVM_NS_PREFIX (see below).
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -51,8 +53,13 @@ ETC_HOSTS=$WORK/etc-hosts        # bind-mounted over /etc/hosts inside the hosts
 HOSTS_JSON=$WORK/hosts.json
 
 POOL=kiln
-BRIDGE=kilnbr0
-NET=10.99.0
+# Defaults for the one instance CI uses. A second, independent instance on the
+# same machine (e.g. to try teardown without disturbing hosts in use) needs its
+# own WORK, subnet, bridge and netns prefix, e.g.
+#   KILN_KVM_WORK=/tmp/kk2 KILN_KVM_NET=10.98.0 KILN_KVM_BRIDGE=kilnbr1 KILN_KVM_NS_PREFIX=b-
+BRIDGE=${KILN_KVM_BRIDGE:-kilnbr0}
+NET=${KILN_KVM_NET:-10.99.0}
+NS_PREFIX=${KILN_KVM_NS_PREFIX:-}
 MAX_HOSTS=200
 # Guest drivers; their dependencies are added and ordered automatically.
 GUEST_MODULES=(virtio_pci virtio_blk virtio_net virtio_balloon virtio_console virtio_scsi sd_mod button evdev)
@@ -79,7 +86,12 @@ host_index() {
 }
 host_ip()  { echo "$NET.$((10 + $(host_index "$1")))"; }
 host_dir() { host_index "$1" >/dev/null; echo "$HOSTS_DIR/$1"; }
-veth_of()  { echo "kiln-$1"; }   # root-namespace end of the host's veth pair
+netns_of() { echo "$NS_PREFIX$1"; }   # host hostK lives in netns ${NS_PREFIX}hostK
+veth_of()  {                          # root-namespace end of the host's veth pair
+    local v="kiln-$NS_PREFIX$1"
+    ((${#v} <= 15)) || die "interface name $v too long (shorten KILN_KVM_NS_PREFIX)"
+    echo "$v"
+}
 
 require_host() {
     [ -d "$(host_dir "$1")" ] || die "no such host '$1' (run setup first)"
@@ -89,8 +101,12 @@ require_host() {
 known_hosts_list() {
     {
         [ -d "$HOSTS_DIR" ] && ls "$HOSTS_DIR"
-        ip netns list 2>/dev/null | awk '{print $1}'
-        ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sed -n 's/^kiln-//p'
+        ip netns list 2>/dev/null | awk '{print $1}' | while read -r ns; do
+            [ -n "$NS_PREFIX" ] || { echo "$ns"; continue; }
+            [[ $ns == "$NS_PREFIX"* ]] && echo "${ns#"$NS_PREFIX"}"
+        done
+        ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
+            while read -r v; do [[ $v == "kiln-$NS_PREFIX"* ]] && echo "${v#"kiln-$NS_PREFIX"}"; done
     } | grep -E '^host[1-9][0-9]*$' | sort -uV || true
 }
 
@@ -121,7 +137,7 @@ wait_until() {
 # namespaces, and so does everything sshd starts for a login.
 host_exec() {
     local name=$1; shift
-    ip netns exec "$name" unshare --uts -- "$SELF" __in "$name" "$@"
+    ip netns exec "$(netns_of "$name")" unshare --uts -- bash "$SELF" __in "$name" "$@"
 }
 
 inside_host() {   # (runs in the fresh namespaces made by host_exec)
@@ -323,17 +339,17 @@ ensure_bridge() {
 }
 
 ensure_netns() {
-    local name=$1 ip veth
-    ip=$(host_ip "$name"); veth=$(veth_of "$name")
-    [ -e "/run/netns/$name" ] || ip netns add "$name"
+    local name=$1 ip veth ns
+    ip=$(host_ip "$name"); veth=$(veth_of "$name"); ns=$(netns_of "$name")
+    [ -e "/run/netns/$ns" ] || ip netns add "$ns"
     if ! ip link show "$veth" >/dev/null 2>&1; then
-        ip -n "$name" link del eth0 2>/dev/null || true
-        ip link add "$veth" type veth peer name eth0 netns "$name"
+        ip -n "$ns" link del eth0 2>/dev/null || true
+        ip link add "$veth" type veth peer name eth0 netns "$ns"
     fi
     ip link set "$veth" master "$BRIDGE" up
-    ip -n "$name" link set lo up
-    ip -n "$name" addr replace "$ip/24" dev eth0
-    ip -n "$name" link set eth0 up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr replace "$ip/24" dev eth0
+    ip -n "$ns" link set eth0 up
 }
 
 # ------------------------------------------------------------------ hosts
@@ -388,7 +404,7 @@ EOF
         ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$h/sshd/ssh_host_ed25519_key"
     # StrictModes off: the key files live under /tmp, whose mode sshd would reject.
     cat >"$h/sshd/sshd_config" <<EOF
-# Written by test/kvm-hosts/hosts.sh for $name (runs inside netns $name).
+# Written by test/kvm-hosts/hosts.sh for $name (runs inside netns $(netns_of "$name")).
 Port 22
 ListenAddress 0.0.0.0
 HostKey $h/sshd/ssh_host_ed25519_key
@@ -436,7 +452,7 @@ inside_start_daemons() {
 }
 
 start_daemons() {
-    host_exec "$1" "$SELF" __start-daemons "$1"
+    host_exec "$1" bash "$SELF" __start-daemons "$1"
 }
 
 # libvirtd's first answer can take ~10 s on a fresh machine: it probes QEMU's
@@ -464,23 +480,27 @@ ensure_pool() {
 # SIGKILL (or SIGTERM first, with GRACE seconds) every process in the netns.
 kill_host_processes() {
     local name=$1 grace=${2:-0} pids start
-    [ -e "/run/netns/$name" ] || return 0
-    pids=$(ip netns pids "$name" 2>/dev/null || true)
+    [ -e "/run/netns/$(netns_of "$name")" ] || return 0
+    pids=$(netns_pids "$name")
     [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086  # $pids is a list
     if ((grace > 0)); then
         kill -TERM $pids 2>/dev/null || true
         start=$SECONDS
-        while [ -n "$(ip netns pids "$name" 2>/dev/null)" ] && ((SECONDS - start < grace)); do sleep 0.2; done
-        pids=$(ip netns pids "$name" 2>/dev/null || true)
+        while ! netns_empty "$name" && ((SECONDS - start < grace)); do sleep 0.2; done
+        pids=$(netns_pids "$name")
     fi
-    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
-    wait_until 10 test -z "$(ip netns pids "$name" 2>/dev/null)" || say "warning: processes left in $name"
+    # shellcheck disable=SC2086
+    if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
+    wait_until 10 netns_empty "$name" || say "warning: processes left in $name"
 }
+netns_pids()  { ip netns pids "$(netns_of "$1")" 2>/dev/null || true; }
+netns_empty() { [ -z "$(netns_pids "$1")" ]; }
 
 destroy_host() {
     local name=$1
     kill_host_processes "$name" 3
-    [ -e "/run/netns/$name" ] && ip netns del "$name"
+    [ -e "/run/netns/$(netns_of "$name")" ] && ip netns del "$(netns_of "$name")"
     ip link del "$(veth_of "$name")" 2>/dev/null || true
     rm -rf "${HOSTS_DIR:?}/$name"
 }
@@ -493,10 +513,10 @@ write_hosts_json() {
         h=$(host_dir "$name")
         jq -n --arg name "$name" --arg address "$(host_ip "$name")" --arg key "$CLIENT_KEY" \
               --arg hostkey "$h/sshd/ssh_host_ed25519_key.pub" --arg fp "$(host_fingerprint "$name")" \
-              --arg uuid "$(cat "$h/host_uuid")" --arg dir "$h" \
+              --arg uuid "$(cat "$h/host_uuid")" --arg dir "$h" --arg ns "$(netns_of "$name")" \
             '{name: $name, address: $address, port: 22, username: "root",
               privateKeyPath: $key, sshHostKeyPath: $hostkey, sshHostKeyFingerprint: $fp,
-              hostUuid: $uuid, netns: $name, stateDir: $dir}'
+              hostUuid: $uuid, netns: $ns, stateDir: $dir}'
     done | jq -s --arg storage "$STORAGE" --arg pool "$POOL" --arg kernel "$BOOT_DIR/vmlinuz" \
                  --arg initrd "$BOOT_DIR/initrd.img" --arg template "$TEMPLATE" \
                  --arg known "$KNOWN_HOSTS" --arg kver "$(cat "$CACHE/kernel/version")" \
@@ -565,7 +585,7 @@ cmd_status() {
     printf '%-8s %-12s %-5s %-9s %-9s %s\n' HOST ADDRESS LINK LIBVIRTD SSHD RUNNING-DOMAINS
     for name in $(configured_hosts); do
         any=1; h=$(host_dir "$name")
-        if [ ! -e "/run/netns/$name" ]; then
+        if [ ! -e "/run/netns/$(netns_of "$name")" ]; then
             printf '%-8s %-12s %s\n' "$name" "$(host_ip "$name")" "no netns"; ok=1; continue
         fi
         link=$(ip -o link show "$(veth_of "$name")" 2>/dev/null | grep -q '[<,]UP[,>]' && echo up || echo down)
@@ -609,7 +629,7 @@ cmd_start_host() {
 }
 
 cmd_rekey_host() {
-    local name=${1:?usage: rekey-host NAME} h old pid
+    local name=${1:?usage: rekey-host NAME} h old pid hosts
     require_host "$name"
     h=$(host_dir "$name")
     old=$(host_fingerprint "$name")
@@ -625,7 +645,8 @@ cmd_rekey_host() {
     fi
     start_daemons "$name"
     wait_until 30 host_ssh "$name" true || die "$name: sshd does not answer after rekey"
-    write_hosts_json $(configured_hosts)
+    mapfile -t hosts < <(configured_hosts)
+    write_hosts_json "${hosts[@]}"
     say "$name host key $old -> $(host_fingerprint "$name")"
 }
 

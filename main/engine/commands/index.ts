@@ -33,9 +33,12 @@ import scaleVirtualMachine from './vm/scaleVirtualMachine.js';
 import restoreVirtualMachine from './vm/restoreVirtualMachine.js';
 import listDetailOptions from './vm/listDetailOptions.js';
 import updateTemplate from './images/updateTemplate.js';
+import createConsoleEndpoint from './vm/createConsoleEndpoint.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
+import createDomain from './accounts/createDomain.js';
+import listDomains from './accounts/listDomains.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
@@ -43,7 +46,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks,
   deployVirtualMachine, listVirtualMachines, startVirtualMachine, stopVirtualMachine, rebootVirtualMachine,
   destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
-  updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate,
+  updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
-  listAccounts, createAccount, registerUserKeys,
+  listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
 ];

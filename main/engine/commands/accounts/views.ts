@@ -28,3 +28,11 @@ export function userView(db: Db, userId: number): ApiObject {
     created: csDate(u.created), apikey: u.api_key ?? undefined,
   };
 }
+
+export function domainView(db: Db, domainId: number): ApiObject {
+  const d = db.prepare('SELECT d.*, p.uuid AS parentuuid, p.name AS parentname FROM domains d LEFT JOIN domains p ON p.id=d.parent_id WHERE d.id=?').get(domainId) as {
+    uuid: string; name: string; path: string; parentuuid: string | null; parentname: string | null; created: string;
+  };
+  const level = d.path === '/' ? 0 : d.path.split('/').filter(Boolean).length;
+  return { id: d.uuid, name: d.name, path: d.path === '/' ? 'ROOT' : `ROOT${d.path.replace(/\/$/, '')}`, level, parentdomainid: d.parentuuid ?? undefined, parentdomainname: d.parentname ?? undefined, created: csDate(d.created) };
+}
