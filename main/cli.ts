@@ -12,6 +12,7 @@ import { signRequest } from './engine/auth/signing.js';
 import { defaultDataDir, serverInfoFile } from './paths.js';
 import { startHttpServer } from './http/server.js';
 import { kvmDriverIfAvailable } from './drivers.js';
+import { attachLiveChannel } from './http/live.js';
 
 interface Parsed {
   flags: Record<string, string | true>;
@@ -45,6 +46,7 @@ export async function serve(p: Parsed): Promise<void> {
   const engine = await Engine.open({ dataDir, drivers: await kvmDriverIfAvailable(dataDir) });
   const ui = p.flags['no-ui'] ? undefined : uiDir();
   const running = await startHttpServer(engine, { host: flag(p, 'host') ?? '127.0.0.1', port: Number(flag(p, 'port') ?? 8080), uiDir: ui && existsSync(join(ui, 'index.html')) ? ui : undefined });
+  const live = running.uiUrl ? attachLiveChannel(engine, running) : undefined; // the UI's /kiln/live WebSocket
   const integrationPort = engine.settings.int('integration.api.port');
   const integration = integrationPort > 0
     ? await startHttpServer(engine, { host: '127.0.0.1', port: integrationPort, trustedCaller: engine.accounts.localAdmin(), defaultResponse: 'xml' })
@@ -56,6 +58,7 @@ export async function serve(p: Parsed): Promise<void> {
   if (running.uiUrl) console.log(`UI:   ${running.uiUrl}`);
   console.log(`Keys: kiln keys --data-dir ${dataDir}`);
   const stop = async () => {
+    live?.close();
     await running.close();
     await integration?.close();
     await engine.close();

@@ -12,6 +12,7 @@ import { CONTENT_SECURITY_POLICY } from '../http/server.js';
 import { kvmDriverIfAvailable } from '../drivers.js';
 import { IPC, type ApiParams } from '../../preload/api.js';
 import { FileMasterKey, SafeStorageMasterKey } from './master-key.js';
+import { attachIpcConsole } from '../http/live.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const preloadPath = join(here, '..', '..', 'preload-bundle', 'preload.cjs');
@@ -99,6 +100,8 @@ async function start(): Promise<void> {
     if (channel === 'events') engine.events.emitter.on('event', send);
     if (channel === 'vms') engine.bus.on('vm', send);
   });
+
+  attachIpcConsole(ipcMain, engine, caller); // console channels over IPC (open, write, resize, close)
 
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([

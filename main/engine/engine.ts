@@ -80,7 +80,7 @@ export class Engine {
     const drivers = new Map<HypervisorType, HypervisorDriver>([['Simulator', this.simulator]]);
     for (const driver of options.drivers ?? []) drivers.set(driver.hypervisor, driver);
     this.hosts = new HostManager(this.db, this.secrets, drivers);
-    this.planner = new Planner(this.db);
+    this.planner = new Planner(this.db, this.settings);
     this.vms = new VmService(this);
     this.registry = new CommandRegistry(this);
     this.registry.register(...ALL_COMMANDS);

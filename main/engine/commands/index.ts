@@ -34,6 +34,15 @@ import restoreVirtualMachine from './vm/restoreVirtualMachine.js';
 import listDetailOptions from './vm/listDetailOptions.js';
 import updateTemplate from './images/updateTemplate.js';
 import createConsoleEndpoint from './vm/createConsoleEndpoint.js';
+import createAffinityGroup from './affinity/createAffinityGroup.js';
+import deleteAffinityGroup from './affinity/deleteAffinityGroup.js';
+import listAffinityGroups from './affinity/listAffinityGroups.js';
+import listAffinityGroupTypes from './affinity/listAffinityGroupTypes.js';
+import updateVMAffinityGroup from './affinity/updateVMAffinityGroup.js';
+import migrateVirtualMachine from './vm/migrateVirtualMachine.js';
+import findHostsForMigration from './vm/findHostsForMigration.js';
+import checkClusterHeadroom from './infra/checkClusterHeadroom.js';
+import explainPlacement from './infra/explainPlacement.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
@@ -48,5 +57,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
   updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
+  createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
+  migrateVirtualMachine, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
 ];

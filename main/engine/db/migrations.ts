@@ -208,4 +208,19 @@ CREATE TABLE sessions (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'placement: overcommit, host GPUs, cluster headroom',
+    sql: `
+CREATE INDEX vm_instances_host_state ON vm_instances(host_id, state);
+CREATE TABLE host_gpus (
+  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  group_name TEXT NOT NULL, vgpu_type TEXT NOT NULL,
+  max_capacity INTEGER NOT NULL, remaining_capacity INTEGER NOT NULL,
+  video_ram INTEGER, max_heads INTEGER, max_resolution_x INTEGER, max_resolution_y INTEGER,
+  PRIMARY KEY (host_id, group_name, vgpu_type)
+);
+ALTER TABLE clusters ADD COLUMN has_headroom INTEGER;
+`,
+  },
 ];

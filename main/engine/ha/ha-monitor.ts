@@ -11,6 +11,7 @@ import type { Engine } from '../engine.js';
 import type { HostEvent } from '../../../drivers/types.js';
 import type { VmRow } from '../vm/rows.js';
 import { vmResponse } from '../vm/vm-response.js';
+import { refreshHeadroom } from '../placement/headroom.js';
 
 const HOST_DOWN_AFTER = 3;
 
@@ -54,6 +55,7 @@ export class HaMonitor {
     try {
       const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
       for (const host of hosts) await this.checkHost(host);
+      refreshHeadroom(this.engine);
     } finally {
       this.passing = false;
     }

@@ -9,6 +9,7 @@ import type { OfferingRow, TemplateRow, VmRow } from './rows.js';
 import { validHostname } from './vm-service.js';
 import { recreateRootDisk } from './root-disk.js';
 import type { HostRow } from '../hosts/host-manager.js';
+import { offeringTags, requestForVm } from '../placement/request.js';
 
 const STOPPED_STATES = ['Stopped', 'Created'];
 /** R18: these guests cannot be hot-scaled from below 3 GB to above it. */
@@ -124,7 +125,7 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
   for (let attempt = 0; attempt <= retries; attempt++) {
     let vm = engine.vms.get(vmId);
     checkScalable(engine, vm, target);
-    const request = { zoneId: vm.zone_id, cpuNumber: target.cpuNumber, cpuSpeed: target.cpuSpeed, memory: target.memory, hostTags: tags(offering), vmId: vm.id };
+    const request = requestForVm(engine.db, vm, { cpuNumber: target.cpuNumber, cpuSpeed: target.cpuSpeed, memory: target.memory, hostTags: offeringTags(offering) });
     const here = engine.planner.plan({ ...request, hostId: vm.host_id ?? undefined });
     if (!here.host) {
       const elsewhere = engine.planner.plan({ ...request, clusterId: vm.cluster_id ?? undefined, excludeHostIds: vm.host_id !== null ? [vm.host_id] : [] });
@@ -186,6 +187,3 @@ export async function restoreVm(engine: Engine, caller: Caller, vm: VmRow, templ
   return current;
 }
 
-export function tags(offering: OfferingRow): string[] {
-  return offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean);
-}

@@ -12,8 +12,14 @@ export function vmJob(ctx: CommandContext, vm: VmRow, work: (jobUuid: string) =>
     instanceId: vm.uuid,
     queueKey: `vm:${vm.id}`,
     run: async (job) => {
+      ctx.engine.vms.lastPlacement.delete(vm.id);
       const after = await work(job.uuid);
-      return after.state === 'Expunged' ? undefined : vmResponse(ctx.engine, after, ctx.caller);
+      if (after.state === 'Expunged') return undefined;
+      const response = vmResponse(ctx.engine, after, ctx.caller);
+      // Kiln's placement explainer rides along with the VM: every host considered and why (admins only).
+      const placement = ctx.engine.vms.lastPlacement.get(vm.id);
+      if (placement && ctx.caller.role === 'Admin') response['placement'] = { policy: placement.policy, order: placement.order, hosts: placement.considered };
+      return response;
     },
   };
 }

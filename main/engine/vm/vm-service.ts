@@ -11,9 +11,10 @@ import type { AsyncWork, Caller } from '../registry/types.js';
 import type { VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
-import { vmResponse } from './vm-response.js';
+import { vmJob } from './vm-job.js';
 import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
-import { tags } from './vm-changes.js';
+import { requestForVm } from '../placement/request.js';
+import type { PlacementOutcome } from '../placement/types.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 
@@ -44,11 +45,15 @@ export interface DeployInput {
   haEnabled: boolean;
   dynamicallyScalable: boolean;
   userData?: string;
+  affinityGroupIds?: number[];
   details: Record<string, string>;
   owner: { accountId: number; userId: number; domainId: number };
 }
 
 export class VmService {
+  /** The last placement decision per VM, returned with the job result as its explanation. */
+  readonly lastPlacement = new Map<number, PlacementOutcome>();
+
   constructor(private readonly engine: Engine) {}
 
   private get db() {
@@ -159,6 +164,7 @@ export class VmService {
       this.addVolume(vmId, input, 'ROOT', 0, rootSize, input.iso ? input.diskOffering?.id : undefined, input.template?.id);
       if (input.template && input.diskOffering) this.addVolume(vmId, input, 'DATADISK', 1, input.diskOffering.disk_size, input.diskOffering.id, undefined);
       input.networks.forEach((network, index) => this.addNic(vmId, network, index));
+      for (const groupId of input.affinityGroupIds ?? []) this.db.prepare('INSERT INTO affinity_group_vms (group_id, vm_id) VALUES (?,?)').run(groupId, vmId);
       const vm = this.get(vmId);
       this.engine.events.record({ type: 'VM.CREATE', state: 'Started', description: `VM ${displayName} (${uuid}): allocated`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: uuid });
       return vm;
@@ -199,21 +205,12 @@ export class VmService {
 
   /** The async half of deploy: Created, or started straight away. */
   deployWork(caller: Caller, vm: VmRow, startVm: boolean, placement: { podId?: number; clusterId?: number; hostId?: number }): AsyncWork {
-    return {
-      instanceType: 'VirtualMachine',
-      instanceId: vm.uuid,
-      queueKey: `vm:${vm.id}`,
-      run: async (job) => {
-        let current = this.get(vm.id);
-        if (!startVm) {
-          current = this.transition(current, 'Created', { caller, jobUuid: job.uuid });
-          this.db.prepare(`UPDATE volumes SET state='Allocated' WHERE vm_id=?`).run(vm.id);
-          return vmResponse(this.engine, current, caller);
-        }
-        await this.start(caller, current, placement, job.uuid);
-        return vmResponse(this.engine, this.get(vm.id), caller);
-      },
-    };
+    return vmJob({ engine: this.engine, caller }, vm, async (jobUuid) => {
+      if (startVm) return this.start(caller, this.get(vm.id), placement, jobUuid);
+      const created = this.transition(this.get(vm.id), 'Created', { caller, jobUuid });
+      this.db.prepare(`UPDATE volumes SET state='Allocated' WHERE vm_id=?`).run(vm.id);
+      return created;
+    });
   }
 
   /** The VmSpec the hypervisor gets on every start (R9: start rebuilds from Kiln's database). */
@@ -255,11 +252,14 @@ export class VmService {
   /** Places the VM, defines it from the database on the host, and powers it on. */
   async start(caller: Caller, vm: VmRow, placement: { podId?: number; clusterId?: number; hostId?: number }, jobUuid?: string): Promise<VmRow> {
     const previous = vm.state;
-    const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
     const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
-    const request = { zoneId: vm.zone_id, podId: placement.podId, clusterId: placement.clusterId, hostId: placement.hostId, cpuNumber: vm.cpu_number, cpuSpeed: vm.cpu_speed, memory: vm.memory, hostTags: tags(offering), vmId: vm.id };
-    // Prefer the last host (its disks and caches are there) when it still fits.
-    const chosen = (preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }).host : undefined) ?? this.engine.planner.require(request, `VM ${vm.display_name}`).host;
+    const request = requestForVm(this.db, vm, placement);
+    // Prefer the last host (its disks and caches are there) when it still passes every filter,
+    // affinity included, so a restart never lands beside an anti-affinity peer (CloudStack #7202).
+    const lastHost = preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }) : undefined;
+    const outcome = lastHost?.host ? lastHost : this.engine.planner.require(request, `VM ${vm.display_name}`);
+    const chosen = outcome.host!;
+    this.lastPlacement.set(vm.id, outcome);
     let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
     this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
     try {

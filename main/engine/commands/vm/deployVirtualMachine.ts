@@ -4,6 +4,8 @@ import { byUuid } from '../../lookup.js';
 import { requireAccountAccess } from '../../vm/access.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from '../../vm/rows.js';
 import { resolveOwner, resolvePlacement, resolveResources } from '../../vm/deploy-input.js';
+import { offeringTags, osCategoryOf } from '../../placement/request.js';
+import { resolveGroups } from '../affinity/groups.js';
 
 export default defineCommand({
   name: 'deployVirtualMachine',
@@ -32,6 +34,8 @@ export default defineCommand({
     { name: 'haenable', type: 'boolean', description: 'true to have HA restart the VM (defaults to the offering)' },
     { name: 'userdata', type: 'string', maxLength: 1048576, description: 'base64 user data, up to 32 KB decoded' },
     { name: 'hypervisor', type: 'string', description: 'the hypervisor on which to deploy the virtual machine' },
+    { name: 'affinitygroupids', type: 'list', description: 'comma separated list of affinity groups id that are going to be applied to the virtual machine' },
+    { name: 'affinitygroupnames', type: 'list', description: 'comma separated list of affinity groups names that are going to be applied to the virtual machine' },
     { name: 'account', type: 'string', description: 'an optional account for the virtual machine; needs domainid' },
     { name: 'domainid', type: 'uuid', description: 'an optional domain ID for the virtual machine; needs account' },
   ],
@@ -59,6 +63,7 @@ export default defineCommand({
     }
     const owner = resolveOwner(engine, caller, args);
     const placement = resolvePlacement(engine, zone.id, args);
+    const affinityGroupIds = resolveGroups(db, owner.accountId, args.list('affinitygroupids'), args.list('affinitygroupnames'), { ids: 'affinitygroupids', names: 'affinitygroupnames' });
     const details = args.details('details') ?? {};
     const resources = resolveResources(offering, details);
     const userData = args.str('userdata');
@@ -69,13 +74,13 @@ export default defineCommand({
     const scalable = (args.bool('dynamicscalingenabled') ?? true) && image.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     const startVm = args.bool('startvm') ?? true;
     // Refuse at once, writing nothing, when no host in scope could ever hold this offering.
-    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean) }, `offering ${offering.name}`);
+    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds }, `offering ${offering.name}`);
 
     const vm = engine.vms.allocate(caller, {
       zoneId: zone.id, offering, template: image.is_iso ? undefined : image, iso: image.is_iso ? image : undefined, diskOffering,
       rootDiskSizeGiB: args.int('rootdisksize'), networks, name: args.str('name'), displayName: args.str('displayname'), group: args.str('group'),
       ...placement, startVm, ...resources, haEnabled: args.bool('haenable') ?? offering.offer_ha === 1, dynamicallyScalable: scalable,
-      userData, details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))), owner,
+      userData, affinityGroupIds, details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))), owner,
     });
     return engine.vms.deployWork(caller, vm, startVm, placement);
   },

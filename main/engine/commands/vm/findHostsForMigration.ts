@@ -1,0 +1,24 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { hostView } from '../../views.js';
+import { migrationOutcome } from '../../placement/migration.js';
+import type { HostRow } from '../../hosts/host-manager.js';
+
+export default defineCommand({
+  name: 'findHostsForMigration',
+  description: 'Find hosts suitable for migrating a virtual machine: every host, with suitable or not and the reason.',
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'host',
+  params: [{ name: 'id', type: 'uuid', required: true, description: 'find hosts to which this VM can be migrated' }],
+  handler({ engine, caller }, args) {
+    const vm = engine.vms.forCaller(caller, args.uuid('id')!);
+    const outcome = migrationOutcome(engine, vm);
+    const all = engine.db.prepare('SELECT * FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id').all(vm.zone_id) as HostRow[];
+    const verdicts = new Map(outcome.considered.map((v) => [v.hostId, v]));
+    return all.map((h) => {
+      const verdict = verdicts.get(h.uuid);
+      const reason = verdict?.reason ?? (h.id === vm.host_id ? 'the VM already runs on this host' : 'KVM migrates only within the cluster');
+      return { ...hostView(engine.db, engine.planner, h, true), suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: false, reason };
+    });
+  },
+});

@@ -1,0 +1,76 @@
+/**
+ * PlacementState read from the database, with each fact fetched once per placement (one
+ * aggregate query for all hosts' usage, one per affinity group), so placing among a thousand
+ * hosts stays a handful of queries.
+ */
+import type { Db } from '../db/database.js';
+import type { Settings } from '../settings.js';
+import { HOLDS_CAPACITY } from '../vm/states.js';
+import type { AffinityGroupInfo, PlacementState, Usage } from './types.js';
+
+const HOLDING = HOLDS_CAPACITY.map((s) => `'${s}'`).join(',');
+
+export class DbPlacementState implements PlacementState {
+  private usageByHost?: Map<number, Usage>;
+  private readonly members = new Map<number, { vmName: string; hostId: number; vmId: number }[]>();
+  private gpuHosts?: Set<number>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly settings: Settings,
+    private readonly exceptVmId?: number,
+  ) {}
+
+  usage(hostId: number): Usage {
+    if (!this.usageByHost) {
+      const rows = this.db
+        .prepare(`SELECT host_id, SUM(cpu_number*cpu_speed) AS cpu, SUM(memory) AS mem, COUNT(*) AS n FROM vm_instances WHERE host_id IS NOT NULL AND state IN (${HOLDING}) AND id<>? GROUP BY host_id`)
+        .all(this.exceptVmId ?? -1) as { host_id: number; cpu: number; mem: number; n: number }[];
+      this.usageByHost = new Map(rows.map((r) => [r.host_id, { cpuMhz: r.cpu, memory: r.mem, vms: r.n }]));
+    }
+    return this.usageByHost.get(hostId) ?? { cpuMhz: 0, memory: 0, vms: 0 };
+  }
+
+  groupMembers(groupId: number, exceptVmId?: number) {
+    let list = this.members.get(groupId);
+    if (!list) {
+      list = this.db
+        .prepare(`SELECT v.id AS vmId, v.display_name AS vmName, v.host_id AS hostId FROM affinity_group_vms m JOIN vm_instances v ON v.id=m.vm_id WHERE m.group_id=? AND v.host_id IS NOT NULL AND v.state IN (${HOLDING})`)
+        .all(groupId) as { vmName: string; hostId: number; vmId: number }[];
+      this.members.set(groupId, list);
+    }
+    return list.filter((m) => m.vmId !== exceptVmId);
+  }
+
+  groupsOf(vmId: number): AffinityGroupInfo[] {
+    return this.db.prepare('SELECT g.id, g.name, g.type FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id=?').all(vmId) as AffinityGroupInfo[];
+  }
+
+  group(groupId: number): AffinityGroupInfo {
+    return this.db.prepare('SELECT id, name, type FROM affinity_groups WHERE id=?').get(groupId) as AffinityGroupInfo;
+  }
+
+  setting(name: string): string {
+    return this.settings.raw(name);
+  }
+
+  accountVmsByHost(accountId: number): Map<number, number> {
+    const rows = this.db.prepare(`SELECT host_id, COUNT(*) AS n FROM vm_instances WHERE account_id=? AND host_id IS NOT NULL AND state IN (${HOLDING}) GROUP BY host_id`).all(accountId) as { host_id: number; n: number }[];
+    return new Map(rows.map((r) => [r.host_id, r.n]));
+  }
+
+  accountVmsByPod(accountId: number): Map<number, number> {
+    const rows = this.db.prepare(`SELECT pod_id, COUNT(*) AS n FROM vm_instances WHERE account_id=? AND pod_id IS NOT NULL AND state IN (${HOLDING}) GROUP BY pod_id`).all(accountId) as { pod_id: number; n: number }[];
+    return new Map(rows.map((r) => [r.pod_id, r.n]));
+  }
+
+  hasGpu(hostId: number): boolean {
+    this.gpuHosts ??= new Set((this.db.prepare('SELECT DISTINCT host_id FROM host_gpus').all() as { host_id: number }[]).map((r) => r.host_id));
+    return this.gpuHosts.has(hostId);
+  }
+
+  gpuFree(hostId: number, group: string, vgpuType: string): number {
+    const row = this.db.prepare('SELECT remaining_capacity FROM host_gpus WHERE host_id=? AND group_name=? AND vgpu_type=?').get(hostId, group, vgpuType) as { remaining_capacity: number } | undefined;
+    return row?.remaining_capacity ?? 0;
+  }
+}

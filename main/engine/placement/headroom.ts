@@ -1,0 +1,96 @@
+/**
+ * N−1 headroom (R14): for each host of a cluster, if it died, could every VM on it restart on
+ * the others, given capacity, tags and affinity? Each failure is simulated with a what-if view
+ * of the cluster in which the dead host's VMs are placed one by one.
+ */
+import type { Engine } from '../engine.js';
+import type { HostRow } from '../hosts/host-manager.js';
+import type { VmRow } from '../vm/rows.js';
+import { DbPlacementState } from './db-state.js';
+import { requestForVm } from './request.js';
+import type { PlacementState, Usage } from './types.js';
+
+export interface HostFailure {
+  hostId: string;
+  hostName: string;
+  vms: number;
+  unplaceable: { vmId: string; name: string; reason: string }[];
+}
+
+export interface Headroom {
+  clusterId: string;
+  hasHeadroom: boolean;
+  failures: HostFailure[];
+}
+
+/** The cluster as it would be: VMs moved off the dead host, their load added where they land. */
+class WhatIf implements PlacementState {
+  private readonly moved = new Map<number, { hostId: number; vmName: string }>();
+  private readonly added = new Map<number, Usage>();
+
+  constructor(
+    private readonly base: DbPlacementState,
+    private readonly deadHost: number,
+    private readonly deadVms: Set<number>,
+  ) {}
+
+  place(vm: VmRow, hostId: number): void {
+    this.moved.set(vm.id, { hostId, vmName: vm.display_name });
+    const u = this.added.get(hostId) ?? { cpuMhz: 0, memory: 0, vms: 0 };
+    this.added.set(hostId, { cpuMhz: u.cpuMhz + vm.cpu_number * vm.cpu_speed, memory: u.memory + vm.memory, vms: u.vms + 1 });
+  }
+
+  usage(hostId: number): Usage {
+    const base = hostId === this.deadHost ? { cpuMhz: 0, memory: 0, vms: 0 } : this.base.usage(hostId);
+    const add = this.added.get(hostId) ?? { cpuMhz: 0, memory: 0, vms: 0 };
+    return { cpuMhz: base.cpuMhz + add.cpuMhz, memory: base.memory + add.memory, vms: base.vms + add.vms };
+  }
+
+  groupMembers(groupId: number, exceptVmId?: number) {
+    const members = this.base.groupMembers(groupId, exceptVmId).filter((m) => !this.deadVms.has(m.vmId));
+    const placed = [...this.moved.entries()].filter(([vmId]) => vmId !== exceptVmId && this.base.groupsOf(vmId).some((g) => g.id === groupId));
+    return [...members, ...placed.map(([vmId, p]) => ({ vmId, vmName: p.vmName, hostId: p.hostId }))];
+  }
+
+  groupsOf = (vmId: number) => this.base.groupsOf(vmId);
+  group = (groupId: number) => this.base.group(groupId);
+  setting = (name: string) => this.base.setting(name);
+  accountVmsByHost = (accountId: number) => this.base.accountVmsByHost(accountId);
+  accountVmsByPod = (accountId: number) => this.base.accountVmsByPod(accountId);
+  hasGpu = (hostId: number) => this.base.hasGpu(hostId);
+  gpuFree = (hostId: number, group: string, vgpuType: string) => this.base.gpuFree(hostId, group, vgpuType);
+}
+
+export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
+  const { db } = engine;
+  const cluster = db.prepare('SELECT uuid FROM clusters WHERE id=?').get(clusterId) as { uuid: string };
+  const hosts = db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND removed IS NULL ORDER BY id`).all(clusterId) as HostRow[];
+  const failures: HostFailure[] = [];
+  for (const dead of hosts) {
+    const vms = db.prepare(`SELECT * FROM vm_instances WHERE host_id=? AND state IN ('Running','Starting','Stopping','Migrating') ORDER BY memory DESC, id`).all(dead.id) as VmRow[];
+    const state = new WhatIf(new DbPlacementState(db, engine.settings), dead.id, new Set(vms.map((v) => v.id)));
+    const survivors = hosts.filter((h) => h.id !== dead.id);
+    const unplaceable: HostFailure['unplaceable'] = [];
+    for (const vm of vms) {
+      const outcome = engine.planner.plan(requestForVm(db, vm, { clusterId }), state, survivors);
+      if (outcome.host) state.place(vm, outcome.host.id);
+      else unplaceable.push({ vmId: vm.uuid, name: vm.display_name, reason: outcome.considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ') || 'no other host in the cluster' });
+    }
+    failures.push({ hostId: dead.uuid, hostName: dead.name, vms: vms.length, unplaceable });
+  }
+  return { clusterId: cluster.uuid, hasHeadroom: failures.every((f) => f.unplaceable.length === 0), failures };
+}
+
+/** Recomputes every cluster's headroom and writes an event when one loses (or regains) it. */
+export function refreshHeadroom(engine: Engine): void {
+  const clusters = engine.db.prepare('SELECT id, name, has_headroom FROM clusters WHERE removed IS NULL').all() as { id: number; name: string; has_headroom: number | null }[];
+  for (const c of clusters) {
+    const now = clusterHeadroom(engine, c.id).hasHeadroom ? 1 : 0;
+    if (c.has_headroom !== now) {
+      engine.db.prepare('UPDATE clusters SET has_headroom=? WHERE id=?').run(now, c.id);
+      if (c.has_headroom !== null || now === 0) {
+        engine.events.record({ type: now ? 'CLUSTER.HEADROOM.OK' : 'CLUSTER.HEADROOM.LOST', level: now ? 'INFO' : 'WARN', description: now ? `cluster ${c.name} can again absorb the loss of any one host` : `cluster ${c.name} can no longer restart all VMs of a failed host on the others (N-1 headroom lost)` });
+      }
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Where a running VM may migrate (R20): every other host judged by the placement filters, plus
+ * the migration rules: KVM stays in its cluster (and a VM on local disk cannot move), other
+ * hypervisors may cross clusters.
+ */
+import type { Engine } from '../engine.js';
+import type { HostRow } from '../hosts/host-manager.js';
+import type { OfferingRow, VmRow } from '../vm/rows.js';
+import { requestForVm } from './request.js';
+import type { HostVerdict, PlacementOutcome } from './types.js';
+
+export function migrationOutcome(engine: Engine, vm: VmRow, target?: HostRow): PlacementOutcome {
+  const offering = engine.db.prepare('SELECT storage_type FROM service_offerings WHERE id=?').get(vm.service_offering_id) as Pick<OfferingRow, 'storage_type'>;
+  const sameClusterOnly = vm.hypervisor === 'KVM';
+  const request = requestForVm(engine.db, vm, { hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined });
+  const outcome = engine.planner.plan(request);
+  const extra = (v: HostVerdict, host: HostRow | undefined): string | undefined => {
+    if (!host) return undefined;
+    if (host.id === vm.host_id) return 'the VM already runs on this host';
+    if (sameClusterOnly && host.cluster_id !== vm.cluster_id) return 'KVM migrates only within the cluster';
+    if (offering.storage_type === 'local') return 'the VM uses local storage; KVM cannot move it live';
+    if (host.hypervisor !== vm.hypervisor) return `hypervisor is ${host.hypervisor}`;
+    return v.suitable ? undefined : v.reason;
+  };
+  const hosts = new Map(engine.planner.candidates(request).map((h) => [h.uuid, h]));
+  const considered = outcome.considered.map((v) => {
+    const reason = extra(v, hosts.get(v.hostId));
+    return reason ? { ...v, suitable: false, reason } : v;
+  });
+  const allowed = new Set(considered.filter((v) => v.suitable).map((v) => v.hostName));
+  const order = outcome.order.filter((name) => allowed.has(name));
+  const host = order.length ? [...hosts.values()].find((h) => h.name === order[0]) : undefined;
+  return { ...outcome, considered, order, host };
+}

@@ -1,0 +1,84 @@
+/**
+ * The placement pipeline's contracts. A filter looks at one host and either passes it or says,
+ * in words, why not; an orderer sorts the hosts that passed. A new policy is one new module
+ * implementing one of these (R28).
+ */
+import type { HostRow } from '../hosts/host-manager.js';
+
+export interface PlacementRequest {
+  zoneId: number;
+  podId?: number;
+  clusterId?: number;
+  hostId?: number;
+  hypervisor?: string;
+  cpuNumber: number;
+  cpuSpeed: number;
+  memory: number;
+  hostTags: string[];
+  accountId: number;
+  /** The VM being placed (its own reservation and its affinity groups come from it). */
+  vmId?: number;
+  /** Affinity groups for a VM that does not exist yet (deploy). */
+  affinityGroupIds?: number[];
+  osCategoryId?: number;
+  gpu?: { group: string; vgpuType: string };
+  excludeHostIds?: number[];
+}
+
+export interface Usage {
+  cpuMhz: number;
+  memory: number;
+  vms: number;
+}
+
+/** What the pipeline knows about the world; the headroom check swaps in a what-if version. */
+export interface PlacementState {
+  usage(hostId: number): Usage;
+  /** Hosts where members of an affinity group run (excluding the VM being placed). */
+  groupMembers(groupId: number, exceptVmId?: number): { vmName: string; hostId: number }[];
+  groupsOf(vmId: number): AffinityGroupInfo[];
+  group(groupId: number): AffinityGroupInfo;
+  setting(name: string): string;
+  /** Running VMs of an account per host and per pod, for the user-concentrated/dispersing orders. */
+  accountVmsByHost(accountId: number): Map<number, number>;
+  accountVmsByPod(accountId: number): Map<number, number>;
+  hasGpu(hostId: number): boolean;
+  gpuFree(hostId: number, group: string, vgpuType: string): number;
+}
+
+export interface AffinityGroupInfo {
+  id: number;
+  name: string;
+  type: string;
+}
+
+export interface Candidate {
+  host: HostRow;
+  usage: Usage;
+}
+
+export interface Filter {
+  readonly name: string;
+  /** A refusal reason in words, or undefined when the host passes. */
+  check(candidate: Candidate, request: PlacementRequest, state: PlacementState): string | undefined;
+}
+
+export interface Orderer {
+  readonly name: string;
+  order(candidates: Candidate[], request: PlacementRequest, state: PlacementState): Candidate[];
+}
+
+export interface HostVerdict {
+  hostId: string;
+  hostName: string;
+  suitable: boolean;
+  reason: string;
+}
+
+export interface PlacementOutcome {
+  host?: HostRow;
+  considered: HostVerdict[];
+  /** The order the suitable hosts were tried in, and which policy produced it. */
+  order: string[];
+  policy: string;
+}

@@ -1,0 +1,273 @@
+/**
+ * The UI's live channel: job progress, events and VM state changes pushed to the renderer, and
+ * serial-console channels onto running VMs. Serve mode carries it over one WebSocket at
+ * `/kiln/live` (only for a browser holding a UI session, and only from the page's own origin);
+ * the Electron shell carries the same console messages over IPC. Both use `ConsoleChannels`, so
+ * the renderer sees one protocol whatever the transport (see `preload/api.ts`).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { IpcMain, WebContents } from 'electron';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Engine } from '../engine/engine.js';
+import { ApiError, toApiError } from '../engine/registry/errors.js';
+import type { Caller } from '../engine/registry/types.js';
+import { IPC, type ConsoleClientMessage, type ConsoleServerMessage, type LiveChannel, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
+
+export const LIVE_PATH = '/kiln/live';
+const LIVE_CHANNELS: readonly LiveChannel[] = ['jobs', 'events', 'vms'];
+/** At most this many consoles per client; each holds a host session channel. */
+const MAX_CONSOLES = 16;
+/** Largest client message (keystrokes, a paste). */
+const MAX_MESSAGE = 256 * 1024;
+/** Stop reading the guest while this much is queued towards a slow client. */
+const HIGH_WATER = 1024 * 1024;
+
+/** A serial console that can also be told a window size (an ssh2 pty channel can). */
+type ResizableDuplex = Duplex & { setWindow?: (rows: number, cols: number, height: number, width: number) => void };
+
+/**
+ * The console channels of one client (a WebSocket or an Electron window). Each channel pipes
+ * `engine.vms.openConsole` both ways; failures become `console-error` with the API's envelope.
+ */
+export class ConsoleChannels {
+  private readonly open = new Map<string, { serial?: ResizableDuplex; closed: boolean }>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly caller: Caller,
+    private readonly send: (message: ConsoleServerMessage) => void,
+    /** How much is still queued towards the client (for backpressure); 0 when unknown. */
+    private readonly backlog: () => number = () => 0,
+  ) {}
+
+  handle(message: ConsoleClientMessage): void {
+    switch (message.type) {
+      case 'console-open':
+        return this.openChannel(message.id, message.vmId);
+      case 'console-write': {
+        const serial = this.open.get(message.id)?.serial;
+        if (serial && !serial.destroyed) serial.write(Buffer.from(message.data, 'utf8'));
+        return;
+      }
+      case 'console-resize': {
+        // Best effort: a serial line has no size; a pty-backed channel is told the new one.
+        const serial = this.open.get(message.id)?.serial;
+        if (serial?.setWindow && message.cols > 0 && message.rows > 0) serial.setWindow(message.rows, message.cols, 0, 0);
+        return;
+      }
+      case 'console-close':
+        return this.closeChannel(message.id, 'closed by the client', false);
+    }
+  }
+
+  closeAll(): void {
+    for (const id of [...this.open.keys()]) this.closeChannel(id, 'client went away', false);
+  }
+
+  private openChannel(id: string, vmId: string): void {
+    if (this.open.has(id)) return this.fail(id, ApiError.param(`console channel ${id} is already open`));
+    if (this.open.size >= MAX_CONSOLES) return this.fail(id, ApiError.param(`at most ${MAX_CONSOLES} consoles may be open at once`));
+    const entry: { serial?: ResizableDuplex; closed: boolean } = { closed: false };
+    this.open.set(id, entry);
+    this.engine.vms.openConsole(this.caller, vmId).then(
+      (serial: ResizableDuplex) => {
+        if (entry.closed) {
+          serial.destroy();
+          return;
+        }
+        entry.serial = serial;
+        this.send({ type: 'console-opened', id });
+        serial.on('data', (chunk: Buffer) => {
+          if (entry.closed) return;
+          this.send({ type: 'console-data', id, data: Buffer.from(chunk).toString('base64') });
+          if (this.backlog() > HIGH_WATER) {
+            serial.pause();
+            const wait = setInterval(() => {
+              if (entry.closed || this.backlog() <= HIGH_WATER / 4) {
+                clearInterval(wait);
+                if (!entry.closed) serial.resume();
+              }
+            }, 50);
+          }
+        });
+        serial.on('error', (error: unknown) => {
+          if (entry.closed) return;
+          this.fail(id, toApiError(error));
+        });
+        serial.on('close', () => this.closeChannel(id, 'the console closed', true));
+      },
+      (error: unknown) => {
+        if (!entry.closed) this.fail(id, toApiError(error));
+      },
+    );
+  }
+
+  private fail(id: string, error: ApiError): void {
+    const entry = this.open.get(id);
+    if (entry) {
+      entry.closed = true;
+      entry.serial?.destroy();
+      this.open.delete(id);
+    }
+    this.send({ type: 'console-error', id, errorcode: error.errorCode, cserrorcode: error.csErrorCode, errortext: error.message });
+  }
+
+  private closeChannel(id: string, reason: string, tell: boolean): void {
+    const entry = this.open.get(id);
+    if (!entry || entry.closed) return;
+    entry.closed = true;
+    this.open.delete(id);
+    entry.serial?.destroy();
+    if (tell) this.send({ type: 'console-close', id, reason });
+  }
+}
+
+/** Checks a client message's shape; returns undefined for anything malformed. */
+export function parseClientMessage(raw: unknown): LiveClientMessage | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const m = raw as Record<string, unknown>;
+  const id = typeof m['id'] === 'string' && m['id'].length > 0 && m['id'].length <= 64 ? m['id'] : undefined;
+  switch (m['type']) {
+    case 'subscribe':
+      return LIVE_CHANNELS.includes(m['channel'] as LiveChannel) ? { type: 'subscribe', channel: m['channel'] as LiveChannel } : undefined;
+    case 'unsubscribe':
+      return LIVE_CHANNELS.includes(m['channel'] as LiveChannel) ? { type: 'unsubscribe', channel: m['channel'] as LiveChannel } : undefined;
+    case 'console-open':
+      return id && typeof m['vmId'] === 'string' ? { type: 'console-open', id, vmId: m['vmId'] } : undefined;
+    case 'console-write':
+      return id && typeof m['data'] === 'string' ? { type: 'console-write', id, data: m['data'] } : undefined;
+    case 'console-resize':
+      return id && Number.isInteger(m['cols']) && Number.isInteger(m['rows']) ? { type: 'console-resize', id, cols: m['cols'] as number, rows: m['rows'] as number } : undefined;
+    case 'console-close':
+      return id ? { type: 'console-close', id } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The engine emitter behind each live channel. */
+function sourceOf(engine: Engine, channel: LiveChannel): { emitter: NodeJS.EventEmitter; event: string } {
+  if (channel === 'jobs') return { emitter: engine.jobs.updates, event: 'job' };
+  if (channel === 'events') return { emitter: engine.events.emitter, event: 'event' };
+  return { emitter: engine.bus, event: 'vm' };
+}
+
+/** True when the browser's Origin names the host it connected to (no cross-site WebSocket hijacking). */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  if (!origin || !host) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host;
+  } catch {
+    return false;
+  }
+}
+
+export interface LiveServer {
+  /** Ends every live socket (the HTTP server's close waits for none of them). */
+  close(): void;
+}
+
+/**
+ * Serves `/kiln/live` on an existing HTTP server (ws in noServer mode, on its 'upgrade' event).
+ * Every call runs as the local admin, as the UI's API calls do.
+ */
+export function attachLiveChannel(engine: Engine, running: { server: Server; isUiSession(req: IncomingMessage): boolean }): LiveServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
+  const refuse = (socket: Duplex, status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+
+  running.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== LIVE_PATH) {
+      // The API console socket has its own handler; nobody else claims other paths.
+      if (path !== '/kiln/console') socket.destroy();
+      return;
+    }
+    if (!running.isUiSession(req)) return refuse(socket, '401 Unauthorized');
+    if (!sameOrigin(req)) return refuse(socket, '403 Forbidden');
+    wss.handleUpgrade(req, socket, head, (ws) => serveClient(engine, ws));
+  });
+  // Live sockets would otherwise keep server.close() waiting.
+  running.server.on('close', () => closeAll());
+  const closeAll = () => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+  };
+  return { close: closeAll };
+}
+
+function serveClient(engine: Engine, ws: WebSocket): void {
+  const send = (message: LiveServerMessage) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+  };
+  const consoles = new ConsoleChannels(engine, engine.accounts.localAdmin(), send, () => ws.bufferedAmount);
+  const subscriptions = new Map<LiveChannel, (payload: unknown) => void>();
+  const unsubscribe = (channel: LiveChannel) => {
+    const listener = subscriptions.get(channel);
+    if (!listener) return;
+    const { emitter, event } = sourceOf(engine, channel);
+    emitter.off(event, listener);
+    subscriptions.delete(channel);
+  };
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    let parsed: unknown;
+    try {
+      parsed = isBinary ? undefined : JSON.parse(data.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const message = parseClientMessage(parsed);
+    if (!message) {
+      ws.close(1003, 'malformed message');
+      return;
+    }
+    if (message.type === 'subscribe') {
+      if (subscriptions.has(message.channel)) return;
+      const listener = (payload: unknown) => send({ type: 'message', channel: message.channel, payload });
+      const { emitter, event } = sourceOf(engine, message.channel);
+      emitter.on(event, listener);
+      subscriptions.set(message.channel, listener);
+    } else if (message.type === 'unsubscribe') {
+      unsubscribe(message.channel);
+    } else {
+      consoles.handle(message);
+    }
+  });
+  ws.on('close', () => {
+    for (const channel of [...subscriptions.keys()]) unsubscribe(channel);
+    consoles.closeAll();
+  });
+  ws.on('error', () => ws.terminate());
+}
+
+/** The Electron shell's side of the console channel: the same messages over IPC, per window. */
+export function attachIpcConsole(ipcMain: IpcMain, engine: Engine, caller: Caller): void {
+  const bySender = new Map<number, ConsoleChannels>();
+  const channelsOf = (sender: WebContents) => {
+    let channels = bySender.get(sender.id);
+    if (!channels) {
+      const id = sender.id;
+      const created = new ConsoleChannels(engine, caller, (message) => {
+        if (!sender.isDestroyed()) sender.send(IPC.consoleMessage, message);
+      });
+      channels = created;
+      bySender.set(id, created);
+      const drop = () => {
+        created.closeAll();
+        bySender.delete(id);
+      };
+      sender.once('destroyed', drop);
+      // A reload is a new page: its consoles are new ones (in-page hash routes are not navigations).
+      sender.once('did-navigate', drop);
+    }
+    return channels;
+  };
+  ipcMain.on(IPC.console, (event, raw: unknown) => {
+    const message = parseClientMessage(raw);
+    if (message && message.type !== 'subscribe' && message.type !== 'unsubscribe') channelsOf(event.sender).handle(message);
+  });
+}
