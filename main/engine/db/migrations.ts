@@ -223,4 +223,39 @@ CREATE TABLE host_gpus (
 ALTER TABLE clusters ADD COLUMN has_headroom INTEGER;
 `,
   },
+  {
+    version: 3,
+    name: 'host usage kept by triggers',
+    // Placement reads every candidate host's allocated CPU and memory. Aggregating vm_instances
+    // each time costs ~10 ms at 20,000 VMs, so triggers keep the totals current instead (the
+    // role of CloudStack's op_host_capacity), and no code path can forget to update them.
+    sql: `
+CREATE TABLE host_usage (host_id INTEGER PRIMARY KEY, cpu_mhz INTEGER NOT NULL DEFAULT 0, memory INTEGER NOT NULL DEFAULT 0, vms INTEGER NOT NULL DEFAULT 0);
+INSERT INTO host_usage (host_id, cpu_mhz, memory, vms)
+  SELECT host_id, SUM(cpu_number*cpu_speed), SUM(memory), COUNT(*) FROM vm_instances
+  WHERE host_id IS NOT NULL AND state IN ('Starting','Running','Stopping','Migrating','Unknown') GROUP BY host_id;
+CREATE TRIGGER vm_usage_insert AFTER INSERT ON vm_instances
+  WHEN NEW.host_id IS NOT NULL AND NEW.state IN ('Starting','Running','Stopping','Migrating','Unknown')
+BEGIN
+  INSERT INTO host_usage (host_id, cpu_mhz, memory, vms) VALUES (NEW.host_id, NEW.cpu_number*NEW.cpu_speed, NEW.memory, 1)
+    ON CONFLICT(host_id) DO UPDATE SET cpu_mhz=cpu_mhz+excluded.cpu_mhz, memory=memory+excluded.memory, vms=vms+1;
+END;
+CREATE TRIGGER vm_usage_delete AFTER DELETE ON vm_instances
+  WHEN OLD.host_id IS NOT NULL AND OLD.state IN ('Starting','Running','Stopping','Migrating','Unknown')
+BEGIN
+  UPDATE host_usage SET cpu_mhz=cpu_mhz-OLD.cpu_number*OLD.cpu_speed, memory=memory-OLD.memory, vms=vms-1 WHERE host_id=OLD.host_id;
+END;
+CREATE TRIGGER vm_usage_update_old AFTER UPDATE OF state, host_id, cpu_number, cpu_speed, memory ON vm_instances
+  WHEN OLD.host_id IS NOT NULL AND OLD.state IN ('Starting','Running','Stopping','Migrating','Unknown')
+BEGIN
+  UPDATE host_usage SET cpu_mhz=cpu_mhz-OLD.cpu_number*OLD.cpu_speed, memory=memory-OLD.memory, vms=vms-1 WHERE host_id=OLD.host_id;
+END;
+CREATE TRIGGER vm_usage_update_new AFTER UPDATE OF state, host_id, cpu_number, cpu_speed, memory ON vm_instances
+  WHEN NEW.host_id IS NOT NULL AND NEW.state IN ('Starting','Running','Stopping','Migrating','Unknown')
+BEGIN
+  INSERT INTO host_usage (host_id, cpu_mhz, memory, vms) VALUES (NEW.host_id, NEW.cpu_number*NEW.cpu_speed, NEW.memory, 1)
+    ON CONFLICT(host_id) DO UPDATE SET cpu_mhz=cpu_mhz+excluded.cpu_mhz, memory=memory+excluded.memory, vms=vms+1;
+END;
+`,
+  },
 ];

@@ -14,6 +14,8 @@ export class DbPlacementState implements PlacementState {
   private usageByHost?: Map<number, Usage>;
   private readonly members = new Map<number, { vmName: string; hostId: number; vmId: number }[]>();
   private gpuHosts?: Set<number>;
+  private readonly settingCache = new Map<string, string>();
+  private readonly groupCache = new Map<number, AffinityGroupInfo>();
 
   constructor(
     private readonly db: Db,
@@ -23,10 +25,13 @@ export class DbPlacementState implements PlacementState {
 
   usage(hostId: number): Usage {
     if (!this.usageByHost) {
-      const rows = this.db
-        .prepare(`SELECT host_id, SUM(cpu_number*cpu_speed) AS cpu, SUM(memory) AS mem, COUNT(*) AS n FROM vm_instances WHERE host_id IS NOT NULL AND state IN (${HOLDING}) AND id<>? GROUP BY host_id`)
-        .all(this.exceptVmId ?? -1) as { host_id: number; cpu: number; mem: number; n: number }[];
-      this.usageByHost = new Map(rows.map((r) => [r.host_id, { cpuMhz: r.cpu, memory: r.mem, vms: r.n }]));
+      // host_usage is kept current by triggers on vm_instances (migration 3).
+      const rows = this.db.prepare('SELECT host_id, cpu_mhz, memory, vms FROM host_usage').all() as { host_id: number; cpu_mhz: number; memory: number; vms: number }[];
+      this.usageByHost = new Map(rows.map((r) => [r.host_id, { cpuMhz: r.cpu_mhz, memory: r.memory, vms: r.vms }]));
+      // The VM being placed does not compete with itself.
+      const self = this.exceptVmId === undefined ? undefined : (this.db.prepare(`SELECT host_id, cpu_number*cpu_speed AS cpu, memory FROM vm_instances WHERE id=? AND host_id IS NOT NULL AND state IN (${HOLDING})`).get(this.exceptVmId) as { host_id: number; cpu: number; memory: number } | undefined);
+      const own = self ? this.usageByHost.get(self.host_id) : undefined;
+      if (self && own) this.usageByHost.set(self.host_id, { cpuMhz: own.cpuMhz - self.cpu, memory: own.memory - self.memory, vms: own.vms - 1 });
     }
     return this.usageByHost.get(hostId) ?? { cpuMhz: 0, memory: 0, vms: 0 };
   }
@@ -47,11 +52,15 @@ export class DbPlacementState implements PlacementState {
   }
 
   group(groupId: number): AffinityGroupInfo {
-    return this.db.prepare('SELECT id, name, type FROM affinity_groups WHERE id=?').get(groupId) as AffinityGroupInfo;
+    let group = this.groupCache.get(groupId);
+    if (!group) this.groupCache.set(groupId, (group = this.db.prepare('SELECT id, name, type FROM affinity_groups WHERE id=?').get(groupId) as AffinityGroupInfo));
+    return group;
   }
 
   setting(name: string): string {
-    return this.settings.raw(name);
+    let value = this.settingCache.get(name);
+    if (value === undefined) this.settingCache.set(name, (value = this.settings.raw(name)));
+    return value;
   }
 
   accountVmsByHost(accountId: number): Map<number, number> {

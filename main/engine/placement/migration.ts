@@ -4,17 +4,16 @@
  * hypervisors may cross clusters.
  */
 import type { Engine } from '../engine.js';
-import type { HostRow } from '../hosts/host-manager.js';
 import type { OfferingRow, VmRow } from '../vm/rows.js';
 import { requestForVm } from './request.js';
-import type { HostVerdict, PlacementOutcome } from './types.js';
+import type { HostVerdict, PlacementHost, PlacementOutcome } from './types.js';
 
-export function migrationOutcome(engine: Engine, vm: VmRow, target?: HostRow): PlacementOutcome {
+export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHost): PlacementOutcome {
   const offering = engine.db.prepare('SELECT storage_type FROM service_offerings WHERE id=?').get(vm.service_offering_id) as Pick<OfferingRow, 'storage_type'>;
   const sameClusterOnly = vm.hypervisor === 'KVM';
   const request = requestForVm(engine.db, vm, { hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined });
   const outcome = engine.planner.plan(request);
-  const extra = (v: HostVerdict, host: HostRow | undefined): string | undefined => {
+  const extra = (v: HostVerdict, host: PlacementHost | undefined): string | undefined => {
     if (!host) return undefined;
     if (host.id === vm.host_id) return 'the VM already runs on this host';
     if (sameClusterOnly && host.cluster_id !== vm.cluster_id) return 'KVM migrates only within the cluster';

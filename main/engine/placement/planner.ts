@@ -5,12 +5,12 @@
  * affinity). Every host considered is recorded, so any placement can explain itself.
  */
 import type { Db } from '../db/database.js';
+import type { Statement } from 'better-sqlite3';
 import type { Settings } from '../settings.js';
 import { ApiError } from '../registry/errors.js';
-import type { HostRow } from '../hosts/host-manager.js';
 import { where } from '../sql.js';
 import { DbPlacementState } from './db-state.js';
-import type { Candidate, Filter, HostVerdict, Orderer, PlacementOutcome, PlacementRequest, PlacementState, Usage } from './types.js';
+import { PLACEMENT_COLUMNS, type Candidate, type Filter, type HostVerdict, type Orderer, type PlacementHost, type PlacementOutcome, type PlacementRequest, type PlacementState, type Usage } from './types.js';
 import { hostState } from './filters/host-state.js';
 import { capacity } from './filters/capacity.js';
 import { hostTags } from './filters/host-tags.js';
@@ -33,12 +33,18 @@ export class Planner {
     private readonly settings: Settings,
   ) {}
 
-  candidates(request: PlacementRequest): HostRow[] {
+  private readonly statements = new Map<string, Statement>();
+
+  candidates(request: PlacementRequest): PlacementHost[] {
     const w = where(['h.removed IS NULL'], [['h.zone_id', request.zoneId], ['h.pod_id', request.podId], ['h.cluster_id', request.clusterId], ['h.id', request.hostId]]);
-    return this.db.prepare(`SELECT h.* FROM hosts h ${w.sql} ORDER BY h.id`).all(...w.values) as HostRow[];
+    // One prepared statement per filter shape: preparing costs more than running at 1,000 hosts.
+    const sql = `SELECT ${PLACEMENT_COLUMNS.map((c) => `h.${c}`).join(', ')} FROM hosts h ${w.sql} ORDER BY h.id`;
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement.all(...w.values) as PlacementHost[];
   }
 
-  plan(request: PlacementRequest, state: PlacementState = new DbPlacementState(this.db, this.settings, request.vmId), hosts: HostRow[] = this.candidates(request)): PlacementOutcome {
+  plan(request: PlacementRequest, state: PlacementState = new DbPlacementState(this.db, this.settings, request.vmId), hosts: PlacementHost[] = this.candidates(request)): PlacementOutcome {
     const considered: HostVerdict[] = [];
     let suitable: Candidate[] = [];
     for (const host of hosts) {
@@ -61,10 +67,10 @@ export class Planner {
   }
 
   /** Plans and throws 533 with the short explanation when nothing fits. */
-  require(request: PlacementRequest, what: string): PlacementOutcome & { host: HostRow } {
+  require(request: PlacementRequest, what: string): PlacementOutcome & { host: PlacementHost } {
     const outcome = this.plan(request);
     if (!outcome.host) throw ApiError.capacity(`Unable to create a deployment for ${what}: ${explainShort(outcome)}`, { placement: outcome.considered });
-    return outcome as PlacementOutcome & { host: HostRow };
+    return outcome as PlacementOutcome & { host: PlacementHost };
   }
 
   usage(hostId: number): Usage {

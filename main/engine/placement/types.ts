@@ -5,6 +5,10 @@
  */
 import type { HostRow } from '../hosts/host-manager.js';
 
+/** The host columns placement reads; fewer columns keep a 1,000-host placement within budget. */
+export const PLACEMENT_COLUMNS = ['id', 'uuid', 'name', 'pod_id', 'cluster_id', 'hypervisor', 'state', 'resource_state', 'host_tags', 'os_category_id', 'cpu_number', 'cpu_speed', 'memory_total'] as const;
+export type PlacementHost = Pick<HostRow, (typeof PLACEMENT_COLUMNS)[number]>;
+
 export interface PlacementRequest {
   zoneId: number;
   podId?: number;
@@ -53,7 +57,7 @@ export interface AffinityGroupInfo {
 }
 
 export interface Candidate {
-  host: HostRow;
+  host: PlacementHost;
   usage: Usage;
 }
 
@@ -76,7 +80,7 @@ export interface HostVerdict {
 }
 
 export interface PlacementOutcome {
-  host?: HostRow;
+  host?: PlacementHost;
   considered: HostVerdict[];
   /** The order the suitable hosts were tried in, and which policy produced it. */
   order: string[];

@@ -8,7 +8,7 @@ import type { Caller } from '../registry/types.js';
 import type { OfferingRow, TemplateRow, VmRow } from './rows.js';
 import { validHostname } from './vm-service.js';
 import { recreateRootDisk } from './root-disk.js';
-import type { HostRow } from '../hosts/host-manager.js';
+import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
 
 const STOPPED_STATES = ['Stopped', 'Created'];
@@ -150,7 +150,7 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
 }
 
 /** Live migration of a running VM to another host (R17, R20); the VM is Migrating meanwhile. */
-export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, target: HostRow, jobUuid?: string): Promise<VmRow> {
+export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, target: PlacementHost, jobUuid?: string): Promise<VmRow> {
   if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated live`);
   const source = await engine.hosts.session(vm.host_id);
   const destination = await engine.hosts.session(target.id);

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench`: every benchmark, each as a ratio against a baseline measured in the same run.
+ * Results go to stdout and bench/results/latest.json. Benchmarks that need the KVM test hosts
+ * run only when hosts.json is there.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchPlacement } from './placement.js';
+import type { BenchResult } from './stats.js';
+
+const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [['placement', benchPlacement]];
+
+const results: BenchResult[] = [];
+for (const [name, run] of suites) {
+  try {
+    const out = await run();
+    results.push(...(Array.isArray(out) ? out : [out]));
+  } catch (error) {
+    console.error(`bench ${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+for (const r of results) {
+  const ratio = r.baseline ? ` (${(r.value / r.baseline).toFixed(2)}× ${r.baselineName}: ${r.baseline.toFixed(3)})` : '';
+  console.log(`${r.met ? 'MET ' : 'MISS'} ${r.name}: ${r.value.toFixed(3)} ${r.unit}${ratio}; goal ${r.goal}${r.note ? `; ${r.note}` : ''}`);
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/latest.json', JSON.stringify(results, null, 2));

@@ -1,0 +1,2 @@
+// Runs the compiled benchmarks (npm run bench builds first).
+await import('../dist/bench/index.js');
