@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, silentLogger } from '../../main/engine/engine.js';
 import type { Caller } from '../../main/engine/registry/types.js';
+import type { HypervisorDriver } from '../../drivers/types.js';
 
 export interface TestEngine {
   engine: Engine;
@@ -15,9 +16,9 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-export async function testEngine(options: { dataDir?: string; keep?: boolean } = {}): Promise<TestEngine> {
+export async function testEngine(options: { dataDir?: string; keep?: boolean; drivers?: HypervisorDriver[] } = {}): Promise<TestEngine> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'));
-  const engine = await Engine.open({ dataDir, background: false, log: silentLogger });
+  const engine = await Engine.open({ dataDir, background: false, log: silentLogger, drivers: options.drivers });
   const admin = engine.accounts.localAdmin();
   const call = async (command: string, params: Record<string, string> = {}, caller: Caller = admin) => {
     const result = await engine.registry.execute(command, params, caller);

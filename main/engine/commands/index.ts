@@ -12,6 +12,7 @@ import listIsos from './images/listIsos.js';
 import listOsTypes from './images/listOsTypes.js';
 import listOsCategories from './images/listOsCategories.js';
 import listNetworks from './network/listNetworks.js';
+import createNetwork from './network/createNetwork.js';
 import deployVirtualMachine from './vm/deployVirtualMachine.js';
 import listVirtualMachines from './vm/listVirtualMachines.js';
 import startVirtualMachine from './vm/startVirtualMachine.js';
@@ -43,6 +44,13 @@ import migrateVirtualMachine from './vm/migrateVirtualMachine.js';
 import findHostsForMigration from './vm/findHostsForMigration.js';
 import checkClusterHeadroom from './infra/checkClusterHeadroom.js';
 import explainPlacement from './infra/explainPlacement.js';
+import createZone from './infra/createZone.js';
+import createPod from './infra/createPod.js';
+import addCluster from './infra/addCluster.js';
+import addHost from './infra/addHost.js';
+import updateHost from './infra/updateHost.js';
+import acceptHostKey from './infra/acceptHostKey.js';
+import registerTemplate from './images/registerTemplate.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
@@ -52,12 +60,13 @@ import listDomains from './accounts/listDomains.js';
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
   listServiceOfferings, createServiceOffering, listDiskOfferings,
-  listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks,
+  listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks, createNetwork,
   deployVirtualMachine, listVirtualMachines, startVirtualMachine, stopVirtualMachine, rebootVirtualMachine,
   destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
   updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, findHostsForMigration, checkClusterHeadroom, explainPlacement,
+  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
 ];

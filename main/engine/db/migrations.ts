@@ -258,4 +258,9 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 4,
+    name: 'per-host driver options',
+    sql: `ALTER TABLE hosts ADD COLUMN options TEXT NOT NULL DEFAULT '{}';`,
+  },
 ];

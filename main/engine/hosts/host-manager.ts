@@ -35,6 +35,7 @@ export interface HostRow {
   last_error: string | null;
   last_pinged: string | null;
   created: string;
+  options: string;
 }
 
 /** The sealed credential blob stored per host. */
@@ -94,6 +95,7 @@ export class HostManager {
         password: secret.password,
         privateKey: secret.privateKey,
         pinnedHostKey: host.host_key_fingerprint ?? undefined,
+        options: JSON.parse(host.options) as Record<string, string>,
       });
       if (!host.host_key_fingerprint && session.hostKeyFingerprint) {
         this.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(session.hostKeyFingerprint, hostId);

@@ -260,10 +260,11 @@ export class VmService {
     const outcome = lastHost?.host ? lastHost : this.engine.planner.require(request, `VM ${vm.display_name}`);
     const chosen = outcome.host!;
     this.lastPlacement.set(vm.id, outcome);
+    // Reach the host before touching the VM's state: an unreachable host changes nothing.
+    const session = await this.engine.hosts.session(chosen.id);
     let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
     this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
     try {
-      const session = await this.engine.hosts.session(chosen.id);
       await session.define(this.spec(current));
       await session.start(current.internal_name);
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
@@ -282,10 +283,19 @@ export class VmService {
   async stop(caller: Caller, vm: VmRow, forced: boolean, jobUuid?: string): Promise<VmRow> {
     if (vm.state === 'Stopped') return vm;
     const hostId = vm.host_id;
-    let current = this.transition(vm, 'Stopping', { caller, jobUuid, note: forced ? 'forced' : undefined });
+    let session;
+    let unreachable = false;
     try {
-      if (hostId !== null) {
-        const session = await this.engine.hosts.session(hostId);
+      session = hostId !== null ? await this.engine.hosts.session(hostId) : undefined;
+    } catch (error) {
+      // CloudStack's forced stop marks the VM Stopped even when the host cannot be told;
+      // the fence in the HA monitor powers it off there if the host comes back.
+      if (!forced) throw error;
+      unreachable = true;
+    }
+    let current = this.transition(vm, 'Stopping', { caller, jobUuid, note: forced ? (unreachable ? 'forced; host unreachable, marked Stopped' : 'forced') : undefined });
+    try {
+      if (session) {
         await session.stop(current.internal_name, { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
       }
     } catch (error) {
@@ -295,6 +305,15 @@ export class VmService {
     current = this.transition(this.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null });
     if (hostId !== null) this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
     return current;
+  }
+
+  /** 534 at once when the VM's host is known to be unreachable, before any job or state change. */
+  assertHostReachable(vm: VmRow): void {
+    if (vm.host_id === null) return;
+    const host = this.db.prepare('SELECT name, state, last_error FROM hosts WHERE id=?').get(vm.host_id) as { name: string; state: string; last_error: string | null };
+    if (host.state === 'Disconnected' || host.state === 'Down' || host.state === 'Alert') {
+      throw ApiError.unavailable(`host ${host.name} of VM ${vm.display_name} is ${host.state}${host.last_error ? `: ${host.last_error}` : ''}`);
+    }
   }
 
   /** Reboots in place (R9: no rebuild), unless the VM resets its root disk on reboot (R19). */

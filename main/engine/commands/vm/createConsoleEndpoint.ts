@@ -14,6 +14,7 @@ export default defineCommand({
   ],
   handler({ engine, caller }, args) {
     const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
+    engine.vms.assertHostReachable(vm);
     if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; the console is available only while it is Running`);
     const token = engine.consoleTokens.issue(caller, vm.uuid);
     // The transport knows its own address; it fills in the URL from this path.

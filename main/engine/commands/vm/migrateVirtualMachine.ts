@@ -21,6 +21,7 @@ export default defineCommand({
   handler(ctx, args) {
     const { engine, caller } = ctx;
     const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
+    engine.vms.assertHostReachable(vm);
     if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated`);
     const target = args.uuid('hostid') ? byUuid<HostRow>(engine.db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
     if (!target && args.bool('autoselect') === false) throw ApiError.param('hostid: required when autoselect=false');

@@ -15,6 +15,7 @@ export default defineCommand({
   ],
   handler(ctx, args) {
     const vm = ctx.engine.vms.forCaller(ctx.caller, args.uuid('id')!);
+    ctx.engine.vms.assertHostReachable(vm);
     if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is in state ${vm.state}; only a Running VM can be rebooted`);
     return vmJob(ctx, vm, (job) => ctx.engine.vms.reboot(ctx.caller, ctx.engine.vms.get(vm.id), job, args.bool('forced') ?? false));
   },

@@ -20,6 +20,7 @@ export default defineCommand({
   handler(ctx, args) {
     const { engine, caller } = ctx;
     const vm = engine.vms.forCaller(caller, args.uuid('id')!);
+    engine.vms.assertHostReachable(vm);
     const offering = byUuid<OfferingRow>(engine.db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
     const target = resolveResources(offering, args.details('details') ?? {});
     checkScalable(engine, vm, target);

@@ -17,6 +17,7 @@ export default defineCommand({
   ],
   handler(ctx, args) {
     const vm = ctx.engine.vms.forCaller(ctx.caller, args.uuid('id')!);
+    if (!args.bool('forced')) ctx.engine.vms.assertHostReachable(vm);
     if (!STOPPABLE.includes(vm.state)) throw ApiError.param(`VM ${vm.display_name} is in state ${vm.state}; only a Running VM can be stopped`);
     return vmJob(ctx, vm, (job) => ctx.engine.vms.stop(ctx.caller, ctx.engine.vms.get(vm.id), args.bool('forced') ?? false, job));
   },

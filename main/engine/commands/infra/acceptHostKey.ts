@@ -1,0 +1,33 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
+import { byUuid } from '../../lookup.js';
+import { hostView } from '../../views.js';
+import type { HostRow } from '../../hosts/host-manager.js';
+
+export default defineCommand({
+  name: 'acceptHostKey',
+  description: 'Kiln: after a host\'s SSH key changed (the host is in Alert and refused), an admin who has checked the new key out of band pins it by its fingerprint.',
+  kind: 'sync',
+  roles: ADMIN_ONLY,
+  response: 'host',
+  params: [
+    { name: 'id', type: 'uuid', required: true, description: 'the host' },
+    { name: 'fingerprint', type: 'string', required: true, description: 'the new key\'s fingerprint, SHA256:… as the refusal showed it' },
+  ],
+  async handler({ engine, caller }, args) {
+    const host = byUuid<HostRow>(engine.db, 'host', args.uuid('id')!, 'id');
+    const fingerprint = args.str('fingerprint')!;
+    if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fingerprint)) throw ApiError.param('fingerprint: expected SHA256: followed by 43 base64 characters');
+    const previous = host.host_key_fingerprint;
+    engine.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(fingerprint, host.id);
+    await engine.hosts.drop(host.id);
+    try {
+      await engine.hosts.session(host.id);
+    } catch (error) {
+      engine.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(previous, host.id);
+      throw error;
+    }
+    engine.events.record({ type: 'HOST.KEY.ACCEPT', level: 'WARN', description: `host ${host.name}: SSH host key changed from ${previous ?? 'none'} to ${fingerprint}, accepted by ${caller.username}`, userId: caller.userId, accountId: caller.accountId });
+    return hostView(engine.db, engine.planner, engine.db.prepare('SELECT * FROM hosts WHERE id=?').get(host.id) as HostRow, true);
+  },
+});

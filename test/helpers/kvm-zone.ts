@@ -1,0 +1,87 @@
+/**
+ * A KVM zone in an engine, built through the API the way an admin would: zone, pod, cluster,
+ * the harness hosts added by SSH key (trust on first use), an L2 network, the test guest as a
+ * template, and a tiny offering. Needs test/kvm-hosts (hosts.json).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { KvmDriver } from '../../drivers/kvm/index.js';
+import { loadHosts, HOSTS_SH, type HostsJson } from '../kvm/real-hosts.js';
+import { testEngine, type TestEngine } from './engine.js';
+
+export interface KvmZone {
+  t: TestEngine;
+  hosts: HostsJson;
+  zoneid: string;
+  podid: string;
+  clusterid: string;
+  hostIds: Record<string, string>;
+  templateid: string;
+  noAcpiTemplateid: string;
+  tiny: string;
+  network: string;
+}
+
+/** Skips cleanly when there are no KVM hosts, unless the run requires the real components. */
+export function kvmHostsOrSkip(): HostsJson | undefined {
+  const hosts = loadHosts();
+  if (!hosts && process.env['KILN_REQUIRE_REAL'] === '1') throw new Error('KVM test hosts are required (KILN_REQUIRE_REAL=1) but hosts.json is missing; run test/kvm-hosts/hosts.sh setup');
+  return hosts;
+}
+
+/** Runs a command on a harness host, named as hosts.json does (host1) or as Kiln does (its address). */
+export function onHost(name: string, ...command: string[]): string {
+  const entry = loadHosts()?.hosts.find((h) => h.name === name || h.address === name);
+  return execFileSync(HOSTS_SH, ['exec', entry?.name ?? name, ...command], { encoding: 'utf8' });
+}
+
+export function harness(command: string, ...args: string[]): string {
+  const mapped = args.map((a) => loadHosts()?.hosts.find((h) => h.address === a)?.name ?? a);
+  return execFileSync(HOSTS_SH, [command, ...mapped], { encoding: 'utf8' });
+}
+
+/** Destroys and expunges every VM the engine still has, so the shared hosts are left clean. */
+export async function cleanUp(t: TestEngine): Promise<void> {
+  const ids = (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state NOT IN ('Expunged') AND hypervisor='KVM'`).all() as { uuid: string }[]).map((r) => r.uuid);
+  for (const id of ids) {
+    const state = (t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').get(id) as { state: string }).state;
+    if (state === 'Destroyed') await t.run('expungeVirtualMachine', { id }).catch(() => undefined);
+    else await t.run('destroyVirtualMachine', { id, expunge: 'true' }).catch(() => undefined);
+  }
+}
+
+export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 'host2']): Promise<KvmZone> {
+  const t = await testEngine({ drivers: [new KvmDriver({ reconcileIntervalMs: 2_000, stopPollMs: 250 })] });
+  const ok = async (command: string, params: Record<string, string>) => {
+    const res = await t.call(command, params);
+    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const zone = (await ok('createZone', { name: 'KVM Zone' }))['zone'] as { id: string };
+  const pod = (await ok('createPod', { name: 'KVM Pod', zoneid: zone.id }))['pod'] as { id: string };
+  const cluster = (await ok('addCluster', { clustername: 'KVM Cluster', zoneid: zone.id, podid: pod.id, hypervisor: 'KVM' }))['cluster'] as { id: string };
+  const hostIds: Record<string, string> = {};
+  for (const name of hostNames) {
+    const h = hosts.hosts.find((x) => x.name === name)!;
+    const added = (await ok('addHost', {
+      zoneid: zone.id, podid: pod.id, clusterid: cluster.id, hypervisor: 'KVM', url: `ssh://${h.address}:${h.port}`, username: h.username,
+      privatekey: readFileSync(h.privateKeyPath, 'utf8'), 'details[0].pool': hosts.poolName,
+    }))['host'] as { id: string };
+    hostIds[name] = added.id;
+  }
+  const os = (t.engine.db.prepare(`SELECT uuid FROM guest_os WHERE display_name='Other Linux (64-bit)'`).get() as { uuid: string }).uuid;
+  const template = async (name: string, extraArgs: string) =>
+    ((await ok('registerTemplate', {
+      name, format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts.templateImage, zoneid: zone.id, isdynamicallyscalable: 'true', ispublic: 'true', size: String(64 * 1024 * 1024),
+      'details[0].kernel': hosts.kernel, 'details[0].initrd': hosts.initrd, 'details[0].kernelArgs': `quiet panic=-1${extraArgs}`,
+    }))['template'] as { id: string }[])[0]!.id;
+  const templateid = await template('Busybox test guest', '');
+  const noAcpiTemplateid = await template('Busybox guest ignoring ACPI', ' kiln.noacpi');
+  const tiny = ((await ok('createServiceOffering', { name: 'kvm-tiny', cpunumber: '1', cpuspeed: '100', memory: '128', offerha: 'true' }))['serviceoffering'] as { id: string }).id;
+  const network = ((await ok('createNetwork', { name: 'kvm-l2', zoneid: zone.id, vlan: '200' }))['network'] as { id: string }).id;
+  await ok('updateConfiguration', { name: 'vm.stop.timeout', value: '20' });
+  // Internal names are i-<user>-<vm>-<instance.name>; a per-run instance.name keeps test runs
+  // (each with a fresh database) from colliding on the shared hosts, as it does for deployments.
+  await ok('updateConfiguration', { name: 'instance.name', value: `T${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
+  return { t, hosts, zoneid: zone.id, podid: pod.id, clusterid: cluster.id, hostIds, templateid, noAcpiTemplateid, tiny, network };
+}
