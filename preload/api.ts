@@ -1,6 +1,7 @@
 /**
  * The contract between the renderer and whatever carries its calls: Electron IPC through the
- * preload bridge, or HTTP in serve mode. The renderer codes against `KilnBridge` only.
+ * preload bridge, or HTTP plus the `/kiln/live` WebSocket in serve mode. The renderer codes
+ * against `KilnBridge` only.
  */
 export type ApiParams = Record<string, string | number | boolean | undefined>;
 
@@ -13,11 +14,46 @@ export interface KilnError {
 
 export type ApiEnvelope = Record<string, unknown>;
 
+export type LiveChannel = 'jobs' | 'events' | 'vms';
+
+/**
+ * The serial-console channel's messages, the same over IPC and over the live WebSocket.
+ * Guest bytes travel base64-encoded (`console-data`); keystrokes travel as UTF-8 text
+ * (`console-write`). A failure is `console-error` with the API's error envelope.
+ */
+export type ConsoleServerMessage =
+  | { type: 'console-opened'; id: string }
+  | { type: 'console-data'; id: string; data: string }
+  | { type: 'console-close'; id: string; reason?: string }
+  | ({ type: 'console-error'; id: string } & KilnError);
+
+export type ConsoleClientMessage =
+  | { type: 'console-open'; id: string; vmId: string }
+  | { type: 'console-write'; id: string; data: string }
+  | { type: 'console-resize'; id: string; cols: number; rows: number }
+  | { type: 'console-close'; id: string };
+
+/** Live-channel messages that are not console traffic (serve mode's WebSocket). */
+export type LiveClientMessage = ConsoleClientMessage | { type: 'subscribe'; channel: LiveChannel } | { type: 'unsubscribe'; channel: LiveChannel };
+export type LiveServerMessage = ConsoleServerMessage | { type: 'message'; channel: LiveChannel; payload: unknown };
+
+export interface KilnConsoleBridge {
+  /** Opens the serial console of a VM on channel `id` (chosen by the caller, unique per page); messages for it go to `listener`. */
+  open(id: string, vmId: string, listener: (message: ConsoleServerMessage) => void): void;
+  /** Sends keystrokes (UTF-8 text) to the guest. */
+  write(id: string, data: string): void;
+  /** Best effort: a serial line has no window size unless the transport can carry one. */
+  resize(id: string, cols: number, rows: number): void;
+  close(id: string): void;
+}
+
 export interface KilnBridge {
   /** Calls one registry command; resolves with the inside of the `<command>response` envelope, error or not. */
   invoke(command: string, params?: ApiParams): Promise<ApiEnvelope>;
   /** Job progress and events; returns an unsubscribe function. */
-  subscribe(channel: 'jobs' | 'events' | 'vms', listener: (message: unknown) => void): () => void;
+  subscribe(channel: LiveChannel, listener: (message: unknown) => void): () => void;
+  /** Serial-console channels (optional so that older bridges still satisfy the contract). */
+  console?: KilnConsoleBridge;
 }
 
 /** IPC channel names, one map for main and preload (Rancher Desktop's typed channel idea). */
@@ -25,18 +61,27 @@ export const IPC = {
   invoke: 'kiln:invoke',
   subscribe: 'kiln:subscribe',
   message: 'kiln:message',
+  /** renderer → main, `ConsoleClientMessage` (fire and forget). */
+  console: 'kiln:console',
+  /** main → renderer, `ConsoleServerMessage`. */
+  consoleMessage: 'kiln:console-message',
 } as const;
+
+/** The error the renderer catches: an Error carrying the API's envelope fields, and the whole envelope in `details`. */
+export type KilnApiError = Error & KilnError & { details: ApiEnvelope };
 
 /**
  * Turns a registry answer (the inside of `<command>response`) into a value or a thrown error,
  * the same way for IPC and HTTP, so the renderer sees one error shape whatever the transport.
+ * Extra envelope fields (a 533's `placement` list for admins) stay reachable as `details`.
  */
 export function unwrapEnvelope(inner: ApiEnvelope): ApiEnvelope {
   if (typeof inner['errorcode'] === 'number') {
-    const error = new Error(String(inner['errortext'] ?? 'request failed')) as Error & KilnError;
+    const error = new Error(String(inner['errortext'] ?? 'request failed')) as KilnApiError;
     error.errorcode = inner['errorcode'] as number;
     error.cserrorcode = inner['cserrorcode'] as number | undefined;
     error.errortext = error.message;
+    error.details = inner;
     throw error;
   }
   return inner;

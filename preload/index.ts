@@ -3,7 +3,15 @@
  * sees ipcRenderer itself (contextIsolation and sandbox are on).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { IPC, type ApiEnvelope, type ApiParams, type KilnBridge } from './api';
+import { IPC, type ApiEnvelope, type ApiParams, type ConsoleClientMessage, type ConsoleServerMessage, type KilnBridge } from './api';
+
+/** Console listeners by channel id; one IPC listener fans out to them. */
+const consoles = new Map<string, (message: ConsoleServerMessage) => void>();
+ipcRenderer.on(IPC.consoleMessage, (_event: IpcRendererEvent, message: ConsoleServerMessage) => {
+  consoles.get(message.id)?.(message);
+  if (message.type === 'console-close' || message.type === 'console-error') consoles.delete(message.id);
+});
+const toMain = (message: ConsoleClientMessage) => ipcRenderer.send(IPC.console, message);
 
 const bridge: KilnBridge = {
   // The envelope crosses the bridge as plain data (an Error would lose its fields there).
@@ -15,6 +23,18 @@ const bridge: KilnBridge = {
     ipcRenderer.on(IPC.message, handler);
     void ipcRenderer.invoke(IPC.subscribe, channel);
     return () => ipcRenderer.off(IPC.message, handler);
+  },
+  console: {
+    open(id, vmId, listener) {
+      consoles.set(String(id), listener);
+      toMain({ type: 'console-open', id: String(id), vmId: String(vmId) });
+    },
+    write: (id, data) => toMain({ type: 'console-write', id: String(id), data: String(data) }),
+    resize: (id, cols, rows) => toMain({ type: 'console-resize', id: String(id), cols: Number(cols), rows: Number(rows) }),
+    close(id) {
+      consoles.delete(String(id));
+      toMain({ type: 'console-close', id: String(id) });
+    },
   },
 };
 

@@ -1,51 +1,116 @@
+/** The frame: navigation, the current view, notifications and the one modal question. */
 import { useEffect } from 'react';
-import { useVms } from './store';
+import { useRoute, type Route } from './stores/route-store';
+import { useVms } from './stores/vm-store';
+import { useApiCatalog } from './stores/api-catalog-store';
+import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
+import { useTheme } from './stores/theme-store';
+import { kiln } from './transport';
+import type { JobUpdate, VmStateChange } from './api/model';
+import { JOB_IN_PROGRESS } from './api/jobs';
+import { VmListView } from './views/VmListView';
+import { VmDetailView } from './views/VmDetailView';
+import { DeployWizard } from './views/DeployWizard';
+import { HostsView } from './views/HostsView';
+import { ActivityView } from './views/ActivityView';
+import { SettingsView } from './views/SettingsView';
+import { Notifications } from './components/Notifications';
+import { ConfirmDialog } from './components/ConfirmDialog';
 
-const TRANSIENT = ['Creating', 'Starting', 'Stopping', 'Destroying', 'Expunging', 'Migrating'];
+/** Subscriptions and first loads, once per page. */
+function useLiveData() {
+  useEffect(() => {
+    void useApiCatalog.getState().load();
+    void useVms.getState().refresh();
+    const offJobs = kiln.subscribe('jobs', (message) => {
+      const update = message as JobUpdate;
+      useJobs.getState().apply(update);
+      if (update.status === JOB_IN_PROGRESS) return;
+      // Refresh first, so that the notice can name a VM the list has just learnt of (a deploy).
+      void useVms.getState().refresh().then(() => {
+        const jobs = useJobs.getState();
+        if (jobs.quiet.delete(update.jobid)) return;
+        const name = update.instanceId ? useVms.getState().byId.get(update.instanceId)?.displayname : undefined;
+        const notice = finishedNotice(update, describeCommand(update.cmd, name));
+        if (notice) jobs.notify(notice.kind, notice.text);
+      });
+    });
+    const offVms = kiln.subscribe('vms', (message) => useVms.getState().applyStateChange(message as VmStateChange));
+    // A safety net for changes no subscription reports (another Kiln process on the same data).
+    const timer = setInterval(() => void useVms.getState().refresh(), 30_000);
+    return () => {
+      offJobs();
+      offVms();
+      clearInterval(timer);
+    };
+  }, []);
+}
+
+const NAV: { view: Route['view']; href: string; label: string }[] = [
+  { view: 'vms', href: '#/vms', label: 'Virtual machines' },
+  { view: 'hosts', href: '#/hosts', label: 'Hosts' },
+  { view: 'events', href: '#/events', label: 'Jobs and events' },
+  { view: 'settings', href: '#/settings', label: 'Settings' },
+];
 
 export function App() {
-  const { vms, error, loading, refresh } = useVms();
+  useLiveData();
+  const route = useRoute((s) => s.route);
+  const { theme, toggle } = useTheme();
+  const running = useJobs((s) => [...s.jobs.values()].filter((j) => j.status === JOB_IN_PROGRESS).length);
+  const catalogError = useApiCatalog((s) => s.error);
+  const current = route.view === 'vm' ? 'vms' : route.view;
+
   useEffect(() => {
-    void refresh();
-    const timer = setInterval(() => void refresh(), 5000);
-    return () => clearInterval(timer);
-  }, [refresh]);
+    document.title = `Kiln · ${NAV.find((n) => n.view === current)?.label ?? 'Deploy'}`;
+  }, [current]);
+
   return (
-    <main>
-      <header>
-        <h1>Kiln</h1>
-        <button type="button" onClick={() => void refresh()} disabled={loading}>
-          Refresh
-        </button>
-      </header>
-      {error && <p role="alert" className="error">{error}</p>}
-      <table aria-label="Virtual machines">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>State</th>
-            <th>Host</th>
-            <th>IP</th>
-            <th>Offering</th>
-            <th>Zone</th>
-          </tr>
-        </thead>
-        <tbody>
-          {vms.map((vm) => (
-            <tr key={vm.id} data-vm={vm.id}>
-              <td>{vm.displayname}</td>
-              <td>
-                <span className={`badge state-${vm.state.toLowerCase()}${TRANSIENT.includes(vm.state) ? ' busy' : ''}`}>{vm.state}</span>
-              </td>
-              <td>{vm.hostname ?? ''}</td>
-              <td>{vm.nic?.[0]?.ipaddress ?? ''}</td>
-              <td>{vm.serviceofferingname ?? ''}</td>
-              <td>{vm.zonename ?? ''}</td>
-            </tr>
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href="#/vms" aria-label="Kiln home">
+          <span className="brand-mark" aria-hidden="true" />
+          Kiln
+        </a>
+        <nav className="nav" aria-label="Main">
+          {NAV.map((item) => (
+            <a key={item.view} href={item.href} className={current === item.view ? 'nav-link current' : 'nav-link'} aria-current={current === item.view ? 'page' : undefined}>
+              {item.label}
+              {item.view === 'events' && running > 0 && (
+                <span className="pill" aria-label={`${running} running`}>
+                  {running}
+                </span>
+              )}
+            </a>
           ))}
-        </tbody>
-      </table>
-      {vms.length === 0 && !loading && !error && <p>No virtual machines.</p>}
-    </main>
+        </nav>
+        <div className="topbar-end">
+          <a className={route.view === 'deploy' ? 'button primary current' : 'button primary'} href="#/deploy" aria-current={route.view === 'deploy' ? 'page' : undefined}>
+            Deploy VM
+          </a>
+          <button type="button" className="theme-toggle" onClick={toggle} aria-pressed={theme === 'dark'} aria-label="Dark theme" title={theme === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme'}>
+            <span aria-hidden="true">{theme === 'dark' ? '☾' : '☀'}</span>
+          </button>
+        </div>
+      </header>
+      {catalogError && (
+        <p role="alert" className="error banner">
+          Could not read the engine&apos;s command list (listApis): {catalogError}. Actions are hidden until it loads.
+        </p>
+      )}
+      <main id="main" className="main" tabIndex={-1}>
+        {route.view === 'vms' && <VmListView />}
+        {route.view === 'vm' && <VmDetailView id={route.id} tab={route.tab} />}
+        {route.view === 'deploy' && <DeployWizard />}
+        {route.view === 'hosts' && <HostsView />}
+        {route.view === 'events' && <ActivityView />}
+        {route.view === 'settings' && <SettingsView />}
+      </main>
+      <Notifications />
+      <ConfirmDialog />
+    </div>
   );
 }

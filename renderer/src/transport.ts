@@ -1,8 +1,11 @@
 /**
- * Picks the transport: Electron's preload bridge when present, else HTTP to the serve-mode
- * server (the session cookie from the token URL authenticates; X-Kiln-UI marks UI calls).
+ * Picks the transport: Electron's preload bridge (`window.kiln`) when present, else serve mode's
+ * HTTP API (the session cookie from the token URL authenticates; X-Kiln-UI marks UI calls) plus
+ * the `/kiln/live` WebSocket for subscriptions and consoles. Nothing else in the renderer knows
+ * which one it has.
  */
-import { unwrapEnvelope, type ApiEnvelope, type ApiParams, type KilnBridge } from '../../preload/api';
+import { unwrapEnvelope, type ApiEnvelope, type ApiParams, type KilnBridge, type KilnConsoleBridge } from '../../preload/api';
+import { LiveSocket } from './live-socket';
 
 declare global {
   interface Window {
@@ -10,23 +13,38 @@ declare global {
   }
 }
 
-const httpBridge: KilnBridge = {
-  async invoke(command: string, params: ApiParams = {}) {
-    const body = new URLSearchParams({ command, response: 'json' });
-    for (const [key, value] of Object.entries(params)) if (value !== undefined) body.set(key, String(value));
-    const res = await fetch('/client/api', { method: 'POST', headers: { 'X-Kiln-UI': '1' }, body, credentials: 'same-origin' });
-    const json = (await res.json()) as Record<string, ApiEnvelope>;
-    return Object.values(json)[0] ?? {};
-  },
-  subscribe() {
-    return () => undefined;
-  },
-};
+function httpBridge(): KilnBridge {
+  const live = new LiveSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/kiln/live`);
+  return {
+    async invoke(command: string, params: ApiParams = {}) {
+      const body = new URLSearchParams({ command, response: 'json' });
+      for (const [key, value] of Object.entries(params)) if (value !== undefined) body.set(key, String(value));
+      const res = await fetch('/client/api', { method: 'POST', headers: { 'X-Kiln-UI': '1' }, body, credentials: 'same-origin' });
+      let json: Record<string, ApiEnvelope>;
+      try {
+        json = (await res.json()) as Record<string, ApiEnvelope>;
+      } catch {
+        return { errorcode: res.status, errortext: `Kiln answered ${res.status} ${res.statusText}` };
+      }
+      return Object.values(json)[0] ?? {};
+    },
+    subscribe: (channel, listener) => live.subscribe(channel, listener),
+    console: live.console,
+  };
+}
 
-const bridge: KilnBridge = window.kiln ?? httpBridge;
+const bridge: KilnBridge = window.kiln ?? httpBridge();
+
+const noConsole: KilnConsoleBridge = {
+  open: (id, _vmId, listener) => listener({ type: 'console-error', id, errorcode: 432, errortext: 'this Kiln has no console channel' }),
+  write: () => undefined,
+  resize: () => undefined,
+  close: () => undefined,
+};
 
 /** The renderer's API: resolves with the response, or throws an Error carrying errorcode and errortext. */
 export const kiln = {
   invoke: async (command: string, params?: ApiParams): Promise<ApiEnvelope> => unwrapEnvelope(await bridge.invoke(command, params)),
   subscribe: bridge.subscribe.bind(bridge),
+  console: bridge.console ?? noConsole,
 };

@@ -1,0 +1,55 @@
+/**
+ * The VM actions, one record each: the API command, how its parameters are built, and whether
+ * it asks first. WHEN an action is offered is not written here: it comes from the engine's
+ * registry (listApis `vmstates` of the command, and whether the caller may use it at all).
+ */
+import type { ApiParams } from '../../../preload/api';
+import type { Vm } from '../api/model';
+import { appliesInState, type ApiInfo } from '../stores/api-catalog-store';
+
+export interface VmAction {
+  id: string;
+  label: string;
+  /** The API command; its listApis vmstates gate the action. */
+  command: string;
+  params(vm: Vm): ApiParams;
+  /** Asks before running; the text names what will happen. */
+  confirm?: (names: string[]) => string;
+  danger?: boolean;
+  /** Offered for a multi-selection in the VM list. */
+  bulk?: boolean;
+  /** Opens a view instead of calling the command (the console). */
+  opens?: 'console';
+}
+
+const listNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+
+export const VM_ACTIONS: VmAction[] = [
+  { id: 'start', label: 'Start', command: 'startVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
+  { id: 'stop', label: 'Stop', command: 'stopVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
+  {
+    id: 'force-stop', label: 'Force stop', command: 'stopVirtualMachine', params: (vm) => ({ id: vm.id, forced: true }), danger: true,
+    confirm: (names) => `Power off ${listNames(names)} at once, without a guest shutdown? Unsaved data in the guest is lost.`,
+  },
+  { id: 'reboot', label: 'Reboot', command: 'rebootVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
+  { id: 'console', label: 'Console', command: 'createConsoleEndpoint', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'console' },
+  {
+    id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
+    confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,
+  },
+  { id: 'recover', label: 'Recover', command: 'recoverVirtualMachine', params: (vm) => ({ id: vm.id }) },
+  {
+    id: 'expunge', label: 'Expunge', command: 'expungeVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true,
+    confirm: (names) => `Expunge ${listNames(names)}? Its disks are deleted; this cannot be undone.`,
+  },
+];
+
+/** The actions offered for this VM in its current state. */
+export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>): VmAction[] {
+  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state));
+}
+
+/** The bulk actions the caller may use, whatever the states of the selected VMs. */
+export function bulkActions(apis: Map<string, ApiInfo>): VmAction[] {
+  return VM_ACTIONS.filter((action) => action.bulk && apis.has(action.command.toLowerCase()));
+}

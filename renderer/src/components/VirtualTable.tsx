@@ -1,0 +1,159 @@
+/**
+ * A windowed table: only the rows in view (plus a few) are in the DOM, each placed with a CSS
+ * transform set through the CSSOM (element.style, which the `style-src 'self'` CSP allows;
+ * style attributes in markup it would block). The rows are keyboard-navigable: one roving
+ * tab stop, arrows, Page Up/Down, Home/End; the parent handles Space and Enter.
+ */
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+
+interface VirtualTableProps {
+  label: string;
+  rowCount: number;
+  rowHeight: number;
+  /** A class that sets the grid columns, shared by the header row and every body row. */
+  gridClass: string;
+  header: ReactNode;
+  rowKey(index: number): string;
+  renderCells(index: number, active: boolean): ReactNode;
+  rowClass?(index: number): string;
+  activeIndex: number;
+  onActiveIndexChange(index: number): void;
+  onRowKeyDown?(index: number, event: KeyboardEvent<HTMLElement>): void;
+  overscan?: number;
+  empty?: ReactNode;
+}
+
+export function VirtualTable(props: VirtualTableProps) {
+  const { rowCount, rowHeight, activeIndex, onActiveIndexChange } = props;
+  const overscan = props.overscan ?? 6;
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const bodyRef = useRef<HTMLTableSectionElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(0);
+  const [bodyTop, setBodyTop] = useState(0);
+  const frame = useRef(0);
+  const focusWanted = useRef(false);
+
+  useLayoutEffect(() => {
+    if (bodyRef.current) bodyRef.current.style.height = `${rowCount * rowHeight}px`;
+  }, [rowCount, rowHeight]);
+
+  useLayoutEffect(() => {
+    const scroller = scrollRef.current!;
+    const measure = () => {
+      setViewport(scroller.clientHeight);
+      setBodyTop(bodyRef.current?.offsetTop ?? 0);
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(scroller);
+    return () => observer.disconnect();
+  }, []);
+
+  // A shorter list may leave the scroll position past its end.
+  useEffect(() => {
+    const scroller = scrollRef.current!;
+    if (scroller.scrollTop !== scrollTop) setScrollTop(scroller.scrollTop);
+  }, [rowCount, scrollTop]);
+
+  const onScroll = useCallback(() => {
+    if (frame.current) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = 0;
+      setScrollTop(scrollRef.current?.scrollTop ?? 0);
+    });
+  }, []);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+
+  const inBody = Math.max(0, scrollTop - bodyTop);
+  const first = Math.max(0, Math.floor(inBody / rowHeight) - overscan);
+  const last = Math.min(rowCount - 1, Math.ceil((inBody + (viewport || 800)) / rowHeight) + overscan);
+
+  const moveTo = (index: number) => {
+    const target = Math.max(0, Math.min(rowCount - 1, index));
+    const scroller = scrollRef.current!;
+    const rowTop = bodyTop + target * rowHeight;
+    if (rowTop - bodyTop < scroller.scrollTop) scroller.scrollTop = rowTop - bodyTop;
+    else if (rowTop + rowHeight > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = rowTop + rowHeight - scroller.clientHeight;
+    focusWanted.current = true;
+    onActiveIndexChange(target);
+    setScrollTop(scroller.scrollTop);
+  };
+
+  // Focus follows the active row once it is rendered.
+  useEffect(() => {
+    if (!focusWanted.current) return;
+    const row = bodyRef.current?.querySelector<HTMLElement>(`tr[data-index="${activeIndex}"]`);
+    if (row) {
+      focusWanted.current = false;
+      row.focus({ preventScroll: true });
+    }
+  }, [activeIndex, first, last]);
+
+  const onKeyDown = (event: KeyboardEvent<HTMLElement>) => {
+    const index = Number((event.target as HTMLElement).closest('tr')?.dataset['index'] ?? activeIndex);
+    const page = Math.max(1, Math.floor((viewport - bodyTop) / rowHeight) - 1);
+    const moves: Record<string, number> = { ArrowDown: index + 1, ArrowUp: index - 1, PageDown: index + page, PageUp: index - page, Home: 0, End: rowCount - 1 };
+    const isRow = (event.target as HTMLElement).tagName === 'TR';
+    if (event.key in moves && (isRow || event.key.startsWith('Arrow'))) {
+      event.preventDefault();
+      moveTo(moves[event.key]!);
+      return;
+    }
+    props.onRowKeyDown?.(index, event);
+  };
+
+  const rows: ReactNode[] = [];
+  for (let i = first; i <= last; i++) {
+    const active = i === Math.min(activeIndex, rowCount - 1);
+    rows.push(
+      <VirtualRow
+        key={props.rowKey(i)}
+        index={i}
+        top={i * rowHeight}
+        active={active}
+        className={`vt-row ${props.gridClass} ${props.rowClass?.(i) ?? ''}`}
+        onFocus={() => i !== activeIndex && onActiveIndexChange(i)}
+      >
+        {props.renderCells(i, active)}
+      </VirtualRow>,
+    );
+  }
+
+  return (
+    <div className="vt-scroll" ref={scrollRef} onScroll={onScroll}>
+      <table className="vt-table" role="table" aria-label={props.label} aria-rowcount={rowCount + 1}>
+        <thead className="vt-head" role="rowgroup">
+          <tr className={`vt-header-row ${props.gridClass}`} role="row" aria-rowindex={1}>
+            {props.header}
+          </tr>
+        </thead>
+        <tbody className="vt-body" role="rowgroup" ref={bodyRef} onKeyDown={onKeyDown}>
+          {rows}
+        </tbody>
+      </table>
+      {rowCount === 0 && props.empty}
+    </div>
+  );
+}
+
+interface VirtualRowProps {
+  index: number;
+  top: number;
+  active: boolean;
+  className: string;
+  onFocus(): void;
+  children: ReactNode;
+}
+
+const VirtualRow = memo(function VirtualRow({ index, top, active, className, onFocus, children }: VirtualRowProps) {
+  const ref = useRef<HTMLTableRowElement>(null);
+  useLayoutEffect(() => {
+    ref.current!.style.transform = `translateY(${top}px)`;
+  }, [top]);
+  return (
+    <tr ref={ref} role="row" aria-rowindex={index + 2} data-index={index} tabIndex={active ? 0 : -1} className={className} onFocus={onFocus}>
+      {children}
+    </tr>
+  );
+});

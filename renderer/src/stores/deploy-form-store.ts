@@ -1,0 +1,59 @@
+/** The deploy wizard's draft: every choice so far, and the step being shown. */
+import { create } from 'zustand';
+
+export interface DeployDraft {
+  zoneid: string;
+  podid: string;
+  clusterid: string;
+  hostid: string;
+  source: 'template' | 'iso';
+  templateid: string;
+  isoid: string;
+  diskofferingid: string;
+  disksize: string;
+  serviceofferingid: string;
+  cpuNumber: string;
+  cpuSpeed: string;
+  memory: string;
+  networkids: string[];
+  name: string;
+  displayname: string;
+  group: string;
+  startvm: boolean;
+}
+
+export const EMPTY_DRAFT: DeployDraft = {
+  zoneid: '', podid: '', clusterid: '', hostid: '', source: 'template', templateid: '', isoid: '', diskofferingid: '', disksize: '',
+  serviceofferingid: '', cpuNumber: '', cpuSpeed: '', memory: '', networkids: [], name: '', displayname: '', group: '', startvm: true,
+};
+
+export const DEPLOY_STEPS = ['Placement', 'Image', 'Offering', 'Network', 'Names', 'Review'] as const;
+
+interface DeployForm {
+  draft: DeployDraft;
+  step: number;
+  /** The furthest step reached: earlier ones may be revisited directly. */
+  reached: number;
+  set(patch: Partial<DeployDraft>): void;
+  goTo(step: number): void;
+  reset(): void;
+}
+
+export const useDeployForm = create<DeployForm>((set, get) => ({
+  draft: EMPTY_DRAFT,
+  step: 0,
+  reached: 0,
+  set: (patch) => set({ draft: { ...get().draft, ...patch } }),
+  goTo: (step) => set({ step, reached: Math.max(get().reached, step) }),
+  reset: () => set({ draft: EMPTY_DRAFT, step: 0, reached: 0 }),
+}));
+
+/** CloudStack's hostname rule: letters, digits and hyphens, 1-63, not starting or ending with a hyphen, not all digits. */
+export function hostnameProblem(name: string): string | undefined {
+  if (name === '') return undefined;
+  if (name.length > 63) return 'at most 63 characters';
+  if (!/^[A-Za-z0-9-]+$/.test(name)) return 'only letters, digits and hyphens';
+  if (name.startsWith('-') || name.endsWith('-')) return 'cannot start or end with a hyphen';
+  if (/^\d+$/.test(name)) return 'cannot be only digits';
+  return undefined;
+}

@@ -1,0 +1,60 @@
+/**
+ * Jobs as the 'jobs' subscription reports them: the ones running (with progress), the recent
+ * finished ones, and the notifications shown when one finishes or fails.
+ */
+import { create } from 'zustand';
+import type { JobUpdate } from '../api/model';
+import { JOB_FAILED, JOB_IN_PROGRESS, JOB_SUCCEEDED } from '../api/jobs';
+
+/** The notice for a finished job, or undefined while it runs. */
+export function finishedNotice(update: JobUpdate, label: string): { kind: Notice['kind']; text: string } | undefined {
+  if (update.status === JOB_SUCCEEDED) return { kind: 'success', text: `${label} finished` };
+  if (update.status === JOB_FAILED) return { kind: 'error', text: `${label} failed${update.message ? `: ${update.message}` : ''}` };
+  return undefined;
+}
+
+export interface Notice {
+  id: number;
+  kind: 'success' | 'error' | 'info';
+  text: string;
+}
+
+interface JobsStore {
+  jobs: Map<string, JobUpdate & { updated: number }>;
+  notices: Notice[];
+  apply(update: JobUpdate): void;
+  /** Jobs whose end is reported elsewhere (a bulk run's own result list): no notification for them. */
+  quiet: Set<string>;
+  notify(kind: Notice['kind'], text: string): void;
+  dismiss(id: number): void;
+}
+
+let nextNotice = 1;
+const KEEP_FINISHED = 30;
+
+export const useJobs = create<JobsStore>((set, get) => ({
+  jobs: new Map(),
+  notices: [],
+  quiet: new Set(),
+  apply(update) {
+    const jobs = new Map(get().jobs);
+    const previous = jobs.get(update.jobid);
+    jobs.set(update.jobid, { ...update, message: update.message ?? previous?.message, updated: Date.now() });
+    const finished = [...jobs.values()].filter((j) => j.status !== JOB_IN_PROGRESS).sort((a, b) => b.updated - a.updated);
+    for (const old of finished.slice(KEEP_FINISHED)) jobs.delete(old.jobid);
+    set({ jobs });
+  },
+  notify(kind, text) {
+    const notice = { id: nextNotice++, kind, text };
+    set({ notices: [...get().notices, notice].slice(-3) });
+    setTimeout(() => get().dismiss(notice.id), kind === 'error' ? 15_000 : 6_000);
+  },
+  dismiss: (id) => set({ notices: get().notices.filter((n) => n.id !== id) }),
+}));
+
+/** "Stop VM demo-web" from "stopVirtualMachine" and the VM's name. */
+export function describeCommand(cmd: string, name?: string): string {
+  const words = cmd.replace(/VirtualMachine$/, ' VM').replace(/([a-z])([A-Z])/g, '$1 $2');
+  const phrase = words.charAt(0).toUpperCase() + words.slice(1);
+  return name ? `${phrase} ${name}` : phrase;
+}

@@ -1,0 +1,449 @@
+/**
+ * The deploy wizard: placement (zone; for admins pod, cluster or host), template or ISO (an ISO
+ * needs a disk offering), service offering (custom ones ask CPU and memory), networks, names,
+ * and start now or not. It submits deployVirtualMachine and follows the job; a placement refusal
+ * (533) lists each host and why it was refused.
+ */
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { ApiParams } from '../../../preload/api';
+import { kiln } from '../transport';
+import { useApiList } from '../api/use-api-list';
+import { errorCode, errorText, type DiskOffering, type Named, type ServiceOffering } from '../api/model';
+import { waitForJob } from '../api/jobs';
+import { DEPLOY_STEPS, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
+import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { useJobs } from '../stores/jobs-store';
+import { useVms } from '../stores/vm-store';
+import { hrefOf } from '../stores/route-store';
+
+type Outcome =
+  | { kind: 'running'; jobid: string; vmId?: string }
+  | { kind: 'done'; vmId?: string; name: string; started: boolean }
+  | { kind: 'failed'; code?: number; text: string; refusals: { host: string; reason: string }[] };
+
+export function DeployWizard() {
+  const { draft, step, reached, set, goTo, reset } = useDeployForm();
+  const apis = useApiCatalog((s) => s.apis);
+  const isAdmin = hasApi(apis, 'listHosts');
+  const [outcome, setOutcome] = useState<Outcome>();
+  const [showErrors, setShowErrors] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  const zones = useApiList<Named>('listZones', 'zone', {});
+  const pods = useApiList<Named>('listPods', 'pod', isAdmin && draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+  const clusters = useApiList<Named>('listClusters', 'cluster', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined } : undefined);
+  const hosts = useApiList<Named & { state?: string }>('listHosts', 'host', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined, clusterid: draft.clusterid || undefined } : undefined);
+  const templates = useApiList<Named>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined);
+  const isos = useApiList<Named>('listIsos', 'iso', draft.zoneid ? { isofilter: 'executable', zoneid: draft.zoneid } : undefined);
+  const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
+  const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
+  const networks = useApiList<Named & { type?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+
+  // Sensible first choices once the lists arrive.
+  useEffect(() => {
+    if (!draft.zoneid && zones.items.length > 0) set({ zoneid: zones.items[0]!.id });
+  }, [zones.items, draft.zoneid, set]);
+  useEffect(() => {
+    if (draft.networkids.length === 0 && networks.items.length > 0) set({ networkids: [networks.items[0]!.id] });
+  }, [networks.items, draft.networkids.length, set]);
+
+  useEffect(() => {
+    heading.current?.focus();
+  }, [step]);
+
+  const offering = offerings.items.find((o) => o.id === draft.serviceofferingid);
+  const diskOffering = diskOfferings.items.find((d) => d.id === draft.diskofferingid);
+  const problems = stepProblems(draft, offering, diskOffering);
+  const stepProblem = problems[step] ?? [];
+
+  const next = () => {
+    if (stepProblem.length > 0) {
+      setShowErrors(true);
+      return;
+    }
+    setShowErrors(false);
+    goTo(step + 1);
+  };
+
+  const submit = async () => {
+    const firstBad = problems.findIndex((p) => p && p.length > 0);
+    if (firstBad >= 0) {
+      goTo(firstBad);
+      setShowErrors(true);
+      return;
+    }
+    const params = deployParams(draft, offering, diskOffering);
+    try {
+      const response = await kiln.invoke('deployVirtualMachine', params);
+      const jobid = String(response['jobid']);
+      const vmId = typeof response['id'] === 'string' ? response['id'] : undefined;
+      setOutcome({ kind: 'running', jobid, vmId });
+      useVms.getState().refreshSoon();
+      const result = await waitForJob(jobid);
+      const vm = result['virtualmachine'] as { id?: string; displayname?: string; state?: string } | undefined;
+      setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm });
+      // The next visit starts a fresh draft (a name is used once).
+      reset();
+      void useVms.getState().refresh();
+    } catch (error) {
+      setOutcome({ kind: 'failed', code: errorCode(error), text: errorText(error), refusals: refusalsOf(error) });
+      useVms.getState().refreshSoon();
+    }
+  };
+
+  if (outcome && outcome.kind !== 'failed') {
+    return (
+      <section className="view deploy" aria-labelledby="deploy-title">
+        <div className="view-header">
+          <h1 id="deploy-title">Deploy a virtual machine</h1>
+        </div>
+        <DeployProgress outcome={outcome} onAnother={() => { reset(); setOutcome(undefined); }} />
+      </section>
+    );
+  }
+
+  const errorsShown = showErrors && stepProblem.length > 0;
+  return (
+    <section className="view deploy" aria-labelledby="deploy-title">
+      <div className="view-header">
+        <h1 id="deploy-title">Deploy a virtual machine</h1>
+      </div>
+      <div className="wizard">
+        <nav aria-label="Deploy steps">
+          <ol className="wizard-steps">
+            {DEPLOY_STEPS.map((label, i) => (
+              <li key={label}>
+                <button type="button" className={i === step ? 'wizard-step current' : 'wizard-step'} aria-current={i === step ? 'step' : undefined} disabled={i > reached} onClick={() => goTo(i)}>
+                  <span className="wizard-step-number">{i + 1}</span> {label}
+                  {i < step && (problems[i]?.length ?? 0) === 0 && <span className="visually-hidden"> (done)</span>}
+                </button>
+              </li>
+            ))}
+          </ol>
+        </nav>
+        <form
+          className="wizard-body"
+          aria-labelledby="wizard-step-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (step === DEPLOY_STEPS.length - 1) void submit();
+            else next();
+          }}
+        >
+          <h2 id="wizard-step-title" tabIndex={-1} ref={heading}>
+            {step + 1}. {DEPLOY_STEPS[step]}
+          </h2>
+          {step === 0 && (
+            <>
+              <Select label="Zone" value={draft.zoneid} onChange={(zoneid) => set({ zoneid, podid: '', clusterid: '', hostid: '', templateid: '', isoid: '', networkids: [] })} options={zones.items} loading={zones.loading} />
+              {isAdmin && (
+                <fieldset className="fieldset">
+                  <legend>Placement (optional, admins only)</legend>
+                  <p className="hint">Leave these on “Any” to let Kiln choose a host.</p>
+                  <Select label="Pod" value={draft.podid} onChange={(podid) => set({ podid, clusterid: '', hostid: '' })} options={pods.items} any />
+                  <Select label="Cluster" value={draft.clusterid} onChange={(clusterid) => set({ clusterid, hostid: '' })} options={clusters.items} any />
+                  <Select label="Host" value={draft.hostid} onChange={(hostid) => set({ hostid })} options={hosts.items.map((h) => ({ ...h, name: `${h.name}${h.state && h.state !== 'Up' ? ` (${h.state})` : ''}` }))} any />
+                </fieldset>
+              )}
+            </>
+          )}
+          {step === 1 && (
+            <>
+              <fieldset className="fieldset radio-row">
+                <legend>Boot from</legend>
+                <label>
+                  <input type="radio" name="source" checked={draft.source === 'template'} onChange={() => set({ source: 'template' })} /> Template
+                </label>
+                <label>
+                  <input type="radio" name="source" checked={draft.source === 'iso'} onChange={() => set({ source: 'iso' })} /> ISO (installs onto a blank disk)
+                </label>
+              </fieldset>
+              {draft.source === 'template' ? (
+                <Select label="Template" value={draft.templateid} onChange={(templateid) => set({ templateid })} options={templates.items} loading={templates.loading} />
+              ) : (
+                <>
+                  <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
+                  <Select
+                    label="Disk offering (the root disk)"
+                    value={draft.diskofferingid}
+                    onChange={(diskofferingid) => set({ diskofferingid })}
+                    options={diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }))}
+                  />
+                  {diskOffering?.iscustomized && <Field label="Disk size (GB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
+                </>
+              )}
+            </>
+          )}
+          {step === 2 && (
+            <>
+              <fieldset className="fieldset offering-list">
+                <legend>Service offering</legend>
+                {offerings.items.map((o) => (
+                  <label key={o.id} className={draft.serviceofferingid === o.id ? 'offering chosen' : 'offering'}>
+                    <input type="radio" name="offering" checked={draft.serviceofferingid === o.id} onChange={() => set({ serviceofferingid: o.id })} />
+                    <span className="offering-name">{o.name}</span>
+                    <span className="offering-text muted">{o.iscustomized ? 'Custom: choose CPU and memory' : `${o.cpunumber} vCPU × ${o.cpuspeed} MHz, ${o.memory} MB`}</span>
+                  </label>
+                ))}
+              </fieldset>
+              {offering?.iscustomized && (
+                <fieldset className="fieldset">
+                  <legend>Custom size</legend>
+                  <Field label={`CPU cores${rangeHint(offering, 'cpunumber')}`} value={draft.cpuNumber} onChange={(cpuNumber) => set({ cpuNumber })} inputMode="numeric" />
+                  {offering.cpuspeed === undefined && <Field label="CPU speed (MHz)" value={draft.cpuSpeed} onChange={(cpuSpeed) => set({ cpuSpeed })} inputMode="numeric" />}
+                  <Field label={`Memory (MB)${rangeHint(offering, 'memory')}`} value={draft.memory} onChange={(memory) => set({ memory })} inputMode="numeric" />
+                </fieldset>
+              )}
+            </>
+          )}
+          {step === 3 && (
+            <fieldset className="fieldset">
+              <legend>Networks (the first one chosen is the default NIC)</legend>
+              {networks.items.length === 0 && !networks.loading && <p className="empty">This zone has no network you can use.</p>}
+              {networks.items.map((n) => (
+                <label key={n.id} className="check">
+                  <input
+                    type="checkbox"
+                    checked={draft.networkids.includes(n.id)}
+                    onChange={(e) => set({ networkids: e.target.checked ? [...draft.networkids, n.id] : draft.networkids.filter((id) => id !== n.id) })}
+                  />
+                  {n.name} <span className="muted">{n.type ?? ''} {n.displaytext ? `— ${n.displaytext}` : ''}</span>
+                </label>
+              ))}
+            </fieldset>
+          )}
+          {step === 4 && (
+            <>
+              <Field label="Name (the guest's hostname)" value={draft.name} onChange={(name) => set({ name })} hint="Letters, digits and hyphens. Left empty, Kiln picks one." problem={hostnameProblem(draft.name)} />
+              <Field label="Display name" value={draft.displayname} onChange={(displayname) => set({ displayname })} hint="Shown in lists; defaults to the name." />
+              <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
+            </>
+          )}
+          {step === 5 && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items }} />}
+          {step === 5 && (
+            <label className="check">
+              <input type="checkbox" checked={draft.startvm} onChange={(e) => set({ startvm: e.target.checked })} /> Start the VM now
+            </label>
+          )}
+          {errorsShown && (
+            <div role="alert" className="error">
+              <ul>
+                {stepProblem.map((p) => (
+                  <li key={p}>{p}</li>
+                ))}
+              </ul>
+            </div>
+          )}
+          {outcome?.kind === 'failed' && <DeployFailure outcome={outcome} />}
+          <div className="wizard-buttons">
+            <button type="button" onClick={() => goTo(step - 1)} disabled={step === 0}>
+              Back
+            </button>
+            {step < DEPLOY_STEPS.length - 1 ? (
+              <button type="submit" className="primary">
+                Next
+              </button>
+            ) : (
+              <button type="submit" className="primary">
+                Deploy
+              </button>
+            )}
+          </div>
+        </form>
+      </div>
+    </section>
+  );
+}
+
+function rangeHint(offering: ServiceOffering, what: 'cpunumber' | 'memory'): string {
+  const d = offering.serviceofferingdetails ?? {};
+  const min = d[`min${what}`];
+  const max = d[`max${what}`];
+  return min || max ? ` (${min ?? '…'}–${max ?? '…'})` : '';
+}
+
+/** What keeps each step from being complete. */
+function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined): string[][] {
+  const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
+  const problems: string[][] = [[], [], [], [], [], []];
+  if (!d.zoneid) problems[0]!.push('Choose a zone.');
+  if (d.source === 'template' && !d.templateid) problems[1]!.push('Choose a template.');
+  if (d.source === 'iso') {
+    if (!d.isoid) problems[1]!.push('Choose an ISO.');
+    if (!d.diskofferingid) problems[1]!.push('An ISO needs a disk offering for its blank root disk.');
+    if (disk?.iscustomized && !positive(d.disksize)) problems[1]!.push('Give the disk size in GB.');
+  }
+  if (!offering) problems[2]!.push('Choose a service offering.');
+  if (offering?.iscustomized) {
+    if (!positive(d.cpuNumber)) problems[2]!.push('Give the number of CPU cores.');
+    if (!positive(d.memory)) problems[2]!.push('Give the memory in MB.');
+    if (offering.cpuspeed === undefined && !positive(d.cpuSpeed)) problems[2]!.push('Give the CPU speed in MHz.');
+  }
+  if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
+  const nameProblem = hostnameProblem(d.name);
+  if (nameProblem) problems[4]!.push(`Name: ${nameProblem}.`);
+  return problems;
+}
+
+function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined): ApiParams {
+  const params: ApiParams = {
+    zoneid: d.zoneid,
+    serviceofferingid: d.serviceofferingid,
+    templateid: d.source === 'iso' ? d.isoid : d.templateid,
+    networkids: d.networkids.join(','),
+    name: d.name || undefined,
+    displayname: d.displayname || undefined,
+    group: d.group || undefined,
+    startvm: d.startvm,
+    podid: d.podid || undefined,
+    clusterid: d.clusterid || undefined,
+    hostid: d.hostid || undefined,
+  };
+  if (d.source === 'iso') {
+    params['diskofferingid'] = d.diskofferingid;
+    if (disk?.iscustomized) params['size'] = d.disksize;
+  }
+  if (offering?.iscustomized) {
+    params['details[0].cpuNumber'] = d.cpuNumber;
+    params['details[0].memory'] = d.memory;
+    if (offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = d.cpuSpeed;
+  }
+  return params;
+}
+
+/** The hosts a placement refusal names: the engine's `placement` list (admins), else its errortext. */
+function refusalsOf(error: unknown): { host: string; reason: string }[] {
+  if (errorCode(error) !== 533) return [];
+  const details = (error as { details?: Record<string, unknown> }).details;
+  const placement = details?.['placement'];
+  if (Array.isArray(placement)) {
+    return (placement as { hostName?: string; reason?: string; suitable?: boolean }[]).filter((p) => !p.suitable).map((p) => ({ host: p.hostName ?? '?', reason: p.reason ?? '' }));
+  }
+  const inside = /\((.*)\)\s*$/.exec(errorText(error))?.[1];
+  if (!inside) return [];
+  return inside.split('; ').map((part) => {
+    const colon = part.indexOf(': ');
+    return colon > 0 ? { host: part.slice(0, colon), reason: part.slice(colon + 2) } : { host: '', reason: part };
+  });
+}
+
+function DeployFailure({ outcome }: { outcome: Extract<Outcome, { kind: 'failed' }> }) {
+  const summary = outcome.refusals.length > 0 ? outcome.text.replace(/\s*\(.*\)\s*$/, '') : outcome.text;
+  return (
+    <div role="alert" className="error-panel">
+      <h3>{outcome.code === 533 ? 'No host can take this VM' : 'The deploy failed'}</h3>
+      <p>
+        {outcome.code ? <span className="muted">{outcome.code}: </span> : null}
+        {summary}
+      </p>
+      {outcome.refusals.length > 0 && (
+        <table className="plain-table" aria-label="Hosts refused">
+          <thead>
+            <tr>
+              <th>Host</th>
+              <th>Why it was refused</th>
+            </tr>
+          </thead>
+          <tbody>
+            {outcome.refusals.map((r, i) => (
+              <tr key={`${r.host}-${i}`}>
+                <td>{r.host}</td>
+                <td>{r.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { kind: 'failed' }>; onAnother(): void }) {
+  const job = useJobs((s) => (outcome.kind === 'running' ? s.jobs.get(outcome.jobid) : undefined));
+  if (outcome.kind === 'running') {
+    return (
+      <div className="deploy-progress" role="status">
+        <p>Deploying…</p>
+        <progress max={100} value={job?.progress ?? undefined} aria-label="Deploy progress" />
+        <p className="muted">{job?.message ?? 'Waiting for the job to report.'}</p>
+      </div>
+    );
+  }
+  return (
+    <div className="deploy-progress" role="status">
+      <p className="success-text">
+        {outcome.name || 'The VM'} is deployed{outcome.started ? ' and running' : ' (not started)'}.
+      </p>
+      <p className="button-row">
+        {outcome.vmId && (
+          <a className="button primary" href={hrefOf({ view: 'vm', id: outcome.vmId, tab: 'overview' })}>
+            Open the VM
+          </a>
+        )}
+        <a className="button" href="#/vms">
+          Back to the list
+        </a>
+        <button type="button" onClick={onAnother}>
+          Deploy another
+        </button>
+      </p>
+    </div>
+  );
+}
+
+function Review({ draft, lookup }: { draft: DeployDraft; lookup: Record<string, Named[]> }) {
+  const name = (list: string, id: string) => (id ? lookup[list]?.find((x) => x.id === id)?.name ?? id : undefined);
+  const rows: [string, ReactNode][] = [
+    ['Zone', name('zones', draft.zoneid)],
+    ['Pod / cluster / host', [name('pods', draft.podid), name('clusters', draft.clusterid), name('hosts', draft.hostid)].map((x) => x ?? 'any').join(' / ')],
+    [draft.source === 'iso' ? 'ISO' : 'Template', draft.source === 'iso' ? name('isos', draft.isoid) : name('templates', draft.templateid)],
+    ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${draft.disksize ? `, ${draft.disksize} GB` : ''}`]] as [string, ReactNode][]) : []),
+    ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${draft.cpuNumber ? ` (${draft.cpuNumber} vCPU, ${draft.memory} MB)` : ''}`],
+    ['Networks', draft.networkids.map((id) => name('networks', id)).join(', ')],
+    ['Name', draft.name || '(Kiln picks one)'],
+    ['Display name', draft.displayname || draft.name || '(the name)'],
+    ['Group', draft.group || '—'],
+  ];
+  return (
+    <dl className="fields review">
+      {rows.map(([k, v]) => (
+        <div key={k} className="field">
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Select({ label, value, onChange, options, loading, any }: { label: string; value: string; onChange(v: string): void; options: Named[]; loading?: boolean; any?: boolean }) {
+  const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
+  return (
+    <div className="form-row">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{any ? 'Any' : loading ? 'Loading…' : `Choose…`}</option>
+        {options.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.name}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+function Field({ label, value, onChange, hint, problem, inputMode }: { label: string; value: string; onChange(v: string): void; hint?: string; problem?: string; inputMode?: 'numeric' }) {
+  const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
+  return (
+    <div className="form-row">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} value={value} onChange={(e) => onChange(e.target.value)} inputMode={inputMode} aria-invalid={problem ? true : undefined} aria-describedby={hint || problem ? `${id}-hint` : undefined} />
+      {(hint || problem) && (
+        <span id={`${id}-hint`} className={problem ? 'hint error' : 'hint'}>
+          {problem ?? hint}
+        </span>
+      )}
+    </div>
+  );
+}

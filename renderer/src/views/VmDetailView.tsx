@@ -1,0 +1,216 @@
+/** One VM: overview, settings (details), NICs, volumes, events, console, and its actions. */
+import { useEffect, useState, type ReactNode } from 'react';
+import type { Vm } from '../api/model';
+import { StateBadge } from '../components/StateBadge';
+import { actionsFor } from '../actions/vm-actions';
+import { runVmAction } from '../actions/run-action';
+import { useApiCatalog, hasApi } from '../stores/api-catalog-store';
+import { useVms } from '../stores/vm-store';
+import { hrefOf } from '../stores/route-store';
+import { ipOf } from '../stores/vm-list-view-store';
+import { EventLog } from './EventLog';
+import { SerialConsole } from '../console/SerialConsole';
+import { kiln } from '../transport';
+
+const TABS = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'settings', label: 'Settings' },
+  { id: 'nics', label: 'NICs' },
+  { id: 'volumes', label: 'Volumes' },
+  { id: 'events', label: 'Events' },
+  { id: 'console', label: 'Console' },
+];
+
+export function VmDetailView({ id, tab }: { id: string; tab: string }) {
+  const vm = useVms((s) => s.byId.get(id));
+  const loaded = useVms((s) => s.loaded);
+  const apis = useApiCatalog((s) => s.apis);
+  if (!vm) {
+    return (
+      <section className="view">
+        <p>
+          <a href="#/vms">← Virtual machines</a>
+        </p>
+        <p>{loaded ? `No VM ${id} (it may have been expunged).` : 'Loading…'}</p>
+      </section>
+    );
+  }
+  const name = vm.displayname || vm.name;
+  const current = TABS.some((t) => t.id === tab) ? tab : 'overview';
+  return (
+    <section className="view vm-detail" aria-labelledby="vm-title">
+      <p className="breadcrumb">
+        <a href="#/vms">← Virtual machines</a>
+      </p>
+      <div className="view-header">
+        <h1 id="vm-title">
+          {name} <StateBadge state={vm.state} pendingJob={vm.jobid !== undefined} />
+        </h1>
+        <div className="toolbar" role="toolbar" aria-label={`Actions for ${name}`}>
+          {actionsFor(vm, apis).map((action) => (
+            <button key={action.id} type="button" className={action.danger ? 'danger' : undefined} onClick={() => void runVmAction(action, vm)}>
+              {action.label}
+            </button>
+          ))}
+        </div>
+      </div>
+      <nav className="tabs" aria-label="VM sections">
+        {TABS.map((t) => (
+          <a key={t.id} href={hrefOf({ view: 'vm', id: vm.id, tab: t.id })} className={t.id === current ? 'tab current' : 'tab'} aria-current={t.id === current ? 'page' : undefined}>
+            {t.label}
+          </a>
+        ))}
+      </nav>
+      <div className="tab-panel">
+        {current === 'overview' && <Overview vm={vm} />}
+        {current === 'settings' && <Settings vm={vm} />}
+        {current === 'nics' && <Nics vm={vm} />}
+        {current === 'volumes' && <Volumes vm={vm} hasListVolumes={hasApi(apis, 'listVolumes')} />}
+        {current === 'events' && <EventLog resourceId={vm.id} compact />}
+        {current === 'console' && <SerialConsole vm={vm} />}
+      </div>
+    </section>
+  );
+}
+
+function Fields({ rows }: { rows: [string, ReactNode][] }) {
+  return (
+    <dl className="fields">
+      {rows.map(([k, v]) => (
+        <div key={k} className="field">
+          <dt>{k}</dt>
+          <dd>{v === undefined || v === '' ? '—' : v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Overview({ vm }: { vm: Vm }) {
+  return (
+    <Fields
+      rows={[
+        ['Display name', vm.displayname],
+        ['Name (hostname)', vm.name],
+        ['ID', <code key="id">{vm.id}</code>],
+        ['State', vm.state],
+        ['Zone', vm.zonename],
+        ['Host', vm.hostname],
+        ['IP address', ipOf(vm)],
+        ['Template / ISO', vm.templatename ?? vm.isoname],
+        ['OS', vm.osdisplayname],
+        ['Offering', vm.serviceofferingname],
+        ['CPU', vm.cpunumber ? `${vm.cpunumber} × ${vm.cpuspeed ?? '?'} MHz` : undefined],
+        ['Memory', vm.memory ? `${vm.memory} MB` : undefined],
+        ['HA', vm.haenable ? 'Enabled' : 'Disabled'],
+        ['Group', vm.group],
+        ['Hypervisor', vm.hypervisor],
+        ['Instance name', vm.instancename],
+        ['Account', vm.account ? `${vm.account} (${vm.domain ?? ''})` : undefined],
+        ['Affinity groups', vm.affinitygroup?.map((g) => g.name).join(', ')],
+        ['Created', vm.created],
+      ]}
+    />
+  );
+}
+
+function Settings({ vm }: { vm: Vm }) {
+  const entries = Object.entries(vm.details ?? {});
+  return entries.length === 0 ? (
+    <p className="empty">This VM has no details set.</p>
+  ) : (
+    <table className="plain-table" aria-label="VM settings (details)">
+      <thead>
+        <tr>
+          <th>Key</th>
+          <th>Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <td className="mono">{k}</td>
+            <td className="mono">{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Nics({ vm }: { vm: Vm }) {
+  const nics = vm.nic ?? [];
+  return nics.length === 0 ? (
+    <p className="empty">No NICs.</p>
+  ) : (
+    <table className="plain-table" aria-label="NICs">
+      <thead>
+        <tr>
+          <th>Device</th>
+          <th>Network</th>
+          <th>Type</th>
+          <th>IP</th>
+          <th>MAC</th>
+          <th>Gateway / netmask</th>
+          <th>VLAN</th>
+          <th>Default</th>
+        </tr>
+      </thead>
+      <tbody>
+        {nics.map((n) => (
+          <tr key={n.id}>
+            <td>{n.deviceid}</td>
+            <td>{n.networkname}</td>
+            <td>{n.type}</td>
+            <td className="mono">{n.ipaddress ?? '—'}</td>
+            <td className="mono">{n.macaddress}</td>
+            <td className="mono">{n.gateway ? `${n.gateway} / ${n.netmask ?? ''}` : '—'}</td>
+            <td>{n.broadcasturi ?? '—'}</td>
+            <td>{n.isdefault ? 'Yes' : 'No'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Volumes({ vm, hasListVolumes }: { vm: Vm; hasListVolumes: boolean }) {
+  const [volumes, setVolumes] = useState<Record<string, unknown>[] | undefined>();
+  useEffect(() => {
+    if (!hasListVolumes) return;
+    kiln.invoke('listVolumes', { virtualmachineid: vm.id }).then(
+      (r) => setVolumes((r['volume'] as Record<string, unknown>[] | undefined) ?? []),
+      () => setVolumes([]),
+    );
+  }, [vm.id, hasListVolumes]);
+  if (!hasListVolumes) {
+    return (
+      <div className="placeholder" role="note">
+        <strong>Volumes: not available yet.</strong> The engine has no <code>listVolumes</code> command yet, so the UI cannot list this VM&apos;s
+        disks. Its root disk comes from {vm.templatename ? `template ${vm.templatename}` : vm.isoname ? `ISO ${vm.isoname}` : 'its image'}.
+      </div>
+    );
+  }
+  return (
+    <table className="plain-table" aria-label="Volumes">
+      <thead>
+        <tr>
+          <th>Name</th>
+          <th>Type</th>
+          <th>Size</th>
+          <th>State</th>
+        </tr>
+      </thead>
+      <tbody>
+        {(volumes ?? []).map((v) => (
+          <tr key={String(v['id'])}>
+            <td>{String(v['name'] ?? '')}</td>
+            <td>{String(v['type'] ?? '')}</td>
+            <td>{v['size'] ? `${Math.round(Number(v['size']) / 1024 ** 3)} GB` : ''}</td>
+            <td>{String(v['state'] ?? '')}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
