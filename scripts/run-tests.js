@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Runs every suite with vitest and ends with the one line CI reads: "N passed, N failed".
+// Runs every suite and ends with the one line CI reads: "N passed, N failed".
+// First the real components come up (cs, Chromium, KVM hosts; --no-env skips that). Then the
+// suites that do not touch the KVM hosts run in parallel, and the *.real.test.ts files, which
+// share (and sometimes stop or rekey) those hosts, run one file at a time.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, rmSync } from 'node:fs';
 
 mkdirSync('test-results', { recursive: true });
-// Real components first (cs, Chromium, KVM hosts); --no-env skips this for quick local runs.
-const noEnv = process.argv.includes('--no-env');
+const args = process.argv.slice(2);
+const noEnv = args.includes('--no-env');
+const extra = args.filter((a) => a !== '--no-env');
+
 if (!noEnv) {
   const env = spawnSync('bash', ['scripts/test-env.sh'], { stdio: 'inherit' });
   if (env.status !== 0) {
@@ -15,17 +20,25 @@ if (!noEnv) {
   // With the environment up, suites that need a real component fail rather than skip without it.
   process.env.KILN_REQUIRE_REAL = '1';
 }
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json', ...process.argv.slice(2).filter((a) => a !== '--no-env')];
-const run = spawnSync('npx', args, { stdio: 'inherit' });
-let passed = 0;
-let failed = 0;
-try {
-  const report = JSON.parse(readFileSync('test-results/vitest.json', 'utf8'));
-  passed = report.numPassedTests;
-  failed = report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0) + (report.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
-} catch {
-  failed = Math.max(1, failed);
+
+function vitest(name, vitestArgs) {
+  const report = `test-results/vitest-${name}.json`;
+  rmSync(report, { force: true });
+  const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs], { stdio: 'inherit' });
+  try {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    const crashed = (r.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+    const failed = r.numFailedTests + crashed;
+    return { passed: r.numPassedTests, failed: failed === 0 && run.status !== 0 ? 1 : failed };
+  } catch {
+    return { passed: 0, failed: 1 };
+  }
 }
-if (run.status !== 0 && failed === 0) failed = 1;
+
+const results = extra.length
+  ? [vitest('selected', extra)]
+  : [vitest('parallel', ['--exclude', '**/*.real.test.ts']), vitest('real', ['--no-file-parallelism', 'real.test.ts'])];
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -147,6 +147,10 @@ inside_host() {   # (runs in the fresh namespaces made by host_exec)
     mount --bind "$h/run" /run/libvirt
     mount --bind "$h/lib" /var/lib/libvirt
     mount --bind "$h/log" /var/log/libvirt
+    # A clean home for root: the machine's own dotfiles (a pyenv init that takes a lock on
+    # every shell start, say) must not slow down or stall the hosts' ssh sessions.
+    mkdir -p "$h/home/.ssh"
+    mount --bind "$h/home" /root
     mount --bind "$h/dotssh" /root/.ssh
     mount --bind "$ETC_HOSTS" /etc/hosts
     echo "$name" >/proc/sys/kernel/hostname

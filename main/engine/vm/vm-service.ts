@@ -160,7 +160,11 @@ export class VmService {
         this.db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
       }
       const rootSize = input.rootDiskSizeGiB !== undefined ? input.rootDiskSizeGiB * GiB : input.template ? Math.max(input.template.size, (input.offering.root_disk_size ?? 0) * GiB) : (input.diskOffering?.disk_size ?? 0);
-      if (rootSize <= 0) throw ApiError.param('diskofferingid: a blank VM from an ISO needs a disk offering (or size) for its root disk');
+      if (rootSize <= 0) {
+        throw ApiError.param(input.template
+          ? `rootdisksize: template ${input.template.name} does not record its size; give rootdisksize (GB)`
+          : 'diskofferingid: a blank VM from an ISO needs a disk offering (or size) for its root disk');
+      }
       this.addVolume(vmId, input, 'ROOT', 0, rootSize, input.iso ? input.diskOffering?.id : undefined, input.template?.id);
       if (input.template && input.diskOffering) this.addVolume(vmId, input, 'DATADISK', 1, input.diskOffering.disk_size, input.diskOffering.id, undefined);
       input.networks.forEach((network, index) => this.addNic(vmId, network, index));
