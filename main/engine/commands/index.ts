@@ -50,6 +50,7 @@ import addCluster from './infra/addCluster.js';
 import addHost from './infra/addHost.js';
 import updateHost from './infra/updateHost.js';
 import acceptHostKey from './infra/acceptHostKey.js';
+import probeHostKey from './infra/probeHostKey.js';
 import registerTemplate from './images/registerTemplate.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
@@ -67,6 +68,6 @@ export const ALL_COMMANDS: CommandDef[] = [
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, findHostsForMigration, checkClusterHeadroom, explainPlacement,
-  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, registerTemplate,
+  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
 ];

@@ -63,6 +63,10 @@ export class HaMonitor {
 
   private async checkHost(host: { id: number; name: string; state: string }): Promise<void> {
     const { engine } = this;
+    // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
+    // while the host answered: an HA restart or a user's start may be under way at the same time.
+    const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
+    const elsewhere = new Map((engine.db.prepare(`SELECT id, internal_name, update_count FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created')`).all(host.id) as { id: number; internal_name: string; update_count: number }[]).map((v) => [v.internal_name, v]));
     let instances;
     try {
       const session = await engine.hosts.session(host.id);
@@ -74,27 +78,26 @@ export class HaMonitor {
       if (misses >= HOST_DOWN_AFTER && host.state !== 'Down') await this.hostDown(host, error);
       return;
     }
-    const wasDown = host.state === 'Down' || (this.misses.get(host.id) ?? 0) >= HOST_DOWN_AFTER;
     this.misses.delete(host.id);
     if (host.state !== 'Up') engine.hosts.setState(host.id, 'Up');
     const power = new Map(instances.map((i) => [i.name, i.powerState]));
+    const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
     for (const vm of this.runningOn(host.id)) {
+      if (believed.get(vm.id) !== vm.update_count) continue;
       if (power.get(vm.internal_name) !== 'Running') await this.vmWentDown(vm, power.has(vm.internal_name) ? 'found stopped' : 'missing from host');
     }
     // Fence: a domain running here that Kiln has placed elsewhere (or stopped) must not run twice.
     for (const instance of instances) {
       if (instance.powerState !== 'Running') continue;
-      const vm = engine.db.prepare(`SELECT * FROM vm_instances WHERE internal_name=?`).get(instance.name) as VmRow | undefined;
-      if (!vm) continue; // not Kiln's VM
-      const elsewhere = vm.host_id !== host.id && vm.state !== 'Migrating';
-      if (elsewhere && (wasDown || vm.state === 'Running' || vm.state === 'Stopped')) {
-        engine.log.warn(`fencing ${vm.internal_name} on ${host.name}: Kiln runs it on another host or has it stopped`);
-        try {
-          await (await engine.hosts.session(host.id)).stop(vm.internal_name, { forced: true });
-          engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) was still running on ${host.name}; powered off there`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
-        } catch (error) {
-          engine.log.error(`fence ${vm.internal_name} on ${host.name}`, error);
-        }
+      const vm = elsewhere.get(instance.name);
+      if (!vm || !unchanged(vm.id, vm.update_count)) continue;
+      engine.log.warn(`fencing ${instance.name} on ${host.name}: Kiln runs it on another host or has it stopped`);
+      try {
+        await (await engine.hosts.session(host.id)).stop(instance.name, { forced: true });
+        const row = engine.vms.get(vm.id);
+        engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `VM ${row.display_name} (${row.uuid}) was still running on ${host.name}; powered off there`, accountId: row.account_id, resourceType: 'VirtualMachine', resourceUuid: row.uuid });
+      } catch (error) {
+        engine.log.error(`fence ${instance.name} on ${host.name}`, error);
       }
     }
   }

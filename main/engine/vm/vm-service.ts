@@ -269,8 +269,12 @@ export class VmService {
     let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
     this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
     try {
-      await session.define(this.spec(current));
-      await session.start(current.internal_name);
+      // A domain of this VM already running on the chosen host (a start that a dead process left
+      // behind) is adopted rather than defined again over it.
+      if ((await session.powerState(current.internal_name)) !== 'Running') {
+        await session.define(this.spec(current));
+        await session.start(current.internal_name);
+      }
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);

@@ -23,6 +23,7 @@ export default defineCommand({
     { name: 'password', type: 'string', description: 'the password for the host' },
     { name: 'privatekey', type: 'string', maxLength: 16384, description: 'Kiln: an SSH private key (OpenSSH or PEM) instead of a password' },
     { name: 'hosttags', type: 'list', description: 'list of tags to be added to the host' },
+    { name: 'hostkeyfingerprint', type: 'string', description: 'Kiln: the SSH host-key fingerprint the admin confirmed (from probeHostKey); the host must present exactly this key' },
     { name: 'details', type: 'map', description: 'Kiln: driver options, e.g. details[0].pool=kiln' },
   ],
   async handler({ engine, caller }, args) {
@@ -40,13 +41,13 @@ export default defineCommand({
     }
     if (cluster.hypervisor === 'KVM' && url.protocol !== 'ssh:' && url.protocol !== 'http:') throw ApiError.param('url: a KVM host is reached as ssh://host[:port]');
     if (cluster.hypervisor === 'KVM' && !args.str('password') && !args.str('privatekey')) throw ApiError.param('password or privatekey: a KVM host needs one');
-    const canonical = cluster.hypervisor === 'KVM' ? `ssh://${url.hostname}${url.port ? `:${url.port}` : ''}` : url.toString();
+    const canonical = cluster.hypervisor === 'KVM' ? `ssh://${url.hostname}:${url.port || 22}` : url.toString();
     if (db.prepare('SELECT 1 FROM hosts WHERE url=? AND removed IS NULL').get(canonical)) throw ApiError.param(`url: host ${canonical} is already added`);
     const secret = engine.hosts.sealSecret({ password: args.str('password'), privateKey: args.str('privatekey') });
     const uuid = randomUUID();
     const id = Number(
-      db.prepare('INSERT INTO hosts (uuid, name, zone_id, pod_id, cluster_id, hypervisor, url, username, secret_enc, host_tags, options, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)')
-        .run(uuid, url.hostname, zone.id, pod.id, cluster.id, cluster.hypervisor, canonical, args.str('username') ?? 'root', secret, (args.list('hosttags') ?? []).join(','), JSON.stringify(args.details('details') ?? {}), 'Connecting', now()).lastInsertRowid,
+      db.prepare('INSERT INTO hosts (uuid, name, zone_id, pod_id, cluster_id, hypervisor, url, username, secret_enc, host_tags, options, host_key_fingerprint, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
+        .run(uuid, url.hostname, zone.id, pod.id, cluster.id, cluster.hypervisor, canonical, args.str('username') ?? 'root', secret, (args.list('hosttags') ?? []).join(','), JSON.stringify(args.details('details') ?? {}), args.str('hostkeyfingerprint') ?? null, 'Connecting', now()).lastInsertRowid,
     );
     try {
       await engine.hosts.session(id);
