@@ -56,6 +56,18 @@ export interface KilnBridge {
   console?: KilnConsoleBridge;
 }
 
+/** What the 'jobs' subscription delivers, over IPC and the live WebSocket alike (engine.jobs.updates). */
+export interface JobUpdate {
+  jobid: string;
+  cmd: string;
+  status: number;
+  progress: number;
+  message?: string;
+  instanceType?: string;
+  instanceId?: string;
+  accountId?: number;
+}
+
 /** IPC channel names, one map for main and preload (Rancher Desktop's typed channel idea). */
 export const IPC = {
   invoke: 'kiln:invoke',

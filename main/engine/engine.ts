@@ -99,6 +99,7 @@ export class Engine {
 
   async close(): Promise<void> {
     this.background.stop();
+    this.background.ha.stop();
     await this.jobs.drain();
     await this.hosts.closeAll();
     this.db.close();

@@ -12,6 +12,7 @@ import { ApiError, toApiError } from './registry/errors.js';
 import type { Args } from './registry/params.js';
 import type { ApiObject, AsyncWork, Caller, CommandDef } from './registry/types.js';
 import { csDate } from './format.js';
+import type { JobUpdate } from '../../preload/api.js';
 
 export const JobStatus = { IN_PROGRESS: 0, SUCCEEDED: 1, FAILED: 2, CANCELLED: 3 } as const;
 
@@ -32,16 +33,8 @@ interface JobRow {
   completed: string | null;
 }
 
-export interface JobUpdate {
-  jobid: string;
-  cmd: string;
-  status: number;
-  progress: number;
-  message?: string;
-  instanceType?: string;
-  instanceId?: string;
-  accountId?: number;
-}
+/** The job-progress message is part of the bridge contract the renderer shares. */
+export type { JobUpdate } from '../../preload/api.js';
 
 export class JobManager {
   /** One process instance id; rows owned by another owner and still in progress are orphans. */

@@ -19,13 +19,17 @@ export class HaMonitor {
   private timer: NodeJS.Timeout | undefined;
   private misses = new Map<number, number>();
   private passing = false;
+  private running = false;
   private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
 
   constructor(private readonly engine: Engine) {}
 
   start(): void {
+    this.running = true;
     this.engine.hosts.events.on('host-event', this.listener);
     const tick = () => {
+      // A pass that was under way when stop() came must not schedule another.
+      if (!this.running) return;
       this.timer = setTimeout(() => void this.pass().finally(tick), Math.max(1, this.engine.settings.int('ha.monitor.interval')) * 1000);
       this.timer.unref();
     };
@@ -33,6 +37,7 @@ export class HaMonitor {
   }
 
   stop(): void {
+    this.running = false;
     this.engine.hosts.events.off('host-event', this.listener);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

@@ -38,6 +38,7 @@ export interface Vm {
   hypervisor?: string;
   instancename?: string;
   isdynamicallyscalable?: boolean;
+  ostypeid?: string;
   nic?: Nic[];
   details?: Record<string, string>;
   affinitygroup?: { id: string; name: string; type?: string }[];
@@ -50,8 +51,12 @@ export interface Host {
   state: string;
   resourcestate?: string;
   hypervisor?: string;
+  hypervisorversion?: string;
+  zoneid?: string;
   zonename?: string;
+  podid?: string;
   podname?: string;
+  clusterid?: string;
   clustername?: string;
   cpunumber?: number;
   cpuspeed?: number;
@@ -62,7 +67,50 @@ export interface Host {
   ipaddress?: string;
   hostkeyfingerprint?: string;
   hosttags?: string;
+  oscategoryid?: string;
+  oscategoryname?: string;
+  lastpinged?: string;
   details?: { lasterror?: string };
+}
+
+export interface Pod extends Named {
+  zoneid: string;
+  zonename?: string;
+}
+
+export interface Cluster extends Named {
+  zoneid: string;
+  podid: string;
+  podname?: string;
+  hypervisortype?: string;
+}
+
+export interface AffinityGroup {
+  id: string;
+  name: string;
+  type: string;
+  description?: string;
+  account?: string;
+  domain?: string;
+  virtualmachineIds?: string[];
+}
+
+/** One host's verdict in a placement (the planner's HostVerdict). */
+export interface HostVerdict {
+  hostId?: string;
+  hostName: string;
+  suitable: boolean;
+  reason: string;
+}
+
+/** A placement decision: the deploy job's `virtualmachine.placement`, or explainPlacement's `placement`. */
+export interface Placement {
+  policy?: string;
+  hostid?: string;
+  hostname?: string;
+  /** The suitable hosts' names, in the order they would be tried. */
+  order?: string[];
+  hosts?: HostVerdict[];
 }
 
 export interface Named {
@@ -109,16 +157,8 @@ export interface Configuration {
   options?: string;
 }
 
-/** What the 'jobs' subscription delivers (engine.jobs.updates). */
-export interface JobUpdate {
-  jobid: string;
-  cmd: string;
-  status: number;
-  progress: number;
-  message?: string;
-  instanceType?: string;
-  instanceId?: string;
-}
+/** What the 'jobs' subscription delivers: the bridge contract's type. */
+export type { JobUpdate } from '../../../preload/api';
 
 /** What the 'vms' subscription delivers (engine.bus 'vm'). */
 export interface VmStateChange {
@@ -139,4 +179,14 @@ export function errorText(error: unknown): string {
 export function errorCode(error: unknown): number | undefined {
   const code = (error as { errorcode?: unknown } | undefined)?.errorcode;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** An error as forms show it: the API's code (431, 534, …) and its text. */
+export interface ShownError {
+  code?: number;
+  text: string;
+}
+
+export function shownError(error: unknown): ShownError {
+  return { code: errorCode(error), text: errorText(error) };
 }
