@@ -5,9 +5,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchPlacement } from './placement.js';
+import { benchKvm } from './kvm.js';
 import type { BenchResult } from './stats.js';
 
-const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [['placement', benchPlacement]];
+const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
+  ['placement', benchPlacement],
+  ['kvm', benchKvm],
+];
 
 const results: BenchResult[] = [];
 for (const [name, run] of suites) {
