@@ -3,6 +3,9 @@
  * `kiln api` CLI, XML responses, login sessions, and the integration port off by default.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../main/engine/auth/signing.js';
@@ -104,5 +107,30 @@ describe('console endpoint (R31)', () => {
     const again = new WebSocket(endpoint.url);
     const status = await new Promise<number>((resolve) => again.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0)));
     expect(status).toBe(401);
+  });
+});
+
+describe('the integration port', () => {
+  it('is unauthenticated, answers XML by default, and listens only on 127.0.0.1 once integration.api.port is set', async () => {
+    const first = await startKiln({ args: ['--no-ui'], dataDir: mkdtempSync(join(tmpdir(), 'kiln-int-')) });
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    kiln = first;
+    await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'updateConfiguration', name: 'integration.api.port', value: String(port) }) });
+    await first.stop();
+    const second = await startKiln({ args: ['--no-ui'], dataDir: first.dataDir });
+    try {
+      expect(second.output()).toMatch(new RegExp(`Integration API \\(unauthenticated, 127\\.0\\.0\\.1 only\\): http://127\\.0\\.0\\.1:${port}/client/api`));
+      const res = await fetch(`http://127.0.0.1:${port}/client/api?command=listZones`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/^<\?xml .*<listzonesresponse .*<name>Demo<\/name>/);
+    } finally {
+      await second.stop();
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
   });
 });
