@@ -22,7 +22,6 @@ export interface ResolvedNic {
   source?: string;
   macAddress: string;
   model: string;
-  vlan?: number;
 }
 
 export interface DomainXmlInput {
@@ -89,7 +88,6 @@ export function buildDomainXml(input: DomainXmlInput): string {
     '@_type': nic.type,
     mac: { '@_address': nic.macAddress },
     ...(nic.type === 'network' ? { source: { '@_network': nic.source } } : nic.type === 'bridge' ? { source: { '@_bridge': nic.source } } : {}),
-    ...(nic.vlan !== undefined && nic.type !== 'user' ? { vlan: { tag: { '@_id': String(nic.vlan) } } } : {}),
     model: { '@_type': nic.model },
   }));
 

@@ -49,6 +49,7 @@ export class DomainEventWatcher {
   private running = false;
   private reconciling = false;
   private seeded = false;
+  private streamEnabled = true;
 
   constructor(
     private readonly virsh: Virsh,
@@ -77,6 +78,14 @@ export class DomainEventWatcher {
   restart(): void {
     this.stop();
     this.start();
+  }
+
+  /** Leaves only the reconcile running (tests use this to check what it catches on its own). */
+  disableStream(): void {
+    this.streamEnabled = false;
+    clearTimeout(this.restartTimer);
+    this.channel?.close();
+    this.channel = undefined;
   }
 
   /** Drops pause/resume noise for DOMAIN while FN runs (snapshots and migrations pause it briefly). */
@@ -108,6 +117,7 @@ export class DomainEventWatcher {
   }
 
   private async openStream(): Promise<void> {
+    if (!this.streamEnabled) return;
     let channel: ClientChannel;
     try {
       channel = await this.virsh.ssh.openChannel(command(this.virsh.argv(['event', '--loop', '--event', 'lifecycle'])));
@@ -115,7 +125,7 @@ export class DomainEventWatcher {
       this.scheduleStreamRestart();
       return;
     }
-    if (!this.running) {
+    if (!this.running || !this.streamEnabled) {
       channel.close();
       return;
     }
@@ -139,7 +149,7 @@ export class DomainEventWatcher {
   }
 
   private scheduleStreamRestart(): void {
-    if (!this.running) return;
+    if (!this.running || !this.streamEnabled) return;
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       if (this.running && !this.channel && this.virsh.ssh.isUp) void this.openStream();

@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { HostInventory, InstanceInfo } from '../types.js';
-import { parseDomainXml } from './domain-xml.js';
+import { parseDomainXml, splitDocuments } from './domain-xml.js';
 import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice } from './resource-xml.js';
 import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseNodeinfo, parseNodememstats, parseVersion } from './virsh-output.js';
 import type { Virsh } from './virsh.js';
-import { splitDocuments } from './domain-xml.js';
 
 /** Splits script output at lines "@@<nonce> <tag> <rest>" into sections. The nonce is random per
  *  call, so text inside a document (a description, say) cannot fake a section boundary. */
@@ -34,16 +33,17 @@ export function newNonce(): string {
 }
 
 // Each script fails when its listing fails (libvirtd down), instead of reporting "nothing".
+// pool-list/net-list --name pad names with trailing blanks, so those reads trim (default IFS).
 const POOLS_SCRIPT = `
 list=$($VIRSH pool-list --all --name) || exit 1
-printf '%s\\n' "$list" | while IFS= read -r p; do
+printf '%s\\n' "$list" | while read -r p; do
   [ -n "$p" ] && $VIRSH pool-dumpxml --pool "$p"
 done
 exit 0`;
 
 const NETWORKS_SCRIPT = `
 list=$($VIRSH net-list --all --name) || exit 1
-printf '%s\\n' "$list" | while IFS= read -r n; do
+printf '%s\\n' "$list" | while read -r n; do
   [ -n "$n" ] && $VIRSH net-dumpxml --network "$n"
 done
 echo "@@$1 bridges"
@@ -60,13 +60,15 @@ printf '%s\\n' "$list" | while IFS= read -r d; do
 done
 exit 0`;
 
-/** Per domain (by UUID, which is always plain text): state, XML, block device sizes. */
+/** Per domain (by UUID, which is always plain text): state, XML, block device sizes. The XML is
+ *  the persistent definition: a running domain's live <currentMemory> is what the balloon has
+ *  reached so far (the maximum for the first seconds after boot), not what the VM is given. */
 const INSTANCES_SCRIPT = `
 list=$($VIRSH list --all --uuid) || exit 1
 printf '%s\\n' "$list" | while IFS= read -r u; do
   [ -n "$u" ] || continue
   echo "@@$1 state $u"; $VIRSH domstate --reason --domain "$u" 2>/dev/null
-  echo "@@$1 xml $u"; $VIRSH dumpxml --domain "$u" 2>/dev/null
+  echo "@@$1 xml $u"; $VIRSH dumpxml --inactive --domain "$u" 2>/dev/null
   echo "@@$1 blk $u"; $VIRSH domblkinfo --domain "$u" --all 2>/dev/null
 done
 exit 0`;
@@ -163,7 +165,6 @@ export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
       cpuNumber: dom.vcpusCurrent,
       cpuCoresPerSocket: dom.cpuCoresPerSocket ?? 1,
       memoryMiB: Math.floor(dom.currentMemoryKiB / 1024),
-      osDisplayName: dom.kernel ? 'Linux (direct kernel boot)' : undefined,
       bootType: dom.bootType,
       disks: dom.disks
         .filter((d) => d.device === 'disk')

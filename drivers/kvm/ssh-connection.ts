@@ -215,6 +215,12 @@ export class SshConnection extends EventEmitter {
       };
       client.once('ready', () => {
         settled = true;
+        if (this.state === 'closed') {
+          // close() was called while this attempt was under way.
+          client.end();
+          reject(new DriverError(`SSH connection to ${this.label} is closed`, 'unreachable'));
+          return;
+        }
         this.hostKeyFingerprint ??= presented;
         this.client = client;
         this.state = 'up';

@@ -6,6 +6,7 @@
  */
 import { DriverError, type DiskSpec } from '../types.js';
 import { parseVolumeXml, type VolumeInfo } from './resource-xml.js';
+import { buildXml } from './xml.js';
 import { virshError, type Virsh } from './virsh.js';
 
 export function isPath(name: string): boolean {
@@ -31,26 +32,37 @@ export async function findVolume(virsh: Virsh, pool: string, name: string): Prom
   return undefined;
 }
 
-/** Creates a qcow2 volume for DISK (a linked clone when it has a backing image). */
+/** Creates a qcow2 volume for DISK (a linked clone when it has a backing image). The volume XML
+ *  is built here rather than with `vol-create-as`, which pastes the name into XML unescaped. */
 export async function createVolume(virsh: Virsh, pool: string, disk: DiskSpec): Promise<VolumeInfo> {
   if (isPath(disk.name)) {
     throw new DriverError(`disk image ${disk.name} does not exist; Kiln creates disks only as volume names in a storage pool`, 'invalid');
   }
   let capacity = Math.max(0, Math.floor(disk.sizeBytes));
-  const args = ['vol-create-as', '--pool', pool, '--name', disk.name, '--format', 'qcow2'];
+  let backing: VolumeInfo | undefined;
   if (disk.backingImage) {
-    const backing = await findVolume(virsh, pool, disk.backingImage);
+    backing = await findVolume(virsh, pool, disk.backingImage);
     if (!backing) throw new DriverError(`backing image ${disk.backingImage} not found in pool ${pool} on the host`, 'not-found');
     // A clone smaller than its template would cut the template's data off.
     capacity = Math.max(capacity, backing.capacityBytes);
-    args.push('--backing-vol', backing.path, '--backing-vol-format', backing.format);
   }
   if (capacity <= 0) throw new DriverError(`disk ${disk.name} needs a size`, 'invalid');
-  args.push('--capacity', `${capacity}b`);
-  await virsh.run(args);
+  await virsh.run(['vol-create', '--pool', pool, '--file', '/dev/stdin'], { stdin: volumeXml(disk.name, capacity, backing) });
   const created = await findVolume(virsh, pool, disk.name);
   if (!created) throw new DriverError(`volume ${disk.name} was created but cannot be found in pool ${pool}`, 'failed');
   return created;
+}
+
+/** A qcow2 volume definition; the backing format is always recorded (libvirt 9 will not probe it). */
+export function volumeXml(name: string, capacityBytes: number, backing?: Pick<VolumeInfo, 'path' | 'format'>): string {
+  return buildXml({
+    volume: {
+      name,
+      capacity: { '@_unit': 'bytes', '#text': String(capacityBytes) },
+      target: { format: { '@_type': 'qcow2' } },
+      ...(backing ? { backingStore: { path: backing.path, format: { '@_type': backing.format } } } : {}),
+    },
+  });
 }
 
 /** Deletes a volume; one that is already gone counts as deleted (expunge may be retried). */

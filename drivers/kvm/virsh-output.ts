@@ -150,6 +150,9 @@ export interface SnapshotListEntry {
 }
 
 /**
+ * The session itself reads snapshots from `snapshot-dumpxml` (exact names, descriptions, memory
+ * state); these two table readers are for tools and diagnostics that only have the listing.
+ *
  * `virsh snapshot-list DOMAIN --parent`: Name, Creation Time (3 words), State, Parent. Names
  * with spaces make columns ambiguous, so the row is read around the timestamp.
  */
@@ -157,19 +160,13 @@ export function parseSnapshotListParent(output: string): SnapshotListEntry[] {
   const entries: SnapshotListEntry[] = [];
   for (const line of output.split('\n')) {
     if (/^\s*Name\s+Creation Time/.test(line) || /^-+$/.test(line.trim()) || line.trim() === '') continue;
-    const match = /^\s*(.*?)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4})\s+(\S+(?: \S+)?)(?:\s{2,}(.*?))?\s*$/.exec(line);
+    // Columns are separated by at least two blanks; the state is one word (running, shutoff, …).
+    const match = /^\s*(.*?)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4})\s+(\S+)(?:\s{2,}(.*?))?\s*$/.exec(line);
     if (!match?.[1] || !match[2] || !match[3]) continue;
-    const [state, parent] = splitStateParent(match[3], match[4]);
-    entries.push({ name: match[1], creationTime: match[2], state, parent });
+    const parent = (match[4] ?? '').trim();
+    entries.push({ name: match[1], creationTime: match[2], state: match[3], parent: parent === '' ? undefined : parent });
   }
   return entries;
-}
-
-function splitStateParent(stateField: string, rest: string | undefined): [string, string | undefined] {
-  // States are one word except "disk-snapshot"/"shutoff"; "shut off" never appears here.
-  const [state, ...more] = stateField.split(' ');
-  const parent = [more.join(' '), rest ?? ''].filter(Boolean).join(' ').trim();
-  return [state ?? stateField, parent === '' ? undefined : parent];
 }
 
 /** `virsh snapshot-list DOMAIN --tree` → child → parent (roots map to undefined). */
@@ -177,7 +174,7 @@ export function parseSnapshotTree(output: string): Map<string, string | undefine
   const parents = new Map<string, string | undefined>();
   const stack: { depth: number; name: string }[] = [];
   for (const raw of output.split('\n')) {
-    if (raw.trim() === '' || /^\s*\|\s*$/.test(raw)) continue;
+    if (/^[\s|]*$/.test(raw)) continue; // blank and "  |   |" connector lines
     let depth: number;
     let name: string;
     const branch = /^(\s*(?:\|\s*)*)\+-\s(.*)$/.exec(raw);

@@ -21,10 +21,11 @@ const CATEGORIES: [RegExp, VirshCategory][] = [
 
 /** Turns virsh's stderr into one readable message and a category. */
 export function virshError(stderr: string, fallback: string): DriverError {
-  // virsh prints "error: …" lines; libvirt sometimes breaks a message onto the next line.
-  const message = stderr
-    .split('\n')
-    .map((line) => line.trim())
+  const lines = stderr.split('\n').map((line) => line.trim());
+  // The login shell's rc files may print their own complaints first; virsh's part starts at
+  // its first "error:" line (libvirt sometimes continues a message on the next line).
+  const first = lines.findIndex((line) => line.startsWith('error:'));
+  const message = (first >= 0 ? lines.slice(first) : lines)
     .filter((line) => line !== '' && line !== 'error:')
     .join(' ')
     .replace(/\s+/g, ' ')

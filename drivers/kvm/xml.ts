@@ -29,9 +29,21 @@ const builder = new XMLBuilder({
   textNodeName: '#text',
   format: true,
   suppressEmptyNode: true,
+  // Escaping is done here rather than by the library, to also write line breaks and tabs as
+  // character references: a parser would turn a literal CR into LF in text, and any of them
+  // into a space in an attribute.
+  processEntities: false,
+  tagValueProcessor: (_name: string, value: unknown) => escapeXml(value),
+  attributeValueProcessor: (_name: string, value: unknown) => escapeXml(value),
 });
 
 export type XmlNode = Record<string, unknown>;
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', "'": '&apos;', '"': '&quot;', '\r': '&#13;', '\n': '&#10;', '\t': '&#9;' };
+
+export function escapeXml(value: unknown): string {
+  return String(value).replace(/[&<>'"\r\n\t]/g, (ch) => ESCAPES[ch] ?? ch);
+}
 
 export function parseXml(xml: string): XmlNode {
   return parser.parse(xml) as XmlNode;

@@ -73,6 +73,23 @@ describe('states', () => {
   });
 });
 
+describe('deploy from an ISO (R6)', () => {
+  it('makes a blank root disk from the disk offering and attaches the ISO', async () => {
+    const vm = await deploy({ templateid: ids.isoid, diskofferingid: ids.diskSmall, name: 'from-iso' });
+    expect(vm).toMatchObject({ state: 'Running', isoid: ids.isoid });
+    expect(vm['templateid']).toBeUndefined();
+    const root = t.engine.db.prepare(`SELECT size FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) AND volume_type='ROOT'`).get(vm['id']) as { size: number };
+    expect(root.size).toBe(5 * 1024 ** 3);
+    const row = t.engine.db.prepare('SELECT v.internal_name, h.name FROM vm_instances v JOIN hosts h ON h.id=v.host_id WHERE v.uuid=?').get(vm['id']) as { internal_name: string; name: string };
+    const spec = t.engine.simulator.world.find(row.name)!.domains[row.internal_name]!.spec;
+    expect(spec.isoPath).toBe('debian-12-netinst.iso');
+    expect(spec.disks[0]!.backingImage).toBeUndefined();
+    const refused = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.isoid, serviceofferingid: ids.small });
+    expect(refused.status).toBe(431);
+    expect(String(refused.body['errortext'])).toMatch(/diskofferingid/);
+  });
+});
+
 describe('ownership and visibility', () => {
   it('lets users act on their own VMs only, and the root admin on any', async () => {
     const vm = await deploy({ name: 'alices' }, alice);

@@ -1,0 +1,115 @@
+/**
+ * The KVM driver: libvirt hosts reached over SSH, with virsh doing the work on the host.
+ *
+ * Host URL: ssh://host[:port] (a user in the URL is used when HostConnectionSpec.username is
+ * absent; default root). Credentials: password or privateKey (OpenSSH/PEM text). Host keys are
+ * trusted on first use; session.hostKeyFingerprint is what the engine pins, and a connect with a
+ * different pinnedHostKey is refused with category 'host-key-changed'.
+ *
+ * HostConnectionSpec.options (strings), all optional:
+ *   pool            storage pool for disks without their own (default "kiln")
+ *   domainType      "qemu" (TCG, default here) or "kvm"
+ *   uri             libvirt URI on the host (default qemu:///system)
+ *   migrationUri    how other hosts reach this host's libvirt (default qemu+ssh://USER@HOST[:PORT]/system)
+ *   migrateUnsafe   "false" to drop --unsafe from migrations (default "true")
+ *   vnc             "false" to define domains without a VNC display
+ *   serialLog       "false" to not also log serial output to /var/log/libvirt/qemu/NAME-serial.log
+ *   sharedPools     comma-separated pool names to report as shared storage
+ *   defaultNetwork  libvirt network or bridge for NICs whose network the host lacks
+ *                   (default: qemu user-mode networking)
+ *   maxExecChannels concurrent virsh commands on the connection (default 6; sshd allows 10 sessions)
+ */
+import { DriverError, type HostConnectionSpec, type HostSession, type HypervisorDriver } from '../types.js';
+import { KvmSession, type KvmHostOptions } from './session.js';
+import { SshConnection } from './ssh-connection.js';
+
+export { KvmSession, KVM_CAPABILITIES } from './session.js';
+export type { KvmHostOptions } from './session.js';
+export { sshFingerprint } from './ssh-connection.js';
+export type { VncForward } from './vnc.js';
+
+export interface KvmDriverOptions {
+  /** Defaults for every host; HostConnectionSpec.options override them per host. */
+  defaults?: Partial<Record<keyof KvmHostOptions, string>>;
+  /** How often the event reconcile lists domains (ms, default 5000). */
+  reconcileIntervalMs?: number;
+  /** Poll interval while waiting for a graceful stop (ms, default 500). */
+  stopPollMs?: number;
+  /** Upper bound for one migration (ms, default 10 minutes). */
+  migrateTimeoutMs?: number;
+  /** SSH connect timeout (ms, default 20000). */
+  connectTimeoutMs?: number;
+}
+
+export class KvmDriver implements HypervisorDriver {
+  readonly hypervisor = 'KVM' as const;
+
+  constructor(private readonly driverOptions: KvmDriverOptions = {}) {}
+
+  async connect(spec: HostConnectionSpec): Promise<HostSession> {
+    return this.connectKvm(spec);
+  }
+
+  /** Same as connect, typed as the KVM session (forwardVnc, migrationUri). */
+  async connectKvm(spec: HostConnectionSpec): Promise<KvmSession> {
+    const address = parseHostUrl(spec.url, spec.username);
+    const options = this.hostOptions(spec.options ?? {});
+    if (!spec.password && !spec.privateKey) throw new DriverError(`no password or private key for ${spec.url}`, 'invalid');
+    const ssh = await SshConnection.open({
+      host: address.host,
+      port: address.port,
+      username: address.username,
+      password: spec.password,
+      privateKey: spec.privateKey,
+      pinnedHostKey: spec.pinnedHostKey,
+      maxExecChannels: numberOption(options.maxExecChannels, 6),
+      readyTimeoutMs: this.driverOptions.connectTimeoutMs,
+    });
+    const session = new KvmSession(spec.hostId, address, ssh, {
+      pool: options.pool ?? 'kiln',
+      domainType: options.domainType === 'kvm' ? 'kvm' : 'qemu',
+      uri: options.uri ?? 'qemu:///system',
+      migrationUri: options.migrationUri,
+      migrateUnsafe: options.migrateUnsafe !== 'false',
+      vnc: options.vnc !== 'false',
+      serialLog: options.serialLog !== 'false',
+      sharedPools: new Set((options.sharedPools ?? '').split(',').map((p) => p.trim()).filter(Boolean)),
+      defaultNetwork: options.defaultNetwork,
+      stopPollMs: this.driverOptions.stopPollMs ?? 500,
+      migrateTimeoutMs: this.driverOptions.migrateTimeoutMs ?? 600_000,
+      reconcileIntervalMs: this.driverOptions.reconcileIntervalMs ?? 5_000,
+    });
+    // Fail the connect (not the first operation) when libvirt itself does not answer.
+    try {
+      await session.virsh.run(['version', '--daemon'], { timeoutMs: 30_000 });
+    } catch (error) {
+      await session.close();
+      throw error instanceof DriverError ? new DriverError(`libvirt on ${address.host} does not answer: ${error.message}`, 'unreachable') : error;
+    }
+    return session;
+  }
+
+  private hostOptions(options: Record<string, string>): Record<string, string | undefined> {
+    return { ...(this.driverOptions.defaults ?? {}), ...options };
+  }
+}
+
+/** ssh://[user@]host[:port] → address; IPv6 hosts in brackets. */
+export function parseHostUrl(url: string, username?: string): { host: string; port: number; username: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DriverError(`not a host URL: ${url} (expected ssh://host[:port])`, 'invalid');
+  }
+  if (parsed.protocol !== 'ssh:') throw new DriverError(`a KVM host URL must be ssh://host[:port], not ${url}`, 'invalid');
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new DriverError(`no host in ${url}`, 'invalid');
+  const port = parsed.port ? Number(parsed.port) : 22;
+  return { host, port, username: username || decodeURIComponent(parsed.username) || 'root' };
+}
+
+function numberOption(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
