@@ -171,6 +171,25 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     expect(job['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', hostid: z.hostIds['host2'] } });
     expect(onHost('host2', 'virsh', 'list', '--name')).toContain(internal_name);
     expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal_name);
+    // KVM has no storage motion: moving volumes along is refused with the reason, and nothing changes.
+    const root = (z.t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) AND volume_type='ROOT'`).get(vm['id']) as { uuid: string }).uuid;
+    const withVolume = await z.t.call('migrateVirtualMachineWithVolume', { virtualmachineid: vm['id']!, hostid: z.hostIds['host1']!, 'migrateto[0].volume': root, 'migrateto[0].pool': hosts!.poolName });
+    expect(withVolume.status).toBe(431);
+    expect(String(withVolume.body['errortext'])).toMatch(/KVM hosts cannot move a running VM's volumes/);
+  });
+
+  it('recreates the root disk from the template on restore (R29)', async () => {
+    const vm = await deploy({ name: 'kvm-restore' });
+    let tap = await consoleOf(vm['id']!);
+    await tap.waitFor(/KILN-GUEST-READY/);
+    await tap.run('echo KILNMARK77 > /dev/vda; sync; head -c 10 /dev/vda | grep -c KILNMARK77', /^1$/m);
+    tap.close();
+    const restored = await z.t.run('restoreVirtualMachine', { virtualmachineid: vm['id']! });
+    expect(restored['jobresult']).toMatchObject({ virtualmachine: { state: 'Running' } });
+    tap = await consoleOf(vm['id']!);
+    await tap.waitFor(/KILN-GUEST-READY/);
+    await tap.run('head -c 10 /dev/vda | grep -c KILNMARK77; echo done-$((2+2))', /^0\ndone-4$/m);
+    tap.close();
   });
 
   it('keeps an anti-affinity pair on two hosts, refuses a third with 533 and the reasons, and refuses a breaking migration', async () => {
@@ -253,6 +272,10 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     });
 
     it('marks an unreachable host Disconnected, refuses VM operations there without a DB change, then restarts its HA VMs elsewhere, never twice', { timeout: 300_000 }, async () => {
+      // The anti-affinity pair from an earlier test would make any host's loss unabsorbable; drop the group.
+      await z.t.run('deleteAffinityGroup', { name: 'kvm-spread' });
+      const before = (await z.t.call('checkClusterHeadroom', { clusterid: z.clusterid })).body['clusterheadroom'] as { hasheadroom: boolean };
+      expect(before.hasheadroom).toBe(true);
       const ha = await deploy({ name: 'kvm-ha-host', hostid: z.hostIds['host2']! });
       const plain = await deploy({ name: 'kvm-plain-host', hostid: z.hostIds['host2']! });
       await z.t.call('updateVirtualMachine', { id: plain['id']!, haenable: 'false' });
@@ -268,6 +291,10 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
         await until('the HA VM to run on host1', () => row(ha['id']!).state === 'Running' && row(ha['id']!).host === hosts!.hosts[0]!.address, 120_000);
         expect(runningOn('host1', haInternal)).toBe(true);
         expect(row(plain['id']!).state).toBe('Stopped');
+        // With one of two hosts down, losing host1 would strand its VMs: the N-1 answer changes (R14).
+        const headroom = (await z.t.call('checkClusterHeadroom', { clusterid: z.clusterid })).body['clusterheadroom'] as { hasheadroom: boolean; hostfailure: { hostname: string; unplaceable: { reason: string }[] }[] };
+        expect(headroom.hasheadroom).toBe(false);
+        expect(headroom.hostfailure.find((f) => f.hostname === hosts!.hosts[0]!.address)!.unplaceable[0]!.reason).toMatch(/host is Down/);
       } finally {
         harness('start-host', 'host2');
       }

@@ -130,6 +130,21 @@ describe('migration (R20)', () => {
   });
 });
 
+describe('migration with volumes (R21)', () => {
+  it('moves the VM and its volumes to a named pool, and names a pool that does not exist', async () => {
+    const vm = vmOf(await t.run('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, name: 'mover-vol', hostid: hosts[0]!.uuid }));
+    const root = (t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) AND volume_type='ROOT'`).get(vm['id']) as { uuid: string }).uuid;
+    const before = dbFingerprint(t.engine);
+    const bad = await t.call('migrateVirtualMachineWithVolume', { virtualmachineid: vm['id']!, hostid: hosts[1]!.uuid, 'migrateto[0].volume': root, 'migrateto[0].pool': 'nowhere' });
+    expect(bad.status).toBe(431);
+    expect(String(bad.body['errortext'])).toMatch(/migrateto\[0\]\.pool: host sim-host-2 has no storage pool "nowhere"/);
+    expect(dbFingerprint(t.engine)).toBe(before);
+    const moved = await t.run('migrateVirtualMachineWithVolume', { virtualmachineid: vm['id']!, hostid: hosts[1]!.uuid, 'migrateto[0].volume': root, 'migrateto[0].pool': 'sim-primary' });
+    expect(moved['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', hostid: hosts[1]!.uuid } });
+    expect(t.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(root)).toEqual({ pool: 'sim-primary' });
+  });
+});
+
 describe('restarts honour anti-affinity (CloudStack #7202)', () => {
   it('does not start a VM on its last host when an anti-affinity peer now runs there', async () => {
     await t.run('createAffinityGroup', { name: 'pair', type: 'host anti-affinity' }, alice);

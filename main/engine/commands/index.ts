@@ -42,6 +42,7 @@ import listAffinityGroupTypes from './affinity/listAffinityGroupTypes.js';
 import updateVMAffinityGroup from './affinity/updateVMAffinityGroup.js';
 import migrateVirtualMachine from './vm/migrateVirtualMachine.js';
 import findHostsForMigration from './vm/findHostsForMigration.js';
+import migrateVirtualMachineWithVolume from './vm/migrateVirtualMachineWithVolume.js';
 import checkClusterHeadroom from './infra/checkClusterHeadroom.js';
 import explainPlacement from './infra/explainPlacement.js';
 import createZone from './infra/createZone.js';
@@ -67,7 +68,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
-  migrateVirtualMachine, findHostsForMigration, checkClusterHeadroom, explainPlacement,
+  migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
 ];

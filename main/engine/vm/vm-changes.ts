@@ -150,14 +150,14 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
 }
 
 /** Live migration of a running VM to another host (R17, R20); the VM is Migrating meanwhile. */
-export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, target: PlacementHost, jobUuid?: string): Promise<VmRow> {
+export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, target: PlacementHost, jobUuid?: string, volumePools?: Record<string, string>): Promise<VmRow> {
   if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated live`);
   const source = await engine.hosts.session(vm.host_id);
   const destination = await engine.hosts.session(target.id);
   if (!source.capabilities.liveMigration) throw ApiError.param('this hypervisor cannot migrate live');
   engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
-    await source.migrate(vm.internal_name, { session: destination }, { live: true });
+    await source.migrate(vm.internal_name, { session: destination, volumePools }, { live: true });
   } catch (error) {
     engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, note: `migration failed: ${error instanceof Error ? error.message : String(error)}` });
     throw error;

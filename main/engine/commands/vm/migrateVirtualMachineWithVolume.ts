@@ -1,0 +1,50 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
+import { byUuid } from '../../lookup.js';
+import type { HostRow } from '../../hosts/host-manager.js';
+import type { VolumeRow } from '../../vm/rows.js';
+import { migrateVm } from '../../vm/vm-changes.js';
+import { vmJob } from '../../vm/vm-job.js';
+import { migrationOutcome } from '../../placement/migration.js';
+
+export default defineCommand({
+  name: 'migrateVirtualMachineWithVolume',
+  description: 'Attempts live migration of a VM together with its volumes to the storage pools named in migrateto (R21). Only hypervisors with storage motion can do it; others are refused with the reason.',
+  kind: 'async',
+  roles: ADMIN_ONLY,
+  response: 'virtualmachine',
+  vmStates: ['Running'],
+  params: [
+    { name: 'virtualmachineid', type: 'uuid', required: true, description: 'the ID of the virtual machine' },
+    { name: 'hostid', type: 'uuid', description: 'Destination Host ID to migrate VM to' },
+    { name: 'migrateto', type: 'map', description: 'Storage to pool mapping: migrateto[i].volume=<volume uuid>&migrateto[i].pool=<pool name on the destination>' },
+  ],
+  async handler(ctx, args) {
+    const { engine, caller } = ctx;
+    const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
+    if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated`);
+    engine.vms.assertHostReachable(vm);
+    const source = await engine.hosts.session(vm.host_id!);
+    if (!source.capabilities.storageMotion) {
+      throw ApiError.param(`migrateto: ${vm.hypervisor} hosts cannot move a running VM's volumes to other pools (no storage motion); use migrateVirtualMachine on shared storage, or stop the VM to move its volumes`);
+    }
+    const target = args.uuid('hostid') ? byUuid<HostRow>(engine.db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
+    const outcome = migrationOutcome(engine, vm, target);
+    const chosen = outcome.host;
+    if (!chosen) throw ApiError.capacity(`Cannot migrate VM ${vm.display_name}: ${outcome.considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ')}`, { placement: outcome.considered });
+    const pools = new Set((await (await engine.hosts.session(chosen.id)).inventory()).storagePools.map((p) => p.name));
+    const moves = (args.map('migrateto') ?? []).map((entry, i) => {
+      const volume = byUuid<VolumeRow>(engine.db, 'volume', entry['volume'] ?? '', `migrateto[${i}].volume`);
+      if (volume.vm_id !== vm.id) throw ApiError.param(`migrateto[${i}].volume: volume ${volume.uuid} is not attached to this VM`);
+      const pool = entry['pool'] ?? '';
+      if (!pools.has(pool)) throw ApiError.param(`migrateto[${i}].pool: host ${chosen.name} has no storage pool "${pool}" (it has ${[...pools].join(', ')})`);
+      return { volume, pool };
+    });
+    return vmJob(ctx, vm, async (job) => {
+      engine.vms.lastPlacement.set(vm.id, outcome);
+      const moved = await migrateVm(engine, caller, engine.vms.get(vm.id), chosen, job, Object.fromEntries(moves.map((m) => [m.volume.path ?? '', m.pool])));
+      for (const m of moves) engine.db.prepare('UPDATE volumes SET pool=? WHERE id=?').run(m.pool, m.volume.id);
+      return moved;
+    });
+  },
+});
