@@ -75,7 +75,7 @@ export async function serve(p: Parsed): Promise<void> {
 
 async function keys(p: Parsed): Promise<void> {
   const dataDir = flag(p, 'data-dir') ?? defaultDataDir();
-  const engine = await Engine.open({ dataDir, background: false });
+  const engine = await Engine.open({ dataDir, background: false, ownsJobs: false });
   const admin = engine.accounts.localAdmin();
   const k = engine.accounts.keysOf(admin.userId) ?? engine.accounts.registerKeys(admin.userId);
   await engine.close();
@@ -88,7 +88,7 @@ async function api(p: Parsed): Promise<number> {
   if (!command) throw new Error('usage: kiln api COMMAND key=value …');
   const dataDir = flag(p, 'data-dir') ?? defaultDataDir();
   const url = flag(p, 'url') ?? (JSON.parse(readFileSync(serverInfoFile(dataDir), 'utf8')) as { url: string }).url;
-  const engine = await Engine.open({ dataDir, background: false, seed: false });
+  const engine = await Engine.open({ dataDir, background: false, seed: false, ownsJobs: false });
   const admin = engine.accounts.localAdmin();
   const k = engine.accounts.keysOf(admin.userId);
   await engine.close();

@@ -46,6 +46,11 @@ export interface EngineOptions {
   seed?: boolean;
   /** Run the HA monitor, reconcile and expunge sweeper (default true). */
   background?: boolean;
+  /**
+   * This process owns the data directory's jobs (default true). A tool that opens the database
+   * beside a running server (kiln keys, kiln api) must not declare that server's jobs orphaned.
+   */
+  ownsJobs?: boolean;
   log?: Logger;
 }
 
@@ -90,7 +95,7 @@ export class Engine {
 
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options.dataDir, options);
-    const orphans = engine.jobs.recoverOrphans();
+    const orphans = options.ownsJobs === false ? 0 : engine.jobs.recoverOrphans();
     if (orphans > 0) engine.log.warn(`${orphans} job(s) were in progress when Kiln last stopped; they are now reported as failed`);
     if (options.seed !== false) await seedDefaults(engine);
     if (options.background !== false) engine.background.start();

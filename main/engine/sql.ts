@@ -12,7 +12,8 @@ export function where(base: string[], filters: Filter[]): { sql: string; values:
   const clauses = [...base];
   const values: unknown[] = [];
   for (const [column, value, op] of filters) {
-    if (value === undefined || value === null) continue;
+    // An empty filter value means "no filter", as CloudStack's list commands read it.
+    if (value === undefined || value === null || value === '') continue;
     if (op === 'like') {
       clauses.push(`${column} LIKE ? ESCAPE '\\'`);
       values.push(likePattern(String(value)));

@@ -75,6 +75,22 @@ describe('HTTP /client/api', () => {
     expect(JSON.parse(out)).toMatchObject({ listzonesresponse: { count: 1, zone: [{ name: 'Demo' }] } });
   });
 
+  it('lets kiln keys and kiln api run beside the server without declaring its jobs orphaned', async () => {
+    const slow = await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'listZones' }) });
+    expect(slow.status).toBe(200);
+    // A job left in progress by this very server must survive another tool opening the database.
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(kiln.dataDir, 'kiln.db'));
+    const owner = (db.prepare('SELECT owner FROM async_jobs ORDER BY id DESC LIMIT 1').get() as { owner: string } | undefined)?.owner ?? 'live-server';
+    db.prepare(`INSERT INTO async_jobs (uuid, cmd, params, status, owner, created) VALUES ('22222222-3333-4444-8555-666666666666','startVirtualMachine','{}',0,?,?)`).run(owner, new Date().toISOString());
+    db.close();
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'keys', '--data-dir', kiln.dataDir], { encoding: 'utf8' });
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'api', '--data-dir', kiln.dataDir, 'listZones'], { encoding: 'utf8' });
+    const check = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true });
+    expect(check.prepare(`SELECT status FROM async_jobs WHERE uuid='22222222-3333-4444-8555-666666666666'`).get()).toEqual({ status: 0 });
+    check.close();
+  });
+
   it('keeps the unauthenticated integration port off by default', async () => {
     expect(kiln.output()).not.toMatch(/Integration API/);
     const config = await fetch(`${kiln.apiUrl}?${signed({ command: 'listConfigurations', name: 'integration.api.port' }).toString()}`);

@@ -75,6 +75,15 @@ describe('R12 and R30: edit and details', () => {
     expect(stopped.body['virtualmachine']).toMatchObject({ name: 'renamed', osdisplayname: 'Ubuntu 24.04 LTS (64-bit)', isdynamicallyscalable: false });
   });
 
+  it('clears the group with an empty value, and host tags likewise', async () => {
+    const vm = await deploy({ name: 'grouped', group: 'web' });
+    const cleared = await t.call('updateVirtualMachine', { id: vm['id']!, group: '' });
+    expect((cleared.body['virtualmachine'] as { group?: string }).group).toBeUndefined();
+    const host = (t.engine.db.prepare('SELECT uuid FROM hosts LIMIT 1').get() as { uuid: string }).uuid;
+    await t.call('updateHost', { id: host, hosttags: 'ssd,fast' });
+    expect(((await t.call('updateHost', { id: host, hosttags: '' })).body['host'] as { hosttags?: string }).hosttags).toBeUndefined();
+  });
+
   it('refuses haenable on an offering without HA', async () => {
     const vm = await deploy({ name: 'noha' });
     const res = await t.call('updateVirtualMachine', { id: vm['id']!, haenable: 'true' });

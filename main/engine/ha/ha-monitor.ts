@@ -78,6 +78,9 @@ export class HaMonitor {
       instances = await session.listInstances();
     } catch (error) {
       await engine.hosts.drop(host.id);
+      // A host whose SSH key changed is not known to be down: it may be running its VMs. Restarting
+      // them elsewhere could run them twice, so it waits in Alert for an admin (acceptHostKey).
+      if ((engine.db.prepare('SELECT state FROM hosts WHERE id=?').get(host.id) as { state: string }).state === 'Alert') return;
       const misses = (this.misses.get(host.id) ?? 0) + 1;
       this.misses.set(host.id, misses);
       if (misses >= HOST_DOWN_AFTER && host.state !== 'Down') await this.hostDown(host, error);

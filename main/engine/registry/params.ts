@@ -64,6 +64,10 @@ export function parseParams(command: string, defs: ParamDef[], raw: Record<strin
     const value = plain.get(name);
     if (value === undefined || value === '') {
       if (def.required) throw missing(cmd, def.name);
+      // An empty string or list given on purpose clears the field (group=, hosttags=); empty values
+      // of other types mean "not given", as CloudStack reads them.
+      if (value === '' && def.type === 'string') values.set(name, '');
+      if (value === '' && def.type === 'list') values.set(name, []);
       continue;
     }
     if (def.roles && !def.roles.includes(caller.role)) {

@@ -128,8 +128,8 @@ export class VmService {
   allocate(caller: Caller, input: DeployInput): VmRow {
     const uuid = randomUUID();
     const instanceName = `VM-${uuid}`;
-    const displayName = input.displayName ?? input.name ?? instanceName;
-    const hostname = input.name ?? (input.displayName && validHostname(input.displayName) ? input.displayName : instanceName);
+    const displayName = input.displayName || input.name || instanceName;
+    const hostname = input.name || (input.displayName && validHostname(input.displayName) ? input.displayName : instanceName);
     if (!validHostname(hostname)) {
       throw ApiError.param(`name: "${hostname}" is not a valid hostname: at most 63 characters of letters, digits and hyphens, starting with a letter and ending with a letter or digit`);
     }
@@ -270,11 +270,17 @@ export class VmService {
     this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
     try {
       // A domain of this VM already running on the chosen host (a start that a dead process left
-      // behind) is adopted rather than defined again over it.
-      if ((await session.powerState(current.internal_name)) !== 'Running') {
+      // behind) is adopted rather than defined again over it. Drivers refuse to redefine a running
+      // domain, so the state is read only when define fails, not on every start.
+      let adopted = false;
+      try {
         await session.define(this.spec(current));
-        await session.start(current.internal_name);
+      } catch (error) {
+        const state = await session.powerState(current.internal_name).catch(() => undefined);
+        if (state !== 'Running') throw error;
+        adopted = true;
       }
+      if (!adopted) await session.start(current.internal_name);
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
