@@ -5,6 +5,7 @@ import { useVms } from './stores/vm-store';
 import { useApiCatalog } from './stores/api-catalog-store';
 import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
 import { useTheme } from './stores/theme-store';
+import { useDeployForm } from './stores/deploy-form-store';
 import { kiln } from './transport';
 import type { JobUpdate, VmStateChange } from './api/model';
 import { JOB_IN_PROGRESS } from './api/jobs';
@@ -12,6 +13,8 @@ import { VmListView } from './views/VmListView';
 import { VmDetailView } from './views/VmDetailView';
 import { DeployWizard } from './views/DeployWizard';
 import { HostsView } from './views/HostsView';
+import { AffinityView } from './views/AffinityView';
+import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
 import { Notifications } from './components/Notifications';
@@ -49,6 +52,7 @@ function useLiveData() {
 const NAV: { view: Route['view']; href: string; label: string }[] = [
   { view: 'vms', href: '#/vms', label: 'Virtual machines' },
   { view: 'hosts', href: '#/hosts', label: 'Hosts' },
+  { view: 'affinity', href: '#/affinity', label: 'Affinity' },
   { view: 'events', href: '#/events', label: 'Jobs and events' },
   { view: 'settings', href: '#/settings', label: 'Settings' },
 ];
@@ -88,7 +92,7 @@ export function App() {
           ))}
         </nav>
         <div className="topbar-end">
-          <a className={route.view === 'deploy' ? 'button primary current' : 'button primary'} href="#/deploy" aria-current={route.view === 'deploy' ? 'page' : undefined}>
+          <a className={route.view === 'deploy' ? 'button primary current' : 'button primary'} href="#/deploy" aria-current={route.view === 'deploy' ? 'page' : undefined} onClick={() => route.view === 'deploy' && useDeployForm.getState().newDeploy()}>
             Deploy VM
           </a>
           <button type="button" className="theme-toggle" onClick={toggle} aria-pressed={theme === 'dark'} aria-label="Dark theme" title={theme === 'dark' ? 'Switch to the light theme' : 'Switch to the dark theme'}>
@@ -106,10 +110,12 @@ export function App() {
         {route.view === 'vm' && <VmDetailView id={route.id} tab={route.tab} />}
         {route.view === 'deploy' && <DeployWizard />}
         {route.view === 'hosts' && <HostsView />}
+        {route.view === 'affinity' && <AffinityView />}
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
       </main>
       <Notifications />
+      <AffinityGroupsDialog />
       <ConfirmDialog />
     </div>
   );

@@ -77,3 +77,16 @@ export async function waitJob(ui: UiSession, jobid: string): Promise<Record<stri
 export function vmRow(page: Page, name: string) {
   return page.getByRole('table', { name: 'Virtual machines' }).locator('tbody tr').filter({ has: page.getByRole('link', { name, exact: true }) });
 }
+
+/** Goes to a view by its hash and waits for its heading. */
+export async function goTo(ui: UiSession, hash: string, heading: string | RegExp): Promise<void> {
+  await inPage(ui.page, `location.hash = ${JSON.stringify(hash)}`);
+  await ui.page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+}
+
+/** The one list item of an API list response (throws when there is not exactly one). */
+export async function one<T = Record<string, unknown>>(ui: UiSession, command: string, listName: string, params: Record<string, string> = {}): Promise<T> {
+  const items = (await ui.api(command, params))[listName] as T[] | undefined;
+  if (items?.length !== 1) throw new Error(`${command} ${JSON.stringify(params)}: expected one ${listName}, got ${items?.length ?? 0}`);
+  return items[0]!;
+}

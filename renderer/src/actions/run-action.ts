@@ -7,12 +7,17 @@ import { useConfirm } from '../stores/confirm-store';
 import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { navigate } from '../stores/route-store';
+import { useAffinityDialog } from '../stores/affinity-dialog-store';
 import type { VmAction } from './vm-actions';
 
 export async function runVmAction(action: VmAction, vm: Vm): Promise<boolean> {
   const name = vm.displayname || vm.name;
   if (action.opens === 'console') {
     navigate({ view: 'vm', id: vm.id, tab: 'console' });
+    return true;
+  }
+  if (action.opens === 'affinity') {
+    useAffinityDialog.getState().open(vm);
     return true;
   }
   if (action.confirm) {

@@ -18,8 +18,8 @@ export interface VmAction {
   danger?: boolean;
   /** Offered for a multi-selection in the VM list. */
   bulk?: boolean;
-  /** Opens a view instead of calling the command (the console). */
-  opens?: 'console';
+  /** Opens a view or a form instead of calling the command at once (the console, the affinity groups). */
+  opens?: 'console' | 'affinity';
 }
 
 const listNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
@@ -37,6 +37,7 @@ export const VM_ACTIONS: VmAction[] = [
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
     confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,
   },
+  { id: 'affinity', label: 'Affinity groups…', command: 'updateVMAffinityGroup', params: (vm) => ({ id: vm.id }), opens: 'affinity' },
   { id: 'recover', label: 'Recover', command: 'recoverVirtualMachine', params: (vm) => ({ id: vm.id }) },
   {
     id: 'expunge', label: 'Expunge', command: 'expungeVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true,

@@ -11,7 +11,8 @@ export interface ApiInfo {
   name: string;
   isasync: boolean;
   vmstates?: string[];
-  params: { name: string; required: boolean; type: string }[];
+  /** Each parameter; an engine may declare per-parameter VM states too (`vmstates`). */
+  params: { name: string; required: boolean; type: string; vmstates?: string[] }[];
 }
 
 interface ApiCatalog {
@@ -52,4 +53,21 @@ export function appliesInState(apis: Map<string, ApiInfo>, command: string, stat
   if (!api) return false;
   // A command without declared states is not gated by state.
   return api.vmstates === undefined || api.vmstates.includes(state);
+}
+
+/** The states in which updateVirtualMachine's guest-visible fields (name, OS type, details…) may change. */
+export const STOPPED_STATES = ['Stopped', 'Created'];
+
+/**
+ * True when a parameter of a command may be used for a VM in this state: the parameter's own
+ * listApis `vmstates` when the engine declares them, else the command's, else `fallback`.
+ * (updateVirtualMachine takes display name and HA in any state but name, OS type and details
+ * only when stopped; listApis declares no states for it, so the UI falls back to the stopped
+ * states and the engine's 431 stays the final word.)
+ */
+export function paramAppliesInState(apis: Map<string, ApiInfo>, command: string, param: string, state: string, fallback: string[]): boolean {
+  const api = apis.get(command.toLowerCase());
+  if (!api) return false;
+  const declared = api.params.find((p) => p.name.toLowerCase() === param.toLowerCase())?.vmstates ?? api.vmstates ?? fallback;
+  return declared.includes(state);
 }

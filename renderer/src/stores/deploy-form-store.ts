@@ -16,6 +16,7 @@ export interface DeployDraft {
   cpuSpeed: string;
   memory: string;
   networkids: string[];
+  affinitygroupids: string[];
   name: string;
   displayname: string;
   group: string;
@@ -24,7 +25,7 @@ export interface DeployDraft {
 
 export const EMPTY_DRAFT: DeployDraft = {
   zoneid: '', podid: '', clusterid: '', hostid: '', source: 'template', templateid: '', isoid: '', diskofferingid: '', disksize: '',
-  serviceofferingid: '', cpuNumber: '', cpuSpeed: '', memory: '', networkids: [], name: '', displayname: '', group: '', startvm: true,
+  serviceofferingid: '', cpuNumber: '', cpuSpeed: '', memory: '', networkids: [], affinitygroupids: [], name: '', displayname: '', group: '', startvm: true,
 };
 
 export const DEPLOY_STEPS = ['Placement', 'Image', 'Offering', 'Network', 'Names', 'Review'] as const;
@@ -37,6 +38,9 @@ interface DeployForm {
   set(patch: Partial<DeployDraft>): void;
   goTo(step: number): void;
   reset(): void;
+  /** Bumped when "Deploy VM" is chosen while the wizard shows a finished deploy: start afresh. */
+  restart: number;
+  newDeploy(): void;
 }
 
 export const useDeployForm = create<DeployForm>((set, get) => ({
@@ -46,6 +50,8 @@ export const useDeployForm = create<DeployForm>((set, get) => ({
   set: (patch) => set({ draft: { ...get().draft, ...patch } }),
   goTo: (step) => set({ step, reached: Math.max(get().reached, step) }),
   reset: () => set({ draft: EMPTY_DRAFT, step: 0, reached: 0 }),
+  restart: 0,
+  newDeploy: () => set({ restart: get().restart + 1 }),
 }));
 
 /** CloudStack's hostname rule: letters, digits and hyphens, 1-63, not starting or ending with a hyphen, not all digits. */

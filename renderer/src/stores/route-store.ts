@@ -6,6 +6,7 @@ export type Route =
   | { view: 'vm'; id: string; tab: string }
   | { view: 'deploy' }
   | { view: 'hosts' }
+  | { view: 'affinity' }
   | { view: 'events' }
   | { view: 'settings' };
 
@@ -16,6 +17,7 @@ export function parseHash(hash: string): Route {
       return parts[1] ? { view: 'vm', id: parts[1], tab: parts[2] ?? 'overview' } : { view: 'vms' };
     case 'deploy':
     case 'hosts':
+    case 'affinity':
     case 'events':
     case 'settings':
       return { view: parts[0] };

@@ -1,14 +1,17 @@
 /**
- * The deploy wizard: placement (zone; for admins pod, cluster or host), template or ISO (an ISO
- * needs a disk offering), service offering (custom ones ask CPU and memory), networks, names,
- * and start now or not. It submits deployVirtualMachine and follows the job; a placement refusal
- * (533) lists each host and why it was refused.
+ * The deploy wizard: placement (zone; for admins pod, cluster or host; affinity groups), template
+ * or ISO (an ISO needs a disk offering), service offering (custom ones ask CPU and memory),
+ * networks, names, and start now or not. Admins can ask the planner to explain the placement
+ * before deploying (explainPlacement). It submits deployVirtualMachine and follows the job; the
+ * outcome shows the host chosen and the hosts refused with their reasons (the job's placement),
+ * and a placement refusal (533) lists each host and why it was refused.
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { ApiParams } from '../../../preload/api';
 import { kiln } from '../transport';
 import { useApiList } from '../api/use-api-list';
-import { errorCode, errorText, type DiskOffering, type Named, type ServiceOffering } from '../api/model';
+import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named, type Placement, type ServiceOffering } from '../api/model';
+import { PlacementTable } from '../components/PlacementTable';
 import { waitForJob } from '../api/jobs';
 import { DEPLOY_STEPS, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
 import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
@@ -18,7 +21,7 @@ import { hrefOf } from '../stores/route-store';
 
 type Outcome =
   | { kind: 'running'; jobid: string; vmId?: string }
-  | { kind: 'done'; vmId?: string; name: string; started: boolean }
+  | { kind: 'done'; vmId?: string; name: string; started: boolean; hostname?: string; placement?: Placement }
   | { kind: 'failed'; code?: number; text: string; refusals: { host: string; reason: string }[] };
 
 export function DeployWizard() {
@@ -38,6 +41,9 @@ export function DeployWizard() {
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
   const networks = useApiList<Named & { type?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+  // The deploying account's own groups (a VM may join only those).
+  const affinityGroups = useApiList<AffinityGroup>('listAffinityGroups', 'affinitygroup', hasApi(apis, 'listAffinityGroups') ? {} : undefined);
+  const canExplain = hasApi(apis, 'explainPlacement');
 
   // Sensible first choices once the lists arrive.
   useEffect(() => {
@@ -50,6 +56,9 @@ export function DeployWizard() {
   useEffect(() => {
     heading.current?.focus();
   }, [step]);
+  // "Deploy VM" chosen again after a finished deploy: back to a fresh first step.
+  const restart = useDeployForm((s) => s.restart);
+  useEffect(() => setOutcome((o) => (o?.kind === 'done' ? undefined : o)), [restart]);
 
   const offering = offerings.items.find((o) => o.id === draft.serviceofferingid);
   const diskOffering = diskOfferings.items.find((d) => d.id === draft.diskofferingid);
@@ -80,8 +89,8 @@ export function DeployWizard() {
       setOutcome({ kind: 'running', jobid, vmId });
       useVms.getState().refreshSoon();
       const result = await waitForJob(jobid);
-      const vm = result['virtualmachine'] as { id?: string; displayname?: string; state?: string } | undefined;
-      setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm });
+      const vm = result['virtualmachine'] as { id?: string; displayname?: string; state?: string; hostname?: string; placement?: Placement } | undefined;
+      setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm, hostname: vm?.hostname, placement: vm?.placement });
       // The next visit starts a fresh draft (a name is used once).
       reset();
       void useVms.getState().refresh();
@@ -143,6 +152,30 @@ export function DeployWizard() {
                   <Select label="Pod" value={draft.podid} onChange={(podid) => set({ podid, clusterid: '', hostid: '' })} options={pods.items} any />
                   <Select label="Cluster" value={draft.clusterid} onChange={(clusterid) => set({ clusterid, hostid: '' })} options={clusters.items} any />
                   <Select label="Host" value={draft.hostid} onChange={(hostid) => set({ hostid })} options={hosts.items.map((h) => ({ ...h, name: `${h.name}${h.state && h.state !== 'Up' ? ` (${h.state})` : ''}` }))} any />
+                </fieldset>
+              )}
+              {hasApi(apis, 'listAffinityGroups') && (
+                <fieldset className="fieldset">
+                  <legend>Affinity groups (optional)</legend>
+                  {affinityGroups.items.length === 0 && !affinityGroups.loading && (
+                    <p className="hint">
+                      You have no affinity group. Create one under <a href="#/affinity">Affinity</a> to keep VMs apart or together on hosts.
+                    </p>
+                  )}
+                  {affinityGroups.items.map((g) => (
+                    <label key={g.id} className="check">
+                      <input
+                        type="checkbox"
+                        checked={draft.affinitygroupids.includes(g.id)}
+                        onChange={(e) => set({ affinitygroupids: e.target.checked ? [...draft.affinitygroupids, g.id] : draft.affinitygroupids.filter((id) => id !== g.id) })}
+                      />
+                      {g.name}{' '}
+                      <span className="muted">
+                        {g.type}, {g.virtualmachineIds?.length ?? 0} member{g.virtualmachineIds?.length === 1 ? '' : 's'}
+                        {new Set(affinityGroups.items.map((x) => x.account)).size > 1 && g.account ? ` (account ${g.account})` : ''}
+                      </span>
+                    </label>
+                  ))}
                 </fieldset>
               )}
             </>
@@ -219,7 +252,8 @@ export function DeployWizard() {
               <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
             </>
           )}
-          {step === 5 && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items }} />}
+          {step === 5 && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} />}
+          {step === 5 && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
           {step === 5 && (
             <label className="check">
               <input type="checkbox" checked={draft.startvm} onChange={(e) => set({ startvm: e.target.checked })} /> Start the VM now
@@ -298,6 +332,7 @@ function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, dis
     podid: d.podid || undefined,
     clusterid: d.clusterid || undefined,
     hostid: d.hostid || undefined,
+    affinitygroupids: d.affinitygroupids.length > 0 ? d.affinitygroupids.join(',') : undefined,
   };
   if (d.source === 'iso') {
     params['diskofferingid'] = d.diskofferingid;
@@ -309,6 +344,59 @@ function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, dis
     if (offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = d.cpuSpeed;
   }
   return params;
+}
+
+/** explainPlacement's parameters for the draft: the same placement inputs the deploy will use. */
+function explainParams(d: DeployDraft, offering: ServiceOffering | undefined): ApiParams | undefined {
+  if (!d.zoneid || !offering) return undefined;
+  const params: ApiParams = {
+    zoneid: d.zoneid,
+    serviceofferingid: offering.id,
+    affinitygroupids: d.affinitygroupids.length > 0 ? d.affinitygroupids.join(',') : undefined,
+    podid: d.podid || undefined,
+    clusterid: d.clusterid || undefined,
+    hostid: d.hostid || undefined,
+  };
+  if (offering.iscustomized) {
+    params['details[0].cpuNumber'] = d.cpuNumber;
+    params['details[0].memory'] = d.memory;
+    if (offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = d.cpuSpeed;
+  }
+  return params;
+}
+
+/** The planner's dry run for the draft, on demand; cleared when the draft's placement inputs change. */
+function ExplainPlacement({ params }: { params: ApiParams | undefined }) {
+  const key = JSON.stringify(params ?? null);
+  const [result, setResult] = useState<{ key: string; placement?: Placement; error?: string; loading?: boolean }>();
+  const current = result?.key === key ? result : undefined;
+  const explain = async () => {
+    if (!params) return;
+    setResult({ key, loading: true });
+    try {
+      const r = await kiln.invoke('explainPlacement', params);
+      setResult({ key, placement: r['placement'] as Placement });
+    } catch (e) {
+      setResult({ key, error: `${errorCode(e) ? `${errorCode(e)}: ` : ''}${errorText(e)}` });
+    }
+  };
+  return (
+    <section className="explain" aria-labelledby="explain-title">
+      <div className="explain-header">
+        <h3 id="explain-title">Where would it run?</h3>
+        <button type="button" onClick={() => void explain()} disabled={!params || current?.loading}>
+          {current?.loading ? 'Asking the planner…' : 'Explain placement'}
+        </button>
+      </div>
+      {!current && <p className="hint">A dry run: the planner says which host it would choose now, and why it would refuse the others. Nothing is reserved.</p>}
+      {current?.error && (
+        <p role="alert" className="error">
+          {current.error}
+        </p>
+      )}
+      {current?.placement && <PlacementTable placement={current.placement} chosen={current.placement.hostname} label="Placement explained" />}
+    </section>
+  );
 }
 
 /** The hosts a placement refusal names: the engine's `placement` list (admins), else its errortext. */
@@ -370,10 +458,16 @@ function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { ki
     );
   }
   return (
-    <div className="deploy-progress" role="status">
-      <p className="success-text">
+    <div className={outcome.placement ? 'deploy-progress with-placement' : 'deploy-progress'}>
+      <p className="success-text" role="status">
         {outcome.name || 'The VM'} is deployed{outcome.started ? ' and running' : ' (not started)'}.
       </p>
+      {outcome.placement && (
+        <section className="placement-outcome" aria-labelledby="placement-outcome-title">
+          <h2 id="placement-outcome-title">Placement</h2>
+          <PlacementTable placement={outcome.placement} chosen={outcome.hostname ?? outcome.placement.order?.[0]} label="Placement outcome" />
+        </section>
+      )}
       <p className="button-row">
         {outcome.vmId && (
           <a className="button primary" href={hrefOf({ view: 'vm', id: outcome.vmId, tab: 'overview' })}>
@@ -400,6 +494,7 @@ function Review({ draft, lookup }: { draft: DeployDraft; lookup: Record<string, 
     ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${draft.disksize ? `, ${draft.disksize} GB` : ''}`]] as [string, ReactNode][]) : []),
     ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${draft.cpuNumber ? ` (${draft.cpuNumber} vCPU, ${draft.memory} MB)` : ''}`],
     ['Networks', draft.networkids.map((id) => name('networks', id)).join(', ')],
+    ['Affinity groups', draft.affinitygroupids.length > 0 ? draft.affinitygroupids.map((id) => name('groups', id)).join(', ') : '—'],
     ['Name', draft.name || '(Kiln picks one)'],
     ['Display name', draft.displayname || draft.name || '(the name)'],
     ['Group', draft.group || '—'],

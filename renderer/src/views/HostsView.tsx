@@ -1,106 +1,244 @@
-/** Hosts (read-only for now: the engine has no addHost command yet): state, capacity, host-key fingerprint. */
-import { useEffect, useState } from 'react';
-import { kiln } from '../transport';
-import { errorText, listOf, type Host } from '../api/model';
+/**
+ * Hosts: zones, pods and clusters, and the hosts in them with state, capacity, the pinned SSH
+ * host-key fingerprint, tags and OS preference. Admins add a zone, pod, KVM cluster or KVM host
+ * here; a host whose SSH key changed is shown loudly at the top, with the way to accept the
+ * new key after checking it.
+ */
+import { useState } from 'react';
+import type { Host } from '../api/model';
+import { hostKeyChange, type HostKeyChange } from '../api/host-key';
 import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { useInfra, type Infra } from './hosts/use-infra';
+import { AddClusterDialog, AddHostDialog, AddPodDialog, AddZoneDialog } from './hosts/AddDialogs';
+import { AcceptKeyDialog, EditHostDialog } from './hosts/HostDialogs';
 
 const GiB = 1024 ** 3;
 
+type Dialog =
+  | { kind: 'zone' | 'pod' | 'cluster' | 'host' }
+  | { kind: 'edit'; host: Host }
+  | { kind: 'accept'; host: Host; change: HostKeyChange };
+
 export function HostsView() {
-  const [hosts, setHosts] = useState<Host[]>();
-  const [error, setError] = useState<string>();
+  const { infra, error, reload } = useInfra();
   const apis = useApiCatalog((s) => s.apis);
-  const load = () =>
-    kiln.invoke('listHosts').then(
-      (r) => {
-        setHosts(listOf<Host>(r, 'host'));
-        setError(undefined);
-      },
-      (e: unknown) => setError(errorText(e)),
-    );
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 10_000);
-    return () => clearInterval(timer);
-  }, []);
+  const [dialog, setDialog] = useState<Dialog>();
+  const close = () => setDialog(undefined);
+  const done = () => {
+    setDialog(undefined);
+    void reload();
+  };
+  const hosts = infra?.hosts ?? [];
+  const changed = hosts.map((host) => ({ host, change: hostKeyChange(host.details?.lasterror) })).filter((x): x is { host: Host; change: HostKeyChange } => x.change !== undefined);
+  const can = (command: string) => hasApi(apis, command);
+
   return (
     <section className="view hosts" aria-labelledby="hosts-title">
       <div className="view-header">
         <h1 id="hosts-title">Hosts</h1>
-        <div className="toolbar">
-          <button type="button" onClick={() => void load()}>
+        <div className="toolbar" role="toolbar" aria-label="Add infrastructure">
+          {can('createZone') && (
+            <button type="button" onClick={() => setDialog({ kind: 'zone' })}>
+              Add zone
+            </button>
+          )}
+          {can('createPod') && (
+            <button type="button" onClick={() => setDialog({ kind: 'pod' })} disabled={!infra || infra.zones.length === 0}>
+              Add pod
+            </button>
+          )}
+          {can('addCluster') && (
+            <button type="button" onClick={() => setDialog({ kind: 'cluster' })} disabled={!infra || infra.pods.length === 0}>
+              Add cluster
+            </button>
+          )}
+          {can('addHost') && (
+            <button type="button" className="primary" onClick={() => setDialog({ kind: 'host' })} disabled={!infra}>
+              Add host
+            </button>
+          )}
+          <button type="button" onClick={() => void reload()}>
             Refresh
           </button>
         </div>
       </div>
-      <p className="placeholder" role="note">
-        {hasApi(apis, 'addHost') ? (
-          <>
-            This page is read-only for now: adding a host from here is not built yet. The engine accepts <code>addHost</code> through the API (<code>kiln api addHost …</code>).
-          </>
-        ) : (
-          <>
-            Adding hosts is not available yet (the engine has no <code>addHost</code> command); this page is read-only.
-          </>
-        )}
-      </p>
+
+      {changed.map(({ host, change }) => (
+        <HostKeyAlert key={host.id} host={host} change={change} canAccept={can('acceptHostKey')} onAccept={() => setDialog({ kind: 'accept', host, change })} />
+      ))}
+
       {error && (
         <p role="alert" className="error">
           {error}
         </p>
       )}
-      {hosts && (
-        <table className="plain-table" aria-label="Hosts">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>State</th>
-              <th>Hypervisor</th>
-              <th>Zone / pod / cluster</th>
-              <th>CPU</th>
-              <th>Memory allocated</th>
-              <th>Host key (SHA256)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {hosts.map((h) => {
-              const memTotal = h.memorytotal ?? 0;
-              const memAlloc = h.memoryallocated ?? 0;
-              return (
-                <tr key={h.id}>
-                  <td>
-                    <strong>{h.name}</strong>
-                    {h.ipaddress && <div className="muted mono">{h.ipaddress}</div>}
-                  </td>
-                  <td>
-                    <span className={`badge host-${h.state.toLowerCase()}`}>{h.state}</span>
-                    {h.resourcestate && h.resourcestate !== 'Enabled' && <div className="muted">{h.resourcestate}</div>}
-                    {h.details?.lasterror && <div className="error small">{h.details.lasterror}</div>}
-                  </td>
-                  <td>{h.hypervisor}</td>
-                  <td>
-                    {h.zonename} / {h.podname} / {h.clustername}
-                  </td>
-                  <td>
-                    <div>
-                      {h.cpunumber ?? '?'} × {h.cpuspeed ?? '?'} MHz
-                    </div>
-                    <meter min={0} max={100} value={parseFloat(h.cpuallocated ?? '0')} aria-label={`CPU allocated on ${h.name}`} />
-                    <span className="muted"> {h.cpuallocated ?? '0%'} allocated</span>
-                  </td>
-                  <td>
-                    <div>
-                      {(memAlloc / GiB).toFixed(1)} of {(memTotal / GiB).toFixed(1)} GiB
-                    </div>
-                    <meter min={0} max={memTotal || 1} value={memAlloc} aria-label={`Memory allocated on ${h.name}`} />
-                  </td>
-                  <td className="mono small">{h.hostkeyfingerprint ?? '—'}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+      {infra && hosts.length === 0 && <p className="empty">No hosts yet. Add a zone, a pod and a KVM cluster, then add a host to it.</p>}
+      {hosts.length > 0 && (
+        <div className="table-scroll">
+          <table className="plain-table hosts-table" aria-label="Hosts">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>State</th>
+                <th>Zone / pod / cluster</th>
+                <th>CPU</th>
+                <th>Memory allocated</th>
+                <th>SSH host key (SHA256)</th>
+                <th>Tags / OS preference</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {hosts.map((h) => (
+                <HostRow key={h.id} host={h} keyChanged={changed.some((c) => c.host.id === h.id)} canEdit={can('updateHost')} onEdit={() => setDialog({ kind: 'edit', host: h })} />
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
+      {infra && <InfraTable infra={infra} />}
+
+      {infra && dialog?.kind === 'zone' && <AddZoneDialog infra={infra} onClose={close} onDone={done} />}
+      {infra && dialog?.kind === 'pod' && <AddPodDialog infra={infra} onClose={close} onDone={done} />}
+      {infra && dialog?.kind === 'cluster' && <AddClusterDialog infra={infra} onClose={close} onDone={done} />}
+      {infra && dialog?.kind === 'host' && <AddHostDialog infra={infra} onClose={close} onDone={done} />}
+      {infra && dialog?.kind === 'edit' && <EditHostDialog host={dialog.host} osCategories={infra.osCategories} onClose={close} onDone={done} />}
+      {dialog?.kind === 'accept' && <AcceptKeyDialog host={dialog.host} change={dialog.change} onClose={close} onDone={done} />}
+    </section>
+  );
+}
+
+/** The loud warning: Kiln refuses the host until an admin checks and accepts its new key. */
+function HostKeyAlert({ host, change, canAccept, onAccept }: { host: Host; change: HostKeyChange; canAccept: boolean; onAccept(): void }) {
+  return (
+    <div role="alert" className="key-alert" data-host={host.name}>
+      <div className="key-alert-icon" aria-hidden="true">
+        !
+      </div>
+      <div className="key-alert-body">
+        <h2>
+          The SSH host key of {host.name} has changed
+        </h2>
+        <p>
+          Kiln no longer talks to this host ({host.state}). If it was reinstalled or re-keyed on purpose, read its new key on the host itself and accept it.
+          If not, someone may be intercepting the connection: do not accept.
+        </p>
+        <dl className="key-compare">
+          <dt>Trusted (pinned)</dt>
+          <dd className="mono" data-key="pinned">
+            {change.pinned ?? host.hostkeyfingerprint ?? 'unknown'}
+          </dd>
+          <dt>Presented now</dt>
+          <dd className="mono" data-key="presented">
+            {change.presented ?? 'unknown'}
+          </dd>
+        </dl>
+      </div>
+      {canAccept && (
+        <button type="button" className="danger" onClick={onAccept}>
+          Accept new key…
+        </button>
+      )}
+    </div>
+  );
+}
+
+function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChanged: boolean; canEdit: boolean; onEdit(): void }) {
+  const memTotal = h.memorytotal ?? 0;
+  const memAlloc = h.memoryallocated ?? 0;
+  const cpuAllocated = parseFloat(h.cpuallocated ?? '0');
+  return (
+    <tr className={keyChanged ? 'row-alert' : undefined} data-host={h.name}>
+      <td>
+        <strong>{h.name}</strong>
+        <div className="muted small">
+          {h.hypervisor}
+          {h.ipaddress && h.ipaddress !== h.name ? ` · ${h.ipaddress}` : ''}
+        </div>
+      </td>
+      <td>
+        <span className={`badge host-${h.state.toLowerCase()}`} data-state={h.state}>
+          {h.state}
+        </span>
+        {h.resourcestate && h.resourcestate !== 'Enabled' && <div className="muted">{h.resourcestate}</div>}
+        {h.details?.lasterror && !keyChanged && <div className="error small host-error">{h.details.lasterror}</div>}
+        {keyChanged && <div className="error small host-error">SSH host key changed: see above</div>}
+      </td>
+      <td>
+        {h.zonename} / {h.podname} / {h.clustername}
+      </td>
+      <td className="nowrap">
+        <div>
+          {h.cpunumber ?? '?'} × {h.cpuspeed ?? '?'} MHz
+        </div>
+        <meter min={0} max={100} value={Number.isFinite(cpuAllocated) ? cpuAllocated : 0} aria-label={`CPU allocated on ${h.name}`} />
+        <span className="muted"> {h.cpuallocated ?? '0%'}</span>
+      </td>
+      <td className="nowrap">
+        <div>
+          {(memAlloc / GiB).toFixed(1)} of {(memTotal / GiB).toFixed(1)} GiB
+        </div>
+        <meter min={0} max={memTotal || 1} value={memAlloc} aria-label={`Memory allocated on ${h.name}`} />
+      </td>
+      <td className="mono small fingerprint-cell" data-fingerprint={h.hostkeyfingerprint ?? ''}>
+        {h.hostkeyfingerprint ?? '—'}
+      </td>
+      <td className="small">
+        <div>{h.hosttags ? h.hosttags.split(',').map((t) => <span key={t} className="tag">{t}</span>) : <span className="muted">no tags</span>}</div>
+        {h.oscategoryname && <div className="muted">Prefers {h.oscategoryname}</div>}
+      </td>
+      <td>
+        {canEdit && (
+          <button type="button" onClick={onEdit} aria-label={`Edit host ${h.name}`}>
+            Edit
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** Zones, their pods and clusters, and how many hosts each cluster has. */
+function InfraTable({ infra }: { infra: Infra }) {
+  const rows: { key: string; zone: string; pod?: string; cluster?: string; hypervisor?: string; hosts?: number }[] = [];
+  for (const zone of infra.zones) {
+    const pods = infra.pods.filter((p) => p.zoneid === zone.id);
+    if (pods.length === 0) rows.push({ key: zone.id, zone: zone.name });
+    for (const pod of pods) {
+      const clusters = infra.clusters.filter((c) => c.podid === pod.id);
+      if (clusters.length === 0) rows.push({ key: pod.id, zone: zone.name, pod: pod.name });
+      for (const cluster of clusters) {
+        rows.push({ key: cluster.id, zone: zone.name, pod: pod.name, cluster: cluster.name, hypervisor: cluster.hypervisortype, hosts: infra.hosts.filter((h) => h.clusterid === cluster.id).length });
+      }
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="infra-title">
+      <h2 id="infra-title">Zones, pods and clusters</h2>
+      <table className="plain-table" aria-label="Zones, pods and clusters">
+        <thead>
+          <tr>
+            <th>Zone</th>
+            <th>Pod</th>
+            <th>Cluster</th>
+            <th>Hypervisor</th>
+            <th>Hosts</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <td>{r.zone}</td>
+              <td>{r.pod ?? <span className="muted">no pod yet</span>}</td>
+              <td>{r.cluster ?? (r.pod ? <span className="muted">no cluster yet</span> : '')}</td>
+              <td>{r.hypervisor ?? ''}</td>
+              <td>{r.hosts ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

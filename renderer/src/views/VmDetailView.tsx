@@ -11,6 +11,8 @@ import { ipOf } from '../stores/vm-list-view-store';
 import { EventLog } from './EventLog';
 import { SerialConsole } from '../console/SerialConsole';
 import { kiln } from '../transport';
+import { VmSettings } from './vm/VmSettings';
+import { VmEditForm } from './vm/VmEditForm';
 
 const TABS = [
   { id: 'overview', label: 'Overview' },
@@ -62,8 +64,8 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
         ))}
       </nav>
       <div className="tab-panel">
-        {current === 'overview' && <Overview vm={vm} />}
-        {current === 'settings' && <Settings vm={vm} />}
+        {current === 'overview' && <Overview key={vm.id} vm={vm} canEdit={hasApi(apis, 'updateVirtualMachine')} />}
+        {current === 'settings' && <VmSettings key={vm.id} vm={vm} />}
         {current === 'nics' && <Nics vm={vm} />}
         {current === 'volumes' && <Volumes vm={vm} hasListVolumes={hasApi(apis, 'listVolumes')} />}
         {current === 'events' && <EventLog resourceId={vm.id} compact />}
@@ -86,7 +88,24 @@ function Fields({ rows }: { rows: [string, ReactNode][] }) {
   );
 }
 
-function Overview({ vm }: { vm: Vm }) {
+function Overview({ vm, canEdit }: { vm: Vm; canEdit: boolean }) {
+  const [editing, setEditing] = useState(false);
+  if (editing) return <VmEditForm vm={vm} onDone={() => setEditing(false)} />;
+  return (
+    <>
+      {canEdit && (
+        <div className="panel-actions">
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit
+          </button>
+        </div>
+      )}
+      <OverviewFields vm={vm} />
+    </>
+  );
+}
+
+function OverviewFields({ vm }: { vm: Vm }) {
   return (
     <Fields
       rows={[
@@ -111,30 +130,6 @@ function Overview({ vm }: { vm: Vm }) {
         ['Created', vm.created],
       ]}
     />
-  );
-}
-
-function Settings({ vm }: { vm: Vm }) {
-  const entries = Object.entries(vm.details ?? {});
-  return entries.length === 0 ? (
-    <p className="empty">This VM has no details set.</p>
-  ) : (
-    <table className="plain-table" aria-label="VM settings (details)">
-      <thead>
-        <tr>
-          <th>Key</th>
-          <th>Value</th>
-        </tr>
-      </thead>
-      <tbody>
-        {entries.map(([k, v]) => (
-          <tr key={k}>
-            <td className="mono">{k}</td>
-            <td className="mono">{v}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 

@@ -1,0 +1,120 @@
+/** Per-host changes: tags and the preferred OS category (updateHost), and accepting a changed SSH key (acceptHostKey). */
+import { useState, type FormEvent } from 'react';
+import { kiln } from '../../transport';
+import { shownError, type Host, type Named, type ShownError } from '../../api/model';
+import { FINGERPRINT_FORMAT, type HostKeyChange } from '../../api/host-key';
+import { useJobs } from '../../stores/jobs-store';
+import { Modal, ApiErrorText } from '../../components/Modal';
+import { SelectField, TextField } from '../../components/FormFields';
+
+export function EditHostDialog({ host, osCategories, onClose, onDone }: { host: Host; osCategories: Named[]; onClose(): void; onDone(): void }) {
+  const [tags, setTags] = useState(host.hosttags ?? '');
+  const [category, setCategory] = useState(host.oscategoryid ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ShownError>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const cleaned = tags.split(',').map((t) => t.trim()).filter(Boolean).join(',');
+      // The API drops empty parameters, so "no tags" is sent as an empty list (",") to clear them.
+      await kiln.invoke('updateHost', { id: host.id, hosttags: cleaned || ',', oscategoryid: category && category !== host.oscategoryid ? category : undefined });
+      useJobs.getState().notify('success', `Host ${host.name} updated`);
+      onDone();
+    } catch (err) {
+      setError(shownError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={`Edit host ${host.name}`} onClose={onClose}>
+      <form className="dialog-form" onSubmit={(e) => void submit(e)}>
+        <TextField label="Host tags" value={tags} onChange={setTags} placeholder="ssd, gpu" hint="Comma-separated; replaces the current tags. Empty clears them." />
+        <SelectField
+          label="Preferred OS category"
+          value={category}
+          onChange={setCategory}
+          options={osCategories}
+          placeholder={host.oscategoryid ? 'Keep the current one' : 'No preference'}
+          hint="Placement prefers this host for VMs whose guest OS is in this category."
+        />
+        <ApiErrorText error={error} />
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function AcceptKeyDialog({ host, change, onClose, onDone }: { host: Host; change: HostKeyChange; onClose(): void; onDone(): void }) {
+  const [typed, setTyped] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ShownError>();
+  const value = typed.trim();
+  const problem = !value
+    ? undefined
+    : !FINGERPRINT_FORMAT.test(value)
+      ? 'expected SHA256: followed by 43 characters'
+      : change.presented && value !== change.presented
+        ? 'this is not the key the host presents now'
+        : undefined;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!value || problem) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      await kiln.invoke('acceptHostKey', { id: host.id, fingerprint: value });
+      useJobs.getState().notify('success', `Host ${host.name}: new SSH host key accepted`);
+      onDone();
+    } catch (err) {
+      setError(shownError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={`Accept the new SSH key of ${host.name}?`} onClose={onClose} wide>
+      <form className="dialog-form" onSubmit={(e) => void submit(e)}>
+        <p>
+          Accept only if you know why the key changed (the host was reinstalled or re-keyed) and you have read the new key <strong>on the host itself</strong>.
+          Otherwise someone may be intercepting the connection.
+        </p>
+        <dl className="key-compare">
+          <dt>Trusted until now</dt>
+          <dd className="mono">{change.pinned ?? host.hostkeyfingerprint ?? 'unknown'}</dd>
+          <dt>Presented now</dt>
+          <dd className="mono">{change.presented ?? 'unknown'}</dd>
+        </dl>
+        <TextField
+          label="New key's fingerprint"
+          value={typed}
+          onChange={setTyped}
+          placeholder="SHA256:…"
+          mono
+          spellCheck={false}
+          autoComplete="off"
+          problem={problem}
+          hint={<>Type or paste the fingerprint printed on the host by <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>.</>}
+        />
+        <ApiErrorText error={error} />
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="danger" disabled={busy || !value || problem !== undefined}>
+            {busy ? 'Reconnecting…' : 'Accept new key'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
