@@ -98,7 +98,7 @@ export async function readPciDevices(virsh: Virsh): Promise<PciDevice[]> {
     .filter((d): d is PciDevice => d !== undefined);
 }
 
-export async function readInventory(virsh: Virsh, options: { pciDevices: () => Promise<PciDevice[]>; sharedPools: Set<string> }): Promise<HostInventory> {
+export async function readInventory(virsh: Virsh, options: { pciDevices: () => Promise<PciDevice[]>; sharedPools: Set<string>; networks?: () => Promise<HostNetworks> }): Promise<HostInventory> {
   const [nodeinfoOut, memOut, freecellOut, versionOut, hostnameOut, capsOut, poolsOut, networks, pci] = await Promise.all([
     virsh.run(['nodeinfo']),
     virsh.tryRun(['nodememstats']),
@@ -107,7 +107,7 @@ export async function readInventory(virsh: Virsh, options: { pciDevices: () => P
     virsh.run(['hostname']),
     virsh.run(['capabilities']),
     virsh.runScript(POOLS_SCRIPT),
-    readNetworks(virsh),
+    options.networks ? options.networks() : readNetworks(virsh),
     options.pciDevices(),
   ]);
   const node = parseNodeinfo(nodeinfoOut);

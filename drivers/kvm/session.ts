@@ -18,7 +18,7 @@ import {
 import { openConsole } from './console.js';
 import { buildDomainXml, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
-import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections } from './inventory.js';
+import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
 import { createVolume, deleteVolume, findVolume, refreshPool } from './storage.js';
@@ -74,6 +74,7 @@ export interface HostAddress {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 60_000;
+const NETWORKS_TTL_MS = 30_000;
 
 export class KvmSession implements HostSession {
   readonly capabilities = KVM_CAPABILITIES;
@@ -83,6 +84,9 @@ export class KvmSession implements HostSession {
   readonly watcher: DomainEventWatcher;
   private readonly forwards = new Set<VncForward>();
   private pci: Promise<PciDevice[]> | undefined;
+  /** Host networks and bridges for resolving NICs; they rarely change, so they are read at most
+   *  once per NETWORKS_TTL_MS (inventory() refreshes them too). */
+  private networks: { at: number; value: Promise<HostNetworks> } | undefined;
   private connectionUp = true;
   private closed = false;
 
@@ -131,6 +135,7 @@ export class KvmSession implements HostSession {
     if (this.closed) return;
     this.closed = true;
     this.watcher.stop();
+    this.virsh.close();
     await Promise.all([...this.forwards].map((f) => f.close()));
     this.listeners.clear();
     await this.ssh.close();
@@ -146,6 +151,8 @@ export class KvmSession implements HostSession {
         throw error;
       })),
       sharedPools: this.options.sharedPools,
+      // A full inventory reads them afresh, and the NIC resolution of define() reuses that.
+      networks: () => this.hostNetworks(true),
     });
   }
 
@@ -197,7 +204,7 @@ export class KvmSession implements HostSession {
 
   private async resolveNics(spec: VmSpec): Promise<ResolvedNic[]> {
     if (spec.nics.length === 0) return [];
-    const host = await readNetworks(this.virsh);
+    const host = await this.hostNetworks();
     const networkNames = new Set(host.networks.map((n) => n.name));
     const bridges = new Set(host.bridges);
     const resolve = (name: string | undefined): Pick<ResolvedNic, 'type' | 'source'> | undefined => {
@@ -213,6 +220,17 @@ export class KvmSession implements HostSession {
       // domain on a Linux bridge. VLAN isolation is the host's business (one bridge per VLAN).
       model: nic.adapterType ?? spec.details?.['nicAdapter'] ?? 'virtio',
     }));
+  }
+
+  private hostNetworks(fresh = false): Promise<HostNetworks> {
+    const cached = this.networks;
+    if (!fresh && cached && Date.now() - cached.at < NETWORKS_TTL_MS) return cached.value;
+    const entry = { at: Date.now(), value: readNetworks(this.virsh) };
+    this.networks = entry;
+    entry.value.catch(() => {
+      if (this.networks === entry) this.networks = undefined;
+    });
+    return entry.value;
   }
 
   // ---------------------------------------------------------------- power

@@ -6,6 +6,7 @@
 import { DriverError } from '../types.js';
 import { command, script } from './shell.js';
 import type { ExecOptions, ExecResult, SshConnection } from './ssh-connection.js';
+import { ShellUnavailable, VirshShell, virshShellSafe } from './virsh-shell.js';
 
 export type VirshCategory = DriverError['category'];
 
@@ -35,12 +36,33 @@ export function virshError(stderr: string, fallback: string): DriverError {
   return new DriverError(text, category);
 }
 
+/** Quick queries that may go through the persistent virsh shell (rerun as an exec if it dies). */
+const SHELL_READS = new Set([
+  'list', 'domstate', 'dominfo', 'dumpxml', 'domblkinfo', 'domblklist', 'domiflist', 'domuuid', 'domid',
+  'vol-dumpxml', 'vol-list', 'vol-info', 'vol-path', 'pool-dumpxml', 'pool-list', 'pool-info',
+  'net-list', 'net-dumpxml', 'nodeinfo', 'nodememstats', 'freecell', 'version', 'hostname', 'capabilities',
+  'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'vncdisplay',
+]);
+/** Changes that may go through an established shell (never rerun: a shell that dies under one
+ *  fails the call, as a lost exec channel does). */
+const SHELL_CHANGES = new Set(['start', 'destroy', 'shutdown', 'pool-refresh', 'undefine']);
+
 export class Virsh {
+  /** The persistent virsh shell (see virsh-shell.ts); undefined when disabled. */
+  readonly shell: VirshShell | undefined;
+
   constructor(
     readonly ssh: SshConnection,
     /** The libvirt URI on the host; qemu:///system even for a non-root SSH user. */
     readonly uri = 'qemu:///system',
-  ) {}
+    options: { shell?: boolean } = {},
+  ) {
+    this.shell = options.shell === false ? undefined : new VirshShell(ssh, uri);
+  }
+
+  close(): void {
+    this.shell?.close();
+  }
 
   /** The argv that runs `virsh ARGS` on the host, with messages in English for the parsers. */
   argv(args: readonly string[]): string[] {
@@ -49,13 +71,27 @@ export class Virsh {
 
   /** Runs virsh and returns stdout; a non-zero exit throws virsh's own error. */
   async run(args: readonly string[], options?: ExecOptions): Promise<string> {
-    const result = await this.ssh.exec(command(this.argv(args)), options);
+    const result = await this.tryRun(args, options);
     if (result.code !== 0) throw virshError(result.stderr, `virsh ${args[0] ?? ''} failed with exit status ${result.code ?? 'signal'}`);
     return result.stdout;
   }
 
   /** Runs virsh and hands back the raw result (for commands whose failure is an answer). */
   async tryRun(args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    const shell = this.shell;
+    const name = args[0] ?? '';
+    // The shell takes a command only when it is free: concurrent callers keep their parallel
+    // exec channels instead of queueing behind a slow command.
+    if (shell && options?.stdin === undefined && virshShellSafe(args)) {
+      const read = SHELL_READS.has(name);
+      if ((read && shell.idle) || (SHELL_CHANGES.has(name) && shell.ready)) {
+        try {
+          return await shell.run(args, { ...options, mutating: !read });
+        } catch (error) {
+          if (!(error instanceof ShellUnavailable)) throw error;
+        }
+      }
+    }
     return this.ssh.exec(command(this.argv(args)), options);
   }
 

@@ -48,6 +48,8 @@ export async function startServer(hostKey = keyPair(), port = 0, pathPrefix?: st
           state.maxConcurrent = Math.max(state.maxConcurrent, concurrent);
           const env = pathPrefix ? { ...process.env, PATH: `${pathPrefix}:${process.env['PATH'] ?? ''}` } : process.env;
           const child = spawn('/bin/sh', ['-c', info.command], { stdio: ['pipe', 'pipe', 'pipe'], env });
+          // A command that exits without reading its input (as sshd, drop what is left).
+          child.stdin.on('error', () => undefined);
           stream.pipe(child.stdin);
           child.stdout.pipe(stream, { end: false });
           child.stderr.pipe(stream.stderr, { end: false });

@@ -1,0 +1,205 @@
+/**
+ * The persistent virsh shell (drivers/kvm/virsh-shell.ts): virsh's own quoting, and the marker
+ * protocol against a fake interactive virsh behind the fake SSH server (test/kvm/fixtures).
+ */
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SshConnection } from '../../drivers/kvm/ssh-connection.js';
+import { Virsh } from '../../drivers/kvm/virsh.js';
+import { ShellUnavailable, virshLine, virshQuote, virshShellSafe } from '../../drivers/kvm/virsh-shell.js';
+import { DriverError } from '../../drivers/types.js';
+import { startServer, type TestServer } from './fake-ssh-server.js';
+
+const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fake-virsh-shell.mjs');
+
+/** virsh's argument parser (vshCommandStringGetArg), for checking quoted lines offline. */
+function virshParse(line: string): string[][] {
+  const cmds: string[][] = [[]];
+  let p = 0;
+  for (;;) {
+    while (line[p] === ' ' || line[p] === '\t') p++;
+    if (p >= line.length) break;
+    if (line[p] === ';') {
+      cmds.push([]);
+      p++;
+      continue;
+    }
+    if (line[p] === '#') break;
+    let tok = '';
+    let sq = false;
+    let dq = false;
+    while (p < line.length) {
+      const c = line[p]!;
+      if (!sq && !dq && (c === ' ' || c === '\t' || c === ';')) break;
+      if (!dq && c === "'") {
+        sq = !sq;
+        p++;
+        continue;
+      }
+      if (!sq && c === '\\') {
+        p++;
+        if (p >= line.length) throw new Error('dangling \\');
+      } else if (!sq && c === '"') {
+        dq = !dq;
+        p++;
+        continue;
+      }
+      tok += line[p++];
+    }
+    if (dq || sq) throw new Error('unterminated quote');
+    cmds[cmds.length - 1]!.push(tok);
+  }
+  return cmds.filter((c) => c.length > 0);
+}
+
+const HOSTILE = [
+  '',
+  ' ',
+  'plain',
+  'two words',
+  "it's",
+  "''",
+  `"double" and 'single'`,
+  'a;b',
+  '; quit',
+  '#comment',
+  'x # y',
+  'back\\slash',
+  '\\',
+  '\\\\',
+  "\\'",
+  '"',
+  "'",
+  '"\'"\'',
+  '$(touch /tmp/kiln-pwned)',
+  '--all',
+  '-',
+  '--',
+  'a  b   c',
+  ' leading and trailing ',
+  '@@0123456789abcdef\'\'Z',
+  'error: fake',
+  '~!@#$%^&*()_+{}|:<>?`-=[]\\;\',./',
+];
+
+describe('virshQuote', () => {
+  it('round-trips hostile values through virsh parsing, one command, no extra commands', () => {
+    for (const value of HOSTILE) {
+      expect(virshParse(virshLine(['argv', value, 'tail']))).toEqual([['argv', value, 'tail']]);
+      expect(virshParse(`${virshQuote(value)}`)).toEqual(value === '' ? [[""]] : [[value]]);
+    }
+    expect(virshParse(virshLine(['argv', ...HOSTILE]))).toEqual([['argv', ...HOSTILE]]);
+  });
+
+  it('leaves plain tokens readable', () => {
+    expect(virshLine(['domstate', '--domain', 'i-2-3-VM'])).toBe('domstate --domain i-2-3-VM');
+    expect(virshQuote('')).toBe("''");
+    expect(virshQuote('a b')).toBe("'a b'");
+    expect(virshQuote("it's")).toBe("'it'\\''s'");
+  });
+
+  it('refuses what readline would not pass intact', () => {
+    for (const bad of ['line1\nline2', '\r', 'tab\there', '\0', '\u001b[A', '\u007f', 'héllo', '😀']) {
+      expect(virshShellSafe(['x', bad])).toBe(false);
+      expect(() => virshQuote(bad)).toThrow(DriverError);
+    }
+    expect(virshShellSafe(HOSTILE)).toBe(true);
+  });
+});
+
+describe('VirshShell protocol (fake interactive virsh)', () => {
+  const servers: TestServer[] = [];
+  const connections: SshConnection[] = [];
+  afterEach(async () => {
+    for (const c of connections.splice(0)) await c.close();
+    for (const s of servers.splice(0)) await s.close();
+    delete process.env['FAKE_VIRSH_BROKEN'];
+  });
+
+  async function setup(): Promise<{ virsh: Virsh; log: () => string[] }> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kiln-fake-virsh-shell-'));
+    copyFileSync(FAKE, path.join(dir, 'virsh'));
+    chmodSync(path.join(dir, 'virsh'), 0o755);
+    const logFile = path.join(dir, 'log');
+    writeFileSync(logFile, '');
+    process.env['FAKE_VIRSH_LOG'] = logFile;
+    const server = await startServer(undefined, 0, dir);
+    servers.push(server);
+    const ssh = await SshConnection.open({ host: '127.0.0.1', port: server.port, username: 'kiln', password: 'secret' });
+    connections.push(ssh);
+    return { virsh: new Virsh(ssh), log: () => readFileSync(logFile, 'utf8').split('\n').filter(Boolean) };
+  }
+
+  it('runs queries through one shell, with exact stdout and hostile arguments intact', async () => {
+    const { virsh, log } = await setup();
+    expect(await virsh.run(['list', '--all', '--name'])).toBe('shell-list\n\n');
+    expect(await virsh.shell!.run(['argv', ...HOSTILE])).toEqual({ stdout: `${JSON.stringify(HOSTILE)}\n\n`, stderr: '', code: 0 });
+    for (let i = 0; i < 20; i++) expect(await virsh.run(['domstate', '--domain', `d${i}`])).toBe('running\n\n');
+    expect(virsh.shell!.starts).toBe(1);
+    expect(log().filter((l) => l === 'shell')).toHaveLength(1);
+    expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(0);
+  });
+
+  it('reports errors like an exec: stderr, code 1, DriverError with the category', async () => {
+    const { virsh } = await setup();
+    const result = await virsh.shell!.run(['fail', "failed to get domain 'x'"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("error: failed to get domain 'x'\n");
+    await expect(virsh.shell!.run(['fail', 'Domain not found: no domain'])).resolves.toMatchObject({ code: 1 });
+    // A marker-looking argument or error text cannot end a command early.
+    expect((await virsh.shell!.run(['echo', '--', "error: @@00''Z"])).code).toBe(0);
+    // virsh's note about its own reconnect is not the command's failure.
+    expect(await virsh.shell!.run(['reconnect'])).toEqual({ stdout: 'ok\n\n', stderr: '', code: 0 });
+    // The shell is still in step afterwards.
+    expect(await virsh.run(['list'])).toBe('shell-list\n\n');
+  });
+
+  it('times out, restarts the shell, and stays in step', async () => {
+    const { virsh } = await setup();
+    await virsh.run(['list']);
+    const error = await virsh.shell!.run(['sleep', '2000'], { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverError);
+    expect((error as DriverError).category).toBe('timeout');
+    expect(await virsh.run(['list'])).toBe('shell-list\n\n');
+    expect(virsh.shell!.starts).toBe(2);
+  });
+
+  it('a query whose shell dies is rerun as an exec; a change is not rerun', async () => {
+    const { virsh, log } = await setup();
+    await virsh.run(['list']);
+    await expect(virsh.shell!.run(['die'])).rejects.toBeInstanceOf(ShellUnavailable);
+    expect(await virsh.run(['list'])).toBe('shell-list\n\n');
+    // Changes go only through a shell that has answered; on one that dies they fail, not repeat.
+    await expect(virsh.shell!.run(['die'], { mutating: true })).rejects.toMatchObject({ category: 'unreachable' });
+    // No proven shell now: a change runs as an exec.
+    await expect(virsh.run(['start', '--domain', 'd'])).rejects.toThrow(/unknown command start/);
+    expect(log().some((l) => l.startsWith('exec ["start"'))).toBe(true);
+    await virsh.run(['list']);
+    expect(await virsh.run(['start', '--domain', 'd'])).toBe("Domain 'd' started\n\n");
+  });
+
+  it('falls back to exec when the shell cannot start, and for values or stdin it cannot carry', async () => {
+    process.env['FAKE_VIRSH_BROKEN'] = '1';
+    const { virsh, log } = await setup();
+    expect(await virsh.run(['list'])).toBe('exec-list\n\n');
+    expect(await virsh.run(['list'])).toBe('exec-list\n\n');
+    expect(log().filter((l) => l === 'shell')).toHaveLength(1);
+    delete process.env['FAKE_VIRSH_BROKEN'];
+    const fresh = await setup();
+    expect(await fresh.virsh.run(['list', '--domain', 'new\nline'])).toBe('exec-list\n\n');
+    expect(await fresh.virsh.run(['list'], { stdin: 'x' })).toBe('exec-list\n\n');
+    expect(fresh.log().filter((l) => l === 'shell')).toHaveLength(0);
+  });
+
+  it('lets concurrent callers use exec channels instead of queueing', async () => {
+    const { virsh, log } = await setup();
+    await virsh.run(['list']);
+    const slow = virsh.shell!.run(['sleep', '300']);
+    expect(await virsh.run(['list'])).toBe('exec-list\n\n');
+    expect((await slow).stdout).toBe('slept\n\n');
+    expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(1);
+  });
+});
