@@ -6,11 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchPlacement } from './placement.js';
 import { benchKvm } from './kvm.js';
+import { benchUiList } from './ui-list.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['placement', benchPlacement],
   ['kvm', benchKvm],
+  ['ui-list', benchUiList],
 ];
 
 const results: BenchResult[] = [];

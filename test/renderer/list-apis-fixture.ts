@@ -1,0 +1,29 @@
+/**
+ * A listApis answer as the engine gives it to an admin (the fields the renderer reads), with
+ * the `vmstates` each VM command declares in main/engine/commands/vm/*.ts. Tests copy and edit
+ * it to show that the UI follows whatever the engine declares.
+ */
+import type { ApiInfo } from '../../renderer/src/stores/api-catalog-store';
+
+const id = { name: 'id', required: true, type: 'uuid' };
+
+export function listApisFixture(): ApiInfo[] {
+  return [
+    { name: 'listVirtualMachines', isasync: false, params: [{ name: 'listall', required: false, type: 'boolean' }] },
+    { name: 'deployVirtualMachine', isasync: true, params: [{ name: 'zoneid', required: true, type: 'uuid' }] },
+    { name: 'updateVirtualMachine', isasync: false, params: [id, { name: 'displayname', required: false, type: 'string' }] },
+    { name: 'startVirtualMachine', isasync: true, vmstates: ['Stopped', 'Created', 'Error'], params: [id] },
+    { name: 'stopVirtualMachine', isasync: true, vmstates: ['Running', 'Unknown'], params: [id, { name: 'forced', required: false, type: 'boolean' }] },
+    { name: 'rebootVirtualMachine', isasync: true, vmstates: ['Running'], params: [id] },
+    { name: 'createConsoleEndpoint', isasync: false, vmstates: ['Running'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }] },
+    { name: 'destroyVirtualMachine', isasync: true, vmstates: ['Running', 'Stopped', 'Created', 'Error', 'Unknown'], params: [id, { name: 'expunge', required: false, type: 'boolean' }] },
+    { name: 'updateVMAffinityGroup', isasync: true, vmstates: ['Stopped', 'Created'], params: [id] },
+    { name: 'recoverVirtualMachine', isasync: false, vmstates: ['Destroyed'], params: [id] },
+    { name: 'expungeVirtualMachine', isasync: true, vmstates: ['Destroyed'], params: [id] },
+  ];
+}
+
+/** The listApis response envelope around a list of APIs. */
+export function listApisResponse(apis: ApiInfo[]): Record<string, unknown> {
+  return { count: apis.length, api: apis };
+}
