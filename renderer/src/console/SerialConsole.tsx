@@ -57,6 +57,8 @@ function TerminalPane({ vm }: { vm: Vm }) {
       cursorBlink: true,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 14,
+      // At 1.0 the cell clips underscores (mem_kb showed as "mem kb"); a little leading keeps them.
+      lineHeight: 1.15,
       scrollback: 5000,
       theme: THEMES[useTheme.getState().theme],
     });
