@@ -88,6 +88,8 @@ export class KvmSession implements HostSession {
    *  once per NETWORKS_TTL_MS (inventory() refreshes them too). */
   private networks: { at: number; value: Promise<HostNetworks> } | undefined;
   private connectionUp = true;
+  /** Per domain: the XML this session last defined, and the definition libvirt made of it. */
+  private readonly defined = new Map<string, { xml: string; result: string }>();
   private closed = false;
 
   constructor(
@@ -199,7 +201,15 @@ export class KvmSession implements HostSession {
       vnc: this.options.vnc && spec.details?.['vnc'] !== 'false',
       serialLog: this.options.serialLog ? serialLogPath(spec.internalName) : undefined,
     });
+    // Every start redefines from Kiln's record (R9). When the XML is the one this session last
+    // defined and the host still holds exactly what that define produced, defining it again
+    // would change nothing; skipping saves the one command that cannot use the virsh shell.
+    const last = this.defined.get(spec.internalName);
+    if (last?.xml === xml && (await this.virsh.tryRun(['dumpxml', '--inactive', spec.internalName])).stdout === last.result) return;
     await this.virsh.run(['define', '--file', '/dev/stdin'], { stdin: xml });
+    const result = await this.virsh.tryRun(['dumpxml', '--inactive', spec.internalName]);
+    if (result.code === 0) this.defined.set(spec.internalName, { xml, result: result.stdout });
+    else this.defined.delete(spec.internalName);
   }
 
   private async resolveNics(spec: VmSpec): Promise<ResolvedNic[]> {

@@ -222,6 +222,9 @@ export class SshConnection extends EventEmitter {
           return;
         }
         this.hostKeyFingerprint ??= presented;
+        // Many small request/answer exchanges share this socket (the virsh shell above all);
+        // with Nagle's algorithm on, each waited ~40 ms for the peer's delayed ACK.
+        client.setNoDelay(true);
         this.client = client;
         this.state = 'up';
         resolve(client);

@@ -4,6 +4,11 @@
  * hypervisors may cross clusters.
  */
 import type { Engine } from '../engine.js';
+import { ApiError } from '../registry/errors.js';
+import type { Caller } from '../registry/types.js';
+import type { Args } from '../registry/params.js';
+import { byUuid } from '../lookup.js';
+import type { HostRow } from '../hosts/host-manager.js';
 import type { OfferingRow, VmRow } from '../vm/rows.js';
 import { requestForVm } from './request.js';
 import type { HostVerdict, PlacementHost, PlacementOutcome } from './types.js';
@@ -30,4 +35,22 @@ export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHo
   const order = outcome.order.filter((name) => allowed.has(name));
   const host = order.length ? [...hosts.values()].find((h) => h.name === order[0]) : undefined;
   return { ...outcome, considered, order, host };
+}
+
+/**
+ * The checks both migrate commands make before any job: the VM is the caller's to see, Running,
+ * on a reachable host, and a destination (given as hostid, or chosen) passes every rule.
+ */
+export function planMigration(engine: Engine, caller: Caller, args: Args): { vm: VmRow; chosen: PlacementHost; outcome: PlacementOutcome } {
+  const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
+  if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated`);
+  engine.vms.assertHostReachable(vm);
+  const target = args.uuid('hostid') ? byUuid<HostRow>(engine.db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
+  if (!target && args.bool('autoselect') === false) throw ApiError.param('hostid: required when autoselect=false');
+  const outcome = migrationOutcome(engine, vm, target);
+  if (!outcome.host) {
+    const why = outcome.considered.filter((v) => !target || v.hostId === target.uuid).map((v) => `${v.hostName}: ${v.reason}`).join('; ');
+    throw ApiError.capacity(`Cannot migrate VM ${vm.display_name}: ${why || 'no other host in its cluster'}`, { placement: outcome.considered });
+  }
+  return { vm, chosen: outcome.host, outcome };
 }

@@ -1,11 +1,10 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
-import type { HostRow } from '../../hosts/host-manager.js';
 import type { VolumeRow } from '../../vm/rows.js';
 import { migrateVm } from '../../vm/vm-changes.js';
 import { vmJob } from '../../vm/vm-job.js';
-import { migrationOutcome } from '../../placement/migration.js';
+import { planMigration } from '../../placement/migration.js';
 
 export default defineCommand({
   name: 'migrateVirtualMachineWithVolume',
@@ -21,17 +20,11 @@ export default defineCommand({
   ],
   async handler(ctx, args) {
     const { engine, caller } = ctx;
-    const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
-    if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated`);
-    engine.vms.assertHostReachable(vm);
+    const { vm, chosen, outcome } = planMigration(engine, caller, args);
     const source = await engine.hosts.session(vm.host_id!);
     if (!source.capabilities.storageMotion) {
       throw ApiError.param(`migrateto: ${vm.hypervisor} hosts cannot move a running VM's volumes to other pools (no storage motion); use migrateVirtualMachine on shared storage, or stop the VM to move its volumes`);
     }
-    const target = args.uuid('hostid') ? byUuid<HostRow>(engine.db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
-    const outcome = migrationOutcome(engine, vm, target);
-    const chosen = outcome.host;
-    if (!chosen) throw ApiError.capacity(`Cannot migrate VM ${vm.display_name}: ${outcome.considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ')}`, { placement: outcome.considered });
     const pools = new Set((await (await engine.hosts.session(chosen.id)).inventory()).storagePools.map((p) => p.name));
     const moves = (args.map('migrateto') ?? []).map((entry, i) => {
       const volume = byUuid<VolumeRow>(engine.db, 'volume', entry['volume'] ?? '', `migrateto[${i}].volume`);
