@@ -166,6 +166,12 @@ export interface DriverCapabilities {
   storageMotion: boolean;
   crossClusterMigration: boolean;
   memorySnapshots: boolean;
+  /** A disk-only snapshot of a running VM (KVM's internal snapshots need the VM stopped for that). */
+  diskSnapshotsWhileRunning: boolean;
+  /** Freezing the guest's file systems for the snapshot (needs a guest agent). */
+  quiesceSnapshots: boolean;
+  /** Live migration of a VM that has snapshots (libvirt refuses: its snapshot metadata stays behind). */
+  migrateWithSnapshots: boolean;
   liveScaleCpu: boolean;
   liveScaleMemory: boolean;
   serialConsole: boolean;
@@ -202,9 +208,12 @@ export interface HostSession {
   scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean): Promise<void>;
   migrate(name: string, target: MigrationTarget, options?: { live?: boolean }): Promise<void>;
 
-  createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean }): Promise<void>;
+  /** Takes a snapshot that becomes the current one, a child of the previous current one. */
+  createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean; timeoutMs?: number }): Promise<void>;
   listSnapshots(name: string): Promise<SnapshotInfo[]>;
+  /** Back to the snapshot's disks (and, for a memory snapshot, its running state); it becomes current. */
   revertSnapshot(name: string, snapshotName: string): Promise<void>;
+  /** Deletes one snapshot; its children move to its parent, and its parent becomes current if it was. */
   deleteSnapshot(name: string, snapshotName: string): Promise<void>;
 
   /** A duplex byte stream on the VM's serial console. */

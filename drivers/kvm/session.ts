@@ -33,6 +33,11 @@ export const KVM_CAPABILITIES: DriverCapabilities = {
   storageMotion: false,
   crossClusterMigration: false,
   memorySnapshots: true,
+  // Internal qcow2 snapshots: disk-only needs the domain shut off; no guest agent to quiesce;
+  // libvirt refuses to migrate a domain that has snapshot metadata.
+  diskSnapshotsWhileRunning: false,
+  quiesceSnapshots: false,
+  migrateWithSnapshots: false,
   // Increase only: vCPU hot-unplug does not work under TCG (and is unreliable under KVM).
   liveScaleCpu: true,
   liveScaleMemory: true,
@@ -421,7 +426,7 @@ export class KvmSession implements HostSession {
 
   // ---------------------------------------------------------------- snapshots
 
-  async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean }): Promise<void> {
+  async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean; timeoutMs?: number }): Promise<void> {
     checkSnapshotName(snapshot.name);
     const active = await this.isActive(name);
     if (active && !snapshot.withMemory) {
@@ -432,7 +437,7 @@ export class KvmSession implements HostSession {
     // Internal snapshot: with memory while running, of the disks only while shut off. The XML is
     // ours (escaped by the builder), not assembled by virsh from the arguments.
     const xml = buildXml({ domainsnapshot: { name: snapshot.name, ...(snapshot.description ? { description: snapshot.description } : {}) } });
-    await this.watcher.quietly(name, () => this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', '/dev/stdin', '--atomic'], { stdin: xml, timeoutMs: 600_000 }));
+    await this.watcher.quietly(name, () => this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', '/dev/stdin', '--atomic'], { stdin: xml, timeoutMs: snapshot.timeoutMs ?? 600_000 }));
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {

@@ -29,6 +29,9 @@ const CAPABILITIES: DriverCapabilities = {
   storageMotion: true,
   crossClusterMigration: false,
   memorySnapshots: true,
+  diskSnapshotsWhileRunning: true,
+  quiesceSnapshots: true,
+  migrateWithSnapshots: true,
   liveScaleCpu: true,
   liveScaleMemory: true,
   serialConsole: true,
@@ -40,6 +43,8 @@ export class SimulatorDriver implements HypervisorDriver {
   readonly hypervisor = 'Simulator' as const;
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
+  /** Test hook: how long a snapshot takes (0: at once). */
+  snapshotDelayMs = 0;
 
   constructor(options: { stateFile?: string; world?: SimulatorWorld } = {}) {
     this.world = options.world ?? new SimulatorWorld(options.stateFile);
@@ -90,6 +95,10 @@ export class SimulatorDriver implements HypervisorDriver {
     this.world.save();
     this.sessions.get(hostName)?.emit({ kind: 'power', name: domain, state: power, reason });
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function parseGpus(value: string | null): SimHost['gpus'] {
@@ -260,26 +269,37 @@ class SimulatorSession implements HostSession {
     this.save();
   }
 
-  async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean }): Promise<void> {
+  async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; timeoutMs?: number }): Promise<void> {
     const domain = this.domain(name);
     if (domain.snapshots.some((s) => s.name === snapshot.name)) throw new DriverError(`snapshot ${snapshot.name} already exists`, 'invalid');
+    const delay = this.driver.snapshotDelayMs;
+    if (delay > 0) {
+      // A slow storage backend, for the vmsnapshot.create.wait tests; the snapshot is abandoned on timeout.
+      if (snapshot.timeoutMs !== undefined && snapshot.timeoutMs < delay) {
+        await sleep(snapshot.timeoutMs);
+        throw new DriverError(`snapshot ${snapshot.name} of ${name} did not finish within ${snapshot.timeoutMs} ms`, 'timeout');
+      }
+      await sleep(delay);
+    }
     const parent = domain.snapshots.find((s) => s.current);
     for (const s of domain.snapshots) s.current = false;
+    const withMemory = snapshot.withMemory && domain.power === 'Running';
     domain.snapshots.push({
       name: snapshot.name,
       description: snapshot.description,
       parent: parent?.name,
       current: true,
-      withMemory: snapshot.withMemory && domain.power === 'Running',
+      withMemory,
       createdAt: new Date().toISOString(),
       spec: structuredClone(domain.spec),
-      power: snapshot.withMemory ? domain.power : 'Stopped',
+      power: withMemory ? 'Running' : 'Stopped',
+      disks: Object.fromEntries(domain.spec.disks.map((d) => [d.name, this.driver.world.disks[d.name] ?? ''])),
     });
     this.save();
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {
-    return this.domain(name).snapshots.map(({ spec: _spec, power: _power, ...info }) => info);
+    return this.domain(name).snapshots.map(({ spec: _spec, power: _power, disks: _disks, ...info }) => info);
   }
 
   async revertSnapshot(name: string, snapshotName: string): Promise<void> {
@@ -288,6 +308,7 @@ class SimulatorSession implements HostSession {
     if (!snapshot) throw new DriverError(`snapshot ${snapshotName} not found`, 'not-found');
     domain.spec = structuredClone(snapshot.spec);
     domain.power = snapshot.power;
+    for (const [disk, bytes] of Object.entries(snapshot.disks ?? {})) this.driver.world.disks[disk] = bytes;
     for (const s of domain.snapshots) s.current = s === snapshot;
     this.save();
   }
@@ -296,8 +317,9 @@ class SimulatorSession implements HostSession {
     const domain = this.domain(name);
     const snapshot = domain.snapshots.find((s) => s.name === snapshotName);
     if (!snapshot) throw new DriverError(`snapshot ${snapshotName} not found`, 'not-found');
-    // Children are re-parented onto the deleted snapshot's parent, as libvirt does.
+    // As libvirt does: children move to the deleted snapshot's parent, which becomes current if it was.
     for (const s of domain.snapshots) if (s.parent === snapshotName) s.parent = snapshot.parent;
+    if (snapshot.current) for (const s of domain.snapshots) if (s.name === snapshot.parent) s.current = true;
     domain.snapshots = domain.snapshots.filter((s) => s !== snapshot);
     this.save();
   }

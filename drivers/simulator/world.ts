@@ -9,7 +9,7 @@ import type { PowerState, SnapshotInfo, VmSpec } from '../types.js';
 export interface SimDomain {
   spec: VmSpec;
   power: PowerState;
-  snapshots: (SnapshotInfo & { spec: VmSpec; power: PowerState })[];
+  snapshots: (SnapshotInfo & { spec: VmSpec; power: PowerState; disks?: Record<string, string> })[];
   /** Bumped on each start; lets tests see that start rebuilt the VM and reboot did not. */
   boots: number;
 }

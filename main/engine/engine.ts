@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './db/database.js';
 import { Settings } from './settings.js';
 import { CommandRegistry } from './registry/registry.js';
 import { JobManager } from './jobs.js';
+import { settleInterruptedSnapshots } from './vm/vm-snapshots.js';
 import { EventLog } from './events.js';
 import { FileMasterKey, SecretBox, type MasterKeySource } from './secrets.js';
 import { Accounts } from './auth/accounts.js';
@@ -97,6 +98,7 @@ export class Engine {
     const engine = new Engine(options.dataDir, options);
     const orphans = options.ownsJobs === false ? 0 : engine.jobs.recoverOrphans();
     if (orphans > 0) engine.log.warn(`${orphans} job(s) were in progress when Kiln last stopped; they are now reported as failed`);
+    if (options.ownsJobs !== false) settleInterruptedSnapshots(engine);
     if (options.seed !== false) await seedDefaults(engine);
     if (options.background !== false) engine.background.start();
     return engine;

@@ -22,12 +22,13 @@ const TABLES = {
   guestOs: 'guest_os',
   osCategory: 'guest_os_categories',
   affinityGroup: 'affinity_groups',
+  vmSnapshot: 'vm_snapshots',
 } as const;
 
 export type Entity = keyof typeof TABLES;
 
 /** Rows that have a `removed` column are invisible once removed. */
-const SOFT_DELETED = new Set(['zones', 'pods', 'clusters', 'hosts', 'templates', 'service_offerings', 'disk_offerings', 'networks', 'volumes', 'accounts', 'users']);
+const SOFT_DELETED = new Set(['zones', 'pods', 'clusters', 'hosts', 'templates', 'service_offerings', 'disk_offerings', 'networks', 'volumes', 'accounts', 'users', 'vm_snapshots']);
 
 export function byUuid<T>(db: Db, entity: Entity, uuid: string, param: string): T {
   const table = TABLES[entity];

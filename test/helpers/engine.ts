@@ -66,3 +66,29 @@ export function dbFingerprint(engine: Engine): string {
     .map((t) => `${t}:${JSON.stringify(engine.db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`)
     .join('\n');
 }
+
+/** Deploys a VM from the demo template (Small Instance unless PARAMS say otherwise) and waits for it. */
+export async function deployDemo(t: TestEngine, params: Record<string, string> = {}, caller: Caller = t.admin): Promise<Record<string, string>> {
+  const ids = demoIds(t.engine);
+  const job = await t.run('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, ...params }, caller);
+  if (job['jobstatus'] !== 1) throw new Error(JSON.stringify(job['jobresult']));
+  return (job['jobresult'] as { virtualmachine: Record<string, string> }).virtualmachine;
+}
+
+/** The simulated domain of a VM, on the host it runs on or last ran on. */
+export function simDomain(t: TestEngine, vmId: string) {
+  const row = t.engine.db.prepare('SELECT v.internal_name, h.name AS host FROM vm_instances v JOIN hosts h ON h.id=coalesce(v.host_id, v.last_host_id) WHERE v.uuid=?').get(vmId) as { internal_name: string; host: string };
+  return { ...row, domain: t.engine.simulator.world.find(row.host)!.domains[row.internal_name]! };
+}
+
+/** Types one command on a simulated VM's serial console and returns what came back. */
+export async function consoleRun(t: TestEngine, vmId: string, command: string): Promise<string> {
+  const stream = await t.engine.vms.openConsole(t.admin, vmId);
+  let out = '';
+  stream.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => setImmediate(r));
+  stream.write(`${command}\r`);
+  await new Promise((r) => setImmediate(r));
+  stream.destroy();
+  return out;
+}

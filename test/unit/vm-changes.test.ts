@@ -1,33 +1,15 @@
 /** R7, R9, R12, R13, R15–R19, R29, R30 on the simulator zone. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngine, demoIds, dbFingerprint, type TestEngine } from '../helpers/engine.js';
+import { testEngine, demoIds, dbFingerprint, deployDemo, simDomain as simDomainOf, consoleRun as consoleRunOn, type TestEngine } from '../helpers/engine.js';
 import type { Caller } from '../../main/engine/registry/types.js';
 
 let t: TestEngine;
 let ids: ReturnType<typeof demoIds>;
 let alice: Caller;
 
-async function deploy(params: Record<string, string> = {}, caller: Caller = t.admin) {
-  const job = await t.run('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, ...params }, caller);
-  if (job['jobstatus'] !== 1) throw new Error(JSON.stringify(job['jobresult']));
-  return (job['jobresult'] as { virtualmachine: Record<string, string> }).virtualmachine;
-}
-
-function simDomain(vmId: string) {
-  const row = t.engine.db.prepare('SELECT v.internal_name, h.name AS host FROM vm_instances v JOIN hosts h ON h.id=coalesce(v.host_id, v.last_host_id) WHERE v.uuid=?').get(vmId) as { internal_name: string; host: string };
-  return { ...row, domain: t.engine.simulator.world.find(row.host)!.domains[row.internal_name]! };
-}
-
-async function consoleRun(vmId: string, command: string): Promise<string> {
-  const stream = await t.engine.vms.openConsole(t.admin, vmId);
-  let out = '';
-  stream.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setImmediate(r));
-  stream.write(`${command}\r`);
-  await new Promise((r) => setImmediate(r));
-  stream.destroy();
-  return out;
-}
+const deploy = (params: Record<string, string> = {}, caller: Caller = t.admin) => deployDemo(t, params, caller);
+const simDomain = (vmId: string) => simDomainOf(t, vmId);
+const consoleRun = (vmId: string, command: string) => consoleRunOn(t, vmId, command);
 
 function offering(name: string, extra: Record<string, string> = {}) {
   return t.call('createServiceOffering', { name, ...extra }).then((r) => (r.body['serviceoffering'] as { id: string }).id);

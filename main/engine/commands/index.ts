@@ -58,6 +58,11 @@ import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
 import createDomain from './accounts/createDomain.js';
 import listDomains from './accounts/listDomains.js';
+import createVMSnapshot from './snapshots/createVMSnapshot.js';
+import listVMSnapshot from './snapshots/listVMSnapshot.js';
+import revertToVMSnapshot from './snapshots/revertToVMSnapshot.js';
+import deleteVMSnapshot from './snapshots/deleteVMSnapshot.js';
+import listVolumes from './volumes/listVolumes.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
@@ -71,4 +76,5 @@ export const ALL_COMMANDS: CommandDef[] = [
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
+  createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
 ];

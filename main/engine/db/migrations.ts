@@ -263,4 +263,27 @@ END;
     name: 'per-host driver options',
     sql: `ALTER TABLE hosts ADD COLUMN options TEXT NOT NULL DEFAULT '{}';`,
   },
+  {
+    version: 5,
+    name: 'VM snapshots',
+    sql: `
+-- One row per VM snapshot (R32-R36). name is what the hypervisor calls it; parent_id and
+-- is_current mirror the hypervisor's tree so the list answers without asking the host.
+CREATE TABLE vm_snapshots (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id),
+  name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL, description TEXT,
+  type TEXT NOT NULL CHECK (type IN ('Disk','DiskAndMemory')),
+  state TEXT NOT NULL CHECK (state IN ('Allocated','Creating','Ready','Reverting','Expunging','Error','Removed')),
+  parent_id INTEGER REFERENCES vm_snapshots(id),
+  is_current INTEGER NOT NULL DEFAULT 0,
+  service_offering_id INTEGER NOT NULL REFERENCES service_offerings(id),
+  cpu_number INTEGER NOT NULL, cpu_speed INTEGER NOT NULL, memory INTEGER NOT NULL,
+  account_id INTEGER NOT NULL REFERENCES accounts(id), domain_id INTEGER NOT NULL REFERENCES domains(id),
+  zone_id INTEGER NOT NULL REFERENCES zones(id),
+  created TEXT NOT NULL, removed TEXT
+);
+CREATE INDEX vm_snapshots_vm ON vm_snapshots(vm_id) WHERE removed IS NULL;
+`,
+  },
 ];

@@ -8,8 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import type { OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
+import { requireNoSnapshots } from './vm-snapshots.js';
 
 export async function recreateRootDisk(engine: Engine, vm: VmRow, template: TemplateRow | undefined): Promise<void> {
+  requireNoSnapshots(engine, vm, 'root disk');
   const db = engine.db;
   const old = db.prepare(`SELECT * FROM volumes WHERE vm_id=? AND volume_type='ROOT' AND removed IS NULL`).get(vm.id) as VolumeRow | undefined;
   const hostId = vm.host_id ?? vm.last_host_id;

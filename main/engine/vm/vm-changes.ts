@@ -10,6 +10,7 @@ import { validHostname } from './vm-service.js';
 import { recreateRootDisk } from './root-disk.js';
 import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
+import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
 
 const STOPPED_STATES = ['Stopped', 'Created'];
 /** R18: these guests cannot be hot-scaled from below 3 GB to above it. */
@@ -87,9 +88,13 @@ export function updateVm(engine: Engine, caller: Caller, vm: VmRow, change: VmUp
   return engine.vms.get(vm.id);
 }
 
-/** R15: a stopped VM takes the new offering's CPU and memory at its next start. */
-export function changeOffering(engine: Engine, caller: Caller, vm: VmRow, offering: OfferingRow, resources: { cpuNumber: number; cpuSpeed: number; memory: number }): VmRow {
+/**
+ * R15: a stopped VM takes the new offering's CPU and memory at its next start. Its memory
+ * snapshots cannot be kept across the change (R35), so they are deleted first.
+ */
+export async function changeOffering(engine: Engine, caller: Caller, vm: VmRow, offering: OfferingRow, resources: { cpuNumber: number; cpuSpeed: number; memory: number }): Promise<VmRow> {
   requireStopped(vm, 'changeServiceForVirtualMachine');
+  await removeSnapshotsOf(engine, vm, { caller, note: `the offering changed to ${offering.name}` }, 'DiskAndMemory');
   engine.db.transaction(() => {
     engine.db.prepare('UPDATE vm_instances SET service_offering_id=?, cpu_number=?, cpu_speed=?, memory=? WHERE id=?').run(offering.id, resources.cpuNumber, resources.cpuSpeed, resources.memory, vm.id);
     engine.events.record({ type: 'VM.UPGRADE', description: `VM ${vm.display_name} (${vm.uuid}) offering changed to ${offering.name} (${resources.cpuNumber} vCPU, ${resources.memory} MB)`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
@@ -121,6 +126,8 @@ export function checkScalable(engine: Engine, vm: VmRow, target: { cpuNumber: nu
  */
 export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offering: OfferingRow, target: { cpuNumber: number; cpuSpeed: number; memory: number }, jobUuid?: string): Promise<VmRow> {
   const retries = Math.max(0, engine.settings.int('scale.retry'));
+  checkScalable(engine, engine.vms.get(vmId), target);
+  await removeSnapshotsOf(engine, engine.vms.get(vmId), { caller, jobUuid, note: `the offering changed to ${offering.name}` }, 'DiskAndMemory');
   let lastError: unknown;
   for (let attempt = 0; attempt <= retries; attempt++) {
     let vm = engine.vms.get(vmId);
@@ -155,6 +162,10 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   const source = await engine.hosts.session(vm.host_id);
   const destination = await engine.hosts.session(target.id);
   if (!source.capabilities.liveMigration) throw ApiError.param('this hypervisor cannot migrate live');
+  const snapshots = snapshotsOf(engine, vm.id).length;
+  if (snapshots > 0 && !source.capabilities.migrateWithSnapshots) {
+    throw ApiError.param(`VM ${vm.display_name} has ${snapshots} VM snapshot${snapshots === 1 ? '' : 's'}; ${vm.hypervisor} cannot migrate a VM with snapshots (their metadata stays on the host), so delete them first`);
+  }
   engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
     await source.migrate(vm.internal_name, { session: destination, volumePools }, { live: true });

@@ -17,6 +17,7 @@ import { requestForVm } from '../placement/request.js';
 import type { PlacementOutcome } from '../placement/types.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
+import { removeSnapshotsOf } from './vm-snapshots.js';
 
 const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -354,6 +355,8 @@ export class VmService {
     if (current.state === 'Running' || current.state === 'Stopping' || current.state === 'Unknown') current = await this.stop(caller, current, false, jobUuid);
     current = this.transition(current, 'Destroying', { caller, jobUuid });
     try {
+      // R36: a destroyed VM's snapshots go with it, from the host's disks as well as the list.
+      await removeSnapshotsOf(this.engine, current, { caller, jobUuid, note: 'the VM was destroyed' });
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
         const session = await this.engine.hosts.session(hostId);
@@ -406,6 +409,11 @@ export class VmService {
       this.db.prepare(`UPDATE volumes SET state='Expunged', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
       this.db.prepare(`UPDATE nics SET state='Deallocated', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
       this.db.prepare('DELETE FROM affinity_group_vms WHERE vm_id=?').run(vm.id);
+      // Snapshots of a VM that never got through destroy (Error) went with its disks.
+      for (const s of this.db.prepare('SELECT id, name FROM vm_snapshots WHERE vm_id=? AND removed IS NULL').all(vm.id) as { id: number; name: string }[]) {
+        this.db.prepare(`UPDATE vm_snapshots SET state='Removed', is_current=0, removed=? WHERE id=?`).run(stamp, s.id);
+        for (const type of ['VMSNAPSHOT.DELETE', 'VMSNAPSHOT.OFF_PRIMARY']) this.engine.events.usage({ type, accountId: vm.account_id, zoneId: vm.zone_id, resourceId: s.id, resourceName: s.name });
+      }
       for (const v of volumes) this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: v.id, resourceName: v.name });
     })();
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });

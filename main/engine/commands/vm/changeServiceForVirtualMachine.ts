@@ -17,9 +17,9 @@ export default defineCommand({
     { name: 'serviceofferingid', type: 'uuid', required: true, description: 'the service offering ID to apply to the virtual machine' },
     { name: 'details', type: 'map', description: 'cpuNumber, cpuSpeed and memory for a custom offering' },
   ],
-  handler({ engine, caller }, args) {
+  async handler({ engine, caller }, args) {
     const vm = engine.vms.forCaller(caller, args.uuid('id')!);
     const offering = byUuid<OfferingRow>(engine.db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
-    return vmResponse(engine, changeOffering(engine, caller, vm, offering, resolveResources(offering, args.details('details') ?? {})), caller);
+    return vmResponse(engine, await changeOffering(engine, caller, vm, offering, resolveResources(offering, args.details('details') ?? {})), caller);
   },
 });

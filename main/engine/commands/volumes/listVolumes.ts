@@ -1,0 +1,99 @@
+import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
+import { where } from '../../sql.js';
+import { accountScope } from '../../vm/access.js';
+import { csDate } from '../../format.js';
+
+interface VolumeListRow {
+  uuid: string;
+  name: string;
+  volume_type: string;
+  device_id: number;
+  size: number;
+  state: string;
+  path: string | null;
+  pool: string | null;
+  created: string;
+  zoneuuid: string;
+  zonename: string;
+  account: string;
+  domainuuid: string;
+  domain: string;
+  vmuuid: string | null;
+  vmname: string | null;
+  vmdisplayname: string | null;
+  vmstate: string | null;
+  hypervisor: string | null;
+  offeringuuid: string | null;
+  offeringname: string | null;
+  storage_type: string | null;
+  templateuuid: string | null;
+}
+
+export default defineCommand({
+  name: 'listVolumes',
+  description: 'Lists volumes: the root and data disks of VMs.',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'volume',
+  params: [
+    { name: 'id', type: 'uuid', description: 'the ID of the disk volume' },
+    { name: 'ids', type: 'list', of: 'uuid', description: 'the IDs of the volumes, mutually exclusive with id' },
+    { name: 'virtualmachineid', type: 'uuid', description: 'the ID of the virtual machine' },
+    { name: 'type', type: 'string', description: 'the type of disk volume (ROOT or DATADISK)' },
+    { name: 'name', type: 'string', description: 'the name of the disk volume' },
+    { name: 'zoneid', type: 'uuid', description: 'the ID of the availability zone' },
+    { name: 'account', type: 'string', description: 'list resources by account' },
+    { name: 'domainid', type: 'uuid', description: 'list only resources belonging to the domain specified' },
+    { name: 'listall', type: 'boolean', description: 'list all resources the caller may see' },
+  ],
+  handler({ engine, caller }, args) {
+    const type = args.str('type')?.toUpperCase();
+    if (type !== undefined && type !== 'ROOT' && type !== 'DATADISK') throw ApiError.param('type: ROOT or DATADISK');
+    const scope = accountScope(caller, 'x.account_id');
+    const ids = args.list('ids');
+    const keyword = args.str('keyword');
+    // Users do not see the volumes of their destroyed VMs, as they do not see the VMs.
+    const w = where(
+      [scope.sql, 'x.removed IS NULL', ...(caller.role === 'User' ? [`(v.id IS NULL OR v.state NOT IN ('Destroyed','Expunged'))`] : []), ...(ids ? [`x.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : [])],
+      [['x.uuid', args.uuid('id')], ['v.uuid', args.uuid('virtualmachineid')], ['x.volume_type', type], ['x.name', args.str('name')], ['x.name', keyword, 'like'], ['z.uuid', args.uuid('zoneid')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')]],
+    );
+    const rows = engine.db
+      .prepare(
+        `SELECT x.uuid, x.name, x.volume_type, x.device_id, x.size, x.state, x.path, x.pool, x.created, z.uuid AS zoneuuid, z.name AS zonename,
+                a.name AS account, d.uuid AS domainuuid, d.name AS domain, v.uuid AS vmuuid, v.hostname AS vmname, v.display_name AS vmdisplayname,
+                v.state AS vmstate, v.hypervisor, o.uuid AS offeringuuid, o.name AS offeringname, COALESCE(o.storage_type, s.storage_type) AS storage_type, t.uuid AS templateuuid
+         FROM volumes x JOIN zones z ON z.id=x.zone_id JOIN accounts a ON a.id=x.account_id JOIN domains d ON d.id=a.domain_id
+         LEFT JOIN vm_instances v ON v.id=x.vm_id LEFT JOIN disk_offerings o ON o.id=x.disk_offering_id
+         LEFT JOIN service_offerings s ON s.id=v.service_offering_id LEFT JOIN templates t ON t.id=x.template_id
+         ${w.sql} ORDER BY x.vm_id, x.device_id, x.id`,
+      )
+      .all(...scope.values, ...(ids ?? []), ...w.values) as VolumeListRow[];
+    const isAdmin = caller.role === 'Admin';
+    return rows.map((r) => ({
+      id: r.uuid,
+      name: r.name,
+      type: r.volume_type,
+      deviceid: r.vmuuid ? r.device_id : undefined,
+      size: r.size,
+      state: r.state,
+      zoneid: r.zoneuuid,
+      zonename: r.zonename,
+      account: r.account,
+      domainid: r.domainuuid,
+      domain: r.domain,
+      virtualmachineid: r.vmuuid ?? undefined,
+      vmname: r.vmname ?? undefined,
+      vmdisplayname: r.vmdisplayname ?? undefined,
+      vmstate: r.vmstate ?? undefined,
+      hypervisor: r.hypervisor ?? undefined,
+      diskofferingid: r.offeringuuid ?? undefined,
+      diskofferingname: r.offeringname ?? undefined,
+      templateid: r.templateuuid ?? undefined,
+      storagetype: r.storage_type ?? 'shared',
+      created: csDate(r.created),
+      // Where the disk lives is for the root admin, as in CloudStack.
+      ...(isAdmin ? { path: r.path ?? undefined, storage: r.pool ?? undefined } : {}),
+    }));
+  },
+});
