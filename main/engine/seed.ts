@@ -58,7 +58,7 @@ export async function seedDefaults(engine: Engine): Promise<void> {
     template('Debian 12', 'Debian GNU/Linux 12 (bookworm) cloud image', 'Debian GNU/Linux 12 (64-bit)', false, true, 2 * GiB);
     template('Ubuntu 24.04', 'Ubuntu 24.04 LTS cloud image', 'Ubuntu 24.04 LTS (64-bit)', false, true, 3 * GiB);
     template('Rocky 9', 'Rocky Linux 9 generic cloud image', 'Rocky Linux 9 (64-bit)', false, false, 2 * GiB);
-    template('Debian 12 netinst', 'Debian 12 network installer ISO', 'Debian GNU/Linux 12 (64-bit)', true, false, 0.6 * GiB);
+    template('Debian 12 netinst', 'Debian 12 network installer ISO', 'Debian GNU/Linux 12 (64-bit)', true, false, Math.round(0.6 * GiB));
 
     const offering = (name: string, text: string, cpu: number | null, speed: number | null, memory: number | null, extra: Partial<OfferingRow> = {}) =>
       db

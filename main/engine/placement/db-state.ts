@@ -10,6 +10,22 @@ import type { AffinityGroupInfo, PlacementState, Usage } from './types.js';
 
 const HOLDING = HOLDS_CAPACITY.map((s) => `'${s}'`).join(',');
 
+/** A host_usage row; host_usage is kept current by triggers on vm_instances (migration 3). */
+export interface UsageRow {
+  host_id: number;
+  cpu_mhz: number;
+  memory: number;
+  vms: number;
+}
+export const USAGE_SQL = 'SELECT host_id, cpu_mhz, memory, vms FROM host_usage';
+/** One host's usage: the single-row form of USAGE_SQL. */
+export const HOST_USAGE_SQL = `${USAGE_SQL} WHERE host_id=?`;
+
+/** A host's Usage from its host_usage row; a host with no row has nothing allocated. */
+export function toUsage(row: UsageRow | undefined): Usage {
+  return row ? { cpuMhz: row.cpu_mhz, memory: row.memory, vms: row.vms } : { cpuMhz: 0, memory: 0, vms: 0 };
+}
+
 export class DbPlacementState implements PlacementState {
   private usageByHost?: Map<number, Usage>;
   private readonly members = new Map<number, { vmName: string; hostId: number; vmId: number }[]>();
@@ -25,15 +41,14 @@ export class DbPlacementState implements PlacementState {
 
   usage(hostId: number): Usage {
     if (!this.usageByHost) {
-      // host_usage is kept current by triggers on vm_instances (migration 3).
-      const rows = this.db.prepare('SELECT host_id, cpu_mhz, memory, vms FROM host_usage').all() as { host_id: number; cpu_mhz: number; memory: number; vms: number }[];
-      this.usageByHost = new Map(rows.map((r) => [r.host_id, { cpuMhz: r.cpu_mhz, memory: r.memory, vms: r.vms }]));
+      const rows = this.db.prepare(USAGE_SQL).all() as UsageRow[];
+      this.usageByHost = new Map(rows.map((r) => [r.host_id, toUsage(r)]));
       // The VM being placed does not compete with itself.
       const self = this.exceptVmId === undefined ? undefined : (this.db.prepare(`SELECT host_id, cpu_number*cpu_speed AS cpu, memory FROM vm_instances WHERE id=? AND host_id IS NOT NULL AND state IN (${HOLDING})`).get(this.exceptVmId) as { host_id: number; cpu: number; memory: number } | undefined);
       const own = self ? this.usageByHost.get(self.host_id) : undefined;
       if (self && own) this.usageByHost.set(self.host_id, { cpuMhz: own.cpuMhz - self.cpu, memory: own.memory - self.memory, vms: own.vms - 1 });
     }
-    return this.usageByHost.get(hostId) ?? { cpuMhz: 0, memory: 0, vms: 0 };
+    return this.usageByHost.get(hostId) ?? toUsage(undefined);
   }
 
   groupMembers(groupId: number, exceptVmId?: number) {

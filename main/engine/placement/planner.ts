@@ -9,7 +9,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Settings } from '../settings.js';
 import { ApiError } from '../registry/errors.js';
 import { where } from '../sql.js';
-import { DbPlacementState } from './db-state.js';
+import { DbPlacementState, HOST_USAGE_SQL, toUsage, type UsageRow } from './db-state.js';
 import { PLACEMENT_COLUMNS, type Candidate, type Filter, type HostVerdict, type Orderer, type PlacementHost, type PlacementOutcome, type PlacementRequest, type PlacementState, type Usage } from './types.js';
 import { hostState } from './filters/host-state.js';
 import { capacity } from './filters/capacity.js';
@@ -73,8 +73,11 @@ export class Planner {
     return outcome as PlacementOutcome & { host: PlacementHost };
   }
 
+  /** One host's allocated usage (one indexed row of host_usage; listHosts calls this per host). */
   usage(hostId: number): Usage {
-    return new DbPlacementState(this.db, this.settings).usage(hostId);
+    let statement = this.statements.get(HOST_USAGE_SQL);
+    if (!statement) this.statements.set(HOST_USAGE_SQL, (statement = this.db.prepare(HOST_USAGE_SQL)));
+    return toUsage(statement.get(hostId) as UsageRow | undefined);
   }
 }
 

@@ -39,12 +39,11 @@ export default defineCommand({
     if (domainId && caller.role === 'DomainAdmin' && !domainId.path.startsWith(caller.domainPath)) throw ApiError.denied('the domain is outside the caller\'s domain');
     const password = args.str('password')!;
     if (password.length < 6) throw ApiError.param('password: at least 6 characters');
-    const { accountId, userId } = engine.accounts.createAccount({
+    const { accountId } = engine.accounts.createAccount({
       name: args.str('account') ?? args.str('username')!, role, domainId: domainId?.id ?? caller.domainId, username: args.str('username')!, password,
       firstname: args.str('firstname'), lastname: args.str('lastname'), email: args.str('email'),
     });
     engine.events.record({ type: 'ACCOUNT.CREATE', description: `account ${args.str('account') ?? args.str('username')} created`, userId: caller.userId, accountId, domainId: caller.domainId });
-    void userId;
     return accountView(engine.db, accountId);
   },
 });
