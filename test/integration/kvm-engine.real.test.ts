@@ -164,6 +164,59 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     expect(onHost(host!, 'virsh', 'dumpxml', '--inactive', internal_name)).toMatch(/<currentMemory unit='KiB'>262144</);
   });
 
+  it('scales a running VM whose host is full by first migrating it live to a host in the cluster that has room (R17)', async () => {
+    await z.t.call('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: z.zoneid });
+    const used = (host: string) => (z.t.engine.db.prepare('SELECT u.memory FROM host_usage u JOIN hosts h ON h.id=u.host_id WHERE h.uuid=?').pluck().get(z.hostIds[host]) as number | undefined) ?? 0;
+    const vm = await deploy({ name: 'kvm-r17', hostid: z.hostIds['host1']! });
+    // A real filler VM on host1 so that host1 holds at least 384 MB more than host2.
+    const fillerMemory = Math.max(128, used('host2') - used('host1') + 384);
+    const fillerOffering = ((await z.t.call('createServiceOffering', { name: 'kvm-filler', cpunumber: '1', cpuspeed: '100', memory: String(fillerMemory) })).body['serviceoffering'] as { id: string }).id;
+    const filler = await deploy({ name: 'kvm-filler', hostid: z.hostIds['host1']!, serviceofferingid: fillerOffering });
+    // Shrink every host's memory capacity (mem.overcommit.ratio) so host2 has 384 MB free and host1 cannot grow the VM by 128 MB.
+    // (256 MB is as far as the tiny offering's VM can grow live: twice what it booted with.)
+    const total = z.t.engine.db.prepare('SELECT memory_total FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host1']) as number;
+    const capacity = used('host2') + 384;
+    expect(used('host1') - 128 + 256).toBeGreaterThan(capacity);
+    await z.t.call('updateConfiguration', { name: 'mem.overcommit.ratio', value: ((capacity + 0.5) / total).toFixed(8) });
+    try {
+      const larger = ((await z.t.call('createServiceOffering', { name: 'kvm-1x256', cpunumber: '1', cpuspeed: '100', memory: '256' })).body['serviceoffering'] as { id: string }).id;
+      const job = await z.t.run('scaleVirtualMachine', { id: vm['id']!, serviceofferingid: larger });
+      expect(job['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', memory: 256, hostid: z.hostIds['host2'] } });
+      const { internal_name } = row(vm['id']!);
+      expect(onHost('host2', 'virsh', 'list', '--name')).toContain(internal_name);
+      expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal_name);
+      expect(onHost('host2', 'virsh', 'dumpxml', '--inactive', internal_name)).toMatch(/<currentMemory unit='KiB'>262144</);
+    } finally {
+      await z.t.call('updateConfiguration', { name: 'mem.overcommit.ratio', value: '1' });
+      await z.t.run('destroyVirtualMachine', { id: filler['id']!, expunge: 'true' });
+    }
+  });
+
+  it('destroy with volumeids deletes that data disk on the host at once; the sweeper expunges the rest after expunge.delay (R11)', async () => {
+    const small = z.t.engine.db.prepare(`SELECT uuid FROM disk_offerings WHERE name='Small'`).pluck().get() as string;
+    const vm = await deploy({ name: 'kvm-datadisk', diskofferingid: small });
+    const { host } = row(vm['id']!);
+    const harnessHost = host === hosts!.hosts[0]!.address ? 'host1' : 'host2';
+    const volumes = (await z.t.call('listVolumes', { virtualmachineid: vm['id']! })).body['volume'] as { id: string; type: string; path: string }[];
+    const [root, data] = [volumes.find((v) => v.type === 'ROOT')!, volumes.find((v) => v.type === 'DATADISK')!];
+    const pool = () => onHost(harnessHost, 'virsh', 'vol-list', '--pool', hosts!.poolName);
+    expect(pool()).toContain(root.path);
+    expect(pool()).toContain(data.path);
+    await z.t.run('destroyVirtualMachine', { id: vm['id']!, volumeids: data.id });
+    onHost(harnessHost, 'virsh', 'pool-refresh', hosts!.poolName);
+    expect(pool()).not.toContain(data.path);
+    expect(pool()).toContain(root.path);
+    await z.t.call('updateConfiguration', { name: 'expunge.delay', value: '0' });
+    try {
+      expect(await z.t.engine.vms.sweepExpunge()).toBeGreaterThanOrEqual(1);
+    } finally {
+      await z.t.call('updateConfiguration', { name: 'expunge.delay', value: '86400' });
+    }
+    expect(z.t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').pluck().get(vm['id'])).toBe('Expunged');
+    onHost(harnessHost, 'virsh', 'pool-refresh', hosts!.poolName);
+    expect(pool()).not.toContain(root.path);
+  });
+
   it('migrates live between hosts: the domain runs on B and is gone from A (R20)', async () => {
     const vm = await deploy({ name: 'kvm-migrate', hostid: z.hostIds['host1']! });
     const { internal_name } = row(vm['id']!);
