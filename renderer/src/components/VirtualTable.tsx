@@ -14,6 +14,10 @@ interface VirtualTableProps {
   gridClass: string;
   header: ReactNode;
   rowKey(index: number): string;
+  /**
+   * A row's cells, called by the (memoized) row itself: pass a stable function (useCallback)
+   * whose identity changes only when what it renders does, or every row re-renders.
+   */
   renderCells(index: number, active: boolean): ReactNode;
   rowClass?(index: number): string;
   activeIndex: number;
@@ -33,6 +37,15 @@ export function VirtualTable(props: VirtualTableProps) {
   const [bodyTop, setBodyTop] = useState(0);
   const frame = useRef(0);
   const focusWanted = useRef(false);
+  // The rows' one focus handler stays the same function across renders (a new closure per row
+  // would defeat their memo); it reads the active index and callback of the last render.
+  const latest = useRef({ activeIndex, onActiveIndexChange });
+  useLayoutEffect(() => {
+    latest.current = { activeIndex, onActiveIndexChange };
+  });
+  const onRowFocus = useCallback((index: number) => {
+    if (index !== latest.current.activeIndex) latest.current.onActiveIndexChange(index);
+  }, []);
 
   useLayoutEffect(() => {
     if (bodyRef.current) bodyRef.current.style.height = `${rowCount * rowHeight}px`;
@@ -113,10 +126,9 @@ export function VirtualTable(props: VirtualTableProps) {
         top={i * rowHeight}
         active={active}
         className={`vt-row ${props.gridClass} ${props.rowClass?.(i) ?? ''}`}
-        onFocus={() => i !== activeIndex && onActiveIndexChange(i)}
-      >
-        {props.renderCells(i, active)}
-      </VirtualRow>,
+        onFocus={onRowFocus}
+        renderCells={props.renderCells}
+      />,
     );
   }
 
@@ -142,18 +154,19 @@ interface VirtualRowProps {
   top: number;
   active: boolean;
   className: string;
-  onFocus(): void;
-  children: ReactNode;
+  onFocus(index: number): void;
+  renderCells(index: number, active: boolean): ReactNode;
 }
 
-const VirtualRow = memo(function VirtualRow({ index, top, active, className, onFocus, children }: VirtualRowProps) {
+/** Re-renders only when one of its props changes: all primitives or stable functions. */
+const VirtualRow = memo(function VirtualRow({ index, top, active, className, onFocus, renderCells }: VirtualRowProps) {
   const ref = useRef<HTMLTableRowElement>(null);
   useLayoutEffect(() => {
     ref.current!.style.transform = `translateY(${top}px)`;
   }, [top]);
   return (
-    <tr ref={ref} role="row" aria-rowindex={index + 2} data-index={index} tabIndex={active ? 0 : -1} className={className} onFocus={onFocus}>
-      {children}
+    <tr ref={ref} role="row" aria-rowindex={index + 2} data-index={index} tabIndex={active ? 0 : -1} className={className} onFocus={() => onFocus(index)}>
+      {renderCells(index, active)}
     </tr>
   );
 });

@@ -1,5 +1,5 @@
 /** The VM list: search, state filter, sortable columns, multi-select with bulk actions, windowed rows. */
-import { useMemo, type KeyboardEvent } from 'react';
+import { useCallback, useMemo, type KeyboardEvent } from 'react';
 import type { Vm } from '../api/model';
 import { VirtualTable } from '../components/VirtualTable';
 import { StateBadge } from '../components/StateBadge';
@@ -71,14 +71,17 @@ export function VmListView() {
     </>
   );
 
-  const renderCells = (index: number, active: boolean) => {
+  // Stable while the rows and the selection are: the table's memoized rows then re-render only
+  // when they scroll in or their active state changes.
+  const { selected, toggle } = view;
+  const renderCells = useCallback((index: number, active: boolean) => {
     const vm = rows[index]!;
     const name = vm.displayname || vm.name;
     const tab = active ? 0 : -1;
     return (
       <>
         <td role="cell" className="col-select">
-          <input type="checkbox" tabIndex={tab} aria-label={`Select ${name}`} checked={view.selected.has(vm.id)} onChange={() => view.toggle(vm.id)} />
+          <input type="checkbox" tabIndex={tab} aria-label={`Select ${name}`} checked={selected.has(vm.id)} onChange={() => toggle(vm.id)} />
         </td>
         <td role="cell" className="col-name">
           <a href={`#/vms/${encodeURIComponent(vm.id)}/overview`} tabIndex={tab} title={vm.name !== name ? `${name} (${vm.name})` : name}>
@@ -98,7 +101,7 @@ export function VmListView() {
         </td>
       </>
     );
-  };
+  }, [rows, selected, toggle]);
 
   return (
     <section className="view vm-list" aria-labelledby="vm-list-title">
