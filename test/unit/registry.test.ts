@@ -84,6 +84,18 @@ describe('the registry', () => {
     expect((api['params'] as { name: string; required: boolean }[]).find((p) => p.name === 'id')?.required).toBe(true);
   });
 
+  it('lists the VM states of a parameter that applies in fewer states than its command', async () => {
+    const paramStates = async (command: string) => {
+      const api = ((await t.call('listApis', { name: command })).body['api'] as { vmstates?: string[]; params: { name: string; vmstates?: string[] }[] }[])[0]!;
+      return { command: api.vmstates, params: Object.fromEntries(api.params.filter((p) => p.vmstates).map((p) => [p.name, p.vmstates])) };
+    };
+    expect(await paramStates('createVMSnapshot')).toEqual({ command: ['Running', 'Stopped'], params: { snapshotmemory: ['Running'] } });
+    const update = await paramStates('updateVirtualMachine');
+    expect(update.command).toBeUndefined();
+    expect(Object.keys(update.params).sort()).toEqual(['cleanupdetails', 'details', 'isdynamicallyscalable', 'name', 'ostypeid']);
+    expect(update.params['name']).toEqual(['Stopped', 'Created']);
+  });
+
   it('maps the 533 of a placement failure with cserrorcode 4335 and writes nothing', async () => {
     const ids = demoIds(t.engine);
     const big = await t.call('createServiceOffering', { name: 'huge', cpunumber: '64', cpuspeed: '2000', memory: '1048576' });

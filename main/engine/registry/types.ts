@@ -25,6 +25,8 @@ export interface ParamDef {
   /** Only these roles may pass it (e.g. hostid on deploy is for admins): others get 531. */
   roles?: Role[];
   since?: string;
+  /** VM states in which passing this parameter makes sense (listApis publishes them, as for commands). */
+  vmStates?: string[];
 }
 
 export interface Caller {

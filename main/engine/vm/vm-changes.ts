@@ -12,7 +12,8 @@ import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
 import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
 
-const STOPPED_STATES = ['Stopped', 'Created'];
+/** States in which guest-visible settings may change (updateVirtualMachine declares them per parameter). */
+export const STOPPED_STATES = ['Stopped', 'Created'];
 /** R18: these guests cannot be hot-scaled from below 3 GB to above it. */
 const THREE_GB = 3072;
 export const KNOWN_DETAILS: Record<string, string[]> = {

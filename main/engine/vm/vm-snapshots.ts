@@ -45,6 +45,8 @@ export interface VmSnapshotRow {
 const BUSY = ['Allocated', 'Creating', 'Reverting', 'Expunging'];
 /** VM states in which its snapshots may be taken, reverted to or deleted. */
 export const SNAPSHOT_VM_STATES = ['Running', 'Stopped'];
+/** VM states in which a snapshot may save memory (there is none to save otherwise). */
+export const MEMORY_SNAPSHOT_VM_STATES = ['Running'];
 const NAME_MAX = 255;
 
 /** The VM's snapshots that still exist, oldest first. */
@@ -89,7 +91,7 @@ export interface SnapshotRequest {
  */
 export async function allocateSnapshot(engine: Engine, vm: VmRow, request: SnapshotRequest): Promise<VmSnapshotRow> {
   requireVmState(vm, 'virtualmachineid');
-  if (request.withMemory && vm.state !== 'Running') throw ApiError.param(`snapshotmemory: VM ${vm.display_name} is ${vm.state}; memory can be saved only from a Running VM`);
+  if (request.withMemory && !MEMORY_SNAPSHOT_VM_STATES.includes(vm.state)) throw ApiError.param(`snapshotmemory: VM ${vm.display_name} is ${vm.state}; memory can be saved only from a Running VM`);
   if (request.displayName !== undefined && (request.displayName.trim() === '' || request.displayName.length > NAME_MAX)) throw ApiError.param(`name: give 1 to ${NAME_MAX} characters`);
   if (request.description !== undefined && request.description.length > NAME_MAX) throw ApiError.param(`description: at most ${NAME_MAX} characters`);
   if (resetsOnReboot(engine, vm)) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} gets a fresh root disk on every reboot (reset on reboot), so a snapshot of it would not survive the next reboot`);

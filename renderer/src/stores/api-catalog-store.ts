@@ -62,8 +62,8 @@ export const STOPPED_STATES = ['Stopped', 'Created'];
  * True when a parameter of a command may be used for a VM in this state: the parameter's own
  * listApis `vmstates` when the engine declares them, else the command's, else `fallback`.
  * (updateVirtualMachine takes display name and HA in any state but name, OS type and details
- * only when stopped; listApis declares no states for it, so the UI falls back to the stopped
- * states and the engine's 431 stays the final word.)
+ * only when stopped: Kiln declares that per parameter; for a server that declares nothing the UI
+ * falls back, and the engine's 431 stays the final word.)
  */
 export function paramAppliesInState(apis: Map<string, ApiInfo>, command: string, param: string, state: string, fallback: string[]): boolean {
   const api = apis.get(command.toLowerCase());

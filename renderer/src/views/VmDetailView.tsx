@@ -1,5 +1,5 @@
-/** One VM: overview, settings (details), NICs, volumes, events, console, and its actions. */
-import { useEffect, useState, type ReactNode } from 'react';
+/** One VM: overview, settings (details), NICs, volumes, snapshots, events, console, and its actions. */
+import { useState, type ReactNode } from 'react';
 import type { Vm } from '../api/model';
 import { StateBadge } from '../components/StateBadge';
 import { actionsFor } from '../actions/vm-actions';
@@ -10,15 +10,17 @@ import { hrefOf } from '../stores/route-store';
 import { ipOf } from '../stores/vm-list-view-store';
 import { EventLog } from './EventLog';
 import { SerialConsole } from '../console/SerialConsole';
-import { kiln } from '../transport';
 import { VmSettings } from './vm/VmSettings';
 import { VmEditForm } from './vm/VmEditForm';
+import { VmVolumes } from './vm/VmVolumes';
+import { VmSnapshots } from './vm/VmSnapshots';
 
 const TABS = [
   { id: 'overview', label: 'Overview' },
   { id: 'settings', label: 'Settings' },
   { id: 'nics', label: 'NICs' },
   { id: 'volumes', label: 'Volumes' },
+  { id: 'snapshots', label: 'Snapshots' },
   { id: 'events', label: 'Events' },
   { id: 'console', label: 'Console' },
 ];
@@ -67,7 +69,8 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
         {current === 'overview' && <Overview key={vm.id} vm={vm} canEdit={hasApi(apis, 'updateVirtualMachine')} />}
         {current === 'settings' && <VmSettings key={vm.id} vm={vm} />}
         {current === 'nics' && <Nics vm={vm} />}
-        {current === 'volumes' && <Volumes vm={vm} hasListVolumes={hasApi(apis, 'listVolumes')} />}
+        {current === 'volumes' && <VmVolumes key={vm.id} vm={vm} />}
+        {current === 'snapshots' && <VmSnapshots key={vm.id} vm={vm} />}
         {current === 'events' && <EventLog resourceId={vm.id} compact />}
         {current === 'console' && <SerialConsole vm={vm} />}
       </div>
@@ -162,47 +165,6 @@ function Nics({ vm }: { vm: Vm }) {
             <td className="mono">{n.gateway ? `${n.gateway} / ${n.netmask ?? ''}` : '—'}</td>
             <td>{n.broadcasturi ?? '—'}</td>
             <td>{n.isdefault ? 'Yes' : 'No'}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function Volumes({ vm, hasListVolumes }: { vm: Vm; hasListVolumes: boolean }) {
-  const [volumes, setVolumes] = useState<Record<string, unknown>[] | undefined>();
-  useEffect(() => {
-    if (!hasListVolumes) return;
-    kiln.invoke('listVolumes', { virtualmachineid: vm.id }).then(
-      (r) => setVolumes((r['volume'] as Record<string, unknown>[] | undefined) ?? []),
-      () => setVolumes([]),
-    );
-  }, [vm.id, hasListVolumes]);
-  if (!hasListVolumes) {
-    return (
-      <div className="placeholder" role="note">
-        <strong>Volumes: not available yet.</strong> The engine has no <code>listVolumes</code> command yet, so the UI cannot list this VM&apos;s
-        disks. Its root disk comes from {vm.templatename ? `template ${vm.templatename}` : vm.isoname ? `ISO ${vm.isoname}` : 'its image'}.
-      </div>
-    );
-  }
-  return (
-    <table className="plain-table" aria-label="Volumes">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Type</th>
-          <th>Size</th>
-          <th>State</th>
-        </tr>
-      </thead>
-      <tbody>
-        {(volumes ?? []).map((v) => (
-          <tr key={String(v['id'])}>
-            <td>{String(v['name'] ?? '')}</td>
-            <td>{String(v['type'] ?? '')}</td>
-            <td>{v['size'] ? `${Math.round(Number(v['size']) / 1024 ** 3)} GB` : ''}</td>
-            <td>{String(v['state'] ?? '')}</td>
           </tr>
         ))}
       </tbody>

@@ -20,7 +20,7 @@ export default defineCommand({
         type: def.kind === 'list' ? 'list' : def.kind,
         related: '',
         response: [],
-        params: def.params.map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '' })),
+        params: def.params.map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '', ...(p.vmStates ? { vmstates: p.vmStates } : {}) })),
         ...(def.vmStates ? { vmstates: def.vmStates } : {}),
       }));
   },

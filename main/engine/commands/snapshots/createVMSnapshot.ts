@@ -1,5 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
-import { allocateSnapshot, snapshotResponse, takeSnapshot, SNAPSHOT_VM_STATES } from '../../vm/vm-snapshots.js';
+import { allocateSnapshot, snapshotResponse, takeSnapshot, MEMORY_SNAPSHOT_VM_STATES, SNAPSHOT_VM_STATES } from '../../vm/vm-snapshots.js';
 
 export default defineCommand({
   name: 'createVMSnapshot',
@@ -12,7 +12,7 @@ export default defineCommand({
     { name: 'virtualmachineid', type: 'uuid', required: true, description: 'The ID of the vm' },
     { name: 'name', type: 'string', description: 'The display name of the snapshot' },
     { name: 'description', type: 'string', description: 'The description of the snapshot' },
-    { name: 'snapshotmemory', type: 'boolean', description: 'snapshot memory if true (a Running VM only)' },
+    { name: 'snapshotmemory', type: 'boolean', description: 'snapshot memory if true (a Running VM only)', vmStates: MEMORY_SNAPSHOT_VM_STATES },
     { name: 'quiescevm', type: 'boolean', description: 'quiesce vm if true' },
   ],
   async handler({ engine, caller }, args) {

@@ -1,3 +1,4 @@
+import { STOPPED_STATES } from '../../vm/vm-changes.js';
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
@@ -14,13 +15,13 @@ export default defineCommand({
   params: [
     { name: 'id', type: 'uuid', required: true, description: 'The ID of the virtual machine' },
     { name: 'displayname', type: 'string', description: 'user generated name' },
-    { name: 'name', type: 'string', maxLength: 63, description: 'new host name of the vm (VM must be stopped)' },
+    { name: 'name', type: 'string', maxLength: 63, description: 'new host name of the vm (VM must be stopped)', vmStates: STOPPED_STATES },
     { name: 'group', type: 'string', description: 'group of the virtual machine' },
     { name: 'haenable', type: 'boolean', description: 'true if high-availability is enabled for the virtual machine' },
-    { name: 'ostypeid', type: 'uuid', description: 'the ID of the OS type (VM must be stopped)' },
-    { name: 'isdynamicallyscalable', type: 'boolean', description: 'true if VM contains the tools needed to scale it live (VM must be stopped)' },
-    { name: 'details', type: 'map', description: 'Details in key/value pairs (VM must be stopped); replaces the details the caller can edit' },
-    { name: 'cleanupdetails', type: 'boolean', description: 'optional boolean field, which indicates if details should be cleaned up or not' },
+    { name: 'ostypeid', type: 'uuid', description: 'the ID of the OS type (VM must be stopped)', vmStates: STOPPED_STATES },
+    { name: 'isdynamicallyscalable', type: 'boolean', description: 'true if VM contains the tools needed to scale it live (VM must be stopped)', vmStates: STOPPED_STATES },
+    { name: 'details', type: 'map', description: 'Details in key/value pairs (VM must be stopped); replaces the details the caller can edit', vmStates: STOPPED_STATES },
+    { name: 'cleanupdetails', type: 'boolean', description: 'optional boolean field, which indicates if details should be cleaned up or not', vmStates: STOPPED_STATES },
     { name: 'userdata', type: 'string', maxLength: 1048576, description: 'base64 user data' },
   ],
   handler({ engine, caller }, args) {
