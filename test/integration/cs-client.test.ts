@@ -115,6 +115,19 @@ describe('the cs client against kiln serve', () => {
     for (const type of ['VM.CREATE', 'VM.START', 'VM.STOP', 'VM.REBOOT', 'VM.DESTROY', 'VM.RECOVER', 'VM.EXPUNGE']) expect(types).toContain(type);
   });
 
+  it('takes, lists, reverts to and deletes a VM snapshot', async () => {
+    const web = ((await cs(['listVirtualMachines', 'name=demo-web'])).json['virtualmachine'] as { id: string }[])[0]!;
+    const taken = await cs(['createVMSnapshot', `virtualmachineid=${web.id}`, 'name=cs-snap', 'description=from the cs client', 'snapshotmemory=true']);
+    expect(taken.code).toBe(0);
+    const snap = taken.json['vmsnapshot'] as { id: string };
+    expect(snap).toMatchObject({ displayname: 'cs-snap', type: 'DiskAndMemory', current: true, state: 'Ready', virtualmachineid: web.id });
+    const listed = await cs(['listVMSnapshot', `virtualmachineid=${web.id}`]);
+    expect(listed.json).toMatchObject({ count: 1, vmSnapshot: [{ id: snap.id, description: 'from the cs client' }] });
+    expect((await cs(['revertToVMSnapshot', `vmsnapshotid=${snap.id}`])).json['virtualmachine']).toMatchObject({ id: web.id, state: 'Running' });
+    expect((await cs(['deleteVMSnapshot', `vmsnapshotid=${snap.id}`])).json).toMatchObject({ success: true });
+    expect((await cs(['listVMSnapshot', `virtualmachineid=${web.id}`])).json['vmSnapshot']).toBeUndefined();
+  });
+
   it('gives 431 naming a missing required parameter, and writes nothing', async () => {
     const before = dbState();
     const res = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`]);
