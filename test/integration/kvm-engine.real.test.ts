@@ -121,6 +121,17 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     expect(existsSync(`${hosts!.storagePath}/${disk}`)).toBe(false);
   });
 
+  it('starts a stopped VM on the host an admin names, and undefines the copy on its old host (R10)', async () => {
+    const vm = await deploy({ name: 'kvm-r10', hostid: z.hostIds['host1']! });
+    const { internal_name } = row(vm['id']!);
+    await z.t.run('stopVirtualMachine', { id: vm['id']!, forced: 'true' });
+    expect(onHost('host1', 'virsh', 'list', '--all', '--name')).toContain(internal_name);
+    const started = await z.t.run('startVirtualMachine', { id: vm['id']!, hostid: z.hostIds['host2']! });
+    expect(started['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', hostid: z.hostIds['host2'] } });
+    expect(onHost('host2', 'virsh', 'list', '--name')).toContain(internal_name);
+    expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal_name);
+  });
+
   it('rebuilds the domain from the database on start but not on reboot (R9)', async () => {
     const vm = await deploy({ name: 'kvm-r9' });
     // The definition libvirt holds (--inactive): what Kiln defined. The busybox guest has no balloon
@@ -400,6 +411,9 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
       }
       await until('host2 to be Up again', () => (z.t.engine.db.prepare('SELECT state FROM hosts WHERE uuid=?').get(z.hostIds['host2']) as { state: string }).state === 'Up', 60_000);
       expect(runningOn('host2', haInternal)).toBe(false);
+      // The shut-off copy host2 kept is undefined too: one definition per VM, on host1.
+      await until('the stale copy on host2 to be undefined', () => !onHost('host2', 'virsh', 'list', '--all', '--name').includes(haInternal), 60_000);
+      expect(onHost('host1', 'virsh', 'list', '--name')).toContain(haInternal);
     });
   });
 

@@ -111,6 +111,25 @@ describe('ownership and visibility', () => {
     expect(admin['hostid']).toBe(host);
   });
 
+  it('starts a stopped VM where an admin says (R10), leaving no copy defined on its old host; a user passing hostid gets 531', async () => {
+    const vm = await deploy({ name: 'mover' });
+    const defined = () => (t.engine.db.prepare('SELECT name, uuid FROM hosts ORDER BY id').all() as { name: string; uuid: string }[]).filter((h) => (t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(String(vm['id'])) as string) in t.engine.simulator.world.find(h.name)!.domains);
+    const before = defined();
+    expect(before).toHaveLength(1);
+    const other = (t.engine.db.prepare('SELECT uuid, pod_id, cluster_id FROM hosts WHERE uuid<>? ORDER BY id LIMIT 1').get(before[0]!.uuid) as { uuid: string });
+    await t.run('stopVirtualMachine', { id: String(vm['id']) });
+    const snapshot = dbFingerprint(t.engine);
+    const refused = await t.call('startVirtualMachine', { id: String(vm['id']), hostid: other.uuid }, alice);
+    expect(refused.status).toBe(531);
+    expect(dbFingerprint(t.engine)).toBe(snapshot);
+    const started = await t.run('startVirtualMachine', { id: String(vm['id']), hostid: other.uuid });
+    expect(started['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', hostid: other.uuid } });
+    expect(defined().map((h) => h.uuid)).toEqual([other.uuid]);
+    const pod = t.engine.db.prepare('SELECT p.uuid FROM pods p JOIN hosts h ON h.pod_id=p.id WHERE h.uuid=?').pluck().get(other.uuid) as string;
+    await t.run('stopVirtualMachine', { id: String(vm['id']) });
+    expect((await t.run('startVirtualMachine', { id: String(vm['id']), podid: pod }))['jobstatus']).toBe(1);
+  });
+
   it('hides a destroyed VM from its user, shows it to the root admin, and recovers it as Stopped', async () => {
     const vm = await deploy({ name: 'phoenix' }, alice);
     const destroyed = await t.run('destroyVirtualMachine', { id: String(vm['id']) }, alice);

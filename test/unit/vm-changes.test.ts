@@ -237,5 +237,8 @@ describe('R13: HA on the simulator', () => {
     await t.engine.background.ha.pass();
     const running = ['sim-host-1', 'sim-host-2', 'sim-host-3'].filter((h) => Object.entries(t.engine.simulator.world.find(h)!.domains).some(([n, d]) => n === simDomain(vm['id']!).internal_name && d.power === 'Running'));
     expect(running).toHaveLength(1);
+    // …and its stale shut-off copy is undefined there, so only the VM's current host defines it.
+    const definedOn = () => ['sim-host-1', 'sim-host-2', 'sim-host-3'].filter((h) => simDomain(vm['id']!).internal_name in t.engine.simulator.world.find(h)!.domains);
+    expect(definedOn()).toEqual([simDomain(vm['id']!).host]);
   });
 });

@@ -17,7 +17,7 @@ import { requestForVm } from '../placement/request.js';
 import type { PlacementOutcome } from '../placement/types.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
-import { removeSnapshotsOf } from './vm-snapshots.js';
+import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
 
 const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -285,6 +285,7 @@ export class VmService {
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
+      if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
       // R18 needs the memory the guest booted with, not what live scaling later gave it.
       this.db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0) ON CONFLICT(vm_id, name) DO UPDATE SET value=excluded.value`).run(vm.id, String(current.memory));
       return current;
@@ -292,6 +293,27 @@ export class VmService {
       const back: VmState = previous === 'Creating' || previous === 'Created' ? 'Created' : 'Stopped';
       this.transition(this.get(vm.id), back, { caller, jobUuid, hostId: null, note: `start failed: ${error instanceof Error ? error.message : String(error)}` });
       throw error;
+    }
+  }
+
+  /**
+   * One definition per VM: once it runs on a new host, the copy still defined on HOSTID goes (its
+   * disks stay; they are on shared storage). Kept while the VM has snapshots, whose hypervisor
+   * metadata lives with that copy, and left for the HA monitor's pass when that host is not Up.
+   */
+  async forgetStaleDefinition(vm: VmRow, hostId: number): Promise<boolean> {
+    if (snapshotsOf(this.engine, vm.id).length > 0) return false;
+    const host = this.db.prepare('SELECT name, state FROM hosts WHERE id=?').get(hostId) as { name: string; state: string } | undefined;
+    if (host?.state !== 'Up') return false;
+    try {
+      const session = await this.engine.hosts.session(hostId);
+      if ((await session.powerState(vm.internal_name)) === 'Missing') return false;
+      await session.destroy(vm.internal_name, { removeDisks: [] });
+      this.engine.events.record({ type: 'VM.UPDATE', description: `VM ${vm.display_name} (${vm.uuid}): its old definition on host ${host.name} removed (it now lives on another host; disks kept)`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+      return true;
+    } catch (error) {
+      this.engine.log.warn(`could not remove the old definition of ${vm.internal_name} on host ${host.name}: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
     }
   }
 
