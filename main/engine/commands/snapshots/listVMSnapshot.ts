@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
@@ -18,9 +19,7 @@ export default defineCommand({
     { name: 'vmsnapshotids', type: 'list', of: 'uuid', description: 'the IDs of the vm snapshots, mutually exclusive with vmsnapshotid' },
     { name: 'name', type: 'string', description: 'lists snapshot by snapshot name or display name' },
     { name: 'state', type: 'string', description: 'state of the virtual machine snapshot' },
-    { name: 'account', type: 'string', description: 'list resources by account' },
-    { name: 'domainid', type: 'uuid', description: 'list only resources belonging to the domain specified' },
-    { name: 'listall', type: 'boolean', description: 'list all resources the caller may see' },
+    ...ACCOUNT_LIST_PARAMS,
   ],
   handler({ engine, caller }, args) {
     const state = args.str('state');

@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
@@ -21,9 +22,7 @@ export default defineCommand({
     { name: 'hostid', type: 'uuid', description: 'the host ID' },
     { name: 'templateid', type: 'uuid', description: 'list vms by template' },
     { name: 'group', type: 'string', description: 'list vms by group name' },
-    { name: 'account', type: 'string', description: 'list resources by account' },
-    { name: 'domainid', type: 'uuid', description: 'list only resources belonging to the domain specified' },
-    { name: 'listall', type: 'boolean', description: 'list all resources the caller may see' },
+    ...ACCOUNT_LIST_PARAMS,
     { name: 'haenable', type: 'boolean', description: 'list by the HA flag' },
   ],
   handler({ engine, caller }, args) {

@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
@@ -43,9 +44,7 @@ export default defineCommand({
     { name: 'type', type: 'string', description: 'the type of disk volume (ROOT or DATADISK)' },
     { name: 'name', type: 'string', description: 'the name of the disk volume' },
     { name: 'zoneid', type: 'uuid', description: 'the ID of the availability zone' },
-    { name: 'account', type: 'string', description: 'list resources by account' },
-    { name: 'domainid', type: 'uuid', description: 'list only resources belonging to the domain specified' },
-    { name: 'listall', type: 'boolean', description: 'list all resources the caller may see' },
+    ...ACCOUNT_LIST_PARAMS,
   ],
   handler({ engine, caller }, args) {
     const type = args.str('type')?.toUpperCase();
