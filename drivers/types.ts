@@ -140,6 +140,11 @@ export interface SnapshotInfo {
   current: boolean;
   withMemory: boolean;
   createdAt: string;
+  /**
+   * The hypervisor's own record of the snapshot (libvirt's snapshot XML), opaque to the engine:
+   * enough for importSnapshots to recreate it where the VM's disks are seen from another host.
+   */
+  metadata?: string;
 }
 
 export interface StopOptions {
@@ -215,6 +220,11 @@ export interface HostSession {
   revertSnapshot(name: string, snapshotName: string): Promise<void>;
   /** Deletes one snapshot; its children move to its parent, and its parent becomes current if it was. */
   deleteSnapshot(name: string, snapshotName: string): Promise<void>;
+  /**
+   * Makes this host know the VM's snapshots (parents before children) from their metadata, after
+   * the VM moved here without them; ones it knows already are left as they are.
+   */
+  importSnapshots(name: string, snapshots: { name: string; metadata: string }[], current?: string): Promise<void>;
 
   /** A duplex byte stream on the VM's serial console. */
   openConsole(name: string): Promise<Duplex>;

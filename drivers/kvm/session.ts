@@ -34,10 +34,10 @@ export const KVM_CAPABILITIES: DriverCapabilities = {
   crossClusterMigration: false,
   memorySnapshots: true,
   // Internal qcow2 snapshots: disk-only needs the domain shut off; no guest agent to quiesce;
-  // libvirt refuses to migrate a domain that has snapshot metadata.
+  // snapshot records are moved beside a migration (libvirt will not carry them).
   diskSnapshotsWhileRunning: false,
   quiesceSnapshots: false,
-  migrateWithSnapshots: false,
+  migrateWithSnapshots: true,
   // Increase only: vCPU hot-unplug does not work under TCG (and is unreliable under KVM).
   liveScaleCpu: true,
   liveScaleMemory: true,
@@ -401,6 +401,11 @@ export class KvmSession implements HostSession {
       throw new DriverError('the KVM driver cannot move disks during migration (storage motion); the hosts must share primary storage', 'unsupported');
     }
     const active = await this.isActive(name);
+    // libvirt refuses to migrate a domain with snapshot records: they travel separately, and are
+    // put back here if the migration fails.
+    const snapshots = await this.listSnapshots(name);
+    const current = snapshots.find((s) => s.current)?.name;
+    const portable = snapshots.map((s) => ({ name: s.name, metadata: s.metadata ?? '' }));
     const args = ['migrate', '--domain', name, '--desturi', target.session.migrationUri(), '--persistent', '--undefinesource'];
     // Without --live, libvirt pauses the domain while its memory is copied (a "cold" move of a
     // running VM); a shut-off domain moves only its definition.
@@ -409,15 +414,18 @@ export class KvmSession implements HostSession {
     if (this.options.migrateUnsafe) args.push('--unsafe');
     await this.watcher.quietly(name, async () => {
       try {
+        await this.dropSnapshotMetadata(name, snapshots);
         await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs });
       } catch (error) {
         if (error instanceof DriverError && error.category === 'timeout') {
           // Stop the job so the domain keeps running here rather than half-way elsewhere.
           await this.virsh.tryRun(['domjobabort', '--domain', name]).catch(() => undefined);
         }
+        if (portable.length) await this.importSnapshots(name, portable, current).catch(() => undefined);
         throw error;
       }
     });
+    if (portable.length) await target.session.importSnapshots(name, portable, current);
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
     // The destination's view of the shared pool is stale until refreshed (later volume deletes there).
@@ -441,7 +449,8 @@ export class KvmSession implements HostSession {
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {
-    const names = (await this.virsh.run(['snapshot-list', '--domain', name, '--name'])).split('\n').filter((n) => n.trim() !== '');
+    // Topological: parents before children, the order importSnapshots needs them in.
+    const names = (await this.virsh.run(['snapshot-list', '--domain', name, '--name', '--topological'])).split('\n').filter((n) => n.trim() !== '');
     if (names.length === 0) return [];
     const current = await this.virsh.tryRun(['snapshot-current', '--domain', name, '--name']);
     const currentName = current.code === 0 ? current.stdout.replace(/\n+$/, '') : undefined;
@@ -455,15 +464,33 @@ done`,
     );
     return splitSections(output, nonce)
       .flatMap((section) => splitDocuments(section.body, 'domainsnapshot'))
-      .map(parseSnapshotXml)
-      .map((s) => ({
+      .map((xml) => ({ xml, s: parseSnapshotXml(xml) }))
+      .map(({ xml, s }) => ({
         name: s.name,
         description: s.description || undefined,
         parent: s.parent,
         current: s.name === currentName,
         withMemory: s.memory === 'internal' || s.memory === 'external',
         createdAt: s.createdAt,
+        metadata: xml,
       }));
+  }
+
+  async importSnapshots(name: string, snapshots: { name: string; metadata: string }[], current?: string): Promise<void> {
+    const known = new Set((await this.virsh.run(['snapshot-list', '--domain', name, '--name'])).split('\n').filter((n) => n.trim() !== ''));
+    for (const snapshot of snapshots) {
+      if (known.has(snapshot.name)) continue;
+      // The data of an internal snapshot is in the qcow2 files on shared storage; only libvirt's record of it is missing here.
+      await this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', '/dev/stdin', '--redefine'], { stdin: snapshot.metadata });
+    }
+    if (current !== undefined) await this.virsh.run(['snapshot-current', '--domain', name, '--snapshotname', current]);
+  }
+
+  /** Takes libvirt's snapshot records off the domain (children first), keeping the snapshots themselves in its disks. */
+  private async dropSnapshotMetadata(name: string, snapshots: SnapshotInfo[]): Promise<void> {
+    for (const snapshot of [...snapshots].reverse()) {
+      await this.virsh.run(['snapshot-delete', '--domain', name, '--snapshotname', snapshot.name, '--metadata']);
+    }
   }
 
   async revertSnapshot(name: string, snapshotName: string): Promise<void> {

@@ -299,7 +299,21 @@ class SimulatorSession implements HostSession {
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {
-    return this.domain(name).snapshots.map(({ spec: _spec, power: _power, disks: _disks, ...info }) => info);
+    // The simulator's "qcow2 internal snapshot" is the whole entry; its metadata carries it.
+    return this.domain(name).snapshots.map((entry) => {
+      const { spec: _spec, power: _power, disks: _disks, ...info } = entry;
+      return { ...info, metadata: JSON.stringify(entry) };
+    });
+  }
+
+  async importSnapshots(name: string, snapshots: { name: string; metadata: string }[], current?: string): Promise<void> {
+    const domain = this.domain(name);
+    for (const snapshot of snapshots) {
+      if (domain.snapshots.some((s) => s.name === snapshot.name)) continue;
+      domain.snapshots.push(JSON.parse(snapshot.metadata) as SimDomain['snapshots'][number]);
+    }
+    if (current !== undefined) for (const s of domain.snapshots) s.current = s.name === current;
+    this.save();
   }
 
   async revertSnapshot(name: string, snapshotName: string): Promise<void> {

@@ -98,6 +98,26 @@ describe('R32/R33: snapshots with memory, the tree, and revert', () => {
   });
 });
 
+describe('snapshots follow the VM to another host', () => {
+  it('reverts on the host a VM was started on after its snapshot was taken elsewhere, and leaves no copy behind', async () => {
+    const vm = await deployDemo(t, { name: 'traveller' });
+    await consoleRun(t, vm['id']!, 'echo kept > /dev/vda');
+    const snap = await snapshot(vm['id']!, { name: 'home', snapshotmemory: 'true' });
+    await consoleRun(t, vm['id']!, 'echo lost > /dev/vda');
+    const home = simDomain(t, vm['id']!).host;
+    await t.run('stopVirtualMachine', { id: vm['id']! });
+    const away = t.engine.db.prepare('SELECT uuid, name FROM hosts WHERE name<>? ORDER BY id LIMIT 1').get(home) as { uuid: string; name: string };
+    await t.run('startVirtualMachine', { id: vm['id']!, hostid: away.uuid });
+    expect(simDomain(t, vm['id']!).host).toBe(away.name);
+    expect(simDomain(t, vm['id']!).internal_name in t.engine.simulator.world.find(home)!.domains).toBe(false);
+    const recorded = t.engine.db.prepare('SELECT name FROM vm_snapshots WHERE uuid=?').pluck().get(snap.id);
+    expect(simDomain(t, vm['id']!).domain.snapshots.map((s) => [s.name, s.current])).toEqual([[recorded, true]]);
+    const reverted = await t.run('revertToVMSnapshot', { vmsnapshotid: snap.id });
+    expect(reverted['jobstatus']).toBe(1);
+    expect(await consoleRun(t, vm['id']!, 'cat /dev/vda')).toContain('kept');
+  });
+});
+
 describe('R32/R35: what is refused, and changes nothing', () => {
   it('refuses memory from a stopped VM, a duplicate name, a second task at once, and another account', async () => {
     const vm = await deployDemo(t, { name: 'refusals' }, alice);

@@ -297,4 +297,11 @@ CREATE INDEX volumes_vm ON volumes(vm_id);
 CREATE INDEX affinity_group_vms_vm ON affinity_group_vms(vm_id);
 `,
   },
+  {
+    version: 7,
+    name: 'VM snapshot metadata',
+    // The hypervisor's record of each snapshot, so a VM that starts on another host (HA, an
+    // admin's hostid) takes its snapshots along: its disks are on shared storage, the records are not.
+    sql: `ALTER TABLE vm_snapshots ADD COLUMN metadata TEXT;`,
+  },
 ];

@@ -17,7 +17,7 @@ import { requestForVm } from '../placement/request.js';
 import type { PlacementOutcome } from '../placement/types.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
-import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
+import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 
 const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -281,6 +281,7 @@ export class VmService {
         if (state !== 'Running') throw error;
         adopted = true;
       }
+      if (vm.last_host_id !== chosen.id) await carrySnapshots(this.engine, current, session);
       if (!adopted) await session.start(current.internal_name);
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
@@ -298,11 +299,10 @@ export class VmService {
 
   /**
    * One definition per VM: once it runs on a new host, the copy still defined on HOSTID goes (its
-   * disks stay; they are on shared storage). Kept while the VM has snapshots, whose hypervisor
-   * metadata lives with that copy, and left for the HA monitor's pass when that host is not Up.
+   * disks stay, on shared storage, and its snapshots' records went along with the start); left for
+   * the HA monitor's pass when that host is not Up.
    */
   async forgetStaleDefinition(vm: VmRow, hostId: number): Promise<boolean> {
-    if (snapshotsOf(this.engine, vm.id).length > 0) return false;
     const host = this.db.prepare('SELECT name, state FROM hosts WHERE id=?').get(hostId) as { name: string; state: string } | undefined;
     if (host?.state !== 'Up') return false;
     try {

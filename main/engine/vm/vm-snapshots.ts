@@ -40,6 +40,7 @@ export interface VmSnapshotRow {
   zone_id: number;
   created: string;
   removed: string | null;
+  metadata: string | null;
 }
 
 const BUSY = ['Allocated', 'Creating', 'Reverting', 'Expunging'];
@@ -153,6 +154,8 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
     // A stopped VM may have no definition on its host (recovered after destroy); its disks do, so define it from the database.
     if ((await session.powerState(vm.internal_name)) === 'Missing') await session.define(engine.vms.spec(vm));
     await session.createSnapshot(vm.internal_name, { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 });
+    const taken = (await session.listSnapshots(vm.internal_name)).find((s) => s.name === snapshot.name);
+    engine.db.prepare('UPDATE vm_snapshots SET metadata=? WHERE id=?').run(taken?.metadata ?? null, snapshot.id);
   } catch (error) {
     // Nothing half-written: a snapshot that timed out is removed from the host if it got there, and the row is gone.
     if (session) await session.deleteSnapshot(vm.internal_name, snapshot.name).catch(() => undefined);
@@ -339,4 +342,15 @@ export function settleInterruptedSnapshots(engine: Engine): number {
     }
   }
   return stuck.length;
+}
+
+/**
+ * Gives the host the VM now starts on the records of its snapshots (the disks holding them are
+ * on shared storage), so revert and delete work wherever the VM runs.
+ */
+export async function carrySnapshots(engine: Engine, vm: VmRow, session: HostSession): Promise<void> {
+  const snapshots = snapshotsOf(engine, vm.id).filter((s) => s.metadata !== null);
+  if (snapshots.length === 0) return;
+  // Ordered by id: a parent is always older than its children.
+  await session.importSnapshots(vm.internal_name, snapshots.map((s) => ({ name: s.name, metadata: s.metadata! })), snapshots.find((s) => s.is_current === 1)?.name);
 }
