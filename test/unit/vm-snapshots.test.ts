@@ -116,6 +116,16 @@ describe('snapshots follow the VM to another host', () => {
     expect(reverted['jobstatus']).toBe(1);
     expect(await consoleRun(t, vm['id']!, 'cat /dev/vda')).toContain('kept');
   });
+
+  it('gives a host that lost the records back before reverting', async () => {
+    const vm = await deployDemo(t, { name: 'forgetful' });
+    await consoleRun(t, vm['id']!, 'echo one > /dev/vda');
+    const snap = await snapshot(vm['id']!, { name: 'one', snapshotmemory: 'true' });
+    await consoleRun(t, vm['id']!, 'echo two > /dev/vda');
+    simDomain(t, vm['id']!).domain.snapshots = [];
+    expect((await t.run('revertToVMSnapshot', { vmsnapshotid: snap.id }))['jobstatus']).toBe(1);
+    expect(await consoleRun(t, vm['id']!, 'cat /dev/vda')).toContain('one');
+  });
 });
 
 describe('R32/R35: what is refused, and changes nothing', () => {

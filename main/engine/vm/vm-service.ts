@@ -281,7 +281,13 @@ export class VmService {
         if (state !== 'Running') throw error;
         adopted = true;
       }
-      if (vm.last_host_id !== chosen.id) await carrySnapshots(this.engine, current, session);
+      if (vm.last_host_id !== chosen.id) {
+        // Best effort: a VM (an HA restart above all) must start even if its snapshots' records cannot follow;
+        // revert and delete give them to the host again before they act.
+        await carrySnapshots(this.engine, current, session).catch((error: unknown) =>
+          this.engine.events.record({ type: 'VMSNAPSHOT.CREATE', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}): its snapshots' records could not be given to host ${chosen.name}: ${error instanceof Error ? error.message : String(error)}`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid }),
+        );
+      }
       if (!adopted) await session.start(current.internal_name);
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });

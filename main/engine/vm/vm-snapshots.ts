@@ -213,6 +213,7 @@ export async function revertToSnapshot(engine: Engine, caller: Caller, snapshotI
   setState(engine, snapshot.id, 'Reverting');
   if (starts) vm = engine.vms.transition(vm, 'Starting', { caller, jobUuid, hostId, note: `reverting to VM snapshot ${snapshot.display_name}` });
   try {
+    await carrySnapshots(engine, vm, session);
     await session.revertSnapshot(vm.internal_name, snapshot.name);
   } catch (error) {
     setState(engine, snapshot.id, 'Ready');
@@ -251,6 +252,9 @@ export async function removeSnapshot(engine: Engine, context: { caller?: Caller;
   setState(engine, snapshot.id, 'Expunging');
   try {
     const host = session ?? (await engine.hosts.session(snapshotHost(vm)));
+    // The host may not know it (its record did not follow a move): give it back first, so the
+    // snapshot's data in the disk is deleted too rather than left behind.
+    await carrySnapshots(engine, vm, host).catch(() => undefined);
     await host.deleteSnapshot(vm.internal_name, snapshot.name);
   } catch (error) {
     // Already gone from the host (its metadata went with an undefined domain): the row goes too.
