@@ -1,14 +1,17 @@
 /**
- * Global and zone settings (CloudStack "configuration"): one table of typed definitions with
- * defaults and scope, and a store that reads overrides from SQLite. A zone value wins over the
- * global one where the setting has zone scope.
+ * Global, zone and cluster settings (CloudStack "configuration"): one table of typed definitions
+ * with defaults and scope, and a store that reads overrides from SQLite. A zone (or cluster) value
+ * wins over the global one where the setting has that scope.
  */
 import type { Db } from './db/database.js';
 import { now } from './db/database.js';
 import { ApiError } from './registry/errors.js';
 
 export type SettingType = 'String' | 'Boolean' | 'Integer' | 'Float';
-export type SettingScope = 'global' | 'zone';
+export type SettingScope = 'global' | 'zone' | 'cluster';
+
+/** Where a setting is read: a zone id (the common case), or the zone and cluster of a host. */
+export type SettingPlace = number | { zoneId?: number; clusterId?: number };
 
 export interface SettingDef {
   name: string;
@@ -21,6 +24,8 @@ export interface SettingDef {
   options?: string[];
   /** Hidden settings are not listed (secrets). */
   hidden?: boolean;
+  /** Numbers that must be greater than zero. */
+  positive?: boolean;
 }
 
 export const SETTINGS: SettingDef[] = [
@@ -36,8 +41,8 @@ export const SETTINGS: SettingDef[] = [
   { name: 'user.vm.readonly.details', type: 'String', default: 'dataDiskController, rootDiskController', scope: 'global', category: 'Advanced', description: 'Comma-separated VM detail keys users may see but not change.' },
   { name: 'vm.allocation.algorithm', type: 'String', default: 'random', scope: 'global', category: 'Advanced', description: 'How hosts are ordered for a new VM.', options: ['random', 'firstfit', 'userdispersing', 'userconcentratedpod_random', 'userconcentratedpod_firstfit', 'firstfitleastconsumed'] },
   { name: 'vm.allocation.mode', type: 'String', default: '', scope: 'global', category: 'Advanced', description: 'Empty to let vm.allocation.algorithm decide; vertical fills one host before the next (fewer hosts powered); horizontal spreads VMs round-robin (performance).', options: ['', 'vertical', 'horizontal'] },
-  { name: 'cpu.overcommit.ratio', type: 'Float', default: '1', scope: 'global', category: 'Advanced', description: 'CPU overcommit ratio applied to host capacity in placement.' },
-  { name: 'mem.overcommit.ratio', type: 'Float', default: '1', scope: 'global', category: 'Advanced', description: 'Memory overcommit ratio applied to host capacity in placement.' },
+  { name: 'cpu.overprovisioning.factor', type: 'Float', default: '1', scope: 'cluster', category: 'Advanced', description: "Multiplies a host's CPU (MHz) for placement; set per cluster to overcommit, or below 1 to hold some back.", positive: true },
+  { name: 'mem.overprovisioning.factor', type: 'Float', default: '1', scope: 'cluster', category: 'Advanced', description: "Multiplies a host's memory for placement; set per cluster to overcommit, or below 1 to hold some back.", positive: true },
   { name: 'vm.stop.timeout', type: 'Integer', default: '120', scope: 'global', category: 'Advanced', description: 'Seconds a graceful (ACPI) stop may take before the VM is powered off.' },
   { name: 'backup.framework.enabled', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Enable the backup and recovery framework.' },
   { name: 'backup.framework.provider.plugin', type: 'String', default: 'dummy', scope: 'zone', category: 'Advanced', description: 'The backup provider plugin for the zone.' },
@@ -60,13 +65,15 @@ export function settingDef(name: string): SettingDef | undefined {
 export class Settings {
   constructor(private readonly db: Db) {}
 
-  /** The raw value, zone override first where the setting has zone scope. */
-  raw(name: string, zoneId?: number): string {
+  /** The raw value: the zone's or cluster's own where the setting has that scope, else the global one. */
+  raw(name: string, at?: SettingPlace): string {
     const def = DEFS.get(name);
     if (!def) throw new Error(`unknown setting ${name}`);
-    if (def.scope === 'zone' && zoneId !== undefined) {
-      const zoneRow = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=?').get(name, 'zone', zoneId) as { value: string } | undefined;
-      if (zoneRow) return zoneRow.value;
+    const place = typeof at === 'number' ? { zoneId: at } : at ?? {};
+    const scopeId = def.scope === 'zone' ? place.zoneId : def.scope === 'cluster' ? place.clusterId : undefined;
+    if (scopeId !== undefined) {
+      const own = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=?').get(name, def.scope, scopeId) as { value: string } | undefined;
+      if (own) return own.value;
     }
     const row = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=0').get(name, 'global') as { value: string } | undefined;
     return row?.value ?? def.default;
@@ -92,7 +99,7 @@ export class Settings {
   set(name: string, value: string, scope: SettingScope = 'global', scopeId = 0): void {
     const def = DEFS.get(name);
     if (!def) throw ApiError.param(`name: unknown configuration ${name}`);
-    if (scope === 'zone' && def.scope !== 'zone') throw ApiError.param(`zoneid: configuration ${name} has global scope only`);
+    if (scope !== 'global' && def.scope !== scope) throw ApiError.param(`${scope}id: configuration ${name} has ${def.scope} scope, not ${scope}`);
     const normalized = validateSettingValue(def, value);
     this.db
       .prepare('INSERT INTO configuration (name, scope, scope_id, value, updated) VALUES (?,?,?,?,?) ON CONFLICT(name, scope, scope_id) DO UPDATE SET value=excluded.value, updated=excluded.updated')
@@ -111,7 +118,8 @@ function validateSettingValue(def: SettingDef, value: string): string {
       if (!/^-?\d+$/.test(value)) throw ApiError.param(`value: ${def.name} takes an integer, not "${value}"`);
       return value;
     case 'Float':
-      if (!Number.isFinite(Number(value))) throw ApiError.param(`value: ${def.name} takes a number, not "${value}"`);
+      if (value.trim() === '' || !Number.isFinite(Number(value))) throw ApiError.param(`value: ${def.name} takes a number, not "${value}"`);
+      if (def.positive && Number(value) <= 0) throw ApiError.param(`value: ${def.name} must be greater than 0`);
       return value;
     default:
       if (def.options && !def.options.includes(value)) throw ApiError.param(`value: ${def.name} takes one of ${def.options.join(', ')}`);

@@ -90,6 +90,19 @@ describe('live channel, console and settings in Chromium', () => {
     expect(await page.getByRole('table', { name: 'API keys' }).innerText()).toContain(kiln.apiKey);
     expect(await page.getByRole('table', { name: 'API keys' }).innerText()).not.toContain(kiln.secretKey);
     await page.getByRole('button', { name: 'Copy the API key of admin' }).waitFor();
+
+    // A cluster-scoped setting, set for one cluster: the global value stays.
+    const cluster = ((await ui.api('listClusters'))['cluster'] as { id: string; name: string }[])[0]!;
+    await page.getByLabel('Scope').selectOption({ label: `Cluster ${cluster.name}` });
+    const factor = page.locator('tr[data-config="mem.overprovisioning.factor"]');
+    await expect.poll(() => factor.getByRole('textbox').inputValue()).toBe('1');
+    expect(await page.locator('tr[data-config="expunge.delay"]').count()).toBe(0);
+    await factor.getByRole('textbox').fill('1.5');
+    await factor.getByRole('button', { name: 'Save mem.overprovisioning.factor' }).click();
+    await expect.poll(() => page.locator('.notices').innerText()).toContain(`mem.overprovisioning.factor set to 1.5 in cluster ${cluster.name}`);
+    await ui.shot('settings-cluster-light');
+    expect(((await ui.api('listConfigurations', { name: 'mem.overprovisioning.factor', clusterid: cluster.id }))['configuration'] as { value: string }[])[0]!.value).toBe('1.5');
+    expect(((await ui.api('listConfigurations', { name: 'mem.overprovisioning.factor' }))['configuration'] as { value: string }[])[0]!.value).toBe('1');
   });
 
   it('refuses /kiln/live without the UI session, or from another origin', async () => {

@@ -183,12 +183,12 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     const fillerMemory = Math.max(128, used('host2') - used('host1') + 384);
     const fillerOffering = ((await z.t.call('createServiceOffering', { name: 'kvm-filler', cpunumber: '1', cpuspeed: '100', memory: String(fillerMemory) })).body['serviceoffering'] as { id: string }).id;
     const filler = await deploy({ name: 'kvm-filler', hostid: z.hostIds['host1']!, serviceofferingid: fillerOffering });
-    // Shrink every host's memory capacity (mem.overcommit.ratio) so host2 has 384 MB free and host1 cannot grow the VM by 128 MB.
+    // Shrink the cluster's memory capacity (mem.overprovisioning.factor) so host2 has 384 MB free and host1 cannot grow the VM by 128 MB.
     // (256 MB is as far as the tiny offering's VM can grow live: twice what it booted with.)
     const total = z.t.engine.db.prepare('SELECT memory_total FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host1']) as number;
     const capacity = used('host2') + 384;
     expect(used('host1') - 128 + 256).toBeGreaterThan(capacity);
-    await z.t.call('updateConfiguration', { name: 'mem.overcommit.ratio', value: ((capacity + 0.5) / total).toFixed(8) });
+    await z.t.call('updateConfiguration', { name: 'mem.overprovisioning.factor', value: ((capacity + 0.5) / total).toFixed(8), clusterid: z.clusterid });
     try {
       const larger = ((await z.t.call('createServiceOffering', { name: 'kvm-1x256', cpunumber: '1', cpuspeed: '100', memory: '256' })).body['serviceoffering'] as { id: string }).id;
       const job = await z.t.run('scaleVirtualMachine', { id: vm['id']!, serviceofferingid: larger });
@@ -198,7 +198,7 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
       expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal_name);
       expect(onHost('host2', 'virsh', 'dumpxml', '--inactive', internal_name)).toMatch(/<currentMemory unit='KiB'>262144</);
     } finally {
-      await z.t.call('updateConfiguration', { name: 'mem.overcommit.ratio', value: '1' });
+      await z.t.call('updateConfiguration', { name: 'mem.overprovisioning.factor', value: '1', clusterid: z.clusterid });
       // Forced first: a guest still booting misses the ACPI button, and the graceful stop would wait out vm.stop.timeout.
       await z.t.run('stopVirtualMachine', { id: filler['id']!, forced: 'true' });
       await z.t.run('destroyVirtualMachine', { id: filler['id']!, expunge: 'true' });

@@ -26,13 +26,14 @@ interface World {
 }
 
 function state(world: World = {}): PlacementState {
-  const settings = { 'vm.allocation.algorithm': 'firstfit', 'vm.allocation.mode': '', 'cpu.overcommit.ratio': '1', 'mem.overcommit.ratio': '1', ...world.settings };
+  const settings = { 'vm.allocation.algorithm': 'firstfit', 'vm.allocation.mode': '', 'cpu.overprovisioning.factor': '1', 'mem.overprovisioning.factor': '1', ...world.settings };
   return {
     usage: (id) => ({ cpuMhz: 0, memory: 0, vms: 0, ...world.usage?.[id] }),
     groupMembers: (g, except) => (world.groups?.[g]?.members ?? []).filter((m) => m.vmId !== except),
     groupsOf: (vm) => (world.vmGroups?.[vm] ?? []).map((g) => world.groups![g]!),
     group: (g) => world.groups![g]!,
-    setting: (name) => settings[name as keyof typeof settings] ?? '',
+    // A cluster's own value is keyed name@clusterId, as an override of the global one.
+    setting: (name, clusterId) => (settings as Record<string, string>)[`${name}@${clusterId}`] ?? settings[name as keyof typeof settings] ?? '',
     accountVmsByHost: () => new Map(Object.entries(world.accountHosts ?? {}).map(([k, v]) => [Number(k), v])),
     accountVmsByPod: () => new Map(Object.entries(world.accountPods ?? {}).map(([k, v]) => [Number(k), v])),
     hasGpu: (id) => (world.gpus?.[id] ?? -1) >= 0,
@@ -51,12 +52,15 @@ describe('filters', () => {
     expect(out.host?.id).toBe(3);
   });
 
-  it('checks CPU and memory, with overcommit ratios', () => {
+  it("checks CPU and memory, with each host's cluster's overprovisioning factors", () => {
     const hosts = [host(1), host(2)];
     const full = { usage: { 1: { memory: 15872 }, 2: { cpuMhz: 15500 } } };
     const out = plan(hosts, full);
     expect(out.considered.map((v) => v.reason)).toEqual(['memory: needs 1024 MB, 512 MB free', 'cpu: needs 1000 MHz, 500 MHz free']);
-    expect(plan(hosts, { ...full, settings: { 'mem.overcommit.ratio': '2', 'cpu.overcommit.ratio': '2' } }).host?.id).toBe(1);
+    expect(plan(hosts, { ...full, settings: { 'mem.overprovisioning.factor': '2', 'cpu.overprovisioning.factor': '2' } }).host?.id).toBe(1);
+    // Only host 2's cluster overcommits its CPU: host 2 fits, host 1 (memory full) still does not.
+    const split = plan([host(1), host(2, { cluster_id: 2 })], { ...full, settings: { 'cpu.overprovisioning.factor@2': '2' } });
+    expect(split.considered.map((v) => v.reason)).toEqual(['memory: needs 1024 MB, 512 MB free', 'suitable']);
     expect(plan(hosts, {}, { cpuNumber: 16 }).considered[0]!.reason).toBe('cpu: needs 16 cores, host has 8');
   });
 

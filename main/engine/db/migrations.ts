@@ -304,4 +304,13 @@ CREATE INDEX affinity_group_vms_vm ON affinity_group_vms(vm_id);
     // admin's hostid) takes its snapshots along: its disks are on shared storage, the records are not.
     sql: `ALTER TABLE vm_snapshots ADD COLUMN metadata TEXT;`,
   },
+  {
+    version: 8,
+    name: 'CloudStack names for the overprovisioning factors',
+    // Kiln called them cpu/mem.overcommit.ratio; CloudStack's cluster-scoped names win, values kept.
+    sql: `
+UPDATE configuration SET name='cpu.overprovisioning.factor' WHERE name='cpu.overcommit.ratio';
+UPDATE configuration SET name='mem.overprovisioning.factor' WHERE name='mem.overcommit.ratio';
+`,
+  },
 ];

@@ -72,9 +72,10 @@ export class DbPlacementState implements PlacementState {
     return group;
   }
 
-  setting(name: string): string {
-    let value = this.settingCache.get(name);
-    if (value === undefined) this.settingCache.set(name, (value = this.settings.raw(name)));
+  setting(name: string, clusterId?: number): string {
+    const key = clusterId === undefined ? name : `${name}@${clusterId}`;
+    let value = this.settingCache.get(key);
+    if (value === undefined) this.settingCache.set(key, (value = this.settings.raw(name, { clusterId })));
     return value;
   }
 

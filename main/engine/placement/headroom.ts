@@ -54,7 +54,7 @@ class WhatIf implements PlacementState {
 
   groupsOf = (vmId: number) => this.base.groupsOf(vmId);
   group = (groupId: number) => this.base.group(groupId);
-  setting = (name: string) => this.base.setting(name);
+  setting = (name: string, clusterId?: number) => this.base.setting(name, clusterId);
   accountVmsByHost = (accountId: number) => this.base.accountVmsByHost(accountId);
   accountVmsByPod = (accountId: number) => this.base.accountVmsByPod(accountId);
   hasGpu = (hostId: number) => this.base.hasGpu(hostId);

@@ -42,7 +42,8 @@ export interface PlacementState {
   groupMembers(groupId: number, exceptVmId?: number): { vmName: string; hostId: number }[];
   groupsOf(vmId: number): AffinityGroupInfo[];
   group(groupId: number): AffinityGroupInfo;
-  setting(name: string): string;
+  /** A setting as it applies in CLUSTERID (cluster-scoped ones may differ per cluster). */
+  setting(name: string, clusterId?: number): string;
   /** Running VMs of an account per host and per pod, for the user-concentrated/dispersing orders. */
   accountVmsByHost(accountId: number): Map<number, number>;
   accountVmsByPod(accountId: number): Map<number, number>;

@@ -95,9 +95,18 @@ function ApiKeys() {
   );
 }
 
+/** Where settings are read and written: global, one zone, or one cluster (the value is "zone:<id>" or "cluster:<id>"). */
+interface ScopeChoice {
+  value: string;
+  label: string;
+  kind: 'zone' | 'cluster';
+  id: string;
+  name: string;
+}
+
 function ConfigurationEditor() {
-  const [zones, setZones] = useState<Named[]>([]);
-  const [zoneId, setZoneId] = useState('');
+  const [scopes, setScopes] = useState<ScopeChoice[]>([]);
+  const [scopeValue, setScopeValue] = useState('');
   const [configs, setConfigs] = useState<Configuration[]>([]);
   const [filter, setFilter] = useState('');
   const [category, setCategory] = useState('');
@@ -107,35 +116,42 @@ function ConfigurationEditor() {
   const notify = useJobs((s) => s.notify);
 
   useEffect(() => {
-    kiln.invoke('listZones').then((r) => setZones(listOf<Named>(r, 'zone')), () => undefined);
+    const choices = (kind: 'zone' | 'cluster', list: Named[]): ScopeChoice[] =>
+      list.map((n) => ({ value: `${kind}:${n.id}`, label: `${kind === 'zone' ? 'Zone' : 'Cluster'} ${n.name}`, kind, id: n.id, name: n.name }));
+    Promise.all([kiln.invoke('listZones'), kiln.invoke('listClusters')]).then(
+      ([z, c]) => setScopes([...choices('zone', listOf<Named>(z, 'zone')), ...choices('cluster', listOf<Named>(c, 'cluster'))]),
+      () => undefined,
+    );
   }, []);
+  const scope = scopes.find((s) => s.value === scopeValue);
+  // zoneid=… or clusterid=… on both configuration commands.
+  const scopeParams = useMemo<Record<string, string>>(() => (scope ? { [`${scope.kind}id`]: scope.id } : {}), [scope]);
 
   const load = useCallback(async () => {
     try {
-      setConfigs(listOf<Configuration>(await kiln.invoke('listConfigurations', { zoneid: zoneId || undefined }), 'configuration'));
+      setConfigs(listOf<Configuration>(await kiln.invoke('listConfigurations', scopeParams), 'configuration'));
       setDrafts({});
       setError(undefined);
     } catch (e) {
       setError(errorText(e));
     }
-  }, [zoneId]);
+  }, [scopeParams]);
   useEffect(() => void load(), [load]);
 
   const categories = useMemo(() => [...new Set(configs.map((c) => c.category))].sort(), [configs]);
   const needle = filter.trim().toLowerCase();
   const shown = configs.filter((c) => (!category || c.category === category) && (!needle || c.name.includes(needle) || c.description.toLowerCase().includes(needle)));
-  const zoneName = zones.find((z) => z.id === zoneId)?.name;
 
   const save = async (config: Configuration) => {
     const value = drafts[config.name];
     if (value === undefined) return;
     setSaving(config.name);
     try {
-      const r = await kiln.invoke('updateConfiguration', { name: config.name, value, zoneid: zoneId || undefined });
+      const r = await kiln.invoke('updateConfiguration', { name: config.name, value, ...scopeParams });
       const saved = (r['configuration'] as Configuration | undefined)?.value ?? value;
       setConfigs((list) => list.map((c) => (c.name === config.name ? { ...c, value: saved } : c)));
       setDrafts(({ [config.name]: _, ...rest }) => rest);
-      notify('success', `${config.name} set to ${saved}${zoneName ? ` in zone ${zoneName}` : ''}`);
+      notify('success', `${config.name} set to ${saved}${scope ? ` in ${scope.kind} ${scope.name}` : ''}`);
     } catch (e) {
       notify('error', `${config.name}: ${errorText(e)}`);
     } finally {
@@ -149,11 +165,11 @@ function ConfigurationEditor() {
       <div className="toolbar filters">
         <label className="inline-label">
           Scope
-          <select value={zoneId} onChange={(e) => setZoneId(e.target.value)}>
+          <select value={scopeValue} onChange={(e) => setScopeValue(e.target.value)}>
             <option value="">Global</option>
-            {zones.map((z) => (
-              <option key={z.id} value={z.id}>
-                Zone {z.name}
+            {scopes.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
               </option>
             ))}
           </select>
@@ -176,7 +192,7 @@ function ConfigurationEditor() {
           {error}
         </p>
       )}
-      <p className="hint">{zoneId ? `Zone-scoped settings as they apply in zone ${zoneName ?? ''}; a change applies to that zone only.` : 'Global settings.'}</p>
+      <p className="hint">{scope ? `${scope.kind === 'zone' ? 'Zone' : 'Cluster'}-scoped settings as they apply in ${scope.kind} ${scope.name}; a change applies there only.` : 'Global settings.'}</p>
       <table className="plain-table config-table" aria-label="Configuration">
         <thead>
           <tr>

@@ -1,10 +1,10 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
-import { byUuid } from '../../lookup.js';
+import { configScope } from './scope.js';
 import { SETTINGS } from '../../settings.js';
 
 export default defineCommand({
   name: 'listConfigurations',
-  description: 'Lists all configurations (global, or as they apply to a zone).',
+  description: 'Lists all configurations (global, or as they apply to a zone or a cluster).',
   kind: 'list',
   roles: ADMIN_ONLY,
   response: 'configuration',
@@ -12,18 +12,19 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'lists configuration by name' },
     { name: 'category', type: 'string', description: 'lists configurations by category' },
     { name: 'zoneid', type: 'uuid', description: 'the ID of the Zone to show zone-scoped values for' },
+    { name: 'clusterid', type: 'uuid', description: 'the ID of the Cluster to show cluster-scoped values for' },
   ],
   handler({ engine }, args) {
-    const zone = args.uuid('zoneid') ? byUuid<{ id: number; uuid: string }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid') : undefined;
+    const at = configScope(engine, args);
     const keyword = args.str('keyword')?.toLowerCase();
     return SETTINGS.filter((s) => !s.hidden)
       .filter((s) => !args.str('name') || s.name === args.str('name'))
       .filter((s) => !args.str('category') || s.category.toLowerCase() === args.str('category')!.toLowerCase())
       .filter((s) => !keyword || s.name.includes(keyword))
-      .filter((s) => !zone || s.scope === 'zone')
+      .filter((s) => at.scope === 'global' || s.scope === at.scope)
       .map((s) => ({
         name: s.name,
-        value: engine.settings.raw(s.name, zone?.id),
+        value: engine.settings.raw(s.name, at.place),
         defaultvalue: s.default,
         category: s.category,
         description: s.description,
@@ -31,7 +32,7 @@ export default defineCommand({
         scope: s.scope,
         isdynamic: true,
         ...(s.options ? { options: s.options.join(',') } : {}),
-        ...(zone ? { id: zone.uuid } : {}),
+        ...(at.uuid ? { id: at.uuid } : {}),
       }));
   },
 });

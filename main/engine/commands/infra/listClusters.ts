@@ -29,6 +29,8 @@ export default defineCommand({
     return rows.map((c) => ({
       id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
       zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
+      cpuovercommitratio: engine.settings.raw('cpu.overprovisioning.factor', { clusterId: c.id }),
+      memoryovercommitratio: engine.settings.raw('mem.overprovisioning.factor', { clusterId: c.id }),
       // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
       haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
     }));
