@@ -314,6 +314,8 @@ export class VmService {
     try {
       const session = await this.engine.hosts.session(hostId);
       if ((await session.powerState(vm.internal_name)) === 'Missing') return false;
+      // Nothing may have moved the VM meanwhile (a start onto that very host, say): the row is the arbiter.
+      if (this.get(vm.id).update_count !== vm.update_count) return false;
       await session.destroy(vm.internal_name, { removeDisks: [] });
       this.engine.events.record({ type: 'VM.UPDATE', description: `VM ${vm.display_name} (${vm.uuid}): its old definition on host ${host.name} removed (it now lives on another host; disks kept)`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
       return true;
