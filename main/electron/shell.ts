@@ -13,18 +13,11 @@ import { kvmDriverIfAvailable } from '../drivers.js';
 import { IPC, type ApiParams } from '../../preload/api.js';
 import { FileMasterKey, SafeStorageMasterKey } from './master-key.js';
 import { attachIpcConsole } from '../http/live.js';
+import { mainWindowOptions, type WindowState } from './window-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const preloadPath = join(here, '..', '..', 'preload-bundle', 'preload.cjs');
 const rendererIndex = join(here, '..', '..', 'renderer', 'index.html');
-
-interface WindowState {
-  width: number;
-  height: number;
-  x?: number;
-  y?: number;
-  maximized?: boolean;
-}
 
 const store = new Store<{ window: WindowState; allowPlainKeyFile: boolean }>({
   defaults: { window: { width: 1280, height: 800 }, allowPlainKeyFile: false },
@@ -54,14 +47,7 @@ async function masterKey(dataDir: string) {
 
 function createWindow(): BrowserWindow {
   const state = store.get('window');
-  const win = new BrowserWindow({
-    ...state,
-    minWidth: 1024,
-    minHeight: 640,
-    show: false,
-    title: 'Kiln',
-    webPreferences: { preload: preloadPath, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
-  });
+  const win = new BrowserWindow(mainWindowOptions(state, preloadPath));
   if (state.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
   win.on('close', () => store.set('window', { ...win.getNormalBounds(), maximized: win.isMaximized() }));

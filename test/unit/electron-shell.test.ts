@@ -1,4 +1,4 @@
-/** The Electron master key: safeStorage wraps it, and a Linux basic_text backend does not count as protection. */
+/** The Electron shell without Electron: the master key wrapped by safeStorage (a Linux basic_text backend is not trusted), and the main window's options. */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,5 +40,15 @@ describe('SafeStorageMasterKey', () => {
     expect(onDisk.includes(first.toString('base64'))).toBe(false);
     const again = new SafeStorageMasterKey(fakeSafeStorage('gnome_libsecret'), file).load();
     expect(again.equals(first)).toBe(true);
+  });
+});
+
+describe('the main window', () => {
+  it('isolates and sandboxes the renderer, without Node, and keeps the saved bounds', async () => {
+    const { mainWindowOptions } = await import('../../main/electron/window-options.js');
+    const options = mainWindowOptions({ width: 1400, height: 900, x: 10, y: 20, maximized: true }, '/app/preload.cjs');
+    expect(options.webPreferences).toEqual({ preload: '/app/preload.cjs', contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(options).toMatchObject({ width: 1400, height: 900, x: 10, y: 20, show: false });
+    expect(options).not.toHaveProperty('maximized');
   });
 });
