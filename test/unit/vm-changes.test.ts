@@ -133,6 +133,10 @@ describe('R16–R18: live scaling', () => {
     const grow = await offering('3g', { cpunumber: '1', cpuspeed: '500', memory: '3072' });
     const moved = await t.run('scaleVirtualMachine', { id: vm['id']!, serviceofferingid: grow });
     expect(moved['jobresult']).toMatchObject({ virtualmachine: { memory: 3072, state: 'Running' } });
+    // The explanation says why it left its host and why it went where it did.
+    const explained = (moved['jobresult'] as { virtualmachine: { hostname: string; placement: { hosts: { hostName: string; suitable: boolean; reason: string }[] } } }).virtualmachine;
+    expect(explained.placement.hosts[0]).toMatchObject({ hostName: 'sim-host-1', suitable: false, reason: expect.stringMatching(/^memory: needs 3072 MB, \d+ MB free$/) });
+    expect(explained.placement.hosts.find((h) => h.hostName === explained.hostname)).toMatchObject({ suitable: true });
     expect((moved['jobresult'] as { virtualmachine: { hostid: string } }).virtualmachine.hostid).not.toBe(hosts[0]!.uuid);
     // Now nothing can hold 15 GB: the job fails with 533 and the VM keeps running as it was.
     await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '1' });
@@ -231,6 +235,10 @@ describe('R13: HA on the simulator', () => {
     const after = ((await t.call('listVirtualMachines', { id: vm['id']! })).body['virtualmachine'] as { state: string; hostname: string }[])[0]!;
     expect(after.state).toBe('Running');
     expect(after.hostname).not.toBe(host);
+    // The HA restart's job carries the placement explanation: the dead host refused, with its reason.
+    const restart = t.engine.db.prepare(`SELECT uuid FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(vm['id']) as string;
+    const job = (await t.call('queryAsyncJobResult', { jobid: restart })).body as { jobresult: { virtualmachine: { placement: { hosts: { hostName: string; suitable: boolean; reason: string }[] } } } };
+    expect(job.jobresult.virtualmachine.placement.hosts.find((h) => h.hostName === host)).toMatchObject({ suitable: false, reason: 'host is Down' });
     expect((await t.call('listHosts', { name: host })).body['host']).toMatchObject([{ state: 'Down' }]);
     // The host returns: whatever it still had is not running there.
     t.engine.simulator.setHostUp(host, true);

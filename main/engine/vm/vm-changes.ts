@@ -135,8 +135,11 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
     checkScalable(engine, vm, target);
     const request = requestForVm(engine.db, vm, { cpuNumber: target.cpuNumber, cpuSpeed: target.cpuSpeed, memory: target.memory, hostTags: offeringTags(offering) });
     const here = engine.planner.plan({ ...request, hostId: vm.host_id ?? undefined });
+    engine.vms.lastPlacement.set(vm.id, here);
     if (!here.host) {
       const elsewhere = engine.planner.plan({ ...request, clusterId: vm.cluster_id ?? undefined, excludeHostIds: vm.host_id !== null ? [vm.host_id] : [] });
+      // The explanation covers both questions: why not here, and why that host.
+      engine.vms.lastPlacement.set(vm.id, { ...elsewhere, considered: [...here.considered, ...elsewhere.considered] });
       if (!elsewhere.host) {
         throw ApiError.capacity(`no host in the cluster can hold VM ${vm.display_name} at ${target.cpuNumber} vCPU / ${target.memory} MB; it keeps running as before (${[...here.considered, ...elsewhere.considered].map((v) => `${v.hostName}: ${v.reason}`).join('; ')})`, { placement: [...here.considered, ...elsewhere.considered] });
       }
