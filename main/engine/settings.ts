@@ -63,7 +63,12 @@ export function settingDef(name: string): SettingDef | undefined {
 }
 
 export class Settings {
-  constructor(private readonly db: Db) {}
+  // Prepared once: settings are read on every list row and placement (better-sqlite3's prepare is the costly part).
+  private readonly readValue;
+
+  constructor(private readonly db: Db) {
+    this.readValue = db.prepare<[string, string, number], { value: string }>('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=?');
+  }
 
   /** The raw value: the zone's or cluster's own where the setting has that scope, else the global one. */
   raw(name: string, at?: SettingPlace): string {
@@ -72,10 +77,10 @@ export class Settings {
     const place = typeof at === 'number' ? { zoneId: at } : at ?? {};
     const scopeId = def.scope === 'zone' ? place.zoneId : def.scope === 'cluster' ? place.clusterId : undefined;
     if (scopeId !== undefined) {
-      const own = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=?').get(name, def.scope, scopeId) as { value: string } | undefined;
+      const own = this.readValue.get(name, def.scope, scopeId);
       if (own) return own.value;
     }
-    const row = this.db.prepare('SELECT value FROM configuration WHERE name=? AND scope=? AND scope_id=0').get(name, 'global') as { value: string } | undefined;
+    const row = this.readValue.get(name, 'global', 0);
     return row?.value ?? def.default;
   }
 
