@@ -19,6 +19,8 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
     .prepare('SELECT z.name AS zonename, p.name AS podname, c.name AS clustername, z.uuid AS zoneid, p.uuid AS podid, c.uuid AS clusterid FROM zones z, pods p, clusters c WHERE z.id=? AND p.id=? AND c.id=?')
     .get(row.zone_id, row.pod_id, row.cluster_id) as Record<string, string>;
   const used = planner.usage(row.id);
+  const factor = planner.overprovisioning(row.cluster_id);
+  const cpuCapacity = row.cpu_number * row.cpu_speed * factor.cpu;
   const category = row.os_category_id ? (db.prepare('SELECT uuid, name FROM guest_os_categories WHERE id=?').get(row.os_category_id) as { uuid: string; name: string }) : undefined;
   const out: ApiObject = {
     id: row.uuid,
@@ -32,8 +34,11 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
     cpusockets: row.cpu_sockets,
     cpunumber: row.cpu_number,
     cpuspeed: row.cpu_speed,
-    cpuallocated: row.cpu_number && row.cpu_speed ? `${((used.cpuMhz / (row.cpu_number * row.cpu_speed)) * 100).toFixed(2)}%` : '0%',
+    // As CloudStack reports them: allocation against the capacity after the cluster's overprovisioning factors.
+    cpuallocated: cpuCapacity > 0 ? `${((used.cpuMhz / cpuCapacity) * 100).toFixed(2)}%` : '0%',
+    cpuwithoverprovisioning: String(cpuCapacity),
     memorytotal: row.memory_total * 1024 * 1024,
+    memorywithoverprovisioning: String(Math.floor(row.memory_total * factor.memory) * 1024 * 1024),
     memoryallocated: used.memory * 1024 * 1024,
     memoryused: (row.memory_total - row.memory_free) * 1024 * 1024,
     hosttags: row.host_tags || undefined,

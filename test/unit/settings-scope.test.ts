@@ -25,6 +25,10 @@ describe('cluster-scoped configuration', () => {
     const global = (await t.call('listConfigurations', { name: 'mem.overprovisioning.factor' })).body['configuration'] as { value: string }[];
     expect(global[0]!.value).toBe('1');
     expect((await t.call('listClusters', { id: cluster })).body['cluster']).toMatchObject([{ memoryovercommitratio: '0.01', cpuovercommitratio: '1' }]);
+    // listHosts reports each host's capacity after its cluster's factors, as CloudStack does.
+    const host = ((await t.call('listHosts', { clusterid: cluster })).body['host'] as { memorytotal: number; memorywithoverprovisioning: string; cpuwithoverprovisioning: string; cpunumber: number; cpuspeed: number }[])[0]!;
+    expect(Number(host.memorywithoverprovisioning)).toBe(Math.floor((host.memorytotal / 1024 / 1024) * 0.01) * 1024 * 1024);
+    expect(host.cpuwithoverprovisioning).toBe(String(host.cpunumber * host.cpuspeed));
 
     // 1% of a simulated 16 GB host is 163 MB: no host in the cluster can take a 512 MB VM now.
     const refused = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small });

@@ -12,7 +12,7 @@ import { where } from '../sql.js';
 import { DbPlacementState, HOST_USAGE_SQL, toUsage, type UsageRow } from './db-state.js';
 import { PLACEMENT_COLUMNS, type Candidate, type Filter, type HostVerdict, type Orderer, type PlacementHost, type PlacementOutcome, type PlacementRequest, type PlacementState, type Usage } from './types.js';
 import { hostState } from './filters/host-state.js';
-import { capacity } from './filters/capacity.js';
+import { capacity, overprovisioning } from './filters/capacity.js';
 import { hostTags } from './filters/host-tags.js';
 import { affinity } from './filters/affinity.js';
 import { gpu } from './filters/gpu.js';
@@ -71,6 +71,11 @@ export class Planner {
     const outcome = this.plan(request);
     if (!outcome.host) throw ApiError.capacity(`Unable to create a deployment for ${what}: ${explainShort(outcome)}`, { placement: outcome.considered });
     return outcome as PlacementOutcome & { host: PlacementHost };
+  }
+
+  /** The overprovisioning factors of a cluster (cpu.overprovisioning.factor, mem.overprovisioning.factor). */
+  overprovisioning(clusterId: number): { cpu: number; memory: number } {
+    return overprovisioning((name) => this.settings.raw(name, { clusterId }));
   }
 
   /** One host's allocated usage (one indexed row of host_usage; listHosts calls this per host). */

@@ -2,6 +2,7 @@ import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { csDate } from '../../format.js';
 import { where } from '../../sql.js';
 import { clusterHeadroom } from '../../placement/headroom.js';
+import { CPU_FACTOR, MEM_FACTOR } from '../../placement/filters/capacity.js';
 
 interface ClusterRow { id: number; uuid: string; name: string; hypervisor: string; allocation_state: string; managed_state: string; created: string; zoneuuid: string; zonename: string; poduuid: string; podname: string }
 
@@ -29,8 +30,8 @@ export default defineCommand({
     return rows.map((c) => ({
       id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
       zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
-      cpuovercommitratio: engine.settings.raw('cpu.overprovisioning.factor', { clusterId: c.id }),
-      memoryovercommitratio: engine.settings.raw('mem.overprovisioning.factor', { clusterId: c.id }),
+      cpuovercommitratio: engine.settings.raw(CPU_FACTOR, { clusterId: c.id }),
+      memoryovercommitratio: engine.settings.raw(MEM_FACTOR, { clusterId: c.id }),
       // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
       haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
     }));
