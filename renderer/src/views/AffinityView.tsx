@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import { kiln } from '../transport';
-import { listOf, shownError, errorText, type AffinityGroup, type ShownError, type Vm } from '../api/model';
+import { listOf, shownError, errorText, type AffinityGroup, type Vm } from '../api/model';
 import { runQuietly } from '../api/run-job';
 import { checkAffinity, isStrict, type AffinityCheck } from '../affinity/violations';
 import { appliesInState, hasApi, useApiCatalog } from '../stores/api-catalog-store';
@@ -16,6 +16,7 @@ import { useAffinityDialog } from '../stores/affinity-dialog-store';
 import { hrefOf } from '../stores/route-store';
 import { StateBadge } from '../components/StateBadge';
 import { Modal, ApiErrorText } from '../components/Modal';
+import { useSubmit } from '../components/use-submit';
 import { SelectField, TextField } from '../components/FormFields';
 
 export function AffinityView() {
@@ -208,27 +209,19 @@ function CreateGroupDialog({ onClose, onDone }: { onClose(): void; onDone(): voi
   const [name, setName] = useState('');
   const [type, setType] = useState('');
   const [description, setDescription] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
+  const { busy, error, setError, run } = useSubmit(onDone);
   useEffect(() => {
     kiln.invoke('listAffinityGroupTypes').then(
       (r) => setTypes(listOf<{ type: string }>(r, 'affinityGroupType').map((t) => t.type)),
       (e: unknown) => setError(shownError(e)),
     );
-  }, []);
-  const submit = async (e: FormEvent) => {
+  }, [setError]);
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await runQuietly('createAffinityGroup', { name: name.trim(), type, description: description.trim() || undefined });
-      useJobs.getState().notify('success', `Affinity group ${name.trim()} created`);
-      onDone();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `Affinity group ${name.trim()} created`;
+    });
   };
   return (
     <Modal title="New affinity group" onClose={onClose}>

@@ -4,12 +4,12 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
-import { listOf, shownError, type AffinityGroup, type ShownError } from '../../api/model';
+import { listOf, shownError, type AffinityGroup } from '../../api/model';
 import { runQuietly } from '../../api/run-job';
 import { useAffinityDialog } from '../../stores/affinity-dialog-store';
-import { useJobs } from '../../stores/jobs-store';
 import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
 
 export function AffinityGroupsDialog() {
   const vm = useAffinityDialog((s) => s.vm);
@@ -21,28 +21,20 @@ export function AffinityGroupsDialog() {
 function ChangeGroups({ vmId, name, account, initial, onClose }: { vmId: string; name: string; account?: string; initial: string[]; onClose(): void }) {
   const [groups, setGroups] = useState<AffinityGroup[]>();
   const [chosen, setChosen] = useState<string[]>(initial);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
+  const { busy, error, setError, run } = useSubmit(onClose);
   useEffect(() => {
     kiln.invoke('listAffinityGroups', { listall: true }).then(
       (r) => setGroups(listOf<AffinityGroup>(r, 'affinitygroup').filter((g) => !account || !g.account || g.account === account)),
       (e: unknown) => setError(shownError(e)),
     );
   }, [account]);
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await runQuietly('updateVMAffinityGroup', { id: vmId, affinitygroupids: chosen.join(',') });
-      useJobs.getState().notify('success', `${name}: affinity groups changed; they apply at its next start`);
       void useVms.getState().refresh();
-      onClose();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `${name}: affinity groups changed; they apply at its next start`;
+    });
   };
   return (
     <Modal title={`Affinity groups of ${name}`} onClose={onClose}>

@@ -7,8 +7,8 @@
 import { useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { shownError, type ShownError } from '../../api/model';
-import { useJobs } from '../../stores/jobs-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextAreaField, TextField } from '../../components/FormFields';
 import type { Infra } from './use-infra';
 
@@ -16,25 +16,6 @@ interface DialogProps {
   infra: Infra;
   onClose(): void;
   onDone(): void;
-}
-
-function useSubmit(onDone: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
-  const run = async (work: () => Promise<string>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const message = await work();
-      useJobs.getState().notify('success', message);
-      onDone();
-    } catch (e) {
-      setError(shownError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, run };
 }
 
 function Buttons({ busy, label, busyLabel, onClose, disabled }: { busy: boolean; label: string; busyLabel: string; onClose(): void; disabled?: boolean }) {

@@ -1,32 +1,24 @@
 /** Per-host changes: tags and the preferred OS category (updateHost), and accepting a changed SSH key (acceptHostKey). */
 import { useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
-import { shownError, type Host, type Named, type ShownError } from '../../api/model';
+import type { Host, Named } from '../../api/model';
 import { FINGERPRINT_FORMAT, type HostKeyChange } from '../../api/host-key';
-import { useJobs } from '../../stores/jobs-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextField } from '../../components/FormFields';
 
 export function EditHostDialog({ host, osCategories, onClose, onDone }: { host: Host; osCategories: Named[]; onClose(): void; onDone(): void }) {
   const [tags, setTags] = useState(host.hosttags ?? '');
   const [category, setCategory] = useState(host.oscategoryid ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
-  const submit = async (e: FormEvent) => {
+  const { busy, error, run } = useSubmit(onDone);
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const cleaned = tags.split(',').map((t) => t.trim()).filter(Boolean).join(',');
       // The API drops empty parameters, so "no tags" is sent as an empty list (",") to clear them.
       await kiln.invoke('updateHost', { id: host.id, hosttags: cleaned || ',', oscategoryid: category && category !== host.oscategoryid ? category : undefined });
-      useJobs.getState().notify('success', `Host ${host.name} updated`);
-      onDone();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `Host ${host.name} updated`;
+    });
   };
   return (
     <Modal title={`Edit host ${host.name}`} onClose={onClose}>
@@ -56,8 +48,7 @@ export function EditHostDialog({ host, osCategories, onClose, onDone }: { host: 
 
 export function AcceptKeyDialog({ host, change, onClose, onDone }: { host: Host; change: HostKeyChange; onClose(): void; onDone(): void }) {
   const [typed, setTyped] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
+  const { busy, error, run } = useSubmit(onDone);
   const value = typed.trim();
   const problem = !value
     ? undefined
@@ -66,20 +57,13 @@ export function AcceptKeyDialog({ host, change, onClose, onDone }: { host: Host;
       : change.presented && value !== change.presented
         ? 'this is not the key the host presents now'
         : undefined;
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!value || problem) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await kiln.invoke('acceptHostKey', { id: host.id, fingerprint: value });
-      useJobs.getState().notify('success', `Host ${host.name}: new SSH host key accepted`);
-      onDone();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `Host ${host.name}: new SSH host key accepted`;
+    });
   };
   return (
     <Modal title={`Accept the new SSH key of ${host.name}?`} onClose={onClose} wide>

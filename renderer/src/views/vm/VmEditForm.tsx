@@ -6,12 +6,12 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiParams } from '../../../../preload/api';
 import { kiln } from '../../transport';
-import { listOf, shownError, type Named, type ShownError, type Vm } from '../../api/model';
+import { listOf, type Named, type Vm } from '../../api/model';
 import { paramAppliesInState, STOPPED_STATES, useApiCatalog } from '../../stores/api-catalog-store';
 import { hostnameProblem } from '../../stores/deploy-form-store';
-import { useJobs } from '../../stores/jobs-store';
 import { useVms } from '../../stores/vm-store';
 import { ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextField } from '../../components/FormFields';
 
 export function VmEditForm({ vm, onDone }: { vm: Vm; onDone(): void }) {
@@ -23,8 +23,7 @@ export function VmEditForm({ vm, onDone }: { vm: Vm; onDone(): void }) {
   const [ostypeid, setOstypeid] = useState(vm.ostypeid ?? '');
   const [scalable, setScalable] = useState(vm.isdynamicallyscalable === true);
   const [osTypes, setOsTypes] = useState<Named[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
+  const { busy, error, setError, run } = useSubmit(onDone);
   useEffect(() => {
     kiln.invoke('listOsTypes').then(
       (r) => setOsTypes(listOf<{ id: string; description?: string; name?: string }>(r, 'ostype').map((o) => ({ id: o.id, name: o.description ?? o.name ?? o.id }))),
@@ -49,21 +48,14 @@ export function VmEditForm({ vm, onDone }: { vm: Vm; onDone(): void }) {
   useEffect(() => setError(undefined), [changesKey]);
   const nameProblem = name !== vm.name ? (name.trim() === '' ? 'cannot be empty' : hostnameProblem(name)) : undefined;
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (nothing) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await kiln.invoke('updateVirtualMachine', { id: vm.id, ...changes });
-      useJobs.getState().notify('success', `${displayname || name}: saved`);
       await useVms.getState().refresh();
-      onDone();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `${displayname || name}: saved`;
+    });
   };
 
   return (

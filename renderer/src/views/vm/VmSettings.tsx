@@ -7,12 +7,12 @@
 import { useEffect, useState } from 'react';
 import type { ApiParams } from '../../../../preload/api';
 import { kiln } from '../../transport';
-import { shownError, type ShownError, type Vm } from '../../api/model';
+import type { Vm } from '../../api/model';
 import { paramAppliesInState, STOPPED_STATES, useApiCatalog } from '../../stores/api-catalog-store';
 import { useConfirm } from '../../stores/confirm-store';
-import { useJobs } from '../../stores/jobs-store';
 import { useVms } from '../../stores/vm-store';
 import { ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
 
 const OTHER = '\u0000other';
 
@@ -25,8 +25,7 @@ export function VmSettings({ vm }: { vm: Vm }) {
   const [newKey, setNewKey] = useState('');
   const [otherKey, setOtherKey] = useState('');
   const [newValue, setNewValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError>();
+  const { busy, error, setError, run } = useSubmit();
   const savedKey = JSON.stringify(saved);
 
   // A fresh copy whenever the saved set changes (after a save, or another client's).
@@ -44,19 +43,12 @@ export function VmSettings({ vm }: { vm: Vm }) {
   const keyToAdd = newKey === OTHER ? otherKey.trim() : newKey;
   const valuesFor = (key: string) => options[key] ?? [];
 
-  const save = async (params: ApiParams, message: string) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const save = (params: ApiParams, message: string) =>
+    run(async () => {
       await kiln.invoke('updateVirtualMachine', { id: vm.id, ...params });
-      useJobs.getState().notify('success', message);
       await useVms.getState().refresh();
-    } catch (e) {
-      setError(shownError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+      return message;
+    });
 
   const saveDraft = () => {
     if (draft.length === 0) return void save({ cleanupdetails: true }, `${vm.displayname || vm.name}: settings cleared`);
