@@ -36,32 +36,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test/helpers/browser.js';
+import { syntheticVms } from '../test/helpers/synthetic-vms.js';
 import { median, type BenchResult } from './stats.js';
 
 const COUNT = 10_000;
 const ROUNDS = 7;
 const SCROLL_ROUNDS = 3;
-const STATES = ['Running', 'Stopped', 'Starting', 'Error'];
 /** dist/bench/ui-list.js → bin/kiln.js at the repository root. */
 const BIN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
-
-function syntheticVms(count: number): Record<string, unknown>[] {
-  return Array.from({ length: count }, (_, i) => {
-    const n = String(i).padStart(5, '0');
-    return {
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      name: `fx-${n}`,
-      displayname: `fx-${n}`,
-      state: STATES[i % STATES.length],
-      hostname: `sim-host-${(i % 3) + 1}`,
-      serviceofferingname: i % 2 ? 'Small Instance' : 'Medium Instance',
-      haenable: i % 5 === 0,
-      group: `g${i % 10}`,
-      zonename: 'Demo',
-      nic: [{ id: `nic-${i}`, ipaddress: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, isdefault: true }],
-    };
-  });
-}
 
 interface Serve {
   child: ChildProcess;

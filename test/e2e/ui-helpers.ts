@@ -90,3 +90,20 @@ export async function one<T = Record<string, unknown>>(ui: UiSession, command: s
   if (items?.length !== 1) throw new Error(`${command} ${JSON.stringify(params)}: expected one ${listName}, got ${items?.length ?? 0}`);
   return items[0]!;
 }
+
+/** The demo zone, its Debian 12 template and the Small Instance offering, by name. */
+export async function demoCatalog(ui: UiSession): Promise<{ zoneid: string; templateid: string; serviceofferingid: string }> {
+  return {
+    zoneid: (await one<{ id: string }>(ui, 'listZones', 'zone', { name: 'Demo' })).id,
+    templateid: (await one<{ id: string }>(ui, 'listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' })).id,
+    serviceofferingid: (await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' })).id,
+  };
+}
+
+/** Deploys a running VM named NAME in the demo zone through the API and returns its id. */
+export async function deployDemoVm(ui: UiSession, name: string): Promise<string> {
+  const job = await ui.api('deployVirtualMachine', { ...(await demoCatalog(ui)), name, displayname: name });
+  const done = await waitJob(ui, String(job['jobid']));
+  if (done['jobstatus'] !== 1) throw new Error(`deploying ${name} failed: ${JSON.stringify(done['jobresult'])}`);
+  return (done['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { inPage, one, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { deployDemoVm, inPage, one, openUi, vmRow, type UiSession } from './ui-helpers.js';
 
 const NAME = 'life-1';
 
@@ -42,13 +42,7 @@ describe('stop, destroy and recover a VM through the UI', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    const zone = await one<{ id: string }>(ui, 'listZones', 'zone', { name: 'Demo' });
-    const template = await one<{ id: string }>(ui, 'listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' });
-    const offering = await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' });
-    const job = await ui.api('deployVirtualMachine', { zoneid: zone.id, templateid: template.id, serviceofferingid: offering.id, name: NAME, displayname: NAME });
-    const done = await waitJob(ui, String(job['jobid']));
-    expect(done['jobstatus']).toBe(1);
-    vmId = (done['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    vmId = await deployDemoVm(ui, NAME);
     // Record every state the VM's badges show, in the list and the detail view, so that the
     // in-between states a job passes through are seen too (the simulator is quick).
     await inPage(

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { one, openUi, waitJob, type UiSession } from './ui-helpers.js';
+import { deployDemoVm, one, openUi, waitJob, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
 let browser: Browser;
@@ -43,12 +43,7 @@ describe('VM settings (details) and edit form in Chromium', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    const zoneid = (await one<{ id: string }>(ui, 'listZones', 'zone')).id;
-    const templateid = (await one<{ id: string }>(ui, 'listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' })).id;
-    const serviceofferingid = (await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' })).id;
-    const job = await ui.api('deployVirtualMachine', { zoneid, templateid, serviceofferingid, name: 'det-1', displayname: 'det-1' });
-    const done = await waitJob(ui, String(job['jobid']));
-    vmId = (done['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    vmId = await deployDemoVm(ui, 'det-1');
   });
   afterAll(async () => {
     await browser?.close();

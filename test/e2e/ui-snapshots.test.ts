@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { inPage, one, openUi, waitJob, type UiSession } from './ui-helpers.js';
+import { deployDemoVm, inPage, one, openUi, type UiSession } from './ui-helpers.js';
 
 const NAME = 'snap-1';
 
@@ -47,13 +47,7 @@ describe('VM snapshots and volumes in Chromium', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    const zoneid = (await one<{ id: string }>(ui, 'listZones', 'zone', { name: 'Demo' })).id;
-    const templateid = (await one<{ id: string }>(ui, 'listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' })).id;
-    const serviceofferingid = (await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' })).id;
-    const job = await ui.api('deployVirtualMachine', { zoneid, templateid, serviceofferingid, name: NAME, displayname: NAME });
-    const done = await waitJob(ui, String(job['jobid']));
-    expect(done['jobstatus']).toBe(1);
-    vmId = (done['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    vmId = await deployDemoVm(ui, NAME);
   });
   afterAll(async () => {
     await browser?.close();

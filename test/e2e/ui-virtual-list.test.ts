@@ -13,27 +13,9 @@ import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { inPage, openUi, type UiSession } from './ui-helpers.js';
+import { syntheticVms } from '../helpers/synthetic-vms.js';
 
 const COUNT = 10_000;
-const STATES = ['Running', 'Stopped', 'Starting', 'Error'];
-
-function syntheticVms(): Record<string, unknown>[] {
-  return Array.from({ length: COUNT }, (_, i) => {
-    const n = String(i).padStart(5, '0');
-    return {
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      name: `fx-${n}`,
-      displayname: `fx-${n}`,
-      state: STATES[i % STATES.length],
-      hostname: `sim-host-${(i % 3) + 1}`,
-      serviceofferingname: i % 2 ? 'Small Instance' : 'Medium Instance',
-      haenable: i % 5 === 0,
-      group: `g${i % 10}`,
-      zonename: 'Demo',
-      nic: [{ id: `nic-${i}`, ipaddress: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, isdefault: true }],
-    };
-  });
-}
 
 let kiln: KilnProcess;
 let browser: Browser;
@@ -44,7 +26,7 @@ describe('VM list with 10,000 rows', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    const body = JSON.stringify({ listvirtualmachinesresponse: { count: COUNT, virtualmachine: syntheticVms() } });
+    const body = JSON.stringify({ listvirtualmachinesresponse: { count: COUNT, virtualmachine: syntheticVms(COUNT) } });
     await ui.context.route('**/client/api', async (route) => {
       const form = new URLSearchParams(route.request().postData() ?? '');
       if (form.get('command') === 'listVirtualMachines') await route.fulfill({ status: 200, contentType: 'application/json', body });
