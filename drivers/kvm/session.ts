@@ -449,8 +449,7 @@ export class KvmSession implements HostSession {
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {
-    // Topological: parents before children, the order importSnapshots needs them in.
-    const names = (await this.virsh.run(['snapshot-list', '--domain', name, '--name', '--topological'])).split('\n').filter((n) => n.trim() !== '');
+    const names = await this.snapshotNames(name);
     if (names.length === 0) return [];
     const current = await this.virsh.tryRun(['snapshot-current', '--domain', name, '--name']);
     const currentName = current.code === 0 ? current.stdout.replace(/\n+$/, '') : undefined;
@@ -477,13 +476,18 @@ done`,
   }
 
   async importSnapshots(name: string, snapshots: { name: string; metadata: string }[], current?: string): Promise<void> {
-    const known = new Set((await this.virsh.run(['snapshot-list', '--domain', name, '--name'])).split('\n').filter((n) => n.trim() !== ''));
+    const known = new Set(await this.snapshotNames(name));
     for (const snapshot of snapshots) {
       if (known.has(snapshot.name)) continue;
       // The data of an internal snapshot is in the qcow2 files on shared storage; only libvirt's record of it is missing here.
       await this.virsh.run(['snapshot-create', '--domain', name, '--xmlfile', '/dev/stdin', '--redefine'], { stdin: snapshot.metadata });
     }
     if (current !== undefined) await this.virsh.run(['snapshot-current', '--domain', name, '--snapshotname', current]);
+  }
+
+  /** The domain's snapshot names, parents before children (the order importSnapshots needs). */
+  private async snapshotNames(name: string): Promise<string[]> {
+    return (await this.virsh.run(['snapshot-list', '--domain', name, '--name', '--topological'])).split('\n').filter((n) => n.trim() !== '');
   }
 
   /** Takes libvirt's snapshot records off the domain (children first), keeping the snapshots themselves in its disks. */

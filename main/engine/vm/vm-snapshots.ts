@@ -175,7 +175,7 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
   const max = Math.max(1, engine.settings.int('vmsnapshot.max'));
   const ready = snapshotsOf(engine, vm.id).filter((s) => s.state === 'Ready');
   for (const old of ready.slice(0, Math.max(0, ready.length - max))) {
-    await removeSnapshot(engine, { caller, jobUuid, note: `the oldest beyond vmsnapshot.max=${max}` }, old.id, session);
+    await removeSnapshot(engine, { caller, jobUuid, note: `the oldest beyond vmsnapshot.max=${max}` }, old.id);
   }
   return row(engine, snapshot.id);
 }
@@ -244,17 +244,21 @@ export function checkDelete(engine: Engine, snapshot: VmSnapshotRow, vm: VmRow):
 
 /**
  * Deletes one snapshot on the host and in the database; its children move to its parent, which
- * becomes current if the deleted one was (as libvirt does).
+ * becomes current if the deleted one was (as libvirt does). A caller that brings SESSION has
+ * already made sure the host knows the VM's snapshots.
  */
 export async function removeSnapshot(engine: Engine, context: { caller?: Caller; jobUuid?: string; note?: string }, snapshotId: number, session?: HostSession): Promise<void> {
   const snapshot = row(engine, snapshotId);
   const vm = engine.vms.get(snapshot.vm_id);
   setState(engine, snapshot.id, 'Expunging');
   try {
-    const host = session ?? (await engine.hosts.session(snapshotHost(vm)));
-    // The host may not know it (its record did not follow a move): give it back first, so the
-    // snapshot's data in the disk is deleted too rather than left behind.
-    await carrySnapshots(engine, vm, host).catch(() => undefined);
+    let host = session;
+    if (!host) {
+      host = await engine.hosts.session(snapshotHost(vm));
+      // The host may not know it (its record did not follow a move): give it back first, so the
+      // snapshot's data in the disk is deleted too rather than left behind.
+      await carrySnapshots(engine, vm, host).catch(() => undefined);
+    }
     await host.deleteSnapshot(vm.internal_name, snapshot.name);
   } catch (error) {
     // Already gone from the host (its metadata went with an undefined domain): the row goes too.
@@ -285,6 +289,7 @@ export async function removeSnapshotsOf(engine: Engine, vm: VmRow, context: { ca
   if (busy) throw ApiError.param(`VM ${vm.display_name} has a VM snapshot task in progress (${busy.display_name} is ${busy.state}); try again when it ends`);
   const hostId = vm.host_id ?? vm.last_host_id;
   const session = hostId !== null ? await engine.hosts.session(hostId) : undefined;
+  if (session) await carrySnapshots(engine, vm, session).catch(() => undefined);
   for (const snapshot of doomed) await removeSnapshot(engine, context, snapshot.id, session);
   return doomed.length;
 }
