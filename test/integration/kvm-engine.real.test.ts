@@ -36,12 +36,14 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
   }, 300_000);
 
   it('adds hosts by trust on first use, with capacity from the host', async () => {
-    const listed = (await z.t.call('listHosts', { zoneid: z.zoneid })).body['host'] as { name: string; state: string; hostkeyfingerprint: string; memorytotal: number; cpunumber: number }[];
+    const listed = (await z.t.call('listHosts', { zoneid: z.zoneid })).body['host'] as { name: string; state: string; hostkeyfingerprint: string; memorytotal: number; memorywithoverprovisioning: string; cpunumber: number }[];
     expect(listed.map((h) => h.state)).toEqual(['Up', 'Up']);
     for (const h of listed) {
       expect(h.hostkeyfingerprint).toMatch(/^SHA256:/);
       expect(h.cpunumber).toBeGreaterThan(0);
       expect(h.memorytotal).toBeGreaterThan(0);
+      // The cluster's mem.overprovisioning.factor is 1 here: the capacity after it is the host's own.
+      expect(Number(h.memorywithoverprovisioning)).toBe(h.memorytotal);
     }
   });
 
@@ -410,6 +412,10 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
         expect(dbFingerprint(z.t.engine).replace(/^events:.*$/m, '')).toBe(before.replace(/^events:.*$/m, ''));
         await until('the HA VM to run on host1', () => row(ha['id']!).state === 'Running' && row(ha['id']!).host === hosts!.hosts[0]!.address, 120_000);
         expect(runningOn('host1', haInternal)).toBe(true);
+        // The restart's job explains the placement: host2 refused because it is down.
+        const restart = z.t.engine.db.prepare(`SELECT uuid FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(ha['id']) as string;
+        const explained = (await z.t.call('queryAsyncJobResult', { jobid: restart })).body as { jobresult: { virtualmachine: { placement: { hosts: { hostName: string; suitable: boolean; reason: string }[] } } } };
+        expect(explained.jobresult.virtualmachine.placement.hosts.find((h) => h.hostName === hosts!.hosts[1]!.address)).toMatchObject({ suitable: false, reason: expect.stringMatching(/^host is (Down|Disconnected)$/) });
         expect(row(plain['id']!).state).toBe('Stopped');
         // With one of two hosts down, losing host1 would strand its VMs: the N-1 answer changes (R14).
         const headroom = (await z.t.call('checkClusterHeadroom', { clusterid: z.clusterid })).body['clusterheadroom'] as { hasheadroom: boolean; hostfailure: { hostname: string; unplaceable: { reason: string }[] }[] };
