@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every suite and ends with the one line CI reads: "N passed, N failed".
+// Runs every suite and ends with the one line CI reads: "N passed, N failed, N skipped".
 // First the real components come up (cs, Chromium, KVM hosts; --no-env skips that). Then the
 // suites that do not touch the KVM hosts run in parallel, and the *.real.test.ts files, which
 // share (and sometimes stop or rekey) those hosts, run one file at a time.
@@ -14,7 +14,7 @@ const extra = args.filter((a) => a !== '--no-env');
 if (!noEnv) {
   const env = spawnSync('bash', ['scripts/test-env.sh'], { stdio: 'inherit' });
   if (env.status !== 0) {
-    console.log('0 passed, 1 failed');
+    console.log('0 passed, 1 failed, 0 skipped');
     process.exit(1);
   }
   // With the environment up, suites that need a real component fail rather than skip without it.
@@ -29,9 +29,11 @@ function vitest(name, vitestArgs) {
     const r = JSON.parse(readFileSync(report, 'utf8'));
     const crashed = (r.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
     const failed = r.numFailedTests + crashed;
-    return { passed: r.numPassedTests, failed: failed === 0 && run.status !== 0 ? 1 : failed };
+    // Skipped: it.skip / skipIf (vitest counts them as pending) and it.todo.
+    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    return { passed: r.numPassedTests, failed: failed === 0 && run.status !== 0 ? 1 : failed, skipped };
   } catch {
-    return { passed: 0, failed: 1 };
+    return { passed: 0, failed: 1, skipped: 0 };
   }
 }
 
@@ -40,5 +42,6 @@ const results = extra.length
   : [vitest('parallel', ['--exclude', '**/*.real.test.ts']), vitest('real', ['--no-file-parallelism', 'real.test.ts'])];
 const passed = results.reduce((n, r) => n + r.passed, 0);
 const failed = results.reduce((n, r) => n + r.failed, 0);
-console.log(`${passed} passed, ${failed} failed`);
+const skipped = results.reduce((n, r) => n + r.skipped, 0);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed === 0 ? 0 : 1;
