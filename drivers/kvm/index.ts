@@ -22,6 +22,7 @@
 import { DriverError, type HostConnectionSpec, type HostSession, type HypervisorDriver } from '../types.js';
 import { KvmSession, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
+import { PoolQueue } from './storage.js';
 
 export { KvmSession, KVM_CAPABILITIES } from './session.js';
 export type { KvmHostOptions } from './session.js';
@@ -43,6 +44,9 @@ export interface KvmDriverOptions {
 
 export class KvmDriver implements HypervisorDriver {
   readonly hypervisor = 'KVM' as const;
+  /** One storage queue per host (user@host:port, libvirt URI): a reconnect's new session must
+   *  not refresh the pool while the old one is still building a volume there. */
+  private readonly poolQueues = new Map<string, PoolQueue>();
 
   constructor(private readonly driverOptions: KvmDriverOptions = {}) {}
 
@@ -78,7 +82,7 @@ export class KvmDriver implements HypervisorDriver {
       stopPollMs: this.driverOptions.stopPollMs ?? 500,
       migrateTimeoutMs: this.driverOptions.migrateTimeoutMs ?? 600_000,
       reconcileIntervalMs: this.driverOptions.reconcileIntervalMs ?? 5_000,
-    });
+    }, this.poolQueue(address, options.uri ?? 'qemu:///system'));
     // Fail the connect (not the first operation) when libvirt itself does not answer.
     try {
       await session.virsh.run(['version', '--daemon'], { timeoutMs: 30_000 });
@@ -87,6 +91,13 @@ export class KvmDriver implements HypervisorDriver {
       throw error instanceof DriverError ? new DriverError(`libvirt on ${address.host} does not answer: ${error.message}`, 'unreachable') : error;
     }
     return session;
+  }
+
+  private poolQueue(address: { host: string; port: number; username: string }, uri: string): PoolQueue {
+    const key = `${address.username}@${address.host}:${address.port} ${uri}`;
+    let queue = this.poolQueues.get(key);
+    if (!queue) this.poolQueues.set(key, (queue = new PoolQueue()));
+    return queue;
   }
 
   private hostOptions(options: Record<string, string>): Record<string, string | undefined> {

@@ -21,7 +21,7 @@ import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
-import { createVolume, deleteVolume, findVolume, refreshPool } from './storage.js';
+import { createVolume, deleteVolume, findVolume, PoolQueue, refreshPool, type HostStorage } from './storage.js';
 import { parseDomstate } from './virsh-output.js';
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
@@ -84,6 +84,8 @@ const NETWORKS_TTL_MS = 30_000;
 export class KvmSession implements HostSession {
   readonly capabilities = KVM_CAPABILITIES;
   readonly virsh: Virsh;
+  /** This host's virsh and its pool queue, for the volume operations in storage.ts. */
+  readonly storage: HostStorage;
   private readonly listeners = new Set<(event: HostEvent) => void>();
   /** Lifecycle events and reconcile for this host. */
   readonly watcher: DomainEventWatcher;
@@ -102,8 +104,11 @@ export class KvmSession implements HostSession {
     readonly address: HostAddress,
     private readonly ssh: SshConnection,
     readonly options: KvmHostOptions,
+    /** Shared by every session to the same host (see KvmDriver.poolQueue). */
+    poolQueue: PoolQueue = new PoolQueue(),
   ) {
     this.virsh = new Virsh(ssh, options.uri);
+    this.storage = { virsh: this.virsh, queue: poolQueue };
     this.watcher = new DomainEventWatcher(this.virsh, (event) => this.emit(event), options.reconcileIntervalMs);
     ssh.on('down', (error: DriverError) => {
       if (!this.connectionUp || this.closed) return;
@@ -194,7 +199,7 @@ export class KvmSession implements HostSession {
         continue;
       }
       const pool = disk.pool ?? this.options.pool;
-      const volume = (await findVolume(this.virsh, pool, disk.name)) ?? (await createVolume(this.virsh, pool, disk));
+      const volume = (await findVolume(this.storage, pool, disk.name)) ?? (await createVolume(this.storage, pool, disk));
       disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus: disk.bus ?? 'virtio' });
     }
     const nics = await this.resolveNics(spec);
@@ -308,7 +313,7 @@ export class KvmSession implements HostSession {
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
-    for (const disk of disks) await deleteVolume(this.virsh, this.options.pool, disk);
+    for (const disk of disks) await deleteVolume(this.storage, this.options.pool, disk);
   }
 
   // ---------------------------------------------------------------- media, resources
@@ -429,7 +434,7 @@ export class KvmSession implements HostSession {
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
     // The destination's view of the shared pool is stale until refreshed (later volume deletes there).
-    await refreshPool(target.session.virsh, target.session.options.pool).catch(() => undefined);
+    await refreshPool(target.session.storage, target.session.options.pool).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- snapshots
