@@ -25,6 +25,9 @@
 #                          --keep-link leaves the link up, so connections are refused
 #                          at once instead of timing out.
 #   start-host NAME        bring a stopped host back (link up, daemons started)
+#   cut-link NAME          take the host's network link down and leave every process in it
+#                          running (a pulled cable or a dead switch port, not a power loss)
+#   restore-link NAME      bring a cut link back up
 #   rekey-host NAME        give the host's sshd a fresh host key and restart it
 #   kill-qemu NAME DOMAIN  SIGKILL the qemu process of DOMAIN on host NAME (crash)
 #   exec NAME CMD...       run CMD inside host NAME's namespaces (e.g. virsh list)
@@ -632,6 +635,25 @@ cmd_start_host() {
     say "$name started"
 }
 
+cmd_cut_link() {
+    local name=${1:?usage: cut-link NAME}
+    require_host "$name"
+    # Only the root-namespace end goes down: the host's eth0 loses its carrier, so nothing
+    # reaches the host or leaves it (other hosts included), while its qemu, libvirtd and sshd
+    # keep running and its open connections hang, as behind a pulled cable.
+    ip link set "$(veth_of "$name")" down
+    say "$name link cut (processes left running)"
+}
+
+cmd_restore_link() {
+    local name=${1:?usage: restore-link NAME}
+    require_host "$name"
+    ensure_bridge
+    ip link set "$(veth_of "$name")" master "$BRIDGE" up
+    wait_until 30 host_ssh "$name" true || die "$name: sshd does not answer after restore-link"
+    say "$name link restored"
+}
+
 cmd_rekey_host() {
     local name=${1:?usage: rekey-host NAME} h old pid hosts
     require_host "$name"
@@ -677,6 +699,8 @@ case $cmd in
     status)           cmd_status ;;
     stop-host)        cmd_stop_host "$@" ;;
     start-host)       cmd_start_host "$@" ;;
+    cut-link)         cmd_cut_link "$@" ;;
+    restore-link)     cmd_restore_link "$@" ;;
     rekey-host)       cmd_rekey_host "$@" ;;
     kill-qemu)        cmd_kill_qemu "$@" ;;
     exec)             [ $# -ge 2 ] || usage; require_host "$1"; host_exec "$@" ;;
