@@ -20,7 +20,9 @@ export default defineCommand({
         type: def.kind === 'list' ? 'list' : def.kind,
         related: '',
         response: [],
-        params: def.params.map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '', ...(p.vmStates ? { vmstates: p.vmStates } : {}) })),
+        // As CloudStack's API discovery does, a parameter the caller's role may not pass is not listed
+        // (a user's startVirtualMachine has no hostid), so a client can offer exactly what it may use.
+        params: def.params.filter((p) => !p.roles || p.roles.includes(caller.role)).map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '', ...(p.vmStates ? { vmstates: p.vmStates } : {}) })),
         ...(def.vmStates ? { vmstates: def.vmStates } : {}),
       }));
   },

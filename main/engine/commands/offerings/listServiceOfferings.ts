@@ -2,6 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { offeringView } from '../../views.js';
 import { where } from '../../sql.js';
 import type { OfferingRow } from '../../vm/rows.js';
+import { offeringsVmCanTake } from '../../vm/offering-choices.js';
 
 export default defineCommand({
   name: 'listServiceOfferings',
@@ -13,9 +14,16 @@ export default defineCommand({
     { name: 'id', type: 'uuid', description: 'ID of the service offering' },
     { name: 'name', type: 'string', description: 'name of the service offering' },
     { name: 'issystem', type: 'boolean', description: 'is this a system vm offering' },
+    {
+      name: 'virtualmachineid', type: 'uuid',
+      description: 'the ID of the virtual machine: lists the offerings it can be changed to (never its current one; for a Running VM only those it can be scaled to live)',
+    },
   ],
-  handler({ engine }, args) {
+  handler({ engine, caller }, args) {
     const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['is_system', args.bool('issystem') ? 1 : 0], ['name', args.str('keyword'), 'like']]);
-    return (engine.db.prepare(`SELECT * FROM service_offerings ${w.sql} ORDER BY id`).all(...w.values) as OfferingRow[]).map(offeringView);
+    let rows = engine.db.prepare(`SELECT * FROM service_offerings ${w.sql} ORDER BY id`).all(...w.values) as OfferingRow[];
+    const vmUuid = args.uuid('virtualmachineid');
+    if (vmUuid) rows = offeringsVmCanTake(engine, engine.vms.forCaller(caller, vmUuid, 'virtualmachineid'), rows);
+    return rows.map(offeringView);
   },
 });
