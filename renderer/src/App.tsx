@@ -15,6 +15,7 @@ import { DeployWizard } from './views/DeployWizard';
 import { HostsView } from './views/HostsView';
 import { AffinityView } from './views/AffinityView';
 import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
+import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
 import { Notifications } from './components/Notifications';
@@ -116,6 +117,7 @@ export function App() {
       </main>
       <Notifications />
       <AffinityGroupsDialog />
+      <VmDialogs />
       <ConfirmDialog />
     </div>
   );

@@ -12,7 +12,11 @@ export function listApisFixture(): ApiInfo[] {
     { name: 'listVirtualMachines', isasync: false, params: [{ name: 'listall', required: false, type: 'boolean' }] },
     { name: 'deployVirtualMachine', isasync: true, params: [{ name: 'zoneid', required: true, type: 'uuid' }] },
     { name: 'updateVirtualMachine', isasync: false, params: [id, { name: 'displayname', required: false, type: 'string' }] },
-    { name: 'startVirtualMachine', isasync: true, vmstates: ['Stopped', 'Created', 'Error'], params: [id] },
+    {
+      name: 'startVirtualMachine', isasync: true, vmstates: ['Stopped', 'Created', 'Error'],
+      // An admin's listApis lists the placement parameters; a user's does not.
+      params: [id, { name: 'hostid', required: false, type: 'uuid' }, { name: 'podid', required: false, type: 'uuid' }, { name: 'clusterid', required: false, type: 'uuid' }],
+    },
     { name: 'stopVirtualMachine', isasync: true, vmstates: ['Running', 'Unknown'], params: [id, { name: 'forced', required: false, type: 'boolean' }] },
     { name: 'rebootVirtualMachine', isasync: true, vmstates: ['Running'], params: [id] },
     { name: 'createConsoleEndpoint', isasync: false, vmstates: ['Running'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }] },
@@ -20,6 +24,10 @@ export function listApisFixture(): ApiInfo[] {
     { name: 'updateVMAffinityGroup', isasync: true, vmstates: ['Stopped', 'Created'], params: [id] },
     { name: 'recoverVirtualMachine', isasync: false, vmstates: ['Destroyed'], params: [id] },
     { name: 'expungeVirtualMachine', isasync: true, vmstates: ['Destroyed'], params: [id] },
+    { name: 'changeServiceForVirtualMachine', isasync: false, vmstates: ['Stopped', 'Created'], params: [id, { name: 'serviceofferingid', required: true, type: 'uuid' }] },
+    { name: 'scaleVirtualMachine', isasync: true, vmstates: ['Running'], params: [id, { name: 'serviceofferingid', required: true, type: 'uuid' }] },
+    { name: 'migrateVirtualMachine', isasync: true, vmstates: ['Running'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'hostid', required: false, type: 'uuid' }] },
+    { name: 'restoreVirtualMachine', isasync: true, vmstates: ['Running', 'Stopped', 'Created'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'templateid', required: false, type: 'uuid' }] },
   ];
 }
 

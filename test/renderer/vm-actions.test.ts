@@ -38,10 +38,10 @@ beforeEach(() => {
 describe('actions offered per VM state, from listApis vmstates', () => {
   it('offers exactly what the engine declares for each state', async () => {
     const apis = await catalogFrom(listApisFixture());
-    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Destroy']);
-    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Destroy', 'Affinity groups…']);
-    expect(labels(apis, 'Created')).toEqual(['Start', 'Destroy', 'Affinity groups…']);
-    expect(labels(apis, 'Error')).toEqual(['Start', 'Destroy']);
+    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
+    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
+    expect(labels(apis, 'Created')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
+    expect(labels(apis, 'Error')).toEqual(['Start', 'Start on…', 'Destroy']);
     expect(labels(apis, 'Unknown')).toEqual(['Stop', 'Force stop', 'Destroy']);
     // Recover (and expunge) only for a Destroyed VM.
     expect(labels(apis, 'Destroyed')).toEqual(['Recover', 'Expunge']);
@@ -70,12 +70,12 @@ describe('actions offered per VM state, from listApis vmstates', () => {
 
     // A state the renderer has never heard of works as soon as the engine declares it.
     const novel = await catalogFrom(withStates('startVirtualMachine', ['Hibernated']));
-    expect(labels(novel, 'Hibernated')).toEqual(['Start']);
+    expect(labels(novel, 'Hibernated')).toEqual(['Start', 'Start on…']);
     expect(labels(novel, 'Stopped')).not.toContain('Start');
 
     // Both stop actions share one command, so both follow its declaration.
     const stopOnlyUnknown = await catalogFrom(withStates('stopVirtualMachine', ['Unknown']));
-    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Destroy']);
+    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
   });
 
   it('offers a command that declares no vmstates in every state', async () => {
@@ -86,7 +86,7 @@ describe('actions offered per VM state, from listApis vmstates', () => {
   it('hides the commands the caller may not use (a user\'s listApis has no recover or expunge)', async () => {
     const user = await catalogFrom(listApisFixture().filter((api) => !['recoverVirtualMachine', 'expungeVirtualMachine'].includes(api.name)));
     expect(labels(user, 'Destroyed')).toEqual([]);
-    expect(labels(user, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Destroy']);
+    expect(labels(user, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
   });
 
   it('matches command names without regard to case, as the registry does', async () => {

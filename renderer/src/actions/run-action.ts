@@ -8,6 +8,7 @@ import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { navigate } from '../stores/route-store';
 import { useAffinityDialog } from '../stores/affinity-dialog-store';
+import { useVmDialog } from '../stores/vm-dialog-store';
 import type { VmAction } from './vm-actions';
 
 export async function runVmAction(action: VmAction, vm: Vm): Promise<boolean> {
@@ -18,6 +19,10 @@ export async function runVmAction(action: VmAction, vm: Vm): Promise<boolean> {
   }
   if (action.opens === 'affinity') {
     useAffinityDialog.getState().open(vm);
+    return true;
+  }
+  if (action.opens) {
+    useVmDialog.getState().open(action.opens, vm);
     return true;
   }
   if (action.confirm) {

@@ -5,7 +5,8 @@
  */
 import type { ApiParams } from '../../../preload/api';
 import type { Vm } from '../api/model';
-import { appliesInState, type ApiInfo } from '../stores/api-catalog-store';
+import { appliesInState, hasParam, type ApiInfo } from '../stores/api-catalog-store';
+import type { VmDialogKind } from '../stores/vm-dialog-store';
 
 export interface VmAction {
   id: string;
@@ -18,14 +19,17 @@ export interface VmAction {
   danger?: boolean;
   /** Offered for a multi-selection in the VM list. */
   bulk?: boolean;
-  /** Opens a view or a form instead of calling the command at once (the console, the affinity groups). */
-  opens?: 'console' | 'affinity';
+  /** Opens a view or a form instead of calling the command at once (the console, the affinity groups, a change dialog). */
+  opens?: 'console' | 'affinity' | VmDialogKind;
+  /** Offered only when listApis lists this parameter of the command for the caller (admin-only placement). */
+  needsParam?: string;
 }
 
 const listNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
 
 export const VM_ACTIONS: VmAction[] = [
   { id: 'start', label: 'Start', command: 'startVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
+  { id: 'start-on', label: 'Start on…', command: 'startVirtualMachine', params: (vm) => ({ id: vm.id }), needsParam: 'hostid', opens: 'start-on' },
   { id: 'stop', label: 'Stop', command: 'stopVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
   {
     id: 'force-stop', label: 'Force stop', command: 'stopVirtualMachine', params: (vm) => ({ id: vm.id, forced: true }), danger: true,
@@ -33,6 +37,10 @@ export const VM_ACTIONS: VmAction[] = [
   },
   { id: 'reboot', label: 'Reboot', command: 'rebootVirtualMachine', params: (vm) => ({ id: vm.id }), bulk: true },
   { id: 'console', label: 'Console', command: 'createConsoleEndpoint', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'console' },
+  { id: 'scale', label: 'Scale…', command: 'scaleVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'scale' },
+  { id: 'change-offering', label: 'Change offering…', command: 'changeServiceForVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'offering' },
+  { id: 'migrate', label: 'Migrate…', command: 'migrateVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'migrate' },
+  { id: 'restore', label: 'Restore…', command: 'restoreVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'restore', danger: true },
   {
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
     confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,
@@ -47,7 +55,7 @@ export const VM_ACTIONS: VmAction[] = [
 
 /** The actions offered for this VM in its current state. */
 export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>): VmAction[] {
-  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state));
+  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state) && (!action.needsParam || hasParam(apis, action.command, action.needsParam)));
 }
 
 /** The bulk actions the caller may use, whatever the states of the selected VMs. */

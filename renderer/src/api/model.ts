@@ -24,7 +24,9 @@ export interface Vm {
   serviceofferingname?: string;
   zoneid?: string;
   zonename?: string;
+  templateid?: string;
   templatename?: string;
+  isoid?: string;
   isoname?: string;
   haenable?: boolean;
   group?: string;

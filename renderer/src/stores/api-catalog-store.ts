@@ -71,3 +71,11 @@ export function paramAppliesInState(apis: Map<string, ApiInfo>, command: string,
   const declared = api.params.find((p) => p.name.toLowerCase() === param.toLowerCase())?.vmstates ?? api.vmstates ?? fallback;
   return declared.includes(state);
 }
+
+/**
+ * True when listApis lists this parameter of the command for the caller: the engine lists only
+ * the parameters the caller's role may pass (startVirtualMachine's hostid is for admins).
+ */
+export function hasParam(apis: Map<string, ApiInfo>, command: string, param: string): boolean {
+  return apis.get(command.toLowerCase())?.params.some((p) => p.name.toLowerCase() === param.toLowerCase()) ?? false;
+}

@@ -1,0 +1,124 @@
+/**
+ * Live migration of a running VM to a host the admin picks (R20). The hosts are the engine's
+ * findHostsForMigration answer: the suitable ones can be chosen, every other one is shown with
+ * the engine's reason (its own host, another cluster, no room, a tag, …). The outcome shows the
+ * new host and the placement the job explains.
+ */
+import { useEffect, useState, type FormEvent } from 'react';
+import { kiln } from '../../transport';
+import { listOf, shownError, type Placement, type Vm } from '../../api/model';
+import { runQuietly } from '../../api/run-job';
+import { migrateParams, migrationChoices, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, type MigrationHost } from '../../actions/vm-changes';
+import { useVms } from '../../stores/vm-store';
+import { Modal, ApiErrorText } from '../../components/Modal';
+import { PlacementTable } from '../../components/PlacementTable';
+import { useSubmit } from '../../components/use-submit';
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? '?' : `${Math.round(bytes / 1024 / 1024)}`);
+
+export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
+  const name = vm.displayname || vm.name;
+  const [hosts, setHosts] = useState<MigrationHost[]>();
+  const [hostId, setHostId] = useState('');
+  const [outcome, setOutcome] = useState<ChangeOutcome>();
+  const [refused, setRefused] = useState<Placement>();
+  const { busy, error, setError, run } = useSubmit();
+  useEffect(() => {
+    kiln.invoke('findHostsForMigration', { id: vm.id }).then(
+      (r) => setHosts(listOf<MigrationHost>(r, 'host')),
+      (e: unknown) => setError(shownError(e)),
+    );
+  }, [vm.id]);
+  const { suitable, refused: unsuitable } = migrationChoices(hosts ?? []);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!hostId) return;
+    setRefused(undefined);
+    void run(async () => {
+      try {
+        const after = vmOf(await runQuietly('migrateVirtualMachine', migrateParams(vm, hostId))) ?? vm;
+        const result = outcomeOf(vm, after);
+        setOutcome(result);
+        return `${name} was migrated live from ${result.from ?? '?'} to ${after.hostname ?? '?'}`;
+      } catch (err) {
+        setRefused(refusedPlacement(err));
+        throw err;
+      } finally {
+        void useVms.getState().refresh();
+      }
+    });
+  };
+
+  if (outcome) {
+    return (
+      <Modal title={`Migrate ${name}`} onClose={onClose} wide>
+        <div className="dialog-form">
+          <p role="status" className="change-outcome">
+            {name} was migrated live from {outcome.from ?? '?'} to <strong>{outcome.vm.hostname ?? '?'}</strong>; it is {outcome.vm.state}.
+          </p>
+          {outcome.vm.placement && <PlacementTable placement={outcome.vm.placement} chosen={outcome.vm.hostname} label="Placement explained" />}
+          <div className="dialog-buttons">
+            <button type="button" className="primary" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </div>
+      </Modal>
+    );
+  }
+
+  return (
+    <Modal title={`Migrate ${name}`} onClose={onClose} wide>
+      <form className="dialog-form" onSubmit={submit}>
+        <p className="hint">
+          {name} runs on <strong>{vm.hostname ?? '?'}</strong>. It keeps running while its memory is copied to the host chosen here.
+        </p>
+        {hosts === undefined && !error && <p className="muted">Asking the engine which hosts can take it…</p>}
+        {hosts && suitable.length === 0 && <p className="empty">No host can take {name} now; the reasons are below.</p>}
+        {suitable.length > 0 && (
+          <fieldset className="fieldset">
+            <legend>Destination host</legend>
+            {suitable.map((h) => (
+              <label key={h.id} className="check">
+                <input type="radio" name="migrate-host" value={h.id} checked={hostId === h.id} onChange={() => setHostId(h.id)} />
+                {h.name}
+                <span className="muted">
+                  {h.clustername ? `${h.clustername} · ` : ''}CPU {h.cpuallocated ?? '?'} allocated · memory {mb(h.memoryallocated)} of {mb(h.memorytotal)} MB allocated
+                </span>
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {unsuitable.length > 0 && (
+          <table className="plain-table" aria-label="Hosts that cannot take it">
+            <thead>
+              <tr>
+                <th>Host</th>
+                <th>Why not</th>
+              </tr>
+            </thead>
+            <tbody>
+              {unsuitable.map((h) => (
+                <tr key={h.id}>
+                  <td>{h.name}</td>
+                  <td>{h.reason ?? 'not suitable'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <ApiErrorText error={error} />
+        {refused && <PlacementTable placement={refused} label="Hosts refused" />}
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || !hostId}>
+            {busy ? 'Migrating…' : 'Migrate'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

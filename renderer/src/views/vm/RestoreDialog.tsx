@@ -1,0 +1,94 @@
+/**
+ * Restore a VM (restoreVirtualMachine, R29): its root disk is destroyed and made again, from
+ * the image it has (no templateid) or from another one of the same kind: a VM made from a
+ * template takes a template, one made from an ISO an ISO (the engine refuses the other with 431).
+ */
+import { useState, type FormEvent } from 'react';
+import type { Named, Vm } from '../../api/model';
+import { useApiList } from '../../api/use-api-list';
+import { runQuietly } from '../../api/run-job';
+import { restoreParams, vmOf, type VmResult } from '../../actions/vm-changes';
+import { useVms } from '../../stores/vm-store';
+import { Modal, ApiErrorText } from '../../components/Modal';
+import { SelectField } from '../../components/FormFields';
+import { useSubmit } from '../../components/use-submit';
+
+export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
+  const name = vm.displayname || vm.name;
+  // The engine's own test for "made from an ISO": an ISO and no template.
+  const fromIso = vm.templateid === undefined && vm.isoid !== undefined;
+  const kind = fromIso ? 'ISO' : 'template';
+  const current = fromIso ? vm.isoname : vm.templatename;
+  const currentId = fromIso ? vm.isoid : vm.templateid;
+  const images = useApiList<Named>(fromIso ? 'listIsos' : 'listTemplates', fromIso ? 'iso' : 'template', fromIso ? { isofilter: 'executable', zoneid: vm.zoneid } : { templatefilter: 'executable', zoneid: vm.zoneid });
+  const [source, setSource] = useState<'same' | 'other'>('same');
+  const [imageId, setImageId] = useState('');
+  const [done, setDone] = useState<VmResult>();
+  const { busy, error, run } = useSubmit();
+  const others = images.items.filter((i) => i.id !== currentId);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      try {
+        const after = vmOf(await runQuietly('restoreVirtualMachine', restoreParams(vm, source === 'other' ? imageId : undefined))) ?? vm;
+        setDone(after);
+        return `${name} was restored from ${(fromIso ? after.isoname : after.templatename) ?? '?'}`;
+      } finally {
+        void useVms.getState().refresh();
+      }
+    });
+  };
+
+  if (done) {
+    return (
+      <Modal title={`Restore ${name}`} onClose={onClose}>
+        <div className="dialog-form">
+          <p role="status" className="change-outcome">
+            {name} has a new root disk from {kind} <strong>{(fromIso ? done.isoname : done.templatename) ?? '?'}</strong>; it is {done.state}.
+          </p>
+          <div className="dialog-buttons">
+            <button type="button" className="primary" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </div>
+      </Modal>
+    );
+  }
+
+  return (
+    <Modal title={`Restore ${name}`} onClose={onClose}>
+      <form className="dialog-form" onSubmit={submit}>
+        <p className="hint">
+          The root disk of {name} is destroyed and made again; everything written to it is lost. Data disks stay.
+          {vm.state === 'Running' ? ` ${name} is stopped for it and started again.` : ''}
+        </p>
+        <fieldset className="fieldset">
+          <legend>Restore from</legend>
+          <label className="check">
+            <input type="radio" name="restore-source" checked={source === 'same'} onChange={() => setSource('same')} />
+            Its current {kind}: {current ?? 'unknown'}
+          </label>
+          <label className="check">
+            <input type="radio" name="restore-source" checked={source === 'other'} onChange={() => setSource('other')} disabled={others.length === 0 && !images.loading} />
+            Another {kind}
+          </label>
+        </fieldset>
+        {source === 'other' && (
+          <SelectField label={fromIso ? 'ISO' : 'Template'} value={imageId} onChange={setImageId} options={others} required placeholder={images.loading ? 'Loading…' : 'Choose…'} />
+        )}
+        {images.error && <p className="hint error">{images.error}</p>}
+        <ApiErrorText error={error} />
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary danger" disabled={busy || (source === 'other' && !imageId)}>
+            {busy ? 'Restoring…' : 'Restore'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
