@@ -1,5 +1,6 @@
 import { defineCommand, ADMINS } from '../../registry/types.js';
 import { where } from '../../sql.js';
+import { domainSubtree } from '../../vm/access.js';
 import { domainView } from './views.js';
 
 export default defineCommand({
@@ -13,8 +14,9 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'List domain by domain name.' },
   ],
   handler({ engine, caller }, args) {
-    const w = where([`path LIKE ? || '%'`], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    const rows = engine.db.prepare(`SELECT id FROM domains ${w.sql} ORDER BY id`).all(caller.role === 'Admin' ? '/' : caller.domainPath, ...w.values) as { id: number }[];
+    const scope = domainSubtree('path', caller.role === 'Admin' ? '/' : caller.domainPath);
+    const w = where([scope.sql], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
+    const rows = engine.db.prepare(`SELECT id FROM domains ${w.sql} ORDER BY id`).all(...scope.values, ...w.values) as { id: number }[];
     return rows.map((r) => domainView(engine.db, r.id));
   },
 });
