@@ -194,6 +194,12 @@ export interface HostSession {
   inventory(): Promise<HostInventory>;
   /** Every VM defined on the host, including ones Kiln does not manage. */
   listInstances(): Promise<InstanceInfo[]>;
+  /**
+   * CloudStack's hypervisor capability `maxguestslimit`: the most VMs one host of this hypervisor
+   * should run. The driver's default; an admin overrides it (updateHypervisorCapabilities, or per
+   * cluster), and placement and the N−1 headroom check read the result.
+   */
+  maxGuestsLimit: number;
   powerState(name: string): Promise<PowerState | 'Missing'>;
 
   /** Define (or redefine) the VM from Kiln's record; creates disks that do not exist yet. */
@@ -248,3 +254,5 @@ export class DriverError extends Error {
     this.name = 'DriverError';
   }
 }
+  /** What every session of this driver can do, known before any host is connected (listHypervisorCapabilities). */
+  readonly capabilities: DriverCapabilities;

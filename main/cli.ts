@@ -37,7 +37,9 @@ function parseArgs(argv: string[]): Parsed {
 
 const flag = (p: Parsed, name: string): string | undefined => (typeof p.flags[name] === 'string' ? (p.flags[name] as string) : undefined);
 
+/** The built renderer; KILN_UI_DIR points serve at another build (tests use a one-page stand-in). */
 export function uiDir(): string {
+  if (process.env['KILN_UI_DIR']) return process.env['KILN_UI_DIR'];
   return join(dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
 }
 

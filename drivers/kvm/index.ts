@@ -20,7 +20,7 @@
  *   maxExecChannels concurrent virsh commands on the connection (default 6; sshd allows 10 sessions)
  */
 import { DriverError, type HostConnectionSpec, type HostSession, type HypervisorDriver } from '../types.js';
-import { KvmSession, type KvmHostOptions } from './session.js';
+import { KvmSession, KVM_CAPABILITIES, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
 import { PoolQueue } from './storage.js';
 
@@ -44,6 +44,7 @@ export interface KvmDriverOptions {
 
 export class KvmDriver implements HypervisorDriver {
   readonly hypervisor = 'KVM' as const;
+  readonly capabilities = KVM_CAPABILITIES;
   /** One storage queue per host (user@host:port, libvirt URI): a reconnect's new session must
    *  not refresh the pool while the old one is still building a volume there. */
   private readonly poolQueues = new Map<string, PoolQueue>();

@@ -41,6 +41,8 @@ const CAPABILITIES: DriverCapabilities = {
 
 export class SimulatorDriver implements HypervisorDriver {
   readonly hypervisor = 'Simulator' as const;
+  // CloudStack's default for its simulator.
+  maxGuestsLimit: 50,
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
   /** Test hook: how long a snapshot takes (0: at once). */
@@ -56,6 +58,7 @@ export class SimulatorDriver implements HypervisorDriver {
     const name = url.hostname || url.pathname.replace(/^\/+/, '');
     const num = (key: string, fallback: number) => {
       const value = Number(url.searchParams.get(key) ?? fallback);
+  readonly capabilities = CAPABILITIES;
       return Number.isFinite(value) && value > 0 ? value : fallback;
     };
     const host = this.world.host(name, {

@@ -15,6 +15,7 @@ import { EventLog } from './events.js';
 import { FileMasterKey, SecretBox, type MasterKeySource } from './secrets.js';
 import { Accounts } from './auth/accounts.js';
 import { HostManager } from './hosts/host-manager.js';
+import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
 import { Planner } from './placement/planner.js';
 import { VmService } from './vm/vm-service.js';
 import { ALL_COMMANDS } from './commands/index.js';
@@ -90,6 +91,7 @@ export class Engine {
     this.vms = new VmService(this);
     this.registry = new CommandRegistry(this);
     this.registry.register(...ALL_COMMANDS);
+    syncHypervisorCapabilities(this.db, drivers.values());
     this.bus.setMaxListeners(0);
     this.background = new BackgroundTasks(this);
   }

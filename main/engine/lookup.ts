@@ -23,6 +23,7 @@ const TABLES = {
   osCategory: 'guest_os_categories',
   affinityGroup: 'affinity_groups',
   vmSnapshot: 'vm_snapshots',
+  hypervisorCapability: 'hypervisor_capabilities',
 } as const;
 
 export type Entity = keyof typeof TABLES;

@@ -2,33 +2,38 @@
  * The console WebSocket for API clients: `/kiln/console?token=…` redeems a one-time token from
  * createConsoleEndpoint and pipes raw bytes between the socket and the VM's serial console.
  */
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Engine } from '../engine/engine.js';
+import { refuseUpgrade, type UpgradeHandler } from './upgrade-router.js';
 
-export function consoleUpgradeHandler(engine: Engine) {
+export const CONSOLE_PATH = '/kiln/console';
+
+/** A WebSocket close reason is at most 123 bytes; ws throws on a longer one (a Hangul error text). */
+export function closeReason(text: string): string {
+  let out = text.slice(0, 123);
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
+
+/** The handler for CONSOLE_PATH; the upgrade router has already checked Host and parsed the URL. */
+export function consoleUpgradeHandler(engine: Engine): UpgradeHandler {
   const wss = new WebSocketServer({ noServer: true });
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/kiln/console') return false;
+  return (req, socket, head, { url }) => {
     const grant = engine.consoleTokens.redeem(url.searchParams.get('token') ?? '');
-    if (!grant) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-      return true;
-    }
+    if (!grant) return refuseUpgrade(socket, 401);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // A malformed frame makes ws emit 'error'; unheard, that would throw and end the process.
+      ws.on('error', () => ws.terminate());
       engine.vms.openConsole(grant.caller, grant.vmUuid).then(
         (serial) => {
           serial.on('data', (chunk: Buffer) => ws.readyState === ws.OPEN && ws.send(chunk));
           serial.on('close', () => ws.close(1000, 'console closed'));
-          serial.on('error', (error: Error) => ws.close(1011, error.message.slice(0, 120)));
+          serial.on('error', (error: Error) => ws.close(1011, closeReason(error.message)));
           ws.on('message', (data: Buffer) => serial.write(data));
           ws.on('close', () => serial.destroy());
         },
-        (error: unknown) => ws.close(1011, (error instanceof Error ? error.message : String(error)).slice(0, 120)),
+        (error: unknown) => ws.close(1011, closeReason(error instanceof Error ? error.message : String(error))),
       );
     });
-    return true;
   };
 }

@@ -5,11 +5,13 @@
  * the Electron shell carries the same console messages over IPC. Both use `ConsoleChannels`, so
  * the renderer sees one protocol whatever the transport (see `preload/api.ts`).
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { IpcMain, WebContents } from 'electron';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Engine } from '../engine/engine.js';
+import type { RunningServer } from './server.js';
+import { refuseUpgrade } from './upgrade-router.js';
 import { ApiError, toApiError } from '../engine/registry/errors.js';
 import type { Caller } from '../engine/registry/types.js';
 import { IPC, type ConsoleClientMessage, type ConsoleServerMessage, type LiveChannel, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
@@ -175,19 +177,13 @@ export interface LiveServer {
  * Serves `/kiln/live` on an existing HTTP server (ws in noServer mode, on its 'upgrade' event).
  * Every call runs as the local admin, as the UI's API calls do.
  */
-export function attachLiveChannel(engine: Engine, running: { server: Server; isUiSession(req: IncomingMessage): boolean }): LiveServer {
+export function attachLiveChannel(engine: Engine, running: Pick<RunningServer, 'server' | 'isUiSession' | 'onUpgrade'>): LiveServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
-  const refuse = (socket: Duplex, status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 
-  running.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== LIVE_PATH) {
-      // The API console socket has its own handler; nobody else claims other paths.
-      if (path !== '/kiln/console') socket.destroy();
-      return;
-    }
-    if (!running.isUiSession(req)) return refuse(socket, '401 Unauthorized');
-    if (!sameOrigin(req)) return refuse(socket, '403 Forbidden');
+  // The server's upgrade router has checked Host and parsed the URL and cookies (request-guard.ts).
+  running.onUpgrade(LIVE_PATH, (req, socket, head) => {
+    if (!running.isUiSession(req)) return refuseUpgrade(socket, 401);
+    if (!sameOrigin(req)) return refuseUpgrade(socket, 403);
     wss.handleUpgrade(req, socket, head, (ws) => serveClient(engine, ws));
   });
   // Live sockets would otherwise keep server.close() waiting.

@@ -15,10 +15,12 @@ import type { Caller } from '../engine/registry/types.js';
 import { CLOUDSTACK_VERSION } from '../engine/commands/meta/listCapabilities.js';
 import { authenticate } from './authenticate.js';
 import { toXml } from './xml.js';
-import { consoleUpgradeHandler } from './console-socket.js';
+import { CONSOLE_PATH, consoleUpgradeHandler } from './console-socket.js';
+import { guardRequest, isApiPath, isRefusal, parseCookies, reachableAddress, type Refusal } from './request-guard.js';
+import { UpgradeRouter, type UpgradeHandler } from './upgrade-router.js';
+import { requestLimitError, MAX_BODY, MAX_HEADER_BYTES, getParameterLimitError } from './request-limits.js';
 
-/** Largest request body accepted: userdata may be 1 MB of base64 over POST. */
-const MAX_BODY = 2 * 1024 * 1024;
+export { parseCookies } from './request-guard.js';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -58,6 +60,11 @@ export interface RunningServer {
   server: Server;
   /** True when the request carries a live serve-mode UI session cookie (for WebSocket upgrades). */
   isUiSession(req: IncomingMessage): boolean;
+  /**
+   * Serves WebSocket upgrades to `path`. Every upgrade passes the request guard first (Host,
+   * URL, cookies); register here, never with server.on('upgrade').
+   */
+  onUpgrade(path: string, handler: UpgradeHandler): void;
   url: string;
   /** The one-time token URL that opens the UI (serve mode only). */
   uiUrl?: string;
@@ -70,20 +77,25 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
   let tokenUsed = false;
   const uiSessions = new Set<string>();
 
-  const server = createServer((req, res) => {
+  // Headers up to MAX_HEADER_BYTES are read, so an over-long GET gets an answer that names its
+  // parameter; past that, clientError below still answers with the envelope.
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       engine.log.error('HTTP request failed', error);
-      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
+      if (!res.headersSent) respond(res, { status: 530, responseName: 'errorresponse', body: errorBody(ApiError.internal('internal error; see the server log')) }, options.defaultResponse ?? 'xml');
+      else res.destroy();
     });
   });
+  const bound = (): AddressInfo => server.address() as AddressInfo;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    if (url.pathname === '/client/api' || url.pathname === '/client/api/') return api(req, res, url);
+    const guarded = guardRequest(req, bound());
+    if (isRefusal(guarded)) return refuse(req, res, guarded);
+    const { url, cookies } = guarded;
+    if (isApiPath(url.pathname)) return api(req, res, url, cookies);
     if (!options.uiDir) return send(res, 404, 'text/plain', 'not found');
-    const cookies = parseCookies(req.headers.cookie);
     const token = url.searchParams.get('token');
     if (token && uiToken && !tokenUsed && safeEqual(token, uiToken)) {
       // The token opens one browser session, then is spent, as Jupyter's is per server start.
@@ -101,20 +113,41 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     return staticFile(res, options.uiDir, url.pathname);
   }
 
-  async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /** A request the guard refused: the API's envelope on /client/api, plain text elsewhere. */
+  function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+    let target: URL | undefined;
+    try {
+      target = new URL(req.url ?? '/', 'http://kiln.invalid');
+    } catch {
+      target = undefined;
+    }
+    if (!target || !isApiPath(target.pathname)) return send(res, refusal.status, 'text/plain; charset=utf-8', `${refusal.reason}\n`);
+    const format = (target.searchParams.get('response') ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
+    // A request from a foreign Host is not authenticated as anyone: 401, as CloudStack answers it.
+    const error = refusal.status === 403 ? ApiError.unauthorized(refusal.reason) : ApiError.param(refusal.reason);
+    respond(res, { status: error.errorCode, responseName: `${(target.searchParams.get('command') ?? 'error').toLowerCase()}response`, body: errorBody(error) }, format);
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, url: URL, cookies: Record<string, string>): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return respond(res, { status: 405, responseName: 'errorresponse', body: errorBody(new ApiError(405, `method ${req.method} is not allowed; use GET or POST`)) }, 'json');
     }
-    let params: Record<string, string>;
-    try {
-      params = Object.fromEntries(url.searchParams);
-      if (req.method === 'POST') Object.assign(params, Object.fromEntries(new URLSearchParams(await readBody(req))));
-    } catch (error) {
-      return respond(res, { status: 431, responseName: 'errorresponse', body: errorBody(error instanceof ApiError ? error : ApiError.param(String(error))) }, 'json');
+    const queryParams = Object.fromEntries(url.searchParams);
+    const queryFormat = (queryParams['response'] ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
+    const getLimit = req.method === 'GET' ? getParameterLimitError(queryParams) : undefined;
+    if (getLimit) return respond(res, { status: getLimit.errorCode, responseName: `${(queryParams['command'] ?? 'error').toLowerCase()}response`, body: errorBody(getLimit) }, queryFormat);
+    let params: Record<string, string> = queryParams;
+    if (req.method === 'POST') {
+      const body = await readBody(req);
+      if (body instanceof ApiError) {
+        // Answer, then close: the rest of an over-long body is not read.
+        res.setHeader('Connection', 'close');
+        return respond(res, { status: body.errorCode, responseName: `${(queryParams['command'] ?? 'error').toLowerCase()}response`, body: errorBody(body) }, queryFormat);
+      }
+      params = { ...queryParams, ...Object.fromEntries(new URLSearchParams(body)) };
     }
     const format = (params['response'] ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
     const command = params['command'];
-    const cookies = parseCookies(req.headers.cookie);
     const uiCaller = cookies['kiln_ui'] && uiSessions.has(cookies['kiln_ui']) && req.headers['x-kiln-ui'] === '1' ? engine.accounts.localAdmin() : undefined;
 
     if (command?.toLowerCase() === 'login') return login(res, params, format);
@@ -134,8 +167,9 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     const result = await engine.registry.execute(command, params, caller);
     const endpoint = result.body['consoleendpoint'] as { path?: string; url?: string; websocket?: Record<string, unknown> } | undefined;
     if (endpoint?.path) {
-      // Only the transport knows the address the client reached it on.
-      const host = req.headers.host ?? `127.0.0.1`;
+      // Only the transport knows its address: the bound one (or, bound to every interface, the
+      // one this connection arrived on), never the Host header a client chose.
+      const host = reachableAddress(bound(), req.socket.localAddress);
       endpoint.url = `ws://${host}${endpoint.path}`;
       if (endpoint.websocket) endpoint.websocket['host'] = host;
       delete endpoint.path;
@@ -177,10 +211,25 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     send(res, 200, MIME[extname(file)] ?? 'application/octet-stream', readFileSync(file));
   }
 
-  const consoleUpgrade = consoleUpgradeHandler(engine);
-  server.on('upgrade', (req, socket, head) => {
-    // Other upgrade handlers (the UI's live channel) see requests this one does not claim.
-    if (!consoleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+  const upgrades = new UpgradeRouter(bound, (error) => engine.log.error('WebSocket upgrade failed', error));
+  upgrades.route(CONSOLE_PATH, consoleUpgradeHandler(engine));
+  server.on('upgrade', upgrades.handle);
+  // Requests Node cannot parse (bad request line, headers past MAX_HEADER_BYTES) never reach a
+  // handler; answer them here rather than let the socket reset.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.writableEnded) return socket.destroy();
+    const limit = requestLimitError(error.code);
+    const format = options.defaultResponse ?? 'xml';
+    const body = limit
+      ? format === 'json' ? JSON.stringify({ errorresponse: errorBody(limit) }) : toXml('errorresponse', errorBody(limit), CLOUDSTACK_VERSION)
+      : 'malformed HTTP request\n';
+    const status = limit ? `${limit.errorCode} ${limit.errorCode === 431 ? 'Request Header Fields Too Large' : 'Error'}` : '400 Bad Request';
+    const type = !limit ? 'text/plain; charset=utf-8' : format === 'json' ? 'application/json; charset=UTF-8' : 'text/xml; charset=UTF-8';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // The client may still be sending; keep reading (and dropping) so it gets the answer, not a reset.
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+    setTimeout(() => socket.destroy(), 10_000).unref();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -196,6 +245,7 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       const cookie = parseCookies(req.headers.cookie)['kiln_ui'];
       return cookie !== undefined && uiSessions.has(cookie);
     },
+    onUpgrade: (path, handler) => upgrades.route(path, handler),
     url: `${base}/client/api`,
     uiUrl: uiToken ? `${base}/?token=${uiToken}` : undefined,
     close: () => new Promise((resolve) => {
@@ -210,31 +260,38 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/**
+ * The request body as text, or the error to answer when it is over MAX_BODY. An over-long body
+ * is answered at once (by Content-Length when it says so) and the rest is drained, not read, so
+ * the client sees the 431 rather than a reset.
+ */
+function readBody(req: IncomingMessage): Promise<string | ApiError> {
+  const tooLarge = () => ApiError.param(`the request body is larger than ${MAX_BODY} bytes; userdata is at most 32 KB once decoded`);
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY) {
+      req.resume();
+      return resolve(tooLarge());
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (chunk: Buffer) => {
+      if (over) return;
       size += chunk.length;
       if (size > MAX_BODY) {
-        reject(ApiError.param(`request body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        over = true;
+        chunks.length = 0;
+        resolve(tooLarge());
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
-}
-
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return out;
 }
 
 function safeEqual(a: string, b: string): boolean {

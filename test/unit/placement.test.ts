@@ -23,6 +23,8 @@ interface World {
   accountHosts?: Record<number, number>;
   accountPods?: Record<number, number>;
   gpus?: Record<number, number>;
+  /** Per-host VM limit by cluster id (maxguestslimit or the cluster's own). */
+  maxGuests?: Record<number, number>;
 }
 
 function state(world: World = {}): PlacementState {
@@ -38,6 +40,7 @@ function state(world: World = {}): PlacementState {
     accountVmsByPod: () => new Map(Object.entries(world.accountPods ?? {}).map(([k, v]) => [Number(k), v])),
     hasGpu: (id) => (world.gpus?.[id] ?? -1) >= 0,
     gpuFree: (id) => Math.max(0, world.gpus?.[id] ?? 0),
+    maxGuests: (clusterId) => world.maxGuests?.[clusterId] ?? Infinity,
   };
 }
 
@@ -82,6 +85,15 @@ describe('filters', () => {
     expect(together.considered.filter((v) => v.suitable).map((v) => v.hostName)).toEqual(['host2']);
     // A member placed again is not its own neighbour.
     expect(plan([host(1)], { groups, vmGroups: { 11: [1] } }, { vmId: 11 }).host?.id).toBe(1);
+  });
+
+  it("refuses a host at its cluster's per-host VM limit, with the reason (R14)", () => {
+    // Cluster 1 allows 2 VMs per host, cluster 2 allows 3: host 1 is full, host 2 (cluster 2) is not.
+    const world = { usage: { 1: { vms: 2 }, 2: { vms: 2 }, 3: { vms: 1 } }, maxGuests: { 1: 2, 2: 3 } };
+    const out = plan([host(1), host(2, { cluster_id: 2 }), host(3)], world);
+    expect(out.considered.map((v) => v.reason)).toEqual(['VM limit: runs 2 of at most 2 VMs per host (maxguestslimit)', 'suitable', 'suitable']);
+    expect(out.host?.id).toBe(2);
+    expect(plan([host(1)], { usage: { 1: { vms: 49 } }, maxGuests: { 1: 50 } }).host?.id).toBe(1);
   });
 
   it('needs free GPU capacity for a GPU offering (R67)', () => {

@@ -44,6 +44,8 @@ import migrateVirtualMachine from './vm/migrateVirtualMachine.js';
 import findHostsForMigration from './vm/findHostsForMigration.js';
 import migrateVirtualMachineWithVolume from './vm/migrateVirtualMachineWithVolume.js';
 import checkClusterHeadroom from './infra/checkClusterHeadroom.js';
+import listHypervisorCapabilities from './infra/listHypervisorCapabilities.js';
+import updateHypervisorCapabilities from './infra/updateHypervisorCapabilities.js';
 import explainPlacement from './infra/explainPlacement.js';
 import createZone from './infra/createZone.js';
 import createPod from './infra/createPod.js';
@@ -76,5 +78,6 @@ export const ALL_COMMANDS: CommandDef[] = [
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
+  listHypervisorCapabilities, updateHypervisorCapabilities,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
 ];

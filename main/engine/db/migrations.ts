@@ -313,4 +313,18 @@ UPDATE configuration SET name='cpu.overprovisioning.factor' WHERE name='cpu.over
 UPDATE configuration SET name='mem.overprovisioning.factor' WHERE name='mem.overcommit.ratio';
 `,
   },
+  {
+    version: 12,
+    name: 'hypervisor capabilities (maxguestslimit)',
+    // CloudStack's hypervisor_capabilities rows: one per driver, its declared default kept beside
+    // the admin's override (NULL: the driver's default), so a driver's new default applies unless overridden.
+    sql: `
+CREATE TABLE IF NOT EXISTS hypervisor_capabilities (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  hypervisor TEXT NOT NULL, hypervisor_version TEXT NOT NULL DEFAULT 'default',
+  default_max_guests_limit INTEGER NOT NULL, max_guests_limit INTEGER,
+  UNIQUE (hypervisor, hypervisor_version)
+);
+`,
+  },
 ];

@@ -63,6 +63,11 @@ export class HostManager {
     return driver;
   }
 
+  /** The driver for a hypervisor, or undefined when this Kiln has none (listings skip it rather than fail). */
+  knownDriver(hypervisor: string): HypervisorDriver | undefined {
+    return this.drivers.get(hypervisor as HypervisorType);
+  }
+
   row(id: number): HostRow {
     const row = this.db.prepare('SELECT * FROM hosts WHERE id=? AND removed IS NULL').get(id) as HostRow | undefined;
     if (!row) throw ApiError.param(`hostid: no host with id ${id}`);

@@ -6,6 +6,7 @@
 import type { Db } from '../db/database.js';
 import type { Settings } from '../settings.js';
 import { HOLDS_CAPACITY } from '../vm/states.js';
+import { maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
 import type { AffinityGroupInfo, PlacementState, Usage } from './types.js';
 
 const HOLDING = HOLDS_CAPACITY.map((s) => `'${s}'`).join(',');
@@ -32,6 +33,7 @@ export class DbPlacementState implements PlacementState {
   private gpuHosts?: Set<number>;
   private readonly settingCache = new Map<string, string>();
   private readonly groupCache = new Map<number, AffinityGroupInfo>();
+  private readonly guestLimits = new Map<number, number>();
 
   constructor(
     private readonly db: Db,
@@ -87,6 +89,12 @@ export class DbPlacementState implements PlacementState {
   accountVmsByPod(accountId: number): Map<number, number> {
     const rows = this.db.prepare(`SELECT pod_id, COUNT(*) AS n FROM vm_instances WHERE account_id=? AND pod_id IS NOT NULL AND state IN (${HOLDING}) GROUP BY pod_id`).all(accountId) as { pod_id: number; n: number }[];
     return new Map(rows.map((r) => [r.pod_id, r.n]));
+  }
+
+  maxGuests(clusterId: number): number {
+    let limit = this.guestLimits.get(clusterId);
+    if (limit === undefined) this.guestLimits.set(clusterId, (limit = maxGuestsPerHost(this.db, this.settings, clusterId)?.limit ?? Infinity));
+    return limit;
   }
 
   hasGpu(hostId: number): boolean {

@@ -1,10 +1,14 @@
 /**
- * N−1 headroom (R14): for each host of a cluster, if it died, could every VM on it restart on
- * the others, given capacity, tags and affinity? Each failure is simulated with a what-if view
- * of the cluster in which the dead host's VMs are placed one by one.
+ * N−1 headroom (R14). Two rules, both from the guide: with N usable hosts and a per-host VM
+ * limit L (maxguestslimit, or the cluster's own), a cluster should run at most (N−1)·L VMs; and
+ * its busiest host's VMs must be able to restart on the others. Each host's failure is simulated
+ * with a what-if view of the cluster in which the dead host's VMs are placed one by one through
+ * the real placement filters (capacity, tags, affinity, the VM limit), so the answer says which
+ * VMs would not fit and why.
  */
 import type { Engine } from '../engine.js';
 import type { HostRow } from '../hosts/host-manager.js';
+import { maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
 import type { VmRow } from '../vm/rows.js';
 import { DbPlacementState } from './db-state.js';
 import { requestForVm } from './request.js';
@@ -19,10 +23,23 @@ export interface HostFailure {
 
 export interface Headroom {
   clusterId: string;
+  clusterName: string;
   hasHeadroom: boolean;
+  /** N: hosts that are Up and Enabled (only they can take a failed host's VMs). */
+  usableHosts: number;
+  /** L, and whether the cluster set it or it is the hypervisor's maxguestslimit; absent when unknown. */
+  maxGuestsPerHost?: number;
+  limitSource?: 'cluster' | 'hypervisor';
+  /** VMs running on the cluster's hosts. */
+  vmCount: number;
+  /** (N−1)·L, when L is known. */
+  safeVmCount?: number;
+  /** The host with the most VMs, whose loss the cluster must absorb. */
+  largestHost?: HostFailure;
+  /** What the Hosts page shows; empty when the cluster has headroom. */
+  warnings: string[];
   failures: HostFailure[];
 }
-
 /** The cluster as it would be: VMs moved off the dead host, their load added where they land. */
 class WhatIf implements PlacementState {
   private readonly moved = new Map<number, { hostId: number; vmName: string }>();
@@ -59,15 +76,19 @@ class WhatIf implements PlacementState {
   accountVmsByPod = (accountId: number) => this.base.accountVmsByPod(accountId);
   hasGpu = (hostId: number) => this.base.hasGpu(hostId);
   gpuFree = (hostId: number, group: string, vgpuType: string) => this.base.gpuFree(hostId, group, vgpuType);
+  maxGuests = (clusterId: number) => this.base.maxGuests(clusterId);
 }
+
+const RUNNING = "'Running','Starting','Stopping','Migrating'";
+const vmsText = (n: number) => `${n} VM${n === 1 ? '' : 's'}`;
 
 export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
   const { db } = engine;
-  const cluster = db.prepare('SELECT uuid FROM clusters WHERE id=?').get(clusterId) as { uuid: string };
+  const cluster = db.prepare('SELECT uuid, name FROM clusters WHERE id=?').get(clusterId) as { uuid: string; name: string };
   const hosts = db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND removed IS NULL ORDER BY id`).all(clusterId) as HostRow[];
   const failures: HostFailure[] = [];
   for (const dead of hosts) {
-    const vms = db.prepare(`SELECT * FROM vm_instances WHERE host_id=? AND state IN ('Running','Starting','Stopping','Migrating') ORDER BY memory DESC, id`).all(dead.id) as VmRow[];
+    const vms = db.prepare(`SELECT * FROM vm_instances WHERE host_id=? AND state IN (${RUNNING}) ORDER BY memory DESC, id`).all(dead.id) as VmRow[];
     const state = new WhatIf(new DbPlacementState(db, engine.settings), dead.id, new Set(vms.map((v) => v.id)));
     const survivors = hosts.filter((h) => h.id !== dead.id);
     const unplaceable: HostFailure['unplaceable'] = [];
@@ -78,7 +99,39 @@ export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
     }
     failures.push({ hostId: dead.uuid, hostName: dead.name, vms: vms.length, unplaceable });
   }
-  return { clusterId: cluster.uuid, hasHeadroom: failures.every((f) => f.unplaceable.length === 0), failures };
+  const usableHosts = hosts.filter((h) => h.state === 'Up' && h.resource_state === 'Enabled').length;
+  const limit = maxGuestsPerHost(db, engine.settings, clusterId);
+  const vmCount = failures.reduce((n, f) => n + f.vms, 0);
+  const safeVmCount = limit ? Math.max(usableHosts - 1, 0) * limit.limit : undefined;
+  // The busiest host by VM count (the first of equals): the loss the guide asks a cluster to absorb.
+  const largestHost = failures.reduce<HostFailure | undefined>((best, f) => (f.vms > 0 && (!best || f.vms > best.vms) ? f : best), undefined);
+  const warnings: string[] = [];
+  if (limit && safeVmCount !== undefined && vmCount > safeVmCount) {
+    warnings.push(`${cluster.name} runs ${vmCount} VMs, more than (N−1)·L = (${usableHosts}−1)·${limit.limit} = ${safeVmCount}: if one host fails, its VMs cannot all restart on the others.`);
+  }
+  if (largestHost && largestHost.unplaceable.length > 0) {
+    const names = largestHost.unplaceable.map((u) => u.name).join(', ');
+    warnings.push(`${cluster.name} cannot absorb its largest host: if ${largestHost.hostName} (${vmsText(largestHost.vms)}) failed, ${largestHost.unplaceable.length} could not restart elsewhere: ${names}.`);
+  }
+  // Within (N−1)·L a smaller host can still strand VMs (a tag or an affinity only it satisfies);
+  // past it every host does, which the first warning already says.
+  const overLimit = safeVmCount !== undefined && vmCount > safeVmCount;
+  for (const f of overLimit ? [] : failures) {
+    if (f === largestHost || f.unplaceable.length === 0) continue;
+    warnings.push(`If ${f.hostName} (${vmsText(f.vms)}) failed, ${f.unplaceable.length} could not restart elsewhere: ${f.unplaceable.map((u) => u.name).join(', ')}.`);
+  }
+  return {
+    clusterId: cluster.uuid,
+    clusterName: cluster.name,
+    hasHeadroom: warnings.length === 0,
+    usableHosts,
+    ...(limit ? { maxGuestsPerHost: limit.limit, limitSource: limit.source } : {}),
+    vmCount,
+    ...(safeVmCount !== undefined ? { safeVmCount } : {}),
+    ...(largestHost ? { largestHost } : {}),
+    warnings,
+    failures,
+  };
 }
 
 /** Recomputes every cluster's headroom and writes an event when one loses (or regains) it. */

@@ -1,6 +1,6 @@
 /**
  * Host placement as a pipeline: candidates (zone/pod/cluster/host constraints, R25), filters
- * that give each host a verdict with a reason (state, capacity, tags, affinity, GPU), then
+ * that give each host a verdict with a reason (state, tags, affinity, GPU, per-host VM limit, capacity), then
  * orderers (allocation algorithm, fill mode, OS preference, GPU hosts last, non-strict
  * affinity). Every host considered is recorded, so any placement can explain itself.
  */
@@ -16,6 +16,7 @@ import { capacity, overprovisioning } from './filters/capacity.js';
 import { hostTags } from './filters/host-tags.js';
 import { affinity } from './filters/affinity.js';
 import { gpu } from './filters/gpu.js';
+import { guestLimit } from './filters/guest-limit.js';
 import { allocationAlgorithm } from './orderers/allocation-algorithm.js';
 import { fillMode } from './orderers/fill-mode.js';
 import { gpuLast, nonStrictAffinity, osPreference } from './orderers/preferences.js';
@@ -23,7 +24,7 @@ import { gpuLast, nonStrictAffinity, osPreference } from './orderers/preferences
 export type { HostVerdict, PlacementOutcome, PlacementRequest } from './types.js';
 
 // Policy refusals (tags, affinity, GPU) come before capacity, so the reason given is the one that matters most.
-export const FILTERS: Filter[] = [hostState, hostTags, affinity, gpu, capacity];
+export const FILTERS: Filter[] = [hostState, hostTags, affinity, gpu, guestLimit, capacity];
 /** Applied in this order; later orderers are stable partitions over the earlier order. */
 export const ORDERERS: Orderer[] = [allocationAlgorithm, fillMode, nonStrictAffinity, osPreference, gpuLast];
 

@@ -49,6 +49,8 @@ export interface PlacementState {
   accountVmsByPod(accountId: number): Map<number, number>;
   hasGpu(hostId: number): boolean;
   gpuFree(hostId: number, group: string, vgpuType: string): number;
+  /** The most VMs one host of the cluster may run (maxguestslimit, or the cluster's own); Infinity when none is known. */
+  maxGuests(clusterId: number): number;
 }
 
 export interface AffinityGroupInfo {

@@ -1,8 +1,8 @@
 /**
  * Hosts: zones, pods and clusters, and the hosts in them with state, capacity, the pinned SSH
- * host-key fingerprint, tags and OS preference. Admins add a zone, pod, KVM cluster or KVM host
- * here; a host whose SSH key changed is shown loudly at the top, with the way to accept the
- * new key after checking it.
+ * host-key fingerprint, tags and OS preference, and each cluster's N−1 headroom. Admins add a
+ * zone, pod, KVM cluster or KVM host here; a host whose SSH key changed is shown loudly at the
+ * top, with the way to accept the new key after checking it.
  */
 import { useState } from 'react';
 import type { Host } from '../api/model';
@@ -11,6 +11,7 @@ import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
 import { useInfra, type Infra } from './hosts/use-infra';
 import { AddClusterDialog, AddHostDialog, AddPodDialog, AddZoneDialog } from './hosts/AddDialogs';
 import { AcceptKeyDialog, EditHostDialog } from './hosts/HostDialogs';
+import { HeadroomSection } from './hosts/ClusterHeadroom';
 
 const GiB = 1024 ** 3;
 
@@ -99,6 +100,7 @@ export function HostsView() {
         </div>
       )}
       {infra && <InfraTable infra={infra} />}
+      {infra && can('checkClusterHeadroom') && <HeadroomSection clusters={infra.clusters} version={infra} />}
 
       {infra && dialog?.kind === 'zone' && <AddZoneDialog infra={infra} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'pod' && <AddPodDialog infra={infra} onClose={close} onDone={done} />}

@@ -4,8 +4,10 @@ import { byUuid } from '../../lookup.js';
 import { requireAccountAccess } from '../../vm/access.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from '../../vm/rows.js';
 import { resolveOwner, resolvePlacement, resolveResources } from '../../vm/deploy-input.js';
-import { offeringTags, osCategoryOf } from '../../placement/request.js';
+import { offeringGpu, offeringTags, osCategoryOf } from '../../placement/request.js';
 import { resolveGroups } from '../affinity/groups.js';
+import { requireImageReady } from '../../images/readiness.js';
+import { checkUserData } from '../../vm/user-data.js';
 
 export default defineCommand({
   name: 'deployVirtualMachine',
@@ -47,6 +49,7 @@ export default defineCommand({
     const image = byUuid<TemplateRow>(db, 'template', args.uuid('templateid')!, 'templateid');
     if (!image.is_public) requireAccountAccess(db, caller, image.account_id, `template ${image.name}`);
     if (image.zone_id !== null && image.zone_id !== zone.id) throw ApiError.param(`templateid: template ${image.name} is not available in zone ${zone.name}`);
+    requireImageReady(image, 'templateid');
     const diskOffering = args.uuid('diskofferingid') ? byUuid<DiskOfferingRow>(db, 'diskOffering', args.uuid('diskofferingid')!, 'diskofferingid') : undefined;
     if (diskOffering?.is_customized) {
       const size = args.int('size');
@@ -67,14 +70,11 @@ export default defineCommand({
     const details = args.details('details') ?? {};
     const resources = resolveResources(offering, details);
     const userData = args.str('userdata');
-    if (userData !== undefined) {
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(userData)) throw ApiError.param('userdata: must be base64');
-      if (Buffer.from(userData, 'base64').length > 32768) throw ApiError.param('userdata: at most 32 KB once decoded');
-    }
+    if (userData !== undefined) checkUserData(userData);
     const scalable = (args.bool('dynamicscalingenabled') ?? true) && image.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     const startVm = args.bool('startvm') ?? true;
     // Refuse at once, writing nothing, when no host in scope could ever hold this offering.
-    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds }, `offering ${offering.name}`);
+    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds }, `offering ${offering.name}`);
 
     const vm = engine.vms.allocate(caller, {
       zoneId: zone.id, offering, template: image.is_iso ? undefined : image, iso: image.is_iso ? image : undefined, diskOffering,

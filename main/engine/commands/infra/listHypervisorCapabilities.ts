@@ -1,0 +1,24 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { where } from '../../sql.js';
+import { capabilityResponse, type CapabilityRow } from '../../hosts/hypervisor-capabilities.js';
+
+export default defineCommand({
+  name: 'listHypervisorCapabilities',
+  description: 'Lists all hypervisor capabilities; maxguestslimit is the per-host VM limit placement and the N-1 headroom check use (a cluster may override it: cluster.max.guests.per.host).',
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'hypervisorCapabilities',
+  params: [
+    { name: 'id', type: 'uuid', description: 'ID of the hypervisor capability' },
+    { name: 'hypervisor', type: 'string', description: 'the hypervisor for which to restrict the search' },
+  ],
+  handler({ engine }, args) {
+    const w = where([], [['uuid', args.uuid('id')], ['hypervisor', args.str('hypervisor'), 'ieq'], ['hypervisor', args.str('keyword'), 'like']]);
+    const rows = engine.db.prepare(`SELECT * FROM hypervisor_capabilities ${w.sql} ORDER BY id`).all(...w.values) as CapabilityRow[];
+    // Rows of a driver this Kiln was started without (KVM needs ssh2) are kept but not listed.
+    return rows.flatMap((row) => {
+      const driver = engine.hosts.knownDriver(row.hypervisor);
+      return driver ? [capabilityResponse(row, driver.capabilities)] : [];
+    });
+  },
+});

@@ -1,0 +1,64 @@
+/**
+ * CloudStack's hypervisor capabilities (listHypervisorCapabilities / updateHypervisorCapabilities):
+ * one row per driver, holding the per-host VM limit `maxguestslimit` (R14). The driver declares
+ * its default in its capabilities; the admin may override it for the hypervisor, and per cluster
+ * with the cluster-scoped setting `cluster.max.guests.per.host`. Placement (the guest-limit filter)
+ * and the N−1 headroom check read the limit from `maxGuestsPerHost` only, so the engine never
+ * asks which hypervisor it is.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { Settings } from '../settings.js';
+import type { DriverCapabilities, HypervisorDriver } from '../../../drivers/types.js';
+
+export const CLUSTER_GUEST_LIMIT = 'cluster.max.guests.per.host';
+const DEFAULT_VERSION = 'default';
+
+export interface CapabilityRow {
+  id: number;
+  uuid: string;
+  hypervisor: string;
+  hypervisor_version: string;
+  default_max_guests_limit: number;
+  max_guests_limit: number | null;
+}
+
+/** Records each driver's declared default (a row per driver; the admin's override is kept). */
+export function syncHypervisorCapabilities(db: Db, drivers: Iterable<HypervisorDriver>): void {
+  const upsert = db.prepare(
+    `INSERT INTO hypervisor_capabilities (uuid, hypervisor, hypervisor_version, default_max_guests_limit) VALUES (?,?,?,?)
+     ON CONFLICT(hypervisor, hypervisor_version) DO UPDATE SET default_max_guests_limit=excluded.default_max_guests_limit`,
+  );
+  db.transaction(() => {
+    for (const driver of drivers) upsert.run(randomUUID(), driver.hypervisor, DEFAULT_VERSION, driver.capabilities.maxGuestsLimit);
+  })();
+}
+
+/** The limit and where it comes from, for a cluster; undefined when its hypervisor has no driver here. */
+export interface GuestLimit {
+  limit: number;
+  source: 'cluster' | 'hypervisor';
+}
+
+const LIMIT_SQL = `SELECT COALESCE(hc.max_guests_limit, hc.default_max_guests_limit) AS lim
+  FROM clusters c JOIN hypervisor_capabilities hc ON hc.hypervisor=c.hypervisor AND hc.hypervisor_version='${DEFAULT_VERSION}' WHERE c.id=?`;
+
+export function maxGuestsPerHost(db: Db, settings: Settings, clusterId: number): GuestLimit | undefined {
+  const own = Number.parseInt(settings.raw(CLUSTER_GUEST_LIMIT, { clusterId }), 10);
+  if (own > 0) return { limit: own, source: 'cluster' };
+  const row = db.prepare(LIMIT_SQL).get(clusterId) as { lim: number } | undefined;
+  return row ? { limit: row.lim, source: 'hypervisor' } : undefined;
+}
+
+/** CloudStack's HypervisorCapabilitiesResponse, from the row and the driver's other capabilities. */
+export function capabilityResponse(row: CapabilityRow, capabilities: DriverCapabilities): Record<string, unknown> {
+  return {
+    id: row.uuid,
+    hypervisor: row.hypervisor,
+    hypervisorversion: row.hypervisor_version,
+    maxguestslimit: row.max_guests_limit ?? row.default_max_guests_limit,
+    securitygroupenabled: false,
+    storagemotionenabled: capabilities.storageMotion,
+    vmsnapshotenabled: true,
+  };
+}
