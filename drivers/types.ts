@@ -182,6 +182,12 @@ export interface DriverCapabilities {
   serialConsole: boolean;
   vnc: boolean;
   gpu: boolean;
+  /**
+   * CloudStack's hypervisor capability `maxguestslimit`: the most VMs one host of this hypervisor
+   * should run. The driver's default; an admin overrides it (updateHypervisorCapabilities, or per
+   * cluster), and placement and the N−1 headroom check read the result.
+   */
+  maxGuestsLimit: number;
 }
 
 /** One open connection to one host; a driver multiplexes all work for that host over it. */
@@ -194,12 +200,6 @@ export interface HostSession {
   inventory(): Promise<HostInventory>;
   /** Every VM defined on the host, including ones Kiln does not manage. */
   listInstances(): Promise<InstanceInfo[]>;
-  /**
-   * CloudStack's hypervisor capability `maxguestslimit`: the most VMs one host of this hypervisor
-   * should run. The driver's default; an admin overrides it (updateHypervisorCapabilities, or per
-   * cluster), and placement and the N−1 headroom check read the result.
-   */
-  maxGuestsLimit: number;
   powerState(name: string): Promise<PowerState | 'Missing'>;
 
   /** Define (or redefine) the VM from Kiln's record; creates disks that do not exist yet. */
@@ -241,6 +241,8 @@ export interface HostSession {
 
 export interface HypervisorDriver {
   readonly hypervisor: HypervisorType;
+  /** What every session of this driver can do, known before any host is connected (listHypervisorCapabilities). */
+  readonly capabilities: DriverCapabilities;
   connect(spec: HostConnectionSpec): Promise<HostSession>;
 }
 
@@ -254,5 +256,3 @@ export class DriverError extends Error {
     this.name = 'DriverError';
   }
 }
-  /** What every session of this driver can do, known before any host is connected (listHypervisorCapabilities). */
-  readonly capabilities: DriverCapabilities;

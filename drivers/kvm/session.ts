@@ -44,9 +44,9 @@ export const KVM_CAPABILITIES: DriverCapabilities = {
   serialConsole: true,
   vnc: true,
   gpu: false,
-};
   // CloudStack's hypervisor_capabilities default for KVM.
   maxGuestsLimit: 50,
+};
 
 /** Per-host settings, from HostConnectionSpec.options (all strings there). */
 export interface KvmHostOptions {

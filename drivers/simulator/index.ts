@@ -37,12 +37,13 @@ const CAPABILITIES: DriverCapabilities = {
   serialConsole: true,
   vnc: false,
   gpu: true,
+  // CloudStack's default for its simulator.
+  maxGuestsLimit: 50,
 };
 
 export class SimulatorDriver implements HypervisorDriver {
   readonly hypervisor = 'Simulator' as const;
-  // CloudStack's default for its simulator.
-  maxGuestsLimit: 50,
+  readonly capabilities = CAPABILITIES;
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
   /** Test hook: how long a snapshot takes (0: at once). */
@@ -58,7 +59,6 @@ export class SimulatorDriver implements HypervisorDriver {
     const name = url.hostname || url.pathname.replace(/^\/+/, '');
     const num = (key: string, fallback: number) => {
       const value = Number(url.searchParams.get(key) ?? fallback);
-  readonly capabilities = CAPABILITIES;
       return Number.isFinite(value) && value > 0 ? value : fallback;
     };
     const host = this.world.host(name, {
