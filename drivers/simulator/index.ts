@@ -41,16 +41,51 @@ const CAPABILITIES: DriverCapabilities = {
   maxGuestsLimit: 50,
 };
 
+/** The host operations a test can make fail (failNext). */
+export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks';
+
+interface SimFault {
+  op: SimFaultOp;
+  host?: string;
+  message: string;
+  category: DriverError['category'];
+  remaining: number;
+}
+
 export class SimulatorDriver implements HypervisorDriver {
   readonly hypervisor = 'Simulator' as const;
   readonly capabilities = CAPABILITIES;
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
+  private faults: SimFault[] = [];
   /** Test hook: how long a snapshot takes (0: at once). */
   snapshotDelayMs = 0;
 
   constructor(options: { stateFile?: string; world?: SimulatorWorld } = {}) {
     this.world = options.world ?? new SimulatorWorld(options.stateFile);
+  }
+
+  /**
+   * Test hook (fault injection): the next TIMES (default 1) OP calls on HOST (any host when
+   * omitted) fail with a DriverError, as a host that refuses would; the failure comes before the
+   * operation changes anything on the host.
+   */
+  failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number } = {}): void {
+    this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1 });
+  }
+
+  /** Drops every fault not yet triggered. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Throws the first pending fault for OP on HOST, consuming one use of it. */
+  checkFault(op: SimFaultOp, host: string): void {
+    const fault = this.faults.find((f) => f.op === op && (f.host === undefined || f.host === host));
+    if (!fault) return;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
+    throw new DriverError(`${fault.message} (simulated host ${host})`, fault.category);
   }
 
   async connect(spec: HostConnectionSpec): Promise<HostSession> {
@@ -187,6 +222,7 @@ class SimulatorSession implements HostSession {
   }
 
   async define(spec: VmSpec): Promise<void> {
+    this.driver.checkFault('define', this.host.name);
     const existing = this.up.domains[spec.internalName];
     if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
     this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
@@ -196,6 +232,7 @@ class SimulatorSession implements HostSession {
   }
 
   async start(name: string): Promise<void> {
+    this.driver.checkFault('start', this.host.name);
     const domain = this.domain(name);
     if (domain.power === 'Running') throw new DriverError(`Requested operation is not valid: domain is already running`, 'invalid');
     const inventory = await this.inventory();
@@ -209,6 +246,7 @@ class SimulatorSession implements HostSession {
   }
 
   async stop(name: string, _options?: StopOptions): Promise<void> {
+    this.driver.checkFault('stop', this.host.name);
     const domain = this.domain(name);
     domain.power = 'Stopped';
     this.save();
@@ -224,6 +262,7 @@ class SimulatorSession implements HostSession {
   }
 
   async destroy(name: string, options: { removeDisks?: string[] | 'all' } = {}): Promise<void> {
+    this.driver.checkFault('destroy', this.host.name);
     const domain = this.domain(name);
     const remove = options.removeDisks === 'all' ? domain.spec.disks.map((d) => d.name) : options.removeDisks ?? [];
     for (const disk of remove) delete this.driver.world.disks[disk];
@@ -232,6 +271,7 @@ class SimulatorSession implements HostSession {
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
+    this.driver.checkFault('deleteDisks', this.host.name);
     if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
     for (const disk of disks) delete this.driver.world.disks[disk];
     this.save();
@@ -248,6 +288,7 @@ class SimulatorSession implements HostSession {
   }
 
   async scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, _live: boolean): Promise<void> {
+    this.driver.checkFault('scale', this.host.name);
     const domain = this.domain(name);
     if (resources.memoryMiB !== undefined && domain.power === 'Running') {
       const inventory = await this.inventory();
@@ -260,6 +301,7 @@ class SimulatorSession implements HostSession {
   }
 
   async migrate(name: string, target: MigrationTarget): Promise<void> {
+    this.driver.checkFault('migrate', this.host.name);
     const domain = this.domain(name);
     if (!(target.session instanceof SimulatorSession)) throw new DriverError('the simulator migrates only to simulated hosts', 'unsupported');
     const destination = target.session.up;
@@ -273,6 +315,7 @@ class SimulatorSession implements HostSession {
   }
 
   async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; timeoutMs?: number }): Promise<void> {
+    this.driver.checkFault('snapshot', this.host.name);
     const domain = this.domain(name);
     if (domain.snapshots.some((s) => s.name === snapshot.name)) throw new DriverError(`snapshot ${snapshot.name} already exists`, 'invalid');
     const delay = this.driver.snapshotDelayMs;

@@ -7,6 +7,10 @@ import type { Engine } from './engine.js';
 import type { VmRow } from './vm/rows.js';
 import type { VmState } from './vm/states.js';
 import { HaMonitor } from './ha/ha-monitor.js';
+import { runHostCleanups } from './vm/host-cleanups.js';
+import type { PowerState } from '../../drivers/types.js';
+
+const NOTE = 'settled after restart: the job that was moving it had been interrupted';
 
 export class BackgroundTasks {
   private timers: NodeJS.Timeout[] = [];
@@ -52,25 +56,93 @@ export class BackgroundTasks {
     if (this.sweeping) return 0;
     this.sweeping = true;
     try {
+      // Hosts that answer again first do what they owe, then the destroyed VMs that are due go.
+      await runHostCleanups(this.engine);
       return await this.engine.vms.sweepExpunge();
     } finally {
       this.sweeping = false;
     }
   }
 
-  /** VMs left in a transient state by a previous process are settled from the host's view. */
+  /**
+   * VMs left in a transient state by a previous process are settled from the host's view: the
+   * host is asked what exists, an interrupted destroy or expunge is finished there, and a VM whose
+   * host does not answer settles where HA (fencing, stale-definition removal) or host_cleanups
+   * still covers its definition.
+   */
   async reconcileInterrupted(): Promise<void> {
-    const { db, vms, hosts, log } = this.engine;
+    const { db, log } = this.engine;
     const stuck = db.prepare(`SELECT * FROM vm_instances WHERE state IN ('Creating','Starting','Stopping','Migrating','Destroying','Expunging')`).all() as VmRow[];
     for (const vm of stuck) {
       try {
-        const hostId = vm.host_id ?? vm.last_host_id;
-        const power = hostId !== null ? await (await hosts.session(hostId)).powerState(vm.internal_name) : 'Missing';
-        const target: VmState = vm.state === 'Creating' ? 'Error' : vm.state === 'Destroying' || vm.state === 'Expunging' ? 'Error' : power === 'Running' ? 'Running' : 'Stopped';
-        vms.transition(vm, target, { note: 'settled after restart: the job that was moving it had been interrupted', hostId: target === 'Running' ? hostId : null });
+        await this.settle(vm);
       } catch (error) {
         log.warn(`reconcile ${vm.uuid}: ${error instanceof Error ? error.message : String(error)}`);
+        // Still nothing may stay transient: Error can be started, destroyed and expunged.
+        const now = this.engine.vms.get(vm.id);
+        if (now.state === vm.state) this.engine.vms.transition(now, 'Error', { note: `${NOTE}; settling it failed: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
+    await runHostCleanups(this.engine);
+  }
+
+  private async settle(vm: VmRow): Promise<void> {
+    const { vms } = this.engine;
+    const hostId = vm.host_id ?? vm.last_host_id;
+    const asked = hostId !== null ? await this.ask(hostId, vm.internal_name) : { power: 'Missing' as const };
+    const power = asked.power;
+    const unreachable = power === undefined ? `; host unreachable (${asked.error})` : '';
+    switch (vm.state) {
+      case 'Creating':
+        // Start moves a VM to Starting before it defines anything, so nothing exists on a host yet.
+        vms.transition(vm, 'Error', { note: `${NOTE}: the deploy did not finish` });
+        return;
+      case 'Destroying':
+        // finishDestroy asks the host itself; an unreachable one is recorded, not guessed at.
+        await vms.finishDestroy(undefined, vm, [], undefined);
+        return;
+      case 'Expunging':
+        await vms.finishExpunge(undefined, vm);
+        return;
+      case 'Migrating': {
+        if (power === 'Running') {
+          vms.transition(vm, 'Running', { note: `${NOTE}: still running on its source host`, hostId });
+          return;
+        }
+        const found = power === undefined ? undefined : await this.findRunning(vm, hostId);
+        if (found !== undefined) {
+          vms.transition(vm, 'Running', { note: `${NOTE}: the migration had finished`, hostId: found });
+          this.engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(found, vm.id);
+          return;
+        }
+        vms.transition(vm, power === undefined ? 'Unknown' : 'Stopped', { note: `${NOTE}${unreachable}`, hostId: power === undefined ? hostId : null });
+        return;
+      }
+      default: {
+        // Starting, Stopping: what the host runs is what the VM is. A host that does not answer
+        // leaves it Stopped, as a forced stop does; the HA pass powers it off there if it comes back running.
+        const target: VmState = power === 'Running' ? 'Running' : 'Stopped';
+        vms.transition(vm, target, { note: `${NOTE}${unreachable}`, hostId: target === 'Running' ? hostId : null });
+        if (hostId !== null) this.engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
+      }
+    }
+  }
+
+  /** The power state of NAME on HOSTID, or no power and the error when the host does not answer. */
+  private async ask(hostId: number, name: string): Promise<{ power?: PowerState | 'Missing'; error?: string }> {
+    try {
+      return { power: await (await this.engine.hosts.session(hostId)).powerState(name) };
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** The other Up host of the VM's cluster that runs it (where an interrupted migration got to). */
+  private async findRunning(vm: VmRow, exceptHostId: number | null): Promise<number | undefined> {
+    const hosts = this.engine.db.prepare(`SELECT id FROM hosts WHERE removed IS NULL AND state='Up' AND id<>? AND (cluster_id=? OR ? IS NULL)`).all(exceptHostId ?? -1, vm.cluster_id, vm.cluster_id) as { id: number }[];
+    for (const host of hosts) {
+      if ((await this.ask(host.id, vm.internal_name)).power === 'Running') return host.id;
+    }
+    return undefined;
   }
 }

@@ -327,4 +327,17 @@ CREATE TABLE IF NOT EXISTS hypervisor_capabilities (
 );
 `,
   },
+  {
+    version: 11,
+    name: 'host cleanups owed after a destroy or expunge the host did not hear',
+    // A VM in Error can always be destroyed and expunged; what its unreachable host still has to
+    // remove (a definition, disks) is kept here until the host answers (vm/host-cleanups.ts).
+    sql: `
+CREATE TABLE host_cleanups (
+  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL REFERENCES hosts(id), vm_id INTEGER REFERENCES vm_instances(id),
+  domain TEXT, disks TEXT NOT NULL DEFAULT '[]', reason TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE INDEX host_cleanups_host ON host_cleanups(host_id);
+`,
+  },
 ];

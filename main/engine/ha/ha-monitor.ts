@@ -72,7 +72,7 @@ export class HaMonitor {
     // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
     // while the host answered: an HA restart or a user's start may be under way at the same time.
     const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
-    const elsewhere = new Map((engine.db.prepare(`SELECT id, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created')`).all(host.id) as { id: number; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
+    const elsewhere = new Map((engine.db.prepare(`SELECT id, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed')`).all(host.id) as { id: number; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
     let instances;
     try {
       const session = await engine.hosts.session(host.id);
@@ -100,8 +100,9 @@ export class HaMonitor {
       if (!vm || !unchanged(vm.id, vm.update_count)) continue;
       if (instance.powerState !== 'Running') {
         // A shut-off copy of a VM that now lives on another host (left while this host was away) goes.
+        // A Destroyed VM has no home: a definition a destroy could not remove (host unreachable) goes too.
         const home = vm.state === 'Running' ? vm.host_id : vm.last_host_id;
-        if (home !== null && home !== host.id) await engine.vms.forgetStaleDefinition(engine.vms.get(vm.id), host.id);
+        if (vm.state === 'Destroyed' || (home !== null && home !== host.id)) await engine.vms.forgetStaleDefinition(engine.vms.get(vm.id), host.id);
         continue;
       }
       // Fence: a domain running here that Kiln has placed elsewhere (or stopped) must not run twice.

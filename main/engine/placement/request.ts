@@ -11,10 +11,15 @@ export function osCategoryOf(db: Db, osTypeId: number): number | undefined {
   return (db.prepare('SELECT category_id FROM guest_os WHERE id=?').get(osTypeId) as { category_id: number } | undefined)?.category_id;
 }
 
-export function requestForVm(db: Db, vm: VmRow, overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  const offering = db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
+/** The GPU an offering asks for (its pciDevice and vgpuType details), for every placement of it. */
+export function offeringGpu(offering: Pick<OfferingRow, 'details'>): Pick<PlacementRequest, 'gpu'> {
   const details = JSON.parse(offering.details) as Record<string, string>;
   const gpuGroup = details['pciDevice'];
+  return gpuGroup ? { gpu: { group: gpuGroup, vgpuType: details['vgpuType'] ?? 'passthrough' } } : {};
+}
+
+export function requestForVm(db: Db, vm: VmRow, overrides: Partial<PlacementRequest> = {}): PlacementRequest {
+  const offering = db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
   return {
     zoneId: vm.zone_id,
     cpuNumber: vm.cpu_number,
@@ -24,7 +29,7 @@ export function requestForVm(db: Db, vm: VmRow, overrides: Partial<PlacementRequ
     accountId: vm.account_id,
     vmId: vm.id,
     osCategoryId: osCategoryOf(db, vm.os_type_id),
-    ...(gpuGroup ? { gpu: { group: gpuGroup, vgpuType: details['vgpuType'] ?? 'passthrough' } } : {}),
+    ...offeringGpu(offering),
     ...overrides,
   };
 }

@@ -8,16 +8,17 @@ import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { AsyncWork, Caller } from '../registry/types.js';
-import type { VmSpec } from '../../../drivers/types.js';
+import type { HostSession, VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
 import { vmJob } from './vm-job.js';
 import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
 import { requestForVm } from '../placement/request.js';
-import type { PlacementOutcome } from '../placement/types.js';
+import type { PlacementHost, PlacementOutcome } from '../placement/types.js';
 import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
+import { isUnreachable, owe } from './host-cleanups.js';
 
 const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -119,10 +120,15 @@ export class VmService {
     })();
   }
 
-  /** The internal (hypervisor) name, R3: i-<user_id>-<vm_id>-<instance.name or display name>. */
+  /**
+   * The internal (hypervisor) name, R3: i-<user_id>-<vm_id>-<instance.name or display name>. It
+   * stays an RFC 1123 label (R1) whatever the display name holds: see internalNameSuffix.
+   */
   internalName(userId: number, vmId: number, displayName: string | undefined): string {
-    const useDisplay = this.engine.settings.bool('vm.instancename.flag') && displayName !== undefined && displayName !== '';
-    return `i-${userId}-${vmId}-${useDisplay ? displayName : this.engine.settings.string('instance.name')}`;
+    const prefix = `i-${userId}-${vmId}-`;
+    const fallback = internalNameSuffix(this.engine.settings.string('instance.name'), prefix.length) || 'VM';
+    const fromDisplay = this.engine.settings.bool('vm.instancename.flag') && displayName ? internalNameSuffix(displayName, prefix.length) : '';
+    return prefix + (fromDisplay || fallback);
   }
 
   /** Writes the VM, its root (and data) volume and NICs in one transaction; state Creating. */
@@ -254,22 +260,38 @@ export class VmService {
     };
   }
 
-  /** Places the VM, defines it from the database on the host, and powers it on. */
+  /**
+   * Places the VM, defines it from the database on the host, and powers it on. A failure leaves
+   * it settled: a deploy's VM (Creating) in Error, a Created one Created, an Error one in Error,
+   * any other Stopped; and the host where a definition was made is recorded (last_host_id) so
+   * that destroy and expunge remove it there.
+   */
   async start(caller: Caller, vm: VmRow, placement: { podId?: number; clusterId?: number; hostId?: number }, jobUuid?: string): Promise<VmRow> {
     const previous = vm.state;
-    const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
-    const request = requestForVm(this.db, vm, placement);
-    // Prefer the last host (its disks and caches are there) when it still passes every filter,
-    // affinity included, so a restart never lands beside an anti-affinity peer (CloudStack #7202).
-    const lastHost = preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }) : undefined;
-    const outcome = lastHost?.host ? lastHost : this.engine.planner.require(request, `VM ${vm.display_name}`);
-    const chosen = outcome.host!;
-    this.lastPlacement.set(vm.id, outcome);
-    // Reach the host before touching the VM's state: an unreachable host changes nothing.
-    const session = await this.engine.hosts.session(chosen.id);
+    const failedState: VmState = previous === 'Creating' ? 'Error' : previous === 'Created' || previous === 'Error' ? previous : 'Stopped';
+    let chosen: PlacementHost;
+    let session: HostSession;
+    try {
+      const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
+      const request = requestForVm(this.db, vm, placement);
+      // Prefer the last host (its disks and caches are there) when it still passes every filter,
+      // affinity included, so a restart never lands beside an anti-affinity peer (CloudStack #7202).
+      const lastHost = preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }) : undefined;
+      const outcome = lastHost?.host ? lastHost : this.engine.planner.require(request, `VM ${vm.display_name}`);
+      chosen = outcome.host!;
+      this.lastPlacement.set(vm.id, outcome);
+      // Reach the host before touching the VM's state: an unreachable host changes nothing but a deploy's.
+      session = await this.engine.hosts.session(chosen.id);
+    } catch (error) {
+      // A deploy whose placement fails in its job must not stay Creating (nothing can act on that).
+      if (previous === 'Creating') this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `deploy failed: ${errorText(error)}` });
+      throw error;
+    }
     let current = this.transition(vm, 'Starting', { caller, jobUuid, hostId: chosen.id });
     this.db.prepare('UPDATE vm_instances SET pod_id=?, cluster_id=? WHERE id=?').run(chosen.pod_id, chosen.cluster_id, vm.id);
     try {
+      // Recorded before define, which may leave a domain or disks behind even when it fails.
+      this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
       // A domain of this VM already running on the chosen host (a start that a dead process left
       // behind) is adopted rather than defined again over it. Drivers refuse to redefine a running
       // domain, so the state is read only when define fails, not on every start.
@@ -291,14 +313,12 @@ export class VmService {
       if (!adopted) await session.start(current.internal_name);
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
-      this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(chosen.id, vm.id);
       if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
       // R18 needs the memory the guest booted with, not what live scaling later gave it.
       this.db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0) ON CONFLICT(vm_id, name) DO UPDATE SET value=excluded.value`).run(vm.id, String(current.memory));
       return current;
     } catch (error) {
-      const back: VmState = previous === 'Creating' || previous === 'Created' ? 'Created' : 'Stopped';
-      this.transition(this.get(vm.id), back, { caller, jobUuid, hostId: null, note: `start failed: ${error instanceof Error ? error.message : String(error)}` });
+      this.transition(this.get(vm.id), failedState, { caller, jobUuid, hostId: null, note: `start failed on host ${chosen.name}: ${errorText(error)}` });
       throw error;
     }
   }
@@ -317,7 +337,7 @@ export class VmService {
       // Nothing may have moved the VM meanwhile (a start onto that very host, say): the row is the arbiter.
       if (this.get(vm.id).update_count !== vm.update_count) return false;
       await session.destroy(vm.internal_name, { removeDisks: [] });
-      this.engine.events.record({ type: 'VM.UPDATE', description: `VM ${vm.display_name} (${vm.uuid}): its old definition on host ${host.name} removed (it now lives on another host; disks kept)`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+      this.engine.events.record({ type: 'VM.UPDATE', description: `VM ${vm.display_name} (${vm.uuid}): its old definition on host ${host.name} removed (${vm.state === 'Destroyed' ? 'the VM was destroyed while the host could not be reached; disks kept until expunge' : 'it now lives on another host; disks kept'})`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
       return true;
     } catch (error) {
       this.engine.log.warn(`could not remove the old definition of ${vm.internal_name} on host ${host.name}: ${error instanceof Error ? error.message : String(error)}`);
@@ -344,8 +364,13 @@ export class VmService {
         await session.stop(current.internal_name, { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
       }
     } catch (error) {
-      this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `stop failed: ${error instanceof Error ? error.message : String(error)}` });
-      throw error;
+      // Settle on what the host reports: a domain that did power off (or is gone) is Stopped.
+      const power = session ? await session.powerState(current.internal_name).catch(() => undefined) : undefined;
+      if (power === 'Running' || power === undefined || power === 'Paused') {
+        this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `stop failed: ${errorText(error)}` });
+        throw error;
+      }
+      this.engine.log.warn(`stop of ${current.internal_name} reported an error, but its host says ${power}: ${errorText(error)}`);
     }
     current = this.transition(this.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null });
     if (hostId !== null) this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
@@ -379,33 +404,51 @@ export class VmService {
     return this.get(vm.id);
   }
 
-  /** Stops a running VM first, removes its definition from the host, keeps its disks until expunge. */
+  /**
+   * Stops a running VM first, removes its definition from the host, keeps its disks until expunge.
+   * A host that refuses leaves the VM in Error (which can be destroyed again); a host that cannot
+   * be reached does not stop it: the VM is Destroyed and the host's share waits in host_cleanups.
+   */
   async destroy(caller: Caller, vm: VmRow, options: { expunge: boolean; volumeIds: number[] }, jobUuid?: string): Promise<VmRow> {
     let current = vm;
     if (current.state === 'Running' || current.state === 'Stopping' || current.state === 'Unknown') current = await this.stop(caller, current, false, jobUuid);
     current = this.transition(current, 'Destroying', { caller, jobUuid });
-    try {
-      // R36: a destroyed VM's snapshots go with it, from the host's disks as well as the list.
-      await removeSnapshotsOf(this.engine, current, { caller, jobUuid, note: 'the VM was destroyed' });
-      const hostId = current.last_host_id ?? current.host_id;
-      if (hostId !== null) {
-        const session = await this.engine.hosts.session(hostId);
-        const dataDisks = options.volumeIds.length
-          ? (this.db.prepare(`SELECT path FROM volumes WHERE id IN (${options.volumeIds.map(() => '?').join(',')})`).all(...options.volumeIds) as { path: string }[]).map((v) => v.path)
-          : [];
-        if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: dataDisks });
-      }
-      for (const volumeId of options.volumeIds) {
-        this.db.prepare(`UPDATE volumes SET state='Expunged', removed=?, vm_id=NULL WHERE id=?`).run(now(), volumeId);
-        this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: current.account_id, zoneId: current.zone_id, resourceId: volumeId });
-      }
-    } catch (error) {
-      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `destroy failed: ${error instanceof Error ? error.message : String(error)}` });
-      throw error;
-    }
-    current = this.transition(this.get(vm.id), 'Destroyed', { caller, jobUuid, hostId: null });
+    current = await this.finishDestroy(caller, current, options.volumeIds, jobUuid);
     if (options.expunge) current = await this.expunge(caller, current, jobUuid);
     return current;
+  }
+
+  /** The host's half of a destroy, for a VM in Destroying (a destroy job, or one a dead process left). */
+  async finishDestroy(caller: Caller | undefined, vm: VmRow, volumeIds: number[], jobUuid?: string): Promise<VmRow> {
+    const dataDisks = volumeIds.length
+      ? (this.db.prepare(`SELECT path FROM volumes WHERE id IN (${volumeIds.map(() => '?').join(',')})`).all(...volumeIds) as { path: string }[]).map((v) => v.path)
+      : [];
+    let note: string | undefined;
+    try {
+      // R36: a destroyed VM's snapshots go with it, from the host's disks as well as the list.
+      await removeSnapshotsOf(this.engine, vm, { caller, jobUuid, note: 'the VM was destroyed' });
+      const hostId = vm.last_host_id ?? vm.host_id;
+      if (hostId !== null) {
+        try {
+          const session = await this.engine.hosts.session(hostId);
+          if ((await session.powerState(vm.internal_name)) !== 'Missing') await session.destroy(vm.internal_name, { removeDisks: dataDisks });
+          else if (dataDisks.length) await session.deleteDisks(dataDisks);
+        } catch (error) {
+          if (!isUnreachable(error)) throw error;
+          // The definition stays recorded (last_host_id): the HA pass undefines a Destroyed VM's copy, expunge owes the rest.
+          if (dataDisks.length) owe(this.engine, hostId, vm, { disks: dataDisks, reason: 'data volumes deleted with the destroyed VM' });
+          note = `host unreachable (${errorText(error)}); its definition there is removed when the host answers`;
+        }
+      }
+      for (const volumeId of volumeIds) {
+        this.db.prepare(`UPDATE volumes SET state='Expunged', removed=?, vm_id=NULL WHERE id=?`).run(now(), volumeId);
+        this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: volumeId });
+      }
+    } catch (error) {
+      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `destroy failed: ${errorText(error)}` });
+      throw error;
+    }
+    return this.transition(this.get(vm.id), 'Destroyed', { caller, jobUuid, hostId: null, note });
   }
 
   recover(caller: Caller, vm: VmRow): VmRow {
@@ -421,17 +464,32 @@ export class VmService {
     if (vm.state !== 'Destroyed' && vm.state !== 'Error' && vm.state !== 'Created') {
       throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; destroy it before expunging`);
     }
-    let current = this.transition(vm, 'Expunging', { caller, jobUuid });
+    return this.finishExpunge(caller, this.transition(vm, 'Expunging', { caller, jobUuid }), jobUuid);
+  }
+
+  /**
+   * The host's half of an expunge and the rows', for a VM in Expunging (an expunge job, or one a
+   * dead process left). A host that refuses leaves the VM in Error; one that cannot be reached
+   * owes its share (host_cleanups) and the VM is expunged all the same.
+   */
+  async finishExpunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+    let current = vm;
     const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL').all(vm.id) as VolumeRow[];
+    const disks = volumes.map((v) => v.path ?? '').filter(Boolean);
     try {
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
-        const session = await this.engine.hosts.session(hostId);
-        if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: 'all' });
-        else await session.deleteDisks(volumes.map((v) => v.path ?? '').filter(Boolean));
+        try {
+          const session = await this.engine.hosts.session(hostId);
+          if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: 'all' });
+          else await session.deleteDisks(disks);
+        } catch (error) {
+          if (!isUnreachable(error)) throw error;
+          owe(this.engine, hostId, current, { domain: current.internal_name, disks, reason: `VM ${current.display_name} expunged` });
+        }
       }
     } catch (error) {
-      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `expunge failed: ${error instanceof Error ? error.message : String(error)}` });
+      this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `expunge failed: ${errorText(error)}` });
       throw error;
     }
     this.db.transaction(() => {
@@ -473,6 +531,24 @@ export class VmService {
     }
     return done;
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** RFC 1123 allows 63 characters in a label; the internal name is one label. */
+const LABEL_MAX = 63;
+
+/**
+ * The display-name part of an internal name, made RFC 1123-safe as a hostname label is: every run
+ * of characters other than ASCII letters, digits and hyphens becomes a hyphen, hyphens at either
+ * end go, and it is cut to fit the label after PREFIXLENGTH characters. `has space` becomes
+ * `has-space`, `x;$(id)<b>` becomes `x-id-b`; a name with nothing usable left gives ''.
+ */
+export function internalNameSuffix(name: string, prefixLength: number): string {
+  const room = Math.max(0, LABEL_MAX - prefixLength);
+  return name.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, room).replace(/-+$/, '');
 }
 
 /** A locally administered unicast MAC in CloudStack's guest range 02:00:xx:xx:xx:xx. */
