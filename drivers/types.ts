@@ -7,7 +7,7 @@
  * announced up front in `capabilities`, so the engine refuses with a clear error instead of
  * discovering the gap half-way through a job.
  */
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 export type HypervisorType = 'Simulator' | 'KVM' | 'VMware' | 'XenServer';
 
@@ -98,6 +98,18 @@ export interface VmSpec {
   gpu?: { group: string; vgpuType: string };
   /** Free-form details the driver may honour (nicAdapter, rootDiskController, …). */
   details?: Record<string, string>;
+}
+
+/** An image in Kiln's image store (the zone's secondary storage), for a host to copy. */
+export interface StoredImage {
+  /** The name the host's copy gets, chosen by Kiln (never by a user); a plain file name. */
+  name: string;
+  format: 'qcow2' | 'raw' | 'iso';
+  sizeBytes: number;
+  /** SHA-256 (hex) of the bytes, to tell a complete copy from a partial one. */
+  sha256: string;
+  /** The bytes, read from the start. */
+  open(): Readable;
 }
 
 /** A VM found on a host, managed or not (for listUnmanagedInstances and reconcile). */
@@ -212,6 +224,14 @@ export interface HostSession {
   destroy(name: string, options?: { removeDisks?: string[] | 'all' }): Promise<void>;
   /** Deletes disks that no defined VM uses any more (expunge of a VM already undefined). */
   deleteDisks(disks: string[]): Promise<void>;
+
+  /**
+   * Makes an image from Kiln's image store (a downloaded template or ISO) available to this host,
+   * copying it into the host's storage on first use; a complete copy already there is kept.
+   * Resolves once DiskSpec.backingImage / VmSpec.isoPath may name it by `image.name`. Optional: a
+   * driver without it can use only images its hosts already see.
+   */
+  stageImage?(image: StoredImage): Promise<void>;
 
   attachIso(name: string, isoPath: string): Promise<void>;
   detachIso(name: string): Promise<void>;

@@ -13,6 +13,7 @@ import {
   type PowerState,
   type SnapshotInfo,
   type StopOptions,
+  type StoredImage,
   type VmSpec,
 } from '../types.js';
 import { openConsole } from './console.js';
@@ -21,7 +22,7 @@ import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
-import { createVolume, deleteVolume, findVolume, PoolQueue, refreshPool, type HostStorage } from './storage.js';
+import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool, uploadImage, type HostStorage } from './storage.js';
 import { parseDomstate } from './virsh-output.js';
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
@@ -204,6 +205,12 @@ export class KvmSession implements HostSession {
       const volume = (await findVolume(this.storage, pool, disk.name)) ?? (await createVolume(this.storage, pool, disk));
       disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus: disk.bus ?? 'virtio' });
     }
+    // An ISO Kiln copied into the pool (stageImage) is named by its volume; the domain needs its path.
+    if (isoPath && !isPath(isoPath)) {
+      const volume = await findVolume(this.storage, this.options.pool, isoPath);
+      if (!volume) throw new DriverError(`ISO ${isoPath} not found in pool ${this.options.pool} on the host`, 'not-found');
+      isoPath = volume.path;
+    }
     const nics = await this.resolveNics(spec);
     const xml = buildDomainXml({
       spec: { ...spec, isoPath },
@@ -331,6 +338,13 @@ export class KvmSession implements HostSession {
     const state = await this.powerState(name);
     if (state === 'Missing') throw new DriverError(`Domain not found: no domain with matching name '${name}'`, 'not-found');
     return state === 'Running' || state === 'Paused';
+  }
+
+  /** Image copies this session has checked (by SHA-256) in the host's pool. */
+  private readonly verifiedImages = new Set<string>();
+
+  async stageImage(image: StoredImage): Promise<void> {
+    await uploadImage(this.storage, this.options.pool, image, this.verifiedImages);
   }
 
   async attachIso(name: string, isoPath: string): Promise<void> {

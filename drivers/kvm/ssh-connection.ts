@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { DriverError } from '../types.js';
 
@@ -28,8 +29,8 @@ export interface SshTarget {
 }
 
 export interface ExecOptions {
-  /** Written to the command's stdin, which is then closed. */
-  stdin?: string;
+  /** Written to the command's stdin, which is then closed; a stream is piped (an image upload). */
+  stdin?: string | Readable;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -324,7 +325,11 @@ function runChannel(client: Client, commandLine: string, options: ExecOptions, t
         if (code === undefined) finish(new DriverError(`connection lost while running: ${summarize(commandLine)}${stderr ? `: ${stderr.trim()}` : ''}`, 'unreachable'));
         else finish(undefined, { stdout, stderr, code });
       });
-      ch.end(options.stdin ?? undefined);
+      const stdin = options.stdin;
+      if (typeof stdin === 'object') {
+        stdin.on('error', (error: Error) => finish(new DriverError(`cannot read what was to be sent to the host: ${error.message}`, 'failed')));
+        stdin.pipe(ch);
+      } else ch.end(stdin ?? undefined);
     });
   });
 }

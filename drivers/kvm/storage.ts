@@ -9,7 +9,8 @@
  * refresh and volume build on a host therefore goes through that host's PoolQueue, one at a time;
  * a refresh that still meets a build (another libvirt client on the host) is retried.
  */
-import { DriverError, type DiskSpec } from '../types.js';
+import { DriverError, type DiskSpec, type StoredImage } from '../types.js';
+import { command } from './shell.js';
 import { parseVolumeXml, type VolumeInfo } from './resource-xml.js';
 import { buildXml } from './xml.js';
 import { virshError, type Virsh } from './virsh.js';
@@ -100,6 +101,54 @@ export function volumeXml(name: string, capacityBytes: number, backing?: Pick<Vo
       ...(backing ? { backingStore: { path: backing.path, format: { '@_type': backing.format } } } : {}),
     },
   });
+}
+
+/**
+ * Copies an image from Kiln's image store into POOL as a volume named image.name, unless a
+ * complete copy is there already (hosts on shared storage see each other's). The volume is created
+ * raw at the image's exact size and the bytes streamed into it with `vol-upload` over the SSH
+ * channel; libvirt then probes the format (a qcow2 stays qcow2). Completeness is the SHA-256 of
+ * the file on the host: a copy cut off by a dead process has the right size but not the right
+ * bytes. VERIFIED remembers the paths this session has already hashed.
+ */
+export async function uploadImage(storage: HostStorage, pool: string, image: StoredImage, verified: Set<string>): Promise<VolumeInfo> {
+  const { virsh } = storage;
+  // Kiln names these itself; anything else here is a bug, not something to pass to libvirt.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(image.name)) throw new DriverError(`unusable image name ${JSON.stringify(image.name)}`, 'invalid');
+  const existing = await findVolume(storage, pool, image.name);
+  if (existing) {
+    if (verified.has(existing.path)) return existing;
+    if ((await hostSha256(virsh, existing.path)) === image.sha256) {
+      verified.add(existing.path);
+      return existing;
+    }
+    await deleteVolume(storage, pool, image.name);
+  }
+  const xml = buildXml({ volume: { name: image.name, capacity: { '@_unit': 'bytes', '#text': String(image.sizeBytes) }, target: { format: { '@_type': 'raw' } } } });
+  try {
+    // Ten minutes, plus a second per 20 MB: slow links get time, a stalled one still ends.
+    const timeoutMs = 600_000 + Math.ceil(image.sizeBytes / 20_000);
+    // Creating and filling the volume is one pool job: no refresh of this host's pool meanwhile.
+    await storage.queue.run(async () => {
+      await virsh.run(['vol-create', '--pool', pool, '--file', '/dev/stdin'], { stdin: xml });
+      await virsh.run(['vol-upload', '--pool', pool, '--vol', image.name, '--file', '/dev/stdin'], { stdin: image.open(), timeoutMs });
+    });
+    await refreshPool(storage, pool);
+    const uploaded = await findVolume(storage, pool, image.name);
+    if (!uploaded) throw new DriverError(`image ${image.name} was uploaded but cannot be found in pool ${pool}`, 'failed');
+    const sha256 = await hostSha256(virsh, uploaded.path);
+    if (sha256 !== image.sha256) throw new DriverError(`image ${image.name} arrived damaged on the host (SHA-256 ${sha256})`, 'failed');
+    verified.add(uploaded.path);
+    return uploaded;
+  } catch (error) {
+    await deleteVolume(storage, pool, image.name).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function hostSha256(virsh: Virsh, path: string): Promise<string | undefined> {
+  const result = await virsh.ssh.exec(command(['sha256sum', '--', path]), { timeoutMs: 600_000 });
+  return result.code === 0 ? result.stdout.split(/\s+/)[0] : undefined;
 }
 
 /** Deletes a volume; one that is already gone counts as deleted (expunge may be retried). */

@@ -5,6 +5,7 @@
  *
  * Host URL: simulator://NAME?cpus=8&mhz=2000&memory=16384 (memory in MiB).
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import {
@@ -20,6 +21,7 @@ import {
   type PowerState,
   type SnapshotInfo,
   type StopOptions,
+  type StoredImage,
   type VmSpec,
 } from '../types.js';
 import { SimulatorWorld, type SimDomain, type SimHost } from './world.js';
@@ -274,6 +276,23 @@ class SimulatorSession implements HostSession {
     this.driver.checkFault('deleteDisks', this.host.name);
     if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
     for (const disk of disks) delete this.driver.world.disks[disk];
+    this.save();
+  }
+
+  /** Reads the whole image as a host would copy it, and keeps it (by name) on the shared storage. */
+  async stageImage(image: StoredImage): Promise<void> {
+    const known = this.driver.world.images[image.name];
+    if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+    if (known?.sha256 === image.sha256) return;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of image.open()) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    const sha256 = hash.digest('hex');
+    if (sha256 !== image.sha256 || bytes !== image.sizeBytes) throw new DriverError(`image ${image.name} arrived damaged (${bytes} bytes, SHA-256 ${sha256})`, 'failed');
+    this.driver.world.images[image.name] = { sha256, sizeBytes: bytes, format: image.format };
     this.save();
   }
 

@@ -27,12 +27,22 @@ export interface SimHost {
 interface SavedWorld {
   hosts: Record<string, SimHost>;
   disks?: Record<string, string>;
+  images?: Record<string, SimImage>;
+}
+
+/** An image a host copied from Kiln's image store (stageImage). */
+export interface SimImage {
+  sha256: string;
+  sizeBytes: number;
+  format: string;
 }
 
 export class SimulatorWorld {
   private hosts: Record<string, SimHost> = {};
   /** Shared primary storage: disk name -> the bytes a guest wrote to it (a string is enough). */
   disks: Record<string, string> = {};
+  /** Images staged from Kiln's image store, by the name Kiln gave them. */
+  images: Record<string, SimImage> = {};
 
   constructor(private readonly stateFile?: string) {
     if (stateFile) {
@@ -40,6 +50,7 @@ export class SimulatorWorld {
         const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as SavedWorld;
         this.hosts = saved.hosts ?? {};
         this.disks = saved.disks ?? {};
+        this.images = saved.images ?? {};
       } catch {
         this.hosts = {};
       }
@@ -63,8 +74,9 @@ export class SimulatorWorld {
 
   save(): void {
     if (!this.stateFile) return;
+    // Owner-only, as every file in the data directory (a fresh temp file each save, so the mode holds).
     const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts, disks: this.disks } satisfies SavedWorld));
+    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts, disks: this.disks, images: this.images } satisfies SavedWorld), { mode: 0o600 });
     renameSync(tmp, this.stateFile);
   }
 }

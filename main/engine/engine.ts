@@ -24,6 +24,7 @@ import { SimulatorDriver } from '../../drivers/simulator/index.js';
 import type { HypervisorDriver, HypervisorType } from '../../drivers/types.js';
 import { BackgroundTasks } from './background.js';
 import { ConsoleTokens } from './vm/console-tokens.js';
+import { ImageDownloads } from './images/downloads.js';
 
 export interface Logger {
   info(message: string): void;
@@ -73,6 +74,8 @@ export class Engine {
   readonly log: Logger;
   readonly background: BackgroundTasks;
   readonly consoleTokens = new ConsoleTokens();
+  /** Template and ISO downloads into the zones' image stores. */
+  readonly images: ImageDownloads;
 
   private constructor(readonly dataDir: string, options: EngineOptions) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -94,6 +97,7 @@ export class Engine {
     syncHypervisorCapabilities(this.db, drivers.values());
     this.bus.setMaxListeners(0);
     this.background = new BackgroundTasks(this);
+    this.images = new ImageDownloads(this);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -101,6 +105,8 @@ export class Engine {
     const orphans = options.ownsJobs === false ? 0 : engine.jobs.recoverOrphans();
     if (orphans > 0) engine.log.warn(`${orphans} job(s) were in progress when Kiln last stopped; they are now reported as failed`);
     if (options.ownsJobs !== false) settleInterruptedSnapshots(engine);
+    // A download the last process did not finish starts again (never "in progress" for ever).
+    if (options.ownsJobs !== false) engine.images.resumeInterrupted();
     if (options.seed !== false) await seedDefaults(engine);
     if (options.background !== false) engine.background.start();
     return engine;
@@ -110,6 +116,7 @@ export class Engine {
     this.background.stop();
     this.background.ha.stop();
     await this.jobs.drain();
+    await this.images.stop();
     await this.hosts.closeAll();
     this.db.close();
   }

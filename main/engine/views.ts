@@ -98,6 +98,9 @@ export function diskOfferingView(row: DiskOfferingRow): ApiObject {
   return { id: row.uuid, name: row.name, displaytext: row.display_text, disksize: Math.round(row.disk_size / GiB), iscustomized: row.is_customized === 1, storagetype: row.storage_type, tags: row.tags || undefined, created: csDate(row.created) };
 }
 
+/** downloaddetails' downloadState as CloudStack words it. */
+const DOWNLOAD_STATE_TEXT: Record<string, string> = { NOT_DOWNLOADED: 'Not Downloaded', DOWNLOAD_IN_PROGRESS: 'Downloading', DOWNLOADED: 'Downloaded', DOWNLOAD_ERROR: 'Download Error' };
+
 export function templateView(db: Db, row: TemplateRow): ApiObject {
   const os = db.prepare('SELECT g.uuid, g.display_name FROM guest_os g WHERE g.id=?').get(row.os_type_id) as { uuid: string; display_name: string };
   const zone = row.zone_id ? (db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string }) : undefined;
@@ -112,7 +115,12 @@ export function templateView(db: Db, row: TemplateRow): ApiObject {
     ostypename: os.display_name,
     ispublic: row.is_public === 1,
     isfeatured: row.is_featured === 1,
-    isready: row.state === 'Active',
+    // CloudStack's template_store_ref: ready once the download into the zone's image store is complete.
+    isready: row.state === 'Active' && row.download_state === 'DOWNLOADED',
+    status: row.status ?? (row.download_state === 'DOWNLOADED' ? 'Download Complete' : row.download_state),
+    ...(row.checksum ? { checksum: row.checksum } : {}),
+    ...(row.physical_size !== null ? { physicalsize: row.physical_size } : {}),
+    downloaddetails: [{ datastore: zone ? `image store of ${zone.name}` : 'host storage', downloadPercent: String(row.download_percent), downloadState: DOWNLOAD_STATE_TEXT[row.download_state] ?? row.download_state }],
     bootable: row.bootable === 1,
     isdynamicallyscalable: row.is_dynamically_scalable === 1,
     passwordenabled: row.password_enabled === 1,

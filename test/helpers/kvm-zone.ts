@@ -70,6 +70,8 @@ export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 
     hostIds[name] = added.id;
   }
   const os = (t.engine.db.prepare(`SELECT uuid FROM guest_os WHERE display_name='Other Linux (64-bit)'`).get() as { uuid: string }).uuid;
+  // The test guest is registered by host path, which only the root admin may do, inside this directory.
+  await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts.storagePath });
   const template = async (name: string, extraArgs: string) =>
     ((await ok('registerTemplate', {
       name, format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts.templateImage, zoneid: zone.id, isdynamicallyscalable: 'true', ispublic: 'true', size: String(64 * 1024 * 1024),

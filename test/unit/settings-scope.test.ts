@@ -1,6 +1,9 @@
 /** Cluster-scoped settings: the overprovisioning factors, as CloudStack names and scopes them. */
-import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDatabase } from '../../main/engine/db/database.js';
+import { MIGRATIONS } from '../../main/engine/db/migrations.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine, demoIds, dbFingerprint, type TestEngine } from '../helpers/engine.js';
 
@@ -53,14 +56,12 @@ describe('cluster-scoped configuration', () => {
 
 describe('settings migration', () => {
   it("renames Kiln's old overcommit settings to CloudStack's names, keeping their values", async () => {
-    const old = await testEngine({ keep: true });
-    await old.close();
-    // A data dir from before migration 8, with the old names set.
-    const db = new Database(join(old.dataDir, 'kiln.db'));
+    // A data dir from before migration 8 (its schema built by migrations 1-7 only), with the old names set.
+    const dataDir = mkdtempSync(join(tmpdir(), 'kiln-test-'));
+    const db = openDatabase(join(dataDir, 'kiln.db'), MIGRATIONS.filter((m) => m.version <= 7));
     db.prepare(`INSERT INTO configuration (name, scope, scope_id, value, updated) VALUES ('mem.overcommit.ratio', 'global', 0, '1.5', '2026-01-01T00:00:00Z')`).run();
-    db.pragma('user_version = 7');
     db.close();
-    const upgraded = await testEngine({ dataDir: old.dataDir });
+    const upgraded = await testEngine({ dataDir });
     try {
       expect(upgraded.engine.settings.raw('mem.overprovisioning.factor')).toBe('1.5');
       expect(upgraded.engine.db.prepare(`SELECT COUNT(*) FROM configuration WHERE name LIKE '%overcommit.ratio'`).pluck().get()).toBe(0);

@@ -328,6 +328,41 @@ CREATE TABLE IF NOT EXISTS hypervisor_capabilities (
 `,
   },
   {
+    version: 9,
+    name: 'template downloads into the zone image store',
+    // Users register images by http(s) URL now; Kiln downloads them (CloudStack's template_store_ref
+    // state, percent and status). Rows that exist are ready, as they were. A host path or a
+    // kernel/initrd detail a non-admin account registered before only the root admin could is
+    // made Inactive: it let any user have a host open any file for a guest.
+    sql: `
+ALTER TABLE templates ADD COLUMN download_state TEXT NOT NULL DEFAULT 'DOWNLOADED'
+  CHECK (download_state IN ('NOT_DOWNLOADED','DOWNLOAD_IN_PROGRESS','DOWNLOADED','DOWNLOAD_ERROR'));
+ALTER TABLE templates ADD COLUMN download_percent INTEGER NOT NULL DEFAULT 100;
+ALTER TABLE templates ADD COLUMN status TEXT;
+ALTER TABLE templates ADD COLUMN checksum TEXT;
+ALTER TABLE templates ADD COLUMN store_path TEXT;
+ALTER TABLE templates ADD COLUMN sha256 TEXT;
+ALTER TABLE templates ADD COLUMN physical_size INTEGER;
+UPDATE templates SET state='Inactive', status='Inactive: registered by a non-admin account with a host path or kernel/initrd detail; register it again by http(s) URL'
+  WHERE removed IS NULL AND account_id IN (SELECT id FROM accounts WHERE role <> 'Admin')
+    AND (image_path LIKE '/%' OR json_extract(details, '$.kernel') IS NOT NULL OR json_extract(details, '$.initrd') IS NOT NULL OR json_extract(details, '$.kernelArgs') IS NOT NULL);
+`,
+  },
+  {
+    version: 10,
+    name: 'session keys kept only as hashes; failed login count per user',
+    // A session key in the database was a live credential for anyone who could read the file.
+    // Only its SHA-256 is kept now; the plain keys of earlier sessions are dropped (their users
+    // log in again). login_attempts is CloudStack's user.incorrect_login_attempts.
+    sql: `
+DROP TABLE sessions;
+CREATE TABLE sessions (
+  key_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), created TEXT NOT NULL, expires TEXT NOT NULL
+);
+ALTER TABLE users ADD COLUMN login_attempts INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
     version: 11,
     name: 'host cleanups owed after a destroy or expunge the host did not hear',
     // A VM in Error can always be destroyed and expunged; what its unreachable host still has to

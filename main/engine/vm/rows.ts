@@ -57,6 +57,15 @@ export interface TemplateRow {
   zone_id: number | null;
   state: string;
   created: string;
+  /** Migration 9: the download into the zone's image store (CloudStack's template_store_ref). */
+  download_state: 'NOT_DOWNLOADED' | 'DOWNLOAD_IN_PROGRESS' | 'DOWNLOADED' | 'DOWNLOAD_ERROR';
+  download_percent: number;
+  status: string | null;
+  checksum: string | null;
+  /** The downloaded file in the image store (absent for host paths and the simulator's seed images). */
+  store_path: string | null;
+  sha256: string | null;
+  physical_size: number | null;
 }
 
 export interface OfferingRow {

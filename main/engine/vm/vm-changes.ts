@@ -11,6 +11,7 @@ import { recreateRootDisk } from './root-disk.js';
 import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
 import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
+import { stageImages } from '../images/staging.js';
 
 /** States in which guest-visible settings may change (updateVirtualMachine declares them per parameter). */
 export const STOPPED_STATES = ['Stopped', 'Created'];
@@ -170,6 +171,8 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   if (snapshots > 0 && !source.capabilities.migrateWithSnapshots) {
     throw ApiError.param(`VM ${vm.display_name} has ${snapshots} VM snapshot${snapshots === 1 ? '' : 's'}; ${vm.hypervisor} cannot migrate a VM with snapshots (their metadata stays on the host), so delete them first`);
   }
+  // The destination needs the template's image under the VM's disks (a first VM there).
+  await stageImages(engine, destination, vm);
   engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
     await source.migrate(vm.internal_name, { session: destination, volumePools }, { live: true });

@@ -19,6 +19,7 @@ import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmR
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
+import { stageImages } from '../images/staging.js';
 
 const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -297,6 +298,7 @@ export class VmService {
       // domain, so the state is read only when define fails, not on every start.
       let adopted = false;
       try {
+        await stageImages(this.engine, session, current);
         await session.define(this.spec(current));
       } catch (error) {
         const state = await session.powerState(current.internal_name).catch(() => undefined);

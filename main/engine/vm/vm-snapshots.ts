@@ -17,6 +17,7 @@ import { requireAccountAccess } from './access.js';
 import { requestForVm } from '../placement/request.js';
 import type { VmRow } from './rows.js';
 import { resetsOnReboot } from './root-disk.js';
+import { stageImages } from '../images/staging.js';
 
 export type VmSnapshotType = 'Disk' | 'DiskAndMemory';
 
@@ -152,7 +153,10 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
     if (snapshot.type === 'DiskAndMemory' && vm.state !== 'Running') throw ApiError.param(`snapshotmemory: VM ${vm.display_name} is ${vm.state} now; memory can be saved only from a Running VM`);
     session = await engine.hosts.session(snapshotHost(vm));
     // A stopped VM may have no definition on its host (recovered after destroy); its disks do, so define it from the database.
-    if ((await session.powerState(vm.internal_name)) === 'Missing') await session.define(engine.vms.spec(vm));
+    if ((await session.powerState(vm.internal_name)) === 'Missing') {
+      await stageImages(engine, session, vm);
+      await session.define(engine.vms.spec(vm));
+    }
     await session.createSnapshot(vm.internal_name, { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 });
     const taken = (await session.listSnapshots(vm.internal_name)).find((s) => s.name === snapshot.name);
     engine.db.prepare('UPDATE vm_snapshots SET metadata=? WHERE id=?').run(taken?.metadata ?? null, snapshot.id);

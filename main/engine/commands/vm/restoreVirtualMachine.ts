@@ -5,6 +5,7 @@ import { restoreVm } from '../../vm/vm-changes.js';
 import { vmJob } from '../../vm/vm-job.js';
 import type { TemplateRow } from '../../vm/rows.js';
 import { requireNoSnapshots } from '../../vm/vm-snapshots.js';
+import { requireImageReady } from '../../images/readiness.js';
 
 const RESTORABLE = ['Running', 'Stopped', 'Created'];
 
@@ -24,6 +25,7 @@ export default defineCommand({
     const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
     if (!RESTORABLE.includes(vm.state)) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; it can be restored when Running or Stopped`);
     const template = args.uuid('templateid') ? byUuid<TemplateRow>(engine.db, 'template', args.uuid('templateid')!, 'templateid') : undefined;
+    if (template) requireImageReady(template, 'templateid');
     const wasIso = vm.iso_id !== null && vm.template_id === null;
     requireNoSnapshots(engine, vm, 'virtualmachineid');
     if (template && (template.is_iso === 1) !== wasIso) throw ApiError.param(`templateid: a VM made from ${wasIso ? 'an ISO' : 'a template'} can only be restored from ${wasIso ? 'an ISO' : 'a template'}`);
