@@ -4,9 +4,9 @@
  * desktop app's main process and under plain Node (`kiln serve`).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, type Db } from './db/database.js';
+import { createPrivateFile, secureDataDir } from './data-dir.js';
 import { Settings } from './settings.js';
 import { CommandRegistry } from './registry/registry.js';
 import { JobManager } from './jobs.js';
@@ -78,14 +78,15 @@ export class Engine {
   readonly images: ImageDownloads;
 
   private constructor(readonly dataDir: string, options: EngineOptions) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? consoleLogger;
+    for (const problem of secureDataDir(dataDir)) this.log.warn(`cannot restrict the data directory to its owner: ${problem}`);
+    createPrivateFile(join(dataDir, 'kiln.db'));
     this.db = openDatabase(join(dataDir, 'kiln.db'));
     this.secrets = new SecretBox(options.masterKey ?? new FileMasterKey(join(dataDir, 'master.key')));
     this.settings = new Settings(this.db);
     this.events = new EventLog(this.db);
     this.jobs = new JobManager(this.db);
-    this.accounts = new Accounts(this.db, this.secrets);
+    this.accounts = new Accounts(this.db, this.secrets, this.settings);
     this.simulator = new SimulatorDriver({ stateFile: join(dataDir, 'simulator.json') });
     const drivers = new Map<HypervisorType, HypervisorDriver>([['Simulator', this.simulator]]);
     for (const driver of options.drivers ?? []) drivers.set(driver.hypervisor, driver);

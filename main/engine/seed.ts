@@ -5,8 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Engine } from './engine.js';
+import { initialAdminPasswordFile } from './data-dir.js';
 import { now } from './db/database.js';
 import { GiB } from './format.js';
 import type { NetworkRow, OfferingRow, TemplateRow } from './vm/rows.js';
@@ -84,7 +84,7 @@ export async function seedDefaults(engine: Engine): Promise<void> {
     return { zoneId, userId };
   })();
 
-  writeFileSync(join(engine.dataDir, 'initial-admin-password'), `${adminPassword}\n`, { mode: 0o600 });
+  writeFileSync(initialAdminPasswordFile(engine.dataDir), `${adminPassword}\n`, { mode: 0o600 });
   engine.log.info(`initialised ${engine.dataDir}: root admin "admin" (password in initial-admin-password), demo zone on the simulator`);
 
   // Connect the simulated hosts so their capacity is known, then deploy the demo VMs the normal way.

@@ -56,6 +56,7 @@ export const SETTINGS: SettingDef[] = [
   { name: 'api.signature.algorithms', type: 'String', default: 'HmacSHA256,HmacSHA1', scope: 'global', category: 'Advanced', description: 'Signature algorithms accepted on signed API requests: HmacSHA256 as Mold signs, HmacSHA1 as stock CloudStack clients sign.' },
   { name: 'enforce.post.requests.and.timestamps', type: 'Boolean', default: 'false', scope: 'global', category: 'Advanced', description: 'Require signature version 3 with expires at most 15 minutes ahead.' },
   { name: 'session.timeout', type: 'Integer', default: '1800', scope: 'global', category: 'Advanced', description: 'Seconds a login session lasts without use.' },
+  { name: 'incorrect.login.attempts.allowed', type: 'Integer', default: '5', scope: 'global', category: 'Advanced', description: 'Incorrect login attempts allowed before the user is disabled (when value > 0). If value <=0 users are not disabled after failed login attempts. Root admins are never disabled, only slowed down.' },
   { name: 'ha.monitor.interval', type: 'Integer', default: '10', scope: 'global', category: 'Advanced', description: 'Seconds between HA and state reconcile passes.' },
 ];
 

@@ -1,8 +1,9 @@
 /**
  * Who is calling /client/api: a signed request (apiKey + signature, HMAC-SHA256 or HMAC-SHA1,
- * with signature version 3 `expires` checked), a login session (sessionkey), or the serve-mode
- * UI session. Anything else is 401.
+ * with signature version 3 `expires` checked), a login session (the sessionkey parameter and
+ * the sessionkey cookie login set), or the serve-mode UI session. Anything else is 401.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';
 import { ApiError } from '../engine/registry/errors.js';
 import type { Caller } from '../engine/registry/types.js';
@@ -15,7 +16,15 @@ export interface RequestCredentials {
   uiCaller?: Caller;
 }
 
+const SESSION_NEEDS_BOTH = 'unable to verify user credentials: a login session needs the sessionkey parameter as well as its cookie';
+
 const MAX_EXPIRES_AHEAD_MS = 15 * 60 * 1000;
+
+function sameKey(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 function param(params: Record<string, string>, name: string): string | undefined {
   const key = Object.keys(params).find((k) => k.toLowerCase() === name);
@@ -44,12 +53,19 @@ export function authenticate(engine: Engine, { params, cookies, uiCaller }: Requ
     if (!verifySignature(unsigned, signature, found.secretKey, allowed)) throw ApiError.unauthorized();
     return found.caller;
   }
-  const sessionKey = param(params, 'sessionkey') ?? cookies['sessionkey'];
-  if (sessionKey) {
+  // As CloudStack: a login session needs the key as a parameter and the session's cookie, both.
+  // The cookie alone would let any page the browser opens call the API (CSRF); the parameter
+  // alone would make a key leaked through a URL, a log or a referrer a working credential.
+  const sessionKey = param(params, 'sessionkey');
+  const sessionCookie = cookies['sessionkey'];
+  if (sessionKey !== undefined) {
+    if (!sessionKey || !sessionCookie || !sameKey(sessionKey, sessionCookie)) throw ApiError.unauthorized(SESSION_NEEDS_BOTH);
     const caller = engine.accounts.bySession(sessionKey, engine.settings.int('session.timeout'));
     if (!caller) throw ApiError.unauthorized('session expired or unknown; log in again');
     return caller;
   }
+  // The serve-mode UI does not use login sessions; a stale sessionkey cookie beside it is ignored.
   if (uiCaller) return uiCaller;
+  if (sessionCookie !== undefined) throw ApiError.unauthorized(SESSION_NEEDS_BOTH);
   throw ApiError.unauthorized();
 }

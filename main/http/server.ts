@@ -150,7 +150,7 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     const command = params['command'];
     const uiCaller = cookies['kiln_ui'] && uiSessions.has(cookies['kiln_ui']) && req.headers['x-kiln-ui'] === '1' ? engine.accounts.localAdmin() : undefined;
 
-    if (command?.toLowerCase() === 'login') return login(res, params, format);
+    if (command?.toLowerCase() === 'login') return login(req, res, params, format);
     let caller: Caller;
     try {
       caller = options.trustedCaller ?? authenticate(engine, { params, cookies, uiCaller });
@@ -177,9 +177,11 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     respond(res, result, format);
   }
 
-  function login(res: ServerResponse, params: Record<string, string>, format: 'json' | 'xml'): void {
+  async function login(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, format: 'json' | 'xml'): Promise<void> {
+    // As CloudStack: a password in a GET URL would end up in logs and shell history.
+    if (req.method !== 'POST') return respond(res, { status: 405, responseName: 'loginresponse', body: errorBody(new ApiError(405, 'Please use HTTP POST to authenticate using this API')) }, format);
     try {
-      const { caller, sessionKey, timeoutSeconds } = engine.accounts.login(params['username'] ?? '', params['password'] ?? '', params['domain']);
+      const { caller, sessionKey, timeoutSeconds } = await engine.accounts.login(params['username'] ?? '', params['password'] ?? '', params['domain']);
       res.setHeader('Set-Cookie', [`sessionkey=${sessionKey}; Path=/client; HttpOnly; SameSite=Strict`, `userid=${caller.userUuid}; Path=/client; SameSite=Strict`]);
       respond(res, {
         status: 200,

@@ -1,13 +1,20 @@
 /**
  * Domains, accounts and users: creation, API keys (secret sealed at rest), passwords (scrypt),
  * login sessions, and turning any of those into the Caller a command runs as.
+ *
+ * Logins follow CloudStack: a failure answers 531, each failure counts against
+ * incorrect.login.attempts.allowed and the user is disabled when it runs out (root admins are
+ * never disabled, as CloudStack's internal accounts are not), a success resets the count.
+ * Session keys are kept only as SHA-256 hashes.
  */
-import { randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
-import { ApiError } from '../registry/errors.js';
+import { ApiError, ErrorCode } from '../registry/errors.js';
 import type { Caller, Role } from '../registry/types.js';
 import type { SecretBox } from '../secrets.js';
+import type { Settings } from '../settings.js';
+import { LoginThrottle } from './login-throttle.js';
 
 interface CallerRow {
   user_id: number;
@@ -24,12 +31,14 @@ interface CallerRow {
   password_hash: string | null;
   user_state: string;
   account_state: string;
+  login_attempts: number;
+  domain_name: string;
 }
 
 const CALLER_SQL = `
 SELECT u.id AS user_id, u.uuid AS user_uuid, u.username, a.id AS account_id, a.uuid AS account_uuid, a.name AS account_name,
        d.id AS domain_id, d.uuid AS domain_uuid, d.path AS domain_path, a.role, u.secret_key_enc, u.password_hash,
-       u.state AS user_state, a.state AS account_state
+       u.state AS user_state, a.state AS account_state, u.login_attempts, d.name AS domain_name
 FROM users u JOIN accounts a ON a.id=u.account_id JOIN domains d ON d.id=a.domain_id
 WHERE u.removed IS NULL AND a.removed IS NULL AND `;
 
@@ -54,12 +63,32 @@ export function hashPassword(password: string): string {
   return `scrypt:${salt.toString('base64')}:${hash.toString('base64')}`;
 }
 
-export function checkPassword(password: string, stored: string | null): boolean {
+/** The password rule of every command that sets one; undefined when PASSWORD is acceptable. */
+export function passwordProblem(password: string): string | undefined {
+  if (password.trim() === '') return 'password: cannot be empty or blank';
+  if (password.length < 6) return 'password: at least 6 characters';
+  return undefined;
+}
+
+/** Hash checked when the user does not exist, so that a miss costs as long as a wrong password. */
+const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
+
+/** Checks PASSWORD against a stored scrypt hash on libuv's thread pool, not on the event loop. */
+export async function checkPassword(password: string, stored: string | null): Promise<boolean> {
   if (!stored?.startsWith('scrypt:')) return false;
   const [, salt = '', hash = ''] = stored.split(':');
   const expected = Buffer.from(hash, 'base64');
-  const actual = scryptSync(password, Buffer.from(salt, 'base64'), expected.length);
-  return timingSafeEqual(expected, actual);
+  const actual = await new Promise<Buffer>((resolve, reject) => scrypt(password, Buffer.from(salt, 'base64'), expected.length, (error, key) => (error ? reject(error) : resolve(key))));
+  return expected.length > 0 && timingSafeEqual(expected, actual);
+}
+
+/** What the sessions table keeps instead of the key: reading the database gives no live session. */
+export function sessionKeyHash(sessionKey: string): string {
+  return createHash('sha256').update(sessionKey, 'utf8').digest('hex');
+}
+
+function loginDenied(message: string): ApiError {
+  return new ApiError(ErrorCode.ACCOUNT_ERROR, message);
 }
 
 /** API keys look like CloudStack's: 86 URL-safe Base64 characters. */
@@ -68,10 +97,17 @@ function newKey(): string {
 }
 
 export class Accounts {
+  private readonly throttle: LoginThrottle;
+
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
-  ) {}
+    /** Reads incorrect.login.attempts.allowed; without it (tools that never log in) failures only slow down. */
+    private readonly settings?: Settings,
+    clock: () => number = Date.now,
+  ) {
+    this.throttle = new LoginThrottle(clock);
+  }
 
   rootDomainId(): number {
     const row = this.db.prepare('SELECT id FROM domains WHERE parent_id IS NULL').get() as { id: number } | undefined;
@@ -130,31 +166,116 @@ export class Accounts {
     return toCaller(row);
   }
 
-  login(username: string, password: string, domainPath?: string): { caller: Caller; sessionKey: string; timeoutSeconds: number } {
-    const row = this.db.prepare(CALLER_SQL + 'u.username=?').get(username) as CallerRow | undefined;
-    const domainOk = !domainPath || domainPath === '/' || row?.domain_path === normalizeDomainPath(domainPath);
-    if (!row || !domainOk || row.user_state !== 'enabled' || !checkPassword(password, row.password_hash)) {
-      throw ApiError.unauthorized('Failed to authenticate user ' + username + '; please provide valid credentials');
+  /**
+   * Checks a password login and opens a session. Failures answer 531 as CloudStack's login does;
+   * the session key is returned once and stored only as its hash.
+   */
+  async login(username: string, password: string, domainPath?: string): Promise<{ caller: Caller; sessionKey: string; timeoutSeconds: number }> {
+    const wait = this.throttle.begin(username);
+    if (wait !== undefined) throw loginDenied(`too many failed logins for user ${username}; try again in ${Math.ceil(wait / 1000)} s`);
+    try {
+      const found = this.db.prepare(CALLER_SQL + 'u.username=?').get(username) as CallerRow | undefined;
+      const row = found && (!domainPath || domainPath === '/' || found.domain_path === normalizeDomainPath(domainPath)) ? found : undefined;
+      const passwordOk = await checkPassword(password, row ? row.password_hash : DUMMY_HASH);
+      if (!row || !passwordOk) {
+        this.throttle.fail(username);
+        if (row) this.countFailedLogin(row);
+        throw loginDenied(`Failed to authenticate user ${username} in domain ${domainPath || '/'}; please provide valid credentials`);
+      }
+      if (row.user_state !== 'enabled' || row.account_state !== 'enabled') {
+        throw loginDenied(`User ${username} (or their account) in domain ${row.domain_name} is disabled/locked. Please contact the administrator.`);
+      }
+      this.throttle.succeed(username);
+      if (row.login_attempts !== 0) this.db.prepare('UPDATE users SET login_attempts=0 WHERE id=?').run(row.user_id);
+      const sessionKey = randomBytes(24).toString('base64url');
+      const timeoutSeconds = this.settings?.int('session.timeout') ?? 1800;
+      this.db.prepare('INSERT INTO sessions (key_hash, user_id, created, expires) VALUES (?,?,?,?)').run(sessionKeyHash(sessionKey), row.user_id, now(), new Date(Date.now() + timeoutSeconds * 1000).toISOString());
+      return { caller: toCaller(row), sessionKey, timeoutSeconds };
+    } finally {
+      this.throttle.end(username);
     }
-    const sessionKey = randomBytes(24).toString('base64url');
-    const timeoutSeconds = 1800;
-    this.db.prepare('INSERT INTO sessions (key, user_id, created, expires) VALUES (?,?,?,?)').run(sessionKey, row.user_id, now(), new Date(Date.now() + timeoutSeconds * 1000).toISOString());
-    return { caller: toCaller(row), sessionKey, timeoutSeconds };
+  }
+
+  /** CloudStack's updateLoginAttempts: count the failure, and disable the user when none are left. */
+  private countFailedLogin(row: CallerRow): void {
+    // Root admins are CloudStack's internal accounts: never disabled (the throttle still slows them).
+    if (row.role === 'Admin' || row.user_state !== 'enabled') return;
+    const allowed = this.settings?.int('incorrect.login.attempts.allowed') ?? 0;
+    if (allowed <= 0) return;
+    const attempts = row.login_attempts + 1;
+    if (attempts < allowed) this.db.prepare('UPDATE users SET login_attempts=? WHERE id=?').run(attempts, row.user_id);
+    else this.db.prepare(`UPDATE users SET login_attempts=?, state='disabled' WHERE id=?`).run(allowed, row.user_id);
   }
 
   bySession(sessionKey: string, timeoutSeconds: number): Caller | undefined {
-    const row = this.db.prepare('SELECT user_id, expires FROM sessions WHERE key=?').get(sessionKey) as { user_id: number; expires: string } | undefined;
+    const keyHash = sessionKeyHash(sessionKey);
+    const row = this.db.prepare('SELECT user_id, expires FROM sessions WHERE key_hash=?').get(keyHash) as { user_id: number; expires: string } | undefined;
     if (!row) return undefined;
     if (Date.parse(row.expires) < Date.now()) {
-      this.db.prepare('DELETE FROM sessions WHERE key=?').run(sessionKey);
+      this.db.prepare('DELETE FROM sessions WHERE key_hash=?').run(keyHash);
       return undefined;
     }
-    this.db.prepare('UPDATE sessions SET expires=? WHERE key=?').run(new Date(Date.now() + timeoutSeconds * 1000).toISOString(), sessionKey);
-    return this.byUserId(row.user_id);
+    const caller = this.db.prepare(CALLER_SQL + 'u.id=?').get(row.user_id) as CallerRow | undefined;
+    // A user disabled (or removed) since the login loses the session at once, as an API key would.
+    if (!caller || caller.user_state !== 'enabled' || caller.account_state !== 'enabled') return undefined;
+    this.db.prepare('UPDATE sessions SET expires=? WHERE key_hash=?').run(new Date(Date.now() + timeoutSeconds * 1000).toISOString(), keyHash);
+    return toCaller(caller);
   }
 
   logout(sessionKey: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE key=?').run(sessionKey);
+    this.db.prepare('DELETE FROM sessions WHERE key_hash=?').run(sessionKeyHash(sessionKey));
+  }
+
+  /**
+   * updateUser: changes the given fields of a user. A new password needs the current one unless
+   * an admin sets it (CloudStack's validateAndUpdateUserPasswordIfNeeded). A new password ends
+   * every login session of the user, since whoever holds one may be why the password changes.
+   */
+  async updateUser(userId: number, changes: { password?: string; currentPassword?: string; adminReset: boolean; firstname?: string; lastname?: string; email?: string; username?: string }): Promise<void> {
+    let hash: string | undefined;
+    if (changes.password !== undefined) {
+      const problem = passwordProblem(changes.password);
+      if (problem) throw ApiError.param(problem);
+      if (!changes.adminReset) {
+        if (!changes.currentPassword) throw ApiError.param('currentpassword: to set a new password the current password must be provided');
+        const row = this.db.prepare('SELECT username, password_hash FROM users WHERE id=?').get(userId) as { username: string; password_hash: string | null };
+        // Guessing the current password here is throttled like guessing it at login.
+        const wait = this.throttle.begin(row.username);
+        if (wait !== undefined) throw loginDenied(`too many failed password checks for user ${row.username}; try again in ${Math.ceil(wait / 1000)} s`);
+        try {
+          if (!(await checkPassword(changes.currentPassword, row.password_hash))) {
+            this.throttle.fail(row.username);
+            throw ApiError.param('currentpassword: the current password is incorrect');
+          }
+          this.throttle.succeed(row.username);
+        } finally {
+          this.throttle.end(row.username);
+        }
+      }
+      hash = hashPassword(changes.password);
+    }
+    if (changes.username !== undefined) {
+      const taken = this.db.prepare('SELECT 1 FROM users WHERE username=? AND id<>? AND removed IS NULL').get(changes.username, userId);
+      if (taken) throw ApiError.param(`username: a user named ${changes.username} already exists`);
+    }
+    this.db.transaction(() => {
+      const set = (column: string, value: string | undefined) => {
+        if (value !== undefined) this.db.prepare(`UPDATE users SET ${column}=? WHERE id=?`).run(value, userId);
+      };
+      set('firstname', changes.firstname);
+      set('lastname', changes.lastname);
+      set('email', changes.email);
+      set('username', changes.username);
+      if (hash !== undefined) {
+        set('password_hash', hash);
+        this.db.prepare('DELETE FROM sessions WHERE user_id=?').run(userId);
+      }
+    })();
+  }
+
+  /** enableUser: the user may log in again, with a fresh count of failed logins (as CloudStack resets it). */
+  enableUser(userId: number): void {
+    this.db.prepare(`UPDATE users SET state='enabled', login_attempts=0 WHERE id=?`).run(userId);
   }
 }
 

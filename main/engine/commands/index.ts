@@ -60,6 +60,8 @@ import createAccount from './accounts/createAccount.js';
 import registerUserKeys from './accounts/registerUserKeys.js';
 import createDomain from './accounts/createDomain.js';
 import listDomains from './accounts/listDomains.js';
+import updateUser from './accounts/updateUser.js';
+import enableUser from './accounts/enableUser.js';
 import createVMSnapshot from './snapshots/createVMSnapshot.js';
 import listVMSnapshot from './snapshots/listVMSnapshot.js';
 import revertToVMSnapshot from './snapshots/revertToVMSnapshot.js';
@@ -76,8 +78,8 @@ export const ALL_COMMANDS: CommandDef[] = [
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
-  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
-  listAccounts, createAccount, registerUserKeys, createDomain, listDomains,
   listHypervisorCapabilities, updateHypervisorCapabilities,
+  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
+  listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
 ];

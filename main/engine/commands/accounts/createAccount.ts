@@ -2,6 +2,8 @@ import { defineCommand, ADMINS } from '../../registry/types.js';
 import type { Role } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
+import { isInDomain } from '../../vm/access.js';
+import { passwordProblem } from '../../auth/accounts.js';
 import { accountView } from './views.js';
 
 const TYPES: Record<number, Role> = { 0: 'User', 1: 'Admin', 2: 'DomainAdmin' };
@@ -36,9 +38,10 @@ export default defineCommand({
     role ??= 'User';
     if (caller.role !== 'Admin' && role === 'Admin') throw ApiError.denied('only a root admin can create root admin accounts');
     const domainId = args.uuid('domainid') ? byUuid<{ id: number; path: string }>(engine.db, 'domain', args.uuid('domainid')!, 'domainid') : undefined;
-    if (domainId && caller.role === 'DomainAdmin' && !domainId.path.startsWith(caller.domainPath)) throw ApiError.denied('the domain is outside the caller\'s domain');
+    if (domainId && caller.role === 'DomainAdmin' && !isInDomain(domainId.path, caller.domainPath)) throw ApiError.denied('the domain is outside the caller\'s domain');
     const password = args.str('password')!;
-    if (password.length < 6) throw ApiError.param('password: at least 6 characters');
+    const problem = passwordProblem(password);
+    if (problem) throw ApiError.param(problem);
     const { accountId } = engine.accounts.createAccount({
       name: args.str('account') ?? args.str('username')!, role, domainId: domainId?.id ?? caller.domainId, username: args.str('username')!, password,
       firstname: args.str('firstname'), lastname: args.str('lastname'), email: args.str('email'),
