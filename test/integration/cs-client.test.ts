@@ -115,6 +115,18 @@ describe('the cs client against kiln serve', () => {
     for (const type of ['VM.CREATE', 'VM.START', 'VM.STOP', 'VM.REBOOT', 'VM.DESTROY', 'VM.RECOVER', 'VM.EXPUNGE']) expect(types).toContain(type);
   });
 
+  it('expunges a VM that is already Destroyed with destroyVirtualMachine expunge=true (what Ansible cs_instance state=expunged sends)', async () => {
+    const deployed = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`, `serviceofferingid=${ids['offering']}`, 'name=cs-expunge-later']);
+    const vm = deployed.json['virtualmachine'] as { id: string };
+    expect((await cs(['destroyVirtualMachine', `id=${vm.id}`])).json['virtualmachine']).toMatchObject({ state: 'Destroyed' });
+    const expunged = await cs(['destroyVirtualMachine', `id=${vm.id}`, 'expunge=true']);
+    expect(expunged.code).toBe(0);
+    expect(expunged.json).toMatchObject({ success: true });
+    const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true });
+    expect(db.prepare('SELECT state FROM vm_instances WHERE uuid=?').get(vm.id)).toEqual({ state: 'Expunged' });
+    db.close();
+  });
+
   it('takes, lists, reverts to and deletes a VM snapshot', async () => {
     const web = ((await cs(['listVirtualMachines', 'name=demo-web'])).json['virtualmachine'] as { id: string }[])[0]!;
     const taken = await cs(['createVMSnapshot', `virtualmachineid=${web.id}`, 'name=cs-snap', 'description=from the cs client', 'snapshotmemory=true']);
