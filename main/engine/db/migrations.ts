@@ -375,18 +375,4 @@ CREATE TABLE host_cleanups (
 CREATE INDEX host_cleanups_host ON host_cleanups(host_id);
 `,
   },
-  {
-    version: 10,
-    name: 'session keys kept only as hashes; failed login count per user',
-    // A session key in the database was a live credential for anyone who could read the file.
-    // Only its SHA-256 is kept now; the plain keys of earlier sessions are dropped (their users
-    // log in again). login_attempts is CloudStack's user.incorrect_login_attempts.
-    sql: `
-DROP TABLE sessions;
-CREATE TABLE sessions (
-  key_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), created TEXT NOT NULL, expires TEXT NOT NULL
-);
-ALTER TABLE users ADD COLUMN login_attempts INTEGER NOT NULL DEFAULT 0;
-`,
-  },
 ];
