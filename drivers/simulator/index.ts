@@ -3,7 +3,9 @@
  * real host where the engine can observe it (power states, capacity, snapshots, migration,
  * a serial console with a shell) and keeps its state in a SimulatorWorld.
  *
- * Host URL: simulator://NAME?cpus=8&mhz=2000&memory=16384 (memory in MiB).
+ * Host URL: simulator://NAME?cpus=8&mhz=2000&memory=16384 (memory in MiB). latency=MS makes the
+ * host take that long over define, start, stop, reboot and destroy, as a real host does, so that
+ * crash tests can catch a VM half-way through an operation.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -105,7 +107,7 @@ export class SimulatorDriver implements HypervisorDriver {
       gpus: parseGpus(url.searchParams.get('gpus')),
     });
     if (!host.up) throw new DriverError(`simulated host ${name} is down`, 'unreachable');
-    const session = new SimulatorSession(spec.hostId, host, this);
+    const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0));
     this.sessions.set(name, session);
     return session;
   }
@@ -158,7 +160,13 @@ class SimulatorSession implements HostSession {
     readonly hostId: string,
     private readonly host: SimHost,
     private readonly driver: SimulatorDriver,
+    /** How long the host takes over a lifecycle operation (host URL latency=MS). */
+    private readonly latencyMs = 0,
   ) {}
+
+  private async busy(): Promise<void> {
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+  }
 
   emit(event: HostEvent): void {
     this.events.emit('event', event);
@@ -224,6 +232,7 @@ class SimulatorSession implements HostSession {
   }
 
   async define(spec: VmSpec): Promise<void> {
+    await this.busy();
     this.driver.checkFault('define', this.host.name);
     const existing = this.up.domains[spec.internalName];
     if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
@@ -234,6 +243,7 @@ class SimulatorSession implements HostSession {
   }
 
   async start(name: string): Promise<void> {
+    await this.busy();
     this.driver.checkFault('start', this.host.name);
     const domain = this.domain(name);
     if (domain.power === 'Running') throw new DriverError(`Requested operation is not valid: domain is already running`, 'invalid');
@@ -248,6 +258,7 @@ class SimulatorSession implements HostSession {
   }
 
   async stop(name: string, _options?: StopOptions): Promise<void> {
+    await this.busy();
     this.driver.checkFault('stop', this.host.name);
     const domain = this.domain(name);
     domain.power = 'Stopped';
@@ -255,6 +266,7 @@ class SimulatorSession implements HostSession {
   }
 
   async reboot(name: string): Promise<void> {
+    await this.busy();
     const domain = this.domain(name);
     if (domain.power !== 'Running') throw new DriverError('Requested operation is not valid: domain is not running', 'invalid');
   }
@@ -264,6 +276,7 @@ class SimulatorSession implements HostSession {
   }
 
   async destroy(name: string, options: { removeDisks?: string[] | 'all' } = {}): Promise<void> {
+    await this.busy();
     this.driver.checkFault('destroy', this.host.name);
     const domain = this.domain(name);
     const remove = options.removeDisks === 'all' ? domain.spec.disks.map((d) => d.name) : options.removeDisks ?? [];

@@ -15,7 +15,8 @@ export interface KilnProcess {
   stop(): Promise<void>;
 }
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'kiln.js');
+// KILN_TEST_BIN runs another build of the CLI (e.g. one compiled from a working tree without touching dist/).
+const BIN = process.env['KILN_TEST_BIN'] ?? join(import.meta.dirname, '..', '..', 'bin', 'kiln.js');
 
 export async function startKiln(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<KilnProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-serve-'));
