@@ -140,6 +140,26 @@ describe('the cs client against kiln serve', () => {
     expect((await cs(['listVMSnapshot', `virtualmachineid=${web.id}`])).json['vmSnapshot']).toBeUndefined();
   });
 
+  it('changes passwords with updateUser: an admin without the current one, a user (signing with its own keys) only with it', async () => {
+    const created = await cs(['createAccount', 'username=cs-user', 'password=first-pw', 'email=cs@example.org', 'firstname=Cs', 'lastname=User', '--post']);
+    expect(created.code).toBe(0);
+    const user = (created.json['account'] as { user: { id: string }[] }).user[0]!;
+    const loginStatus = async (password: string) => (await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams({ command: 'login', username: 'cs-user', password, response: 'json' }) })).status;
+    const reset = await cs(['updateUser', `id=${user.id}`, 'password=second-pw', '--post']);
+    expect(reset.code).toBe(0);
+    expect(reset.json['user']).toMatchObject({ id: user.id, username: 'cs-user', state: 'enabled' });
+    expect(await loginStatus('second-pw')).toBe(200);
+    expect(await loginStatus('first-pw')).toBe(531);
+
+    const keys = (await cs(['registerUserKeys', `id=${user.id}`])).json['userkeys'] as { apikey: string; secretkey: string };
+    const asUser = { CLOUDSTACK_KEY: keys.apikey, CLOUDSTACK_SECRET: keys.secretkey };
+    const refused = await cs(['updateUser', `id=${user.id}`, 'password=third-pw', '--post'], asUser);
+    expect(errorOf(refused)).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/^currentpassword:/) });
+    const changed = await cs(['updateUser', `id=${user.id}`, 'password=third-pw', 'currentpassword=second-pw', '--post'], asUser);
+    expect(changed.code).toBe(0);
+    expect(await loginStatus('third-pw')).toBe(200);
+  });
+
   it('gives 431 naming a missing required parameter, and writes nothing', async () => {
     const before = dbState();
     const res = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`]);
