@@ -72,6 +72,8 @@ export interface JobUpdate {
 export const IPC = {
   invoke: 'kiln:invoke',
   subscribe: 'kiln:subscribe',
+  /** renderer → main: the page's last listener on a channel is gone. */
+  unsubscribe: 'kiln:unsubscribe',
   message: 'kiln:message',
   /** renderer → main, `ConsoleClientMessage` (fire and forget). */
   console: 'kiln:console',

@@ -3,7 +3,7 @@
  * sees ipcRenderer itself (contextIsolation and sandbox are on).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { IPC, type ApiEnvelope, type ApiParams, type ConsoleClientMessage, type ConsoleServerMessage, type KilnBridge } from './api';
+import { IPC, type ApiEnvelope, type ApiParams, type ConsoleClientMessage, type ConsoleServerMessage, type KilnBridge, type LiveChannel } from './api';
 
 /** Console listeners by channel id; one IPC listener fans out to them. */
 const consoles = new Map<string, (message: ConsoleServerMessage) => void>();
@@ -13,16 +13,31 @@ ipcRenderer.on(IPC.consoleMessage, (_event: IpcRendererEvent, message: ConsoleSe
 });
 const toMain = (message: ConsoleClientMessage) => ipcRenderer.send(IPC.console, message);
 
+/** Live-channel listeners of this page; main holds one subscription per channel for the window. */
+const listeners = new Map<LiveChannel, Set<(payload: unknown) => void>>();
+ipcRenderer.on(IPC.message, (_event: IpcRendererEvent, message: { channel: LiveChannel; payload: unknown }) => {
+  for (const listener of [...(listeners.get(message.channel) ?? [])]) listener(message.payload);
+});
+
 const bridge: KilnBridge = {
   // The envelope crosses the bridge as plain data (an Error would lose its fields there).
   invoke: async (command: string, params?: ApiParams) => (await ipcRenderer.invoke(IPC.invoke, command, params ?? {})) as ApiEnvelope,
   subscribe(channel, listener) {
-    const handler = (_event: IpcRendererEvent, message: { channel: string; payload: unknown }) => {
-      if (message.channel === channel) listener(message.payload);
+    let set = listeners.get(channel);
+    if (!set) {
+      listeners.set(channel, (set = new Set()));
+      void ipcRenderer.invoke(IPC.subscribe, channel);
+    }
+    const own = set;
+    own.add(listener);
+    return () => {
+      own.delete(listener);
+      // The page's last listener on the channel: main drops this window's subscription too.
+      if (own.size === 0 && listeners.get(channel) === own) {
+        listeners.delete(channel);
+        void ipcRenderer.invoke(IPC.unsubscribe, channel);
+      }
     };
-    ipcRenderer.on(IPC.message, handler);
-    void ipcRenderer.invoke(IPC.subscribe, channel);
-    return () => ipcRenderer.off(IPC.message, handler);
   },
   console: {
     open(id, vmId, listener) {

@@ -12,7 +12,7 @@ import { CONTENT_SECURITY_POLICY } from '../http/server.js';
 import { kvmDriverIfAvailable } from '../drivers.js';
 import { IPC, type ApiParams } from '../../preload/api.js';
 import { FileMasterKey, SafeStorageMasterKey } from './master-key.js';
-import { attachIpcConsole } from '../http/live.js';
+import { attachIpcConsole, attachIpcSubscriptions } from '../http/live.js';
 import { mainWindowOptions, type WindowState } from './window-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -80,12 +80,7 @@ async function start(): Promise<void> {
     const result = await engine.registry.execute(typeof command === 'string' ? command : undefined, raw, caller);
     return result.body;
   });
-  ipcMain.handle(IPC.subscribe, (event, channel: unknown) => {
-    const send = (payload: unknown) => !event.sender.isDestroyed() && event.sender.send(IPC.message, { channel, payload });
-    if (channel === 'jobs') engine.jobs.updates.on('job', send);
-    if (channel === 'events') engine.events.emitter.on('event', send);
-    if (channel === 'vms') engine.bus.on('vm', send);
-  });
+  attachIpcSubscriptions(ipcMain, engine); // live channels per window, through the engine's one hub
 
   attachIpcConsole(ipcMain, engine, caller); // console channels over IPC (open, write, resize, close)
 

@@ -16,6 +16,7 @@ import { FileMasterKey, SecretBox, type MasterKeySource } from './secrets.js';
 import { Accounts } from './auth/accounts.js';
 import { HostManager } from './hosts/host-manager.js';
 import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
+import { LiveHub } from './live-hub.js';
 import { Planner } from './placement/planner.js';
 import { VmService } from './vm/vm-service.js';
 import { ALL_COMMANDS } from './commands/index.js';
@@ -73,6 +74,8 @@ export class Engine {
   readonly bus = new EventEmitter();
   readonly log: Logger;
   readonly background: BackgroundTasks;
+  /** The UI's live subscriptions (WebSocket and IPC clients), one listener per channel on the emitters above. */
+  readonly live: LiveHub;
   readonly consoleTokens = new ConsoleTokens();
   /** Template and ISO downloads into the zones' image stores. */
   readonly images: ImageDownloads;
@@ -91,12 +94,12 @@ export class Engine {
     const drivers = new Map<HypervisorType, HypervisorDriver>([['Simulator', this.simulator]]);
     for (const driver of options.drivers ?? []) drivers.set(driver.hypervisor, driver);
     this.hosts = new HostManager(this.db, this.secrets, drivers);
+    syncHypervisorCapabilities(this.db, drivers.values());
     this.planner = new Planner(this.db, this.settings);
     this.vms = new VmService(this);
     this.registry = new CommandRegistry(this);
     this.registry.register(...ALL_COMMANDS);
-    syncHypervisorCapabilities(this.db, drivers.values());
-    this.bus.setMaxListeners(0);
+    this.live = new LiveHub({ jobs: { emitter: this.jobs.updates, event: 'job' }, events: { emitter: this.events.emitter, event: 'event' }, vms: { emitter: this.bus, event: 'vm' } });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
   }

@@ -52,9 +52,7 @@ interface EventRow {
 export class EventLog {
   readonly emitter = new EventEmitter();
 
-  constructor(private readonly db: Db) {
-    this.emitter.setMaxListeners(0);
-  }
+  constructor(private readonly db: Db) {}
 
   record(input: EventInput): string {
     const uuid = randomUUID();

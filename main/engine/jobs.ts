@@ -43,9 +43,7 @@ export class JobManager {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly running = new Set<Promise<unknown>>();
 
-  constructor(private readonly db: Db) {
-    this.updates.setMaxListeners(0);
-  }
+  constructor(private readonly db: Db) {}
 
   /** Marks jobs a previous process left in progress as failed; returns how many. */
   recoverOrphans(): number {

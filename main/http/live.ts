@@ -14,10 +14,10 @@ import type { RunningServer } from './server.js';
 import { refuseUpgrade } from './upgrade-router.js';
 import { ApiError, toApiError } from '../engine/registry/errors.js';
 import type { Caller } from '../engine/registry/types.js';
-import { IPC, type ConsoleClientMessage, type ConsoleServerMessage, type LiveChannel, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
+import { isLiveChannel, type LiveClient } from '../engine/live-hub.js';
+import { IPC, type ConsoleClientMessage, type ConsoleServerMessage, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
 
 export const LIVE_PATH = '/kiln/live';
-const LIVE_CHANNELS: readonly LiveChannel[] = ['jobs', 'events', 'vms'];
 /** At most this many consoles per client; each holds a host session channel. */
 const MAX_CONSOLES = 16;
 /** Largest client message (keystrokes, a paste). */
@@ -132,9 +132,9 @@ export function parseClientMessage(raw: unknown): LiveClientMessage | undefined 
   const id = typeof m['id'] === 'string' && m['id'].length > 0 && m['id'].length <= 64 ? m['id'] : undefined;
   switch (m['type']) {
     case 'subscribe':
-      return LIVE_CHANNELS.includes(m['channel'] as LiveChannel) ? { type: 'subscribe', channel: m['channel'] as LiveChannel } : undefined;
+      return isLiveChannel(m['channel']) ? { type: 'subscribe', channel: m['channel'] } : undefined;
     case 'unsubscribe':
-      return LIVE_CHANNELS.includes(m['channel'] as LiveChannel) ? { type: 'unsubscribe', channel: m['channel'] as LiveChannel } : undefined;
+      return isLiveChannel(m['channel']) ? { type: 'unsubscribe', channel: m['channel'] } : undefined;
     case 'console-open':
       return id && typeof m['vmId'] === 'string' ? { type: 'console-open', id, vmId: m['vmId'] } : undefined;
     case 'console-write':
@@ -146,13 +146,6 @@ export function parseClientMessage(raw: unknown): LiveClientMessage | undefined 
     default:
       return undefined;
   }
-}
-
-/** The engine emitter behind each live channel. */
-function sourceOf(engine: Engine, channel: LiveChannel): { emitter: NodeJS.EventEmitter; event: string } {
-  if (channel === 'jobs') return { emitter: engine.jobs.updates, event: 'job' };
-  if (channel === 'events') return { emitter: engine.events.emitter, event: 'event' };
-  return { emitter: engine.bus, event: 'vm' };
 }
 
 /** True when the browser's Origin names the host it connected to (no cross-site WebSocket hijacking). */
@@ -200,14 +193,8 @@ function serveClient(engine: Engine, ws: WebSocket): void {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
   const consoles = new ConsoleChannels(engine, engine.accounts.localAdmin(), send, () => ws.bufferedAmount);
-  const subscriptions = new Map<LiveChannel, (payload: unknown) => void>();
-  const unsubscribe = (channel: LiveChannel) => {
-    const listener = subscriptions.get(channel);
-    if (!listener) return;
-    const { emitter, event } = sourceOf(engine, channel);
-    emitter.off(event, listener);
-    subscriptions.delete(channel);
-  };
+  // This socket's subscriptions live in the engine's one hub and end with the socket.
+  const live = engine.live.connect((channel, payload) => send({ type: 'message', channel, payload }));
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     let parsed: unknown;
@@ -221,23 +208,52 @@ function serveClient(engine: Engine, ws: WebSocket): void {
       ws.close(1003, 'malformed message');
       return;
     }
-    if (message.type === 'subscribe') {
-      if (subscriptions.has(message.channel)) return;
-      const listener = (payload: unknown) => send({ type: 'message', channel: message.channel, payload });
-      const { emitter, event } = sourceOf(engine, message.channel);
-      emitter.on(event, listener);
-      subscriptions.set(message.channel, listener);
-    } else if (message.type === 'unsubscribe') {
-      unsubscribe(message.channel);
-    } else {
+    if (message.type === 'subscribe') live.subscribe(message.channel);
+    else if (message.type === 'unsubscribe') live.unsubscribe(message.channel);
+    else {
       consoles.handle(message);
     }
   });
   ws.on('close', () => {
-    for (const channel of [...subscriptions.keys()]) unsubscribe(channel);
+    live.close();
     consoles.closeAll();
   });
   ws.on('error', () => ws.terminate());
+}
+
+/**
+ * The Electron shell's side of the live subscriptions: one hub client per window (webContents),
+ * closed when the window is destroyed or its page navigates (a reload is a new page that
+ * subscribes afresh), and each channel ended when the page unsubscribes from it.
+ */
+export function attachIpcSubscriptions(ipcMain: Pick<IpcMain, 'handle'>, engine: Pick<Engine, 'live'>): void {
+  const byWindow = new Map<number, LiveClient>();
+  const clientOf = (sender: WebContents): LiveClient => {
+    let client = byWindow.get(sender.id);
+    if (!client) {
+      const created = engine.live.connect((channel, payload) => {
+        if (!sender.isDestroyed()) sender.send(IPC.message, { channel, payload });
+      });
+      client = created;
+      byWindow.set(sender.id, created);
+      const id = sender.id;
+      const drop = () => {
+        created.close();
+        if (byWindow.get(id) === created) byWindow.delete(id);
+        sender.off('destroyed', drop);
+        sender.off('did-navigate', drop);
+      };
+      sender.on('destroyed', drop);
+      sender.on('did-navigate', drop);
+    }
+    return client;
+  };
+  ipcMain.handle(IPC.subscribe, (event, channel: unknown) => {
+    if (isLiveChannel(channel)) clientOf(event.sender).subscribe(channel);
+  });
+  ipcMain.handle(IPC.unsubscribe, (event, channel: unknown) => {
+    if (isLiveChannel(channel)) byWindow.get(event.sender.id)?.unsubscribe(channel);
+  });
 }
 
 /** The Electron shell's side of the console channel: the same messages over IPC, per window. */

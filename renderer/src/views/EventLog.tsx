@@ -33,14 +33,17 @@ export function EventLog({ resourceId, compact }: { resourceId?: string; compact
     return () => clearTimeout(timer.current);
   }, [load]);
 
-  // New events: reload (debounced), whatever they are; the filter is applied by the engine.
+  // New events: reload (debounced) with the filter as it is then; the engine applies it. One
+  // subscription for the life of the view (a filter change must not subscribe again), ended on unmount.
+  const latestLoad = useRef(load);
+  latestLoad.current = load;
   useEffect(
     () =>
       kiln.subscribe('events', () => {
         clearTimeout(timer.current);
-        timer.current = setTimeout(() => void load(), 500);
+        timer.current = setTimeout(() => void latestLoad.current(), 500);
       }),
-    [load],
+    [],
   );
 
   const types = useMemo(() => [...new Set(events.map((e) => e.type))].sort(), [events]);
