@@ -67,6 +67,7 @@ func main() {
 	autostart := flag.Bool("autostart", true, "power on the generated VMs")
 	taskTime := flag.Duration("task-time", 300*time.Millisecond, "how long the tasks this main runs (MigrateVM_Task) take, reporting progress")
 	shutdownTime := flag.Duration("shutdown-time", 200*time.Millisecond, "how long a guest takes to power off after ShutdownGuest")
+	pageSize := flag.Int("page-size", 100, "most objects in one RetrievePropertiesEx page (vCenter pages large results)")
 	idle := flag.Duration("session-idle", 0, "expire sessions idle this long (0: never)")
 	flag.Parse()
 
@@ -102,7 +103,7 @@ func main() {
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = tlsConfig(cert)
-	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime})
+	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize})
 	defer server.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -1,8 +1,8 @@
 package main
 
-// The vim25 methods vcsim 0.24.2 lacks (RebootGuest, MigrateVM_Task, CancelTask) or answers
-// unlike vCenter (ShutdownGuest powers off at once and ignores VMware Tools), answered here
-// as vCenter does.
+// The vim25 methods vcsim 0.24.2 lacks (RebootGuest, MigrateVM_Task, CancelTask,
+// ContinueRetrievePropertiesEx) or answers unlike vCenter (ShutdownGuest powers off at once and
+// ignores VMware Tools; RetrievePropertiesEx never pages), answered here as vCenter does.
 //
 // How they are hooked in: the simulator dispatches a call by reflection on the Go object
 // registered for `_this`, and its own code type-asserts *simulator.VirtualMachine, so VMs cannot
@@ -13,10 +13,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
+	"github.com/vmware/govmomi/vim25/xml"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,6 +34,16 @@ const innerPath = "/vcsim-sdk"
 type methodOptions struct {
 	taskTime     time.Duration
 	shutdownTime time.Duration
+	// pageSize caps a RetrievePropertiesEx page when the client sets no maxObjects, as vCenter
+	// pages large results whether asked to or not.
+	pageSize int
+}
+
+// pages holds the rest of a paged RetrievePropertiesEx result until the client continues it.
+type pages struct {
+	session string
+	size    int
+	rest    []types.ObjectContent
 }
 
 type dispatcher struct {
@@ -40,12 +52,13 @@ type dispatcher struct {
 	mu   sync.Mutex
 	// cancel holds the running tasks this main started, closed by CancelTask.
 	cancel map[types.ManagedObjectReference]chan struct{}
+	tokens map[string]*pages
 }
 
 func newServer(svc *simulator.Service, opts methodOptions) *simulator.Server {
 	simulator.Map.Path = innerPath
 	srv := svc.NewServer()
-	d := &dispatcher{svc: svc, opts: opts, cancel: map[types.ManagedObjectReference]chan struct{}{}}
+	d := &dispatcher{svc: svc, opts: opts, cancel: map[types.ManagedObjectReference]chan struct{}{}, tokens: map[string]*pages{}}
 	svc.ServeMux.HandleFunc("/sdk", d.serveSDK)
 	svc.ServeMux.HandleFunc("/sdk/vimServiceVersions.xml", svc.ServiceVersions)
 	srv.URL.Path = "/sdk"
@@ -53,26 +66,48 @@ func newServer(svc *simulator.Service, opts methodOptions) *simulator.Server {
 }
 
 func (d *dispatcher) serveSDK(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(r.Body)
-		_ = r.Body.Close()
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(d.redirect(body)))
-	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = innerPath
-	d.svc.ServeSDK(w, r2)
+	if r.Method != http.MethodPost {
+		d.svc.ServeSDK(w, r2)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	redirected, ok := d.redirect(body)
+	r2.Body = io.NopCloser(bytes.NewReader(redirected))
+	if !ok {
+		d.svc.ServeSDK(w, r2)
+		return
+	}
+	// A fault raised before the companion runs (NotAuthenticated) names the companion: give
+	// the client back the type it called.
+	rec := httptest.NewRecorder()
+	d.svc.ServeSDK(rec, r2)
+	out := rec.Body.Bytes()
+	for companion, real := range companionTypes {
+		out = bytes.ReplaceAll(out, []byte(`type="`+companion+`"`), []byte(`type="`+real+`"`))
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(out)
 }
 
+var companionTypes = map[string]string{"KilnVmOps": "VirtualMachine", "KilnTaskOps": "Task", "KilnPcOps": "PropertyCollector"}
+
 // redirect returns the request with `_this` pointing at the companion when the method is one
-// answered here; any other request is returned unchanged.
-func (d *dispatcher) redirect(body []byte) []byte {
+// answered here (and true); any other request is returned unchanged.
+func (d *dispatcher) redirect(body []byte) ([]byte, bool) {
 	method, err := simulator.UnmarshalBody(types.TypeFunc(), body)
 	if err != nil {
-		return body
+		return body, false
 	}
 	var req interface{}
 	switch m := method.Body.(type) {
@@ -88,14 +123,23 @@ func (d *dispatcher) redirect(body []byte) []byte {
 	case *types.CancelTask:
 		m.This = d.taskCompanion(m.This)
 		req = &methods.CancelTaskBody{Req: m}
+	case *types.RetrievePropertiesEx:
+		m.This = d.pcCompanion(m.This)
+		req = &methods.RetrievePropertiesExBody{Req: m}
+	case *types.ContinueRetrievePropertiesEx:
+		m.This = d.pcCompanion(m.This)
+		req = &methods.ContinueRetrievePropertiesExBody{Req: m}
+	case *types.CancelRetrievePropertiesEx:
+		m.This = d.pcCompanion(m.This)
+		req = &methods.CancelRetrievePropertiesExBody{Req: m}
 	default:
-		return body
+		return body, false
 	}
 	out, err := xml.Marshal(soap.Envelope{Body: req})
 	if err != nil {
-		return body
+		return body, false
 	}
-	return out
+	return out, true
 }
 
 func (d *dispatcher) vmCompanion(ref types.ManagedObjectReference) types.ManagedObjectReference {
@@ -118,6 +162,109 @@ func (d *dispatcher) taskCompanion(ref types.ManagedObjectReference) types.Manag
 		simulator.Map.Put(&taskOps{Self: c, d: d})
 	}
 	return c
+}
+
+func (d *dispatcher) pcCompanion(ref types.ManagedObjectReference) types.ManagedObjectReference {
+	if ref.Type != "PropertyCollector" {
+		return ref
+	}
+	c := types.ManagedObjectReference{Type: "KilnPcOps", Value: ref.Value}
+	if simulator.Map.Get(c) == nil {
+		simulator.Map.Put(&pcOps{Self: c, d: d})
+	}
+	return c
+}
+
+type pcOps struct {
+	Self types.ManagedObjectReference
+	d    *dispatcher
+}
+
+func (o *pcOps) Reference() types.ManagedObjectReference { return o.Self }
+
+// collector finds the PropertyCollector as the simulator's dispatch would: the session's own
+// instance first (filters and collectors are per session).
+func (o *pcOps) collector(ctx *simulator.Context) *simulator.PropertyCollector {
+	ref := types.ManagedObjectReference{Type: "PropertyCollector", Value: o.Self.Value}
+	var obj mo.Reference = simulator.Map.Get(ref)
+	if ctx.Session != nil {
+		if h := ctx.Session.Get(ref); h != nil {
+			obj = h
+		}
+	}
+	pc, _ := obj.(*simulator.PropertyCollector)
+	return pc
+}
+
+func sessionKey(ctx *simulator.Context) string {
+	if ctx.Session == nil {
+		return ""
+	}
+	return ctx.Session.Key
+}
+
+// page returns the first page of objects and, when more remain, the token for the rest.
+func (o *pcOps) page(ctx *simulator.Context, objects []types.ObjectContent, size int) *types.RetrieveResult {
+	if size <= 0 || len(objects) <= size {
+		return &types.RetrieveResult{Objects: objects}
+	}
+	token := randomHex(8)
+	o.d.mu.Lock()
+	o.d.tokens[token] = &pages{session: sessionKey(ctx), size: size, rest: objects[size:]}
+	o.d.mu.Unlock()
+	return &types.RetrieveResult{Objects: objects[:size], Token: token}
+}
+
+func (o *pcOps) RetrievePropertiesEx(ctx *simulator.Context, req *types.RetrievePropertiesEx) soap.HasFault {
+	pc := o.collector(ctx)
+	if pc == nil {
+		return &methods.RetrievePropertiesExBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})}
+	}
+	req.This = pc.Self
+	var res soap.HasFault
+	ctx.WithLock(pc, func() { res = pc.RetrievePropertiesEx(ctx, req) })
+	body := res.(*methods.RetrievePropertiesExBody)
+	if body.Res == nil || body.Res.Returnval == nil {
+		return body
+	}
+	size := int(req.Options.MaxObjects)
+	if size <= 0 || size > o.d.opts.pageSize {
+		size = o.d.opts.pageSize
+	}
+	body.Res.Returnval = o.page(ctx, body.Res.Returnval.Objects, size)
+	return body
+}
+
+func (o *pcOps) take(ctx *simulator.Context, token string) (*pages, types.BaseMethodFault) {
+	o.d.mu.Lock()
+	defer o.d.mu.Unlock()
+	p, ok := o.d.tokens[token]
+	if !ok || p.session != sessionKey(ctx) {
+		return nil, &types.InvalidArgument{InvalidProperty: "token"}
+	}
+	delete(o.d.tokens, token)
+	return p, nil
+}
+
+func (o *pcOps) ContinueRetrievePropertiesEx(ctx *simulator.Context, req *types.ContinueRetrievePropertiesEx) soap.HasFault {
+	body := &methods.ContinueRetrievePropertiesExBody{}
+	p, fault := o.take(ctx, req.Token)
+	if fault != nil {
+		body.Fault_ = simulator.Fault("", fault)
+		return body
+	}
+	body.Res = &types.ContinueRetrievePropertiesExResponse{Returnval: *o.page(ctx, p.rest, p.size)}
+	return body
+}
+
+func (o *pcOps) CancelRetrievePropertiesEx(ctx *simulator.Context, req *types.CancelRetrievePropertiesEx) soap.HasFault {
+	body := &methods.CancelRetrievePropertiesExBody{}
+	if _, fault := o.take(ctx, req.Token); fault != nil {
+		body.Fault_ = simulator.Fault("", fault)
+		return body
+	}
+	body.Res = &types.CancelRetrievePropertiesExResponse{}
+	return body
 }
 
 type vmOps struct {

@@ -1,0 +1,122 @@
+/**
+ * TLS trust on first use, by SHA-256 thumbprint of the server's certificate (vCenter's own
+ * form: AB:CD:…). Certificates of vCenters and ESXi hosts are mostly self-signed, so the chain
+ * is not what is trusted: the thumbprint the admin confirmed is. Every new connection is checked
+ * before a byte of the request (cookie, password) is written on it.
+ */
+import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+
+/** AB:CD:… upper-case; accepts any case, with or without colons. Throws on anything else. */
+export function normalizeThumbprint(thumbprint: string): string {
+  const hex = thumbprint.replace(/:/g, '').trim().toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) throw new Error(`not a SHA-256 thumbprint: ${JSON.stringify(thumbprint)}`);
+  return hex.match(/../g)!.join(':');
+}
+
+export function thumbprintOf(der: Buffer): string {
+  return normalizeThumbprint(createHash('sha256').update(der).digest('hex'));
+}
+
+/** The server presented another certificate than the one trusted: refused until an admin accepts the new one. */
+export class ThumbprintMismatchError extends Error {
+  override name = 'ThumbprintMismatchError';
+
+  constructor(
+    readonly host: string,
+    readonly expected: string,
+    /** What the server presented now, for the UI to show and the admin to confirm. */
+    readonly presented: string,
+  ) {
+    super(`The TLS certificate of ${host} has changed: expected SHA-256 thumbprint ${expected}, the server presented ${presented}. Connections are refused until an administrator accepts the new certificate.`);
+  }
+}
+
+export class TlsConnectError extends Error {
+  override name = 'TlsConnectError';
+}
+
+/**
+ * Holds what one endpoint is trusted by. Without an expected thumbprint (first use) the first
+ * certificate seen is taken and kept, so it cannot change under an open client either.
+ */
+export class ThumbprintTrust {
+  private pinned: string | undefined;
+  /** The thumbprint of the last certificate presented, matching or not. */
+  presented: string | undefined;
+
+  constructor(expected?: string) {
+    this.pinned = expected === undefined ? undefined : normalizeThumbprint(expected);
+  }
+
+  get thumbprint(): string | undefined {
+    return this.pinned;
+  }
+
+  /** Returns the error to refuse the connection with, or undefined to go on. */
+  check(host: string, presented: string): ThumbprintMismatchError | undefined {
+    this.presented = presented;
+    if (this.pinned === undefined) this.pinned = presented;
+    return this.pinned === presented ? undefined : new ThumbprintMismatchError(host, this.pinned, presented);
+  }
+}
+
+function peerThumbprint(socket: tls.TLSSocket): string | undefined {
+  const cert = socket.getPeerCertificate();
+  return cert && cert.raw ? thumbprintOf(cert.raw) : undefined;
+}
+
+/**
+ * A keep-alive https agent whose sockets are handed to requests only after the pin check.
+ * The chain is not verified (rejectUnauthorized: false) because the thumbprint replaces it; TLS
+ * session resumption is off so that every connection shows its certificate.
+ */
+export class PinnedAgent extends https.Agent {
+  constructor(readonly trust: ThumbprintTrust) {
+    super({ keepAlive: true, maxSockets: 8, maxCachedSessions: 0 });
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    let done = false;
+    const finish = (err: Error | null, socket?: Duplex) => {
+      if (done) return;
+      done = true;
+      callback?.(err, socket as Duplex);
+    };
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false, session: undefined });
+    socket.once('secureConnect', () => {
+      const host = `${options.host ?? 'server'}:${options.port ?? 443}`;
+      const presented = peerThumbprint(socket);
+      const refused = presented ? this.trust.check(host, presented) : new TlsConnectError(`${host} presented no certificate`);
+      if (refused) {
+        socket.destroy();
+        finish(refused);
+      } else finish(null, socket);
+    });
+    socket.once('error', (e) => finish(e));
+    // Returning nothing makes the agent wait for the callback, so no request is written early.
+    return undefined;
+  }
+}
+
+/** The thumbprint a server presents, read by a TLS handshake alone (nothing is sent): for the "trust this certificate?" step. */
+export function probeThumbprint(host: string, port: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host, port, servername: isIP(host) ? undefined : host, rejectUnauthorized: false });
+    const timer = setTimeout(() => socket.destroy(new TlsConnectError(`${host}:${port}: no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      const presented = peerThumbprint(socket);
+      socket.end();
+      if (presented) resolve(presented);
+      else reject(new TlsConnectError(`${host}:${port} presented no certificate`));
+    });
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
