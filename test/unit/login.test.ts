@@ -209,13 +209,17 @@ describe('updateUser', () => {
     expect((await attempt(user.username, 'admin-set-pw')).code).toBe(200);
   });
 
-  it('refuses a short or blank password with 431 and changes nothing', async () => {
+  it('refuses a short or blank password, and a blank name, with 431 and changes nothing', async () => {
     const user = newUser();
     const before = t.engine.db.prepare('SELECT password_hash FROM users WHERE id=?').get(user.userId);
     for (const password of ['abc', '      ']) {
       const res = await t.call('updateUser', { id: user.userUuid, password, firstname: 'Changed' });
       expect(res.status).toBe(431);
       expect(res.body['errortext']).toMatch(/^password:/);
+    }
+    for (const name of ['username', 'firstname', 'lastname']) {
+      const res = await t.call('updateUser', { id: user.userUuid, [name]: '  ', password: 'long-enough' });
+      expect([res.status, res.body['errortext']]).toEqual([431, `${name}: cannot be blank`]);
     }
     expect(t.engine.db.prepare('SELECT password_hash FROM users WHERE id=?').get(user.userId)).toEqual(before);
     expect((t.engine.db.prepare('SELECT firstname FROM users WHERE id=?').get(user.userId) as { firstname: string }).firstname).not.toBe('Changed');

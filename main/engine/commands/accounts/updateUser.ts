@@ -1,5 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
 import { initialAdminPasswordFile } from '../../data-dir.js';
 import { targetUser } from './user-access.js';
 import { userView } from './views.js';
@@ -22,6 +23,9 @@ export default defineCommand({
   ],
   async handler({ engine, caller }, args) {
     const user = targetUser(engine.db, caller, args.uuid('id')!);
+    for (const name of ['username', 'firstname', 'lastname']) {
+      if (args.str(name)?.trim() === '') throw ApiError.param(`${name}: cannot be blank`);
+    }
     const password = args.str('password');
     await engine.accounts.updateUser(user.id, {
       password,
