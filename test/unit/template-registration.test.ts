@@ -187,6 +187,20 @@ describe('refused image sources: a 431 or 531 naming the parameter, and no row w
   });
 });
 
+describe('VM details', () => {
+  it('never turn into a kernel, initrd or kernel command line: only the root admin\'s template details do', async () => {
+    const job = await t.run('deployVirtualMachine', {
+      zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, startvm: 'false',
+      'details[0].kernel': '/etc/shadow', 'details[1].initrd': '/etc/shadow', 'details[2].kernelArgs': 'init=/bin/sh',
+    }, user);
+    const vmId = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    const row = t.engine.db.prepare('SELECT * FROM vm_instances WHERE uuid=?').get(vmId) as Parameters<typeof t.engine.vms.spec>[0];
+    const spec = t.engine.vms.spec(row);
+    expect([spec.kernel, spec.initrd, spec.kernelArgs]).toEqual([undefined, undefined, undefined]);
+    await t.run('destroyVirtualMachine', { id: vmId, expunge: 'true' });
+  });
+});
+
 describe('downloads into the zone image store', () => {
   it('downloads with a matching SHA-256, shows progress and then isready, and deploys once ready', async () => {
     let open!: () => void;
@@ -205,6 +219,11 @@ describe('downloads into the zone image store', () => {
       during = await listed(id);
     }
     expect(during).toMatchObject({ isready: false, status: '50% Downloaded', downloaddetails: [{ downloadPercent: '50', downloadState: 'Downloading' }] });
+    // As in CloudStack, the filters a deploy picks from list only ready templates; self shows this one with its progress.
+    const listedIds = async (filter: string) => (((await t.call('listTemplates', { templatefilter: filter })).body['template'] as Listed[]) ?? []).map((x) => x.id);
+    expect(await listedIds('executable')).not.toContain(id);
+    expect(await listedIds('featured')).not.toContain(id);
+    expect(await listedIds('self')).toContain(id);
     const before = dbFingerprint(t.engine);
     const refused = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: id, serviceofferingid: ids.small });
     expect(refused.status).toBe(431);
@@ -213,6 +232,7 @@ describe('downloads into the zone image store', () => {
 
     open();
     const done = await settled(id);
+    expect(await listedIds('executable')).toContain(id);
     expect(done).toMatchObject({ isready: true, status: 'Download Complete', size: 1024 * MiB, checksum: `{SHA-256}${sha256(image).toUpperCase()}` });
     const row = t.engine.db.prepare('SELECT store_path, image_path FROM templates WHERE uuid=?').get(id) as { store_path: string; image_path: string };
     expect(row.store_path).toBe(join(t.dataDir, 'image-store', `zone-${ids.zoneid}`, `${id}.qcow2`));

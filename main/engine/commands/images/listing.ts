@@ -15,8 +15,11 @@ export function listImages({ engine, caller }: CommandContext, args: Args, iso: 
   const scope = accountScope(caller);
   const visibility = f === 'featured' ? 'is_featured=1' : f === 'self' || f === 'selfexecutable' ? scope.sql : f === 'all' && caller.role === 'Admin' ? '1=1' : `(is_public=1 OR ${scope.sql})`;
   const visibilityValues = visibility.includes('?') ? scope.values : [];
+  // As CloudStack's onlyReady: the filters a deploy picks from list only ready images; self and all
+  // also show downloads in progress and failed ones, with their status.
+  const ready = f === 'self' || f === 'all' ? '1=1' : `state='Active' AND download_state='DOWNLOADED'`;
   const zoneId = args.uuid('zoneid');
-  const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
+  const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility, ready], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
   const rows = engine.db
     .prepare(`SELECT * FROM templates ${w.sql} ${zoneId ? 'AND (zone_id IS NULL OR zone_id=(SELECT id FROM zones WHERE uuid=?))' : ''} ORDER BY id`)
     .all(...visibilityValues, ...w.values, ...(zoneId ? [zoneId] : [])) as TemplateRow[];
