@@ -74,6 +74,10 @@ describe('failed logins (incorrect.login.attempts.allowed, CloudStack default 5)
     expect(listed[0]!.user[0]!.state).toBe('disabled');
   });
 
+  it('answers an unknown user exactly as a wrong password (no hint which usernames exist)', async () => {
+    expect(await attempt('no-such-user', 'whatever')).toEqual({ code: 531, text: 'Failed to authenticate user no-such-user in domain /; please provide valid credentials' });
+  });
+
   it('lets the user in again after enableUser, with a fresh count', async () => {
     const user = newUser();
     for (let i = 0; i < 5; i++) await failOnce(user.username);

@@ -70,8 +70,11 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** Hash checked when the user does not exist, so that a miss costs as long as a wrong password. */
-const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
+/**
+ * Hash checked when the user does not exist, so that a miss costs as long as a wrong password.
+ * A constant (no scrypt at import): the login fails for a missing user whatever it matches.
+ */
+const DUMMY_HASH = `scrypt:${Buffer.alloc(16).toString('base64')}:${Buffer.alloc(32, 1).toString('base64')}`;
 
 /** Checks PASSWORD against a stored scrypt hash on libuv's thread pool, not on the event loop. */
 export async function checkPassword(password: string, stored: string | null): Promise<boolean> {
