@@ -7,6 +7,7 @@ import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
 import type { OfferingRow, TemplateRow, VmRow } from './rows.js';
 import { validHostname } from './vm-service.js';
+import { HOSTNAME_RULE, ruleMessage } from '../registry/param-rules.js';
 import { recreateRootDisk } from './root-disk.js';
 import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
@@ -48,7 +49,7 @@ export function updateVm(engine: Engine, caller: Caller, vm: VmRow, change: VmUp
   const isAdmin = caller.role !== 'User';
   if (change.name !== undefined) {
     requireStopped(vm, 'name');
-    if (!validHostname(change.name)) throw ApiError.param(`name: "${change.name}" is not a valid hostname (letters, digits and hyphens, at most 63, starting with a letter)`);
+    if (!validHostname(change.name)) throw ApiError.param(ruleMessage('name', change.name, HOSTNAME_RULE));
   }
   if (change.osTypeId !== undefined) requireStopped(vm, 'ostypeid');
   if (change.dynamicallyScalable !== undefined) requireStopped(vm, 'isdynamicallyscalable');
@@ -139,10 +140,12 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
     engine.vms.lastPlacement.set(vm.id, here);
     if (!here.host) {
       const elsewhere = engine.planner.plan({ ...request, clusterId: vm.cluster_id ?? undefined, excludeHostIds: vm.host_id !== null ? [vm.host_id] : [] });
-      // The explanation covers both questions: why not here, and why that host.
-      engine.vms.lastPlacement.set(vm.id, { ...elsewhere, considered: [...here.considered, ...elsewhere.considered] });
+      // The explanation covers both questions: why not here, and why that host. The current host is
+      // judged once (the second plan only lists it as excluded).
+      const considered = [...here.considered, ...elsewhere.considered.filter((v) => !here.considered.some((h) => h.hostId === v.hostId))];
+      engine.vms.lastPlacement.set(vm.id, { ...elsewhere, considered });
       if (!elsewhere.host) {
-        throw ApiError.capacity(`no host in the cluster can hold VM ${vm.display_name} at ${target.cpuNumber} vCPU / ${target.memory} MB; it keeps running as before (${[...here.considered, ...elsewhere.considered].map((v) => `${v.hostName}: ${v.reason}`).join('; ')})`, { placement: [...here.considered, ...elsewhere.considered] });
+        throw ApiError.capacity(`no host in the cluster can hold VM ${vm.display_name} at ${target.cpuNumber} vCPU / ${target.memory} MB; it keeps running as before (${considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ')})`, { placement: considered });
       }
       vm = await migrateVm(engine, caller, vm, elsewhere.host, jobUuid);
     }

@@ -84,7 +84,7 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="primary danger" disabled={busy || (source === 'other' && !imageId)}>
+          <button type="submit" className="danger" disabled={busy || (source === 'other' && !imageId)}>
             {busy ? 'Restoring…' : 'Restore'}
           </button>
         </div>

@@ -47,7 +47,7 @@ export function StartOnDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
 
   if (done) {
     return (
-      <Modal title={`Start ${name}`} onClose={onClose} wide>
+      <Modal title={`Start ${name} on…`} onClose={onClose} wide>
         <div className="dialog-form">
           <p role="status" className="change-outcome">
             {name} is {done.state} on <strong>{done.hostname ?? '?'}</strong>.
