@@ -21,15 +21,23 @@ export const FILE_MODE = 0o600;
 export function secureDataDir(dir: string): string[] {
   mkdirSync(dir, { recursive: true, mode: DIR_MODE });
   const problems: string[] = [];
+  // Never another user's file (as root, a data dir such as /tmp holds everyone's), and never a
+  // shared sticky directory itself: chmod 0700 on /tmp would lock every other user out of it.
+  const uid = process.getuid?.();
+  const dirStat = statSync(dir);
+  if (dirStat.mode & 0o1000) return [`${dir} is a shared (sticky) directory; give Kiln a data directory of its own`];
   const restrict = (path: string, mode: number) => {
     try {
-      if ((statSync(path).mode & 0o777) !== mode) chmodSync(path, mode);
+      const stat = statSync(path);
+      if (uid !== undefined && stat.uid !== uid) problems.push(`${path}: owned by uid ${stat.uid}, not by this user`);
+      else if ((stat.mode & 0o777) !== mode) chmodSync(path, mode);
     } catch (error) {
       problems.push(`${path}: ${(error as Error).message}`);
     }
   };
   restrict(dir, DIR_MODE);
-  // Symbolic links are skipped: chmod would follow them to a file outside the directory.
+  // Symbolic links are skipped (readdir reports them as links, not files): chmod would follow
+  // them to a file outside the directory.
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isFile()) restrict(join(dir, entry.name), FILE_MODE);
   }

@@ -5,7 +5,7 @@
  * time, a growing wait after the third failure) and scrypt off the event loop. Then updateUser,
  * session keys stored as hashes, and the data directory's file modes.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { Accounts } from '../../main/engine/auth/accounts.js';
 import { ApiError } from '../../main/engine/registry/errors.js';
 import type { Caller } from '../../main/engine/registry/types.js';
 import { Engine, silentLogger } from '../../main/engine/engine.js';
+import { secureDataDir } from '../../main/engine/data-dir.js';
 
 let t: TestEngine;
 let clock = 0;
@@ -260,6 +261,38 @@ describe('updateUser', () => {
 describe('data directory modes', () => {
   const modeOf = (path: string) => statSync(path).mode & 0o777;
   const filesOf = (dir: string) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+
+  it('leaves alone what is not the directory\'s own: a file behind a symbolic link, another user\'s file, a shared sticky directory', () => {
+    const base = mkdtempSync(join(tmpdir(), 'kiln-modes-'));
+    try {
+      const outside = join(base, 'outside.txt');
+      writeFileSync(outside, 'x', { mode: 0o644 });
+      const dir = join(base, 'data');
+      mkdirSync(dir, { mode: 0o755 });
+      symlinkSync(outside, join(dir, 'link.txt'));
+      writeFileSync(join(dir, 'own.txt'), 'x', { mode: 0o644 });
+      const asRoot = process.getuid?.() === 0;
+      if (asRoot) {
+        writeFileSync(join(dir, 'theirs.txt'), 'x', { mode: 0o644 });
+        chownSync(join(dir, 'theirs.txt'), 65534, 65534);
+      }
+      const problems = secureDataDir(dir);
+      expect([modeOf(dir), modeOf(join(dir, 'own.txt')), modeOf(outside)]).toEqual([0o700, 0o600, 0o644]);
+      if (asRoot) {
+        expect(modeOf(join(dir, 'theirs.txt'))).toBe(0o644);
+        expect(problems).toEqual([`${join(dir, 'theirs.txt')}: owned by uid 65534, not by this user`]);
+      }
+
+      const sticky = join(base, 'shared');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      writeFileSync(join(sticky, 'someone.txt'), 'x', { mode: 0o644 });
+      expect(secureDataDir(sticky)).toEqual([`${sticky} is a shared (sticky) directory; give Kiln a data directory of its own`]);
+      expect([statSync(sticky).mode & 0o7777, modeOf(join(sticky, 'someone.txt'))]).toEqual([0o1777, 0o644]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
 
   it('makes the directory 0700 and kiln.db, its -wal and -shm and every other file 0600, also when they already existed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-modes-'));
