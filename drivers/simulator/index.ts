@@ -54,6 +54,8 @@ interface SimFault {
   message: string;
   category: DriverError['category'];
   remaining: number;
+  /** Fail after the operation was done on the host (its answer lost), not before. */
+  after: boolean;
 }
 
 export class SimulatorDriver implements HypervisorDriver {
@@ -72,10 +74,11 @@ export class SimulatorDriver implements HypervisorDriver {
   /**
    * Test hook (fault injection): the next TIMES (default 1) OP calls on HOST (any host when
    * omitted) fail with a DriverError, as a host that refuses would; the failure comes before the
-   * operation changes anything on the host.
+   * operation changes anything on the host, or with `after` (migrate only), once it is done: the
+   * host did it but the answer was lost.
    */
-  failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number } = {}): void {
-    this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1 });
+  failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number; after?: boolean } = {}): void {
+    this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1, after: options.after ?? false });
   }
 
   /** Drops every fault not yet triggered. */
@@ -83,9 +86,9 @@ export class SimulatorDriver implements HypervisorDriver {
     this.faults = [];
   }
 
-  /** Throws the first pending fault for OP on HOST, consuming one use of it. */
-  checkFault(op: SimFaultOp, host: string): void {
-    const fault = this.faults.find((f) => f.op === op && (f.host === undefined || f.host === host));
+  /** Throws the first pending fault for OP on HOST (at that point of the operation), consuming one use of it. */
+  checkFault(op: SimFaultOp, host: string, after = false): void {
+    const fault = this.faults.find((f) => f.op === op && f.after === after && (f.host === undefined || f.host === host));
     if (!fault) return;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
@@ -344,6 +347,7 @@ class SimulatorSession implements HostSession {
     destination.domains[name] = domain;
     delete this.up.domains[name];
     this.save();
+    this.driver.checkFault('migrate', this.host.name, true);
   }
 
   async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; timeoutMs?: number }): Promise<void> {

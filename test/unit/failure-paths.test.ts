@@ -153,6 +153,16 @@ describe('stop, migrate, scale, snapshot', () => {
     expect(onHosts(vm['id']!).definedOn).toEqual([source]);
   });
 
+  it('a migration that fails after the guest moved (its answer lost) settles Running on the destination, where the host says it runs', async () => {
+    const vm = await deployDemo(t, { name: 'migrate-answer-lost' });
+    const source = hostOf(vm['id']!);
+    const target = t.engine.db.prepare(`SELECT uuid, name FROM hosts WHERE name<>? AND name LIKE 'sim-host-%' LIMIT 1`).get(source) as { uuid: string; name: string };
+    t.engine.simulator.failNext('migrate', { host: source, after: true, message: 'libvirt: connection to the destination lost' });
+    await expectFailure(await t.run('migrateVirtualMachine', { virtualmachineid: vm['id']!, hostid: target.uuid }), vm['id']!, /connection to the destination lost/);
+    expect(row(vm['id']!)).toMatchObject({ state: 'Running', host_name: target.name, last_host_name: target.name });
+    expect(onHosts(vm['id']!).definedOn).toEqual([target.name]);
+  });
+
   it('a live scale the host refuses leaves the VM Running with its old offering', async () => {
     await t.call('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: ids.zoneid });
     const vm = await deployDemo(t, { name: 'scale-fails' });

@@ -180,7 +180,20 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   try {
     await source.migrate(vm.internal_name, { session: destination, volumePools }, { live: true });
   } catch (error) {
-    engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, note: `migration failed: ${error instanceof Error ? error.message : String(error)}` });
+    // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
+    // (its answer lost), or take the guest down with it.
+    const text = error instanceof Error ? error.message : String(error);
+    const onSource = await source.powerState(vm.internal_name).catch(() => undefined);
+    const onTarget = onSource === 'Running' ? undefined : await destination.powerState(vm.internal_name).catch(() => undefined);
+    if (onTarget === 'Running') {
+      engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, hostId: target.id, note: `migration reported a failure, but the guest runs on host ${target.name}: ${text}` });
+      engine.db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);
+    } else if (onSource === 'Running' || onSource === undefined) {
+      engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, note: `migration failed: ${text}` });
+    } else {
+      engine.vms.transition(engine.vms.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null, note: `migration failed and the guest runs on neither host: ${text}` });
+      engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(vm.host_id, vm.id);
+    }
     throw error;
   }
   const current = engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, hostId: target.id, note: `migrated to host ${target.name}` });
