@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleTap } from '../kvm/real-hosts.js';
+import { Readable } from 'node:stream';
+import { connect, ConsoleTap } from '../kvm/real-hosts.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import type { Caller } from '../../main/engine/registry/types.js';
@@ -144,6 +145,40 @@ describe.skipIf(!hosts)('registering templates on real KVM hosts', () => {
       await z.t.run('destroyVirtualMachine', { id: v, expunge: 'true' });
     }
     expect(domainsOf('host1')).not.toContain(internal);
+  });
+
+  it('KVM driver: a copy cut short on the host is replaced, and an upload that fails leaves no volume', { timeout: 120_000 }, async () => {
+    const image = readFileSync(hosts!.templateImage);
+    const sha256 = createHash('sha256').update(image).digest('hex');
+    const name = `kiln-tmpl-kx-${process.pid.toString(36)}-${Date.now().toString(36)}.qcow2`;
+    stagedVolumes.push(name);
+    const stored = { name, format: 'qcow2' as const, sizeBytes: image.length, sha256, open: () => Readable.from([image]) };
+    const first = await connect(hosts!, 0);
+    try {
+      await first.stageImage(stored);
+    } finally {
+      await first.close();
+    }
+    const path = onHost('host1', 'virsh', 'vol-path', '--pool', 'kiln', name).trim();
+    // What a process killed half-way through vol-upload leaves: the right size, the wrong bytes.
+    onHost('host1', 'dd', 'if=/dev/zero', `of=${path}`, 'bs=4096', 'seek=16', 'count=16', 'conv=notrunc');
+    expect(onHost('host1', 'sha256sum', path).split(/\s+/)[0]).not.toBe(sha256);
+    const second = await connect(hosts!, 0);
+    try {
+      await second.stageImage(stored);
+      expect(onHost('host1', 'sha256sum', path).split(/\s+/)[0]).toBe(sha256);
+      // A source that breaks off mid-stream: the call fails and the half-made volume is removed.
+      const broken = `kiln-tmpl-kx-broken-${process.pid.toString(36)}.qcow2`;
+      stagedVolumes.push(broken);
+      const failing = () => Readable.from((async function* () {
+        yield image.subarray(0, 65536);
+        throw new Error('image store read failed');
+      })());
+      await expect(second.stageImage({ ...stored, name: broken, open: failing })).rejects.toThrow();
+      expect(volumesOf('host1')).not.toContain(broken);
+    } finally {
+      await second.close();
+    }
   });
 
   it('downloads an ISO as the root admin and gives a VM deployed from it the host copy as its CD-ROM', { timeout: 180_000 }, async () => {

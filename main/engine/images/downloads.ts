@@ -40,7 +40,15 @@ export class ImageDownloads {
     if (this.running.has(templateId) || this.stopping) return;
     const controller = new AbortController();
     const done = this.download(templateId, controller.signal)
-      .catch((error: unknown) => this.engine.log.error(`download of template ${templateId}`, error))
+      .catch((error: unknown) => {
+        // Whatever broke outside the download itself, the row must not stay "in progress".
+        this.engine.log.error(`download of template ${templateId}`, error);
+        try {
+          this.progress(templateId, 'DOWNLOAD_ERROR', 0, `Download Failed: ${error instanceof Error ? error.message : String(error)}`);
+        } catch {
+          /* the database is gone: the next open restarts the download */
+        }
+      })
       .finally(() => this.running.delete(templateId));
     this.running.set(templateId, { controller, done });
   }
