@@ -230,12 +230,15 @@ describe('updateUser', () => {
     expect((t.engine.db.prepare('SELECT firstname FROM users WHERE id=?').get(user.userId) as { firstname: string }).firstname).not.toBe('Changed');
   });
 
-  it('refuses users outside the caller\'s reach with 531: another account, or a root admin for a domain admin', async () => {
+  it('refuses users outside the caller\'s reach with 531: another account, or a root admin for a domain admin (updateUser, registerUserKeys)', async () => {
     const user = newUser();
     const other = newUser();
     const domainAdmin = newUser('DomainAdmin');
     expect((await t.call('updateUser', { id: other.userUuid, firstname: 'x' }, user)).status).toBe(531);
     expect((await t.call('updateUser', { id: t.admin.userUuid, password: 'taken-over' }, domainAdmin)).status).toBe(531);
+    // A domain admin of ROOT has every account of ROOT in reach, but not the root admin's user.
+    expect((await t.call('registerUserKeys', { id: t.admin.userUuid }, domainAdmin)).status).toBe(531);
+    expect((await t.call('registerUserKeys', { id: user.userUuid }, domainAdmin)).status).toBe(200);
     expect((await t.call('enableUser', { id: user.userUuid }, user)).status).toBe(432);
     expect((await t.call('updateUser', { id: user.userUuid, username: other.username }, user)).status).toBe(431);
   });

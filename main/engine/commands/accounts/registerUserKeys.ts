@@ -1,6 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
-import { byUuid } from '../../lookup.js';
-import { requireAccountAccess } from '../../vm/access.js';
+import { targetUser } from './user-access.js';
 
 export default defineCommand({
   name: 'registerUserKeys',
@@ -11,8 +10,8 @@ export default defineCommand({
   sensitive: ['secretkey'],
   params: [{ name: 'id', type: 'uuid', required: true, description: 'User id' }],
   handler({ engine, caller }, args) {
-    const user = byUuid<{ id: number; account_id: number }>(engine.db, 'user', args.uuid('id')!, 'id');
-    requireAccountAccess(engine.db, caller, user.account_id, 'that user');
+    // The same reach as updateUser: new keys for a root admin's user would be the root admin's power.
+    const user = targetUser(engine.db, caller, args.uuid('id')!);
     const keys = engine.accounts.registerKeys(user.id);
     engine.events.record({ type: 'REGISTER.USER.KEY', description: `API keys registered for user ${args.uuid('id')}`, userId: caller.userId, accountId: user.account_id });
     return { apikey: keys.apiKey, secretkey: keys.secretKey };
