@@ -15,7 +15,12 @@ import (
 // datacenter's DVS distributed portgroups DVPG-VLAN<id>, which vcsim's own flags cannot (its
 // portgroups are all VLAN 0). Over SOAP where vcsim does it right; by hand where it does not.
 func addVlanPortgroups(ctx context.Context, c *vim25.Client, std, dv []int) error {
-	for _, e := range simulator.Map.All("VmwareDistributedVirtualSwitch") {
+	// vcsim registers the switch under its Go type name; vCenter says VmwareDistributedVirtualSwitch.
+	switches := append(simulator.Map.All("VmwareDistributedVirtualSwitch"), simulator.Map.All("DistributedVirtualSwitch")...)
+	if len(dv) > 0 && len(switches) == 0 {
+		return fmt.Errorf("no distributed switch to add portgroups to")
+	}
+	for _, e := range switches {
 		dvs := object.NewDistributedVirtualSwitch(c, e.Reference())
 		for _, vlan := range dv {
 			spec := types.DVPortgroupConfigSpec{

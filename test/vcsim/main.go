@@ -99,12 +99,10 @@ func main() {
 	if err := model.Create(); err != nil {
 		log.Fatalf("model: %v", err)
 	}
-	defer model.Remove() // the datastores are temp dirs
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = tlsConfig(cert)
 	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize})
-	defer server.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	client, err := govmomi.NewClient(ctx, server.URL, true) // our own server, just started
@@ -139,6 +137,10 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
+	// Exit without draining connections (a client's WaitForUpdatesEx would hold it up), but
+	// remove the datastores, which are temp dirs.
+	server.CloseClientConnections()
+	model.Remove()
 }
 
 // writeInfo writes atomically, so a reader polling for the file never sees half of it.

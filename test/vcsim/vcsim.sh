@@ -60,7 +60,9 @@ build() {
   echo "$bin"
 }
 
-running() { [ -f "$WORK/pid" ] && kill -0 "$(cat "$WORK/pid")" 2>/dev/null; }
+# A process that has exited but is not reaped yet (no init reaping in a container) is gone too.
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+running() { [ -f "$WORK/pid" ] && alive "$(cat "$WORK/pid")"; }
 
 start() {
   local bin; bin=$(build)
@@ -90,8 +92,8 @@ stop() {
   if running; then
     local pid; pid=$(cat "$WORK/pid")
     kill "$pid" # SIGTERM: vcsim removes its datastore temp dirs
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.02; done
+    alive "$pid" && kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$WORK/pid" "$WORK/vcsim.json"
 }

@@ -77,6 +77,12 @@ export async function retrieveProperties(client: VimClient, spec: FilterSpecInpu
   }
 }
 
+/** Some properties of one object (for a handful of reads; inventories go through retrieveInventory). */
+export async function getProperties(client: VimClient, obj: MoRef, pathSet: string[], signal?: AbortSignal): Promise<Record<string, VimValue>> {
+  const [content] = await retrieveProperties(client, { objects: [obj], propSet: [{ type: obj.type, pathSet }] }, { signal });
+  return content?.props ?? {};
+}
+
 /** A ContainerView of `types` under `container` (default: the root folder), destroyed after `use`. */
 export async function withContainerView<T>(client: VimClient, types: string[], use: (view: MoRef) => Promise<T>, container?: MoRef): Promise<T> {
   const vm = client.serviceContent.viewManager;

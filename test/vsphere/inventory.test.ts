@@ -1,0 +1,128 @@
+/**
+ * Inventory through the PropertyCollector on vcsim: one bulk read of datacenters, clusters,
+ * hosts and VMs (paged: the page size is set small so ContinueRetrievePropertiesEx is needed),
+ * the VLAN portgroups the harness adds, and WaitForUpdatesEx seeing a change another session made.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MoRef, UpdateWatcher, asArray, asMoRef, asNumber, asObject, waitForTask, retrieveInventory, retrieveProperties, type ObjectUpdate, type VimClient,
+} from '../../drivers/vsphere/soap/index.js';
+import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+
+const available = vcsimOrSkip();
+
+describe.skipIf(!available)('vSphere inventory on vcsim', () => {
+  let sim: Vcsim;
+  let client: VimClient;
+  beforeAll(async () => {
+    sim = Vcsim.start(['-cluster', '2', '-host', '3', '-standalone-host', '1', '-vm', '4', '-pg-std', '2', '-pg-dv', '2', '-page-size', '5']);
+    client = await sim.connect();
+  });
+  afterAll(() => {
+    client?.close();
+    sim?.stop();
+  });
+
+  it('reads datacenters, clusters, hosts and VMs with their properties in one bulk call, paged', async () => {
+    const methods: string[] = [];
+    const post = client.transport.post.bind(client.transport);
+    client.transport.post = (envelope, ...rest) => {
+      methods.push(/<soapenv:Body><(\w+)/.exec(envelope)![1]!);
+      return post(envelope, ...rest);
+    };
+    let objects;
+    try {
+      objects = await retrieveInventory(client, [
+        { type: 'Datacenter', pathSet: ['name', 'vmFolder', 'hostFolder'] },
+        { type: 'ClusterComputeResource', pathSet: ['name', 'host', 'resourcePool'] },
+        { type: 'HostSystem', pathSet: ['name', 'parent', 'runtime.connectionState', 'summary.hardware.numCpuCores', 'vm'] },
+        { type: 'VirtualMachine', pathSet: ['name', 'runtime.powerState', 'runtime.host', 'resourcePool', 'config.hardware.numCPU', 'config.hardware.memoryMB', 'config.hardware.device'] },
+      ]);
+    } finally {
+      client.transport.post = post;
+    }
+    const ofType = (t: string) => objects.filter((o) => o.obj.type === t);
+    expect(ofType('Datacenter')).toHaveLength(1);
+    expect(ofType('ClusterComputeResource')).toHaveLength(2);
+    expect(ofType('HostSystem')).toHaveLength(2 * 3 + 1);
+    expect(ofType('VirtualMachine')).toHaveLength(2 * 4 + 4);
+    // 1 + 2 + 7 + 12 = 22 objects in pages of 5: one RetrievePropertiesEx and four continuations.
+    expect(methods.filter((m) => m === 'RetrievePropertiesEx')).toHaveLength(1);
+    expect(methods.filter((m) => m === 'ContinueRetrievePropertiesEx')).toHaveLength(4);
+    expect(methods.every((m) => ['CreateContainerView', 'RetrievePropertiesEx', 'ContinueRetrievePropertiesEx', 'DestroyView'].includes(m))).toBe(true);
+
+    const hosts = new Map(ofType('HostSystem').map((h) => [h.obj.value, h]));
+    for (const vm of ofType('VirtualMachine')) {
+      expect(vm.props['runtime.powerState']).toBe('poweredOn');
+      expect(vm.props['config.hardware.numCPU']).toBe(1);
+      expect(vm.props['config.hardware.memoryMB']).toBe(32);
+      const host = asMoRef(vm.props['runtime.host'])!;
+      expect(host.type).toBe('HostSystem');
+      expect(hosts.get(host.value)?.props['runtime.connectionState']).toBe('connected');
+      const devices = asArray(vm.props['config.hardware.device']).map((d) => asObject(d).$type);
+      expect(devices).toContain('VirtualDisk');
+    }
+    for (const cluster of ofType('ClusterComputeResource')) expect(asArray(cluster.props['host'])).toHaveLength(3);
+  });
+
+  it('has the VLAN portgroups: standard ones on every host, distributed ones on the DVS', async () => {
+    const objects = await retrieveInventory(client, [
+      { type: 'HostSystem', pathSet: ['name', 'configManager.networkSystem', 'network'] },
+      { type: 'Network', pathSet: ['name', 'host'] },
+      { type: 'DistributedVirtualPortgroup', pathSet: ['name', 'config.defaultPortConfig'] },
+    ]);
+    const hostRefs = objects.filter((o) => o.obj.type === 'HostSystem');
+    const networks = objects.filter((o) => o.obj.type === 'Network');
+    for (const vlan of [101, 102]) {
+      const net = networks.find((n) => n.props['name'] === `PG-VLAN${vlan}`);
+      expect(net, `PG-VLAN${vlan}`).toBeDefined();
+      expect(asArray(net!.props['host'])).toHaveLength(hostRefs.length);
+    }
+    const hns = hostRefs.map((h) => asMoRef(h.props['configManager.networkSystem'])!);
+    // Not a managed entity, so not in a ContainerView: read by reference, still in one call.
+    const netInfo = await retrieveProperties(client, { objects: hns, propSet: [{ type: 'HostNetworkSystem', pathSet: ['networkInfo.portgroup'] }] });
+    expect(netInfo).toHaveLength(hns.length);
+    for (const info of netInfo) {
+      const vlans = Object.fromEntries(asArray(info.props['networkInfo.portgroup']).map((pg) => {
+        const spec = asObject(asObject(pg)['spec']);
+        return [spec['name'], asNumber(spec['vlanId'])];
+      }));
+      expect(vlans['PG-VLAN101']).toBe(101);
+      expect(vlans['PG-VLAN102']).toBe(102);
+    }
+    const dv = Object.fromEntries(objects.filter((o) => o.obj.type === 'DistributedVirtualPortgroup').map((pg) => [
+      pg.props['name'], asNumber(asObject(asObject(pg.props['config.defaultPortConfig'])['vlan'])['vlanId']),
+    ]));
+    expect(dv['DVPG-VLAN201']).toBe(201);
+    expect(dv['DVPG-VLAN202']).toBe(202);
+  });
+
+  it('WaitForUpdatesEx sees a power change made by another session', async () => {
+    const [vm] = (await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => o.obj);
+    const updates: ObjectUpdate[] = [];
+    let resolveSeen: (ms: number) => void;
+    const seen = new Promise<number>((r) => (resolveSeen = r));
+    let changedAt = 0;
+    const watcher = new UpdateWatcher(client, { objects: [vm!], propSet: [{ type: 'VirtualMachine', pathSet: ['runtime.powerState'] }] }, {
+      onUpdate(set) {
+        updates.push(...set.updates);
+        if (set.updates.some((u) => u.changes.some((c) => c.name === 'runtime.powerState' && c.val === 'poweredOff'))) resolveSeen(Date.now() - changedAt);
+      },
+    }, 5);
+    watcher.start();
+    const other = await sim.connect();
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // the watcher has its initial state
+      expect(updates[0]?.kind).toBe('enter');
+      changedAt = Date.now();
+      await waitForTask(other, asMoRef(await other.call('PowerOffVM_Task', vm!))!);
+      const latency = await seen;
+      console.log(`power change seen through WaitForUpdatesEx after ${latency} ms`);
+      const modify = updates.find((u) => u.kind === 'modify')!;
+      expect(modify.obj).toEqual(new MoRef('VirtualMachine', vm!.value));
+    } finally {
+      other.close();
+      await watcher.stop();
+    }
+  });
+});

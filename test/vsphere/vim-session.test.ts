@@ -1,0 +1,173 @@
+/**
+ * Sessions and trust against vcsim: login, faults by type, re-login after the server drops the
+ * session, trust on first use and a changed certificate refused.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MoRef, ThumbprintMismatchError, VimClient, VimFault, asMoRef, asObject, asString, getProperties, probeThumbprint, retrieveInventory,
+} from '../../drivers/vsphere/soap/index.js';
+import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+
+const available = vcsimOrSkip();
+
+async function fault(p: Promise<unknown>): Promise<VimFault> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof VimFault) return e;
+    throw e;
+  }
+  throw new Error('expected a VimFault');
+}
+
+async function sessionKey(client: VimClient): Promise<string> {
+  const props = await getProperties(client, client.sessionManager, ['currentSession']);
+  return asString(asObject(props['currentSession'])['key'])!;
+}
+
+describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
+  let sim: Vcsim;
+  beforeAll(() => {
+    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-vm', '1', '-standalone-host', '0']);
+  });
+  afterAll(() => sim?.stop());
+
+  it('logs in and reads the service content over the pinned connection', async () => {
+    const client = await sim.connect();
+    try {
+      expect(client.serviceContent.about.apiType).toBe('VirtualCenter');
+      expect(client.serviceContent.rootFolder).toBeInstanceOf(MoRef);
+      expect(client.thumbprint).toBe(sim.info.thumbprint);
+      expect(await sessionKey(client)).toMatch(/^[0-9a-f-]{36}$/);
+      await client.logout();
+      // Logged out: no credentials to log in again with, so the fault reaches the caller.
+      const f = await fault(retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }]));
+      expect(f.type).toBe('NotAuthenticated');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('maps faults by type: a wrong password is InvalidLogin, an unknown object ManagedObjectNotFound', async () => {
+    const login = await fault(sim.connect({ password: 'not-the-password' }));
+    expect(login.type).toBe('InvalidLogin');
+    expect(login.method).toBe('Login');
+    const client = await sim.connect();
+    try {
+      const nf = await fault(client.call('PowerOnVM_Task', new MoRef('VirtualMachine', 'vm-does-not-exist')));
+      expect(nf.type).toBe('ManagedObjectNotFound');
+      expect(nf.detail['obj']).toEqual(new MoRef('VirtualMachine', 'vm-does-not-exist'));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('logs in again once when the session is terminated from another session, and retries the call', async () => {
+    const a = await sim.connect();
+    const b = await sim.connect();
+    try {
+      const before = await sessionKey(a);
+      let renewed = 0;
+      a.onSessionRenewed(() => renewed++);
+      const generation = a.sessionGeneration;
+      await b.call('TerminateSession', b.sessionManager, { sessionId: [before] });
+      // Two calls at once both meet NotAuthenticated; one re-login serves both.
+      const [vms, hosts] = await Promise.all([
+        retrieveInventory(a, [{ type: 'VirtualMachine', pathSet: ['name'] }]),
+        retrieveInventory(a, [{ type: 'HostSystem', pathSet: ['name'] }]),
+      ]);
+      expect(vms.map((v) => v.props['name'])).toEqual(['DC0_C0_RP0_VM0']);
+      expect(hosts).toHaveLength(2);
+      expect(a.sessionGeneration).toBe(generation + 1);
+      expect(renewed).toBe(1);
+      expect(await sessionKey(a)).not.toBe(before);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('trusts on first use: without a pin the presented thumbprint is taken, and probing shows the same one', async () => {
+    expect(await probeThumbprint(sim.info.host, sim.info.port)).toBe(sim.info.thumbprint);
+    const client = await sim.connect({ thumbprint: undefined });
+    try {
+      expect(client.thumbprint).toBe(sim.info.thumbprint);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses a certificate that is not the pinned one, before sending anything, and names the one presented', async () => {
+    const wrong = Array(32).fill('AB').join(':');
+    let err: unknown;
+    try {
+      await sim.connect({ thumbprint: wrong });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ThumbprintMismatchError);
+    const m = err as ThumbprintMismatchError;
+    expect(m.expected).toBe(wrong);
+    expect(m.presented).toBe(sim.info.thumbprint);
+    expect(m.message).toContain('has changed');
+  });
+
+  it('writes no byte of the request (cookie, password) on a connection whose certificate does not match', async () => {
+    // A TLS listener with vcsim's own certificate that records whatever a client sends.
+    let received = 0;
+    const server = tls.createServer({ cert: readFileSync(path.join(sim.workDir, 'cert.pem')), key: readFileSync(path.join(sim.workDir, 'key.pem')) }, (socket) => {
+      socket.on('data', (d: Buffer) => (received += d.length));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const wrong = await VimClient.connect({ url: `https://127.0.0.1:${port}/sdk`, thumbprint: Array(32).fill('CD').join(':'), username: 'kiln', password: 'secret' }).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(ThumbprintMismatchError);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(received).toBe(0);
+      // The same listener does receive the request once the pin matches (so the counter works).
+      const right = VimClient.connect({ url: `https://127.0.0.1:${port}/sdk`, thumbprint: sim.info.thumbprint, timeoutMs: 500 }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received).toBeGreaterThan(0);
+      await right;
+    } finally {
+      server.close();
+    }
+  });
+
+  it('after the server gets a new certificate, the old pin is refused and the new thumbprint is reported', async () => {
+    const old = sim.info.thumbprint;
+    const oldPin = await sim.connect();
+    oldPin.close();
+    sim.rekey();
+    expect(sim.info.thumbprint).not.toBe(old);
+    let err: unknown;
+    try {
+      await sim.connect({ thumbprint: old });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ThumbprintMismatchError);
+    expect((err as ThumbprintMismatchError).presented).toBe(sim.info.thumbprint);
+    // Accepting the new one (what the admin's confirmation does) connects again.
+    const accepted = await sim.connect({ thumbprint: (err as ThumbprintMismatchError).presented });
+    try {
+      expect(asMoRef(accepted.serviceContent.rootFolder)?.type).toBe('Folder');
+    } finally {
+      accepted.close();
+    }
+  });
+
+  it('keeps the certificate across a plain restart, so a pinned client reconnects', async () => {
+    const pinned = sim.info.thumbprint;
+    sim.restart();
+    expect(sim.info.thumbprint).toBe(pinned);
+    const client = await sim.connect({ thumbprint: pinned });
+    client.close();
+  });
+});
