@@ -7,13 +7,16 @@
  * listTemplates shows, and a VM deploys from it only once it is ready.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dbFingerprint, demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
 import type { Caller } from '../../main/engine/registry/types.js';
+import { openDatabase } from '../../main/engine/db/database.js';
+import { MIGRATIONS } from '../../main/engine/db/migrations.js';
 
 const MiB = 1024 * 1024;
 
@@ -184,6 +187,45 @@ describe('refused image sources: a 431 or 531 naming the parameter, and no row w
       expect(String(res.body['errortext'])).toBe(`details: the ${key} detail is for the root admin only`);
     }
     expect(dbFingerprint(t.engine)).toBe(before);
+  });
+});
+
+describe('migration 9', () => {
+  it("keeps the demo zone's seeded templates and ISO ready", async () => {
+    const seeded = ((await t.call('listTemplates', { templatefilter: 'featured' })).body['template'] as (Listed & { name: string })[]).map((x) => [x.name, x.isready, x.status]);
+    expect(seeded).toEqual([['Debian 12', true, 'Download Complete'], ['Ubuntu 24.04', true, 'Download Complete'], ['Rocky 9', true, 'Download Complete']]);
+    expect(((await t.call('listIsos', { isofilter: 'featured' })).body['iso'] as Listed[]).map((x) => x.isready)).toEqual([true]);
+  });
+
+  it('makes a host path or kernel detail a non-admin account registered before Inactive, and deploy refuses it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kiln-test-'));
+    const db = openDatabase(join(dataDir, 'kiln.db'), MIGRATIONS.filter((m) => m.version <= 8));
+    const at = '2026-01-01T00:00:00Z';
+    db.prepare(`INSERT INTO domains (id, uuid, name, parent_id, path, created) VALUES (1, 'd0000000-0000-4000-8000-000000000001', 'ROOT', NULL, '/', ?)`).run(at);
+    db.prepare(`INSERT INTO accounts (id, uuid, name, domain_id, role, created) VALUES (1, 'a0000000-0000-4000-8000-000000000001', 'admin', 1, 'Admin', ?), (2, 'a0000000-0000-4000-8000-000000000002', 'old-user', 1, 'User', ?)`).run(at, at);
+    db.prepare(`INSERT INTO users (uuid, username, account_id, created) VALUES ('b0000000-0000-4000-8000-000000000001', 'admin', 1, ?)`).run(at);
+    db.prepare(`INSERT INTO guest_os_categories (id, uuid, name) VALUES (1, 'c0000000-0000-4000-8000-000000000001', 'Other')`).run();
+    db.prepare(`INSERT INTO guest_os (id, uuid, category_id, display_name) VALUES (1, 'e0000000-0000-4000-8000-000000000001', 1, 'Other (64-bit)')`).run();
+    db.prepare(`INSERT INTO zones (id, uuid, name, created) VALUES (1, 'f0000000-0000-4000-8000-000000000001', 'Old', ?)`).run(at);
+    db.prepare(`INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, created) VALUES ('90000000-0000-4000-8000-000000000001', 'small', 'small', 1, 500, 512, ?)`).run(at);
+    const template = (uuid: string, name: string, account: number, imagePath: string, details: Record<string, string> = {}) =>
+      db.prepare(`INSERT INTO templates (uuid, name, display_text, format, hypervisor, os_type_id, account_id, image_path, details, zone_id, created) VALUES (?,?,?,'QCOW2','KVM',1,?,?,?,1,?)`).run(uuid, name, name, account, imagePath, JSON.stringify(details), at);
+    template('10000000-0000-4000-8000-000000000001', 'user-shadow', 2, '/etc/shadow');
+    template('10000000-0000-4000-8000-000000000002', 'user-kernel', 2, 'guest.qcow2', { kernel: '/etc/shadow' });
+    template('10000000-0000-4000-8000-000000000003', 'user-volume', 2, 'guest.qcow2', { resetonreboot: 'true' });
+    template('10000000-0000-4000-8000-000000000004', 'admin-path', 1, '/srv/images/guest.qcow2', { kernel: '/srv/images/vmlinuz' });
+    db.close();
+    const upgraded = await testEngine({ dataDir });
+    try {
+      const rows = (await upgraded.call('listTemplates', { templatefilter: 'all' })).body['template'] as (Listed & { name: string })[];
+      expect(rows.map((x) => [x.name, x.isready])).toEqual([['user-shadow', false], ['user-kernel', false], ['user-volume', true], ['admin-path', true]]);
+      expect(rows[0]!.status).toBe('Inactive: registered by a non-admin account with a host path or kernel/initrd detail; register it again by http(s) URL');
+      const deploy = await upgraded.call('deployVirtualMachine', { zoneid: 'f0000000-0000-4000-8000-000000000001', templateid: '10000000-0000-4000-8000-000000000001', serviceofferingid: '90000000-0000-4000-8000-000000000001' });
+      expect(deploy.status).toBe(431);
+      expect(String(deploy.body['errortext'])).toBe('templateid: template user-shadow is not ready: Inactive: registered by a non-admin account with a host path or kernel/initrd detail; register it again by http(s) URL');
+    } finally {
+      await upgraded.close();
+    }
   });
 });
 
