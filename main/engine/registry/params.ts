@@ -5,6 +5,7 @@
  */
 import { ApiError } from './errors.js';
 import type { Caller, ParamDef } from './types.js';
+import { followsRule, ruleMessage } from './param-rules.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEFAULT_MAX_LENGTH = 255;
@@ -74,6 +75,7 @@ export function parseParams(command: string, defs: ParamDef[], raw: Record<strin
       throw ApiError.denied(`parameter ${def.name} is for ${def.roles.join(' or ')} accounts only`);
     }
     checkLength(cmd, def.name, value, def.maxLength ?? (def.type === 'list' ? 4096 : DEFAULT_MAX_LENGTH));
+    if (def.rule && !followsRule(def.rule, value)) throw ApiError.param(ruleMessage(def.name, value, def.rule));
     values.set(name, convert(cmd, def, value));
   }
   return new Args(values);

@@ -5,6 +5,7 @@
  */
 import type { Engine } from '../engine.js';
 import type { Args } from './params.js';
+import type { ParamRule } from './param-rules.js';
 
 export type Role = 'Admin' | 'DomainAdmin' | 'User';
 export const ALL_ROLES: Role[] = ['Admin', 'DomainAdmin', 'User'];
@@ -27,6 +28,8 @@ export interface ParamDef {
   since?: string;
   /** VM states in which passing this parameter makes sense (listApis publishes them, as for commands). */
   vmStates?: string[];
+  /** A format the value must follow (param-rules.ts); enforced here and published by listApis for the UI. */
+  rule?: ParamRule;
 }
 
 export interface Caller {

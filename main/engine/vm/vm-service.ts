@@ -4,6 +4,7 @@
  * state table, writes the row, and logs the event and usage event in one transaction.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { followsRule, HOSTNAME_RULE, ruleMessage } from '../registry/param-rules.js';
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
@@ -21,10 +22,9 @@ import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
 
-const HOSTNAME_RE = /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 export function validHostname(name: string): boolean {
-  return HOSTNAME_RE.test(name);
+  return followsRule(HOSTNAME_RULE, name);
 }
 
 export interface DeployInput {
@@ -139,7 +139,7 @@ export class VmService {
     const displayName = input.displayName || input.name || instanceName;
     const hostname = input.name || (input.displayName && validHostname(input.displayName) ? input.displayName : instanceName);
     if (!validHostname(hostname)) {
-      throw ApiError.param(`name: "${hostname}" is not a valid hostname: at most 63 characters of letters, digits and hyphens, starting with a letter and ending with a letter or digit`);
+      throw ApiError.param(ruleMessage('name', hostname, HOSTNAME_RULE));
     }
     const image = input.template ?? input.iso;
     if (!image) throw ApiError.param('templateid: a template or an ISO is required');

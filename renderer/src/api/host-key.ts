@@ -20,5 +20,3 @@ export function hostKeyChange(lasterror: string | undefined): HostKeyChange | un
   const all = lasterror.match(FINGERPRINT) ?? [];
   return { pinned: all[0], presented: all[1] };
 }
-
-export const FINGERPRINT_FORMAT = /^SHA256:[A-Za-z0-9+/]{43}$/;

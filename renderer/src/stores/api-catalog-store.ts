@@ -1,7 +1,8 @@
 /**
  * The engine's command registry as listApis publishes it, fetched once and cached: which
- * commands this caller may use, and for VM commands the VM states in which they apply
- * (`vmstates`). Every action gate in the UI reads this; none is written out here.
+ * commands this caller may use, for VM commands the VM states in which they apply (`vmstates`),
+ * and each parameter's format rule. Every action gate and field check in the UI reads this;
+ * none is written out here.
  */
 import { create } from 'zustand';
 import { kiln } from '../transport';
@@ -11,8 +12,11 @@ export interface ApiInfo {
   name: string;
   isasync: boolean;
   vmstates?: string[];
-  /** Each parameter; an engine may declare per-parameter VM states too (`vmstates`). */
-  params: { name: string; required: boolean; type: string; vmstates?: string[] }[];
+  /**
+   * Each parameter; an engine may declare per-parameter VM states too (`vmstates`), and Kiln the
+   * format a value must follow (`pattern`, with `patternmessage` saying what a refused value is not).
+   */
+  params: { name: string; required: boolean; type: string; length?: number; vmstates?: string[]; pattern?: string; patternmessage?: string }[];
 }
 
 interface ApiCatalog {
@@ -78,4 +82,24 @@ export function paramAppliesInState(apis: Map<string, ApiInfo>, command: string,
  */
 export function hasParam(apis: Map<string, ApiInfo>, command: string, param: string): boolean {
   return apis.get(command.toLowerCase())?.params.some((p) => p.name.toLowerCase() === param.toLowerCase()) ?? false;
+}
+
+const patterns = new Map<string, RegExp>();
+
+/**
+ * What the engine would say about VALUE for a parameter, from the parameter's listApis declaration
+ * (its length, and Kiln's pattern and patternmessage): the same rule and words as the engine's 431,
+ * checked before the call. Undefined when the value is fine, empty, or the engine declares nothing.
+ */
+export function paramProblem(apis: Map<string, ApiInfo>, command: string, param: string, value: string): string | undefined {
+  if (value === '') return undefined;
+  const p = apis.get(command.toLowerCase())?.params.find((q) => q.name.toLowerCase() === param.toLowerCase());
+  if (!p) return undefined;
+  if (p.length !== undefined && value.length > p.length) return `Parameter ${p.name} is ${value.length} characters long; the limit is ${p.length}`;
+  if (p.pattern) {
+    let re = patterns.get(p.pattern);
+    if (!re) patterns.set(p.pattern, (re = new RegExp(p.pattern)));
+    if (!re.test(value)) return `${p.name}: "${value.length > 64 ? `${value.slice(0, 64)}…` : value}" ${p.patternmessage ?? 'is not in the form the engine accepts'}`;
+  }
+  return undefined;
 }

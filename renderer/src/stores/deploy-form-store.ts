@@ -1,5 +1,6 @@
 /** The deploy wizard's draft: every choice so far, and the step being shown. */
 import { create } from 'zustand';
+import { paramProblem, useApiCatalog, type ApiInfo } from './api-catalog-store';
 
 export interface DeployDraft {
   zoneid: string;
@@ -54,12 +55,11 @@ export const useDeployForm = create<DeployForm>((set, get) => ({
   newDeploy: () => set({ restart: get().restart + 1 }),
 }));
 
-/** CloudStack's hostname rule: letters, digits and hyphens, 1-63, not starting or ending with a hyphen, not all digits. */
-export function hostnameProblem(name: string): string | undefined {
-  if (name === '') return undefined;
-  if (name.length > 63) return 'at most 63 characters';
-  if (!/^[A-Za-z0-9-]+$/.test(name)) return 'only letters, digits and hyphens';
-  if (name.startsWith('-') || name.endsWith('-')) return 'cannot start or end with a hyphen';
-  if (/^\d+$/.test(name)) return 'cannot be only digits';
-  return undefined;
+/**
+ * The engine's hostname rule for a VM name, as listApis declares it for COMMAND's `name`
+ * (deployVirtualMachine, updateVirtualMachine): the engine's own words, or undefined when the
+ * name is fine (or empty, or the catalog is not loaded yet: the engine's 431 stays the last word).
+ */
+export function hostnameProblem(name: string, apis: Map<string, ApiInfo> = useApiCatalog.getState().apis, command = 'deployVirtualMachine'): string | undefined {
+  return paramProblem(apis, command, 'name', name);
 }

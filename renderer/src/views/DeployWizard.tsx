@@ -14,7 +14,7 @@ import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named
 import { PlacementTable } from '../components/PlacementTable';
 import { waitForJob } from '../api/jobs';
 import { DEPLOY_STEPS, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
-import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { hasApi, useApiCatalog, type ApiInfo } from '../stores/api-catalog-store';
 import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
@@ -62,7 +62,7 @@ export function DeployWizard() {
 
   const offering = offerings.items.find((o) => o.id === draft.serviceofferingid);
   const diskOffering = diskOfferings.items.find((d) => d.id === draft.diskofferingid);
-  const problems = stepProblems(draft, offering, diskOffering);
+  const problems = stepProblems(draft, offering, diskOffering, apis);
   const stepProblem = problems[step] ?? [];
 
   const next = () => {
@@ -247,7 +247,7 @@ export function DeployWizard() {
           )}
           {step === 4 && (
             <>
-              <Field label="Name (the guest's hostname)" value={draft.name} onChange={(name) => set({ name })} hint="Letters, digits and hyphens. Left empty, Kiln picks one." problem={hostnameProblem(draft.name)} />
+              <Field label="Name (the guest's hostname)" value={draft.name} onChange={(name) => set({ name })} hint="Letters, digits and hyphens. Left empty, Kiln picks one." problem={hostnameProblem(draft.name, apis)} />
               <Field label="Display name" value={draft.displayname} onChange={(displayname) => set({ displayname })} hint="Shown in lists; defaults to the name." />
               <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
             </>
@@ -297,7 +297,7 @@ function rangeHint(offering: ServiceOffering, what: 'cpunumber' | 'memory'): str
 }
 
 /** What keeps each step from being complete. */
-function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined): string[][] {
+function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>): string[][] {
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
   const problems: string[][] = [[], [], [], [], [], []];
   if (!d.zoneid) problems[0]!.push('Choose a zone.');
@@ -314,8 +314,8 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
     if (offering.cpuspeed === undefined && !positive(d.cpuSpeed)) problems[2]!.push('Give the CPU speed in MHz.');
   }
   if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
-  const nameProblem = hostnameProblem(d.name);
-  if (nameProblem) problems[4]!.push(`Name: ${nameProblem}.`);
+  const nameProblem = hostnameProblem(d.name, apis);
+  if (nameProblem) problems[4]!.push(`${nameProblem}.`);
   return problems;
 }
 

@@ -1,5 +1,5 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
-import { ApiError } from '../../registry/errors.js';
+import { SSH_FINGERPRINT_RULE } from '../../registry/param-rules.js';
 import { byUuid } from '../../lookup.js';
 import { hostView } from '../../views.js';
 import type { HostRow } from '../../hosts/host-manager.js';
@@ -12,12 +12,11 @@ export default defineCommand({
   response: 'host',
   params: [
     { name: 'id', type: 'uuid', required: true, description: 'the host' },
-    { name: 'fingerprint', type: 'string', required: true, description: 'the new key\'s fingerprint, SHA256:… as the refusal showed it' },
+    { name: 'fingerprint', type: 'string', required: true, rule: SSH_FINGERPRINT_RULE, description: 'the new key\'s fingerprint, SHA256:… as the refusal showed it' },
   ],
   async handler({ engine, caller }, args) {
     const host = byUuid<HostRow>(engine.db, 'host', args.uuid('id')!, 'id');
     const fingerprint = args.str('fingerprint')!;
-    if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fingerprint)) throw ApiError.param('fingerprint: expected SHA256: followed by 43 base64 characters');
     const previous = host.host_key_fingerprint;
     engine.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(fingerprint, host.id);
     await engine.hosts.drop(host.id);

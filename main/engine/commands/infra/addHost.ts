@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SSH_FINGERPRINT_RULE } from '../../registry/param-rules.js';
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
@@ -23,7 +24,7 @@ export default defineCommand({
     { name: 'password', type: 'string', description: 'the password for the host' },
     { name: 'privatekey', type: 'string', maxLength: 16384, description: 'Kiln: an SSH private key (OpenSSH or PEM) instead of a password' },
     { name: 'hosttags', type: 'list', description: 'list of tags to be added to the host' },
-    { name: 'hostkeyfingerprint', type: 'string', description: 'Kiln: the SSH host-key fingerprint the admin confirmed (from probeHostKey); the host must present exactly this key' },
+    { name: 'hostkeyfingerprint', type: 'string', rule: SSH_FINGERPRINT_RULE, description: 'Kiln: the SSH host-key fingerprint the admin confirmed (from probeHostKey); the host must present exactly this key' },
     { name: 'details', type: 'map', description: 'Kiln: driver options, e.g. details[0].pool=kiln' },
   ],
   async handler({ engine, caller }, args) {

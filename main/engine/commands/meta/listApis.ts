@@ -2,7 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 
 export default defineCommand({
   name: 'listApis',
-  description: 'lists all available apis on the server, as provided by the Api Discovery plugin; Kiln adds vmstates, the VM states in which a VM command applies.',
+  description: 'lists all available apis on the server, as provided by the Api Discovery plugin; Kiln adds vmstates, the VM states in which a VM command applies, and per parameter pattern and patternmessage, the format the value must follow (the UI validates with them).',
   kind: 'list',
   roles: ALL_ROLES,
   response: 'api',
@@ -22,7 +22,7 @@ export default defineCommand({
         response: [],
         // As CloudStack's API discovery does, a parameter the caller's role may not pass is not listed
         // (a user's startVirtualMachine has no hostid), so a client can offer exactly what it may use.
-        params: def.params.filter((p) => !p.roles || p.roles.includes(caller.role)).map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '', ...(p.vmStates ? { vmstates: p.vmStates } : {}) })),
+        params: def.params.filter((p) => !p.roles || p.roles.includes(caller.role)).map((p) => ({ name: p.name, description: p.description, type: p.type, length: p.maxLength ?? 255, required: p.required ?? false, since: p.since ?? '', related: '', ...(p.vmStates ? { vmstates: p.vmStates } : {}), ...(p.rule ? { pattern: p.rule.pattern, patternmessage: p.rule.message } : {}) })),
         ...(def.vmStates ? { vmstates: def.vmStates } : {}),
       }));
   },

@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES, ADMIN_ONLY } from '../../registry/types.js';
+import { HOSTNAME_RULE } from '../../registry/param-rules.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
 import { requireAccountAccess } from '../../vm/access.js';
@@ -20,7 +21,7 @@ export default defineCommand({
     { name: 'zoneid', type: 'uuid', required: true, description: 'availability zone for the virtual machine' },
     { name: 'serviceofferingid', type: 'uuid', required: true, description: 'the ID of the service offering for the virtual machine' },
     { name: 'templateid', type: 'uuid', required: true, description: 'the ID of the template (or ISO) for the virtual machine' },
-    { name: 'name', type: 'string', maxLength: 63, description: 'host name for the virtual machine' },
+    { name: 'name', type: 'string', maxLength: 63, rule: HOSTNAME_RULE, description: 'host name for the virtual machine' },
     { name: 'displayname', type: 'string', description: 'an optional user generated name for the virtual machine' },
     { name: 'group', type: 'string', description: 'an optional group for the virtual machine' },
     { name: 'networkids', type: 'list', of: 'uuid', description: 'list of network ids used by virtual machine' },

@@ -1,4 +1,5 @@
 import { STOPPED_STATES } from '../../vm/vm-changes.js';
+import { HOSTNAME_RULE } from '../../registry/param-rules.js';
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
@@ -16,7 +17,7 @@ export default defineCommand({
   params: [
     { name: 'id', type: 'uuid', required: true, description: 'The ID of the virtual machine' },
     { name: 'displayname', type: 'string', description: 'user generated name' },
-    { name: 'name', type: 'string', maxLength: 63, description: 'new host name of the vm (VM must be stopped)', vmStates: STOPPED_STATES },
+    { name: 'name', type: 'string', maxLength: 63, rule: HOSTNAME_RULE, description: 'new host name of the vm (VM must be stopped)', vmStates: STOPPED_STATES },
     { name: 'group', type: 'string', description: 'group of the virtual machine' },
     { name: 'haenable', type: 'boolean', description: 'true if high-availability is enabled for the virtual machine' },
     { name: 'ostypeid', type: 'uuid', description: 'the ID of the OS type (VM must be stopped)', vmStates: STOPPED_STATES },

@@ -2,7 +2,8 @@
 import { useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import type { Host, Named } from '../../api/model';
-import { FINGERPRINT_FORMAT, type HostKeyChange } from '../../api/host-key';
+import type { HostKeyChange } from '../../api/host-key';
+import { paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextField } from '../../components/FormFields';
@@ -50,10 +51,13 @@ export function AcceptKeyDialog({ host, change, onClose, onDone }: { host: Host;
   const [typed, setTyped] = useState('');
   const { busy, error, run } = useSubmit(onDone);
   const value = typed.trim();
+  const apis = useApiCatalog((s) => s.apis);
+  // The fingerprint's format is acceptHostKey's, as listApis declares it.
+  const formatProblem = paramProblem(apis, 'acceptHostKey', 'fingerprint', value);
   const problem = !value
     ? undefined
-    : !FINGERPRINT_FORMAT.test(value)
-      ? 'expected SHA256: followed by 43 characters'
+    : formatProblem
+      ? formatProblem
       : change.presented && value !== change.presented
         ? 'this is not the key the host presents now'
         : undefined;

@@ -1,0 +1,39 @@
+/**
+ * Format rules a parameter's value must follow, declared once on the parameter (ParamDef.rule):
+ * the registry's parameter check enforces them, listApis publishes them (per parameter `pattern`
+ * and `patternmessage`), and the renderer validates its fields from listApis, so the UI and the
+ * API refuse the same values with the same words. Patterns are regular-expression sources that
+ * mean the same in Node and in the browser.
+ */
+export interface ParamRule {
+  /** A RegExp source the whole value must match. */
+  pattern: string;
+  /** What the value is not, after `<param>: "<value>" `. */
+  message: string;
+}
+
+/** RFC 1123 host label, as CloudStack checks a VM's name: the guest's hostname (R1). */
+export const HOSTNAME_RULE: ParamRule = {
+  pattern: '^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$',
+  message: 'is not a valid hostname: at most 63 characters of letters, digits and hyphens, starting with a letter and ending with a letter or digit',
+};
+
+/** An SSH host-key fingerprint as OpenSSH prints it. */
+export const SSH_FINGERPRINT_RULE: ParamRule = {
+  pattern: '^SHA256:[A-Za-z0-9+/]{43}$',
+  message: 'is not an SSH host-key fingerprint: SHA256: followed by 43 base64 characters',
+};
+
+const compiled = new Map<string, RegExp>();
+
+export function followsRule(rule: ParamRule, value: string): boolean {
+  let re = compiled.get(rule.pattern);
+  if (!re) compiled.set(rule.pattern, (re = new RegExp(rule.pattern)));
+  return re.test(value);
+}
+
+/** The refusal text, naming the parameter (the registry wraps it in a 431). */
+export function ruleMessage(param: string, value: string, rule: ParamRule): string {
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return `${param}: "${shown}" ${rule.message}`;
+}
