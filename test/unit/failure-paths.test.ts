@@ -247,6 +247,28 @@ describe('destroy and expunge', () => {
   });
 });
 
+describe('HA', () => {
+  it('an HA restart with no host to go to leaves the VM Stopped, with the reason in an event', async () => {
+    const ha = (await t.call('createServiceOffering', { name: 'ha-nowhere', cpunumber: '1', cpuspeed: '500', memory: '512', offerha: 'true' })).body['serviceoffering'] as { id: string };
+    const vm = await deployDemo(t, { name: 'ha-nowhere', serviceofferingid: ha.id, haenable: 'true' });
+    const host = hostOf(vm['id']!);
+    const others = t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name<>? AND name LIKE 'sim-host-%'`).all(host) as { uuid: string }[];
+    for (const o of others) await t.call('updateHost', { id: o.uuid, allocationstate: 'Disable' });
+    t.engine.simulator.setHostUp(host, false);
+    try {
+      for (let i = 0; i < 3; i++) await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+      expect(row(vm['id']!).state).toBe('Stopped');
+      const restart = t.engine.db.prepare(`SELECT uuid FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(vm['id']) as string;
+      await expectFailure(await t.engine.jobs.wait(restart), vm['id']!, /host/);
+    } finally {
+      t.engine.simulator.setHostUp(host, true);
+      for (const o of others) await t.call('updateHost', { id: o.uuid, allocationstate: 'Enable' });
+      await t.engine.background.ha.pass();
+    }
+  });
+});
+
 describe('internal names stay RFC 1123 labels with vm.instancename.flag=true (R1, R3)', () => {
   const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
   it.each([

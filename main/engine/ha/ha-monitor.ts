@@ -11,7 +11,7 @@ import type { Engine } from '../engine.js';
 import type { HostEvent } from '../../../drivers/types.js';
 import type { VmRow } from '../vm/rows.js';
 import { vmResponse } from '../vm/vm-response.js';
-import { vmJobResult } from '../vm/vm-job.js';
+import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 
 const HOST_DOWN_AFTER = 3;
@@ -144,8 +144,14 @@ export class HaMonitor {
         if (again.state !== 'Stopped') return vmResponse(engine, again, system); // someone else acted first
         // The planner only offers Up hosts, so a Down host's VMs land elsewhere; a crash prefers the same host.
         engine.vms.lastPlacement.delete(vm.id);
-        const started = await engine.vms.start(system, again, {}, job.uuid);
-        return vmJobResult(engine, started, system);
+        try {
+          const started = await engine.vms.start(system, again, {}, job.uuid);
+          return vmJobResult(engine, started, system);
+        } catch (error) {
+          // A restart with nowhere to go says so in the VM's events, as a user's failed job does.
+          settleFailedJob(engine, system, vm.id, job.uuid, error);
+          throw error;
+        }
       },
     });
   }

@@ -53,6 +53,7 @@ const FAILURE_EVENTS: Record<string, string> = {
   scaleVirtualMachine: 'VM.DYNAMIC.SCALE',
   restoreVirtualMachine: 'VM.RESTORE',
   revertToVMSnapshot: 'VMSNAPSHOT.REVERTTO',
+  'HA.restart': 'HA.RESTART',
 };
 
 /**
