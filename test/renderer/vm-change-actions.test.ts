@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { actionsFor, VM_ACTIONS } from '../../renderer/src/actions/vm-actions';
 import type { ApiInfo } from '../../renderer/src/stores/api-catalog-store';
 import type { Vm } from '../../renderer/src/api/model';
-import { migrationChoices, offeringOutcomeText, outcomeOf, refusedPlacement, restoreParams, startOnParams, startPlacementOffered } from '../../renderer/src/actions/vm-changes';
+import { migrationChoices, offeringOutcomeText, outcomeOf, refusalSummary, refusedPlacement, restoreParams, startOnParams, startPlacementOffered } from '../../renderer/src/actions/vm-changes';
 import { customSizeParams, customSizeProblems } from '../../renderer/src/api/custom-offering';
 import { JobFailedError } from '../../renderer/src/api/jobs';
 import { listApisFixture, listApisResponse } from './list-apis-fixture';
@@ -155,5 +155,9 @@ describe('what the dialogs send and read', () => {
     expect(refusedPlacement(new JobFailedError('j1', { errorcode: 533, errortext: 'no host', placement: verdicts }))).toEqual({ hosts: verdicts });
     expect(refusedPlacement(new JobFailedError('j2', { errorcode: 431, errortext: 'bad', placement: verdicts }))).toBeUndefined();
     expect(refusedPlacement(new JobFailedError('j3', { errorcode: 533, errortext: 'no host (user: no details)' }))).toBeUndefined();
+    // Beside the table, the error drops the host list the engine appends; without a table it keeps it.
+    const error = { code: 533, text: 'no host can hold VM a; it keeps running as before (sim-host-2: memory: needs 1024 MB, 10 MB free)' };
+    expect(refusalSummary(error, { hosts: verdicts })).toEqual({ code: 533, text: 'no host can hold VM a; it keeps running as before' });
+    expect(refusalSummary(error, undefined)).toBe(error);
   });
 });

@@ -92,3 +92,11 @@ export function refusedPlacement(error: unknown): Placement | undefined {
   const verdicts = (error as { details?: Record<string, unknown> }).details?.['placement'];
   return Array.isArray(verdicts) && verdicts.length > 0 ? { hosts: verdicts as HostVerdict[] } : undefined;
 }
+
+/**
+ * The error text to show beside a refusal's host table: without the "(host: reason; …)" list the
+ * engine appends, which the table already shows host by host.
+ */
+export function refusalSummary<E extends { text: string }>(error: E | undefined, refused: Placement | undefined): E | undefined {
+  return error && refused ? { ...error, text: error.text.replace(/\s*\(.*\)\s*$/, '') } : error;
+}

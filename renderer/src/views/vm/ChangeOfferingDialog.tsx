@@ -11,7 +11,7 @@ import { kiln } from '../../transport';
 import { listOf, shownError, type Placement, type ServiceOffering, type Vm } from '../../api/model';
 import { runQuietly } from '../../api/run-job';
 import { customSizeParams, customSizeProblems, asksCpuSpeed, rangeHint, type CustomSize } from '../../api/custom-offering';
-import { offeringOutcomeText, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome } from '../../actions/vm-changes';
+import { offeringOutcomeText, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, refusalSummary } from '../../actions/vm-changes';
 import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { SelectField, TextField } from '../../components/FormFields';
@@ -111,7 +111,7 @@ export function ChangeOfferingDialog({ vm, live, onClose }: { vm: Vm; live: bool
           </fieldset>
         )}
         {offering && problems.length > 0 && <p className="hint error">{problems.join(' ')}</p>}
-        <ApiErrorText error={error} />
+        <ApiErrorText error={refusalSummary(error, refused)} />
         {refused && <PlacementTable placement={refused} label="Hosts refused" />}
         <div className="dialog-buttons">
           <button type="button" onClick={onClose}>

@@ -8,7 +8,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { listOf, shownError, type Placement, type Vm } from '../../api/model';
 import { runQuietly } from '../../api/run-job';
-import { migrateParams, migrationChoices, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, type MigrationHost } from '../../actions/vm-changes';
+import { migrateParams, migrationChoices, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
 import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { PlacementTable } from '../../components/PlacementTable';
@@ -77,13 +77,13 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
         {hosts === undefined && !error && <p className="muted">Asking the engine which hosts can take it…</p>}
         {hosts && suitable.length === 0 && <p className="empty">No host can take {name} now; the reasons are below.</p>}
         {suitable.length > 0 && (
-          <fieldset className="fieldset">
+          <fieldset className="fieldset offering-list">
             <legend>Destination host</legend>
             {suitable.map((h) => (
-              <label key={h.id} className="check">
+              <label key={h.id} className={hostId === h.id ? 'offering chosen' : 'offering'}>
                 <input type="radio" name="migrate-host" value={h.id} checked={hostId === h.id} onChange={() => setHostId(h.id)} />
-                {h.name}
-                <span className="muted">
+                <span className="offering-name">{h.name}</span>
+                <span className="offering-text muted">
                   {h.clustername ? `${h.clustername} · ` : ''}CPU {h.cpuallocated ?? '?'} allocated · memory {mb(h.memoryallocated)} of {mb(h.memorytotal)} MB allocated
                 </span>
               </label>
@@ -108,7 +108,7 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
             </tbody>
           </table>
         )}
-        <ApiErrorText error={error} />
+        <ApiErrorText error={refusalSummary(error, refused)} />
         {refused && <PlacementTable placement={refused} label="Hosts refused" />}
         <div className="dialog-buttons">
           <button type="button" onClick={onClose}>

@@ -8,7 +8,7 @@ import { useState, type FormEvent } from 'react';
 import type { Named, Placement, Vm } from '../../api/model';
 import { useApiList } from '../../api/use-api-list';
 import { runQuietly } from '../../api/run-job';
-import { refusedPlacement, startOnParams, startPlacementOffered, vmOf, type StartPlacement, type VmResult } from '../../actions/vm-changes';
+import { refusedPlacement, startOnParams, startPlacementOffered, vmOf, type StartPlacement, type VmResult, refusalSummary } from '../../actions/vm-changes';
 import { useApiCatalog } from '../../stores/api-catalog-store';
 import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
@@ -82,7 +82,7 @@ export function StartOnDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
             placeholder="Any"
           />
         )}
-        <ApiErrorText error={error} />
+        <ApiErrorText error={refusalSummary(error, refused)} />
         {refused && <PlacementTable placement={refused} label="Hosts refused" />}
         <div className="dialog-buttons">
           <button type="button" onClick={onClose}>
