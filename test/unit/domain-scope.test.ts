@@ -50,6 +50,8 @@ describe('domain scoping with LIKE wildcards and case in domain names', () => {
     const admin = admins[domain]!;
     expect(await names(admin, 'listDomains', 'domain')).toEqual([domain]);
     expect(await names(admin, 'listAccounts', 'account')).toEqual([`${tagOf(domain)}-admin`, `${tagOf(domain)}-user`]);
+    const users = ((await t.call('listUsers', { listall: 'true' }, admin)).body['user'] as { username: string }[]).map((u) => u.username).sort();
+    expect(users).toEqual([`${tagOf(domain)}-admin`, `${tagOf(domain)}-user`]);
     expect(await names(admin, 'listVirtualMachines', 'virtualmachine', { listall: 'true' })).toEqual([`${tagOf(domain)}-vm`]);
     expect((await names(admin, 'listVolumes', 'volume', { listall: 'true' })).length).toBe(1);
     const volumeOwners = ((await t.call('listVolumes', { listall: 'true' }, admin)).body['volume'] as { domain: string }[]).map((v) => v.domain);

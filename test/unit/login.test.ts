@@ -73,6 +73,8 @@ describe('failed logins (incorrect.login.attempts.allowed, CloudStack default 5)
     expect(accounts.byApiKey(keys.apiKey)).toBeUndefined();
     const listed = (await t.call('listAccounts', { name: user.accountName })).body['account'] as { user: { state: string }[] }[];
     expect(listed[0]!.user[0]!.state).toBe('disabled');
+    const disabled = ((await t.call('listUsers', { state: 'disabled' })).body['user'] as { username: string }[]).map((u) => u.username);
+    expect(disabled).toContain(user.username);
   });
 
   it('answers an unknown user exactly as a wrong password (no hint which usernames exist)', async () => {

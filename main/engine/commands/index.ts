@@ -62,6 +62,7 @@ import createDomain from './accounts/createDomain.js';
 import listDomains from './accounts/listDomains.js';
 import updateUser from './accounts/updateUser.js';
 import enableUser from './accounts/enableUser.js';
+import listUsers from './accounts/listUsers.js';
 import createVMSnapshot from './snapshots/createVMSnapshot.js';
 import listVMSnapshot from './snapshots/listVMSnapshot.js';
 import revertToVMSnapshot from './snapshots/revertToVMSnapshot.js';
@@ -80,6 +81,6 @@ export const ALL_COMMANDS: CommandDef[] = [
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   listHypervisorCapabilities, updateHypervisorCapabilities,
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
-  listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser,
+  listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
 ];
