@@ -74,7 +74,7 @@ export class SimulatorDriver implements HypervisorDriver {
   /**
    * Test hook (fault injection): the next TIMES (default 1) OP calls on HOST (any host when
    * omitted) fail with a DriverError, as a host that refuses would; the failure comes before the
-   * operation changes anything on the host, or with `after` (migrate only), once it is done: the
+   * operation changes anything on the host, or with `after` (stop, migrate), once it is done: the
    * host did it but the answer was lost.
    */
   failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number; after?: boolean } = {}): void {
@@ -266,6 +266,7 @@ class SimulatorSession implements HostSession {
     const domain = this.domain(name);
     domain.power = 'Stopped';
     this.save();
+    this.driver.checkFault('stop', this.host.name, true);
   }
 
   async reboot(name: string): Promise<void> {

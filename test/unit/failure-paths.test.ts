@@ -143,6 +143,14 @@ describe('stop, migrate, scale, snapshot', () => {
     expect(row(vm['id']!).state).toBe('Running');
   });
 
+  it('a stop whose answer is lost after the guest did power off settles Stopped, as the host reports', async () => {
+    const vm = await deployDemo(t, { name: 'stop-answer-lost' });
+    t.engine.simulator.failNext('stop', { after: true, message: 'ssh: connection reset' });
+    const job = await t.run('stopVirtualMachine', { id: vm['id']! });
+    expect(job).toMatchObject({ jobstatus: 1, jobresult: { virtualmachine: { state: 'Stopped' } } });
+    expect(row(vm['id']!)).toMatchObject({ state: 'Stopped', host_name: null });
+  });
+
   it('a migration the destination refuses leaves the VM Running on its source host', async () => {
     const vm = await deployDemo(t, { name: 'migrate-fails' });
     const source = hostOf(vm['id']!);
