@@ -81,8 +81,9 @@ export async function checkPassword(password: string, stored: string | null): Pr
   if (!stored?.startsWith('scrypt:')) return false;
   const [, salt = '', hash = ''] = stored.split(':');
   const expected = Buffer.from(hash, 'base64');
+  if (expected.length === 0) return false;
   const actual = await new Promise<Buffer>((resolve, reject) => scrypt(password, Buffer.from(salt, 'base64'), expected.length, (error, key) => (error ? reject(error) : resolve(key))));
-  return expected.length > 0 && timingSafeEqual(expected, actual);
+  return timingSafeEqual(expected, actual);
 }
 
 /** What the sessions table keeps instead of the key: reading the database gives no live session. */
