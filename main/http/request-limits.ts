@@ -4,6 +4,9 @@
  * MAX_BODY. Every limit is answered with the API's error envelope (431, naming the parameter),
  * never with a reset connection.
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApiError } from '../engine/registry/errors.js';
 
 /** Largest request body accepted: userdata (32 KB decoded, R61) is far below it. */
@@ -39,4 +42,48 @@ export function requestLimitError(code: string | undefined): ApiError | undefine
     return ApiError.param(`the request line and headers are over ${MAX_HEADER_BYTES} bytes; send large parameters (userdata) in the body of a POST`);
   }
   return undefined;
+}
+
+/** How much of a request's start is kept to name its command when Node cannot parse the rest. */
+const HEAD_KEPT = 2048;
+
+interface RequestHead {
+  /** The first bytes of the request (its command is usually early). */
+  head: string;
+  /** The request line has been seen to its end. */
+  lineDone: boolean;
+  /** The last bytes of the previous chunk, so a `response=json` split across chunks is found. */
+  carry: string;
+  format?: 'json' | 'xml';
+}
+
+/**
+ * Watches the request line of each connection's current request (its first bytes and any
+ * `response=` in it), so that a request refused in clientError (too large to parse) is still
+ * answered in the format it asked for, under its command's response name, as every other error is.
+ */
+export function watchRequestHeads(server: Server): (socket: Duplex) => { format?: 'json' | 'xml'; command?: string } {
+  const heads = new WeakMap<Duplex, RequestHead>();
+  server.on('connection', (socket: Socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      let state = heads.get(socket);
+      if (!state) heads.set(socket, (state = { head: '', lineDone: false, carry: '' }));
+      if (state.lineDone) return;
+      const text = chunk.toString('latin1');
+      if (state.head.length < HEAD_KEPT) state.head += text.slice(0, HEAD_KEPT - state.head.length);
+      const end = text.indexOf('\r\n');
+      const scanned = state.carry + (end === -1 ? text : text.slice(0, end));
+      for (const match of scanned.matchAll(/[?&]response=(json|xml)(?=[&\s]|$)/gi)) state.format = match[1]!.toLowerCase() as 'json' | 'xml';
+      state.carry = scanned.slice(-16);
+      if (end !== -1) state.lineDone = true;
+    });
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => res.on('finish', () => heads.delete(req.socket)));
+  return (socket) => {
+    const state = heads.get(socket);
+    const target = /^[A-Z]+ (\S+)/.exec(state?.head ?? '')?.[1] ?? '';
+    const query = new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : '');
+    const command = query.get('command') ?? undefined;
+    return { format: state?.format, command: command && /^[A-Za-z]{1,100}$/.test(command) ? command : undefined };
+  };
 }

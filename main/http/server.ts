@@ -18,7 +18,7 @@ import { toXml } from './xml.js';
 import { CONSOLE_PATH, consoleUpgradeHandler } from './console-socket.js';
 import { guardRequest, isApiPath, isRefusal, parseCookies, reachableAddress, type Refusal } from './request-guard.js';
 import { UpgradeRouter, type UpgradeHandler } from './upgrade-router.js';
-import { requestLimitError, MAX_BODY, MAX_HEADER_BYTES, getParameterLimitError } from './request-limits.js';
+import { requestLimitError, MAX_BODY, MAX_HEADER_BYTES, getParameterLimitError, watchRequestHeads } from './request-limits.js';
 
 export { parseCookies } from './request-guard.js';
 
@@ -218,12 +218,15 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
   server.on('upgrade', upgrades.handle);
   // Requests Node cannot parse (bad request line, headers past MAX_HEADER_BYTES) never reach a
   // handler; answer them here rather than let the socket reset.
+  const requestHead = watchRequestHeads(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable || socket.writableEnded) return socket.destroy();
     const limit = requestLimitError(error.code);
-    const format = options.defaultResponse ?? 'xml';
+    const asked = requestHead(socket);
+    const format = asked.format ?? options.defaultResponse ?? 'xml';
+    const responseName = `${(asked.command ?? 'error').toLowerCase()}response`;
     const body = limit
-      ? format === 'json' ? JSON.stringify({ errorresponse: errorBody(limit) }) : toXml('errorresponse', errorBody(limit), CLOUDSTACK_VERSION)
+      ? format === 'json' ? JSON.stringify({ [responseName]: errorBody(limit) }) : toXml(responseName, errorBody(limit), CLOUDSTACK_VERSION)
       : 'malformed HTTP request\n';
     const status = limit ? `${limit.errorCode} ${limit.errorCode === 431 ? 'Request Header Fields Too Large' : 'Error'}` : '400 Bad Request';
     const type = !limit ? 'text/plain; charset=utf-8' : format === 'json' ? 'application/json; charset=UTF-8' : 'text/xml; charset=UTF-8';
