@@ -125,6 +125,21 @@ describe('start', () => {
     expect(onHosts(vm['id']!)).toEqual({ definedOn: [], disks: [] });
   });
 
+  it('a start with no host to go to leaves the VM Stopped, with the job\'s 533 in an event', async () => {
+    const vm = await deployDemo(t, { name: 'start-nowhere' });
+    await t.run('stopVirtualMachine', { id: vm['id']! });
+    const all = t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name LIKE 'sim-host-%'`).all() as { uuid: string }[];
+    for (const h of all) await t.call('updateHost', { id: h.uuid, allocationstate: 'Disable' });
+    try {
+      const job = await t.run('startVirtualMachine', { id: vm['id']! });
+      expect(job['jobresultcode']).toBe(533);
+      await expectFailure(job, vm['id']!, /sim-host-1/);
+      expect(row(vm['id']!).state).toBe('Stopped');
+    } finally {
+      for (const h of all) await t.call('updateHost', { id: h.uuid, allocationstate: 'Enable' });
+    }
+  });
+
   it('a Stopped VM whose start fails is Stopped again', async () => {
     const vm = await deployDemo(t, { name: 'restart-fails' });
     await t.run('stopVirtualMachine', { id: vm['id']! });
