@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -135,6 +135,10 @@ describe('refused image sources: a 431 or 531 naming the parameter, and no row w
     { what: '.. in a URL', params: { url: 'http://example.com/images/../secret.qcow2' }, as: 'user', code: 431, text: /^url: "\.\." and "\." path segments are refused/ },
     { what: 'an encoded .. in a URL', params: { url: 'http://example.com/images/%2e%2e/secret.qcow2' }, as: 'user', code: 431, text: /^url: "\.\." and "\." path segments are refused/ },
     { what: 'a user URL to this machine', params: { url: 'http://127.0.0.1:8080/client/api' }, as: 'user', code: 431, text: /^url: 127\.0\.0\.1 is an address of this machine/ },
+    { what: 'a user URL to this machine in IPv4-mapped IPv6 form', params: { url: 'http://[::ffff:127.0.0.1]:8080/client/api' }, as: 'user', code: 431, text: /^url: \[::ffff:7f00:1\] is an address of this machine/ },
+    { what: 'a user URL to ::1', params: { url: 'http://[::1]/a.qcow2' }, as: 'user', code: 431, text: /^url: \[::1\] is an address of this machine/ },
+    { what: 'a user URL to the link-local metadata address', params: { url: 'http://169.254.169.254/latest/meta-data' }, as: 'user', code: 431, text: /^url: 169\.254\.169\.254 is an address of this machine/ },
+    { what: 'a user URL to a decimal-encoded loopback', params: { url: 'http://2130706433/a.qcow2' }, as: 'user', code: 431, text: /^url: 127\.0\.0\.1 is an address of this machine/ },
     { what: 'a relative path', params: { url: 'images/a.qcow2' }, as: 'admin', code: 431, text: /^url: give an http\(s\) URL/ },
     { what: 'a host path while kiln.template.local.dir is empty', params: { url: '/tmp/kiln-images/a.qcow2' }, as: 'admin', code: 431, text: /^url: host paths are disabled; set kiln\.template\.local\.dir/ },
     { what: 'a host path outside the directory', params: { url: '/etc/shadow' }, as: 'admin', code: 431, text: /^url: \/etc\/shadow is outside kiln\.template\.local\.dir \(\/tmp\/kiln-images\)/, localDir: '/tmp/kiln-images' },
@@ -353,6 +357,25 @@ describe('downloads into the zone image store', () => {
     expect(after.isready).toBe(false);
     expect(after.status).toMatch(/^Download Failed: localhost resolves to (127\.0\.0\.1|::1), an address of this machine; only the root admin may download from it$/);
     expect(requests.length).toBe(served);
+  });
+
+  const lanAddress = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  it.skipIf(!lanAddress)('keeps a user\'s download off this machine when a redirect points back at it', async () => {
+    // A server on a non-loopback address, which a user may reach, that redirects to 127.0.0.1.
+    const redirector = createServer((_req, res) => void res.writeHead(302, { location: `${base}/local-only.qcow2` }).end());
+    await new Promise<void>((resolve) => redirector.listen(0, lanAddress, resolve));
+    try {
+      files.set('/local-only.qcow2', { body: qcow2(64 * 1024) });
+      const served = requests.length;
+      const res = await register({ name: 'redirected', url: `http://${lanAddress}:${(redirector.address() as AddressInfo).port}/image.qcow2` }, user);
+      expect(res.status).toBe(200);
+      const after = await settled(registeredId(res));
+      expect(after).toMatchObject({ isready: false, status: `Download Failed: ${base.slice('http://'.length)} is an address of this machine; only the root admin may download from it` });
+      expect(requests.length).toBe(served);
+    } finally {
+      redirector.closeAllConnections();
+      await new Promise((resolve) => redirector.close(resolve));
+    }
   });
 
   it('starts an interrupted download again when the engine reopens, so it never stays in progress', async () => {

@@ -193,6 +193,9 @@ async function fetchToFile(url: string, file: string, options: FetchOptions): Pr
 
 function get(url: URL, options: FetchOptions): Promise<IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
+  // A literal address is connected to without a lookup, so guardedLookup never sees it (a redirect's above all).
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  if (!options.allowInternal && isInternalAddress(literal)) return Promise.reject(new Error(`${url.host} is an address of this machine; only the root admin may download from it`));
   return new Promise((resolve, reject) => {
     const request = client.get(url, { signal: options.signal, lookup: options.allowInternal ? undefined : guardedLookup, headers: { 'user-agent': 'Kiln image download' }, timeout: 60_000 }, resolve);
     request.on('timeout', () => request.destroy(new Error(`no answer from ${url.host} within 60 s`)));

@@ -5,7 +5,7 @@
  * (kiln.template.local.dir). Kernel and initrd details are host paths as well and follow the
  * same rule. Without this, any user could make a host open /etc/shadow or /dev/sda for a guest.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { posix } from 'node:path';
 import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
@@ -111,15 +111,15 @@ export function parseChecksum(raw: string, param = 'checksum'): Checksum {
   return { algorithm: entry.algorithm, hex: hex.toLowerCase() };
 }
 
-/** Loopback, link-local, unspecified and multicast: addresses that reach this machine or no one in particular. */
+/** Loopback, "this network", link-local, multicast and reserved: addresses that reach this machine or no one in particular. */
+const INTERNAL = new BlockList();
+for (const [net, prefix] of [['127.0.0.0', 8], ['0.0.0.0', 8], ['169.254.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) INTERNAL.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [['::1', 128], ['::', 128], ['fe80::', 10], ['ff00::', 8]] as const) INTERNAL.addSubnet(net, prefix, 'ipv6');
+
+/** True for an address of this machine; BlockList also sees IPv4 behind an IPv4-mapped IPv6 form (::ffff:7f00:1). */
 export function isInternalAddress(ip: string): boolean {
-  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(ip);
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 127 || a === 0 || (a === 169 && b === 254) || a >= 224;
-  }
-  const v6 = ip.toLowerCase();
-  return v6 === '::1' || v6 === '::' || /^fe[89ab]/.test(v6) || v6.startsWith('ff');
+  const family = isIP(ip);
+  return family !== 0 && INTERNAL.check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 function isDotSegment(segment: string): boolean {
