@@ -4,7 +4,7 @@
  * login is 531, a login over GET 405, logout ends the session, and the serve-mode UI (its own cookie and X-Kiln-UI, no
  * login session) keeps working. updateUser over a session removes initial-admin-password.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,15 @@ afterAll(async () => {
 });
 
 const adminPassword = () => readFileSync(join(kiln.dataDir, 'initial-admin-password'), 'utf8').trim();
+
+describe('the data directory of kiln serve', () => {
+  it('is 0700 and every file in it (kiln.db, -wal, -shm, server.json, master.key, …) 0600', () => {
+    expect(statSync(kiln.dataDir).mode & 0o777).toBe(0o700);
+    const files = readdirSync(kiln.dataDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    expect(files).toEqual(expect.arrayContaining(['kiln.db', 'kiln.db-wal', 'kiln.db-shm', 'server.json', 'master.key', 'initial-admin-password']));
+    expect(files.map((name) => [name, statSync(join(kiln.dataDir, name)).mode & 0o777])).toEqual(files.map((name) => [name, 0o600]));
+  });
+});
 
 describe('login sessions', () => {
   it('need the sessionkey parameter and the cookie: either alone, or two different keys, is 401', async () => {
