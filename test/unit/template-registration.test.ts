@@ -324,6 +324,25 @@ describe('downloads into the zone image store', () => {
     const deploy = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: id, serviceofferingid: ids.small });
     expect(deploy.status).toBe(431);
     expect(String(deploy.body['errortext'])).toMatch(/^templateid: template bad is not ready: Download Failed: checksum mismatch/);
+    // Nor can a VM be restored onto it: refused before any job starts.
+    const vm = (await t.run('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, name: 'restore-target' }))['jobresult'] as { virtualmachine: { id: string } };
+    const before = dbFingerprint(t.engine);
+    const restore = await t.call('restoreVirtualMachine', { virtualmachineid: vm.virtualmachine.id, templateid: id });
+    expect(restore.status).toBe(431);
+    expect(String(restore.body['errortext'])).toMatch(/^templateid: template bad is not ready: Download Failed/);
+    expect(dbFingerprint(t.engine)).toBe(before);
+    await t.run('destroyVirtualMachine', { id: vm.virtualmachine.id, expunge: 'true' });
+  });
+
+  it('settles a download the server refuses or cannot be reached for on the error, with the reason as status', async () => {
+    const missing = await settled(registeredId(await register({ name: 'missing', url: `${base}/no-such.qcow2` })));
+    expect(missing).toMatchObject({ isready: false, status: `Download Failed: the server answered HTTP 404 for ${base}/no-such.qcow2` });
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await settled(registeredId(await register({ name: 'refused', url: `http://127.0.0.1:${port}/a.qcow2` })));
+    expect(refused).toMatchObject({ isready: false, status: `Download Failed: connect ECONNREFUSED 127.0.0.1:${port}` });
   });
 
   it('fails an image larger than max.template.iso.size from its Content-Length, before reading it', async () => {
