@@ -96,6 +96,33 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     await expect.poll(() => page.locator('.fields').innerText()).toContain('Large Instance');
   });
 
+  it('changes to a custom offering with a size, showing the engine\'s 431 for a size outside its bounds', async () => {
+    const { page } = ui;
+    const id = (await one<{ id: string }>(ui, 'listVirtualMachines', 'virtualmachine', { name: 'chg-1' })).id;
+    await detailAction(id, 'chg-1', 'Change offering…');
+    const dialog = page.getByRole('dialog', { name: 'Change offering: chg-1' });
+    const select = dialog.getByRole('combobox', { name: 'New offering' });
+    await expect.poll(() => select.locator('option').allInnerTexts()).toContain('Custom Constrained (custom size)');
+    // Large Instance is its offering now, so it is no longer offered.
+    expect((await select.locator('option').allInnerTexts()).some((o) => o.startsWith('Large Instance'))).toBe(false);
+    await select.selectOption({ label: 'Custom Constrained (custom size)' });
+    // Constrained: the bounds come from the offering; its CPU speed is fixed, so none is asked.
+    await dialog.getByRole('textbox', { name: 'CPU cores (1–4)' }).fill('9');
+    await dialog.getByRole('textbox', { name: 'Memory (MB) (512–8192)' }).fill('2048');
+    expect(await dialog.getByRole('textbox', { name: 'CPU speed (MHz)' }).count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Change offering', exact: true }).click();
+    const alert = dialog.getByRole('alert');
+    await expect.poll(() => alert.innerText(), { timeout: 15_000 }).toBe('431: details[0].cpuNumber: 9 is outside 1..4 allowed by offering Custom Constrained');
+    await ui.shot('vm-change-2b-custom-refused');
+    expect(await vmInfo(id)).toMatchObject({ serviceofferingname: 'Large Instance', memory: 4096 });
+    await dialog.getByRole('textbox', { name: 'CPU cores (1–4)' }).fill('3');
+    await dialog.getByRole('button', { name: 'Change offering', exact: true }).click();
+    await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 15_000 }).toBe('chg-1 now has offering Custom Constrained (3 vCPU, 2048 MB); it applies at the next start.');
+    expect(await vmInfo(id)).toMatchObject({ serviceofferingname: 'Custom Constrained', memory: 2048 });
+    expect((await vmInfo(id) as VmInfo & { cpunumber?: number }).cpunumber).toBe(3);
+    await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
+  });
+
   it('scales a running VM live; its host full, the engine migrates it first and the dialog explains why', async () => {
     const { page } = ui;
     const id = await deploy('scale-1', { hostid: hostIds['sim-host-1']! });
@@ -214,6 +241,35 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     expect(items).not.toContain('Start on…');
     expect(items).toEqual(expect.arrayContaining(['Scale…', 'Migrate…', 'Restore…']));
     await page.keyboard.press('Escape');
+  });
+
+  it('keeps a VM running unchanged when no host has room for the larger size, listing each host and why (533)', async () => {
+    const { page } = ui;
+    const roomy = await ui.api('createServiceOffering', { name: 'roomy', displaytext: 'custom up to 32 GB', customized: 'true', cpuspeed: '500', maxmemory: '32768' });
+    expect(roomy['serviceoffering']).toBeDefined();
+    // Started above 3 GB, so R18 does not keep it below 3 GB; 20,000 MB fits no 16 GB host.
+    const id = await deploy('big-1', { serviceofferingid: await offeringId('Custom'), 'details[0].cpuNumber': '1', 'details[0].cpuSpeed': '500', 'details[0].memory': '3584' });
+    const before = await vmInfo(id);
+    await detailAction(id, 'big-1', 'Scale…');
+    const dialog = page.getByRole('dialog', { name: 'Scale: big-1' });
+    const select = dialog.getByRole('combobox', { name: 'New offering' });
+    await expect.poll(() => select.locator('option').allInnerTexts()).toContain('roomy (custom size)');
+    await select.selectOption({ label: 'roomy (custom size)' });
+    await dialog.getByRole('textbox', { name: 'CPU cores', exact: true }).fill('1');
+    await dialog.getByRole('textbox', { name: 'Memory (MB) (…–32768)' }).fill('20000');
+    await dialog.getByRole('button', { name: 'Scale', exact: true }).click();
+    const alert = dialog.getByRole('alert');
+    // The engine's words, without the host list it appends: the table below shows that host by host.
+    await expect.poll(() => alert.innerText(), { timeout: 30_000 }).toBe('533: no host in the cluster can hold VM big-1 at 1 vCPU / 20000 MB; it keeps running as before');
+    const refused = dialog.getByRole('table', { name: 'Hosts refused' });
+    const rows = await refused.locator('tbody tr').allInnerTexts();
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row).toMatch(/^sim-host-\d\s+Refused\s+memory: needs 20000 MB, \d+ MB free$/);
+    expect(await dialog.locator('.placement-summary').innerText()).toContain('No host can take this VM');
+    await ui.shot('vm-change-11-scale-refused');
+    // Settled as it was: Running, same host, same size.
+    expect(await vmInfo(id)).toMatchObject({ state: 'Running', hostid: before.hostid, memory: 3584, serviceofferingname: 'Custom' });
+    await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
   });
 
   it('logged no CSP violation and no page error', () => {
