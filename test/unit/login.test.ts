@@ -174,6 +174,19 @@ describe('session keys', () => {
     expect(accounts.bySession(sessionKey!, 1800)).toBeUndefined();
   });
 
+  it('expire: a session past its time is refused, and the next login clears every expired row', async () => {
+    const user = newUser();
+    const { sessionKey } = await attempt(user.username, 'right-pw');
+    t.engine.db.prepare(`UPDATE sessions SET expires='2001-01-01T00:00:00.000Z' WHERE user_id=?`).run(user.userId);
+    const other = newUser();
+    const stale = await attempt(other.username, 'right-pw');
+    t.engine.db.prepare(`UPDATE sessions SET expires='2001-01-01T00:00:00.000Z' WHERE user_id=?`).run(other.userId);
+    expect(accounts.bySession(sessionKey!, 1800)).toBeUndefined();
+    expect(stale.sessionKey).toBeDefined();
+    await attempt(user.username, 'right-pw');
+    expect(t.engine.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE expires < '2002'`).get()).toEqual({ n: 0 });
+  });
+
   it('migration 10 drops the plain session keys of an older database', async () => {
     const { MIGRATIONS } = await import('../../main/engine/db/migrations.js');
     const { migrate } = await import('../../main/engine/db/database.js');

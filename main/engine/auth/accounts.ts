@@ -193,6 +193,8 @@ export class Accounts {
       if (row.login_attempts !== 0) this.db.prepare('UPDATE users SET login_attempts=0 WHERE id=?').run(row.user_id);
       const sessionKey = randomBytes(24).toString('base64url');
       const timeoutSeconds = this.settings?.int('session.timeout') ?? 1800;
+      // Sessions nobody came back for are only ever deleted here or when presented.
+      this.db.prepare('DELETE FROM sessions WHERE expires < ?').run(now());
       this.db.prepare('INSERT INTO sessions (key_hash, user_id, created, expires) VALUES (?,?,?,?)').run(sessionKeyHash(sessionKey), row.user_id, now(), new Date(Date.now() + timeoutSeconds * 1000).toISOString());
       return { caller: toCaller(row), sessionKey, timeoutSeconds };
     } finally {
