@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { getWithHost, rawRequest, upgradeLines } from '../helpers/raw-http.js';
@@ -211,5 +212,39 @@ describe('request size limits (R61)', () => {
     expect(((await big.json()) as { updatevirtualmachineresponse: { errortext: string } }).updatevirtualmachineresponse.errortext).toBe('userdata: at most 32 KB once decoded');
     const ok = await post(Buffer.alloc(32768, 1).toString('base64'));
     expect(ok.status).toBe(200);
+  });
+});
+
+describe('XML answers stay well-formed (issue 10, security 5)', () => {
+  let kiln: KilnProcess;
+  beforeAll(async () => {
+    kiln = await startKiln({ args: ['--no-ui'] });
+  });
+  afterAll(() => kiln?.stop());
+
+  it('a crafted detail key cannot add elements to a listing, and control characters are stripped', async () => {
+    const crafted = 'a></serviceofferingdetails><name>injected</name><serviceofferingdetails><b';
+    const create = await fetch(kiln.apiUrl, {
+      method: 'POST',
+      body: new URLSearchParams(signRequest({ apiKey: kiln.apiKey, response: 'json', command: 'createServiceOffering', name: 'xml\u0001test', displaytext: 'bell\u0007', cpunumber: '1', cpuspeed: '500', memory: '256', 'serviceofferingdetails[0].key': crafted, 'serviceofferingdetails[0].value': '<v>&' }, kiln.secretKey)),
+    });
+    expect(create.status).toBe(200);
+    const list = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'listServiceOfferings', response: 'xml' })}`);
+    const xml = await list.text();
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const offerings = (new XMLParser({ parseTagValue: false }).parse(xml) as { listserviceofferingsresponse: { serviceoffering: { name: string; displaytext: string; serviceofferingdetails?: Record<string, string> }[] } }).listserviceofferingsresponse.serviceoffering;
+    const mine = offerings.find((o) => o.name === 'xmltest')!;
+    expect(mine.displaytext).toBe('bell');
+    expect(Object.values(mine.serviceofferingdetails ?? {})).toEqual(['<v>&']);
+    expect(offerings.filter((o) => o.name === 'injected')).toEqual([]);
+    for (const o of offerings) expect(Array.isArray(o.name)).toBe(false);
+  });
+
+  it('an unknown command name gets a 432 envelope that parses', async () => {
+    const res = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'no such<cmd>', response: 'xml' })}`);
+    expect(res.status).toBe(432);
+    const xml = await res.text();
+    expect(XMLValidator.validate(xml)).toBe(true);
+    expect(xml).toContain('<errortext>The given command no such&lt;cmd&gt; either does not exist');
   });
 });
