@@ -45,11 +45,6 @@ export function owe(engine: Engine, hostId: number, vm: VmRow, work: { domain?: 
   });
 }
 
-/** What each host still owes, by host id (tests and listHosts-style views). */
-export function owedBy(engine: Engine, hostId: number): { domain: string | null; disks: string[] }[] {
-  return (engine.db.prepare('SELECT domain, disks FROM host_cleanups WHERE host_id=? ORDER BY id').all(hostId) as CleanupRow[]).map((r) => ({ domain: r.domain, disks: JSON.parse(r.disks) as string[] }));
-}
-
 /**
  * Does what the hosts owe, for every host that answers; a host that still does not is left for
  * the next run. Nothing is removed for a VM that is live again (recovered after a destroy).
