@@ -160,6 +160,19 @@ describe('the cs client against kiln serve', () => {
     expect(await loginStatus('third-pw')).toBe(200);
   });
 
+  it('lists the hypervisor capabilities and changes maxguestslimit, which checkClusterHeadroom then uses', async () => {
+    const list = await cs(['listHypervisorCapabilities']);
+    expect(list.code, list.stderr).toBe(0);
+    const sim = (list.json['hypervisorCapabilities'] as { id: string; hypervisor: string; hypervisorversion: string; maxguestslimit: number }[]).find((c) => c.hypervisor === 'Simulator')!;
+    expect(sim).toMatchObject({ hypervisorversion: 'default', maxguestslimit: 50 });
+    const updated = await cs(['updateHypervisorCapabilities', `id=${sim.id}`, 'maxguestslimit=40']);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.json['hypervisorcapabilities']).toMatchObject({ id: sim.id, maxguestslimit: 40 });
+    const cluster = ((await cs(['listClusters'])).json['cluster'] as { id: string }[])[0]!;
+    expect(((await cs(['checkClusterHeadroom', `clusterid=${cluster.id}`])).json['clusterheadroom'] as { maxguestsperhost: number }).maxguestsperhost).toBe(40);
+    expect((await cs(['updateHypervisorCapabilities', `id=${sim.id}`, 'maxguestslimit=50'])).code).toBe(0);
+  });
+
   it('gives 431 naming a missing required parameter, and writes nothing', async () => {
     const before = dbState();
     const res = await cs(['deployVirtualMachine', `zoneid=${ids['zone']}`, `templateid=${ids['template']}`]);

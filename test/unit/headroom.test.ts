@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
 import { refreshHeadroom } from '../../main/engine/placement/headroom.js';
+import { KvmDriver, KVM_CAPABILITIES } from '../../drivers/kvm/index.js';
 
 interface Capability { id: string; hypervisor: string; hypervisorversion: string; maxguestslimit: number }
 interface HeadroomBody {
@@ -63,6 +64,26 @@ describe('hypervisor capabilities (maxguestslimit)', () => {
     const caller = t.engine.accounts.byUserId(t.engine.db.prepare(`SELECT id FROM users WHERE username='u1'`).pluck().get() as number)!;
     for (const command of ['listHypervisorCapabilities', 'updateHypervisorCapabilities']) {
       expect((await t.call(command, { id, maxguestslimit: '1' }, caller)).status).toBe(432);
+    }
+  });
+});
+
+describe("each driver's declared default", () => {
+  it("lists KVM's from the KVM driver's capabilities, without a host, and a KVM cluster uses it", async () => {
+    const k = await testEngine({ drivers: [new KvmDriver()] });
+    try {
+      const caps = (await k.call('listHypervisorCapabilities')).body['hypervisorCapabilities'] as (Capability & { storagemotionenabled: boolean })[];
+      expect(caps.map((c) => c.hypervisor).sort()).toEqual(['KVM', 'Simulator']);
+      expect(caps.find((c) => c.hypervisor === 'KVM')).toMatchObject({ maxguestslimit: KVM_CAPABILITIES.maxGuestsLimit, storagemotionenabled: KVM_CAPABILITIES.storageMotion });
+      const pod = k.engine.db.prepare('SELECT uuid FROM pods').pluck().get() as string;
+      const zone = k.engine.db.prepare('SELECT uuid FROM zones').pluck().get() as string;
+      const added = await k.call('addCluster', { zoneid: zone, podid: pod, clustername: 'kvm-a', hypervisor: 'KVM', clustertype: 'CloudManaged' });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
+      const kvmCluster = added.body['cluster'] as { id: string };
+      const h = (await k.call('checkClusterHeadroom', { clusterid: kvmCluster.id })).body['clusterheadroom'] as HeadroomBody;
+      expect(h).toMatchObject({ maxguestsperhost: KVM_CAPABILITIES.maxGuestsLimit, maxguestssource: 'hypervisor', hostcount: 0, vmcount: 0, warning: [] });
+    } finally {
+      await k.close();
     }
   });
 });
