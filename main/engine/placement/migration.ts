@@ -1,7 +1,7 @@
 /**
  * Where a running VM may migrate (R20): every other host judged by the placement filters, plus
- * the migration rules: KVM stays in its cluster (and a VM on local disk cannot move), other
- * hypervisors may cross clusters.
+ * the migration rules: a hypervisor without the crossClusterMigration capability keeps the VM in
+ * its cluster, and a VM on local disk cannot move live.
  */
 import type { Engine } from '../engine.js';
 import { ApiError } from '../registry/errors.js';
@@ -15,14 +15,16 @@ import type { HostVerdict, PlacementHost, PlacementOutcome } from './types.js';
 
 export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHost): PlacementOutcome {
   const offering = engine.db.prepare('SELECT storage_type FROM service_offerings WHERE id=?').get(vm.service_offering_id) as Pick<OfferingRow, 'storage_type'>;
-  const sameClusterOnly = vm.hypervisor === 'KVM';
+  // The hypervisor's capabilities decide, not its name: without cross-cluster migration the VM
+  // stays in its cluster (KVM and the simulator today; XenServer and VMware could leave it).
+  const sameClusterOnly = !(engine.hosts.knownDriver(vm.hypervisor)?.capabilities.crossClusterMigration ?? false);
   const request = requestForVm(engine.db, vm, { hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined });
   const outcome = engine.planner.plan(request);
   const extra = (v: HostVerdict, host: PlacementHost | undefined): string | undefined => {
     if (!host) return undefined;
     if (host.id === vm.host_id) return 'the VM already runs on this host';
-    if (sameClusterOnly && host.cluster_id !== vm.cluster_id) return 'KVM migrates only within the cluster';
-    if (offering.storage_type === 'local') return 'the VM uses local storage; KVM cannot move it live';
+    if (sameClusterOnly && host.cluster_id !== vm.cluster_id) return clusterOnlyReason(vm);
+    if (offering.storage_type === 'local') return `the VM uses local storage; ${vm.hypervisor} cannot move it live`;
     if (host.hypervisor !== vm.hypervisor) return `hypervisor is ${host.hypervisor}`;
     return v.suitable ? undefined : v.reason;
   };
@@ -35,6 +37,11 @@ export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHo
   const order = outcome.order.filter((name) => allowed.has(name));
   const host = order.length ? [...hosts.values()].find((h) => h.name === order[0]) : undefined;
   return { ...outcome, considered, order, host };
+}
+
+/** Why a host in another cluster is not offered (findHostsForMigration says it for hosts the planner never judged). */
+export function clusterOnlyReason(vm: VmRow): string {
+  return `${vm.hypervisor} migrates only within the cluster`;
 }
 
 /**
