@@ -64,6 +64,9 @@ describe('N−1 headroom on the hosts page in Chromium', () => {
     expect(await stranded(hosts[0]!.name).locator('tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/^web-b\s+.*VM limit: runs 2 of at most 2 VMs per host/)]);
     await card.scrollIntoViewIfNeeded();
     await ui.shot('hosts-headroom-lost');
+    await page.getByRole('button', { name: 'Dark theme' }).click();
+    await ui.shot('hosts-headroom-lost-dark');
+    await page.getByRole('button', { name: 'Dark theme' }).click();
 
     await picker.selectOption(hosts[2]!.id);
     expect(await stranded(hosts[2]!.name).locator('tbody tr td:first-child').allInnerTexts()).toEqual(['web-e']);
