@@ -12,6 +12,7 @@ import { kiln } from '../transport';
 import { useApiList } from '../api/use-api-list';
 import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named, type Placement, type ServiceOffering } from '../api/model';
 import { PlacementTable } from '../components/PlacementTable';
+import { customSizeParams, customSizeProblems, rangeHint } from '../api/custom-offering';
 import { waitForJob } from '../api/jobs';
 import { DEPLOY_STEPS, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
 import { hasApi, useApiCatalog, type ApiInfo } from '../stores/api-catalog-store';
@@ -289,13 +290,6 @@ export function DeployWizard() {
   );
 }
 
-function rangeHint(offering: ServiceOffering, what: 'cpunumber' | 'memory'): string {
-  const d = offering.serviceofferingdetails ?? {};
-  const min = d[`min${what}`];
-  const max = d[`max${what}`];
-  return min || max ? ` (${min ?? '…'}–${max ?? '…'})` : '';
-}
-
 /** What keeps each step from being complete. */
 function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>): string[][] {
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
@@ -308,11 +302,7 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
     if (disk?.iscustomized && !positive(d.disksize)) problems[1]!.push('Give the disk size in GB.');
   }
   if (!offering) problems[2]!.push('Choose a service offering.');
-  if (offering?.iscustomized) {
-    if (!positive(d.cpuNumber)) problems[2]!.push('Give the number of CPU cores.');
-    if (!positive(d.memory)) problems[2]!.push('Give the memory in MB.');
-    if (offering.cpuspeed === undefined && !positive(d.cpuSpeed)) problems[2]!.push('Give the CPU speed in MHz.');
-  }
+  problems[2]!.push(...customSizeProblems(offering, d));
   if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
   const nameProblem = hostnameProblem(d.name, apis);
   if (nameProblem) problems[4]!.push(`${nameProblem}.`);
@@ -338,11 +328,7 @@ function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, dis
     params['diskofferingid'] = d.diskofferingid;
     if (disk?.iscustomized) params['size'] = d.disksize;
   }
-  if (offering?.iscustomized) {
-    params['details[0].cpuNumber'] = d.cpuNumber;
-    params['details[0].memory'] = d.memory;
-    if (offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = d.cpuSpeed;
-  }
+  Object.assign(params, customSizeParams(offering, d));
   return params;
 }
 
@@ -357,12 +343,7 @@ function explainParams(d: DeployDraft, offering: ServiceOffering | undefined): A
     clusterid: d.clusterid || undefined,
     hostid: d.hostid || undefined,
   };
-  if (offering.iscustomized) {
-    params['details[0].cpuNumber'] = d.cpuNumber;
-    params['details[0].memory'] = d.memory;
-    if (offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = d.cpuSpeed;
-  }
-  return params;
+  return { ...params, ...customSizeParams(offering, d) };
 }
 
 /** The planner's dry run for the draft, on demand; cleared when the draft's placement inputs change. */
