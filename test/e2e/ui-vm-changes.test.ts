@@ -9,7 +9,7 @@
  * - restore a VM from its own template and from another (R29);
  * - start a stopped VM on a host the admin picks (R10, R25).
  * Each test checks what the dialog says and the VM as the API then reports it. Screenshots go
- * to test-results/screenshots/vm-change-*.png.
+ * to test-results/screenshots/vm-change-*.png (light, and two dialogs dark).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -270,6 +270,26 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     // Settled as it was: Running, same host, same size.
     expect(await vmInfo(id)).toMatchObject({ state: 'Running', hostid: before.hostid, memory: 3584, serviceofferingname: 'Custom' });
     await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
+  });
+
+  it('shows the dialogs in the dark theme too', async () => {
+    const { page } = ui;
+    const id = (await one<{ id: string }>(ui, 'listVirtualMachines', 'virtualmachine', { name: 'mig-1' })).id;
+    await page.getByRole('button', { name: 'Dark theme' }).click();
+    expect(await page.getByRole('button', { name: 'Dark theme' }).getAttribute('aria-pressed')).toBe('true');
+    await detailAction(id, 'mig-1', 'Migrate…');
+    const dialog = page.getByRole('dialog', { name: 'Migrate mig-1' });
+    const refused = dialog.getByRole('table', { name: 'Hosts that cannot take it' });
+    await refused.waitFor();
+    expect(await refused.locator('tbody tr').filter({ hasText: 'sim-host-3' }).innerText()).toMatch(/the VM already runs on this host/);
+    await ui.shot('vm-change-12-migrate-dark');
+    await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await detailAction(id, 'mig-1', 'Scale…');
+    const scale = page.getByRole('dialog', { name: 'Scale: mig-1' });
+    await expect.poll(() => scale.getByRole('combobox', { name: 'New offering' }).locator('option').count()).toBeGreaterThan(1);
+    await ui.shot('vm-change-13-scale-dark');
+    await scale.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await page.getByRole('button', { name: 'Dark theme' }).click();
   });
 
   it('logged no CSP violation and no page error', () => {
