@@ -60,4 +60,12 @@ describe('field rules from listApis', () => {
     expect(paramProblem(catalog, 'acceptHostKey', 'fingerprint', 'SHA256:short')).toBe(refused['errortext']);
     expect(paramProblem(catalog, 'acceptHostKey', 'fingerprint', `SHA256:${'A'.repeat(43)}`)).toBeUndefined();
   });
+
+  it("checks the add-host dialog's address with probeHostKey's rule", async () => {
+    for (const url of ['http://10.0.0.5', 'ssh://root@h', 'ssh://h:port']) {
+      const refused = (await t.call('probeHostKey', { url })).body;
+      expect(paramProblem(catalog, 'probeHostKey', 'url', url)).toBe(refused['errortext']);
+    }
+    for (const url of ['ssh://10.0.0.5', 'ssh://kvm-1:2222', 'ssh://[::1]:22']) expect(paramProblem(catalog, 'probeHostKey', 'url', url), url).toBeUndefined();
+  });
 });

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
-import { HOSTNAME_RULE, SSH_FINGERPRINT_RULE } from '../../main/engine/registry/param-rules.js';
+import { HOSTNAME_RULE, SSH_FINGERPRINT_RULE, SSH_URL_RULE } from '../../main/engine/registry/param-rules.js';
 
 let t: TestEngine;
 let ids: ReturnType<typeof demoIds>;
@@ -56,6 +56,18 @@ describe('the hostname rule', () => {
     expect(param('addHost', 'hostkeyfingerprint')).toMatchObject({ pattern: SSH_FINGERPRINT_RULE.pattern });
     // A parameter without a rule has none.
     expect(param('deployVirtualMachine', 'displayname').pattern).toBeUndefined();
+  });
+});
+
+describe('the SSH address rule (probeHostKey)', () => {
+  it('refuses what is not ssh://host[:port] with a 431 naming url, before any connection', async () => {
+    for (const url of ['http://10.0.0.5', 'ssh://root@10.0.0.5', 'ssh://10.0.0.5:port', 'ssh://', 'ssh://a b', 'ssh://h/path']) {
+      const res = await t.call('probeHostKey', { url });
+      expect(res.status, url).toBe(431);
+      expect(res.body['errortext']).toBe(`url: "${url}" ${SSH_URL_RULE.message}`);
+    }
+    const re = new RegExp(SSH_URL_RULE.pattern);
+    expect(['ssh://10.0.0.5', 'ssh://kvm-1.lab:2222', 'ssh://h/', 'ssh://[::1]:22'].map((u) => re.test(u))).toEqual([true, true, true, true]);
   });
 });
 

@@ -24,6 +24,12 @@ export const SSH_FINGERPRINT_RULE: ParamRule = {
   message: 'is not an SSH host-key fingerprint: SHA256: followed by 43 base64 characters',
 };
 
+/** A KVM host's SSH address before it is added (probeHostKey): a host name or address, an optional port. */
+export const SSH_URL_RULE: ParamRule = {
+  pattern: '^ssh://(?:\\[[0-9A-Fa-f:.]+\\]|[^\\s/:@\\[\\]]+)(?::\\d{1,5})?/?$',
+  message: 'is not an SSH host address: give ssh://host or ssh://host:port',
+};
+
 const compiled = new Map<string, RegExp>();
 
 export function followsRule(rule: ParamRule, value: string): boolean {

@@ -1,5 +1,6 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
+import { SSH_URL_RULE } from '../../registry/param-rules.js';
 import { probeHostKey } from '../../../../drivers/kvm/host-key-probe.js';
 
 export default defineCommand({
@@ -8,7 +9,7 @@ export default defineCommand({
   kind: 'sync',
   roles: ADMIN_ONLY,
   response: 'hostkey',
-  params: [{ name: 'url', type: 'string', required: true, description: 'the host URL, ssh://host[:port]' }],
+  params: [{ name: 'url', type: 'string', required: true, rule: SSH_URL_RULE, description: 'the host URL, ssh://host[:port]' }],
   async handler(_ctx, args) {
     let url: URL;
     try {

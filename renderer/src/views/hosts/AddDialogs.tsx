@@ -11,6 +11,7 @@ import { Modal, ApiErrorText } from '../../components/Modal';
 import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextAreaField, TextField } from '../../components/FormFields';
 import type { Infra } from './use-infra';
+import { paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
 
 interface DialogProps {
   infra: Infra;
@@ -128,7 +129,9 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
   const [confirmed, setConfirmed] = useState(false);
   const { busy, error, run } = useSubmit(onDone);
   const cluster = kvmClusters.find((c) => c.id === clusterid);
-  const urlProblem = url && !/^ssh:\/\/[^\s/:]+(:\d+)?\/?$/.test(url.trim()) ? 'give ssh://host or ssh://host:port' : undefined;
+  const apis = useApiCatalog((s) => s.apis);
+  // probeHostKey's url rule, as listApis declares it.
+  const urlProblem = paramProblem(apis, 'probeHostKey', 'url', url.trim());
 
   const changeUrl = (value: string) => {
     setUrl(value);
