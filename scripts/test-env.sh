@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up the real components the tests drive, on a fresh Debian machine (root, apt, no
-# systemd): Debian's `cs` client, Chromium, and the KVM test hosts (libvirt + qemu + sshd in
-# network namespaces). Idempotent: what is already there is kept.
+# systemd): Debian's `cs` client, Chromium, the KVM test hosts (libvirt + qemu + sshd in
+# network namespaces) and vcsim (Go + govmomi from Debian). Idempotent: what is already there is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,8 @@ need=()
 command -v cloudstack >/dev/null || need+=(cs)
 command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)
+command -v go >/dev/null || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || need+=(golang-github-vmware-govmomi-dev)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "test-env: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
@@ -20,4 +22,10 @@ fi
 
 if [ -x test/kvm-hosts/hosts.sh ] && [ "${KILN_SKIP_KVM:-0}" != 1 ]; then
   test/kvm-hosts/hosts.sh setup 2
+fi
+
+# vcsim (test/vcsim/README.md): the binary is built once per machine and cached by a hash of its
+# sources and toolchain, so this is a no-op after the first run; start keeps a running instance.
+if [ -x test/vcsim/vcsim.sh ] && [ "${KILN_SKIP_VCSIM:-0}" != 1 ]; then
+  test/vcsim/vcsim.sh start >/dev/null
 fi

@@ -3,7 +3,8 @@
 #   vcsim.sh build            build if the cached binary is missing; print its path
 #   vcsim.sh path             print the cached binary's path; exit 1 if it is not built (never builds)
 #   vcsim.sh start [FLAGS…]   build if needed, start on 127.0.0.1:0, write $WORK/vcsim.json; an
-#                             instance already running in $WORK is kept (idempotent)
+#                             instance of the current build already running in $WORK is kept
+#                             (idempotent; its flags are not compared)
 #   vcsim.sh stop             stop the instance in $WORK
 #   vcsim.sh rekey            stop, drop the TLS certificate, start again with the same flags: a
 #                             new thumbprint, as a reinstalled vCenter presents
@@ -68,8 +69,12 @@ start() {
   local bin; bin=$(build)
   mkdir -p "$WORK"
   if running && [ -f "$WORK/vcsim.json" ]; then
-    echo "$WORK/vcsim.json"
-    return 0
+    # Kept only if it runs the current build; an instance of older sources is replaced.
+    if [ "$(cat "$WORK/binary" 2>/dev/null)" = "$bin" ]; then
+      echo "$WORK/vcsim.json"
+      return 0
+    fi
+    stop
   fi
   if [ $# -gt 0 ]; then printf '%s\n' "$@" >"$WORK/args"; else : >"$WORK/args"; fi
   local args=(); mapfile -t args <"$WORK/args"
@@ -77,6 +82,7 @@ start() {
   "$bin" -l 127.0.0.1:0 -info "$WORK/vcsim.json" -tlscert "$WORK/cert.pem" -tlskey "$WORK/key.pem" "${args[@]}" \
     </dev/null >"$WORK/vcsim.log" 2>&1 &
   echo $! >"$WORK/pid"
+  echo "$bin" >"$WORK/binary"
   for _ in $(seq 1 200); do
     [ -f "$WORK/vcsim.json" ] && { echo "$WORK/vcsim.json"; return 0; }
     running || break
@@ -95,7 +101,7 @@ stop() {
     for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.02; done
     alive "$pid" && kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$WORK/pid" "$WORK/vcsim.json"
+  rm -f "$WORK/pid" "$WORK/vcsim.json" "$WORK/binary"
 }
 
 case "${1:-}" in

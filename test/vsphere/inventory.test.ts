@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MoRef, UpdateWatcher, asArray, asMoRef, asNumber, asObject, waitForTask, retrieveInventory, retrieveProperties, type ObjectUpdate, type VimClient,
+  MoRef, UpdateWatcher, asArray, asMoRef, asNumber, asObject, waitForTask, retrieveInventory, retrieveProperties, getProperties, type ObjectUpdate, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -123,6 +123,33 @@ describe.skipIf(!available)('vSphere inventory on vcsim', () => {
     } finally {
       other.close();
       await watcher.stop();
+    }
+  });
+
+  it('the update stream survives its session being terminated: a new collector and a full resync', async () => {
+    const [vm] = (await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => o.obj);
+    const watched = await sim.connect();
+    const admin = await sim.connect();
+    const calls: Array<{ resync: boolean; kinds: string[] }> = [];
+    const errors: string[] = [];
+    const watcher = new UpdateWatcher(watched, { objects: [vm!], propSet: [{ type: 'VirtualMachine', pathSet: ['runtime.powerState'] }] }, {
+      onUpdate: (set, resync) => calls.push({ resync, kinds: set.updates.map((u) => u.kind) }),
+      onError: (e) => errors.push(e instanceof Error ? e.name + ':' + ((e as { type?: string }).type ?? '') : String(e)),
+    }, 1);
+    try {
+      watcher.start();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(calls).toEqual([{ resync: false, kinds: ['enter'] }]);
+      const key = asObject((await getProperties(watched, watched.sessionManager, ['currentSession']))['currentSession'])['key'] as string;
+      await admin.call('TerminateSession', admin.sessionManager, { sessionId: [key] });
+      for (let i = 0; i < 60 && !calls.some((c) => c.resync); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(calls.find((c) => c.resync)).toEqual({ resync: true, kinds: ['enter'] });
+      expect(errors).toContain('VimFault:ManagedObjectNotFound');
+      expect(watched.sessionGeneration).toBe(2);
+    } finally {
+      await watcher.stop();
+      watched.close();
+      admin.close();
     }
   });
 });

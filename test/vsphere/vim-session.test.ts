@@ -91,6 +91,22 @@ describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
     }
   });
 
+  it('logs in again when the session expired idle (vcsim -session-idle)', async () => {
+    const idle = Vcsim.start(['-cluster', '1', '-host', '1', '-vm', '1', '-standalone-host', '0', '-session-idle', '300ms']);
+    const client = await idle.connect();
+    try {
+      const before = await sessionKey(client);
+      await new Promise((r) => setTimeout(r, 1000));
+      const vms = await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }]);
+      expect(vms).toHaveLength(1);
+      expect(client.sessionGeneration).toBe(2);
+      expect(await sessionKey(client)).not.toBe(before);
+    } finally {
+      client.close();
+      idle.stop();
+    }
+  });
+
   it('trusts on first use: without a pin the presented thumbprint is taken, and probing shows the same one', async () => {
     expect(await probeThumbprint(sim.info.host, sim.info.port)).toBe(sim.info.thumbprint);
     const client = await sim.connect({ thumbprint: undefined });
