@@ -6,6 +6,10 @@
  * A host that misses `HOST_DOWN_AFTER` checks in a row is Down and its HA VMs restart elsewhere;
  * when it comes back, any domain it still runs that Kiln placed elsewhere is powered off, so a
  * VM never keeps running on two hosts.
+ *
+ * An HA restart that fails is tried again on later passes (for HA_RETRY_MS). The usual reason
+ * is a host cut off by its network, not dead: its qemu still holds the VM's disk, so a start
+ * elsewhere fails on the image lock until the host comes back and its copy is fenced.
  */
 import type { Engine } from '../engine.js';
 import type { HostEvent } from '../../../drivers/types.js';
@@ -15,10 +19,16 @@ import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 
 const HOST_DOWN_AFTER = 3;
+/** How long failed HA restarts keep being retried, one attempt per pass. */
+const HA_RETRY_MS = 10 * 60_000;
 
 export class HaMonitor {
   private timer: NodeJS.Timeout | undefined;
   private misses = new Map<number, number>();
+  /** VMs whose HA restart failed: the row version the failure left, and until when to retry. */
+  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string }>();
+  /** VMs with an HA restart job queued or running. */
+  private readonly restarting = new Set<number>();
   private passing = false;
   private running = false;
   private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
@@ -61,6 +71,7 @@ export class HaMonitor {
     try {
       const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
       for (const host of hosts) await this.checkHost(host);
+      this.retryRestarts();
       refreshHeadroom(this.engine);
     } finally {
       this.passing = false;
@@ -72,7 +83,7 @@ export class HaMonitor {
     // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
     // while the host answered: an HA restart or a user's start may be under way at the same time.
     const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
-    const elsewhere = new Map((engine.db.prepare(`SELECT id, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed')`).all(host.id) as { id: number; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
+    const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
     let instances;
     try {
       const session = await engine.hosts.session(host.id);
@@ -98,6 +109,12 @@ export class HaMonitor {
     for (const instance of instances) {
       const vm = elsewhere.get(instance.name);
       if (!vm || !unchanged(vm.id, vm.update_count)) continue;
+      if (vm.state === 'Expunged') {
+        // A copy an expunge could not reach (its host was cut off) outlived the VM. Only a domain
+        // with the VM's own UUID is Kiln's; a namesake may belong to another Kiln sharing the host.
+        if (instance.uuid === vm.uuid) await this.removeExpungedCopy(host, instance.name, vm.uuid);
+        continue;
+      }
       if (instance.powerState !== 'Running') {
         // A shut-off copy of a VM that now lives on another host (left while this host was away) goes.
         // A Destroyed VM has no home: a definition a destroy could not remove (host unreachable) goes too.
@@ -117,6 +134,17 @@ export class HaMonitor {
     }
   }
 
+  private async removeExpungedCopy(host: { id: number; name: string }, name: string, uuid: string): Promise<void> {
+    const { engine } = this;
+    try {
+      // Its disks went with the expunge; only the definition (and a qemu still running it) is left.
+      await (await engine.hosts.session(host.id)).destroy(name, { removeDisks: [] });
+      engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `domain ${name} of expunged VM ${uuid} was still defined on ${host.name}; powered off and undefined there`, resourceType: 'VirtualMachine', resourceUuid: uuid });
+    } catch (error) {
+      engine.log.error(`remove ${name} of expunged VM ${uuid} on ${host.name}`, error);
+    }
+  }
+
   private async hostDown(host: { id: number; name: string }, error: unknown): Promise<void> {
     const { engine } = this;
     engine.hosts.setState(host.id, 'Down', error instanceof Error ? error.message : String(error));
@@ -133,24 +161,50 @@ export class HaMonitor {
     const stopped = engine.vms.transition(current, 'Stopped', { hostId: null, note: `stopped outside Kiln: ${reason}` });
     engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
     if (stopped.ha_enabled !== 1) return;
+    this.engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); HA is restarting it`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    this.restart(vm, reason, Date.now() + HA_RETRY_MS);
+  }
+
+  /** Tries again the failed HA restarts of VMs nobody has touched since (still Stopped, same row version). */
+  private retryRestarts(): void {
+    for (const [id, retry] of this.retries) {
+      const vm = this.engine.vms.get(id);
+      if (vm.state !== 'Stopped' || vm.update_count !== retry.updateCount || Date.now() > retry.until) {
+        this.retries.delete(id);
+        continue;
+      }
+      if (!this.restarting.has(id)) this.restart(vm, retry.reason, retry.until);
+    }
+  }
+
+  private restart(vm: VmRow, reason: string, until: number): void {
+    const { engine } = this;
     const system = engine.accounts.localAdmin();
-    engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); HA is restarting it`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    this.restarting.add(vm.id);
     engine.jobs.submitInternal(system, 'HA.restart', {
       instanceType: 'VirtualMachine',
       instanceId: vm.uuid,
       queueKey: `vm:${vm.id}`,
       run: async (job) => {
         const again = engine.vms.get(vm.id);
-        if (again.state !== 'Stopped') return vmResponse(engine, again, system); // someone else acted first
+        if (again.state !== 'Stopped') {
+          this.restarting.delete(vm.id);
+          return vmResponse(engine, again, system); // someone else acted first
+        }
         // The planner only offers Up hosts, so a Down host's VMs land elsewhere; a crash prefers the same host.
         engine.vms.lastPlacement.delete(vm.id);
         try {
           const started = await engine.vms.start(system, again, {}, job.uuid);
+          this.retries.delete(vm.id);
           return vmJobResult(engine, started, system);
         } catch (error) {
           // A restart with nowhere to go says so in the VM's events, as a user's failed job does.
           settleFailedJob(engine, system, vm.id, job.uuid, error);
+          const after = engine.vms.get(vm.id);
+          if (after.state === 'Stopped') this.retries.set(vm.id, { updateCount: after.update_count, until, reason });
           throw error;
+        } finally {
+          this.restarting.delete(vm.id);
         }
       },
     });
