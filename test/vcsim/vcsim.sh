@@ -106,7 +106,7 @@ stop() {
 
 case "${1:-}" in
   build) build ;;
-  path) need_packages >/dev/null 2>&1 || exit 1; bin=$(binary_path); [ -x "$bin" ] && echo "$bin" ;;
+  path) command -v go >/dev/null || exit 1; bin=$(binary_path); [ -x "$bin" ] && echo "$bin" ;;
   start) shift; start "$@" ;;
   stop) stop ;;
   rekey)

@@ -43,6 +43,9 @@ describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
       expect(client.serviceContent.rootFolder).toBeInstanceOf(MoRef);
       expect(client.thumbprint).toBe(sim.info.thumbprint);
       expect(await sessionKey(client)).toMatch(/^[0-9a-f-]{36}$/);
+      // Keep-alive: sequential calls share one TLS connection.
+      for (let i = 0; i < 10; i++) await getProperties(client, client.serviceContent.rootFolder, ['name']);
+      expect(client.transport.agent.connectionsOpened).toBe(1);
       await client.logout();
       // Logged out: no credentials to log in again with, so the fault reaches the caller.
       const f = await fault(retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }]));

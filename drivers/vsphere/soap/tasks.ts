@@ -4,7 +4,7 @@
  * caller's AbortSignal fires.
  */
 import type { VimClient } from './client.js';
-import { faultFromLocalized, isVimFault } from './faults.js';
+import { faultFromLocalized } from './faults.js';
 import { createCollector, createFilter, retrieveProperties, waitForUpdatesEx } from './property-collector.js';
 import { asNumber, asObject, asString, type MoRef, type VimValue } from './values.js';
 
@@ -54,10 +54,9 @@ export async function waitForTask(client: VimClient, task: MoRef, opts: WaitForT
 
   let cancelling: Promise<void> | undefined;
   const cancel = () => {
-    cancelling ??= client.call('CancelTask', task).then(() => undefined, (e: unknown) => {
-      // Finished meanwhile (InvalidState) or not cancellable: the wait reports how it ended.
-      if (!isVimFault(e)) throw e;
-    });
+    // Whatever CancelTask answers (InvalidState: finished meanwhile; NotSupported; a lost
+    // connection), the wait goes on and reports how the task ended.
+    cancelling ??= client.call('CancelTask', task).then(() => undefined, () => undefined);
   };
   if (opts.signal?.aborted) cancel();
   opts.signal?.addEventListener('abort', cancel, { once: true });

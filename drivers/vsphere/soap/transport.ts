@@ -26,7 +26,7 @@ export interface HttpReply {
 export class SoapTransport {
   readonly url: URL;
   readonly trust: ThumbprintTrust;
-  private readonly agent: PinnedAgent;
+  readonly agent: PinnedAgent;
   /** The raw cookie value as the server set it (vCenter quotes it); sent back unchanged. */
   sessionCookie: string | undefined;
   apiVersion: string;

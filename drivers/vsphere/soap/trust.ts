@@ -75,6 +75,9 @@ function peerThumbprint(socket: tls.TLSSocket): string | undefined {
  * session resumption is off so that every connection shows its certificate.
  */
 export class PinnedAgent extends https.Agent {
+  /** TLS connections opened so far (keep-alive means few). */
+  connectionsOpened = 0;
+
   constructor(readonly trust: ThumbprintTrust) {
     super({ keepAlive: true, maxSockets: 8, maxCachedSessions: 0 });
   }
@@ -86,6 +89,7 @@ export class PinnedAgent extends https.Agent {
       done = true;
       callback?.(err, socket as Duplex);
     };
+    this.connectionsOpened++;
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false, session: undefined });
     socket.once('secureConnect', () => {
       const host = `${options.host ?? 'server'}:${options.port ?? 443}`;
