@@ -292,6 +292,23 @@ describe('HA', () => {
   });
 });
 
+describe('HA does not ignore VMs in Error', () => {
+  it('powers off a domain still running for a VM Kiln holds in Error (no host), and records it', async () => {
+    const vm = await deployDemo(t, { name: 'error-but-running' });
+    const host = hostOf(vm['id']!);
+    // As a start whose last step failed after the guest was powered on leaves it.
+    t.engine.db.prepare(`UPDATE vm_instances SET state='Error', host_id=NULL, last_host_id=(SELECT id FROM hosts WHERE name=?), update_count=update_count+1 WHERE uuid=?`).run(host, vm['id']);
+    const domain = t.engine.simulator.world.find(host)!.domains[row(vm['id']!).internal_name]!;
+    expect(domain.power).toBe('Running');
+    await t.engine.background.ha.pass();
+    expect(domain.power).toBe('Stopped');
+    const fenced = (await t.call('listEvents', { resourceid: vm['id']!, type: 'HA.FENCE' })).body['event'] as { description: string }[];
+    expect(fenced.some((e) => e.description.includes(`powered off there`))).toBe(true);
+    expect((await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' }))['jobstatus']).toBe(1);
+    expect(onHosts(vm['id']!)).toEqual({ definedOn: [], disks: [] });
+  });
+});
+
 describe('internal names stay RFC 1123 labels with vm.instancename.flag=true (R1, R3)', () => {
   const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
   it.each([
