@@ -150,6 +150,9 @@ describe('checkClusterHeadroom (R14)', () => {
     await t.call('updateHypervisorCapabilities', { id: (await simulator()).id, maxguestslimit: '3' });
     expect(await headroom()).toMatchObject({ hasheadroom: true, safevmcount: 6, warning: [] });
     for (const type of ['CLUSTER.HEADROOM.LOST', 'CLUSTER.HEADROOM.OK']) expect((await t.call('listEvents', { type })).body['event']).toHaveLength(1);
+    // The event says why, in the first warning's words.
+    const lost = ((await t.call('listEvents', { type: 'CLUSTER.HEADROOM.LOST' })).body['event'] as { level: string; description: string }[])[0]!;
+    expect(lost).toMatchObject({ level: 'WARN', description: 'cluster Demo Cluster lost its N-1 headroom: Demo Cluster runs 5 VMs, more than (N−1)·L = (3−1)·2 = 4: if one host fails, its VMs cannot all restart on the others.' });
   });
 
   it('within (N−1)·L, warns about a smaller host whose VMs only it can take (a host tag)', async () => {

@@ -105,8 +105,9 @@ export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
   const safeVmCount = limit ? Math.max(usableHosts - 1, 0) * limit.limit : undefined;
   // The busiest host by VM count (the first of equals): the loss the guide asks a cluster to absorb.
   const largestHost = failures.reduce<HostFailure | undefined>((best, f) => (f.vms > 0 && (!best || f.vms > best.vms) ? f : best), undefined);
+  const overLimit = limit !== undefined && safeVmCount !== undefined && vmCount > safeVmCount;
   const warnings: string[] = [];
-  if (limit && safeVmCount !== undefined && vmCount > safeVmCount) {
+  if (overLimit) {
     warnings.push(`${cluster.name} runs ${vmCount} VMs, more than (N−1)·L = (${usableHosts}−1)·${limit.limit} = ${safeVmCount}: if one host fails, its VMs cannot all restart on the others.`);
   }
   if (largestHost && largestHost.unplaceable.length > 0) {
@@ -115,7 +116,6 @@ export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
   }
   // Within (N−1)·L a smaller host can still strand VMs (a tag or an affinity only it satisfies);
   // past it every host does, which the first warning already says.
-  const overLimit = safeVmCount !== undefined && vmCount > safeVmCount;
   for (const f of overLimit ? [] : failures) {
     if (f === largestHost || f.unplaceable.length === 0) continue;
     warnings.push(`If ${f.hostName} (${vmsText(f.vms)}) failed, ${f.unplaceable.length} could not restart elsewhere: ${f.unplaceable.map((u) => u.name).join(', ')}.`);
@@ -138,11 +138,12 @@ export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
 export function refreshHeadroom(engine: Engine): void {
   const clusters = engine.db.prepare('SELECT id, name, has_headroom FROM clusters WHERE removed IS NULL').all() as { id: number; name: string; has_headroom: number | null }[];
   for (const c of clusters) {
-    const now = clusterHeadroom(engine, c.id).hasHeadroom ? 1 : 0;
+    const headroom = clusterHeadroom(engine, c.id);
+    const now = headroom.hasHeadroom ? 1 : 0;
     if (c.has_headroom !== now) {
       engine.db.prepare('UPDATE clusters SET has_headroom=? WHERE id=?').run(now, c.id);
       if (c.has_headroom !== null || now === 0) {
-        engine.events.record({ type: now ? 'CLUSTER.HEADROOM.OK' : 'CLUSTER.HEADROOM.LOST', level: now ? 'INFO' : 'WARN', description: now ? `cluster ${c.name} can again absorb the loss of any one host` : `cluster ${c.name} can no longer restart all VMs of a failed host on the others (N-1 headroom lost)` });
+        engine.events.record({ type: now ? 'CLUSTER.HEADROOM.OK' : 'CLUSTER.HEADROOM.LOST', level: now ? 'INFO' : 'WARN', description: now ? `cluster ${c.name} can again absorb the loss of any one host` : `cluster ${c.name} lost its N-1 headroom: ${headroom.warnings[0] ?? 'a failed host\'s VMs could not all restart on the others'}` });
       }
     }
   }
