@@ -1,0 +1,105 @@
+package main
+
+// Guest operations through VMware Tools, with the checks vCenter makes.
+
+import (
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+type vmOps struct {
+	Self types.ManagedObjectReference
+	d    *dispatcher
+}
+
+func (o *vmOps) Reference() types.ManagedObjectReference { return o.Self }
+
+func (o *vmOps) vm() (*simulator.VirtualMachine, types.ManagedObjectReference) {
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: o.Self.Value}
+	vm, _ := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	return vm, ref
+}
+
+func toolsRunning(vm *simulator.VirtualMachine) bool {
+	return vm.Guest != nil && vm.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+}
+
+// guestFault is the check vCenter makes before a guest operation: powered on, Tools running.
+func guestFault(vm *simulator.VirtualMachine) types.BaseMethodFault {
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		return &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: vm.Runtime.PowerState}
+	}
+	if !toolsRunning(vm) {
+		return &types.ToolsUnavailable{}
+	}
+	return nil
+}
+
+// RebootGuest asks the guest to restart: the VM stays poweredOn with a new boot time.
+func (o *vmOps) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) soap.HasFault {
+	body := &methods.RebootGuestBody{}
+	vm, ref := o.vm()
+	if vm == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
+		return body
+	}
+	ctx.WithLock(vm, func() {
+		if f := guestFault(vm); f != nil {
+			body.Fault_ = simulator.Fault("", f)
+			return
+		}
+		now := time.Now()
+		simulator.Map.Update(vm, []types.PropertyChange{
+			{Name: "runtime.bootTime", Val: now},
+			{Name: "summary.runtime.bootTime", Val: now},
+		})
+		body.Res = &types.RebootGuestResponse{}
+	})
+	return body
+}
+
+// ShutdownGuest asks the guest to shut down and returns at once; the VM powers off a little
+// later, as a real guest does. Without Tools running it fails, as on vCenter.
+func (o *vmOps) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) soap.HasFault {
+	body := &methods.ShutdownGuestBody{}
+	vm, ref := o.vm()
+	if vm == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
+		return body
+	}
+	ctx.WithLock(vm, func() {
+		if f := guestFault(vm); f != nil {
+			body.Fault_ = simulator.Fault("", f)
+			return
+		}
+		boot := vm.Runtime.BootTime
+		go func() {
+			time.Sleep(o.d.opts.shutdownTime)
+			simulator.Map.WithLock(vm, func() {
+				// Someone else powered it off, or it was reset, meanwhile: nothing to do.
+				if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || !sameTime(vm.Runtime.BootTime, boot) {
+					return
+				}
+				simulator.Map.Update(vm, []types.PropertyChange{
+					{Name: "runtime.powerState", Val: types.VirtualMachinePowerStatePoweredOff},
+					{Name: "summary.runtime.powerState", Val: types.VirtualMachinePowerStatePoweredOff},
+					{Name: "runtime.bootTime", Val: nil},
+					{Name: "summary.runtime.bootTime", Val: nil},
+				})
+			})
+		}()
+		body.Res = &types.ShutdownGuestResponse{}
+	})
+	return body
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
