@@ -256,6 +256,25 @@ describe('destroy and expunge', () => {
     expect(onHosts(vm['id']!)).toEqual({ definedOn: [], disks: [] });
   });
 
+  it('what an unreachable host owes leaves alone a namesake domain with another UUID (another Kiln\'s), deleting only the VM\'s own disks', async () => {
+    const vm = await deployDemo(t, { name: 'namesake' });
+    await t.run('stopVirtualMachine', { id: vm['id']! });
+    const host = row(vm['id']!).last_host_name!;
+    const name = row(vm['id']!).internal_name;
+    t.engine.simulator.setHostUp(host, false);
+    try {
+      expect((await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' }))['jobstatus']).toBe(1);
+    } finally {
+      t.engine.simulator.setHostUp(host, true);
+    }
+    // Meanwhile another Kiln sharing the host defined its own VM by that name.
+    t.engine.simulator.world.find(host)!.domains[name]!.spec.uuid = '00000000-0000-4000-8000-0000000000aa';
+    await t.engine.background.sweep();
+    expect(onHosts(vm['id']!)).toEqual({ definedOn: [host], disks: [] });
+    expect(t.engine.db.prepare('SELECT count(*) FROM host_cleanups').pluck().get()).toBe(0);
+    delete t.engine.simulator.world.find(host)!.domains[name];
+  });
+
   it('destroyVirtualMachine expunge=true on a VM that is already Destroyed expunges it (as CloudStack does)', async () => {
     const vm = await deployDemo(t, { name: 'destroyed-then-expunged' });
     expect((await t.run('destroyVirtualMachine', { id: vm['id']! }))['jobstatus']).toBe(1);

@@ -58,15 +58,18 @@ export async function runHostCleanups(engine: Engine): Promise<number> {
       const session = await engine.hosts.session(row.host_id);
       const disks = JSON.parse(row.disks) as string[];
       // A VM recovered meanwhile owns its definition and disks again: the debt is void.
-      const live = row.vm_id !== null && engine.db.prepare(`SELECT 1 FROM vm_instances WHERE id=? AND state NOT IN ('Destroyed','Expunging','Expunged')`).get(row.vm_id);
+      const vm = row.vm_id !== null ? (engine.db.prepare('SELECT * FROM vm_instances WHERE id=?').get(row.vm_id) as VmRow | undefined) : undefined;
+      const live = vm !== undefined && !['Destroyed', 'Expunging', 'Expunged'].includes(vm.state);
       if (!live) {
-        if (row.domain !== null && (await session.powerState(row.domain)) !== 'Missing') await session.destroy(row.domain, { removeDisks: disks });
+        // Only a domain with the VM's own UUID is Kiln's: a namesake may belong to another Kiln sharing the host.
+        const found = row.domain !== null ? (await session.listInstances()).find((i) => i.name === row.domain) : undefined;
+        const ours = found !== undefined && (found.uuid === undefined || vm === undefined || found.uuid === vm.uuid);
+        if (ours) await session.destroy(row.domain!, { removeDisks: disks });
         else if (disks.length) await session.deleteDisks(disks);
       }
       engine.db.prepare('DELETE FROM host_cleanups WHERE id=?').run(row.id);
       done++;
       const host = engine.db.prepare('SELECT name FROM hosts WHERE id=?').get(row.host_id) as { name: string } | undefined;
-      const vm = row.vm_id !== null ? (engine.db.prepare('SELECT * FROM vm_instances WHERE id=?').get(row.vm_id) as VmRow | undefined) : undefined;
       engine.events.record({
         type: 'VM.EXPUNGE',
         description: `host ${host?.name ?? row.host_id} answered again: ${row.domain ? `definition ${row.domain} and ` : ''}${disks.length} disk(s) removed there (${row.reason})`,
