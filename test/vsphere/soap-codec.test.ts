@@ -61,6 +61,14 @@ describe('requests', () => {
     expect(xml).toContain('<spec><numCPUs>2</numCPUs><memoryMB>512</memoryMB><extraConfig><key>k1</key><value xsi:type="xsd:string">v1</value></extraConfig><extraConfig><key>k2</key><value xsi:type="xsd:string">v2</value></extraConfig></spec>');
     expect(xml).toContain('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"');
   });
+  it('writes arrays in anyType slots as ArrayOf… with their item elements, and refuses them untyped', () => {
+    const xml = encodeRequest('SetField', moref('CustomFieldsManager', 'cfm'), { value: typed('ArrayOfString', ['a<', 'b']), refs: typed('ArrayOfManagedObjectReference', [moref('HostSystem', 'host-1')]) });
+    expect(xml).toContain('<value xsi:type="ArrayOfString"><string>a&lt;</string><string>b</string></value>');
+    expect(xml).toContain('<refs xsi:type="ArrayOfManagedObjectReference"><ManagedObjectReference type="HostSystem">host-1</ManagedObjectReference></refs>');
+    expect(() => encodeRequest('X', moref('A', 'b'), { v: typed('xsd:string', ['a']) })).toThrow(/ArrayOf/);
+    const back = decodeResponse('<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><XResponse xmlns="urn:vim25"><returnval xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="ArrayOfString"><string>a&lt;</string><string>b</string></returnval></XResponse></soapenv:Body></soapenv:Envelope>', 'X').returnval;
+    expect(back).toEqual(['a<', 'b']);
+  });
 });
 
 describe('responses captured from vcsim', () => {

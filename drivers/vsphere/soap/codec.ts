@@ -56,6 +56,13 @@ function text(value: string | number | bigint | boolean | Date, where: string): 
 function encodeValue(value: SoapValue, where: string): unknown {
   if (value === undefined || value === null) return undefined;
   if (value instanceof MoRef) return { '@_type': text(value.type, where), '#text': text(value.value, where) };
+  if (value instanceof Typed && Array.isArray(value.value)) {
+    // An array in an anyType slot: ArrayOfString holds <string>s, ArrayOfVirtualDevice <VirtualDevice>s.
+    if (!/^ArrayOf[A-Z]\w*$/.test(value.xsiType)) throw new SoapEncodeError(`${where}: an array needs an ArrayOf… xsi:type, not ${value.xsiType}`);
+    const item = value.xsiType.slice('ArrayOf'.length);
+    const element = ['String', 'Int', 'Long', 'Short', 'Byte', 'Boolean', 'Double', 'Float', 'DateTime', 'AnyType'].includes(item) ? item[0]!.toLowerCase() + item.slice(1) : item;
+    return { '@_xsi:type': value.xsiType, [element]: value.value.map((v, i) => encodeValue(v, `${where}[${i}]`)).filter((x) => x !== undefined) };
+  }
   if (value instanceof Typed) {
     const inner = encodeValue(value.value, where);
     const xsiType = value.value instanceof MoRef ? 'ManagedObjectReference' : value.xsiType;
