@@ -1,10 +1,10 @@
 /**
- * Start on a chosen host, live migration and restore through the UI, on the real KVM test hosts:
- * a real `kiln serve` with a KVM zone built through its signed API (host1 and host2 in one
- * cluster, the busybox test guest as a template), a VM created stopped, then Chromium: "Start
- * on…" host1, "Migrate…" to host2 (host1 listed as its current host), "Restore…" from its
- * template. After each step libvirt on the hosts is asked where the domain runs (and, for the
- * restore, which disk it has). The VM is destroyed and expunged at the end, and neither a domain
+ * Start on a chosen host, live migration, live scaling and restore through the UI, on the real
+ * KVM test hosts: a real `kiln serve` with a KVM zone built through its signed API (host1 and
+ * host2 in one cluster, the busybox test guest as a template), a VM created stopped, then
+ * Chromium: "Start on…" host1, "Migrate…" to host2 (host1 listed as its current host), "Scale…"
+ * live to 2 vCPU and 256 MB, "Restore…" from its template. After each step libvirt on the hosts
+ * is asked where the domain runs (its size after the scale, its disk after the restore). The VM is destroyed and expunged at the end, and neither a domain
  * nor a disk of it is left on the hosts.
  *
  * Needs the KVM test hosts (test/kvm-hosts, /tmp/kiln-kvm/hosts.json); skips without them
@@ -81,7 +81,7 @@ function domainOn(host: string): string {
   return onHost(host, 'virsh', 'domstate', instanceName).trim();
 }
 
-describe.skipIf(!hosts)('start on, migrate and restore through the UI on real KVM hosts', () => {
+describe.skipIf(!hosts)('start on, migrate, scale and restore through the UI on real KVM hosts', () => {
   beforeAll(async () => {
     kiln = await startKiln();
     const zone = idOf(await ok('createZone', { name: 'KVM Moves Zone' }), 'zone');
@@ -100,10 +100,12 @@ describe.skipIf(!hosts)('start on, migrate and restore through the UI on real KV
     await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
     const template = idOf(await ok('registerTemplate', {
       name: 'Busybox test guest', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,
-      ispublic: 'true', size: String(64 * 1024 * 1024),
+      ispublic: 'true', isdynamicallyscalable: 'true', size: String(64 * 1024 * 1024),
       'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'quiet panic=-1',
     }), 'template');
     const offering = idOf(await ok('createServiceOffering', { name: 'kvm-moves-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }), 'serviceoffering');
+    await ok('createServiceOffering', { name: 'kvm-moves-2x256', cpunumber: '2', cpuspeed: '100', memory: '256' });
+    await ok('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: zone });
     await ok('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
     // A per-run instance.name keeps this run's domain apart from other runs' on the shared hosts.
     await ok('updateConfiguration', { name: 'instance.name', value: `M${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
@@ -166,6 +168,23 @@ describe.skipIf(!hosts)('start on, migrate and restore through the UI on real KV
     await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
   }, 240_000);
 
+  it('scales it live from "Scale…"; libvirt gives the running domain 2 vCPUs and 256 MB', async () => {
+    const { page } = ui;
+    await page.getByRole('toolbar', { name: `Actions for ${VM_NAME}` }).getByRole('button', { name: 'Scale…', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Scale: ${VM_NAME}` });
+    const select = dialog.getByRole('combobox', { name: 'New offering' });
+    await expect.poll(() => select.locator('option').allInnerTexts(), { timeout: 30_000 }).toContain('kvm-moves-2x256 (2 vCPU, 256 MB)');
+    expect((await select.locator('option').allInnerTexts()).some((o) => o.startsWith('kvm-moves-tiny'))).toBe(false);
+    await select.selectOption({ label: 'kvm-moves-2x256 (2 vCPU, 256 MB)' });
+    await dialog.getByRole('button', { name: 'Scale', exact: true }).click();
+    await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 120_000 }).toBe(`${VM_NAME} was scaled live to kvm-moves-2x256 (2 vCPU, 256 MB). It stayed on ${kilnName['host2']!}.`);
+    await ui.shot('kvm-moves-4-scaled');
+    expect(await vm()).toMatchObject({ state: 'Running', hostname: kilnName['host2'] });
+    expect(onHost('host2', 'virsh', 'dominfo', instanceName)).toMatch(/CPU\(s\):\s+2/);
+    expect(onHost('host2', 'virsh', 'dumpxml', instanceName)).toMatch(/<currentMemory unit='KiB'>262144</);
+    await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
+  }, 180_000);
+
   it('restores its root disk from its template from "Restore…"; it runs again', async () => {
     const { page } = ui;
     await page.getByRole('toolbar', { name: `Actions for ${VM_NAME}` }).getByRole('button', { name: 'Restore…', exact: true }).click();
@@ -174,7 +193,7 @@ describe.skipIf(!hosts)('start on, migrate and restore through the UI on real KV
     await dialog.getByRole('radio', { name: 'Its current template: Busybox test guest' }).check();
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
     await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 180_000 }).toBe(`${VM_NAME} has a new root disk from template Busybox test guest; it is Running.`);
-    await ui.shot('kvm-moves-4-restored');
+    await ui.shot('kvm-moves-5-restored');
     const after = await vm();
     expect(after.state).toBe('Running');
     const on = after.hostname === kilnName['host1'] ? 'host1' : 'host2';
