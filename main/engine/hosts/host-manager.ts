@@ -53,9 +53,7 @@ export class HostManager {
     private readonly db: Db,
     private readonly secrets: SecretBox,
     private readonly drivers: Map<HypervisorType, HypervisorDriver>,
-  ) {
-    this.events.setMaxListeners(0);
-  }
+  ) {}
 
   driver(hypervisor: HypervisorType): HypervisorDriver {
     const driver = this.drivers.get(hypervisor);
