@@ -61,6 +61,7 @@ describe('requests', () => {
     expect(xml).toContain('<spec><numCPUs>2</numCPUs><memoryMB>512</memoryMB><extraConfig><key>k1</key><value xsi:type="xsd:string">v1</value></extraConfig><extraConfig><key>k2</key><value xsi:type="xsd:string">v2</value></extraConfig></spec>');
     expect(xml).toContain('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"');
   });
+
   it('writes arrays in anyType slots as ArrayOf… with their item elements, and refuses them untyped', () => {
     const xml = encodeRequest('SetField', moref('CustomFieldsManager', 'cfm'), { value: typed('ArrayOfString', ['a<', 'b']), refs: typed('ArrayOfManagedObjectReference', [moref('HostSystem', 'host-1')]) });
     expect(xml).toContain('<value xsi:type="ArrayOfString"><string>a&lt;</string><string>b</string></value>');
