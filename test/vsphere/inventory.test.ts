@@ -65,6 +65,29 @@ describe.skipIf(!available)('vSphere inventory on vcsim', () => {
     for (const cluster of ofType('ClusterComputeResource')) expect(asArray(cluster.props['host'])).toHaveLength(3);
   });
 
+  it('an aborted paged read tells the server to drop the rest of the result', async () => {
+    const methods: string[] = [];
+    const abort = new AbortController();
+    const post = client.transport.post.bind(client.transport);
+    client.transport.post = async (envelope, ...rest) => {
+      const method = /<soapenv:Body><(\w+)/.exec(envelope)![1]!;
+      methods.push(method);
+      const reply = await post(envelope, ...rest);
+      if (method === 'RetrievePropertiesEx') abort.abort();
+      return reply;
+    };
+    let err: unknown;
+    try {
+      await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }], { signal: abort.signal });
+    } catch (e) {
+      err = e;
+    } finally {
+      client.transport.post = post;
+    }
+    expect((err as Error).name).toBe('AbortError');
+    expect(methods).toEqual(['CreateContainerView', 'RetrievePropertiesEx', 'CancelRetrievePropertiesEx', 'DestroyView']);
+  });
+
   it('has the VLAN portgroups: standard ones on every host, distributed ones on the DVS', async () => {
     const objects = await retrieveInventory(client, [
       { type: 'HostSystem', pathSet: ['name', 'configManager.networkSystem', 'network'] },

@@ -73,7 +73,14 @@ export async function retrieveProperties(client: VimClient, spec: FilterSpecInpu
     for (const content of asArray(result['objects'])) out.push(objectProps(content));
     const token = asString(result['token']);
     if (!token) return out;
-    result = asObject(await client.call('ContinueRetrievePropertiesEx', pc, { token }, { returnType: 'RetrieveResult', signal: opts.signal }));
+    try {
+      opts.signal?.throwIfAborted();
+      result = asObject(await client.call('ContinueRetrievePropertiesEx', pc, { token }, { returnType: 'RetrieveResult', signal: opts.signal }));
+    } catch (e) {
+      // The server keeps the rest of the result for the session until told otherwise.
+      await client.call('CancelRetrievePropertiesEx', pc, { token }).catch(() => undefined);
+      throw e;
+    }
   }
 }
 
