@@ -27,7 +27,9 @@ describe('migration follows the crossClusterMigration capability', () => {
   });
 
   it('refuses a host of another cluster, saying why, and migrateVirtualMachine there is a 533', async () => {
-    const vm = await deployDemo(t, { name: 'stay-home' });
+    // On a Demo Cluster host (the random allocator could otherwise pick sim-other itself).
+    const home = (t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name='sim-host-1'`).get() as { uuid: string }).uuid;
+    const vm = await deployDemo(t, { name: 'stay-home', hostid: home });
     const hosts = (await t.call('findHostsForMigration', { id: vm['id']! })).body['host'] as { id: string; name: string; suitableformigration: boolean; reason: string }[];
     expect(hosts.find((h) => h.id === otherHost)).toMatchObject({ name: 'sim-other', suitableformigration: false, reason: 'Simulator migrates only within the cluster' });
     expect(hosts.filter((h) => h.suitableformigration).length).toBeGreaterThan(0);
