@@ -1,7 +1,7 @@
 package main
 
 // Routing of the vim25 methods vcsim 0.24.2 lacks (RebootGuest, MigrateVM_Task, CancelTask,
-// ContinueRetrievePropertiesEx) or answers unlike vCenter (ShutdownGuest powers off at once and
+// ContinueRetrievePropertiesEx, AcquireTicket, AcquireMksTicket) or answers unlike vCenter (ShutdownGuest powers off at once and
 // ignores VMware Tools; RetrievePropertiesEx never pages), answered here as vCenter does.
 //
 // How they are hooked in: the simulator dispatches a call by reflection on the Go object
@@ -14,6 +14,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -35,6 +36,10 @@ type methodOptions struct {
 	// pageSize caps a RetrievePropertiesEx page when the client sets no maxObjects, as vCenter
 	// pages large results whether asked to or not.
 	pageSize int
+	// tickets: answer AcquireTicket / AcquireMksTicket; without, they stay MethodNotFound (a
+	// server without console tickets). sslThumbprint is what tickets carry (SHA-1, as vCenter).
+	tickets       bool
+	sslThumbprint string
 }
 
 // pages holds the rest of a paged RetrievePropertiesEx result until the client continues it.
@@ -51,12 +56,18 @@ type dispatcher struct {
 	// cancel holds the running tasks this main started, closed by CancelTask.
 	cancel map[types.ManagedObjectReference]chan struct{}
 	tokens map[string]*pages
+	// host and port of this server, for the tickets' URLs.
+	host string
+	port int32
 }
 
 func newServer(svc *simulator.Service, opts methodOptions) *simulator.Server {
 	simulator.Map.Path = innerPath
 	srv := svc.NewServer()
 	d := &dispatcher{svc: svc, opts: opts, cancel: map[types.ManagedObjectReference]chan struct{}{}, tokens: map[string]*pages{}}
+	host, port, _ := net.SplitHostPort(srv.URL.Host)
+	p, _ := strconv.Atoi(port)
+	d.host, d.port = host, int32(p)
 	svc.ServeMux.HandleFunc("/sdk", d.serveSDK)
 	svc.ServeMux.HandleFunc("/sdk/vimServiceVersions.xml", svc.ServiceVersions)
 	srv.URL.Path = "/sdk"
@@ -115,6 +126,18 @@ func (d *dispatcher) redirect(body []byte) ([]byte, bool) {
 	case *types.ShutdownGuest:
 		m.This = d.vmCompanion(m.This)
 		req = &methods.ShutdownGuestBody{Req: m}
+	case *types.AcquireTicket:
+		if !d.opts.tickets {
+			return body, false
+		}
+		m.This = d.vmCompanion(m.This)
+		req = &methods.AcquireTicketBody{Req: m}
+	case *types.AcquireMksTicket:
+		if !d.opts.tickets {
+			return body, false
+		}
+		m.This = d.vmCompanion(m.This)
+		req = &methods.AcquireMksTicketBody{Req: m}
 	case *types.MigrateVM_Task:
 		m.This = d.vmCompanion(m.This)
 		req = &methods.MigrateVM_TaskBody{Req: m}

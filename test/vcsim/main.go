@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/json"
 	"flag"
@@ -68,6 +69,7 @@ func main() {
 	taskTime := flag.Duration("task-time", 300*time.Millisecond, "how long the tasks this main runs (MigrateVM_Task) take, reporting progress")
 	shutdownTime := flag.Duration("shutdown-time", 200*time.Millisecond, "how long a guest takes to power off after ShutdownGuest")
 	pageSize := flag.Int("page-size", 100, "most objects in one RetrievePropertiesEx page (vCenter pages large results)")
+	tickets := flag.Bool("tickets", true, "answer AcquireTicket / AcquireMksTicket (false: MethodNotFound, a server without console tickets)")
 	idle := flag.Duration("session-idle", 0, "expire sessions idle this long (0: never)")
 	flag.Parse()
 
@@ -102,7 +104,7 @@ func main() {
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = tlsConfig(cert)
-	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize})
+	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize, tickets: *tickets, sslThumbprint: colonHex(sha1Of(cert.Certificate[0]))})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	client, err := govmomi.NewClient(ctx, server.URL, true) // our own server, just started
@@ -154,6 +156,11 @@ func writeInfo(path string, v info) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+func sha1Of(der []byte) []byte {
+	sum := sha1.Sum(der) // what vCenter puts in tickets' sslThumbprint
+	return sum[:]
 }
 
 // colonHex spells a digest as vCenter shows thumbprints: AB:CD:….

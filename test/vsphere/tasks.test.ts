@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MoRef, VimFault, asArray, asMoRef, getProperties, retrieveInventory, typed, waitForTask, type ObjectProps, type VimClient,
+  MoRef, VimFault, asArray, asMoRef, asObject, getProperties, retrieveInventory, typed, waitForTask, type ObjectProps, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -141,6 +141,32 @@ describe.skipIf(!available)('vSphere tasks on vcsim', () => {
     const off = await fault(client.call('RebootGuest', vm));
     expect(off.type).toBe('InvalidPowerState');
     await run('PowerOnVM_Task', vm);
+  });
+
+  it('AcquireTicket gives a webmks ticket with its wss URL for a powered-on VM; a server without tickets says MethodNotFound', async () => {
+    const vm = vmNamed('DC0_C1_RP0_VM1');
+    const ticket = asObject(await client.call('AcquireTicket', vm, { ticketType: 'webmks' }, { returnType: 'VirtualMachineTicket' }));
+    expect(ticket['url']).toMatch(new RegExp(`^wss://127\\.0\\.0\\.1:${sim.info.port}/ticket/[0-9a-f]{32}$`));
+    expect(String(ticket['url']).endsWith(String(ticket['ticket']))).toBe(true);
+    expect(ticket['sslThumbprint']).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+    const mks = asObject(await client.call('AcquireMksTicket', vm, {}, { returnType: 'VirtualMachineMksTicket' }));
+    expect(mks['port']).toBe(902);
+    expect(ticket['port']).toBe(sim.info.port);
+    expect((await fault(client.call('AcquireTicket', vm, { ticketType: 'bogus' }))).type).toBe('InvalidArgument');
+    await run('PowerOffVM_Task', vm);
+    expect((await fault(client.call('AcquireTicket', vm, { ticketType: 'webmks' }))).type).toBe('InvalidPowerState');
+    await run('PowerOnVM_Task', vm);
+
+    const bare = Vcsim.start(['-cluster', '1', '-host', '1', '-vm', '1', '-standalone-host', '0', '-tickets=false']);
+    const other = await bare.connect();
+    try {
+      const [one] = await retrieveInventory(other, [{ type: 'VirtualMachine', pathSet: ['name'] }]);
+      const none = await fault(other.call('AcquireTicket', one!.obj, { ticketType: 'webmks' }));
+      expect(none.type).toBe('MethodNotFound');
+    } finally {
+      other.close();
+      bare.stop();
+    }
   });
 
   it('ShutdownGuest needs Tools, returns at once, and the guest powers off shortly after', async () => {

@@ -37,6 +37,8 @@ export const FIELDS: FieldTable = {
   HostVirtualSwitch: { portgroup: 'xsd:string[]', numPorts: 'xsd:int', mtu: 'xsd:int' },
   HostPortGroup: { spec: 'HostPortGroupSpec' },
   HostPortGroupSpec: { vlanId: 'xsd:int' },
+  VirtualMachineTicket: { port: 'xsd:int' },
+  VirtualMachineMksTicket: { port: 'xsd:int' },
   DVPortgroupConfigInfo: { defaultPortConfig: 'VMwareDVSPortSetting', numPorts: 'xsd:int' },
   VMwareDVSPortSetting: { vlan: 'VmwareDistributedVirtualSwitchVlanIdSpec' },
   VmwareDistributedVirtualSwitchVlanIdSpec: { vlanId: 'xsd:int' },
