@@ -3,12 +3,12 @@
  * session, trust on first use and a changed certificate refused.
  */
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MoRef, ThumbprintMismatchError, VimClient, VimFault, asMoRef, asObject, asString, getProperties, probeThumbprint, retrieveInventory,
+  MoRef, ThumbprintMismatchError, TlsConnectError, VimClient, VimFault, asMoRef, asObject, asString, getProperties, probeThumbprint, retrieveInventory,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -156,6 +156,19 @@ describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
       await right;
     } finally {
       server.close();
+    }
+  });
+
+  it('gives up on a server that accepts the connection but never does the TLS handshake', async () => {
+    const silent = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const err = await VimClient.connect({ url: `https://127.0.0.1:${port}/sdk`, thumbprint: sim.info.thumbprint, timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TlsConnectError);
+      expect((err as Error).message).toContain('no TLS handshake within 300 ms');
+    } finally {
+      silent.close();
     }
   });
 

@@ -91,7 +91,12 @@ export class PinnedAgent extends https.Agent {
     };
     this.connectionsOpened++;
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false, session: undefined });
+    // A server that accepts TCP but never finishes the handshake must not hang the request:
+    // the request's own timeout only starts once it has a socket.
+    const handshakeMs = typeof options.timeout === 'number' ? options.timeout : 30_000;
+    socket.setTimeout(handshakeMs, () => socket.destroy(new TlsConnectError(`${options.host ?? 'server'}:${options.port ?? 443}: no TLS handshake within ${handshakeMs} ms`)));
     socket.once('secureConnect', () => {
+      socket.setTimeout(0);
       const host = `${options.host ?? 'server'}:${options.port ?? 443}`;
       const presented = peerThumbprint(socket);
       const refused = presented ? this.trust.check(host, presented) : new TlsConnectError(`${host} presented no certificate`);
