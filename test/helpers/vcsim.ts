@@ -64,10 +64,16 @@ export class Vcsim {
     if (args[0] !== 'stop') this.info = JSON.parse(readFileSync(path.join(this.workDir, 'vcsim.json'), 'utf8')) as VcsimInfo;
   }
 
-  /** Stops and starts it again with the same certificate: a vCenter reboot (new port, new sessions, fresh inventory). */
+  /** Stops and starts it again with the same certificate, port and password: a vCenter reboot (no sessions, a fresh inventory). */
   restart(): void {
+    const { port, password } = this.info;
     this.run('stop');
-    this.run('start', ...this.flags);
+    this.run('start', ...this.flags, '-l', `127.0.0.1:${port}`, '-password', password);
+  }
+
+  /** Kills it (SIGKILL, a crash or power loss); start it again with restart(). */
+  kill(): void {
+    process.kill(this.info.pid, 'SIGKILL');
   }
 
   /** Restarts it with a new certificate: what a pinned client must refuse. */

@@ -79,7 +79,9 @@ start() {
   if [ $# -gt 0 ]; then printf '%s\n' "$@" >"$WORK/args"; else : >"$WORK/args"; fi
   local args=(); mapfile -t args <"$WORK/args"
   rm -f "$WORK/vcsim.json"
-  "$bin" -l 127.0.0.1:0 -info "$WORK/vcsim.json" -tlscert "$WORK/cert.pem" -tlskey "$WORK/key.pem" "${args[@]}" \
+  # The datastores are temp dirs; under $WORK they go with it even after a SIGKILL.
+  mkdir -p "$WORK/tmp"
+  TMPDIR="$WORK/tmp" "$bin" -l 127.0.0.1:0 -info "$WORK/vcsim.json" -tlscert "$WORK/cert.pem" -tlskey "$WORK/key.pem" "${args[@]}" \
     </dev/null >"$WORK/vcsim.log" 2>&1 &
   echo $! >"$WORK/pid"
   echo "$bin" >"$WORK/binary"

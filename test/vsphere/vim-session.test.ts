@@ -3,13 +3,15 @@
  * session, trust on first use and a changed certificate refused.
  */
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MoRef, ThumbprintMismatchError, TlsConnectError, VimClient, VimFault, asMoRef, asObject, asString, getProperties, probeThumbprint, retrieveInventory,
+  MoRef, SoapConnectionError, ThumbprintMismatchError, TlsConnectError, VimClient, VimFault, asMoRef, asObject, asString, getProperties, probeThumbprint, retrieveInventory,
 } from '../../drivers/vsphere/soap/index.js';
+import { SoapTransport } from '../../drivers/vsphere/soap/transport.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
 const available = vcsimOrSkip();
@@ -172,6 +174,36 @@ describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
     }
   });
 
+  it('a kept-alive connection the server dropped while idle is replaced, and the request sent once more', async () => {
+    // A server that answers the first request on a connection and resets the connection on the
+    // next one, as a server closing idle keep-alive connections races with a client's request.
+    let connections = 0;
+    let requests = 0;
+    const server = https.createServer({ cert: readFileSync(path.join(sim.workDir, 'cert.pem')), key: readFileSync(path.join(sim.workDir, 'key.pem')) }, (req, res) => {
+      requests++;
+      const sock = req.socket as tls.TLSSocket & { served?: boolean };
+      if (sock.served) {
+        sock.destroy();
+        return;
+      }
+      sock.served = true;
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    server.on('secureConnection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const transport = new SoapTransport({ url: `https://127.0.0.1:${port}/sdk`, thumbprint: sim.info.thumbprint });
+    try {
+      expect((await transport.post('<a/>')).body).toBe('ok');
+      expect((await transport.post('<b/>')).body).toBe('ok');
+      expect({ connections, requests }).toEqual({ connections: 2, requests: 3 });
+    } finally {
+      transport.close();
+      server.close();
+    }
+  });
+
   it('after the server gets a new certificate, the old pin is refused and the new thumbprint is reported', async () => {
     const old = sim.info.thumbprint;
     const oldPin = await sim.connect();
@@ -192,6 +224,25 @@ describe.skipIf(!available)('vim25 sessions and trust on vcsim', () => {
       expect(asMoRef(accepted.serviceContent.rootFolder)?.type).toBe('Folder');
     } finally {
       accepted.close();
+    }
+  });
+
+  it('vCenter going away: calls fail with a connection error; back on its address, the client logs in again by itself', async () => {
+    const client = await sim.connect();
+    try {
+      await getProperties(client, client.serviceContent.rootFolder, ['name']); // a kept-alive connection is open
+      sim.kill();
+      const down = await getProperties(client, client.serviceContent.rootFolder, ['name']).catch((e: unknown) => e);
+      expect(down).toBeInstanceOf(SoapConnectionError);
+      expect((down as SoapConnectionError).host).toBe(`127.0.0.1:${sim.info.port}`);
+      expect(['ECONNREFUSED', 'ECONNRESET']).toContain((down as SoapConnectionError).code);
+      sim.restart();
+      const generation = client.sessionGeneration;
+      const vms = await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }]);
+      expect(vms.map((v) => v.props['name'])).toEqual(['DC0_C0_RP0_VM0']);
+      expect(client.sessionGeneration).toBe(generation + 1);
+    } finally {
+      client.close();
     }
   });
 

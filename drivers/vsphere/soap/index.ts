@@ -1,4 +1,5 @@
 /** Kiln's typed vim25 SOAP layer (see README.md in drivers/vsphere). */
+export { SoapConnectionError } from './transport.js';
 export { VimClient, type VimClientOptions, type ServiceContent, type CallOptions } from './client.js';
 export { encodeRequest, decodeResponse, decodeNode, decodeFault, SoapEncodeError } from './codec.js';
 export { VimFault, isVimFault, faultFromLocalized, SoapProtocolError, type KnownFaultType } from './faults.js';

@@ -23,6 +23,25 @@ export interface HttpReply {
   body: string;
 }
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isConnectionError(e: unknown): boolean {
+  return e instanceof Error && CONNECTION_CODES.has((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** The endpoint cannot be reached (refused, reset, unreachable): the driver reports its hosts Disconnected. */
+export class SoapConnectionError extends Error {
+  override name = 'SoapConnectionError';
+
+  constructor(
+    readonly host: string,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${host} cannot be reached (${code}): ${detail}`);
+  }
+}
+
 export class SoapTransport {
   readonly url: URL;
   readonly trust: ThumbprintTrust;
@@ -41,7 +60,18 @@ export class SoapTransport {
     this.timeoutMs = opts.timeoutMs ?? 60_000;
   }
 
-  post(envelope: string, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<HttpReply> {
+  async post(envelope: string, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<HttpReply> {
+    try {
+      return await this.postOnce(envelope, signal, timeoutMs);
+    } catch (e) {
+      // A kept-alive connection the server closed while idle fails before the request reached
+      // it (Node's documented keep-alive race): send once more, on a new connection.
+      if ((e as { reusedSocket?: boolean }).reusedSocket && isConnectionError(e)) return this.postOnce(envelope, signal, timeoutMs).catch((e2: unknown) => { throw this.wrap(e2); });
+      throw this.wrap(e);
+    }
+  }
+
+  private postOnce(envelope: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<HttpReply> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {
         'Content-Type': 'text/xml; charset=utf-8',
@@ -59,9 +89,14 @@ export class SoapTransport {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new SoapProtocolError(`${this.url.host}: no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
       req.end(envelope);
     });
+  }
+
+  /** Network failures become one typed error naming the endpoint; others pass unchanged. */
+  private wrap(e: unknown): unknown {
+    return isConnectionError(e) ? new SoapConnectionError(this.url.host, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET', (e as Error).message) : e;
   }
 
   private takeCookie(setCookie: string[] | undefined): void {
