@@ -69,6 +69,7 @@ func newServer(svc *simulator.Service, opts methodOptions) *simulator.Server {
 	p, _ := strconv.Atoi(port)
 	d.host, d.port = host, int32(p)
 	svc.ServeMux.HandleFunc("/sdk", d.serveSDK)
+	svc.ServeMux.HandleFunc("/sdk/vimService", d.serveSDK)
 	svc.ServeMux.HandleFunc("/sdk/vimServiceVersions.xml", svc.ServiceVersions)
 	srv.URL.Path = "/sdk"
 	return srv

@@ -149,6 +149,44 @@ describe.skipIf(!available)('vSphere inventory on vcsim', () => {
     }
   });
 
+  it('a stream over a ContainerView makes its view again after a re-login, and sees a VM created meanwhile', async () => {
+    const watched = await sim.connect();
+    const admin = await sim.connect();
+    const names = new Set<string>();
+    let resyncs = 0;
+    const spec = async (c: VimClient) => {
+      const view = asMoRef(await c.call('CreateContainerView', c.serviceContent.viewManager!, { container: c.serviceContent.rootFolder, type: ['VirtualMachine'], recursive: true }))!;
+      return { view, propSet: [{ type: 'VirtualMachine', pathSet: ['name'] }] };
+    };
+    const watcher = new UpdateWatcher(watched, spec, {
+      onUpdate(set, resync) {
+        if (resync) resyncs++;
+        for (const u of set.updates) for (const c of u.changes) if (c.name === 'name') names.add(String(c.val));
+      },
+    }, 1);
+    try {
+      watcher.start();
+      await new Promise((r) => setTimeout(r, 300));
+      const before = names.size;
+      expect(before).toBe(12);
+      const key = asObject((await getProperties(watched, watched.sessionManager, ['currentSession']))['currentSession'])['key'] as string;
+      await admin.call('TerminateSession', admin.sessionManager, { sessionId: [key] });
+      const [dc] = await retrieveInventory(admin, [{ type: 'Datacenter', pathSet: ['vmFolder'] }]);
+      const [cluster] = await retrieveInventory(admin, [{ type: 'ClusterComputeResource', pathSet: ['resourcePool'] }]);
+      await waitForTask(admin, asMoRef(await admin.call('CreateVM_Task', asMoRef(dc!.props['vmFolder'])!, {
+        config: { name: 'made-while-away', guestId: 'otherGuest', files: { vmPathName: '[LocalDS_0]' }, numCPUs: 1, memoryMB: 32 },
+        pool: asMoRef(cluster!.props['resourcePool'])!,
+      }))!);
+      for (let i = 0; i < 60 && !names.has('made-while-away'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(names.has('made-while-away')).toBe(true);
+      expect(resyncs).toBe(1);
+    } finally {
+      await watcher.stop();
+      watched.close();
+      admin.close();
+    }
+  });
+
   it('the update stream survives its session being terminated: a new collector and a full resync', async () => {
     const [vm] = (await retrieveInventory(client, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => o.obj);
     const watched = await sim.connect();

@@ -4,6 +4,6 @@ export { VimClient, type VimClientOptions, type ServiceContent, type CallOptions
 export { encodeRequest, decodeResponse, decodeNode, decodeFault, SoapEncodeError } from './codec.js';
 export { VimFault, isVimFault, faultFromLocalized, SoapProtocolError, type KnownFaultType } from './faults.js';
 export { ThumbprintMismatchError, TlsConnectError, normalizeThumbprint, thumbprintOf, probeThumbprint } from './trust.js';
-export { retrieveProperties, retrieveInventory, getProperties, withContainerView, waitForUpdatesEx, createCollector, createFilter, filterSpec, UpdateWatcher, type ObjectProps, type PropertySpec, type UpdateSet, type ObjectUpdate } from './property-collector.js';
+export { retrieveProperties, retrieveInventory, getProperties, withContainerView, waitForUpdatesEx, createCollector, createFilter, filterSpec, UpdateWatcher, type WatchSpec, type ObjectProps, type PropertySpec, type UpdateSet, type ObjectUpdate } from './property-collector.js';
 export { waitForTask, type TaskInfo, type TaskState, type WaitForTaskOptions } from './tasks.js';
 export * from './values.js';

@@ -167,10 +167,14 @@ export interface WatchHandlers {
   onError?(e: unknown): void;
 }
 
+/** The spec to watch, or how to make it (a ContainerView is per session, so it is made again after a re-login). */
+export type WatchSpec = FilterSpecInput | ((client: VimClient) => Promise<FilterSpecInput>);
+
 /**
  * A change stream over one filter spec: WaitForUpdatesEx in a loop with the last version. When
  * the session was renewed (its collector is gone) or the version is refused, it makes a new
- * collector and filter and starts again from the full state, flagged as a resync.
+ * collector and filter (and view) and starts again from the full state, flagged as a resync.
+ * Failures back off (0.2 s doubling to 5 s) so a server that keeps refusing is not hammered.
  */
 export class UpdateWatcher {
   private stopped = false;
@@ -179,7 +183,7 @@ export class UpdateWatcher {
 
   constructor(
     private readonly client: VimClient,
-    private readonly spec: FilterSpecInput,
+    private readonly spec: WatchSpec,
     private readonly handlers: WatchHandlers,
     private readonly maxWaitSeconds = 30,
   ) {}
@@ -190,11 +194,13 @@ export class UpdateWatcher {
 
   private async run(): Promise<void> {
     let resync = false;
+    let backoffMs = 0;
     while (!this.stopped) {
       let collector: MoRef | undefined;
       try {
+        const spec = typeof this.spec === 'function' ? await this.spec(this.client) : this.spec;
         collector = await createCollector(this.client);
-        await createFilter(this.client, collector, this.spec);
+        await createFilter(this.client, collector, spec);
         let version = '';
         while (!this.stopped) {
           const set = await waitForUpdatesEx(this.client, collector, version, this.maxWaitSeconds, this.abort.signal);
@@ -202,13 +208,15 @@ export class UpdateWatcher {
           version = set.version;
           this.handlers.onUpdate(set, resync);
           resync = false;
+          backoffMs = 0;
         }
       } catch (e) {
         if (this.stopped) break;
-        const recoverable = isVimFault(e, 'ManagedObjectNotFound') || isVimFault(e, 'InvalidCollectorVersion') || isVimFault(e, 'NotAuthenticated');
         this.handlers.onError?.(e);
-        if (!recoverable) await new Promise((r) => setTimeout(r, 1000));
         resync = true;
+        // The first failure after a good stream retries at once (a renewed session); repeated ones wait.
+        if (backoffMs > 0) await new Promise((r) => setTimeout(r, backoffMs));
+        backoffMs = Math.min(Math.max(backoffMs * 2, 200), 5000);
       } finally {
         if (collector && this.stopped) await this.client.call('DestroyPropertyCollector', collector).catch(() => undefined);
       }
