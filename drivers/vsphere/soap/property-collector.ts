@@ -4,7 +4,6 @@
  * token of the last update). Inventory is read this way, never object by object.
  */
 import type { VimClient } from './client.js';
-import { isVimFault } from './faults.js';
 import { MoRef, asArray, asMoRef, asObject, asString, typed, type SoapObject, type VimObject, type VimValue } from './values.js';
 
 export interface ObjectProps {
