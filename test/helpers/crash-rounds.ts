@@ -134,6 +134,8 @@ function plan(random: () => number, vms: VmView[], options: CrashOptions, round:
     let op = OPERATIONS[Math.floor(random() * OPERATIONS.length)]!;
     if (op === 'deploy' && room <= 0) op = 'expunge';
     if (op !== 'deploy' && live.length === 0) op = 'deploy';
+    // With no VM yet and no room for one, there is nothing to call (the first round on an empty zone).
+    if (op === 'deploy' && room <= 0) continue;
     if (op === 'deploy') {
       room--;
       calls.push({ op, name: `crash-r${round}-${i}` });
