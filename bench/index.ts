@@ -5,12 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchPlacement } from './placement.js';
+import { benchHeadroom } from './headroom.js';
 import { benchKvm } from './kvm.js';
 import { benchUiList } from './ui-list.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['placement', benchPlacement],
+  ['headroom', benchHeadroom],
   ['kvm', benchKvm],
   ['ui-list', benchUiList],
 ];

@@ -34,6 +34,7 @@ export class DbPlacementState implements PlacementState {
   private readonly settingCache = new Map<string, string>();
   private readonly groupCache = new Map<number, AffinityGroupInfo>();
   private readonly guestLimits = new Map<number, number>();
+  private readonly vmGroups = new Map<number, AffinityGroupInfo[]>();
 
   constructor(
     private readonly db: Db,
@@ -65,7 +66,10 @@ export class DbPlacementState implements PlacementState {
   }
 
   groupsOf(vmId: number): AffinityGroupInfo[] {
-    return this.db.prepare('SELECT g.id, g.name, g.type FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id=?').all(vmId) as AffinityGroupInfo[];
+    // Asked once per host considered (the affinity filter), so once per VM is read from the database.
+    let groups = this.vmGroups.get(vmId);
+    if (!groups) this.vmGroups.set(vmId, (groups = this.db.prepare('SELECT g.id, g.name, g.type FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id=?').all(vmId) as AffinityGroupInfo[]));
+    return groups;
   }
 
   group(groupId: number): AffinityGroupInfo {
