@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MoRef, VimFault, asArray, asMoRef, asObject, getProperties, retrieveInventory, typed, waitForTask, type ObjectProps, type VimClient,
+  MoRef, VimFault, asArray, asMoRef, asObject, getProperties, reattachTask, retrieveInventory, typed, vm, waitForTask, type ObjectProps, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -167,6 +167,44 @@ describe.skipIf(!available)('vSphere tasks on vcsim', () => {
       other.close();
       bare.stop();
     }
+  });
+
+  it('a task started by one client is reattached by its stored reference from a new session and finished there', async () => {
+    const vmRef = vmNamed('DC0_C0_RP0_VM0');
+    const from = asMoRef((await getProperties(client, vmRef, ['runtime.host']))['runtime.host'])!;
+    const pool = asMoRef((await getProperties(client, vmRef, ['resourcePool']))['resourcePool'])!;
+    const owner = clusters.findIndex((c) => asMoRef(c.props['resourcePool'])!.equals(pool));
+    const to = clusterHosts(owner).find((h) => !h.equals(from))!;
+    const first = await sim.connect();
+    const started = await vm.migrate(first, vmRef, { host: to });
+    const stored = started.ref.value; // what the engine keeps in its job row
+    first.close(); // the engine goes away (kill -9) with the task running
+    const again = await sim.connect();
+    try {
+      const progress: number[] = [];
+      await reattachTask(again, stored).wait({ onProgress: (p) => progress.push(p) });
+      expect(progress.at(-1)).toBe(100);
+      expect((await getProperties(again, vmRef, ['runtime.host']))['runtime.host']).toEqual(to);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('snapshots through the typed methods: a tree with its current snapshot, revert, remove with children', async () => {
+    const vmRef = vmNamed('DC0_C1_RP0_VM0');
+    const s1 = asMoRef(await (await vm.createSnapshot(client, vmRef, { name: 'base <1>', memory: true, quiesce: false })).wait())!;
+    const s2 = asMoRef(await (await vm.createSnapshot(client, vmRef, { name: 'child & 2', description: 'after "base"', memory: false, quiesce: true })).wait())!;
+    let info = asObject((await getProperties(client, vmRef, ['snapshot']))['snapshot']);
+    const roots = asArray(info['rootSnapshotList']).map(asObject);
+    expect(roots.map((r) => r['name'])).toEqual(['base <1>']);
+    const children = asArray(roots[0]!['childSnapshotList']).map(asObject);
+    expect(children.map((c) => [c['name'], c['description'], c['quiesced']])).toEqual([['child & 2', 'after "base"', true]]);
+    expect(info['currentSnapshot']).toEqual(s2);
+    await (await vm.revertToSnapshot(client, s1)).wait();
+    info = asObject((await getProperties(client, vmRef, ['snapshot']))['snapshot']);
+    expect(info['currentSnapshot']).toEqual(s1);
+    await (await vm.removeSnapshot(client, s1, true)).wait();
+    expect((await getProperties(client, vmRef, ['snapshot']))['snapshot']).toBeUndefined();
   });
 
   it('ShutdownGuest needs Tools, returns at once, and the guest powers off shortly after', async () => {

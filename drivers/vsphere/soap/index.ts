@@ -7,3 +7,5 @@ export { ThumbprintMismatchError, TlsConnectError, normalizeThumbprint, thumbpri
 export { retrieveProperties, retrieveInventory, getProperties, withContainerView, waitForUpdatesEx, createCollector, createFilter, filterSpec, UpdateWatcher, type WatchSpec, type ObjectProps, type PropertySpec, type UpdateSet, type ObjectUpdate } from './property-collector.js';
 export { waitForTask, type TaskInfo, type TaskState, type WaitForTaskOptions } from './tasks.js';
 export * from './values.js';
+export * as vm from './vm-methods.js';
+export { reattachTask, type TaskHandle, type MigrateArgs, type RelocateSpec, type CloneArgs } from './vm-methods.js';
