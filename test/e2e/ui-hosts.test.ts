@@ -145,6 +145,10 @@ describe('hosts page in Chromium', () => {
     await page.getByRole('button', { name: 'Add host' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add a KVM host' });
     await dialog.getByLabel('Cluster', { exact: true }).selectOption({ label: 'UI Cluster (UI Zone / UI Pod)' });
+    // The address rule is probeHostKey's from listApis: the engine's words, and no check offered.
+    await dialog.getByLabel('Address (URL)').fill('http://127.0.0.1');
+    await expect.poll(() => dialog.innerText()).toContain('url: "http://127.0.0.1" is not an SSH host address: give ssh://host or ssh://host:port');
+    expect(await dialog.getByRole('button', { name: 'Check host key' }).isDisabled()).toBe(true);
     await dialog.getByLabel('Address (URL)').fill('ssh://127.0.0.1:1');
     const addButton = dialog.getByRole('button', { name: 'Add host' });
     expect(await addButton.isDisabled()).toBe(true);
@@ -286,6 +290,9 @@ describe('hosts page in Chromium', () => {
     await alert.getByRole('button', { name: 'Accept new key…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Accept the new SSH key of 127.0.0.1?' });
     const typed = dialog.getByLabel("New key's fingerprint");
+    // A malformed fingerprint is refused with acceptHostKey's rule from listApis.
+    await typed.fill('SHA256:short');
+    await expect.poll(() => dialog.innerText()).toContain('fingerprint: "SHA256:short" is not an SSH host-key fingerprint: SHA256: followed by 43 base64 characters');
     // The old key (or anything but the presented one) is not accepted.
     await typed.fill(host2.sshHostKeyFingerprint);
     await expect.poll(() => dialog.innerText()).toContain('this is not the key the host presents now');
