@@ -219,8 +219,13 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
   // Requests Node cannot parse (bad request line, headers past MAX_HEADER_BYTES) never reach a
   // handler; answer them here rather than let the socket reset.
   const requestHead = watchRequestHeads(server);
+  const answered = new WeakSet<object>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // Node feeds every further chunk of a refused request to its parser and reports each again:
+    // the first report was answered, and the socket is draining, so a reset now would lose it.
+    if (answered.has(socket)) return;
     if (error.code === 'ECONNRESET' || !socket.writable || socket.writableEnded) return socket.destroy();
+    answered.add(socket);
     const limit = requestLimitError(error.code);
     const asked = requestHead(socket);
     const format = asked.format ?? options.defaultResponse ?? 'xml';
@@ -234,6 +239,7 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     // The client may still be sending; keep reading (and dropping) so it gets the answer, not a reset.
     socket.on('error', () => socket.destroy());
     socket.resume();
+    // Bounded: a client that keeps sending for 10 s is cut off.
     setTimeout(() => socket.destroy(), 10_000).unref();
   });
 

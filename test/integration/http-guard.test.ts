@@ -5,6 +5,7 @@
  * get CloudStack's error envelope rather than a reset (R61).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +184,10 @@ describe('request size limits (R61)', () => {
     const res = await fetch(`${kiln.apiUrl}?command=updateVirtualMachine&response=json&userdata=${huge}`);
     expect(res.status).toBe(431);
     expect(await res.json()).toEqual({ updatevirtualmachineresponse: { uuidList: [], errorcode: 431, cserrorcode: 4350, errortext: 'the request line and headers are over 262144 bytes; send large parameters (userdata) in the body of a POST' } });
+    // Far past the limit (8 MB, many chunks) the client still reads the answer rather than a reset.
+    const far = await fetch(`${kiln.apiUrl}?command=listZones&response=json&keyword=${'a%2C'.repeat(2 * 1024 * 1024)}`);
+    expect(far.status).toBe(431);
+    expect(((await far.json()) as { listzonesresponse: { errorcode: number } }).listzonesresponse.errorcode).toBe(431);
     // Without response=json the envelope is XML, CloudStack's default.
     const xml = await fetch(`${kiln.apiUrl}?command=listZones&keyword=${huge}`);
     expect(xml.status).toBe(431);
@@ -191,6 +196,28 @@ describe('request size limits (R61)', () => {
     const mid = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'updateVirtualMachine', id: await vmId(), userdata: 'A'.repeat(40 * 1024) })}`);
     expect(mid.status).toBe(431);
     expect(((await mid.json()) as { updatevirtualmachineresponse: { errortext: string } }).updatevirtualmachineresponse.errortext).toMatch(/^userdata: /);
+    await stillServes(kiln);
+  });
+
+  it('keeps reading an over-long request line it has answered, so a client still writing sees the 431, not a reset', async () => {
+    const socket = connect(portOf(kiln), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let text = '';
+    let failure = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('error', (error: NodeJS.ErrnoException) => (failure = error.code ?? error.message));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(`GET /client/api?command=listZones&response=json&keyword=${'k'.repeat(300 * 1024)}`);
+    // More of the same request line, in pieces, after the server has already answered.
+    for (let i = 0; i < 8 && !failure; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.write('k'.repeat(64 * 1024));
+    }
+    socket.end(' HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await ended;
+    expect(failure).toBe('');
+    expect(text).toMatch(/^HTTP\/1\.1 431 /);
+    expect(text).toContain('"errorcode":431');
     await stillServes(kiln);
   });
 
