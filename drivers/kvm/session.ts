@@ -265,7 +265,26 @@ export class KvmSession implements HostSession {
   // ---------------------------------------------------------------- power
 
   async start(name: string): Promise<void> {
+    await this.refuseDisksInUse(name);
     await this.virsh.run(['start', '--domain', name]);
+  }
+
+  /**
+   * A VM whose host was cut off by its network may still run there, holding its disks on shared
+   * storage. qemu would then start here, fail on the image lock, and exit; for that moment the VM
+   * is listed on two hosts. `qemu-img info` takes the same lock without starting anything, so a disk
+   * in use is refused up front, with the reason. (A host without qemu-img just skips the check.)
+   */
+  private async refuseDisksInUse(name: string): Promise<void> {
+    const dom = await this.domain(name, true);
+    for (const disk of dom.disks) {
+      if (disk.device !== 'disk' || disk.type !== 'file' || !disk.path) continue;
+      const result = await this.virsh.ssh.exec(command(['env', 'LC_ALL=C', 'qemu-img', 'info', '--output=json', disk.path]));
+      if (result.code !== 0 && /lock/i.test(result.stderr)) {
+        const reason = result.stderr.split('\n').find((line) => /lock/i.test(line))?.trim() ?? result.stderr.trim();
+        throw new DriverError(`disk ${disk.path} of ${name} is in use by another process (the VM may still run on a host Kiln cannot reach): ${reason}`, 'invalid');
+      }
+    }
   }
 
   async stop(name: string, options: StopOptions = {}): Promise<void> {
