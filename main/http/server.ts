@@ -203,7 +203,13 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
   }
 
   function staticFile(res: ServerResponse, root: string, pathname: string): void {
-    const relative = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return send(res, 400, 'text/plain; charset=utf-8', 'malformed path\n');
+    }
+    const relative = normalize(decoded).replace(/^([/\\])+/, '');
     let file = join(root, relative);
     if (!file.startsWith(normalize(root + sep)) && file !== normalize(root)) return send(res, 403, 'text/plain', 'forbidden');
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');

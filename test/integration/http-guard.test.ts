@@ -72,6 +72,17 @@ describe('no request stops kiln serve (serve mode with the UI and its /kiln/live
     await stillServes(kiln);
   });
 
+  it('answers a UI session\'s request for a path that is not valid percent-encoding with 400', async () => {
+    const open = await fetch(kiln.uiUrl!, { redirect: 'manual' });
+    expect(open.status).toBe(302);
+    const cookie = (open.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const ok = await rawRequest(portOf(kiln), ['GET /index.html HTTP/1.1', `Host: 127.0.0.1:${portOf(kiln)}`, `Cookie: ${cookie}`, 'Connection: close']);
+    expect(ok.status).toBe(200);
+    const bad = await rawRequest(portOf(kiln), ['GET /%E0%A4%A HTTP/1.1', `Host: 127.0.0.1:${portOf(kiln)}`, `Cookie: ${cookie}`, 'Connection: close']);
+    expect(bad.status).toBe(400);
+    await stillServes(kiln);
+  });
+
   it('answers an upgrade to a path nobody serves with 404', async () => {
     expect((await rawRequest(portOf(kiln), upgradeLines('/nothing', `127.0.0.1:${portOf(kiln)}`))).status).toBe(404);
     await stillServes(kiln);
