@@ -2,7 +2,7 @@
  * A KVM host cut off by its network, not stopped (issue 10, "Host cut off by its network"): the
  * host's link goes down while its qemu, libvirtd and sshd keep running (hosts.sh cut-link). Kiln
  * must mark the host Disconnected (or Alert/Down) within 30 s and run its HA VMs on another host
- * within 60 s; when the link comes back, the copy the cut-off host kept is fenced and undefined.
+ * within 60 s (the second test; it fails today, see there); when the link comes back, the copy the cut-off host kept is fenced and undefined.
  * virsh is polled on both hosts throughout (through the host's namespace, which the cut does not
  * affect), to see whether the VM ever runs on two hosts at once.
  */
@@ -76,7 +76,10 @@ describe.skipIf(!hosts)('a KVM host cut off by its network (link down, processes
     await z?.t.close();
   }, 300_000);
 
-  it('marks the host Disconnected within 30 s, restarts its HA VM on the other host within 60 s, never on two hosts, and removes the stale copy when the link returns', { timeout: 300_000 }, async () => {
+  /** When the HA VM ran on host1, in ms after the cut (undefined: not within 60 s); set by the first test. */
+  let movedAfterMs: number | undefined;
+
+  it('marks the host Disconnected within 30 s, never runs its HA VM on two hosts, and after the link returns runs it once with the stale copy fenced and undefined', { timeout: 300_000 }, async () => {
     const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-cut-ha', hostid: z.hostIds['host2']! });
     expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
     const id = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
@@ -89,19 +92,23 @@ describe.skipIf(!hosts)('a KVM host cut off by its network (link down, processes
       harness('cut-link', 'host2');
       cut = true;
       const cutAt = Date.now();
+      figures['cutAt'] = new Date(cutAt).toISOString();
       figures['markedAfterMs'] = await until('host2 to leave Up', () => hostState('host2') !== 'Up', 30_000);
       figures['markedAs'] = hostState('host2');
       expect(hostState('host2')).toMatch(/^(Disconnected|Alert|Down)$/);
       // Soft from here on, so that one run reports every figure of the partition and the return.
-      figures['movedAfterMs'] = await until('the HA VM to run on host1', () => vmRow(id).state === 'Running' && vmRow(id).host === host1, Math.max(0, 60_000 - (Date.now() - cutAt))).catch((error: Error) => {
-        expect.soft(error.message, 'the HA VM runs on host1 within 60 s of the cut').toBe('');
-        return undefined;
-      });
+      // Judged by the next test, so that this one checks everything else in the same run.
+      movedAfterMs = await until('the HA VM to run on host1', () => vmRow(id).state === 'Running' && vmRow(id).host === host1, Math.max(0, 60_000 - (Date.now() - cutAt))).then(
+        () => Date.now() - cutAt,
+        () => undefined,
+      );
+      figures['movedAfterMs'] = movedAfterMs;
       figures['duringCut'] = { kiln: vmRow(id), virsh: poller.samples.at(-1)?.on };
 
       harness('restore-link', 'host2');
       cut = false;
       const restoredAt = Date.now();
+      figures['restoredAt'] = new Date(restoredAt).toISOString();
       await until('host2 to be Up again', () => hostState('host2') === 'Up', 60_000);
       // One definition per VM once the host is back: the copy on host2 is gone or shut off, unless host2 is where Kiln runs it.
       figures['settledAfterReturnMs'] = await until('one running copy, where Kiln says', () => {
@@ -120,11 +127,18 @@ describe.skipIf(!hosts)('a KVM host cut off by its network (link down, processes
       figures['virshSamples'] = poller.samples.length;
       figures['samplesOnBothHosts'] = overlap.length;
       figures['restoredAfterCutMs'] = restoredAt - cutAt;
-      const events = z.t.engine.db.prepare(`SELECT type, description FROM events WHERE resource_uuid=? OR type LIKE 'HOST%' ORDER BY id`).all(id) as { type: string; description: string }[];
-      console.log(`link cut figures: ${JSON.stringify(figures)}\nevents:\n${events.map((e) => `  ${e.type}: ${e.description.slice(0, 300)}`).join('\n')}`);
+      const events = z.t.engine.db.prepare(`SELECT created, type, description FROM events WHERE resource_uuid=? OR type LIKE 'HOST%' ORDER BY id`).all(id) as { created: string; type: string; description: string }[];
+      console.log(`link cut figures: ${JSON.stringify(figures)}\nevents:\n${events.map((e) => `  ${e.created} ${e.type}: ${e.description.slice(0, 200)}`).join('\n')}`);
       expect(overlap.length, 'virsh samples with the VM running on both hosts').toBe(0);
     } finally {
       poller.stop();
     }
+  });
+
+  it('runs the HA VM on the other host within 60 s of the cut, while the cut-off host still runs it', () => {
+    // The cut-off host's qemu holds the VM's disk until the host is fenced; Kiln has no way to
+    // fence a host it cannot reach (no out-of-band power control, no self-fencing on the host),
+    // so the VM runs elsewhere only once the link is back. This states the requirement as issue 10 has it.
+    expect(movedAfterMs, 'ms from the cut until the HA VM ran on host1 (undefined: not within 60 s)').toBeLessThanOrEqual(60_000);
   });
 });
