@@ -88,3 +88,21 @@ describe('HA restart retries', () => {
     expect(t.engine.simulator.world.find(lost)!.domains[name]).toBeUndefined();
   });
 });
+
+describe('a host that stays down', () => {
+  it('is reported down once (HOST.DOWN), not again on every failed reconnect', async () => {
+    const host = (t.engine.db.prepare(`SELECT name FROM hosts WHERE name LIKE 'sim-host-%' ORDER BY name LIMIT 1`).pluck().get()) as string;
+    const downs = () => t.engine.db.prepare(`SELECT COUNT(*) FROM events WHERE type='HOST.DOWN' AND description LIKE ?`).pluck().get(`host ${host} %`) as number;
+    const before = downs();
+    t.engine.simulator.setHostUp(host, false);
+    try {
+      for (let i = 0; i < 8; i++) await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+      expect(downs() - before).toBe(1);
+    } finally {
+      t.engine.simulator.setHostUp(host, true);
+      await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+    }
+  });
+});

@@ -110,7 +110,9 @@ export class HostManager {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const category = (error as { category?: string }).category;
-      this.setState(hostId, category === 'host-key-changed' ? 'Alert' : 'Disconnected', message);
+      // A host HA has declared Down stays Down while reconnects fail (else every retry would flip
+      // it to Disconnected and the next HA pass would declare it down again).
+      this.setState(hostId, category === 'host-key-changed' ? 'Alert' : host.state === 'Down' ? 'Down' : 'Disconnected', message);
       throw ApiError.unavailable(`host ${host.name} is not reachable: ${message}`);
     }
   }
