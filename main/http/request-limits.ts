@@ -87,3 +87,56 @@ export function watchRequestHeads(server: Server): (socket: Duplex) => { format?
     return { format: state?.format, command: command && /^[A-Za-z]{1,100}$/.test(command) ? command : undefined };
   };
 }
+
+/** A body over MAX_BODY: the error, and the format and command it asked for, when its drained rest named them. */
+export interface BodyTooLarge {
+  error: ApiError;
+  format?: 'json' | 'xml';
+  command?: string;
+}
+
+/** How long an over-long body is drained (to learn its `response=`) before it is answered anyway. */
+const DRAIN_MS = 10_000;
+
+/**
+ * The request body as text, or, when it is over MAX_BODY, the 431 to answer. An over-long body
+ * is not kept but read to its end (at most DRAIN_MS), looking for its `response=` and
+ * `command=`: the answer then comes in the format asked for, and the client, done writing,
+ * reads it instead of meeting a reset.
+ */
+export function readLimitedBody(req: IncomingMessage): Promise<string | BodyTooLarge> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    let carry = '';
+    const found: { format?: 'json' | 'xml'; command?: string } = {};
+    let timer: NodeJS.Timeout | undefined;
+    const tooLarge = () => {
+      if (timer) clearTimeout(timer);
+      resolve({ error: ApiError.param(`the request body is larger than ${MAX_BODY} bytes; userdata is at most 32 KB once decoded`), ...found });
+    };
+    const scan = (text: string) => {
+      const window = carry + text;
+      for (const m of window.matchAll(/(?:^|&)response=(json|xml)(?=&|$)/gi)) found.format = m[1]!.toLowerCase() as 'json' | 'xml';
+      for (const m of window.matchAll(/(?:^|&)command=([A-Za-z]{1,100})(?=&|$)/g)) found.command = m[1]!;
+      carry = window.slice(-120);
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (!over && size > MAX_BODY) {
+        over = true;
+        for (const kept of chunks) scan(kept.toString('latin1'));
+        chunks.length = 0;
+        timer = setTimeout(tooLarge, DRAIN_MS);
+      }
+      if (over) scan(chunk.toString('latin1'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => (over ? tooLarge() : resolve(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', (error) => {
+      if (timer) clearTimeout(timer);
+      reject(error);
+    });
+  });
+}

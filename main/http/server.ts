@@ -18,7 +18,7 @@ import { toXml } from './xml.js';
 import { CONSOLE_PATH, consoleUpgradeHandler } from './console-socket.js';
 import { guardRequest, isApiPath, isRefusal, parseCookies, reachableAddress, type Refusal } from './request-guard.js';
 import { UpgradeRouter, type UpgradeHandler } from './upgrade-router.js';
-import { requestLimitError, MAX_BODY, MAX_HEADER_BYTES, getParameterLimitError, watchRequestHeads } from './request-limits.js';
+import { requestLimitError, MAX_HEADER_BYTES, getParameterLimitError, readLimitedBody, watchRequestHeads } from './request-limits.js';
 
 export { parseCookies } from './request-guard.js';
 
@@ -138,11 +138,11 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     if (getLimit) return respond(res, { status: getLimit.errorCode, responseName: `${(queryParams['command'] ?? 'error').toLowerCase()}response`, body: errorBody(getLimit) }, queryFormat);
     let params: Record<string, string> = queryParams;
     if (req.method === 'POST') {
-      const body = await readBody(req);
-      if (body instanceof ApiError) {
-        // Answer, then close: the rest of an over-long body is not read.
+      const body = await readLimitedBody(req);
+      if (typeof body !== 'string') {
         res.setHeader('Connection', 'close');
-        return respond(res, { status: body.errorCode, responseName: `${(queryParams['command'] ?? 'error').toLowerCase()}response`, body: errorBody(body) }, queryFormat);
+        const command = body.command ?? queryParams['command'] ?? 'error';
+        return respond(res, { status: body.error.errorCode, responseName: `${command.toLowerCase()}response`, body: errorBody(body.error) }, body.format ?? queryFormat);
       }
       params = { ...queryParams, ...Object.fromEntries(new URLSearchParams(body)) };
     }
@@ -275,40 +275,6 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-/**
- * The request body as text, or the error to answer when it is over MAX_BODY. An over-long body
- * is answered at once (by Content-Length when it says so) and the rest is drained, not read, so
- * the client sees the 431 rather than a reset.
- */
-function readBody(req: IncomingMessage): Promise<string | ApiError> {
-  const tooLarge = () => ApiError.param(`the request body is larger than ${MAX_BODY} bytes; userdata is at most 32 KB once decoded`);
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY) {
-      req.resume();
-      return resolve(tooLarge());
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        over = true;
-        chunks.length = 0;
-        resolve(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
 }
 
 function safeEqual(a: string, b: string): boolean {

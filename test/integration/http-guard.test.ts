@@ -236,6 +236,11 @@ describe('request size limits (R61)', () => {
     const res = await fetch(`${kiln.apiUrl}?response=json&command=updateVirtualMachine`, { method: 'POST', body: `userdata=${'A'.repeat(3 * 1024 * 1024)}` });
     expect(res.status).toBe(431);
     expect(((await res.json()) as { updatevirtualmachineresponse: { errortext: string } }).updatevirtualmachineresponse.errortext).toBe('the request body is larger than 2097152 bytes; userdata is at most 32 KB once decoded');
+    // The body's own command and response=json, after 3 MB, still decide the envelope.
+    const inBody = await fetch(kiln.apiUrl, { method: 'POST', body: `userdata=${'A'.repeat(3 * 1024 * 1024)}&command=deployVirtualMachine&response=json` });
+    expect(inBody.status).toBe(431);
+    expect(inBody.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await inBody.json()) as { deployvirtualmachineresponse: { errorcode: number } }).deployvirtualmachineresponse.errorcode).toBe(431);
     await stillServes(kiln);
   });
 
