@@ -148,8 +148,13 @@ export class RequestGenerator {
   constructor(
     private readonly random: () => number,
     /** Existing object ids by parameter name (zoneid → zone ids), so mutations reach past lookups. */
-    private readonly ids: Map<string, string[]>,
+    private ids: Map<string, string[]>,
   ) {}
+
+  /** Objects the run itself created (deployed VMs, new offerings) become targets too. */
+  useIds(ids: Map<string, string[]>): void {
+    this.ids = ids;
+  }
 
   private pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.random() * items.length)]!;
@@ -401,6 +406,11 @@ export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<Fuz
     for (let i = 0; i < options.requests; i++) {
       // Every command in turn, in a seeded order per round, so each is covered ~requests/commands times.
       if (i % order.length === 0) order.sort(() => random() - 0.5);
+      if (i > 0 && i % 250 === 0) {
+        await quiet();
+        generator.useIds(await collectIds(call));
+        before = fingerprint.take();
+      }
       const command = order[i % order.length]!;
       const request = generator.build(command);
       covered.add(command.name);
