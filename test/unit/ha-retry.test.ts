@@ -43,6 +43,33 @@ describe('HA restart retries', () => {
     }
   });
 
+  it('backs off after the second failure, and tries at once when a host comes back', async () => {
+    const offering = (await t.call('createServiceOffering', { name: 'ha-retry-4', cpunumber: '1', cpuspeed: '500', memory: '512', offerha: 'true' })).body['serviceoffering'] as { id: string };
+    const vm = await deployDemo(t, { name: 'ha-retry-4', serviceofferingid: offering.id, haenable: 'true' });
+    const lost = row(vm['id']!).host!;
+    const restarts = () => t.engine.db.prepare(`SELECT status FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=? ORDER BY id`).pluck().all(vm['id']) as number[];
+    t.engine.simulator.failNext('start', { times: 2 });
+    t.engine.simulator.setHostUp(lost, false);
+    try {
+      for (let i = 0; i < 3; i++) await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+      await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+      expect(restarts()).toEqual([2, 2]);
+      // The third try waits (5 s) rather than coming on every pass.
+      for (let i = 0; i < 3; i++) await t.engine.background.ha.pass();
+      await t.engine.jobs.drain();
+      expect(restarts()).toEqual([2, 2]);
+    } finally {
+      t.engine.simulator.setHostUp(lost, true);
+    }
+    await t.engine.background.ha.pass();
+    await t.engine.jobs.drain();
+    expect(restarts()).toEqual([2, 2, 1]);
+    expect(row(vm['id']!).state).toBe('Running');
+    await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' });
+  });
+
   it('a VM someone acts on after the failed restart is left to them', async () => {
     const offering = (await t.call('createServiceOffering', { name: 'ha-retry-2', cpunumber: '1', cpuspeed: '500', memory: '512', offerha: 'true' })).body['serviceoffering'] as { id: string };
     const vm = await deployDemo(t, { name: 'ha-retry-2', serviceofferingid: offering.id, haenable: 'true' });

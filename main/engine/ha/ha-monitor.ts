@@ -7,9 +7,10 @@
  * when it comes back, any domain it still runs that Kiln placed elsewhere is powered off, so a
  * VM never keeps running on two hosts.
  *
- * An HA restart that fails is tried again on later passes (for HA_RETRY_MS). The usual reason
+ * An HA restart that fails is tried again on later passes (for HA_RETRY_MS), backing off up to a
+ * minute between tries, and at once when a host comes back or a copy is fenced. The usual reason
  * is a host cut off by its network, not dead: its qemu still holds the VM's disk, so a start
- * elsewhere fails on the image lock until the host comes back and its copy is fenced.
+ * elsewhere is refused until the host comes back and its copy is fenced.
  */
 import type { Engine } from '../engine.js';
 import type { HostEvent } from '../../../drivers/types.js';
@@ -21,12 +22,16 @@ import { refreshHeadroom } from '../placement/headroom.js';
 const HOST_DOWN_AFTER = 3;
 /** How long failed HA restarts keep being retried, one attempt per pass. */
 const HA_RETRY_MS = 10 * 60_000;
+/** The wait before the n-th retry (n ≥ 2; the first comes on the next pass), doubling up to the cap. */
+const retryDelayMs = (attempts: number) => (attempts <= 1 ? 0 : Math.min(60_000, 5_000 * 2 ** (attempts - 2)));
 
 export class HaMonitor {
   private timer: NodeJS.Timeout | undefined;
   private misses = new Map<number, number>();
   /** VMs whose HA restart failed: the row version the failure left, and until when to retry. */
-  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string }>();
+  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string; attempts: number; nextAt: number }>();
+  /** Set when a pass saw a host come back or fenced a copy: what blocked a restart may be gone. */
+  private freed = false;
   /** VMs with an HA restart job queued or running. */
   private readonly restarting = new Set<number>();
   private passing = false;
@@ -71,7 +76,8 @@ export class HaMonitor {
     try {
       const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
       for (const host of hosts) await this.checkHost(host);
-      this.retryRestarts();
+      this.retryRestarts(this.freed);
+      this.freed = false;
       refreshHeadroom(this.engine);
     } finally {
       this.passing = false;
@@ -99,7 +105,10 @@ export class HaMonitor {
       return;
     }
     this.misses.delete(host.id);
-    if (host.state !== 'Up') engine.hosts.setState(host.id, 'Up');
+    if (host.state !== 'Up') {
+      engine.hosts.setState(host.id, 'Up');
+      this.freed = true;
+    }
     const power = new Map(instances.map((i) => [i.name, i.powerState]));
     const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
     for (const vm of this.runningOn(host.id)) {
@@ -128,6 +137,7 @@ export class HaMonitor {
         await (await engine.hosts.session(host.id)).stop(instance.name, { forced: true });
         const row = engine.vms.get(vm.id);
         engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `VM ${row.display_name} (${row.uuid}) was still running on ${host.name}; powered off there`, accountId: row.account_id, resourceType: 'VirtualMachine', resourceUuid: row.uuid });
+        this.freed = true;
       } catch (error) {
         engine.log.error(`fence ${instance.name} on ${host.name}`, error);
       }
@@ -166,14 +176,14 @@ export class HaMonitor {
   }
 
   /** Tries again the failed HA restarts of VMs nobody has touched since (still Stopped, same row version). */
-  private retryRestarts(): void {
+  private retryRestarts(now: boolean): void {
     for (const [id, retry] of this.retries) {
       const vm = this.engine.vms.get(id);
       if (vm.state !== 'Stopped' || vm.update_count !== retry.updateCount || Date.now() > retry.until) {
         this.retries.delete(id);
         continue;
       }
-      if (!this.restarting.has(id)) this.restart(vm, retry.reason, retry.until);
+      if (!this.restarting.has(id) && (now || Date.now() >= retry.nextAt)) this.restart(vm, retry.reason, retry.until);
     }
   }
 
@@ -201,7 +211,8 @@ export class HaMonitor {
           // A restart with nowhere to go says so in the VM's events, as a user's failed job does.
           settleFailedJob(engine, system, vm.id, job.uuid, error);
           const after = engine.vms.get(vm.id);
-          if (after.state === 'Stopped') this.retries.set(vm.id, { updateCount: after.update_count, until, reason });
+          const attempts = (this.retries.get(vm.id)?.attempts ?? 0) + 1;
+          if (after.state === 'Stopped') this.retries.set(vm.id, { updateCount: after.update_count, until, reason, attempts, nextAt: Date.now() + retryDelayMs(attempts) });
           throw error;
         } finally {
           this.restarting.delete(vm.id);
