@@ -37,55 +37,121 @@ export function getParameterLimitError(query: Record<string, string>): ApiError 
 }
 
 /** The answer to a request Node could not read because of its size (node's clientError code). */
-export function requestLimitError(code: string | undefined): ApiError | undefined {
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    return ApiError.param(`the request line and headers are over ${MAX_HEADER_BYTES} bytes; send large parameters (userdata) in the body of a POST`);
+export function requestLimitError(code: string | undefined, line: RequestLineSummary = {}): ApiError | undefined {
+  if (code !== 'HPE_HEADER_OVERFLOW') return undefined;
+  const longest = line.longest;
+  if (longest && longest.bytes > GET_PARAMETER_LIMIT) {
+    return ApiError.param(`${longest.name}: the request line and headers are over ${MAX_HEADER_BYTES} bytes (${longest.name} alone is ${longest.bytes} bytes or more); send it in the body of a POST`);
   }
-  return undefined;
+  return ApiError.param(`the request line and headers are over ${MAX_HEADER_BYTES} bytes; send large parameters (userdata) in the body of a POST`);
 }
 
-/** How much of a request's start is kept to name its command when Node cannot parse the rest. */
-const HEAD_KEPT = 2048;
-
-interface RequestHead {
-  /** The first bytes of the request (its command is usually early). */
-  head: string;
-  /** The request line has been seen to its end. */
-  lineDone: boolean;
-  /** The last bytes of the previous chunk, so a `response=json` split across chunks is found. */
-  carry: string;
+/** What the request line of a request too large to parse asked for, as far as it arrived. */
+export interface RequestLineSummary {
   format?: 'json' | 'xml';
+  command?: string;
+  /** Its longest parameter so far (the one that overflowed, usually userdata). */
+  longest?: { name: string; bytes: number };
 }
 
 /**
- * Watches the request line of each connection's current request (its first bytes and any
- * `response=` in it), so that a request refused in clientError (too large to parse) is still
- * answered in the format it asked for, under its command's response name, as every other error is.
+ * A streaming reader of one request line's query: parameter names, the length of each value,
+ * and the values of `response` and `command`, kept small whatever the line's size.
  */
-export function watchRequestHeads(server: Server): (socket: Duplex) => { format?: 'json' | 'xml'; command?: string } {
-  const heads = new WeakMap<Duplex, RequestHead>();
+export class RequestLineReader {
+  private phase: 'method' | 'path' | 'key' | 'value' | 'done' = 'method';
+  private key = '';
+  private value = '';
+  private bytes = 0;
+  readonly summary: RequestLineSummary = {};
+
+  get done(): boolean {
+    return this.phase === 'done';
+  }
+
+  feed(text: string): void {
+    for (let i = 0; i < text.length && this.phase !== 'done'; i++) {
+      const c = text[i]!;
+      const end = c === ' ' || c === '\r' || c === '\n';
+      switch (this.phase) {
+        case 'method':
+          if (c === ' ') this.phase = 'path';
+          break;
+        case 'path':
+          if (c === '?') this.phase = 'key';
+          else if (end) this.phase = 'done';
+          break;
+        case 'key':
+          if (c === '=') {
+            this.phase = 'value';
+          } else if (c === '&') {
+            this.key = '';
+          } else if (end) {
+            this.phase = 'done';
+          } else if (this.key.length < 100) {
+            this.key += c;
+          }
+          break;
+        case 'value':
+          if (c === '&' || end) {
+            this.finish();
+            this.phase = end ? 'done' : 'key';
+          } else {
+            this.bytes++;
+            if (this.value.length < 100) this.value += c;
+          }
+          break;
+      }
+    }
+    // The value still arriving counts too: it is the one that overflowed.
+    if (this.phase === 'value') this.note();
+  }
+
+  private note(): void {
+    const longest = this.summary.longest;
+    if (!longest || this.bytes > longest.bytes) this.summary.longest = { name: quotableName(this.key), bytes: this.bytes };
+  }
+
+  private finish(): void {
+    this.note();
+    const name = this.key.toLowerCase();
+    const value = this.value.toLowerCase();
+    if (name === 'response' && (value === 'json' || value === 'xml')) this.summary.format = value;
+    if (name === 'command' && /^[a-z]{1,100}$/.test(value)) this.summary.command = this.value;
+    this.key = '';
+    this.value = '';
+    this.bytes = 0;
+  }
+}
+
+/** A parameter name fit to quote in an error text (it came off the wire undecoded). */
+function quotableName(raw: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    name = raw;
+  }
+  return /^[A-Za-z0-9_.[\]-]{1,100}$/.test(name) ? name.toLowerCase() : 'a parameter';
+}
+
+/**
+ * Reads the request line of each connection's current request as it arrives, so that a request
+ * refused in clientError (too large to parse) is still answered in the format it asked for,
+ * under its command's response name, naming the parameter that made it too large.
+ */
+export function watchRequestHeads(server: Server): (socket: Duplex) => RequestLineSummary {
+  const readers = new WeakMap<Duplex, RequestLineReader>();
   server.on('connection', (socket: Socket) => {
     socket.on('data', (chunk: Buffer) => {
-      let state = heads.get(socket);
-      if (!state) heads.set(socket, (state = { head: '', lineDone: false, carry: '' }));
-      if (state.lineDone) return;
-      const text = chunk.toString('latin1');
-      if (state.head.length < HEAD_KEPT) state.head += text.slice(0, HEAD_KEPT - state.head.length);
-      const end = text.indexOf('\r\n');
-      const scanned = state.carry + (end === -1 ? text : text.slice(0, end));
-      for (const match of scanned.matchAll(/[?&]response=(json|xml)(?=[&\s]|$)/gi)) state.format = match[1]!.toLowerCase() as 'json' | 'xml';
-      state.carry = scanned.slice(-16);
-      if (end !== -1) state.lineDone = true;
+      let reader = readers.get(socket);
+      if (!reader) readers.set(socket, (reader = new RequestLineReader()));
+      if (!reader.done) reader.feed(chunk.toString('latin1'));
     });
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => res.on('finish', () => heads.delete(req.socket)));
-  return (socket) => {
-    const state = heads.get(socket);
-    const target = /^[A-Z]+ (\S+)/.exec(state?.head ?? '')?.[1] ?? '';
-    const query = new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : '');
-    const command = query.get('command') ?? undefined;
-    return { format: state?.format, command: command && /^[A-Za-z]{1,100}$/.test(command) ? command : undefined };
-  };
+  // A keep-alive connection's next request starts a new line.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => res.on('finish', () => readers.delete(req.socket)));
+  return (socket) => readers.get(socket)?.summary ?? {};
 }
 
 /** A body over MAX_BODY: the error, and the format and command it asked for, when its drained rest named them. */

@@ -232,8 +232,8 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     if (answered.has(socket)) return;
     if (error.code === 'ECONNRESET' || !socket.writable || socket.writableEnded) return socket.destroy();
     answered.add(socket);
-    const limit = requestLimitError(error.code);
     const asked = requestHead(socket);
+    const limit = requestLimitError(error.code, asked);
     const format = asked.format ?? options.defaultResponse ?? 'xml';
     const responseName = `${(asked.command ?? 'error').toLowerCase()}response`;
     const body = limit

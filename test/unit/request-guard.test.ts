@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { allowedHosts, hostAllowed, parseCookies, parseRequestTarget, reachableAddress } from '../../main/http/request-guard.js';
-import { getParameterLimitError } from '../../main/http/request-limits.js';
+import { getParameterLimitError, RequestLineReader, requestLimitError } from '../../main/http/request-limits.js';
 
 const v4: AddressInfo = { address: '127.0.0.1', family: 'IPv4', port: 8080 };
 const any: AddressInfo = { address: '0.0.0.0', family: 'IPv4', port: 8080 };
@@ -44,5 +44,19 @@ describe('request guard', () => {
     expect(getParameterLimitError({ userdata: 'A'.repeat(2048) })).toBeUndefined();
     expect(getParameterLimitError({ UserData: 'A'.repeat(2049) })?.message).toBe('userdata: 2049 bytes is over the 2048-byte limit of a GET parameter; send it in the body of a POST');
     expect(getParameterLimitError({ name: 'A'.repeat(5000) })).toBeUndefined();
+  });
+
+  it('reads an over-long request line in pieces: its format, command and the parameter that made it too long', () => {
+    const reader = new RequestLineReader();
+    reader.feed('GET /client/api?command=deployVirtualMachine&resp');
+    reader.feed('onse=json&user%64ata=' + 'A'.repeat(5000));
+    reader.feed('A'.repeat(5000));
+    expect(reader.summary).toEqual({ format: 'json', command: 'deployVirtualMachine', longest: { name: 'userdata', bytes: 10000 } });
+    expect(requestLimitError('HPE_HEADER_OVERFLOW', reader.summary)?.message).toBe('userdata: the request line and headers are over 262144 bytes (userdata alone is 10000 bytes or more); send it in the body of a POST');
+    const odd = new RequestLineReader();
+    odd.feed(`GET /?%3Cx%3E=${'b'.repeat(3000)} HTTP/1.1\r\n`);
+    expect(odd.done).toBe(true);
+    expect(odd.summary.longest).toEqual({ name: 'a parameter', bytes: 3000 });
+    expect(requestLimitError('HPE_INVALID_METHOD')).toBeUndefined();
   });
 });
