@@ -87,6 +87,8 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     });
   });
   const bound = (): AddressInfo => server.address() as AddressInfo;
+  /** The answer's format: what the request asked for, else this server's default (CloudStack's is XML). */
+  const formatOf = (asked: string | null | undefined): 'json' | 'xml' => ((asked ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml');
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -122,10 +124,10 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       target = undefined;
     }
     if (!target || !isApiPath(target.pathname)) return send(res, refusal.status, 'text/plain; charset=utf-8', `${refusal.reason}\n`);
-    const format = (target.searchParams.get('response') ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
+    const format = formatOf(target.searchParams.get('response'));
     // A request from a foreign Host is not authenticated as anyone: 401, as CloudStack answers it.
     const error = refusal.status === 403 ? ApiError.unauthorized(refusal.reason) : ApiError.param(refusal.reason);
-    respond(res, { status: error.errorCode, responseName: `${(target.searchParams.get('command') ?? 'error').toLowerCase()}response`, body: errorBody(error) }, format);
+    respond(res, { status: error.errorCode, responseName: responseNameOf(target.searchParams.get('command')), body: errorBody(error) }, format);
   }
 
   async function api(req: IncomingMessage, res: ServerResponse, url: URL, cookies: Record<string, string>): Promise<void> {
@@ -133,20 +135,19 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       return respond(res, { status: 405, responseName: 'errorresponse', body: errorBody(new ApiError(405, `method ${req.method} is not allowed; use GET or POST`)) }, 'json');
     }
     const queryParams = Object.fromEntries(url.searchParams);
-    const queryFormat = (queryParams['response'] ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
+    const queryFormat = formatOf(queryParams['response']);
     const getLimit = req.method === 'GET' ? getParameterLimitError(queryParams) : undefined;
-    if (getLimit) return respond(res, { status: getLimit.errorCode, responseName: `${(queryParams['command'] ?? 'error').toLowerCase()}response`, body: errorBody(getLimit) }, queryFormat);
+    if (getLimit) return respond(res, { status: getLimit.errorCode, responseName: responseNameOf(queryParams['command']), body: errorBody(getLimit) }, queryFormat);
     let params: Record<string, string> = queryParams;
     if (req.method === 'POST') {
       const body = await readLimitedBody(req);
       if (typeof body !== 'string') {
         res.setHeader('Connection', 'close');
-        const command = body.command ?? queryParams['command'] ?? 'error';
-        return respond(res, { status: body.error.errorCode, responseName: `${command.toLowerCase()}response`, body: errorBody(body.error) }, body.format ?? queryFormat);
+        return respond(res, { status: body.error.errorCode, responseName: responseNameOf(body.command ?? queryParams['command']), body: errorBody(body.error) }, body.format ?? queryFormat);
       }
       params = { ...queryParams, ...Object.fromEntries(new URLSearchParams(body)) };
     }
-    const format = (params['response'] ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml';
+    const format = formatOf(params['response']);
     const command = params['command'];
     const uiCaller = cookies['kiln_ui'] && uiSessions.has(cookies['kiln_ui']) && req.headers['x-kiln-ui'] === '1' ? engine.accounts.localAdmin() : undefined;
 
@@ -234,8 +235,8 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     answered.add(socket);
     const asked = requestHead(socket);
     const limit = requestLimitError(error.code, asked);
-    const format = asked.format ?? options.defaultResponse ?? 'xml';
-    const responseName = `${(asked.command ?? 'error').toLowerCase()}response`;
+    const format = formatOf(asked.format);
+    const responseName = responseNameOf(asked.command);
     const body = limit
       ? format === 'json' ? JSON.stringify({ [responseName]: errorBody(limit) }) : toXml(responseName, errorBody(limit), CLOUDSTACK_VERSION)
       : 'malformed HTTP request\n';
@@ -270,6 +271,11 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       server.close(() => resolve());
     }),
   };
+}
+
+/** CloudStack's envelope name for a command's answer; a request with none answers as `errorresponse`. */
+function responseNameOf(command: string | null | undefined): string {
+  return `${(command || 'error').toLowerCase()}response`;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
