@@ -104,6 +104,32 @@ describe('no upgrade stops kiln serve --no-ui', () => {
   });
 });
 
+describe('no WebSocket frame stops kiln serve', () => {
+  let kiln: KilnProcess;
+  beforeAll(async () => {
+    kiln = await startKiln({ args: ['--no-ui'] });
+  });
+  afterAll(() => kiln?.stop());
+
+  it('closes a console socket that sends an invalid frame, and keeps serving', async () => {
+    const vms = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'listVirtualMachines', name: 'demo-web' })}`);
+    const vm = ((await vms.json()) as { listvirtualmachinesresponse: { virtualmachine: { id: string }[] } }).listvirtualmachinesresponse.virtualmachine[0]!;
+    const res = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'createConsoleEndpoint', virtualmachineid: vm.id })}`);
+    const url = new URL(((await res.json()) as { createconsoleendpointresponse: { consoleendpoint: { url: string } } }).createconsoleendpointresponse.consoleendpoint.url);
+    const socket = connect(Number(url.port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(`${upgradeLines(`${url.pathname}${url.search}`, url.host).join('\r\n')}\r\n\r\n`);
+    await expect.poll(() => text).toMatch(/^HTTP\/1\.1 101 /);
+    // A masked frame with the reserved bits set and an unknown opcode: ws reports it as an 'error'.
+    socket.write(Buffer.from([0xf3, 0x81, 1, 2, 3, 4, 0x41]));
+    await closed;
+    await stillServes(kiln);
+  });
+});
+
 describe('the Host header guard (DNS rebinding)', () => {
   let kiln: KilnProcess;
   let uiDir: string;
