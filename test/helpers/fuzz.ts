@@ -464,3 +464,63 @@ export function describeFinding(f: FuzzFinding): string {
   return `[${f.kind}] ${f.status} ${f.request.method} ${f.request.format} ${f.request.auth} as ${f.request.caller} ${params} {${f.request.mutations.join('; ')}} → ${f.detail.replace(/\s+/g, ' ').slice(0, 300)}`;
 }
 
+
+/** What the raw-request round saw. */
+export interface RawFuzzReport {
+  requests: number;
+  byStatus: Record<string, number>;
+  /** Answers with a 5xx status, and the request that drew each. */
+  serverErrors: string[];
+}
+
+/**
+ * Hostile HTTP below the API: malformed request lines, targets and versions; missing, foreign
+ * and duplicate Host headers; malformed cookies; WebSocket upgrades to every path with bad keys
+ * and versions; broken chunked bodies and lying Content-Lengths. Each is written byte for byte;
+ * `alive` is asked every 25 requests and must hold.
+ */
+export async function rawFuzz(port: number, seed: number, requests: number, alive: () => Promise<void>): Promise<RawFuzzReport> {
+  const { rawRequest } = await import('./raw-http.js');
+  const random = prng(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const self = `127.0.0.1:${port}`;
+  const byStatus: Record<string, number> = {};
+  const serverErrors: string[] = [];
+  for (let i = 0; i < requests; i++) {
+    const method = pick(['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'G\u0000T', 'X'.repeat(100), 'get']);
+    const target = pick(['/client/api?command=listZones&response=json', '/client/api?command=listZones', '//[', '/%', '/%00', '*', 'http://evil.example/', '/kiln/live', '/kiln/console?token=%', '/kiln/console', `/${'a'.repeat(10000)}`, `/client/api?${'&'.repeat(5000)}`, '/..%2f..%2fetc/passwd', '/\u00ff\u00fe', '/client/api/?command=listZones&response=xml', '/?token=%', '/index.html']);
+    const version = pick(['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', '']);
+    const lines = [`${method} ${target}${version ? ` ${version}` : ''}`];
+    const host = pick([self, self, self, `localhost:${port}`, 'evil.example', `evil.example:${port}`, '', '\u00ff', undefined, 'dup']);
+    if (host === 'dup') lines.push(`Host: ${self}`, `Host: evil.example:${port}`);
+    else if (host !== undefined) lines.push(`Host: ${host}`);
+    if (random() < 0.4) lines.push(`Cookie: ${pick(['kiln_ui=%', 'sessionkey=%', 'sessionkey=%E0%A4%A; kiln_ui=', `a=${'b'.repeat(5000)}`, '=;=;;', 'kiln_ui=\u00ff'])}`);
+    if (random() < 0.4) {
+      lines.push(...pick([['Connection: Upgrade', 'Upgrade: websocket'], ['Upgrade: websocket'], ['Connection: Upgrade', 'Upgrade: h2c']]));
+      lines.push(`Sec-WebSocket-Version: ${pick(['13', '99', 'x'])}`, `Sec-WebSocket-Key: ${pick(['dGhlIHNhbXBsZSBub25jZQ==', '', '%%%', 'a'.repeat(300)])}`);
+      if (random() < 0.5) lines.push(`Origin: ${pick([`http://${self}`, 'http://evil.example', 'null', '%'])}`);
+    }
+    let body = '';
+    const framing = random();
+    if (framing < 0.1) {
+      lines.push('Transfer-Encoding: chunked');
+      body = pick(['zz\r\n', '5\r\nab\r\n', 'ffffffffffffffff\r\n', '0\r\n\r\n']);
+    } else if (framing < 0.2) {
+      const declared = pick(['-1', 'abc', '1, 2', '0']);
+      lines.push(`Content-Length: ${declared}`);
+      body = 'command=listZones';
+    } else if (framing < 0.23) {
+      // A body shorter than it says: the server waits; the client gives up.
+      lines.push('Content-Length: 100');
+      body = 'command=';
+    }
+    if (random() < 0.1) lines.push(pick(['Bad Header: x', 'NoColon', `X-Big: ${'y'.repeat(20000)}`, 'X-Nul: a\u0000b', ': empty-name']));
+    lines.push('Connection: close');
+    const answer = await rawRequest(port, lines, body, 1500);
+    byStatus[answer.status] = (byStatus[answer.status] ?? 0) + 1;
+    if (answer.status >= 500) serverErrors.push(`${answer.status} ← ${JSON.stringify(lines).slice(0, 300)} ${JSON.stringify(body)}: ${answer.text.slice(0, 200)}`);
+    if ((i + 1) % 25 === 0) await alive();
+  }
+  await alive();
+  return { requests, byStatus, serverErrors };
+}

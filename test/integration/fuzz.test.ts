@@ -7,7 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { describeFinding, fuzz, type FuzzReport } from '../helpers/fuzz.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeFinding, fuzz, rawFuzz, type FuzzReport } from '../helpers/fuzz.js';
 
 const REQUESTS = Number(process.env['KILN_FUZZ_REQUESTS'] ?? 2000);
 const SEED = Number(process.env['KILN_FUZZ_SEED'] ?? 20261201);
@@ -45,4 +48,31 @@ describe(`fuzzing /client/api (${REQUESTS} requests, seed ${SEED})`, () => {
     const any = await fetch(`${kiln.apiUrl}?command=listZones&response=json`);
     expect(any.status).toBe(401);
   });
+});
+
+describe('hostile HTTP below the API (request lines, headers, upgrades, framing)', () => {
+  let kiln: KilnProcess;
+  let uiDir: string;
+  beforeAll(async () => {
+    // With a UI (a one-page stand-in), so /kiln/live and the UI paths are there to be hit too.
+    uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
+    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
+    kiln = await startKiln({ env: { KILN_UI_DIR: uiDir } });
+  });
+  afterAll(async () => {
+    await kiln?.stop();
+    rmSync(uiDir, { recursive: true, force: true });
+  });
+
+  it('answers each without a 5xx, and the server stays up throughout', async () => {
+    const requests = Math.max(100, Math.round(REQUESTS / 8));
+    const alive = async () => {
+      expect(kiln.child.exitCode, kiln.output().slice(-2000)).toBeNull();
+      const res = await fetch(`${kiln.apiUrl}?${new URLSearchParams(signRequest({ command: 'listZones', response: 'json', apiKey: kiln.apiKey }, kiln.secretKey)).toString()}`);
+      expect(res.status).toBe(200);
+    };
+    const report = await rawFuzz(Number(new URL(kiln.apiUrl).port), SEED, requests, alive);
+    console.log(`[fuzz] raw: ${report.requests} requests; by status ${JSON.stringify(report.byStatus)}`);
+    expect(report.serverErrors).toEqual([]);
+  }, 120_000);
 });
