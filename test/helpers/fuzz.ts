@@ -2,14 +2,17 @@
  * The API fuzzer behind test/integration/fuzz.test.ts (about 2,000 requests in CI) and
  * `node scripts/fuzz.js` (10,000): it walks every command listApis returns, sends each one
  * with mutated parameters (wrong types, huge, unicode, NUL and control characters, markup,
- * map parameters, duplicates, missing ones) and with unsigned, badly signed and expired
- * credentials, over GET and POST, as JSON and XML, to a real `kiln serve`. Everything comes
- * from one seeded PRNG, so a seed reproduces a run request for request.
+ * map parameters, duplicates, missing ones, unknown command names) and with unsigned, badly
+ * signed and expired credentials, unknown keys, bad session keys and malformed cookies, over GET
+ * and POST, as JSON and XML, as the root admin and as a plain user, to a real `kiln serve`.
+ * Everything comes from one seeded PRNG, so a seed reproduces a run request for request
+ * (server-side state such as which host the allocator picked may still differ).
  *
  * Each answer is checked: no 5xx except an honest 530 (the envelope, with a message that is
- * not a leaked JavaScript or SQLite error), the body parses as the format asked for, and a
+ * not a leaked JavaScript or SQLite error) or CloudStack's own 531-537 in its envelope, the body
+ * parses as the format its Content-Type names (and that is the format asked for), and a
  * rejected request (4xx) changed no row (a fingerprint of every table, read through a second,
- * read-only connection, before and after).
+ * read-only connection, before and after). `rawFuzz` adds hostile HTTP below the API.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';

@@ -1,15 +1,16 @@
 /**
  * The API fuzz suite (issue 10, "Fuzzing"), bounded for CI: about 2,000 seeded requests over
  * every command in listApis against a real `kiln serve` (see test/helpers/fuzz.ts for what is
- * mutated and what is checked). `node scripts/fuzz.js` runs the same suite with 10,000
- * (KILN_FUZZ_REQUESTS and KILN_FUZZ_SEED, which it sets, override the size and the seed).
+ * mutated and what is checked), then 250 hostile raw HTTP requests (an eighth as many). `node
+ * scripts/fuzz.js` runs the same suite with 10,000 (KILN_FUZZ_REQUESTS and KILN_FUZZ_SEED,
+ * which it sets, override the size and the seed).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signRequest } from '../../main/engine/auth/signing.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../main/engine/auth/signing.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { describeFinding, fuzz, rawFuzz, type FuzzReport } from '../helpers/fuzz.js';
 
 const REQUESTS = Number(process.env['KILN_FUZZ_REQUESTS'] ?? 2000);
