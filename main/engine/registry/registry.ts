@@ -6,6 +6,7 @@
  */
 import { ApiError, toApiError } from './errors.js';
 import { parseParams, TRANSPORT_PARAMS } from './params.js';
+import { listEnvelope, pageOfArray, pageWindow } from './list-page.js';
 import type { ApiObject, Caller, CommandContext, CommandDef, ParamDef } from './types.js';
 import type { Engine } from '../engine.js';
 
@@ -68,8 +69,10 @@ export class CommandRegistry {
   private async run(def: CommandDef, ctx: CommandContext, args: import('./params.js').Args): Promise<ApiObject> {
     switch (def.kind) {
       case 'list': {
-        const items = await def.handler(ctx, args);
-        return paginate(items, args.int('page'), args.int('pagesize'), ctx.engine.settings.int('default.page.size'), def.response);
+        // The window is checked before any work, and handed down so the query reads only the page.
+        const window = pageWindow(args.int('page'), args.int('pagesize'), ctx.engine.settings.int('default.page.size'));
+        const result = await def.handler(ctx, args, window);
+        return listEnvelope(Array.isArray(result) ? pageOfArray(result, window) : result, def.response);
       }
       case 'sync': {
         const result = await def.handler(ctx, args);
@@ -94,20 +97,7 @@ export function errorBody(error: ApiError, caller?: Caller): ApiObject {
   return body;
 }
 
-/** CloudStack's list envelope: `count` is the total, and an empty list has no `count` at all. */
+/** CloudStack's list envelope of an array built in memory (the page rules are pageWindow's). */
 export function paginate(items: ApiObject[], page: number | undefined, pageSize: number | undefined, maxPageSize: number, objectName: string): ApiObject {
-  if ((page === undefined) !== (pageSize === undefined) && !(pageSize === -1 && page === undefined)) {
-    throw ApiError.param(page === undefined ? 'pagesize: requires page' : 'page: requires pagesize');
-  }
-  let slice = items;
-  if (pageSize !== undefined && pageSize !== -1) {
-    if (pageSize < 1) throw ApiError.param('pagesize: must be a positive number, or -1 for all');
-    if (pageSize > maxPageSize) throw ApiError.param(`pagesize: the largest page size is ${maxPageSize} (default.page.size)`);
-    if (page === undefined || page < 1) throw ApiError.param('page: must be 1 or more');
-    slice = items.slice((page - 1) * pageSize, page * pageSize);
-  } else if (pageSize === -1 && page !== undefined) {
-    throw ApiError.param('page: cannot be combined with pagesize=-1');
-  }
-  if (items.length === 0) return {};
-  return { count: items.length, [objectName]: slice };
+  return listEnvelope(pageOfArray(items, pageWindow(page, pageSize, maxPageSize)), objectName);
 }

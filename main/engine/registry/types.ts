@@ -6,6 +6,7 @@
 import type { Engine } from '../engine.js';
 import type { Args } from './params.js';
 import type { ParamRule } from './param-rules.js';
+import type { ListPage, PageWindow } from './list-page.js';
 
 export type Role = 'Admin' | 'DomainAdmin' | 'User';
 export const ALL_ROLES: Role[] = ['Admin', 'DomainAdmin', 'User'];
@@ -89,7 +90,11 @@ export interface SyncCommand extends CommandBase {
 
 export interface ListCommand extends CommandBase {
   kind: 'list';
-  handler(ctx: CommandContext, args: Args): Promise<ApiObject[]> | ApiObject[];
+  /**
+   * PAGE is the window the caller asked for (list-page.ts). A command that pages in its query
+   * answers a ListPage (queryPage); one that answers an array gets it sliced by the registry.
+   */
+  handler(ctx: CommandContext, args: Args, page: PageWindow): Promise<ApiObject[] | ListPage> | ApiObject[] | ListPage;
 }
 
 export interface AsyncCommand extends CommandBase {

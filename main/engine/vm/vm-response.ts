@@ -3,15 +3,15 @@
  * (instancename, the host a VM runs on) are left out for other callers (R4), and details on
  * the user.vm.blacklisted.details list are hidden from non-admins (R30).
  */
-import type { Statement } from 'better-sqlite3';
 import type { Engine } from '../engine.js';
-import type { Db } from '../db/database.js';
+import { PAGE_IDS, rowsFor } from '../registry/list-page.js';
 import type { ApiObject, Caller } from '../registry/types.js';
 import { csDate } from '../format.js';
 import type { VmRow } from './rows.js';
 import { TRANSIENT_STATES } from './states.js';
 
 interface Joined {
+  vmid: number;
   account: string;
   domain: string;
   domainuuid: string;
@@ -35,7 +35,7 @@ interface Joined {
 }
 
 const JOIN_SQL = `
-SELECT a.name AS account, d.name AS domain, d.uuid AS domainuuid, z.uuid AS zoneuuid, z.name AS zonename,
+SELECT v.id AS vmid, a.name AS account, d.name AS domain, d.uuid AS domainuuid, z.uuid AS zoneuuid, z.name AS zonename,
        h.uuid AS hostuuid, h.name AS hostname, p.uuid AS poduuid, c.uuid AS clusteruuid,
        t.uuid AS templateuuid, t.name AS templatename, t.display_text AS templatedisplaytext, i.uuid AS isouuid, i.name AS isoname,
        s.uuid AS offeringuuid, s.name AS offeringname, g.uuid AS osuuid, g.display_name AS osname, u.username, u.uuid AS useruuid
@@ -44,9 +44,10 @@ JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id JOIN zon
 LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN pods p ON p.id=v.pod_id LEFT JOIN clusters c ON c.id=v.cluster_id
 LEFT JOIN templates t ON t.id=v.template_id LEFT JOIN templates i ON i.id=v.iso_id
 JOIN service_offerings s ON s.id=v.service_offering_id JOIN guest_os g ON g.id=v.os_type_id JOIN users u ON u.id=v.user_id
-WHERE v.id=?`;
+WHERE v.id ${PAGE_IDS}`;
 
 interface NicRow {
+  vm_id: number;
   uuid: string;
   mac_address: string;
   ip4_address: string | null;
@@ -60,50 +61,73 @@ interface NicRow {
   netmask: string | null;
 }
 
-/** The per-VM statements, prepared once per database: listing 10,000 VMs runs each 10,000 times. */
-interface Statements {
-  joined: Statement<[number], Joined>;
-  details: Statement<[number], { name: string; value: string }>;
-  nics: Statement<[number], NicRow>;
-  affinity: Statement<[number], ApiObject>;
-  root: Statement<[number], { device_id: number }>;
-  pending: Statement<[string], { uuid: string }>;
-}
+/** The related data of a page of VMs, one statement each (not one per VM): the list's cost follows the page. */
+const RELATED = {
+  details: `SELECT vm_id, name, value FROM vm_details WHERE vm_id ${PAGE_IDS} AND display=1 ORDER BY vm_id, name`,
+  nics: `SELECT n.vm_id, n.uuid, n.mac_address, n.ip4_address, n.is_default, n.device_id, w.uuid AS networkid, w.name AS networkname, w.guest_type, w.vlan, w.gateway, w.netmask
+         FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id ${PAGE_IDS} AND n.removed IS NULL ORDER BY n.vm_id, n.device_id`,
+  affinity: `SELECT m.vm_id, g.uuid AS id, g.name, g.type, g.description FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id ${PAGE_IDS} ORDER BY m.vm_id, g.name`,
+  root: `SELECT vm_id, device_id FROM volumes WHERE vm_id ${PAGE_IDS} AND volume_type='ROOT' AND removed IS NULL`,
+  // The newest pending job of each transient VM (a VM has at most one running job per queue).
+  pending: `SELECT instance_uuid, uuid FROM async_jobs WHERE instance_uuid ${PAGE_IDS} AND status=0 ORDER BY id`,
+};
 
-const cache = new WeakMap<Db, Statements>();
+/**
+ * The parts of a response a list may ask for, as CloudStack's listVirtualMachines `details`
+ * names them (ApiConstants.VMDetails). `min` keeps the identity, owner, state, zone and host
+ * fields only; the groups add their fields back (`details=min,nics` is the usual cheap list).
+ */
+export const VM_DETAIL_GROUPS = ['all', 'min', 'group', 'nics', 'stats', 'secgrp', 'tmpl', 'servoff', 'diskoff', 'backoff', 'iso', 'volume', 'affgrp'] as const;
+export type VmDetailGroup = (typeof VM_DETAIL_GROUPS)[number];
+export const FULL_VIEW: ReadonlySet<VmDetailGroup> = new Set<VmDetailGroup>(['all']);
 
-function statements(db: Db): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      joined: db.prepare(JOIN_SQL),
-      details: db.prepare('SELECT name, value FROM vm_details WHERE vm_id=? AND display=1 ORDER BY name'),
-      nics: db.prepare(
-        `SELECT n.uuid, n.mac_address, n.ip4_address, n.is_default, n.device_id, w.uuid AS networkid, w.name AS networkname, w.guest_type, w.vlan, w.gateway, w.netmask
-         FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id=? AND n.removed IS NULL ORDER BY n.device_id`,
-      ),
-      affinity: db.prepare('SELECT g.uuid AS id, g.name, g.type, g.description FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id=? ORDER BY g.name'),
-      root: db.prepare(`SELECT device_id FROM volumes WHERE vm_id=? AND volume_type='ROOT' AND removed IS NULL`),
-      pending: db.prepare('SELECT uuid FROM async_jobs WHERE instance_uuid=? AND status=0 ORDER BY id DESC LIMIT 1'),
-    };
-    cache.set(db, s);
-  }
-  return s;
+/** True when VIEW includes GROUP: `all` has every group; a view without `min` is all (CloudStack's default). */
+function shows(view: ReadonlySet<VmDetailGroup>, group: VmDetailGroup): boolean {
+  return view.has('all') || !view.has('min') || view.has(group);
 }
 
 export function vmResponse(engine: Engine, vm: VmRow, caller: Caller): ApiObject {
-  const q = statements(engine.db);
-  const j = q.joined.get(vm.id)!;
+  return vmResponses(engine, [vm], caller)[0]!;
+}
+
+/** Responses for VMS (a page of rows) with a constant number of statements, whatever their number. */
+export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: ReadonlySet<VmDetailGroup> = FULL_VIEW): ApiObject[] {
+  if (vms.length === 0) return [];
+  const db = engine.db;
+  const ids = vms.map((vm) => vm.id);
+  const joined = new Map((db.prepare(JOIN_SQL).all(JSON.stringify(ids)) as Joined[]).map((j) => [j.vmid, j]));
+  const isAdmin = caller.role !== 'User';
+  const full = shows(view, 'all');
+  const hidden = new Set(isAdmin ? [] : engine.settings.list('user.vm.blacklisted.details'));
+  const details = full ? rowsFor<{ vm_id: number; name: string; value: string }>(db, RELATED.details, ids, 'vm_id') : new Map();
+  const nics = shows(view, 'nics') ? rowsFor<NicRow & Record<string, unknown>>(db, RELATED.nics, ids, 'vm_id') : undefined;
+  const affinity = shows(view, 'affgrp') ? rowsFor<{ vm_id: number } & ApiObject>(db, RELATED.affinity, ids, 'vm_id') : undefined;
+  const roots = full ? rowsFor<{ vm_id: number; device_id: number }>(db, RELATED.root, ids, 'vm_id') : new Map();
+  const busy = vms.filter((vm) => TRANSIENT_STATES.includes(vm.state)).map((vm) => vm.uuid);
+  const pending = rowsFor<{ instance_uuid: string; uuid: string }>(db, RELATED.pending, busy, 'instance_uuid');
+  return vms.map((vm) =>
+    shape(vm, joined.get(vm.id)!, caller, view, {
+      details: Object.fromEntries((details.get(vm.id) ?? []).filter((d: { name: string }) => !hidden.has(d.name)).map((d: { name: string; value: string }) => [d.name, d.value])),
+      nics: nics ? (nics.get(vm.id) ?? []) : undefined,
+      affinity: affinity ? (affinity.get(vm.id) ?? []).map(({ vm_id: _, ...g }) => g) : undefined,
+      rootDeviceId: roots.get(vm.id)?.[0]?.device_id ?? 0,
+      pendingJob: pending.get(vm.uuid)?.at(-1)?.uuid,
+    }),
+  );
+}
+
+interface Related {
+  details: Record<string, string>;
+  nics?: NicRow[];
+  affinity?: ApiObject[];
+  rootDeviceId: number;
+  pendingJob?: string;
+}
+
+function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailGroup>, related: Related): ApiObject {
   const isRoot = caller.role === 'Admin';
   const isAdmin = caller.role !== 'User';
-  const hidden = new Set(isAdmin ? [] : engine.settings.list('user.vm.blacklisted.details'));
-  const details = Object.fromEntries(
-    q.details
-      .all(vm.id)
-      .filter((d) => !hidden.has(d.name))
-      .map((d) => [d.name, d.value]),
-  );
-  const nics = q.nics.all(vm.id).map((n) => ({
+  const nics = related.nics?.map((n) => ({
     id: n.uuid,
     networkid: n.networkid,
     networkname: n.networkname,
@@ -118,9 +142,10 @@ export function vmResponse(engine: Engine, vm: VmRow, caller: Caller): ApiObject
     broadcasturi: n.vlan !== null ? `vlan://${n.vlan}` : undefined,
     isolationuri: n.vlan !== null ? `vlan://${n.vlan}` : undefined,
   }));
-  const affinity = q.affinity.all(vm.id);
-  const root = q.root.get(vm.id);
-  const pending = TRANSIENT_STATES.includes(vm.state) ? q.pending.get(vm.uuid) : undefined;
+  const pending = related.pendingJob ? { uuid: related.pendingJob } : undefined;
+  const details = related.details;
+  const affinity = related.affinity;
+  const root = { device_id: related.rootDeviceId };
 
   const out: ApiObject = {
     id: vm.uuid,
@@ -173,5 +198,19 @@ export function vmResponse(engine: Engine, vm: VmRow, caller: Caller): ApiObject
     out['jobid'] = pending.uuid;
     out['jobstatus'] = 0;
   }
+  if (!shows(view, 'all')) {
+    for (const [group, keys] of GROUP_FIELDS) if (!view.has(group)) for (const key of keys) delete out[key];
+  }
   return out;
 }
+
+/** The fields each `details` group adds to a `min` response (CloudStack's UserVmJoinDaoImpl groups them so). */
+const GROUP_FIELDS: [VmDetailGroup, string[]][] = [
+  ['group', ['group']],
+  ['tmpl', ['templateid', 'templatename', 'templatedisplaytext']],
+  ['iso', ['isoid', 'isoname']],
+  ['servoff', ['serviceofferingid', 'serviceofferingname', 'cpunumber', 'cpuspeed', 'memory']],
+  ['nics', ['nic']],
+  ['affgrp', ['affinitygroup']],
+  ['all', ['details', 'rootdeviceid', 'rootdevicetype', 'hasannotations']],
+];

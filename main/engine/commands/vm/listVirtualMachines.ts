@@ -5,7 +5,20 @@ import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { VM_STATES } from '../../vm/states.js';
 import type { VmRow } from '../../vm/rows.js';
-import { vmResponse } from '../../vm/vm-response.js';
+import { FULL_VIEW, VM_DETAIL_GROUPS, vmResponses, type VmDetailGroup } from '../../vm/vm-response.js';
+import { queryPage } from '../../registry/list-page.js';
+
+/** The `details` parameter as a view; an unknown group is a parameter error, as in CloudStack. */
+function detailView(groups: string[] | undefined): ReadonlySet<VmDetailGroup> {
+  if (!groups || groups.length === 0) return FULL_VIEW;
+  const view = new Set<VmDetailGroup>();
+  for (const g of groups) {
+    const group = VM_DETAIL_GROUPS.find((known) => known === g.trim().toLowerCase());
+    if (!group) throw ApiError.param(`details: ${g.trim()} is not one of ${VM_DETAIL_GROUPS.join(', ')}`);
+    view.add(group);
+  }
+  return view;
+}
 
 export default defineCommand({
   name: 'listVirtualMachines',
@@ -24,8 +37,14 @@ export default defineCommand({
     { name: 'group', type: 'string', description: 'list vms by group name' },
     ...ACCOUNT_LIST_PARAMS,
     { name: 'haenable', type: 'boolean', description: 'list by the HA flag' },
+    {
+      name: 'details',
+      type: 'list',
+      of: 'string',
+      description: `comma-separated groups of fields to return: ${VM_DETAIL_GROUPS.join(', ')}; min returns only the identity, owner, state, zone and host (default all)`,
+    },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const state = args.str('state');
     if (state && !VM_STATES.some((s) => s.toLowerCase() === state.toLowerCase())) throw ApiError.param(`state: one of ${VM_STATES.join(', ')}`);
     const scope = accountScope(caller, 'v.account_id');
@@ -38,12 +57,18 @@ export default defineCommand({
       ['v.ha_enabled', args.has('haenable') ? (args.bool('haenable') ? 1 : 0) : undefined],
     ]);
     const like = keyword ? [`%${keyword.replace(/[\\%_]/g, (c) => `\\${c}`)}%`] : [];
-    const rows = engine.db
-      .prepare(
-        `SELECT v.* FROM vm_instances v JOIN zones z ON z.id=v.zone_id JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id
-         LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN templates t ON t.id=v.template_id ${w.sql} ORDER BY v.id`,
-      )
-      .all(...scope.values, ...(ids ?? []), ...like, ...like, ...w.values) as VmRow[];
-    return rows.map((vm) => vmResponse(engine, vm, caller));
+    const view = detailView(args.list('details'));
+    return queryPage<VmRow>(
+      engine.db,
+      page,
+      {
+        select: 'v.*',
+        from: `FROM vm_instances v JOIN zones z ON z.id=v.zone_id JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id
+               LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN templates t ON t.id=v.template_id ${w.sql}`,
+        values: [...scope.values, ...(ids ?? []), ...like, ...like, ...w.values],
+        orderBy: 'v.id',
+      },
+      (rows) => vmResponses(engine, rows, caller, view),
+    );
   },
 });
