@@ -142,6 +142,8 @@ export interface FuzzReport {
   commands: number;
   listed: number;
   byStatus: Record<string, number>;
+  /** The most common refusal texts (ids, values and numbers blanked) with their counts. */
+  topRefusals: [string, number][];
   findings: FuzzFinding[];
   seed: number;
 }
@@ -397,6 +399,7 @@ export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<Fuz
   const fingerprint = new DbFingerprint(kiln.dataDir);
   const findings: FuzzFinding[] = [];
   const byStatus: Record<string, number> = {};
+  const refusals: Record<string, number> = {};
   const covered = new Set<string>();
   const order = [...apis];
   const quiet = async () => {
@@ -435,6 +438,12 @@ export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<Fuz
         continue;
       }
       byStatus[status] = (byStatus[status] ?? 0) + 1;
+      if (status >= 400) {
+        // What refused it, with names, ids and values blanked, to see how deep the requests reach.
+        const why = (/"errortext":"((?:[^"\\]|\\.)*)"/.exec(text)?.[1] ?? /<errortext>([^<]*)<\/errortext>/.exec(text)?.[1] ?? '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'ID').replace(/value=.*$/, 'value=…').replace(/\d+/g, 'N').slice(0, 90);
+        const key = `${status} ${why}`;
+        refusals[key] = (refusals[key] ?? 0) + 1;
+      }
       const previousRequest = previous;
       previous = `${status} ${request.command} ${request.pairs.map(([k, v]) => `${k}=${v.slice(0, 40)}`).join(' ')}`;
       const verdict = judge(request, status, contentType, text);
@@ -458,7 +467,8 @@ export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<Fuz
   } finally {
     fingerprint.close();
   }
-  return { requests: Object.values(byStatus).reduce((a, b) => a + b, 0), commands: covered.size, listed: apis.length, byStatus, findings, seed: options.seed };
+  const topRefusals = Object.entries(refusals).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  return { requests: Object.values(byStatus).reduce((a, b) => a + b, 0), commands: covered.size, listed: apis.length, byStatus, topRefusals, findings, seed: options.seed };
 }
 
 /** One line per finding, with what reproduces it. */

@@ -23,6 +23,7 @@ describe(`fuzzing /client/api (${REQUESTS} requests, seed ${SEED})`, () => {
     kiln = await startKiln({ args: ['--no-ui'] });
     report = await fuzz(kiln, { requests: REQUESTS, seed: SEED, progress: (n) => console.log(`[fuzz] ${n} requests`) });
     console.log(`[fuzz] ${report.requests} requests over ${report.commands} commands, seed ${report.seed}; by status ${JSON.stringify(report.byStatus)}; ${report.findings.length} findings`);
+    for (const [why, count] of report.topRefusals) console.log(`[fuzz] refused ${count}×: ${why}`);
     for (const finding of report.findings) console.log(`[fuzz] ${describeFinding(finding)}`);
   }, Math.max(120_000, REQUESTS * 100));
   afterAll(() => kiln?.stop());
