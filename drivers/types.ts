@@ -1,32 +1,138 @@
 /**
- * The one interface every hypervisor driver implements: simulator, KVM (ssh2 + virsh),
- * vSphere (vim25 SOAP) and XenServer (xapi JSON-RPC).
+ * The one contract every hypervisor driver implements: simulator, KVM (ssh2 + virsh), vSphere
+ * (vim25 SOAP) and XenServer (xapi JSON-RPC). A new hypervisor is one folder under drivers/ and a
+ * green run of test/conformance. The shape, and why:
  *
- * The engine never speaks a hypervisor's dialect. It asks a driver for a HostSession per host
- * and drives VMs by their internal (hypervisor-side) name. Anything a hypervisor cannot do is
- * announced up front in `capabilities`, so the engine refuses with a clear error instead of
- * discovering the gap half-way through a job.
+ * - Provider and endpoint. A HypervisorDriver is the kind (Podman Desktop's provider); connect()
+ *   opens an Endpoint (its connection): an SSH host for KVM, a vCenter or standalone ESXi, a xapi
+ *   pool master, a simulator host. One endpoint = one shared connection and one event stream,
+ *   because vCenter and xapi multiplex many hosts over one session (Xen Orchestra keeps one object
+ *   per pool). The endpoint reports the hosts behind it; endpoint.host(ref) is a HostSession, a
+ *   per-host view over the same connection. The engine maps endpoint hosts onto its hosts rows.
+ * - References. Every VM, disk, snapshot, network and host carries the hypervisor's own `ref`
+ *   (libvirt domain name, MoRef, OpaqueRef): names are not unique on vSphere or xapi. The engine
+ *   stores refs and addresses objects by them; names are for display and the internal-name rule
+ *   (R3). define() returns the VM's ref. On KVM the libvirt name is the ref (unique per host, and
+ *   Kiln never renames a domain), so rows from before refs existed still resolve by name.
+ * - Long operations take OperationOptions: an AbortSignal (cancel: CancelTask, task.cancel) and
+ *   progress. Where the hypervisor runs a task, the driver calls onTask(ref) as soon as the task
+ *   exists, so the engine stores it before waiting; after a restart Endpoint.reattachTask(ref)
+ *   finishes the job instead of failing it. Drivers without tasks (KVM) leave reattachTask out;
+ *   the engine then reconciles with what the host reports (powerState, listInstances).
+ * - Capabilities are static per driver (HypervisorDriver.capabilities, known before any host is
+ *   connected, so placement and listApis can use them) and refined per host
+ *   (HostSession.capabilities, e.g. from libvirt's domcapabilities). The engine and renderer decide
+ *   by them, never by hypervisor name. DriverDefaults say what a driver names by itself (disk
+ *   format, default disk bus and NIC adapter) so the engine writes none of it.
+ * - Facets. Optional concerns are optional objects on the session (libvirt's separate driver
+ *   tables, most entries optional): storage, snapshots, console, gpu, guestMetadata, backup,
+ *   import, migration. An absent facet means "unsupported", known before any work starts; the
+ *   engine checks `session.snapshots`, never a name.
+ * - Migration is two-phase, as libvirt's: prepare() on the destination host (checks, storage,
+ *   the address the source must reach) gives a MigrationTicket, perform() on the source moves the
+ *   VM. One shape for live and offline moves, across hosts, clusters and datastores.
+ * - Trust is one model for SSH host keys and TLS certificates: a TrustAnchor (kind + SHA-256
+ *   fingerprint). probeTrust(url) reads it before anything is sent (shown, confirmed by the
+ *   admin); connect() with a pinned anchor refuses a different one (DriverError category
+ *   'host-key-changed', details.presented) until an admin accepts the new one; without one it
+ *   trusts on first use and reports what it saw in Endpoint.trust for the engine to pin.
+ * - Events say who caused them (initiator): 'platform' when the hypervisor itself moved, restarted
+ *   or powered a VM (vMotion, DRS, xapi HA), so Kiln's HA monitor follows instead of fighting it;
+ *   'user' for an API request (Kiln's or another client's); 'guest' for the guest OS (a shutdown
+ *   inside, a crash).
+ * - Connection specs are validated by the driver (validateConnection, connectionForm), so the
+ *   engine's addHost/addCluster hold no per-hypervisor URL or credential rules, and the UI builds
+ *   its add dialog from the same declaration.
  */
 import type { Duplex, Readable } from 'node:stream';
 
 export type HypervisorType = 'Simulator' | 'KVM' | 'VMware' | 'XenServer';
 
+/** The hypervisor's own identifier of an object: libvirt name, vSphere MoRef value, xapi OpaqueRef. Opaque to the engine. */
+export type Ref = string;
+
+/** What a long operation accepts. Every field is optional; a driver honours what its hypervisor can. */
+export interface OperationOptions {
+  /** Aborting cancels the operation (the hypervisor's task where there is one) and rejects with category 'timeout'. */
+  signal?: AbortSignal;
+  /** Progress 0..100, as the hypervisor reports it. */
+  onProgress?(percent: number): void;
+  /** Called once the hypervisor's task exists (before it ends), so the engine can store the ref for reattachTask. */
+  onTask?(taskRef: Ref): void;
+}
+
+/** What a long operation resolves to: the hypervisor task that ran it, when there was one. */
+export type OperationResult = { taskRef?: Ref } | void;
+
+/** How a reattached task ended. `result` is the task's result ref (e.g. the new VM of a clone). */
+export interface TaskOutcome {
+  state: 'success' | 'error' | 'cancelled';
+  result?: Ref;
+  error?: string;
+}
+
+/**
+ * What Kiln trusts an endpoint by: its SSH host key or its TLS certificate, as a SHA-256
+ * fingerprint in the kind's usual form (SSH: "SHA256:base64"; TLS: "AB:CD:…", 32 pairs).
+ */
+export interface TrustAnchor {
+  kind: 'ssh-host-key' | 'tls-certificate';
+  fingerprint: string;
+}
+
 /** Power state as the hypervisor reports it; the engine maps it onto its own VM states. */
 export type PowerState = 'Running' | 'Stopped' | 'Paused' | 'Crashed' | 'Unknown';
 
-/** How to reach one host. Secrets arrive decrypted, only for the life of the connection. */
+/** How to reach one endpoint. Secrets arrive decrypted, only for the life of the connection. */
 export interface HostConnectionSpec {
-  /** Kiln's host uuid; drivers key pools and pinned keys by it. */
+  /** Kiln's id for the connection (a host uuid); drivers key pools and logs by it. */
   hostId: string;
-  /** e.g. ssh://10.0.0.5:22, https://vcenter/sdk, https://xenhost, simulator://sim-1 */
+  /** The canonical URL validateConnection returned: ssh://10.0.0.5:22, https://vcenter/DC/CLUSTER, https://xenhost, simulator://sim-1 */
   url: string;
   username?: string;
   password?: string;
   privateKey?: string;
-  /** A pinned SSH host-key fingerprint (SHA256:…); absent on first contact (trust on first use). */
-  pinnedHostKey?: string;
-  /** Per-driver extras: storage pool name, datacenter, TLS fingerprint, etc. */
+  /** What the admin confirmed (probeTrust) or Kiln pinned on first use; absent on first contact. */
+  pinnedTrust?: TrustAnchor;
+  /** Per-driver extras: storage pool name, datacenter, etc. */
   options?: Record<string, string>;
+}
+export type EndpointSpec = HostConnectionSpec;
+
+/** What addHost/addCluster pass for validation, before anything is stored or connected. */
+export interface ConnectionInput {
+  url: string;
+  username?: string;
+  password?: string;
+  privateKey?: string;
+}
+
+/**
+ * How a driver's endpoints are added, declared once for the engine's checks, the API docs and the
+ * UI's add dialog (Podman Desktop's connection factories with their own parameter schema).
+ */
+export interface ConnectionForm {
+  /** e.g. "ssh://10.0.0.5" */
+  urlExample: string;
+  /** The rule in words, for the param error and the dialog, e.g. "a KVM host is reached as ssh://host[:port]". */
+  urlRule: string;
+  /** Which credentials an endpoint needs: one of these groups must be given in full. */
+  credentials: ('password' | 'privatekey' | 'username')[][];
+  /** What one URL adds: one host (KVM, standalone ESXi) or every host of a cluster (vCenter, pool). */
+  adds: 'host' | 'cluster';
+  /** The trust anchor kind its endpoints present. */
+  trust: TrustAnchor['kind'];
+}
+
+/** A host behind an endpoint. */
+export interface EndpointHost {
+  ref: Ref;
+  /** Display name (host name as the hypervisor knows it). */
+  name: string;
+  /** The cluster/pool the hypervisor groups it in, for addCluster's discovery. */
+  cluster?: string;
+  /** Whether the endpoint can reach it now (a vCenter reports disconnected ESXi hosts too). */
+  connected: boolean;
 }
 
 export interface GpuDeviceInfo {
@@ -52,25 +158,31 @@ export interface HostInventory {
   memoryFreeMiB: number;
   /** Fraction 0..1 of CPU in use, when the hypervisor reports it. */
   cpuUsed?: number;
-  storagePools: { name: string; path?: string; capacityBytes: number; availableBytes: number; shared: boolean }[];
-  networks: { name: string; bridge?: string; vlan?: number }[];
+  storagePools: { ref?: Ref; name: string; path?: string; capacityBytes: number; availableBytes: number; shared: boolean }[];
+  networks: { ref?: Ref; name: string; bridge?: string; vlan?: number }[];
   pciDevices: { address: string; vendor: string; product: string; className?: string }[];
   gpus: GpuDeviceInfo[];
 }
 
+export type DiskBus = 'virtio' | 'scsi' | 'ide' | 'sata';
+
 export interface DiskSpec {
-  /** Path or volume name the driver understands, e.g. a qcow2 in a storage pool. */
+  /** Volume name the driver understands (a file in a storage pool), chosen by Kiln in DriverDefaults.diskFormat. */
   name: string;
+  /** The disk's ref once the hypervisor has it (DefineResult.disks); absent before the first define. */
+  ref?: Ref;
   sizeBytes: number;
   /** Clone from this image (a backing file on KVM, a linked clone on vSphere). */
   backingImage?: string;
   device: 'disk' | 'cdrom';
-  bus?: 'virtio' | 'scsi' | 'ide' | 'sata';
+  /** Absent: the driver's DriverDefaults.diskBus. */
+  bus?: DiskBus;
   pool?: string;
 }
 
 export interface NicSpec {
   macAddress: string;
+  /** Network name, or its ref (HostInventory.networks) where the hypervisor's names are not unique. */
   network: string;
   vlan?: number;
   adapterType?: string;
@@ -78,6 +190,8 @@ export interface NicSpec {
 
 /** Everything needed to (re)build a VM on a host. Start rebuilds from this; reboot does not (R9). */
 export interface VmSpec {
+  /** The VM's ref when it has one (a redefine); absent on first define. */
+  ref?: Ref;
   internalName: string;
   displayName: string;
   uuid: string;
@@ -114,6 +228,7 @@ export interface StoredImage {
 
 /** A VM found on a host, managed or not (for listUnmanagedInstances and reconcile). */
 export interface InstanceInfo {
+  ref: Ref;
   name: string;
   uuid?: string;
   powerState: PowerState;
@@ -125,6 +240,7 @@ export interface InstanceInfo {
   isTemplate?: boolean;
   bootType?: string;
   disks: {
+    /** The disk's ref. */
     id: string;
     label?: string;
     capacityBytes: number;
@@ -146,9 +262,11 @@ export interface InstanceInfo {
 }
 
 export interface SnapshotInfo {
+  ref: Ref;
   name: string;
   description?: string;
-  parent?: string;
+  /** The parent snapshot's ref. */
+  parent?: Ref;
   current: boolean;
   withMemory: boolean;
   createdAt: string;
@@ -159,23 +277,49 @@ export interface SnapshotInfo {
   metadata?: string;
 }
 
-export interface StopOptions {
+export interface StopOptions extends OperationOptions {
   /** Skip the graceful (ACPI) step and power off at once. */
   forced?: boolean;
   /** How long to wait for a graceful shutdown before forcing. */
   timeoutMs?: number;
 }
 
-export interface MigrationTarget {
-  session: HostSession;
-  /** Destination storage pool per disk name, for storage motion (migrateVirtualMachineWithVolume). */
-  volumePools?: Record<string, string>;
+/** What define() tells the engine to store. */
+export interface DefineResult {
+  ref: Ref;
+  /** Each disk's ref by DiskSpec.name, when the hypervisor gives disks their own. */
+  disks?: { name: string; ref: Ref }[];
+  taskRef?: Ref;
 }
 
-/** A change a host reports on its own: a crash, a guest-initiated shutdown, a host going away. */
+// ------------------------------------------------------------------ events
+
+/** Who caused a change: the platform's own automation, an API request, or the guest. */
+export type EventInitiator = 'platform' | 'user' | 'guest';
+
+/**
+ * A change an endpoint reports on its own. `hostRef` is the host the VM is on after the change: a
+ * platform move (vMotion, DRS, xapi HA restart) is a power event with reason 'migrated',
+ * initiator 'platform' and the new host, which the engine follows rather than "repairs".
+ */
 export type HostEvent =
-  | { kind: 'power'; name: string; state: PowerState; reason?: 'crashed' | 'shutdown' | 'destroyed' | 'started' | 'migrated' | string }
+  | {
+      kind: 'power';
+      /** The VM's ref (KVM: its name). */
+      vmRef: Ref;
+      /** The VM's name, for logs and rows without a ref. */
+      name: string;
+      hostRef?: Ref;
+      state: PowerState;
+      reason?: 'crashed' | 'shutdown' | 'destroyed' | 'started' | 'migrated' | 'stopped' | 'rebooted' | string;
+      initiator: EventInitiator;
+    }
+  | { kind: 'host'; hostRef: Ref; state: 'connected' | 'disconnected' | 'maintenance' | 'added' | 'removed' }
+  /** The endpoint's own connection (for KVM, the one host). */
   | { kind: 'connection'; state: 'up' | 'down'; error?: string };
+export type EndpointEvent = HostEvent;
+
+// ------------------------------------------------------------------ capabilities and defaults
 
 export interface DriverCapabilities {
   liveMigration: boolean;
@@ -191,6 +335,8 @@ export interface DriverCapabilities {
   migrateWithSnapshots: boolean;
   liveScaleCpu: boolean;
   liveScaleMemory: boolean;
+  /** Live scaling needs the guest's tools/agent (VMware Tools: CloudStack's isdynamicallyscalable). */
+  liveScaleNeedsGuestTools?: boolean;
   serialConsole: boolean;
   vnc: boolean;
   gpu: boolean;
@@ -202,77 +348,219 @@ export interface DriverCapabilities {
   maxGuestsLimit: number;
 }
 
-/** One open connection to one host; a driver multiplexes all work for that host over it. */
+/** What a driver names by itself, so the engine writes no hypervisor's conventions. */
+export interface DriverDefaults {
+  /** The disk format new volumes get; Kiln names a volume `${uuid}.${diskFormat}`. */
+  diskFormat: 'qcow2' | 'vmdk' | 'vhd' | 'raw';
+  /** The bus a disk gets when its DiskSpec names none. */
+  diskBus: DiskBus;
+  /** The NIC model a NIC gets when its NicSpec names none. */
+  nicAdapter: string;
+}
+
+// ------------------------------------------------------------------ facets
+
+/** Storage the host sees beyond HostInventory.storagePools. */
+export interface StorageFacet {
+  /**
+   * Makes an image from Kiln's image store (a downloaded template or ISO) available to this host,
+   * copying it into the host's storage on first use; a complete copy already there is kept.
+   * Resolves once DiskSpec.backingImage / VmSpec.isoPath may name it by `image.name`.
+   */
+  stageImage(image: StoredImage, options?: OperationOptions): Promise<void>;
+}
+
+export interface SnapshotRequest {
+  name: string;
+  description?: string;
+  withMemory: boolean;
+  quiesce?: boolean;
+  timeoutMs?: number;
+}
+
+export interface SnapshotFacet {
+  /** Takes a snapshot that becomes the current one, a child of the previous current one. */
+  create(vm: Ref, snapshot: SnapshotRequest, options?: OperationOptions): Promise<{ ref: Ref; taskRef?: Ref }>;
+  list(vm: Ref): Promise<SnapshotInfo[]>;
+  /** Back to the snapshot's disks (and, for a memory snapshot, its running state); it becomes current. */
+  revert(vm: Ref, snapshot: Ref, options?: OperationOptions): Promise<OperationResult>;
+  /** Deletes one snapshot; its children move to its parent, and its parent becomes current if it was. */
+  remove(vm: Ref, snapshot: Ref, options?: OperationOptions): Promise<OperationResult>;
+  /**
+   * Only where snapshot records live with the host rather than the disks (libvirt): makes this
+   * host know the VM's snapshots (parents before children) from SnapshotInfo.metadata, after the
+   * VM came here without them. The engine calls it when present, whatever the hypervisor.
+   */
+  carry?(vm: Ref, snapshots: { name: string; metadata: string }[], current?: string): Promise<void>;
+}
+
+/** How a graphical console is reached: a local TCP port forwarded to the VM's display. */
+export interface GraphicalConsole {
+  protocol: 'vnc' | 'webmks' | 'rfb';
+  /** 127.0.0.1 port to connect to, or a ticketed URL for protocols the hypervisor serves itself. */
+  port?: number;
+  url?: string;
+  password?: string;
+  close(): Promise<void>;
+}
+
+export interface ConsoleFacet {
+  /** A duplex byte stream on the VM's serial console. */
+  serial?: { open(vm: Ref): Promise<Duplex> };
+  /** The VM's display; absent where the server cannot hand one out (vcsim without AcquireTicket). */
+  graphical?: { protocol: GraphicalConsole['protocol']; open(vm: Ref): Promise<GraphicalConsole> };
+}
+
+export interface GpuFacet {
+  /** GPU groups and vGPU types with capacity (also in HostInventory.gpus); VmSpec.gpu may name them. */
+  list(): Promise<GpuDeviceInfo[]>;
+}
+
+/** How user data and metadata reach a guest (R-series userdata): Kiln builds the payload, the driver delivers it. */
+export interface GuestMetadataFacet {
+  method: 'config-drive' | 'guestinfo' | 'xenstore';
+  deliver(vm: Ref, data: { userData?: string; metaData: Record<string, string> }, options?: OperationOptions): Promise<void>;
+}
+
+export interface BackupFacet {
+  create(vm: Ref, options?: OperationOptions): Promise<{ ref: Ref; taskRef?: Ref }>;
+  restore(vm: Ref, backup: Ref, options?: OperationOptions): Promise<OperationResult>;
+  remove(backup: Ref): Promise<void>;
+}
+
+/** Taking over VMs Kiln did not create (listUnmanagedInstances / importUnmanagedInstance). */
+export interface ImportFacet {
+  /** Full detail of one unmanaged VM, for the import dialog. */
+  inspect(vm: Ref): Promise<InstanceInfo>;
+}
+
+export interface MigrationRequest {
+  vm: Ref;
+  /** The VM as Kiln records it, for a destination that must prepare disks or a definition. */
+  spec: VmSpec;
+  live: boolean;
+  /** Destination pool (storage pool or datastore ref) per DiskSpec.name: storage motion. */
+  volumePools?: Record<string, string>;
+}
+
+/** What prepare() on the destination hands to perform() on the source. Opaque to the engine. */
+export interface MigrationTicket {
+  hostRef: Ref;
+  /** Driver-private: addresses, pool names, resource pools. */
+  data: Record<string, string>;
+  /** The destination session, for drivers that need to finish there (re-import snapshot records, refresh pools). */
+  destination: HostSession;
+}
+
+/** Two-phase migration (libvirt's Prepare/Perform): prepare on the destination host, perform on the source host. */
+export interface MigrationFacet {
+  prepare(request: MigrationRequest): Promise<MigrationTicket>;
+  perform(request: MigrationRequest, ticket: MigrationTicket, options?: OperationOptions): Promise<OperationResult>;
+}
+
+// ------------------------------------------------------------------ sessions and endpoints
+
+/** One host behind an endpoint, over the endpoint's connection. VMs are addressed by ref. */
 export interface HostSession {
+  /** The host's ref on its endpoint. */
+  readonly ref: Ref;
   readonly hostId: string;
+  /** The driver's capabilities refined for this host. */
   readonly capabilities: DriverCapabilities;
-  /** A fingerprint the driver learned on first contact, for the engine to pin. */
-  readonly hostKeyFingerprint?: string;
+  /** What the endpoint was trusted by on this connection (pinned, or seen on first use). */
+  readonly trust?: TrustAnchor;
 
   inventory(): Promise<HostInventory>;
   /** Every VM defined on the host, including ones Kiln does not manage. */
   listInstances(): Promise<InstanceInfo[]>;
-  powerState(name: string): Promise<PowerState | 'Missing'>;
+  powerState(vm: Ref): Promise<PowerState | 'Missing'>;
 
-  /** Define (or redefine) the VM from Kiln's record; creates disks that do not exist yet. */
-  define(spec: VmSpec): Promise<void>;
-  start(name: string): Promise<void>;
-  stop(name: string, options?: StopOptions): Promise<void>;
-  reboot(name: string): Promise<void>;
-  reset(name: string): Promise<void>;
+  /** Define (or redefine, when spec.ref is set) the VM from Kiln's record; creates disks that do not exist yet. */
+  define(spec: VmSpec, options?: OperationOptions): Promise<DefineResult>;
+  start(vm: Ref, options?: OperationOptions): Promise<OperationResult>;
+  /** Graceful (ACPI / guest tools) with a fallback to power-off after timeoutMs; `forced` skips the wait. */
+  stop(vm: Ref, options?: StopOptions): Promise<OperationResult>;
+  reboot(vm: Ref, options?: OperationOptions): Promise<OperationResult>;
+  reset(vm: Ref, options?: OperationOptions): Promise<OperationResult>;
   /** Power off, undefine, and delete the named disks (all of the VM's disks when omitted). */
-  destroy(name: string, options?: { removeDisks?: string[] | 'all' }): Promise<void>;
-  /** Deletes disks that no defined VM uses any more (expunge of a VM already undefined). */
+  destroy(vm: Ref, options?: { removeDisks?: string[] | 'all' } & OperationOptions): Promise<OperationResult>;
+  /** Deletes disks (by DiskSpec.name) that no defined VM uses any more (expunge of a VM already undefined). */
   deleteDisks(disks: string[]): Promise<void>;
 
-  /**
-   * Makes an image from Kiln's image store (a downloaded template or ISO) available to this host,
-   * copying it into the host's storage on first use; a complete copy already there is kept.
-   * Resolves once DiskSpec.backingImage / VmSpec.isoPath may name it by `image.name`. Optional: a
-   * driver without it can use only images its hosts already see.
-   */
-  stageImage?(image: StoredImage): Promise<void>;
-
-  attachIso(name: string, isoPath: string): Promise<void>;
-  detachIso(name: string): Promise<void>;
+  attachIso(vm: Ref, isoPath: string): Promise<void>;
+  detachIso(vm: Ref): Promise<void>;
   /** Change vCPUs and memory; `live` applies to the running VM as well as its definition. */
-  scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean): Promise<void>;
-  migrate(name: string, target: MigrationTarget, options?: { live?: boolean }): Promise<void>;
+  scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options?: OperationOptions): Promise<OperationResult>;
 
-  /** Takes a snapshot that becomes the current one, a child of the previous current one. */
-  createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean; timeoutMs?: number }): Promise<void>;
-  listSnapshots(name: string): Promise<SnapshotInfo[]>;
-  /** Back to the snapshot's disks (and, for a memory snapshot, its running state); it becomes current. */
-  revertSnapshot(name: string, snapshotName: string): Promise<void>;
-  /** Deletes one snapshot; its children move to its parent, and its parent becomes current if it was. */
-  deleteSnapshot(name: string, snapshotName: string): Promise<void>;
-  /**
-   * Makes this host know the VM's snapshots (parents before children) from their metadata, after
-   * the VM moved here without them; ones it knows already are left as they are.
-   */
-  importSnapshots(name: string, snapshots: { name: string; metadata: string }[], current?: string): Promise<void>;
+  readonly storage?: StorageFacet;
+  readonly snapshots?: SnapshotFacet;
+  readonly console?: ConsoleFacet;
+  readonly gpu?: GpuFacet;
+  readonly guestMetadata?: GuestMetadataFacet;
+  readonly backup?: BackupFacet;
+  readonly import?: ImportFacet;
+  readonly migration?: MigrationFacet;
+}
 
-  /** A duplex byte stream on the VM's serial console. */
-  openConsole(name: string): Promise<Duplex>;
-  /** Host events; returns an unsubscribe function. */
-  onEvent(listener: (event: HostEvent) => void): () => void;
+/** One connection to a hypervisor endpoint, and the hosts behind it. */
+export interface Endpoint {
+  /** What the endpoint was trusted by (pinned, or first seen: the engine pins it). */
+  readonly trust?: TrustAnchor;
+  /** The hosts behind the endpoint, as it reports them now. */
+  hosts(): Promise<EndpointHost[]>;
+  /** A session for one of its hosts (throws DriverError 'not-found' for an unknown ref). */
+  host(ref: Ref): HostSession;
+  /** The endpoint's one event stream, for all its hosts; returns an unsubscribe function. */
+  onEvent(listener: (event: EndpointEvent) => void): () => void;
+  /** Finishes a task started before a restart (OperationOptions.onTask); absent where the hypervisor has no tasks. */
+  reattachTask?(taskRef: Ref, options?: OperationOptions): Promise<TaskOutcome>;
   close(): Promise<void>;
 }
 
 export interface HypervisorDriver {
   readonly hypervisor: HypervisorType;
-  /** What every session of this driver can do, known before any host is connected (listHypervisorCapabilities). */
+  /** What every host of this driver can do at most, known before any host is connected (listHypervisorCapabilities). */
   readonly capabilities: DriverCapabilities;
-  connect(spec: HostConnectionSpec): Promise<HostSession>;
+  readonly defaults: DriverDefaults;
+  readonly connectionForm: ConnectionForm;
+  /**
+   * Checks an addHost/addCluster input against the driver's rules and returns the canonical URL
+   * (the one stored and deduplicated) and a display name. Throws DriverError 'invalid' whose
+   * details.param names the parameter (url, password, privatekey, username).
+   */
+  validateConnection(input: ConnectionInput, scope: 'host' | 'cluster'): { url: string; name: string };
+  /** Reads the endpoint's trust anchor without sending credentials, for the admin to confirm. */
+  probeTrust(url: string): Promise<TrustAnchor>;
+  connect(spec: EndpointSpec): Promise<Endpoint>;
+}
+
+export interface DriverErrorDetails {
+  /** For 'invalid': the API parameter at fault. */
+  param?: string;
+  /** For 'host-key-changed': what the endpoint presented now, for the admin to confirm. */
+  presented?: TrustAnchor;
 }
 
 /** Errors a driver raises carry the hypervisor's own message and a category the engine maps to API codes. */
 export class DriverError extends Error {
   constructor(
     message: string,
+    /** 'host-key-changed': the endpoint's trust anchor (SSH host key or TLS certificate) is not the pinned one. */
     readonly category: 'not-found' | 'unsupported' | 'unreachable' | 'host-key-changed' | 'insufficient-capacity' | 'invalid' | 'failed' | 'timeout',
+    readonly details: DriverErrorDetails = {},
   ) {
     super(message);
     this.name = 'DriverError';
   }
+}
+
+/** A session's facet, or a DriverError 'unsupported' naming what is missing (for the engine's checks before a job). */
+export function requireFacet<K extends 'storage' | 'snapshots' | 'console' | 'gpu' | 'guestMetadata' | 'backup' | 'import' | 'migration'>(
+  session: HostSession,
+  facet: K,
+  what: string,
+): NonNullable<HostSession[K]> {
+  const found = session[facet];
+  if (!found) throw new DriverError(`this hypervisor does not support ${what}`, 'unsupported');
+  return found as NonNullable<HostSession[K]>;
 }
