@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Db } from './db/database.js';
 import { now } from './db/database.js';
-import type { ApiObject } from './registry/types.js';
 import { csDate } from './format.js';
+import { ALL_ROWS, queryPage, type ListPage, type PageWindow } from './registry/list-page.js';
 
 export interface EventInput {
   type: string;
@@ -72,7 +72,8 @@ export class EventLog {
       .run(input.type, input.accountId, input.zoneId ?? null, input.resourceId ?? null, input.resourceName ?? null, input.offeringId ?? null, input.templateId ?? null, input.size ?? null, now());
   }
 
-  list(filter: { accountId?: number; type?: string; level?: string; startDate?: string; endDate?: string; resourceUuid?: string; keyword?: string }): ApiObject[] {
+  /** One page of the events FILTER matches, newest first (list-page.ts: the count and the page, two statements). */
+  list(filter: { accountId?: number; type?: string; level?: string; startDate?: string; endDate?: string; resourceUuid?: string; keyword?: string }, window: PageWindow = ALL_ROWS): ListPage {
     const where: string[] = [];
     const values: unknown[] = [];
     const add = (clause: string, value: unknown) => {
@@ -89,27 +90,32 @@ export class EventLog {
       add(`(e.description LIKE ? ESCAPE '\\' OR e.type LIKE ? ESCAPE '\\')`, likePattern(filter.keyword));
       values.push(likePattern(filter.keyword));
     }
-    const rows = this.db
-      .prepare(
-        `SELECT e.*, u.username, a.name AS account, d.name AS domain, d.uuid AS domainuuid
-         FROM events e LEFT JOIN users u ON u.id=e.user_id LEFT JOIN accounts a ON a.id=e.account_id LEFT JOIN domains d ON d.id=e.domain_id
-         ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY e.id DESC`,
-      )
-      .all(...values) as EventRow[];
-    return rows.map((row) => ({
-      id: row.uuid,
-      type: row.type,
-      level: row.level,
-      state: row.state,
-      description: row.description,
-      username: row.username ?? 'system',
-      account: row.account ?? 'system',
-      domain: row.domain ?? 'ROOT',
-      domainid: row.domainuuid ?? undefined,
-      resourcetype: row.resource_type ?? undefined,
-      resourceid: row.resource_uuid ?? undefined,
-      created: csDate(row.created),
-    }));
+    return queryPage<EventRow>(
+      this.db,
+      window,
+      {
+        select: 'e.*, u.username, a.name AS account, d.name AS domain, d.uuid AS domainuuid',
+        from: `FROM events e LEFT JOIN users u ON u.id=e.user_id LEFT JOIN accounts a ON a.id=e.account_id LEFT JOIN domains d ON d.id=e.domain_id
+               ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`,
+        values,
+        orderBy: 'e.id DESC',
+      },
+      (rows) =>
+        rows.map((row) => ({
+          id: row.uuid,
+          type: row.type,
+          level: row.level,
+          state: row.state,
+          description: row.description,
+          username: row.username ?? 'system',
+          account: row.account ?? 'system',
+          domain: row.domain ?? 'ROOT',
+          domainid: row.domainuuid ?? undefined,
+          resourcetype: row.resource_type ?? undefined,
+          resourceid: row.resource_uuid ?? undefined,
+          created: csDate(row.created),
+        })),
+    );
   }
 
   usageCount(type: string, resourceId: number): number {

@@ -12,9 +12,18 @@ import { ApiError, toApiError } from './registry/errors.js';
 import type { Args } from './registry/params.js';
 import type { ApiObject, AsyncWork, Caller, CommandDef } from './registry/types.js';
 import { csDate } from './format.js';
+import { ALL_ROWS, queryPage, type ListPage, type PageWindow } from './registry/list-page.js';
 import type { JobUpdate } from '../../preload/api.js';
 
 export const JobStatus = { IN_PROGRESS: 0, SUCCEEDED: 1, FAILED: 2, CANCELLED: 3 } as const;
+
+/** A job's owner as the list query joins it in (queryAsyncJobResult reads it on its own). */
+interface JobOwner {
+  owner_account: string | null;
+  owner_user: string | null;
+}
+const OWNER_COLUMNS = 'oa.uuid AS owner_account, ou.uuid AS owner_user';
+const OWNER_JOIN = 'LEFT JOIN accounts oa ON oa.id=j.account_id LEFT JOIN users ou ON ou.id=j.user_id';
 
 interface JobRow {
   id: number;
@@ -142,19 +151,24 @@ export class JobManager {
     return row ? this.toResponse(row) : undefined;
   }
 
-  list(filter: { accountId?: number; startDate?: string }): ApiObject[] {
+  /** One page of the jobs FILTER matches, newest first; the owner's ids come from the same query, not one per job. */
+  list(filter: { accountId?: number; startDate?: string }, window: PageWindow = ALL_ROWS): ListPage {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter.accountId !== undefined) {
-      where.push('account_id=?');
+      where.push('j.account_id=?');
       values.push(filter.accountId);
     }
     if (filter.startDate) {
-      where.push('created>=?');
+      where.push('j.created>=?');
       values.push(new Date(filter.startDate).toISOString());
     }
-    const rows = this.db.prepare(`SELECT * FROM async_jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC`).all(...values) as JobRow[];
-    return rows.map((row) => this.toResponse(row));
+    return queryPage<JobRow & JobOwner>(
+      this.db,
+      window,
+      { select: `j.*, ${OWNER_COLUMNS}`, from: `FROM async_jobs j ${OWNER_JOIN} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`, values, orderBy: 'j.id DESC' },
+      (rows) => rows.map((row) => this.toResponse(row, row)),
+    );
   }
 
   ownerAccountOf(uuid: string): number | undefined {
@@ -162,13 +176,15 @@ export class JobManager {
     return row?.account_id;
   }
 
-  private toResponse(row: JobRow): ApiObject {
-    const ids = this.db
-      .prepare('SELECT a.uuid AS account, u.uuid AS user FROM accounts a LEFT JOIN users u ON u.id=? WHERE a.id=?')
-      .get(row.user_id, row.account_id) as { account: string; user: string } | undefined;
+  private toResponse(row: JobRow, owner?: JobOwner): ApiObject {
+    const ids =
+      owner ??
+      (this.db
+        .prepare('SELECT a.uuid AS owner_account, u.uuid AS owner_user FROM accounts a LEFT JOIN users u ON u.id=? WHERE a.id=?')
+        .get(row.user_id, row.account_id) as JobOwner | undefined);
     const out: ApiObject = {
-      accountid: ids?.account,
-      userid: ids?.user,
+      accountid: ids?.owner_account ?? undefined,
+      userid: ids?.owner_user ?? undefined,
       cmd: row.cmd,
       jobstatus: row.status,
       jobprocstatus: row.proc_status,

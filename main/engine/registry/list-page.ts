@@ -87,11 +87,11 @@ export function queryPage<Row>(db: Db, window: PageWindow, query: PagedQuery, bu
  * json_each(?))`: one parameter however long the page, so a pagesize=-1 list of 10,000 VMs stays
  * below SQLite's variable limit. KEY names the column that groups the result by id.
  */
-export function rowsFor<Row extends Record<string, unknown>>(db: Db, sql: string, ids: readonly (number | string)[], key: keyof Row & string, ...extra: unknown[]): Map<Row[typeof key], Row[]> {
-  const grouped = new Map<Row[typeof key], Row[]>();
+export function rowsFor<Row extends object, Id extends number | string = number>(db: Db, sql: string, ids: readonly Id[], key: keyof Row & string, ...extra: unknown[]): Map<Id, Row[]> {
+  const grouped = new Map<Id, Row[]>();
   if (ids.length === 0) return grouped;
   for (const row of db.prepare(sql).all(JSON.stringify(ids), ...extra) as Row[]) {
-    const k = row[key];
+    const k = row[key] as Id;
     const list = grouped.get(k);
     if (list) list.push(row);
     else grouped.set(k, [row]);

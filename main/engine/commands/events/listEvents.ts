@@ -13,7 +13,7 @@ export default defineCommand({
     { name: 'enddate', type: 'date', description: 'the end date range of the list you want to retrieve' },
     { name: 'resourceid', type: 'uuid', description: 'the ID of the resource associated with the event' },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     return engine.events.list({
       accountId: caller.role === 'Admin' ? undefined : caller.accountId,
       type: args.str('type'),
@@ -22,6 +22,6 @@ export default defineCommand({
       endDate: args.str('enddate'),
       resourceUuid: args.uuid('resourceid'),
       keyword: args.str('keyword'),
-    });
+    }, page);
   },
 });

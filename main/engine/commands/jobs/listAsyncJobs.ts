@@ -7,7 +7,7 @@ export default defineCommand({
   roles: ALL_ROLES,
   response: 'asyncjobs',
   params: [{ name: 'startdate', type: 'date', description: 'The start date of the async job (use format "yyyy-MM-dd\'T\'HH:mm:ss\'+\'SSSS")' }],
-  handler({ engine, caller }, args) {
-    return engine.jobs.list({ accountId: caller.role === 'Admin' ? undefined : caller.accountId, startDate: args.str('startdate') });
+  handler({ engine, caller }, args, page) {
+    return engine.jobs.list({ accountId: caller.role === 'Admin' ? undefined : caller.accountId, startDate: args.str('startdate') }, page);
   },
 });
