@@ -3,6 +3,7 @@
  * templates, networks), shaped as CloudStack's response classes name their fields.
  */
 import type { Db } from './db/database.js';
+import { tagsOf } from './tags/tag-query.js';
 import { csDate, GiB } from './format.js';
 import type { HostRow } from './hosts/host-manager.js';
 import type { ApiObject } from './registry/types.js';
@@ -134,6 +135,7 @@ export function templateView(db: Db, row: TemplateRow): ApiObject {
     crossZones: row.zone_id === null,
     details: JSON.parse(row.details) as unknown,
     created: csDate(row.created),
+    tags: tagsOf(db, row.is_iso ? 'ISO' : 'Template', row.id),
   };
 }
 

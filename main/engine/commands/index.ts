@@ -68,6 +68,15 @@ import listVMSnapshot from './snapshots/listVMSnapshot.js';
 import revertToVMSnapshot from './snapshots/revertToVMSnapshot.js';
 import deleteVMSnapshot from './snapshots/deleteVMSnapshot.js';
 import listVolumes from './volumes/listVolumes.js';
+import createTags from './tags/createTags.js';
+import deleteTags from './tags/deleteTags.js';
+import listTags from './tags/listTags.js';
+import createSSHKeyPair from './keys/createSSHKeyPair.js';
+import registerSSHKeyPair from './keys/registerSSHKeyPair.js';
+import listSSHKeyPairs from './keys/listSSHKeyPairs.js';
+import deleteSSHKeyPair from './keys/deleteSSHKeyPair.js';
+import resetSSHKeyForVirtualMachine from './keys/resetSSHKeyForVirtualMachine.js';
+import getVirtualMachineUserData from './vm/getVirtualMachineUserData.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
@@ -83,4 +92,6 @@ export const ALL_COMMANDS: CommandDef[] = [
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
+  createTags, deleteTags, listTags,
+  createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
 ];

@@ -375,4 +375,50 @@ CREATE TABLE host_cleanups (
 CREATE INDEX host_cleanups_host ON host_cleanups(host_id);
 `,
   },
+  {
+    version: 16,
+    name: 'resource tags, SSH key pairs and the public keys each VM was given',
+    // resource_tags is CloudStack's: a tag belongs to the resource's owner account, one value per
+    // key per resource. vm_ssh_keys keeps the public keys a VM was deployed or reset with (as
+    // CloudStack copies them into the VM's details), so deleting a key pair does not change what
+    // the metadata service and config drive hand the guest. Private keys are never stored.
+    // The triggers drop a resource's tags when it is removed, as CloudStack does on expunge.
+    sql: `
+CREATE TABLE resource_tags (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, key TEXT NOT NULL, value TEXT NOT NULL,
+  resource_type TEXT NOT NULL, resource_id INTEGER NOT NULL, resource_uuid TEXT NOT NULL,
+  account_id INTEGER NOT NULL REFERENCES accounts(id), domain_id INTEGER NOT NULL REFERENCES domains(id),
+  customer TEXT, created TEXT NOT NULL,
+  UNIQUE (resource_type, resource_id, key)
+);
+CREATE INDEX resource_tags_key ON resource_tags(resource_type, key, value);
+CREATE TABLE ssh_keypairs (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  public_key TEXT NOT NULL, account_id INTEGER NOT NULL REFERENCES accounts(id),
+  domain_id INTEGER NOT NULL REFERENCES domains(id), created TEXT NOT NULL,
+  UNIQUE (account_id, name)
+);
+CREATE TABLE vm_ssh_keys (
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+  keypair_name TEXT NOT NULL, public_key TEXT NOT NULL,
+  PRIMARY KEY (vm_id, position)
+);
+CREATE TRIGGER resource_tags_vm_removed AFTER UPDATE OF removed ON vm_instances WHEN NEW.removed IS NOT NULL
+BEGIN DELETE FROM resource_tags WHERE resource_type='UserVm' AND resource_id=NEW.id; END;
+CREATE TRIGGER resource_tags_snapshot_removed AFTER UPDATE OF removed ON vm_snapshots WHEN NEW.removed IS NOT NULL
+BEGIN DELETE FROM resource_tags WHERE resource_type='VMSnapshot' AND resource_id=NEW.id; END;
+CREATE TRIGGER resource_tags_volume_removed AFTER UPDATE OF removed ON volumes WHEN NEW.removed IS NOT NULL
+BEGIN DELETE FROM resource_tags WHERE resource_type='Volume' AND resource_id=NEW.id; END;
+CREATE TRIGGER resource_tags_template_removed AFTER UPDATE OF removed ON templates WHEN NEW.removed IS NOT NULL
+BEGIN DELETE FROM resource_tags WHERE resource_type IN ('Template','ISO') AND resource_id=NEW.id; END;
+`,
+  },
+  {
+    version: 17,
+    name: "a network's user-data provider",
+    // CloudStack picks a network's UserData service provider from its offering: ConfigDrive or
+    // VirtualRouter (the metadata HTTP service). NULL: the zone's kiln.userdata.provider, else
+    // ConfigDrive on L2 and VirtualRouter on others (metadata/provider.ts).
+    sql: `ALTER TABLE networks ADD COLUMN userdata_provider TEXT CHECK (userdata_provider IN ('ConfigDrive','VirtualRouter'));`,
+  },
 ];

@@ -6,6 +6,7 @@
  * memory snapshots dropped when the offering changes, and all of them on destroy.
  */
 import { randomUUID } from 'node:crypto';
+import { tagsOf } from '../tags/tag-query.js';
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
@@ -333,7 +334,7 @@ export function snapshotResponse(engine: Engine, snapshot: VmSnapshotRow): ApiOb
     domainid: j.domainuuid,
     domain: j.domain,
     created: csDate(snapshot.created),
-    tags: [],
+    tags: tagsOf(engine.db, 'VMSnapshot', snapshot.id),
   };
 }
 

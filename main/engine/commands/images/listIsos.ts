@@ -1,5 +1,6 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { listImages } from './listing.js';
+import { TAGS_FILTER_PARAM } from '../../tags/tag-query.js';
 
 export default defineCommand({
   name: 'listIsos',
@@ -13,6 +14,7 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'list all ISOs by name' },
     { name: 'zoneid', type: 'uuid', description: 'the ID of the zone' },
     { name: 'bootable', type: 'boolean', description: 'true if the ISO is bootable' },
+    TAGS_FILTER_PARAM,
   ],
   handler: (ctx, args) => listImages(ctx, args, true, args.str('isofilter')),
 });

@@ -1,5 +1,6 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { listImages } from './listing.js';
+import { TAGS_FILTER_PARAM } from '../../tags/tag-query.js';
 
 export default defineCommand({
   name: 'listTemplates',
@@ -13,6 +14,7 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'the template name' },
     { name: 'zoneid', type: 'uuid', description: 'list templates by zoneId' },
     { name: 'hypervisor', type: 'string', description: 'the hypervisor for which to restrict the search' },
+    TAGS_FILTER_PARAM,
   ],
   handler: (ctx, args) => listImages(ctx, args, false, args.str('templatefilter')),
 });

@@ -6,6 +6,7 @@ import { templateView } from '../../views.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import type { TemplateRow } from '../../vm/rows.js';
+import { tagFilter } from '../../tags/tag-query.js';
 
 export const FILTERS = ['featured', 'self', 'selfexecutable', 'sharedexecutable', 'executable', 'community', 'all'];
 
@@ -19,9 +20,10 @@ export function listImages({ engine, caller }: CommandContext, args: Args, iso: 
   // also show downloads in progress and failed ones, with their status.
   const ready = f === 'self' || f === 'all' ? '1=1' : `state='Active' AND download_state='DOWNLOADED'`;
   const zoneId = args.uuid('zoneid');
-  const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility, ready], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
+  const tags = tagFilter(args.map('tags'), iso ? 'ISO' : 'Template', 'templates.id');
+  const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility, ready, ...(tags ? [tags.sql] : [])], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
   const rows = engine.db
     .prepare(`SELECT * FROM templates ${w.sql} ${zoneId ? 'AND (zone_id IS NULL OR zone_id=(SELECT id FROM zones WHERE uuid=?))' : ''} ORDER BY id`)
-    .all(...visibilityValues, ...w.values, ...(zoneId ? [zoneId] : [])) as TemplateRow[];
+    .all(...visibilityValues, ...(tags?.values ?? []), ...w.values, ...(zoneId ? [zoneId] : [])) as TemplateRow[];
   return rows.map((row) => templateView(engine.db, row));
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { snapshotResponse, type VmSnapshotRow } from '../../vm/vm-snapshots.js';
+import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
 
 const STATES = ['Allocated', 'Creating', 'Ready', 'Reverting', 'Expunging', 'Error'];
 
@@ -20,6 +21,7 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'lists snapshot by snapshot name or display name' },
     { name: 'state', type: 'string', description: 'state of the virtual machine snapshot' },
     ...ACCOUNT_LIST_PARAMS,
+    TAGS_FILTER_PARAM,
   ],
   handler({ engine, caller }, args) {
     const state = args.str('state');
@@ -28,14 +30,15 @@ export default defineCommand({
     const scope = accountScope(caller, 's.account_id');
     const ids = args.list('vmsnapshotids');
     const name = args.str('name');
+    const tags = tagFilter(args.map('tags'), 'VMSnapshot', 's.id');
     // Users do not see the snapshots of their destroyed VMs (those are deleted with them anyway).
     const w = where(
-      [scope.sql, 's.removed IS NULL', ...(caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : []), ...(ids ? [`s.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(name ? ['(s.name=? OR s.display_name=?)'] : [])],
+      [scope.sql, ...(tags ? [tags.sql] : []), 's.removed IS NULL', ...(caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : []), ...(ids ? [`s.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(name ? ['(s.name=? OR s.display_name=?)'] : [])],
       [['s.uuid', args.uuid('vmsnapshotid')], ['v.uuid', args.uuid('virtualmachineid')], ['s.state', state], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')]],
     );
     const rows = engine.db
       .prepare(`SELECT s.* FROM vm_snapshots s JOIN vm_instances v ON v.id=s.vm_id JOIN accounts a ON a.id=s.account_id JOIN domains d ON d.id=s.domain_id ${w.sql} ORDER BY s.id`)
-      .all(...scope.values, ...(ids ?? []), ...(name ? [name, name] : []), ...w.values) as VmSnapshotRow[];
+      .all(...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...(name ? [name, name] : []), ...w.values) as VmSnapshotRow[];
     return rows.map((s) => snapshotResponse(engine, s));
   },
 });

@@ -9,6 +9,7 @@ import { offeringGpu, offeringTags, osCategoryOf } from '../../placement/request
 import { resolveGroups } from '../affinity/groups.js';
 import { requireImageReady } from '../../images/readiness.js';
 import { checkUserData } from '../../vm/user-data.js';
+import { resolveKeyPairs, setVmKeys } from '../../ssh-keys/vm-keys.js';
 
 export default defineCommand({
   name: 'deployVirtualMachine',
@@ -36,6 +37,8 @@ export default defineCommand({
     { name: 'dynamicscalingenabled', type: 'boolean', description: 'true if the VM may be scaled live (also needs the template and offering to allow it)' },
     { name: 'haenable', type: 'boolean', description: 'true to have HA restart the VM (defaults to the offering)' },
     { name: 'userdata', type: 'string', maxLength: 1048576, description: 'base64 user data, up to 32 KB decoded' },
+    { name: 'keypair', type: 'string', description: 'name of the ssh key pair used to login to the virtual machine' },
+    { name: 'keypairs', type: 'list', description: 'names of the ssh key pairs used to login to the virtual machine' },
     { name: 'hypervisor', type: 'string', description: 'the hypervisor on which to deploy the virtual machine' },
     { name: 'affinitygroupids', type: 'list', description: 'comma separated list of affinity groups id that are going to be applied to the virtual machine' },
     { name: 'affinitygroupnames', type: 'list', description: 'comma separated list of affinity groups names that are going to be applied to the virtual machine' },
@@ -68,6 +71,7 @@ export default defineCommand({
     const owner = resolveOwner(engine, caller, args);
     const placement = resolvePlacement(engine, zone.id, args);
     const affinityGroupIds = resolveGroups(db, owner.accountId, args.list('affinitygroupids'), args.list('affinitygroupnames'), { ids: 'affinitygroupids', names: 'affinitygroupnames' });
+    const keyPairs = resolveKeyPairs(db, owner.accountId, args.str('keypair'), args.list('keypairs'));
     const details = args.details('details') ?? {};
     const resources = resolveResources(offering, details);
     const userData = args.str('userdata');
@@ -77,12 +81,17 @@ export default defineCommand({
     // Refuse at once, writing nothing, when no host in scope could ever hold this offering.
     engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds }, `offering ${offering.name}`);
 
-    const vm = engine.vms.allocate(caller, {
-      zoneId: zone.id, offering, template: image.is_iso ? undefined : image, iso: image.is_iso ? image : undefined, diskOffering,
-      rootDiskSizeGiB: args.int('rootdisksize'), networks, name: args.str('name'), displayName: args.str('displayname'), group: args.str('group'),
-      ...placement, startVm, ...resources, haEnabled: args.bool('haenable') ?? offering.offer_ha === 1, dynamicallyScalable: scalable,
-      userData, affinityGroupIds, details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))), owner,
-    });
+    // The VM and the public keys it is given are written together, or neither.
+    const vm = db.transaction(() => {
+      const allocated = engine.vms.allocate(caller, {
+        zoneId: zone.id, offering, template: image.is_iso ? undefined : image, iso: image.is_iso ? image : undefined, diskOffering,
+        rootDiskSizeGiB: args.int('rootdisksize'), networks, name: args.str('name'), displayName: args.str('displayname'), group: args.str('group'),
+        ...placement, startVm, ...resources, haEnabled: args.bool('haenable') ?? offering.offer_ha === 1, dynamicallyScalable: scalable,
+        userData, affinityGroupIds, details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))), owner,
+      });
+      setVmKeys(db, allocated.id, keyPairs);
+      return allocated;
+    })();
     return engine.vms.deployWork(caller, vm, startVm, placement);
   },
 });

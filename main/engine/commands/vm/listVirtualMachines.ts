@@ -7,6 +7,7 @@ import { VM_STATES } from '../../vm/states.js';
 import type { VmRow } from '../../vm/rows.js';
 import { FULL_VIEW, VM_DETAIL_GROUPS, vmResponses, type VmDetailGroup } from '../../vm/vm-response.js';
 import { queryPage } from '../../registry/list-page.js';
+import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
 
 /** The `details` parameter as a view; an unknown group is a parameter error, as in CloudStack. */
 function detailView(groups: string[] | undefined): ReadonlySet<VmDetailGroup> {
@@ -37,6 +38,7 @@ export default defineCommand({
     { name: 'group', type: 'string', description: 'list vms by group name' },
     ...ACCOUNT_LIST_PARAMS,
     { name: 'haenable', type: 'boolean', description: 'list by the HA flag' },
+    TAGS_FILTER_PARAM,
     {
       name: 'details',
       type: 'list',
@@ -51,7 +53,8 @@ export default defineCommand({
     const hidden = caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : [`v.state<>'Expunged'`];
     const ids = args.list('ids');
     const keyword = args.str('keyword');
-    const w = where([scope.sql, ...hidden, ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], [
+    const tags = tagFilter(args.map('tags'), 'UserVm', 'v.id');
+    const w = where([scope.sql, ...hidden, ...(tags ? [tags.sql] : []), ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], [
       ['v.uuid', args.uuid('id')], ['v.hostname', args.str('name')], ['v.state', state, 'ieq'], ['z.uuid', args.uuid('zoneid')], ['h.uuid', args.uuid('hostid')],
       ['t.uuid', args.uuid('templateid')], ['v.vm_group', args.str('group')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')],
       ['v.ha_enabled', args.has('haenable') ? (args.bool('haenable') ? 1 : 0) : undefined],
@@ -65,7 +68,7 @@ export default defineCommand({
         select: 'v.*',
         from: `FROM vm_instances v JOIN zones z ON z.id=v.zone_id JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id
                LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN templates t ON t.id=v.template_id ${w.sql}`,
-        values: [...scope.values, ...(ids ?? []), ...like, ...like, ...w.values],
+        values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...like, ...like, ...w.values],
         orderBy: 'v.id',
       },
       (rows) => vmResponses(engine, rows, caller, view),

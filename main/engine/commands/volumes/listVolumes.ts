@@ -4,8 +4,10 @@ import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { csDate } from '../../format.js';
+import { TAGS_FILTER_PARAM, tagFilter, tagsForPage } from '../../tags/tag-query.js';
 
 interface VolumeListRow {
+  id: number;
   uuid: string;
   name: string;
   volume_type: string;
@@ -45,6 +47,7 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'the name of the disk volume' },
     { name: 'zoneid', type: 'uuid', description: 'the ID of the availability zone' },
     ...ACCOUNT_LIST_PARAMS,
+    TAGS_FILTER_PARAM,
   ],
   handler({ engine, caller }, args) {
     const type = args.str('type')?.toUpperCase();
@@ -52,14 +55,15 @@ export default defineCommand({
     const scope = accountScope(caller, 'x.account_id');
     const ids = args.list('ids');
     const keyword = args.str('keyword');
+    const tags = tagFilter(args.map('tags'), 'Volume', 'x.id');
     // Users do not see the volumes of their destroyed VMs, as they do not see the VMs.
     const w = where(
-      [scope.sql, 'x.removed IS NULL', ...(caller.role === 'User' ? [`(v.id IS NULL OR v.state NOT IN ('Destroyed','Expunged'))`] : []), ...(ids ? [`x.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : [])],
+      [scope.sql, ...(tags ? [tags.sql] : []), 'x.removed IS NULL', ...(caller.role === 'User' ? [`(v.id IS NULL OR v.state NOT IN ('Destroyed','Expunged'))`] : []), ...(ids ? [`x.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : [])],
       [['x.uuid', args.uuid('id')], ['v.uuid', args.uuid('virtualmachineid')], ['x.volume_type', type], ['x.name', args.str('name')], ['x.name', keyword, 'like'], ['z.uuid', args.uuid('zoneid')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')]],
     );
     const rows = engine.db
       .prepare(
-        `SELECT x.uuid, x.name, x.volume_type, x.device_id, x.size, x.state, x.path, x.pool, x.created, z.uuid AS zoneuuid, z.name AS zonename,
+        `SELECT x.id, x.uuid, x.name, x.volume_type, x.device_id, x.size, x.state, x.path, x.pool, x.created, z.uuid AS zoneuuid, z.name AS zonename,
                 a.name AS account, d.uuid AS domainuuid, d.name AS domain, v.uuid AS vmuuid, v.hostname AS vmname, v.display_name AS vmdisplayname,
                 v.state AS vmstate, v.hypervisor, o.uuid AS offeringuuid, o.name AS offeringname, COALESCE(o.storage_type, s.storage_type) AS storage_type, t.uuid AS templateuuid
          FROM volumes x JOIN zones z ON z.id=x.zone_id JOIN accounts a ON a.id=x.account_id JOIN domains d ON d.id=a.domain_id
@@ -67,8 +71,9 @@ export default defineCommand({
          LEFT JOIN service_offerings s ON s.id=v.service_offering_id LEFT JOIN templates t ON t.id=x.template_id
          ${w.sql} ORDER BY x.vm_id, x.device_id, x.id`,
       )
-      .all(...scope.values, ...(ids ?? []), ...w.values) as VolumeListRow[];
+      .all(...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...w.values) as VolumeListRow[];
     const isAdmin = caller.role === 'Admin';
+    const tagsById = tagsForPage(engine.db, 'Volume', rows.map((r) => r.id));
     return rows.map((r) => ({
       id: r.uuid,
       name: r.name,
@@ -91,6 +96,7 @@ export default defineCommand({
       templateid: r.templateuuid ?? undefined,
       storagetype: r.storage_type ?? 'shared',
       created: csDate(r.created),
+      tags: tagsById.get(r.id) ?? [],
       // Where the disk lives is for the root admin, as in CloudStack.
       ...(isAdmin ? { path: r.path ?? undefined, storage: r.pool ?? undefined } : {}),
     }));
