@@ -158,6 +158,8 @@ function parseGpus(value: string | null): SimHost['gpus'] {
 class SimulatorSession implements HostSession {
   readonly capabilities = CAPABILITIES;
   private readonly events = new EventEmitter();
+  /** Open serial consoles per domain: a reboot prints the guest's boot output on them, as a real guest does. */
+  private readonly consoles = new Map<string, Set<Duplex>>();
 
   constructor(
     readonly hostId: string,
@@ -239,6 +241,8 @@ class SimulatorSession implements HostSession {
     this.driver.checkFault('define', this.host.name);
     const existing = this.up.domains[spec.internalName];
     if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
+    // A name is one VM: another VM (another uuid) under it is refused, as libvirt refuses it.
+    if (existing && existing.spec.uuid !== spec.uuid) throw new DriverError(`domain '${spec.internalName}' already exists with uuid ${existing.spec.uuid}`, 'invalid');
     this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
     // Disks that do not exist yet are created empty (a fresh clone of their backing image).
     for (const disk of spec.disks) this.driver.world.disks[disk.name] ??= '';
@@ -260,12 +264,15 @@ class SimulatorSession implements HostSession {
     this.emit({ kind: 'power', name, state: 'Running', reason: 'started' });
   }
 
-  async stop(name: string, _options?: StopOptions): Promise<void> {
+  async stop(name: string, options?: StopOptions): Promise<void> {
     await this.busy();
     this.driver.checkFault('stop', this.host.name);
     const domain = this.domain(name);
+    const wasUp = domain.power !== 'Stopped';
     domain.power = 'Stopped';
     this.save();
+    // As libvirt reports it: "Stopped Shutdown" after ACPI, "Stopped Destroyed" after a power-off.
+    if (wasUp) this.emit({ kind: 'power', name, state: 'Stopped', reason: options?.forced ? 'destroyed' : 'shutdown' });
     this.driver.checkFault('stop', this.host.name, true);
   }
 
@@ -273,6 +280,7 @@ class SimulatorSession implements HostSession {
     await this.busy();
     const domain = this.domain(name);
     if (domain.power !== 'Running') throw new DriverError('Requested operation is not valid: domain is not running', 'invalid');
+    for (const console of this.consoles.get(name) ?? []) console.push(bootBanner(name));
   }
 
   async reset(name: string): Promise<void> {
@@ -323,9 +331,16 @@ class SimulatorSession implements HostSession {
     this.save();
   }
 
-  async scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, _live: boolean): Promise<void> {
+  async scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean): Promise<void> {
     this.driver.checkFault('scale', this.host.name);
     const domain = this.domain(name);
+    if (live && domain.power === 'Running') {
+      // A running VM grows only up to the maximum it was started with (libvirt's <vcpu>/<memory>).
+      const maxCpu = Math.max(domain.spec.cpuNumber, domain.spec.maxCpuNumber ?? domain.spec.cpuNumber);
+      const maxMemory = Math.max(domain.spec.memoryMiB, domain.spec.maxMemoryMiB ?? domain.spec.memoryMiB);
+      if ((resources.cpuNumber ?? 0) > maxCpu) throw new DriverError(`cannot give running domain ${name} ${resources.cpuNumber} vCPUs: its maximum is ${maxCpu}; stop the VM to raise it`, 'invalid');
+      if ((resources.memoryMiB ?? 0) > maxMemory) throw new DriverError(`cannot give running domain ${name} ${resources.memoryMiB} MiB: its maximum is ${maxMemory} MiB; stop the VM to raise it`, 'invalid');
+    }
     if (resources.memoryMiB !== undefined && domain.power === 'Running') {
       const inventory = await this.inventory();
       const extra = resources.memoryMiB - domain.spec.memoryMiB;
@@ -341,6 +356,7 @@ class SimulatorSession implements HostSession {
     const domain = this.domain(name);
     if (!(target.session instanceof SimulatorSession)) throw new DriverError('the simulator migrates only to simulated hosts', 'unsupported');
     const destination = target.session.up;
+    if (destination === this.host) throw new DriverError(`domain ${name} is already on host ${this.host.name}`, 'invalid');
     const inventory = await target.session.inventory();
     if (domain.power === 'Running' && inventory.memoryFreeMiB < domain.spec.memoryMiB) {
       throw new DriverError(`not enough free memory on ${destination.name} for ${name}`, 'insufficient-capacity');
@@ -425,13 +441,17 @@ class SimulatorSession implements HostSession {
     const domain = this.domain(name);
     if (domain.power !== 'Running') throw new DriverError(`domain ${name} is not running`, 'invalid');
     const rootDisk = domain.spec.disks.find((d) => d.device === 'disk')?.name;
-    return simulatedShell(name, {
+    const console = simulatedShell(name, {
       read: () => (rootDisk ? this.driver.world.disks[rootDisk] ?? '' : ''),
       write: (text) => {
         if (rootDisk) this.driver.world.disks[rootDisk] = text;
         this.save();
       },
     });
+    const open = this.consoles.get(name) ?? new Set<Duplex>();
+    this.consoles.set(name, open.add(console));
+    console.once('close', () => open.delete(console));
+    return console;
   }
 
   onEvent(listener: (event: HostEvent) => void): () => void {
@@ -480,6 +500,11 @@ function simulatedShell(name: string, rootDisk: { read(): string; write(text: st
     if (command.startsWith('echo ')) return `${command.slice(5)}\r\n`;
     return `sh: ${command.split(' ')[0]}: not found\r\n`;
   };
-  setImmediate(() => console.push(`Kiln simulator guest ${name}\r\nKILN-GUEST-READY ${name}\r\n# `));
+  setImmediate(() => console.push(bootBanner(name)));
   return console;
+}
+
+/** What the simulated guest prints when it (re)boots. */
+function bootBanner(name: string): string {
+  return `Kiln simulator guest ${name}\r\nKILN-GUEST-READY ${name}\r\n# `;
 }
