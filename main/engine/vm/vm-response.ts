@@ -9,6 +9,8 @@ import type { ApiObject, Caller } from '../registry/types.js';
 import { csDate } from '../format.js';
 import type { VmRow } from './rows.js';
 import { TRANSIENT_STATES } from './states.js';
+import { tagsForPage } from '../tags/tag-query.js';
+import { keyPairNamesForPage } from '../ssh-keys/vm-keys.js';
 
 interface Joined {
   vmid: number;
@@ -105,6 +107,8 @@ export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: 
   const roots = full ? rowsFor<{ vm_id: number; device_id: number }>(db, RELATED.root, ids, 'vm_id') : new Map();
   const busy = vms.filter((vm) => TRANSIENT_STATES.includes(vm.state)).map((vm) => vm.uuid);
   const pending = rowsFor<{ instance_uuid: string; uuid: string }, string>(db, RELATED.pending, busy, 'instance_uuid');
+  const tags = full ? tagsForPage(db, 'UserVm', ids) : undefined;
+  const keyPairs = full ? keyPairNamesForPage(db, ids) : undefined;
   return vms.map((vm) =>
     shape(vm, joined.get(vm.id)!, caller, view, {
       details: Object.fromEntries((details.get(vm.id) ?? []).filter((d: { name: string }) => !hidden.has(d.name)).map((d: { name: string; value: string }) => [d.name, d.value])),
@@ -112,6 +116,8 @@ export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: 
       affinity: affinity ? (affinity.get(vm.id) ?? []).map(({ vm_id: _, ...g }) => g) : undefined,
       rootDeviceId: roots.get(vm.id)?.[0]?.device_id ?? 0,
       pendingJob: pending.get(vm.uuid)?.at(-1)?.uuid,
+      tags: tags ? (tags.get(vm.id) ?? []) : undefined,
+      keyPairs: keyPairs?.get(vm.id),
     }),
   );
 }
@@ -122,6 +128,8 @@ interface Related {
   affinity?: ApiObject[];
   rootDeviceId: number;
   pendingJob?: string;
+  tags?: ApiObject[];
+  keyPairs?: string[];
 }
 
 function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailGroup>, related: Related): ApiObject {
@@ -182,6 +190,7 @@ function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailG
     nic: nics,
     affinitygroup: affinity,
     details,
+    tags: related.tags,
     hasannotations: false,
     lastupdated: csDate(vm.created),
   };
@@ -193,6 +202,7 @@ function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailG
     if (j.poduuid) out['podid'] = j.poduuid;
     if (j.clusteruuid) out['clusterid'] = j.clusteruuid;
   }
+  if (related.keyPairs?.length) out['keypairs'] = related.keyPairs.join(',');
   if (isRoot) out['instancename'] = vm.internal_name;
   if (pending) {
     out['jobid'] = pending.uuid;
