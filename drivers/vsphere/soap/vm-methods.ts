@@ -64,9 +64,15 @@ export interface RelocateSpec {
   datastore?: MoRef;
   pool?: MoRef;
   host?: MoRef;
+  /** Per-disk destinations (VirtualMachineRelocateSpecDiskLocator): a disk's device key and its datastore. */
+  disks?: Array<{ diskId: number; datastore: MoRef }>;
 }
 export const relocate = (c: VimClient, vm: MoRef, spec: RelocateSpec, priority: MovePriority = 'defaultPriority') =>
-  startTask(c, 'RelocateVM_Task', vm, { spec: { folder: spec.folder, datastore: spec.datastore, pool: spec.pool, host: spec.host }, priority });
+  startTask(c, 'RelocateVM_Task', vm, {
+    // XSD order of VirtualMachineRelocateSpec: folder, datastore, pool, host, disk.
+    spec: { folder: spec.folder, datastore: spec.datastore, pool: spec.pool, host: spec.host, disk: spec.disks?.map((d) => ({ diskId: d.diskId, datastore: d.datastore })) },
+    priority,
+  });
 
 export interface CloneArgs {
   folder: MoRef;

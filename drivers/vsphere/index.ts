@@ -1,0 +1,557 @@
+/**
+ * The vSphere driver on the driver contract (drivers/types.ts). connect() opens (or shares) one
+ * VsphereEndpoint per vCenter and user: one SOAP session, one inventory cache fed by one change
+ * stream, whatever number of Kiln hosts sit behind it. An Endpoint is scoped to the datacenter
+ * and cluster its URL names (https://VCENTER/DC/CLUSTER) or to a standalone ESXi; its hosts'
+ * sessions address VMs, snapshots and datastores by MoRef value (vm-42, snapshot-7, datastore-3).
+ */
+import {
+  DriverError,
+  type ConnectionForm, type ConnectionInput, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint, type EndpointEvent,
+  type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo, type MigrationFacet,
+  type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult, type PowerState, type Ref, type SnapshotFacet,
+  type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet,
+} from '../types.js';
+import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
+import { mapped, toDriverError } from './errors.js';
+import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, typed, vm as vim } from './soap/index.js';
+import { acquireConsole } from './console.js';
+import { detailsOfDevices, type VmwareDetails } from './vm-details.js';
+import { deployVm, destroyVm, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { performMigration, prepareMigration } from './vm-migration.js';
+import { scaleVm } from './vm-scaling.js';
+import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
+
+export const VSPHERE_CAPABILITIES: DriverCapabilities = {
+  liveMigration: true,
+  storageMotion: true,
+  crossClusterMigration: true,
+  memorySnapshots: true,
+  diskSnapshotsWhileRunning: true,
+  quiesceSnapshots: true,
+  migrateWithSnapshots: true,
+  liveScaleCpu: true,
+  liveScaleMemory: true,
+  liveScaleNeedsGuestTools: true,
+  serialConsole: false,
+  vnc: false,
+  gpu: false,
+  // CloudStack's hypervisor_capabilities for VMware 6.x/7.x.
+  maxGuestsLimit: 1024,
+};
+
+export const VSPHERE_DEFAULTS: DriverDefaults = { diskFormat: 'vmdk', diskBus: 'scsi', nicAdapter: 'Vmxnet3' };
+
+const DEFAULT_STOP_TIMEOUT_MS = 180_000;
+
+const POWER: Record<string, PowerState> = { poweredOn: 'Running', poweredOff: 'Stopped', suspended: 'Paused' };
+const powerOf = (s: unknown): PowerState => POWER[String(s)] ?? 'Unknown';
+
+const vmRef = (ref: Ref): MoRef => new MoRef('VirtualMachine', ref);
+
+/** Endpoints shared by every connect() to the same vCenter as the same user (one session, one stream). */
+interface Shared {
+  ep: VsphereEndpoint;
+  users: number;
+}
+
+export class VsphereDriver implements HypervisorDriver {
+  readonly hypervisor = 'VMware' as const;
+  readonly capabilities = VSPHERE_CAPABILITIES;
+  readonly defaults = VSPHERE_DEFAULTS;
+  readonly connectionForm: ConnectionForm = {
+    urlExample: 'https://vcenter.example.com/Datacenter/Cluster',
+    urlRule: 'a vCenter cluster is https://VCENTER[:port]/DATACENTER/CLUSTER; a standalone ESXi host is https://ESXI[:port]',
+    credentials: [['username', 'password']],
+    adds: 'cluster',
+    trust: 'tls-certificate',
+  };
+  private readonly shared = new Map<string, Promise<Shared>>();
+
+  constructor(private readonly tuning: { pageSize?: number; maxWaitSeconds?: number; stopTimeoutMs?: number } = {}) {}
+
+  validateConnection(input: ConnectionInput, scope: 'host' | 'cluster'): { url: string; name: string } {
+    let loc;
+    try {
+      loc = parseVsphereUrl(input.url);
+    } catch (e) {
+      throw new DriverError(`url: ${(e as Error).message}`, 'invalid', { param: 'url' });
+    }
+    if (scope === 'cluster' && (!loc.datacenter || !loc.cluster)) {
+      throw new DriverError(`url: ${this.connectionForm.urlRule}; ${input.url} names no datacenter and cluster`, 'invalid', { param: 'url' });
+    }
+    if (!input.username) throw new DriverError('username: a vCenter or ESXi user is required', 'invalid', { param: 'username' });
+    if (!input.password) throw new DriverError('password: the user\'s password is required', 'invalid', { param: 'password' });
+    const base = `https://${loc.host}${loc.port === 443 ? '' : `:${loc.port}`}`;
+    const path = [loc.datacenter, loc.cluster].filter((p): p is string => !!p).map(encodeURIComponent).join('/');
+    return { url: path ? `${base}/${path}` : base, name: loc.cluster ?? loc.host };
+  }
+
+  async probeTrust(url: string): Promise<TrustAnchor> {
+    const loc = parseVsphereUrl(url);
+    try {
+      return { kind: 'tls-certificate', fingerprint: await probeThumbprint(loc.host, loc.port) };
+    } catch (e) {
+      throw new DriverError(`${loc.host}:${loc.port} cannot be reached for its certificate: ${(e as Error).message}`, 'unreachable');
+    }
+  }
+
+  async connect(spec: EndpointSpec): Promise<Endpoint> {
+    const loc = parseVsphereUrl(spec.url);
+    if (!spec.username || !spec.password) throw new DriverError('a vCenter connection needs a username and password', 'invalid', { param: spec.username ? 'password' : 'username' });
+    const pinned = spec.pinnedTrust;
+    if (pinned && pinned.kind !== 'tls-certificate') throw new DriverError(`a vCenter is trusted by its TLS certificate, not by ${pinned.kind}`, 'invalid');
+    const thumbprint = pinned ? normalizeThumbprint(pinned.fingerprint) : undefined;
+    const key = `${loc.sdkUrl}\n${spec.username}\n${thumbprint ?? ''}`;
+    let entry = this.shared.get(key);
+    if (!entry) {
+      entry = VsphereEndpoint.open({
+        sdkUrl: loc.sdkUrl, username: spec.username, password: spec.password, thumbprint,
+        pageSize: this.tuning.pageSize, maxWaitSeconds: this.tuning.maxWaitSeconds,
+      }).then(async (ep) => {
+        await probeConsole(ep);
+        return { ep, users: 0 };
+      });
+      this.shared.set(key, entry);
+      entry.catch(() => this.shared.delete(key));
+    }
+    const shared = await entry;
+    shared.users++;
+    const scope = { datacenter: loc.datacenter, cluster: loc.cluster, standaloneHost: loc.datacenter ? undefined : loc.host };
+    return new VsphereEndpointView(shared.ep, spec.hostId, scope, this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, async () => {
+      if (--shared.users > 0) return;
+      this.shared.delete(key);
+      await shared.ep.close();
+    });
+  }
+}
+
+/** Learns once per endpoint whether console tickets exist, on a running VM (a ticket is harmless: it expires unused). */
+async function probeConsole(ep: VsphereEndpoint): Promise<void> {
+  const running = ep.cache.ofType('VirtualMachine').find((v) => v.props['runtime.powerState'] === 'poweredOn');
+  if (!running) return;
+  await acquireConsole(ep, running.ref).catch(() => undefined);
+}
+
+interface Scope {
+  datacenter?: string;
+  cluster?: string;
+  /** A standalone ESXi endpoint: every host it has (one). */
+  standaloneHost?: string;
+}
+
+/** Operations Kiln itself started, by VM: events they cause are the user's, not the platform's. */
+class InitiatedBy {
+  private readonly active = new Map<string, number>();
+  async run<T>(vm: MoRef, fn: () => Promise<T>): Promise<T> {
+    this.active.set(vm.value, (this.active.get(vm.value) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      // Events of the task's end arrive just after it; keep the mark a moment longer.
+      setTimeout(() => {
+        const n = (this.active.get(vm.value) ?? 1) - 1;
+        if (n <= 0) this.active.delete(vm.value);
+        else this.active.set(vm.value, n);
+      }, 2000).unref();
+    }
+  }
+  has(vm: MoRef): boolean {
+    return this.active.has(vm.value);
+  }
+}
+
+class VsphereEndpointView implements Endpoint {
+  readonly initiated = new InitiatedBy();
+
+  constructor(
+    readonly ep: VsphereEndpoint,
+    readonly hostId: string,
+    readonly scope: Scope,
+    readonly stopTimeoutMs: number,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  get trust(): TrustAnchor | undefined {
+    const t = this.ep.thumbprint;
+    return t ? { kind: 'tls-certificate', fingerprint: t } : undefined;
+  }
+
+  private scopedHosts() {
+    if (this.scope.datacenter) return this.ep.hosts({ datacenter: this.scope.datacenter, cluster: this.scope.cluster });
+    return this.ep.hosts();
+  }
+
+  async hosts(): Promise<EndpointHost[]> {
+    this.ep.assertReachable('listing the hosts');
+    const hosts = this.scopedHosts();
+    if (this.scope.datacenter && hosts.length === 0 && !this.ep.cache.computeResources().some((cr) => cr.props['name'] === this.scope.cluster)) {
+      throw new DriverError(`vCenter has no cluster ${JSON.stringify(this.scope.cluster)} in datacenter ${JSON.stringify(this.scope.datacenter)}`, 'not-found', { param: 'url' });
+    }
+    return hosts.map((h) => ({ ref: h.ref.value, name: h.name, cluster: h.computeResourceName, connected: h.connectionState === 'connected' }));
+  }
+
+  host(ref: Ref): HostSession {
+    const h = this.scopedHosts().find((x) => x.ref.value === ref);
+    if (!h) throw new DriverError(`host ${ref} is not behind this vCenter endpoint`, 'not-found');
+    return new VsphereHostSession(this, h.ref);
+  }
+
+  onEvent(listener: (event: EndpointEvent) => void): () => void {
+    return this.ep.onEvent((e) => {
+      for (const out of this.translate(e)) listener(out);
+    });
+  }
+
+  private inScope(host: MoRef | undefined): boolean {
+    return !!host && this.scopedHosts().some((h) => h.ref.equals(host));
+  }
+
+  private translate(e: VsEvent): EndpointEvent[] {
+    switch (e.kind) {
+      case 'connection':
+        // The endpoint's connection, and what it means for each host behind it.
+        return [
+          e.state === 'up' ? { kind: 'connection', state: 'up' } : { kind: 'connection', state: 'down', error: e.error },
+          ...this.scopedHosts().map((h): EndpointEvent => ({ kind: 'host', hostRef: h.ref.value, state: e.state === 'up' ? 'connected' : 'disconnected' })),
+        ];
+      case 'host-state':
+        if (!this.inScope(e.host)) return [];
+        return [{ kind: 'host', hostRef: e.host.value, state: e.state === 'connected' ? 'connected' : 'disconnected' }];
+      case 'moved': {
+        if (!this.inScope(e.to) && !this.inScope(e.from)) return [];
+        const state = powerOf(this.ep.cache.get(e.vm)?.props['runtime.powerState']);
+        return [{ kind: 'power', vmRef: e.vm.value, name: e.name, hostRef: e.to?.value, state, reason: 'migrated', initiator: this.initiated.has(e.vm) ? 'user' : 'platform' }];
+      }
+      case 'power': {
+        if (!this.inScope(e.host)) return [];
+        const state = powerOf(e.state);
+        const mine = this.initiated.has(e.vm);
+        // Not Kiln's: a power-on is the platform's (vSphere HA restarts), a power-off the guest's (shut down inside).
+        const initiator = mine ? 'user' : state === 'Running' ? 'platform' : 'guest';
+        return [{ kind: 'power', vmRef: e.vm.value, name: e.name, hostRef: e.host?.value, state, reason: state === 'Running' ? 'started' : state === 'Stopped' ? (mine ? 'stopped' : 'shutdown') : undefined, initiator }];
+      }
+      case 'vm-gone':
+        if (!this.inScope(e.host)) return [];
+        return [{ kind: 'power', vmRef: e.vm.value, name: e.name, hostRef: e.host?.value, state: 'Unknown', reason: 'destroyed', initiator: this.initiated.has(e.vm) ? 'user' : 'platform' }];
+    }
+  }
+
+  async reattachTask(taskRef: Ref, options: OperationOptions = {}): Promise<TaskOutcome> {
+    const value = taskRef.replace(/^Task:/, '');
+    this.ep.assertReachable(`reattaching task ${value}`);
+    try {
+      const result = await reattachTask(this.ep.client, value).wait({ signal: options.signal, onProgress: options.onProgress ? (p) => options.onProgress!(p) : undefined });
+      return { state: 'success', result: asMoRef(result)?.value };
+    } catch (e) {
+      if (isVimFault(e, 'RequestCanceled')) return { state: 'cancelled', error: e.message };
+      if (isVimFault(e)) return { state: 'error', error: e.message };
+      throw toDriverError(e, `reattaching task ${value}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.release();
+  }
+}
+
+class VsphereHostSession implements HostSession {
+  readonly capabilities = VSPHERE_CAPABILITIES;
+  readonly snapshots: SnapshotFacet;
+  readonly migration: MigrationFacet;
+
+  constructor(
+    private readonly view: VsphereEndpointView,
+    private readonly hostRef: MoRef,
+  ) {
+    this.snapshots = this.snapshotFacet();
+    this.migration = this.migrationFacet();
+  }
+
+  get ref(): Ref {
+    return this.hostRef.value;
+  }
+
+  get hostId(): string {
+    return this.view.hostId;
+  }
+
+  get trust(): TrustAnchor | undefined {
+    return this.view.trust;
+  }
+
+  private get ep(): VsphereEndpoint {
+    return this.view.ep;
+  }
+
+  /** Absent (with the reason on the endpoint) where the server hands out no tickets. */
+  get console(): ConsoleFacet | undefined {
+    if (this.ep.console.supported === false) return undefined;
+    return {
+      graphical: {
+        protocol: 'webmks',
+        open: async (vm) => {
+          const t = await acquireConsole(this.ep, this.vm(vm));
+          return { protocol: 'webmks', url: t.url, port: t.port, password: t.ticket, close: async () => undefined };
+        },
+      },
+    };
+  }
+
+  /** Why there is no console facet, for the UI ("say so rather than show a dead button"). */
+  get consoleUnavailableReason(): string | undefined {
+    return this.ep.console.supported === false ? this.ep.console.reason : undefined;
+  }
+
+  private vm(ref: Ref): MoRef {
+    const r = vmRef(ref);
+    if (!this.ep.cache.get(r)) throw new DriverError(`VM ${ref} does not exist in vCenter`, 'not-found');
+    return r;
+  }
+
+  private op<T>(vm: MoRef, fn: () => Promise<T>): Promise<T> {
+    return this.view.initiated.run(vm, fn);
+  }
+
+  async inventory(): Promise<HostInventory> {
+    this.ep.assertReachable('reading the host inventory');
+    const h = this.ep.host(this.hostRef);
+    if (!h) throw new DriverError(`host ${this.hostRef.value} is no longer in vCenter`, 'not-found');
+    const hostObj = this.ep.cache.get(this.hostRef)!;
+    const storagePools = this.ep.refsOf(hostObj.props['datastore']).map((ds) => {
+      const d = this.ep.cache.get(ds);
+      return {
+        ref: ds.value, name: asString(d?.props['name']) ?? ds.value,
+        capacityBytes: asNumber(d?.props['summary.capacity']) ?? 0, availableBytes: asNumber(d?.props['summary.freeSpace']) ?? 0,
+        shared: d?.props['summary.multipleHostAccess'] === true,
+      };
+    });
+    const networks = this.ep.refsOf(hostObj.props['network']).map((n) => ({ ref: n.value, name: asString(this.ep.cache.get(n)?.props['name']) ?? n.value }));
+    const totalMhz = h.cpuNumber * h.cpuSpeedMhz;
+    return {
+      hostname: h.name, hypervisorVersion: h.version, cpuSockets: h.cpuSockets, cpuNumber: h.cpuNumber, cpuSpeedMhz: h.cpuSpeedMhz,
+      memoryTotalMiB: h.memoryTotalMiB, memoryFreeMiB: Math.max(0, h.memoryTotalMiB - h.memoryUsedMiB),
+      cpuUsed: totalMhz > 0 ? Math.min(1, h.cpuUsedMhz / totalMhz) : undefined,
+      storagePools, networks, pciDevices: [], gpus: [],
+    };
+  }
+
+  async listInstances(): Promise<InstanceInfo[]> {
+    this.ep.assertReachable('listing the VMs');
+    return this.ep.vmsOn(this.hostRef).map((v) => ({
+      ref: v.ref.value,
+      name: fromVcenterName(asString(v.props['name']) ?? ''),
+      uuid: asString(v.props['config.uuid']),
+      powerState: powerOf(v.props['runtime.powerState']),
+      cpuNumber: asNumber(v.props['config.hardware.numCPU']) ?? 0,
+      memoryMiB: asNumber(v.props['config.hardware.memoryMB']) ?? 0,
+      isTemplate: v.props['config.template'] === true,
+      disks: [],
+      nics: [],
+    }));
+  }
+
+  async powerState(vm: Ref): Promise<PowerState | 'Missing'> {
+    this.ep.assertReachable(`reading the power state of ${vm}`);
+    const o = this.ep.cache.get(vmRef(vm));
+    return o ? powerOf(o.props['runtime.powerState']) : 'Missing';
+  }
+
+  /** A template by ref (vm-12) or by its vCenter name. */
+  private template(id: string): MoRef {
+    const byRef = this.ep.cache.get(vmRef(id));
+    if (byRef) return byRef.ref;
+    return this.ep.resolveVm(toVcenterName(id)).ref;
+  }
+
+  async define(spec: VmSpec, options: OperationOptions = {}): Promise<DefineResult> {
+    if (spec.ref && this.ep.cache.get(vmRef(spec.ref))) {
+      // A redefine: vSphere keeps the VM; only its size follows Kiln's record.
+      const r = vmRef(spec.ref);
+      const p = this.ep.cache.get(r)!.props;
+      if (p['runtime.powerState'] !== 'poweredOn' && (p['config.hardware.numCPU'] !== spec.cpuNumber || p['config.hardware.memoryMB'] !== spec.memoryMiB)) {
+        await this.op(r, () => scaleVm(this.ep, r, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB, ...options }));
+      }
+      return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
+    }
+    const root = spec.disks.find((d) => d.device === 'disk');
+    const details: VmwareDetails = {
+      rootDiskController: spec.details?.['rootDiskController'], dataDiskController: spec.details?.['dataDiskController'], nicAdapter: spec.details?.['nicAdapter'] ?? spec.nics[0]?.adapterType,
+    };
+    let taskRef: string | undefined;
+    const made = await deployVm(this.ep, {
+      name: spec.internalName, host: this.hostRef, uuid: spec.uuid,
+      template: root?.backingImage ? this.template(root.backingImage) : undefined,
+      cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB,
+      datastore: root?.pool, rootDiskGiB: root ? Math.max(1, Math.ceil(root.sizeBytes / 2 ** 30)) : undefined,
+      isoPath: spec.isoPath, network: spec.nics[0]?.network, details,
+      hotAdd: spec.maxCpuNumber !== undefined || spec.maxMemoryMiB !== undefined,
+      signal: options.signal, onProgress: options.onProgress,
+      onTask: (t) => {
+        taskRef ??= t;
+        options.onTask?.(t);
+      },
+    });
+    return { ref: made.value, disks: await this.diskRefs(made, spec), taskRef };
+  }
+
+  /** The VM's disks' device keys, matched in order to the spec's disks. */
+  private async diskRefs(vm: MoRef, spec: VmSpec): Promise<{ name: string; ref: Ref }[]> {
+    const devices = asArray((await this.ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+    const keys = devices.filter((d) => d.$type === 'VirtualDisk').map((d) => asNumber(d['key'])!).sort((a, b) => a - b);
+    return spec.disks.filter((d) => d.device === 'disk').flatMap((d, i) => (keys[i] === undefined ? [] : [{ name: d.name, ref: String(keys[i]) }]));
+  }
+
+  /** The VMware details of a VM or template (R30), as CloudStack names them. */
+  async details(vm: Ref): Promise<VmwareDetails> {
+    return detailsOfDevices((await this.ep.read(this.vm(vm), ['config.hardware.device']))['config.hardware.device']);
+  }
+
+  async start(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const r = this.vm(vm);
+    return this.withTaskRef(options, (o) => this.op(r, () => powerOn(this.ep, r, o)));
+  }
+
+  async stop(vm: Ref, options: StopOptions = {}): Promise<OperationResult> {
+    const r = this.vm(vm);
+    return this.withTaskRef(options, (o) => this.op(r, () => stopVm(this.ep, r, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.view.stopTimeoutMs })));
+  }
+
+  async reboot(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const r = this.vm(vm);
+    return this.withTaskRef(options, (o) => this.op(r, () => rebootVm(this.ep, r, o)));
+  }
+
+  async reset(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const r = this.vm(vm);
+    return this.withTaskRef(options, (o) => this.op(r, () => resetVm(this.ep, r, o)));
+  }
+
+  async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
+    const r = vmRef(vm);
+    if (!this.ep.cache.get(r)) return;
+    // Destroy_Task deletes the VM's disks with it; vSphere has no "undefine but keep the disks" short of detaching them first.
+    return this.withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
+  }
+
+  async deleteDisks(_disks: string[]): Promise<void> {
+    // Nothing is left: Destroy_Task removed the VM's disks with it.
+  }
+
+  async attachIso(vm: Ref, isoPath: string): Promise<void> {
+    await this.setCdrom(this.vm(vm), isoPath);
+  }
+
+  async detachIso(vm: Ref): Promise<void> {
+    await this.setCdrom(this.vm(vm), undefined);
+  }
+
+  private async setCdrom(vm: MoRef, isoPath: string | undefined): Promise<void> {
+    const devices = asArray((await this.ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+    const cdrom = devices.find((d) => d.$type === 'VirtualCdrom');
+    if (!cdrom) throw new DriverError(`${vm.value} has no CD-ROM drive`, 'unsupported');
+    const device = typed('VirtualCdrom', {
+      key: asNumber(cdrom['key']),
+      backing: isoPath ? typed('VirtualCdromIsoBackingInfo', { fileName: isoPath }) : typed('VirtualCdromRemotePassthroughBackingInfo', { deviceName: '', exclusive: false }),
+      connectable: { startConnected: !!isoPath, allowGuestControl: true, connected: !!isoPath },
+      controllerKey: asNumber(cdrom['controllerKey']), unitNumber: asNumber(cdrom['unitNumber']),
+    });
+    await this.op(vm, () => mapped(`${isoPath ? 'attaching an ISO to' : 'detaching the ISO of'} ${vm.value}`, () =>
+      runTask(() => vim.reconfigure(this.ep.client, vm, { deviceChange: [{ operation: 'edit', device }] }))));
+  }
+
+  async scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options: OperationOptions = {}): Promise<OperationResult> {
+    const r = this.vm(vm);
+    const running = this.ep.cache.get(r)?.props['runtime.powerState'] === 'poweredOn';
+    if (running && !live) throw new DriverError(`${vm} is running; stop it to change its size offline, or scale it live`, 'invalid');
+    return this.withTaskRef(options, (o) => this.op(r, () => scaleVm(this.ep, r, { ...resources, ...o })));
+  }
+
+  /** Runs an operation, collecting the first task ref it reports for the OperationResult. */
+  private async withTaskRef(options: OperationOptions, fn: (o: OperationOptions) => Promise<unknown>): Promise<OperationResult> {
+    let taskRef: string | undefined;
+    await fn({
+      signal: options.signal, onProgress: options.onProgress,
+      onTask: (t) => {
+        taskRef ??= t;
+        options.onTask?.(t);
+      },
+    });
+    return taskRef ? { taskRef } : undefined;
+  }
+
+  private snapshotFacet(): SnapshotFacet {
+    return {
+      create: async (vm, s, options = {}) => {
+        const r = this.vm(vm);
+        let taskRef: string | undefined;
+        const ref = await this.op(r, () => createSnapshot(this.ep, r, {
+          name: s.name, description: s.description, memory: s.withMemory && this.ep.cache.get(r)?.props['runtime.powerState'] === 'poweredOn', quiesce: s.quiesce ?? false,
+          signal: options.signal, onProgress: options.onProgress, onTask: (t) => { taskRef ??= t; options.onTask?.(t); },
+        }));
+        return { ref: ref.value, taskRef };
+      },
+      list: async (vm) => (await snapshotTree(this.ep, this.vm(vm))).map((s) => ({
+        ref: s.ref.value, name: s.name, description: s.description || undefined, parent: s.parent?.value, current: s.current, withMemory: s.withMemory, createdAt: s.createdAt,
+      })),
+      revert: async (vm, snapshot, options = {}) => {
+        const r = this.vm(vm);
+        const s = await findSnapshot(this.ep, r, snapshot);
+        return this.withTaskRef(options, (o) => this.op(r, () => revertSnapshot(this.ep, s.ref, o)));
+      },
+      remove: async (vm, snapshot, options = {}) => {
+        const r = this.vm(vm);
+        const s = await findSnapshot(this.ep, r, snapshot);
+        return this.withTaskRef(options, (o) => this.op(r, () => removeSnapshot(this.ep, s.ref, o)));
+      },
+    };
+  }
+
+  private migrationFacet(): MigrationFacet {
+    return {
+      // On the destination: check it and resolve the datastores; nothing is sent to vCenter.
+      prepare: async (req: MigrationRequest): Promise<MigrationTicket> => {
+        const r = this.vm(req.vm);
+        const diskDatastores: Record<string, string> = {};
+        const diskSpecs = req.spec.disks.filter((d) => d.device === 'disk');
+        const keys = (req.volumePools && Object.keys(req.volumePools).length > 0) ? await this.diskRefs(r, req.spec) : [];
+        for (const [diskName, pool] of Object.entries(req.volumePools ?? {})) {
+          const ref = diskSpecs.find((d) => d.name === diskName)?.ref ?? keys.find((k) => k.name === diskName)?.ref;
+          if (!ref) throw new DriverError(`the VM has no disk ${JSON.stringify(diskName)}`, 'not-found');
+          diskDatastores[ref] = this.datastoreName(pool);
+        }
+        const plan = await prepareMigration(this.ep, r, { host: this.hostRef, diskDatastores });
+        return {
+          hostRef: this.hostRef.value,
+          destination: this,
+          data: {
+            host: plan.host.value, pool: plan.pool?.value ?? '', datastore: plan.datastore?.value ?? '',
+            disks: JSON.stringify((plan.disks ?? []).map((d) => [d.diskId, d.datastore.value])),
+            crossCluster: String(plan.crossCluster),
+          },
+        };
+      },
+      // On the source: the task.
+      perform: async (req, ticket, options = {}) => {
+        const r = this.vm(req.vm);
+        const disks = (JSON.parse(ticket.data['disks'] ?? '[]') as [number, string][]).map(([diskId, ds]) => ({ diskId, datastore: new MoRef('Datastore', ds) }));
+        return this.withTaskRef(options, (o) => this.op(r, () => performMigration(this.ep, {
+          vm: r, host: new MoRef('HostSystem', ticket.data['host']!), crossCluster: ticket.data['crossCluster'] === 'true',
+          pool: ticket.data['pool'] ? new MoRef('ResourcePool', ticket.data['pool']) : undefined,
+          datastore: ticket.data['datastore'] ? new MoRef('Datastore', ticket.data['datastore']) : undefined,
+          disks: disks.length > 0 ? disks : undefined,
+        }, o)));
+      },
+    };
+  }
+
+  /** A datastore given by ref (datastore-3) or name, as its name. */
+  private datastoreName(pool: string): string {
+    const byRef = this.ep.cache.get(new MoRef('Datastore', pool));
+    return asString(byRef?.props['name']) ?? pool;
+  }
+}
+
+export { VsphereEndpoint } from './endpoint.js';
+export { DETAIL_OPTIONS as VMWARE_DETAIL_OPTIONS } from './vm-details.js';

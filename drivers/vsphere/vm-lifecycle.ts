@@ -1,0 +1,243 @@
+/**
+ * A VM's life on vSphere: deploy (CloneVM_Task from a template, or CreateVM_Task for a blank VM
+ * booting an ISO), power on/off, stop (ShutdownGuest through VMware Tools, power-off after the
+ * timeout, R8), reboot (RebootGuest, or ResetVM_Task without Tools), reset and destroy. Every task
+ * is waited for through the PropertyCollector; its ref is handed to `onTask` first so the engine
+ * can store it and reattach after a restart.
+ */
+import { DriverError } from '../types.js';
+import type { VsphereEndpoint } from './endpoint.js';
+import { mapped, toDriverError } from './errors.js';
+import { MAX_VCENTER_NAME, toVcenterName } from './names.js';
+import { MoRef, asMoRef, asString, isVimFault, typed, vm as vim, type SoapObject, type TaskHandle, type VimValue } from './soap/index.js';
+import { controllerDevice, nicDevice, type VmwareDetails } from './vm-details.js';
+
+export interface TaskOptions {
+  signal?: AbortSignal;
+  onProgress?: (percent: number) => void;
+  /** The vSphere Task's ref (Task:task-42), as soon as it exists. */
+  onTask?: (taskRef: string) => void;
+}
+
+/** Starts a task, reports its ref, waits for it with progress and cancel. */
+export async function runTask(start: () => Promise<TaskHandle>, opts: TaskOptions = {}): Promise<VimValue | undefined> {
+  const task = await start();
+  opts.onTask?.(task.ref.toString());
+  return task.wait({ signal: opts.signal, onProgress: opts.onProgress ? (p) => opts.onProgress!(p) : undefined });
+}
+
+export interface DeployArgs extends TaskOptions {
+  /** Kiln's internal name (R3); the vCenter name is it, escaped as vCenter stores names. */
+  name: string;
+  host: MoRef;
+  /** Clone this template (or VM); absent: a blank VM. */
+  template?: MoRef;
+  cpuNumber: number;
+  memoryMiB: number;
+  /** Datastore name; default: the template's, or the host's first. */
+  datastore?: string;
+  /** Blank VMs: root disk size, an ISO on a datastore ("[ds] iso/x.iso"), the network, the controller and NIC types. */
+  rootDiskGiB?: number;
+  isoPath?: string;
+  network?: string;
+  details?: VmwareDetails;
+  guestId?: string;
+  /** CPU and memory hot-add on (a dynamically scalable VM, R16). */
+  hotAdd?: boolean;
+  uuid?: string;
+}
+
+function placementOf(ep: VsphereEndpoint, host: MoRef): { folder: MoRef; pool: MoRef; datastores: MoRef[] } {
+  const h = ep.cache.get(host);
+  if (!h) throw new DriverError(`host ${host.value} is not in vCenter's inventory`, 'not-found');
+  const cr = ep.cache.get(asMoRef(h.props['parent']) ?? new MoRef('', ''));
+  const pool = cr && asMoRef(cr.props['resourcePool']);
+  const dc = cr && ep.datacenterOf(cr);
+  const folder = dc && asMoRef(dc.props['vmFolder']);
+  if (!pool || !folder) throw new DriverError(`host ${host.value}: no resource pool or VM folder in vCenter's inventory`, 'not-found');
+  return { folder, pool, datastores: ep.refsOf(h.props['datastore']) };
+}
+
+function checkName(name: string): string {
+  const vcName = toVcenterName(name);
+  if (vcName.length === 0 || vcName.length > MAX_VCENTER_NAME) throw new DriverError(`the vCenter name of a VM is 1 to ${MAX_VCENTER_NAME} characters; ${JSON.stringify(name)} gives ${vcName.length}`, 'invalid');
+  return vcName;
+}
+
+/** Deploys a VM (powered off) and returns its ref. A failed deploy leaves no half-made VM behind. */
+export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRef> {
+  ep.assertReachable(`deploying ${a.name}`);
+  const vcName = checkName(a.name);
+  const where = placementOf(ep, a.host);
+  const datastore = a.datastore !== undefined ? ep.datastoreNamed(a.datastore)?.ref : undefined;
+  if (a.datastore !== undefined && !datastore) throw new DriverError(`no datastore named ${JSON.stringify(a.datastore)} in vCenter`, 'not-found');
+  if (ep.cache.vmsNamed(vcName).length > 0) throw new DriverError(`a VM named ${JSON.stringify(a.name)} already exists in vCenter`, 'invalid');
+  const sizing: SoapObject = { numCPUs: a.cpuNumber, memoryMB: a.memoryMiB, memoryHotAddEnabled: a.hotAdd, cpuHotAddEnabled: a.hotAdd };
+  let created: MoRef | undefined;
+  try {
+    if (a.template) {
+      if (!ep.cache.get(a.template)) throw new DriverError(`template ${a.template.value} does not exist in vCenter`, 'not-found');
+      created = asMoRef(await mapped(`cloning ${a.template.value} to ${a.name}`, () =>
+        runTask(() => vim.clone(ep.client, a.template!, { folder: where.folder, name: vcName, location: { pool: where.pool, host: a.host, datastore }, powerOn: false, template: false }), a)));
+      if (!created) throw new DriverError(`CloneVM_Task of ${a.name} returned no VM`, 'failed');
+      const vmRef = created;
+      // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
+      await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing), { signal: a.signal }));
+      // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
+      const at = asMoRef((await ep.read(vmRef, ['runtime.host']))['runtime.host']);
+      if (at && !at.equals(a.host)) await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), { signal: a.signal }));
+    } else {
+      const ds = datastore ?? where.datastores[0];
+      const dsName = ds && asString(ep.cache.get(ds)?.props['name']);
+      if (!dsName) throw new DriverError(`host ${a.host.value} has no datastore for ${a.name}`, 'insufficient-capacity');
+      const devices = blankDevices(ep, dsName, a);
+      const config: SoapObject = {
+        name: vcName, uuid: a.uuid, guestId: a.guestId ?? 'otherGuest64', files: { vmPathName: `[${dsName}]` },
+        ...sizing, deviceChange: devices,
+      };
+      created = asMoRef(await mapped(`creating ${a.name}`, () => runTask(() => vim.createVm(ep.client, where.folder, config, where.pool, a.host), a)));
+      if (!created) throw new DriverError(`CreateVM_Task of ${a.name} returned no VM`, 'failed');
+    }
+    const made = created;
+    await ep.waitFor(() => !!ep.cache.get(made), 10_000, `${a.name} in the inventory stream`);
+    return made;
+  } catch (e) {
+    if (created) {
+      const orphan = created;
+      await runTask(() => vim.destroy(ep.client, orphan)).catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapObject[] {
+  const details = a.details ?? {};
+  const out: SoapObject[] = [{ operation: 'add', device: controllerDevice(details.rootDiskController ?? 'lsilogic', -100, 0) }];
+  out.push({
+    operation: 'add', fileOperation: 'create',
+    device: typed('VirtualDisk', {
+      key: -200,
+      backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: `[${dsName}]`, diskMode: 'persistent', thinProvisioned: true }),
+      controllerKey: -100, unitNumber: 0, capacityInKB: (a.rootDiskGiB ?? 8) * 1024 * 1024,
+    }),
+  });
+  if (a.isoPath) {
+    out.push({ operation: 'add', device: typed('VirtualIDEController', { key: -110, busNumber: 0 }) });
+    out.push({
+      operation: 'add',
+      device: typed('VirtualCdrom', {
+        key: -210,
+        backing: typed('VirtualCdromIsoBackingInfo', { fileName: a.isoPath }),
+        connectable: { startConnected: true, allowGuestControl: true, connected: true },
+        controllerKey: -110, unitNumber: 0,
+      }),
+    });
+  }
+  if (a.network) {
+    const net = ep.networkNamed(a.network);
+    if (!net) throw new DriverError(`no network named ${JSON.stringify(a.network)} in vCenter`, 'not-found');
+    out.push({ operation: 'add', device: nicDevice(details.nicAdapter ?? 'Vmxnet3', -300, typed('VirtualEthernetCardNetworkBackingInfo', { deviceName: a.network, network: net.ref })) });
+  }
+  return out;
+}
+
+const powerStateOf = (ep: VsphereEndpoint, vm: MoRef): string | undefined => asString(ep.cache.get(vm)?.props['runtime.powerState']);
+const toolsRunning = (ep: VsphereEndpoint, vm: MoRef): boolean => ep.cache.get(vm)?.props['guest.toolsRunningStatus'] === 'guestToolsRunning';
+const vmLabel = (ep: VsphereEndpoint, vm: MoRef): string => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
+
+export async function powerOn(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
+  ep.assertReachable(`starting ${vmLabel(ep, vm)}`);
+  if (powerStateOf(ep, vm) === 'poweredOn') return;
+  await mapped(`starting ${vmLabel(ep, vm)}`, () => runTask(() => vim.powerOn(ep.client, vm), opts));
+}
+
+export async function powerOff(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
+  ep.assertReachable(`powering off ${vmLabel(ep, vm)}`);
+  if (powerStateOf(ep, vm) === 'poweredOff') return;
+  try {
+    await runTask(() => vim.powerOff(ep.client, vm), opts);
+  } catch (e) {
+    // Powered off meanwhile (the guest shut down as the timeout fell): the goal is reached.
+    if (isVimFault(e, 'InvalidPowerState')) return;
+    throw toDriverError(e, `powering off ${vmLabel(ep, vm)}`);
+  }
+}
+
+export interface StopArgs extends TaskOptions {
+  /** Skip the guest shutdown (R8 forced=true). */
+  forced?: boolean;
+  /** How long the guest gets to shut down before the power-off (vm.stop.timeout). */
+  timeoutMs: number;
+}
+
+/** What a stop did, for the job's log and the tests. */
+export type StopOutcome = 'already-off' | 'guest-shutdown' | 'powered-off-after-timeout' | 'powered-off-no-tools' | 'powered-off-forced';
+
+/** R8: ShutdownGuest through Tools, then power-off when the guest has not stopped within the timeout; forced skips the wait. */
+export async function stopVm(ep: VsphereEndpoint, vm: MoRef, a: StopArgs): Promise<StopOutcome> {
+  const label = vmLabel(ep, vm);
+  ep.assertReachable(`stopping ${label}`);
+  if (powerStateOf(ep, vm) === 'poweredOff') return 'already-off';
+  if (a.forced) {
+    await powerOff(ep, vm, a);
+    return 'powered-off-forced';
+  }
+  if (!toolsRunning(ep, vm)) {
+    // No Tools: vSphere has no other graceful path (no ACPI button over the API).
+    await powerOff(ep, vm, a);
+    return 'powered-off-no-tools';
+  }
+  try {
+    await vim.shutdownGuest(ep.client, vm);
+  } catch (e) {
+    if (!isVimFault(e, 'ToolsUnavailable') && !isVimFault(e, 'InvalidState')) throw toDriverError(e, `shutting down ${label}`);
+    await powerOff(ep, vm, a);
+    return 'powered-off-no-tools';
+  }
+  try {
+    await ep.waitFor(() => powerStateOf(ep, vm) === 'poweredOff', a.timeoutMs, `guest shutdown of ${label}`, a.signal);
+    return 'guest-shutdown';
+  } catch (e) {
+    if (!(e instanceof DriverError) || e.category !== 'timeout') throw e;
+  }
+  await powerOff(ep, vm, a);
+  return 'powered-off-after-timeout';
+}
+
+/** RebootGuest through Tools; without Tools a reset (the guest gets no chance to shut down). */
+export async function rebootVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<'guest-reboot' | 'reset'> {
+  const label = vmLabel(ep, vm);
+  ep.assertReachable(`rebooting ${label}`);
+  if (powerStateOf(ep, vm) !== 'poweredOn') throw new DriverError(`${label} is not running; only a running VM reboots`, 'invalid');
+  if (toolsRunning(ep, vm)) {
+    try {
+      await vim.rebootGuest(ep.client, vm);
+      return 'guest-reboot';
+    } catch (e) {
+      if (!isVimFault(e, 'ToolsUnavailable')) throw toDriverError(e, `rebooting ${label}`);
+    }
+  }
+  await resetVm(ep, vm, opts);
+  return 'reset';
+}
+
+export async function resetVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
+  const label = vmLabel(ep, vm);
+  ep.assertReachable(`resetting ${label}`);
+  await mapped(`resetting ${label}`, () => runTask(() => vim.reset(ep.client, vm), opts));
+}
+
+/** Powers off (vCenter refuses to destroy a running VM) and destroys the VM with its disks. A VM already gone is success. */
+export async function destroyVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
+  const label = vmLabel(ep, vm);
+  ep.assertReachable(`destroying ${label}`);
+  if (!ep.cache.get(vm)) return;
+  await powerOff(ep, vm);
+  try {
+    await runTask(() => vim.destroy(ep.client, vm), opts);
+  } catch (e) {
+    if (isVimFault(e, 'ManagedObjectNotFound')) return;
+    throw toDriverError(e, `destroying ${label}`);
+  }
+  await ep.waitFor(() => !ep.cache.get(vm), 10_000, `${label} leaving the inventory stream`);
+}
