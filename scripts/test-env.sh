@@ -11,6 +11,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)
 command -v go >/dev/null || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || need+=(golang-github-vmware-govmomi-dev)
+# Config drives are built with genisoimage (it brings isoinfo, which the tests read them with);
+# real cloud-init reads Kiln's metadata service and config drive in test/integration/cloud-init.
+command -v genisoimage >/dev/null || need+=(genisoimage)
+command -v cloud-init >/dev/null || need+=(cloud-init)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "test-env: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -14,6 +14,8 @@ export interface ResolvedDisk {
   /** Image format for the qemu driver: qcow2, raw, … */
   format: string;
   bus: 'virtio' | 'scsi' | 'ide' | 'sata';
+  /** A read-only CD-ROM with its medium (a config drive), beside the ISO drive; default 'disk'. */
+  device?: 'disk' | 'cdrom';
 }
 
 export interface ResolvedNic {
@@ -66,7 +68,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     }
   };
 
-  const disks: XmlNode[] = input.disks.map((disk) => ({
+  const disks: XmlNode[] = input.disks.filter((disk) => disk.device !== 'cdrom').map((disk) => ({
     '@_type': 'file',
     '@_device': 'disk',
     driver: { '@_name': 'qemu', '@_type': disk.format },
@@ -83,6 +85,18 @@ export function buildDomainXml(input: DomainXmlInput): string {
     target: { '@_dev': CDROM_TARGET, '@_bus': 'ide' },
     readonly: '',
   });
+  // Further CD-ROMs (the config drive, R62) come after the ISO drive, which stays the first
+  // CD-ROM that attachIso and detachIso find.
+  for (const disk of input.disks.filter((d) => d.device === 'cdrom')) {
+    disks.push({
+      '@_type': 'file',
+      '@_device': 'cdrom',
+      driver: { '@_name': 'qemu', '@_type': 'raw' },
+      source: { '@_file': disk.path },
+      target: { '@_dev': nextTarget('ide'), '@_bus': 'ide' },
+      readonly: '',
+    });
+  }
 
   const interfaces: XmlNode[] = input.nics.map((nic) => ({
     '@_type': nic.type,

@@ -57,6 +57,7 @@ export const SETTINGS: SettingDef[] = [
   { name: 'enforce.post.requests.and.timestamps', type: 'Boolean', default: 'false', scope: 'global', category: 'Advanced', description: 'Require signature version 3 with expires at most 15 minutes ahead.' },
   { name: 'session.timeout', type: 'Integer', default: '1800', scope: 'global', category: 'Advanced', description: 'Seconds a login session lasts without use.' },
   { name: 'incorrect.login.attempts.allowed', type: 'Integer', default: '5', scope: 'global', category: 'Advanced', description: 'Incorrect login attempts allowed before the user is disabled (when value > 0). If value <=0 users are not disabled after failed login attempts. Root admins are never disabled, only slowed down.' },
+  { name: 'kiln.userdata.provider', type: 'String', default: '', scope: 'zone', category: 'Advanced', description: "Kiln: how the zone's guests get their metadata and user data (CloudStack's UserData provider): ConfigDrive (an ISO labelled config-2 attached at start) or VirtualRouter (the metadata HTTP service); empty: ConfigDrive on L2 networks, VirtualRouter on others. A network's own userdataprovider wins.", options: ['', 'ConfigDrive', 'VirtualRouter'] },
   { name: 'ha.monitor.interval', type: 'Integer', default: '10', scope: 'global', category: 'Advanced', description: 'Seconds between HA and state reconcile passes.' },
 ];
 

@@ -21,6 +21,7 @@ import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
+import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
 
 
 export function validHostname(name: string): boolean {
@@ -299,7 +300,8 @@ export class VmService {
       let adopted = false;
       try {
         await stageImages(this.engine, session, current);
-        await session.define(this.spec(current));
+        const configDrive = await prepareGuestMetadata(this.engine, session, current);
+        await session.define(withGuestMetadata(this.spec(current), configDrive));
       } catch (error) {
         const state = await session.powerState(current.internal_name).catch(() => undefined);
         if (state !== 'Running') throw error;
@@ -477,14 +479,18 @@ export class VmService {
   async finishExpunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
     let current = vm;
     const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL').all(vm.id) as VolumeRow[];
-    const disks = volumes.map((v) => v.path ?? '').filter(Boolean);
+    // The config drive's copy on the host goes with the disks (destroy removes only a domain's disks).
+    const drive = configDriveDisks(this.engine, vm.uuid);
+    const disks = [...volumes.map((v) => v.path ?? ''), ...drive].filter(Boolean);
     try {
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
         try {
           const session = await this.engine.hosts.session(hostId);
-          if ((await session.powerState(current.internal_name)) !== 'Missing') await session.destroy(current.internal_name, { removeDisks: 'all' });
-          else await session.deleteDisks(disks);
+          if ((await session.powerState(current.internal_name)) !== 'Missing') {
+            await session.destroy(current.internal_name, { removeDisks: 'all' });
+            if (drive.length) await session.deleteDisks(drive);
+          } else await session.deleteDisks(disks);
         } catch (error) {
           if (!isUnreachable(error)) throw error;
           owe(this.engine, hostId, current, { domain: current.internal_name, disks, reason: `VM ${current.display_name} expunged` });
@@ -507,6 +513,7 @@ export class VmService {
       for (const v of volumes) this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: v.id, resourceName: v.name });
     })();
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
+    forgetConfigDrive(this.engine, vm.uuid);
     return current;
   }
 
@@ -514,8 +521,9 @@ export class VmService {
   async openConsole(caller: Caller, uuid: string): Promise<import('node:stream').Duplex> {
     const vm = this.forCaller(caller, uuid, 'virtualmachineid');
     if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; the console is available only while it is Running`);
-    const session = await this.engine.hosts.session(vm.host_id);
-    return session.openConsole(vm.internal_name);
+    const serial = (await this.engine.hosts.session(vm.host_id)).console?.serial;
+    if (!serial) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} has no serial console on its hypervisor`);
+    return serial.open(vmRef(vm));
   }
 
   /** Expunges destroyed VMs older than expunge.delay; the sweeper calls this every expunge.interval. */

@@ -5,6 +5,7 @@ import { byUuid } from '../../lookup.js';
 import { now } from '../../db/database.js';
 import { networkView } from '../../views.js';
 import type { NetworkRow } from '../../vm/rows.js';
+import { isUserDataProvider } from '../../metadata/provider.js';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
@@ -25,6 +26,7 @@ export default defineCommand({
     { name: 'netmask', type: 'string', description: 'the netmask of the network (Shared)' },
     { name: 'startip', type: 'string', description: 'the beginning IP address in the network IP range' },
     { name: 'endip', type: 'string', description: 'the ending IP address in the network IP range' },
+    { name: 'userdataprovider', type: 'string', description: "Kiln: how the network's guests get metadata and user data: ConfigDrive or VirtualRouter (the metadata HTTP service); default the zone's kiln.userdata.provider, else ConfigDrive on L2 and VirtualRouter on others (CloudStack takes this from the network offering)" },
   ],
   handler({ engine, caller }, args) {
     const zone = byUuid<{ id: number }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid');
@@ -38,11 +40,14 @@ export default defineCommand({
       const v = args.str(key);
       if (v !== undefined && !IPV4.test(v)) throw ApiError.param(`${key}: "${v}" is not an IPv4 address`);
     }
+    const provider = args.str('userdataprovider');
+    if (provider !== undefined && !isUserDataProvider(provider)) throw ApiError.param(`userdataprovider: ConfigDrive or VirtualRouter, not "${provider}"`);
     if (type === 'Shared' && !(args.str('gateway') && args.str('netmask') && args.str('startip'))) throw ApiError.param('gateway, netmask and startip: a shared network needs its addressing');
     const id = engine.db
       .prepare(`INSERT INTO networks (uuid, name, display_text, zone_id, guest_type, vlan, gateway, netmask, start_ip, end_ip, account_id, domain_id, acl_type, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
       .run(randomUUID(), args.str('name'), args.str('displaytext') ?? args.str('name'), zone.id, type, vlan, args.str('gateway') ?? null, args.str('netmask') ?? null, args.str('startip') ?? null, args.str('endip') ?? args.str('startip') ?? null,
         type === 'Isolated' ? caller.accountId : null, caller.domainId, type === 'Isolated' ? 'Account' : 'Domain', now()).lastInsertRowid;
+    if (provider !== undefined) engine.db.prepare('UPDATE networks SET userdata_provider=? WHERE id=?').run(provider, id);
     engine.events.record({ type: 'NETWORK.CREATE', description: `${type} network ${args.str('name')} created`, userId: caller.userId, accountId: caller.accountId, domainId: caller.domainId });
     return networkView(engine.db, engine.db.prepare('SELECT * FROM networks WHERE id=?').get(id) as NetworkRow);
   },
