@@ -102,9 +102,10 @@ describe('registerSSHKeyPair', () => {
   };
   const weak = generateRsaKeyPair(512).publicKey.line;
   it.each<[string, () => string, RegExp]>([
-    ['text that is no key', () => 'hello world', /publickey: Public key is invalid: not an OpenSSH public key/],
-    ['a PEM key', () => '-----BEGIN PUBLIC KEY----- MIIB -----END PUBLIC KEY-----', /publickey: Public key is invalid/],
-    ['key data that is not base64', () => 'ssh-ed25519 AAAA$$$$', /publickey: Public key is invalid: the key data is not base64/],
+    ['text that is no key', () => 'hello world', /publickey: "hello world" Public key is invalid: not an OpenSSH public key line/],
+    ['a PEM key', () => '-----BEGIN PUBLIC KEY----- MIIB -----END PUBLIC KEY-----', /publickey: "-----BEGIN PUBLIC KEY-----.*Public key is invalid: not an OpenSSH public key line/],
+    ['key data that is not base64', () => 'ssh-ed25519 AAAA$$$$', /publickey: .*Public key is invalid: not an OpenSSH public key line/],
+    ['base64 of the wrong length', () => 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI', /publickey: Public key is invalid: the key data is not base64/],
     ['a truncated key', () => { const [ty, d] = good(); return `${ty} ${Buffer.from(d!, 'base64').subarray(0, 30).toString('base64')}`; }, /publickey: Public key is invalid: the key data ends early/],
     ['an Ed25519 line with RSA data', () => `ssh-ed25519 ${sshKeygen('rsa', 2048).line.split(' ')[1]}`, /publickey: Public key is invalid: the key data says ssh-rsa/],
     ['an ECDSA point off its curve', () => { const [ty, d] = sshKeygen('ecdsa', 256).line.split(' '); return `${ty} ${flip(d!, Buffer.from(d!, 'base64').length - 1)}`; }, /publickey: Public key is invalid/],

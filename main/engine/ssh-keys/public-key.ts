@@ -6,6 +6,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { ApiError } from '../registry/errors.js';
+import type { ParamRule } from '../registry/param-rules.js';
 
 const ECDSA_CURVES: Record<string, { curve: string; jwk: string; bytes: number }> = {
   'ecdsa-sha2-nistp256': { curve: 'nistp256', jwk: 'P-256', bytes: 32 },
@@ -14,6 +15,15 @@ const ECDSA_CURVES: Record<string, { curve: string; jwk: string; bytes: number }
 };
 export const PUBLIC_KEY_TYPES = ['ssh-rsa', 'ssh-ed25519', ...Object.keys(ECDSA_CURVES)];
 const MIN_RSA_BITS = 1024;
+
+/**
+ * The shape of an OpenSSH public key line, published by listApis so the UI refuses a pasted PEM
+ * or private key with the engine's words; parsePublicKey then checks the key itself.
+ */
+export const OPENSSH_PUBLIC_KEY_RULE: ParamRule = {
+  pattern: '^\\s*(?:ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521))\\s+[A-Za-z0-9+/]+={0,2}(?:\\s[^\\r\\n]*)?\\s*$',
+  message: 'Public key is invalid: not an OpenSSH public key line (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, then the base64 key data, as in a .pub file)',
+};
 export const GENERATED_RSA_BITS = 2048;
 
 /** A parsed OpenSSH public key: its type and wire blob, and the line Kiln stores and hands guests. */

@@ -3,7 +3,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { now } from '../../db/database.js';
 import { resolveOwner } from '../../vm/deploy-input.js';
-import { fingerprintOf, parsePublicKey, PUBLIC_KEY_TYPES } from '../../ssh-keys/public-key.js';
+import { fingerprintOf, OPENSSH_PUBLIC_KEY_RULE, parsePublicKey, PUBLIC_KEY_TYPES } from '../../ssh-keys/public-key.js';
 import type { KeyPairRow } from '../../ssh-keys/vm-keys.js';
 import { keyPairByName, keyPairResponse } from './keypairs.js';
 
@@ -15,7 +15,7 @@ export default defineCommand({
   response: 'keypair',
   params: [
     { name: 'name', type: 'string', required: true, description: 'Name of the keypair' },
-    { name: 'publickey', type: 'string', required: true, maxLength: 16384, description: 'Public key material of the keypair' },
+    { name: 'publickey', type: 'string', required: true, maxLength: 16384, rule: OPENSSH_PUBLIC_KEY_RULE, description: 'Public key material of the keypair' },
     { name: 'account', type: 'string', description: 'an optional account for the ssh key. Must be used with domainId.' },
     { name: 'domainid', type: 'uuid', description: 'an optional domainId for the ssh key. If the account parameter is used, domainId must also be used.' },
   ],
