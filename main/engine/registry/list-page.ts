@@ -50,9 +50,14 @@ export function pageWindow(page: number | undefined, pageSize: number | undefine
   return { offset: (page - 1) * pageSize, limit: pageSize };
 }
 
-/** CloudStack's list envelope: `count` is the total, and an empty list has no `count` at all. */
+/**
+ * CloudStack's list envelope: `count` is the total, and an empty list has no `count` at all. A
+ * page past the last one has the total and no objects, as CloudStack's serializer writes only
+ * the objects there are.
+ */
 export function listEnvelope(result: ListPage, objectName: string): ApiObject {
   if (result.count === 0) return {};
+  if (result.items.length === 0) return { count: result.count };
   return { count: result.count, [objectName]: result.items };
 }
 

@@ -2,6 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { accountView } from './views.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listAccounts',
@@ -16,10 +17,11 @@ export default defineCommand({
     { name: 'state', type: 'string', description: 'list accounts by state' },
     { name: 'listall', type: 'boolean', description: 'list all accounts the caller may see' },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const scope = accountScope(caller, 'a.id');
     const w = where(['a.removed IS NULL', scope.sql], [['a.uuid', args.uuid('id')], ['a.name', args.str('name')], ['d.uuid', args.uuid('domainid')], ['a.state', args.str('state'), 'ieq'], ['a.name', args.str('keyword'), 'like']]);
-    const rows = engine.db.prepare(`SELECT a.id FROM accounts a JOIN domains d ON d.id=a.domain_id ${w.sql} ORDER BY a.id`).all(...scope.values, ...w.values) as { id: number }[];
-    return rows.map((r) => accountView(engine.db, r.id));
+    return queryPage<{ id: number }>(engine.db, page, { select: 'a.id', from: `FROM accounts a JOIN domains d ON d.id=a.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'a.id' }, (rows) =>
+      rows.map((r) => accountView(engine.db, r.id)),
+    );
   },
 });

@@ -2,6 +2,7 @@ import { defineCommand, ADMINS } from '../../registry/types.js';
 import { where } from '../../sql.js';
 import { domainSubtree } from '../../vm/access.js';
 import { domainView } from './views.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listDomains',
@@ -13,10 +14,9 @@ export default defineCommand({
     { name: 'id', type: 'uuid', description: 'List domain by domain ID.' },
     { name: 'name', type: 'string', description: 'List domain by domain name.' },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const scope = domainSubtree('path', caller.role === 'Admin' ? '/' : caller.domainPath);
     const w = where([scope.sql], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    const rows = engine.db.prepare(`SELECT id FROM domains ${w.sql} ORDER BY id`).all(...scope.values, ...w.values) as { id: number }[];
-    return rows.map((r) => domainView(engine.db, r.id));
+    return queryPage<{ id: number }>(engine.db, page, { select: 'id', from: `FROM domains ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'id' }, (rows) => rows.map((r) => domainView(engine.db, r.id)));
   },
 });

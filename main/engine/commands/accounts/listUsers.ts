@@ -3,6 +3,7 @@ import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { userView } from './views.js';
+import { queryPage } from '../../registry/list-page.js';
 
 const ROLE_OF_TYPE: Record<string, string> = { '0': 'User', '1': 'Admin', '2': 'DomainAdmin' };
 
@@ -19,14 +20,18 @@ export default defineCommand({
     { name: 'state', type: 'string', description: 'List users by state of the user account (enabled, disabled)' },
     ...ACCOUNT_LIST_PARAMS,
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const scope = accountScope(caller, 'u.account_id');
     const type = args.int('accounttype');
     const w = where(['u.removed IS NULL', 'a.removed IS NULL', scope.sql], [
       ['u.uuid', args.uuid('id')], ['u.username', args.str('username')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')],
       ['a.role', type === undefined ? undefined : (ROLE_OF_TYPE[String(type)] ?? '-')], ['u.state', args.str('state'), 'ieq'], ['u.username', args.str('keyword'), 'like'],
     ]);
-    const rows = engine.db.prepare(`SELECT u.id FROM users u JOIN accounts a ON a.id=u.account_id JOIN domains d ON d.id=a.domain_id ${w.sql} ORDER BY u.id`).all(...scope.values, ...w.values) as { id: number }[];
-    return rows.map((r) => userView(engine.db, r.id));
+    return queryPage<{ id: number }>(
+      engine.db,
+      page,
+      { select: 'u.id', from: `FROM users u JOIN accounts a ON a.id=u.account_id JOIN domains d ON d.id=a.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'u.id' },
+      (rows) => rows.map((r) => userView(engine.db, r.id)),
+    );
   },
 });

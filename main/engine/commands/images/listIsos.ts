@@ -16,5 +16,5 @@ export default defineCommand({
     { name: 'bootable', type: 'boolean', description: 'true if the ISO is bootable' },
     TAGS_FILTER_PARAM,
   ],
-  handler: (ctx, args) => listImages(ctx, args, true, args.str('isofilter')),
+  handler: (ctx, args, page) => listImages(ctx, args, true, args.str('isofilter'), page),
 });

@@ -16,5 +16,5 @@ export default defineCommand({
     { name: 'hypervisor', type: 'string', description: 'the hypervisor for which to restrict the search' },
     TAGS_FILTER_PARAM,
   ],
-  handler: (ctx, args) => listImages(ctx, args, false, args.str('templatefilter')),
+  handler: (ctx, args, page) => listImages(ctx, args, false, args.str('templatefilter'), page),
 });

@@ -7,10 +7,11 @@ import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import type { TemplateRow } from '../../vm/rows.js';
 import { tagFilter } from '../../tags/tag-query.js';
+import { queryPage, type ListPage, type PageWindow } from '../../registry/list-page.js';
 
 export const FILTERS = ['featured', 'self', 'selfexecutable', 'sharedexecutable', 'executable', 'community', 'all'];
 
-export function listImages({ engine, caller }: CommandContext, args: Args, iso: boolean, filter: string | undefined) {
+export function listImages({ engine, caller }: CommandContext, args: Args, iso: boolean, filter: string | undefined, page: PageWindow): ListPage {
   const f = filter ?? (iso ? 'all' : 'executable');
   if (!FILTERS.includes(f)) throw ApiError.param(`${iso ? 'isofilter' : 'templatefilter'}: one of ${FILTERS.join(', ')}`);
   const scope = accountScope(caller);
@@ -22,8 +23,15 @@ export function listImages({ engine, caller }: CommandContext, args: Args, iso: 
   const zoneId = args.uuid('zoneid');
   const tags = tagFilter(args.map('tags'), iso ? 'ISO' : 'Template', 'templates.id');
   const w = where(['removed IS NULL', `is_iso=${iso ? 1 : 0}`, visibility, ready, ...(tags ? [tags.sql] : [])], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-  const rows = engine.db
-    .prepare(`SELECT * FROM templates ${w.sql} ${zoneId ? 'AND (zone_id IS NULL OR zone_id=(SELECT id FROM zones WHERE uuid=?))' : ''} ORDER BY id`)
-    .all(...visibilityValues, ...(tags?.values ?? []), ...w.values, ...(zoneId ? [zoneId] : [])) as TemplateRow[];
-  return rows.map((row) => templateView(engine.db, row));
+  return queryPage<TemplateRow>(
+    engine.db,
+    page,
+    {
+      select: '*',
+      from: `FROM templates ${w.sql} ${zoneId ? 'AND (zone_id IS NULL OR zone_id=(SELECT id FROM zones WHERE uuid=?))' : ''}`,
+      values: [...visibilityValues, ...(tags?.values ?? []), ...w.values, ...(zoneId ? [zoneId] : [])],
+      orderBy: 'id',
+    },
+    (rows) => rows.map((row) => templateView(engine.db, row)),
+  );
 }

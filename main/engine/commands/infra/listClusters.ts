@@ -3,6 +3,7 @@ import { csDate } from '../../format.js';
 import { where } from '../../sql.js';
 import { clusterHeadroom } from '../../placement/headroom.js';
 import { CPU_FACTOR, MEM_FACTOR } from '../../placement/filters/capacity.js';
+import { queryPage } from '../../registry/list-page.js';
 
 interface ClusterRow { id: number; uuid: string; name: string; hypervisor: string; allocation_state: string; managed_state: string; created: string; zoneuuid: string; zonename: string; poduuid: string; podname: string }
 
@@ -19,21 +20,19 @@ export default defineCommand({
     { name: 'podid', type: 'uuid', description: 'lists clusters by Pod ID' },
     { name: 'hypervisor', type: 'string', description: 'lists clusters by hypervisor type' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     const w = where(['c.removed IS NULL'], [
       ['c.uuid', args.uuid('id')], ['c.name', args.str('name')], ['z.uuid', args.uuid('zoneid')], ['p.uuid', args.uuid('podid')],
       ['c.hypervisor', args.str('hypervisor'), 'ieq'], ['c.name', args.str('keyword'), 'like'],
     ]);
-    const rows = engine.db
-      .prepare(`SELECT c.*, z.uuid AS zoneuuid, z.name AS zonename, p.uuid AS poduuid, p.name AS podname FROM clusters c JOIN zones z ON z.id=c.zone_id JOIN pods p ON p.id=c.pod_id ${w.sql} ORDER BY c.id`)
-      .all(...w.values) as ClusterRow[];
-    return rows.map((c) => ({
+    const query = { select: 'c.*, z.uuid AS zoneuuid, z.name AS zonename, p.uuid AS poduuid, p.name AS podname', from: `FROM clusters c JOIN zones z ON z.id=c.zone_id JOIN pods p ON p.id=c.pod_id ${w.sql}`, values: w.values, orderBy: 'c.id' };
+    return queryPage<ClusterRow>(engine.db, page, query, (rows) => rows.map((c) => ({
       id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
       zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
       cpuovercommitratio: engine.settings.raw(CPU_FACTOR, { clusterId: c.id }),
       memoryovercommitratio: engine.settings.raw(MEM_FACTOR, { clusterId: c.id }),
       // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
       haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
-    }));
+    })));
   },
 });

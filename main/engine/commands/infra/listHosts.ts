@@ -2,6 +2,7 @@ import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import type { HostRow } from '../../hosts/host-manager.js';
 import { hostView } from '../../views.js';
 import { where } from '../../sql.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listHosts',
@@ -19,13 +20,17 @@ export default defineCommand({
     { name: 'hypervisor', type: 'string', description: 'hypervisor type of host' },
     { name: 'type', type: 'string', description: 'the host type (Routing)' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     if (args.str('type') && args.str('type') !== 'Routing') return [];
     const w = where(['h.removed IS NULL'], [
       ['h.uuid', args.uuid('id')], ['h.name', args.str('name')], ['z.uuid', args.uuid('zoneid')], ['p.uuid', args.uuid('podid')], ['c.uuid', args.uuid('clusterid')],
       ['h.state', args.str('state')], ['h.hypervisor', args.str('hypervisor'), 'ieq'], ['h.name', args.str('keyword'), 'like'],
     ]);
-    const rows = engine.db.prepare(`SELECT h.* FROM hosts h JOIN zones z ON z.id=h.zone_id JOIN pods p ON p.id=h.pod_id JOIN clusters c ON c.id=h.cluster_id ${w.sql} ORDER BY h.id`).all(...w.values) as HostRow[];
-    return rows.map((h) => hostView(engine.db, engine.planner, h, true));
+    return queryPage<HostRow>(
+      engine.db,
+      page,
+      { select: 'h.*', from: `FROM hosts h JOIN zones z ON z.id=h.zone_id JOIN pods p ON p.id=h.pod_id JOIN clusters c ON c.id=h.cluster_id ${w.sql}`, values: w.values, orderBy: 'h.id' },
+      (rows) => rows.map((h) => hostView(engine.db, engine.planner, h, true)),
+    );
   },
 });

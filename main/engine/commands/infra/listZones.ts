@@ -1,6 +1,7 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { zoneView } from '../../views.js';
 import { where } from '../../sql.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listZones',
@@ -13,8 +14,8 @@ export default defineCommand({
     { name: 'name', type: 'string', description: 'the name of the zone' },
     { name: 'available', type: 'boolean', description: 'true to list only zones the caller can deploy in' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    return (engine.db.prepare(`SELECT * FROM zones ${w.sql} ORDER BY id`).all(...w.values) as Parameters<typeof zoneView>[0][]).map(zoneView);
+    return queryPage<Parameters<typeof zoneView>[0]>(engine.db, page, { select: '*', from: `FROM zones ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => rows.map(zoneView));
   },
 });

@@ -4,6 +4,7 @@ import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import type { KeyPairRow } from '../../ssh-keys/vm-keys.js';
 import { keyPairResponse } from './keypairs.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listSSHKeyPairs',
@@ -17,15 +18,17 @@ export default defineCommand({
     { name: 'fingerprint', type: 'string', description: 'A public key fingerprint to look for' },
     ...ACCOUNT_LIST_PARAMS,
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const scope = accountScope(caller, 'k.account_id');
     const w = where([scope.sql], [
       ['k.uuid', args.uuid('id')], ['k.name', args.str('name')], ['lower(k.fingerprint)', args.str('fingerprint')?.toLowerCase()],
       ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')], ['k.name', args.str('keyword'), 'like'],
     ]);
-    const rows = engine.db
-      .prepare(`SELECT k.* FROM ssh_keypairs k JOIN accounts a ON a.id=k.account_id JOIN domains d ON d.id=k.domain_id ${w.sql} ORDER BY k.id`)
-      .all(...scope.values, ...w.values) as KeyPairRow[];
-    return rows.map((r) => keyPairResponse(engine.db, r));
+    return queryPage<KeyPairRow>(
+      engine.db,
+      page,
+      { select: 'k.*', from: `FROM ssh_keypairs k JOIN accounts a ON a.id=k.account_id JOIN domains d ON d.id=k.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'k.id' },
+      (rows) => rows.map((r) => keyPairResponse(engine.db, r)),
+    );
   },
 });

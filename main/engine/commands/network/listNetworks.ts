@@ -2,6 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { networkView } from '../../views.js';
 import { where } from '../../sql.js';
 import type { NetworkRow } from '../../vm/rows.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listNetworks',
@@ -15,11 +16,12 @@ export default defineCommand({
     { name: 'type', type: 'string', description: 'the type of the network: L2, Shared or Isolated' },
     { name: 'name', type: 'string', description: 'list networks by name' },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     // Domain-wide (L2/shared) networks are visible to all; account networks to their owners.
     const scope = caller.role === 'Admin' ? '1=1' : `(n.account_id IS NULL OR n.account_id=${Number(caller.accountId)})`;
     const w = where(['n.removed IS NULL', scope], [['n.uuid', args.uuid('id')], ['z.uuid', args.uuid('zoneid')], ['n.guest_type', args.str('type'), 'ieq'], ['n.name', args.str('name')], ['n.name', args.str('keyword'), 'like']]);
-    const rows = engine.db.prepare(`SELECT n.* FROM networks n JOIN zones z ON z.id=n.zone_id ${w.sql} ORDER BY n.id`).all(...w.values) as NetworkRow[];
-    return rows.map((row) => networkView(engine.db, row));
+    return queryPage<NetworkRow>(engine.db, page, { select: 'n.*', from: `FROM networks n JOIN zones z ON z.id=n.zone_id ${w.sql}`, values: w.values, orderBy: 'n.id' }, (rows) =>
+      rows.map((row) => networkView(engine.db, row)),
+    );
   },
 });

@@ -2,6 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { diskOfferingView } from '../../views.js';
 import { where } from '../../sql.js';
 import type { DiskOfferingRow } from '../../vm/rows.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listDiskOfferings',
@@ -13,8 +14,8 @@ export default defineCommand({
     { name: 'id', type: 'uuid', description: 'ID of the disk offering' },
     { name: 'name', type: 'string', description: 'name of the disk offering' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    return (engine.db.prepare(`SELECT * FROM disk_offerings ${w.sql} ORDER BY id`).all(...w.values) as DiskOfferingRow[]).map(diskOfferingView);
+    return queryPage<DiskOfferingRow>(engine.db, page, { select: '*', from: `FROM disk_offerings ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => rows.map(diskOfferingView));
   },
 });

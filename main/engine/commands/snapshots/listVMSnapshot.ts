@@ -5,6 +5,7 @@ import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { snapshotResponse, type VmSnapshotRow } from '../../vm/vm-snapshots.js';
 import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
+import { queryPage } from '../../registry/list-page.js';
 
 const STATES = ['Allocated', 'Creating', 'Ready', 'Reverting', 'Expunging', 'Error'];
 
@@ -23,7 +24,7 @@ export default defineCommand({
     ...ACCOUNT_LIST_PARAMS,
     TAGS_FILTER_PARAM,
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const state = args.str('state');
     if (state !== undefined && !STATES.includes(state)) throw ApiError.param(`state: one of ${STATES.join(', ')}`);
     if (args.uuid('vmsnapshotid') && args.list('vmsnapshotids')) throw ApiError.param('vmsnapshotids: give either vmsnapshotid or vmsnapshotids, not both');
@@ -36,9 +37,16 @@ export default defineCommand({
       [scope.sql, ...(tags ? [tags.sql] : []), 's.removed IS NULL', ...(caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : []), ...(ids ? [`s.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(name ? ['(s.name=? OR s.display_name=?)'] : [])],
       [['s.uuid', args.uuid('vmsnapshotid')], ['v.uuid', args.uuid('virtualmachineid')], ['s.state', state], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')]],
     );
-    const rows = engine.db
-      .prepare(`SELECT s.* FROM vm_snapshots s JOIN vm_instances v ON v.id=s.vm_id JOIN accounts a ON a.id=s.account_id JOIN domains d ON d.id=s.domain_id ${w.sql} ORDER BY s.id`)
-      .all(...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...(name ? [name, name] : []), ...w.values) as VmSnapshotRow[];
-    return rows.map((s) => snapshotResponse(engine, s));
+    return queryPage<VmSnapshotRow>(
+      engine.db,
+      page,
+      {
+        select: 's.*',
+        from: `FROM vm_snapshots s JOIN vm_instances v ON v.id=s.vm_id JOIN accounts a ON a.id=s.account_id JOIN domains d ON d.id=s.domain_id ${w.sql}`,
+        values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...(name ? [name, name] : []), ...w.values],
+        orderBy: 's.id',
+      },
+      (rows) => rows.map((s) => snapshotResponse(engine, s)),
+    );
   },
 });
