@@ -255,6 +255,11 @@ export class VsphereEndpoint {
     return mapped(`reading ${paths.join(', ')} of ${ref.value}`, () => getProperties(this.client, ref, paths));
   }
 
+  /** Reads some properties of one object into the cache now (after Kiln's own task: read-your-writes). */
+  refresh(ref: MoRef, paths: string[]): Promise<void> {
+    return mapped(`reading ${paths.join(', ')} of ${ref.value}`, () => this.cache.refresh(ref, paths));
+  }
+
   refsOf(value: VimValue | undefined): MoRef[] {
     return asArray(value).filter((v): v is MoRef => v instanceof MoRef);
   }

@@ -6,7 +6,7 @@
  * name) are answered from the cache.
  */
 import {
-  MoRef, UpdateWatcher, asArray, asMoRef, asObject, asString, retrieveProperties,
+  MoRef, UpdateWatcher, asArray, asMoRef, asObject, asString, getProperties, retrieveProperties,
   type ObjectProps, type PropertySpec, type UpdateSet, type VimClient, type VimValue,
 } from './soap/index.js';
 
@@ -110,8 +110,28 @@ export class InventoryCache {
     }
     const full = this.firstUpdate || resync;
     this.firstUpdate = false;
+    this.applyUpdates(set.updates, full);
+  }
+
+  /**
+   * Reads `paths` of one object now and applies them as a change: after Kiln's own task, so the
+   * cache shows its result at once, and for the properties a server does not stream (vcsim sends
+   * no change of config.hardware.* after ReconfigVM_Task; vCenter does).
+   */
+  async refresh(ref: MoRef, paths: string[]): Promise<void> {
+    const props = await getProperties(this.client, ref, paths);
+    if (!this.objects.has(key(ref))) return;
+    this.applyUpdates([{ kind: 'modify', obj: ref, changes: paths.map((name) => (props[name] === undefined ? { name, op: 'remove' as const } : { name, op: 'assign' as const, val: props[name] })) }], false);
+  }
+
+  /** Drops an object Kiln's own task removed (Destroy_Task succeeded), as its 'leave' would. */
+  forget(ref: MoRef): void {
+    this.applyUpdates([{ kind: 'leave', obj: ref, changes: [] }], false);
+  }
+
+  private applyUpdates(updates: UpdateSet['updates'], full: boolean): void {
     const seen = new Set<string>();
-    for (const u of set.updates) {
+    for (const u of updates) {
       const k = key(u.obj);
       seen.add(k);
       if (u.kind === 'leave') {

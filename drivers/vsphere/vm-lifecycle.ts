@@ -83,9 +83,14 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       const vmRef = created;
       // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
       await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing), { signal: a.signal }));
+      await ep.waitFor(() => !!ep.cache.get(vmRef), 10_000, `${a.name} in the inventory stream`);
+      await ep.refresh(vmRef, ['config.hardware.numCPU', 'config.hardware.memoryMB']);
       // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
       const at = asMoRef((await ep.read(vmRef, ['runtime.host']))['runtime.host']);
-      if (at && !at.equals(a.host)) await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), { signal: a.signal }));
+      if (at && !at.equals(a.host)) {
+        await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), { signal: a.signal }));
+        await ep.refresh(vmRef, ['runtime.host', 'resourcePool']);
+      }
     } else {
       const ds = datastore ?? where.datastores[0];
       const dsName = ds && asString(ep.cache.get(ds)?.props['name']);
@@ -141,6 +146,9 @@ function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapO
   return out;
 }
 
+/** What a power operation changes, read back into the cache once its task is over. */
+const POWER_PATHS = ['runtime.powerState', 'runtime.host'];
+
 const powerStateOf = (ep: VsphereEndpoint, vm: MoRef): string | undefined => asString(ep.cache.get(vm)?.props['runtime.powerState']);
 const toolsRunning = (ep: VsphereEndpoint, vm: MoRef): boolean => ep.cache.get(vm)?.props['guest.toolsRunningStatus'] === 'guestToolsRunning';
 const vmLabel = (ep: VsphereEndpoint, vm: MoRef): string => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
@@ -149,6 +157,7 @@ export async function powerOn(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions 
   ep.assertReachable(`starting ${vmLabel(ep, vm)}`);
   if (powerStateOf(ep, vm) === 'poweredOn') return;
   await mapped(`starting ${vmLabel(ep, vm)}`, () => runTask(() => vim.powerOn(ep.client, vm), opts));
+  await ep.refresh(vm, POWER_PATHS);
 }
 
 export async function powerOff(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
@@ -158,9 +167,9 @@ export async function powerOff(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions
     await runTask(() => vim.powerOff(ep.client, vm), opts);
   } catch (e) {
     // Powered off meanwhile (the guest shut down as the timeout fell): the goal is reached.
-    if (isVimFault(e, 'InvalidPowerState')) return;
-    throw toDriverError(e, `powering off ${vmLabel(ep, vm)}`);
+    if (!isVimFault(e, 'InvalidPowerState')) throw toDriverError(e, `powering off ${vmLabel(ep, vm)}`);
   }
+  await ep.refresh(vm, POWER_PATHS);
 }
 
 export interface StopArgs extends TaskOptions {
@@ -225,6 +234,7 @@ export async function resetVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions 
   const label = vmLabel(ep, vm);
   ep.assertReachable(`resetting ${label}`);
   await mapped(`resetting ${label}`, () => runTask(() => vim.reset(ep.client, vm), opts));
+  await ep.refresh(vm, POWER_PATHS);
 }
 
 /** Powers off (vCenter refuses to destroy a running VM) and destroys the VM with its disks. A VM already gone is success. */
@@ -239,5 +249,7 @@ export async function destroyVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOption
     if (isVimFault(e, 'ManagedObjectNotFound')) return;
     throw toDriverError(e, `destroying ${label}`);
   }
-  await ep.waitFor(() => !ep.cache.get(vm), 10_000, `${label} leaving the inventory stream`);
+  // The task succeeded: the VM is gone, whether or not the stream has said so yet (vcsim does not
+  // always send the 'leave' of a VM that was moved between hosts).
+  ep.cache.forget(vm);
 }

@@ -73,5 +73,5 @@ export async function performMigration(ep: VsphereEndpoint, plan: MigrationPlan,
   } else {
     await mapped(`migrating ${label}`, () => runTask(() => vim.migrate(ep.client, plan.vm, { host: plan.host, pool: plan.pool }), opts));
   }
-  await ep.waitFor(() => asMoRef(ep.cache.get(plan.vm)?.props['runtime.host'])?.equals(plan.host) === true, 10_000, `${label} on its new host in the inventory stream`);
+  await ep.refresh(plan.vm, ['runtime.host', 'resourcePool', 'datastore']);
 }

@@ -40,8 +40,5 @@ export async function scaleVm(ep: VsphereEndpoint, vm: MoRef, a: ScaleArgs): Pro
   }
   const spec: SoapObject = { numCPUs: a.cpuNumber, memoryMB: a.memoryMiB };
   await mapped(`scaling ${label}`, () => runTask(() => vim.reconfigure(ep.client, vm, spec), a));
-  await ep.waitFor(() => {
-    const p = ep.cache.get(vm)?.props;
-    return (a.cpuNumber === undefined || p?.['config.hardware.numCPU'] === a.cpuNumber) && (a.memoryMiB === undefined || p?.['config.hardware.memoryMB'] === a.memoryMiB);
-  }, 10_000, `${label}'s new size in the inventory stream`);
+  await ep.refresh(vm, ['config.hardware.numCPU', 'config.hardware.memoryMB']);
 }

@@ -61,6 +61,7 @@ export async function createSnapshot(ep: VsphereEndpoint, vm: MoRef, a: { name: 
   }
   const ref = asMoRef(await mapped(`snapshotting ${vm.value}`, () => runTask(() => vim.createSnapshot(ep.client, vm, a), a)));
   if (!ref) throw new DriverError('CreateSnapshot_Task returned no snapshot', 'failed');
+  await ep.refresh(vm, ['snapshot.currentSnapshot']);
   return ref;
 }
 
