@@ -476,6 +476,9 @@ export class KvmSession implements HostSession {
 
   async createSnapshot(name: string, snapshot: { name: string; description?: string; withMemory: boolean; quiesce?: boolean; timeoutMs?: number }): Promise<void> {
     checkSnapshotName(snapshot.name);
+    // There is no guest agent to freeze the file systems (KVM_CAPABILITIES.quiesceSnapshots is
+    // false): refuse rather than hand back an unquiesced snapshot as a quiesced one.
+    if (snapshot.quiesce) throw new DriverError(`a quiesced snapshot of ${name} is not supported on KVM (no guest agent); take it without quiesce`, 'unsupported');
     const active = await this.isActive(name);
     if (active && !snapshot.withMemory) {
       // libvirt 9 can only take disk-only snapshots of a running domain as external overlays,

@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
-import { DriverError, type DriverCapabilities, type HostEvent, type HostSession, type HypervisorDriver, type PowerState, type VmSpec } from '../../drivers/types.js';
+import { DriverError, type DriverCapabilities, type Endpoint, type HostEvent, type HostSession, type HypervisorDriver, type MigrationRequest, type PowerState, type Ref, type SnapshotRequest, type VmSpec } from '../../drivers/types.js';
 
 /** A VM as the host itself reports it, read without the driver under test. */
 export interface ObservedVm {
@@ -26,29 +26,41 @@ export interface ObservedVm {
   disks: string[];
 }
 
+/** A snapshot as the host reports it; parent by name. */
 export interface ObservedSnapshot {
   name: string;
   parent?: string;
   current: boolean;
 }
 
-/** The host's own view (virsh on the host, the simulator's world file, vcsim's inventory over SOAP). */
+/** The VM as the suite knows it: its name, and its ref once define() gave one. */
+export interface VmHandle {
+  name: string;
+  ref?: Ref;
+}
+
+/**
+ * The host's own view (virsh on the host, the simulator's world file, vcsim's inventory over
+ * SOAP). Hosts are named by their ref on the endpoint (EndpointHost.ref).
+ */
 export interface HostObserver {
-  /** The VM on host HOST (an index into ConformanceTarget.sessions), or undefined when it has none. */
-  vm(host: number, name: string): Promise<ObservedVm | undefined>;
+  /** The VM on that host, or undefined when the host has none. */
+  vm(hostRef: Ref, vm: VmHandle): Promise<ObservedVm | undefined>;
   /** Whether the host's storage still holds the disk a VmSpec named. */
-  diskExists(host: number, disk: string): Promise<boolean>;
-  snapshots(host: number, name: string): Promise<ObservedSnapshot[]>;
+  diskExists(hostRef: Ref, disk: string): Promise<boolean>;
+  snapshots(hostRef: Ref, vm: VmHandle): Promise<ObservedSnapshot[]>;
 }
 
 /** A connected driver, ready for the suite. */
 export interface ConformanceTarget {
   driver: HypervisorDriver;
-  /** One session per host; migration needs two. */
-  sessions: HostSession[];
+  /** The endpoints connected; the suite uses the connected hosts they report (migration needs two). */
+  endpoints: Endpoint[];
   /** A VM that boots on this driver: 1 vCPU, 128 MiB, room to scale live to 2 vCPUs and 256 MiB. */
   guest(name: string): VmSpec;
   observe: HostObserver;
+  /** A ref no VM has (default: a fresh unique name). */
+  unknownRef?(): Ref;
   /** Removes what is left of VM NAME on every host (definition, disks, logs); best effort. */
   cleanup(name: string): Promise<void>;
   close(): Promise<void>;
@@ -133,54 +145,104 @@ export function conformanceSuite(dut: DriverUnderTest): void {
 
   describe(`${dut.label} driver conformance`, () => {
     let t: ConformanceTarget;
-    let caps: DriverCapabilities;
+    /** The connected hosts the endpoints report, with the endpoint each is behind. */
+    const hosts: { session: HostSession; endpoint: number }[] = [];
     const made = new Set<string>();
-    const events: { at: number; host: number; event: HostEvent }[] = [];
+    const events: { at: number; host: Ref | undefined; event: HostEvent }[] = [];
     const unsubscribe: (() => void)[] = [];
-    /** The shared VM: its name, spec, and the host it is on now. */
-    let vm: { name: string; spec: VmSpec; host: number; defined: boolean };
+    /** The shared VM: its name, spec, ref, and the host (index into hosts) it is on now. */
+    let vm: { name: string; ref?: Ref; spec: VmSpec; host: number; defined: boolean };
     let tty: Console | undefined;
 
-    const session = () => t.sessions[vm.host]!;
-    const observed = (host = vm.host) => t.observe.vm(host, vm.name);
-    const powerEvents = (since: number, name = vm.name) =>
-      events.filter((e): e is { at: number; host: number; event: PowerEvent } => e.at >= since && e.event.kind === 'power' && e.event.name === name);
-    const waitForEvent = (since: number, host: number, state: PowerState) =>
-      waitFor(`a power event ${state} for ${vm.name} from host #${host}`, async () => powerEvents(since).filter((e) => e.host === host && e.event.state === state), (found) => found.length > 0, dut.timeouts.eventMs).then((found) => found[0]!.event);
+    const session = (host = vm.host) => hosts[host]!.session;
+    const ref = () => vm.ref ?? vm.name;
+    const hostRef = (host = vm.host) => hosts[host]!.session.ref;
+    /** What this host may do: the session's refined capabilities (never more than the driver's). */
+    const caps = (host = vm.host): DriverCapabilities => session(host).capabilities;
+    const observed = (host = vm.host) => t.observe.vm(hostRef(host), { name: vm.name, ref: vm.ref });
+    const observedSnapshots = () => t.observe.snapshots(hostRef(), { name: vm.name, ref: vm.ref });
+    const powerEvents = (since: number) =>
+      events.filter((e): e is { at: number; host: Ref | undefined; event: PowerEvent } =>
+        e.at >= since && e.event.kind === 'power' && (e.event.vmRef === ref() || e.event.name === vm.name));
+    /** The first power event since SINCE from HOST with STATE and REASON (other events may come first: libvirt starts a domain paused, then resumes it). */
+    const waitForEvent = (since: number, host: number, state: PowerState, reason: string) =>
+      waitFor(`a power event ${state} (${reason}) for ${vm.name} from host ${hostRef(host)}`, async () => powerEvents(since).filter((e) => e.host === hostRef(host) && e.event.state === state && e.event.reason === reason).map((e) => e.event), (found) => found.length > 0, dut.timeouts.eventMs)
+        .then((found) => found[0]!, (error: unknown) => {
+          throw new Error(`${(error as Error).message}; all power events for it: ${JSON.stringify(powerEvents(since).map((e) => ({ host: e.host, ...e.event })))}`);
+        });
     const observedPower = (state: PowerState, host = vm.host) =>
-      waitFor(`${vm.name} ${state} on host #${host}`, () => observed(host), (o) => o?.power === state, dut.timeouts.stopMs);
+      waitFor(`${vm.name} ${state} on host ${hostRef(host)}`, () => observed(host), (o) => o?.power === state, dut.timeouts.stopMs);
+    const snapshots = () => {
+      const facet = session().snapshots;
+      if (!facet) throw new Error('no snapshot facet');
+      return facet;
+    };
+    /** Snapshots as the driver lists them, by name with the parent's name (SnapshotInfo.parent is a ref). */
+    const listedTree = async () => {
+      const list = await snapshots().list(ref());
+      const nameOf = new Map(list.map((s) => [s.ref, s.name]));
+      return Object.fromEntries(list.map((s) => [s.name, { parent: s.parent === undefined ? undefined : nameOf.get(s.parent) ?? `?${s.parent}`, current: s.current }]));
+    };
+    const observedTree = async () => Object.fromEntries((await observedSnapshots()).map((s) => [s.name, { parent: s.parent, current: s.current }]));
+    const snapshotRef = async (name: string) => {
+      const found = (await snapshots().list(ref())).find((s) => s.name === name);
+      if (!found) throw new Error(`snapshot ${name} not listed`);
+      return found.ref;
+    };
+    const migrate = async (to: number, extra: Partial<MigrationRequest> = {}) => {
+      const request: MigrationRequest = { vm: ref(), spec: vm.spec, live: true, ...extra };
+      const facet = session().migration;
+      if (!facet) throw new DriverError('no migration facet', 'unsupported');
+      const ticket = await (session(to).migration ?? facet).prepare(request);
+      return facet.perform(request, ticket);
+    };
 
     async function openConsole(): Promise<Console> {
-      if (!tty || tty.ended) tty = new Console(await session().openConsole(vm.name));
+      if (!tty || tty.ended) {
+        const serial = session().console?.serial;
+        if (!serial) throw new Error('no serial console facet');
+        tty = new Console(await serial.open(ref()));
+      }
       return tty;
     }
 
     async function define(): Promise<void> {
-      await session().define(vm.spec);
+      const result = await session().define(vm.ref ? { ...vm.spec, ref: vm.ref } : vm.spec);
+      expect(typeof result.ref).toBe('string');
+      vm.ref = result.ref;
       vm.defined = true;
     }
 
-    /** Running, with the guest up (its ready marker on the console, where there is one). */
-    async function ensureRunning(): Promise<void> {
+    async function waitForGuest(): Promise<void> {
+      if (!caps().serialConsole) return;
+      tty?.close();
+      tty = undefined;
+      await (await openConsole()).waitFor(dut.readyMarker, dut.timeouts.bootMs);
+    }
+
+    /** Running, and by default with the guest up (its ready marker on the console, where there is one). */
+    async function ensureRunning(options: { guestUp?: boolean } = {}): Promise<void> {
       if (!vm.defined) await define();
-      if ((await session().powerState(vm.name)) === 'Running') return;
-      await session().start(vm.name);
-      if (caps.serialConsole) {
-        tty?.close();
-        tty = undefined;
-        await (await openConsole()).waitFor(dut.readyMarker, dut.timeouts.bootMs);
-      }
+      if ((await session().powerState(ref())) === 'Running') return;
+      await session().start(ref());
+      if (options.guestUp !== false) await waitForGuest();
     }
 
     async function ensureStopped(): Promise<void> {
       if (!vm.defined) await define();
-      if ((await session().powerState(vm.name)) !== 'Stopped') await session().stop(vm.name, { forced: true });
+      if ((await session().powerState(ref())) !== 'Stopped') await session().stop(ref(), { forced: true });
     }
 
     beforeAll(async () => {
       t = await dut.connect();
-      caps = t.driver.capabilities;
-      t.sessions.forEach((s, host) => unsubscribe.push(s.onEvent((event) => events.push({ at: Date.now(), host, event }))));
+      for (const [index, endpoint] of t.endpoints.entries()) {
+        unsubscribe.push(endpoint.onEvent((event) => {
+          // An event names its host (hostRef); an endpoint with one host may leave it out.
+          const host = event.kind === 'power' ? event.hostRef ?? hosts.find((h) => h.endpoint === index)?.session.ref : undefined;
+          events.push({ at: Date.now(), host, event });
+        }));
+        for (const h of await endpoint.hosts()) if (h.connected) hosts.push({ session: endpoint.host(h.ref), endpoint: index });
+      }
       const name = dut.uniqueName('conf');
       made.add(name);
       vm = { name, spec: t.guest(name), host: 0, defined: false };
@@ -194,54 +256,69 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       await t.close();
     });
 
-    it('announces its capabilities on the driver and on every session alike', () => {
-      expect(t.sessions.length).toBeGreaterThan(0);
-      for (const s of t.sessions) expect(s.capabilities).toEqual(caps);
+    it('endpoints report their hosts; each host session announces no more than the driver, and a facet for what it announces', async () => {
+      expect(hosts.length).toBeGreaterThan(0);
+      for (const [index, endpoint] of t.endpoints.entries()) {
+        const reported = await endpoint.hosts();
+        for (const h of reported) expect(h).toMatchObject({ ref: expect.any(String), name: expect.any(String), connected: expect.any(Boolean) });
+        expect((() => { try { endpoint.host(`${t.unknownRef?.() ?? dut.uniqueName('nohost')}`); return undefined; } catch (e) { return e; } })()).toBeInstanceOf(DriverError);
+        expect(hosts.filter((h) => h.endpoint === index).map((h) => h.session.ref)).toEqual(reported.filter((h) => h.connected).map((h) => h.ref));
+      }
+      const most = t.driver.capabilities;
+      for (const { session: s } of hosts) {
+        const c = s.capabilities;
+        for (const key of Object.keys(most) as (keyof DriverCapabilities)[]) {
+          if (typeof most[key] === 'boolean' && key !== 'liveScaleNeedsGuestTools') expect({ key, refined: c[key] === true && most[key] !== true }).toEqual({ key, refined: false });
+        }
+        expect({ serialConsole: c.serialConsole, facet: !!s.console?.serial }).toEqual({ serialConsole: c.serialConsole, facet: c.serialConsole });
+        if (c.liveMigration) expect(s.migration).toBeDefined();
+        if (c.memorySnapshots || c.diskSnapshotsWhileRunning) expect(s.snapshots).toBeDefined();
+        if (c.vnc) expect(s.console?.graphical?.protocol).toBe('vnc');
+      }
     });
 
     it('define: the host lists the VM, stopped, with its vCPUs, memory and disks', async () => {
       await define();
-      const listed = (await session().listInstances()).find((i) => i.name === vm.name);
-      expect(listed).toMatchObject({ powerState: 'Stopped', uuid: vm.spec.uuid, cpuNumber: vm.spec.cpuNumber, memoryMiB: vm.spec.memoryMiB });
-      expect(await session().powerState(vm.name)).toBe('Stopped');
+      const listed = (await session().listInstances()).find((i) => i.ref === vm.ref);
+      expect(listed).toMatchObject({ name: vm.name, powerState: 'Stopped', uuid: vm.spec.uuid, cpuNumber: vm.spec.cpuNumber, memoryMiB: vm.spec.memoryMiB });
+      expect(await session().powerState(ref())).toBe('Stopped');
       const seen = await observed();
       expect(seen).toMatchObject({ power: 'Stopped', uuid: vm.spec.uuid, cpuNumber: vm.spec.cpuNumber, memoryMiB: vm.spec.memoryMiB });
       for (const disk of vm.spec.disks.filter((d) => d.device === 'disk')) {
         expect(seen!.disks.some((d) => d === disk.name || d.endsWith(`/${disk.name}`)), `${disk.name} in ${seen!.disks.join(', ')}`).toBe(true);
-        expect(await t.observe.diskExists(vm.host, disk.name)).toBe(true);
+        expect(await t.observe.diskExists(hostRef(), disk.name)).toBe(true);
       }
     });
 
-    it('define: the same VM again redefines it; another VM under the same name is refused and the first is kept', async () => {
+    it('define: the same VM again (by its ref) redefines it; another VM under the same name is refused and the first is kept', async () => {
       await define();
-      await session().define(vm.spec);
+      const first = vm.ref;
+      await define();
+      expect(vm.ref).toBe(first);
       const twin = t.guest(vm.name);
       expect(twin.uuid).not.toBe(vm.spec.uuid);
       const error = await driverError(() => session().define(twin));
       expect(error.category).toBe('invalid');
       expect(await observed()).toMatchObject({ uuid: vm.spec.uuid, power: 'Stopped' });
+      expect((await session().listInstances()).filter((i) => i.name === vm.name).map((i) => i.uuid)).toEqual([vm.spec.uuid]);
     });
 
     it('start: Running on the host and a power event', async () => {
       await ensureStopped();
       const since = Date.now();
-      await session().start(vm.name);
-      expect(await session().powerState(vm.name)).toBe('Running');
+      await session().start(ref());
+      expect(await session().powerState(ref())).toBe('Running');
       expect((await observed())?.power).toBe('Running');
-      const event = await waitForEvent(since, vm.host, 'Running');
-      expect(event).toMatchObject({ kind: 'power', name: vm.name, state: 'Running', reason: 'started' });
-      if (caps.serialConsole) {
-        // The guest boots: its serial console shows its ready marker.
-        tty?.close();
-        tty = undefined;
-        await (await openConsole()).waitFor(dut.readyMarker, dut.timeouts.bootMs);
-      }
+      const event = await waitForEvent(since, vm.host, 'Running', 'started');
+      expect(event).toMatchObject({ kind: 'power', vmRef: ref(), name: vm.name, state: 'Running', reason: 'started', initiator: expect.stringMatching(/^(user|guest|platform)$/) });
+      // The guest boots: its serial console shows its ready marker.
+      await waitForGuest();
     });
 
     it('console: the serial console carries the guest output and input, as the capability says', async () => {
       await ensureRunning();
-      if (!caps.serialConsole) {
-        expect((await driverError(() => session().openConsole(vm.name))).category).toBe('unsupported');
+      if (!caps().serialConsole) {
+        expect(session().console?.serial).toBeUndefined();
         return;
       }
       const console = await openConsole();
@@ -263,25 +340,25 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     it('live scale: up within the maximum is applied to the running VM; past the maximum it is refused', async () => {
       await ensureRunning();
       const maxCpu = vm.spec.maxCpuNumber ?? vm.spec.cpuNumber;
-      if (caps.liveScaleCpu) {
-        await session().scale(vm.name, { cpuNumber: maxCpu }, true);
+      if (caps().liveScaleCpu) {
+        await session().scale(ref(), { cpuNumber: maxCpu }, true);
         expect((await observed())?.cpuNumber).toBe(maxCpu);
-        const error = await driverError(() => session().scale(vm.name, { cpuNumber: maxCpu + 1 }, true));
+        const error = await driverError(() => session().scale(ref(), { cpuNumber: maxCpu + 1 }, true));
         expect(['invalid', 'unsupported', 'insufficient-capacity']).toContain(error.category);
         expect((await observed())?.cpuNumber).toBe(maxCpu);
       } else {
-        expect((await driverError(() => session().scale(vm.name, { cpuNumber: maxCpu }, true))).category).toBe('unsupported');
+        expect((await driverError(() => session().scale(ref(), { cpuNumber: maxCpu }, true))).category).toBe('unsupported');
       }
       const memory = Math.min(vm.spec.maxMemoryMiB ?? vm.spec.memoryMiB, vm.spec.memoryMiB + 64);
-      if (caps.liveScaleMemory) {
-        await session().scale(vm.name, { memoryMiB: memory }, true);
+      if (caps().liveScaleMemory) {
+        await session().scale(ref(), { memoryMiB: memory }, true);
         expect((await observed())?.memoryMiB).toBe(memory);
         const max = vm.spec.maxMemoryMiB ?? vm.spec.memoryMiB;
-        const error = await driverError(() => session().scale(vm.name, { memoryMiB: max + 128 }, true));
+        const error = await driverError(() => session().scale(ref(), { memoryMiB: max + 128 }, true));
         expect(['invalid', 'unsupported', 'insufficient-capacity']).toContain(error.category);
         expect((await observed())?.memoryMiB).toBe(memory);
       } else {
-        expect((await driverError(() => session().scale(vm.name, { memoryMiB: memory }, true))).category).toBe('unsupported');
+        expect((await driverError(() => session().scale(ref(), { memoryMiB: memory }, true))).category).toBe('unsupported');
       }
       expect((await observed())?.power).toBe('Running');
     });
@@ -289,10 +366,10 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     it('reboot: the guest restarts, keeps its definition, and no stop is reported', async () => {
       await ensureRunning();
       const before = await observed();
-      const console = caps.serialConsole ? await openConsole() : undefined;
+      const console = caps().serialConsole ? await openConsole() : undefined;
       const from = console?.text.length ?? 0;
       const since = Date.now();
-      await session().reboot(vm.name);
+      await session().reboot(ref());
       if (console) await console.waitFor(dut.readyMarker, dut.timeouts.bootMs, from);
       const after = await observedPower('Running');
       expect(after).toEqual(before);
@@ -300,142 +377,149 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     });
 
     it('live migration to the second host: afterwards the VM runs on exactly one host', async (ctx) => {
-      if (t.sessions.length < 2) ctx.skip();
+      if (hosts.length < 2) ctx.skip();
       await ensureRunning();
       const from = vm.host;
-      const to = (from + 1) % t.sessions.length;
-      if (!caps.liveMigration) {
-        expect((await driverError(() => session().migrate(vm.name, { session: t.sessions[to]! }, { live: true }))).category).toBe('unsupported');
+      const to = (from + 1) % hosts.length;
+      if (!caps(from).liveMigration || !caps(to).liveMigration) {
+        expect((await driverError(() => migrate(to))).category).toBe('unsupported');
         return;
       }
       const before = await observed();
       const since = Date.now();
-      await session().migrate(vm.name, { session: t.sessions[to]! }, { live: true });
+      await migrate(to);
       vm.host = to;
       tty = undefined;
-      expect(await t.observe.vm(from, vm.name)).toBeUndefined();
+      expect(await observed(from)).toBeUndefined();
       expect(await observed(to)).toEqual(before);
-      expect((await t.sessions[from]!.listInstances()).map((i) => i.name)).not.toContain(vm.name);
-      expect((await t.sessions[to]!.listInstances()).find((i) => i.name === vm.name)?.powerState).toBe('Running');
+      expect((await session(from).listInstances()).map((i) => i.name)).not.toContain(vm.name);
+      expect((await session(to).listInstances()).find((i) => i.name === vm.name)?.powerState).toBe('Running');
+      expect(await session(to).powerState(ref())).toBe('Running');
       // A migration is not a stop: an HA monitor must not restart the VM elsewhere.
       await sleep(500);
       expect(powerEvents(since).filter((e) => e.event.state === 'Stopped' && e.event.reason !== 'migrated')).toEqual([]);
     });
 
     it('storage motion: as the capability says, moving the disks with the VM works or is refused', async (ctx) => {
-      if (t.sessions.length < 2) ctx.skip();
+      if (hosts.length < 2) ctx.skip();
       await ensureRunning();
       const from = vm.host;
-      const to = (from + 1) % t.sessions.length;
-      const pool = (await t.sessions[to]!.inventory()).storagePools[0]!.name;
+      const to = (from + 1) % hosts.length;
+      const pools = (await session(to).inventory()).storagePools;
+      const pool = pools[0]!.ref ?? pools[0]!.name;
       const volumePools = Object.fromEntries(vm.spec.disks.filter((d) => d.device === 'disk').map((d) => [d.name, pool]));
-      if (!caps.storageMotion) {
-        expect((await driverError(() => session().migrate(vm.name, { session: t.sessions[to]!, volumePools }, { live: true }))).category).toBe('unsupported');
+      if (!caps(from).storageMotion || !caps(to).storageMotion) {
+        expect((await driverError(() => migrate(to, { volumePools }))).category).toBe('unsupported');
         // Settled: still running where it was.
         expect((await observed(from))?.power).toBe('Running');
-        expect(await t.observe.vm(to, vm.name)).toBeUndefined();
+        expect(await observed(to)).toBeUndefined();
         return;
       }
-      await session().migrate(vm.name, { session: t.sessions[to]!, volumePools }, { live: true });
+      await migrate(to, { volumePools });
       vm.host = to;
       tty = undefined;
-      expect(await t.observe.vm(from, vm.name)).toBeUndefined();
+      expect(await observed(from)).toBeUndefined();
       expect((await observed(to))?.power).toBe('Running');
     });
 
     it('graceful stop: Stopped on the host and a power event (shutdown)', async () => {
       await ensureRunning();
       const since = Date.now();
-      await session().stop(vm.name, { timeoutMs: dut.timeouts.stopMs });
-      expect(await session().powerState(vm.name)).toBe('Stopped');
+      await session().stop(ref(), { timeoutMs: dut.timeouts.stopMs });
+      expect(await session().powerState(ref())).toBe('Stopped');
       expect((await observed())?.power).toBe('Stopped');
-      const event = await waitForEvent(since, vm.host, 'Stopped');
-      expect(event).toMatchObject({ kind: 'power', name: vm.name, state: 'Stopped', reason: 'shutdown' });
+      const event = await waitForEvent(since, vm.host, 'Stopped', 'shutdown');
+      expect(event).toMatchObject({ kind: 'power', vmRef: ref(), name: vm.name, state: 'Stopped', reason: 'shutdown', initiator: expect.stringMatching(/^(user|guest)$/) });
       // Stopping a stopped VM changes nothing.
-      await session().stop(vm.name);
+      await session().stop(ref());
       expect((await observed())?.power).toBe('Stopped');
     });
 
     it('forced stop: Stopped at once and a power event (destroyed)', async () => {
-      await ensureRunning();
+      await ensureRunning({ guestUp: false });
       const since = Date.now();
-      await session().stop(vm.name, { forced: true });
+      await session().stop(ref(), { forced: true });
       expect((await observed())?.power).toBe('Stopped');
-      const event = await waitForEvent(since, vm.host, 'Stopped');
-      expect(event).toMatchObject({ kind: 'power', name: vm.name, state: 'Stopped', reason: 'destroyed' });
+      const event = await waitForEvent(since, vm.host, 'Stopped', 'destroyed');
+      expect(event).toMatchObject({ kind: 'power', vmRef: ref(), name: vm.name, state: 'Stopped', reason: 'destroyed', initiator: 'user' });
     });
 
-    it('snapshots: a tree with parent and current, revert to an earlier one, delete', async () => {
+    it('snapshots: a tree with parent and current, revert to an earlier one, delete', async (ctx) => {
+      if (!session().snapshots) ctx.skip();
       await ensureStopped();
       const cpuAtA = (await observed())!.cpuNumber;
       const other = cpuAtA === 1 ? 2 : 1;
-      const byName = async () => Object.fromEntries((await t.observe.snapshots(vm.host, vm.name)).map((s) => [s.name, { parent: s.parent, current: s.current }]));
-      const listed = async () => Object.fromEntries((await session().listSnapshots(vm.name)).map((s) => [s.name, { parent: s.parent, current: s.current }]));
+      const take = (name: string, extra: Partial<SnapshotRequest> = {}) => snapshots().create(ref(), { name, withMemory: false, ...extra });
 
-      await session().createSnapshot(vm.name, { name: 'conf-a', description: 'first', withMemory: false });
-      await session().scale(vm.name, { cpuNumber: other }, false);
+      await take('conf-a', { description: 'first' });
+      await session().scale(ref(), { cpuNumber: other }, false);
       expect((await observed())?.cpuNumber).toBe(other);
-      await session().createSnapshot(vm.name, { name: 'conf-b', withMemory: false });
-      expect(await byName()).toEqual({ 'conf-a': { parent: undefined, current: false }, 'conf-b': { parent: 'conf-a', current: true } });
-      const a = (await session().listSnapshots(vm.name)).find((s) => s.name === 'conf-a');
+      await take('conf-b');
+      expect(await observedTree()).toEqual({ 'conf-a': { parent: undefined, current: false }, 'conf-b': { parent: 'conf-a', current: true } });
+      const a = (await snapshots().list(ref())).find((s) => s.name === 'conf-a');
       expect(a).toMatchObject({ description: 'first', withMemory: false, current: false });
 
       // Revert: the definition of the time (its vCPUs) comes back, and conf-a is current.
-      await session().revertSnapshot(vm.name, 'conf-a');
+      await snapshots().revert(ref(), await snapshotRef('conf-a'));
       expect(await observed()).toMatchObject({ power: 'Stopped', cpuNumber: cpuAtA });
       // A snapshot taken now branches off conf-a.
-      await session().createSnapshot(vm.name, { name: 'conf-c', withMemory: false });
+      await take('conf-c');
       const tree = { 'conf-a': { parent: undefined, current: false }, 'conf-b': { parent: 'conf-a', current: false }, 'conf-c': { parent: 'conf-a', current: true } };
-      expect(await byName()).toEqual(tree);
-      expect(await listed()).toEqual(tree);
+      expect(await observedTree()).toEqual(tree);
+      expect(await listedTree()).toEqual(tree);
 
       // Deleting conf-a moves its children up; the current one stays current.
-      await session().deleteSnapshot(vm.name, 'conf-a');
+      const gone = await snapshotRef('conf-a');
+      await snapshots().remove(ref(), gone);
       const after = { 'conf-b': { parent: undefined, current: false }, 'conf-c': { parent: undefined, current: true } };
-      expect(await byName()).toEqual(after);
-      expect(await listed()).toEqual(after);
-      expect((await driverError(() => session().revertSnapshot(vm.name, 'conf-a'))).category).toBe('not-found');
-      expect((await driverError(() => session().deleteSnapshot(vm.name, 'conf-a'))).category).toBe('not-found');
-      await session().deleteSnapshot(vm.name, 'conf-c');
-      await session().deleteSnapshot(vm.name, 'conf-b');
-      expect(await byName()).toEqual({});
+      expect(await observedTree()).toEqual(after);
+      expect(await listedTree()).toEqual(after);
+      expect((await driverError(() => snapshots().revert(ref(), gone))).category).toBe('not-found');
+      expect((await driverError(() => snapshots().remove(ref(), gone))).category).toBe('not-found');
+      await snapshots().remove(ref(), await snapshotRef('conf-c'));
+      await snapshots().remove(ref(), await snapshotRef('conf-b'));
+      expect(await observedTree()).toEqual({});
     });
 
-    it('snapshots of a running VM: memory, disk-only and quiesced, each as the capabilities say', async () => {
-      await ensureRunning();
-      const take = (name: string, options: { withMemory: boolean; quiesce?: boolean }) => session().createSnapshot(vm.name, { name, ...options });
-      if (caps.memorySnapshots) {
+    it('snapshots of a running VM: memory, disk-only and quiesced, each as the capabilities say', async (ctx) => {
+      if (!session().snapshots) {
+        expect(caps().memorySnapshots || caps().diskSnapshotsWhileRunning || caps().quiesceSnapshots).toBe(false);
+        ctx.skip();
+      }
+      await ensureRunning({ guestUp: false });
+      const take = (name: string, options: { withMemory: boolean; quiesce?: boolean }) => snapshots().create(ref(), { name, ...options });
+      if (caps().memorySnapshots) {
         await take('conf-mem', { withMemory: true });
-        expect((await session().listSnapshots(vm.name)).find((s) => s.name === 'conf-mem')).toMatchObject({ withMemory: true, current: true });
+        expect((await snapshots().list(ref())).find((s) => s.name === 'conf-mem')).toMatchObject({ withMemory: true, current: true });
         // Reverting to a memory snapshot brings the VM back running, wherever it was since.
-        await session().stop(vm.name, { forced: true });
-        await session().revertSnapshot(vm.name, 'conf-mem');
+        await session().stop(ref(), { forced: true });
+        await snapshots().revert(ref(), await snapshotRef('conf-mem'));
         expect((await observedPower('Running'))?.power).toBe('Running');
-        await session().deleteSnapshot(vm.name, 'conf-mem');
+        await snapshots().remove(ref(), await snapshotRef('conf-mem'));
       } else {
         expect((await driverError(() => take('conf-mem', { withMemory: true }))).category).toBe('unsupported');
       }
-      if (caps.diskSnapshotsWhileRunning) {
+      if (caps().diskSnapshotsWhileRunning) {
         await take('conf-disk', { withMemory: false });
-        expect((await session().listSnapshots(vm.name)).find((s) => s.name === 'conf-disk')).toMatchObject({ withMemory: false });
-        await session().deleteSnapshot(vm.name, 'conf-disk');
+        expect((await snapshots().list(ref())).find((s) => s.name === 'conf-disk')).toMatchObject({ withMemory: false });
+        await snapshots().remove(ref(), await snapshotRef('conf-disk'));
       } else {
         expect((await driverError(() => take('conf-disk', { withMemory: false }))).category).toBe('unsupported');
       }
-      const quiescedWith = { withMemory: !caps.diskSnapshotsWhileRunning, quiesce: true };
-      if (caps.quiesceSnapshots) {
+      const quiescedWith = { withMemory: !caps().diskSnapshotsWhileRunning, quiesce: true };
+      if (caps().quiesceSnapshots) {
         await take('conf-quiet', quiescedWith);
-        await session().deleteSnapshot(vm.name, 'conf-quiet');
+        await snapshots().remove(ref(), await snapshotRef('conf-quiet'));
       } else {
         expect((await driverError(() => take('conf-quiet', quiescedWith))).category).toBe('unsupported');
       }
-      expect(await t.observe.snapshots(vm.host, vm.name)).toEqual([]);
+      expect(await observedTree()).toEqual({});
       expect((await observed())?.power).toBe('Running');
     });
 
     it('errors: operations on an unknown VM are DriverError not-found, and nothing appears on the host', async () => {
-      const ghost = dut.uniqueName('ghost');
-      const s = t.sessions[0]!;
+      const ghost = t.unknownRef?.() ?? dut.uniqueName('ghost');
+      const s = session(0);
       expect(await s.powerState(ghost)).toBe('Missing');
       const calls: [string, () => Promise<unknown>][] = [
         ['start', () => s.start(ghost)],
@@ -444,41 +528,46 @@ export function conformanceSuite(dut: DriverUnderTest): void {
         ['reboot', () => s.reboot(ghost)],
         ['destroy', () => s.destroy(ghost, { removeDisks: 'all' })],
         ['scale', () => s.scale(ghost, { cpuNumber: 2 }, true)],
-        ['listSnapshots', () => s.listSnapshots(ghost)],
-        ['createSnapshot', () => s.createSnapshot(ghost, { name: 'x', withMemory: false })],
       ];
-      if (caps.serialConsole) calls.push(['openConsole', () => s.openConsole(ghost)]);
-      if (t.sessions.length > 1) calls.push(['migrate', () => s.migrate(ghost, { session: t.sessions[1]! }, { live: true })]);
+      if (s.snapshots) {
+        const facet = s.snapshots;
+        calls.push(['snapshots.list', () => facet.list(ghost)], ['snapshots.create', () => facet.create(ghost, { name: 'x', withMemory: false })]);
+      }
+      const serial = s.console?.serial;
+      if (serial) calls.push(['console.serial.open', () => serial.open(ghost)]);
+      if (hosts.length > 1 && s.migration) {
+        const facet = s.migration;
+        const request: MigrationRequest = { vm: ghost, spec: t.guest(ghost), live: true };
+        calls.push(['migration', async () => facet.perform(request, await (session(1).migration ?? facet).prepare(request))]);
+      }
       for (const [what, call] of calls) {
         const error = await driverError(call);
         expect({ what, category: error.category }).toEqual({ what, category: 'not-found' });
       }
-      for (let host = 0; host < t.sessions.length; host++) expect(await t.observe.vm(host, ghost)).toBeUndefined();
+      for (const { session: h } of hosts) expect(await t.observe.vm(h.ref, { name: ghost, ref: ghost })).toBeUndefined();
     });
 
     it('errors: what the VM\'s state does not allow is refused as invalid, and the VM is left as it was', async () => {
       await ensureStopped();
-      expect((await driverError(() => session().reboot(vm.name))).category).toBe('invalid');
+      expect((await driverError(() => session().reboot(ref()))).category).toBe('invalid');
       expect((await observed())?.power).toBe('Stopped');
-      await ensureRunning();
-      expect((await driverError(() => session().start(vm.name))).category).toBe('invalid');
-      expect((await driverError(() => session().define(vm.spec))).category).toBe('invalid');
-      if (caps.liveMigration) {
-        expect((await driverError(() => session().migrate(vm.name, { session: session() }, { live: true }))).category).toBe('invalid');
-      }
+      await ensureRunning({ guestUp: false });
+      expect((await driverError(() => session().start(ref()))).category).toBe('invalid');
+      expect((await driverError(() => session().define({ ...vm.spec, ref: vm.ref }))).category).toBe('invalid');
+      if (caps().liveMigration) expect((await driverError(() => migrate(vm.host))).category).toBe('invalid');
       expect(await observed()).toMatchObject({ power: 'Running', uuid: vm.spec.uuid });
     });
 
     it('destroy: a running VM is powered off, undefined and its disks deleted', async () => {
-      await ensureRunning();
+      await ensureRunning({ guestUp: false });
       tty?.close();
       tty = undefined;
-      await session().destroy(vm.name, { removeDisks: 'all' });
+      await session().destroy(ref(), { removeDisks: 'all' });
       vm.defined = false;
-      expect(await session().powerState(vm.name)).toBe('Missing');
+      expect(await session().powerState(ref())).toBe('Missing');
       expect((await session().listInstances()).map((i) => i.name)).not.toContain(vm.name);
-      for (let host = 0; host < t.sessions.length; host++) expect(await t.observe.vm(host, vm.name)).toBeUndefined();
-      for (const disk of vm.spec.disks.filter((d) => d.device === 'disk')) expect(await t.observe.diskExists(vm.host, disk.name)).toBe(false);
+      for (let host = 0; host < hosts.length; host++) expect(await observed(host)).toBeUndefined();
+      for (const disk of vm.spec.disks.filter((d) => d.device === 'disk')) expect(await t.observe.diskExists(hostRef(), disk.name)).toBe(false);
     });
   });
 }

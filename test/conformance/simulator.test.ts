@@ -29,12 +29,13 @@ conformanceSuite({
     const dir = mkdtempSync(path.join(tmpdir(), 'kiln-conformance-sim-'));
     const stateFile = path.join(dir, 'simulator.json');
     const driver = new SimulatorDriver({ stateFile });
-    const sessions = await Promise.all(HOSTS.map((name) => driver.connect({ hostId: `conformance-${name}`, url: `simulator://${name}?cpus=8&memory=16384` })));
+    const endpoints = await Promise.all(HOSTS.map((name) => driver.connect({ hostId: `conformance-${name}`, url: `simulator://${name}?cpus=8&memory=16384` })));
     const world = () => JSON.parse(readFileSync(stateFile, 'utf8')) as SavedWorld;
-    const domain = (host: number, name: string): SimDomain | undefined => world().hosts[HOSTS[host]!]?.domains[name];
+    // A simulated host's ref is its name; a VM's is its domain name.
+    const domain = (host: string, name: string): SimDomain | undefined => world().hosts[host]?.domains[name];
     return {
       driver,
-      sessions,
+      endpoints,
       guest: (name): VmSpec => ({
         internalName: name,
         displayName: `conformance ${name}`,
@@ -48,23 +49,23 @@ conformanceSuite({
         nics: [{ macAddress: '52:54:00:00:00:01', network: 'sim-bridge' }],
       }),
       observe: {
-        async vm(host, name) {
-          const d = domain(host, name);
+        async vm(host, vm) {
+          const d = domain(host, vm.name);
           if (!d) return undefined;
           return { power: d.power, uuid: d.spec.uuid, cpuNumber: d.spec.cpuNumber, memoryMiB: d.spec.memoryMiB, disks: d.spec.disks.filter((x) => x.device === 'disk').map((x) => x.name) };
         },
         async diskExists(_host, disk) {
           return Object.prototype.hasOwnProperty.call(world().disks ?? {}, disk);
         },
-        async snapshots(host, name) {
-          return (domain(host, name)?.snapshots ?? []).map((s) => ({ name: s.name, parent: s.parent, current: s.current }));
+        async snapshots(host, vm) {
+          return (domain(host, vm.name)?.snapshots ?? []).map((s) => ({ name: s.name, parent: s.parent, current: s.current }));
         },
       },
       async cleanup() {
         // The world lives in a private directory that close() removes.
       },
       async close() {
-        await Promise.all(sessions.map((s) => s.close()));
+        await Promise.all(endpoints.map((e) => e.close()));
         rmSync(dir, { recursive: true, force: true });
       },
     };
