@@ -7,12 +7,12 @@
  *    after a reconnect or a libvirtd restart, and events in between are lost).
  */
 import type { ClientChannel } from 'ssh2';
-import type { HostEvent, PowerState } from '../types.js';
+import type { PowerState } from '../types.js';
 import { command } from './shell.js';
-import { parseDomstate, parseEventLine, parseList, powerEventOf, powerStateOf } from './virsh-output.js';
+import { parseDomstate, parseEventLine, parseList, powerEventOf, powerStateOf, type DomainPowerChange } from './virsh-output.js';
 import type { Virsh } from './virsh.js';
 
-type PowerEvent = Extract<HostEvent, { kind: 'power' }>;
+type PowerEvent = DomainPowerChange;
 
 /** A reason for a state reported by `virsh domstate --reason`, in HostEvent's words. */
 export function reasonOfDomstate(reason: string | undefined): string | undefined {

@@ -1,10 +1,11 @@
 /**
  * The KVM driver: libvirt hosts reached over SSH, with virsh doing the work on the host.
  *
- * Host URL: ssh://host[:port] (a user in the URL is used when HostConnectionSpec.username is
- * absent; default root). Credentials: password or privateKey (OpenSSH/PEM text). Host keys are
- * trusted on first use; session.hostKeyFingerprint is what the engine pins, and a connect with a
- * different pinnedHostKey is refused with category 'host-key-changed'.
+ * An endpoint is one host (KvmEndpoint). Host URL: ssh://host[:port] (a user in the URL is used
+ * when HostConnectionSpec.username is absent; default root); connection.ts holds the add rules.
+ * Credentials: password or privateKey (OpenSSH/PEM text). Host keys are trusted on first use;
+ * endpoint.trust is what the engine pins, and a connect with a different pinnedTrust is refused
+ * with category 'host-key-changed'.
  *
  * HostConnectionSpec.options (strings), all optional:
  *   pool            storage pool for disks without their own (default "kiln")
@@ -19,12 +20,15 @@
  *                   (default: qemu user-mode networking)
  *   maxExecChannels concurrent virsh commands on the connection (default 6; sshd allows 10 sessions)
  */
-import { DriverError, type HostConnectionSpec, type HostSession, type HypervisorDriver } from '../types.js';
+import { DriverError, type ConnectionInput, type DriverDefaults, type HostConnectionSpec, type HypervisorDriver, type TrustAnchor } from '../types.js';
+import { KVM_CONNECTION_FORM, probeKvmTrust, validateKvmConnection } from './connection.js';
+import { KvmEndpoint } from './endpoint.js';
 import { KvmSession, KVM_CAPABILITIES, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
 import { PoolQueue } from './storage.js';
 
 export { KvmSession, KVM_CAPABILITIES } from './session.js';
+export { KvmEndpoint } from './endpoint.js';
 export type { KvmHostOptions } from './session.js';
 export { sshFingerprint } from './ssh-connection.js';
 export type { VncForward } from './vnc.js';
@@ -45,14 +49,24 @@ export interface KvmDriverOptions {
 export class KvmDriver implements HypervisorDriver {
   readonly hypervisor = 'KVM' as const;
   readonly capabilities = KVM_CAPABILITIES;
+  readonly defaults: DriverDefaults = { diskFormat: 'qcow2', diskBus: 'virtio', nicAdapter: 'virtio' };
+  readonly connectionForm = KVM_CONNECTION_FORM;
   /** One storage queue per host (user@host:port, libvirt URI): a reconnect's new session must
    *  not refresh the pool while the old one is still building a volume there. */
   private readonly poolQueues = new Map<string, PoolQueue>();
 
   constructor(private readonly driverOptions: KvmDriverOptions = {}) {}
 
-  async connect(spec: HostConnectionSpec): Promise<HostSession> {
-    return this.connectKvm(spec);
+  validateConnection(input: ConnectionInput): { url: string; name: string } {
+    return validateKvmConnection(input);
+  }
+
+  probeTrust(url: string): Promise<TrustAnchor> {
+    return probeKvmTrust(url);
+  }
+
+  async connect(spec: HostConnectionSpec): Promise<KvmEndpoint> {
+    return new KvmEndpoint(await this.connectKvm(spec));
   }
 
   /** Same as connect, typed as the KVM session (forwardVnc, migrationUri). */
@@ -66,7 +80,7 @@ export class KvmDriver implements HypervisorDriver {
       username: address.username,
       password: spec.password,
       privateKey: spec.privateKey,
-      pinnedHostKey: spec.pinnedHostKey,
+      pinnedHostKey: pinnedHostKey(spec),
       maxExecChannels: numberOption(options.maxExecChannels, 6),
       readyTimeoutMs: this.driverOptions.connectTimeoutMs,
     });
@@ -119,6 +133,12 @@ export function parseHostUrl(url: string, username?: string): { host: string; po
   if (!host) throw new DriverError(`no host in ${url}`, 'invalid');
   const port = parsed.port ? Number(parsed.port) : 22;
   return { host, port, username: username || decodeURIComponent(parsed.username) || 'root' };
+}
+
+function pinnedHostKey(spec: HostConnectionSpec): string | undefined {
+  if (!spec.pinnedTrust) return undefined;
+  if (spec.pinnedTrust.kind !== 'ssh-host-key') throw new DriverError(`a KVM host is trusted by its SSH host key, not a ${spec.pinnedTrust.kind}`, 'invalid');
+  return spec.pinnedTrust.fingerprint;
 }
 
 function numberOption(value: string | undefined, fallback: number): number {

@@ -159,6 +159,7 @@ export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
     const dom = parseDomainXml(entry.xml);
     const sizes = parseDomblkinfoAll(entry.blk ?? '');
     instances.push({
+      ref: dom.name,
       name: dom.name,
       uuid: dom.uuid ?? uuid,
       powerState: entry.state ? parseDomstate(entry.state).state : 'Unknown',

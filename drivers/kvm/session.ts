@@ -1,16 +1,24 @@
 /**
  * One KVM host as a HostSession: every operation is virsh over the host's single SSH connection.
+ * The libvirt domain name is the VM's ref and the snapshot name the snapshot's (unique per host
+ * and per domain; Kiln never renames either). Optional facets are thin views over the methods
+ * below, which tests also call directly.
  */
 import type { Duplex } from 'node:stream';
 import {
   DriverError,
   type DriverCapabilities,
+  type ConsoleFacet,
+  type DefineResult,
   type HostEvent,
   type HostInventory,
   type HostSession,
   type InstanceInfo,
-  type MigrationTarget,
+  type MigrationFacet,
   type PowerState,
+  type SnapshotFacet,
+  type StorageFacet,
+  type TrustAnchor,
   type SnapshotInfo,
   type StopOptions,
   type StoredImage,
@@ -23,7 +31,7 @@ import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, s
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
 import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool, uploadImage, type HostStorage } from './storage.js';
-import { parseDomstate } from './virsh-output.js';
+import { initiatorOf, parseDomstate, type DomainPowerChange } from './virsh-output.js';
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
 import { buildXml } from './xml.js';
@@ -75,6 +83,13 @@ export interface KvmHostOptions {
   reconcileIntervalMs: number;
 }
 
+/** Where a KVM domain moves: the destination session (the ticket of prepare(), or a test's own). */
+export interface MigrationTarget {
+  session: KvmSession;
+  /** Destination storage pool per disk name (storage motion: refused, KVM hosts share primary storage). */
+  volumePools?: Record<string, string>;
+}
+
 export interface HostAddress {
   host: string;
   port: number;
@@ -88,7 +103,7 @@ export class KvmSession implements HostSession {
   readonly capabilities = KVM_CAPABILITIES;
   readonly virsh: Virsh;
   /** This host's virsh and its pool queue, for the volume operations in storage.ts. */
-  readonly storage: HostStorage;
+  readonly pools: HostStorage;
   private readonly listeners = new Set<(event: HostEvent) => void>();
   /** Lifecycle events and reconcile for this host. */
   readonly watcher: DomainEventWatcher;
@@ -111,8 +126,8 @@ export class KvmSession implements HostSession {
     poolQueue: PoolQueue = new PoolQueue(),
   ) {
     this.virsh = new Virsh(ssh, options.uri);
-    this.storage = { virsh: this.virsh, queue: poolQueue };
-    this.watcher = new DomainEventWatcher(this.virsh, (event) => this.emit(event), options.reconcileIntervalMs);
+    this.pools = { virsh: this.virsh, queue: poolQueue };
+    this.watcher = new DomainEventWatcher(this.virsh, (event) => this.emit(this.powerEvent(event)), options.reconcileIntervalMs);
     ssh.on('down', (error: DriverError) => {
       if (!this.connectionUp || this.closed) return;
       this.connectionUp = false;
@@ -129,6 +144,59 @@ export class KvmSession implements HostSession {
 
   get hostKeyFingerprint(): string | undefined {
     return this.ssh.hostKeyFingerprint;
+  }
+
+  /** The host's ref on its endpoint: the address Kiln reaches it by (one host per KVM endpoint). */
+  get ref(): string {
+    return this.address.host;
+  }
+
+  get trust(): TrustAnchor | undefined {
+    const fingerprint = this.ssh.hostKeyFingerprint;
+    return fingerprint ? { kind: 'ssh-host-key', fingerprint } : undefined;
+  }
+
+  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  readonly snapshots: SnapshotFacet = {
+    create: async (vm, snapshot) => {
+      await this.createSnapshot(vm, snapshot);
+      return { ref: snapshot.name };
+    },
+    list: (vm) => this.listSnapshots(vm),
+    revert: (vm, snapshot) => this.revertSnapshot(vm, snapshot),
+    remove: (vm, snapshot) => this.deleteSnapshot(vm, snapshot),
+    // libvirt keeps snapshot records per host, not with the disks: they must follow the VM.
+    carry: (vm, snapshots, current) => this.importSnapshots(vm, snapshots, current),
+  };
+
+  get console(): ConsoleFacet {
+    return {
+      serial: { open: (vm) => this.openConsole(vm) },
+      graphical: this.options.vnc
+        ? {
+            protocol: 'vnc',
+            open: async (vm) => {
+              const forward = await this.forwardVnc(vm);
+              return { protocol: 'vnc', port: forward.port, close: () => forward.close() };
+            },
+          }
+        : undefined,
+    };
+  }
+
+  /** prepare() runs on the destination (it names the URI the source's libvirt migrates to), perform() on the source. */
+  readonly migration: MigrationFacet = {
+    prepare: async () => ({ hostRef: this.ref, data: { uri: this.migrationUri() }, destination: this }),
+    perform: async (request, ticket) => {
+      if (!(ticket.destination instanceof KvmSession)) throw new DriverError('a KVM domain can only migrate to another KVM host', 'unsupported');
+      await this.migrate(request.vm, { session: ticket.destination, volumePools: request.volumePools }, { live: request.live });
+    },
+  };
+
+  /** A libvirt power change as a contract event: the domain name is its ref, on this host. */
+  private powerEvent(change: DomainPowerChange): HostEvent {
+    return { ...change, vmRef: change.name, hostRef: this.ref, initiator: initiatorOf(change.reason) };
   }
 
   private emit(event: HostEvent): void {
@@ -189,7 +257,12 @@ export class KvmSession implements HostSession {
 
   // ---------------------------------------------------------------- define
 
-  async define(spec: VmSpec): Promise<void> {
+  async define(spec: VmSpec): Promise<DefineResult> {
+    await this.defineDomain(spec);
+    return { ref: spec.internalName };
+  }
+
+  private async defineDomain(spec: VmSpec): Promise<void> {
     const state = await this.powerState(spec.internalName);
     if (state === 'Running' || state === 'Paused') {
       throw new DriverError(`domain ${spec.internalName} is ${state.toLowerCase()}; stop it before redefining`, 'invalid');
@@ -198,16 +271,19 @@ export class KvmSession implements HostSession {
     let isoPath = spec.isoPath;
     for (const disk of spec.disks) {
       if (disk.device === 'cdrom') {
-        isoPath ??= disk.name;
+        // A CD-ROM beside the ISO drive (the config drive), staged into the pool under its name.
+        const volume = await findVolume(this.pools, disk.pool ?? this.options.pool, disk.name);
+        if (!volume) throw new DriverError(`CD-ROM image ${disk.name} not found in pool ${disk.pool ?? this.options.pool} on the host`, 'not-found');
+        disks.push({ path: volume.path, format: 'raw', bus: 'ide', device: 'cdrom' });
         continue;
       }
       const pool = disk.pool ?? this.options.pool;
-      const volume = (await findVolume(this.storage, pool, disk.name)) ?? (await createVolume(this.storage, pool, disk));
+      const volume = (await findVolume(this.pools, pool, disk.name)) ?? (await createVolume(this.pools, pool, disk));
       disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus: disk.bus ?? 'virtio' });
     }
     // An ISO Kiln copied into the pool (stageImage) is named by its volume; the domain needs its path.
     if (isoPath && !isPath(isoPath)) {
-      const volume = await findVolume(this.storage, this.options.pool, isoPath);
+      const volume = await findVolume(this.pools, this.options.pool, isoPath);
       if (!volume) throw new DriverError(`ISO ${isoPath} not found in pool ${this.options.pool} on the host`, 'not-found');
       isoPath = volume.path;
     }
@@ -341,7 +417,7 @@ export class KvmSession implements HostSession {
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
-    for (const disk of disks) await deleteVolume(this.storage, this.options.pool, disk);
+    for (const disk of disks) await deleteVolume(this.pools, this.options.pool, disk);
   }
 
   // ---------------------------------------------------------------- media, resources
@@ -363,7 +439,7 @@ export class KvmSession implements HostSession {
   private readonly verifiedImages = new Set<string>();
 
   async stageImage(image: StoredImage): Promise<void> {
-    await uploadImage(this.storage, this.options.pool, image, this.verifiedImages);
+    await uploadImage(this.pools, this.options.pool, image, this.verifiedImages);
   }
 
   async attachIso(name: string, isoPath: string): Promise<void> {
@@ -469,7 +545,7 @@ export class KvmSession implements HostSession {
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
     // The destination's view of the shared pool is stale until refreshed (later volume deletes there).
-    await refreshPool(target.session.storage, target.session.options.pool).catch(() => undefined);
+    await refreshPool(target.session.pools, target.session.options.pool).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -508,6 +584,7 @@ done`,
       .flatMap((section) => splitDocuments(section.body, 'domainsnapshot'))
       .map((xml) => ({ xml, s: parseSnapshotXml(xml) }))
       .map(({ xml, s }) => ({
+        ref: s.name,
         name: s.name,
         description: s.description || undefined,
         parent: s.parent,

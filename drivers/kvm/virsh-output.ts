@@ -2,7 +2,7 @@
  * Parsers for virsh's text output (the XML ones live in domain-xml.ts and resource-xml.ts).
  * virsh runs with LC_ALL=C, so labels are in English.
  */
-import type { HostEvent, PowerState } from '../types.js';
+import type { PowerState } from '../types.js';
 
 /** "Key:   value" lines (nodeinfo, dominfo, pool-info, nodememstats) into a map. */
 export function parseKeyValues(output: string): Map<string, string> {
@@ -209,7 +209,20 @@ export function parseEventLine(line: string): LifecycleEvent | undefined {
 }
 
 /** A lifecycle event as a Kiln host event, or undefined for the ones that change no power state. */
-export function powerEventOf(event: LifecycleEvent): Extract<HostEvent, { kind: 'power' }> | undefined {
+/** A domain's power change as libvirt words it; the session adds the ref, host and initiator (initiatorOf). */
+export interface DomainPowerChange {
+  kind: 'power';
+  name: string;
+  state: PowerState;
+  reason?: string;
+}
+
+/** Who caused a libvirt power change: the guest (its own shutdown, a crash) or a request; KVM has no platform automation. */
+export function initiatorOf(reason: string | undefined): 'guest' | 'user' {
+  return reason === 'shutdown' || reason === 'crashed' ? 'guest' : 'user';
+}
+
+export function powerEventOf(event: LifecycleEvent): DomainPowerChange | undefined {
   const detail = event.detail.toLowerCase();
   const name = event.domain;
   switch (event.event) {

@@ -6,21 +6,38 @@
  * Host URL: simulator://NAME?cpus=8&mhz=2000&memory=16384 (memory in MiB). latency=MS makes the
  * host take that long over define, start, stop, reboot and destroy, as a real host does, so that
  * crash tests can catch a VM half-way through an operation.
+ *
+ * On the driver contract as the real drivers are: an endpoint per simulated host (reporting that
+ * host), the domain name as the VM's ref, power events with their initiator on start, stop,
+ * destroy and migration (both ends), two-phase migration, and a TLS-style certificate thumbprint
+ * per host so trust on first use and a changed certificate (rekey) behave as on vSphere.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import {
   DriverError,
+  type ConnectionForm,
+  type ConnectionInput,
+  type ConsoleFacet,
+  type DefineResult,
   type DriverCapabilities,
+  type DriverDefaults,
+  type Endpoint,
+  type EndpointHost,
+  type EventInitiator,
+  type GpuFacet,
   type HostConnectionSpec,
   type HostEvent,
   type HostInventory,
   type HostSession,
   type HypervisorDriver,
   type InstanceInfo,
-  type MigrationTarget,
+  type MigrationFacet,
   type PowerState,
+  type SnapshotFacet,
+  type StorageFacet,
+  type TrustAnchor,
   type SnapshotInfo,
   type StopOptions,
   type StoredImage,
@@ -45,6 +62,23 @@ const CAPABILITIES: DriverCapabilities = {
   maxGuestsLimit: 50,
 };
 
+const CONNECTION_FORM: ConnectionForm = {
+  urlExample: 'simulator://sim-1',
+  urlRule: 'a simulated host is simulator://NAME[?cpus=N&mhz=MHZ&memory=MIB]',
+  credentials: [[]],
+  adds: 'host',
+  trust: 'tls-certificate',
+};
+
+/** Where a simulated domain moves (the ticket's destination). */
+interface MigrationTarget {
+  session: HostSession;
+}
+
+function simulatorName(url: URL): string {
+  return url.hostname || url.pathname.replace(/^\/+/, '');
+}
+
 /** The host operations a test can make fail (failNext). */
 export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks';
 
@@ -61,6 +95,10 @@ interface SimFault {
 export class SimulatorDriver implements HypervisorDriver {
   readonly hypervisor = 'Simulator' as const;
   readonly capabilities = CAPABILITIES;
+  readonly defaults: DriverDefaults = { diskFormat: 'qcow2', diskBus: 'virtio', nicAdapter: 'virtio' };
+  readonly connectionForm = CONNECTION_FORM;
+  /** Per host: how many times its certificate was replaced (rekey), which its thumbprint derives from. */
+  private readonly certificates = new Map<string, number>();
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
   private faults: SimFault[] = [];
@@ -95,10 +133,45 @@ export class SimulatorDriver implements HypervisorDriver {
     throw new DriverError(`${fault.message} (simulated host ${host})`, fault.category);
   }
 
-  async connect(spec: HostConnectionSpec): Promise<HostSession> {
+  validateConnection(input: ConnectionInput): { url: string; name: string } {
+    let url: URL;
+    try {
+      url = new URL(input.url);
+    } catch {
+      throw new DriverError(`url: "${input.url}" is not a URL (e.g. ${CONNECTION_FORM.urlExample})`, 'invalid', { param: 'url' });
+    }
+    if (url.protocol !== 'simulator:' || !simulatorName(url)) throw new DriverError(`url: ${CONNECTION_FORM.urlRule}`, 'invalid', { param: 'url' });
+    return { url: url.toString(), name: simulatorName(url) };
+  }
+
+  /** The simulated host's certificate thumbprint (SHA-256, vCenter's AB:CD:… form). */
+  thumbprint(hostName: string): TrustAnchor {
+    const hex = createHash('sha256').update(`kiln-simulator ${hostName} ${this.certificates.get(hostName) ?? 0}`).digest('hex').toUpperCase();
+    return { kind: 'tls-certificate', fingerprint: hex.match(/../g)!.join(':') };
+  }
+
+  /** Test hook: the host presents a new certificate (as after a reinstall); pinned connections are refused until accepted. */
+  rekey(hostName: string): TrustAnchor {
+    this.certificates.set(hostName, (this.certificates.get(hostName) ?? 0) + 1);
+    return this.thumbprint(hostName);
+  }
+
+  async probeTrust(url: string): Promise<TrustAnchor> {
+    return this.thumbprint(this.validateConnection({ url }).name);
+  }
+
+  async connect(spec: HostConnectionSpec): Promise<SimulatorEndpoint> {
     const url = new URL(spec.url);
     if (url.protocol !== 'simulator:') throw new DriverError(`not a simulator URL: ${spec.url}`, 'invalid');
-    const name = url.hostname || url.pathname.replace(/^\/+/, '');
+    const name = simulatorName(url);
+    const trust = this.thumbprint(name);
+    if (spec.pinnedTrust && (spec.pinnedTrust.kind !== trust.kind || spec.pinnedTrust.fingerprint !== trust.fingerprint)) {
+      throw new DriverError(
+        `The TLS certificate of ${name} has changed: expected SHA-256 thumbprint ${spec.pinnedTrust.fingerprint}, the host presented ${trust.fingerprint}. Connections are refused until an administrator accepts the new certificate.`,
+        'host-key-changed',
+        { presented: trust },
+      );
+    }
     const num = (key: string, fallback: number) => {
       const value = Number(url.searchParams.get(key) ?? fallback);
       return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -110,9 +183,14 @@ export class SimulatorDriver implements HypervisorDriver {
       gpus: parseGpus(url.searchParams.get('gpus')),
     });
     if (!host.up) throw new DriverError(`simulated host ${name} is down`, 'unreachable');
-    const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0));
+    const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0), trust);
     this.sessions.set(name, session);
-    return session;
+    return new SimulatorEndpoint(session);
+  }
+
+  /** The power events a host reports for a change it made (the session of that host, if connected). */
+  emitPower(hostName: string, domain: string, state: PowerState, reason: string, initiator: EventInitiator): void {
+    this.sessions.get(hostName)?.emit({ kind: 'power', vmRef: domain, name: domain, hostRef: hostName, state, reason, initiator });
   }
 
   /** Test hooks: the things that happen to real hosts without the engine asking. */
@@ -138,7 +216,7 @@ export class SimulatorDriver implements HypervisorDriver {
     if (!dom) throw new DriverError(`no domain ${domain} on ${hostName}`, 'not-found');
     dom.power = power;
     this.world.save();
-    this.sessions.get(hostName)?.emit({ kind: 'power', name: domain, state: power, reason });
+    this.emitPower(hostName, domain, power, reason, 'guest');
   }
 }
 
@@ -155,7 +233,33 @@ function parseGpus(value: string | null): SimHost['gpus'] {
   });
 }
 
-class SimulatorSession implements HostSession {
+/** A simulated host's endpoint: the one host, and its event stream. */
+export class SimulatorEndpoint implements Endpoint {
+  constructor(readonly session: SimulatorSession) {}
+
+  get trust(): TrustAnchor {
+    return this.session.trust;
+  }
+
+  async hosts(): Promise<EndpointHost[]> {
+    return [{ ref: this.session.ref, name: this.session.ref, connected: this.session.connected }];
+  }
+
+  host(ref: string): SimulatorSession {
+    if (ref !== this.session.ref) throw new DriverError(`host ${ref} is not behind the simulator endpoint ${this.session.ref}`, 'not-found');
+    return this.session;
+  }
+
+  onEvent(listener: (event: HostEvent) => void): () => void {
+    return this.session.onEvent(listener);
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
+  }
+}
+
+export class SimulatorSession implements HostSession {
   readonly capabilities = CAPABILITIES;
   private readonly events = new EventEmitter();
   /** Open serial consoles per domain: a reboot prints the guest's boot output on them, as a real guest does. */
@@ -167,7 +271,46 @@ class SimulatorSession implements HostSession {
     private readonly driver: SimulatorDriver,
     /** How long the host takes over a lifecycle operation (host URL latency=MS). */
     private readonly latencyMs = 0,
+    readonly trust: TrustAnchor = driver.thumbprint(host.name),
   ) {}
+
+  get ref(): string {
+    return this.host.name;
+  }
+
+  get connected(): boolean {
+    return this.host.up;
+  }
+
+  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  readonly snapshots: SnapshotFacet = {
+    create: async (vm, snapshot) => {
+      await this.createSnapshot(vm, snapshot);
+      return { ref: snapshot.name };
+    },
+    list: (vm) => this.listSnapshots(vm),
+    revert: (vm, snapshot) => this.revertSnapshot(vm, snapshot),
+    remove: (vm, snapshot) => this.deleteSnapshot(vm, snapshot),
+    // Like libvirt, the simulator keeps snapshot records with the host, so they must follow the VM.
+    carry: (vm, snapshots, current) => this.importSnapshots(vm, snapshots, current),
+  };
+
+  readonly console: ConsoleFacet = { serial: { open: (vm) => this.openConsole(vm) } };
+
+  readonly gpu: GpuFacet = { list: async () => (await this.inventory()).gpus };
+
+  readonly migration: MigrationFacet = {
+    prepare: async () => {
+      if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+      return { hostRef: this.ref, data: {}, destination: this };
+    },
+    perform: (request, ticket) => this.migrate(request.vm, { session: ticket.destination }),
+  };
+
+  private power(name: string, state: PowerState, reason: string, initiator: EventInitiator = 'user'): void {
+    this.emit({ kind: 'power', vmRef: name, name, hostRef: this.ref, state, reason, initiator });
+  }
 
   private async busy(): Promise<void> {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
@@ -217,6 +360,7 @@ class SimulatorSession implements HostSession {
 
   async listInstances(): Promise<InstanceInfo[]> {
     return Object.entries(this.up.domains).map(([name, d]) => ({
+      ref: name,
       name,
       uuid: d.spec.uuid,
       powerState: d.power,
@@ -236,7 +380,7 @@ class SimulatorSession implements HostSession {
     return this.up.domains[name]?.power ?? 'Missing';
   }
 
-  async define(spec: VmSpec): Promise<void> {
+  async define(spec: VmSpec): Promise<DefineResult> {
     await this.busy();
     this.driver.checkFault('define', this.host.name);
     const existing = this.up.domains[spec.internalName];
@@ -247,6 +391,7 @@ class SimulatorSession implements HostSession {
     // Disks that do not exist yet are created empty (a fresh clone of their backing image).
     for (const disk of spec.disks) this.driver.world.disks[disk.name] ??= '';
     this.save();
+    return { ref: spec.internalName };
   }
 
   async start(name: string): Promise<void> {
@@ -261,7 +406,7 @@ class SimulatorSession implements HostSession {
     domain.power = 'Running';
     domain.boots += 1;
     this.save();
-    this.emit({ kind: 'power', name, state: 'Running', reason: 'started' });
+    this.power(name, 'Running', 'started');
   }
 
   async stop(name: string, options?: StopOptions): Promise<void> {
@@ -272,7 +417,7 @@ class SimulatorSession implements HostSession {
     domain.power = 'Stopped';
     this.save();
     // As libvirt reports it: "Stopped Shutdown" after ACPI, "Stopped Destroyed" after a power-off.
-    if (wasUp) this.emit({ kind: 'power', name, state: 'Stopped', reason: options?.forced ? 'destroyed' : 'shutdown' });
+    if (wasUp) this.power(name, 'Stopped', options?.forced ? 'destroyed' : 'shutdown');
     this.driver.checkFault('stop', this.host.name, true);
   }
 
@@ -295,6 +440,8 @@ class SimulatorSession implements HostSession {
     for (const disk of remove) delete this.driver.world.disks[disk];
     delete this.up.domains[name];
     this.save();
+    // libvirt reports "Stopped Destroyed" when a running domain is destroyed before it is undefined.
+    if (domain.power !== 'Stopped') this.power(name, 'Stopped', 'destroyed');
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
@@ -364,6 +511,11 @@ class SimulatorSession implements HostSession {
     destination.domains[name] = domain;
     delete this.up.domains[name];
     this.save();
+    // As libvirt: "Stopped Migrated" on the source and "Started Migrated" on the destination.
+    if (domain.power === 'Running') {
+      this.power(name, 'Stopped', 'migrated');
+      (target.session as SimulatorSession).power(name, 'Running', 'migrated');
+    }
     this.driver.checkFault('migrate', this.host.name, true);
   }
 
@@ -384,6 +536,7 @@ class SimulatorSession implements HostSession {
     for (const s of domain.snapshots) s.current = false;
     const withMemory = snapshot.withMemory && domain.power === 'Running';
     domain.snapshots.push({
+      ref: snapshot.name,
       name: snapshot.name,
       description: snapshot.description,
       parent: parent?.name,

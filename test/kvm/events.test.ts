@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainEventWatcher, reasonOfDomstate } from '../../drivers/kvm/events.js';
 import type { Virsh } from '../../drivers/kvm/virsh.js';
-import type { HostEvent } from '../../drivers/types.js';
+import type { DomainPowerChange } from '../../drivers/kvm/virsh-output.js';
 
 /** Just enough of Virsh for the watcher: `list --all` and `domstate --reason` answers. */
 function fakeVirsh(state: { list: string; domstate: Record<string, string> }): Virsh {
@@ -28,7 +28,7 @@ function fakeVirsh(state: { list: string; domstate: Record<string, string> }): V
 const table = (rows: [string, string][]) => ` Id   Name   State\n----------------\n${rows.map(([n, s]) => ` -    ${n}   ${s}`).join('\n')}\n\n`;
 
 function watcher(state: { list: string; domstate: Record<string, string> }) {
-  const events: HostEvent[] = [];
+  const events: DomainPowerChange[] = [];
   const w = new DomainEventWatcher(fakeVirsh(state), (e) => events.push(e), 60_000);
   // Run without the timer or the stream: the test drives reconcile() and handleLine() itself.
   (w as unknown as { running: boolean }).running = true;

@@ -61,7 +61,7 @@ export async function connect(hosts: HostsJson, index: number, extra: { pinnedHo
     url: `ssh://${host.address}:${host.port}`,
     username: host.username,
     privateKey: readFileSync(host.privateKeyPath, 'utf8'),
-    pinnedHostKey: extra.pinnedHostKey,
+    pinnedTrust: extra.pinnedHostKey ? { kind: 'ssh-host-key', fingerprint: extra.pinnedHostKey } : undefined,
     options: { pool: hosts.poolName, domainType: 'qemu' },
   });
 }

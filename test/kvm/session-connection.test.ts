@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvmDriver, parseHostUrl } from '../../drivers/kvm/index.js';
-import type { HostEvent, HostSession } from '../../drivers/types.js';
+import type { Endpoint, HostEvent } from '../../drivers/types.js';
 import { keyPair, startServer, type TestServer } from './fake-ssh-server.js';
 
 /** A virsh that answers `version`, lists no domains, and streams no events. */
@@ -32,7 +32,7 @@ esac
 }
 
 const servers: TestServer[] = [];
-const sessions: HostSession[] = [];
+const sessions: Endpoint[] = [];
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.close();
   for (const s of servers.splice(0)) await s.close();
@@ -54,14 +54,19 @@ describe('KvmDriver connect and connection events', () => {
     const virshDir = fakeVirshDir();
     const server = await startServer(hostKey, 0, virshDir);
     const port = server.port;
-    const session = await driver.connect({ hostId: 'h1', url: `ssh://127.0.0.1:${port}`, username: 'kiln', password: 'secret' });
-    sessions.push(session);
-    expect(session.hostKeyFingerprint).toBe(server.fingerprint);
+    const endpoint = await driver.connect({ hostId: 'h1', url: `ssh://127.0.0.1:${port}`, username: 'kiln', password: 'secret' });
+    sessions.push(endpoint);
+    // One host behind a KVM endpoint, trusted by the SSH host key seen on first use.
+    const hosts = await endpoint.hosts();
+    expect(hosts.map((h) => h.name)).toEqual(['127.0.0.1']);
+    const session = endpoint.host(hosts[0]!.ref);
+    expect(endpoint.trust).toEqual({ kind: 'ssh-host-key', fingerprint: server.fingerprint });
+    expect(session.trust).toEqual(endpoint.trust);
     expect(session.capabilities).toMatchObject({ liveMigration: true, storageMotion: false, memorySnapshots: true, vnc: true, gpu: false });
     expect(await session.listInstances()).toEqual([]);
 
     const events: HostEvent[] = [];
-    session.onEvent((e) => events.push(e));
+    endpoint.onEvent((e) => events.push(e));
     await server.close();
     await waitFor(() => events.some((e) => e.kind === 'connection' && e.state === 'down'), 10_000);
     const back = await startServer(hostKey, port, virshDir);

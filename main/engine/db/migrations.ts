@@ -376,6 +376,25 @@ CREATE INDEX host_cleanups_host ON host_cleanups(host_id);
 `,
   },
   {
+    version: 13,
+    name: 'hypervisor refs and one trust model',
+    // Issue 11: the driver contract addresses objects by the hypervisor's own ref (libvirt name,
+    // MoRef, OpaqueRef); rows from before keep NULL and are addressed by name (on KVM the same).
+    // A job stores the hypervisor task it waits on, to reattach after a restart. Trust is an
+    // anchor of a kind (SSH host key or TLS certificate); the SSH pins move over, the old column stays.
+    sql: `
+ALTER TABLE vm_instances ADD COLUMN ref TEXT;
+ALTER TABLE volumes ADD COLUMN ref TEXT;
+ALTER TABLE vm_snapshots ADD COLUMN ref TEXT;
+ALTER TABLE networks ADD COLUMN ref TEXT;
+ALTER TABLE hosts ADD COLUMN ref TEXT;
+ALTER TABLE hosts ADD COLUMN trust_kind TEXT CHECK (trust_kind IN ('ssh-host-key','tls-certificate'));
+ALTER TABLE hosts ADD COLUMN trust_fingerprint TEXT;
+UPDATE hosts SET trust_kind='ssh-host-key', trust_fingerprint=host_key_fingerprint WHERE host_key_fingerprint IS NOT NULL;
+ALTER TABLE async_jobs ADD COLUMN hypervisor_task_ref TEXT;
+`,
+  },
+  {
     version: 16,
     name: 'resource tags, SSH key pairs and the public keys each VM was given',
     // resource_tags is CloudStack's: a tag belongs to the resource's owner account, one value per

@@ -1,14 +1,16 @@
 /**
- * Keeps one driver session per host, connects on demand (one connect at a time per host),
- * records host state (Up / Disconnected / Alert) and capacity, pins host keys on first contact,
- * and forwards what hosts report on their own (crashes, guest shutdowns) to whoever listens.
+ * Keeps one driver endpoint per host URL (a KVM host, a vCenter, a pool master: hosts of one
+ * vCenter share its connection and event stream), connects on demand (one connect at a time per
+ * endpoint), maps the endpoint's hosts onto host rows by ref, records host state (Up /
+ * Disconnected / Alert) and capacity, pins the trust anchor on first contact, and forwards what
+ * endpoints report on their own (crashes, guest shutdowns, platform moves) per host row.
  */
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { HostEvent, HostSession, HypervisorDriver, HypervisorType } from '../../../drivers/types.js';
+import type { Endpoint, HostEvent, HostSession, HypervisorDriver, HypervisorType, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
   id: number;
@@ -22,6 +24,10 @@ export interface HostRow {
   username: string | null;
   secret_enc: string | null;
   host_key_fingerprint: string | null;
+  /** The host's ref on its endpoint; NULL until first connected. */
+  ref: string | null;
+  trust_kind: TrustAnchor['kind'] | null;
+  trust_fingerprint: string | null;
   state: string;
   resource_state: string;
   host_tags: string;
@@ -48,6 +54,8 @@ export class HostManager {
   readonly events = new EventEmitter();
   private readonly sessions = new Map<number, HostSession>();
   private readonly connecting = new Map<number, Promise<HostSession>>();
+  /** Open endpoints by URL, with the host rows using them. */
+  private readonly endpoints = new Map<string, { endpoint: Endpoint; hostIds: Set<number>; unsubscribe: () => void }>();
 
   constructor(
     private readonly db: Db,
@@ -64,6 +72,11 @@ export class HostManager {
   /** The driver for a hypervisor, or undefined when this Kiln has none (listings skip it rather than fail). */
   knownDriver(hypervisor: string): HypervisorDriver | undefined {
     return this.drivers.get(hypervisor as HypervisorType);
+  }
+
+  /** The file name a new volume gets: Kiln's uuid in the driver's own disk format (DriverDefaults). */
+  volumeName(hypervisor: string, volumeUuid: string): string {
+    return `${volumeUuid}.${this.driver(hypervisor as HypervisorType).defaults.diskFormat}`;
   }
 
   row(id: number): HostRow {
@@ -89,21 +102,11 @@ export class HostManager {
 
   private async connect(hostId: number): Promise<HostSession> {
     const host = this.row(hostId);
-    const secret: HostSecret = host.secret_enc ? (JSON.parse(this.secrets.open(host.secret_enc)) as HostSecret) : {};
     try {
-      const session = await this.driver(host.hypervisor).connect({
-        hostId: host.uuid,
-        url: host.url,
-        username: host.username ?? undefined,
-        password: secret.password,
-        privateKey: secret.privateKey,
-        pinnedHostKey: host.host_key_fingerprint ?? undefined,
-        options: JSON.parse(host.options) as Record<string, string>,
-      });
-      if (!host.host_key_fingerprint && session.hostKeyFingerprint) {
-        this.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(session.hostKeyFingerprint, hostId);
-      }
-      session.onEvent((event) => this.onHostEvent(hostId, event));
+      const endpoint = await this.endpoint(host);
+      const ref = host.ref ?? (await this.hostRefOn(endpoint, host));
+      const session = endpoint.host(ref);
+      if (!host.ref) this.db.prepare('UPDATE hosts SET ref=? WHERE id=?').run(ref, hostId);
       this.sessions.set(hostId, session);
       await this.refresh(hostId, session);
       return session;
@@ -115,6 +118,55 @@ export class HostManager {
       this.setState(hostId, category === 'host-key-changed' ? 'Alert' : host.state === 'Down' ? 'Down' : 'Disconnected', message);
       throw ApiError.unavailable(`host ${host.name} is not reachable: ${message}`);
     }
+  }
+
+  /** The pinned trust anchor of a host row (what the admin confirmed or Kiln saw first). */
+  static trustOf(host: Pick<HostRow, 'trust_kind' | 'trust_fingerprint'>): TrustAnchor | undefined {
+    return host.trust_kind && host.trust_fingerprint ? { kind: host.trust_kind, fingerprint: host.trust_fingerprint } : undefined;
+  }
+
+  /** The open endpoint for the host's URL, connecting it first; pins what it presented on first use. */
+  private async endpoint(host: HostRow): Promise<Endpoint> {
+    const open = this.endpoints.get(host.url);
+    if (open) {
+      open.hostIds.add(host.id);
+      return open.endpoint;
+    }
+    const secret: HostSecret = host.secret_enc ? (JSON.parse(this.secrets.open(host.secret_enc)) as HostSecret) : {};
+    const endpoint = await this.driver(host.hypervisor).connect({
+      hostId: host.uuid,
+      url: host.url,
+      username: host.username ?? undefined,
+      password: secret.password,
+      privateKey: secret.privateKey,
+      pinnedTrust: HostManager.trustOf(host),
+      options: JSON.parse(host.options) as Record<string, string>,
+    });
+    const trust = endpoint.trust;
+    if (!host.trust_fingerprint && trust) {
+      this.db.prepare('UPDATE hosts SET trust_kind=?, trust_fingerprint=? WHERE url=? AND removed IS NULL AND trust_fingerprint IS NULL').run(trust.kind, trust.fingerprint, host.url);
+    }
+    const unsubscribe = endpoint.onEvent((event) => this.onEndpointEvent(host.url, event));
+    this.endpoints.set(host.url, { endpoint, hostIds: new Set([host.id]), unsubscribe });
+    return endpoint;
+  }
+
+  /** Which of the endpoint's hosts a row is: the only one, else the one of the row's name. */
+  private async hostRefOn(endpoint: Endpoint, host: HostRow): Promise<string> {
+    const hosts = await endpoint.hosts();
+    const found = hosts.length === 1 ? hosts[0] : hosts.find((h) => h.name === host.name);
+    if (!found) throw new Error(`the endpoint ${host.url} reports no host ${host.name} (it has ${hosts.map((h) => h.name).join(', ') || 'none'})`);
+    return found.ref;
+  }
+
+  /** The host rows an endpoint event is about: the one with its hostRef, else every row on the endpoint. */
+  private onEndpointEvent(url: string, event: HostEvent): void {
+    const entry = this.endpoints.get(url);
+    if (!entry) return;
+    const hostRef = event.kind === 'connection' ? undefined : event.hostRef;
+    const rows = this.db.prepare('SELECT id, ref FROM hosts WHERE url=? AND removed IS NULL').all(url) as { id: number; ref: string | null }[];
+    const targets = hostRef !== undefined && rows.some((r) => r.ref === hostRef) ? rows.filter((r) => r.ref === hostRef) : rows.filter((r) => entry.hostIds.has(r.id));
+    for (const row of targets) this.onHostEvent(row.id, event);
   }
 
   /** Re-reads capacity from the host and marks it Up. */
@@ -136,9 +188,14 @@ export class HostManager {
 
   /** Drops a session (after an error or when the host is removed); the next call reconnects. */
   async drop(hostId: number): Promise<void> {
-    const session = this.sessions.get(hostId);
     this.sessions.delete(hostId);
-    await session?.close().catch(() => undefined);
+    // The endpoint closes with its last host (a vCenter's other hosts keep its connection).
+    for (const [url, entry] of this.endpoints) {
+      if (!entry.hostIds.delete(hostId) || entry.hostIds.size > 0) continue;
+      this.endpoints.delete(url);
+      entry.unsubscribe();
+      await entry.endpoint.close().catch(() => undefined);
+    }
   }
 
   private onHostEvent(hostId: number, event: HostEvent): void {
@@ -150,7 +207,7 @@ export class HostManager {
   }
 
   async closeAll(): Promise<void> {
-    const all = [...this.sessions.keys()];
-    await Promise.all(all.map((id) => this.drop(id)));
+    const all = new Set([...this.sessions.keys(), ...[...this.endpoints.values()].flatMap((e) => [...e.hostIds])]);
+    await Promise.all([...all].map((id) => this.drop(id)));
   }
 }

@@ -22,7 +22,7 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
     const reason = notReadyReason(row);
     if (reason) throw new DriverError(reason, 'invalid');
     if (!row.store_path || !row.sha256 || !row.image_path) continue;
-    if (!session.stageImage) throw new DriverError(`this host's driver cannot copy images from Kiln's image store (${row.name})`, 'unsupported');
+    if (!session.storage) throw new DriverError(`this host's driver cannot copy images from Kiln's image store (${row.name})`, 'unsupported');
     const image: StoredImage = {
       name: row.image_path,
       format: row.is_iso ? 'iso' : row.format === 'QCOW2' ? 'qcow2' : 'raw',
@@ -30,7 +30,8 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
       sha256: row.sha256,
       open: () => createReadStream(row.store_path!),
     };
-    const stage = session.stageImage.bind(session);
+    const storage = session.storage;
+    const stage = (i: StoredImage) => storage.stageImage(i);
     const previous = inFlight.get(row.id) ?? Promise.resolve();
     const mine = previous.catch(() => undefined).then(() => stage(image));
     inFlight.set(row.id, mine);

@@ -22,7 +22,7 @@ export async function recreateRootDisk(engine: Engine, vm: VmRow, template: Temp
     if (old) db.prepare(`UPDATE volumes SET state='Expunged', removed=?, vm_id=NULL WHERE id=?`).run(now(), old.id);
     db.prepare(
       'INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, disk_offering_id, template_id, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
-    ).run(uuid, `ROOT-${vm.id}`, vm.id, vm.account_id, vm.zone_id, 'ROOT', 0, size, `${uuid}.qcow2`, old?.disk_offering_id ?? null, template?.id ?? null, 'Allocated', now());
+    ).run(uuid, `ROOT-${vm.id}`, vm.id, vm.account_id, vm.zone_id, 'ROOT', 0, size, engine.hosts.volumeName(vm.hypervisor, uuid), old?.disk_offering_id ?? null, template?.id ?? null, 'Allocated', now());
     if (old) engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: old.id, resourceName: old.name });
   })();
 }

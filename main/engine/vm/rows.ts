@@ -8,6 +8,8 @@ export interface VmRow {
   display_name: string;
   hostname: string;
   internal_name: string;
+  /** The hypervisor's ref of the VM (DefineResult.ref); NULL before its first define (migration 13). */
+  ref: string | null;
   state: VmState;
   account_id: number;
   user_id: number;
@@ -128,6 +130,8 @@ export interface VolumeRow {
   id: number;
   uuid: string;
   name: string;
+  /** The hypervisor's ref of the disk, when its driver gives disks their own (DefineResult.disks). */
+  ref: string | null;
   vm_id: number | null;
   account_id: number;
   zone_id: number;
@@ -155,4 +159,12 @@ export interface NicRow {
   state: string;
   created: string;
   removed: string | null;
+}
+
+/**
+ * How the driver addresses a VM: its stored ref, else (rows from before refs, and VMs not yet
+ * defined) its internal name, which is the ref on drivers whose names are unique (KVM, simulator).
+ */
+export function vmRef(vm: Pick<VmRow, 'ref' | 'internal_name'>): string {
+  return vm.ref ?? vm.internal_name;
 }

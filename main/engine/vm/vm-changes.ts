@@ -5,7 +5,7 @@
 import type { Engine } from '../engine.js';
 import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
-import type { OfferingRow, TemplateRow, VmRow } from './rows.js';
+import { vmRef, type OfferingRow, type TemplateRow, type VmRow } from './rows.js';
 import { validHostname } from './vm-service.js';
 import { HOSTNAME_RULE, ruleMessage } from '../registry/param-rules.js';
 import { recreateRootDisk } from './root-disk.js';
@@ -169,7 +169,8 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; only a Running VM can be migrated live`);
   const source = await engine.hosts.session(vm.host_id);
   const destination = await engine.hosts.session(target.id);
-  if (!source.capabilities.liveMigration) throw ApiError.param('this hypervisor cannot migrate live');
+  if (!source.capabilities.liveMigration || !source.migration || !destination.migration) throw ApiError.param('this hypervisor cannot migrate live');
+  const migration = source.migration;
   const snapshots = snapshotsOf(engine, vm.id).length;
   if (snapshots > 0 && !source.capabilities.migrateWithSnapshots) {
     throw ApiError.param(`VM ${vm.display_name} has ${snapshots} VM snapshot${snapshots === 1 ? '' : 's'}; ${vm.hypervisor} cannot migrate a VM with snapshots (their metadata stays on the host), so delete them first`);
@@ -178,7 +179,9 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   await stageImages(engine, destination, vm);
   engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
-    await source.migrate(vm.internal_name, { session: destination, volumePools }, { live: true });
+    // Two phases: the destination prepares (and says how to reach it), the source moves the VM.
+    const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: true, volumePools };
+    await migration.perform(request, await destination.migration.prepare(request));
   } catch (error) {
     // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
     // (its answer lost), or take the guest down with it.

@@ -9,14 +9,14 @@ import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { AsyncWork, Caller } from '../registry/types.js';
-import type { HostSession, VmSpec } from '../../../drivers/types.js';
+import type { DefineResult, HostSession, VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
 import { vmJob } from './vm-job.js';
 import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
 import { requestForVm } from '../placement/request.js';
 import type { PlacementHost, PlacementOutcome } from '../placement/types.js';
-import type { DiskOfferingRow, NetworkRow, NicRow, OfferingRow, TemplateRow, VmRow, VolumeRow } from './rows.js';
+import { vmRef, type DiskOfferingRow, type NetworkRow, type NicRow, type OfferingRow, type TemplateRow, type VmRow, type VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
@@ -186,9 +186,10 @@ export class VmService {
 
   private addVolume(vmId: number, input: DeployInput, type: 'ROOT' | 'DATADISK', deviceId: number, size: number, diskOfferingId: number | undefined, templateId: number | undefined): void {
     const uuid = randomUUID();
+    const { hypervisor } = this.db.prepare('SELECT hypervisor FROM vm_instances WHERE id=?').get(vmId) as { hypervisor: string };
     this.db
       .prepare('INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, disk_offering_id, template_id, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)')
-      .run(uuid, `${type}-${vmId}${type === 'DATADISK' ? `-${deviceId}` : ''}`, vmId, input.owner.accountId, input.zoneId, type, deviceId, size, `${uuid}.qcow2`, diskOfferingId ?? null, templateId ?? null, 'Allocated', now());
+      .run(uuid, `${type}-${vmId}${type === 'DATADISK' ? `-${deviceId}` : ''}`, vmId, input.owner.accountId, input.zoneId, type, deviceId, size, this.engine.hosts.volumeName(hypervisor, uuid), diskOfferingId ?? null, templateId ?? null, 'Allocated', now());
   }
 
   private addNic(vmId: number, network: NetworkRow, deviceId: number): void {
@@ -237,6 +238,7 @@ export class VmService {
     const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
     const scalable = vm.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     return {
+      ref: vm.ref ?? undefined,
       internalName: vm.internal_name,
       displayName: vm.display_name,
       uuid: vm.uuid,
@@ -245,12 +247,13 @@ export class VmService {
       memoryMiB: vm.memory,
       maxCpuNumber: scalable ? Math.max(vm.cpu_number, offering.max_cpu_number ?? vm.cpu_number * 2) : undefined,
       maxMemoryMiB: scalable ? Math.max(vm.memory, offering.max_memory ?? vm.memory * 2) : undefined,
+      // The bus is the driver's default (DriverDefaults.diskBus) unless a detail names one.
       disks: volumes.map((v) => ({
-        name: v.path ?? `${v.uuid}.qcow2`,
+        name: v.path ?? this.engine.hosts.volumeName(vm.hypervisor, v.uuid),
+        ref: v.ref ?? undefined,
         sizeBytes: v.size,
         backingImage: v.volume_type === 'ROOT' && template?.image_path ? template.image_path : undefined,
         device: 'disk' as const,
-        bus: 'virtio' as const,
         pool: v.pool ?? undefined,
       })),
       nics: nics.map((n) => ({ macAddress: n.mac_address, network: n.network_name, vlan: n.vlan ?? undefined })),
@@ -260,6 +263,14 @@ export class VmService {
       kernelArgs: templateDetails['kernelArgs'],
       details,
     };
+  }
+
+  /** Keeps the refs the driver gave the VM and its disks, so later calls address them by ref; returns the row as stored. */
+  private storeRefs(vm: VmRow, defined: DefineResult): VmRow {
+    if (defined.ref === vm.ref && !defined.disks?.length) return vm;
+    this.db.prepare('UPDATE vm_instances SET ref=? WHERE id=?').run(defined.ref, vm.id);
+    for (const disk of defined.disks ?? []) this.db.prepare('UPDATE volumes SET ref=? WHERE vm_id=? AND path=? AND removed IS NULL').run(disk.ref, vm.id, disk.name);
+    return { ...vm, ref: defined.ref };
   }
 
   /**
@@ -301,9 +312,9 @@ export class VmService {
       try {
         await stageImages(this.engine, session, current);
         const configDrive = await prepareGuestMetadata(this.engine, session, current);
-        await session.define(withGuestMetadata(this.spec(current), configDrive));
+        current = this.storeRefs(current, await session.define(withGuestMetadata(this.spec(current), configDrive)));
       } catch (error) {
-        const state = await session.powerState(current.internal_name).catch(() => undefined);
+        const state = await session.powerState(vmRef(current)).catch(() => undefined);
         if (state !== 'Running') throw error;
         adopted = true;
       }
@@ -314,7 +325,7 @@ export class VmService {
           this.engine.events.record({ type: 'VMSNAPSHOT.CREATE', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}): its snapshots' records could not be given to host ${chosen.name}: ${error instanceof Error ? error.message : String(error)}`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid }),
         );
       }
-      if (!adopted) await session.start(current.internal_name);
+      if (!adopted) await session.start(vmRef(current));
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
@@ -337,10 +348,10 @@ export class VmService {
     if (host?.state !== 'Up') return false;
     try {
       const session = await this.engine.hosts.session(hostId);
-      if ((await session.powerState(vm.internal_name)) === 'Missing') return false;
+      if ((await session.powerState(vmRef(vm))) === 'Missing') return false;
       // Nothing may have moved the VM meanwhile (a start onto that very host, say): the row is the arbiter.
       if (this.get(vm.id).update_count !== vm.update_count) return false;
-      await session.destroy(vm.internal_name, { removeDisks: [] });
+      await session.destroy(vmRef(vm), { removeDisks: [] });
       this.engine.events.record({ type: 'VM.UPDATE', description: `VM ${vm.display_name} (${vm.uuid}): its old definition on host ${host.name} removed (${vm.state === 'Destroyed' ? 'the VM was destroyed while the host could not be reached; disks kept until expunge' : 'it now lives on another host; disks kept'})`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
       return true;
     } catch (error) {
@@ -365,11 +376,11 @@ export class VmService {
     let current = this.transition(vm, 'Stopping', { caller, jobUuid, note: forced ? (unreachable ? 'forced; host unreachable, marked Stopped' : 'forced') : undefined });
     try {
       if (session) {
-        await session.stop(current.internal_name, { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
+        await session.stop(vmRef(current), { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
       }
     } catch (error) {
       // Settle on what the host reports: a domain that did power off (or is gone) is Stopped.
-      const power = session ? await session.powerState(current.internal_name).catch(() => undefined) : undefined;
+      const power = session ? await session.powerState(vmRef(current)).catch(() => undefined) : undefined;
       if (power === 'Running' || power === undefined || power === 'Paused') {
         this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `stop failed: ${errorText(error)}` });
         throw error;
@@ -402,8 +413,8 @@ export class VmService {
       return this.start(caller, this.get(vm.id), { hostId }, jobUuid);
     }
     const session = await this.engine.hosts.session(vm.host_id);
-    if (forced) await session.reset(vm.internal_name);
-    else await session.reboot(vm.internal_name);
+    if (forced) await session.reset(vmRef(vm));
+    else await session.reboot(vmRef(vm));
     this.engine.events.record({ type: 'VM.REBOOT', description: `VM ${vm.display_name} (${vm.uuid}) rebooted`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
     return this.get(vm.id);
   }
@@ -435,7 +446,7 @@ export class VmService {
       if (hostId !== null) {
         try {
           const session = await this.engine.hosts.session(hostId);
-          if ((await session.powerState(vm.internal_name)) !== 'Missing') await session.destroy(vm.internal_name, { removeDisks: dataDisks });
+          if ((await session.powerState(vmRef(vm))) !== 'Missing') await session.destroy(vmRef(vm), { removeDisks: dataDisks });
           else if (dataDisks.length) await session.deleteDisks(dataDisks);
         } catch (error) {
           if (!isUnreachable(error)) throw error;
@@ -487,8 +498,8 @@ export class VmService {
       if (hostId !== null) {
         try {
           const session = await this.engine.hosts.session(hostId);
-          if ((await session.powerState(current.internal_name)) !== 'Missing') {
-            await session.destroy(current.internal_name, { removeDisks: 'all' });
+          if ((await session.powerState(vmRef(current))) !== 'Missing') {
+            await session.destroy(vmRef(current), { removeDisks: 'all' });
             if (drive.length) await session.deleteDisks(drive);
           } else await session.deleteDisks(disks);
         } catch (error) {

@@ -11,12 +11,12 @@ import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { ApiObject, Caller } from '../registry/types.js';
-import type { HostSession } from '../../../drivers/types.js';
+import { requireFacet, type HostSession, type SnapshotFacet } from '../../../drivers/types.js';
 import { csDate } from '../format.js';
 import { byUuid } from '../lookup.js';
 import { requireAccountAccess } from './access.js';
 import { requestForVm } from '../placement/request.js';
-import type { VmRow } from './rows.js';
+import { vmRef, type VmRow } from './rows.js';
 import { resetsOnReboot } from './root-disk.js';
 import { stageImages } from '../images/staging.js';
 
@@ -43,6 +43,8 @@ export interface VmSnapshotRow {
   created: string;
   removed: string | null;
   metadata: string | null;
+  /** The driver's ref of the snapshot (migration 13); NULL on rows from before. */
+  ref: string | null;
 }
 
 const BUSY = ['Allocated', 'Creating', 'Reverting', 'Expunging'];
@@ -102,6 +104,7 @@ export async function allocateSnapshot(engine: Engine, vm: VmRow, request: Snaps
   engine.vms.assertHostReachable(vm);
   const hostId = snapshotHost(vm);
   const session = await engine.hosts.session(hostId);
+  if (!session.snapshots) throw ApiError.param(`virtualmachineid: ${vm.hypervisor} hosts take no VM snapshots`);
   if (vm.state === 'Running' && !request.withMemory && !session.capabilities.diskSnapshotsWhileRunning) {
     throw ApiError.param(`snapshotmemory: ${vm.hypervisor} takes a disk-only snapshot only of a stopped VM; set snapshotmemory=true or stop VM ${vm.display_name} first`);
   }
@@ -158,12 +161,13 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
       await stageImages(engine, session, vm);
       await session.define(engine.vms.spec(vm));
     }
-    await session.createSnapshot(vm.internal_name, { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 });
-    const taken = (await session.listSnapshots(vm.internal_name)).find((s) => s.name === snapshot.name);
-    engine.db.prepare('UPDATE vm_snapshots SET metadata=? WHERE id=?').run(taken?.metadata ?? null, snapshot.id);
+    const snapshots = snapshotFacet(session);
+    const { ref } = await snapshots.create(vmRef(vm), { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 });
+    const taken = (await snapshots.list(vmRef(vm))).find((s) => s.ref === ref);
+    engine.db.prepare('UPDATE vm_snapshots SET metadata=?, ref=? WHERE id=?').run(taken?.metadata ?? null, ref, snapshot.id);
   } catch (error) {
     // Nothing half-written: a snapshot that timed out is removed from the host if it got there, and the row is gone.
-    if (session) await session.deleteSnapshot(vm.internal_name, snapshot.name).catch(() => undefined);
+    if (session?.snapshots) await session.snapshots.remove(vmRef(vm), snapshot.name).catch(() => undefined);
     engine.db.prepare(`UPDATE vm_snapshots SET state='Error', removed=? WHERE id=?`).run(now(), snapshot.id);
     record(engine, vm, snapshot, 'VMSNAPSHOT.CREATE', `failed: ${error instanceof Error ? error.message : String(error)}`, { caller, jobUuid, level: 'ERROR' });
     throw error;
@@ -219,7 +223,7 @@ export async function revertToSnapshot(engine: Engine, caller: Caller, snapshotI
   if (starts) vm = engine.vms.transition(vm, 'Starting', { caller, jobUuid, hostId, note: `reverting to VM snapshot ${snapshot.display_name}` });
   try {
     await carrySnapshots(engine, vm, session);
-    await session.revertSnapshot(vm.internal_name, snapshot.name);
+    await snapshotFacet(session).revert(vmRef(vm), snapshotRef(snapshot));
   } catch (error) {
     setState(engine, snapshot.id, 'Ready');
     if (starts) engine.vms.transition(engine.vms.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null, note: 'revert failed' });
@@ -264,7 +268,7 @@ export async function removeSnapshot(engine: Engine, context: { caller?: Caller;
       // snapshot's data in the disk is deleted too rather than left behind.
       await carrySnapshots(engine, vm, host).catch(() => undefined);
     }
-    await host.deleteSnapshot(vm.internal_name, snapshot.name);
+    await snapshotFacet(host).remove(vmRef(vm), snapshotRef(snapshot));
   } catch (error) {
     // Already gone from the host (its metadata went with an undefined domain): the row goes too.
     const gone = error instanceof Error && (error as Error & { category?: string }).category === 'not-found';
@@ -366,5 +370,15 @@ export async function carrySnapshots(engine: Engine, vm: VmRow, session: HostSes
   const snapshots = snapshotsOf(engine, vm.id).filter((s) => s.metadata !== null);
   if (snapshots.length === 0) return;
   // Ordered by id: a parent is always older than its children.
-  await session.importSnapshots(vm.internal_name, snapshots.map((s) => ({ name: s.name, metadata: s.metadata! })), snapshots.find((s) => s.is_current === 1)?.name);
+  // Only drivers whose snapshot records live with the host (libvirt) need them carried.
+  await session.snapshots?.carry?.(vmRef(vm), snapshots.map((s) => ({ name: s.name, metadata: s.metadata! })), snapshots.find((s) => s.is_current === 1)?.name);
+}
+
+function snapshotFacet(session: HostSession): SnapshotFacet {
+  return requireFacet(session, 'snapshots', 'VM snapshots');
+}
+
+/** The driver's ref of a snapshot; rows from before refs (migration 13) by name, which is the ref on KVM. */
+function snapshotRef(snapshot: Pick<VmSnapshotRow, 'ref' | 'name'>): string {
+  return snapshot.ref ?? snapshot.name;
 }
