@@ -104,7 +104,8 @@ conformanceSuite({
       guest: (name) => guestSpec(h, name),
       observe: {
         vm: (host, vm) => virshVm(harnessName(host), vm.name),
-        diskExists: async (_host, disk) => existsSync(path.join(h.storagePath, disk)),
+        // The pool is one directory every host shares, seen from here at the same path.
+        diskExists: async (_host, disk) => existsSync(disk),
         snapshots: (host, vm) => virshSnapshots(harnessName(host), vm.name),
       },
       cleanup: (name) => removeEverywhere(h, name),
