@@ -194,6 +194,10 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       if (!found) throw new Error(`snapshot ${name} not listed`);
       return found.ref;
     };
+    /** Removes the snapshots an earlier failed test left, so one failure does not fail the next test too. */
+    const clearSnapshots = async () => {
+      for (const left of await snapshots().list(ref())) await snapshots().remove(ref(), left.ref);
+    };
     const migrate = async (to: number, extra: Partial<MigrationRequest> = {}) => {
       const request: MigrationRequest = { vm: ref(), spec: vm.spec, live: true, ...extra };
       const facet = session().migration;
@@ -453,6 +457,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     it('snapshots: a tree with parent and current, revert to an earlier one, delete', async (ctx) => {
       if (!session().snapshots) ctx.skip();
       await ensureStopped();
+      await clearSnapshots();
       const cpuAtA = (await observed())!.cpuNumber;
       const other = cpuAtA === 1 ? 2 : 1;
       const take = (name: string, extra: Partial<SnapshotRequest> = {}) => snapshots().create(ref(), { name, withMemory: false, ...extra });
@@ -487,12 +492,40 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       expect(await observedTree()).toEqual({});
     });
 
+    it('live migration of a VM with snapshots: they are on the destination after it, tree and current kept, as migrateWithSnapshots says', async (ctx) => {
+      if (hosts.length < 2 || !session().snapshots || !caps().liveMigration) ctx.skip();
+      await ensureStopped();
+      await clearSnapshots();
+      await snapshots().create(ref(), { name: 'conf-m1', withMemory: false });
+      await snapshots().create(ref(), { name: 'conf-m2', withMemory: false });
+      await ensureRunning({ guestUp: false });
+      const from = vm.host;
+      const to = (from + 1) % hosts.length;
+      const tree = { 'conf-m1': { parent: undefined, current: false }, 'conf-m2': { parent: 'conf-m1', current: true } };
+      if (!caps(from).migrateWithSnapshots || !caps(to).migrateWithSnapshots) {
+        expect((await driverError(() => migrate(to), 'live migration with snapshots')).category).toBe('unsupported');
+        expect((await observed(from))?.power).toBe('Running');
+      } else {
+        await migrate(to);
+        vm.host = to;
+        tty = undefined;
+        expect(await observed(from)).toBeUndefined();
+        expect((await observed(to))?.power).toBe('Running');
+        expect(await observedTree()).toEqual(tree);
+        expect(await listedTree()).toEqual(tree);
+      }
+      await snapshots().remove(ref(), await snapshotRef('conf-m2'));
+      await snapshots().remove(ref(), await snapshotRef('conf-m1'));
+      expect(await observedTree()).toEqual({});
+    });
+
     it('snapshots of a running VM: memory, disk-only and quiesced, each as the capabilities say', async (ctx) => {
       if (!session().snapshots) {
         expect(caps().memorySnapshots || caps().diskSnapshotsWhileRunning || caps().quiesceSnapshots).toBe(false);
         ctx.skip();
       }
       await ensureRunning({ guestUp: false });
+      await clearSnapshots();
       const take = (name: string, options: { withMemory: boolean; quiesce?: boolean }) => snapshots().create(ref(), { name, ...options });
       if (caps().memorySnapshots) {
         await take('conf-mem', { withMemory: true });
