@@ -56,6 +56,15 @@ export interface KilnBridge {
   console?: KilnConsoleBridge;
 }
 
+/**
+ * What the 'vms' subscription delivers (main/engine/vm/vm-feed.ts): the full records of VMs added
+ * or changed since the last message, as listVirtualMachines answers them, and the ids of VMs gone.
+ */
+export interface VmsUpdate {
+  changed: Record<string, unknown>[];
+  removed: string[];
+}
+
 /** What the 'jobs' subscription delivers, over IPC and the live WebSocket alike (engine.jobs.updates). */
 export interface JobUpdate {
   jobid: string;

@@ -17,6 +17,7 @@ import { Accounts } from './auth/accounts.js';
 import { HostManager } from './hosts/host-manager.js';
 import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
 import { LiveHub } from './live-hub.js';
+import { VmFeed } from './vm/vm-feed.js';
 import { Planner } from './placement/planner.js';
 import { VmService } from './vm/vm-service.js';
 import { ALL_COMMANDS } from './commands/index.js';
@@ -76,6 +77,8 @@ export class Engine {
   readonly background: BackgroundTasks;
   /** The UI's live subscriptions (WebSocket and IPC clients), one listener per channel on the emitters above. */
   readonly live: LiveHub;
+  /** The 'vms' live channel's batches of changed VM records (vm-feed.ts). */
+  readonly vmFeed: VmFeed;
   readonly consoleTokens = new ConsoleTokens();
   /** Template and ISO downloads into the zones' image stores. */
   readonly images: ImageDownloads;
@@ -99,7 +102,8 @@ export class Engine {
     this.vms = new VmService(this);
     this.registry = new CommandRegistry(this);
     this.registry.register(...ALL_COMMANDS);
-    this.live = new LiveHub({ jobs: { emitter: this.jobs.updates, event: 'job' }, events: { emitter: this.events.emitter, event: 'event' }, vms: { emitter: this.bus, event: 'vm' } });
+    this.vmFeed = new VmFeed(this);
+    this.live = new LiveHub({ jobs: { emitter: this.jobs.updates, event: 'job' }, events: { emitter: this.events.emitter, event: 'event' }, vms: { emitter: this.vmFeed.emitter, event: 'vms' } });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
   }
@@ -122,6 +126,7 @@ export class Engine {
     await this.jobs.drain();
     await this.images.stop();
     await this.hosts.closeAll();
+    this.vmFeed.close();
     this.db.close();
   }
 }

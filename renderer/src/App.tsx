@@ -7,7 +7,7 @@ import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
 import { useTheme } from './stores/theme-store';
 import { useDeployForm } from './stores/deploy-form-store';
 import { kiln } from './transport';
-import type { JobUpdate, VmStateChange } from './api/model';
+import type { JobUpdate, VmsUpdate } from './api/model';
 import { JOB_IN_PROGRESS } from './api/jobs';
 import { VmListView } from './views/VmListView';
 import { VmDetailView } from './views/VmDetailView';
@@ -30,8 +30,9 @@ function useLiveData() {
       const update = message as JobUpdate;
       useJobs.getState().apply(update);
       if (update.status === JOB_IN_PROGRESS) return;
-      // Refresh first, so that the notice can name a VM the list has just learnt of (a deploy).
-      void useVms.getState().refresh().then(() => {
+      // The VM's record comes over the 'vms' channel; only a VM the list does not hold yet is fetched, to name it.
+      const known = !update.instanceId || update.instanceType !== 'VirtualMachine' || useVms.getState().byId.has(update.instanceId);
+      void (known ? Promise.resolve() : useVms.getState().reloadOne(update.instanceId!)).then(() => {
         const jobs = useJobs.getState();
         if (jobs.quiet.delete(update.jobid)) return;
         const name = update.instanceId ? useVms.getState().byId.get(update.instanceId)?.displayname : undefined;
@@ -39,9 +40,9 @@ function useLiveData() {
         if (notice) jobs.notify(notice.kind, notice.text);
       });
     });
-    const offVms = kiln.subscribe('vms', (message) => useVms.getState().applyStateChange(message as VmStateChange));
-    // A safety net for changes no subscription reports (another Kiln process on the same data).
-    const timer = setInterval(() => void useVms.getState().refresh(), 30_000);
+    const offVms = kiln.subscribe('vms', (message) => useVms.getState().apply(message as VmsUpdate));
+    // A safety net for changes no subscription reports (another Kiln process on the same data): rare, as it reads every page.
+    const timer = setInterval(() => void useVms.getState().refresh(), 300_000);
     return () => {
       offJobs();
       offVms();

@@ -2,7 +2,7 @@
  * The VM list's logic: filtering by state, searching across the shown columns, sorting each
  * column (numbers and addresses in their natural order), and the list-view store (sort toggling,
  * selection); and the VM store that feeds it (listVirtualMachines over the bridge, live state
- * changes, coalesced refreshes).
+ * changes, paged first load).
  */
 import { answer, apiError, deferred, invoke, settle } from './fake-bridge';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -181,37 +181,67 @@ describe('the VM store', () => {
     expect(names(useVms.getState().vms)).toEqual(['web-10']);
   });
 
-  it('applies a live state change at once and fetches the details once the burst settles', async () => {
-    vi.useFakeTimers();
-    answer({ listVirtualMachines: () => ({ count: 2, virtualmachine: FLEET.slice(0, 2) }) });
-    await useVms.getState().refresh();
-    invoke.mockClear();
-    const { applyStateChange } = useVms.getState();
-    applyStateChange({ id: 'id-web-10', state: 'Stopping' });
-    expect(useVms.getState().byId.get('id-web-10')?.state).toBe('Stopping');
-    expect(useVms.getState().vms.find((v) => v.id === 'id-web-10')?.state).toBe('Stopping');
-    expect(BUSY_STATES.has('Stopping')).toBe(true);
-    applyStateChange({ id: 'id-web-10', state: 'Stopped' });
-    applyStateChange({ id: 'id-web-2', state: 'Starting' });
-    expect(invoke).not.toHaveBeenCalled();
-    await vi.advanceTimersByTimeAsync(500);
-    // One refresh for the whole burst.
-    expect(invoke).toHaveBeenCalledTimes(1);
+  /** An engine-like listVirtualMachines over FLEET: page and pagesize cut the list, count is the total. */
+  const pagedAnswer = (fleet: Vm[], hold?: (page: number, size: number) => Promise<void> | undefined) =>
+    answer({
+      listVirtualMachines: async (params) => {
+        const page = Number(params['page']);
+        const size = Number(params['pagesize']);
+        await hold?.(page, size);
+        const rows = fleet.slice((page - 1) * size, page * size);
+        return rows.length ? { count: fleet.length, virtualmachine: rows } : fleet.length ? { count: fleet.length } : {};
+      },
+    });
+  const many = (n: number) => Array.from({ length: n }, (_, i) => vm(`vm-${i}`));
+
+  it('loads in pages: the first page shows while the others are read, then the whole list', async () => {
+    const fleet = many(1234);
+    const later = deferred<void>();
+    pagedAnswer(fleet, (page, size) => (size === 500 && page === 1 ? later.promise : undefined));
+    const done = useVms.getState().refresh();
+    await settle();
+    expect(useVms.getState()).toMatchObject({ loaded: true, loading: true });
+    expect(useVms.getState().vms.length).toBe(100);
+    later.resolve();
+    await done;
+    expect(useVms.getState().loading).toBe(false);
+    expect(names(useVms.getState().vms)).toEqual(names(fleet));
+    // 100, then pages of 500: rows 0–499, 500–999, 1000–1233.
+    expect(invoke.mock.calls.map((c) => `${String(c[1]?.['page'])}x${String(c[1]?.['pagesize'])}`)).toEqual(['1x100', '1x500', '2x500', '3x500']);
   });
 
-  it('fetches the list for a VM it has not seen (a deploy) and ignores a change to the same state', async () => {
-    vi.useFakeTimers();
-    answer({ listVirtualMachines: () => ({ count: 1, virtualmachine: [FLEET[0]] }) });
+  it('applies live records without fetching: changed rows replaced, new ones added, removed ones dropped', async () => {
+    pagedAnswer(FLEET.slice(0, 3));
     await useVms.getState().refresh();
     invoke.mockClear();
     const before = useVms.getState().vms;
-    useVms.getState().applyStateChange({ id: 'id-web-10', state: 'Running' });
-    expect(useVms.getState().vms).toBe(before);
-    await vi.advanceTimersByTimeAsync(500);
-    expect(invoke).not.toHaveBeenCalled();
-    useVms.getState().applyStateChange({ id: 'id-new', state: 'Starting' });
-    await vi.advanceTimersByTimeAsync(500);
+    useVms.getState().apply({ changed: [{ ...FLEET[0], state: 'Stopping', hostname: 'kvm-9', jobid: 'job-1' }, { ...vm('new-1'), state: 'Creating' }], removed: ['id-web-2'] });
+    const s = useVms.getState();
+    expect(names(s.vms)).toEqual(['web-10', 'db-1', 'new-1']);
+    expect(s.byId.get('id-web-10')).toMatchObject({ state: 'Stopping', hostname: 'kvm-9', jobid: 'job-1' });
+    expect(s.byId.has('id-web-2')).toBe(false);
+    expect(s.byId.get('id-new-1')?.state).toBe('Creating');
+    expect(s.vms).not.toBe(before);
+    expect(BUSY_STATES.has('Stopping')).toBe(true);
+    // A hundred changes in a burst: still no list call.
+    for (let i = 0; i < 100; i++) useVms.getState().apply({ changed: [{ ...FLEET[0], state: i % 2 ? 'Stopped' : 'Stopping' }], removed: [] });
     await settle();
-    expect(invoke).toHaveBeenCalledTimes(1);
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('keeps a live change that arrives while the pages are read, over the older page', async () => {
+    const fleet = many(700);
+    const later = deferred<void>();
+    pagedAnswer(fleet, (page, size) => (size === 500 && page === 2 ? later.promise : undefined));
+    const done = useVms.getState().refresh();
+    await settle();
+    // vm-650 is on the page not read yet; it changes state before that page (read earlier) arrives.
+    useVms.getState().apply({ changed: [{ ...fleet[650]!, state: 'Stopped' }, { ...vm('late'), state: 'Creating' }], removed: [] });
+    later.resolve();
+    await done;
+    const s = useVms.getState();
+    expect(s.byId.get('id-vm-650')?.state).toBe('Stopped');
+    expect(s.vms.length).toBe(701);
+    expect(s.vms.at(-1)?.id).toBe('id-late');
   });
 });

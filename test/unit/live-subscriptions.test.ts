@@ -166,7 +166,8 @@ describe('the /kiln/live socket', () => {
     for (const ws of [ws1, ws2]) ws.send(JSON.stringify({ type: 'subscribe', channel: 'events' }));
     ws2.send(JSON.stringify({ type: 'subscribe', channel: 'vms' }));
     await until(() => t.engine.live.subscriberCount('events') === 2 && t.engine.live.subscriberCount('vms') === 1);
-    expect(t.engine.events.emitter.listenerCount('event')).toBe(1);
+    // The hub's listener, and the VM feed's while 'vms' is subscribed (edits are events on the VM, vm-feed.ts).
+    expect(t.engine.events.emitter.listenerCount('event')).toBe(2);
     t.engine.events.record({ type: 'TEST.PING', level: 'INFO', description: 'ping' });
     await until(() => got.length === 1);
     expect(got[0]).toMatchObject({ type: 'message', channel: 'events', payload: { type: 'TEST.PING' } });

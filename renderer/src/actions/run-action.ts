@@ -5,7 +5,6 @@ import { waitForJob, JobFailedError } from '../api/jobs';
 import { kiln } from '../transport';
 import { useConfirm } from '../stores/confirm-store';
 import { useJobs } from '../stores/jobs-store';
-import { useVms } from '../stores/vm-store';
 import { navigate } from '../stores/route-store';
 import { useAffinityDialog } from '../stores/affinity-dialog-store';
 import { useVmDialog } from '../stores/vm-dialog-store';
@@ -44,7 +43,6 @@ export async function runVmAction(action: VmAction, vm: Vm): Promise<boolean> {
     // A failed job is already announced by the jobs subscription.
     if (!(error instanceof JobFailedError)) notify('error', `${action.label} ${name}: ${errorText(error)}`);
     return false;
-  } finally {
-    useVms.getState().refreshSoon();
   }
+  // No list reload: the VM's changed record arrives over the 'vms' live channel (vm-feed.ts).
 }

@@ -162,11 +162,8 @@ export interface Configuration {
 /** What the 'jobs' subscription delivers: the bridge contract's type. */
 export type { JobUpdate } from '../../../preload/api';
 
-/** What the 'vms' subscription delivers (engine.bus 'vm'). */
-export interface VmStateChange {
-  id: string;
-  state: string;
-}
+/** What the 'vms' subscription delivers: the bridge contract's type (changed VM records, removed ids). */
+export type { VmsUpdate } from '../../../preload/api';
 
 /** Reads the list out of a list response: `{count, <name>: [...]}`, or `{}` when empty. */
 export function listOf<T>(response: Record<string, unknown>, name: string): T[] {

@@ -33,7 +33,7 @@ export function BulkBar({ rows }: { rows: Vm[] }) {
     });
     if (answer !== 'all' && answer !== 'fits') return;
     clearSelection();
-    await useBulk.getState().start(action, answer === 'all' ? chosen : fits, () => useVms.getState().refreshSoon());
+    await useBulk.getState().start(action, answer === 'all' ? chosen : fits);
   };
 
   return (

@@ -88,16 +88,16 @@ export function DeployWizard() {
       const jobid = String(response['jobid']);
       const vmId = typeof response['id'] === 'string' ? response['id'] : undefined;
       setOutcome({ kind: 'running', jobid, vmId });
-      useVms.getState().refreshSoon();
       const result = await waitForJob(jobid);
       const vm = result['virtualmachine'] as { id?: string; displayname?: string; state?: string; hostname?: string; placement?: Placement } | undefined;
       setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm, hostname: vm?.hostname, placement: vm?.placement });
       // The next visit starts a fresh draft (a name is used once).
       reset();
-      void useVms.getState().refresh();
+      // The new VM also arrives over the 'vms' channel; this shows it in the list at once.
+      const id = vm?.id ?? vmId;
+      if (id) void useVms.getState().reloadOne(id);
     } catch (error) {
       setOutcome({ kind: 'failed', code: errorCode(error), text: errorText(error), refusals: refusalsOf(error) });
-      useVms.getState().refreshSoon();
     }
   };
 

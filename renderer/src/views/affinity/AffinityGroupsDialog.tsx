@@ -32,7 +32,7 @@ function ChangeGroups({ vmId, name, account, initial, onClose }: { vmId: string;
     e.preventDefault();
     void run(async () => {
       await runQuietly('updateVMAffinityGroup', { id: vmId, affinitygroupids: chosen.join(',') });
-      void useVms.getState().refresh();
+      void useVms.getState().reloadOne(vmId);
       return `${name}: affinity groups changed; they apply at its next start`;
     });
   };

@@ -53,7 +53,7 @@ export function ChangeOfferingDialog({ vm, live, onClose }: { vm: Vm; live: bool
         setRefused(refusedPlacement(err));
         throw err;
       } finally {
-        void useVms.getState().refresh();
+        void useVms.getState().reloadOne(vm.id);
       }
     });
   };

@@ -45,7 +45,7 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
         setRefused(refusedPlacement(err));
         throw err;
       } finally {
-        void useVms.getState().refresh();
+        void useVms.getState().reloadOne(vm.id);
       }
     });
   };

@@ -35,7 +35,7 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
         setDone(after);
         return `${name} was restored from ${(fromIso ? after.isoname : after.templatename) ?? '?'}`;
       } finally {
-        void useVms.getState().refresh();
+        void useVms.getState().reloadOne(vm.id);
       }
     });
   };

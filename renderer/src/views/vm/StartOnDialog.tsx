@@ -40,7 +40,7 @@ export function StartOnDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
         setRefused(refusedPlacement(err));
         throw err;
       } finally {
-        void useVms.getState().refresh();
+        void useVms.getState().reloadOne(vm.id);
       }
     });
   };

@@ -53,7 +53,7 @@ export function VmEditForm({ vm, onDone }: { vm: Vm; onDone(): void }) {
     if (nothing) return;
     void run(async () => {
       await kiln.invoke('updateVirtualMachine', { id: vm.id, ...changes });
-      await useVms.getState().refresh();
+      await useVms.getState().reloadOne(vm.id);
       return `${displayname || name}: saved`;
     });
   };

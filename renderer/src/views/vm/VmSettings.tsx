@@ -46,7 +46,7 @@ export function VmSettings({ vm }: { vm: Vm }) {
   const save = (params: ApiParams, message: string) =>
     run(async () => {
       await kiln.invoke('updateVirtualMachine', { id: vm.id, ...params });
-      await useVms.getState().refresh();
+      await useVms.getState().reloadOne(vm.id);
       return message;
     });
 

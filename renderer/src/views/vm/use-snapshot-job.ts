@@ -10,7 +10,6 @@ import type { ApiEnvelope, ApiParams } from '../../../../preload/api';
 import { runQuietly } from '../../api/run-job';
 import { errorText, shownError, type ShownError } from '../../api/model';
 import { useJobs } from '../../stores/jobs-store';
-import { useVms } from '../../stores/vm-store';
 
 export interface SnapshotTask {
   command: string;
@@ -52,8 +51,7 @@ export function useSnapshotJob(reload: () => void): SnapshotJob {
       } finally {
         setRunning(undefined);
         reload();
-        // A revert changes the VM too (its state, its offering).
-        useVms.getState().refreshSoon();
+        // A revert changes the VM too (its state, its offering): its record arrives over the 'vms' channel.
       }
     },
     [reload],
