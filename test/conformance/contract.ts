@@ -66,6 +66,11 @@ export interface ConformanceTarget {
    * the started guest up (vcsim has no guest OS; its VMware Tools status is set as a booted guest's would be).
    */
   guestUp?(hostRef: Ref, vm: VmHandle): Promise<void>;
+  /**
+   * Makes the platform itself move the running VM to another host, outside the driver (vMotion by
+   * DRS, xapi HA); absent where the platform has no such automation (KVM, the simulator).
+   */
+  platformMove?(vm: VmHandle, toHostRef: Ref): Promise<void>;
   /** Removes what is left of VM NAME on every host (definition, disks, logs); best effort. */
   cleanup(name: string): Promise<void>;
   close(): Promise<void>;
@@ -386,7 +391,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     });
 
     it('live migration to the second host: afterwards the VM runs on exactly one host', async (ctx) => {
-      if (hosts.length < 2) ctx.skip();
+      if (hosts.length < 2) ctx.skip('migration needs two hosts');
       await ensureRunning();
       const from = vm.host;
       const to = (from + 1) % hosts.length;
@@ -409,8 +414,32 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       expect(powerEvents(since).filter((e) => e.event.state === 'Stopped' && e.event.reason !== 'migrated')).toEqual([]);
     });
 
+    it('platform-driven move: reported as migrated, by the platform, on the new host, and the VM is found there', async (ctx) => {
+      if (!t.platformMove) ctx.skip('the platform has no automation that moves VMs by itself');
+      if (hosts.length < 2) ctx.skip('one host');
+      await ensureRunning({ guestUp: false });
+      const from = vm.host;
+      const to = (from + 1) % hosts.length;
+      const since = Date.now();
+      await t.platformMove!({ name: vm.name, ref: vm.ref }, hostRef(to));
+      const moved = await waitFor(`a platform 'migrated' event for ${vm.name}`, async () => powerEvents(since).map((e) => e.event).filter((e) => e.initiator === 'platform' && e.reason === 'migrated'), (found) => found.length > 0, dut.timeouts.eventMs)
+        .catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}; all its power events: ${JSON.stringify(powerEvents(since).map((e) => e.event))}; on the host now: ${hosts.map((h) => h.session.ref).join(', ')}`);
+        });
+      expect(moved[0]).toMatchObject({ vmRef: ref(), hostRef: hostRef(to), state: 'Running' });
+      // Nothing says it stopped: Kiln's HA monitor must follow the move, not restart the VM.
+      expect(powerEvents(since).filter((e) => e.event.state === 'Stopped')).toEqual([]);
+      vm.host = to;
+      tty = undefined;
+      expect(await observed(from)).toBeUndefined();
+      expect((await observed(to))?.power).toBe('Running');
+      expect(await session(to).powerState(ref())).toBe('Running');
+      expect((await session(to).listInstances()).map((i) => i.ref)).toContain(ref());
+      expect((await session(from).listInstances()).map((i) => i.ref)).not.toContain(ref());
+    });
+
     it('storage motion: as the capability says, moving the disks with the VM works or is refused', async (ctx) => {
-      if (hosts.length < 2) ctx.skip();
+      if (hosts.length < 2) ctx.skip('migration needs two hosts');
       await ensureRunning();
       const from = vm.host;
       const to = (from + 1) % hosts.length;
@@ -455,7 +484,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     });
 
     it('snapshots: a tree with parent and current, revert to an earlier one, delete', async (ctx) => {
-      if (!session().snapshots) ctx.skip();
+      if (!session().snapshots) ctx.skip('no snapshot facet');
       await ensureStopped();
       await clearSnapshots();
       const cpuAtA = (await observed())!.cpuNumber;
@@ -493,7 +522,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     });
 
     it('live migration of a VM with snapshots: they are on the destination after it, tree and current kept, as migrateWithSnapshots says', async (ctx) => {
-      if (hosts.length < 2 || !session().snapshots || !caps().liveMigration) ctx.skip();
+      if (hosts.length < 2 || !session().snapshots || !caps().liveMigration) ctx.skip('needs two hosts, snapshots and live migration');
       await ensureStopped();
       await clearSnapshots();
       await snapshots().create(ref(), { name: 'conf-m1', withMemory: false });
@@ -522,7 +551,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
     it('snapshots of a running VM: memory, disk-only and quiesced, each as the capabilities say', async (ctx) => {
       if (!session().snapshots) {
         expect(caps().memorySnapshots || caps().diskSnapshotsWhileRunning || caps().quiesceSnapshots).toBe(false);
-        ctx.skip();
+        ctx.skip('no snapshot facet');
       }
       await ensureRunning({ guestUp: false });
       await clearSnapshots();

@@ -84,6 +84,10 @@ conformanceSuite({
           // The driver learns it through its update stream; give that a moment.
           await new Promise((resolve) => setTimeout(resolve, 500));
         },
+        async platformMove(handle, toHostRef) {
+          // What DRS does: a vMotion vCenter starts by itself, not through Kiln's session.
+          await waitForTask(a, (await vim.migrate(a, new MoRef('VirtualMachine', handle.ref ?? ''), { host: new MoRef('HostSystem', toHostRef) })).ref);
+        },
         observe: {
           vm: observeVm,
           async diskExists(_hostRef, disk) {
