@@ -202,6 +202,22 @@ export class SimulatorDriver implements HypervisorDriver {
     this.setPower(hostName, domain, 'Stopped', 'shutdown');
   }
 
+  /**
+   * Test hook: the platform itself moves a running domain (as vMotion by DRS or xapi HA would),
+   * reported with initiator 'platform' from both ends.
+   */
+  platformMigrate(domain: string, fromHost: string, toHost: string): void {
+    const from = this.world.find(fromHost);
+    const to = this.world.find(toHost);
+    const dom = from?.domains[domain];
+    if (!from || !to || !dom) throw new DriverError(`no domain ${domain} on ${fromHost}, or no host ${toHost}`, 'not-found');
+    to.domains[domain] = dom;
+    delete from.domains[domain];
+    this.world.save();
+    this.emitPower(fromHost, domain, 'Stopped', 'migrated', 'platform');
+    this.emitPower(toHost, domain, dom.power, 'migrated', 'platform');
+  }
+
   setHostUp(hostName: string, up: boolean): void {
     const host = this.world.find(hostName);
     if (!host) throw new DriverError(`no simulated host ${hostName}`, 'not-found');

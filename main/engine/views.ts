@@ -47,10 +47,16 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
     oscategoryname: category?.name,
     created: csDate(row.created),
     lastpinged: csDate(row.last_pinged),
+    // Kiln: what the host can do (capabilityMap), for clients to gate actions by capability, never by hypervisor name.
+    capabilities: row.capabilities ? (JSON.parse(row.capabilities) as Record<string, unknown>) : undefined,
   };
   if (isAdmin) {
     out['ipaddress'] = safeHostOf(row.url);
-    if (row.host_key_fingerprint) out['hostkeyfingerprint'] = row.host_key_fingerprint;
+    // One trust model: the pinned SSH host key or TLS certificate thumbprint, and which it is.
+    if (row.trust_fingerprint) {
+      out['hostkeyfingerprint'] = row.trust_fingerprint;
+      out['trustkind'] = row.trust_kind;
+    }
     if (row.last_error) out['details'] = { lasterror: row.last_error };
   }
   return out;

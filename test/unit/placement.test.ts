@@ -10,7 +10,7 @@ import type { Settings } from '../../main/engine/settings.js';
 function host(id: number, extra: Partial<HostRow> = {}): HostRow {
   return {
     id, uuid: `h-${id}`, name: `host${id}`, zone_id: 1, pod_id: extra.pod_id ?? 1, cluster_id: 1, hypervisor: 'KVM', url: '', username: null, secret_enc: null,
-    host_key_fingerprint: null, ref: null, trust_kind: null, trust_fingerprint: null, state: 'Up', resource_state: 'Enabled', host_tags: '', os_category_id: null, cpu_sockets: 1, cpu_number: 8, cpu_speed: 2000,
+    host_key_fingerprint: null, ref: null, trust_kind: null, trust_fingerprint: null, capabilities: null, state: 'Up', resource_state: 'Enabled', host_tags: '', os_category_id: null, cpu_sockets: 1, cpu_number: 8, cpu_speed: 2000,
     memory_total: 16384, memory_free: 16384, hypervisor_version: null, last_error: null, last_pinged: null, created: '', options: '{}', ...extra,
   };
 }

@@ -395,6 +395,13 @@ ALTER TABLE async_jobs ADD COLUMN hypervisor_task_ref TEXT;
 `,
   },
   {
+    version: 14,
+    name: "a host's capabilities as it last reported them",
+    // The driver's capabilities refined by the host, and the facets its session offers, as JSON;
+    // listHosts publishes them so the UI gates actions by capability, not by hypervisor name.
+    sql: `ALTER TABLE hosts ADD COLUMN capabilities TEXT;`,
+  },
+  {
     version: 16,
     name: 'resource tags, SSH key pairs and the public keys each VM was given',
     // resource_tags is CloudStack's: a tag belongs to the resource's owner account, one value per

@@ -11,6 +11,10 @@
  * minute between tries, and at once when a host comes back or a copy is fenced. The usual reason
  * is a host cut off by its network, not dead: its qemu still holds the VM's disk, so a start
  * elsewhere is refused until the host comes back and its copy is fenced.
+ *
+ * What the platform does on its own (initiator 'platform': vMotion, DRS, xapi HA) is followed,
+ * never fought: a VM the platform moved is recorded on its new host, and one it powered off or
+ * restarted is not restarted by Kiln.
  */
 import type { Engine } from '../engine.js';
 import type { HostEvent } from '../../../drivers/types.js';
@@ -65,8 +69,36 @@ export class HaMonitor {
   }
 
   async onHostEvent(hostId: number, event: HostEvent): Promise<void> {
-    if (event.kind !== 'power' || event.state === 'Running' || event.reason === 'migrated') return;
+    if (event.kind !== 'power') return;
+    if (event.initiator === 'platform') return this.followPlatform(hostId, event);
+    if (event.state === 'Running' || event.reason === 'migrated') return;
     for (const vm of this.runningOn(hostId, event.name)) await this.vmWentDown(vm, event.reason ?? 'stopped');
+  }
+
+  /**
+   * The platform runs the VM on HOSTID now (it moved or restarted it there): record that, as a
+   * host change of a Running VM, without a job; a platform power-off is recorded, not repaired.
+   */
+  private followPlatform(hostId: number, event: Extract<HostEvent, { kind: 'power' }>): void {
+    const { db } = this.engine;
+    // The source's "stopped, migrated" is not news: the destination's event says where the VM went.
+    if (event.state !== 'Running' && event.reason === 'migrated') return;
+    // Refs are unique per endpoint, and the platform moves VMs within its cluster (DRS, pool HA):
+    // look among the VMs on hosts of this host's endpoint or cluster.
+    const vm = db
+      .prepare(
+        `SELECT v.* FROM vm_instances v JOIN hosts h ON h.id=v.host_id, hosts here ON here.id=?
+         WHERE (h.url=here.url OR h.cluster_id=here.cluster_id) AND (v.ref=? OR (v.ref IS NULL AND v.internal_name=?)) AND v.state='Running'`,
+      )
+      .get(hostId, event.vmRef, event.name) as VmRow | undefined;
+    if (!vm) return;
+    if (event.state === 'Running' && vm.host_id !== hostId) {
+      const host = db.prepare('SELECT name, pod_id, cluster_id FROM hosts WHERE id=?').get(hostId) as { name: string; pod_id: number; cluster_id: number };
+      db.prepare('UPDATE vm_instances SET host_id=?, last_host_id=?, pod_id=?, cluster_id=?, update_count=update_count+1 WHERE id=? AND update_count=?').run(hostId, hostId, host.pod_id, host.cluster_id, vm.id, vm.update_count);
+      this.engine.events.record({ type: 'VM.MIGRATE', description: `VM ${vm.display_name} (${vm.uuid}) was moved by the hypervisor platform to host ${host.name} (${event.reason ?? 'moved'}); Kiln follows`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    } else if (event.state === 'Stopped') {
+      this.engine.vms.transition(vm, 'Stopped', { hostId: null, note: `powered off by the hypervisor platform (${event.reason ?? 'stopped'}); not restarted by Kiln's HA` });
+    }
   }
 
   /** One reconcile pass over every host; returns when it is done (tests call it directly). */

@@ -10,7 +10,7 @@ import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { Endpoint, HostEvent, HostSession, HypervisorDriver, HypervisorType, TrustAnchor } from '../../../drivers/types.js';
+import type { Endpoint, EndpointHost, HostEvent, HostSession, HypervisorDriver, HypervisorType, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
   id: number;
@@ -28,6 +28,8 @@ export interface HostRow {
   ref: string | null;
   trust_kind: TrustAnchor['kind'] | null;
   trust_fingerprint: string | null;
+  /** JSON of capabilityMap() from the last refresh; NULL before the first connect (migration 14). */
+  capabilities: string | null;
   state: string;
   resource_state: string;
   host_tags: string;
@@ -50,6 +52,31 @@ interface HostSecret {
   privateKey?: string;
 }
 
+/**
+ * What a host can do, flat for the API: the driver's capabilities as the host refined them, and
+ * which optional facets its session offers (the console entries name their protocol).
+ */
+export function capabilityMap(session: HostSession): Record<string, boolean | number | string> {
+  return {
+    ...session.capabilities,
+    snapshots: session.snapshots !== undefined,
+    consoleSerial: session.console?.serial !== undefined,
+    consoleGraphical: session.console?.graphical?.protocol ?? false,
+    stageImage: session.storage !== undefined,
+    gpuFacet: session.gpu !== undefined,
+    guestMetadata: session.guestMetadata?.method ?? false,
+    backup: session.backup !== undefined,
+    import: session.import !== undefined,
+    migration: session.migration !== undefined,
+  };
+}
+
+/** A host's pinned trust anchor in words, for events: "SSH host key SHA256:…" / "TLS certificate AB:CD:…". */
+export function trustText(host: Pick<HostRow, 'trust_kind' | 'trust_fingerprint'>): string {
+  if (!host.trust_fingerprint) return 'no trust anchor';
+  return `${host.trust_kind === 'tls-certificate' ? 'TLS certificate' : 'SSH host key'} ${host.trust_fingerprint}`;
+}
+
 export class HostManager {
   readonly events = new EventEmitter();
   private readonly sessions = new Map<number, HostSession>();
@@ -60,18 +87,23 @@ export class HostManager {
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
-    private readonly drivers: Map<HypervisorType, HypervisorDriver>,
+    private readonly driverMap: Map<HypervisorType, HypervisorDriver>,
   ) {}
 
   driver(hypervisor: HypervisorType): HypervisorDriver {
-    const driver = this.drivers.get(hypervisor);
+    const driver = this.driverMap.get(hypervisor);
     if (!driver) throw ApiError.unavailable(`no ${hypervisor} driver is available in this Kiln`);
     return driver;
   }
 
+  /** Every driver this Kiln has. */
+  drivers(): HypervisorDriver[] {
+    return [...this.driverMap.values()];
+  }
+
   /** The driver for a hypervisor, or undefined when this Kiln has none (listings skip it rather than fail). */
   knownDriver(hypervisor: string): HypervisorDriver | undefined {
-    return this.drivers.get(hypervisor as HypervisorType);
+    return this.driverMap.get(hypervisor as HypervisorType);
   }
 
   /** The file name a new volume gets: Kiln's uuid in the driver's own disk format (DriverDefaults). */
@@ -117,6 +149,19 @@ export class HostManager {
       // it to Disconnected and the next HA pass would declare it down again).
       this.setState(hostId, category === 'host-key-changed' ? 'Alert' : host.state === 'Down' ? 'Down' : 'Disconnected', message);
       throw ApiError.unavailable(`host ${host.name} is not reachable: ${message}`);
+    }
+  }
+
+  /**
+   * The hosts behind an endpoint not added yet (addCluster of a vCenter cluster or a pool): one
+   * connect, its host list and what it was trusted by, then closed again.
+   */
+  async discover(hypervisor: HypervisorType, spec: { url: string; username?: string; password?: string; privateKey?: string; pinnedTrust?: TrustAnchor; options?: Record<string, string> }): Promise<{ hosts: EndpointHost[]; trust?: TrustAnchor }> {
+    const endpoint = await this.driver(hypervisor).connect({ hostId: `discover:${spec.url}`, ...spec });
+    try {
+      return { hosts: await endpoint.hosts(), trust: endpoint.trust };
+    } finally {
+      await endpoint.close().catch(() => undefined);
     }
   }
 
@@ -169,15 +214,15 @@ export class HostManager {
     for (const row of targets) this.onHostEvent(row.id, event);
   }
 
-  /** Re-reads capacity from the host and marks it Up. */
+  /** Re-reads capacity and capabilities from the host and marks it Up. */
   async refresh(hostId: number, session?: HostSession): Promise<void> {
     const s = session ?? (await this.session(hostId));
     const inv = await s.inventory();
     this.db
       .prepare(
-        `UPDATE hosts SET state='Up', cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, last_error=NULL, last_pinged=? WHERE id=?`,
+        `UPDATE hosts SET state='Up', cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_error=NULL, last_pinged=? WHERE id=?`,
       )
-      .run(inv.cpuSockets, inv.cpuNumber, inv.cpuSpeedMhz, inv.memoryTotalMiB, inv.memoryFreeMiB, inv.hypervisorVersion, now(), hostId);
+      .run(inv.cpuSockets, inv.cpuNumber, inv.cpuSpeedMhz, inv.memoryTotalMiB, inv.memoryFreeMiB, inv.hypervisorVersion, JSON.stringify(capabilityMap(s)), now(), hostId);
   }
 
   setState(hostId: number, state: 'Up' | 'Disconnected' | 'Alert' | 'Down', error?: string): void {

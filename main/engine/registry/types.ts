@@ -79,6 +79,12 @@ interface CommandBase {
   response: string;
   /** VM states in which the command makes sense; listApis publishes them for the UI's action gates. */
   vmStates?: string[];
+  /**
+   * Host capabilities the command needs, all of them truthy (keys of listHosts' `capabilities`,
+   * capabilityMap): listApis publishes them, so the UI gates the action on the VM's host by
+   * capability rather than by hypervisor name.
+   */
+  capabilities?: string[];
   /** Keys that must never be written to the event log or job params (passwords, private keys). */
   sensitive?: string[];
 }

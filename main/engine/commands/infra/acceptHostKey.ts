@@ -2,7 +2,7 @@ import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { SSH_FINGERPRINT_RULE } from '../../registry/param-rules.js';
 import { byUuid } from '../../lookup.js';
 import { hostView } from '../../views.js';
-import type { HostRow } from '../../hosts/host-manager.js';
+import { trustText, type HostRow } from '../../hosts/host-manager.js';
 
 export default defineCommand({
   name: 'acceptHostKey',
@@ -17,16 +17,19 @@ export default defineCommand({
   async handler({ engine, caller }, args) {
     const host = byUuid<HostRow>(engine.db, 'host', args.uuid('id')!, 'id');
     const fingerprint = args.str('fingerprint')!;
-    const previous = host.host_key_fingerprint;
-    engine.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(fingerprint, host.id);
+    const previous = { kind: host.trust_kind, fingerprint: host.trust_fingerprint };
+    // The anchor is of the kind the host's driver trusts by (an SSH host key for KVM).
+    const kind = engine.hosts.driver(host.hypervisor).connectionForm.trust;
+    const pin = engine.db.prepare('UPDATE hosts SET trust_kind=?, trust_fingerprint=? WHERE id=?');
+    pin.run(kind, fingerprint, host.id);
     await engine.hosts.drop(host.id);
     try {
       await engine.hosts.session(host.id);
     } catch (error) {
-      engine.db.prepare('UPDATE hosts SET host_key_fingerprint=? WHERE id=?').run(previous, host.id);
+      pin.run(previous.kind, previous.fingerprint, host.id);
       throw error;
     }
-    engine.events.record({ type: 'HOST.KEY.ACCEPT', level: 'WARN', description: `host ${host.name}: SSH host key changed from ${previous ?? 'none'} to ${fingerprint}, accepted by ${caller.username}`, userId: caller.userId, accountId: caller.accountId });
+    engine.events.record({ type: 'HOST.KEY.ACCEPT', level: 'WARN', description: `host ${host.name}: ${trustText({ trust_kind: kind, trust_fingerprint: previous.fingerprint })} changed to ${fingerprint}, accepted by ${caller.username}`, userId: caller.userId, accountId: caller.accountId });
     return hostView(engine.db, engine.planner, engine.db.prepare('SELECT * FROM hosts WHERE id=?').get(host.id) as HostRow, true);
   },
 });

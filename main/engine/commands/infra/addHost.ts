@@ -5,11 +5,12 @@ import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
 import { now } from '../../db/database.js';
 import { hostView } from '../../views.js';
-import type { HostRow } from '../../hosts/host-manager.js';
+import { trustText, type HostRow } from '../../hosts/host-manager.js';
+import type { HypervisorType } from '../../../../drivers/types.js';
 
 export default defineCommand({
   name: 'addHost',
-  description: 'Adds a new host. KVM: url ssh://host[:port], username, and a password or a private key; the SSH host key is trusted on first use and pinned.',
+  description: 'Adds a new host. The URL and credentials follow the hypervisor driver\'s rules (KVM: url ssh://host[:port], username, and a password or a private key); the host\'s trust anchor (SSH host key, TLS certificate) is trusted on first use and pinned.',
   kind: 'sync',
   roles: ADMIN_ONLY,
   response: 'host',
@@ -34,21 +35,16 @@ export default defineCommand({
     const zone = byUuid<{ id: number }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
     if (cluster.pod_id !== pod.id || cluster.zone_id !== zone.id) throw ApiError.param('clusterid: the cluster is not in that pod and zone');
     if (args.str('hypervisor')!.toLowerCase() !== cluster.hypervisor.toLowerCase()) throw ApiError.param(`hypervisor: cluster ${cluster.name} is ${cluster.hypervisor}`);
-    let url: URL;
-    try {
-      url = new URL(args.str('url')!);
-    } catch {
-      throw ApiError.param(`url: "${args.str('url')}" is not a URL (e.g. ssh://10.0.0.5)`);
-    }
-    if (cluster.hypervisor === 'KVM' && url.protocol !== 'ssh:' && url.protocol !== 'http:') throw ApiError.param('url: a KVM host is reached as ssh://host[:port]');
-    if (cluster.hypervisor === 'KVM' && !args.str('password') && !args.str('privatekey')) throw ApiError.param('password or privatekey: a KVM host needs one');
-    const canonical = cluster.hypervisor === 'KVM' ? `ssh://${url.hostname}:${url.port || 22}` : url.toString();
+    // The driver owns its URL and credential rules (and the canonical form that is deduplicated).
+    const driver = engine.hosts.driver(cluster.hypervisor as HypervisorType);
+    const { url: canonical, name } = driver.validateConnection({ url: args.str('url')!, username: args.str('username'), password: args.str('password'), privateKey: args.str('privatekey') }, 'host');
     if (db.prepare('SELECT 1 FROM hosts WHERE url=? AND removed IS NULL').get(canonical)) throw ApiError.param(`url: host ${canonical} is already added`);
+    const pinned = args.str('hostkeyfingerprint');
     const secret = engine.hosts.sealSecret({ password: args.str('password'), privateKey: args.str('privatekey') });
     const uuid = randomUUID();
     const id = Number(
-      db.prepare('INSERT INTO hosts (uuid, name, zone_id, pod_id, cluster_id, hypervisor, url, username, secret_enc, host_tags, options, host_key_fingerprint, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
-        .run(uuid, url.hostname, zone.id, pod.id, cluster.id, cluster.hypervisor, canonical, args.str('username') ?? 'root', secret, (args.list('hosttags') ?? []).join(','), JSON.stringify(args.details('details') ?? {}), args.str('hostkeyfingerprint') ?? null, 'Connecting', now()).lastInsertRowid,
+      db.prepare('INSERT INTO hosts (uuid, name, zone_id, pod_id, cluster_id, hypervisor, url, username, secret_enc, host_tags, options, trust_kind, trust_fingerprint, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
+        .run(uuid, name, zone.id, pod.id, cluster.id, cluster.hypervisor, canonical, args.str('username') ?? 'root', secret, (args.list('hosttags') ?? []).join(','), JSON.stringify(args.details('details') ?? {}), pinned ? driver.connectionForm.trust : null, pinned ?? null, 'Connecting', now()).lastInsertRowid,
     );
     try {
       await engine.hosts.session(id);
@@ -59,7 +55,7 @@ export default defineCommand({
       throw ApiError.unavailable(`could not add host ${canonical}: ${error instanceof Error ? error.message.replace(/^host \S+ is not reachable: /, '') : String(error)}`);
     }
     const row = db.prepare('SELECT * FROM hosts WHERE id=?').get(id) as HostRow;
-    engine.events.record({ type: 'HOST.ADD', description: `host ${row.name} added (${row.hypervisor}); SSH host key ${row.host_key_fingerprint ?? 'n/a'} trusted on first use`, userId: caller.userId, accountId: caller.accountId });
+    engine.events.record({ type: 'HOST.ADD', description: `host ${row.name} added (${row.hypervisor}); ${trustText(row)} ${pinned ? 'confirmed by the admin' : 'trusted on first use'}`, userId: caller.userId, accountId: caller.accountId });
     return hostView(db, engine.planner, row, true);
   },
 });

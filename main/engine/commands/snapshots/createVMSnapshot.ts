@@ -8,6 +8,7 @@ export default defineCommand({
   roles: ALL_ROLES,
   response: 'vmsnapshot',
   vmStates: SNAPSHOT_VM_STATES,
+  capabilities: ['snapshots'],
   params: [
     { name: 'virtualmachineid', type: 'uuid', required: true, description: 'The ID of the vm' },
     { name: 'name', type: 'string', description: 'The display name of the snapshot' },

@@ -8,6 +8,7 @@ export default defineCommand({
   roles: ALL_ROLES,
   response: 'success',
   vmStates: SNAPSHOT_VM_STATES,
+  capabilities: ['snapshots'],
   params: [{ name: 'vmsnapshotid', type: 'uuid', required: true, description: 'The ID of the VM snapshot' }],
   handler({ engine, caller }, args) {
     const { snapshot, vm } = snapshotForCaller(engine, caller, args.uuid('vmsnapshotid')!);

@@ -9,6 +9,7 @@ export default defineCommand({
   roles: ALL_ROLES,
   response: 'virtualmachine',
   vmStates: SNAPSHOT_VM_STATES,
+  capabilities: ['snapshots'],
   params: [{ name: 'vmsnapshotid', type: 'uuid', required: true, description: 'The ID of the vm snapshot' }],
   handler(ctx, args) {
     const { engine, caller } = ctx;

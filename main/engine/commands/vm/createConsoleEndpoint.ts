@@ -8,6 +8,7 @@ export default defineCommand({
   roles: ALL_ROLES,
   response: 'consoleendpoint',
   vmStates: ['Running'],
+  capabilities: ['consoleSerial'],
   params: [
     { name: 'virtualmachineid', type: 'uuid', required: true, description: 'ID of the VM' },
     { name: 'token', type: 'string', description: '(optional) extra security token, valid when the extra validation is enabled' },

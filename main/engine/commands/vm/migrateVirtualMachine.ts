@@ -10,6 +10,7 @@ export default defineCommand({
   roles: ADMIN_ONLY,
   response: 'virtualmachine',
   vmStates: ['Running'],
+  capabilities: ['liveMigration', 'migration'],
   params: [
     { name: 'virtualmachineid', type: 'uuid', required: true, description: 'the ID of the virtual machine' },
     { name: 'hostid', type: 'uuid', description: 'Destination Host ID to migrate VM to' },
