@@ -14,6 +14,7 @@ import { VmDetailView } from './views/VmDetailView';
 import { DeployWizard } from './views/DeployWizard';
 import { HostsView } from './views/HostsView';
 import { AffinityView } from './views/AffinityView';
+import { KeyPairsView } from './views/KeyPairsView';
 import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
 import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
@@ -55,6 +56,7 @@ const NAV: { view: Route['view']; href: string; label: string }[] = [
   { view: 'vms', href: '#/vms', label: 'Virtual machines' },
   { view: 'hosts', href: '#/hosts', label: 'Hosts' },
   { view: 'affinity', href: '#/affinity', label: 'Affinity' },
+  { view: 'keys', href: '#/keys', label: 'SSH keys' },
   { view: 'events', href: '#/events', label: 'Jobs and events' },
   { view: 'settings', href: '#/settings', label: 'Settings' },
 ];
@@ -113,6 +115,7 @@ export function App() {
         {route.view === 'deploy' && <DeployWizard />}
         {route.view === 'hosts' && <HostsView />}
         {route.view === 'affinity' && <AffinityView />}
+        {route.view === 'keys' && <KeyPairsView />}
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
       </main>

@@ -54,6 +54,9 @@ describe('deploy wizard name rule in Chromium', () => {
     await name.fill('web1');
     expect(await hint.innerText()).toBe('Letters, digits and hyphens. Left empty, Kiln picks one.');
     await page.getByRole('button', { name: 'Next' }).click();
+    // SSH keys and user data: none.
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
     await expect.poll(() => page.locator('.review').innerText()).toContain('web1');
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);

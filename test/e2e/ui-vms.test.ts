@@ -52,6 +52,9 @@ describe('VM screens in Chromium', () => {
     await page.getByLabel('Display name').fill('wiz-vm1');
     await page.getByLabel('Group').fill('wizard');
     await page.getByRole('button', { name: 'Next' }).click();
+    // SSH keys and user data: none.
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
 
     await expect.poll(() => page.locator('.review').innerText()).toContain('Debian 12');
     await ui.shot('deploy-review-light');
@@ -79,6 +82,8 @@ describe('VM screens in Chromium', () => {
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByLabel("Name (the guest's hostname)").fill('too-big');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Deploy' }).click();
     const refused = page.getByRole('table', { name: 'Hosts refused' });

@@ -45,6 +45,7 @@ export const VM_ACTIONS: VmAction[] = [
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
     confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,
   },
+  { id: 'reset-ssh-key', label: 'Reset SSH keys…', command: 'resetSSHKeyForVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'reset-ssh-key' },
   { id: 'affinity', label: 'Affinity groups…', command: 'updateVMAffinityGroup', params: (vm) => ({ id: vm.id }), opens: 'affinity' },
   { id: 'recover', label: 'Recover', command: 'recoverVirtualMachine', params: (vm) => ({ id: vm.id }) },
   {

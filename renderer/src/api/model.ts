@@ -45,6 +45,28 @@ export interface Vm {
   details?: Record<string, string>;
   affinitygroup?: { id: string; name: string; type?: string }[];
   jobid?: string;
+  tags?: ResourceTag[];
+  /** The names of the SSH key pairs the VM was given, comma-separated (CloudStack's keypairs). */
+  keypairs?: string;
+}
+
+/** A resource tag (CloudStack's ResourceTagResponse). */
+export interface ResourceTag {
+  key: string;
+  value: string;
+  resourcetype: string;
+  resourceid: string;
+  account?: string;
+}
+
+/** An SSH key pair as listSSHKeyPairs shows it; privatekey only in createSSHKeyPair's answer. */
+export interface KeyPair {
+  id: string;
+  name: string;
+  fingerprint: string;
+  account?: string;
+  domain?: string;
+  privatekey?: string;
 }
 
 export interface Host {

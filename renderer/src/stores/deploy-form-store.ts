@@ -22,14 +22,22 @@ export interface DeployDraft {
   displayname: string;
   group: string;
   startvm: boolean;
+  /** Key-pair names (keypairs=). */
+  keypairs: string[];
+  /** Base64 user data as sent; userdataText is what the user typed (or the file's text), userdataFile its file. */
+  userdata: string;
+  userdataText: string;
+  userdataFile: string;
 }
 
 export const EMPTY_DRAFT: DeployDraft = {
   zoneid: '', podid: '', clusterid: '', hostid: '', source: 'template', templateid: '', isoid: '', diskofferingid: '', disksize: '',
   serviceofferingid: '', cpuNumber: '', cpuSpeed: '', memory: '', networkids: [], affinitygroupids: [], name: '', displayname: '', group: '', startvm: true,
+  keypairs: [], userdata: '', userdataText: '', userdataFile: '',
 };
 
-export const DEPLOY_STEPS = ['Placement', 'Image', 'Offering', 'Network', 'Names', 'Review'] as const;
+export const DEPLOY_STEPS = ['Placement', 'Image', 'Offering', 'Network', 'Names', 'SSH keys', 'User data', 'Review'] as const;
+export const REVIEW_STEP = DEPLOY_STEPS.indexOf('Review');
 
 interface DeployForm {
   draft: DeployDraft;

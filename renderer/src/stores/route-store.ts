@@ -7,6 +7,7 @@ export type Route =
   | { view: 'deploy' }
   | { view: 'hosts' }
   | { view: 'affinity' }
+  | { view: 'keys' }
   | { view: 'events' }
   | { view: 'settings' };
 
@@ -18,6 +19,7 @@ export function parseHash(hash: string): Route {
     case 'deploy':
     case 'hosts':
     case 'affinity':
+    case 'keys':
     case 'events':
     case 'settings':
       return { view: parts[0] };

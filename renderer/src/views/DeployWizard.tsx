@@ -14,7 +14,8 @@ import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named
 import { PlacementTable } from '../components/PlacementTable';
 import { customSizeParams, customSizeProblems, rangeHint } from '../api/custom-offering';
 import { waitForJob } from '../api/jobs';
-import { DEPLOY_STEPS, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
+import { DEPLOY_STEPS, REVIEW_STEP, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
+import { decodedSize, KeyPairStep, UserDataStep, userDataProblem } from './deploy/AccessSteps';
 import { hasApi, useApiCatalog, type ApiInfo } from '../stores/api-catalog-store';
 import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
@@ -253,9 +254,11 @@ export function DeployWizard() {
               <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
             </>
           )}
-          {step === 5 && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} />}
-          {step === 5 && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
-          {step === 5 && (
+          {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
+          {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
+          {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} />}
+          {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
+          {step === REVIEW_STEP && (
             <label className="check">
               <input type="checkbox" checked={draft.startvm} onChange={(e) => set({ startvm: e.target.checked })} /> Start the VM now
             </label>
@@ -293,7 +296,7 @@ export function DeployWizard() {
 /** What keeps each step from being complete. */
 function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>): string[][] {
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
-  const problems: string[][] = [[], [], [], [], [], []];
+  const problems: string[][] = DEPLOY_STEPS.map(() => []);
   if (!d.zoneid) problems[0]!.push('Choose a zone.');
   if (d.source === 'template' && !d.templateid) problems[1]!.push('Choose a template.');
   if (d.source === 'iso') {
@@ -306,6 +309,8 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
   if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
   const nameProblem = hostnameProblem(d.name, apis);
   if (nameProblem) problems[4]!.push(`${nameProblem}.`);
+  const dataProblem = userDataProblem(d);
+  if (dataProblem) problems[DEPLOY_STEPS.indexOf('User data')]!.push(dataProblem);
   return problems;
 }
 
@@ -323,6 +328,8 @@ function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, dis
     clusterid: d.clusterid || undefined,
     hostid: d.hostid || undefined,
     affinitygroupids: d.affinitygroupids.length > 0 ? d.affinitygroupids.join(',') : undefined,
+    keypairs: d.keypairs.length > 0 ? d.keypairs.join(',') : undefined,
+    userdata: d.userdata || undefined,
   };
   if (d.source === 'iso') {
     params['diskofferingid'] = d.diskofferingid;
@@ -479,6 +486,8 @@ function Review({ draft, lookup }: { draft: DeployDraft; lookup: Record<string, 
     ['Name', draft.name || '(Kiln picks one)'],
     ['Display name', draft.displayname || draft.name || '(the name)'],
     ['Group', draft.group || '—'],
+    ['SSH key pairs', draft.keypairs.length > 0 ? draft.keypairs.join(', ') : '—'],
+    ['User data', draft.userdata ? `${draft.userdataFile || 'typed'}, ${decodedSize(draft.userdata).toLocaleString('en')} bytes` : '—'],
   ];
   return (
     <dl className="fields review">

@@ -1,5 +1,6 @@
 /** One VM: overview, settings (details), NICs, volumes, snapshots, events, console, and its actions. */
 import { useState, type ReactNode } from 'react';
+import { TagEditor } from '../components/TagEditor';
 import type { Vm } from '../api/model';
 import { StateBadge } from '../components/StateBadge';
 import { actionsFor } from '../actions/vm-actions';
@@ -104,6 +105,7 @@ function Overview({ vm, canEdit }: { vm: Vm; canEdit: boolean }) {
         </div>
       )}
       <OverviewFields vm={vm} />
+      <TagEditor resourceType="UserVm" resourceId={vm.id} label={vm.displayname || vm.name} />
     </>
   );
 }
@@ -130,6 +132,7 @@ function OverviewFields({ vm }: { vm: Vm }) {
         ['Instance name', vm.instancename],
         ['Account', vm.account ? `${vm.account} (${vm.domain ?? ''})` : undefined],
         ['Affinity groups', vm.affinitygroup?.map((g) => g.name).join(', ')],
+        ['SSH key pairs', vm.keypairs?.split(',').join(', ')],
         ['Created', vm.created],
       ]}
     />

@@ -4,6 +4,7 @@ import { ChangeOfferingDialog } from './ChangeOfferingDialog';
 import { MigrateDialog } from './MigrateDialog';
 import { RestoreDialog } from './RestoreDialog';
 import { StartOnDialog } from './StartOnDialog';
+import { ResetSshKeyDialog } from './ResetSshKeyDialog';
 
 export function VmDialogs() {
   const { vm, kind, close } = useVmDialog();
@@ -12,5 +13,6 @@ export function VmDialogs() {
   if (kind === 'offering' || kind === 'scale') return <ChangeOfferingDialog key={key} vm={vm} live={kind === 'scale'} onClose={close} />;
   if (kind === 'migrate') return <MigrateDialog key={key} vm={vm} onClose={close} />;
   if (kind === 'restore') return <RestoreDialog key={key} vm={vm} onClose={close} />;
+  if (kind === 'reset-ssh-key') return <ResetSshKeyDialog key={key} vm={vm} onClose={close} />;
   return <StartOnDialog key={key} vm={vm} onClose={close} />;
 }

@@ -16,6 +16,7 @@ import { formatTime } from '../EventLog';
 import { buildSnapshotTree, snapshotLabel, snapshotTypeLabel, type SnapshotNode, type VmSnapshot } from './snapshot-tree';
 import { useSnapshotJob, type SnapshotJob } from './use-snapshot-job';
 import { TakeSnapshotForm } from './TakeSnapshotForm';
+import { TagEditor } from '../../components/TagEditor';
 
 const SNAPSHOT_COMMANDS = new Set(['createVMSnapshot', 'revertToVMSnapshot', 'deleteVMSnapshot']);
 
@@ -114,6 +115,7 @@ function SnapshotItem({ node, vm, job, gates }: { node: SnapshotNode; vm: Vm; jo
   const s = node.snapshot;
   const label = snapshotLabel(s);
   const busy = job.running !== undefined || s.state !== 'Ready';
+  const [showTags, setShowTags] = useState(false);
   return (
     <li className={s.current ? 'snapshot current' : 'snapshot'} aria-current={s.current ? 'true' : undefined} data-snapshot={label}>
       <div className="snapshot-row">
@@ -136,6 +138,9 @@ function SnapshotItem({ node, vm, job, gates }: { node: SnapshotNode; vm: Vm; jo
           {s.created ? formatTime(s.created) : '—'}
         </span>
         <span className="snapshot-actions">
+          <button type="button" aria-expanded={showTags} aria-label={`Tags of ${label}`} onClick={() => setShowTags((v) => !v)}>
+            Tags
+          </button>
           {gates.revert && (
             <button type="button" disabled={busy} aria-label={`Revert to ${label}`} onClick={() => void revert(s, vm, job)}>
               Revert
@@ -148,6 +153,7 @@ function SnapshotItem({ node, vm, job, gates }: { node: SnapshotNode; vm: Vm; jo
           )}
         </span>
       </div>
+      {showTags && <TagEditor resourceType="VMSnapshot" resourceId={s.id} label={`snapshot ${label}`} />}
       {node.children.length > 0 && (
         <ul className="snapshot-children">
           {node.children.map((child) => (
