@@ -8,6 +8,7 @@ import { benchPlacement } from './placement.js';
 import { benchHeadroom } from './headroom.js';
 import { benchKvm } from './kvm.js';
 import { benchUiList } from './ui-list.js';
+import { benchListPages } from './list-pages.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
@@ -15,10 +16,14 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['headroom', benchHeadroom],
   ['kvm', benchKvm],
   ['ui-list', benchUiList],
+  ['list-pages', benchListPages],
 ];
+/** `npm run bench -- list-pages ui-list` runs only the suites named; flags (`--short`) go to the suites. */
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 
 const results: BenchResult[] = [];
 for (const [name, run] of suites) {
+  if (only.length > 0 && !only.includes(name)) continue;
   try {
     const out = await run();
     results.push(...(Array.isArray(out) ? out : [out]));

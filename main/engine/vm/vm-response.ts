@@ -209,7 +209,9 @@ function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailG
     out['jobstatus'] = 0;
   }
   if (!shows(view, 'all')) {
-    for (const [group, keys] of GROUP_FIELDS) if (!view.has(group)) for (const key of keys) delete out[key];
+    // A new object with the kept keys (deleting keys would leave V8 a slow dictionary object per row).
+    const dropped = new Set(GROUP_FIELDS.filter(([group]) => !view.has(group)).flatMap(([, keys]) => keys));
+    return Object.fromEntries(Object.entries(out).filter(([key]) => !dropped.has(key)));
   }
   return out;
 }

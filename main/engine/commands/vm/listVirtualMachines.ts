@@ -9,6 +9,23 @@ import { FULL_VIEW, VM_DETAIL_GROUPS, vmResponses, type VmDetailGroup } from '..
 import { queryPage } from '../../registry/list-page.js';
 import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
 
+/**
+ * The joins the filter needs, and only those: the page selects v.* and the responses read their
+ * related rows per page, so an unfiltered COUNT(*) reads vm_instances alone (at 10,000 VMs the
+ * five joins made the count cost more than the page). Every VM has its zone, account and domain
+ * (NOT NULL foreign keys), so leaving those joins out never changes which rows match.
+ */
+const JOINS: [alias: string, sql: string][] = [
+  ['z', 'JOIN zones z ON z.id=v.zone_id'],
+  ['a', 'JOIN accounts a ON a.id=v.account_id'],
+  ['d', 'JOIN domains d ON d.id=v.domain_id'],
+  ['h', 'LEFT JOIN hosts h ON h.id=v.host_id'],
+  ['t', 'LEFT JOIN templates t ON t.id=v.template_id'],
+];
+function joinsFor(whereSql: string): string {
+  return JOINS.filter(([alias]) => new RegExp(`\\b${alias}\\.`).test(whereSql)).map(([, sql]) => sql).join(' ');
+}
+
 /** The `details` parameter as a view; an unknown group is a parameter error, as in CloudStack. */
 function detailView(groups: string[] | undefined): ReadonlySet<VmDetailGroup> {
   if (!groups || groups.length === 0) return FULL_VIEW;
@@ -66,8 +83,7 @@ export default defineCommand({
       page,
       {
         select: 'v.*',
-        from: `FROM vm_instances v JOIN zones z ON z.id=v.zone_id JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=v.domain_id
-               LEFT JOIN hosts h ON h.id=v.host_id LEFT JOIN templates t ON t.id=v.template_id ${w.sql}`,
+        from: `FROM vm_instances v ${joinsFor(w.sql)} ${w.sql}`,
         values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...like, ...like, ...w.values],
         orderBy: 'v.id',
       },
