@@ -3,7 +3,7 @@
  * every command answers a bad id the same way.
  */
 import type { Db } from './db/database.js';
-import { ApiError } from './registry/errors.js';
+import { noSuchEntity } from './registry/command-scope.js';
 
 const TABLES = {
   zone: 'zones',
@@ -35,7 +35,7 @@ export function byUuid<T>(db: Db, entity: Entity, uuid: string, param: string): 
   const table = TABLES[entity];
   const removed = SOFT_DELETED.has(table) ? ' AND removed IS NULL' : '';
   const row = db.prepare(`SELECT * FROM ${table} WHERE uuid=?${removed}`).get(uuid) as T | undefined;
-  if (!row) throw ApiError.param(`Unable to execute API command due to invalid value. Invalid parameter ${param} value=${uuid} due to incorrect long value format, or entity does not exist`);
+  if (!row) throw noSuchEntity(param, uuid);
   return row;
 }
 

@@ -22,7 +22,7 @@ export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHo
   const outcome = engine.planner.plan(request);
   const extra = (v: HostVerdict, host: PlacementHost | undefined): string | undefined => {
     if (!host) return undefined;
-    if (host.id === vm.host_id) return 'the VM already runs on this host';
+    if (host.id === vm.host_id) return SAME_HOST_REASON;
     if (sameClusterOnly && host.cluster_id !== vm.cluster_id) return clusterOnlyReason(vm);
     if (offering.storage_type === 'local') return `the VM uses local storage; ${vm.hypervisor} cannot move it live`;
     if (host.hypervisor !== vm.hypervisor) return `hypervisor is ${host.hypervisor}`;
@@ -39,6 +39,9 @@ export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHo
   return { ...outcome, considered, order, host };
 }
 
+/** Why the VM's own host is never a destination (findHostsForMigration's reason, migrate's refusal). */
+export const SAME_HOST_REASON = 'the VM already runs on this host';
+
 /** Why a host in another cluster is not offered (findHostsForMigration says it for hosts the planner never judged). */
 export function clusterOnlyReason(vm: VmRow): string {
   return `${vm.hypervisor} migrates only within the cluster`;
@@ -54,6 +57,8 @@ export function planMigration(engine: Engine, caller: Caller, args: Args): { vm:
   engine.vms.assertHostReachable(vm);
   const target = args.uuid('hostid') ? byUuid<HostRow>(engine.db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
   if (!target && args.bool('autoselect') === false) throw ApiError.param('hostid: required when autoselect=false');
+  // A bad argument, not a shortage: CloudStack answers 431 (InvalidParameterValueException) here.
+  if (target && target.id === vm.host_id) throw ApiError.param(`hostid: cannot migrate VM ${vm.display_name} to host ${target.name}: ${SAME_HOST_REASON}; choose another host`);
   const outcome = migrationOutcome(engine, vm, target);
   if (!outcome.host) {
     const why = outcome.considered.filter((v) => !target || v.hostId === target.uuid).map((v) => `${v.hostName}: ${v.reason}`).join('; ');

@@ -6,10 +6,25 @@
 import { ApiError } from './errors.js';
 import type { Caller, ParamDef } from './types.js';
 import { followsRule, ruleMessage } from './param-rules.js';
+import { unableToExecute } from './command-scope.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DEFAULT_MAX_LENGTH = 255;
 const MAP_KEY_RE = /^([a-z0-9_]+)\[(\d+)\]\.(.+)$/i;
+/**
+ * C0 control characters and DEL, which CloudStack's ApiServer refuses in every value: they mean
+ * nothing in a name or a key and break logs, XML and shells. Text meant to span lines keeps tab,
+ * line feed and carriage return (TEXT_CONTROL_RE); names, ids and keys keep none.
+ */
+const CONTROL_RE = /[\x00-\x1f\x7f]/;
+const TEXT_CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+/** Parameters whose text may span lines: free text, base64 user data, a PEM private key, a setting. */
+const MULTI_LINE_PARAMS = new Set(['description', 'displaytext', 'userdata', 'privatekey', 'value']);
+/**
+ * A map parameter's sub-key (details[0].<key>) names a setting: letters, digits and _ . : -, which
+ * every detail key Kiln and CloudStack define (kernelArgs, cpuOvercommitRatio, rootdisksize, …) uses.
+ */
+const MAP_SUBKEY_RE = /^[A-Za-z0-9_.:-]+$/;
 
 export type MapEntry = Record<string, string>;
 export type ParamValue = string | number | boolean | string[] | MapEntry[];
@@ -53,9 +68,12 @@ export function parseParams(command: string, defs: ParamDef[], raw: Record<strin
     if (def.type === 'map') {
       const entries = maps.get(name);
       if (entries && entries.length > 0) {
-        for (const entry of entries) {
-          for (const [key, value] of Object.entries(entry)) checkLength(cmd, `${def.name}[].${key}`, value, def.maxLength ?? DEFAULT_MAX_LENGTH);
-        }
+        entries.forEach((entry, i) => {
+          for (const [key, value] of Object.entries(entry)) {
+            checkMapEntry(cmd, def.name, i, key, value);
+            checkLength(cmd, `${def.name}[].${key}`, value, def.maxLength ?? DEFAULT_MAX_LENGTH);
+          }
+        });
         values.set(name, entries);
       } else if (def.required) {
         throw missing(cmd, def.name);
@@ -75,6 +93,7 @@ export function parseParams(command: string, defs: ParamDef[], raw: Record<strin
       throw ApiError.denied(`parameter ${def.name} is for ${def.roles.join(' or ')} accounts only`);
     }
     checkLength(cmd, def.name, value, def.maxLength ?? (def.type === 'list' ? 4096 : DEFAULT_MAX_LENGTH));
+    checkCharacters(cmd, def.name, value, MULTI_LINE_PARAMS.has(name));
     if (def.rule && !followsRule(def.rule, value)) throw ApiError.param(ruleMessage(def.name, value, def.rule));
     values.set(name, convert(cmd, def, value));
   }
@@ -82,18 +101,45 @@ export function parseParams(command: string, defs: ParamDef[], raw: Record<strin
 }
 
 function missing(cmd: string, name: string): ApiError {
-  return ApiError.param(`Unable to execute API command ${cmd} due to missing parameter ${name}`);
+  return ApiError.param(`${unableToExecute(cmd)} due to missing parameter ${name}`);
 }
 
 function invalid(cmd: string, name: string, value: string, why: string): ApiError {
   const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
-  return ApiError.param(`Unable to execute API command ${cmd} due to invalid value. Invalid parameter ${name} value=${shown}: ${why}`);
+  return ApiError.param(`${unableToExecute(cmd)} due to invalid value. Invalid parameter ${name} value=${shown}: ${why}`);
 }
 
 function checkLength(cmd: string, name: string, value: string, max: number): void {
   if (value.length > max) {
-    throw ApiError.param(`Unable to execute API command ${cmd} due to invalid value. Parameter ${name} is ${value.length} characters long; the limit is ${max}`);
+    throw ApiError.param(`${unableToExecute(cmd)} due to invalid value. Parameter ${name} is ${value.length} characters long; the limit is ${max}`);
   }
+}
+
+/** Refuses control characters (text that may span lines keeps tab and line breaks), naming the parameter. */
+function checkCharacters(cmd: string, name: string, value: string, multiLine: boolean): void {
+  const bad = (multiLine ? TEXT_CONTROL_RE : CONTROL_RE).exec(value);
+  if (bad) {
+    const allowed = multiLine ? 'only tab and line breaks are allowed here' : 'this parameter takes no control characters, tabs or line breaks';
+    throw invalid(cmd, name, visible(value), `contains the control character ${codePoint(bad[0])}; ${allowed}`);
+  }
+}
+
+/** A map entry's sub-key names a setting (an identifier); a `key` entry's value names one too (no control characters); other values are text. */
+function checkMapEntry(cmd: string, param: string, index: number, key: string, value: string): void {
+  const shownKey = visible(key);
+  if (!MAP_SUBKEY_RE.test(key)) {
+    throw ApiError.param(`${unableToExecute(cmd)} due to invalid value. Invalid parameter ${param}[${index}].${shownKey}: a key is letters, digits and _ . : - only`);
+  }
+  checkCharacters(cmd, `${param}[${index}].${key}`, value, key.toLowerCase() !== 'key');
+}
+
+/** The value as the refusal shows it: control characters written as \uXXXX, so the text itself stays clean. */
+function visible(value: string): string {
+  return value.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function codePoint(c: string): string {
+  return `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 function convert(cmd: string, def: ParamDef, value: string): ParamValue {

@@ -6,6 +6,7 @@
  */
 import { ApiError, toApiError } from './errors.js';
 import { parseParams, TRANSPORT_PARAMS } from './params.js';
+import { inCommand } from './command-scope.js';
 import { listEnvelope, pageOfArray, pageWindow } from './list-page.js';
 import type { ApiObject, Caller, CommandContext, CommandDef, ParamDef } from './types.js';
 import type { Engine } from '../engine.js';
@@ -56,9 +57,10 @@ export class CommandRegistry {
         throw new ApiError(432, `The given command ${command} either does not exist, is not available for user, or not available from ip address`);
       }
       const params = Object.fromEntries(Object.entries(raw).filter(([k]) => !TRANSPORT_PARAMS.has(k.toLowerCase())));
-      const args = parseParams(def.name, def.params, params, caller);
       const ctx: CommandContext = { engine: this.engine, caller };
-      return { status: 200, responseName, body: await this.run(def, ctx, args) };
+      // The command's name goes with its work (jobs too), so a deep lookup's refusal can name it.
+      const body = await inCommand(def.name, () => this.run(def, ctx, parseParams(def.name, def.params, params, caller)));
+      return { status: 200, responseName, body };
     } catch (error) {
       const apiError = toApiError(error);
       if (apiError.errorCode === 530) this.engine.log.error(`command ${command} failed`, error);

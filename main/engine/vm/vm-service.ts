@@ -8,6 +8,7 @@ import { followsRule, HOSTNAME_RULE, ruleMessage } from '../registry/param-rules
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
+import { noSuchEntity } from '../registry/command-scope.js';
 import type { AsyncWork, Caller } from '../registry/types.js';
 import type { DefineResult, HostSession, VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
@@ -74,7 +75,7 @@ export class VmService {
   forCaller(caller: Caller, uuid: string, param = 'id'): VmRow {
     const row = this.db.prepare(`SELECT * FROM vm_instances WHERE uuid=? AND state<>'Expunged'`).get(uuid) as VmRow | undefined;
     if (!row || (row.state === 'Destroyed' && caller.role === 'User')) {
-      throw ApiError.param(`Unable to execute API command due to invalid value. Invalid parameter ${param} value=${uuid} due to incorrect long value format, or entity does not exist`);
+      throw noSuchEntity(param, uuid);
     }
     requireAccountAccess(this.db, caller, row.account_id, `VM ${row.uuid}`);
     return row;

@@ -1,6 +1,6 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { hostView } from '../../views.js';
-import { clusterOnlyReason, migrationOutcome } from '../../placement/migration.js';
+import { clusterOnlyReason, migrationOutcome, SAME_HOST_REASON } from '../../placement/migration.js';
 import type { HostRow } from '../../hosts/host-manager.js';
 
 export default defineCommand({
@@ -17,7 +17,7 @@ export default defineCommand({
     const verdicts = new Map(outcome.considered.map((v) => [v.hostId, v]));
     return all.map((h) => {
       const verdict = verdicts.get(h.uuid);
-      const reason = verdict?.reason ?? (h.id === vm.host_id ? 'the VM already runs on this host' : clusterOnlyReason(vm));
+      const reason = verdict?.reason ?? (h.id === vm.host_id ? SAME_HOST_REASON : clusterOnlyReason(vm));
       return { ...hostView(engine.db, engine.planner, h, true), suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: false, reason };
     });
   },
