@@ -210,6 +210,8 @@ export interface VmSpec {
   kernelArgs?: string;
   bootType?: 'BIOS' | 'UEFI';
   gpu?: { group: string; vgpuType: string };
+  /** The VM's HA flag (R13): a driver with isolationFencing marks it so an isolated host powers it off. */
+  highAvailability?: boolean;
   /** Free-form details the driver may honour (nicAdapter, rootDiskController, …). */
   details?: Record<string, string>;
 }
@@ -458,6 +460,22 @@ export interface MigrationFacet {
   perform(request: MigrationRequest, ticket: MigrationTicket, options?: OperationOptions): Promise<OperationResult>;
 }
 
+/**
+ * Host isolation response (vSphere HA's "power off" on isolation). The host watches its peers
+ * (the other hosts of its cluster) and its gateway by itself, not Kiln, and powers off the VMs
+ * marked HA (VmSpec.highAvailability) once it has reached none of them for a while. So a host
+ * Kiln has not reached for timeoutMs has its HA VMs off, unless it was never isolated (then it
+ * still reaches its peers, and the driver's own checks, e.g. a disk lock, refuse a second copy).
+ */
+export interface IsolationFencingFacet {
+  /** Time without contact after which the host has powered off its HA VMs (detection and power-off included). */
+  readonly timeoutMs: number;
+  /** Starts the host's watchdog, or updates its peers; idempotent. Peers are the other hosts' connection URLs. */
+  arm(peers: { ref: Ref; url: string }[]): Promise<void>;
+  /** Stops the watchdog (the host is removed from Kiln). */
+  disarm(): Promise<void>;
+}
+
 // ------------------------------------------------------------------ sessions and endpoints
 
 /** One host behind an endpoint, over the endpoint's connection. VMs are addressed by ref. */
@@ -500,6 +518,7 @@ export interface HostSession {
   readonly backup?: BackupFacet;
   readonly import?: ImportFacet;
   readonly migration?: MigrationFacet;
+  readonly isolationFencing?: IsolationFencingFacet;
 }
 
 /** One connection to a hypervisor endpoint, and the hosts behind it. */

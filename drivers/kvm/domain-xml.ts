@@ -136,7 +136,8 @@ export function buildDomainXml(input: DomainXmlInput): string {
     uuid: spec.uuid,
     // libvirt refuses newlines in <title>; the exact name lives in the metadata below.
     title: displayName.replace(/[\r\n]+/g, ' '),
-    metadata: { 'kiln:vm': { '@_xmlns:kiln': KILN_NS, 'kiln:displayName': displayName } },
+    // highAvailability is what the host's isolation watchdog looks for (isolation-watchdog.ts).
+    metadata: { 'kiln:vm': { '@_xmlns:kiln': KILN_NS, 'kiln:displayName': displayName, ...(spec.highAvailability ? { 'kiln:highAvailability': 'true' } : {}) } },
     // <memory> is the ceiling the balloon can grow back to with `setmem --live`.
     memory: { '@_unit': 'KiB', '#text': String(maxMemoryMiB * 1024) },
     currentMemory: { '@_unit': 'KiB', '#text': String(spec.memoryMiB * 1024) },

@@ -36,6 +36,7 @@ import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
 import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
+import { IsolationWatchdog } from './isolation-watchdog.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -157,6 +158,12 @@ export class KvmSession implements HostSession {
   }
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  /** Powers off this host's HA domains when it is cut off from its peers and gateway (isolation-watchdog.ts). */
+  get isolationFencing(): IsolationWatchdog {
+    return (this.watchdog ??= new IsolationWatchdog(this.ssh, this.options.uri));
+  }
+  private watchdog: IsolationWatchdog | undefined;
 
   readonly snapshots: SnapshotFacet = {
     create: async (vm, snapshot) => {

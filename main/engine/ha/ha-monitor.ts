@@ -12,18 +12,29 @@
  * is a host cut off by its network, not dead: its qemu still holds the VM's disk, so a start
  * elsewhere is refused until the host comes back and its copy is fenced.
  *
+ * A host whose driver has the isolationFencing facet powers off its own HA VMs when it is cut off
+ * from its peers and gateway (vSphere HA's isolation response). Kiln arms it with the host's peers
+ * (the other hosts of its cluster) on each contact, and once the host has been out of contact for
+ * the facet's timeoutMs plus FENCE_MARGIN_MS its HA VMs are restarted elsewhere, not before. Until
+ * then they stay Running with the host Disconnected/Down, as CloudStack shows a VM on a host it
+ * cannot reach: they may well still run. The start's disk-lock check still refuses a second copy.
+ *
  * What the platform does on its own (initiator 'platform': vMotion, DRS, xapi HA) is followed,
  * never fought: a VM the platform moved is recorded on its new host, and one it powered off or
  * restarted is not restarted by Kiln.
  */
 import type { Engine } from '../engine.js';
-import type { HostEvent } from '../../../drivers/types.js';
+import type { HostEvent, HostSession } from '../../../drivers/types.js';
 import type { VmRow } from '../vm/rows.js';
 import { vmResponse } from '../vm/vm-response.js';
 import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 
 const HOST_DOWN_AFTER = 3;
+/** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
+export const FENCE_MARGIN_MS = 5_000;
+/** How often an armed host's watchdog is armed again (it may have been restarted with the host). */
+const REARM_MS = 5 * 60_000;
 /** How long failed HA restarts keep being retried, one attempt per pass. */
 const HA_RETRY_MS = 10 * 60_000;
 /** The wait before the n-th retry (n ≥ 2; the first comes on the next pass), doubling up to the cap. */
@@ -40,6 +51,11 @@ export class HaMonitor {
   private readonly restarting = new Set<number>();
   private passing = false;
   private running = false;
+  /**
+   * Per host: when Kiln last reached it, when the first check since then began (contact lost), and
+   * the fencing facet's timeout once its watchdog is armed (with which peers, when).
+   */
+  private readonly contact = new Map<number, { lastAt: number; lostAt?: number; fenceMs?: number; armedWith?: string; armedAt?: number; timer?: NodeJS.Timeout }>();
   private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
 
   constructor(private readonly engine: Engine) {}
@@ -61,6 +77,61 @@ export class HaMonitor {
     this.engine.hosts.events.off('host-event', this.listener);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    for (const c of this.contact.values()) clearTimeout(c.timer);
+  }
+
+  /** When the host's HA VMs are known to be off (its watchdog fenced them), if its driver fences and contact is lost. */
+  fencedAt(hostId: number): number | undefined {
+    const c = this.contact.get(hostId);
+    // From the start of the first failed check, not the last success: the host may have reached its peers until then.
+    return c?.fenceMs !== undefined && c.lostAt !== undefined ? c.lostAt + c.fenceMs + FENCE_MARGIN_MS : undefined;
+  }
+
+  /** Arms (or refreshes) the host's isolation watchdog with the other hosts of its cluster. */
+  private async armFencing(host: { id: number; name: string; state: string }, session: HostSession): Promise<void> {
+    const c = this.contact.get(host.id)!;
+    const facet = session.isolationFencing;
+    if (!facet) {
+      c.fenceMs = undefined;
+      return;
+    }
+    const peers = this.engine.db
+      .prepare(`SELECT p.uuid AS ref, p.url FROM hosts p JOIN hosts h ON h.cluster_id=p.cluster_id WHERE h.id=? AND p.id<>h.id AND p.removed IS NULL ORDER BY p.id`)
+      .all(host.id) as { ref: string; url: string }[];
+    const key = JSON.stringify(peers);
+    if (c.fenceMs !== undefined && c.armedWith === key && host.state === 'Up' && Date.now() - (c.armedAt ?? 0) < REARM_MS) return;
+    try {
+      await facet.arm(peers);
+      Object.assign(c, { fenceMs: facet.timeoutMs, armedWith: key, armedAt: Date.now() });
+    } catch (error) {
+      // Not armed: the host is treated as one that cannot fence itself.
+      c.fenceMs = undefined;
+      this.engine.log.error(`isolation watchdog on ${host.name}`, error);
+    }
+  }
+
+  /** Contact with the host is lost (a check began at STARTEDAT and failed): note it and wait for its fence. */
+  private contactLost(host: { id: number; name: string }, startedAt: number): void {
+    const c = this.contact.get(host.id);
+    if (!c || c.lostAt !== undefined) return;
+    c.lostAt = startedAt;
+    const at = this.fencedAt(host.id);
+    if (at === undefined || !this.running) return;
+    c.timer = setTimeout(() => void this.afterFence(host.id), Math.max(0, at - Date.now()));
+    c.timer.unref();
+  }
+
+  /** The out-of-contact host has powered off its HA VMs by now: it is Down and they restart elsewhere. */
+  private async afterFence(hostId: number): Promise<void> {
+    const at = this.fencedAt(hostId);
+    if (at === undefined || Date.now() < at) return;
+    const host = this.engine.db.prepare('SELECT id, name, state FROM hosts WHERE id=? AND removed IS NULL').get(hostId) as { id: number; name: string; state: string } | undefined;
+    // Alert: its host key changed; it may be running its VMs and waits for an admin.
+    if (!host || host.state === 'Up' || host.state === 'Alert') return;
+    if (host.state !== 'Down') await this.hostDown(host, new Error('out of contact past its isolation fence'));
+    for (const vm of this.runningOn(host.id)) {
+      if (vm.ha_enabled === 1) await this.vmWentDown(vm, `host ${host.name} out of contact for ${Math.round((Date.now() - this.contact.get(hostId)!.lostAt!) / 1000)} s: isolated, it has powered off its HA VMs`);
+    }
   }
 
   private runningOn(hostId: number, internalName?: string): VmRow[] {
@@ -123,9 +194,15 @@ export class HaMonitor {
     const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
     const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
     let instances;
+    const checkStartedAt = Date.now();
     try {
       const session = await engine.hosts.session(host.id);
       instances = await session.listInstances();
+      if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
+      const c = this.contact.get(host.id)!;
+      Object.assign(c, { lastAt: Date.now(), lostAt: undefined });
+      clearTimeout(c.timer);
+      await this.armFencing(host, session);
     } catch (error) {
       await engine.hosts.drop(host.id);
       // A host whose SSH key changed is not known to be down: it may be running its VMs. Restarting
@@ -133,7 +210,9 @@ export class HaMonitor {
       if ((engine.db.prepare('SELECT state FROM hosts WHERE id=?').get(host.id) as { state: string }).state === 'Alert') return;
       const misses = (this.misses.get(host.id) ?? 0) + 1;
       this.misses.set(host.id, misses);
+      this.contactLost(host, checkStartedAt);
       if (misses >= HOST_DOWN_AFTER && host.state !== 'Down') await this.hostDown(host, error);
+      await this.afterFence(host.id);
       return;
     }
     this.misses.delete(host.id);
@@ -190,6 +269,12 @@ export class HaMonitor {
   private async hostDown(host: { id: number; name: string }, error: unknown): Promise<void> {
     const { engine } = this;
     engine.hosts.setState(host.id, 'Down', error instanceof Error ? error.message : String(error));
+    const fencedAt = this.fencedAt(host.id);
+    if (fencedAt !== undefined) {
+      // Its VMs may still run there until its watchdog powers the HA ones off: they stay Running (afterFence).
+      engine.events.record({ type: 'HOST.DOWN', level: 'ERROR', description: `host ${host.name} is down (out of contact); it powers off its HA VMs itself when isolated, so they restart elsewhere from ${new Date(fencedAt).toISOString()}` });
+      return;
+    }
     engine.events.record({ type: 'HOST.DOWN', level: 'ERROR', description: `host ${host.name} is down after ${HOST_DOWN_AFTER} failed checks` });
     for (const vm of this.runningOn(host.id)) await this.vmWentDown(vm, `host ${host.name} down`);
   }
