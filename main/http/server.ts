@@ -151,6 +151,13 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
     const command = params['command'];
     const uiCaller = cookies['kiln_ui'] && uiSessions.has(cookies['kiln_ui']) && req.headers['x-kiln-ui'] === '1' ? engine.accounts.localAdmin() : undefined;
 
+    // As CloudStack's integration port, which refuses its authenticators (login, logout): every
+    // call there already runs as the trusted caller, so a session made there is of no use there,
+    // and a client that logs in on it is misconfigured: say so instead of answering a session key.
+    if (options.trustedCaller && (command?.toLowerCase() === 'login' || command?.toLowerCase() === 'logout')) {
+      const refused = new ApiError(432, `${command} is not available on the integration port: every call here runs as the local admin; log in on the main API port`);
+      return respond(res, { status: 432, responseName: `${command.toLowerCase()}response`, body: errorBody(refused) }, format);
+    }
     if (command?.toLowerCase() === 'login') return login(req, res, params, format);
     let caller: Caller;
     try {

@@ -150,4 +150,46 @@ describe('the integration port', () => {
       rmSync(first.dataDir, { recursive: true, force: true });
     }
   });
+
+  it('refuses login and logout as CloudStack\'s integration port does, and changes a password with updateUser as a root admin would', async () => {
+    // CloudStack's ApiServer runs every integration-port call as the system account and refuses
+    // only its authenticators (login, logout) there; updateUser password= is a root admin's call.
+    const first = await startKiln({ args: ['--no-ui'], dataDir: mkdtempSync(join(tmpdir(), 'kiln-int-')) });
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    kiln = first;
+    await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'updateConfiguration', name: 'integration.api.port', value: String(port) }) });
+    await first.stop();
+    const second = await startKiln({ args: ['--no-ui'], dataDir: first.dataDir });
+    const integration = `http://127.0.0.1:${port}/client/api`;
+    const post = (url: string, params: Record<string, string>) => fetch(url, { method: 'POST', body: new URLSearchParams({ response: 'json', ...params }) });
+    try {
+      const created = await post(integration, { command: 'createAccount', username: 'int-user', password: 'first-secret', email: 'i@example.org', firstname: 'I', lastname: 'U', accounttype: '0' });
+      expect(created.status).toBe(200);
+      const userId = ((await created.json()) as { createaccountresponse: { account: { user: { id: string }[] } } }).createaccountresponse.account.user[0]!.id;
+
+      for (const command of ['login', 'logout']) {
+        const res = await post(integration, { command, username: 'int-user', password: 'first-secret' });
+        expect(res.status).toBe(432);
+        const body = (await res.json()) as Record<string, { errorcode: number; errortext: string; sessionkey?: string }>;
+        expect(body[`${command}response`]).toMatchObject({ errorcode: 432, errortext: `${command} is not available on the integration port: every call here runs as the local admin; log in on the main API port` });
+        expect(body[`${command}response`]!.sessionkey).toBeUndefined();
+        expect(res.headers.get('set-cookie')).toBeNull();
+      }
+
+      const changed = await post(integration, { command: 'updateUser', id: userId, password: 'second-secret' });
+      expect(changed.status).toBe(200);
+      expect((await post(second.apiUrl, { command: 'login', username: 'int-user', password: 'first-secret' })).status).toBe(531);
+      const login = await post(second.apiUrl, { command: 'login', username: 'int-user', password: 'second-secret' });
+      expect(login.status).toBe(200);
+      expect(((await login.json()) as { loginresponse: { username: string } }).loginresponse.username).toBe('int-user');
+    } finally {
+      await second.stop();
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
+  });
 });
