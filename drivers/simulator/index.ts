@@ -12,7 +12,7 @@
  * destroy and migration (both ends), two-phase migration, and a TLS-style certificate thumbprint
  * per host so trust on first use and a changed certificate (rekey) behave as on vSphere.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import {
@@ -35,6 +35,9 @@ import {
   type HypervisorDriver,
   type InstanceInfo,
   type MigrationFacet,
+  type OperationOptions,
+  type OperationResult,
+  type TaskOutcome,
   type PowerState,
   type SnapshotFacet,
   type StorageFacet,
@@ -44,7 +47,7 @@ import {
   type StoredImage,
   type VmSpec,
 } from '../types.js';
-import { SimulatorWorld, type SimDomain, type SimHost } from './world.js';
+import { SimulatorWorld, type SimDomain, type SimHost, type SimTask } from './world.js';
 
 const CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -191,9 +194,36 @@ export class SimulatorDriver implements HypervisorDriver {
       gpus: parseGpus(url.searchParams.get('gpus')),
     });
     if (!host.up) throw new DriverError(`simulated host ${name} is down`, 'unreachable');
-    const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0), trust);
+    const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0), trust, url.searchParams.get('tasks') === '1');
     this.sessions.set(name, session);
     return new SimulatorEndpoint(session);
+  }
+
+  /** Operations of this process running as tasks, by ref: a reattach in the same process waits for them. */
+  readonly activeTasks = new Map<string, Promise<unknown>>();
+
+  /**
+   * Finishes a platform task by ref (Endpoint.reattachTask). One this process still runs is
+   * waited for; one whose process died is finished by the "platform", as vCenter finishes a task
+   * whatever happened to the client that asked for it.
+   */
+  async reattachTask(ref: string): Promise<TaskOutcome> {
+    const task = this.world.tasks[ref];
+    if (!task) throw new DriverError(`no task ${ref}`, 'not-found');
+    const active = this.activeTasks.get(ref);
+    if (active) await active.catch(() => undefined);
+    else if (task.state === 'running') {
+      const domain = this.world.find(task.host)?.domains[task.domain];
+      if (!domain) Object.assign(task, { state: 'error', error: `domain ${task.domain} is gone` });
+      else {
+        domain.power = task.op === 'start' ? 'Running' : 'Stopped';
+        if (task.op === 'start') domain.boots += 1;
+        task.state = 'success';
+        this.emitPower(task.host, task.domain, domain.power, task.op === 'start' ? 'started' : 'shutdown', 'user');
+      }
+      this.world.save();
+    }
+    return task.state === 'success' ? { state: 'success', result: task.domain } : { state: 'error', error: task.error ?? 'failed' };
   }
 
   /** The power events a host reports for a change it made (the session of that host, if connected). */
@@ -298,6 +328,10 @@ export class SimulatorEndpoint implements Endpoint {
     return this.session.onEvent(listener);
   }
 
+  reattachTask(ref: string): Promise<TaskOutcome> {
+    return this.session.driver.reattachTask(ref);
+  }
+
   close(): Promise<void> {
     return this.session.close();
   }
@@ -312,11 +346,40 @@ export class SimulatorSession implements HostSession {
   constructor(
     readonly hostId: string,
     private readonly host: SimHost,
-    private readonly driver: SimulatorDriver,
+    readonly driver: SimulatorDriver,
     /** How long the host takes over a lifecycle operation (host URL latency=MS). */
     private readonly latencyMs = 0,
     readonly trust: TrustAnchor = driver.thumbprint(host.name),
+    /** Run start and stop as platform tasks (host URL tasks=1), as vSphere and xapi do. */
+    private readonly tasks = false,
   ) {}
+
+  /** Runs OP as a task when this host has tasks: registered (and reported by onTask) before any work, so a crash leaves it to reattach. */
+  private async asTask(op: SimTask['op'], domain: string, options: OperationOptions | undefined, work: () => Promise<void>): Promise<OperationResult> {
+    if (!this.tasks) return work();
+    const ref = `task-${randomUUID()}`;
+    const world = this.driver.world;
+    world.tasks[ref] = { op, host: this.host.name, domain, state: 'running' };
+    this.save();
+    options?.onTask?.(ref);
+    const run = work().then(
+      () => {
+        world.tasks[ref]!.state = 'success';
+      },
+      (error: unknown) => {
+        Object.assign(world.tasks[ref]!, { state: 'error', error: error instanceof Error ? error.message : String(error) });
+        throw error;
+      },
+    );
+    this.driver.activeTasks.set(ref, run);
+    try {
+      await run;
+    } finally {
+      this.driver.activeTasks.delete(ref);
+      this.save();
+    }
+    return { taskRef: ref };
+  }
 
   get ref(): string {
     return this.host.name;
@@ -452,7 +515,11 @@ export class SimulatorSession implements HostSession {
     return { ref: spec.internalName };
   }
 
-  async start(name: string): Promise<void> {
+  start(name: string, options?: OperationOptions): Promise<OperationResult> {
+    return this.asTask('start', name, options, () => this.startNow(name));
+  }
+
+  private async startNow(name: string): Promise<void> {
     await this.busy();
     this.driver.checkFault('start', this.host.name);
     const domain = this.domain(name);
@@ -467,7 +534,11 @@ export class SimulatorSession implements HostSession {
     this.power(name, 'Running', 'started');
   }
 
-  async stop(name: string, options?: StopOptions): Promise<void> {
+  stop(name: string, options?: StopOptions): Promise<OperationResult> {
+    return this.asTask('stop', name, options, () => this.stopNow(name, options));
+  }
+
+  private async stopNow(name: string, options?: StopOptions): Promise<void> {
     await this.busy();
     this.driver.checkFault('stop', this.host.name);
     const domain = this.domain(name);

@@ -28,6 +28,19 @@ interface SavedWorld {
   hosts: Record<string, SimHost>;
   disks?: Record<string, string>;
   images?: Record<string, SimImage>;
+  tasks?: Record<string, SimTask>;
+}
+
+/**
+ * A lifecycle operation run as a platform task (hosts with tasks=1), as vCenter and xapi run
+ * them: it outlives the Kiln process that asked, so a new process can reattach to it by ref.
+ */
+export interface SimTask {
+  op: 'start' | 'stop';
+  host: string;
+  domain: string;
+  state: 'running' | 'success' | 'error';
+  error?: string;
 }
 
 /** An image a host copied from Kiln's image store (stageImage). */
@@ -43,6 +56,8 @@ export class SimulatorWorld {
   disks: Record<string, string> = {};
   /** Images staged from Kiln's image store, by the name Kiln gave them. */
   images: Record<string, SimImage> = {};
+  /** Platform tasks by ref (SimTask). */
+  tasks: Record<string, SimTask> = {};
 
   constructor(private readonly stateFile?: string) {
     if (stateFile) {
@@ -51,6 +66,7 @@ export class SimulatorWorld {
         this.hosts = saved.hosts ?? {};
         this.disks = saved.disks ?? {};
         this.images = saved.images ?? {};
+        this.tasks = saved.tasks ?? {};
       } catch {
         this.hosts = {};
       }
@@ -76,7 +92,7 @@ export class SimulatorWorld {
     if (!this.stateFile) return;
     // Owner-only, as every file in the data directory (a fresh temp file each save, so the mode holds).
     const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts, disks: this.disks, images: this.images } satisfies SavedWorld), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ hosts: this.hosts, disks: this.disks, images: this.images, tasks: this.tasks } satisfies SavedWorld), { mode: 0o600 });
     renameSync(tmp, this.stateFile);
   }
 }

@@ -8,6 +8,7 @@ import type { VmRow } from './vm/rows.js';
 import type { VmState } from './vm/states.js';
 import { HaMonitor } from './ha/ha-monitor.js';
 import { runHostCleanups } from './vm/host-cleanups.js';
+import { vmJobResult } from './vm/vm-job.js';
 import type { PowerState } from '../../drivers/types.js';
 
 const NOTE = 'settled after restart: the job that was moving it had been interrupted';
@@ -75,6 +76,7 @@ export class BackgroundTasks {
     const stuck = db.prepare(`SELECT * FROM vm_instances WHERE state IN ('Creating','Starting','Stopping','Migrating','Destroying','Expunging')`).all() as VmRow[];
     for (const vm of stuck) {
       try {
+        if (await this.reattach(vm)) continue;
         await this.settle(vm);
       } catch (error) {
         log.warn(`reconcile ${vm.uuid}: ${error instanceof Error ? error.message : String(error)}`);
@@ -83,7 +85,28 @@ export class BackgroundTasks {
         if (now.state === vm.state) this.engine.vms.transition(now, 'Error', { note: `${NOTE}; settling it failed: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
+    // Jobs left waiting on a task whose VM needed no settling (or whose task could not be reattached) end as failed.
+    this.engine.jobs.recoverOrphans(true);
     await runHostCleanups(this.engine);
+  }
+
+  /**
+   * A VM whose job was waiting on a hypervisor task (vCenter, xapi): the task is reattached and
+   * waited for, then the VM settles from what the host reports and the job ends with the task's
+   * outcome, instead of failing because Kiln restarted. False when there is nothing to reattach.
+   */
+  private async reattach(vm: VmRow): Promise<boolean> {
+    const job = this.engine.jobs.orphanTask(vm.uuid);
+    const hostId = vm.host_id ?? vm.last_host_id;
+    if (!job || hostId === null) return false;
+    const outcome = await this.engine.hosts.reattachTask(hostId, job.taskRef).catch(() => undefined);
+    if (!outcome) return false;
+    await this.settle(vm);
+    const settled = this.engine.vms.get(vm.id);
+    const owner = this.engine.accounts.byUserId(settled.user_id);
+    if (outcome.state === 'success' && owner) this.engine.jobs.finishOrphan(job.uuid, { ok: true, result: { virtualmachine: vmJobResult(this.engine, settled, owner) } });
+    else this.engine.jobs.finishOrphan(job.uuid, { ok: false, message: `the hypervisor task ${job.taskRef} ended ${outcome.state}${outcome.error ? `: ${outcome.error}` : ''}` });
+    return true;
   }
 
   private async settle(vm: VmRow): Promise<void> {

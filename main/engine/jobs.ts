@@ -54,10 +54,14 @@ export class JobManager {
 
   constructor(private readonly db: Db) {}
 
-  /** Marks jobs a previous process left in progress as failed; returns how many. */
-  recoverOrphans(): number {
+  /**
+   * Marks jobs a previous process left in progress as failed; returns how many. One waiting on a
+   * hypervisor task (hypervisor_task_ref) is left to reattachOrphan unless `withTasks`: the task
+   * may finish without Kiln, and the restart reconcile picks it up.
+   */
+  recoverOrphans(withTasks = false): number {
     const result = this.db
-      .prepare(`UPDATE async_jobs SET status=?, result_code=530, result=?, completed=? WHERE status=? AND owner<>?`)
+      .prepare(`UPDATE async_jobs SET status=?, result_code=530, result=?, completed=? WHERE status=? AND owner<>?${withTasks ? '' : ' AND hypervisor_task_ref IS NULL'}`)
       .run(
         JobStatus.FAILED,
         JSON.stringify({ errorcode: 530, cserrorcode: 4250, errortext: 'Job interrupted: Kiln stopped while this job was in progress. Check the state of its resource before retrying.' }),
@@ -66,6 +70,24 @@ export class JobManager {
         this.owner,
       );
     return result.changes;
+  }
+
+  /** Records the hypervisor task a job waits on (OperationOptions.onTask), so a restart can reattach to it. */
+  recordTask(uuid: string, taskRef: string): void {
+    this.db.prepare('UPDATE async_jobs SET hypervisor_task_ref=? WHERE uuid=?').run(taskRef, uuid);
+  }
+
+  /** The job a previous process left waiting on a hypervisor task for this VM, if any. */
+  orphanTask(vmUuid: string): { uuid: string; taskRef: string } | undefined {
+    return this.db
+      .prepare(`SELECT uuid, hypervisor_task_ref AS taskRef FROM async_jobs WHERE instance_uuid=? AND status=? AND owner<>? AND hypervisor_task_ref IS NOT NULL ORDER BY id DESC LIMIT 1`)
+      .get(vmUuid, JobStatus.IN_PROGRESS, this.owner) as { uuid: string; taskRef: string } | undefined;
+  }
+
+  /** Ends a job a previous process left, after its hypervisor task was reattached and settled. */
+  finishOrphan(uuid: string, outcome: { ok: true; result: ApiObject } | { ok: false; message: string }): void {
+    if (outcome.ok) this.finish(uuid, JobStatus.SUCCEEDED, 0, outcome.result);
+    else this.finish(uuid, JobStatus.FAILED, 530, { errorcode: 530, cserrorcode: 4250, errortext: outcome.message });
   }
 
   /** A job the engine starts on its own (HA restarts), recorded like any API job. */

@@ -10,7 +10,7 @@ import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { Endpoint, EndpointHost, HostEvent, HostSession, HypervisorDriver, HypervisorType, TrustAnchor } from '../../../drivers/types.js';
+import type { Endpoint, EndpointHost, HostEvent, HostSession, HypervisorDriver, HypervisorType, TaskOutcome, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
   id: number;
@@ -163,6 +163,16 @@ export class HostManager {
     } finally {
       await endpoint.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Waits for a hypervisor task a previous process started on the host's endpoint; undefined
+   * where the driver has no tasks (KVM), and the caller reconciles from the host's view instead.
+   */
+  async reattachTask(hostId: number, taskRef: string): Promise<TaskOutcome | undefined> {
+    await this.session(hostId);
+    const endpoint = this.endpoints.get(this.row(hostId).url)?.endpoint;
+    return endpoint?.reattachTask ? endpoint.reattachTask(taskRef) : undefined;
   }
 
   /** The pinned trust anchor of a host row (what the admin confirmed or Kiln saw first). */

@@ -10,7 +10,7 @@ import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import { noSuchEntity } from '../registry/command-scope.js';
 import type { AsyncWork, Caller } from '../registry/types.js';
-import type { DefineResult, HostSession, VmSpec } from '../../../drivers/types.js';
+import type { DefineResult, HostSession, OperationOptions, VmSpec } from '../../../drivers/types.js';
 import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
 import { vmJob } from './vm-job.js';
@@ -267,6 +267,11 @@ export class VmService {
     };
   }
 
+  /** Long-operation options for a job: the hypervisor's task ref is stored on the job as soon as it exists (reattach after a restart). */
+  taskOptions(jobUuid: string | undefined): OperationOptions {
+    return jobUuid ? { onTask: (ref) => this.engine.jobs.recordTask(jobUuid, ref) } : {};
+  }
+
   /** Keeps the refs the driver gave the VM and its disks, so later calls address them by ref; returns the row as stored. */
   private storeRefs(vm: VmRow, defined: DefineResult): VmRow {
     if (defined.ref === vm.ref && !defined.disks?.length) return vm;
@@ -327,7 +332,7 @@ export class VmService {
           this.engine.events.record({ type: 'VMSNAPSHOT.CREATE', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}): its snapshots' records could not be given to host ${chosen.name}: ${error instanceof Error ? error.message : String(error)}`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid }),
         );
       }
-      if (!adopted) await session.start(vmRef(current));
+      if (!adopted) await session.start(vmRef(current), this.taskOptions(jobUuid));
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
@@ -378,7 +383,7 @@ export class VmService {
     let current = this.transition(vm, 'Stopping', { caller, jobUuid, note: forced ? (unreachable ? 'forced; host unreachable, marked Stopped' : 'forced') : undefined });
     try {
       if (session) {
-        await session.stop(vmRef(current), { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000 });
+        await session.stop(vmRef(current), { forced, timeoutMs: this.engine.settings.int('vm.stop.timeout') * 1000, ...this.taskOptions(jobUuid) });
       }
     } catch (error) {
       // Settle on what the host reports: a domain that did power off (or is gone) is Stopped.
