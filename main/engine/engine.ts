@@ -27,6 +27,7 @@ import type { HypervisorDriver, HypervisorType } from '../../drivers/types.js';
 import { BackgroundTasks } from './background.js';
 import { ConsoleTokens } from './vm/console-tokens.js';
 import { ImageDownloads } from './images/downloads.js';
+import { MetadataService } from './metadata/metadata-service.js';
 
 export interface Logger {
   info(message: string): void;
@@ -80,6 +81,8 @@ export class Engine {
   /** The 'vms' live channel's batches of changed VM records (vm-feed.ts). */
   readonly vmFeed: VmFeed;
   readonly consoleTokens = new ConsoleTokens();
+  /** The metadata HTTP service cloud-init's CloudStack datasource reads (R62); listening only when configured. */
+  readonly metadata = new MetadataService(this);
   /** Template and ISO downloads into the zones' image stores. */
   readonly images: ImageDownloads;
 
@@ -117,10 +120,19 @@ export class Engine {
     if (options.ownsJobs !== false) engine.images.resumeInterrupted();
     if (options.seed !== false) await seedDefaults(engine);
     if (options.background !== false) engine.background.start();
+    // The metadata HTTP service where guests reach Kiln directly (kiln.metadata.listen.address).
+    const metadataAddress = engine.settings.string('kiln.metadata.listen.address');
+    if (metadataAddress && options.background !== false) {
+      await engine.metadata.listen(metadataAddress).then(
+        (ports) => engine.log.info(`metadata service for guests on ${metadataAddress}:${ports.metadata} (password server :${ports.password})`),
+        (error: unknown) => engine.log.warn(`metadata service not started on ${metadataAddress}: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }
     return engine;
   }
 
   async close(): Promise<void> {
+    await this.metadata.close();
     this.background.stop();
     this.background.ha.stop();
     await this.jobs.drain();

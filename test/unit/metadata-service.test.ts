@@ -12,7 +12,7 @@ import { MetadataService } from '../../main/engine/metadata/metadata-service.js'
 import { configDriveDir } from '../../main/engine/metadata/delivery.js';
 import { configDriveName } from '../../main/engine/metadata/config-drive.js';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 
 let t: TestEngine;
 let service: MetadataService;
@@ -161,5 +161,25 @@ describe('config drive', () => {
     const vm = await deployDemo(t, { name: 'drive-four', networkids: (net.body['network'] as { id: string }).id });
     expect(existsSync(join(configDriveDir(t.engine), configDriveName(vm['id']!)))).toBe(true);
     expect((await get('/latest/meta-data/instance-id', '127.0.1.10')).status).toBe(404);
+  });
+});
+
+describe('kiln.metadata.listen.address', () => {
+  it('makes the engine serve the metadata service there (ports 80 and 8080) while it runs', async () => {
+    const first = await testEngine({ keep: true });
+    expect((await first.call('updateConfiguration', { name: 'kiln.metadata.listen.address', value: '127.0.0.17' })).status).toBe(200);
+    await first.close();
+    const { Engine, silentLogger } = await import('../../main/engine/engine.js');
+    const engine = await Engine.open({ dataDir: first.dataDir, background: true, log: silentLogger });
+    try {
+      const stranger = await new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.17', port: 80, path: '/latest/meta-data/instance-id' }, (res) => resolve(res.statusCode ?? 0)).on('error', reject).end();
+      });
+      expect(stranger).toBe(404);
+    } finally {
+      await engine.close();
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
+    await expect(new Promise((resolve, reject) => request({ host: '127.0.0.17', port: 80, path: '/' }, resolve).on('error', reject).end())).rejects.toThrow(/ECONNREFUSED/);
   });
 });
