@@ -9,6 +9,8 @@ import { benchHeadroom } from './headroom.js';
 import { benchKvm } from './kvm.js';
 import { benchUiList } from './ui-list.js';
 import { benchListPages } from './list-pages.js';
+import { benchServeScale } from './serve-scale.js';
+import { benchVsphere } from './vsphere.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
@@ -17,6 +19,8 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['kvm', benchKvm],
   ['ui-list', benchUiList],
   ['list-pages', benchListPages],
+  ['serve-scale', benchServeScale],
+  ['vsphere', benchVsphere],
 ];
 /** `npm run bench -- list-pages ui-list` runs only the suites named; flags (`--short`) go to the suites. */
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));

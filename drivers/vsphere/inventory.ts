@@ -102,6 +102,15 @@ export class InventoryCache {
   }
 
   private firstUpdate = true;
+  private markLive!: () => void;
+  /**
+   * Resolves once the change stream has delivered its first (full) state. vcsim only starts
+   * collecting changes after that first state is computed (a 1,000-VM inventory takes about a
+   * second), so a change made in that window is never streamed by vcsim; vCenter has no such gap.
+   */
+  readonly live: Promise<void> = new Promise((r) => {
+    this.markLive = r;
+  });
 
   private apply(set: UpdateSet, resync: boolean): void {
     if (this.failing) {
@@ -111,6 +120,7 @@ export class InventoryCache {
     const full = this.firstUpdate || resync;
     this.firstUpdate = false;
     this.applyUpdates(set.updates, full);
+    this.markLive();
   }
 
   /**
@@ -122,6 +132,16 @@ export class InventoryCache {
     const props = await getProperties(this.client, ref, paths);
     if (!this.objects.has(key(ref))) return;
     this.applyUpdates([{ kind: 'modify', obj: ref, changes: paths.map((name) => (props[name] === undefined ? { name, op: 'remove' as const } : { name, op: 'assign' as const, val: props[name] })) }], false);
+  }
+
+  /** Reads an object Kiln's own task made (a clone, a new VM) into the cache with every inventory property, unless the stream brought it already. */
+  async admit(ref: MoRef): Promise<void> {
+    if (this.objects.has(key(ref))) return;
+    const spec = INVENTORY_PROPERTIES.find((p) => p.type === ref.type);
+    if (!spec) return;
+    const props = await getProperties(this.client, ref, spec.pathSet);
+    if (this.objects.has(key(ref))) return;
+    this.applyUpdates([{ kind: 'enter', obj: ref, changes: Object.entries(props).map(([name, val]) => ({ name, op: 'assign' as const, val })) }], false);
   }
 
   /** Drops an object Kiln's own task removed (Destroy_Task succeeded), as its 'leave' would. */

@@ -83,7 +83,7 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       const vmRef = created;
       // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
       await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing), { signal: a.signal }));
-      await ep.waitFor(() => !!ep.cache.get(vmRef), 10_000, `${a.name} in the inventory stream`);
+      await mapped(`reading ${a.name}`, () => ep.cache.admit(vmRef));
       await ep.refresh(vmRef, ['config.hardware.numCPU', 'config.hardware.memoryMB']);
       // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
       const at = asMoRef((await ep.read(vmRef, ['runtime.host']))['runtime.host']);
@@ -104,7 +104,8 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       if (!created) throw new DriverError(`CreateVM_Task of ${a.name} returned no VM`, 'failed');
     }
     const made = created;
-    await ep.waitFor(() => !!ep.cache.get(made), 10_000, `${a.name} in the inventory stream`);
+    // Read-your-writes: the new VM is in the cache now, whenever the stream brings its 'enter'.
+    await mapped(`reading ${a.name}`, () => ep.cache.admit(made));
     return made;
   } catch (e) {
     if (created) {
