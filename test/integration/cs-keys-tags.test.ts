@@ -40,11 +40,15 @@ function cs(args: string[]): Promise<CsResult> {
   });
 }
 
+/**
+ * What these commands write: tags, key pairs, the keys VMs were given, VMs and their user data. (Not
+ * the whole file: a serve's background work changes host and job rows at any time.)
+ */
 function dbState(): string {
   const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true, fileMustExist: true });
   try {
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('sessions','events') ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
-    return tables.map((t) => `${t}:${JSON.stringify(db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`).join('\n');
+    const queries = ['SELECT * FROM resource_tags', 'SELECT * FROM ssh_keypairs', 'SELECT * FROM vm_ssh_keys', 'SELECT id, uuid, hostname, user_data FROM vm_instances'];
+    return queries.map((q) => `${q}:${JSON.stringify(db.prepare(`${q} ORDER BY rowid`).all())}`).join('\n');
   } finally {
     db.close();
   }
