@@ -209,4 +209,33 @@ describe('the cs client against kiln serve', () => {
     expect(errorOf(big).errortext).toMatch(/displayname is 300 characters long/);
     expect(dbState()).toBe(before);
   });
+
+  it('gives 431 naming hostid for a migration to the host the VM runs on, and writes nothing', async () => {
+    const vm = ((await cs(['listVirtualMachines', 'name=demo-web'])).json['virtualmachine'] as { id: string; hostid: string; hostname: string }[])[0]!;
+    const before = dbState();
+    for (const command of ['migrateVirtualMachine', 'migrateVirtualMachineWithVolume']) {
+      const res = await cs([command, `virtualmachineid=${vm.id}`, `hostid=${vm.hostid}`]);
+      expect(res.code).not.toBe(0);
+      expect(errorOf(res)).toMatchObject({ errorcode: 431, cserrorcode: 4350, errortext: `hostid: cannot migrate VM demo-web to host ${vm.hostname}: the VM already runs on this host; choose another host` });
+    }
+    expect(dbState()).toBe(before);
+  });
+
+  it('gives 431 for control characters in a name and in a map key, and writes nothing', async () => {
+    // (A NUL cannot travel in a command-line argument; ESC and SOH are C0 controls as well.)
+    const before = dbState();
+    const name = await cs(['createAffinityGroup', 'name=a\u001b<b>', 'type=host anti-affinity']);
+    expect(errorOf(name)).toMatchObject({ errorcode: 431 });
+    expect(errorOf(name).errortext).toBe('Unable to execute API command createaffinitygroup due to invalid value. Invalid parameter name value=a\\u001b<b>: contains the control character U+001B; this parameter takes no control characters, tabs or line breaks');
+    const key = await cs(['createServiceOffering', 'name=ctl', 'displaytext=ctl', 'cpunumber=1', 'cpuspeed=1000', 'memory=512', 'serviceofferingdetails[0].\u0001<x>=v']);
+    expect(errorOf(key)).toMatchObject({ errorcode: 431 });
+    expect(errorOf(key).errortext).toMatch(/Invalid parameter serviceofferingdetails\[0\]\.\\u0001<x>: a key is letters, digits and _ \. : - only/);
+    expect(dbState()).toBe(before);
+  });
+
+  it('names the command when an id names nothing, as CloudStack does', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const res = await cs(['stopVirtualMachine', `id=${missing}`]);
+    expect(errorOf(res)).toMatchObject({ errorcode: 431, errortext: `Unable to execute API command stopvirtualmachine due to invalid value. Invalid parameter id value=${missing} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.` });
+  });
 });
