@@ -13,6 +13,7 @@
  * so one failure does not cascade through the rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DriverError, type DriverCapabilities, type Endpoint, type HostEvent, type HostSession, type HypervisorDriver, type MigrationRequest, type PowerState, type Ref, type SnapshotRequest, type VmSpec } from '../../drivers/types.js';
 
@@ -290,6 +291,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
         if (c.liveMigration) expect(s.migration).toBeDefined();
         if (c.memorySnapshots || c.diskSnapshotsWhileRunning) expect(s.snapshots).toBeDefined();
         if (c.vnc) expect(s.console?.graphical?.protocol).toBe('vnc');
+        expect({ gpu: c.gpu, facet: !!s.gpu }).toEqual({ gpu: c.gpu, facet: c.gpu });
       }
     });
 
@@ -348,6 +350,36 @@ export function conformanceSuite(dut: DriverUnderTest): void {
         } catch (error) {
           if (Date.now() > deadline) throw error;
         }
+      }
+    });
+
+    it('graphical console: where the session offers one, it opens for the running VM (a VNC display answers with its RFB greeting)', async (ctx) => {
+      const graphical = session().console?.graphical;
+      if (!graphical) {
+        expect(caps().vnc).toBe(false);
+        ctx.skip('no graphical console on this host');
+      }
+      await ensureRunning({ guestUp: false });
+      const display = await graphical!.open(ref());
+      try {
+        expect(display.protocol).toBe(graphical!.protocol);
+        expect(display.port !== undefined || display.url !== undefined).toBe(true);
+        if (display.protocol === 'vnc') {
+          expect(display.port).toBeGreaterThan(0);
+          const greeting = await new Promise<string>((resolve, reject) => {
+            const socket = netConnect(display.port!, '127.0.0.1');
+            const timer = setTimeout(() => reject(new Error('no RFB greeting within 10 s')), 10_000);
+            socket.once('data', (d) => {
+              clearTimeout(timer);
+              resolve(d.toString('latin1'));
+              socket.destroy();
+            });
+            socket.once('error', reject);
+          });
+          expect(greeting).toMatch(/^RFB \d{3}\.\d{3}\n/);
+        }
+      } finally {
+        await display.close();
       }
     });
 

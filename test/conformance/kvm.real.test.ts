@@ -28,20 +28,29 @@ function onHost(name: string, ...cmd: string[]): Promise<{ code: number; stdout:
 
 const STATES: Record<string, PowerState> = { running: 'Running', 'shut off': 'Stopped', paused: 'Paused', crashed: 'Crashed', 'in shutdown': 'Running' };
 
-/** `virsh dominfo` + `virsh domblklist`, parsed; undefined when the host has no such domain. */
+/**
+ * One shell inside the host runs several virsh commands (one hosts.sh exec instead of one per
+ * command: on a loaded machine each exec costs a second). The domain name is an argument ($1),
+ * never part of the script; sections are split on a marker line.
+ */
+async function virshScript(host: string, script: string, name: string): Promise<{ code: number; sections: string[]; stderr: string }> {
+  const result = await onHost(host, 'sh', '-c', script, 'sh', name);
+  return { code: result.code, sections: result.stdout.split('\n@@KILN-CONFORMANCE@@\n'), stderr: result.stderr };
+}
+
+/** `virsh dominfo`, the definition's memory, and `virsh domblklist`, parsed; undefined when the host has no such domain. */
 async function virshVm(host: string, name: string): Promise<ObservedVm | undefined> {
-  const info = await onHost(host, 'virsh', 'dominfo', '--domain', name);
-  if (info.code !== 0) {
-    if (/failed to get domain|Domain not found/i.test(info.stderr)) return undefined;
-    throw new Error(`virsh dominfo ${name} on ${host}: ${info.stderr}`);
-  }
-  const field = (label: string) => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(info.stdout)?.[1]?.trim() ?? '';
+  const { code, sections, stderr } = await virshScript(host, `virsh dominfo --domain "$1" || exit 3
+echo; echo @@KILN-CONFORMANCE@@; virsh dumpxml --domain "$1" --inactive
+echo; echo @@KILN-CONFORMANCE@@; virsh domblklist --domain "$1" --details`, name);
+  if (code === 3 && /failed to get domain|Domain not found/i.test(stderr)) return undefined;
+  if (code !== 0) throw new Error(`virsh on ${host} for ${name}: ${stderr}`);
+  const [info = '', xml = '', blk = ''] = sections;
+  const field = (label: string) => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
   // The memory the host gives the VM: the definition's <currentMemory> (the live XML's follows the
   // balloon as the guest gives memory back, which takes the guest its time).
-  const xml = (await onHost(host, 'virsh', 'dumpxml', '--domain', name, '--inactive')).stdout;
   const currentKiB = Number(/<currentMemory unit='KiB'>(\d+)<\/currentMemory>/.exec(xml)?.[1]);
-  const blk = await onHost(host, 'virsh', 'domblklist', '--domain', name, '--details');
-  const disks = blk.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === 'disk' && f[3] && f[3] !== '-').map((f) => f[3]!);
+  const disks = blk.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === 'disk' && f[3] && f[3] !== '-').map((f) => f[3]!);
   return {
     power: STATES[field('State')] ?? 'Unknown',
     uuid: field('UUID'),
@@ -51,17 +60,16 @@ async function virshVm(host: string, name: string): Promise<ObservedVm | undefin
   };
 }
 
+/** Each snapshot's `virsh snapshot-info` (name, parent, current), in one shell on the host. */
 async function virshSnapshots(host: string, name: string): Promise<ObservedSnapshot[]> {
-  const list = await onHost(host, 'virsh', 'snapshot-list', '--domain', name, '--name');
-  if (list.code !== 0) throw new Error(`virsh snapshot-list ${name} on ${host}: ${list.stderr}`);
-  const out: ObservedSnapshot[] = [];
-  for (const snapshot of list.stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
-    const info = (await onHost(host, 'virsh', 'snapshot-info', '--domain', name, '--snapshotname', snapshot)).stdout;
+  const { code, sections, stderr } = await virshScript(host, `names=$(virsh snapshot-list --domain "$1" --name) || exit 3
+for s in $names; do echo; echo @@KILN-CONFORMANCE@@; virsh snapshot-info --domain "$1" --snapshotname "$s" || exit 4; done`, name);
+  if (code !== 0) throw new Error(`virsh snapshot-list/info ${name} on ${host}: ${stderr}`);
+  return sections.slice(1).map((info) => {
     const field = (label: string) => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
     const parent = field('Parent');
-    out.push({ name: snapshot, parent: parent && parent !== '-' ? parent : undefined, current: field('Current') === 'yes' });
-  }
-  return out;
+    return { name: field('Name'), parent: parent && parent !== '-' ? parent : undefined, current: field('Current') === 'yes' };
+  });
 }
 
 /** Removes domain NAME, its snapshot records, disk and logs from every harness host, by virsh on the host. */
