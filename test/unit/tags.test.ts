@@ -176,3 +176,24 @@ describe('isolation and deleteTags', () => {
     expect(t.engine.db.prepare('SELECT COUNT(*) AS n FROM resource_tags WHERE resource_uuid=?').get(doomed)).toEqual({ n: 0 });
   });
 });
+
+describe('domain admins', () => {
+  it("see and tag their domain's resources and key pairs, never another domain's", async () => {
+    const domain = (await t.call('createDomain', { name: 'branch' })).body['domain'] as { id: string };
+    const domainId = (t.engine.db.prepare('SELECT id FROM domains WHERE uuid=?').get(domain.id) as { id: number }).id;
+    const make = (name: string, role: 'User' | 'DomainAdmin') => t.engine.accounts.byUserId(t.engine.accounts.createAccount({ name, role, domainId, username: name, password: 'secret-pw' }).userId)!;
+    const boss = make('branch-admin', 'DomainAdmin');
+    const worker = make('branch-user', 'User');
+    const workerVm = (await deployDemo(t, { name: 'branch-vm' }, worker))['id']!;
+    await t.call('createSSHKeyPair', { name: 'branch-key' }, worker);
+    // The domain admin tags its user's VM; the tag belongs to the VM's owner.
+    expect((await tag('UserVm', workerVm, { site: 'branch' }, boss)).status).toBe(200);
+    const seen = (await t.call('listTags', { listall: 'true' }, boss)).body['tag'] as Tag[];
+    expect(seen.map((x) => [x.resourceid, x.account])).toEqual([[workerVm, 'branch-user']]);
+    expect(((await t.call('listSSHKeyPairs', { listall: 'true' }, boss)).body['sshkeypair'] as { name: string }[]).map((k) => k.name)).toEqual(['branch-key']);
+    // Alice's VM (ROOT domain, outside the branch) is out of reach, and unseen.
+    const before = dbFingerprint(t.engine);
+    expect((await t.call('createTags', { resourcetype: 'UserVm', resourceids: vm, ...tagParams({ site: 'x' }) }, boss)).status).toBe(531);
+    expect(dbFingerprint(t.engine)).toBe(before);
+  });
+});
