@@ -5,6 +5,10 @@
  * keys are refused in the shared parameter check and nothing is written; and an id that names
  * nothing says which command refused it, as CloudStack's text does.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine, demoIds, deployDemo, dbFingerprint, type TestEngine } from '../helpers/engine.js';
 
@@ -91,6 +95,19 @@ describe('control characters in parameter values', () => {
     const nul = await t.call('createAffinityGroup', { name: 'nul-group', type: 'host anti-affinity', description: 'a\u0000b' });
     expect(nul.status).toBe(431);
     expect(text(nul.body)).toMatch(/Invalid parameter description value=a\\u0000b: contains the control character U\+0000; only tab and line breaks are allowed here/);
+  });
+
+  it('still takes a public key pasted with the .pub file\'s final newline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-key-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'k')]);
+      const pasted = readFileSync(join(dir, 'k.pub'), 'utf8');
+      expect(pasted.endsWith('\n')).toBe(true);
+      const res = await t.call('registerSSHKeyPair', { name: 'pasted', publickey: pasted });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('still takes the detail keys Kiln and CloudStack use', async () => {

@@ -16,10 +16,15 @@ const MAP_KEY_RE = /^([a-z0-9_]+)\[(\d+)\]\.(.+)$/i;
  * nothing in a name or a key and break logs, XML and shells. Text meant to span lines keeps tab,
  * line feed and carriage return (TEXT_CONTROL_RE); names, ids and keys keep none.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_RE = /[\x00-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const TEXT_CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-/** Parameters whose text may span lines: free text, base64 user data, a PEM private key, a setting. */
-const MULTI_LINE_PARAMS = new Set(['description', 'displaytext', 'userdata', 'privatekey', 'value']);
+/**
+ * Parameters whose text may span lines: free text, base64 user data, a PEM private key, a setting,
+ * and a public key pasted from a .pub file with its final newline (its own rule keeps it one line).
+ */
+const MULTI_LINE_PARAMS = new Set(['description', 'displaytext', 'userdata', 'privatekey', 'publickey', 'value']);
 /**
  * A map parameter's sub-key (details[0].<key>) names a setting: letters, digits and _ . : -, which
  * every detail key Kiln and CloudStack define (kernelArgs, cpuOvercommitRatio, rootdisksize, …) uses.
@@ -135,6 +140,7 @@ function checkMapEntry(cmd: string, param: string, index: number, key: string, v
 
 /** The value as the refusal shows it: control characters written as \uXXXX, so the text itself stays clean. */
 function visible(value: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return value.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
