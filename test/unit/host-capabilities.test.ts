@@ -25,6 +25,19 @@ describe('capabilities through the API', () => {
     expect(connected[0]!.hostkeyfingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
+  it("publishes each driver's capabilities and how its endpoints are added in listHypervisorCapabilities", async () => {
+    const sim = ((await t.call('listHypervisorCapabilities', { hypervisor: 'Simulator' })).body['hypervisorCapabilities'] as Record<string, unknown>[])[0]!;
+    expect(sim).toMatchObject({
+      hypervisor: 'Simulator',
+      diskformat: 'qcow2',
+      connectionurlexample: 'simulator://sim-1',
+      connectionadds: 'host',
+      connectioncredentials: 'none',
+      trustkind: 'tls-certificate',
+      capabilities: { liveMigration: true, storageMotion: true, crossClusterMigration: false },
+    });
+  });
+
   it('names the capabilities an action needs in listApis', async () => {
     const apis = (await t.call('listApis', {})).body['api'] as { name: string; capabilities?: string[] }[];
     const needs = (name: string) => apis.find((a) => a.name === name)?.capabilities;

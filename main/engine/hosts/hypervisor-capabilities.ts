@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Settings } from '../settings.js';
-import type { DriverCapabilities, HypervisorDriver } from '../../../drivers/types.js';
+import type { HypervisorDriver } from '../../../drivers/types.js';
 
 export const CLUSTER_GUEST_LIMIT = 'cluster.max.guests.per.host';
 const DEFAULT_VERSION = 'default';
@@ -50,8 +50,13 @@ export function maxGuestsPerHost(db: Db, settings: Settings, clusterId: number):
   return row ? { limit: row.lim, source: 'hypervisor' } : undefined;
 }
 
-/** CloudStack's HypervisorCapabilitiesResponse, from the row and the driver's other capabilities. */
-export function capabilityResponse(row: CapabilityRow, capabilities: DriverCapabilities): Record<string, unknown> {
+/**
+ * CloudStack's HypervisorCapabilitiesResponse, from the row and the driver; Kiln adds the driver's
+ * capabilities as a map and how its endpoints are added (the add dialogs build from these, not
+ * from the hypervisor's name).
+ */
+export function capabilityResponse(row: CapabilityRow, driver: Pick<HypervisorDriver, 'capabilities' | 'connectionForm' | 'defaults'>): Record<string, unknown> {
+  const capabilities = driver.capabilities;
   return {
     id: row.uuid,
     hypervisor: row.hypervisor,
@@ -60,5 +65,12 @@ export function capabilityResponse(row: CapabilityRow, capabilities: DriverCapab
     securitygroupenabled: false,
     storagemotionenabled: capabilities.storageMotion,
     vmsnapshotenabled: true,
+    capabilities: { ...capabilities },
+    diskformat: driver.defaults.diskFormat,
+    connectionurlexample: driver.connectionForm.urlExample,
+    connectionurlrule: driver.connectionForm.urlRule,
+    connectionadds: driver.connectionForm.adds,
+    connectioncredentials: driver.connectionForm.credentials.map((group) => group.join('+')).join(' or ') || 'none',
+    trustkind: driver.connectionForm.trust,
   };
 }

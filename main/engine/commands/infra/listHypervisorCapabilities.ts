@@ -18,7 +18,7 @@ export default defineCommand({
     // Rows of a driver this Kiln was started without (KVM needs ssh2) are kept but not listed.
     return rows.flatMap((row) => {
       const driver = engine.hosts.knownDriver(row.hypervisor);
-      return driver ? [capabilityResponse(row, driver.capabilities)] : [];
+      return driver ? [capabilityResponse(row, driver)] : [];
     });
   },
 });

@@ -37,6 +37,6 @@ export default defineCommand({
       refreshHeadroom(engine);
     }
     const now = engine.db.prepare('SELECT * FROM hypervisor_capabilities WHERE id=?').get(row.id) as CapabilityRow;
-    return capabilityResponse(now, driver.capabilities);
+    return capabilityResponse(now, driver);
   },
 });
