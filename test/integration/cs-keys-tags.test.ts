@@ -114,6 +114,14 @@ describe('cs: SSH key pairs, tags and user data against kiln serve', () => {
     const found = await cs(['listVirtualMachines', 'tags[0].key=role', 'tags[0].value=frontend']);
     expect((found.json['virtualmachine'] as { id: string; tags: { key: string }[] }[]).map((v) => [v.id, v.tags.map((x) => x.key)])).toEqual([[vm.id, ['role']]]);
 
+    // Running: the reset is refused at once with CloudStack's words; stopped, it takes the new key.
+    const running = await cs(['resetSSHKeyForVirtualMachine', `id=${vm.id}`, 'keypair=cs-made']);
+    expect(errorOf(running)).toMatchObject({ errorcode: 431, errortext: expect.stringContaining('should be stopped to do SSH Key reset') });
+    expect((await cs(['stopVirtualMachine', `id=${vm.id}`])).code).toBe(0);
+    const reset = await cs(['resetSSHKeyForVirtualMachine', `id=${vm.id}`, 'keypair=cs-made']);
+    expect(reset.code).toBe(0);
+    expect((reset.json['virtualmachine'] as { keypairs: string }).keypairs).toBe('cs-made');
+
     const before = dbState();
     for (const [args, text] of [
       [['createTags', 'resourcetype=Router', `resourceids=${vm.id}`, 'tags[0].key=a', 'tags[0].value=b'], 'resourcetype: Invalid resource type Router'],
