@@ -51,6 +51,18 @@ export function targetName(prefix: string, index: number): string {
 
 const CDROM_TARGET = 'hdc';
 
+/**
+ * The config drive's target: the first free IDE name after hdc (hdd unless an IDE data disk took
+ * it), because libvirt lists disks by target and the ISO drive must stay the first CD-ROM.
+ */
+function configDriveTarget(disks: XmlNode[]): string {
+  const used = new Set(disks.map((d) => String((d['target'] as XmlNode | undefined)?.['@_dev'] ?? '')));
+  for (let index = 3; ; index++) {
+    const name = targetName('hd', index);
+    if (!used.has(name)) return name;
+  }
+}
+
 export function buildDomainXml(input: DomainXmlInput): string {
   const { spec } = input;
   const maxCpus = Math.max(spec.cpuNumber, spec.maxCpuNumber ?? spec.cpuNumber);
@@ -85,15 +97,17 @@ export function buildDomainXml(input: DomainXmlInput): string {
     target: { '@_dev': CDROM_TARGET, '@_bus': 'ide' },
     readonly: '',
   });
-  // Further CD-ROMs (the config drive, R62) come after the ISO drive, which stays the first
-  // CD-ROM that attachIso and detachIso find.
-  for (const disk of input.disks.filter((d) => d.device === 'cdrom')) {
+  // The config drive (R62) is a second CD-ROM after the ISO drive, which stays the first CD-ROM
+  // that attachIso and detachIso find. IDE has one place left for it.
+  const extraCdroms = input.disks.filter((d) => d.device === 'cdrom');
+  if (extraCdroms.length > 1) throw new Error('at most one CD-ROM besides the ISO drive (the config drive)');
+  for (const disk of extraCdroms) {
     disks.push({
       '@_type': 'file',
       '@_device': 'cdrom',
       driver: { '@_name': 'qemu', '@_type': 'raw' },
       source: { '@_file': disk.path },
-      target: { '@_dev': nextTarget('ide'), '@_bus': 'ide' },
+      target: { '@_dev': configDriveTarget(disks), '@_bus': 'ide' },
       readonly: '',
     });
   }

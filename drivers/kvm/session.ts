@@ -431,7 +431,8 @@ export class KvmSession implements HostSession {
 
   private async cdromTarget(name: string): Promise<string> {
     const dom = await this.domain(name, true);
-    const cdrom = dom.disks.find((d) => d.device === 'cdrom');
+    // The ISO drive is hdc; a config drive beside it (hdd) is not for attachIso to replace.
+    const cdrom = dom.disks.find((d) => d.device === 'cdrom' && d.target === 'hdc') ?? dom.disks.find((d) => d.device === 'cdrom');
     if (!cdrom) throw new DriverError(`domain ${name} has no CD-ROM drive; stop and start it so Kiln redefines it with one`, 'unsupported');
     return cdrom.target;
   }
