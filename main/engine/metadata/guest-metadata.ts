@@ -8,6 +8,7 @@
  * no public IPs or source NAT, so a guest's public address is its own).
  */
 import type { Db } from '../db/database.js';
+import { keyPairNamesOfVm, publicKeysOfVm } from '../ssh-keys/vm-keys.js';
 
 export interface GuestPublicKey {
   /** The key pair's name (or the name the VM was given the key under). */
@@ -56,25 +57,13 @@ interface VmMetadataRow {
 }
 
 /**
- * The public keys a VM was given (deploy keypair(s)=, resetSSHKeyForVirtualMachine), in order.
- * The one query both delivery paths use for keys: helper J's vm_ssh_keys (migration 16) holds
- * them, copied from the key pairs at deploy or reset, as CloudStack copies them into the VM's
- * details. On a database without that table (before migration 16) a VM has no keys.
+ * The public keys a VM was given (deploy keypair(s)=, resetSSHKeyForVirtualMachine), in order,
+ * with the key pair names they were given under: helper J's vm_ssh_keys (ssh-keys/vm-keys.ts),
+ * copied from the key pairs at deploy or reset as CloudStack copies them into the VM's details.
  */
 export function vmPublicKeys(db: Db, vmId: number): GuestPublicKey[] {
-  if (!hasTable(db, 'vm_ssh_keys')) return [];
-  const rows = db.prepare('SELECT keypair_name, public_key FROM vm_ssh_keys WHERE vm_id=? ORDER BY position').all(vmId) as { keypair_name: string; public_key: string }[];
-  return rows.map((r) => ({ name: r.keypair_name, key: r.public_key.trim() }));
-}
-
-const tables = new WeakMap<Db, Set<string>>();
-function hasTable(db: Db, name: string): boolean {
-  let known = tables.get(db);
-  if (!known) tables.set(db, (known = new Set()));
-  if (known.has(name)) return true;
-  const found = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name=?`).get(name) !== undefined;
-  if (found) known.add(name);
-  return found;
+  const names = keyPairNamesOfVm(db, vmId);
+  return publicKeysOfVm(db, vmId).map((key, i) => ({ name: names[i] ?? `key-${i}`, key: key.trim() }));
 }
 
 /** The metadata of one VM, or undefined when it does not exist (any more). */
