@@ -4,7 +4,7 @@
  * asking their host what is really there.
  */
 import type { Engine } from './engine.js';
-import type { VmRow } from './vm/rows.js';
+import { vmRef, type VmRow } from './vm/rows.js';
 import type { VmState } from './vm/states.js';
 import { HaMonitor } from './ha/ha-monitor.js';
 import { runHostCleanups } from './vm/host-cleanups.js';
@@ -112,7 +112,7 @@ export class BackgroundTasks {
   private async settle(vm: VmRow): Promise<void> {
     const { vms } = this.engine;
     const hostId = vm.host_id ?? vm.last_host_id;
-    const asked = hostId !== null ? await this.ask(hostId, vm.internal_name) : { power: 'Missing' as const };
+    const asked = hostId !== null ? await this.ask(hostId, vmRef(vm)) : { power: 'Missing' as const };
     const power = asked.power;
     const unreachable = power === undefined ? `; host unreachable (${asked.error})` : '';
     switch (vm.state) {
@@ -164,7 +164,7 @@ export class BackgroundTasks {
   private async findRunning(vm: VmRow, exceptHostId: number | null): Promise<number | undefined> {
     const hosts = this.engine.db.prepare(`SELECT id FROM hosts WHERE removed IS NULL AND state='Up' AND id<>? AND (cluster_id=? OR ? IS NULL)`).all(exceptHostId ?? -1, vm.cluster_id, vm.cluster_id) as { id: number }[];
     for (const host of hosts) {
-      if ((await this.ask(host.id, vm.internal_name)).power === 'Running') return host.id;
+      if ((await this.ask(host.id, vmRef(vm))).power === 'Running') return host.id;
     }
     return undefined;
   }

@@ -25,7 +25,7 @@
  */
 import type { Engine } from '../engine.js';
 import type { HostEvent, HostSession } from '../../../drivers/types.js';
-import type { VmRow } from '../vm/rows.js';
+import { vmRef, type VmRow } from '../vm/rows.js';
 import { vmResponse } from '../vm/vm-response.js';
 import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
@@ -134,16 +134,17 @@ export class HaMonitor {
     }
   }
 
-  private runningOn(hostId: number, internalName?: string): VmRow[] {
-    const sql = `SELECT * FROM vm_instances WHERE host_id=? AND state='Running'${internalName ? ' AND internal_name=?' : ''}`;
-    return this.engine.db.prepare(sql).all(...(internalName ? [hostId, internalName] : [hostId])) as VmRow[];
+  /** The VMs Kiln has Running on the host; with a ref, only that one (rows from before refs by internal name). */
+  private runningOn(hostId: number, ref?: string): VmRow[] {
+    const sql = `SELECT * FROM vm_instances WHERE host_id=? AND state='Running'${ref ? ' AND (ref=? OR (ref IS NULL AND internal_name=?))' : ''}`;
+    return this.engine.db.prepare(sql).all(...(ref ? [hostId, ref, ref] : [hostId])) as VmRow[];
   }
 
   async onHostEvent(hostId: number, event: HostEvent): Promise<void> {
     if (event.kind !== 'power') return;
     if (event.initiator === 'platform') return this.followPlatform(hostId, event);
     if (event.state === 'Running' || event.reason === 'migrated') return;
-    for (const vm of this.runningOn(hostId, event.name)) await this.vmWentDown(vm, event.reason ?? 'stopped');
+    for (const vm of this.runningOn(hostId, event.vmRef)) await this.vmWentDown(vm, event.reason ?? 'stopped');
   }
 
   /**
@@ -192,7 +193,7 @@ export class HaMonitor {
     // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
     // while the host answered: an HA restart or a user's start may be under way at the same time.
     const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
-    const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [v.internal_name, v]));
+    const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, ref, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; ref: string | null; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [vmRef(v), v]));
     let instances;
     const checkStartedAt = Date.now();
     try {
@@ -220,19 +221,20 @@ export class HaMonitor {
       engine.hosts.setState(host.id, 'Up');
       this.freed = true;
     }
-    const power = new Map(instances.map((i) => [i.name, i.powerState]));
+    // Matched by ref: names need not be unique on every hypervisor (on KVM the name is the ref).
+    const power = new Map(instances.map((i) => [i.ref, i.powerState]));
     const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
     for (const vm of this.runningOn(host.id)) {
       if (believed.get(vm.id) !== vm.update_count) continue;
-      if (power.get(vm.internal_name) !== 'Running') await this.vmWentDown(vm, power.has(vm.internal_name) ? 'found stopped' : 'missing from host');
+      if (power.get(vmRef(vm)) !== 'Running') await this.vmWentDown(vm, power.has(vmRef(vm)) ? 'found stopped' : 'missing from host');
     }
     for (const instance of instances) {
-      const vm = elsewhere.get(instance.name);
+      const vm = elsewhere.get(instance.ref);
       if (!vm || !unchanged(vm.id, vm.update_count)) continue;
       if (vm.state === 'Expunged') {
         // A copy an expunge could not reach (its host was cut off) outlived the VM. Only a domain
         // with the VM's own UUID is Kiln's; a namesake may belong to another Kiln sharing the host.
-        if (instance.uuid === vm.uuid) await this.removeExpungedCopy(host, instance.name, vm.uuid);
+        if (instance.uuid === vm.uuid) await this.removeExpungedCopy(host, instance.ref, vm.uuid);
         continue;
       }
       if (instance.powerState !== 'Running') {
@@ -245,7 +247,7 @@ export class HaMonitor {
       // Fence: a domain running here that Kiln has placed elsewhere (or stopped) must not run twice.
       engine.log.warn(`fencing ${instance.name} on ${host.name}: Kiln runs it on another host or has it stopped`);
       try {
-        await (await engine.hosts.session(host.id)).stop(instance.name, { forced: true });
+        await (await engine.hosts.session(host.id)).stop(instance.ref, { forced: true });
         const row = engine.vms.get(vm.id);
         engine.events.record({ type: 'HA.FENCE', level: 'WARN', description: `VM ${row.display_name} (${row.uuid}) was still running on ${host.name}; powered off there`, accountId: row.account_id, resourceType: 'VirtualMachine', resourceUuid: row.uuid });
         this.freed = true;

@@ -151,7 +151,7 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
     }
     try {
       const session = await engine.hosts.session(vm.host_id!);
-      await session.scale(vm.internal_name, { cpuNumber: target.cpuNumber, memoryMiB: target.memory }, true);
+      await session.scale(vmRef(vm), { cpuNumber: target.cpuNumber, memoryMiB: target.memory }, true);
       engine.db.prepare('UPDATE vm_instances SET service_offering_id=?, cpu_number=?, cpu_speed=?, memory=? WHERE id=?').run(offering.id, target.cpuNumber, target.cpuSpeed, target.memory, vm.id);
       engine.events.record({ type: 'VM.DYNAMIC.SCALE', description: `VM ${vm.display_name} (${vm.uuid}) scaled live to ${offering.name} (${target.cpuNumber} vCPU, ${target.memory} MB)`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
       engine.events.usage({ type: 'VM.DYNAMIC.SCALE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: vm.id, resourceName: vm.instance_name, offeringId: offering.id });
@@ -186,8 +186,8 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
     // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
     // (its answer lost), or take the guest down with it.
     const text = error instanceof Error ? error.message : String(error);
-    const onSource = await source.powerState(vm.internal_name).catch(() => undefined);
-    const onTarget = onSource === 'Running' ? undefined : await destination.powerState(vm.internal_name).catch(() => undefined);
+    const onSource = await source.powerState(vmRef(vm)).catch(() => undefined);
+    const onTarget = onSource === 'Running' ? undefined : await destination.powerState(vmRef(vm)).catch(() => undefined);
     if (onTarget === 'Running') {
       engine.vms.transition(engine.vms.get(vm.id), 'Running', { caller, jobUuid, hostId: target.id, note: `migration reported a failure, but the guest runs on host ${target.name}: ${text}` });
       engine.db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);

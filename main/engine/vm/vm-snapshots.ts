@@ -157,7 +157,7 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
     if (snapshot.type === 'DiskAndMemory' && vm.state !== 'Running') throw ApiError.param(`snapshotmemory: VM ${vm.display_name} is ${vm.state} now; memory can be saved only from a Running VM`);
     session = await engine.hosts.session(snapshotHost(vm));
     // A stopped VM may have no definition on its host (recovered after destroy); its disks do, so define it from the database.
-    if ((await session.powerState(vm.internal_name)) === 'Missing') {
+    if ((await session.powerState(vmRef(vm))) === 'Missing') {
       await stageImages(engine, session, vm);
       await session.define(engine.vms.spec(vm));
     }
