@@ -149,12 +149,12 @@ class InitiatedBy {
     try {
       return await fn();
     } finally {
-      // Events of the task's end arrive just after it; keep the mark a moment longer.
-      setTimeout(() => {
-        const n = (this.active.get(vm.value) ?? 1) - 1;
-        if (n <= 0) this.active.delete(vm.value);
-        else this.active.set(vm.value, n);
-      }, 2000).unref();
+      // No lingering mark: each operation reads its result back into the cache before it ends
+      // (read-your-writes), so the events it causes are emitted inside it, and a platform move
+      // right after one of Kiln's is still the platform's.
+      const n = (this.active.get(vm.value) ?? 1) - 1;
+      if (n <= 0) this.active.delete(vm.value);
+      else this.active.set(vm.value, n);
     }
   }
   has(vm: MoRef): boolean {
@@ -370,7 +370,8 @@ class VsphereHostSession implements HostSession {
       // A redefine: vSphere keeps the VM; only its size follows Kiln's record.
       const r = vmRef(spec.ref);
       const p = this.ep.cache.get(r)!.props;
-      if (p['runtime.powerState'] !== 'poweredOn' && (p['config.hardware.numCPU'] !== spec.cpuNumber || p['config.hardware.memoryMB'] !== spec.memoryMiB)) {
+      if (p['runtime.powerState'] === 'poweredOn') throw new DriverError(`${spec.internalName} is running; a running VM is not redefined`, 'invalid');
+      if ((p['config.hardware.numCPU'] !== spec.cpuNumber || p['config.hardware.memoryMB'] !== spec.memoryMiB)) {
         await this.op(r, () => scaleVm(this.ep, r, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB, ...options }));
       }
       return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
@@ -387,6 +388,7 @@ class VsphereHostSession implements HostSession {
       datastore: root?.pool, rootDiskGiB: root ? Math.max(1, Math.ceil(root.sizeBytes / 2 ** 30)) : undefined,
       isoPath: spec.isoPath, network: spec.nics[0]?.network, details,
       hotAdd: spec.maxCpuNumber !== undefined || spec.maxMemoryMiB !== undefined,
+      maxCpuNumber: spec.maxCpuNumber, maxMemoryMiB: spec.maxMemoryMiB,
       signal: options.signal, onProgress: options.onProgress,
       onTask: (t) => {
         taskRef ??= t;
@@ -429,8 +431,7 @@ class VsphereHostSession implements HostSession {
   }
 
   async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
-    const r = vmRef(vm);
-    if (!this.ep.cache.get(r)) return;
+    const r = this.vm(vm);
     // Destroy_Task deletes the VM's disks with it; vSphere has no "undefine but keep the disks" short of detaching them first.
     return this.withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
   }

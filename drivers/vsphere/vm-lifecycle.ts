@@ -45,6 +45,20 @@ export interface DeployArgs extends TaskOptions {
   /** CPU and memory hot-add on (a dynamically scalable VM, R16). */
   hotAdd?: boolean;
   uuid?: string;
+  /** The most vCPUs and memory live scaling may give it (the offering's maximum); kept in the VM's extraConfig. */
+  maxCpuNumber?: number;
+  maxMemoryMiB?: number;
+}
+
+/** extraConfig keys where the VM carries Kiln's live-scaling limits (vSphere itself has none short of the host). */
+export const MAX_CPU_KEY = 'kiln.maxCpuNumber';
+export const MAX_MEMORY_KEY = 'kiln.maxMemoryMiB';
+
+function limitsConfig(a: DeployArgs): SoapObject[] | undefined {
+  const out: SoapObject[] = [];
+  if (a.maxCpuNumber !== undefined) out.push({ key: MAX_CPU_KEY, value: typed('xsd:string', String(a.maxCpuNumber)) });
+  if (a.maxMemoryMiB !== undefined) out.push({ key: MAX_MEMORY_KEY, value: typed('xsd:string', String(a.maxMemoryMiB)) });
+  return out.length > 0 ? out : undefined;
 }
 
 function placementOf(ep: VsphereEndpoint, host: MoRef): { folder: MoRef; pool: MoRef; datastores: MoRef[] } {
@@ -72,7 +86,15 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
   const datastore = a.datastore !== undefined ? ep.datastoreNamed(a.datastore)?.ref : undefined;
   if (a.datastore !== undefined && !datastore) throw new DriverError(`no datastore named ${JSON.stringify(a.datastore)} in vCenter`, 'not-found');
   if (ep.cache.vmsNamed(vcName).length > 0) throw new DriverError(`a VM named ${JSON.stringify(a.name)} already exists in vCenter`, 'invalid');
-  const sizing: SoapObject = { numCPUs: a.cpuNumber, memoryMB: a.memoryMiB, memoryHotAddEnabled: a.hotAdd, cpuHotAddEnabled: a.hotAdd };
+  // Element order of VirtualMachineConfigSpec: uuid … numCPUs, memoryMB, memoryHotAddEnabled, cpuHotAddEnabled … deviceChange … extraConfig.
+  const sizing = (extra: SoapObject = {}): SoapObject => ({
+    ...(extra['name'] !== undefined ? { name: extra['name'] } : {}),
+    uuid: a.uuid || undefined,
+    ...(extra['guestId'] !== undefined ? { guestId: extra['guestId'], files: extra['files'] } : {}),
+    numCPUs: a.cpuNumber, memoryMB: a.memoryMiB, memoryHotAddEnabled: a.hotAdd, cpuHotAddEnabled: a.hotAdd,
+    deviceChange: extra['deviceChange'],
+    extraConfig: limitsConfig(a),
+  });
   let created: MoRef | undefined;
   try {
     if (a.template) {
@@ -82,9 +104,9 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       if (!created) throw new DriverError(`CloneVM_Task of ${a.name} returned no VM`, 'failed');
       const vmRef = created;
       // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
-      await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing), { signal: a.signal }));
+      await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing()), { signal: a.signal }));
       await mapped(`reading ${a.name}`, () => ep.cache.admit(vmRef));
-      await ep.refresh(vmRef, ['config.hardware.numCPU', 'config.hardware.memoryMB']);
+      await ep.refresh(vmRef, ['config.uuid', 'config.hardware.numCPU', 'config.hardware.memoryMB']);
       // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
       const at = asMoRef((await ep.read(vmRef, ['runtime.host']))['runtime.host']);
       if (at && !at.equals(a.host)) {
@@ -96,10 +118,7 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       const dsName = ds && asString(ep.cache.get(ds)?.props['name']);
       if (!dsName) throw new DriverError(`host ${a.host.value} has no datastore for ${a.name}`, 'insufficient-capacity');
       const devices = blankDevices(ep, dsName, a);
-      const config: SoapObject = {
-        name: vcName, uuid: a.uuid, guestId: a.guestId ?? 'otherGuest64', files: { vmPathName: `[${dsName}]` },
-        ...sizing, deviceChange: devices,
-      };
+      const config = sizing({ name: vcName, guestId: a.guestId ?? 'otherGuest64', files: { vmPathName: `[${dsName}]` }, deviceChange: devices });
       created = asMoRef(await mapped(`creating ${a.name}`, () => runTask(() => vim.createVm(ep.client, where.folder, config, where.pool, a.host), a)));
       if (!created) throw new DriverError(`CreateVM_Task of ${a.name} returned no VM`, 'failed');
     }
@@ -156,7 +175,7 @@ const vmLabel = (ep: VsphereEndpoint, vm: MoRef): string => asString(ep.cache.ge
 
 export async function powerOn(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
   ep.assertReachable(`starting ${vmLabel(ep, vm)}`);
-  if (powerStateOf(ep, vm) === 'poweredOn') return;
+  if (powerStateOf(ep, vm) === 'poweredOn') throw new DriverError(`${vmLabel(ep, vm)} is already running`, 'invalid');
   await mapped(`starting ${vmLabel(ep, vm)}`, () => runTask(() => vim.powerOn(ep.client, vm), opts));
   await ep.refresh(vm, POWER_PATHS);
 }

@@ -40,6 +40,7 @@ export async function prepareMigration(ep: VsphereEndpoint, vm: MoRef, req: Migr
   if (dest.inMaintenance) throw new DriverError(`host ${dest.name} is in maintenance mode`, 'invalid');
   const from = asMoRef(o.props['runtime.host']);
   const src = from && ep.host(from);
+  if (from?.equals(req.host) && req.datastore === undefined && Object.keys(req.diskDatastores ?? {}).length === 0) throw new DriverError(`${label} is already on host ${dest.name}`, 'invalid');
   const crossCluster = !!src && !src.computeResource.equals(dest.computeResource);
   const plan: MigrationPlan = { vm, host: req.host, crossCluster };
   if (crossCluster) plan.pool = asMoRef(ep.cache.get(dest.computeResource)?.props['resourcePool']);

@@ -7,8 +7,8 @@
 import { DriverError } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
-import { asNumber, asString, vm as vim, type MoRef, type SoapObject } from './soap/index.js';
-import { runTask, type TaskOptions } from './vm-lifecycle.js';
+import { asArray, asNumber, asObject, asString, vm as vim, type MoRef, type SoapObject } from './soap/index.js';
+import { MAX_CPU_KEY, MAX_MEMORY_KEY, runTask, type TaskOptions } from './vm-lifecycle.js';
 
 export interface ScaleArgs extends TaskOptions {
   cpuNumber?: number;
@@ -22,6 +22,11 @@ export async function scaleVm(ep: VsphereEndpoint, vm: MoRef, a: ScaleArgs): Pro
   if (!o) throw new DriverError(`VM ${vm.value} does not exist in vCenter`, 'not-found');
   if (a.cpuNumber === undefined && a.memoryMiB === undefined) return;
   const running = o.props['runtime.powerState'] === 'poweredOn';
+  const limits = new Map(asArray((await ep.read(vm, ['config.extraConfig']))['config.extraConfig']).map((kv) => [asString(asObject(kv)['key']), asNumber(asObject(kv)['value'])]));
+  const maxCpu = limits.get(MAX_CPU_KEY);
+  const maxMem = limits.get(MAX_MEMORY_KEY);
+  if (running && maxCpu !== undefined && a.cpuNumber !== undefined && a.cpuNumber > maxCpu) throw new DriverError(`${label} may have at most ${maxCpu} vCPUs while running (asked ${a.cpuNumber})`, 'invalid');
+  if (running && maxMem !== undefined && a.memoryMiB !== undefined && a.memoryMiB > maxMem) throw new DriverError(`${label} may have at most ${maxMem} MiB while running (asked ${a.memoryMiB})`, 'invalid');
   if (running) {
     if (o.props['guest.toolsRunningStatus'] !== 'guestToolsRunning') {
       throw new DriverError(`${label} cannot be scaled while running: VMware Tools are not running in it (a running VMware VM is dynamically scalable only with Tools)`, 'unsupported');

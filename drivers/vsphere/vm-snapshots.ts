@@ -68,6 +68,9 @@ export async function createSnapshot(ep: VsphereEndpoint, vm: MoRef, a: { name: 
 export async function revertSnapshot(ep: VsphereEndpoint, snapshot: MoRef, opts: TaskOptions = {}): Promise<void> {
   ep.assertReachable(`reverting to ${snapshot.value}`);
   await mapped(`reverting to ${snapshot.value}`, () => runTask(() => vim.revertToSnapshot(ep.client, snapshot), opts));
+  // A revert changes the VM's power state and size to the snapshot's: read them back.
+  const vm = asMoRef((await ep.read(snapshot, ['vm']))['vm']);
+  if (vm) await ep.refresh(vm, ['runtime.powerState', 'config.hardware.numCPU', 'config.hardware.memoryMB', 'snapshot.currentSnapshot']);
 }
 
 export async function removeSnapshot(ep: VsphereEndpoint, snapshot: MoRef, opts: TaskOptions = {}): Promise<void> {

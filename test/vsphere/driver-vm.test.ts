@@ -285,12 +285,12 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
     }
   });
 
-  it('destroy: powered off and gone from vcsim; a second destroy is a no-op; operations on it are not-found', async () => {
+  it('destroy: powered off and gone from vcsim; operations on it after, destroy too, are not-found', async () => {
     const s = c1[0]!;
     await s.destroy(vmRef);
     expect((await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).some((v) => v.obj.value === vmRef)).toBe(false);
     expect(await s.powerState(vmRef)).toBe('Missing');
-    await s.destroy(vmRef);
+    expect((await driverError(s.destroy(vmRef))).category).toBe('not-found');
     expect((await driverError(s.start(vmRef))).category).toBe('not-found');
     expect(events.some((e) => e.kind === 'power' && e.vmRef === vmRef && e.reason === 'destroyed' && e.initiator === 'user')).toBe(true);
   });
