@@ -144,6 +144,24 @@ describe('config drive', () => {
     expect(ip.ip4_address).toBeNull();
   });
 
+  it('a config drive that cannot be built fails the start with the reason and leaves the VM settled', async () => {
+    const vm = await deployDemo(t, { name: 'drive-nogen', networkids: demoL2(), startvm: 'false' });
+    expect(vm['state']).toBe('Created');
+    const path = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent';
+    let job: Record<string, unknown>;
+    try {
+      job = await t.run('startVirtualMachine', { id: vm['id']! });
+    } finally {
+      process.env['PATH'] = path;
+    }
+    expect(job['jobstatus']).toBe(2);
+    expect(JSON.stringify(job['jobresult'])).toContain('needs genisoimage');
+    const state = (t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').get(vm['id']) as { state: string }).state;
+    // A Created VM whose start fails stays Created (vm-service start's rule), nothing half-started.
+    expect(state).toBe('Created');
+  });
+
   it('expunge removes the drive from Kiln and the host', async () => {
     const vm = await deployDemo(t, { name: 'drive-three', networkids: demoL2() });
     const file = join(configDriveDir(t.engine), configDriveName(vm['id']!));

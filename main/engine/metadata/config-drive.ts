@@ -92,7 +92,10 @@ export async function buildConfigDrive(dir: string, md: GuestMetadata): Promise<
       }
       const partial = `${path}.partial`;
       // -J -R: Joliet and Rock Ridge, so long names keep their case and underscores (meta_data.json).
-      await run('genisoimage', ['-quiet', '-output', partial, '-volid', CONFIG_DRIVE_LABEL, '-joliet', '-rock', '-input-charset', 'utf-8', tree], { timeout: 60_000 });
+      await run('genisoimage', ['-quiet', '-output', partial, '-volid', CONFIG_DRIVE_LABEL, '-joliet', '-rock', '-input-charset', 'utf-8', tree], { timeout: 60_000 }).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 'ENOENT') throw new Error('the config drive needs genisoimage on the machine Kiln runs on (Debian: apt-get install genisoimage), or the network userdataprovider=VirtualRouter');
+        throw error;
+      });
       renameSync(partial, path);
       writeFileSync(stamp, digest + '\n', { mode: 0o600 });
       rebuilt = true;
