@@ -11,7 +11,7 @@ import { Engine } from './engine/engine.js';
 import { signRequest } from './engine/auth/signing.js';
 import { defaultDataDir, serverInfoFile } from './paths.js';
 import { startHttpServer } from './http/server.js';
-import { kvmDriverIfAvailable } from './drivers.js';
+import { availableDrivers } from './drivers.js';
 import { attachLiveChannel } from './http/live.js';
 
 interface Parsed {
@@ -45,7 +45,7 @@ export function uiDir(): string {
 
 export async function serve(p: Parsed): Promise<void> {
   const dataDir = flag(p, 'data-dir') ?? defaultDataDir();
-  const engine = await Engine.open({ dataDir, drivers: await kvmDriverIfAvailable(dataDir) });
+  const engine = await Engine.open({ dataDir, drivers: await availableDrivers(dataDir) });
   const ui = p.flags['no-ui'] ? undefined : uiDir();
   const running = await startHttpServer(engine, { host: flag(p, 'host') ?? '127.0.0.1', port: Number(flag(p, 'port') ?? 8080), uiDir: ui && existsSync(join(ui, 'index.html')) ? ui : undefined });
   const live = running.uiUrl ? attachLiveChannel(engine, running) : undefined; // the UI's /kiln/live WebSocket

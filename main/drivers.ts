@@ -13,3 +13,14 @@ export async function kvmDriverIfAvailable(_dataDir: string): Promise<Hypervisor
     return [];
   }
 }
+
+/** vSphere (vCenter or standalone ESXi over vim25 SOAP): pure TypeScript, so always available. */
+export async function vsphereDriver(): Promise<HypervisorDriver[]> {
+  const { VsphereDriver } = await import('../drivers/vsphere/index.js');
+  return [new VsphereDriver()];
+}
+
+/** Every optional driver this build carries (the engine adds the simulator itself). */
+export async function availableDrivers(dataDir: string): Promise<HypervisorDriver[]> {
+  return [...(await kvmDriverIfAvailable(dataDir)), ...(await vsphereDriver())];
+}

@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../engine/engine.js';
 import { CONTENT_SECURITY_POLICY } from '../http/server.js';
-import { kvmDriverIfAvailable } from '../drivers.js';
+import { availableDrivers } from '../drivers.js';
 import { IPC, type ApiParams } from '../../preload/api.js';
 import { FileMasterKey, SafeStorageMasterKey } from './master-key.js';
 import { attachIpcConsole, attachIpcSubscriptions } from '../http/live.js';
@@ -71,7 +71,7 @@ async function start(): Promise<void> {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
   const dataDir = app.getPath('userData');
-  const engine = await Engine.open({ dataDir, masterKey: await masterKey(dataDir), drivers: await kvmDriverIfAvailable(dataDir) });
+  const engine = await Engine.open({ dataDir, masterKey: await masterKey(dataDir), drivers: await availableDrivers(dataDir) });
   const caller = engine.accounts.localAdmin();
 
   ipcMain.handle(IPC.invoke, async (_event, command: unknown, params: unknown) => {
