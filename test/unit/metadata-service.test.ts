@@ -12,7 +12,7 @@ import { MetadataService } from '../../main/engine/metadata/metadata-service.js'
 import { configDriveDir } from '../../main/engine/metadata/delivery.js';
 import { configDriveName } from '../../main/engine/metadata/config-drive.js';
 import { join } from 'node:path';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 
 let t: TestEngine;
 let service: MetadataService;
@@ -111,6 +111,7 @@ describe('config drive', () => {
     const vm = await deployDemo(t, { name: 'drive-one', networkids: demoL2(), keypair: 'k1', userdata: b64('#cloud-config\nruncmd:\n - touch /x\n') });
     const file = join(configDriveDir(t.engine), configDriveName(vm['id']!));
     expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(execFileSync('isoinfo', ['-d', '-i', file]).toString()).toMatch(/Volume id: config-2/);
     const md = JSON.parse(isoFile(vm['id']!, '/openstack/latest/meta_data.json')) as Record<string, unknown>;
     expect(md).toMatchObject({ uuid: vm['id'], hostname: 'drive-one', name: 'drive-one', availability_zone: 'Demo', public_keys: { k1: expect.stringContaining(KEY1.split(' ')[1]!) } });

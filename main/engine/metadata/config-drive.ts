@@ -17,7 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StoredImage } from '../../../drivers/types.js';
@@ -96,6 +96,8 @@ export async function buildConfigDrive(dir: string, md: GuestMetadata): Promise<
         if ((error as { code?: unknown }).code === 'ENOENT') throw new Error('the config drive needs genisoimage on the machine Kiln runs on (Debian: apt-get install genisoimage), or the network userdataprovider=VirtualRouter');
         throw error;
       });
+      // User data may hold secrets: the ISO is the owner's only, as every file in the data directory.
+      chmodSync(partial, 0o600);
       renameSync(partial, path);
       writeFileSync(stamp, digest + '\n', { mode: 0o600 });
       rebuilt = true;
