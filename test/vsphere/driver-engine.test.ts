@@ -72,4 +72,27 @@ describe.skipIf(!available)('vSphere through the engine on vcsim', () => {
     expect(again.status).toBe(431);
     expect(String(again.body['errortext'])).toContain('already added');
   });
+  it('addHost takes a standalone ESXi (its compute resource behind the vCenter): one host, Up', async () => {
+    const cluster = ((await t.call('addCluster', { zoneid, podid, clustername: 'standalone', hypervisor: 'VMware' })).body['cluster'] as { id: string }).id;
+    const res = await t.call('addHost', { zoneid, podid, clusterid: cluster, hypervisor: 'VMware', url: `${vcenter()}/DC0/DC0_H0`, username: sim.info.username, password: sim.info.password });
+    expect(res.status).toBe(200);
+    const hosts = (await t.call('listHosts', { clusterid: cluster })).body['host'] as { name: string; state: string }[];
+    expect(hosts.map((h) => [h.name, h.state])).toEqual([['DC0_H0', 'Up']]);
+  });
+
+  it('vCenter killed: its hosts go Disconnected; when it is back they come Up again', async () => {
+    const rows = () => (t.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE hypervisor='VMware' AND removed IS NULL ORDER BY name`).all() as { id: number; name: string; state: string }[]);
+    expect(rows().map((r) => r.state)).toEqual(['Up', 'Up', 'Up', 'Up']);
+    sim.kill();
+    for (let i = 0; i < 100 && rows().some((r) => r.state !== 'Disconnected'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rows().map((r) => r.state)).toEqual(['Disconnected', 'Disconnected', 'Disconnected', 'Disconnected']);
+    const listed = (await t.call('listHosts', { hypervisor: 'VMware' })).body['host'] as { state: string }[];
+    expect(listed.every((h) => h.state === 'Disconnected')).toBe(true);
+    // While it is away a reconnect fails with the reason and changes nothing.
+    await expect(t.engine.hosts.session(rows()[0]!.id)).rejects.toThrow(/cannot be reached|unreachable|ECONNREFUSED/);
+    sim.restart();
+    // What the background host check does: reconnect each host.
+    for (const r of rows()) await t.engine.hosts.session(r.id);
+    expect(rows().map((r) => r.state)).toEqual(['Up', 'Up', 'Up', 'Up']);
+  }, 30_000);
 });
