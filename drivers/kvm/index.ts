@@ -16,6 +16,8 @@
  *   vnc             "false" to define domains without a VNC display
  *   serialLog       "false" to not also log serial output to /var/log/libvirt/qemu/NAME-serial.log
  *   sharedPools     comma-separated pool names to report as shared storage
+ *   isolationAddresses  comma-separated IPs the host's isolation watchdog probes besides its peers
+ *                   and default gateway (vSphere's das.isolationaddress)
  *   defaultNetwork  libvirt network or bridge for NICs whose network the host lacks
  *                   (default: qemu user-mode networking)
  *   maxExecChannels concurrent virsh commands on the connection (default 6; sshd allows 10 sessions)
@@ -26,6 +28,7 @@ import { KvmEndpoint } from './endpoint.js';
 import { KvmSession, KVM_CAPABILITIES, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
 import { PoolQueue } from './storage.js';
+import { ISOLATION_AFTER_S, isolationAddresses } from './isolation-watchdog.js';
 
 export { KvmSession, KVM_CAPABILITIES } from './session.js';
 export { KvmEndpoint } from './endpoint.js';
@@ -44,6 +47,8 @@ export interface KvmDriverOptions {
   migrateTimeoutMs?: number;
   /** SSH connect timeout (ms, default 20000). */
   connectTimeoutMs?: number;
+  /** Seconds without peers and gateway before a host's watchdog powers off its HA VMs (default 20; tests shorten it). */
+  isolationAfterS?: number;
 }
 
 export class KvmDriver implements HypervisorDriver {
@@ -97,6 +102,8 @@ export class KvmDriver implements HypervisorDriver {
       stopPollMs: this.driverOptions.stopPollMs ?? 500,
       migrateTimeoutMs: this.driverOptions.migrateTimeoutMs ?? 600_000,
       reconcileIntervalMs: this.driverOptions.reconcileIntervalMs ?? 5_000,
+      isolationAfterS: this.driverOptions.isolationAfterS ?? ISOLATION_AFTER_S,
+      isolationAddresses: isolationAddresses(options.isolationAddresses),
     }, this.poolQueue(address, options.uri ?? 'qemu:///system'));
     // Fail the connect (not the first operation) when libvirt itself does not answer.
     try {

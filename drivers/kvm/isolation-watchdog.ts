@@ -13,6 +13,11 @@
  * The script is a constant of this file; the only values sent are validated (IP addresses, port
  * numbers, a version string and a URI from the host's own options), as positional parameters.
  * Its files live under /var/lib/libvirt, which is per host even on CI's namespace hosts.
+ *
+ * With two hosts, a cut of one leaves the other without its only peer too: like vSphere, it needs
+ * an address outside the hosts to stay sure it is not the isolated one, its default gateway or
+ * the admin's isolation addresses (host option isolationAddresses). Without either, the other
+ * host also declares itself isolated (it powers off its HA VMs: safe, but an outage).
  */
 import { isIP } from 'node:net';
 import { DriverError, type IsolationFencingFacet, type Ref } from '../types.js';
@@ -20,10 +25,12 @@ import { KILN_NS } from './domain-xml.js';
 import { script } from './shell.js';
 import type { SshConnection } from './ssh-connection.js';
 
-/** Seconds without any peer or gateway answer before the host declares itself isolated. */
+/** Default seconds without any peer or gateway answer before the host declares itself isolated. */
 export const ISOLATION_AFTER_S = 20;
-/** One probe round: up to 2 s per target, plus the power-offs; what the facet adds to the detection time. */
-const ROUND_SLACK_MS = 6_000;
+/** A probe waits up to 2 s per target, one after the other; a round ends with 1 s of sleep. */
+const PROBE_MS = 2_000;
+/** The power-offs at the end (virsh list, metadata and destroy per domain). */
+const POWER_OFF_MS = 5_000;
 const DIR = '/var/lib/libvirt/kiln-watchdog';
 
 const WATCHDOG = `#!/bin/bash
@@ -71,7 +78,7 @@ while :; do
 done
 `;
 
-/** Changes whenever the script does, so a running older watchdog is replaced. */
+/** Changes whenever the script does (and the timeout is added to it), so a running older watchdog is replaced. */
 const VERSION = (() => {
   let h = 0;
   for (const c of WATCHDOG) h = (h * 31 + c.charCodeAt(0)) >>> 0;
@@ -116,13 +123,31 @@ export function peerAddress(url: string): { ip: string; port: number } {
   return { ip, port };
 }
 
+/** The host option isolationAddresses: comma-separated IP addresses. */
+export function isolationAddresses(value: string | undefined): string[] {
+  const list = (value ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  for (const address of list) if (!isIP(address)) throw new DriverError(`isolationAddresses: ${address} is not an IP address`, 'invalid');
+  return list;
+}
+
 export class IsolationWatchdog implements IsolationFencingFacet {
-  readonly timeoutMs = ISOLATION_AFTER_S * 1000 + ROUND_SLACK_MS;
+  /** Probe targets as last armed (peers, addresses, a gateway): one round may take a probe each. */
+  private targets = 1;
 
   constructor(
     private readonly ssh: SshConnection,
     private readonly uri: string,
-  ) {}
+    private readonly afterS: number = ISOLATION_AFTER_S,
+    /** Addresses besides the peers and gateway (a switch, a router): any answer, even a refused connection, proves the network is there. */
+    private readonly addresses: string[] = [],
+  ) {
+    if (!Number.isInteger(afterS) || afterS < 1) throw new DriverError(`isolation timeout ${afterS} s: a whole number of seconds, at least 1`, 'invalid');
+  }
+
+  /** Detection (afterS, then the end of the round that sees it) plus the power-offs. */
+  get timeoutMs(): number {
+    return this.afterS * 1000 + (this.targets + 1) * PROBE_MS + 1_000 + POWER_OFF_MS;
+  }
 
   async arm(peers: { ref: Ref; url: string }[]): Promise<void> {
     // A peer Kiln names by a host name is skipped: the host would resolve it on its own, maybe differently.
@@ -134,7 +159,9 @@ export class IsolationWatchdog implements IsolationFencingFacet {
         return [];
       }
     });
-    const result = await this.ssh.exec(script(INSTALL, [VERSION, this.uri, String(ISOLATION_AFTER_S), ...args]), { stdin: WATCHDOG, timeoutMs: 15_000 });
+    for (const address of this.addresses) args.push(address, '53');
+    const result = await this.ssh.exec(script(INSTALL, [`${VERSION}-${this.afterS}`, this.uri, String(this.afterS), ...args]), { stdin: WATCHDOG, timeoutMs: 15_000 });
+    this.targets = args.length / 2 + 1;
     if (result.code !== 0) throw new DriverError(`cannot start the isolation watchdog: ${result.stderr.trim() || `exit ${result.code}`}`, 'failed');
   }
 

@@ -82,6 +82,10 @@ export interface KvmHostOptions {
   stopPollMs: number;
   migrateTimeoutMs: number;
   reconcileIntervalMs: number;
+  /** Seconds without peers and gateway before the host's watchdog powers off its HA VMs. */
+  isolationAfterS: number;
+  /** Extra addresses that prove the host is not isolated (isolation-watchdog.ts). */
+  isolationAddresses: string[];
 }
 
 /** Where a KVM domain moves: the destination session (the ticket of prepare(), or a test's own). */
@@ -161,7 +165,7 @@ export class KvmSession implements HostSession {
 
   /** Powers off this host's HA domains when it is cut off from its peers and gateway (isolation-watchdog.ts). */
   get isolationFencing(): IsolationWatchdog {
-    return (this.watchdog ??= new IsolationWatchdog(this.ssh, this.options.uri));
+    return (this.watchdog ??= new IsolationWatchdog(this.ssh, this.options.uri, this.options.isolationAfterS, this.options.isolationAddresses));
   }
   private watchdog: IsolationWatchdog | undefined;
 

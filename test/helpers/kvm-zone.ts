@@ -54,8 +54,17 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   await t.engine.jobs.drain();
 }
 
-export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 'host2']): Promise<KvmZone> {
-  const t = await testEngine({ drivers: [new KvmDriver({ reconcileIntervalMs: 2_000, stopPollMs: 250 })] });
+/**
+ * The driver the KVM tests use. The hosts' bridge (NET.1, hosts.sh) is the isolation address their
+ * watchdogs probe besides their peers: the hosts have no default gateway.
+ */
+export function testKvmDriver(hosts: HostsJson, options: { isolationAfterS?: number } = {}): KvmDriver {
+  const bridge = hosts.hosts[0]!.address.replace(/\.\d+$/, '.1');
+  return new KvmDriver({ reconcileIntervalMs: 2_000, stopPollMs: 250, defaults: { isolationAddresses: bridge }, ...options });
+}
+
+export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 'host2'], driver = testKvmDriver(hosts)): Promise<KvmZone> {
+  const t = await testEngine({ drivers: [driver] });
   const ok = async (command: string, params: Record<string, string>) => {
     const res = await t.call(command, params);
     if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);

@@ -102,3 +102,29 @@ describe('HA restart of a self-fencing host', () => {
     await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' });
   });
 });
+
+describe('expunge removes every definition of the VM', () => {
+  it('a stale copy an HA restart left on the old host (its removal there failed) goes with the expunge', async () => {
+    const offering = (await t.call('createServiceOffering', { name: 'ha-stale', cpunumber: '1', cpuspeed: '500', memory: '512', offerha: 'true' })).body['serviceoffering'] as { id: string };
+    const vm = await deployDemo(t, { name: 'ha-stale', serviceofferingid: offering.id, haenable: 'true' });
+    const name = t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(vm['id']) as string;
+    const old = row(vm['id']!).host!;
+    t.engine.simulator.setHostUp(old, false);
+    await passes(3);
+    expect(row(vm['id']!).state).toBe('Running');
+    expect(row(vm['id']!).host).not.toBe(old);
+    // The old host is back, but removing the shut-off copy there fails once: it stays defined.
+    t.engine.simulator.failNext('destroy', { host: old });
+    t.engine.simulator.setHostUp(old, true);
+    await passes(1);
+    expect(Object.keys(t.engine.simulator.world.find(old)!.domains)).toContain(name);
+    expect(t.engine.db.prepare('SELECT state FROM hosts WHERE name=?').pluck().get(old)).toBe('Up');
+
+    await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' });
+    expect(row(vm['id']!).state).toBe('Expunged');
+    const hostNames = t.engine.db.prepare(`SELECT name FROM hosts WHERE hypervisor='Simulator'`).pluck().all() as string[];
+    for (const host of hostNames) expect(Object.keys(t.engine.simulator.world.find(host)?.domains ?? {}), host).not.toContain(name);
+    const events = t.engine.db.prepare(`SELECT description FROM events WHERE resource_uuid=? AND type='VM.EXPUNGE'`).pluck().all(vm['id']) as string[];
+    expect(events.join('\n')).toContain(`a stale definition on host ${old} removed with the expunge`);
+  });
+});

@@ -80,6 +80,11 @@ export class HaMonitor {
     for (const c of this.contact.values()) clearTimeout(c.timer);
   }
 
+  /** Whether the host's isolation watchdog is armed by this Kiln (tests wait for it before cutting a host off). */
+  fenceArmed(hostId: number): boolean {
+    return this.contact.get(hostId)?.fenceMs !== undefined;
+  }
+
   /** When the host's HA VMs are known to be off (its watchdog fenced them), if its driver fences and contact is lost. */
   fencedAt(hostId: number): number | undefined {
     const c = this.contact.get(hostId);
@@ -208,11 +213,13 @@ export class HaMonitor {
       await engine.hosts.drop(host.id);
       // A host whose SSH key changed is not known to be down: it may be running its VMs. Restarting
       // them elsewhere could run them twice, so it waits in Alert for an admin (acceptHostKey).
-      if ((engine.db.prepare('SELECT state FROM hosts WHERE id=?').get(host.id) as { state: string }).state === 'Alert') return;
+      // Read again: the fence timer (afterFence) may have marked it Down while the check waited.
+      const state = (engine.db.prepare('SELECT state FROM hosts WHERE id=?').get(host.id) as { state: string }).state;
+      if (state === 'Alert') return;
       const misses = (this.misses.get(host.id) ?? 0) + 1;
       this.misses.set(host.id, misses);
       this.contactLost(host, checkStartedAt);
-      if (misses >= HOST_DOWN_AFTER && host.state !== 'Down') await this.hostDown(host, error);
+      if (misses >= HOST_DOWN_AFTER && state !== 'Down') await this.hostDown(host, error);
       await this.afterFence(host.id);
       return;
     }

@@ -514,6 +514,7 @@ export class VmService {
           owe(this.engine, hostId, current, { domain: current.internal_name, disks, reason: `VM ${current.display_name} expunged` });
         }
       }
+      await this.removeOtherDefinitions(current, hostId);
     } catch (error) {
       this.transition(this.get(vm.id), 'Error', { caller, jobUuid, note: `expunge failed: ${errorText(error)}` });
       throw error;
@@ -533,6 +534,31 @@ export class VmService {
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
     forgetConfigDrive(this.engine, vm.uuid);
     return current;
+  }
+
+  /**
+   * An expunge removes every definition of the VM, not only where it lived: an HA restart while the
+   * old host was away can leave a copy defined there (forgetStaleDefinition could not reach it, or
+   * failed). The zone's other Up hosts of its hypervisor are asked; a definition with the VM's UUID
+   * goes (its disks went with the VM's own). A host that does not answer is left to the HA pass,
+   * which removes an expunged VM's copy when it sees one.
+   */
+  private async removeOtherDefinitions(vm: VmRow, home: number | null): Promise<void> {
+    const others = this.db
+      .prepare(`SELECT id, name FROM hosts WHERE zone_id=? AND hypervisor=? AND removed IS NULL AND state='Up' AND id<>?`)
+      .all(vm.zone_id, vm.hypervisor, home ?? -1) as { id: number; name: string }[];
+    for (const host of others) {
+      try {
+        const session = await this.engine.hosts.session(host.id);
+        const found = (await session.listInstances()).find((i) => i.name === vmRef(vm) || i.name === vm.internal_name);
+        // Only a domain with the VM's own UUID is Kiln's: a namesake may belong to another Kiln sharing the host.
+        if (!found || (found.uuid !== undefined && found.uuid !== vm.uuid)) continue;
+        await session.destroy(found.name, { removeDisks: [] });
+        this.engine.events.record({ type: 'VM.EXPUNGE', description: `VM ${vm.display_name} (${vm.uuid}): a stale definition on host ${host.name} removed with the expunge`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+      } catch (error) {
+        this.engine.log.warn(`expunge of ${vm.internal_name}: could not check host ${host.name} for a stale definition: ${errorText(error)}`);
+      }
+    }
   }
 
   /** The serial console of a running VM the caller may see (R31), as a duplex byte stream. */
