@@ -23,6 +23,8 @@ const missing = cloudInitAvailable();
 if (missing && process.env['KILN_REQUIRE_REAL'] === '1') throw new Error(`real cloud-init is required (KILN_REQUIRE_REAL=1): ${missing}; scripts/test-env.sh installs it`);
 
 const NET = '10.217.17';
+/** The config-drive guest's own /24, so the two guests' veths never route the same prefix. */
+const DRIVE_NET = '10.217.18';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** A fresh OpenSSH ed25519 public key line. */
 function publicKey(comment: string): string {
@@ -91,7 +93,7 @@ describe.skipIf(missing !== undefined)('real cloud-init reads Kiln', () => {
     const vm = await deployDemo(t, { name: 'ci-db1', networkids: l2, keypair: 'ci-first', userdata: b64(userData('kiln-drive-marker')) });
     const iso = join(configDriveDir(t.engine), configDriveName(vm['id']!));
     // An L2 guest has no address Kiln knows; the namespace only gives cloud-init a network to ignore.
-    const guest = await CloudInitGuest.create({ tag: `${process.pid % 10000}c`, guestIp: `${NET}.200`, gatewayIp: `${NET}.199`, datasources: ['ConfigDrive'] });
+    const guest = await CloudInitGuest.create({ tag: `${process.pid % 10000}c`, guestIp: `${DRIVE_NET}.10`, gatewayIp: `${DRIVE_NET}.1`, datasources: ['ConfigDrive'] });
     guests.push(guest);
     console.log(`[config drive] files: ${guest.loadConfigDrive(iso).join(' ')}`);
     const boot1 = await guest.boot();
