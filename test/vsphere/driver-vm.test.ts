@@ -82,7 +82,23 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
 
   it('deploys from a template by name: the vCenter name is the escaped internal name, size and host as asked, details inherited (R30)', async () => {
     const tasks: string[] = [];
-    const res = await c0[1]!.define(guest(HOSTILE), { onTask: (t) => tasks.push(t) });
+    const transport = (ep as unknown as { ep: VsphereEndpoint }).ep.client.transport;
+    const post = transport.post.bind(transport);
+    const sent: string[] = [];
+    transport.post = (envelope, ...rest) => {
+      sent.push(envelope);
+      return post(envelope, ...rest);
+    };
+    let res;
+    try {
+      res = await c0[1]!.define(guest(HOSTILE), { onTask: (t) => tasks.push(t) });
+    } finally {
+      transport.post = post;
+    }
+    // The name reached SOAP as escaped text only: no raw markup of it in any envelope.
+    const clone = sent.find((e) => e.includes('<CloneVM_Task'))!;
+    expect(clone).toContain('<name>i-2-7-a%2fb&lt;c&gt;&amp;');
+    expect(sent.some((e) => e.includes('<c>') || e.includes(']]>'))).toBe(false);
     vmRef = res.ref;
     expect(tasks[0]).toMatch(/^Task:/);
     expect(res.taskRef).toBe(tasks[0]);
