@@ -128,20 +128,18 @@ export class InventoryCache {
    * cache shows its result at once, and for the properties a server does not stream (vcsim sends
    * no change of config.hardware.* after ReconfigVM_Task; vCenter does).
    */
-  async refresh(ref: MoRef, paths: string[]): Promise<void> {
+  async refresh(ref: MoRef, paths: string[], admitNew = false): Promise<void> {
     const props = await getProperties(this.client, ref, paths);
-    if (!this.objects.has(key(ref))) return;
-    this.applyUpdates([{ kind: 'modify', obj: ref, changes: paths.map((name) => (props[name] === undefined ? { name, op: 'remove' as const } : { name, op: 'assign' as const, val: props[name] })) }], false);
+    if (!this.objects.has(key(ref)) && !admitNew) return;
+    this.applyUpdates([{ kind: this.objects.has(key(ref)) ? 'modify' : 'enter', obj: ref, changes: paths.map((name) => (props[name] === undefined ? { name, op: 'remove' as const } : { name, op: 'assign' as const, val: props[name] })) }], false);
   }
 
   /** Reads an object Kiln's own task made (a clone, a new VM) into the cache with every inventory property, unless the stream brought it already. */
   async admit(ref: MoRef): Promise<void> {
-    if (this.objects.has(key(ref))) return;
     const spec = INVENTORY_PROPERTIES.find((p) => p.type === ref.type);
     if (!spec) return;
-    const props = await getProperties(this.client, ref, spec.pathSet);
-    if (this.objects.has(key(ref))) return;
-    this.applyUpdates([{ kind: 'enter', obj: ref, changes: Object.entries(props).map(([name, val]) => ({ name, op: 'assign' as const, val })) }], false);
+    // Every inventory property at once: also what the stream may not have sent yet (size, host).
+    await this.refresh(ref, spec.pathSet, true);
   }
 
   /** Drops an object Kiln's own task removed (Destroy_Task succeeded), as its 'leave' would. */

@@ -105,10 +105,10 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
       const vmRef = created;
       // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
       await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing()), { signal: a.signal }));
+      // One read of the clone as it is now (read-your-writes: the stream may be behind).
       await mapped(`reading ${a.name}`, () => ep.cache.admit(vmRef));
-      await ep.refresh(vmRef, ['config.uuid', 'config.hardware.numCPU', 'config.hardware.memoryMB']);
       // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
-      const at = asMoRef((await ep.read(vmRef, ['runtime.host']))['runtime.host']);
+      const at = asMoRef(ep.cache.get(vmRef)?.props['runtime.host']);
       if (at && !at.equals(a.host)) {
         await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), { signal: a.signal }));
         await ep.refresh(vmRef, ['runtime.host', 'resourcePool']);
