@@ -3,9 +3,12 @@
  * arms it with the host's peers on contact; a host cut off from every peer (hosts.sh cut-link:
  * link down, every process left running) powers off its HA-marked domains and only those, and a
  * host that merely loses Kiln (the engine's connections gone, the link up) powers off nothing.
+ * Also here, as it needs the same two hosts: an expunge removes a stale definition on the other host.
  * The watchdog's timeout is shortened to 4 s here (KvmDriver isolationAfterS) to keep CI short.
  * The hosts' own virsh (through their namespace, which a cut does not affect) is the view.
  */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, testKvmDriver, type KvmZone } from '../helpers/kvm-zone.js';
 
@@ -57,6 +60,26 @@ describe.skipIf(!hosts)('KVM host isolation watchdog', () => {
     const session = await z.t.engine.hosts.session(z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number);
     await session.isolationFencing!.arm([{ ref: 'host1', url: `ssh://${hosts!.hosts.find((h) => h.name === 'host1')!.address}:22` }]);
     expect(onHost('host2', 'cat', `${DIR}/pid`).trim()).toBe(before);
+  });
+
+  it('expunge removes a stale definition of the VM on the other host, not only where it lived', { timeout: 120_000 }, async () => {
+    const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-wd-expunge', hostid: z.hostIds['host1']!, startvm: 'false' });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const id = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    expect((await z.t.run('startVirtualMachine', { id, hostid: z.hostIds['host1']! }))['jobstatus']).toBe(1);
+    expect((await z.t.run('stopVirtualMachine', { id, forced: 'true' }))['jobstatus']).toBe(1);
+    const name = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(id) as string;
+    // The copy an HA restart leaves on the old host: the same definition, shut off, on host2.
+    const xmlFile = join(hosts!.storagePath, `stale-${name}.xml`);
+    writeFileSync(xmlFile, onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', name));
+    try {
+      onHost('host2', 'virsh', 'define', '--file', xmlFile);
+    } finally {
+      rmSync(xmlFile, { force: true });
+    }
+    expect(onHost('host2', 'virsh', 'list', '--all', '--name')).toContain(name);
+    expect((await z.t.run('destroyVirtualMachine', { id, expunge: 'true' }))['jobstatus']).toBe(1);
+    for (const host of ['host1', 'host2']) expect(onHost(host, 'virsh', 'list', '--all', '--name').split('\n'), host).not.toContain(name);
   });
 
   it('powers off nothing when only Kiln goes away (its SSH connections closed, the link up)', { timeout: 60_000 }, async () => {
