@@ -92,11 +92,15 @@ async function prepare(): Promise<string> {
     const zoneid = await one('listZones', 'zone', { name: 'Demo' });
     const templateid = await one('listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' });
     const serviceofferingid = await one('listServiceOfferings', 'serviceoffering', { name: 'Small Instance' });
+    // The demo zone's three hosts take about 30 small VMs; overcommit so that RUNNING fit.
+    for (const name of ['cpu.overprovisioning.factor', 'mem.overprovisioning.factor']) await s.api('updateConfiguration', { name, value: '10' });
     for (let i = 0; i < RUNNING; i += 10) {
       const jobs = await Promise.all(Array.from({ length: 10 }, (_, k) => s.api('deployVirtualMachine', { zoneid, templateid, serviceofferingid, name: `run-${String(i + k).padStart(3, '0')}` })));
+      for (const job of jobs) if (typeof job['jobid'] !== 'string') throw new Error(`deploy refused: ${JSON.stringify(job)}`);
       await Promise.all(jobs.map((j) => waitJob(s, String(j['jobid']))));
     }
     const stopped = await s.api('deployVirtualMachine', { zoneid, templateid, serviceofferingid, name: 'copy-source', startvm: 'false' });
+    if (typeof stopped['jobid'] !== 'string') throw new Error(`deploy refused: ${JSON.stringify(stopped)}`);
     await waitJob(s, String(stopped['jobid']));
   } finally {
     await s.stop();
@@ -201,7 +205,9 @@ export async function benchServeScale(): Promise<BenchResult[]> {
       const b0 = performance.now();
       await bar.getByRole('button', { name: 'Stop', exact: true }).click();
       await page.getByRole('dialog').getByRole('button', { name: `Stop all ${RUNNING}` }).click();
-      await page.getByRole('region', { name: 'Bulk Stop' }).locator('.bulk-summary', { hasText: `Done: ${RUNNING} succeeded` }).waitFor({ timeout: 120_000 });
+      const summary = page.getByRole('region', { name: 'Bulk Stop' }).locator('.bulk-summary');
+      await summary.filter({ hasText: 'Done:' }).waitFor({ timeout: 300_000 });
+      const summaryText = await summary.innerText();
       const bulkMs = performance.now() - b0;
       await page.waitForTimeout(1500);
       const stoppedShown = await page.locator('.vt-body [data-state="Stopped"]').count();
@@ -229,7 +235,7 @@ export async function benchServeScale(): Promise<BenchResult[]> {
           unit: 'requests',
           goal: '≤2',
           met: lists.length <= 2,
-          note: `${full} of them for the whole list; the bulk stop took ${(bulkMs / 1000).toFixed(1)} s; ${stoppedShown} rows shown Stopped afterwards`,
+          note: `${full} of them for the whole list; the bulk stop took ${(bulkMs / 1000).toFixed(1)} s (${summaryText}); ${stoppedShown} rows shown Stopped afterwards`,
         },
       );
     } finally {
