@@ -52,6 +52,14 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   // HA restart while that host was away) goes on the next HA pass, as it does in a running Kiln.
   await t.engine.background.ha.pass().catch(() => undefined);
   await t.engine.jobs.drain();
+  // The HA pass arms each host's isolation watchdog; none is left behind to fence a later test's VMs.
+  t.engine.background.ha.stop();
+  for (const id of t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='KVM' AND removed IS NULL`).pluck().all() as number[]) {
+    await t.engine.hosts
+      .session(id)
+      .then((s) => s.isolationFencing?.disarm())
+      .catch(() => undefined);
+  }
 }
 
 /**

@@ -40,7 +40,9 @@ describe.skipIf(!hosts)('KVM host isolation watchdog', () => {
   }, 300_000);
   afterAll(async () => {
     if (cut) harness('restore-link', 'host2');
-    if (z) await cleanUp(z.t);
+    if (z) {
+      await cleanUp(z.t);
+    }
     await z?.t.close();
   }, 300_000);
 
