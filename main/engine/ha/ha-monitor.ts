@@ -55,7 +55,7 @@ export class HaMonitor {
    * Per host: when Kiln last reached it, when the first check since then began (contact lost), and
    * the fencing facet's timeout once its watchdog is armed (with which peers, when).
    */
-  private readonly contact = new Map<number, { lastAt: number; lostAt?: number; fenceMs?: number; armedWith?: string; armedAt?: number; timer?: NodeJS.Timeout }>();
+  private readonly contact = new Map<number, { lastAt: number; lostAt?: number; fenceMs?: number; armedWith?: string; armedAt?: number; timer?: NodeJS.Timeout; downMarked?: boolean }>();
   private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
 
   constructor(private readonly engine: Engine) {}
@@ -133,7 +133,8 @@ export class HaMonitor {
     const host = this.engine.db.prepare('SELECT id, name, state FROM hosts WHERE id=? AND removed IS NULL').get(hostId) as { id: number; name: string; state: string } | undefined;
     // Alert: its host key changed; it may be running its VMs and waits for an admin.
     if (!host || host.state === 'Up' || host.state === 'Alert') return;
-    if (host.state !== 'Down') await this.hostDown(host, new Error('out of contact past its isolation fence'));
+    // Once per lost contact: the host manager may set a Down host Disconnected again on a connection event.
+    if (host.state !== 'Down' && !this.contact.get(hostId)!.downMarked) await this.hostDown(host, new Error('out of contact past its isolation fence'));
     for (const vm of this.runningOn(host.id)) {
       if (vm.ha_enabled === 1) await this.vmWentDown(vm, `host ${host.name} out of contact for ${Math.round((Date.now() - this.contact.get(hostId)!.lostAt!) / 1000)} s: isolated, it has powered off its HA VMs`);
     }
@@ -206,7 +207,7 @@ export class HaMonitor {
       instances = await session.listInstances();
       if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
       const c = this.contact.get(host.id)!;
-      Object.assign(c, { lastAt: Date.now(), lostAt: undefined });
+      Object.assign(c, { lastAt: Date.now(), lostAt: undefined, downMarked: false });
       clearTimeout(c.timer);
       await this.armFencing(host, session);
     } catch (error) {
@@ -219,7 +220,7 @@ export class HaMonitor {
       const misses = (this.misses.get(host.id) ?? 0) + 1;
       this.misses.set(host.id, misses);
       this.contactLost(host, checkStartedAt);
-      if (misses >= HOST_DOWN_AFTER && state !== 'Down') await this.hostDown(host, error);
+      if (misses >= HOST_DOWN_AFTER && state !== 'Down' && !this.contact.get(host.id)?.downMarked) await this.hostDown(host, error);
       await this.afterFence(host.id);
       return;
     }
@@ -278,6 +279,8 @@ export class HaMonitor {
   private async hostDown(host: { id: number; name: string }, error: unknown): Promise<void> {
     const { engine } = this;
     engine.hosts.setState(host.id, 'Down', error instanceof Error ? error.message : String(error));
+    const c = this.contact.get(host.id);
+    if (c) c.downMarked = true;
     const fencedAt = this.fencedAt(host.id);
     if (fencedAt !== undefined) {
       // Its VMs may still run there until its watchdog powers the HA ones off: they stay Running (afterFence).
