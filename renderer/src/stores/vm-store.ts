@@ -65,13 +65,19 @@ export const useVms = create<VmStore>((set, get) => ({
         const first = await listPage(1, FIRST_PAGE);
         const rows = [...first.vms];
         set({ ...indexed(withLiveChanges(rows)), loaded: true, error: undefined });
-        // Pages of NEXT_PAGE after the first FIRST_PAGE rows: FIRST_PAGE divides NEXT_PAGE, so
-        // the row offsets line up (page p of NEXT_PAGE starts at (p-1)·NEXT_PAGE).
-        for (let fetched = FIRST_PAGE; fetched < first.count; ) {
+        // Pages of NEXT_PAGE after the rows already read (page p of NEXT_PAGE starts at row
+        // (p-1)·NEXT_PAGE, so the first one skips what the first page held). A row seen twice
+        // (an answer longer than the page asked for) is kept once.
+        const seenIds = new Set(rows.map((vm) => vm.id));
+        for (let fetched = rows.length; fetched < first.count; ) {
           const page = Math.floor(fetched / NEXT_PAGE) + 1;
           const next = await listPage(page, NEXT_PAGE);
           const skip = fetched - (page - 1) * NEXT_PAGE;
-          rows.push(...next.vms.slice(skip));
+          for (const vm of next.vms.slice(skip)) {
+            if (seenIds.has(vm.id)) continue;
+            seenIds.add(vm.id);
+            rows.push(vm);
+          }
           fetched = (page - 1) * NEXT_PAGE + next.vms.length;
           set(indexed(withLiveChanges(rows)));
           if (next.vms.length < NEXT_PAGE) break;
