@@ -108,9 +108,6 @@ export class SimulatorDriver implements HypervisorDriver {
   private faults: SimFault[] = [];
   /** Test hook: how long a snapshot takes (0: at once). */
   snapshotDelayMs = 0;
-
-  constructor(options: { stateFile?: string; world?: SimulatorWorld } = {}) {
-    this.world = options.world ?? new SimulatorWorld(options.stateFile);
   /**
    * Test hook: with a value, sessions have the isolationFencing facet, and an armed host cut off
    * by setHostIsolated powers off its HA domains after this many ms, as KVM's watchdog does.
@@ -118,6 +115,9 @@ export class SimulatorDriver implements HypervisorDriver {
   isolationFenceMs: number | undefined;
   /** Hosts whose isolation watchdog is armed (by the engine, through the facet). */
   readonly isolationArmed = new Set<string>();
+
+  constructor(options: { stateFile?: string; world?: SimulatorWorld } = {}) {
+    this.world = options.world ?? new SimulatorWorld(options.stateFile);
   }
 
   /**
@@ -265,6 +265,26 @@ export class SimulatorDriver implements HypervisorDriver {
     this.sessions.get(hostName)?.emit({ kind: 'connection', state: up ? 'up' : 'down' });
   }
 
+  /**
+   * Test hook: cut the host off its network (or give it back). Unlike setHostUp(false) (a power
+   * loss) its domains keep running; an armed host fences its HA domains after isolationFenceMs.
+   */
+  setHostIsolated(hostName: string, isolated: boolean): void {
+    const host = this.world.find(hostName);
+    if (!host) throw new DriverError(`no simulated host ${hostName}`, 'not-found');
+    host.up = !isolated;
+    this.world.save();
+    this.sessions.get(hostName)?.emit({ kind: 'connection', state: isolated ? 'down' : 'up' });
+    const after = this.isolationFenceMs;
+    if (!isolated || after === undefined || !this.isolationArmed.has(hostName)) return;
+    setTimeout(() => {
+      if (host.up) return;
+      // Cut off, it tells no one: no power event reaches Kiln.
+      for (const domain of Object.values(host.domains)) if (domain.spec.highAvailability && domain.power === 'Running') domain.power = 'Stopped';
+      this.world.save();
+    }, after).unref();
+  }
+
   private setPower(hostName: string, domain: string, power: PowerState, reason: string): void {
     const dom = this.world.find(hostName)?.domains[domain];
     if (!dom) throw new DriverError(`no domain ${domain} on ${hostName}`, 'not-found');
@@ -293,26 +313,6 @@ export class SimulatorEndpoint implements Endpoint {
 
   get trust(): TrustAnchor {
     return this.session.trust;
-  }
-
-  /**
-   * Test hook: cut the host off its network (or give it back). Unlike setHostUp(false) (a power
-   * loss) its domains keep running; an armed host fences its HA domains after isolationFenceMs.
-   */
-  setHostIsolated(hostName: string, isolated: boolean): void {
-    const host = this.world.find(hostName);
-    if (!host) throw new DriverError(`no simulated host ${hostName}`, 'not-found');
-    host.up = !isolated;
-    this.world.save();
-    this.sessions.get(hostName)?.emit({ kind: 'connection', state: isolated ? 'down' : 'up' });
-    const after = this.isolationFenceMs;
-    if (!isolated || after === undefined || !this.isolationArmed.has(hostName)) return;
-    setTimeout(() => {
-      if (host.up) return;
-      // Cut off, it tells no one: no power event reaches Kiln.
-      for (const domain of Object.values(host.domains)) if (domain.spec.highAvailability && domain.power === 'Running') domain.power = 'Stopped';
-      this.world.save();
-    }, after).unref();
   }
 
   async hosts(): Promise<EndpointHost[]> {
@@ -389,6 +389,20 @@ export class SimulatorSession implements HostSession {
     return this.host.up;
   }
 
+  /** Present when the test set SimulatorDriver.isolationFenceMs. */
+  get isolationFencing(): IsolationFencingFacet | undefined {
+    const timeoutMs = this.driver.isolationFenceMs;
+    if (timeoutMs === undefined) return undefined;
+    return {
+      timeoutMs,
+      arm: async () => {
+        if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+        this.driver.isolationArmed.add(this.host.name);
+      },
+      disarm: async () => void this.driver.isolationArmed.delete(this.host.name),
+    };
+  }
+
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
 
   readonly snapshots: SnapshotFacet = {
@@ -452,20 +466,6 @@ export class SimulatorSession implements HostSession {
     });
     return {
       hostname: host.name,
-  /** Present when the test set SimulatorDriver.isolationFenceMs. */
-  get isolationFencing(): IsolationFencingFacet | undefined {
-    const timeoutMs = this.driver.isolationFenceMs;
-    if (timeoutMs === undefined) return undefined;
-    return {
-      timeoutMs,
-      arm: async () => {
-        if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
-        this.driver.isolationArmed.add(this.host.name);
-      },
-      disarm: async () => void this.driver.isolationArmed.delete(this.host.name),
-    };
-  }
-
       hypervisorVersion: 'Kiln simulator 1',
       cpuSockets: 1,
       cpuNumber: host.cpuNumber,
