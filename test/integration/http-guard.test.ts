@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
@@ -293,13 +294,31 @@ describe('XML answers stay well-formed (issue 10, security 5)', () => {
   });
   afterAll(() => kiln?.stop());
 
-  it('a crafted detail key cannot add elements to a listing, and control characters are stripped', async () => {
+  it('a crafted detail key or a control character is refused at the door, and one already stored cannot add elements to a listing', async () => {
     const crafted = 'a></serviceofferingdetails><name>injected</name><serviceofferingdetails><b';
-    const create = await fetch(kiln.apiUrl, {
-      method: 'POST',
-      body: new URLSearchParams(signRequest({ apiKey: kiln.apiKey, response: 'json', command: 'createServiceOffering', name: 'xml\u0001test', displaytext: 'bell\u0007', cpunumber: '1', cpuspeed: '500', memory: '256', 'serviceofferingdetails[0].key': crafted, 'serviceofferingdetails[0].value': '<v>&' }, kiln.secretKey)),
-    });
-    expect(create.status).toBe(200);
+    const offering = (extra: Record<string, string>) =>
+      fetch(kiln.apiUrl, {
+        method: 'POST',
+        body: new URLSearchParams(signRequest({ apiKey: kiln.apiKey, response: 'json', command: 'createServiceOffering', name: 'xmltest', displaytext: 'bell', cpunumber: '1', cpuspeed: '500', memory: '256', ...extra }, kiln.secretKey)),
+      });
+    // The parameter check refuses both, naming the parameter (CloudStack refuses control characters too).
+    const byKey = await offering({ 'serviceofferingdetails[0].key': crafted, 'serviceofferingdetails[0].value': '<v>&' });
+    expect(byKey.status).toBe(431);
+    expect(JSON.stringify(await byKey.json())).toContain('serviceofferingdetails');
+    const byName = await offering({ name: 'xml\u0001test' });
+    expect(byName.status).toBe(431);
+    expect(JSON.stringify(await byName.json())).toContain('name');
+
+    // What reached the database another way (a row from before the check, a name a hypervisor
+    // reported) is still written well-formed: the crafted key encoded, the control characters stripped.
+    const created = await offering({ 'serviceofferingdetails[0].key': 'plain', 'serviceofferingdetails[0].value': '<v>&' });
+    expect(created.status).toBe(200);
+    const db = new Database(join(kiln.dataDir, 'kiln.db'));
+    try {
+      db.prepare('UPDATE service_offerings SET name=?, display_text=?, details=? WHERE name=?').run('xml\u0001test', 'bell\u0007', JSON.stringify({ [crafted]: '<v>&' }), 'xmltest');
+    } finally {
+      db.close();
+    }
     const list = await fetch(`${kiln.apiUrl}?${signedQuery(kiln, { command: 'listServiceOfferings', response: 'xml' })}`);
     const xml = await list.text();
     expect(XMLValidator.validate(xml)).toBe(true);

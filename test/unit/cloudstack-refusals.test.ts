@@ -76,6 +76,17 @@ describe('control characters in parameter values', () => {
     }
   });
 
+  it('refuses markup as a detail key given as details[i].key (it names a setting), writing nothing', async () => {
+    const before = dbFingerprint(t.engine);
+    const crafted = 'a></serviceofferingdetails><name>injected</name><b';
+    const res = await t.call('createServiceOffering', offering({ 'serviceofferingdetails[0].key': crafted, 'serviceofferingdetails[0].value': 'v' }));
+    expect(res.status).toBe(431);
+    expect(text(res.body)).toContain(`Invalid parameter serviceofferingdetails[0].key value=${crafted}: a key is letters, digits and _ . : - only`);
+    expect(dbFingerprint(t.engine)).toBe(before);
+    const plain = await t.call('createServiceOffering', offering({ 'serviceofferingdetails[0].key': 'rootDiskController', 'serviceofferingdetails[0].value': 'scsi' }));
+    expect(plain.status).toBe(200);
+  });
+
   it('refuses a NUL in a name (createAffinityGroup name=a\\u0000<b>) with 431 naming name, writing nothing', async () => {
     const before = dbFingerprint(t.engine);
     const res = await t.call('createAffinityGroup', { name: 'a\u0000<b>', type: 'host anti-affinity' });

@@ -129,13 +129,18 @@ function checkCharacters(cmd: string, name: string, value: string, multiLine: bo
   }
 }
 
-/** A map entry's sub-key names a setting (an identifier); a `key` entry's value names one too (no control characters); other values are text. */
+/**
+ * A map entry's sub-key names a setting (an identifier), and so does the value of a `key` entry
+ * (details[0].key=K&details[0].value=V, CloudStack's other spelling of the same detail); other
+ * values are text. Tag keys (tags[0].key) are free labels, as in CloudStack, and keep only the
+ * control-character rule.
+ */
 function checkMapEntry(cmd: string, param: string, index: number, key: string, value: string): void {
-  const shownKey = visible(key);
-  if (!MAP_SUBKEY_RE.test(key)) {
-    throw ApiError.param(`${unableToExecute(cmd)} due to invalid value. Invalid parameter ${param}[${index}].${shownKey}: a key is letters, digits and _ . : - only`);
-  }
+  const keyEntry = key.toLowerCase() === 'key' && param !== 'tags';
+  const notAName = (where: string) => ApiError.param(`${unableToExecute(cmd)} due to invalid value. Invalid parameter ${where}: a key is letters, digits and _ . : - only`);
+  if (!MAP_SUBKEY_RE.test(key)) throw notAName(`${param}[${index}].${visible(key)}`);
   checkCharacters(cmd, `${param}[${index}].${key}`, value, key.toLowerCase() !== 'key');
+  if (keyEntry && !MAP_SUBKEY_RE.test(value)) throw notAName(`${param}[${index}].key value=${visible(value)}`);
 }
 
 /** The value as the refusal shows it: control characters written as \uXXXX, so the text itself stays clean. */
