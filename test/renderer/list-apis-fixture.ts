@@ -27,6 +27,7 @@ export function listApisFixture(): ApiInfo[] {
     { name: 'changeServiceForVirtualMachine', isasync: false, vmstates: ['Stopped', 'Created'], params: [id, { name: 'serviceofferingid', required: true, type: 'uuid' }] },
     { name: 'scaleVirtualMachine', isasync: true, vmstates: ['Running'], params: [id, { name: 'serviceofferingid', required: true, type: 'uuid' }] },
     { name: 'migrateVirtualMachine', isasync: true, vmstates: ['Running'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'hostid', required: false, type: 'uuid' }] },
+    { name: 'resetSSHKeyForVirtualMachine', isasync: true, vmstates: ['Stopped'], params: [id, { name: 'keypairs', required: false, type: 'list' }] },
     { name: 'restoreVirtualMachine', isasync: true, vmstates: ['Running', 'Stopped', 'Created'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'templateid', required: false, type: 'uuid' }] },
   ];
 }

@@ -39,7 +39,8 @@ describe('actions offered per VM state, from listApis vmstates', () => {
   it('offers exactly what the engine declares for each state', async () => {
     const apis = await catalogFrom(listApisFixture());
     expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
-    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
+    // Reset SSH keys only while Stopped (resetSSHKeyForVirtualMachine's vmstates), not Created.
+    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Reset SSH keys…', 'Affinity groups…']);
     expect(labels(apis, 'Created')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
     expect(labels(apis, 'Error')).toEqual(['Start', 'Start on…', 'Destroy']);
     expect(labels(apis, 'Unknown')).toEqual(['Stop', 'Force stop', 'Destroy']);
