@@ -2,7 +2,9 @@ package main
 
 // Routing of the vim25 methods vcsim 0.24.2 lacks (RebootGuest, MigrateVM_Task, CancelTask,
 // ContinueRetrievePropertiesEx, AcquireTicket, AcquireMksTicket) or answers unlike vCenter (ShutdownGuest powers off at once and
-// ignores VMware Tools; RetrievePropertiesEx never pages), answered here as vCenter does.
+// ignores VMware Tools; RetrievePropertiesEx never pages; CreateSnapshot_Task records a
+// disk-only snapshot as powered on, RevertToSnapshot_Task only moves the current snapshot),
+// answered here as vCenter does.
 //
 // How they are hooked in: the simulator dispatches a call by reflection on the Go object
 // registered for `_this`, and its own code type-asserts *simulator.VirtualMachine, so VMs cannot
@@ -110,7 +112,7 @@ func (d *dispatcher) serveSDK(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-var companionTypes = map[string]string{"KilnVmOps": "VirtualMachine", "KilnTaskOps": "Task", "KilnPcOps": "PropertyCollector"}
+var companionTypes = map[string]string{"KilnVmOps": "VirtualMachine", "KilnTaskOps": "Task", "KilnPcOps": "PropertyCollector", "KilnSnapshotOps": "VirtualMachineSnapshot"}
 
 // redirect returns the request with `_this` pointing at the companion when the method is one
 // answered here (and true); any other request is returned unchanged.
@@ -151,6 +153,12 @@ func (d *dispatcher) redirect(body []byte) ([]byte, bool) {
 	case *types.ContinueRetrievePropertiesEx:
 		m.This = d.pcCompanion(m.This)
 		req = &methods.ContinueRetrievePropertiesExBody{Req: m}
+	case *types.CreateSnapshot_Task:
+		m.This = d.vmCompanion(m.This)
+		req = &methods.CreateSnapshot_TaskBody{Req: m}
+	case *types.RevertToSnapshot_Task:
+		m.This = d.snapshotCompanion(m.This)
+		req = &methods.RevertToSnapshot_TaskBody{Req: m}
 	case *types.CancelRetrievePropertiesEx:
 		m.This = d.pcCompanion(m.This)
 		req = &methods.CancelRetrievePropertiesExBody{Req: m}

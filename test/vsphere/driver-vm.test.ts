@@ -256,7 +256,7 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
     const s = c1[0]!;
     const snaps = s.snapshots!;
     const a = await snaps.create(vmRef, { name: 'base <&> "1"', withMemory: true, quiesce: true, description: 'first & only' });
-    // A disk-only snapshot: taken of the stopped VM (vcsim records a running VM's power state even without memory).
+    // The child is taken of the stopped VM, so it returns the VM powered off whatever withMemory says.
     await s.stop(vmRef, { forced: true });
     const b = await snaps.create(vmRef, { name: 'child', withMemory: true });
     let tree = await snaps.list(vmRef);
@@ -268,6 +268,9 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
     await snaps.revert(vmRef, a.ref);
     tree = await snaps.list(vmRef);
     expect(tree.find((t) => t.current)?.ref).toBe(a.ref);
+    // A snapshot with memory of a running VM brings it back running, as on vCenter.
+    expect(await s.powerState(vmRef)).toBe('Running');
+    await s.stop(vmRef, { forced: true });
     await snaps.remove(vmRef, a.ref);
     tree = await snaps.list(vmRef);
     expect(tree.map((t) => [t.ref, t.parent])).toEqual([[b.ref, undefined]]);
