@@ -4,7 +4,7 @@
  * confirms it (compared out of band, e.g. on the host's console); addHost then pins exactly that
  * key (hostkeyfingerprint), so a different key at the first login is refused.
  */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { shownError, type ShownError } from '../../api/model';
 import { Modal, ApiErrorText } from '../../components/Modal';
@@ -114,9 +114,38 @@ function addHostProblem(code: number | undefined): string {
   return 'The host was not added.';
 }
 
+/**
+ * The hypervisors whose hosts this dialog adds: one host per URL, trusted by its SSH host key, as
+ * listHypervisorCapabilities publishes each driver's connection form (never a hypervisor's name).
+ * Undefined until the engine has answered.
+ */
+function useSshHostHypervisors(): Set<string> | undefined {
+  const [kinds, setKinds] = useState<Set<string>>();
+  useEffect(() => {
+    let live = true;
+    kiln
+      .invoke('listHypervisorCapabilities', {})
+      .then((r) => {
+        const caps = (r['hypervisorCapabilities'] ?? []) as { hypervisor: string; connectionadds?: string; trustkind?: string }[];
+        if (live) setKinds(new Set(caps.filter((c) => c.connectionadds === 'host' && c.trustkind === 'ssh-host-key').map((c) => c.hypervisor.toLowerCase())));
+      })
+      .catch(() => live && setKinds(new Set()));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return kinds;
+}
+
 export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
-  const kvmClusters = infra.clusters.filter((c) => (c.hypervisortype ?? '').toUpperCase() === 'KVM');
-  const [clusterid, setClusterid] = useState(kvmClusters.length === 1 ? kvmClusters[0]!.id : '');
+  const sshHypervisors = useSshHostHypervisors();
+  const kvmClusters = infra.clusters.filter((c) => sshHypervisors?.has((c.hypervisortype ?? '').toLowerCase()));
+  const [clusterid, setClusterid] = useState('');
+  // With one cluster to choose from, it is chosen.
+  const onlyCluster = kvmClusters.length === 1 ? kvmClusters[0]!.id : undefined;
+  useEffect(() => {
+    if (onlyCluster && !clusterid) setClusterid(onlyCluster);
+  }, [onlyCluster, clusterid]);
   const [url, setUrl] = useState('');
   const [username, setUsername] = useState('root');
   const [auth, setAuth] = useState<'key' | 'password'>('key');
@@ -162,7 +191,7 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
     if (!probe || !confirmed || !cluster) return;
     void run(async () => {
       const r = await kiln.invoke('addHost', {
-        zoneid: cluster.zoneid, podid: cluster.podid, clusterid: cluster.id, hypervisor: 'KVM', url: probe.url, username: username.trim() || 'root',
+        zoneid: cluster.zoneid, podid: cluster.podid, clusterid: cluster.id, hypervisor: cluster.hypervisortype ?? '', url: probe.url, username: username.trim() || 'root',
         ...(auth === 'key' ? { privatekey } : { password }),
         hosttags: hosttags.trim() || undefined,
         hostkeyfingerprint: probe.fingerprint,
@@ -181,7 +210,7 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
           value={clusterid}
           onChange={setClusterid}
           options={kvmClusters.map((c) => ({ id: c.id, name: `${c.name} (${infra.zones.find((z) => z.id === c.zoneid)?.name ?? '?'} / ${c.podname ?? '?'})` }))}
-          placeholder={kvmClusters.length === 0 ? 'No KVM cluster yet: add one first' : 'Choose…'}
+          placeholder={!sshHypervisors ? 'Loading…' : kvmClusters.length === 0 ? 'No KVM cluster yet: add one first' : 'Choose…'}
           required
         />
         <TextField label="Address (URL)" value={url} onChange={changeUrl} placeholder="ssh://10.0.0.5 or ssh://host:2222" problem={urlProblem} mono spellCheck={false} required />
