@@ -9,10 +9,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { listOf, shownError, type Placement, type ServiceOffering, type Vm } from '../../api/model';
-import { runQuietly } from '../../api/run-job';
+import { runVmChange } from './run-vm-change';
 import { customSizeParams, customSizeProblems, asksCpuSpeed, rangeHint, type CustomSize } from '../../api/custom-offering';
-import { offeringOutcomeText, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, refusalSummary } from '../../actions/vm-changes';
-import { useVms } from '../../stores/vm-store';
+import { offeringOutcomeText, outcomeOf, type ChangeOutcome, refusalSummary } from '../../actions/vm-changes';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { SelectField, TextField } from '../../components/FormFields';
 import { PlacementTable } from '../../components/PlacementTable';
@@ -43,18 +42,10 @@ export function ChangeOfferingDialog({ vm, live, onClose }: { vm: Vm; live: bool
     if (!offering || problems.length > 0) return;
     setRefused(undefined);
     void run(async () => {
-      try {
-        const response = await runQuietly(live ? 'scaleVirtualMachine' : 'changeServiceForVirtualMachine', { id: vm.id, serviceofferingid: offering.id, ...customSizeParams(offering, size) });
-        const after = vmOf(response) ?? vm;
-        const result = outcomeOf(vm, after);
-        setOutcome(result);
-        return offeringOutcomeText(result, live);
-      } catch (err) {
-        setRefused(refusedPlacement(err));
-        throw err;
-      } finally {
-        void useVms.getState().reloadOne(vm.id);
-      }
+      const after = await runVmChange(vm, live ? 'scaleVirtualMachine' : 'changeServiceForVirtualMachine', { id: vm.id, serviceofferingid: offering.id, ...customSizeParams(offering, size) }, setRefused);
+      const result = outcomeOf(vm, after);
+      setOutcome(result);
+      return offeringOutcomeText(result, live);
     });
   };
 

@@ -7,9 +7,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { listOf, shownError, type Placement, type Vm } from '../../api/model';
-import { runQuietly } from '../../api/run-job';
-import { migrateParams, migrationChoices, outcomeOf, refusedPlacement, vmOf, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
-import { useVms } from '../../stores/vm-store';
+import { runVmChange } from './run-vm-change';
+import { migrateParams, migrationChoices, outcomeOf, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { PlacementTable } from '../../components/PlacementTable';
 import { useSubmit } from '../../components/use-submit';
@@ -36,17 +35,10 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
     if (!hostId) return;
     setRefused(undefined);
     void run(async () => {
-      try {
-        const after = vmOf(await runQuietly('migrateVirtualMachine', migrateParams(vm, hostId))) ?? vm;
-        const result = outcomeOf(vm, after);
-        setOutcome(result);
-        return `${name} was migrated live from ${result.from ?? '?'} to ${after.hostname ?? '?'}`;
-      } catch (err) {
-        setRefused(refusedPlacement(err));
-        throw err;
-      } finally {
-        void useVms.getState().reloadOne(vm.id);
-      }
+      const after = await runVmChange(vm, 'migrateVirtualMachine', migrateParams(vm, hostId), setRefused);
+      const result = outcomeOf(vm, after);
+      setOutcome(result);
+      return `${name} was migrated live from ${result.from ?? '?'} to ${after.hostname ?? '?'}`;
     });
   };
 

@@ -7,10 +7,9 @@
 import { useState, type FormEvent } from 'react';
 import type { Named, Placement, Vm } from '../../api/model';
 import { useApiList } from '../../api/use-api-list';
-import { runQuietly } from '../../api/run-job';
-import { refusedPlacement, startOnParams, startPlacementOffered, vmOf, type StartPlacement, type VmResult, refusalSummary } from '../../actions/vm-changes';
+import { runVmChange } from './run-vm-change';
+import { startOnParams, startPlacementOffered, type StartPlacement, type VmResult, refusalSummary } from '../../actions/vm-changes';
 import { useApiCatalog } from '../../stores/api-catalog-store';
-import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { SelectField } from '../../components/FormFields';
 import { PlacementTable } from '../../components/PlacementTable';
@@ -32,16 +31,9 @@ export function StartOnDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
     e.preventDefault();
     setRefused(undefined);
     void run(async () => {
-      try {
-        const after = vmOf(await runQuietly('startVirtualMachine', startOnParams(vm, chosen))) ?? vm;
-        setDone(after);
-        return `${name} started on ${after.hostname ?? '?'}`;
-      } catch (err) {
-        setRefused(refusedPlacement(err));
-        throw err;
-      } finally {
-        void useVms.getState().reloadOne(vm.id);
-      }
+      const after = await runVmChange(vm, 'startVirtualMachine', startOnParams(vm, chosen), setRefused);
+      setDone(after);
+      return `${name} started on ${after.hostname ?? '?'}`;
     });
   };
 
