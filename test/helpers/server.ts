@@ -1,6 +1,6 @@
 /** Starts a real `kiln serve` process (the built CLI) on a free port and reads its keys. */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,9 +18,16 @@ export interface KilnProcess {
 // KILN_TEST_BIN runs another build of the CLI (e.g. one compiled from a working tree without touching dist/).
 const BIN = process.env['KILN_TEST_BIN'] ?? join(import.meta.dirname, '..', '..', 'bin', 'kiln.js');
 
-export async function startKiln(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<KilnProcess> {
+/**
+ * `uiStandIn`: serve a one-page stand-in for the renderer (KILN_UI_DIR), so the UI paths and
+ * /kiln/live exist without a renderer build; it is removed again on stop.
+ */
+export async function startKiln(options: { dataDir?: string; args?: string[]; env?: Record<string, string>; uiStandIn?: boolean } = {}): Promise<KilnProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-serve-'));
-  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', '0', ...(options.args ?? [])], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const uiDir = options.uiStandIn ? mkdtempSync(join(tmpdir(), 'kiln-ui-')) : undefined;
+  if (uiDir) writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
+  const env = { ...process.env, ...options.env, ...(uiDir ? { KILN_UI_DIR: uiDir } : {}) };
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', '0', ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -43,6 +50,7 @@ export async function startKiln(options: { dataDir?: string; args?: string[]; en
         await new Promise((r) => child.once('exit', r));
       }
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (uiDir) rmSync(uiDir, { recursive: true, force: true });
     },
   };
 }

@@ -5,9 +5,6 @@
  * scripts/fuzz.js` runs the same suite with 10,000 (KILN_FUZZ_REQUESTS and KILN_FUZZ_SEED,
  * which it sets, override the size and the seed).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
@@ -54,16 +51,12 @@ describe(`fuzzing /client/api (${REQUESTS} requests, seed ${SEED})`, () => {
 
 describe('hostile HTTP below the API (request lines, headers, upgrades, framing)', () => {
   let kiln: KilnProcess;
-  let uiDir: string;
   beforeAll(async () => {
     // With a UI (a one-page stand-in), so /kiln/live and the UI paths are there to be hit too.
-    uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
-    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
-    kiln = await startKiln({ env: { KILN_UI_DIR: uiDir } });
+    kiln = await startKiln({ uiStandIn: true });
   });
   afterAll(async () => {
     await kiln?.stop();
-    rmSync(uiDir, { recursive: true, force: true });
   });
 
   it('answers each without a 5xx, and the server stays up throughout', async () => {

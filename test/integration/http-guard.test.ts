@@ -4,9 +4,7 @@
  * DNS-rebinding guard), the console URL comes from the bound address, and over-long requests
  * get CloudStack's error envelope rather than a reset (R61).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -30,17 +28,13 @@ const portOf = (kiln: KilnProcess) => Number(new URL(kiln.apiUrl).port);
 
 describe('no request stops kiln serve (serve mode with the UI and its /kiln/live channel)', () => {
   let kiln: KilnProcess;
-  let uiDir: string;
   beforeAll(async () => {
     // A one-page stand-in for the built renderer: this suite tests the transport, not the UI.
-    uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
-    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
-    kiln = await startKiln({ env: { KILN_UI_DIR: uiDir } });
+    kiln = await startKiln({ uiStandIn: true });
     expect(kiln.uiUrl).toBeDefined();
   });
   afterAll(async () => {
     await kiln?.stop();
-    rmSync(uiDir, { recursive: true, force: true });
   });
 
   it('refuses a /kiln/live upgrade with a malformed kiln_ui cookie with 401 and keeps serving', async () => {
@@ -133,15 +127,11 @@ describe('no WebSocket frame stops kiln serve', () => {
 
 describe('the Host header guard (DNS rebinding)', () => {
   let kiln: KilnProcess;
-  let uiDir: string;
   beforeAll(async () => {
-    uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
-    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
-    kiln = await startKiln({ env: { KILN_UI_DIR: uiDir } });
+    kiln = await startKiln({ uiStandIn: true });
   });
   afterAll(async () => {
     await kiln?.stop();
-    rmSync(uiDir, { recursive: true, force: true });
   });
 
   it('answers the bound address and the loopback names with the port', async () => {

@@ -4,14 +4,12 @@
  * login is 531, a login over GET 405, logout ends the session, and the serve-mode UI (its own cookie and X-Kiln-UI, no
  * login session) keeps working. updateUser over a session removes initial-admin-password.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 
 let kiln: KilnProcess;
-let uiDir: string;
 
 interface Login {
   sessionKey: string;
@@ -33,13 +31,10 @@ function call(params: Record<string, string>, headers: Record<string, string> = 
 }
 
 beforeAll(async () => {
-  uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
-  writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
-  kiln = await startKiln({ env: { KILN_UI_DIR: uiDir } });
+  kiln = await startKiln({ uiStandIn: true });
 });
 afterAll(async () => {
   await kiln?.stop();
-  rmSync(uiDir, { recursive: true, force: true });
 });
 
 const adminPassword = () => readFileSync(join(kiln.dataDir, 'initial-admin-password'), 'utf8').trim();
