@@ -4,7 +4,7 @@
  */
 import https from 'node:https';
 import { SoapProtocolError } from './faults.js';
-import { PinnedAgent, ThumbprintTrust } from './trust.js';
+import { PinnedAgent, ThumbprintTrust } from '../../tls-trust.js';
 
 export const SESSION_COOKIE = 'vmware_soap_session';
 

@@ -1,8 +1,9 @@
 /**
- * TLS trust on first use, by SHA-256 thumbprint of the server's certificate (vCenter's own
- * form: AB:CD:…). Certificates of vCenters and ESXi hosts are mostly self-signed, so the chain
- * is not what is trusted: the thumbprint the admin confirmed is. Every new connection is checked
- * before a byte of the request (cookie, password) is written on it.
+ * TLS trust on first use, by SHA-256 thumbprint of the server's certificate (AB:CD:…, vCenter's
+ * own form), shared by every driver whose endpoint speaks HTTPS (vSphere's SOAP, xapi's
+ * JSON-RPC). Certificates of vCenters, ESXi and XenServer hosts are mostly self-signed, so the
+ * chain is not what is trusted: the thumbprint the admin confirmed is. Every new connection is
+ * checked before a byte of the request (cookie, password, session) is written on it.
  */
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
