@@ -106,6 +106,8 @@ export class SimulatorDriver implements HypervisorDriver {
   readonly world: SimulatorWorld;
   private readonly sessions = new Map<string, SimulatorSession>();
   private faults: SimFault[] = [];
+  /** Test hook (hangList): per host name, what listing its VMs waits for, as on a host that hangs. */
+  readonly listGates = new Map<string, Promise<void>>();
   /** Test hook: how long a snapshot takes (0: at once). */
   snapshotDelayMs = 0;
   /**
@@ -229,6 +231,16 @@ export class SimulatorDriver implements HypervisorDriver {
   /** The power events a host reports for a change it made (the session of that host, if connected). */
   emitPower(hostName: string, domain: string, state: PowerState, reason: string, initiator: EventInitiator): void {
     this.sessions.get(hostName)?.emit({ kind: 'power', vmRef: domain, name: domain, hostRef: hostName, state, reason, initiator });
+  }
+
+  /** Test hook: listing HOST's VMs hangs (connected, but no answer) until the returned function is called. */
+  hangList(hostName: string): () => void {
+    let release!: () => void;
+    this.listGates.set(hostName, new Promise<void>((resolve) => (release = resolve)));
+    return () => {
+      this.listGates.delete(hostName);
+      release();
+    };
   }
 
   /** Test hooks: the things that happen to real hosts without the engine asking. */
@@ -480,6 +492,7 @@ export class SimulatorSession implements HostSession {
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
+    await this.driver.listGates.get(this.host.name);
     return Object.entries(this.up.domains).map(([name, d]) => ({
       ref: name,
       name,

@@ -29,6 +29,7 @@ import { vmRef, type VmRow } from '../vm/rows.js';
 import { vmResponse } from '../vm/vm-response.js';
 import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
+import { eachBounded, withDeadline } from '../hosts/fan-out.js';
 
 const HOST_DOWN_AFTER = 3;
 /** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
@@ -185,7 +186,13 @@ export class HaMonitor {
     this.passing = true;
     try {
       const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
-      for (const host of hosts) await this.checkHost(host);
+      // Hosts are checked side by side, each under its own deadline: one dead host must not hold
+      // back what the others report. Each check re-reads a VM's row before acting on it, so checks
+      // that interleave never act on what another one already changed.
+      const { settings } = this.engine;
+      await eachBounded(hosts, Math.max(1, settings.int('host.check.concurrency')), (host) =>
+        this.checkHost(host, Math.max(1, settings.int('host.check.timeout')) * 1000).catch((error: unknown) => this.engine.log.error(`HA check of host ${host.name}`, error)),
+      );
       this.retryRestarts(this.freed);
       this.freed = false;
       refreshHeadroom(this.engine);
@@ -194,7 +201,7 @@ export class HaMonitor {
     }
   }
 
-  private async checkHost(host: { id: number; name: string; state: string }): Promise<void> {
+  private async checkHost(host: { id: number; name: string; state: string }, timeoutMs: number): Promise<void> {
     const { engine } = this;
     // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
     // while the host answered: an HA restart or a user's start may be under way at the same time.
@@ -203,8 +210,11 @@ export class HaMonitor {
     let instances;
     const checkStartedAt = Date.now();
     try {
-      const session = await engine.hosts.session(host.id);
-      instances = await session.listInstances();
+      const { session, listed } = await withDeadline((async () => {
+        const connected = await engine.hosts.session(host.id);
+        return { session: connected, listed: await connected.listInstances() };
+      })(), timeoutMs, `host ${host.name}`);
+      instances = listed;
       if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
       const c = this.contact.get(host.id)!;
       Object.assign(c, { lastAt: Date.now(), lostAt: undefined, downMarked: false });
