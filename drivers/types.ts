@@ -45,6 +45,7 @@
  *   its add dialog from the same declaration.
  */
 import type { Duplex, Readable } from 'node:stream';
+import type { ApplianceDeploy, ApplianceFacet } from './appliance.js';
 
 export type HypervisorType = 'Simulator' | 'KVM' | 'VMware' | 'XenServer';
 
@@ -214,6 +215,8 @@ export interface VmSpec {
   highAvailability?: boolean;
   /** Free-form details the driver may honour (nicAdapter, rootDiskController, …). */
   details?: Record<string, string>;
+  /** An appliance template (ApplianceFacet) deployed as it is described: the first define imports it with these choices. */
+  appliance?: ApplianceDeploy;
 }
 
 /** An image in Kiln's image store (the zone's secondary storage), for a host to copy. */
@@ -542,6 +545,8 @@ export interface HypervisorDriver {
   readonly capabilities: DriverCapabilities;
   readonly defaults: DriverDefaults;
   readonly connectionForm: ConnectionForm;
+  /** Templates this driver deploys as they are described (an OVA's OVF); absent: none. */
+  readonly appliances?: ApplianceFacet;
   /**
    * Checks an addHost/addCluster input against the driver's rules and returns the canonical URL
    * (the one stored and deduplicated) and a display name. Throws DriverError 'invalid' whose

@@ -17,6 +17,7 @@ import { mapped, toDriverError } from './errors.js';
 import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
 import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, typed, vm as vim } from './soap/index.js';
 import { acquireConsole } from './console.js';
+import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { detailsOfDevices, type VmwareDetails } from './vm-details.js';
 import { deployVm, destroyVm, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
@@ -60,6 +61,8 @@ export class VsphereDriver implements HypervisorDriver {
   readonly hypervisor = 'VMware' as const;
   readonly capabilities = VSPHERE_CAPABILITIES;
   readonly defaults = VSPHERE_DEFAULTS;
+  /** OVA templates are imported as their OVF describes them (ova/). */
+  readonly appliances = OVA_APPLIANCES;
   readonly connectionForm: ConnectionForm = {
     urlExample: 'https://vcenter.example.com/Datacenter/Cluster',
     urlRule: 'a vCenter cluster is https://VCENTER[:port]/DATACENTER/CLUSTER; a standalone ESXi host is https://ESXI[:port]',
@@ -375,6 +378,15 @@ class VsphereHostSession implements HostSession {
         await this.op(r, () => scaleVm(this.ep, r, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB, ...options }));
       }
       return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
+    }
+    if (spec.appliance) {
+      // An OVA: CreateImportSpec + ImportVApp with the deploy's choices (ova/import.ts); the option gives its size.
+      let applianceTask: string | undefined;
+      const imported = await importAppliance(this.ep, {
+        name: spec.internalName, host: this.hostRef, uuid: spec.uuid, datastore: spec.disks.find((d) => d.device === 'disk')?.pool, appliance: spec.appliance,
+        signal: options.signal, onProgress: options.onProgress, onTask: (t) => { applianceTask ??= t; options.onTask?.(t); },
+      });
+      return { ref: imported.value, disks: await this.diskRefs(imported, spec), taskRef: applianceTask };
     }
     const root = spec.disks.find((d) => d.device === 'disk');
     const details: VmwareDetails = {

@@ -61,7 +61,7 @@ function limitsConfig(a: DeployArgs): SoapObject[] | undefined {
   return out.length > 0 ? out : undefined;
 }
 
-function placementOf(ep: VsphereEndpoint, host: MoRef): { folder: MoRef; pool: MoRef; datastores: MoRef[] } {
+export function placementOf(ep: VsphereEndpoint, host: MoRef): { folder: MoRef; pool: MoRef; datastores: MoRef[] } {
   const h = ep.cache.get(host);
   if (!h) throw new DriverError(`host ${host.value} is not in vCenter's inventory`, 'not-found');
   const cr = ep.cache.get(asMoRef(h.props['parent']) ?? new MoRef('', ''));
