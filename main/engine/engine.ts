@@ -28,6 +28,7 @@ import { BackgroundTasks } from './background.js';
 import { ConsoleTokens } from './vm/console-tokens.js';
 import { ImageDownloads } from './images/downloads.js';
 import { MetadataService } from './metadata/metadata-service.js';
+import { BackupFramework } from './backup/framework.js';
 
 export interface Logger {
   info(message: string): void;
@@ -85,6 +86,8 @@ export class Engine {
   readonly metadata = new MetadataService(this);
   /** Template and ISO downloads into the zones' image stores. */
   readonly images: ImageDownloads;
+  /** The backup and recovery framework (R53–R58): offerings, backups, schedules and the sync task. */
+  readonly backups = new BackupFramework(this);
 
   private constructor(readonly dataDir: string, options: EngineOptions) {
     this.log = options.log ?? consoleLogger;
@@ -120,6 +123,8 @@ export class Engine {
     if (options.ownsJobs !== false) engine.images.resumeInterrupted();
     if (options.seed !== false) await seedDefaults(engine);
     if (options.background !== false) engine.background.start();
+    // Backups a dead process left are settled, then one sync runs (a schedule missed while closed runs once).
+    if (options.background !== false && options.ownsJobs !== false) engine.backups.start();
     // The metadata HTTP service where guests reach Kiln directly (kiln.metadata.listen.address).
     const metadataAddress = engine.settings.string('kiln.metadata.listen.address');
     if (metadataAddress && options.background !== false) {
@@ -135,6 +140,7 @@ export class Engine {
     await this.metadata.close();
     this.background.stop();
     this.background.ha.stop();
+    this.backups.stop();
     await this.jobs.drain();
     await this.images.stop();
     await this.hosts.closeAll();

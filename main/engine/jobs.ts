@@ -90,9 +90,9 @@ export class JobManager {
     else this.finish(uuid, JobStatus.FAILED, 530, { errorcode: 530, cserrorcode: 4250, errortext: outcome.message });
   }
 
-  /** A job the engine starts on its own (HA restarts), recorded like any API job. */
-  submitInternal(caller: Caller, cmd: string, work: AsyncWork): string {
-    const def = { name: cmd, response: 'virtualmachine', sensitive: [] } as unknown as CommandDef;
+  /** A job the engine starts on its own (HA restarts, scheduled backups), recorded like any API job; RESPONSE is its result's key. */
+  submitInternal(caller: Caller, cmd: string, work: AsyncWork, response = 'virtualmachine'): string {
+    const def = { name: cmd, response, sensitive: [] } as unknown as CommandDef;
     return this.submit(caller, def, { toJSON: () => ({}) } as unknown as Args, work);
   }
 

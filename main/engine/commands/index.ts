@@ -77,6 +77,7 @@ import listSSHKeyPairs from './keys/listSSHKeyPairs.js';
 import deleteSSHKeyPair from './keys/deleteSSHKeyPair.js';
 import resetSSHKeyForVirtualMachine from './keys/resetSSHKeyForVirtualMachine.js';
 import getVirtualMachineUserData from './vm/getVirtualMachineUserData.js';
+import { BACKUP_COMMANDS } from '../backup/commands/index.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
@@ -94,4 +95,5 @@ export const ALL_COMMANDS: CommandDef[] = [
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
+  ...BACKUP_COMMANDS,
 ];

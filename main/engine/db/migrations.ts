@@ -447,4 +447,50 @@ BEGIN DELETE FROM resource_tags WHERE resource_type IN ('Template','ISO') AND re
     // ConfigDrive on L2 and VirtualRouter on others (metadata/provider.ts).
     sql: `ALTER TABLE networks ADD COLUMN userdata_provider TEXT CHECK (userdata_provider IN ('ConfigDrive','VirtualRouter'));`,
   },
+  {
+    version: 25,
+    name: 'backups: offerings, the VMs assigned to them, backups and their schedules',
+    // CloudStack's backup framework (R53–R58). An offering is imported from the zone's provider
+    // (external_id is the provider's id). A VM's assignment lives in its own table, so nothing
+    // here depends on another change to vm_instances. A backup names its parent when it is an
+    // incremental (the provider's chain); `volumes` is JSON, one entry per backed-up volume, as
+    // CloudStack keeps backup_volumes. A schedule keeps its next run (scheduled_at, UTC) and its
+    // last: a desktop app is often closed, and a run missed meanwhile runs once at the next start.
+    sql: `
+CREATE TABLE backup_offerings (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, description TEXT NOT NULL,
+  external_id TEXT NOT NULL, provider TEXT NOT NULL, zone_id INTEGER NOT NULL REFERENCES zones(id),
+  user_driven_backups INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, removed TEXT
+);
+CREATE UNIQUE INDEX backup_offerings_name_live ON backup_offerings(zone_id, name) WHERE removed IS NULL;
+CREATE TABLE backup_vm_offerings (
+  vm_id INTEGER PRIMARY KEY REFERENCES vm_instances(id),
+  offering_id INTEGER NOT NULL REFERENCES backup_offerings(id),
+  external_id TEXT, assigned TEXT NOT NULL
+);
+CREATE TABLE backups (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, description TEXT,
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id), offering_id INTEGER NOT NULL REFERENCES backup_offerings(id),
+  provider TEXT NOT NULL, external_id TEXT,
+  type TEXT NOT NULL DEFAULT 'FULL' CHECK (type IN ('FULL','INCREMENTAL')),
+  parent_id INTEGER REFERENCES backups(id),
+  status TEXT NOT NULL CHECK (status IN ('Allocated','Queued','BackingUp','BackedUp','Error','Failed','Restoring','Removed','Expunged')),
+  size INTEGER NOT NULL DEFAULT 0, protected_size INTEGER NOT NULL DEFAULT 0,
+  volumes TEXT NOT NULL DEFAULT '[]', interval_type TEXT NOT NULL DEFAULT 'MANUAL',
+  host_id INTEGER REFERENCES hosts(id), job_uuid TEXT, owner TEXT, note TEXT,
+  account_id INTEGER NOT NULL REFERENCES accounts(id), domain_id INTEGER NOT NULL REFERENCES domains(id),
+  zone_id INTEGER NOT NULL REFERENCES zones(id), created TEXT NOT NULL, removed TEXT
+);
+CREATE INDEX backups_vm ON backups(vm_id) WHERE removed IS NULL;
+CREATE TABLE backup_schedules (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,
+  vm_id INTEGER NOT NULL REFERENCES vm_instances(id),
+  interval_type TEXT NOT NULL CHECK (interval_type IN ('HOURLY','DAILY','WEEKLY','MONTHLY')),
+  schedule TEXT NOT NULL, timezone TEXT NOT NULL, max_backups INTEGER NOT NULL DEFAULT 0,
+  quiesce_vm INTEGER NOT NULL DEFAULT 0, scheduled_at TEXT NOT NULL, last_run TEXT, last_result TEXT,
+  created TEXT NOT NULL,
+  UNIQUE (vm_id, interval_type)
+);
+`,
+  },
 ];

@@ -1,0 +1,93 @@
+/** Backup offerings (R54): the provider's offerings, importing one into a zone, listing and deleting them. */
+import { defineCommand, ADMIN_ONLY, ALL_ROLES, type ApiObject } from '../../registry/types.js';
+import { byUuid } from '../../lookup.js';
+import { offeringByUuid, offeringResponse } from '../records.js';
+import { BACKUP_PROVIDERS } from '../providers/index.js';
+import type { BackupOfferingRow } from '../rows.js';
+
+export const listBackupProviders = defineCommand({
+  name: 'listBackupProviders',
+  description: 'Lists Backup and Recovery providers (backup.framework.provider.plugin names one per zone).',
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'providers',
+  params: [{ name: 'name', type: 'string', description: 'List Backup and Recovery provider by name' }],
+  handler(_ctx, args) {
+    const name = args.str('name');
+    return BACKUP_PROVIDERS.filter((p) => name === undefined || p.name === name).map((p): ApiObject => ({ name: p.name, description: p.description }));
+  },
+});
+
+export const listBackupProviderOfferings = defineCommand({
+  name: 'listBackupProviderOfferings',
+  description: "Lists the offerings of the zone's backup provider, to import one (importBackupOffering).",
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'backupoffering',
+  params: [{ name: 'zoneid', type: 'uuid', required: true, description: 'The zone ID' }],
+  async handler({ engine }, args) {
+    const zone = byUuid<{ id: number; uuid: string; name: string }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid');
+    engine.backups.requireEnabled(zone.id);
+    const provider = engine.backups.providerFor(zone.id);
+    return (await provider.listOfferings(engine, zone.id)).map((o): ApiObject => ({ externalid: o.externalId, name: o.name, description: o.description, provider: provider.name, zoneid: zone.uuid, zonename: zone.name }));
+  },
+});
+
+export const importBackupOffering = defineCommand({
+  name: 'importBackupOffering',
+  description: "Imports one of the zone provider's backup offerings; only the root admin imports.",
+  kind: 'async',
+  roles: ADMIN_ONLY,
+  response: 'backupoffering',
+  params: [
+    { name: 'zoneid', type: 'uuid', required: true, description: 'The zone ID' },
+    { name: 'externalid', type: 'string', required: true, description: 'The backup offering ID (from backup provider side)' },
+    { name: 'name', type: 'string', required: true, description: 'the name of the backup offering' },
+    { name: 'description', type: 'string', required: true, description: 'the description of the backup offering' },
+    { name: 'allowuserdrivenbackups', type: 'boolean', required: true, description: 'Whether users are allowed to create adhoc backups and backup schedules' },
+  ],
+  handler({ engine }, args) {
+    const zone = byUuid<{ id: number }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid');
+    engine.backups.requireEnabled(zone.id);
+    const input = { zoneId: zone.id, externalId: args.str('externalid')!, name: args.str('name')!, description: args.str('description')!, userDriven: args.bool('allowuserdrivenbackups')! };
+    return { instanceType: 'BackupOffering', run: async () => offeringResponse(engine, await engine.backups.importOffering(input)) };
+  },
+});
+
+export const listBackupOfferings = defineCommand({
+  name: 'listBackupOfferings',
+  description: 'Lists the backup offerings imported into zones.',
+  kind: 'list',
+  roles: ALL_ROLES,
+  response: 'backupoffering',
+  params: [
+    { name: 'id', type: 'uuid', description: 'The backup offering ID' },
+    { name: 'zoneid', type: 'uuid', description: 'The zone ID' },
+  ],
+  handler({ engine }, args) {
+    const zoneUuid = args.uuid('zoneid');
+    const zone = zoneUuid ? byUuid<{ id: number }>(engine.db, 'zone', zoneUuid, 'zoneid') : undefined;
+    if (zone) engine.backups.requireEnabled(zone.id);
+    const id = args.uuid('id');
+    if (id) offeringByUuid(engine, id, 'id');
+    const rows = engine.db
+      .prepare(`SELECT * FROM backup_offerings WHERE removed IS NULL${id ? ' AND uuid=?' : ''}${zone ? ' AND zone_id=?' : ''} ORDER BY id`)
+      .all(...(id ? [id] : []), ...(zone ? [zone.id] : [])) as BackupOfferingRow[];
+    return rows.map((row) => offeringResponse(engine, row));
+  },
+});
+
+export const deleteBackupOffering = defineCommand({
+  name: 'deleteBackupOffering',
+  description: 'Deletes a backup offering no VM is assigned to; only the root admin deletes.',
+  kind: 'sync',
+  roles: ADMIN_ONLY,
+  response: 'success',
+  params: [{ name: 'id', type: 'uuid', required: true, description: 'ID of the backup offering' }],
+  handler({ engine }, args) {
+    const offering = offeringByUuid(engine, args.uuid('id')!, 'id');
+    engine.backups.requireEnabled(offering.zone_id);
+    engine.backups.deleteOffering(offering);
+    return { success: true };
+  },
+});

@@ -1,0 +1,450 @@
+/**
+ * The backup and recovery framework (R53–R58), CloudStack's BackupManager: it reads the three
+ * settings, picks the zone's provider, keeps the records (offerings, assignments, backups,
+ * schedules) and runs the work as jobs in the VM's queue. Providers only copy data.
+ *
+ * - `backup.framework.enabled` (zone): while false every backup command for the zone answers
+ *   530 saying so, as CloudStack's validateForZone does.
+ * - `backup.framework.provider.plugin` (zone): the provider of new offerings and backups.
+ * - `backup.framework.sync.interval` (s): the sync task (sync()) collects sizes, reconciles the
+ *   records with the provider, and runs due schedules. A timer also wakes at the next due
+ *   schedule, so a run is not up to one interval late.
+ *
+ * Faults: a backup row is written BackingUp with the job's owner before any data moves; the
+ * provider writes to names that do not look complete until it has verified them. A process that
+ * dies leaves the row to the next start (settleInterrupted), which discards what was written and
+ * ends the row in Error; the job itself is failed by the job manager's orphan recovery.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine.js';
+import { now } from '../db/database.js';
+import { ApiError } from '../registry/errors.js';
+import type { ApiObject, AsyncWork, Caller } from '../registry/types.js';
+import type { VmRow, VolumeRow } from '../vm/rows.js';
+import type { BackupProvider } from './provider.js';
+import { providerNamed } from './providers/index.js';
+import { backedUpVolumes, type BackedUpVolume, type BackupOfferingRow, type BackupRow, type BackupScheduleRow } from './rows.js';
+import { backupById, backupResponse, backupsOf, chainOf, childOf, offeringById, vmOffering, BUSY_STATES } from './records.js';
+import { dueAt, type IntervalType } from './schedule.js';
+
+/** VM states in which a backup may be taken (CloudStack: Running or Stopped). */
+export const BACKUP_VM_STATES = ['Running', 'Stopped'];
+/** VM states a whole-VM restore accepts: stopped, or destroyed (then recovered; its NICs are not restored). */
+export const RESTORE_VM_STATES = ['Stopped', 'Destroyed'];
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class BackupFramework {
+  /** The clock schedules are evaluated against (tests move it). */
+  clock: () => Date = () => new Date();
+  private syncTimer?: NodeJS.Timeout;
+  private dueTimer?: NodeJS.Timeout;
+  private syncing?: Promise<void>;
+  private running = false;
+
+  constructor(private readonly engine: Engine) {}
+
+  // ------------------------------------------------------------------ settings
+
+  enabled(zoneId: number): boolean {
+    return this.engine.settings.bool('backup.framework.enabled', zoneId);
+  }
+
+  /** Throws CloudStack's refusal while the framework is off for the zone. */
+  requireEnabled(zoneId: number): void {
+    if (this.enabled(zoneId)) return;
+    const zone = this.engine.db.prepare('SELECT name FROM zones WHERE id=?').get(zoneId) as { name: string } | undefined;
+    throw new ApiError(530, `Backup and Recovery feature is disabled for the zone ${zone?.name ?? zoneId}: an admin turns it on with the zone setting backup.framework.enabled=true`);
+  }
+
+  /** The zone's provider (backup.framework.provider.plugin). */
+  providerFor(zoneId: number): BackupProvider {
+    const name = this.engine.settings.string('backup.framework.provider.plugin', zoneId);
+    const provider = providerNamed(name);
+    if (!provider) throw new ApiError(530, `backup.framework.provider.plugin names "${name}", which is not a backup provider Kiln has`);
+    return provider;
+  }
+
+  /** The provider of an existing offering or backup (recorded, so a changed setting does not orphan them). */
+  provider(name: string): BackupProvider {
+    const provider = providerNamed(name);
+    if (!provider) throw new ApiError(530, `the backup provider "${name}" that made this record is not available`);
+    return provider;
+  }
+
+  // ------------------------------------------------------------------ offerings (R54, R55)
+
+  async importOffering(input: { zoneId: number; externalId: string; name: string; description: string; userDriven: boolean }): Promise<BackupOfferingRow> {
+    this.requireEnabled(input.zoneId);
+    const provider = this.providerFor(input.zoneId);
+    const offered = (await provider.listOfferings(this.engine, input.zoneId)).find((o) => o.externalId === input.externalId);
+    if (!offered) throw ApiError.param(`externalid: the ${provider.name} provider has no offering "${input.externalId}" in this zone (listBackupProviderOfferings lists them)`);
+    const clash = this.engine.db.prepare('SELECT 1 FROM backup_offerings WHERE zone_id=? AND name=? AND removed IS NULL').get(input.zoneId, input.name);
+    if (clash) throw ApiError.param(`name: a backup offering named "${input.name}" already exists in this zone`);
+    const uuid = randomUUID();
+    this.engine.db
+      .prepare('INSERT INTO backup_offerings (uuid, name, description, external_id, provider, zone_id, user_driven_backups, created) VALUES (?,?,?,?,?,?,?,?)')
+      .run(uuid, input.name, input.description, input.externalId, provider.name, input.zoneId, input.userDriven ? 1 : 0, now());
+    return this.engine.db.prepare('SELECT * FROM backup_offerings WHERE uuid=?').get(uuid) as BackupOfferingRow;
+  }
+
+  deleteOffering(offering: BackupOfferingRow): void {
+    const assigned = this.engine.db.prepare('SELECT COUNT(*) AS n FROM backup_vm_offerings WHERE offering_id=?').get(offering.id) as { n: number };
+    if (assigned.n > 0) throw ApiError.param(`id: backup offering ${offering.name} is assigned to ${assigned.n} VM(s); remove them from it first`);
+    this.engine.db.prepare('UPDATE backup_offerings SET removed=? WHERE id=?').run(now(), offering.id);
+  }
+
+  async assignVm(caller: Caller, vm: VmRow, offering: BackupOfferingRow): Promise<void> {
+    this.requireEnabled(vm.zone_id);
+    if (vm.zone_id !== offering.zone_id) throw ApiError.param(`backupofferingid: backup offering ${offering.name} is for another zone than VM ${vm.display_name}`);
+    if (['Destroyed', 'Expunging', 'Expunged', 'Destroying'].includes(vm.state)) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is ${vm.state}`);
+    const current = vmOffering(this.engine, vm.id);
+    if (current) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is already assigned to backup offering ${current.offering.name}; remove it from that one first`);
+    await this.provider(offering.provider).assignVm(this.engine, vm, offering);
+    this.engine.db.prepare('INSERT INTO backup_vm_offerings (vm_id, offering_id, assigned) VALUES (?,?,?)').run(vm.id, offering.id, now());
+    this.event(caller, vm, 'BACKUP.OFFERING.ASSIGN', `VM ${vm.display_name} assigned to backup offering ${offering.name}`);
+  }
+
+  /** Removes the VM from its offering; `forced` also deletes its backups (and their data) and schedules. */
+  async removeVm(caller: Caller, vm: VmRow, forced: boolean): Promise<void> {
+    this.requireEnabled(vm.zone_id);
+    const current = vmOffering(this.engine, vm.id);
+    if (!current) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is not assigned to a backup offering`);
+    this.requireIdle(vm);
+    if (forced) {
+      // Newest first, so no backup is deleted before the incrementals built on it.
+      for (const backup of backupsOf(this.engine, vm.id).reverse()) await this.removeBackupData(backup);
+    }
+    await this.provider(current.offering.provider).removeVm(this.engine, vm, current.offering);
+    this.engine.db.transaction(() => {
+      this.engine.db.prepare('DELETE FROM backup_vm_offerings WHERE vm_id=?').run(vm.id);
+      this.engine.db.prepare('DELETE FROM backup_schedules WHERE vm_id=?').run(vm.id);
+    })();
+    this.armDueTimer();
+    this.event(caller, vm, 'BACKUP.OFFERING.REMOVE', `VM ${vm.display_name} removed from backup offering ${current.offering.name}${forced ? ' with its backups' : ''}`);
+  }
+
+  // ------------------------------------------------------------------ backups (R56)
+
+  /** The VM's offering, checked for a backup a user asked for (ad-hoc or a schedule). */
+  requireUserDriven(vm: VmRow): BackupOfferingRow {
+    const assigned = vmOffering(this.engine, vm.id);
+    if (!assigned) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is not assigned to a backup offering (assignVirtualMachineToBackupOffering)`);
+    if (assigned.offering.user_driven_backups !== 1) throw ApiError.param(`virtualmachineid: the backup offering ${assigned.offering.name} of VM ${vm.display_name} does not allow user-driven backups; its provider backs it up on its own schedule`);
+    return assigned.offering;
+  }
+
+  /** One backup or restore at a time per VM (a click while one runs has no effect). */
+  requireIdle(vm: VmRow): void {
+    const busy = backupsOf(this.engine, vm.id).find((b) => BUSY_STATES.includes(b.status));
+    if (busy) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} has a backup task in progress (${busy.name} is ${busy.status}); try again when it ends`);
+  }
+
+  /**
+   * Checks and records a new backup (BackingUp) and returns its job. The row exists before the
+   * job starts, so the list shows it with its progress at once.
+   */
+  startBackup(caller: Caller, vm: VmRow, input: { name?: string; description?: string; quiesce: boolean; intervalType?: IntervalType; schedule?: BackupScheduleRow }): { backup: BackupRow; work: AsyncWork } {
+    this.requireEnabled(vm.zone_id);
+    const offering = this.requireUserDriven(vm);
+    if (!BACKUP_VM_STATES.includes(vm.state)) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is ${vm.state}; a backup needs it Running or Stopped`);
+    this.requireIdle(vm);
+    const uuid = randomUUID();
+    const stamp = now();
+    const name = input.name ?? `${vm.display_name}-${stamp.replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '')}`;
+    this.engine.db
+      .prepare(
+        `INSERT INTO backups (uuid, name, description, vm_id, offering_id, provider, status, interval_type, owner, account_id, domain_id, zone_id, created)
+         VALUES (?,?,?,?,?,?,'BackingUp',?,?,?,?,?,?)`,
+      )
+      .run(uuid, name, input.description ?? null, vm.id, offering.id, offering.provider, input.intervalType ?? 'MANUAL', this.engine.jobs.owner, vm.account_id, vm.domain_id, vm.zone_id, stamp);
+    const backup = this.engine.db.prepare('SELECT * FROM backups WHERE uuid=?').get(uuid) as BackupRow;
+    return {
+      backup,
+      work: {
+        instanceType: 'Backup',
+        instanceId: uuid,
+        queueKey: `vm:${vm.id}`,
+        run: async (job) => {
+          this.engine.db.prepare('UPDATE backups SET job_uuid=? WHERE id=?').run(job.uuid, backup.id);
+          const done = await this.takeBackup(caller, backup.id, input.quiesce, (percent) => job.progress(percent));
+          if (input.schedule) await this.applyRetention(input.schedule);
+          return backupResponse(this.engine, done);
+        },
+      },
+    };
+  }
+
+  private async takeBackup(caller: Caller, backupId: number, quiesce: boolean, onProgress: (percent: number) => void): Promise<BackupRow> {
+    const backup = backupById(this.engine, backupId);
+    const vm = this.engine.vms.get(backup.vm_id);
+    const offering = offeringById(this.engine, backup.offering_id);
+    const provider = this.provider(backup.provider);
+    try {
+      if (!BACKUP_VM_STATES.includes(vm.state)) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is ${vm.state}; a backup needs it Running or Stopped`);
+      const volumes = this.engine.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL ORDER BY device_id').all(vm.id) as VolumeRow[];
+      const previous = backupsOf(this.engine, vm.id).filter((b) => b.status === 'BackedUp' && b.id !== backup.id).pop();
+      const taken = await provider.takeBackup({ engine: this.engine, vm, offering, backup, volumes, previous, quiesce, options: { onProgress } });
+      this.engine.db
+        .prepare(`UPDATE backups SET status='BackedUp', external_id=?, type=?, parent_id=?, size=?, protected_size=?, volumes=?, host_id=? WHERE id=?`)
+        .run(taken.externalId, taken.type, taken.parentId ?? null, taken.size, taken.protectedSize, JSON.stringify(taken.volumes), taken.hostId ?? null, backup.id);
+      this.event(caller, vm, 'BACKUP.CREATE', `backup ${backup.name} of VM ${vm.display_name}: ${taken.type}, ${taken.size} bytes${taken.parentId ? `, on ${backupById(this.engine, taken.parentId).name}` : ''}`);
+      this.engine.events.usage({ type: 'BACKUP.CREATE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: backup.id, resourceName: backup.name, size: taken.size });
+    } catch (error) {
+      this.engine.db.prepare(`UPDATE backups SET status='Error', note=? WHERE id=?`).run(`the backup failed: ${message(error)}`, backup.id);
+      this.event(caller, vm, 'BACKUP.CREATE', `backup ${backup.name} of VM ${vm.display_name} failed: ${message(error)}`, 'ERROR');
+      throw error;
+    } finally {
+      this.emit(vm);
+    }
+    return backupById(this.engine, backup.id);
+  }
+
+  /** maxbackups: the schedule's oldest backups beyond it go (an incremental built on one takes its data first). */
+  async applyRetention(schedule: BackupScheduleRow): Promise<void> {
+    const current = this.engine.db.prepare('SELECT * FROM backup_schedules WHERE id=?').get(schedule.id) as BackupScheduleRow | undefined;
+    if (!current || current.max_backups <= 0) return;
+    const made = backupsOf(this.engine, current.vm_id).filter((b) => b.interval_type === current.interval_type && b.status === 'BackedUp');
+    for (const old of made.slice(0, Math.max(0, made.length - current.max_backups))) await this.removeBackupData(old, 'maxbackups retention');
+  }
+
+  // ------------------------------------------------------------------ restores (R57)
+
+  checkRestore(vm: VmRow, backup: BackupRow): void {
+    this.requireEnabled(vm.zone_id);
+    if (!RESTORE_VM_STATES.includes(vm.state)) {
+      throw ApiError.param(`id: VM ${vm.display_name} is ${vm.state}; stop it before restoring it from a backup (a restore writes over its disks; a Destroyed VM is recovered first)`);
+    }
+    if (backup.status !== 'BackedUp') throw ApiError.param(`id: backup ${backup.name} is ${backup.status}; only a BackedUp backup can be restored`);
+    this.requireIdle(vm);
+  }
+
+  async restoreVm(caller: Caller, backup: BackupRow, jobUuid: string): Promise<ApiObject> {
+    let vm = this.engine.vms.get(backup.vm_id);
+    this.checkRestore(vm, backup);
+    const destroyed = vm.state === 'Destroyed';
+    // CloudStack recovers a destroyed VM first; the backup brings back its disks, not its NICs or networks.
+    if (destroyed) vm = this.engine.vms.recover(caller, vm);
+    await this.withStatus(backup, 'Restoring', jobUuid, () => this.provider(backup.provider).restoreVm({ engine: this.engine, vm, chain: chainOf(this.engine, backup), options: {} }));
+    this.event(caller, vm, 'BACKUP.RESTORE', `VM ${vm.display_name} restored from backup ${backup.name}${destroyed ? ' after recovering it (its NICs and networks are not restored from the backup)' : ''}`);
+    return backupResponse(this.engine, backupById(this.engine, backup.id));
+  }
+
+  checkRestoreVolume(backup: BackupRow, volumeUuid: string, target: VmRow): BackedUpVolume {
+    this.requireEnabled(target.zone_id);
+    if (backup.status !== 'BackedUp') throw ApiError.param(`backupid: backup ${backup.name} is ${backup.status}; only a BackedUp backup can be restored`);
+    const volume = backedUpVolumes(backup).find((v) => v.uuid === volumeUuid);
+    if (!volume) throw ApiError.param(`volumeid: backup ${backup.name} holds no volume ${volumeUuid} (its volumes are listed in listBackups)`);
+    if (target.zone_id !== backup.zone_id) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is in another zone than backup ${backup.name}`);
+    if (!BACKUP_VM_STATES.includes(target.state)) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is ${target.state}; the restored volume is attached to a Running or Stopped VM`);
+    // R57: a VM with backups keeps its set of volumes, so a restore of one cannot add to it.
+    requireNoBackups(this.engine, target, 'attach a restored volume to it');
+    return volume;
+  }
+
+  /** Restores one backed-up volume as a new volume of TARGET (CloudStack's restoreVolumeFromBackupAndAttachToVM). */
+  async restoreVolume(caller: Caller, backup: BackupRow, volumeUuid: string, target: VmRow, jobUuid: string): Promise<ApiObject> {
+    const volume = this.checkRestoreVolume(backup, volumeUuid, target);
+    const source = this.engine.vms.get(backup.vm_id);
+    const uuid = randomUUID();
+    const diskName = this.engine.hosts.volumeName(target.hypervisor, uuid);
+    const restored = await this.withStatus(backup, 'Restoring', jobUuid, () =>
+      this.provider(backup.provider).restoreVolume({ engine: this.engine, vm: target, chain: chainOf(this.engine, backup), options: {} }, volume, diskName),
+    );
+    const original = this.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
+    const { next } = this.engine.db.prepare('SELECT COALESCE(MAX(device_id), 0) + 1 AS next FROM volumes WHERE vm_id=? AND removed IS NULL').get(target.id) as { next: number };
+    // The volume is recorded on the target VM: the VM's definition includes it from its next start.
+    this.engine.db
+      .prepare(`INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, pool, state, created) VALUES (?,?,?,?,?,'DATADISK',?,?,?,?,'Ready',?)`)
+      .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.id, target.account_id, target.zone_id, next, restored.size, diskName, original?.pool ?? null, now());
+    this.event(caller, target, 'BACKUP.RESTORE', `volume ${volume.uuid} of VM ${source.display_name} restored from backup ${backup.name} as volume ${uuid} of VM ${target.display_name}`);
+    return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: next, size: restored.size };
+  }
+
+  private async withStatus<T>(backup: BackupRow, status: 'Restoring', jobUuid: string, work: () => Promise<T>): Promise<T> {
+    this.engine.db.prepare('UPDATE backups SET status=?, job_uuid=?, owner=? WHERE id=?').run(status, jobUuid, this.engine.jobs.owner, backup.id);
+    this.emit(this.engine.vms.get(backup.vm_id));
+    try {
+      return await work();
+    } finally {
+      this.engine.db.prepare(`UPDATE backups SET status='BackedUp' WHERE id=?`).run(backup.id);
+      this.emit(this.engine.vms.get(backup.vm_id));
+    }
+  }
+
+  // ------------------------------------------------------------------ deletes
+
+  /** A backup a later incremental builds on is refused, unless forced: then its data goes into that incremental first. */
+  checkDelete(backup: BackupRow, forced: boolean): void {
+    if (BUSY_STATES.includes(backup.status)) throw ApiError.param(`id: backup ${backup.name} is ${backup.status}; delete it when that ends`);
+    const child = childOf(this.engine, backup);
+    if (child && !forced) throw ApiError.param(`id: backup ${backup.name} is the base of the incremental backup ${child.name}; delete that one first, or pass forced=true to merge this one into it`);
+  }
+
+  async deleteBackup(caller: Caller, backup: BackupRow, forced: boolean): Promise<void> {
+    this.checkDelete(backup, forced);
+    await this.removeBackupData(backup, forced ? 'forced' : undefined);
+    this.event(caller, this.engine.vms.get(backup.vm_id), 'BACKUP.DELETE', `backup ${backup.name} deleted`);
+  }
+
+  /** Removes a backup's data and marks it Removed; an incremental built on it takes its data first. */
+  private async removeBackupData(backup: BackupRow, why?: string): Promise<void> {
+    const child = childOf(this.engine, backup);
+    if (backup.status !== 'Error' && backup.status !== 'Failed') await this.provider(backup.provider).deleteBackup(this.engine, backup, child);
+    this.engine.db.transaction(() => {
+      if (child) {
+        // The child now holds what it needed of this one: it builds on this one's parent, or stands alone.
+        this.engine.db.prepare('UPDATE backups SET parent_id=?, type=? WHERE id=?').run(backup.parent_id, backup.parent_id === null ? 'FULL' : child.type, child.id);
+      }
+      this.engine.db.prepare(`UPDATE backups SET status='Removed', removed=?, note=COALESCE(?, note) WHERE id=?`).run(now(), why ? `removed: ${why}` : null, backup.id);
+    })();
+    this.engine.events.usage({ type: 'BACKUP.DELETE', accountId: backup.account_id, zoneId: backup.zone_id, resourceId: backup.id, resourceName: backup.name });
+  }
+
+  // ------------------------------------------------------------------ the sync task (R58) and schedules
+
+  start(): void {
+    this.running = true;
+    // At start: settle what a previous process left, then one sync (a schedule missed while Kiln was closed runs now, once).
+    void this.settleInterrupted()
+      .then(() => this.sync())
+      .catch((error: unknown) => this.engine.log.warn(`backup sync: ${message(error)}`));
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.syncTimer);
+    clearTimeout(this.dueTimer);
+  }
+
+  /** One pass: sizes and presence from the provider, then due schedules; re-arms itself every sync interval. */
+  async sync(): Promise<void> {
+    if (this.syncing) return this.syncing;
+    this.syncing = (async () => {
+      try {
+        await this.reconcile();
+        await this.runDueSchedules();
+      } finally {
+        this.syncing = undefined;
+        this.armSyncTimer();
+      }
+    })();
+    return this.syncing;
+  }
+
+  private armSyncTimer(): void {
+    clearTimeout(this.syncTimer);
+    if (!this.running) return;
+    const seconds = Math.max(1, this.engine.settings.int('backup.framework.sync.interval') || 300);
+    this.syncTimer = setTimeout(() => void this.sync().catch((error: unknown) => this.engine.log.warn(`backup sync: ${message(error)}`)), seconds * 1000);
+    this.syncTimer.unref();
+  }
+
+  /** Wakes at the earliest schedule's next run (schedules change it: create, update, delete, a run). */
+  armDueTimer(): void {
+    clearTimeout(this.dueTimer);
+    if (!this.running) return;
+    const first = this.engine.db.prepare('SELECT MIN(scheduled_at) AS at FROM backup_schedules').get() as { at: string | null };
+    if (!first.at) return;
+    // setTimeout holds at most ~24.8 days; the sync pass re-arms it long before that matters.
+    const delay = Math.min(Math.max(0, new Date(first.at).getTime() - this.clock().getTime()), 2 ** 31 - 1);
+    this.dueTimer = setTimeout(() => void this.runDueSchedules().catch((error: unknown) => this.engine.log.warn(`backup schedules: ${message(error)}`)), delay + 50);
+    this.dueTimer.unref();
+  }
+
+  /**
+   * Runs each schedule whose time has come, once, however many of its slots passed (dueAt), as a
+   * job of the VM's owner; returns the job ids. A zone with the framework off keeps its
+   * schedules waiting: they run once when it is on again.
+   */
+  async runDueSchedules(): Promise<string[]> {
+    const at = this.clock();
+    const jobs: string[] = [];
+    const schedules = this.engine.db.prepare('SELECT * FROM backup_schedules ORDER BY scheduled_at').all() as BackupScheduleRow[];
+    for (const schedule of schedules) {
+      const spec = { intervalType: schedule.interval_type, schedule: schedule.schedule, timezone: schedule.timezone };
+      const { due, next } = dueAt(spec, new Date(schedule.scheduled_at), at);
+      if (!due) continue;
+      const vm = this.engine.vms.get(schedule.vm_id);
+      if (!this.enabled(vm.zone_id)) continue;
+      let result: string;
+      try {
+        const owner = this.engine.accounts.byUserId(vm.user_id) ?? this.engine.accounts.localAdmin();
+        const { backup, work } = this.startBackup(owner, vm, { quiesce: schedule.quiesce_vm === 1, intervalType: schedule.interval_type, schedule });
+        jobs.push(this.engine.jobs.submitInternal(owner, 'createBackup', work, 'backup'));
+        result = `started backup ${backup.name}`;
+      } catch (error) {
+        result = `skipped: ${message(error)}`;
+      }
+      this.engine.db.prepare('UPDATE backup_schedules SET scheduled_at=?, last_run=?, last_result=? WHERE id=?').run(next.toISOString(), at.toISOString(), result, schedule.id);
+    }
+    this.armDueTimer();
+    return jobs;
+  }
+
+  /** Sizes as the provider has them, and backups it no longer has marked Removed. A provider that does not answer changes nothing. */
+  async reconcile(): Promise<void> {
+    const backups = this.engine.db.prepare(`SELECT * FROM backups WHERE status='BackedUp' AND removed IS NULL`).all() as BackupRow[];
+    for (const backup of backups) {
+      if (!this.enabled(backup.zone_id)) continue;
+      const provider = providerNamed(backup.provider);
+      if (!provider?.inspect) continue;
+      try {
+        const seen = await provider.inspect(this.engine, backup);
+        if (!seen) continue;
+        if (!seen.present) {
+          this.engine.db.prepare(`UPDATE backups SET status='Removed', removed=?, note=? WHERE id=?`).run(now(), 'removed by the sync task: the backup store no longer has it', backup.id);
+        } else if (seen.size !== backup.size) {
+          this.engine.db.prepare('UPDATE backups SET size=? WHERE id=?').run(seen.size, backup.id);
+        }
+      } catch (error) {
+        this.engine.log.warn(`backup sync of ${backup.uuid}: ${message(error)}`);
+      }
+    }
+  }
+
+  /**
+   * Backups and restores a previous process left running: a backup's partial data is discarded
+   * and it ends in Error (never BackedUp-looking); a restore's backup is BackedUp again (the
+   * provider writes a restored disk under another name and renames it last).
+   */
+  async settleInterrupted(): Promise<number> {
+    const left = this.engine.db.prepare(`SELECT * FROM backups WHERE status IN ('Allocated','Queued','BackingUp','Restoring') AND (owner IS NULL OR owner<>?)`).all(this.engine.jobs.owner) as BackupRow[];
+    for (const backup of left) {
+      if (backup.status === 'Restoring') {
+        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run('a restore from this backup was interrupted by a restart; the VM kept its disks as they were', backup.id);
+        continue;
+      }
+      let note = 'interrupted: Kiln stopped during the backup; what it had written was discarded';
+      try {
+        await providerNamed(backup.provider)?.discardInterrupted?.(this.engine, backup);
+      } catch (error) {
+        note = `interrupted: Kiln stopped during the backup; discarding what it had written failed (${message(error)}), the next sync tries again`;
+      }
+      this.engine.db.prepare(`UPDATE backups SET status='Error', note=? WHERE id=?`).run(note, backup.id);
+    }
+    return left.length;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private event(caller: Caller, vm: VmRow, type: string, description: string, level: 'INFO' | 'ERROR' = 'INFO'): void {
+    this.engine.events.record({ type, description, level, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+  }
+
+  /** The VM's live row changes too (the UI's Backups tab listens on the VM). */
+  private emit(vm: VmRow): void {
+    this.engine.bus.emit('vm', { id: vm.uuid, state: vm.state, accountId: vm.account_id });
+  }
+}
+
+/**
+ * R57: a VM with backups keeps its set of volumes (a restore writes back the volumes it backed
+ * up). Volume commands call this before adding or removing one; WHAT says what was refused.
+ */
+export function requireNoBackups(engine: Engine, vm: Pick<VmRow, 'id' | 'display_name'>, what: string): void {
+  const { n } = engine.db.prepare(`SELECT COUNT(*) AS n FROM backups WHERE vm_id=? AND removed IS NULL AND status NOT IN ('Error','Failed')`).get(vm.id) as { n: number };
+  if (n > 0) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} has ${n} backup(s); Kiln cannot ${what} while they exist (a restore writes back the volumes they hold). Delete its backups first.`);
+}

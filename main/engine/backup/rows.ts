@@ -1,0 +1,90 @@
+/** Row shapes of the backup tables (migration 25), as better-sqlite3 returns them. */
+import type { IntervalType } from './schedule.js';
+
+export interface BackupOfferingRow {
+  id: number;
+  uuid: string;
+  name: string;
+  description: string;
+  external_id: string;
+  provider: string;
+  zone_id: number;
+  user_driven_backups: number;
+  created: string;
+  removed: string | null;
+}
+
+export interface VmOfferingRow {
+  vm_id: number;
+  offering_id: number;
+  external_id: string | null;
+  assigned: string;
+}
+
+export type BackupStatus = 'Allocated' | 'Queued' | 'BackingUp' | 'BackedUp' | 'Error' | 'Failed' | 'Restoring' | 'Removed' | 'Expunged';
+export type BackupType = 'FULL' | 'INCREMENTAL';
+
+/** One backed-up volume of a backup (the JSON of backups.volumes). */
+export interface BackedUpVolume {
+  /** The Kiln volume's uuid and type at backup time. */
+  uuid: string;
+  type: 'ROOT' | 'DATADISK';
+  deviceId: number;
+  /** Its disk's name on the host (DiskSpec.name). */
+  path: string;
+  /** Its virtual size in bytes. */
+  size: number;
+  /** What the provider wrote for it (a file in the backup store); absent for the dummy. */
+  file?: string;
+  /** Bytes the provider wrote for it. */
+  written?: number;
+  /** SHA-256 (hex) of what was written, checked again on restore. */
+  sha256?: string;
+}
+
+export interface BackupRow {
+  id: number;
+  uuid: string;
+  name: string;
+  description: string | null;
+  vm_id: number;
+  offering_id: number;
+  provider: string;
+  external_id: string | null;
+  type: BackupType;
+  parent_id: number | null;
+  status: BackupStatus;
+  size: number;
+  protected_size: number;
+  volumes: string;
+  interval_type: 'MANUAL' | IntervalType;
+  host_id: number | null;
+  job_uuid: string | null;
+  /** The process (JobManager.owner) that runs its job; another's BackingUp row is an interrupted one. */
+  owner: string | null;
+  note: string | null;
+  account_id: number;
+  domain_id: number;
+  zone_id: number;
+  created: string;
+  removed: string | null;
+}
+
+export interface BackupScheduleRow {
+  id: number;
+  uuid: string;
+  vm_id: number;
+  interval_type: IntervalType;
+  schedule: string;
+  timezone: string;
+  max_backups: number;
+  quiesce_vm: number;
+  scheduled_at: string;
+  last_run: string | null;
+  last_result: string | null;
+  created: string;
+}
+
+export function backedUpVolumes(backup: Pick<BackupRow, 'volumes'>): BackedUpVolume[] {
+  return JSON.parse(backup.volumes) as BackedUpVolume[];
+}
