@@ -79,8 +79,9 @@ export class PinnedAgent extends https.Agent {
   /** TLS connections opened so far (keep-alive means few). */
   connectionsOpened = 0;
 
-  constructor(readonly trust: ThumbprintTrust) {
-    super({ keepAlive: true, maxSockets: 8, maxCachedSessions: 0 });
+  /** maxSockets: xapi holds one socket per blocking event.from (the inventory's and each task's wait), so its client asks for more. */
+  constructor(readonly trust: ThumbprintTrust, options: { maxSockets?: number } = {}) {
+    super({ keepAlive: true, maxSockets: options.maxSockets ?? 8, maxCachedSessions: 0 });
   }
 
   override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
