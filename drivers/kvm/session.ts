@@ -292,12 +292,7 @@ export class KvmSession implements HostSession {
       const volume = (await findVolume(this.pools, pool, disk.name)) ?? (await createVolume(this.pools, pool, disk));
       disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus: disk.bus ?? 'virtio' });
     }
-    // An ISO Kiln copied into the pool (stageImage) is named by its volume; the domain needs its path.
-    if (isoPath && !isPath(isoPath)) {
-      const volume = await findVolume(this.pools, this.options.pool, isoPath);
-      if (!volume) throw new DriverError(`ISO ${isoPath} not found in pool ${this.options.pool} on the host`, 'not-found');
-      isoPath = volume.path;
-    }
+    if (isoPath) isoPath = await this.isoSource(isoPath);
     const nics = await this.resolveNics(spec);
     const xml = buildDomainXml({
       spec: { ...spec, isoPath },
@@ -454,10 +449,23 @@ export class KvmSession implements HostSession {
     await uploadImage(this.pools, this.options.pool, image, this.verifiedImages);
   }
 
+  /**
+   * The file an ISO drive reads: an ISO Kiln copied into the pool (stageImage) is named by its
+   * volume, and the domain needs its path; an absolute path (the root admin's) is taken as it is.
+   * One rule for define and attachIso.
+   */
+  private async isoSource(isoPath: string): Promise<string> {
+    if (isPath(isoPath)) return isoPath;
+    const volume = await findVolume(this.pools, this.options.pool, isoPath);
+    if (!volume) throw new DriverError(`ISO ${isoPath} not found in pool ${this.options.pool} on the host`, 'not-found');
+    return volume.path;
+  }
+
   async attachIso(name: string, isoPath: string): Promise<void> {
     const target = await this.cdromTarget(name);
+    const source = await this.isoSource(isoPath);
     const scope = (await this.isActive(name)) ? ['--live', '--config'] : ['--config'];
-    await this.virsh.run(['change-media', '--domain', name, '--path', target, '--source', isoPath, '--update', ...scope]);
+    await this.virsh.run(['change-media', '--domain', name, '--path', target, '--source', source, '--update', ...scope]);
   }
 
   async detachIso(name: string): Promise<void> {

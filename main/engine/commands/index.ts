@@ -77,6 +77,9 @@ import listSSHKeyPairs from './keys/listSSHKeyPairs.js';
 import deleteSSHKeyPair from './keys/deleteSSHKeyPair.js';
 import resetSSHKeyForVirtualMachine from './keys/resetSSHKeyForVirtualMachine.js';
 import getVirtualMachineUserData from './vm/getVirtualMachineUserData.js';
+import attachIso from './vm/attachIso.js';
+import detachIso from './vm/detachIso.js';
+import registerIso from './images/registerIso.js';
 import { BACKUP_COMMANDS } from '../backup/commands/index.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
@@ -96,4 +99,5 @@ export const ALL_COMMANDS: CommandDef[] = [
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
   ...BACKUP_COMMANDS,
+  attachIso, detachIso, registerIso,
 ];

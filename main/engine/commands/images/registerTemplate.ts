@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { defineCommand, ALL_ROLES, type ApiObject, type CommandContext } from '../../registry/types.js';
+import type { Args } from '../../registry/params.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
 import { now } from '../../db/database.js';
@@ -30,32 +31,41 @@ export default defineCommand({
     { name: 'size', type: 'long', description: 'Kiln: the virtual size in bytes (root disks are at least this big)' },
     { name: 'details', type: 'map', description: `Template details: resetonreboot; kernel, initrd (paths inside ${LOCAL_DIR_SETTING}) and kernelArgs for direct kernel boot, root admin only` },
   ],
-  handler({ engine, caller }, args) {
+  handler(ctx, args) {
     const format = args.str('format')!.toUpperCase();
     if (!FORMATS.includes(format)) throw ApiError.param(`format: one of ${FORMATS.join(', ')}`);
-    const os = byUuid<{ id: number }>(engine.db, 'guestOs', args.uuid('ostypeid')!, 'ostypeid');
-    const zone = args.uuid('zoneid') ? byUuid<{ id: number }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid') : undefined;
-    const source = parseImageUrl(args.str('url')!, 'url', caller, engine.settings);
-    if (source.kind === 'download' && !zone) throw ApiError.param("zoneid: an image registered by URL is downloaded into a zone's image store; give zoneid");
-    const details = checkKernelDetails(args.details('details') ?? {}, 'details', caller, engine.settings);
-    const checksum = args.str('checksum');
-    if (checksum !== undefined) parseChecksum(checksum);
-    if (args.bool('ispublic') && caller.role === 'User') throw ApiError.denied('ispublic: only admins publish templates');
-    const local = source.kind === 'local';
-    const id = engine.db
-      .prepare(
-        `INSERT INTO templates (uuid, name, display_text, format, hypervisor, is_iso, os_type_id, is_public, is_featured, is_dynamically_scalable, size, url, image_path, details, account_id, zone_id, created,
-           download_state, download_percent, status, checksum)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      )
-      .run(
-        randomUUID(), args.str('name'), args.str('displaytext') ?? args.str('name'), format, args.str('hypervisor'), format === 'ISO' ? 1 : 0, os.id,
-        args.bool('ispublic') ? 1 : 0, args.bool('isfeatured') ? 1 : 0, args.bool('isdynamicallyscalable') ? 1 : 0, args.int('size') ?? 0,
-        local ? source.path : source.url, local ? source.path : null, JSON.stringify(details), caller.accountId, zone?.id ?? null, now(),
-        local ? 'DOWNLOADED' : 'NOT_DOWNLOADED', local ? 100 : 0, local ? 'Download Complete' : 'Not Downloaded', checksum ?? null,
-      ).lastInsertRowid;
-    if (!local) engine.images.start(Number(id));
-    engine.events.record({ type: format === 'ISO' ? 'ISO.CREATE' : 'TEMPLATE.CREATE', description: `${format === 'ISO' ? 'ISO' : 'template'} ${args.str('name')} registered`, userId: caller.userId, accountId: caller.accountId });
-    return [templateView(engine.db, engine.db.prepare('SELECT * FROM templates WHERE id=?').get(id) as TemplateRow)];
+    return [registerImage(ctx, args, format, args.str('hypervisor')!)];
   },
 });
+
+/**
+ * One registration for templates and ISOs (registerTemplate, registerIso): the source checks, the
+ * row, the download into the zone's image store, the event. An ISO is registered as format ISO.
+ */
+export function registerImage({ engine, caller }: CommandContext, args: Args, format: string, hypervisor: string): ApiObject {
+  const os = byUuid<{ id: number }>(engine.db, 'guestOs', args.uuid('ostypeid')!, 'ostypeid');
+  const zone = args.uuid('zoneid') ? byUuid<{ id: number }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid') : undefined;
+  const source = parseImageUrl(args.str('url')!, 'url', caller, engine.settings);
+  if (source.kind === 'download' && !zone) throw ApiError.param("zoneid: an image registered by URL is downloaded into a zone's image store; give zoneid");
+  const details = checkKernelDetails(args.details('details') ?? {}, 'details', caller, engine.settings);
+  const checksum = args.str('checksum');
+  if (checksum !== undefined) parseChecksum(checksum);
+  if (args.bool('ispublic') && caller.role === 'User') throw ApiError.denied('ispublic: only admins publish templates');
+  const local = source.kind === 'local';
+  const id = engine.db
+    .prepare(
+      `INSERT INTO templates (uuid, name, display_text, format, hypervisor, is_iso, os_type_id, is_public, is_featured, is_dynamically_scalable, size, url, image_path, details, account_id, zone_id, created,
+         download_state, download_percent, status, checksum, bootable)
+       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    )
+    .run(
+      randomUUID(), args.str('name'), args.str('displaytext') ?? args.str('name'), format, hypervisor, format === 'ISO' ? 1 : 0, os.id,
+      args.bool('ispublic') ? 1 : 0, args.bool('isfeatured') ? 1 : 0, args.bool('isdynamicallyscalable') ? 1 : 0, args.int('size') ?? 0,
+      local ? source.path : source.url, local ? source.path : null, JSON.stringify(details), caller.accountId, zone?.id ?? null, now(),
+      local ? 'DOWNLOADED' : 'NOT_DOWNLOADED', local ? 100 : 0, local ? 'Download Complete' : 'Not Downloaded', checksum ?? null,
+      args.bool('bootable') === false ? 0 : 1,
+    ).lastInsertRowid;
+  if (!local) engine.images.start(Number(id));
+  engine.events.record({ type: format === 'ISO' ? 'ISO.CREATE' : 'TEMPLATE.CREATE', description: `${format === 'ISO' ? 'ISO' : 'template'} ${args.str('name')} registered`, userId: caller.userId, accountId: caller.accountId });
+  return templateView(engine.db, engine.db.prepare('SELECT * FROM templates WHERE id=?').get(id) as TemplateRow);
+}
