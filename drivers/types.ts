@@ -375,6 +375,36 @@ export interface StorageFacet {
   stageImage(image: StoredImage, options?: OperationOptions): Promise<void>;
 }
 
+/** A data disk as the volume facet sees it: Kiln's volume name in the host's own storage (never a user's path). */
+export interface VolumeDisk {
+  /** The volume name Kiln chose (DiskSpec.name: `${uuid}.${diskFormat}`). */
+  name: string;
+  /** The disk's ref once the hypervisor has one (a vSphere device key). */
+  ref?: Ref;
+  sizeBytes: number;
+  /** Absent: the host's default pool / datastore. */
+  pool?: string;
+  bus?: DiskBus;
+}
+
+/**
+ * Data disks added to and removed from a defined VM (CloudStack's attachVolume/detachVolume,
+ * resizeVolume). `live` applies the change to the running VM as well as its definition; without
+ * it only the definition changes (the VM is shut off). A detached disk stays in the host's storage
+ * until deleteDisks; Kiln deletes it with deleteVolume.
+ */
+export interface VolumeFacet {
+  /** Attaches DISK, creating it empty in the host's storage first when `create` (it does not exist yet). Resolves with its ref. */
+  attach(vm: Ref, disk: VolumeDisk, options: { live: boolean; create: boolean } & OperationOptions): Promise<{ ref?: Ref }>;
+  /** Detaches DISK; the disk itself stays. Resolves once the running guest has let it go (live). */
+  detach(vm: Ref, disk: VolumeDisk, options: { live: boolean } & OperationOptions): Promise<void>;
+  /**
+   * Sets DISK's capacity to SIZEBYTES: through the VM when `vm` is given (the running guest sees it
+   * when `live`), else the disk alone. A smaller size only with `shrink` (else DriverError 'invalid').
+   */
+  resize(disk: VolumeDisk, sizeBytes: number, options: { vm?: Ref; live: boolean; shrink: boolean } & OperationOptions): Promise<void>;
+}
+
 export interface SnapshotRequest {
   name: string;
   description?: string;
@@ -514,6 +544,8 @@ export interface HostSession {
   scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options?: OperationOptions): Promise<OperationResult>;
 
   readonly storage?: StorageFacet;
+  /** Data disks on a defined VM (attach, detach, resize); absent: the engine refuses volume changes on its VMs. */
+  readonly volumes?: VolumeFacet;
   readonly snapshots?: SnapshotFacet;
   readonly console?: ConsoleFacet;
   readonly gpu?: GpuFacet;
@@ -579,7 +611,7 @@ export class DriverError extends Error {
 }
 
 /** A session's facet, or a DriverError 'unsupported' naming what is missing (for the engine's checks before a job). */
-export function requireFacet<K extends 'storage' | 'snapshots' | 'console' | 'gpu' | 'guestMetadata' | 'backup' | 'import' | 'migration'>(
+export function requireFacet<K extends 'storage' | 'volumes' | 'snapshots' | 'console' | 'gpu' | 'guestMetadata' | 'backup' | 'import' | 'migration'>(
   session: HostSession,
   facet: K,
   what: string,

@@ -46,7 +46,9 @@ import {
   type StopOptions,
   type StoredImage,
   type VmSpec,
+  type VolumeFacet,
 } from '../types.js';
+import { simulatorVolumes } from './volumes.js';
 import { SimulatorWorld, type SimDomain, type SimHost, type SimTask } from './world.js';
 
 const CAPABILITIES: DriverCapabilities = {
@@ -84,7 +86,7 @@ function simulatorName(url: URL): string {
 }
 
 /** The host operations a test can make fail (failNext). */
-export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks';
+export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks' | 'volume';
 
 interface SimFault {
   op: SimFaultOp;
@@ -416,6 +418,11 @@ export class SimulatorSession implements HostSession {
   }
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  get volumes(): VolumeFacet {
+    return (this.volumeFacet ??= simulatorVolumes({ domain: (name) => this.domain(name), world: this.driver.world, fault: () => this.driver.checkFault('volume', this.host.name) }));
+  }
+  private volumeFacet: VolumeFacet | undefined;
 
   readonly snapshots: SnapshotFacet = {
     create: async (vm, snapshot) => {

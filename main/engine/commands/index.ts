@@ -68,6 +68,11 @@ import listVMSnapshot from './snapshots/listVMSnapshot.js';
 import revertToVMSnapshot from './snapshots/revertToVMSnapshot.js';
 import deleteVMSnapshot from './snapshots/deleteVMSnapshot.js';
 import listVolumes from './volumes/listVolumes.js';
+import createVolume from './volumes/createVolume.js';
+import attachVolume from './volumes/attachVolume.js';
+import detachVolume from './volumes/detachVolume.js';
+import resizeVolume from './volumes/resizeVolume.js';
+import deleteVolume from './volumes/deleteVolume.js';
 import createTags from './tags/createTags.js';
 import deleteTags from './tags/deleteTags.js';
 import listTags from './tags/listTags.js';
@@ -96,6 +101,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
+  createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
   ...BACKUP_COMMANDS,

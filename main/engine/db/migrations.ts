@@ -493,4 +493,17 @@ CREATE TABLE backup_schedules (
 );
 `,
   },
+  {
+    version: 21,
+    name: 'data volumes on their own: where the disk lives and when it was attached',
+    // Issue 12: a data volume outlives its VM (createVolume, detachVolume). host_id is the host
+    // whose storage holds its disk, to delete it there once no VM names it; attached is when it
+    // joined its VM (CloudStack's volume response shows it). Rows from before keep NULL: their
+    // disks are found through their VM's host, as until now.
+    sql: `
+ALTER TABLE volumes ADD COLUMN host_id INTEGER REFERENCES hosts(id);
+ALTER TABLE volumes ADD COLUMN attached TEXT;
+CREATE INDEX volumes_account ON volumes(account_id) WHERE removed IS NULL;
+`,
+  },
 ];
