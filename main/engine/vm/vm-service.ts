@@ -207,7 +207,8 @@ export class VmService {
     throw ApiError.internal('could not find a free MAC address');
   }
 
-  private freeIp(network: NetworkRow): string | null {
+  /** The first address of the network's range no live NIC holds (deploy, and import without an IP). */
+  freeIp(network: NetworkRow): string | null {
     if (!network.start_ip || !network.end_ip) return null;
     const toNum = (ip: string) => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
     const toIp = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
@@ -264,6 +265,7 @@ export class VmService {
       initrd: templateDetails['initrd'],
       kernelArgs: templateDetails['kernelArgs'],
       details,
+      ...(vm.adopted === 1 ? { keepDefinition: true } : {}),
     };
   }
 
