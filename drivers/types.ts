@@ -215,12 +215,6 @@ export interface VmSpec {
   highAvailability?: boolean;
   /** Free-form details the driver may honour (nicAdapter, rootDiskController, …). */
   details?: Record<string, string>;
-  /**
-   * An imported VM (ImportFacet.adopt): its definition on the hypervisor is the source of truth for
-   * disks, NICs, controllers and devices. define() then keeps that definition and only sets vCPUs
-   * and memory to the spec's (a fixed offering chosen at import, R46); it never rebuilds the VM.
-   */
-  keepDefinition?: boolean;
   /** An appliance template (ApplianceFacet) deployed as it is described: the first define imports it with these choices. */
   appliance?: ApplianceDeploy;
 }
@@ -235,6 +229,8 @@ export interface StoredImage {
   sha256: string;
   /** The bytes, read from the start. */
   open(): Readable;
+  /** The template's details (R30: rootDiskController, nicAdapter, …), for a driver that builds a template around the image. */
+  details?: Record<string, string>;
 }
 
 /** A VM found on a host, managed or not (for listUnmanagedInstances and reconcile). */
@@ -248,10 +244,6 @@ export interface InstanceInfo {
   cpuSpeedMhz?: number;
   memoryMiB: number;
   osDisplayName?: string;
-  /** MHz reserved for the VM (vSphere's CPU reservation), when the hypervisor has one. */
-  cpuReservationMhz?: number;
-  /** Whether the guest's tools/agent run (guest IPs come from them). */
-  toolsRunning?: boolean;
   isTemplate?: boolean;
   bootType?: string;
   disks: {
@@ -270,8 +262,6 @@ export interface InstanceInfo {
     macAddress: string;
     networkName?: string;
     vlanId?: number;
-    /** The secondary (isolated) VLAN of a private-VLAN port. */
-    pvlanId?: number;
     adapterType?: string;
     pciSlot?: string;
     ipAddresses?: string[];
@@ -475,33 +465,10 @@ export interface BackupFacet {
   remove(backup: Ref): Promise<void>;
 }
 
-/**
- * Taking over VMs Kiln did not create (listUnmanagedInstances / importUnmanagedInstance, R41–R50).
- * The driver reports what is there and hands the VM over as it is; the engine decides what can be
- * imported (it knows which refs and MACs are its own) and writes the rows. After adopt(), Kiln
- * defines the VM with VmSpec.keepDefinition, so the hypervisor's definition stays what it was.
- */
+/** Taking over VMs Kiln did not create (listUnmanagedInstances / importUnmanagedInstance). */
 export interface ImportFacet {
-  /**
-   * Every VM on the host in full detail (disks with capacity, controller, unit, image path and the
-   * pool/datastore they are on; NICs with network, VLAN, adapter, PCI slot and the IPs the guest's
-   * tools report; OS name; CPU reservation), templates flagged. One bulk read per host.
-   */
-  list(): Promise<InstanceInfo[]>;
-  /** The same detail for one VM (DriverError 'not-found' when it is gone). */
+  /** Full detail of one unmanaged VM, for the import dialog. */
   inspect(vm: Ref): Promise<InstanceInfo>;
-  /**
-   * Takes over the VM without changing it (no redefine, no power change): how Kiln addresses it
-   * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
-   */
-  adopt(vm: Ref): Promise<AdoptedVm>;
-}
-
-/** What adopt() tells the engine to store. */
-export interface AdoptedVm {
-  ref: Ref;
-  /** Per InstanceInfo disk id: the DiskSpec.name Kiln passes later (destroy, deleteDisks), its ref and pool. */
-  disks: { id: string; name: string; ref?: Ref; pool?: string }[];
 }
 
 export interface MigrationRequest {
@@ -611,6 +578,12 @@ export interface HypervisorDriver {
   /** What every host of this driver can do at most, known before any host is connected (listHypervisorCapabilities). */
   readonly capabilities: DriverCapabilities;
   readonly defaults: DriverDefaults;
+  /**
+   * The VM detail keys the driver honours and their values (R30: VMware's rootDiskController,
+   * dataDiskController, nicAdapter), for listDetailOptions; a template's details of these keys
+   * pass to the VMs deployed from it.
+   */
+  readonly detailOptions?: Record<string, string[]>;
   readonly connectionForm: ConnectionForm;
   /** Templates this driver deploys as they are described (an OVA's OVF); absent: none. */
   readonly appliances?: ApplianceFacet;

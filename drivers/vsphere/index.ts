@@ -10,7 +10,7 @@ import {
   type ConnectionForm, type ConnectionInput, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint, type EndpointEvent,
   type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo, type MigrationFacet,
   type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult, type PowerState, type Ref, type SnapshotFacet,
-  type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet,
+  type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet,
 } from '../types.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
@@ -18,8 +18,9 @@ import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
 import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, typed, vm as vim } from './soap/index.js';
 import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
-import { detailsOfDevices, type VmwareDetails } from './vm-details.js';
-import { deployVm, destroyVm, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
+import { deployVm, destroyVm, deviceInfoOf, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
@@ -63,6 +64,7 @@ export class VsphereDriver implements HypervisorDriver {
   readonly defaults = VSPHERE_DEFAULTS;
   /** OVA templates are imported as their OVF describes them (ova/). */
   readonly appliances = OVA_APPLIANCES;
+  readonly detailOptions: Record<string, string[]> = DETAIL_OPTIONS;
   readonly connectionForm: ConnectionForm = {
     urlExample: 'https://vcenter.example.com/Datacenter/Cluster',
     urlRule: 'a vCenter cluster is https://VCENTER[:port]/DATACENTER/CLUSTER; a standalone ESXi host is https://ESXI[:port]',
@@ -355,11 +357,19 @@ class VsphereHostSession implements HostSession {
     }));
   }
 
+  /** As every host session reports it: a VM on another host of the vCenter is Missing here (as listInstances has it). */
   async powerState(vm: Ref): Promise<PowerState | 'Missing'> {
     this.ep.assertReachable(`reading the power state of ${vm}`);
     const o = this.ep.cache.get(vmRef(vm));
-    return o ? powerOf(o.props['runtime.powerState']) : 'Missing';
+    return o && asMoRef(o.props['runtime.host'])?.equals(this.hostRef) ? powerOf(o.props['runtime.powerState']) : 'Missing';
   }
+
+  /** Kiln's downloaded templates become vSphere templates on a datastore of this host (images.ts). */
+  readonly storage: StorageFacet = {
+    stageImage: async (image, options = {}) => {
+      await stageImage(this.ep, this.hostRef, image, options);
+    },
+  };
 
   /** A template by ref (vm-12) or by its vCenter name. */
   private template(id: string): MoRef {
@@ -377,6 +387,15 @@ class VsphereHostSession implements HostSession {
       if ((p['config.hardware.numCPU'] !== spec.cpuNumber || p['config.hardware.memoryMB'] !== spec.memoryMiB)) {
         await this.op(r, () => scaleVm(this.ep, r, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB, ...options }));
       }
+      // Defined here means here: a stopped VM Kiln places on another host of the vCenter moves (cold).
+      if (!asMoRef(p['runtime.host'])?.equals(this.hostRef)) {
+        const { pool } = placementOf(this.ep, this.hostRef);
+        await this.op(r, () => mapped(`moving ${spec.internalName} to host ${this.hostRef.value}`, () => runTask(() => vim.relocate(this.ep.client, r, { host: this.hostRef, pool }), options)));
+        await this.ep.refresh(r, ['runtime.host', 'resourcePool']);
+      }
+      // The config drive is rebuilt on every start: the CD-ROM gets this start's copy.
+      const iso = this.isoOf(spec);
+      if (iso) await this.setCdrom(r, iso);
       return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
     }
     if (spec.appliance) {
@@ -398,7 +417,7 @@ class VsphereHostSession implements HostSession {
       template: root?.backingImage ? this.template(root.backingImage) : undefined,
       cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB,
       datastore: root?.pool, rootDiskGiB: root ? Math.max(1, Math.ceil(root.sizeBytes / 2 ** 30)) : undefined,
-      isoPath: spec.isoPath, network: spec.nics[0]?.network, details,
+      isoPath: this.isoOf(spec), network: spec.nics[0]?.network, details,
       hotAdd: spec.maxCpuNumber !== undefined || spec.maxMemoryMiB !== undefined,
       maxCpuNumber: spec.maxCpuNumber, maxMemoryMiB: spec.maxMemoryMiB,
       signal: options.signal, onProgress: options.onProgress,
@@ -408,6 +427,16 @@ class VsphereHostSession implements HostSession {
       },
     });
     return { ref: made.value, disks: await this.diskRefs(made, spec), taskRef };
+  }
+
+  /**
+   * The datastore path of the VM's CD-ROM image: its config drive (a cdrom DiskSpec) or ISO, as
+   * stageImage put it on a datastore; a datastore path ("[DS] dir/x.iso") passes as it is.
+   */
+  private isoOf(spec: VmSpec): string | undefined {
+    const name = spec.disks.find((d) => d.device === 'cdrom')?.name ?? spec.isoPath;
+    if (name === undefined) return undefined;
+    return /^\[[^\]]+\] /.test(name) ? name : stagedIsoPath(this.ep, name);
   }
 
   /** The VM's disks' device keys, matched in order to the spec's disks. */
@@ -466,6 +495,7 @@ class VsphereHostSession implements HostSession {
     if (!cdrom) throw new DriverError(`${vm.value} has no CD-ROM drive`, 'unsupported');
     const device = typed('VirtualCdrom', {
       key: asNumber(cdrom['key']),
+      deviceInfo: deviceInfoOf(cdrom),
       backing: isoPath ? typed('VirtualCdromIsoBackingInfo', { fileName: isoPath }) : typed('VirtualCdromRemotePassthroughBackingInfo', { deviceName: '', exclusive: false }),
       connectable: { startConnected: !!isoPath, allowGuestControl: true, connected: !!isoPath },
       controllerKey: asNumber(cdrom['controllerKey']), unitNumber: asNumber(cdrom['unitNumber']),

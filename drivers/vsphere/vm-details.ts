@@ -31,6 +31,9 @@ const NICS: Record<string, string> = {
   Vmxnet3: 'VirtualVmxnet3',
 };
 
+/** The vim25 types of the NICs Kiln knows. */
+export const NIC_TYPES = new Set(Object.values(NICS));
+
 /** What listDetailOptions offers for the VMware keys. */
 export const DETAIL_OPTIONS: Record<keyof VmwareDetails, string[]> = {
   rootDiskController: ['osdefault', ...Object.keys(CONTROLLERS)],

@@ -9,8 +9,8 @@ import { DriverError } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
 import { MAX_VCENTER_NAME, toVcenterName } from './names.js';
-import { MoRef, asMoRef, asString, isVimFault, typed, vm as vim, type SoapObject, type TaskHandle, type VimValue } from './soap/index.js';
-import { controllerDevice, nicDevice, type VmwareDetails } from './vm-details.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, typed, vm as vim, type SoapObject, type TaskHandle, type Typed, type VimValue } from './soap/index.js';
+import { NIC_TYPES, controllerDevice, detailsOfDevices, nicDevice, type VmwareDetails } from './vm-details.js';
 
 export interface TaskOptions {
   signal?: AbortSignal;
@@ -103,14 +103,16 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
         runTask(() => vim.clone(ep.client, a.template!, { folder: where.folder, name: vcName, location: { pool: where.pool, host: a.host, datastore }, powerOn: false, template: false }), a)));
       if (!created) throw new DriverError(`CloneVM_Task of ${a.name} returned no VM`, 'failed');
       const vmRef = created;
-      // The clone keeps the template's devices (R30: controllers and NIC type inherited); only size and hot-add change.
-      await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing()), { signal: a.signal }));
+      // The clone keeps the template's devices (R30: controllers and NIC type inherited); size,
+      // hot-add and the NIC on the VM's network change.
+      const devices = await cloneChanges(ep, vmRef, a);
+      await mapped(`sizing ${a.name}`, () => runTask(() => vim.reconfigure(ep.client, vmRef, sizing({ deviceChange: devices.length > 0 ? devices : undefined })), a));
       // One read of the clone as it is now (read-your-writes: the stream may be behind).
       await mapped(`reading ${a.name}`, () => ep.cache.admit(vmRef));
       // vCenter places the clone on location.host; a server that placed it elsewhere (vcsim does) is corrected.
       const at = asMoRef(ep.cache.get(vmRef)?.props['runtime.host']);
       if (at && !at.equals(a.host)) {
-        await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), { signal: a.signal }));
+        await mapped(`placing ${a.name} on ${a.host.value}`, () => runTask(() => vim.relocate(ep.client, vmRef, { host: a.host, pool: where.pool }), a));
         await ep.refresh(vmRef, ['runtime.host', 'resourcePool']);
       }
     } else {
@@ -133,6 +135,55 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
     }
     throw e;
   }
+}
+
+/** The VM's network by name, or a DriverError saying that a Kiln network on vSphere is the port group of its name. */
+function networkBacking(ep: VsphereEndpoint, name: string): Typed {
+  const net = ep.networkNamed(name);
+  if (!net) throw new DriverError(`no network named ${JSON.stringify(name)} in vCenter (a Kiln network reaches a VMware VM as the port group of the same name)`, 'not-found');
+  return typed('VirtualEthernetCardNetworkBackingInfo', { deviceName: name, network: net.ref });
+}
+
+/** A clone's device changes: its NIC on the VM's network, and the VM's ISO (or config drive) in a CD-ROM. */
+async function cloneChanges(ep: VsphereEndpoint, vm: MoRef, a: DeployArgs): Promise<SoapObject[]> {
+  if (a.network === undefined && a.isoPath === undefined) return [];
+  const devices = asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+  return [...(a.network !== undefined ? nicChanges(ep, devices, a) : []), ...(a.isoPath !== undefined ? cdromChanges(devices, a.isoPath) : [])];
+}
+
+/** The ISO in the clone's CD-ROM, or in a new one on its first IDE controller (vSphere gives every VM two). */
+function cdromChanges(devices: ReturnType<typeof asObject>[], isoPath: string): SoapObject[] {
+  const backing = typed('VirtualCdromIsoBackingInfo', { fileName: isoPath });
+  const connectable = { startConnected: true, allowGuestControl: true, connected: false };
+  const cdrom = devices.find((d) => d.$type === 'VirtualCdrom');
+  if (cdrom) return [{ operation: 'edit', device: typed('VirtualCdrom', { key: asNumber(cdrom['key']), deviceInfo: deviceInfoOf(cdrom), backing, connectable, controllerKey: asNumber(cdrom['controllerKey']), unitNumber: asNumber(cdrom['unitNumber']) }) }];
+  const ide = devices.find((d) => d.$type === 'VirtualIDEController');
+  if (!ide) throw new DriverError('the template has no IDE controller for a CD-ROM', 'unsupported');
+  return [{ operation: 'add', device: typed('VirtualCdrom', { key: -210, backing, connectable, controllerKey: asNumber(ide['key']), unitNumber: 0 }) }];
+}
+
+/**
+ * A clone's NIC on the VM's network: the template's first NIC is moved there (and replaced when
+ * the VM's nicAdapter names another type); a template without one gets one of the VM's type.
+ */
+function nicChanges(ep: VsphereEndpoint, devices: ReturnType<typeof asObject>[], a: DeployArgs): SoapObject[] {
+  const backing = networkBacking(ep, a.network!);
+  const nic = devices.find((d) => NIC_TYPES.has(d.$type ?? ''));
+  const wanted = a.details?.nicAdapter;
+  if (!nic) return [{ operation: 'add', device: nicDevice(wanted ?? 'Vmxnet3', -300, backing) }];
+  if (wanted && detailsOfDevices([nic]).nicAdapter !== wanted) {
+    return [{ operation: 'remove', device: typed(nic.$type!, { key: asNumber(nic['key']) }) }, { operation: 'add', device: nicDevice(wanted, -300, backing) }];
+  }
+  return [{ operation: 'edit', device: typed(nic.$type!, { key: asNumber(nic['key']), deviceInfo: deviceInfoOf(nic), backing, addressType: asString(nic['addressType']), macAddress: asString(nic['macAddress']) }) }];
+}
+
+/**
+ * An edited device's deviceInfo as the server has it. vCenter keeps it when left out; vcsim
+ * 0.24.2 dereferences it on every edit (a nil one ends the connection), so edits carry it.
+ */
+export function deviceInfoOf(device: ReturnType<typeof asObject>): SoapObject {
+  const info = asObject(device['deviceInfo']);
+  return { label: asString(info['label']) ?? '', summary: asString(info['summary']) ?? '' };
 }
 
 function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapObject[] {
@@ -158,11 +209,7 @@ function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapO
       }),
     });
   }
-  if (a.network) {
-    const net = ep.networkNamed(a.network);
-    if (!net) throw new DriverError(`no network named ${JSON.stringify(a.network)} in vCenter`, 'not-found');
-    out.push({ operation: 'add', device: nicDevice(details.nicAdapter ?? 'Vmxnet3', -300, typed('VirtualEthernetCardNetworkBackingInfo', { deviceName: a.network, network: net.ref })) });
-  }
+  if (a.network) out.push({ operation: 'add', device: nicDevice(details.nicAdapter ?? 'Vmxnet3', -300, networkBacking(ep, a.network)) });
   return out;
 }
 
@@ -262,7 +309,7 @@ export async function destroyVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOption
   const label = vmLabel(ep, vm);
   ep.assertReachable(`destroying ${label}`);
   if (!ep.cache.get(vm)) return;
-  await powerOff(ep, vm);
+  await powerOff(ep, vm, opts);
   try {
     await runTask(() => vim.destroy(ep.client, vm), opts);
   } catch (e) {

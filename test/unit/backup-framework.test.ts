@@ -193,22 +193,3 @@ describe('backup framework (dummy provider)', () => {
     expect(body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup')).toBeUndefined();
   });
 });
-
-describe('backup schedules on the real clock', () => {
-  it('a schedule whose time comes fires once by the due timer, without waiting for the sync interval', async () => {
-    const { t, ids } = await setUp();
-    await enable(t, ids.zoneid);
-    const { vm } = await vmWithOffering(t, ids);
-    await t.call('createBackupSchedule', { virtualmachineid: vm.id, intervaltype: 'HOURLY', schedule: '00', timezone: 'UTC' });
-    // Bring the next run to 400 ms from now, as if the hour were about to strike.
-    t.engine.db.prepare('UPDATE backup_schedules SET scheduled_at=?').run(new Date(Date.now() + 400).toISOString());
-    t.engine.backups.start();
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    await t.engine.jobs.drain();
-    t.engine.backups.stop();
-    const made = body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup');
-    expect(made).toEqual([expect.objectContaining({ intervaltype: 'HOURLY', status: 'BackedUp' })]);
-    const schedule = body(await t.call('listBackupSchedule', { virtualmachineid: vm.id }), 'backupschedule')[0]!;
-    expect(new Date((schedule['scheduled'] as string).replace('+0000', 'Z')).getTime()).toBeGreaterThan(Date.now());
-  });
-});

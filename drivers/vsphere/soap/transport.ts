@@ -3,6 +3,7 @@
  * session cookie. Knows HTTP, not vim25.
  */
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { SoapProtocolError } from './faults.js';
 import { PinnedAgent, ThumbprintTrust } from '../../tls-trust.js';
 
@@ -91,6 +92,27 @@ export class SoapTransport {
       req.on('timeout', () => req.destroy(new SoapProtocolError(`${this.url.host}: no answer within ${timeoutMs} ms`)));
       req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
       req.end(envelope);
+    });
+  }
+
+  /**
+   * PUT of a file to the server's HTTP file service (the datastore browser, /folder/PATH?dcPath=…&dsName=…)
+   * over the same pinned agent and session cookie; resolves once the server answered 2xx.
+   */
+  upload(pathAndQuery: string, body: Readable, size: number, signal?: AbortSignal): Promise<void> {
+    const url = new URL(pathAndQuery, this.url);
+    return new Promise<void>((resolve, reject) => {
+      const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) };
+      if (this.sessionCookie) headers['Cookie'] = `${SESSION_COOKIE}=${this.sessionCookie}`;
+      const req = https.request(url, { method: 'PUT', agent: this.agent, headers, timeout: this.timeoutMs, signal }, (res) => {
+        res.resume();
+        res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new SoapProtocolError(`PUT ${url.pathname}: HTTP ${res.statusCode} from ${this.url.host}`, res.statusCode))));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new SoapProtocolError(`${this.url.host}: no answer to the upload within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(this.wrap(e)));
+      body.on('error', (e) => req.destroy(e));
+      body.pipe(req);
     });
   }
 

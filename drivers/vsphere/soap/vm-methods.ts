@@ -89,6 +89,11 @@ export const clone = (c: VimClient, vm: MoRef, a: CloneArgs) =>
     spec: { location: { folder: a.location?.folder, datastore: a.location?.datastore, pool: a.location?.pool, host: a.location?.host }, template: a.template ?? false, config: a.config, powerOn: a.powerOn ?? false },
   });
 
+/** MarkAsTemplate: the (powered-off) VM becomes a template that CloneVM_Task copies. */
+export async function markAsTemplate(c: VimClient, vm: MoRef): Promise<void> {
+  await c.call('MarkAsTemplate', vm);
+}
+
 /** CreateVM_Task on a VM folder; the result of the task is the new VM. */
 export const createVm = (c: VimClient, folder: MoRef, config: SoapObject, pool: MoRef, host?: MoRef) => startTask(c, 'CreateVM_Task', folder, { config, pool, host });
 

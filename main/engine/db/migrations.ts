@@ -448,14 +448,6 @@ BEGIN DELETE FROM resource_tags WHERE resource_type IN ('Template','ISO') AND re
     sql: `ALTER TABLE networks ADD COLUMN userdata_provider TEXT CHECK (userdata_provider IN ('ConfigDrive','VirtualRouter'));`,
   },
   {
-    version: 23,
-    name: 'VMs taken over from the hypervisor (importUnmanagedInstance)',
-    // 1: the VM was made outside Kiln and imported; its definition on the hypervisor is the source
-    // of truth for disks, NICs and controllers, so every start keeps it (VmSpec.keepDefinition)
-    // instead of rebuilding the VM from these rows.
-    sql: `ALTER TABLE vm_instances ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;`,
-  },
-  {
     version: 25,
     name: 'backups: offerings, the VMs assigned to them, backups and their schedules',
     // CloudStack's backup framework (R53–R58). An offering is imported from the zone's provider

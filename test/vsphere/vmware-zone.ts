@@ -1,0 +1,74 @@
+/**
+ * A VMware zone through the API, for the engine-level vSphere tests (in-process engine or a real
+ * `kiln serve`, whichever `call` reaches): a zone and pod, addCluster of vcsim's DC0_C0 with its
+ * pinned thumbprint, the L2 network "VM Network" (the port group of that name, as a VMware VM
+ * reaches a Kiln network), and a RAW template served over HTTP that Kiln downloads into its image
+ * store (rootDiskController=pvscsi and nicAdapter=E1000 as its R30 details, dynamically scalable).
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Vcsim } from '../helpers/vcsim.js';
+
+export type ApiCall = (command: string, params?: Record<string, string>) => Promise<{ status: number; body: Record<string, unknown> }>;
+
+/** A RAW disk image (no qcow2 header): 1 MiB of a repeating pattern, so its copy on the datastore can be compared byte for byte. */
+export const RAW_IMAGE = Buffer.alloc(1024 * 1024, 'kiln-vmware-template;');
+export const RAW_SHA256 = createHash('sha256').update(RAW_IMAGE).digest('hex');
+
+/** Serves RAW_IMAGE at /disk.img on 127.0.0.1 (the image store downloads it). */
+export async function imageServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/disk.img') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': RAW_IMAGE.length }).end(RAW_IMAGE);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+export interface VmwareZone {
+  zoneid: string;
+  podid: string;
+  clusterid: string;
+  networkid: string;
+  templateid: string;
+  offerings: Record<string, string>;
+  /** Kiln's host ids by vCenter host name. */
+  hosts: Record<string, string>;
+}
+
+async function ok(call: ApiCall, command: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+  const res = await call(command, params);
+  if (res.status !== 200) throw new Error(`${command}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export async function vmwareZone(call: ApiCall, sim: Vcsim, imageUrl: string): Promise<VmwareZone> {
+  const zoneid = ((await ok(call, 'createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
+  const podid = ((await ok(call, 'createPod', { name: 'VMware Pod', zoneid }))['pod'] as { id: string }).id;
+  const cluster = await ok(call, 'addCluster', {
+    zoneid, podid, clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
+    username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
+  });
+  const clusterid = (cluster['cluster'] as { id: string }).id;
+  const hostList = (await ok(call, 'listHosts', { clusterid }))['host'] as { id: string; name: string }[];
+  const networkid = ((await ok(call, 'createNetwork', { name: 'VM Network', zoneid, guestiptype: 'L2' }))['network'] as { id: string }).id;
+  const ostypeid = ((await ok(call, 'listOsTypes', {}))['ostype'] as { id: string }[])[0]!.id;
+  const registered = await ok(call, 'registerTemplate', {
+    name: 'vmw-tmpl', displaytext: 'VMware template', format: 'RAW', hypervisor: 'VMware', ostypeid, url: imageUrl, zoneid,
+    checksum: `{SHA-256}${RAW_SHA256}`, isdynamicallyscalable: 'true', size: String(RAW_IMAGE.length),
+    'details[0].rootDiskController': 'pvscsi', 'details[0].nicAdapter': 'E1000',
+  });
+  const templateid = (registered['template'] as { id: string }[])[0]!.id;
+  for (let i = 0; ; i++) {
+    const t = ((await ok(call, 'listTemplates', { templatefilter: 'all', id: templateid }))['template'] as { isready: boolean; status: string }[])[0]!;
+    if (t.isready) break;
+    if (i > 200) throw new Error(`template not ready: ${t.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const offerings = Object.fromEntries(((await ok(call, 'listServiceOfferings', {}))['serviceoffering'] as { id: string; name: string }[]).map((o) => [o.name, o.id]));
+  return { zoneid, podid, clusterid, networkid, templateid, offerings, hosts: Object.fromEntries(hostList.map((h) => [h.name, h.id])) };
+}
