@@ -23,7 +23,9 @@ import {
   type StopOptions,
   type StoredImage,
   type VmSpec,
+  type VolumeFacet,
 } from '../types.js';
+import { kvmVolumes } from './volumes.js';
 import { openConsole } from './console.js';
 import { buildDomainXml, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
@@ -162,6 +164,12 @@ export class KvmSession implements HostSession {
   }
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  /** Data disks hot-plugged with attach-disk / detach-disk (volumes.ts). */
+  get volumes(): VolumeFacet {
+    return (this.volumeFacet ??= kvmVolumes({ pools: this.pools, defaultPool: this.options.pool, domain: (name, inactive) => this.domain(name, inactive), isActive: (name) => this.isActive(name) }));
+  }
+  private volumeFacet: VolumeFacet | undefined;
 
   /** Powers off this host's HA domains when it is cut off from its peers and gateway (isolation-watchdog.ts). */
   get isolationFencing(): IsolationWatchdog {
