@@ -54,8 +54,8 @@ export interface ApplianceOption {
 export interface ApplianceNetwork {
   name: string;
   description?: string;
-  /** How many of the appliance's NICs use it (for the one-network-per-NIC step). */
-  nics: { index: number; name?: string; adapter?: string }[];
+  /** The appliance's NICs on it, by their OVF InstanceID (deployVirtualMachine's nicnetworklist[i].nic), for the one-network-per-NIC step. */
+  nics: { index: number; instanceId: string; name?: string; adapter?: string }[];
 }
 
 export interface ApplianceEula {

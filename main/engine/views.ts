@@ -10,6 +10,7 @@ import type { ApiObject } from './registry/types.js';
 import { uuidOf } from './lookup.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from './vm/rows.js';
 import type { Planner } from './placement/planner.js';
+import { deployAsIsView } from './images/appliances.js';
 
 export function zoneView(row: { uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null }): ApiObject {
   return { id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, securitygroupsenabled: false, localstorageenabled: false };
@@ -140,6 +141,7 @@ export function templateView(db: Db, row: TemplateRow): ApiObject {
     templatetype: 'USER',
     crossZones: row.zone_id === null,
     details: JSON.parse(row.details) as unknown,
+    ...deployAsIsView(row),
     created: csDate(row.created),
     tags: tagsOf(db, row.is_iso ? 'ISO' : 'Template', row.id),
   };

@@ -21,7 +21,7 @@ const available = vcsimOrSkip();
 describe('the OVF of an OVA, read on Kiln\'s side', () => {
   it('gives the options with their size, the typed properties, a network per NIC and the EULA', async () => {
     const d = await describeOva(buildOva().path);
-    expect(d.options.map((o) => [o.id, o.label, o.default, o.cpuNumber, o.memoryMiB])).toEqual([['small', 'Small', true, 1, 1024], ['large', 'Large', false, 4, 8192]]);
+    expect(d.options.map((o) => [o.id, o.label, o.default, o.cpuNumber, o.memoryMiB])).toEqual([['small', 'Small', true, 1, 1024], ['large', 'Large', false, 2, 2048]]);
     const byKey = Object.fromEntries(d.properties.map((p) => [p.key, p]));
     expect(byKey['guestinfo.password']).toMatchObject({ type: 'string', password: true, userConfigurable: true, minLength: 8, label: 'Admin password', category: 'Network' });
     expect(byKey['guestinfo.role']).toMatchObject({ choices: ['router', 'firewall'], value: 'router' });
@@ -30,8 +30,8 @@ describe('the OVF of an OVA, read on Kiln\'s side', () => {
     expect(byKey['guestinfo.build']).toMatchObject({ userConfigurable: false, value: '2026.1' });
     expect(byKey['guestinfo.motd']!.value).toBe('</value></propertyMapping><x>&"');
     expect(d.networks).toEqual([
-      { name: 'Management', description: 'Management & SSH access', nics: [{ index: 0, name: 'Network adapter 1', adapter: 'VmxNet3' }] },
-      { name: 'Data', description: 'Data plane', nics: [{ index: 1, name: 'Network adapter 2', adapter: 'E1000' }] },
+      { name: 'Management', description: 'Management & SSH access', nics: [{ index: 0, instanceId: '5', name: 'Network adapter 1', adapter: 'VmxNet3' }] },
+      { name: 'Data', description: 'Data plane', nics: [{ index: 1, instanceId: '6', name: 'Network adapter 2', adapter: 'E1000' }] },
     ]);
     expect(d.eulas).toHaveLength(1);
     expect(d.eulas[0]!.license).toContain('<b>No warranty</b>');
@@ -39,9 +39,9 @@ describe('the OVF of an OVA, read on Kiln\'s side', () => {
   });
 
   it('reads memory in the units the descriptor gives (vcsim itself ignores them)', () => {
-    const gb = fixtureOvf().replace('<rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits>\n        <rasd:ElementName>8192 MB of memory</rasd:ElementName>', '<rasd:AllocationUnits>byte * 2^30</rasd:AllocationUnits>\n        <rasd:ElementName>8 GB</rasd:ElementName>').replace('<rasd:VirtualQuantity>8192</rasd:VirtualQuantity>', '<rasd:VirtualQuantity>8</rasd:VirtualQuantity>');
+    const gb = fixtureOvf().replace('<rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits>\n        <rasd:ElementName>2048 MB of memory</rasd:ElementName>', '<rasd:AllocationUnits>byte * 2^30</rasd:AllocationUnits>\n        <rasd:ElementName>2 GB</rasd:ElementName>').replace('<rasd:VirtualQuantity>2048</rasd:VirtualQuantity>', '<rasd:VirtualQuantity>2</rasd:VirtualQuantity>');
     expect(gb).toContain('byte * 2^30');
-    expect(parseOvf(gb).options.find((o) => o.id === 'large')!.memoryMiB).toBe(8192);
+    expect(parseOvf(gb).options.find((o) => o.id === 'large')!.memoryMiB).toBe(2048);
   });
 
   it('refuses an archive that is no OVA, a descriptor with a DOCTYPE, and a missing disk, saying why', async () => {
@@ -94,7 +94,7 @@ describe.skipIf(!available)('importing an OVA on vcsim', () => {
     const s = await vcsimVm(small.ref);
     expect([s['config.hardware.numCPU'], s['config.hardware.memoryMB']]).toEqual([1, 1024]);
     const l = await vcsimVm(large.ref);
-    expect([l['config.hardware.numCPU'], l['config.hardware.memoryMB']]).toEqual([4, 8192]);
+    expect([l['config.hardware.numCPU'], l['config.hardware.memoryMB']]).toEqual([2, 2048]);
     // vcsim keeps the property mapping in extraConfig (vCenter in vAppConfig): exactly what was sent.
     const extra = Object.fromEntries(asArray(s['config.extraConfig']).map(asObject).map((o) => [String(o['key']), String(o['value'])]));
     expect(extra['guestinfo.motd']).toBe(motd);

@@ -119,7 +119,7 @@ function readProperties(system: Node): ApplianceProperty[] {
 interface Hardware {
   cpu: Map<string, number>;
   memoryMiB: Map<string, number>;
-  nics: { network: string; name?: string; adapter?: string; configurations?: string[] }[];
+  nics: { network: string; instanceId: string; name?: string; adapter?: string }[];
 }
 
 /** The items of the first VirtualHardwareSection, by configuration ('' = every configuration). */
@@ -136,7 +136,7 @@ function readHardware(system: Node): Hardware {
     if (resourceType === 4 && Number.isFinite(quantity)) for (const k of keys) hw.memoryMiB.set(k, Math.round((quantity * unitBytes(text(item['AllocationUnits']))) / 2 ** 20));
     if (resourceType === 10) {
       const network = text(item['Connection']);
-      if (network) hw.nics.push({ network, name: text(item['ElementName']), adapter: text(item['ResourceSubType']), configurations: configurations.length > 0 ? configurations : undefined });
+      if (network) hw.nics.push({ network, instanceId: text(item['InstanceID']) ?? String(hw.nics.length), name: text(item['ElementName']), adapter: text(item['ResourceSubType']) });
     }
   }
   return hw;
@@ -175,7 +175,7 @@ export function parseOvf(xml: string): ApplianceDescriptor {
   hw.nics.forEach((nic, index) => {
     const network = networks.find((n) => n.name === nic.network);
     if (!network) throw new OvfError(`NIC ${nic.name ?? index} connects to ${JSON.stringify(nic.network)}, which the NetworkSection does not declare`);
-    network.nics.push({ index, name: nic.name, adapter: nic.adapter });
+    network.nics.push({ index, instanceId: nic.instanceId, name: nic.name, adapter: nic.adapter });
   });
   const disks = list(asNode(envelope['DiskSection'])['Disk']);
   const diskBytes = disks.reduce((sum, d) => sum + Number(attr(d, 'capacity') ?? 0) * unitBytes(attr(d, 'capacityAllocationUnits') ?? 'byte'), 0);

@@ -8,6 +8,7 @@ import listServiceOfferings from './offerings/listServiceOfferings.js';
 import createServiceOffering from './offerings/createServiceOffering.js';
 import listDiskOfferings from './offerings/listDiskOfferings.js';
 import listTemplates from './images/listTemplates.js';
+import listTemplateOvfProperties from './images/listTemplateOvfProperties.js';
 import listIsos from './images/listIsos.js';
 import listOsTypes from './images/listOsTypes.js';
 import listOsCategories from './images/listOsCategories.js';
@@ -90,7 +91,7 @@ import { BACKUP_COMMANDS } from '../backup/commands/index.js';
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
   listServiceOfferings, createServiceOffering, listDiskOfferings,
-  listTemplates, listIsos, listOsTypes, listOsCategories, listNetworks, createNetwork,
+  listTemplates, listTemplateOvfProperties, listIsos, listOsTypes, listOsCategories, listNetworks, createNetwork,
   deployVirtualMachine, listVirtualMachines, startVirtualMachine, stopVirtualMachine, rebootVirtualMachine,
   destroyVirtualMachine, recoverVirtualMachine, expungeVirtualMachine,
   updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,

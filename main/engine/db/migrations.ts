@@ -448,6 +448,14 @@ BEGIN DELETE FROM resource_tags WHERE resource_type IN ('Template','ISO') AND re
     sql: `ALTER TABLE networks ADD COLUMN userdata_provider TEXT CHECK (userdata_provider IN ('ConfigDrive','VirtualRouter'));`,
   },
   {
+    version: 20,
+    name: "an appliance template's descriptor",
+    // R37: what an appliance template (an OVA on VMware) offers at deploy (deployment options,
+    // properties, networks, EULAs), read by its driver when the download completes; CloudStack
+    // keeps the same in template_deploy_as_is_details. NULL for every other template.
+    sql: `ALTER TABLE templates ADD COLUMN deploy_as_is TEXT;`,
+  },
+  {
     version: 25,
     name: 'backups: offerings, the VMs assigned to them, backups and their schedules',
     // CloudStack's backup framework (R53–R58). An offering is imported from the zone's provider

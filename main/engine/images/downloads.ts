@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../engine.js';
 import type { TemplateRow } from '../vm/rows.js';
 import { inspectImage } from './image-check.js';
+import { describeDownload } from './appliances.js';
 import { isInternalAddress, MAX_SIZE_SETTING, parseChecksum } from './image-source.js';
 import { hostImageName, storeFileName, zoneStoreDir } from './image-store.js';
 
@@ -119,6 +120,8 @@ export class ImageDownloads {
         throw new Error(`checksum mismatch: the image's ${expected.algorithm.toUpperCase()} is ${result.digests[expected.algorithm]}, not ${expected.hex}`);
       }
       const facts = await inspectImage(part, row.format, result.bytes);
+      // An appliance (its driver deploys it as described) is read now, once; a malformed one fails the download.
+      const appliance = await describeDownload(this.engine, row, part);
       await rename(part, file);
       const current = this.row(id);
       if (!current) {
@@ -126,8 +129,8 @@ export class ImageDownloads {
         return;
       }
       db.prepare(
-        `UPDATE templates SET download_state='DOWNLOADED', download_percent=100, status='Download Complete', store_path=?, sha256=?, physical_size=?, size=?, image_path=?, state='Active' WHERE id=?`,
-      ).run(file, result.digests['sha256'], result.bytes, Math.max(current.size, facts.virtualSize), hostImageName(current), id);
+        `UPDATE templates SET download_state='DOWNLOADED', download_percent=100, status='Download Complete', store_path=?, sha256=?, physical_size=?, size=?, image_path=?, state='Active', deploy_as_is=? WHERE id=?`,
+      ).run(file, result.digests['sha256'], result.bytes, Math.max(current.size, facts.virtualSize), hostImageName(current), appliance, id);
       this.engine.bus.emit('template', { id });
       this.engine.events.record({ type: row.is_iso ? 'ISO.DOWNLOAD' : 'TEMPLATE.DOWNLOAD', description: `${row.is_iso ? 'ISO' : 'template'} ${row.name} downloaded (${result.bytes} bytes)`, accountId: row.account_id, resourceType: row.is_iso ? 'Iso' : 'Template', resourceUuid: row.uuid });
     } catch (error) {

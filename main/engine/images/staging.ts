@@ -22,6 +22,8 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
     const reason = notReadyReason(row);
     if (reason) throw new DriverError(reason, 'invalid');
     if (!row.store_path || !row.sha256 || !row.image_path) continue;
+    // An appliance is not copied ahead: its first define imports it from the store (VmSpec.appliance).
+    if (row.deploy_as_is) continue;
     if (!session.storage) throw new DriverError(`this host's driver cannot copy images from Kiln's image store (${row.name})`, 'unsupported');
     const image: StoredImage = {
       name: row.image_path,

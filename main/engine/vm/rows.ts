@@ -35,6 +35,8 @@ export interface VmRow {
   removed: string | null;
   destroyed_at: string | null;
   update_count: number;
+  /** Migration 23: 1 for a VM imported from the hypervisor, whose definition there Kiln keeps. */
+  adopted?: number;
 }
 
 export interface TemplateRow {
@@ -68,6 +70,8 @@ export interface TemplateRow {
   store_path: string | null;
   sha256: string | null;
   physical_size: number | null;
+  /** Migration 20: an appliance's descriptor as its driver read it (drivers/appliance.ts ApplianceDescriptor, JSON); NULL for other templates. */
+  deploy_as_is?: string | null;
 }
 
 export interface OfferingRow {

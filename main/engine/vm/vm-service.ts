@@ -22,6 +22,7 @@ import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
+import { applianceSpec } from '../images/appliances.js';
 import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
 
 
@@ -273,6 +274,7 @@ export class VmService {
       initrd: templateDetails['initrd'],
       kernelArgs: templateDetails['kernelArgs'],
       details,
+      appliance: applianceSpec(this.engine, vm, template),
     };
   }
 

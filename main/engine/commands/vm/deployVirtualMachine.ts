@@ -10,6 +10,7 @@ import { resolveGroups } from '../affinity/groups.js';
 import { requireImageReady } from '../../images/readiness.js';
 import { checkUserData } from '../../vm/user-data.js';
 import { resolveKeyPairs, setVmKeys } from '../../ssh-keys/vm-keys.js';
+import { applianceChoices } from '../../images/appliances.js';
 
 export default defineCommand({
   name: 'deployVirtualMachine',
@@ -33,7 +34,9 @@ export default defineCommand({
     { name: 'podid', type: 'uuid', roles: ADMIN_ONLY, description: 'destination pod for the virtual machine (root admin only)' },
     { name: 'clusterid', type: 'uuid', roles: ADMIN_ONLY, description: 'destination cluster for the virtual machine (root admin only)' },
     { name: 'startvm', type: 'boolean', description: 'true by default; false creates the VM without starting it' },
-    { name: 'details', type: 'map', description: 'details: cpuNumber, cpuSpeed and memory for custom offerings, and other VM details' },
+    { name: 'details', type: 'map', description: 'details: cpuNumber, cpuSpeed and memory for custom offerings, configurationId (the deployment option of an appliance template), and other VM details' },
+    { name: 'properties', type: 'map', description: 'an appliance template\'s properties (listTemplateOvfProperties): properties[0].key=K&properties[0].value=V' },
+    { name: 'nicnetworklist', type: 'map', description: 'an appliance template\'s NICs onto networks: nicnetworklist[0].nic=<the NIC\'s InstanceID>&nicnetworklist[0].network=<network id>' },
     { name: 'dynamicscalingenabled', type: 'boolean', description: 'true if the VM may be scaled live (also needs the template and offering to allow it)' },
     { name: 'haenable', type: 'boolean', description: 'true to have HA restart the VM (defaults to the offering)' },
     { name: 'userdata', type: 'string', maxLength: 1048576, description: 'base64 user data, up to 32 KB decoded' },
@@ -73,7 +76,14 @@ export default defineCommand({
     const affinityGroupIds = resolveGroups(db, owner.accountId, args.list('affinitygroupids'), args.list('affinitygroupnames'), { ids: 'affinitygroupids', names: 'affinitygroupnames' });
     const keyPairs = resolveKeyPairs(db, owner.accountId, args.str('keypair'), args.list('keypairs'));
     const details = args.details('details') ?? {};
-    const resources = resolveResources(offering, details);
+    const offered = resolveResources(offering, details);
+    // An appliance template (R37-R38): its option gives the size (the offering must meet it), its NICs the networks.
+    const appliance = applianceChoices(engine, image, offering, offered, details, args.details('properties') ?? {}, args.map('nicnetworklist') ?? [], networks, (id) => {
+      const n = byUuid<NetworkRow>(db, 'network', id, 'nicnetworklist');
+      if (n.zone_id !== zone.id) throw ApiError.param(`nicnetworklist: network ${n.name} is not in zone ${zone.name}`);
+      return n;
+    });
+    const resources = appliance?.resources ?? offered;
     const userData = args.str('userdata');
     if (userData !== undefined) checkUserData(userData);
     const scalable = (args.bool('dynamicscalingenabled') ?? true) && image.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
@@ -85,11 +95,12 @@ export default defineCommand({
     const vm = db.transaction(() => {
       const allocated = engine.vms.allocate(caller, {
         zoneId: zone.id, offering, template: image.is_iso ? undefined : image, iso: image.is_iso ? image : undefined, diskOffering,
-        rootDiskSizeGiB: args.int('rootdisksize'), networks, name: args.str('name'), displayName: args.str('displayname'), group: args.str('group'),
+        rootDiskSizeGiB: args.int('rootdisksize'), networks: appliance?.networks ?? networks, name: args.str('name'), displayName: args.str('displayname'), group: args.str('group'),
         ...placement, startVm, ...resources, haEnabled: args.bool('haenable') ?? offering.offer_ha === 1, dynamicallyScalable: scalable,
         userData, affinityGroupIds, details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))), owner,
       });
       setVmKeys(db, allocated.id, keyPairs);
+      appliance?.record(allocated.id);
       return allocated;
     })();
     return engine.vms.deployWork(caller, vm, startVm, placement);
