@@ -1,0 +1,126 @@
+/**
+ * The xapi simulator (test/xapi-sim) for tests: each test file starts its own pool as a child
+ * process on 127.0.0.1:0 (its other hosts on 127.0.0.2, .3 … at the same port), reads its URL,
+ * credentials and TLS thumbprint, drives faults through the control API, and stops it in
+ * afterAll. Like vcsim.ts for vSphere; no build step, nothing to skip.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Fixture } from '../xapi-sim/fixture.js';
+import type { SimInfo } from '../xapi-sim/simulator.js';
+
+export type { Fixture, HostFixture, VmFixture, Board } from '../xapi-sim/fixture.js';
+export type { SimInfo } from '../xapi-sim/simulator.js';
+
+const RUN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'xapi-sim', 'run.mjs');
+
+export class XapiSim {
+  private constructor(
+    private child: ChildProcess,
+    public info: SimInfo,
+    private readonly fixture: Fixture,
+  ) {}
+
+  /** Starts a pool (default: 2 hosts, no GPUs, HTTPS with a fresh self-signed certificate). */
+  static async start(fixture: Fixture = {}, port = 0): Promise<XapiSim> {
+    const child = spawn(process.execPath, [RUN, JSON.stringify(fixture)], {
+      cwd: path.join(path.dirname(RUN), '..', '..'),
+      env: { ...process.env, XAPI_SIM_PORT: String(port) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const info = await new Promise<SimInfo>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`xapi-sim did not start in 20 s: ${err}`)), 20_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf('\n');
+        if (nl >= 0) {
+          clearTimeout(timer);
+          resolve(JSON.parse(out.slice(0, nl)) as SimInfo);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`xapi-sim exited (${code}): ${err}`));
+      });
+    });
+    return new XapiSim(child, info, fixture);
+  }
+
+  get url(): string {
+    return this.info.url;
+  }
+  get username(): string {
+    return this.info.username;
+  }
+  get password(): string {
+    return this.info.password;
+  }
+  get thumbprint(): string | undefined {
+    return this.info.thumbprint;
+  }
+
+  /** POST /_sim/<action> on the control port; throws with the simulator's message on a 4xx. */
+  async control<T = unknown>(action: string, body: Record<string, unknown> = {}): Promise<T> {
+    const res = await fetch(`${this.info.controlUrl}/_sim/${action}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const json = (await res.json()) as unknown;
+    if (!res.ok) throw new Error(`xapi-sim ${action}: ${JSON.stringify((json as { error?: unknown }).error)}`);
+    return json as T;
+  }
+
+  /** Every session becomes invalid (the next call gets SESSION_INVALID): a client must log in again. */
+  expireSessions(): Promise<{ expired: number }> {
+    return this.control('expire-sessions');
+  }
+
+  /** Makes another host the master: logins on the old one get HOST_IS_SLAVE [new master address]. */
+  async setMaster(host: string | number): Promise<SimInfo> {
+    this.info = await this.control<SimInfo>('set-master', { host });
+    return this.info;
+  }
+
+  /** Closes a host's listener and cuts its connections (the master going away); hostUp brings it back on the same port. */
+  hostDown(host: string | number): Promise<unknown> {
+    return this.control('host-down', { host });
+  }
+  hostUp(host: string | number): Promise<unknown> {
+    return this.control('host-up', { host });
+  }
+
+  /** The next `count` calls of `method` (a wire name such as "VM.start" or "Async.VM.start", or "*") fail with `error`, wait, or are cut. */
+  fault(method: string, f: { error?: string[]; delayMs?: number; drop?: boolean; count?: number }): Promise<unknown> {
+    return this.control('fault', { method, ...f });
+  }
+
+  /** A new certificate on every host: what a pinned client must refuse. Returns the new thumbprint. */
+  async rekey(): Promise<string> {
+    const { thumbprint } = await this.control<{ thumbprint: string }>('rekey');
+    this.info = { ...this.info, thumbprint };
+    return thumbprint;
+  }
+
+  /** The wire method names called so far (and clears the list with reset). */
+  calls(reset = false): Promise<string[]> {
+    return this.control('calls', { reset });
+  }
+
+  /** Kills the process (SIGKILL): the whole pool gone at once. A new start() gives a fresh pool. */
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+
+  /** Starts a fresh pool with the same fixture (for a test that needs a clean state). */
+  restart(): Promise<XapiSim> {
+    return XapiSim.start(this.fixture);
+  }
+}

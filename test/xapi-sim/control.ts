@@ -1,0 +1,144 @@
+/**
+ * The test-control API (§6.10): POST /_sim/<action> with a JSON body on the control port.
+ * Modules add their own actions (events-lost, vm-tools, gpu changes …) with defineAction.
+ */
+import type http from 'node:http';
+import type { RunningSim } from './simulator.js';
+import type { Sim } from './sim.js';
+import { crashHost } from './ha.js';
+import { XapiFailure } from './wire.js';
+
+export interface ControlContext {
+  running: RunningSim;
+}
+
+export type Body = Record<string, unknown>;
+type Action = (ctx: ControlContext, body: Body) => unknown;
+
+const actions = new Map<string, Action>();
+
+export function defineAction(name: string, fn: Action): void {
+  actions.set(name, fn);
+}
+
+/** A host named by ref, uuid, name_label or index in the pool's host list. */
+export function hostArg(sim: Sim, v: unknown): string {
+  const hosts = sim.store.all('host');
+  const h = typeof v === 'number' ? hosts[v] : hosts.find((r) => r.ref === v || r.rec['uuid'] === v || r.rec['name_label'] === v);
+  if (!h) throw new Error(`no host ${JSON.stringify(v)}`);
+  return h.ref;
+}
+
+/** Any object named by ref, or a VM by name_label/uuid. */
+export function vmArg(sim: Sim, v: unknown): string {
+  const vm = sim.store.all('VM').find((r) => r.ref === v || r.rec['uuid'] === v || r.rec['name_label'] === v);
+  if (!vm) throw new Error(`no VM ${JSON.stringify(v)}`);
+  return vm.ref;
+}
+
+defineAction('info', ({ running }) => running.info());
+defineAction('expire-sessions', ({ running }) => {
+  const n = running.sim.sessions.size;
+  running.sim.sessions.clear();
+  return { expired: n };
+});
+defineAction('set-master', ({ running }, b) => {
+  const { sim } = running;
+  const host = hostArg(sim, b['host']);
+  sim.store.update('pool', sim.pool, { master: host });
+  return running.info();
+});
+defineAction('host-down', async ({ running }, b) => {
+  await running.hostDown(hostArg(running.sim, b['host']));
+  return {};
+});
+defineAction('host-up', async ({ running }, b) => {
+  await running.hostUp(hostArg(running.sim, b['host']));
+  return {};
+});
+defineAction('host-set', ({ running }, b) => {
+  const { sim } = running;
+  const host = hostArg(sim, b['host']);
+  if (typeof b['enabled'] === 'boolean') sim.store.update('host', host, { enabled: b['enabled'] });
+  if (typeof b['live'] === 'boolean') sim.store.update('host_metrics', sim.store.rec('host', host)['metrics'] as string, { live: b['live'] });
+  return {};
+});
+defineAction('fault', ({ running }, b) => {
+  if (typeof b['method'] !== 'string') throw new Error('fault needs method (a wire method name, or *)');
+  running.sim.faults.push({
+    method: b['method'],
+    count: typeof b['count'] === 'number' ? b['count'] : 1,
+    error: Array.isArray(b['error']) ? b['error'].map(String) : undefined,
+    delayMs: typeof b['delayMs'] === 'number' ? b['delayMs'] : undefined,
+    drop: b['drop'] === true,
+  });
+  return {};
+});
+defineAction('clear-faults', ({ running }) => {
+  running.sim.faults.length = 0;
+  return {};
+});
+defineAction('rekey', ({ running }) => ({ thumbprint: running.rekey() }));
+defineAction('calls', ({ running }, b) => {
+  const calls = [...running.sim.calls];
+  if (b['reset'] === true) running.sim.calls.length = 0;
+  return calls;
+});
+defineAction('options', ({ running }, b) => {
+  const o = running.sim.options;
+  if (typeof b['taskDelayMs'] === 'number') o.taskDelayMs = b['taskDelayMs'];
+  if (typeof b['eventTimeoutClampS'] === 'number') o.eventTimeoutClampS = b['eventTimeoutClampS'];
+  return { ...o, password: undefined };
+});
+defineAction('record', ({ running }, b) => {
+  const row = running.sim.store.find(String(b['ref']));
+  if (!row) throw new Error(`no object ${String(b['ref'])}`);
+  return { class: row.cls, record: row.rec, hidden: row.hidden };
+});
+
+export async function control(ctx: ControlContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const name = (req.url ?? '').replace(/^\/_sim\//, '').split('?')[0]!;
+  const action = actions.get(name);
+  const send = (status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  if (!action) return send(404, { error: `unknown action ${name}; known: ${[...actions.keys()].join(', ')}` });
+  try {
+    const text = Buffer.concat(chunks).toString('utf8');
+    const body = text ? (JSON.parse(text) as Body) : {};
+    send(200, (await action(ctx, body)) ?? {});
+  } catch (e) {
+    send(400, { error: e instanceof XapiFailure ? e.description : e instanceof Error ? e.message : String(e) });
+  }
+}
+defineAction('events-lost', ({ running }) => {
+  running.sim.eventsLost = true;
+  return {};
+});
+defineAction('vm-tools', ({ running }, b) => {
+  const vm = vmArg(running.sim, b['vm']);
+  running.sim.store.find(vm)!.hidden['tools'] = b['tools'] === true;
+  return {};
+});
+defineAction('vm-behaviour', ({ running }, b) => {
+  const vm = vmArg(running.sim, b['vm']);
+  const mode = b['cleanShutdown'];
+  if (mode !== 'ok' && mode !== 'hang' && mode !== 'fail') throw new Error('cleanShutdown must be ok, hang or fail');
+  running.sim.store.find(vm)!.hidden['cleanShutdown'] = mode;
+  return {};
+});
+defineAction('host-crash', async ({ running }, b) => {
+  const host = hostArg(running.sim, b['host']);
+  await running.hostDown(host);
+  return { restarted: crashHost(running.sim, host) };
+});
+defineAction('host-recover', async ({ running }, b) => {
+  const { sim } = running;
+  const host = hostArg(sim, b['host']);
+  sim.store.update('host_metrics', sim.store.rec('host', host)['metrics'] as string, { live: true });
+  await running.hostUp(host);
+  return {};
+});
