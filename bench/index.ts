@@ -11,7 +11,6 @@ import { benchUiList } from './ui-list.js';
 import { benchListPages } from './list-pages.js';
 import { benchServeScale } from './serve-scale.js';
 import { benchVsphere } from './vsphere.js';
-import { benchManyHosts } from './many-hosts.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
@@ -22,7 +21,6 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['list-pages', benchListPages],
   ['serve-scale', benchServeScale],
   ['vsphere', benchVsphere],
-  ['many-hosts', benchManyHosts],
 ];
 /** `npm run bench -- list-pages ui-list` runs only the suites named; flags (`--short`) go to the suites. */
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -215,6 +215,12 @@ export interface VmSpec {
   highAvailability?: boolean;
   /** Free-form details the driver may honour (nicAdapter, rootDiskController, …). */
   details?: Record<string, string>;
+  /**
+   * An imported VM (ImportFacet.adopt): its definition on the hypervisor is the source of truth for
+   * disks, NICs, controllers and devices. define() then keeps that definition and only sets vCPUs
+   * and memory to the spec's (a fixed offering chosen at import, R46); it never rebuilds the VM.
+   */
+  keepDefinition?: boolean;
   /** An appliance template (ApplianceFacet) deployed as it is described: the first define imports it with these choices. */
   appliance?: ApplianceDeploy;
 }
@@ -244,6 +250,10 @@ export interface InstanceInfo {
   cpuSpeedMhz?: number;
   memoryMiB: number;
   osDisplayName?: string;
+  /** MHz reserved for the VM (vSphere's CPU reservation), when the hypervisor has one. */
+  cpuReservationMhz?: number;
+  /** Whether the guest's tools/agent run (guest IPs come from them). */
+  toolsRunning?: boolean;
   isTemplate?: boolean;
   bootType?: string;
   disks: {
@@ -262,6 +272,8 @@ export interface InstanceInfo {
     macAddress: string;
     networkName?: string;
     vlanId?: number;
+    /** The secondary (isolated) VLAN of a private-VLAN port. */
+    pvlanId?: number;
     adapterType?: string;
     pciSlot?: string;
     ipAddresses?: string[];
@@ -465,10 +477,33 @@ export interface BackupFacet {
   remove(backup: Ref): Promise<void>;
 }
 
-/** Taking over VMs Kiln did not create (listUnmanagedInstances / importUnmanagedInstance). */
+/**
+ * Taking over VMs Kiln did not create (listUnmanagedInstances / importUnmanagedInstance, R41–R50).
+ * The driver reports what is there and hands the VM over as it is; the engine decides what can be
+ * imported (it knows which refs and MACs are its own) and writes the rows. After adopt(), Kiln
+ * defines the VM with VmSpec.keepDefinition, so the hypervisor's definition stays what it was.
+ */
 export interface ImportFacet {
-  /** Full detail of one unmanaged VM, for the import dialog. */
+  /**
+   * Every VM on the host in full detail (disks with capacity, controller, unit, image path and the
+   * pool/datastore they are on; NICs with network, VLAN, adapter, PCI slot and the IPs the guest's
+   * tools report; OS name; CPU reservation), templates flagged. One bulk read per host.
+   */
+  list(): Promise<InstanceInfo[]>;
+  /** The same detail for one VM (DriverError 'not-found' when it is gone). */
   inspect(vm: Ref): Promise<InstanceInfo>;
+  /**
+   * Takes over the VM without changing it (no redefine, no power change): how Kiln addresses it
+   * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
+   */
+  adopt(vm: Ref): Promise<AdoptedVm>;
+}
+
+/** What adopt() tells the engine to store. */
+export interface AdoptedVm {
+  ref: Ref;
+  /** Per InstanceInfo disk id: the DiskSpec.name Kiln passes later (destroy, deleteDisks), its ref and pool. */
+  disks: { id: string; name: string; ref?: Ref; pool?: string }[];
 }
 
 export interface MigrationRequest {

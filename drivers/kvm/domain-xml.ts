@@ -207,6 +207,8 @@ export interface ParsedDomain {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
+  /** The libosinfo id virt-install records in <metadata> (http://debian.org/debian/12). */
+  osId?: string;
   disks: ParsedDisk[];
   nics: ParsedNic[];
   graphics: { type: string; port?: number; listen?: string }[];
@@ -244,6 +246,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     kernel: text(os, 'kernel')?.trim(),
     initrd: text(os, 'initrd')?.trim(),
     cmdline: text(os, 'cmdline'),
+    osId: libosinfoId(metadata),
     disks: children(devices, 'disk').map((disk) => {
       const source = child(disk, 'source');
       const target = child(disk, 'target');
@@ -285,6 +288,16 @@ function kilnDisplayName(metadata: XmlNode | undefined): string | undefined {
     }
   }
   return undefined;
+}
+
+/** <libosinfo:libosinfo><libosinfo:os id="…"/></libosinfo:libosinfo>, whatever prefix it has. */
+function libosinfoId(metadata: XmlNode | undefined): string | undefined {
+  if (!metadata) return undefined;
+  const info = Object.entries(metadata).find(([k]) => k === 'libosinfo' || k.endsWith(':libosinfo'))?.[1];
+  const node = Array.isArray(info) ? (info[0] as unknown) : info;
+  if (typeof node !== 'object' || node === null) return undefined;
+  const os = Object.entries(node as XmlNode).find(([k]) => k === 'os' || k.endsWith(':os'))?.[1];
+  return attr(Array.isArray(os) ? os[0] : os, 'id');
 }
 
 /** Splits the output of several concatenated `virsh …-dumpxml` runs into documents. */

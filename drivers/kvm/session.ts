@@ -13,6 +13,7 @@ import {
   type HostEvent,
   type HostInventory,
   type HostSession,
+  type ImportFacet,
   type InstanceInfo,
   type MigrationFacet,
   type PowerState,
@@ -27,6 +28,7 @@ import {
 } from '../types.js';
 import { kvmVolumes } from './volumes.js';
 import { openConsole } from './console.js';
+import { kvmImport } from './import.js';
 import { buildDomainXml, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
@@ -165,6 +167,9 @@ export class KvmSession implements HostSession {
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
 
+  /** Domains Kiln did not define, and taking one over as it is (import.ts). */
+  readonly import: ImportFacet = kvmImport(this);
+
   /** Data disks hot-plugged with attach-disk / detach-disk (volumes.ts). */
   get volumes(): VolumeFacet {
     return (this.volumeFacet ??= kvmVolumes({ pools: this.pools, defaultPool: this.options.pool, domain: (name, inactive) => this.domain(name, inactive), isActive: (name) => this.isActive(name) }));
@@ -277,8 +282,22 @@ export class KvmSession implements HostSession {
   // ---------------------------------------------------------------- define
 
   async define(spec: VmSpec): Promise<DefineResult> {
-    await this.defineDomain(spec);
+    if (spec.keepDefinition) await this.keepDomain(spec);
+    else await this.defineDomain(spec);
     return { ref: spec.internalName };
+  }
+
+  /** An imported domain keeps its XML; only its vCPUs and memory follow Kiln's record (R46). */
+  private async keepDomain(spec: VmSpec): Promise<void> {
+    const state = await this.powerState(spec.internalName);
+    if (state === 'Missing') throw new DriverError(`Domain not found: the imported VM ${spec.internalName} is not defined on this host`, 'not-found');
+    if (state === 'Running' || state === 'Paused') throw new DriverError(`domain ${spec.internalName} is ${state.toLowerCase()}; stop it before redefining`, 'invalid');
+    const dom = await this.domain(spec.internalName, true);
+    const change = {
+      ...(dom.vcpusCurrent !== spec.cpuNumber ? { cpuNumber: spec.cpuNumber } : {}),
+      ...(Math.floor(dom.currentMemoryKiB / 1024) !== spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
+    };
+    if (Object.keys(change).length) await this.scale(spec.internalName, change, false);
   }
 
   private async defineDomain(spec: VmSpec): Promise<void> {

@@ -33,6 +33,7 @@ import {
   type HostSession,
   type IsolationFencingFacet,
   type HypervisorDriver,
+  type ImportFacet,
   type InstanceInfo,
   type MigrationFacet,
   type OperationOptions,
@@ -49,7 +50,7 @@ import {
   type VolumeFacet,
 } from '../types.js';
 import { simulatorVolumes } from './volumes.js';
-import { SimulatorWorld, type SimDomain, type SimHost, type SimTask } from './world.js';
+import { SimulatorWorld, type SimDomain, type SimForeign, type SimHost, type SimTask } from './world.js';
 
 const CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -132,6 +133,19 @@ export class SimulatorDriver implements HypervisorDriver {
    */
   failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number; after?: boolean } = {}): void {
     this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1, after: options.after ?? false });
+  }
+
+  /**
+   * Test hook: a VM made on HOSTNAME outside Kiln (for listUnmanagedInstances and import), with
+   * what its guest tools report. Its disks exist on the shared storage from then on.
+   */
+  addUnmanagedVm(hostName: string, spec: VmSpec, options: SimForeign & { power?: PowerState } = {}): void {
+    const host = this.world.find(hostName);
+    if (!host) throw new DriverError(`no simulated host ${hostName}`, 'not-found');
+    const { power = 'Stopped', ...foreign } = options;
+    host.domains[spec.internalName] = { spec: structuredClone(spec), power, snapshots: [], boots: 0, foreign };
+    for (const disk of spec.disks) this.world.disks[disk.name] ??= '';
+    this.world.save();
   }
 
   /** Drops every fault not yet triggered. */
@@ -498,6 +512,20 @@ export class SimulatorSession implements HostSession {
     };
   }
 
+  readonly import: ImportFacet = {
+    list: () => this.listInstances(),
+    inspect: async (vm) => {
+      const found = (await this.listInstances()).find((i) => i.ref === vm);
+      if (!found) throw new DriverError(`Domain not found: no domain with matching name '${vm}'`, 'not-found');
+      return found;
+    },
+    // The simulator addresses a disk by its name on the shared storage, as Kiln's own disks.
+    adopt: async (vm) => {
+      const domain = this.domain(vm);
+      return { ref: vm, disks: domain.spec.disks.filter((d) => d.device === 'disk').map((d) => ({ id: d.name, name: d.name, pool: d.pool })) };
+    },
+  };
+
   async listInstances(): Promise<InstanceInfo[]> {
     await this.driver.listGates.get(this.host.name);
     return Object.entries(this.up.domains).map(([name, d]) => ({
@@ -510,10 +538,19 @@ export class SimulatorSession implements HostSession {
       cpuSpeedMhz: d.spec.cpuSpeedMhz,
       memoryMiB: d.spec.memoryMiB,
       osDisplayName: d.spec.details?.['osDisplayName'] ?? 'Other Linux (64-bit)',
+      cpuReservationMhz: d.foreign?.cpuReservationMhz,
+      toolsRunning: d.foreign ? d.foreign.guestIps !== undefined : undefined,
+      isTemplate: d.foreign?.isTemplate,
       disks: d.spec.disks
         .filter((disk) => disk.device === 'disk')
-        .map((disk, position) => ({ id: disk.name, label: disk.name, capacityBytes: disk.sizeBytes, controller: disk.bus ?? 'virtio', controllerUnit: 0, position, imagePath: disk.name })),
-      nics: d.spec.nics.map((nic, index) => ({ id: `nic${index}`, macAddress: nic.macAddress, networkName: nic.network, vlanId: nic.vlan, adapterType: nic.adapterType ?? 'virtio' })),
+        .map((disk, position) => ({
+          id: disk.name, label: disk.name, capacityBytes: disk.sizeBytes, controller: disk.bus ?? 'virtio', controllerUnit: position, position, imagePath: disk.name,
+          datastore: d.foreign?.foreignStorage?.includes(disk.name) ? 'foreign-nfs' : 'sim-primary',
+        })),
+      nics: d.spec.nics.map((nic, index) => ({
+        id: `nic${index}`, macAddress: nic.macAddress, networkName: nic.network, vlanId: nic.vlan, adapterType: nic.adapterType ?? 'virtio',
+        pciSlot: `0x${(3 + index).toString(16).padStart(2, '0')}`, ipAddresses: d.foreign?.guestIps?.[index],
+      })),
     }));
   }
 
@@ -527,6 +564,13 @@ export class SimulatorSession implements HostSession {
     const existing = this.up.domains[spec.internalName];
     if (existing && existing.power === 'Running') throw new DriverError(`domain ${spec.internalName} is running; stop it before redefining`, 'invalid');
     // A name is one VM: another VM (another uuid) under it is refused, as libvirt refuses it.
+    if (spec.keepDefinition) {
+      // An imported VM keeps its own definition; only vCPUs and memory follow Kiln's record.
+      if (!existing) throw new DriverError(`Domain not found: the imported VM ${spec.internalName} is not defined on ${this.host.name}`, 'not-found');
+      Object.assign(existing.spec, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB });
+      this.save();
+      return { ref: spec.internalName };
+    }
     if (existing && existing.spec.uuid !== spec.uuid) throw new DriverError(`domain '${spec.internalName}' already exists with uuid ${existing.spec.uuid}`, 'invalid');
     this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
     // Disks that do not exist yet are created empty (a fresh clone of their backing image).

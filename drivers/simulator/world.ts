@@ -12,6 +12,18 @@ export interface SimDomain {
   snapshots: (SnapshotInfo & { spec: VmSpec; power: PowerState; disks?: Record<string, string> })[];
   /** Bumped on each start; lets tests see that start rebuilt the VM and reboot did not. */
   boots: number;
+  /** A VM made outside Kiln (addUnmanagedVm): what its guest tools and the platform report of it. */
+  foreign?: SimForeign;
+}
+
+/** What a simulated host knows of a VM made outside Kiln, beyond its VmSpec. */
+export interface SimForeign {
+  /** Per NIC, the IPs the guest's tools report (absent: no tools). */
+  guestIps?: string[][];
+  cpuReservationMhz?: number;
+  isTemplate?: boolean;
+  /** Disks on storage the host does not offer Kiln (by DiskSpec.name). */
+  foreignStorage?: string[];
 }
 
 export interface SimHost {

@@ -83,6 +83,9 @@ import listSSHKeyPairs from './keys/listSSHKeyPairs.js';
 import deleteSSHKeyPair from './keys/deleteSSHKeyPair.js';
 import resetSSHKeyForVirtualMachine from './keys/resetSSHKeyForVirtualMachine.js';
 import getVirtualMachineUserData from './vm/getVirtualMachineUserData.js';
+import listUnmanagedInstances from './import/listUnmanagedInstances.js';
+import importUnmanagedInstance from './import/importUnmanagedInstance.js';
+import unmanageVirtualMachine from './import/unmanageVirtualMachine.js';
 import attachIso from './vm/attachIso.js';
 import detachIso from './vm/detachIso.js';
 import registerIso from './images/registerIso.js';
@@ -105,6 +108,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
+  listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine,
   ...BACKUP_COMMANDS,
   attachIso, detachIso, registerIso,
 ];

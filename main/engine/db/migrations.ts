@@ -448,6 +448,14 @@ BEGIN DELETE FROM resource_tags WHERE resource_type IN ('Template','ISO') AND re
     sql: `ALTER TABLE networks ADD COLUMN userdata_provider TEXT CHECK (userdata_provider IN ('ConfigDrive','VirtualRouter'));`,
   },
   {
+    version: 23,
+    name: 'VMs taken over from the hypervisor (importUnmanagedInstance)',
+    // 1: the VM was made outside Kiln and imported; its definition on the hypervisor is the source
+    // of truth for disks, NICs and controllers, so every start keeps it (VmSpec.keepDefinition)
+    // instead of rebuilding the VM from these rows.
+    sql: `ALTER TABLE vm_instances ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;`,
+  },
+  {
     version: 20,
     name: "an appliance template's descriptor",
     // R37: what an appliance template (an OVA on VMware) offers at deploy (deployment options,

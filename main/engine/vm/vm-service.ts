@@ -217,7 +217,8 @@ export class VmService {
     throw ApiError.internal('could not find a free MAC address');
   }
 
-  private freeIp(network: NetworkRow): string | null {
+  /** The first address of the network's range no live NIC holds (deploy, and import without an IP). */
+  freeIp(network: NetworkRow): string | null {
     if (!network.start_ip || !network.end_ip) return null;
     const toNum = (ip: string) => ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
     const toIp = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
@@ -275,6 +276,7 @@ export class VmService {
       kernelArgs: templateDetails['kernelArgs'],
       details,
       appliance: applianceSpec(this.engine, vm, template),
+      ...(vm.adopted === 1 ? { keepDefinition: true } : {}),
     };
   }
 
@@ -329,7 +331,8 @@ export class VmService {
       let adopted = false;
       try {
         await stageImages(this.engine, session, current);
-        const configDrive = await prepareGuestMetadata(this.engine, session, current);
+        // An imported VM keeps its own definition (keepDefinition), which no config drive joins.
+        const configDrive = current.adopted === 1 ? undefined : await prepareGuestMetadata(this.engine, session, current);
         current = this.storeRefs(current, await session.define(withGuestMetadata(this.spec(current), configDrive), this.taskOptions(jobUuid)));
       } catch (error) {
         const state = await session.powerState(vmRef(current)).catch(() => undefined);

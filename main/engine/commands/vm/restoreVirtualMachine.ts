@@ -6,6 +6,7 @@ import { vmJob } from '../../vm/vm-job.js';
 import type { TemplateRow } from '../../vm/rows.js';
 import { requireNoSnapshots } from '../../vm/vm-snapshots.js';
 import { requireImageReady } from '../../images/readiness.js';
+import { IMPORT_TEMPLATE_NAME, isImportTemplate } from '../../import/import-template.js';
 
 const RESTORABLE = ['Running', 'Stopped', 'Created'];
 
@@ -26,6 +27,9 @@ export default defineCommand({
     if (!RESTORABLE.includes(vm.state)) throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; it can be restored when Running or Stopped`);
     const template = args.uuid('templateid') ? byUuid<TemplateRow>(engine.db, 'template', args.uuid('templateid')!, 'templateid') : undefined;
     if (template) requireImageReady(template, 'templateid');
+    // R44: an imported VM's dummy template has no image to restore from.
+    const current = vm.template_id !== null ? (engine.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
+    if (isImportTemplate(template ?? current)) throw ApiError.param(`templateid: VM ${vm.display_name} was imported without a template; its ${IMPORT_TEMPLATE_NAME} template cannot be restored to, so give a templateid`);
     const wasIso = vm.iso_id !== null && vm.template_id === null;
     requireNoSnapshots(engine, vm, 'virtualmachineid');
     if (template && (template.is_iso === 1) !== wasIso) throw ApiError.param(`templateid: a VM made from ${wasIso ? 'an ISO' : 'a template'} can only be restored from ${wasIso ? 'an ISO' : 'a template'}`);

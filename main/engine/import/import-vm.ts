@@ -1,0 +1,324 @@
+/**
+ * importUnmanagedInstance (R42–R50): every rule is checked before the job starts, so a refusal is
+ * a 431 naming its parameter with nothing written; the job then takes the VM over through the
+ * driver's import facet (which changes nothing on the hypervisor) and writes the VM, its volumes
+ * and NICs in one transaction. From then on it is an ordinary Kiln VM whose starts keep its
+ * hypervisor definition (vm_instances.adopted, VmSpec.keepDefinition).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine.js';
+import { now } from '../db/database.js';
+import { ApiError } from '../registry/errors.js';
+import type { Args } from '../registry/params.js';
+import type { AsyncWork, Caller } from '../registry/types.js';
+import { byUuid } from '../lookup.js';
+import { followsRule, HOSTNAME_RULE, ruleMessage } from '../registry/param-rules.js';
+import { requireAccountAccess } from '../vm/access.js';
+import { resolveOwner } from '../vm/deploy-input.js';
+import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from '../vm/rows.js';
+import { vmJobResult } from '../vm/vm-job.js';
+import { migrateVm } from '../vm/vm-changes.js';
+import { migrationOutcome } from '../placement/migration.js';
+import { offeringTags } from '../placement/request.js';
+import { dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
+import { mapGuestOs } from './guest-os.js';
+import { importTemplate } from './import-template.js';
+
+/** What R50 tells the caller about the console of a VM that was running when it was imported. */
+export const CONSOLE_NOTE = 'the VM was running when it was imported: its console works after a stop and start through Kiln';
+
+interface NicPlan {
+  nicId: string;
+  mac: string;
+  network: NetworkRow;
+  ip: string | null;
+  /** A NIC row of a removed VM whose MAC forced=true reuses (R43); released in the same transaction. */
+  releaseNicId?: number;
+}
+
+interface DiskPlan {
+  id: string;
+  type: 'ROOT' | 'DATADISK';
+  size: number;
+  diskOfferingId: number | null;
+}
+
+export interface ImportPlan {
+  cluster: ClusterRow;
+  vm: UnmanagedVm;
+  owner: { accountId: number; userId: number; domainId: number };
+  displayName: string;
+  hostname: string;
+  /** The template given; absent: the dummy import template, made (once) by the job, not by a refused call. */
+  template?: TemplateRow;
+  osTypeId: number;
+  offering: OfferingRow;
+  resources: { cpuNumber: number; cpuSpeed: number; memory: number };
+  nics: NicPlan[];
+  disks: DiskPlan[];
+  details: Record<string, string>;
+  /** The VM's host lacks the offering's host tags and migrateallowed moves it (R48). */
+  moveAfterImport: boolean;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** Every check of R42–R50, in the order CloudStack makes them; throws the first refusal as a 431. */
+export async function planImport(engine: Engine, caller: Caller, args: Args): Promise<ImportPlan> {
+  const db = engine.db;
+  const cluster = byUuid<ClusterRow>(db, 'cluster', args.uuid('clusterid')!, 'clusterid');
+  if (args.uuid('projectid')) throw ApiError.param('projectid: Kiln has no projects; import the VM into an account (account and domainid)');
+  const name = args.str('name')!;
+  const found = await listUnmanaged(engine, cluster, name);
+  if (found.length === 0) {
+    const managed = db.prepare(`SELECT 1 FROM vm_instances WHERE (internal_name=? OR instance_name=?) AND state<>'Expunged' AND removed IS NULL AND cluster_id=?`).get(name, name, cluster.id);
+    throw ApiError.param(managed ? `name: VM ${name} in cluster ${cluster.name} is already managed by Kiln` : `name: no unmanaged VM named ${name} on the hosts of cluster ${cluster.name}`);
+  }
+  if (found.length > 1) throw ApiError.param(`name: ${found.length} unmanaged VMs are named ${name} in cluster ${cluster.name} (on ${found.map((f) => f.host.name).join(', ')}); rename one on the hypervisor first`);
+  const vm = found[0]!;
+  const { info } = vm;
+  const forced = args.bool('forced') ?? false;
+  const templateUuid = args.uuid('templateid');
+  const macs = knownMacs(db);
+  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs })[0];
+  if (blocker) throw ApiError.param(`${blocker.param}: ${blocker.message}`);
+
+  const owner = resolveOwner(engine, caller, args);
+  const displayName = args.str('displayname') ?? info.name;
+  const hostname = args.str('hostname') ?? info.name;
+  if (!followsRule(HOSTNAME_RULE, hostname)) throw ApiError.param(`${ruleMessage('hostname', hostname, HOSTNAME_RULE)}${args.str('hostname') ? '' : " (the VM's name); give hostname"}`);
+  const clash = db.prepare(`SELECT 1 FROM vm_instances WHERE hostname=? AND account_id=? AND zone_id=? AND state NOT IN ('Destroyed','Expunged') AND removed IS NULL`).get(hostname, owner.accountId, cluster.zone_id);
+  if (clash) throw ApiError.param(`hostname: a VM named ${hostname} already exists in this account and zone`);
+  const nameTaken = db.prepare('SELECT 1 FROM vm_instances WHERE internal_name=? OR instance_name=?').get(info.name, info.name);
+  if (nameTaken) throw ApiError.param(`name: Kiln already has a VM whose instance name is ${info.name}; rename the VM on the hypervisor first`);
+
+  // R44 and R49: a template gives the OS; without one the dummy template, and the OS is mapped.
+  let template: TemplateRow | undefined;
+  let osTypeId: number;
+  if (templateUuid) {
+    template = byUuid<TemplateRow>(db, 'template', templateUuid, 'templateid');
+    if (template.is_iso) throw ApiError.param(`templateid: ${template.name} is an ISO, not a template`);
+    if (!template.is_public) requireAccountAccess(db, caller, template.account_id, `template ${template.name}`);
+    osTypeId = template.os_type_id;
+  } else {
+    osTypeId = mapGuestOs(db, info.osDisplayName)!;
+  }
+
+  const offering = byUuid<OfferingRow>(db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
+  const details = args.details('details') ?? {};
+  const resources = offeringResources(offering, info, details);
+
+  const nics = planNics(engine, args, vm, cluster, owner.accountId, macs, forced);
+  const disks = planDisks(engine, args, vm);
+
+  // R48: the offering's host tags must be on the VM's host, or migrateallowed moves the VM.
+  const hostTags = new Set(vm.host.host_tags.split(',').map((t) => t.trim()).filter(Boolean));
+  const missing = offeringTags(offering).filter((t) => !hostTags.has(t));
+  const migrateAllowed = args.bool('migrateallowed') ?? false;
+  if (missing.length && !migrateAllowed) {
+    throw ApiError.param(`serviceofferingid: offering ${offering.name} needs host tag ${missing.join(', ')}, which host ${vm.host.name} of VM ${info.name} lacks; pass migrateallowed=true to move the VM to a host that has it`);
+  }
+  if (missing.length && info.powerState !== 'Running') {
+    throw ApiError.param(`migrateallowed: VM ${info.name} is stopped and its host ${vm.host.name} lacks host tag ${missing.join(', ')}; Kiln moves an imported VM live only, so start it on the hypervisor or choose an offering its host satisfies`);
+  }
+  const keep = Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k)));
+  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: keep, moveAfterImport: missing.length > 0 };
+}
+
+/** R46: the VM's CPU and memory under the chosen offering. */
+function offeringResources(offering: OfferingRow, info: UnmanagedVm['info'], details: Record<string, string>): ImportPlan['resources'] {
+  const fixed = offering.cpu_number !== null && offering.memory !== null;
+  if (fixed) {
+    const differs = offering.cpu_number !== info.cpuNumber || offering.memory !== info.memoryMiB;
+    if (differs && info.powerState === 'Running') {
+      throw ApiError.param(`serviceofferingid: offering ${offering.name} has ${offering.cpu_number} vCPUs and ${offering.memory} MB, VM ${info.name} runs with ${info.cpuNumber} vCPUs and ${info.memoryMiB} MB; choose a matching or custom offering, or stop the VM (it is then given the offering's size at its next start)`);
+    }
+    return { cpuNumber: offering.cpu_number!, cpuSpeed: offering.cpu_speed ?? info.cpuSpeedMhz ?? 1000, memory: offering.memory! };
+  }
+  const within = (what: string, v: number, min: number | null, max: number | null) => {
+    if ((min !== null && v < min) || (max !== null && v > max)) {
+      throw ApiError.param(`serviceofferingid: VM ${info.name} has ${v} ${what}, outside ${min ?? '-'}..${max ?? '-'} allowed by offering ${offering.name}`);
+    }
+  };
+  within('vCPUs', info.cpuNumber, offering.min_cpu_number, offering.max_cpu_number);
+  within('MB of memory', info.memoryMiB, offering.min_memory, offering.max_memory);
+  let cpuSpeed = offering.cpu_speed ?? undefined;
+  if (cpuSpeed === undefined) {
+    const given = details['cpuSpeed'];
+    if (given !== undefined) {
+      if (!/^\d+$/.test(given) || Number(given) < 1) throw ApiError.param('details[0].cpuSpeed: must be a positive integer (MHz)');
+      cpuSpeed = Number(given);
+    } else if (info.cpuReservationMhz && info.cpuReservationMhz > 0) {
+      cpuSpeed = info.cpuReservationMhz;
+    } else {
+      throw ApiError.param(`details[0].cpuSpeed: offering ${offering.name} is custom unconstrained and VM ${info.name} has no CPU reservation; give cpuSpeed (MHz)`);
+    }
+  }
+  return { cpuNumber: info.cpuNumber, cpuSpeed, memory: info.memoryMiB };
+}
+
+/** R45: each NIC to a network (explicit map, else the zone's L2/shared network of its VLAN) and its IP. */
+function planNics(engine: Engine, args: Args, vm: UnmanagedVm, cluster: ClusterRow, accountId: number, macs: ReturnType<typeof knownMacs>, forced: boolean): NicPlan[] {
+  const db = engine.db;
+  const { info } = vm;
+  const ids = new Set(info.nics.map((n) => n.id));
+  const explicit = new Map<string, string>();
+  for (const entry of args.map('nicnetworklist') ?? []) {
+    const nic = entry['nic'];
+    const network = entry['network'];
+    if (!nic || !network) throw ApiError.param('nicnetworklist: each entry needs nic and network (nicnetworklist[0].nic=NIC&nicnetworklist[0].network=NETWORKID)');
+    if (!ids.has(nic)) throw ApiError.param(`nicnetworklist: VM ${info.name} has no NIC ${nic} (it has ${[...ids].join(', ') || 'none'})`);
+    explicit.set(nic, network);
+  }
+  const ips = new Map<string, string>();
+  for (const entry of args.map('nicipaddresslist') ?? []) {
+    const nic = entry['nic'];
+    const ip = entry['ip4Address'] ?? entry['ip4address'];
+    if (!nic || !ip) throw ApiError.param('nicipaddresslist: each entry needs nic and ip4Address (an IPv4 address or auto)');
+    if (!ids.has(nic)) throw ApiError.param(`nicipaddresslist: VM ${info.name} has no NIC ${nic} (it has ${[...ids].join(', ') || 'none'})`);
+    ips.set(nic, ip);
+  }
+  const usable = (n: NetworkRow) => n.zone_id === cluster.zone_id && (n.account_id === null || n.account_id === accountId);
+  const taken = new Set<string>();
+  return info.nics.map((nic, index) => {
+    let network: NetworkRow;
+    const networkUuid = explicit.get(nic.id);
+    if (networkUuid) {
+      network = byUuid<NetworkRow>(db, 'network', networkUuid, 'nicnetworklist');
+      if (!usable(network)) throw ApiError.param(`nicnetworklist: network ${network.name} is not in the zone of cluster ${cluster.name} or not available to the account`);
+      if (network.guest_type !== 'Isolated' && network.vlan !== null && nic.vlanId !== undefined && network.vlan !== nic.vlanId) {
+        throw ApiError.param(`nicnetworklist: NIC ${nic.id} is on VLAN ${nic.vlanId}, network ${network.name} on VLAN ${network.vlan}`);
+      }
+    } else {
+      const candidates = nic.vlanId === undefined ? [] : (db.prepare(`SELECT * FROM networks WHERE zone_id=? AND removed IS NULL AND guest_type IN ('L2','Shared') AND vlan=? ORDER BY id`).all(cluster.zone_id, nic.vlanId) as NetworkRow[]).filter(usable);
+      if (!candidates[0]) {
+        throw ApiError.param(`nicnetworklist: NIC ${nic.id} of VM ${info.name} (${nic.vlanId === undefined ? 'no VLAN' : `VLAN ${nic.vlanId}`}, on ${nic.networkName ?? 'an unknown network'}) matches no L2 or shared network of the zone by VLAN; map it with nicnetworklist[${index}].nic=${nic.id}&nicnetworklist[${index}].network=NETWORKID`);
+      }
+      network = candidates[0];
+    }
+    const wanted = ips.get(nic.id);
+    let ip: string | null = null;
+    if (wanted !== undefined && network.guest_type === 'L2') throw ApiError.param(`nicipaddresslist: NIC ${nic.id} is mapped to L2 network ${network.name}, which has no IP addresses`);
+    if (wanted?.toLowerCase() === 'auto') {
+      const reported = (nic.ipAddresses ?? []).filter((a) => IPV4.test(a));
+      if (!info.toolsRunning && !nic.ipAddresses?.length) throw ApiError.param(`nicipaddresslist: ip4Address=auto for NIC ${nic.id} needs the guest's tools to report its IP, and VM ${info.name} reports none`);
+      if (reported.length !== 1) throw ApiError.param(`nicipaddresslist: ip4Address=auto for NIC ${nic.id} needs exactly one IPv4 address from the guest, which reports ${reported.length ? reported.join(', ') : 'none'}; give the address (more can be added later with addIpToNic)`);
+      ip = reported[0]!;
+    } else if (wanted !== undefined) {
+      if (!IPV4.test(wanted)) throw ApiError.param(`nicipaddresslist: ${wanted} for NIC ${nic.id} is not an IPv4 address (or auto)`);
+      ip = wanted;
+    } else if (network.guest_type !== 'L2') {
+      ip = engine.vms.freeIp(network);
+    }
+    if (ip !== null) {
+      const used = db.prepare('SELECT 1 FROM nics WHERE network_id=? AND ip4_address=? AND removed IS NULL').get(network.id, ip);
+      if (used || taken.has(`${network.id}/${ip}`)) throw ApiError.param(`nicipaddresslist: ${ip} is already in use on network ${network.name}`);
+      taken.add(`${network.id}/${ip}`);
+    }
+    const known = macs.get(nic.macAddress.toLowerCase());
+    return { nicId: nic.id, mac: nic.macAddress.toLowerCase(), network, ip, ...(known && forced ? { releaseNicId: known.nicId } : {}) };
+  });
+}
+
+/** R47: the root disk as it is; every data disk needs a disk offering, which never resizes it. */
+function planDisks(engine: Engine, args: Args, vm: UnmanagedVm): DiskPlan[] {
+  const { info } = vm;
+  const data = dataDisks(info);
+  const ids = new Set(data.map((d) => d.id));
+  const offerings = new Map<string, DiskOfferingRow>();
+  for (const entry of args.map('datadiskofferinglist') ?? []) {
+    const disk = entry['disk'];
+    const uuid = entry['diskOffering'] ?? entry['diskoffering'];
+    if (!disk || !uuid) throw ApiError.param('datadiskofferinglist: each entry needs disk and diskOffering (datadiskofferinglist[0].disk=DISK&datadiskofferinglist[0].diskOffering=ID)');
+    if (!ids.has(disk)) throw ApiError.param(`datadiskofferinglist: ${disk} is not a data disk of VM ${info.name} (its data disks: ${[...ids].join(', ') || 'none'})`);
+    offerings.set(disk, byUuid<DiskOfferingRow>(engine.db, 'diskOffering', uuid, 'datadiskofferinglist'));
+  }
+  const root = [...info.disks].sort((a, b) => (a.position ?? 0) - (b.position ?? 0))[0]!;
+  return [
+    { id: root.id, type: 'ROOT' as const, size: root.capacityBytes, diskOfferingId: null },
+    ...data.map((d) => {
+      const offering = offerings.get(d.id);
+      if (!offering) throw ApiError.param(`datadiskofferinglist: data disk ${d.id} of VM ${info.name} needs a disk offering (datadiskofferinglist[N].disk=${d.id}&datadiskofferinglist[N].diskOffering=ID)`);
+      if (!offering.is_customized && offering.disk_size < d.capacityBytes) {
+        throw ApiError.param(`datadiskofferinglist: disk offering ${offering.name} (${offering.disk_size} bytes) is smaller than data disk ${d.id} (${d.capacityBytes} bytes)`);
+      }
+      // A larger offering does not resize the disk (R47): the volume keeps the disk's own size.
+      return { id: d.id, type: 'DATADISK' as const, size: d.capacityBytes, diskOfferingId: offering.id };
+    }),
+  ];
+}
+
+/**
+ * The job: adopt through the facet, write every row at once, then move the VM if R48 asked for it.
+ * Nothing is written when adopt fails; a failed move leaves the imported VM where it runs.
+ */
+export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): AsyncWork {
+  const uuid = randomUUID();
+  return {
+    instanceType: 'VirtualMachine',
+    instanceId: uuid,
+    // One import of a hypervisor VM at a time: a second would find it managed already.
+    queueKey: `import:${plan.cluster.id}:${plan.vm.info.ref}`,
+    run: async (job) => {
+      const session = await engine.hosts.session(plan.vm.host.id);
+      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref);
+      let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
+      if (plan.moveAfterImport) {
+        const outcome = migrationOutcome(engine, vm);
+        if (!outcome.host) throw ApiError.capacity(`VM ${vm.display_name} was imported on host ${plan.vm.host.name}, but no other host of its cluster has offering ${plan.offering.name}'s host tags and room for it; it stays where it is`);
+        vm = await migrateVm(engine, caller, vm, outcome.host, job.uuid);
+      }
+      const response = vmJobResult(engine, vm, caller);
+      if (plan.vm.info.powerState === 'Running') response['consolenote'] = CONSOLE_NOTE;
+      return response;
+    },
+  };
+}
+
+function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, adopted: { ref: string; disks: { id: string; name: string; ref?: string; pool?: string }[] }, uuid: string, jobUuid: string): number {
+  const db = engine.db;
+  const { info } = plan.vm;
+  const running = info.powerState === 'Running';
+  const created = now();
+  return db.transaction(() => {
+    const template = plan.template ?? importTemplate(engine, plan.osTypeId);
+    const vmId = Number(
+      db.prepare(
+        `INSERT INTO vm_instances (uuid, instance_name, display_name, hostname, internal_name, ref, adopted, state, account_id, user_id, domain_id, zone_id, pod_id, cluster_id,
+           host_id, last_host_id, template_id, service_offering_id, os_type_id, cpu_number, cpu_speed, memory, ha_enabled, is_dynamically_scalable, hypervisor, created)
+         VALUES (?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)`,
+      ).run(
+        uuid, info.name, plan.displayName, plan.hostname, info.name, adopted.ref, running ? 'Running' : 'Stopped', plan.owner.accountId, plan.owner.userId, plan.owner.domainId,
+        plan.cluster.zone_id, plan.cluster.pod_id, plan.cluster.id, running ? plan.vm.host.id : null, plan.vm.host.id, template.id, plan.offering.id, plan.osTypeId,
+        plan.resources.cpuNumber, plan.resources.cpuSpeed, plan.resources.memory, plan.offering.offer_ha, plan.cluster.hypervisor, created,
+      ).lastInsertRowid,
+    );
+    for (const [name, value] of Object.entries(plan.details)) db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
+    if (running) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0)`).run(vmId, String(info.memoryMiB));
+    const byId = new Map(adopted.disks.map((d) => [d.id, d]));
+    plan.disks.forEach((disk, deviceId) => {
+      const handle = byId.get(disk.id);
+      if (!handle) throw ApiError.internal(`the driver did not report disk ${disk.id} of VM ${info.name} when taking it over`);
+      const volumeUuid = randomUUID();
+      const volumeId = Number(
+        db.prepare('INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, ref, pool, disk_offering_id, template_id, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
+          .run(volumeUuid, `${disk.type}-${vmId}${disk.type === 'DATADISK' ? `-${deviceId}` : ''}`, vmId, plan.owner.accountId, plan.cluster.zone_id, disk.type, deviceId, disk.size, handle.name, handle.ref ?? null, handle.pool ?? null, disk.diskOfferingId, disk.type === 'ROOT' ? template.id : null, 'Ready', created).lastInsertRowid,
+      );
+      engine.events.usage({ type: 'VOLUME.CREATE', accountId: plan.owner.accountId, zoneId: plan.cluster.zone_id, resourceId: volumeId, resourceName: `${disk.type}-${vmId}`, size: disk.size });
+    });
+    plan.nics.forEach((nic, deviceId) => {
+      // forced=true (R43): the MAC a removed VM's kept NIC still reserved passes to this VM.
+      if (nic.releaseNicId !== undefined) db.prepare(`UPDATE nics SET state='Deallocated', removed=? WHERE id=?`).run(created, nic.releaseNicId);
+      db.prepare('INSERT INTO nics (uuid, vm_id, network_id, mac_address, ip4_address, device_id, is_default, state, created) VALUES (?,?,?,?,?,?,?,?,?)')
+        .run(randomUUID(), vmId, nic.network.id, nic.mac, nic.ip, deviceId, deviceId === 0 ? 1 : 0, 'Reserved', created);
+      engine.events.usage({ type: 'NETWORK.OFFERING.ASSIGN', accountId: plan.owner.accountId, zoneId: plan.cluster.zone_id, resourceId: vmId, resourceName: nic.network.name });
+    });
+    engine.events.usage({ type: 'VM.IMPORT', accountId: plan.owner.accountId, zoneId: plan.cluster.zone_id, resourceId: vmId, resourceName: info.name, offeringId: plan.offering.id, templateId: template.id });
+    engine.events.record({
+      type: 'VM.IMPORT', description: `VM ${plan.displayName} (${uuid}) imported from ${info.name} on host ${plan.vm.host.name}, ${running ? 'running' : 'stopped'}${running ? `; ${CONSOLE_NOTE}` : ''}`,
+      userId: caller.userId, accountId: plan.owner.accountId, domainId: plan.owner.domainId, resourceType: 'VirtualMachine', resourceUuid: uuid, jobUuid,
+    });
+    engine.bus.emit('vm', { id: uuid, state: running ? 'Running' : 'Stopped', accountId: plan.owner.accountId });
+    return vmId;
+  })();
+}

@@ -1,0 +1,159 @@
+/**
+ * Discovery of the VMs on a cluster's hosts that Kiln does not manage (listUnmanagedInstances,
+ * R41), and the rules that decide whether one can be imported (R43, R49, R50). One function,
+ * `importBlockers`, serves both the list's importable / why-not column and the refusals of
+ * importUnmanagedInstance, so the list never promises what the import then refuses.
+ */
+import type { HostSession, InstanceInfo } from '../../../drivers/types.js';
+import { requireFacet } from '../../../drivers/types.js';
+import type { Engine } from '../engine.js';
+import type { Db } from '../db/database.js';
+import { ApiError } from '../registry/errors.js';
+import type { HostRow } from '../hosts/host-manager.js';
+import { vmRef } from '../vm/rows.js';
+import { mapGuestOs } from './guest-os.js';
+
+/** An unmanaged VM as one host reports it. */
+export interface UnmanagedVm {
+  host: Pick<HostRow, 'id' | 'uuid' | 'name' | 'cluster_id' | 'pod_id' | 'zone_id' | 'host_tags'>;
+  info: InstanceInfo;
+  /** The host's storage pools (names and refs), for "a disk on storage Kiln cannot see". */
+  pools: Set<string>;
+}
+
+/** Why a VM cannot be imported as asked; `param` is the parameter that would change the answer. */
+export interface ImportBlocker {
+  param: string;
+  message: string;
+}
+
+export interface ClusterRow {
+  id: number;
+  uuid: string;
+  name: string;
+  zone_id: number;
+  pod_id: number;
+  hypervisor: string;
+}
+
+/** The cluster's hosts Kiln can ask now (Up and enabled). */
+function clusterHosts(db: Db, clusterId: number): UnmanagedVm['host'][] {
+  return db
+    .prepare(`SELECT id, uuid, name, cluster_id, pod_id, zone_id, host_tags FROM hosts WHERE cluster_id=? AND removed IS NULL AND state='Up' ORDER BY id`)
+    .all(clusterId) as UnmanagedVm['host'][];
+}
+
+/** Refs of the VMs Kiln manages (every row that still exists), to leave them out of the list. */
+function managedRefs(db: Db, zoneId: number): Set<string> {
+  const rows = db.prepare(`SELECT ref, internal_name FROM vm_instances WHERE zone_id=? AND state<>'Expunged' AND removed IS NULL`).all(zoneId) as { ref: string | null; internal_name: string }[];
+  return new Set(rows.map((r) => vmRef(r)));
+}
+
+/**
+ * Every VM on the cluster's hosts that Kiln does not manage, templates excluded, in the hosts'
+ * order. A host whose driver cannot import is a 431 naming the cluster (the capability, not the
+ * hypervisor's name, decides); a host that does not answer fails the call with its own error.
+ */
+export async function listUnmanaged(engine: Engine, cluster: ClusterRow, name?: string): Promise<UnmanagedVm[]> {
+  const managed = managedRefs(engine.db, cluster.zone_id);
+  const hosts = clusterHosts(engine.db, cluster.id);
+  const perHost = await Promise.all(
+    hosts.map(async (host) => {
+      const session = await engine.hosts.session(host.id);
+      const facet = importFacet(session, cluster);
+      const [instances, inventory] = await Promise.all([facet.list(), session.inventory()]);
+      const pools = new Set(inventory.storagePools.flatMap((p) => [p.name, ...(p.ref ? [p.ref] : [])]));
+      return instances
+        .filter((info) => !info.isTemplate && !managed.has(info.ref) && (name === undefined || info.name === name))
+        .map((info) => ({ host, info, pools }));
+    }),
+  );
+  // A VM a shared-storage cluster lists on two hosts (vSphere lists each on its own host) appears once.
+  const seen = new Set<string>();
+  return perHost.flat().filter((vm) => (seen.has(vm.info.ref) ? false : (seen.add(vm.info.ref), true)));
+}
+
+export function importFacet(session: HostSession, cluster: Pick<ClusterRow, 'name'>) {
+  try {
+    return requireFacet(session, 'import', 'importing VMs');
+  } catch {
+    throw ApiError.param(`clusterid: the hypervisor of cluster ${cluster.name} cannot list or import VMs it did not create`);
+  }
+}
+
+/** Known MACs (lower case) with the VM that holds each, for R43. */
+export function knownMacs(db: Db): Map<string, { vmName: string | null; vmLive: boolean; nicId: number }> {
+  const rows = db
+    .prepare(`SELECT n.id, lower(n.mac_address) AS mac, v.display_name, (v.id IS NOT NULL AND v.removed IS NULL AND v.state<>'Expunged') AS live FROM nics n LEFT JOIN vm_instances v ON v.id=n.vm_id WHERE n.removed IS NULL`)
+    .all() as { id: number; mac: string; display_name: string | null; live: number }[];
+  return new Map(rows.map((r) => [r.mac, { vmName: r.display_name, vmLive: r.live === 1, nicId: r.id }]));
+}
+
+/** The data disks (all but the root, which is the first by position). */
+export function dataDisks(info: InstanceInfo): InstanceInfo['disks'] {
+  return [...info.disks].sort((a, b) => (a.position ?? 0) - (b.position ?? 0)).slice(1);
+}
+
+/**
+ * Everything that stops VM from being imported as asked: with `forced` a known MAC is reused
+ * (R43), with `templateid` the OS needs no mapping (R49). The first entry is the refusal the
+ * import answers; the list shows all of them.
+ */
+export function importBlockers(db: Db, vm: UnmanagedVm, options: { forced?: boolean; templateGiven?: boolean; macs?: ReturnType<typeof knownMacs> } = {}): ImportBlocker[] {
+  const { info } = vm;
+  const out: ImportBlocker[] = [];
+  if (info.powerState !== 'Running' && info.powerState !== 'Stopped') {
+    out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState}; only a running or stopped VM can be imported` });
+  }
+  if (info.disks.length === 0) out.push({ param: 'name', message: `VM ${info.name} has no disk to become its root volume` });
+  const controllers = new Set(dataDisks(info).map((d) => d.controller ?? 'unknown'));
+  if (controllers.size > 1) out.push({ param: 'name', message: `VM ${info.name} has data disks on mixed controller types (${[...controllers].join(', ')}); Kiln keeps one data-disk controller per VM` });
+  const adapters = new Set(info.nics.map((n) => n.adapterType ?? 'unknown'));
+  if (adapters.size > 1) out.push({ param: 'name', message: `VM ${info.name} has NICs of mixed adapter types (${[...adapters].join(', ')}); Kiln keeps one NIC adapter type per VM` });
+  for (const disk of info.disks) {
+    if (disk.datastore === undefined || !vm.pools.has(disk.datastore)) {
+      out.push({ param: 'name', message: `disk ${disk.id} of VM ${info.name} is on ${disk.datastore ? `storage ${disk.datastore}` : `${disk.imagePath ?? 'storage'}`}, which host ${vm.host.name} does not offer Kiln as a storage pool` });
+    }
+  }
+  const macs = options.macs ?? knownMacs(db);
+  for (const nic of info.nics) {
+    const known = macs.get(nic.macAddress.toLowerCase());
+    if (!known) continue;
+    const holder = known.vmName ? `${known.vmLive ? 'VM' : 'the removed VM'} ${known.vmName}` : 'a reserved NIC';
+    if (known.vmLive) out.push({ param: 'forced', message: `NIC ${nic.id} of VM ${info.name}: MAC ${nic.macAddress} belongs to ${holder}; two NICs Kiln manages cannot share a MAC, even with forced=true` });
+    else if (!options.forced) out.push({ param: 'forced', message: `NIC ${nic.id} of VM ${info.name}: MAC ${nic.macAddress} is already known to Kiln (${holder}); pass forced=true to reuse it` });
+  }
+  if (!options.templateGiven && mapGuestOs(db, info.osDisplayName) === undefined) {
+    out.push({ param: 'templateid', message: `VM ${info.name}: no guest OS in Kiln's list matches "${info.osDisplayName ?? 'unknown'}"; give templateid to import it` });
+  }
+  return out;
+}
+
+/** CloudStack's power state names in an unmanaged-instance response. */
+const POWER: Record<string, string> = { Running: 'PowerOn', Stopped: 'PowerOff' };
+
+/** One row of listUnmanagedInstances: R41's fields, and whether (and why not) it can be imported. */
+export function unmanagedView(db: Db, cluster: ClusterRow, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>): Record<string, unknown> {
+  const { info } = vm;
+  const blockers = importBlockers(db, vm, { macs });
+  return {
+    clusterid: cluster.uuid,
+    hostid: vm.host.uuid,
+    name: info.name,
+    osdisplayname: info.osDisplayName,
+    memory: info.memoryMiB,
+    powerstate: POWER[info.powerState] ?? 'PowerUnknown',
+    cpucorepersocket: info.cpuCoresPerSocket,
+    cpunumber: info.cpuNumber,
+    cpuspeed: info.cpuReservationMhz ?? info.cpuSpeedMhz,
+    disk: [...info.disks]
+      .sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
+      .map((d) => ({ id: d.id, capacity: d.capacityBytes, controller: d.controller, controllerunit: d.controllerUnit, imagepath: d.imagePath, position: d.position })),
+    nic: info.nics.map((n) => ({
+      id: n.id, macaddress: n.macAddress, networkname: n.networkName, vlanid: n.vlanId, pcislot: n.pciSlot, adaptertype: n.adapterType,
+      ...(n.ipAddresses?.length ? { ipaddress: n.ipAddresses } : {}),
+    })),
+    importable: blockers.length === 0,
+    ...(blockers.length ? { notimportablereason: blockers.map((b) => b.message) } : {}),
+  };
+}
