@@ -41,6 +41,7 @@ const OUTSIDE_EXTRACT_METHODS: Record<string, string> = {
   'VM.set_name_description': 'the implicit setter of the RW field name_description (the extract lists only some setters)',
   'VM.set_ha_restart_priority': 'the setter of VM.ha_restart_priority (pool HA protection), a field the extract leaves out',
   'VDI.destroy': 'VDI is outside the extract (the simulator stubs it, §6.3); removes a disk on expunge',
+  'VDI.set_name_label': 'the setter of VDI.name_label (RW): a disk carries Kiln\'s volume name',
 };
 const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
   pool: ['ha_enabled'],

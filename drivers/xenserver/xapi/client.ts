@@ -52,28 +52,13 @@ export class XapiClient {
 
   /** Logs in, following HOST_IS_SLAVE to the master. A wrong password is SESSION_AUTHENTICATION_FAILED (XapiError). */
   static async connect(opts: XapiClientOptions): Promise<XapiClient> {
-    let transport = new JsonRpcTransport({ url: opts.url, thumbprint: opts.thumbprint, timeoutMs: opts.timeoutMs });
-    let redirectedTo: string | undefined;
-    for (let hop = 0; ; hop++) {
-      const client = new XapiClient(transport, opts, redirectedTo);
-      try {
-        await client.login();
-        return client;
-      } catch (e) {
-        transport.close();
-        if (!isXapiError(e, 'HOST_IS_SLAVE') || hop >= MAX_REDIRECTS) throw e;
-        const master = e.params[0];
-        if (!master) throw e;
-        redirectedTo = master;
-        // The master keeps the URL's scheme and port unless xapi names one (host:port).
-        const next = new URL(opts.url);
-        if (/^\[.*\]$|^[^:]+$/.test(master)) next.hostname = master;
-        else next.host = master;
-        // The master must present the certificate the member was trusted by (pinned, or seen first):
-        // credentials never go to a host nobody vouched for. A pool whose hosts have their own
-        // certificates is added by its master's URL (a mismatch says so, as 'host-key-changed').
-        transport = new JsonRpcTransport({ url: next.toString(), thumbprint: transport.trust.thumbprint ?? opts.thumbprint, timeoutMs: opts.timeoutMs });
-      }
+    const client = new XapiClient(new JsonRpcTransport({ url: opts.url, thumbprint: opts.thumbprint, timeoutMs: opts.timeoutMs }), opts, undefined);
+    try {
+      await client.login();
+      return client;
+    } catch (e) {
+      client.close();
+      throw e;
     }
   }
 
@@ -104,9 +89,32 @@ export class XapiClient {
     return this.transport.httpsAgent;
   }
 
+  /**
+   * session.login_with_password; a pool member answers HOST_IS_SLAVE [master], and the login (a
+   * first one, or a re-login after the master moved) goes on there. The master keeps the URL's
+   * scheme and port unless xapi names one (host:port), and must present the certificate the member
+   * was trusted by (pinned, or seen first): credentials never go to a host nobody vouched for. A
+   * pool whose hosts have their own certificates is added by its master's URL (a mismatch says so,
+   * as 'host-key-changed').
+   */
   private async login(): Promise<void> {
-    this.session = (await this.transport.call('session.login_with_password', [this.opts.username, this.opts.password, '1.0', ORIGINATOR])) as XRef;
-    this.logins++;
+    for (let hop = 0; ; hop++) {
+      try {
+        this.session = (await this.transport.call('session.login_with_password', [this.opts.username, this.opts.password, '1.0', ORIGINATOR])) as XRef;
+        this.logins++;
+        return;
+      } catch (e) {
+        if (!isXapiError(e, 'HOST_IS_SLAVE') || hop >= MAX_REDIRECTS || !e.params[0]) throw e;
+        const master = e.params[0];
+        const next = new URL(this.transport.base.toString());
+        if (/^\[.*\]$|^[^:]+$/.test(master)) next.hostname = master;
+        else next.host = master;
+        const old = this.transport;
+        this.transport = new JsonRpcTransport({ url: next.toString(), thumbprint: old.trust.thumbprint ?? this.opts.thumbprint, timeoutMs: this.opts.timeoutMs });
+        old.close();
+        this.redirectedTo = master;
+      }
+    }
   }
 
   /** One re-login shared by every call that saw SESSION_INVALID at the same time. */

@@ -60,7 +60,9 @@ export interface XapiMethods {
   'VM.add_to_other_config': [[self: XRef, key: string, value: string], string];
   'VM.remove_from_other_config': [[self: XRef, key: string], string];
   'VM.set_ha_restart_priority': [[self: XRef, value: string], string];
+  'VM.set_affinity': [[self: XRef, value: XRef], string];
   'VM.get_record': [[self: XRef], Record<string, unknown>];
+  'VDI.set_name_label': [[self: XRef, value: string], string];
   'VDI.destroy': [[self: XRef], string];
   'host.migrate_receive': [[host: XRef, network: XRef, options: Map], Map];
   'PGPU.get_remaining_capacity': [[self: XRef, vgpuType: XRef], number];
@@ -106,7 +108,9 @@ export const SIGNATURES = {
   'VM.add_to_other_config': ['VM ref', 'string', 'string'],
   'VM.remove_from_other_config': ['VM ref', 'string'],
   'VM.set_ha_restart_priority': ['VM ref', 'string'],
+  'VM.set_affinity': ['VM ref', 'host ref'],
   'VM.get_record': ['VM ref'],
+  'VDI.set_name_label': ['VDI ref', 'string'],
   'VDI.destroy': ['VDI ref'],
   'host.migrate_receive': ['host ref', 'network ref', '(string -> string) map'],
   'PGPU.get_remaining_capacity': ['PGPU ref', 'VGPU_type ref'],

@@ -1,0 +1,369 @@
+/**
+ * The XenServer (and XCP-ng) driver on the driver contract (drivers/types.ts), over Kiln's own
+ * xapi client (xapi/). connect() opens (or shares) one XenPool per pool master and user: one
+ * session, one inventory fed by one event.from feed, whatever number of Kiln hosts sit behind it.
+ * A pool is added by its master, https://MASTER (addCluster, CloudStack's way), and its hosts are
+ * the endpoint's hosts; VMs, disks, snapshots and hosts are addressed by OpaqueRef.
+ */
+import {
+  DriverError,
+  type ConnectionForm, type ConnectionInput, type ConsoleFacet, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint,
+  type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
+  type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
+  type PowerState, type Ref, type SnapshotFacet, type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec,
+} from '../types.js';
+import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
+import { openConsole } from './console.js';
+import { mapped, toDriverError } from './errors.js';
+import { parsePoolUrl } from './names.js';
+import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
+import { disksOf, destroyVdis, unusedVdis } from './vm-disks.js';
+import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
+import { performMigration, prepareMigration } from './vm-migration.js';
+import { scaleVm } from './vm-scaling.js';
+import { createSnapshot, removeSnapshot, revertSnapshot, snapshotsOf } from './vm-snapshots.js';
+import { isXapiError } from './xapi/errors.js';
+
+export const XENSERVER_CAPABILITIES: DriverCapabilities = {
+  liveMigration: true,
+  storageMotion: true,
+  // Across pools needs the destination pool's own endpoint (migrate_send to another master): not yet.
+  crossClusterMigration: false,
+  memorySnapshots: true,
+  diskSnapshotsWhileRunning: true,
+  quiesceSnapshots: false,
+  // Snapshots are records of the pool, not of a host: they stay with the VM wherever it runs.
+  migrateWithSnapshots: true,
+  liveScaleCpu: true,
+  liveScaleMemory: true,
+  liveScaleNeedsGuestTools: true,
+  serialConsole: false,
+  vnc: true,
+  gpu: false,
+  // CloudStack's hypervisor_capabilities for XenServer 7.x/8.x.
+  maxGuestsLimit: 500,
+};
+
+// Xen's paravirtual block and network devices (blkfront/netfront); DiskBus has no "xen", and the paravirtual class is what virtio names elsewhere.
+export const XENSERVER_DEFAULTS: DriverDefaults = { diskFormat: 'vhd', diskBus: 'virtio', nicAdapter: 'netfront' };
+
+const DEFAULT_STOP_TIMEOUT_MS = 180_000;
+/** xapi HA's default host-failure timeout (ha-config:timeout): an isolated host has fenced itself by then. */
+const POOL_HA_TIMEOUT_MS = 60_000;
+
+interface Shared {
+  pool: XenPool;
+  users: number;
+}
+
+export class XenServerDriver implements HypervisorDriver {
+  readonly hypervisor = 'XenServer' as const;
+  readonly capabilities = XENSERVER_CAPABILITIES;
+  readonly defaults = XENSERVER_DEFAULTS;
+  readonly connectionForm: ConnectionForm = {
+    urlExample: 'https://xenserver-master.example.com',
+    urlRule: 'a XenServer pool is added by its master as https://MASTER[:port]; its hosts come with it',
+    credentials: [['username', 'password']],
+    adds: 'cluster',
+    trust: 'tls-certificate',
+  };
+  private readonly shared = new Map<string, Promise<Shared>>();
+
+  constructor(private readonly tuning: { eventTimeoutSeconds?: number; stopTimeoutMs?: number; haTimeoutMs?: number } = {}) {}
+
+  validateConnection(input: ConnectionInput, _scope: 'host' | 'cluster'): { url: string; name: string } {
+    let loc;
+    try {
+      loc = parsePoolUrl(input.url);
+    } catch (e) {
+      throw new DriverError(`url: ${(e as Error).message}`, 'invalid', { param: 'url' });
+    }
+    if (!input.username) throw new DriverError('username: a XenServer user (root or a pool admin) is required', 'invalid', { param: 'username' });
+    if (!input.password) throw new DriverError('password: the user\'s password is required', 'invalid', { param: 'password' });
+    return { url: loc.port === 443 ? `https://${loc.host.includes(':') ? `[${loc.host}]` : loc.host}` : loc.url, name: loc.host };
+  }
+
+  async probeTrust(url: string): Promise<TrustAnchor> {
+    const loc = parsePoolUrl(url);
+    try {
+      return { kind: 'tls-certificate', fingerprint: await probeThumbprint(loc.host, loc.port) };
+    } catch (e) {
+      throw new DriverError(`${loc.host}:${loc.port} cannot be reached for its certificate: ${(e as Error).message}`, 'unreachable');
+    }
+  }
+
+  async connect(spec: EndpointSpec): Promise<Endpoint> {
+    const loc = parsePoolUrl(spec.url);
+    if (!spec.username || !spec.password) throw new DriverError('a XenServer pool needs a username and password', 'invalid', { param: spec.username ? 'password' : 'username' });
+    const pinned = spec.pinnedTrust;
+    if (pinned && pinned.kind !== 'tls-certificate') throw new DriverError(`a XenServer pool is trusted by its TLS certificate, not by ${pinned.kind}`, 'invalid');
+    const thumbprint = pinned ? normalizeThumbprint(pinned.fingerprint) : undefined;
+    const key = `${loc.url}\n${spec.username}\n${thumbprint ?? ''}`;
+    let entry = this.shared.get(key);
+    if (!entry) {
+      entry = XenPool.open({ url: loc.url, username: spec.username, password: spec.password, thumbprint, eventTimeoutSeconds: this.tuning.eventTimeoutSeconds }).then((pool) => ({ pool, users: 0 }));
+      this.shared.set(key, entry);
+      entry.catch(() => this.shared.delete(key));
+    }
+    const shared = await entry;
+    shared.users++;
+    return new XenEndpoint(shared.pool, spec.hostId, { stopTimeoutMs: this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, haTimeoutMs: this.tuning.haTimeoutMs ?? POOL_HA_TIMEOUT_MS }, async () => {
+      if (--shared.users > 0) return;
+      this.shared.delete(key);
+      await shared.pool.close();
+    });
+  }
+}
+
+class XenEndpoint implements Endpoint {
+  constructor(
+    readonly pool: XenPool,
+    readonly hostId: string,
+    readonly tuning: { stopTimeoutMs: number; haTimeoutMs: number },
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  get trust(): TrustAnchor | undefined {
+    const t = this.pool.thumbprint;
+    return t ? { kind: 'tls-certificate', fingerprint: t } : undefined;
+  }
+
+  async hosts(): Promise<EndpointHost[]> {
+    this.pool.assertReachable('listing the hosts');
+    return this.pool.hosts();
+  }
+
+  host(ref: Ref): HostSession {
+    if (!this.pool.host(ref)) throw new DriverError(`host ${ref} is not in this pool`, 'not-found');
+    return new XenHostSession(this, ref);
+  }
+
+  onEvent(listener: (event: EndpointEvent) => void): () => void {
+    return this.pool.onEvent(listener);
+  }
+
+  async reattachTask(taskRef: Ref, options: OperationOptions = {}): Promise<TaskOutcome> {
+    this.pool.assertReachable(`reattaching task ${taskRef}`);
+    try {
+      const result = await this.pool.client.waitForTask(taskRef, { signal: options.signal, onProgress: options.onProgress });
+      await this.pool.client.call('task.destroy', taskRef).catch(() => undefined);
+      return { state: 'success', result: typeof result === 'string' && result.startsWith('OpaqueRef:') ? result : undefined };
+    } catch (e) {
+      if (isXapiError(e, 'TASK_CANCELLED')) return { state: 'cancelled', error: e.message };
+      if (isXapiError(e, 'HANDLE_INVALID')) return { state: 'error', error: `task ${taskRef} is gone (xapi keeps finished tasks only until they are destroyed or the master restarts)` };
+      if (isXapiError(e)) return { state: 'error', error: e.message };
+      throw toDriverError(e, `reattaching task ${taskRef}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.release();
+  }
+}
+
+class XenHostSession implements HostSession {
+  readonly capabilities = XENSERVER_CAPABILITIES;
+  readonly snapshots: SnapshotFacet;
+  readonly migration: MigrationFacet;
+  readonly console: ConsoleFacet;
+
+  constructor(
+    private readonly endpoint: XenEndpoint,
+    readonly ref: Ref,
+  ) {
+    this.snapshots = this.snapshotFacet();
+    this.migration = this.migrationFacet();
+    this.console = { graphical: { protocol: 'vnc', open: (vm) => openConsole(this.pool, this.vm(vm)) } };
+  }
+
+  get hostId(): string {
+    return this.endpoint.hostId;
+  }
+
+  get trust(): TrustAnchor | undefined {
+    return this.endpoint.trust;
+  }
+
+  private get pool(): XenPool {
+    return this.endpoint.pool;
+  }
+
+  /**
+   * Pool HA is xapi's isolation response: a host cut off from the pool's heartbeat fences itself,
+   * and the pool restarts its protected VMs. Present only while the pool has HA on; Kiln then waits
+   * the HA timeout before acting on a lost host, and follows xapi's restarts (initiator 'platform').
+   */
+  get isolationFencing(): IsolationFencingFacet | undefined {
+    if (!this.pool.haEnabled) return undefined;
+    return { timeoutMs: this.endpoint.tuning.haTimeoutMs, arm: async () => undefined, disarm: async () => undefined };
+  }
+
+  /** A VM living on this host (running here, or halted with this host as its home); else not-found. */
+  private vm(ref: Ref): Ref {
+    const v = this.pool.vm(ref);
+    if (!isGuest(v) || this.pool.homeOf(v) !== this.ref) throw new DriverError(`VM ${ref} is not on host ${this.pool.host(this.ref)?.name_label ?? this.ref}`, 'not-found');
+    return ref;
+  }
+
+  /** A pool member that is not live cannot be asked anything about its VMs. */
+  private assertLive(doing: string): void {
+    this.pool.assertReachable(doing);
+    if (!this.pool.hostLive(this.ref)) throw new DriverError(`${doing}: host ${this.pool.host(this.ref)?.name_label ?? this.ref} is not live in its pool`, 'unreachable');
+  }
+
+  async inventory(): Promise<HostInventory> {
+    this.assertLive('reading the host inventory');
+    const h = this.pool.host(this.ref);
+    if (!h) throw new DriverError(`host ${this.ref} is no longer in the pool`, 'not-found');
+    const metrics = this.pool.inventory.get('host_metrics', h.metrics);
+    const cpus = Number(h.cpu_info?.['cpu_count'] ?? 0);
+    const storagePools = this.pool.inventory.all('SR')
+      .filter(([, s]) => s.content_type !== 'iso' && s.type !== 'iso' && s.type !== 'udev')
+      .map(([ref, s]) => ({ ref, name: s.name_label, capacityBytes: Number(s.physical_size ?? 0), availableBytes: Math.max(0, Number(s.physical_size ?? 0) - Number(s.physical_utilisation ?? 0)), shared: s.shared === true }));
+    const networks = this.pool.inventory.all('network').map(([ref, n]) => ({ ref, name: n.name_label, bridge: n.bridge || undefined }));
+    const pciDevices = (h.PCIs ?? []).flatMap((p) => {
+      const r = this.pool.inventory.get('PCI', p);
+      return r ? [{ address: r.pci_id, vendor: r.vendor_name, product: r.device_name, className: r.class_name }] : [];
+    });
+    const sv = h.software_version ?? {};
+    return {
+      hostname: h.hostname || h.name_label,
+      hypervisorVersion: [sv['product_brand'] ?? 'XenServer', sv['product_version'] ?? sv['platform_version'] ?? ''].filter(Boolean).join(' '),
+      cpuSockets: Number(h.cpu_info?.['socket_count'] ?? 1) || 1,
+      cpuNumber: cpus,
+      cpuSpeedMhz: Math.round(Number(h.cpu_info?.['speed'] ?? 0)),
+      memoryTotalMiB: Math.floor(Number(metrics?.memory_total ?? 0) / MiB),
+      memoryFreeMiB: Math.floor(Number(metrics?.memory_free ?? 0) / MiB),
+      storagePools, networks, pciDevices, gpus: [],
+    };
+  }
+
+  async listInstances(): Promise<InstanceInfo[]> {
+    this.assertLive('listing the VMs');
+    return this.pool.vmsOn(this.ref).map(([ref, v]) => this.instance(ref, v));
+  }
+
+  private instance(ref: Ref, v: NonNullable<ReturnType<XenPool['vm']>>): InstanceInfo {
+    const metrics = v.power_state === 'Running' ? this.pool.inventory.get('VM_metrics', v.metrics) : undefined;
+    return {
+      ref, name: v.name_label, uuid: v.other_config?.[KILN_UUID_KEY] ?? v.uuid, powerState: powerOf(v.power_state),
+      cpuNumber: Number(metrics?.VCPUs_number || v.VCPUs_at_startup), memoryMiB: Math.round(Number(v.memory_dynamic_max) / MiB),
+      isTemplate: false,
+      disks: disksOf(this.pool, ref).map((d) => ({ id: d.vdi, label: d.record.name_label, capacityBytes: Number(d.record.virtual_size ?? 0), datastore: this.pool.inventory.get('SR', d.record.SR)?.name_label })),
+      nics: [],
+    };
+  }
+
+  async powerState(vm: Ref): Promise<PowerState | 'Missing'> {
+    this.assertLive(`reading the power state of ${vm}`);
+    const v = this.pool.vm(vm);
+    return isGuest(v) && this.pool.homeOf(v) === this.ref ? powerOf(v.power_state) : 'Missing';
+  }
+
+  async define(spec: VmSpec, options: OperationOptions = {}): Promise<DefineResult> {
+    this.assertLive(`defining ${spec.internalName}`);
+    let taskRef: string | undefined;
+    const defined = await defineVm(this.pool, this.ref, spec, { ...options, onTask: (t) => { taskRef ??= t; options.onTask?.(t); } });
+    return { ...defined, taskRef };
+  }
+
+  async start(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    this.assertLive(`starting ${label(this.pool, ref)}`);
+    return this.withTaskRef(options, (o) => startVm(this.pool, this.ref, ref, this.pool.vm(ref)!, o));
+  }
+
+  async stop(vm: Ref, options: StopOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    return this.withTaskRef(options, (o) => stopVm(this.pool, ref, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.endpoint.tuning.stopTimeoutMs }));
+  }
+
+  async reboot(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    return this.withTaskRef(options, (o) => rebootVm(this.pool, ref, o));
+  }
+
+  async reset(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    return this.withTaskRef(options, (o) => resetVm(this.pool, ref, o));
+  }
+
+  async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    return this.withTaskRef(options, (o) => destroyVm(this.pool, ref, options.removeDisks, o));
+  }
+
+  /** Disks (by Kiln's volume name) that no VM uses any more. */
+  async deleteDisks(disks: string[]): Promise<void> {
+    this.pool.assertReachable('deleting disks');
+    const names = new Set(disks);
+    const unused = unusedVdis(this.pool);
+    const gone = this.pool.inventory.all('VDI').filter(([ref, d]) => unused.has(ref) && names.has(d.name_label)).map(([ref]) => ref);
+    await mapped('deleting disks', () => destroyVdis(this.pool, gone));
+  }
+
+  async attachIso(_vm: Ref, _isoPath: string): Promise<void> {
+    throw new DriverError('ISO attach is not supported on XenServer yet', 'unsupported');
+  }
+
+  async detachIso(_vm: Ref): Promise<void> {
+    throw new DriverError('ISO detach is not supported on XenServer yet', 'unsupported');
+  }
+
+  async scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options: OperationOptions = {}): Promise<OperationResult> {
+    const ref = this.vm(vm);
+    return this.withTaskRef(options, (o) => scaleVm(this.pool, ref, resources, live, o));
+  }
+
+  /** Runs an operation, collecting the first task ref it reports for the OperationResult. */
+  private async withTaskRef(options: OperationOptions, fn: (o: OperationOptions) => Promise<unknown>): Promise<OperationResult> {
+    let taskRef: string | undefined;
+    await fn({
+      signal: options.signal, onProgress: options.onProgress,
+      onTask: (t) => {
+        taskRef ??= t;
+        options.onTask?.(t);
+      },
+    });
+    return taskRef ? { taskRef } : undefined;
+  }
+
+  private snapshotFacet(): SnapshotFacet {
+    return {
+      create: async (vm, s, options = {}) => {
+        const ref = this.vm(vm);
+        let taskRef: string | undefined;
+        const snap = await createSnapshot(this.pool, ref, s, { ...options, onTask: (t) => { taskRef ??= t; options.onTask?.(t); } });
+        return { ref: snap, taskRef };
+      },
+      list: async (vm) => snapshotsOf(this.pool, this.vm(vm)),
+      revert: async (vm, snapshot, options = {}) => {
+        const ref = this.vm(vm);
+        return this.withTaskRef(options, (o) => revertSnapshot(this.pool, ref, snapshot, o));
+      },
+      remove: async (vm, snapshot, options = {}) => {
+        const ref = this.vm(vm);
+        return this.withTaskRef(options, (o) => removeSnapshot(this.pool, ref, snapshot, o));
+      },
+    };
+  }
+
+  private migrationFacet(): MigrationFacet {
+    return {
+      // On the destination: checked against the inventory; nothing is sent.
+      prepare: async (req: MigrationRequest): Promise<MigrationTicket> => {
+        const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
+        const plan = prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
+        return { hostRef: this.ref, destination: this, data: { host: plan.host, vdis: JSON.stringify(plan.vdis) } };
+      },
+      // On the source: the task.
+      perform: async (req, ticket, options = {}) => {
+        const ref = this.vm(req.vm);
+        const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };
+        return this.withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));
+      },
+    };
+  }
+}
+
+export { XenPool } from './pool.js';
