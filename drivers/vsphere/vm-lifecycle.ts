@@ -220,16 +220,26 @@ const powerStateOf = (ep: VsphereEndpoint, vm: MoRef): string | undefined => asS
 const toolsRunning = (ep: VsphereEndpoint, vm: MoRef): boolean => ep.cache.get(vm)?.props['guest.toolsRunningStatus'] === 'guestToolsRunning';
 const vmLabel = (ep: VsphereEndpoint, vm: MoRef): string => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
 
+/**
+ * The power state (and Tools) as the server has them now, read into the cache. A power decision
+ * is never taken on the cache alone: a stream answer computed before Kiln's own last refresh can
+ * still arrive after it and put an older state back for a moment.
+ */
+async function livePower(ep: VsphereEndpoint, vm: MoRef): Promise<string | undefined> {
+  await ep.refresh(vm, ['runtime.powerState', 'guest.toolsRunningStatus']);
+  return powerStateOf(ep, vm);
+}
+
 export async function powerOn(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
   ep.assertReachable(`starting ${vmLabel(ep, vm)}`);
-  if (powerStateOf(ep, vm) === 'poweredOn') throw new DriverError(`${vmLabel(ep, vm)} is already running`, 'invalid');
+  if ((await livePower(ep, vm)) === 'poweredOn') throw new DriverError(`${vmLabel(ep, vm)} is already running`, 'invalid');
   await mapped(`starting ${vmLabel(ep, vm)}`, () => runTask(() => vim.powerOn(ep.client, vm), opts));
   await ep.refresh(vm, POWER_PATHS);
 }
 
 export async function powerOff(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<void> {
   ep.assertReachable(`powering off ${vmLabel(ep, vm)}`);
-  if (powerStateOf(ep, vm) === 'poweredOff') return;
+  if ((await livePower(ep, vm)) === 'poweredOff') return;
   try {
     await runTask(() => vim.powerOff(ep.client, vm), opts);
   } catch (e) {
@@ -253,7 +263,7 @@ export type StopOutcome = 'already-off' | 'guest-shutdown' | 'powered-off-after-
 export async function stopVm(ep: VsphereEndpoint, vm: MoRef, a: StopArgs): Promise<StopOutcome> {
   const label = vmLabel(ep, vm);
   ep.assertReachable(`stopping ${label}`);
-  if (powerStateOf(ep, vm) === 'poweredOff') return 'already-off';
+  if ((await livePower(ep, vm)) === 'poweredOff') return 'already-off';
   if (a.forced) {
     await powerOff(ep, vm, a);
     return 'powered-off-forced';
@@ -271,7 +281,9 @@ export async function stopVm(ep: VsphereEndpoint, vm: MoRef, a: StopArgs): Promi
     return 'powered-off-no-tools';
   }
   try {
-    await ep.waitFor(() => powerStateOf(ep, vm) === 'poweredOff', a.timeoutMs, `guest shutdown of ${label}`, a.signal);
+    const deadline = Date.now() + a.timeoutMs;
+    do await ep.waitFor(() => powerStateOf(ep, vm) === 'poweredOff', Math.max(0, deadline - Date.now()), `guest shutdown of ${label}`, a.signal);
+    while ((await livePower(ep, vm)) !== 'poweredOff');
     return 'guest-shutdown';
   } catch (e) {
     if (!(e instanceof DriverError) || e.category !== 'timeout') throw e;
@@ -284,7 +296,7 @@ export async function stopVm(ep: VsphereEndpoint, vm: MoRef, a: StopArgs): Promi
 export async function rebootVm(ep: VsphereEndpoint, vm: MoRef, opts: TaskOptions = {}): Promise<'guest-reboot' | 'reset'> {
   const label = vmLabel(ep, vm);
   ep.assertReachable(`rebooting ${label}`);
-  if (powerStateOf(ep, vm) !== 'poweredOn') throw new DriverError(`${label} is not running; only a running VM reboots`, 'invalid');
+  if ((await livePower(ep, vm)) !== 'poweredOn') throw new DriverError(`${label} is not running; only a running VM reboots`, 'invalid');
   if (toolsRunning(ep, vm)) {
     try {
       await vim.rebootGuest(ep.client, vm);

@@ -81,6 +81,14 @@ export class Vcsim {
     this.run('rekey');
   }
 
+  /** Restarts it on the same port and password with a new certificate: a vCenter whose certificate was replaced, as Kiln's stored URL still names it. */
+  rekeyInPlace(): void {
+    const { port, password } = this.info;
+    this.run('stop');
+    for (const file of ['cert.pem', 'key.pem']) rmSync(path.join(this.workDir, file), { force: true });
+    this.run('start', ...this.flags, '-l', `127.0.0.1:${port}`, '-password', password);
+  }
+
   stop(): void {
     this.run('stop');
     rmSync(this.workDir, { recursive: true, force: true });

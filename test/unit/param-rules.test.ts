@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
-import { HOSTNAME_RULE, SSH_FINGERPRINT_RULE, SSH_URL_RULE } from '../../main/engine/registry/param-rules.js';
+import { HOSTNAME_RULE, SSH_FINGERPRINT_RULE, SSH_URL_RULE, TRUST_FINGERPRINT_RULE } from '../../main/engine/registry/param-rules.js';
 
 let t: TestEngine;
 let ids: ReturnType<typeof demoIds>;
@@ -52,7 +52,7 @@ describe('the hostname rule', () => {
     const re = new RegExp(param('deployVirtualMachine', 'name').pattern!);
     expect(['1web', 'web-', 'a_b'].map((v) => re.test(v))).toEqual([false, false, false]);
     expect(['web1', 'a', 'my-vm-2'].map((v) => re.test(v))).toEqual([true, true, true]);
-    expect(param('acceptHostKey', 'fingerprint')).toMatchObject({ pattern: SSH_FINGERPRINT_RULE.pattern });
+    expect(param('acceptHostKey', 'fingerprint')).toMatchObject({ pattern: TRUST_FINGERPRINT_RULE.pattern });
     expect(param('addHost', 'hostkeyfingerprint')).toMatchObject({ pattern: SSH_FINGERPRINT_RULE.pattern });
     // A parameter without a rule has none.
     expect(param('deployVirtualMachine', 'displayname').pattern).toBeUndefined();
@@ -76,6 +76,6 @@ describe('the SSH fingerprint rule', () => {
     const host = t.engine.db.prepare('SELECT uuid FROM hosts LIMIT 1').pluck().get() as string;
     const res = await t.call('acceptHostKey', { id: host, fingerprint: 'SHA256:short' });
     expect(res.status).toBe(431);
-    expect(res.body['errortext']).toBe(`fingerprint: "SHA256:short" ${SSH_FINGERPRINT_RULE.message}`);
+    expect(res.body['errortext']).toBe(`fingerprint: "SHA256:short" ${TRUST_FINGERPRINT_RULE.message}`);
   });
 });

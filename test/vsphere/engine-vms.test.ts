@@ -88,6 +88,14 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect(createHash('sha256').update(flat).digest('hex')).toBe(createHash('sha256').update(RAW_IMAGE).digest('hex'));
   });
 
+
+  it('listDetailOptions offers the VMware details from the driver', async () => {
+    const opts = (await t.call('listDetailOptions', { resourcetype: 'UserVm', resourceid: vm.id })).body['detailoptions'] as { details: Record<string, string[]> };
+    expect(opts.details['rootDiskController']).toEqual(expect.arrayContaining(['osdefault', 'lsilogic', 'pvscsi', 'sata']));
+    expect(opts.details['dataDiskController']).toEqual(expect.arrayContaining(['lsilogic', 'pvscsi']));
+    expect(opts.details['nicAdapter']).toEqual(['E1000', 'E1000e', 'PCNet32', 'Vmxnet2', 'Vmxnet3']);
+  });
+
   it('stop: a guest shutdown through Tools within vm.stop.timeout, a power-off after it, and forced; start and reboot between; listVirtualMachines says each state', async () => {
     const ref = (await vcenterVms()).get(vm.instancename)!.ref.value;
     await setTools(ref, true);
@@ -103,7 +111,7 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     run = await runJob('startVirtualMachine', { id: vm.id });
     expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
     expect(await vmOf(vm.id)).toMatchObject({ state: 'Running' });
-    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    expect(String(jobTask(run.jobid)), 'run.jobid #1').toMatch(/^Task:/);
     // The guest is slower than vm.stop.timeout (1 s): powered off after it, by PowerOffVM_Task.
     await setTools(ref, true);
     await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '1' });
@@ -111,7 +119,7 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     run = await runJob('stopVirtualMachine', { id: vm.id });
     expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
-    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    expect(String(jobTask(run.jobid)), 'run.jobid #2').toMatch(/^Task:/);
     expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
     await runJob('startVirtualMachine', { id: vm.id });
     // Forced: no guest shutdown at all, even with Tools.
@@ -121,7 +129,7 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     run = await runJob('stopVirtualMachine', { id: vm.id, forced: 'true' });
     expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
     expect(Date.now() - t0).toBeLessThan(1400);
-    expect(jobTask(run.jobid)).toMatch(/^Task:/);
+    expect(String(jobTask(run.jobid)), 'run.jobid #3').toMatch(/^Task:/);
     expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
     expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOff');
     // Start, then reboot: RebootGuest with Tools (a new boot time, still Running).
@@ -136,12 +144,130 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOn');
   });
 
-  it('listDetailOptions offers the VMware details from the driver', async () => {
-    const opts = (await t.call('listDetailOptions', { resourcetype: 'UserVm', resourceid: vm.id })).body['detailoptions'] as { details: Record<string, string[]> };
-    expect(opts.details['rootDiskController']).toEqual(expect.arrayContaining(['osdefault', 'lsilogic', 'pvscsi', 'sata']));
-    expect(opts.details['dataDiskController']).toEqual(expect.arrayContaining(['lsilogic', 'pvscsi']));
-    expect(opts.details['nicAdapter']).toEqual(['E1000', 'E1000e', 'PCNet32', 'Vmxnet2', 'Vmxnet3']);
+  it('scale of the running VM: refused without VMware Tools (VM unchanged), done with them', async () => {
+    const ref = (await vcenterVms()).get(vm.instancename)!.ref.value;
+    const hw = async () => getProperties(admin, new MoRef('VirtualMachine', ref), ['config.hardware.numCPU', 'config.hardware.memoryMB']);
+    await t.call('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: z.zoneid });
+    await setTools(ref, false);
+    const refused = await runJob('scaleVirtualMachine', { id: vm.id, serviceofferingid: z.offerings['Medium Instance']! });
+    expect(refused.job['jobstatus'], JSON.stringify(refused)).toBe(2);
+    expect(String((refused.job['jobresult'] as { errortext: string }).errortext)).toMatch(/VMware Tools are not running/);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running', memory: 512 });
+    expect(await hw()).toMatchObject({ 'config.hardware.memoryMB': 512 });
+    await setTools(ref, true);
+    const done = await runJob('scaleVirtualMachine', { id: vm.id, serviceofferingid: z.offerings['Medium Instance']! });
+    expect(done.job['jobstatus'], JSON.stringify(done.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running', memory: 1024 });
+    expect(await hw()).toMatchObject({ 'config.hardware.memoryMB': 1024 });
+    expect(String(jobTask(done.jobid)), 'done.jobid #4').toMatch(/^Task:/);
   });
+
+  it('live migration to the other host, then with its root volume onto the second datastore (migrateVirtualMachineWithVolume)', async () => {
+    const names = Object.keys(z.hosts).sort();
+    const other = Object.values(z.hosts).find((h) => h !== vm.hostid)!;
+    let run = await runJob('migrateVirtualMachine', { virtualmachineid: vm.id, hostid: other });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running', hostid: other });
+    expect((await vcenterVms()).get(vm.instancename)).toMatchObject({ power: 'poweredOn', host: hostRef(other) });
+    expect(String(jobTask(run.jobid)), 'run.jobid #5').toMatch(/^Task:/);
+    const root = ((await t.call('listVolumes', { virtualmachineid: vm.id, type: 'ROOT' })).body['volume'] as { id: string }[])[0]!;
+    const back = z.hosts[names[0]!] === other ? z.hosts[names[1]!]! : z.hosts[names[0]!]!;
+    run = await runJob('migrateVirtualMachineWithVolume', { virtualmachineid: vm.id, hostid: back, 'migrateto[0].volume': root.id, 'migrateto[0].pool': 'LocalDS_1' });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running', hostid: back });
+    const moved = (await vcenterVms()).get(vm.instancename)!;
+    expect(moved).toMatchObject({ power: 'poweredOn', host: hostRef(back) });
+    const dsNames = await Promise.all(moved.datastores.map(async (d) => asString((await getProperties(admin, new MoRef('Datastore', d), ['name']))['name'])));
+    expect(dsNames).toContain('LocalDS_1');
+    vm = await vmOf(vm.id);
+  });
+
+  it('a snapshot tree: two in a line, revert to the first, a branch from it, remove the first (its children move up); vCenter holds the same tree', async () => {
+    const ref = (await vcenterVms()).get(vm.instancename)!.ref.value;
+    const take = async (name: string) => {
+      const r = await runJob('createVMSnapshot', { virtualmachineid: vm.id, name, snapshotmemory: 'true' });
+      expect(r.job['jobstatus'], JSON.stringify(r.job['jobresult'])).toBe(1);
+      return (r.job['jobresult'] as { vmsnapshot: { id: string } }).vmsnapshot.id;
+    };
+    const list = async () => (((await t.call('listVMSnapshot', { virtualmachineid: vm.id })).body['vmSnapshot'] ?? []) as { id: string; displayname: string; parentName?: string; current: boolean }[])
+      .map((s) => [s.displayname, s.parentName ?? null, s.current]).sort();
+    const tree = async () => {
+      const info = asObject((await getProperties(admin, new MoRef('VirtualMachine', ref), ['snapshot']))['snapshot']);
+      const out: [string, string | null][] = [];
+      const walk = (nodes: unknown, parent: string | null) => {
+        for (const n of asArray(nodes as never).map(asObject)) {
+          out.push([asString(n['name'])!, parent]);
+          walk(n['childSnapshotList'], asString(n['name'])!);
+        }
+      };
+      walk(info['rootSnapshotList'], null);
+      return out.sort();
+    };
+    const s1 = await take('first');
+    await take('second');
+    const revert = await runJob('revertToVMSnapshot', { vmsnapshotid: s1 });
+    expect(revert.job['jobstatus'], JSON.stringify(revert.job['jobresult'])).toBe(1);
+    expect(await vmOf(vm.id)).toMatchObject({ state: 'Running' });
+    await take('branch');
+    expect(await list()).toEqual([['branch', 'first', true], ['first', null, false], ['second', 'first', false]]);
+    const names = Object.fromEntries(((await t.call('listVMSnapshot', { virtualmachineid: vm.id })).body['vmSnapshot'] as { id: string; displayname: string; name: string }[]).map((s) => [s.displayname, s.name]));
+    expect(await tree()).toEqual([[names['branch'], names['first']], [names['first'], null], [names['second'], names['first']]].sort());
+    const removed = await runJob('deleteVMSnapshot', { vmsnapshotid: s1 });
+    expect(removed.job['jobstatus'], JSON.stringify(removed.job['jobresult'])).toBe(1);
+    expect(await list()).toEqual([['branch', null, true], ['second', null, false]]);
+    expect(await tree()).toEqual([[names['branch'], null], [names['second'], null]].sort());
+  });
+
+  it('destroy with expunge: gone from listVirtualMachines and from vCenter (its snapshots with it)', async () => {
+    const run = await runJob('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
+    expect(run.job['jobstatus'], JSON.stringify(run.job['jobresult'])).toBe(1);
+    expect((await t.call('listVirtualMachines', { id: vm.id })).body['virtualmachine']).toBeUndefined();
+    const left = [...(await vcenterVms()).entries()].filter(([, v]) => !v.template);
+    expect(left).toEqual([]);
+  });
+
+  it('a deploy that fails in vCenter (the network has no port group there) leaves the VM in Error and nothing in vCenter; destroy with expunge then removes it', async () => {
+    const net = ((await t.call('createNetwork', { name: 'No Such Portgroup', zoneid: z.zoneid, guestiptype: 'L2' })).body['network'] as { id: string }).id;
+    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: net, name: 'vmw-fails' });
+    expect(job['jobstatus']).toBe(2);
+    expect(String((job['jobresult'] as { errortext: string }).errortext)).toMatch(/no network named "No Such Portgroup" in vCenter/);
+    const failed = ((await t.call('listVirtualMachines', { name: 'vmw-fails' })).body['virtualmachine'] as Vm[])[0]!;
+    expect(failed.state).toBe('Error');
+    expect([...(await vcenterVms()).values()].filter((v) => !v.template)).toEqual([]);
+    const expunged = await runJob('destroyVirtualMachine', { id: failed.id, expunge: 'true' });
+    expect(expunged.job['jobstatus'], JSON.stringify(expunged)).toBe(1);
+    expect((await t.call('listVirtualMachines', { name: 'vmw-fails' })).body['virtualmachine']).toBeUndefined();
+  });
+
+
+  it('a changed vCenter certificate: the hosts are refused (Alert, the new thumbprint named) until an admin accepts it with acceptHostKey; then all of them are Up on the new pin', async () => {
+    const old = sim.info.thumbprint;
+    sim.rekeyInPlace();
+    expect(sim.info.thumbprint).not.toBe(old);
+    const rows = () => t.engine.db.prepare(`SELECT id, uuid, state, trust_fingerprint FROM hosts WHERE hypervisor='VMware' AND removed IS NULL ORDER BY name`).all() as { id: number; uuid: string; state: string; trust_fingerprint: string }[];
+    // The background host check reconnects each host; each is refused by the pin.
+    for (let i = 0; i < 100 && rows().some((r) => r.state === 'Up'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const r of rows()) await expect(t.engine.hosts.session(r.id)).rejects.toThrow(/has changed/);
+    const listed = (await t.call('listHosts', { clusterid: z.clusterid })).body['host'] as { id: string; state: string; hostkeyfingerprint: string; details?: { lasterror: string } }[];
+    for (const h of listed) {
+      expect(h).toMatchObject({ state: 'Alert', hostkeyfingerprint: old });
+      expect(h.details?.lasterror).toContain(`the server presented ${sim.info.thumbprint}`);
+    }
+    // A deploy is refused while they are in Alert, writing nothing.
+    const deploy = await t.call('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-refused' });
+    expect(deploy.status).toBe(533);
+    // The wrong kind of fingerprint and a malformed one are 431s naming it.
+    const ssh = await t.call('acceptHostKey', { id: listed[0]!.id, fingerprint: `SHA256:${'A'.repeat(43)}` });
+    expect(ssh.status).toBe(431);
+    expect(String(ssh.body['errortext'])).toMatch(/^fingerprint: host .* is trusted by its endpoint's TLS certificate/);
+    expect((await t.call('acceptHostKey', { id: listed[0]!.id, fingerprint: 'AB:CD' })).status).toBe(431);
+    expect(rows().every((r) => r.trust_fingerprint === old)).toBe(true);
+    // The admin accepts the thumbprint the refusal named (lower case is fine).
+    const accepted = await t.call('acceptHostKey', { id: listed[0]!.id, fingerprint: sim.info.thumbprint.toLowerCase() });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect(accepted.body['host']).toMatchObject({ state: 'Up', hostkeyfingerprint: sim.info.thumbprint });
+    expect(rows().map((r) => [r.state, r.trust_fingerprint])).toEqual(rows().map(() => ['Up', sim.info.thumbprint]));
+  }, 20_000);
 });
 
 /** GET of a datastore file over vcsim's /folder service, with the admin session's cookie. */

@@ -24,6 +24,12 @@ export const SSH_FINGERPRINT_RULE: ParamRule = {
   message: 'is not an SSH host-key fingerprint: SHA256: followed by 43 base64 characters',
 };
 
+/** What a host is trusted by, as an admin accepts a changed one: an SSH host key or a TLS certificate's SHA-256 thumbprint (vCenter's AB:CD:… form). */
+export const TRUST_FINGERPRINT_RULE: ParamRule = {
+  pattern: '^(?:SHA256:[A-Za-z0-9+/]{43}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31})$',
+  message: 'is neither an SSH host-key fingerprint (SHA256: followed by 43 base64 characters) nor a TLS certificate thumbprint (32 hex pairs, AB:CD:…)',
+};
+
 /** A KVM host's SSH address before it is added (probeHostKey): a host name or address, an optional port. */
 export const SSH_URL_RULE: ParamRule = {
   pattern: '^ssh://(?:\\[[0-9A-Fa-f:.]+\\]|[^\\s/:@\\[\\]]+)(?::\\d{1,5})?/?$',
