@@ -72,8 +72,8 @@ describe('createVolume', () => {
     const before = dbFingerprint(t.engine);
     const refusals: [Record<string, string>, RegExp][] = [
       [{ zoneid: ids.zoneid, diskofferingid: customOffering }, /^size: disk offering Custom is custom; give size/],
-      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '0' }, /^size: 0 GB is outside 1\.\.1024 GB/],
-      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '5000' }, /^size: 5000 GB is outside/],
+      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '0' }, /^size: "0" is not a volume size in GB: a whole number from 1 to 1024/],
+      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '5000' }, /^size: "5000" is not a volume size in GB/],
       [{ zoneid: ids.zoneid, diskofferingid: ids.diskSmall, size: '9' }, /^size: disk offering Small has a fixed size of 5 GB/],
       [{ diskofferingid: customOffering, size: '1' }, /^zoneid: /],
       [{ zoneid: ids.zoneid, diskofferingid: ids.zoneid, size: '1' }, /diskofferingid/],

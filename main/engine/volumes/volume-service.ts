@@ -35,9 +35,6 @@ export interface DataVolumeRow extends VolumeRow {
   attached: string | null;
 }
 
-/** CloudStack's custom.diskoffering.size.min / .max (GB). */
-const CUSTOM_MIN_GB = 1;
-const CUSTOM_MAX_GB = 1024;
 /** Device ids a data disk may take (0 is the root disk). */
 const MAX_DEVICE_ID = 15;
 
@@ -70,8 +67,8 @@ export class VolumeService {
     const { offering } = input;
     let size: number;
     if (offering.is_customized === 1) {
+      // Its range is the parameter's rule (VOLUME_SIZE_RULE), checked before any handler runs.
       if (input.sizeGb === undefined) throw ApiError.param(`size: disk offering ${offering.name} is custom; give size (GB)`);
-      if (input.sizeGb < CUSTOM_MIN_GB || input.sizeGb > CUSTOM_MAX_GB) throw ApiError.param(`size: ${input.sizeGb} GB is outside ${CUSTOM_MIN_GB}..${CUSTOM_MAX_GB} GB`);
       size = input.sizeGb * GiB;
     } else {
       if (input.sizeGb !== undefined) throw ApiError.param(`size: disk offering ${offering.name} has a fixed size of ${Math.round(offering.disk_size / GiB)} GB; give size only with a custom offering`);
@@ -225,7 +222,6 @@ export class VolumeService {
       if (offering && offering.is_customized !== 1 && volume.volume_type === 'DATADISK') {
         throw ApiError.param(`size: volume ${volume.name} has the fixed-size disk offering ${offering.name}; give diskofferingid of a custom offering (or of another size) to resize it`);
       }
-      if (input.sizeGb < CUSTOM_MIN_GB || input.sizeGb > CUSTOM_MAX_GB) throw ApiError.param(`size: ${input.sizeGb} GB is outside ${CUSTOM_MIN_GB}..${CUSTOM_MAX_GB} GB`);
       sizeBytes = input.sizeGb * GiB;
     }
     if (sizeBytes === volume.size) throw ApiError.param(`size: volume ${volume.name} is already ${Math.round(sizeBytes / GiB)} GB`);

@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { VOLUME_SIZE_RULE } from '../../volumes/size-rule.js';
 import { byUuid } from '../../lookup.js';
 import { ApiError } from '../../registry/errors.js';
 import { resolveOwner } from '../../vm/deploy-input.js';
@@ -15,7 +16,7 @@ export default defineCommand({
     { name: 'diskofferingid', type: 'uuid', required: true, description: 'the ID of the disk offering' },
     { name: 'zoneid', type: 'uuid', description: 'the ID of the availability zone (default: the zone of virtualmachineid)' },
     { name: 'name', type: 'string', description: 'the name of the disk volume' },
-    { name: 'size', type: 'long', description: 'Arbitrary volume size in GB, for a custom disk offering' },
+    { name: 'size', type: 'long', description: 'Arbitrary volume size in GB, for a custom disk offering', rule: VOLUME_SIZE_RULE },
     { name: 'virtualmachineid', type: 'uuid', description: 'the ID of the virtual machine to attach the volume to' },
     { name: 'account', type: 'string', description: 'the account associated with the disk volume; must be used with domainid' },
     { name: 'domainid', type: 'uuid', description: 'the domain ID associated with the disk volume' },

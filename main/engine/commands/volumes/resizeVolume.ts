@@ -1,4 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { VOLUME_SIZE_RULE } from '../../volumes/size-rule.js';
 import { byUuid } from '../../lookup.js';
 import type { DiskOfferingRow } from '../../vm/rows.js';
 import { volumeJob, volumesOf } from './volumes-of.js';
@@ -11,7 +12,7 @@ export default defineCommand({
   response: 'volume',
   params: [
     { name: 'id', type: 'uuid', required: true, description: 'the ID of the disk volume' },
-    { name: 'size', type: 'long', description: 'New volume size in GB (a custom offering, or a root disk)' },
+    { name: 'size', type: 'long', description: 'New volume size in GB (a custom offering, or a root disk)', rule: VOLUME_SIZE_RULE },
     { name: 'diskofferingid', type: 'uuid', description: 'new disk offering id (its fixed size, or size for a custom one)' },
     { name: 'shrinkok', type: 'boolean', description: 'Verify OK to Shrink' },
   ],

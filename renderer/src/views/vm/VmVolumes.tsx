@@ -1,7 +1,22 @@
-/** A VM's disks (listVolumes): root first, then data disks by device id; where each lives for the root admin. */
+/**
+ * A VM's disks (listVolumes): root first, then data disks by device id; where each lives for the
+ * root admin. Actions, each shown only when the caller has its command and (attach, detach) the
+ * VM's state is among the command's listApis `vmstates`: add a new disk (createVolume with
+ * virtualmachineid), attach one of the account's detached data disks, detach, resize (a smaller
+ * size only with "allow shrinking": shrinkok), and delete a detached disk. Fields are checked
+ * with the engine's published parameter rules (paramProblem) before the call; the engine's 431
+ * stays the final word and is shown as it came.
+ */
+import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import type { Vm } from '../../api/model';
-import { useApiList } from '../../api/use-api-list';
-import { hasApi, useApiCatalog } from '../../stores/api-catalog-store';
+import { errorText, listOf } from '../../api/model';
+import { kiln } from '../../transport';
+import { appliesInState, hasApi, paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
+import { useConfirm } from '../../stores/confirm-store';
+import { useJobs } from '../../stores/jobs-store';
+import { ApiErrorText, Modal } from '../../components/Modal';
+import { StateBadge } from '../../components/StateBadge';
+import { useSnapshotJob, type SnapshotJob } from './use-snapshot-job';
 
 /** One item of listVolumes' `volume` list (the fields the UI reads; path and storage for the root admin only). */
 interface Volume {
@@ -13,9 +28,23 @@ interface Volume {
   state: string;
   path?: string;
   storage?: string;
+  account?: string;
+  zoneid?: string;
+  virtualmachineid?: string;
+  diskofferingname?: string;
+}
+
+interface DiskOffering {
+  id: string;
+  name: string;
+  disksize: number;
+  iscustomized: boolean;
 }
 
 const GB = 1024 ** 3;
+const VOLUME_COMMANDS = new Set(['createVolume', 'attachVolume', 'detachVolume', 'resizeVolume']);
+/** Transient volume states: no action on a volume in one of them. */
+const SETTLED = new Set(['Allocated', 'Ready']);
 
 /** "8.0 GB" below 10 GB, "20 GB" from there. */
 export function formatSize(bytes: number | undefined): string {
@@ -24,45 +53,342 @@ export function formatSize(bytes: number | undefined): string {
   return gb < 10 ? `${gb.toFixed(1)} GB` : `${Math.round(gb)} GB`;
 }
 
-export function VmVolumes({ vm }: { vm: Vm }) {
-  const canList = useApiCatalog((s) => hasApi(s.apis, 'listVolumes'));
-  const { items, loading, error } = useApiList<Volume>('listVolumes', 'volume', canList ? { virtualmachineid: vm.id } : undefined);
-  if (error) return <p className="error" role="alert">Could not list the volumes: {error}</p>;
-  if (items.length === 0) return <p className="empty">{loading ? 'Loading…' : 'No volumes.'}</p>;
-  const showStorage = items.some((v) => v.storage || v.path);
-  return (
-    <div className="table-scroll volumes">
-      <table className="plain-table" aria-label="Volumes">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Type</th>
-            <th>Device ID</th>
-            <th className="num">Size</th>
-            <th>State</th>
-            {showStorage && <th>Storage</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((v) => (
-            <tr key={v.id} data-volume-type={v.type}>
-              <td className="volume-name">{v.name}</td>
-              <td>{v.type}</td>
-              <td>{v.deviceid ?? '—'}</td>
-              <td className="num nowrap">{formatSize(v.size)}</td>
-              <td>{v.state}</td>
-              {showStorage && (
-                <td className="volume-storage">
-                  <div>
-                    {v.storage && <span className="nowrap">{v.storage}</span>}
-                    {v.path && <span className="mono volume-path">{v.path}</span>}
-                  </div>
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+/** The VM's volumes and the account's detached data disks in its zone, reloaded on demand and when a volume job ends. */
+function useVolumes(vm: Vm, enabled: boolean) {
+  const [state, setState] = useState<{ mine: Volume[]; spare: Volume[]; loaded: boolean; error?: string }>({ mine: [], spare: [], loaded: false });
+  const [generation, setGeneration] = useState(0);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  const finishedJobs = useJobs((s) =>
+    [...s.jobs.values()]
+      .filter((j) => j.status !== 0 && VOLUME_COMMANDS.has(j.cmd))
+      .map((j) => j.jobid)
+      .sort()
+      .join(','),
   );
+  useEffect(() => {
+    if (!enabled) return;
+    let live = true;
+    Promise.all([
+      kiln.invoke('listVolumes', { virtualmachineid: vm.id }),
+      kiln.invoke('listVolumes', { zoneid: vm.zoneid, type: 'DATADISK', listall: true }),
+    ]).then(
+      ([own, zone]) => {
+        if (!live) return;
+        // A volume joins only a VM of its own account: only those are offered.
+        const spare = listOf<Volume>(zone, 'volume').filter((v) => !v.virtualmachineid && (!vm.account || v.account === vm.account));
+        setState({ mine: listOf<Volume>(own, 'volume'), spare, loaded: true });
+      },
+      (e: unknown) => live && setState((s) => ({ ...s, loaded: true, error: errorText(e) })),
+    );
+    return () => {
+      live = false;
+    };
+  }, [vm.id, vm.zoneid, vm.account, enabled, generation, finishedJobs]);
+  return { ...state, reload };
+}
+
+export function VmVolumes({ vm }: { vm: Vm }) {
+  const apis = useApiCatalog((s) => s.apis);
+  const { mine, spare, loaded, error, reload } = useVolumes(vm, hasApi(apis, 'listVolumes'));
+  const job = useSnapshotJob(reload);
+  const [resizing, setResizing] = useState<Volume>();
+  const gates = {
+    create: hasApi(apis, 'createVolume') && appliesInState(apis, 'attachVolume', vm.state),
+    attach: appliesInState(apis, 'attachVolume', vm.state),
+    detach: appliesInState(apis, 'detachVolume', vm.state),
+    resize: hasApi(apis, 'resizeVolume'),
+    remove: hasApi(apis, 'deleteVolume'),
+  };
+  const attachStates = apis.get('attachvolume')?.vmstates;
+  const showStorage = mine.some((v) => v.storage || v.path);
+  const vmName = vm.displayname || vm.name;
+  const busy = job.running !== undefined;
+
+  return (
+    <section className="vm-volumes" aria-labelledby="vm-volumes-title">
+      <h2 id="vm-volumes-title" className="visually-hidden">
+        Volumes
+      </h2>
+      {gates.create && <AddDiskForm vm={vm} job={job} />}
+      {!gates.attach && hasApi(apis, 'attachVolume') && attachStates && (
+        <p className="note" role="note">
+          Disks can be attached and detached while the VM is {attachStates.join(', ')} (it is {vm.state}).
+        </p>
+      )}
+      {job.running && (
+        <p className="snapshot-job" role="status">
+          {job.running.text}
+        </p>
+      )}
+      <ApiErrorText error={job.error} prefix={job.error?.prefix} />
+      {error && (
+        <p className="error" role="alert">
+          Could not list the volumes: {error}
+        </p>
+      )}
+      {mine.length === 0 ? (
+        <p className="empty">{loaded || !hasApi(apis, 'listVolumes') ? 'No volumes.' : 'Loading…'}</p>
+      ) : (
+        <div className="table-scroll volumes">
+          <table className="plain-table" aria-label="Volumes">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Type</th>
+                <th>Device ID</th>
+                <th className="num">Size</th>
+                <th>State</th>
+                {showStorage && <th>Storage</th>}
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {mine.map((v) => (
+                <tr key={v.id} data-volume-type={v.type} data-volume={v.name}>
+                  <td className="volume-name">{v.name}</td>
+                  <td>{v.type}</td>
+                  <td>{v.deviceid ?? '—'}</td>
+                  <td className="num nowrap">{formatSize(v.size)}</td>
+                  <td>
+                    <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
+                  </td>
+                  {showStorage && (
+                    <td className="volume-storage">
+                      <div>
+                        {v.storage && <span className="nowrap">{v.storage}</span>}
+                        {v.path && <span className="mono volume-path">{v.path}</span>}
+                      </div>
+                    </td>
+                  )}
+                  <td className="volume-actions nowrap">
+                    {gates.resize && (
+                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Resize ${v.name}`} onClick={() => setResizing(v)}>
+                        Resize
+                      </button>
+                    )}
+                    {gates.detach && v.type === 'DATADISK' && (
+                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Detach ${v.name}`} onClick={() => void detach(v, vmName, job)}>
+                        Detach
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {spare.length > 0 && (
+        <div className="table-scroll volumes">
+          <table className="plain-table" aria-label="Detached volumes">
+            <caption>Detached data disks of this account in {vm.zonename ?? 'the zone'}</caption>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th className="num">Size</th>
+                <th>State</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {spare.map((v) => (
+                <tr key={v.id} data-volume={v.name}>
+                  <td className="volume-name">{v.name}</td>
+                  <td className="num nowrap">{formatSize(v.size)}</td>
+                  <td>
+                    <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
+                  </td>
+                  <td className="volume-actions nowrap">
+                    {gates.attach && (
+                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Attach ${v.name}`} onClick={() => void attach(v, vm, job)}>
+                        Attach
+                      </button>
+                    )}
+                    {gates.resize && (
+                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Resize ${v.name}`} onClick={() => setResizing(v)}>
+                        Resize
+                      </button>
+                    )}
+                    {gates.remove && (
+                      <button type="button" className="danger" disabled={busy || !SETTLED.has(v.state)} aria-label={`Delete ${v.name}`} onClick={() => void remove(v, job, reload)}>
+                        Delete
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {resizing && <ResizeDialog volume={resizing} job={job} onClose={() => setResizing(undefined)} />}
+    </section>
+  );
+}
+
+/** "Add a disk": a disk offering (a size for a custom one) and an optional name; createVolume attaches it to the VM. */
+function AddDiskForm({ vm, job }: { vm: Vm; job: SnapshotJob }) {
+  const id = useId();
+  const apis = useApiCatalog((s) => s.apis);
+  const [offerings, setOfferings] = useState<DiskOffering[]>([]);
+  const [offeringId, setOfferingId] = useState('');
+  const [size, setSize] = useState('');
+  const [name, setName] = useState('');
+  useEffect(() => {
+    kiln.invoke('listDiskOfferings', {}).then(
+      (r) => setOfferings(listOf<DiskOffering>(r, 'diskoffering')),
+      () => setOfferings([]),
+    );
+  }, []);
+  const offering = offerings.find((o) => o.id === offeringId);
+  const sizeProblem = offering?.iscustomized ? (size === '' ? 'size: give the size in GB' : paramProblem(apis, 'createVolume', 'size', size)) : undefined;
+  const nameProblem = paramProblem(apis, 'createVolume', 'name', name);
+  const vmName = vm.displayname || vm.name;
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!offering || sizeProblem || nameProblem) return;
+    const label = name.trim();
+    const ok = await job.run({
+      command: 'createVolume',
+      params: { virtualmachineid: vm.id, zoneid: vm.zoneid, diskofferingid: offering.id, size: offering.iscustomized ? size : undefined, name: label || undefined },
+      running: `Adding a disk to ${vmName}…`,
+      done: (result) => {
+        const made = result['volume'] as Volume | undefined;
+        return `${vmName}: disk ${made?.name ?? label} (${formatSize(made?.size)}) attached as device ${made?.deviceid ?? '?'}`;
+      },
+      failed: 'Disk not added',
+    });
+    if (ok) {
+      setName('');
+      setSize('');
+    }
+  };
+
+  return (
+    <form className="snapshot-form volume-form" aria-label="Add a disk" onSubmit={(e) => void submit(e)}>
+      <label className="inline-label" htmlFor={`${id}-offering`}>
+        Disk offering
+      </label>
+      <select id={`${id}-offering`} value={offeringId} onChange={(e) => setOfferingId(e.target.value)}>
+        <option value="">Choose…</option>
+        {offerings.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)`}
+          </option>
+        ))}
+      </select>
+      {offering?.iscustomized && (
+        <>
+          <label className="inline-label" htmlFor={`${id}-size`}>
+            Size (GB)
+          </label>
+          <input id={`${id}-size`} className="volume-size" inputMode="numeric" value={size} onChange={(e) => setSize(e.target.value.trim())} aria-invalid={sizeProblem && size !== '' ? true : undefined} aria-describedby={`${id}-problem`} />
+        </>
+      )}
+      <label className="inline-label" htmlFor={`${id}-name`}>
+        Name
+      </label>
+      <input id={`${id}-name`} value={name} placeholder="(generated)" onChange={(e) => setName(e.target.value)} aria-invalid={nameProblem ? true : undefined} aria-describedby={`${id}-problem`} />
+      <button type="submit" className="primary" disabled={job.running !== undefined || !offering || !!sizeProblem || !!nameProblem}>
+        {job.running ? 'Working…' : 'Add disk'}
+      </button>
+      {((sizeProblem && size !== '') || nameProblem) && (
+        <span id={`${id}-problem`} className="hint error snapshot-form-hint" role="alert">
+          {nameProblem ?? sizeProblem}
+        </span>
+      )}
+    </form>
+  );
+}
+
+/** Resize: the new size in GB; a smaller one needs "allow shrinking" (shrinkok), as the engine does. */
+function ResizeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJob; onClose(): void }) {
+  const id = useId();
+  const apis = useApiCatalog((s) => s.apis);
+  const current = volume.size ? Math.round(volume.size / GB) : undefined;
+  const [size, setSize] = useState(current ? String(current + 1) : '');
+  const [shrink, setShrink] = useState(false);
+  const smaller = current !== undefined && Number(size) < current;
+  const problem = size === '' ? 'size: give the new size in GB' : paramProblem(apis, 'resizeVolume', 'size', size) ?? (smaller && !shrink ? `size: ${size} GB is smaller than ${current} GB; shrinking loses data, allow it below` : undefined);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (problem) return;
+    onClose();
+    await job.run({
+      command: 'resizeVolume',
+      params: { id: volume.id, size, shrinkok: smaller ? true : undefined },
+      running: `Resizing ${volume.name} to ${size} GB…`,
+      done: (result) => `${volume.name} resized to ${formatSize((result['volume'] as Volume | undefined)?.size)}`,
+      failed: `Resize of ${volume.name} failed`,
+    });
+  };
+
+  return (
+    <Modal title={`Resize ${volume.name}`} onClose={onClose}>
+      <form className="dialog-form" aria-label={`Resize ${volume.name}`} onSubmit={(e) => void submit(e)}>
+        <p>It is {formatSize(volume.size)} now.</p>
+        <div className="form-row">
+          <label htmlFor={`${id}-size`}>New size (GB)</label>
+          <input id={`${id}-size`} inputMode="numeric" value={size} onChange={(e) => setSize(e.target.value.trim())} aria-invalid={problem ? true : undefined} aria-describedby={`${id}-hint`} />
+          {problem && (
+            <span id={`${id}-hint`} className="hint error" role="alert">
+              {problem}
+            </span>
+          )}
+        </div>
+        {smaller && (
+          <label className="check">
+            <input type="checkbox" checked={shrink} onChange={(e) => setShrink(e.target.checked)} />
+            Allow shrinking (data beyond the new size is lost)
+          </label>
+        )}
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={!!problem}>
+            Resize
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+async function attach(v: Volume, vm: Vm, job: SnapshotJob): Promise<void> {
+  const vmName = vm.displayname || vm.name;
+  await job.run({
+    command: 'attachVolume',
+    params: { id: v.id, virtualmachineid: vm.id },
+    running: `Attaching ${v.name} to ${vmName}…`,
+    done: (result) => `${v.name} attached to ${vmName} as device ${(result['volume'] as Volume | undefined)?.deviceid ?? '?'}`,
+    failed: `${v.name} not attached`,
+  });
+}
+
+async function detach(v: Volume, vmName: string, job: SnapshotJob): Promise<void> {
+  const answer = await useConfirm.getState().ask({
+    title: `Detach ${v.name} from ${vmName}?`,
+    body: `The disk leaves ${vmName}${v.state === 'Ready' ? ' (at once, if it runs: unmount it in the guest first)' : ''}. It is kept, to attach again or delete.`,
+    choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Detach', danger: true }],
+  });
+  if (answer !== 'go') return;
+  await job.run({ command: 'detachVolume', params: { id: v.id }, running: `Detaching ${v.name}…`, done: () => `${v.name} detached from ${vmName}`, failed: `${v.name} not detached` });
+}
+
+async function remove(v: Volume, job: SnapshotJob, reload: () => void): Promise<void> {
+  const answer = await useConfirm.getState().ask({
+    title: `Delete ${v.name}?`,
+    body: `The disk ${v.name} and its data are deleted; this cannot be undone.`,
+    choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
+  });
+  if (answer !== 'go') return;
+  await job.run({ command: 'deleteVolume', params: { id: v.id }, running: `Deleting ${v.name}…`, done: () => `${v.name} deleted`, failed: `${v.name} not deleted` });
+  reload();
 }

@@ -1,0 +1,117 @@
+/**
+ * The VM's Volumes tab in Chromium against `kiln serve` on the simulator zone: a disk added from
+ * the custom offering (the size field checked with the engine's published rule first), resized
+ * (a smaller size asks for "allow shrinking"), detached into the account's detached disks,
+ * attached again, refused with the engine's 431 while the VM has a snapshot, and deleted. Each step
+ * is checked in the page's text and in listVolumes. Screenshots: test-results/screenshots/vm-volumes-*.png.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+import { launchChromium } from '../helpers/browser.js';
+import { deployDemoVm, openUi, waitJob, type UiSession } from './ui-helpers.js';
+
+const NAME = 'vol-ui';
+const GiB = 1024 ** 3;
+
+let kiln: KilnProcess;
+let browser: Browser;
+let ui: UiSession;
+let vmId = '';
+
+interface VolumeInfo { id: string; name: string; size: number; state: string; zoneid: string; deviceid?: number; virtualmachineid?: string }
+const volume = async (name: string) => (((await ui.api('listVolumes', { name }))['volume'] as VolumeInfo[] | undefined) ?? [])[0];
+const notices = () => ui.page.locator('.notices').innerText();
+const attachedTable = () => ui.page.getByRole('table', { name: 'Volumes', exact: true });
+const detachedTable = () => ui.page.getByRole('table', { name: 'Detached volumes' });
+/** A row's cells as text, its action buttons as one cell of their labels. */
+const rowText = async (table: ReturnType<typeof attachedTable>, name: string) => {
+  const row = table.locator(`tr[data-volume="${name}"]`);
+  const cells = (await row.locator('td:not(.volume-actions)').allInnerTexts()).map((t) => t.trim());
+  return [...cells, (await row.locator('td.volume-actions button').allInnerTexts()).join(' ')];
+};
+
+describe('the Volumes tab in Chromium', () => {
+  beforeAll(async () => {
+    kiln = await startKiln();
+    browser = await launchChromium();
+    ui = await openUi(browser, kiln);
+    vmId = await deployDemoVm(ui, NAME);
+    await ui.page.goto(new URL(`/#/vms/${vmId}/volumes`, kiln.apiUrl).toString());
+    await attachedTable().locator('tbody tr[data-volume-type="ROOT"]').waitFor();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await kiln?.stop();
+  });
+
+  it('adds a disk from the custom offering: a bad size is refused in the form with the engine\'s rule, a good one attaches it as device 1', async () => {
+    const form = ui.page.getByRole('form', { name: 'Add a disk' });
+    await form.getByLabel('Disk offering').selectOption({ label: 'Custom (custom size)' });
+    await form.getByLabel('Size (GB)').fill('2000');
+    await form.getByRole('alert').waitFor();
+    expect(await form.getByRole('alert').innerText()).toBe('size: "2000" is not a volume size in GB: a whole number from 1 to 1024');
+    expect(await form.getByRole('button', { name: 'Add disk' }).isDisabled()).toBe(true);
+    await form.getByLabel('Size (GB)').fill('2');
+    await form.getByLabel('Name').fill('data-one');
+    await form.getByRole('button', { name: 'Add disk' }).click();
+    await expect.poll(notices).toContain(`${NAME}: disk data-one (2.0 GB) attached as device 1`);
+    const made = (await volume('data-one'))!;
+    expect(made).toMatchObject({ size: 2 * GiB, state: 'Ready', deviceid: 1, virtualmachineid: vmId });
+    // The root admin sees where it lives: Kiln's volume name in the host's pool.
+    await expect.poll(() => rowText(attachedTable(), 'data-one')).toEqual(['data-one', 'DATADISK', '1', '2.0 GB', 'Ready', `${made.id}.qcow2`, 'Resize Detach']);
+    await ui.shot('vm-volumes-added');
+  });
+
+  it('resizes: a smaller size needs "allow shrinking"; growing to 3 GB shows in the table', async () => {
+    await attachedTable().getByRole('button', { name: 'Resize data-one' }).click();
+    const dialog = ui.page.getByRole('dialog', { name: 'Resize data-one' });
+    await dialog.getByLabel('New size (GB)').fill('1');
+    expect(await dialog.getByRole('alert').innerText()).toBe('size: 1 GB is smaller than 2 GB; shrinking loses data, allow it below');
+    expect(await dialog.getByRole('button', { name: 'Resize' }).isDisabled()).toBe(true);
+    expect(await dialog.getByRole('checkbox', { name: /Allow shrinking/ }).isVisible()).toBe(true);
+    await ui.shot('vm-volumes-resize-dialog');
+    await dialog.getByLabel('New size (GB)').fill('3');
+    await dialog.getByRole('button', { name: 'Resize' }).click();
+    await expect.poll(notices).toContain('data-one resized to 3.0 GB');
+    await expect.poll(async () => (await rowText(attachedTable(), 'data-one'))[3]).toBe('3.0 GB');
+    expect((await volume('data-one'))!.size).toBe(3 * GiB);
+  });
+
+  it('detaches into the detached disks after a confirmation, and attaches again', async () => {
+    await attachedTable().getByRole('button', { name: 'Detach data-one' }).click();
+    const confirm = ui.page.getByRole('dialog', { name: `Detach data-one from ${NAME}?` });
+    await confirm.getByRole('button', { name: 'Detach' }).click();
+    await expect.poll(notices).toContain(`data-one detached from ${NAME}`);
+    await expect.poll(() => rowText(detachedTable(), 'data-one')).toEqual(['data-one', '3.0 GB', 'Ready', 'Attach Resize Delete']);
+    expect(await attachedTable().locator('tr[data-volume="data-one"]').count()).toBe(0);
+    expect((await volume('data-one'))!.virtualmachineid).toBeUndefined();
+    await ui.shot('vm-volumes-detached');
+    await detachedTable().getByRole('button', { name: 'Attach data-one' }).click();
+    await expect.poll(notices).toContain(`data-one attached to ${NAME} as device 1`);
+    await expect.poll(async () => (await rowText(attachedTable(), 'data-one')).slice(0, 5)).toEqual(['data-one', 'DATADISK', '1', '3.0 GB', 'Ready']);
+  });
+
+  it("shows the engine's 431 when the VM has a snapshot, and deletes a detached disk", async () => {
+    const small = ((await ui.api('listDiskOfferings', { name: 'Small' }))['diskoffering'] as { id: string }[])[0]!.id;
+    const made = await ui.api('createVolume', { zoneid: (await volume('data-one'))!.zoneid, diskofferingid: small, name: 'spare' });
+    await waitJob(ui, String(made['jobid']));
+    const snap = await ui.api('createVMSnapshot', { virtualmachineid: vmId, name: 'pin' });
+    const snapJob = await waitJob(ui, String(snap['jobid']));
+    await ui.page.reload();
+    await detachedTable().getByRole('button', { name: 'Attach spare' }).click();
+    const refusal = ui.page.locator('.vm-volumes [role="alert"]').first();
+    await expect.poll(() => refusal.innerText()).toMatch(/spare not attached:.*431.*virtualmachineid: VM vol-ui has 1 VM snapshot; its volumes cannot change while they exist/s);
+    await ui.shot('vm-volumes-refused');
+    expect((await volume('spare'))!.virtualmachineid).toBeUndefined();
+    await waitJob(ui, String((await ui.api('deleteVMSnapshot', { vmsnapshotid: (snapJob['jobresult'] as { vmsnapshot: { id: string } }).vmsnapshot.id }))['jobid']));
+
+    await detachedTable().getByRole('button', { name: 'Delete spare' }).click();
+    await ui.page.getByRole('dialog', { name: 'Delete spare?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(notices).toContain('spare deleted');
+    await expect.poll(() => detachedTable().count()).toBe(0);
+    expect(await volume('spare')).toBeUndefined();
+    expect(ui.pageErrors).toEqual([]);
+    expect(ui.cspViolations).toEqual([]);
+  });
+});
