@@ -20,7 +20,13 @@ export async function vsphereDriver(): Promise<HypervisorDriver[]> {
   return [new VsphereDriver()];
 }
 
+/** XenServer / XCP-ng (a pool master over xapi JSON-RPC): pure TypeScript, so always available. */
+export async function xenserverDriver(): Promise<HypervisorDriver[]> {
+  const { XenServerDriver } = await import('../drivers/xenserver/index.js');
+  return [new XenServerDriver()];
+}
+
 /** Every optional driver this build carries (the engine adds the simulator itself). */
 export async function availableDrivers(dataDir: string): Promise<HypervisorDriver[]> {
-  return [...(await kvmDriverIfAvailable(dataDir)), ...(await vsphereDriver())];
+  return [...(await kvmDriverIfAvailable(dataDir)), ...(await vsphereDriver()), ...(await xenserverDriver())];
 }
