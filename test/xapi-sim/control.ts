@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type { RunningSim } from './simulator.js';
 import type { Sim } from './sim.js';
+import { remainingCapacityInternal } from './gpu.js';
 import { crashHost } from './ha.js';
 import { XapiFailure } from './wire.js';
 
@@ -141,4 +142,13 @@ defineAction('host-recover', async ({ running }, b) => {
   sim.store.update('host_metrics', sim.store.rec('host', host)['metrics'] as string, { live: true });
   await running.hostUp(host);
   return {};
+});
+/** xapi's internal capacity answer, with the error that explains a 0 (the public call only says 0). */
+defineAction('pgpu-capacity', ({ running }, b) => {
+  try {
+    return { capacity: remainingCapacityInternal(running.sim, String(b['pgpu']), String(b['type'])) };
+  } catch (e) {
+    if (e instanceof XapiFailure) return { capacity: 0, error: e.description };
+    throw e;
+  }
 });
