@@ -471,10 +471,64 @@ export interface GuestMetadataFacet {
   deliver(vm: Ref, data: { userData?: string; metaData: Record<string, string> }, options?: OperationOptions): Promise<void>;
 }
 
+/**
+ * Backups of a VM's disks into the host's backup store, a directory the driver owns on the host
+ * (never a path from a user). Files are named by Kiln's ids (uuids); one directory per backup.
+ * A backup is written under names that do not look complete and only renamed once verified.
+ */
+export interface BackupRequest {
+  /** Kiln's id of the backup (a uuid): names its directory. */
+  id: string;
+  /** Kiln's id of the VM (a uuid): the store keeps one directory per VM. */
+  vmId: string;
+  /** The disks to back up, by DiskSpec.name, in order; their position names their file. */
+  disks: { name: string; pool?: string }[];
+  /** An earlier backup to build an incremental on; the driver writes a full one when it cannot. */
+  parent?: { id: string; checkpoint?: string };
+  quiesce?: boolean;
+}
+
+/** One disk as a backup holds it. */
+export interface BackupDiskFile {
+  /** DiskSpec.name of the disk backed up. */
+  name: string;
+  /** Its file, relative to the store. */
+  file: string;
+  /** Bytes written (the file's size). */
+  bytes: number;
+  /** The disk's virtual size. */
+  virtualSize: number;
+  /** SHA-256 (hex) of the file, checked before a restore reads it. */
+  sha256: string;
+}
+
+export interface BackupResult {
+  mode: 'full' | 'incremental';
+  /** How it was taken: the hypervisor's backup job, or a copy of a quiescent (stopped) disk. */
+  method: string;
+  /** What a later incremental builds on (libvirt's checkpoint name); absent when none can. */
+  checkpoint?: string;
+  disks: BackupDiskFile[];
+}
+
 export interface BackupFacet {
-  create(vm: Ref, options?: OperationOptions): Promise<{ ref: Ref; taskRef?: Ref }>;
-  restore(vm: Ref, backup: Ref, options?: OperationOptions): Promise<OperationResult>;
-  remove(backup: Ref): Promise<void>;
+  /** Writes and verifies a backup; a running VM keeps running. Progress 0..100. */
+  create(vm: Ref, request: BackupRequest, options?: OperationOptions): Promise<BackupResult>;
+  /**
+   * Writes one disk back from a chain of backup files (the full first, each incremental after)
+   * into the disk named TARGET (replacing it, or a new one), written aside and renamed last.
+   */
+  restoreDisk(chain: BackupDiskFile[], target: { name: string; pool?: string }, options?: OperationOptions): Promise<{ virtualSize: number }>;
+  /** The VM's disks were rewritten (a restore): what later incrementals built on is gone. */
+  forgetCheckpoints(vm: Ref): Promise<void>;
+  /** Folds PARENT's file into CHILD's (an incremental on it), so CHILD no longer needs it; returns CHILD's new file. */
+  merge(parent: BackupDiskFile, child: BackupDiskFile, grandparent?: BackupDiskFile): Promise<BackupDiskFile>;
+  /** Deletes a backup's directory (and its checkpoint on VM, when given). */
+  remove(vmId: string, id: string, vm?: { ref: Ref; checkpoint?: string }): Promise<void>;
+  /** Whether the backup is complete in the store, and its bytes. */
+  inspect(vmId: string, id: string): Promise<{ present: boolean; bytes: number }>;
+  /** Stops a backup job left running (a restart) and deletes what it wrote. */
+  discard(vmId: string, id: string, vm?: Ref): Promise<void>;
 }
 
 /**

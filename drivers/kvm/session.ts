@@ -21,12 +21,14 @@ import {
   type StorageFacet,
   type TrustAnchor,
   type SnapshotInfo,
+  type BackupFacet,
   type StopOptions,
   type StoredImage,
   type VmSpec,
   type VolumeFacet,
 } from '../types.js';
 import { kvmVolumes } from './volumes.js';
+import { kvmBackup } from './backup.js';
 import { openConsole } from './console.js';
 import { kvmImport } from './import.js';
 import { buildDomainXml, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
@@ -166,6 +168,12 @@ export class KvmSession implements HostSession {
   }
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+
+  /** Backups of the VM's disks into the host's backup store (backup.ts). */
+  get backup(): BackupFacet {
+    return (this.backupFacet ??= kvmBackup({ pools: this.pools, defaultPool: this.options.pool, domain: (name, inactive) => this.domain(name, inactive), isActive: (name) => this.isActive(name) }));
+  }
+  private backupFacet: BackupFacet | undefined;
 
   /** Domains Kiln did not define, and taking one over as it is (import.ts). */
   readonly import: ImportFacet = kvmImport(this);
@@ -440,7 +448,8 @@ export class KvmSession implements HostSession {
       }
     }
     // Internal snapshots live inside the qcow2 files; only their metadata is libvirt's.
-    await this.virsh.run(['undefine', '--domain', name, '--snapshots-metadata', '--managed-save', ...(dom.hasNvram ? ['--nvram'] : [])]);
+    // Checkpoints (backup.ts) are libvirt's records of the disks' dirty bitmaps; they go with the definition.
+    await this.virsh.run(['undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata', '--managed-save', ...(dom.hasNvram ? ['--nvram'] : [])]);
     // The serial log is Kiln's own file (libvirt leaves it behind).
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
     const images = dom.disks.filter((d) => d.device === 'disk' && d.path && d.type === 'file').map((d) => d.path as string);

@@ -97,7 +97,8 @@ export function volumeXml(name: string, capacityBytes: number, backing?: Pick<Vo
     volume: {
       name,
       capacity: { '@_unit': 'bytes', '#text': String(capacityBytes) },
-      target: { format: { '@_type': 'qcow2' } },
+      // qcow2 v3 (compat 1.1): libvirt's checkpoints keep persistent dirty bitmaps in it (backup.ts's incrementals); v2 cannot.
+      target: { format: { '@_type': 'qcow2' }, compat: '1.1' },
       ...(backing ? { backingStore: { path: backing.path, format: { '@_type': backing.format } } } : {}),
     },
   });

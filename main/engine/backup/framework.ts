@@ -29,6 +29,8 @@ import { dueAt, type IntervalType } from './schedule.js';
 
 /** VM states in which a backup may be taken (CloudStack: Running or Stopped). */
 export const BACKUP_VM_STATES = ['Running', 'Stopped'];
+/** VM states of a VM a restored volume is given to (Created: deployed without starting). */
+const VOLUME_TARGET_STATES = ['Running', 'Stopped', 'Created'];
 /** VM states a whole-VM restore accepts: stopped, or destroyed (then recovered; its NICs are not restored). */
 export const RESTORE_VM_STATES = ['Stopped', 'Destroyed'];
 
@@ -238,7 +240,7 @@ export class BackupFramework {
     const volume = backedUpVolumes(backup).find((v) => v.uuid === volumeUuid);
     if (!volume) throw ApiError.param(`volumeid: backup ${backup.name} holds no volume ${volumeUuid} (its volumes are listed in listBackups)`);
     if (target.zone_id !== backup.zone_id) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is in another zone than backup ${backup.name}`);
-    if (!BACKUP_VM_STATES.includes(target.state)) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is ${target.state}; the restored volume is attached to a Running or Stopped VM`);
+    if (!VOLUME_TARGET_STATES.includes(target.state)) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is ${target.state}; the restored volume is attached to a Running, Stopped or Created VM`);
     // R57: a VM with backups keeps its set of volumes, so a restore of one cannot add to it.
     requireNoBackups(this.engine, target, 'attach a restored volume to it');
     return volume;

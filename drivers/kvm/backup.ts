@@ -1,0 +1,294 @@
+/**
+ * The KVM backup facet, after CloudStack 4.20's NAS provider: each disk of a VM written as a
+ * qcow2 file into the host's backup store, `/var/lib/kiln/backups/<vm uuid>/<backup uuid>/`.
+ *
+ * - A running VM: libvirt's backup job (`virsh backup-begin`, push mode) with a checkpoint, so the
+ *   next backup can be an incremental holding only the clusters written since (`<incremental>`).
+ *   The VM keeps running. One checkpoint is kept per VM: the newest backup's.
+ * - A stopped VM: its disks are quiescent, so `qemu-img convert` copies them as they are (a full
+ *   backup; an incremental needs the running VM's dirty bitmap).
+ * - Every file is written as `N.qcow2.part`, checked (`qemu-img check`, its virtual size, its
+ *   SHA-256) and only then renamed; the directory gets its `COMPLETE` manifest last. A backup cut
+ *   short (a killed engine, a lost connection) never looks complete, and `discard` removes it.
+ * - A restore rebuilds the chain: each incremental is copied aside and given the previous file
+ *   as its backing file (`qemu-img rebase -u`), the top is converted into a hidden file beside the
+ *   target disk and renamed over it last.
+ *
+ * Every command goes through shell.ts (`command`, `script`); store paths are built from uuids only.
+ */
+import { DriverError, type BackupDiskFile, type BackupFacet, type BackupRequest, type BackupResult, type OperationOptions } from '../types.js';
+import type { ParsedDomain } from './domain-xml.js';
+import { command, script } from './shell.js';
+import { createVolume, findVolume, type HostStorage } from './storage.js';
+import { buildXml } from './xml.js';
+import { virshError } from './virsh.js';
+
+export const BACKUP_STORE = '/var/lib/kiln/backups';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const POLL_MS = 300;
+
+/** What the facet needs of its session. */
+export interface KvmBackupHost {
+  readonly pools: HostStorage;
+  readonly defaultPool: string;
+  domain(name: string, inactive?: boolean): Promise<ParsedDomain>;
+  isActive(name: string): Promise<boolean>;
+}
+
+function id(value: string, what: string): string {
+  if (!UUID.test(value)) throw new DriverError(`${what} must be a uuid, not "${value}"`, 'invalid');
+  return value.toLowerCase();
+}
+
+function backupDir(vmId: string, backupId: string): string {
+  return `${BACKUP_STORE}/${id(vmId, 'the VM id')}/${id(backupId, 'the backup id')}`;
+}
+
+/** A store-relative file name back to its path, refusing anything that is not one of ours. */
+function storePath(file: string): string {
+  if (!/^[0-9a-f-]{36}\/[0-9a-f-]{36}\/\d+\.qcow2$/.test(file)) throw new DriverError(`not a backup store file: ${file}`, 'invalid');
+  return `${BACKUP_STORE}/${file}`;
+}
+
+function checkpointName(backupId: string): string {
+  return `kiln-${id(backupId, 'the backup id')}`;
+}
+
+/** libvirt's job statistics (`virsh domjobinfo`), as key → value. */
+function parseJobInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+function bytesOf(value: string | undefined): number {
+  const match = /^([\d.]+)\s*(B|KiB|MiB|GiB|TiB)?/.exec(value ?? '');
+  if (!match) return 0;
+  const scale = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[match[2] ?? 'B'] ?? 1;
+  return Math.round(Number(match[1]) * scale);
+}
+
+/** Checks a written file and renames it into place: a qcow2 that qemu-img accepts, of the disk's size. Prints "bytes sha256". */
+const VERIFY = `set -e
+part="$1"; final="$2"; want="$3"
+# libvirt names the VM's disk as the backup target's backing file; a backup file stands alone (a
+# full one holds every cluster, an incremental gets its parent as backing only at restore).
+qemu-img rebase -u -f qcow2 -b "" "$part"
+qemu-img check -q -f qcow2 "$part"
+size=$(qemu-img info --output=json -f qcow2 "$part" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1)
+[ "$size" = "$want" ] || { echo "backup of $final is $size bytes, its disk $want" >&2; exit 3; }
+sum=$(sha256sum "$part" | cut -d' ' -f1)
+mv -f "$part" "$final"
+echo "$(stat -c %s "$final") $sum"`;
+
+/** Rebuilds a chain into TARGET: $1 target, $2 work dir, then the chain's files (full first) and their sums. */
+const RESTORE = `set -e
+target="$1"; work="$2"; shift 2
+n=$(( $# / 2 ))
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+i=0; prev=""
+while [ $i -lt $n ]; do
+  file="$1"; sum="$2"; shift 2
+  [ "$(sha256sum "$file" | cut -d' ' -f1)" = "$sum" ] || { echo "backup file $file does not match its checksum" >&2; exit 4; }
+  if [ -z "$prev" ]; then prev="$file"; else
+    cp "$file" "$work/$i.qcow2"
+    qemu-img rebase -u -f qcow2 -F qcow2 -b "$prev" "$work/$i.qcow2"
+    prev="$work/$i.qcow2"
+  fi
+  i=$((i + 1))
+done
+hidden="$(dirname "$target")/.kiln-restore-$(basename "$target").part"
+qemu-img convert -f qcow2 -O qcow2 "$prev" "$hidden"
+mv -f "$hidden" "$target"
+qemu-img info --output=json -f qcow2 "$target" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1`;
+
+/** Folds $1 (parent) into $2 (child): with $3 (grandparent) the child then builds on it, else it stands alone. Prints "bytes sha256". */
+const MERGE = `set -e
+parent="$1"; child="$2"; grand="$3"
+if [ -n "$grand" ]; then
+  qemu-img rebase -u -f qcow2 -F qcow2 -b "$grand" "$parent"
+  qemu-img rebase -u -f qcow2 -F qcow2 -b "$parent" "$child"
+  qemu-img rebase -f qcow2 -F qcow2 -b "$grand" "$child"
+  qemu-img rebase -u -f qcow2 -b "" "$child"
+else
+  qemu-img rebase -u -f qcow2 -F qcow2 -b "$parent" "$child"
+  qemu-img rebase -f qcow2 -b "" "$child"
+fi
+echo "$(stat -c %s "$child") $(sha256sum "$child" | cut -d' ' -f1)"`;
+
+export function kvmBackup(host: KvmBackupHost): BackupFacet {
+  const { virsh } = host.pools;
+  const ssh = virsh.ssh;
+  const run = async (argv: string[], options?: { signal?: AbortSignal }) => {
+    const result = await ssh.exec(command(argv), options);
+    if (result.code !== 0) throw virshError(result.stderr, `${argv[0]} failed with exit status ${result.code ?? 'signal'}`);
+    return result.stdout;
+  };
+  const runScript = async (body: string, args: string[], what: string) => {
+    const result = await ssh.exec(script(body, args));
+    if (result.code !== 0) throw new DriverError(`${what}: ${result.stderr.trim() || `exit status ${result.code ?? 'signal'}`}`, 'failed');
+    return result.stdout.trim();
+  };
+  const checkpoints = async (vm: string): Promise<string[]> => {
+    const result = await virsh.tryRun(['checkpoint-list', '--domain', vm, '--name']);
+    return result.code === 0 ? result.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  };
+  const deleteCheckpoint = async (vm: string, name: string, metadataOnly = false) => {
+    await virsh.tryRun(['checkpoint-delete', '--domain', vm, '--checkpointname', name, ...(metadataOnly ? ['--metadata'] : [])]);
+  };
+  const volumePath = async (disk: { name: string; pool?: string }) => {
+    const volume = await findVolume(host.pools, disk.pool ?? host.defaultPool, disk.name);
+    if (!volume) throw new DriverError(`volume ${disk.name} not found in pool ${disk.pool ?? host.defaultPool}`, 'not-found');
+    return volume;
+  };
+
+  /** Waits for the domain's backup job, reporting its progress; aborts it on the signal. */
+  const waitForJob = async (vm: string, options?: OperationOptions) => {
+    for (;;) {
+      if (options?.signal?.aborted) {
+        await virsh.tryRun(['domjobabort', '--domain', vm]);
+        throw new DriverError('the backup was cancelled', 'timeout');
+      }
+      const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
+      if ((info['Job type'] ?? 'None') === 'None') break;
+      const total = bytesOf(info['Data total']);
+      if (total > 0) options?.onProgress?.(Math.min(99, Math.floor((bytesOf(info['Data processed']) / total) * 100)));
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const done = await virsh.tryRun(['domjobinfo', '--domain', vm, '--completed']);
+    const info = parseJobInfo(done.stdout);
+    if (done.code === 0 && info['Job type'] && info['Job type'] !== 'Completed') {
+      throw new DriverError(`libvirt's backup job of ${vm} ended ${info['Job type']}${info['Error message'] ? `: ${info['Error message']}` : ''}`, 'failed');
+    }
+  };
+
+  return {
+    async create(vm, request: BackupRequest, options) {
+      const dir = backupDir(request.vmId, request.id);
+      const running = await host.isActive(vm);
+      const dom = await host.domain(vm, !running);
+      const disks = await Promise.all(
+        request.disks.map(async (disk, index) => {
+          const volume = await volumePath(disk);
+          const target = dom.disks.find((d) => d.device === 'disk' && d.path === volume.path)?.target;
+          if (!target) throw new DriverError(`domain ${vm} has no disk ${disk.name}`, 'not-found');
+          return { name: disk.name, path: volume.path, target, index, virtualSize: volume.capacityBytes };
+        }),
+      );
+      await run(['mkdir', '-p', '--', dir]);
+      const newCheckpoint = checkpointName(request.id);
+      let method = 'qemu-img convert (stopped VM)';
+      let mode: BackupResult['mode'] = 'full';
+      let withCheckpoint = running;
+      try {
+        if (running) {
+          method = 'libvirt backup job';
+          const existing = await checkpoints(vm);
+          const parentCheckpoint = request.parent?.checkpoint;
+          const incremental = parentCheckpoint !== undefined && existing.includes(parentCheckpoint);
+          if (incremental) mode = 'incremental';
+          const ours = new Set(disks.map((d) => d.target));
+          const others = dom.disks.filter((d) => d.device === 'disk' && !ours.has(d.target));
+          const backupXml = buildXml({
+            domainbackup: {
+              '@_mode': 'push',
+              ...(incremental ? { incremental: parentCheckpoint } : {}),
+              disks: {
+                disk: [
+                  ...disks.map((d) => ({ '@_name': d.target, '@_backup': 'yes', '@_type': 'file', target: { '@_file': `${dir}/${d.index}.qcow2.part` }, driver: { '@_type': 'qcow2' } })),
+                  ...others.map((d) => ({ '@_name': d.target, '@_backup': 'no' })),
+                ],
+              },
+            },
+          });
+          const checkpointXml = buildXml({
+            domaincheckpoint: {
+              name: newCheckpoint,
+              disks: { disk: [...disks.map((d) => ({ '@_name': d.target, '@_checkpoint': 'bitmap' })), ...others.map((d) => ({ '@_name': d.target, '@_checkpoint': 'no' }))] },
+            },
+          });
+          // virsh reads both documents from files: they go to the backup's directory first.
+          await ssh.exec(script('cat > "$1"', [`${dir}/backup.xml`]), { stdin: backupXml });
+          await ssh.exec(script('cat > "$1"', [`${dir}/checkpoint.xml`]), { stdin: checkpointXml });
+          const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`, '--checkpointxml', `${dir}/checkpoint.xml`]);
+          if (begun.code !== 0) {
+            // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
+            if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
+            await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`]);
+            method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
+            withCheckpoint = false;
+          }
+          await waitForJob(vm, options);
+        } else {
+          for (const [n, d] of disks.entries()) {
+            await run(['qemu-img', 'convert', '-O', 'qcow2', d.path, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal });
+            options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
+          }
+        }
+        const files: BackupDiskFile[] = [];
+        for (const d of disks) {
+          const [bytes, sha256] = (await runScript(VERIFY, [`${dir}/${d.index}.qcow2.part`, `${dir}/${d.index}.qcow2`, String(d.virtualSize)], `verifying the backup of ${d.name}`)).split(' ');
+          files.push({ name: d.name, file: `${id(request.vmId, 'vm')}/${id(request.id, 'backup')}/${d.index}.qcow2`, bytes: Number(bytes), virtualSize: d.virtualSize, sha256: sha256 ?? '' });
+        }
+        await run(['rm', '-f', '--', `${dir}/backup.xml`, `${dir}/checkpoint.xml`]);
+        // Last: the manifest that says the backup is whole.
+        await ssh.exec(script('cat > "$1.tmp" && mv -f "$1.tmp" "$1"', [`${dir}/COMPLETE`]), { stdin: JSON.stringify({ mode, method, files }) });
+        if (running) for (const old of await checkpoints(vm)) if (old.startsWith('kiln-') && old !== newCheckpoint) await deleteCheckpoint(vm, old);
+        options?.onProgress?.(100);
+        return { mode, method, checkpoint: withCheckpoint ? newCheckpoint : undefined, disks: files };
+      } catch (error) {
+        if (running) {
+          await virsh.tryRun(['domjobabort', '--domain', vm]);
+          await deleteCheckpoint(vm, newCheckpoint);
+        }
+        await ssh.exec(command(['rm', '-rf', '--', dir]));
+        throw error;
+      }
+    },
+
+    async restoreDisk(chain, target) {
+      if (chain.length === 0) throw new DriverError('no backup files to restore from', 'invalid');
+      const existing = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
+      const last = chain[chain.length - 1]!;
+      const volume = existing ?? (await createVolume(host.pools, target.pool ?? host.defaultPool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' }));
+      const work = `${BACKUP_STORE}/.restore-${id(last.file.split('/')[1] ?? '', 'the backup id')}-${Date.now()}`;
+      const size = await runScript(RESTORE, [volume.path, work, ...chain.flatMap((f) => [storePath(f.file), f.sha256])], `restoring ${target.name}`);
+      return { virtualSize: Number(size) };
+    },
+
+    async forgetCheckpoints(vm) {
+      // The rewritten disks hold no bitmaps any more; libvirt's records of them go too.
+      for (const name of await checkpoints(vm)) if (name.startsWith('kiln-')) await deleteCheckpoint(vm, name, true);
+    },
+
+    async merge(parent, child, grandparent) {
+      const [bytes, sha256] = (await runScript(MERGE, [storePath(parent.file), storePath(child.file), grandparent ? storePath(grandparent.file) : ''], `merging ${parent.file} into ${child.file}`)).split(' ');
+      return { ...child, bytes: Number(bytes), sha256: sha256 ?? '' };
+    },
+
+    async remove(vmId, backupId, vm) {
+      if (vm?.checkpoint && (await checkpoints(vm.ref)).includes(vm.checkpoint)) await deleteCheckpoint(vm.ref, vm.checkpoint);
+      await run(['rm', '-rf', '--', backupDir(vmId, backupId)]);
+    },
+
+    async inspect(vmId, backupId) {
+      const dir = backupDir(vmId, backupId);
+      const out = await runScript('[ -f "$1/COMPLETE" ] || { echo missing; exit 0; }; stat -c %s "$1"/*.qcow2 | awk \'{ s += $1 } END { print s + 0 }\'', [dir], `reading ${dir}`);
+      return out === 'missing' ? { present: false, bytes: 0 } : { present: true, bytes: Number(out) };
+    },
+
+    async discard(vmId, backupId, vm) {
+      if (vm && (await host.isActive(vm))) {
+        // libvirt's job outlives the engine that started it; it writes into the directory that goes next.
+        const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
+        if ((info['Job type'] ?? 'None') !== 'None') await virsh.tryRun(['domjobabort', '--domain', vm]);
+      }
+      if (vm) await deleteCheckpoint(vm, checkpointName(backupId));
+      await run(['rm', '-rf', '--', backupDir(vmId, backupId)]);
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Backups of a real KVM guest with the `nas` provider (drivers/kvm/backup.ts): a marker written in
+ * the guest's disk comes back after a restore, an incremental after a small change is a small
+ * fraction of the full and restores right (its chain rebuilt), a backed-up volume restored onto
+ * another VM appears there as its data disk, and a base an incremental builds on is not deleted
+ * unless forced (then merged into it). Everything made here is removed again: backups, domains,
+ * volumes and the VM's directory in the host's backup store.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleTap } from '../kvm/real-hosts.js';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+
+const hosts = kvmHostsOrSkip();
+const MARK_AT = 4 * 1024 * 1024;
+
+type Obj = Record<string, unknown>;
+
+describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
+  let z: KvmZone;
+  const vms: string[] = [];
+  let counter = 0;
+
+  const ok = async (command: string, params: Record<string, string>) => {
+    const res = await z.t.call(command, params);
+    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const job = async (command: string, params: Record<string, string>) => {
+    const done = await z.t.run(command, params);
+    if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
+    return done['jobresult'] as Obj;
+  };
+  const backups = async (vm: string) => ((await ok('listBackups', { virtualmachineid: vm }))['backup'] as Obj[] | undefined) ?? [];
+  /** Runs a shell line in the guest and waits for its end (the token is printed, not echoed). */
+  const guest = async (tap: ConsoleTap, line: string) => {
+    counter += 1;
+    await tap.runPatiently(`${line}; echo END-$((${counter}+1000))`, new RegExp(`END-${counter + 1000}`), 90_000);
+  };
+  const readMarker = async (tap: ConsoleTap, device = 'vda') => {
+    const match = await tap.runPatiently(`dd if=/dev/${device} bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000);
+    return match[1];
+  };
+  const boot = async (vm: string) => {
+    const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
+    await tap.waitFor(/KILN-GUEST-READY/, 120_000);
+    return tap;
+  };
+
+  beforeAll(async () => {
+    z = await kvmZone(hosts!, ['host1']);
+    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
+    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!z) return;
+    for (const vm of vms) await z.t.run('removeVirtualMachineFromBackupOffering', { virtualmachineid: vm, forced: 'true' }).catch(() => undefined);
+    await cleanUp(z.t);
+    for (const vm of vms) onHost('host1', 'rm', '-rf', '--', `/var/lib/kiln/backups/${vm}`);
+    await z.t.close();
+  }, 180_000);
+
+  it('marker backed up, overwritten, restored; an incremental is small and restores right; a base is kept until forced', { timeout: 420_000 }, async () => {
+    const offered = (await ok('listBackupProviderOfferings', { zoneid: z.zoneid }))['backupoffering'] as Obj[];
+    expect(offered).toEqual([expect.objectContaining({ externalid: 'host-store', provider: 'nas' })]);
+    const offering = ((await job('importBackupOffering', { zoneid: z.zoneid, externalid: 'host-store', name: 'Host store', description: 'nas', allowuserdrivenbackups: 'true' }))['backupoffering'] as { id: string }).id;
+    const deployed = await job('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-backup-a', hostid: z.hostIds['host1']! });
+    const vm = (deployed['virtualmachine'] as { id: string }).id;
+    vms.push(vm);
+    await job('assignVirtualMachineToBackupOffering', { virtualmachineid: vm, backupofferingid: offering });
+
+    let tap = await boot(vm);
+    // 8 MiB of data, so the full backup has something to carry, then the marker.
+    await guest(tap, 'dd if=/dev/urandom of=/dev/vda bs=1048576 seek=16 count=8 2>/dev/null; sync');
+    await guest(tap, `printf KILN-MARK-A | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    const full = (await job('createBackup', { virtualmachineid: vm, name: 'full-a' }))['backup'] as Obj;
+    expect(full).toMatchObject({ status: 'BackedUp', type: 'FULL' });
+    expect(full['size'] as number).toBeGreaterThan(8 * 1024 * 1024);
+    // The VM kept running through the backup (libvirt's backup job, not a stop).
+    expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as Obj[])[0]!['state']).toBe('Running');
+    // On the host: the verified file, no partial one, and the manifest.
+    const listing = onHost('host1', 'ls', '-1', `/var/lib/kiln/backups/${vm}/${full['id'] as string}`);
+    expect(listing.split('\n').filter(Boolean).sort()).toEqual(['0.qcow2', 'COMPLETE']);
+
+    await guest(tap, `printf KILN-MARK-B | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    const incremental = (await job('createBackup', { virtualmachineid: vm, name: 'inc-b' }))['backup'] as Obj;
+    expect(incremental).toMatchObject({ status: 'BackedUp', type: 'INCREMENTAL', parentid: full['id'] });
+    expect(incremental['size'] as number).toBeLessThan((full['size'] as number) / 8);
+
+    // A base an incremental builds on is refused (431); forced merges it (tested at the end).
+    const refused = await z.t.call('deleteBackup', { id: full['id'] as string });
+    expect(refused.status).toBe(431);
+    expect(refused.body['errortext']).toMatch(/is the base of the incremental backup inc-b/);
+
+    await guest(tap, `printf KILN-MARK-X | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    expect(await readMarker(tap)).toBe('X');
+    const running = await z.t.call('restoreBackup', { id: incremental['id'] as string });
+    expect(running.status).toBe(431);
+    expect(running.body['errortext']).toMatch(/is Running; stop it before restoring/);
+    tap.close();
+
+    await job('stopVirtualMachine', { id: vm, forced: 'true' });
+    await job('restoreBackup', { id: incremental['id'] as string });
+    await job('startVirtualMachine', { id: vm });
+    tap = await boot(vm);
+    expect(await readMarker(tap)).toBe('B');
+    tap.close();
+
+    await job('stopVirtualMachine', { id: vm, forced: 'true' });
+    await job('restoreBackup', { id: full['id'] as string });
+    await job('startVirtualMachine', { id: vm });
+    tap = await boot(vm);
+    expect(await readMarker(tap)).toBe('A');
+    // What the template gave the disk (its backing file's first bytes) is in the full backup too.
+    await tap.runPatiently('head -c 16 /dev/vda; echo', /KILN-TEMPLATE-V1/);
+    tap.close();
+
+    // A backed-up volume onto another (stopped) VM without backups: it is that VM's data disk.
+    const other = (await job('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-backup-b', hostid: z.hostIds['host1']!, startvm: 'false' }))['virtualmachine'] as { id: string };
+    vms.push(other.id);
+    const root = (JSON.parse(incremental['volumes'] as string) as { uuid: string }[])[0]!.uuid;
+    await job('restoreVolumeFromBackupAndAttachToVM', { backupid: incremental['id'] as string, volumeid: root, virtualmachineid: other.id });
+    const volumes = (await ok('listVolumes', { virtualmachineid: other.id }))['volume'] as Obj[];
+    expect(volumes.map((v) => v['type']).sort()).toEqual(['DATADISK', 'ROOT']);
+    await job('startVirtualMachine', { id: other.id });
+    tap = await boot(other.id);
+    expect(await readMarker(tap, 'vdb')).toBe('B');
+    tap.close();
+
+    // Forced: the full goes, the incremental takes in its data and stands alone, and still restores.
+    await job('deleteBackup', { id: full['id'] as string, forced: 'true' });
+    const left = await backups(vm);
+    expect(left).toEqual([expect.objectContaining({ id: incremental['id'], type: 'FULL' })]);
+    expect(left[0]!['parentid']).toBeUndefined();
+    await job('stopVirtualMachine', { id: vm, forced: 'true' });
+    await job('restoreBackup', { id: incremental['id'] as string });
+    await job('startVirtualMachine', { id: vm });
+    tap = await boot(vm);
+    expect(await readMarker(tap)).toBe('B');
+    tap.close();
+  });
+});
