@@ -10,6 +10,7 @@ import { HostListener, makeCertificate, type Certificate } from './server.js';
 import { registerSession } from './session.js';
 import { Sim } from './sim.js';
 import { control, type ControlContext } from './control.js';
+import { handleConsole } from './console.js';
 import { randomBytes } from 'node:crypto';
 import { registerModules, seedModules } from './modules.js';
 
@@ -82,7 +83,7 @@ export class RunningSim {
     await l.listen(this.port);
   }
 
-  consoleHandler: ConstructorParameters<typeof HostListener>[4] = (_host, _req, socket) => socket.destroy();
+  consoleHandler: ConstructorParameters<typeof HostListener>[4] = (host, req, socket, head) => handleConsole(this.sim, host, req, socket, head);
 
   async start(port = 0): Promise<void> {
     const hosts = this.sim.store.all('host');
