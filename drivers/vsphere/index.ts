@@ -10,7 +10,7 @@ import {
   type ConnectionForm, type ConnectionInput, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint, type EndpointEvent,
   type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo, type MigrationFacet,
   type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult, type PowerState, type Ref, type SnapshotFacet,
-  type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet,
+  type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
 } from '../types.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
@@ -23,6 +23,7 @@ import { deployVm, destroyVm, deviceInfoOf, placementOf, powerOn, rebootVm, rese
 import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
+import { vsphereImport } from './vm-import.js';
 import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
 
 export const VSPHERE_CAPABILITIES: DriverCapabilities = {
@@ -304,6 +305,12 @@ class VsphereHostSession implements HostSession {
     };
   }
 
+  /** The host's VMs in full detail and taking one over as it is (vm-import.ts). */
+  get import(): ImportFacet {
+    return (this.importFacet ??= vsphereImport(this.ep, this.hostRef, () => this.listInstances()));
+  }
+  private importFacet: ImportFacet | undefined;
+
   /** Why there is no console facet, for the UI ("say so rather than show a dead button"). */
   get consoleUnavailableReason(): string | undefined {
     return this.ep.console.supported === false ? this.ep.console.reason : undefined;
@@ -379,6 +386,8 @@ class VsphereHostSession implements HostSession {
   }
 
   async define(spec: VmSpec, options: OperationOptions = {}): Promise<DefineResult> {
+    // An imported VM is only ever redefined (below), never cloned anew from Kiln's record.
+    if (spec.keepDefinition && !(spec.ref && this.ep.cache.get(vmRef(spec.ref)))) throw new DriverError(`the imported VM ${spec.internalName} is no longer in vCenter`, 'not-found');
     if (spec.ref && this.ep.cache.get(vmRef(spec.ref))) {
       // A redefine: vSphere keeps the VM; only its size follows Kiln's record.
       const r = vmRef(spec.ref);

@@ -43,6 +43,11 @@ export const DETAIL_OPTIONS: Record<keyof VmwareDetails, string[]> = {
 
 const byValue = (table: Record<string, string>, type: string | undefined) => Object.entries(table).find(([, t]) => t === type)?.[0];
 
+/** CloudStack's name of a controller device type (pvscsi, lsisas1068, …), for listUnmanagedInstances. */
+export const controllerName = (type: string | undefined): string | undefined => byValue(CONTROLLERS, type);
+/** CloudStack's name of a NIC device type (Vmxnet3, E1000e, …). */
+export const nicAdapterName = (type: string | undefined): string | undefined => byValue(NICS, type);
+
 export function controllerDevice(name: string, key: number, busNumber: number): Typed {
   const type = CONTROLLERS[name === 'osdefault' ? 'lsilogic' : name];
   if (!type) throw new DriverError(`rootDiskController/dataDiskController: ${JSON.stringify(name)} is not one of ${DETAIL_OPTIONS.rootDiskController.join(', ')}`, 'invalid');

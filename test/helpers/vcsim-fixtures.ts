@@ -16,6 +16,10 @@ export interface VmFixture {
   /** Portgroup names: standard (PG-VLAN101) or distributed (DVPG-VLAN201). */
   nics: string[];
   powerOn?: boolean;
+  /** Every NIC of this type (default: Vmxnet3 and E1000e in turn, mixed adapters). */
+  nicType?: string;
+  /** Every disk on the PVSCSI controller (default: the third and later on the LSI SAS one, mixed controllers). */
+  oneController?: boolean;
 }
 
 export interface Placement {
@@ -69,8 +73,8 @@ export async function createVmWithDevices(client: VimClient, where: Placement, v
       device: typed('VirtualDisk', {
         key: -200 - i,
         backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: `[${where.datastoreName}]`, diskMode: 'persistent', thinProvisioned: true }),
-        controllerKey: i < 2 ? -100 : -101,
-        unitNumber: i < 2 ? i : i - 2,
+        controllerKey: i < 2 || vm.oneController ? -100 : -101,
+        unitNumber: i < 2 || vm.oneController ? i : i - 2,
         capacityInKB: gib * 1024 * 1024,
       }),
     });
@@ -78,7 +82,7 @@ export async function createVmWithDevices(client: VimClient, where: Placement, v
   for (const [i, pg] of vm.nics.entries()) {
     deviceChange.push({
       operation: 'add',
-      device: typed(i % 2 === 0 ? 'VirtualVmxnet3' : 'VirtualE1000e', { key: -300 - i, backing: await nicBacking(client, pg), addressType: 'generated' }),
+      device: typed(vm.nicType ?? (i % 2 === 0 ? 'VirtualVmxnet3' : 'VirtualE1000e'), { key: -300 - i, backing: await nicBacking(client, pg), addressType: 'generated' }),
     });
   }
   const task = asMoRef(await client.call('CreateVM_Task', where.folder, {
