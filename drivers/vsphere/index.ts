@@ -11,6 +11,7 @@ import {
   type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo, type MigrationFacet,
   type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult, type PowerState, type Ref, type SnapshotFacet,
   type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
+  type VolumeFacet,
 } from '../types.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
@@ -24,6 +25,7 @@ import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { vsphereImport } from './vm-import.js';
+import { deleteVolumeFiles, vsphereVolumes } from './vm-volumes.js';
 import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
 
 export const VSPHERE_CAPABILITIES: DriverCapabilities = {
@@ -305,6 +307,12 @@ class VsphereHostSession implements HostSession {
     };
   }
 
+  /** Data disks added and removed with ReconfigVM_Task (vm-volumes.ts). */
+  get volumes(): VolumeFacet {
+    return (this.volumeFacet ??= vsphereVolumes(this.ep, (ref) => this.vm(ref)));
+  }
+  private volumeFacet: VolumeFacet | undefined;
+
   /** The host's VMs in full detail and taking one over as it is (vm-import.ts). */
   get import(): ImportFacet {
     return (this.importFacet ??= vsphereImport(this.ep, this.hostRef, () => this.listInstances()));
@@ -486,8 +494,9 @@ class VsphereHostSession implements HostSession {
     return this.withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
   }
 
-  async deleteDisks(_disks: string[]): Promise<void> {
-    // Nothing is left: Destroy_Task removed the VM's disks with it.
+  async deleteDisks(disks: string[]): Promise<void> {
+    // A VM's own disks went with Destroy_Task; what is left are detached data disks (vm-volumes.ts).
+    await deleteVolumeFiles(this.ep, disks);
   }
 
   async attachIso(vm: Ref, isoPath: string): Promise<void> {

@@ -1,0 +1,125 @@
+/**
+ * The vSphere volume facet: a data disk is a VirtualDisk added to or removed from the VM with
+ * ReconfigVM_Task's deviceChange, on the VM's SCSI controller. Its file is `[datastore] NAME`,
+ * NAME being Kiln's volume name (`<uuid>.vmdk`) in the datastore's root, so it outlives the VM it
+ * was attached to: "add" with fileOperation "create" makes it (thin), "remove" without a
+ * fileOperation detaches it and keeps the file, a later "add" without one attaches it again.
+ * A powered-on VM takes the change live (vSphere hot-adds and hot-removes SCSI disks).
+ *
+ * Resizing edits the disk's capacity through the VM; vSphere grows disks only, and resizes a disk
+ * only while a VM holds it, so a shrink or a detached disk is refused before anything is sent.
+ */
+import { DriverError, type Ref, type VolumeDisk, type VolumeFacet } from '../types.js';
+import type { VsphereEndpoint } from './endpoint.js';
+import { mapped } from './errors.js';
+import { asArray, asMoRef, asNumber, asObject, asString, isVimFault, MoRef, typed, vm as vim, waitForTask, type SoapObject } from './soap/index.js';
+import { deviceInfoOf, runTask } from './vm-lifecycle.js';
+
+type Device = ReturnType<typeof asObject>;
+
+/** Kiln's volume names (`<uuid>.vmdk`): the only files deleteVolumeFiles may name. */
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const SCSI_CONTROLLERS = /^(VirtualLsiLogicController|VirtualLsiLogicSASController|ParaVirtualSCSIController|VirtualBusLogicController)$/;
+/** Unit 7 of a SCSI controller is the controller itself. */
+const SCSI_UNITS = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+
+export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): VolumeFacet {
+  const devicesOf = async (vm: MoRef): Promise<Device[]> => asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+  const labelOf = (vm: MoRef) => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
+
+  /** `[datastore] NAME`: the disk's own datastore (its pool, by ref or name), else the VM's first. */
+  const fileOf = async (vm: MoRef | undefined, disk: VolumeDisk): Promise<string> => {
+    if (!VOLUME_NAME.test(disk.name)) throw new DriverError(`unusable volume name ${JSON.stringify(disk.name)}`, 'invalid');
+    let datastore = disk.pool ? (asString(ep.cache.get(new MoRef('Datastore', disk.pool))?.props['name']) ?? asString(ep.datastoreNamed(disk.pool)?.props['name'])) : undefined;
+    if (!datastore && vm) {
+      const first = ep.refsOf((await ep.read(vm, ['datastore']))['datastore'])[0];
+      datastore = first ? asString(ep.cache.get(first)?.props['name']) : undefined;
+    }
+    if (!datastore) throw new DriverError(`no datastore for volume ${disk.name}`, 'not-found');
+    return `[${datastore}] ${disk.name}`;
+  };
+  const diskWith = (devices: Device[], file: string): Device | undefined => devices.find((d) => d.$type === 'VirtualDisk' && asString(asObject(d['backing'])['fileName']) === file);
+  const reconfigure = (vm: MoRef, doing: string, change: SoapObject) => mapped(`${doing} (${labelOf(vm)})`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: [change] })));
+
+  return {
+    async attach(vmRef, disk, options) {
+      const vm = vmOf(vmRef);
+      ep.assertReachable(`attaching a disk to ${labelOf(vm)}`);
+      const devices = await devicesOf(vm);
+      const file = await fileOf(vm, disk);
+      if (diskWith(devices, file)) throw new DriverError(`${labelOf(vm)} already has disk ${disk.name}`, 'invalid');
+      const controller = devices.find((d) => SCSI_CONTROLLERS.test(d.$type ?? ''));
+      if (!controller) throw new DriverError(`${labelOf(vm)} has no SCSI controller for a data disk`, 'unsupported');
+      const controllerKey = asNumber(controller['key'])!;
+      const used = new Set(devices.filter((d) => asNumber(d['controllerKey']) === controllerKey).map((d) => asNumber(d['unitNumber'])));
+      const unitNumber = SCSI_UNITS.find((u) => !used.has(u));
+      if (unitNumber === undefined) throw new DriverError(`the SCSI controller of ${labelOf(vm)} has no free unit for another disk`, 'insufficient-capacity');
+      const device = typed('VirtualDisk', {
+        key: -400,
+        backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: 'persistent', thinProvisioned: true }),
+        controllerKey,
+        unitNumber,
+        capacityInKB: Math.ceil(disk.sizeBytes / 1024),
+      });
+      await reconfigure(vm, `attaching ${disk.name}`, { operation: 'add', ...(options.create ? { fileOperation: 'create' } : {}), device });
+      const added = diskWith(await devicesOf(vm), file);
+      return added ? { ref: String(asNumber(added['key'])) } : {};
+    },
+
+    async detach(vmRef, disk) {
+      const vm = vmOf(vmRef);
+      ep.assertReachable(`detaching a disk from ${labelOf(vm)}`);
+      const found = diskWith(await devicesOf(vm), await fileOf(vm, disk));
+      if (!found) throw new DriverError(`${labelOf(vm)} has no disk ${disk.name}`, 'not-found');
+      // No fileOperation: the disk leaves the VM, its file stays on the datastore.
+      await reconfigure(vm, `detaching ${disk.name}`, {
+        operation: 'remove',
+        device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: asNumber(found['capacityInKB']) }),
+      });
+    },
+
+    async resize(disk, sizeBytes, options) {
+      if (options.vm === undefined) throw new DriverError(`vSphere resizes a disk through the VM that holds it; attach volume ${disk.name} to a VM first`, 'unsupported');
+      const vm = vmOf(options.vm);
+      ep.assertReachable(`resizing a disk of ${labelOf(vm)}`);
+      const found = diskWith(await devicesOf(vm), await fileOf(vm, disk));
+      if (!found) throw new DriverError(`${labelOf(vm)} has no disk ${disk.name}`, 'not-found');
+      const file = asString(asObject(found['backing'])['fileName'])!;
+      const kb = Math.ceil(sizeBytes / 1024);
+      const current = asNumber(found['capacityInKB']) ?? 0;
+      if (kb < current) throw new DriverError(`vSphere cannot shrink disk ${disk.name} (${current} KB to ${kb} KB)`, 'unsupported');
+      await reconfigure(vm, `resizing ${disk.name}`, {
+        operation: 'edit',
+        device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: asString(asObject(found['backing'])['diskMode']) ?? 'persistent' }), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: kb }),
+      });
+    },
+  };
+}
+
+/**
+ * Deletes detached data disks (deleteDisks): the file `[datastore] NAME` of each Kiln volume name,
+ * on whichever datastore has it (FileManager.DeleteDatastoreFile_Task); a file that is not there
+ * counts as deleted, as the disks of a VM that Destroy_Task removed are gone already.
+ */
+export async function deleteVolumeFiles(ep: VsphereEndpoint, names: string[]): Promise<void> {
+  const wanted = names.filter((n) => VOLUME_NAME.test(n));
+  if (wanted.length === 0) return;
+  ep.assertReachable('deleting disks');
+  const fileManager = asMoRef(ep.client.serviceContent.raw['fileManager']);
+  if (!fileManager) throw new DriverError('this vCenter has no FileManager to delete a detached disk with', 'unsupported');
+  const datacenter = ep.cache.datacenters()[0]?.ref;
+  for (const name of wanted) {
+    for (const ds of ep.cache.ofType('Datastore')) {
+      const file = `[${asString(ds.props['name'])}] ${name}`;
+      await mapped(`deleting ${file}`, async () => {
+        try {
+          const task = asMoRef(await ep.client.call('DeleteDatastoreFile_Task', fileManager, { name: file, datacenter }));
+          if (task) await waitForTask(ep.client, task);
+        } catch (e) {
+          if (!isVimFault(e) || (e.type !== 'FileNotFound' && e.type !== 'NotFound')) throw e;
+        }
+      });
+    }
+  }
+}

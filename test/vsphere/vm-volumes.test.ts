@@ -1,0 +1,118 @@
+/**
+ * The vSphere volume facet on vcsim, through the contract (HostSession.volumes), each step checked
+ * against what vcsim itself holds (a separate SOAP session) and the datastore's directory: a data
+ * disk made and hot-added to a running VM with ReconfigVM_Task (add, fileOperation create), grown
+ * by an edit, detached (remove, the .vmdk kept), attached again from its file; a shrink, a resize
+ * without a VM, a duplicate and a name that is not Kiln's are refused before anything is sent;
+ * deleteDisks deletes the detached disk's file.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DriverError, type Endpoint, type HostSession, type VolumeFacet } from '../../drivers/types.js';
+import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import { MoRef, asArray, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { capabilityMap } from '../../main/engine/hosts/host-manager.js';
+import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+
+const available = vcsimOrSkip();
+const GiB = 1024 ** 3;
+const NAME = '3f6c1d2e-5b7a-4c8d-9e0f-1a2b3c4d5e6f.vmdk';
+
+async function refusal(p: Promise<unknown>): Promise<DriverError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof DriverError) return e;
+    throw e;
+  }
+  throw new Error('expected a DriverError');
+}
+
+describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
+  let sim: Vcsim;
+  let admin: VimClient;
+  let ep: Endpoint;
+  let host: HostSession;
+  let volumes: VolumeFacet;
+  let vm: string;
+  let datastoreDir: string;
+  let file: string;
+
+  /** The VM's data disks as vcsim holds them: file name and capacity (KB). */
+  const disks = async () =>
+    asArray((await getProperties(admin, new MoRef('VirtualMachine', vm), ['config.hardware.device']))['config.hardware.device'])
+      .map(asObject)
+      .filter((d) => d.$type === 'VirtualDisk')
+      .map((d) => ({ file: asString(asObject(d['backing'])['fileName']), kb: asNumber(d['capacityInKB']) }));
+  const ours = async () => (await disks()).find((d) => d.file === file);
+
+  beforeAll(async () => {
+    sim = Vcsim.start(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '1', '-ds', '1']);
+    admin = await sim.connect();
+    const info = sim.info;
+    ep = await new VsphereDriver({ maxWaitSeconds: 2 }).connect({ hostId: 'h1', url: `https://${info.host}:${info.port}/DC0`, username: info.username, password: info.password, pinnedTrust: { kind: 'tls-certificate', fingerprint: info.thumbprint } });
+    host = ep.host((await ep.hosts())[0]!.ref);
+    vm = (await host.listInstances())[0]!.ref;
+    const ds = (await retrieveInventory(admin, [{ type: 'Datastore', pathSet: ['name', 'info.url'] }]))[0]!;
+    datastoreDir = String(ds.props['info.url']);
+    file = `[${String(ds.props['name'])}] ${NAME}`;
+    volumes = host.volumes!;
+  });
+  afterAll(async () => {
+    await ep?.close();
+    admin?.close();
+    sim?.stop();
+  });
+
+  it('publishes the facet, so the engine decides by capability', () => {
+    expect(capabilityMap(host)['volumes']).toBe(true);
+  });
+
+  it('hot-adds a new thin disk to the running VM: its file on the datastore, its capacity as asked', async () => {
+    expect((await getProperties(admin, new MoRef('VirtualMachine', vm), ['runtime.powerState']))['runtime.powerState']).toBe('poweredOn');
+    const before = (await disks()).length;
+    const made = await volumes.attach(vm, { name: NAME, sizeBytes: GiB }, { live: true, create: true });
+    expect(made.ref).toMatch(/^\d+$/);
+    expect(await ours()).toEqual({ file, kb: GiB / 1024 });
+    expect((await disks()).length).toBe(before + 1);
+    expect(existsSync(join(datastoreDir, NAME))).toBe(true);
+  });
+
+  it('grows it by an edit; a shrink and a resize without a VM are refused and change nothing', async () => {
+    await volumes.resize({ name: NAME, sizeBytes: GiB }, 2 * GiB, { vm, live: true, shrink: false });
+    expect((await ours())?.kb).toBe((2 * GiB) / 1024);
+    const shrink = await refusal(volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, GiB, { vm, live: true, shrink: true }));
+    expect(shrink.category).toBe('unsupported');
+    expect(shrink.message).toMatch(/cannot shrink/);
+    const alone = await refusal(volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, 3 * GiB, { live: false, shrink: false }));
+    expect(alone.category).toBe('unsupported');
+    expect((await ours())?.kb).toBe((2 * GiB) / 1024);
+  });
+
+  it('refuses a disk the VM already has, and a name that is not a Kiln volume name, before anything is sent', async () => {
+    const twice = await refusal(volumes.attach(vm, { name: NAME, sizeBytes: GiB }, { live: true, create: false }));
+    expect(twice.category).toBe('invalid');
+    const count = (await disks()).length;
+    const hostile = await refusal(volumes.attach(vm, { name: '../x] [other', sizeBytes: GiB }, { live: true, create: true }));
+    expect(hostile.category).toBe('invalid');
+    expect((await disks()).length).toBe(count);
+  });
+
+  it('detaches it (the file stays on the datastore) and attaches it again from its file', async () => {
+    await volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true });
+    expect(await ours()).toBeUndefined();
+    expect(existsSync(join(datastoreDir, NAME))).toBe(true);
+    const gone = await refusal(volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true }));
+    expect(gone.category).toBe('not-found');
+    await volumes.attach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true, create: false });
+    expect((await ours())?.file).toBe(file);
+    await volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true });
+  });
+
+  it('deleteDisks deletes the detached disk\'s file (deleteVolume), and a file already gone counts as deleted', async () => {
+    await host.deleteDisks([NAME]);
+    expect(existsSync(join(datastoreDir, NAME))).toBe(false);
+    await host.deleteDisks([NAME]);
+  });
+});
