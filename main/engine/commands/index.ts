@@ -55,6 +55,7 @@ import addHost from './infra/addHost.js';
 import updateHost from './infra/updateHost.js';
 import acceptHostKey from './infra/acceptHostKey.js';
 import probeHostKey from './infra/probeHostKey.js';
+import probeEndpointTrust from './infra/probeEndpointTrust.js';
 import registerTemplate from './images/registerTemplate.js';
 import listAccounts from './accounts/listAccounts.js';
 import createAccount from './accounts/createAccount.js';
@@ -102,7 +103,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
   listHypervisorCapabilities, updateHypervisorCapabilities,
-  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, registerTemplate,
+  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,

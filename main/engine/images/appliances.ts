@@ -31,7 +31,7 @@ export async function describeDownload(engine: Engine, row: Pick<TemplateRow, 'h
   try {
     return JSON.stringify(await facet.describe(file));
   } catch (error) {
-    throw new Error(`the ${row.format} cannot be deployed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`the ${row.format} cannot be deployed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

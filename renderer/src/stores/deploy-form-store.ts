@@ -28,12 +28,17 @@ export interface DeployDraft {
   userdata: string;
   userdataText: string;
   userdataFile: string;
+  /** An appliance template's choices: deployment option, property values by key, network id by NIC InstanceID, the EULA accepted. */
+  configurationId: string;
+  properties: Record<string, string>;
+  nicNetworks: Record<string, string>;
+  eulaAccepted: boolean;
 }
 
 export const EMPTY_DRAFT: DeployDraft = {
   zoneid: '', podid: '', clusterid: '', hostid: '', source: 'template', templateid: '', isoid: '', diskofferingid: '', disksize: '',
   serviceofferingid: '', cpuNumber: '', cpuSpeed: '', memory: '', networkids: [], affinitygroupids: [], name: '', displayname: '', group: '', startvm: true,
-  keypairs: [], userdata: '', userdataText: '', userdataFile: '',
+  keypairs: [], userdata: '', userdataText: '', userdataFile: '', configurationId: '', properties: {}, nicNetworks: {}, eulaAccepted: false,
 };
 
 export const DEPLOY_STEPS = ['Placement', 'Image', 'Offering', 'Network', 'Names', 'SSH keys', 'User data', 'Review'] as const;

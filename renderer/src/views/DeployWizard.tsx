@@ -20,6 +20,8 @@ import { hasApi, useApiCatalog, type ApiInfo } from '../stores/api-catalog-store
 import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
+import { applianceOfTemplate, applianceProblems, chosenOption, offeringsForOption, type ApplianceView, type TemplateWithDetails } from '../api/appliance';
+import { ApplianceChoices, ApplianceNetworks } from './deploy/ApplianceStep';
 
 type Outcome =
   | { kind: 'running'; jobid: string; vmId?: string }
@@ -38,7 +40,7 @@ export function DeployWizard() {
   const pods = useApiList<Named>('listPods', 'pod', isAdmin && draft.zoneid ? { zoneid: draft.zoneid } : undefined);
   const clusters = useApiList<Named>('listClusters', 'cluster', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined } : undefined);
   const hosts = useApiList<Named & { state?: string }>('listHosts', 'host', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined, clusterid: draft.clusterid || undefined } : undefined);
-  const templates = useApiList<Named>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined);
+  const templates = useApiList<TemplateWithDetails>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined);
   const isos = useApiList<Named>('listIsos', 'iso', draft.zoneid ? { isofilter: 'executable', zoneid: draft.zoneid } : undefined);
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
@@ -64,7 +66,11 @@ export function DeployWizard() {
 
   const offering = offerings.items.find((o) => o.id === draft.serviceofferingid);
   const diskOffering = diskOfferings.items.find((d) => d.id === draft.diskofferingid);
-  const problems = stepProblems(draft, offering, diskOffering, apis);
+  // An appliance template (an OVA): its option filters the offerings (R38), its NICs get a network each.
+  const appliance = draft.source === 'template' ? applianceOfTemplate(templates.items.find((t) => t.id === draft.templateid)) : undefined;
+  const option = appliance && chosenOption(appliance, draft.configurationId);
+  const shownOfferings = appliance ? offeringsForOption(offerings.items, option) : offerings.items;
+  const problems = stepProblems(draft, offering, diskOffering, apis, appliance, shownOfferings);
   const stepProblem = problems[step] ?? [];
 
   const next = () => {
@@ -83,7 +89,7 @@ export function DeployWizard() {
       setShowErrors(true);
       return;
     }
-    const params = deployParams(draft, offering, diskOffering);
+    const params = deployParams(draft, offering, diskOffering, appliance);
     try {
       const response = await kiln.invoke('deployVirtualMachine', params);
       const jobid = String(response['jobid']);
@@ -194,7 +200,10 @@ export function DeployWizard() {
                 </label>
               </fieldset>
               {draft.source === 'template' ? (
-                <Select label="Template" value={draft.templateid} onChange={(templateid) => set({ templateid })} options={templates.items} loading={templates.loading} />
+                <>
+                  <Select label="Template" value={draft.templateid} onChange={(templateid) => set({ templateid, configurationId: '', properties: {}, nicNetworks: {}, eulaAccepted: false })} options={templates.items} loading={templates.loading} />
+                  {appliance && <ApplianceChoices appliance={appliance} draft={draft} set={set} showProblems={showErrors} />}
+                </>
               ) : (
                 <>
                   <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
@@ -213,7 +222,12 @@ export function DeployWizard() {
             <>
               <fieldset className="fieldset offering-list">
                 <legend>Service offering</legend>
-                {offerings.items.map((o) => (
+                {appliance && option && (
+                  <p className="hint" role="note">
+                    Deployment option {option.label} needs {option.cpuNumber ?? '?'} vCPU and {option.memory ?? '?'} MB: only offerings that meet it are shown.
+                  </p>
+                )}
+                {shownOfferings.map((o) => (
                   <label key={o.id} className={draft.serviceofferingid === o.id ? 'offering chosen' : 'offering'}>
                     <input type="radio" name="offering" checked={draft.serviceofferingid === o.id} onChange={() => set({ serviceofferingid: o.id })} />
                     <span className="offering-name">{o.name}</span>
@@ -231,7 +245,8 @@ export function DeployWizard() {
               )}
             </>
           )}
-          {step === 3 && (
+          {step === 3 && appliance && <ApplianceNetworks appliance={appliance} networks={networks.items} draft={draft} set={set} />}
+          {step === 3 && !appliance && (
             <fieldset className="fieldset">
               <legend>Networks (the first one chosen is the default NIC)</legend>
               {networks.items.length === 0 && !networks.loading && <p className="empty">This zone has no network you can use.</p>}
@@ -256,7 +271,7 @@ export function DeployWizard() {
           )}
           {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
           {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
-          {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} />}
+          {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
           {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
           {step === REVIEW_STEP && (
             <label className="check">
@@ -294,7 +309,7 @@ export function DeployWizard() {
 }
 
 /** What keeps each step from being complete. */
-function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>): string[][] {
+function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>, appliance: ApplianceView | undefined, offered: ServiceOffering[]): string[][] {
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
   const problems: string[][] = DEPLOY_STEPS.map(() => []);
   if (!d.zoneid) problems[0]!.push('Choose a zone.');
@@ -304,9 +319,13 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
     if (!d.diskofferingid) problems[1]!.push('An ISO needs a disk offering for its blank root disk.');
     if (disk?.iscustomized && !positive(d.disksize)) problems[1]!.push('Give the disk size in GB.');
   }
+  if (appliance) problems[1]!.push(...applianceProblems(appliance, d.properties, d.eulaAccepted));
   if (!offering) problems[2]!.push('Choose a service offering.');
+  else if (!offered.includes(offering)) problems[2]!.push(`Offering ${offering.name} is smaller than the deployment option needs.`);
   problems[2]!.push(...customSizeProblems(offering, d));
-  if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
+  if (appliance) {
+    for (const nic of appliance.nics) if (!d.nicNetworks[nic.instanceID]) problems[3]!.push(`Choose a network for ${nic.elementName || `NIC ${nic.index + 1}`}.`);
+  } else if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
   const nameProblem = hostnameProblem(d.name, apis);
   if (nameProblem) problems[4]!.push(`${nameProblem}.`);
   const dataProblem = userDataProblem(d);
@@ -314,7 +333,7 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
   return problems;
 }
 
-function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined): ApiParams {
+function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, appliance?: ApplianceView): ApiParams {
   const params: ApiParams = {
     zoneid: d.zoneid,
     serviceofferingid: d.serviceofferingid,
@@ -336,6 +355,19 @@ function deployParams(d: DeployDraft, offering: ServiceOffering | undefined, dis
     if (disk?.iscustomized) params['size'] = d.disksize;
   }
   Object.assign(params, customSizeParams(offering, d));
+  if (appliance) {
+    const option = chosenOption(appliance, d.configurationId);
+    if (option) params['details[0].configurationId'] = option.id;
+    appliance.properties.filter((p) => p.userConfigurable && d.properties[p.key] !== undefined).forEach((p, i) => {
+      params[`properties[${i}].key`] = p.key;
+      params[`properties[${i}].value`] = d.properties[p.key];
+    });
+    appliance.nics.forEach((nic, i) => {
+      params[`nicnetworklist[${i}].nic`] = nic.instanceID;
+      params[`nicnetworklist[${i}].network`] = d.nicNetworks[nic.instanceID];
+    });
+    params['networkids'] = appliance.nics.map((nic) => d.nicNetworks[nic.instanceID]).join(',');
+  }
   return params;
 }
 
@@ -473,7 +505,7 @@ function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { ki
   );
 }
 
-function Review({ draft, lookup }: { draft: DeployDraft; lookup: Record<string, Named[]> }) {
+function Review({ draft, lookup, appliance }: { draft: DeployDraft; lookup: Record<string, Named[]>; appliance?: { option?: string; nics: string } }) {
   const name = (list: string, id: string) => (id ? lookup[list]?.find((x) => x.id === id)?.name ?? id : undefined);
   const rows: [string, ReactNode][] = [
     ['Zone', name('zones', draft.zoneid)],
@@ -481,7 +513,8 @@ function Review({ draft, lookup }: { draft: DeployDraft; lookup: Record<string, 
     [draft.source === 'iso' ? 'ISO' : 'Template', draft.source === 'iso' ? name('isos', draft.isoid) : name('templates', draft.templateid)],
     ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${draft.disksize ? `, ${draft.disksize} GB` : ''}`]] as [string, ReactNode][]) : []),
     ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${draft.cpuNumber ? ` (${draft.cpuNumber} vCPU, ${draft.memory} MB)` : ''}`],
-    ['Networks', draft.networkids.map((id) => name('networks', id)).join(', ')],
+    ...(appliance ? ([['Deployment option', appliance.option ?? '—']] as [string, ReactNode][]) : []),
+    ['Networks', appliance ? appliance.nics : draft.networkids.map((id) => name('networks', id)).join(', ')],
     ['Affinity groups', draft.affinitygroupids.length > 0 ? draft.affinitygroupids.map((id) => name('groups', id)).join(', ') : '—'],
     ['Name', draft.name || '(Kiln picks one)'],
     ['Display name', draft.displayname || draft.name || '(the name)'],

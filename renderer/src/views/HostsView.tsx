@@ -12,11 +12,12 @@ import { useInfra, type Infra } from './hosts/use-infra';
 import { AddClusterDialog, AddHostDialog, AddPodDialog, AddZoneDialog } from './hosts/AddDialogs';
 import { AcceptKeyDialog, EditHostDialog } from './hosts/HostDialogs';
 import { HeadroomSection } from './hosts/ClusterHeadroom';
+import { AddEndpointClusterDialog, clusterEndpointForms, useConnectionForms } from './hosts/AddEndpointDialog';
 
 const GiB = 1024 ** 3;
 
 type Dialog =
-  | { kind: 'zone' | 'pod' | 'cluster' | 'host' }
+  | { kind: 'zone' | 'pod' | 'cluster' | 'endpoint' | 'host' }
   | { kind: 'edit'; host: Host }
   | { kind: 'accept'; host: Host; change: HostKeyChange };
 
@@ -32,6 +33,8 @@ export function HostsView() {
   const hosts = infra?.hosts ?? [];
   const changed = hosts.map((host) => ({ host, change: hostKeyChange(host.details?.lasterror) })).filter((x): x is { host: Host; change: HostKeyChange } => x.change !== undefined);
   const can = (command: string) => hasApi(apis, command);
+  // Drivers whose one URL adds a whole cluster (a vCenter), as listHypervisorCapabilities publishes them.
+  const endpointForms = clusterEndpointForms(useConnectionForms());
 
   return (
     <section className="view hosts" aria-labelledby="hosts-title">
@@ -51,6 +54,11 @@ export function HostsView() {
           {can('addCluster') && (
             <button type="button" onClick={() => setDialog({ kind: 'cluster' })} disabled={!infra || infra.pods.length === 0}>
               Add cluster
+            </button>
+          )}
+          {can('addCluster') && can('probeEndpointTrust') && endpointForms.length > 0 && (
+            <button type="button" onClick={() => setDialog({ kind: 'endpoint' })} disabled={!infra || infra.pods.length === 0}>
+              Add cluster from endpoint…
             </button>
           )}
           {can('addHost') && (
@@ -106,6 +114,7 @@ export function HostsView() {
       {infra && dialog?.kind === 'pod' && <AddPodDialog infra={infra} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'cluster' && <AddClusterDialog infra={infra} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'host' && <AddHostDialog infra={infra} onClose={close} onDone={done} />}
+      {infra && dialog?.kind === 'endpoint' && <AddEndpointClusterDialog infra={infra} forms={endpointForms} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'edit' && <EditHostDialog host={dialog.host} osCategories={infra.osCategories} onClose={close} onDone={done} />}
       {dialog?.kind === 'accept' && <AcceptKeyDialog host={dialog.host} change={dialog.change} onClose={close} onDone={done} />}
     </section>

@@ -1,0 +1,183 @@
+/**
+ * Adding a cluster from an endpoint that holds one (a vCenter cluster: every ESXi host behind it
+ * becomes a host), with the same command as the API: addCluster hypervisor=… url=… username=…
+ * password=…. The form is the driver's, as listHypervisorCapabilities publishes it (which
+ * hypervisors add a cluster per URL, the URL's example and rule, the credentials, what the
+ * endpoint is trusted by); nothing here names a hypervisor. The trust step is the KVM host-key
+ * flow's: probeEndpointTrust reads the certificate's SHA-256 thumbprint without sending
+ * credentials, the admin confirms it, and addCluster pins exactly that one (trustfingerprint).
+ */
+import { useEffect, useState, type FormEvent } from 'react';
+import { kiln } from '../../transport';
+import { shownError, type ShownError } from '../../api/model';
+import { Modal, ApiErrorText } from '../../components/Modal';
+import { useSubmit } from '../../components/use-submit';
+import { SelectField, TextField } from '../../components/FormFields';
+import type { Infra } from './use-infra';
+
+/** A driver's connection form, as listHypervisorCapabilities publishes it. */
+export interface ConnectionForm {
+  hypervisor: string;
+  connectionadds?: string;
+  connectionurlexample?: string;
+  connectionurlrule?: string;
+  connectioncredentials?: string;
+  trustkind?: string;
+}
+
+/** The connection forms of every driver; undefined until the engine has answered. */
+export function useConnectionForms(): ConnectionForm[] | undefined {
+  const [forms, setForms] = useState<ConnectionForm[]>();
+  useEffect(() => {
+    let live = true;
+    kiln
+      .invoke('listHypervisorCapabilities', {})
+      .then((r) => live && setForms((r['hypervisorCapabilities'] ?? []) as ConnectionForm[]))
+      .catch(() => live && setForms([]));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return forms;
+}
+
+/** The forms whose one URL adds a whole cluster (the button shows only when there is one). */
+export const clusterEndpointForms = (forms: ConnectionForm[] | undefined): ConnectionForm[] => (forms ?? []).filter((f) => f.connectionadds === 'cluster');
+
+const TRUST_WORDS: Record<string, { what: string; check: string; compare: string }> = {
+  'tls-certificate': {
+    what: 'TLS certificate',
+    check: 'Check certificate',
+    compare: "Compare it with the certificate's SHA-256 thumbprint shown on the endpoint itself (its console or management page). Kiln will accept exactly this certificate and refuse any other.",
+  },
+  'ssh-host-key': {
+    what: 'SSH host key',
+    check: 'Check host key',
+    compare: "Compare it with the host's own key, read on the host itself. Kiln will accept exactly this key and refuse any other.",
+  },
+};
+
+function problemHeading(code: number | undefined): string {
+  if (code === 534) return 'Kiln could not add the cluster: the endpoint is unreachable or refused the login.';
+  if (code === 431) return 'The engine refused a parameter.';
+  if (code === 531 || code === 432) return 'You may not add clusters.';
+  return 'The cluster was not added.';
+}
+
+export function AddEndpointClusterDialog({ infra, forms, onClose, onDone }: { infra: Infra; forms: ConnectionForm[]; onClose(): void; onDone(): void }) {
+  const [hypervisor, setHypervisor] = useState(forms.length === 1 ? forms[0]!.hypervisor : '');
+  const form = forms.find((f) => f.hypervisor === hypervisor);
+  const [zoneid, setZoneid] = useState(infra.zones.length === 1 ? infra.zones[0]!.id : '');
+  const pods = infra.pods.filter((p) => p.zoneid === zoneid);
+  const [podid, setPodid] = useState('');
+  useEffect(() => {
+    if (!podid && pods.length === 1) setPodid(pods[0]!.id);
+  }, [podid, pods]);
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [probe, setProbe] = useState<{ url: string; fingerprint: string; trustkind: string }>();
+  const [probing, setProbing] = useState(false);
+  const [probeError, setProbeError] = useState<ShownError>();
+  const [confirmed, setConfirmed] = useState(false);
+  const { busy, error, run } = useSubmit(onDone);
+  const words = TRUST_WORDS[form?.trustkind ?? ''] ?? TRUST_WORDS['tls-certificate']!;
+  // "username+password" or "password or privatekey": the first group is what this dialog asks for.
+  const credentials = (form?.connectioncredentials ?? 'username+password').split(' or ')[0]!.split('+');
+
+  const resetTrust = () => {
+    setProbe(undefined);
+    setConfirmed(false);
+    setProbeError(undefined);
+  };
+
+  const check = async () => {
+    setProbing(true);
+    resetTrust();
+    try {
+      const r = await kiln.invoke('probeEndpointTrust', { hypervisor, url: url.trim() });
+      const t = r['endpointtrust'] as { url: string; fingerprint: string; trustkind: string };
+      setProbe(t);
+    } catch (e) {
+      setProbeError(shownError(e));
+    } finally {
+      setProbing(false);
+    }
+  };
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!probe || !confirmed) return;
+    void run(async () => {
+      await kiln.invoke('addCluster', {
+        zoneid, podid, clustername: name.trim(), hypervisor, url: probe.url,
+        ...(credentials.includes('username') ? { username: username.trim() } : {}),
+        ...(credentials.includes('password') ? { password } : {}),
+        trustfingerprint: probe.fingerprint,
+      });
+      const hosts = (await kiln.invoke('listHosts', {})) as Record<string, unknown>;
+      const count = ((hosts['host'] ?? []) as { clustername?: string }[]).filter((h) => h.clustername === name.trim()).length;
+      return `Cluster ${name.trim()} added with ${count} host${count === 1 ? '' : 's'}`;
+    });
+  };
+
+  const filled = !!hypervisor && !!podid && name.trim() !== '' && url.trim() !== '' && (!credentials.includes('username') || username.trim() !== '') && (!credentials.includes('password') || password !== '');
+  const title = form ? `Add a ${form.hypervisor} cluster` : 'Add a cluster from an endpoint';
+  return (
+    <Modal title={title} onClose={onClose} wide>
+      <form className="dialog-form" onSubmit={submit} aria-label={title}>
+        <SelectField label="Hypervisor" value={hypervisor} onChange={(h) => { setHypervisor(h); resetTrust(); }} options={forms.map((f) => ({ id: f.hypervisor, name: f.hypervisor }))} required />
+        <SelectField label="Zone" value={zoneid} onChange={(z) => { setZoneid(z); setPodid(''); }} options={infra.zones} required />
+        <SelectField label="Pod" value={podid} onChange={setPodid} options={pods} required placeholder={zoneid && pods.length === 0 ? 'This zone has no pod yet' : 'Choose…'} />
+        <TextField label="Cluster name (in Kiln)" value={name} onChange={setName} required />
+        <TextField
+          label="Endpoint URL" value={url} onChange={(v) => { setUrl(v); resetTrust(); }} placeholder={form?.connectionurlexample} hint={form?.connectionurlrule}
+          mono spellCheck={false} required
+        />
+        {credentials.includes('username') && <TextField label="Username" value={username} onChange={setUsername} autoComplete="off" required />}
+        {credentials.includes('password') && <TextField label="Password" type="password" value={password} onChange={setPassword} autoComplete="new-password" required />}
+
+        <section className="key-check" aria-label={words.what}>
+          <h3>{words.what}</h3>
+          {!probe && <p className="hint">Before Kiln logs in, check that the endpoint presents its own {words.what.toLowerCase()} and not someone else&apos;s.</p>}
+          <button type="button" onClick={() => void check()} disabled={probing || !hypervisor || !url.trim()}>
+            {probing ? 'Reading…' : probe ? 'Read it again' : words.check}
+          </button>
+          <ApiErrorText error={probeError} prefix={`Could not read the ${words.what.toLowerCase()}:`} />
+          {probe && (
+            <div className="key-probe" role="status">
+              <p>
+                <span className="mono">{probe.url}</span> presents this {words.what} (SHA-256):
+              </p>
+              <p className="fingerprint mono" data-fingerprint={probe.fingerprint}>
+                {probe.fingerprint}
+              </p>
+              <p className="hint">{words.compare}</p>
+              <label className="check">
+                <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} /> The thumbprint matches the endpoint&apos;s
+              </label>
+            </div>
+          )}
+        </section>
+        {error && (
+          <div role="alert" className="error-panel form-error">
+            <h3>{problemHeading(error.code)}</h3>
+            <p>
+              {error.code !== undefined && <span className="error-code">{error.code}: </span>}
+              {error.text}
+            </p>
+          </div>
+        )}
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || !filled || !probe || !confirmed}>
+            {busy ? 'Adding… (connecting to the endpoint)' : 'Add cluster'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
