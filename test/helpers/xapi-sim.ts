@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Fixture } from '../xapi-sim/fixture.js';
+import type { Board, Fixture, HostFixture, VmFixture } from '../xapi-sim/fixture.js';
 import type { SimInfo } from '../xapi-sim/simulator.js';
 
 export type { Fixture, HostFixture, VmFixture, Board } from '../xapi-sim/fixture.js';
@@ -100,6 +100,18 @@ export class XapiSim {
     const { thumbprint } = await this.control<{ thumbprint: string }>('rekey');
     this.info = { ...this.info, thumbprint };
     return thumbprint;
+  }
+
+  /** Seeds at run time: a host (its listener comes up at the next loopback address), a GRID board, a VM. */
+  async addHost(host: HostFixture = {}): Promise<SimInfo> {
+    this.info = await this.control<SimInfo>('add-host', { host });
+    return this.info;
+  }
+  addBoard(host: string | number, board: Board): Promise<{ pgpus: string[] }> {
+    return this.control('add-board', { host, board });
+  }
+  addVm(vm: VmFixture): Promise<{ vm: string }> {
+    return this.control('add-vm', { vm });
   }
 
   /** The wire method names called so far (and clears the list with reset). */

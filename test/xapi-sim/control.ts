@@ -5,7 +5,10 @@
 import type http from 'node:http';
 import type { RunningSim } from './simulator.js';
 import type { Sim } from './sim.js';
-import { remainingCapacityInternal } from './gpu.js';
+import { addHost, seededOf, type HostFixture, type VmFixture } from './fixture.js';
+import { addBoard, remainingCapacityInternal } from './gpu.js';
+import { refreshMemory } from './host.js';
+import { addFixtureVm } from './vm.js';
 import { crashHost } from './ha.js';
 import { XapiFailure } from './wire.js';
 
@@ -152,3 +155,17 @@ defineAction('pgpu-capacity', ({ running }, b) => {
     throw e;
   }
 });
+defineAction('add-host', async ({ running }, b) => {
+  const { sim } = running;
+  const host = addHost(sim, (b['host'] ?? {}) as HostFixture, sim.store.count('host'), running.fixture.product ?? 'XenServer');
+  refreshMemory(sim);
+  for (const board of ((b['host'] as HostFixture | undefined)?.gpus ?? [])) addBoard(sim, host, board, running.fixture.pciIds ?? false);
+  await running.addListener(host);
+  return running.info();
+});
+defineAction('add-board', ({ running }, b) => {
+  const board = b['board'];
+  if (board !== 'K1' && board !== 'K2') throw new Error('board must be K1 or K2');
+  return { pgpus: addBoard(running.sim, hostArg(running.sim, b['host']), board, running.fixture.pciIds ?? false) };
+});
+defineAction('add-vm', ({ running }, b) => ({ vm: addFixtureVm(running.sim, seededOf(running.sim), b['vm'] as VmFixture) }));

@@ -139,42 +139,49 @@ export interface Seeded {
   network: string;
 }
 
+/** What seedPool made, read back from the store (for objects added at run time). */
+export function seededOf(sim: Sim): Seeded {
+  return { hosts: sim.store.all('host').map((h) => h.ref), sharedSr: sim.store.rec('pool', sim.pool)['default_SR'] as string, network: sim.store.all('network')[0]!.ref };
+}
+
+/** One host with its metrics, CPUs, local SR and control domain (also added at run time by the control API). */
+export function addHost(sim: Sim, hf: HostFixture, i: number, product: 'XenServer' | 'XCP-ng'): string {
+  const { store } = sim;
+  const cpus = hf.cpus ?? 16;
+  const memory = (hf.memoryGiB ?? 64) * GiB;
+  const metrics = store.create('host_metrics', { memory_total: memory, memory_free: memory, live: true, last_updated: new XDate(new Date()) });
+  const name = hf.name ?? `xs-host-${i + 1}`;
+  const host = store.create('host', {
+    name_label: name, hostname: name, address: hostAddress(i), enabled: hf.enabled ?? true, metrics,
+    memory_overhead: 256 * MiB,
+    cpu_info: {
+      cpu_count: String(cpus), socket_count: String(Math.max(1, cpus / 8)), threads_per_core: '2', nr_nodes: '1', vendor: 'GenuineIntel', speed: '2600.000',
+      modelname: 'Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz', family: '6', model: '45', stepping: '7', flags: 'fpu de tsc msr pae mce cx8 apic sep mtrr', features_hvm: '17bee3ff-bfebfbff-00000001-2c100800',
+    },
+    software_version: { product_brand: product, product_version: '8.2.1', xapi: '1.20', platform_name: 'XCP', platform_version: '3.2.1', build_number: 'release/yangtze/master/58', hostname: name },
+    API_version_major: 2, API_version_minor: 21, API_version_vendor: 'XenSource', edition: product === 'XCP-ng' ? 'xcp-ng' : 'free',
+    capabilities: ['xen-3.0-x86_64', 'hvm-3.0-x86_32', 'hvm-3.0-x86_64'], allowed_operations: ['vm_start', 'vm_resume', 'vm_migrate', 'provision', 'evacuate', 'reboot', 'shutdown'],
+    sched_policy: 'credit', display: 'enabled',
+  });
+  for (let n = 0; n < cpus; n++) {
+    const cpu = store.create('host_cpu', { host, number: n, vendor: 'GenuineIntel', speed: 2600, modelname: 'Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz', family: 6, model: 45, stepping: '7' });
+    store.addToSet('host', host, 'host_CPUs', cpu);
+  }
+  store.create('SR', { name_label: `Local storage on ${name}`, type: 'lvm', content_type: 'user', shared: false, physical_size: 500 * GiB, other_config: { i18n_key: 'local-storage' } });
+  // The control domain: Running on its host, 1 GiB, never to be managed by a client.
+  const dom0 = createVm(sim, { name_label: `Control domain on host: ${name}`, memory: 1 * GiB, vcpus: 4, controlDomainOf: host });
+  store.update('VM', dom0, { power_state: 'Running', resident_on: host, domid: 0, memory_target: 1 * GiB });
+  store.update('VM_metrics', store.rec('VM', dom0)['metrics'] as string, { VCPUs_number: 4, memory_actual: 1 * GiB, start_time: new XDate(new Date()) });
+  store.update('host', host, { control_domain: dom0, resident_VMs: [dom0] });
+  return host;
+}
+
 export function seedPool(sim: Sim, f: Fixture): Seeded {
   const { store } = sim;
   const product = f.product ?? 'XenServer';
   const network = store.create('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500, managed: true, default_locking_mode: 'unlocked', other_config: { automatic: 'true' } });
   const sharedSr = store.create('SR', { name_label: 'NFS virtual disk storage', type: 'nfs', content_type: 'user', shared: true, physical_size: 2048 * GiB, allowed_operations: ['vdi_create', 'vdi_destroy', 'scan'] });
-  const hosts: string[] = [];
-  hostFixtures(f).forEach((hf, i) => {
-    const cpus = hf.cpus ?? 16;
-    const memory = (hf.memoryGiB ?? 64) * GiB;
-    const metrics = store.create('host_metrics', { memory_total: memory, memory_free: memory, live: true, last_updated: new XDate(new Date()) });
-    const name = hf.name ?? `xs-host-${i + 1}`;
-    const host = store.create('host', {
-      name_label: name, hostname: name, address: hostAddress(i), enabled: hf.enabled ?? true, metrics,
-      memory_overhead: 256 * MiB,
-      cpu_info: {
-        cpu_count: String(cpus), socket_count: String(Math.max(1, cpus / 8)), threads_per_core: '2', nr_nodes: '1', vendor: 'GenuineIntel', speed: '2600.000',
-        modelname: 'Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz', family: '6', model: '45', stepping: '7', flags: 'fpu de tsc msr pae mce cx8 apic sep mtrr', features_hvm: '17bee3ff-bfebfbff-00000001-2c100800',
-      },
-      software_version: { product_brand: product, product_version: product === 'XCP-ng' ? '8.2.1' : '8.2.1', xapi: '1.20', platform_name: 'XCP', platform_version: '3.2.1', build_number: 'release/yangtze/master/58', hostname: name },
-      API_version_major: 2, API_version_minor: 21, API_version_vendor: 'XenSource', edition: product === 'XCP-ng' ? 'xcp-ng' : 'free',
-      capabilities: ['xen-3.0-x86_64', 'hvm-3.0-x86_32', 'hvm-3.0-x86_64'], allowed_operations: ['vm_start', 'vm_resume', 'vm_migrate', 'provision', 'evacuate', 'reboot', 'shutdown'],
-      sched_policy: 'credit', display: 'enabled',
-    });
-    hosts.push(host);
-    for (let n = 0; n < cpus; n++) {
-      const cpu = store.create('host_cpu', { host, number: n, vendor: 'GenuineIntel', speed: 2600, modelname: 'Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz', family: 6, model: 45, stepping: '7' });
-      store.addToSet('host', host, 'host_CPUs', cpu);
-    }
-    const localSr = store.create('SR', { name_label: `Local storage on ${name}`, type: 'lvm', content_type: 'user', shared: false, physical_size: 500 * GiB, other_config: { i18n_key: 'local-storage' } });
-    void localSr;
-    // The control domain: Running on its host, 1 GiB, never to be managed by a client.
-    const dom0 = createVm(sim, { name_label: `Control domain on host: ${name}`, memory: 1 * GiB, vcpus: 4, controlDomainOf: host });
-    store.update('VM', dom0, { power_state: 'Running', resident_on: host, domid: 0, memory_target: 1 * GiB });
-    store.update('VM_metrics', store.rec('VM', dom0)['metrics'] as string, { VCPUs_number: 4, memory_actual: 1 * GiB, start_time: new XDate(new Date()) });
-    store.update('host', host, { control_domain: dom0, resident_VMs: [dom0] });
-  });
+  const hosts = hostFixtures(f).map((hf, i) => addHost(sim, hf, i, product));
   store.create('pool', { name_label: 'xapi-sim pool', master: hosts[0], default_SR: sharedSr, suspend_image_SR: sharedSr, crash_dump_SR: sharedSr, other_config: {} });
   for (const name of ['Debian Bookworm 12', 'Other install media']) {
     createVm(sim, { name_label: name, memory: 1 * GiB, vcpus: 1, template: true, defaultTemplate: true, other_config: { default_template: 'true' } });

@@ -83,6 +83,16 @@ export class RunningSim {
     await l.listen(this.port);
   }
 
+  /**
+   * A listener for a host added at run time, on its own address at the pool's port. It presents
+   * the pool's certificate (clients pin the thumbprint, not the names in it).
+   */
+  async addListener(host: string): Promise<void> {
+    const l = new HostListener(this.sim, host, this.sim.store.rec('host', host)['address'] as string, this.cert, this.consoleHandler);
+    this.listeners.set(host, l);
+    await l.listen(this.port);
+  }
+
   consoleHandler: ConstructorParameters<typeof HostListener>[4] = (host, req, socket, head) => handleConsole(this.sim, host, req, socket, head);
 
   async start(port = 0): Promise<void> {

@@ -268,4 +268,19 @@ describe('the simulator as a process over HTTPS (test/helpers/xapi-sim.ts)', () 
     await proc.hostUp(0);
     expect(await u.call('pool.get_all')).toHaveLength(1);
   });
+
+  it('seeds at run time: a host with its own listener, a GRID board, a running VM', async () => {
+    const info = await proc.addHost({ name: 'late', gpus: ['K2'] });
+    const late = info.hosts.find((h) => h.name_label === 'late')!;
+    expect(late.address).toBe('127.0.0.4');
+    expect(await failureOf(jsonCall(late.url, 'session.login_with_password', [proc.username, proc.password]))).toEqual(['HOST_IS_SLAVE', '127.0.0.1']);
+    const t = await Session.login(proc.url, proc.username, proc.password);
+    expect(await t.call('host.get_PGPUs', late.ref)).toHaveLength(2);
+    const { pgpus } = await proc.addBoard(0, 'K1');
+    expect(pgpus).toHaveLength(4);
+    const { vm } = await proc.addVm({ name: 'seeded', power_state: 'Running', host: 3, vgpu: 'GRID K260Q' });
+    expect(await t.call('VM.get_resident_on', vm)).toBe(late.ref);
+    const [vgpu] = await t.call<string[]>('VM.get_VGPUs', vm);
+    expect(await t.call('VGPU.get_currently_attached', vgpu)).toBe(true);
+  });
 });

@@ -5,7 +5,7 @@
  * recomputed from the same checks after every change to a VM.
  */
 import type { Ctx } from './api.js';
-import { addDisk, addVif, createVm, GiB, MiB, vmOverhead, type Fixture, type Seeded } from './fixture.js';
+import { addDisk, addVif, createVm, GiB, MiB, vmOverhead, type Fixture, type Seeded, type VmFixture } from './fixture.js';
 import { assertGpusAvailable, attachVgpus, createVgpu, destroyVgpu, rankHostsForVgpu, releaseVgpus, scheduleVgpus } from './gpu.js';
 import { freeMemory, hostIsLive, refreshMemory } from './host.js';
 import type { Sim } from './sim.js';
@@ -605,34 +605,37 @@ export function registerVm(sim: Sim): void {
   });
 }
 
-/** Fixture VMs (§6.10 seeding): halted ones with a disk and a VIF, then the running ones started on their host. */
-export function seedVms(sim: Sim, seeded: Seeded, fixture: Fixture): void {
+/** One fixture VM: a disk on the shared SR, a VIF, its vGPU, and booted on its host unless Halted. */
+export function addFixtureVm(sim: Sim, seeded: Seeded, spec: VmFixture): string {
   const { store } = sim;
-  for (const row of store.all('VM')) refreshAllowed(sim, row.ref);
-  for (const spec of fixture.vms ?? []) {
-    const vm = createVm(sim, { name_label: spec.name, memory: (spec.memoryMiB ?? 1024) * MiB, vcpus: spec.vcpus ?? 1, vcpusMax: spec.vcpusMax ?? Math.max(spec.vcpus ?? 1, 4), template: spec.template, tools: spec.tools ?? true });
-    addDisk(sim, vm, seeded.sharedSr, 10 * GiB, `${spec.name} 0`);
-    addVif(sim, vm, seeded.network);
-    if (spec.vgpu) {
-      const type = store.all('VGPU_type').find((t) => t.rec['model_name'] === spec.vgpu);
-      const group = type && store.all('GPU_group').find((g) => (g.rec['supported_VGPU_types'] as string[]).includes(type.ref));
-      if (!type || !group) throw new Error(`fixture VM ${spec.name}: no GPU group supports ${spec.vgpu}`);
-      createVgpu(sim, vm, group.ref, '0', type.ref, {});
-    }
-    const power = spec.power_state ?? 'Halted';
-    if (power !== 'Halted') {
-      const host = seeded.hosts[spec.host ?? 0]!;
-      assertCanBootHere(sim, vm, host);
-      scheduleVgpus(sim, vm, host);
-      bootOn(sim, vm, host, power === 'Paused');
-      if (power === 'Suspended') {
-        haltDomain(sim, vm, 'Suspended');
-        addSuspendVdi(sim, vm);
-      }
-    }
-    refreshAllowed(sim, vm);
+  const vm = createVm(sim, { name_label: spec.name, memory: (spec.memoryMiB ?? 1024) * MiB, vcpus: spec.vcpus ?? 1, vcpusMax: spec.vcpusMax ?? Math.max(spec.vcpus ?? 1, 4), template: spec.template, tools: spec.tools ?? true });
+  addDisk(sim, vm, seeded.sharedSr, 10 * GiB, `${spec.name} 0`);
+  addVif(sim, vm, seeded.network);
+  if (spec.vgpu) {
+    const type = store.all('VGPU_type').find((t) => t.rec['model_name'] === spec.vgpu);
+    const group = type && store.all('GPU_group').find((g) => (g.rec['supported_VGPU_types'] as string[]).includes(type.ref));
+    if (!type || !group) throw new Error(`fixture VM ${spec.name}: no GPU group supports ${spec.vgpu}`);
+    createVgpu(sim, vm, group.ref, '0', type.ref, {});
   }
+  const power = spec.power_state ?? 'Halted';
+  if (power !== 'Halted') {
+    const host = seeded.hosts[spec.host ?? 0]!;
+    assertCanBootHere(sim, vm, host);
+    scheduleVgpus(sim, vm, host);
+    bootOn(sim, vm, host, power === 'Paused');
+    if (power === 'Suspended') {
+      haltDomain(sim, vm, 'Suspended');
+      addSuspendVdi(sim, vm);
+    }
+  }
+  refreshAllowed(sim, vm);
   refreshMemory(sim);
+  return vm;
+}
+
+export function seedVms(sim: Sim, seeded: Seeded, fixture: Fixture): void {
+  for (const row of sim.store.all('VM')) refreshAllowed(sim, row.ref);
+  for (const spec of fixture.vms ?? []) addFixtureVm(sim, seeded, spec);
 }
 
 export function afterVmSet(sim: Sim, cls: string, ref: string): void {
