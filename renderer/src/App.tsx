@@ -2,7 +2,7 @@
 import { useEffect } from 'react';
 import { useRoute, type Route } from './stores/route-store';
 import { useVms } from './stores/vm-store';
-import { useApiCatalog } from './stores/api-catalog-store';
+import { hasApi, useApiCatalog } from './stores/api-catalog-store';
 import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
 import { useTheme } from './stores/theme-store';
 import { useDeployForm } from './stores/deploy-form-store';
@@ -19,6 +19,7 @@ import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
 import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
+import { BackupOfferingsView } from './views/BackupOfferingsView';
 import { Notifications } from './components/Notifications';
 import { ConfirmDialog } from './components/ConfirmDialog';
 
@@ -52,12 +53,14 @@ function useLiveData() {
   }, []);
 }
 
-const NAV: { view: Route['view']; href: string; label: string }[] = [
+/** `needs`: shown only to callers that have this command (listApis), e.g. the admins' pages. */
+const NAV: { view: Route['view']; href: string; label: string; needs?: string }[] = [
   { view: 'vms', href: '#/vms', label: 'Virtual machines' },
   { view: 'hosts', href: '#/hosts', label: 'Hosts' },
   { view: 'affinity', href: '#/affinity', label: 'Affinity' },
   { view: 'keys', href: '#/keys', label: 'SSH keys' },
   { view: 'events', href: '#/events', label: 'Jobs and events' },
+  { view: 'backups', href: '#/backups', label: 'Backup offerings', needs: 'importBackupOffering' },
   { view: 'settings', href: '#/settings', label: 'Settings' },
 ];
 
@@ -67,6 +70,7 @@ export function App() {
   const { theme, toggle } = useTheme();
   const running = useJobs((s) => [...s.jobs.values()].filter((j) => j.status === JOB_IN_PROGRESS).length);
   const catalogError = useApiCatalog((s) => s.error);
+  const apis = useApiCatalog((s) => s.apis);
   const current = route.view === 'vm' ? 'vms' : route.view;
 
   useEffect(() => {
@@ -84,7 +88,7 @@ export function App() {
           Kiln
         </a>
         <nav className="nav" aria-label="Main">
-          {NAV.map((item) => (
+          {NAV.filter((item) => !item.needs || hasApi(apis, item.needs)).map((item) => (
             <a key={item.view} href={item.href} className={current === item.view ? 'nav-link current' : 'nav-link'} aria-current={current === item.view ? 'page' : undefined}>
               {item.label}
               {item.view === 'events' && running > 0 && (
@@ -118,6 +122,7 @@ export function App() {
         {route.view === 'keys' && <KeyPairsView />}
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
+        {route.view === 'backups' && <BackupOfferingsView />}
       </main>
       <Notifications />
       <AffinityGroupsDialog />

@@ -9,7 +9,8 @@ export type Route =
   | { view: 'affinity' }
   | { view: 'keys' }
   | { view: 'events' }
-  | { view: 'settings' };
+  | { view: 'settings' }
+  | { view: 'backups' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -22,6 +23,7 @@ export function parseHash(hash: string): Route {
     case 'keys':
     case 'events':
     case 'settings':
+    case 'backups':
       return { view: parts[0] };
     default:
       return { view: 'vms' };

@@ -15,6 +15,7 @@ import { VmSettings } from './vm/VmSettings';
 import { VmEditForm } from './vm/VmEditForm';
 import { VmVolumes } from './vm/VmVolumes';
 import { VmSnapshots } from './vm/VmSnapshots';
+import { VmBackups } from './vm/VmBackups';
 
 const TABS = [
   { id: 'overview', label: 'Overview' },
@@ -22,6 +23,7 @@ const TABS = [
   { id: 'nics', label: 'NICs' },
   { id: 'volumes', label: 'Volumes' },
   { id: 'snapshots', label: 'Snapshots' },
+  { id: 'backups', label: 'Backups' },
   { id: 'events', label: 'Events' },
   { id: 'console', label: 'Console' },
 ];
@@ -72,6 +74,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
         {current === 'nics' && <Nics vm={vm} />}
         {current === 'volumes' && <VmVolumes key={vm.id} vm={vm} />}
         {current === 'snapshots' && <VmSnapshots key={vm.id} vm={vm} />}
+        {current === 'backups' && <VmBackups key={vm.id} vm={vm} />}
         {current === 'events' && <EventLog resourceId={vm.id} compact />}
         {current === 'console' && <SerialConsole vm={vm} />}
       </div>

@@ -1,7 +1,7 @@
 /** Backup offerings (R54): the provider's offerings, importing one into a zone, listing and deleting them. */
 import { defineCommand, ADMIN_ONLY, ALL_ROLES, type ApiObject } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
-import { offeringByUuid, offeringResponse } from '../records.js';
+import { offeringByUuid, offeringResponse, vmOffering } from '../records.js';
 import { BACKUP_PROVIDERS } from '../providers/index.js';
 import type { BackupOfferingRow } from '../rows.js';
 
@@ -63,8 +63,16 @@ export const listBackupOfferings = defineCommand({
   params: [
     { name: 'id', type: 'uuid', description: 'The backup offering ID' },
     { name: 'zoneid', type: 'uuid', description: 'The zone ID' },
+    { name: 'virtualmachineid', type: 'uuid', description: "Kiln: only the offering this VM is assigned to (the VM's Backups tab)" },
   ],
-  handler({ engine }, args) {
+  handler({ engine, caller }, args) {
+    const vmUuid = args.uuid('virtualmachineid');
+    if (vmUuid) {
+      const vm = engine.vms.forCaller(caller, vmUuid, 'virtualmachineid');
+      engine.backups.requireEnabled(vm.zone_id);
+      const assigned = vmOffering(engine, vm.id);
+      return assigned ? [offeringResponse(engine, assigned.offering)] : [];
+    }
     const zoneUuid = args.uuid('zoneid');
     const zone = zoneUuid ? byUuid<{ id: number }>(engine.db, 'zone', zoneUuid, 'zoneid') : undefined;
     if (zone) engine.backups.requireEnabled(zone.id);

@@ -1,0 +1,178 @@
+/**
+ * Backup offerings, for admins (R54): per zone, whether the framework is on and which provider
+ * it uses (with what that provider really does: vSphere and XenServer zones use dummy for now),
+ * the provider's offerings to import, and the imported offerings with their delete.
+ */
+import { useCallback, useEffect, useState } from 'react';
+import { kiln } from '../transport';
+import { errorText, listOf, shownError, type Named, type ShownError } from '../api/model';
+import { runQuietly } from '../api/run-job';
+import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { useConfirm } from '../stores/confirm-store';
+import { useJobs } from '../stores/jobs-store';
+import { ApiErrorText } from '../components/Modal';
+import { providerNote, type BackupOffering } from './backup/backup-model';
+
+interface ZoneBackups {
+  zone: Named;
+  enabled: boolean;
+  provider: string;
+  offered: { externalid: string; name: string; description: string }[];
+  offeredError?: string;
+}
+
+const setting = async (name: string, zoneid: string) =>
+  (listOf<{ name: string; value: string }>(await kiln.invoke('listConfigurations', { name, zoneid }), 'configuration')[0]?.value ?? '');
+
+export function BackupOfferingsView() {
+  const apis = useApiCatalog((s) => s.apis);
+  const [zones, setZones] = useState<ZoneBackups[]>();
+  const [imported, setImported] = useState<BackupOffering[]>([]);
+  const [error, setError] = useState<ShownError>();
+  const [loadError, setLoadError] = useState<string>();
+
+  const load = useCallback(async () => {
+    try {
+      const list = listOf<Named>(await kiln.invoke('listZones', {}), 'zone');
+      const rows = await Promise.all(
+        list.map(async (zone): Promise<ZoneBackups> => {
+          const enabled = (await setting('backup.framework.enabled', zone.id)) === 'true';
+          const provider = await setting('backup.framework.provider.plugin', zone.id);
+          if (!enabled) return { zone, enabled, provider, offered: [] };
+          try {
+            return { zone, enabled, provider, offered: listOf(await kiln.invoke('listBackupProviderOfferings', { zoneid: zone.id }), 'backupoffering') };
+          } catch (e) {
+            return { zone, enabled, provider, offered: [], offeredError: errorText(e) };
+          }
+        }),
+      );
+      setZones(rows);
+      setImported(listOf<BackupOffering>(await kiln.invoke('listBackupOfferings', {}), 'backupoffering'));
+      setLoadError(undefined);
+    } catch (e) {
+      setLoadError(errorText(e));
+    }
+  }, []);
+  useEffect(() => void load(), [load]);
+
+  const run = async (command: string, params: Record<string, string>, done: string) => {
+    setError(undefined);
+    try {
+      await runQuietly(command, params);
+      useJobs.getState().notify('success', done);
+    } catch (e) {
+      setError(shownError(e));
+    }
+    void load();
+  };
+  const enable = (zone: Named) => run('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: zone.id }, `Backups enabled in ${zone.name}`);
+  const importOffering = (zone: Named, o: ZoneBackups['offered'][number]) =>
+    run('importBackupOffering', { zoneid: zone.id, externalid: o.externalid, name: o.name, description: o.description, allowuserdrivenbackups: 'true' }, `${o.name} imported into ${zone.name}`);
+  const remove = async (o: BackupOffering) => {
+    const answer = await useConfirm.getState().ask({
+      title: `Delete backup offering ${o.name}?`,
+      body: 'Only an offering no VM is assigned to can be deleted; backups taken with it stay.',
+      choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
+    });
+    if (answer === 'go') await run('deleteBackupOffering', { id: o.id }, `Backup offering ${o.name} deleted`);
+  };
+
+  return (
+    <section className="view backup-offerings" aria-labelledby="backup-offerings-title">
+      <div className="view-header">
+        <h1 id="backup-offerings-title">Backup offerings</h1>
+      </div>
+      {loadError && (
+        <p role="alert" className="error">
+          {loadError}
+        </p>
+      )}
+      <ApiErrorText error={error} />
+      {zones?.map((z) => (
+        <section key={z.zone.id} className="card backup-zone" data-zone={z.zone.name} aria-label={`Backups in zone ${z.zone.name}`}>
+          <h2>{z.zone.name}</h2>
+          <p data-zone-provider>
+            Provider: <strong>{z.provider}</strong> — {providerNote(z.provider)}
+          </p>
+          {!z.enabled ? (
+            <p className="note">
+              Backups are off in this zone (backup.framework.enabled is false), so its backup commands answer with an error.{' '}
+              {hasApi(apis, 'updateConfiguration') && (
+                <button type="button" onClick={() => void enable(z.zone)}>
+                  Enable backups
+                </button>
+              )}
+            </p>
+          ) : (
+            <>
+              {z.offeredError && <p className="error">{z.offeredError}</p>}
+              <table className="plain-table" aria-label={`Offerings of the ${z.provider} provider`}>
+                <thead>
+                  <tr>
+                    <th>Provider offering</th>
+                    <th>Description</th>
+                    <th>
+                      <span className="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {z.offered.map((o) => (
+                    <tr key={o.externalid} data-provider-offering={o.externalid}>
+                      <td>
+                        {o.name} <code>{o.externalid}</code>
+                      </td>
+                      <td>{o.description}</td>
+                      <td className="actions-cell">
+                        {hasApi(apis, 'importBackupOffering') && (
+                          <button type="button" onClick={() => void importOffering(z.zone, o)} disabled={imported.some((i) => i.zoneid === z.zone.id && i.name === o.name)}>
+                            Import
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
+        </section>
+      ))}
+      <h2>Imported offerings</h2>
+      {imported.length === 0 ? (
+        <p className="empty">None yet. VMs are assigned to an imported offering on their Backups tab.</p>
+      ) : (
+        <table className="plain-table" aria-label="Imported backup offerings">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Zone</th>
+              <th>Provider</th>
+              <th>User-driven backups</th>
+              <th>
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {imported.map((o) => (
+              <tr key={o.id} data-offering={o.name}>
+                <td>{o.name}</td>
+                <td>{o.zonename}</td>
+                <td>{o.provider}</td>
+                <td>{o.allowuserdrivenbackups ? 'allowed' : 'no'}</td>
+                <td className="actions-cell">
+                  {hasApi(apis, 'deleteBackupOffering') && (
+                    <button type="button" className="danger" onClick={() => void remove(o)} aria-label={`Delete backup offering ${o.name}`}>
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
