@@ -38,9 +38,9 @@ beforeEach(() => {
 describe('actions offered per VM state, from listApis vmstates', () => {
   it('offers exactly what the engine declares for each state', async () => {
     const apis = await catalogFrom(listApisFixture());
-    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
+    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy', 'Unmanage']);
     // Reset SSH keys only while Stopped (resetSSHKeyForVirtualMachine's vmstates), not Created.
-    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Reset SSH keys…', 'Affinity groups…']);
+    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Reset SSH keys…', 'Affinity groups…', 'Unmanage']);
     expect(labels(apis, 'Created')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
     expect(labels(apis, 'Error')).toEqual(['Start', 'Start on…', 'Destroy']);
     expect(labels(apis, 'Unknown')).toEqual(['Stop', 'Force stop', 'Destroy']);
@@ -76,7 +76,7 @@ describe('actions offered per VM state, from listApis vmstates', () => {
 
     // Both stop actions share one command, so both follow its declaration.
     const stopOnlyUnknown = await catalogFrom(withStates('stopVirtualMachine', ['Unknown']));
-    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
+    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy', 'Unmanage']);
   });
 
   it('offers a command that declares no vmstates in every state', async () => {
@@ -84,8 +84,8 @@ describe('actions offered per VM state, from listApis vmstates', () => {
     for (const state of ['Running', 'Stopped', 'Destroyed', 'Starting']) expect(labels(apis, state)).toContain('Reboot');
   });
 
-  it('hides the commands the caller may not use (a user\'s listApis has no recover or expunge)', async () => {
-    const user = await catalogFrom(listApisFixture().filter((api) => !['recoverVirtualMachine', 'expungeVirtualMachine'].includes(api.name)));
+  it('hides the commands the caller may not use (a user\'s listApis has no recover, expunge or unmanage)', async () => {
+    const user = await catalogFrom(listApisFixture().filter((api) => !['recoverVirtualMachine', 'expungeVirtualMachine', 'unmanageVirtualMachine'].includes(api.name)));
     expect(labels(user, 'Destroyed')).toEqual([]);
     expect(labels(user, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy']);
   });
@@ -127,7 +127,8 @@ describe('the records', () => {
     expect(byId('destroy').confirm!(['a'])).toMatch(/^Destroy a\? .*recovered by an admin/);
     expect(byId('destroy').confirm!(['a', 'b', 'c', 'd', 'e'])).toMatch(/^Destroy a, b, c and 2 more\?/);
     expect(byId('expunge').confirm!(['a'])).toMatch(/cannot be undone/);
-    for (const id of ['force-stop', 'destroy', 'expunge']) expect(byId(id).danger).toBe(true);
+    expect(byId('unmanage').confirm!(['a'])).toMatch(/^Unmanage a\? Kiln forgets it.*stays on its hypervisor/);
+    for (const id of ['force-stop', 'destroy', 'expunge', 'unmanage']) expect(byId(id).danger).toBe(true);
   });
 
   it('gate every action by a command the engine registers (no action without a command)', async () => {

@@ -174,6 +174,20 @@ describe('importUnmanagedInstance', () => {
   });
 });
 
+describe('importUnmanagedInstance with migrateallowed (R48)', () => {
+  it("moves a running VM live to a host with the offering's host tags", async () => {
+    const host2 = (t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name='sim-host-2'`).get() as { uuid: string }).uuid;
+    expect((await t.call('updateHost', { id: host2, hosttags: 'ssd' })).status).toBe(200);
+    const tagged = ((await t.call('createServiceOffering', { name: 'ssd-custom', hosttags: 'ssd', cpuspeed: '1000' })).body['serviceoffering'] as { id: string }).id;
+    sim.addUnmanagedVm('sim-host-1', foreignSpec('roamer', { disks: [{ name: 'roamer-root', sizeBytes: GiB, device: 'disk' }], nics: [{ macAddress: '52:54:00:dd:00:01', network: 'vlan100', vlan: 100 }] }), { power: 'Running' });
+    const job = await t.run('importUnmanagedInstance', { clusterid, name: 'roamer', serviceofferingid: tagged, migrateallowed: 'true' });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    expect((job['jobresult'] as { virtualmachine: { hostname: string; state: string } }).virtualmachine).toMatchObject({ state: 'Running', hostname: 'sim-host-2' });
+    expect(sim.world.find('sim-host-2')!.domains['roamer']?.power).toBe('Running');
+    expect(sim.world.find('sim-host-1')!.domains['roamer']).toBeUndefined();
+  });
+});
+
 describe('unmanageVirtualMachine', () => {
   it('forgets a running VM, leaves it untouched on its host and lists it again; kept NICs need forced=true to re-import', async () => {
     const ids = demoIds(t.engine);

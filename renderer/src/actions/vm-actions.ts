@@ -52,6 +52,10 @@ export const VM_ACTIONS: VmAction[] = [
     id: 'expunge', label: 'Expunge', command: 'expungeVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true,
     confirm: (names) => `Expunge ${listNames(names)}? Its disks are deleted; this cannot be undone.`,
   },
+  {
+    id: 'unmanage', label: 'Unmanage', command: 'unmanageVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true,
+    confirm: (names) => `Unmanage ${listNames(names)}? Kiln forgets it: its volumes, NICs, snapshots and details leave Kiln. The VM stays on its hypervisor as it is, running or stopped, and can be imported again.`,
+  },
 ];
 
 /** The actions offered for this VM in its current state. */
