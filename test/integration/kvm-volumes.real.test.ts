@@ -1,7 +1,8 @@
 /**
  * Data volumes on a real KVM host (issue 12): a volume attached live is seen by the busybox guest
  * (/sys/block over the serial console), grows live, and is detached live; attached to the stopped
- * VM it is in the guest from its next boot; deleted, its file leaves the shared pool. Uses host1
+ * VM it is in the guest from its next boot; the VM expunged, it stays (detached, its file kept);
+ * deleted, its file leaves the shared pool. Uses host1
  * of the default host set and removes every domain and volume it made.
  */
 import { existsSync } from 'node:fs';
@@ -32,7 +33,7 @@ describe.skipIf(!hosts)('data volumes on a real KVM host', () => {
     await z.t.close();
   }, 120_000);
 
-  it('attaches live (the guest sees vdb), grows it live, detaches live, attaches into the stopped VM (there at the next boot), and deletes the disk', async () => {
+  it('attaches live (the guest sees vdb), grows it live, detaches live, attaches into the stopped VM (there at the next boot), outlives the VM, and deletes the disk', async () => {
     const vm = ((await ok('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-volumes' }))['virtualmachine'] as { id: string });
     const row = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').get(vm.id) as { internal_name: string };
     const domain = row.internal_name;
@@ -78,8 +79,14 @@ describe.skipIf(!hosts)('data volumes on a real KVM host', () => {
     tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm.id));
     await tap.waitFor(/KILN-GUEST-READY .*disks=\S*vdb/);
     tap.close();
-    await ok('stopVirtualMachine', { id: vm.id });
-    await ok('detachVolume', { id: volume.id });
+
+    // The VM goes, its data disk stays (not named in volumeids): detached, Ready, its file in the pool.
+    await ok('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
+    expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(domain);
+    const left = ((await z.t.call('listVolumes', { id: volume.id })).body['volume'] as { state: string; virtualmachineid?: string }[])[0]!;
+    expect(left.state).toBe('Ready');
+    expect(left.virtualmachineid).toBeUndefined();
+    expect(existsSync(file)).toBe(true);
 
     // Deleted: the file leaves the shared pool.
     expect((await z.t.call('deleteVolume', { id: volume.id })).status).toBe(200);

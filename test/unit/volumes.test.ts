@@ -328,6 +328,29 @@ describe('deleteVolume', () => {
   });
 });
 
+describe('data disks outlive their VM', () => {
+  it('expunge detaches a data disk (Ready, on its host) and destroy deletes only those named in volumeids', async () => {
+    const vm = await deployDemo(t, { name: 'short-lived' }, alice);
+    const kept = await newVolume(alice, '1', 'kept-disk');
+    const doomed = await newVolume(alice, '1', 'doomed-disk');
+    for (const v of [kept, doomed]) expect((await job('attachVolume', { id: v.id, virtualmachineid: vm['id']! }, alice)).status).toBe(200);
+    const destroyed = await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true', volumeids: doomed.id });
+    expect(destroyed['jobstatus']).toBe(1);
+    const after = (await listed({ id: kept.id }, alice))[0]!;
+    expect(after).toMatchObject({ name: 'kept-disk', state: 'Ready' });
+    expect(after.virtualmachineid).toBeUndefined();
+    expect(t.engine.simulator.world.disks[`${kept.id}.qcow2`]).toBeDefined();
+    expect(await listed({ id: doomed.id }, alice)).toEqual([]);
+    expect(t.engine.simulator.world.disks[`${doomed.id}.qcow2`]).toBeUndefined();
+    // Still usable: onto another VM, then deleted with its disk.
+    const next = await deployDemo(t, { name: 'second-home' }, alice);
+    expect((await job('attachVolume', { id: kept.id, virtualmachineid: next['id']! }, alice)).volume).toMatchObject({ state: 'Ready', vmname: 'second-home' });
+    expect((await job('detachVolume', { id: kept.id }, alice)).status).toBe(200);
+    expect((await t.call('deleteVolume', { id: kept.id }, alice)).status).toBe(200);
+    expect(t.engine.simulator.world.disks[`${kept.id}.qcow2`]).toBeUndefined();
+  });
+});
+
 /** A backup of the VM, in whichever backups table this Kiln has (helper G's, or a minimal one). */
 function addBackup(vmUuid: string): number {
   const db = t.engine.db;

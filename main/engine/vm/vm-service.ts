@@ -24,6 +24,7 @@ import { isUnreachable, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
 import { applianceSpec } from '../images/appliances.js';
 import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
+import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
 
 
 export function validHostname(name: string): boolean {
@@ -467,7 +468,11 @@ export class VmService {
       if (hostId !== null) {
         try {
           const session = await this.engine.hosts.session(hostId);
-          if ((await session.powerState(vmRef(vm))) !== 'Missing') await session.destroy(vmRef(vm), { removeDisks: dataDisks, ...this.taskOptions(jobUuid) });
+          if ((await session.powerState(vmRef(vm))) !== 'Missing') {
+            // Data disks not named in volumeids outlive the VM: out of its definition before it goes.
+            await takeOutOfDefinition(session, vm, keptDataVolumes(this.db, vm.id, volumeIds));
+            await session.destroy(vmRef(vm), { removeDisks: dataDisks, ...this.taskOptions(jobUuid) });
+          }
           else if (dataDisks.length) await session.deleteDisks(dataDisks);
         } catch (error) {
           if (!isUnreachable(error)) throw error;
@@ -510,7 +515,9 @@ export class VmService {
    */
   async finishExpunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
     let current = vm;
-    const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL').all(vm.id) as VolumeRow[];
+    // Its data disks are detached, not deleted (kept-disks.ts); the rest goes with the VM.
+    const kept = keptDataVolumes(this.db, vm.id);
+    const volumes = (this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL').all(vm.id) as VolumeRow[]).filter((v) => !kept.some((k) => k.id === v.id));
     // The config drive's copy on the host goes with the disks (destroy removes only a domain's disks).
     const drive = configDriveDisks(this.engine, vm.uuid);
     const disks = [...volumes.map((v) => v.path ?? ''), ...drive].filter(Boolean);
@@ -520,6 +527,7 @@ export class VmService {
         try {
           const session = await this.engine.hosts.session(hostId);
           if ((await session.powerState(vmRef(current))) !== 'Missing') {
+            await takeOutOfDefinition(session, current, kept);
             await session.destroy(vmRef(current), { removeDisks: 'all', ...this.taskOptions(jobUuid) });
             if (drive.length) await session.deleteDisks(drive);
           } else await session.deleteDisks(disks);
@@ -535,6 +543,7 @@ export class VmService {
     }
     this.db.transaction(() => {
       const stamp = now();
+      detachKept(this.db, kept, current.last_host_id ?? current.host_id);
       this.db.prepare(`UPDATE volumes SET state='Expunged', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
       this.db.prepare(`UPDATE nics SET state='Deallocated', removed=? WHERE vm_id=? AND removed IS NULL`).run(stamp, vm.id);
       this.db.prepare('DELETE FROM affinity_group_vms WHERE vm_id=?').run(vm.id);
