@@ -11,6 +11,7 @@ import { benchUiList } from './ui-list.js';
 import { benchListPages } from './list-pages.js';
 import { benchServeScale } from './serve-scale.js';
 import { benchVsphere } from './vsphere.js';
+import { benchXenserver } from './xenserver.js';
 import { benchUnmanaged } from './unmanaged.js';
 import type { BenchResult } from './stats.js';
 
@@ -22,6 +23,7 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['list-pages', benchListPages],
   ['serve-scale', benchServeScale],
   ['vsphere', benchVsphere],
+  ['xenserver', benchXenserver],
   ['unmanaged', benchUnmanaged],
 ];
 /** `npm run bench -- list-pages ui-list` runs only the suites named; flags (`--short`) go to the suites. */

@@ -12,11 +12,13 @@ import { DriverError, type GraphicalConsole } from '../types.js';
 import type { XenPool } from './pool.js';
 import type { XRef } from './xapi/records.js';
 
-export function consoleLocation(pool: XenPool, vm: XRef): URL {
+export async function consoleLocation(pool: XenPool, vm: XRef): Promise<URL> {
   const v = pool.vm(vm);
   if (!v) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
   if (v.power_state !== 'Running') throw new DriverError(`${v.name_label} is ${v.power_state.toLowerCase()}; its console exists only while it runs`, 'invalid');
-  const rfb = (v.consoles ?? []).map((c) => pool.inventory.get('console', c)).find((c) => c?.protocol === 'rfb');
+  // Read for this VM now (consoles come and go with every start; the inventory does not keep them).
+  const consoles = await Promise.all((v.consoles ?? []).map((c) => pool.client.getRecord('console', c).catch(() => undefined)));
+  const rfb = consoles.find((c) => c?.protocol === 'rfb');
   if (!rfb) throw new DriverError(`${v.name_label} has no graphical (rfb) console`, 'unsupported');
   const location = new URL(rfb.location);
   // xapi writes https://<host address>/console?uuid=…; the port is the pool's own.
@@ -49,7 +51,7 @@ function connectConsole(pool: XenPool, location: URL): Promise<Duplex> {
 
 export async function openConsole(pool: XenPool, vm: XRef): Promise<GraphicalConsole> {
   pool.assertReachable(`opening the console of ${vm}`);
-  const location = consoleLocation(pool, vm);
+  const location = await consoleLocation(pool, vm);
   // One CONNECT now, so a refused console fails here rather than on the viewer's first byte.
   const first = await connectConsole(pool, location);
   const sockets = new Set<Socket | Duplex>([first]);
@@ -60,7 +62,7 @@ export async function openConsole(pool: XenPool, vm: XRef): Promise<GraphicalCon
     local.pause();
     const take = spare;
     spare = undefined;
-    (take ? Promise.resolve(take) : connectConsole(pool, consoleLocation(pool, vm))).then((remote) => {
+    (take ? Promise.resolve(take) : consoleLocation(pool, vm).then((l) => connectConsole(pool, l))).then((remote) => {
       sockets.add(remote);
       local.pipe(remote).pipe(local);
       local.resume();

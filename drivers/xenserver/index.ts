@@ -17,7 +17,7 @@ import { openConsole } from './console.js';
 import { mapped, toDriverError } from './errors.js';
 import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
-import { disksOf, destroyVdis, unusedVdis } from './vm-disks.js';
+import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
@@ -244,12 +244,12 @@ class XenHostSession implements HostSession {
   }
 
   private instance(ref: Ref, v: NonNullable<ReturnType<XenPool['vm']>>): InstanceInfo {
-    const metrics = v.power_state === 'Running' ? this.pool.inventory.get('VM_metrics', v.metrics) : undefined;
     return {
       ref, name: v.name_label, uuid: v.other_config?.[KILN_UUID_KEY] ?? v.uuid, powerState: powerOf(v.power_state),
-      cpuNumber: Number(metrics?.VCPUs_number || v.VCPUs_at_startup), memoryMiB: Math.round(Number(v.memory_dynamic_max) / MiB),
+      cpuNumber: Number(v.VCPUs_at_startup), memoryMiB: Math.round(Number(v.memory_dynamic_max) / MiB),
       isTemplate: false,
-      disks: disksOf(this.pool, ref).map((d) => ({ id: d.vdi, label: d.record.name_label, capacityBytes: Number(d.record.virtual_size ?? 0), datastore: this.pool.inventory.get('SR', d.record.SR)?.name_label })),
+      // Disks are read per VM when an operation needs them, not on every listing (ImportFacet.inspect would).
+      disks: [],
       nics: [],
     };
   }
@@ -296,10 +296,9 @@ class XenHostSession implements HostSession {
   /** Disks (by Kiln's volume name) that no VM uses any more. */
   async deleteDisks(disks: string[]): Promise<void> {
     this.pool.assertReachable('deleting disks');
-    const names = new Set(disks);
-    const unused = unusedVdis(this.pool);
-    const gone = this.pool.inventory.all('VDI').filter(([ref, d]) => unused.has(ref) && names.has(d.name_label)).map(([ref]) => ref);
-    await mapped('deleting disks', () => destroyVdis(this.pool, gone));
+    await mapped('deleting disks', async () => {
+      for (const name of new Set(disks)) await destroyVdis(this.pool, await unusedVdisNamed(this.pool, name));
+    });
   }
 
   async attachIso(_vm: Ref, _isoPath: string): Promise<void> {
@@ -353,7 +352,7 @@ class XenHostSession implements HostSession {
       // On the destination: checked against the inventory; nothing is sent.
       prepare: async (req: MigrationRequest): Promise<MigrationTicket> => {
         const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
-        const plan = prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
+        const plan = await prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
         return { hostRef: this.ref, destination: this, data: { host: plan.host, vdis: JSON.stringify(plan.vdis) } };
       },
       // On the source: the task.

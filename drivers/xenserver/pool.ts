@@ -26,8 +26,12 @@ export interface PoolOptions {
   timeoutMs?: number;
 }
 
-/** What the inventory holds: never task (Kiln waits on its own tasks by their own subscription). */
-export const WATCHED: XapiClass[] = ['pool', 'host', 'host_metrics', 'VM', 'VM_metrics', 'VM_guest_metrics', 'console', 'SR', 'VBD', 'VDI', 'network', 'PCI', 'GPU_group', 'PGPU', 'VGPU', 'VGPU_type'];
+/**
+ * What the inventory holds. Not task (Kiln waits on its own tasks by their own subscription); not
+ * the per-VM objects (VM_metrics and VM_guest_metrics change all the time on a real pool; VBD,
+ * VDI and console outnumber the VMs): an operation that needs them reads them for its VM.
+ */
+export const WATCHED: XapiClass[] = ['pool', 'host', 'host_metrics', 'VM', 'SR', 'network', 'PCI', 'GPU_group', 'PGPU', 'VGPU', 'VGPU_type'];
 
 export const MiB = 1024 * 1024;
 

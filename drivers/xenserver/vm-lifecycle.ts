@@ -65,7 +65,7 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       if (existing.affinity !== host) await pool.client.call('VM.set_affinity', ref, host);
       await pool.settle('VM', ref);
     }));
-    return { ref, disks: diskRefs(pool, ref, spec) };
+    return { ref, disks: await diskRefs(pool, ref, spec) };
   }
   if (pool.inventory.all('VM').some(([, v]) => isGuest(v) && v.name_label === name)) throw new DriverError(`a VM named ${JSON.stringify(name)} already exists in the pool`, 'invalid');
   const root = spec.disks.find((d) => d.device === 'disk');
@@ -85,16 +85,16 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       await pool.settle('VM', made);
       await sizeHalted(pool, made, pool.vm(made)!, spec);
       // Each disk carries Kiln's volume name, so deleteDisks finds it after the VM is gone.
-      const disks = disksOf(pool, made);
+      const disks = await disksOf(pool, made);
       const specDisks = spec.disks.filter((d) => d.device === 'disk');
       for (const [i, d] of disks.entries()) if (specDisks[i]) await pool.client.call('VDI.set_name_label', d.vdi, checkXapiText(specDisks[i]!.name, 'disk name'));
       await pool.settle('VM', made);
     }));
-    return { ref: made, disks: diskRefs(pool, made, spec) };
+    return { ref: made, disks: await diskRefs(pool, made, spec) };
   } catch (e) {
     if (ref) {
       // Nothing half-made: the clone and its disks go.
-      const vdis = disksOf(pool, ref).map((d) => d.vdi);
+      const vdis = (await disksOf(pool, ref).catch(() => [])).map((d) => d.vdi);
       await pool.client.call('VM.destroy', ref).catch(() => undefined);
       await destroyVdis(pool, vdis);
     }
@@ -102,8 +102,8 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
   }
 }
 
-function diskRefs(pool: XenPool, ref: XRef, spec: VmSpec): { name: string; ref: string }[] {
-  const disks = disksOf(pool, ref);
+async function diskRefs(pool: XenPool, ref: XRef, spec: VmSpec): Promise<{ name: string; ref: string }[]> {
+  const disks = await disksOf(pool, ref);
   return spec.disks.filter((d) => d.device === 'disk').flatMap((d, i) => (disks[i] ? [{ name: d.name, ref: disks[i]!.vdi }] : []));
 }
 
@@ -213,8 +213,9 @@ export async function destroyVm(pool: XenPool, ref: XRef, removeDisks: string[] 
     const snapshots = pool.inventory.all('VM').filter(([, s]) => s.is_a_snapshot && s.snapshot_of === ref).map(([r]) => r);
     // The disks asked for by Kiln's volume name (all: every one), and with any of them the snapshots' disks.
     const wanted = new Set(removeDisks === 'all' ? [] : (removeDisks ?? []));
-    const own = disksOf(pool, ref).filter((d) => removeDisks === 'all' || wanted.has(d.record.name_label)).map((d) => d.vdi);
-    const history = removeDisks === 'all' || wanted.size > 0 ? snapshots.flatMap((s) => disksOf(pool, s)).map((d) => d.vdi) : [];
+    const own = (await disksOf(pool, ref)).filter((d) => removeDisks === 'all' || wanted.has(d.record.name_label)).map((d) => d.vdi);
+    const history: XRef[] = [];
+    if (removeDisks === 'all' || wanted.size > 0) for (const s of snapshots) history.push(...(await disksOf(pool, s)).map((d) => d.vdi));
     for (const s of snapshots) await pool.client.call('VM.destroy', s).catch((e: unknown) => { if (!isXapiError(e, 'HANDLE_INVALID')) throw e; });
     try {
       await runTask(pool, 'VM.destroy', [ref], opts);

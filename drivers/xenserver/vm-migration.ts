@@ -18,7 +18,7 @@ export interface MigrationPlan {
   vdis: Record<XRef, XRef>;
 }
 
-export function prepareMigration(pool: XenPool, vm: XRef, host: XRef, diskPools: Record<string, string>, diskRefs: Record<string, string | undefined>): MigrationPlan {
+export async function prepareMigration(pool: XenPool, vm: XRef, host: XRef, diskPools: Record<string, string>, diskRefs: Record<string, string | undefined>): Promise<MigrationPlan> {
   const v = pool.vm(vm);
   if (!v) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
   const name = v.name_label;
@@ -29,7 +29,7 @@ export function prepareMigration(pool: XenPool, vm: XRef, host: XRef, diskPools:
   if (!dest.enabled) throw new DriverError(`host ${dest.name_label} is disabled (maintenance)`, 'invalid');
   if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running VM migrates live`, 'invalid');
   const vdis: Record<XRef, XRef> = {};
-  const disks = disksOf(pool, vm);
+  const disks = Object.keys(diskPools).length > 0 ? await disksOf(pool, vm) : [];
   for (const [diskName, sr] of Object.entries(diskPools)) {
     const srRef = pool.inventory.get('SR', sr) ? sr : pool.inventory.all('SR').find(([, s]) => s.name_label === sr)?.[0];
     if (!srRef) throw new DriverError(`no storage repository ${JSON.stringify(sr)} in the pool`, 'not-found');

@@ -12,11 +12,14 @@ import { MiB, type XenPool } from './pool.js';
 import { label, sizeHalted } from './vm-lifecycle.js';
 import { isNullRef, type XRef } from './xapi/records.js';
 
-export function toolsRunning(pool: XenPool, ref: XRef): boolean {
+/** The guest's tools have reported in: xapi has its guest metrics, with PV drivers (read for this VM only, when asked). */
+export async function toolsRunning(pool: XenPool, ref: XRef): Promise<boolean> {
   const v = pool.vm(ref);
   if (!v || isNullRef(v.guest_metrics)) return false;
-  const gm = pool.inventory.get('VM_guest_metrics', v.guest_metrics);
-  return !!gm && (gm.PV_drivers_detected === true || Object.keys(gm.PV_drivers_version ?? {}).length > 0);
+  const gm = await pool.client.getRecord('VM_guest_metrics', v.guest_metrics).catch(() => undefined);
+  if (!gm) return false;
+  // Hosts before 7.x have no PV_drivers_detected; there the version map says it.
+  return gm.PV_drivers_detected === true || (gm.PV_drivers_detected === undefined && Object.keys(gm.PV_drivers_version ?? {}).length > 0);
 }
 
 export async function scaleVm(pool: XenPool, ref: XRef, want: { cpuNumber?: number; memoryMiB?: number }, live: boolean, _opts: OperationOptions = {}): Promise<void> {
@@ -36,7 +39,7 @@ export async function scaleVm(pool: XenPool, ref: XRef, want: { cpuNumber?: numb
   }
   if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running or halted VM is scaled`, 'invalid');
   if (!live) throw new DriverError(`${name} is running; stop it to change its size offline, or scale it live`, 'invalid');
-  if (!toolsRunning(pool, ref)) throw new DriverError(`${name} cannot be scaled while running: the Xen tools are not running in it (XenServer scales a running VM only through them)`, 'unsupported');
+  if (!(await toolsRunning(pool, ref))) throw new DriverError(`${name} cannot be scaled while running: the Xen tools are not running in it (XenServer scales a running VM only through them)`, 'unsupported');
   if (want.cpuNumber !== undefined && want.cpuNumber > v.VCPUs_max) throw new DriverError(`${name} may have at most ${v.VCPUs_max} vCPUs while running (asked ${want.cpuNumber})`, 'invalid');
   const maxMiB = Math.floor(v.memory_static_max / MiB);
   if (want.memoryMiB !== undefined && want.memoryMiB > maxMiB) throw new DriverError(`${name} may have at most ${maxMiB} MiB while running (asked ${want.memoryMiB})`, 'invalid');

@@ -65,7 +65,7 @@ export async function revertSnapshot(pool: XenPool, vm: XRef, snapshot: XRef, op
 export async function removeSnapshot(pool: XenPool, vm: XRef, snapshot: XRef, opts: OperationOptions = {}): Promise<void> {
   pool.assertReachable(`removing a snapshot of ${label(pool, vm)}`);
   const snap = snapshotOf(pool, vm, snapshot);
-  const vdis = disksOf(pool, snap).map((d) => d.vdi);
+  const vdis = (await disksOf(pool, snap)).map((d) => d.vdi);
   await pool.initiated.run(vm, () => mapped(`removing snapshot ${pool.vm(snap)?.name_label ?? snap}`, async () => {
     await runTask(pool, 'VM.destroy', [snap], opts);
     await destroyVdis(pool, vdis);

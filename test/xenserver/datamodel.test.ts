@@ -50,7 +50,7 @@ const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
   VM_guest_metrics: ['PV_drivers_detected', 'PV_drivers_version'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice'],
-  VDI: ['uuid', 'name_label', 'SR', 'virtual_size'],
+  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs'],
   network: ['uuid', 'name_label', 'bridge'],
 };
 

@@ -192,6 +192,7 @@ export interface VdiRecord {
   name_label: string;
   SR: XRef;
   virtual_size: number;
+  VBDs: XRef[];
 }
 
 export interface NetworkRecord {
@@ -244,7 +245,7 @@ export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
   PCI: ['uuid', 'class_name', 'vendor_name', 'device_name', 'host', 'pci_id'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice'],
-  VDI: ['uuid', 'name_label', 'SR', 'virtual_size'],
+  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs'],
   network: ['uuid', 'name_label', 'bridge'],
 };
 
