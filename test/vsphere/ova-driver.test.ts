@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplianceDeploy } from '../../drivers/appliance.js';
 import type { Endpoint, HostSession, VmSpec } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import type { VsphereEndpoint } from '../../drivers/vsphere/endpoint.js';
 import { describeOva, parseOvf } from '../../drivers/vsphere/ova/index.js';
 import { MoRef, asArray, asObject, getProperties, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { buildOva, fixtureOvf } from '../helpers/ova-fixture.js';
@@ -87,9 +88,25 @@ describe.skipIf(!available)('importing an OVA on vcsim', () => {
   it('each deployment option gives the VM its vCPUs and memory; properties and networks arrive as chosen', async () => {
     const motd = 'a</value></propertyMapping><x>&"\'';
     const progress: number[] = [];
+    // Every envelope the import sends, to check that the OVF's and the user's text went as escaped text only.
+    const transport = (ep as unknown as { ep: VsphereEndpoint }).ep.client.transport;
+    const post = transport.post.bind(transport);
+    const sent: string[] = [];
+    transport.post = (envelope, ...rest) => {
+      sent.push(envelope);
+      return post(envelope, ...rest);
+    };
     const small = await host.define(spec('ova-small', { option: 'small', properties: { 'guestinfo.password': 's3cret-pass', 'guestinfo.motd': motd }, networks: { Management: 'VM Network', Data: 'DC0_DVPG0' } }), { onProgress: (p) => progress.push(p) });
+    transport.post = post;
     // The disk went up through the lease (the only file item): progress reached 100.
     expect(progress).toEqual([100]);
+    const importSpec = sent.find((e) => e.includes('<CreateImportSpec'))!;
+    // The descriptor travels as text (its markup escaped), and so does the hostile value, twice: in the mapping and again in the import spec.
+    expect(importSpec).toContain('&lt;Envelope xmlns=');
+    expect(importSpec).not.toContain('<Envelope xmlns=');
+    expect(importSpec).toContain('<value>a&lt;/value&gt;&lt;/propertyMapping&gt;&lt;x&gt;&amp;');
+    for (const e of sent) expect(e).not.toMatch(/<x>|<\/propertyMapping><x>/);
+    expect(sent.find((e) => e.includes('<ImportVApp'))).toContain('&lt;/value&gt;&lt;/propertyMapping&gt;&lt;x&gt;');
     const large = await host.define(spec('ova-large', { option: 'large', properties: {}, networks: { Management: 'VM Network', Data: 'VM Network' } }));
     const s = await vcsimVm(small.ref);
     expect([s['config.hardware.numCPU'], s['config.hardware.memoryMB']]).toEqual([1, 1024]);

@@ -128,9 +128,13 @@ export class ImageDownloads {
         await rm(file, { force: true });
         return;
       }
-      db.prepare(
-        `UPDATE templates SET download_state='DOWNLOADED', download_percent=100, status='Download Complete', store_path=?, sha256=?, physical_size=?, size=?, image_path=?, state='Active', deploy_as_is=? WHERE id=?`,
-      ).run(file, result.digests['sha256'], result.bytes, Math.max(current.size, facts.virtualSize), hostImageName(current), appliance, id);
+      // Ready and described at once (an OVA must never be usable without its descriptor); the column is only written for appliances.
+      db.transaction(() => {
+        db.prepare(
+          `UPDATE templates SET download_state='DOWNLOADED', download_percent=100, status='Download Complete', store_path=?, sha256=?, physical_size=?, size=?, image_path=?, state='Active' WHERE id=?`,
+        ).run(file, result.digests['sha256'], result.bytes, Math.max(current.size, facts.virtualSize), hostImageName(current), id);
+        if (appliance !== null) db.prepare('UPDATE templates SET deploy_as_is=? WHERE id=?').run(appliance, id);
+      })();
       this.engine.bus.emit('template', { id });
       this.engine.events.record({ type: row.is_iso ? 'ISO.DOWNLOAD' : 'TEMPLATE.DOWNLOAD', description: `${row.is_iso ? 'ISO' : 'template'} ${row.name} downloaded (${result.bytes} bytes)`, accountId: row.account_id, resourceType: row.is_iso ? 'Iso' : 'Template', resourceUuid: row.uuid });
     } catch (error) {
