@@ -133,12 +133,30 @@ export class VsphereEndpoint {
         const hostChange = c.changed['runtime.host'];
         if (hostChange) this.emit({ kind: 'moved', vm: o.ref, name, from: asMoRef(hostChange.before), to: asMoRef(hostChange.after) });
         const power = c.changed['runtime.powerState'];
-        if (power) this.emit({ kind: 'power', vm: o.ref, name, host, state: asString(power.after) ?? 'unknown', before: asString(power.before) });
+        if (power) this.emitPower({ kind: 'power', vm: o.ref, name, host, state: asString(power.after) ?? 'unknown', before: asString(power.before) });
       } else this.emit({ kind: 'power', vm: o.ref, name, host, state: asString(o.props['runtime.powerState']) ?? 'unknown' });
     } else if (o.ref.type === 'HostSystem' && c.kind === 'modify' && c.changed['runtime.connectionState']) {
       this.emit({ kind: 'host-state', host: o.ref, state: asString(o.props['runtime.connectionState']) ?? 'unknown' });
     }
     this.wake();
+  }
+
+  private pendingPower: Extract<EndpointEvent, { kind: 'power' }>[] = [];
+
+  /**
+   * Power changes are reported once the whole update set is applied, and only those still true
+   * then: a set that holds a VM's poweredOff and then poweredOn (vcsim's ResetVM_Task powers off
+   * and on; its stream batches 250 ms of changes) is one power-on, not a stop the HA monitor
+   * would act on.
+   */
+  private emitPower(e: Extract<EndpointEvent, { kind: 'power' }>): void {
+    this.pendingPower.push(e);
+    if (this.pendingPower.length > 1) return;
+    queueMicrotask(() => {
+      const pending = this.pendingPower;
+      this.pendingPower = [];
+      for (const p of pending) if (asString(this.cache.get(p.vm)?.props['runtime.powerState']) === p.state) this.emit(p);
+    });
   }
 
   private wake(): void {

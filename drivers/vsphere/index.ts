@@ -251,6 +251,10 @@ class VsphereEndpointView implements Endpoint {
     this.ep.assertReachable(`reattaching task ${value}`);
     try {
       const result = await reattachTask(this.ep.client, value).wait({ signal: options.signal, onProgress: options.onProgress ? (p) => options.onProgress!(p) : undefined });
+      // Read-your-writes, as after Kiln's own tasks: the VM the task acted on is read into the
+      // cache now, so the engine settles on where and how it is (the stream may still be behind).
+      const entity = asMoRef((await this.ep.read(new MoRef('Task', value), ['info.entity']))['info.entity']);
+      if (entity?.type === 'VirtualMachine' && this.ep.cache.get(entity)) await this.ep.refresh(entity, ['runtime.powerState', 'runtime.host', 'resourcePool', 'datastore']);
       return { state: 'success', result: asMoRef(result)?.value };
     } catch (e) {
       if (isVimFault(e, 'RequestCanceled')) return { state: 'cancelled', error: e.message };
