@@ -137,7 +137,7 @@ defineAction('vm-behaviour', ({ running }, b) => {
 defineAction('host-crash', async ({ running }, b) => {
   const host = hostArg(running.sim, b['host']);
   await running.hostDown(host);
-  return { restarted: crashHost(running.sim, host) };
+  return { restarted: await crashHost(running.sim, host, typeof b['restartDelayMs'] === 'number' ? b['restartDelayMs'] : 0) };
 });
 defineAction('host-recover', async ({ running }, b) => {
   const { sim } = running;

@@ -5,33 +5,36 @@
  */
 import type { Sim } from './sim.js';
 import { XapiFailure } from './wire.js';
-import { assertCanBootHere, bootOn, haltDomain, refreshAllowed } from './vm.js';
+import { bootOn, canBootHere, haltDomain, refreshAllowed } from './vm.js';
 import { refreshMemory } from './host.js';
 
-/** Returns the VMs HA restarted, with the host each now runs on. */
-export function crashHost(sim: Sim, host: string): Array<{ vm: string; host: string }> {
+/**
+ * Returns the VMs HA restarted, with the host each now runs on. With restartDelayMs the
+ * restarts come that much later than the halts (real xapi restarts seconds after it declares
+ * the host dead), so an event.from client sees the halt and the restart in separate batches.
+ */
+export async function crashHost(sim: Sim, host: string, restartDelayMs = 0): Promise<Array<{ vm: string; host: string }>> {
   const { store } = sim;
   store.update('host_metrics', store.rec('host', host)['metrics'] as string, { live: false });
   const ha = store.rec('pool', sim.pool)['ha_enabled'] === true;
-  const restarted: Array<{ vm: string; host: string }> = [];
+  const protectedVms: string[] = [];
   for (const vm of [...(store.rec('host', host)['resident_VMs'] as string[])]) {
     if (store.rec('VM', vm)['is_control_domain']) continue;
     haltDomain(sim, vm, 'Halted');
-    if (ha && store.rec('VM', vm)['ha_restart_priority'] === 'restart') {
-      const target = store.all('host').map((h) => h.ref).find((h) => {
-        try {
-          assertCanBootHere(sim, vm, h);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      if (target) {
-        bootOn(sim, vm, target, false);
-        restarted.push({ vm, host: target });
-      }
-    }
     refreshAllowed(sim, vm);
+    if (ha && store.rec('VM', vm)['ha_restart_priority'] === 'restart') protectedVms.push(vm);
+  }
+  refreshMemory(sim);
+  if (restartDelayMs > 0 && protectedVms.length > 0) await sim.sleep(restartDelayMs);
+  const restarted: Array<{ vm: string; host: string }> = [];
+  for (const vm of protectedVms) {
+    // Unless someone started it meanwhile.
+    if (!store.has('VM', vm) || store.rec('VM', vm)['power_state'] !== 'Halted') continue;
+    const target = store.all('host').map((h) => h.ref).find((h) => canBootHere(sim, vm, h));
+    if (!target) continue;
+    bootOn(sim, vm, target, false);
+    refreshAllowed(sim, vm);
+    restarted.push({ vm, host: target });
   }
   refreshMemory(sim);
   return restarted;

@@ -350,6 +350,21 @@ describe('snapshots, clones and destroy (§2.2, §6.7)', () => {
     expect(await s.call('VDI.get_VBDs', vdi)).toEqual([]);
   });
 
+  it('VDI.destroy: VDI_IN_USE [vdi, "destroy"] while its VM runs; after that it goes, with its VBDs', async () => {
+    const vm = await running();
+    const [vbd] = (await rec(vm))['VBDs'] as string[];
+    const vdi = await s.call<string>('VBD.get_VDI', vbd);
+    expect(await s.call('VBD.get_currently_attached', vbd)).toBe(true);
+    expect(await failureOf(s.call('VDI.destroy', vdi))).toEqual(['VDI_IN_USE', vdi, 'destroy']);
+    await s.call('VM.hard_shutdown', vm);
+    expect(await s.call('VBD.get_currently_attached', vbd)).toBe(false);
+    const sr = await s.call<string>('VDI.get_SR', vdi);
+    await s.call('VDI.destroy', vdi);
+    expect(await failureOf(s.call('VDI.get_record', vdi))).toEqual(['HANDLE_INVALID', 'VDI', vdi]);
+    expect(await s.call('VM.get_VBDs', vm)).toEqual([]);
+    expect(await s.call('SR.get_VDIs', sr)).not.toContain(vdi);
+  });
+
   it('VM.create makes a Halted VM from a record', async () => {
     const vm = await s.call<string>('VM.create', { name_label: 'made', memory_static_max: 2 * GiB, memory_static_min: 256 * MiB, memory_dynamic_min: 2 * GiB, memory_dynamic_max: 2 * GiB, VCPUs_max: 2, VCPUs_at_startup: 2, other_config: { kiln: 'yes' } });
     expect(await rec(vm)).toMatchObject({ name_label: 'made', power_state: 'Halted', VCPUs_max: 2, memory_static_max: 2 * GiB, other_config: { kiln: 'yes' } });
@@ -372,5 +387,22 @@ describe('pool HA and a host failure', () => {
     await control('host-recover', { host: h2 });
     await s.call('pool.disable_ha');
     await s.call('VM.hard_shutdown', kept);
+  });
+
+  it('with restartDelayMs the halt and the HA restart reach event.from in separate batches', async () => {
+    const [h1, h2] = hosts as [string, string];
+    await s.call('pool.enable_ha', [], {});
+    const vm = await running('base', h2);
+    await s.call('VM.set_ha_restart_priority', vm, 'restart');
+    const { token } = await s.call<{ token: string }>('event.from', [`VM/${vm}`], '', 0);
+    const crash = control('host-crash', { host: h2, restartDelayMs: 400 });
+    const first = await s.call<{ token: string; events: Array<{ snapshot: Rec }> }>('event.from', [`VM/${vm}`], token, 5);
+    expect(first.events.map((e) => e.snapshot['power_state'])).toEqual(['Halted']);
+    const second = await s.call<{ events: Array<{ snapshot: Rec }> }>('event.from', [`VM/${vm}`], first.token, 5);
+    expect(second.events.map((e) => [e.snapshot['power_state'], e.snapshot['resident_on']])).toEqual([['Running', h1]]);
+    expect(await (await crash).json()).toEqual({ restarted: [{ vm, host: h1 }] });
+    await control('host-recover', { host: h2 });
+    await s.call('pool.disable_ha');
+    await s.call('VM.hard_shutdown', vm);
   });
 });

@@ -5,13 +5,14 @@ import { registerGpu, seedGpus } from './gpu.js';
 import { registerHa } from './ha.js';
 import type { Sim } from './sim.js';
 import { registerTasks } from './tasks.js';
-import { afterVmSet, registerVm, seedVms } from './vm.js';
+import { afterVmSet, registerVdi, registerVm, seedVms } from './vm.js';
 
 export function registerModules(sim: Sim): void {
   registerTasks(sim);
   registerEvents(sim);
   registerGpu(sim);
   registerVm(sim);
+  registerVdi(sim);
   registerHa(sim);
   sim.setHooks.push((cls, ref) => afterVmSet(sim, cls, ref));
 }

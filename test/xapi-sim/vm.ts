@@ -149,20 +149,23 @@ export function assertCanBootHere(sim: Sim, vm: string, host: string): void {
   if ((r['VCPUs_at_startup'] as number) > pcpus) throw new XapiFailure('HOST_NOT_ENOUGH_PCPUS', [r['VCPUs_at_startup'] as number, pcpus]);
 }
 
+export function canBootHere(sim: Sim, vm: string, host: string): boolean {
+  try {
+    assertCanBootHere(sim, vm, host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** choose_host_for_vm: GPU-ranked groups first (§2.3), within a group the affinity host, then pool order. */
 function chooseHost(sim: Sim, vm: string): string {
   const affinity = sim.store.rec('VM', vm)['affinity'] as string;
   const hosts = sim.store.all('host').map((h) => h.ref);
   for (const group of rankHostsForVgpu(sim, vm, hosts)) {
     const ordered = [...group].sort((a, b) => Number(b === affinity) - Number(a === affinity));
-    for (const h of ordered) {
-      try {
-        assertCanBootHere(sim, vm, h);
-        return h;
-      } catch {
-        /* the next host */
-      }
-    }
+    const h = ordered.find((x) => canBootHere(sim, vm, x));
+    if (h) return h;
   }
   throw new XapiFailure('NO_HOSTS_AVAILABLE', []);
 }
@@ -212,8 +215,13 @@ export function bootOn(sim: Sim, vm: string, host: string, paused: boolean): voi
   store.addToSet('host', host, 'resident_VMs', vm);
   store.update('VM_metrics', r['metrics'] as string, { VCPUs_number: r['VCPUs_at_startup'], memory_actual: target, start_time: new XDate(new Date()), state: [paused ? 'paused' : 'running'], last_updated: new XDate(new Date()) });
   attachVgpus(sim, vm);
+  plugVbds(sim, vm, true);
   makeConsole(sim, vm, host);
   guestMetrics(sim, vm);
+}
+
+function plugVbds(sim: Sim, vm: string, attached: boolean): void {
+  for (const vbd of sim.store.rec('VM', vm)['VBDs'] as string[]) sim.store.update('VBD', vbd, { currently_attached: attached, device: attached ? `xvd${String.fromCharCode(97 + Number(sim.store.rec('VBD', vbd)['userdevice']))}` : '' });
 }
 
 /** The VM's domain goes away (shutdown, suspend, a dead host). */
@@ -227,6 +235,7 @@ export function haltDomain(sim: Sim, vm: string, to: Power): void {
   dropConsoles(sim, vm);
   dropGuestMetrics(sim, vm);
   releaseVgpus(sim, vm);
+  plugVbds(sim, vm, false);
 }
 
 function reboot(sim: Sim, vm: string): void {
@@ -363,14 +372,7 @@ export function registerVm(sim: Sim): void {
     assertCanBootHere(sim, vmRow(vm), host as string);
     return '';
   });
-  api.def('VM.get_possible_hosts', 'vm:ref', (_c, [vm]) => store.all('host').map((h) => h.ref).filter((h) => {
-    try {
-      assertCanBootHere(sim, vmRow(vm), h);
-      return true;
-    } catch {
-      return false;
-    }
-  }));
+  api.def('VM.get_possible_hosts', 'vm:ref', (_c, [vm]) => store.all('host').map((h) => h.ref).filter((h) => canBootHere(sim, vmRow(vm), h)));
   api.def('VM.assert_operation_valid', 'self:ref op:string', (_c, [vm, op]) => {
     assertOperation(sim, vmRow(vm), op as string);
     return '';
@@ -640,4 +642,24 @@ export function seedVms(sim: Sim, seeded: Seeded, fixture: Fixture): void {
 
 export function afterVmSet(sim: Sim, cls: string, ref: string): void {
   if (cls === 'VM') refreshAllowed(sim, ref);
+}
+
+/** VDI.destroy: refused while a running VM has it plugged (VDI_IN_USE [vdi, "destroy"]); its unplugged VBDs go with it. */
+export function registerVdi(sim: Sim): void {
+  const { api, store } = sim;
+  api.def('VDI.destroy', 'self:ref', (_c, [vdi]) => {
+    const r = store.rec('VDI', vdi);
+    const vbds = r['VBDs'] as string[];
+    if (vbds.some((b) => store.rec('VBD', b)['currently_attached'] === true)) throw new XapiFailure('VDI_IN_USE', [vdi as string, 'destroy']);
+    for (const b of vbds) {
+      const owner = store.rec('VBD', b)['VM'] as string;
+      if (store.has('VM', owner)) store.removeFromSet('VM', owner, 'VBDs', b);
+      store.destroy('VBD', b);
+    }
+    if (store.has('SR', r['SR'])) store.removeFromSet('SR', r['SR'] as string, 'VDIs', vdi as string);
+    for (const snap of r['snapshots'] as string[]) if (store.has('VDI', snap)) store.update('VDI', snap, { snapshot_of: NULL_REF });
+    if (store.has('VDI', r['snapshot_of'])) store.removeFromSet('VDI', r['snapshot_of'] as string, 'snapshots', vdi as string);
+    store.destroy('VDI', vdi as string);
+    return '';
+  });
 }
