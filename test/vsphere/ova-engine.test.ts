@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { MoRef, asArray, asObject, getProperties, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { MoRef, asArray, asObject, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { buildOva, fixtureOvf } from '../helpers/ova-fixture.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
@@ -89,6 +89,7 @@ describe.skipIf(!available)('OVA appliances through the engine on vcsim', () => 
     expect(props.find((p) => p['key'] === 'guestinfo.role')).toMatchObject({ type: 'string', value: 'router', qualifiers: 'ValueMap{"router","firewall"}', userconfigurable: true, password: false, label: 'Role' });
   });
 
+  const vcsimVmCount = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).length;
   const deploy = (params: Record<string, string>) => t.call('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['good']!, networkids: `${ids['mgmt']},${ids['data']}`, ...params });
 
   it('refuses what the appliance does not offer or allow, with a 431 naming it, and writes nothing', async () => {
@@ -145,6 +146,18 @@ describe.skipIf(!available)('OVA appliances through the engine on vcsim', () => 
       expect(listed.details?.['configurationId']).toBe(option);
       expect(listed.nic.map((n) => n.networkname)).toEqual(['VM Network', 'DC0_DVPG0']);
     }
+    // An import that fails in vCenter (a Kiln network vCenter does not have) settles: the VM in Error, nothing left in vcsim.
+    const nowhere = ((await t.call('createNetwork', { name: 'Nowhere', zoneid: ids['zone']! })).body['network'] as { id: string }).id;
+    const before = await vcsimVmCount();
+    const failed = await deploy({
+      name: 'app-nowhere', serviceofferingid: ids['small']!, 'properties[0].key': 'guestinfo.password', 'properties[0].value': 'correct-horse',
+      'nicnetworklist[0].nic': '5', 'nicnetworklist[0].network': ids['mgmt']!, 'nicnetworklist[1].nic': '6', 'nicnetworklist[1].network': nowhere,
+    });
+    const failedJob = await t.engine.jobs.wait(String(failed.body['jobid']));
+    expect(failedJob['jobstatus']).toBe(2);
+    expect(JSON.stringify(failedJob['jobresult'])).toContain('no network named \\"Nowhere\\" in vCenter');
+    expect(t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').pluck().get(String(failed.body['id']))).toBe('Error');
+    expect(await vcsimVmCount()).toBe(before);
     for (const vm of Object.values(vms)) {
       const job = await t.engine.jobs.wait(String((await t.call('destroyVirtualMachine', { id: vm.id, expunge: 'true' })).body['jobid']));
       expect(job['jobstatus'], JSON.stringify(job)).toBe(1);
