@@ -25,7 +25,7 @@ function cs(kiln: KilnProcess): ApiCall {
     new Promise((resolve) => {
       const args = [command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
       execFile('cloudstack', args, { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' } }, (error, stdout) => {
-        let json: Record<string, unknown> = {};
+        let json: Record<string, unknown>;
         try {
           json = JSON.parse(stdout) as Record<string, unknown>;
         } catch {
