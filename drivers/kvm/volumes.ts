@@ -66,7 +66,9 @@ export function kvmVolumes(host: KvmVolumeHost): VolumeFacet {
     },
 
     async detach(vm, disk, options) {
-      const volume = await existing(disk);
+      // A disk never made (an attach interrupted before it was) is in no definition: nothing to take out.
+      const volume = await findVolume(host.pools, poolOf(disk), disk.name);
+      if (!volume) return;
       const configTarget = await targetOf(vm, volume.path, true);
       if (options.live && (await host.isActive(vm))) {
         const liveTarget = await targetOf(vm, volume.path, false);

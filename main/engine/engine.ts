@@ -11,6 +11,7 @@ import { Settings } from './settings.js';
 import { CommandRegistry } from './registry/registry.js';
 import { JobManager } from './jobs.js';
 import { settleInterruptedSnapshots } from './vm/vm-snapshots.js';
+import { settleInterruptedVolumes } from './volumes/settle.js';
 import { EventLog } from './events.js';
 import { FileMasterKey, SecretBox, type MasterKeySource } from './secrets.js';
 import { Accounts } from './auth/accounts.js';
@@ -119,6 +120,7 @@ export class Engine {
     const orphans = options.ownsJobs === false ? 0 : engine.jobs.recoverOrphans();
     if (orphans > 0) engine.log.warn(`${orphans} job(s) were in progress when Kiln last stopped; they are now reported as failed`);
     if (options.ownsJobs !== false) settleInterruptedSnapshots(engine);
+    if (options.ownsJobs !== false) settleInterruptedVolumes(engine);
     // A download the last process did not finish starts again (never "in progress" for ever).
     if (options.ownsJobs !== false) engine.images.resumeInterrupted();
     if (options.seed !== false) await seedDefaults(engine);

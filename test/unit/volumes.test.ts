@@ -351,6 +351,41 @@ describe('data disks outlive their VM', () => {
   });
 });
 
+describe('after a restart', () => {
+  it('Kiln opening settles volumes a dead process left Attaching, Creating, Resizing or Expunging, each with an ERROR event', async () => {
+    const first = await testEngine({ keep: true });
+    const admin = first.admin;
+    const vm = await deployDemo(first, { name: 'crashed-attach' });
+    const offering = (first.engine.db.prepare(`SELECT uuid FROM disk_offerings WHERE name='Custom'`).get() as { uuid: string }).uuid;
+    const zoneid = demoIds(first.engine).zoneid;
+    const made: string[] = [];
+    for (const name of ['was-attaching', 'was-creating', 'was-resizing', 'was-expunging']) {
+      const job = await first.run('createVolume', { zoneid, diskofferingid: offering, size: '1', name }, admin);
+      made.push((job['jobresult'] as { volume: { id: string } }).volume.id);
+    }
+    const [a, c, r, x] = made as [string, string, string, string];
+    const row = first.engine.db.prepare('SELECT id, host_id FROM vm_instances WHERE uuid=?').get(vm['id']) as { id: number; host_id: number };
+    const set = first.engine.db.prepare('UPDATE volumes SET state=?, vm_id=?, device_id=?, path=?, host_id=? WHERE uuid=?');
+    set.run('Attaching', row.id, 1, `${a}.qcow2`, null, a);
+    set.run('Creating', row.id, 2, `${c}.qcow2`, null, c);
+    set.run('Resizing', null, 0, `${r}.qcow2`, row.host_id, r);
+    set.run('Expunging', null, 0, `${x}.qcow2`, row.host_id, x);
+    await first.close();
+    const again = await testEngine({ dataDir: first.dataDir });
+    try {
+      const list = async (params: Record<string, string>) => ((await again.call('listVolumes', params)).body['volume'] as Volume[] | undefined) ?? [];
+      const states = Object.fromEntries([...(await list({ virtualmachineid: vm['id']! })), ...(await list({ id: r }))].map((v) => [v.name, `${v.state}:${v.virtualmachineid ? 'attached' : 'free'}`]));
+      expect(states).toMatchObject({ 'was-attaching': 'Ready:attached', 'was-creating': 'Ready:attached', 'was-resizing': 'Ready:free' });
+      expect(await list({ id: x })).toEqual([]);
+      expect(again.engine.db.prepare(`SELECT COUNT(*) AS n FROM host_cleanups WHERE disks LIKE ?`).get(`%${x}%`)).toEqual({ n: 1 });
+      const events = ((await again.call('listEvents', { level: 'ERROR', keyword: 'interrupted' })).body['event'] as { description: string }[]).map((e) => e.description).join('\n');
+      for (const name of ['was-attaching', 'was-creating', 'was-resizing', 'was-expunging']) expect(events).toContain(`volume ${name} `);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 /** A backup of the VM, in whichever backups table this Kiln has (helper G's, or a minimal one). */
 function addBackup(vmUuid: string): number {
   const db = t.engine.db;
