@@ -141,6 +141,8 @@ describe.skipIf(!available)('OVA appliances through the engine on vcsim', () => 
       // The password is sealed in Kiln's database; the VM lists its option as a detail.
       const stored = t.engine.db.prepare(`SELECT value FROM vm_details WHERE vm_id=? AND name='kiln.appliance.properties'`).pluck().get(row.id) as string;
       expect(stored).not.toContain('correct-horse');
+      // Nor does the job record keep it (deployVirtualMachine's properties are sensitive).
+      expect(t.engine.db.prepare('SELECT params FROM async_jobs WHERE uuid=?').pluck().get(String(res.body['jobid']))).not.toContain('correct-horse');
       expect(JSON.parse(stored)['guestinfo.password']).toMatch(/^v1:/);
       const listed = ((await t.call('listVirtualMachines', { id })).body['virtualmachine'] as { details?: Record<string, string>; nic: { networkname: string }[] }[])[0]!;
       expect(listed.details?.['configurationId']).toBe(option);

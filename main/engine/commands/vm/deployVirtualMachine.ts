@@ -18,7 +18,8 @@ export default defineCommand({
   kind: 'asyncCreate',
   roles: ALL_ROLES,
   response: 'virtualmachine',
-  sensitive: ['password', 'userdata'],
+  // properties: an appliance's values may be passwords (listTemplateOvfProperties says which); none is kept in the job record.
+  sensitive: ['password', 'userdata', 'properties'],
   params: [
     { name: 'zoneid', type: 'uuid', required: true, description: 'availability zone for the virtual machine' },
     { name: 'serviceofferingid', type: 'uuid', required: true, description: 'the ID of the service offering for the virtual machine' },
