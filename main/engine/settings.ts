@@ -6,6 +6,7 @@
 import type { Db } from './db/database.js';
 import { now } from './db/database.js';
 import { ApiError } from './registry/errors.js';
+import { BACKUP_PROVIDERS } from './backup/providers/index.js';
 
 export type SettingType = 'String' | 'Boolean' | 'Integer' | 'Float';
 export type SettingScope = 'global' | 'zone' | 'cluster';
@@ -47,9 +48,9 @@ export const SETTINGS: SettingDef[] = [
   { name: 'vm.stop.timeout', type: 'Integer', default: '120', scope: 'global', category: 'Advanced', description: 'Seconds a graceful (ACPI) stop may take before the VM is powered off.' },
   { name: 'max.template.iso.size', type: 'Integer', default: '50', scope: 'zone', category: 'Storage', description: 'Maximum size in GB of a template or ISO Kiln downloads into a zone\'s image store; a larger download fails.', positive: true },
   { name: 'kiln.template.local.dir', type: 'String', default: '', scope: 'global', category: 'Storage', description: 'Directory on the hosts inside which the root admin may register templates, ISOs and kernel/initrd details by path; empty disables host paths (everyone registers by http(s) URL).' },
-  { name: 'backup.framework.enabled', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Enable the backup and recovery framework.' },
-  { name: 'backup.framework.provider.plugin', type: 'String', default: 'dummy', scope: 'zone', category: 'Advanced', description: 'The backup provider plugin for the zone.' },
-  { name: 'backup.framework.sync.interval', type: 'Integer', default: '300', scope: 'global', category: 'Advanced', description: 'Seconds between backup sync runs.' },
+  { name: 'backup.framework.enabled', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Enable the backup and recovery framework in the zone; while false its backup commands answer with an error.' },
+  { name: 'backup.framework.provider.plugin', type: 'String', default: 'dummy', scope: 'zone', category: 'Advanced', description: "The zone's backup provider: dummy (records only, nothing is copied; vSphere and XenServer zones use it for now) or nas (qcow2 backups of each volume into the backup store of the VM's KVM host).", options: BACKUP_PROVIDERS.map((p) => p.name) },
+  { name: 'backup.framework.sync.interval', type: 'Integer', default: '300', scope: 'global', category: 'Advanced', description: 'Seconds between runs of the backup sync task (backup sizes, reconcile with the provider, due schedules).', positive: true },
   { name: 'unmanage.vm.preserve.nics', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Keep the NICs (and reserve their MACs) of a VM that is unmanaged.' },
   { name: 'default.page.size', type: 'Integer', default: '500', scope: 'global', category: 'Advanced', description: 'Largest page size a list command accepts.' },
   { name: 'integration.api.port', type: 'Integer', default: '0', scope: 'global', category: 'Advanced', description: 'Unauthenticated integration API port on 127.0.0.1; 0 or negative disables it.' },

@@ -45,8 +45,11 @@ describe('backup framework (dummy provider)', () => {
     expect(refused.status).toBe(530);
     expect(refused.body['errortext']).toMatch(/Backup and Recovery feature is disabled for the zone Demo.*backup\.framework\.enabled/);
     expect((await t.call('importBackupOffering', { zoneid: ids.zoneid, externalid: 'gold-policy', name: 'G', description: 'g', allowuserdrivenbackups: 'true' })).status).toBe(530);
-    // The providers themselves are listed whatever the zones say.
-    expect(body(await t.call('listBackupProviders'), 'providers').map((p) => p['name'])).toContain('dummy');
+    // The providers themselves are listed whatever the zones say, and the zone setting takes only their names.
+    expect(body(await t.call('listBackupProviders'), 'providers').map((p) => p['name'])).toEqual(['dummy', 'nas']);
+    const unknown = await t.call('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'veeam', zoneid: ids.zoneid });
+    expect(unknown.status).toBe(431);
+    expect(unknown.body['errortext']).toMatch(/^value: backup\.framework\.provider\.plugin takes one of dummy, nas/);
   });
 
   it("lists the dummy provider's offerings, imports one (unique name, known external id) and deletes it unless a VM is assigned", async () => {
@@ -118,7 +121,7 @@ describe('backup framework (dummy provider)', () => {
     expect(volumes.map((v) => v['type']).sort()).toEqual(['DATADISK', 'ROOT']);
     const refused = await t.call('restoreVolumeFromBackup', { backupid: backup['id'] as string, volumeid: root.uuid, virtualmachineid: a.vm.id });
     expect(refused.status).toBe(431);
-    expect(refused.body['errortext']).toMatch(/has 1 backup\(s\); Kiln cannot attach a restored volume/);
+    expect(refused.body['errortext']).toMatch(/^virtualmachineid: VM .* has 1 backup; volumes cannot be added to or removed from a VM with backups/);
     const wrong = await t.call('restoreVolumeFromBackupAndAttachToVM', { backupid: backup['id'] as string, volumeid: b.id, virtualmachineid: b.id });
     expect(wrong.body['errortext']).toMatch(/^volumeid: backup .* holds no volume/);
   });
@@ -191,5 +194,24 @@ describe('backup framework (dummy provider)', () => {
     await t.run('assignVirtualMachineToBackupOffering', { virtualmachineid: vm.id, backupofferingid: offering.id });
     await t.run('removeVirtualMachineFromBackupOffering', { virtualmachineid: vm.id, forced: 'true' });
     expect(body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup')).toBeUndefined();
+  });
+});
+
+describe('backup schedules on the real clock', () => {
+  it('a schedule whose time comes fires once by the due timer, without waiting for the sync interval', async () => {
+    const { t, ids } = await setUp();
+    await enable(t, ids.zoneid);
+    const { vm } = await vmWithOffering(t, ids);
+    await t.call('createBackupSchedule', { virtualmachineid: vm.id, intervaltype: 'HOURLY', schedule: '00', timezone: 'UTC' });
+    // Bring the next run to 400 ms from now, as if the hour were about to strike.
+    t.engine.db.prepare('UPDATE backup_schedules SET scheduled_at=?').run(new Date(Date.now() + 400).toISOString());
+    t.engine.backups.start();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await t.engine.jobs.drain();
+    t.engine.backups.stop();
+    const made = body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup');
+    expect(made).toEqual([expect.objectContaining({ intervaltype: 'HOURLY', status: 'BackedUp' })]);
+    const schedule = body(await t.call('listBackupSchedule', { virtualmachineid: vm.id }), 'backupschedule')[0]!;
+    expect(new Date((schedule['scheduled'] as string).replace('+0000', 'Z')).getTime()).toBeGreaterThan(Date.now());
   });
 });

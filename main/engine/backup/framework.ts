@@ -26,6 +26,7 @@ import { providerNamed } from './providers/index.js';
 import { backedUpVolumes, type BackedUpVolume, type BackupOfferingRow, type BackupRow, type BackupScheduleRow } from './rows.js';
 import { backupById, backupResponse, backupsOf, chainOf, childOf, offeringById, vmOffering, BUSY_STATES } from './records.js';
 import { dueAt, type IntervalType } from './schedule.js';
+import { requireNoBackups } from '../volumes/backup-guard.js';
 
 /** VM states in which a backup may be taken (CloudStack: Running or Stopped). */
 export const BACKUP_VM_STATES = ['Running', 'Stopped'];
@@ -241,8 +242,8 @@ export class BackupFramework {
     if (!volume) throw ApiError.param(`volumeid: backup ${backup.name} holds no volume ${volumeUuid} (its volumes are listed in listBackups)`);
     if (target.zone_id !== backup.zone_id) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is in another zone than backup ${backup.name}`);
     if (!VOLUME_TARGET_STATES.includes(target.state)) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is ${target.state}; the restored volume is attached to a Running, Stopped or Created VM`);
-    // R57: a VM with backups keeps its set of volumes, so a restore of one cannot add to it.
-    requireNoBackups(this.engine, target, 'attach a restored volume to it');
+    // R57: a VM with backups keeps its set of volumes, so a restore of one cannot add to it (the volume commands' own check).
+    requireNoBackups(this.engine.db, target, 'virtualmachineid');
     return volume;
   }
 
@@ -440,13 +441,4 @@ export class BackupFramework {
   private emit(vm: VmRow): void {
     this.engine.bus.emit('vm', { id: vm.uuid, state: vm.state, accountId: vm.account_id });
   }
-}
-
-/**
- * R57: a VM with backups keeps its set of volumes (a restore writes back the volumes it backed
- * up). Volume commands call this before adding or removing one; WHAT says what was refused.
- */
-export function requireNoBackups(engine: Engine, vm: Pick<VmRow, 'id' | 'display_name'>, what: string): void {
-  const { n } = engine.db.prepare(`SELECT COUNT(*) AS n FROM backups WHERE vm_id=? AND removed IS NULL AND status NOT IN ('Error','Failed')`).get(vm.id) as { n: number };
-  if (n > 0) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} has ${n} backup(s); Kiln cannot ${what} while they exist (a restore writes back the volumes they hold). Delete its backups first.`);
 }
