@@ -10,10 +10,11 @@ import {
   type ConnectionForm, type ConnectionInput, type ConsoleFacet, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint,
   type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
   type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
-  type PowerState, type Ref, type SnapshotFacet, type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec,
+  type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec,
 } from '../types.js';
 import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
 import { openConsole } from './console.js';
+import { hasGpus, hostGpus, refuseWithVgpu } from './gpu.js';
 import { mapped, toDriverError } from './errors.js';
 import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
@@ -39,7 +40,8 @@ export const XENSERVER_CAPABILITIES: DriverCapabilities = {
   liveScaleNeedsGuestTools: true,
   serialConsole: false,
   vnc: true,
-  gpu: false,
+  // A pool may have GPUs (GRID K1/K2, pass-through); each host session says whether its host has any.
+  gpu: true,
   // CloudStack's hypervisor_capabilities for XenServer 7.x/8.x.
   maxGuestsLimit: 500,
 };
@@ -162,7 +164,6 @@ class XenEndpoint implements Endpoint {
 }
 
 class XenHostSession implements HostSession {
-  readonly capabilities = XENSERVER_CAPABILITIES;
   readonly snapshots: SnapshotFacet;
   readonly migration: MigrationFacet;
   readonly console: ConsoleFacet;
@@ -178,6 +179,15 @@ class XenHostSession implements HostSession {
 
   get hostId(): string {
     return this.endpoint.hostId;
+  }
+
+  /** The driver's, with gpu only where this host has PGPUs. */
+  get capabilities(): DriverCapabilities {
+    return { ...XENSERVER_CAPABILITIES, gpu: hasGpus(this.pool, this.ref) };
+  }
+
+  get gpu(): GpuFacet | undefined {
+    return hasGpus(this.pool, this.ref) ? { list: () => mapped('reading the host\'s GPUs', () => hostGpus(this.pool, this.ref)) } : undefined;
   }
 
   get trust(): TrustAnchor | undefined {
@@ -234,7 +244,8 @@ class XenHostSession implements HostSession {
       cpuSpeedMhz: Math.round(Number(h.cpu_info?.['speed'] ?? 0)),
       memoryTotalMiB: Math.floor(Number(metrics?.memory_total ?? 0) / MiB),
       memoryFreeMiB: Math.floor(Number(metrics?.memory_free ?? 0) / MiB),
-      storagePools, networks, pciDevices, gpus: [],
+      storagePools, networks, pciDevices,
+      gpus: hasGpus(this.pool, this.ref) ? await mapped('reading the host\'s GPUs', () => hostGpus(this.pool, this.ref)) : [],
     };
   }
 
@@ -351,6 +362,7 @@ class XenHostSession implements HostSession {
     return {
       // On the destination: checked against the inventory; nothing is sent.
       prepare: async (req: MigrationRequest): Promise<MigrationTicket> => {
+        if (req.live) refuseWithVgpu(this.pool, req.vm, 'live migration', 'stop it and start it on the other host (a cold migration)');
         const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
         const plan = await prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
         return { hostRef: this.ref, destination: this, data: { host: plan.host, vdis: JSON.stringify(plan.vdis) } };

@@ -8,6 +8,7 @@
  */
 import { DriverError, type DefineResult, type OperationOptions, type VmSpec } from '../types.js';
 import { mapped } from './errors.js';
+import { ensureVgpu } from './gpu.js';
 import { checkVmName, checkXapiText } from './names.js';
 import { KILN_UUID_KEY, MiB, isGuest, type XenPool } from './pool.js';
 import { destroyVdis, disksOf } from './vm-disks.js';
@@ -62,6 +63,7 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
     if (existing.power_state !== 'Halted') throw new DriverError(`${name} is ${existing.power_state.toLowerCase()}; a running VM is not redefined`, 'invalid');
     await pool.initiated.run(ref, () => mapped(`redefining ${name}`, async () => {
       await sizeHalted(pool, ref, existing, spec);
+      await ensureVgpu(pool, ref, spec.gpu);
       if (existing.affinity !== host) await pool.client.call('VM.set_affinity', ref, host);
       await pool.settle('VM', ref);
     }));
@@ -84,6 +86,7 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       if (spec.highAvailability && pool.haEnabled) await pool.client.call('VM.set_ha_restart_priority', made, 'restart');
       await pool.settle('VM', made);
       await sizeHalted(pool, made, pool.vm(made)!, spec);
+      await ensureVgpu(pool, made, spec.gpu);
       // Each disk carries Kiln's volume name, so deleteDisks finds it after the VM is gone.
       const disks = await disksOf(pool, made);
       const specDisks = spec.disks.filter((d) => d.device === 'disk');

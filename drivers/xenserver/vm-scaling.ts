@@ -9,6 +9,7 @@
 import { DriverError, type OperationOptions } from '../types.js';
 import { mapped } from './errors.js';
 import { MiB, type XenPool } from './pool.js';
+import { refuseWithVgpu } from './gpu.js';
 import { label, sizeHalted } from './vm-lifecycle.js';
 import { isNullRef, type XRef } from './xapi/records.js';
 
@@ -39,6 +40,7 @@ export async function scaleVm(pool: XenPool, ref: XRef, want: { cpuNumber?: numb
   }
   if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running or halted VM is scaled`, 'invalid');
   if (!live) throw new DriverError(`${name} is running; stop it to change its size offline, or scale it live`, 'invalid');
+  refuseWithVgpu(pool, ref, 'scaling while running', 'stop it and change its offering');
   if (!(await toolsRunning(pool, ref))) throw new DriverError(`${name} cannot be scaled while running: the Xen tools are not running in it (XenServer scales a running VM only through them)`, 'unsupported');
   if (want.cpuNumber !== undefined && want.cpuNumber > v.VCPUs_max) throw new DriverError(`${name} may have at most ${v.VCPUs_max} vCPUs while running (asked ${want.cpuNumber})`, 'invalid');
   const maxMiB = Math.floor(v.memory_static_max / MiB);

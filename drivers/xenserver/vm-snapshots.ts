@@ -9,6 +9,7 @@
 import { DriverError, type OperationOptions, type SnapshotInfo, type SnapshotRequest } from '../types.js';
 import { mapped } from './errors.js';
 import { checkXapiText } from './names.js';
+import { refuseWithVgpu } from './gpu.js';
 import type { XenPool } from './pool.js';
 import { destroyVdis, disksOf } from './vm-disks.js';
 import { label, runTask } from './vm-lifecycle.js';
@@ -40,6 +41,7 @@ export async function createSnapshot(pool: XenPool, vm: XRef, req: SnapshotReque
   const snapName = checkXapiText(req.name, 'snapshot name');
   const description = checkXapiText(req.description ?? '', 'snapshot description');
   const memory = req.withMemory && pool.vm(vm)?.power_state === 'Running';
+  if (memory) refuseWithVgpu(pool, vm, 'a snapshot with memory', 'take one without memory');
   return pool.initiated.run(vm, () => mapped(`snapshotting ${name}`, async () => {
     const ref = String(memory ? await runTask(pool, 'VM.checkpoint', [vm, snapName], opts) : await runTask(pool, 'VM.snapshot', [vm, snapName, []], opts));
     if (description) await pool.client.call('VM.set_name_description', ref, description);
