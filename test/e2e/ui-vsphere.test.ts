@@ -78,6 +78,12 @@ describe.skipIf(!available)('vSphere in the UI (Chromium, vcsim)', () => {
     await dialog.getByLabel('Password').fill(sim.info.password);
     const add = dialog.getByRole('button', { name: 'Add cluster' });
     expect(await add.isDisabled()).toBe(true);
+    // Before the real one: an address nothing answers on shows probeEndpointTrust's 534 in the dialog, and nothing can be added.
+    await url.fill('https://127.0.0.1:1/DC0/DC0_C0');
+    await dialog.getByRole('button', { name: 'Check certificate' }).click();
+    await expect.poll(() => dialog.getByRole('alert').innerText()).toMatch(/Could not read the TLS certificate:[\s\S]*534[\s\S]*127\.0\.0\.1:1 cannot be reached for its certificate/);
+    expect(await add.isDisabled()).toBe(true);
+    await url.fill(`https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`);
     await dialog.getByRole('button', { name: 'Check certificate' }).click();
     const shown = dialog.locator('.fingerprint');
     await shown.waitFor();
@@ -96,6 +102,13 @@ describe.skipIf(!available)('vSphere in the UI (Chromium, vcsim)', () => {
     ]);
     await expect.poll(() => page.getByRole('main').innerText()).toContain('DC0_C0_H1');
     await ui.shot('vsphere-hosts');
+  });
+
+  it('probeEndpointTrust refuses an unknown hypervisor and a URL the driver cannot read, naming the parameter', async () => {
+    const nope = await ui.api('probeEndpointTrust', { hypervisor: 'Nope', url: 'https://x' });
+    expect([nope['errorcode'], String(nope['errortext'])]).toEqual([431, expect.stringMatching(/^hypervisor: no driver for Nope/)]);
+    const ftp = await ui.api('probeEndpointTrust', { hypervisor: 'VMware', url: 'ftp://vcenter/DC/C' });
+    expect([ftp['errorcode'], String(ftp['errortext'])]).toEqual([431, expect.stringMatching(/^url: /)]);
   });
 
   it('gates by capability: the add-host dialog (one host per URL, SSH keys) does not offer the vCenter cluster', async () => {

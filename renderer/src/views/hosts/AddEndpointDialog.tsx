@@ -140,11 +140,11 @@ export function AddEndpointClusterDialog({ infra, forms, onClose, onDone }: { in
 
         <section className="key-check" aria-label={words.what}>
           <h3>{words.what}</h3>
-          {!probe && <p className="hint">Before Kiln logs in, check that the endpoint presents its own {words.what.toLowerCase()} and not someone else&apos;s.</p>}
+          {!probe && <p className="hint">Before Kiln logs in, check that the endpoint presents its own {words.what} and not someone else&apos;s.</p>}
           <button type="button" onClick={() => void check()} disabled={probing || !hypervisor || !url.trim()}>
             {probing ? 'Reading…' : probe ? 'Read it again' : words.check}
           </button>
-          <ApiErrorText error={probeError} prefix={`Could not read the ${words.what.toLowerCase()}:`} />
+          <ApiErrorText error={probeError} prefix={`Could not read the ${words.what}:`} />
           {probe && (
             <div className="key-probe" role="status">
               <p>
