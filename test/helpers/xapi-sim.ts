@@ -131,8 +131,9 @@ export class XapiSim {
     await exited;
   }
 
-  /** Starts a fresh pool with the same fixture (for a test that needs a clean state). */
-  restart(): Promise<XapiSim> {
+  /** Stops this pool and starts a fresh one from the same fixture (a clean state; new port, password and certificate). */
+  async restart(): Promise<XapiSim> {
+    await this.stop();
     return XapiSim.start(this.fixture);
   }
 }

@@ -80,6 +80,23 @@ describe('console (§6.9)', () => {
     sock.destroy();
   });
 
+  it('with pool.limit_console_sessions a second console of one VM is 503 until the first closes', async () => {
+    await s.call('pool.set_limit_console_sessions', sim.sim.pool, true);
+    try {
+      const first = await connect('127.0.0.2', `CONNECT /console?uuid=${consoleUuid}&session_id=${s.ref} HTTP/1.0\r\n\r\n`);
+      expect(await statusLine(first.read)).toBe('HTTP/1.1 200 OK');
+      const second = await connect('127.0.0.2', `CONNECT /console?uuid=${consoleUuid}&session_id=${s.ref} HTTP/1.0\r\n\r\n`);
+      expect(await statusLine(second.read)).toBe('HTTP/1.1 503 Connection Limit Exceeded');
+      first.sock.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      const third = await connect('127.0.0.2', `CONNECT /console?uuid=${consoleUuid}&session_id=${s.ref} HTTP/1.0\r\n\r\n`);
+      expect(await statusLine(third.read)).toBe('HTTP/1.1 200 OK');
+      third.sock.destroy();
+    } finally {
+      await s.call('pool.set_limit_console_sessions', sim.sim.pool, false);
+    }
+  });
+
   it('takes the session from a cookie and a VM ref; refuses a bad session (401), the wrong host or a halted VM (404)', async () => {
     const ok = await connect('127.0.0.2', `CONNECT /console?ref=${vm} HTTP/1.0\r\nCookie: session_id=${s.ref}\r\n\r\n`);
     expect(await statusLine(ok.read)).toBe('HTTP/1.1 200 OK');

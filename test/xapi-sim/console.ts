@@ -23,7 +23,8 @@ function sessionOf(req: http.IncomingMessage, url: URL): string | undefined {
   return /(?:^|;\s*)session_id=([^;]+)/.exec(cookie)?.[1];
 }
 
-const open = new Set<string>();
+/** The VMs with a console open, per pool (for pool.limit_console_sessions). */
+const openConsoles = new WeakMap<Sim, Set<string>>();
 
 export function handleConsole(sim: Sim, host: string, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -40,9 +41,13 @@ export function handleConsole(sim: Sim, host: string, req: http.IncomingMessage,
   if (!console || console.cls !== 'console') return refuse(socket, '404 Not Found');
   const vm = store.find(console.rec['VM'] as string);
   if (!vm || vm.rec['power_state'] !== 'Running' || vm.rec['resident_on'] !== host) return refuse(socket, '404 Not Found');
+  const open = openConsoles.get(sim) ?? new Set<string>();
+  openConsoles.set(sim, open);
   if (store.rec('pool', sim.pool)['limit_console_sessions'] === true && open.has(vm.ref)) return refuse(socket, '503 Connection Limit Exceeded');
   open.add(vm.ref);
   socket.on('close', () => open.delete(vm.ref));
+  // The HTTP server keeps sockets half-open; a viewer that hangs up ends the session here.
+  socket.on('end', () => socket.destroy());
   socket.write('HTTP/1.1 200 OK\r\n\r\n');
   rfb(socket, vm.rec['name_label'] as string, head);
 }

@@ -1,8 +1,20 @@
-// Module hooks for run.mjs: resolve ./x.js to ./x.ts when only the .ts exists, and strip types.
+// Module hooks for run.mjs: resolve ./x.js to ./x.ts when only the .ts exists, and strip types
+// (with oxc from rolldown, which vite brings; else with typescript, a devDependency).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { transformSync } from 'rolldown/experimental';
+
+const strip = await import('rolldown/experimental').then(
+  ({ transformSync }) => (file, source) => {
+    const { code, errors } = transformSync(file, source, { lang: 'ts', sourcemap: false });
+    if (errors?.length) throw new Error(`${file}: ${errors.map((e) => e.message).join('; ')}`);
+    return code;
+  },
+  async () => {
+    const ts = (await import('typescript')).default;
+    return (file, source) => ts.transpileModule(source, { fileName: file, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  },
+);
 
 export async function resolve(specifier, context, next) {
   if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
@@ -15,7 +27,5 @@ export async function resolve(specifier, context, next) {
 export async function load(url, context, next) {
   if (!url.endsWith('.ts')) return next(url, context);
   const file = fileURLToPath(url);
-  const { code, errors } = transformSync(file, await readFile(file, 'utf8'), { lang: 'ts', sourcemap: false });
-  if (errors?.length) throw new Error(`${file}: ${errors.map((e) => e.message).join('; ')}`);
-  return { format: 'module', source: code, shortCircuit: true };
+  return { format: 'module', source: strip(file, await readFile(file, 'utf8')), shortCircuit: true };
 }
