@@ -1,9 +1,12 @@
 /**
  * The console WebSocket for API clients: `/kiln/console?token=…` redeems a one-time token from
- * createConsoleEndpoint and pipes raw bytes between the socket and the VM's serial console.
+ * createConsoleEndpoint and pipes raw bytes between the socket and the VM's serial console, or,
+ * for a graphical token, its display (RFB in binary frames, as websockify carries it for noVNC).
  */
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Engine } from '../engine/engine.js';
+import type { Caller } from '../engine/registry/types.js';
+import { openDisplay } from '../engine/vm/graphical-console.js';
 import { refuseUpgrade, type UpgradeHandler } from './upgrade-router.js';
 
 export const CONSOLE_PATH = '/kiln/console';
@@ -24,6 +27,7 @@ export function consoleUpgradeHandler(engine: Engine): UpgradeHandler {
     wss.handleUpgrade(req, socket, head, (ws) => {
       // A malformed frame makes ws emit 'error'; unheard, that would throw and end the process.
       ws.on('error', () => ws.terminate());
+      if (grant.kind === 'graphical') return pipeDisplay(engine, grant.caller, grant.vmUuid, ws);
       engine.vms.openConsole(grant.caller, grant.vmUuid).then(
         (serial) => {
           serial.on('data', (chunk: Buffer) => ws.readyState === ws.OPEN && ws.send(chunk));
@@ -36,4 +40,34 @@ export function consoleUpgradeHandler(engine: Engine): UpgradeHandler {
       );
     });
   };
+}
+
+/** Past this much unsent data the display's socket is paused until the browser catches up. */
+const HIGH_WATER = 4 * 1024 * 1024;
+
+function pipeDisplay(engine: Engine, caller: Caller, vmUuid: string, ws: WebSocket): void {
+  let gone = false;
+  ws.once('close', () => (gone = true));
+  openDisplay(engine, caller, vmUuid).then(
+    ({ socket, close }) => {
+      if (gone) return void close();
+      const drain = () => {
+        if (ws.bufferedAmount < HIGH_WATER) socket.resume();
+        else setTimeout(drain, 20);
+      };
+      socket.on('data', (chunk: Buffer) => {
+        if (ws.readyState !== ws.OPEN) return;
+        ws.send(chunk);
+        if (ws.bufferedAmount >= HIGH_WATER) {
+          socket.pause();
+          setTimeout(drain, 20);
+        }
+      });
+      socket.on('close', () => ws.close(1000, 'display closed'));
+      socket.on('error', (error: Error) => ws.close(1011, closeReason(error.message)));
+      ws.on('message', (data: Buffer) => socket.write(data));
+      ws.on('close', () => void close());
+    },
+    (error: unknown) => ws.close(1011, closeReason(error instanceof Error ? error.message : String(error))),
+  );
 }

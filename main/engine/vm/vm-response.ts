@@ -11,6 +11,7 @@ import type { VmRow } from './rows.js';
 import { TRANSIENT_STATES } from './states.js';
 import { tagsForPage } from '../tags/tag-query.js';
 import { keyPairNamesForPage } from '../ssh-keys/vm-keys.js';
+import { consolesForPage } from './vm-consoles.js';
 
 interface Joined {
   vmid: number;
@@ -109,6 +110,7 @@ export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: 
   const pending = rowsFor<{ instance_uuid: string; uuid: string }, string>(db, RELATED.pending, busy, 'instance_uuid');
   const tags = full ? tagsForPage(db, 'UserVm', ids) : undefined;
   const keyPairs = full ? keyPairNamesForPage(db, ids) : undefined;
+  const consoles = full ? consolesForPage(db, ids) : undefined;
   return vms.map((vm) =>
     shape(vm, joined.get(vm.id)!, caller, view, {
       details: Object.fromEntries((details.get(vm.id) ?? []).filter((d: { name: string }) => !hidden.has(d.name)).map((d: { name: string; value: string }) => [d.name, d.value])),
@@ -118,6 +120,7 @@ export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: 
       pendingJob: pending.get(vm.uuid)?.at(-1)?.uuid,
       tags: tags ? (tags.get(vm.id) ?? []) : undefined,
       keyPairs: keyPairs?.get(vm.id),
+      consoles: consoles?.get(vm.id),
     }),
   );
 }
@@ -130,6 +133,8 @@ interface Related {
   pendingJob?: string;
   tags?: ApiObject[];
   keyPairs?: string[];
+  /** Kiln: the consoles the VM's host offers (vm-consoles.ts). */
+  consoles?: string;
 }
 
 function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailGroup>, related: Related): ApiObject {
@@ -203,6 +208,7 @@ function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailG
     if (j.clusteruuid) out['clusterid'] = j.clusteruuid;
   }
   if (related.keyPairs?.length) out['keypairs'] = related.keyPairs.join(',');
+  if (related.consoles) out['consoles'] = related.consoles;
   if (isRoot) out['instancename'] = vm.internal_name;
   if (pending) {
     out['jobid'] = pending.uuid;
