@@ -447,6 +447,14 @@ class VsphereHostSession implements HostSession {
         options.onTask?.(t);
       },
     });
+    // Data disks (a deploy's disk offering) are made on the new VM as attachVolume makes them; a failure leaves no VM behind.
+    const dataDisks = spec.disks.filter((d) => d.device === 'disk' && d !== root && d.ref === undefined);
+    try {
+      for (const d of dataDisks) await this.volumes.attach(made.value, { name: d.name, sizeBytes: d.sizeBytes, pool: d.pool }, { live: false, create: true });
+    } catch (e) {
+      await this.op(made, () => destroyVm(this.ep, made)).catch(() => undefined);
+      throw e;
+    }
     return { ref: made.value, disks: await this.diskRefs(made, spec), taskRef };
   }
 

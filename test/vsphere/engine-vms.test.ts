@@ -226,6 +226,22 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect(left).toEqual([]);
   });
 
+  it('deploy with a disk offering: the data disk is made on the clone (two disks in vCenter), its volume Ready; destroy with expunge removes VM and files', async () => {
+    const small = ((await t.call('listDiskOfferings', { name: 'Small' })).body['diskoffering'] as { id: string; disksize: number }[])[0]!;
+    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-data', diskofferingid: small.id });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const data = (job['jobresult'] as { virtualmachine: Vm }).virtualmachine;
+    const clone = (await vcenterVms()).get(data.instancename)!;
+    const disks = asArray((await getProperties(admin, clone.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk');
+    expect(disks.length).toBe(2);
+    expect(disks.map((d) => Number(d['capacityInKB']))).toContain(small.disksize * 1024 * 1024);
+    const volumes = (await t.call('listVolumes', { virtualmachineid: data.id })).body['volume'] as { type: string; state: string }[];
+    expect(volumes.map((v) => [v.type, v.state]).sort()).toEqual([['DATADISK', 'Ready'], ['ROOT', 'Ready']]);
+    const gone = await runJob('destroyVirtualMachine', { id: data.id, expunge: 'true' });
+    expect(gone.job['jobstatus'], JSON.stringify(gone.job['jobresult'])).toBe(1);
+    expect([...(await vcenterVms()).values()].filter((v) => !v.template)).toEqual([]);
+  });
+
   it('a deploy that fails in vCenter (the network has no port group there) leaves the VM in Error and nothing in vCenter; destroy with expunge then removes it', async () => {
     const net = ((await t.call('createNetwork', { name: 'No Such Portgroup', zoneid: z.zoneid, guestiptype: 'L2' })).body['network'] as { id: string }).id;
     const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: net, name: 'vmw-fails' });
