@@ -39,5 +39,6 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [xtermUnderStrictCsp(), react()],
-  build: { outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)), emptyOutDir: true, chunkSizeWarningLimit: 1024 },
+  // es2022: noVNC (the graphical console) awaits at the top level of a module.
+  build: { outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)), emptyOutDir: true, chunkSizeWarningLimit: 1024, target: 'es2022' },
 });

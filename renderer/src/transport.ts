@@ -47,4 +47,14 @@ export const kiln = {
   invoke: async (command: string, params?: ApiParams): Promise<ApiEnvelope> => unwrapEnvelope(await bridge.invoke(command, params)),
   subscribe: bridge.subscribe.bind(bridge),
   console: bridge.console ?? noConsole,
+  /**
+   * The WebSocket URL of a createConsoleEndpoint answer (`websocket.path` and `token`), on this
+   * page's own origin (so the CSP's connect-src 'self' admits it). Undefined in the Electron
+   * window, which is served from disk and has no HTTP server to upgrade.
+   */
+  consoleSocketUrl: (endpoint: { websocket?: { path?: unknown; token?: unknown } } | undefined): string | undefined => {
+    const ws = endpoint?.websocket;
+    if (window.kiln || typeof ws?.path !== 'string' || typeof ws.token !== 'string') return undefined;
+    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ws.path}?token=${encodeURIComponent(ws.token)}`;
+  },
 };

@@ -48,6 +48,8 @@ export interface Vm {
   tags?: ResourceTag[];
   /** The names of the SSH key pairs the VM was given, comma-separated (CloudStack's keypairs). */
   keypairs?: string;
+  /** Kiln: the consoles its host offers, comma-separated: `serial` and the graphical protocol (`vnc`). */
+  consoles?: string;
 }
 
 /** A resource tag (CloudStack's ResourceTagResponse). */

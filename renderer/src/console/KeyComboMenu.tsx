@@ -1,7 +1,8 @@
 /**
- * Key combinations a browser would keep for itself, sent to the guest as the bytes a terminal
- * sends: Ctrl+C is ETX, Ctrl+] is GS (virsh's detach key on a KVM host), and Ctrl+Alt+Del is
- * the xterm sequence for Delete with Ctrl and Alt (a serial line has no keyboard reset).
+ * The "Send keys" menu: key combinations a browser would keep for itself. The serial console's
+ * are the bytes a terminal sends: Ctrl+C is ETX, Ctrl+] is GS (virsh's detach key on a KVM
+ * host), and Ctrl+Alt+Del is the xterm sequence for Delete with Ctrl and Alt (a serial line has
+ * no keyboard reset). The graphical console passes its own (key presses, graphical-keys.ts).
  */
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 
@@ -11,7 +12,7 @@ export const KEY_COMBOS = [
   { label: 'Ctrl+]', bytes: '\x1d' },
 ];
 
-export function KeyComboMenu({ disabled, onSend }: { disabled: boolean; onSend(bytes: string): void }) {
+export function KeyComboMenu<Combo extends { label: string }>({ combos, disabled, onSend }: { combos: readonly Combo[]; disabled: boolean; onSend(combo: Combo): void }) {
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLDivElement>(null);
@@ -44,7 +45,7 @@ export function KeyComboMenu({ disabled, onSend }: { disabled: boolean; onSend(b
       </button>
       {open && (
         <div ref={menu} className="menu menu-inline" role="menu" aria-label="Send keys" onKeyDown={onKey}>
-          {KEY_COMBOS.map((combo) => (
+          {combos.map((combo) => (
             <button
               key={combo.label}
               type="button"
@@ -52,7 +53,7 @@ export function KeyComboMenu({ disabled, onSend }: { disabled: boolean; onSend(b
               tabIndex={-1}
               onClick={() => {
                 setOpen(false);
-                onSend(combo.bytes);
+                onSend(combo);
               }}
             >
               {combo.label}

@@ -1,7 +1,10 @@
-/** Types text into the console as keystrokes (a serial line has no clipboard): in small chunks, newlines as Enter. */
+/**
+ * Types text into the console as keystrokes (a serial line has no clipboard): in small chunks,
+ * newlines as Enter. A console that types at its own pace returns a promise per chunk.
+ */
 import { useEffect, useRef, useState } from 'react';
 
-export function PasteDialog({ onClose, onType }: { onClose(): void; onType(data: string): void }) {
+export function PasteDialog({ onClose, onType }: { onClose(): void; onType(data: string): void | Promise<void> }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [text, setText] = useState('');
   const [typing, setTyping] = useState(false);
@@ -12,7 +15,7 @@ export function PasteDialog({ onClose, onType }: { onClose(): void; onType(data:
     setTyping(true);
     const keys = text.replace(/\r?\n/g, '\r');
     for (let i = 0; i < keys.length; i += 32) {
-      onType(keys.slice(i, i + 32));
+      await onType(keys.slice(i, i + 32));
       await new Promise((resolve) => setTimeout(resolve, 15));
     }
     setTyping(false);

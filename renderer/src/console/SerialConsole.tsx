@@ -10,16 +10,12 @@ import '@xterm/xterm/css/xterm.css';
 import type { ConsoleServerMessage } from '../../../preload/api';
 import type { Vm } from '../api/model';
 import { kiln } from '../transport';
-import { appliesInState, useApiCatalog } from '../stores/api-catalog-store';
 import { useTheme } from '../stores/theme-store';
-import { KeyComboMenu } from './KeyComboMenu';
+import { KEY_COMBOS, KeyComboMenu } from './KeyComboMenu';
 import { PasteDialog } from './PasteDialog';
+import { explain, scheduleRetry, statusText, type ConsoleStatus } from './console-status';
 
-type Status =
-  | { kind: 'connecting'; attempt: number }
-  | { kind: 'connected' }
-  | { kind: 'waiting'; seconds: number; attempt: number; reason: string }
-  | { kind: 'refused'; reason: string };
+type Status = ConsoleStatus;
 
 const THEMES = {
   dark: { background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3', selectionBackground: '#264f78' },
@@ -28,22 +24,8 @@ const THEMES = {
 
 let nextChannel = 1;
 
+/** The serial console of a running VM (the Console tab decides when it applies). */
 export function SerialConsole({ vm }: { vm: Vm }) {
-  const apis = useApiCatalog((s) => s.apis);
-  // The console applies in the states the engine declares for it (createConsoleEndpoint's vmstates).
-  const available = appliesInState(apis, 'createConsoleEndpoint', vm.state);
-  if (!available) {
-    return (
-      <div className="console-message" role="status">
-        <strong>The console is not available: {vm.displayname || vm.name} is {vm.state}.</strong>
-        <p>The serial console opens while the VM is running. Start it, then come back here.</p>
-      </div>
-    );
-  }
-  return <TerminalPane key={vm.id} vm={vm} />;
-}
-
-function TerminalPane({ vm }: { vm: Vm }) {
   const container = useRef<HTMLDivElement>(null);
   const term = useRef<Terminal | undefined>(undefined);
   const channel = useRef<string | undefined>(undefined);
@@ -96,8 +78,7 @@ function TerminalPane({ vm }: { vm: Vm }) {
   useEffect(() => {
     let disposed = false;
     let attempt = 0;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    let countdown: ReturnType<typeof setInterval> | undefined;
+    let cancelRetry: (() => void) | undefined;
 
     const connect = () => {
       attempt++;
@@ -132,24 +113,13 @@ function TerminalPane({ vm }: { vm: Vm }) {
     };
 
     const schedule = (reason: string) => {
-      const delay = Math.min(30, 2 ** Math.max(0, attempt - 1));
-      let seconds = delay;
-      setStatus({ kind: 'waiting', seconds, attempt, reason });
-      countdown = setInterval(() => {
-        seconds--;
-        if (seconds > 0) setStatus({ kind: 'waiting', seconds, attempt, reason });
-      }, 1000);
-      retry = setTimeout(() => {
-        clearInterval(countdown);
-        if (!disposed) connect();
-      }, delay * 1000);
+      cancelRetry = scheduleRetry(attempt, reason, setStatus, () => !disposed && connect());
     };
 
     connect();
     return () => {
       disposed = true;
-      clearTimeout(retry);
-      clearInterval(countdown);
+      cancelRetry?.();
       if (channel.current) kiln.console.close(channel.current);
       channel.current = undefined;
     };
@@ -166,7 +136,7 @@ function TerminalPane({ vm }: { vm: Vm }) {
         <span className={`console-status console-${status.kind}`} role="status" aria-live="polite">
           {statusText(status)}
         </span>
-        <KeyComboMenu disabled={status.kind !== 'connected'} onSend={send} />
+        <KeyComboMenu combos={KEY_COMBOS} disabled={status.kind !== 'connected'} onSend={(combo) => send(combo.bytes)} />
         <button type="button" disabled={status.kind !== 'connected'} onClick={() => setPasting(true)}>
           Paste as keystrokes…
         </button>
@@ -191,22 +161,4 @@ function TerminalPane({ vm }: { vm: Vm }) {
       )}
     </div>
   );
-}
-
-function explain(code: number, text: string): string {
-  if (code === 534) return `the host is unreachable (${text})`;
-  return text;
-}
-
-function statusText(status: Status): string {
-  switch (status.kind) {
-    case 'connecting':
-      return status.attempt > 1 ? `Connecting (attempt ${status.attempt})…` : 'Connecting…';
-    case 'connected':
-      return 'Connected';
-    case 'waiting':
-      return `Disconnected: ${status.reason}. Retrying in ${status.seconds} s.`;
-    case 'refused':
-      return 'Not available';
-  }
 }

@@ -10,7 +10,7 @@ import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { ipOf } from '../stores/vm-list-view-store';
 import { EventLog } from './EventLog';
-import { SerialConsole } from '../console/SerialConsole';
+import { ConsoleTab } from '../console/ConsoleTab';
 import { VmSettings } from './vm/VmSettings';
 import { VmEditForm } from './vm/VmEditForm';
 import { VmVolumes } from './vm/VmVolumes';
@@ -76,7 +76,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
         {current === 'snapshots' && <VmSnapshots key={vm.id} vm={vm} />}
         {current === 'backups' && <VmBackups key={vm.id} vm={vm} />}
         {current === 'events' && <EventLog resourceId={vm.id} compact />}
-        {current === 'console' && <SerialConsole vm={vm} />}
+        {current === 'console' && <ConsoleTab key={vm.id} vm={vm} />}
       </div>
     </section>
   );

@@ -1,0 +1,240 @@
+/**
+ * The graphical console (noVNC) of a VM on a real KVM host, in Chromium: a real `kiln serve` with
+ * the harness host1 added over SSH, the busybox test guest booted with its kernel console also on
+ * the VGA screen (console=tty0), and the VM's Console tab. The canvas shows the guest's screen
+ * (pixels sampled, not blank); a shell started on tty1 from the serial console takes what is typed
+ * into the canvas (the screen changes, and the command's file is read back on the serial console);
+ * Ctrl+Alt+F2 from the key menu switches the guest to an empty virtual terminal and Ctrl+Alt+F1
+ * back; pasted text arrives as keys (Shift for capitals); scaling to fit resizes the canvas.
+ *
+ * Needs the KVM test hosts (test/kvm-hosts, /tmp/kiln-kvm/hosts.json); skips without them
+ * unless KILN_REQUIRE_REAL=1.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { signRequest } from '../../main/engine/auth/signing.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+import { launchChromium } from '../helpers/browser.js';
+import { kvmHostsOrSkip } from '../helpers/kvm-zone.js';
+import { HOSTS_JSON } from '../kvm/real-hosts.js';
+import { inPage, openUi, type UiSession } from './ui-helpers.js';
+
+const hosts = kvmHostsOrSkip();
+if (!hosts) console.warn(`ui-kvm-graphical.real: skipped, no KVM test hosts (${HOSTS_JSON} is missing; run test/kvm-hosts/hosts.sh setup, or set KILN_REQUIRE_REAL=1 to make this a failure)`);
+
+const VM_NAME = 'ui-graphical';
+
+let kiln: KilnProcess;
+let browser: Browser | undefined;
+let ui: UiSession;
+let vmId: string | undefined;
+
+type Body = Record<string, unknown>;
+
+async function call(command: string, params: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
+  const signed = signRequest({ command, response: 'json', apiKey: kiln.apiKey, ...params }, kiln.secretKey);
+  const res = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams(signed) });
+  const json = (await res.json()) as Record<string, Body>;
+  return { status: res.status, body: Object.values(json)[0] ?? {} };
+}
+
+async function ok(command: string, params: Record<string, string> = {}, timeoutMs = 180_000): Promise<Body> {
+  const { status, body } = await call(command, params);
+  if (status !== 200) throw new Error(`${command} answered ${status}: ${JSON.stringify(body)}`);
+  if (typeof body['jobid'] !== 'string') return body;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await call('queryAsyncJobResult', { jobid: body['jobid'] })).body;
+    if (job['jobstatus'] === 1) return (job['jobresult'] as Body | undefined) ?? {};
+    if (job['jobstatus'] === 2) throw new Error(`${command} failed: ${JSON.stringify(job['jobresult'])}`);
+    if (Date.now() > deadline) throw new Error(`${command}: job still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const idOf = (body: Body, key: string): string => {
+  const value = body[key];
+  const item = (Array.isArray(value) ? value[0] : value) as { id?: string } | undefined;
+  if (!item?.id) throw new Error(`no ${key} id in ${JSON.stringify(body)}`);
+  return item.id;
+};
+
+interface Screen {
+  width: number;
+  height: number;
+  /** Pixels brighter than the dark background: the guest's text. */
+  lit: number;
+  /** A checksum of every pixel, to see that the screen changed. */
+  sum: number;
+  cssWidth: number;
+  paneWidth: number;
+}
+
+/** Samples noVNC's canvas: the framebuffer as the page holds it. */
+const screenOf = (page: Page) =>
+  inPage<Screen | null>(
+    page,
+    `(() => {
+      const c = document.querySelector('.console-screen canvas');
+      if (!c || !c.width) return null;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lit = 0, sum = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i] + d[i + 1] + d[i + 2] > 240) lit++;
+        sum = (sum * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007;
+      }
+      return { width: c.width, height: c.height, lit, sum, cssWidth: c.getBoundingClientRect().width, paneWidth: document.querySelector('.console-screen').getBoundingClientRect().width };
+    })()`,
+  );
+
+const serialText = (page: Page) => page.locator('.console-terminal .xterm-rows').innerText();
+const graphicalStatus = (page: Page) => page.getByRole('toolbar', { name: 'Graphical console' }).getByRole('status').innerText();
+const consoleType = (page: Page, name: 'Serial' | 'Graphical') => page.getByRole('group', { name: 'Console type' }).getByRole('button', { name, exact: true });
+
+/**
+ * Runs COMMAND on the serial console until it shows what the graphical shell wrote (a TCG guest
+ * runs what was typed a little later).
+ */
+async function serialUntil(page: Page, command: string, content: RegExp): Promise<void> {
+  for (let i = 0; ; i++) {
+    await page.locator('.console-terminal').click();
+    await page.keyboard.type(command);
+    await page.keyboard.press('Enter');
+    try {
+      await expect.poll(() => serialText(page), { timeout: 4_000 }).toMatch(content);
+      return;
+    } catch (error) {
+      if (i >= 6) throw error;
+    }
+  }
+}
+
+/** Types into the serial console's shell and waits for OUTPUT. */
+async function serialRun(page: Page, line: string, output: string | RegExp): Promise<void> {
+  await page.locator('.console-terminal').click();
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+  await expect.poll(() => serialText(page), { timeout: 30_000 }).toMatch(output);
+}
+
+describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Chromium', () => {
+  beforeAll(async () => {
+    const host = hosts!.hosts[0]!;
+    kiln = await startKiln();
+    const zone = idOf(await ok('createZone', { name: 'KVM VNC Zone' }), 'zone');
+    const pod = idOf(await ok('createPod', { name: 'KVM VNC Pod', zoneid: zone }), 'pod');
+    const cluster = idOf(await ok('addCluster', { clustername: 'KVM VNC Cluster', zoneid: zone, podid: pod, hypervisor: 'KVM' }), 'cluster');
+    await ok('addHost', {
+      zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${host.address}:${host.port}`, username: host.username,
+      privatekey: readFileSync(host.privateKeyPath, 'utf8'), 'details[0].pool': hosts!.poolName,
+    });
+    const network = idOf(await ok('createNetwork', { name: 'kvm-vnc-l2', zoneid: zone, vlan: '202' }), 'network');
+    const os = idOf(await ok('listOsTypes', { description: 'Other Linux (64-bit)' }), 'ostype');
+    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
+    // console=tty0 besides the driver's ttyS0: the kernel's messages also go to the VGA screen.
+    const template = idOf(await ok('registerTemplate', {
+      name: 'Busybox guest on VGA', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,
+      ispublic: 'true', size: String(64 * 1024 * 1024),
+      'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'console=tty0 panic=-1',
+    }), 'template');
+    const offering = idOf(await ok('createServiceOffering', { name: 'kvm-vnc-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }), 'serviceoffering');
+    await ok('updateConfiguration', { name: 'instance.name', value: `G${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
+    const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME });
+    vmId = idOf(deployed, 'virtualmachine');
+    browser = await launchChromium();
+    ui = await openUi(browser, kiln);
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    try {
+      if (vmId && kiln) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
+    } finally {
+      await kiln?.stop();
+    }
+  }, 300_000);
+
+  it('says which consoles the VM has and shows the guest screen on the canvas', async () => {
+    const { page } = ui;
+    await page.goto(`${new URL(page.url()).origin}/#/vms/${vmId}/console`);
+    await expect.poll(() => page.locator('.console-kinds').innerText(), { timeout: 30_000 }).toContain('This VM has a serial console and a graphical console (VNC).');
+    await consoleType(page, 'Graphical').click();
+    await expect.poll(() => graphicalStatus(page), { timeout: 30_000 }).toBe('Connected');
+    // The boot log on the VGA text screen: many lit pixels, on a 720x400 text-mode framebuffer.
+    await expect.poll(async () => (await screenOf(page))?.lit ?? 0, { timeout: 90_000 }).toBeGreaterThan(2_000);
+    const screen = (await screenOf(page))!;
+    expect(screen).toMatchObject({ width: 720, height: 400 });
+    console.log(`graphical console: ${screen.width}x${screen.height}, ${screen.lit} lit pixels, drawn ${Math.round(screen.cssWidth)} px wide in a ${Math.round(screen.paneWidth)} px pane`);
+    await ui.shot('kvm-graphical-boot');
+  });
+
+  it('takes typed keys: a shell on tty1 (started from the serial console) runs what is typed into the canvas', async () => {
+    const { page } = ui;
+    await consoleType(page, 'Serial').click();
+    await expect.poll(() => page.getByRole('toolbar', { name: 'Console' }).getByRole('status').innerText(), { timeout: 30_000 }).toBe('Connected');
+    await serialRun(page, '', /#\s*$/m);
+    // A shell on tty1 (the VGA screen), and a word on tty2 (a terminal switches only to one in use).
+    await serialRun(page, 'setsid -c sh -l </dev/tty1 >/dev/tty1 2>&1 & echo vt2 >/dev/tty2; echo tty1-$((40+2))', /tty1-42/);
+
+    await consoleType(page, 'Graphical').click();
+    await expect.poll(() => graphicalStatus(page), { timeout: 30_000 }).toBe('Connected');
+    await expect.poll(async () => (await screenOf(page))?.lit ?? 0, { timeout: 30_000 }).toBeGreaterThan(5_000);
+    const before = (await screenOf(page))!;
+    await page.locator('.console-screen canvas').click();
+    // At a typist's pace: a guest's PS/2 buffer is small (keyboard.type's default is as fast as it
+    // can). No character that needs Shift: Playwright types '$' as the 4 key without holding Shift.
+    await page.keyboard.type('touch /tmp/vnc-typed-ok', { delay: 60 });
+    // The typed line on the screen: its 23 characters light far more pixels than a blinking cursor.
+    await expect.poll(async () => (await screenOf(page))!.lit - before.lit, { timeout: 30_000 }).toBeGreaterThan(300);
+    const after = (await screenOf(page))!;
+    expect(after.sum).not.toBe(before.sum);
+    console.log(`typing lit ${after.lit - before.lit} more pixels`);
+    await ui.shot('kvm-graphical-typed');
+    await page.keyboard.press('Enter');
+
+    await consoleType(page, 'Serial').click();
+    await expect.poll(() => page.getByRole('toolbar', { name: 'Console' }).getByRole('status').innerText(), { timeout: 30_000 }).toBe('Connected');
+    await serialUntil(page, 'ls /tmp/vnc-typed-ok', /^\/tmp\/vnc-typed-ok$/m);
+  });
+
+  it('sends key combinations from the menu (Ctrl+Alt+F2 shows an empty terminal, Ctrl+Alt+F1 the shell again) and pastes text as keys', async () => {
+    const { page } = ui;
+    await consoleType(page, 'Graphical').click();
+    await expect.poll(() => graphicalStatus(page), { timeout: 30_000 }).toBe('Connected');
+    await expect.poll(async () => (await screenOf(page))?.lit ?? 0, { timeout: 30_000 }).toBeGreaterThan(5_000);
+    const sendKeys = async (label: string) => {
+      await page.getByRole('toolbar', { name: 'Graphical console' }).getByRole('button', { name: /Send keys/ }).click();
+      await page.getByRole('menu', { name: 'Send keys' }).getByRole('menuitem', { name: label, exact: true }).click();
+    };
+    await sendKeys('Ctrl+Alt+F2');
+    await expect.poll(async () => (await screenOf(page))!.lit, { timeout: 30_000 }).toBeLessThan(500);
+    await ui.shot('kvm-graphical-tty2');
+    await sendKeys('Ctrl+Alt+F1');
+    await expect.poll(async () => (await screenOf(page))!.lit, { timeout: 30_000 }).toBeGreaterThan(5_000);
+
+    await page.getByRole('toolbar', { name: 'Graphical console' }).getByRole('button', { name: 'Paste as keystrokes…' }).click();
+    await page.getByLabel('Text to type into the console').fill('echo Pasted-OK_$((2+3)) > /tmp/vnc-pasted\n');
+    await page.getByRole('button', { name: 'Type it' }).click();
+    // The dialog stays open ("Typing…") until the last key is in.
+    await expect.poll(() => page.getByRole('dialog').count(), { timeout: 20_000 }).toBe(0);
+
+    // Scale to fit: the 720-pixel screen fills the pane; unscaled, it is drawn at its own size.
+    const scaled = (await screenOf(page))!;
+    expect(scaled.cssWidth).toBeGreaterThan(721);
+    await page.getByLabel('Scale to fit').uncheck();
+    await expect.poll(async () => Math.round((await screenOf(page))!.cssWidth)).toBe(720);
+    await ui.shot('kvm-graphical-unscaled');
+    await page.getByLabel('Scale to fit').check();
+
+    await consoleType(page, 'Serial').click();
+    await expect.poll(() => page.getByRole('toolbar', { name: 'Console' }).getByRole('status').innerText(), { timeout: 30_000 }).toBe('Connected');
+    await serialUntil(page, 'cat /tmp/vnc-pasted', /^Pasted-OK_5$/m);
+  });
+
+  it('logged no CSP violation and no page error', async () => {
+    expect(ui.cspViolations).toEqual([]);
+    expect(ui.pageErrors).toEqual([]);
+    expect(await inPage<string>(ui.page, 'location.hash')).toBe(`#/vms/${vmId}/console`);
+  });
+});
