@@ -98,7 +98,7 @@ describe('XenServer through the engine on the xapi simulator', () => {
     const cluster = t.engine.db.prepare('SELECT id, pod_id, zone_id FROM clusters WHERE uuid=?').get(clusterid) as { id: number; pod_id: number; zone_id: number };
     t.engine.db.prepare(`UPDATE vm_instances SET state='Running', host_id=?, last_host_id=?, cluster_id=?, pod_id=?, ref=?, ha_enabled=1, hypervisor='XenServer' WHERE uuid=?`).run(hostId, hostId, cluster.id, cluster.pod_id, made.ref, vm['id']);
     t.engine.background.ha.start();
-    const { restarted } = await sim.control<{ restarted: { vm: string; host: string }[] }>('host-crash', { host: victim.ref });
+    const { restarted } = await sim.control<{ restarted: { vm: string; host: string }[] }>('host-crash', { host: victim.ref, restartDelayMs: 400 });
     const target = restarted.find((r) => r.vm === made.ref)?.host;
     expect(target).toBeDefined();
     const row = () => t.engine.db.prepare('SELECT v.state, h.ref AS host FROM vm_instances v LEFT JOIN hosts h ON h.id=v.host_id WHERE v.uuid=?').get(vm['id']) as { state: string; host: string | null };

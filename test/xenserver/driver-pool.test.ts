@@ -125,7 +125,7 @@ describe('XenServer driver: the pool', () => {
     await session.start(made.ref);
     expect(await admin.call('VM.get_ha_restart_priority', made.ref)).toBe('restart');
     const since = events.length;
-    const { restarted } = await sim.control<{ restarted: { vm: string; host: string }[] }>('host-crash', { host: victim });
+    const { restarted } = await sim.control<{ restarted: { vm: string; host: string }[] }>('host-crash', { host: victim, restartDelayMs: 400 });
     expect(restarted.map((r) => r.vm)).toContain(made.ref);
     const target = restarted.find((r) => r.vm === made.ref)!.host;
     const mine = () => events.slice(since).filter((e): e is Extract<EndpointEvent, { kind: 'power' }> => e.kind === 'power' && e.vmRef === made.ref);

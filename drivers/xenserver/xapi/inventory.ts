@@ -103,8 +103,13 @@ export class XapiInventory {
     }
   }
 
+  /**
+   * Applies a whole batch before telling anyone: a listener judging one change (a VM halted) sees
+   * the rest of the batch too (its host no longer live), whatever order xapi listed them in.
+   */
   private apply(batch: EventBatch, full: boolean): void {
     const seen = full ? new Map<XapiClass, Set<XRef>>(this.classes.map((c) => [c, new Set()])) : undefined;
+    const changes: InventoryChange[] = [];
     for (const ev of batch.events ?? []) {
       const cls = this.byLower.get(String(ev.class).toLowerCase());
       if (!cls) continue;
@@ -113,13 +118,13 @@ export class XapiInventory {
       if (ev.operation === 'del') {
         table.delete(ev.ref);
         seen?.get(cls)!.delete(ev.ref);
-        if (before !== undefined) this.emit({ cls, ref: ev.ref, op: 'del', before } as InventoryChange);
+        if (before !== undefined) changes.push({ cls, ref: ev.ref, op: 'del', before } as InventoryChange);
         continue;
       }
       if (!ev.snapshot) continue;
       table.set(ev.ref, ev.snapshot);
       seen?.get(cls)!.add(ev.ref);
-      this.emit({ cls, ref: ev.ref, op: before === undefined ? 'add' : 'mod', before, after: ev.snapshot } as InventoryChange);
+      changes.push({ cls, ref: ev.ref, op: before === undefined ? 'add' : 'mod', before, after: ev.snapshot } as InventoryChange);
     }
     if (seen) {
       for (const [cls, refs] of seen) {
@@ -127,11 +132,12 @@ export class XapiInventory {
         for (const [ref, before] of [...table]) {
           if (refs.has(ref)) continue;
           table.delete(ref);
-          this.emit({ cls, ref, op: 'del', before } as InventoryChange);
+          changes.push({ cls, ref, op: 'del', before } as InventoryChange);
         }
       }
     }
     this.token = batch.token;
+    for (const c of changes) this.emit(c);
     for (const w of [...this.waiters]) w();
   }
 

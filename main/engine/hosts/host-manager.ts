@@ -10,7 +10,7 @@ import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
-import type { Endpoint, EndpointHost, HostEvent, HostSession, HypervisorDriver, HypervisorType, TaskOutcome, TrustAnchor } from '../../../drivers/types.js';
+import type { Endpoint, EndpointHost, GpuDeviceInfo, HostEvent, HostSession, HypervisorDriver, HypervisorType, TaskOutcome, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
   id: number;
@@ -234,6 +234,30 @@ export class HostManager {
         `UPDATE hosts SET state='Up', cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_error=NULL, last_pinged=? WHERE id=?`,
       )
       .run(inv.cpuSockets, inv.cpuNumber, inv.cpuSpeedMhz, inv.memoryTotalMiB, inv.memoryFreeMiB, inv.hypervisorVersion, JSON.stringify(capabilityMap(s)), now(), hostId);
+    if (s.gpu) this.storeGpus(hostId, inv.gpus);
+  }
+
+  /**
+   * The host's GPU groups and vGPU types with capacity, as placement reads them (host_gpus, R65).
+   * Only for a host whose driver reports GPUs (the gpu facet); rows of other hosts are left alone.
+   */
+  private storeGpus(hostId: number, gpus: GpuDeviceInfo[]): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM host_gpus WHERE host_id=?').run(hostId);
+      const insert = this.db.prepare('INSERT INTO host_gpus (host_id, group_name, vgpu_type, max_capacity, remaining_capacity, video_ram, max_heads, max_resolution_x, max_resolution_y) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(host_id, group_name, vgpu_type) DO UPDATE SET max_capacity=excluded.max_capacity, remaining_capacity=excluded.remaining_capacity');
+      for (const g of gpus) insert.run(hostId, g.group, g.vgpuType, g.maxCapacity, g.remainingCapacity, g.videoRamMiB ?? null, g.maxHeads ?? null, g.maxResolutionX ?? null, g.maxResolutionY ?? null);
+    })();
+  }
+
+  /** Re-reads GPU capacity after a start or stop on the host (R71: never left stale until the next sync); best effort. */
+  async refreshGpus(hostId: number): Promise<void> {
+    const session = this.sessions.get(hostId);
+    if (!session?.gpu) return;
+    try {
+      this.storeGpus(hostId, await session.gpu.list());
+    } catch {
+      // The next refresh or sync reads it again.
+    }
   }
 
   setState(hostId: number, state: 'Up' | 'Disconnected' | 'Alert' | 'Down', error?: string): void {

@@ -15,7 +15,7 @@ import { GiB } from '../format.js';
 import { requireAccountAccess } from './access.js';
 import { vmJob } from './vm-job.js';
 import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
-import { requestForVm } from '../placement/request.js';
+import { offeringGpu, requestForVm } from '../placement/request.js';
 import type { PlacementHost, PlacementOutcome } from '../placement/types.js';
 import { vmRef, type DiskOfferingRow, type NetworkRow, type NicRow, type OfferingRow, type TemplateRow, type VmRow, type VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
@@ -259,6 +259,8 @@ export class VmService {
       cpuSpeedMhz: vm.cpu_speed,
       memoryMiB: vm.memory,
       highAvailability: vm.ha_enabled === 1,
+      // The offering's GPU (pciDevice/vgpuType details, R66): the driver gives the VM its vGPU.
+      ...offeringGpu(offering),
       maxCpuNumber: scalable ? Math.max(vm.cpu_number, offering.max_cpu_number ?? vm.cpu_number * 2) : undefined,
       maxMemoryMiB: scalable ? Math.max(vm.memory, offering.max_memory ?? vm.memory * 2) : undefined,
       // The bus is the driver's default (DriverDefaults.diskBus) unless a detail names one.
@@ -350,6 +352,7 @@ export class VmService {
       if (!adopted) await session.start(vmRef(current), this.taskOptions(jobUuid));
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
+      await this.engine.hosts.refreshGpus(chosen.id);
       if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
       // R18 needs the memory the guest booted with, not what live scaling later gave it.
       this.db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0) ON CONFLICT(vm_id, name) DO UPDATE SET value=excluded.value`).run(vm.id, String(current.memory));
@@ -411,6 +414,7 @@ export class VmService {
     }
     current = this.transition(this.get(vm.id), 'Stopped', { caller, jobUuid, hostId: null });
     if (hostId !== null) this.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
+    if (hostId !== null) await this.engine.hosts.refreshGpus(hostId);
     return current;
   }
 
