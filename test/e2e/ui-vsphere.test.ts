@@ -59,7 +59,7 @@ describe.skipIf(!available)('vSphere in the UI (Chromium, vcsim)', () => {
 
   it('adds a vCenter cluster: the thumbprint is read first, shown and confirmed, and the ESXi hosts come Up', async () => {
     await goTo(ui, '#/hosts', 'Hosts');
-    await page.getByRole('button', { name: 'Add cluster from endpoint…' }).click();
+    await page.getByRole('button', { name: 'Add endpoint cluster…' }).click();
     // The hypervisors whose one URL adds a cluster, from listHypervisorCapabilities (XenServer's pool may be one too).
     const hypervisor = page.getByRole('dialog').getByRole('combobox', { name: 'Hypervisor' });
     expect(await hypervisor.locator('option').allInnerTexts()).toContain('VMware');

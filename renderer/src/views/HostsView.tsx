@@ -58,7 +58,7 @@ export function HostsView() {
           )}
           {can('addCluster') && can('probeEndpointTrust') && endpointForms.length > 0 && (
             <button type="button" onClick={() => setDialog({ kind: 'endpoint' })} disabled={!infra || infra.pods.length === 0}>
-              Add cluster from endpoint…
+              Add endpoint cluster…
             </button>
           )}
           {can('addHost') && (

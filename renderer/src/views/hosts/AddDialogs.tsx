@@ -12,6 +12,23 @@ import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextAreaField, TextField } from '../../components/FormFields';
 import type { Infra } from './use-infra';
 import { paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
+import { TrustCheck, type TrustWords } from '../../components/TrustCheck';
+
+const SSH_HOST_KEY_WORDS: TrustWords = {
+  title: 'SSH host key',
+  intro: "Before Kiln logs in, check that the host presents its own key and not someone else's.",
+  check: 'Check host key',
+  again: 'Read the key again',
+  reading: 'Reading the key…',
+  errorPrefix: 'Could not read the host key:',
+  presents: 'presents this SSH host key:',
+  compare: (
+    <>
+      Compare it with the host&apos;s own key, read on the host itself (its console), e.g. <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>. Kiln will accept exactly this key and refuse any other.
+    </>
+  ),
+  confirm: "The fingerprint matches the host's key",
+};
 
 interface DialogProps {
   infra: Infra;
@@ -231,33 +248,10 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
         )}
         <TextField label="Host tags (optional)" value={hosttags} onChange={setHosttags} placeholder="ssd, gpu" hint="Comma-separated; offerings with host tags only use hosts that have them." />
 
-        <section className="key-check" aria-label="SSH host key">
-          <h3>SSH host key</h3>
-          {!probe && (
-            <p className="hint">Before Kiln logs in, check that the host presents its own key and not someone else&apos;s.</p>
-          )}
-          <button type="button" onClick={() => void checkKey()} disabled={probing || !url.trim() || urlProblem !== undefined}>
-            {probing ? 'Reading the key…' : probe ? 'Read the key again' : 'Check host key'}
-          </button>
-          <ApiErrorText error={probeError} prefix="Could not read the host key:" />
-          {probe && (
-            <div className="key-probe" role="status">
-              <p>
-                <span className="mono">{probe.url}</span> presents this SSH host key:
-              </p>
-              <p className="fingerprint mono" data-fingerprint={probe.fingerprint}>
-                {probe.fingerprint}
-              </p>
-              <p className="hint">
-                Compare it with the host&apos;s own key, read on the host itself (its console), e.g.{' '}
-                <code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>. Kiln will accept exactly this key and refuse any other.
-              </p>
-              <label className="check">
-                <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} /> The fingerprint matches the host&apos;s key
-              </label>
-            </div>
-          )}
-        </section>
+        <TrustCheck
+          words={SSH_HOST_KEY_WORDS} probe={probe} probing={probing} error={probeError} disabled={!url.trim() || urlProblem !== undefined}
+          onCheck={() => void checkKey()} confirmed={confirmed} onConfirm={setConfirmed}
+        />
         {error && (
           <div role="alert" className="error-panel form-error">
             <h3>{addHostProblem(error.code)}</h3>

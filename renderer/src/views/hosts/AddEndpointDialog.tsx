@@ -10,7 +10,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { shownError, type ShownError } from '../../api/model';
-import { Modal, ApiErrorText } from '../../components/Modal';
+import { Modal } from '../../components/Modal';
+import { TrustCheck, type TrustWords } from '../../components/TrustCheck';
 import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextField } from '../../components/FormFields';
 import type { Infra } from './use-infra';
@@ -44,16 +45,29 @@ export function useConnectionForms(): ConnectionForm[] | undefined {
 /** The forms whose one URL adds a whole cluster (the button shows only when there is one). */
 export const clusterEndpointForms = (forms: ConnectionForm[] | undefined): ConnectionForm[] => (forms ?? []).filter((f) => f.connectionadds === 'cluster');
 
-const TRUST_WORDS: Record<string, { what: string; check: string; compare: string }> = {
+/** The trust step's words per trust kind (the driver's connection form names the kind). */
+const TRUST_WORDS: Record<string, TrustWords> = {
   'tls-certificate': {
-    what: 'TLS certificate',
+    title: 'TLS certificate',
+    intro: "Before Kiln logs in, check that the endpoint presents its own TLS certificate and not someone else's.",
     check: 'Check certificate',
+    again: 'Read it again',
+    reading: 'Reading…',
+    errorPrefix: 'Could not read the TLS certificate:',
+    presents: 'presents this TLS certificate (SHA-256):',
     compare: "Compare it with the certificate's SHA-256 thumbprint shown on the endpoint itself (its console or management page). Kiln will accept exactly this certificate and refuse any other.",
+    confirm: "The thumbprint matches the endpoint's",
   },
   'ssh-host-key': {
-    what: 'SSH host key',
+    title: 'SSH host key',
+    intro: "Before Kiln logs in, check that the endpoint presents its own SSH host key and not someone else's.",
     check: 'Check host key',
+    again: 'Read it again',
+    reading: 'Reading…',
+    errorPrefix: 'Could not read the SSH host key:',
+    presents: 'presents this SSH host key:',
     compare: "Compare it with the host's own key, read on the host itself. Kiln will accept exactly this key and refuse any other.",
+    confirm: "The fingerprint matches the host's key",
   },
 };
 
@@ -138,28 +152,7 @@ export function AddEndpointClusterDialog({ infra, forms, onClose, onDone }: { in
         {credentials.includes('username') && <TextField label="Username" value={username} onChange={setUsername} autoComplete="off" required />}
         {credentials.includes('password') && <TextField label="Password" type="password" value={password} onChange={setPassword} autoComplete="new-password" required />}
 
-        <section className="key-check" aria-label={words.what}>
-          <h3>{words.what}</h3>
-          {!probe && <p className="hint">Before Kiln logs in, check that the endpoint presents its own {words.what} and not someone else&apos;s.</p>}
-          <button type="button" onClick={() => void check()} disabled={probing || !hypervisor || !url.trim()}>
-            {probing ? 'Reading…' : probe ? 'Read it again' : words.check}
-          </button>
-          <ApiErrorText error={probeError} prefix={`Could not read the ${words.what}:`} />
-          {probe && (
-            <div className="key-probe" role="status">
-              <p>
-                <span className="mono">{probe.url}</span> presents this {words.what} (SHA-256):
-              </p>
-              <p className="fingerprint mono" data-fingerprint={probe.fingerprint}>
-                {probe.fingerprint}
-              </p>
-              <p className="hint">{words.compare}</p>
-              <label className="check">
-                <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} /> The thumbprint matches the endpoint&apos;s
-              </label>
-            </div>
-          )}
-        </section>
+        <TrustCheck words={words} probe={probe} probing={probing} error={probeError} disabled={!hypervisor || !url.trim()} onCheck={() => void check()} confirmed={confirmed} onConfirm={setConfirmed} />
         {error && (
           <div role="alert" className="error-panel form-error">
             <h3>{problemHeading(error.code)}</h3>
