@@ -8,7 +8,7 @@ import type { Sim } from './sim.js';
 import { addHost, seededOf, type HostFixture, type VmFixture } from './fixture.js';
 import { addBoard, remainingCapacityInternal } from './gpu.js';
 import { refreshMemory } from './host.js';
-import { addFixtureVm } from './vm.js';
+import { addFixtureVm, setTools } from './vm.js';
 import { crashHost } from './ha.js';
 import { XapiFailure } from './wire.js';
 
@@ -123,8 +123,7 @@ defineAction('events-lost', ({ running }) => {
   return {};
 });
 defineAction('vm-tools', ({ running }, b) => {
-  const vm = vmArg(running.sim, b['vm']);
-  running.sim.store.find(vm)!.hidden['tools'] = b['tools'] === true;
+  setTools(running.sim, vmArg(running.sim, b['vm']), b['tools'] === true);
   return {};
 });
 defineAction('vm-behaviour', ({ running }, b) => {
@@ -169,3 +168,7 @@ defineAction('add-board', ({ running }, b) => {
   return { pgpus: addBoard(running.sim, hostArg(running.sim, b['host']), board, running.fixture.pciIds ?? false) };
 });
 defineAction('add-vm', ({ running }, b) => ({ vm: addFixtureVm(running.sim, seededOf(running.sim), b['vm'] as VmFixture) }));
+defineAction('pool-ha', ({ running }, b) => {
+  running.sim.store.update('pool', running.sim.pool, { ha_enabled: b['enabled'] === true });
+  return {};
+});

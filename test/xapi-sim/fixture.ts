@@ -118,10 +118,20 @@ export function addDisk(sim: Sim, vm: string, sr: string, size: number, name: st
   const { store } = sim;
   const vdi = store.create('VDI', { name_label: name, SR: sr, virtual_size: size, physical_utilisation: Math.floor(size / 10), type: 'system', managed: true, location: '', on_boot: 'persist', allow_caching: false });
   store.addToSet('SR', sr, 'VDIs', vdi);
+  refreshSr(sim, sr);
   const vbd = store.create('VBD', { VM: vm, VDI: vdi, userdevice: '0', device: '', bootable: true, mode: 'RW', type: 'Disk', unpluggable: false, empty: false, allowed_operations: ['attach'] });
   store.addToSet('VDI', vdi, 'VBDs', vbd);
   store.addToSet('VM', vm, 'VBDs', vbd);
   return vbd;
+}
+
+/** An SR's virtual_allocation and physical_utilisation are the sums over its VDIs. */
+export function refreshSr(sim: Sim, sr: string): void {
+  const vdis = (sim.store.rec('SR', sr)['VDIs'] as string[]).map((v) => sim.store.rec('VDI', v));
+  sim.store.update('SR', sr, {
+    virtual_allocation: vdis.reduce((n, v) => n + (v['virtual_size'] as number), 0),
+    physical_utilisation: vdis.reduce((n, v) => n + (v['physical_utilisation'] as number), 0),
+  });
 }
 
 export function addVif(sim: Sim, vm: string, network: string, device = '0'): string {

@@ -164,6 +164,14 @@ describe('shutdown, reboot, suspend, pause (§6.7)', () => {
     await s.call('VM.shutdown', vm);
     expect((await rec(vm))['power_state']).toBe('Halted');
     const other = await running('bare');
+    // The tools come up (test control): guest_metrics appears and live memory changes are allowed.
+    await control('vm-tools', { vm: other, tools: true });
+    const gm = (await rec(other))['guest_metrics'] as string;
+    expect(await s.call('VM_guest_metrics.get_PV_drivers_detected', gm)).toBe(true);
+    expect((await rec(other))['allowed_operations']).toContain('changing_dynamic_range');
+    await s.call('VM.set_memory_dynamic_range', other, 512 * MiB, 1024 * MiB);
+    await control('vm-tools', { vm: other, tools: false });
+    expect((await rec(other))['guest_metrics']).toBe('OpaqueRef:NULL');
     await s.call('VM.hard_shutdown', other);
     expect((await rec(other))['power_state']).toBe('Halted');
   });
@@ -317,7 +325,10 @@ describe('snapshots, clones and destroy (§2.2, §6.7)', () => {
   });
 
   it('clone is Halted-only, keeps is_a_template of its source, resets snapshot links; copy takes an SR', async () => {
+    const shared = sim.sim.store.all('SR').find((r) => r.rec['shared'] === true)!.ref;
+    const allocated = await s.call<number>('SR.get_virtual_allocation', shared);
     const vm = await running();
+    expect(await s.call('SR.get_virtual_allocation', shared)).toBe(allocated + 10 * GiB);
     expect(await failureOf(s.call('VM.clone', vm, 'c'))).toEqual(['VM_BAD_POWER_STATE', vm, 'halted', 'running']);
     await s.call('VM.hard_shutdown', vm);
     const c = await s.call<string>('VM.clone', vm, 'c');
@@ -335,10 +346,15 @@ describe('snapshots, clones and destroy (§2.2, §6.7)', () => {
   it('destroy: only Halted or Suspended; removes VBDs, VIFs, the VM and its place in snapshots; VDIs stay', async () => {
     const vm = await running();
     expect(await failureOf(s.call('VM.destroy', vm))).toEqual(['VM_BAD_POWER_STATE', vm, 'halted, suspended', 'running']);
-    const snap = await s.call<string>('VM.snapshot', vm, 's');
+    const s1 = await s.call<string>('VM.snapshot', vm, 's1');
+    const snap = await s.call<string>('VM.snapshot', vm, 's2');
     await s.call('VM.hard_shutdown', vm);
+    // Destroying the VM's parent snapshot moves the VM up to that snapshot's parent.
     await s.call('VM.destroy', snap);
-    expect((await rec(vm))['snapshots']).toEqual([]);
+    expect(await rec(vm)).toMatchObject({ snapshots: [s1], parent: s1 });
+    expect(await s.call('VM.get_children', s1)).toEqual([vm]);
+    await s.call('VM.destroy', s1);
+    expect(await rec(vm)).toMatchObject({ snapshots: [], parent: 'OpaqueRef:NULL' });
     const r = await rec(vm);
     const vbd = (r['VBDs'] as string[])[0]!;
     const vif = (r['VIFs'] as string[])[0]!;

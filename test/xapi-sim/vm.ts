@@ -5,7 +5,7 @@
  * recomputed from the same checks after every change to a VM.
  */
 import type { Ctx } from './api.js';
-import { addDisk, addVif, createVm, GiB, MiB, vmOverhead, type Fixture, type Seeded, type VmFixture } from './fixture.js';
+import { addDisk, addVif, createVm, GiB, MiB, refreshSr, vmOverhead, type Fixture, type Seeded, type VmFixture } from './fixture.js';
 import { assertGpusAvailable, attachVgpus, createVgpu, destroyVgpu, rankHostsForVgpu, releaseVgpus, scheduleVgpus } from './gpu.js';
 import { freeMemory, hostIsLive, refreshMemory } from './host.js';
 import type { Sim } from './sim.js';
@@ -186,6 +186,15 @@ function dropConsoles(sim: Sim, vm: string): void {
   sim.store.update('VM', vm, { consoles: [] });
 }
 
+/** The guest's PV tools come up or go away (test control); a running VM's guest_metrics follow at once. */
+export function setTools(sim: Sim, vm: string, tools: boolean): void {
+  sim.store.find(vm)!.hidden['tools'] = tools;
+  const running = ['Running', 'Paused'].includes(sim.store.rec('VM', vm)['power_state'] as string);
+  if (tools && running) guestMetrics(sim, vm);
+  if (!tools) dropGuestMetrics(sim, vm);
+  refreshAllowed(sim, vm);
+}
+
 function guestMetrics(sim: Sim, vm: string): void {
   const { store } = sim;
   if (!store.find(vm)!.hidden['tools'] || store.rec('VM', vm)['guest_metrics'] !== NULL_REF) return;
@@ -301,6 +310,7 @@ function addSuspendVdi(sim: Sim, vm: string): void {
   const r = store.rec('VM', vm);
   const vdi = store.create('VDI', { name_label: `Suspend image for ${r['name_label'] as string}`, SR: sr, type: 'suspend', virtual_size: r['memory_static_max'], managed: true, on_boot: 'persist' });
   store.addToSet('SR', sr, 'VDIs', vdi);
+  refreshSr(sim, sr);
   store.update('VM', vm, { suspend_VDI: vdi });
 }
 
@@ -308,8 +318,10 @@ function dropSuspendVdi(sim: Sim, vm: string): void {
   const { store } = sim;
   const vdi = store.rec('VM', vm)['suspend_VDI'] as string;
   if (store.has('VDI', vdi)) {
-    store.removeFromSet('SR', store.rec('VDI', vdi)['SR'] as string, 'VDIs', vdi);
+    const sr = store.rec('VDI', vdi)['SR'] as string;
+    store.removeFromSet('SR', sr, 'VDIs', vdi);
     store.destroy('VDI', vdi);
+    refreshSr(sim, sr);
   }
   store.update('VM', vm, { suspend_VDI: NULL_REF });
 }
@@ -336,7 +348,12 @@ function destroyVm(sim: Sim, vm: string): void {
   if (store.has('VM', of)) store.removeFromSet('VM', of, 'snapshots', vm);
   const parent = r['parent'] as string;
   if (store.has('VM', parent)) store.removeFromSet('VM', parent, 'children', vm);
-  for (const child of r['children'] as string[]) if (store.has('VM', child)) store.update('VM', child, { parent: NULL_REF });
+  // Its children move up to its parent, so the snapshot tree stays connected.
+  for (const child of r['children'] as string[]) {
+    if (!store.has('VM', child)) continue;
+    store.update('VM', child, { parent });
+    if (store.has('VM', parent)) store.addToSet('VM', parent, 'children', child);
+  }
   store.destroy('VM', vm);
 }
 
@@ -475,9 +492,12 @@ export function registerVm(sim: Sim): void {
     let host = '';
     return operate(sim, ctx, vmRow(vm), 'migrate_send', () => (host = migrateChecks(vm as string, dest as Rec, vdiMap as Rec, vifMap as Rec, vgpuMap as Rec)), () => {
       for (const [vdi, sr] of Object.entries(vdiMap as Rec)) {
-        store.removeFromSet('SR', store.rec('VDI', vdi)['SR'] as string, 'VDIs', vdi);
+        const from = store.rec('VDI', vdi)['SR'] as string;
+        store.removeFromSet('SR', from, 'VDIs', vdi);
         store.update('VDI', vdi, { SR: sr });
         store.addToSet('SR', sr as string, 'VDIs', vdi);
+        refreshSr(sim, from);
+        refreshSr(sim, sr as string);
       }
       for (const [vif, net] of Object.entries(vifMap as Rec)) {
         store.removeFromSet('network', store.rec('VIF', vif)['network'] as string, 'VIFs', vif);
@@ -657,9 +677,11 @@ export function registerVdi(sim: Sim): void {
       store.destroy('VBD', b);
     }
     if (store.has('SR', r['SR'])) store.removeFromSet('SR', r['SR'] as string, 'VDIs', vdi as string);
+    const sr = r['SR'] as string;
     for (const snap of r['snapshots'] as string[]) if (store.has('VDI', snap)) store.update('VDI', snap, { snapshot_of: NULL_REF });
     if (store.has('VDI', r['snapshot_of'])) store.removeFromSet('VDI', r['snapshot_of'] as string, 'snapshots', vdi as string);
     store.destroy('VDI', vdi as string);
+    if (store.has('SR', sr)) refreshSr(sim, sr);
     return '';
   });
 }
