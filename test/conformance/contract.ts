@@ -13,6 +13,7 @@
  * so one failure does not cascade through the rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DriverError, type DriverCapabilities, type Endpoint, type HostEvent, type HostSession, type HypervisorDriver, type MigrationRequest, type PowerState, type Ref, type SnapshotRequest, type VmSpec } from '../../drivers/types.js';
@@ -614,6 +615,28 @@ export function conformanceSuite(dut: DriverUnderTest): void {
         expect((await driverError(() => take('conf-quiet', quiescedWith))).category).toBe('unsupported');
       }
       expect(await observedTree()).toEqual({});
+      expect((await observed())?.power).toBe('Running');
+    });
+
+    it('volumes: where the session offers the facet, a data disk attached to the running VM is in its definition; detached it leaves it and stays in storage; deleteDisks removes it', async (ctx) => {
+      const facet = session().volumes;
+      if (!facet) return ctx.skip('this host offers no volume facet');
+      await ensureRunning();
+      const disk = { name: `${randomUUID()}.${t.driver.defaults.diskFormat}`, sizeBytes: 64 * 1024 * 1024 };
+      const before = (await observed())!.disks;
+      await facet.attach(ref(), disk, { live: true, create: true });
+      const added = (await observed())!.disks.filter((d) => !before.includes(d));
+      expect(added).toHaveLength(1);
+      expect(added[0]).toContain(disk.name);
+      expect(await t.observe.diskExists(hostRef(), added[0]!)).toBe(true);
+      // The same disk twice is refused, and the VM keeps one copy.
+      expect((await driverError(() => facet.attach(ref(), disk, { live: true, create: false }))).category).toBe('invalid');
+      expect((await observed())!.disks.filter((d) => d === added[0])).toHaveLength(1);
+      await facet.detach(ref(), disk, { live: true });
+      expect((await observed())!.disks).toEqual(before);
+      expect(await t.observe.diskExists(hostRef(), added[0]!)).toBe(true);
+      await session().deleteDisks([disk.name]);
+      expect(await t.observe.diskExists(hostRef(), added[0]!)).toBe(false);
       expect((await observed())?.power).toBe('Running');
     });
 

@@ -9,25 +9,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DriverError, type Endpoint, type HostSession, type VolumeFacet } from '../../drivers/types.js';
+import type { Endpoint, HostSession, VolumeFacet } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import { MoRef, asArray, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { capabilityMap } from '../../main/engine/hosts/host-manager.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { driverError } from '../conformance/contract.js';
 
 const available = vcsimOrSkip();
 const GiB = 1024 ** 3;
 const NAME = '3f6c1d2e-5b7a-4c8d-9e0f-1a2b3c4d5e6f.vmdk';
-
-async function refusal(p: Promise<unknown>): Promise<DriverError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriverError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriverError');
-}
 
 describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
   let sim: Vcsim;
@@ -82,19 +73,19 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
   it('grows it by an edit; a shrink and a resize without a VM are refused and change nothing', async () => {
     await volumes.resize({ name: NAME, sizeBytes: GiB }, 2 * GiB, { vm, live: true, shrink: false });
     expect((await ours())?.kb).toBe((2 * GiB) / 1024);
-    const shrink = await refusal(volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, GiB, { vm, live: true, shrink: true }));
+    const shrink = await driverError(() => volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, GiB, { vm, live: true, shrink: true }));
     expect(shrink.category).toBe('unsupported');
     expect(shrink.message).toMatch(/cannot shrink/);
-    const alone = await refusal(volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, 3 * GiB, { live: false, shrink: false }));
+    const alone = await driverError(() => volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, 3 * GiB, { live: false, shrink: false }));
     expect(alone.category).toBe('unsupported');
     expect((await ours())?.kb).toBe((2 * GiB) / 1024);
   });
 
   it('refuses a disk the VM already has, and a name that is not a Kiln volume name, before anything is sent', async () => {
-    const twice = await refusal(volumes.attach(vm, { name: NAME, sizeBytes: GiB }, { live: true, create: false }));
+    const twice = await driverError(() => volumes.attach(vm, { name: NAME, sizeBytes: GiB }, { live: true, create: false }));
     expect(twice.category).toBe('invalid');
     const count = (await disks()).length;
-    const hostile = await refusal(volumes.attach(vm, { name: '../x] [other', sizeBytes: GiB }, { live: true, create: true }));
+    const hostile = await driverError(() => volumes.attach(vm, { name: '../x] [other', sizeBytes: GiB }, { live: true, create: true }));
     expect(hostile.category).toBe('invalid');
     expect((await disks()).length).toBe(count);
   });
@@ -103,7 +94,7 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
     await volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true });
     expect(await ours()).toBeUndefined();
     expect(existsSync(join(datastoreDir, NAME))).toBe(true);
-    const gone = await refusal(volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true }));
+    const gone = await driverError(() => volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true }));
     expect(gone.category).toBe('not-found');
     await volumes.attach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true, create: false });
     expect((await ours())?.file).toBe(file);

@@ -10,6 +10,7 @@ import { kiln } from '../../transport';
 import { appliesInState, hasApi, useApiCatalog } from '../../stores/api-catalog-store';
 import { useConfirm } from '../../stores/confirm-store';
 import { useJobs } from '../../stores/jobs-store';
+import { useFinishedJobsKey } from '../../api/use-finished-jobs';
 import { ApiErrorText } from '../../components/Modal';
 import { StateBadge } from '../../components/StateBadge';
 import { formatTime } from '../EventLog';
@@ -25,13 +26,7 @@ function useSnapshots(vmId: string, enabled: boolean) {
   const [state, setState] = useState<{ items: VmSnapshot[]; loaded: boolean; error?: string }>({ items: [], loaded: false });
   const [generation, setGeneration] = useState(0);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  const finishedJobs = useJobs((s) =>
-    [...s.jobs.values()]
-      .filter((j) => j.status !== 0 && SNAPSHOT_COMMANDS.has(j.cmd))
-      .map((j) => j.jobid)
-      .sort()
-      .join(','),
-  );
+  const finishedJobs = useFinishedJobsKey(SNAPSHOT_COMMANDS);
   useEffect(() => {
     if (!enabled) return;
     let live = true;

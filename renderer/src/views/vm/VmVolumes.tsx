@@ -13,7 +13,7 @@ import { errorText, listOf } from '../../api/model';
 import { kiln } from '../../transport';
 import { appliesInState, hasApi, paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
 import { useConfirm } from '../../stores/confirm-store';
-import { useJobs } from '../../stores/jobs-store';
+import { useFinishedJobsKey } from '../../api/use-finished-jobs';
 import { ApiErrorText, Modal } from '../../components/Modal';
 import { StateBadge } from '../../components/StateBadge';
 import { useSnapshotJob, type SnapshotJob } from './use-snapshot-job';
@@ -58,13 +58,7 @@ function useVolumes(vm: Vm, enabled: boolean) {
   const [state, setState] = useState<{ mine: Volume[]; spare: Volume[]; loaded: boolean; error?: string }>({ mine: [], spare: [], loaded: false });
   const [generation, setGeneration] = useState(0);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  const finishedJobs = useJobs((s) =>
-    [...s.jobs.values()]
-      .filter((j) => j.status !== 0 && VOLUME_COMMANDS.has(j.cmd))
-      .map((j) => j.jobid)
-      .sort()
-      .join(','),
-  );
+  const finishedJobs = useFinishedJobsKey(VOLUME_COMMANDS);
   useEffect(() => {
     if (!enabled) return;
     let live = true;
@@ -103,6 +97,12 @@ export function VmVolumes({ vm }: { vm: Vm }) {
   const showStorage = mine.some((v) => v.storage || v.path);
   const vmName = vm.displayname || vm.name;
   const busy = job.running !== undefined;
+  /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled. */
+  const action = (verb: string, v: Volume, run: () => void, danger = false) => (
+    <button type="button" className={danger ? 'danger' : undefined} disabled={busy || !SETTLED.has(v.state)} aria-label={`${verb} ${v.name}`} onClick={run}>
+      {verb}
+    </button>
+  );
 
   return (
     <section className="vm-volumes" aria-labelledby="vm-volumes-title">
@@ -163,16 +163,8 @@ export function VmVolumes({ vm }: { vm: Vm }) {
                     </td>
                   )}
                   <td className="volume-actions nowrap">
-                    {gates.resize && (
-                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Resize ${v.name}`} onClick={() => setResizing(v)}>
-                        Resize
-                      </button>
-                    )}
-                    {gates.detach && v.type === 'DATADISK' && (
-                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Detach ${v.name}`} onClick={() => void detach(v, vmName, job)}>
-                        Detach
-                      </button>
-                    )}
+                    {gates.resize && action('Resize', v, () => setResizing(v))}
+                    {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job))}
                   </td>
                 </tr>
               ))}
@@ -203,21 +195,9 @@ export function VmVolumes({ vm }: { vm: Vm }) {
                     <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
                   </td>
                   <td className="volume-actions nowrap">
-                    {gates.attach && (
-                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Attach ${v.name}`} onClick={() => void attach(v, vm, job)}>
-                        Attach
-                      </button>
-                    )}
-                    {gates.resize && (
-                      <button type="button" disabled={busy || !SETTLED.has(v.state)} aria-label={`Resize ${v.name}`} onClick={() => setResizing(v)}>
-                        Resize
-                      </button>
-                    )}
-                    {gates.remove && (
-                      <button type="button" className="danger" disabled={busy || !SETTLED.has(v.state)} aria-label={`Delete ${v.name}`} onClick={() => void remove(v, job, reload)}>
-                        Delete
-                      </button>
-                    )}
+                    {gates.attach && action('Attach', v, () => void attach(v, vm, job))}
+                    {gates.resize && action('Resize', v, () => setResizing(v))}
+                    {gates.remove && action('Delete', v, () => void remove(v, job, reload), true)}
                   </td>
                 </tr>
               ))}
