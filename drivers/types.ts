@@ -143,8 +143,6 @@ export interface GpuDeviceInfo {
   vgpuType: string;
   maxCapacity: number;
   remainingCapacity: number;
-  /** How many of this type one physical GPU holds (CloudStack's maxvgpuperpgpu). */
-  maxVgpuPerPgpu?: number;
   videoRamMiB?: number;
   maxHeads?: number;
   maxResolutionX?: number;
@@ -553,6 +551,12 @@ export interface ImportFacet {
    * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
    */
   adopt(vm: Ref): Promise<AdoptedVm>;
+  /**
+   * A disk image already in one of the host's storage pools (importVm from a disk, CloudStack
+   * 4.19's importsource=local/shared), by its volume name there (never a path: DriverError
+   * 'invalid' for one); undefined when the pool has no such volume. Absent where unsupported.
+   */
+  poolDisk?(name: string, pool?: string): Promise<{ name: string; pool: string; capacityBytes: number; format: string } | undefined>;
 }
 
 /** What adopt() tells the engine to store. */

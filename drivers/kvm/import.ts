@@ -14,7 +14,13 @@ import { DriverError, type AdoptedVm, type HostInventory, type ImportFacet, type
 export interface ImportHost {
   listInstances(): Promise<InstanceInfo[]>;
   inventory(): Promise<HostInventory>;
+  /** A volume of POOL by name (storage.ts findVolume), and the host's default pool. */
+  findVolume(pool: string, name: string): Promise<{ name: string; path: string; format: string; capacityBytes: number } | undefined>;
+  readonly defaultPool: string;
 }
+
+/** A volume name as libvirt keeps one in a dir pool: one path segment, no "." or "..". */
+const VOLUME_NAME = /^(?!\.\.?$)[A-Za-z0-9._+-]{1,255}$/;
 
 /** libosinfo ids (virt-install --os-variant) to the OS names hypervisors usually show. */
 const LIBOSINFO: [RegExp, (m: RegExpMatchArray) => string][] = [
@@ -56,6 +62,11 @@ export function kvmImport(host: ImportHost): ImportFacet {
   return {
     list,
     inspect,
+    async poolDisk(name, pool = host.defaultPool) {
+      if (!VOLUME_NAME.test(name)) throw new DriverError(`${JSON.stringify(name)} is not a volume name in a storage pool (letters, digits and . _ + -; never a path)`, 'invalid');
+      const volume = await host.findVolume(pool, name);
+      return volume && { name: volume.name, pool, capacityBytes: volume.capacityBytes, format: volume.format };
+    },
     async adopt(vm): Promise<AdoptedVm> {
       const info = await inspect(vm);
       // A disk in a pool is the pool's volume (by file name), as Kiln's own disks are; libvirt

@@ -176,7 +176,15 @@ export class KvmSession implements HostSession {
   private backupFacet: BackupFacet | undefined;
 
   /** Domains Kiln did not define, and taking one over as it is (import.ts). */
-  readonly import: ImportFacet = kvmImport(this);
+  get import(): ImportFacet {
+    return (this.importFacet ??= kvmImport({
+      listInstances: () => this.listInstances(),
+      inventory: () => this.inventory(),
+      findVolume: (pool, name) => findVolume(this.pools, pool, name),
+      defaultPool: this.options.pool,
+    }));
+  }
+  private importFacet: ImportFacet | undefined;
 
   /** Data disks hot-plugged with attach-disk / detach-disk (volumes.ts). */
   get volumes(): VolumeFacet {

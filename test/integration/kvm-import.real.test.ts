@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { dbFingerprint } from '../helpers/engine.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
 let dir: string;
 const name = `imp-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-const volumes = [`${name}-root.qcow2`, `${name}-data.qcow2`];
+const volumes = [`${name}-root.qcow2`, `${name}-data.qcow2`, `${name}-disk.qcow2`];
 const tag = (process.pid % 256).toString(16).padStart(2, '0');
 const macs = [`52:54:00:4b:${tag}:01`, `52:54:00:4b:${tag}:02`];
 
@@ -54,14 +55,18 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (z) await cleanUp(z.t);
+    if (z) {
+      await cleanUp(z.t);
+      // Destroy keeps data volumes (detached, as CloudStack does); the imported VM's goes by deleteVolume.
+      for (const id of z.t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id IS NULL AND removed IS NULL`).pluck().all() as string[]) await z.t.call('deleteVolume', { id });
+    }
     // Whatever Kiln did not remove (a failed test) goes by hand.
-    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | grep -c -e ${name} -e kiln-cfg- ; true`).trim();
+    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | awk 'NR>2 {print $1}' | grep -e ${name} -e kiln-cfg- ; true`).trim();
     onHost('host1', 'sh', '-c', `virsh destroy ${name} >/dev/null 2>&1; virsh undefine ${name} >/dev/null 2>&1; for v in ${volumes.join(' ')}; do virsh vol-delete --pool ${hosts!.poolName} $v >/dev/null 2>&1; done; true`);
     await z?.t.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
     // Kiln's expunge removed the imported VM's volumes, and no config drive was left behind.
-    expect(left).toBe('0');
+    expect(left).toBe('');
   }, 120_000);
 
   const unmanaged = async () => ((await z.t.call('listUnmanagedInstances', { clusterid: z.clusterid, name })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
@@ -112,5 +117,28 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
       'datadiskofferinglist[0].disk': 'vdb', 'datadiskofferinglist[0].diskOffering': (z.t.engine.db.prepare('SELECT uuid FROM disk_offerings LIMIT 1').get() as { uuid: string }).uuid,
     });
     expect(again['jobresult']).toMatchObject({ virtualmachine: { state: 'Running' } });
+  }, 120_000);
+
+  it('importVm from a qcow2 in the pool (importsource=shared): named by its volume, never a path; the VM boots from it', async () => {
+    virsh('vol-create-as', hosts!.poolName, volumes[2]!, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
+    const base = { zoneid: z.zoneid, importsource: 'shared', hostid: z.hostIds['host1']!, serviceofferingid: z.tiny, networkid: z.network, templateid: z.templateid, name: 'from-disk' };
+    const before = dbFingerprint(z.t.engine);
+    for (const [diskpath, text] of [
+      ['/etc/passwd', 'diskpath: "/etc/passwd" is not a volume name'],
+      ['../storage/x.qcow2', 'is not a volume name'],
+      [`${name}-none.qcow2`, `diskpath: host ${hosts!.hosts[0]!.address} has no volume ${name}-none.qcow2`],
+      [volumes[0]!, `diskpath: ${volumes[0]} is already Kiln's volume`],
+    ]) {
+      const res = await z.t.call('importVm', { ...base, diskpath: diskpath! });
+      expect(res.status, diskpath).toBe(431);
+      expect(String(res.body['errortext'])).toContain(text);
+    }
+    expect((await z.t.call('importVm', { ...base, importsource: 'external', diskpath: volumes[2]! })).status).toBe(431);
+    expect(dbFingerprint(z.t.engine)).toBe(before);
+    const job = await z.t.run('importVm', { ...base, diskpath: volumes[2]! });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const vm = (job['jobresult'] as { virtualmachine: { instancename: string; state: string } }).virtualmachine;
+    expect(vm.state).toBe('Running');
+    expect(virsh('domblklist', vm.instancename)).toContain(`${hosts!.storagePath}/${volumes[2]}`);
   }, 120_000);
 });

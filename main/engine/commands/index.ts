@@ -87,6 +87,7 @@ import getVirtualMachineUserData from './vm/getVirtualMachineUserData.js';
 import listUnmanagedInstances from './import/listUnmanagedInstances.js';
 import importUnmanagedInstance from './import/importUnmanagedInstance.js';
 import unmanageVirtualMachine from './import/unmanageVirtualMachine.js';
+import importVm from './import/importVm.js';
 import attachIso from './vm/attachIso.js';
 import detachIso from './vm/detachIso.js';
 import registerIso from './images/registerIso.js';
@@ -109,7 +110,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
-  listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine,
+  listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm,
   ...BACKUP_COMMANDS,
   attachIso, detachIso, registerIso,
 ];
