@@ -143,6 +143,8 @@ export interface GpuDeviceInfo {
   vgpuType: string;
   maxCapacity: number;
   remainingCapacity: number;
+  /** How many of this type one physical GPU holds (CloudStack's maxvgpuperpgpu). */
+  maxVgpuPerPgpu?: number;
   videoRamMiB?: number;
   maxHeads?: number;
   maxResolutionX?: number;

@@ -32,7 +32,7 @@ export async function hostGpus(pool: XenPool, host: XRef): Promise<GpuDeviceInfo
         continue;
       }
       byKey.set(key, {
-        group: group.name_label, vgpuType: type.model_name, remainingCapacity: remaining, maxCapacity: Number(max),
+        group: group.name_label, vgpuType: type.model_name, remainingCapacity: remaining, maxCapacity: Number(max), maxVgpuPerPgpu: Number(max),
         videoRamMiB: Math.round(Number(type.framebuffer_size ?? 0) / MiB), maxHeads: Number(type.max_heads ?? 0),
         maxResolutionX: Number(type.max_resolution_x ?? 0), maxResolutionY: Number(type.max_resolution_y ?? 0),
       });

@@ -50,6 +50,7 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
     lastpinged: csDate(row.last_pinged),
     // Kiln: what the host can do (capabilityMap), for clients to gate actions by capability, never by hypervisor name.
     capabilities: row.capabilities ? (JSON.parse(row.capabilities) as Record<string, unknown>) : undefined,
+    gpugroup: gpuGroupsOf(db, row.id),
   };
   if (isAdmin) {
     out['ipaddress'] = safeHostOf(row.url);
@@ -61,6 +62,28 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
     if (row.last_error) out['details'] = { lasterror: row.last_error };
   }
   return out;
+}
+
+/** CloudStack's host gpugroup[] (R65): each GPU group with its vGPU types and their capacity, from host_gpus; absent without GPUs. */
+function gpuGroupsOf(db: Db, hostId: number): ApiObject[] | undefined {
+  const rows = db.prepare('SELECT * FROM host_gpus WHERE host_id=? ORDER BY group_name, vgpu_type').all(hostId) as {
+    group_name: string; vgpu_type: string; max_capacity: number; remaining_capacity: number; max_vgpu_per_pgpu: number | null;
+    video_ram: number | null; max_heads: number | null; max_resolution_x: number | null; max_resolution_y: number | null;
+  }[];
+  if (rows.length === 0) return undefined;
+  const groups = new Map<string, ApiObject[]>();
+  for (const r of rows) {
+    const vgpus = groups.get(r.group_name) ?? [];
+    vgpus.push({
+      vgputype: r.vgpu_type,
+      // Bytes, as CloudStack reports the type's frame buffer.
+      videoram: r.video_ram !== null ? r.video_ram * 1024 * 1024 : undefined,
+      maxheads: r.max_heads ?? undefined, maxresolutionx: r.max_resolution_x ?? undefined, maxresolutiony: r.max_resolution_y ?? undefined,
+      maxvgpuperpgpu: r.max_vgpu_per_pgpu ?? undefined, remainingcapacity: r.remaining_capacity, maxcapacity: r.max_capacity,
+    });
+    groups.set(r.group_name, vgpus);
+  }
+  return [...groups].map(([gpugroupname, vgpu]) => ({ gpugroupname, vgpu }));
 }
 
 function safeHostOf(url: string): string | undefined {

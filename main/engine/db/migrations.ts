@@ -522,4 +522,11 @@ ALTER TABLE volumes ADD COLUMN attached TEXT;
 CREATE INDEX volumes_account ON volumes(account_id) WHERE removed IS NULL;
 `,
   },
+  {
+    version: 24,
+    name: 'GPU types: how many vGPUs one physical GPU holds',
+    // CloudStack's vgpu_types.max_vgpu_per_pgpu (listHosts gpugroup[].vgpu[].maxvgpuperpgpu), as
+    // the XenServer driver reads it from PGPU.supported_VGPU_max_capacities. NULL where unknown.
+    sql: `ALTER TABLE host_gpus ADD COLUMN max_vgpu_per_pgpu INTEGER;`,
+  },
 ];
