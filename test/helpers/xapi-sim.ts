@@ -114,6 +114,14 @@ export class XapiSim {
     return this.control('add-vm', { vm });
   }
 
+  /** Saves the pool's objects under a name; restoreState goes back to it ("initial": as seeded). Sessions stay. */
+  saveState(name: string): Promise<unknown> {
+    return this.control('save-state', { name });
+  }
+  restoreState(name = 'initial'): Promise<unknown> {
+    return this.control('restore-state', { name });
+  }
+
   /** The wire method names called so far (and clears the list with reset). */
   calls(reset = false): Promise<string[]> {
     return this.control('calls', { reset });

@@ -172,3 +172,15 @@ defineAction('pool-ha', ({ running }, b) => {
   running.sim.store.update('pool', running.sim.pool, { ha_enabled: b['enabled'] === true });
   return {};
 });
+/** Saves the pool's state under a name ("initial" is saved after seeding); restore-state goes back to it. */
+defineAction('save-state', ({ running }, b) => {
+  running.saved.set(String(b['name'] ?? 'default'), running.sim.store.dump());
+  return {};
+});
+defineAction('restore-state', ({ running }, b) => {
+  const name = String(b['name'] ?? 'initial');
+  const dump = running.saved.get(name);
+  if (!dump) throw new Error(`no saved state ${name}`);
+  running.sim.store.restore(dump);
+  return {};
+});

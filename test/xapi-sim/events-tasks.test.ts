@@ -88,6 +88,26 @@ describe('event.from (§1.7, §6.4)', () => {
     expect((await from(['vm'], '')).events.length).toBeGreaterThan(0);
   });
 
+  it('save-state/restore-state go back as ordinary events: del for what was made, mod for what changed, add for what was destroyed', async () => {
+    const ctl = (a: string, b: Record<string, unknown>): Promise<Response> => fetch(`${sim.controlUrl}/_sim/${a}`, { method: 'POST', body: JSON.stringify(b) });
+    const doomed = await s.call<string>('task.create', 'kept', '');
+    expect((await ctl('save-state', { name: 'before' })).status).toBe(200);
+    const { token } = await from(['*'], '');
+    const made = await s.call<string>('task.create', 'made later', '');
+    await s.call('VM.set_name_description', template(), 'changed later');
+    await s.call('task.destroy', doomed);
+    expect((await ctl('restore-state', { name: 'before' })).status).toBe(200);
+    const b = await from(['*'], token);
+    const op = (ref: string): string | undefined => b.events.find((e) => e.ref === ref)?.operation;
+    expect([op(made), op(template()), op(doomed)]).toEqual(['del', 'mod', 'add']);
+    expect(await s.call('VM.get_name_description', template())).not.toBe('changed later');
+    expect(await s.call('task.get_name_label', doomed)).toBe('kept');
+    expect(await failureOf(s.call('task.get_record', made))).toEqual(['HANDLE_INVALID', 'task', made]);
+    // The session survives a restore.
+    expect(await s.call('pool.get_all')).toEqual([sim.sim.pool]);
+    await s.call('task.destroy', doomed);
+  });
+
   it('event.inject makes a mod of that object and returns a token that covers it', async () => {
     const { token } = await from(['pool'], '');
     const injected = await s.call<string>('event.inject', 'pool', sim.sim.pool);

@@ -63,7 +63,7 @@ function collect(sim: Sim, sub: Subscription, since: number): XapiEvent[] {
   }
   // An object made after the token and deleted since may still be in the client's
   // get_all_records sweep, so its del is reported too.
-  for (const t of sim.store.tombstones) {
+  for (const t of sim.store.tombstones.values()) {
     if (t.deleted > since && matches(sub, t.cls, t.ref)) out.push({ gen: t.deleted, id: String(t.deleted), timestamp: now, class: t.cls.toLowerCase(), operation: 'del', ref: t.ref });
   }
   out.sort((a, b) => a.gen - b.gen);

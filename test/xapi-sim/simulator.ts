@@ -9,6 +9,7 @@ import { registerHost } from './host.js';
 import { HostListener, makeCertificate, type Certificate } from './server.js';
 import { registerSession } from './session.js';
 import { Sim } from './sim.js';
+import type { StoreDump } from './store.js';
 import { control, type ControlContext } from './control.js';
 import { handleConsole } from './console.js';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,8 @@ export interface SimInfo {
 
 export class RunningSim {
   readonly listeners = new Map<string, HostListener>();
+  /** States saved by the control API; "initial" is the pool as seeded. */
+  readonly saved = new Map<string, StoreDump>();
   cert?: Certificate;
   port = 0;
   private controlServer?: http.Server;
@@ -96,6 +99,7 @@ export class RunningSim {
   consoleHandler: ConstructorParameters<typeof HostListener>[4] = (host, req, socket, head) => handleConsole(this.sim, host, req, socket, head);
 
   async start(port = 0): Promise<void> {
+    this.saved.set('initial', this.sim.store.dump());
     const hosts = this.sim.store.all('host');
     if (!this.fixture.http) this.cert = makeCertificate(hosts.map((h) => h.rec['address'] as string));
     // Every host on its own loopback address, all on the master's port; retried if another

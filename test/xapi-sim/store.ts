@@ -27,6 +27,14 @@ export interface Tombstone {
   deleted: number;
 }
 
+export type StoreDump = Array<{ cls: string; ref: string; rec: Rec; hidden: Rec }>;
+
+function structuredCloneHidden(h: Rec): Rec {
+  const out: Rec = {};
+  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? [...(v as unknown[])] : v;
+  return out;
+}
+
 export function newRef(): string {
   return `OpaqueRef:${randomUUID()}`;
 }
@@ -47,7 +55,8 @@ export class Store {
   gen = 0;
   private readonly rows = new Map<string, Row>();
   private readonly byClass = new Map<string, Map<string, Row>>(CLASSES.map((c) => [c, new Map()]));
-  readonly tombstones: Tombstone[] = [];
+  /** Deleted objects by ref (event.from's del events). */
+  readonly tombstones = new Map<string, Tombstone>();
   private readonly waiters = new Set<() => void>();
 
   /** Creates an object with every schema field at its datamodel default, overridden by `fields`. */
@@ -57,6 +66,8 @@ export class Store {
     for (const [name, spec] of fieldsOf(cls)) rec[name] = copyValue(defaultOf(spec));
     rec['uuid'] = randomUUID();
     for (const [k, v] of Object.entries(fields)) if (k !== '__ref') rec[k] = v;
+    // An object made again under its old ref (a restored state) is an add, no longer a del.
+    this.tombstones.delete(ref);
     const g = ++this.gen;
     const row: Row = { cls, ref, rec, hidden, created: g, modified: g };
     this.rows.set(ref, row);
@@ -125,8 +136,32 @@ export class Store {
     const row = this.row(cls, ref);
     this.rows.delete(ref);
     this.byClass.get(cls)!.delete(ref);
-    this.tombstones.push({ cls, ref, created: row.created, deleted: ++this.gen });
+    this.tombstones.set(ref, { cls, ref, created: row.created, deleted: ++this.gen });
     this.notify();
+  }
+
+  /** A copy of every object (for the control API's save/restore). */
+  dump(): StoreDump {
+    return [...this.rows.values()].map((r) => ({ cls: r.cls, ref: r.ref, rec: copyRecord(r.rec), hidden: structuredCloneHidden(r.hidden) }));
+  }
+
+  /**
+   * Brings the store back to a dump as a stream of ordinary changes: objects made since are
+   * destroyed (del), changed ones updated (mod), destroyed ones made again under their old ref
+   * (add), so a client following event.from sees the restore like any other change.
+   */
+  restore(dump: StoreDump): void {
+    const wanted = new Map(dump.map((d) => [d.ref, d]));
+    for (const row of [...this.rows.values()]) if (!wanted.has(row.ref)) this.destroy(row.cls, row.ref);
+    for (const d of dump) {
+      const row = this.rows.get(d.ref);
+      if (row) {
+        this.update(d.cls, d.ref, copyRecord(d.rec));
+        row.hidden = structuredCloneHidden(d.hidden);
+      } else {
+        this.create(d.cls, { ...copyRecord(d.rec), __ref: d.ref }, structuredCloneHidden(d.hidden));
+      }
+    }
   }
 
   /** Resolves on the next change (event.from's wait). */

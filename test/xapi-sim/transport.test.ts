@@ -113,6 +113,21 @@ describe('XML-RPC (§1.3, §6.1)', () => {
     }
   });
 
+  it('escapes and unescapes hostile text both ways (strings and map keys)', async () => {
+    const vm = sim.sim.store.all('VM').find((r) => r.rec['name_label'] === 'Other install media')!.ref;
+    const hostile = '</value></param><fault>&amp; "x" \'y\' <z>';
+    const esc = hostile.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const set = await post(url, '/', xmlCall('VM.set_name_description', [`<value>${s.ref}</value>`, `<value>${vm}</value>`, `<value>${esc}</value>`]), 'text/xml');
+    expect(set.body).toContain('Success');
+    expect(await s.call('VM.get_name_description', vm)).toBe(hostile);
+    await s.call('VM.add_to_other_config', vm, hostile, hostile);
+    const res = await post(url, '/', xmlCall('VM.get_other_config', [`<value>${s.ref}</value>`, `<value>${vm}</value>`]), 'text/xml');
+    expect(res.body).not.toContain('<fault>');
+    const v = decodeResponseValue(res.body.replace(/^.*?<param>/s, '').replace(/<\/param>.*$/s, '')) as { Value: Record<string, string> };
+    expect(v.Value[hostile]).toBe(hostile);
+    await s.call('VM.remove_from_other_config', vm, hostile);
+  });
+
   it('returns system.listMethods unwrapped (no Status/Value)', async () => {
     const res = await post(url, '/', xmlCall('system.listMethods', []), 'text/xml');
     expect(res.body).not.toContain('Status');
