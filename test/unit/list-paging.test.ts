@@ -33,6 +33,9 @@ beforeAll(async () => {
   cloneVms(t.engine.db, aliceVm['id']!, 30, 'alice');
   cloneVms(t.engine.db, bobVm['id']!, 10, 'bob');
   await deployDemo(t, { name: 'root-running' });
+  // The backup lists answer only where the framework is on (issue 15); page them too.
+  const zoneid = t.engine.db.prepare('SELECT uuid FROM zones ORDER BY id LIMIT 1').pluck().get() as string;
+  expect((await t.call('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid })).status).toBe(200);
 }, 60_000);
 afterAll(() => t?.close());
 
@@ -41,8 +44,16 @@ function requiredParams(command: string): Record<string, string> | undefined {
   if (command === 'listTemplates') return { templatefilter: 'all' };
   if (command === 'listDetailOptions') return { resourcetype: 'UserVm' };
   if (command === 'findHostsForMigration') return { id: (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running' LIMIT 1`).get() as { uuid: string }).uuid };
-  if (command === 'registerTemplate') return undefined; // creates a template: list-shaped, not a list
-  return {};
+  if (command === 'listBackupSchedule') return { virtualmachineid: (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running' LIMIT 1`).get() as { uuid: string }).uuid };
+  if (command === 'listTemplateOvfProperties') return { id: t.engine.db.prepare('SELECT uuid FROM templates ORDER BY id LIMIT 1').pluck().get() as string };
+  if (command === 'registerTemplate' || command === 'registerIso') return undefined; // creates an image: list-shaped, not a list
+  // Lists scoped to a zone or a cluster by a required parameter (listBackupProviderOfferings,
+  // listUnmanagedInstances, …) are paged within the demo zone's.
+  const demo = t.engine.db.prepare('SELECT z.uuid AS zoneid, c.uuid AS clusterid FROM clusters c JOIN zones z ON z.id=c.zone_id ORDER BY c.id LIMIT 1').get() as Record<string, string>;
+  const required = t.engine.registry.get(command)?.params.filter((p) => p.required) ?? [];
+  const unknown = required.filter((p) => !(p.name in demo)).map((p) => p.name);
+  if (unknown.length > 0) throw new Error(`${command} needs ${unknown.join(', ')}: say in requiredParams what to page it with`);
+  return Object.fromEntries(required.map((p) => [p.name, demo[p.name]!]));
 }
 
 async function ok(command: string, params: Record<string, string>, caller: Caller = t.admin): Promise<Body> {
