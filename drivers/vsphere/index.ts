@@ -13,6 +13,7 @@ import {
   type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
   type VolumeFacet,
 } from '../types.js';
+import { InitiatedBy } from '../initiated-by.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
 import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
@@ -149,29 +150,9 @@ interface Scope {
   standaloneHost?: string;
 }
 
-/** Operations Kiln itself started, by VM: events they cause are the user's, not the platform's. */
-class InitiatedBy {
-  private readonly active = new Map<string, number>();
-  async run<T>(vm: MoRef, fn: () => Promise<T>): Promise<T> {
-    this.active.set(vm.value, (this.active.get(vm.value) ?? 0) + 1);
-    try {
-      return await fn();
-    } finally {
-      // No lingering mark: each operation reads its result back into the cache before it ends
-      // (read-your-writes), so the events it causes are emitted inside it, and a platform move
-      // right after one of Kiln's is still the platform's.
-      const n = (this.active.get(vm.value) ?? 1) - 1;
-      if (n <= 0) this.active.delete(vm.value);
-      else this.active.set(vm.value, n);
-    }
-  }
-  has(vm: MoRef): boolean {
-    return this.active.has(vm.value);
-  }
-}
-
 class VsphereEndpointView implements Endpoint {
-  readonly initiated = new InitiatedBy();
+  /** Operations Kiln itself started, by VM: events they cause are the user's, not the platform's. */
+  readonly initiated = new InitiatedBy<MoRef>((vm) => vm.value);
 
   constructor(
     readonly ep: VsphereEndpoint,
