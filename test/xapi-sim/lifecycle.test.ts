@@ -101,7 +101,8 @@ describe('start and start_on (§6.7)', () => {
   });
 
   it('an Async start holds current_operations[task] = "start" (OTHER_OPERATION_IN_PROGRESS for others) and moves progress', async () => {
-    await control('options', { taskDelayMs: 400 });
+    // Long enough that the polls below see the half-way progress even on a loaded machine.
+    await control('options', { taskDelayMs: 1000 });
     try {
       const vm = await fresh();
       const task = await s.call<string>('Async.VM.start', vm, false, false);
@@ -121,7 +122,7 @@ describe('start and start_on (§6.7)', () => {
   });
 
   it('task.cancel during an Async start: the task is cancelled with TASK_CANCELLED [task] and the VM stays Halted with nothing held', async () => {
-    await control('options', { taskDelayMs: 400 });
+    await control('options', { taskDelayMs: 1000 });
     try {
       const vm = await fresh();
       const freeBefore = await s.call<number>('host.compute_free_memory', hosts[0]);
@@ -411,7 +412,7 @@ describe('pool HA and a host failure', () => {
     const vm = await running('base', h2);
     await s.call('VM.set_ha_restart_priority', vm, 'restart');
     const { token } = await s.call<{ token: string }>('event.from', [`VM/${vm}`], '', 0);
-    const crash = control('host-crash', { host: h2, restartDelayMs: 400 });
+    const crash = control('host-crash', { host: h2, restartDelayMs: 1500 });
     const first = await s.call<{ token: string; events: Array<{ snapshot: Rec }> }>('event.from', [`VM/${vm}`], token, 5);
     expect(first.events.map((e) => e.snapshot['power_state'])).toEqual(['Halted']);
     const second = await s.call<{ events: Array<{ snapshot: Rec }> }>('event.from', [`VM/${vm}`], first.token, 5);
