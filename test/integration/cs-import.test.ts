@@ -139,7 +139,7 @@ describe('cs: unmanage and import against kiln serve', () => {
     const imported = await cs(['importUnmanagedInstance', `clusterid=${ids['cluster']}`, 'name=cs-small', `serviceofferingid=${ids['Small Instance']}`]);
     expect(imported.code, JSON.stringify(imported.json)).toBe(0);
     const vm = imported.json['virtualmachine'] as { id: string; state: string; templatename: string; consolenote: string };
-    expect(vm).toMatchObject({ state: 'Running', templatename: 'kiln-import-default', consolenote: expect.stringContaining('stop and start through Kiln') });
+    expect(vm).toMatchObject({ state: 'Running', templatename: 'kiln-import-default', consolenote: expect.stringContaining('stopped and started through Kiln') });
     const before = dbState();
     const restore = await cs(['restoreVirtualMachine', `virtualmachineid=${vm.id}`]);
     expect(errorOf(restore)).toMatchObject({ errorcode: 431, errortext: expect.stringContaining('cannot be restored to') });

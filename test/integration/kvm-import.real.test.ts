@@ -90,7 +90,7 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
     expect(job['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', templatename: 'kiln-import-default' } });
     const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[]; consolenote: string } }).virtualmachine;
     expect(vm.nic.map((n) => n.macaddress)).toEqual(macs);
-    expect(vm.consolenote).toContain('stop and start through Kiln');
+    expect(vm.consolenote).toContain('stopped and started through Kiln');
     expect(await unmanaged()).toEqual([]);
 
     expect((await z.t.run('stopVirtualMachine', { id: vm.id, forced: 'true' }))['jobstatus']).toBe(1);

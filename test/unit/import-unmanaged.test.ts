@@ -104,7 +104,7 @@ describe('importUnmanagedInstance', () => {
     const vm = (job['jobresult'] as { virtualmachine: Record<string, unknown> }).virtualmachine;
     expect(vm).toMatchObject({ displayname: 'Legacy web', state: 'Running', cpunumber: 2, cpuspeed: 1500, memory: 2048, templatename: 'kiln-import-default', guestosid: expect.any(String) });
     expect(vm['ostypename'] ?? vm['guestosname'] ?? vm['osdisplayname']).toBeTruthy();
-    expect(vm['consolenote']).toMatch(/console works after a stop and start/);
+    expect(vm['consolenote']).toMatch(/console may not work until it is stopped and started through Kiln/);
     const nics = (vm['nic'] as { macaddress: string; networkname: string; ipaddress?: string }[]).map((n) => [n.macaddress, n.networkname, n.ipaddress]);
     expect(nics).toEqual([['52:54:00:aa:00:01', 'Demo L2', undefined], ['52:54:00:aa:00:02', 'shared-200', '10.50.0.15']]);
     const volumes = t.engine.db.prepare('SELECT volume_type, size, path, disk_offering_id IS NOT NULL AS offered FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) ORDER BY device_id').all(vm['id']);

@@ -17,6 +17,7 @@ import type { NetworkRow, OfferingRow, TemplateRow } from '../vm/rows.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { importFacet } from './unmanaged.js';
 import { importTemplate } from './import-template.js';
+import { withoutResourceDetails } from './import-vm.js';
 import { GiB } from '../format.js';
 
 export const IMPORT_SOURCES = ['external', 'local', 'shared'];
@@ -74,7 +75,7 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
     const allocated = engine.vms.allocate(caller, {
       zoneId: zone.id, offering, template: image, rootDiskSizeGiB: Math.max(1, Math.ceil(disk.capacityBytes / GiB)), networks: [network], name, displayName: args.str('displayname'),
       hostId: host.id, startVm: true, ...resources, haEnabled: offering.offer_ha === 1, dynamicallyScalable: false, owner,
-      details: Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k))),
+      details: withoutResourceDetails(details),
     });
     // The root volume is the disk that is there, at its own size and in its own pool.
     db.prepare(`UPDATE volumes SET path=?, pool=?, size=?, template_id=NULL WHERE vm_id=? AND volume_type='ROOT'`).run(disk.name, disk.pool, disk.capacityBytes, allocated.id);

@@ -25,7 +25,12 @@ import { mapGuestOs } from './guest-os.js';
 import { importTemplate } from './import-template.js';
 
 /** What R50 tells the caller about the console of a VM that was running when it was imported. */
-export const CONSOLE_NOTE = 'the VM was running when it was imported: its console works after a stop and start through Kiln';
+export const CONSOLE_NOTE = 'the VM was running when it was imported: its console may not work until it is stopped and started through Kiln';
+
+/** Details that size the VM (cpuNumber, cpuSpeed, memory) are its columns, not vm_details rows. */
+export function withoutResourceDetails(details: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k)));
+}
 
 interface NicPlan {
   nicId: string;
@@ -121,8 +126,7 @@ export async function planImport(engine: Engine, caller: Caller, args: Args): Pr
   if (missing.length && info.powerState !== 'Running') {
     throw ApiError.param(`migrateallowed: VM ${info.name} is stopped and its host ${vm.host.name} lacks host tag ${missing.join(', ')}; Kiln moves an imported VM live only, so start it on the hypervisor or choose an offering its host satisfies`);
   }
-  const keep = Object.fromEntries(Object.entries(details).filter(([k]) => !['cpuNumber', 'cpuSpeed', 'memory'].includes(k)));
-  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: keep, moveAfterImport: missing.length > 0 };
+  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: missing.length > 0 };
 }
 
 /** R46: the VM's CPU and memory under the chosen offering. */
