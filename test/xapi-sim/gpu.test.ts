@@ -361,6 +361,30 @@ describe('placement across hosts, VGPU objects, PGPU admin, migration guards (§
     void kPass;
   });
 
+  it('GPU_group.create/destroy and PGPU.set_GPU_group: moving a pGPU moves its types; a group with pGPUs or vGPUs cannot go', async () => {
+    const [h1] = p.hosts as [string];
+    const k1 = await p.group(K1);
+    const pgpu = p.pgpus(h1, k1)[0]!;
+    const g = await p.s.call<string>('GPU_group.create', 'mine', 'a group of one', {});
+    expect(await p.s.call<Rec>('GPU_group.get_record', g)).toMatchObject({ name_label: 'mine', PGPUs: [], GPU_types: [], allocation_algorithm: 'depth_first' });
+    await p.s.call('PGPU.set_GPU_group', pgpu, g);
+    expect(await p.s.call<Rec>('GPU_group.get_record', g)).toMatchObject({ PGPUs: [pgpu], GPU_types: ['10de/0ff2'] });
+    expect((await p.s.call<string[]>('GPU_group.get_supported_VGPU_types', g)).length).toBe(6);
+    expect(await p.s.call('GPU_group.get_PGPUs', k1)).not.toContain(pgpu);
+    expect(await failureOf(p.s.call('GPU_group.destroy', g))).toEqual(['GPU_GROUP_CONTAINS_PGPU', pgpu]);
+    // A vGPU VM running on it pins it to its group.
+    const vm = await p.s.call<string>('VM.clone', (await p.s.call<string[]>('VM.get_by_name_label', 'base'))[0], 'in mine');
+    await p.s.call('VGPU.create', vm, g, '0', {}, await p.type('GRID K180Q'));
+    await p.s.call('VM.start_on', vm, h1, false, false);
+    expect(await failureOf(p.s.call('PGPU.set_GPU_group', pgpu, k1))).toEqual(['PGPU_IN_USE_BY_VM', vm]);
+    await p.s.call('VM.hard_shutdown', vm);
+    await p.s.call('VM.destroy', vm);
+    await p.s.call('PGPU.set_GPU_group', pgpu, k1);
+    await p.s.call('GPU_group.destroy', g);
+    expect(await failureOf(p.s.call('GPU_group.get_record', g))).toEqual(['HANDLE_INVALID', 'GPU_group', g]);
+    expect(await p.s.call('GPU_group.get_PGPUs', k1)).toContain(pgpu);
+  });
+
   it('migration guards: a running vGPU VM gets VM_HAS_VGPU for pool_migrate, live migrate_send, suspend, checkpoint; cold path shutdown + start_on works', async () => {
     const [h1, h2] = p.hosts as [string, string];
     const group = await p.group(K1);
