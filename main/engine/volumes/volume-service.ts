@@ -148,8 +148,7 @@ export class VolumeService {
         this.db.prepare('UPDATE volumes SET state=? WHERE id=?').run(before, claimed.id);
       }
     } catch (error) {
-      // As it was: a volume never made has no path until an attach gives it one.
-      this.db.prepare(`UPDATE volumes SET vm_id=NULL, device_id=0, attached=NULL, state=?, path=CASE WHEN ?='Allocated' AND host_id IS NULL THEN NULL ELSE path END WHERE id=?`).run(before, before, claimed.id);
+      this.db.prepare('UPDATE volumes SET vm_id=NULL, device_id=0, attached=NULL, state=? WHERE id=?').run(before, claimed.id);
       this.failed('VOLUME.ATTACH', caller, claimed, `attach to VM ${vm.display_name} failed, the volume is ${before} and not attached: ${errorText(error)}`, jobUuid);
       throw error;
     }

@@ -4,8 +4,17 @@
  * back into options, properties, networks with their NICs and EULAs; and the deploy wizard's
  * checks of the choices, with the engine's own value rule (drivers/appliance-values.ts).
  */
-import { checkApplianceValue, type ApplianceProperty } from '../../../drivers/appliance-values';
-import type { ServiceOffering } from './model';
+// (.js: this file is also compiled with the engine's tests, under Node's module resolution.)
+import { checkApplianceValue, type ApplianceProperty } from '../../../drivers/appliance-values.js';
+
+/** What R38's filter reads of an offering (listServiceOfferings). */
+export interface OfferingSize {
+  cpunumber?: number;
+  memory?: number;
+  iscustomized?: boolean;
+  maxcpunumber?: number;
+  maxmemory?: number;
+}
 
 export interface ApplianceOptionView {
   id: string;
@@ -81,11 +90,11 @@ export function chosenOption(a: ApplianceView, configurationId: string): Applian
 }
 
 /** R38: the offerings that meet the option's vCPUs and memory (custom offerings: their maximum, when they have one). */
-export function offeringsForOption(offerings: ServiceOffering[], option: ApplianceOptionView | undefined): ServiceOffering[] {
+export function offeringsForOption<T extends OfferingSize>(offerings: T[], option: ApplianceOptionView | undefined): T[] {
   if (!option) return offerings;
   return offerings.filter((o) => {
-    const cpu = o.iscustomized ? (o as { maxcpunumber?: number }).maxcpunumber : o.cpunumber;
-    const memory = o.iscustomized ? (o as { maxmemory?: number }).maxmemory : o.memory;
+    const cpu = o.iscustomized ? o.maxcpunumber : o.cpunumber;
+    const memory = o.iscustomized ? o.maxmemory : o.memory;
     return (option.cpuNumber === undefined || cpu === undefined || cpu >= option.cpuNumber) && (option.memory === undefined || memory === undefined || memory >= option.memory);
   });
 }
