@@ -3,6 +3,7 @@
  * VM's own host, speaking RFB 3.8 (None security, ServerInit with the VM's name, a raw update).
  */
 import net from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session } from './rpc-client.js';
 import { startSimulator, type RunningSim } from './simulator.js';
@@ -78,6 +79,36 @@ describe('console (§6.9)', () => {
     expect([hdr.readUInt8(0), hdr.readUInt16BE(2), hdr.readUInt16BE(8), hdr.readUInt16BE(10), hdr.readInt32BE(12)]).toEqual([0, 1, 16, 8, 0]);
     expect((await read(16 * 8 * 4)).length).toBe(512);
     sock.destroy();
+  });
+
+  it('speaks the same RFB over a WebSocket upgrade of GET /console (subprotocol binary, session cookie)', async () => {
+    const ws = new WebSocket(`ws://127.0.0.2:${sim.port}/console?uuid=${consoleUuid}`, 'binary', { headers: { cookie: `session_id=${s.ref}` } });
+    let buf = Buffer.alloc(0);
+    const waiters: Array<() => void> = [];
+    ws.on('message', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      waiters.splice(0).forEach((w) => w());
+    });
+    const read = async (n: number): Promise<Buffer> => {
+      while (buf.length < n) await new Promise<void>((r) => waiters.push(r));
+      const out = buf.subarray(0, n);
+      buf = buf.subarray(n);
+      return out;
+    };
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    expect(ws.protocol).toBe('binary');
+    expect((await read(12)).toString()).toBe('RFB 003.008\n');
+    ws.send(Buffer.from('RFB 003.008\n'));
+    expect([...(await read(2))]).toEqual([1, 1]);
+    ws.send(Buffer.from([1]));
+    await read(4);
+    ws.send(Buffer.from([1]));
+    const init = await read(24);
+    expect((await read(init.readUInt32BE(20))).toString()).toBe('desk top');
+    ws.close();
+    const refused = new WebSocket(`ws://127.0.0.2:${sim.port}/console?uuid=${consoleUuid}`, 'binary').on('error', () => undefined);
+    const status = await new Promise<number>((r) => refused.once('unexpected-response', (_req, res) => r(res.statusCode ?? 0)).once('open', () => r(101)));
+    expect(status).toBe(401);
   });
 
   it('with pool.limit_console_sessions a second console of one VM is 503 until the first closes', async () => {

@@ -1,12 +1,15 @@
 /**
  * The console (§1.8, §6.9): `CONNECT /console?uuid=<console uuid>|ref=<VM or console ref>` with
  * the session as `session_id` (query or cookie), on the host the VM runs on. After
- * `HTTP/1.1 200 OK` the socket is a minimal RFB 3.8 server: security None, ServerInit with the
+ * `HTTP/1.1 200 OK` (or a WebSocket upgrade of `GET /console`, subprotocol `binary`, as Xen
+ * Orchestra uses) the connection is a minimal RFB 3.8 server: security None, ServerInit with the
  * VM's name_label, raw solid-colour framebuffer updates; key and pointer events are read and
  * ignored. pool.limit_console_sessions allows one console per VM (503 otherwise).
  */
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Sim } from './sim.js';
 
 export const CONSOLE_WIDTH = 1024;
@@ -29,7 +32,7 @@ const openConsoles = new WeakMap<Sim, Set<string>>();
 export function handleConsole(sim: Sim, host: string, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
   const url = new URL(req.url ?? '/', 'http://x');
   if (url.pathname !== '/console' || (req.method !== 'CONNECT' && req.method !== 'GET')) return refuse(socket, '404 Not Found');
-  if (req.method === 'GET') return refuse(socket, '501 Not Implemented'); // the WebSocket variant is optional (§6.9)
+  if (req.method === 'GET' && (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, '400 Bad Request');
   const session = sessionOf(req, url);
   if (!session || !sim.sessions.has(session)) return refuse(socket, '401 Unauthorized');
   const { store } = sim;
@@ -48,9 +51,16 @@ export function handleConsole(sim: Sim, host: string, req: http.IncomingMessage,
   socket.on('close', () => open.delete(vm.ref));
   // The HTTP server keeps sockets half-open; a viewer that hangs up ends the session here.
   socket.on('end', () => socket.destroy());
+  const name = vm.rec['name_label'] as string;
+  if (req.method === 'GET') {
+    wss.handleUpgrade(req, socket, head, (ws) => rfb(createWebSocketStream(ws), name, Buffer.alloc(0)));
+    return;
+  }
   socket.write('HTTP/1.1 200 OK\r\n\r\n');
-  rfb(socket, vm.rec['name_label'] as string, head);
+  rfb(socket, name, head);
 }
+
+const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false) });
 
 interface PixelFormat {
   bpp: number;
@@ -102,7 +112,7 @@ function solidRect(f: PixelFormat, x: number, y: number, w: number, h: number): 
   return Buffer.concat([header, data]);
 }
 
-function rfb(socket: Socket, name: string, head: Buffer): void {
+function rfb(socket: Duplex, name: string, head: Buffer): void {
   let format: PixelFormat = { bpp: 32, bigEndian: false, redMax: 255, greenMax: 255, blueMax: 255, redShift: 16, greenShift: 8, blueShift: 0 };
   let buf = head;
   let state: 'version' | 'security' | 'init' | 'normal' = 'version';
