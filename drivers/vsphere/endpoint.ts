@@ -51,6 +51,9 @@ export type EndpointEvent =
   | { kind: 'host-state'; host: MoRef; state: string }
   | { kind: 'connection'; state: 'up' | 'down'; error?: string };
 
+/** How long a failed change stream has to answer again before the endpoint's hosts are reported disconnected. */
+const STREAM_GRACE_MS = 1500;
+
 export class VsphereEndpoint {
   readonly cache: InventoryCache;
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
@@ -68,8 +71,12 @@ export class VsphereEndpoint {
       pageSize: options.pageSize,
       maxWaitSeconds: options.maxWaitSeconds,
       onChange: (c) => this.onChange(c),
-      onStreamError: (e) => this.setConnected(false, toDriverError(e, 'vCenter event stream').message),
-      onStreamRecovered: () => this.setConnected(true),
+      onStreamError: (e) => this.streamFailed(toDriverError(e, 'vCenter event stream').message),
+      onStreamRecovered: () => {
+        clearTimeout(this.downTimer);
+        this.downTimer = undefined;
+        this.setConnected(true);
+      },
     });
   }
 
@@ -113,6 +120,23 @@ export class VsphereEndpoint {
         // A listener's failure is its own; the stream goes on.
       }
     }
+  }
+
+  private downTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The stream failed. Its immediate retry gets STREAM_GRACE_MS to answer before the endpoint is
+   * reported down: one dropped connection (a kept-alive socket the server closed; seen under load
+   * with vcsim) is not a vCenter gone, and must not fail every operation meanwhile.
+   */
+  private streamFailed(error: string): void {
+    this.lastError = error;
+    if (!this.connected || this.downTimer) return;
+    this.downTimer = setTimeout(() => {
+      this.downTimer = undefined;
+      this.setConnected(false, error);
+    }, STREAM_GRACE_MS);
+    this.downTimer.unref();
   }
 
   private setConnected(up: boolean, error?: string): void {
@@ -283,6 +307,7 @@ export class VsphereEndpoint {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.downTimer);
     await this.cache.stop();
     await this.client.logout().catch(() => undefined);
     this.client.close();

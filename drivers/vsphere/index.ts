@@ -21,7 +21,7 @@ import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, norm
 import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
-import { deployVm, destroyVm, deviceInfoOf, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { cdromChanges, deployVm, destroyVm, deviceInfoOf, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
 import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
@@ -395,9 +395,12 @@ class VsphereHostSession implements HostSession {
         await this.op(r, () => mapped(`moving ${spec.internalName} to host ${this.hostRef.value}`, () => runTask(() => vim.relocate(this.ep.client, r, { host: this.hostRef, pool }), options)));
         await this.ep.refresh(r, ['runtime.host', 'resourcePool']);
       }
-      // The config drive is rebuilt on every start: the CD-ROM gets this start's copy.
-      const iso = this.isoOf(spec);
-      if (iso) await this.setCdrom(r, iso);
+      // The config drive is rebuilt on every start: the CD-ROMs get this start's copies.
+      const isos = [this.isoOf(spec), this.configDriveOf(spec)].filter((p): p is string => p !== undefined);
+      if (isos.length > 0) {
+        const devices = asArray((await this.ep.read(r, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+        await this.op(r, () => mapped(`setting the CD-ROMs of ${spec.internalName}`, () => runTask(() => vim.reconfigure(this.ep.client, r, { deviceChange: cdromChanges(devices, isos) }))));
+      }
       return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
     }
     if (spec.appliance) {
@@ -419,7 +422,7 @@ class VsphereHostSession implements HostSession {
       template: root?.backingImage ? this.template(root.backingImage) : undefined,
       cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB,
       datastore: root?.pool, rootDiskGiB: root ? Math.max(1, Math.ceil(root.sizeBytes / 2 ** 30)) : undefined,
-      isoPath: this.isoOf(spec), network: spec.nics[0]?.network, details,
+      isoPath: this.isoOf(spec), configDrive: this.configDriveOf(spec), network: spec.nics[0]?.network, details,
       hotAdd: spec.maxCpuNumber !== undefined || spec.maxMemoryMiB !== undefined,
       maxCpuNumber: spec.maxCpuNumber, maxMemoryMiB: spec.maxMemoryMiB,
       signal: options.signal, onProgress: options.onProgress,
@@ -428,10 +431,11 @@ class VsphereHostSession implements HostSession {
         options.onTask?.(t);
       },
     });
-    // Data disks (a deploy's disk offering) are made on the new VM as attachVolume makes them; a failure leaves no VM behind.
-    const dataDisks = spec.disks.filter((d) => d.device === 'disk' && d !== root && d.ref === undefined);
+    // Data disks (a deploy's disk offering) beyond those the template brought are made on the new
+    // VM as attachVolume makes them; a failure leaves no VM behind.
     try {
-      for (const d of dataDisks) await this.volumes.attach(made.value, { name: d.name, sizeBytes: d.sizeBytes, pool: d.pool }, { live: false, create: true });
+      const has = asArray((await this.ep.read(made, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk').length;
+      for (const d of spec.disks.filter((x) => x.device === 'disk').slice(Math.max(1, has))) await this.volumes.attach(made.value, { name: d.name, sizeBytes: d.sizeBytes, pool: d.pool }, { live: false, create: true });
     } catch (e) {
       await this.op(made, () => destroyVm(this.ep, made)).catch(() => undefined);
       throw e;
@@ -440,12 +444,19 @@ class VsphereHostSession implements HostSession {
   }
 
   /**
-   * The datastore path of the VM's CD-ROM image: its config drive (a cdrom DiskSpec) or ISO, as
-   * stageImage put it on a datastore; a datastore path ("[DS] dir/x.iso") passes as it is.
+   * The datastore paths of the VM's ISO and of its config drive (a cdrom DiskSpec), as stageImage
+   * put them on a datastore; a datastore path ("[DS] dir/x.iso") passes as it is.
    */
   private isoOf(spec: VmSpec): string | undefined {
-    const name = spec.disks.find((d) => d.device === 'cdrom')?.name ?? spec.isoPath;
-    if (name === undefined) return undefined;
+    return spec.isoPath === undefined ? undefined : this.datastorePath(spec.isoPath);
+  }
+
+  private configDriveOf(spec: VmSpec): string | undefined {
+    const drive = spec.disks.find((d) => d.device === 'cdrom');
+    return drive ? this.datastorePath(drive.name) : undefined;
+  }
+
+  private datastorePath(name: string): string {
     return /^\[[^\]]+\] /.test(name) ? name : stagedIsoPath(this.ep, name);
   }
 

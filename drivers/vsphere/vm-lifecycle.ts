@@ -39,6 +39,8 @@ export interface DeployArgs extends TaskOptions {
   /** Blank VMs: root disk size, an ISO on a datastore ("[ds] iso/x.iso"), the network, the controller and NIC types. */
   rootDiskGiB?: number;
   isoPath?: string;
+  /** The VM's config drive on a datastore, in a second CD-ROM (after the ISO's). */
+  configDrive?: string;
   network?: string;
   details?: VmwareDetails;
   guestId?: string;
@@ -146,20 +148,32 @@ function networkBacking(ep: VsphereEndpoint, name: string): Typed {
 
 /** A clone's device changes: its NIC on the VM's network, and the VM's ISO (or config drive) in a CD-ROM. */
 async function cloneChanges(ep: VsphereEndpoint, vm: MoRef, a: DeployArgs): Promise<SoapObject[]> {
-  if (a.network === undefined && a.isoPath === undefined) return [];
+  const isos = cdromsOf(a);
+  if (a.network === undefined && isos.length === 0) return [];
   const devices = asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
-  return [...(a.network !== undefined ? nicChanges(ep, devices, a) : []), ...(a.isoPath !== undefined ? cdromChanges(devices, a.isoPath) : [])];
+  return [...(a.network !== undefined ? nicChanges(ep, devices, a) : []), ...cdromChanges(devices, isos)];
 }
 
-/** The ISO in the clone's CD-ROM, or in a new one on its first IDE controller (vSphere gives every VM two). */
-function cdromChanges(devices: ReturnType<typeof asObject>[], isoPath: string): SoapObject[] {
-  const backing = typed('VirtualCdromIsoBackingInfo', { fileName: isoPath });
+/** The VM's CD-ROM images in drive order: its ISO, then its config drive. */
+const cdromsOf = (a: Pick<DeployArgs, 'isoPath' | 'configDrive'>): string[] => [a.isoPath, a.configDrive].filter((p): p is string => p !== undefined);
+
+/**
+ * The images in the VM's CD-ROMs, in order: its drives are given them (an edit), and a drive it
+ * lacks is added on an IDE controller's free unit (vSphere gives every VM two controllers).
+ */
+export function cdromChanges(devices: ReturnType<typeof asObject>[], isos: string[]): SoapObject[] {
   const connectable = { startConnected: true, allowGuestControl: true, connected: false };
-  const cdrom = devices.find((d) => d.$type === 'VirtualCdrom');
-  if (cdrom) return [{ operation: 'edit', device: typed('VirtualCdrom', { key: asNumber(cdrom['key']), deviceInfo: deviceInfoOf(cdrom), backing, connectable, controllerKey: asNumber(cdrom['controllerKey']), unitNumber: asNumber(cdrom['unitNumber']) }) }];
-  const ide = devices.find((d) => d.$type === 'VirtualIDEController');
-  if (!ide) throw new DriverError('the template has no IDE controller for a CD-ROM', 'unsupported');
-  return [{ operation: 'add', device: typed('VirtualCdrom', { key: -210, backing, connectable, controllerKey: asNumber(ide['key']), unitNumber: 0 }) }];
+  const drives = devices.filter((d) => d.$type === 'VirtualCdrom');
+  const taken = new Set(devices.map((d) => `${asNumber(d['controllerKey'])}:${asNumber(d['unitNumber'])}`));
+  const free = devices.filter((d) => d.$type === 'VirtualIDEController').flatMap((c) => [0, 1].map((u) => ({ controllerKey: asNumber(c['key'])!, unitNumber: u }))).filter((s) => !taken.has(`${s.controllerKey}:${s.unitNumber}`));
+  return isos.map((fileName, i) => {
+    const backing = typed('VirtualCdromIsoBackingInfo', { fileName });
+    const drive = drives[i];
+    if (drive) return { operation: 'edit', device: typed('VirtualCdrom', { key: asNumber(drive['key']), deviceInfo: deviceInfoOf(drive), backing, connectable, controllerKey: asNumber(drive['controllerKey']), unitNumber: asNumber(drive['unitNumber']) }) };
+    const slot = free.shift();
+    if (!slot) throw new DriverError('the VM has no free IDE unit for another CD-ROM', 'unsupported');
+    return { operation: 'add', device: typed('VirtualCdrom', { key: -210 - i, backing, connectable, ...slot }) };
+  });
 }
 
 /**
@@ -197,18 +211,17 @@ function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapO
       controllerKey: -100, unitNumber: 0, capacityInKB: (a.rootDiskGiB ?? 8) * 1024 * 1024,
     }),
   });
-  if (a.isoPath) {
-    out.push({ operation: 'add', device: typed('VirtualIDEController', { key: -110, busNumber: 0 }) });
-    out.push({
-      operation: 'add',
-      device: typed('VirtualCdrom', {
-        key: -210,
-        backing: typed('VirtualCdromIsoBackingInfo', { fileName: a.isoPath }),
-        connectable: { startConnected: true, allowGuestControl: true, connected: true },
-        controllerKey: -110, unitNumber: 0,
-      }),
-    });
-  }
+  const isos = cdromsOf(a);
+  if (isos.length > 0) out.push({ operation: 'add', device: typed('VirtualIDEController', { key: -110, busNumber: 0 }) });
+  isos.forEach((fileName, i) => out.push({
+    operation: 'add',
+    device: typed('VirtualCdrom', {
+      key: -210 - i,
+      backing: typed('VirtualCdromIsoBackingInfo', { fileName }),
+      connectable: { startConnected: true, allowGuestControl: true, connected: true },
+      controllerKey: -110, unitNumber: i,
+    }),
+  }));
   if (a.network) out.push({ operation: 'add', device: nicDevice(details.nicAdapter ?? 'Vmxnet3', -300, networkBacking(ep, a.network)) });
   return out;
 }

@@ -242,6 +242,29 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect([...(await vcenterVms()).values()].filter((v) => !v.template)).toEqual([]);
   });
 
+  it('deploy from an ISO: a blank VM (CreateVM_Task) with the disk offering\'s root disk, the ISO in its first CD-ROM and the config drive in its second; Running', async () => {
+    const ostypeid = ((await t.call('listOsTypes', {})).body['ostype'] as { id: string }[])[0]!.id;
+    const iso = ((await t.call('registerIso', { name: 'vmw-iso', url: images.isoUrl, zoneid: z.zoneid, ostypeid })).body['iso'] as { id: string }[])[0]!;
+    for (let i = 0; i < 200 && !((await t.call('listIsos', { id: iso.id, isofilter: 'all' })).body['iso'] as { isready: boolean }[])[0]!.isready; i++) await new Promise((r) => setTimeout(r, 50));
+    const small = ((await t.call('listDiskOfferings', { name: 'Small' })).body['diskoffering'] as { id: string; disksize: number }[])[0]!;
+    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: iso.id, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-iso', diskofferingid: small.id });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const fromIso = (job['jobresult'] as { virtualmachine: Vm }).virtualmachine;
+    expect(fromIso.state).toBe('Running');
+    const made = (await vcenterVms()).get(fromIso.instancename)!;
+    expect(made.power).toBe('poweredOn');
+    const devices = asArray((await getProperties(admin, made.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+    const cds = devices.filter((d) => d.$type === 'VirtualCdrom').map((d) => asString(asObject(d['backing'])['fileName']));
+    expect(cds).toEqual([expect.stringMatching(/^\[LocalDS_\d\] kiln-images\/kiln-iso-.+\.iso$/), expect.stringMatching(/^\[LocalDS_\d\] kiln-images\/.+\.iso$/)]);
+    expect(devices.filter((d) => d.$type === 'VirtualDisk').map((d) => Number(d['capacityInKB']))).toEqual([small.disksize * 1024 * 1024]);
+    // A stop and start redefines it: the CD-ROMs keep their order.
+    await runJob('stopVirtualMachine', { id: fromIso.id, forced: 'true' });
+    expect((await runJob('startVirtualMachine', { id: fromIso.id })).job['jobstatus']).toBe(1);
+    const again = asArray((await getProperties(admin, made.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualCdrom').map((d) => asString(asObject(d['backing'])['fileName']));
+    expect(again).toEqual(cds);
+    expect((await runJob('destroyVirtualMachine', { id: fromIso.id, expunge: 'true' })).job['jobstatus']).toBe(1);
+  });
+
   it('a deploy that fails in vCenter (the network has no port group there) leaves the VM in Error and nothing in vCenter; destroy with expunge then removes it', async () => {
     const net = ((await t.call('createNetwork', { name: 'No Such Portgroup', zoneid: z.zoneid, guestiptype: 'L2' })).body['network'] as { id: string }).id;
     const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: net, name: 'vmw-fails' });

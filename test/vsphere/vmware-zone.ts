@@ -16,17 +16,28 @@ export type ApiCall = (command: string, params?: Record<string, string>) => Prom
 export const RAW_IMAGE = Buffer.alloc(1024 * 1024, 'kiln-vmware-template;');
 export const RAW_SHA256 = createHash('sha256').update(RAW_IMAGE).digest('hex');
 
-/** Serves RAW_IMAGE at /disk.img on 127.0.0.1 (the image store downloads it). */
-export async function imageServer(): Promise<{ url: string; close(): Promise<void> }> {
+/** An ISO 9660 image as Kiln's image check sees one (the CD001 volume descriptor at sector 16). */
+export const ISO_IMAGE = (() => {
+  const iso = Buffer.alloc(64 * 1024);
+  iso[32768] = 1;
+  iso.write('CD001', 32769, 'latin1');
+  return iso;
+})();
+
+/** Serves RAW_IMAGE at /disk.img and ISO_IMAGE at /boot.iso on 127.0.0.1 (the image store downloads them). */
+export async function imageServer(): Promise<{ url: string; isoUrl: string; close(): Promise<void> }> {
+  const files: Record<string, Buffer> = { '/disk.img': RAW_IMAGE, '/boot.iso': ISO_IMAGE };
   const server: Server = createServer((req, res) => {
-    if (req.url !== '/disk.img') {
+    const body = files[req.url ?? ''];
+    if (!body) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': RAW_IMAGE.length }).end(RAW_IMAGE);
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }).end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`, close: () => new Promise((r) => server.close(() => r())) };
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `${base}/disk.img`, isoUrl: `${base}/boot.iso`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 export interface VmwareZone {
