@@ -229,10 +229,30 @@ describe('attachVolume and detachVolume', () => {
     expect(apis[0]).toMatchObject({ vmstates: ['Created', 'Running', 'Stopped'], capabilities: ['volumes'] });
   });
 
+  it("decides by the host's published capability: a host without the volume facet is refused before any job", async () => {
+    const vm = await deployDemo(t, { name: 'no-facet-host' }, alice);
+    const v = await newVolume(alice, '1');
+    const hostId = (t.engine.db.prepare('SELECT host_id FROM vm_instances WHERE uuid=?').get(vm['id']) as { host_id: number }).host_id;
+    const caps = (t.engine.db.prepare('SELECT capabilities FROM hosts WHERE id=?').get(hostId) as { capabilities: string }).capabilities;
+    expect(JSON.parse(caps)).toMatchObject({ volumes: true });
+    t.engine.db.prepare('UPDATE hosts SET capabilities=? WHERE id=?').run(JSON.stringify({ ...JSON.parse(caps), volumes: false }), hostId);
+    try {
+      const before = dbFingerprint(t.engine);
+      const res = await t.call('attachVolume', { id: v.id, virtualmachineid: vm['id']! }, alice);
+      expect(res.status).toBe(431);
+      expect(String(res.body['errortext'])).toMatch(/^virtualmachineid: the hypervisor of host \S+ \(VM no-facet-host\) cannot attach, detach or resize data disks/);
+      expect(dbFingerprint(t.engine)).toBe(before);
+    } finally {
+      t.engine.db.prepare('UPDATE hosts SET capabilities=? WHERE id=?').run(caps, hostId);
+    }
+  });
+
   it('a host that refuses the attach leaves the volume as it was: not attached, no disk made', async () => {
     const vm = await deployDemo(t, { name: 'refusing-host' }, alice);
     const v = await newVolume(alice, '1');
     const disksBefore = diskNames(vm['id']!);
+    const row = () => JSON.stringify(t.engine.db.prepare('SELECT * FROM volumes WHERE uuid=?').get(v.id));
+    const rowBefore = row();
     t.engine.simulator.failNext('volume', { message: 'libvirt: unable to attach disk' });
     const failed = await job('attachVolume', { id: v.id, virtualmachineid: vm['id']! }, alice);
     expect(failed.status).toBe(530);
@@ -242,6 +262,7 @@ describe('attachVolume and detachVolume', () => {
     expect(after.virtualmachineid).toBeUndefined();
     expect(t.engine.simulator.world.disks[`${v.id}.qcow2`]).toBeUndefined();
     expect(diskNames(vm['id']!)).toEqual(disksBefore);
+    expect(row()).toBe(rowBefore);
     const events = (await t.call('listEvents', { type: 'VOLUME.ATTACH', level: 'ERROR' })).body['event'] as { description: string }[];
     expect(events.map((e) => e.description).join('\n')).toMatch(/attach to VM refusing-host failed, the volume is Allocated and not attached: libvirt: unable to attach disk/);
     // And a detach the host refuses leaves it attached.
