@@ -5,18 +5,25 @@
  * (pixels sampled, not blank); a shell started on tty1 from the serial console takes what is typed
  * into the canvas (the screen changes, and the command's file is read back on the serial console);
  * Ctrl+Alt+F2 from the key menu switches the guest to an empty virtual terminal and Ctrl+Alt+F1
- * back; pasted text arrives as keys (Shift for capitals); scaling to fit resizes the canvas.
+ * back; pasted text arrives as keys (Shift for capitals); scaling to fit resizes the canvas. An
+ * ISO (genisoimage, registered by http URL) is attached from the VM's actions and is in the running
+ * domain's CD-ROM drive on the host, then detached.
  *
  * Needs the KVM test hosts (test/kvm-hosts, /tmp/kiln-kvm/hosts.json); skips without them
  * unless KILN_REQUIRE_REAL=1.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { kvmHostsOrSkip } from '../helpers/kvm-zone.js';
+import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { HOSTS_JSON } from '../kvm/real-hosts.js';
 import { inPage, openUi, type UiSession } from './ui-helpers.js';
 
@@ -29,6 +36,9 @@ let kiln: KilnProcess;
 let browser: Browser | undefined;
 let ui: UiSession;
 let vmId: string | undefined;
+let isoId: string | undefined;
+let isoServer: Server | undefined;
+let isoDir: string | undefined;
 
 type Body = Record<string, unknown>;
 
@@ -142,6 +152,13 @@ describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Ch
     await ok('updateConfiguration', { name: 'instance.name', value: `G${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
     const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME });
     vmId = idOf(deployed, 'virtualmachine');
+    // An ISO to attach from the UI: made with genisoimage, served here, downloaded by the engine.
+    isoDir = mkdtempSync(join(tmpdir(), 'kiln-ui-iso-'));
+    writeFileSync(join(isoDir, 'README.TXT'), 'Kiln UI test ISO\n');
+    const iso = execFileSync('genisoimage', ['-quiet', '-V', 'KILN_UI', isoDir]);
+    isoServer = createServer((_req, res) => void res.writeHead(200, { 'content-length': String(iso.length) }).end(iso));
+    await new Promise<void>((resolve) => isoServer!.listen(0, '127.0.0.1', resolve));
+    isoId = idOf(await ok('registerIso', { name: 'ui-installer', url: `http://127.0.0.1:${(isoServer.address() as AddressInfo).port}/ui.iso`, zoneid: zone, ostypeid: os }), 'iso');
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
   }, 300_000);
@@ -152,6 +169,16 @@ describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Ch
       if (vmId && kiln) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
     } finally {
       await kiln?.stop();
+      isoServer?.close();
+      if (isoDir) rmSync(isoDir, { recursive: true, force: true });
+      // The pool copy the attach made (the hosts share the pool's directory).
+      if (isoId) {
+        try {
+          onHost('host1', 'virsh', 'vol-delete', '--pool', hosts!.poolName, `kiln-iso-${isoId}.iso`);
+        } catch {
+          /* never copied */
+        }
+      }
     }
   }, 300_000);
 
@@ -232,9 +259,30 @@ describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Ch
     await serialUntil(page, 'cat /tmp/vnc-pasted', /^Pasted-OK_5$/m);
   });
 
-  it('logged no CSP violation and no page error', async () => {
+  it('attaches an ISO from the VM actions: it is in the running domain\'s CD-ROM drive on the host; Detach ISO ejects it', async () => {
+    const { page } = ui;
+    const instance = ((await call('listVirtualMachines', { id: vmId! })).body['virtualmachine'] as { instancename: string }[])[0]!.instancename;
+    const hdc = () => onHost('host1', 'virsh', 'domblklist', instance).split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'hdc')?.[1];
+    await expect.poll(async () => ((await call('listIsos', { id: isoId! })).body['iso'] as { isready: boolean }[])[0]!.isready, { timeout: 30_000 }).toBe(true);
+    const actions = page.getByRole('toolbar', { name: `Actions for ${VM_NAME}` });
+    await actions.getByRole('button', { name: 'Attach ISO…', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Attach an ISO to ${VM_NAME}` });
+    await dialog.getByLabel('ISO').selectOption({ label: 'ui-installer' });
+    await ui.shot('kvm-attach-iso-dialog');
+    await dialog.getByRole('button', { name: 'Attach ISO', exact: true }).click();
+    await expect.poll(() => hdc(), { timeout: 60_000 }).toMatch(new RegExp(`/kiln-iso-${isoId}\\.iso$`));
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    await expect.poll(() => page.locator('.tab-panel').innerText(), { timeout: 30_000 }).toContain('ui-installer');
+    await ui.shot('kvm-iso-attached');
+
+    await actions.getByRole('button', { name: 'Detach ISO', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Detach ISO', exact: true }).click();
+    await expect.poll(() => hdc(), { timeout: 60_000 }).toBe('-');
+    await expect.poll(() => actions.getByRole('button', { name: 'Attach ISO…', exact: true }).count(), { timeout: 30_000 }).toBe(1);
+  });
+
+  it('logged no CSP violation and no page error', () => {
     expect(ui.cspViolations).toEqual([]);
     expect(ui.pageErrors).toEqual([]);
-    expect(await inPage<string>(ui.page, 'location.hash')).toBe(`#/vms/${vmId}/console`);
   });
 });

@@ -23,6 +23,8 @@ export interface VmAction {
   opens?: 'console' | 'affinity' | VmDialogKind;
   /** Offered only when listApis lists this parameter of the command for the caller (admin-only placement). */
   needsParam?: string;
+  /** Offered only when the VM's record says the action can apply (an ISO to detach, an empty drive to fill). */
+  when?: (vm: Vm) => boolean;
 }
 
 const listNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
@@ -45,6 +47,11 @@ export const VM_ACTIONS: VmAction[] = [
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
     confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,
   },
+  { id: 'attach-iso', label: 'Attach ISO…', command: 'attachIso', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'attach-iso', when: (vm) => !vm.isoid },
+  {
+    id: 'detach-iso', label: 'Detach ISO', command: 'detachIso', params: (vm) => ({ virtualmachineid: vm.id }), when: (vm) => !!vm.isoid,
+    confirm: (names) => `Eject the ISO from the CD-ROM drive of ${listNames(names)}?`,
+  },
   { id: 'reset-ssh-key', label: 'Reset SSH keys…', command: 'resetSSHKeyForVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'reset-ssh-key' },
   { id: 'affinity', label: 'Affinity groups…', command: 'updateVMAffinityGroup', params: (vm) => ({ id: vm.id }), opens: 'affinity' },
   { id: 'recover', label: 'Recover', command: 'recoverVirtualMachine', params: (vm) => ({ id: vm.id }) },
@@ -60,7 +67,7 @@ export const VM_ACTIONS: VmAction[] = [
 
 /** The actions offered for this VM in its current state. */
 export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>): VmAction[] {
-  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state) && (!action.needsParam || hasParam(apis, action.command, action.needsParam)));
+  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state) && (!action.needsParam || hasParam(apis, action.command, action.needsParam)) && (action.when?.(vm) ?? true));
 }
 
 /** The bulk actions the caller may use, whatever the states of the selected VMs. */

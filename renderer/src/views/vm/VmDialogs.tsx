@@ -5,6 +5,7 @@ import { MigrateDialog } from './MigrateDialog';
 import { RestoreDialog } from './RestoreDialog';
 import { StartOnDialog } from './StartOnDialog';
 import { ResetSshKeyDialog } from './ResetSshKeyDialog';
+import { AttachIsoDialog } from './AttachIsoDialog';
 
 export function VmDialogs() {
   const { vm, kind, close } = useVmDialog();
@@ -14,5 +15,6 @@ export function VmDialogs() {
   if (kind === 'migrate') return <MigrateDialog key={key} vm={vm} onClose={close} />;
   if (kind === 'restore') return <RestoreDialog key={key} vm={vm} onClose={close} />;
   if (kind === 'reset-ssh-key') return <ResetSshKeyDialog key={key} vm={vm} onClose={close} />;
+  if (kind === 'attach-iso') return <AttachIsoDialog key={key} vm={vm} onClose={close} />;
   return <StartOnDialog key={key} vm={vm} onClose={close} />;
 }
