@@ -559,6 +559,12 @@ export interface ImportFacet {
    * 'invalid' for one); undefined when the pool has no such volume. Absent where unsupported.
    */
   poolDisk?(name: string, pool?: string): Promise<{ name: string; pool: string; capacityBytes: number; format: string } | undefined>;
+  /**
+   * unmanageVirtualMachine: drops the marks Kiln itself put on the VM that make the host act on it
+   * for Kiln (KVM: Kiln's <metadata> element, whose HA flag the host's isolation watchdog obeys),
+   * and nothing else: devices, disks and power stay as they are. Absent: nothing to drop.
+   */
+  release?(vm: Ref): Promise<void>;
 }
 
 /** What adopt() tells the engine to store. */

@@ -17,6 +17,8 @@ export interface ImportHost {
   /** A volume of POOL by name (storage.ts findVolume), and the host's default pool. */
   findVolume(pool: string, name: string): Promise<{ name: string; path: string; format: string; capacityBytes: number } | undefined>;
   readonly defaultPool: string;
+  /** Removes Kiln's metadata element from the domain (live and persistent). */
+  dropKilnMetadata(vm: string): Promise<void>;
 }
 
 /** A volume name as libvirt keeps one in a dir pool: one path segment, no "." or "..". */
@@ -62,6 +64,7 @@ export function kvmImport(host: ImportHost): ImportFacet {
   return {
     list,
     inspect,
+    release: (vm) => host.dropKilnMetadata(vm),
     async poolDisk(name, pool = host.defaultPool) {
       if (!VOLUME_NAME.test(name)) throw new DriverError(`${JSON.stringify(name)} is not a volume name in a storage pool (letters, digits and . _ + -; never a path)`, 'invalid');
       const volume = await host.findVolume(pool, name);

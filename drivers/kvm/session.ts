@@ -31,7 +31,7 @@ import { kvmVolumes } from './volumes.js';
 import { kvmBackup } from './backup.js';
 import { openConsole } from './console.js';
 import { kvmImport } from './import.js';
-import { buildDomainXml, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
+import { buildDomainXml, KILN_NS, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
@@ -182,6 +182,12 @@ export class KvmSession implements HostSession {
       inventory: () => this.inventory(),
       findVolume: (pool, name) => findVolume(this.pools, pool, name),
       defaultPool: this.options.pool,
+      dropKilnMetadata: async (vm) => {
+        // --live only while it runs (a shut-off domain has no live definition); absent metadata is fine.
+        const live = (await this.powerState(vm)) === 'Running' ? ['--live'] : [];
+        const result = await this.virsh.tryRun(['metadata', '--domain', vm, '--uri', KILN_NS, '--remove', '--config', ...live]);
+        if (result.code !== 0 && !/metadata not found|no metadata|Requested metadata element is not present/i.test(result.stderr)) throw virshError(result.stderr, `cannot remove Kiln's metadata from ${vm}`);
+      },
     }));
   }
   private importFacet: ImportFacet | undefined;

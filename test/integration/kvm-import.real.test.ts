@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
+import { KILN_NS } from '../../drivers/kvm/domain-xml.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -22,6 +23,8 @@ const tag = (process.pid % 256).toString(16).padStart(2, '0');
 const macs = [`52:54:00:4b:${tag}:01`, `52:54:00:4b:${tag}:02`];
 
 const virsh = (...args: string[]) => onHost('host1', 'virsh', ...args);
+/** Domains Kiln made and then unmanaged: Kiln no longer removes them, so the test does. */
+const kilnMade: string[] = [];
 const inactiveXml = () => virsh('dumpxml', '--inactive', name);
 
 function domainXml(storage: string): string {
@@ -61,6 +64,9 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
       for (const id of z.t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id IS NULL AND removed IS NULL`).pluck().all() as string[]) await z.t.call('deleteVolume', { id });
     }
     // Whatever Kiln did not remove (a failed test) goes by hand.
+    for (const d of kilnMade) {
+      onHost('host1', 'sh', '-c', `for p in $(virsh domblklist --details ${d} | awk '$2=="disk"||$2=="cdrom" {print $4}'); do [ "$p" = - ] || echo "$p"; done > /tmp/.kiln-e-vols-${d}; virsh destroy ${d} >/dev/null 2>&1; virsh undefine ${d} >/dev/null 2>&1; for p in $(cat /tmp/.kiln-e-vols-${d}); do virsh vol-delete "$p" >/dev/null 2>&1; done; rm -f /tmp/.kiln-e-vols-${d}; true`);
+    }
     const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | awk 'NR>2 {print $1}' | grep -e ${name} -e kiln-cfg- ; true`).trim();
     onHost('host1', 'sh', '-c', `virsh destroy ${name} >/dev/null 2>&1; virsh undefine ${name} >/dev/null 2>&1; for v in ${volumes.join(' ')}; do virsh vol-delete --pool ${hosts!.poolName} $v >/dev/null 2>&1; done; true`);
     await z?.t.close();
@@ -69,6 +75,7 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
     expect(left).toBe('');
   }, 120_000);
 
+  const unmanagedNamed = async (vm: string) => ((await z.t.call('listUnmanagedInstances', { clusterid: z.clusterid, name: vm })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
   const unmanaged = async () => ((await z.t.call('listUnmanagedInstances', { clusterid: z.clusterid, name })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
 
   it('lists the hand-made domain with its disks, NICs and OS, and imports it; stop and start keep its definition', async () => {
@@ -117,6 +124,20 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
       'datadiskofferinglist[0].disk': 'vdb', 'datadiskofferinglist[0].diskOffering': (z.t.engine.db.prepare('SELECT uuid FROM disk_offerings LIMIT 1').get() as { uuid: string }).uuid,
     });
     expect(again['jobresult']).toMatchObject({ virtualmachine: { state: 'Running' } });
+  }, 120_000);
+
+  it("unmanage of a Kiln-made HA VM drops Kiln's metadata (the isolation watchdog's HA flag) and nothing else; the domain keeps running", async () => {
+    const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, hostid: z.hostIds['host1']!, name: 'ha-leaver' });
+    const vm = (job['jobresult'] as { virtualmachine: { id: string; instancename: string } }).virtualmachine;
+    kilnMade.push(vm.instancename);
+    expect(virsh('metadata', '--domain', vm.instancename, '--uri', KILN_NS)).toContain('highAvailability>true<');
+    const devices = () => [virsh('domblklist', vm.instancename), virsh('domiflist', vm.instancename)].join('\n');
+    const before = devices();
+    expect((await z.t.run('unmanageVirtualMachine', { id: vm.id }))['jobstatus']).toBe(1);
+    expect(virsh('domstate', vm.instancename).trim()).toBe('running');
+    expect(devices()).toBe(before);
+    expect(onHost('host1', 'sh', '-c', `virsh metadata --domain ${vm.instancename} --uri ${KILN_NS} --config >/dev/null 2>&1 && echo present || echo gone`).trim()).toBe('gone');
+    expect(await unmanagedNamed(vm.instancename)).toMatchObject([{ name: vm.instancename, powerstate: 'PowerOn' }]);
   }, 120_000);
 
   it('importVm from a qcow2 in the pool (importsource=shared): named by its volume, never a path; the VM boots from it', async () => {

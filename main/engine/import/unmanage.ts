@@ -10,7 +10,7 @@ import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
-import type { VmRow, VolumeRow } from '../vm/rows.js';
+import { vmRef, type VmRow, type VolumeRow } from '../vm/rows.js';
 import { forgetConfigDrive } from '../metadata/delivery.js';
 
 /** R39: why VM cannot be unmanaged, or undefined. Each reason names the parameter for a 431. */
@@ -40,9 +40,13 @@ function volumeSnapshotCount(engine: Engine, vmId: number): number {
   return count;
 }
 
-export function unmanageVm(engine: Engine, caller: Caller, vm: VmRow): void {
+export async function unmanageVm(engine: Engine, caller: Caller, vm: VmRow): Promise<void> {
   const refusal = unmanageRefusal(engine, vm);
   if (refusal) throw ApiError.param(refusal);
+  // First the host (nothing is written if it refuses): the marks that make it act for Kiln go,
+  // so e.g. a KVM host's isolation watchdog no longer powers off a VM Kiln has forgotten.
+  const session = await engine.hosts.session((vm.host_id ?? vm.last_host_id)!);
+  await session.import?.release?.(vmRef(vm));
   const db = engine.db;
   const preserveNics = engine.settings.bool('unmanage.vm.preserve.nics', vm.zone_id);
   db.transaction(() => {

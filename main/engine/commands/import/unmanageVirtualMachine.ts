@@ -21,7 +21,7 @@ export default defineCommand({
       instanceId: vm.uuid,
       queueKey: `vm:${vm.id}`,
       run: async () => {
-        unmanageVm(ctx.engine, ctx.caller, ctx.engine.vms.get(vm.id));
+        await unmanageVm(ctx.engine, ctx.caller, ctx.engine.vms.get(vm.id));
         return { details: `VM ${vm.display_name} is no longer managed by Kiln; it stays on the hypervisor as ${vm.internal_name}` };
       },
     };
