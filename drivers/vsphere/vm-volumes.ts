@@ -39,7 +39,11 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): 
     if (!datastore) throw new DriverError(`no datastore for volume ${disk.name}`, 'not-found');
     return `[${datastore}] ${disk.name}`;
   };
-  const diskWith = (devices: Device[], file: string): Device | undefined => devices.find((d) => d.$type === 'VirtualDisk' && asString(asObject(d['backing'])['fileName']) === file);
+  /** The VM's disk with that file, else (a root disk, which lives in the VM's folder) the one of that device key. */
+  const diskWith = (devices: Device[], file: string, ref?: Ref): Device | undefined => {
+    const disks = devices.filter((d) => d.$type === 'VirtualDisk');
+    return disks.find((d) => asString(asObject(d['backing'])['fileName']) === file) ?? (ref !== undefined ? disks.find((d) => String(asNumber(d['key'])) === ref) : undefined);
+  };
   const reconfigure = (vm: MoRef, doing: string, change: SoapObject) => mapped(`${doing} (${labelOf(vm)})`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: [change] })));
 
   return {
@@ -83,7 +87,7 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): 
       if (options.vm === undefined) throw new DriverError(`vSphere resizes a disk through the VM that holds it; attach volume ${disk.name} to a VM first`, 'unsupported');
       const vm = vmOf(options.vm);
       ep.assertReachable(`resizing a disk of ${labelOf(vm)}`);
-      const found = diskWith(await devicesOf(vm), await fileOf(vm, disk));
+      const found = diskWith(await devicesOf(vm), await fileOf(vm, disk), disk.ref);
       if (!found) throw new DriverError(`${labelOf(vm)} has no disk ${disk.name}`, 'not-found');
       const file = asString(asObject(found['backing'])['fileName'])!;
       const kb = Math.ceil(sizeBytes / 1024);

@@ -1,9 +1,9 @@
 /**
  * Data volumes on a real KVM host (issue 12): a volume attached live is seen by the busybox guest
  * (/sys/block over the serial console), grows live, and is detached live; attached to the stopped
- * VM it is in the guest from its next boot; the VM expunged, it stays (detached, its file kept);
- * deleted, its file leaves the shared pool. Uses host1
- * of the default host set and removes every domain and volume it made.
+ * VM and shrunk (shrinkok), the guest sees it at the smaller size from its next boot; the VM
+ * expunged, the volume stays (detached, its file kept); deleted, its file leaves the shared pool.
+ * Uses host1 of the default host set and removes every domain and volume it made.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ describe.skipIf(!hosts)('data volumes on a real KVM host', () => {
     await z.t.close();
   }, 120_000);
 
-  it('attaches live (the guest sees vdb), grows it live, detaches live, attaches into the stopped VM (there at the next boot), outlives the VM, and deletes the disk', async () => {
+  it('attaches live (the guest sees vdb), grows it live, detaches live, attaches into the stopped VM and shrinks it there (the guest boots with it), outlives the VM, and deletes the disk', async () => {
     const vm = ((await ok('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, name: 'kvm-volumes' }))['virtualmachine'] as { id: string });
     const row = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').get(vm.id) as { internal_name: string };
     const domain = row.internal_name;
@@ -75,9 +75,12 @@ describe.skipIf(!hosts)('data volumes on a real KVM host', () => {
     await ok('stopVirtualMachine', { id: vm.id });
     expect(((await ok('attachVolume', { id: volume.id, virtualmachineid: vm.id }))['volume'] as { state: string })).toMatchObject({ state: 'Ready' });
     expect(onHost('host1', 'virsh', 'domblklist', '--inactive', domain)).toMatch(/vdb/);
+    // Shrunk while the VM is off (shrinkok): the guest boots with the smaller disk.
+    expect(((await ok('resizeVolume', { id: volume.id, size: '1', shrinkok: 'true' }))['volume'] as { size: number }).size).toBe(GiB);
     await ok('startVirtualMachine', { id: vm.id });
     tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm.id));
     await tap.waitFor(/KILN-GUEST-READY .*disks=\S*vdb/);
+    await tap.run('cat /sys/block/vdb/size', new RegExp(`^${GiB / 512}\\r?$`, 'm'));
     tap.close();
 
     // The VM goes, its data disk stays (not named in volumeids): detached, Ready, its file in the pool.

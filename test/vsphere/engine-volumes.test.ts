@@ -80,6 +80,14 @@ describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim',
     expect(((await t.call('listVolumes', { id: volume.id })).body['volume'] as { size: number; state: string }[])[0]).toMatchObject({ size: 2 * GiB, state: 'Ready' });
   });
 
+  it('grows the root disk too (found by its device key: it lives in the VM\'s folder)', async () => {
+    const root = ((await t.call('listVolumes', { virtualmachineid: vm.id, type: 'ROOT' })).body['volume'] as { id: string }[])[0]!;
+    const before = (await vcenterDisks()).filter((d) => !d.file.endsWith(` ${volume.id}.vmdk`));
+    expect(before).toHaveLength(1);
+    expect(((await ok('resizeVolume', { id: root.id, size: '3' }))['volume'] as { size: number }).size).toBe(3 * GiB);
+    expect((await vcenterDisks()).find((d) => d.file === before[0]!.file)?.kb).toBe((3 * GiB) / 1024);
+  });
+
   it('detaches it (gone from the VM, the file kept), and the expunged VM leaves it behind; deleteVolume removes the file', async () => {
     const file = (await ours())!.file;
     await ok('detachVolume', { id: volume.id });
