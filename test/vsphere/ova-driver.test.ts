@@ -13,7 +13,7 @@ import type { Endpoint, HostSession, VmSpec } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import type { VsphereEndpoint } from '../../drivers/vsphere/endpoint.js';
 import { describeOva, parseOvf } from '../../drivers/vsphere/ova/index.js';
-import { MoRef, asArray, asObject, getProperties, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { MoRef, asArray, asObject, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { buildOva, fixtureOvf } from '../helpers/ova-fixture.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -124,6 +124,16 @@ describe.skipIf(!available)('importing an OVA on vcsim', () => {
     expect(await host.powerState(small.ref)).toBe('Stopped');
     await host.destroy(small.ref);
     await host.destroy(large.ref);
+  });
+
+  it('an import cancelled during the upload aborts the lease and leaves no VM behind', async () => {
+    // Read from vcsim itself, not the driver's cache (which only learns of a VM the import finished).
+    const names = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((v) => String(v.props['name']));
+    const before = await names();
+    const cancel = new AbortController();
+    cancel.abort();
+    await expect(host.define(spec('ova-cancelled', { option: 'small', properties: {}, networks: { Management: 'VM Network', Data: 'VM Network' } }), { signal: cancel.signal })).rejects.toThrow(/uploading kiln-appliance-disk1\.vmdk/);
+    expect(await names()).toEqual(before);
   });
 
   it('a network vCenter does not have fails the import and leaves no VM behind', async () => {

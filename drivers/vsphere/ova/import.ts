@@ -135,6 +135,8 @@ export async function importAppliance(ep: VsphereEndpoint, a: ImportArgs): Promi
     await mapped(`reading ${a.name}`, () => ep.cache.admit(made));
     return made;
   } catch (e) {
+    // The VM exists from ImportVApp on (vcsim makes it at once); a failure before the lease said which one still removes it.
+    entity ??= await ep.read(lease, ['info']).then((p) => asMoRef(asObject(p['info'])['entity']), () => undefined);
     await ep.client.call('HttpNfcLeaseAbort', lease).catch(() => undefined);
     if (entity) {
       const orphan = entity;
