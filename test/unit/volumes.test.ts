@@ -407,6 +407,31 @@ describe('after a restart', () => {
   });
 });
 
+describe('a disk lives in one cluster\'s storage', () => {
+  it('a Ready volume joins only a VM of its cluster, nor a never-started VM when the zone has another cluster', async () => {
+    const podid = (t.engine.db.prepare('SELECT uuid FROM pods LIMIT 1').get() as { uuid: string }).uuid;
+    const other = ((await t.call('addCluster', { zoneid: ids.zoneid, podid, clustername: 'Other Cluster', hypervisor: 'Simulator' })).body['cluster'] as { id: string }).id;
+    expect((await t.call('addHost', { zoneid: ids.zoneid, podid, clusterid: other, hypervisor: 'Simulator', url: 'simulator://sim-other' })).status).toBe(200);
+    const home = await deployDemo(t, { name: 'disk-home', clusterid: (t.engine.db.prepare(`SELECT uuid FROM clusters WHERE name='Demo Cluster'`).get() as { uuid: string }).uuid });
+    const away = await deployDemo(t, { name: 'disk-away', clusterid: other });
+    const fresh = await deployDemo(t, { name: 'disk-fresh', startvm: 'false' });
+    const v = await newVolume(t.admin, '1', 'cluster-bound');
+    expect((await job('attachVolume', { id: v.id, virtualmachineid: home['id']! })).status).toBe(200);
+    expect((await job('detachVolume', { id: v.id })).volume).toMatchObject({ state: 'Ready' });
+    const before = dbFingerprint(t.engine);
+    const refusals: [string, RegExp][] = [
+      [away['id']!, /^virtualmachineid: the disk of volume cluster-bound is in the storage of cluster Demo Cluster; VM disk-away is in cluster Other Cluster/],
+      [fresh['id']!, /^virtualmachineid: VM disk-fresh has not been started yet, and the disk of volume cluster-bound is in the storage of cluster Demo Cluster only/],
+    ];
+    for (const [vm, text] of refusals) {
+      const res = await t.call('attachVolume', { id: v.id, virtualmachineid: vm });
+      expect(res.status).toBe(431);
+      expect(String(res.body['errortext'])).toMatch(text);
+    }
+    expect(dbFingerprint(t.engine)).toBe(before);
+  });
+});
+
 /** A backup of the VM, in whichever backups table this Kiln has (helper G's, or a minimal one). */
 function addBackup(vmUuid: string): number {
   const db = t.engine.db;

@@ -148,7 +148,8 @@ export class VolumeService {
         this.db.prepare('UPDATE volumes SET state=? WHERE id=?').run(before, claimed.id);
       }
     } catch (error) {
-      this.db.prepare('UPDATE volumes SET vm_id=NULL, device_id=0, attached=NULL, state=? WHERE id=?').run(before, claimed.id);
+      // As it was: a volume never made has no path until an attach gives it one.
+      this.db.prepare(`UPDATE volumes SET vm_id=NULL, device_id=0, attached=NULL, state=?, path=CASE WHEN ?='Allocated' AND host_id IS NULL THEN NULL ELSE path END WHERE id=?`).run(before, before, claimed.id);
       this.failed('VOLUME.ATTACH', caller, claimed, `attach to VM ${vm.display_name} failed, the volume is ${before} and not attached: ${errorText(error)}`, jobUuid);
       throw error;
     }
@@ -316,10 +317,18 @@ export class VolumeService {
   /** A Ready disk lives in one cluster's storage: it joins only a VM of that cluster. */
   private requireSameStorage(volume: DataVolumeRow, vm: VmRow): void {
     if (volume.state !== 'Ready' || volume.host_id === null) return;
-    const vmHost = vm.host_id ?? vm.last_host_id;
-    if (vmHost === null) return;
     const clusterOf = (hostId: number) => this.db.prepare('SELECT c.id, c.name, c.hypervisor FROM hosts h JOIN clusters c ON c.id=h.cluster_id WHERE h.id=?').get(hostId) as { id: number; name: string; hypervisor: string };
     const disk = clusterOf(volume.host_id);
+    const vmHost = vm.host_id ?? vm.last_host_id;
+    if (vmHost === null) {
+      // Never started: its first start may place it in a cluster that does not see the disk (and
+      // would make an empty one there), unless the zone has no other cluster.
+      const others = this.db.prepare('SELECT COUNT(*) AS n FROM clusters WHERE zone_id=? AND removed IS NULL AND id<>?').get(vm.zone_id, disk.id) as { n: number };
+      if (others.n > 0 && vm.cluster_id !== disk.id) {
+        throw ApiError.param(`virtualmachineid: VM ${vm.display_name} has not been started yet, and the disk of volume ${volume.name} is in the storage of cluster ${disk.name} only; start the VM first, or attach a volume not yet used`);
+      }
+      return;
+    }
     const vmCluster = clusterOf(vmHost);
     if (disk.id !== vmCluster.id) {
       throw ApiError.param(`virtualmachineid: the disk of volume ${volume.name} is in the storage of cluster ${disk.name}; VM ${vm.display_name} is in cluster ${vmCluster.name}`);
