@@ -2,8 +2,8 @@
  * ISOs with Debian's `cs` client against a real `kiln serve` on the simulator: an ISO made with
  * genisoimage is registered by http URL (registerIso) and downloaded into the image store, a blank
  * VM is deployed from it with a disk offering (R6), the ISO is detached and attached again while
- * the VM runs (the simulated host's definition follows), and each refusal is a 431 naming its
- * parameter with nothing written.
+ * the VM runs (the simulated host's definition follows), each refusal is a 431 naming its
+ * parameter with nothing written, and the VM, its ISO detached, is still restored from an ISO.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -198,5 +198,16 @@ describe('cs: ISOs (registerIso, deploy from an ISO, attachIso, detachIso) again
     expect(simulatedIso(userInstance)).toBeUndefined();
     expect((await cs(['startVirtualMachine', `id=${userVm.id}`], asUser)).code).toBe(0);
     expect(simulatedIso(userInstance)).toBe(`kiln-iso-${publicIso}.iso`);
+  });
+
+  it('restores a VM installed from an ISO after the ISO was detached: from an ISO, never a template', async () => {
+    const vm = ((await cs(['listVirtualMachines', `id=${ids['vm']}`])).json['virtualmachine'] as Record<string, unknown>[])[0]!;
+    expect(vm['isoid']).toBeUndefined();
+    const fromTemplate = await cs(['restoreVirtualMachine', `virtualmachineid=${ids['vm']}`, `templateid=${ids['template']}`]);
+    expect(errorOf(fromTemplate)).toMatchObject({ errorcode: 431, errortext: 'templateid: a VM made from an ISO can only be restored from an ISO' });
+    const restored = await cs(['restoreVirtualMachine', `virtualmachineid=${ids['vm']}`, `templateid=${ids['iso']}`]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.json['virtualmachine']).toMatchObject({ state: 'Running', isoid: ids['iso'] });
+    expect((restored.json['virtualmachine'] as Record<string, unknown>)['templateid']).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
 import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
 import { stageImages } from '../images/staging.js';
+import { madeFromIso } from './vm-iso.js';
 
 /** States in which guest-visible settings may change (updateVirtualMachine declares them per parameter). */
 export const STOPPED_STATES = ['Stopped', 'Created'];
@@ -209,7 +210,7 @@ export async function restoreVm(engine: Engine, caller: Caller, vm: VmRow, templ
   const currentImageId = vm.template_id ?? vm.iso_id;
   const image = template ?? (currentImageId !== null ? (engine.db.prepare('SELECT * FROM templates WHERE id=?').get(currentImageId) as TemplateRow) : undefined);
   if (!image) throw ApiError.param('templateid: the VM has no image to restore from; give templateid');
-  const wasIso = vm.iso_id !== null && vm.template_id === null;
+  const wasIso = madeFromIso(vm);
   if (template && template.is_iso === 1 && !wasIso) throw ApiError.param('templateid: the VM was created from a template; it can be restored from a template, not an ISO');
   if (template && template.is_iso === 0 && wasIso) throw ApiError.param('templateid: the VM was created from an ISO; it can be restored from an ISO, not a template');
   const wasRunning = vm.state === 'Running';

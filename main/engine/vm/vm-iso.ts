@@ -14,6 +14,14 @@ import { requireImageReady } from '../images/readiness.js';
 import { stageImages } from '../images/staging.js';
 import { vmRef, type TemplateRow, type VmRow } from './rows.js';
 
+/**
+ * Whether VM was deployed from an ISO (R6): it has no template. Not whether an ISO is in its drive
+ * now: a VM installed from an ISO keeps being one after the ISO is detached (restore takes an ISO).
+ */
+export function madeFromIso(vm: Pick<VmRow, 'template_id'>): boolean {
+  return vm.template_id === null;
+}
+
 /** The states in which the drive can change: CloudStack's (Running or Stopped). */
 export const ISO_STATES = ['Running', 'Stopped'];
 

@@ -6,6 +6,7 @@ import { vmJob } from '../../vm/vm-job.js';
 import type { TemplateRow } from '../../vm/rows.js';
 import { requireNoSnapshots } from '../../vm/vm-snapshots.js';
 import { requireImageReady } from '../../images/readiness.js';
+import { madeFromIso } from '../../vm/vm-iso.js';
 import { IMPORT_TEMPLATE_NAME, isImportTemplate } from '../../import/import-template.js';
 
 const RESTORABLE = ['Running', 'Stopped', 'Created'];
@@ -30,7 +31,7 @@ export default defineCommand({
     // R44: an imported VM's dummy template has no image to restore from.
     const current = vm.template_id !== null ? (engine.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
     if (isImportTemplate(template ?? current)) throw ApiError.param(`templateid: VM ${vm.display_name} was imported without a template; its ${IMPORT_TEMPLATE_NAME} template cannot be restored to, so give a templateid`);
-    const wasIso = vm.iso_id !== null && vm.template_id === null;
+    const wasIso = madeFromIso(vm);
     requireNoSnapshots(engine, vm, 'virtualmachineid');
     if (template && (template.is_iso === 1) !== wasIso) throw ApiError.param(`templateid: a VM made from ${wasIso ? 'an ISO' : 'a template'} can only be restored from ${wasIso ? 'an ISO' : 'a template'}`);
     return vmJob(ctx, vm, (job) => restoreVm(engine, caller, engine.vms.get(vm.id), template, job));

@@ -15,8 +15,8 @@ import { useSubmit } from '../../components/use-submit';
 
 export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
   const name = vm.displayname || vm.name;
-  // The engine's own test for "made from an ISO": an ISO and no template.
-  const fromIso = vm.templateid === undefined && vm.isoid !== undefined;
+  // The engine's own test for "made from an ISO": no template (the ISO may have been detached since).
+  const fromIso = vm.templateid === undefined;
   const kind = fromIso ? 'ISO' : 'template';
   const current = fromIso ? vm.isoname : vm.templatename;
   const currentId = fromIso ? vm.isoid : vm.templateid;
