@@ -76,12 +76,14 @@ func (o *vmOps) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) 
 			body.Fault_ = simulator.Fault("", f)
 			return
 		}
-		boot := vm.Runtime.BootTime
+		// vcsim's PowerOnVM_Task sets only summary.runtime.bootTime (runtime.bootTime stays nil), so
+		// that one tells a power cycle since: a guest powered off and on again meanwhile is not shut down.
+		boot := vm.Summary.Runtime.BootTime
 		go func() {
 			time.Sleep(o.d.opts.shutdownTime)
 			simulator.Map.WithLock(vm, func() {
 				// Someone else powered it off, or it was reset, meanwhile: nothing to do.
-				if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || !sameTime(vm.Runtime.BootTime, boot) {
+				if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || !sameTime(vm.Summary.Runtime.BootTime, boot) {
 					return
 				}
 				simulator.Map.Update(vm, []types.PropertyChange{

@@ -121,7 +121,7 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
     expect(String(jobTask(run.jobid)), 'run.jobid #2').toMatch(/^Task:/);
     expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
-    await runJob('startVirtualMachine', { id: vm.id });
+    expect((await runJob('startVirtualMachine', { id: vm.id })).job['jobstatus']).toBe(1);
     // Forced: no guest shutdown at all, even with Tools.
     await setTools(ref, true);
     await t.call('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
@@ -133,7 +133,7 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect(await vmOf(vm.id)).toMatchObject({ state: 'Stopped' });
     expect((await vcenterVms()).get(vm.instancename)?.power).toBe('poweredOff');
     // Start, then reboot: RebootGuest with Tools (a new boot time, still Running).
-    await runJob('startVirtualMachine', { id: vm.id });
+    expect((await runJob('startVirtualMachine', { id: vm.id })).job['jobstatus']).toBe(1);
     await setTools(ref, true);
     const boot = async () => asString((await getProperties(admin, new MoRef('VirtualMachine', ref), ['runtime.bootTime']))['runtime.bootTime']);
     const before = await boot();
@@ -226,11 +226,16 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     expect(left).toEqual([]);
   });
 
-  it('deploy with a disk offering: the data disk is made on the clone (two disks in vCenter), its volume Ready; destroy with expunge removes VM and files', async () => {
+  it('deploy with a disk offering: the data disk is made on the clone (two disks in vCenter), its volume Ready; the vCenter name follows R3 with vm.instancename.flag; destroy with expunge removes VM and files', async () => {
     const small = ((await t.call('listDiskOfferings', { name: 'Small' })).body['diskoffering'] as { id: string; disksize: number }[])[0]!;
-    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-data', diskofferingid: small.id });
+    await t.call('updateConfiguration', { name: 'vm.instancename.flag', value: 'true' });
+    const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-data', displayname: 'Web <Server> 1', diskofferingid: small.id });
+    await t.call('updateConfiguration', { name: 'vm.instancename.flag', value: 'false' });
     expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
     const data = (job['jobresult'] as { virtualmachine: Vm }).virtualmachine;
+    // R3: i-<user>-<vm>-<display name as a label>, and vCenter holds exactly that name.
+    expect(data.instancename).toMatch(/^i-\d+-\d+-Web-Server-1$/);
+    expect((await vcenterVms()).has(data.instancename)).toBe(true);
     const clone = (await vcenterVms()).get(data.instancename)!;
     const disks = asArray((await getProperties(admin, clone.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk');
     expect(disks.length).toBe(2);
