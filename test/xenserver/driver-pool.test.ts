@@ -115,6 +115,39 @@ describe('XenServer driver: the pool', () => {
     await session.destroy(made.ref, { removeDisks: 'all' });
   });
 
+  it('a migration xapi fails leaves the VM running where it was, and that host still its home once it halts', async () => {
+    const [a, b] = sim.info.hosts.map((h) => ep.host(h.ref));
+    const made = await a!.define(spec('i-2-14-nomove'));
+    await a!.start(made.ref);
+    await sim.control('vm-tools', { vm: made.ref, tools: true });
+    await sim.fault('Async.VM.pool_migrate', { error: ['INTERNAL_ERROR', 'migration stream broke'], count: 1 });
+    const request = { vm: made.ref, spec: spec('i-2-14-nomove'), live: true };
+    const e = await a!.migration!.perform(request, await b!.migration!.prepare(request)).catch((x: unknown) => x);
+    expect(e).toMatchObject({ category: 'failed', message: expect.stringContaining('INTERNAL_ERROR [migration stream broke]') });
+    expect(await a!.powerState(made.ref)).toBe('Running');
+    expect(await b!.powerState(made.ref)).toBe('Missing');
+    await a!.stop(made.ref, { forced: true });
+    expect(await a!.powerState(made.ref)).toBe('Stopped');
+    expect(await b!.powerState(made.ref)).toBe('Missing');
+    await a!.destroy(made.ref, { removeDisks: 'all' });
+  });
+
+  it('reattachTask: a task started before a restart is followed to its end (success with its result, or its error)', async () => {
+    const [h0] = await ep.hosts();
+    const session = ep.host(h0!.ref);
+    const made = await session.define(spec('i-2-15-task'));
+    // Another process's task (Kiln before a restart): started, not waited for.
+    await sim.control('options', { taskDelayMs: 300 });
+    const task = await admin.call<string>('Async.VM.clone', made.ref, 'i-2-15-task-copy');
+    const done = await ep.reattachTask!(task);
+    expect(done).toMatchObject({ state: 'success', result: expect.stringMatching(/^OpaqueRef:/) });
+    const failing = await admin.call<string>('Async.VM.clean_shutdown', made.ref);
+    expect(await ep.reattachTask!(failing)).toMatchObject({ state: 'error', error: expect.stringContaining('VM_BAD_POWER_STATE') });
+    await sim.control('options', { taskDelayMs: 5 });
+    await admin.call('VM.destroy', done.result);
+    await session.destroy(made.ref, { removeDisks: 'all' });
+  });
+
   it('pool HA: when a host fails, xapi\'s restart elsewhere is the platform\'s, with no stop reported; the dead host answers unreachable', async () => {
     await admin.call('pool.enable_ha', [], {});
     const victim = sim.info.hosts[1]!.ref;
