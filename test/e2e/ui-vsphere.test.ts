@@ -101,6 +101,9 @@ describe.skipIf(!available)('vSphere in the UI (Chromium, vcsim)', () => {
       ['DC0_C0_H1', 'Up', 'vc-cluster', sim.info.thumbprint],
     ]);
     await expect.poll(() => page.getByRole('main').innerText()).toContain('DC0_C0_H1');
+    // The pinned thumbprint is shown as what it is: a TLS certificate's, not an SSH key's.
+    const hostRow = page.getByRole('row').filter({ hasText: 'DC0_C0_H1' });
+    expect(await hostRow.locator('.fingerprint-cell').innerText()).toBe(`TLS certificate ${sim.info.thumbprint}`.replace(/\s+/g, ' '));
     await ui.shot('vsphere-hosts');
   });
 

@@ -92,6 +92,8 @@ export interface Host {
   memoryused?: number;
   ipaddress?: string;
   hostkeyfingerprint?: string;
+  /** What the fingerprint is of: ssh-host-key or tls-certificate (the host's driver's trust kind). */
+  trustkind?: string;
   hosttags?: string;
   oscategoryid?: string;
   oscategoryname?: string;

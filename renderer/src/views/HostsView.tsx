@@ -92,7 +92,7 @@ export function HostsView() {
                 <th>Zone / pod / cluster</th>
                 <th>CPU</th>
                 <th>Memory allocated</th>
-                <th>SSH host key (SHA256)</th>
+                <th>Host key or certificate (SHA-256)</th>
                 <th>Tags / OS preference</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
@@ -194,6 +194,7 @@ function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChan
         <meter min={0} max={memTotal || 1} value={memAlloc} aria-label={`Memory allocated on ${h.name}`} />
       </td>
       <td className="mono small fingerprint-cell" data-fingerprint={h.hostkeyfingerprint ?? ''}>
+        {h.hostkeyfingerprint && h.trustkind && <span className="muted">{h.trustkind === 'tls-certificate' ? 'TLS certificate ' : 'SSH host key '}</span>}
         {h.hostkeyfingerprint ?? '—'}
       </td>
       <td className="small">
