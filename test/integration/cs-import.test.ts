@@ -128,6 +128,22 @@ describe('cs: unmanage and import against kiln serve', () => {
       expect(errorOf(res), text).toMatchObject({ errorcode: 431, errortext: expect.stringContaining(text) });
     }
     expect(dbState()).toBe(before);
+    // R45 on a shared network of the NIC's VLAN: auto needs exactly one guest IP; an explicit map must match the VLAN.
+    const zone = ((await cs(['listZones'])).json['zone'] as { id: string }[])[0]!.id;
+    const shared = await cs(['createNetwork', 'name=shared-100', 'displaytext=shared-100', `zoneid=${zone}`, 'guestiptype=Shared', 'vlan=100', 'gateway=10.50.0.1', 'netmask=255.255.255.0', 'startip=10.50.0.10', 'endip=10.50.0.20']);
+    const sharedId = (shared.json['network'] as { id: string }).id;
+    const other = await cs(['createNetwork', 'name=l2-300', 'displaytext=l2-300', `zoneid=${zone}`, 'vlan=300']);
+    const otherId = (other.json['network'] as { id: string }).id;
+    const netBefore = dbState();
+    for (const [args, text] of [
+      [[...base, 'nicnetworklist[0].nic=nic0', `nicnetworklist[0].network=${sharedId}`, 'nicipaddresslist[0].nic=nic0', 'nicipaddresslist[0].ip4Address=auto'], 'nicipaddresslist: ip4Address=auto for NIC nic0 needs exactly one IPv4 address from the guest, which reports 10.50.0.11, 10.50.0.12'],
+      [[...base, 'nicnetworklist[0].nic=nic0', `nicnetworklist[0].network=${otherId}`], 'nicnetworklist: NIC nic0 is on VLAN 100, network l2-300 on VLAN 300'],
+      [[...base, 'nicnetworklist[0].nic=nic0', `nicnetworklist[0].network=${sharedId}`, 'nicipaddresslist[0].nic=nic0', 'nicipaddresslist[0].ip4Address=10.50.0.300'], 'nicipaddresslist: 10.50.0.300 for NIC nic0 is not an IPv4 address'],
+    ] as [string[], string][]) {
+      const res = await cs(['importUnmanagedInstance', ...args]);
+      expect(errorOf(res), text).toMatchObject({ errorcode: 431, errortext: expect.stringContaining(text) });
+    }
+    expect(dbState()).toBe(netBefore);
     const tagged = await cs(['createServiceOffering', 'name=tagged', 'displaytext=tagged', 'hosttags=ssd']);
     const tagBefore = dbState();
     const r48 = await cs(['importUnmanagedInstance', ...without('serviceofferingid='), `serviceofferingid=${(tagged.json['serviceoffering'] as { id: string }).id}`]);
