@@ -9,7 +9,7 @@
  * and migration, and follows a platform move), so a host session sees exactly the VMs on its
  * host and a pool-wide definition is never taken for a stale copy on another host.
  */
-import { DriverError, type EndpointEvent, type EndpointHost, type PowerState, type Ref } from '../types.js';
+import { DriverError, type EndpointEvent, type EndpointHost, type PowerState } from '../types.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { mapped, toDriverError } from './errors.js';
 import { XapiClient } from './xapi/client.js';
@@ -237,4 +237,3 @@ export class XenPool {
   }
 }
 
-export type { Ref };

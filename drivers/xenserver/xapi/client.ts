@@ -8,7 +8,7 @@
  */
 import { XapiError, isXapiError } from './errors.js';
 import type { ParamsOf, ResultOf, XapiMethod } from './methods.js';
-import { NULL_REF, type TaskRecord, type XRef, type XapiClass, type XapiRecords } from './records.js';
+import type { TaskRecord, XRef, XapiClass, XapiRecords } from './records.js';
 import { decodeTaskResult, type XmlRpcValue } from './task-result.js';
 import { JsonRpcTransport } from './transport.js';
 
@@ -225,4 +225,3 @@ export class XapiClient {
   }
 }
 
-export { NULL_REF };
