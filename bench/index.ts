@@ -13,6 +13,8 @@ import { benchServeScale } from './serve-scale.js';
 import { benchVsphere } from './vsphere.js';
 import { benchXenserver } from './xenserver.js';
 import { benchUnmanaged } from './unmanaged.js';
+import { benchManyHosts } from './many-hosts.js';
+import { benchConsoleEcho } from './console-echo.js';
 import type { BenchResult } from './stats.js';
 
 const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
@@ -25,6 +27,8 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['vsphere', benchVsphere],
   ['xenserver', benchXenserver],
   ['unmanaged', benchUnmanaged],
+  ['many-hosts', benchManyHosts],
+  ['console-echo', benchConsoleEcho],
 ];
 /** `npm run bench -- list-pages ui-list` runs only the suites named; flags (`--short`) go to the suites. */
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));

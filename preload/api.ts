@@ -14,7 +14,7 @@ export interface KilnError {
 
 export type ApiEnvelope = Record<string, unknown>;
 
-export type LiveChannel = 'jobs' | 'events' | 'vms';
+export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts';
 
 /**
  * The serial-console channel's messages, the same over IPC and over the live WebSocket.
@@ -64,6 +64,9 @@ export interface VmsUpdate {
   changed: Record<string, unknown>[];
   removed: string[];
 }
+
+/** What the 'hosts' subscription delivers (main/engine/hosts/host-feed.ts): host records as listHosts answers them, and the ids of hosts gone. */
+export type HostsUpdate = VmsUpdate;
 
 /** What the 'jobs' subscription delivers, over IPC and the live WebSocket alike (engine.jobs.updates). */
 export interface JobUpdate {

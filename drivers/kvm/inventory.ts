@@ -54,24 +54,35 @@ for d in /sys/class/net/*/bridge; do
 done
 exit 0`;
 
+// Device names (pci_0000_00_1f_2) go to one virsh batch, as the instances do below; only words of
+// that shape reach it.
 const PCI_SCRIPT = `
 list=$($VIRSH nodedev-list --cap pci) || exit 1
-printf '%s\\n' "$list" | while IFS= read -r d; do
-  [ -n "$d" ] && $VIRSH nodedev-dumpxml --device "$d"
+cmds=''
+for d in $list; do
+  case $d in *[!a-z0-9_]*) continue ;; esac
+  cmds="$cmds nodedev-dumpxml --device $d;"
 done
+[ -z "$cmds" ] || $VIRSH "$cmds"
 exit 0`;
 
 /** Per domain (by UUID, which is always plain text): state, XML, block device sizes. The XML is
  *  the persistent definition: a running domain's live <currentMemory> is what the balloon has
- *  reached so far (the maximum for the first seconds after boot), not what the VM is given. */
+ *  reached so far (the maximum for the first seconds after boot), not what the VM is given.
+ *  The per-domain commands go to one virsh process (its own `;`-separated batch, which carries on
+ *  past a failed command), at most 100 domains to an argument: a virsh process per command made a
+ *  host with three domains take 0.7 s to list instead of 0.12 s (bench P10). Only UUID-shaped
+ *  words from `list --uuid` reach that batch. */
 const INSTANCES_SCRIPT = `
 list=$($VIRSH list --all --uuid) || exit 1
-printf '%s\\n' "$list" | while IFS= read -r u; do
-  [ -n "$u" ] || continue
-  echo "@@$1 state $u"; $VIRSH domstate --reason --domain "$u" 2>/dev/null
-  echo "@@$1 xml $u"; $VIRSH dumpxml --inactive --domain "$u" 2>/dev/null
-  echo "@@$1 blk $u"; $VIRSH domblkinfo --domain "$u" --all 2>/dev/null
+cmds='' n=0
+for u in $list; do
+  case $u in *[!0-9a-f-]*) continue ;; esac
+  cmds="$cmds echo @@$1 state $u; domstate --reason --domain $u; echo @@$1 xml $u; dumpxml --inactive --domain $u; echo @@$1 blk $u; domblkinfo --domain $u --all;"
+  n=$((n + 1))
+  if [ "$n" -ge 100 ]; then $VIRSH "$cmds" 2>/dev/null; cmds='' n=0; fi
 done
+[ -z "$cmds" ] || $VIRSH "$cmds" 2>/dev/null
 exit 0`;
 
 export interface HostNetworks {

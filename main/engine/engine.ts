@@ -19,6 +19,7 @@ import { HostManager } from './hosts/host-manager.js';
 import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
 import { LiveHub } from './live-hub.js';
 import { VmFeed } from './vm/vm-feed.js';
+import { HostFeed } from './hosts/host-feed.js';
 import { Planner } from './placement/planner.js';
 import { VmService } from './vm/vm-service.js';
 import { ALL_COMMANDS } from './commands/index.js';
@@ -82,6 +83,8 @@ export class Engine {
   readonly live: LiveHub;
   /** The 'vms' live channel's batches of changed VM records (vm-feed.ts). */
   readonly vmFeed: VmFeed;
+  /** The 'hosts' live channel's batches of changed host records (hosts/host-feed.ts). */
+  readonly hostFeed: HostFeed;
   readonly consoleTokens = new ConsoleTokens();
   /** The metadata HTTP service cloud-init's CloudStack datasource reads (R62); listening only when configured. */
   readonly metadata = new MetadataService(this);
@@ -110,7 +113,13 @@ export class Engine {
     this.registry = new CommandRegistry(this);
     this.registry.register(...ALL_COMMANDS);
     this.vmFeed = new VmFeed(this);
-    this.live = new LiveHub({ jobs: { emitter: this.jobs.updates, event: 'job' }, events: { emitter: this.events.emitter, event: 'event' }, vms: { emitter: this.vmFeed.emitter, event: 'vms' } });
+    this.hostFeed = new HostFeed(this);
+    this.live = new LiveHub({
+      jobs: { emitter: this.jobs.updates, event: 'job' },
+      events: { emitter: this.events.emitter, event: 'event' },
+      vms: { emitter: this.vmFeed.emitter, event: 'vms' },
+      hosts: { emitter: this.hostFeed.emitter, event: 'hosts' },
+    });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
   }
@@ -147,6 +156,7 @@ export class Engine {
     await this.images.stop();
     await this.hosts.closeAll();
     this.vmFeed.close();
+    this.hostFeed.close();
     this.db.close();
   }
 }

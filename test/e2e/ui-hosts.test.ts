@@ -292,7 +292,7 @@ describe('hosts page in Chromium', () => {
     const typed = dialog.getByLabel("New key's fingerprint");
     // A malformed fingerprint is refused with acceptHostKey's rule from listApis.
     await typed.fill('SHA256:short');
-    await expect.poll(() => dialog.innerText()).toContain('fingerprint: "SHA256:short" is not an SSH host-key fingerprint: SHA256: followed by 43 base64 characters');
+    await expect.poll(() => dialog.innerText()).toContain('fingerprint: "SHA256:short" is neither an SSH host-key fingerprint (SHA256: followed by 43 base64 characters) nor a TLS certificate thumbprint');
     // The old key (or anything but the presented one) is not accepted.
     await typed.fill(host2.sshHostKeyFingerprint);
     await expect.poll(() => dialog.innerText()).toContain('this is not the key the host presents now');

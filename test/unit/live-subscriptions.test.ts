@@ -21,7 +21,11 @@ function sources() {
   const jobs = new EventEmitter();
   const events = new EventEmitter();
   const vms = new EventEmitter();
-  return { emitters: { jobs, events, vms }, hub: new LiveHub({ jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' } }) };
+  const hosts = new EventEmitter();
+  return {
+    emitters: { jobs, events, vms, hosts },
+    hub: new LiveHub({ jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' }, hosts: { emitter: hosts, event: 'hosts' } }),
+  };
 }
 
 describe('LiveHub', () => {

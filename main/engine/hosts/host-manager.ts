@@ -231,10 +231,12 @@ export class HostManager {
     const inv = await s.inventory();
     this.db
       .prepare(
-        `UPDATE hosts SET state='Up', cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_error=NULL, last_pinged=? WHERE id=?`,
+        `UPDATE hosts SET cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_pinged=? WHERE id=?`,
       )
       .run(inv.cpuSockets, inv.cpuNumber, inv.cpuSpeedMhz, inv.memoryTotalMiB, inv.memoryFreeMiB, inv.hypervisorVersion, JSON.stringify(capabilityMap(s)), now(), hostId);
     if (s.gpu) this.storeGpus(hostId, inv.gpus);
+    // Through setState, so that a host coming back Up is reported like any other state change.
+    this.setState(hostId, 'Up');
   }
 
   /**

@@ -1,0 +1,41 @@
+/**
+ * The 'hosts' live channel: the changed host records (as listHosts answers them), so that the
+ * hosts page follows state and capacity without polling. A host is marked when its state changes
+ * (Up, Disconnected, Down, Alert) and when a VM starts, stops or moves on it (its used CPU and
+ * memory change); a host that is removed goes out in `removed`.
+ */
+import type { Engine } from '../engine.js';
+import { PAGE_IDS } from '../registry/list-page.js';
+import { RecordFeed } from '../live/record-feed.js';
+import { hostView } from '../views.js';
+import type { HostRow } from './host-manager.js';
+
+export class HostFeed extends RecordFeed {
+  constructor(engine: Engine) {
+    const hostUuid = engine.db.prepare('SELECT uuid FROM hosts WHERE id=?').pluck();
+    const vmHosts = engine.db.prepare('SELECT h.uuid FROM vm_instances v JOIN hosts h ON h.id IN (v.host_id, v.last_host_id) WHERE v.uuid=?').pluck();
+    super({
+      event: 'hosts',
+      attach(mark) {
+        const onState = (change: { hostId: number }) => {
+          const uuid = hostUuid.get(change.hostId) as string | undefined;
+          if (uuid) mark(uuid);
+        };
+        const onVm = (change: { id: string }) => {
+          for (const uuid of vmHosts.all(change.id) as string[]) mark(uuid);
+        };
+        engine.hosts.events.on('host-state', onState);
+        engine.bus.on('vm', onVm);
+        return () => {
+          engine.hosts.events.off('host-state', onState);
+          engine.bus.off('vm', onVm);
+        };
+      },
+      build(uuids) {
+        const rows = engine.db.prepare(`SELECT * FROM hosts WHERE uuid ${PAGE_IDS} AND removed IS NULL ORDER BY id`).all(JSON.stringify(uuids)) as HostRow[];
+        const present = new Set(rows.map((row) => row.uuid));
+        return { changed: rows.map((row) => hostView(engine.db, engine.planner, row, true)), removed: uuids.filter((uuid) => !present.has(uuid)) };
+      },
+    });
+  }
+}
