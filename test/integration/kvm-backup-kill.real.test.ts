@@ -1,0 +1,102 @@
+/**
+ * A `kill -9` of `kiln serve` while it backs up a running KVM VM (nas provider): the backup's file
+ * is there as `.part` when the process dies, and libvirt's job may go on without it. At the next
+ * start nothing of it looks complete: the backup is Error with the reason, its directory and its
+ * checkpoint are gone from the host, no backup job runs on the domain, and the job is failed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, ok, waitJob } from '../helpers/crash-rounds.js';
+import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+
+const hosts = kvmHostsOrSkip();
+const dataDir = mkdtempSync(join(tmpdir(), 'kiln-backup-kill-'));
+const instanceName = `K${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+let kiln: KilnProcess | undefined;
+let vmUuid: string | undefined;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
+  afterAll(async () => {
+    if (kiln && vmUuid) {
+      const res = await api(kiln, 'destroyVirtualMachine', { id: vmUuid, expunge: 'true' });
+      if (typeof res.body['jobid'] === 'string') await waitJob(kiln, res.body['jobid']).catch(() => undefined);
+    }
+    await kiln?.stop();
+    if (vmUuid) onHost('host1', 'rm', '-rf', '--', `/var/lib/kiln/backups/${vmUuid}`);
+    for (const name of onHost('host1', 'virsh', 'list', '--all', '--name').split('\n').filter((n) => n.endsWith(`-${instanceName}`))) {
+      onHost('host1', 'sh', '-c', 'virsh destroy "$1" >/dev/null 2>&1; virsh undefine --checkpoints-metadata "$1" >/dev/null 2>&1; true', 'sh', name);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 180_000);
+
+  it('leaves no complete-looking backup, and the backup and its job settle at the next start', { timeout: 240_000 }, async () => {
+    let first = await startKiln({ dataDir, args: ['--no-ui'] });
+    kiln = first;
+    const zone = ((await ok(first, 'createZone', { name: 'Backup kill' }))['zone'] as { id: string }).id;
+    const pod = ((await ok(first, 'createPod', { name: 'BK Pod', zoneid: zone }))['pod'] as { id: string }).id;
+    const cluster = ((await ok(first, 'addCluster', { clustername: 'BK Cluster', zoneid: zone, podid: pod, hypervisor: 'KVM' }))['cluster'] as { id: string }).id;
+    const h = hosts!.hosts[0]!;
+    const host = ((await ok(first, 'addHost', { zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${h.address}:${h.port}`, username: h.username, privatekey: readFileSync(h.privateKeyPath, 'utf8'), 'details[0].pool': hosts!.poolName }))['host'] as { id: string }).id;
+    const os = ((await ok(first, 'listOsTypes', { description: 'Other Linux (64-bit)' }))['ostype'] as { id: string }[])[0]!.id;
+    await ok(first, 'updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
+    const template = ((await ok(first, 'registerTemplate', {
+      name: 'bk guest', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone, ispublic: 'true', size: String(64 * 1024 * 1024),
+      'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'quiet panic=-1',
+    }))['template'] as { id: string }[])[0]!.id;
+    const offering = ((await ok(first, 'createServiceOffering', { name: 'bk-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }))['serviceoffering'] as { id: string }).id;
+    const network = ((await ok(first, 'createNetwork', { name: 'bk-l2', zoneid: zone, vlan: '202' }))['network'] as { id: string }).id;
+    for (const [name, value] of [['instance.name', instanceName], ['vm.stop.timeout', '3']]) await ok(first, 'updateConfiguration', { name: name!, value: value! });
+    for (const [name, value] of [['backup.framework.enabled', 'true'], ['backup.framework.provider.plugin', 'nas']]) await ok(first, 'updateConfiguration', { name: name!, value: value!, zoneid: zone });
+    const imported = await waitJob(first, String((await ok(first, 'importBackupOffering', { zoneid: zone, externalid: 'host-store', name: 'store', description: 'nas', allowuserdrivenbackups: 'true' }))['jobid']));
+    const backupOffering = ((imported['jobresult'] as { backupoffering: { id: string } }).backupoffering).id;
+
+    const deployed = await waitJob(first, String((await ok(first, 'deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, hostid: host, name: 'bk-kill' }))['jobid']));
+    vmUuid = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    expect((await waitJob(first, String((await ok(first, 'assignVirtualMachineToBackupOffering', { virtualmachineid: vmUuid, backupofferingid: backupOffering }))['jobid'])))['jobstatus']).toBe(1);
+    // 60 MiB of data in the disk (written on the host while the VM is stopped), so the backup takes a moment.
+    expect((await waitJob(first, String((await ok(first, 'stopVirtualMachine', { id: vmUuid, forced: 'true' }))['jobid'])))['jobstatus']).toBe(1);
+    const disk = onHost('host1', 'virsh', 'domblklist', '--domain', (((await ok(first, 'listVirtualMachines', { id: vmUuid }))['virtualmachine'] as { instancename: string }[])[0]!).instancename).split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'vda')![1]!;
+    onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 2M 60M', disk);
+    expect((await waitJob(first, String((await ok(first, 'startVirtualMachine', { id: vmUuid }))['jobid'])))['jobstatus']).toBe(1);
+
+    const started = await ok(first, 'createBackup', { virtualmachineid: vmUuid, name: 'cut-short' });
+    const backupId = String(started['id']);
+    const jobId = String(started['jobid']);
+    const dir = `/var/lib/kiln/backups/${vmUuid}/${backupId}`;
+    // The moment libvirt has begun writing the file: kill -9.
+    let seen = '';
+    for (let i = 0; i < 600 && !seen.includes('0.qcow2.part'); i++) {
+      seen = onHost('host1', 'sh', '-c', 'ls -1 "$1" 2>/dev/null; true', 'sh', dir);
+      if (seen.includes('COMPLETE')) break;
+      await sleep(20);
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    expect(seen).toContain('0.qcow2.part');
+    expect(seen).not.toContain('COMPLETE');
+
+    first = await startKiln({ dataDir, args: ['--no-ui'] });
+    kiln = first;
+    let backup: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100; i++) {
+      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
+      if (backup?.['status'] === 'Error') break;
+      await sleep(200);
+    }
+    expect(backup).toMatchObject({ status: 'Error', note: expect.stringMatching(/^interrupted: Kiln stopped during the backup; what it had written was discarded/) });
+    expect(onHost('host1', 'sh', '-c', 'ls -1 "$1" 2>&1; true', 'sh', dir)).toMatch(/No such file/);
+    const internal = (((await ok(first, 'listVirtualMachines', { id: vmUuid }))['virtualmachine'] as { instancename: string; state: string }[])[0]!);
+    expect(internal.state).toBe('Running');
+    expect(onHost('host1', 'virsh', 'checkpoint-list', '--domain', internal.instancename, '--name')).not.toContain(`kiln-${backupId}`);
+    expect(onHost('host1', 'virsh', 'domjobinfo', '--domain', internal.instancename)).toMatch(/Job type:\s+None/);
+    expect(await ok(first, 'queryAsyncJobResult', { jobid: jobId })).toMatchObject({ jobstatus: 2, jobresult: expect.objectContaining({ errortext: expect.stringMatching(/Kiln stopped while this job was in progress/) }) });
+    // The VM backs up again afterwards, whole.
+    const again = await waitJob(first, String((await ok(first, 'createBackup', { virtualmachineid: vmUuid }))['jobid']));
+    expect(again['jobresult']).toMatchObject({ backup: expect.objectContaining({ status: 'BackedUp', type: 'FULL' }) });
+  });
+});
