@@ -13,6 +13,7 @@ import { benchServeScale } from './serve-scale.js';
 import { benchVsphere } from './vsphere.js';
 import { benchXenserver } from './xenserver.js';
 import { benchUnmanaged } from './unmanaged.js';
+import { benchBackup } from './backup.js';
 import { benchManyHosts } from './many-hosts.js';
 import { benchConsoleEcho } from './console-echo.js';
 import type { BenchResult } from './stats.js';
@@ -27,6 +28,7 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['vsphere', benchVsphere],
   ['xenserver', benchXenserver],
   ['unmanaged', benchUnmanaged],
+  ['backup', benchBackup],
   ['many-hosts', benchManyHosts],
   ['console-echo', benchConsoleEcho],
 ];

@@ -38,8 +38,8 @@ export interface BackedUpVolume {
   file?: string;
   /** Bytes the provider wrote for it. */
   written?: number;
-  /** SHA-256 (hex) of what was written, checked again on restore. */
-  sha256?: string;
+  /** The driver's checksum of what was written (BackupDiskFile.checksum), checked again on restore. */
+  checksum?: string;
 }
 
 export interface BackupRow {

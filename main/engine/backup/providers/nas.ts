@@ -21,7 +21,7 @@ async function facetOn(engine: Engine, hostId: number | null): Promise<BackupFac
 }
 
 function diskFile(volume: BackedUpVolume): BackupDiskFile {
-  return { name: volume.path, file: volume.file ?? '', bytes: volume.written ?? 0, virtualSize: volume.size, sha256: volume.sha256 ?? '' };
+  return { name: volume.path, file: volume.file ?? '', bytes: volume.written ?? 0, virtualSize: volume.size, checksum: volume.checksum ?? '' };
 }
 
 /** The files of one volume (by position) along a chain, the full first. */
@@ -60,7 +60,7 @@ export const nasProvider: BackupProvider = {
     );
     const volumes: BackedUpVolume[] = work.volumes.map((v, i) => {
       const file = result.disks[i]!;
-      return { uuid: v.uuid, type: v.volume_type, deviceId: v.device_id, path: file.name, size: file.virtualSize, file: file.file, written: file.bytes, sha256: file.sha256 };
+      return { uuid: v.uuid, type: v.volume_type, deviceId: v.device_id, path: file.name, size: file.virtualSize, file: file.file, written: file.bytes, checksum: file.checksum };
     });
     return {
       externalId: result.checkpoint ?? `${result.method}:${work.backup.uuid}`,
@@ -105,7 +105,7 @@ export const nasProvider: BackupProvider = {
         if (!parent?.file || !volume.file) throw new ApiError(530, `backup ${backup.name} and ${child.name} do not hold the same volumes; cannot merge them`);
         const grandVolume = grand ? backedUpVolumes(grand).find((v) => v.deviceId === volume.deviceId) : undefined;
         const file = await facet.merge(diskFile(parent), diskFile(volume), grandVolume ? diskFile(grandVolume) : undefined);
-        volumes.push({ ...volume, written: file.bytes, sha256: file.sha256 });
+        volumes.push({ ...volume, written: file.bytes, checksum: file.checksum });
       }
       engine.db.prepare('UPDATE backups SET volumes=?, size=? WHERE id=?').run(JSON.stringify(volumes), volumes.reduce((s, v) => s + (v.written ?? 0), 0), child.id);
     }
