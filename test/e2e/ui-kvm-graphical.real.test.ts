@@ -13,15 +13,15 @@
  * unless KILN_REQUIRE_REAL=1.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { signRequest } from '../../main/engine/auth/signing.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
+import { idOf, serveApi, serveKvmZone, type ServeApi } from '../helpers/serve-api.js';
 import { launchChromium } from '../helpers/browser.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { HOSTS_JSON } from '../kvm/real-hosts.js';
@@ -40,35 +40,8 @@ let isoId: string | undefined;
 let isoServer: Server | undefined;
 let isoDir: string | undefined;
 
-type Body = Record<string, unknown>;
-
-async function call(command: string, params: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
-  const signed = signRequest({ command, response: 'json', apiKey: kiln.apiKey, ...params }, kiln.secretKey);
-  const res = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams(signed) });
-  const json = (await res.json()) as Record<string, Body>;
-  return { status: res.status, body: Object.values(json)[0] ?? {} };
-}
-
-async function ok(command: string, params: Record<string, string> = {}, timeoutMs = 180_000): Promise<Body> {
-  const { status, body } = await call(command, params);
-  if (status !== 200) throw new Error(`${command} answered ${status}: ${JSON.stringify(body)}`);
-  if (typeof body['jobid'] !== 'string') return body;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await call('queryAsyncJobResult', { jobid: body['jobid'] })).body;
-    if (job['jobstatus'] === 1) return (job['jobresult'] as Body | undefined) ?? {};
-    if (job['jobstatus'] === 2) throw new Error(`${command} failed: ${JSON.stringify(job['jobresult'])}`);
-    if (Date.now() > deadline) throw new Error(`${command}: job still running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const idOf = (body: Body, key: string): string => {
-  const value = body[key];
-  const item = (Array.isArray(value) ? value[0] : value) as { id?: string } | undefined;
-  if (!item?.id) throw new Error(`no ${key} id in ${JSON.stringify(body)}`);
-  return item.id;
-};
+let call: ServeApi['call'];
+let ok: ServeApi['ok'];
 
 interface Screen {
   width: number;
@@ -130,18 +103,9 @@ async function serialRun(page: Page, line: string, output: string | RegExp): Pro
 
 describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Chromium', () => {
   beforeAll(async () => {
-    const host = hosts!.hosts[0]!;
     kiln = await startKiln();
-    const zone = idOf(await ok('createZone', { name: 'KVM VNC Zone' }), 'zone');
-    const pod = idOf(await ok('createPod', { name: 'KVM VNC Pod', zoneid: zone }), 'pod');
-    const cluster = idOf(await ok('addCluster', { clustername: 'KVM VNC Cluster', zoneid: zone, podid: pod, hypervisor: 'KVM' }), 'cluster');
-    await ok('addHost', {
-      zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${host.address}:${host.port}`, username: host.username,
-      privatekey: readFileSync(host.privateKeyPath, 'utf8'), 'details[0].pool': hosts!.poolName,
-    });
-    const network = idOf(await ok('createNetwork', { name: 'kvm-vnc-l2', zoneid: zone, vlan: '202' }), 'network');
-    const os = idOf(await ok('listOsTypes', { description: 'Other Linux (64-bit)' }), 'ostype');
-    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
+    ({ call, ok } = serveApi(kiln));
+    const { zone, network, os } = await serveKvmZone({ call, ok }, hosts!, 'KVM VNC', '202');
     // console=tty0 besides the driver's ttyS0: the kernel's messages also go to the VGA screen.
     const template = idOf(await ok('registerTemplate', {
       name: 'Busybox guest on VGA', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,

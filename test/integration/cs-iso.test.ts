@@ -5,7 +5,7 @@
  * the VM runs (the simulated host's definition follows), each refusal is a 431 naming its
  * parameter with nothing written, and the VM, its ISO detached, is still restored from an ISO.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,38 +14,15 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-  stderr: string;
-}
+import { csClient, csError } from '../helpers/cs-client.js';
 
 let kiln: KilnProcess;
 let dir: string;
 let server: Server;
 let base: string;
 
-function cs(args: string[], env: Record<string, string> = {}): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'cloudstack',
-      args,
-      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2', ...env }, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? Number(error.code ?? 1) : 0, json, stderr });
-      },
-    );
-  });
-}
-
-const errorOf = (r: CsResult) => Object.values(r.json)[0] as { errorcode: number; errortext: string };
+const cs = csClient(() => kiln);
+const errorOf = csError;
 
 /** What an ISO command writes: the VMs' drives and the ISO rows. */
 function dbState(): string {

@@ -10,10 +10,9 @@ import RFB from '@novnc/novnc';
 import type { Vm } from '../api/model';
 import { kiln } from '../transport';
 import type { KilnApiError } from '../../../preload/api';
-import { KeyComboMenu } from './KeyComboMenu';
-import { PasteDialog } from './PasteDialog';
+import { ConsoleFrame } from './ConsoleFrame';
 import { GRAPHICAL_COMBOS, typedKeys, type KeyEvent } from './graphical-keys';
-import { explain, scheduleRetry, statusText, type ConsoleStatus } from './console-status';
+import { explain, scheduleRetry, type ConsoleStatus } from './console-status';
 
 /** The pace of pasted text: one key every 40 ms, about 25 characters a second. */
 const TYPING_INTERVAL_MS = 40;
@@ -24,7 +23,6 @@ export function GraphicalConsole({ vm }: { vm: Vm }) {
   const [status, setStatus] = useState<ConsoleStatus>({ kind: 'connecting', attempt: 1 });
   const [scaled, setScaled] = useState(true);
   const scaledRef = useRef(scaled);
-  const [pasting, setPasting] = useState(false);
   const [generation, setGeneration] = useState(0);
 
   useEffect(() => {
@@ -110,39 +108,23 @@ export function GraphicalConsole({ vm }: { vm: Vm }) {
     }
   };
 
-  const connected = status.kind === 'connected';
   return (
-    <div className="console">
-      <div className="toolbar console-toolbar" role="toolbar" aria-label="Graphical console">
-        <span className={`console-status console-${status.kind}`} role="status" aria-live="polite">
-          {statusText(status)}
-        </span>
-        <KeyComboMenu combos={GRAPHICAL_COMBOS} disabled={!connected} onSend={(combo) => press(combo.events)} />
-        <button type="button" disabled={!connected} onClick={() => setPasting(true)}>
-          Paste as keystrokes…
-        </button>
+    <ConsoleFrame
+      label="Graphical console"
+      status={status}
+      combos={GRAPHICAL_COMBOS}
+      onCombo={(combo) => press(combo.events)}
+      onType={type}
+      onReconnect={() => setGeneration((g) => g + 1)}
+      onPasteClosed={() => rfb.current?.focus()}
+      refusedTitle="The graphical console cannot open."
+      options={
         <label className="console-option">
           <input type="checkbox" checked={scaled} onChange={(e) => setScaled(e.target.checked)} /> Scale to fit
         </label>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)} disabled={status.kind === 'connecting'}>
-          Reconnect
-        </button>
-      </div>
-      {status.kind === 'refused' && (
-        <div className="console-message" role="alert">
-          <strong>The graphical console cannot open.</strong> {status.reason}
-        </div>
-      )}
+      }
+    >
       <div ref={screen} className={scaled ? 'console-screen scaled' : 'console-screen'} aria-label={`Graphical console of ${vm.displayname || vm.name}`} data-console-state={status.kind} />
-      {pasting && (
-        <PasteDialog
-          onClose={() => {
-            setPasting(false);
-            rfb.current?.focus();
-          }}
-          onType={type}
-        />
-      )}
-    </div>
+    </ConsoleFrame>
   );
 }

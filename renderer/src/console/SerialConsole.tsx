@@ -11,11 +11,10 @@ import type { ConsoleServerMessage } from '../../../preload/api';
 import type { Vm } from '../api/model';
 import { kiln } from '../transport';
 import { useTheme } from '../stores/theme-store';
-import { KEY_COMBOS, KeyComboMenu } from './KeyComboMenu';
-import { PasteDialog } from './PasteDialog';
-import { explain, scheduleRetry, statusText, type ConsoleStatus } from './console-status';
+import { KEY_COMBOS } from './KeyComboMenu';
+import { ConsoleFrame } from './ConsoleFrame';
+import { explain, scheduleRetry, type ConsoleStatus } from './console-status';
 
-type Status = ConsoleStatus;
 
 const THEMES = {
   dark: { background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3', selectionBackground: '#264f78' },
@@ -29,8 +28,7 @@ export function SerialConsole({ vm }: { vm: Vm }) {
   const container = useRef<HTMLDivElement>(null);
   const term = useRef<Terminal | undefined>(undefined);
   const channel = useRef<string | undefined>(undefined);
-  const [status, setStatus] = useState<Status>({ kind: 'connecting', attempt: 1 });
-  const [pasting, setPasting] = useState(false);
+  const [status, setStatus] = useState<ConsoleStatus>({ kind: 'connecting', attempt: 1 });
   const [generation, setGeneration] = useState(0);
   const theme = useTheme((s) => s.theme);
 
@@ -131,34 +129,17 @@ export function SerialConsole({ vm }: { vm: Vm }) {
   };
 
   return (
-    <div className="console">
-      <div className="toolbar console-toolbar" role="toolbar" aria-label="Console">
-        <span className={`console-status console-${status.kind}`} role="status" aria-live="polite">
-          {statusText(status)}
-        </span>
-        <KeyComboMenu combos={KEY_COMBOS} disabled={status.kind !== 'connected'} onSend={(combo) => send(combo.bytes)} />
-        <button type="button" disabled={status.kind !== 'connected'} onClick={() => setPasting(true)}>
-          Paste as keystrokes…
-        </button>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)} disabled={status.kind === 'connecting'}>
-          Reconnect
-        </button>
-      </div>
-      {status.kind === 'refused' && (
-        <div className="console-message" role="alert">
-          <strong>The console cannot open.</strong> {status.reason}
-        </div>
-      )}
+    <ConsoleFrame
+      label="Console"
+      status={status}
+      combos={KEY_COMBOS}
+      onCombo={(combo) => send(combo.bytes)}
+      onType={send}
+      onReconnect={() => setGeneration((g) => g + 1)}
+      onPasteClosed={() => term.current?.focus()}
+      refusedTitle="The console cannot open."
+    >
       <div ref={container} className="console-terminal" aria-label={`Serial console of ${vm.displayname || vm.name}`} data-console-state={status.kind} />
-      {pasting && (
-        <PasteDialog
-          onClose={() => {
-            setPasting(false);
-            term.current?.focus();
-          }}
-          onType={send}
-        />
-      )}
-    </div>
+    </ConsoleFrame>
   );
 }
