@@ -500,8 +500,8 @@ export interface BackupDiskFile {
   bytes: number;
   /** The disk's virtual size. */
   virtualSize: number;
-  /** SHA-256 (hex) of the file, checked before a restore reads it. */
-  sha256: string;
+  /** The file's checksum as the driver computes it (KVM: POSIX cksum, CRC and length), checked before a restore reads it. */
+  checksum: string;
 }
 
 export interface BackupResult {
