@@ -81,6 +81,20 @@ describe('XenServer through the engine on the xapi simulator', () => {
     expect(String(again.body['errortext'])).toContain('already added');
   });
 
+  it('the master goes away: the pool\'s hosts go Disconnected; when it is back they come Up again', async () => {
+    const rows = () => t.engine.db.prepare(`SELECT id, state FROM hosts WHERE hypervisor='XenServer' AND removed IS NULL ORDER BY id`).all() as { id: number; state: string }[];
+    expect(rows().map((r) => r.state)).toEqual(['Up', 'Up', 'Up']);
+    await sim.hostDown(0);
+    for (let i = 0; i < 100 && rows().some((r) => r.state !== 'Disconnected'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(rows().map((r) => r.state)).toEqual(['Disconnected', 'Disconnected', 'Disconnected']);
+    // While it is away a reconnect fails with the reason and changes nothing.
+    await expect(t.engine.hosts.session(rows()[0]!.id)).rejects.toThrow(/unreachable|ECONNREFUSED|cannot be reached/);
+    await sim.hostUp(0);
+    // What the background host check does: reconnect each host.
+    for (const r of rows()) await t.engine.hosts.session(r.id);
+    expect(rows().map((r) => r.state)).toEqual(['Up', 'Up', 'Up']);
+  }, 30_000);
+
   it('pool HA restarts a VM of a failed host: Kiln records it on the new host and starts no second copy', async () => {
     const admin = await Session.login(sim.url, sim.username, sim.password);
     await admin.call('pool.enable_ha', [], {});
