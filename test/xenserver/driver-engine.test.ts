@@ -12,6 +12,7 @@ import { XenServerDriver } from '../../drivers/xenserver/index.js';
 import { deployDemo, testEngine, type TestEngine } from '../helpers/engine.js';
 import { XapiSim } from '../helpers/xapi-sim.js';
 import { Session } from '../xapi-sim/rpc-client.js';
+import { openDisplay } from '../../main/engine/vm/graphical-console.js';
 
 const TEMPLATE = 'Kiln engine template';
 
@@ -79,6 +80,35 @@ describe('XenServer through the engine on the xapi simulator', () => {
     const again = await t.call('addCluster', { zoneid, podid, clustername: 'Pool again', hypervisor: 'XenServer', url: sim.url, username: sim.username, password: sim.password });
     expect(again.status).toBe(431);
     expect(String(again.body['errortext'])).toContain('already added');
+  });
+
+  it('the graphical console: the engine\'s display path (what the console WebSocket carries) gets the VM\'s RFB from xapi\'s console', async () => {
+    const host = sim.info.hosts[0]!;
+    const hostId = t.engine.db.prepare('SELECT id FROM hosts WHERE ref=?').pluck().get(host.ref) as number;
+    const session = await t.engine.hosts.session(hostId);
+    const vm = await deployDemo(t, { name: 'xen-console', startvm: 'false' });
+    const internal = t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(vm['id']) as string;
+    const made = await session.define({ internalName: internal, displayName: 'xen-console', uuid: vm['id']!, cpuNumber: 1, cpuSpeedMhz: 500, memoryMiB: 256, disks: [{ name: 'xen-console-root.vhd', sizeBytes: 2 ** 30, device: 'disk', backingImage: TEMPLATE }], nics: [] });
+    await session.start(made.ref);
+    const cluster = t.engine.db.prepare('SELECT id, pod_id FROM clusters WHERE uuid=?').get(clusterid) as { id: number; pod_id: number };
+    t.engine.db.prepare(`UPDATE vm_instances SET state='Running', host_id=?, last_host_id=?, cluster_id=?, pod_id=?, ref=?, hypervisor='XenServer' WHERE uuid=?`).run(hostId, hostId, cluster.id, cluster.pod_id, made.ref, vm['id']);
+    const listed = ((await t.call('listVirtualMachines', { id: vm['id']! })).body['virtualmachine'] as { consoles?: string }[])[0]!;
+    expect(listed.consoles).toContain('vnc');
+    const display = await openDisplay(t.engine, t.admin, vm['id']!);
+    try {
+      const greeting = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no RFB greeting within 5 s')), 5_000);
+        display.socket.once('data', (d: Buffer) => {
+          clearTimeout(timer);
+          resolve(d.toString('latin1'));
+        });
+      });
+      expect(greeting).toBe('RFB 003.008\n');
+    } finally {
+      await display.close();
+    }
+    await session.destroy(made.ref, { removeDisks: 'all' });
+    t.engine.db.prepare(`UPDATE vm_instances SET state='Stopped', host_id=NULL WHERE uuid=?`).run(vm['id']);
   });
 
   it('the master goes away: the pool\'s hosts go Disconnected; when it is back they come Up again', async () => {
