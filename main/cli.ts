@@ -3,6 +3,7 @@
  *   kiln serve [--host H] [--port P] [--data-dir D] [--no-ui]   run the engine, the API and the UI
  *   kiln keys  [--data-dir D] [--json]                          print the local admin's API keys
  *   kiln api   [--url U] [--data-dir D] [--wait] COMMAND k=v…   make a signed API call
+ *   kiln discover-networks -s HOST -u USER …                   list a vCenter's networks with VMs (no engine)
  */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,7 @@ import { defaultDataDir, serverInfoFile } from './paths.js';
 import { startHttpServer } from './http/server.js';
 import { availableDrivers } from './drivers.js';
 import { attachLiveChannel } from './http/live.js';
+import { discoverNetworksCli, terminalAsk } from './cli-discover-networks.js';
 
 interface Parsed {
   flags: Record<string, string | true>;
@@ -123,6 +125,10 @@ async function api(p: Parsed): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  // Its flags are CloudStack's discover_networks.py's (short ones), parsed on their own.
+  if (sub === 'discover-networks') {
+    return discoverNetworksCli(rest, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env, ask: terminalAsk() });
+  }
   const parsed = parseArgs(rest);
   switch (sub) {
     case 'serve':
@@ -134,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'api':
       return api(parsed);
     default:
-      console.log('usage: kiln serve [--host H] [--port P] [--data-dir D] | kiln keys [--json] | kiln api [--wait] COMMAND key=value …');
+      console.log('usage: kiln serve [--host H] [--port P] [--data-dir D] | kiln keys [--json] | kiln api [--wait] COMMAND key=value … | kiln discover-networks --help');
       return sub ? 2 : 0;
   }
 }

@@ -15,6 +15,7 @@ import {
 } from '../types.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
+import type { CachedObject } from './inventory.js';
 import { mapped, toDriverError } from './errors.js';
 import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
 import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, typed, vm as vim } from './soap/index.js';
@@ -53,6 +54,21 @@ const DEFAULT_STOP_TIMEOUT_MS = 180_000;
 
 const POWER: Record<string, PowerState> = { poweredOn: 'Running', poweredOff: 'Stopped', suspended: 'Paused' };
 const powerOf = (s: unknown): PowerState => POWER[String(s)] ?? 'Unknown';
+
+/** A cached VM as listInstances reports it (no devices: the import facet reads those in bulk). */
+export function cachedInstance(v: CachedObject): InstanceInfo {
+  return {
+    ref: v.ref.value,
+    name: fromVcenterName(asString(v.props['name']) ?? ''),
+    uuid: asString(v.props['config.uuid']),
+    powerState: powerOf(v.props['runtime.powerState']),
+    cpuNumber: asNumber(v.props['config.hardware.numCPU']) ?? 0,
+    memoryMiB: asNumber(v.props['config.hardware.memoryMB']) ?? 0,
+    isTemplate: v.props['config.template'] === true,
+    disks: [],
+    nics: [],
+  };
+}
 
 const vmRef = (ref: Ref): MoRef => new MoRef('VirtualMachine', ref);
 
@@ -344,17 +360,7 @@ class VsphereHostSession implements HostSession {
 
   async listInstances(): Promise<InstanceInfo[]> {
     this.ep.assertReachable('listing the VMs');
-    return this.ep.vmsOn(this.hostRef).map((v) => ({
-      ref: v.ref.value,
-      name: fromVcenterName(asString(v.props['name']) ?? ''),
-      uuid: asString(v.props['config.uuid']),
-      powerState: powerOf(v.props['runtime.powerState']),
-      cpuNumber: asNumber(v.props['config.hardware.numCPU']) ?? 0,
-      memoryMiB: asNumber(v.props['config.hardware.memoryMB']) ?? 0,
-      isTemplate: v.props['config.template'] === true,
-      disks: [],
-      nics: [],
-    }));
+    return this.ep.vmsOn(this.hostRef).map(cachedInstance);
   }
 
   /** As every host session reports it: a VM on another host of the vCenter is Missing here (as listInstances has it). */

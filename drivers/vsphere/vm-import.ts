@@ -35,10 +35,21 @@ function osName(props: Record<string, VimValue>): string | undefined {
   return full && full !== id ? full : (id && GUEST_IDS[id]) ?? full ?? id;
 }
 
-/** Portgroup name -> VLAN on this host (standard), and portgroup key -> { name, VLAN } (distributed). */
-async function vlans(ep: VsphereEndpoint, host: MoRef): Promise<{ standard: Map<string, number>; distributed: Map<string, { name: string; vlan?: number }> }> {
+/**
+ * Portgroup name -> VLAN on this host (standard), and portgroup key -> { name, VLAN } (distributed);
+ * with the switch of each (read in the same calls), for offline network discovery.
+ */
+export interface PortgroupVlans {
+  standard: Map<string, number>;
+  distributed: Map<string, { name: string; vlan?: number; switchRef?: MoRef }>;
+  /** Standard portgroup name -> its vSwitch's name on this host. */
+  standardSwitch: Map<string, string>;
+}
+
+async function vlans(ep: VsphereEndpoint, host: MoRef): Promise<PortgroupVlans> {
   const hns = asMoRef((await ep.read(host, ['configManager.networkSystem']))['configManager.networkSystem']);
   const standard = new Map<string, number>();
+  const standardSwitch = new Map<string, string>();
   if (hns) {
     const [info] = await mapped('reading the host\'s portgroups', () => retrieveProperties(ep.client, { objects: [hns], propSet: [{ type: 'HostNetworkSystem', pathSet: ['networkInfo.portgroup'] }] }));
     for (const pg of asArray(info?.props['networkInfo.portgroup'])) {
@@ -46,19 +57,21 @@ async function vlans(ep: VsphereEndpoint, host: MoRef): Promise<{ standard: Map<
       const name = asString(spec['name']);
       const vlan = asNumber(spec['vlanId']);
       if (name !== undefined && vlan !== undefined) standard.set(name, vlan);
+      const vswitch = asString(spec['vswitchName']);
+      if (name !== undefined && vswitch !== undefined) standardSwitch.set(name, vswitch);
     }
   }
   const dvpgRefs = ep.cache.ofType('DistributedVirtualPortgroup').map((o) => o.ref);
-  const distributed = new Map<string, { name: string; vlan?: number }>();
+  const distributed: PortgroupVlans['distributed'] = new Map();
   if (dvpgRefs.length) {
-    const rows = await mapped('reading the distributed portgroups', () => retrieveProperties(ep.client, { objects: dvpgRefs, propSet: [{ type: 'DistributedVirtualPortgroup', pathSet: ['name', 'key', 'config.defaultPortConfig'] }] }));
+    const rows = await mapped('reading the distributed portgroups', () => retrieveProperties(ep.client, { objects: dvpgRefs, propSet: [{ type: 'DistributedVirtualPortgroup', pathSet: ['name', 'key', 'config.defaultPortConfig', 'config.distributedVirtualSwitch'] }] }));
     for (const row of rows) {
       const vlan = asObject(asObject(row.props['config.defaultPortConfig'])['vlan']);
       // A trunk or PVLAN spec has no single vlanId: only a plain VLAN maps onto a network by VLAN.
-      distributed.set(asString(row.props['key']) ?? '', { name: asString(row.props['name']) ?? '', vlan: asNumber(vlan['vlanId']) ?? asNumber(vlan['pvlanId']) });
+      distributed.set(asString(row.props['key']) ?? '', { name: asString(row.props['name']) ?? '', vlan: asNumber(vlan['vlanId']) ?? asNumber(vlan['pvlanId']), switchRef: asMoRef(row.props['config.distributedVirtualSwitch']) });
     }
   }
-  return { standard, distributed };
+  return { standard, distributed, standardSwitch };
 }
 
 function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awaited<ReturnType<typeof vlans>>, ep: VsphereEndpoint): InstanceInfo {
@@ -108,18 +121,23 @@ function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awai
   };
 }
 
+/** VMS (as listInstances lists them) of HOST in R41's detail, with the host's portgroups they were resolved against. */
+export async function hostInstances(ep: VsphereEndpoint, host: MoRef, vms: InstanceInfo[]): Promise<{ instances: InstanceInfo[]; nets: PortgroupVlans }> {
+  const [rows, nets] = await Promise.all([
+    vms.length ? mapped('reading the VMs\' devices', () => retrieveProperties(ep.client, { objects: vms.map((v) => new MoRef('VirtualMachine', v.ref)), propSet: [{ type: 'VirtualMachine', pathSet: VM_PATHS }] }, { pageSize: 500 })) : Promise.resolve([]),
+    vlans(ep, host),
+  ]);
+  const byRef = new Map(rows.map((r) => [r.obj.value, r.props]));
+  // A VM gone between the cache and the read is left out, as if it had been listed a moment later.
+  return { instances: vms.flatMap((v) => (byRef.has(v.ref) ? [details(v, byRef.get(v.ref)!, nets, ep)] : [])), nets };
+}
+
 /** The facet for the host HOST of endpoint EP; BASE lists the host's VMs as listInstances does. */
 export function vsphereImport(ep: VsphereEndpoint, host: MoRef, base: () => Promise<InstanceInfo[]>): ImportFacet {
   const list = async (): Promise<InstanceInfo[]> => {
     const vms = await base();
     if (vms.length === 0) return [];
-    const [rows, nets] = await Promise.all([
-      mapped('reading the VMs\' devices', () => retrieveProperties(ep.client, { objects: vms.map((v) => new MoRef('VirtualMachine', v.ref)), propSet: [{ type: 'VirtualMachine', pathSet: VM_PATHS }] }, { pageSize: 500 })),
-      vlans(ep, host),
-    ]);
-    const byRef = new Map(rows.map((r) => [r.obj.value, r.props]));
-    // A VM gone between the cache and the read is left out, as if it had been listed a moment later.
-    return vms.flatMap((v) => (byRef.has(v.ref) ? [details(v, byRef.get(v.ref)!, nets, ep)] : []));
+    return (await hostInstances(ep, host, vms)).instances;
   };
   const inspect = async (vm: string): Promise<InstanceInfo> => {
     const found = (await list()).find((i) => i.ref === vm);
