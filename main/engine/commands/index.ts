@@ -48,6 +48,7 @@ import checkClusterHeadroom from './infra/checkClusterHeadroom.js';
 import listHypervisorCapabilities from './infra/listHypervisorCapabilities.js';
 import updateHypervisorCapabilities from './infra/updateHypervisorCapabilities.js';
 import explainPlacement from './infra/explainPlacement.js';
+import listGpuResidents from './infra/listGpuResidents.js';
 import createZone from './infra/createZone.js';
 import createPod from './infra/createPod.js';
 import addCluster from './infra/addCluster.js';
@@ -102,7 +103,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   updateVirtualMachine, changeServiceForVirtualMachine, scaleVirtualMachine, restoreVirtualMachine, listDetailOptions, updateTemplate, createConsoleEndpoint,
   queryAsyncJobResult, listAsyncJobs, listApis, listCapabilities, listConfigurations, updateConfiguration, listEvents,
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
-  migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement,
+  migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement, listGpuResidents,
   listHypervisorCapabilities, updateHypervisorCapabilities,
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
