@@ -56,8 +56,13 @@ export interface DeployArgs extends TaskOptions {
 export const MAX_CPU_KEY = 'kiln.maxCpuNumber';
 export const MAX_MEMORY_KEY = 'kiln.maxMemoryMiB';
 
+/** extraConfig key with Kiln's uuid of the VM: a clone an interrupted deploy left is known as this VM's (vcsim keeps no uuid of a clone's spec). */
+export const KILN_UUID_KEY = 'kiln.uuid';
+
+const uuidConfig = (uuid: string): SoapObject => ({ key: KILN_UUID_KEY, value: typed('xsd:string', uuid) });
+
 function limitsConfig(a: DeployArgs): SoapObject[] | undefined {
-  const out: SoapObject[] = [];
+  const out: SoapObject[] = a.uuid ? [uuidConfig(a.uuid)] : [];
   if (a.maxCpuNumber !== undefined) out.push({ key: MAX_CPU_KEY, value: typed('xsd:string', String(a.maxCpuNumber)) });
   if (a.maxMemoryMiB !== undefined) out.push({ key: MAX_MEMORY_KEY, value: typed('xsd:string', String(a.maxMemoryMiB)) });
   return out.length > 0 ? out : undefined;
@@ -87,7 +92,7 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
   const where = placementOf(ep, a.host);
   const datastore = a.datastore !== undefined ? ep.datastoreNamed(a.datastore)?.ref : undefined;
   if (a.datastore !== undefined && !datastore) throw new DriverError(`no datastore named ${JSON.stringify(a.datastore)} in vCenter`, 'not-found');
-  if (ep.cache.vmsNamed(vcName).length > 0) throw new DriverError(`a VM named ${JSON.stringify(a.name)} already exists in vCenter`, 'invalid');
+  if (await mapped(`looking for VMs named ${a.name}`, () => namesakes(ep, where.folder, vcName, a.uuid)) > 0) throw new DriverError(`a VM named ${JSON.stringify(a.name)} already exists in vCenter`, 'invalid');
   // Element order of VirtualMachineConfigSpec: uuid … numCPUs, memoryMB, memoryHotAddEnabled, cpuHotAddEnabled … deviceChange … extraConfig.
   const sizing = (extra: SoapObject = {}): SoapObject => ({
     ...(extra['name'] !== undefined ? { name: extra['name'] } : {}),
@@ -102,7 +107,7 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
     if (a.template) {
       if (!ep.cache.get(a.template)) throw new DriverError(`template ${a.template.value} does not exist in vCenter`, 'not-found');
       created = asMoRef(await mapped(`cloning ${a.template.value} to ${a.name}`, () =>
-        runTask(() => vim.clone(ep.client, a.template!, { folder: where.folder, name: vcName, location: { pool: where.pool, host: a.host, datastore }, powerOn: false, template: false }), a)));
+        runTask(() => vim.clone(ep.client, a.template!, { folder: where.folder, name: vcName, location: { pool: where.pool, host: a.host, datastore }, powerOn: false, template: false, config: a.uuid ? { extraConfig: [uuidConfig(a.uuid)] } : undefined }), a)));
       if (!created) throw new DriverError(`CloneVM_Task of ${a.name} returned no VM`, 'failed');
       const vmRef = created;
       // The clone keeps the template's devices (R30: controllers and NIC type inherited); size,
@@ -198,6 +203,32 @@ function nicChanges(ep: VsphereEndpoint, devices: ReturnType<typeof asObject>[],
 export function deviceInfoOf(device: ReturnType<typeof asObject>): SoapObject {
   const info = asObject(device['deviceInfo']);
   return { label: asString(info['label']) ?? '', summary: asString(info['summary']) ?? '' };
+}
+
+/**
+ * How many VMs named VCNAME a deploy would sit beside: those the cache knows and the one the
+ * server finds in the VM folder (SearchIndex.FindChild; a VM made outside Kiln may not have come
+ * down the stream yet). One carrying this VM's uuid is what a deploy a dead process interrupted
+ * left (kill -9 between CloneVM_Task and Kiln storing the ref): it is destroyed, so no orphan stays
+ * in vCenter. A namesake without it (another Kiln's, or anyone's) is counted and left alone.
+ */
+async function namesakes(ep: VsphereEndpoint, folder: MoRef, vcName: string, uuid: string | undefined): Promise<number> {
+  const refs = ep.cache.vmsNamed(vcName).map((o) => o.ref);
+  const index = asMoRef(ep.client.serviceContent.raw['searchIndex']);
+  const inFolder = index ? asMoRef(await ep.client.call('FindChild', index, { entity: folder, name: vcName })) : undefined;
+  if (inFolder?.type === 'VirtualMachine' && !refs.some((r) => r.equals(inFolder))) refs.push(inFolder);
+  let left = 0;
+  for (const ref of refs) {
+    const p = await ep.read(ref, ['config.template', 'config.extraConfig']);
+    const mark = asString(asArray(p['config.extraConfig']).map(asObject).find((kv) => asString(kv['key']) === KILN_UUID_KEY)?.['value']);
+    if (uuid === undefined || p['config.template'] === true || mark !== uuid) {
+      left++;
+      continue;
+    }
+    await ep.cache.admit(ref);
+    await destroyVm(ep, ref);
+  }
+  return left;
 }
 
 function blankDevices(ep: VsphereEndpoint, dsName: string, a: DeployArgs): SoapObject[] {

@@ -121,7 +121,8 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
   });
 
   it('a second VM of the same name is refused before anything is sent; an unknown template is not-found', async () => {
-    const dup = await driverError(c0[0]!.define(guest(HOSTILE)));
+    // Another VM (its own uuid) of the same name; one with this VM's uuid would be this VM's interrupted deploy.
+    const dup = await driverError(c0[0]!.define(guest(HOSTILE, { uuid: '5a1b2c3d-0000-4000-8000-0000000000ff' })));
     expect(dup.category).toBe('invalid');
     expect(dup.message).toContain('already exists');
     const nf = await driverError(c0[0]!.define(guest('i-2-8-x', { disks: [{ name: 'r', sizeBytes: 1, device: 'disk', backingImage: 'no-such-template' }] })));

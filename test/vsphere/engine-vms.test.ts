@@ -41,12 +41,16 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     const job = await t.engine.jobs.wait(res.body['jobid']);
     return { job, status: res.status, jobid: res.body['jobid'] };
   };
+  /** The engine's vCenter endpoint (its inventory cache), for waiting until its stream saw a change made outside Kiln. */
+  const engineEndpoint = async () => {
+    const hostId = t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='VMware' AND removed IS NULL LIMIT 1`).pluck().get() as number;
+    return ((await t.engine.hosts.session(hostId)) as unknown as { view: { ep: VsphereEndpoint } }).view.ep;
+  };
   const setTools = async (ref: string, running: boolean) => {
     const status = running ? 'guestToolsRunning' : 'guestToolsNotRunning';
     await waitForTask(admin, (await vim.reconfigure(admin, new MoRef('VirtualMachine', ref), { extraConfig: [{ key: 'SET.guest.toolsRunningStatus', value: typed('xsd:string', status) }] })).ref);
     // The engine's endpoint sees it through its change stream (the session's cache; no public read of Tools).
-    const hostId = t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='VMware' AND removed IS NULL LIMIT 1`).pluck().get() as number;
-    const ep = ((await t.engine.hosts.session(hostId)) as unknown as { view: { ep: VsphereEndpoint } }).view.ep;
+    const ep = await engineEndpoint();
     await ep.waitFor(() => ep.cache.get(new MoRef('VirtualMachine', ref))?.props['guest.toolsRunningStatus'] === status, 5000, 'tools status');
   };
 
@@ -268,6 +272,39 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     const again = asArray((await getProperties(admin, made.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualCdrom').map((d) => asString(asObject(d['backing'])['fileName']));
     expect(again).toEqual(cds);
     expect((await runJob('destroyVirtualMachine', { id: fromIso.id, expunge: 'true' })).job['jobstatus']).toBe(1);
+  });
+
+  it('a clone a dead process left (its deploy interrupted before the ref was stored) is removed when the VM starts again; a namesake without its uuid is not touched', async () => {
+    const template = [...(await vcenterVms()).entries()].find(([, v]) => v.template)!;
+    // The template's own folder (the datacenter's VM folder) takes the planted VMs.
+    const folder = asMoRef((await getProperties(admin, template[1].ref, ['parent']))['parent'])!;
+    const plant = async (name: string, uuid?: string) => {
+      const pool = asMoRef((await getProperties(admin, new MoRef('HostSystem', hostRef(Object.values(z.hosts)[0]!)), ['parent']))['parent'])!;
+      const rp = asMoRef((await getProperties(admin, pool, ['resourcePool']))['resourcePool'])!;
+      const task = await vim.clone(admin, template[1].ref, { folder, name, location: { pool: rp }, config: uuid ? { extraConfig: [{ key: 'kiln.uuid', value: typed('xsd:string', uuid) }] } : undefined });
+      // Started at once: Kiln's change stream may not have brought the VM yet, the server is asked.
+      return asMoRef(await waitForTask(admin, task.ref))!.value;
+    };
+    const created = async (name: string) => {
+      const { job } = await runJob('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name, startvm: 'false' });
+      return (job['jobresult'] as { virtualmachine: Vm }).virtualmachine;
+    };
+    const redo = await created('vmw-redo');
+    const leftover = await plant(redo.instancename, redo.id);
+    const started = await runJob('startVirtualMachine', { id: redo.id });
+    expect(started.job['jobstatus'], JSON.stringify(started.job['jobresult'])).toBe(1);
+    const named = [...(await vcenterVms()).entries()].filter(([n]) => n === redo.instancename);
+    expect(named.length).toBe(1);
+    expect(named[0]![1].ref.value).not.toBe(leftover);
+    const other = await created('vmw-namesake');
+    const namesake = await plant(other.instancename);
+    const refused = await runJob('startVirtualMachine', { id: other.id });
+    expect(refused.job['jobstatus']).toBe(2);
+    expect(String((refused.job['jobresult'] as { errortext: string }).errortext)).toContain('already exists in vCenter');
+    expect((await vcenterVms()).get(other.instancename)?.ref.value).toBe(namesake);
+    await waitForTask(admin, (await vim.destroy(admin, new MoRef('VirtualMachine', namesake))).ref);
+    for (const id of [redo.id, other.id]) expect((await runJob('destroyVirtualMachine', { id, expunge: 'true' })).job['jobstatus']).toBe(1);
+    expect([...(await vcenterVms()).values()].filter((v) => !v.template)).toEqual([]);
   });
 
   it('a deploy that fails in vCenter (the network has no port group there) leaves the VM in Error and nothing in vCenter; destroy with expunge then removes it', async () => {
