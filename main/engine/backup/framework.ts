@@ -26,12 +26,10 @@ import { providerNamed } from './providers/index.js';
 import { backedUpVolumes, type BackedUpVolume, type BackupOfferingRow, type BackupRow, type BackupScheduleRow } from './rows.js';
 import { backupById, backupResponse, backupsOf, chainOf, childOf, offeringById, vmOffering, BUSY_STATES } from './records.js';
 import { dueAt, type IntervalType } from './schedule.js';
-import { requireNoBackups } from '../volumes/backup-guard.js';
+import { volumesOf } from '../commands/volumes/volumes-of.js';
 
 /** VM states in which a backup may be taken (CloudStack: Running or Stopped). */
 export const BACKUP_VM_STATES = ['Running', 'Stopped'];
-/** VM states of a VM a restored volume is given to (Created: deployed without starting). */
-const VOLUME_TARGET_STATES = ['Running', 'Stopped', 'Created'];
 /** VM states a whole-VM restore accepts: stopped, or destroyed (then recovered; its NICs are not restored). */
 export const RESTORE_VM_STATES = ['Stopped', 'Destroyed'];
 
@@ -241,9 +239,9 @@ export class BackupFramework {
     const volume = backedUpVolumes(backup).find((v) => v.uuid === volumeUuid);
     if (!volume) throw ApiError.param(`volumeid: backup ${backup.name} holds no volume ${volumeUuid} (its volumes are listed in listBackups)`);
     if (target.zone_id !== backup.zone_id) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is in another zone than backup ${backup.name}`);
-    if (!VOLUME_TARGET_STATES.includes(target.state)) throw ApiError.param(`virtualmachineid: VM ${target.display_name} is ${target.state}; the restored volume is attached to a Running, Stopped or Created VM`);
-    // R57: a VM with backups keeps its set of volumes, so a restore of one cannot add to it (the volume commands' own check).
-    requireNoBackups(this.engine.db, target, 'virtualmachineid');
+    // The volume commands' own checks of the VM (its state, no VM snapshots, R57: no backups, a
+    // hypervisor that attaches disks), so nothing is restored that attachVolume would then refuse.
+    volumesOf(this.engine).checkAttachable(target, target.account_id, target.zone_id, `the volume restored from backup ${backup.name}`);
     return volume;
   }
 
@@ -257,13 +255,18 @@ export class BackupFramework {
       this.provider(backup.provider).restoreVolume({ engine: this.engine, vm: target, chain: chainOf(this.engine, backup), options: {} }, volume, diskName),
     );
     const original = this.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
-    const { next } = this.engine.db.prepare('SELECT COALESCE(MAX(device_id), 0) + 1 AS next FROM volumes WHERE vm_id=? AND removed IS NULL').get(target.id) as { next: number };
-    // The volume is recorded on the target VM: the VM's definition includes it from its next start.
-    this.engine.db
-      .prepare(`INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, pool, state, created) VALUES (?,?,?,?,?,'DATADISK',?,?,?,?,'Ready',?)`)
-      .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.id, target.account_id, target.zone_id, next, restored.size, diskName, original?.pool ?? null, now());
+    // A detached data volume first (Ready on the host that holds the file; Allocated when the
+    // provider wrote none, as the dummy), then attached by the volume commands' own code: live to
+    // a running VM, into the definition of a stopped one.
+    const id = Number(
+      this.engine.db
+        .prepare(`INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, pool, state, host_id, created) VALUES (?,?,NULL,?,?,'DATADISK',0,?,?,?,?,?,?)`)
+        .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.account_id, target.zone_id, restored.size, restored.written ? diskName : null, original?.pool ?? null, restored.written ? 'Ready' : 'Allocated', restored.written ? restored.hostId ?? null : null, now()).lastInsertRowid,
+    );
+    const volumes = volumesOf(this.engine);
+    const attached = await volumes.attach(caller, volumes.claimAttach(volumes.get(id), this.engine.vms.get(target.id), undefined), jobUuid);
     this.event(caller, target, 'BACKUP.RESTORE', `volume ${volume.uuid} of VM ${source.display_name} restored from backup ${backup.name} as volume ${uuid} of VM ${target.display_name}`);
-    return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: next, size: restored.size };
+    return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: attached.device_id, size: restored.size };
   }
 
   private async withStatus<T>(backup: BackupRow, status: 'Restoring', jobUuid: string, work: () => Promise<T>): Promise<T> {

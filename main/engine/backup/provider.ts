@@ -59,8 +59,11 @@ export interface BackupProvider {
   takeBackup(work: BackupWork): Promise<TakenBackup>;
   /** Writes every backed-up volume of the chain's last backup back over the VM's volumes (the VM is stopped). */
   restoreVm(work: RestoreWork): Promise<void>;
-  /** Writes one backed-up volume into a new disk named DISKNAME beside the VM's own; resolves to its size. */
-  restoreVolume(work: RestoreWork, volume: BackedUpVolume, diskName: string): Promise<{ size: number }>;
+  /**
+   * Writes one backed-up volume into a new disk named DISKNAME; resolves to its size, whether a
+   * file was written (the dummy writes none) and the host whose storage holds it.
+   */
+  restoreVolume(work: RestoreWork, volume: BackedUpVolume, diskName: string): Promise<{ size: number; written: boolean; hostId?: number }>;
   /** Removes a backup's data; CHILD, when given, is the incremental that built on it and takes its data in first. */
   deleteBackup(engine: Engine, backup: BackupRow, child?: BackupRow): Promise<void>;
   /** Sizes as the provider has them now (metrics, reconcile); undefined where it keeps nothing to ask. */

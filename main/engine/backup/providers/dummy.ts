@@ -28,7 +28,7 @@ export const dummyProvider: BackupProvider = {
   },
   async restoreVm() {},
   async restoreVolume(_work, volume) {
-    return { size: volume.size };
+    return { size: volume.size, written: false };
   },
   async deleteBackup() {},
 };

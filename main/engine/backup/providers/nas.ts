@@ -90,7 +90,7 @@ export const nasProvider: BackupProvider = {
     const facet = await facetOn(work.engine, last.host_id);
     const original = work.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
     const restored = await facet.restoreDisk(volumeChain(work, volume.deviceId), { name: diskName, pool: original?.pool ?? undefined }, work.options);
-    return { size: restored.virtualSize };
+    return { size: restored.virtualSize, written: true, hostId: last.host_id ?? undefined };
   },
 
   async deleteBackup(engine, backup, child) {
