@@ -24,7 +24,7 @@ const TEXT_CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
  * Parameters whose text may span lines: free text, base64 user data, a PEM private key, a setting,
  * and a public key pasted from a .pub file with its final newline (its own rule keeps it one line).
  */
-const MULTI_LINE_PARAMS = new Set(['description', 'displaytext', 'userdata', 'privatekey', 'publickey', 'value']);
+const MULTI_LINE_PARAMS = new Set(['description', 'displaytext', 'userdata', 'privatekey', 'publickey', 'value', 'csv']);
 /**
  * A map parameter's sub-key (details[0].<key>) names a setting: letters, digits and _ . : -, which
  * every detail key Kiln and CloudStack define (kernelArgs, cpuOvercommitRatio, rootdisksize, …) uses.
