@@ -45,14 +45,23 @@ export async function performMigration(pool: XenPool, vm: XRef, plan: MigrationP
   const name = label(pool, vm);
   pool.assertReachable(`migrating ${name}`);
   await pool.initiated.run(vm, () => mapped(`migrating ${name}`, async () => {
+    const from = pool.vm(vm)?.resident_on;
     await pool.client.call('VM.set_affinity', vm, plan.host);
-    if (Object.keys(plan.vdis).length === 0) {
-      await runTask(pool, 'VM.pool_migrate', [vm, plan.host, { live: 'true' }], opts);
-    } else {
-      const network = pool.inventory.all('network')[0]?.[0];
-      if (!network) throw new DriverError('the pool has no network for the migration stream', 'failed');
-      const dest = await pool.client.call('host.migrate_receive', plan.host, network, {});
-      await runTask(pool, 'VM.migrate_send', [vm, dest, true, plan.vdis, {}, {}, {}], opts);
+    try {
+      if (Object.keys(plan.vdis).length === 0) {
+        await runTask(pool, 'VM.pool_migrate', [vm, plan.host, { live: 'true' }], opts);
+      } else {
+        const network = pool.inventory.all('network')[0]?.[0];
+        if (!network) throw new DriverError('the pool has no network for the migration stream', 'failed');
+        const dest = await pool.client.call('host.migrate_receive', plan.host, network, {});
+        await runTask(pool, 'VM.migrate_send', [vm, dest, true, plan.vdis, {}, {}, {}], opts);
+      }
+    } catch (e) {
+      // Still where it was: its home stays there too.
+      await pool.settle('VM', vm).catch(() => undefined);
+      const at = pool.vm(vm)?.resident_on;
+      if (at && at !== plan.host && from) await pool.client.call('VM.set_affinity', vm, at).catch(() => undefined);
+      throw e;
     }
     await pool.settle('VM', vm);
   }));
