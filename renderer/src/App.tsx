@@ -20,6 +20,7 @@ import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
 import { BackupOfferingsView } from './views/BackupOfferingsView';
+import { ImportWizard } from './views/ImportWizard';
 import { Notifications } from './components/Notifications';
 import { ConfirmDialog } from './components/ConfirmDialog';
 
@@ -61,6 +62,7 @@ const NAV: { view: Route['view']; href: string; label: string; needs?: string }[
   { view: 'keys', href: '#/keys', label: 'SSH keys' },
   { view: 'events', href: '#/events', label: 'Jobs and events' },
   { view: 'backups', href: '#/backups', label: 'Backup offerings', needs: 'importBackupOffering' },
+  { view: 'import', href: '#/import', label: 'Import VMs', needs: 'importUnmanagedInstance' },
   { view: 'settings', href: '#/settings', label: 'Settings' },
 ];
 
@@ -123,6 +125,7 @@ export function App() {
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
         {route.view === 'backups' && <BackupOfferingsView />}
+        {route.view === 'import' && <ImportWizard />}
       </main>
       <Notifications />
       <AffinityGroupsDialog />

@@ -10,7 +10,8 @@ export type Route =
   | { view: 'keys' }
   | { view: 'events' }
   | { view: 'settings' }
-  | { view: 'backups' };
+  | { view: 'backups' }
+  | { view: 'import' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -24,6 +25,7 @@ export function parseHash(hash: string): Route {
     case 'events':
     case 'settings':
     case 'backups':
+    case 'import':
       return { view: parts[0] };
     default:
       return { view: 'vms' };

@@ -534,7 +534,7 @@ function Review({ draft, lookup, appliance }: { draft: DeployDraft; lookup: Reco
   );
 }
 
-function Select({ label, value, onChange, options, loading, any }: { label: string; value: string; onChange(v: string): void; options: Named[]; loading?: boolean; any?: boolean }) {
+export function Select({ label, value, onChange, options, loading, any }: { label: string; value: string; onChange(v: string): void; options: Named[]; loading?: boolean; any?: boolean }) {
   const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
     <div className="form-row">
@@ -551,7 +551,7 @@ function Select({ label, value, onChange, options, loading, any }: { label: stri
   );
 }
 
-function Field({ label, value, onChange, hint, problem, inputMode }: { label: string; value: string; onChange(v: string): void; hint?: string; problem?: string; inputMode?: 'numeric' }) {
+export function Field({ label, value, onChange, hint, problem, inputMode }: { label: string; value: string; onChange(v: string): void; hint?: string; problem?: string; inputMode?: 'numeric' }) {
   const id = `field-${label.replace(/\W+/g, '-').toLowerCase()}`;
   return (
     <div className="form-row">

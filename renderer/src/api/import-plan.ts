@@ -1,0 +1,157 @@
+/**
+ * The import wizard's choices for one unmanaged VM, as pure functions: which network each NIC
+ * goes to (pre-filled by VLAN, the way importUnmanagedInstance itself maps an unlisted NIC: the
+ * zone's first L2 or shared network of that VLAN), which offering and disk offerings fit, what is
+ * still wrong, and the importUnmanagedInstance parameters. The engine's 431 stays the last word.
+ */
+import type { ApiParams } from '../../../preload/api';
+import type { DiskOffering, Named, ServiceOffering } from './model';
+
+/** One NIC of a listUnmanagedInstances row. */
+export interface UnmanagedNic {
+  id: string;
+  macaddress: string;
+  networkname?: string;
+  vlanid?: number;
+  adaptertype?: string;
+  ipaddress?: string[];
+}
+
+export interface UnmanagedDisk {
+  id: string;
+  capacity: number;
+  controller?: string;
+  imagepath?: string;
+  position?: number;
+}
+
+/** One row of listUnmanagedInstances. */
+export interface UnmanagedVm {
+  name: string;
+  clusterid: string;
+  hostid?: string;
+  osdisplayname?: string;
+  powerstate?: string;
+  cpunumber?: number;
+  cpuspeed?: number;
+  memory?: number;
+  disk?: UnmanagedDisk[];
+  nic?: UnmanagedNic[];
+  importable: boolean;
+  notimportablereason?: string[];
+}
+
+/** A network as listNetworks gives it (vlan is a string there). */
+export interface ImportNetwork extends Named {
+  type?: string;
+  vlan?: string;
+  zoneid?: string;
+}
+
+/** What the user chose for one VM. */
+export interface VmChoices {
+  /** Network id by NIC id. */
+  nicNetworks: Record<string, string>;
+  serviceofferingid: string;
+  cpuSpeed: string;
+  /** Disk offering id by data-disk id. */
+  diskOfferings: Record<string, string>;
+}
+
+/** The networks a NIC's VLAN matches: the zone's L2 and shared networks on that VLAN. */
+export function vlanMatches(nic: UnmanagedNic, networks: ImportNetwork[]): ImportNetwork[] {
+  if (nic.vlanid === undefined) return [];
+  return networks.filter((n) => (n.type === 'L2' || n.type === 'Shared') && n.vlan === String(nic.vlanid));
+}
+
+/** Each NIC's network, pre-filled by VLAN; a NIC no network matches stays unset (and is flagged). */
+export function prefillNicNetworks(vm: UnmanagedVm, networks: ImportNetwork[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const nic of vm.nic ?? []) {
+    const match = vlanMatches(nic, networks)[0];
+    if (match) out[nic.id] = match.id;
+  }
+  return out;
+}
+
+/**
+ * What is wrong with a NIC's mapping, in words for the user, or undefined: no network chosen
+ * (saying why none was pre-filled), or a non-isolated network on another VLAN (the engine refuses it).
+ */
+export function nicProblem(vmName: string, nic: UnmanagedNic, networkId: string | undefined, networks: ImportNetwork[]): string | undefined {
+  const where = `NIC ${nic.id} of ${vmName} (${nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}${nic.networkname ? `, on ${nic.networkname}` : ''})`;
+  if (!networkId) return `${where}: no L2 or shared network of the zone is on its VLAN; choose a network`;
+  const network = networks.find((n) => n.id === networkId);
+  if (network && network.type !== 'Isolated' && network.vlan !== undefined && nic.vlanid !== undefined && network.vlan !== String(nic.vlanid)) {
+    return `${where}: network ${network.name} is on VLAN ${network.vlan}, not ${nic.vlanid}`;
+  }
+  return undefined;
+}
+
+/** The data disks: all but the root, which is the first by position (as the engine counts them). */
+export function dataDisks(vm: UnmanagedVm): UnmanagedDisk[] {
+  return [...(vm.disk ?? [])].sort((a, b) => (a.position ?? 0) - (b.position ?? 0)).slice(1);
+}
+
+const GiB = 1024 ** 3;
+
+/** A disk offering can take a disk when it is custom-sized or at least as large (disksize is in GB). */
+export function diskOfferingFits(offering: DiskOffering, disk: UnmanagedDisk): boolean {
+  return offering.iscustomized === true || (offering.disksize ?? 0) * GiB >= disk.capacity;
+}
+
+/** The smallest fixed offering that holds the disk, else a custom-sized one. */
+export function prefillDiskOffering(disk: UnmanagedDisk, offerings: DiskOffering[]): string {
+  const fixed = offerings.filter((o) => !o.iscustomized && diskOfferingFits(o, disk)).sort((a, b) => (a.disksize ?? 0) - (b.disksize ?? 0));
+  return (fixed[0] ?? offerings.find((o) => o.iscustomized))?.id ?? '';
+}
+
+/** A custom offering takes the VM's own size; its bounds (serviceofferingdetails) must hold it. */
+function customFits(o: ServiceOffering, vm: UnmanagedVm): boolean {
+  const d = o.serviceofferingdetails ?? {};
+  const inside = (v: number | undefined, min?: string, max?: string) => v === undefined || ((min === undefined || v >= Number(min)) && (max === undefined || v <= Number(max)));
+  return inside(vm.cpunumber, d['mincpunumber'], d['maxcpunumber']) && inside(vm.memory, d['minmemory'], d['maxmemory']);
+}
+
+/** A fixed offering of exactly the VM's size, else a custom one that holds it. */
+export function prefillOffering(vm: UnmanagedVm, offerings: ServiceOffering[]): string {
+  const exact = offerings.find((o) => !o.iscustomized && o.cpunumber === vm.cpunumber && o.memory === vm.memory);
+  return (exact ?? offerings.find((o) => o.iscustomized && customFits(o, vm)))?.id ?? '';
+}
+
+/** The first choices for a VM, from the lists. */
+export function prefillChoices(vm: UnmanagedVm, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[]): VmChoices {
+  return {
+    nicNetworks: prefillNicNetworks(vm, networks),
+    serviceofferingid: prefillOffering(vm, offerings),
+    cpuSpeed: vm.cpuspeed ? String(vm.cpuspeed) : '',
+    diskOfferings: Object.fromEntries(dataDisks(vm).map((d) => [d.id, prefillDiskOffering(d, diskOfferings)])),
+  };
+}
+
+/** An offering's problems for this VM (the engine's rules: a running VM keeps its size). */
+export function offeringProblems(vm: UnmanagedVm, offering: ServiceOffering | undefined, cpuSpeed: string): string[] {
+  if (!offering) return [`Choose a service offering for ${vm.name}.`];
+  if (!offering.iscustomized) {
+    const differs = offering.cpunumber !== vm.cpunumber || offering.memory !== vm.memory;
+    return differs && vm.powerstate === 'PowerOn' ? [`${vm.name} runs with ${vm.cpunumber} vCPU and ${vm.memory} MB; offering ${offering.name} has ${offering.cpunumber} vCPU and ${offering.memory} MB. Choose a matching or custom offering.`] : [];
+  }
+  if (!customFits(offering, vm)) return [`${vm.name} (${vm.cpunumber} vCPU, ${vm.memory} MB) is outside the bounds of offering ${offering.name}.`];
+  if (offering.cpuspeed === undefined && !(/^\d+$/.test(cpuSpeed) && Number(cpuSpeed) > 0)) return [`Give the CPU speed (MHz) for ${vm.name}.`];
+  return [];
+}
+
+/** importUnmanagedInstance's parameters for one VM. */
+export function importParams(vm: UnmanagedVm, choices: VmChoices, offering: ServiceOffering | undefined): ApiParams {
+  const params: ApiParams = { clusterid: vm.clusterid, name: vm.name, serviceofferingid: choices.serviceofferingid };
+  (vm.nic ?? []).forEach((nic, i) => {
+    params[`nicnetworklist[${i}].nic`] = nic.id;
+    params[`nicnetworklist[${i}].network`] = choices.nicNetworks[nic.id];
+  });
+  dataDisks(vm).forEach((disk, i) => {
+    params[`datadiskofferinglist[${i}].disk`] = disk.id;
+    params[`datadiskofferinglist[${i}].diskOffering`] = choices.diskOfferings[disk.id];
+  });
+  if (offering?.iscustomized && offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = choices.cpuSpeed;
+  return params;
+}

@@ -1,0 +1,430 @@
+/**
+ * The import wizard (R51, admins): a cluster; the VMs on its hosts that Kiln does not manage,
+ * filterable, with whether each can be imported and why not (listUnmanagedInstances); the VMs to
+ * take over; each NIC's network (pre-filled by VLAN, mismatches flagged); each VM's offering (a
+ * custom one keeps the VM's own CPU and memory); each data disk's disk offering; a review; then
+ * one importUnmanagedInstance job per VM, each with its progress bar (the 'jobs' channel) and
+ * its result.
+ */
+import { useEffect, useRef, useState } from 'react';
+import { kiln } from '../transport';
+import { useApiList } from '../api/use-api-list';
+import { errorCode, errorText, listOf, type Cluster, type DiskOffering, type ServiceOffering } from '../api/model';
+import { waitForJob } from '../api/jobs';
+import {
+  dataDisks, diskOfferingFits, importParams, nicProblem, offeringProblems, prefillChoices, vlanMatches,
+  type ImportNetwork, type UnmanagedVm, type VmChoices,
+} from '../api/import-plan';
+import { IMPORT_STEPS, useImportForm } from '../stores/import-form-store';
+import { paramProblem, useApiCatalog } from '../stores/api-catalog-store';
+import { useJobs } from '../stores/jobs-store';
+import { useVms } from '../stores/vm-store';
+import { hrefOf } from '../stores/route-store';
+import { Field, Select } from './DeployWizard';
+
+type Run = { state: 'running'; jobid?: string } | { state: 'done'; vmId?: string; note?: string } | { state: 'failed'; text: string };
+
+const GiB = 1024 ** 3;
+const gb = (bytes: number) => `${(bytes / GiB).toFixed(bytes % GiB === 0 ? 0 : 1)} GB`;
+
+export function ImportWizard() {
+  const form = useImportForm();
+  const { clusterid, step, reached, selected, choices, goTo } = form;
+  const apis = useApiCatalog((s) => s.apis);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [showErrors, setShowErrors] = useState(false);
+  const [runs, setRuns] = useState<Record<string, Run>>();
+  const [listVersion, setListVersion] = useState(0);
+
+  const clusters = useApiList<Cluster>('listClusters', 'cluster', {});
+  const cluster = clusters.items.find((c) => c.id === clusterid);
+  const unmanaged = useUnmanaged(clusterid, listVersion);
+  const networks = useApiList<ImportNetwork>('listNetworks', 'network', cluster ? { zoneid: cluster.zoneid } : undefined);
+  const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
+  const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
+
+  useEffect(() => {
+    if (!clusterid && clusters.items.length > 0) form.setCluster(clusters.items[0]!.id);
+  }, [clusters.items, clusterid, form]);
+  useEffect(() => heading.current?.focus(), [step]);
+
+  const chosenVms = unmanaged.items.filter((vm) => selected.includes(vm.name));
+  // Pre-fill a VM's choices once its lists are there (before the networks step is shown).
+  const listsReady = !networks.loading && !offerings.loading && !diskOfferings.loading && cluster !== undefined;
+  useEffect(() => {
+    if (!listsReady) return;
+    for (const vm of chosenVms) if (!choices[vm.name]) form.setChoices(vm.name, prefillChoices(vm, networks.items, offerings.items, diskOfferings.items));
+  }, [listsReady, chosenVms, choices, form, networks.items, offerings.items, diskOfferings.items]);
+
+  const problems = stepProblems(chosenVms, choices, networks.items, offerings.items, diskOfferings.items, clusterid, apis);
+  const stepProblem = problems[step] ?? [];
+  const next = () => {
+    if (stepProblem.length > 0) return setShowErrors(true);
+    setShowErrors(false);
+    goTo(step + 1);
+  };
+
+  const runAll = async () => {
+    const firstBad = problems.findIndex((p) => p.length > 0);
+    if (firstBad >= 0) {
+      goTo(firstBad);
+      setShowErrors(true);
+      return;
+    }
+    const jobs = useJobs.getState();
+    const update = (name: string, run: Run) => setRuns((r) => ({ ...r, [name]: run }));
+    setRuns(Object.fromEntries(chosenVms.map((vm) => [vm.name, { state: 'running' } as Run])));
+    // The next visit starts afresh (the imported VMs are no longer unmanaged); the runs below keep what they need.
+    form.reset();
+    await Promise.all(
+      chosenVms.map(async (vm) => {
+        try {
+          const offering = offerings.items.find((o) => o.id === choices[vm.name]!.serviceofferingid);
+          const response = await kiln.invoke('importUnmanagedInstance', importParams(vm, choices[vm.name]!, offering));
+          const jobid = String(response['jobid']);
+          // Each VM's result is shown here, row by row: no notification per job.
+          jobs.quiet.add(jobid);
+          update(vm.name, { state: 'running', jobid });
+          const result = await waitForJob(jobid);
+          const imported = result['virtualmachine'] as { id?: string; consolenote?: string } | undefined;
+          // R50's note for a VM that was running: beside the VM in the job result, or inside it.
+          const note = result['consolenote'] ?? imported?.consolenote;
+          update(vm.name, { state: 'done', vmId: imported?.id, note: typeof note === 'string' ? note : undefined });
+          if (imported?.id) void useVms.getState().reloadOne(imported.id);
+        } catch (error) {
+          const code = errorCode(error);
+          update(vm.name, { state: 'failed', text: `${code ? `${code}: ` : ''}${errorText(error)}` });
+        }
+      }),
+    );
+  };
+
+  if (runs) {
+    return (
+      <section className="view deploy" aria-labelledby="import-title">
+        <div className="view-header">
+          <h1 id="import-title">Import virtual machines</h1>
+        </div>
+        <ImportProgress runs={runs} />
+        <p className="button-row">
+          <a className="button" href="#/vms">
+            Back to the list
+          </a>
+          <button
+            type="button"
+            disabled={Object.values(runs).some((r) => r.state === 'running')}
+            onClick={() => {
+              setRuns(undefined);
+              form.reset();
+              setListVersion((v) => v + 1);
+            }}
+          >
+            Import more
+          </button>
+        </p>
+      </section>
+    );
+  }
+
+  return (
+    <section className="view deploy" aria-labelledby="import-title">
+      <div className="view-header">
+        <h1 id="import-title">Import virtual machines</h1>
+      </div>
+      <div className="wizard">
+        <nav aria-label="Import steps">
+          <ol className="wizard-steps">
+            {IMPORT_STEPS.map((label, i) => (
+              <li key={label}>
+                <button type="button" className={i === step ? 'wizard-step current' : 'wizard-step'} aria-current={i === step ? 'step' : undefined} disabled={i > reached} onClick={() => goTo(i)}>
+                  <span className="wizard-step-number">{i + 1}</span> {label}
+                </button>
+              </li>
+            ))}
+          </ol>
+        </nav>
+        <form
+          className="wizard-body"
+          aria-labelledby="import-step-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (step === IMPORT_STEPS.length - 1) void runAll();
+            else next();
+          }}
+        >
+          <h2 id="import-step-title" tabIndex={-1} ref={heading}>
+            {step + 1}. {IMPORT_STEPS[step]}
+          </h2>
+          {step === 0 && (
+            <>
+              <Select label="Cluster" value={clusterid} onChange={(id) => form.setCluster(id)} options={clusters.items.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
+              <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
+            </>
+          )}
+          {step === 1 && <VmPicker vms={unmanaged} />}
+          {step === 2 &&
+            chosenVms.map((vm) => (
+              <fieldset key={vm.name} className="fieldset">
+                <legend>{vm.name}</legend>
+                {(vm.nic ?? []).length === 0 && <p className="hint">No NIC.</p>}
+                {(vm.nic ?? []).map((nic) => {
+                  const chosen = choices[vm.name]?.nicNetworks[nic.id];
+                  const problem = nicProblem(vm.name, nic, chosen, networks.items);
+                  const matched = chosen !== undefined && vlanMatches(nic, networks.items).some((n) => n.id === chosen);
+                  const id = `nic-${vm.name}-${nic.id}`.replace(/\W+/g, '-');
+                  return (
+                    <div key={nic.id} className="form-row" data-nic={`${vm.name}/${nic.id}`}>
+                      <label htmlFor={id}>
+                        {nic.id} ({nic.macaddress}, {nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}
+                        {nic.networkname ? `, ${nic.networkname}` : ''})
+                      </label>
+                      <select id={id} value={chosen ?? ''} aria-invalid={problem ? true : undefined} onChange={(e) => form.setChoices(vm.name, { nicNetworks: { ...choices[vm.name]?.nicNetworks, [nic.id]: e.target.value } })}>
+                        <option value="">Choose…</option>
+                        {networks.items.map((n) => (
+                          <option key={n.id} value={n.id}>
+                            {n.name} ({n.type}
+                            {n.vlan ? `, VLAN ${n.vlan}` : ''})
+                          </option>
+                        ))}
+                      </select>
+                      <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by VLAN ${nic.vlanid}` : 'Chosen by hand')}</span>
+                    </div>
+                  );
+                })}
+              </fieldset>
+            ))}
+          {step === 3 &&
+            chosenVms.map((vm) => {
+              const c = choices[vm.name];
+              const offering = offerings.items.find((o) => o.id === c?.serviceofferingid);
+              return (
+                <fieldset key={vm.name} className="fieldset">
+                  <legend>
+                    {vm.name} <span className="muted">({vm.cpunumber} vCPU, {vm.memory} MB, {vm.powerstate === 'PowerOn' ? 'running' : 'stopped'})</span>
+                  </legend>
+                  <Select label={`Service offering for ${vm.name}`} value={c?.serviceofferingid ?? ''} onChange={(serviceofferingid) => form.setChoices(vm.name, { serviceofferingid })} options={offerings.items.map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom)` : `${o.name} (${o.cpunumber} vCPU, ${o.memory} MB)` }))} />
+                  {offering?.iscustomized && (
+                    <>
+                      <p className="hint" data-size-from-vm>
+                        {vm.cpunumber} vCPU and {vm.memory} MB, from the VM: a custom offering keeps the VM&apos;s own size.
+                      </p>
+                      {offering.cpuspeed === undefined && <Field label={`CPU speed (MHz) of ${vm.name}`} value={c?.cpuSpeed ?? ''} onChange={(cpuSpeed) => form.setChoices(vm.name, { cpuSpeed })} inputMode="numeric" />}
+                    </>
+                  )}
+                </fieldset>
+              );
+            })}
+          {step === 4 &&
+            chosenVms.map((vm) => (
+              <fieldset key={vm.name} className="fieldset">
+                <legend>{vm.name}</legend>
+                {dataDisks(vm).length === 0 && <p className="hint">No data disk: the first disk becomes the root volume.</p>}
+                {dataDisks(vm).map((disk) => (
+                  <Select
+                    key={disk.id}
+                    label={`Disk ${disk.id} (${gb(disk.capacity)}) of ${vm.name}`}
+                    value={choices[vm.name]?.diskOfferings[disk.id] ?? ''}
+                    onChange={(id) => form.setChoices(vm.name, { diskOfferings: { ...choices[vm.name]?.diskOfferings, [disk.id]: id } })}
+                    options={diskOfferings.items.filter((o) => diskOfferingFits(o, disk)).map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)` }))}
+                  />
+                ))}
+              </fieldset>
+            ))}
+          {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} />}
+          {showErrors && stepProblem.length > 0 && (
+            <div role="alert" className="error">
+              <ul>
+                {stepProblem.map((p) => (
+                  <li key={p}>{p}</li>
+                ))}
+              </ul>
+            </div>
+          )}
+          <div className="wizard-buttons">
+            <button type="button" onClick={() => goTo(step - 1)} disabled={step === 0}>
+              Back
+            </button>
+            <button type="submit" className="primary">
+              {step < IMPORT_STEPS.length - 1 ? 'Next' : `Import ${chosenVms.length} VM${chosenVms.length === 1 ? '' : 's'}`}
+            </button>
+          </div>
+        </form>
+      </div>
+    </section>
+  );
+}
+
+/** listUnmanagedInstances for the cluster; VERSION reloads it (after an import). */
+function useUnmanaged(clusterid: string, version: number): { items: UnmanagedVm[]; loading: boolean; error?: string } {
+  const [state, setState] = useState<{ items: UnmanagedVm[]; loading: boolean; error?: string }>({ items: [], loading: false });
+  useEffect(() => {
+    if (!clusterid) return;
+    let live = true;
+    setState({ items: [], loading: true });
+    kiln.invoke('listUnmanagedInstances', { clusterid }).then(
+      (r) => live && setState({ items: listOf<UnmanagedVm>(r, 'unmanagedinstance'), loading: false }),
+      (e: unknown) => live && setState({ items: [], loading: false, error: `${errorCode(e) ? `${errorCode(e)}: ` : ''}${errorText(e)}` }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [clusterid, version]);
+  return state;
+}
+
+function VmPicker({ vms }: { vms: { items: UnmanagedVm[]; loading: boolean; error?: string } }) {
+  const { filter, selected, setFilter, toggle } = useImportForm();
+  const needle = filter.trim().toLowerCase();
+  const shown = vms.items.filter((vm) => !needle || [vm.name, vm.osdisplayname ?? '', ...(vm.nic ?? []).map((n) => n.networkname ?? '')].some((t) => t.toLowerCase().includes(needle)));
+  return (
+    <>
+      <div className="form-row">
+        <label htmlFor="import-filter">Filter</label>
+        <input id="import-filter" type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="Name, OS or network" />
+      </div>
+      {vms.error && (
+        <p role="alert" className="error">
+          {vms.error}
+        </p>
+      )}
+      {vms.loading && <p className="muted">Asking the cluster&apos;s hosts…</p>}
+      {!vms.loading && !vms.error && vms.items.length === 0 && <p className="empty">Every VM on this cluster&apos;s hosts is managed by Kiln.</p>}
+      {shown.length > 0 && (
+        <table className="plain-table" aria-label="Unmanaged VMs">
+          <thead>
+            <tr>
+              <th>
+                <span className="visually-hidden">Select</span>
+              </th>
+              <th>Name</th>
+              <th>Power</th>
+              <th>OS</th>
+              <th>Size</th>
+              <th>Disks</th>
+              <th>NICs</th>
+              <th>Importable</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((vm) => (
+              <tr key={vm.name} data-importable={vm.importable}>
+                <td>
+                  <input type="checkbox" aria-label={`Select ${vm.name}`} disabled={!vm.importable} checked={selected.includes(vm.name)} onChange={(e) => toggle(vm.name, e.target.checked)} />
+                </td>
+                <td>{vm.name}</td>
+                <td>{vm.powerstate === 'PowerOn' ? 'Running' : vm.powerstate === 'PowerOff' ? 'Stopped' : vm.powerstate}</td>
+                <td>{vm.osdisplayname ?? '—'}</td>
+                <td>
+                  {vm.cpunumber} vCPU, {vm.memory} MB
+                </td>
+                <td>{(vm.disk ?? []).length}</td>
+                <td>{(vm.nic ?? []).map((n) => (n.vlanid === undefined ? n.networkname ?? '?' : `VLAN ${n.vlanid}`)).join(', ') || '—'}</td>
+                <td>{vm.importable ? 'Yes' : <span className="error-text">No: {(vm.notimportablereason ?? []).join('; ')}</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {needle && vms.items.length > 0 && shown.length === 0 && <p className="empty">No unmanaged VM matches “{filter}”.</p>}
+      <p className="hint">{selected.length} selected</p>
+    </>
+  );
+}
+
+function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmChoices>; networks: ImportNetwork[]; offerings: ServiceOffering[]; diskOfferings: DiskOffering[]; cluster?: string }) {
+  const name = (list: { id: string; name: string }[], id: string | undefined) => list.find((x) => x.id === id)?.name ?? '?';
+  return (
+    <table className="plain-table review" aria-label="Import review">
+      <thead>
+        <tr>
+          <th>VM</th>
+          <th>Networks</th>
+          <th>Offering</th>
+          <th>Data disks</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.vms.map((vm) => {
+          const c = props.choices[vm.name];
+          return (
+            <tr key={vm.name}>
+              <td>
+                {vm.name} <span className="muted">({props.cluster})</span>
+              </td>
+              <td>{(vm.nic ?? []).map((n) => `${n.id} → ${name(props.networks, c?.nicNetworks[n.id])}`).join(', ') || '—'}</td>
+              <td>{name(props.offerings, c?.serviceofferingid)}</td>
+              <td>{dataDisks(vm).map((d) => `${d.id} → ${name(props.diskOfferings, c?.diskOfferings[d.id])}`).join(', ') || '—'}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function ImportProgress({ runs }: { runs: Record<string, Run> }) {
+  const jobs = useJobs((s) => s.jobs);
+  return (
+    <table className="plain-table" aria-label="Import results">
+      <thead>
+        <tr>
+          <th>VM</th>
+          <th>Progress</th>
+          <th>Result</th>
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(runs).map(([name, run]) => {
+          const job = run.state === 'running' && run.jobid ? jobs.get(run.jobid) : undefined;
+          return (
+            <tr key={name} data-result={run.state}>
+              <td>{name}</td>
+              <td>
+                <progress max={100} value={run.state === 'running' ? job?.progress ?? undefined : 100} aria-label={`Import progress of ${name}`} />
+              </td>
+              <td>
+                {run.state === 'running' && <span className="muted">{job?.message ?? 'Importing…'}</span>}
+                {run.state === 'done' && (
+                  <>
+                    <span className="success-text">Imported</span>
+                    {run.vmId && (
+                      <>
+                        {' '}
+                        <a href={hrefOf({ view: 'vm', id: run.vmId, tab: 'overview' })}>Open {name}</a>
+                      </>
+                    )}
+                    {run.note && <span className="hint"> ({run.note})</span>}
+                  </>
+                )}
+                {run.state === 'failed' && <span className="error-text">Failed: {run.text}</span>}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+/** What keeps each step from being complete. */
+function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[], clusterid: string, apis: ReturnType<typeof useApiCatalog.getState>['apis']): string[][] {
+  const problems: string[][] = IMPORT_STEPS.map(() => []);
+  if (!clusterid) problems[0]!.push('Choose a cluster.');
+  if (vms.length === 0) problems[1]!.push('Select at least one VM to import.');
+  for (const vm of vms) {
+    // The VM's name becomes its hostname: the engine's own rule for it, from listApis.
+    const hostname = paramProblem(apis, 'importUnmanagedInstance', 'hostname', vm.name);
+    if (hostname) problems[1]!.push(`${hostname}.`);
+    const c = choices[vm.name];
+    for (const nic of vm.nic ?? []) {
+      const p = nicProblem(vm.name, nic, c?.nicNetworks[nic.id], networks);
+      if (p) problems[2]!.push(`${p}.`);
+    }
+    problems[3]!.push(...offeringProblems(vm, offerings.find((o) => o.id === c?.serviceofferingid), c?.cpuSpeed ?? ''));
+    for (const disk of dataDisks(vm)) {
+      const offering = diskOfferings.find((o) => o.id === c?.diskOfferings[disk.id]);
+      if (!offering || !diskOfferingFits(offering, disk)) problems[4]!.push(`Choose a disk offering of at least ${gb(disk.capacity)} for disk ${disk.id} of ${vm.name}.`);
+    }
+  }
+  return problems;
+}

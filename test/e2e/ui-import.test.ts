@@ -1,0 +1,159 @@
+/**
+ * The import wizard (R51) in Chromium against `kiln serve` on the simulator zone. Three VMs are
+ * made on sim-host-1 outside Kiln (the simulator's addUnmanagedVm test hook, on the serve
+ * process's own state file while it is stopped): the wizard lists them with the importable /
+ * why-not column, filters them, pre-fills the NIC on VLAN 100 with Demo L2 and flags the NIC on
+ * VLAN 200 (none matches; Demo L2 is then refused as VLAN 100), pre-fills the offerings (a
+ * custom one with the VM's own size for a VM no fixed offering matches) and the data disk's
+ * offering, and imports two VMs, one job each, with a result per VM; both are then in the VM list.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { SimulatorDriver } from '../../drivers/simulator/index.js';
+import type { VmSpec } from '../../drivers/types.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+import { launchChromium } from '../helpers/browser.js';
+import { goTo, one, openUi, vmRow, type UiSession } from './ui-helpers.js';
+
+const GiB = 1024 ** 3;
+let kiln: KilnProcess;
+let browser: Browser;
+let ui: UiSession;
+const dataDir = mkdtempSync(join(tmpdir(), 'kiln-ui-import-'));
+
+function spec(name: string, mac: string, extra: Partial<VmSpec>): VmSpec {
+  return {
+    internalName: name, displayName: name, uuid: `${mac.replace(/:/g, '').slice(-8)}-1111-2222-3333-444455556666`,
+    cpuNumber: 1, cpuSpeedMhz: 2000, memoryMiB: 512,
+    disks: [{ name: `${name}-root.qcow2`, sizeBytes: 10 * GiB, device: 'disk', bus: 'virtio' }],
+    nics: [{ macAddress: mac, network: 'vlan100', vlan: 100, adapterType: 'virtio' }],
+    details: { osDisplayName: 'Debian GNU/Linux 12 (64-bit)' },
+    ...extra,
+  };
+}
+
+describe('import wizard in Chromium', () => {
+  beforeAll(async () => {
+    // The first start makes the demo zone and the simulator's state file; the VMs made outside Kiln go into that file.
+    await (await startKiln({ dataDir })).stop();
+    const sim = new SimulatorDriver({ stateFile: join(dataDir, 'simulator.json') });
+    sim.addUnmanagedVm('sim-host-1', spec('legacy-web', '52:54:00:e1:00:01', {
+      cpuNumber: 2, memoryMiB: 2048,
+      disks: [
+        { name: 'legacy-web-root.qcow2', sizeBytes: 10 * GiB, device: 'disk', bus: 'virtio' },
+        { name: 'legacy-web-data.qcow2', sizeBytes: 5 * GiB, device: 'disk', bus: 'virtio' },
+      ],
+      nics: [
+        { macAddress: '52:54:00:e1:00:01', network: 'vlan100', vlan: 100, adapterType: 'virtio' },
+        { macAddress: '52:54:00:e1:00:02', network: 'vlan200', vlan: 200, adapterType: 'virtio' },
+      ],
+    }), { power: 'Running' });
+    sim.addUnmanagedVm('sim-host-1', spec('batch-1', '52:54:00:e1:00:11', {}));
+    sim.addUnmanagedVm('sim-host-1', spec('old-router', '52:54:00:e1:00:21', { details: { osDisplayName: 'Plan 9' } }));
+    kiln = await startKiln({ dataDir });
+    browser = await launchChromium();
+    ui = await openUi(browser, kiln);
+    // An untagged L2 network: the one a NIC on VLAN 200 may be mapped to by hand.
+    const zoneid = (await one<{ id: string }>(ui, 'listZones', 'zone', { name: 'Demo' })).id;
+    expect((await ui.api('createNetwork', { name: 'Lab untagged', zoneid, guestiptype: 'L2' }))['network']).toBeDefined();
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await kiln?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('lists, maps and imports two VMs, each with its result, and they are then in the VM list', async () => {
+    const { page } = ui;
+    await page.getByRole('link', { name: 'Import VMs' }).click();
+    await page.getByRole('heading', { name: 'Import virtual machines', level: 1 }).waitFor();
+    await expect.poll(() => page.getByRole('combobox', { name: 'Cluster' }).inputValue()).not.toBe('');
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // 2. The unmanaged VMs with the importable / why-not column; the demo VMs Kiln manages are not there.
+    const table = page.getByRole('table', { name: 'Unmanaged VMs' });
+    await table.waitFor();
+    const rows = table.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    const row = (name: string) => rows.filter({ has: page.getByRole('cell', { name, exact: true }) });
+    expect(await row('legacy-web').innerText()).toMatch(/legacy-web\s+Running\s+Debian GNU\/Linux 12 \(64-bit\)\s+2 vCPU, 2048 MB\s+2\s+VLAN 100, VLAN 200\s+Yes/);
+    expect(await row('old-router').innerText()).toContain(`No: VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`);
+    expect(await page.getByRole('checkbox', { name: 'Select old-router' }).isDisabled()).toBe(true);
+    await ui.shot('import-list-light');
+    // Filterable.
+    await page.getByLabel('Filter').fill('batch');
+    await expect.poll(() => rows.allInnerTexts()).toEqual([expect.stringContaining('batch-1')]);
+    await page.getByLabel('Filter').fill('');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toContain('Select at least one VM to import.');
+    await page.getByRole('checkbox', { name: 'Select legacy-web' }).check();
+    await page.getByRole('checkbox', { name: 'Select batch-1' }).check();
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // 4. NICs: VLAN 100 pre-filled with Demo L2; VLAN 200 matches nothing and is flagged.
+    await page.getByRole('heading', { name: '3. Networks' }).waitFor();
+    const nic1 = page.getByLabel('nic0 (52:54:00:e1:00:01, VLAN 100, vlan100)');
+    await expect.poll(async () => (await nic1.locator('option:checked').innerText())).toBe('Demo L2 (L2, VLAN 100)');
+    const nic2 = page.getByLabel('nic1 (52:54:00:e1:00:02, VLAN 200, vlan200)');
+    expect(await nic2.inputValue()).toBe('');
+    const nic2Row = page.locator('[data-nic="legacy-web/nic1"]');
+    expect(await nic2Row.innerText()).toContain('no L2 or shared network of the zone is on its VLAN; choose a network');
+    expect(await page.locator('[data-nic="legacy-web/nic0"]').innerText()).toContain('Matched by VLAN 100');
+    await nic2.selectOption({ label: 'Demo L2 (L2, VLAN 100)' });
+    expect(await nic2Row.innerText()).toContain('network Demo L2 is on VLAN 100, not 200');
+    await ui.shot('import-networks-mismatch-light');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toContain('NIC nic1 of legacy-web (VLAN 200, on vlan200): network Demo L2 is on VLAN 100, not 200.');
+    await nic2.selectOption({ label: 'Lab untagged (L2)' });
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // 5. Offerings: batch-1 (1 vCPU, 512 MB) gets Small Instance; legacy-web, which none fits, Custom with its own size and CPU speed.
+    await page.getByRole('heading', { name: '4. Offerings' }).waitFor();
+    expect(await page.getByLabel('Service offering for batch-1').locator('option:checked').innerText()).toBe('Small Instance (1 vCPU, 512 MB)');
+    expect(await page.getByLabel('Service offering for legacy-web').locator('option:checked').innerText()).toBe('Custom (custom)');
+    expect(await page.locator('[data-size-from-vm]').innerText()).toContain('2 vCPU and 2048 MB, from the VM');
+    expect(await page.getByLabel('CPU speed (MHz) of legacy-web').inputValue()).toBe('2000');
+    await ui.shot('import-offerings-light');
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // 6. The data disk (5 GB) gets the smallest fixed disk offering that holds it.
+    await page.getByRole('heading', { name: '5. Data disks' }).waitFor();
+    const disk = page.getByLabel('Disk legacy-web-data.qcow2 (5 GB) of legacy-web');
+    expect(await disk.locator('option:checked').innerText()).toBe('Small (5 GB)');
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // 7. Review.
+    const review = page.getByRole('table', { name: 'Import review' });
+    await review.waitFor();
+    const reviewText = await review.innerText();
+    expect(reviewText).toMatch(/legacy-web[\s\S]*nic0 → Demo L2, nic1 → Lab untagged\s+Custom\s+legacy-web-data\.qcow2 → Small/);
+    expect(reviewText).toMatch(/batch-1[\s\S]*nic0 → Demo L2\s+Small Instance\s+—/);
+    await ui.shot('import-review-light');
+
+    // 8. One job per VM, a result per VM.
+    await page.getByRole('button', { name: 'Import 2 VMs' }).click();
+    const results = page.getByRole('table', { name: 'Import results' });
+    await results.waitFor();
+    for (const name of ['legacy-web', 'batch-1']) {
+      const r = results.locator('tbody tr').filter({ has: page.getByRole('cell', { name, exact: true }) });
+      await expect.poll(() => r.getAttribute('data-result'), { timeout: 20_000 }).toBe('done');
+      expect(await r.innerText()).toContain(`Imported Open ${name}`);
+    }
+    expect(await results.innerText()).toContain('its console may not work until it is stopped and started through Kiln');
+    await ui.shot('import-results-light');
+
+    // The imported VMs are Kiln's now: in the VM list, and no longer unmanaged.
+    await page.getByRole('link', { name: 'Back to the list' }).click();
+    await expect.poll(() => vmRow(page, 'legacy-web').locator('[data-state]').getAttribute('data-state'), { timeout: 15_000 }).toBe('Running');
+    await expect.poll(() => vmRow(page, 'batch-1').locator('[data-state]').getAttribute('data-state')).toBe('Stopped');
+    await ui.shot('import-vm-list-light');
+    await goTo(ui, '#/import', 'Import virtual machines');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Unmanaged VMs' }).locator('tbody tr').allInnerTexts()).toEqual([expect.stringContaining('old-router')]);
+    expect(ui.pageErrors).toEqual([]);
+    expect(ui.cspViolations).toEqual([]);
+  }, 40_000);
+});
