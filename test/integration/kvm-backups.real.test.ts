@@ -3,7 +3,8 @@
  * the guest's disk comes back after a restore, an incremental after a small change is a small
  * fraction of the full and restores right (its chain rebuilt), a backed-up volume restored onto
  * another VM appears there as its data disk, and a base an incremental builds on is not deleted
- * unless forced (then merged into it). Everything made here is removed again: backups, domains,
+ * unless forced (then merged into it), and the sync task marks a backup whose files left the store
+ * Removed. Everything made here is removed again: backups, domains,
  * volumes and the VM's directory in the host's backup store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,5 +139,12 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     tap = await boot(vm);
     expect(await readMarker(tap)).toBe('B');
     tap.close();
+
+    // The sync task (R58) reconciles with the store: a backup whose files are gone from it is Removed, with the reason.
+    onHost('host1', 'rm', '-rf', '--', `/var/lib/kiln/backups/${vm}/${incremental['id'] as string}`);
+    await z.t.engine.backups.sync();
+    expect(await backups(vm)).toEqual([]);
+    const row = z.t.engine.db.prepare('SELECT status, note FROM backups WHERE uuid=?').get(incremental['id']) as { status: string; note: string };
+    expect(row).toEqual({ status: 'Removed', note: 'removed by the sync task: the backup store no longer has it' });
   });
 });

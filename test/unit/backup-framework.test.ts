@@ -184,6 +184,24 @@ describe('backup framework (dummy provider)', () => {
     expect(body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup')[0]).toMatchObject({ name: 'cut', status: 'Error', note: expect.stringMatching(/^interrupted: Kiln stopped during the backup/) });
   });
 
+  it("a user sees and touches only its own account's backups (another's backup id is a 431, as an unknown one)", async () => {
+    const { t, ids } = await setUp();
+    await enable(t, ids.zoneid);
+    const { vm } = await vmWithOffering(t, ids);
+    await t.run('createBackup', { virtualmachineid: vm.id, name: 'admins' });
+    const backup = body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup')[0]!;
+    const created = await t.call('createAccount', { username: 'bk-other', password: 'pw-1-other', email: 'o@example.org', firstname: 'O', lastname: 'Ther' });
+    const userId = ((created.body['account'] as { user: { id: string }[] }).user[0]!).id;
+    const user = t.engine.accounts.byUserId((t.engine.db.prepare('SELECT id FROM users WHERE uuid=?').get(userId) as { id: number }).id)!;
+    expect(body(await t.call('listBackups', {}, user), 'backup')).toBeUndefined();
+    for (const [command, params] of [['restoreBackup', { id: backup['id'] as string }], ['deleteBackup', { id: backup['id'] as string }]] as const) {
+      const refused = await t.call(command, params, user);
+      expect(refused.status).toBe(431);
+      expect(refused.body['errortext']).toMatch(/Invalid parameter id value=/);
+    }
+    expect(body(await t.call('listBackups', { virtualmachineid: vm.id }), 'backup')).toHaveLength(1);
+  });
+
   it('removeVirtualMachineFromBackupOffering keeps the backups, or with forced=true deletes them', async () => {
     const { t, ids } = await setUp();
     await enable(t, ids.zoneid);
