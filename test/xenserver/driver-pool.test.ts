@@ -132,6 +132,25 @@ describe('XenServer driver: the pool', () => {
     await a!.destroy(made.ref, { removeDisks: 'all' });
   });
 
+  it('R8: a guest that does not shut down within the timeout, or refuses, is powered off; the clean shutdown task is cancelled', async () => {
+    const [h0] = await ep.hosts();
+    const session = ep.host(h0!.ref);
+    const made = await session.define(spec('i-2-16-r8'));
+    await session.start(made.ref);
+    await sim.control('vm-tools', { vm: made.ref, tools: true });
+    await sim.control('vm-behaviour', { vm: made.ref, cleanShutdown: 'hang' });
+    await sim.calls(true);
+    await session.stop(made.ref, { timeoutMs: 600 });
+    expect(await session.powerState(made.ref)).toBe('Stopped');
+    const calls = await sim.calls();
+    expect(calls.filter((c) => /shutdown|task\.cancel/.test(c))).toEqual(['Async.VM.clean_shutdown', 'task.cancel', 'Async.VM.hard_shutdown']);
+    await session.start(made.ref);
+    await sim.control('vm-behaviour', { vm: made.ref, cleanShutdown: 'fail' });
+    await session.stop(made.ref, { timeoutMs: 60_000 });
+    expect(await session.powerState(made.ref)).toBe('Stopped');
+    await session.destroy(made.ref, { removeDisks: 'all' });
+  });
+
   it('reattachTask: a task started before a restart is followed to its end (success with its result, or its error)', async () => {
     const [h0] = await ep.hosts();
     const session = ep.host(h0!.ref);
