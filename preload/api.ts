@@ -17,10 +17,14 @@ export type ApiEnvelope = Record<string, unknown>;
 export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts';
 
 /**
- * The serial-console channel's messages, the same over IPC and over the live WebSocket.
- * Guest bytes travel base64-encoded (`console-data`); keystrokes travel as UTF-8 text
- * (`console-write`). A failure is `console-error` with the API's error envelope.
+ * The console channel's messages, the same over IPC and over the live WebSocket: a VM's serial
+ * console, or (kind `graphical`) its display's RFB bytes, for the Electron window, which has no
+ * HTTP server for createConsoleEndpoint's WebSocket. Guest bytes travel base64-encoded
+ * (`console-data`); keystrokes travel as UTF-8 text (`console-write`), RFB bytes as base64
+ * (`console-write` with encoding base64). A failure is `console-error` with the API's error envelope.
  */
+export type ConsoleKind = 'serial' | 'graphical';
+
 export type ConsoleServerMessage =
   | { type: 'console-opened'; id: string }
   | { type: 'console-data'; id: string; data: string }
@@ -28,8 +32,8 @@ export type ConsoleServerMessage =
   | ({ type: 'console-error'; id: string } & KilnError);
 
 export type ConsoleClientMessage =
-  | { type: 'console-open'; id: string; vmId: string }
-  | { type: 'console-write'; id: string; data: string }
+  | { type: 'console-open'; id: string; vmId: string; kind?: ConsoleKind }
+  | { type: 'console-write'; id: string; data: string; encoding?: 'base64' }
   | { type: 'console-resize'; id: string; cols: number; rows: number }
   | { type: 'console-close'; id: string };
 
@@ -39,9 +43,11 @@ export type LiveServerMessage = ConsoleServerMessage | { type: 'message'; channe
 
 export interface KilnConsoleBridge {
   /** Opens the serial console of a VM on channel `id` (chosen by the caller, unique per page); messages for it go to `listener`. */
-  open(id: string, vmId: string, listener: (message: ConsoleServerMessage) => void): void;
+  open(id: string, vmId: string, listener: (message: ConsoleServerMessage) => void, kind?: ConsoleKind): void;
   /** Sends keystrokes (UTF-8 text) to the guest. */
   write(id: string, data: string): void;
+  /** Sends raw bytes (base64) on a graphical channel (absent on bridges that have none). */
+  writeBytes?(id: string, base64: string): void;
   /** Best effort: a serial line has no window size unless the transport can carry one. */
   resize(id: string, cols: number, rows: number): void;
   close(id: string): void;

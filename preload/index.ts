@@ -40,11 +40,12 @@ const bridge: KilnBridge = {
     };
   },
   console: {
-    open(id, vmId, listener) {
+    open(id, vmId, listener, kind) {
       consoles.set(String(id), listener);
-      toMain({ type: 'console-open', id: String(id), vmId: String(vmId) });
+      toMain({ type: 'console-open', id: String(id), vmId: String(vmId), ...(kind === 'graphical' ? { kind: 'graphical' as const } : {}) });
     },
     write: (id, data) => toMain({ type: 'console-write', id: String(id), data: String(data) }),
+    writeBytes: (id, data) => toMain({ type: 'console-write', id: String(id), data: String(data), encoding: 'base64' }),
     resize: (id, cols, rows) => toMain({ type: 'console-resize', id: String(id), cols: Number(cols), rows: Number(rows) }),
     close(id) {
       consoles.delete(String(id));

@@ -1,6 +1,6 @@
 /**
  * The UI's live channel: job progress, events and VM state changes pushed to the renderer, and
- * serial-console channels onto running VMs. Serve mode carries it over one WebSocket at
+ * console channels onto running VMs (serial, or a display's RFB bytes). Serve mode carries it over one WebSocket at
  * `/kiln/live` (only for a browser holding a UI session, and only from the page's own origin);
  * the Electron shell carries the same console messages over IPC. Both use `ConsoleChannels`, so
  * the renderer sees one protocol whatever the transport (see `preload/api.ts`).
@@ -15,7 +15,8 @@ import { refuseUpgrade } from './upgrade-router.js';
 import { ApiError, toApiError } from '../engine/registry/errors.js';
 import type { Caller } from '../engine/registry/types.js';
 import { isLiveChannel, type LiveClient } from '../engine/live-hub.js';
-import { IPC, type ConsoleClientMessage, type ConsoleServerMessage, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
+import { IPC, type ConsoleClientMessage, type ConsoleKind, type ConsoleServerMessage, type LiveClientMessage, type LiveServerMessage } from '../../preload/api.js';
+import { openDisplay } from '../engine/vm/graphical-console.js';
 
 export const LIVE_PATH = '/kiln/live';
 /** At most this many consoles per client; each holds a host session channel. */
@@ -30,7 +31,8 @@ type ResizableDuplex = Duplex & { setWindow?: (rows: number, cols: number, heigh
 
 /**
  * The console channels of one client (a WebSocket or an Electron window). Each channel pipes
- * `engine.vms.openConsole` both ways; failures become `console-error` with the API's envelope.
+ * `engine.vms.openConsole` (or, kind graphical, the VM's display: `openDisplay`) both ways;
+ * failures become `console-error` with the API's envelope.
  */
 export class ConsoleChannels {
   private readonly open = new Map<string, { serial?: ResizableDuplex; closed: boolean }>();
@@ -46,10 +48,10 @@ export class ConsoleChannels {
   handle(message: ConsoleClientMessage): void {
     switch (message.type) {
       case 'console-open':
-        return this.openChannel(message.id, message.vmId);
+        return this.openChannel(message.id, message.vmId, message.kind ?? 'serial');
       case 'console-write': {
         const serial = this.open.get(message.id)?.serial;
-        if (serial && !serial.destroyed) serial.write(Buffer.from(message.data, 'utf8'));
+        if (serial && !serial.destroyed) serial.write(Buffer.from(message.data, message.encoding === 'base64' ? 'base64' : 'utf8'));
         return;
       }
       case 'console-resize': {
@@ -67,12 +69,14 @@ export class ConsoleChannels {
     for (const id of [...this.open.keys()]) this.closeChannel(id, 'client went away', false);
   }
 
-  private openChannel(id: string, vmId: string): void {
+  private openChannel(id: string, vmId: string, kind: ConsoleKind): void {
     if (this.open.has(id)) return this.fail(id, ApiError.param(`console channel ${id} is already open`));
     if (this.open.size >= MAX_CONSOLES) return this.fail(id, ApiError.param(`at most ${MAX_CONSOLES} consoles may be open at once`));
     const entry: { serial?: ResizableDuplex; closed: boolean } = { closed: false };
     this.open.set(id, entry);
-    this.engine.vms.openConsole(this.caller, vmId).then(
+    // A graphical channel carries the display's RFB bytes (the connection's close ends the forward).
+    const opening: Promise<ResizableDuplex> = kind === 'graphical' ? openDisplay(this.engine, this.caller, vmId).then((display) => display.socket) : this.engine.vms.openConsole(this.caller, vmId);
+    opening.then(
       (serial: ResizableDuplex) => {
         if (entry.closed) {
           serial.destroy();
@@ -136,9 +140,11 @@ export function parseClientMessage(raw: unknown): LiveClientMessage | undefined 
     case 'unsubscribe':
       return isLiveChannel(m['channel']) ? { type: 'unsubscribe', channel: m['channel'] } : undefined;
     case 'console-open':
-      return id && typeof m['vmId'] === 'string' ? { type: 'console-open', id, vmId: m['vmId'] } : undefined;
+      if (m['kind'] !== undefined && m['kind'] !== 'serial' && m['kind'] !== 'graphical') return undefined;
+      return id && typeof m['vmId'] === 'string' ? { type: 'console-open', id, vmId: m['vmId'], ...(m['kind'] === 'graphical' ? { kind: 'graphical' as const } : {}) } : undefined;
     case 'console-write':
-      return id && typeof m['data'] === 'string' ? { type: 'console-write', id, data: m['data'] } : undefined;
+      if (m['encoding'] !== undefined && m['encoding'] !== 'base64') return undefined;
+      return id && typeof m['data'] === 'string' ? { type: 'console-write', id, data: m['data'], ...(m['encoding'] === 'base64' ? { encoding: 'base64' as const } : {}) } : undefined;
     case 'console-resize':
       return id && Number.isInteger(m['cols']) && Number.isInteger(m['rows']) ? { type: 'console-resize', id, cols: m['cols'] as number, rows: m['rows'] as number } : undefined;
     case 'console-close':

@@ -35,11 +35,12 @@ export class LiveSocket {
   }
 
   readonly console: KilnConsoleBridge = {
-    open: (id, vmId, listener) => {
+    open: (id, vmId, listener, kind) => {
       this.consoles.set(id, listener);
-      this.send({ type: 'console-open', id, vmId });
+      this.send({ type: 'console-open', id, vmId, ...(kind === 'graphical' ? { kind } : {}) });
     },
     write: (id, data) => this.send({ type: 'console-write', id, data }, false),
+    writeBytes: (id, data) => this.send({ type: 'console-write', id, data, encoding: 'base64' }, false),
     resize: (id, cols, rows) => this.send({ type: 'console-resize', id, cols, rows }, false),
     close: (id) => {
       this.consoles.delete(id);

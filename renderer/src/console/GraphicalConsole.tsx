@@ -1,7 +1,8 @@
 /**
  * The graphical console of a VM (noVNC): createConsoleEndpoint type=graphical hands out a
  * one-time token, and noVNC speaks RFB over the `/kiln/console` WebSocket it opens, which the
- * engine carries to the VM's display (KVM: VNC forwarded through the host's SSH connection).
+ * engine carries to the VM's display (KVM: VNC forwarded through the host's SSH connection). In
+ * the Electron window, which has no HTTP server, the same bytes go over the console bridge.
  * Key combinations and pasted text go in as key events; the screen scales to fit the pane unless
  * the user asks for its real size. Reconnects with the serial console's backoff.
  */
@@ -11,6 +12,7 @@ import type { Vm } from '../api/model';
 import { kiln } from '../transport';
 import type { KilnApiError } from '../../../preload/api';
 import { ConsoleFrame } from './ConsoleFrame';
+import { displayChannel } from './display-channel';
 import { GRAPHICAL_COMBOS, typedKeys, type KeyEvent } from './graphical-keys';
 import { explain, scheduleRetry, type ConsoleStatus } from './console-status';
 
@@ -54,11 +56,13 @@ export function GraphicalConsole({ vm }: { vm: Vm }) {
         return;
       }
       if (disposed) return;
-      if (!url) {
-        setStatus({ kind: 'refused', reason: 'The graphical console opens in the browser UI of kiln serve; this window has no WebSocket endpoint for it yet.' });
+      // The Electron window has no HTTP server: its RFB bytes go over the console bridge (IPC).
+      const channel = url ?? displayChannel(kiln.console, vm.id);
+      if (!channel) {
+        setStatus({ kind: 'refused', reason: 'this window has no way to carry a display' });
         return;
       }
-      const client = new RFB(screen.current!, url);
+      const client = new RFB(screen.current!, channel);
       client.scaleViewport = scaledRef.current;
       client.resizeSession = false;
       client.background = 'rgb(13, 17, 23)';
