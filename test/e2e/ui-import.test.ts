@@ -1,11 +1,12 @@
 /**
- * The import wizard (R51) in Chromium against `kiln serve` on the simulator zone. Three VMs are
+ * The import wizard (R51) in Chromium against `kiln serve` on the simulator zone. Four VMs are
  * made on sim-host-1 outside Kiln (the simulator's addUnmanagedVm test hook, on the serve
  * process's own state file while it is stopped): the wizard lists them with the importable /
  * why-not column, filters them, pre-fills the NIC on VLAN 100 with Demo L2 and flags the NIC on
  * VLAN 200 (none matches; Demo L2 is then refused as VLAN 100), pre-fills the offerings (a
  * custom one with the VM's own size for a VM no fixed offering matches) and the data disk's
- * offering, and imports two VMs, one job each, with a result per VM; both are then in the VM list.
+ * offering, and imports three VMs, one job each, with a result per VM: two are imported and then
+ * in the VM list; the third, which another admin imported meanwhile, fails with the engine's 431.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { SimulatorDriver } from '../../drivers/simulator/index.js';
 import type { VmSpec } from '../../drivers/types.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
-import { goTo, one, openUi, vmRow, type UiSession } from './ui-helpers.js';
+import { goTo, one, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
 
 const GiB = 1024 ** 3;
 let kiln: KilnProcess;
@@ -52,6 +53,7 @@ describe('import wizard in Chromium', () => {
       ],
     }), { power: 'Running' });
     sim.addUnmanagedVm('sim-host-1', spec('batch-1', '52:54:00:e1:00:11', {}));
+    sim.addUnmanagedVm('sim-host-1', spec('race-1', '52:54:00:e1:00:31', {}));
     sim.addUnmanagedVm('sim-host-1', spec('old-router', '52:54:00:e1:00:21', { details: { osDisplayName: 'Plan 9' } }));
     kiln = await startKiln({ dataDir });
     browser = await launchChromium();
@@ -66,7 +68,7 @@ describe('import wizard in Chromium', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('lists, maps and imports two VMs, each with its result, and they are then in the VM list', async () => {
+  it('lists, maps and imports three VMs, a result each (one fails: imported meanwhile); the imported ones are then in the VM list', async () => {
     const { page } = ui;
     await page.getByRole('link', { name: 'Import VMs' }).click();
     await page.getByRole('heading', { name: 'Import virtual machines', level: 1 }).waitFor();
@@ -77,7 +79,7 @@ describe('import wizard in Chromium', () => {
     const table = page.getByRole('table', { name: 'Unmanaged VMs' });
     await table.waitFor();
     const rows = table.locator('tbody tr');
-    await expect.poll(() => rows.count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(4);
     const row = (name: string) => rows.filter({ has: page.getByRole('cell', { name, exact: true }) });
     expect(await row('legacy-web').innerText()).toMatch(/legacy-web\s+Running\s+Debian GNU\/Linux 12 \(64-bit\)\s+2 vCPU, 2048 MB\s+2\s+VLAN 100, VLAN 200\s+Yes/);
     expect(await row('old-router').innerText()).toContain(`No: VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`);
@@ -91,6 +93,7 @@ describe('import wizard in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('Select at least one VM to import.');
     await page.getByRole('checkbox', { name: 'Select legacy-web' }).check();
     await page.getByRole('checkbox', { name: 'Select batch-1' }).check();
+    await page.getByRole('checkbox', { name: 'Select race-1' }).check();
     await page.getByRole('button', { name: 'Next' }).click();
 
     // 4. NICs: VLAN 100 pre-filled with Demo L2; VLAN 200 matches nothing and is flagged.
@@ -133,8 +136,14 @@ describe('import wizard in Chromium', () => {
     expect(reviewText).toMatch(/batch-1[\s\S]*nic0 → Demo L2\s+Small Instance\s+—/);
     await ui.shot('import-review-light');
 
+    // Meanwhile another admin imports race-1 through the API: the wizard's job for it fails, the others do not.
+    const clusterid = (await one<{ id: string }>(ui, 'listClusters', 'cluster')).id;
+    const small = (await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' })).id;
+    const other = await ui.api('importUnmanagedInstance', { clusterid, name: 'race-1', serviceofferingid: small });
+    expect((await waitJob(ui, String(other['jobid'])))['jobstatus']).toBe(1);
+
     // 8. One job per VM, a result per VM.
-    await page.getByRole('button', { name: 'Import 2 VMs' }).click();
+    await page.getByRole('button', { name: 'Import 3 VMs' }).click();
     const results = page.getByRole('table', { name: 'Import results' });
     await results.waitFor();
     for (const name of ['legacy-web', 'batch-1']) {
@@ -142,6 +151,9 @@ describe('import wizard in Chromium', () => {
       await expect.poll(() => r.getAttribute('data-result'), { timeout: 20_000 }).toBe('done');
       expect(await r.innerText()).toContain(`Imported Open ${name}`);
     }
+    const race = results.locator('tbody tr').filter({ has: page.getByRole('cell', { name: 'race-1', exact: true }) });
+    await expect.poll(() => race.getAttribute('data-result')).toBe('failed');
+    expect(await race.innerText()).toContain('Failed: 431: name: VM race-1 in cluster Demo Cluster is already managed by Kiln');
     expect(await results.innerText()).toContain('its console may not work until it is stopped and started through Kiln');
     await ui.shot('import-results-light');
 

@@ -131,7 +131,7 @@ export function ImportWizard() {
       <div className="view-header">
         <h1 id="import-title">Import virtual machines</h1>
       </div>
-      <div className="wizard">
+      <div className="wizard wide">
         <nav aria-label="Import steps">
           <ol className="wizard-steps">
             {IMPORT_STEPS.map((label, i) => (
@@ -319,7 +319,7 @@ function VmPicker({ vms }: { vms: { items: UnmanagedVm[]; loading: boolean; erro
                 </td>
                 <td>{(vm.disk ?? []).length}</td>
                 <td>{(vm.nic ?? []).map((n) => (n.vlanid === undefined ? n.networkname ?? '?' : `VLAN ${n.vlanid}`)).join(', ') || '—'}</td>
-                <td>{vm.importable ? 'Yes' : <span className="error-text">No: {(vm.notimportablereason ?? []).join('; ')}</span>}</td>
+                <td>{vm.importable ? 'Yes' : <span className="error">No: {(vm.notimportablereason ?? []).join('; ')}</span>}</td>
               </tr>
             ))}
           </tbody>
@@ -380,7 +380,11 @@ function ImportProgress({ runs }: { runs: Record<string, Run> }) {
             <tr key={name} data-result={run.state}>
               <td>{name}</td>
               <td>
-                <progress max={100} value={run.state === 'running' ? job?.progress ?? undefined : 100} aria-label={`Import progress of ${name}`} />
+                {run.state === 'failed' ? (
+                  <span className="muted">—</span>
+                ) : (
+                  <progress max={100} value={run.state === 'running' ? job?.progress ?? undefined : 100} aria-label={`Import progress of ${name}`} />
+                )}
               </td>
               <td>
                 {run.state === 'running' && <span className="muted">{job?.message ?? 'Importing…'}</span>}
@@ -396,7 +400,7 @@ function ImportProgress({ runs }: { runs: Record<string, Run> }) {
                     {run.note && <span className="hint"> ({run.note})</span>}
                   </>
                 )}
-                {run.state === 'failed' && <span className="error-text">Failed: {run.text}</span>}
+                {run.state === 'failed' && <span className="error">Failed: {run.text}</span>}
               </td>
             </tr>
           );

@@ -1,0 +1,61 @@
+/**
+ * The import wizard's NIC-to-network pre-fill (renderer/src/api/import-plan.ts): a NIC goes to the
+ * zone's first L2 or shared network of its VLAN, as importUnmanagedInstance maps an unlisted NIC;
+ * an isolated network, another VLAN or no VLAN pre-fills nothing and is flagged; a network chosen
+ * by hand on another VLAN is flagged as the mismatch the engine refuses; the parameters carry
+ * each NIC's network.
+ */
+import { describe, expect, it } from 'vitest';
+import { importParams, nicProblem, prefillNicNetworks, vlanMatches, type ImportNetwork, type UnmanagedVm } from '../../renderer/src/api/import-plan';
+
+const networks: ImportNetwork[] = [
+  { id: 'iso-100', name: 'Isolated 100', type: 'Isolated', vlan: '100' },
+  { id: 'l2-100', name: 'Demo L2', type: 'L2', vlan: '100' },
+  { id: 'shared-100', name: 'Shared 100', type: 'Shared', vlan: '100' },
+  { id: 'shared-200', name: 'Shared 200', type: 'Shared', vlan: '200' },
+  { id: 'untagged', name: 'Lab untagged', type: 'L2' },
+];
+
+const vm: UnmanagedVm = {
+  name: 'legacy-web', clusterid: 'c1', importable: true, cpunumber: 2, memory: 2048,
+  nic: [
+    { id: 'nic0', macaddress: '52:54:00:00:00:01', vlanid: 100, networkname: 'vlan100' },
+    { id: 'nic1', macaddress: '52:54:00:00:00:02', vlanid: 200, networkname: 'vlan200' },
+    { id: 'nic2', macaddress: '52:54:00:00:00:03', vlanid: 300, networkname: 'vlan300' },
+    { id: 'nic3', macaddress: '52:54:00:00:00:04', networkname: 'br-lab' },
+  ],
+  disk: [{ id: 'root', capacity: 1, position: 0 }],
+};
+
+describe('NIC to network pre-fill by VLAN', () => {
+  it('takes the first L2 or shared network of the VLAN, never an isolated one, and leaves unmatched NICs unset', () => {
+    expect(vlanMatches(vm.nic![0]!, networks).map((n) => n.id)).toEqual(['l2-100', 'shared-100']);
+    expect(prefillNicNetworks(vm, networks)).toEqual({ nic0: 'l2-100', nic1: 'shared-200' });
+    // Without the L2 one, the shared network of VLAN 100; an isolated network alone matches nothing.
+    expect(prefillNicNetworks(vm, networks.filter((n) => n.id !== 'l2-100'))).toMatchObject({ nic0: 'shared-100' });
+    expect(prefillNicNetworks(vm, [networks[0]!])).toEqual({});
+  });
+
+  it('flags a NIC no network matches, and a network chosen on another VLAN', () => {
+    const chosen = prefillNicNetworks(vm, networks);
+    expect(nicProblem(vm.name, vm.nic![0]!, chosen['nic0'], networks)).toBeUndefined();
+    expect(nicProblem(vm.name, vm.nic![2]!, chosen['nic2'], networks)).toBe('NIC nic2 of legacy-web (VLAN 300, on vlan300): no L2 or shared network of the zone is on its VLAN; choose a network');
+    expect(nicProblem(vm.name, vm.nic![3]!, chosen['nic3'], networks)).toBe('NIC nic3 of legacy-web (no VLAN, on br-lab): no L2 or shared network of the zone is on its VLAN; choose a network');
+    expect(nicProblem(vm.name, vm.nic![2]!, 'l2-100', networks)).toBe('NIC nic2 of legacy-web (VLAN 300, on vlan300): network Demo L2 is on VLAN 100, not 300');
+    // An untagged network, or an isolated one, is no VLAN mismatch (the engine accepts them).
+    expect(nicProblem(vm.name, vm.nic![2]!, 'untagged', networks)).toBeUndefined();
+    expect(nicProblem(vm.name, vm.nic![2]!, 'iso-100', networks)).toBeUndefined();
+    expect(nicProblem(vm.name, vm.nic![3]!, 'l2-100', networks)).toBeUndefined();
+  });
+
+  it("sends each NIC's network as nicnetworklist", () => {
+    const nicNetworks = { ...prefillNicNetworks(vm, networks), nic2: 'untagged', nic3: 'untagged' };
+    expect(importParams(vm, { nicNetworks, serviceofferingid: 'o1', cpuSpeed: '', diskOfferings: {} }, undefined)).toEqual({
+      clusterid: 'c1', name: 'legacy-web', serviceofferingid: 'o1',
+      'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': 'l2-100',
+      'nicnetworklist[1].nic': 'nic1', 'nicnetworklist[1].network': 'shared-200',
+      'nicnetworklist[2].nic': 'nic2', 'nicnetworklist[2].network': 'untagged',
+      'nicnetworklist[3].nic': 'nic3', 'nicnetworklist[3].network': 'untagged',
+    });
+  });
+});
