@@ -2,7 +2,9 @@
  * listGpuResidents on the xapi simulator's K1/K2 pool, through the engine: a VM deployed with a
  * K120Q offering is listed on its host with its group and type while it runs, the host's K120Q
  * remaining capacity in listHosts is one less than its maximum, and once it is stopped it holds no
- * GPU and the list is empty again; a non-GPU VM is never listed.
+ * GPU and the list is empty again; a non-GPU VM is never listed. explainPlacement for a GPU offering
+ * (in a zone, or as a VM's new offering) refuses the host without that type, with the GPU filter's
+ * reason, as deploy's placement does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenServerDriver } from '../../drivers/xenserver/index.js';
@@ -10,6 +12,7 @@ import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { XapiSim } from '../helpers/xapi-sim.js';
 
 const K1 = 'Group of NVIDIA Corporation GK107GL [GRID K1] GPUs';
+const K2 = 'Group of NVIDIA Corporation GK104GL [GRID K2] GPUs';
 /**
  * A template the pool already holds, registered in Kiln by its name as a host path (root admin,
  * inside kiln.template.local.dir): Kiln copies nothing and the driver clones the pool's template.
@@ -39,8 +42,9 @@ describe('listGpuResidents (XenServer, xapi simulator)', () => {
     await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
     const templateid = ((await ok('registerTemplate', { name: 'xen-gpu', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: POOL_TEMPLATE, size: String(2 ** 30) }))['template'] as { id: string }[])[0]!.id;
     const k120q = ((await ok('createServiceOffering', { name: 'K120Q', displaytext: 'K120Q', cpunumber: '1', cpuspeed: '1000', memory: '512', 'serviceofferingdetails[0].pciDevice': K1, 'serviceofferingdetails[0].vgpuType': 'GRID K120Q' }))['serviceoffering'] as { id: string }).id;
+    const k260q = ((await ok('createServiceOffering', { name: 'K260Q', displaytext: 'K260Q', cpunumber: '1', cpuspeed: '1000', memory: '512', 'serviceofferingdetails[0].pciDevice': K2, 'serviceofferingdetails[0].vgpuType': 'GRID K260Q' }))['serviceoffering'] as { id: string }).id;
     const small = ((await ok('listServiceOfferings', {}))['serviceoffering'] as { id: string; name: string }[]).find((o) => o.name === 'Small Instance')!.id;
-    ids = { zoneid, clusterid, networkid, templateid, k120q, small };
+    ids = { zoneid, clusterid, networkid, templateid, k120q, k260q, small };
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -65,6 +69,18 @@ describe('listGpuResidents (XenServer, xapi simulator)', () => {
     expect((await job('stopVirtualMachine', { id: vm.id, forced: 'true' }))['jobstatus']).toBe(1);
     expect(await residents()).toEqual([]);
     for (const id of [vm.id, plain.virtualmachine.id]) expect((await job('destroyVirtualMachine', { id, expunge: 'true' }))['jobstatus']).toBe(1);
+  });
+
+  it('explainPlacement for a GPU offering refuses the host without its type, in a zone and as a VM\'s new offering', async () => {
+    const verdicts = (placement: unknown) => Object.fromEntries(((placement as { hosts: { hostName: string; suitable: boolean; reason: string }[] }).hosts).map((h) => [h.hostName, [h.suitable, h.reason]]));
+    const [gpuHost, plainHost] = sim.info.hosts.map((h) => h.name_label);
+    const inZone = verdicts((await ok('explainPlacement', { zoneid: ids['zoneid']!, serviceofferingid: ids['k260q']! }))['placement']);
+    expect(inZone[gpuHost!]).toEqual([true, 'suitable']);
+    expect(inZone[plainHost!]).toEqual([false, `gpu: no free GRID K260Q in group ${K2}`]);
+    const vm = (await job('deployVirtualMachine', { zoneid: ids['zoneid']!, templateid: ids['templateid']!, serviceofferingid: ids['small']!, networkids: ids['networkid']!, name: 'plain2', startvm: 'false' }))['jobresult'] as { virtualmachine: { id: string } };
+    const asNew = verdicts((await ok('explainPlacement', { virtualmachineid: vm.virtualmachine.id, serviceofferingid: ids['k260q']! }))['placement']);
+    expect(asNew[plainHost!]).toEqual([false, `gpu: no free GRID K260Q in group ${K2}`]);
+    expect((await job('destroyVirtualMachine', { id: vm.virtualmachine.id, expunge: 'true' }))['jobstatus']).toBe(1);
   });
 
   it('is for admins: listApis publishes its parameters', async () => {

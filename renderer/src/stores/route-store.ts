@@ -6,6 +6,7 @@ export type Route =
   | { view: 'vm'; id: string; tab: string }
   | { view: 'deploy' }
   | { view: 'hosts' }
+  | { view: 'gpus' }
   | { view: 'affinity' }
   | { view: 'keys' }
   | { view: 'events' }
@@ -20,6 +21,7 @@ export function parseHash(hash: string): Route {
       return parts[1] ? { view: 'vm', id: parts[1], tab: parts[2] ?? 'overview' } : { view: 'vms' };
     case 'deploy':
     case 'hosts':
+    case 'gpus':
     case 'affinity':
     case 'keys':
     case 'events':

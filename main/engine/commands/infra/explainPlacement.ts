@@ -2,7 +2,7 @@ import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
 import { resolveResources } from '../../vm/deploy-input.js';
-import { offeringTags, requestForVm } from '../../placement/request.js';
+import { offeringGpu, offeringTags, requestForVm } from '../../placement/request.js';
 import { resolveGroups } from '../affinity/groups.js';
 import type { OfferingRow } from '../../vm/rows.js';
 
@@ -33,13 +33,14 @@ export default defineCommand({
     let request;
     if (args.uuid('virtualmachineid')) {
       const vm = engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid');
-      const resized = offering ? { ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering) } : {};
+      // A new offering brings its own GPU, or none (it replaces the VM's, as a change of offering would).
+      const resized = offering ? { ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering), gpu: offeringGpu(offering).gpu } : {};
       request = requestForVm(db, vm, { ...resized, ...scope });
     } else {
       if (!args.uuid('zoneid') || !offering) throw ApiError.param('virtualmachineid, or zoneid with serviceofferingid: say what to place');
       const zone = byUuid<{ id: number }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
       const affinityGroupIds = resolveGroups(db, caller.accountId, args.list('affinitygroupids'), undefined, { ids: 'affinitygroupids', names: 'affinitygroupnames' });
-      request = { zoneId: zone.id, ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering), accountId: caller.accountId, affinityGroupIds, ...scope };
+      request = { zoneId: zone.id, ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: caller.accountId, affinityGroupIds, ...scope };
     }
     const outcome = engine.planner.plan(request);
     return { policy: outcome.policy, hostid: outcome.host?.uuid, hostname: outcome.host?.name, order: outcome.order, hosts: outcome.considered };
