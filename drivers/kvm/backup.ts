@@ -214,13 +214,23 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
           });
           // virsh reads both documents from files: they go to the backup's new directory first (one round trip).
           await runScript('mkdir -p "$1" && printf %s "$2" > "$1/backup.xml" && printf %s "$3" > "$1/checkpoint.xml"', [dir, backupXml, checkpointXml], `preparing ${dir}`);
-          const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`, '--checkpointxml', `${dir}/checkpoint.xml`]);
-          if (begun.code !== 0) {
-            // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
-            if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
-            await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`]);
-            method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
-            withCheckpoint = false;
+          // quiescevm: the guest's file systems are frozen (its QEMU guest agent) only while the job
+          // starts: libvirt's backup is of that instant, so they are thawed as soon as it has begun.
+          if (request.quiesce) {
+            const frozen = await virsh.tryRun(['domfsfreeze', '--domain', vm]);
+            if (frozen.code !== 0) throw new DriverError(`quiescevm needs the QEMU guest agent running in the guest: ${virshError(frozen.stderr, 'domfsfreeze failed').message}`, 'unsupported');
+          }
+          try {
+            const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`, '--checkpointxml', `${dir}/checkpoint.xml`]);
+            if (begun.code !== 0) {
+              // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
+              if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
+              await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`]);
+              method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
+              withCheckpoint = false;
+            }
+          } finally {
+            if (request.quiesce) await virsh.tryRun(['domfsthaw', '--domain', vm]);
           }
           await waitForJob(vm, options);
         } else {

@@ -84,6 +84,13 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     expect(listing.split('\n').filter(Boolean).sort()).toEqual(['0.qcow2', 'COMPLETE']);
 
     await guest(tap, `printf KILN-MARK-B | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    // quiescevm needs a guest agent, which this guest has not: refused, saying so, and nothing kept.
+    const quiesced = await z.t.run('createBackup', { virtualmachineid: vm, name: 'quiesced', quiescevm: 'true' });
+    expect(quiesced['jobresult']).toMatchObject({ errortext: expect.stringMatching(/^quiescevm needs the QEMU guest agent running in the guest/) });
+    const failed = (await backups(vm)).find((b) => b['name'] === 'quiesced')!;
+    expect(failed).toMatchObject({ status: 'Error' });
+    expect(onHost('host1', 'ls', '-1', `/var/lib/kiln/backups/${vm}`).split('\n').filter(Boolean)).toEqual([full['id']]);
+    await job('deleteBackup', { id: failed['id'] as string });
     const incremental = (await job('createBackup', { virtualmachineid: vm, name: 'inc-b' }))['backup'] as Obj;
     expect(incremental).toMatchObject({ status: 'BackedUp', type: 'INCREMENTAL', parentid: full['id'] });
     expect(incremental['size'] as number).toBeLessThan((full['size'] as number) / 8);
