@@ -8,7 +8,7 @@
  * offering, and imports three VMs, one job each, with a result per VM: two are imported and then
  * in the VM list; the third, which another admin imported meanwhile, fails with the engine's 431.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +165,23 @@ describe('import wizard in Chromium', () => {
     await goTo(ui, '#/import', 'Import virtual machines');
     await page.getByRole('button', { name: 'Next' }).click();
     await expect.poll(() => page.getByRole('table', { name: 'Unmanaged VMs' }).locator('tbody tr').allInnerTexts()).toEqual([expect.stringContaining('old-router')]);
+
+    // Export CSV: the list as exportUnmanagedInstances writes it, downloaded.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('unmanaged-Demo_Cluster.csv');
+    const csv = readFileSync((await download.path())!, 'utf8');
+    expect(csv.startsWith('\uFEFFname,')).toBe(true);
+    expect(csv).toContain(`old-router,sim-host-1,PowerOff,Plan 9,1,512,false,"VM old-router: no guest OS in Kiln's list matches ""Plan 9""; give templateid to import it"`);
+    // Import from CSV: one bulk job; a row per VM with its outcome.
+    await page.getByLabel('CSV file to import').setInputFiles({ name: 'filled.csv', mimeType: 'text/csv', buffer: Buffer.from('name,serviceoffering\nold-router,Small Instance\nbatch-1,Small Instance\n') });
+    const bulk = page.getByRole('table', { name: 'CSV import results' });
+    await bulk.waitFor({ timeout: 15_000 });
+    expect(await page.getByText(/^filled\.csv: /).innerText()).toBe('filled.csv: 0 imported, 1 skipped, 1 failed of 2.');
+    expect(await bulk.locator('tbody tr').allInnerTexts()).toEqual([
+      `2\told-router\tFailed: 431: templateid: VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`,
+      '3\tbatch-1\tSkipped: VM batch-1 is already managed by Kiln',
+    ]);
+    await ui.shot('import-csv-light');
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);
   }, 40_000);

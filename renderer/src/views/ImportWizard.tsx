@@ -4,7 +4,7 @@
  * take over; each NIC's network (pre-filled by VLAN, mismatches flagged); each VM's offering (a
  * custom one keeps the VM's own CPU and memory); each data disk's disk offering; a review; then
  * one importUnmanagedInstance job per VM, each with its progress bar (the 'jobs' channel) and
- * its result.
+ * its result. A CSV of the list can be exported, and a filled-in one imported in bulk (CsvBulk).
  */
 import { useEffect, useRef, useState } from 'react';
 import { kiln } from '../transport';
@@ -21,6 +21,7 @@ import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { Field, Select } from './DeployWizard';
+import { CsvBulk } from './import/CsvBulk';
 
 type Run = { state: 'running'; jobid?: string } | { state: 'done'; vmId?: string; note?: string } | { state: 'failed'; text: string };
 
@@ -161,7 +162,12 @@ export function ImportWizard() {
               <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
             </>
           )}
-          {step === 1 && <VmPicker vms={unmanaged} />}
+          {step === 1 && (
+            <>
+              <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />
+              <VmPicker vms={unmanaged} />
+            </>
+          )}
           {step === 2 &&
             chosenVms.map((vm) => (
               <fieldset key={vm.name} className="fieldset">
