@@ -1,12 +1,14 @@
 /**
- * The import wizard (R51) in Chromium against `kiln serve` on the simulator zone. Four VMs are
+ * The import wizard (R51) in Chromium against `kiln serve` on the simulator zone. Five VMs are
  * made on sim-host-1 outside Kiln (the simulator's addUnmanagedVm test hook, on the serve
  * process's own state file while it is stopped): the wizard lists them with the importable /
  * why-not column, filters them, pre-fills the NIC on VLAN 100 with Demo L2 and flags the NIC on
  * VLAN 200 (none matches; Demo L2 is then refused as VLAN 100), pre-fills the offerings (a
  * custom one with the VM's own size for a VM no fixed offering matches) and the data disk's
- * offering, and imports three VMs, one job each, with a result per VM: two are imported and then
- * in the VM list; the third, which another admin imported meanwhile, fails with the engine's 431.
+ * offering, refuses a VM name that is no hostname by the engine's listApis rule until one is
+ * given, and imports four VMs, one job each, with a result per VM: three are imported and then in
+ * the VM list; the fourth, which another admin imported meanwhile, fails with the engine's 431.
+ * Then Export CSV and Import from CSV (helper H's commands) with their row-by-row results.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,7 @@ describe('import wizard in Chromium', () => {
     }), { power: 'Running' });
     sim.addUnmanagedVm('sim-host-1', spec('batch-1', '52:54:00:e1:00:11', {}));
     sim.addUnmanagedVm('sim-host-1', spec('race-1', '52:54:00:e1:00:31', {}));
+    sim.addUnmanagedVm('sim-host-1', spec('Lab_box', '52:54:00:e1:00:41', {}));
     sim.addUnmanagedVm('sim-host-1', spec('old-router', '52:54:00:e1:00:21', { details: { osDisplayName: 'Plan 9' } }));
     kiln = await startKiln({ dataDir });
     browser = await launchChromium();
@@ -68,7 +71,7 @@ describe('import wizard in Chromium', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('lists, maps and imports three VMs, a result each (one fails: imported meanwhile); the imported ones are then in the VM list', async () => {
+  it('lists, maps and imports four VMs, a result each (one fails: imported meanwhile); the imported ones are then in the VM list', async () => {
     const { page } = ui;
     await page.getByRole('link', { name: 'Import VMs' }).click();
     await page.getByRole('heading', { name: 'Import virtual machines', level: 1 }).waitFor();
@@ -79,7 +82,7 @@ describe('import wizard in Chromium', () => {
     const table = page.getByRole('table', { name: 'Unmanaged VMs' });
     await table.waitFor();
     const rows = table.locator('tbody tr');
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count()).toBe(5);
     const row = (name: string) => rows.filter({ has: page.getByRole('cell', { name, exact: true }) });
     expect(await row('legacy-web').innerText()).toMatch(/legacy-web\s+Running\s+Debian GNU\/Linux 12 \(64-bit\)\s+2 vCPU, 2048 MB\s+2\s+VLAN 100, VLAN 200\s+Yes/);
     expect(await row('old-router').innerText()).toContain(`No: VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`);
@@ -94,6 +97,7 @@ describe('import wizard in Chromium', () => {
     await page.getByRole('checkbox', { name: 'Select legacy-web' }).check();
     await page.getByRole('checkbox', { name: 'Select batch-1' }).check();
     await page.getByRole('checkbox', { name: 'Select race-1' }).check();
+    await page.getByRole('checkbox', { name: 'Select Lab_box' }).check();
     await page.getByRole('button', { name: 'Next' }).click();
 
     // 4. NICs: VLAN 100 pre-filled with Demo L2; VLAN 200 matches nothing and is flagged.
@@ -134,7 +138,11 @@ describe('import wizard in Chromium', () => {
     const reviewText = await review.innerText();
     expect(reviewText).toMatch(/legacy-web[\s\S]*nic0 → Demo L2, nic1 → Lab untagged\s+Custom\s+legacy-web-data\.qcow2 → Small/);
     expect(reviewText).toMatch(/batch-1[\s\S]*nic0 → Demo L2\s+Small Instance\s+—/);
+    // Lab_box is no valid hostname: the engine's own rule (listApis) refuses it before any job; a hostname is given.
+    await page.getByRole('button', { name: 'Import 4 VMs' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toContain('Lab_box: hostname: "Lab_box" is not a valid hostname: at most 63 characters of letters, digits and hyphens');
     await ui.shot('import-review-light');
+    await page.getByLabel('Hostname of Lab_box').fill('lab-box');
 
     // Meanwhile another admin imports race-1 through the API: the wizard's job for it fails, the others do not.
     const clusterid = (await one<{ id: string }>(ui, 'listClusters', 'cluster')).id;
@@ -143,10 +151,10 @@ describe('import wizard in Chromium', () => {
     expect((await waitJob(ui, String(other['jobid'])))['jobstatus']).toBe(1);
 
     // 8. One job per VM, a result per VM.
-    await page.getByRole('button', { name: 'Import 3 VMs' }).click();
+    await page.getByRole('button', { name: 'Import 4 VMs' }).click();
     const results = page.getByRole('table', { name: 'Import results' });
     await results.waitFor();
-    for (const name of ['legacy-web', 'batch-1']) {
+    for (const name of ['legacy-web', 'batch-1', 'Lab_box']) {
       const r = results.locator('tbody tr').filter({ has: page.getByRole('cell', { name, exact: true }) });
       await expect.poll(() => r.getAttribute('data-result'), { timeout: 20_000 }).toBe('done');
       expect(await r.innerText()).toContain(`Imported Open ${name}`);
@@ -161,6 +169,7 @@ describe('import wizard in Chromium', () => {
     await page.getByRole('link', { name: 'Back to the list' }).click();
     await expect.poll(() => vmRow(page, 'legacy-web').locator('[data-state]').getAttribute('data-state'), { timeout: 15_000 }).toBe('Running');
     await expect.poll(() => vmRow(page, 'batch-1').locator('[data-state]').getAttribute('data-state')).toBe('Stopped');
+    expect((await one<{ hostname?: string; name: string }>(ui, 'listVirtualMachines', 'virtualmachine', { name: 'lab-box' })).name).toBe('lab-box');
     await ui.shot('import-vm-list-light');
     await goTo(ui, '#/import', 'Import virtual machines');
     await page.getByRole('button', { name: 'Next' }).click();

@@ -50,7 +50,7 @@ describe('NIC to network pre-fill by VLAN', () => {
 
   it("sends each NIC's network as nicnetworklist", () => {
     const nicNetworks = { ...prefillNicNetworks(vm, networks), nic2: 'untagged', nic3: 'untagged' };
-    expect(importParams(vm, { nicNetworks, serviceofferingid: 'o1', cpuSpeed: '', diskOfferings: {} }, undefined)).toEqual({
+    expect(importParams(vm, { nicNetworks, serviceofferingid: 'o1', cpuSpeed: '', diskOfferings: {}, hostname: 'legacy-web' }, undefined)).toEqual({
       clusterid: 'c1', name: 'legacy-web', serviceofferingid: 'o1',
       'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': 'l2-100',
       'nicnetworklist[1].nic': 'nic1', 'nicnetworklist[1].network': 'shared-200',

@@ -56,6 +56,8 @@ export interface VmChoices {
   cpuSpeed: string;
   /** Disk offering id by data-disk id. */
   diskOfferings: Record<string, string>;
+  /** The guest's hostname; the VM's hypervisor name to start with (the engine's default too). */
+  hostname: string;
 }
 
 /** The networks a NIC's VLAN matches: the zone's L2 and shared networks on that VLAN. */
@@ -126,6 +128,7 @@ export function prefillChoices(vm: UnmanagedVm, networks: ImportNetwork[], offer
     serviceofferingid: prefillOffering(vm, offerings),
     cpuSpeed: vm.cpuspeed ? String(vm.cpuspeed) : '',
     diskOfferings: Object.fromEntries(dataDisks(vm).map((d) => [d.id, prefillDiskOffering(d, diskOfferings)])),
+    hostname: vm.name,
   };
 }
 
@@ -153,5 +156,6 @@ export function importParams(vm: UnmanagedVm, choices: VmChoices, offering: Serv
     params[`datadiskofferinglist[${i}].diskOffering`] = choices.diskOfferings[disk.id];
   });
   if (offering?.iscustomized && offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = choices.cpuSpeed;
+  if (choices.hostname && choices.hostname !== vm.name) params['hostname'] = choices.hostname;
   return params;
 }

@@ -29,7 +29,7 @@ export const useImportForm = create<ImportForm>((set, get) => ({
   setFilter: (filter) => set({ filter }),
   toggle: (name, on) => set({ selected: on ? [...get().selected.filter((n) => n !== name), name] : get().selected.filter((n) => n !== name) }),
   setChoices: (name, patch) => {
-    const old = get().choices[name] ?? { nicNetworks: {}, serviceofferingid: '', cpuSpeed: '', diskOfferings: {} };
+    const old = get().choices[name] ?? { nicNetworks: {}, serviceofferingid: '', cpuSpeed: '', diskOfferings: {}, hostname: name };
     set({ choices: { ...get().choices, [name]: { ...old, ...patch } } });
   },
   goTo: (step) => set({ step, reached: Math.max(get().reached, step) }),

@@ -236,7 +236,7 @@ export function ImportWizard() {
                 ))}
               </fieldset>
             ))}
-          {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} />}
+          {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
           {showErrors && stepProblem.length > 0 && (
             <div role="alert" className="error">
               <ul>
@@ -337,13 +337,15 @@ function VmPicker({ vms }: { vms: { items: UnmanagedVm[]; loading: boolean; erro
   );
 }
 
-function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmChoices>; networks: ImportNetwork[]; offerings: ServiceOffering[]; diskOfferings: DiskOffering[]; cluster?: string }) {
+function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmChoices>; networks: ImportNetwork[]; offerings: ServiceOffering[]; diskOfferings: DiskOffering[]; cluster?: string; onHostname(vm: string, hostname: string): void }) {
+  const apis = useApiCatalog((s) => s.apis);
   const name = (list: { id: string; name: string }[], id: string | undefined) => list.find((x) => x.id === id)?.name ?? '?';
   return (
     <table className="plain-table review" aria-label="Import review">
       <thead>
         <tr>
           <th>VM</th>
+          <th>Hostname</th>
           <th>Networks</th>
           <th>Offering</th>
           <th>Data disks</th>
@@ -352,10 +354,15 @@ function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmCho
       <tbody>
         {props.vms.map((vm) => {
           const c = props.choices[vm.name];
+          const problem = hostnameProblem(apis, vm, c);
           return (
             <tr key={vm.name}>
               <td>
                 {vm.name} <span className="muted">({props.cluster})</span>
+              </td>
+              <td>
+                {/* What is wrong is said once, in the step's alert below, naming the VM. */}
+                <input aria-label={`Hostname of ${vm.name}`} value={c?.hostname ?? vm.name} onChange={(e) => props.onHostname(vm.name, e.target.value)} aria-invalid={problem ? true : undefined} />
               </td>
               <td>{(vm.nic ?? []).map((n) => `${n.id} → ${name(props.networks, c?.nicNetworks[n.id])}`).join(', ') || '—'}</td>
               <td>{name(props.offerings, c?.serviceofferingid)}</td>
@@ -416,16 +423,22 @@ function ImportProgress({ runs }: { runs: Record<string, Run> }) {
   );
 }
 
+type Apis = ReturnType<typeof useApiCatalog.getState>['apis'];
+
+function hostnameProblem(apis: Apis, vm: UnmanagedVm, c: VmChoices | undefined): string | undefined {
+  return paramProblem(apis, 'importUnmanagedInstance', 'hostname', c?.hostname || vm.name);
+}
+
 /** What keeps each step from being complete. */
-function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[], clusterid: string, apis: ReturnType<typeof useApiCatalog.getState>['apis']): string[][] {
+function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[], clusterid: string, apis: Apis): string[][] {
   const problems: string[][] = IMPORT_STEPS.map(() => []);
   if (!clusterid) problems[0]!.push('Choose a cluster.');
   if (vms.length === 0) problems[1]!.push('Select at least one VM to import.');
   for (const vm of vms) {
-    // The VM's name becomes its hostname: the engine's own rule for it, from listApis.
-    const hostname = paramProblem(apis, 'importUnmanagedInstance', 'hostname', vm.name);
-    if (hostname) problems[1]!.push(`${hostname}.`);
     const c = choices[vm.name];
+    // The hostname (the VM's name unless changed in the review): the engine's own rule for it, from listApis.
+    const hostname = hostnameProblem(apis, vm, c);
+    if (hostname) problems[5]!.push(`${vm.name}: ${hostname}.`);
     for (const nic of vm.nic ?? []) {
       const p = nicProblem(vm.name, nic, c?.nicNetworks[nic.id], networks);
       if (p) problems[2]!.push(`${p}.`);
