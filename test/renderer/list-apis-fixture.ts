@@ -29,6 +29,8 @@ export function listApisFixture(): ApiInfo[] {
     { name: 'migrateVirtualMachine', isasync: true, vmstates: ['Running'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'hostid', required: false, type: 'uuid' }] },
     { name: 'resetSSHKeyForVirtualMachine', isasync: true, vmstates: ['Stopped'], params: [id, { name: 'keypairs', required: false, type: 'list' }] },
     { name: 'restoreVirtualMachine', isasync: true, vmstates: ['Running', 'Stopped', 'Created'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }, { name: 'templateid', required: false, type: 'uuid' }] },
+    { name: 'attachIso', isasync: true, vmstates: ['Running', 'Stopped'], params: [{ name: 'id', required: true, type: 'uuid' }, { name: 'virtualmachineid', required: true, type: 'uuid' }] },
+    { name: 'detachIso', isasync: true, vmstates: ['Running', 'Stopped'], params: [{ name: 'virtualmachineid', required: true, type: 'uuid' }] },
     // Admin only: a user's listApis has no unmanageVirtualMachine.
     { name: 'unmanageVirtualMachine', isasync: true, vmstates: ['Running', 'Stopped'], params: [id] },
   ];
