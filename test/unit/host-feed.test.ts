@@ -48,3 +48,28 @@ describe("the 'hosts' live channel", () => {
     expect(host.memoryallocated).toBeGreaterThan(0);
   });
 });
+
+describe("the 'hosts' live channel and GPU capacity (R71)", () => {
+  it('sends the host again once its GPU capacity is read after a start and a stop', async () => {
+    const cluster = ((await t.call('listClusters', {})).body['cluster'] as { id: string; podid: string; zoneid: string }[])[0]!;
+    const added = await t.call('addHost', { zoneid: cluster.zoneid, podid: cluster.podid, clusterid: cluster.id, hypervisor: 'Simulator', url: 'simulator://sim-gpu?gpus=GRID%20K1:GRID%20K120Q:8' });
+    expect(added.status).toBe(200);
+    const offering = ((await t.call('createServiceOffering', {
+      name: 'k120q', displaytext: 'k120q', cpunumber: '1', cpuspeed: '500', memory: '256', 'serviceofferingdetails[0].pciDevice': 'GRID K1', 'serviceofferingdetails[0].vgpuType': 'GRID K120Q',
+    })).body['serviceoffering'] as { id: string }).id;
+    type GpuHost = { name: string; gpugroup?: { gpugroupname: string; vgpu: { vgputype: string; remainingcapacity: number }[] }[] };
+    const remaining = () => (records() as unknown as GpuHost[]).filter((r) => r.name === 'sim-gpu').at(-1)?.gpugroup?.[0]?.vgpu.find((v) => v.vgputype === 'GRID K120Q')?.remainingcapacity;
+    messages.length = 0;
+    const vm = await deployDemo(t, { name: 'gpu-feed', serviceofferingid: offering });
+    expect(vm['hostname']).toBe('sim-gpu');
+    await until(() => remaining() === 7);
+    expect((await t.run('stopVirtualMachine', { id: vm['id']! }))['jobstatus']).toBe(1);
+    await until(() => remaining() === 8);
+    // A re-read with no VM change of its own (the sync, or a slow hypervisor answering after the
+    // VM's record went out) reaches the page too.
+    await new Promise((r) => setTimeout(r, 150));
+    messages.length = 0;
+    await t.engine.hosts.refreshGpus(t.engine.db.prepare(`SELECT id FROM hosts WHERE name='sim-gpu'`).pluck().get() as number);
+    await until(() => remaining() === 8);
+  });
+});

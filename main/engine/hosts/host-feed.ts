@@ -1,8 +1,9 @@
 /**
  * The 'hosts' live channel: the changed host records (as listHosts answers them), so that the
  * hosts page follows state and capacity without polling. A host is marked when its state changes
- * (Up, Disconnected, Down, Alert) and when a VM starts, stops or moves on it (its used CPU and
- * memory change); a host that is removed goes out in `removed`.
+ * (Up, Disconnected, Down, Alert), when a VM starts, stops or moves on it (its used CPU and
+ * memory change), and when its GPU capacity is read again after such a change ('host-changed');
+ * a host that is removed goes out in `removed`.
  */
 import type { Engine } from '../engine.js';
 import { PAGE_IDS } from '../registry/list-page.js';
@@ -25,9 +26,11 @@ export class HostFeed extends RecordFeed {
           for (const uuid of vmHosts.all(change.id) as string[]) mark(uuid);
         };
         engine.hosts.events.on('host-state', onState);
+        engine.hosts.events.on('host-changed', onState);
         engine.bus.on('vm', onVm);
         return () => {
           engine.hosts.events.off('host-state', onState);
+          engine.hosts.events.off('host-changed', onState);
           engine.bus.off('vm', onVm);
         };
       },
