@@ -108,6 +108,7 @@ export class KvmDriver implements HypervisorDriver {
     // Fail the connect (not the first operation) when libvirt itself does not answer.
     try {
       await session.virsh.run(['version', '--daemon'], { timeoutMs: 30_000 });
+      await session.refine();
     } catch (error) {
       await session.close();
       throw error instanceof DriverError ? new DriverError(`libvirt on ${address.host} does not answer: ${error.message}`, 'unreachable') : error;

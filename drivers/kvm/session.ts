@@ -4,6 +4,7 @@
  * and per domain; Kiln never renames either). Optional facets are thin views over the methods
  * below, which tests also call directly.
  */
+import { parseDomainCapabilities, refineCapabilities } from './domcapabilities.js';
 import type { Duplex } from 'node:stream';
 import {
   DriverError,
@@ -111,7 +112,8 @@ const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 const NETWORKS_TTL_MS = 30_000;
 
 export class KvmSession implements HostSession {
-  readonly capabilities = KVM_CAPABILITIES;
+  /** The driver's static capabilities, narrowed for this host once it answers (refine()). */
+  capabilities: DriverCapabilities = KVM_CAPABILITIES;
   readonly virsh: Virsh;
   /** This host's virsh and its pool queue, for the volume operations in storage.ts. */
   readonly pools: HostStorage;
@@ -283,6 +285,16 @@ export class KvmSession implements HostSession {
       // A full inventory reads them afresh, and the NIC resolution of define() reuses that.
       networks: () => this.hostNetworks(true),
     });
+  }
+
+  /**
+   * Narrows the static capabilities by what this host offers (virsh domcapabilities) and what the
+   * admin turned off for it (the vnc host option). A libvirt that cannot say keeps the static set.
+   */
+  async refine(): Promise<void> {
+    const result = await this.virsh.tryRun(['domcapabilities', '--virttype', this.options.domainType]);
+    const host = result.code === 0 ? parseDomainCapabilities(result.stdout) : undefined;
+    this.capabilities = refineCapabilities(KVM_CAPABILITIES, host, { vnc: this.options.vnc });
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
