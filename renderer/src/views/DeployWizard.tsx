@@ -6,12 +6,13 @@
  * outcome shows the host chosen and the hosts refused with their reasons (the job's placement),
  * and a placement refusal (533) lists each host and why it was refused.
  */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import type { ApiParams } from '../../../preload/api';
 import { kiln } from '../transport';
 import { useApiList } from '../api/use-api-list';
 import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named, type Placement, type ServiceOffering } from '../api/model';
 import { PlacementTable } from '../components/PlacementTable';
+import { WizardFrame } from '../components/WizardFrame';
 import { customSizeParams, customSizeProblems, rangeHint } from '../api/custom-offering';
 import { waitForJob } from '../api/jobs';
 import { DEPLOY_STEPS, REVIEW_STEP, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
@@ -34,7 +35,6 @@ export function DeployWizard() {
   const isAdmin = hasApi(apis, 'listHosts');
   const [outcome, setOutcome] = useState<Outcome>();
   const [showErrors, setShowErrors] = useState(false);
-  const heading = useRef<HTMLHeadingElement>(null);
 
   const zones = useApiList<Named>('listZones', 'zone', {});
   const pods = useApiList<Named>('listPods', 'pod', isAdmin && draft.zoneid ? { zoneid: draft.zoneid } : undefined);
@@ -57,9 +57,6 @@ export function DeployWizard() {
     if (draft.networkids.length === 0 && networks.items.length > 0) set({ networkids: [networks.items[0]!.id] });
   }, [networks.items, draft.networkids.length, set]);
 
-  useEffect(() => {
-    heading.current?.focus();
-  }, [step]);
   // "Deploy VM" chosen again after a finished deploy: back to a fresh first step.
   const restart = useDeployForm((s) => s.restart);
   useEffect(() => setOutcome((o) => (o?.kind === 'done' ? undefined : o)), [restart]);
@@ -119,191 +116,155 @@ export function DeployWizard() {
     );
   }
 
-  const errorsShown = showErrors && stepProblem.length > 0;
   return (
     <section className="view deploy" aria-labelledby="deploy-title">
       <div className="view-header">
         <h1 id="deploy-title">Deploy a virtual machine</h1>
       </div>
-      <div className="wizard">
-        <nav aria-label="Deploy steps">
-          <ol className="wizard-steps">
-            {DEPLOY_STEPS.map((label, i) => (
-              <li key={label}>
-                <button type="button" className={i === step ? 'wizard-step current' : 'wizard-step'} aria-current={i === step ? 'step' : undefined} disabled={i > reached} onClick={() => goTo(i)}>
-                  <span className="wizard-step-number">{i + 1}</span> {label}
-                  {i < step && (problems[i]?.length ?? 0) === 0 && <span className="visually-hidden"> (done)</span>}
-                </button>
-              </li>
-            ))}
-          </ol>
-        </nav>
-        <form
-          className="wizard-body"
-          aria-labelledby="wizard-step-title"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (step === DEPLOY_STEPS.length - 1) void submit();
-            else next();
-          }}
-        >
-          <h2 id="wizard-step-title" tabIndex={-1} ref={heading}>
-            {step + 1}. {DEPLOY_STEPS[step]}
-          </h2>
-          {step === 0 && (
-            <>
-              <Select label="Zone" value={draft.zoneid} onChange={(zoneid) => set({ zoneid, podid: '', clusterid: '', hostid: '', templateid: '', isoid: '', networkids: [] })} options={zones.items} loading={zones.loading} />
-              {isAdmin && (
-                <fieldset className="fieldset">
-                  <legend>Placement (optional, admins only)</legend>
-                  <p className="hint">Leave these on “Any” to let Kiln choose a host.</p>
-                  <Select label="Pod" value={draft.podid} onChange={(podid) => set({ podid, clusterid: '', hostid: '' })} options={pods.items} any />
-                  <Select label="Cluster" value={draft.clusterid} onChange={(clusterid) => set({ clusterid, hostid: '' })} options={clusters.items} any />
-                  <Select label="Host" value={draft.hostid} onChange={(hostid) => set({ hostid })} options={hosts.items.map((h) => ({ ...h, name: `${h.name}${h.state && h.state !== 'Up' ? ` (${h.state})` : ''}` }))} any />
-                </fieldset>
-              )}
-              {hasApi(apis, 'listAffinityGroups') && (
-                <fieldset className="fieldset">
-                  <legend>Affinity groups (optional)</legend>
-                  {affinityGroups.items.length === 0 && !affinityGroups.loading && (
-                    <p className="hint">
-                      You have no affinity group. Create one under <a href="#/affinity">Affinity</a> to keep VMs apart or together on hosts.
-                    </p>
-                  )}
-                  {affinityGroups.items.map((g) => (
-                    <label key={g.id} className="check">
-                      <input
-                        type="checkbox"
-                        checked={draft.affinitygroupids.includes(g.id)}
-                        onChange={(e) => set({ affinitygroupids: e.target.checked ? [...draft.affinitygroupids, g.id] : draft.affinitygroupids.filter((id) => id !== g.id) })}
-                      />
-                      {g.name}{' '}
-                      <span className="muted">
-                        {g.type}, {g.virtualmachineIds?.length ?? 0} member{g.virtualmachineIds?.length === 1 ? '' : 's'}
-                        {new Set(affinityGroups.items.map((x) => x.account)).size > 1 && g.account ? ` (account ${g.account})` : ''}
-                      </span>
-                    </label>
-                  ))}
-                </fieldset>
-              )}
-            </>
-          )}
-          {step === 1 && (
-            <>
-              <fieldset className="fieldset radio-row">
-                <legend>Boot from</legend>
-                <label>
-                  <input type="radio" name="source" checked={draft.source === 'template'} onChange={() => set({ source: 'template' })} /> Template
-                </label>
-                <label>
-                  <input type="radio" name="source" checked={draft.source === 'iso'} onChange={() => set({ source: 'iso' })} /> ISO (installs onto a blank disk)
-                </label>
+      <WizardFrame
+        navLabel="Deploy steps"
+        steps={DEPLOY_STEPS}
+        step={step}
+        reached={reached}
+        goTo={goTo}
+        done={(i) => (problems[i]?.length ?? 0) === 0}
+        titleId="wizard-step-title"
+        problems={stepProblem}
+        showProblems={showErrors}
+        finishLabel="Deploy"
+        onNext={next}
+        onFinish={() => void submit()}
+        footer={outcome?.kind === 'failed' && <DeployFailure outcome={outcome} />}
+      >
+        {step === 0 && (
+          <>
+            <Select label="Zone" value={draft.zoneid} onChange={(zoneid) => set({ zoneid, podid: '', clusterid: '', hostid: '', templateid: '', isoid: '', networkids: [] })} options={zones.items} loading={zones.loading} />
+            {isAdmin && (
+              <fieldset className="fieldset">
+                <legend>Placement (optional, admins only)</legend>
+                <p className="hint">Leave these on “Any” to let Kiln choose a host.</p>
+                <Select label="Pod" value={draft.podid} onChange={(podid) => set({ podid, clusterid: '', hostid: '' })} options={pods.items} any />
+                <Select label="Cluster" value={draft.clusterid} onChange={(clusterid) => set({ clusterid, hostid: '' })} options={clusters.items} any />
+                <Select label="Host" value={draft.hostid} onChange={(hostid) => set({ hostid })} options={hosts.items.map((h) => ({ ...h, name: `${h.name}${h.state && h.state !== 'Up' ? ` (${h.state})` : ''}` }))} any />
               </fieldset>
-              {draft.source === 'template' ? (
-                <>
-                  <Select label="Template" value={draft.templateid} onChange={(templateid) => set({ templateid, configurationId: '', properties: {}, nicNetworks: {}, eulaAccepted: false })} options={templates.items} loading={templates.loading} />
-                  {appliance && <ApplianceChoices appliance={appliance} draft={draft} set={set} showProblems={showErrors} />}
-                </>
-              ) : (
-                <>
-                  <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
-                  <Select
-                    label="Disk offering (the root disk)"
-                    value={draft.diskofferingid}
-                    onChange={(diskofferingid) => set({ diskofferingid })}
-                    options={diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }))}
-                  />
-                  {diskOffering?.iscustomized && <Field label="Disk size (GB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
-                </>
-              )}
-            </>
-          )}
-          {step === 2 && (
-            <>
-              <fieldset className="fieldset offering-list">
-                <legend>Service offering</legend>
-                {appliance && option && (
-                  <p className="hint" role="note">
-                    Deployment option {option.label} needs {option.cpuNumber ?? '?'} vCPU and {option.memory ?? '?'} MB: only offerings that meet it are shown.
+            )}
+            {hasApi(apis, 'listAffinityGroups') && (
+              <fieldset className="fieldset">
+                <legend>Affinity groups (optional)</legend>
+                {affinityGroups.items.length === 0 && !affinityGroups.loading && (
+                  <p className="hint">
+                    You have no affinity group. Create one under <a href="#/affinity">Affinity</a> to keep VMs apart or together on hosts.
                   </p>
                 )}
-                {shownOfferings.map((o) => (
-                  <label key={o.id} className={draft.serviceofferingid === o.id ? 'offering chosen' : 'offering'}>
-                    <input type="radio" name="offering" checked={draft.serviceofferingid === o.id} onChange={() => set({ serviceofferingid: o.id })} />
-                    <span className="offering-name">{o.name}</span>
-                    <span className="offering-text muted">{o.iscustomized ? 'Custom: choose CPU and memory' : `${o.cpunumber} vCPU × ${o.cpuspeed} MHz, ${o.memory} MB`}</span>
+                {affinityGroups.items.map((g) => (
+                  <label key={g.id} className="check">
+                    <input
+                      type="checkbox"
+                      checked={draft.affinitygroupids.includes(g.id)}
+                      onChange={(e) => set({ affinitygroupids: e.target.checked ? [...draft.affinitygroupids, g.id] : draft.affinitygroupids.filter((id) => id !== g.id) })}
+                    />
+                    {g.name}{' '}
+                    <span className="muted">
+                      {g.type}, {g.virtualmachineIds?.length ?? 0} member{g.virtualmachineIds?.length === 1 ? '' : 's'}
+                      {new Set(affinityGroups.items.map((x) => x.account)).size > 1 && g.account ? ` (account ${g.account})` : ''}
+                    </span>
                   </label>
                 ))}
               </fieldset>
-              {offering?.iscustomized && (
-                <fieldset className="fieldset">
-                  <legend>Custom size</legend>
-                  <Field label={`CPU cores${rangeHint(offering, 'cpunumber')}`} value={draft.cpuNumber} onChange={(cpuNumber) => set({ cpuNumber })} inputMode="numeric" />
-                  {offering.cpuspeed === undefined && <Field label="CPU speed (MHz)" value={draft.cpuSpeed} onChange={(cpuSpeed) => set({ cpuSpeed })} inputMode="numeric" />}
-                  <Field label={`Memory (MB)${rangeHint(offering, 'memory')}`} value={draft.memory} onChange={(memory) => set({ memory })} inputMode="numeric" />
-                </fieldset>
+            )}
+          </>
+        )}
+        {step === 1 && (
+          <>
+            <fieldset className="fieldset radio-row">
+              <legend>Boot from</legend>
+              <label>
+                <input type="radio" name="source" checked={draft.source === 'template'} onChange={() => set({ source: 'template' })} /> Template
+              </label>
+              <label>
+                <input type="radio" name="source" checked={draft.source === 'iso'} onChange={() => set({ source: 'iso' })} /> ISO (installs onto a blank disk)
+              </label>
+            </fieldset>
+            {draft.source === 'template' ? (
+              <>
+                <Select label="Template" value={draft.templateid} onChange={(templateid) => set({ templateid, configurationId: '', properties: {}, nicNetworks: {}, eulaAccepted: false })} options={templates.items} loading={templates.loading} />
+                {appliance && <ApplianceChoices appliance={appliance} draft={draft} set={set} showProblems={showErrors} />}
+              </>
+            ) : (
+              <>
+                <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
+                <Select
+                  label="Disk offering (the root disk)"
+                  value={draft.diskofferingid}
+                  onChange={(diskofferingid) => set({ diskofferingid })}
+                  options={diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }))}
+                />
+                {diskOffering?.iscustomized && <Field label="Disk size (GB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
+              </>
+            )}
+          </>
+        )}
+        {step === 2 && (
+          <>
+            <fieldset className="fieldset offering-list">
+              <legend>Service offering</legend>
+              {appliance && option && (
+                <p className="hint" role="note">
+                  Deployment option {option.label} needs {option.cpuNumber ?? '?'} vCPU and {option.memory ?? '?'} MB: only offerings that meet it are shown.
+                </p>
               )}
-            </>
-          )}
-          {step === 3 && appliance && <ApplianceNetworks appliance={appliance} networks={networks.items} draft={draft} set={set} />}
-          {step === 3 && !appliance && (
-            <fieldset className="fieldset">
-              <legend>Networks (the first one chosen is the default NIC)</legend>
-              {networks.items.length === 0 && !networks.loading && <p className="empty">This zone has no network you can use.</p>}
-              {networks.items.map((n) => (
-                <label key={n.id} className="check">
-                  <input
-                    type="checkbox"
-                    checked={draft.networkids.includes(n.id)}
-                    onChange={(e) => set({ networkids: e.target.checked ? [...draft.networkids, n.id] : draft.networkids.filter((id) => id !== n.id) })}
-                  />
-                  {n.name} <span className="muted">{n.type ?? ''} {n.displaytext ? `— ${n.displaytext}` : ''}</span>
+              {shownOfferings.map((o) => (
+                <label key={o.id} className={draft.serviceofferingid === o.id ? 'offering chosen' : 'offering'}>
+                  <input type="radio" name="offering" checked={draft.serviceofferingid === o.id} onChange={() => set({ serviceofferingid: o.id })} />
+                  <span className="offering-name">{o.name}</span>
+                  <span className="offering-text muted">{o.iscustomized ? 'Custom: choose CPU and memory' : `${o.cpunumber} vCPU × ${o.cpuspeed} MHz, ${o.memory} MB`}</span>
                 </label>
               ))}
             </fieldset>
-          )}
-          {step === 4 && (
-            <>
-              <Field label="Name (the guest's hostname)" value={draft.name} onChange={(name) => set({ name })} hint="Letters, digits and hyphens. Left empty, Kiln picks one." problem={hostnameProblem(draft.name, apis)} />
-              <Field label="Display name" value={draft.displayname} onChange={(displayname) => set({ displayname })} hint="Shown in lists; defaults to the name." />
-              <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
-            </>
-          )}
-          {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
-          {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
-          {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
-          {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
-          {step === REVIEW_STEP && (
-            <label className="check">
-              <input type="checkbox" checked={draft.startvm} onChange={(e) => set({ startvm: e.target.checked })} /> Start the VM now
-            </label>
-          )}
-          {errorsShown && (
-            <div role="alert" className="error">
-              <ul>
-                {stepProblem.map((p) => (
-                  <li key={p}>{p}</li>
-                ))}
-              </ul>
-            </div>
-          )}
-          {outcome?.kind === 'failed' && <DeployFailure outcome={outcome} />}
-          <div className="wizard-buttons">
-            <button type="button" onClick={() => goTo(step - 1)} disabled={step === 0}>
-              Back
-            </button>
-            {step < DEPLOY_STEPS.length - 1 ? (
-              <button type="submit" className="primary">
-                Next
-              </button>
-            ) : (
-              <button type="submit" className="primary">
-                Deploy
-              </button>
+            {offering?.iscustomized && (
+              <fieldset className="fieldset">
+                <legend>Custom size</legend>
+                <Field label={`CPU cores${rangeHint(offering, 'cpunumber')}`} value={draft.cpuNumber} onChange={(cpuNumber) => set({ cpuNumber })} inputMode="numeric" />
+                {offering.cpuspeed === undefined && <Field label="CPU speed (MHz)" value={draft.cpuSpeed} onChange={(cpuSpeed) => set({ cpuSpeed })} inputMode="numeric" />}
+                <Field label={`Memory (MB)${rangeHint(offering, 'memory')}`} value={draft.memory} onChange={(memory) => set({ memory })} inputMode="numeric" />
+              </fieldset>
             )}
-          </div>
-        </form>
-      </div>
+          </>
+        )}
+        {step === 3 && appliance && <ApplianceNetworks appliance={appliance} networks={networks.items} draft={draft} set={set} />}
+        {step === 3 && !appliance && (
+          <fieldset className="fieldset">
+            <legend>Networks (the first one chosen is the default NIC)</legend>
+            {networks.items.length === 0 && !networks.loading && <p className="empty">This zone has no network you can use.</p>}
+            {networks.items.map((n) => (
+              <label key={n.id} className="check">
+                <input
+                  type="checkbox"
+                  checked={draft.networkids.includes(n.id)}
+                  onChange={(e) => set({ networkids: e.target.checked ? [...draft.networkids, n.id] : draft.networkids.filter((id) => id !== n.id) })}
+                />
+                {n.name} <span className="muted">{n.type ?? ''} {n.displaytext ? `— ${n.displaytext}` : ''}</span>
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {step === 4 && (
+          <>
+            <Field label="Name (the guest's hostname)" value={draft.name} onChange={(name) => set({ name })} hint="Letters, digits and hyphens. Left empty, Kiln picks one." problem={hostnameProblem(draft.name, apis)} />
+            <Field label="Display name" value={draft.displayname} onChange={(displayname) => set({ displayname })} hint="Shown in lists; defaults to the name." />
+            <Field label="Group" value={draft.group} onChange={(group) => set({ group })} />
+          </>
+        )}
+        {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
+        {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
+        {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
+        {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
+        {step === REVIEW_STEP && (
+          <label className="check">
+            <input type="checkbox" checked={draft.startvm} onChange={(e) => set({ startvm: e.target.checked })} /> Start the VM now
+          </label>
+        )}
+      </WizardFrame>
     </section>
   );
 }

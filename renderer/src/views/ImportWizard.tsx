@@ -6,7 +6,7 @@
  * one importUnmanagedInstance job per VM, each with its progress bar (the 'jobs' channel) and
  * its result. A CSV of the list can be exported, and a filled-in one imported in bulk (CsvBulk).
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { kiln } from '../transport';
 import { useApiList } from '../api/use-api-list';
 import { errorCode, errorText, listOf, type Cluster, type DiskOffering, type ServiceOffering } from '../api/model';
@@ -21,6 +21,7 @@ import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { Field, Select } from './DeployWizard';
+import { WizardFrame } from '../components/WizardFrame';
 import { CsvBulk } from './import/CsvBulk';
 
 type Run = { state: 'running'; jobid?: string } | { state: 'done'; vmId?: string; note?: string } | { state: 'failed'; text: string };
@@ -32,7 +33,6 @@ export function ImportWizard() {
   const form = useImportForm();
   const { clusterid, step, reached, selected, choices, goTo } = form;
   const apis = useApiCatalog((s) => s.apis);
-  const heading = useRef<HTMLHeadingElement>(null);
   const [showErrors, setShowErrors] = useState(false);
   const [runs, setRuns] = useState<Record<string, Run>>();
   const [listVersion, setListVersion] = useState(0);
@@ -47,7 +47,6 @@ export function ImportWizard() {
   useEffect(() => {
     if (!clusterid && clusters.items.length > 0) form.setCluster(clusters.items[0]!.id);
   }, [clusters.items, clusterid, form]);
-  useEffect(() => heading.current?.focus(), [step]);
 
   const chosenVms = unmanaged.items.filter((vm) => selected.includes(vm.name));
   // Pre-fill a VM's choices once its lists are there (before the networks step is shown).
@@ -132,130 +131,102 @@ export function ImportWizard() {
       <div className="view-header">
         <h1 id="import-title">Import virtual machines</h1>
       </div>
-      <div className="wizard wide">
-        <nav aria-label="Import steps">
-          <ol className="wizard-steps">
-            {IMPORT_STEPS.map((label, i) => (
-              <li key={label}>
-                <button type="button" className={i === step ? 'wizard-step current' : 'wizard-step'} aria-current={i === step ? 'step' : undefined} disabled={i > reached} onClick={() => goTo(i)}>
-                  <span className="wizard-step-number">{i + 1}</span> {label}
-                </button>
-              </li>
-            ))}
-          </ol>
-        </nav>
-        <form
-          className="wizard-body"
-          aria-labelledby="import-step-title"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (step === IMPORT_STEPS.length - 1) void runAll();
-            else next();
-          }}
-        >
-          <h2 id="import-step-title" tabIndex={-1} ref={heading}>
-            {step + 1}. {IMPORT_STEPS[step]}
-          </h2>
-          {step === 0 && (
-            <>
-              <Select label="Cluster" value={clusterid} onChange={(id) => form.setCluster(id)} options={clusters.items.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
-              <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
-            </>
-          )}
-          {step === 1 && (
-            <>
-              <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />
-              <VmPicker vms={unmanaged} />
-            </>
-          )}
-          {step === 2 &&
-            chosenVms.map((vm) => (
+      <WizardFrame
+        navLabel="Import steps"
+        className="wizard wide"
+        steps={IMPORT_STEPS}
+        step={step}
+        reached={reached}
+        goTo={goTo}
+        titleId="import-step-title"
+        problems={stepProblem}
+        showProblems={showErrors}
+        finishLabel={`Import ${chosenVms.length} VM${chosenVms.length === 1 ? '' : 's'}`}
+        onNext={next}
+        onFinish={() => void runAll()}
+      >
+        {step === 0 && (
+          <>
+            <Select label="Cluster" value={clusterid} onChange={(id) => form.setCluster(id)} options={clusters.items.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
+            <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
+          </>
+        )}
+        {step === 1 && (
+          <>
+            <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />
+            <VmPicker vms={unmanaged} />
+          </>
+        )}
+        {step === 2 &&
+          chosenVms.map((vm) => (
+            <fieldset key={vm.name} className="fieldset">
+              <legend>{vm.name}</legend>
+              {(vm.nic ?? []).length === 0 && <p className="hint">No NIC.</p>}
+              {(vm.nic ?? []).map((nic) => {
+                const chosen = choices[vm.name]?.nicNetworks[nic.id];
+                const problem = nicProblem(vm.name, nic, chosen, networks.items);
+                const matched = chosen !== undefined && vlanMatches(nic, networks.items).some((n) => n.id === chosen);
+                const id = `nic-${vm.name}-${nic.id}`.replace(/\W+/g, '-');
+                return (
+                  <div key={nic.id} className="form-row" data-nic={`${vm.name}/${nic.id}`}>
+                    <label htmlFor={id}>
+                      {nic.id} ({nic.macaddress}, {nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}
+                      {nic.networkname ? `, ${nic.networkname}` : ''})
+                    </label>
+                    <select id={id} value={chosen ?? ''} aria-invalid={problem ? true : undefined} onChange={(e) => form.setChoices(vm.name, { nicNetworks: { ...choices[vm.name]?.nicNetworks, [nic.id]: e.target.value } })}>
+                      <option value="">Choose…</option>
+                      {networks.items.map((n) => (
+                        <option key={n.id} value={n.id}>
+                          {n.name} ({n.type}
+                          {n.vlan ? `, VLAN ${n.vlan}` : ''})
+                        </option>
+                      ))}
+                    </select>
+                    <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by VLAN ${nic.vlanid}` : 'Chosen by hand')}</span>
+                  </div>
+                );
+              })}
+            </fieldset>
+          ))}
+        {step === 3 &&
+          chosenVms.map((vm) => {
+            const c = choices[vm.name];
+            const offering = offerings.items.find((o) => o.id === c?.serviceofferingid);
+            return (
               <fieldset key={vm.name} className="fieldset">
-                <legend>{vm.name}</legend>
-                {(vm.nic ?? []).length === 0 && <p className="hint">No NIC.</p>}
-                {(vm.nic ?? []).map((nic) => {
-                  const chosen = choices[vm.name]?.nicNetworks[nic.id];
-                  const problem = nicProblem(vm.name, nic, chosen, networks.items);
-                  const matched = chosen !== undefined && vlanMatches(nic, networks.items).some((n) => n.id === chosen);
-                  const id = `nic-${vm.name}-${nic.id}`.replace(/\W+/g, '-');
-                  return (
-                    <div key={nic.id} className="form-row" data-nic={`${vm.name}/${nic.id}`}>
-                      <label htmlFor={id}>
-                        {nic.id} ({nic.macaddress}, {nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}
-                        {nic.networkname ? `, ${nic.networkname}` : ''})
-                      </label>
-                      <select id={id} value={chosen ?? ''} aria-invalid={problem ? true : undefined} onChange={(e) => form.setChoices(vm.name, { nicNetworks: { ...choices[vm.name]?.nicNetworks, [nic.id]: e.target.value } })}>
-                        <option value="">Choose…</option>
-                        {networks.items.map((n) => (
-                          <option key={n.id} value={n.id}>
-                            {n.name} ({n.type}
-                            {n.vlan ? `, VLAN ${n.vlan}` : ''})
-                          </option>
-                        ))}
-                      </select>
-                      <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by VLAN ${nic.vlanid}` : 'Chosen by hand')}</span>
-                    </div>
-                  );
-                })}
+                <legend>
+                  {vm.name} <span className="muted">({vm.cpunumber} vCPU, {vm.memory} MB, {vm.powerstate === 'PowerOn' ? 'running' : 'stopped'})</span>
+                </legend>
+                <Select label={`Service offering for ${vm.name}`} value={c?.serviceofferingid ?? ''} onChange={(serviceofferingid) => form.setChoices(vm.name, { serviceofferingid })} options={offerings.items.map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom)` : `${o.name} (${o.cpunumber} vCPU, ${o.memory} MB)` }))} />
+                {offering?.iscustomized && (
+                  <>
+                    <p className="hint" data-size-from-vm>
+                      {vm.cpunumber} vCPU and {vm.memory} MB, from the VM: a custom offering keeps the VM&apos;s own size.
+                    </p>
+                    {offering.cpuspeed === undefined && <Field label={`CPU speed (MHz) of ${vm.name}`} value={c?.cpuSpeed ?? ''} onChange={(cpuSpeed) => form.setChoices(vm.name, { cpuSpeed })} inputMode="numeric" />}
+                  </>
+                )}
               </fieldset>
-            ))}
-          {step === 3 &&
-            chosenVms.map((vm) => {
-              const c = choices[vm.name];
-              const offering = offerings.items.find((o) => o.id === c?.serviceofferingid);
-              return (
-                <fieldset key={vm.name} className="fieldset">
-                  <legend>
-                    {vm.name} <span className="muted">({vm.cpunumber} vCPU, {vm.memory} MB, {vm.powerstate === 'PowerOn' ? 'running' : 'stopped'})</span>
-                  </legend>
-                  <Select label={`Service offering for ${vm.name}`} value={c?.serviceofferingid ?? ''} onChange={(serviceofferingid) => form.setChoices(vm.name, { serviceofferingid })} options={offerings.items.map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom)` : `${o.name} (${o.cpunumber} vCPU, ${o.memory} MB)` }))} />
-                  {offering?.iscustomized && (
-                    <>
-                      <p className="hint" data-size-from-vm>
-                        {vm.cpunumber} vCPU and {vm.memory} MB, from the VM: a custom offering keeps the VM&apos;s own size.
-                      </p>
-                      {offering.cpuspeed === undefined && <Field label={`CPU speed (MHz) of ${vm.name}`} value={c?.cpuSpeed ?? ''} onChange={(cpuSpeed) => form.setChoices(vm.name, { cpuSpeed })} inputMode="numeric" />}
-                    </>
-                  )}
-                </fieldset>
-              );
-            })}
-          {step === 4 &&
-            chosenVms.map((vm) => (
-              <fieldset key={vm.name} className="fieldset">
-                <legend>{vm.name}</legend>
-                {dataDisks(vm).length === 0 && <p className="hint">No data disk: the first disk becomes the root volume.</p>}
-                {dataDisks(vm).map((disk) => (
-                  <Select
-                    key={disk.id}
-                    label={`Disk ${disk.id} (${gb(disk.capacity)}) of ${vm.name}`}
-                    value={choices[vm.name]?.diskOfferings[disk.id] ?? ''}
-                    onChange={(id) => form.setChoices(vm.name, { diskOfferings: { ...choices[vm.name]?.diskOfferings, [disk.id]: id } })}
-                    options={diskOfferings.items.filter((o) => diskOfferingFits(o, disk)).map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)` }))}
-                  />
-                ))}
-              </fieldset>
-            ))}
-          {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
-          {showErrors && stepProblem.length > 0 && (
-            <div role="alert" className="error">
-              <ul>
-                {stepProblem.map((p) => (
-                  <li key={p}>{p}</li>
-                ))}
-              </ul>
-            </div>
-          )}
-          <div className="wizard-buttons">
-            <button type="button" onClick={() => goTo(step - 1)} disabled={step === 0}>
-              Back
-            </button>
-            <button type="submit" className="primary">
-              {step < IMPORT_STEPS.length - 1 ? 'Next' : `Import ${chosenVms.length} VM${chosenVms.length === 1 ? '' : 's'}`}
-            </button>
-          </div>
-        </form>
-      </div>
+            );
+          })}
+        {step === 4 &&
+          chosenVms.map((vm) => (
+            <fieldset key={vm.name} className="fieldset">
+              <legend>{vm.name}</legend>
+              {dataDisks(vm).length === 0 && <p className="hint">No data disk: the first disk becomes the root volume.</p>}
+              {dataDisks(vm).map((disk) => (
+                <Select
+                  key={disk.id}
+                  label={`Disk ${disk.id} (${gb(disk.capacity)}) of ${vm.name}`}
+                  value={choices[vm.name]?.diskOfferings[disk.id] ?? ''}
+                  onChange={(id) => form.setChoices(vm.name, { diskOfferings: { ...choices[vm.name]?.diskOfferings, [disk.id]: id } })}
+                  options={diskOfferings.items.filter((o) => diskOfferingFits(o, disk)).map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)` }))}
+                />
+              ))}
+            </fieldset>
+          ))}
+        {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
+      </WizardFrame>
     </section>
   );
 }
