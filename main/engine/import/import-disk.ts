@@ -28,12 +28,15 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
   if (!IMPORT_SOURCES.includes(source)) throw ApiError.param(`importsource: ${args.str('importsource')} is not one of ${IMPORT_SOURCES.join(', ')}`);
   if (source === 'external') throw ApiError.param('importsource: external (copying a VM from a KVM host Kiln does not manage) is not available in Kiln yet; use local or shared with a disk in a host\'s pool');
   const zone = byUuid<{ id: number; name: string }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
-  if (args.str('hypervisor') && args.str('hypervisor')!.toUpperCase() !== 'KVM') throw ApiError.param('hypervisor: importVm imports KVM disk images only');
   if (args.uuid('storageid')) throw ApiError.param('storageid: Kiln names no primary storage by id; give hostid, and diskpath as a volume of that host\'s pool');
   const hostUuid = args.uuid('hostid');
   if (!hostUuid) throw ApiError.param(`hostid: importsource=${source} needs the host whose storage pool holds diskpath`);
   const host = byUuid<HostRow>(db, 'host', hostUuid, 'hostid');
   if (host.zone_id !== zone.id) throw ApiError.param(`hostid: host ${host.name} is not in zone ${zone.name}`);
+  // Which hypervisors can import a disk image is the driver's import facet (poolDisk, below);
+  // a hypervisor given here only has to be the host's own.
+  const hypervisor = args.str('hypervisor');
+  if (hypervisor && hypervisor.toLowerCase() !== host.hypervisor.toLowerCase()) throw ApiError.param(`hypervisor: host ${host.name} runs ${host.hypervisor}, not ${hypervisor}`);
   const diskName = args.str('diskpath');
   if (!diskName) throw ApiError.param(`diskpath: importsource=${source} needs the disk's volume name in the host's storage pool`);
   const session = await engine.hosts.session(host.id);
