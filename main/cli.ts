@@ -12,9 +12,8 @@ import { Engine } from './engine/engine.js';
 import { signRequest } from './engine/auth/signing.js';
 import { defaultDataDir, serverInfoFile } from './paths.js';
 import { startHttpServer } from './http/server.js';
-import { availableDrivers } from './drivers.js';
+import { availableDrivers, vsphereDiscoverNetworks } from './drivers.js';
 import { attachLiveChannel } from './http/live.js';
-import { discoverNetworksCli, terminalAsk } from './cli-discover-networks.js';
 
 interface Parsed {
   flags: Record<string, string | true>;
@@ -127,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   // Its flags are CloudStack's discover_networks.py's (short ones), parsed on their own.
   if (sub === 'discover-networks') {
+    const { discoverNetworksCli, terminalAsk } = await vsphereDiscoverNetworks();
     return discoverNetworksCli(rest, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env, ask: terminalAsk() });
   }
   const parsed = parseArgs(rest);

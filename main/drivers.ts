@@ -26,6 +26,11 @@ export async function xenserverDriver(): Promise<HypervisorDriver[]> {
   return [new XenServerDriver()];
 }
 
+/** `kiln discover-networks` (R52): the vSphere driver's own offline tool, loaded only when run. */
+export async function vsphereDiscoverNetworks(): Promise<typeof import('../drivers/vsphere/discover-networks-cli.js')> {
+  return import('../drivers/vsphere/discover-networks-cli.js');
+}
+
 /** Every optional driver this build carries (the engine adds the simulator itself). */
 export async function availableDrivers(dataDir: string): Promise<HypervisorDriver[]> {
   return [...(await kvmDriverIfAvailable(dataDir)), ...(await vsphereDriver()), ...(await xenserverDriver())];

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { discoverNetworksCli, type CliIo } from '../../main/cli-discover-networks.js';
+import { discoverNetworksCli, type CliIo } from '../../drivers/vsphere/discover-networks-cli.js';
 import { main } from '../../main/cli.js';
 import { MoRef, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { createVmWithDevices, defaultPlacement, vmDevices } from '../helpers/vcsim-fixtures.js';

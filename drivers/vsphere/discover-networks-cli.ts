@@ -8,9 +8,9 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
-import { VsphereEndpoint } from '../drivers/vsphere/endpoint.js';
-import { discoverNetworks, networkCsvRows } from '../drivers/vsphere/network-discovery.js';
-import { normalizeThumbprint, probeThumbprint } from '../drivers/vsphere/soap/index.js';
+import { VsphereEndpoint } from './endpoint.js';
+import { discoverNetworks, networkCsvRows } from './network-discovery.js';
+import { normalizeThumbprint, probeThumbprint } from './soap/index.js';
 
 export const PASSWORD_ENV = 'KILN_VSPHERE_PASSWORD';
 
