@@ -141,7 +141,8 @@ describe('the integration port', () => {
     await first.stop();
     const second = await startKiln({ args: ['--no-ui'], dataDir: first.dataDir });
     try {
-      expect(second.output()).toMatch(new RegExp(`Integration API \\(unauthenticated, 127\\.0\\.0\\.1 only\\): http://127\\.0\\.0\\.1:${port}/client/api`));
+      // startKiln returns at the API: line; the next line can reach the pipe in a later chunk.
+      await expect.poll(() => second.output(), { timeout: 10_000 }).toMatch(new RegExp(`Integration API \\(unauthenticated, 127\\.0\\.0\\.1 only\\): http://127\\.0\\.0\\.1:${port}/client/api`));
       const res = await fetch(`http://127.0.0.1:${port}/client/api?command=listZones`);
       expect(res.status).toBe(200);
       expect(await res.text()).toMatch(/^<\?xml .*<listzonesresponse .*<name>Demo<\/name>/);
