@@ -4,39 +4,16 @@
  * disabled (530), a user importing an offering (432, as CloudStack hides admin commands), a
  * running VM restore (431), a volume added to a VM with backups (431), a bad schedule (431).
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-  stderr: string;
-}
+import { csClient, csError, type CsResult } from '../helpers/cs-client.js';
 
 let kiln: KilnProcess;
 
-function cs(args: string[], env: Record<string, string> = {}): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'cloudstack',
-      args,
-      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2', ...env }, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? Number(error.code ?? 1) : 0, json, stderr });
-      },
-    );
-  });
-}
+const cs = csClient(() => kiln);
 
 type Obj = Record<string, unknown>;
-const errorOf = (r: CsResult) => Object.values(r.json)[0] as { errorcode: number; errortext: string };
+const errorOf = csError;
 /** An async job's result: cs polls the job and prints what it holds. */
 const jobResult = (r: CsResult) => r.json;
 /** A failed async job's error, as cs prints the job it polled. */
