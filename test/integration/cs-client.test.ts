@@ -3,38 +3,15 @@
  * real `kiln serve` process: the VM story from deploy to expunge, then bad input, each of which
  * must leave the database exactly as it was.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-  stderr: string;
-}
+import { csClient, type CsResult } from '../helpers/cs-client.js';
 
 let kiln: KilnProcess;
 
-function cs(args: string[], env: Record<string, string> = {}): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'cloudstack',
-      args,
-      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2', ...env } },
-      (error, stdout, stderr) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? Number(error.code ?? 1) : 0, json, stderr });
-      },
-    );
-  });
-}
+const cs = csClient(() => kiln);
 
 /** Everything in the database but sessions, to prove a refused call changed nothing. */
 function dbState(): string {
