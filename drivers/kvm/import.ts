@@ -8,7 +8,13 @@
  * one it does not) and the OS name from the libosinfo id that virt-install records in
  * <metadata>, in the words of Kiln's guest OS list where it has them.
  */
-import { DriverError, type AdoptedVm, type HostInventory, type ImportFacet, type InstanceInfo } from '../types.js';
+import { PassThrough } from 'node:stream';
+import { DriverError, type AdoptedVm, type ExportedDisk, type ExternalImportSource, type HostConnectionSpec, type HostInventory, type ImportFacet, type InstanceInfo } from '../types.js';
+import { parseHostUrl } from './index.js';
+import { readInstances } from './inventory.js';
+import { command, script } from './shell.js';
+import { SshConnection } from './ssh-connection.js';
+import { Virsh } from './virsh.js';
 
 /** What the facet needs of a session. */
 export interface ImportHost {
@@ -81,6 +87,91 @@ export function kvmImport(host: ImportHost): ImportFacet {
           return { id: d.id, name: inPool ? d.imagePath!.slice(d.imagePath!.lastIndexOf('/') + 1) : d.imagePath ?? d.id, ...(inPool ? { pool: d.datastore } : {}) };
         }),
       };
+    },
+  };
+}
+
+/**
+ * A KVM host Kiln does not manage, opened only to list its domains and copy disks out of them
+ * (importsource=external). Nothing is defined, started or written there except one scratch
+ * directory per exported disk, made with mktemp and removed again: `qemu-img convert` reads the
+ * disk (and its backing chain) into a self-contained qcow2 in it, which is streamed from `cat`
+ * into a Kiln host's pool (StorageFacet.stageImage, which checks its SHA-256 on arrival).
+ */
+export interface ExternalKvmOptions {
+  connectTimeoutMs?: number;
+  /** libvirt URI on the source host. */
+  uri?: string;
+}
+
+/** Makes the scratch copy of one disk: prints "DIR SIZE SHA256". $1 is the source image (from the domain's own XML). */
+const EXPORT_SCRIPT = `set -e
+dir=$(mktemp -d "\${TMPDIR:-/var/tmp}/kiln-export.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+qemu-img convert -O qcow2 -- "$1" "$dir/disk.qcow2"
+size=$(stat -c %s "$dir/disk.qcow2")
+sum=$(sha256sum "$dir/disk.qcow2" | cut -d' ' -f1)
+trap - EXIT
+printf '%s %s %s\\n' "$dir" "$size" "$sum"`;
+
+/** The scratch directory names EXPORT_SCRIPT makes; anything else is never passed to rm. */
+const SCRATCH_DIR = /^\/[A-Za-z0-9._/-]*\/kiln-export\.[A-Za-z0-9]{6}$/;
+
+export async function openExternalKvm(spec: HostConnectionSpec, options: ExternalKvmOptions = {}): Promise<ExternalImportSource> {
+  const address = parseHostUrl(spec.url, spec.username);
+  if (!spec.password && !spec.privateKey) throw new DriverError('password or privatekey: the host needs one', 'invalid', { param: 'password' });
+  if (spec.pinnedTrust && spec.pinnedTrust.kind !== 'ssh-host-key') throw new DriverError(`a KVM host is trusted by its SSH host key, not a ${spec.pinnedTrust.kind}`, 'invalid');
+  const ssh = await SshConnection.open({
+    host: address.host, port: address.port, username: address.username, password: spec.password, privateKey: spec.privateKey,
+    pinnedHostKey: spec.pinnedTrust?.fingerprint, maxExecChannels: 4, readyTimeoutMs: options.connectTimeoutMs,
+  });
+  // No persistent virsh shell: a source is opened for one listing or one import.
+  const virsh = new Virsh(ssh, options.uri ?? 'qemu:///system', { shell: false });
+  try {
+    await virsh.run(['version', '--daemon'], { timeoutMs: 30_000 });
+  } catch (error) {
+    virsh.close();
+    await ssh.close();
+    throw error instanceof DriverError ? new DriverError(`libvirt on ${address.host} does not answer: ${error.message}`, 'unreachable') : error;
+  }
+  const list = () => readInstances(virsh);
+  return {
+    trust: ssh.hostKeyFingerprint ? { kind: 'ssh-host-key', fingerprint: ssh.hostKeyFingerprint } : undefined,
+    list,
+    async exportDisk(vm, diskId, name): Promise<ExportedDisk> {
+      const info = (await list()).find((i) => i.ref === vm);
+      if (!info) throw new DriverError(`Domain not found: no domain with matching name '${vm}' on ${address.host}`, 'not-found');
+      // A running guest writes while the copy is read; libvirt's lock would refuse it anyway.
+      if (info.powerState !== 'Stopped') throw new DriverError(`domain ${vm} on ${address.host} is ${info.powerState.toLowerCase()}; shut it down there before its disks are copied`, 'invalid');
+      const disk = info.disks.find((d) => d.id === diskId);
+      if (!disk?.imagePath?.startsWith('/')) throw new DriverError(`disk ${diskId} of ${vm} on ${address.host} is not an image file Kiln can copy`, 'unsupported');
+      const result = await ssh.exec(script(EXPORT_SCRIPT, [disk.imagePath]), { timeoutMs: 3_600_000 });
+      const [dir, size, sha256] = result.stdout.trim().split(/\s+/);
+      if (result.code !== 0 || !dir || !SCRATCH_DIR.test(dir) || !/^\d+$/.test(size ?? '') || !/^[0-9a-f]{64}$/.test(sha256 ?? '')) {
+        throw new DriverError(`cannot copy disk ${diskId} of ${vm} on ${address.host}: ${result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`}`, 'failed');
+      }
+      const file = `${dir}/disk.qcow2`;
+      return {
+        name, format: 'qcow2', sizeBytes: Number(size), sha256: sha256!,
+        open() {
+          const out = new PassThrough();
+          ssh.openChannel(command(['cat', '--', file])).then(
+            (channel) => {
+              channel.stderr.resume();
+              channel.pipe(out);
+            },
+            (error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))),
+          );
+          return out;
+        },
+        async remove() {
+          await ssh.exec(command(['rm', '-rf', '--', dir]));
+        },
+      };
+    },
+    async close() {
+      virsh.close();
+      await ssh.close();
     },
   };
 }

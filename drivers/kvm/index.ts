@@ -22,9 +22,10 @@
  *                   (default: qemu user-mode networking)
  *   maxExecChannels concurrent virsh commands on the connection (default 6; sshd allows 10 sessions)
  */
-import { DriverError, type ConnectionInput, type DriverDefaults, type HostConnectionSpec, type HypervisorDriver, type TrustAnchor } from '../types.js';
+import { DriverError, type ConnectionInput, type DriverDefaults, type ExternalImportFacet, type HostConnectionSpec, type HypervisorDriver, type TrustAnchor } from '../types.js';
 import { KVM_CONNECTION_FORM, probeKvmTrust, validateKvmConnection } from './connection.js';
 import { KvmEndpoint } from './endpoint.js';
+import { openExternalKvm } from './import.js';
 import { KvmSession, KVM_CAPABILITIES, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
 import { PoolQueue } from './storage.js';
@@ -61,6 +62,9 @@ export class KvmDriver implements HypervisorDriver {
   private readonly poolQueues = new Map<string, PoolQueue>();
 
   constructor(private readonly driverOptions: KvmDriverOptions = {}) {}
+
+  /** Hosts Kiln does not manage, for listVmsForImport and importVm importsource=external (import.ts). */
+  readonly externalImport: ExternalImportFacet = { open: (spec) => openExternalKvm(spec, { connectTimeoutMs: this.driverOptions.connectTimeoutMs }) };
 
   validateConnection(input: ConnectionInput): { url: string; name: string } {
     return validateKvmConnection(input);

@@ -89,6 +89,7 @@ import listUnmanagedInstances from './import/listUnmanagedInstances.js';
 import importUnmanagedInstance from './import/importUnmanagedInstance.js';
 import unmanageVirtualMachine from './import/unmanageVirtualMachine.js';
 import importVm from './import/importVm.js';
+import listVmsForImport from './import/listVmsForImport.js';
 import exportUnmanagedInstances from './import/exportUnmanagedInstances.js';
 import importUnmanagedInstances from './import/importUnmanagedInstances.js';
 import attachIso from './vm/attachIso.js';
@@ -113,7 +114,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
-  listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, exportUnmanagedInstances, importUnmanagedInstances,
+  listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, listVmsForImport, exportUnmanagedInstances, importUnmanagedInstances,
   ...BACKUP_COMMANDS,
   attachIso, detachIso, registerIso,
 ];

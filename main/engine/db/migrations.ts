@@ -529,4 +529,20 @@ CREATE INDEX volumes_account ON volumes(account_id) WHERE removed IS NULL;
     // the XenServer driver reads it from PGPU.supported_VGPU_max_capacities. NULL where unknown.
     sql: `ALTER TABLE host_gpus ADD COLUMN max_vgpu_per_pgpu INTEGER;`,
   },
+  {
+    version: 29,
+    name: 'external import hosts: the SSH host key pinned on first use',
+    // listVmsForImport / importVm importsource=external reach hosts Kiln does not manage. Their key
+    // is trusted the first time (or as the admin confirmed it) and every later call must see the
+    // same one. Keyed by the canonical URL (ssh://host:port).
+    sql: `
+CREATE TABLE external_import_hosts (
+  url TEXT PRIMARY KEY,
+  trust_kind TEXT NOT NULL,
+  trust_fingerprint TEXT NOT NULL,
+  created TEXT NOT NULL,
+  last_used TEXT NOT NULL
+);
+`,
+  },
 ];

@@ -19,6 +19,7 @@ import { importFacet } from './unmanaged.js';
 import { importTemplate } from './import-template.js';
 import { withoutResourceDetails } from './import-vm.js';
 import { GiB } from '../format.js';
+import { importExternal } from './external.js';
 
 export const IMPORT_SOURCES = ['external', 'local', 'shared'];
 
@@ -26,7 +27,7 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
   const db = engine.db;
   const source = args.str('importsource')!.toLowerCase();
   if (!IMPORT_SOURCES.includes(source)) throw ApiError.param(`importsource: ${args.str('importsource')} is not one of ${IMPORT_SOURCES.join(', ')}`);
-  if (source === 'external') throw ApiError.param('importsource: external (copying a VM from a KVM host Kiln does not manage) is not available in Kiln yet; use local or shared with a disk in a host\'s pool');
+  if (source === 'external') return importExternal(engine, caller, args);
   const zone = byUuid<{ id: number; name: string }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
   if (args.uuid('storageid')) throw ApiError.param('storageid: Kiln names no primary storage by id; give hostid, and diskpath as a volume of that host\'s pool');
   const hostUuid = args.uuid('hostid');

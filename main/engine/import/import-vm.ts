@@ -80,12 +80,21 @@ export async function planImport(engine: Engine, caller: Caller, args: Args): Pr
     throw ApiError.param(managed ? `name: VM ${name} in cluster ${cluster.name} is already managed by Kiln` : `name: no unmanaged VM named ${name} on the hosts of cluster ${cluster.name}`);
   }
   if (found.length > 1) throw ApiError.param(`name: ${found.length} unmanaged VMs are named ${name} in cluster ${cluster.name} (on ${found.map((f) => f.host.name).join(', ')}); rename one on the hypervisor first`);
-  const vm = found[0]!;
+  return planFor(engine, caller, args, cluster, found[0]!);
+}
+
+/**
+ * The rules for one VM found on VM.host, or (COPYFROM) on a host Kiln does not manage, whose disks
+ * are then copied onto VM.host (importVm importsource=external): the same rules, except that its
+ * disks may be anywhere there, it must be shut off, and Kiln places it at its first start.
+ */
+export function planFor(engine: Engine, caller: Caller, args: Args, cluster: ClusterRow, vm: UnmanagedVm, copyFrom?: string): ImportPlan {
+  const db = engine.db;
   const { info } = vm;
   const forced = args.bool('forced') ?? false;
   const templateUuid = args.uuid('templateid');
   const macs = knownMacs(db);
-  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs })[0];
+  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copyFrom })[0];
   if (blocker) throw ApiError.param(`${blocker.param}: ${blocker.message}`);
 
   const owner = resolveOwner(engine, caller, args);
@@ -116,6 +125,8 @@ export async function planImport(engine: Engine, caller: Caller, args: Args): Pr
   const nics = planNics(engine, args, vm, cluster, owner.accountId, macs, forced);
   const disks = planDisks(engine, args, vm);
 
+  // A copy is placed by Kiln at its first start, by the offering's tags like any stopped VM.
+  if (copyFrom) return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: false };
   // R48: the offering's host tags must be on the VM's host, or migrateallowed moves the VM.
   const hostTags = new Set(vm.host.host_tags.split(',').map((t) => t.trim()).filter(Boolean));
   const missing = offeringTags(offering).filter((t) => !hostTags.has(t));
@@ -279,25 +290,33 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
   };
 }
 
-function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, adopted: { ref: string; disks: { id: string; name: string; ref?: string; pool?: string }[] }, uuid: string, jobUuid: string): number {
+/**
+ * Writes the imported VM, its volumes and NICs in one transaction. COPYFROM: the VM was copied in
+ * from that host (importVm importsource=external); it is then no adopted definition but an
+ * ordinary stopped Kiln VM on copied disks, defined from these rows at its first start like any
+ * other, its NIC adapter kept as the nicAdapter detail.
+ */
+export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, adopted: { ref: string; disks: { id: string; name: string; ref?: string; pool?: string }[] }, uuid: string, jobUuid: string, copyFrom?: string): number {
   const db = engine.db;
   const { info } = plan.vm;
-  const running = info.powerState === 'Running';
+  const running = !copyFrom && info.powerState === 'Running';
   const created = now();
+  const adapter = info.nics[0]?.adapterType;
+  const details = copyFrom && adapter && !('nicAdapter' in plan.details) ? { ...plan.details, nicAdapter: adapter } : plan.details;
   return db.transaction(() => {
     const template = plan.template ?? importTemplate(engine, plan.osTypeId);
     const vmId = Number(
       db.prepare(
         `INSERT INTO vm_instances (uuid, instance_name, display_name, hostname, internal_name, ref, adopted, state, account_id, user_id, domain_id, zone_id, pod_id, cluster_id,
            host_id, last_host_id, template_id, service_offering_id, os_type_id, cpu_number, cpu_speed, memory, ha_enabled, is_dynamically_scalable, hypervisor, created)
-         VALUES (?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)`,
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)`,
       ).run(
-        uuid, info.name, plan.displayName, plan.hostname, info.name, adopted.ref, running ? 'Running' : 'Stopped', plan.owner.accountId, plan.owner.userId, plan.owner.domainId,
+        uuid, info.name, plan.displayName, plan.hostname, info.name, copyFrom ? null : adopted.ref, copyFrom ? 0 : 1, running ? 'Running' : 'Stopped', plan.owner.accountId, plan.owner.userId, plan.owner.domainId,
         plan.cluster.zone_id, plan.cluster.pod_id, plan.cluster.id, running ? plan.vm.host.id : null, plan.vm.host.id, template.id, plan.offering.id, plan.osTypeId,
         plan.resources.cpuNumber, plan.resources.cpuSpeed, plan.resources.memory, plan.offering.offer_ha, plan.cluster.hypervisor, created,
       ).lastInsertRowid,
     );
-    for (const [name, value] of Object.entries(plan.details)) db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
+    for (const [name, value] of Object.entries(details)) db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
     if (running) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0)`).run(vmId, String(info.memoryMiB));
     const byId = new Map(adopted.disks.map((d) => [d.id, d]));
     plan.disks.forEach((disk, deviceId) => {
@@ -319,7 +338,10 @@ function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, adopted
     });
     engine.events.usage({ type: 'VM.IMPORT', accountId: plan.owner.accountId, zoneId: plan.cluster.zone_id, resourceId: vmId, resourceName: info.name, offeringId: plan.offering.id, templateId: template.id });
     engine.events.record({
-      type: 'VM.IMPORT', description: `VM ${plan.displayName} (${uuid}) imported from ${info.name} on host ${plan.vm.host.name}, ${running ? 'running' : 'stopped'}${running ? `; ${CONSOLE_NOTE}` : ''}`,
+      type: 'VM.IMPORT',
+      description: copyFrom
+        ? `VM ${plan.displayName} (${uuid}) copied from ${info.name} on ${copyFrom} (not managed by Kiln, left as it was) into the storage of host ${plan.vm.host.name}, stopped`
+        : `VM ${plan.displayName} (${uuid}) imported from ${info.name} on host ${plan.vm.host.name}, ${running ? 'running' : 'stopped'}${running ? `; ${CONSOLE_NOTE}` : ''}`,
       userId: caller.userId, accountId: plan.owner.accountId, domainId: plan.owner.domainId, resourceType: 'VirtualMachine', resourceUuid: uuid, jobUuid,
     });
     engine.bus.emit('vm', { id: uuid, state: running ? 'Running' : 'Stopped', accountId: plan.owner.accountId });

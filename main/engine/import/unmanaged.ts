@@ -94,15 +94,26 @@ export function dataDisks(info: InstanceInfo): InstanceInfo['disks'] {
   return [...info.disks].sort((a, b) => (a.position ?? 0) - (b.position ?? 0)).slice(1);
 }
 
+export interface BlockerOptions {
+  forced?: boolean;
+  templateGiven?: boolean;
+  macs?: ReturnType<typeof knownMacs>;
+  /** The VM is copied in from this host Kiln does not manage (importsource=external). */
+  copyFrom?: string;
+}
+
 /**
  * Everything that stops VM from being imported as asked: with `forced` a known MAC is reused
  * (R43), with `templateid` the OS needs no mapping (R49). The first entry is the refusal the
  * import answers; the list shows all of them.
  */
-export function importBlockers(db: Db, vm: UnmanagedVm, options: { forced?: boolean; templateGiven?: boolean; macs?: ReturnType<typeof knownMacs> } = {}): ImportBlocker[] {
+export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions = {}): ImportBlocker[] {
   const { info } = vm;
   const out: ImportBlocker[] = [];
-  if (info.powerState !== 'Running' && info.powerState !== 'Stopped') {
+  if (options.copyFrom) {
+    // Its disks are copied, so they must hold still; where they are does not matter (they are read there).
+    if (info.powerState !== 'Stopped') out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState === 'Running' ? 'running' : info.powerState} on ${options.copyFrom}; shut it down there first, its disks are copied while it is off` });
+  } else if (info.powerState !== 'Running' && info.powerState !== 'Stopped') {
     out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState}; only a running or stopped VM can be imported` });
   }
   if (info.disks.length === 0) out.push({ param: 'name', message: `VM ${info.name} has no disk to become its root volume` });
@@ -110,7 +121,7 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: { forced?: bool
   if (controllers.size > 1) out.push({ param: 'name', message: `VM ${info.name} has data disks on mixed controller types (${[...controllers].join(', ')}); Kiln keeps one data-disk controller per VM` });
   const adapters = new Set(info.nics.map((n) => n.adapterType ?? 'unknown'));
   if (adapters.size > 1) out.push({ param: 'name', message: `VM ${info.name} has NICs of mixed adapter types (${[...adapters].join(', ')}); Kiln keeps one NIC adapter type per VM` });
-  for (const disk of info.disks) {
+  for (const disk of options.copyFrom ? [] : info.disks) {
     if (disk.datastore === undefined || !vm.pools.has(disk.datastore)) {
       out.push({ param: 'name', message: `disk ${disk.id} of VM ${info.name} is on ${disk.datastore ? `storage ${disk.datastore}` : `${disk.imagePath ?? 'storage'}`}, which host ${vm.host.name} does not offer Kiln as a storage pool` });
     }
@@ -133,12 +144,11 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: { forced?: bool
 const POWER: Record<string, string> = { Running: 'PowerOn', Stopped: 'PowerOff' };
 
 /** One row of listUnmanagedInstances: R41's fields, and whether (and why not) it can be imported. */
-export function unmanagedView(db: Db, cluster: ClusterRow, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>): Record<string, unknown> {
+export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>, copyFrom?: string): Record<string, unknown> {
   const { info } = vm;
-  const blockers = importBlockers(db, vm, { macs });
+  const blockers = importBlockers(db, vm, { macs, copyFrom });
   return {
-    clusterid: cluster.uuid,
-    hostid: vm.host.uuid,
+    ...(cluster ? { clusterid: cluster.uuid, hostid: vm.host.uuid } : { hostname: copyFrom }),
     name: info.name,
     osdisplayname: info.osDisplayName,
     memory: info.memoryMiB,

@@ -1,29 +1,41 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
-import { HOSTNAME_RULE } from '../../registry/param-rules.js';
 import { importFromDisk } from '../../import/import-disk.js';
+import { EXTERNAL_HOST_PARAMS } from './listVmsForImport.js';
 
 export default defineCommand({
   name: 'importVm',
-  description: "Imports a KVM VM from a disk image in a host's storage pool (importsource=local or shared): a new VM whose root volume is that disk, started on the host. importsource=external (a KVM host Kiln does not manage) is refused: not available yet.",
+  description:
+    "Imports a KVM VM Kiln does not manage. importsource=external: a shut-off VM on a host Kiln does not manage (host, username, password or privatekey; the host's SSH key is pinned on first use), whose disks are copied onto the storage pool of a host of clusterid; the source VM is left as it is, and the copy becomes an ordinary stopped Kiln VM under importUnmanagedInstance's rules. importsource=local or shared: a disk image in a host's storage pool (diskpath) becomes the root volume of a new VM, started on that host.",
   since: '4.19.0',
   kind: 'async',
   roles: ADMIN_ONLY,
   response: 'virtualmachine',
+  sensitive: ['password', 'privatekey'],
   params: [
     { name: 'zoneid', type: 'uuid', required: true, description: 'the zone of the VM' },
-    { name: 'importsource', type: 'string', required: true, description: 'external, local or shared (Kiln: local and shared)' },
-    { name: 'name', type: 'string', required: true, maxLength: 63, rule: HOSTNAME_RULE, description: 'the host name of the new VM' },
+    { name: 'importsource', type: 'string', required: true, description: 'external (a host Kiln does not manage), local or shared (a disk image in a host\'s pool)' },
+    { name: 'name', type: 'string', required: true, maxLength: 255, description: 'external: the name of the VM on the host (listVmsForImport name); local/shared: the host name of the new VM' },
     { name: 'displayname', type: 'string', description: 'the display name of the new VM' },
+    { name: 'hostname', type: 'string', maxLength: 63, description: 'external: the host name of the VM; default: its name' },
     { name: 'hypervisor', type: 'string', description: 'KVM' },
-    { name: 'hostid', type: 'uuid', description: 'the host whose storage pool holds diskpath (local and shared)' },
+    ...EXTERNAL_HOST_PARAMS,
+    { name: 'clusterid', type: 'uuid', description: 'external: the cluster whose host receives the copy (required)' },
+    { name: 'hostid', type: 'uuid', description: "local/shared: the host whose storage pool holds diskpath; external: the host of clusterid whose pool receives the copy (default: the cluster's first host that is Up)" },
     { name: 'storageid', type: 'uuid', description: 'a primary storage id (Kiln: refused; give hostid)' },
-    { name: 'diskpath', type: 'string', maxLength: 255, description: "the disk's volume name in the host's storage pool (a name, never a path)" },
-    { name: 'serviceofferingid', type: 'uuid', required: true, description: 'the service offering; details cpuNumber, cpuSpeed and memory for a custom one' },
-    { name: 'networkid', type: 'uuid', description: "the VM's network; default: the zone's first one the account can use" },
-    { name: 'templateid', type: 'uuid', description: "the VM's template (its OS); default: Kiln's dummy import template" },
+    { name: 'diskpath', type: 'string', maxLength: 255, description: "local/shared: the disk's volume name in the host's storage pool (a name, never a path)" },
+    { name: 'tmppath', type: 'string', description: 'a scratch path on the external host (Kiln: refused; it makes a fresh directory in the host\'s TMPDIR)' },
+    { name: 'serviceofferingid', type: 'uuid', required: true, description: "the service offering: external as importUnmanagedInstance (a fixed one sizes the VM at its first start, a custom one takes the VM's CPU and memory); local/shared: details cpuNumber, cpuSpeed and memory for a custom one" },
+    { name: 'networkid', type: 'uuid', description: "local/shared: the VM's network; default: the zone's first one the account can use" },
+    { name: 'nicnetworklist', type: 'map', description: 'external: NIC to network, nicnetworklist[0].nic=NICID&nicnetworklist[0].network=NETWORKID; NICs not listed go to the L2 or shared network of their VLAN' },
+    { name: 'nicipaddresslist', type: 'map', description: 'external: NIC to IPv4, nicipaddresslist[0].nic=NICID&nicipaddresslist[0].ip4Address=IP' },
+    { name: 'datadiskofferinglist', type: 'map', description: 'external: data disk to disk offering, datadiskofferinglist[0].disk=DISKID&datadiskofferinglist[0].diskOffering=ID; required for every data disk' },
+    { name: 'templateid', type: 'uuid', description: "the VM's template (its OS); default: Kiln's dummy import template (external: the guest OS is then mapped from the VM's)" },
     { name: 'account', type: 'string', description: 'an optional account for the VM; needs domainid' },
     { name: 'domainid', type: 'uuid', description: 'the domain of the account; needs account' },
-    { name: 'details', type: 'map', description: 'VM details; cpuNumber, cpuSpeed and memory for a custom offering' },
+    { name: 'projectid', type: 'uuid', description: 'the project for the VM (Kiln has no projects: refused)' },
+    { name: 'details', type: 'map', description: 'VM details; cpuNumber, cpuSpeed and memory for a custom offering (local/shared), cpuSpeed for a custom unconstrained one (external)' },
+    { name: 'forced', type: 'boolean', description: 'external: true to reuse a MAC address Kiln already knows (a NIC kept by unmanage)' },
+    { name: 'migrateallowed', type: 'boolean', description: 'external: accepted; the copy is placed by the offering\'s host tags at its first start anyway' },
   ],
   handler({ engine, caller }, args) {
     return importFromDisk(engine, caller, args);
