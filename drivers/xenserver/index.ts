@@ -10,7 +10,8 @@ import {
   type ConnectionForm, type ConnectionInput, type ConsoleFacet, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint,
   type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
   type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
-  type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type TaskOutcome, type TrustAnchor, type VmSpec,
+  type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
+  type VolumeFacet,
 } from '../types.js';
 import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
 import { openConsole } from './console.js';
@@ -18,6 +19,8 @@ import { hasGpus, hostGpus, refuseWithVgpu } from './gpu.js';
 import { mapped, toDriverError } from './errors.js';
 import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
+import { stageImage } from './images.js';
+import { setCdMedia, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
@@ -167,6 +170,9 @@ class XenHostSession implements HostSession {
   readonly snapshots: SnapshotFacet;
   readonly migration: MigrationFacet;
   readonly console: ConsoleFacet;
+  readonly volumes: VolumeFacet;
+  /** Images from Kiln's store become VDIs of the pool, once per pool (images.ts). */
+  readonly storage: StorageFacet = { stageImage: async (image, options) => void (await stageImage(this.pool, image, options)) };
 
   constructor(
     private readonly endpoint: XenEndpoint,
@@ -175,6 +181,7 @@ class XenHostSession implements HostSession {
     this.snapshots = this.snapshotFacet();
     this.migration = this.migrationFacet();
     this.console = { graphical: { protocol: 'vnc', open: (vm) => openConsole(this.pool, this.vm(vm)) } };
+    this.volumes = xenVolumes(this.pool, (vm) => this.vm(vm));
   }
 
   get hostId(): string {
@@ -312,12 +319,18 @@ class XenHostSession implements HostSession {
     });
   }
 
-  async attachIso(_vm: Ref, _isoPath: string): Promise<void> {
-    throw new DriverError('ISO attach is not supported on XenServer yet', 'unsupported');
+  /** The ISO (staged into the pool under its image name) into the VM's CD drive, live while it runs. */
+  async attachIso(vm: Ref, isoPath: string): Promise<void> {
+    const ref = this.vm(vm);
+    this.pool.assertReachable(`attaching ISO ${isoPath} to ${label(this.pool, ref)}`);
+    await mapped(`attaching ISO ${isoPath} to ${label(this.pool, ref)}`, () => setCdMedia(this.pool, ref, [isoPath]));
   }
 
-  async detachIso(_vm: Ref): Promise<void> {
-    throw new DriverError('ISO detach is not supported on XenServer yet', 'unsupported');
+  /** Ejects the VM's CD media (the drive stays, empty). */
+  async detachIso(vm: Ref): Promise<void> {
+    const ref = this.vm(vm);
+    this.pool.assertReachable(`detaching the ISO of ${label(this.pool, ref)}`);
+    await mapped(`detaching the ISO of ${label(this.pool, ref)}`, () => setCdMedia(this.pool, ref, []));
   }
 
   async scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options: OperationOptions = {}): Promise<OperationResult> {

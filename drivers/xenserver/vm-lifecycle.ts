@@ -11,6 +11,8 @@ import { mapped } from './errors.js';
 import { ensureVgpu } from './gpu.js';
 import { checkVmName, checkXapiText } from './names.js';
 import { KILN_UUID_KEY, MiB, isGuest, type XenPool } from './pool.js';
+import { findImageVdi } from './images.js';
+import { addMissingDisks, rootFromImage, setCdMedia, setNics } from './vm-devices.js';
 import { destroyVdis, disksOf } from './vm-disks.js';
 import { isXapiError } from './xapi/errors.js';
 import type { ParamsOf, XapiMethod } from './xapi/methods.js';
@@ -23,15 +25,34 @@ export function runTask<M extends XapiMethod>(pool: XenPool, method: M, params: 
 
 export const label = (pool: XenPool, vm: XRef): string => pool.vm(vm)?.name_label || vm;
 
-/** A template by ref or by name_label (a name several templates share is refused). */
-function findTemplate(pool: XenPool, id: string): XRef {
+/**
+ * The xapi template a VM made from a Kiln image is cloned from: xapi's generic HVM template, on
+ * every XenServer and XCP-ng (no disks of its own; the root disk is the image's copy).
+ */
+export const IMAGE_BASE_TEMPLATE = 'Other install media';
+
+/** A template by ref or by name_label (a name several templates share is refused); undefined when none has it. */
+function findTemplate(pool: XenPool, id: string): XRef | undefined {
   const byRef = pool.vm(id);
   if (byRef?.is_a_template && !byRef.is_a_snapshot) return id;
   const named = pool.inventory.all('VM').filter(([, v]) => v.is_a_template && !v.is_a_snapshot && v.name_label === id);
-  if (named.length === 0) throw new DriverError(`the pool has no template ${JSON.stringify(id)}`, 'not-found');
   if (named.length > 1) throw new DriverError(`${named.length} templates of the pool are named ${JSON.stringify(id)}; name it by its OpaqueRef`, 'invalid');
-  return named[0]![0];
+  return named[0]?.[0];
 }
+
+/** What a root disk's backingImage names: a template of the pool (cloned with its disks), else a Kiln image staged into the pool (copied onto xapi's generic template). */
+async function sourceOf(pool: XenPool, name: string): Promise<{ template: XRef; image?: XRef }> {
+  const template = findTemplate(pool, name);
+  if (template) return { template };
+  const image = await mapped(`looking for image ${name} in the pool`, () => findImageVdi(pool, name));
+  if (!image) throw new DriverError(`the pool has no template and no Kiln image ${JSON.stringify(name)}`, 'not-found');
+  const base = findTemplate(pool, IMAGE_BASE_TEMPLATE);
+  if (!base) throw new DriverError(`the pool has no template ${JSON.stringify(IMAGE_BASE_TEMPLATE)} to make a VM around image ${name}`, 'not-found');
+  return { template: base, image };
+}
+
+/** CD media of a spec: its ISO, then its CD-ROM disks (a config drive), by staged image name. */
+const cdMedia = (spec: VmSpec): string[] => [...(spec.isoPath ? [spec.isoPath] : []), ...spec.disks.filter((d) => d.device === 'cdrom').map((d) => d.name)];
 
 /** Sets a halted VM's vCPUs and memory (static maximum from the spec's live-scaling maximum), in an order xapi accepts. */
 export async function sizeHalted(pool: XenPool, ref: XRef, v: VmRecord, want: { cpuNumber: number; memoryMiB: number; maxCpuNumber?: number; maxMemoryMiB?: number }): Promise<void> {
@@ -64,6 +85,8 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
     await pool.initiated.run(ref, () => mapped(`redefining ${name}`, async () => {
       await sizeHalted(pool, ref, existing, spec);
       await ensureVgpu(pool, ref, spec.gpu);
+      await setNics(pool, ref, spec.nics);
+      await setCdMedia(pool, ref, cdMedia(spec));
       if (existing.affinity !== host) await pool.client.call('VM.set_affinity', ref, host);
       await pool.settle('VM', ref);
     }));
@@ -72,8 +95,7 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
   if (pool.inventory.all('VM').some(([, v]) => isGuest(v) && v.name_label === name)) throw new DriverError(`a VM named ${JSON.stringify(name)} already exists in the pool`, 'invalid');
   const root = spec.disks.find((d) => d.device === 'disk');
   if (!root?.backingImage) throw new DriverError(`${name}: a XenServer VM is cloned from a template; its root disk names none`, 'unsupported');
-  if (spec.disks.filter((d) => d.device === 'disk').length > 1) throw new DriverError(`${name}: data disks beyond the template's are not supported on XenServer yet`, 'unsupported');
-  const template = findTemplate(pool, root.backingImage);
+  const { template, image } = await sourceOf(pool, root.backingImage);
   let ref: XRef | undefined;
   try {
     ref = String(await mapped(`cloning ${label(pool, template)} to ${name}`, () => runTask(pool, 'VM.clone', [template, name], opts)));
@@ -87,10 +109,14 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       await pool.settle('VM', made);
       await sizeHalted(pool, made, pool.vm(made)!, spec);
       await ensureVgpu(pool, made, spec.gpu);
+      const specDisks = spec.disks.filter((d) => d.device === 'disk');
+      if (image) await rootFromImage(pool, made, image, root, opts);
       // Each disk carries Kiln's volume name, so deleteDisks finds it after the VM is gone.
       const disks = await disksOf(pool, made);
-      const specDisks = spec.disks.filter((d) => d.device === 'disk');
       for (const [i, d] of disks.entries()) if (specDisks[i]) await pool.client.call('VDI.set_name_label', d.vdi, checkXapiText(specDisks[i]!.name, 'disk name'));
+      await addMissingDisks(pool, made, specDisks);
+      await setNics(pool, made, spec.nics);
+      await setCdMedia(pool, made, cdMedia(spec));
       await pool.settle('VM', made);
     }));
     return { ref: made, disks: await diskRefs(pool, made, spec) };

@@ -51,7 +51,10 @@ conformanceSuite({
         const disks: string[] = [];
         for (const vbd of v['VBDs'] as string[]) {
           const b = await admin.call<Rec>('VBD.get_record', vbd);
-          if (b['type'] === 'Disk' && b['VDI'] !== NULL) disks.push(String((await admin.call<Rec>('VDI.get_record', b['VDI']))['uuid']));
+          if (b['type'] !== 'Disk' || b['VDI'] === NULL) continue;
+          // "<uuid> <name_label>": the disk's identity, and the volume name Kiln gave it.
+          const vdi = await admin.call<Rec>('VDI.get_record', b['VDI']);
+          disks.push(`${String(vdi['uuid'])} ${String(vdi['name_label'])}`);
         }
         return {
           power: POWER[String(v['power_state'])] ?? 'Unknown',
@@ -82,7 +85,7 @@ conformanceSuite({
           vm: observeVm,
           async diskExists(_hostRef, disk) {
             try {
-              await admin.call('VDI.get_by_uuid', disk);
+              await admin.call('VDI.get_by_uuid', disk.split(' ')[0]);
               return true;
             } catch (e) {
               if (e instanceof SimError && e.code === 'UUID_INVALID') return false;

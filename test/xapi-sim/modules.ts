@@ -4,6 +4,7 @@ import type { Fixture, Seeded } from './fixture.js';
 import { registerGpu, seedGpus } from './gpu.js';
 import { registerHa } from './ha.js';
 import type { Sim } from './sim.js';
+import { registerStorage } from './storage.js';
 import { registerTasks } from './tasks.js';
 import { afterVmSet, registerVdi, registerVm, seedVms } from './vm.js';
 
@@ -13,6 +14,7 @@ export function registerModules(sim: Sim): void {
   registerGpu(sim);
   registerVm(sim);
   registerVdi(sim);
+  registerStorage(sim);
   registerHa(sim);
   sim.setHooks.push((cls, ref) => afterVmSet(sim, cls, ref));
 }

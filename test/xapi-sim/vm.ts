@@ -273,10 +273,23 @@ function copyVm(sim: Sim, vm: string, name: string, kind: 'snapshot' | 'checkpoi
   const copy = store.create('VM', rec, { tools: store.find(vm)!.hidden['tools'], cleanShutdown: store.find(vm)!.hidden['cleanShutdown'] });
   for (const vbd of src['VBDs'] as string[]) {
     const b = store.rec('VBD', vbd);
+    if (b['type'] !== 'Disk') {
+      // A CD drive is copied with the medium it holds (xapi copies disks, never an ISO's VDI).
+      const fields: Rec = { ...copyRecord(b), VM: copy, currently_attached: false, device: '' };
+      delete fields['uuid'];
+      const cd = store.create('VBD', fields);
+      store.addToSet('VM', copy, 'VBDs', cd);
+      if (b['empty'] !== true && store.has('VDI', b['VDI'])) store.addToSet('VDI', b['VDI'] as string, 'VBDs', cd);
+      continue;
+    }
     const vdi = store.rec('VDI', b['VDI']);
-    addDisk(sim, copy, sr && sr !== NULL_REF ? sr : (vdi['SR'] as string), vdi['virtual_size'] as number, vdi['name_label'] as string);
+    const made = addDisk(sim, copy, sr && sr !== NULL_REF ? sr : (vdi['SR'] as string), vdi['virtual_size'] as number, vdi['name_label'] as string);
+    store.update('VBD', made, { userdevice: b['userdevice'], bootable: b['bootable'], mode: b['mode'] });
+    const madeVdi = store.rec('VBD', made)['VDI'] as string;
+    // What the disk holds (an imported image's digest) goes with its copy.
+    Object.assign(store.row('VDI', madeVdi).hidden, { sha256: store.row('VDI', b['VDI']).hidden['sha256'], bytes: store.row('VDI', b['VDI']).hidden['bytes'] });
     if (snapshot) {
-      const newVdi = store.rec('VBD', (store.rec('VM', copy)['VBDs'] as string[]).at(-1)!)['VDI'] as string;
+      const newVdi = madeVdi;
       store.update('VDI', newVdi, { is_a_snapshot: true, snapshot_of: b['VDI'], snapshot_time: new XDate(new Date()) });
       store.addToSet('VDI', b['VDI'] as string, 'snapshots', newVdi);
     }

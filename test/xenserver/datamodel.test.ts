@@ -42,16 +42,34 @@ const OUTSIDE_EXTRACT_METHODS: Record<string, string> = {
   'VM.set_ha_restart_priority': 'the setter of VM.ha_restart_priority (pool HA protection), a field the extract leaves out',
   'VDI.destroy': 'VDI is outside the extract (the simulator stubs it, §6.3); removes a disk on expunge',
   'VDI.set_name_label': 'the setter of VDI.name_label (RW): a disk carries Kiln\'s volume name',
+  // Disks, CDs and NICs (VDI, VBD and VIF are outside the extract; signatures from xen-api's datamodel.ml).
+  'VDI.create': 'a data disk, or the VDI a Kiln image is imported into (then PUT /import_raw_vdi)',
+  'VDI.copy': 'a VM\'s root disk copied from the pool\'s one copy of its Kiln image',
+  'VDI.resize': 'resizeVolume, and a root disk larger than its image',
+  'VDI.add_to_other_config': 'a complete image VDI carries the SHA-256 of its image',
+  'VDI.remove_from_other_config': 'a copy of an image is a VM\'s disk, not the image',
+  'VDI.get_by_name_label': 'disks and images are found by Kiln\'s name',
+  'VM.get_allowed_VBD_devices': 'the free userdevice for a data disk or a CD drive',
+  'VBD.create': 'a disk or CD drive plugged into a VM',
+  'VBD.plug': 'a data disk or CD drive hot-added to a running VM',
+  'VBD.unplug': 'a data disk hot-removed from a running VM',
+  'VBD.insert': 'an ISO into a VM\'s CD drive',
+  'VBD.eject': 'detachIso',
+  'VBD.destroy': 'a data disk taken out of a VM (its VDI stays)',
+  'VIF.create': 'a VM\'s NICs, one per Kiln NIC',
+  'VIF.plug': 'a NIC made while the VM runs',
+  'VIF.destroy': 'a NIC Kiln\'s spec no longer has',
 };
 const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
-  pool: ['ha_enabled'],
+  pool: ['ha_enabled', 'default_SR'],
   VM: ['ha_restart_priority'],
   // Classes the extract does not cover (§6.3 stubs, guest metrics).
   VM_guest_metrics: ['PV_drivers_detected', 'PV_drivers_version'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
-  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice'],
-  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs'],
-  network: ['uuid', 'name_label', 'bridge'],
+  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
+  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
+  VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],
+  network: ['uuid', 'name_label', 'bridge', 'other_config'],
 };
 
 describe('xapi datamodel (Appendix A)', () => {

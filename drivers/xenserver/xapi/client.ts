@@ -6,7 +6,8 @@
  * event.from subscription (no polling), cancelled by task.cancel when the caller aborts, and
  * destroyed once read.
  */
-import { XapiError, isXapiError } from './errors.js';
+import type { Readable } from 'node:stream';
+import { XapiError, XapiProtocolError, isXapiError } from './errors.js';
 import type { ParamsOf, ResultOf, XapiMethod } from './methods.js';
 import type { TaskRecord, XRef, XapiClass, XapiRecords } from './records.js';
 import { decodeTaskResult, type XmlRpcValue } from './task-result.js';
@@ -210,6 +211,34 @@ export class XapiClient {
       }
     } finally {
       opts.signal?.removeEventListener('abort', cancel);
+    }
+  }
+
+  /**
+   * PUT to an HTTP handler of xapi (/import_raw_vdi), the session and a task of Kiln's own in the
+   * query (xapi_http.ml takes both from it): the task is reported (onTask) before the bytes go and
+   * is waited on after, so its result and error are xapi's, as for an Async call.
+   */
+  async upload(path: string, query: Record<string, string>, body: () => Readable, length: number, opts: TaskWaitOptions & { label: string }): Promise<XmlRpcValue> {
+    const task = (await this.raw('task.create', [opts.label, ''])) as XRef;
+    opts.onTask?.(task);
+    try {
+      const put = async () => this.transport.put(`${path}?${new URLSearchParams({ ...query, session_id: this.session ?? '', task_id: task }).toString()}`, body(), length, opts.signal);
+      let reply = await put();
+      if (reply.status === 401) {
+        // The session expired: log in again, once, and send the bytes again.
+        await this.renew(this.session);
+        reply = await put();
+      }
+      if (reply.status !== 200) {
+        const record = (await this.call('task.get_record', task).catch(() => undefined)) as TaskRecord | undefined;
+        const [code, ...rest] = record?.status === 'failure' ? record.error_info : [];
+        if (code) throw new XapiError(code, rest, opts.label);
+        throw new XapiProtocolError(`${opts.label}: HTTP ${reply.status} from ${this.host} on ${path}`, reply.status);
+      }
+      return await this.waitForTask(task, opts);
+    } finally {
+      await this.call('task.destroy', task).catch(() => undefined);
     }
   }
 

@@ -27,6 +27,48 @@ export interface XapiEvent {
   snapshot?: Record<string, unknown>;
 }
 
+/** VDI.create's record: the fields without a datamodel default (xapi_vdi.ml, create). */
+export interface VdiCreate {
+  name_label: string;
+  name_description: string;
+  SR: XRef;
+  virtual_size: number;
+  type: 'user' | 'system';
+  sharable: boolean;
+  read_only: boolean;
+  other_config: Map;
+  xenstore_data: Map;
+  sm_config: Map;
+  tags: string[];
+}
+
+/** VBD.create's record (xapi_vbd.ml, create). */
+export interface VbdCreate {
+  VM: XRef;
+  VDI: XRef;
+  userdevice: string;
+  bootable: boolean;
+  mode: 'RW' | 'RO';
+  type: 'Disk' | 'CD';
+  unpluggable: boolean;
+  empty: boolean;
+  other_config: Map;
+  qos_algorithm_type: string;
+  qos_algorithm_params: Map;
+}
+
+/** VIF.create's record (xapi_vif.ml, create); MAC "" lets xapi make one. */
+export interface VifCreate {
+  device: string;
+  network: XRef;
+  VM: XRef;
+  MAC: string;
+  MTU: number;
+  other_config: Map;
+  qos_algorithm_type: string;
+  qos_algorithm_params: Map;
+}
+
 export interface XapiMethods {
   'session.login_with_password': [[uname: string, pwd: string, version: string, originator: string], XRef];
   'session.logout': [[], string];
@@ -64,6 +106,22 @@ export interface XapiMethods {
   'VM.get_record': [[self: XRef], Record<string, unknown>];
   'VDI.set_name_label': [[self: XRef, value: string], string];
   'VDI.destroy': [[self: XRef], string];
+  'VDI.create': [[args: VdiCreate], XRef];
+  'VDI.copy': [[vdi: XRef, sr: XRef, baseVdi: XRef, intoVdi: XRef], XRef];
+  'VDI.resize': [[vdi: XRef, size: number], string];
+  'VDI.add_to_other_config': [[self: XRef, key: string, value: string], string];
+  'VDI.remove_from_other_config': [[self: XRef, key: string], string];
+  'VDI.get_by_name_label': [[label: string], XRef[]];
+  'VM.get_allowed_VBD_devices': [[vm: XRef], string[]];
+  'VBD.create': [[args: VbdCreate], XRef];
+  'VBD.plug': [[self: XRef], string];
+  'VBD.unplug': [[self: XRef], string];
+  'VBD.insert': [[vbd: XRef, vdi: XRef], string];
+  'VBD.eject': [[vbd: XRef], string];
+  'VBD.destroy': [[self: XRef], string];
+  'VIF.create': [[args: VifCreate], XRef];
+  'VIF.plug': [[self: XRef], string];
+  'VIF.destroy': [[self: XRef], string];
   'host.migrate_receive': [[host: XRef, network: XRef, options: Map], Map];
   'PGPU.get_remaining_capacity': [[self: XRef, vgpuType: XRef], number];
   'GPU_group.get_remaining_capacity': [[self: XRef, vgpuType: XRef], number];
@@ -112,6 +170,22 @@ export const SIGNATURES = {
   'VM.get_record': ['VM ref'],
   'VDI.set_name_label': ['VDI ref', 'string'],
   'VDI.destroy': ['VDI ref'],
+  'VDI.create': ['VDI record'],
+  'VDI.copy': ['VDI ref', 'SR ref', 'VDI ref', 'VDI ref'],
+  'VDI.resize': ['VDI ref', 'int'],
+  'VDI.add_to_other_config': ['VDI ref', 'string', 'string'],
+  'VDI.remove_from_other_config': ['VDI ref', 'string'],
+  'VDI.get_by_name_label': ['string'],
+  'VM.get_allowed_VBD_devices': ['VM ref'],
+  'VBD.create': ['VBD record'],
+  'VBD.plug': ['VBD ref'],
+  'VBD.unplug': ['VBD ref'],
+  'VBD.insert': ['VBD ref', 'VDI ref'],
+  'VBD.eject': ['VBD ref'],
+  'VBD.destroy': ['VBD ref'],
+  'VIF.create': ['VIF record'],
+  'VIF.plug': ['VIF ref'],
+  'VIF.destroy': ['VIF ref'],
   'host.migrate_receive': ['host ref', 'network ref', '(string -> string) map'],
   'PGPU.get_remaining_capacity': ['PGPU ref', 'VGPU_type ref'],
   'GPU_group.get_remaining_capacity': ['GPU_group ref', 'VGPU_type ref'],

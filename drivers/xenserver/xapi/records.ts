@@ -23,6 +23,8 @@ export interface PoolRecord {
   other_config: Record<string, string>;
   /** Pool HA is on (xapi restarts protected VMs of a failed host itself). Real field; not in the Appendix A extract. */
   ha_enabled?: boolean;
+  /** The pool's default SR (where new disks and Kiln's images go). Real field; not in the Appendix A extract. */
+  default_SR?: XRef;
 }
 
 export interface HostRecord {
@@ -185,6 +187,9 @@ export interface VbdRecord {
   VDI: XRef;
   type: 'Disk' | 'CD' | 'Floppy';
   userdevice: string;
+  /** A CD drive without a medium. */
+  empty: boolean;
+  currently_attached: boolean;
 }
 
 export interface VdiRecord {
@@ -193,12 +198,24 @@ export interface VdiRecord {
   SR: XRef;
   virtual_size: number;
   VBDs: XRef[];
+  other_config: Record<string, string>;
+  is_a_snapshot: boolean;
+}
+
+export interface VifRecord {
+  uuid: string;
+  VM: XRef;
+  network: XRef;
+  device: string;
+  MAC: string;
+  currently_attached: boolean;
 }
 
 export interface NetworkRecord {
   uuid: string;
   name_label: string;
   bridge: string;
+  other_config: Record<string, string>;
 }
 
 export interface VmGuestMetricsRecord {
@@ -224,13 +241,14 @@ export interface XapiRecords {
   SR: SrRecord;
   VBD: VbdRecord;
   VDI: VdiRecord;
+  VIF: VifRecord;
   network: NetworkRecord;
 }
 export type XapiClass = keyof XapiRecords;
 
 /** Every field the driver reads, per class (checked against Appendix A by a unit test). */
 export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
-  pool: ['uuid', 'name_label', 'master', 'other_config', 'ha_enabled'],
+  pool: ['uuid', 'name_label', 'master', 'other_config', 'ha_enabled', 'default_SR'],
   host: ['uuid', 'name_label', 'name_description', 'address', 'hostname', 'enabled', 'memory_overhead', 'metrics', 'cpu_info', 'PGPUs', 'PCIs', 'resident_VMs', 'software_version', 'API_version_major', 'API_version_minor', 'other_config', 'control_domain'],
   host_metrics: ['memory_total', 'memory_free', 'live'],
   VM: ['uuid', 'name_label', 'name_description', 'power_state', 'allowed_operations', 'current_operations', 'is_a_template', 'is_default_template', 'is_control_domain', 'is_a_snapshot', 'snapshot_of', 'snapshots', 'snapshot_time', 'parent', 'children', 'resident_on', 'affinity', 'memory_static_max', 'memory_static_min', 'memory_dynamic_max', 'memory_dynamic_min', 'memory_target', 'VCPUs_max', 'VCPUs_at_startup', 'consoles', 'VBDs', 'VIFs', 'VGPUs', 'other_config', 'metrics', 'guest_metrics', 'domid', 'tags', 'ha_restart_priority'],
@@ -244,9 +262,10 @@ export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
   VGPU_type: ['uuid', 'vendor_name', 'model_name', 'framebuffer_size', 'max_heads', 'max_resolution_x', 'max_resolution_y', 'implementation'],
   PCI: ['uuid', 'class_name', 'vendor_name', 'device_name', 'host', 'pci_id'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
-  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice'],
-  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs'],
-  network: ['uuid', 'name_label', 'bridge'],
+  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
+  VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
+  VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],
+  network: ['uuid', 'name_label', 'bridge', 'other_config'],
 };
 
 /** Datetime on the wire (20250319T04:16:24Z) → ISO 8601; "" or the epoch stays as given. */

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { PinnedAgent, ThumbprintTrust } from '../../tls-trust.js';
 import { XapiConnectionError, XapiProtocolError, errorOfReply } from './errors.js';
 
@@ -89,6 +90,29 @@ export class JsonRpcTransport {
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
       req.end(body);
+    });
+  }
+
+  /**
+   * PUT of LENGTH bytes to one of xapi's HTTP handlers (PATH with its query, e.g. /import_raw_vdi?…),
+   * over the same pinned agent. xapi's import code reads a Content-Length body (it refuses chunked
+   * transfer encoding), so the length is sent up front. Resolves with the status and the task-id header.
+   */
+  put(pathAndQuery: string, body: Readable, length: number, signal?: AbortSignal): Promise<{ status: number; taskId?: string; body: string }> {
+    const lib = this.base.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request(new URL(pathAndQuery, this.base), {
+        method: 'PUT', agent: this.agent, signal,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length), Connection: 'close' },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, taskId: typeof res.headers['task-id'] === 'string' ? res.headers['task-id'] : undefined, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', (e) => reject(this.wrap(e)));
+      body.on('error', (e) => req.destroy(e));
+      body.pipe(req);
     });
   }
 
