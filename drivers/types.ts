@@ -468,6 +468,23 @@ export interface GpuFacet {
 }
 
 /** How user data and metadata reach a guest (R-series userdata): Kiln builds the payload, the driver delivers it. */
+/**
+ * Guests on a host reach Kiln's metadata HTTP service (R62) through the host: it listens on its
+ * own address on a guest network and hands Kiln each connection with the guest's source address
+ * as the host saw it, which is what the service identifies the guest by.
+ */
+export interface RelayListener {
+  /** The host's address on the guests' network (the network's gateway). */
+  address: string;
+  port: number;
+  kind: 'metadata' | 'password';
+}
+export type RelayConnectionHandler = (stream: Duplex, from: { guestAddress: string; listener: RelayListener }) => void;
+export interface MetadataRelayFacet {
+  /** Opens the listeners not open yet (idempotent) and sends their connections to ONCONNECTION; returns those the host refused, with why. */
+  ensure(listeners: RelayListener[], onConnection: RelayConnectionHandler): Promise<{ listener: RelayListener; reason: string }[]>;
+}
+
 export interface GuestMetadataFacet {
   method: 'config-drive' | 'guestinfo' | 'xenstore';
   deliver(vm: Ref, data: { userData?: string; metaData: Record<string, string> }, options?: OperationOptions): Promise<void>;
@@ -683,6 +700,8 @@ export interface HostSession {
   readonly console?: ConsoleFacet;
   readonly gpu?: GpuFacet;
   readonly guestMetadata?: GuestMetadataFacet;
+  /** Guests reach Kiln's metadata service through the host (a KVM host's SSH remote forward). */
+  readonly metadataRelay?: MetadataRelayFacet;
   readonly backup?: BackupFacet;
   readonly import?: ImportFacet;
   readonly migration?: MigrationFacet;

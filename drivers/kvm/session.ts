@@ -43,6 +43,7 @@ import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
 import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
+import { MetadataRelay } from './metadata-forward.js';
 import { IsolationWatchdog } from './isolation-watchdog.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
@@ -200,6 +201,12 @@ export class KvmSession implements HostSession {
   }
   private volumeFacet: VolumeFacet | undefined;
 
+  /** Guests' metadata connections carried to Kiln by remote forwards on this connection (metadata-forward.ts). */
+  get metadataRelay(): MetadataRelay {
+    return (this.relay ??= new MetadataRelay(this.ssh));
+  }
+  private relay: MetadataRelay | undefined;
+
   /** Powers off this host's HA domains when it is cut off from its peers and gateway (isolation-watchdog.ts). */
   get isolationFencing(): IsolationWatchdog {
     return (this.watchdog ??= new IsolationWatchdog(this.ssh, this.options.uri, this.options.isolationAfterS, this.options.isolationAddresses));
@@ -268,6 +275,7 @@ export class KvmSession implements HostSession {
     this.watcher.stop();
     this.virsh.close();
     await Promise.all([...this.forwards].map((f) => f.close()));
+    await this.relay?.close();
     this.listeners.clear();
     await this.ssh.close();
   }

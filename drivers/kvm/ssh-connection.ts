@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { DriverError } from '../types.js';
+import { forwardGuestPort, type GuestForward } from './metadata-forward.js';
 
 export interface SshTarget {
   host: string;
@@ -123,12 +124,29 @@ export class SshConnection extends EventEmitter {
     });
   }
 
+  /** A subsystem channel (`sftp`): its raw stream, for a peer that speaks the protocol itself (sshfs in backup-store.ts). */
+  async openSubsystem(name: string): Promise<ClientChannel> {
+    const client = await this.ready();
+    return new Promise((resolve, reject) => {
+      client.subsys(name, (error, channel) => (error ? reject(toDriverError(error, this.label)) : resolve(channel)));
+    });
+  }
+
   /** A TCP connection made by the host's sshd to HOST:PORT as seen from the host (VNC). */
   async forwardOut(host: string, port: number): Promise<ClientChannel> {
     const client = await this.ready();
     return new Promise((resolve, reject) => {
       client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => (error ? reject(toDriverError(error, this.label)) : resolve(channel)));
     });
+  }
+
+  /**
+   * A listener the host's sshd opens on ADDRESS:PORT (a remote forward, metadata-forward.ts): each
+   * connection comes back as a channel with the originator address sshd saw. It lasts as long as
+   * this connection's current client; a reconnect does not reopen it (the session ends with it).
+   */
+  async forwardIn(address: string, port: number, onConnection: (stream: Duplex, originator: string) => void): Promise<GuestForward> {
+    return forwardGuestPort(await this.ready(), address, port, onConnection);
   }
 
   async close(): Promise<void> {

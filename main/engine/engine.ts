@@ -30,6 +30,7 @@ import { BackgroundTasks } from './background.js';
 import { ConsoleTokens } from './vm/console-tokens.js';
 import { ImageDownloads } from './images/downloads.js';
 import { MetadataService } from './metadata/metadata-service.js';
+import { relayMetadataOnConnect } from './metadata/host-relay.js';
 import { BackupFramework } from './backup/framework.js';
 
 export interface Logger {
@@ -122,6 +123,7 @@ export class Engine {
     });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
+    relayMetadataOnConnect(this);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {

@@ -37,6 +37,16 @@ export interface GuestOptions {
   gatewayIp: string;
   /** cloud-init's datasource_list, e.g. ['CloudStack'] or ['ConfigDrive']. */
   datasources: string[];
+  /**
+   * The network namespace the gateway's end of the veth goes into (a KVM test host's, e.g. host1,
+   * whose sshd then listens on gatewayIp for Kiln's metadata relay); the root namespace when omitted.
+   */
+  gatewayNetns?: string;
+  /**
+   * A bridge (in gatewayNetns) that carries gatewayIp and takes the veth, so several guests share
+   * one guest network as on a hypervisor's bridge; created by the first guest. The caller deletes it.
+   */
+  bridge?: string;
 }
 
 export interface BootResult {
@@ -98,8 +108,19 @@ export class CloudInitGuest {
     await run('ip', ['netns', 'add', this.netns]);
     await run('ip', ['link', 'add', this.hostVeth, 'type', 'veth', 'peer', 'name', this.guestVeth]);
     await run('ip', ['link', 'set', this.guestVeth, 'netns', this.netns]);
-    await run('ip', ['addr', 'add', `${gatewayIp}/24`, 'dev', this.hostVeth]);
-    await run('ip', ['link', 'set', this.hostVeth, 'up']);
+    const gw = this.options.gatewayNetns ? ['-n', this.options.gatewayNetns] : [];
+    if (gw.length) await run('ip', ['link', 'set', this.hostVeth, 'netns', this.options.gatewayNetns!]);
+    const bridge = this.options.bridge;
+    if (bridge) {
+      const exists = await run('ip', [...gw, 'link', 'show', bridge]).then(() => true, () => false);
+      if (!exists) {
+        await run('ip', [...gw, 'link', 'add', bridge, 'type', 'bridge']);
+        await run('ip', [...gw, 'addr', 'add', `${gatewayIp}/24`, 'dev', bridge]);
+        await run('ip', [...gw, 'link', 'set', bridge, 'up']);
+      }
+      await run('ip', [...gw, 'link', 'set', this.hostVeth, 'master', bridge]);
+    } else await run('ip', [...gw, 'addr', 'add', `${gatewayIp}/24`, 'dev', this.hostVeth]);
+    await run('ip', [...gw, 'link', 'set', this.hostVeth, 'up']);
     const inNs = (...args: string[]) => run('ip', ['netns', 'exec', this.netns, 'ip', ...args]);
     await inNs('link', 'set', 'lo', 'up');
     await inNs('addr', 'add', `${guestIp}/24`, 'dev', this.guestVeth);
@@ -163,6 +184,11 @@ export class CloudInitGuest {
     return { hostname: /^KILN-HOSTNAME (.*)$/m.exec(stdout)?.[1] ?? '', stages, output: stdout };
   }
 
+  /** Runs a command in the guest's network namespace (curl to the metadata server, say). */
+  async exec(command: string, ...args: string[]): Promise<string> {
+    return (await run('ip', ['netns', 'exec', this.netns, command, ...args], { timeout: 60_000 })).stdout;
+  }
+
   file(path: string): string | undefined {
     const full = join(this.root, path);
     return existsSync(full) ? readFileSync(full, 'utf8') : undefined;
@@ -174,7 +200,7 @@ export class CloudInitGuest {
   }
 
   async destroy(): Promise<void> {
-    await run('ip', ['link', 'del', this.hostVeth]).catch(() => undefined);
+    await run('ip', [...(this.options.gatewayNetns ? ['-n', this.options.gatewayNetns] : []), 'link', 'del', this.hostVeth]).catch(() => undefined);
     await run('ip', ['netns', 'del', this.netns]).catch(() => undefined);
     // Every mount lived in a boot's own namespace; never delete through one that is somehow visible here.
     if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${this.root}/`)) throw new Error(`mounts remain under ${this.root}; not removing it`);

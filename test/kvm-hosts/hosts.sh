@@ -410,7 +410,7 @@ EOF
     [ -f "$h/sshd/ssh_host_ed25519_key" ] ||
         ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$h/sshd/ssh_host_ed25519_key"
     # StrictModes off: the key files live under /tmp, whose mode sshd would reject.
-    cat >"$h/sshd/sshd_config" <<EOF
+    cat >"$h/sshd/sshd_config.new" <<EOF
 # Written by test/kvm-hosts/hosts.sh for $name (runs inside netns $(netns_of "$name")).
 Port 22
 ListenAddress 0.0.0.0
@@ -429,8 +429,17 @@ PrintLastLog no
 # Kiln may open many channels on one connection, and tests connect in bursts.
 MaxSessions 64
 MaxStartups 64:30:128
+# Kiln's metadata relay: remote forwards bound on a guest network's gateway address, not loopback.
+GatewayPorts clientspecified
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
+    # A changed config reaches a running sshd by SIGHUP (it re-reads it; open sessions stay).
+    if cmp -s "$h/sshd/sshd_config.new" "$h/sshd/sshd_config"; then
+        rm -f "$h/sshd/sshd_config.new"
+    else
+        mv "$h/sshd/sshd_config.new" "$h/sshd/sshd_config"
+        if proc_alive "$h/pids/sshd.pid" sshd; then kill -HUP "$(<"$h/pids/sshd.pid")"; fi
+    fi
     # Host-to-host ssh (virsh migrate ... qemu+ssh://hostB/system run on hostA,
     # or libvirtd itself with --p2p) uses the same client key and known_hosts.
     cat >"$h/dotssh/config" <<EOF

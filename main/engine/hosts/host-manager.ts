@@ -142,6 +142,8 @@ export class HostManager {
       if (!host.ref) this.db.prepare('UPDATE hosts SET ref=? WHERE id=?').run(ref, hostId);
       this.sessions.set(hostId, session);
       await this.refresh(hostId, session);
+      // Per-session services elsewhere in the engine open here (metadata/host-relay.ts).
+      this.events.emit('session-opened', { hostId, session });
       return session;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -16,6 +16,7 @@ import type { Engine } from '../engine.js';
 import type { VmRow } from '../vm/rows.js';
 import { buildConfigDrive, configDriveImage, configDriveName, removeConfigDrive, type ConfigDrive } from './config-drive.js';
 import { guestMetadata } from './guest-metadata.js';
+import { relayMetadataThrough } from './host-relay.js';
 import { vmUserDataProvider } from './provider.js';
 
 export function configDriveDir(engine: Pick<Engine, 'dataDir'>): string {
@@ -34,9 +35,13 @@ export async function vmConfigDrive(engine: Engine, vm: Pick<VmRow, 'id'>): Prom
  * Before define: the CD-ROM the VM's spec must carry (its config drive, staged on the host), or
  * undefined when the VM's metadata comes from the HTTP service.
  */
-export async function prepareGuestMetadata(engine: Engine, session: HostSession, vm: Pick<VmRow, 'id'>): Promise<DiskSpec | undefined> {
+export async function prepareGuestMetadata(engine: Engine, session: HostSession, vm: Pick<VmRow, 'id' | 'zone_id'>): Promise<DiskSpec | undefined> {
   const drive = await vmConfigDrive(engine, vm);
-  if (!drive) return undefined;
+  if (!drive) {
+    // The HTTP service: the host relays its guests' requests to it (a network created since the session opened).
+    await relayMetadataThrough(engine, session, vm.zone_id);
+    return undefined;
+  }
   const stage = stagerOf(session);
   if (!stage) throw new DriverError(`this host's driver cannot take a config drive (no storage facet to stage it); give the VM's network userdataprovider=VirtualRouter`, 'unsupported');
   await stage(configDriveImage(drive));

@@ -84,12 +84,12 @@ export function answerPassword(source: MetadataSource, address: string, domuRequ
 export class MetadataService {
   private readonly metadata: Server;
   private readonly password: Server;
-  /** Guest addresses of forwarded connections, vouched for by whoever accepted them. */
-  private readonly forwarded = new WeakMap<object, string>();
+  /** Guest addresses of forwarded connections, vouched for by whoever accepted them, and the networks their listener serves. */
+  private readonly forwarded = new WeakMap<object, { address: string; options: MetadataServiceOptions }>();
 
   constructor(private readonly source: MetadataSource, private readonly options: MetadataServiceOptions = {}) {
-    this.metadata = createServer((req, res) => this.respond(req, res, (address) => (req.method === 'GET' || req.method === 'HEAD' ? answerMetadata(this.source, address, req.url ?? '/', this.options) : { status: 405, body: '' })));
-    this.password = createServer((req, res) => this.respond(req, res, (address) => answerPassword(this.source, address, headerOf(req, 'domu_request'), this.options)));
+    this.metadata = createServer((req, res) => this.respond(req, res, (address, options) => (req.method === 'GET' || req.method === 'HEAD' ? answerMetadata(this.source, address, req.url ?? '/', options) : { status: 405, body: '' })));
+    this.password = createServer((req, res) => this.respond(req, res, (address, options) => answerPassword(this.source, address, headerOf(req, 'domu_request'), options)));
     for (const server of [this.metadata, this.password]) {
       server.headersTimeout = 10_000;
       server.requestTimeout = 10_000;
@@ -97,11 +97,12 @@ export class MetadataService {
     }
   }
 
-  private respond(req: IncomingMessage, res: ServerResponse, answer: (address: string) => MetadataAnswer): void {
-    const address = this.forwarded.get(req.socket) ?? req.socket.remoteAddress;
+  private respond(req: IncomingMessage, res: ServerResponse, answer: (address: string, options: MetadataServiceOptions) => MetadataAnswer): void {
+    const forwarded = this.forwarded.get(req.socket);
+    const address = forwarded?.address ?? req.socket.remoteAddress;
     let result: MetadataAnswer;
     try {
-      result = address ? answer(address) : NOT_FOUND;
+      result = address ? answer(address, forwarded?.options ?? this.options) : NOT_FOUND;
     } catch {
       result = { status: 500, body: 'Internal Server Error\n' };
     }
@@ -128,9 +129,13 @@ export class MetadataService {
     }
   }
 
-  /** Serves one connection accepted on a guest's behalf (an ssh2 forwarded channel). */
-  acceptForwarded(stream: Duplex, guestAddress: string, kind: 'metadata' | 'password' = 'metadata'): void {
-    this.forwarded.set(stream, guestAddress);
+  /**
+   * Serves one connection accepted on a guest's behalf (an ssh2 forwarded channel). NETWORKIDS
+   * scopes it to the networks of the listener that accepted it (a host's gateway address), so an
+   * address another network of the zone also uses is not mistaken for this guest.
+   */
+  acceptForwarded(stream: Duplex, guestAddress: string, kind: 'metadata' | 'password' = 'metadata', networkIds?: number[]): void {
+    this.forwarded.set(stream, { address: guestAddress, options: networkIds ? { ...this.options, networkIds } : this.options });
     (kind === 'metadata' ? this.metadata : this.password).emit('connection', stream);
   }
 
