@@ -46,6 +46,7 @@
  */
 import type { Duplex, Readable } from 'node:stream';
 import type { ApplianceDeploy, ApplianceFacet } from './appliance.js';
+import type { NetworkDiscoveryFacet } from './network-discovery.js';
 
 export type HypervisorType = 'Simulator' | 'KVM' | 'VMware' | 'XenServer';
 
@@ -739,6 +740,8 @@ export interface HypervisorDriver {
   readonly externalImport?: ExternalImportFacet;
   /** Templates this driver deploys as they are described (an OVA's OVF); absent: none. */
   readonly appliances?: ApplianceFacet;
+  /** Lists an endpoint's networks before it is added (R52: kiln discover-networks, discoverEndpointNetworks); absent: unsupported. */
+  readonly networkDiscovery?: NetworkDiscoveryFacet;
   /**
    * Checks an addHost/addCluster input against the driver's rules and returns the canonical URL
    * (the one stored and deduplicated) and a display name. Throws DriverError 'invalid' whose

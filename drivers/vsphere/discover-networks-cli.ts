@@ -8,8 +8,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
-import { VsphereEndpoint } from './endpoint.js';
-import { discoverNetworks, networkCsvRows } from './network-discovery.js';
+import { NETWORK_CSV_COLUMNS, discoverAt, networkCsvRows } from './network-discovery.js';
 import { normalizeThumbprint, probeThumbprint } from './soap/index.js';
 
 export const PASSWORD_ENV = 'KILN_VSPHERE_PASSWORD';
@@ -136,16 +135,13 @@ export async function discoverNetworksCli(argv: string[], io: CliIo): Promise<nu
 
   const host = values.host.includes(':') ? `[${values.host}]` : values.host;
   const t0 = performance.now();
-  // The endpoint pins the thumbprint checked above: a certificate swapped since is refused.
-  const ep = await VsphereEndpoint.open({ sdkUrl: `https://${host}:${port}/sdk`, username: values.user, password, thumbprint: presented, maxWaitSeconds: 1 });
-  try {
-    debug?.(`connected to ${ep.version} (${ep.apiType}); inventory of ${ep.cache.lastSync.objects} objects read in ${Math.round(ep.cache.lastSync.ms)} ms`);
-    const nets = await discoverNetworks(ep, { cluster: values.cluster, debug });
-    debug?.(`${nets.length} networks with VMs, ${Math.round(performance.now() - t0)} ms in all`);
-    if (format === 'json') io.out(`${JSON.stringify(nets, null, 2)}\n`);
-    else io.out(stringify(networkCsvRows(nets), { header: true, columns: ['name', 'displaytext', 'vlan', 'switchtype', 'switch', 'clusters', 'hosts', 'vms'] }));
-    return 0;
-  } finally {
-    await ep.close();
-  }
+  // The session pins the thumbprint checked above: a certificate swapped since is refused.
+  const nets = await discoverAt({
+    sdkUrl: `https://${host}:${port}/sdk`, username: values.user, password, thumbprint: presented, cluster: values.cluster, debug,
+    onConnected: (ep) => debug?.(`connected to ${ep.version} (${ep.apiType}); inventory of ${ep.cache.lastSync.objects} objects read in ${Math.round(ep.cache.lastSync.ms)} ms`),
+  });
+  debug?.(`${nets.length} networks with VMs, ${Math.round(performance.now() - t0)} ms in all`);
+  if (format === 'json') io.out(`${JSON.stringify(nets, null, 2)}\n`);
+  else io.out(stringify(networkCsvRows(nets), { header: true, columns: [...NETWORK_CSV_COLUMNS] }));
+  return 0;
 }

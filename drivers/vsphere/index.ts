@@ -27,6 +27,7 @@ import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { vsphereImport } from './vm-import.js';
+import { VSPHERE_NETWORK_DISCOVERY } from './network-discovery.js';
 import { deleteVolumeFiles, vsphereVolumes } from './vm-volumes.js';
 import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
 
@@ -85,6 +86,8 @@ export class VsphereDriver implements HypervisorDriver {
   /** OVA templates are imported as their OVF describes them (ova/). */
   readonly appliances = OVA_APPLIANCES;
   readonly detailOptions: Record<string, string[]> = DETAIL_OPTIONS;
+  /** An endpoint's portgroups, VLANs and VMs, read before it is added (kiln discover-networks uses the same). */
+  readonly networkDiscovery = VSPHERE_NETWORK_DISCOVERY;
   readonly connectionForm: ConnectionForm = {
     urlExample: 'https://vcenter.example.com/Datacenter/Cluster',
     urlRule: 'a vCenter cluster is https://VCENTER[:port]/DATACENTER/CLUSTER; a standalone ESXi host is https://ESXI[:port]',

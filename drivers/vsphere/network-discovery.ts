@@ -5,43 +5,20 @@
  * bulk device/portgroup reads the import facet lists unmanaged VMs with (hostInstances), so a
  * NIC's network and VLAN here are exactly what listUnmanagedInstances would show for it.
  */
-import type { InstanceInfo } from '../types.js';
+import { DriverError, type InstanceInfo } from '../types.js';
+import type { DiscoveredNetwork, NetworkDiscoveryFacet, SwitchType } from '../network-discovery.js';
 import { VsphereEndpoint } from './endpoint.js';
+import { parseVsphereUrl } from './names.js';
 import { cachedInstance } from './index.js';
 import { mapped } from './errors.js';
 import { hostInstances, type PortgroupVlans } from './vm-import.js';
-import { MoRef, asString, retrieveProperties } from './soap/index.js';
+import { MoRef, asString, normalizeThumbprint, retrieveProperties } from './soap/index.js';
 
-export type SwitchType = 'standard' | 'distributed' | 'other';
-
-export interface DiscoveredNic {
-  nic: string;
-  macAddress: string;
-  adapterType?: string;
-  pciSlot?: string;
-  ipAddresses: string[];
-}
-
-export interface DiscoveredVm {
-  name: string;
-  ref: string;
-  powerState: string;
-  nics: DiscoveredNic[];
-}
-
-/** One portgroup as one host sees it. */
-export interface DiscoveredNetwork {
-  cluster: string;
-  host: string;
-  portgroup: string;
-  switchType: SwitchType;
-  switchName: string;
-  /** Untagged (VLAN 0, or no single VLAN) is null. */
-  vlanId: number | null;
-  virtualMachines: DiscoveredVm[];
-}
+export type { DiscoveredNetwork, DiscoveredNic, DiscoveredVm, SwitchType } from '../network-discovery.js';
 
 export interface DiscoveryOptions {
+  /** Only this datacenter's hosts (a URL's DATACENTER). */
+  datacenter?: string;
   cluster?: string;
   debug?: (line: string) => void;
 }
@@ -65,10 +42,11 @@ function switchOf(nets: PortgroupVlans, portgroup: string, dvsNames: Map<string,
 
 /** Reads the endpoint EP is connected to; sorted by cluster, host, portgroup, and VMs by name. */
 export async function discoverNetworks(ep: VsphereEndpoint, opts: DiscoveryOptions = {}): Promise<DiscoveredNetwork[]> {
-  const hosts = ep.hosts(opts.cluster !== undefined ? { cluster: opts.cluster } : {});
-  if (opts.cluster !== undefined && hosts.length === 0) {
-    const known = [...new Set(ep.hosts().map((h) => h.computeResourceName))].sort();
-    throw new Error(`no cluster named ${JSON.stringify(opts.cluster)}; the endpoint has ${known.map((k) => JSON.stringify(k)).join(', ') || 'none'}`);
+  const hosts = ep.hosts({ datacenter: opts.datacenter, cluster: opts.cluster });
+  if ((opts.cluster !== undefined || opts.datacenter !== undefined) && hosts.length === 0) {
+    const known = [...new Set(ep.hosts({ datacenter: opts.datacenter }).map((h) => h.computeResourceName))].sort();
+    if (opts.cluster === undefined) throw new DriverError(`url: no datacenter named ${JSON.stringify(opts.datacenter)} with hosts`, 'invalid', { param: 'url' });
+    throw new DriverError(`cluster: no cluster named ${JSON.stringify(opts.cluster)}; the endpoint has ${known.map((k) => JSON.stringify(k)).join(', ') || 'none'}`, 'invalid', { param: 'cluster' });
   }
   const perHost: { host: (typeof hosts)[number]; instances: InstanceInfo[]; nets: PortgroupVlans }[] = [];
   for (const host of hosts) {
@@ -103,6 +81,45 @@ export async function discoverNetworks(ep: VsphereEndpoint, opts: DiscoveryOptio
   return nets;
 }
 
+export interface EndpointDiscovery extends DiscoveryOptions {
+  sdkUrl: string;
+  username: string;
+  password: string;
+  /** The confirmed certificate thumbprint: the session is pinned to it, a different one is refused. */
+  thumbprint: string;
+  /** Told once the session and its inventory are read (the CLI's -d lines). */
+  onConnected?: (ep: VsphereEndpoint) => void;
+}
+
+/**
+ * Opens a session pinned to THUMBPRINT, lists the networks and closes it: the one path both
+ * `kiln discover-networks` and the driver's networkDiscovery facet (the engine's
+ * discoverEndpointNetworks) take. The password lives only in this call.
+ */
+export async function discoverAt(opts: EndpointDiscovery): Promise<DiscoveredNetwork[]> {
+  const ep = await VsphereEndpoint.open({ sdkUrl: opts.sdkUrl, username: opts.username, password: opts.password, thumbprint: opts.thumbprint, maxWaitSeconds: 1 });
+  try {
+    opts.onConnected?.(ep);
+    return await discoverNetworks(ep, { datacenter: opts.datacenter, cluster: opts.cluster, debug: opts.debug });
+  } finally {
+    await ep.close();
+  }
+}
+
+/** The driver's facet: the URL is the connection form's (https://VCENTER[/DC[/CLUSTER]]); a cluster narrows it. */
+export const VSPHERE_NETWORK_DISCOVERY: NetworkDiscoveryFacet = {
+  async discover(input) {
+    let loc;
+    try {
+      loc = parseVsphereUrl(input.url);
+    } catch (e) {
+      throw new DriverError(`url: ${(e as Error).message}`, 'invalid', { param: 'url' });
+    }
+    if (input.trust.kind !== 'tls-certificate') throw new DriverError(`trustfingerprint: a vCenter is trusted by its TLS certificate, not by ${input.trust.kind}`, 'invalid', { param: 'trustfingerprint' });
+    return discoverAt({ sdkUrl: loc.sdkUrl, username: input.username, password: input.password, thumbprint: normalizeThumbprint(input.trust.fingerprint), datacenter: loc.datacenter, cluster: input.cluster ?? loc.cluster });
+  },
+};
+
 /** One row per network to create: a portgroup (one switch, one VLAN) across every host that has it. */
 export interface NetworkCsvRow {
   name: string;
@@ -114,6 +131,9 @@ export interface NetworkCsvRow {
   hosts: string;
   vms: string;
 }
+
+/** The CSV's columns, in order (the engine's createNetworksFromCsv reads name, displaytext and vlan). */
+export const NETWORK_CSV_COLUMNS = ['name', 'displaytext', 'vlan', 'switchtype', 'switch', 'clusters', 'hosts', 'vms'] as const;
 
 /** The rows of the CSV that feeds createNetwork in bulk (name, displaytext and vlan are createNetwork's parameters). */
 export function networkCsvRows(nets: DiscoveredNetwork[]): NetworkCsvRow[] {

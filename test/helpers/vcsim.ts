@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VimClient, type VimClientOptions } from '../../drivers/vsphere/soap/index.js';
 
-export const VCSIM_SH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'vcsim', 'vcsim.sh');
+// KILN_VCSIM_SH: another checkout's vcsim.sh (e.g. a copy of HEAD's test/vcsim while the shared tree's sources are mid-edit).
+export const VCSIM_SH = process.env['KILN_VCSIM_SH'] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'vcsim', 'vcsim.sh');
 
 export interface VcsimInfo {
   url: string;

@@ -92,6 +92,8 @@ import importVm from './import/importVm.js';
 import listVmsForImport from './import/listVmsForImport.js';
 import exportUnmanagedInstances from './import/exportUnmanagedInstances.js';
 import importUnmanagedInstances from './import/importUnmanagedInstances.js';
+import discoverEndpointNetworks from './discovery/discoverEndpointNetworks.js';
+import createNetworksFromCsv from './discovery/createNetworksFromCsv.js';
 import attachIso from './vm/attachIso.js';
 import detachIso from './vm/detachIso.js';
 import registerIso from './images/registerIso.js';
@@ -115,6 +117,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
   listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, listVmsForImport, exportUnmanagedInstances, importUnmanagedInstances,
+  discoverEndpointNetworks, createNetworksFromCsv,
   ...BACKUP_COMMANDS,
   attachIso, detachIso, registerIso,
 ];

@@ -6,6 +6,7 @@ import { now } from '../../db/database.js';
 import { networkView } from '../../views.js';
 import type { NetworkRow } from '../../vm/rows.js';
 import { isUserDataProvider } from '../../metadata/provider.js';
+import { parseVlan } from '../../network-rules.js';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
@@ -33,9 +34,7 @@ export default defineCommand({
     const type = (args.str('guestiptype') ?? 'L2').replace(/^./, (c) => c.toUpperCase());
     if (!['L2', 'Shared', 'Isolated'].includes(type)) throw ApiError.param('guestiptype: L2, Shared or Isolated');
     if (type !== 'Isolated' && caller.role === 'User') throw ApiError.denied('guestiptype: only admins create L2 and shared networks');
-    const vlanText = args.str('vlan')?.replace(/^vlan:\/\//, '');
-    const vlan = vlanText === undefined ? null : Number(vlanText);
-    if (vlan !== null && (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094)) throw ApiError.param('vlan: a VLAN id from 1 to 4094');
+    const vlan = parseVlan(args.str('vlan'));
     for (const key of ['gateway', 'netmask', 'startip', 'endip']) {
       const v = args.str(key);
       if (v !== undefined && !IPV4.test(v)) throw ApiError.param(`${key}: "${v}" is not an IPv4 address`);
