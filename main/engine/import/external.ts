@@ -79,10 +79,13 @@ export async function openExternal(engine: Engine, host: ExternalHost): Promise<
     throw new ApiError(err.errorCode, `host: ${host.name}: ${err.message}${hint}`);
   }
   if (source.trust) {
+    // Written on first contact and when the admin confirmed a new key, never otherwise: a call that
+    // only used the pin changes nothing (last_used is when the pin was last set).
     const at = now();
     engine.db
       .prepare(`INSERT INTO external_import_hosts (url, trust_kind, trust_fingerprint, created, last_used) VALUES (?,?,?,?,?)
-                ON CONFLICT(url) DO UPDATE SET trust_kind=excluded.trust_kind, trust_fingerprint=excluded.trust_fingerprint, last_used=excluded.last_used`)
+                ON CONFLICT(url) DO UPDATE SET trust_kind=excluded.trust_kind, trust_fingerprint=excluded.trust_fingerprint, last_used=excluded.last_used
+                WHERE trust_kind<>excluded.trust_kind OR trust_fingerprint<>excluded.trust_fingerprint`)
       .run(host.url, source.trust.kind, source.trust.fingerprint, at, at);
   }
   return source;
