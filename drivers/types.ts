@@ -602,35 +602,8 @@ export interface ExternalImportSource {
   list(): Promise<InstanceInfo[]>;
   /**
    * One disk of a stopped VM as an image for StorageFacet.stageImage, named NAME (Kiln's choice, a
-   * plain file name): a self-contained copy (no backing chain) made on the source host.
-   */
-  exportDisk(vm: Ref, diskId: string, name: string): Promise<ExportedDisk>;
-  close(): Promise<void>;
-}
-
-export interface ExportedDisk extends StoredImage {
-  /** Deletes the scratch copy on the source host (the source disk is never touched). */
-  remove(): Promise<void>;
-}
-
-/**
- * A host Kiln does not manage, opened only to list its VMs and copy their disks out (listVmsForImport,
- * importVm importsource=external). Nothing on it is changed: a disk is read into a scratch copy there
- * (which remove() deletes again) and streamed to a Kiln host's pool.
- */
-export interface ExternalImportFacet {
-  /** Connects with HostConnectionSpec's credentials; a pinned trust that differs is DriverError 'host-key-changed'. */
-  open(spec: HostConnectionSpec): Promise<ExternalImportSource>;
-}
-
-export interface ExternalImportSource {
-  /** What the host was trusted by (the pinned anchor, or what it presented on first contact). */
-  readonly trust?: TrustAnchor;
-  /** Every VM on the host, in full detail (as ImportFacet.list). */
-  list(): Promise<InstanceInfo[]>;
-  /**
-   * One disk of a stopped VM as an image for StorageFacet.stageImage, named NAME (Kiln's choice, a
-   * plain file name): a self-contained copy (no backing chain) made on the source host.
+   * plain file name): a self-contained copy (no backing chain) made on the source host. Refuses
+   * (DriverError 'invalid') a VM that is not shut off: its disks would change while being read.
    */
   exportDisk(vm: Ref, diskId: string, name: string): Promise<ExportedDisk>;
   close(): Promise<void>;
@@ -770,8 +743,6 @@ export interface HypervisorDriver {
   readonly appliances?: ApplianceFacet;
   /** Lists an endpoint's networks before it is added (R52: kiln discover-networks, discoverEndpointNetworks); absent: unsupported. */
   readonly networkDiscovery?: NetworkDiscoveryFacet;
-  /** VMs on a host Kiln does not manage, to copy in (CloudStack 4.19's importsource=external); absent: unsupported. */
-  readonly externalImport?: ExternalImportFacet;
   /**
    * Checks an addHost/addCluster input against the driver's rules and returns the canonical URL
    * (the one stored and deduplicated) and a display name. Throws DriverError 'invalid' whose
