@@ -28,7 +28,8 @@ import { cloneVms } from '../test/helpers/seeded-vms.js';
 import { combine, firstPaint, INSTRUMENT, scrollGesture } from './ui-list.js';
 import { median, type BenchResult } from './stats.js';
 
-const BIN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
+// KILN_TEST_BIN runs another build of the CLI (one compiled outside dist/).
+const BIN = process.env['KILN_TEST_BIN'] ?? fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
 const TOTAL = 10_000;
 const RUNNING = 100;
 

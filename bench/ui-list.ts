@@ -43,7 +43,8 @@ const COUNT = 10_000;
 const ROUNDS = 7;
 const SCROLL_ROUNDS = 3;
 /** dist/bench/ui-list.js → bin/kiln.js at the repository root. */
-const BIN = fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
+// KILN_TEST_BIN runs another build of the CLI (one compiled outside dist/).
+const BIN = process.env['KILN_TEST_BIN'] ?? fileURLToPath(new URL('../../bin/kiln.js', import.meta.url));
 
 interface Serve {
   child: ChildProcess;
