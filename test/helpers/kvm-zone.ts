@@ -52,6 +52,11 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   // HA restart while that host was away) goes on the next HA pass, as it does in a running Kiln.
   await t.engine.background.ha.pass().catch(() => undefined);
   await t.engine.jobs.drain();
+  // Destroy keeps a VM's data volumes, detached (as CloudStack does): they go by deleteVolume, or
+  // their files stay in the shared pool after the test's database is gone (a restored backup's volume did).
+  for (const id of t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id IS NULL AND removed IS NULL`).pluck().all() as string[]) {
+    await t.call('deleteVolume', { id }).catch(() => undefined);
+  }
   // The HA pass arms each host's isolation watchdog; none is left behind to fence a later test's VMs.
   t.engine.background.ha.stop();
   for (const id of t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='KVM' AND removed IS NULL`).pluck().all() as number[]) {
