@@ -138,6 +138,7 @@ function targetHost(engine: Engine, cluster: ClusterRow, hostUuid: string | unde
 export async function importExternal(engine: Engine, caller: Caller, args: Args): Promise<AsyncWork> {
   const db = engine.db;
   const zone = byUuid<{ id: number; name: string }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
+  if (args.uuid('projectid')) throw ApiError.param('projectid: Kiln has no projects; import the VM into an account (account and domainid)');
   const clusterUuid = args.uuid('clusterid');
   if (!clusterUuid) throw ApiError.param('clusterid: importsource=external needs the cluster whose host receives the copy');
   const cluster = byUuid<ClusterRow>(db, 'cluster', clusterUuid, 'clusterid');
