@@ -18,17 +18,18 @@ import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import type { CachedObject } from './inventory.js';
 import { mapped, toDriverError } from './errors.js';
 import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
-import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, typed, vm as vim } from './soap/index.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, vm as vim } from './soap/index.js';
 import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
-import { cdromChanges, deployVm, destroyVm, deviceInfoOf, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { deployVm, destroyVm, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
 import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { vsphereImport } from './vm-import.js';
 import { VSPHERE_NETWORK_DISCOVERY } from './network-discovery.js';
 import { deleteVolumeFiles, vsphereVolumes } from './vm-volumes.js';
+import { bootOrderFor, cdromDrives, driveChanges, isoIn } from './vm-cdrom.js';
 import { createSnapshot, findSnapshot, removeSnapshot, revertSnapshot, snapshotTree } from './vm-snapshots.js';
 
 export const VSPHERE_CAPABILITIES: DriverCapabilities = {
@@ -405,11 +406,7 @@ class VsphereHostSession implements HostSession {
         await this.ep.refresh(r, ['runtime.host', 'resourcePool']);
       }
       // The config drive is rebuilt on every start: the CD-ROMs get this start's copies.
-      const isos = [this.isoOf(spec), this.configDriveOf(spec)].filter((p): p is string => p !== undefined);
-      if (isos.length > 0) {
-        const devices = asArray((await this.ep.read(r, ['config.hardware.device']))['config.hardware.device']).map(asObject);
-        await this.op(r, () => mapped(`setting the CD-ROMs of ${spec.internalName}`, () => runTask(() => vim.reconfigure(this.ep.client, r, { deviceChange: cdromChanges(devices, isos) }))));
-      }
+      await this.layCdroms(r, spec);
       return { ref: spec.ref, disks: await this.diskRefs(r, spec) };
     }
     if (spec.appliance) {
@@ -443,6 +440,7 @@ class VsphereHostSession implements HostSession {
     // Data disks (a deploy's disk offering) beyond those the template brought are made on the new
     // VM as attachVolume makes them; a failure leaves no VM behind.
     try {
+      await this.layCdroms(made, spec);
       const has = asArray((await this.ep.read(made, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk').length;
       for (const d of spec.disks.filter((x) => x.device === 'disk').slice(Math.max(1, has))) await this.volumes.attach(made.value, { name: d.name, sizeBytes: d.sizeBytes, pool: d.pool }, { live: false, create: true });
     } catch (e) {
@@ -512,27 +510,40 @@ class VsphereHostSession implements HostSession {
     await deleteVolumeFiles(this.ep, disks);
   }
 
+  /** ISOPATH is Kiln's name of the staged ISO (as a define's isoPath): the drive gets its datastore path. */
   async attachIso(vm: Ref, isoPath: string): Promise<void> {
-    await this.setCdrom(this.vm(vm), isoPath);
+    await this.setCdrom(this.vm(vm), this.datastorePath(isoPath));
   }
 
   async detachIso(vm: Ref): Promise<void> {
     await this.setCdrom(this.vm(vm), undefined);
   }
 
+  /** The ISO drive (the first, vm-cdrom.ts) of the VM, live when it runs; the config drive beside it stays. */
   private async setCdrom(vm: MoRef, isoPath: string | undefined): Promise<void> {
-    const devices = asArray((await this.ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
-    const cdrom = devices.find((d) => d.$type === 'VirtualCdrom');
-    if (!cdrom) throw new DriverError(`${vm.value} has no CD-ROM drive`, 'unsupported');
-    const device = typed('VirtualCdrom', {
-      key: asNumber(cdrom['key']),
-      deviceInfo: deviceInfoOf(cdrom),
-      backing: isoPath ? typed('VirtualCdromIsoBackingInfo', { fileName: isoPath }) : typed('VirtualCdromRemotePassthroughBackingInfo', { deviceName: '', exclusive: false }),
-      connectable: { startConnected: !!isoPath, allowGuestControl: true, connected: !!isoPath },
-      controllerKey: asNumber(cdrom['controllerKey']), unitNumber: asNumber(cdrom['unitNumber']),
-    });
-    await this.op(vm, () => mapped(`${isoPath ? 'attaching an ISO to' : 'detaching the ISO of'} ${vm.value}`, () =>
-      runTask(() => vim.reconfigure(this.ep.client, vm, { deviceChange: [{ operation: 'edit', device }] }))));
+    const read = await this.ep.read(vm, ['config.hardware.device', 'runtime.powerState']);
+    const devices = asArray(read['config.hardware.device']).map(asObject);
+    const deviceChange = driveChanges(devices, [isoPath, isoIn(cdromDrives(devices)[1])], read['runtime.powerState'] === 'poweredOn');
+    if (deviceChange.length === 0) return;
+    await this.op(vm, () => mapped(`${isoPath ? 'attaching an ISO to' : 'detaching the ISO of'} ${vm.value}`, () => runTask(() => vim.reconfigure(this.ep.client, vm, { deviceChange }))));
+  }
+
+  /**
+   * At define: the VM's ISO in its first drive (or none), its config drive in the second, and the
+   * CD-ROM first in the boot order while an ISO is in (vm-cdrom.ts). An imported VM keeps its own
+   * drives and boot order; only an ISO Kiln gives it goes in.
+   */
+  private async layCdroms(vm: MoRef, spec: VmSpec): Promise<void> {
+    const iso = this.isoOf(spec);
+    if (spec.keepDefinition && iso === undefined) return;
+    const read = await this.ep.read(vm, ['config.hardware.device', 'config.bootOptions']);
+    const devices = asArray(read['config.hardware.device']).map(asObject);
+    const deviceChange = driveChanges(devices, [iso, spec.keepDefinition ? isoIn(cdromDrives(devices)[1]) : this.configDriveOf(spec)], false);
+    const bootOptions = spec.keepDefinition ? undefined : bootOrderFor(devices, read['config.bootOptions'], iso !== undefined);
+    if (deviceChange.length === 0 && !bootOptions) return;
+    // Element order of VirtualMachineConfigSpec: deviceChange comes before bootOptions.
+    await this.op(vm, () => mapped(`setting the CD-ROMs of ${spec.internalName}`, () =>
+      runTask(() => vim.reconfigure(this.ep.client, vm, { deviceChange: deviceChange.length > 0 ? deviceChange : undefined, bootOptions }))));
   }
 
   async scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options: OperationOptions = {}): Promise<OperationResult> {

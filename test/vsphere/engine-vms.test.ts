@@ -85,8 +85,10 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     const devices = asArray((await getProperties(admin, clone.ref, ['config.hardware.device']))['config.hardware.device']).map(asObject);
     expect(devices.map((d) => d.$type)).toEqual(expect.arrayContaining(['ParaVirtualSCSIController', 'VirtualDisk', 'VirtualE1000']));
     expect(asString(asObject(devices.find((d) => d.$type === 'VirtualE1000')!['backing'])['deviceName'])).toBe('VM Network');
-    // Its config drive (the L2 network's user-data provider) went onto the datastore and into a CD-ROM.
-    expect(asString(asObject(devices.find((d) => d.$type === 'VirtualCdrom')!['backing'])['fileName'])).toMatch(/^\[LocalDS_\d\] kiln-images\/.+\.iso$/);
+    // Its config drive (the L2 network's user-data provider) went onto the datastore and into the
+    // second CD-ROM; the first (the ISO drive, for attachIso) is empty.
+    const drives = devices.filter((d) => d.$type === 'VirtualCdrom').sort((a, b) => Number(a['controllerKey']) - Number(b['controllerKey']) || Number(a['unitNumber']) - Number(b['unitNumber']));
+    expect(drives.map((d) => (asObject(d['backing']).$type === 'VirtualCdromIsoBackingInfo' ? asString(asObject(d['backing'])['fileName']) : undefined))).toEqual([undefined, expect.stringMatching(/^\[LocalDS_\d\] kiln-images\/kiln-cfg-.+\.iso$/)]);
     // The staged disk on the datastore is the image, byte for byte.
     const flat = await datastoreGet(sim, `kiln-images/${template![0].replace(/\.img$/, '')}-flat.vmdk`, admin);
     expect(createHash('sha256').update(flat).digest('hex')).toBe(createHash('sha256').update(RAW_IMAGE).digest('hex'));
