@@ -11,7 +11,6 @@ import { mapped } from './errors.js';
 import { findImageVdi, IMAGE_KEY, IMAGE_SHA_KEY, imageSr } from './images.js';
 import { checkXapiText } from './names.js';
 import type { XenPool } from './pool.js';
-import { disksOf } from './vm-disks.js';
 import { runTask } from './vm-lifecycle.js';
 import { isNullRef, type VbdRecord, type VdiRecord, type VifRecord, type XRef } from './xapi/records.js';
 
@@ -86,7 +85,8 @@ export async function rootFromImage(pool: XenPool, vm: XRef, image: XRef, disk: 
 
 /** Data disks the spec has beyond the VM's: made empty and plugged in, in order. */
 export async function addMissingDisks(pool: XenPool, vm: XRef, disks: { name: string; sizeBytes: number; pool?: string }[]): Promise<void> {
-  const have = (await disksOf(pool, vm)).length;
+  // Read from xapi, not the feed: the root disk may have been plugged in a moment ago.
+  const have = (await vbdsOf(pool, vm)).filter((b) => b.r.type === 'Disk').length;
   for (const d of disks.slice(have)) {
     const vdi = await createDisk(pool, d.name, d.sizeBytes, d.pool);
     try {

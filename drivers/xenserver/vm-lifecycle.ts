@@ -110,7 +110,10 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       await sizeHalted(pool, made, pool.vm(made)!, spec);
       await ensureVgpu(pool, made, spec.gpu);
       const specDisks = spec.disks.filter((d) => d.device === 'disk');
-      if (image) await rootFromImage(pool, made, image, root, opts);
+      if (image) {
+        await rootFromImage(pool, made, image, root, opts);
+        await pool.settle('VM', made);
+      }
       // Each disk carries Kiln's volume name, so deleteDisks finds it after the VM is gone.
       const disks = await disksOf(pool, made);
       for (const [i, d] of disks.entries()) if (specDisks[i]) await pool.client.call('VDI.set_name_label', d.vdi, checkXapiText(specDisks[i]!.name, 'disk name'));

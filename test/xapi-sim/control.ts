@@ -167,6 +167,10 @@ defineAction('add-board', ({ running }, b) => {
   if (board !== 'K1' && board !== 'K2') throw new Error('board must be K1 or K2');
   return { pgpus: addBoard(running.sim, hostArg(running.sim, b['host']), board, running.fixture.pciIds ?? false) };
 });
+/** A further pool-wide network (a bond or VLAN network an admin made), named and bridged as asked. */
+defineAction('add-network', ({ running }, b) => ({
+  network: running.sim.store.create('network', { name_label: String(b['name']), bridge: String(b['bridge'] ?? `xapi${running.sim.store.count('network')}`), MTU: 1500, managed: true, default_locking_mode: 'unlocked', other_config: {} }),
+}));
 defineAction('add-vm', ({ running }, b) => ({ vm: addFixtureVm(running.sim, seededOf(running.sim), b['vm'] as VmFixture) }));
 defineAction('pool-ha', ({ running }, b) => {
   running.sim.store.update('pool', running.sim.pool, { ha_enabled: b['enabled'] === true });

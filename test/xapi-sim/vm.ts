@@ -229,8 +229,10 @@ export function bootOn(sim: Sim, vm: string, host: string, paused: boolean): voi
   guestMetrics(sim, vm);
 }
 
+/** A domain's devices come and go with it: its VBDs (named xvdX by userdevice) and its VIFs. */
 function plugVbds(sim: Sim, vm: string, attached: boolean): void {
   for (const vbd of sim.store.rec('VM', vm)['VBDs'] as string[]) sim.store.update('VBD', vbd, { currently_attached: attached, device: attached ? `xvd${String.fromCharCode(97 + Number(sim.store.rec('VBD', vbd)['userdevice']))}` : '' });
+  for (const vif of sim.store.rec('VM', vm)['VIFs'] as string[]) sim.store.update('VIF', vif, { currently_attached: attached });
 }
 
 /** The VM's domain goes away (shutdown, suspend, a dead host). */
