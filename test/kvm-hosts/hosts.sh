@@ -67,7 +67,8 @@ MAX_HOSTS=200
 # Guest drivers; their dependencies are added and ordered automatically.
 GUEST_MODULES=(virtio_pci virtio_blk virtio_net virtio_balloon virtio_console virtio_scsi sd_mod button evdev)
 PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-server
-          busybox-static iproute2 pciutils jq)
+          busybox-static iproute2 pciutils jq
+          genisoimage isolinux syslinux syslinux-common mtools dosfstools)   # the last six: installer-iso.sh
 BUSYBOX=/bin/busybox             # from busybox-static: must be static, it runs inside the guest
 
 SSH_OPTS=(-i "$CLIENT_KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN_HOSTS"
