@@ -18,7 +18,7 @@ import { ApiError, toApiError } from '../registry/errors.js';
 import { parseParams, UUID_RE } from '../registry/params.js';
 import type { ApiObject, AsyncWork, Caller, CommandDef, JobHandle } from '../registry/types.js';
 import { importWork, planImport } from './import-vm.js';
-import { dataDisks, knownMacs, unmanagedView, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
+import { dataDisks, knownMacs, listUnmanaged, unmanagedView, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
 
 /** The columns an import reads, besides name and the numbered nicN.* / datadiskN.* ones. */
 export const INPUT_COLUMNS = ['displayname', 'hostname', 'account', 'domain', 'serviceoffering', 'template', 'cpuspeed', 'forced', 'migrateallowed'] as const;
@@ -144,6 +144,8 @@ export function bulkImportWork(engine: Engine, caller: Caller, cluster: ClusterR
     // One bulk run per cluster at a time: two would race for the same VMs.
     queueKey: `bulk-import:${cluster.id}`,
     run: async (job: JobHandle): Promise<ApiObject> => {
+      // The cluster's hosts are asked once per run, not once per row (which made a run O(N²)).
+      const listing = await listUnmanaged(engine, cluster);
       const results: RowResult[] = [];
       const firstLine = new Map<string, number>();
       let next = 0;
@@ -159,7 +161,7 @@ export function bulkImportWork(engine: Engine, caller: Caller, cluster: ClusterR
         if (existing) return { ...base, status: 'skipped', virtualmachineid: existing, errortext: `VM ${name} is already managed by Kiln` };
         try {
           const args = parseParams(child.name, child.params, rowParams(engine, cluster, row.cells), caller);
-          const work = importWork(engine, caller, await planImport(engine, caller, args));
+          const work = importWork(engine, caller, await planImport(engine, caller, args, listing));
           const jobid = engine.jobs.submit(caller, child, args, work);
           const finished = await engine.jobs.wait(jobid);
           const result = finished['jobresult'] as Record<string, unknown> | undefined;

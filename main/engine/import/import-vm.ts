@@ -68,13 +68,18 @@ export interface ImportPlan {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
-/** Every check of R42–R50, in the order CloudStack makes them; throws the first refusal as a 431. */
-export async function planImport(engine: Engine, caller: Caller, args: Args): Promise<ImportPlan> {
+/**
+ * Every check of R42–R50, in the order CloudStack makes them; throws the first refusal as a 431.
+ * LISTING: the cluster's unmanaged VMs as a bulk run read them once (listUnmanaged), instead of
+ * asking every host again for each row; whatever was imported since is still refused below, by
+ * the database (an instance name Kiln has).
+ */
+export async function planImport(engine: Engine, caller: Caller, args: Args, listing?: UnmanagedVm[]): Promise<ImportPlan> {
   const db = engine.db;
   const cluster = byUuid<ClusterRow>(db, 'cluster', args.uuid('clusterid')!, 'clusterid');
   if (args.uuid('projectid')) throw ApiError.param('projectid: Kiln has no projects; import the VM into an account (account and domainid)');
   const name = args.str('name')!;
-  const found = await listUnmanaged(engine, cluster, name);
+  const found = listing ? listing.filter((vm) => vm.host.cluster_id === cluster.id && vm.info.name === name) : await listUnmanaged(engine, cluster, name);
   if (found.length === 0) {
     const managed = db.prepare(`SELECT 1 FROM vm_instances WHERE (internal_name=? OR instance_name=?) AND state<>'Expunged' AND removed IS NULL AND cluster_id=?`).get(name, name, cluster.id);
     throw ApiError.param(managed ? `name: VM ${name} in cluster ${cluster.name} is already managed by Kiln` : `name: no unmanaged VM named ${name} on the hosts of cluster ${cluster.name}`);
