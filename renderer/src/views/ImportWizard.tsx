@@ -5,6 +5,8 @@
  * custom one keeps the VM's own CPU and memory); each data disk's disk offering; a review; then
  * one importUnmanagedInstance job per VM, each with its progress bar (the 'jobs' channel) and
  * its result. A CSV of the list can be exported, and a filled-in one imported in bulk (CsvBulk).
+ * A NIC whose VLAN has no network can get one created from discovery, a discovery CSV can create
+ * the missing networks at once, and an endpoint not added yet can be discovered (import/).
  */
 import { useEffect, useState } from 'react';
 import { kiln } from '../transport';
@@ -16,13 +18,15 @@ import {
   type ImportNetwork, type UnmanagedVm, type VmChoices,
 } from '../api/import-plan';
 import { IMPORT_STEPS, useImportForm } from '../stores/import-form-store';
-import { paramProblem, useApiCatalog } from '../stores/api-catalog-store';
+import { hasApi, paramProblem, useApiCatalog } from '../stores/api-catalog-store';
 import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { Field, Select } from './DeployWizard';
 import { WizardFrame } from '../components/WizardFrame';
 import { CsvBulk } from './import/CsvBulk';
 import { ImportProgress, type Run } from './import/ImportProgress';
+import { CreateNicNetwork, DiscoveryCsv, fillUnmapped, useZoneNetworks } from './import/missing-networks';
+import { DiscoverNetworksDialog } from './import/DiscoverNetworksDialog';
 
 
 const GiB = 1024 ** 3;
@@ -39,7 +43,15 @@ export function ImportWizard() {
   const clusters = useApiList<Cluster>('listClusters', 'cluster', {});
   const cluster = clusters.items.find((c) => c.id === clusterid);
   const unmanaged = useUnmanaged(clusterid, listVersion);
-  const networks = useApiList<ImportNetwork>('listNetworks', 'network', cluster ? { zoneid: cluster.zoneid } : undefined);
+  // Reloaded after networks are created from discovery; NICs still unmapped are then mapped by VLAN.
+  const [networksVersion, setNetworksVersion] = useState(0);
+  const [fillAt, setFillAt] = useState<number>();
+  const [discovering, setDiscovering] = useState(false);
+  const networks = useZoneNetworks(cluster?.zoneid, networksVersion);
+  const reloadNetworksAndMap = () => {
+    setFillAt(networksVersion + 1);
+    setNetworksVersion((v) => v + 1);
+  };
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
 
@@ -54,6 +66,35 @@ export function ImportWizard() {
     if (!listsReady) return;
     for (const vm of chosenVms) if (!choices[vm.name]) form.setChoices(vm.name, prefillChoices(vm, networks.items, offerings.items, diskOfferings.items));
   }, [listsReady, chosenVms, choices, form, networks.items, offerings.items, diskOfferings.items]);
+
+  useEffect(() => {
+    if (fillAt === undefined || networks.loading || networks.version !== fillAt) return;
+    setFillAt(undefined);
+    for (const [name, nicNetworks] of Object.entries(fillUnmapped(chosenVms, choices, networks.items))) form.setChoices(name, { nicNetworks });
+  }, [fillAt, networks, chosenVms, choices, form]);
+  // A network created for one NIC serves every chosen NIC on its VLAN that has none yet.
+  const mapVlanTo = (networkId: string, vlan: number) => {
+    for (const vm of chosenVms) {
+      const have = choices[vm.name]?.nicNetworks ?? {};
+      const gain = (vm.nic ?? []).filter((n) => n.vlanid === vlan && !have[n.id]);
+      if (gain.length > 0) form.setChoices(vm.name, { nicNetworks: { ...have, ...Object.fromEntries(gain.map((n) => [n.id, networkId])) } });
+    }
+    setNetworksVersion((v) => v + 1);
+  };
+  const canCreateNetwork = hasApi(apis, 'createNetwork');
+  const discoveryTools = (
+    <div className="discovery-tools">
+      {hasApi(apis, 'createNetworksFromCsv') && cluster && <DiscoveryCsv zoneid={cluster.zoneid} onCreated={reloadNetworksAndMap} />}
+      {hasApi(apis, 'discoverEndpointNetworks') && canCreateNetwork && (
+        <div className="button-row">
+          <button type="button" onClick={() => setDiscovering(true)}>
+            Discover an endpoint&apos;s networks…
+          </button>
+          <span className="hint">a vCenter or host Kiln has not added: list its networks and create the missing ones</span>
+        </div>
+      )}
+    </div>
+  );
 
   const problems = stepProblems(chosenVms, choices, networks.items, offerings.items, diskOfferings.items, clusterid, apis);
   const stepProblem = problems[step] ?? [];
@@ -148,6 +189,15 @@ export function ImportWizard() {
           <>
             <Select label="Cluster" value={clusterid} onChange={(id) => form.setCluster(id)} options={clusters.items.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
             <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
+            {hasApi(apis, 'discoverEndpointNetworks') && canCreateNetwork && (
+              <p className="hint">
+                Coming from a vCenter Kiln has not added yet?{' '}
+                <button type="button" className="link-button" onClick={() => setDiscovering(true)}>
+                  Discover its networks
+                </button>{' '}
+                and create the missing ones first.
+              </p>
+            )}
           </>
         )}
         {step === 1 && (
@@ -156,6 +206,7 @@ export function ImportWizard() {
             <VmPicker vms={unmanaged} />
           </>
         )}
+        {step === 2 && discoveryTools}
         {step === 2 &&
           chosenVms.map((vm) => (
             <fieldset key={vm.name} className="fieldset">
@@ -182,6 +233,7 @@ export function ImportWizard() {
                       ))}
                     </select>
                     <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by VLAN ${nic.vlanid}` : 'Chosen by hand')}</span>
+                    {!chosen && canCreateNetwork && cluster && vlanMatches(nic, networks.items).length === 0 && <CreateNicNetwork nic={nic} zoneid={cluster.zoneid} onCreated={mapVlanTo} />}
                   </div>
                 );
               })}
@@ -226,6 +278,7 @@ export function ImportWizard() {
           ))}
         {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
       </WizardFrame>
+      {discovering && <DiscoverNetworksDialog zoneid={cluster?.zoneid ?? ''} onClose={() => setDiscovering(false)} onCreated={reloadNetworksAndMap} />}
     </section>
   );
 }

@@ -9,9 +9,9 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
-import { shownError, type ShownError } from '../../api/model';
 import { Modal } from '../../components/Modal';
-import { TrustCheck, type TrustWords } from '../../components/TrustCheck';
+import { TrustCheck } from '../../components/TrustCheck';
+import { trustWords, useEndpointTrust } from '../../components/endpoint-trust';
 import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextField } from '../../components/FormFields';
 import type { Infra } from './use-infra';
@@ -24,6 +24,8 @@ export interface ConnectionForm {
   connectionurlrule?: string;
   connectioncredentials?: string;
   trustkind?: string;
+  /** The driver reads an endpoint's networks before it is added (discoverEndpointNetworks). */
+  networkdiscovery?: boolean;
 }
 
 /** The connection forms of every driver; undefined until the engine has answered. */
@@ -45,32 +47,6 @@ export function useConnectionForms(): ConnectionForm[] | undefined {
 /** The forms whose one URL adds a whole cluster (the button shows only when there is one). */
 export const clusterEndpointForms = (forms: ConnectionForm[] | undefined): ConnectionForm[] => (forms ?? []).filter((f) => f.connectionadds === 'cluster');
 
-/** The trust step's words per trust kind (the driver's connection form names the kind). */
-const TRUST_WORDS: Record<string, TrustWords> = {
-  'tls-certificate': {
-    title: 'TLS certificate',
-    intro: "Before Kiln logs in, check that the endpoint presents its own TLS certificate and not someone else's.",
-    check: 'Check certificate',
-    again: 'Read it again',
-    reading: 'Reading…',
-    errorPrefix: 'Could not read the TLS certificate:',
-    presents: 'presents this TLS certificate (SHA-256):',
-    compare: "Compare it with the certificate's SHA-256 thumbprint shown on the endpoint itself (its console or management page). Kiln will accept exactly this certificate and refuse any other.",
-    confirm: "The thumbprint matches the endpoint's",
-  },
-  'ssh-host-key': {
-    title: 'SSH host key',
-    intro: "Before Kiln logs in, check that the endpoint presents its own SSH host key and not someone else's.",
-    check: 'Check host key',
-    again: 'Read it again',
-    reading: 'Reading…',
-    errorPrefix: 'Could not read the SSH host key:',
-    presents: 'presents this SSH host key:',
-    compare: "Compare it with the host's own key, read on the host itself. Kiln will accept exactly this key and refuse any other.",
-    confirm: "The fingerprint matches the host's key",
-  },
-};
-
 function problemHeading(code: number | undefined): string {
   if (code === 534) return 'Kiln could not add the cluster: the endpoint is unreachable or refused the login.';
   if (code === 431) return 'The engine refused a parameter.';
@@ -91,34 +67,13 @@ export function AddEndpointClusterDialog({ infra, forms, onClose, onDone }: { in
   const [url, setUrl] = useState('');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [probe, setProbe] = useState<{ url: string; fingerprint: string; trustkind: string }>();
-  const [probing, setProbing] = useState(false);
-  const [probeError, setProbeError] = useState<ShownError>();
-  const [confirmed, setConfirmed] = useState(false);
+  const { probe, probing, probeError, confirmed, setConfirmed, resetTrust, check: checkTrust } = useEndpointTrust();
   const { busy, error, run } = useSubmit(onDone);
-  const words = TRUST_WORDS[form?.trustkind ?? ''] ?? TRUST_WORDS['tls-certificate']!;
+  const words = trustWords(form?.trustkind);
   // "username+password" or "password or privatekey": the first group is what this dialog asks for.
   const credentials = (form?.connectioncredentials ?? 'username+password').split(' or ')[0]!.split('+');
 
-  const resetTrust = () => {
-    setProbe(undefined);
-    setConfirmed(false);
-    setProbeError(undefined);
-  };
-
-  const check = async () => {
-    setProbing(true);
-    resetTrust();
-    try {
-      const r = await kiln.invoke('probeEndpointTrust', { hypervisor, url: url.trim() });
-      const t = r['endpointtrust'] as { url: string; fingerprint: string; trustkind: string };
-      setProbe(t);
-    } catch (e) {
-      setProbeError(shownError(e));
-    } finally {
-      setProbing(false);
-    }
-  };
+  const check = () => checkTrust(hypervisor, url);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
