@@ -314,7 +314,7 @@ class VsphereHostSession implements HostSession {
 
   /** Data disks added and removed with ReconfigVM_Task (vm-volumes.ts). */
   get volumes(): VolumeFacet {
-    return (this.volumeFacet ??= vsphereVolumes(this.ep, (ref) => this.vm(ref)));
+    return (this.volumeFacet ??= vsphereVolumes(this.ep, (ref) => this.vm(ref), this.hostRef));
   }
   private volumeFacet: VolumeFacet | undefined;
 

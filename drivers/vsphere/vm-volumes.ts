@@ -6,14 +6,21 @@
  * fileOperation detaches it and keeps the file, a later "add" without one attaches it again.
  * A powered-on VM takes the change live (vSphere hot-adds and hot-removes SCSI disks).
  *
- * Resizing edits the disk's capacity through the VM; vSphere grows disks only, and resizes a disk
- * only while a VM holds it, so a shrink or a detached disk is refused before anything is sent.
+ * Resizing edits the disk's capacity through the VM that holds it; vSphere grows disks only, so a
+ * shrink is refused before anything is sent. A detached disk is resized as CloudStack's VMware
+ * resource does it, through a worker VM: a VM with no CPU load or network is made on the host
+ * around the disk's file (found on the host's datastores with the datastore browser), the disk is
+ * grown by the same edit, taken out again (its file kept) and the worker destroyed. vcsim 0.24.2
+ * has no VirtualDiskManager.ExtendVirtualDisk_Task, and the worker needs no other API than the
+ * attached case. The worker is never destroyed while it holds the disk (Destroy_Task would delete
+ * it); one a dead process left behind is emptied and destroyed by the next resize of that disk.
  */
 import { DriverError, type Ref, type VolumeDisk, type VolumeFacet } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
 import { asArray, asMoRef, asNumber, asObject, asString, isVimFault, MoRef, typed, vm as vim, waitForTask, type SoapObject } from './soap/index.js';
-import { deviceInfoOf, runTask } from './vm-lifecycle.js';
+import { controllerDevice } from './vm-details.js';
+import { destroyVm, deviceInfoOf, placementOf, runTask } from './vm-lifecycle.js';
 
 type Device = ReturnType<typeof asObject>;
 
@@ -24,7 +31,11 @@ const SCSI_CONTROLLERS = /^(VirtualLsiLogicController|VirtualLsiLogicSASControll
 /** Unit 7 of a SCSI controller is the controller itself. */
 const SCSI_UNITS = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15];
 
-export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): VolumeFacet {
+/** The worker VM that resizes the detached disk NAME (a Kiln volume name). */
+export const workerName = (name: string): string => `kiln-worker-${name.replace(/\.vmdk$/, '')}`;
+
+/** HOST is the host whose session this facet is: a detached disk's worker VM runs there. */
+export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, host: MoRef): VolumeFacet {
   const devicesOf = async (vm: MoRef): Promise<Device[]> => asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
   const labelOf = (vm: MoRef) => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
 
@@ -45,6 +56,74 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): 
     return disks.find((d) => asString(asObject(d['backing'])['fileName']) === file) ?? (ref !== undefined ? disks.find((d) => String(asNumber(d['key'])) === ref) : undefined);
   };
   const reconfigure = (vm: MoRef, doing: string, change: SoapObject) => mapped(`${doing} (${labelOf(vm)})`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: [change] })));
+  /** A disk edited to KB (grow only), as vSphere takes it on the VM that holds it. */
+  const grow = async (vm: MoRef, found: Device, disk: VolumeDisk, kb: number) => {
+    const current = asNumber(found['capacityInKB']) ?? 0;
+    if (kb < current) throw new DriverError(`vSphere cannot shrink disk ${disk.name} (${current} KB to ${kb} KB)`, 'unsupported');
+    const backing = asObject(found['backing']);
+    await reconfigure(vm, `resizing ${disk.name}`, {
+      operation: 'edit',
+      device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: asString(backing['fileName']), diskMode: asString(backing['diskMode']) ?? 'persistent' }), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: kb }),
+    });
+  };
+  /** Takes a disk out of a VM without touching its file. */
+  const removeKeepingFile = (vm: MoRef, found: Device, name: string) => reconfigure(vm, `detaching ${name}`, {
+    operation: 'remove',
+    device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: asNumber(found['capacityInKB']) }),
+  });
+  /** Empties a worker VM of its disks (files kept) and destroys it. */
+  const disposeWorker = async (worker: MoRef) => {
+    for (const d of (await devicesOf(worker)).filter((x) => x.$type === 'VirtualDisk')) await removeKeepingFile(worker, d, asString(asObject(d['backing'])['fileName']) ?? 'a disk');
+    await mapped(`destroying the worker VM ${labelOf(worker)}`, () => destroyVm(ep, worker));
+  };
+
+  /** `[datastore] NAME` of a detached disk: its pool's, else the datastore of HOST that has the file (HostDatastoreBrowser.SearchDatastore_Task). */
+  const detachedFile = async (disk: VolumeDisk): Promise<string> => {
+    if (!VOLUME_NAME.test(disk.name)) throw new DriverError(`unusable volume name ${JSON.stringify(disk.name)}`, 'invalid');
+    if (disk.pool) return fileOf(undefined, disk);
+    for (const ds of ep.refsOf(ep.cache.get(host)?.props['datastore'])) {
+      const dsName = asString(ep.cache.get(ds)?.props['name']);
+      const browser = asMoRef((await ep.read(ds, ['browser']))['browser']);
+      if (!dsName || !browser) continue;
+      const task = asMoRef(await mapped(`looking for ${disk.name} on datastore ${dsName}`, () => ep.client.call('SearchDatastore_Task', browser, { datastorePath: `[${dsName}]`, searchSpec: { matchPattern: [disk.name] } })));
+      const found = task && asObject(await mapped(`looking for ${disk.name} on datastore ${dsName}`, () => waitForTask(ep.client, task)));
+      if (found && asArray(found['file']).map(asObject).some((f) => asString(f['path']) === disk.name)) return `[${dsName}] ${disk.name}`;
+    }
+    throw new DriverError(`the file of volume ${disk.name} is on no datastore of host ${labelOf(host)}`, 'not-found');
+  };
+
+  /** Resizes a disk no VM holds, through a worker VM on HOST (see the module comment). */
+  const resizeDetached = async (disk: VolumeDisk, kb: number) => {
+    ep.assertReachable(`resizing volume ${disk.name}`);
+    const file = await detachedFile(disk);
+    const name = workerName(disk.name);
+    for (const left of ep.cache.vmsNamed(name)) await disposeWorker(left.ref);
+    const where = placementOf(ep, host);
+    const dsName = /^\[([^\]]+)\]/.exec(file)![1]!;
+    // Element order of VirtualMachineConfigSpec: name, guestId, files, numCPUs, memoryMB, deviceChange.
+    const config = {
+      name, guestId: 'otherGuest64', files: { vmPathName: `[${dsName}]` }, numCPUs: 1, memoryMB: 64,
+      deviceChange: [
+        { operation: 'add', device: controllerDevice('lsilogic', -100, 0) },
+        // No fileOperation: the disk is the volume's file, at the size Kiln knows it has.
+        { operation: 'add', device: typed('VirtualDisk', { key: -200, backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: 'persistent' }), controllerKey: -100, unitNumber: 0, capacityInKB: Math.ceil(disk.sizeBytes / 1024) }) },
+      ],
+    };
+    const worker = asMoRef(await mapped(`creating the worker VM for ${disk.name}`, () => runTask(() => vim.createVm(ep.client, where.folder, config, where.pool, host))));
+    if (!worker) throw new DriverError(`CreateVM_Task of the worker VM for ${disk.name} returned no VM`, 'failed');
+    await mapped(`reading the worker VM for ${disk.name}`, () => ep.cache.admit(worker));
+    let failure: unknown;
+    try {
+      const held = diskWith(await devicesOf(worker), file);
+      if (!held) throw new DriverError(`the worker VM for ${disk.name} did not take its disk`, 'failed');
+      await grow(worker, held, disk, kb);
+    } catch (e) {
+      failure = e;
+    }
+    // Always emptied and destroyed; a failure here (the disk still in the worker) is reported, never a destroy over the disk.
+    await disposeWorker(worker);
+    if (failure) throw failure;
+  };
 
   return {
     async attach(vmRef, disk, options) {
@@ -77,26 +156,20 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef): 
       const found = diskWith(await devicesOf(vm), await fileOf(vm, disk));
       if (!found) throw new DriverError(`${labelOf(vm)} has no disk ${disk.name}`, 'not-found');
       // No fileOperation: the disk leaves the VM, its file stays on the datastore.
-      await reconfigure(vm, `detaching ${disk.name}`, {
-        operation: 'remove',
-        device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: asNumber(found['capacityInKB']) }),
-      });
+      await removeKeepingFile(vm, found, disk.name);
     },
 
     async resize(disk, sizeBytes, options) {
-      if (options.vm === undefined) throw new DriverError(`vSphere resizes a disk through the VM that holds it; attach volume ${disk.name} to a VM first`, 'unsupported');
+      const kb = Math.ceil(sizeBytes / 1024);
+      if (options.vm === undefined) {
+        if (kb < Math.ceil(disk.sizeBytes / 1024)) throw new DriverError(`vSphere cannot shrink disk ${disk.name} (${Math.ceil(disk.sizeBytes / 1024)} KB to ${kb} KB)`, 'unsupported');
+        return resizeDetached(disk, kb);
+      }
       const vm = vmOf(options.vm);
       ep.assertReachable(`resizing a disk of ${labelOf(vm)}`);
       const found = diskWith(await devicesOf(vm), await fileOf(vm, disk), disk.ref);
       if (!found) throw new DriverError(`${labelOf(vm)} has no disk ${disk.name}`, 'not-found');
-      const file = asString(asObject(found['backing'])['fileName'])!;
-      const kb = Math.ceil(sizeBytes / 1024);
-      const current = asNumber(found['capacityInKB']) ?? 0;
-      if (kb < current) throw new DriverError(`vSphere cannot shrink disk ${disk.name} (${current} KB to ${kb} KB)`, 'unsupported');
-      await reconfigure(vm, `resizing ${disk.name}`, {
-        operation: 'edit',
-        device: typed('VirtualDisk', { key: asNumber(found['key']), deviceInfo: deviceInfoOf(found), backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: asString(asObject(found['backing'])['diskMode']) ?? 'persistent' }), controllerKey: asNumber(found['controllerKey']), unitNumber: asNumber(found['unitNumber']), capacityInKB: kb }),
-      });
+      await grow(vm, found, disk, kb);
     },
   };
 }

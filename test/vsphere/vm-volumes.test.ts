@@ -2,16 +2,17 @@
  * The vSphere volume facet on vcsim, through the contract (HostSession.volumes), each step checked
  * against what vcsim itself holds (a separate SOAP session) and the datastore's directory: a data
  * disk made and hot-added to a running VM with ReconfigVM_Task (add, fileOperation create), grown
- * by an edit, detached (remove, the .vmdk kept), attached again from its file; a shrink, a resize
- * without a VM, a duplicate and a name that is not Kiln's are refused before anything is sent;
- * deleteDisks deletes the detached disk's file.
+ * by an edit, detached (remove, the .vmdk kept), attached again from its file; a shrink, a
+ * duplicate and a name that is not Kiln's are refused before anything is sent;
+ * a detached disk is grown through a worker VM (vCenter's event log shows the edit, no worker
+ * stays); deleteDisks deletes the detached disk's file.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, HostSession, VolumeFacet } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { MoRef, asArray, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { capabilityMap } from '../../main/engine/hosts/host-manager.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { driverError } from '../conformance/contract.js';
@@ -37,6 +38,15 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
       .filter((d) => d.$type === 'VirtualDisk')
       .map((d) => ({ file: asString(asObject(d['backing'])['fileName']), kb: asNumber(d['capacityInKB']) }));
   const ours = async () => (await disks()).find((d) => d.file === file);
+  const vmNames = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => String(o.props['name'])).sort();
+  /** vCenter's events of disk edits (ReconfigVM_Task with a VirtualDisk 'edit'): the VM, the disk's file, the new capacity. */
+  const diskEdits = async () => {
+    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'] } })).map(asObject);
+    return events.flatMap((e) => asArray(asObject(e['configSpec'])['deviceChange']).map(asObject)
+      .filter((c) => c['operation'] === 'edit' && asObject(c['device']).$type === 'VirtualDisk')
+      .map((c) => ({ vm: asString(asObject(e['vm'])['name']), file: asString(asObject(asObject(c['device'])['backing'])['fileName']), kb: asNumber(asObject(c['device'])['capacityInKB']) })))
+      .filter((x) => x.file === file && x.vm?.startsWith('kiln-worker-'));
+  };
 
   beforeAll(async () => {
     sim = Vcsim.start(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '1', '-ds', '1']);
@@ -70,14 +80,12 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
     expect(existsSync(join(datastoreDir, NAME))).toBe(true);
   });
 
-  it('grows it by an edit; a shrink and a resize without a VM are refused and change nothing', async () => {
+  it('grows it by an edit; a shrink is refused and changes nothing', async () => {
     await volumes.resize({ name: NAME, sizeBytes: GiB }, 2 * GiB, { vm, live: true, shrink: false });
     expect((await ours())?.kb).toBe((2 * GiB) / 1024);
     const shrink = await driverError(() => volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, GiB, { vm, live: true, shrink: true }));
     expect(shrink.category).toBe('unsupported');
     expect(shrink.message).toMatch(/cannot shrink/);
-    const alone = await driverError(() => volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, 3 * GiB, { live: false, shrink: false }));
-    expect(alone.category).toBe('unsupported');
     expect((await ours())?.kb).toBe((2 * GiB) / 1024);
   });
 
@@ -99,6 +107,20 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
     await volumes.attach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true, create: false });
     expect((await ours())?.file).toBe(file);
     await volumes.detach(vm, { name: NAME, sizeBytes: 2 * GiB }, { live: true });
+  });
+
+  it('resizes the detached disk through a worker VM on the host: vCenter edits the disk to the new size, then the worker is gone and the file kept', async () => {
+    const vmsBefore = await vmNames();
+    const shrink = await driverError(() => volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, GiB, { live: false, shrink: true }));
+    expect(shrink.category).toBe('unsupported');
+    await volumes.resize({ name: NAME, sizeBytes: 2 * GiB }, 3 * GiB, { live: false, shrink: false });
+    expect(await vmNames()).toEqual(vmsBefore);
+    expect(existsSync(join(datastoreDir, NAME))).toBe(true);
+    // vCenter's own record of it: the worker's ReconfigVM_Task edited this very file to 3 GiB.
+    expect(await diskEdits()).toEqual([{ vm: 'kiln-worker-3f6c1d2e-5b7a-4c8d-9e0f-1a2b3c4d5e6f', file, kb: (3 * GiB) / 1024 }]);
+    await volumes.attach(vm, { name: NAME, sizeBytes: 3 * GiB }, { live: true, create: false });
+    expect((await ours())?.kb).toBe((3 * GiB) / 1024);
+    await volumes.detach(vm, { name: NAME, sizeBytes: 3 * GiB }, { live: true });
   });
 
   it('deleteDisks deletes the detached disk\'s file (deleteVolume), and a file already gone counts as deleted', async () => {
