@@ -28,6 +28,17 @@ export class BackgroundTasks {
     void this.reconcileInterrupted();
     this.ha.start();
     this.schedule('expunge.interval', () => this.sweep());
+    this.schedule('gpu.stats.interval', () => this.refreshGpuCapacity());
+  }
+
+  /**
+   * R71 on the sync interval: every connected host's GPU capacity is read again, so a change made
+   * outside Kiln (another client of the pool, a VM started by the platform) reaches placement and
+   * listHosts without waiting for a start or stop here. Hosts without a GPU facet are skipped.
+   */
+  async refreshGpuCapacity(): Promise<void> {
+    const ids = this.engine.db.prepare(`SELECT DISTINCT host_id FROM host_gpus g JOIN hosts h ON h.id=g.host_id WHERE h.removed IS NULL AND h.state='Up'`).pluck().all() as number[];
+    for (const id of ids) await this.engine.hosts.refreshGpus(id);
   }
 
   stop(): void {

@@ -33,6 +33,7 @@ export const SETTINGS: SettingDef[] = [
   { name: 'instance.name', type: 'String', default: 'VM', scope: 'global', category: 'Advanced', description: 'Name of the deployment instance, the last part of every internal VM name (i-<user>-<vm>-<instance.name>).' },
   { name: 'vm.instancename.flag', type: 'Boolean', default: 'false', scope: 'global', category: 'Advanced', description: 'Use the display name given at deploy as the last part of the internal VM name instead of instance.name.' },
   { name: 'expunge.delay', type: 'Integer', default: '86400', scope: 'global', category: 'Advanced', description: 'Seconds a destroyed VM is kept (recoverable) before it is expunged.' },
+  { name: 'gpu.stats.interval', type: 'Integer', default: '60', scope: 'global', category: 'Advanced', description: 'Seconds between re-reads of GPU capacity on every connected host with GPUs (R71; changes made outside Kiln show up within this time).', positive: true },
   { name: 'expunge.interval', type: 'Integer', default: '86400', scope: 'global', category: 'Advanced', description: 'Seconds between runs of the expunge sweeper.' },
   { name: 'enable.dynamic.scale.vm', type: 'Boolean', default: 'false', scope: 'zone', category: 'Advanced', description: 'Allow scaling the CPU and memory of running VMs.' },
   { name: 'scale.retry', type: 'Integer', default: '2', scope: 'global', category: 'Advanced', description: 'How many times a dynamic scale is retried.' },

@@ -205,6 +205,22 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   return current;
 }
 
+/**
+ * R70: a VM holding a GPU moves cold, as CloudStack moves it (it refuses live migration of GPU
+ * VMs; xapi's VM_HAS_VGPU): stopped on its host, then started on TARGET, which placement judged
+ * with the offering's GPU (a free slot of the type in its group). Stop and start each read their
+ * host's GPU capacity again and record their events; a start that fails leaves the VM Stopped.
+ */
+export async function coldMigrateVm(engine: Engine, caller: Caller, vm: VmRow, target: PlacementHost, jobUuid?: string): Promise<VmRow> {
+  const stopped = await engine.vms.stop(caller, vm, false, jobUuid);
+  return engine.vms.start(caller, stopped, { hostId: target.id }, jobUuid);
+}
+
+/** Whether a VM's offering gives it a GPU (pciDevice/vgpuType): such a VM migrates cold (R70). */
+export function holdsGpu(engine: Engine, vm: VmRow): boolean {
+  return requestForVm(engine.db, vm, {}).gpu !== undefined;
+}
+
 /** R29: a fresh root disk from a new template (template→template, ISO→ISO) or from the current one. */
 export async function restoreVm(engine: Engine, caller: Caller, vm: VmRow, template: TemplateRow | undefined, jobUuid?: string): Promise<VmRow> {
   const currentImageId = vm.template_id ?? vm.iso_id;

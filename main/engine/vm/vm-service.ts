@@ -535,6 +535,8 @@ export class VmService {
             await session.destroy(vmRef(current), { removeDisks: 'all', ...this.taskOptions(jobUuid) });
             if (drive.length) await session.deleteDisks(drive);
           } else await session.deleteDisks(disks);
+          // R71: the VM's GPU objects went with it; the host's capacity is read again now.
+          await this.engine.hosts.refreshGpus(hostId);
         } catch (error) {
           if (!isUnreachable(error)) throw error;
           owe(this.engine, hostId, current, { domain: current.internal_name, disks, reason: `VM ${current.display_name} expunged` });

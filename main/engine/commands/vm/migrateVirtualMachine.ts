@@ -1,11 +1,11 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
-import { migrateVm } from '../../vm/vm-changes.js';
+import { coldMigrateVm, holdsGpu, migrateVm } from '../../vm/vm-changes.js';
 import { vmJob } from '../../vm/vm-job.js';
 import { planMigration } from '../../placement/migration.js';
 
 export default defineCommand({
   name: 'migrateVirtualMachine',
-  description: 'Attempts live migration of a running virtual machine to the host specified (root admin only). KVM: same cluster, shared storage only.',
+  description: 'Attempts live migration of a running virtual machine to the host specified (root admin only). KVM: same cluster, shared storage only. A VM with a GPU moves cold: stopped, then started on the destination.',
   kind: 'async',
   roles: ADMIN_ONLY,
   response: 'virtualmachine',
@@ -21,7 +21,10 @@ export default defineCommand({
     const { vm, chosen, outcome } = planMigration(engine, caller, args);
     return vmJob(ctx, vm, async (job) => {
       engine.vms.lastPlacement.set(vm.id, outcome);
-      return migrateVm(engine, caller, engine.vms.get(vm.id), chosen, job);
+      const current = engine.vms.get(vm.id);
+      // A GPU VM cannot move live (its vGPU is bound to a physical GPU): stopped, started there (R70).
+      if (holdsGpu(engine, current)) return coldMigrateVm(engine, caller, current, chosen, job);
+      return migrateVm(engine, caller, current, chosen, job);
     });
   },
 });
