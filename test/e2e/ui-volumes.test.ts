@@ -2,7 +2,9 @@
  * The VM's Volumes tab in Chromium against `kiln serve` on the simulator zone: a disk added from
  * the custom offering (the size field checked with the engine's published rule first), resized
  * (a smaller size asks for "allow shrinking"), detached into the account's detached disks,
- * attached again, refused with the engine's 431 while the VM has a snapshot, and deleted. Each step
+ * attached again, and deleted. While the VM has a VM snapshot (R35) or a backup (R57), add, attach
+ * and detach are disabled beforehand with the engine's own reason (the VM response's
+ * volumechangeblocked, the words attachVolume's 431 uses), and enabled again once it is gone. Each step
  * is checked in the page's text and in listVolumes. Screenshots: test-results/screenshots/vm-volumes-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,19 +94,64 @@ describe('the Volumes tab in Chromium', () => {
     await expect.poll(async () => (await rowText(attachedTable(), 'data-one')).slice(0, 5)).toEqual(['data-one', 'DATADISK', '1', '3.0 GB', 'Ready']);
   });
 
-  it("shows the engine's 431 when the VM has a snapshot, and deletes a detached disk", async () => {
+  /** The controls that change the VM's set of volumes, as [label, disabled, title]. */
+  const changeControls = async () => {
+    const add = ui.page.getByRole('form', { name: 'Add a disk' }).getByRole('button', { name: 'Add disk' });
+    const attach = detachedTable().getByRole('button', { name: 'Attach spare' });
+    const detach = attachedTable().getByRole('button', { name: 'Detach data-one' });
+    return Promise.all([add, attach, detach].map(async (b) => [await b.innerText(), await b.isDisabled(), await b.getAttribute('title')]));
+  };
+  const ruleNote = () => ui.page.locator('.vm-volumes .volume-rule');
+
+  it('disables add, attach and detach with the engine\'s reason while the VM has a VM snapshot (R35), and enables them once it is deleted', async () => {
     const small = ((await ui.api('listDiskOfferings', { name: 'Small' }))['diskoffering'] as { id: string }[])[0]!.id;
     const made = await ui.api('createVolume', { zoneid: (await volume('data-one'))!.zoneid, diskofferingid: small, name: 'spare' });
     await waitJob(ui, String(made['jobid']));
+    await ui.page.getByRole('form', { name: 'Add a disk' }).getByLabel('Disk offering').selectOption({ label: 'Small (5 GB)' });
+    await expect.poll(async () => (await changeControls()).map((c) => c[1])).toEqual([false, false, false]);
+    expect(await ruleNote().count()).toBe(0);
     const snap = await ui.api('createVMSnapshot', { virtualmachineid: vmId, name: 'pin' });
     const snapJob = await waitJob(ui, String(snap['jobid']));
-    await ui.page.reload();
-    await detachedTable().getByRole('button', { name: 'Attach spare' }).click();
-    const refusal = ui.page.locator('.vm-volumes [role="alert"]').first();
-    await expect.poll(() => refusal.innerText()).toMatch(/spare not attached:.*431.*virtualmachineid: VM vol-ui has 1 VM snapshot; its volumes cannot change while they exist/s);
-    await ui.shot('vm-volumes-refused');
+    // The engine's own words: what attachVolume answers now is what the tab shows before anyone tries.
+    const refused = await ui.api('attachVolume', { id: (await volume('spare'))!.id, virtualmachineid: vmId });
+    const reason = `VM ${NAME} has 1 VM snapshot; its volumes cannot change while they exist, so delete them first`;
+    expect(refused).toMatchObject({ errorcode: 431, errortext: `virtualmachineid: ${reason}` });
+    // The tab reads the rule again when the snapshot's job ends (no reload).
+    await expect.poll(() => ruleNote().innerText().catch(() => '')).toBe(`Disks cannot be added, attached or detached now: ${reason}.`);
+    expect(await changeControls()).toEqual([['Add disk', true, reason], ['Attach', true, reason], ['Detach', true, reason]]);
+    // Resize and deleting a detached disk are not volume-set changes of this VM: still offered.
+    expect(await detachedTable().getByRole('button', { name: 'Delete spare' }).isDisabled()).toBe(false);
+    await ui.shot('vm-volumes-blocked-by-snapshot');
     expect((await volume('spare'))!.virtualmachineid).toBeUndefined();
     await waitJob(ui, String((await ui.api('deleteVMSnapshot', { vmsnapshotid: (snapJob['jobresult'] as { vmsnapshot: { id: string } }).vmsnapshot.id }))['jobid']));
+    await expect.poll(async () => (await changeControls()).map((c) => c[1])).toEqual([false, false, false]);
+    expect(await ruleNote().count()).toBe(0);
+  });
+
+  it("disables them with the engine's reason while the VM has a backup (R57), and enables them once it is deleted", async () => {
+    const zoneid = (await volume('data-one'))!.zoneid;
+    const job = async (command: string, params: Record<string, string>) => {
+      const started = await ui.api(command, params);
+      const done = await waitJob(ui, String(started['jobid']));
+      expect(done['jobstatus'], `${command}: ${JSON.stringify(done['jobresult'] ?? started)}`).toBe(1);
+      return done['jobresult'] as Record<string, Record<string, string>>;
+    };
+    expect((await ui.api('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid }))['configuration']).toBeDefined();
+    const offering = (await job('importBackupOffering', { zoneid, externalid: 'gold-policy', name: 'Gold', description: 'gold', allowuserdrivenbackups: 'true' }))['backupoffering']!;
+    await job('assignVirtualMachineToBackupOffering', { virtualmachineid: vmId, backupofferingid: offering['id']! });
+    const backup = (await job('createBackup', { virtualmachineid: vmId }))['backup']!;
+    const reason = `VM ${NAME} has 1 backup; volumes cannot be added to or removed from a VM with backups, so delete them first`;
+    expect(await ui.api('attachVolume', { id: (await volume('spare'))!.id, virtualmachineid: vmId })).toMatchObject({ errorcode: 431, errortext: `virtualmachineid: ${reason}` });
+    await expect.poll(() => ruleNote().innerText().catch(() => '')).toBe(`Disks cannot be added, attached or detached now: ${reason}.`);
+    expect(await changeControls()).toEqual([['Add disk', true, reason], ['Attach', true, reason], ['Detach', true, reason]]);
+    await ui.shot('vm-volumes-blocked-by-backup');
+    await job('deleteBackup', { id: backup['id']! });
+    await expect.poll(async () => (await changeControls()).map((c) => c[1])).toEqual([false, false, false]);
+    expect(await ruleNote().count()).toBe(0);
+    await job('removeVirtualMachineFromBackupOffering', { virtualmachineid: vmId });
+  });
+
+  it('deletes a detached disk', async () => {
 
     await detachedTable().getByRole('button', { name: 'Delete spare' }).click();
     await ui.page.getByRole('dialog', { name: 'Delete spare?' }).getByRole('button', { name: 'Delete' }).click();

@@ -12,6 +12,7 @@ import { TRANSIENT_STATES } from './states.js';
 import { tagsForPage } from '../tags/tag-query.js';
 import { keyPairNamesForPage } from '../ssh-keys/vm-keys.js';
 import { consolesForPage } from './vm-consoles.js';
+import { volumeChangeRefusal } from '../volumes/volume-change-rule.js';
 
 interface Joined {
   vmid: number;
@@ -121,6 +122,7 @@ export function vmResponses(engine: Engine, vms: VmRow[], caller: Caller, view: 
       tags: tags ? (tags.get(vm.id) ?? []) : undefined,
       keyPairs: keyPairs?.get(vm.id),
       consoles: consoles?.get(vm.id),
+      volumeChangeBlocked: shows(view, 'volume') ? volumeChangeRefusal(engine, vm) : undefined,
     }),
   );
 }
@@ -135,6 +137,8 @@ interface Related {
   keyPairs?: string[];
   /** Kiln: the consoles the VM's host offers (vm-consoles.ts). */
   consoles?: string;
+  /** Kiln: why its volumes cannot be attached, detached, added or removed now (volumes/volume-change-rule.ts). */
+  volumeChangeBlocked?: string;
 }
 
 function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailGroup>, related: Related): ApiObject {
@@ -209,6 +213,7 @@ function shape(vm: VmRow, j: Joined, caller: Caller, view: ReadonlySet<VmDetailG
   }
   if (related.keyPairs?.length) out['keypairs'] = related.keyPairs.join(',');
   if (related.consoles) out['consoles'] = related.consoles;
+  if (related.volumeChangeBlocked) out['volumechangeblocked'] = related.volumeChangeBlocked;
   if (isRoot) out['instancename'] = vm.internal_name;
   if (pending) {
     out['jobid'] = pending.uuid;

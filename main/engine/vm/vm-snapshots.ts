@@ -305,8 +305,14 @@ export async function removeSnapshotsOf(engine: Engine, vm: VmRow, context: { ca
 
 /** Refuses what would make the VM's snapshots unusable (R35): changing its disks while they exist. */
 export function requireNoSnapshots(engine: Engine, vm: VmRow, what: string): void {
+  const why = snapshotRefusal(engine, vm);
+  if (why) throw ApiError.param(`${what}: ${why}`);
+}
+
+/** Why the VM's volumes cannot change while it has VM snapshots (R35), or undefined when it has none. */
+export function snapshotRefusal(engine: Engine, vm: Pick<VmRow, 'id' | 'display_name'>): string | undefined {
   const count = snapshotsOf(engine, vm.id).length;
-  if (count > 0) throw ApiError.param(`${what}: VM ${vm.display_name} has ${count} VM snapshot${count === 1 ? '' : 's'}; its volumes cannot change while they exist, so delete them first`);
+  return count > 0 ? `VM ${vm.display_name} has ${count} VM snapshot${count === 1 ? '' : 's'}; its volumes cannot change while they exist, so delete them first` : undefined;
 }
 
 /** The `vmsnapshot` object as CloudStack's VMSnapshotResponse shapes it. */

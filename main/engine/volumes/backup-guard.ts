@@ -22,8 +22,12 @@ export function vmBackupCount(db: Db, vmId: number): number {
 
 /** 431 naming PARAM when the VM has backups (R57). */
 export function requireNoBackups(db: Db, vm: { id: number; display_name: string }, param: string): void {
+  const why = backupRefusal(db, vm);
+  if (why) throw ApiError.param(`${param}: ${why}`);
+}
+
+/** Why volumes cannot be added to or removed from the VM while it has backups (R57), or undefined. */
+export function backupRefusal(db: Db, vm: { id: number; display_name: string }): string | undefined {
   const count = vmBackupCount(db, vm.id);
-  if (count > 0) {
-    throw ApiError.param(`${param}: VM ${vm.display_name} has ${count} backup${count === 1 ? '' : 's'}; volumes cannot be added to or removed from a VM with backups, so delete them first`);
-  }
+  return count > 0 ? `VM ${vm.display_name} has ${count} backup${count === 1 ? '' : 's'}; volumes cannot be added to or removed from a VM with backups, so delete them first` : undefined;
 }

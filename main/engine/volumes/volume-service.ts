@@ -26,7 +26,7 @@ import { requireNoSnapshots } from '../vm/vm-snapshots.js';
 import { isUnreachable } from '../vm/host-cleanups.js';
 import { GiB } from '../format.js';
 import { requireFacet, type HostSession, type VolumeDisk, type VolumeFacet } from '../../../drivers/types.js';
-import { requireNoBackups } from './backup-guard.js';
+import { requireVolumeChangeAllowed } from './volume-change-rule.js';
 import { SETTLED_VOLUME_STATES, VOLUME_VM_STATES, type VolumeState } from './volume-states.js';
 
 /** A volume row as migration 21 has it. */
@@ -95,8 +95,7 @@ export class VolumeService {
     this.requireVolumeVmState(vm, 'virtualmachineid', 'attached to');
     if (accountId !== vm.account_id) throw ApiError.param(`virtualmachineid: ${what} and VM ${vm.display_name} belong to different accounts; a volume is attached only to a VM of its own account`);
     if (zoneId !== vm.zone_id) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is in another zone than ${what}`);
-    requireNoSnapshots(this.engine, vm, 'virtualmachineid');
-    requireNoBackups(this.db, vm, 'virtualmachineid');
+    requireVolumeChangeAllowed(this.engine, vm, 'virtualmachineid');
     this.requireVolumeCapability(vm, 'virtualmachineid');
   }
 
@@ -180,8 +179,7 @@ export class VolumeService {
     if (volume.volume_type !== 'DATADISK') throw ApiError.param(`id: volume ${volume.name} is the ${volume.volume_type} disk of VM ${vm.display_name}; only data disks can be detached`);
     this.requireSettled(volume);
     this.requireVolumeVmState(vm, 'id', 'detached from');
-    requireNoSnapshots(this.engine, vm, 'id');
-    requireNoBackups(this.db, vm, 'id');
+    requireVolumeChangeAllowed(this.engine, vm, 'id');
     this.requireVolumeCapability(vm, 'id');
     return vm;
   }

@@ -6,6 +6,11 @@
  * size only with "allow shrinking": shrinkok), and delete a detached disk. Fields are checked
  * with the engine's published parameter rules (paramProblem) before the call; the engine's 431
  * stays the final word and is shown as it came.
+ *
+ * While the VM's volumes may not change (VM snapshots, R35; backups, R57), add, attach and detach
+ * are disabled with the engine's own reason: the VM response's `volumechangeblocked`, the text the
+ * volume commands refuse with (engine volumes/volume-change-rule.ts), read again whenever a volume,
+ * VM snapshot or backup job ends. The renderer has no copy of the rule.
  */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import type { Vm } from '../../api/model';
@@ -43,6 +48,8 @@ interface DiskOffering {
 
 const GB = 1024 ** 3;
 const VOLUME_COMMANDS = new Set(['createVolume', 'attachVolume', 'detachVolume', 'resizeVolume']);
+/** Jobs after which the VM's volume rule may have changed (VOLUME_COMMANDS' too). */
+const RULE_COMMANDS = new Set([...VOLUME_COMMANDS, 'createVMSnapshot', 'deleteVMSnapshot', 'revertToVMSnapshot', 'createBackup', 'deleteBackup', 'restoreVolumeFromBackupAndAttachToVM', 'removeVirtualMachineFromBackupOffering']);
 /** Transient volume states: no action on a volume in one of them. */
 const SETTLED = new Set(['Allocated', 'Ready']);
 
@@ -55,22 +62,25 @@ export function formatSize(bytes: number | undefined): string {
 
 /** The VM's volumes and the account's detached data disks in its zone, reloaded on demand and when a volume job ends. */
 function useVolumes(vm: Vm, enabled: boolean) {
-  const [state, setState] = useState<{ mine: Volume[]; spare: Volume[]; loaded: boolean; error?: string }>({ mine: [], spare: [], loaded: false });
+  const [state, setState] = useState<{ mine: Volume[]; spare: Volume[]; loaded: boolean; error?: string; blocked?: string }>({ mine: [], spare: [], loaded: false });
   const [generation, setGeneration] = useState(0);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  const finishedJobs = useFinishedJobsKey(VOLUME_COMMANDS);
+  const finishedJobs = useFinishedJobsKey(RULE_COMMANDS);
   useEffect(() => {
     if (!enabled) return;
     let live = true;
     Promise.all([
       kiln.invoke('listVolumes', { virtualmachineid: vm.id }),
       kiln.invoke('listVolumes', { zoneid: vm.zoneid, type: 'DATADISK', listall: true }),
+      // The engine's volume rule for this VM now (the VM in the store may predate a snapshot or backup).
+      kiln.invoke('listVirtualMachines', { id: vm.id, details: 'min,volume', listall: true }),
     ]).then(
-      ([own, zone]) => {
+      ([own, zone, self]) => {
         if (!live) return;
         // A volume joins only a VM of its own account: only those are offered.
         const spare = listOf<Volume>(zone, 'volume').filter((v) => !v.virtualmachineid && (!vm.account || v.account === vm.account));
-        setState({ mine: listOf<Volume>(own, 'volume'), spare, loaded: true });
+        const blocked = listOf<{ volumechangeblocked?: string }>(self, 'virtualmachine')[0]?.volumechangeblocked;
+        setState({ mine: listOf<Volume>(own, 'volume'), spare, loaded: true, blocked });
       },
       (e: unknown) => live && setState((s) => ({ ...s, loaded: true, error: errorText(e) })),
     );
@@ -83,7 +93,7 @@ function useVolumes(vm: Vm, enabled: boolean) {
 
 export function VmVolumes({ vm }: { vm: Vm }) {
   const apis = useApiCatalog((s) => s.apis);
-  const { mine, spare, loaded, error, reload } = useVolumes(vm, hasApi(apis, 'listVolumes'));
+  const { mine, spare, loaded, error, reload, blocked } = useVolumes(vm, hasApi(apis, 'listVolumes'));
   const job = useSnapshotJob(reload);
   const [resizing, setResizing] = useState<Volume>();
   const gates = {
@@ -97,9 +107,18 @@ export function VmVolumes({ vm }: { vm: Vm }) {
   const showStorage = mine.some((v) => v.storage || v.path);
   const vmName = vm.displayname || vm.name;
   const busy = job.running !== undefined;
-  /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled. */
-  const action = (verb: string, v: Volume, run: () => void, danger = false) => (
-    <button type="button" className={danger ? 'danger' : undefined} disabled={busy || !SETTLED.has(v.state)} aria-label={`${verb} ${v.name}`} onClick={run}>
+  const blockedId = useId();
+  /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled; CHANGES: off while the VM's volumes may not change, saying why. */
+  const action = (verb: string, v: Volume, run: () => void, danger = false, changes = false) => (
+    <button
+      type="button"
+      className={danger ? 'danger' : undefined}
+      disabled={busy || !SETTLED.has(v.state) || (changes && !!blocked)}
+      title={changes && blocked ? blocked : undefined}
+      aria-describedby={changes && blocked ? blockedId : undefined}
+      aria-label={`${verb} ${v.name}`}
+      onClick={run}
+    >
       {verb}
     </button>
   );
@@ -109,7 +128,12 @@ export function VmVolumes({ vm }: { vm: Vm }) {
       <h2 id="vm-volumes-title" className="visually-hidden">
         Volumes
       </h2>
-      {gates.create && <AddDiskForm vm={vm} job={job} />}
+      {blocked && (gates.create || gates.attach || gates.detach) && (
+        <p id={blockedId} className="note volume-rule" role="note">
+          Disks cannot be added, attached or detached now: {blocked}.
+        </p>
+      )}
+      {gates.create && <AddDiskForm vm={vm} job={job} blocked={blocked} />}
       {!gates.attach && hasApi(apis, 'attachVolume') && attachStates && (
         <p className="note" role="note">
           Disks can be attached and detached while the VM is {attachStates.join(', ')} (it is {vm.state}).
@@ -164,7 +188,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
                   )}
                   <td className="volume-actions nowrap">
                     {gates.resize && action('Resize', v, () => setResizing(v))}
-                    {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job))}
+                    {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
                   </td>
                 </tr>
               ))}
@@ -195,7 +219,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
                     <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
                   </td>
                   <td className="volume-actions nowrap">
-                    {gates.attach && action('Attach', v, () => void attach(v, vm, job))}
+                    {gates.attach && action('Attach', v, () => void attach(v, vm, job), false, true)}
                     {gates.resize && action('Resize', v, () => setResizing(v))}
                     {gates.remove && action('Delete', v, () => void remove(v, job, reload), true)}
                   </td>
@@ -211,7 +235,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
 }
 
 /** "Add a disk": a disk offering (a size for a custom one) and an optional name; createVolume attaches it to the VM. */
-function AddDiskForm({ vm, job }: { vm: Vm; job: SnapshotJob }) {
+function AddDiskForm({ vm, job, blocked }: { vm: Vm; job: SnapshotJob; blocked?: string }) {
   const id = useId();
   const apis = useApiCatalog((s) => s.apis);
   const [offerings, setOfferings] = useState<DiskOffering[]>([]);
@@ -231,7 +255,7 @@ function AddDiskForm({ vm, job }: { vm: Vm; job: SnapshotJob }) {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!offering || sizeProblem || nameProblem) return;
+    if (!offering || sizeProblem || nameProblem || blocked) return;
     const label = name.trim();
     const ok = await job.run({
       command: 'createVolume',
@@ -274,7 +298,7 @@ function AddDiskForm({ vm, job }: { vm: Vm; job: SnapshotJob }) {
         Name
       </label>
       <input id={`${id}-name`} value={name} placeholder="(generated)" onChange={(e) => setName(e.target.value)} aria-invalid={nameProblem ? true : undefined} aria-describedby={`${id}-problem`} />
-      <button type="submit" className="primary" disabled={job.running !== undefined || !offering || !!sizeProblem || !!nameProblem}>
+      <button type="submit" className="primary" disabled={job.running !== undefined || !offering || !!sizeProblem || !!nameProblem || !!blocked} title={blocked}>
         {job.running ? 'Working…' : 'Add disk'}
       </button>
       {((sizeProblem && size !== '') || nameProblem) && (
