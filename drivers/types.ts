@@ -378,6 +378,8 @@ export interface DriverDefaults {
   diskBus: DiskBus;
   /** The NIC model a NIC gets when its NicSpec names none. */
   nicAdapter: string;
+  /** The registerTemplate formats (QCOW2, RAW, OVA, ISO, …) its hosts deploy from; absent: any. The engine refuses others at registration. */
+  templateFormats?: readonly string[];
 }
 
 // ------------------------------------------------------------------ facets

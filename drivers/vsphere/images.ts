@@ -45,10 +45,13 @@ export function flatDescriptor(flat: string, sizeBytes: number): string {
   ].join('\n');
 }
 
+/** The datastores HOST mounts and can reach now. */
+const mountedDatastores = (ep: VsphereEndpoint, host: MoRef) =>
+  ep.refsOf(ep.cache.get(host)?.props['datastore']).map((r) => ep.cache.get(r)).filter((d) => d !== undefined && d.props['summary.accessible'] !== false);
+
 /** The datastore the image goes on: one the host mounts with room for it, shared ones first (every host of the cluster clones from it). */
 function chooseDatastore(ep: VsphereEndpoint, host: MoRef, bytes: number): { ref: MoRef; name: string } {
-  const mounted = ep.refsOf(ep.cache.get(host)?.props['datastore']).map((r) => ep.cache.get(r)).filter((d) => d !== undefined && d.props['summary.accessible'] !== false);
-  const fits = mounted.filter((d) => (asNumber(d!.props['summary.freeSpace']) ?? 0) >= bytes);
+  const fits = mountedDatastores(ep, host).filter((d) => (asNumber(d!.props['summary.freeSpace']) ?? 0) >= bytes);
   const best = fits.find((d) => d!.props['summary.multipleHostAccess'] === true) ?? fits[0];
   if (!best) throw new DriverError(`host ${host.value} mounts no datastore with ${Math.ceil(bytes / 2 ** 20)} MiB free for the template`, 'insufficient-capacity');
   return { ref: best.ref, name: asString(best.props['name']) ?? best.ref.value };
@@ -83,15 +86,50 @@ function fileQuery(ep: VsphereEndpoint, host: MoRef, ds: { name: string }): stri
   return `dcPath=${encodeURIComponent(dc)}&dsName=${encodeURIComponent(ds.name)}`;
 }
 
-/** An ISO (a downloaded one, or a VM's config drive) goes onto a datastore of HOST as kiln-images/NAME. */
+/**
+ * The sidecar of a staged ISO, `NAME.sha256`: "SHA256 SIZE" of the complete copy beside it. It is
+ * emptied before an upload and written after it, so a copy a dead process left half-written never
+ * passes for complete, and one a previous process finished is found after a restart.
+ */
+const sidecarOf = (name: string) => `${IMAGE_FOLDER}/${name}.sha256`;
+const sidecarText = (image: StoredImage) => `${image.sha256} ${image.sizeBytes}\n`;
+
+/** The datastore path of a complete copy of IMAGE already on a datastore HOST mounts (its sidecar says so and the size matches), if any. */
+async function stagedCopy(ep: VsphereEndpoint, host: MoRef, image: StoredImage): Promise<string | undefined> {
+  for (const ds of mountedDatastores(ep, host)) {
+    const name = asString(ds!.props['name']) ?? ds!.ref.value;
+    const query = fileQuery(ep, host, { name });
+    const mark = await ep.client.transport.read(`/folder/${sidecarOf(image.name)}?${query}`, 'GET', 200);
+    if (mark.status !== 200 || mark.body !== sidecarText(image)) continue;
+    const file = await ep.client.transport.read(`/folder/${IMAGE_FOLDER}/${image.name}?${query}`, 'HEAD');
+    if (file.status === 200 && file.size === image.sizeBytes) return `[${name}] ${IMAGE_FOLDER}/${image.name}`;
+  }
+  return undefined;
+}
+
+/**
+ * An ISO (a downloaded one, or a VM's config drive) goes onto a datastore of HOST as
+ * kiln-images/NAME, unless a complete copy of the same content is there already (this process
+ * staged it, or an earlier one did: the sidecar), which is kept.
+ */
 async function stageIso(ep: VsphereEndpoint, host: MoRef, image: StoredImage, opts: OperationOptions): Promise<void> {
   baseName(image);
   const known = stagedIsos.get(ep) ?? new Map<string, { path: string; sha256: string }>();
   stagedIsos.set(ep, known);
   if (known.get(image.name)?.sha256 === image.sha256) return;
+  const kept = await mapped(`looking for ${image.name} on the datastores`, () => stagedCopy(ep, host, image));
+  if (kept) {
+    known.set(image.name, { path: kept, sha256: image.sha256 });
+    return;
+  }
   const ds = chooseDatastore(ep, host, image.sizeBytes);
-  await mapped(`uploading ${image.name} to datastore ${ds.name}`, () =>
-    ep.client.transport.upload(`/folder/${IMAGE_FOLDER}/${image.name}?${fileQuery(ep, host, ds)}`, image.open(), image.sizeBytes, opts.signal));
+  const query = fileQuery(ep, host, ds);
+  const sidecar = (text: string) => ep.client.transport.upload(`/folder/${sidecarOf(image.name)}?${query}`, Readable.from([Buffer.from(text)]), Buffer.byteLength(text), opts.signal);
+  await mapped(`uploading ${image.name} to datastore ${ds.name}`, async () => {
+    await sidecar('');
+    await ep.client.transport.upload(`/folder/${IMAGE_FOLDER}/${image.name}?${query}`, image.open(), image.sizeBytes, opts.signal);
+    await sidecar(sidecarText(image));
+  });
   known.set(image.name, { path: `[${ds.name}] ${IMAGE_FOLDER}/${image.name}`, sha256: image.sha256 });
 }
 

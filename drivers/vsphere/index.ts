@@ -22,7 +22,7 @@ import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, norm
 import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
-import { deployVm, destroyVm, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm } from './vm-lifecycle.js';
+import { applyControllers, deployVm, destroyVm, kilnMark, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm, vmsNamed } from './vm-lifecycle.js';
 import { stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
@@ -50,7 +50,8 @@ export const VSPHERE_CAPABILITIES: DriverCapabilities = {
   maxGuestsLimit: 1024,
 };
 
-export const VSPHERE_DEFAULTS: DriverDefaults = { diskFormat: 'vmdk', diskBus: 'scsi', nicAdapter: 'Vmxnet3' };
+// Templates: a RAW disk becomes a flat VMDK (images.ts), an OVA is imported as its OVF says; no QCOW2 reader.
+export const VSPHERE_DEFAULTS: DriverDefaults = { diskFormat: 'vmdk', diskBus: 'scsi', nicAdapter: 'Vmxnet3', templateFormats: ['RAW', 'OVA', 'ISO'] };
 
 const DEFAULT_STOP_TIMEOUT_MS = 180_000;
 
@@ -252,6 +253,8 @@ class VsphereEndpointView implements Endpoint {
     this.ep.assertReachable(`reattaching task ${value}`);
     try {
       const result = await reattachTask(this.ep.client, value).wait({ signal: options.signal, onProgress: options.onProgress ? (p) => options.onProgress!(p) : undefined });
+      const unfinished = await this.unfinishedDeploy(value, asMoRef(result));
+      if (unfinished) return { state: 'error', error: unfinished };
       // Read-your-writes, as after Kiln's own tasks: the VM the task acted on is read into the
       // cache now, so the engine settles on where and how it is (the stream may still be behind).
       const entity = asMoRef((await this.ep.read(new MoRef('Task', value), ['info.entity']))['info.entity']);
@@ -262,6 +265,22 @@ class VsphereEndpointView implements Endpoint {
       if (isVimFault(e)) return { state: 'error', error: e.message };
       throw toDriverError(e, `reattaching task ${value}`);
     }
+  }
+
+  /**
+   * A reattached CloneVM_Task / CreateVM_Task that made a VM with Kiln's uuid mark belonged to a
+   * deploy the dead process never finished (the VM is not sized, its NIC and CD-ROMs not set, its
+   * ref not stored): the VM is destroyed, so nothing stays orphaned in vCenter, and the reason is
+   * returned for the job. The VM's next start deploys it again.
+   */
+  private async unfinishedDeploy(task: string, made: MoRef | undefined): Promise<string | undefined> {
+    const id = asString((await this.ep.read(new MoRef('Task', task), ['info.descriptionId']))['info.descriptionId']) ?? '';
+    // vCenter: VirtualMachine.clone, Folder.createVm; vcsim: VirtualMachine.cloneVm, Folder.createVm.
+    if (made?.type !== 'VirtualMachine' || !/^(VirtualMachine\.clone|Folder\.createVm)/.test(id)) return undefined;
+    if ((await kilnMark(this.ep, made).catch(() => undefined)) === undefined) return undefined;
+    await this.ep.cache.admit(made);
+    await destroyVm(this.ep, made);
+    return `the deploy was interrupted by Kiln's restart after ${id} made ${made.value}, which was destroyed in vCenter; start the VM to deploy it again`;
   }
 
   close(): Promise<void> {
@@ -335,6 +354,21 @@ class VsphereHostSession implements HostSession {
     return r;
   }
 
+  /**
+   * The VM a ref names, or Kiln's internal name (R3) where the engine has no ref: a deploy a dead
+   * process interrupted before its result was stored left a VM Kiln knows only by that name. It is
+   * found by its vCenter name and Kiln's uuid mark (kiln.uuid, given from the CloneVM_Task on), so
+   * powerState sees it and destroy and expunge remove it; a namesake without the mark is not Kiln's.
+   */
+  private async resolve(ref: Ref): Promise<MoRef | undefined> {
+    const r = vmRef(ref);
+    if (this.ep.cache.get(r)) return r;
+    if (/^vm-\d+$/.test(ref)) return undefined;
+    const found = (await vmsNamed(this.ep, placementOf(this.ep, this.hostRef).folder, toVcenterName(ref))).find((v) => v.mark !== undefined);
+    if (found && !this.ep.cache.get(found.ref)) await this.ep.cache.admit(found.ref);
+    return found?.ref;
+  }
+
   private op<T>(vm: MoRef, fn: () => Promise<T>): Promise<T> {
     return this.view.initiated.run(vm, fn);
   }
@@ -370,7 +404,8 @@ class VsphereHostSession implements HostSession {
   /** As every host session reports it: a VM on another host of the vCenter is Missing here (as listInstances has it). */
   async powerState(vm: Ref): Promise<PowerState | 'Missing'> {
     this.ep.assertReachable(`reading the power state of ${vm}`);
-    const o = this.ep.cache.get(vmRef(vm));
+    const found = await mapped(`looking for ${vm}`, () => this.resolve(vm));
+    const o = found && this.ep.cache.get(found);
     return o && asMoRef(o.props['runtime.host'])?.equals(this.hostRef) ? powerOf(o.props['runtime.powerState']) : 'Missing';
   }
 
@@ -443,6 +478,8 @@ class VsphereHostSession implements HostSession {
       await this.layCdroms(made, spec);
       const has = asArray((await this.ep.read(made, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk').length;
       for (const d of spec.disks.filter((x) => x.device === 'disk').slice(Math.max(1, has))) await this.volumes.attach(made.value, { name: d.name, sizeBytes: d.sizeBytes, pool: d.pool }, { live: false, create: true });
+      // R30: the deploy's dataDiskController for the disks just made too (attach puts them on the VM's first SCSI controller).
+      await this.op(made, () => applyControllers(this.ep, made, { dataDiskController: details.dataDiskController }, { signal: options.signal, onTask: options.onTask }));
     } catch (e) {
       await this.op(made, () => destroyVm(this.ep, made)).catch(() => undefined);
       throw e;
@@ -500,7 +537,8 @@ class VsphereHostSession implements HostSession {
   }
 
   async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
-    const r = this.vm(vm);
+    this.ep.assertReachable(`destroying ${vm}`);
+    const r = (await mapped(`looking for ${vm}`, () => this.resolve(vm))) ?? this.vm(vm);
     // Destroy_Task deletes the VM's disks with it; vSphere has no "undefine but keep the disks" short of detaching them first.
     return this.withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
   }

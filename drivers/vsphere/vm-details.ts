@@ -4,7 +4,7 @@
  * a blank VM gets the ones asked for. The same tables serve both directions.
  */
 import { DriverError } from '../types.js';
-import { asArray, asNumber, asObject, typed, type Typed, type VimValue } from './soap/index.js';
+import { asArray, asNumber, asObject, asString, typed, type SoapObject, type Typed, type VimValue } from './soap/index.js';
 
 export interface VmwareDetails {
   rootDiskController?: string;
@@ -76,4 +76,95 @@ export function detailsOfDevices(devices: VimValue | undefined): VmwareDetails {
   const adapter = byValue(NICS, nic?.$type);
   if (adapter) out.nicAdapter = adapter;
   return out;
+}
+
+type Device = ReturnType<typeof asObject>;
+
+/**
+ * An edited device's deviceInfo as the server has it. vCenter keeps it when left out; vcsim
+ * 0.24.2 dereferences it on every edit (a nil one ends the connection), so edits carry it.
+ */
+export function deviceInfoOf(device: Device): SoapObject {
+  const info = asObject(device['deviceInfo']);
+  return { label: asString(info['label']) ?? '', summary: asString(info['summary']) ?? '' };
+}
+
+/** Controllers of one family share its bus numbers (a VM has SCSI buses 0-3, SATA 0-3, NVMe 0-3) and give its disks these units. */
+const FAMILIES: { types: RegExp; units: number[] }[] = [
+  // Unit 7 of a SCSI controller is the controller itself.
+  { types: /^(VirtualLsiLogicController|VirtualLsiLogicSASController|ParaVirtualSCSIController|VirtualBusLogicController)$/, units: [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15] },
+  { types: /^VirtualAHCIController$/, units: Array.from({ length: 30 }, (_, i) => i) },
+  { types: /^VirtualNVMEController$/, units: Array.from({ length: 15 }, (_, i) => i) },
+  { types: /^VirtualIDEController$/, units: [0, 1] },
+];
+const familyOf = (type: string) => FAMILIES.find((f) => f.types.test(type))!;
+
+/**
+ * A deploy's own rootDiskController / dataDiskController (R30: given at deploy, they win over the
+ * template's, which the clone inherits) as device changes on the clone: the disks that sit on
+ * another controller type move to one of the wanted type (an existing one with a free unit, else
+ * a new one on the family's next free bus; IDE only onto the VM's two IDE controllers), and a
+ * controller the moves leave empty goes. `devices` comes back as the VM will have them, for
+ * the CD-ROM changes that follow (they take free IDE units too). 'osdefault' keeps the template's.
+ */
+export function controllerChanges(devices: Device[], wanted: Pick<VmwareDetails, 'rootDiskController' | 'dataDiskController'>): { changes: SoapObject[]; devices: Device[] } {
+  const changes: SoapObject[] = [];
+  let after = [...devices];
+  const disks = devices.filter((d) => d.$type === 'VirtualDisk').sort((a, b) => (asNumber(a['key']) ?? 0) - (asNumber(b['key']) ?? 0));
+  const groups = [
+    { disks: disks.slice(0, 1), name: wanted.rootDiskController, param: 'rootDiskController' },
+    { disks: disks.slice(1), name: wanted.dataDiskController, param: 'dataDiskController' },
+  ];
+  const controllerTypeOf = (d: Device) => after.find((c) => asNumber(c['key']) === asNumber(d['controllerKey']))?.$type;
+  let nextKey = -101;
+  const vacated = new Set<number | undefined>();
+  for (const g of groups) {
+    if (g.name === undefined || g.name === 'osdefault') continue;
+    const type = CONTROLLERS[g.name];
+    if (!type) throw new DriverError(`${g.param}: ${JSON.stringify(g.name)} is not one of ${DETAIL_OPTIONS.rootDiskController.join(', ')}`, 'invalid');
+    const family = familyOf(type);
+    for (const disk of g.disks.filter((d) => controllerTypeOf(d) !== type)) {
+      const used = (key: number) => new Set(after.filter((d) => asNumber(d['controllerKey']) === key).map((d) => asNumber(d['unitNumber'])));
+      let slot: { controllerKey: number; unitNumber: number } | undefined;
+      for (const c of after.filter((x) => x.$type === type)) {
+        const key = asNumber(c['key'])!;
+        const unit = family.units.find((u) => !used(key).has(u));
+        if (unit !== undefined) {
+          slot = { controllerKey: key, unitNumber: unit };
+          break;
+        }
+      }
+      if (!slot) {
+        const buses = new Set(after.filter((c) => family.types.test(c.$type ?? '')).map((c) => asNumber(c['busNumber'])));
+        const bus = [0, 1, 2, 3].find((b) => !buses.has(b));
+        if (type === 'VirtualIDEController' || bus === undefined) throw new DriverError(`${g.param}: the VM has no free ${g.name} unit or bus for its disk`, 'unsupported');
+        const key = nextKey--;
+        changes.push({ operation: 'add', device: controllerDevice(g.name, key, bus) });
+        after.push({ $type: type, key, busNumber: bus } as unknown as Device);
+        slot = { controllerKey: key, unitNumber: family.units[0]! };
+      }
+      const backing = asObject(disk['backing']);
+      changes.push({
+        operation: 'edit',
+        device: typed('VirtualDisk', {
+          key: asNumber(disk['key']),
+          deviceInfo: deviceInfoOf(disk),
+          backing: typed(backing.$type ?? 'VirtualDiskFlatVer2BackingInfo', { fileName: asString(backing['fileName']), diskMode: asString(backing['diskMode']) ?? 'persistent' }),
+          ...slot,
+          capacityInKB: asNumber(disk['capacityInKB']),
+        }),
+      });
+      vacated.add(asNumber(disk['controllerKey']));
+      after = after.map((d) => (d === disk ? ({ ...d, ...slot } as Device) : d));
+    }
+  }
+  // A disk controller the moves left empty goes (never IDE: it holds the CD-ROMs).
+  for (const c of devices.filter((d) => d.$type !== 'VirtualIDEController' && vacated.has(asNumber(d['key'])))) {
+    const key = asNumber(c['key']);
+    if (!after.some((d) => asNumber(d['controllerKey']) === key)) {
+      changes.push({ operation: 'remove', device: typed(c.$type!, { key, deviceInfo: deviceInfoOf(c), busNumber: asNumber(c['busNumber']) }) });
+      after = after.filter((d) => d !== c);
+    }
+  }
+  return { changes, devices: after };
 }

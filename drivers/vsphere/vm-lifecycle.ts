@@ -10,7 +10,10 @@ import type { VsphereEndpoint } from './endpoint.js';
 import { mapped, toDriverError } from './errors.js';
 import { MAX_VCENTER_NAME, toVcenterName } from './names.js';
 import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, typed, vm as vim, type SoapObject, type TaskHandle, type Typed, type VimValue } from './soap/index.js';
-import { NIC_TYPES, controllerDevice, detailsOfDevices, nicDevice, type VmwareDetails } from './vm-details.js';
+import { NIC_TYPES, controllerChanges, controllerDevice, detailsOfDevices, deviceInfoOf, nicDevice, type VmwareDetails } from './vm-details.js';
+
+/** Device edits carry the device's own deviceInfo (vm-details.ts says why); index.ts and the volume facet import it from here. */
+export { deviceInfoOf };
 
 export interface TaskOptions {
   signal?: AbortSignal;
@@ -144,6 +147,14 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
   }
 }
 
+/** The VM's disks onto the controller types asked for (controllerChanges), in one ReconfigVM_Task when any must move. */
+export async function applyControllers(ep: VsphereEndpoint, vm: MoRef, wanted: Pick<VmwareDetails, 'rootDiskController' | 'dataDiskController'>, opts: TaskOptions = {}): Promise<void> {
+  const devices = asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+  const { changes } = controllerChanges(devices, wanted);
+  if (changes.length === 0) return;
+  await mapped(`setting the disk controllers of ${vmLabel(ep, vm)}`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: changes }), opts));
+}
+
 /** The VM's network by name, or a DriverError saying that a Kiln network on vSphere is the port group of its name. */
 function networkBacking(ep: VsphereEndpoint, name: string): Typed {
   const net = ep.networkNamed(name);
@@ -151,12 +162,18 @@ function networkBacking(ep: VsphereEndpoint, name: string): Typed {
   return typed('VirtualEthernetCardNetworkBackingInfo', { deviceName: name, network: net.ref });
 }
 
-/** A clone's device changes: its NIC on the VM's network, and the VM's ISO (or config drive) in a CD-ROM. */
+/**
+ * A clone's device changes: the deploy's own disk controllers where they differ from the
+ * template's (R30: given at deploy, they win), its NIC on the VM's network, and the VM's ISO (or
+ * config drive) in a CD-ROM.
+ */
 async function cloneChanges(ep: VsphereEndpoint, vm: MoRef, a: DeployArgs): Promise<SoapObject[]> {
   const isos = cdromsOf(a);
-  if (a.network === undefined && isos.length === 0) return [];
-  const devices = asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
-  return [...(a.network !== undefined ? nicChanges(ep, devices, a) : []), ...cdromChanges(devices, isos)];
+  const wanted = { rootDiskController: a.details?.rootDiskController, dataDiskController: a.details?.dataDiskController };
+  if (a.network === undefined && isos.length === 0 && wanted.rootDiskController === undefined && wanted.dataDiskController === undefined) return [];
+  const read = asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+  const controllers = controllerChanges(read, wanted);
+  return [...controllers.changes, ...(a.network !== undefined ? nicChanges(ep, controllers.devices, a) : []), ...cdromChanges(controllers.devices, isos)];
 }
 
 /** The VM's CD-ROM images in drive order: its ISO, then its config drive. */
@@ -196,32 +213,36 @@ function nicChanges(ep: VsphereEndpoint, devices: ReturnType<typeof asObject>[],
   return [{ operation: 'edit', device: typed(nic.$type!, { key: asNumber(nic['key']), deviceInfo: deviceInfoOf(nic), backing, addressType: asString(nic['addressType']), macAddress: asString(nic['macAddress']) }) }];
 }
 
-/**
- * An edited device's deviceInfo as the server has it. vCenter keeps it when left out; vcsim
- * 0.24.2 dereferences it on every edit (a nil one ends the connection), so edits carry it.
- */
-export function deviceInfoOf(device: ReturnType<typeof asObject>): SoapObject {
-  const info = asObject(device['deviceInfo']);
-  return { label: asString(info['label']) ?? '', summary: asString(info['summary']) ?? '' };
+/** Kiln's uuid of the VM (the kiln.uuid mark a deploy gives it from its first task on), read from the server; none on a template or a VM Kiln did not make. */
+export async function kilnMark(ep: VsphereEndpoint, vm: MoRef): Promise<string | undefined> {
+  const p = await ep.read(vm, ['config.template', 'config.extraConfig']);
+  if (p['config.template'] === true) return undefined;
+  return asString(asArray(p['config.extraConfig']).map(asObject).find((kv) => asString(kv['key']) === KILN_UUID_KEY)?.['value']);
 }
 
 /**
- * How many VMs named VCNAME a deploy would sit beside: those the cache knows and the one the
- * server finds in the VM folder (SearchIndex.FindChild; a VM made outside Kiln may not have come
- * down the stream yet). One carrying this VM's uuid is what a deploy a dead process interrupted
- * left (kill -9 between CloneVM_Task and Kiln storing the ref): it is destroyed, so no orphan stays
- * in vCenter. A namesake without it (another Kiln's, or anyone's) is counted and left alone.
+ * The VMs named VCNAME: those the cache knows and the one the server finds in the VM folder
+ * (SearchIndex.FindChild; one made a moment ago may not have come down the stream yet), each with
+ * its kiln.uuid mark.
  */
-async function namesakes(ep: VsphereEndpoint, folder: MoRef, vcName: string, uuid: string | undefined): Promise<number> {
+export async function vmsNamed(ep: VsphereEndpoint, folder: MoRef, vcName: string): Promise<{ ref: MoRef; mark: string | undefined }[]> {
   const refs = ep.cache.vmsNamed(vcName).map((o) => o.ref);
   const index = asMoRef(ep.client.serviceContent.raw['searchIndex']);
   const inFolder = index ? asMoRef(await ep.client.call('FindChild', index, { entity: folder, name: vcName })) : undefined;
   if (inFolder?.type === 'VirtualMachine' && !refs.some((r) => r.equals(inFolder))) refs.push(inFolder);
+  return Promise.all(refs.map(async (ref) => ({ ref, mark: await kilnMark(ep, ref) })));
+}
+
+/**
+ * How many VMs named VCNAME a deploy would sit beside. One carrying this VM's uuid is what a
+ * deploy a dead process interrupted left (kill -9 between CloneVM_Task and Kiln storing the ref):
+ * it is destroyed, so no orphan stays in vCenter. A namesake without it (another Kiln's, or
+ * anyone's) is counted and left alone.
+ */
+async function namesakes(ep: VsphereEndpoint, folder: MoRef, vcName: string, uuid: string | undefined): Promise<number> {
   let left = 0;
-  for (const ref of refs) {
-    const p = await ep.read(ref, ['config.template', 'config.extraConfig']);
-    const mark = asString(asArray(p['config.extraConfig']).map(asObject).find((kv) => asString(kv['key']) === KILN_UUID_KEY)?.['value']);
-    if (uuid === undefined || p['config.template'] === true || mark !== uuid) {
+  for (const { ref, mark } of await vmsNamed(ep, folder, vcName)) {
+    if (uuid === undefined || mark !== uuid) {
       left++;
       continue;
     }

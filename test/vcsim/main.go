@@ -71,6 +71,7 @@ func main() {
 	pageSize := flag.Int("page-size", 100, "most objects in one RetrievePropertiesEx page (vCenter pages large results)")
 	tickets := flag.Bool("tickets", true, "answer AcquireTicket / AcquireMksTicket (false: MethodNotFound, a server without console tickets)")
 	idle := flag.Duration("session-idle", 0, "expire sessions idle this long (0: never)")
+	methodDelay := flag.String("method-delay", "", "METHOD=MS,… : the simulator answers these vim25 methods that much later (CloneVM_Task=3000: a kill of the client while the clone is asked for)")
 	flag.Parse()
 
 	if *password == "" {
@@ -98,6 +99,17 @@ func main() {
 	model.Machine = sz.VMs
 	model.Datastore = sz.Datastores
 	model.Portgroup = 1 // the DVS itself, with one VLAN-0 portgroup the generated VMs use
+	if *methodDelay != "" {
+		model.DelayConfig.MethodDelay = map[string]int{}
+		for _, pair := range strings.Split(*methodDelay, ",") {
+			name, ms, ok := strings.Cut(pair, "=")
+			n, err := strconv.Atoi(ms)
+			if !ok || err != nil {
+				log.Fatalf("-method-delay: %q is not METHOD=MS", pair)
+			}
+			model.DelayConfig.MethodDelay[name] = n
+		}
+	}
 	if err := model.Create(); err != nil {
 		log.Fatalf("model: %v", err)
 	}
@@ -105,6 +117,7 @@ func main() {
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = tlsConfig(cert)
 	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize, tickets: *tickets, sslThumbprint: colonHex(sha1Of(cert.Certificate[0]))})
+	countUploads(model.Service)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	client, err := govmomi.NewClient(ctx, server.URL, true) // our own server, just started

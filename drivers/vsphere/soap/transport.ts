@@ -116,6 +116,35 @@ export class SoapTransport {
     });
   }
 
+  /**
+   * GET (or HEAD) of a file on the server's file service, over the pinned agent with the session
+   * cookie: its status, size (Content-Length) and, for a GET, at most MAXBYTES of its body (a small
+   * sidecar; anything longer is cut off, never buffered whole).
+   */
+  read(pathAndQuery: string, method: 'GET' | 'HEAD', maxBytes = 4096): Promise<{ status: number; size: number | undefined; body: string }> {
+    const url = new URL(pathAndQuery, this.url);
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = {};
+      if (this.sessionCookie) headers['Cookie'] = `${SESSION_COOKIE}=${this.sessionCookie}`;
+      const req = https.request(url, { method, agent: this.agent, headers, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let got = 0;
+        res.on('data', (c: Buffer) => {
+          if (got < maxBytes) chunks.push(c.subarray(0, maxBytes - got));
+          got += c.length;
+        });
+        res.on('end', () => {
+          const length = Number(res.headers['content-length']);
+          resolve({ status: res.statusCode ?? 0, size: Number.isFinite(length) ? length : undefined, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new SoapProtocolError(`${this.url.host}: no answer to ${method} ${url.pathname} within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(this.wrap(e)));
+      req.end();
+    });
+  }
+
   /** Network failures become one typed error naming the endpoint; others pass unchanged. */
   private wrap(e: unknown): unknown {
     return isConnectionError(e) ? new SoapConnectionError(this.url.host, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET', (e as Error).message) : e;

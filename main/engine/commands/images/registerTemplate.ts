@@ -43,6 +43,9 @@ export default defineCommand({
  * row, the download into the zone's image store, the event. An ISO is registered as format ISO.
  */
 export function registerImage({ engine, caller }: CommandContext, args: Args, format: string, hypervisor: string): ApiObject {
+  // The hypervisor's driver says which formats its hosts deploy from (DriverDefaults.templateFormats).
+  const formats = engine.hosts.knownDriver(hypervisor)?.defaults.templateFormats;
+  if (formats && !formats.includes(format)) throw ApiError.param(`format: ${hypervisor} hosts do not deploy ${format} templates; register one as ${formats.filter((f) => f !== 'ISO').join(' or ')}`);
   const os = byUuid<{ id: number }>(engine.db, 'guestOs', args.uuid('ostypeid')!, 'ostypeid');
   const zone = args.uuid('zoneid') ? byUuid<{ id: number }>(engine.db, 'zone', args.uuid('zoneid')!, 'zoneid') : undefined;
   const source = parseImageUrl(args.str('url')!, 'url', caller, engine.settings);
