@@ -74,6 +74,9 @@ export interface VmsUpdate {
 /** What the 'hosts' subscription delivers (main/engine/hosts/host-feed.ts): host records as listHosts answers them, and the ids of hosts gone. */
 export type HostsUpdate = VmsUpdate;
 
+/** What the 'events' subscription delivers (main/engine/live/event-feed.ts): new event records as listEvents answers them, newest first; `removed` is always empty. */
+export type EventsUpdate = VmsUpdate;
+
 /** What the 'jobs' subscription delivers, over IPC and the live WebSocket alike (engine.jobs.updates). */
 export interface JobUpdate {
   jobid: string;

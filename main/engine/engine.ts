@@ -20,6 +20,7 @@ import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
 import { LiveHub } from './live-hub.js';
 import { VmFeed } from './vm/vm-feed.js';
 import { HostFeed } from './hosts/host-feed.js';
+import { EventFeed } from './live/event-feed.js';
 import { Planner } from './placement/planner.js';
 import { VmService } from './vm/vm-service.js';
 import { ALL_COMMANDS } from './commands/index.js';
@@ -86,6 +87,8 @@ export class Engine {
   readonly vmFeed: VmFeed;
   /** The 'hosts' live channel's batches of changed host records (hosts/host-feed.ts). */
   readonly hostFeed: HostFeed;
+  /** The 'events' live channel's batches of new event records (live/event-feed.ts). */
+  readonly eventFeed: EventFeed;
   readonly consoleTokens = new ConsoleTokens();
   /** The metadata HTTP service cloud-init's CloudStack datasource reads (R62); listening only when configured. */
   readonly metadata = new MetadataService(this);
@@ -115,9 +118,10 @@ export class Engine {
     this.registry.register(...ALL_COMMANDS);
     this.vmFeed = new VmFeed(this);
     this.hostFeed = new HostFeed(this);
+    this.eventFeed = new EventFeed(this.events);
     this.live = new LiveHub({
       jobs: { emitter: this.jobs.updates, event: 'job' },
-      events: { emitter: this.events.emitter, event: 'event' },
+      events: { emitter: this.eventFeed.emitter, event: 'events' },
       vms: { emitter: this.vmFeed.emitter, event: 'vms' },
       hosts: { emitter: this.hostFeed.emitter, event: 'hosts' },
     });
@@ -159,6 +163,7 @@ export class Engine {
     await this.hosts.closeAll();
     this.vmFeed.close();
     this.hostFeed.close();
+    this.eventFeed.close();
     this.db.close();
   }
 }

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Db } from './db/database.js';
 import { now } from './db/database.js';
 import { csDate } from './format.js';
-import { ALL_ROWS, queryPage, type ListPage, type PageWindow } from './registry/list-page.js';
+import { ALL_ROWS, PAGE_IDS, queryPage, type ListPage, type PageWindow } from './registry/list-page.js';
 
 export interface EventInput {
   type: string;
@@ -73,7 +73,7 @@ export class EventLog {
   }
 
   /** One page of the events FILTER matches, newest first (list-page.ts: the count and the page, two statements). */
-  list(filter: { accountId?: number; type?: string; level?: string; startDate?: string; endDate?: string; resourceUuid?: string; keyword?: string }, window: PageWindow = ALL_ROWS): ListPage {
+  list(filter: { accountId?: number; type?: string; level?: string; startDate?: string; endDate?: string; resourceUuid?: string; keyword?: string; uuids?: string[] }, window: PageWindow = ALL_ROWS): ListPage {
     const where: string[] = [];
     const values: unknown[] = [];
     const add = (clause: string, value: unknown) => {
@@ -86,6 +86,8 @@ export class EventLog {
     if (filter.startDate) add('e.created>=?', new Date(filter.startDate).toISOString());
     if (filter.endDate) add('e.created<=?', new Date(filter.endDate).toISOString());
     if (filter.resourceUuid) add('e.resource_uuid=?', filter.resourceUuid);
+    // The events of one live batch (live/event-feed.ts), in the records listEvents answers.
+    if (filter.uuids) add(`e.uuid ${PAGE_IDS}`, JSON.stringify(filter.uuids));
     if (filter.keyword) {
       add(`(e.description LIKE ? ESCAPE '\\' OR e.type LIKE ? ESCAPE '\\')`, likePattern(filter.keyword));
       values.push(likePattern(filter.keyword));

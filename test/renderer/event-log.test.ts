@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
 /**
  * The event log's live subscription: one per mounted view, however often the filter changes
- * (each change used to subscribe again and never unsubscribe), new events reload with the filter
- * as it is then, and unmounting the view ends the subscription.
+ * (each change used to subscribe again and never unsubscribe), pushed event records that the
+ * filter as it is then matches are shown with no request, and unmounting the view ends the
+ * subscription.
  */
 import { invoke, live, subscribe, unsubscribe } from './dom-bridge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,12 +61,17 @@ describe('EventLog live subscription', () => {
     expect(unsubscribe).not.toHaveBeenCalled();
     expect(live.get('events')?.size).toBe(1);
 
-    // A new event reloads with the filter as it is now.
+    // New events arrive as records: the one the filter as it is now matches is shown at the top,
+    // the other is not, and neither costs a request.
     const calls = invoke.mock.calls.length;
-    await act(async () => [...live.get('events')!][0]!({ id: 'e2' }));
+    const pushed = (id: string, level: string, description: string) => ({ id, type: 'VM.STOP', level, state: 'Completed', description, created: '2026-12-01T08:01:00+0000', username: 'admin' });
+    await act(async () => [...live.get('events')!][0]!({ changed: [pushed('e3', 'INFO', 'stopped info-1'), pushed('e2', 'WARN', 'stopped warn-1')], removed: [] }));
     await wait(600);
-    expect(invoke.mock.calls.length).toBe(calls + 1);
-    expect(lastList()).toMatchObject({ level: 'WARN', type: 'VM.STOP' });
+    expect(invoke.mock.calls.length).toBe(calls);
+    const rows = [...container.querySelectorAll('tbody tr')].map((tr) => tr.textContent);
+    expect(rows[0]).toContain('stopped warn-1');
+    expect(rows).toHaveLength(2);
+    expect(container.textContent).not.toContain('stopped info-1');
 
     await act(async () => root.unmount());
     expect(unsubscribe).toHaveBeenCalledTimes(1);

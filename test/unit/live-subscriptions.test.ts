@@ -170,11 +170,12 @@ describe('the /kiln/live socket', () => {
     for (const ws of [ws1, ws2]) ws.send(JSON.stringify({ type: 'subscribe', channel: 'events' }));
     ws2.send(JSON.stringify({ type: 'subscribe', channel: 'vms' }));
     await until(() => t.engine.live.subscriberCount('events') === 2 && t.engine.live.subscriberCount('vms') === 1);
-    // The hub's listener, and the VM feed's while 'vms' is subscribed (edits are events on the VM, vm-feed.ts).
+    // The event feed's listener, and the VM feed's while 'vms' is subscribed (edits are events on the VM, vm-feed.ts).
     expect(t.engine.events.emitter.listenerCount('event')).toBe(2);
     t.engine.events.record({ type: 'TEST.PING', level: 'INFO', description: 'ping' });
     await until(() => got.length === 1);
-    expect(got[0]).toMatchObject({ type: 'message', channel: 'events', payload: { type: 'TEST.PING' } });
+    // The new event record itself (main/engine/live/event-feed.ts), as listEvents lists it.
+    expect(got[0]).toMatchObject({ type: 'message', channel: 'events', payload: { changed: [{ type: 'TEST.PING', level: 'INFO', description: 'ping' }], removed: [] } });
 
     ws1.send(JSON.stringify({ type: 'unsubscribe', channel: 'events' }));
     await until(() => t.engine.live.subscriberCount('events') === 1);

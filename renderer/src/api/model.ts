@@ -189,7 +189,7 @@ export interface Configuration {
 export type { JobUpdate } from '../../../preload/api';
 
 /** What the 'vms' subscription delivers: the bridge contract's type (changed VM records, removed ids). */
-export type { VmsUpdate } from '../../../preload/api';
+export type { VmsUpdate, EventsUpdate } from '../../../preload/api';
 
 /** Reads the list out of a list response: `{count, <name>: [...]}`, or `{}` when empty. */
 export function listOf<T>(response: Record<string, unknown>, name: string): T[] {

@@ -1,9 +1,42 @@
-/** The event log (listEvents), filterable by level, type and keyword; refreshed as events arrive. */
+/**
+ * The event log (listEvents), filterable by level, type and keyword. The page is loaded when the
+ * view opens and when the filter changes; after that the 'events' live channel brings the new
+ * event records themselves (main/engine/live/event-feed.ts), and the ones the filter matches are
+ * added at the top: a burst of events costs no request.
+ */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { kiln } from '../transport';
-import { errorText, listOf, type EventRecord } from '../api/model';
+import { errorText, listOf, type EventRecord, type EventsUpdate } from '../api/model';
 
 const LEVELS = ['INFO', 'WARN', 'ERROR'];
+/** The page the log loads and keeps: the newest events. */
+const PAGE_SIZE = 200;
+
+interface EventFilter {
+  resourceId?: string;
+  level: string;
+  type: string;
+  keyword: string;
+}
+
+/**
+ * Whether a pushed event belongs in the log as the engine would have filtered it (listEvents:
+ * level and type exactly, the keyword in the description or type, case-insensitive as SQLite's LIKE).
+ */
+export function matchesFilter(event: EventRecord, filter: EventFilter): boolean {
+  if (filter.resourceId && event.resourceid !== filter.resourceId) return false;
+  if (filter.level && event.level !== filter.level) return false;
+  if (filter.type.trim() && event.type !== filter.type.trim()) return false;
+  const keyword = filter.keyword.trim().toLowerCase();
+  return !keyword || event.description.toLowerCase().includes(keyword) || event.type.toLowerCase().includes(keyword);
+}
+
+/** EVENTS with the matching records of a live batch added at the top (newest first), once each, at most PAGE_SIZE. */
+export function withNewEvents(events: EventRecord[], update: EventsUpdate, filter: EventFilter): EventRecord[] {
+  const known = new Set(events.map((e) => e.id));
+  const added = (update.changed as unknown as EventRecord[]).filter((e) => !known.has(e.id) && matchesFilter(e, filter));
+  return added.length === 0 ? events : [...added, ...events].slice(0, PAGE_SIZE);
+}
 
 export function EventLog({ resourceId, compact }: { resourceId?: string; compact?: boolean }) {
   const [events, setEvents] = useState<EventRecord[]>([]);
@@ -14,15 +47,20 @@ export function EventLog({ resourceId, compact }: { resourceId?: string; compact
   const [loading, setLoading] = useState(false);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
 
+  // Records pushed while a load runs: its answer may have been read before they were written.
+  const pushedDuringLoad = useRef<EventRecord[] | undefined>(undefined);
   const load = useCallback(async () => {
     setLoading(true);
+    pushedDuringLoad.current = [];
     try {
-      const response = await kiln.invoke('listEvents', { resourceid: resourceId, level: level || undefined, type: type.trim() || undefined, keyword: keyword.trim() || undefined, page: 1, pagesize: 200 });
-      setEvents(listOf<EventRecord>(response, 'event'));
+      const response = await kiln.invoke('listEvents', { resourceid: resourceId, level: level || undefined, type: type.trim() || undefined, keyword: keyword.trim() || undefined, page: 1, pagesize: PAGE_SIZE });
+      const update = { changed: (pushedDuringLoad.current ?? []) as unknown as Record<string, unknown>[], removed: [] };
+      setEvents(withNewEvents(listOf<EventRecord>(response, 'event'), update, { resourceId, level, type, keyword }));
       setError(undefined);
     } catch (e) {
       setError(errorText(e));
     } finally {
+      pushedDuringLoad.current = undefined;
       setLoading(false);
     }
   }, [resourceId, level, type, keyword]);
@@ -33,15 +71,16 @@ export function EventLog({ resourceId, compact }: { resourceId?: string; compact
     return () => clearTimeout(timer.current);
   }, [load]);
 
-  // New events: reload (debounced) with the filter as it is then; the engine applies it. One
+  // New events arrive as records: the ones the filter (as it is then) matches go to the top. One
   // subscription for the life of the view (a filter change must not subscribe again), ended on unmount.
-  const latestLoad = useRef(load);
-  latestLoad.current = load;
+  const filter = useRef<EventFilter>({ resourceId, level, type, keyword });
+  filter.current = { resourceId, level, type, keyword };
   useEffect(
     () =>
-      kiln.subscribe('events', () => {
-        clearTimeout(timer.current);
-        timer.current = setTimeout(() => void latestLoad.current(), 500);
+      kiln.subscribe('events', (message) => {
+        const update = message as EventsUpdate;
+        pushedDuringLoad.current?.push(...(update.changed as unknown as EventRecord[]));
+        setEvents((current) => withNewEvents(current, update, filter.current));
       }),
     [],
   );
