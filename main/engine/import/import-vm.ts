@@ -23,6 +23,7 @@ import { offeringTags } from '../placement/request.js';
 import { dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
 import { mapGuestOs } from './guest-os.js';
 import { importTemplate } from './import-template.js';
+import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
 
 /** What R50 tells the caller about the console of a VM that was running when it was imported. */
 export const CONSOLE_NOTE = 'the VM was running when it was imported: its console may not work until it is stopped and started through Kiln';
@@ -64,6 +65,8 @@ export interface ImportPlan {
   details: Record<string, string>;
   /** The VM's host lacks the offering's host tags and migrateallowed moves it (R48). */
   moveAfterImport: boolean;
+  /** migrateallowed=true: the admin says its disks are reachable from the other hosts (adopted-moves.ts). */
+  migrateAllowed: boolean;
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -131,18 +134,17 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
   const disks = planDisks(engine, args, vm);
 
   // A copy is placed by Kiln at its first start, by the offering's tags like any stopped VM.
-  if (copyFrom) return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: false };
+  const migrateAllowed = args.bool('migrateallowed') ?? false;
+  if (copyFrom) return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: false, migrateAllowed };
   // R48: the offering's host tags must be on the VM's host, or migrateallowed moves the VM.
   const hostTags = new Set(vm.host.host_tags.split(',').map((t) => t.trim()).filter(Boolean));
   const missing = offeringTags(offering).filter((t) => !hostTags.has(t));
-  const migrateAllowed = args.bool('migrateallowed') ?? false;
   if (missing.length && !migrateAllowed) {
     throw ApiError.param(`serviceofferingid: offering ${offering.name} needs host tag ${missing.join(', ')}, which host ${vm.host.name} of VM ${info.name} lacks; pass migrateallowed=true to move the VM to a host that has it`);
   }
-  if (missing.length && info.powerState !== 'Running') {
-    throw ApiError.param(`migrateallowed: VM ${info.name} is stopped and its host ${vm.host.name} lacks host tag ${missing.join(', ')}; Kiln moves an imported VM live only, so start it on the hypervisor or choose an offering its host satisfies`);
-  }
-  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: missing.length > 0 };
+  // A stopped VM is not moved now: migrateallowed makes it portable (adopted-moves.ts), so its
+  // first start places it on a host with the tags and carries its definition there.
+  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: missing.length > 0 && info.powerState === 'Running', migrateAllowed };
 }
 
 /** R46: the VM's CPU and memory under the chosen offering. */
@@ -323,6 +325,7 @@ export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, 
     );
     for (const [name, value] of Object.entries(details)) db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
     if (running) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0)`).run(vmId, String(info.memoryMiB));
+    if (plan.migrateAllowed && !copyFrom) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, ?, 'true', 0)`).run(vmId, MIGRATE_ALLOWED_DETAIL);
     const byId = new Map(adopted.disks.map((d) => [d.id, d]));
     plan.disks.forEach((disk, deviceId) => {
       const handle = byId.get(disk.id);

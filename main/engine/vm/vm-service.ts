@@ -25,6 +25,7 @@ import { stageImages } from '../images/staging.js';
 import { applianceSpec } from '../images/appliances.js';
 import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
 import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
+import { adoptedPin, carryDefinition, refuseElsewhere } from '../import/adopted-moves.js';
 
 
 export function validHostname(name: string): boolean {
@@ -308,11 +309,15 @@ export class VmService {
     let chosen: PlacementHost;
     let session: HostSession;
     try {
-      const preferred = placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
+      // An imported VM whose definition and disks only its own host has starts there or nowhere (adopted-moves.ts).
+      const pin = await adoptedPin(this.engine, vm);
+      if (pin && placement.hostId !== undefined && placement.hostId !== pin.hostId) refuseElsewhere(pin, 'hostid');
+      const preferred = pin ? pin.hostId : placement.hostId ?? placement.clusterId ?? placement.podId ? undefined : vm.last_host_id ?? undefined;
       const request = requestForVm(this.db, vm, placement);
       // Prefer the last host (its disks and caches are there) when it still passes every filter,
       // affinity included, so a restart never lands beside an anti-affinity peer (CloudStack #7202).
       const lastHost = preferred !== undefined ? this.engine.planner.plan({ ...request, hostId: preferred }) : undefined;
+      if (pin && !lastHost?.host) refuseElsewhere({ ...pin, reason: `${pin.reason}, which cannot take it now` }, 'id');
       const outcome = lastHost?.host ? lastHost : this.engine.planner.require(request, `VM ${vm.display_name}`);
       chosen = outcome.host!;
       this.lastPlacement.set(vm.id, outcome);
@@ -333,6 +338,7 @@ export class VmService {
       // domain, so the state is read only when define fails, not on every start.
       let adopted = false;
       try {
+        await carryDefinition(this.engine, current, session, chosen.id, jobUuid);
         await stageImages(this.engine, session, current);
         // An imported VM keeps its own definition (keepDefinition), which no config drive joins.
         const configDrive = current.adopted === 1 ? undefined : await prepareGuestMetadata(this.engine, session, current);

@@ -2,6 +2,7 @@ import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { coldMigrateVm, holdsGpu, migrateVm } from '../../vm/vm-changes.js';
 import { vmJob } from '../../vm/vm-job.js';
 import { planMigration } from '../../placement/migration.js';
+import { adoptedPin, refuseElsewhere } from '../../import/adopted-moves.js';
 
 export default defineCommand({
   name: 'migrateVirtualMachine',
@@ -16,9 +17,12 @@ export default defineCommand({
     { name: 'hostid', type: 'uuid', description: 'Destination Host ID to migrate VM to' },
     { name: 'autoselect', type: 'boolean', description: 'pick the destination host automatically when hostid is not given (default true)' },
   ],
-  handler(ctx, args) {
+  async handler(ctx, args) {
     const { engine, caller } = ctx;
     const { vm, chosen, outcome } = planMigration(engine, caller, args);
+    // An imported VM whose definition and disks only its host has stays there (adopted-moves.ts).
+    const pin = await adoptedPin(engine, vm);
+    if (pin) refuseElsewhere(pin, 'virtualmachineid');
     return vmJob(ctx, vm, async (job) => {
       engine.vms.lastPlacement.set(vm.id, outcome);
       const current = engine.vms.get(vm.id);
