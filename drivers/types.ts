@@ -150,6 +150,11 @@ export interface GpuDeviceInfo {
   maxHeads?: number;
   maxResolutionX?: number;
   maxResolutionY?: number;
+  /**
+   * Per physical GPU, where the hypervisor tells them apart (xapi's PGPUs): its PCI address, its
+   * share of this type's capacity, and the Kiln VMs (uuids) whose vGPU of this type it holds.
+   */
+  pgpus?: { address: string; remainingCapacity: number; maxCapacity: number; vmUuids: string[] }[];
 }
 
 export interface HostInventory {

@@ -19,15 +19,19 @@
  */
 import { DriverError, type BackupDiskFile, type BackupFacet, type BackupRequest, type BackupResult, type OperationOptions } from '../types.js';
 import type { ParsedDomain } from './domain-xml.js';
+import { LOCAL_STORE, probeRepository, withMountedStore, withStoreShell } from './backup-store.js';
 import { command, script } from './shell.js';
 import { createVolume, findVolume, type HostStorage } from './storage.js';
 import { buildXml } from './xml.js';
 import { virshError } from './virsh.js';
 
-export const BACKUP_STORE = '/var/lib/kiln/backups';
+/** The host's own store; a backup repository is mounted elsewhere (backup-store.ts). */
+export const BACKUP_STORE = LOCAL_STORE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** libvirt's job is polled quickly at first (a small disk's job ends in a moment), then less often. */
 const POLL_MS = [50, 100, 200, 300];
+/** A copy of a whole disk may take long (a large disk, a slow link to a repository). */
+const COPY_TIMEOUT_MS = 6 * 3_600_000;
 
 /** What the facet needs of its session. */
 export interface KvmBackupHost {
@@ -42,14 +46,29 @@ function id(value: string, what: string): string {
   return value.toLowerCase();
 }
 
-function backupDir(vmId: string, backupId: string): string {
-  return `${BACKUP_STORE}/${id(vmId, 'the VM id')}/${id(backupId, 'the backup id')}`;
+/** A backup's directory in the store at ROOT (the local store, a mounted repository, or a repository's own path). */
+function backupDir(root: string, vmId: string, backupId: string): string {
+  return `${root}/${id(vmId, 'the VM id')}/${id(backupId, 'the backup id')}`;
 }
 
-/** A store-relative file name back to its path, refusing anything that is not one of ours. */
-function storePath(file: string): string {
+/** A store-relative file name back to its path under ROOT, refusing anything that is not one of ours. */
+function storePath(root: string, file: string): string {
   if (!/^[0-9a-f-]{36}\/[0-9a-f-]{36}\/\d+\.qcow2$/.test(file)) throw new DriverError(`not a backup store file: ${file}`, 'invalid');
-  return `${BACKUP_STORE}/${file}`;
+  return `${root}/${file}`;
+}
+
+/** Where libvirt's files of a backup into a repository are, on the VM's host, while it runs. */
+function stagingDir(vmId: string, backupId: string): string {
+  return backupDir(`${BACKUP_STORE}/.staging`, vmId, backupId);
+}
+
+/** Removes a backup's staging directory and socket, and the VM's staging directory once empty. */
+const CLEAR_STAGING = 'rm -rf -- "$1" "$2"; rmdir -- "${1%/*}" 2>/dev/null; true';
+function stagingArgs(vmId: string, backupId: string): string[] {
+  return [stagingDir(vmId, backupId), `${BACKUP_STORE}/.staging/${id(backupId, 'the backup id')}.sock`];
+}
+function clearStaging(vmId: string, backupId: string): string {
+  return script(CLEAR_STAGING, stagingArgs(vmId, backupId));
 }
 
 function checkpointName(backupId: string): string {
@@ -86,7 +105,10 @@ sum=$(cksum < "$part" | tr ' ' :)
 mv -f "$part" "$final"
 echo "$(stat -c %s "$final") $sum"`;
 
-/** Rebuilds a chain into TARGET: $1 target, $2 work dir, then the chain's files (full first) and their sums. */
+/**
+ * Rebuilds a chain beside TARGET, as the hidden file a rename later puts over it (restoreDisks):
+ * $1 target, $2 work dir, then the chain's files (full first) and their sums. Prints "hidden size".
+ */
 const RESTORE = `set -e
 target="$1"; work="$2"; shift 2
 n=$(( $# / 2 ))
@@ -105,8 +127,13 @@ while [ $i -lt $n ]; do
 done
 hidden="$(dirname "$target")/.kiln-restore-$(basename "$target").part"
 qemu-img convert -f qcow2 -O qcow2 "$prev" "$hidden"
-mv -f "$hidden" "$target"
-qemu-img info --output=json -f qcow2 "$target" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1`;
+echo "$hidden $(qemu-img info --output=json -f qcow2 "$hidden" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1)"`;
+
+/** The hidden file RESTORE writes beside a target disk. */
+function restoreAside(targetPath: string): string {
+  const at = targetPath.lastIndexOf('/');
+  return `${targetPath.slice(0, at)}/.kiln-restore-${targetPath.slice(at + 1)}.part`;
+}
 
 /** Folds $1 (parent) into $2 (child): with $3 (grandparent) the child then builds on it, else it stands alone. Prints "bytes checksum". */
 const MERGE = `set -e
@@ -125,7 +152,7 @@ echo "$(stat -c %s "$child") $(cksum < "$child" | tr ' ' :)"`;
 export function kvmBackup(host: KvmBackupHost): BackupFacet {
   const { virsh } = host.pools;
   const ssh = virsh.ssh;
-  const run = async (argv: string[], options?: { signal?: AbortSignal }) => {
+  const run = async (argv: string[], options?: { signal?: AbortSignal; timeoutMs?: number }) => {
     const result = await ssh.exec(command(argv), options);
     if (result.code !== 0) throw virshError(result.stderr, `${argv[0]} failed with exit status ${result.code ?? 'signal'}`);
     return result.stdout;
@@ -169,106 +196,183 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
     }
   };
 
-  return {
-    async create(vm, request: BackupRequest, options) {
-      const dir = backupDir(request.vmId, request.id);
-      const running = await host.isActive(vm);
-      const dom = await host.domain(vm, !running);
-      const disks = await Promise.all(
-        request.disks.map(async (disk, index) => {
-          const volume = await volumePath(disk);
-          const target = dom.disks.find((d) => d.device === 'disk' && d.path === volume.path)?.target;
-          if (!target) throw new DriverError(`domain ${vm} has no disk ${disk.name}`, 'not-found');
-          return { name: disk.name, path: volume.path, target, index, virtualSize: volume.capacityBytes };
-        }),
-      );
-      const newCheckpoint = checkpointName(request.id);
-      let method = 'qemu-img convert (stopped VM)';
-      let mode: BackupResult['mode'] = 'full';
-      let withCheckpoint = running;
-      try {
-        if (running) {
-          method = 'libvirt backup job';
-          const parentCheckpoint = request.parent?.checkpoint;
-          const incremental = parentCheckpoint !== undefined && (await checkpoints(vm)).includes(parentCheckpoint);
-          if (incremental) mode = 'incremental';
-          const ours = new Set(disks.map((d) => d.target));
-          const others = dom.disks.filter((d) => d.device === 'disk' && !ours.has(d.target));
-          const backupXml = buildXml({
-            domainbackup: {
-              '@_mode': 'push',
-              ...(incremental ? { incremental: parentCheckpoint } : {}),
-              disks: {
-                disk: [
-                  ...disks.map((d) => ({ '@_name': d.target, '@_backup': 'yes', '@_type': 'file', target: { '@_file': `${dir}/${d.index}.qcow2.part` }, driver: { '@_type': 'qcow2' } })),
-                  ...others.map((d) => ({ '@_name': d.target, '@_backup': 'no' })),
-                ],
-              },
+  /** Writes one backup into the store at ROOT (the local store, or a repository mounted there). */
+  const createIn = async (root: string, vm: string, request: BackupRequest, options?: OperationOptions): Promise<BackupResult> => {
+    const dir = backupDir(root, request.vmId, request.id);
+    // libvirt's own files (its documents, a pull job's socket and scratch files, a push target
+    // for a repository) are in a staging directory on the host: QEMU may not see a store mounted
+    // after it started (it has its own mount namespace).
+    const remote = root !== BACKUP_STORE;
+    const jobDir = stagingDir(request.vmId, request.id);
+    const running = await host.isActive(vm);
+    const dom = await host.domain(vm, !running);
+    const disks = await Promise.all(
+      request.disks.map(async (disk, index) => {
+        const volume = await volumePath(disk);
+        const target = dom.disks.find((d) => d.device === 'disk' && d.path === volume.path)?.target;
+        if (!target) throw new DriverError(`domain ${vm} has no disk ${disk.name}`, 'not-found');
+        return { name: disk.name, path: volume.path, target, index, virtualSize: volume.capacityBytes };
+      }),
+    );
+    const newCheckpoint = checkpointName(request.id);
+    let method = 'qemu-img convert (stopped VM)';
+    let mode: BackupResult['mode'] = 'full';
+    let withCheckpoint = running;
+    let pull = false;
+    try {
+      if (running) {
+        method = remote ? 'libvirt backup job, streamed to the repository' : 'libvirt backup job';
+        const parentCheckpoint = request.parent?.checkpoint;
+        const incremental = parentCheckpoint !== undefined && (await checkpoints(vm)).includes(parentCheckpoint);
+        if (incremental) mode = 'incremental';
+        else method += ' (pull: qemu-img over NBD)';
+        const ours = new Set(disks.map((d) => d.target));
+        const others = dom.disks.filter((d) => d.device === 'disk' && !ours.has(d.target));
+        // A full backup is pulled: libvirt exports the disks' state of this instant over NBD on
+        // the host and qemu-img copies it into the store (a repository's mount: nothing is
+        // staged), as fast as a plain qemu-img convert; libvirt's own push job copies cluster by
+        // cluster and took several times as long (P11). An incremental is pushed: libvirt writes
+        // only the clusters changed since the parent's checkpoint, straight into the host's store,
+        // or on the host first and then copied into a repository (it is small).
+        pull = !incremental;
+        // (a unix socket's path has at most 107 bytes: not inside the job's directory)
+        const socket = stagingArgs(request.vmId, request.id)[1]!;
+        const backupXml = buildXml({
+          domainbackup: {
+            '@_mode': pull ? 'pull' : 'push',
+            ...(incremental ? { incremental: parentCheckpoint } : {}),
+            ...(pull ? { server: { '@_transport': 'unix', '@_socket': socket } } : {}),
+            disks: {
+              disk: [
+                ...disks.map((d) =>
+                  pull
+                    ? { '@_name': d.target, '@_backup': 'yes', '@_type': 'file', scratch: { '@_file': `${jobDir}/${d.index}.scratch` } }
+                    : { '@_name': d.target, '@_backup': 'yes', '@_type': 'file', target: { '@_file': `${remote ? jobDir : dir}/${d.index}.qcow2.part` }, driver: { '@_type': 'qcow2' } },
+                ),
+                ...others.map((d) => ({ '@_name': d.target, '@_backup': 'no' })),
+              ],
             },
-          });
-          const checkpointXml = buildXml({
-            domaincheckpoint: {
-              name: newCheckpoint,
-              disks: { disk: [...disks.map((d) => ({ '@_name': d.target, '@_checkpoint': 'bitmap' })), ...others.map((d) => ({ '@_name': d.target, '@_checkpoint': 'no' }))] },
-            },
-          });
-          // virsh reads both documents from files: they go to the backup's new directory first (one round trip).
-          await runScript('mkdir -p "$1" && printf %s "$2" > "$1/backup.xml" && printf %s "$3" > "$1/checkpoint.xml"', [dir, backupXml, checkpointXml], `preparing ${dir}`);
-          // quiescevm: the guest's file systems are frozen (its QEMU guest agent) only while the job
-          // starts: libvirt's backup is of that instant, so they are thawed as soon as it has begun.
-          if (request.quiesce) {
-            const frozen = await virsh.tryRun(['domfsfreeze', '--domain', vm]);
-            if (frozen.code !== 0) throw new DriverError(`quiescevm needs the QEMU guest agent running in the guest: ${virshError(frozen.stderr, 'domfsfreeze failed').message}`, 'unsupported');
+          },
+        });
+        const checkpointXml = buildXml({
+          domaincheckpoint: {
+            name: newCheckpoint,
+            disks: { disk: [...disks.map((d) => ({ '@_name': d.target, '@_checkpoint': 'bitmap' })), ...others.map((d) => ({ '@_name': d.target, '@_checkpoint': 'no' }))] },
+          },
+        });
+        // virsh reads both documents from files: they go to the job's new directory first (one round trip).
+        await runScript('mkdir -p "$1" "$4" && printf %s "$2" > "$1/backup.xml" && printf %s "$3" > "$1/checkpoint.xml"', [jobDir, backupXml, checkpointXml, dir], `preparing ${dir}`);
+        // quiescevm: the guest's file systems are frozen (its QEMU guest agent) only while the job
+        // starts: libvirt's backup is of that instant, so they are thawed as soon as it has begun.
+        if (request.quiesce) {
+          const frozen = await virsh.tryRun(['domfsfreeze', '--domain', vm]);
+          if (frozen.code !== 0) throw new DriverError(`quiescevm needs the QEMU guest agent running in the guest: ${virshError(frozen.stderr, 'domfsfreeze failed').message}`, 'unsupported');
+        }
+        try {
+          const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${jobDir}/backup.xml`, '--checkpointxml', `${jobDir}/checkpoint.xml`]);
+          if (begun.code !== 0) {
+            // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
+            if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
+            await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${jobDir}/backup.xml`]);
+            method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
+            withCheckpoint = false;
           }
-          try {
-            const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`, '--checkpointxml', `${dir}/checkpoint.xml`]);
-            if (begun.code !== 0) {
-              // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
-              if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
-              await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${dir}/backup.xml`]);
-              method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
-              withCheckpoint = false;
-            }
-          } finally {
-            if (request.quiesce) await virsh.tryRun(['domfsthaw', '--domain', vm]);
-          }
-          await waitForJob(vm, options);
-        } else {
-          await run(['mkdir', '-p', '--', dir]);
+        } finally {
+          if (request.quiesce) await virsh.tryRun(['domfsthaw', '--domain', vm]);
+        }
+        if (pull) {
           for (const [n, d] of disks.entries()) {
-            await run(['qemu-img', 'convert', '-O', 'qcow2', d.path, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal });
+            await run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', `nbd+unix:///${d.target}?socket=${socket}`, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
             options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
           }
+          // A pull job runs until its client ends it; the checkpoint it made stays.
+          await virsh.run(['domjobabort', '--domain', vm]);
+        } else {
+          await waitForJob(vm, options);
         }
-        const files: BackupDiskFile[] = [];
-        for (const d of disks) {
-          const [bytes, checksum] = (await runScript(VERIFY, [`${dir}/${d.index}.qcow2.part`, `${dir}/${d.index}.qcow2`, String(d.virtualSize)], `verifying the backup of ${d.name}`)).split(' ');
-          files.push({ name: d.name, file: `${id(request.vmId, 'vm')}/${id(request.id, 'backup')}/${d.index}.qcow2`, bytes: Number(bytes), virtualSize: d.virtualSize, checksum: checksum ?? '' });
+        if (remote && !pull) {
+          for (const d of disks) await run(['cp', '--sparse=always', '--', `${jobDir}/${d.index}.qcow2.part`, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
         }
-        // Last: the manifest that says the backup is whole.
-        await runScript('rm -f "$1/backup.xml" "$1/checkpoint.xml" && printf %s "$2" > "$1/COMPLETE.tmp" && mv -f "$1/COMPLETE.tmp" "$1/COMPLETE"', [dir, JSON.stringify({ mode, method, files })], `finishing ${dir}`);
-        // One checkpoint per VM: older ones (the parent's, one a deleted backup left) go once the new one exists.
-        if (withCheckpoint) for (const old of await checkpoints(vm)) if (old.startsWith('kiln-') && old !== newCheckpoint) await deleteCheckpoint(vm, old);
-        options?.onProgress?.(100);
-        return { mode, method, checkpoint: withCheckpoint ? newCheckpoint : undefined, disks: files };
+      } else {
+        await run(['mkdir', '-p', '--', dir]);
+        for (const [n, d] of disks.entries()) {
+          await run(['qemu-img', 'convert', '-O', 'qcow2', d.path, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
+          options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
+        }
+      }
+      const files: BackupDiskFile[] = [];
+      for (const d of disks) {
+        const [bytes, checksum] = (await runScript(VERIFY, [`${dir}/${d.index}.qcow2.part`, `${dir}/${d.index}.qcow2`, String(d.virtualSize)], `verifying the backup of ${d.name}`)).split(' ');
+        files.push({ name: d.name, file: `${id(request.vmId, 'vm')}/${id(request.id, 'backup')}/${d.index}.qcow2`, bytes: Number(bytes), virtualSize: d.virtualSize, checksum: checksum ?? '' });
+      }
+      // Last: the manifest that says the backup is whole.
+      await runScript('rm -f "$1/backup.xml" "$1/checkpoint.xml" && printf %s "$2" > "$1/COMPLETE.tmp" && mv -f "$1/COMPLETE.tmp" "$1/COMPLETE"', [dir, JSON.stringify({ mode, method, files })], `finishing ${dir}`);
+      await runScript(CLEAR_STAGING, stagingArgs(request.vmId, request.id), 'clearing the staging directory');
+      // One checkpoint per VM: older ones (the parent's, one a deleted backup left) go once the new one exists.
+      if (withCheckpoint) for (const old of await checkpoints(vm)) if (old.startsWith('kiln-') && old !== newCheckpoint) await deleteCheckpoint(vm, old);
+      options?.onProgress?.(100);
+      return { mode, method, checkpoint: withCheckpoint ? newCheckpoint : undefined, disks: files };
+    } catch (error) {
+      if (running) {
+        await virsh.tryRun(['domjobabort', '--domain', vm]);
+        await deleteCheckpoint(vm, newCheckpoint);
+      }
+      // A lost connection fails this too: the framework then keeps the backup to discard when the host is back.
+      await ssh.exec(command(['rm', '-rf', '--', dir])).catch(() => undefined);
+      await ssh.exec(clearStaging(request.vmId, request.id)).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  /** Deletes a backup's directory where its files are (the repository itself, for one). */
+  const removeFiles = (vmId: string, backupId: string, store: BackupRequest['store']) =>
+    withStoreShell(ssh, store, async (shell) => {
+      const dir = backupDir(shell.root, vmId, backupId);
+      const result = await shell.exec(command(['rm', '-rf', '--', dir]));
+      if (result.code !== 0) throw new DriverError(`removing ${dir}: ${result.stderr.trim()}`, 'failed');
+    });
+
+  return {
+    create: (vm, request, options) => withMountedStore(ssh, request.store, (root) => createIn(root, vm, request, options)),
+
+    async restoreDisks(disks, _options, store) {
+      if (disks.length === 0) return [];
+      const targets = await Promise.all(
+        disks.map(async ({ chain, target }) => {
+          if (chain.length === 0) throw new DriverError(`no backup files to restore ${target.name} from`, 'invalid');
+          const last = chain[chain.length - 1]!;
+          const existing = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
+          const volume = existing ?? (await createVolume(host.pools, target.pool ?? host.defaultPool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' }));
+          return { chain, path: volume.path, backupId: id(last.file.split('/')[1] ?? '', 'the backup id') };
+        }),
+      );
+      const written: { aside: string; path: string; size: number }[] = [];
+      try {
+        await withMountedStore(ssh, store, async (root) => {
+          for (const t of targets) {
+            const work = `${BACKUP_STORE}/.restore-${t.backupId}-${Date.now()}`;
+            const out = await runScript(RESTORE, [t.path, work, ...t.chain.flatMap((f) => [storePath(root, f.file), f.checksum])], `restoring ${t.path}`);
+            const [aside, size] = out.split(' ');
+            if (aside !== restoreAside(t.path)) throw new DriverError(`restoring ${t.path}: unexpected output ${out}`, 'failed');
+            written.push({ aside, path: t.path, size: Number(size) });
+          }
+        });
       } catch (error) {
-        if (running) {
-          await virsh.tryRun(['domjobabort', '--domain', vm]);
-          await deleteCheckpoint(vm, newCheckpoint);
-        }
-        await ssh.exec(command(['rm', '-rf', '--', dir]));
+        await ssh.exec(command(['rm', '-f', '--', ...targets.map((t) => restoreAside(t.path))])).catch(() => undefined);
         throw error;
       }
+      // Every disk is written: only now does each replace its target (one rename each).
+      await run(['sh', '-c', 'while [ $# -gt 0 ]; do mv -f -- "$1" "$2"; shift 2; done', 'sh', ...written.flatMap((w) => [w.aside, w.path])]);
+      return written.map((w) => ({ virtualSize: w.size }));
     },
 
-    async restoreDisk(chain, target) {
-      if (chain.length === 0) throw new DriverError('no backup files to restore from', 'invalid');
-      const existing = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
-      const last = chain[chain.length - 1]!;
-      const volume = existing ?? (await createVolume(host.pools, target.pool ?? host.defaultPool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' }));
-      const work = `${BACKUP_STORE}/.restore-${id(last.file.split('/')[1] ?? '', 'the backup id')}-${Date.now()}`;
-      const size = await runScript(RESTORE, [volume.path, work, ...chain.flatMap((f) => [storePath(f.file), f.checksum])], `restoring ${target.name}`);
-      return { virtualSize: Number(size) };
+    async discardRestore(targets) {
+      const paths: string[] = [];
+      for (const target of targets) {
+        const volume = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
+        if (volume) paths.push(restoreAside(volume.path));
+      }
+      if (paths.length > 0) await run(['rm', '-f', '--', ...paths]);
     },
 
     async forgetCheckpoints(vm) {
@@ -276,30 +380,47 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
       for (const name of await checkpoints(vm)) if (name.startsWith('kiln-')) await deleteCheckpoint(vm, name, true);
     },
 
-    async merge(parent, child, grandparent) {
-      const [bytes, checksum] = (await runScript(MERGE, [storePath(parent.file), storePath(child.file), grandparent ? storePath(grandparent.file) : ''], `merging ${parent.file} into ${child.file}`)).split(' ');
-      return { ...child, bytes: Number(bytes), checksum: checksum ?? '' };
+    async merge(parent, child, grandparent, store) {
+      return withMountedStore(ssh, store, async (root) => {
+        const [bytes, checksum] = (await runScript(MERGE, [storePath(root, parent.file), storePath(root, child.file), grandparent ? storePath(root, grandparent.file) : ''], `merging ${parent.file} into ${child.file}`)).split(' ');
+        return { ...child, bytes: Number(bytes), checksum: checksum ?? '' };
+      });
     },
 
-    async remove(vmId, backupId, vm) {
+    async remove(vmId, backupId, vm, store) {
       if (vm?.checkpoint && (await checkpoints(vm.ref)).includes(vm.checkpoint)) await deleteCheckpoint(vm.ref, vm.checkpoint);
-      await run(['rm', '-rf', '--', backupDir(vmId, backupId)]);
+      await removeFiles(vmId, backupId, store);
     },
 
-    async inspect(vmId, backupId) {
-      const dir = backupDir(vmId, backupId);
-      const out = await runScript('[ -f "$1/COMPLETE" ] || { echo missing; exit 0; }; stat -c %s "$1"/*.qcow2 | awk \'{ s += $1 } END { print s + 0 }\'', [dir], `reading ${dir}`);
-      return out === 'missing' ? { present: false, bytes: 0 } : { present: true, bytes: Number(out) };
+    async inspect(vmId, backupId, store) {
+      return withStoreShell(ssh, store, async (shell) => {
+        const dir = backupDir(shell.root, vmId, backupId);
+        const result = await shell.exec(script('[ -f "$1/COMPLETE" ] || { echo missing; exit 0; }; stat -c %s "$1"/*.qcow2 | awk \'{ s += $1 } END { print s + 0 }\'', [dir]));
+        if (result.code !== 0) throw new DriverError(`reading ${dir}: ${result.stderr.trim()}`, 'failed');
+        const out = result.stdout.trim();
+        return out === 'missing' ? { present: false, bytes: 0 } : { present: true, bytes: Number(out) };
+      });
     },
 
-    async discard(vmId, backupId, vm) {
-      if (vm && (await host.isActive(vm))) {
-        // libvirt's job outlives the engine that started it; it writes into the directory that goes next.
-        const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
-        if ((info['Job type'] ?? 'None') !== 'None') await virsh.tryRun(['domjobabort', '--domain', vm]);
+    async discard(vmId, backupId, vm, store) {
+      // The host's part first (libvirt's job outlives the engine that started it, and writes into
+      // the directory that goes next); the files go even when the host cannot be reached, when
+      // they are on a repository.
+      let hostError: unknown;
+      try {
+        if (vm && (await host.isActive(vm))) {
+          const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
+          if ((info['Job type'] ?? 'None') !== 'None') await virsh.tryRun(['domjobabort', '--domain', vm]);
+        }
+        if (vm) await deleteCheckpoint(vm, checkpointName(backupId));
+        await runScript(CLEAR_STAGING, stagingArgs(vmId, backupId), 'clearing the staging directory');
+      } catch (error) {
+        hostError = error;
       }
-      if (vm) await deleteCheckpoint(vm, checkpointName(backupId));
-      await run(['rm', '-rf', '--', backupDir(vmId, backupId)]);
+      await removeFiles(vmId, backupId, store);
+      if (hostError) throw hostError;
     },
+
+    probeStore: (store) => probeRepository(store),
   };
 }

@@ -3,10 +3,15 @@
  * is there as `.part` when the process dies, and libvirt's job may go on without it. At the next
  * start nothing of it looks complete: the backup is Error with the reason, its directory and its
  * checkpoint are gone from the host, no backup job runs on the domain, and the job is failed.
+ *
+ * Then a `kill -9` during restoreBackup, while the restored disk is being written beside the
+ * VM's: at the next start the VM is Stopped with its old disk, whole (the restored copy is never
+ * renamed over it, and is removed), the backup is BackedUp again saying so, the job is failed,
+ * and a second restore brings the backup's data back.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, ok, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
@@ -34,8 +39,11 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 180_000);
 
+  let first: KilnProcess;
+  let disk = '';
+
   it('leaves no complete-looking backup, and the backup and its job settle at the next start', { timeout: 240_000 }, async () => {
-    let first = await startKiln({ dataDir, args: ['--no-ui'] });
+    first = await startKiln({ dataDir, args: ['--no-ui'] });
     kiln = first;
     const zone = ((await ok(first, 'createZone', { name: 'Backup kill' }))['zone'] as { id: string }).id;
     const pod = ((await ok(first, 'createPod', { name: 'BK Pod', zoneid: zone }))['pod'] as { id: string }).id;
@@ -55,12 +63,13 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     const imported = await waitJob(first, String((await ok(first, 'importBackupOffering', { zoneid: zone, externalid: 'host-store', name: 'store', description: 'nas', allowuserdrivenbackups: 'true' }))['jobid']));
     const backupOffering = ((imported['jobresult'] as { backupoffering: { id: string } }).backupoffering).id;
 
-    const deployed = await waitJob(first, String((await ok(first, 'deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, hostid: host, name: 'bk-kill' }))['jobid']));
+    // A 1 GiB root disk, so that a restore of it (the second test) takes a moment too.
+    const deployed = await waitJob(first, String((await ok(first, 'deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, hostid: host, name: 'bk-kill', rootdisksize: '1' }))['jobid']));
     vmUuid = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
     expect((await waitJob(first, String((await ok(first, 'assignVirtualMachineToBackupOffering', { virtualmachineid: vmUuid, backupofferingid: backupOffering }))['jobid'])))['jobstatus']).toBe(1);
     // 60 MiB of data in the disk (written on the host while the VM is stopped), so the backup takes a moment.
     expect((await waitJob(first, String((await ok(first, 'stopVirtualMachine', { id: vmUuid, forced: 'true' }))['jobid'])))['jobstatus']).toBe(1);
-    const disk = onHost('host1', 'virsh', 'domblklist', '--domain', (((await ok(first, 'listVirtualMachines', { id: vmUuid }))['virtualmachine'] as { instancename: string }[])[0]!).instancename).split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'vda')![1]!;
+    disk = onHost('host1', 'virsh', 'domblklist', '--domain', (((await ok(first, 'listVirtualMachines', { id: vmUuid }))['virtualmachine'] as { instancename: string }[])[0]!).instancename).split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'vda')![1]!;
     onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 2M 60M', disk);
     expect((await waitJob(first, String((await ok(first, 'startVirtualMachine', { id: vmUuid }))['jobid'])))['jobstatus']).toBe(1);
 
@@ -98,5 +107,49 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     // The VM backs up again afterwards, whole.
     const again = await waitJob(first, String((await ok(first, 'createBackup', { virtualmachineid: vmUuid }))['jobid']));
     expect(again['jobresult']).toMatchObject({ backup: expect.objectContaining({ status: 'BackedUp', type: 'FULL' }) });
+  });
+
+  it('an interrupted restore leaves the VM Stopped with its old disk, whole, and settles the backup and the job', { timeout: 300_000 }, async () => {
+    expect(vmUuid && disk).toBeTruthy();
+    const vm = vmUuid!;
+    // The backup holds 0x5a at 2M..202M (written while the VM is stopped, backed up stopped: qemu-img convert).
+    expect((await waitJob(first, String((await ok(first, 'stopVirtualMachine', { id: vm, forced: 'true' }))['jobid'])))['jobstatus']).toBe(1);
+    onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 2M 200M', disk);
+    const taken = await waitJob(first, String((await ok(first, 'createBackup', { virtualmachineid: vm, name: 'to-restore' }))['jobid']));
+    const backupId = (taken['jobresult'] as { backup: { id: string; status: string } }).backup.id;
+    // The VM's disk now holds 0x77 there: the "old disk" a cut-short restore must leave.
+    onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'write -P 0x77 2M 200M', disk);
+
+    const aside = join(dirname(disk), `.kiln-restore-${basename(disk)}.part`);
+    const started = await ok(first, 'restoreBackup', { id: backupId });
+    const jobId = String(started['jobid']);
+    // The moment the restored copy is being written beside the disk: kill -9.
+    for (let i = 0; i < 3000 && !existsSync(aside); i++) await sleep(10);
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    expect(existsSync(aside)).toBe(true);
+
+    // What went on on the host without Kiln (the restore script) has time to finish before the restart.
+    await sleep(5_000);
+    first = await startKiln({ dataDir, args: ['--no-ui'] });
+    kiln = first;
+    let backup: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100; i++) {
+      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
+      if (backup?.['status'] === 'BackedUp' && backup['note']) break;
+      await sleep(200);
+    }
+    expect(backup).toMatchObject({ status: 'BackedUp', note: 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were' });
+    expect(await ok(first, 'queryAsyncJobResult', { jobid: jobId })).toMatchObject({ jobstatus: 2, jobresult: expect.objectContaining({ errortext: expect.stringMatching(/Kiln stopped while this job was in progress/) }) });
+    expect(((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
+    // As the note says: the old disk, whole; no restored copy left beside it.
+    expect(existsSync(aside)).toBe(false);
+    onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', disk);
+    expect(onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'read -P 0x77 2M 200M', disk)).toMatch(/read 209715200\/209715200 bytes/);
+
+    // The backup restores whole afterwards.
+    expect((await waitJob(first, String((await ok(first, 'restoreBackup', { id: backupId }))['jobid'])))['jobstatus']).toBe(1);
+    expect(onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'read -P 0x5a 2M 200M', disk)).toMatch(/read 209715200\/209715200 bytes/);
+    expect(existsSync(aside)).toBe(false);
   });
 });

@@ -66,7 +66,7 @@ NS_PREFIX=${KILN_KVM_NS_PREFIX:-}
 MAX_HOSTS=200
 # Guest drivers; their dependencies are added and ordered automatically.
 GUEST_MODULES=(virtio_pci virtio_blk virtio_net virtio_balloon virtio_console virtio_scsi sd_mod button evdev)
-PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-server
+PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-server sshfs
           busybox-static iproute2 pciutils jq
           genisoimage isolinux syslinux syslinux-common mtools dosfstools)   # the last six: installer-iso.sh
 BUSYBOX=/bin/busybox             # from busybox-static: must be static, it runs inside the guest

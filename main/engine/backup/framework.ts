@@ -44,6 +44,8 @@ export class BackupFramework {
   private dueTimer?: NodeJS.Timeout;
   private syncing?: Promise<void>;
   private running = false;
+  /** Backups whose leftovers are being discarded now (a sync and a host coming back may both try). */
+  private readonly discarding = new Set<number>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -194,8 +196,11 @@ export class BackupFramework {
       this.event(caller, vm, 'BACKUP.CREATE', `backup ${backup.name} of VM ${vm.display_name}: ${taken.type}, ${taken.size} bytes${taken.parentId ? `, on ${backupById(this.engine, taken.parentId).name}` : ''}`);
       this.engine.events.usage({ type: 'BACKUP.CREATE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: backup.id, resourceName: backup.name, size: taken.size });
     } catch (error) {
-      this.engine.db.prepare(`UPDATE backups SET status='Error', note=? WHERE id=?`).run(`the backup failed: ${message(error)}`, backup.id);
+      // What the provider wrote may still be there (it could not reach the host to remove it, a
+      // lost connection): the row keeps saying so until a discard succeeds, now or when the host is back.
+      this.engine.db.prepare(`UPDATE backups SET status='Error', note=?, discard_pending=1 WHERE id=?`).run(`the backup failed: ${message(error)}`, backup.id);
       this.event(caller, vm, 'BACKUP.CREATE', `backup ${backup.name} of VM ${vm.display_name} failed: ${message(error)}`, 'ERROR');
+      void this.discardLeftovers(backupById(this.engine, backup.id));
       throw error;
     } finally {
       this.emit(vm);
@@ -313,6 +318,8 @@ export class BackupFramework {
 
   start(): void {
     this.running = true;
+    // A host back Up: what failed backups left on it (a lost connection) can be discarded now.
+    this.engine.hosts.events.on('host-state', this.onHostState);
     // At start: settle what a previous process left, then one sync (a schedule missed while Kiln was closed runs now, once).
     void this.settleInterrupted()
       .then(() => this.sync())
@@ -321,6 +328,7 @@ export class BackupFramework {
 
   stop(): void {
     this.running = false;
+    this.engine.hosts.events.off('host-state', this.onHostState);
     clearTimeout(this.syncTimer);
     clearTimeout(this.dueTimer);
   }
@@ -330,6 +338,7 @@ export class BackupFramework {
     if (this.syncing) return this.syncing;
     this.syncing = (async () => {
       try {
+        await this.discardPending();
         await this.reconcile();
         await this.runDueSchedules();
       } finally {
@@ -420,18 +429,54 @@ export class BackupFramework {
     const left = this.engine.db.prepare(`SELECT * FROM backups WHERE status IN ('Allocated','Queued','BackingUp','Restoring') AND (owner IS NULL OR owner<>?)`).all(this.engine.jobs.owner) as BackupRow[];
     for (const backup of left) {
       if (backup.status === 'Restoring') {
-        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run('a restore from this backup was interrupted by a restart; the VM kept its disks as they were', backup.id);
+        // The provider writes every restored disk aside and renames them over the VM's only at the
+        // end, so the VM has its old disks; what was written aside goes now.
+        let note = 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were';
+        try {
+          await providerNamed(backup.provider)?.discardRestore?.(this.engine, backup, this.engine.vms.get(backup.vm_id));
+        } catch (error) {
+          note = `${note}; removing the partly restored copy failed (${message(error)})`;
+        }
+        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run(note, backup.id);
         continue;
       }
       let note = 'interrupted: Kiln stopped during the backup; what it had written was discarded';
+      let pending = 0;
       try {
         await providerNamed(backup.provider)?.discardInterrupted?.(this.engine, backup);
       } catch (error) {
         note = `interrupted: Kiln stopped during the backup; discarding what it had written failed (${message(error)}), the next sync tries again`;
+        pending = 1;
       }
-      this.engine.db.prepare(`UPDATE backups SET status='Error', note=? WHERE id=?`).run(note, backup.id);
+      this.engine.db.prepare(`UPDATE backups SET status='Error', note=?, discard_pending=? WHERE id=?`).run(note, pending, backup.id);
     }
     return left.length;
+  }
+
+  private readonly onHostState = (change: { state: string }): void => {
+    if (change.state === 'Up') void this.discardPending();
+  };
+
+  /** Retries the discards failed backups still owe (their host was unreachable when they failed). */
+  async discardPending(): Promise<void> {
+    const pending = this.engine.db.prepare(`SELECT * FROM backups WHERE discard_pending=1 AND status IN ('Error','Failed')`).all() as BackupRow[];
+    for (const backup of pending) await this.discardLeftovers(backup);
+  }
+
+  /** Discards what a failed backup wrote; on success it owes nothing more, else the next try (sync, host back Up) goes again. */
+  private async discardLeftovers(backup: BackupRow): Promise<void> {
+    if (this.discarding.has(backup.id)) return;
+    // Not while another backup or restore of the VM runs: the discard stops the domain's backup job.
+    if (backupsOf(this.engine, backup.vm_id).some((b) => b.id !== backup.id && BUSY_STATES.includes(b.status))) return;
+    this.discarding.add(backup.id);
+    try {
+      await providerNamed(backup.provider)?.discardInterrupted?.(this.engine, backup);
+      this.engine.db.prepare('UPDATE backups SET discard_pending=0 WHERE id=?').run(backup.id);
+    } catch (error) {
+      this.engine.log.warn(`backup ${backup.uuid}: discarding what it wrote failed, trying again later: ${message(error)}`);
+    } finally {
+      this.discarding.delete(backup.id);
+    }
   }
 
   // ------------------------------------------------------------------ helpers

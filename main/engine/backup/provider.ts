@@ -70,4 +70,6 @@ export interface BackupProvider {
   inspect?(engine: Engine, backup: BackupRow): Promise<{ present: boolean; size: number } | undefined>;
   /** Throws away what a backup interrupted by a restart wrote (never left looking complete). */
   discardInterrupted?(engine: Engine, backup: BackupRow): Promise<void>;
+  /** Throws away what a restore of VM from BACKUP, interrupted by a restart, wrote aside (its disks stay as they were). */
+  discardRestore?(engine: Engine, backup: BackupRow, vm: VmRow): Promise<void>;
 }

@@ -1,4 +1,4 @@
-/** Row shapes of the backup tables (migration 25), as better-sqlite3 returns them. */
+/** Row shapes of the backup tables (migrations 25 and 32), as better-sqlite3 returns them. */
 import type { IntervalType } from './schedule.js';
 
 export interface BackupOfferingRow {
@@ -63,9 +63,28 @@ export interface BackupRow {
   /** The process (JobManager.owner) that runs its job; another's BackingUp row is an interrupted one. */
   owner: string | null;
   note: string | null;
+  /** 1: a failed backup whose partial files are still to be discarded (the host was unreachable). */
+  discard_pending: number;
   account_id: number;
   domain_id: number;
   zone_id: number;
+  created: string;
+  removed: string | null;
+}
+
+/** A backup store on another machine over SSH (migration 32); `secret` is sealed. */
+export interface BackupRepositoryRow {
+  id: number;
+  uuid: string;
+  name: string;
+  zone_id: number;
+  provider: string;
+  /** ssh://address:port */
+  address: string;
+  username: string;
+  secret: string;
+  trust_kind: 'ssh-host-key' | null;
+  trust_fingerprint: string | null;
   created: string;
   removed: string | null;
 }

@@ -545,4 +545,31 @@ CREATE TABLE external_import_hosts (
 );
 `,
   },
+  {
+    version: 32,
+    name: 'backup repositories (a backup store on another machine over SSH), and backups whose leftovers still need discarding',
+    // CloudStack 4.20's addBackupRepository (the NAS provider's repositories). Here a repository
+    // is an SSH account on a backup host: Kiln writes into its own directory there (kiln-backups
+    // in that account's home), never a path the admin names. The credential is sealed (secrets.ts);
+    // the host key is pinned on first use. An offering of the nas provider names its repository
+    // by external_id. backups.discard_pending: a failed backup whose partial files could not be
+    // removed then (a lost connection); the sync task and the host's reconnect try again.
+    sql: `
+CREATE TABLE backup_repositories (
+  id INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  zone_id INTEGER NOT NULL REFERENCES zones(id),
+  provider TEXT NOT NULL,
+  address TEXT NOT NULL,
+  username TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  trust_kind TEXT,
+  trust_fingerprint TEXT,
+  created TEXT NOT NULL,
+  removed TEXT
+);
+ALTER TABLE backups ADD COLUMN discard_pending INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

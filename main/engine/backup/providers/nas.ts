@@ -1,16 +1,23 @@
 /**
  * The `nas` provider, after CloudStack 4.20's NAS provider: full and incremental backups of each
- * volume into the backup store of a host of the zone, through the hypervisor's backup facet
- * (drivers/types.ts BackupFacet; KVM has one). The backup target is the host the VM runs on, or
- * last ran on; its store directory is the driver's, never a path a user names. A restore runs
- * on the host that holds the backup, so the VM's disks must be visible there (shared storage, or
- * the same host). Hypervisors without the facet (vSphere and XenServer today) refuse, saying so:
- * their zones use the dummy provider.
+ * volume, through the hypervisor's backup facet (drivers/types.ts BackupFacet; KVM has one), into
+ * one of two stores, as the VM's offering says:
+ *
+ * - `host-store`: the backup store of the host the VM runs on (or last ran on). A restore runs on
+ *   the host that holds the backup, so the VM's disks must be visible there.
+ * - a backup repository (repositories.ts; the offering's external id is its uuid): a store on a
+ *   backup host over SSH. The VM's host streams into it and restores from it; any host that sees
+ *   the VM's disks can restore.
+ *
+ * Store directories are the driver's, never a path a user names. Hypervisors without the facet
+ * (vSphere and XenServer today) refuse, saying so: their zones use the dummy provider.
  */
-import { requireFacet, type BackupDiskFile, type BackupFacet } from '../../../../drivers/types.js';
+import { requireFacet, type BackupDiskFile, type BackupFacet, type BackupStoreSpec } from '../../../../drivers/types.js';
 import type { Engine } from '../../engine.js';
 import type { BackupProvider, RestoreWork } from '../provider.js';
 import { backedUpVolumes, type BackedUpVolume, type BackupRow } from '../rows.js';
+import { offeringById } from '../records.js';
+import { repositoriesOf, storeOfOffering } from '../repositories.js';
 import { ApiError } from '../../registry/errors.js';
 import { vmRef } from '../../vm/rows.js';
 
@@ -22,6 +29,19 @@ async function facetOn(engine: Engine, hostId: number | null): Promise<BackupFac
 
 function diskFile(volume: BackedUpVolume): BackupDiskFile {
   return { name: volume.path, file: volume.file ?? '', bytes: volume.written ?? 0, virtualSize: volume.size, checksum: volume.checksum ?? '' };
+}
+
+function storeOf(engine: Engine, backup: BackupRow): BackupStoreSpec | undefined {
+  return storeOfOffering(engine, offeringById(engine, backup.offering_id));
+}
+
+/**
+ * The host a restore of CHAIN runs on: the one that holds the backup in its own store, or, for a
+ * repository, the one that sees the disks written (the VM's host, else the one the backup ran on).
+ */
+function restoreHost(work: RestoreWork, store: BackupStoreSpec | undefined): number | null {
+  const last = work.chain[work.chain.length - 1]!;
+  return store ? (work.vm.host_id ?? work.vm.last_host_id ?? last.host_id) : last.host_id;
 }
 
 /** The files of one volume (by position) along a chain, the full first. */
@@ -36,8 +56,11 @@ function volumeChain(work: RestoreWork, deviceId: number): BackupDiskFile[] {
 export const nasProvider: BackupProvider = {
   name: 'nas',
   description: "Backups of each volume (full, then incremental with libvirt checkpoints) into the backup store of the VM's host, over SSH; for hypervisors with a backup facet (KVM)",
-  async listOfferings() {
-    return [{ externalId: 'host-store', name: 'Host backup store', description: "qcow2 backups in /var/lib/kiln/backups on the VM's host, full and incremental" }];
+  async listOfferings(engine, zoneId) {
+    return [
+      { externalId: 'host-store', name: 'Host backup store', description: "qcow2 backups in the backup store of the VM's own host, full and incremental" },
+      ...repositoriesOf(engine, zoneId).map((r) => ({ externalId: r.uuid, name: r.name, description: `qcow2 backups on the backup repository ${r.username}@${r.address.slice('ssh://'.length)}, streamed from the VM's host over SSH, full and incremental` })),
+    ];
   },
   async assignVm() {},
   async removeVm() {},
@@ -46,7 +69,8 @@ export const nasProvider: BackupProvider = {
     const hostId = work.vm.host_id ?? work.vm.last_host_id;
     const facet = await facetOn(work.engine, hostId);
     // An incremental builds on the newest backup, when the host still has its checkpoint.
-    const parent = work.previous && work.previous.host_id === hostId && work.previous.external_id?.startsWith('kiln-') ? work.previous : undefined;
+    // (and it is in the same store: the same offering).
+    const parent = work.previous && work.previous.host_id === hostId && work.previous.offering_id === work.offering.id && work.previous.external_id?.startsWith('kiln-') ? work.previous : undefined;
     const result = await facet.create(
       vmRef(work.vm),
       {
@@ -55,6 +79,7 @@ export const nasProvider: BackupProvider = {
         disks: work.volumes.map((v) => ({ name: v.path ?? work.engine.hosts.volumeName(work.vm.hypervisor, v.uuid), pool: v.pool ?? undefined })),
         parent: parent ? { id: parent.uuid, checkpoint: parent.external_id ?? undefined } : undefined,
         quiesce: work.quiesce,
+        store: storeOfOffering(work.engine, work.offering),
       },
       work.options,
     );
@@ -75,11 +100,14 @@ export const nasProvider: BackupProvider = {
 
   async restoreVm(work) {
     const last = work.chain[work.chain.length - 1]!;
-    const facet = await facetOn(work.engine, last.host_id);
-    for (const volume of backedUpVolumes(last)) {
+    const store = storeOf(work.engine, last);
+    const facet = await facetOn(work.engine, restoreHost(work, store));
+    const disks = backedUpVolumes(last).map((volume) => {
       const row = work.engine.db.prepare('SELECT path, pool FROM volumes WHERE uuid=? AND removed IS NULL').get(volume.uuid) as { path: string; pool: string | null } | undefined;
-      await facet.restoreDisk(volumeChain(work, volume.deviceId), { name: row?.path ?? volume.path, pool: row?.pool ?? undefined }, work.options);
-    }
+      return { chain: volumeChain(work, volume.deviceId), target: { name: row?.path ?? volume.path, pool: row?.pool ?? undefined } };
+    });
+    // Every disk is written aside first and renamed over its target last (restoreDisks).
+    await facet.restoreDisks(disks, work.options, store);
     // The VM's definition lives where it last ran; its checkpoints there describe disks that are gone.
     const home = work.vm.host_id ?? work.vm.last_host_id;
     if (home !== null) await (await facetOn(work.engine, home)).forgetCheckpoints(vmRef(work.vm)).catch(() => undefined);
@@ -87,10 +115,19 @@ export const nasProvider: BackupProvider = {
 
   async restoreVolume(work, volume, diskName) {
     const last = work.chain[work.chain.length - 1]!;
-    const facet = await facetOn(work.engine, last.host_id);
+    const store = storeOf(work.engine, last);
+    const hostId = restoreHost(work, store);
+    const facet = await facetOn(work.engine, hostId);
     const original = work.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
-    const restored = await facet.restoreDisk(volumeChain(work, volume.deviceId), { name: diskName, pool: original?.pool ?? undefined }, work.options);
-    return { size: restored.virtualSize, written: true, hostId: last.host_id ?? undefined };
+    const [restored] = await facet.restoreDisks([{ chain: volumeChain(work, volume.deviceId), target: { name: diskName, pool: original?.pool ?? undefined } }], work.options, store);
+    return { size: restored!.virtualSize, written: true, hostId: hostId ?? undefined };
+  },
+
+  async discardRestore(engine, backup, vm) {
+    const store = storeOf(engine, backup);
+    const hostId = store ? (vm.host_id ?? vm.last_host_id ?? backup.host_id) : backup.host_id;
+    const volumes = engine.db.prepare('SELECT path, pool FROM volumes WHERE vm_id=? AND removed IS NULL AND path IS NOT NULL').all(vm.id) as { path: string; pool: string | null }[];
+    await (await facetOn(engine, hostId)).discardRestore(volumes.map((v) => ({ name: v.path, pool: v.pool ?? undefined })));
   },
 
   async deleteBackup(engine, backup, child) {
@@ -104,18 +141,18 @@ export const nasProvider: BackupProvider = {
       for (const { volume, parent } of merged) {
         if (!parent?.file || !volume.file) throw new ApiError(530, `backup ${backup.name} and ${child.name} do not hold the same volumes; cannot merge them`);
         const grandVolume = grand ? backedUpVolumes(grand).find((v) => v.deviceId === volume.deviceId) : undefined;
-        const file = await facet.merge(diskFile(parent), diskFile(volume), grandVolume ? diskFile(grandVolume) : undefined);
+        const file = await facet.merge(diskFile(parent), diskFile(volume), grandVolume ? diskFile(grandVolume) : undefined, storeOf(engine, backup));
         volumes.push({ ...volume, written: file.bytes, checksum: file.checksum });
       }
       engine.db.prepare('UPDATE backups SET volumes=?, size=? WHERE id=?').run(JSON.stringify(volumes), volumes.reduce((s, v) => s + (v.written ?? 0), 0), child.id);
     }
     const home = vm.host_id ?? vm.last_host_id;
-    await facet.remove(vm.uuid, backup.uuid, home === backup.host_id && backup.external_id?.startsWith('kiln-') ? { ref: vmRef(vm), checkpoint: backup.external_id } : undefined);
+    await facet.remove(vm.uuid, backup.uuid, home === backup.host_id && backup.external_id?.startsWith('kiln-') ? { ref: vmRef(vm), checkpoint: backup.external_id } : undefined, storeOf(engine, backup));
   },
 
   async inspect(engine, backup) {
     const facet = await facetOn(engine, backup.host_id);
-    const seen = await facet.inspect(engine.vms.get(backup.vm_id).uuid, backup.uuid);
+    const seen = await facet.inspect(engine.vms.get(backup.vm_id).uuid, backup.uuid, storeOf(engine, backup));
     return { present: seen.present, size: seen.bytes };
   },
 
@@ -123,6 +160,6 @@ export const nasProvider: BackupProvider = {
     const vm = engine.vms.get(backup.vm_id);
     const hostId = vm.host_id ?? vm.last_host_id;
     if (hostId === null) return;
-    await (await facetOn(engine, hostId)).discard(vm.uuid, backup.uuid, vmRef(vm));
+    await (await facetOn(engine, hostId)).discard(vm.uuid, backup.uuid, vmRef(vm), storeOf(engine, backup));
   },
 };
