@@ -513,6 +513,27 @@ export interface BackupRequest {
   /** An earlier backup to build an incremental on; the driver writes a full one when it cannot. */
   parent?: { id: string; checkpoint?: string };
   quiesce?: boolean;
+  /** Where the files go: a backup repository; absent, the host's own store. */
+  store?: BackupStoreSpec;
+}
+
+/**
+ * A backup repository: another machine reached over SSH (ssh://address:port) whose store is the
+ * driver's own directory there (KVM: `kiln-backups` in the SSH user's home), never a path a user
+ * names. Its host key is pinned: learned on first use (probeStore), refused if it changes.
+ */
+export interface BackupStoreSpec {
+  url: string;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  pinnedTrust?: TrustAnchor;
+}
+
+/** One disk a restore writes: the chain of files (the full first) into the disk named TARGET (replaced, or a new one). */
+export interface BackupRestoreDisk {
+  chain: BackupDiskFile[];
+  target: { name: string; pool?: string };
 }
 
 /** One disk as a backup holds it. */
@@ -542,20 +563,25 @@ export interface BackupFacet {
   /** Writes and verifies a backup; a running VM keeps running. Progress 0..100. */
   create(vm: Ref, request: BackupRequest, options?: OperationOptions): Promise<BackupResult>;
   /**
-   * Writes one disk back from a chain of backup files (the full first, each incremental after)
-   * into the disk named TARGET (replacing it, or a new one), written aside and renamed last.
+   * Writes disks back from their chains of backup files, each written aside first; only when
+   * every one is written are they renamed over their targets, one after another. A restore cut
+   * short before that leaves every target as it was (discardRestore removes what was written aside).
    */
-  restoreDisk(chain: BackupDiskFile[], target: { name: string; pool?: string }, options?: OperationOptions): Promise<{ virtualSize: number }>;
+  restoreDisks(disks: BackupRestoreDisk[], options?: OperationOptions, store?: BackupStoreSpec): Promise<{ virtualSize: number }[]>;
+  /** Removes what an interrupted restoreDisks wrote aside for these targets (never the targets). */
+  discardRestore(targets: { name: string; pool?: string }[]): Promise<void>;
   /** The VM's disks were rewritten (a restore): what later incrementals built on is gone. */
   forgetCheckpoints(vm: Ref): Promise<void>;
   /** Folds PARENT's file into CHILD's (an incremental on it), so CHILD no longer needs it; returns CHILD's new file. */
-  merge(parent: BackupDiskFile, child: BackupDiskFile, grandparent?: BackupDiskFile): Promise<BackupDiskFile>;
+  merge(parent: BackupDiskFile, child: BackupDiskFile, grandparent?: BackupDiskFile, store?: BackupStoreSpec): Promise<BackupDiskFile>;
   /** Deletes a backup's directory (and its checkpoint on VM, when given). */
-  remove(vmId: string, id: string, vm?: { ref: Ref; checkpoint?: string }): Promise<void>;
+  remove(vmId: string, id: string, vm?: { ref: Ref; checkpoint?: string }, store?: BackupStoreSpec): Promise<void>;
   /** Whether the backup is complete in the store, and its bytes. */
-  inspect(vmId: string, id: string): Promise<{ present: boolean; bytes: number }>;
+  inspect(vmId: string, id: string, store?: BackupStoreSpec): Promise<{ present: boolean; bytes: number }>;
   /** Stops a backup job left running (a restart) and deletes what it wrote. */
-  discard(vmId: string, id: string, vm?: Ref): Promise<void>;
+  discard(vmId: string, id: string, vm?: Ref, store?: BackupStoreSpec): Promise<void>;
+  /** Connects to a repository (trusting its key on first use), makes its store directory; resolves to the key it trusts. */
+  probeStore(store: BackupStoreSpec): Promise<TrustAnchor>;
 }
 
 /**
