@@ -406,7 +406,10 @@ class VsphereHostSession implements HostSession {
     this.ep.assertReachable(`reading the power state of ${vm}`);
     const found = await mapped(`looking for ${vm}`, () => this.resolve(vm));
     const o = found && this.ep.cache.get(found);
-    return o && asMoRef(o.props['runtime.host'])?.equals(this.hostRef) ? powerOf(o.props['runtime.powerState']) : 'Missing';
+    // A VM found by Kiln's name (its ref never stored) counts wherever vCenter placed it: the deploy
+    // that made it was for this host, and it must not be missed by destroy (vcsim puts clones on the template's host).
+    const here = o && (found.value !== vm || asMoRef(o.props['runtime.host'])?.equals(this.hostRef));
+    return o && here ? powerOf(o.props['runtime.powerState']) : 'Missing';
   }
 
   /** Kiln's downloaded templates become vSphere templates on a datastore of this host (images.ts). */
