@@ -14,7 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Duplex } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import {
   DriverError,
   type ConnectionForm,
@@ -26,6 +26,8 @@ import {
   type Endpoint,
   type EndpointHost,
   type EventInitiator,
+  type ExternalImportFacet,
+  type ExternalImportSource,
   type GpuFacet,
   type HostConnectionSpec,
   type HostEvent,
@@ -146,6 +148,50 @@ export class SimulatorDriver implements HypervisorDriver {
     host.domains[spec.internalName] = { spec: structuredClone(spec), power, snapshots: [], boots: 0, foreign };
     for (const disk of spec.disks) this.world.disks[disk.name] ??= '';
     this.world.save();
+  }
+
+  /**
+   * Test hook: a host Kiln does not manage, for listVmsForImport and importVm importsource=external
+   * (reached as ssh://NAME, logging in with PASSWORD); put VMs on it with addUnmanagedVm.
+   */
+  addExternalHost(name: string, password: string): void {
+    const host = this.world.host(name, { cpuNumber: 8, cpuSpeedMhz: 2000, memoryMiB: 16384, gpus: [] });
+    host.externalPassword = password;
+    this.world.save();
+  }
+
+  /** Hosts Kiln does not manage (addExternalHost): listed and copied from, never changed. */
+  readonly externalImport: ExternalImportFacet = { open: (spec) => this.openExternal(spec) };
+
+  private async openExternal(spec: HostConnectionSpec): Promise<ExternalImportSource> {
+    let name: string;
+    try {
+      name = new URL(spec.url).hostname;
+    } catch {
+      throw new DriverError(`not a host URL: ${spec.url}`, 'invalid');
+    }
+    const host = this.world.find(name);
+    if (host?.externalPassword === undefined) throw new DriverError(`connect ECONNREFUSED ${name}:22 (no simulated host Kiln does not manage is named ${name})`, 'unreachable');
+    const trust = this.thumbprint(name);
+    if (spec.pinnedTrust && spec.pinnedTrust.fingerprint !== trust.fingerprint) {
+      throw new DriverError(`the host key of ${name} has changed: expected ${spec.pinnedTrust.fingerprint}, the host presented ${trust.fingerprint}`, 'host-key-changed', { presented: trust });
+    }
+    if (spec.password !== host.externalPassword) throw new DriverError(`${name}: All configured authentication methods failed`, 'unreachable');
+    const session = new SimulatorSession(spec.hostId, host, this);
+    return {
+      trust,
+      list: () => session.listInstances(),
+      exportDisk: async (vm, diskId, copyName) => {
+        const domain = host.domains[vm];
+        if (!domain) throw new DriverError(`Domain not found: no domain with matching name '${vm}'`, 'not-found');
+        if (domain.power !== 'Stopped') throw new DriverError(`VM ${vm} is ${domain.power}; shut it off so its disks do not change while they are copied`, 'invalid');
+        if (!domain.spec.disks.some((d) => d.name === diskId)) throw new DriverError(`VM ${vm} has no disk ${diskId}`, 'not-found');
+        // The copy's bytes stand for the disk's content: where it came from, so a test can tell copies apart.
+        const bytes = Buffer.from(`${name}/${vm}/${diskId}\n${this.world.disks[diskId] ?? ''}`);
+        return { name: copyName, format: 'qcow2', sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), open: () => Readable.from([bytes]), remove: async () => undefined };
+      },
+      close: async () => undefined,
+    };
   }
 
   /** Drops every fault not yet triggered. */

@@ -55,7 +55,7 @@ export function maxGuestsPerHost(db: Db, settings: Settings, clusterId: number):
  * capabilities as a map and how its endpoints are added (the add dialogs build from these, not
  * from the hypervisor's name).
  */
-export function capabilityResponse(row: CapabilityRow, driver: Pick<HypervisorDriver, 'capabilities' | 'connectionForm' | 'defaults' | 'networkDiscovery'>): Record<string, unknown> {
+export function capabilityResponse(row: CapabilityRow, driver: Pick<HypervisorDriver, 'capabilities' | 'connectionForm' | 'defaults' | 'networkDiscovery' | 'externalImport'>): Record<string, unknown> {
   const capabilities = driver.capabilities;
   return {
     id: row.uuid,
@@ -74,5 +74,7 @@ export function capabilityResponse(row: CapabilityRow, driver: Pick<HypervisorDr
     trustkind: driver.connectionForm.trust,
     // Whether discoverEndpointNetworks can read this driver's endpoints before they are added (the facet, R52).
     networkdiscovery: driver.networkDiscovery !== undefined,
+    // Whether listVmsForImport/importVm importsource=external can reach this driver's hosts that Kiln does not manage.
+    externalimport: driver.externalImport !== undefined,
   };
 }

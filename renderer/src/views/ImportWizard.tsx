@@ -1,5 +1,6 @@
 /**
- * The import wizard (R51, admins): a cluster; the VMs on its hosts that Kiln does not manage,
+ * The import wizard (R51, admins): a cluster, or a host Kiln does not manage (import/ExternalSource:
+ * listVmsForImport, importVm importsource=external, its VMs copied onto the cluster); the VMs Kiln does not manage there,
  * filterable, with whether each can be imported and why not (listUnmanagedInstances); the VMs to
  * take over; each NIC's network (pre-filled by VLAN, mismatches flagged); each VM's offering (a
  * custom one keeps the VM's own CPU and memory); each data disk's disk offering; a review; then
@@ -27,6 +28,9 @@ import { CsvBulk } from './import/CsvBulk';
 import { ImportProgress, type Run } from './import/ImportProgress';
 import { CreateNicNetwork, DiscoveryCsv, fillUnmapped, useZoneNetworks } from './import/missing-networks';
 import { DiscoverNetworksDialog } from './import/DiscoverNetworksDialog';
+import { EMPTY_EXTERNAL, ExternalHostFields, externalForms, externalParams, externalProblems, type ExternalHostForm } from './import/ExternalSource';
+import { useConnectionForms } from './hosts/AddEndpointDialog';
+import type { ApiParams } from '../../../preload/api';
 
 
 const GiB = 1024 ** 3;
@@ -41,8 +45,20 @@ export function ImportWizard() {
   const [listVersion, setListVersion] = useState(0);
 
   const clusters = useApiList<Cluster>('listClusters', 'cluster', {});
-  const cluster = clusters.items.find((c) => c.id === clusterid);
-  const unmanaged = useUnmanaged(clusterid, listVersion);
+  // The source: a Kiln cluster (external undefined), or a host Kiln does not manage whose VMs are copied onto the cluster.
+  const connectionForms = useConnectionForms();
+  const externalKinds = hasApi(apis, 'listVmsForImport') && hasApi(apis, 'importVm') ? externalForms(connectionForms) : [];
+  const [external, setExternal] = useState<ExternalHostForm>();
+  const [externalQuery, setExternalQuery] = useState<ApiParams>();
+  const clusterOptions = external ? clusters.items.filter((c) => c.hypervisortype === external.hypervisor) : clusters.items;
+  const cluster = clusterOptions.find((c) => c.id === clusterid);
+  const unmanaged = useUnmanaged(external ? (externalQuery ? { command: 'listVmsForImport', params: externalQuery } : undefined) : clusterid ? { command: 'listUnmanagedInstances', params: { clusterid } } : undefined, clusterid, listVersion);
+  const chooseSource = (hypervisor: string | undefined) => {
+    setExternal(hypervisor === undefined ? undefined : { ...EMPTY_EXTERNAL, hypervisor });
+    setExternalQuery(undefined);
+    // Another source lists other VMs: what was chosen for the old one no longer applies.
+    form.setCluster(hypervisor === undefined ? clusterid : clusters.items.find((c) => c.hypervisortype === hypervisor)?.id ?? '');
+  };
   // Reloaded after networks are created from discovery; NICs still unmapped are then mapped by VLAN.
   const [networksVersion, setNetworksVersion] = useState(0);
   const [fillAt, setFillAt] = useState<number>();
@@ -56,8 +72,8 @@ export function ImportWizard() {
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
 
   useEffect(() => {
-    if (!clusterid && clusters.items.length > 0) form.setCluster(clusters.items[0]!.id);
-  }, [clusters.items, clusterid, form]);
+    if (!clusterid && clusterOptions.length > 0) form.setCluster(clusterOptions[0]!.id);
+  }, [clusterOptions, clusterid, form]);
 
   const chosenVms = unmanaged.items.filter((vm) => selected.includes(vm.name));
   // Pre-fill a VM's choices once its lists are there (before the networks step is shown).
@@ -96,11 +112,19 @@ export function ImportWizard() {
     </div>
   );
 
-  const problems = stepProblems(chosenVms, choices, networks.items, offerings.items, diskOfferings.items, clusterid, apis);
+  const problems = stepProblems(chosenVms, choices, networks.items, offerings.items, diskOfferings.items, clusterid, apis, external ? externalProblems(external) : []);
   const stepProblem = problems[step] ?? [];
   const next = () => {
     if (stepProblem.length > 0) return setShowErrors(true);
     setShowErrors(false);
+    // The host is asked once the source step is complete, not on every keystroke.
+    if (step === 0 && external && cluster) {
+      const query = externalParams(external, cluster.zoneid);
+      if (JSON.stringify(query) !== JSON.stringify(externalQuery)) {
+        form.setCluster(clusterid);
+        setExternalQuery(query);
+      }
+    }
     goTo(step + 1);
   };
 
@@ -120,7 +144,9 @@ export function ImportWizard() {
       chosenVms.map(async (vm) => {
         try {
           const offering = offerings.items.find((o) => o.id === choices[vm.name]!.serviceofferingid);
-          const response = await kiln.invoke('importUnmanagedInstance', importParams(vm, choices[vm.name]!, offering));
+          const params = importParams(vm, choices[vm.name]!, offering);
+          // From a host Kiln does not manage: importVm copies the disks onto the cluster, under the same rules.
+          const response = externalQuery ? await kiln.invoke('importVm', { ...params, ...externalQuery, importsource: 'external' }) : await kiln.invoke('importUnmanagedInstance', params);
           const jobid = String(response['jobid']);
           // Each VM's result is shown here, row by row: no notification per job.
           jobs.quiet.add(jobid);
@@ -187,8 +213,24 @@ export function ImportWizard() {
       >
         {step === 0 && (
           <>
-            <Select label="Cluster" value={clusterid} onChange={(id) => form.setCluster(id)} options={clusters.items.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
-            <p className="hint">Kiln asks every host of the cluster that is Up for the VMs it does not manage.</p>
+            {externalKinds.length > 0 && (
+              <fieldset className="fieldset import-source" role="radiogroup" aria-label="Import from">
+                <legend>Import from</legend>
+                <label className="check">
+                  <input type="radio" name="import-source" checked={!external} onChange={() => chooseSource(undefined)} /> A cluster of Kiln: the VMs on its hosts that Kiln does not manage
+                </label>
+                {externalKinds.map((f) => (
+                  <label key={f.hypervisor} className="check">
+                    <input type="radio" name="import-source" checked={external?.hypervisor === f.hypervisor} onChange={() => chooseSource(f.hypervisor)} /> A {f.hypervisor} host Kiln does not manage: its VMs are copied onto a Kiln cluster
+                  </label>
+                ))}
+              </fieldset>
+            )}
+            <Select label={external ? 'Cluster that receives the copies' : 'Cluster'} value={clusterid} onChange={(id) => form.setCluster(id)} options={clusterOptions.map((c) => ({ ...c, name: `${c.name}${c.podname ? ` (pod ${c.podname})` : ''}` }))} loading={clusters.loading} />
+            <p className="hint">
+              {external ? `Kiln copies each VM's disks onto a host of this cluster that is Up; the VM on the ${external.hypervisor} host is left as it is.` : 'Kiln asks every host of the cluster that is Up for the VMs it does not manage.'}
+            </p>
+            {external && <ExternalHostFields value={external} onChange={(patch) => setExternal({ ...external, ...patch })} />}
             {hasApi(apis, 'discoverEndpointNetworks') && canCreateNetwork && (
               <p className="hint">
                 Coming from a vCenter Kiln has not added yet?{' '}
@@ -202,8 +244,8 @@ export function ImportWizard() {
         )}
         {step === 1 && (
           <>
-            <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />
-            <VmPicker vms={unmanaged} />
+            {!external && <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />}
+            <VmPicker vms={unmanaged} where={externalQuery ? `on ${String(externalQuery['host'])}` : "on this cluster's hosts"} />
           </>
         )}
         {step === 2 && discoveryTools}
@@ -283,25 +325,31 @@ export function ImportWizard() {
   );
 }
 
-/** listUnmanagedInstances for the cluster; VERSION reloads it (after an import). */
-function useUnmanaged(clusterid: string, version: number): { items: UnmanagedVm[]; loading: boolean; error?: string } {
+/**
+ * The VMs Kiln does not manage: QUERY is listUnmanagedInstances for a cluster, or listVmsForImport
+ * for a host Kiln does not manage (whose rows get CLUSTERID, the cluster that receives the copies);
+ * VERSION reloads it (after an import).
+ */
+function useUnmanaged(query: { command: string; params: ApiParams } | undefined, clusterid: string, version: number): { items: UnmanagedVm[]; loading: boolean; error?: string } {
   const [state, setState] = useState<{ items: UnmanagedVm[]; loading: boolean; error?: string }>({ items: [], loading: false });
+  const key = query ? JSON.stringify(query) : undefined;
   useEffect(() => {
-    if (!clusterid) return;
+    if (!key) return;
+    const { command, params } = JSON.parse(key) as { command: string; params: ApiParams };
     let live = true;
     setState({ items: [], loading: true });
-    kiln.invoke('listUnmanagedInstances', { clusterid }).then(
-      (r) => live && setState({ items: listOf<UnmanagedVm>(r, 'unmanagedinstance'), loading: false }),
+    kiln.invoke(command, params).then(
+      (r) => live && setState({ items: listOf<UnmanagedVm>(r, 'unmanagedinstance').map((vm) => ({ ...vm, clusterid: vm.clusterid ?? clusterid })), loading: false }),
       (e: unknown) => live && setState({ items: [], loading: false, error: `${errorCode(e) ? `${errorCode(e)}: ` : ''}${errorText(e)}` }),
     );
     return () => {
       live = false;
     };
-  }, [clusterid, version]);
+  }, [key, clusterid, version]);
   return state;
 }
 
-function VmPicker({ vms }: { vms: { items: UnmanagedVm[]; loading: boolean; error?: string } }) {
+function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolean; error?: string }; where: string }) {
   const { filter, selected, setFilter, toggle } = useImportForm();
   const needle = filter.trim().toLowerCase();
   const shown = vms.items.filter((vm) => !needle || [vm.name, vm.osdisplayname ?? '', ...(vm.nic ?? []).map((n) => n.networkname ?? '')].some((t) => t.toLowerCase().includes(needle)));
@@ -316,8 +364,8 @@ function VmPicker({ vms }: { vms: { items: UnmanagedVm[]; loading: boolean; erro
           {vms.error}
         </p>
       )}
-      {vms.loading && <p className="muted">Asking the cluster&apos;s hosts…</p>}
-      {!vms.loading && !vms.error && vms.items.length === 0 && <p className="empty">Every VM on this cluster&apos;s hosts is managed by Kiln.</p>}
+      {vms.loading && <p className="muted">Asking the host{where.startsWith('on this') ? 's' : ''} {where.replace(/^on /, '')}…</p>}
+      {!vms.loading && !vms.error && vms.items.length === 0 && <p className="empty">No VM {where} that Kiln does not manage.</p>}
       {shown.length > 0 && (
         <table className="plain-table" aria-label="Unmanaged VMs">
           <thead>
@@ -406,9 +454,10 @@ function hostnameProblem(apis: Apis, vm: UnmanagedVm, c: VmChoices | undefined):
 }
 
 /** What keeps each step from being complete. */
-function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[], clusterid: string, apis: Apis): string[][] {
+function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, networks: ImportNetwork[], offerings: ServiceOffering[], diskOfferings: DiskOffering[], clusterid: string, apis: Apis, sourceProblems: string[]): string[][] {
   const problems: string[][] = IMPORT_STEPS.map(() => []);
   if (!clusterid) problems[0]!.push('Choose a cluster.');
+  problems[0]!.push(...sourceProblems);
   if (vms.length === 0) problems[1]!.push('Select at least one VM to import.');
   for (const vm of vms) {
     const c = choices[vm.name];
