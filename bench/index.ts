@@ -10,6 +10,7 @@ import { benchKvm } from './kvm.js';
 import { benchUiList } from './ui-list.js';
 import { benchListPages } from './list-pages.js';
 import { benchServeScale } from './serve-scale.js';
+import { benchSimState } from './sim-state.js';
 import { benchVsphere } from './vsphere.js';
 import { benchXenserver } from './xenserver.js';
 import { benchUnmanaged } from './unmanaged.js';
@@ -25,6 +26,7 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['ui-list', benchUiList],
   ['list-pages', benchListPages],
   ['serve-scale', benchServeScale],
+  ['sim-state', async () => benchSimState()],
   ['vsphere', benchVsphere],
   ['xenserver', benchXenserver],
   ['unmanaged', benchUnmanaged],
