@@ -10,7 +10,7 @@
  * the driver refuses those first, naming why.
  */
 import { DriverError, type GpuDeviceInfo } from '../types.js';
-import { MiB, type XenPool } from './pool.js';
+import { KILN_UUID_KEY, MiB, type XenPool } from './pool.js';
 import type { XRef } from './xapi/records.js';
 
 /** The host's GPU groups and vGPU types with capacity, read now (capacity changes with every start and stop). */
@@ -25,20 +25,33 @@ export async function hostGpus(pool: XenPool, host: XRef): Promise<GpuDeviceInfo
       if (!type || max === undefined) continue;
       const remaining = Number(await pool.client.call('PGPU.get_remaining_capacity', pgpuRef, typeRef));
       const key = `${group.name_label}\n${type.model_name}`;
+      const one = { address: pool.inventory.get('PCI', pgpu.PCI)?.pci_id ?? pgpuRef, remainingCapacity: remaining, maxCapacity: Number(max), vmUuids: residentsOf(pool, pgpu.resident_VGPUs ?? [], typeRef) };
       const seen = byKey.get(key);
       if (seen) {
         seen.remainingCapacity += remaining;
         seen.maxCapacity += Number(max);
+        seen.pgpus!.push(one);
         continue;
       }
       byKey.set(key, {
+        pgpus: [one],
         group: group.name_label, vgpuType: type.model_name, remainingCapacity: remaining, maxCapacity: Number(max), maxVgpuPerPgpu: Number(max),
         videoRamMiB: Math.round(Number(type.framebuffer_size ?? 0) / MiB), maxHeads: Number(type.max_heads ?? 0),
         maxResolutionX: Number(type.max_resolution_x ?? 0), maxResolutionY: Number(type.max_resolution_y ?? 0),
       });
     }
   }
+  for (const g of byKey.values()) g.pgpus!.sort((a, b) => a.address.localeCompare(b.address));
   return [...byKey.values()].sort((a, b) => a.group.localeCompare(b.group) || a.vgpuType.localeCompare(b.vgpuType));
+}
+
+/** The Kiln VMs (their uuids; a VM Kiln does not manage by its xapi uuid) holding a vGPU of TYPE among VGPUS. */
+function residentsOf(pool: XenPool, vgpus: XRef[], type: XRef): string[] {
+  return vgpus.flatMap((ref) => {
+    const g = pool.inventory.get('VGPU', ref);
+    const vm = g && g.type === type ? pool.vm(g.VM) : undefined;
+    return vm ? [vm.other_config?.[KILN_UUID_KEY] ?? vm.uuid] : [];
+  }).sort();
 }
 
 export function hasGpus(pool: XenPool, host: XRef): boolean {

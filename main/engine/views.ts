@@ -68,7 +68,7 @@ export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolea
 function gpuGroupsOf(db: Db, hostId: number): ApiObject[] | undefined {
   const rows = db.prepare('SELECT * FROM host_gpus WHERE host_id=? ORDER BY group_name, vgpu_type').all(hostId) as {
     group_name: string; vgpu_type: string; max_capacity: number; remaining_capacity: number; max_vgpu_per_pgpu: number | null;
-    video_ram: number | null; max_heads: number | null; max_resolution_x: number | null; max_resolution_y: number | null;
+    video_ram: number | null; max_heads: number | null; max_resolution_x: number | null; max_resolution_y: number | null; pgpus: string | null;
   }[];
   if (rows.length === 0) return undefined;
   const groups = new Map<string, ApiObject[]>();
@@ -80,6 +80,8 @@ function gpuGroupsOf(db: Db, hostId: number): ApiObject[] | undefined {
       videoram: r.video_ram !== null ? r.video_ram * 1024 * 1024 : undefined,
       maxheads: r.max_heads ?? undefined, maxresolutionx: r.max_resolution_x ?? undefined, maxresolutiony: r.max_resolution_y ?? undefined,
       maxvgpuperpgpu: r.max_vgpu_per_pgpu ?? undefined, remainingcapacity: r.remaining_capacity, maxcapacity: r.max_capacity,
+      // Kiln's addition: the type on each physical GPU (the GPU view's pGPU nodes).
+      pgpu: r.pgpus ? (JSON.parse(r.pgpus) as { address: string; remainingCapacity: number; maxCapacity: number; vmUuids: string[] }[]).map((p) => ({ pciaddress: p.address, remainingcapacity: p.remainingCapacity, maxcapacity: p.maxCapacity, virtualmachineids: p.vmUuids })) : undefined,
     });
     groups.set(r.group_name, vgpus);
   }

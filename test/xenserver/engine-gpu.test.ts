@@ -15,7 +15,7 @@ const TEMPLATE = 'Kiln GPU engine template';
 const K1 = 'Group of NVIDIA Corporation GK107GL [GRID K1] GPUs';
 const K2 = 'Group of NVIDIA Corporation GK104GL [GRID K2] GPUs';
 
-interface Vgpu { vgputype: string; remainingcapacity: number; maxcapacity: number }
+interface Vgpu { vgputype: string; remainingcapacity: number; maxcapacity: number; pgpu?: { pciaddress: string; remainingcapacity: number; maxcapacity: number; virtualmachineids: string[] }[] }
 interface HostOut { id: string; name: string; gpugroup?: { gpugroupname: string; vgpu: Vgpu[] }[] }
 
 describe('XenServer GPUs through the engine', () => {
@@ -48,7 +48,9 @@ describe('XenServer GPUs through the engine', () => {
     expect(none!.gpugroup).toBeUndefined();
     expect(k1!.gpugroup!.map((g) => g.gpugroupname)).toEqual([K1]);
     const k140q = k1!.gpugroup![0]!.vgpu.find((v) => v.vgputype === 'GRID K140Q');
-    expect(k140q).toEqual({ vgputype: 'GRID K140Q', videoram: 1006632960, maxheads: 2, maxresolutionx: 2560, maxresolutiony: 1600, maxvgpuperpgpu: 4, remainingcapacity: 16, maxcapacity: 16 });
+    // Kiln's pgpu[]: the K1 board's four physical GPUs, 4 K140Q each, none in use.
+    const pgpu = [0, 1, 2, 3].map((i) => ({ pciaddress: `0000:8${i + 1}:00.0`, remainingcapacity: 4, maxcapacity: 4, virtualmachineids: [] }));
+    expect(k140q).toEqual({ vgputype: 'GRID K140Q', videoram: 1006632960, maxheads: 2, maxresolutionx: 2560, maxresolutiony: 1600, maxvgpuperpgpu: 4, remainingcapacity: 16, maxcapacity: 16, pgpu });
     expect(k1!.gpugroup![0]!.vgpu.map((v) => v.vgputype)).toEqual(['GRID K100', 'GRID K120Q', 'GRID K140Q', 'GRID K160Q', 'GRID K180Q', 'passthrough']);
     expect(both!.gpugroup!.map((g) => g.gpugroupname)).toEqual([K1, K2].sort());
     expect(both!.gpugroup!.find((g) => g.gpugroupname === K2)!.vgpu.find((v) => v.vgputype === 'GRID K260Q')).toMatchObject({ maxvgpuperpgpu: 2, remainingcapacity: 4, maxcapacity: 4 });
@@ -58,10 +60,14 @@ describe('XenServer GPUs through the engine', () => {
     const ref = sim.info.hosts[0]!.ref;
     const hostId = t.engine.db.prepare('SELECT id FROM hosts WHERE ref=?').pluck().get(ref) as number;
     const session = await t.engine.hosts.session(hostId);
-    const made = await session.define({ internalName: 'i-2-50-gpu', displayName: 'gpu', uuid: randomUUID(), cpuNumber: 1, cpuSpeedMhz: 1000, memoryMiB: 256, gpu: { group: K1, vgpuType: 'GRID K140Q' }, disks: [{ name: 'gpu.vhd', sizeBytes: 2 ** 30, device: 'disk', backingImage: TEMPLATE }], nics: [] });
+    const uuid = randomUUID();
+    const made = await session.define({ internalName: 'i-2-50-gpu', displayName: 'gpu', uuid, cpuNumber: 1, cpuSpeedMhz: 1000, memoryMiB: 256, gpu: { group: K1, vgpuType: 'GRID K140Q' }, disks: [{ name: 'gpu.vhd', sizeBytes: 2 ** 30, device: 'disk', backingImage: TEMPLATE }], nics: [] });
     await session.start(made.ref);
     await t.engine.hosts.refreshGpus(hostId);
     expect(remaining(await byRef(ref), K1, 'GRID K140Q')).toBe(15);
+    // The pGPU that holds it (depth-first: the first one) says so, with the VM's Kiln uuid.
+    const perPgpu = (await byRef(ref)).gpugroup!.find((g) => g.gpugroupname === K1)!.vgpu.find((v) => v.vgputype === 'GRID K140Q')!.pgpu!;
+    expect(perPgpu.map((p) => [p.remainingcapacity, p.virtualmachineids])).toEqual([[3, [uuid]], [4, []], [4, []], [4, []]]);
     await session.stop(made.ref, { forced: true });
     await t.engine.hosts.refreshGpus(hostId);
     expect(remaining(await byRef(ref), K1, 'GRID K140Q')).toBe(16);

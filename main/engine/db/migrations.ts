@@ -530,6 +530,14 @@ CREATE INDEX volumes_account ON volumes(account_id) WHERE removed IS NULL;
     sql: `ALTER TABLE host_gpus ADD COLUMN max_vgpu_per_pgpu INTEGER;`,
   },
   {
+    version: 31,
+    name: 'host GPUs per physical GPU',
+    // The GPU view's host -> pGPU -> vGPU type tree: per (group, type) row, each physical GPU's
+    // PCI address, remaining and maximum capacity and the VMs it holds, as JSON
+    // ([{address, remainingCapacity, maxCapacity, vmUuids}]); NULL where the driver does not say.
+    sql: `ALTER TABLE host_gpus ADD COLUMN pgpus TEXT;`,
+  },
+  {
     version: 29,
     name: 'external import hosts: the SSH host key pinned on first use',
     // listVmsForImport / importVm importsource=external reach hosts Kiln does not manage. Their key

@@ -248,8 +248,8 @@ export class HostManager {
   private storeGpus(hostId: number, gpus: GpuDeviceInfo[]): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM host_gpus WHERE host_id=?').run(hostId);
-      const insert = this.db.prepare('INSERT INTO host_gpus (host_id, group_name, vgpu_type, max_capacity, remaining_capacity, max_vgpu_per_pgpu, video_ram, max_heads, max_resolution_x, max_resolution_y) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(host_id, group_name, vgpu_type) DO UPDATE SET max_capacity=excluded.max_capacity, remaining_capacity=excluded.remaining_capacity');
-      for (const g of gpus) insert.run(hostId, g.group, g.vgpuType, g.maxCapacity, g.remainingCapacity, g.maxVgpuPerPgpu ?? null, g.videoRamMiB ?? null, g.maxHeads ?? null, g.maxResolutionX ?? null, g.maxResolutionY ?? null);
+      const insert = this.db.prepare('INSERT INTO host_gpus (host_id, group_name, vgpu_type, max_capacity, remaining_capacity, max_vgpu_per_pgpu, video_ram, max_heads, max_resolution_x, max_resolution_y, pgpus) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(host_id, group_name, vgpu_type) DO UPDATE SET max_capacity=excluded.max_capacity, remaining_capacity=excluded.remaining_capacity, pgpus=excluded.pgpus');
+      for (const g of gpus) insert.run(hostId, g.group, g.vgpuType, g.maxCapacity, g.remainingCapacity, g.maxVgpuPerPgpu ?? null, g.videoRamMiB ?? null, g.maxHeads ?? null, g.maxResolutionX ?? null, g.maxResolutionY ?? null, g.pgpus ? JSON.stringify(g.pgpus) : null);
     })();
     // The GPU capacity a start or stop changed is read after the VM's own change went out: the
     // 'hosts' live channel sends the host again with it.
