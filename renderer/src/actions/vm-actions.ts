@@ -1,12 +1,14 @@
 /**
  * The VM actions, one record each: the API command, how its parameters are built, and whether
  * it asks first. WHEN an action is offered is not written here: it comes from the engine's
- * registry (listApis `vmstates` of the command, and whether the caller may use it at all).
+ * registry (listApis `vmstates` of the command, whether the caller may use it at all, and the
+ * host `capabilities` it needs, checked against the VM's host: never the hypervisor's name).
  */
 import type { ApiParams } from '../../../preload/api';
 import type { Vm } from '../api/model';
 import { appliesInState, hasParam, type ApiInfo } from '../stores/api-catalog-store';
 import type { VmDialogKind } from '../stores/vm-dialog-store';
+import type { Capabilities } from '../stores/host-capabilities-store';
 
 export interface VmAction {
   id: string;
@@ -65,9 +67,35 @@ export const VM_ACTIONS: VmAction[] = [
   },
 ];
 
-/** The actions offered for this VM in its current state. */
-export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>): VmAction[] {
-  return VM_ACTIONS.filter((action) => appliesInState(apis, action.command, vm.state) && (!action.needsParam || hasParam(apis, action.command, action.needsParam)) && (action.when?.(vm) ?? true));
+/**
+ * Whether the VM's host has a capability: its host's listHosts `capabilities` when the caller may
+ * see them, else what the VM's record says (its `consoles` name the console facets); undefined
+ * when nothing says, and the engine's answer stays the final word.
+ */
+export function vmHasCapability(vm: Vm, key: string, hostCapabilities?: Map<string, Capabilities>): boolean | undefined {
+  const host = vm.hostid ? hostCapabilities?.get(vm.hostid) : undefined;
+  if (host && key in host) return !!host[key];
+  if (vm.consoles !== undefined && (key === 'consoleSerial' || key === 'consoleGraphical')) {
+    const kinds = vm.consoles.split(',').filter(Boolean);
+    return key === 'consoleSerial' ? kinds.includes('serial') : kinds.some((k) => k !== 'serial');
+  }
+  return undefined;
+}
+
+/** True unless the VM's host is known to lack a capability the command needs (listApis `capabilities`). */
+export function hostCanRun(vm: Vm, apis: Map<string, ApiInfo>, command: string, hostCapabilities?: Map<string, Capabilities>): boolean {
+  return (apis.get(command.toLowerCase())?.capabilities ?? []).every((key) => vmHasCapability(vm, key, hostCapabilities) !== false);
+}
+
+/** The actions offered for this VM in its current state, on its host. */
+export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>, hostCapabilities?: Map<string, Capabilities>): VmAction[] {
+  return VM_ACTIONS.filter(
+    (action) =>
+      appliesInState(apis, action.command, vm.state) &&
+      (!action.needsParam || hasParam(apis, action.command, action.needsParam)) &&
+      (action.when?.(vm) ?? true) &&
+      hostCanRun(vm, apis, action.command, hostCapabilities),
+  );
 }
 
 /** The bulk actions the caller may use, whatever the states of the selected VMs. */

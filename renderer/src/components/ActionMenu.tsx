@@ -7,14 +7,16 @@ import { createPortal } from 'react-dom';
 import type { Vm } from '../api/model';
 import { actionsFor } from '../actions/vm-actions';
 import { runVmAction } from '../actions/run-action';
-import { useApiCatalog } from '../stores/api-catalog-store';
+import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { useHostCapabilityMap } from '../stores/host-capabilities-store';
 
 export function ActionMenu({ vm, tabbable = true, label }: { vm: Vm; tabbable?: boolean; label?: string }) {
   const apis = useApiCatalog((s) => s.apis);
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLDivElement>(null);
-  const actions = actionsFor(vm, apis);
+  const hostCapabilities = useHostCapabilityMap(vm.hostid, hasApi(apis, 'listHosts'));
+  const actions = actionsFor(vm, apis, hostCapabilities);
   const name = vm.displayname || vm.name;
 
   useLayoutEffect(() => {

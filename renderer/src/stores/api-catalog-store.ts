@@ -12,6 +12,8 @@ export interface ApiInfo {
   name: string;
   isasync: boolean;
   vmstates?: string[];
+  /** Kiln: the host capabilities (listHosts `capabilities` keys) the command needs, all of them. */
+  capabilities?: string[];
   /**
    * Each parameter; an engine may declare per-parameter VM states too (`vmstates`), and Kiln the
    * format a value must follow (`pattern`, with `patternmessage` saying what a refused value is not).

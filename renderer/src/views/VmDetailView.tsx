@@ -6,6 +6,7 @@ import { StateBadge } from '../components/StateBadge';
 import { actionsFor } from '../actions/vm-actions';
 import { runVmAction } from '../actions/run-action';
 import { useApiCatalog, hasApi } from '../stores/api-catalog-store';
+import { useHostCapabilityMap } from '../stores/host-capabilities-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { ipOf } from '../stores/vm-list-view-store';
@@ -32,6 +33,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
   const vm = useVms((s) => s.byId.get(id));
   const loaded = useVms((s) => s.loaded);
   const apis = useApiCatalog((s) => s.apis);
+  const hostCapabilities = useHostCapabilityMap(vm?.hostid, hasApi(apis, 'listHosts'));
   if (!vm) {
     return (
       <section className="view">
@@ -54,7 +56,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
           {name} <StateBadge state={vm.state} pendingJob={vm.jobid !== undefined} />
         </h1>
         <div className="toolbar" role="toolbar" aria-label={`Actions for ${name}`}>
-          {actionsFor(vm, apis).map((action) => (
+          {actionsFor(vm, apis, hostCapabilities).map((action) => (
             <button key={action.id} type="button" className={action.danger ? 'danger' : undefined} onClick={() => void runVmAction(action, vm)}>
               {action.label}
             </button>
