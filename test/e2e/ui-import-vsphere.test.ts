@@ -8,8 +8,11 @@
  * VLAN 102 and maps its NIC (a file with a bad VLAN is refused first, creating nothing); the two
  * VMs are imported with their NICs on those networks. The second vCenter is not added: the
  * discovery dialog reads its certificate, has it confirmed, lists its networks (cluster, host,
- * portgroup, switch, VLAN, VMs, and which the zone has) and creates the missing ones.
+ * portgroup, switch, VLAN, VMs, and which the zone has) and creates the missing ones; its password
+ * is in neither kiln serve's output nor any file of its data directory.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { discoverNetworksCli } from '../../drivers/vsphere/discover-networks-cli.js';
@@ -216,6 +219,11 @@ describe.skipIf(!available)('import wizard: networks from discovery (Chromium, v
     // Nothing of the endpoint was added to Kiln.
     const vmwareHosts = ((await ui.api('listHosts', { hypervisor: 'VMware' }))['host'] as { clustername: string }[]).map((h) => h.clustername);
     expect(new Set(vmwareHosts)).toEqual(new Set(['vc-cluster']));
+    // The password typed into the dialog is in neither kiln serve's output nor its data directory's files.
+    expect(kiln.output()).not.toContain(fresh.info.password);
+    const files = readdirSync(kiln.dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    expect(files.some((f) => f.endsWith('kiln.db'))).toBe(true);
+    for (const f of files) expect(readFileSync(f).toString('latin1'), f).not.toContain(fresh.info.password);
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);
   }, 60_000);
