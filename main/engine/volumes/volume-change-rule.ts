@@ -4,8 +4,9 @@
  * has backups (R57: a restore would bring back disks it no longer has, or miss one it gained).
  *
  * One rule for both sides: the volume commands refuse with it (attach, detach, createVolume onto a
- * VM: 431 naming their parameter) and the VM response publishes it as `volumechangeblocked`, so the
- * Volumes tab disables its controls with the same words before anyone tries.
+ * VM: 431 naming their parameter) and the VM response publishes it as `volumechangeblocked` (when a
+ * list asks for `details=volume`), so the Volumes tab disables its controls with the same words
+ * before anyone tries.
  */
 import type { Engine } from '../engine.js';
 import { ApiError } from '../registry/errors.js';
