@@ -8,36 +8,26 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap, WORK } from '../kvm/real-hosts.js';
+import { registerServedIso, type RegisteredIso } from '../helpers/iso-server.js';
 
 const hosts = kvmHostsOrSkip();
 const INSTALLER_SH = join(import.meta.dirname, '../kvm-hosts/installer-iso.sh');
 
 describe.skipIf(!hosts)('an OS installed from an ISO on a real KVM host', () => {
   let z: KvmZone;
-  let server: Server;
+  let iso: RegisteredIso | undefined;
   let isoId: string;
   let tap: ConsoleTap | undefined;
 
   beforeAll(async () => {
     const isoPath = execFileSync(INSTALLER_SH, { encoding: 'utf8', env: { ...process.env, KILN_KVM_WORK: WORK } }).trim();
-    const iso = readFileSync(isoPath);
-    server = createServer((req, res) => {
-      if (req.url !== '/installer.iso') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-length': String(iso.length) }).end(iso);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     z = await kvmZone(hosts!, ['host1']);
-    const os = (z.t.engine.db.prepare(`SELECT uuid FROM guest_os WHERE display_name='Other Linux (64-bit)'`).get() as { uuid: string }).uuid;
-    const res = await z.t.call('registerIso', { name: 'Kiln busybox installer', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/installer.iso`, zoneid: z.zoneid, ostypeid: os });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    isoId = (res.body['iso'] as { id: string }[])[0]!.id;
-    await z.t.engine.images.wait((z.t.engine.db.prepare('SELECT id FROM templates WHERE uuid=?').get(isoId) as { id: number }).id);
+    iso = await registerServedIso(z, 'Kiln busybox installer', readFileSync(isoPath));
+    isoId = iso.id;
   }, 180_000);
 
   afterAll(async () => {
@@ -45,12 +35,11 @@ describe.skipIf(!hosts)('an OS installed from an ISO on a real KVM host', () => 
     if (z) await cleanUp(z.t);
     await z?.t.close();
     try {
-      onHost('host1', 'virsh', 'vol-delete', '--pool', 'kiln', `kiln-iso-${isoId}.iso`);
+      if (iso) onHost('host1', 'virsh', 'vol-delete', '--pool', 'kiln', iso.volume);
     } catch {
       /* never copied */
     }
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await iso?.close();
   }, 300_000);
 
   it('installs onto the blank root disk from the ISO; after detachIso and a reboot the VM boots the installed system from its disk', { timeout: 300_000 }, async () => {

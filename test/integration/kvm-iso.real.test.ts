@@ -8,16 +8,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { registerServedIso, type RegisteredIso } from '../helpers/iso-server.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
-let server: Server;
+let served: RegisteredIso | undefined;
 let dir: string;
 let isoId: string;
 let volume: string;
@@ -36,19 +35,10 @@ describe.skipIf(!hosts)('ISOs on a real KVM host', () => {
     mkdirSync(join(dir, 'root'));
     writeFileSync(join(dir, 'root', 'INSTALL.TXT'), 'Kiln installer test ISO\n');
     execFileSync('genisoimage', ['-quiet', '-V', 'KILN_INSTALL', '-o', join(dir, 'install.iso'), join(dir, 'root')]);
-    const iso = readFileSync(join(dir, 'install.iso'));
-    server = createServer((req, res) => {
-      if (req.url !== '/install.iso') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-length': String(iso.length) }).end(iso);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     z = await kvmZone(hosts!, ['host1']);
-    const os = (z.t.engine.db.prepare(`SELECT uuid FROM guest_os WHERE display_name='Other Linux (64-bit)'`).get() as { uuid: string }).uuid;
-    const res = await z.t.call('registerIso', { name: 'installer', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/install.iso`, zoneid: z.zoneid, ostypeid: os });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    isoId = (res.body['iso'] as { id: string }[])[0]!.id;
-    await z.t.engine.images.wait((z.t.engine.db.prepare('SELECT id FROM templates WHERE uuid=?').get(isoId) as { id: number }).id);
-    volume = `kiln-iso-${isoId}.iso`;
+    served = await registerServedIso(z, 'installer', readFileSync(join(dir, 'install.iso')));
+    isoId = served.id;
+    volume = served.volume;
   }, 180_000);
 
   afterAll(async () => {
@@ -60,8 +50,7 @@ describe.skipIf(!hosts)('ISOs on a real KVM host', () => {
       /* never copied */
     }
     onHost('host1', 'virsh', 'pool-refresh', 'kiln');
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await served?.close();
     rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
