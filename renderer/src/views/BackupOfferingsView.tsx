@@ -11,6 +11,7 @@ import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
 import { useConfirm } from '../stores/confirm-store';
 import { useJobs } from '../stores/jobs-store';
 import { ApiErrorText } from '../components/Modal';
+import { DeleteButton, RecordTable } from '../components/RecordTable';
 import { providerNote, type BackupOffering } from './backup/backup-model';
 
 interface ZoneBackups {
@@ -106,34 +107,30 @@ export function BackupOfferingsView() {
           ) : (
             <>
               {z.offeredError && <p className="error">{z.offeredError}</p>}
-              <table className="plain-table" aria-label={`Offerings of the ${z.provider} provider`}>
-                <thead>
-                  <tr>
-                    <th>Provider offering</th>
-                    <th>Description</th>
-                    <th>
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {z.offered.map((o) => (
-                    <tr key={o.externalid} data-provider-offering={o.externalid}>
-                      <td>
+              <RecordTable
+                label={`Offerings of the ${z.provider} provider`}
+                columns={[
+                  {
+                    header: 'Provider offering',
+                    cell: (o) => (
+                      <>
                         {o.name} <code>{o.externalid}</code>
-                      </td>
-                      <td>{o.description}</td>
-                      <td className="actions-cell">
-                        {hasApi(apis, 'importBackupOffering') && (
-                          <button type="button" onClick={() => void importOffering(z.zone, o)} disabled={imported.some((i) => i.zoneid === z.zone.id && i.name === o.name)}>
-                            Import
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                      </>
+                    ),
+                  },
+                  { header: 'Description', cell: (o) => o.description },
+                ]}
+                rows={z.offered}
+                rowKey={(o) => o.externalid}
+                rowData={(o) => ({ 'data-provider-offering': o.externalid })}
+                actions={(o) =>
+                  hasApi(apis, 'importBackupOffering') && (
+                    <button type="button" onClick={() => void importOffering(z.zone, o)} disabled={imported.some((i) => i.zoneid === z.zone.id && i.name === o.name)}>
+                      Import
+                    </button>
+                  )
+                }
+              />
             </>
           )}
         </section>
@@ -142,36 +139,19 @@ export function BackupOfferingsView() {
       {imported.length === 0 ? (
         <p className="empty">None yet. VMs are assigned to an imported offering on their Backups tab.</p>
       ) : (
-        <table className="plain-table" aria-label="Imported backup offerings">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Zone</th>
-              <th>Provider</th>
-              <th>User-driven backups</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {imported.map((o) => (
-              <tr key={o.id} data-offering={o.name}>
-                <td>{o.name}</td>
-                <td>{o.zonename}</td>
-                <td>{o.provider}</td>
-                <td>{o.allowuserdrivenbackups ? 'allowed' : 'no'}</td>
-                <td className="actions-cell">
-                  {hasApi(apis, 'deleteBackupOffering') && (
-                    <button type="button" className="danger" onClick={() => void remove(o)} aria-label={`Delete backup offering ${o.name}`}>
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <RecordTable
+          label="Imported backup offerings"
+          columns={[
+            { header: 'Name', cell: (o) => o.name },
+            { header: 'Zone', cell: (o) => o.zonename },
+            { header: 'Provider', cell: (o) => o.provider },
+            { header: 'User-driven backups', cell: (o) => (o.allowuserdrivenbackups ? 'allowed' : 'no') },
+          ]}
+          rows={imported}
+          rowKey={(o) => o.id}
+          rowData={(o) => ({ 'data-offering': o.name })}
+          actions={(o) => hasApi(apis, 'deleteBackupOffering') && <DeleteButton label={`Delete backup offering ${o.name}`} onClick={() => void remove(o)} />}
+        />
       )}
     </section>
   );

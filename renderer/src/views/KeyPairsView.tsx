@@ -12,6 +12,7 @@ import { useJobs } from '../stores/jobs-store';
 import { Modal, ApiErrorText } from '../components/Modal';
 import { useSubmit } from '../components/use-submit';
 import { TextAreaField, TextField } from '../components/FormFields';
+import { DeleteButton, RecordTable } from '../components/RecordTable';
 
 export function KeyPairsView() {
   const apis = useApiCatalog((s) => s.apis);
@@ -71,36 +72,18 @@ export function KeyPairsView() {
       {created?.privatekey && <PrivateKeyOnce keyPair={created} onDismiss={() => setCreated(undefined)} />}
       {keys?.length === 0 && <p className="empty">No key pairs yet. A VM given a key pair lets you log in with its private key (ssh -i).</p>}
       {keys && keys.length > 0 && (
-        <table className="plain-table" aria-label="SSH key pairs">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Fingerprint (MD5)</th>
-              <th>Account</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((k) => (
-              <tr key={k.id} data-keypair={k.name}>
-                <td>{k.name}</td>
-                <td>
-                  <code>{k.fingerprint}</code>
-                </td>
-                <td>{k.account}</td>
-                <td className="actions-cell">
-                  {hasApi(apis, 'deleteSSHKeyPair') && (
-                    <button type="button" className="danger" onClick={() => void remove(k)} aria-label={`Delete key pair ${k.name}`}>
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <RecordTable
+          label="SSH key pairs"
+          columns={[
+            { header: 'Name', cell: (k) => k.name },
+            { header: 'Fingerprint (MD5)', cell: (k) => <code>{k.fingerprint}</code> },
+            { header: 'Account', cell: (k) => k.account },
+          ]}
+          rows={keys}
+          rowKey={(k) => k.id}
+          rowData={(k) => ({ 'data-keypair': k.name })}
+          actions={(k) => hasApi(apis, 'deleteSSHKeyPair') && <DeleteButton label={`Delete key pair ${k.name}`} onClick={() => void remove(k)} />}
+        />
       )}
       {dialog === 'create' && (
         <CreateKeyPairDialog

@@ -15,6 +15,7 @@ import { useJobs } from '../../stores/jobs-store';
 import { useVms } from '../../stores/vm-store';
 import { ApiErrorText, Modal } from '../../components/Modal';
 import { SelectField, TextField } from '../../components/FormFields';
+import { DeleteButton, RecordTable } from '../../components/RecordTable';
 import { formatTime } from '../EventLog';
 import { formatBytes, providerNote, scheduleString, volumesOf, type Backup, type BackupOffering, type BackupSchedule } from '../backup/backup-model';
 
@@ -143,52 +144,45 @@ export function VmBackups({ vm }: { vm: Vm }) {
       {data.backups.length === 0 ? (
         <p className="empty">{data.offering ? 'No backups yet.' : 'No backups.'}</p>
       ) : (
-        <table className="plain-table" aria-label={`Backups of ${name}`}>
-          <thead>
-            <tr>
-              <th>Backup</th>
-              <th>Type</th>
-              <th>Size</th>
-              <th>Status</th>
-              <th>Taken</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.backups.map((b) => (
-              <tr key={b.id} data-backup={b.name}>
-                <td>
+        <RecordTable
+          label={`Backups of ${name}`}
+          columns={[
+            {
+              header: 'Backup',
+              cell: (b) => (
+                <>
                   <strong>{b.name}</strong>
                   {b.intervaltype !== 'MANUAL' && <span className="badge">{b.intervaltype.toLowerCase()}</span>}
                   {b.note && <div className="hint">{b.note}</div>}
-                </td>
-                <td>{b.type === 'INCREMENTAL' ? `Incremental on ${data.backups.find((x) => x.id === b.parentid)?.name ?? 'an earlier backup'}` : 'Full'}</td>
-                <td className="nowrap">{b.status === 'BackedUp' ? `${formatBytes(b.size)} of ${formatBytes(b.virtualsize)}` : '—'}</td>
-                <td>{b.status === 'BackingUp' || b.status === 'Restoring' ? <JobLine text={b.status === 'BackingUp' ? 'Backing up' : 'Restoring'} jobid={b.jobid} /> : b.status}</td>
-                <td className="nowrap">{formatTime(b.created)}</td>
-                <td className="actions-cell">
-                  {b.status === 'BackedUp' && canRestore && (
-                    <button type="button" onClick={() => void restore(b)} disabled={running !== undefined}>
-                      Restore
-                    </button>
-                  )}
-                  {b.status === 'BackedUp' && hasApi(apis, 'restoreVolumeFromBackupAndAttachToVM') && (
-                    <button type="button" onClick={() => setRestoreVolume(b)} disabled={running !== undefined}>
-                      Restore a volume…
-                    </button>
-                  )}
-                  {hasApi(apis, 'deleteBackup') && b.status !== 'BackingUp' && b.status !== 'Restoring' && (
-                    <button type="button" className="danger" onClick={() => void remove(b)} disabled={running !== undefined} aria-label={`Delete backup ${b.name}`}>
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            },
+            { header: 'Type', cell: (b) => (b.type === 'INCREMENTAL' ? `Incremental on ${data.backups.find((x) => x.id === b.parentid)?.name ?? 'an earlier backup'}` : 'Full') },
+            { header: 'Size', className: 'nowrap', cell: (b) => (b.status === 'BackedUp' ? `${formatBytes(b.size)} of ${formatBytes(b.virtualsize)}` : '—') },
+            { header: 'Status', cell: (b) => (b.status === 'BackingUp' || b.status === 'Restoring' ? <JobLine text={b.status === 'BackingUp' ? 'Backing up' : 'Restoring'} jobid={b.jobid} /> : b.status) },
+            { header: 'Taken', className: 'nowrap', cell: (b) => formatTime(b.created) },
+          ]}
+          rows={data.backups}
+          rowKey={(b) => b.id}
+          rowData={(b) => ({ 'data-backup': b.name })}
+          actions={(b) => (
+            <>
+              {b.status === 'BackedUp' && canRestore && (
+                <button type="button" onClick={() => void restore(b)} disabled={running !== undefined}>
+                  Restore
+                </button>
+              )}
+              {b.status === 'BackedUp' && hasApi(apis, 'restoreVolumeFromBackupAndAttachToVM') && (
+                <button type="button" onClick={() => setRestoreVolume(b)} disabled={running !== undefined}>
+                  Restore a volume…
+                </button>
+              )}
+              {hasApi(apis, 'deleteBackup') && b.status !== 'BackingUp' && b.status !== 'Restoring' && (
+                <DeleteButton label={`Delete backup ${b.name}`} onClick={() => void remove(b)} disabled={running !== undefined} />
+              )}
+            </>
+          )}
+        />
       )}
       {data.offering?.allowuserdrivenbackups && hasApi(apis, 'createBackupSchedule') && <Schedules vm={vm} schedules={data.schedules} onChange={data.reload} />}
       {restoreVolume && (
@@ -334,38 +328,21 @@ function Schedules({ vm, schedules, onChange }: { vm: Vm; schedules: BackupSched
       {schedules.length === 0 ? (
         <p className="empty">No schedules.</p>
       ) : (
-        <table className="plain-table" aria-label="Backup schedules">
-          <thead>
-            <tr>
-              <th>Interval</th>
-              <th>Schedule</th>
-              <th>Time zone</th>
-              <th>Keeps</th>
-              <th>Next run</th>
-              <th>Last run</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {schedules.map((s) => (
-              <tr key={s.id} data-schedule={s.intervaltype}>
-                <td>{s.intervaltype}</td>
-                <td className="mono">{s.schedule}</td>
-                <td>{s.timezone}</td>
-                <td>{s.maxbackups > 0 ? `${s.maxbackups} backups` : 'all'}</td>
-                <td className="nowrap">{s.scheduled ? formatTime(s.scheduled) : '—'}</td>
-                <td>{s.lastrun ? `${formatTime(s.lastrun)}${s.lastresult ? ` (${s.lastresult})` : ''}` : 'not yet'}</td>
-                <td className="actions-cell">
-                  <button type="button" className="danger" onClick={() => void remove(s)} aria-label={`Delete the ${s.intervaltype} schedule`}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <RecordTable
+          label="Backup schedules"
+          columns={[
+            { header: 'Interval', cell: (s) => s.intervaltype },
+            { header: 'Schedule', className: 'mono', cell: (s) => s.schedule },
+            { header: 'Time zone', cell: (s) => s.timezone },
+            { header: 'Keeps', cell: (s) => (s.maxbackups > 0 ? `${s.maxbackups} backups` : 'all') },
+            { header: 'Next run', className: 'nowrap', cell: (s) => (s.scheduled ? formatTime(s.scheduled) : '—') },
+            { header: 'Last run', cell: (s) => (s.lastrun ? `${formatTime(s.lastrun)}${s.lastresult ? ` (${s.lastresult})` : ''}` : 'not yet') },
+          ]}
+          rows={schedules}
+          rowKey={(s) => s.id}
+          rowData={(s) => ({ 'data-schedule': s.intervaltype })}
+          actions={(s) => <DeleteButton label={`Delete the ${s.intervaltype} schedule`} onClick={() => void remove(s)} />}
+        />
       )}
       <div className="card schedule-editor" aria-label="New schedule">
         <SelectField label="Interval" value={type} onChange={setType} options={['HOURLY', 'DAILY', 'WEEKLY', 'MONTHLY'].map((t) => ({ id: t, name: t.toLowerCase() }))} />
