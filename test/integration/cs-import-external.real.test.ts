@@ -3,9 +3,9 @@
  * importVm importsource=external on a KVM host Kiln does not manage (the third host of the KVM
  * test set; `hosts.sh setup 3` makes it when the set has two), and each refusal with its code, its
  * text naming the parameter, and nothing written: missing credentials, a host name that is no
- * host name, a hypervisor without external import, a wrong password, a host key other than the
- * pinned one, no cluster, a cluster of another hypervisor, a scratch path, an unknown VM and a VM
- * without a disk. The import happy path is kvm-import-external.real.
+ * host name, a hypervisor Kiln has no driver for, a wrong password, a host key other than the
+ * pinned one, no cluster, a cluster of another hypervisor, a scratch path, an unknown VM, a VM
+ * without a disk and one on SATA disks (its copy would get virtio ones). The import happy path is kvm-import-external.real.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,10 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
     const xml = join(mkdtempSync(join(tmpdir(), 'kiln-csx-')), 'domain.xml');
     writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>`);
     onHost(source.name, 'virsh', 'define', xml);
+    // And one whose disk is on SATA: its copy would get virtio disks, so it is refused.
+    onHost(source.name, 'sh', '-c', `mkdir -p /var/lib/libvirt/images && qemu-img create -q -f qcow2 /var/lib/libvirt/images/${name}-sata.qcow2 16M`);
+    writeFileSync(xml, `<domain type='qemu'><name>${name}-sata</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/${name}-sata.qcow2'/><target dev='sda' bus='sata'/></disk></devices></domain>`);
+    onHost(source.name, 'virsh', 'define', xml);
     rmSync(dirname(xml), { recursive: true, force: true });
     key = readFileSync(source.privateKeyPath, 'utf8');
     host = ['hypervisor=KVM', `host=${source.address}`, `username=${source.username}`];
@@ -68,7 +72,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
 
   afterAll(async () => {
     await kiln?.stop();
-    if (source) onHost(source.name, 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; true`);
+    if (source) onHost(source.name, 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; virsh undefine ${name}-sata >/dev/null 2>&1; rm -f /var/lib/libvirt/images/${name}-sata.qcow2; true`);
   });
 
   it('lists the host\'s VMs once the credentials are right, pinning its key; each bad input is refused, writing nothing', async () => {
@@ -76,7 +80,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
     const refusals: [string[], number, RegExp][] = [
       [[`zoneid=${ids['zone']}`, ...host], 431, /^password: give the password \(or privatekey\)/],
       [[`zoneid=${ids['zone']}`, 'hypervisor=KVM', 'host=10.0.0.1;reboot', 'password=x'], 431, /^host: "10\.0\.0\.1;reboot" is not a host name or an IP address/],
-      [[`zoneid=${ids['zone']}`, 'hypervisor=Simulator', `host=${source.address}`, 'password=x'], 431, /^hypervisor: Kiln cannot list or copy Simulator VMs from a host it does not manage/],
+      [[`zoneid=${ids['zone']}`, 'hypervisor=Hyperv', `host=${source.address}`, 'password=x'], 431, /^hypervisor: Kiln has no Hyperv driver/],
       [[`zoneid=${ids['zone']}`, ...host, 'password=wrong-password'], 534, new RegExp(`^host: ${source.address}: SSH authentication to .* failed`)],
     ];
     for (const [args, code, text] of refusals) {
@@ -90,6 +94,8 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
     expect(listed.code, JSON.stringify(listed.json)).toBe(0);
     const row = (listed.json['unmanagedinstance'] as Record<string, unknown>[]).find((r) => r['name'] === name);
     expect(row).toMatchObject({ name, hostname: source.address, powerstate: 'PowerOff', cpunumber: 1, memory: 64, importable: false, notimportablereason: expect.arrayContaining([`VM ${name} has no disk to become its root volume`]) });
+    const sata = (listed.json['unmanagedinstance'] as Record<string, unknown>[]).find((r) => r['name'] === `${name}-sata`);
+    expect(sata).toMatchObject({ importable: false, notimportablereason: expect.arrayContaining([`VM ${name}-sata has disks on sata; a VM copied in from ${source.address} gets virtio disks, so only a VM on virtio disks can be copied`]) });
     const fingerprint = execFileSync('ssh-keygen', ['-lf', source.sshHostKeyPath], { encoding: 'utf8' }).split(/\s+/)[1];
     expect(query('SELECT url, trust_fingerprint FROM external_import_hosts')).toEqual([{ url: `ssh://${source.address}:22`, trust_fingerprint: fingerprint }]);
 
@@ -110,6 +116,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`, 'diskpath=x.qcow2'], 431, /^diskpath: importsource=external copies the disks of the VM named by name/],
       [[`name=${name}-none`, `clusterid=${ids['kvmCluster']}`], 431, `name: host ${source.address} has no VM named ${name}-none`],
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`], 431, `name: VM ${name} has no disk to become its root volume`],
+      [[`name=${name}-sata`, `clusterid=${ids['kvmCluster']}`], 431, `name: VM ${name}-sata has disks on sata; a VM copied in from ${source.address} gets virtio disks, so only a VM on virtio disks can be copied`],
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`, 'projectid=6d2b6e1e-0000-4000-8000-000000000000'], 431, /^projectid: Kiln has no projects/],
     ];
     for (const [args, code, text] of refusals) {

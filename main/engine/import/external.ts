@@ -101,6 +101,9 @@ async function withSource<T>(engine: Engine, host: ExternalHost, work: (source: 
   }
 }
 
+/** How a VM from HOST is copied: where from (for messages) and the disk bus its copy gets. */
+const copyOf = (host: ExternalHost) => ({ from: host.name, bus: host.driver.defaults.diskBus });
+
 /** A VM on the external host, for the rules: no Kiln host yet, no pools (its disks are copied). */
 function asUnmanaged(info: InstanceInfo, target?: UnmanagedVm['host']): UnmanagedVm {
   return { host: target ?? { id: 0, uuid: '', name: '', cluster_id: 0, pod_id: 0, zone_id: 0, host_tags: '' }, info, pools: new Set() };
@@ -115,7 +118,7 @@ export async function listExternal(engine: Engine, args: Args): Promise<Record<s
   const name = args.str('name');
   return instances
     .filter((info) => !info.isTemplate && (name === undefined || info.name === name))
-    .map((info) => unmanagedView(engine.db, undefined, asUnmanaged(info), macs, host.name));
+    .map((info) => unmanagedView(engine.db, undefined, asUnmanaged(info), macs, copyOf(host)));
 }
 
 /** The Kiln host that receives the copy: HOSTID, or the cluster's first host that is Up. */
@@ -155,7 +158,7 @@ export async function importExternal(engine: Engine, caller: Caller, args: Args)
   const name = args.str('name')!;
   const found = await withSource(engine, host, async (source) => (await source.list()).filter((i) => i.name === name && !i.isTemplate));
   if (found.length === 0) throw ApiError.param(`name: host ${host.name} has no VM named ${name}`);
-  const plan = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!, target), host.name);
+  const plan = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!, target), copyOf(host));
   const onTarget = (await facet.list()).find((i) => i.name === plan.vm.info.name);
   if (onTarget) throw ApiError.param(`name: host ${target.name} already has a VM named ${plan.vm.info.name}; rename the VM on ${host.name} first`);
   return externalWork(engine, caller, plan, host, target);

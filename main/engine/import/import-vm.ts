@@ -96,13 +96,14 @@ export async function planImport(engine: Engine, caller: Caller, args: Args, lis
  * are then copied onto VM.host (importVm importsource=external): the same rules, except that its
  * disks may be anywhere there, it must be shut off, and Kiln places it at its first start.
  */
-export function planFor(engine: Engine, caller: Caller, args: Args, cluster: ClusterRow, vm: UnmanagedVm, copyFrom?: string): ImportPlan {
+export function planFor(engine: Engine, caller: Caller, args: Args, cluster: ClusterRow, vm: UnmanagedVm, copy?: { from: string; bus: string }): ImportPlan {
+  const copyFrom = copy?.from;
   const db = engine.db;
   const { info } = vm;
   const forced = args.bool('forced') ?? false;
   const templateUuid = args.uuid('templateid');
   const macs = knownMacs(db);
-  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copyFrom })[0];
+  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copyFrom, copyBus: copy?.bus })[0];
   if (blocker) throw ApiError.param(`${blocker.param}: ${blocker.message}`);
 
   const owner = resolveOwner(engine, caller, args);

@@ -100,6 +100,8 @@ export interface BlockerOptions {
   macs?: ReturnType<typeof knownMacs>;
   /** The VM is copied in from this host Kiln does not manage (importsource=external). */
   copyFrom?: string;
+  /** With copyFrom: the disk bus the copy gets (the driver's DriverDefaults.diskBus; Kiln defines the copy from its records). */
+  copyBus?: string;
 }
 
 /**
@@ -121,6 +123,12 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions 
   if (controllers.size > 1) out.push({ param: 'name', message: `VM ${info.name} has data disks on mixed controller types (${[...controllers].join(', ')}); Kiln keeps one data-disk controller per VM` });
   const adapters = new Set(info.nics.map((n) => n.adapterType ?? 'unknown'));
   if (adapters.size > 1) out.push({ param: 'name', message: `VM ${info.name} has NICs of mixed adapter types (${[...adapters].join(', ')}); Kiln keeps one NIC adapter type per VM` });
+  if (options.copyFrom && options.copyBus) {
+    // The copy is an ordinary Kiln VM, defined with the driver's disk bus; a guest installed on
+    // another controller might not find its disks, and controllers are kept or refused, not changed.
+    const others = [...new Set(info.disks.map((d) => d.controller ?? 'unknown').filter((c) => c !== options.copyBus))];
+    if (others.length) out.push({ param: 'name', message: `VM ${info.name} has disks on ${others.join(', ')}; a VM copied in from ${options.copyFrom} gets ${options.copyBus} disks, so only a VM on ${options.copyBus} disks can be copied` });
+  }
   for (const disk of options.copyFrom ? [] : info.disks) {
     if (disk.datastore === undefined || !vm.pools.has(disk.datastore)) {
       out.push({ param: 'name', message: `disk ${disk.id} of VM ${info.name} is on ${disk.datastore ? `storage ${disk.datastore}` : `${disk.imagePath ?? 'storage'}`}, which host ${vm.host.name} does not offer Kiln as a storage pool` });
@@ -144,9 +152,10 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions 
 const POWER: Record<string, string> = { Running: 'PowerOn', Stopped: 'PowerOff' };
 
 /** One row of listUnmanagedInstances: R41's fields, and whether (and why not) it can be imported. */
-export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>, copyFrom?: string): Record<string, unknown> {
+export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>, copy?: { from: string; bus: string }): Record<string, unknown> {
   const { info } = vm;
-  const blockers = importBlockers(db, vm, { macs, copyFrom });
+  const blockers = importBlockers(db, vm, { macs, copyFrom: copy?.from, copyBus: copy?.bus });
+  const copyFrom = copy?.from;
   return {
     ...(cluster ? { clusterid: cluster.uuid, hostid: vm.host.uuid } : { hostname: copyFrom }),
     name: info.name,
