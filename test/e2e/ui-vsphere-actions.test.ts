@@ -2,7 +2,8 @@
  * VM actions gated by capability, in Chromium against `kiln serve` and vcsim: a VMware VM (the
  * vSphere driver has no serial console; createConsoleEndpoint needs `consoleSerial` in listApis)
  * is offered its actions without Console, in the list's menu and the detail view's toolbar, while
- * a simulator VM beside it (serial console) has Console. The actions vSphere offers work from the
+ * a simulator VM beside it (serial console) has Console; the engine refuses a serial console and
+ * the webmks display with 431, and the Console tab shows that reason. The actions vSphere offers work from the
  * UI: live migration to the other ESXi host (vCenter moves it) and a snapshot with memory
  * (vCenter's snapshot tree has it). Screenshots of each.
  */
@@ -98,6 +99,19 @@ describe.skipIf(!available)('VM actions gated by capability: a VMware VM in the 
     expect(buttons).not.toContain('Console');
     expect(await page.getByRole('main').innerText()).toContain('VMware');
     await ui.shot('vsphere-actions-detail');
+  });
+
+  it('Console: the engine refuses a serial console (431 naming type), and the Console tab shows its reason for the webmks display instead of a dead console', async () => {
+    const serial = await ui.api('createConsoleEndpoint', { virtualmachineid: vm.id });
+    expect([serial['errorcode'], serial['errortext']]).toEqual([431, 'type: VM vmw-ui has no serial console on its host (its console: webmks)']);
+    const graphical = await ui.api('createConsoleEndpoint', { virtualmachineid: vm.id, type: 'graphical' });
+    expect([graphical['errorcode'], graphical['errortext']]).toEqual([431, "type: the graphical console of VM vmw-ui speaks webmks, which Kiln's console client cannot show"]);
+    await page.getByRole('navigation', { name: 'VM sections' }).getByRole('link', { name: 'Console' }).click();
+    const panel = page.locator('.console-tab');
+    await expect.poll(() => panel.innerText()).toContain("speaks webmks, which Kiln's console client cannot show");
+    expect(await panel.innerText()).not.toContain('Retrying');
+    await ui.shot('vsphere-actions-console');
+    await page.getByRole('navigation', { name: 'VM sections' }).getByRole('link', { name: 'Overview' }).click();
   });
 
   it('Migrate…: the other ESXi host is offered and the VM moves there live; vCenter has it on that host', async () => {

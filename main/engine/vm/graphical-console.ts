@@ -18,13 +18,21 @@ export interface DisplayConnection {
   close(): Promise<void>;
 }
 
+/**
+ * 431 unless the VM's display is one Kiln's console client shows: there is one, and it speaks RFB.
+ * createConsoleEndpoint asks before it hands out a token, openDisplay again when it connects.
+ */
+export function requireShownDisplay(vmName: string, protocol: string | undefined): void {
+  if (!protocol) throw ApiError.param(`type: VM ${vmName} has no graphical console on its host`);
+  if (!RFB_PROTOCOLS.includes(protocol)) throw ApiError.param(`type: the graphical console of VM ${vmName} speaks ${protocol}, which Kiln's console client cannot show`);
+}
+
 export async function openDisplay(engine: Engine, caller: Caller, uuid: string): Promise<DisplayConnection> {
   const vm = engine.vms.forCaller(caller, uuid, 'virtualmachineid');
   if (vm.state !== 'Running' || vm.host_id === null) throw ApiError.param(`virtualmachineid: VM ${vm.display_name} is ${vm.state}; the console is available only while it is Running`);
   const graphical = (await engine.hosts.session(vm.host_id)).console?.graphical;
-  if (!graphical) throw ApiError.param(`type: VM ${vm.display_name} has no graphical console on its host`);
-  if (!RFB_PROTOCOLS.includes(graphical.protocol)) throw ApiError.param(`type: the graphical console of VM ${vm.display_name} speaks ${graphical.protocol}, which Kiln's console client cannot show`);
-  const display = await graphical.open(vmRef(vm));
+  requireShownDisplay(vm.display_name, graphical?.protocol);
+  const display = await graphical!.open(vmRef(vm));
   if (display.port === undefined) {
     await display.close();
     throw ApiError.param(`type: the host gave VM ${vm.display_name}'s display no local port`);

@@ -30,3 +30,9 @@ export function consolesForPage(db: Db, ids: number[]): Map<number, string> {
 export function vmConsoles(db: Db, vmId: number): string[] {
   return consolesForPage(db, [vmId]).get(vmId)?.split(',') ?? [];
 }
+
+/** One VM's console kinds, or undefined when its host has recorded no capabilities (nothing is known yet). */
+export function knownConsoles(db: Db, vmId: number): string[] | undefined {
+  const recorded = db.prepare('SELECT h.capabilities FROM vm_instances v JOIN hosts h ON h.id=COALESCE(v.host_id, v.last_host_id) WHERE v.id=?').pluck().get(vmId) as string | null | undefined;
+  return recorded ? vmConsoles(db, vmId) : undefined;
+}

@@ -1,6 +1,7 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
-import { vmConsoles } from '../../vm/vm-consoles.js';
+import { knownConsoles, vmConsoles } from '../../vm/vm-consoles.js';
+import { requireShownDisplay } from '../../vm/graphical-console.js';
 
 export default defineCommand({
   name: 'createConsoleEndpoint',
@@ -21,7 +22,10 @@ export default defineCommand({
     if (vm.state !== 'Running') throw ApiError.param(`VM ${vm.display_name} is ${vm.state}; the console is available only while it is Running`);
     const kind = args.str('type') ?? 'serial';
     if (kind !== 'serial' && kind !== 'graphical') throw ApiError.param('type: serial or graphical');
-    if (kind === 'graphical' && !vmConsoles(engine.db, vm.id).some((k) => k !== 'serial')) throw ApiError.param(`type: VM ${vm.display_name} has no graphical console on its host`);
+    // The consoles the VM's host offers (its capabilities), before any token: a kind it lacks is refused here, not when the WebSocket opens.
+    const consoles = knownConsoles(engine.db, vm.id);
+    if (kind === 'serial' && consoles && !consoles.includes('serial')) throw ApiError.param(`type: VM ${vm.display_name} has no serial console on its host${consoles.length > 0 ? ` (its console: ${consoles.join(', ')})` : ''}`);
+    if (kind === 'graphical') requireShownDisplay(vm.display_name, (consoles ?? vmConsoles(engine.db, vm.id)).find((k) => k !== 'serial'));
     const token = engine.consoleTokens.issue(caller, vm.uuid, kind);
     // The transport knows its own address; it fills in the URL from this path.
     return { success: true, details: `${kind} console over WebSocket`, path: `/kiln/console?token=${token}`, websocket: { token, path: '/kiln/console', extra: kind } };
