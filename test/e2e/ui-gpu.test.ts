@@ -86,8 +86,8 @@ describe('the GPU view (Chromium, xapi simulator K1+K2 pool)', () => {
     // The tree: host → group (with its physical GPUs) → type; K1 has 4 pGPUs, K2 2 (a K1 board and a K2 board).
     const k1k2 = page.locator('details.gpu-host[data-host="xen-k1k2"]');
     await k1k2.waitFor();
-    expect(await k1k2.getByRole('group', { name: `${K1} on xen-k1k2`, exact: true }).locator('summary').innerText()).toBe(`${K1} · 4 physical GPUs`);
-    expect(await k1k2.getByRole('group', { name: `${K2} on xen-k1k2`, exact: true }).locator('summary').innerText()).toBe(`${K2} · 2 physical GPUs`);
+    expect(await k1k2.getByRole('group', { name: `${K1} on xen-k1k2`, exact: true }).locator(':scope > summary').innerText()).toBe(`${K1} · 4 physical GPUs`);
+    expect(await k1k2.getByRole('group', { name: `${K2} on xen-k1k2`, exact: true }).locator(':scope > summary').innerText()).toBe(`${K2} · 2 physical GPUs`);
     expect(await page.locator('details.gpu-host[data-host="xen-k1"] .gpu-group-name').allInnerTexts()).toEqual([K1]);
     // The GPU zone's host without GPUs (kiln serve's demo simulator zone is not listed: no GPU offering can go there).
     expect(await page.locator('.gpu-plain-hosts').innerText()).toBe('Without GPUs: xen-plain');
@@ -103,6 +103,22 @@ describe('the GPU view (Chromium, xapi simulator K1+K2 pool)', () => {
       expect([await bar.getAttribute('value'), await bar.getAttribute('max')]).toEqual([String(c.remainingcapacity), String(c.maxcapacity)]);
       expect(await row.locator('.gpu-residents').innerText()).toBe(h.name === vm.hostname ? 'cad-desk-1 (Running, CAD K120Q)' : 'none');
     }
+    // Each physical GPU is a node of its own: the pGPU holding the VM shows it in its K120Q row with one
+    // slot taken, and (a pGPU holds one type at a time) no free K100 slot; its idle siblings show all free.
+    const pgpus = (capacity(on, K1, 'GRID K120Q') as Vgpu & { pgpu: { pciaddress: string; remainingcapacity: number; maxcapacity: number; virtualmachineids: string[] }[] }).pgpu;
+    const holding = pgpus.find((p) => p.virtualmachineids.includes(vm.id))!;
+    expect(holding).toMatchObject({ remainingcapacity: 7, maxcapacity: 8 });
+    const hostNode = page.locator(`details.gpu-host[data-host="${vm.hostname}"]`);
+    expect(await hostNode.getByRole('group', { name: `${K1} on ${vm.hostname}`, exact: true }).locator('details.gpu-pgpu .gpu-pgpu-name').allInnerTexts()).toEqual(pgpus.map((p) => `pGPU ${p.pciaddress}`));
+    const pgpuTable = page.getByRole('table', { name: `vGPU types of pGPU ${holding.pciaddress} on ${vm.hostname}`, exact: true });
+    expect(await pgpuTable.locator('tr[data-vgpu="GRID K120Q"]').innerText()).toMatch(/^GRID K120Q\s+7 of 8 free\s+cad-desk-1$/);
+    expect(await pgpuTable.locator('tr[data-vgpu="GRID K100"] .gpu-numbers').innerText()).toBe('0 of 8 free');
+    const meter = pgpuTable.getByRole('meter', { name: `GRID K120Q remaining on pGPU ${holding.pciaddress} of ${vm.hostname}` });
+    expect([await meter.getAttribute('value'), await meter.getAttribute('max')]).toEqual(['7', '8']);
+    const idle = pgpus.find((p) => p.virtualmachineids.length === 0)!;
+    expect(await page.getByRole('table', { name: `vGPU types of pGPU ${idle.pciaddress} on ${vm.hostname}`, exact: true }).locator('tr[data-vgpu="GRID K120Q"]').innerText()).toMatch(/^GRID K120Q\s+8 of 8 free\s+none$/);
+    await page.getByRole('group', { name: `pGPU ${holding.pciaddress} on ${vm.hostname}`, exact: true }).scrollIntoViewIfNeeded();
+    await ui.shot('gpu-pgpus');
     const k260q = capacity(listed.find((h) => h.name === 'xen-k1k2')!, K2, 'GRID K260Q');
     expect(await typeRow('xen-k1k2', K2, 'GRID K260Q').locator('.gpu-numbers').innerText()).toBe(`${k260q.remainingcapacity} of ${k260q.maxcapacity} free`);
 

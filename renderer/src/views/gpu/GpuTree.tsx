@@ -1,6 +1,8 @@
-/** A host's GPU tree (group → vGPU type, with capacity bars and resident VMs) and a cluster's summary per group. */
+/** A host's GPU tree (group → vGPU type, then each physical GPU → vGPU type, with capacity bars and resident VMs) and a cluster's summary per group. */
 import type { Cluster } from '../../api/model';
 import { clusterSummary, pgpuCount, type GpuGroup, type GpuHost, type GpuResident, type Vgpu } from '../../api/gpu';
+import { CapacityBar } from './CapacityBar';
+import { PgpuNodes } from './PgpuNodes';
 
 const MiB = 1024 * 1024;
 
@@ -10,18 +12,6 @@ function describeType(v: Vgpu): string {
   return [v.videoram ? `${Math.round(v.videoram / MiB)} MiB` : undefined, v.maxheads ? `${v.maxheads} head${v.maxheads === 1 ? '' : 's'}` : undefined, v.maxresolutionx ? `${v.maxresolutionx}×${v.maxresolutiony}` : undefined]
     .filter(Boolean)
     .join(' · ');
-}
-
-/** Remaining against maximum: the bar is full when every slot of the type is free. */
-function CapacityBar({ remaining, max, label }: { remaining: number; max: number; label: string }) {
-  return (
-    <span className="gpu-capacity" data-remaining={remaining} data-max={max}>
-      <meter className="gpu-bar" min={0} max={max || 1} low={Math.max(1, max / 4)} optimum={max} value={remaining} aria-label={label} />
-      <span className="gpu-numbers">
-        {remaining} of {max} free
-      </span>
-    </span>
-  );
 }
 
 export function HostGpuTree({ host, residents }: { host: GpuHost; residents: GpuResident[] }) {
@@ -73,6 +63,7 @@ function GroupNode({ host, group, residents }: { host: GpuHost; group: GpuGroup;
           ))}
         </tbody>
       </table>
+      <PgpuNodes host={host} group={group} residents={residents} />
     </details>
   );
 }
