@@ -44,10 +44,16 @@ export function forwardGuestPort(client: Client, address: string, port: number, 
         close: () =>
           new Promise<void>((done) => {
             client.off('tcp connection', listener);
+            // A lost connection may never answer the cancel; its listener is gone with it anyway.
+            const timer = setTimeout(done, 2_000);
+            const finish = () => {
+              clearTimeout(timer);
+              done();
+            };
             try {
-              client.unforwardIn(address, actual, () => done());
+              client.unforwardIn(address, actual, finish);
             } catch {
-              done(); // the connection is gone already, and the listener with it
+              finish(); // the connection is gone already, and the listener with it
             }
           }),
       });
