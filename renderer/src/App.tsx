@@ -21,6 +21,7 @@ import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
 import { BackupOfferingsView } from './views/BackupOfferingsView';
+import { BackupRepositories } from './views/backup/BackupRepositories';
 import { ImportWizard } from './views/ImportWizard';
 import { Notifications } from './components/Notifications';
 import { ConfirmDialog } from './components/ConfirmDialog';
@@ -128,6 +129,7 @@ export function App() {
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
         {route.view === 'backups' && <BackupOfferingsView />}
+        {route.view === 'backups' && <BackupRepositories />}
         {route.view === 'import' && <ImportWizard />}
       </main>
       <Notifications />
