@@ -1,15 +1,16 @@
 /**
  * Data volumes on VMware VMs through the engine (the command registry) on vcsim: createVolume,
  * attachVolume to the running VM (a VirtualDisk [datastore] <uuid>.vmdk appears in vCenter),
- * resizeVolume (its capacity in vCenter), detachVolume (gone from the VM, the file kept), attached
- * again, kept when the VM is expunged, and deleteVolume (the file leaves the datastore). Each step
- * is read back from vCenter over its own SOAP session and from vcsim's datastore directory.
+ * resizeVolume (its capacity in vCenter), resized while detached (a worker VM edits it: vCenter's
+ * event log; a shrink refused), detachVolume (gone from the VM, the file kept), attached again,
+ * kept when the VM is expunged, and deleteVolume (the file leaves the datastore). Each step is
+ * read back from vCenter over its own SOAP session and from vcsim's datastore directory.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { asArray, asNumber, asObject, asString, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { asArray, asMoRef, asNumber, asObject, asString, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
@@ -40,6 +41,15 @@ describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim',
     return asArray(found.props['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk').map((d) => ({ file: asString(asObject(d['backing'])['fileName']) ?? '', kb: asNumber(d['capacityInKB']) }));
   };
   const ours = async () => (await vcenterDisks()).find((d) => d.file.endsWith(` ${volume.id}.vmdk`));
+  const vmNames = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => String(o.props['name'])).sort();
+  /** vCenter's events of edits to FILE by a VM other than the volume's own: [VM name, KB]. */
+  const workerEdits = async (file: string) => {
+    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'] } })).map(asObject);
+    return events.flatMap((e) => asArray(asObject(e['configSpec'])['deviceChange']).map(asObject)
+      .filter((c) => c['operation'] === 'edit' && asString(asObject(asObject(c['device'])['backing'])['fileName']) === file)
+      .map((c) => [asString(asObject(e['vm'])['name']), asNumber(asObject(c['device'])['capacityInKB'])]))
+      .filter(([name]) => name !== vm.instancename);
+  };
   const onDatastore = (file: string) => {
     const m = /^\[([^\]]+)\] (.*)$/.exec(file)!;
     return existsSync(join(dirs.get(m[1]!)!, m[2]!));
@@ -86,6 +96,23 @@ describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim',
     expect(before).toHaveLength(1);
     expect(((await ok('resizeVolume', { id: root.id, size: '3' }))['volume'] as { size: number }).size).toBe(3 * GiB);
     expect((await vcenterDisks()).find((d) => d.file === before[0]!.file)?.kb).toBe((3 * GiB) / 1024);
+  });
+
+  it('grows it while detached, 2 -> 3 GB: a worker VM on its host edits the disk in vCenter and is gone after, the file stays; attached again the VM has 3 GB', async () => {
+    const file = (await ours())!.file;
+    await ok('detachVolume', { id: volume.id });
+    const vmsBefore = await vmNames();
+    expect(((await ok('resizeVolume', { id: volume.id, size: '3' }))['volume'] as { size: number; state: string })).toMatchObject({ size: 3 * GiB, state: 'Ready' });
+    expect(await vmNames()).toEqual(vmsBefore);
+    expect(onDatastore(file)).toBe(true);
+    expect(await workerEdits(file)).toEqual([[expect.stringMatching(/^kiln-worker-/), (3 * GiB) / 1024]]);
+    // A shrink (shrinkok) of the detached disk: 431, still 3 GB and Ready, no worker made.
+    const job = await t.engine.jobs.wait((await t.call('resizeVolume', { id: volume.id, size: '2', shrinkok: 'true' })).body['jobid'] as string);
+    expect(job['jobresult']).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/vSphere cannot shrink disk/) });
+    expect(((await t.call('listVolumes', { id: volume.id })).body['volume'] as { size: number; state: string }[])[0]).toMatchObject({ size: 3 * GiB, state: 'Ready' });
+    expect(await workerEdits(file)).toHaveLength(1);
+    await ok('attachVolume', { id: volume.id, virtualmachineid: vm.id });
+    expect(await ours()).toEqual({ file, kb: (3 * GiB) / 1024 });
   });
 
   it('detaches it (gone from the VM, the file kept), and the expunged VM leaves it behind; deleteVolume removes the file', async () => {
