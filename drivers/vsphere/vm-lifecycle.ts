@@ -230,7 +230,17 @@ export async function vmsNamed(ep: VsphereEndpoint, folder: MoRef, vcName: strin
   const index = asMoRef(ep.client.serviceContent.raw['searchIndex']);
   const inFolder = index ? asMoRef(await ep.client.call('FindChild', index, { entity: folder, name: vcName })) : undefined;
   if (inFolder?.type === 'VirtualMachine' && !refs.some((r) => r.equals(inFolder))) refs.push(inFolder);
-  return Promise.all(refs.map(async (ref) => ({ ref, mark: await kilnMark(ep, ref) })));
+  const found: { ref: MoRef; mark: string | undefined }[] = [];
+  for (const ref of refs) {
+    try {
+      found.push({ ref, mark: await kilnMark(ep, ref) });
+    } catch (e) {
+      // Destroyed meanwhile (the cache had it before the stream said so): not a namesake any more.
+      if (!(e instanceof DriverError && e.category === 'not-found') && !isVimFault(e, 'ManagedObjectNotFound')) throw e;
+      ep.cache.forget(ref);
+    }
+  }
+  return found;
 }
 
 /**
