@@ -3,25 +3,14 @@
  * listApis (deployVirtualMachine's `name` pattern), so `1web` is refused in the field and at the
  * step with exactly the words of the engine's 431, and a valid name moves on.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { demoCatalog, openUi, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { demoCatalog, serveUiSuite, wizardToNameStep, type UiSession } from './ui-helpers.js';
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 
 describe('deploy wizard name rule in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
+  serveUiSuite((suite) => {
+    ui = suite.ui;
   });
 
   it("refuses 1web with the engine's message, and takes web1", async () => {
@@ -31,15 +20,7 @@ describe('deploy wizard name rule in Chromium', () => {
     const message = String(engine['errortext']);
     expect(message).toMatch(/^name: "1web" is not a valid hostname/);
 
-    await page.getByRole('link', { name: 'Deploy VM' }).click();
-    await expect.poll(() => page.getByRole('combobox', { name: 'Zone' }).inputValue()).not.toBe('');
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('combobox', { name: 'Template' }).selectOption({ label: 'Debian 12' });
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('radio', { name: /Small Instance/ }).check();
-    await page.getByRole('button', { name: 'Next' }).click();
-    await expect.poll(() => page.getByRole('checkbox', { name: /Demo L2/ }).isChecked()).toBe(true);
-    await page.getByRole('button', { name: 'Next' }).click();
+    await wizardToNameStep(page);
 
     const name = page.getByLabel("Name (the guest's hostname)");
     await name.fill('1web');

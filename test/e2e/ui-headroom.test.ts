@@ -7,25 +7,14 @@
  * maxguestslimit (updateHypervisorCapabilities) does not matter while the cluster's own limit is
  * set, and clearing that gives the headroom back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { demoCatalog, goTo, openUi, waitJob, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { demoCatalog, goTo, serveUiSuite, waitJob, type UiSession } from './ui-helpers.js';
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 
 describe('N−1 headroom on the hosts page in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
+  serveUiSuite((suite) => {
+    ui = suite.ui;
   });
 
   it('shows the headroom, the warnings and the VMs a failed host would strand', async () => {

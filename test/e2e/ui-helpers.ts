@@ -1,11 +1,14 @@
 /**
- * Shared steps for the renderer's end-to-end suites (ui-*.test.ts): open the UI through the
- * one-time token, collect CSP violations (both the DOM event and the console message), call the
- * API as the page does, and take screenshots into test-results/screenshots/.
+ * Shared steps for the renderer's end-to-end suites (ui-*.test.ts): a suite's `kiln serve` and
+ * Chromium, open the UI through the one-time token, collect CSP violations (both the DOM event
+ * and the console message), call the API as the page does, take screenshots into
+ * test-results/screenshots/, and walk the deploy wizard's first steps.
  */
 import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { KilnProcess } from '../helpers/server.js';
+import { launchChromium } from '../helpers/browser.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
 
 export const SHOTS = 'test-results/screenshots';
 
@@ -56,6 +59,58 @@ export async function openUi(browser: Browser, kiln: KilnProcess, options: { col
       return path;
     },
   };
+}
+
+export interface ServeUiHooks {
+  /** Runs once `kiln serve` answers, before Chromium opens the UI: what the suite builds through the API first. */
+  prepare?(kiln: KilnProcess): Promise<void>;
+  /** Runs after Chromium closed and before `kiln serve` stops, also when the setup or a test failed. */
+  cleanup?(): Promise<void>;
+  /** Both hooks' timeout (a real host's zone takes minutes); vitest's default when not given. */
+  timeoutMs?: number;
+}
+
+/**
+ * Gives the calling suite (call it inside `describe`) its own `kiln serve` (a fresh data
+ * directory, the simulator's demo zone) and Chromium with the UI open: before the suite's tests
+ * it starts the process, runs PREPARE, opens the UI and hands both to READY (which may set up more
+ * through the UI's API); after them it closes Chromium, runs CLEANUP and stops the process.
+ */
+export function serveUiSuite(ready: (suite: { kiln: KilnProcess; ui: UiSession }) => void | Promise<void>, hooks: ServeUiHooks = {}): void {
+  let kiln: KilnProcess | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    kiln = await startKiln();
+    await hooks.prepare?.(kiln);
+    browser = await launchChromium();
+    await ready({ kiln, ui: await openUi(browser, kiln) });
+  }, hooks.timeoutMs);
+  afterAll(async () => {
+    await browser?.close();
+    try {
+      await hooks.cleanup?.();
+    } finally {
+      await kiln?.stop();
+    }
+  }, hooks.timeoutMs);
+}
+
+/**
+ * The deploy wizard from the VM list to its Name step with the demo choices: the zone it picks,
+ * Debian 12, Small Instance and the Demo L2 network it ticks by itself. ATPLACEMENT runs on the
+ * first step before it moves on (e.g. to tick affinity groups).
+ */
+export async function wizardToNameStep(page: Page, atPlacement?: () => Promise<void>): Promise<void> {
+  await page.getByRole('link', { name: 'Deploy VM' }).click();
+  await expect.poll(() => page.getByRole('combobox', { name: 'Zone' }).inputValue()).not.toBe('');
+  await atPlacement?.();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('combobox', { name: 'Template' }).selectOption({ label: 'Debian 12' });
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('radio', { name: /Small Instance/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect.poll(() => page.getByRole('checkbox', { name: /Demo L2/ }).isChecked()).toBe(true);
+  await page.getByRole('button', { name: 'Next' }).click();
 }
 
 /** Evaluates an expression in the page (a string: the test project's TypeScript has no DOM library). */

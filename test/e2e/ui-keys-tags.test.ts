@@ -12,14 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { deployDemoVm, goTo, one, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { deployDemoVm, goTo, one, serveUiSuite, vmRow, waitJob, wizardToNameStep, type UiSession } from './ui-helpers.js';
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let dir: string;
 
@@ -28,17 +23,17 @@ const keyRow = (name: string) => ui.page.locator(`tr[data-keypair="${name}"]`);
 const keyPairs = async () => ((await ui.api('listSSHKeyPairs', {}))['sshkeypair'] as { name: string; fingerprint: string }[] | undefined) ?? [];
 
 describe('SSH key pairs, user data and tags in Chromium', () => {
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-ui-keys-'));
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  serveUiSuite(
+    (suite) => {
+      ui = suite.ui;
+      dir = mkdtempSync(join(tmpdir(), 'kiln-ui-keys-'));
+    },
+    {
+      cleanup: async () => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      },
+    },
+  );
 
   it('creates a key pair: the private key is shown once and downloads as a key whose fingerprint the page shows', async () => {
     const { page } = ui;
@@ -110,15 +105,7 @@ describe('SSH key pairs, user data and tags in Chromium', () => {
 
   it('deploys from the wizard with a key pair and typed user data; the counter refuses more than 32 KB', async () => {
     const { page } = ui;
-    await page.getByRole('link', { name: 'Deploy VM' }).click();
-    await expect.poll(() => page.getByRole('combobox', { name: 'Zone' }).inputValue()).not.toBe('');
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('combobox', { name: 'Template' }).selectOption({ label: 'Debian 12' });
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('radio', { name: /Small Instance/ }).check();
-    await page.getByRole('button', { name: 'Next' }).click();
-    await expect.poll(() => page.getByRole('checkbox', { name: /Demo L2/ }).isChecked()).toBe(true);
-    await page.getByRole('button', { name: 'Next' }).click();
+    await wizardToNameStep(page);
     await page.getByLabel("Name (the guest's hostname)").fill('keyed-web');
     await page.getByRole('button', { name: 'Next' }).click();
 

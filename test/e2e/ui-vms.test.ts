@@ -5,25 +5,16 @@
  * navigation, the dark theme, and no CSP violation anywhere. Screenshots of each view, light
  * and dark, go to test-results/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { inPage, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { KilnProcess } from '../helpers/server.js';
+import { inPage, serveUiSuite, vmRow, waitJob, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 
 describe('VM screens in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
+  serveUiSuite((suite) => {
+    ({ kiln, ui } = suite);
   });
 
   it('deploys a VM through the wizard and shows it Running in the list', async () => {
