@@ -49,7 +49,10 @@ describe('XenServer driver: GPUs (K1/K2)', () => {
     expect((await h2.inventory()).gpus).toEqual([]);
     const k1 = (await h0.inventory()).gpus;
     expect(new Set(k1.map((g) => g.group))).toEqual(new Set([K1]));
-    expect(k1.find((g) => g.vgpuType === 'GRID K140Q')).toEqual({ group: K1, vgpuType: 'GRID K140Q', maxCapacity: 16, remainingCapacity: 16, maxVgpuPerPgpu: 4, videoRamMiB: 960, maxHeads: 2, maxResolutionX: 2560, maxResolutionY: 1600 });
+    expect(k1.find((g) => g.vgpuType === 'GRID K140Q')).toEqual({ group: K1, vgpuType: 'GRID K140Q', maxCapacity: 16, remainingCapacity: 16, maxVgpuPerPgpu: 4, videoRamMiB: 960, maxHeads: 2, maxResolutionX: 2560, maxResolutionY: 1600,
+      // Its four pGPUs (PCI addresses from the PCI records), 4 each, none held.
+      pgpus: [1, 2, 3, 4].map((i) => ({ address: `0000:8${i}:00.0`, remainingCapacity: 4, maxCapacity: 4, vmUuids: [] })),
+    });
     expect(k1.find((g) => g.vgpuType === 'GRID K100')).toMatchObject({ maxCapacity: 32, remainingCapacity: 32, videoRamMiB: 256 });
     expect(k1.find((g) => g.vgpuType === 'passthrough')).toMatchObject({ maxCapacity: 4, remainingCapacity: 4 });
     const both = await h1.gpu!.list();
