@@ -20,7 +20,7 @@ import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
 import { asArray, asMoRef, asNumber, asObject, asString, isVimFault, MoRef, typed, vm as vim, waitForTask, type SoapObject } from './soap/index.js';
 import { controllerDevice } from './vm-details.js';
-import { destroyVm, deviceInfoOf, placementOf, runTask } from './vm-lifecycle.js';
+import { destroyVm, deviceInfoOf, placementOf, runTask, vmsNamed } from './vm-lifecycle.js';
 
 type Device = ReturnType<typeof asObject>;
 
@@ -97,8 +97,12 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
     ep.assertReachable(`resizing volume ${disk.name}`);
     const file = await detachedFile(disk);
     const name = workerName(disk.name);
-    for (const left of ep.cache.vmsNamed(name)) await disposeWorker(left.ref);
     const where = placementOf(ep, host);
+    // One a dead process left (asked of the server too: the stream may not have brought it).
+    for (const left of await mapped(`looking for a worker VM ${name}`, () => vmsNamed(ep, where.folder, name))) {
+      if (!ep.cache.get(left.ref)) await mapped(`reading the worker VM ${name}`, () => ep.cache.admit(left.ref));
+      await disposeWorker(left.ref);
+    }
     const dsName = /^\[([^\]]+)\]/.exec(file)![1]!;
     // Element order of VirtualMachineConfigSpec: name, guestId, files, numCPUs, memoryMB, deviceChange.
     const config = {

@@ -44,7 +44,8 @@ describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim',
   const vmNames = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => String(o.props['name'])).sort();
   /** vCenter's events of edits to FILE by a VM other than the volume's own: [VM name, KB]. */
   const workerEdits = async (file: string) => {
-    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'] } })).map(asObject);
+    // The latest 1000 (vcsim's QueryEvents gives 10 unless maxCount says more).
+    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'], maxCount: 1000 } })).map(asObject);
     return events.flatMap((e) => asArray(asObject(e['configSpec'])['deviceChange']).map(asObject)
       .filter((c) => c['operation'] === 'edit' && asString(asObject(asObject(c['device'])['backing'])['fileName']) === file)
       .map((c) => [asString(asObject(e['vm'])['name']), asNumber(asObject(c['device'])['capacityInKB'])]))

@@ -5,14 +5,14 @@
  * by an edit, detached (remove, the .vmdk kept), attached again from its file; a shrink, a
  * duplicate and a name that is not Kiln's are refused before anything is sent;
  * a detached disk is grown through a worker VM (vCenter's event log shows the edit, no worker
- * stays); deleteDisks deletes the detached disk's file.
+ * stays; one a dead process left is emptied and destroyed); deleteDisks deletes the detached disk's file.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, HostSession, VolumeFacet } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { MoRef, asArray, asMoRef, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { capabilityMap } from '../../main/engine/hosts/host-manager.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { driverError } from '../conformance/contract.js';
@@ -41,7 +41,8 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
   const vmNames = async () => (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name'] }])).map((o) => String(o.props['name'])).sort();
   /** vCenter's events of disk edits (ReconfigVM_Task with a VirtualDisk 'edit'): the VM, the disk's file, the new capacity. */
   const diskEdits = async () => {
-    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'] } })).map(asObject);
+    // The latest 1000 (vcsim's QueryEvents gives 10 unless maxCount says more).
+    const events = asArray(await admin.call('QueryEvents', asMoRef(admin.serviceContent.raw['eventManager'])!, { filter: { eventTypeId: ['VmReconfiguredEvent'], maxCount: 1000 } })).map(asObject);
     return events.flatMap((e) => asArray(asObject(e['configSpec'])['deviceChange']).map(asObject)
       .filter((c) => c['operation'] === 'edit' && asObject(c['device']).$type === 'VirtualDisk')
       .map((c) => ({ vm: asString(asObject(e['vm'])['name']), file: asString(asObject(asObject(c['device'])['backing'])['fileName']), kb: asNumber(asObject(c['device'])['capacityInKB']) })))
@@ -121,6 +122,25 @@ describe.skipIf(!available)('vSphere volume facet on vcsim', () => {
     await volumes.attach(vm, { name: NAME, sizeBytes: 3 * GiB }, { live: true, create: false });
     expect((await ours())?.kb).toBe((3 * GiB) / 1024);
     await volumes.detach(vm, { name: NAME, sizeBytes: 3 * GiB }, { live: true });
+  });
+
+  it('a worker VM a dead process left holding the disk is emptied (the file kept) and destroyed by the next resize', async () => {
+    const inv = await retrieveInventory(admin, [{ type: 'Datacenter', pathSet: ['vmFolder'] }, { type: 'HostSystem', pathSet: ['parent'] }, { type: 'ClusterComputeResource', pathSet: ['resourcePool'] }]);
+    const folder = asMoRef(inv.find((o) => o.obj.type === 'Datacenter')!.props['vmFolder'])!;
+    const pool = asMoRef(inv.find((o) => o.obj.type === 'ClusterComputeResource')!.props['resourcePool'])!;
+    const left = await vim.createVm(admin, folder, {
+      name: 'kiln-worker-3f6c1d2e-5b7a-4c8d-9e0f-1a2b3c4d5e6f', guestId: 'otherGuest64', files: { vmPathName: file.replace(/ .*$/, '') }, numCPUs: 1, memoryMB: 64,
+      deviceChange: [
+        { operation: 'add', device: typed('VirtualLsiLogicController', { key: -100, busNumber: 0, sharedBus: 'noSharing' }) },
+        { operation: 'add', device: typed('VirtualDisk', { key: -200, backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: 'persistent' }), controllerKey: -100, unitNumber: 0, capacityInKB: (3 * GiB) / 1024 }) },
+      ],
+    }, pool);
+    await waitForTask(admin, left.ref);
+    expect((await vmNames()).filter((n) => n.startsWith('kiln-worker-'))).toHaveLength(1);
+    await volumes.resize({ name: NAME, sizeBytes: 3 * GiB }, 4 * GiB, { live: false, shrink: false });
+    expect((await vmNames()).filter((n) => n.startsWith('kiln-worker-'))).toEqual([]);
+    expect(existsSync(join(datastoreDir, NAME))).toBe(true);
+    expect(await diskEdits()).toContainEqual({ vm: 'kiln-worker-3f6c1d2e-5b7a-4c8d-9e0f-1a2b3c4d5e6f', file, kb: (4 * GiB) / 1024 });
   });
 
   it('deleteDisks deletes the detached disk\'s file (deleteVolume), and a file already gone counts as deleted', async () => {
