@@ -13,15 +13,13 @@
  * anti-affinity group placed on one host ("preference not met"). The strict "violation"
  * verdict is the same check on the strict types, asserted on the view's own module.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { goTo, one, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { KilnProcess } from '../helpers/server.js';
+import { goTo, one, serveUiSuite, vmRow, waitJob, wizardToNameStep, type UiSession } from './ui-helpers.js';
 import { checkAffinity } from '../../renderer/src/affinity/violations.js';
 
 let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 const hostIds: Record<string, string> = {};
 let zoneid = '';
@@ -47,17 +45,10 @@ async function apiJob(command: string, params: Record<string, string>): Promise<
 
 /** The wizard from its first step to the review, with the given affinity groups and name. */
 async function wizardToReview(page: Page, name: string, groups: string[]): Promise<void> {
-  await page.getByRole('link', { name: 'Deploy VM' }).click();
-  await page.getByRole('heading', { name: '1. Placement' }).waitFor();
-  await expect.poll(() => page.getByRole('combobox', { name: 'Zone' }).inputValue()).not.toBe('');
-  for (const g of groups) await page.getByRole('checkbox', { name: new RegExp(`^${g} `) }).check();
-  await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByRole('combobox', { name: 'Template' }).selectOption({ label: 'Debian 12' });
-  await page.getByRole('button', { name: 'Next' }).click();
-  await page.getByRole('radio', { name: /Small Instance/ }).check();
-  await page.getByRole('button', { name: 'Next' }).click();
-  await expect.poll(() => page.getByRole('checkbox', { name: /Demo L2/ }).isChecked()).toBe(true);
-  await page.getByRole('button', { name: 'Next' }).click();
+  await wizardToNameStep(page, async () => {
+    await page.getByRole('heading', { name: '1. Placement' }).waitFor();
+    for (const g of groups) await page.getByRole('checkbox', { name: new RegExp(`^${g} `) }).check();
+  });
   await page.getByLabel("Name (the guest's hostname)").fill(name);
   await page.getByRole('button', { name: 'Next' }).click();
   // SSH keys and user data: none.
@@ -78,18 +69,12 @@ async function verdicts(page: Page, table: string): Promise<string[]> {
 }
 
 describe('affinity groups and placement in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ({ kiln, ui } = suite);
     for (const h of (await ui.api('listHosts'))['host'] as { id: string; name: string }[]) hostIds[h.name] = h.id;
     zoneid = (await one<{ id: string }>(ui, 'listZones', 'zone')).id;
     templateid = (await one<{ id: string }>(ui, 'listTemplates', 'template', { templatefilter: 'executable', name: 'Debian 12' })).id;
     small = (await one<{ id: string }>(ui, 'listServiceOfferings', 'serviceoffering', { name: 'Small Instance' })).id;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('creates a host anti-affinity group in the Affinity view (following its job)', async () => {

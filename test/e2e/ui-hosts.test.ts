@@ -9,15 +9,12 @@
  * fingerprints, and accepting the new key brings it back Up. Editing tags and the preferred OS
  * category, light and dark screenshots, and no CSP violation anywhere.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../kvm/fake-ssh-server.js';
-import { goTo, one, openUi, type UiSession } from './ui-helpers.js';
+import { goTo, one, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 interface RealHost {
   name: string;
@@ -74,24 +71,22 @@ async function relay(target: { host: string; port: number }): Promise<{ port: nu
   };
 }
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let fakeSsh: TestServer | undefined;
 let hostRelay: Awaited<ReturnType<typeof relay>> | undefined;
 
 describe('hosts page in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  });
-  afterAll(async () => {
-    await hostRelay?.close();
-    await fakeSsh?.close();
-    await browser?.close();
-    await kiln?.stop();
-  });
+  serveUiSuite(
+    (suite) => {
+      ui = suite.ui;
+    },
+    {
+      cleanup: async () => {
+        await hostRelay?.close();
+        await fakeSsh?.close();
+      },
+    },
+  );
 
   it('creates a zone, a pod and a KVM cluster through the UI', async () => {
     const { page } = ui;

@@ -6,16 +6,12 @@
  * recoverVirtualMachine, not because the renderer says so. Screenshots of every view passed
  * through go to test-results/screenshots/lifecycle-*.png.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { deployDemoVm, inPage, one, openUi, vmRow, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { deployDemoVm, inPage, one, serveUiSuite, vmRow, type UiSession } from './ui-helpers.js';
 
 const NAME = 'life-1';
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let vmId: string;
 
@@ -38,10 +34,8 @@ function badgeHistory(page: Page): Promise<string[]> {
 }
 
 describe('stop, destroy and recover a VM through the UI', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ui = suite.ui;
     vmId = await deployDemoVm(ui, NAME);
     // Record every state the VM's badges show, in the list and the detail view, so that the
     // in-between states a job passes through are seen too (the simulator is quick).
@@ -65,10 +59,6 @@ describe('stop, destroy and recover a VM through the UI', () => {
         }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
       })()`,
     );
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('reads from listApis that recover applies only to Destroyed VMs', async () => {

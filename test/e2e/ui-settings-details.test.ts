@@ -7,14 +7,11 @@
  * name, OS type and dynamic scaling on a stopped VM; the engine's 431 is shown when the offering
  * gives no HA, and when the VM starts while a stopped-only change is pending.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { deployDemoVm, one, openUi, waitJob, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { KilnProcess } from '../helpers/server.js';
+import { deployDemoVm, one, serveUiSuite, waitJob, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let vmId = '';
 
@@ -39,15 +36,9 @@ async function openTab(tab: string): Promise<void> {
 }
 
 describe('VM settings (details) and edit form in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ({ kiln, ui } = suite);
     vmId = await deployDemoVm(ui, 'det-1');
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('shows the details read-only while the VM runs', async () => {

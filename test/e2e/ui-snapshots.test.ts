@@ -6,16 +6,13 @@
  * disabled and a disk-only snapshot is taken. The Volumes tab lists the ROOT disk. Screenshots go
  * to test-results/screenshots/vm-snapshots-*.png and vm-volumes-*.png, light and dark.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { deployDemoVm, inPage, one, openUi, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { KilnProcess } from '../helpers/server.js';
+import { deployDemoVm, inPage, one, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 const NAME = 'snap-1';
 
 let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let vmId = '';
 
@@ -43,15 +40,9 @@ const currentInTree = () => inPage<string[]>(ui.page, `[...document.querySelecto
 const notices = () => ui.page.locator('.notices').innerText();
 
 describe('VM snapshots and volumes in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ({ kiln, ui } = suite);
     vmId = await deployDemoVm(ui, NAME);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('starts with no snapshots and offers memory for the running VM', async () => {

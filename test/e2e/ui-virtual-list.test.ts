@@ -8,34 +8,23 @@
  * response shape. Every other call goes to the real `kiln serve`. The renderer has no test
  * hook and no fixture mode; deploying 10,000 VMs through the simulator would take minutes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { inPage, openUi, type UiSession } from './ui-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { inPage, serveUiSuite, type UiSession } from './ui-helpers.js';
 import { syntheticVms } from '../helpers/synthetic-vms.js';
 
 const COUNT = 10_000;
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 
 describe('VM list with 10,000 rows', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ui = suite.ui;
     const body = JSON.stringify({ listvirtualmachinesresponse: { count: COUNT, virtualmachine: syntheticVms(COUNT) } });
     await ui.context.route('**/client/api', async (route) => {
       const form = new URLSearchParams(route.request().postData() ?? '');
       if (form.get('command') === 'listVirtualMachines') await route.fulfill({ status: 200, contentType: 'application/json', body });
       else await route.continue();
     });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('keeps a bounded number of rows in the DOM while scrolling through all of them', async () => {

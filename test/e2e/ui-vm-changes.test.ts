@@ -11,14 +11,9 @@
  * Each test checks what the dialog says and the VM as the API then reports it. Screenshots go
  * to test-results/screenshots/vm-change-*.png (light, and two dialogs dark).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { demoCatalog, goTo, one, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { demoCatalog, goTo, one, serveUiSuite, vmRow, waitJob, type UiSession } from './ui-helpers.js';
 
-let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 let hostIds: Record<string, string> = {};
 
@@ -56,10 +51,8 @@ async function freeMb(hostName: string): Promise<number> {
 }
 
 describe('change, scale, migrate, restore and start-on through the UI', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite(async (suite) => {
+    ui = suite.ui;
     const hosts = ((await ui.api('listHosts', {}))['host'] as { id: string; name: string }[]) ?? [];
     hostIds = Object.fromEntries(hosts.map((h) => [h.name, h.id]));
     const zoneid = (await demoCatalog(ui)).zoneid;
@@ -68,10 +61,6 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
   // A test that failed with its dialog open must not leave the next one behind a modal.
   afterEach(async () => {
     if (await ui.page.locator('dialog[open]').count()) await ui.page.keyboard.press('Escape');
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
   });
 
   it('changes the offering of a stopped VM, never offering the one it has', async () => {
