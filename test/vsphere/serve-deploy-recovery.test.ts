@@ -104,6 +104,9 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     expect(csError(res).errortext).toMatch(/^format: VMware hosts do not deploy QCOW2 templates; register one as RAW or OVA/);
     const listed = (await cs(['listTemplates', 'templatefilter=all', 'name=vmw-qcow2'])).json['template'];
     expect(listed).toBeUndefined();
+    // The rule is the driver's, published with its capabilities.
+    const caps = (await cs(['listHypervisorCapabilities', 'hypervisor=VMware'])).json['hypervisorCapabilities'] as { templateformats?: string }[];
+    expect(caps[0]?.templateformats).toBe('RAW,OVA,ISO');
   });
 
   let detailed: { id: string; instancename: string };

@@ -67,6 +67,8 @@ export function capabilityResponse(row: CapabilityRow, driver: Pick<HypervisorDr
     vmsnapshotenabled: true,
     capabilities: { ...capabilities },
     diskformat: driver.defaults.diskFormat,
+    // The template formats registerTemplate takes for this hypervisor (DriverDefaults.templateFormats); absent: any.
+    ...(driver.defaults.templateFormats ? { templateformats: driver.defaults.templateFormats.join(',') } : {}),
     connectionurlexample: driver.connectionForm.urlExample,
     connectionurlrule: driver.connectionForm.urlRule,
     connectionadds: driver.connectionForm.adds,
