@@ -127,19 +127,28 @@ describe('console endpoint (R31)', () => {
   });
 });
 
+/**
+ * `kiln serve` with the integration port on: a first process (its own data directory) sets
+ * integration.api.port to a free port through the signed API and stops, and a second one starts
+ * on that data directory. The caller stops `second` and removes `dataDir`.
+ */
+async function serveWithIntegrationPort(): Promise<{ second: KilnProcess; dataDir: string; port: number }> {
+  const first = await startKiln({ args: ['--no-ui'], dataDir: mkdtempSync(join(tmpdir(), 'kiln-int-')) });
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  kiln = first;
+  await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'updateConfiguration', name: 'integration.api.port', value: String(port) }) });
+  await first.stop();
+  return { second: await startKiln({ args: ['--no-ui'], dataDir: first.dataDir }), dataDir: first.dataDir, port };
+}
+
 describe('the integration port', () => {
   it('is unauthenticated, answers XML by default, and listens only on 127.0.0.1 once integration.api.port is set', async () => {
-    const first = await startKiln({ args: ['--no-ui'], dataDir: mkdtempSync(join(tmpdir(), 'kiln-int-')) });
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
-    kiln = first;
-    await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'updateConfiguration', name: 'integration.api.port', value: String(port) }) });
-    await first.stop();
-    const second = await startKiln({ args: ['--no-ui'], dataDir: first.dataDir });
+    const { second, dataDir, port } = await serveWithIntegrationPort();
     try {
       // startKiln returns at the API: line; the next line can reach the pipe in a later chunk.
       await expect.poll(() => second.output(), { timeout: 10_000 }).toMatch(new RegExp(`Integration API \\(unauthenticated, 127\\.0\\.0\\.1 only\\): http://127\\.0\\.0\\.1:${port}/client/api`));
@@ -148,24 +157,14 @@ describe('the integration port', () => {
       expect(await res.text()).toMatch(/^<\?xml .*<listzonesresponse .*<name>Demo<\/name>/);
     } finally {
       await second.stop();
-      rmSync(first.dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
   it('refuses login and logout as CloudStack\'s integration port does, and changes a password with updateUser as a root admin would', async () => {
     // CloudStack's ApiServer runs every integration-port call as the system account and refuses
     // only its authenticators (login, logout) there; updateUser password= is a root admin's call.
-    const first = await startKiln({ args: ['--no-ui'], dataDir: mkdtempSync(join(tmpdir(), 'kiln-int-')) });
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
-    kiln = first;
-    await fetch(kiln.apiUrl, { method: 'POST', body: signed({ command: 'updateConfiguration', name: 'integration.api.port', value: String(port) }) });
-    await first.stop();
-    const second = await startKiln({ args: ['--no-ui'], dataDir: first.dataDir });
+    const { second, dataDir, port } = await serveWithIntegrationPort();
     const integration = `http://127.0.0.1:${port}/client/api`;
     const post = (url: string, params: Record<string, string>) => fetch(url, { method: 'POST', body: new URLSearchParams({ response: 'json', ...params }) });
     try {
@@ -190,7 +189,7 @@ describe('the integration port', () => {
       expect(((await login.json()) as { loginresponse: { username: string } }).loginresponse.username).toBe('int-user');
     } finally {
       await second.stop();
-      rmSync(first.dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
