@@ -3,7 +3,8 @@
  * them to API codes without knowing vSphere. The fault type decides, never the message.
  */
 import { DriverError } from '../types.js';
-import { SoapConnectionError, ThumbprintMismatchError, TlsConnectError, VimFault } from './soap/index.js';
+import { driverErrors } from '../common/driver-errors.js';
+import { SoapConnectionError, VimFault } from './soap/index.js';
 
 type Category = DriverError['category'];
 
@@ -42,21 +43,9 @@ export function categoryOfFault(type: string): Category {
   return BY_FAULT[type] ?? 'failed';
 }
 
-/** Any error of the SOAP layer as a DriverError naming what was being done. */
-export function toDriverError(e: unknown, doing: string): DriverError {
-  if (e instanceof DriverError) return e;
-  if (e instanceof ThumbprintMismatchError) return new DriverError(e.message, 'host-key-changed', { presented: { kind: 'tls-certificate', fingerprint: e.presented } });
-  if (e instanceof VimFault) return new DriverError(`${doing}: ${e.message}`, categoryOfFault(e.type));
-  if (e instanceof SoapConnectionError || e instanceof TlsConnectError) return new DriverError(`${doing}: vCenter unreachable: ${e.message}`, 'unreachable');
-  if (e instanceof Error && e.name === 'AbortError') return new DriverError(`${doing}: cancelled`, 'timeout');
-  return new DriverError(`${doing}: ${e instanceof Error ? e.message : String(e)}`, 'failed');
-}
-
-/** Runs `fn`, rethrowing whatever it throws as a DriverError. */
-export async function mapped<T>(doing: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toDriverError(e, doing);
-  }
-}
+/** Any error of the SOAP layer as a DriverError naming what was being done (drivers/common/driver-errors.ts), and `mapped` around a call. */
+export const { toDriverError, mapped } = driverErrors({
+  api: (e, doing) => (e instanceof VimFault ? new DriverError(`${doing}: ${e.message}`, categoryOfFault(e.type)) : undefined),
+  unreachable: (e) => e instanceof SoapConnectionError,
+  unreachableText: 'vCenter unreachable',
+});

@@ -3,8 +3,8 @@
  * to API codes without knowing xapi. The error code decides, never the message.
  */
 import { DriverError } from '../types.js';
-import { ThumbprintMismatchError, TlsConnectError } from '../tls-trust.js';
-import { XapiConnectionError, XapiError, XapiProtocolError } from './xapi/errors.js';
+import { driverErrors } from '../common/driver-errors.js';
+import { XapiConnectionError, XapiError } from './xapi/errors.js';
 
 type Category = DriverError['category'];
 
@@ -49,25 +49,13 @@ export function categoryOfCode(code: string): Category {
   return BY_CODE[code] ?? 'failed';
 }
 
-/** Any error of the xapi layer as a DriverError naming what was being done. */
-export function toDriverError(e: unknown, doing: string): DriverError {
-  if (e instanceof DriverError) return e;
-  if (e instanceof ThumbprintMismatchError) return new DriverError(e.message, 'host-key-changed', { presented: { kind: 'tls-certificate', fingerprint: e.presented } });
-  if (e instanceof XapiError) {
-    const category = categoryOfCode(e.code);
-    return new DriverError(`${doing}: ${e.code}${e.params.length ? ` [${e.params.join(', ')}]` : ''}`, category, e.code === 'SESSION_AUTHENTICATION_FAILED' ? { param: 'password' } : {});
-  }
-  if (e instanceof XapiConnectionError || e instanceof TlsConnectError) return new DriverError(`${doing}: the pool master is unreachable: ${e.message}`, 'unreachable');
-  if (e instanceof XapiProtocolError) return new DriverError(`${doing}: ${e.message}`, 'failed');
-  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return new DriverError(`${doing}: ${e.message}`, 'timeout');
-  return new DriverError(`${doing}: ${e instanceof Error ? e.message : String(e)}`, 'failed');
-}
-
-/** Runs `fn`, rethrowing whatever it throws as a DriverError. */
-export async function mapped<T>(doing: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toDriverError(e, doing);
-  }
-}
+/** Any error of the xapi layer as a DriverError naming what was being done (drivers/common/driver-errors.ts), and `mapped` around a call. */
+export const { toDriverError, mapped } = driverErrors({
+  api: (e, doing) => e instanceof XapiError
+    ? new DriverError(`${doing}: ${e.code}${e.params.length ? ` [${e.params.join(', ')}]` : ''}`, categoryOfCode(e.code), e.code === 'SESSION_AUTHENTICATION_FAILED' ? { param: 'password' } : {})
+    : undefined,
+  unreachable: (e) => e instanceof XapiConnectionError,
+  unreachableText: 'the pool master is unreachable',
+  aborted: (e) => e.message,
+  timeoutsToo: true,
+});
