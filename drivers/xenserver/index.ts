@@ -13,6 +13,7 @@ import {
   type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
   type VolumeFacet,
 } from '../types.js';
+import { SharedConnections } from '../common/shared-connections.js';
 import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
 import { openConsole } from './console.js';
 import { hasGpus, hostGpus, refuseWithVgpu } from './gpu.js';
@@ -56,11 +57,6 @@ const DEFAULT_STOP_TIMEOUT_MS = 180_000;
 /** xapi HA's default host-failure timeout (ha-config:timeout): an isolated host has fenced itself by then. */
 const POOL_HA_TIMEOUT_MS = 60_000;
 
-interface Shared {
-  pool: XenPool;
-  users: number;
-}
-
 export class XenServerDriver implements HypervisorDriver {
   readonly hypervisor = 'XenServer' as const;
   readonly capabilities = XENSERVER_CAPABILITIES;
@@ -72,7 +68,8 @@ export class XenServerDriver implements HypervisorDriver {
     adds: 'cluster',
     trust: 'tls-certificate',
   };
-  private readonly shared = new Map<string, Promise<Shared>>();
+  /** One XenPool per master, user and pin, shared by the pool's Kiln hosts. */
+  private readonly pools = new SharedConnections<XenPool>((pool) => pool.close());
 
   constructor(private readonly tuning: { eventTimeoutSeconds?: number; stopTimeoutMs?: number; haTimeoutMs?: number } = {}) {}
 
@@ -103,20 +100,9 @@ export class XenServerDriver implements HypervisorDriver {
     const pinned = spec.pinnedTrust;
     if (pinned && pinned.kind !== 'tls-certificate') throw new DriverError(`a XenServer pool is trusted by its TLS certificate, not by ${pinned.kind}`, 'invalid');
     const thumbprint = pinned ? normalizeThumbprint(pinned.fingerprint) : undefined;
-    const key = `${loc.url}\n${spec.username}\n${thumbprint ?? ''}`;
-    let entry = this.shared.get(key);
-    if (!entry) {
-      entry = XenPool.open({ url: loc.url, username: spec.username, password: spec.password, thumbprint, eventTimeoutSeconds: this.tuning.eventTimeoutSeconds }).then((pool) => ({ pool, users: 0 }));
-      this.shared.set(key, entry);
-      entry.catch(() => this.shared.delete(key));
-    }
-    const shared = await entry;
-    shared.users++;
-    return new XenEndpoint(shared.pool, spec.hostId, { stopTimeoutMs: this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, haTimeoutMs: this.tuning.haTimeoutMs ?? POOL_HA_TIMEOUT_MS }, async () => {
-      if (--shared.users > 0) return;
-      this.shared.delete(key);
-      await shared.pool.close();
-    });
+    const { username, password } = spec;
+    const shared = await this.pools.acquire(`${loc.url}\n${username}\n${thumbprint ?? ''}`, () => XenPool.open({ url: loc.url, username, password, thumbprint, eventTimeoutSeconds: this.tuning.eventTimeoutSeconds }));
+    return new XenEndpoint(shared.value, spec.hostId, { stopTimeoutMs: this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, haTimeoutMs: this.tuning.haTimeoutMs ?? POOL_HA_TIMEOUT_MS }, shared.release);
   }
 }
 
