@@ -13,108 +13,56 @@
  * Needs the KVM test hosts (test/kvm-hosts, /tmp/kiln-kvm/hosts.json); skips without them
  * unless KILN_REQUIRE_REAL=1.
  */
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { signRequest } from '../../main/engine/auth/signing.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { idOf, serveApi, serveKvmZone, serveTestGuest, type ServeApi } from '../helpers/serve-api.js';
 import { kvmHostsOrSkip } from '../helpers/kvm-zone.js';
 import { HOSTS_JSON } from '../kvm/real-hosts.js';
-import { inPage, openUi, vmRow, type UiSession } from './ui-helpers.js';
+import { inPage, serveUiSuite, vmRow, type UiSession } from './ui-helpers.js';
 
 const hosts = kvmHostsOrSkip();
 if (!hosts) console.warn(`ui-kvm-console.real: skipped, no KVM test hosts (${HOSTS_JSON} is missing; run test/kvm-hosts/hosts.sh setup, or set KILN_REQUIRE_REAL=1 to make this a failure)`);
 
 const VM_NAME = 'ui-console';
 
-let kiln: KilnProcess;
-let browser: Browser | undefined;
 let ui: UiSession;
 let vmId: string | undefined;
 let createdState: string;
 
-type Body = Record<string, unknown>;
-
-/** One signed API call to the serve process (HMAC-SHA256 with the admin's keys, as `kiln api` signs). */
-async function call(command: string, params: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
-  const signed = signRequest({ command, response: 'json', apiKey: kiln.apiKey, ...params }, kiln.secretKey);
-  const res = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams(signed) });
-  const json = (await res.json()) as Record<string, Body>;
-  return { status: res.status, body: Object.values(json)[0] ?? {} };
-}
-
-/** A call that must succeed; an async one is followed to its end and its job result returned. */
-async function ok(command: string, params: Record<string, string> = {}, timeoutMs = 180_000): Promise<Body> {
-  const { status, body } = await call(command, params);
-  if (status !== 200) throw new Error(`${command} answered ${status}: ${JSON.stringify(body)}`);
-  if (typeof body['jobid'] !== 'string') return body;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await call('queryAsyncJobResult', { jobid: body['jobid'] })).body;
-    if (job['jobstatus'] === 1) return (job['jobresult'] as Body | undefined) ?? {};
-    if (job['jobstatus'] === 2) throw new Error(`${command} failed: ${JSON.stringify(job['jobresult'])}`);
-    if (Date.now() > deadline) throw new Error(`${command}: job ${String(body['jobid'])} still running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const idOf = (body: Body, key: string): string => {
-  const value = body[key];
-  const item = (Array.isArray(value) ? value[0] : value) as { id?: string } | undefined;
-  if (!item?.id) throw new Error(`no ${key} id in ${JSON.stringify(body)}`);
-  return item.id;
-};
+let call: ServeApi['call'];
+let ok: ServeApi['ok'];
 
 /** The terminal's text as xterm.js renders it (the DOM renderer's rows). */
 const terminalText = (page: Page) => page.locator('.console-terminal .xterm-rows').innerText();
 const terminalLines = async (page: Page) => (await terminalText(page)).split('\n').map((line) => line.trim());
 
 describe.skipIf(!hosts)('the live console of a VM on a real KVM host, in Chromium', () => {
-  beforeAll(async () => {
-    const host = hosts!.hosts[0]!;
-    kiln = await startKiln();
-    const zone = idOf(await ok('createZone', { name: 'KVM UI Zone' }), 'zone');
-    const pod = idOf(await ok('createPod', { name: 'KVM UI Pod', zoneid: zone }), 'pod');
-    const cluster = idOf(await ok('addCluster', { clustername: 'KVM UI Cluster', zoneid: zone, podid: pod, hypervisor: 'KVM' }), 'cluster');
-    await ok('addHost', {
-      zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${host.address}:${host.port}`, username: host.username,
-      privatekey: readFileSync(host.privateKeyPath, 'utf8'), 'details[0].pool': hosts!.poolName,
-    });
-    const network = idOf(await ok('createNetwork', { name: 'kvm-ui-l2', zoneid: zone, vlan: '201' }), 'network');
-    const os = idOf(await ok('listOsTypes', { description: 'Other Linux (64-bit)' }), 'ostype');
-    // The test guest is registered by host path, which only the root admin may do, inside this directory.
-    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
-    const template = idOf(await ok('registerTemplate', {
-      name: 'Busybox test guest', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,
-      ispublic: 'true', size: String(64 * 1024 * 1024),
-      'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'quiet panic=-1',
-    }), 'template');
-    const offering = idOf(await ok('createServiceOffering', { name: 'kvm-ui-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }), 'serviceoffering');
-    // Internal names are i-<user>-<vm>-<instance.name>; a per-run value keeps this run's domain
-    // from clashing with other runs (each with a fresh database) on the shared hosts.
-    await ok('updateConfiguration', { name: 'instance.name', value: `U${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
-    const deployed = await ok('deployVirtualMachine', {
-      zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME, startvm: 'false',
-    });
-    vmId = idOf(deployed, 'virtualmachine');
-    // Not started: Kiln keeps a never-started VM in Created (start, destroy and the console gates apply as for Stopped).
-    expect(['Created', 'Stopped']).toContain((deployed['virtualmachine'] as { state: string }).state);
-    createdState = (deployed['virtualmachine'] as { state: string }).state;
-
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    try {
-      // The hosts are shared: leave no domain and no disk behind.
-      if (vmId && kiln) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
-    } finally {
-      await kiln?.stop();
-    }
-  }, 300_000);
+  serveUiSuite(
+    (suite) => {
+      ui = suite.ui;
+    },
+    {
+      prepare: async (kiln) => {
+        ({ call, ok } = serveApi(kiln));
+        const { zone, network, os } = await serveKvmZone({ call, ok }, hosts!, 'KVM UI', '201');
+        const { template, offering } = await serveTestGuest({ call, ok }, hosts!, { zone, os }, {
+          template: 'Busybox test guest', kernelArgs: 'quiet panic=-1', offering: 'kvm-ui-tiny', instancePrefix: 'U',
+        });
+        const deployed = await ok('deployVirtualMachine', {
+          zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME, startvm: 'false',
+        });
+        vmId = idOf(deployed, 'virtualmachine');
+        // Not started: Kiln keeps a never-started VM in Created (start, destroy and the console gates apply as for Stopped).
+        expect(['Created', 'Stopped']).toContain((deployed['virtualmachine'] as { state: string }).state);
+        createdState = (deployed['virtualmachine'] as { state: string }).state;
+      },
+      cleanup: async () => {
+        // The hosts are shared: leave no domain and no disk behind.
+        if (vmId) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
+      },
+      timeoutMs: 300_000,
+    },
+  );
 
   it('lists the KVM VM (not started yet), and its console tab says it needs a running VM', async () => {
     const { page } = ui;

@@ -18,22 +18,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { idOf, serveApi, serveKvmZone, type ServeApi } from '../helpers/serve-api.js';
-import { launchChromium } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { idOf, serveApi, serveKvmZone, serveTestGuest, type ServeApi } from '../helpers/serve-api.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { HOSTS_JSON } from '../kvm/real-hosts.js';
-import { inPage, openUi, type UiSession } from './ui-helpers.js';
+import { inPage, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 const hosts = kvmHostsOrSkip();
 if (!hosts) console.warn(`ui-kvm-graphical.real: skipped, no KVM test hosts (${HOSTS_JSON} is missing; run test/kvm-hosts/hosts.sh setup, or set KILN_REQUIRE_REAL=1 to make this a failure)`);
 
 const VM_NAME = 'ui-graphical';
 
-let kiln: KilnProcess;
-let browser: Browser | undefined;
 let ui: UiSession;
 let vmId: string | undefined;
 let isoId: string | undefined;
@@ -118,49 +114,47 @@ async function serialRun(page: Page, line: string, output: string | RegExp): Pro
 }
 
 describe.skipIf(!hosts)('the graphical console of a VM on a real KVM host, in Chromium', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    ({ call, ok } = serveApi(kiln));
-    const { zone, network, os } = await serveKvmZone({ call, ok }, hosts!, 'KVM VNC', '202');
-    // console=tty0 besides the driver's ttyS0: the kernel's messages also go to the VGA screen.
-    const template = idOf(await ok('registerTemplate', {
-      name: 'Busybox guest on VGA', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,
-      ispublic: 'true', size: String(64 * 1024 * 1024),
-      'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'console=tty0 panic=-1',
-    }), 'template');
-    const offering = idOf(await ok('createServiceOffering', { name: 'kvm-vnc-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }), 'serviceoffering');
-    await ok('updateConfiguration', { name: 'instance.name', value: `G${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
-    const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME });
-    vmId = idOf(deployed, 'virtualmachine');
-    // An ISO to attach from the UI: made with genisoimage, served here, downloaded by the engine.
-    isoDir = mkdtempSync(join(tmpdir(), 'kiln-ui-iso-'));
-    writeFileSync(join(isoDir, 'README.TXT'), 'Kiln UI test ISO\n');
-    const iso = execFileSync('genisoimage', ['-quiet', '-V', 'KILN_UI', isoDir]);
-    isoServer = createServer((_req, res) => void res.writeHead(200, { 'content-length': String(iso.length) }).end(iso));
-    await new Promise<void>((resolve) => isoServer!.listen(0, '127.0.0.1', resolve));
-    isoId = idOf(await ok('registerIso', { name: 'ui-installer', url: `http://127.0.0.1:${(isoServer.address() as AddressInfo).port}/ui.iso`, zoneid: zone, ostypeid: os }), 'iso');
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    try {
-      if (vmId && kiln) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
-    } finally {
-      await kiln?.stop();
-      isoServer?.close();
-      if (isoDir) rmSync(isoDir, { recursive: true, force: true });
-      // The pool copy the attach made (the hosts share the pool's directory).
-      if (isoId) {
+  serveUiSuite(
+    (suite) => {
+      ui = suite.ui;
+    },
+    {
+      prepare: async (kiln) => {
+        ({ call, ok } = serveApi(kiln));
+        const { zone, network, os } = await serveKvmZone({ call, ok }, hosts!, 'KVM VNC', '202');
+        // console=tty0 besides the driver's ttyS0: the kernel's messages also go to the VGA screen.
+        const { template, offering } = await serveTestGuest({ call, ok }, hosts!, { zone, os }, {
+          template: 'Busybox guest on VGA', kernelArgs: 'console=tty0 panic=-1', offering: 'kvm-vnc-tiny', instancePrefix: 'G',
+        });
+        const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME });
+        vmId = idOf(deployed, 'virtualmachine');
+        // An ISO to attach from the UI: made with genisoimage, served here, downloaded by the engine.
+        isoDir = mkdtempSync(join(tmpdir(), 'kiln-ui-iso-'));
+        writeFileSync(join(isoDir, 'README.TXT'), 'Kiln UI test ISO\n');
+        const iso = execFileSync('genisoimage', ['-quiet', '-V', 'KILN_UI', isoDir]);
+        isoServer = createServer((_req, res) => void res.writeHead(200, { 'content-length': String(iso.length) }).end(iso));
+        await new Promise<void>((resolve) => isoServer!.listen(0, '127.0.0.1', resolve));
+        isoId = idOf(await ok('registerIso', { name: 'ui-installer', url: `http://127.0.0.1:${(isoServer.address() as AddressInfo).port}/ui.iso`, zoneid: zone, ostypeid: os }), 'iso');
+      },
+      cleanup: async () => {
         try {
-          onHost('host1', 'virsh', 'vol-delete', '--pool', hosts!.poolName, `kiln-iso-${isoId}.iso`);
-        } catch {
-          /* never copied */
+          if (vmId) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
+        } finally {
+          isoServer?.close();
+          if (isoDir) rmSync(isoDir, { recursive: true, force: true });
+          // The pool copy the attach made (the hosts share the pool's directory).
+          if (isoId) {
+            try {
+              onHost('host1', 'virsh', 'vol-delete', '--pool', hosts!.poolName, `kiln-iso-${isoId}.iso`);
+            } catch {
+              /* never copied */
+            }
+          }
         }
-      }
-    }
-  }, 300_000);
+      },
+      timeoutMs: 300_000,
+    },
+  );
 
   it('says which consoles the VM has and shows the guest screen on the canvas', async () => {
     const { page } = ui;

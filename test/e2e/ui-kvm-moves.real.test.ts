@@ -10,59 +10,27 @@
  * Needs the KVM test hosts (test/kvm-hosts, /tmp/kiln-kvm/hosts.json); skips without them
  * unless KILN_REQUIRE_REAL=1. Screenshots: test-results/screenshots/kvm-moves-*.png.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { signRequest } from '../../main/engine/auth/signing.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { idOf, serveApi, serveKvmZone, serveTestGuest, type ServeApi } from '../helpers/serve-api.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { HOSTS_JSON } from '../kvm/real-hosts.js';
-import { goTo, openUi, type UiSession } from './ui-helpers.js';
+import { goTo, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 const hosts = kvmHostsOrSkip();
 if (!hosts) console.warn(`ui-kvm-moves.real: skipped, no KVM test hosts (${HOSTS_JSON} is missing; run test/kvm-hosts/hosts.sh setup, or set KILN_REQUIRE_REAL=1 to make this a failure)`);
 
 const VM_NAME = 'ui-moves';
 
-let kiln: KilnProcess;
-let browser: Browser | undefined;
 let ui: UiSession;
 let vmId: string | undefined;
 let instanceName = '';
 /** Kiln's name of each harness host (host1, host2), by harness name. */
-const kilnName: Record<string, string> = {};
+let kilnName: Record<string, string> = {};
 
-type Body = Record<string, unknown>;
-
-async function call(command: string, params: Record<string, string> = {}): Promise<{ status: number; body: Body }> {
-  const signed = signRequest({ command, response: 'json', apiKey: kiln.apiKey, ...params }, kiln.secretKey);
-  const res = await fetch(kiln.apiUrl, { method: 'POST', body: new URLSearchParams(signed) });
-  const json = (await res.json()) as Record<string, Body>;
-  return { status: res.status, body: Object.values(json)[0] ?? {} };
-}
-
-async function ok(command: string, params: Record<string, string> = {}, timeoutMs = 180_000): Promise<Body> {
-  const { status, body } = await call(command, params);
-  if (status !== 200) throw new Error(`${command} answered ${status}: ${JSON.stringify(body)}`);
-  if (typeof body['jobid'] !== 'string') return body;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await call('queryAsyncJobResult', { jobid: body['jobid'] })).body;
-    if (job['jobstatus'] === 1) return (job['jobresult'] as Body | undefined) ?? {};
-    if (job['jobstatus'] === 2) throw new Error(`${command} failed: ${JSON.stringify(job['jobresult'])}`);
-    if (Date.now() > deadline) throw new Error(`${command}: job ${String(body['jobid'])} still running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const idOf = (body: Body, key: string): string => {
-  const value = body[key];
-  const item = (Array.isArray(value) ? value[0] : value) as { id?: string } | undefined;
-  if (!item?.id) throw new Error(`no ${key} id in ${JSON.stringify(body)}`);
-  return item.id;
-};
+let call: ServeApi['call'];
+let ok: ServeApi['ok'];
 
 const vm = async () => ((await call('listVirtualMachines', { id: vmId! })).body['virtualmachine'] as { state: string; hostname?: string; templatename?: string; instancename: string }[])[0]!;
 /** The root disks the VM's domain had, as libvirt names their files. */
@@ -82,56 +50,38 @@ function domainOn(host: string): string {
 }
 
 describe.skipIf(!hosts)('start on, migrate, scale and restore through the UI on real KVM hosts', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    const zone = idOf(await ok('createZone', { name: 'KVM Moves Zone' }), 'zone');
-    const pod = idOf(await ok('createPod', { name: 'KVM Moves Pod', zoneid: zone }), 'pod');
-    const cluster = idOf(await ok('addCluster', { clustername: 'KVM Moves Cluster', zoneid: zone, podid: pod, hypervisor: 'KVM' }), 'cluster');
-    for (const name of ['host1', 'host2']) {
-      const host = hosts!.hosts.find((h) => h.name === name)!;
-      const added = await ok('addHost', {
-        zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${host.address}:${host.port}`, username: host.username,
-        privatekey: readFileSync(host.privateKeyPath, 'utf8'), 'details[0].pool': hosts!.poolName,
-      });
-      kilnName[name] = ((Array.isArray(added['host']) ? added['host'][0] : added['host']) as { name: string }).name;
-    }
-    const network = idOf(await ok('createNetwork', { name: 'kvm-moves-l2', zoneid: zone, vlan: '202' }), 'network');
-    const os = idOf(await ok('listOsTypes', { description: 'Other Linux (64-bit)' }), 'ostype');
-    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts!.storagePath });
-    const template = idOf(await ok('registerTemplate', {
-      name: 'Busybox test guest', format: 'QCOW2', hypervisor: 'KVM', ostypeid: os, url: hosts!.templateImage, zoneid: zone,
-      ispublic: 'true', isdynamicallyscalable: 'true', size: String(64 * 1024 * 1024),
-      'details[0].kernel': hosts!.kernel, 'details[0].initrd': hosts!.initrd, 'details[0].kernelArgs': 'quiet panic=-1',
-    }), 'template');
-    const offering = idOf(await ok('createServiceOffering', { name: 'kvm-moves-tiny', cpunumber: '1', cpuspeed: '100', memory: '128' }), 'serviceoffering');
-    await ok('createServiceOffering', { name: 'kvm-moves-2x256', cpunumber: '2', cpuspeed: '100', memory: '256' });
-    await ok('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: zone });
-    await ok('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
-    // A per-run instance.name keeps this run's domain apart from other runs' on the shared hosts.
-    await ok('updateConfiguration', { name: 'instance.name', value: `M${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}` });
-    const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME, startvm: 'false' });
-    vmId = idOf(deployed, 'virtualmachine');
-    instanceName = (deployed['virtualmachine'] as { instancename: string }).instancename;
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    try {
-      // The hosts are shared: leave no domain and no disk behind.
-      if (vmId && kiln) {
+  serveUiSuite(
+    (suite) => {
+      ui = suite.ui;
+    },
+    {
+      prepare: async (kiln) => {
+        ({ call, ok } = serveApi(kiln));
+        const { zone, network, os, kilnNames } = await serveKvmZone({ call, ok }, hosts!, 'KVM Moves', '202', ['host1', 'host2']);
+        kilnName = kilnNames;
+        const { template, offering } = await serveTestGuest({ call, ok }, hosts!, { zone, os }, {
+          template: 'Busybox test guest', kernelArgs: 'quiet panic=-1', templateParams: { isdynamicallyscalable: 'true' }, offering: 'kvm-moves-tiny', instancePrefix: 'M',
+        });
+        await ok('createServiceOffering', { name: 'kvm-moves-2x256', cpunumber: '2', cpuspeed: '100', memory: '256' });
+        await ok('updateConfiguration', { name: 'enable.dynamic.scale.vm', value: 'true', zoneid: zone });
+        await ok('updateConfiguration', { name: 'vm.stop.timeout', value: '10' });
+        const deployed = await ok('deployVirtualMachine', { zoneid: zone, templateid: template, serviceofferingid: offering, networkids: network, name: VM_NAME, displayname: VM_NAME, startvm: 'false' });
+        vmId = idOf(deployed, 'virtualmachine');
+        instanceName = (deployed['virtualmachine'] as { instancename: string }).instancename;
+      },
+      cleanup: async () => {
+        // The hosts are shared: leave no domain and no disk behind.
+        if (!vmId) return;
         // (destroy stops a running VM first)
         await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
         for (const host of ['host1', 'host2']) expect(domainOn(host)).toBe('absent');
         // Neither root disk it had (before and after the restore) is left on the shared storage
         // (read from the directory itself: each host's libvirt keeps its own cached volume list).
         for (const disk of rootDisks) expect(existsSync(join(hosts!.storagePath, disk)), disk).toBe(false);
-      }
-    } finally {
-      await kiln?.stop();
-    }
-  }, 300_000);
+      },
+      timeoutMs: 300_000,
+    },
+  );
 
   it('starts the VM on host1 chosen in "Start on…"', async () => {
     const { page } = ui;
