@@ -41,6 +41,25 @@ function vbdDevice(userdevice: string): string {
 export function registerStorage(sim: Sim): void {
   const { api, store } = sim;
   const running = (vm: string): boolean => ['Running', 'Paused'].includes(store.rec('VM', vm)['power_state'] as string);
+  /** VBD.plug / VIF.plug: only into a running VM, once. */
+  const plug = (cls: 'VBD' | 'VIF', ref: string, patch: Rec = {}): string => {
+    const d = store.rec(cls, ref);
+    const vm = d['VM'] as string;
+    if (!running(vm)) throw new XapiFailure('VM_BAD_POWER_STATE', [vm, 'running', String(store.rec('VM', vm)['power_state']).toLowerCase()]);
+    if (d['currently_attached'] === true) throw new XapiFailure('DEVICE_ALREADY_ATTACHED', [ref]);
+    store.update(cls, ref, { currently_attached: true, ...patch });
+    return '';
+  };
+  /** VBD.destroy / VIF.destroy: refused while plugged into a running VM; the device leaves its VM and what backs it (a VDI, a network). */
+  const destroyDevice = (cls: 'VBD' | 'VIF', ref: string, backing: 'VDI' | 'network'): string => {
+    const d = store.rec(cls, ref);
+    if (d['currently_attached'] === true && running(d['VM'] as string)) throw new XapiFailure('OPERATION_NOT_ALLOWED', [`${cls} currently attached to a running VM`]);
+    const set = cls === 'VBD' ? 'VBDs' : 'VIFs';
+    if (store.has('VM', d['VM'])) store.removeFromSet('VM', d['VM'] as string, set, ref);
+    if (store.has(backing, d[backing])) store.removeFromSet(backing, d[backing] as string, set, ref);
+    store.destroy(cls, ref);
+    return '';
+  };
 
   api.def('VDI.create', 'args:record', (_c, [args]) => {
     const a = args as Rec;
@@ -131,14 +150,7 @@ export function registerStorage(sim: Sim): void {
     return vbd;
   });
 
-  api.def('VBD.plug', 'self:ref', (_c, [vbd]) => {
-    const b = store.rec('VBD', vbd);
-    const vm = b['VM'] as string;
-    if (!running(vm)) throw new XapiFailure('VM_BAD_POWER_STATE', [vm, 'running', String(store.rec('VM', vm)['power_state']).toLowerCase()]);
-    if (b['currently_attached'] === true) throw new XapiFailure('DEVICE_ALREADY_ATTACHED', [vbd as string]);
-    store.update('VBD', vbd as string, { currently_attached: true, device: vbdDevice(b['userdevice'] as string) });
-    return '';
-  });
+  api.def('VBD.plug', 'self:ref', (_c, [vbd]) => plug('VBD', vbd as string, { device: vbdDevice(store.rec('VBD', vbd)['userdevice'] as string) }));
   api.def('VBD.unplug', 'self:ref', (_c, [vbd]) => {
     const b = store.rec('VBD', vbd);
     if (b['currently_attached'] !== true) throw new XapiFailure('DEVICE_ALREADY_DETACHED', [vbd as string]);
@@ -164,14 +176,7 @@ export function registerStorage(sim: Sim): void {
     store.update('VBD', vbd as string, { VDI: NULL_REF, empty: true });
     return '';
   });
-  api.def('VBD.destroy', 'self:ref', (_c, [vbd]) => {
-    const b = store.rec('VBD', vbd);
-    if (b['currently_attached'] === true && running(b['VM'] as string)) throw new XapiFailure('OPERATION_NOT_ALLOWED', ['VBD currently attached to a running VM']);
-    if (store.has('VM', b['VM'])) store.removeFromSet('VM', b['VM'] as string, 'VBDs', vbd as string);
-    if (store.has('VDI', b['VDI'])) store.removeFromSet('VDI', b['VDI'] as string, 'VBDs', vbd as string);
-    store.destroy('VBD', vbd as string);
-    return '';
-  });
+  api.def('VBD.destroy', 'self:ref', (_c, [vbd]) => destroyDevice('VBD', vbd as string, 'VDI'));
 
   api.def('VIF.create', 'args:record', (_c, [args]) => {
     const a = args as Rec;
@@ -196,27 +201,13 @@ export function registerStorage(sim: Sim): void {
     store.addToSet('network', network, 'VIFs', vif);
     return vif;
   });
-  api.def('VIF.plug', 'self:ref', (_c, [vif]) => {
-    const v = store.rec('VIF', vif);
-    const vm = v['VM'] as string;
-    if (!running(vm)) throw new XapiFailure('VM_BAD_POWER_STATE', [vm, 'running', String(store.rec('VM', vm)['power_state']).toLowerCase()]);
-    if (v['currently_attached'] === true) throw new XapiFailure('DEVICE_ALREADY_ATTACHED', [vif as string]);
-    store.update('VIF', vif as string, { currently_attached: true });
-    return '';
-  });
+  api.def('VIF.plug', 'self:ref', (_c, [vif]) => plug('VIF', vif as string));
   api.def('VIF.unplug', 'self:ref', (_c, [vif]) => {
     if (store.rec('VIF', vif)['currently_attached'] !== true) throw new XapiFailure('DEVICE_ALREADY_DETACHED', [vif as string]);
     store.update('VIF', vif as string, { currently_attached: false });
     return '';
   });
-  api.def('VIF.destroy', 'self:ref', (_c, [vif]) => {
-    const v = store.rec('VIF', vif);
-    if (v['currently_attached'] === true && running(v['VM'] as string)) throw new XapiFailure('OPERATION_NOT_ALLOWED', ['VIF currently attached to a running VM']);
-    if (store.has('VM', v['VM'])) store.removeFromSet('VM', v['VM'] as string, 'VIFs', vif as string);
-    if (store.has('network', v['network'])) store.removeFromSet('network', v['network'] as string, 'VIFs', vif as string);
-    store.destroy('VIF', vif as string);
-    return '';
-  });
+  api.def('VIF.destroy', 'self:ref', (_c, [vif]) => destroyDevice('VIF', vif as string, 'network'));
 }
 
 // ---- PUT /import_raw_vdi ------------------------------------------------------------------------
