@@ -121,6 +121,7 @@ func (d *dispatcher) redirect(body []byte) ([]byte, bool) {
 	if err != nil {
 		return body, false
 	}
+	calls.add(method.Name)
 	var req interface{}
 	switch m := method.Body.(type) {
 	case *types.RebootGuest:

@@ -117,7 +117,7 @@ func main() {
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = tlsConfig(cert)
 	server := newServer(model.Service, methodOptions{taskTime: *taskTime, shutdownTime: *shutdownTime, pageSize: *pageSize, tickets: *tickets, sslThumbprint: colonHex(sha1Of(cert.Certificate[0]))})
-	countUploads(model.Service)
+	serveCounters(model.Service)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	client, err := govmomi.NewClient(ctx, server.URL, true) // our own server, just started

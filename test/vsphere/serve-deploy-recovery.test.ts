@@ -46,15 +46,16 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
       d.close();
     }
   };
-  /** vcsim's count of uploads per file under kiln-images/ (test/vcsim/uploads.go). */
-  const uploads = () =>
+  /** vcsim's counts (test/vcsim/counters.go): uploads per file under kiln-images/, vim25 calls received per method. */
+  const counts = (what: 'uploads' | 'calls') =>
     new Promise<Record<string, number>>((resolve, reject) => {
-      https.get(`https://${sim.info.host}:${sim.info.port}/kiln/uploads`, { rejectUnauthorized: false }, (res) => {
+      https.get(`https://${sim.info.host}:${sim.info.port}/kiln/${what}`, { rejectUnauthorized: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => resolve(JSON.parse(body) as Record<string, number>));
       }).on('error', reject);
     });
+  const uploads = () => counts('uploads');
   const deploy = async (name: string, extra: Record<string, string> = {}) => {
     const res = await call('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name, ...extra });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -178,11 +179,10 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
   }, 180_000);
 
   it('kill -9 while CloneVM_Task is asked for (no task stored): the job fails on restart, and destroy with expunge of the ref-less VM finds the clone by name and Kiln\'s mark and destroys it', async () => {
+    const clones = (await counts('calls'))['CloneVM_Task'] ?? 0;
     const vm = await deploy('vmw-killed-early');
-    // The config drive is uploaded (then its sidecar) right before the clone is asked for.
-    const sidecar = `kiln-images/kiln-cfg-${vm.id}.iso.sha256`;
-    await until('the config drive upload', async () => ((await uploads())[sidecar] ?? 0) >= 2, 60_000);
-    await new Promise((r) => setTimeout(r, DELAY_MS / 3));
+    // vcsim has the CloneVM_Task call and answers it 2.5 s later: the engine dies waiting for it.
+    await until('the CloneVM_Task call', async () => ((await counts('calls'))['CloneVM_Task'] ?? 0) > clones, 60_000);
     await kill9();
     expect(db((d) => d.prepare('SELECT hypervisor_task_ref FROM async_jobs WHERE uuid=?').pluck().get(vm.jobid))).toBeNull();
     // vcsim still answers the call it was given: the clone appears with no one to store it.
