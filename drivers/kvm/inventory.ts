@@ -35,18 +35,28 @@ export function newNonce(): string {
 
 // Each script fails when its listing fails (libvirtd down), instead of reporting "nothing".
 // pool-list/net-list --name pad names with trailing blanks, so those reads trim (default IFS).
-const POOLS_SCRIPT = `
-list=$($VIRSH pool-list --all --name) || exit 1
-printf '%s\\n' "$list" | while read -r p; do
-  [ -n "$p" ] && $VIRSH pool-dumpxml --pool "$p"
-done
+// The dumpxml of every plainly named pool or network goes to one virsh batch (one process, one
+// libvirt connection), as the PCI devices and instances do below; a name of any other shape gets
+// a virsh of its own, as every name once did (each one a process: at 20 hosts connecting at
+// once, what the cold refresh paid). The here-document keeps the loop out of a pipeline's subshell.
+const dumpEach = (listCommand: string, dumpCommand: string) => `
+list=$($VIRSH ${listCommand} --all --name) || exit 1
+cmds=''
+while read -r name; do
+  case $name in
+    '') ;;
+    [A-Za-z0-9]*) case $name in *[!A-Za-z0-9_.-]*) $VIRSH ${dumpCommand} "$name" ;; *) cmds="$cmds ${dumpCommand} $name;" ;; esac ;;
+    *) $VIRSH ${dumpCommand} "$name" ;;
+  esac
+done <<NAMES
+$list
+NAMES
+[ -z "$cmds" ] || $VIRSH "$cmds"`;
+
+const POOLS_SCRIPT = `${dumpEach('pool-list', 'pool-dumpxml --pool')}
 exit 0`;
 
-const NETWORKS_SCRIPT = `
-list=$($VIRSH net-list --all --name) || exit 1
-printf '%s\\n' "$list" | while read -r n; do
-  [ -n "$n" ] && $VIRSH net-dumpxml --network "$n"
-done
+const NETWORKS_SCRIPT = `${dumpEach('net-list', 'net-dumpxml --network')}
 echo "@@$1 bridges"
 for d in /sys/class/net/*/bridge; do
   [ -d "$d" ] || continue

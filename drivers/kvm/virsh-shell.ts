@@ -87,6 +87,8 @@ export class VirshShell {
   private closed = false;
   /** Shells started so far (for tests and diagnostics). */
   starts = 0;
+  /** Callers waiting for the shell to finish its current command (whenIdle). */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly ssh: SshConnection,
@@ -102,6 +104,17 @@ export class VirshShell {
    *  shell that dies on start-up never leaves the caller wondering whether the command ran. */
   get ready(): boolean {
     return this.idle && this.channel !== undefined && this.proven;
+  }
+
+  /** Whether the command it runs now is a read (queueing a quick read behind it costs milliseconds). */
+  get busyWithRead(): boolean {
+    return !this.closed && this.pending !== undefined && !this.pending.mutating;
+  }
+
+  /** Resolves when the command running now has finished (at once when there is none). */
+  whenIdle(): Promise<void> {
+    if (!this.pending) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   close(): void {
@@ -125,6 +138,7 @@ export class VirshShell {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         this.pending = undefined;
+        for (const wake of this.idleWaiters.splice(0)) wake();
       };
       const fail = (error: Error, kill: boolean) => {
         if (this.pending !== pending) return;

@@ -41,8 +41,18 @@ const SHELL_READS = new Set([
   'list', 'domstate', 'dominfo', 'dumpxml', 'domblkinfo', 'domblklist', 'domiflist', 'domuuid', 'domid',
   'vol-dumpxml', 'vol-list', 'vol-info', 'vol-path', 'pool-dumpxml', 'pool-list', 'pool-info',
   'net-list', 'net-dumpxml', 'nodeinfo', 'nodememstats', 'freecell', 'version', 'hostname', 'capabilities',
-  'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'vncdisplay',
+  'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'vncdisplay', 'domcapabilities',
 ]);
+/**
+ * A quick read waits for the shell while it runs another read, up to this many waiting and this
+ * long: a read takes milliseconds there, where an exec starts a virsh process of its own (tens of
+ * ms, far more on a loaded host). Connecting a host issues its reads side by side (the inventory's
+ * nine), and as execs they were most of what a cold refresh across 20 hosts cost (bench P10). A
+ * read still waiting when the time is up (the shell is on a slow one) takes an exec channel, and
+ * behind a change (a start may take seconds) nothing waits.
+ */
+const MAX_QUEUED_READS = 16;
+const MAX_READ_WAIT_MS = 500;
 /** Changes that may go through an established shell (never rerun: a shell that dies under one
  *  fails the call, as a lost exec channel does). */
 const SHELL_CHANGES = new Set(['start', 'destroy', 'shutdown', 'pool-refresh', 'undefine']);
@@ -50,6 +60,7 @@ const SHELL_CHANGES = new Set(['start', 'destroy', 'shutdown', 'pool-refresh', '
 export class Virsh {
   /** The persistent virsh shell (see virsh-shell.ts); undefined when disabled. */
   readonly shell: VirshShell | undefined;
+  private queuedReads = 0;
 
   constructor(
     readonly ssh: SshConnection,
@@ -80,10 +91,22 @@ export class Virsh {
   async tryRun(args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
     const shell = this.shell;
     const name = args[0] ?? '';
-    // The shell takes a command only when it is free: concurrent callers keep their parallel
-    // exec channels instead of queueing behind a slow command.
+    // The shell takes a command only when it is free. A read waits a little for it while it runs
+    // another read (MAX_READ_WAIT_MS); past that, and behind a change, concurrent callers keep
+    // their parallel exec channels instead of queueing behind a slow command.
     if (shell && options?.stdin === undefined && virshShellSafe(args)) {
       const read = SHELL_READS.has(name);
+      const waitUntil = Date.now() + MAX_READ_WAIT_MS;
+      while (read && !shell.idle && shell.busyWithRead && this.queuedReads < MAX_QUEUED_READS && Date.now() < waitUntil) {
+        this.queuedReads++;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          await Promise.race([shell.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitUntil - Date.now())))]);
+        } finally {
+          clearTimeout(timer);
+          this.queuedReads--;
+        }
+      }
       if ((read && shell.idle) || (SHELL_CHANGES.has(name) && shell.ready)) {
         try {
           return await shell.run(args, { ...options, mutating: !read });

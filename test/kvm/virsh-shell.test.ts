@@ -194,10 +194,22 @@ describe('VirshShell protocol (fake interactive virsh)', () => {
     expect(fresh.log().filter((l) => l === 'shell')).toHaveLength(0);
   });
 
-  it('lets concurrent callers use exec channels instead of queueing', async () => {
+  it('queues quick reads issued side by side on the shell instead of starting a virsh each', async () => {
+    const { virsh, log } = await setup();
+    // A host's connect runs one read (the shell starts), then issues the inventory's reads
+    // together: all of them go through the one shell.
+    expect(await virsh.run(['list', '--all', '--name'])).toBe('shell-list\n\n');
+    const answers = await Promise.all([...Array.from({ length: 5 }, (_, i) => virsh.run(['domstate', '--domain', `d${i}`])), virsh.run(['list', '--all', '--name'])]);
+    expect(answers).toEqual([...Array.from({ length: 5 }, () => 'running\n\n'), 'shell-list\n\n']);
+    expect(virsh.shell!.starts).toBe(1);
+    expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(0);
+  });
+
+  it('lets concurrent callers use exec channels instead of queueing behind a slow command', async () => {
     const { virsh, log } = await setup();
     await virsh.run(['list']);
-    const slow = virsh.shell!.run(['sleep', '300']);
+    // Longer than a quick read waits for the shell (500 ms, virsh.ts).
+    const slow = virsh.shell!.run(['sleep', '1500']);
     expect(await virsh.run(['list'])).toBe('exec-list\n\n');
     expect((await slow).stdout).toBe('slept\n\n');
     expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(1);
