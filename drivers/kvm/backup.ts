@@ -1,19 +1,28 @@
 /**
  * The KVM backup facet, after CloudStack 4.20's NAS provider: each disk of a VM written as a
- * qcow2 file into the host's backup store, `/var/lib/kiln/backups/<vm uuid>/<backup uuid>/`.
+ * qcow2 file into a backup store, `<store>/<vm uuid>/<backup uuid>/`: the host's own
+ * (`/var/lib/kiln/backups`), or a backup repository on another machine, mounted on the host for
+ * the work (backup-store.ts). libvirt's own files of a running backup (its documents, snapshot
+ * overlays, a push target for a repository) are in a staging directory on the host.
  *
- * - A running VM: libvirt's backup job (`virsh backup-begin`, push mode) with a checkpoint, so the
- *   next backup can be an incremental holding only the clusters written since (`<incremental>`).
- *   The VM keeps running. One checkpoint is kept per VM: the newest backup's.
+ * - A running VM, full backup: a checkpoint (libvirt's record of a dirty bitmap per disk, which the
+ *   next incremental builds on), then an external disk-only snapshot: the VM writes into overlays
+ *   while `qemu-img convert` copies its quiescent disks into the store, then the overlays are
+ *   committed back (`blockcommit --active --shallow --pivot`). That copy runs as fast as a plain
+ *   qemu-img convert (P11); libvirt's backup job, push or pull, copies through the running QEMU,
+ *   several times slower. The VM keeps running. One checkpoint is kept per VM: the newest backup's.
+ * - A running VM, incremental: libvirt's backup job (`virsh backup-begin`, push mode) with
+ *   `<incremental>`: only the clusters written since the parent's checkpoint.
  * - A stopped VM: its disks are quiescent, so `qemu-img convert` copies them as they are (a full
  *   backup; an incremental needs the running VM's dirty bitmap).
  * - Every file is written as `N.qcow2.part`, checked (`qemu-img check`, its virtual size, its
  *   checksum: POSIX `cksum`, a CRC that reads 512 MiB in a fraction of a second where SHA-256 takes
  *   seconds) and only then renamed; the directory gets its `COMPLETE` manifest last. A backup cut
- *   short (a killed engine, a lost connection) never looks complete, and `discard` removes it.
+ *   short (a killed engine, a lost connection) never looks complete, and `discard` removes it
+ *   (committing a snapshot overlay back first).
  * - A restore rebuilds the chain: each incremental is copied aside and given the previous file
  *   as its backing file (`qemu-img rebase -u`), the top is converted into a hidden file beside the
- *   target disk and renamed over it last.
+ *   target disk; once every disk of the restore is written, each is renamed over its target.
  *
  * Every command goes through shell.ts (`command`, `script`); store paths are built from uuids only.
  */
@@ -62,10 +71,15 @@ function stagingDir(vmId: string, backupId: string): string {
   return backupDir(`${BACKUP_STORE}/.staging`, vmId, backupId);
 }
 
-/** Removes a backup's staging directory and socket, and the VM's staging directory once empty. */
-const CLEAR_STAGING = 'rm -rf -- "$1" "$2"; rmdir -- "${1%/*}" 2>/dev/null; true';
+/** The overlay a running VM writes into while a full backup copies its disk (at DISK's position). */
+function overlayPath(vmId: string, backupId: string, disk: number): string {
+  return `${stagingDir(vmId, backupId)}/${disk}.overlay.qcow2`;
+}
+
+/** Removes a backup's staging directory, and the VM's staging directory once empty. */
+const CLEAR_STAGING = 'rm -rf -- "$1"; rmdir -- "${1%/*}" 2>/dev/null; true';
 function stagingArgs(vmId: string, backupId: string): string[] {
-  return [stagingDir(vmId, backupId), `${BACKUP_STORE}/.staging/${id(backupId, 'the backup id')}.sock`];
+  return [stagingDir(vmId, backupId)];
 }
 function clearStaging(vmId: string, backupId: string): string {
   return script(CLEAR_STAGING, stagingArgs(vmId, backupId));
@@ -196,6 +210,24 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
     }
   };
 
+  /** Whether the VM's disks are (still) an overlay a full backup made in its staging directory. */
+  const runsOnOverlay = async (vm: string, vmId: string, backupId: string): Promise<boolean> => {
+    const staging = `${stagingDir(vmId, backupId)}/`;
+    return (await host.domain(vm)).disks.some((d) => d.path?.startsWith(staging));
+  };
+  /**
+   * Commits a full backup's overlays back into the VM's disks (the VM runs on its disks again).
+   * --shallow: into the overlay's own backing file, the VM's disk; without it libvirt commits into
+   * the bottom of the chain, the template every linked clone shares.
+   */
+  const commitOverlays = async (vm: string, vmId: string, backupId: string) => {
+    const staging = `${stagingDir(vmId, backupId)}/`;
+    for (const d of (await host.domain(vm)).disks) {
+      if (!d.path?.startsWith(staging)) continue;
+      await virsh.run(['blockcommit', '--domain', vm, '--path', d.target, '--active', '--shallow', '--pivot', '--wait'], { timeoutMs: COPY_TIMEOUT_MS });
+    }
+  };
+
   /** Writes one backup into the store at ROOT (the local store, or a repository mounted there). */
   const createIn = async (root: string, vm: string, request: BackupRequest, options?: OperationOptions): Promise<BackupResult> => {
     const dir = backupDir(root, request.vmId, request.id);
@@ -218,81 +250,88 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
     let method = 'qemu-img convert (stopped VM)';
     let mode: BackupResult['mode'] = 'full';
     let withCheckpoint = running;
-    let pull = false;
     try {
       if (running) {
-        method = remote ? 'libvirt backup job, streamed to the repository' : 'libvirt backup job';
         const parentCheckpoint = request.parent?.checkpoint;
         const incremental = parentCheckpoint !== undefined && (await checkpoints(vm)).includes(parentCheckpoint);
-        if (incremental) mode = 'incremental';
-        else method += ' (pull: qemu-img over NBD)';
         const ours = new Set(disks.map((d) => d.target));
         const others = dom.disks.filter((d) => d.device === 'disk' && !ours.has(d.target));
-        // A full backup is pulled: libvirt exports the disks' state of this instant over NBD on
-        // the host and qemu-img copies it into the store (a repository's mount: nothing is
-        // staged), as fast as a plain qemu-img convert; libvirt's own push job copies cluster by
-        // cluster and took several times as long (P11). An incremental is pushed: libvirt writes
-        // only the clusters changed since the parent's checkpoint, straight into the host's store,
-        // or on the host first and then copied into a repository (it is small).
-        pull = !incremental;
-        // (a unix socket's path has at most 107 bytes: not inside the job's directory)
-        const socket = stagingArgs(request.vmId, request.id)[1]!;
-        const backupXml = buildXml({
-          domainbackup: {
-            '@_mode': pull ? 'pull' : 'push',
-            ...(incremental ? { incremental: parentCheckpoint } : {}),
-            ...(pull ? { server: { '@_transport': 'unix', '@_socket': socket } } : {}),
-            disks: {
-              disk: [
-                ...disks.map((d) =>
-                  pull
-                    ? { '@_name': d.target, '@_backup': 'yes', '@_type': 'file', scratch: { '@_file': `${jobDir}/${d.index}.scratch` } }
-                    : { '@_name': d.target, '@_backup': 'yes', '@_type': 'file', target: { '@_file': `${remote ? jobDir : dir}/${d.index}.qcow2.part` }, driver: { '@_type': 'qcow2' } },
-                ),
-                ...others.map((d) => ({ '@_name': d.target, '@_backup': 'no' })),
-              ],
-            },
-          },
-        });
         const checkpointXml = buildXml({
           domaincheckpoint: {
             name: newCheckpoint,
             disks: { disk: [...disks.map((d) => ({ '@_name': d.target, '@_checkpoint': 'bitmap' })), ...others.map((d) => ({ '@_name': d.target, '@_checkpoint': 'no' }))] },
           },
         });
-        // virsh reads both documents from files: they go to the job's new directory first (one round trip).
-        await runScript('mkdir -p "$1" "$4" && printf %s "$2" > "$1/backup.xml" && printf %s "$3" > "$1/checkpoint.xml"', [jobDir, backupXml, checkpointXml, dir], `preparing ${dir}`);
-        // quiescevm: the guest's file systems are frozen (its QEMU guest agent) only while the job
-        // starts: libvirt's backup is of that instant, so they are thawed as soon as it has begun.
-        if (request.quiesce) {
-          const frozen = await virsh.tryRun(['domfsfreeze', '--domain', vm]);
-          if (frozen.code !== 0) throw new DriverError(`quiescevm needs the QEMU guest agent running in the guest: ${virshError(frozen.stderr, 'domfsfreeze failed').message}`, 'unsupported');
-        }
-        try {
-          const begun = await virsh.tryRun(['backup-begin', '--domain', vm, '--backupxml', `${jobDir}/backup.xml`, '--checkpointxml', `${jobDir}/checkpoint.xml`]);
-          if (begun.code !== 0) {
+        // quiescevm: the guest's file systems are frozen (its QEMU guest agent) only while the
+        // backup's instant is taken (the job's start, or the snapshot), then thawed.
+        const frozen = async <T>(work: () => Promise<T>): Promise<T> => {
+          if (request.quiesce) {
+            const done = await virsh.tryRun(['domfsfreeze', '--domain', vm]);
+            if (done.code !== 0) throw new DriverError(`quiescevm needs the QEMU guest agent running in the guest: ${virshError(done.stderr, 'domfsfreeze failed').message}`, 'unsupported');
+          }
+          try {
+            return await work();
+          } finally {
+            if (request.quiesce) await virsh.tryRun(['domfsthaw', '--domain', vm]);
+          }
+        };
+        if (incremental) {
+          // libvirt's backup job, with only the clusters written since the parent's checkpoint:
+          // straight into the host's store, or on the host first and then copied into a
+          // repository (it is small; QEMU may not see a store mounted after it started).
+          mode = 'incremental';
+          method = remote ? 'libvirt backup job, copied to the repository' : 'libvirt backup job';
+          const target = (d: (typeof disks)[number]) => `${remote ? jobDir : dir}/${d.index}.qcow2.part`;
+          const backupXml = buildXml({
+            domainbackup: {
+              '@_mode': 'push',
+              incremental: parentCheckpoint,
+              disks: {
+                disk: [
+                  ...disks.map((d) => ({ '@_name': d.target, '@_backup': 'yes', '@_type': 'file', target: { '@_file': target(d) }, driver: { '@_type': 'qcow2' } })),
+                  ...others.map((d) => ({ '@_name': d.target, '@_backup': 'no' })),
+                ],
+              },
+            },
+          });
+          // virsh reads both documents from files: they go to the job's directory first (one round trip).
+          await runScript('mkdir -p "$1" "$4" && printf %s "$2" > "$1/backup.xml" && printf %s "$3" > "$1/checkpoint.xml"', [jobDir, backupXml, checkpointXml, dir], `preparing ${dir}`);
+          await frozen(() => virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${jobDir}/backup.xml`, '--checkpointxml', `${jobDir}/checkpoint.xml`]));
+          await waitForJob(vm, options);
+          if (remote) for (const d of disks) await run(['cp', '--sparse=always', '--', target(d), `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
+        } else {
+          // A full backup: the checkpoint first (what the next incremental builds on: a write
+          // between it and the snapshot is in both, never in neither), then an external snapshot
+          // of the disks, so that the VM writes into overlays on the host while qemu-img copies the
+          // disks themselves, quiescent, into the store as fast as a plain qemu-img convert (P11;
+          // libvirt's backup job copies through the running QEMU at a fraction of that speed);
+          // last the overlays are committed back and the VM runs on its disks again.
+          method = remote ? 'snapshot and qemu-img convert, streamed to the repository' : 'snapshot and qemu-img convert';
+          await runScript('mkdir -p "$1" "$3" && printf %s "$2" > "$1/checkpoint.xml"', [jobDir, checkpointXml, dir], `preparing ${dir}`);
+          const made = await virsh.tryRun(['checkpoint-create', '--domain', vm, '--xmlfile', `${jobDir}/checkpoint.xml`]);
+          if (made.code !== 0) {
             // A disk that cannot keep a dirty bitmap (a qcow2 v2 image) still gets a live full backup, without a checkpoint.
-            if (incremental || !/bitmap|checkpoint/i.test(begun.stderr)) throw virshError(begun.stderr, `cannot start the backup of ${vm}`);
-            await virsh.run(['backup-begin', '--domain', vm, '--backupxml', `${jobDir}/backup.xml`]);
-            method = 'libvirt backup job, without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
+            if (!/bitmap|checkpoint/i.test(made.stderr)) throw virshError(made.stderr, `cannot start the backup of ${vm}`);
+            method += ', without a checkpoint (a disk cannot keep dirty bitmaps: qcow2 v2)';
             withCheckpoint = false;
           }
-        } finally {
-          if (request.quiesce) await virsh.tryRun(['domfsthaw', '--domain', vm]);
-        }
-        if (pull) {
-          for (const [n, d] of disks.entries()) {
-            await run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', `nbd+unix:///${d.target}?socket=${socket}`, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
-            options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
+          await frozen(() =>
+            virsh.run([
+              'snapshot-create-as', '--domain', vm, '--disk-only', '--atomic', '--no-metadata',
+              ...disks.flatMap((d) => ['--diskspec', `${d.target},file=${overlayPath(request.vmId, request.id, d.index)}`]),
+              ...others.flatMap((d) => ['--diskspec', `${d.target},snapshot=no`]),
+            ]),
+          );
+          try {
+            for (const [n, d] of disks.entries()) {
+              await run(['qemu-img', 'convert', '-U', '-O', 'qcow2', d.path, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
+              options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
+            }
+          } finally {
+            await commitOverlays(vm, request.vmId, request.id);
           }
-          // A pull job runs until its client ends it; the checkpoint it made stays.
-          await virsh.run(['domjobabort', '--domain', vm]);
-        } else {
-          await waitForJob(vm, options);
         }
-        if (remote && !pull) {
-          for (const d of disks) await run(['cp', '--sparse=always', '--', `${jobDir}/${d.index}.qcow2.part`, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
-        }
+
       } else {
         await run(['mkdir', '-p', '--', dir]);
         for (const [n, d] of disks.entries()) {
@@ -313,13 +352,14 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
       options?.onProgress?.(100);
       return { mode, method, checkpoint: withCheckpoint ? newCheckpoint : undefined, disks: files };
     } catch (error) {
-      if (running) {
-        await virsh.tryRun(['domjobabort', '--domain', vm]);
-        await deleteCheckpoint(vm, newCheckpoint);
-      }
       // A lost connection fails this too: the framework then keeps the backup to discard when the host is back.
+      if (running) {
+        await virsh.tryRun(['domjobabort', '--domain', vm]).catch(() => undefined);
+        await deleteCheckpoint(vm, newCheckpoint).catch(() => undefined);
+      }
       await ssh.exec(command(['rm', '-rf', '--', dir])).catch(() => undefined);
-      await ssh.exec(clearStaging(request.vmId, request.id)).catch(() => undefined);
+      // The staging directory may hold an overlay the VM still runs on (a commit that failed): it stays then.
+      if (!(await runsOnOverlay(vm, request.vmId, request.id).catch(() => true))) await ssh.exec(clearStaging(request.vmId, request.id)).catch(() => undefined);
       throw error;
     }
   };
@@ -411,6 +451,8 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
         if (vm && (await host.isActive(vm))) {
           const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
           if ((info['Job type'] ?? 'None') !== 'None') await virsh.tryRun(['domjobabort', '--domain', vm]);
+          // A full backup cut short between its snapshot and the commit: the VM runs on the overlay.
+          await commitOverlays(vm, vmId, backupId);
         }
         if (vm) await deleteCheckpoint(vm, checkpointName(backupId));
         await runScript(CLEAR_STAGING, stagingArgs(vmId, backupId), 'clearing the staging directory');

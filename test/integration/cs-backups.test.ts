@@ -2,7 +2,8 @@
  * Debian's `cs` client (command `cloudstack`) against a real `kiln serve`: every backup command
  * with the dummy provider on the demo zone, and each refusal with its code: the framework
  * disabled (530), a user importing an offering (432, as CloudStack hides admin commands), a
- * running VM restore (431), a volume added to a VM with backups (431), a bad schedule (431).
+ * running VM restore (431), a volume added to a VM with backups (431), a bad schedule (431), and
+ * the backup-repository commands' refusals (431).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
@@ -132,5 +133,21 @@ describe('cs: backups against kiln serve (dummy provider)', () => {
     expect((await cs(['listBackups', `virtualmachineid=${ids['vm']}`])).json['backup']).toBeUndefined();
     expect((await cs(['removeVirtualMachineFromBackupOffering', `virtualmachineid=${ids['vm']}`, 'forced=true'])).json).toMatchObject({ success: true });
     expect((await cs(['deleteBackupOffering', `id=${ids['bo']}`])).json).toMatchObject({ success: true });
+  });
+
+  it('backup repositories: listed, and refused with 431 naming the parameter (a path, another type, no KVM host to reach it from, an unknown id)', async () => {
+    const zone = `zoneid=${ids['zone']}`;
+    expect((await cs(['listBackupRepositories', zone])).json['backuprepository']).toBeUndefined();
+    const withPath = await cs(['addBackupRepository', zone, 'name=r1', 'address=ssh://10.0.0.9/srv/backups', 'privatekey=x', '--post']);
+    expect(errorOf(withPath)).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/^address: no path \(\/srv\/backups\)/) });
+    const nfs = await cs(['addBackupRepository', zone, 'name=r1', 'address=nfs://10.0.0.9/export', 'type=nfs', 'privatekey=x', '--post']);
+    expect(errorOf(nfs)).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/^type: Kiln reaches backup repositories over SSH/) });
+    const noKey = await cs(['addBackupRepository', zone, 'name=r1', 'address=ssh://10.0.0.9', '--post']);
+    expect(errorOf(noKey)).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/^privatekey: /) });
+    // The demo zone's hosts are simulated: none has a backup facet to reach the repository from.
+    const noHost = await cs(['addBackupRepository', zone, 'name=r1', 'address=ssh://10.0.0.9', 'privatekey=x', '--post']);
+    expect(errorOf(noHost)).toMatchObject({ errorcode: 431, errortext: expect.stringMatching(/^zoneid: the zone has no Up host with a backup facet/) });
+    const unknown = await cs(['deleteBackupRepository', 'id=3f6e2a7c-0000-4000-8000-000000000000']);
+    expect(errorOf(unknown).errorcode).toBe(431);
   });
 });

@@ -7,6 +7,8 @@
  * Removed. Everything made here is removed again: backups, domains,
  * volumes and the VM's directory in the host's backup store.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleTap } from '../kvm/real-hosts.js';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
@@ -62,6 +64,8 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
   }, 180_000);
 
   it('marker backed up, overwritten, restored; an incremental is small and restores right; a base is kept until forced', { timeout: 420_000 }, async () => {
+    // The template every linked clone shares must come out of all this untouched (a full backup of a running VM snapshots its disk and commits the overlay back).
+    const template = createHash('sha256').update(readFileSync(hosts!.templateImage)).digest('hex');
     const offered = (await ok('listBackupProviderOfferings', { zoneid: z.zoneid }))['backupoffering'] as Obj[];
     expect(offered).toEqual([expect.objectContaining({ externalid: 'host-store', provider: 'nas' })]);
     const offering = ((await job('importBackupOffering', { zoneid: z.zoneid, externalid: 'host-store', name: 'Host store', description: 'nas', allowuserdrivenbackups: 'true' }))['backupoffering'] as { id: string }).id;
@@ -153,5 +157,6 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     expect(await backups(vm)).toEqual([]);
     const row = z.t.engine.db.prepare('SELECT status, note FROM backups WHERE uuid=?').get(incremental['id']) as { status: string; note: string };
     expect(row).toEqual({ status: 'Removed', note: 'removed by the sync task: the backup store no longer has it' });
+    expect(createHash('sha256').update(readFileSync(hosts!.templateImage)).digest('hex')).toBe(template);
   });
 });
