@@ -7,14 +7,12 @@
  * UI: live migration to the other ESXi host (vCenter moves it) and a snapshot with memory
  * (vCenter's snapshot tree has it). Screenshots of each.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { asArray, asMoRef, asObject, asString, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { imageServer, vmwareZone, type VmwareZone } from '../vsphere/vmware-zone.js';
-import { deployDemoVm, goTo, openUi, vmRow, waitJob, type UiSession } from './ui-helpers.js';
+import { deployDemoVm, goTo, serveUiSuite, vmRow, waitJob, type UiSession } from './ui-helpers.js';
 
 const available = vcsimOrSkip();
 
@@ -22,8 +20,6 @@ describe.skipIf(!available)('VM actions gated by capability: a VMware VM in the 
   let sim: Vcsim;
   let admin: VimClient;
   let images: Awaited<ReturnType<typeof imageServer>>;
-  let kiln: KilnProcess;
-  let browser: Browser;
   let ui: UiSession;
   let page: Page;
   let z: VmwareZone;
@@ -50,27 +46,30 @@ describe.skipIf(!available)('VM actions gated by capability: a VMware VM in the 
     sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '1']);
     admin = await sim.connect();
     images = await imageServer();
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-    page = ui.page;
-    page.setDefaultTimeout(10_000);
-    z = await vmwareZone(async (command, params) => {
-      const body = await ui.api(command, params);
-      return { status: typeof body['errorcode'] === 'number' ? body['errorcode'] : 200, body };
-    }, sim, images.url);
-    const job = await waitJob(ui, String((await ui.api('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-ui' }))['jobid']));
-    if (job['jobstatus'] !== 1) throw new Error(`deploy failed: ${JSON.stringify(job['jobresult'])}`);
-    vm = (job['jobresult'] as { virtualmachine: typeof vm }).virtualmachine;
-    await deployDemoVm(ui, 'sim-ui');
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
-    admin?.close();
-    await images?.close();
-    sim?.stop();
   });
+  serveUiSuite(
+    async (suite) => {
+      ui = suite.ui;
+      page = ui.page;
+      page.setDefaultTimeout(10_000);
+      z = await vmwareZone(async (command, params) => {
+        const body = await ui.api(command, params);
+        return { status: typeof body['errorcode'] === 'number' ? body['errorcode'] : 200, body };
+      }, sim, images.url);
+      const job = await waitJob(ui, String((await ui.api('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-ui' }))['jobid']));
+      if (job['jobstatus'] !== 1) throw new Error(`deploy failed: ${JSON.stringify(job['jobresult'])}`);
+      vm = (job['jobresult'] as { virtualmachine: typeof vm }).virtualmachine;
+      await deployDemoVm(ui, 'sim-ui');
+    },
+    {
+      cleanup: async () => {
+        admin?.close();
+        await images?.close();
+        sim?.stop();
+      },
+      timeoutMs: 120_000,
+    },
+  );
 
   it('the list: the VMware VM\'s menu has its actions but no Console (its host has no serial console); the simulator VM\'s menu has Console', async () => {
     const hosts = (await ui.api('listHosts', { hypervisor: 'VMware' }))['host'] as { capabilities: Record<string, unknown> }[];
