@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { csClient, csError } from '../helpers/cs-client.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
-import { HOSTS_SH, loadHosts, type HostEntry } from '../kvm/real-hosts.js';
+import type { HostEntry } from '../kvm/real-hosts.js';
+import { ensureThirdHost } from '../helpers/third-kvm-host.js';
 
 let hosts = kvmHostsOrSkip();
 let kiln: KilnProcess;
@@ -41,11 +42,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
   let host: string[];
 
   beforeAll(async () => {
-    if (hosts!.hosts.length < 3) {
-      execFileSync(HOSTS_SH, ['setup', '3'], { stdio: 'ignore' });
-      hosts = loadHosts()!;
-    }
-    source = hosts!.hosts[2]!;
+    ({ hosts, external: source } = ensureThirdHost());
     // A shut-off domain with no disk: listed, and refused by the import rules.
     const xml = join(mkdtempSync(join(tmpdir(), 'kiln-csx-')), 'domain.xml');
     writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>`);

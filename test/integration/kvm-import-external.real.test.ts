@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
-import { HOSTS_SH, loadHosts, waitUntil, type HostEntry, type HostsJson } from '../kvm/real-hosts.js';
+import { waitUntil, type HostEntry, type HostsJson } from '../kvm/real-hosts.js';
+import { ensureThirdHost } from '../helpers/third-kvm-host.js';
 
 let hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -56,11 +57,7 @@ describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln doe
   let listParams: Record<string, string>;
 
   beforeAll(async () => {
-    if (hosts!.hosts.length < 3) {
-      execFileSync(HOSTS_SH, ['setup', '3'], { stdio: 'ignore' });
-      hosts = loadHosts()!;
-    }
-    source = hosts!.hosts[2]!;
+    ({ hosts, external: source } = ensureThirdHost());
     z = await kvmZone(hosts!, ['host1', 'host2']);
     onSource('mkdir', '-p', dir);
     onSource('qemu-img', 'create', '-q', '-f', 'qcow2', '-b', hosts!.templateImage, '-F', 'qcow2', files[0]!, '64M');
