@@ -4,7 +4,8 @@
  * does (vSphere and XenServer zones use dummy), imports an offering; the VM's Backups tab assigns
  * it, backs up now, explains why a running VM cannot be restored, shows the schedule editor's next
  * runs and a saved schedule's next run, restores one volume onto another VM, restores the stopped
- * VM, deletes the backup. Screenshots: test-results/screenshots/backups-*.png.
+ * VM, deletes the backup. The Backup repositories panel shows the engine's refusal of an address
+ * with a path. Screenshots: test-results/screenshots/backups-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -50,6 +51,20 @@ describe('backups in Chromium (dummy provider, simulator zone)', () => {
     expect(await page.locator('tr[data-offering="Golden Policy"]').innerText()).toMatch(/Golden Policy\s+Demo\s+dummy\s+allowed/);
     expect(await zone.locator('[data-provider-offering="gold-policy"]').getByRole('button', { name: 'Import' }).isDisabled()).toBe(true);
     await ui.shot('backups-offerings');
+  });
+
+  it('the Backup repositories panel: none yet, and the engine\'s refusal of an address with a path shown in its form', async () => {
+    const { page } = ui;
+    const panel = page.getByRole('region', { name: 'Backup repositories' });
+    await panel.getByText('None yet: backups of the nas provider go to the backup store of each VM\'s own host.').waitFor();
+    const form = panel.getByRole('form', { name: 'Add a backup repository' });
+    await form.getByLabel('Zone').selectOption({ label: 'Demo' });
+    await form.getByLabel('Name', { exact: true }).fill('Backup host');
+    await form.getByLabel('Address').fill('ssh://10.0.0.9/srv/backups');
+    await form.getByLabel('Private key').fill('-----BEGIN OPENSSH PRIVATE KEY-----');
+    await form.getByRole('button', { name: 'Add repository' }).click();
+    await form.getByText(/address: no path \(\/srv\/backups\): Kiln keeps its backups in its own directory/).waitFor();
+    await ui.shot('backups-repositories');
   });
 
   it("the VM's Backups tab: assign, back up now, and why a running VM is not restored", async () => {
