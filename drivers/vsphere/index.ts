@@ -268,15 +268,18 @@ class VsphereEndpointView implements Endpoint {
   }
 
   /**
-   * A reattached CloneVM_Task / CreateVM_Task that made a VM with Kiln's uuid mark belonged to a
-   * deploy the dead process never finished (the VM is not sized, its NIC and CD-ROMs not set, its
-   * ref not stored): the VM is destroyed, so nothing stays orphaned in vCenter, and the reason is
-   * returned for the job. The VM's next start deploys it again.
+   * A reattached CloneVM_Task that made a VM with Kiln's uuid mark belonged to a deploy the dead
+   * process never finished: the deploy records its next task (the ReconfigVM_Task that sizes the
+   * clone) as soon as it starts, so a job still holding the clone's task never got past it (the VM
+   * not sized, its NIC and CD-ROMs not set, its ref not stored). The VM is destroyed, so nothing
+   * stays orphaned in vCenter, and the reason is returned for the job; its next start deploys it
+   * again. A blank VM's CreateVM_Task is left alone: it may be the last task of a deploy whose VM
+   * the engine did store, and one it did not is still found by name (resolve) and replaced or removed.
    */
   private async unfinishedDeploy(task: string, made: MoRef | undefined): Promise<string | undefined> {
     const id = asString((await this.ep.read(new MoRef('Task', task), ['info.descriptionId']))['info.descriptionId']) ?? '';
-    // vCenter: VirtualMachine.clone, Folder.createVm; vcsim: VirtualMachine.cloneVm, Folder.createVm.
-    if (made?.type !== 'VirtualMachine' || !/^(VirtualMachine\.clone|Folder\.createVm)/.test(id)) return undefined;
+    // vCenter: VirtualMachine.clone; vcsim: VirtualMachine.cloneVm.
+    if (made?.type !== 'VirtualMachine' || !/^VirtualMachine\.clone/.test(id)) return undefined;
     if ((await kilnMark(this.ep, made).catch(() => undefined)) === undefined) return undefined;
     await this.ep.cache.admit(made);
     await destroyVm(this.ep, made);
