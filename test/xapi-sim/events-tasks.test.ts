@@ -121,7 +121,10 @@ describe('event.from (§1.7, §6.4)', () => {
 describe('Async calls and tasks (§1.6, §6.5)', () => {
   it('returns a pending task at once, which ends success with progress 1 and an XML-RPC result fragment', async () => {
     const host = sim.sim.master;
+    // Long enough that the first read sees it pending on a loaded machine (40 ms was not, under CI load).
+    sim.sim.options.taskDelayMs = 1_000;
     const task = await s.call<string>('Async.host.compute_free_memory', host);
+    sim.sim.options.taskDelayMs = 40;
     const pending = await s.call<Record<string, unknown>>('task.get_record', task);
     expect(pending).toMatchObject({ status: 'pending', progress: 0, name_label: 'Async.host.compute_free_memory', resident_on: host, allowed_operations: ['cancel'], finished: '19700101T00:00:00Z' });
     expect(pending['created']).toMatch(/^\d{8}T\d\d:\d\d:\d\dZ$/);
