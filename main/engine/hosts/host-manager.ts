@@ -66,6 +66,7 @@ export function capabilityMap(session: HostSession): Record<string, boolean | nu
     volumes: session.volumes !== undefined,
     gpuFacet: session.gpu !== undefined,
     guestMetadata: session.guestMetadata?.method ?? false,
+    metadataRelay: session.metadataRelay !== undefined,
     backup: session.backup !== undefined,
     import: session.import !== undefined,
     migration: session.migration !== undefined,
