@@ -1,6 +1,7 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { importFromDisk } from '../../import/import-disk.js';
 import { EXTERNAL_HOST_PARAMS } from './listVmsForImport.js';
+import { NIC_AND_DISK_MAPS } from './importUnmanagedInstance.js';
 
 export default defineCommand({
   name: 'importVm',
@@ -26,9 +27,8 @@ export default defineCommand({
     { name: 'tmppath', type: 'string', description: 'a scratch path on the external host (Kiln: refused; it makes a fresh directory in the host\'s TMPDIR)' },
     { name: 'serviceofferingid', type: 'uuid', required: true, description: "the service offering: external as importUnmanagedInstance (a fixed one sizes the VM at its first start, a custom one takes the VM's CPU and memory); local/shared: details cpuNumber, cpuSpeed and memory for a custom one" },
     { name: 'networkid', type: 'uuid', description: "local/shared: the VM's network; default: the zone's first one the account can use" },
-    { name: 'nicnetworklist', type: 'map', description: 'external: NIC to network, nicnetworklist[0].nic=NICID&nicnetworklist[0].network=NETWORKID; NICs not listed go to the L2 or shared network of their VLAN' },
-    { name: 'nicipaddresslist', type: 'map', description: 'external: NIC to IPv4, nicipaddresslist[0].nic=NICID&nicipaddresslist[0].ip4Address=IP' },
-    { name: 'datadiskofferinglist', type: 'map', description: 'external: data disk to disk offering, datadiskofferinglist[0].disk=DISKID&datadiskofferinglist[0].diskOffering=ID; required for every data disk' },
+    // external: as importUnmanagedInstance maps them.
+    ...NIC_AND_DISK_MAPS,
     { name: 'templateid', type: 'uuid', description: "the VM's template (its OS); default: Kiln's dummy import template (external: the guest OS is then mapped from the VM's)" },
     { name: 'account', type: 'string', description: 'an optional account for the VM; needs domainid' },
     { name: 'domainid', type: 'uuid', description: 'the domain of the account; needs account' },
