@@ -56,12 +56,15 @@ NAMES
 const POOLS_SCRIPT = `${dumpEach('pool-list', 'pool-dumpxml --pool')}
 exit 0`;
 
-const NETWORKS_SCRIPT = `${dumpEach('net-list', 'net-dumpxml --network')}
-echo "@@$1 bridges"
-for d in /sys/class/net/*/bridge; do
+// The host's own bridges (not libvirt's networks), from sysfs: no virsh.
+const BRIDGES = `for d in /sys/class/net/*/bridge; do
   [ -d "$d" ] || continue
   d=\${d%/bridge}; echo "\${d##*/}"
-done
+done`;
+
+const NETWORKS_SCRIPT = `${dumpEach('net-list', 'net-dumpxml --network')}
+echo "@@$1 bridges"
+${BRIDGES}
 exit 0`;
 
 // Device names (pci_0000_00_1f_2) go to one virsh batch, as the instances do below; only words of
@@ -95,12 +98,42 @@ done
 [ -z "$cmds" ] || $VIRSH "$cmds" 2>/dev/null
 exit 0`;
 
+const BRIDGES_SCRIPT = `${BRIDGES}
+exit 0`;
+
+/** Through the virsh shell, at most this many XML reads per listing; for more, one script batch is cheaper. */
+const SHELL_DUMPS = 8;
+
+/**
+ * The XML of every name LIST prints, each read through the host's running virsh shell: no virsh
+ * process at all, where the scripts start two. Undefined without a running shell or with more
+ * than SHELL_DUMPS names (the caller runs its script then). A name gone between the listing and
+ * its read is left out, as the scripts leave it out.
+ */
+async function dumpThroughShell(virsh: Virsh, list: string[], dump: (name: string) => string[]): Promise<string | undefined> {
+  if (!virsh.shell?.running) return undefined;
+  const names = (await virsh.run(list)).split('\n').map((l) => l.trim()).filter(Boolean);
+  if (names.length > SHELL_DUMPS) return undefined;
+  const xml = await Promise.all(names.map(async (name) => {
+    const result = await virsh.tryRun(dump(name));
+    return result.code === 0 ? result.stdout : '';
+  }));
+  return xml.join('\n');
+}
+
 export interface HostNetworks {
   networks: { name: string; bridge?: string }[];
   bridges: string[];
 }
 
 export async function readNetworks(virsh: Virsh): Promise<HostNetworks> {
+  const viaShell = await dumpThroughShell(virsh, ['net-list', '--all', '--name'], (name) => ['net-dumpxml', '--network', name]);
+  if (viaShell !== undefined) {
+    return {
+      networks: splitDocuments(viaShell, 'network').map(parseNetworkXml),
+      bridges: (await virsh.runScript(BRIDGES_SCRIPT)).split('\n').map((l) => l.trim()).filter(Boolean),
+    };
+  }
   const nonce = newNonce();
   const output = await virsh.runScript(NETWORKS_SCRIPT, [nonce]);
   const marker = `@@${nonce} bridges`;
@@ -128,7 +161,7 @@ export async function readInventory(virsh: Virsh, options: { pciDevices: () => P
     virsh.run(['version', '--daemon']),
     virsh.run(['hostname']),
     virsh.run(['capabilities']),
-    virsh.runScript(POOLS_SCRIPT),
+    dumpThroughShell(virsh, ['pool-list', '--all', '--name'], (name) => ['pool-dumpxml', '--pool', name]).then((xml) => xml ?? virsh.runScript(POOLS_SCRIPT)),
     options.networks ? options.networks() : readNetworks(virsh),
     options.pciDevices(),
   ]);

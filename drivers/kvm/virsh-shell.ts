@@ -106,6 +106,11 @@ export class VirshShell {
     return this.idle && this.channel !== undefined && this.proven;
   }
 
+  /** Started and answering (it may be busy with a command now): worth queueing quick reads on. */
+  get running(): boolean {
+    return !this.closed && this.channel !== undefined && this.proven;
+  }
+
   /** Whether the command it runs now is a read (queueing a quick read behind it costs milliseconds). */
   get busyWithRead(): boolean {
     return !this.closed && this.pending !== undefined && !this.pending.mutating;

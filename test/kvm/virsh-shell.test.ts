@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SshConnection } from '../../drivers/kvm/ssh-connection.js';
 import { Virsh } from '../../drivers/kvm/virsh.js';
+import { readNetworks } from '../../drivers/kvm/inventory.js';
 import { ShellUnavailable, virshLine, virshQuote, virshShellSafe } from '../../drivers/kvm/virsh-shell.js';
 import { DriverError } from '../../drivers/types.js';
 import { startServer, type TestServer } from './fake-ssh-server.js';
@@ -203,6 +204,17 @@ describe('VirshShell protocol (fake interactive virsh)', () => {
     expect(answers).toEqual([...Array.from({ length: 5 }, () => 'running\n\n'), 'shell-list\n\n']);
     expect(virsh.shell!.starts).toBe(1);
     expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(0);
+  });
+
+  it("reads the host's networks through the running shell, with no virsh process of their own", async () => {
+    const { virsh, log } = await setup();
+    expect(await virsh.run(['list', '--all', '--name'])).toBe('shell-list\n\n');
+    const networks = await readNetworks(virsh);
+    expect(networks.networks.map((n) => [n.name, n.bridge])).toEqual([['default', 'br-default'], ['lan-2', 'br-lan-2']]);
+    expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(0);
+    expect(log().filter((l) => l.startsWith('run')).map((l) => JSON.parse(l.slice(4)) as string[]).map((cmd) => cmd.slice(0, 3).join(' '))).toEqual(
+      expect.arrayContaining(['net-list --all --name', 'net-dumpxml --network default', 'net-dumpxml --network lan-2']),
+    );
   });
 
   it('lets concurrent callers use exec channels instead of queueing behind a slow command', async () => {
