@@ -143,6 +143,10 @@ describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln doe
     expect(vm.nic).toMatchObject([{ macaddress: mac, networkid: z.network }]);
     expect(sourceState()).toBe(before);
     expect(scratchLeft()).toBe('');
+    // The credentials were the call's only: no byte of Kiln's database holds the key (or the wrong password tried above).
+    const stored = dbFingerprint(z.t.engine);
+    expect(stored).not.toContain('PRIVATE KEY');
+    expect(stored).not.toContain('not-the-password');
 
     // The copies are self-contained qcow2 volumes in the pool, with the source's content.
     const volumes = z.t.engine.db.prepare(`SELECT volume_type, path, size FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) ORDER BY device_id`).all(vm.id) as { volume_type: string; path: string; size: number }[];
