@@ -3,7 +3,8 @@ package main
 // Routing of the vim25 methods vcsim 0.24.2 lacks (RebootGuest, MigrateVM_Task, CancelTask,
 // ContinueRetrievePropertiesEx, AcquireTicket, AcquireMksTicket) or answers unlike vCenter (ShutdownGuest powers off at once and
 // ignores VMware Tools; RetrievePropertiesEx never pages; CreateSnapshot_Task records a
-// disk-only snapshot as powered on, RevertToSnapshot_Task only moves the current snapshot),
+// disk-only snapshot as powered on, RevertToSnapshot_Task only moves the current snapshot,
+// RemoveSnapshot_Task of a current root snapshot panics),
 // answered here as vCenter does.
 //
 // How they are hooked in: the simulator dispatches a call by reflection on the Go object
@@ -160,6 +161,9 @@ func (d *dispatcher) redirect(body []byte) ([]byte, bool) {
 	case *types.RevertToSnapshot_Task:
 		m.This = d.snapshotCompanion(m.This)
 		req = &methods.RevertToSnapshot_TaskBody{Req: m}
+	case *types.RemoveSnapshot_Task:
+		m.This = d.snapshotCompanion(m.This)
+		req = &methods.RemoveSnapshot_TaskBody{Req: m}
 	case *types.CancelRetrievePropertiesEx:
 		m.This = d.pcCompanion(m.This)
 		req = &methods.CancelRetrievePropertiesExBody{Req: m}

@@ -108,3 +108,33 @@ func (o *snapshotOps) RevertToSnapshotTask(ctx *simulator.Context, req *types.Re
 	body.Res = &types.RevertToSnapshot_TaskResponse{Returnval: task.Run()}
 	return body
 }
+
+// RemoveSnapshotTask removes the snapshot as vcsim does, after one fix: removing the VM's current
+// snapshot when it is a root (no parent) leaves the VM without a current snapshot, as vCenter
+// does. vcsim 0.24.2 assigns that missing parent as a typed nil through reflection and panics
+// (reflect.Value.Type on a zero Value in Registry.Update): the panic ends the connection of the
+// call and, with the VM half-updated, of the WaitForUpdatesEx streams that evaluate the VM next;
+// clients saw their change stream dropped ("socket hang up") under load.
+func (o *snapshotOps) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
+	ref := types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: o.Self.Value}
+	snap, _ := simulator.Map.Get(ref).(*simulator.VirtualMachineSnapshot)
+	if snap == nil {
+		return &methods.RemoveSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	}
+	if vm, _ := simulator.Map.Get(snap.Vm).(*simulator.VirtualMachine); vm != nil {
+		simulator.Map.WithLock(vm, func() {
+			info := vm.Snapshot
+			if info == nil || info.CurrentSnapshot == nil || *info.CurrentSnapshot != ref {
+				return
+			}
+			for _, root := range info.RootSnapshotList {
+				if root.Snapshot == ref {
+					simulator.Map.Update(vm, []types.PropertyChange{{Name: "snapshot.currentSnapshot", Val: nil}})
+					return
+				}
+			}
+		})
+	}
+	req.This = ref
+	return snap.RemoveSnapshotTask(ctx, req)
+}
