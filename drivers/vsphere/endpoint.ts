@@ -127,11 +127,13 @@ export class VsphereEndpoint {
   /**
    * The stream failed. Its immediate retry gets STREAM_GRACE_MS to answer before the endpoint is
    * reported down: one dropped connection is not a vCenter gone, and must not fail every
-   * operation meanwhile (the retry resyncs from the full state, so no change is lost). The drops
-   * seen under load are vcsim's: 0.24.2's PropertyFilter.matches dereferences an object deleted
-   * between its change and the WaitForUpdatesEx that reports it (a VM changed, then destroyed),
-   * the handler panics and Go closes that connection ("socket hang up" here). Measured with the
-   * vcsim logs kept: 1 to 2 such drops per run of the 7 vSphere engine/driver files in parallel.
+   * operation meanwhile (the retry resyncs from the full state, so no change is lost). The likely
+   * source of the drops seen under load is vcsim: 0.24.2's PropertyFilter.matches dereferences an
+   * object deleted between its change and the WaitForUpdatesEx that reports it (a VM changed, then
+   * destroyed); the handler panics and Go closes that connection ("socket hang up" here). With the
+   * 7 vSphere engine/driver test files in parallel, vcsim logged about ten such panics per run
+   * (most on the collectors of task waits) and the stream dropped once or twice, within a second
+   * or two of one; no drop without a vcsim panic was seen, none was reproduced on an idle machine.
    */
   private streamFailed(error: string): void {
     this.lastError = error;
