@@ -18,8 +18,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
-import { waitUntil, type HostEntry, type HostsJson } from '../kvm/real-hosts.js';
+import { waitUntil, type HostEntry } from '../kvm/real-hosts.js';
 import { ensureThirdHost } from '../helpers/third-kvm-host.js';
+import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
 
 let hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -34,24 +35,6 @@ const onSource = (...args: string[]) => onHost(source.name, ...args);
 const sourceState = () => [onSource('virsh', 'dumpxml', '--inactive', name), onSource('virsh', 'domstate', name).trim(), onSource('sha256sum', ...files)].join('\n');
 const scratchLeft = () => onSource('sh', '-c', 'ls -d /var/tmp/kiln-export.* 2>/dev/null; true').trim();
 
-function domainXml(h: HostsJson): string {
-  return `<domain type='qemu'>
-  <name>${name}</name>
-  <metadata><libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0"><libosinfo:os id="http://debian.org/debian/12"/></libosinfo:libosinfo></metadata>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${h.kernel}</kernel><initrd>${h.initrd}</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline></os>
-  <features><acpi/></features>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${files[0]}'/><target dev='vda' bus='virtio'/></disk>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${files[1]}'/><target dev='vdb' bus='virtio'/></disk>
-    <interface type='user'><mac address='${mac}'/><model type='e1000'/></interface>
-    <serial type='pty'><target port='0'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-  </devices>
-</domain>`;
-}
-
 describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln does not manage', () => {
   let base: Record<string, string>;
   let listParams: Record<string, string>;
@@ -64,7 +47,7 @@ describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln doe
     onSource('qemu-img', 'create', '-q', '-f', 'qcow2', files[1]!, '16M');
     onSource('qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 256k', files[1]!);
     const xml = join(mkdtempSync(join(tmpdir(), 'kiln-ext-')), 'domain.xml');
-    writeFileSync(xml, domainXml(hosts!));
+    writeFileSync(xml, handMadeDomainXml(hosts!, name, files, [mac]));
     onSource('virsh', 'define', xml);
     rmSync(dirname(xml), { recursive: true, force: true });
     listParams = { zoneid: z.zoneid, hypervisor: 'KVM', host: source.address, username: source.username, privatekey: readFileSync(source.privateKeyPath, 'utf8') };

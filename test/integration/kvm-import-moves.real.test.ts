@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
+import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -30,23 +31,6 @@ const defined = (host: string, name: string) => onHost(host, 'sh', '-c', `virsh 
 /** What the start must keep of the hand-made definition: its disk and its NIC (model and MAC). */
 const devices = (host: string, name: string) => [virsh(host, 'domblklist', name), virsh(host, 'domiflist', name)].join('\n');
 
-function domainXml(name: string, i: number): string {
-  return `<domain type='qemu'>
-  <name>${name}</name>
-  <metadata><libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0"><libosinfo:os id="http://debian.org/debian/12"/></libosinfo:libosinfo></metadata>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${hosts!.kernel}</kernel><initrd>${hosts!.initrd}</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline></os>
-  <features><acpi/></features>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${hosts!.storagePath}/${name}-root.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <interface type='user'><mac address='${mac(i)}'/><model type='e1000'/></interface>
-    <serial type='pty'><target port='0'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-  </devices>
-</domain>`;
-}
-
 describe.skipIf(!hosts)('imported KVM VMs: where they may start and move', () => {
   const ids: Record<string, string> = {};
   let tagged: string;
@@ -56,7 +40,7 @@ describe.skipIf(!hosts)('imported KVM VMs: where they may start and move', () =>
     dir = mkdtempSync(join(tmpdir(), 'kiln-kvm-moves-'));
     all.forEach((name, i) => {
       virsh('host1', 'vol-create-as', hosts!.poolName, `${name}-root.qcow2`, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-      writeFileSync(join(dir, `${name}.xml`), domainXml(name, i + 1));
+      writeFileSync(join(dir, `${name}.xml`), handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${name}-root.qcow2`], [mac(i + 1)]));
       virsh('host1', 'define', join(dir, `${name}.xml`));
     });
     virsh('host2', 'pool-refresh', hosts!.poolName);
