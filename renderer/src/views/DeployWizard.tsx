@@ -26,7 +26,7 @@ import { ApplianceChoices, ApplianceNetworks } from './deploy/ApplianceStep';
 
 type Outcome =
   | { kind: 'running'; jobid: string; vmId?: string }
-  | { kind: 'done'; vmId?: string; name: string; started: boolean; hostname?: string; placement?: Placement }
+  | { kind: 'done'; vmId?: string; name: string; started: boolean; fromIso: boolean; hostname?: string; placement?: Placement }
   | { kind: 'failed'; code?: number; text: string; refusals: { host: string; reason: string }[] };
 
 export function DeployWizard() {
@@ -41,8 +41,14 @@ export function DeployWizard() {
   const clusters = useApiList<Named>('listClusters', 'cluster', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined } : undefined);
   const hosts = useApiList<Named & { state?: string }>('listHosts', 'host', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined, clusterid: draft.clusterid || undefined } : undefined);
   const templates = useApiList<TemplateWithDetails>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined);
+  // 'executable' lists only the ISOs a VM can boot (downloaded); the caller's own ('self', every
+  // state) says which of theirs are still on their way, so a just-registered ISO is not just missing.
   const isos = useApiList<Named>('listIsos', 'iso', draft.zoneid ? { isofilter: 'executable', zoneid: draft.zoneid } : undefined);
+  const ownIsos = useApiList<Named & { isready?: boolean; status?: string }>('listIsos', 'iso', draft.zoneid && draft.source === 'iso' ? { isofilter: 'self', zoneid: draft.zoneid } : undefined);
+  const pendingIsos = ownIsos.items.filter((i) => !i.isready);
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
+  // A disk offering by name and size, in the chooser and in the review alike.
+  const diskChoices = diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }));
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
   const networks = useApiList<Named & { type?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
   // The deploying account's own groups (a VM may join only those).
@@ -94,7 +100,7 @@ export function DeployWizard() {
       setOutcome({ kind: 'running', jobid, vmId });
       const result = await waitForJob(jobid);
       const vm = result['virtualmachine'] as { id?: string; displayname?: string; state?: string; hostname?: string; placement?: Placement } | undefined;
-      setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm, hostname: vm?.hostname, placement: vm?.placement });
+      setOutcome({ kind: 'done', vmId: vm?.id ?? vmId, name: vm?.displayname ?? draft.displayname ?? draft.name, started: draft.startvm, fromIso: draft.source === 'iso', hostname: vm?.hostname, placement: vm?.placement });
       // The next visit starts a fresh draft (a name is used once).
       reset();
       // The new VM also arrives over the 'vms' channel; this shows it in the list at once.
@@ -192,12 +198,22 @@ export function DeployWizard() {
               </>
             ) : (
               <>
+                <p className="hint">
+                  The VM boots the ISO&rsquo;s installer with an empty root disk from the disk offering. Watch the install on its console; when it is done, detach the ISO
+                  (Detach ISO) and reboot: the VM then boots the installed system from its disk.
+                </p>
                 <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
+                {isos.items.length === 0 && !isos.loading && pendingIsos.length === 0 && <p className="empty">This zone has no ISO. Register one (registerIso) and wait for its download.</p>}
+                {pendingIsos.length > 0 && (
+                  <p className="hint" role="note">
+                    Not ready yet, so not offered: {pendingIsos.map((i) => `${i.name} (${i.status || 'downloading'})`).join(', ')}.
+                  </p>
+                )}
                 <Select
                   label="Disk offering (the root disk)"
                   value={draft.diskofferingid}
                   onChange={(diskofferingid) => set({ diskofferingid })}
-                  options={diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }))}
+                  options={diskChoices}
                 />
                 {diskOffering?.iscustomized && <Field label="Disk size (GB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
               </>
@@ -257,7 +273,7 @@ export function DeployWizard() {
         )}
         {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
         {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
-        {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskOfferings.items, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
+        {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskChoices, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
         {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
         {step === REVIEW_STEP && (
           <label className="check">
@@ -443,6 +459,11 @@ function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { ki
       <p className="success-text" role="status">
         {outcome.name || 'The VM'} is deployed{outcome.started ? ' and running' : ' (not started)'}.
       </p>
+      {outcome.fromIso && (
+        <p className="hint" role="note">
+          {outcome.started ? 'It is booting the installer from the ISO' : 'When you start it, it boots the installer from the ISO'}: follow the install on its console, then detach the ISO and reboot to boot the installed system.
+        </p>
+      )}
       {outcome.placement && (
         <section className="placement-outcome" aria-labelledby="placement-outcome-title">
           <h2 id="placement-outcome-title">Placement</h2>
@@ -453,6 +474,11 @@ function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { ki
         {outcome.vmId && (
           <a className="button primary" href={hrefOf({ view: 'vm', id: outcome.vmId, tab: 'overview' })}>
             Open the VM
+          </a>
+        )}
+        {outcome.vmId && outcome.fromIso && (
+          <a className="button" href={hrefOf({ view: 'vm', id: outcome.vmId, tab: 'console' })}>
+            Open its console
           </a>
         )}
         <a className="button" href="#/vms">
