@@ -4,6 +4,16 @@
  * thumbprint); opened once (callers arriving meanwhile wait for the same opening, and a failed
  * one is forgotten so the next call tries again), counted per user, closed with its last user.
  */
+/** Runs START (the first read) on a client just connected; when it fails the client is closed, so a failed opening leaves no connection behind. */
+export async function startedOrClosed(client: { close(): void }, start: () => Promise<unknown>): Promise<void> {
+  try {
+    await start();
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+}
+
 export class SharedConnections<C> {
   private readonly entries = new Map<string, Promise<{ value: C; users: number }>>();
 

@@ -10,6 +10,7 @@
  * host and a pool-wide definition is never taken for a stale copy on another host.
  */
 import { DriverError, type EndpointEvent, type EndpointHost, type PowerState } from '../types.js';
+import { startedOrClosed } from '../common/shared-connections.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { mapped, toDriverError } from './errors.js';
 import { XapiClient } from './xapi/client.js';
@@ -69,12 +70,7 @@ export class XenPool {
     });
     const pool = new XenPool(client, inventory);
     late.pool = pool;
-    try {
-      await mapped('reading the pool inventory', () => inventory.start());
-    } catch (e) {
-      client.close();
-      throw e;
-    }
+    await startedOrClosed(client, () => mapped('reading the pool inventory', () => inventory.start()));
     return pool;
   }
 
