@@ -126,8 +126,13 @@ echo "$(stat -c %s "$final") $sum"`;
 const RESTORE = `set -e
 target="$1"; work="$2"; shift 2
 n=$(( $# / 2 ))
+hidden="$(dirname "$target")/.kiln-restore-$(basename "$target").part"
+# Who writes the hidden file: a restore cut short (a killed engine) is stopped by discardRestore,
+# which would otherwise race this script still running on the host.
+pids="$hidden.pids"
+echo $$ > "$pids"
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$pids"' EXIT
 i=0; prev=""
 while [ $i -lt $n ]; do
   file="$1"; sum="$2"; shift 2
@@ -139,9 +144,22 @@ while [ $i -lt $n ]; do
   fi
   i=$((i + 1))
 done
-hidden="$(dirname "$target")/.kiln-restore-$(basename "$target").part"
-qemu-img convert -f qcow2 -O qcow2 "$prev" "$hidden"
+qemu-img convert -f qcow2 -O qcow2 "$prev" "$hidden" &
+echo $! >> "$pids"
+wait $!
 echo "$hidden $(qemu-img info --output=json -f qcow2 "$hidden" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1)"`;
+
+/**
+ * Stops what RESTORE runs for each hidden file given (its processes, by the pids it wrote, each
+ * checked to be one of RESTORE's own by its command line) and removes the hidden files.
+ */
+const DISCARD_RESTORE = `for hidden in "$@"; do
+  if [ -f "$hidden.pids" ]; then
+    for p in $(cat "$hidden.pids"); do grep -qs kiln-restore "/proc/$p/cmdline" && kill "$p" 2>/dev/null; done
+    sleep 0.2
+  fi
+  rm -f -- "$hidden" "$hidden.pids"
+done`;
 
 /** The hidden file RESTORE writes beside a target disk. */
 function restoreAside(targetPath: string): string {
@@ -412,7 +430,7 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
         const volume = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
         if (volume) paths.push(restoreAside(volume.path));
       }
-      if (paths.length > 0) await run(['rm', '-f', '--', ...paths]);
+      if (paths.length > 0) await runScript(DISCARD_RESTORE, paths, 'removing what an interrupted restore wrote');
     },
 
     async forgetCheckpoints(vm) {
