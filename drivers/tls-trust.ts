@@ -94,11 +94,14 @@ export class PinnedAgent extends https.Agent {
     this.connectionsOpened++;
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false, session: undefined });
     // A server that accepts TCP but never finishes the handshake must not hang the request:
-    // the request's own timeout only starts once it has a socket.
+    // the request's own timeout only starts once it has a socket. The listener is removed with
+    // the deadline, or a later request's timeout on this kept-alive socket would fire it too.
     const handshakeMs = typeof options.timeout === 'number' ? options.timeout : 30_000;
-    socket.setTimeout(handshakeMs, () => socket.destroy(new TlsConnectError(`${options.host ?? 'server'}:${options.port ?? 443}: no TLS handshake within ${handshakeMs} ms`)));
+    const onHandshakeTimeout = () => socket.destroy(new TlsConnectError(`${options.host ?? 'server'}:${options.port ?? 443}: no TLS handshake within ${handshakeMs} ms`));
+    socket.setTimeout(handshakeMs, onHandshakeTimeout);
     socket.once('secureConnect', () => {
       socket.setTimeout(0);
+      socket.off('timeout', onHandshakeTimeout);
       const host = `${options.host ?? 'server'}:${options.port ?? 443}`;
       const presented = peerThumbprint(socket);
       const refused = presented ? this.trust.check(host, presented) : new TlsConnectError(`${host} presented no certificate`);
