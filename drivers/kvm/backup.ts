@@ -133,6 +133,7 @@ pids="$hidden.pids"
 echo $$ > "$pids"
 mkdir -p "$work"
 trap 'rm -rf "$work" "$pids"' EXIT
+trap 'exit 143' HUP TERM
 i=0; prev=""
 while [ $i -lt $n ]; do
   file="$1"; sum="$2"; shift 2
@@ -153,18 +154,24 @@ echo "$hidden $(qemu-img info --output=json -f qcow2 "$hidden" | sed -n 's/.*"vi
  * Stops what RESTORE runs for each hidden file given (its processes, by the pids it wrote, each
  * checked to be one of RESTORE's own by its command line) and removes the hidden files.
  */
-const DISCARD_RESTORE = `for hidden in "$@"; do
+const DISCARD_RESTORE = `while [ $# -gt 1 ]; do
+  hidden="$1"; work="$2"; shift 2
   if [ -f "$hidden.pids" ]; then
     for p in $(cat "$hidden.pids"); do grep -qs kiln-restore "/proc/$p/cmdline" && kill "$p" 2>/dev/null; done
     sleep 0.2
   fi
-  rm -f -- "$hidden" "$hidden.pids"
+  rm -rf -- "$hidden" "$hidden.pids" "$work"
 done`;
 
 /** The hidden file RESTORE writes beside a target disk. */
 function restoreAside(targetPath: string): string {
   const at = targetPath.lastIndexOf('/');
   return `${targetPath.slice(0, at)}/.kiln-restore-${targetPath.slice(at + 1)}.part`;
+}
+
+/** RESTORE's work directory for a target disk (in the host's store, not in the disk's pool). */
+function restoreWork(targetPath: string): string {
+  return `${BACKUP_STORE}/.restore-${targetPath.slice(targetPath.lastIndexOf('/') + 1)}`;
 }
 
 /** Folds $1 (parent) into $2 (child): with $3 (grandparent) the child then builds on it, else it stands alone. Prints "bytes checksum". */
@@ -401,15 +408,14 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
           const last = chain[chain.length - 1]!;
           const existing = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
           const volume = existing ?? (await createVolume(host.pools, target.pool ?? host.defaultPool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' }));
-          return { chain, path: volume.path, backupId: id(last.file.split('/')[1] ?? '', 'the backup id') };
+          return { chain, path: volume.path };
         }),
       );
       const written: { aside: string; path: string; size: number }[] = [];
       try {
         await withMountedStore(ssh, store, async (root) => {
           for (const t of targets) {
-            const work = `${BACKUP_STORE}/.restore-${t.backupId}-${Date.now()}`;
-            const out = await runScript(RESTORE, [t.path, work, ...t.chain.flatMap((f) => [storePath(root, f.file), f.checksum])], `restoring ${t.path}`);
+            const out = await runScript(RESTORE, [t.path, restoreWork(t.path), ...t.chain.flatMap((f) => [storePath(root, f.file), f.checksum])], `restoring ${t.path}`);
             const [aside, size] = out.split(' ');
             if (aside !== restoreAside(t.path)) throw new DriverError(`restoring ${t.path}: unexpected output ${out}`, 'failed');
             written.push({ aside, path: t.path, size: Number(size) });
@@ -428,7 +434,7 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
       const paths: string[] = [];
       for (const target of targets) {
         const volume = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
-        if (volume) paths.push(restoreAside(volume.path));
+        if (volume) paths.push(restoreAside(volume.path), restoreWork(volume.path));
       }
       if (paths.length > 0) await runScript(DISCARD_RESTORE, paths, 'removing what an interrupted restore wrote');
     },

@@ -150,6 +150,7 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     // As the note says: the old disk, whole; no restored copy left beside it (nor what wrote it).
     expect(existsSync(aside)).toBe(false);
     expect(existsSync(`${aside}.pids`)).toBe(false);
+    expect(existsSync(`/var/lib/kiln/backups/.restore-${basename(disk)}`)).toBe(false);
     onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', disk);
     expect(onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'read -P 0x77 2M 200M', disk)).toMatch(/read 209715200\/209715200 bytes/);
 
@@ -158,5 +159,6 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     expect((await waitJob(first, String((await ok(first, 'restoreBackup', { id: backupId }))['jobid'])))['jobstatus']).toBe(1);
     expect(onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', 'read -P 0x5a 2M 200M', disk)).toMatch(/read 209715200\/209715200 bytes/);
     expect(existsSync(aside)).toBe(false);
+    expect(existsSync(`/var/lib/kiln/backups/.restore-${basename(disk)}`)).toBe(false);
   });
 });
