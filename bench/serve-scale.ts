@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -228,7 +228,7 @@ export async function benchServeScale(): Promise<BenchResult[]> {
           unit: 'fps',
           goal: '60 fps (≥57 measured, no blank rows)',
           met: scroll.fps >= 57 && scroll.blank === 0,
-          note: `2 gestures of 16,000 px: ${scroll.each.map((f: number) => f.toFixed(1)).join(', ')} fps; ${scroll.dropped} missed frames, ${scroll.blank} with blank rows`,
+          note: `2 gestures of 16,000 px: ${scroll.each.map((f: number) => f.toFixed(1)).join(', ')} fps; ${scroll.dropped} missed frames, ${scroll.blank} with blank rows; main thread per frame ${(scroll.taskMs ?? 0).toFixed(1)} ms (script ${(scroll.scriptMs ?? 0).toFixed(1)}, style ${(scroll.styleMs ?? 0).toFixed(1)}, layout ${(scroll.layoutMs ?? 0).toFixed(1)}); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
         },
         {
           name: 'P6 on the engine: listVirtualMachines requests during a UI bulk stop of 100 VMs',

@@ -31,7 +31,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -396,7 +396,7 @@ export async function benchUiList(): Promise<BenchResult[]> {
         // 5 % of frames missed and no frame showing blank rows. The note gives the missed frames.
         goal: '60 fps (≥ 57 measured, no blank rows)',
         met: scroll.fps >= 57 && scroll.blank === 0,
-        note: `${SCROLL_ROUNDS} wheel gestures of 16,000 px at 4,000 px/s; fps each ${scroll.each.map(fmt).join(', ')} (empty list: ${idle.each.map(fmt).join(', ')}); ${scroll.frames} frames in ${Math.round(scroll.ms)} ms, ${scroll.dropped} missed (empty list: ${idle.dropped}), worst p95 frame ${fmt(scroll.p95)} ms, longest ${fmt(scroll.longest)} ms; main thread per frame ${fmt(scroll.taskMs ?? 0)} ms (script ${fmt(scroll.scriptMs ?? 0)}, style ${fmt(scroll.styleMs ?? 0)}, layout ${fmt(scroll.layoutMs ?? 0)}; empty list ${fmt(idle.taskMs ?? 0)}); ${scroll.blank} frames with blank rows; at most ${scroll.maxRows} rows in the DOM; the plain 10,000-row <table> scrolled at ${fmt(staticScroll.fps)} fps (p95 ${fmt(staticScroll.p95)} ms, longest ${fmt(staticScroll.longest)} ms)`,
+        note: `${SCROLL_ROUNDS} wheel gestures of 16,000 px at 4,000 px/s; fps each ${scroll.each.map(fmt).join(', ')} (empty list: ${idle.each.map(fmt).join(', ')}); ${scroll.frames} frames in ${Math.round(scroll.ms)} ms, ${scroll.dropped} missed (empty list: ${idle.dropped}), worst p95 frame ${fmt(scroll.p95)} ms, longest ${fmt(scroll.longest)} ms; main thread per frame ${fmt(scroll.taskMs ?? 0)} ms (script ${fmt(scroll.scriptMs ?? 0)}, style ${fmt(scroll.styleMs ?? 0)}, layout ${fmt(scroll.layoutMs ?? 0)}; empty list ${fmt(idle.taskMs ?? 0)}); ${scroll.blank} frames with blank rows; at most ${scroll.maxRows} rows in the DOM; the plain 10,000-row <table> scrolled at ${fmt(staticScroll.fps)} fps (p95 ${fmt(staticScroll.p95)} ms, longest ${fmt(staticScroll.longest)} ms); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs (the frame rate is this machine's: other work on it drops frames)`,
       },
     ];
   } finally {
