@@ -580,4 +580,15 @@ CREATE TABLE backup_repositories (
 ALTER TABLE backups ADD COLUMN discard_pending INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 35,
+    name: 'private VLANs: the secondary VLAN of an L2 or shared network',
+    // CloudStack's createNetwork isolatedpvlan / isolatedpvlantype (networks.broadcast_uri
+    // pvlan://<primary>-i<secondary> there). NULL on every network made before: a plain VLAN.
+    // Import maps a NIC on a private-VLAN port to the network with the same primary+secondary pair.
+    sql: `
+ALTER TABLE networks ADD COLUMN isolated_pvlan INTEGER;
+ALTER TABLE networks ADD COLUMN isolated_pvlan_type TEXT;
+`,
+  },
 ];

@@ -118,6 +118,9 @@ export interface NetworkRow {
   zone_id: number;
   guest_type: 'L2' | 'Shared' | 'Isolated';
   vlan: number | null;
+  /** The secondary VLAN of a private VLAN (migration 35), with its type. */
+  isolated_pvlan?: number | null;
+  isolated_pvlan_type?: string | null;
   cidr: string | null;
   gateway: string | null;
   netmask: string | null;
