@@ -50,7 +50,11 @@ export function DeployWizard() {
   // A disk offering by name and size, in the chooser and in the review alike.
   const diskChoices = diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }));
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
-  const networks = useApiList<Named & { type?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+  const networkList = useApiList<Named & { type?: string; zoneid?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+  // Right after the zone changes the list still holds the previous zone's networks until the new
+  // answer arrives: only the chosen zone's are shown and picked (the first pick once raced ahead
+  // with another zone's network, which the user never saw ticked).
+  const networks = { ...networkList, items: networkList.items.filter((n) => n.zoneid === draft.zoneid) };
   // The deploying account's own groups (a VM may join only those).
   const affinityGroups = useApiList<AffinityGroup>('listAffinityGroups', 'affinitygroup', hasApi(apis, 'listAffinityGroups') ? {} : undefined);
   const canExplain = hasApi(apis, 'explainPlacement');
@@ -59,9 +63,10 @@ export function DeployWizard() {
   useEffect(() => {
     if (!draft.zoneid && zones.items.length > 0) set({ zoneid: zones.items[0]!.id });
   }, [zones.items, draft.zoneid, set]);
+  const firstNetwork = networks.items[0]?.id;
   useEffect(() => {
-    if (draft.networkids.length === 0 && networks.items.length > 0) set({ networkids: [networks.items[0]!.id] });
-  }, [networks.items, draft.networkids.length, set]);
+    if (draft.networkids.length === 0 && firstNetwork) set({ networkids: [firstNetwork] });
+  }, [firstNetwork, draft.networkids.length, set]);
 
   // "Deploy VM" chosen again after a finished deploy: back to a fresh first step.
   const restart = useDeployForm((s) => s.restart);
