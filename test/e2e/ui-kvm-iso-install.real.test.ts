@@ -83,7 +83,9 @@ describe.skipIf(!hosts)('an OS installed from an ISO through the UI on a real KV
       },
       cleanup: async () => {
         try {
-          // The hosts are shared: leave no domain, no disk and no pool copy of the ISO behind.
+          // The hosts are shared: leave no domain, no disk and no pool copy of the ISO behind (the
+          // VM found by name too, should a failure come between the deploy and reading its id).
+          vmId ??= ((await call('listVirtualMachines', { name: VM_NAME })).body['virtualmachine'] as { id: string }[] | undefined)?.[0]?.id;
           if (vmId) await ok('destroyVirtualMachine', { id: vmId, expunge: 'true' });
         } finally {
           isoServer?.close();
