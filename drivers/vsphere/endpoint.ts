@@ -8,6 +8,7 @@
  * if the server restarted) they are reported connected, with a resync of the inventory.
  */
 import { DriverError } from '../types.js';
+import { startedOrClosed } from '../common/shared-connections.js';
 import { mapped, toDriverError } from './errors.js';
 import { InventoryCache, type CachedObject, type InventoryChange } from './inventory.js';
 import { fromVcenterName } from './names.js';
@@ -85,12 +86,7 @@ export class VsphereEndpoint {
     const client = await mapped(`connecting to ${options.sdkUrl}`, () =>
       VimClient.connect({ url: options.sdkUrl, thumbprint: options.thumbprint, username: options.username, password: options.password, timeoutMs: options.timeoutMs }));
     const ep = new VsphereEndpoint(client, options);
-    try {
-      await mapped('reading the vCenter inventory', () => ep.cache.start());
-    } catch (e) {
-      client.close();
-      throw e;
-    }
+    await startedOrClosed(client, () => mapped('reading the vCenter inventory', () => ep.cache.start()));
     return ep;
   }
 

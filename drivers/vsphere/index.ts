@@ -14,6 +14,7 @@ import {
   type VolumeFacet,
 } from '../types.js';
 import { InitiatedBy } from '../initiated-by.js';
+import { SharedConnections } from '../common/shared-connections.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import type { CachedObject } from './inventory.js';
 import { mapped, toDriverError } from './errors.js';
@@ -75,12 +76,6 @@ export function cachedInstance(v: CachedObject): InstanceInfo {
 
 const vmRef = (ref: Ref): MoRef => new MoRef('VirtualMachine', ref);
 
-/** Endpoints shared by every connect() to the same vCenter as the same user (one session, one stream). */
-interface Shared {
-  ep: VsphereEndpoint;
-  users: number;
-}
-
 export class VsphereDriver implements HypervisorDriver {
   readonly hypervisor = 'VMware' as const;
   readonly capabilities = VSPHERE_CAPABILITIES;
@@ -97,7 +92,8 @@ export class VsphereDriver implements HypervisorDriver {
     adds: 'cluster',
     trust: 'tls-certificate',
   };
-  private readonly shared = new Map<string, Promise<Shared>>();
+  /** One VsphereEndpoint per vCenter, user and pin, shared by every connect() to it (one session, one stream). */
+  private readonly endpoints = new SharedConnections<VsphereEndpoint>((ep) => ep.close());
 
   constructor(private readonly tuning: { pageSize?: number; maxWaitSeconds?: number; stopTimeoutMs?: number } = {}) {}
 
@@ -133,27 +129,17 @@ export class VsphereDriver implements HypervisorDriver {
     const pinned = spec.pinnedTrust;
     if (pinned && pinned.kind !== 'tls-certificate') throw new DriverError(`a vCenter is trusted by its TLS certificate, not by ${pinned.kind}`, 'invalid');
     const thumbprint = pinned ? normalizeThumbprint(pinned.fingerprint) : undefined;
-    const key = `${loc.sdkUrl}\n${spec.username}\n${thumbprint ?? ''}`;
-    let entry = this.shared.get(key);
-    if (!entry) {
-      entry = VsphereEndpoint.open({
-        sdkUrl: loc.sdkUrl, username: spec.username, password: spec.password, thumbprint,
+    const { username, password } = spec;
+    const shared = await this.endpoints.acquire(`${loc.sdkUrl}\n${username}\n${thumbprint ?? ''}`, async () => {
+      const ep = await VsphereEndpoint.open({
+        sdkUrl: loc.sdkUrl, username, password, thumbprint,
         pageSize: this.tuning.pageSize, maxWaitSeconds: this.tuning.maxWaitSeconds,
-      }).then(async (ep) => {
-        await probeConsole(ep);
-        return { ep, users: 0 };
       });
-      this.shared.set(key, entry);
-      entry.catch(() => this.shared.delete(key));
-    }
-    const shared = await entry;
-    shared.users++;
-    const scope = { datacenter: loc.datacenter, cluster: loc.cluster, standaloneHost: loc.datacenter ? undefined : loc.host };
-    return new VsphereEndpointView(shared.ep, spec.hostId, scope, this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, async () => {
-      if (--shared.users > 0) return;
-      this.shared.delete(key);
-      await shared.ep.close();
+      await probeConsole(ep);
+      return ep;
     });
+    const scope = { datacenter: loc.datacenter, cluster: loc.cluster, standaloneHost: loc.datacenter ? undefined : loc.host };
+    return new VsphereEndpointView(shared.value, spec.hostId, scope, this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, shared.release);
   }
 }
 

@@ -3,7 +3,8 @@
  * (paged) and kept by WaitForUpdatesEx (no per-object reads), the hosts behind a vCenter cluster
  * URL and a standalone host, events for changes made by another client, vCenter going away
  * (hosts disconnected, operations refused with a clear error, recovery when it returns), and a
- * changed certificate refused until accepted.
+ * changed certificate refused until accepted; one endpoint per vCenter, user and pin
+ * (drivers/common/shared-connections.ts), opened once for concurrent connects.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriverError, type EndpointEvent } from '../../drivers/types.js';
@@ -137,6 +138,27 @@ describe.skipIf(!available)('vSphere driver endpoint on vcsim', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('concurrent connects share one opening, an endpoint closed twice counts once, and a failed login is not kept for the next connect', async () => {
+    const driver = new VsphereDriver();
+    const epOf = (e: unknown) => (e as { ep: unknown }).ep;
+    // Same vCenter, user and pin, wrong password: refused, and forgotten (the password is not part of the key).
+    const refused = await driverError(driver.connect(spec('/DC0/DC0_C0', { password: 'not-the-password' })));
+    expect(refused.message).toMatch(/^connecting to /);
+    const [a, b] = await Promise.all([driver.connect(spec('/DC0/DC0_C0')), driver.connect(spec('/DC0/DC0_C1', { hostId: 'h2' }))]);
+    expect(epOf(a)).toBe(epOf(b));
+    await a.close();
+    await a.close();
+    // b still holds the session, so a new connect joins it rather than opening another.
+    const c = await driver.connect(spec('/DC0/DC0_C0', { hostId: 'h3' }));
+    try {
+      expect(epOf(c)).toBe(epOf(b));
+      expect((await c.hosts()).map((h) => h.cluster)).toEqual(['DC0_C0', 'DC0_C0', 'DC0_C0']);
+    } finally {
+      await b.close();
+      await c.close();
     }
   });
 
