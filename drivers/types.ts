@@ -282,6 +282,8 @@ export interface InstanceInfo {
     vlanId?: number;
     /** The secondary (isolated) VLAN of a private-VLAN port. */
     pvlanId?: number;
+    /** Its kind as the switch says: isolated, community or promiscuous. */
+    pvlanType?: string;
     adapterType?: string;
     pciSlot?: string;
     ipAddresses?: string[];

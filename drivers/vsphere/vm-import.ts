@@ -41,7 +41,8 @@ function osName(props: Record<string, VimValue>): string | undefined {
  */
 export interface PortgroupVlans {
   standard: Map<string, number>;
-  distributed: Map<string, { name: string; vlan?: number; switchRef?: MoRef }>;
+  /** vlan is the primary VLAN, pvlan the secondary one of a private-VLAN portgroup. */
+  distributed: Map<string, { name: string; vlan?: number; pvlan?: number; pvlanType?: string; switchRef?: MoRef }>;
   /** Standard portgroup name -> its vSwitch's name on this host. */
   standardSwitch: Map<string, string>;
 }
@@ -65,13 +66,35 @@ async function vlans(ep: VsphereEndpoint, host: MoRef): Promise<PortgroupVlans> 
   const distributed: PortgroupVlans['distributed'] = new Map();
   if (dvpgRefs.length) {
     const rows = await mapped('reading the distributed portgroups', () => retrieveProperties(ep.client, { objects: dvpgRefs, propSet: [{ type: 'DistributedVirtualPortgroup', pathSet: ['name', 'key', 'config.defaultPortConfig', 'config.distributedVirtualSwitch'] }] }));
+    const primaries = await pvlanPrimaries(ep, rows.map((row) => asMoRef(row.props['config.distributedVirtualSwitch'])));
     for (const row of rows) {
       const vlan = asObject(asObject(row.props['config.defaultPortConfig'])['vlan']);
-      // A trunk or PVLAN spec has no single vlanId: only a plain VLAN maps onto a network by VLAN.
-      distributed.set(asString(row.props['key']) ?? '', { name: asString(row.props['name']) ?? '', vlan: asNumber(vlan['vlanId']) ?? asNumber(vlan['pvlanId']), switchRef: asMoRef(row.props['config.distributedVirtualSwitch']) });
+      const switchRef = asMoRef(row.props['config.distributedVirtualSwitch']);
+      // A PVLAN spec names only the secondary VLAN (pvlanId); its primary is in the switch's map. A
+      // trunk has no single VLAN: only a plain VLAN or a private one maps onto a network by VLAN.
+      const pvlan = vlan.$type === 'VmwareDistributedVirtualSwitchPvlanSpec' ? asNumber(vlan['pvlanId']) : undefined;
+      const entry = pvlan === undefined ? undefined : primaries.get(`${switchRef?.value}/${pvlan}`);
+      const primary = pvlan === undefined ? asNumber(vlan['vlanId']) : entry?.primary;
+      distributed.set(asString(row.props['key']) ?? '', { name: asString(row.props['name']) ?? '', vlan: primary, ...(pvlan !== undefined ? { pvlan, pvlanType: entry?.type } : {}), switchRef });
     }
   }
   return { standard, distributed, standardSwitch };
+}
+
+/** "switch/secondary VLAN" -> its primary VLAN and type, from each distributed switch's private-VLAN map (config.pvlanConfig). */
+async function pvlanPrimaries(ep: VsphereEndpoint, switches: (MoRef | undefined)[]): Promise<Map<string, { primary: number; type?: string }>> {
+  const refs = [...new Map(switches.filter((r): r is MoRef => r !== undefined).map((r) => [r.value, r])).values()];
+  const out = new Map<string, { primary: number; type?: string }>();
+  if (!refs.length) return out;
+  const rows = await mapped('reading the distributed switches\' private VLANs', () => retrieveProperties(ep.client, { objects: refs, propSet: [...new Set(refs.map((r) => r.type))].map((type) => ({ type, pathSet: ['config.pvlanConfig'] })) }));
+  for (const row of rows) {
+    for (const entry of asArray(row.props['config.pvlanConfig']).map(asObject)) {
+      const primary = asNumber(entry['primaryVlanId']);
+      const secondary = asNumber(entry['secondaryVlanId']);
+      if (primary !== undefined && secondary !== undefined) out.set(`${row.obj.value}/${secondary}`, { primary, type: asString(entry['pvlanType']) });
+    }
+  }
+  return out;
 }
 
 function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awaited<ReturnType<typeof vlans>>, ep: VsphereEndpoint): InstanceInfo {
@@ -102,11 +125,15 @@ function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awai
       const mac = asString(d['macAddress']) ?? '';
       let networkName = asString(backing['deviceName']);
       let vlanId = networkName !== undefined ? nets.standard.get(networkName) : undefined;
+      let pvlanId: number | undefined;
+      let pvlanType: string | undefined;
       const port = asObject(backing['port']);
       if (backing.$type === 'VirtualEthernetCardDistributedVirtualPortBackingInfo') {
         const pg = nets.distributed.get(asString(port['portgroupKey']) ?? '');
         networkName = pg?.name;
         vlanId = pg?.vlan;
+        pvlanId = pg?.pvlan;
+        pvlanType = pg?.pvlanType;
       } else if (networkName === undefined) {
         networkName = asString(ep.cache.get(asMoRef(backing['network']) ?? new MoRef('', ''))?.props['name']);
       }
@@ -114,7 +141,7 @@ function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awai
       const ips = reported ? asArray(reported['ipAddress']).map((a) => asString(a) ?? '').filter(Boolean) : [];
       const slot = asNumber(asObject(d['slotInfo'])['pciSlotNumber']);
       return {
-        id: `nic${index}`, macAddress: mac, networkName, vlanId: vlanId === 0 ? undefined : vlanId, adapterType: nicAdapterName(d.$type) ?? d.$type,
+        id: `nic${index}`, macAddress: mac, networkName, vlanId: vlanId === 0 ? undefined : vlanId, ...(pvlanId !== undefined ? { pvlanId, ...(pvlanType ? { pvlanType } : {}) } : {}), adapterType: nicAdapterName(d.$type) ?? d.$type,
         ...(slot !== undefined ? { pciSlot: String(slot) } : {}), ...(ips.length ? { ipAddresses: ips } : {}),
       };
     }),

@@ -102,3 +102,48 @@ func datacenterOfEntity(e mo.Entity) types.ManagedObjectReference {
 	}
 	return types.ManagedObjectReference{}
 }
+
+// addPvlanPortgroups gives every DVS the private VLANs of PAIRS (primary -> secondary) and a
+// distributed portgroup DVPG-PVLAN<primary>-<secondary> on each, whose port setting is a
+// VmwareDistributedVirtualSwitchPvlanSpec with pvlanId = the secondary VLAN (as vCenter's client
+// makes it). vcsim keeps that spec from AddDVPortgroup_Task, but its ReconfigureDvs_Task drops
+// pvlanConfigSpec, so the switch's map (config.pvlanConfig: a promiscuous primary entry and the
+// isolated secondary one) is set by hand.
+func addPvlanPortgroups(ctx context.Context, c *vim25.Client, pairs [][2]int) error {
+	for _, e := range append(simulator.Map.All("VmwareDistributedVirtualSwitch"), simulator.Map.All("DistributedVirtualSwitch")...) {
+		sw, ok := e.(*simulator.DistributedVirtualSwitch)
+		if !ok {
+			continue
+		}
+		cfg, ok := sw.Config.(*types.VMwareDVSConfigInfo)
+		if !ok {
+			return fmt.Errorf("%s: not a VMware DVS config", sw.Name)
+		}
+		simulator.Map.WithLock(sw, func() {
+			for _, p := range pairs {
+				cfg.PvlanConfig = append(cfg.PvlanConfig,
+					types.VMwareDVSPvlanMapEntry{PrimaryVlanId: int32(p[0]), SecondaryVlanId: int32(p[0]), PvlanType: "promiscuous"},
+					types.VMwareDVSPvlanMapEntry{PrimaryVlanId: int32(p[0]), SecondaryVlanId: int32(p[1]), PvlanType: "isolated"})
+			}
+		})
+		dvs := object.NewDistributedVirtualSwitch(c, sw.Reference())
+		for _, p := range pairs {
+			spec := types.DVPortgroupConfigSpec{
+				Name:     fmt.Sprintf("DVPG-PVLAN%d-%d", p[0], p[1]),
+				Type:     string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding),
+				NumPorts: 32,
+				DefaultPortConfig: &types.VMwareDVSPortSetting{
+					Vlan: &types.VmwareDistributedVirtualSwitchPvlanSpec{PvlanId: int32(p[1])},
+				},
+			}
+			task, err := dvs.AddPortgroup(ctx, []types.DVPortgroupConfigSpec{spec})
+			if err == nil {
+				err = task.Wait(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", spec.Name, err)
+			}
+		}
+	}
+	return nil
+}

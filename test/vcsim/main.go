@@ -65,6 +65,7 @@ func main() {
 	flag.IntVar(&sz.Datastores, "ds", 1, "datastores (each mounted on every host)")
 	stdPg := flag.Int("pg-std", 2, "standard portgroups on vSwitch0 of every host, VLAN 101, 102, …")
 	dvPg := flag.Int("pg-dv", 2, "distributed portgroups on each datacenter's DVS, VLAN 201, 202, …")
+	pvlanPg := flag.String("pg-pvlan", "", "PRIMARY:SECONDARY,… : private VLANs on each DVS, each with a portgroup DVPG-PVLAN<primary>-<secondary> (isolated)")
 	autostart := flag.Bool("autostart", true, "power on the generated VMs")
 	taskTime := flag.Duration("task-time", 300*time.Millisecond, "how long the tasks this main runs (MigrateVM_Task) take, reporting progress")
 	shutdownTime := flag.Duration("shutdown-time", 200*time.Millisecond, "how long a guest takes to power off after ShutdownGuest")
@@ -126,6 +127,17 @@ func main() {
 	}
 	if err := addVlanPortgroups(ctx, client.Client, sz.StandardVlans, sz.DistributedVlans); err != nil {
 		log.Fatalf("portgroups: %v", err)
+	}
+	var pvlans [][2]int
+	for _, pair := range strings.FieldsFunc(*pvlanPg, func(r rune) bool { return r == ',' }) {
+		var p, q int
+		if _, err := fmt.Sscanf(pair, "%d:%d", &p, &q); err != nil || p < 1 || p > 4094 || q < 1 || q > 4094 || p == q {
+			log.Fatalf("-pg-pvlan: %q is not PRIMARY:SECONDARY", pair)
+		}
+		pvlans = append(pvlans, [2]int{p, q})
+	}
+	if err := addPvlanPortgroups(ctx, client.Client, pvlans); err != nil {
+		log.Fatalf("private VLAN portgroups: %v", err)
 	}
 	_ = client.Logout(ctx)
 	cancel()

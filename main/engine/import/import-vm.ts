@@ -25,6 +25,11 @@ import { mapGuestOs } from './guest-os.js';
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
 
+/** "VLAN 100", or "VLAN 100 (private VLAN 501)" for a NIC or network on a private VLAN. */
+function vlanText(vlan: number, pvlan: number | undefined): string {
+  return pvlan === undefined ? `VLAN ${vlan}` : `VLAN ${vlan} (private VLAN ${pvlan})`;
+}
+
 /** What R50 tells the caller about the console of a VM that was running when it was imported. */
 export const CONSOLE_NOTE = 'the VM was running when it was imported: its console may not work until it is stopped and started through Kiln';
 
@@ -209,13 +214,15 @@ function planNics(engine: Engine, args: Args, vm: UnmanagedVm, cluster: ClusterR
     if (networkUuid) {
       network = byUuid<NetworkRow>(db, 'network', networkUuid, 'nicnetworklist');
       if (!usable(network)) throw ApiError.param(`nicnetworklist: network ${network.name} is not in the zone of cluster ${cluster.name} or not available to the account`);
-      if (network.guest_type !== 'Isolated' && network.vlan !== null && nic.vlanId !== undefined && network.vlan !== nic.vlanId) {
-        throw ApiError.param(`nicnetworklist: NIC ${nic.id} is on VLAN ${nic.vlanId}, network ${network.name} on VLAN ${network.vlan}`);
+      if (network.guest_type !== 'Isolated' && network.vlan !== null && nic.vlanId !== undefined && (network.vlan !== nic.vlanId || (network.isolated_pvlan ?? undefined) !== nic.pvlanId)) {
+        throw ApiError.param(`nicnetworklist: NIC ${nic.id} is on ${vlanText(nic.vlanId, nic.pvlanId)}, network ${network.name} on ${vlanText(network.vlan, network.isolated_pvlan ?? undefined)}`);
       }
     } else {
-      const candidates = nic.vlanId === undefined ? [] : (db.prepare(`SELECT * FROM networks WHERE zone_id=? AND removed IS NULL AND guest_type IN ('L2','Shared') AND vlan=? ORDER BY id`).all(cluster.zone_id, nic.vlanId) as NetworkRow[]).filter(usable);
+      // A NIC on a private VLAN maps only to the network with the same primary and secondary VLAN,
+      // and a NIC on a plain VLAN only to a network without a secondary one (R45, "PVLAN included").
+      const candidates = nic.vlanId === undefined ? [] : (db.prepare(`SELECT * FROM networks WHERE zone_id=? AND removed IS NULL AND guest_type IN ('L2','Shared') AND vlan=? AND isolated_pvlan IS ? ORDER BY id`).all(cluster.zone_id, nic.vlanId, nic.pvlanId ?? null) as NetworkRow[]).filter(usable);
       if (!candidates[0]) {
-        throw ApiError.param(`nicnetworklist: NIC ${nic.id} of VM ${info.name} (${nic.vlanId === undefined ? 'no VLAN' : `VLAN ${nic.vlanId}`}, on ${nic.networkName ?? 'an unknown network'}) matches no L2 or shared network of the zone by VLAN; map it with nicnetworklist[${index}].nic=${nic.id}&nicnetworklist[${index}].network=NETWORKID`);
+        throw ApiError.param(`nicnetworklist: NIC ${nic.id} of VM ${info.name} (${nic.vlanId === undefined ? 'no VLAN' : vlanText(nic.vlanId, nic.pvlanId)}, on ${nic.networkName ?? 'an unknown network'}) matches no L2 or shared network of the zone by VLAN; map it with nicnetworklist[${index}].nic=${nic.id}&nicnetworklist[${index}].network=NETWORKID`);
       }
       network = candidates[0];
     }

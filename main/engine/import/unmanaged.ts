@@ -169,7 +169,7 @@ export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: Unman
       .sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
       .map((d) => ({ id: d.id, capacity: d.capacityBytes, controller: d.controller, controllerunit: d.controllerUnit, imagepath: d.imagePath, position: d.position })),
     nic: info.nics.map((n) => ({
-      id: n.id, macaddress: n.macAddress, networkname: n.networkName, vlanid: n.vlanId, pcislot: n.pciSlot, adaptertype: n.adapterType,
+      id: n.id, macaddress: n.macAddress, networkname: n.networkName, vlanid: n.vlanId, ...(n.pvlanId !== undefined ? { isolatedpvlan: n.pvlanId, isolatedpvlantype: n.pvlanType } : {}), pcislot: n.pciSlot, adaptertype: n.adapterType,
       ...(n.ipAddresses?.length ? { ipaddress: n.ipAddresses } : {}),
     })),
     importable: blockers.length === 0,

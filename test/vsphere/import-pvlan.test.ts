@@ -1,0 +1,80 @@
+/**
+ * R45's "PVLAN included" on vcsim through the engine: a NIC on a distributed portgroup whose VLAN
+ * spec is a VmwareDistributedVirtualSwitchPvlanSpec (pvlanId = the secondary VLAN, its primary in
+ * the switch's pvlanConfig) is listed by listUnmanagedInstances with its primary VLAN and
+ * isolatedpvlan, and is mapped by VLAN to the network with that primary+secondary pair, while the
+ * NIC on the plain primary VLAN goes to the plain network (not the private one created before it);
+ * a NIC on a private VLAN no network has is refused, not put on the plain network.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import type { VimClient } from '../../drivers/vsphere/soap/index.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
+import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+
+const available = vcsimOrSkip();
+
+describe.skipIf(!available)('import of VMware NICs on private VLANs on vcsim', () => {
+  let sim: Vcsim;
+  let admin: VimClient;
+  let t: TestEngine;
+  const ids: Record<string, string> = {};
+
+  const ok = async (command: string, params: Record<string, string>) => {
+    const res = await t.call(command, params);
+    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const unmanaged = async (name: string) => ((await t.call('listUnmanagedInstances', { clusterid: ids['cluster']!, name })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
+
+  beforeAll(async () => {
+    // DVPG-VLAN201 (plain VLAN 201), DVPG-PVLAN201-501 and DVPG-PVLAN201-502 (isolated secondaries of 201).
+    sim = Vcsim.start(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-pg-std', '0', '-pg-dv', '1', '-pg-pvlan', '201:501,201:502']);
+    admin = await sim.connect();
+    const where = await defaultPlacement(admin);
+    await createVmWithDevices(admin, where, { name: 'pv-web', disksGiB: [1], nics: ['DVPG-PVLAN201-501', 'DVPG-VLAN201'], nicType: 'VirtualVmxnet3' });
+    await createVmWithDevices(admin, where, { name: 'pv-lost', disksGiB: [1], nics: ['DVPG-PVLAN201-502'], nicType: 'VirtualVmxnet3' });
+
+    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
+    ids['zone'] = ((await ok('createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
+    ids['pod'] = ((await ok('createPod', { name: 'VMware Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
+    ids['cluster'] = ((await ok('addCluster', {
+      zoneid: ids['zone'], podid: ids['pod'], clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
+      username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
+    }))['cluster'] as { id: string }).id;
+    // The private network first: a plain NIC on VLAN 201 must not take it for being first.
+    ids['pv'] = ((await ok('createNetwork', { name: 'pv-201-501', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201', isolatedpvlan: '501' }))['network'] as { id: string }).id;
+    ids['plain'] = ((await ok('createNetwork', { name: 'plain-201', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201' }))['network'] as { id: string }).id;
+    ids['fixed'] = ((await ok('createServiceOffering', { name: 'vmw-1x64', cpunumber: '1', cpuspeed: '500', memory: '64' }))['serviceoffering'] as { id: string }).id;
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    admin?.close();
+    sim?.stop();
+  });
+
+  it('lists the private VLAN NIC with its primary VLAN and isolatedpvlan, the plain one without', async () => {
+    const [web] = await unmanaged('pv-web');
+    expect((web!['nic'] as Record<string, unknown>[]).map(({ id, networkname, vlanid, isolatedpvlan, isolatedpvlantype }) => ({ id, networkname, vlanid, isolatedpvlan, isolatedpvlantype }))).toEqual([
+      { id: 'nic0', networkname: 'DVPG-PVLAN201-501', vlanid: 201, isolatedpvlan: 501, isolatedpvlantype: 'isolated' },
+      { id: 'nic1', networkname: 'DVPG-VLAN201', vlanid: 201, isolatedpvlan: undefined, isolatedpvlantype: undefined },
+    ]);
+  });
+
+  it('maps the private VLAN NIC to the private network and the plain NIC to the plain network by VLAN', async () => {
+    const res = await t.call('importUnmanagedInstance', { clusterid: ids['cluster']!, name: 'pv-web', serviceofferingid: ids['fixed']! });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const job = await t.engine.jobs.wait(res.body['jobid'] as string);
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const vm = (job['jobresult'] as { virtualmachine: { nic: { networkid: string; networkname: string }[] } }).virtualmachine;
+    expect(vm.nic.map((n) => [n.networkname, n.networkid])).toEqual([['pv-201-501', ids['pv']], ['plain-201', ids['plain']]]);
+  });
+
+  it('refuses a NIC on a private VLAN no network has instead of putting it on the plain primary VLAN', async () => {
+    const res = await t.call('importUnmanagedInstance', { clusterid: ids['cluster']!, name: 'pv-lost', serviceofferingid: ids['fixed']! });
+    expect(res.status).toBe(431);
+    expect(String(res.body['errortext'])).toContain('nicnetworklist: NIC nic0 of VM pv-lost (VLAN 201 (private VLAN 502), on DVPG-PVLAN201-502) matches no L2 or shared network of the zone by VLAN');
+    expect(await unmanaged('pv-lost')).toHaveLength(1);
+  });
+});
