@@ -48,6 +48,17 @@ describe('NIC to network pre-fill by VLAN', () => {
     expect(nicProblem(vm.name, vm.nic![3]!, 'l2-100', networks)).toBeUndefined();
   });
 
+  it('matches a NIC on a private VLAN only to the network with the same primary and secondary VLAN, and a plain NIC never to a private one', () => {
+    const withPvlan: ImportNetwork[] = [{ id: 'pv-100-501', name: 'PV 100/501', type: 'L2', vlan: '100', isolatedpvlan: '501' }, ...networks];
+    const pvNic = { id: 'nic0', macaddress: '52:54:00:00:00:09', vlanid: 100, isolatedpvlan: 501, networkname: 'DVPG-PVLAN100-501' };
+    expect(vlanMatches(pvNic, withPvlan).map((n) => n.id)).toEqual(['pv-100-501']);
+    expect(vlanMatches(vm.nic![0]!, withPvlan).map((n) => n.id)).toEqual(['l2-100', 'shared-100']);
+    expect(vlanMatches({ ...pvNic, isolatedpvlan: 502 }, withPvlan)).toEqual([]);
+    expect(nicProblem(vm.name, pvNic, 'l2-100', withPvlan)).toBe('NIC nic0 of legacy-web (VLAN 100 (private VLAN 501), on DVPG-PVLAN100-501): network Demo L2 is on VLAN 100, not VLAN 100 (private VLAN 501)');
+    expect(nicProblem(vm.name, vm.nic![0]!, 'pv-100-501', withPvlan)).toBe('NIC nic0 of legacy-web (VLAN 100, on vlan100): network PV 100/501 is on VLAN 100 (private VLAN 501), not VLAN 100');
+    expect(nicProblem(vm.name, pvNic, 'pv-100-501', withPvlan)).toBeUndefined();
+  });
+
   it("sends each NIC's network as nicnetworklist", () => {
     const nicNetworks = { ...prefillNicNetworks(vm, networks), nic2: 'untagged', nic3: 'untagged' };
     expect(importParams(vm, { nicNetworks, serviceofferingid: 'o1', cpuSpeed: '', diskOfferings: {}, hostname: 'legacy-web' }, undefined)).toEqual({

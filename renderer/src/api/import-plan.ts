@@ -13,6 +13,8 @@ export interface UnmanagedNic {
   macaddress: string;
   networkname?: string;
   vlanid?: number;
+  /** The secondary VLAN of a NIC on a private-VLAN port. */
+  isolatedpvlan?: number;
   adaptertype?: string;
   ipaddress?: string[];
 }
@@ -45,6 +47,8 @@ export interface UnmanagedVm {
 export interface ImportNetwork extends Named {
   type?: string;
   vlan?: string;
+  /** The secondary VLAN of a private-VLAN network (a string there too). */
+  isolatedpvlan?: string;
   zoneid?: string;
 }
 
@@ -60,10 +64,16 @@ export interface VmChoices {
   hostname: string;
 }
 
-/** The networks a NIC's VLAN matches: the zone's L2 and shared networks on that VLAN. */
+/** Whether a network has a NIC's private VLAN: the same secondary VLAN, or none on both sides (as the engine maps them). */
+const samePvlan = (nic: UnmanagedNic, network: ImportNetwork) => (network.isolatedpvlan ?? '') === (nic.isolatedpvlan === undefined ? '' : String(nic.isolatedpvlan));
+
+/** VLAN 100, or VLAN 100 (private VLAN 501). */
+const vlanWords = (vlan: number | string, pvlan: number | string | undefined) => (pvlan === undefined ? `VLAN ${vlan}` : `VLAN ${vlan} (private VLAN ${pvlan})`);
+
+/** The networks a NIC's VLAN matches: the zone's L2 and shared networks on that VLAN and private VLAN. */
 export function vlanMatches(nic: UnmanagedNic, networks: ImportNetwork[]): ImportNetwork[] {
   if (nic.vlanid === undefined) return [];
-  return networks.filter((n) => (n.type === 'L2' || n.type === 'Shared') && n.vlan === String(nic.vlanid));
+  return networks.filter((n) => (n.type === 'L2' || n.type === 'Shared') && n.vlan === String(nic.vlanid) && samePvlan(nic, n));
 }
 
 /** Each NIC's network, pre-filled by VLAN; a NIC no network matches stays unset (and is flagged). */
@@ -81,11 +91,12 @@ export function prefillNicNetworks(vm: UnmanagedVm, networks: ImportNetwork[]): 
  * (saying why none was pre-filled), or a non-isolated network on another VLAN (the engine refuses it).
  */
 export function nicProblem(vmName: string, nic: UnmanagedNic, networkId: string | undefined, networks: ImportNetwork[]): string | undefined {
-  const where = `NIC ${nic.id} of ${vmName} (${nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}${nic.networkname ? `, on ${nic.networkname}` : ''})`;
+  const where = `NIC ${nic.id} of ${vmName} (${nic.vlanid === undefined ? 'no VLAN' : vlanWords(nic.vlanid, nic.isolatedpvlan)}${nic.networkname ? `, on ${nic.networkname}` : ''})`;
   if (!networkId) return `${where}: no L2 or shared network of the zone is on its VLAN; choose a network`;
   const network = networks.find((n) => n.id === networkId);
-  if (network && network.type !== 'Isolated' && network.vlan !== undefined && nic.vlanid !== undefined && network.vlan !== String(nic.vlanid)) {
-    return `${where}: network ${network.name} is on VLAN ${network.vlan}, not ${nic.vlanid}`;
+  if (network && network.type !== 'Isolated' && network.vlan !== undefined && nic.vlanid !== undefined && (network.vlan !== String(nic.vlanid) || !samePvlan(nic, network))) {
+    const plain = network.isolatedpvlan === undefined && nic.isolatedpvlan === undefined;
+    return `${where}: network ${network.name} is on ${vlanWords(network.vlan, network.isolatedpvlan)}, not ${plain ? nic.vlanid : vlanWords(nic.vlanid, nic.isolatedpvlan)}`;
   }
   return undefined;
 }
