@@ -39,19 +39,27 @@ func guestFault(vm *simulator.VirtualMachine) types.BaseMethodFault {
 	return nil
 }
 
+// inGuest runs DO under the VM's lock once the VM exists and passes guestFault; the fault otherwise.
+func (o *vmOps) inGuest(ctx *simulator.Context, do func(vm *simulator.VirtualMachine)) *soap.Fault {
+	vm, ref := o.vm()
+	if vm == nil {
+		return simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
+	}
+	var fault *soap.Fault
+	ctx.WithLock(vm, func() {
+		if f := guestFault(vm); f != nil {
+			fault = simulator.Fault("", f)
+			return
+		}
+		do(vm)
+	})
+	return fault
+}
+
 // RebootGuest asks the guest to restart: the VM stays poweredOn with a new boot time.
 func (o *vmOps) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) soap.HasFault {
 	body := &methods.RebootGuestBody{}
-	vm, ref := o.vm()
-	if vm == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
-		return body
-	}
-	ctx.WithLock(vm, func() {
-		if f := guestFault(vm); f != nil {
-			body.Fault_ = simulator.Fault("", f)
-			return
-		}
+	body.Fault_ = o.inGuest(ctx, func(vm *simulator.VirtualMachine) {
 		now := time.Now()
 		simulator.Map.Update(vm, []types.PropertyChange{
 			{Name: "runtime.bootTime", Val: now},
@@ -66,16 +74,7 @@ func (o *vmOps) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) soap
 // later, as a real guest does. Without Tools running it fails, as on vCenter.
 func (o *vmOps) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) soap.HasFault {
 	body := &methods.ShutdownGuestBody{}
-	vm, ref := o.vm()
-	if vm == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
-		return body
-	}
-	ctx.WithLock(vm, func() {
-		if f := guestFault(vm); f != nil {
-			body.Fault_ = simulator.Fault("", f)
-			return
-		}
+	body.Fault_ = o.inGuest(ctx, func(vm *simulator.VirtualMachine) {
 		// vcsim's PowerOnVM_Task sets only summary.runtime.bootTime (runtime.bootTime stays nil), so
 		// that one tells a power cycle since: a guest powered off and on again meanwhile is not shut down.
 		boot := vm.Summary.Runtime.BootTime
