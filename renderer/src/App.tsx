@@ -16,6 +16,7 @@ import { HostsView } from './views/HostsView';
 import { GpuView } from './views/GpuView';
 import { AffinityView } from './views/AffinityView';
 import { KeyPairsView } from './views/KeyPairsView';
+import { ImagesView } from './views/ImagesView';
 import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
 import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
@@ -63,6 +64,7 @@ const NAV: { view: Route['view']; href: string; label: string; needs?: string }[
   { view: 'gpus', href: '#/gpus', label: 'GPUs', needs: 'listGpuResidents' },
   { view: 'affinity', href: '#/affinity', label: 'Affinity' },
   { view: 'keys', href: '#/keys', label: 'SSH keys' },
+  { view: 'images', href: '#/images', label: 'Images' },
   { view: 'events', href: '#/events', label: 'Jobs and events' },
   { view: 'backups', href: '#/backups', label: 'Backup offerings', needs: 'importBackupOffering' },
   { view: 'import', href: '#/import', label: 'Import VMs', needs: 'importUnmanagedInstance' },
@@ -126,6 +128,7 @@ export function App() {
         {route.view === 'gpus' && <GpuView />}
         {route.view === 'affinity' && <AffinityView />}
         {route.view === 'keys' && <KeyPairsView />}
+        {route.view === 'images' && <ImagesView />}
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
         {route.view === 'backups' && <BackupOfferingsView />}

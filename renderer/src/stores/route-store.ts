@@ -9,6 +9,7 @@ export type Route =
   | { view: 'gpus' }
   | { view: 'affinity' }
   | { view: 'keys' }
+  | { view: 'images' }
   | { view: 'events' }
   | { view: 'settings' }
   | { view: 'backups' }
@@ -24,6 +25,7 @@ export function parseHash(hash: string): Route {
     case 'gpus':
     case 'affinity':
     case 'keys':
+    case 'images':
     case 'events':
     case 'settings':
     case 'backups':

@@ -208,7 +208,7 @@ export function DeployWizard() {
                   (Detach ISO) and reboot: the VM then boots the installed system from its disk.
                 </p>
                 <Select label="ISO" value={draft.isoid} onChange={(isoid) => set({ isoid })} options={isos.items} loading={isos.loading} />
-                {isos.items.length === 0 && !isos.loading && pendingIsos.length === 0 && <p className="empty">This zone has no ISO. Register one (registerIso) and wait for its download.</p>}
+                {isos.items.length === 0 && !isos.loading && pendingIsos.length === 0 && <p className="empty">This zone has no ISO. Register one on the <a href="#/images">Images</a> page and wait for its download.</p>}
                 {pendingIsos.length > 0 && (
                   <p className="hint" role="note">
                     Not ready yet, so not offered: {pendingIsos.map((i) => `${i.name} (${i.status || 'downloading'})`).join(', ')}.

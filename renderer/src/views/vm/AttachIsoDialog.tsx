@@ -34,7 +34,7 @@ export function AttachIsoDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
     <Modal title={`Attach an ISO to ${name}`} onClose={onClose}>
       <form className="dialog-form" onSubmit={submit}>
         <p className="hint">{vm.state === 'Running' ? `The ISO goes into the CD-ROM drive of ${name} now.` : `The ISO is in the CD-ROM drive of ${name} from its next start.`}</p>
-        {ready.length === 0 && !isos.loading && <p className="empty">No ISO of this zone is ready. Register one (registerIso) and wait for its download.</p>}
+        {ready.length === 0 && !isos.loading && <p className="empty">No ISO of this zone is ready. Register one on the <a href="#/images">Images</a> page and wait for its download.</p>}
         <SelectField label="ISO" value={isoId} onChange={setIsoId} options={ready} required placeholder={isos.loading ? 'Loading…' : 'Choose…'} />
         <ApiErrorText error={error} />
         <div className="dialog-buttons">
