@@ -35,6 +35,8 @@ export interface DiscoveredNetwork {
   switchName: string;
   /** Untagged (VLAN 0, or no single VLAN) is null. */
   vlanId: number | null;
+  /** The secondary VLAN of a private-VLAN portgroup (vlanId is its primary). */
+  isolatedPvlanId?: number;
   virtualMachines: DiscoveredVm[];
 }
 

@@ -64,7 +64,7 @@ export async function discoverNetworks(ep: VsphereEndpoint, opts: DiscoveryOptio
         const k = JSON.stringify([host.computeResourceName, host.name, portgroup]);
         let net = out.get(k);
         if (!net) {
-          net = { cluster: host.computeResourceName, host: host.name, portgroup, ...switchOf(nets, portgroup, dvsNames), vlanId: nic.vlanId ?? null, virtualMachines: [] };
+          net = { cluster: host.computeResourceName, host: host.name, portgroup, ...switchOf(nets, portgroup, dvsNames), vlanId: nic.vlanId ?? null, ...(nic.pvlanId !== undefined ? { isolatedPvlanId: nic.pvlanId } : {}), virtualMachines: [] };
           out.set(k, net);
         }
         let entry = net.virtualMachines.find((v) => v.ref === vm.ref);
@@ -125,6 +125,8 @@ export interface NetworkCsvRow {
   name: string;
   displaytext: string;
   vlan: string;
+  /** createNetwork's isolatedpvlan: the secondary VLAN of a private-VLAN portgroup, else empty. */
+  isolatedpvlan?: string;
   switchtype: SwitchType;
   switch: string;
   clusters: string;
@@ -132,14 +134,14 @@ export interface NetworkCsvRow {
   vms: string;
 }
 
-/** The CSV's columns, in order (the engine's createNetworksFromCsv reads name, displaytext and vlan). */
-export const NETWORK_CSV_COLUMNS = ['name', 'displaytext', 'vlan', 'switchtype', 'switch', 'clusters', 'hosts', 'vms'] as const;
+/** The CSV's columns, in order (the engine's createNetworksFromCsv reads name, displaytext, vlan and isolatedpvlan). */
+export const NETWORK_CSV_COLUMNS = ['name', 'displaytext', 'vlan', 'isolatedpvlan', 'switchtype', 'switch', 'clusters', 'hosts', 'vms'] as const;
 
 /** The rows of the CSV that feeds createNetwork in bulk (name, displaytext and vlan are createNetwork's parameters). */
 export function networkCsvRows(nets: DiscoveredNetwork[]): NetworkCsvRow[] {
   const rows = new Map<string, { net: DiscoveredNetwork; clusters: Set<string>; hosts: Set<string>; vms: Set<string> }>();
   for (const n of nets) {
-    const k = JSON.stringify([n.portgroup, n.switchType, n.switchName, n.vlanId]);
+    const k = JSON.stringify([n.portgroup, n.switchType, n.switchName, n.vlanId, n.isolatedPvlanId]);
     const row = rows.get(k) ?? { net: n, clusters: new Set(), hosts: new Set(), vms: new Set() };
     row.clusters.add(n.cluster);
     row.hosts.add(n.host);
@@ -148,7 +150,7 @@ export function networkCsvRows(nets: DiscoveredNetwork[]): NetworkCsvRow[] {
   }
   const sorted = (s: Set<string>) => [...s].sort().join(';');
   return [...rows.values()].map(({ net, clusters, hosts, vms }) => ({
-    name: net.portgroup, displaytext: net.portgroup, vlan: net.vlanId === null ? '' : String(net.vlanId), switchtype: net.switchType, switch: net.switchName,
+    name: net.portgroup, displaytext: net.portgroup, vlan: net.vlanId === null ? '' : String(net.vlanId), ...(net.isolatedPvlanId !== undefined ? { isolatedpvlan: String(net.isolatedPvlanId) } : {}), switchtype: net.switchType, switch: net.switchName,
     clusters: sorted(clusters), hosts: sorted(hosts), vms: sorted(vms),
   })).sort((a, b) => a.name.localeCompare(b.name) || a.switch.localeCompare(b.switch));
 }

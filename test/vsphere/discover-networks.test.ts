@@ -82,8 +82,8 @@ describe.skipIf(!available)('kiln discover-networks on vcsim', () => {
     expect(code).toBe(0);
     expect(out).toContain('"app;web, frontend"');
     expect(parse(out, { columns: true })).toEqual([
-      { name: 'DVPG-VLAN201', displaytext: 'DVPG-VLAN201', vlan: '201', switchtype: 'distributed', switch: dvsName, clusters: 'DC0_C0', hosts: [hostName[0], hostName[1]].sort().join(';'), vms: 'app;web, frontend' },
-      { name: 'PG-VLAN101', displaytext: 'PG-VLAN101', vlan: '101', switchtype: 'standard', switch: 'vSwitch0', clusters: 'DC0_C0', hosts: hostName[0], vms: 'db;web, frontend' },
+      { name: 'DVPG-VLAN201', displaytext: 'DVPG-VLAN201', vlan: '201', isolatedpvlan: '', switchtype: 'distributed', switch: dvsName, clusters: 'DC0_C0', hosts: [hostName[0], hostName[1]].sort().join(';'), vms: 'app;web, frontend' },
+      { name: 'PG-VLAN101', displaytext: 'PG-VLAN101', vlan: '101', isolatedpvlan: '', switchtype: 'standard', switch: 'vSwitch0', clusters: 'DC0_C0', hosts: hostName[0], vms: 'db;web, frontend' },
     ]);
   });
 

@@ -4,10 +4,15 @@
  * the switch's pvlanConfig) is listed by listUnmanagedInstances with its primary VLAN and
  * isolatedpvlan, and is mapped by VLAN to the network with that primary+secondary pair, while the
  * NIC on the plain primary VLAN goes to the plain network (not the private one created before it);
- * a NIC on a private VLAN no network has is refused, not put on the plain network.
+ * a NIC on a private VLAN no network has is refused, not put on the plain network. Offline
+ * discovery lists the private VLAN too, and its CSV (as `kiln discover-networks --format csv`
+ * writes it) makes createNetworksFromCsv create the missing private-VLAN network, after which
+ * that NIC imports onto it.
  */
+import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import { NETWORK_CSV_COLUMNS, discoverAt, networkCsvRows } from '../../drivers/vsphere/network-discovery.js';
 import type { VimClient } from '../../drivers/vsphere/soap/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
@@ -76,5 +81,26 @@ describe.skipIf(!available)('import of VMware NICs on private VLANs on vcsim', (
     expect(res.status).toBe(431);
     expect(String(res.body['errortext'])).toContain('nicnetworklist: NIC nic0 of VM pv-lost (VLAN 201 (private VLAN 502), on DVPG-PVLAN201-502) matches no L2 or shared network of the zone by VLAN');
     expect(await unmanaged('pv-lost')).toHaveLength(1);
+  });
+
+  it("discovery lists the private VLAN, and its CSV creates the missing private network the refused NIC then maps to", async () => {
+    const nets = await discoverAt({ sdkUrl: sim.info.url, username: sim.info.username, password: sim.info.password, thumbprint: sim.info.thumbprint });
+    expect(nets.filter((n) => n.portgroup.startsWith('DVPG-')).map((n) => [n.portgroup, n.vlanId, n.isolatedPvlanId])).toEqual([
+      ['DVPG-PVLAN201-501', 201, 501], ['DVPG-PVLAN201-502', 201, 502], ['DVPG-VLAN201', 201, undefined],
+    ]);
+    const csv = stringify(networkCsvRows(nets), { header: true, columns: [...NETWORK_CSV_COLUMNS] });
+    expect(csv.split('\n')[0]).toBe('name,displaytext,vlan,isolatedpvlan,switchtype,switch,clusters,hosts,vms');
+    const res = await ok('createNetworksFromCsv', { zoneid: ids['zone']!, csv });
+    const rows = (res['networkimport'] as { row: { name: string; vlan?: number; isolatedpvlan?: number; status: string; reason?: string }[] }).row;
+    expect(rows.map(({ name, vlan, isolatedpvlan, status, reason }) => ({ name, vlan, isolatedpvlan, status, reason }))).toEqual([
+      { name: 'DVPG-PVLAN201-501', vlan: 201, isolatedpvlan: 501, status: 'skipped', reason: 'network pv-201-501 is already on VLAN 201 (private VLAN 501)' },
+      { name: 'DVPG-PVLAN201-502', vlan: 201, isolatedpvlan: 502, status: 'created', reason: undefined },
+      { name: 'DVPG-VLAN201', vlan: 201, isolatedpvlan: undefined, status: 'skipped', reason: 'network plain-201 is already on VLAN 201' },
+    ]);
+    const imported = await t.call('importUnmanagedInstance', { clusterid: ids['cluster']!, name: 'pv-lost', serviceofferingid: ids['fixed']! });
+    expect(imported.status, JSON.stringify(imported.body)).toBe(200);
+    const job = await t.engine.jobs.wait(imported.body['jobid'] as string);
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    expect((job['jobresult'] as { virtualmachine: { nic: { networkname: string }[] } }).virtualmachine.nic.map((n) => n.networkname)).toEqual(['DVPG-PVLAN201-502']);
   });
 });

@@ -14,7 +14,7 @@ import { parseParams } from '../registry/params.js';
 import type { ApiObject, Caller, SyncCommand } from '../registry/types.js';
 import { parse } from 'csv-parse/sync';
 import { parseImportCsv } from '../import/bulk-csv.js';
-import { parseVlan } from '../network-rules.js';
+import { parsePvlan, parseVlan } from '../network-rules.js';
 
 /** The driver of HYPERVISOR and its networkDiscovery facet; a 431 naming the parameter when there is none. */
 export function discoveryDriver(engine: Engine, hypervisor: string): { driver: HypervisorDriver; facet: NetworkDiscoveryFacet } {
@@ -38,6 +38,7 @@ export function discoveredNetworkView(n: DiscoveredNetwork): ApiObject {
     switchtype: n.switchType,
     switchname: n.switchName,
     ...(n.vlanId !== null ? { vlan: n.vlanId } : {}),
+    ...(n.isolatedPvlanId !== undefined ? { isolatedpvlan: n.isolatedPvlanId } : {}),
     virtualmachine: n.virtualMachines.map((vm) => ({
       name: vm.name,
       powerstate: vm.powerState,
@@ -63,15 +64,17 @@ export interface NetworkRowResult {
   line: number;
   name: string;
   vlan?: number;
+  isolatedpvlan?: number;
   status: 'created' | 'skipped';
   networkid: string;
   reason?: string;
 }
 
 /** The zone's network a row is already served by: on its VLAN (L2 or shared), or untagged of the same name. */
-function existing(engine: Engine, zoneId: number, name: string, vlan: number | null): { uuid: string; name: string } | undefined {
+function existing(engine: Engine, zoneId: number, name: string, vlan: number | null, pvlan: number | null): { uuid: string; name: string } | undefined {
   if (vlan !== null) {
-    return engine.db.prepare(`SELECT uuid, name FROM networks WHERE zone_id=? AND removed IS NULL AND guest_type IN ('L2','Shared') AND vlan=? ORDER BY id LIMIT 1`).get(zoneId, vlan) as { uuid: string; name: string } | undefined;
+    // The network an import would map a NIC on this VLAN (and private VLAN) to.
+    return engine.db.prepare(`SELECT uuid, name FROM networks WHERE zone_id=? AND removed IS NULL AND guest_type IN ('L2','Shared') AND vlan=? AND isolated_pvlan IS ? ORDER BY id LIMIT 1`).get(zoneId, vlan, pvlan) as { uuid: string; name: string } | undefined;
   }
   return engine.db.prepare(`SELECT uuid, name FROM networks WHERE zone_id=? AND removed IS NULL AND vlan IS NULL AND name=? ORDER BY id LIMIT 1`).get(zoneId, name) as { uuid: string; name: string } | undefined;
 }
@@ -100,19 +103,28 @@ export function createNetworksFromCsv(engine: Engine, caller: Caller, zone: { id
     } catch (e) {
       throw ApiError.param(at('vlan', toApiError(e).message.replace(/^vlan: /, '')));
     }
-    const raw: Record<string, string> = { zoneid: zone.uuid, name, displaytext: (cells['displaytext'] ?? '').trim() || name, guestiptype: 'L2', ...(vlan !== null ? { vlan: String(vlan) } : {}) };
+    const pvlanCell = (cells['isolatedpvlan'] ?? '').trim();
+    let pvlan: number | null;
     try {
-      return { line, name, vlan, args: parseParams(createNetwork.name, createNetwork.params, raw, caller) };
+      pvlan = parsePvlan(pvlanCell === '' ? undefined : pvlanCell, undefined, vlan, 'L2')?.id ?? null;
+    } catch (e) {
+      throw ApiError.param(at('isolatedpvlan', toApiError(e).message.replace(/^isolatedpvlan: /, '')));
+    }
+    const raw: Record<string, string> = {
+      zoneid: zone.uuid, name, displaytext: (cells['displaytext'] ?? '').trim() || name, guestiptype: 'L2', ...(vlan !== null ? { vlan: String(vlan) } : {}), ...(pvlan !== null ? { isolatedpvlan: String(pvlan) } : {}),
+    };
+    try {
+      return { line, name, vlan, pvlan, args: parseParams(createNetwork.name, createNetwork.params, raw, caller) };
     } catch (e) {
       // createNetwork's schema names its parameter (name, displaytext), which is the CSV's column.
       throw ApiError.param(`csv: line ${line}: ${toApiError(e).message}`);
     }
   });
   const results: NetworkRowResult[] = engine.db.transaction(() =>
-    planned.map(({ line, name, vlan, args }): NetworkRowResult => {
-      const base = { line, name, ...(vlan !== null ? { vlan } : {}) };
-      const have = existing(engine, zone.id, name, vlan);
-      if (have) return { ...base, status: 'skipped', networkid: have.uuid, reason: vlan !== null ? `network ${have.name} is already on VLAN ${vlan}` : `untagged network ${have.name} exists` };
+    planned.map(({ line, name, vlan, pvlan, args }): NetworkRowResult => {
+      const base = { line, name, ...(vlan !== null ? { vlan } : {}), ...(pvlan !== null ? { isolatedpvlan: pvlan } : {}) };
+      const have = existing(engine, zone.id, name, vlan, pvlan);
+      if (have) return { ...base, status: 'skipped', networkid: have.uuid, reason: vlan !== null ? `network ${have.name} is already on VLAN ${vlan}${pvlan !== null ? ` (private VLAN ${pvlan})` : ''}` : `untagged network ${have.name} exists` };
       const network = createNetwork.handler({ engine, caller }, args) as ApiObject;
       return { ...base, status: 'created', networkid: String(network['id']) };
     }),

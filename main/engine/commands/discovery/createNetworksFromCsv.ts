@@ -6,7 +6,7 @@ import createNetwork from '../network/createNetwork.js';
 export default defineCommand({
   name: 'createNetworksFromCsv',
   description:
-    "Kiln: creates the L2 networks a `kiln discover-networks --format csv` file lists (its name, displaytext and vlan columns) that the zone lacks, so an import finds a network for each NIC's VLAN. Every row is checked first and a bad one refuses the whole file (431 naming its line and column), with nothing created; a row whose VLAN already has an L2 or shared network in the zone is skipped, so a re-run creates nothing twice.",
+    "Kiln: creates the L2 networks a `kiln discover-networks --format csv` file lists (its name, displaytext, vlan and isolatedpvlan columns) that the zone lacks, so an import finds a network for each NIC's VLAN. Every row is checked first and a bad one refuses the whole file (431 naming its line and column), with nothing created; a row whose VLAN already has an L2 or shared network in the zone is skipped, so a re-run creates nothing twice.",
   kind: 'sync',
   roles: ADMIN_ONLY,
   response: 'networkimport',
