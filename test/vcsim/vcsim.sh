@@ -53,7 +53,9 @@ build() {
       GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS=-trimpath GOPROXY=off GOCACHE="$CACHE/go-build" \
         sh -c 'cd "$1" && go build -o "$2" .' _ "$SRC" "$bin.tmp"
       mv "$bin.tmp" "$bin"
-      find "$CACHE" -maxdepth 1 -name 'vcsim-*' ! -name "$(basename "$bin")" -delete
+      # Keep the four newest builds, not just this one: another checkout (a CI run from a clone, a
+      # second worktree) may still be using the binary of the sources it was started with.
+      find "$CACHE" -maxdepth 1 -name 'vcsim-*' ! -name '*.tmp' -printf '%T@ %p\n' | sort -rn | tail -n +5 | cut -d' ' -f2- | xargs -r rm -f
       echo "vcsim: built in $((SECONDS - started)) s" >&2
     fi
     exec 9>&-
