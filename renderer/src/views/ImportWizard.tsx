@@ -88,11 +88,11 @@ export function ImportWizard() {
     setFillAt(undefined);
     for (const [name, nicNetworks] of Object.entries(fillUnmapped(chosenVms, choices, networks.items))) form.setChoices(name, { nicNetworks });
   }, [fillAt, networks, chosenVms, choices, form]);
-  // A network created for one NIC serves every chosen NIC on its VLAN that has none yet.
-  const mapVlanTo = (networkId: string, vlan: number) => {
+  // A network created for one NIC serves every chosen NIC on its VLAN (and private VLAN) that has none yet.
+  const mapVlanTo = (networkId: string, vlan: number, pvlan?: number) => {
     for (const vm of chosenVms) {
       const have = choices[vm.name]?.nicNetworks ?? {};
-      const gain = (vm.nic ?? []).filter((n) => n.vlanid === vlan && !have[n.id]);
+      const gain = (vm.nic ?? []).filter((n) => n.vlanid === vlan && n.isolatedpvlan === pvlan && !have[n.id]);
       if (gain.length > 0) form.setChoices(vm.name, { nicNetworks: { ...have, ...Object.fromEntries(gain.map((n) => [n.id, networkId])) } });
     }
     setNetworksVersion((v) => v + 1);

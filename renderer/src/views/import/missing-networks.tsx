@@ -37,9 +37,10 @@ export const networksOnVlan = (vlan: number | undefined, networks: ImportNetwork
 /** A network Kiln would create for a NIC or portgroup: named after the portgroup, else after its VLAN. */
 export const discoveryName = (portgroup: string | undefined, vlan: number): string => portgroup?.trim() || `VLAN ${vlan}`;
 
-/** createNetwork for a discovered VLAN: an L2 network (Kiln hands out no addresses on it); its id. */
-export async function createNetworkFromDiscovery(zoneid: string, name: string, vlan: number): Promise<string> {
-  const r = await kiln.invoke('createNetwork', { zoneid, name, displaytext: `${name} (VLAN ${vlan}, from discovery)`, guestiptype: 'L2', vlan: String(vlan) });
+/** createNetwork for a discovered VLAN (and private VLAN PVLAN): an L2 network (Kiln hands out no addresses on it); its id. */
+export async function createNetworkFromDiscovery(zoneid: string, name: string, vlan: number, pvlan?: number): Promise<string> {
+  const onVlan = pvlan === undefined ? `VLAN ${vlan}` : `VLAN ${vlan}, private VLAN ${pvlan}`;
+  const r = await kiln.invoke('createNetwork', { zoneid, name, displaytext: `${name} (${onVlan}, from discovery)`, guestiptype: 'L2', vlan: String(vlan), ...(pvlan !== undefined ? { isolatedpvlan: String(pvlan) } : {}) });
   return String((r['network'] as { id: string }).id);
 }
 
@@ -56,7 +57,7 @@ export function fillUnmapped(vms: UnmanagedVm[], choices: Record<string, VmChoic
 }
 
 /** The "create network from discovery" offer beside a NIC that no network of the zone matches by VLAN. */
-export function CreateNicNetwork({ nic, zoneid, onCreated }: { nic: UnmanagedNic; zoneid: string; onCreated(networkId: string, vlan: number): void }) {
+export function CreateNicNetwork({ nic, zoneid, onCreated }: { nic: UnmanagedNic; zoneid: string; onCreated(networkId: string, vlan: number, pvlan?: number): void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ShownError>();
   if (nic.vlanid === undefined) return null;
@@ -66,7 +67,7 @@ export function CreateNicNetwork({ nic, zoneid, onCreated }: { nic: UnmanagedNic
     setBusy(true);
     setError(undefined);
     try {
-      onCreated(await createNetworkFromDiscovery(zoneid, name, vlan), vlan);
+      onCreated(await createNetworkFromDiscovery(zoneid, name, vlan, nic.isolatedpvlan), vlan, nic.isolatedpvlan);
     } catch (e) {
       setError(shownError(e));
     } finally {
@@ -76,7 +77,7 @@ export function CreateNicNetwork({ nic, zoneid, onCreated }: { nic: UnmanagedNic
   return (
     <span className="create-network">
       <button type="button" onClick={() => void create()} disabled={busy || !zoneid}>
-        {busy ? 'Creating…' : `Create network ${name} on VLAN ${vlan}`}
+        {busy ? 'Creating…' : `Create network ${name} on VLAN ${vlan}${nic.isolatedpvlan !== undefined ? ` (private VLAN ${nic.isolatedpvlan})` : ''}`}
       </button>
       <ApiErrorText error={error} prefix={`Network ${name} was not created:`} />
     </span>
