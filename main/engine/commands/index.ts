@@ -97,6 +97,8 @@ import createNetworksFromCsv from './discovery/createNetworksFromCsv.js';
 import attachIso from './vm/attachIso.js';
 import detachIso from './vm/detachIso.js';
 import registerIso from './images/registerIso.js';
+import deleteTemplate from './images/deleteTemplate.js';
+import deleteIso from './images/deleteIso.js';
 import { BACKUP_COMMANDS } from '../backup/commands/index.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
@@ -119,5 +121,5 @@ export const ALL_COMMANDS: CommandDef[] = [
   listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, listVmsForImport, exportUnmanagedInstances, importUnmanagedInstances,
   discoverEndpointNetworks, createNetworksFromCsv,
   ...BACKUP_COMMANDS,
-  attachIso, detachIso, registerIso,
+  attachIso, detachIso, registerIso, deleteTemplate, deleteIso,
 ];

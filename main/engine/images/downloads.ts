@@ -66,6 +66,14 @@ export class ImageDownloads {
     await this.running.get(templateId)?.done;
   }
 
+  /** Stops template ID's download, if one runs (its image is being deleted), once its partial file is gone. */
+  async cancel(templateId: number): Promise<void> {
+    const entry = this.running.get(templateId);
+    if (!entry) return;
+    entry.controller.abort(new Stopped('the image is being deleted'));
+    await entry.done;
+  }
+
   /** Stops every download; their rows stay in progress, so the next open starts them again. */
   async stop(): Promise<void> {
     this.stopping = true;
