@@ -11,6 +11,7 @@ import { uuidOf } from './lookup.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from './vm/rows.js';
 import type { Planner } from './placement/planner.js';
 import { deployAsIsView } from './images/appliances.js';
+import { isBuiltInImage } from './images/image-delete.js';
 
 export function zoneView(row: { uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null }): ApiObject {
   return { id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, securitygroupsenabled: false, localstorageenabled: false };
@@ -163,7 +164,7 @@ export function templateView(db: Db, row: TemplateRow): ApiObject {
     account: account.name,
     domainid: account.domainid,
     domain: account.domain,
-    templatetype: 'USER',
+    templatetype: isBuiltInImage(row) ? 'BUILTIN' : 'USER',
     crossZones: row.zone_id === null,
     details: JSON.parse(row.details) as unknown,
     ...deployAsIsView(row),

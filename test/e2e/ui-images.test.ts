@@ -3,7 +3,8 @@
  * from a small HTTP server on 127.0.0.1 downloads into the zone's image store and shows Ready in
  * the list (with its size); the template form offers for a hypervisor exactly the formats
  * listHypervisorCapabilities publishes for it (templateformats), and a template with an ftp URL is
- * refused with the engine's 431 naming url, shown as it comes, and nothing is registered.
+ * refused with the engine's 431 naming url, shown as it comes, and nothing is registered. A row's
+ * Delete removes the registered ISO (deleteIso, after a confirmation); built-in images offer none.
  * Screenshots: test-results/screenshots/images-*.png.
  */
 import { createServer, type Server } from 'node:http';
@@ -17,6 +18,7 @@ let server: Server | undefined;
 const ISO = Buffer.alloc(256 * 1024);
 ISO.write('\x01CD001', 16 * 2048, 'latin1');
 const JUNK = Buffer.alloc(64 * 1024, 7);
+const notices = () => ui.page.locator('.notices').innerText();
 
 const imageRow = (name: string) => ui.page.locator(`tr[data-image="${name}"]`);
 const cellOf = async (name: string, header: string) => {
@@ -103,6 +105,23 @@ describe('Images page in Chromium', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect((await ui.api('listTemplates', { templatefilter: 'all', name: 'bad-url-template' }))['template']).toBeUndefined();
     await expect.poll(() => imageRow('bad-url-template').count()).toBe(0);
+    expect(ui.pageErrors).toEqual([]);
+    expect(ui.cspViolations).toEqual([]);
+  });
+
+  it('deletes the registered ISO from its row; a built-in template has no Delete', async () => {
+    const { page } = ui;
+    await imageRow('tiny-installer').getByRole('button', { name: 'Delete ISO tiny-installer' }).click();
+    await page.getByRole('dialog', { name: 'Delete ISO tiny-installer?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(notices).toContain('ISO tiny-installer deleted');
+    await expect.poll(() => imageRow('tiny-installer').count()).toBe(0);
+    expect((await ui.api('listIsos', { isofilter: 'all', name: 'tiny-installer' }))['iso']).toBeUndefined();
+    await ui.shot('images-iso-deleted');
+
+    // The engine refuses built-in images (templatetype BUILTIN); their rows offer no Delete.
+    expect(await imageRow('Debian 12').count()).toBe(1);
+    expect(await imageRow('Debian 12').getByRole('button', { name: /^Delete/ }).count()).toBe(0);
+    expect(await imageRow('not-an-iso').getByRole('button', { name: 'Delete ISO not-an-iso' }).count()).toBe(1);
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);
   });

@@ -144,6 +144,8 @@ describe('cs: deleteTemplate and deleteIso against kiln serve', () => {
     expect(csError(publicOne).errorcode).toBe(531);
     const unknown = await cs(['deleteTemplate', 'id=00000000-0000-4000-8000-000000000000']);
     expect(csError(unknown)).toMatchObject({ errorcode: 431, errortext: expect.stringContaining('Invalid parameter id value=00000000-0000-4000-8000-000000000000') });
+    const types = ((await cs(['listTemplates', 'templatefilter=all'])).json['template'] as { name: string; templatetype: string }[]).map((t) => `${t.name}:${t.templatetype}`);
+    expect(types).toContain('Debian 12:BUILTIN');
     const builtIn = await cs(['deleteTemplate', `id=${ids['builtin']}`]);
     expect(csError(builtIn)).toMatchObject({ errorcode: 431, errortext: 'id: template Debian 12 is built in and cannot be deleted' });
     const wrongKind = await cs(['deleteTemplate', `id=${iso}`]);

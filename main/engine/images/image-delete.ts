@@ -23,14 +23,19 @@ export interface DeleteRequest {
 
 const kindOf = (row: Pick<TemplateRow, 'is_iso'>) => (row.is_iso ? 'ISO' : 'template');
 
+/**
+ * The seed images and the import placeholder have no URL: Kiln made them, nobody registered them.
+ * listTemplates shows them as templatetype BUILTIN (so the UI offers no Delete), and they cannot be deleted.
+ */
+export const isBuiltInImage = (row: Pick<TemplateRow, 'url'>): boolean => row.url === null;
+
 /** The image the caller may delete, or the CloudStack error saying why not (nothing is changed). */
 export function imageToDelete(engine: Engine, caller: Caller, iso: boolean, request: DeleteRequest): TemplateRow {
   const { db } = engine;
   const row = byUuid<TemplateRow>(db, 'template', request.id, 'id');
   if (Boolean(row.is_iso) !== iso) throw ApiError.param(`id: ${row.uuid} is ${row.is_iso ? 'an ISO; use deleteIso' : 'a template; use deleteTemplate'}`);
   requireAccountAccess(db, caller, row.account_id, `${kindOf(row)} ${row.name}`);
-  // The seed images and the import placeholder have no URL: Kiln made them, nobody registered them.
-  if (row.url === null) throw ApiError.param(`id: ${kindOf(row)} ${row.name} is built in and cannot be deleted`);
+  if (isBuiltInImage(row)) throw ApiError.param(`id: ${kindOf(row)} ${row.name} is built in and cannot be deleted`);
   if (request.zoneId !== undefined) {
     const zone = byUuid<{ id: number; name: string }>(db, 'zone', request.zoneId, 'zoneid');
     if (row.zone_id !== null && row.zone_id !== zone.id) throw ApiError.param(`zoneid: ${kindOf(row)} ${row.name} is not in zone ${zone.name}`);

@@ -3,8 +3,9 @@
  * zones with its format, hypervisor, size and download status, and the forms that register one by
  * URL. Required fields and value rules come from listApis; the template formats offered are those
  * listHypervisorCapabilities publishes for the chosen hypervisor (templateformats), never a list
- * kept here. The engine's refusals (431 naming the parameter) are shown as they come. No row has
- * a Delete button yet: the engine has no deleteTemplate / deleteIso command.
+ * kept here. The engine's refusals (431 naming the parameter) are shown as they come. Each row's
+ * Delete (deleteTemplate / deleteIso, where listApis has them) waits for the job and shows the
+ * engine's answer: a refusal names the VMs that use the image. Built-in images have no Delete.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../transport';
@@ -14,7 +15,10 @@ import { hasApi, paramProblem, useApiCatalog, type ApiInfo } from '../stores/api
 import { Modal, ApiErrorText } from '../components/Modal';
 import { useSubmit } from '../components/use-submit';
 import { SelectField, TextField } from '../components/FormFields';
-import { RecordTable } from '../components/RecordTable';
+import { DeleteButton, RecordTable } from '../components/RecordTable';
+import { useConfirm } from '../stores/confirm-store';
+import { useJobs } from '../stores/jobs-store';
+import { invokeAndWait } from '../api/jobs';
 import { formatBytes } from './backup/backup-model';
 
 interface Image extends Named {
@@ -28,6 +32,8 @@ interface Image extends Named {
   downloaddetails?: { downloadPercent?: string; downloadState?: string }[];
   /** Which list it came from. */
   kind: 'Template' | 'ISO';
+  /** BUILTIN for the images Kiln made itself (the engine refuses to delete them), USER for registered ones. */
+  templatetype?: string;
 }
 
 /** While an image downloads, the list is read again this often (the engine has no push for it). */
@@ -74,6 +80,24 @@ export function ImagesView() {
     void load();
   };
 
+  const deleteCommand = (i: Image) => (i.kind === 'ISO' ? 'deleteIso' : 'deleteTemplate');
+  const remove = async (i: Image) => {
+    const what = `${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`;
+    const answer = await useConfirm.getState().ask({
+      title: `Delete ${what}?`,
+      body: "Its copy in the zone's image store is removed; VMs can no longer be made from it.",
+      choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
+    });
+    if (answer !== 'go') return;
+    try {
+      await invokeAndWait(deleteCommand(i), { id: i.id });
+      useJobs.getState().notify('success', `${what} deleted`);
+    } catch (e) {
+      useJobs.getState().notify('error', `Could not delete ${what}: ${errorText(e)}`);
+    }
+    void load();
+  };
+
   return (
     <section className="view images" aria-labelledby="images-title">
       <div className="view-header">
@@ -112,6 +136,7 @@ export function ImagesView() {
           rows={images}
           rowKey={(i) => i.id}
           rowData={(i) => ({ 'data-image': i.name })}
+          actions={(i) => i.templatetype !== 'BUILTIN' && hasApi(apis, deleteCommand(i)) && <DeleteButton label={`Delete ${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`} onClick={() => void remove(i)} />}
         />
       )}
       {dialog === 'template' && <RegisterDialog iso={false} onClose={() => setDialog(undefined)} onDone={done} />}
