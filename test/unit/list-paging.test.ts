@@ -47,6 +47,10 @@ function requiredParams(command: string): Record<string, string> | undefined {
   if (command === 'listBackupSchedule') return { virtualmachineid: (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running' LIMIT 1`).get() as { uuid: string }).uuid };
   if (command === 'listTemplateOvfProperties') return { id: t.engine.db.prepare('SELECT uuid FROM templates ORDER BY id LIMIT 1').pluck().get() as string };
   if (command === 'registerTemplate' || command === 'registerIso') return undefined; // creates an image: list-shaped, not a list
+  // These read an endpoint outside Kiln (a vCenter not added yet, a KVM host Kiln does not manage),
+  // so the demo zone has nothing to page them with; their listings are tested on vcsim and on the
+  // third KVM host (discover-endpoint-networks, kvm-import-external.real, import-external-sim).
+  if (command === 'discoverEndpointNetworks' || command === 'listVmsForImport') return undefined;
   // Lists scoped to a zone or a cluster by a required parameter (listBackupProviderOfferings,
   // listUnmanagedInstances, …) are paged within the demo zone's.
   const demo = t.engine.db.prepare('SELECT z.uuid AS zoneid, c.uuid AS clusterid FROM clusters c JOIN zones z ON z.id=c.zone_id ORDER BY c.id LIMIT 1').get() as Record<string, string>;
