@@ -1,13 +1,13 @@
 /**
  * deleteTemplate and deleteIso with Debian's `cs` client against a real `kiln serve` on the
  * simulator: a downloaded ISO and template are deleted (gone from listIsos/listTemplates, their
- * copy in the zone's image store removed); a template a VM uses and an ISO a VM has attached are
+ * copy in the zone's image store removed), an ISO still downloading too (no partial file left); a template a VM uses and an ISO a VM has attached are
  * refused with the VM named and nothing changed, until forced=true for the template; another
  * account's image is a 531, an unknown id or a built-in template a 431, each leaving the state as
  * it was.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -73,6 +73,8 @@ describe('cs: deleteTemplate and deleteIso against kiln serve', () => {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'disk.qcow2'), '64M']);
     const files: Record<string, Buffer> = { '/disc.iso': readFileSync(join(dir, 'disc.iso')), '/disk.qcow2': readFileSync(join(dir, 'disk.qcow2')) };
     server = createServer((req, res) => {
+      // A download that never finishes: a first chunk of a 64 MiB body, then nothing.
+      if (req.url === '/stalled.iso') return void res.writeHead(200, { 'content-length': String(64 << 20) }).write(Buffer.alloc(64 * 1024));
       const body = files[req.url ?? ''];
       if (!body) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-length': String(body.length) }).end(body);
@@ -107,6 +109,18 @@ describe('cs: deleteTemplate and deleteIso against kiln serve', () => {
     expect(existsSync(file)).toBe(false);
     const events = (await cs(['listEvents', 'type=ISO.DELETE'])).json['event'] as { description: string }[];
     expect(events.map((e) => e.description)).toContain('ISO to-delete deleted');
+  });
+
+  it('deletes an ISO while it downloads: the download stops and leaves no partial file', async () => {
+    const res = await cs(['registerIso', 'name=stalled', `url=${base}/stalled.iso`, `zoneid=${ids['zone']}`, `ostypeid=${ids['os']}`]);
+    const id = (res.json['iso'] as { id: string }[])[0]!.id;
+    const storeDir = join(kiln.dataDir, 'image-store', `zone-${ids['zone']}`);
+    const partial = () => (existsSync(storeDir) ? readdirSync(storeDir).filter((f) => f.startsWith(id)) : []);
+    await expect.poll(partial, { timeout: 10_000 }).toEqual([`${id}.iso.part`]);
+    const deleted = await cs(['deleteIso', `id=${id}`]);
+    expect(deleted.json).toMatchObject({ success: true });
+    expect(await listed('listIsos', id)).toBe(0);
+    expect(partial()).toEqual([]);
   });
 
   it('refuses a template a VM uses and an ISO a VM has attached, naming the VM, with nothing changed; forced=true deletes the template', async () => {
