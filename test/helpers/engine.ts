@@ -13,6 +13,10 @@ export interface TestEngine {
   call(command: string, params?: Record<string, string>, caller?: Caller): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Calls an async command and waits for its job; returns the job record. */
   run(command: string, params?: Record<string, string>, caller?: Caller): Promise<Record<string, unknown>>;
+  /** call(), and the body of a 200; anything else throws with the body. */
+  ok(command: string, params?: Record<string, string>, caller?: Caller): Promise<Record<string, unknown>>;
+  /** run(), and the job's result when it succeeded; a failed job throws with its result. */
+  job(command: string, params?: Record<string, string>, caller?: Caller): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -24,16 +28,27 @@ export async function testEngine(options: { dataDir?: string; keep?: boolean; dr
     const result = await engine.registry.execute(command, params, caller);
     return { status: result.status, body: result.body };
   };
+  const run = async (command: string, params: Record<string, string> = {}, caller: Caller = admin) => {
+    const res = await call(command, params, caller);
+    const jobId = res.body['jobid'];
+    if (typeof jobId !== 'string') throw new Error(`${command} did not start a job: ${JSON.stringify(res.body)}`);
+    return engine.jobs.wait(jobId);
+  };
   return {
     engine,
     dataDir,
     admin,
     call,
-    async run(command, params = {}, caller = admin) {
+    run,
+    async ok(command, params = {}, caller = admin) {
       const res = await call(command, params, caller);
-      const jobId = res.body['jobid'];
-      if (typeof jobId !== 'string') throw new Error(`${command} did not start a job: ${JSON.stringify(res.body)}`);
-      return engine.jobs.wait(jobId);
+      if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async job(command, params = {}, caller = admin) {
+      const done = await run(command, params, caller);
+      if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
+      return done['jobresult'] as Record<string, unknown>;
     },
     async close() {
       await engine.close();

@@ -19,16 +19,8 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM backup cut short by a l
   let vm = '';
   let cut = false;
 
-  const ok = async (command: string, params: Record<string, string>) => {
-    const res = await z.t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const job = async (command: string, params: Record<string, string>) => {
-    const done = await z.t.run(command, params);
-    if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
-    return done['jobresult'] as Record<string, unknown>;
-  };
+  const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
+  const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
 
   beforeAll(async () => {
     z = await kvmZone(hosts!, ['host1', 'host2']);

@@ -22,16 +22,8 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('KVM backups into a backup rep
   let vm = '';
   let counter = 0;
 
-  const ok = async (command: string, params: Record<string, string>) => {
-    const res = await z.t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const job = async (command: string, params: Record<string, string>) => {
-    const done = await z.t.run(command, params);
-    if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
-    return done['jobresult'] as Obj;
-  };
+  const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
+  const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
   const guest = async (tap: ConsoleTap, line: string) => {
     counter += 1;
     await tap.runPatiently(`${line}; echo END-$((${counter}+2000))`, new RegExp(`END-${counter + 2000}`), 90_000);

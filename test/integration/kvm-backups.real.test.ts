@@ -23,16 +23,8 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
   const vms: string[] = [];
   let counter = 0;
 
-  const ok = async (command: string, params: Record<string, string>) => {
-    const res = await z.t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const job = async (command: string, params: Record<string, string>) => {
-    const done = await z.t.run(command, params);
-    if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
-    return done['jobresult'] as Obj;
-  };
+  const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
+  const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
   const backups = async (vm: string) => ((await ok('listBackups', { virtualmachineid: vm }))['backup'] as Obj[] | undefined) ?? [];
   /** Runs a shell line in the guest and waits for its end (the token is printed, not echoed). */
   const guest = async (tap: ConsoleTap, line: string) => {
