@@ -420,8 +420,11 @@ export interface VolumeDisk {
  * until deleteDisks; Kiln deletes it with deleteVolume.
  */
 export interface VolumeFacet {
-  /** Attaches DISK, creating it empty in the host's storage first when `create` (it does not exist yet). Resolves with its ref. */
-  attach(vm: Ref, disk: VolumeDisk, options: { live: boolean; create: boolean } & OperationOptions): Promise<{ ref?: Ref }>;
+  /**
+   * Attaches DISK, creating it empty in the host's storage first when `create` (it does not exist yet). Resolves with its ref.
+   * `details` are the VM's, as its define spec has them, for drivers whose disk placement follows them (VMware's dataDiskController, R30).
+   */
+  attach(vm: Ref, disk: VolumeDisk, options: { live: boolean; create: boolean; details?: Record<string, string> } & OperationOptions): Promise<{ ref?: Ref }>;
   /** Detaches DISK; the disk itself stays. Resolves once the running guest has let it go (live). */
   detach(vm: Ref, disk: VolumeDisk, options: { live: boolean } & OperationOptions): Promise<void>;
   /**

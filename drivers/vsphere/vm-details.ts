@@ -99,6 +99,36 @@ const FAMILIES: { types: RegExp; units: number[] }[] = [
 ];
 const familyOf = (type: string) => FAMILIES.find((f) => f.types.test(type))!;
 
+function controllerType(name: string, param: string): string {
+  const type = CONTROLLERS[name];
+  if (!type) throw new DriverError(`${param}: ${JSON.stringify(name)} is not one of ${DETAIL_OPTIONS.rootDiskController.join(', ')}`, 'invalid');
+  return type;
+}
+
+/**
+ * Where a disk goes on a controller of NAME (CloudStack's name): a free unit of an existing one,
+ * else a new controller of that type on its family's next free bus, as `add` (its device change,
+ * with key NEWKEY, and the device as the VM will have it). IDE never gets a new controller.
+ */
+export function freeDiskSlot(devices: Device[], name: string, param: string, newKey: number): { controllerKey: number; unitNumber: number; add?: { change: SoapObject; device: Device } } {
+  const type = controllerType(name, param);
+  const family = familyOf(type);
+  for (const c of devices.filter((x) => x.$type === type)) {
+    const key = asNumber(c['key'])!;
+    const used = new Set(devices.filter((d) => asNumber(d['controllerKey']) === key).map((d) => asNumber(d['unitNumber'])));
+    const unit = family.units.find((u) => !used.has(u));
+    if (unit !== undefined) return { controllerKey: key, unitNumber: unit };
+  }
+  const buses = new Set(devices.filter((c) => family.types.test(c.$type ?? '')).map((c) => asNumber(c['busNumber'])));
+  const bus = [0, 1, 2, 3].find((b) => !buses.has(b));
+  if (type === 'VirtualIDEController' || bus === undefined) throw new DriverError(`${param}: the VM has no free ${name} unit or bus for its disk`, 'unsupported');
+  return {
+    controllerKey: newKey,
+    unitNumber: family.units[0]!,
+    add: { change: { operation: 'add', device: controllerDevice(name, newKey, bus) }, device: { $type: type, key: newKey, busNumber: bus } as unknown as Device },
+  };
+}
+
 /**
  * A deploy's own rootDiskController / dataDiskController (R30: given at deploy, they win over the
  * template's, which the clone inherits) as device changes on the clone: the disks that sit on
@@ -120,28 +150,13 @@ export function controllerChanges(devices: Device[], wanted: Pick<VmwareDetails,
   const vacated = new Set<number | undefined>();
   for (const g of groups) {
     if (g.name === undefined || g.name === 'osdefault') continue;
-    const type = CONTROLLERS[g.name];
-    if (!type) throw new DriverError(`${g.param}: ${JSON.stringify(g.name)} is not one of ${DETAIL_OPTIONS.rootDiskController.join(', ')}`, 'invalid');
-    const family = familyOf(type);
+    const type = controllerType(g.name, g.param);
     for (const disk of g.disks.filter((d) => controllerTypeOf(d) !== type)) {
-      const used = (key: number) => new Set(after.filter((d) => asNumber(d['controllerKey']) === key).map((d) => asNumber(d['unitNumber'])));
-      let slot: { controllerKey: number; unitNumber: number } | undefined;
-      for (const c of after.filter((x) => x.$type === type)) {
-        const key = asNumber(c['key'])!;
-        const unit = family.units.find((u) => !used(key).has(u));
-        if (unit !== undefined) {
-          slot = { controllerKey: key, unitNumber: unit };
-          break;
-        }
-      }
-      if (!slot) {
-        const buses = new Set(after.filter((c) => family.types.test(c.$type ?? '')).map((c) => asNumber(c['busNumber'])));
-        const bus = [0, 1, 2, 3].find((b) => !buses.has(b));
-        if (type === 'VirtualIDEController' || bus === undefined) throw new DriverError(`${g.param}: the VM has no free ${g.name} unit or bus for its disk`, 'unsupported');
-        const key = nextKey--;
-        changes.push({ operation: 'add', device: controllerDevice(g.name, key, bus) });
-        after.push({ $type: type, key, busNumber: bus } as unknown as Device);
-        slot = { controllerKey: key, unitNumber: family.units[0]! };
+      const { add, ...slot } = freeDiskSlot(after, g.name, g.param, nextKey);
+      if (add) {
+        nextKey--;
+        changes.push(add.change);
+        after.push(add.device);
       }
       const backing = asObject(disk['backing']);
       changes.push({

@@ -19,7 +19,7 @@ import { DriverError, type Ref, type VolumeDisk, type VolumeFacet } from '../typ
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
 import { asArray, asMoRef, asNumber, asObject, asString, isVimFault, MoRef, typed, vm as vim, waitForTask, type SoapObject } from './soap/index.js';
-import { controllerDevice } from './vm-details.js';
+import { controllerDevice, freeDiskSlot } from './vm-details.js';
 import { destroyVm, deviceInfoOf, placementOf, runTask, vmsNamed } from './vm-lifecycle.js';
 
 type Device = ReturnType<typeof asObject>;
@@ -55,7 +55,7 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
     const disks = devices.filter((d) => d.$type === 'VirtualDisk');
     return disks.find((d) => asString(asObject(d['backing'])['fileName']) === file) ?? (ref !== undefined ? disks.find((d) => String(asNumber(d['key'])) === ref) : undefined);
   };
-  const reconfigure = (vm: MoRef, doing: string, change: SoapObject) => mapped(`${doing} (${labelOf(vm)})`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: [change] })));
+  const reconfigure = (vm: MoRef, doing: string, ...changes: SoapObject[]) => mapped(`${doing} (${labelOf(vm)})`, () => runTask(() => vim.reconfigure(ep.client, vm, { deviceChange: changes })));
   /** A disk edited to KB (grow only), as vSphere takes it on the VM that holds it. */
   const grow = async (vm: MoRef, found: Device, disk: VolumeDisk, kb: number) => {
     const current = asNumber(found['capacityInKB']) ?? 0;
@@ -136,20 +136,29 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
       const devices = await devicesOf(vm);
       const file = await fileOf(vm, disk);
       if (diskWith(devices, file)) throw new DriverError(`${labelOf(vm)} already has disk ${disk.name}`, 'invalid');
-      const controller = devices.find((d) => SCSI_CONTROLLERS.test(d.$type ?? ''));
-      if (!controller) throw new DriverError(`${labelOf(vm)} has no SCSI controller for a data disk`, 'unsupported');
-      const controllerKey = asNumber(controller['key'])!;
-      const used = new Set(devices.filter((d) => asNumber(d['controllerKey']) === controllerKey).map((d) => asNumber(d['unitNumber'])));
-      const unitNumber = SCSI_UNITS.find((u) => !used.has(u));
-      if (unitNumber === undefined) throw new DriverError(`the SCSI controller of ${labelOf(vm)} has no free unit for another disk`, 'insufficient-capacity');
+      // R30: on a controller of the VM's dataDiskController type (its own or its template's,
+      // added when the VM has none with a free unit); without one, on its first SCSI controller.
+      const wanted = options.details?.['dataDiskController'];
+      let slot: { controllerKey: number; unitNumber: number; add?: { change: SoapObject } };
+      if (wanted !== undefined && wanted !== 'osdefault') {
+        slot = freeDiskSlot(devices, wanted, 'dataDiskController', -401);
+      } else {
+        const controller = devices.find((d) => SCSI_CONTROLLERS.test(d.$type ?? ''));
+        if (!controller) throw new DriverError(`${labelOf(vm)} has no SCSI controller for a data disk`, 'unsupported');
+        const controllerKey = asNumber(controller['key'])!;
+        const used = new Set(devices.filter((d) => asNumber(d['controllerKey']) === controllerKey).map((d) => asNumber(d['unitNumber'])));
+        const unitNumber = SCSI_UNITS.find((u) => !used.has(u));
+        if (unitNumber === undefined) throw new DriverError(`the SCSI controller of ${labelOf(vm)} has no free unit for another disk`, 'insufficient-capacity');
+        slot = { controllerKey, unitNumber };
+      }
       const device = typed('VirtualDisk', {
         key: -400,
         backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: 'persistent', thinProvisioned: true }),
-        controllerKey,
-        unitNumber,
+        controllerKey: slot.controllerKey,
+        unitNumber: slot.unitNumber,
         capacityInKB: Math.ceil(disk.sizeBytes / 1024),
       });
-      await reconfigure(vm, `attaching ${disk.name}`, { operation: 'add', ...(options.create ? { fileOperation: 'create' } : {}), device });
+      await reconfigure(vm, `attaching ${disk.name}`, ...(slot.add ? [slot.add.change] : []), { operation: 'add', ...(options.create ? { fileOperation: 'create' } : {}), device });
       const added = diskWith(await devicesOf(vm), file);
       return added ? { ref: String(asNumber(added['key'])) } : {};
     },

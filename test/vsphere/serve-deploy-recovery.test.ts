@@ -133,6 +133,30 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     detailed = vm;
   }, 120_000);
 
+  it('a data disk attached later to a running VM goes on a controller of its dataDiskController type (R30), added when the VM has none', async () => {
+    const vm = await deploy('vmw-r30-later', { 'details[0].dataDiskController': 'lsisas1068' });
+    const job = await waitJob(kiln, vm.jobid, 90_000);
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const [ref] = await inVcenter(vm.instancename);
+    const devicesNow = async () => asArray((await getProperties(admin, ref!, ['config.hardware.device']))['config.hardware.device']).map(asObject);
+    // Only the template's root disk on its PVSCSI controller so far: no SAS controller yet.
+    expect((await devicesNow()).map((d) => d.$type)).not.toContain('VirtualLsiLogicSASController');
+    const custom = ((await call('listDiskOfferings', { name: 'Custom' })).body['diskoffering'] as { id: string }[])[0]!;
+    const made = await call('createVolume', { zoneid: z.zoneid, diskofferingid: custom.id, size: '1', name: 'vmw-r30-data' });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    const volumeId = made.body['id'] as string;
+    expect((await waitJob(kiln, made.body['jobid'] as string))['jobstatus']).toBe(1);
+    const attached = await call('attachVolume', { id: volumeId, virtualmachineid: vm.id });
+    const attachJob = await waitJob(kiln, attached.body['jobid'] as string, 60_000);
+    expect(attachJob['jobstatus'], JSON.stringify(attachJob['jobresult'])).toBe(1);
+    const devices = await devicesNow();
+    const typeOf = (key: number | undefined) => devices.find((d) => asNumber(d['key']) === key)?.$type;
+    const disks = devices.filter((d) => d.$type === 'VirtualDisk').sort((a, b) => asNumber(a['key'])! - asNumber(b['key'])!);
+    expect(disks).toHaveLength(2);
+    expect(disks.map((d) => typeOf(asNumber(d['controllerKey'])))).toEqual(['ParaVirtualSCSIController', 'VirtualLsiLogicSASController']);
+    expect(await vmState(vm.id)).toBe('Running');
+  }, 120_000);
+
   it('after a restart of kiln serve, starting the VM again keeps its config drive on the datastore: no second upload', async () => {
     const vmUuid = detailed.id;
     const drive = `kiln-images/kiln-cfg-${vmUuid}.iso`;

@@ -175,3 +175,8 @@ export interface NicRow {
 export function vmRef(vm: Pick<VmRow, 'ref' | 'internal_name'>): string {
   return vm.ref ?? vm.internal_name;
 }
+
+/** A VM's details as its define spec carries them to the driver (the shown ones; Kiln's own internal keys stay out). */
+export function vmSpecDetails(db: { prepare(sql: string): { all(...args: unknown[]): unknown[] } }, vmId: number): Record<string, string> {
+  return Object.fromEntries((db.prepare('SELECT name, value FROM vm_details WHERE vm_id=? AND display=1').all(vmId) as { name: string; value: string }[]).map((d) => [d.name, d.value]));
+}

@@ -17,7 +17,7 @@ import { vmJob } from './vm-job.js';
 import { recreateRootDisk, resetsOnReboot } from './root-disk.js';
 import { offeringGpu, requestForVm } from '../placement/request.js';
 import type { PlacementHost, PlacementOutcome } from '../placement/types.js';
-import { vmRef, type DiskOfferingRow, type NetworkRow, type NicRow, type OfferingRow, type TemplateRow, type VmRow, type VolumeRow } from './rows.js';
+import { vmRef, vmSpecDetails, type DiskOfferingRow, type NetworkRow, type NicRow, type OfferingRow, type TemplateRow, type VmRow, type VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
@@ -248,7 +248,7 @@ export class VmService {
     const template = vm.template_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
     const iso = vm.iso_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.iso_id) as TemplateRow) : undefined;
     const templateDetails = template ? (JSON.parse(template.details) as Record<string, string>) : {};
-    const details = Object.fromEntries((this.db.prepare('SELECT name, value FROM vm_details WHERE vm_id=? AND display=1').all(vm.id) as { name: string; value: string }[]).map((d) => [d.name, d.value]));
+    const details = vmSpecDetails(this.db, vm.id);
     const offering = this.db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
     const scalable = vm.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     return {

@@ -21,7 +21,7 @@ import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
 import { requireAccountAccess } from '../vm/access.js';
 import { byUuid } from '../lookup.js';
-import { vmRef, type DiskOfferingRow, type VmRow, type VolumeRow } from '../vm/rows.js';
+import { vmRef, vmSpecDetails, type DiskOfferingRow, type VmRow, type VolumeRow } from '../vm/rows.js';
 import { requireNoSnapshots } from '../vm/vm-snapshots.js';
 import { isUnreachable } from '../vm/host-cleanups.js';
 import { GiB } from '../format.js';
@@ -141,7 +141,7 @@ export class VolumeService {
       const target = await this.definitionOf(vm);
       if (target) {
         const live = vm.state === 'Running';
-        const made = await target.facet.attach(vmRef(vm), this.disk(claimed), { live, create: before === 'Allocated' });
+        const made = await target.facet.attach(vmRef(vm), this.disk(claimed), { live, create: before === 'Allocated', details: vmSpecDetails(this.db, vm.id) });
         this.db.prepare(`UPDATE volumes SET state='Ready', ref=COALESCE(?, ref), host_id=? WHERE id=?`).run(made.ref ?? null, target.hostId, claimed.id);
       } else if (claimed.state !== before) {
         this.db.prepare('UPDATE volumes SET state=? WHERE id=?').run(before, claimed.id);
