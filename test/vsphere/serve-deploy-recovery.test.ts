@@ -82,7 +82,7 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
   const vmState = async (id: string) => ((await call('listVirtualMachines', { id })).body['virtualmachine'] as { state: string }[] | undefined)?.[0]?.state;
 
   beforeAll(async () => {
-    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-method-delay', `CloneVM_Task=${DELAY_MS},ReconfigVM_Task=${DELAY_MS}`]);
+    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-method-delay', `CloneVM_Task=${DELAY_MS},CreateVM_Task=${DELAY_MS},ReconfigVM_Task=${DELAY_MS}`]);
     admin = await sim.connect();
     images = await imageServer();
     kiln = await startKiln({ args: ['--no-ui'] });
@@ -217,6 +217,31 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     expect(job['jobstatus']).toBe(2);
     await until('the VM to settle', async () => (await vmState(vm.id)) === 'Stopped');
     expect(db((d) => d.prepare('SELECT ref FROM vm_instances WHERE uuid=?').pluck().get(vm.id))).toBeNull();
+    const gone = await call('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
+    const destroyed = await waitJob(kiln, gone.body['jobid'] as string, 60_000);
+    expect(destroyed['jobstatus'], JSON.stringify(destroyed['jobresult'])).toBe(1);
+    expect(await vmState(vm.id)).toBeUndefined();
+    expect(await inVcenter(vm.instancename)).toEqual([]);
+  }, 180_000);
+
+  it('kill -9 while a blank VM\'s CreateVM_Task is asked for: the job fails on restart, and destroy with expunge finds the VM vcsim made by its name and mark and destroys it', async () => {
+    const ostypeid = ((await call('listOsTypes')).body['ostype'] as { id: string }[])[0]!.id;
+    const iso = await call('registerIso', { name: 'vmw-kill-iso', url: images.isoUrl, zoneid: z.zoneid, ostypeid });
+    expect(iso.status, JSON.stringify(iso.body)).toBe(200);
+    const isoId = (iso.body['iso'] as { id: string }[])[0]!.id;
+    await until('the ISO download', async () => ((await call('listIsos', { id: isoId, isofilter: 'all' })).body['iso'] as { isready: boolean }[] | undefined)?.[0]?.isready === true, 30_000);
+    const small = ((await call('listDiskOfferings', { name: 'Small' })).body['diskoffering'] as { id: string }[])[0]!;
+    const creates = (await counts('calls'))['CreateVM_Task'] ?? 0;
+    const vm = await deploy('vmw-blank-killed', { templateid: isoId, diskofferingid: small.id });
+    await until('the CreateVM_Task call', async () => ((await counts('calls'))['CreateVM_Task'] ?? 0) > creates, 60_000);
+    await kill9();
+    expect(db((d) => d.prepare('SELECT ref FROM vm_instances WHERE uuid=?').pluck().get(vm.id))).toBeNull();
+    await until('vcsim to make the VM', async () => (await inVcenter(vm.instancename)).length === 1, DELAY_MS * 3);
+
+    await restart();
+    const job = await waitJob(kiln, vm.jobid, 60_000);
+    expect(job['jobstatus']).toBe(2);
+    await until('the VM to settle', async () => (await vmState(vm.id)) === 'Stopped');
     const gone = await call('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
     const destroyed = await waitJob(kiln, gone.body['jobid'] as string, 60_000);
     expect(destroyed['jobstatus'], JSON.stringify(destroyed['jobresult'])).toBe(1);
