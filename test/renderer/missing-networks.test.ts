@@ -6,7 +6,7 @@
  * a created network is named after its portgroup, else after its VLAN.
  */
 import { describe, expect, it } from 'vitest';
-import { discoveryName, fillUnmapped, networksOnVlan } from '../../renderer/src/views/import/missing-networks';
+import { discoveryName, fillUnmapped, missingVlans, networksOnVlan } from '../../renderer/src/views/import/missing-networks';
 import type { ImportNetwork, UnmanagedVm, VmChoices } from '../../renderer/src/api/import-plan';
 
 const vm = (name: string, vlans: (number | undefined)[]): UnmanagedVm => ({
@@ -35,5 +35,29 @@ describe('fillUnmapped', () => {
     expect(discoveryName('PG-VLAN103', 103)).toBe('PG-VLAN103');
     expect(discoveryName('  ', 103)).toBe('VLAN 103');
     expect(discoveryName(undefined, 7)).toBe('VLAN 7');
+  });
+});
+
+describe('missingVlans (the discovery dialog\'s networks to create)', () => {
+  const networks: ImportNetwork[] = [
+    { id: 'plain-201', name: 'plain-201', type: 'L2', vlan: '201' },
+    { id: 'pv-201-501', name: 'pv-201-501', type: 'L2', vlan: '201', isolatedpvlan: '501' },
+  ];
+  const inKiln = (vlan: number, pvlan?: number) => networksOnVlan(vlan, networks, pvlan).length > 0;
+  it('keys a PVLAN portgroup by its VLAN pair: a plain network on the primary VLAN does not stand for it, nor it for the plain one', () => {
+    expect(networksOnVlan(201, networks).map((n) => n.id)).toEqual(['plain-201']);
+    expect(networksOnVlan(201, networks, 501).map((n) => n.id)).toEqual(['pv-201-501']);
+    const found = [
+      { portgroup: 'PG-VLAN201', vlan: 201 },
+      { portgroup: 'DVPG-PVLAN201-501', vlan: 201, isolatedpvlan: 501 },
+      { portgroup: 'DVPG-PVLAN201-502', vlan: 201, isolatedpvlan: 502 },
+      { portgroup: 'DVPG-PVLAN201-502-b', vlan: 201, isolatedpvlan: 502 },
+      { portgroup: 'PG-VLAN300', vlan: 300 },
+      { portgroup: 'VM Network' },
+    ];
+    expect(missingVlans(found, inKiln)).toEqual([
+      { vlan: 201, pvlan: 502, name: 'DVPG-PVLAN201-502' },
+      { vlan: 300, pvlan: undefined, name: 'PG-VLAN300' },
+    ]);
   });
 });

@@ -16,7 +16,7 @@ import { TrustCheck } from '../../components/TrustCheck';
 import { SelectField, TextField } from '../../components/FormFields';
 import { trustWords, useEndpointTrust } from '../../components/endpoint-trust';
 import { useConnectionForms } from '../hosts/AddEndpointDialog';
-import { createNetworkFromDiscovery, discoveryName, networksOnVlan, useZoneNetworks } from './missing-networks';
+import { createNetworkFromDiscovery, missingVlans, networksOnVlan, useZoneNetworks } from './missing-networks';
 
 interface DiscoveredNetwork {
   clustername: string;
@@ -25,15 +25,12 @@ interface DiscoveredNetwork {
   switchtype: string;
   switchname: string;
   vlan?: number;
+  /** The portgroup's private (secondary) VLAN, when it is a PVLAN portgroup. */
+  isolatedpvlan?: number;
   virtualmachine?: { name: string; powerstate: string; nic?: { id: string; macaddress: string }[] }[];
 }
 
-/** One network to create per missing VLAN: the first portgroup on it names it. */
-function missingVlans(found: DiscoveredNetwork[], inKiln: (vlan: number) => boolean): { vlan: number; name: string }[] {
-  const out = new Map<number, string>();
-  for (const n of found) if (n.vlan !== undefined && !inKiln(n.vlan) && !out.has(n.vlan)) out.set(n.vlan, discoveryName(n.portgroup, n.vlan));
-  return [...out].map(([vlan, name]) => ({ vlan, name })).sort((a, b) => a.vlan - b.vlan);
-}
+const vlanText = (vlan: number, pvlan?: number) => (pvlan === undefined ? `VLAN ${vlan}` : `VLAN ${vlan}, private VLAN ${pvlan}`);
 
 export function DiscoverNetworksDialog({ zoneid: initialZone, onClose, onCreated }: { zoneid: string; onClose(): void; onCreated(): void }) {
   const forms = (useConnectionForms() ?? []).filter((f) => f.networkdiscovery);
@@ -72,16 +69,16 @@ export function DiscoverNetworksDialog({ zoneid: initialZone, onClose, onCreated
     }
   };
 
-  const inKiln = (vlan: number) => networksOnVlan(vlan, networks.items)[0];
-  const missing = found ? missingVlans(found, (v) => inKiln(v) !== undefined) : [];
+  const inKiln = (vlan: number, pvlan?: number) => networksOnVlan(vlan, networks.items, pvlan)[0];
+  const missing = found ? missingVlans(found, (v, p) => inKiln(v, p) !== undefined) : [];
   const createMissing = async () => {
     setBusy(true);
     setError(undefined);
     const made: string[] = [];
     try {
       for (const m of missing) {
-        await createNetworkFromDiscovery(zoneid, m.name, m.vlan);
-        made.push(`${m.name} (VLAN ${m.vlan})`);
+        await createNetworkFromDiscovery(zoneid, m.name, m.vlan, m.pvlan);
+        made.push(`${m.name} (${vlanText(m.vlan, m.pvlan)})`);
       }
     } catch (err) {
       setError(shownError(err));
@@ -135,7 +132,7 @@ export function DiscoverNetworksDialog({ zoneid: initialZone, onClose, onCreated
               </thead>
               <tbody>
                 {found.map((n) => {
-                  const have = n.vlan === undefined ? undefined : inKiln(n.vlan);
+                  const have = n.vlan === undefined ? undefined : inKiln(n.vlan, n.isolatedpvlan);
                   return (
                     <tr key={`${n.clustername}/${n.hostname}/${n.portgroup}`} data-missing={n.vlan !== undefined && !have ? true : undefined}>
                       <td>{n.clustername}</td>
@@ -144,7 +141,7 @@ export function DiscoverNetworksDialog({ zoneid: initialZone, onClose, onCreated
                       <td>
                         {n.switchname || '—'} <span className="muted">({n.switchtype})</span>
                       </td>
-                      <td>{n.vlan ?? 'untagged'}</td>
+                      <td>{n.vlan === undefined ? 'untagged' : n.isolatedpvlan === undefined ? n.vlan : `${n.vlan} (private ${n.isolatedpvlan})`}</td>
                       <td>{(n.virtualmachine ?? []).map((vm) => vm.name).join(', ')}</td>
                       <td>{n.vlan === undefined ? <span className="muted">untagged: map by hand</span> : have ? have.name : <span className="error">Missing</span>}</td>
                     </tr>

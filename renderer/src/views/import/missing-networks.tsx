@@ -32,10 +32,21 @@ export function useZoneNetworks(zoneid: string | undefined, version: number): { 
 }
 
 /** The networks on VLAN (L2 or shared), by the wizard's own VLAN rule. */
-export const networksOnVlan = (vlan: number | undefined, networks: ImportNetwork[]): ImportNetwork[] => vlanMatches({ id: '', macaddress: '', vlanid: vlan }, networks);
+/** The zone's networks on VLAN (and private VLAN PVLAN, or none), as the engine maps a NIC on them. */
+export const networksOnVlan = (vlan: number | undefined, networks: ImportNetwork[], pvlan?: number): ImportNetwork[] => vlanMatches({ id: '', macaddress: '', vlanid: vlan, isolatedpvlan: pvlan }, networks);
 
 /** A network Kiln would create for a NIC or portgroup: named after the portgroup, else after its VLAN. */
 export const discoveryName = (portgroup: string | undefined, vlan: number): string => portgroup?.trim() || `VLAN ${vlan}`;
+
+/** One network to create per missing VLAN (with its private VLAN, if any): the first portgroup on it names it. */
+export function missingVlans(found: { portgroup: string; vlan?: number; isolatedpvlan?: number }[], inKiln: (vlan: number, pvlan?: number) => boolean): { vlan: number; pvlan?: number; name: string }[] {
+  const out = new Map<string, { vlan: number; pvlan?: number; name: string }>();
+  for (const n of found) {
+    const key = `${n.vlan}/${n.isolatedpvlan ?? ''}`;
+    if (n.vlan !== undefined && !inKiln(n.vlan, n.isolatedpvlan) && !out.has(key)) out.set(key, { vlan: n.vlan, pvlan: n.isolatedpvlan, name: discoveryName(n.portgroup, n.vlan) });
+  }
+  return [...out.values()].sort((a, b) => a.vlan - b.vlan || (a.pvlan ?? 0) - (b.pvlan ?? 0));
+}
 
 /** createNetwork for a discovered VLAN (and private VLAN PVLAN): an L2 network (Kiln hands out no addresses on it); its id. */
 export async function createNetworkFromDiscovery(zoneid: string, name: string, vlan: number, pvlan?: number): Promise<string> {
