@@ -49,11 +49,13 @@ export function registerHost(sim: Sim): void {
     store.row('host', host);
     return new XDate(new Date());
   });
-  // Within one pool, migrate_send's destination is the map this returns (§6.7).
-  api.def('host.migrate_receive', 'host:ref network:ref options:map', (_c, [host, network]) => {
+  // The destination map of a migrate_send (xapi_vm_migrate.ml migrate_receive): this host, the
+  // pool master's URL and the caller's own session there, which a source pool uses to move the VM in.
+  api.def('host.migrate_receive', 'host:ref network:ref options:map', (ctx, [host, network]) => {
     const h = store.rec('host', host);
     store.row('network', network);
     if (!hostIsLive(sim, host as string)) throw new XapiFailure('HOST_NOT_LIVE', []);
-    return { host: host as string, xenops: `http://${h['address'] as string}/services/xenops`, SM: `http://${h['address'] as string}/services/SM`, master: `http://${h['address'] as string}/`, session_id: 'OpaqueRef:NULL' };
+    const master = sim.urlOf(store.rec('host', sim.master)['address'] as string);
+    return { host: host as string, xenops: `http://${h['address'] as string}/services/xenops`, SM: `http://${h['address'] as string}/services/SM`, master: `${master}/`, session_id: ctx.session ?? 'OpaqueRef:NULL' };
   });
 }

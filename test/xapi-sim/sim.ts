@@ -48,6 +48,8 @@ export class Sim {
   readonly setHooks: Array<(cls: string, ref: string) => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   stopped = false;
+  /** The URL a client reaches a host's address at (set by RunningSim): migrate_receive's `master`. */
+  urlOf: (address: string) => string = (address) => `https://${address}`;
 
   constructor(readonly options: SimOptions) {
     registerGeneric(this.api, this.store, { afterSet: (cls, ref) => this.setHooks.forEach((h) => h(cls, ref)) });

@@ -43,7 +43,9 @@ export class RunningSim {
   constructor(
     readonly sim: Sim,
     readonly fixture: Fixture,
-  ) {}
+  ) {
+    sim.urlOf = (address) => this.urlOf(address);
+  }
 
   urlOf(address: string): string {
     return `${this.fixture.http ? 'http' : 'https'}://${address}:${this.port}`;

@@ -11,6 +11,7 @@ import { freeMemory, hostIsLive, refreshMemory } from './host.js';
 import type { Sim } from './sim.js';
 import { copyRecord, newRef, type Rec } from './store.js';
 import { NULL_REF, XapiFailure, XDate } from './wire.js';
+import { jsonCall, SimError } from './rpc-client.js';
 
 type Power = 'Halted' | 'Paused' | 'Running' | 'Suspended';
 const ANY: Power[] = ['Halted', 'Paused', 'Running', 'Suspended'];
@@ -372,6 +373,102 @@ function destroyVm(sim: Sim, vm: string): void {
   store.destroy('VM', vm);
 }
 
+// ---- across pools ------------------------------------------------------------------------------
+
+/** What a source pool hands the destination: the VM's record, its disks and VIFs mapped to the destination's SRs and networks. */
+interface Incoming {
+  session: string;
+  host: string;
+  check: boolean;
+  vm: Rec;
+  hidden: Rec;
+  disks: Array<{ sr: string; rec: Rec; hidden: Rec; userdevice: string; bootable: boolean; mode: string; type: string }>;
+  vifs: Array<{ network: string; device: string; MAC: string }>;
+}
+
+const CARRIED_VM_FIELDS = ['uuid', 'name_label', 'name_description', 'power_state', 'memory_static_min', 'memory_static_max', 'memory_dynamic_min', 'memory_dynamic_max', 'VCPUs_max', 'VCPUs_at_startup', 'other_config', 'platform', 'HVM_boot_policy', 'HVM_boot_params', 'domain_type', 'user_version', 'tags'];
+
+/** The Incoming for a VM; every disk VDI must be in vdi_map and every VIF in vif_map (xapi: VDI_NOT_IN_MAP, VIF_NOT_IN_MAP). */
+function outgoing(sim: Sim, vm: string, dest: Rec, vdiMap: Rec, vifMap: Rec, check: boolean): Incoming {
+  const { store } = sim;
+  const r = store.rec('VM', vm);
+  const disks = (r['VBDs'] as string[]).map((b) => store.rec('VBD', b)).filter((b) => b['type'] === 'Disk' && store.has('VDI', b['VDI'])).map((b) => {
+    const vdi = b['VDI'] as string;
+    if (typeof vdiMap[vdi] !== 'string') throw new XapiFailure('VDI_NOT_IN_MAP', [vdi]);
+    return { sr: vdiMap[vdi] as string, rec: copyRecord(store.rec('VDI', vdi)), hidden: { ...store.find(vdi)!.hidden }, userdevice: b['userdevice'] as string, bootable: b['bootable'] as boolean, mode: b['mode'] as string, type: b['type'] as string };
+  });
+  const vifs = (r['VIFs'] as string[]).map((v) => {
+    if (typeof vifMap[v] !== 'string') throw new XapiFailure('VIF_NOT_IN_MAP', [v]);
+    const rec = store.rec('VIF', v);
+    return { network: vifMap[v] as string, device: rec['device'] as string, MAC: rec['MAC'] as string };
+  });
+  const vmRec = Object.fromEntries(CARRIED_VM_FIELDS.map((k) => [k, r[k]]));
+  return { session: String(dest['session_id'] ?? ''), host: String(dest['host'] ?? ''), check, vm: vmRec, hidden: { ...store.find(vm)!.hidden }, disks, vifs };
+}
+
+/** The destination pool's JSON-RPC at dest.master, in the session migrate_receive gave; its API errors come back as ours. */
+async function callDestination(dest: Rec, m: Incoming): Promise<string> {
+  const master = dest['master'];
+  if (typeof master !== 'string' || !master) throw new XapiFailure('INVALID_VALUE', ['dest', JSON.stringify(dest)]);
+  try {
+    return await jsonCall<string>(master, '_sim.receive_migration', [m.session, m]);
+  } catch (e) {
+    if (e instanceof SimError) throw new XapiFailure(e.code, e.description.slice(1));
+    throw new XapiFailure('INTERNAL_ERROR', [`cannot reach the destination pool at ${master}: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+}
+
+async function migrateAcross(sim: Sim, ctx: Ctx, vm: string, dest: Rec, vdiMap: Rec, vifMap: Rec): Promise<string> {
+  const { store } = sim;
+  assertOperation(sim, vm, 'migrate_send', ctx.task);
+  await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, true));
+  // The copy (progress moves meanwhile), then the VM appears there and leaves here.
+  await operate(sim, ctx, vm, 'migrate_send', () => undefined, () => '');
+  const made = await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, false));
+  const r = store.rec('VM', vm);
+  const host = r['resident_on'] as string;
+  if (store.has('host', host)) store.removeFromSet('host', host, 'resident_VMs', vm);
+  const vdis = (r['VBDs'] as string[]).map((b) => store.rec('VBD', b)).filter((b) => b['type'] === 'Disk').map((b) => b['VDI'] as string).filter((v) => store.has('VDI', v));
+  destroyVm(sim, vm);
+  for (const vdi of vdis) {
+    const sr = store.rec('VDI', vdi)['SR'] as string;
+    store.removeFromSet('SR', sr, 'VDIs', vdi);
+    store.destroy('VDI', vdi);
+    refreshSr(sim, sr);
+  }
+  refreshMemory(sim);
+  return made;
+}
+
+function receiveMigration(sim: Sim, m: Incoming): string {
+  const { store } = sim;
+  store.row('host', m.host);
+  if (!hostIsLive(sim, m.host)) throw new XapiFailure('HOST_NOT_LIVE', []);
+  for (const d of m.disks) store.row('SR', d.sr);
+  for (const v of m.vifs) store.row('network', v.network);
+  const running = m.vm['power_state'] === 'Running';
+  const needed = Number(m.vm['memory_static_max']) + vmOverhead(Number(m.vm['memory_static_max']), Number(m.vm['VCPUs_max']));
+  if (running && freeMemory(sim, m.host) < needed) throw new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [String(needed), String(freeMemory(sim, m.host))]);
+  if (m.check) return '';
+  const memory = Number(m.vm['memory_static_max']);
+  const vm = createVm(sim, { name_label: String(m.vm['name_label']), memory, vcpus: Number(m.vm['VCPUs_at_startup']), vcpusMax: Number(m.vm['VCPUs_max']), tools: m.hidden['tools'] !== false });
+  const { power_state: _power, ...fields } = m.vm;
+  store.update('VM', vm, { ...fields, affinity: m.host });
+  for (const d of m.disks) {
+    const vbd = addDisk(sim, vm, d.sr, Number(d.rec['virtual_size']), String(d.rec['name_label']));
+    const vdi = store.rec('VBD', vbd)['VDI'] as string;
+    store.update('VDI', vdi, { name_description: d.rec['name_description'] ?? '', other_config: d.rec['other_config'] ?? {}, type: d.rec['type'] ?? 'system', physical_utilisation: d.rec['physical_utilisation'] });
+    Object.assign(store.find(vdi)!.hidden, d.hidden);
+    store.update('VBD', vbd, { userdevice: d.userdevice, bootable: d.bootable, mode: d.mode, type: d.type });
+    refreshSr(sim, d.sr);
+  }
+  for (const v of m.vifs) store.update('VIF', addVif(sim, vm, v.network, v.device), { MAC: v.MAC });
+  if (running) bootOn(sim, vm, m.host, false);
+  refreshAllowed(sim, vm);
+  refreshMemory(sim);
+  return vm;
+}
+
 // ---- messages ----------------------------------------------------------------------------------
 
 export function registerVm(sim: Sim): void {
@@ -497,13 +594,17 @@ export function registerVm(sim: Sim): void {
     if (store.rec('VM', vm)['power_state'] === 'Running') assertCanBootHere(sim, vm, host);
     return host;
   };
-  api.def('VM.assert_can_migrate', 'vm:ref dest:map live:bool vdi_map:map vif_map:map options:map vgpu_map:map={}', (_c, [vm, dest, , vdiMap, vifMap, , vgpuMap]) => {
+  api.def('VM.assert_can_migrate', 'vm:ref dest:map live:bool vdi_map:map vif_map:map options:map vgpu_map:map={}', async (_c, [vm, dest, , vdiMap, vifMap, , vgpuMap]) => {
     assertOperation(sim, vmRow(vm), 'migrate_send');
+    if (!store.has('host', (dest as Rec)['host'])) {
+      await callDestination(dest as Rec, outgoing(sim, vm as string, dest as Rec, vdiMap as Rec, vifMap as Rec, true));
+      return '';
+    }
     migrateChecks(vm as string, dest as Rec, vdiMap as Rec, vifMap as Rec, vgpuMap as Rec);
     return '';
   });
   // Within one pool, migrate_send is a move (storage motion moves the VDIs named in vdi_map).
-  api.def('VM.migrate_send', 'vm:ref dest:map live:bool vdi_map:map vif_map:map options:map vgpu_map:map={}', (ctx, [vm, dest, , vdiMap, vifMap, , vgpuMap]) => {
+  const moveInPool = (ctx: Ctx, vm: unknown, dest: unknown, vdiMap: unknown, vifMap: unknown, vgpuMap: unknown): Promise<unknown> => {
     let host = '';
     return operate(sim, ctx, vmRow(vm), 'migrate_send', () => (host = migrateChecks(vm as string, dest as Rec, vdiMap as Rec, vifMap as Rec, vgpuMap as Rec)), () => {
       for (const [vdi, sr] of Object.entries(vdiMap as Rec)) {
@@ -524,7 +625,14 @@ export function registerVm(sim: Sim): void {
       else store.update('VM', vm as string, { affinity: host });
       return vm;
     });
+  };
+  // Across pools (dest.host is not ours): the VM, its disks and VIFs go to the pool at dest.master.
+  api.def('VM.migrate_send', 'vm:ref dest:map live:bool vdi_map:map vif_map:map options:map vgpu_map:map={}', (ctx, [vm, dest, , vdiMap, vifMap, , vgpuMap]) => {
+    if (store.has('host', (dest as Rec)['host'])) return moveInPool(ctx, vm, dest, vdiMap, vifMap, vgpuMap);
+    return migrateAcross(sim, ctx, vmRow(vm), dest as Rec, vdiMap as Rec, vifMap as Rec);
   }, { vmOp: 'migrate_send' });
+  // The destination's half of a cross-pool migrate_send: checks (check=true), else the VM made here.
+  api.def('_sim.receive_migration', 'migration:record', (_c, [m]) => receiveMigration(sim, m as unknown as Incoming));
 
   api.def('VM.set_VCPUs_number_live', 'self:ref nvcpu:int', (ctx, [vm, n]) => operate(sim, ctx, vmRow(vm), 'changing_VCPUs_live', () => {
     const max = store.rec('VM', vm)['VCPUs_max'] as number;
