@@ -21,8 +21,7 @@ import { AffinityGroupsDialog } from './views/affinity/AffinityGroupsDialog';
 import { VmDialogs } from './views/vm/VmDialogs';
 import { ActivityView } from './views/ActivityView';
 import { SettingsView } from './views/SettingsView';
-import { BackupOfferingsView } from './views/BackupOfferingsView';
-import { BackupRepositories } from './views/backup/BackupRepositories';
+import { BackupsPage } from './views/backup/BackupsPage';
 import { ImportWizard } from './views/ImportWizard';
 import { Notifications } from './components/Notifications';
 import { ConfirmDialog } from './components/ConfirmDialog';
@@ -131,8 +130,7 @@ export function App() {
         {route.view === 'images' && <ImagesView />}
         {route.view === 'events' && <ActivityView />}
         {route.view === 'settings' && <SettingsView />}
-        {route.view === 'backups' && <BackupOfferingsView />}
-        {route.view === 'backups' && <BackupRepositories />}
+        {route.view === 'backups' && <BackupsPage />}
         {route.view === 'import' && <ImportWizard />}
       </main>
       <Notifications />

@@ -25,7 +25,8 @@ interface ZoneBackups {
 const setting = async (name: string, zoneid: string) =>
   (listOf<{ name: string; value: string }>(await kiln.invoke('listConfigurations', { name, zoneid }), 'configuration')[0]?.value ?? '');
 
-export function BackupOfferingsView() {
+/** `version`: a change elsewhere on the page (a backup repository added or deleted) reloads the provider offerings. */
+export function BackupOfferingsView({ version = 0 }: { version?: number } = {}) {
   const apis = useApiCatalog((s) => s.apis);
   const [zones, setZones] = useState<ZoneBackups[]>();
   const [imported, setImported] = useState<BackupOffering[]>([]);
@@ -54,7 +55,7 @@ export function BackupOfferingsView() {
       setLoadError(errorText(e));
     }
   }, []);
-  useEffect(() => void load(), [load]);
+  useEffect(() => void load(), [load, version]);
 
   const run = async (command: string, params: Record<string, string>, done: string) => {
     setError(undefined);

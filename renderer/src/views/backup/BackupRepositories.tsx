@@ -2,7 +2,7 @@
  * Backup repositories, for admins (CloudStack 4.20's, for the nas provider): SSH accounts on
  * backup hosts that hold a zone's backups in Kiln's own directory there. Adding one connects from
  * a host of the zone and pins the repository's host key (shown here); each repository is then an
- * offering of the nas provider to import (Backup offerings above, after a reload of this page).
+ * offering of the nas provider to import (Backup offerings above: `onChanged` reloads them).
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
@@ -24,7 +24,7 @@ interface Repository {
   hostkeyfingerprint?: string;
 }
 
-export function BackupRepositories() {
+export function BackupRepositories({ onChanged }: { onChanged?: () => void } = {}) {
   const apis = useApiCatalog((s) => s.apis);
   const [zones, setZones] = useState<Named[]>([]);
   const [repositories, setRepositories] = useState<Repository[]>([]);
@@ -45,7 +45,10 @@ export function BackupRepositories() {
     }
   }, []);
   useEffect(() => void load(), [load]);
-  const { busy, error, run } = useSubmit(() => void load());
+  const { busy, error, run } = useSubmit(() => {
+    void load();
+    onChanged?.();
+  });
 
   if (!hasApi(apis, 'listBackupRepositories')) return null;
   const add = (e: FormEvent) => {
@@ -72,6 +75,7 @@ export function BackupRepositories() {
       useJobs.getState().notify('error', errorText(e));
     }
     void load();
+    onChanged?.();
   };
 
   return (
