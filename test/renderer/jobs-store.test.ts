@@ -80,8 +80,11 @@ describe('notices', () => {
   it('names the command in words', () => {
     expect(describeCommand('stopVirtualMachine', 'web-1')).toBe('Stop VM web-1');
     expect(describeCommand('deployVirtualMachine')).toBe('Deploy VM');
-    expect(describeCommand('updateVMAffinityGroup')).toBe('Update VMAffinity Group');
-    expect(describeCommand('createSnapshot', 'root')).toBe('Create Snapshot root');
+    expect(describeCommand('updateVMAffinityGroup')).toBe('Update VM affinity group');
+    expect(describeCommand('createSnapshot', 'root')).toBe('Create snapshot root');
+    expect(describeCommand('detachIso', 'web-1')).toBe('Detach ISO web-1');
+    expect(describeCommand('resetSSHKeyForVirtualMachine')).toBe('Reset SSH key for VM');
+    expect(describeCommand('createVMSnapshot')).toBe('Create VM snapshot');
   });
 
   it('shows the last three, and lets successes go after 6 s and errors after 15 s', () => {

@@ -54,7 +54,15 @@ export const useJobs = create<JobsStore>((set, get) => ({
 
 /** "Stop VM demo-web" from "stopVirtualMachine" and the VM's name. */
 export function describeCommand(cmd: string, name?: string): string {
-  const words = cmd.replace(/VirtualMachine$/, ' VM').replace(/([a-z])([A-Z])/g, '$1 $2');
-  const phrase = words.charAt(0).toUpperCase() + words.slice(1);
+  const words = cmd
+    .replace(/VirtualMachine$/, 'VM')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(' ')
+    .map((w, i) => ACRONYMS[w.toLowerCase()] ?? (i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w.toLowerCase()));
+  const phrase = words.join(' ');
   return name ? `${phrase} ${name}` : phrase;
 }
+
+/** Words a command name spells in camel case that a sentence keeps in capitals ("Detach ISO", not "Detach Iso"). */
+const ACRONYMS: Record<string, string> = { vm: 'VM', iso: 'ISO', ssh: 'SSH', gpu: 'GPU', ova: 'OVA', csv: 'CSV', ip: 'IP', nic: 'NIC', vmsnapshot: 'VM snapshot' };
