@@ -16,8 +16,7 @@ import { Modal, ApiErrorText } from '../components/Modal';
 import { useSubmit } from '../components/use-submit';
 import { SelectField, TextField } from '../components/FormFields';
 import { DeleteButton, RecordTable } from '../components/RecordTable';
-import { useConfirm } from '../stores/confirm-store';
-import { useJobs } from '../stores/jobs-store';
+import { confirmDelete } from '../api/confirm-delete';
 import { invokeAndWait } from '../api/jobs';
 import { formatBytes } from './backup/backup-model';
 
@@ -81,22 +80,8 @@ export function ImagesView() {
   };
 
   const deleteCommand = (i: Image) => (i.kind === 'ISO' ? 'deleteIso' : 'deleteTemplate');
-  const remove = async (i: Image) => {
-    const what = `${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`;
-    const answer = await useConfirm.getState().ask({
-      title: `Delete ${what}?`,
-      body: "Its copy in the zone's image store is removed; VMs can no longer be made from it.",
-      choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
-    });
-    if (answer !== 'go') return;
-    try {
-      await invokeAndWait(deleteCommand(i), { id: i.id });
-      useJobs.getState().notify('success', `${what} deleted`);
-    } catch (e) {
-      useJobs.getState().notify('error', `Could not delete ${what}: ${errorText(e)}`);
-    }
-    void load();
-  };
+  const remove = (i: Image) =>
+    confirmDelete(`${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`, "Its copy in the zone's image store is removed; VMs can no longer be made from it.", () => invokeAndWait(deleteCommand(i), { id: i.id }), () => void load());
 
   return (
     <section className="view images" aria-labelledby="images-title">

@@ -7,8 +7,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../transport';
 import { errorText, listOf, type KeyPair } from '../api/model';
 import { hasApi, paramProblem, useApiCatalog } from '../stores/api-catalog-store';
-import { useConfirm } from '../stores/confirm-store';
-import { useJobs } from '../stores/jobs-store';
+import { confirmDelete } from '../api/confirm-delete';
 import { Modal, ApiErrorText } from '../components/Modal';
 import { useSubmit } from '../components/use-submit';
 import { TextAreaField, TextField } from '../components/FormFields';
@@ -31,21 +30,8 @@ export function KeyPairsView() {
   }, []);
   useEffect(() => void load(), [load]);
 
-  const remove = async (k: KeyPair) => {
-    const answer = await useConfirm.getState().ask({
-      title: `Delete key pair ${k.name}?`,
-      body: 'VMs that were given it keep the public key they have; new VMs can no longer be given it.',
-      choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
-    });
-    if (answer !== 'go') return;
-    try {
-      await kiln.invoke('deleteSSHKeyPair', { name: k.name });
-      useJobs.getState().notify('success', `Key pair ${k.name} deleted`);
-    } catch (e) {
-      useJobs.getState().notify('error', `Could not delete key pair ${k.name}: ${errorText(e)}`);
-    }
-    void load();
-  };
+  const remove = (k: KeyPair) =>
+    confirmDelete(`key pair ${k.name}`, 'VMs that were given it keep the public key they have; new VMs can no longer be given it.', () => kiln.invoke('deleteSSHKeyPair', { name: k.name }), () => void load());
 
   return (
     <section className="view keypairs" aria-labelledby="keypairs-title">

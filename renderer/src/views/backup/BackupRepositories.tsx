@@ -8,8 +8,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { errorText, listOf, type Named } from '../../api/model';
 import { hasApi, useApiCatalog } from '../../stores/api-catalog-store';
-import { useConfirm } from '../../stores/confirm-store';
-import { useJobs } from '../../stores/jobs-store';
+import { confirmDelete } from '../../api/confirm-delete';
 import { ApiErrorText } from '../../components/Modal';
 import { useSubmit } from '../../components/use-submit';
 import { SelectField, TextAreaField, TextField } from '../../components/FormFields';
@@ -61,22 +60,11 @@ export function BackupRepositories({ onChanged }: { onChanged?: () => void } = {
       return `Backup repository ${added.backuprepository.name} added; its host key ${added.backuprepository.hostkeyfingerprint ?? ''} is pinned`;
     });
   };
-  const remove = async (r: Repository) => {
-    const answer = await useConfirm.getState().ask({
-      title: `Delete backup repository ${r.name}?`,
-      body: 'Only a repository no backup offering uses can be deleted; the backups on the backup host stay there.',
-      choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: 'Delete', danger: true }],
+  const remove = (r: Repository) =>
+    confirmDelete(`backup repository ${r.name}`, 'Only a repository no backup offering uses can be deleted; the backups on the backup host stay there.', () => kiln.invoke('deleteBackupRepository', { id: r.id }), () => {
+      void load();
+      onChanged?.();
     });
-    if (answer !== 'go') return;
-    try {
-      await kiln.invoke('deleteBackupRepository', { id: r.id });
-      useJobs.getState().notify('success', `Backup repository ${r.name} deleted`);
-    } catch (e) {
-      useJobs.getState().notify('error', errorText(e));
-    }
-    void load();
-    onChanged?.();
-  };
 
   return (
     <section className="view backup-repositories" aria-labelledby="backup-repositories-title">
