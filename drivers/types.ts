@@ -680,8 +680,14 @@ export interface MigrationTicket {
 /** Two-phase migration (libvirt's Prepare/Perform): prepare on the destination host, perform on the source host. */
 export interface MigrationFacet {
   prepare(request: MigrationRequest): Promise<MigrationTicket>;
-  perform(request: MigrationRequest, ticket: MigrationTicket, options?: OperationOptions): Promise<OperationResult>;
+  perform(request: MigrationRequest, ticket: MigrationTicket, options?: OperationOptions): Promise<MigrationResult>;
 }
+
+/**
+ * What perform() reports. Where refs belong to one endpoint (xapi: a VM moved to another pool is a
+ * new object there), the VM's new ref and its disks' new refs and pools, by DiskSpec.name.
+ */
+export type MigrationResult = { taskRef?: Ref; ref?: Ref; disks?: { name: string; ref: Ref; pool: string }[] } | void;
 
 /**
  * Host isolation response (vSphere HA's "power off" on isolation). The host watches its peers

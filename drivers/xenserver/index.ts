@@ -24,7 +24,7 @@ import { stageImage } from './images.js';
 import { setCdMedia, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
-import { performMigration, prepareMigration } from './vm-migration.js';
+import { performCrossPool, performMigration, prepareIncoming, prepareMigration, type CrossPoolPlan } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { createSnapshot, removeSnapshot, revertSnapshot, snapshotsOf } from './vm-snapshots.js';
 import { isXapiError } from './xapi/errors.js';
@@ -32,8 +32,8 @@ import { isXapiError } from './xapi/errors.js';
 export const XENSERVER_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
   storageMotion: true,
-  // Across pools needs the destination pool's own endpoint (migrate_send to another master): not yet.
-  crossClusterMigration: false,
+  // Across pools: host.migrate_receive on the destination pool, VM.migrate_send on the source (vm-migration.ts).
+  crossClusterMigration: true,
   memorySnapshots: true,
   diskSnapshotsWhileRunning: true,
   quiesceSnapshots: false,
@@ -359,20 +359,40 @@ class XenHostSession implements HostSession {
 
   private migrationFacet(): MigrationFacet {
     return {
-      // On the destination: checked against the inventory; nothing is sent.
+      // On the destination: checked against the inventory; nothing is sent. A VM this pool does
+      // not hold comes from another pool: host.migrate_receive gives the map its source needs.
       prepare: async (req: MigrationRequest): Promise<MigrationTicket> => {
-        if (req.live) refuseWithVgpu(this.pool, req.vm, 'live migration', 'stop it and start it on the other host (a cold migration)');
         const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
+        if (!this.pool.vm(req.vm)) {
+          const plan = await prepareIncoming(this.pool, this.ref, req.spec.disks.map((d) => d.name), req.volumePools ?? {});
+          return { hostRef: this.ref, destination: this, data: { crossPool: JSON.stringify(plan) } };
+        }
+        if (req.live) refuseWithVgpu(this.pool, req.vm, 'live migration', 'stop it and start it on the other host (a cold migration)');
         const plan = await prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
         return { hostRef: this.ref, destination: this, data: { host: plan.host, vdis: JSON.stringify(plan.vdis) } };
       },
       // On the source: the task.
       perform: async (req, ticket, options = {}) => {
         const ref = this.vm(req.vm);
+        const crossPool = ticket.data['crossPool'];
+        if (crossPool !== undefined) {
+          refuseWithVgpu(this.pool, ref, 'live migration to another pool', 'stop it first; a GPU VM moves cold');
+          if (!(ticket.destination instanceof XenHostSession)) throw new DriverError('the destination of a cross-pool migration is not a XenServer pool', 'invalid');
+          const to = ticket.destination.xenPool;
+          const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
+          let moved: Awaited<ReturnType<typeof performCrossPool>> | undefined;
+          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, o)));
+          return { ...(result ?? {}), ...moved };
+        }
         const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };
         return this.withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));
       },
     };
+  }
+
+  /** The pool behind this host (a cross-pool migration's source reads the destination's). */
+  get xenPool(): XenPool {
+    return this.endpoint.pool;
   }
 }
 

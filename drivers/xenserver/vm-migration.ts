@@ -18,20 +18,26 @@ export interface MigrationPlan {
   vdis: Record<XRef, XRef>;
 }
 
+/** A destination host: in the pool, live and enabled. */
+function readyHost(pool: XenPool, host: XRef): NonNullable<ReturnType<XenPool['host']>> {
+  const dest = pool.host(host);
+  if (!dest) throw new DriverError(`host ${host} is not in the pool`, 'not-found');
+  if (!pool.hostLive(host)) throw new DriverError(`host ${dest.name_label} is not live`, 'unreachable');
+  if (!dest.enabled) throw new DriverError(`host ${dest.name_label} is disabled (maintenance)`, 'invalid');
+  return dest;
+}
+
 export async function prepareMigration(pool: XenPool, vm: XRef, host: XRef, diskPools: Record<string, string>, diskRefs: Record<string, string | undefined>): Promise<MigrationPlan> {
   const v = pool.vm(vm);
   if (!v) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
   const name = v.name_label;
   pool.assertReachable(`migrating ${name}`);
-  const dest = pool.host(host);
-  if (!dest) throw new DriverError(`host ${host} is not in the pool`, 'not-found');
-  if (!pool.hostLive(host)) throw new DriverError(`host ${dest.name_label} is not live`, 'unreachable');
-  if (!dest.enabled) throw new DriverError(`host ${dest.name_label} is disabled (maintenance)`, 'invalid');
+  const dest = readyHost(pool, host);
   if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running VM migrates live`, 'invalid');
   const vdis: Record<XRef, XRef> = {};
   const disks = Object.keys(diskPools).length > 0 ? await disksOf(pool, vm) : [];
   for (const [diskName, sr] of Object.entries(diskPools)) {
-    const srRef = pool.inventory.get('SR', sr) ? sr : pool.inventory.all('SR').find(([, s]) => s.name_label === sr)?.[0];
+    const srRef = srOf(pool, sr);
     if (!srRef) throw new DriverError(`no storage repository ${JSON.stringify(sr)} in the pool`, 'not-found');
     const disk = disks.find((d) => d.vdi === diskRefs[diskName] || d.record.name_label === diskName);
     if (!disk) throw new DriverError(`${name} has no disk ${JSON.stringify(diskName)}`, 'not-found');
@@ -64,5 +70,90 @@ export async function performMigration(pool: XenPool, vm: XRef, plan: MigrationP
       throw e;
     }
     await pool.settle('VM', vm);
+  }));
+}
+
+/**
+ * Across pools (xapi's cross-pool XenMotion, R20): the destination pool's host.migrate_receive
+ * gives the dest map (its master's URL and Kiln's session there), which the source pool's
+ * VM.migrate_send uses to copy the VM, every disk (to the SR asked for, else the destination's
+ * default SR) and every VIF (to the network of the same name there, else its first) across. The
+ * VM gets new refs there: perform reports them so Kiln records where it now lives.
+ */
+export interface CrossPoolPlan {
+  host: XRef;
+  dest: Record<string, string>;
+  /** Kiln disk name → destination SR ref; disks not named go to defaultSr. */
+  srs: Record<string, XRef>;
+  defaultSr: XRef;
+  /** Destination networks by name, and the one for a VIF whose network has no namesake. */
+  networks: Record<string, XRef>;
+  defaultNetwork: XRef;
+}
+
+/** An SR of the pool by ref or name_label. */
+function srOf(pool: XenPool, sr: string): XRef | undefined {
+  return pool.inventory.get('SR', sr) ? sr : pool.inventory.all('SR').find(([, s]) => s.name_label === sr)?.[0];
+}
+
+/** On the destination pool: the host checked, the SRs and networks chosen, host.migrate_receive called (nothing moves yet). */
+export async function prepareIncoming(pool: XenPool, host: XRef, diskNames: string[], diskPools: Record<string, string>): Promise<CrossPoolPlan> {
+  pool.assertReachable('receiving a VM from another pool');
+  const dest = readyHost(pool, host);
+  const defaultSr = pool.poolRecord()?.default_SR;
+  const srs: Record<string, XRef> = {};
+  for (const [disk, sr] of Object.entries(diskPools)) {
+    const ref = srOf(pool, sr);
+    if (!ref) throw new DriverError(`no storage repository ${JSON.stringify(sr)} in the destination pool`, 'not-found');
+    srs[disk] = ref;
+  }
+  if (!defaultSr || !pool.inventory.get('SR', defaultSr)) {
+    const unplaced = diskNames.filter((d) => !srs[d]);
+    if (unplaced.length > 0) throw new DriverError(`the destination pool has no default SR for disk ${unplaced.join(', ')}; name a storage pool for each disk`, 'invalid');
+  }
+  const nets = pool.inventory.all('network');
+  const defaultNetwork = nets[0]?.[0];
+  if (!defaultNetwork) throw new DriverError('the destination pool has no network for the migration stream', 'failed');
+  const map = await mapped(`preparing host ${dest.name_label} to receive the VM`, () => pool.client.call('host.migrate_receive', host, defaultNetwork, {}));
+  return { host, dest: map, srs, defaultSr: defaultSr ?? '', networks: Object.fromEntries(nets.map(([ref, n]) => [n.name_label, ref])), defaultNetwork };
+}
+
+export interface CrossPoolResult {
+  ref: XRef;
+  disks: { name: string; ref: XRef; pool: string }[];
+}
+
+/** On the source pool: the maps from the plan, VM.assert_can_migrate, then the VM.migrate_send task; the VM's new refs in `to`. */
+export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, diskRefs: Record<string, string | undefined>, plan: CrossPoolPlan, opts: OperationOptions = {}): Promise<CrossPoolResult> {
+  const name = label(pool, vm);
+  pool.assertReachable(`migrating ${name}`);
+  const v = pool.vm(vm);
+  if (!v) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
+  if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running VM migrates live`, 'invalid');
+  const byVdi = Object.fromEntries(Object.entries(diskRefs).flatMap(([n, r]) => (r ? [[r, n]] : [])));
+  const vdiMap: Record<XRef, XRef> = {};
+  const names: Record<string, string> = {};
+  for (const d of await disksOf(pool, vm)) {
+    const kilnName = byVdi[d.vdi] ?? d.record.name_label;
+    vdiMap[d.vdi] = plan.srs[kilnName] ?? plan.defaultSr;
+    names[d.record.name_label] = kilnName;
+  }
+  const vifMap: Record<XRef, XRef> = {};
+  for (const vif of v.VIFs ?? []) {
+    const r = await pool.client.getRecord('VIF', vif);
+    vifMap[vif] = plan.networks[pool.inventory.get('network', r.network)?.name_label ?? ''] ?? plan.defaultNetwork;
+  }
+  return pool.initiated.run(vm, () => mapped(`migrating ${name} to another pool`, async () => {
+    await pool.client.call('VM.assert_can_migrate', vm, plan.dest, true, vdiMap, vifMap, {}, {});
+    const moved = String(await runTask(pool, 'VM.migrate_send', [vm, plan.dest, true, vdiMap, vifMap, {}, {}], opts));
+    await to.settle('VM', moved);
+    // The source's deletion is read while the move is still Kiln's (initiator user, not a platform destroy).
+    const poolRef = pool.inventory.all('pool')[0]?.[0];
+    if (poolRef) await pool.settle('pool', poolRef).catch(() => undefined);
+    const disks = (await disksOf(to, moved)).flatMap((d) => {
+      const kilnName = names[d.record.name_label];
+      return kilnName ? [{ name: kilnName, ref: d.vdi, pool: to.inventory.get('SR', d.record.SR)?.name_label ?? d.record.SR }] : [];
+    });
+    return { ref: moved, disks };
   }));
 }

@@ -86,6 +86,7 @@ export interface XapiMethods {
   'VM.resume': [[vm: XRef, startPaused: boolean, force: boolean], string];
   'VM.pool_migrate': [[vm: XRef, host: XRef, options: Map], string];
   'VM.migrate_send': [[vm: XRef, dest: Map, live: boolean, vdiMap: Record<XRef, XRef>, vifMap: Record<XRef, XRef>, options: Map, vgpuMap: Record<XRef, XRef>], XRef];
+  'VM.assert_can_migrate': [[vm: XRef, dest: Map, live: boolean, vdiMap: Record<XRef, XRef>, vifMap: Record<XRef, XRef>, options: Map, vgpuMap: Record<XRef, XRef>], string];
   'VM.snapshot': [[vm: XRef, newName: string, ignoreVdis: XRef[]], XRef];
   'VM.checkpoint': [[vm: XRef, newName: string], XRef];
   'VM.revert': [[snapshot: XRef], string];
@@ -150,6 +151,7 @@ export const SIGNATURES = {
   'VM.resume': ['VM ref', 'bool', 'bool'],
   'VM.pool_migrate': ['VM ref', 'host ref', '(string -> string) map'],
   'VM.migrate_send': ['VM ref', '(string -> string) map', 'bool', '(VDI ref -> SR ref) map', '(VIF ref -> network ref) map', '(string -> string) map', '(VGPU ref -> GPU_group ref) map'],
+  'VM.assert_can_migrate': ['VM ref', '(string -> string) map', 'bool', '(VDI ref -> SR ref) map', '(VIF ref -> network ref) map', '(string -> string) map', '(VGPU ref -> GPU_group ref) map'],
   'VM.snapshot': ['VM ref', 'string', 'VDI ref set'],
   'VM.checkpoint': ['VM ref', 'string'],
   'VM.revert': ['VM ref'],

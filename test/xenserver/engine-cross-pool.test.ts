@@ -1,0 +1,125 @@
+/**
+ * Live migration across XenServer pools (R20) through the engine's API: two xapi simulator pools,
+ * each a Kiln cluster of one zone. migrateVirtualMachine to a host of the other cluster runs
+ * host.migrate_receive on the destination pool and VM.migrate_send on the source: the VM ends
+ * Running in the other pool, its disk on that pool's SR, gone from the first, and Kiln records the
+ * new host, cluster, refs and volume pool. migrateVirtualMachineWithVolume brings it back with its
+ * disk on the SR named in migrateto. A GPU VM is refused with 431 (never xapi's VM_HAS_VGPU) and
+ * stays where it was.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XenServerDriver } from '../../drivers/xenserver/index.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { XapiSim } from '../helpers/xapi-sim.js';
+import { Session } from '../xapi-sim/rpc-client.js';
+
+const K1 = 'Group of NVIDIA Corporation GK107GL [GRID K1] GPUs';
+const TEMPLATE = '/srv/xen-templates/kiln-cross-pool';
+type Rec = Record<string, unknown>;
+
+describe('live migration across XenServer pools (xapi simulator)', () => {
+  let a: XapiSim;
+  let b: XapiSim;
+  let xa: Session;
+  let xb: Session;
+  let t: TestEngine;
+  const ids: Record<string, string> = {};
+  const ok = async (command: string, params: Record<string, string> = {}) => {
+    const res = await t.call(command, params);
+    if (res.status !== 200) throw new Error(`${command}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const job = async (command: string, params: Record<string, string>) => t.engine.jobs.wait(String((await ok(command, params))['jobid']));
+  const hostId = async (name: string) => ((await ok('listHosts', { name }))['host'] as { id: string }[])[0]!.id;
+  /** The pool's VM records that carry Kiln's uuid. */
+  const inPool = async (x: Session, uuid: string) => Object.entries(await x.call<Record<string, Rec>>('VM.get_all_records')).filter(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === uuid);
+  const row = (uuid: string) => t.engine.db.prepare('SELECT v.ref, v.state, h.name AS host, c.name AS cluster FROM vm_instances v JOIN hosts h ON h.id=v.host_id JOIN clusters c ON c.id=v.cluster_id WHERE v.uuid=?').get(uuid) as Rec;
+  const volumes = (uuid: string) => t.engine.db.prepare('SELECT o.ref, o.pool FROM volumes o JOIN vm_instances v ON v.id=o.vm_id WHERE v.uuid=? AND o.removed IS NULL').all(uuid) as { ref: string; pool: string }[];
+  const vdiSr = async (x: Session, vdi: string) => x.call<string>('SR.get_name_label', await x.call<string>('VDI.get_SR', vdi));
+
+  beforeAll(async () => {
+    a = await XapiSim.start({ hosts: [{ name: 'a-host-1', gpus: ['K1'] }, { name: 'a-host-2' }], vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
+    b = await XapiSim.start({ hosts: [{ name: 'b-host-1', gpus: ['K1'] }], vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
+    xa = await Session.login(a.url, a.username, a.password);
+    xb = await Session.login(b.url, b.username, b.password);
+    t = await testEngine({ drivers: [new XenServerDriver({ eventTimeoutSeconds: 1, stopTimeoutMs: 2_000 })] });
+    ids['zone'] = ((await ok('createZone', { name: 'Two pools' }))['zone'] as { id: string }).id;
+    const podid = ((await ok('createPod', { name: 'Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
+    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Pool A', hypervisor: 'XenServer', url: a.url, username: a.username, password: a.password });
+    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Pool B', hypervisor: 'XenServer', url: b.url, username: b.username, password: b.password });
+    ids['network'] = ((await ok('createNetwork', { name: 'Net', zoneid: ids['zone'], userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
+    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
+    const ostypeid = ((await ok('listOsTypes'))['ostype'] as { id: string }[])[0]!.id;
+    ids['template'] = ((await ok('registerTemplate', { name: 'cross-pool', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: TEMPLATE, size: String(2 ** 30) }))['template'] as { id: string }[])[0]!.id;
+    ids['small'] = ((await ok('createServiceOffering', { name: 'small', displaytext: 'small', cpunumber: '1', cpuspeed: '1000', memory: '1024' }))['serviceoffering'] as { id: string }).id;
+    ids['k140q'] = ((await ok('createServiceOffering', { name: 'K140Q', displaytext: 'K140Q', cpunumber: '1', cpuspeed: '1000', memory: '1024', 'serviceofferingdetails[0].pciDevice': K1, 'serviceofferingdetails[0].vgpuType': 'GRID K140Q' }))['serviceoffering'] as { id: string }).id;
+    for (const h of ['a-host-1', 'a-host-2', 'b-host-1']) ids[h] = await hostId(h);
+  }, 90_000);
+  afterAll(async () => {
+    t?.engine.background.stop();
+    await t?.close();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  let vm = '';
+  it('migrateVirtualMachine to a host of the other pool: Running there, disk on its SR, gone from the first pool, Kiln records updated', async () => {
+    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['small']!, networkids: ids['network']!, hostid: ids['a-host-2']!, name: 'mover' });
+    expect(deployed['jobstatus']).toBe(1);
+    vm = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    const before = row(vm);
+    expect([before['host'], before['cluster']]).toEqual(['a-host-2', 'Pool A']);
+    const [[oldRef]] = await inPool(xa, vm);
+    expect(before['ref']).toBe(oldRef);
+
+    const moved = await job('migrateVirtualMachine', { virtualmachineid: vm, hostid: ids['b-host-1']! });
+    expect([moved['jobstatus'], (moved['jobresult'] as { virtualmachine: Rec }).virtualmachine]).toEqual([1, expect.objectContaining({ id: vm, state: 'Running', hostid: ids['b-host-1'], hostname: 'b-host-1' })]);
+    expect(await inPool(xa, vm)).toEqual([]);
+    const there = await inPool(xb, vm);
+    expect(there).toHaveLength(1);
+    const [newRef, rec] = there[0]!;
+    expect([rec['power_state'], rec['resident_on']]).toEqual(['Running', b.info.hosts[0]!.ref]);
+    expect(row(vm)).toEqual({ ref: newRef, state: 'Running', host: 'b-host-1', cluster: 'Pool B' });
+    const vols = volumes(vm);
+    expect(vols).toHaveLength(1);
+    expect(await vdiSr(xb, vols[0]!.ref)).toBe('NFS virtual disk storage');
+    expect(vols[0]!.pool).toBe('NFS virtual disk storage');
+    // And the API shows it: listVirtualMachines says where it runs.
+    const listed = ((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as Rec[])[0]!;
+    expect([listed['state'], listed['hostname']]).toEqual(['Running', 'b-host-1']);
+  });
+
+  it('migrateVirtualMachineWithVolume back to the first pool puts the disk on the SR named in migrateto', async () => {
+    expect(row(vm)['cluster']).toBe('Pool B');
+    const volume = ((await ok('listVolumes', { virtualmachineid: vm }))['volume'] as { id: string }[])[0]!.id;
+    const moved = await job('migrateVirtualMachineWithVolume', { virtualmachineid: vm, hostid: ids['a-host-1']!, 'migrateto[0].volume': volume, 'migrateto[0].pool': 'Local storage on a-host-1' });
+    expect([moved['jobstatus'], (moved['jobresult'] as { virtualmachine: Rec }).virtualmachine]).toEqual([1, expect.objectContaining({ state: 'Running', hostid: ids['a-host-1'] })]);
+    expect(await inPool(xb, vm)).toEqual([]);
+    const [[ref, rec]] = await inPool(xa, vm);
+    expect(rec['resident_on']).toBe(a.info.hosts[0]!.ref);
+    expect(row(vm)).toEqual({ ref, state: 'Running', host: 'a-host-1', cluster: 'Pool A' });
+    const vols = volumes(vm);
+    expect(await vdiSr(xa, vols[0]!.ref)).toBe('Local storage on a-host-1');
+    expect(vols[0]!.pool).toBe('Local storage on a-host-1');
+    expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]!['storage']).toBe('Local storage on a-host-1');
+  });
+
+  it('a GPU VM is refused with 431 (not VM_HAS_VGPU) and stays on its host in its pool', async () => {
+    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['k140q']!, networkids: ids['network']!, hostid: ids['a-host-1']!, name: 'cad' });
+    expect(deployed['jobstatus']).toBe(1);
+    const gpuVm = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    const before = row(gpuVm);
+    const vols = volumes(gpuVm);
+    const volume = ((await ok('listVolumes', { virtualmachineid: gpuVm }))['volume'] as { id: string }[])[0]!.id;
+    const refused = await job('migrateVirtualMachineWithVolume', { virtualmachineid: gpuVm, hostid: ids['b-host-1']!, 'migrateto[0].volume': volume, 'migrateto[0].pool': 'NFS virtual disk storage' });
+    const result = refused['jobresult'] as { errorcode: number; errortext: string };
+    expect([refused['jobstatus'], result.errorcode]).toEqual([2, 431]);
+    expect(result.errortext).toMatch(/GPU/);
+    expect(result.errortext).not.toMatch(/VM_HAS_VGPU/);
+    expect(row(gpuVm)).toEqual(before);
+    expect(volumes(gpuVm)).toEqual(vols);
+    expect(await inPool(xb, gpuVm)).toEqual([]);
+    const [[, rec]] = await inPool(xa, gpuVm);
+    expect([rec['power_state'], rec['resident_on']]).toEqual(['Running', a.info.hosts[0]!.ref]);
+  });
+});
