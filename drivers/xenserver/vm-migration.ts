@@ -10,6 +10,7 @@ import { mapped } from './errors.js';
 import type { XenPool } from './pool.js';
 import { disksOf } from './vm-disks.js';
 import { label, runTask } from './vm-lifecycle.js';
+import { XapiConnectionError } from './xapi/errors.js';
 import type { XRef } from './xapi/records.js';
 
 export interface MigrationPlan {
@@ -145,7 +146,15 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
   }
   return pool.initiated.run(vm, () => mapped(`migrating ${name} to another pool`, async () => {
     await pool.client.call('VM.assert_can_migrate', vm, plan.dest, true, vdiMap, vifMap, {}, {});
-    const moved = String(await runTask(pool, 'VM.migrate_send', [vm, plan.dest, true, vdiMap, vifMap, {}, {}], opts));
+    const uuid = v.uuid;
+    const moved = String(await runTask(pool, 'VM.migrate_send', [vm, plan.dest, true, vdiMap, vifMap, {}, {}], opts).catch(async (e: unknown) => {
+      // The answer was lost, not necessarily the move: once the source no longer migrates it, the
+      // VM is either still here (the error stands) or in the other pool under its uuid.
+      if (!(e instanceof XapiConnectionError)) throw e;
+      const there = await whereItEnded(pool, to, vm, uuid, opts.signal);
+      if (!there) throw e;
+      return there;
+    }));
     await to.settle('VM', moved);
     // The source's deletion is read while the move is still Kiln's (initiator user, not a platform destroy).
     const poolRef = pool.inventory.all('pool')[0]?.[0];
@@ -156,4 +165,16 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
     });
     return { ref: moved, disks };
   }));
+}
+
+/** After a lost answer: waits (up to a minute) for the source to end its migrate_send, then the VM's ref in `to` by uuid, if it is there. */
+async function whereItEnded(pool: XenPool, to: XenPool, vm: XRef, uuid: string, signal?: AbortSignal): Promise<XRef | undefined> {
+  for (let i = 0; i < 600 && !signal?.aborted; i++) {
+    const v = pool.vm(vm);
+    if (!v || !Object.values(v.current_operations ?? {}).includes('migrate_send')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const poolRef = to.inventory.all('pool')[0]?.[0];
+  if (poolRef) await to.settle('pool', poolRef).catch(() => undefined);
+  return to.inventory.all('VM').find(([, r]) => r.uuid === uuid)?.[0];
 }

@@ -71,6 +71,9 @@ describe('live migration across XenServer pools (xapi simulator)', () => {
     expect([before['host'], before['cluster']]).toEqual(['a-host-2', 'Pool A']);
     const [[oldRef]] = await inPool(xa, vm);
     expect(before['ref']).toBe(oldRef);
+    // The migrate dialog's list: the other pool's host is offered (the capability decides).
+    const offered = (await ok('findHostsForMigration', { id: vm }))['host'] as { name: string; suitableformigration: boolean }[];
+    expect(offered.find((h) => h.name === 'b-host-1')?.suitableformigration).toBe(true);
 
     const moved = await job('migrateVirtualMachine', { virtualmachineid: vm, hostid: ids['b-host-1']! });
     expect([moved['jobstatus'], (moved['jobresult'] as { virtualmachine: Rec }).virtualmachine]).toEqual([1, expect.objectContaining({ id: vm, state: 'Running', hostid: ids['b-host-1'], hostname: 'b-host-1' })]);
@@ -102,6 +105,16 @@ describe('live migration across XenServer pools (xapi simulator)', () => {
     expect(await vdiSr(xa, vols[0]!.ref)).toBe('Local storage on a-host-1');
     expect(vols[0]!.pool).toBe('Local storage on a-host-1');
     expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]!['storage']).toBe('Local storage on a-host-1');
+  });
+
+  it('an answer lost on the way (task.get_record cut twice, past the client\'s own retry, while the task runs) still ends with the VM recorded in the pool it moved to', async () => {
+    expect(row(vm)['cluster']).toBe('Pool A');
+    await a.control('fault', { method: 'task.get_record', drop: true, count: 2 });
+    const moved = await job('migrateVirtualMachine', { virtualmachineid: vm, hostid: ids['b-host-1']! });
+    expect([moved['jobstatus'], moved['jobresult']]).toEqual([1, expect.anything()]);
+    expect(await inPool(xa, vm)).toEqual([]);
+    const [[ref]] = await inPool(xb, vm);
+    expect(row(vm)).toEqual({ ref, state: 'Running', host: 'b-host-1', cluster: 'Pool B' });
   });
 
   it('a GPU VM is refused with 431 (not VM_HAS_VGPU) and stays on its host in its pool', async () => {
