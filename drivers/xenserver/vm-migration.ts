@@ -167,14 +167,21 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
   }));
 }
 
-/** After a lost answer: waits (up to a minute) for the source to end its migrate_send, then the VM's ref in `to` by uuid, if it is there. */
+/**
+ * After a lost answer: waits (up to a minute) for the source to end its migrate_send, then the
+ * VM's ref in `to` by uuid, if it is there. The source is asked itself, not its event-fed cache:
+ * the cache may not show the operation yet, and a loaded machine then gave up at once.
+ */
 async function whereItEnded(pool: XenPool, to: XenPool, vm: XRef, uuid: string, signal?: AbortSignal): Promise<XRef | undefined> {
+  const arrived = () => to.inventory.all('VM').find(([, r]) => r.uuid === uuid)?.[0];
   for (let i = 0; i < 600 && !signal?.aborted; i++) {
-    const v = pool.vm(vm);
-    if (!v || !Object.values(v.current_operations ?? {}).includes('migrate_send')) break;
+    if (arrived()) break;
+    // Gone from the source (HANDLE_INVALID) or unreadable: the destination decides below.
+    const ops = await pool.client.getRecord('VM', vm).then((r) => Object.values(r.current_operations ?? {}), () => undefined);
+    if (!ops?.includes('migrate_send')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const poolRef = to.inventory.all('pool')[0]?.[0];
   if (poolRef) await to.settle('pool', poolRef).catch(() => undefined);
-  return to.inventory.all('VM').find(([, r]) => r.uuid === uuid)?.[0];
+  return arrived();
 }

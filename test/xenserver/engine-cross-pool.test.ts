@@ -72,8 +72,10 @@ describe('live migration across XenServer pools (xapi simulator)', () => {
     const [[oldRef]] = await inPool(xa, vm);
     expect(before['ref']).toBe(oldRef);
     // The migrate dialog's list: the other pool's host is offered (the capability decides).
-    const offered = (await ok('findHostsForMigration', { id: vm }))['host'] as { name: string; suitableformigration: boolean }[];
-    expect(offered.find((h) => h.name === 'b-host-1')?.suitableformigration).toBe(true);
+    const offered = (await ok('findHostsForMigration', { id: vm }))['host'] as { name: string; suitableformigration: boolean; requiresstoragemotion: boolean }[];
+    expect(offered.find((h) => h.name === 'b-host-1')).toMatchObject({ suitableformigration: true, requiresstoragemotion: true });
+    // The VM's own pool's hosts share its SR.
+    expect(offered.filter((h) => !h.name.startsWith('b-')).map((h) => h.requiresstoragemotion)).not.toContain(true);
 
     const moved = await job('migrateVirtualMachine', { virtualmachineid: vm, hostid: ids['b-host-1']! });
     expect([moved['jobstatus'], (moved['jobresult'] as { virtualmachine: Rec }).virtualmachine]).toEqual([1, expect.objectContaining({ id: vm, state: 'Running', hostid: ids['b-host-1'], hostname: 'b-host-1' })]);

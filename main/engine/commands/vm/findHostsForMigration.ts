@@ -15,10 +15,13 @@ export default defineCommand({
     const outcome = migrationOutcome(engine, vm);
     const all = engine.db.prepare('SELECT * FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id').all(vm.zone_id) as HostRow[];
     const verdicts = new Map(outcome.considered.map((v) => [v.hostId, v]));
+    // Primary storage is the cluster's (a pool's SRs, a cluster's datastores): a host in another
+    // cluster has the VM's disks only after storage motion, as CloudStack reports it.
+    const from = all.find((h) => h.id === vm.host_id);
     return all.map((h) => {
       const verdict = verdicts.get(h.uuid);
       const reason = verdict?.reason ?? (h.id === vm.host_id ? SAME_HOST_REASON : clusterOnlyReason(vm));
-      return { ...hostView(engine.db, engine.planner, h, true), suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: false, reason };
+      return { ...hostView(engine.db, engine.planner, h, true), suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: from !== undefined && h.cluster_id !== from.cluster_id, reason };
     });
   },
 });
