@@ -80,6 +80,29 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     kiln = await startKiln({ dataDir: kiln.dataDir, args: ['--no-ui'] });
   };
   const vmState = async (id: string) => ((await call('listVirtualMachines', { id })).body['virtualmachine'] as { state: string }[] | undefined)?.[0]?.state;
+  /** Deploys with START, and kills the engine once vcsim has METHOD's call (it answers 2.5 s late, so the engine dies waiting). */
+  const killDuring = async (method: string, start: () => ReturnType<typeof deploy>) => {
+    const before = (await counts('calls'))[method] ?? 0;
+    const vm = await start();
+    await until(`the ${method} call`, async () => ((await counts('calls'))[method] ?? 0) > before, 60_000);
+    await kill9();
+    return vm;
+  };
+  /** The restarted engine fails the interrupted deploy's job and the VM settles Stopped. */
+  const restartAndSettle = async (vm: { id: string; jobid: string }) => {
+    await restart();
+    const job = await waitJob(kiln, vm.jobid, 60_000);
+    expect(job['jobstatus']).toBe(2);
+    await until('the VM to settle', async () => (await vmState(vm.id)) === 'Stopped');
+  };
+  /** destroyVirtualMachine expunge=true leaves the VM neither in Kiln nor in vCenter. */
+  const expungeLeavesNothing = async (vm: { id: string; instancename: string }) => {
+    const gone = await call('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
+    const destroyed = await waitJob(kiln, gone.body['jobid'] as string, 60_000);
+    expect(destroyed['jobstatus'], JSON.stringify(destroyed['jobresult'])).toBe(1);
+    expect(await vmState(vm.id)).toBeUndefined();
+    expect(await inVcenter(vm.instancename)).toEqual([]);
+  };
 
   beforeAll(async () => {
     sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-method-delay', `CloneVM_Task=${DELAY_MS},CreateVM_Task=${DELAY_MS},ReconfigVM_Task=${DELAY_MS}`]);
@@ -203,25 +226,14 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
   }, 180_000);
 
   it('kill -9 while CloneVM_Task is asked for (no task stored): the job fails on restart, and destroy with expunge of the ref-less VM finds the clone by name and Kiln\'s mark and destroys it', async () => {
-    const clones = (await counts('calls'))['CloneVM_Task'] ?? 0;
-    const vm = await deploy('vmw-killed-early');
-    // vcsim has the CloneVM_Task call and answers it 2.5 s later: the engine dies waiting for it.
-    await until('the CloneVM_Task call', async () => ((await counts('calls'))['CloneVM_Task'] ?? 0) > clones, 60_000);
-    await kill9();
+    const vm = await killDuring('CloneVM_Task', () => deploy('vmw-killed-early'));
     expect(db((d) => d.prepare('SELECT hypervisor_task_ref FROM async_jobs WHERE uuid=?').pluck().get(vm.jobid))).toBeNull();
     // vcsim still answers the call it was given: the clone appears with no one to store it.
     await until('vcsim to make the clone', async () => (await inVcenter(vm.instancename)).length === 1, DELAY_MS * 3);
 
-    await restart();
-    const job = await waitJob(kiln, vm.jobid, 60_000);
-    expect(job['jobstatus']).toBe(2);
-    await until('the VM to settle', async () => (await vmState(vm.id)) === 'Stopped');
+    await restartAndSettle(vm);
     expect(db((d) => d.prepare('SELECT ref FROM vm_instances WHERE uuid=?').pluck().get(vm.id))).toBeNull();
-    const gone = await call('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
-    const destroyed = await waitJob(kiln, gone.body['jobid'] as string, 60_000);
-    expect(destroyed['jobstatus'], JSON.stringify(destroyed['jobresult'])).toBe(1);
-    expect(await vmState(vm.id)).toBeUndefined();
-    expect(await inVcenter(vm.instancename)).toEqual([]);
+    await expungeLeavesNothing(vm);
   }, 180_000);
 
   it('kill -9 while a blank VM\'s CreateVM_Task is asked for: the job fails on restart, and destroy with expunge finds the VM vcsim made by its name and mark and destroys it', async () => {
@@ -231,21 +243,11 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     const isoId = (iso.body['iso'] as { id: string }[])[0]!.id;
     await until('the ISO download', async () => ((await call('listIsos', { id: isoId, isofilter: 'all' })).body['iso'] as { isready: boolean }[] | undefined)?.[0]?.isready === true, 30_000);
     const small = ((await call('listDiskOfferings', { name: 'Small' })).body['diskoffering'] as { id: string }[])[0]!;
-    const creates = (await counts('calls'))['CreateVM_Task'] ?? 0;
-    const vm = await deploy('vmw-blank-killed', { templateid: isoId, diskofferingid: small.id });
-    await until('the CreateVM_Task call', async () => ((await counts('calls'))['CreateVM_Task'] ?? 0) > creates, 60_000);
-    await kill9();
+    const vm = await killDuring('CreateVM_Task', () => deploy('vmw-blank-killed', { templateid: isoId, diskofferingid: small.id }));
     expect(db((d) => d.prepare('SELECT ref FROM vm_instances WHERE uuid=?').pluck().get(vm.id))).toBeNull();
     await until('vcsim to make the VM', async () => (await inVcenter(vm.instancename)).length === 1, DELAY_MS * 3);
 
-    await restart();
-    const job = await waitJob(kiln, vm.jobid, 60_000);
-    expect(job['jobstatus']).toBe(2);
-    await until('the VM to settle', async () => (await vmState(vm.id)) === 'Stopped');
-    const gone = await call('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
-    const destroyed = await waitJob(kiln, gone.body['jobid'] as string, 60_000);
-    expect(destroyed['jobstatus'], JSON.stringify(destroyed['jobresult'])).toBe(1);
-    expect(await vmState(vm.id)).toBeUndefined();
-    expect(await inVcenter(vm.instancename)).toEqual([]);
+    await restartAndSettle(vm);
+    await expungeLeavesNothing(vm);
   }, 180_000);
 });
