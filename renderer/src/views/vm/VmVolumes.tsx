@@ -21,6 +21,7 @@ import { useConfirm } from '../../stores/confirm-store';
 import { useFinishedJobsKey } from '../../api/use-finished-jobs';
 import { ApiErrorText, Modal } from '../../components/Modal';
 import { StateBadge } from '../../components/StateBadge';
+import { RecordTable, type RecordColumn } from '../../components/RecordTable';
 import { useSnapshotJob, type SnapshotJob } from './use-snapshot-job';
 
 /** One item of listVolumes' `volume` list (the fields the UI reads; path and storage for the root admin only). */
@@ -91,6 +92,24 @@ function useVolumes(vm: Vm, enabled: boolean) {
   return { ...state, reload };
 }
 
+const nameColumn: RecordColumn<Volume> = { header: 'Name', className: 'volume-name', cell: (v) => v.name };
+const sizeColumn: RecordColumn<Volume> = { header: 'Size', className: 'num nowrap', headerClassName: 'num', cell: (v) => formatSize(v.size) };
+const stateColumn: RecordColumn<Volume> = { header: 'State', cell: (v) => <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} /> };
+/** The VM's own disks; the storage column is added for the root admin, who alone gets path and storage. */
+const attachedColumns: RecordColumn<Volume>[] = [nameColumn, { header: 'Type', cell: (v) => v.type }, { header: 'Device ID', cell: (v) => v.deviceid ?? '—' }, sizeColumn, stateColumn];
+const storageColumn: RecordColumn<Volume> = {
+  header: 'Storage',
+  className: 'volume-storage',
+  cell: (v) => (
+    <div>
+      {v.storage && <span className="nowrap">{v.storage}</span>}
+      {v.path && <span className="mono volume-path">{v.path}</span>}
+    </div>
+  ),
+};
+/** The account's detached data disks in the VM's zone. */
+const spareColumns: RecordColumn<Volume>[] = [nameColumn, sizeColumn, stateColumn];
+
 export function VmVolumes({ vm }: { vm: Vm }) {
   const apis = useApiCatalog((s) => s.apis);
   const { mine, spare, loaded, error, reload, blocked } = useVolumes(vm, hasApi(apis, 'listVolumes'));
@@ -154,79 +173,40 @@ export function VmVolumes({ vm }: { vm: Vm }) {
         <p className="empty">{loaded || !hasApi(apis, 'listVolumes') ? 'No volumes.' : 'Loading…'}</p>
       ) : (
         <div className="table-scroll volumes">
-          <table className="plain-table" aria-label="Volumes">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Type</th>
-                <th>Device ID</th>
-                <th className="num">Size</th>
-                <th>State</th>
-                {showStorage && <th>Storage</th>}
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {mine.map((v) => (
-                <tr key={v.id} data-volume-type={v.type} data-volume={v.name}>
-                  <td className="volume-name">{v.name}</td>
-                  <td>{v.type}</td>
-                  <td>{v.deviceid ?? '—'}</td>
-                  <td className="num nowrap">{formatSize(v.size)}</td>
-                  <td>
-                    <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
-                  </td>
-                  {showStorage && (
-                    <td className="volume-storage">
-                      <div>
-                        {v.storage && <span className="nowrap">{v.storage}</span>}
-                        {v.path && <span className="mono volume-path">{v.path}</span>}
-                      </div>
-                    </td>
-                  )}
-                  <td className="volume-actions nowrap">
-                    {gates.resize && action('Resize', v, () => setResizing(v))}
-                    {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RecordTable
+            label="Volumes"
+            columns={showStorage ? [...attachedColumns, storageColumn] : attachedColumns}
+            rows={mine}
+            rowKey={(v) => v.id}
+            rowData={(v) => ({ 'data-volume-type': v.type, 'data-volume': v.name })}
+            actionsClassName="volume-actions nowrap"
+            actions={(v) => (
+              <>
+                {gates.resize && action('Resize', v, () => setResizing(v))}
+                {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
+              </>
+            )}
+          />
         </div>
       )}
       {spare.length > 0 && (
         <div className="table-scroll volumes">
-          <table className="plain-table" aria-label="Detached volumes">
-            <caption>Detached data disks of this account in {vm.zonename ?? 'the zone'}</caption>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th className="num">Size</th>
-                <th>State</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {spare.map((v) => (
-                <tr key={v.id} data-volume={v.name}>
-                  <td className="volume-name">{v.name}</td>
-                  <td className="num nowrap">{formatSize(v.size)}</td>
-                  <td>
-                    <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} />
-                  </td>
-                  <td className="volume-actions nowrap">
-                    {gates.attach && action('Attach', v, () => void attach(v, vm, job), false, true)}
-                    {gates.resize && action('Resize', v, () => setResizing(v))}
-                    {gates.remove && action('Delete', v, () => void remove(v, job, reload), true)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RecordTable
+            label="Detached volumes"
+            caption={`Detached data disks of this account in ${vm.zonename ?? 'the zone'}`}
+            columns={spareColumns}
+            rows={spare}
+            rowKey={(v) => v.id}
+            rowData={(v) => ({ 'data-volume': v.name })}
+            actionsClassName="volume-actions nowrap"
+            actions={(v) => (
+              <>
+                {gates.attach && action('Attach', v, () => void attach(v, vm, job), false, true)}
+                {gates.resize && action('Resize', v, () => setResizing(v))}
+                {gates.remove && action('Delete', v, () => void remove(v, job, reload), true)}
+              </>
+            )}
+          />
         </div>
       )}
       {resizing && <ResizeDialog volume={resizing} job={job} onClose={() => setResizing(undefined)} />}
