@@ -13,6 +13,7 @@ import { runVmChange } from './run-vm-change';
 import { customSizeParams, customSizeProblems, asksCpuSpeed, rangeHint, type CustomSize } from '../../api/custom-offering';
 import { offeringOutcomeText, outcomeOf, type ChangeOutcome, refusalSummary } from '../../actions/vm-changes';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { OutcomeModal } from '../../components/OutcomeModal';
 import { SelectField, TextField } from '../../components/FormFields';
 import { PlacementTable } from '../../components/PlacementTable';
 import { useSubmit } from '../../components/use-submit';
@@ -51,19 +52,9 @@ export function ChangeOfferingDialog({ vm, live, onClose }: { vm: Vm; live: bool
 
   if (outcome) {
     return (
-      <Modal title={`${verb}: ${name}`} onClose={onClose} wide={outcome.moved}>
-        <div className="dialog-form">
-          <p role="status" className="change-outcome">
-            {offeringOutcomeText(outcome, live)}
-          </p>
-          {outcome.moved && outcome.vm.placement && <PlacementTable placement={outcome.vm.placement} chosen={outcome.vm.hostname} label="Why it moved" />}
-          <div className="dialog-buttons">
-            <button type="button" className="primary" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </div>
-      </Modal>
+      <OutcomeModal title={`${verb}: ${name}`} onClose={onClose} wide={outcome.moved} more={outcome.moved && outcome.vm.placement && <PlacementTable placement={outcome.vm.placement} chosen={outcome.vm.hostname} label="Why it moved" />}>
+        {offeringOutcomeText(outcome, live)}
+      </OutcomeModal>
     );
   }
 

@@ -10,6 +10,7 @@ import { listOf, shownError, type Placement, type Vm } from '../../api/model';
 import { runVmChange } from './run-vm-change';
 import { migrateParams, migrationChoices, outcomeOf, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { OutcomeModal } from '../../components/OutcomeModal';
 import { PlacementTable } from '../../components/PlacementTable';
 import { useSubmit } from '../../components/use-submit';
 
@@ -44,19 +45,9 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
 
   if (outcome) {
     return (
-      <Modal title={`Migrate ${name}`} onClose={onClose} wide>
-        <div className="dialog-form">
-          <p role="status" className="change-outcome">
-            {name} was migrated live from {outcome.from ?? '?'} to <strong>{outcome.vm.hostname ?? '?'}</strong>; it is {outcome.vm.state}.
-          </p>
-          {outcome.vm.placement && <PlacementTable placement={outcome.vm.placement} chosen={outcome.vm.hostname} label="Placement explained" />}
-          <div className="dialog-buttons">
-            <button type="button" className="primary" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </div>
-      </Modal>
+      <OutcomeModal title={`Migrate ${name}`} onClose={onClose} wide more={outcome.vm.placement && <PlacementTable placement={outcome.vm.placement} chosen={outcome.vm.hostname} label="Placement explained" />}>
+        {name} was migrated live from {outcome.from ?? '?'} to <strong>{outcome.vm.hostname ?? '?'}</strong>; it is {outcome.vm.state}.
+      </OutcomeModal>
     );
   }
 

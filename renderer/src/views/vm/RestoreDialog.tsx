@@ -10,6 +10,7 @@ import { runQuietly } from '../../api/run-job';
 import { restoreParams, vmOf, type VmResult } from '../../actions/vm-changes';
 import { useVms } from '../../stores/vm-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { OutcomeModal } from '../../components/OutcomeModal';
 import { SelectField } from '../../components/FormFields';
 import { useSubmit } from '../../components/use-submit';
 
@@ -42,18 +43,9 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
 
   if (done) {
     return (
-      <Modal title={`Restore ${name}`} onClose={onClose}>
-        <div className="dialog-form">
-          <p role="status" className="change-outcome">
-            {name} has a new root disk from {kind} <strong>{(fromIso ? done.isoname : done.templatename) ?? '?'}</strong>; it is {done.state}.
-          </p>
-          <div className="dialog-buttons">
-            <button type="button" className="primary" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </div>
-      </Modal>
+      <OutcomeModal title={`Restore ${name}`} onClose={onClose}>
+        {name} has a new root disk from {kind} <strong>{(fromIso ? done.isoname : done.templatename) ?? '?'}</strong>; it is {done.state}.
+      </OutcomeModal>
     );
   }
 

@@ -11,6 +11,7 @@ import { runVmChange } from './run-vm-change';
 import { startOnParams, startPlacementOffered, type StartPlacement, type VmResult, refusalSummary } from '../../actions/vm-changes';
 import { useApiCatalog } from '../../stores/api-catalog-store';
 import { Modal, ApiErrorText } from '../../components/Modal';
+import { OutcomeModal } from '../../components/OutcomeModal';
 import { SelectField } from '../../components/FormFields';
 import { PlacementTable } from '../../components/PlacementTable';
 import { useSubmit } from '../../components/use-submit';
@@ -39,19 +40,9 @@ export function StartOnDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
 
   if (done) {
     return (
-      <Modal title={`Start ${name} on…`} onClose={onClose} wide>
-        <div className="dialog-form">
-          <p role="status" className="change-outcome">
-            {name} is {done.state} on <strong>{done.hostname ?? '?'}</strong>.
-          </p>
-          {done.placement && <PlacementTable placement={done.placement} chosen={done.hostname} label="Placement explained" />}
-          <div className="dialog-buttons">
-            <button type="button" className="primary" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </div>
-      </Modal>
+      <OutcomeModal title={`Start ${name} on…`} onClose={onClose} wide more={done.placement && <PlacementTable placement={done.placement} chosen={done.hostname} label="Placement explained" />}>
+        {name} is {done.state} on <strong>{done.hostname ?? '?'}</strong>.
+      </OutcomeModal>
     );
   }
 
