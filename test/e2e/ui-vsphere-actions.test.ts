@@ -109,6 +109,8 @@ describe.skipIf(!available)('VM actions gated by capability: a VMware VM in the 
     const panel = page.locator('.console-tab');
     await expect.poll(() => panel.innerText()).toContain("speaks webmks, which Kiln's console client cannot show");
     expect(await panel.innerText()).not.toContain('Retrying');
+    // The reason stands alone: no empty (black) console pane under it.
+    expect(await panel.locator('.console-screen').isVisible()).toBe(false);
     await ui.shot('vsphere-actions-console');
     await page.getByRole('navigation', { name: 'VM sections' }).getByRole('link', { name: 'Overview' }).click();
   });
