@@ -370,6 +370,11 @@ export interface DriverCapabilities {
   vnc: boolean;
   gpu: boolean;
   /**
+   * A data disk of a running VM resizes while it runs (resizeVolume on a Running VM); absent: yes.
+   * False: the engine refuses that resize (431) and the UI offers it only while the VM is stopped.
+   */
+  liveVolumeResize?: boolean;
+  /**
    * CloudStack's hypervisor capability `maxguestslimit`: the most VMs one host of this hypervisor
    * should run. The driver's default; an admin overrides it (updateHypervisorCapabilities, or per
    * cluster), and placement and the N−1 headroom check read the result.

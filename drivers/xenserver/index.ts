@@ -21,6 +21,7 @@ import { mapped, toDriverError } from './errors.js';
 import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
 import { stageImage } from './images.js';
+import { defaultSrResizesOnline } from './sr-features.js';
 import { setCdMedia, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
@@ -174,9 +175,9 @@ class XenHostSession implements HostSession {
     return this.endpoint.hostId;
   }
 
-  /** The driver's, with gpu only where this host has PGPUs. */
+  /** The driver's, with gpu only where this host has PGPUs, and a running VM's disk resized live only where the pool's default SR can (sr-features.ts). */
   get capabilities(): DriverCapabilities {
-    return { ...XENSERVER_CAPABILITIES, gpu: hasGpus(this.pool, this.ref) };
+    return { ...XENSERVER_CAPABILITIES, gpu: hasGpus(this.pool, this.ref), liveVolumeResize: defaultSrResizesOnline(this.pool) };
   }
 
   get gpu(): GpuFacet | undefined {

@@ -11,6 +11,7 @@ import { mapped } from './errors.js';
 import { findImageVdi, IMAGE_KEY, IMAGE_SHA_KEY, imageSr } from './images.js';
 import { checkXapiText } from './names.js';
 import type { XenPool } from './pool.js';
+import { srHasFeature, srText } from './sr-features.js';
 import { runTask } from './vm-lifecycle.js';
 import { isNullRef, type VbdRecord, type VdiRecord, type VifRecord, type XRef } from './xapi/records.js';
 
@@ -143,8 +144,16 @@ export function xenVolumes(pool: XenPool, vmOf: (ref: Ref) => XRef): VolumeFacet
         const r = await pool.client.getRecord('VDI', vdi) as VdiRecord;
         if (sizeBytes < r.virtual_size && !options.shrink) throw new DriverError(`${disk.name}: ${sizeBytes} bytes is smaller than its ${r.virtual_size}; a shrink must be asked for`, 'invalid');
         if (sizeBytes < r.virtual_size) throw new DriverError(`${disk.name}: xapi's storage grows disks only`, 'unsupported');
-        if (options.vm && running(pool, vmOf(options.vm))) throw new DriverError(`${disk.name}: a disk of a running VM is resized once the VM is stopped on XenServer (VDI.resize_online needs the SR's support)`, 'unsupported');
-        await pool.client.call('VDI.resize', vdi, sizeBytes);
+        // A disk plugged into a running VM: VDI.resize_online, which xapi allows only where the SR's
+        // SM driver has VDI_RESIZE_ONLINE (VDI.resize would be VDI_IN_USE); otherwise VDI.resize.
+        const vm = options.vm ? vmOf(options.vm) : undefined;
+        const plugged = vm !== undefined && running(pool, vm) && (await vbdsOf(pool, vm)).some((b) => b.r.VDI === vdi && b.r.currently_attached);
+        if (!plugged) return void (await pool.client.call('VDI.resize', vdi, sizeBytes));
+        if (!options.live) throw new DriverError(`${label(pool, vm)} is running; its disk ${disk.name} is resized live or not at all`, 'invalid');
+        if (!srHasFeature(pool, r.SR, 'VDI_RESIZE_ONLINE')) {
+          throw new DriverError(`${disk.name}: storage repository ${srText(pool, r.SR)} cannot resize a disk in use (its SM driver has no VDI_RESIZE_ONLINE); stop ${label(pool, vm)} and resize it then`, 'unsupported');
+        }
+        await pool.client.call('VDI.resize_online', vdi, sizeBytes);
       });
     },
   };

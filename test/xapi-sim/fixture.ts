@@ -4,6 +4,7 @@
  * templates, the VMs a test asks for, and the GPU boards each host carries.
  */
 import type { Sim } from './sim.js';
+import { seedSms } from './sm.js';
 import { refreshMemory } from './host.js';
 import { XDate } from './wire.js';
 
@@ -46,6 +47,10 @@ export interface Fixture {
   eventTimeoutClampS?: number;
   /** Serve plain HTTP (for unit tests) instead of HTTPS. */
   http?: boolean;
+  /** The SM type of the pool's shared default SR: `nfs` (default; resizes only disks not in use) or `rbd` (Ceph; VDI_RESIZE_ONLINE). */
+  sharedSrType?: 'nfs' | 'rbd';
+  /** A shared ISO library (an NFS ISO SR, type iso) in the pool, as an admin adds one with SR.create. */
+  isoLibrary?: boolean;
 }
 
 export const MiB = 1024 * 1024;
@@ -190,7 +195,11 @@ export function seedPool(sim: Sim, f: Fixture): Seeded {
   const { store } = sim;
   const product = f.product ?? 'XenServer';
   const network = store.create('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', MTU: 1500, managed: true, default_locking_mode: 'unlocked', other_config: { automatic: 'true' } });
-  const sharedSr = store.create('SR', { name_label: 'NFS virtual disk storage', type: 'nfs', content_type: 'user', shared: true, physical_size: 2048 * GiB, allowed_operations: ['vdi_create', 'vdi_destroy', 'scan'] });
+  seedSms(sim);
+  const rbd = f.sharedSrType === 'rbd';
+  const sharedSr = store.create('SR', { name_label: rbd ? 'Ceph RBD virtual disk storage' : 'NFS virtual disk storage', type: rbd ? 'rbd' : 'nfs', content_type: 'user', shared: true, physical_size: 2048 * GiB, allowed_operations: ['vdi_create', 'vdi_destroy', 'scan'] });
+  // An NFS ISO library: ISOSR (type iso, content_type iso); sm_config iso_type as ISOSR.create sets it.
+  if (f.isoLibrary) store.create('SR', { name_label: 'ISO library', type: 'iso', content_type: 'iso', shared: true, physical_size: 256 * GiB, sm_config: { iso_type: 'nfs_iso' }, allowed_operations: ['vdi_create', 'vdi_destroy', 'scan'] });
   const hosts = hostFixtures(f).map((hf, i) => addHost(sim, hf, i, product));
   store.create('pool', { name_label: 'xapi-sim pool', master: hosts[0], default_SR: sharedSr, suspend_image_SR: sharedSr, crash_dump_SR: sharedSr, other_config: {} });
   for (const name of ['Debian Bookworm 12', 'Other install media']) {

@@ -104,6 +104,13 @@ export const SCHEMA: Record<string, ClassSpec> = {
     virtual_allocation: 'int', physical_utilisation: 'int', physical_size: 'int', type: 'string', content_type: 'string', shared: 'bool', other_config: 'map rw',
     tags: 'set rw', sm_config: 'map', blobs: 'map', local_cache_enabled: 'bool', introduced_by: 'ref', clustered: 'bool', is_tools_sr: 'bool',
   },
+  // The storage-manager driver behind SRs of its type; its `features` (name → version) decide which
+  // VDI operations xapi allows (xapi_vdi.ml check_sm_feature_error, smint.ml).
+  SM: {
+    uuid: 'string', name_label: 'string', name_description: 'string', type: 'string', vendor: 'string', copyright: 'string', version: 'string',
+    required_api_version: 'string', configuration: 'map', capabilities: 'set', features: 'map', other_config: 'map rw', driver_filename: 'string',
+    required_cluster_stack: 'set',
+  },
   VDI: {
     uuid: 'string', name_label: 'string rw', name_description: 'string rw', allowed_operations: 'set', current_operations: 'map', SR: 'ref', VBDs: 'set',
     crash_dumps: 'set', virtual_size: 'int', physical_utilisation: 'int', type: 'enum:system|user|ephemeral|suspend|crashdump|ha_statefile|metadata|redo_log|rrd|pvs_cache|cbt_metadata',

@@ -126,3 +126,58 @@ describe('VBD and VIF calls', () => {
     expect(await failureOf(s.call('VIF.destroy', nic))).toEqual(['OPERATION_NOT_ALLOWED', 'VIF currently attached to a running VM']);
   });
 });
+
+describe('SM features: resize, resize_online, an ISO library', () => {
+  let ceph: RunningSim;
+  let c: Session;
+  beforeAll(async () => {
+    ceph = await startSimulator({ http: true, password: 'pw', taskDelayMs: 5, sharedSrType: 'rbd', isoLibrary: true, vms: [{ name: 'run', power_state: 'Running', memoryMiB: 512 }, { name: 'bare', power_state: 'Running', memoryMiB: 512, tools: false }] });
+    c = await Session.login(ceph.info().url, 'root', 'pw');
+  });
+  afterAll(() => ceph.stop());
+
+  const disk = (session: Session, on: string) => session.call<string>('VDI.create', { name_label: 'd', name_description: '', SR: on, virtual_size: MiB, type: 'user', sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: {}, tags: [] });
+  const plugInto = async (session: Session, vm: string, vdi: string) => {
+    const vbd = await session.call<string>('VBD.create', { VM: vm, VDI: vdi, userdevice: '4', bootable: false, mode: 'RW', type: 'Disk', unpluggable: true, empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+    await session.call('VBD.plug', vbd);
+    return vbd;
+  };
+
+  it('an attached disk is VDI_IN_USE for resize; resize_online needs VDI_RESIZE_ONLINE (NFS lacks it, RBD has it)', async () => {
+    // NFS (the first pool's default SR): offline resize only.
+    const vm = await s.callAsync<string>('VM.clone', (await s.call<string[]>('VM.get_by_name_label', 'base'))[0], 'resizing');
+    await s.call('VM.start', vm, false, false);
+    const nfsDisk = await disk(s, sr);
+    await plugInto(s, vm, nfsDisk);
+    expect(await failureOf(s.call('VDI.resize', nfsDisk, 2 * MiB))).toEqual(['VDI_IN_USE', nfsDisk, 'resize']);
+    expect(await failureOf(s.call('VDI.resize_online', nfsDisk, 2 * MiB))).toEqual(['SR_OPERATION_NOT_SUPPORTED', sr]);
+    expect(await s.call('VDI.get_virtual_size', nfsDisk)).toBe(MiB);
+    // RBD: online.
+    const cephSr = (await c.call<Rec>('pool.get_record', (await c.call<string[]>('pool.get_all'))[0]))['default_SR'] as string;
+    const run = (await c.call<string[]>('VM.get_by_name_label', 'run'))[0]!;
+    const cephDisk = await disk(c, cephSr);
+    await plugInto(c, run, cephDisk);
+    await c.callAsync('VDI.resize_online', cephDisk, 3 * MiB);
+    expect(await c.call('VDI.get_virtual_size', cephDisk)).toBe(3 * MiB);
+    expect(await failureOf(c.call('VDI.resize_online', cephDisk, MiB))).toEqual(['SR_OPERATION_NOT_SUPPORTED', cephSr]);
+  });
+
+  it('an ISO SR makes a VDI from sm_config path (ISOSR), refuses a bad or taken path, and resizes nothing', async () => {
+    const iso = (await c.call<Record<string, Rec>>('SR.get_all_records').then((all) => Object.entries(all).find(([, r]) => r['type'] === 'iso')))!;
+    const mk = (path?: string) => c.call<string>('VDI.create', { name_label: 'x.iso', name_description: '', SR: iso[0], virtual_size: MiB, type: 'user', sharable: false, read_only: true, other_config: {}, xenstore_data: {}, sm_config: path ? { path } : {}, tags: [] });
+    const vdi = await mk('kiln-iso-1.iso');
+    expect(await c.call<Rec>('VDI.get_record', vdi)).toMatchObject({ location: 'kiln-iso-1.iso', read_only: false, SR: iso[0] });
+    expect(await failureOf(mk('kiln-iso-1.iso'))).toEqual(['SR_BACKEND_FAILURE_43', '', 'The VDI already exists', '']);
+    expect(await failureOf(mk('../etc/passwd.iso'))).toEqual(['SR_BACKEND_FAILURE_78', '', 'VDI Creation failed', 'Invalid path "../etc/passwd.iso"']);
+    expect(await c.call<Rec>('VDI.get_record', await mk())).toMatchObject({ location: expect.stringMatching(/^[0-9a-f-]{36}\.img$/) });
+    expect(await failureOf(c.call('VDI.resize', vdi, 2 * MiB))).toEqual(['SR_OPERATION_NOT_SUPPORTED', iso[0]]);
+  });
+
+  it('a NIC is hot-plugged and unplugged only into a guest with PV drivers', async () => {
+    const bare = (await c.call<string[]>('VM.get_by_name_label', 'bare'))[0]!;
+    const network = (await c.call<string[]>('network.get_all'))[0]!;
+    const nic = await c.call<string>('VIF.create', { device: '1', network, VM: bare, MAC: '', MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+    expect(await failureOf(c.call('VIF.plug', nic))).toEqual(['VM_MISSING_PV_DRIVERS', bare]);
+    expect(await c.call('VIF.get_currently_attached', nic)).toBe(false);
+  });
+});

@@ -7,10 +7,11 @@
  * fields `sha256`, `bytes`), and travel with VDI.copy, so a test can tell which image a VM's disk
  * came from.
  */
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { Sim } from './sim.js';
 import { refreshSr } from './fixture.js';
+import { srHasFeature } from './sm.js';
 import { createTask } from './tasks.js';
 import { NULL_REF, XapiFailure, XDate, XFloat, taskResultOf } from './wire.js';
 
@@ -32,6 +33,20 @@ function field<T>(rec: Rec, name: string, kind: 'string' | 'number' | 'boolean' 
 
 function stringMap(v: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries((v ?? {}) as Rec).map(([k, x]) => [k, String(x)]));
+}
+
+/**
+ * The file an ISO SR's new VDI is (ISOSR.py, vdi): sm_config `path` when given, which must match
+ * [a-z0-9.-]+\.(iso|img) from its start (else VDICreate, SM error 78), else `<uuid>.img`; a file
+ * already there is VDIExists (43). SM errors reach the caller as SR_BACKEND_FAILURE_<code>
+ * [ "", description, opterr ] (xapi's storage_utils).
+ */
+function isoVdiFile(sim: Sim, sr: string, smConfig: Record<string, string>): string {
+  const path = smConfig['path'];
+  if (path !== undefined && !/^[a-z0-9.-]+\.(iso|img)/i.test(path)) throw new XapiFailure('SR_BACKEND_FAILURE_78', ['', 'VDI Creation failed', `Invalid path "${path}"`]);
+  const file = path ?? `${crypto.randomUUID()}.img`;
+  if ((sim.store.rec('SR', sr)['VDIs'] as string[]).some((v) => sim.store.rec('VDI', v)['location'] === file)) throw new XapiFailure('SR_BACKEND_FAILURE_43', ['', 'The VDI already exists', '']);
+  return file;
 }
 
 function vbdDevice(userdevice: string): string {
@@ -67,18 +82,23 @@ export function registerStorage(sim: Sim): void {
     const srRec = store.rec('SR', sr);
     const size = field<number>(a, 'virtual_size', 'number');
     const type = field<string>(a, 'type', 'string');
-    // An ISO library (and any SR without vdi_create) makes no VDIs through the API.
-    if (srRec['content_type'] === 'iso' || !((srRec['allowed_operations'] as string[]).length === 0 || (srRec['allowed_operations'] as string[]).includes('vdi_create'))) {
+    // An SR whose SM driver lacks VDI_CREATE (or that does not allow vdi_create) makes no VDIs.
+    if (!srHasFeature(sim, sr, 'VDI_CREATE') || !((srRec['allowed_operations'] as string[]).length === 0 || (srRec['allowed_operations'] as string[]).includes('vdi_create'))) {
       throw new XapiFailure('SR_OPERATION_NOT_SUPPORTED', [sr]);
     }
+    const smConfig = stringMap(a['sm_config']);
+    const iso = srRec['type'] === 'iso' ? isoVdiFile(sim, sr, smConfig) : undefined;
     if (size < 0) throw new XapiFailure('INVALID_VALUE', ['virtual_size', String(size)]);
     const free = (srRec['physical_size'] as number) - (srRec['virtual_allocation'] as number);
     if (size > free) throw new XapiFailure('SR_FULL', [String(size), String(free)]);
     const vdi = store.create('VDI', {
       name_label: field<string>(a, 'name_label', 'string'), name_description: field<string>(a, 'name_description', 'string'),
-      SR: sr, virtual_size: size, physical_utilisation: 0, type, sharable: field<boolean>(a, 'sharable', 'boolean'), read_only: field<boolean>(a, 'read_only', 'boolean'),
-      other_config: stringMap(field<Rec>(a, 'other_config', 'object')), xenstore_data: stringMap(a['xenstore_data']), sm_config: stringMap(a['sm_config']),
-      tags: (Array.isArray(a['tags']) ? a['tags'] : []).map(String), managed: true, location: '', on_boot: 'persist', allow_caching: false,
+      SR: sr, virtual_size: size, physical_utilisation: 0, type, sharable: field<boolean>(a, 'sharable', 'boolean'),
+      // ISOVDI.create: the file is made writable (read_only false) and its sm_config gets `created`.
+      read_only: iso ? false : field<boolean>(a, 'read_only', 'boolean'),
+      other_config: stringMap(field<Rec>(a, 'other_config', 'object')), xenstore_data: stringMap(a['xenstore_data']),
+      sm_config: iso ? { ...smConfig, created: new Date().toISOString() } : smConfig,
+      tags: (Array.isArray(a['tags']) ? a['tags'] : []).map(String), managed: true, location: iso ?? '', on_boot: 'persist', allow_caching: false,
       allowed_operations: ['clone', 'copy', 'resize', 'destroy', 'snapshot', 'update'],
     }, { sha256: '', bytes: 0 });
     store.addToSet('SR', sr, 'VDIs', vdi);
@@ -102,14 +122,26 @@ export function registerStorage(sim: Sim): void {
     return copy;
   });
 
-  api.def('VDI.resize', 'vdi:ref size:int', (_c, [vdi, size]) => {
+  /**
+   * VDI.resize and VDI.resize_online (xapi_vdi.ml): the same storage call; they differ in xapi's
+   * checks. resize needs the SM feature VDI_RESIZE and no VBD of the VDI attached (VDI_IN_USE
+   * [vdi, "resize"]); resize_online needs VDI_RESIZE_ONLINE and is allowed while attached.
+   */
+  const resize = (op: 'resize' | 'resize_online') => (_c: unknown, [vdi, size]: unknown[]) => {
     const r = store.rec('VDI', vdi);
+    const sr = r['SR'] as string;
+    if (op === 'resize' && (r['VBDs'] as string[]).some((b) => store.has('VBD', b) && store.rec('VBD', b)['currently_attached'] === true)) {
+      throw new XapiFailure('VDI_IN_USE', [vdi as string, 'resize']);
+    }
+    if (!srHasFeature(sim, sr, op === 'resize' ? 'VDI_RESIZE' : 'VDI_RESIZE_ONLINE')) throw new XapiFailure('SR_OPERATION_NOT_SUPPORTED', [sr]);
     // xapi's SM backends grow disks only (SR_OPERATION_NOT_SUPPORTED for a shrink on LVM/NFS).
-    if ((size as number) < (r['virtual_size'] as number)) throw new XapiFailure('SR_OPERATION_NOT_SUPPORTED', [r['SR'] as string]);
+    if ((size as number) < (r['virtual_size'] as number)) throw new XapiFailure('SR_OPERATION_NOT_SUPPORTED', [sr]);
     store.update('VDI', vdi as string, { virtual_size: size });
-    refreshSr(sim, r['SR'] as string);
+    refreshSr(sim, sr);
     return '';
-  });
+  };
+  api.def('VDI.resize', 'vdi:ref size:int', resize('resize'));
+  api.def('VDI.resize_online', 'vdi:ref size:int', resize('resize_online'));
 
   api.def('VM.get_allowed_VBD_devices', 'vm:ref', (_c, [vm]) => {
     const used = new Set((store.rec('VM', vm)['VBDs'] as string[]).map((b) => store.rec('VBD', b)['userdevice'] as string));
@@ -201,9 +233,24 @@ export function registerStorage(sim: Sim): void {
     store.addToSet('network', network, 'VIFs', vif);
     return vif;
   });
-  api.def('VIF.plug', 'self:ref', (_c, [vif]) => plug('VIF', vif as string));
+  /**
+   * xapi_vif_helpers.ml valid_operations: an HVM guest (every simulated guest) hot-plugs and
+   * unplugs NICs only with PV drivers (guest metrics reporting them); else VM_MISSING_PV_DRIVERS
+   * [vm] (xapi_pv_driver_version.ml make_error_opt). The power-state check comes first.
+   */
+  const assertVifHotplug = (vif: string): void => {
+    const vm = store.rec('VIF', vif)['VM'] as string;
+    const gm = store.rec('VM', vm)['guest_metrics'] as string;
+    if (running(vm) && !(store.has('VM_guest_metrics', gm) && store.rec('VM_guest_metrics', gm)['PV_drivers_detected'] === true)) throw new XapiFailure('VM_MISSING_PV_DRIVERS', [vm]);
+  };
+  api.def('VIF.plug', 'self:ref', (_c, [vif]) => {
+    const vm = store.rec('VIF', vif)['VM'] as string;
+    if (running(vm) && store.rec('VIF', vif)['currently_attached'] !== true) assertVifHotplug(vif as string);
+    return plug('VIF', vif as string);
+  });
   api.def('VIF.unplug', 'self:ref', (_c, [vif]) => {
     if (store.rec('VIF', vif)['currently_attached'] !== true) throw new XapiFailure('DEVICE_ALREADY_DETACHED', [vif as string]);
+    assertVifHotplug(vif as string);
     store.update('VIF', vif as string, { currently_attached: false });
     return '';
   });

@@ -46,6 +46,7 @@ const OUTSIDE_EXTRACT_METHODS: Record<string, string> = {
   'VDI.create': 'a data disk, or the VDI a Kiln image is imported into (then PUT /import_raw_vdi)',
   'VDI.copy': 'a VM\'s root disk copied from the pool\'s one copy of its Kiln image',
   'VDI.resize': 'resizeVolume, and a root disk larger than its image',
+  'VDI.resize_online': 'resizeVolume of a disk plugged into a running VM, where the SR\'s SM has VDI_RESIZE_ONLINE (xapi_vdi.ml)',
   'VDI.add_to_other_config': 'a complete image VDI carries the SHA-256 of its image',
   'VDI.remove_from_other_config': 'a copy of an image is a VM\'s disk, not the image',
   'VDI.get_by_name_label': 'disks and images are found by Kiln\'s name',
@@ -58,6 +59,7 @@ const OUTSIDE_EXTRACT_METHODS: Record<string, string> = {
   'VBD.destroy': 'a data disk taken out of a VM (its VDI stays)',
   'VIF.create': 'a VM\'s NICs, one per Kiln NIC',
   'VIF.plug': 'a NIC made while the VM runs',
+  'VIF.unplug': 'a NIC hot-removed from a running VM (removeNicFromVirtualMachine)',
   'VIF.destroy': 'a NIC Kiln\'s spec no longer has',
 };
 const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
@@ -66,6 +68,7 @@ const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
   // Classes the extract does not cover (§6.3 stubs, guest metrics).
   VM_guest_metrics: ['PV_drivers_detected', 'PV_drivers_version'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
+  SM: ['uuid', 'type', 'features'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
   VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],

@@ -110,6 +110,7 @@ export interface XapiMethods {
   'VDI.create': [[args: VdiCreate], XRef];
   'VDI.copy': [[vdi: XRef, sr: XRef, baseVdi: XRef, intoVdi: XRef], XRef];
   'VDI.resize': [[vdi: XRef, size: number], string];
+  'VDI.resize_online': [[vdi: XRef, size: number], string];
   'VDI.add_to_other_config': [[self: XRef, key: string, value: string], string];
   'VDI.remove_from_other_config': [[self: XRef, key: string], string];
   'VDI.get_by_name_label': [[label: string], XRef[]];
@@ -122,6 +123,7 @@ export interface XapiMethods {
   'VBD.destroy': [[self: XRef], string];
   'VIF.create': [[args: VifCreate], XRef];
   'VIF.plug': [[self: XRef], string];
+  'VIF.unplug': [[self: XRef], string];
   'VIF.destroy': [[self: XRef], string];
   'host.migrate_receive': [[host: XRef, network: XRef, options: Map], Map];
   'PGPU.get_remaining_capacity': [[self: XRef, vgpuType: XRef], number];
@@ -175,6 +177,7 @@ export const SIGNATURES = {
   'VDI.create': ['VDI record'],
   'VDI.copy': ['VDI ref', 'SR ref', 'VDI ref', 'VDI ref'],
   'VDI.resize': ['VDI ref', 'int'],
+  'VDI.resize_online': ['VDI ref', 'int'],
   'VDI.add_to_other_config': ['VDI ref', 'string', 'string'],
   'VDI.remove_from_other_config': ['VDI ref', 'string'],
   'VDI.get_by_name_label': ['string'],
@@ -187,6 +190,7 @@ export const SIGNATURES = {
   'VBD.destroy': ['VBD ref'],
   'VIF.create': ['VIF record'],
   'VIF.plug': ['VIF ref'],
+  'VIF.unplug': ['VIF ref'],
   'VIF.destroy': ['VIF ref'],
   'host.migrate_receive': ['host ref', 'network ref', '(string -> string) map'],
   'PGPU.get_remaining_capacity': ['PGPU ref', 'VGPU_type ref'],

@@ -181,6 +181,13 @@ export interface SrRecord {
   content_type?: string;
 }
 
+/** The storage-manager driver of SRs of its `type`; `features` (name → version) say which VDI operations xapi allows there (xapi_vdi.ml). */
+export interface SmRecord {
+  uuid: string;
+  type: string;
+  features: Record<string, number>;
+}
+
 export interface VbdRecord {
   uuid: string;
   VM: XRef;
@@ -239,6 +246,7 @@ export interface XapiRecords {
   VGPU_type: VgpuTypeRecord;
   PCI: PciRecord;
   SR: SrRecord;
+  SM: SmRecord;
   VBD: VbdRecord;
   VDI: VdiRecord;
   VIF: VifRecord;
@@ -262,6 +270,7 @@ export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
   VGPU_type: ['uuid', 'vendor_name', 'model_name', 'framebuffer_size', 'max_heads', 'max_resolution_x', 'max_resolution_y', 'implementation'],
   PCI: ['uuid', 'class_name', 'vendor_name', 'device_name', 'host', 'pci_id'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
+  SM: ['uuid', 'type', 'features'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
   VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],

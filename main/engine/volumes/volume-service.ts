@@ -232,7 +232,12 @@ export class VolumeService {
       this.requireVolumeVmState(vm, 'id', 'resized on');
       // As CloudStack: a VM snapshot would no longer match the disk it was taken of.
       requireNoSnapshots(this.engine, vm, 'id');
-      if (volume.state === 'Ready' && this.definitionHost(vm) !== null) this.requireVolumeCapability(vm, 'id');
+      if (volume.state === 'Ready' && this.definitionHost(vm) !== null) {
+        this.requireVolumeCapability(vm, 'id');
+        if (vm.state === 'Running' && this.hostCapabilities(vm)?.caps['liveVolumeResize'] === false) {
+          throw ApiError.param(`id: the hypervisor of host ${this.hostCapabilities(vm)!.name} cannot resize a disk of running VM ${vm.display_name} (its storage resizes disks in use only where it supports online resize); stop the VM first`);
+        }
+      }
     }
     const offeringId = input.offering?.id ?? volume.disk_offering_id;
     if (volume.state !== 'Ready') return { volume, sizeBytes, offeringId };
@@ -343,12 +348,16 @@ export class VolumeService {
 
   /** 431 before any job when the VM's host says it cannot change volumes (listHosts capabilities). */
   private requireVolumeCapability(vm: VmRow, param: string): void {
+    const host = this.hostCapabilities(vm);
+    if (host?.caps['volumes'] === false) throw ApiError.param(`${param}: the hypervisor of host ${host.name} (VM ${vm.display_name}) cannot attach, detach or resize data disks`);
+  }
+
+  /** The listHosts capabilities of the host holding the VM's definition, as last refreshed; undefined before any. */
+  private hostCapabilities(vm: VmRow): { name: string; caps: Record<string, unknown> } | undefined {
     const hostId = this.definitionHost(vm);
-    if (hostId === null) return;
+    if (hostId === null) return undefined;
     const row = this.db.prepare('SELECT name, capabilities FROM hosts WHERE id=?').get(hostId) as { name: string; capabilities: string | null } | undefined;
-    if (!row?.capabilities) return;
-    const caps = JSON.parse(row.capabilities) as Record<string, unknown>;
-    if (caps['volumes'] === false) throw ApiError.param(`${param}: the hypervisor of host ${row.name} (VM ${vm.display_name}) cannot attach, detach or resize data disks`);
+    return row?.capabilities ? { name: row.name, caps: JSON.parse(row.capabilities) as Record<string, unknown> } : undefined;
   }
 
   private facetOf(session: HostSession, param: string): VolumeFacet {

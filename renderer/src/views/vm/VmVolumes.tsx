@@ -18,6 +18,8 @@ import { errorText, listOf } from '../../api/model';
 import { kiln } from '../../transport';
 import { appliesInState, hasApi, paramProblem, useApiCatalog } from '../../stores/api-catalog-store';
 import { useConfirm } from '../../stores/confirm-store';
+import { useHostCapabilityMap } from '../../stores/host-capabilities-store';
+import { vmHasCapability } from '../../actions/vm-actions';
 import { useFinishedJobsKey } from '../../api/use-finished-jobs';
 import { ApiErrorText, Modal } from '../../components/Modal';
 import { StateBadge } from '../../components/StateBadge';
@@ -122,18 +124,21 @@ export function VmVolumes({ vm }: { vm: Vm }) {
     resize: hasApi(apis, 'resizeVolume'),
     remove: hasApi(apis, 'deleteVolume'),
   };
+  // A running VM's disks resize live only where its host says so (listHosts liveVolumeResize); the engine refuses the rest with 431.
+  const hostCapabilities = useHostCapabilityMap(vm.hostid, hasApi(apis, 'listHosts'));
+  const resizeWhenStopped = vm.state === 'Running' && vmHasCapability(vm, 'liveVolumeResize', hostCapabilities) === false ? `the host of ${vm.displayname || vm.name} cannot resize the disks of a running VM; stop it to resize them` : undefined;
   const attachStates = apis.get('attachvolume')?.vmstates;
   const showStorage = mine.some((v) => v.storage || v.path);
   const vmName = vm.displayname || vm.name;
   const busy = job.running !== undefined;
   const blockedId = useId();
-  /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled; CHANGES: off while the VM's volumes may not change, saying why. */
-  const action = (verb: string, v: Volume, run: () => void, danger = false, changes = false) => (
+  /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled; CHANGES: off while the VM's volumes may not change, saying why; REFUSED: off, saying why. */
+  const action = (verb: string, v: Volume, run: () => void, danger = false, changes = false, refused?: string) => (
     <button
       type="button"
       className={danger ? 'danger' : undefined}
-      disabled={busy || !SETTLED.has(v.state) || (changes && !!blocked)}
-      title={changes && blocked ? blocked : undefined}
+      disabled={busy || !SETTLED.has(v.state) || (changes && !!blocked) || !!refused}
+      title={refused ?? (changes && blocked ? blocked : undefined)}
       aria-describedby={changes && blocked ? blockedId : undefined}
       aria-label={`${verb} ${v.name}`}
       onClick={run}
@@ -150,6 +155,11 @@ export function VmVolumes({ vm }: { vm: Vm }) {
       {blocked && (gates.create || gates.attach || gates.detach) && (
         <p id={blockedId} className="note volume-rule" role="note">
           Disks cannot be added, attached or detached now: {blocked}.
+        </p>
+      )}
+      {gates.resize && resizeWhenStopped && (
+        <p className="note volume-resize-rule" role="note">
+          Disks can be resized while the VM is stopped: {resizeWhenStopped.split('; ')[0]}.
         </p>
       )}
       {gates.create && <AddDiskForm vm={vm} job={job} blocked={blocked} />}
@@ -182,7 +192,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
             actionsClassName="volume-actions nowrap"
             actions={(v) => (
               <>
-                {gates.resize && action('Resize', v, () => setResizing(v))}
+                {gates.resize && action('Resize', v, () => setResizing(v), false, false, resizeWhenStopped)}
                 {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
               </>
             )}

@@ -1,0 +1,119 @@
+/**
+ * A running XenServer VM's devices through the engine's API, against two xapi simulator pools:
+ * pool A's default SR is NFS (xapi-project/sm's NFSSR: VDI_RESIZE, no VDI_RESIZE_ONLINE), pool B's
+ * is Ceph RBD (VDI_RESIZE_ONLINE) with an ISO library.
+ *
+ * resizeVolume: on a running VM of pool A it is refused before any job (listHosts says
+ * liveVolumeResize false), and works once the VM is stopped (VDI.resize); on pool B it resizes
+ * the plugged disk with VDI.resize_online while the VM runs; a shrink needs shrinkok as on the
+ * other drivers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XenServerDriver } from '../../drivers/xenserver/index.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { XapiSim } from '../helpers/xapi-sim.js';
+import { Session } from '../xapi-sim/rpc-client.js';
+
+const TEMPLATE = '/srv/xen-templates/kiln-devices';
+const GiB = 2 ** 30;
+type Rec = Record<string, unknown>;
+
+describe('a running XenServer VM\'s devices through the engine (xapi simulator)', () => {
+  let a: XapiSim;
+  let b: XapiSim;
+  let xa: Session;
+  let xb: Session;
+  let t: TestEngine;
+  const ids: Record<string, string> = {};
+  const ok = async (command: string, params: Record<string, string> = {}) => {
+    const res = await t.call(command, params);
+    if (res.status !== 200) throw new Error(`${command}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const job = async (command: string, params: Record<string, string>) => t.engine.jobs.wait(String((await ok(command, params))['jobid']));
+  const succeeded = async (command: string, params: Record<string, string>) => {
+    const done = await job(command, params);
+    if (done['jobstatus'] !== 1) throw new Error(`${command}: ${JSON.stringify(done['jobresult'])}`);
+    return done['jobresult'] as Rec;
+  };
+  const deploy = async (name: string, host: string) => ((await succeeded('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['small']!, networkids: ids['network']!, hostid: ids[host]!, name }))['virtualmachine'] as { id: string }).id;
+  const dataDisk = async (vm: string, gb: number) => ((await succeeded('createVolume', { virtualmachineid: vm, diskofferingid: ids['custom']!, size: String(gb), name: `${vm.slice(0, 8)}-data` }))['volume'] as { id: string }).id;
+  /** The VDI behind a Kiln volume (its ref in Kiln's record). */
+  const vdiOf = (volume: string) => t.engine.db.prepare('SELECT ref FROM volumes WHERE uuid=?').pluck().get(volume) as string;
+  const capabilities = async (host: string) => (((await ok('listHosts', { id: ids[host]! }))['host'] as { capabilities: Rec }[])[0]!).capabilities;
+
+  beforeAll(async () => {
+    a = await XapiSim.start({ hosts: [{ name: 'nfs-host' }], vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
+    b = await XapiSim.start({ hosts: [{ name: 'ceph-host' }], sharedSrType: 'rbd', isoLibrary: true, vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
+    xa = await Session.login(a.url, a.username, a.password);
+    xb = await Session.login(b.url, b.username, b.password);
+    t = await testEngine({ drivers: [new XenServerDriver({ eventTimeoutSeconds: 1, stopTimeoutMs: 2_000 })] });
+    ids['zone'] = ((await ok('createZone', { name: 'Devices' }))['zone'] as { id: string }).id;
+    const podid = ((await ok('createPod', { name: 'Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
+    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'NFS pool', hypervisor: 'XenServer', url: a.url, username: a.username, password: a.password });
+    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Ceph pool', hypervisor: 'XenServer', url: b.url, username: b.username, password: b.password });
+    ids['network'] = ((await ok('createNetwork', { name: 'Net', zoneid: ids['zone'], userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
+    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
+    const ostypeid = ((await ok('listOsTypes'))['ostype'] as { id: string }[])[0]!.id;
+    ids['template'] = ((await ok('registerTemplate', { name: 'devices', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: TEMPLATE, size: String(GiB) }))['template'] as { id: string }[])[0]!.id;
+    ids['small'] = ((await ok('createServiceOffering', { name: 'small', displaytext: 'small', cpunumber: '1', cpuspeed: '1000', memory: '1024' }))['serviceoffering'] as { id: string }).id;
+    ids['custom'] = ((await ok('listDiskOfferings'))['diskoffering'] as { id: string; iscustomized: boolean }[]).find((o) => o.iscustomized)!.id;
+    for (const h of ['nfs-host', 'ceph-host']) ids[h] = (((await ok('listHosts', { name: h }))['host'] as { id: string }[])[0]!).id;
+  }, 90_000);
+  afterAll(async () => {
+    t?.engine.background.stop();
+    await t?.close();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  describe('resizeVolume', () => {
+    it('NFS pool: a running VM\'s disk is refused before any job (liveVolumeResize false); stopped, VDI.resize grows it', async () => {
+      expect(await capabilities('nfs-host')).toMatchObject({ liveVolumeResize: false, volumes: true });
+      const vm = await deploy('nfs-resize', 'nfs-host');
+      const volume = await dataDisk(vm, 2);
+      const jobsBefore = t.engine.db.prepare('SELECT COUNT(*) FROM async_jobs').pluck().get();
+      const refused = await t.call('resizeVolume', { id: volume, size: '3' });
+      expect(refused.status).toBe(431);
+      expect(String(refused.body['errortext'])).toMatch(/^id: the hypervisor of host nfs-host cannot resize a disk of running VM nfs-resize .*stop the VM first$/);
+      expect(t.engine.db.prepare('SELECT COUNT(*) FROM async_jobs').pluck().get()).toBe(jobsBefore);
+      expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]).toMatchObject({ state: 'Ready', size: 2 * GiB });
+      expect(await xa.call('VDI.get_virtual_size', vdiOf(volume))).toBe(2 * GiB);
+
+      await succeeded('stopVirtualMachine', { id: vm });
+      await a.control('calls', { reset: true });
+      const resized = (await succeeded('resizeVolume', { id: volume, size: '3' }))['volume'] as Rec;
+      expect(resized).toMatchObject({ size: 3 * GiB, state: 'Ready' });
+      expect(await xa.call('VDI.get_virtual_size', vdiOf(volume))).toBe(3 * GiB);
+      const calls = await a.control<string[]>('calls');
+      expect(calls).toContain('VDI.resize');
+      expect(calls).not.toContain('VDI.resize_online');
+    }, 60_000);
+
+    it('Ceph pool: a running VM\'s plugged disk grows live with VDI.resize_online; a shrink needs shrinkok, and xapi grows only', async () => {
+      expect(await capabilities('ceph-host')).toMatchObject({ liveVolumeResize: true });
+      const vm = await deploy('ceph-resize', 'ceph-host');
+      const volume = await dataDisk(vm, 2);
+      const vdi = vdiOf(volume);
+      const vbd = (await xb.call<string[]>('VDI.get_VBDs', vdi))[0]!;
+      expect(await xb.call('VBD.get_currently_attached', vbd)).toBe(true);
+      await b.control('calls', { reset: true });
+      const resized = (await succeeded('resizeVolume', { id: volume, size: '5' }))['volume'] as Rec;
+      expect(resized).toMatchObject({ size: 5 * GiB, state: 'Ready' });
+      expect(await xb.call('VDI.get_virtual_size', vdi)).toBe(5 * GiB);
+      expect(await xb.call('VM.get_power_state', (await xb.call<string>('VBD.get_VM', vbd)))).toBe('Running');
+      const calls = await b.control<string[]>('calls');
+      expect(calls).toContain('VDI.resize_online');
+      expect(calls).not.toContain('VDI.resize');
+
+      const shrink = await t.call('resizeVolume', { id: volume, size: '4' });
+      expect(shrink.status).toBe(431);
+      expect(String(shrink.body['errortext'])).toMatch(/^size: 4 GB is smaller than volume .* give shrinkok=true to allow it$/);
+      const asked = await job('resizeVolume', { id: volume, size: '4', shrinkok: 'true' });
+      expect(asked['jobstatus']).toBe(2);
+      expect(JSON.stringify(asked['jobresult'])).toMatch(/grows disks only/);
+      expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]).toMatchObject({ state: 'Ready', size: 5 * GiB });
+      expect(await xb.call('VDI.get_virtual_size', vdi)).toBe(5 * GiB);
+    }, 60_000);
+  });
+});
