@@ -404,7 +404,18 @@ export interface StorageFacet {
    * Resolves once DiskSpec.backingImage / VmSpec.isoPath may name it by `image.name`.
    */
   stageImage(image: StoredImage, options?: OperationOptions): Promise<void>;
+  /**
+   * Removes the host's copy of an image stageImage made (deleteTemplate, deleteIso), found by the
+   * name Kiln gave it; a copy on storage other hosts share goes for them too. Resolves true when a
+   * copy was removed, false when there was none (a retry, or a host that never had it). The engine
+   * calls it only when no VM it knows still uses the image there. Absent: the driver cannot
+   * remove copies (listHosts publishes this as the capability removeImage).
+   */
+  removeImage?(image: StagedImageName, options?: OperationOptions): Promise<boolean>;
 }
+
+/** A staged image as removeImage finds it: Kiln's name for it and its format (a template's copy and an ISO's live differently). */
+export type StagedImageName = Pick<StoredImage, 'name' | 'format'>;
 
 /** A data disk as the volume facet sees it: Kiln's volume name in the host's own storage (never a user's path). */
 export interface VolumeDisk {

@@ -24,6 +24,7 @@ import {
   type SnapshotInfo,
   type BackupFacet,
   type StopOptions,
+  type StagedImageName,
   type StoredImage,
   type VmSpec,
   type VolumeFacet,
@@ -37,7 +38,7 @@ import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
-import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool, uploadImage, type HostStorage } from './storage.js';
+import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool, removeImage, uploadImage, type HostStorage } from './storage.js';
 import { initiatorOf, parseDomstate, type DomainPowerChange } from './virsh-output.js';
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
@@ -170,7 +171,7 @@ export class KvmSession implements HostSession {
     return fingerprint ? { kind: 'ssh-host-key', fingerprint } : undefined;
   }
 
-  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image), removeImage: (image) => this.removeImage(image) };
 
   /** Backups of the VM's disks into the host's backup store (backup.ts). */
   get backup(): BackupFacet {
@@ -517,6 +518,13 @@ export class KvmSession implements HostSession {
 
   async stageImage(image: StoredImage): Promise<void> {
     await uploadImage(this.pools, this.options.pool, image, this.verifiedImages);
+  }
+
+  /** Deletes the pool volume stageImage made (the pool is shared: one delete serves every host on it). */
+  async removeImage(image: StagedImageName): Promise<boolean> {
+    const volume = await removeImage(this.pools, this.options.pool, image.name);
+    if (volume) this.verifiedImages.delete(volume);
+    return volume !== undefined;
   }
 
   /**

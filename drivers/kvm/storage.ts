@@ -114,8 +114,7 @@ export function volumeXml(name: string, capacityBytes: number, backing?: Pick<Vo
  */
 export async function uploadImage(storage: HostStorage, pool: string, image: StoredImage, verified: Set<string>): Promise<VolumeInfo> {
   const { virsh } = storage;
-  // Kiln names these itself; anything else here is a bug, not something to pass to libvirt.
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(image.name)) throw new DriverError(`unusable image name ${JSON.stringify(image.name)}`, 'invalid');
+  checkImageName(image.name);
   const existing = await findVolume(storage, pool, image.name);
   if (existing) {
     if (verified.has(existing.path)) return existing;
@@ -145,6 +144,22 @@ export async function uploadImage(storage: HostStorage, pool: string, image: Sto
     await deleteVolume(storage, pool, image.name).catch(() => undefined);
     throw error;
   }
+}
+
+/** Kiln names staged images itself; anything else here is a bug, not something to pass to libvirt. */
+function checkImageName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new DriverError(`unusable image name ${JSON.stringify(name)}`, 'invalid');
+}
+
+/** Deletes the volume uploadImage made of NAME; the path it had, or undefined when there was none. */
+export async function removeImage(storage: HostStorage, pool: string, name: string): Promise<string | undefined> {
+  checkImageName(name);
+  // A pool on shared storage may still list a copy another host already deleted: read it afresh.
+  await refreshPool(storage, pool);
+  const volume = await findVolume(storage, pool, name);
+  if (!volume) return undefined;
+  await deleteVolume(storage, pool, name);
+  return volume.path;
 }
 
 async function hostSha256(virsh: Virsh, path: string): Promise<string | undefined> {

@@ -47,6 +47,7 @@ import {
   type TrustAnchor,
   type SnapshotInfo,
   type StopOptions,
+  type StagedImageName,
   type StoredImage,
   type VmSpec,
   type VolumeFacet,
@@ -89,7 +90,7 @@ function simulatorName(url: URL): string {
 }
 
 /** The host operations a test can make fail (failNext). */
-export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks' | 'volume';
+export type SimFaultOp = 'define' | 'start' | 'stop' | 'migrate' | 'scale' | 'snapshot' | 'destroy' | 'deleteDisks' | 'volume' | 'removeImage';
 
 interface SimFault {
   op: SimFaultOp;
@@ -477,7 +478,7 @@ export class SimulatorSession implements HostSession {
     };
   }
 
-  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image) };
+  readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image), removeImage: (image) => this.removeImage(image) };
 
   get volumes(): VolumeFacet {
     return (this.volumeFacet ??= simulatorVolumes({ domain: (name) => this.domain(name), world: this.driver.world, fault: () => this.driver.checkFault('volume', this.host.name) }));
@@ -705,6 +706,16 @@ export class SimulatorSession implements HostSession {
     if (sha256 !== image.sha256 || bytes !== image.sizeBytes) throw new DriverError(`image ${image.name} arrived damaged (${bytes} bytes, SHA-256 ${sha256})`, 'failed');
     this.driver.world.images[image.name] = { sha256, sizeBytes: bytes, format: image.format };
     this.save();
+  }
+
+  /** Drops a staged image from the shared storage (the simulator's hosts share one). */
+  async removeImage(image: StagedImageName): Promise<boolean> {
+    this.driver.checkFault('removeImage', this.host.name);
+    if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
+    if (!this.driver.world.images[image.name]) return false;
+    delete this.driver.world.images[image.name];
+    this.save();
+    return true;
   }
 
   async attachIso(name: string, isoPath: string): Promise<void> {

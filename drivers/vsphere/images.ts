@@ -15,13 +15,14 @@
  * ISOs (downloaded ones, a VM's config drive) are uploaded as files beside them, for a CD-ROM.
  */
 import { Readable } from 'node:stream';
-import { DriverError, type OperationOptions, type StoredImage } from '../types.js';
+import { DriverError, type OperationOptions, type StagedImageName, type StoredImage } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
 import { MAX_VCENTER_NAME, toVcenterName } from './names.js';
 import { MoRef, asArray, asMoRef, asNumber, asObject, asString, typed, vm as vim } from './soap/index.js';
 import { controllerDevice } from './vm-details.js';
 import { placementOf, runTask } from './vm-lifecycle.js';
+import { deleteDatastoreFiles } from './vm-volumes.js';
 
 /** The datastore folder Kiln's staged images live in. */
 export const IMAGE_FOLDER = 'kiln-images';
@@ -29,7 +30,7 @@ export const IMAGE_FOLDER = 'kiln-images';
 export const IMAGE_SHA_KEY = 'kiln.image.sha256';
 
 /** A plain file name Kiln chose (never a user's): letters, digits, . _ -; the extension goes. */
-function baseName(image: StoredImage): string {
+function baseName(image: StagedImageName): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(image.name)) throw new DriverError(`image name ${JSON.stringify(image.name)} is not a plain file name`, 'invalid');
   return image.name.replace(/\.[A-Za-z0-9]+$/, '');
 }
@@ -196,4 +197,29 @@ export async function stageTemplate(ep: VsphereEndpoint, host: MoRef, image: Sto
     }
     throw e;
   }
+}
+
+/**
+ * StorageFacet.removeImage: a staged template's vSphere template (Destroy_Task) and its flat VMDK
+ * under kiln-images/, or a staged ISO and its sidecar, on every datastore of the vCenter that has
+ * them. True when anything was there.
+ */
+export async function removeStagedImage(ep: VsphereEndpoint, image: StagedImageName): Promise<boolean> {
+  ep.assertReachable(`removing ${image.name}`);
+  const base = baseName(image);
+  if (image.format === 'iso') {
+    stagedIsos.get(ep)?.delete(image.name);
+    return (await deleteDatastoreFiles(ep, [`${IMAGE_FOLDER}/${image.name}`, sidecarOf(image.name)], `removing ${image.name}`)) > 0;
+  }
+  let removed = 0;
+  for (const found of ep.cache.vmsNamed(toVcenterName(image.name))) {
+    // Only the template Kiln made under this name; a VM someone else named so is not Kiln's to destroy.
+    if (found.props['config.template'] !== true) continue;
+    await mapped(`destroying template ${image.name}`, () => runTask(() => vim.destroy(ep.client, found.ref)));
+    ep.cache.forget(found.ref);
+    removed++;
+  }
+  // Destroy_Task takes the disk with the template on vCenter; whatever is left of the upload goes too.
+  removed += await deleteDatastoreFiles(ep, [`${IMAGE_FOLDER}/${base}.vmdk`, `${IMAGE_FOLDER}/${base}-flat.vmdk`], `removing ${image.name}`);
+  return removed > 0;
 }

@@ -24,7 +24,7 @@ import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
 import { applyControllers, deployVm, destroyVm, kilnMark, placementOf, powerOn, rebootVm, resetVm, runTask, stopVm, vmsNamed } from './vm-lifecycle.js';
-import { stageImage, stagedIsoPath } from './images.js';
+import { removeStagedImage, stageImage, stagedIsoPath } from './images.js';
 import { performMigration, prepareMigration } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { vsphereImport } from './vm-import.js';
@@ -406,6 +406,7 @@ class VsphereHostSession implements HostSession {
     stageImage: async (image, options = {}) => {
       await stageImage(this.ep, this.hostRef, image, options);
     },
+    removeImage: (image) => removeStagedImage(this.ep, image),
   };
 
   /** A template by ref (vm-12) or by its vCenter name. */

@@ -195,21 +195,32 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
 export async function deleteVolumeFiles(ep: VsphereEndpoint, names: string[]): Promise<void> {
   const wanted = names.filter((n) => VOLUME_NAME.test(n));
   if (wanted.length === 0) return;
-  ep.assertReachable('deleting disks');
+  await deleteDatastoreFiles(ep, wanted, 'deleting disks');
+}
+
+/**
+ * Deletes each of PATHS (relative to a datastore's root, Kiln's names only) on every datastore
+ * that has it; how many files were there. Shared by deleteDisks and the removal of staged images.
+ */
+export async function deleteDatastoreFiles(ep: VsphereEndpoint, paths: string[], what: string): Promise<number> {
+  ep.assertReachable(what);
   const fileManager = asMoRef(ep.client.serviceContent.raw['fileManager']);
-  if (!fileManager) throw new DriverError('this vCenter has no FileManager to delete a detached disk with', 'unsupported');
+  if (!fileManager) throw new DriverError(`this vCenter has no FileManager (${what})`, 'unsupported');
   const datacenter = ep.cache.datacenters()[0]?.ref;
-  for (const name of wanted) {
+  let deleted = 0;
+  for (const path of paths) {
     for (const ds of ep.cache.ofType('Datastore')) {
-      const file = `[${asString(ds.props['name'])}] ${name}`;
+      const file = `[${asString(ds.props['name'])}] ${path}`;
       await mapped(`deleting ${file}`, async () => {
         try {
           const task = asMoRef(await ep.client.call('DeleteDatastoreFile_Task', fileManager, { name: file, datacenter }));
           if (task) await waitForTask(ep.client, task);
+          deleted++;
         } catch (e) {
           if (!isVimFault(e) || (e.type !== 'FileNotFound' && e.type !== 'NotFound')) throw e;
         }
       });
     }
   }
+  return deleted;
 }

@@ -14,7 +14,7 @@
  * VDI itself: a root disk is a VDI.copy of it, an ISO is inserted into a CD drive read-only.
  */
 import type { Readable } from 'node:stream';
-import { DriverError, type OperationOptions, type StoredImage } from '../types.js';
+import { DriverError, type OperationOptions, type StagedImageName, type StoredImage } from '../types.js';
 import { mapped } from './errors.js';
 import { checkXapiText } from './names.js';
 import type { XenPool } from './pool.js';
@@ -132,4 +132,22 @@ async function upload(pool: XenPool, name: string, image: StoredImage, opts: Ope
     if (vdi && !isNullRef(vdi)) await pool.client.call('VDI.destroy', vdi).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * StorageFacet.removeImage: the pool's VDIs of Kiln's image NAME (complete or half-made), once for
+ * every host of the pool. xapi refuses a VDI still in a VBD (VDI_IN_USE), which the engine's
+ * check should never let happen. True when one was there.
+ */
+export async function removeImage(pool: XenPool, image: StagedImageName): Promise<boolean> {
+  pool.assertReachable(`removing ${image.name}`);
+  const name = checkImageName(image.name);
+  let removed = false;
+  for (const ref of await mapped(`looking for image ${name} in the pool`, () => pool.client.call('VDI.get_by_name_label', name))) {
+    const r = (await pool.client.getRecord('VDI', ref).catch(() => undefined)) as VdiRecord | undefined;
+    if (!r || r.is_a_snapshot || r.other_config?.[IMAGE_KEY] === undefined) continue;
+    await mapped(`destroying the VDI of image ${name}`, () => pool.client.call('VDI.destroy', ref));
+    removed = true;
+  }
+  return removed;
 }

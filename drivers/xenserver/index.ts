@@ -20,7 +20,7 @@ import { hasGpus, hostGpus, refuseWithVgpu } from './gpu.js';
 import { mapped, toDriverError } from './errors.js';
 import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
-import { stageImage } from './images.js';
+import { removeImage, stageImage } from './images.js';
 import { defaultSrResizesOnline } from './sr-features.js';
 import { setCdMedia, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
@@ -159,7 +159,10 @@ class XenHostSession implements HostSession {
   readonly console: ConsoleFacet;
   readonly volumes: VolumeFacet;
   /** Images from Kiln's store become VDIs of the pool, once per pool (images.ts). */
-  readonly storage: StorageFacet = { stageImage: async (image, options) => void (await stageImage(this.pool, image, options)) };
+  readonly storage: StorageFacet = {
+    stageImage: async (image, options) => void (await stageImage(this.pool, image, options)),
+    removeImage: (image) => removeImage(this.pool, image),
+  };
 
   constructor(
     private readonly endpoint: XenEndpoint,

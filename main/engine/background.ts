@@ -8,6 +8,7 @@ import { vmRef, type VmRow } from './vm/rows.js';
 import type { VmState } from './vm/states.js';
 import { HaMonitor } from './ha/ha-monitor.js';
 import { runHostCleanups } from './vm/host-cleanups.js';
+import { runCopyRemovals } from './images/host-copies.js';
 import { vmJobResult } from './vm/vm-job.js';
 import type { PowerState } from '../../drivers/types.js';
 
@@ -70,6 +71,8 @@ export class BackgroundTasks {
     try {
       // Hosts that answer again first do what they owe, then the destroyed VMs that are due go.
       await runHostCleanups(this.engine);
+      // Copies of deleted images a host still holds (it did not answer, or a VM used them then).
+      await runCopyRemovals(this.engine);
       return await this.engine.vms.sweepExpunge();
     } finally {
       this.sweeping = false;

@@ -32,6 +32,7 @@ import { ConsoleTokens } from './vm/console-tokens.js';
 import { ImageDownloads } from './images/downloads.js';
 import { MetadataService } from './metadata/metadata-service.js';
 import { relayMetadataOnConnect } from './metadata/host-relay.js';
+import { removeCopiesOnConnect } from './images/host-copies.js';
 import { BackupFramework } from './backup/framework.js';
 
 export interface Logger {
@@ -128,6 +129,7 @@ export class Engine {
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
     relayMetadataOnConnect(this);
+    removeCopiesOnConnect(this);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {

@@ -591,4 +591,25 @@ ALTER TABLE networks ADD COLUMN isolated_pvlan INTEGER;
 ALTER TABLE networks ADD COLUMN isolated_pvlan_type TEXT;
 `,
   },
+  {
+    version: 43,
+    name: 'copies of deleted templates and ISOs still to remove from hosts',
+    // deleteTemplate/deleteIso remove an image's copy from every host of its zone (the storage
+    // facet's removeImage). A copy that cannot go yet stays named here: its host did not answer,
+    // or a VM there still uses it (a forced deleteTemplate). The expunge sweeper and the host's
+    // reconnect try again (images/host-copies.ts); a row goes once the host confirms the copy is gone.
+    sql: `
+CREATE TABLE image_copy_removals (
+  id INTEGER PRIMARY KEY,
+  template_id INTEGER NOT NULL REFERENCES templates(id),
+  host_id INTEGER NOT NULL REFERENCES hosts(id),
+  image_name TEXT NOT NULL,
+  image_format TEXT NOT NULL,
+  last_error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created TEXT NOT NULL,
+  UNIQUE (template_id, host_id)
+);
+`,
+  },
 ];

@@ -2,8 +2,9 @@
  * Deleting a registered template or ISO (deleteTemplate, deleteIso): who may, what refuses it, and
  * the removal itself. The checks run when the command is called (so a refusal is the command's
  * answer) and again inside the job (a VM deployed meanwhile still counts). What Kiln staged goes
- * with the row: a running download is stopped and the copy in the zone's image store removed.
- * Copies on hosts stay: no driver facet removes a staged image from a host's storage.
+ * with the row: a running download is stopped, the copy in the zone's image store removed, and
+ * the copies on hosts removed through the storage facet's removeImage, except where a VM still
+ * uses one or the host does not answer: those are written down and done later (host-copies.ts).
  */
 import { rename, rm } from 'node:fs/promises';
 import type { Caller } from '../registry/types.js';
@@ -13,6 +14,7 @@ import { now } from '../db/database.js';
 import { requireAccountAccess } from '../vm/access.js';
 import type { TemplateRow } from '../vm/rows.js';
 import type { Engine } from '../engine.js';
+import { planCopyRemovals, reportCopiesLeft, runCopyRemovals } from './host-copies.js';
 
 export interface DeleteRequest {
   id: string;
@@ -67,7 +69,11 @@ export async function deleteImage(engine: Engine, caller: Caller, row: TemplateR
     if (error.code !== 'ENOENT') throw error;
   });
   try {
-    db.prepare(`UPDATE templates SET removed=?, state='Inactive', status='Deleted', store_path=NULL WHERE id=? AND removed IS NULL`).run(now(), row.id);
+    // The host copies to remove are written with the removal itself: none is forgotten if Kiln stops now.
+    db.transaction(() => {
+      db.prepare(`UPDATE templates SET removed=?, state='Inactive', status='Deleted', store_path=NULL WHERE id=? AND removed IS NULL`).run(now(), row.id);
+      planCopyRemovals(engine, { ...row, store_path: file });
+    })();
   } catch (error) {
     if (file && aside) await rename(aside, file).catch(() => undefined);
     throw error;
@@ -83,4 +89,5 @@ export async function deleteImage(engine: Engine, caller: Caller, row: TemplateR
     resourceType: row.is_iso ? 'Iso' : 'Template',
     resourceUuid: row.uuid,
   });
+  reportCopiesLeft(engine, row, await runCopyRemovals(engine, { templateId: row.id }));
 }

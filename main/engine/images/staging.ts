@@ -10,6 +10,12 @@ import type { Engine } from '../engine.js';
 import type { TemplateRow, VmRow } from '../vm/rows.js';
 import { notReadyReason } from './readiness.js';
 
+/** The format a host's copy of ROW has (the storage facet's StoredImage.format): one rule for staging and removal. */
+export const stagedFormat = (row: Pick<TemplateRow, 'is_iso' | 'format'>): StoredImage['format'] => (row.is_iso ? 'iso' : row.format === 'QCOW2' ? 'qcow2' : 'raw');
+
+/** Whether hosts get a copy of ROW from the image store (an appliance is imported at its first define instead). */
+export const isStaged = (row: Pick<TemplateRow, 'store_path' | 'sha256' | 'image_path' | 'deploy_as_is'>): boolean => Boolean(row.store_path && row.sha256 && row.image_path && !row.deploy_as_is);
+
 /** One copy of an image at a time: hosts on shared storage see each other's copies. */
 const inFlight = new Map<number, Promise<unknown>>();
 
@@ -21,15 +27,14 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
     // A VM made before its template was made Inactive (migration 9) must not start from it either.
     const reason = notReadyReason(row);
     if (reason) throw new DriverError(reason, 'invalid');
-    if (!row.store_path || !row.sha256 || !row.image_path) continue;
     // An appliance is not copied ahead: its first define imports it from the store (VmSpec.appliance).
-    if (row.deploy_as_is) continue;
+    if (!isStaged(row)) continue;
     if (!session.storage) throw new DriverError(`this host's driver cannot copy images from Kiln's image store (${row.name})`, 'unsupported');
     const image: StoredImage = {
-      name: row.image_path,
-      format: row.is_iso ? 'iso' : row.format === 'QCOW2' ? 'qcow2' : 'raw',
+      name: row.image_path!,
+      format: stagedFormat(row),
       sizeBytes: row.physical_size ?? 0,
-      sha256: row.sha256,
+      sha256: row.sha256!,
       open: () => createReadStream(row.store_path!),
       details: JSON.parse(row.details) as Record<string, string>,
     };

@@ -22,6 +22,7 @@ import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
 import { isUnreachable, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
+import { runCopyRemovals } from '../images/host-copies.js';
 import { applianceSpec } from '../images/appliances.js';
 import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
 import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
@@ -568,6 +569,8 @@ export class VmService {
     })();
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
     forgetConfigDrive(this.engine, vm.uuid);
+    // A deleted template's host copies that this VM still used can go now (images/host-copies.ts).
+    if (vm.template_id !== null) await runCopyRemovals(this.engine, { templateId: vm.template_id }).catch((error: unknown) => this.engine.log.warn(`image copy removals after expunging ${vm.uuid}: ${errorText(error)}`));
     return current;
   }
 
