@@ -417,6 +417,33 @@ export interface StorageFacet {
 /** A staged image as removeImage finds it: Kiln's name for it and its format (a template's copy and an ISO's live differently). */
 export type StagedImageName = Pick<StoredImage, 'name' | 'format'>;
 
+/**
+ * One primary storage pool as the hypervisor has it (CloudStack's storage pool, listStoragePools):
+ * a libvirt pool, a datastore, an SR, the simulator's storage. The engine keeps a record per pool
+ * and cluster (tags, enabled) and names the pool to the driver by `ref` in DiskSpec.pool /
+ * VolumeDisk.pool.
+ */
+export interface PrimaryStoragePool {
+  /** What DiskSpec.pool names it by (libvirt pool name, datastore MoRef value, SR OpaqueRef). */
+  ref: Ref;
+  name: string;
+  /** CloudStack's StoragePoolType: NetworkFilesystem, Filesystem, LVM, RBD, VMFS, PreSetup, … */
+  type: string;
+  /** CLUSTER: every host of the cluster reaches it; HOST: only this host (local storage). */
+  scope: 'CLUSTER' | 'HOST';
+  capacityBytes: number;
+  usedBytes: number;
+  /** Bytes promised to volumes (thin disks may exceed usedBytes); absent: what the hypervisor does not say. */
+  allocatedBytes?: number;
+  /** Where a disk without a pool of its own goes (DiskSpec.pool absent). */
+  isDefault?: boolean;
+}
+
+/** The host's primary storage in full (listStoragePools' source); absent: the engine keeps no pool records for its hosts. */
+export interface PrimaryStorageFacet {
+  pools(): Promise<PrimaryStoragePool[]>;
+}
+
 /** A data disk as the volume facet sees it: Kiln's volume name in the host's own storage (never a user's path). */
 export interface VolumeDisk {
   /** The volume name Kiln chose (DiskSpec.name: `${uuid}.${diskFormat}`). */
@@ -756,6 +783,8 @@ export interface HostSession {
   scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options?: OperationOptions): Promise<OperationResult>;
 
   readonly storage?: StorageFacet;
+  /** The host's primary storage pools with type and scope (storage-pool records, storage tags). */
+  readonly primaryStorage?: PrimaryStorageFacet;
   /** Data disks on a defined VM (attach, detach, resize); absent: the engine refuses volume changes on its VMs. */
   readonly volumes?: VolumeFacet;
   readonly snapshots?: SnapshotFacet;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { HostInventory, InstanceInfo } from '../types.js';
 import { parseDomainXml, splitDocuments } from './domain-xml.js';
 import { osNameOf } from './import.js';
-import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice } from './resource-xml.js';
+import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice, type PoolInfo } from './resource-xml.js';
 import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseNodeinfo, parseNodememstats, parseVersion } from './virsh-output.js';
 import type { Virsh } from './virsh.js';
 
@@ -153,15 +153,21 @@ export async function readPciDevices(virsh: Virsh): Promise<PciDevice[]> {
     .filter((d): d is PciDevice => d !== undefined);
 }
 
+/** Every libvirt storage pool on the host, parsed (one bulk read). */
+export async function readPools(virsh: Virsh): Promise<PoolInfo[]> {
+  const xml = (await dumpThroughShell(virsh, ['pool-list', '--all', '--name'], (name) => ['pool-dumpxml', '--pool', name])) ?? (await virsh.runScript(POOLS_SCRIPT));
+  return splitDocuments(xml, 'pool').map(parsePoolXml);
+}
+
 export async function readInventory(virsh: Virsh, options: { pciDevices: () => Promise<PciDevice[]>; sharedPools: Set<string>; networks?: () => Promise<HostNetworks> }): Promise<HostInventory> {
-  const [nodeinfoOut, memOut, freecellOut, versionOut, hostnameOut, capsOut, poolsOut, networks, pci] = await Promise.all([
+  const [nodeinfoOut, memOut, freecellOut, versionOut, hostnameOut, capsOut, pools, networks, pci] = await Promise.all([
     virsh.run(['nodeinfo']),
     virsh.tryRun(['nodememstats']),
     virsh.tryRun(['freecell', '--all']),
     virsh.run(['version', '--daemon']),
     virsh.run(['hostname']),
     virsh.run(['capabilities']),
-    dumpThroughShell(virsh, ['pool-list', '--all', '--name'], (name) => ['pool-dumpxml', '--pool', name]).then((xml) => xml ?? virsh.runScript(POOLS_SCRIPT)),
+    readPools(virsh),
     options.networks ? options.networks() : readNetworks(virsh),
     options.pciDevices(),
   ]);
@@ -171,7 +177,6 @@ export async function readInventory(virsh: Virsh, options: { pciDevices: () => P
   const mem = memOut.code === 0 ? parseNodememstats(memOut.stdout) : undefined;
   const totalKiB = mem && mem.totalKiB > 0 ? mem.totalKiB : node.memoryKiB;
   const freeKiB = mem && mem.totalKiB > 0 ? mem.freeKiB + mem.buffersKiB + mem.cachedKiB : (freecellOut.code === 0 ? parseFreecellTotal(freecellOut.stdout) : undefined) ?? 0;
-  const pools = splitDocuments(poolsOut, 'pool').map(parsePoolXml);
   return {
     hostname: hostnameOut.trim(),
     hypervisorVersion: parseVersion(versionOut),

@@ -19,6 +19,7 @@ import {
   type MigrationFacet,
   type PowerState,
   type SnapshotFacet,
+  type PrimaryStorageFacet,
   type StorageFacet,
   type TrustAnchor,
   type SnapshotInfo,
@@ -35,7 +36,8 @@ import { openConsole } from './console.js';
 import { kvmImport } from './import.js';
 import { buildDomainXml, KILN_NS, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
-import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, splitSections, type HostNetworks } from './inventory.js';
+import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, readPools, splitSections, type HostNetworks } from './inventory.js';
+import { primaryPools } from './primary-storage.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
 import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool, removeImage, uploadImage, type HostStorage } from './storage.js';
@@ -172,6 +174,11 @@ export class KvmSession implements HostSession {
   }
 
   readonly storage: StorageFacet = { stageImage: (image) => this.stageImage(image), removeImage: (image) => this.removeImage(image) };
+
+  /** The host's libvirt pools as primary storage: type, scope, the default pool (primary-storage.ts). */
+  readonly primaryStorage: PrimaryStorageFacet = {
+    pools: async () => primaryPools(await readPools(this.virsh), { defaultPool: this.options.pool, sharedPools: this.options.sharedPools }),
+  };
 
   /** Backups of the VM's disks into the host's backup store (backup.ts). */
   get backup(): BackupFacet {

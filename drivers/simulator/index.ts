@@ -40,6 +40,7 @@ import {
   type MigrationFacet,
   type OperationOptions,
   type OperationResult,
+  type PrimaryStorageFacet,
   type TaskOutcome,
   type PowerState,
   type SnapshotFacet,
@@ -260,6 +261,7 @@ export class SimulatorDriver implements HypervisorDriver {
     });
     if (!host.up) throw new DriverError(`simulated host ${name} is down`, 'unreachable');
     const session = new SimulatorSession(spec.hostId, host, this, num('latency', 0), trust, url.searchParams.get('tasks') === '1');
+    session.localPools = (url.searchParams.get('localpools') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     this.sessions.set(name, session);
     return new SimulatorEndpoint(session);
   }
@@ -414,6 +416,8 @@ export class SimulatorEndpoint implements Endpoint {
 
 export class SimulatorSession implements HostSession {
   readonly capabilities = CAPABILITIES;
+  /** This host's own pools beside the shared sim-primary (host URL localpools=A,B), for storage-tag tests. */
+  localPools: string[] = [];
   private readonly events = new EventEmitter();
   /** Open serial consoles per domain: a reboot prints the guest's boot output on them, as a real guest does. */
   private readonly consoles = new Map<string, Set<Duplex>>();
@@ -552,12 +556,23 @@ export class SimulatorSession implements HostSession {
       cpuSpeedMhz: host.cpuSpeedMhz,
       memoryTotalMiB: host.memoryMiB,
       memoryFreeMiB: host.memoryMiB - usedMiB,
-      storagePools: [{ name: 'sim-primary', capacityBytes: 2 ** 40, availableBytes: 2 ** 39, shared: true }],
+      storagePools: (await this.primaryStorage.pools()).map((p) => ({ ref: p.ref, name: p.name, capacityBytes: p.capacityBytes, availableBytes: p.capacityBytes - p.usedBytes, shared: p.scope === 'CLUSTER' })),
       networks: [{ name: 'sim-bridge', bridge: 'simbr0' }],
       pciDevices: [],
       gpus,
     };
   }
+
+  /** sim-primary is every simulated host's shared storage (the default); localpools are this host's own. */
+  readonly primaryStorage: PrimaryStorageFacet = {
+    pools: async () => {
+      void this.up;
+      return [
+        { ref: 'sim-primary', name: 'sim-primary', type: 'NetworkFilesystem', scope: 'CLUSTER' as const, capacityBytes: 2 ** 40, usedBytes: 2 ** 39, isDefault: true },
+        ...this.localPools.map((name) => ({ ref: name, name, type: 'Filesystem', scope: 'HOST' as const, capacityBytes: 2 ** 38, usedBytes: 2 ** 36 })),
+      ];
+    },
+  };
 
   readonly import: ImportFacet = {
     list: () => this.listInstances(),
@@ -592,7 +607,7 @@ export class SimulatorSession implements HostSession {
         .filter((disk) => disk.device === 'disk')
         .map((disk, position) => ({
           id: disk.name, label: disk.name, capacityBytes: disk.sizeBytes, controller: disk.bus ?? 'virtio', controllerUnit: position, position, imagePath: disk.name,
-          datastore: d.foreign?.foreignStorage?.includes(disk.name) ? 'foreign-nfs' : 'sim-primary',
+          datastore: d.foreign?.foreignStorage?.includes(disk.name) ? 'foreign-nfs' : disk.pool ?? 'sim-primary',
         })),
       nics: d.spec.nics.map((nic, index) => ({
         id: `nic${index}`, macAddress: nic.macAddress, networkName: nic.network, vlanId: nic.vlan, adapterType: nic.adapterType ?? 'virtio',

@@ -10,7 +10,7 @@ import {
   type ConnectionForm, type ConnectionInput, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint, type EndpointEvent,
   type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo, type MigrationFacet,
   type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult, type PowerState, type Ref, type SnapshotFacet,
-  type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
+  type StopOptions, type StorageFacet, type PrimaryStorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
   type VolumeFacet,
 } from '../types.js';
 import { InitiatedBy } from '../initiated-by.js';
@@ -277,6 +277,9 @@ class VsphereEndpointView implements Endpoint {
   }
 }
 
+/** vSphere's datastore summary.type -> CloudStack's StoragePoolType. */
+const DATASTORE_TYPES: Record<string, string> = { VMFS: 'VMFS', NFS: 'NetworkFilesystem', NFS41: 'NetworkFilesystem', vsan: 'VSAN', VVOL: 'VVOL' };
+
 class VsphereHostSession implements HostSession {
   readonly capabilities = VSPHERE_CAPABILITIES;
   readonly snapshots: SnapshotFacet;
@@ -400,6 +403,29 @@ class VsphereHostSession implements HostSession {
     const here = o && (found.value !== vm || asMoRef(o.props['runtime.host'])?.equals(this.hostRef));
     return o && here ? powerOf(o.props['runtime.powerState']) : 'Missing';
   }
+
+  /**
+   * The host's datastores as primary storage: one seen by several hosts (summary.multipleHostAccess)
+   * is the cluster's, any other this host's own. CloudStack's pool types for vSphere's.
+   */
+  readonly primaryStorage: PrimaryStorageFacet = {
+    pools: async () => {
+      this.ep.assertReachable('reading the datastores');
+      const hostObj = this.ep.cache.get(this.hostRef);
+      if (!hostObj) throw new DriverError(`host ${this.hostRef.value} is no longer in vCenter`, 'not-found');
+      return this.ep.refsOf(hostObj.props['datastore']).flatMap((ds) => {
+        const d = this.ep.cache.get(ds);
+        if (!d || d.props['summary.accessible'] === false) return [];
+        const capacity = asNumber(d.props['summary.capacity']) ?? 0;
+        const kind = asString(d.props['summary.type']) ?? '';
+        return [{
+          ref: ds.value, name: asString(d.props['name']) ?? ds.value, type: DATASTORE_TYPES[kind] ?? 'PreSetup',
+          scope: d.props['summary.multipleHostAccess'] === true ? ('CLUSTER' as const) : ('HOST' as const),
+          capacityBytes: capacity, usedBytes: Math.max(0, capacity - (asNumber(d.props['summary.freeSpace']) ?? 0)),
+        }];
+      });
+    },
+  };
 
   /** Kiln's downloaded templates become vSphere templates on a datastore of this host (images.ts). */
   readonly storage: StorageFacet = {

@@ -10,7 +10,7 @@ import {
   type ConnectionForm, type ConnectionInput, type ConsoleFacet, type DefineResult, type DriverCapabilities, type DriverDefaults, type Endpoint,
   type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
   type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
-  type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
+  type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type PrimaryStorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
   type VolumeFacet,
 } from '../types.js';
 import { SharedConnections } from '../common/shared-connections.js';
@@ -153,11 +153,33 @@ class XenEndpoint implements Endpoint {
   }
 }
 
+/** xapi's SR type -> CloudStack's StoragePoolType (its XenServer storage adaptors). */
+const SR_TYPES: Record<string, string> = { nfs: 'NetworkFilesystem', lvmoiscsi: 'IscsiLUN', lvmohba: 'PreSetup', ext: 'EXT', lvm: 'LVM' };
+
 class XenHostSession implements HostSession {
   readonly snapshots: SnapshotFacet;
   readonly migration: MigrationFacet;
   readonly console: ConsoleFacet;
   readonly volumes: VolumeFacet;
+  /**
+   * The pool's shared SRs as the cluster's primary storage (a XenServer pool is a Kiln cluster),
+   * the pool's default SR the default. A local SR belongs to the one host its PBD plugs it into;
+   * Kiln does not watch PBDs, so local SRs are not reported yet.
+   */
+  readonly primaryStorage: PrimaryStorageFacet = {
+    pools: async () => {
+      this.assertLive('reading the storage repositories');
+      const fallback = this.pool.poolRecord()?.default_SR;
+      return this.pool.inventory.all('SR')
+        .filter(([, s]) => s.shared === true && s.content_type !== 'iso' && s.type !== 'iso' && s.type !== 'udev')
+        .map(([ref, s]) => ({
+          ref, name: s.name_label, type: SR_TYPES[s.type] ?? 'PreSetup', scope: 'CLUSTER' as const,
+          capacityBytes: Number(s.physical_size ?? 0), usedBytes: Number(s.physical_utilisation ?? 0),
+          ...(ref === fallback ? { isDefault: true } : {}),
+        }));
+    },
+  };
+
   /** Images from Kiln's store become VDIs of the pool, once per pool (images.ts). */
   readonly storage: StorageFacet = {
     stageImage: async (image, options) => void (await stageImage(this.pool, image, options)),

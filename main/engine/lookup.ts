@@ -24,12 +24,13 @@ const TABLES = {
   affinityGroup: 'affinity_groups',
   vmSnapshot: 'vm_snapshots',
   hypervisorCapability: 'hypervisor_capabilities',
+  storagePool: 'storage_pools',
 } as const;
 
 export type Entity = keyof typeof TABLES;
 
 /** Rows that have a `removed` column are invisible once removed. */
-const SOFT_DELETED = new Set(['zones', 'pods', 'clusters', 'hosts', 'templates', 'service_offerings', 'disk_offerings', 'networks', 'volumes', 'accounts', 'users', 'vm_snapshots']);
+const SOFT_DELETED = new Set(['zones', 'pods', 'clusters', 'hosts', 'templates', 'service_offerings', 'disk_offerings', 'networks', 'volumes', 'accounts', 'users', 'vm_snapshots', 'storage_pools']);
 
 export function byUuid<T>(db: Db, entity: Entity, uuid: string, param: string): T {
   const table = TABLES[entity];

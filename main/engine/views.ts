@@ -112,6 +112,7 @@ export function offeringView(row: OfferingRow): ApiObject {
     offerha: row.offer_ha === 1,
     limitcpuuse: row.limit_cpu_use === 1,
     hosttags: row.host_tags || undefined,
+    storagetags: row.storage_tags || undefined,
     dynamicscalingenabled: row.dynamic_scaling_enabled === 1,
     isvolatile: row.volatile_vm === 1,
     rootdisksize: row.root_disk_size ?? undefined,

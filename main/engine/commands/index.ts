@@ -100,6 +100,7 @@ import registerIso from './images/registerIso.js';
 import deleteTemplate from './images/deleteTemplate.js';
 import deleteIso from './images/deleteIso.js';
 import { BACKUP_COMMANDS } from '../backup/commands/index.js';
+import { STORAGE_COMMANDS } from './storage/index.js';
 
 export const ALL_COMMANDS: CommandDef[] = [
   listZones, listPods, listClusters, listHosts,
@@ -121,5 +122,6 @@ export const ALL_COMMANDS: CommandDef[] = [
   listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, listVmsForImport, exportUnmanagedInstances, importUnmanagedInstances,
   discoverEndpointNetworks, createNetworksFromCsv,
   ...BACKUP_COMMANDS,
+  ...STORAGE_COMMANDS,
   attachIso, detachIso, registerIso, deleteTemplate, deleteIso,
 ];

@@ -612,4 +612,30 @@ CREATE TABLE image_copy_removals (
 );
 `,
   },
+  {
+    version: 36,
+    name: 'primary storage: a record per storage pool and cluster (tags, enabled), storage tags on service offerings, and each volume\'s pool record',
+    // CloudStack's storage_pool. Drivers publish their pools (PrimaryStorageFacet); Kiln keeps one
+    // row per pool the cluster's hosts report: a CLUSTER-scoped pool once per cluster, a
+    // HOST-scoped (local) one per host. `ref` is what the driver names it by in DiskSpec.pool.
+    // Tags and enabled are the admin's (updateStoragePool) and survive a pool disappearing for a
+    // while (present=0: state Down). service_offerings.storage_tags is CloudStack's service
+    // offering `storagetags` (its root disk's); volumes.pool_id maps the free-text volumes.pool
+    // onto the records (storage/pool-sync.ts).
+    sql: `
+CREATE TABLE storage_pools (
+  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  zone_id INTEGER NOT NULL REFERENCES zones(id), pod_id INTEGER REFERENCES pods(id),
+  cluster_id INTEGER NOT NULL REFERENCES clusters(id), host_id INTEGER REFERENCES hosts(id),
+  ref TEXT NOT NULL, type TEXT NOT NULL, scope TEXT NOT NULL CHECK (scope IN ('CLUSTER','HOST')),
+  hypervisor TEXT NOT NULL,
+  capacity_bytes INTEGER NOT NULL DEFAULT 0, used_bytes INTEGER NOT NULL DEFAULT 0, allocated_bytes INTEGER,
+  is_default INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,
+  present INTEGER NOT NULL DEFAULT 1, last_seen TEXT, created TEXT NOT NULL, removed TEXT
+);
+CREATE UNIQUE INDEX storage_pools_ref ON storage_pools(cluster_id, IFNULL(host_id, 0), ref) WHERE removed IS NULL;
+ALTER TABLE service_offerings ADD COLUMN storage_tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE volumes ADD COLUMN pool_id INTEGER REFERENCES storage_pools(id);
+`,
+  },
 ];

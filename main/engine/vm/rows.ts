@@ -87,6 +87,8 @@ export interface OfferingRow {
   min_memory: number | null;
   max_memory: number | null;
   host_tags: string;
+  /** CloudStack's storagetags: the root disk's pool must have them (migration 36). */
+  storage_tags: string;
   offer_ha: number;
   dynamic_scaling_enabled: number;
   limit_cpu_use: number;

@@ -27,6 +27,7 @@ import { applianceSpec } from '../images/appliances.js';
 import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMetadata } from '../metadata/delivery.js';
 import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
 import { adoptedPin, carryDefinition, refuseElsewhere } from '../import/adopted-moves.js';
+import { placeTaggedVolumes } from '../storage/pool-choice.js';
 
 
 export function validHostname(name: string): boolean {
@@ -340,6 +341,8 @@ export class VmService {
       let adopted = false;
       try {
         await carryDefinition(this.engine, current, session, chosen.id, jobUuid);
+        // Disks not made yet whose offerings carry storage tags get a pool with those tags (storage/pool-choice.ts).
+        await placeTaggedVolumes(this.engine, current.id, chosen);
         await stageImages(this.engine, session, current);
         // An imported VM keeps its own definition (keepDefinition), which no config drive joins.
         const configDrive = current.adopted === 1 ? undefined : await prepareGuestMetadata(this.engine, session, current);

@@ -27,6 +27,7 @@ import { isUnreachable } from '../vm/host-cleanups.js';
 import { GiB } from '../format.js';
 import { requireFacet, type HostSession, type VolumeDisk, type VolumeFacet } from '../../../drivers/types.js';
 import { requireVolumeChangeAllowed } from './volume-change-rule.js';
+import { placeTaggedVolumes } from '../storage/pool-choice.js';
 import { SETTLED_VOLUME_STATES, VOLUME_VM_STATES, type VolumeState } from './volume-states.js';
 
 /** A volume row as migration 21 has it. */
@@ -135,13 +136,16 @@ export class VolumeService {
   async attach(caller: Caller, claimed: DataVolumeRow, jobUuid?: string): Promise<DataVolumeRow> {
     const before: VolumeState = claimed.state === 'Attaching' ? 'Ready' : claimed.state === 'Creating' ? 'Allocated' : (claimed.state as VolumeState);
     const vm = this.engine.vms.get(claimed.vm_id!);
+    let placed: DataVolumeRow | undefined;
     try {
       // The VM's queue ran whatever came before this job: its state is checked again here.
       this.requireVolumeVmState(vm, 'virtualmachineid', 'attached to');
       const target = await this.definitionOf(vm);
       if (target) {
         const live = vm.state === 'Running';
-        const made = await target.facet.attach(vmRef(vm), this.disk(claimed), { live, create: before === 'Allocated', details: vmSpecDetails(this.db, vm.id) });
+        // A disk to be made whose offering carries storage tags goes on a pool with them (storage/pool-choice.ts).
+        if (before === 'Allocated') placed = await this.placeTagged(vm, target.hostId, claimed);
+        const made = await target.facet.attach(vmRef(vm), this.disk(placed ?? claimed), { live, create: before === 'Allocated', details: vmSpecDetails(this.db, vm.id) });
         this.db.prepare(`UPDATE volumes SET state='Ready', ref=COALESCE(?, ref), host_id=? WHERE id=?`).run(made.ref ?? null, target.hostId, claimed.id);
       } else if (claimed.state !== before) {
         this.db.prepare('UPDATE volumes SET state=? WHERE id=?').run(before, claimed.id);
@@ -149,12 +153,21 @@ export class VolumeService {
     } catch (error) {
       // As it was: a volume never made has no path until an attach gives it one.
       this.db.prepare(`UPDATE volumes SET vm_id=NULL, device_id=0, attached=NULL, state=?, path=CASE WHEN ?='Allocated' AND host_id IS NULL THEN NULL ELSE path END WHERE id=?`).run(before, before, claimed.id);
+      // A pool chosen for a disk that was never made is chosen again by the next attach.
+      if (placed && placed.pool !== claimed.pool) this.db.prepare('UPDATE volumes SET pool=?, pool_id=NULL WHERE id=?').run(claimed.pool, claimed.id);
       this.failed('VOLUME.ATTACH', caller, claimed, `attach to VM ${vm.display_name} failed, the volume is ${before} and not attached: ${errorText(error)}`, jobUuid);
       throw error;
     }
     const volume = this.get(claimed.id);
     this.record('VOLUME.ATTACH', caller, volume, `volume ${volume.name} (${volume.uuid}) attached to VM ${vm.display_name} (${vm.uuid}) as device ${volume.device_id}${vm.state === 'Running' ? ', live' : ''}`, jobUuid);
     return volume;
+  }
+
+  /** The volume after storage tags chose its pool on the VM's host (unchanged without tags). */
+  private async placeTagged(vm: VmRow, hostId: number, volume: DataVolumeRow): Promise<DataVolumeRow> {
+    const host = this.db.prepare('SELECT id, name, cluster_id FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number };
+    await placeTaggedVolumes(this.engine, vm.id, host, [volume.id]);
+    return this.get(volume.id);
   }
 
   // ---------------------------------------------------------------- detachVolume

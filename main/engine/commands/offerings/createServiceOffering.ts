@@ -4,6 +4,7 @@ import { ApiError } from '../../registry/errors.js';
 import { offeringView } from '../../views.js';
 import { now } from '../../db/database.js';
 import type { OfferingRow } from '../../vm/rows.js';
+import { parseTags, STORAGE_TAGS_RULE } from '../../storage/pool-records.js';
 
 export default defineCommand({
   name: 'createServiceOffering',
@@ -22,6 +23,7 @@ export default defineCommand({
     { name: 'minmemory', type: 'integer', description: 'minimum memory (MB) of a constrained custom offering' },
     { name: 'maxmemory', type: 'integer', description: 'maximum memory (MB) of a constrained custom offering' },
     { name: 'hosttags', type: 'string', description: 'comma-separated host tags a host must have' },
+    { name: 'tags', type: 'string', rule: STORAGE_TAGS_RULE, description: 'the storage tags for this service offering: the root disk goes on a pool that has them all' },
     { name: 'offerha', type: 'boolean', description: 'the HA for the service offering' },
     { name: 'dynamicscalingenabled', type: 'boolean', description: 'true if VMs of this offering may be scaled live (default true)' },
     { name: 'limitcpuuse', type: 'boolean', description: 'restrict the CPU usage to the service offering value' },
@@ -50,11 +52,11 @@ export default defineCommand({
     const tags = (args.str('hosttags') ?? '').split(',').map((t) => t.trim()).filter(Boolean).join(',');
     const id = engine.db
       .prepare(
-        `INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, min_cpu_number, max_cpu_number, min_memory, max_memory, host_tags, offer_ha,
-           dynamic_scaling_enabled, limit_cpu_use, storage_type, root_disk_size, volatile_vm, details, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        `INSERT INTO service_offerings (uuid, name, display_text, cpu_number, cpu_speed, memory, min_cpu_number, max_cpu_number, min_memory, max_memory, host_tags, storage_tags, offer_ha,
+           dynamic_scaling_enabled, limit_cpu_use, storage_type, root_disk_size, volatile_vm, details, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       )
       .run(
-        randomUUID(), args.str('name'), args.str('displaytext') ?? args.str('name'), cpu, speed, memory, minCpu, maxCpu, minMem, maxMem, tags,
+        randomUUID(), args.str('name'), args.str('displaytext') ?? args.str('name'), cpu, speed, memory, minCpu, maxCpu, minMem, maxMem, tags, parseTags(args.str('tags')).join(','),
         args.bool('offerha') ? 1 : 0, args.bool('dynamicscalingenabled') === false ? 0 : 1, args.bool('limitcpuuse') ? 1 : 0, storage,
         args.int('rootdisksize') ?? null, args.bool('isvolatile') ? 1 : 0, JSON.stringify(args.details('serviceofferingdetails') ?? {}), now(),
       ).lastInsertRowid;

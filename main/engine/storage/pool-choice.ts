@@ -1,0 +1,74 @@
+/**
+ * Storage tags when a volume is placed (CloudStack's storage allocators with tags): a volume's
+ * required tags — its disk offering's, and for a root disk the service offering's storage tags —
+ * must all be on the pool it goes to. A volume without required tags keeps going where the driver
+ * puts it by default (no pool named), as before; only a tagged one is given a pool here, before its
+ * disk is made (the VM's define at start, or an attach that creates it).
+ */
+import type { Engine } from '../engine.js';
+import type { Db } from '../db/database.js';
+import { ApiError } from '../registry/errors.js';
+import { missingTags, parseTags, poolsReachableFrom, poolText, type StoragePoolRow } from './pool-records.js';
+import { syncClusterPools } from './pool-sync.js';
+
+/** What a volume needs of its pool, and which offering says so (for refusals that name it). */
+export interface VolumeTags {
+  tags: string[];
+  /** "disk offering fast" / "service offering big". */
+  offering?: string;
+}
+
+/** The storage tags VOLUMEID requires: its disk offering's, and a root disk's service offering's as well. */
+export function requiredTags(db: Db, volumeId: number): VolumeTags {
+  const row = db
+    .prepare(
+      `SELECT v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
+         FROM volumes v LEFT JOIN disk_offerings d ON d.id=v.disk_offering_id LEFT JOIN vm_instances vm ON vm.id=v.vm_id LEFT JOIN service_offerings s ON s.id=vm.service_offering_id
+        WHERE v.id=?`,
+    )
+    .get(volumeId) as { volume_type: string; disk_offering: string | null; disk_tags: string | null; service_offering: string | null; service_tags: string | null } | undefined;
+  if (!row) return { tags: [] };
+  const disk = parseTags(row.disk_tags);
+  const service = row.volume_type === 'ROOT' ? parseTags(row.service_tags) : [];
+  const tags = [...new Set([...service, ...disk])];
+  const offering = service.length ? `service offering ${row.service_offering}` : disk.length ? `disk offering ${row.disk_offering}` : undefined;
+  return { tags, ...(offering ? { offering } : {}) };
+}
+
+/** The pool of POOLS with every tag of REQUIRED (the first: most free space), or undefined. */
+export function suitablePool(pools: StoragePoolRow[], required: readonly string[]): StoragePoolRow | undefined {
+  return pools.find((p) => missingTags(required, p).length === 0);
+}
+
+/**
+ * Gives each of VM's volumes that is not made yet and has required tags a pool on HOST that has
+ * them (volumes.pool = the pool's ref, pool_id). ONLY limits it to those volume ids. Throws 533
+ * naming the volume, the offering, the tags and the pools there are when no pool suits; nothing
+ * is written then.
+ */
+export async function placeTaggedVolumes(engine: Engine, vmId: number, host: { id: number; name: string; cluster_id: number }, only?: number[]): Promise<void> {
+  const db = engine.db;
+  // Not made yet: no pool chosen, or (a start that failed on another host) another host's local pool.
+  const unmade = `SELECT id, name FROM volumes WHERE vm_id=? AND removed IS NULL AND state IN ('Allocated','Creating')
+    AND (pool IS NULL OR pool_id IN (SELECT id FROM storage_pools WHERE scope='HOST' AND host_id<>?)) ORDER BY device_id`;
+  const candidates = (db.prepare(unmade).all(vmId, host.id) as { id: number; name: string }[])
+    .filter((v) => !only || only.includes(v.id))
+    .map((v) => ({ ...v, need: requiredTags(db, v.id) }))
+    .filter((v) => v.need.tags.length > 0);
+  if (candidates.length === 0) return;
+  await syncClusterPools(engine, host.cluster_id);
+  const pools = poolsReachableFrom(db, host.id);
+  const choices = candidates.map((v) => {
+    const pool = suitablePool(pools, v.need.tags);
+    if (!pool) {
+      throw ApiError.capacity(
+        `volume ${v.name} needs storage tag${v.need.tags.length > 1 ? 's' : ''} ${v.need.tags.join(', ')} (${v.need.offering}), and no enabled storage pool host ${host.name} reaches has ${v.need.tags.length > 1 ? 'them all' : 'it'} (${pools.length ? `it has ${pools.map(poolText).join('; ')}` : 'it reports none'}); tag a pool with updateStoragePool`,
+      );
+    }
+    return { volumeId: v.id, pool };
+  });
+  const set = db.prepare('UPDATE volumes SET pool=?, pool_id=? WHERE id=?');
+  db.transaction(() => {
+    for (const c of choices) set.run(c.pool.ref, c.pool.id, c.volumeId);
+  })();
+}
