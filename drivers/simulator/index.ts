@@ -54,7 +54,7 @@ import {
   type VolumeFacet,
 } from '../types.js';
 import { simulatorVolumes } from './volumes.js';
-import { SimulatorWorld, type SimDomain, type SimForeign, type SimHost, type SimTask } from './world.js';
+import { SimulatorWorld, type SimDomain, type SimForeign, type SimHost, type SimTask, type WorldChange } from './world.js';
 
 const CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -439,7 +439,7 @@ export class SimulatorSession implements HostSession {
     const ref = `task-${randomUUID()}`;
     const world = this.driver.world;
     world.tasks[ref] = { op, host: this.host.name, domain, state: 'running' };
-    this.save();
+    this.save(domain, [], ref);
     options?.onTask?.(ref);
     const run = work().then(
       () => {
@@ -455,7 +455,7 @@ export class SimulatorSession implements HostSession {
       await run;
     } finally {
       this.driver.activeTasks.delete(ref);
-      this.save();
+      this.save(domain, [], ref);
     }
     return { taskRef: ref };
   }
@@ -536,8 +536,16 @@ export class SimulatorSession implements HostSession {
     return domain;
   }
 
-  private save(): void {
-    this.driver.world.save();
+  /**
+   * Records a change: to domain NAME on this host and its disks (plus DISKS, e.g. those of a domain
+   * just removed) and to the task REF, so the journal of a large world can record it; without a
+   * name, the whole world is rewritten.
+   */
+  private save(name?: string, disks: string[] = [], task?: string): void {
+    const world = this.driver.world;
+    if (name === undefined) return world.save();
+    const own = this.host.domains[name]?.spec.disks.map((d) => d.name) ?? [];
+    world.save(['domain', this.host.name, name], ...[...own, ...disks].map((d): WorldChange => ['disk', d]), ...(task ? [['task', task] as WorldChange] : []));
   }
 
   async inventory(): Promise<HostInventory> {
@@ -630,14 +638,14 @@ export class SimulatorSession implements HostSession {
       // An imported VM keeps its own definition; only vCPUs and memory follow Kiln's record.
       if (!existing) throw new DriverError(`Domain not found: the imported VM ${spec.internalName} is not defined on ${this.host.name}`, 'not-found');
       Object.assign(existing.spec, { cpuNumber: spec.cpuNumber, memoryMiB: spec.memoryMiB });
-      this.save();
+      this.save(spec.internalName);
       return { ref: spec.internalName };
     }
     if (existing && existing.spec.uuid !== spec.uuid) throw new DriverError(`domain '${spec.internalName}' already exists with uuid ${existing.spec.uuid}`, 'invalid');
     this.up.domains[spec.internalName] = { spec: structuredClone(spec), power: 'Stopped', snapshots: existing?.snapshots ?? [], boots: existing?.boots ?? 0 };
     // Disks that do not exist yet are created empty (a fresh clone of their backing image).
     for (const disk of spec.disks) this.driver.world.disks[disk.name] ??= '';
-    this.save();
+    this.save(spec.internalName);
     return { ref: spec.internalName };
   }
 
@@ -656,7 +664,7 @@ export class SimulatorSession implements HostSession {
     }
     domain.power = 'Running';
     domain.boots += 1;
-    this.save();
+    this.save(name);
     this.power(name, 'Running', 'started');
   }
 
@@ -670,7 +678,7 @@ export class SimulatorSession implements HostSession {
     const domain = this.domain(name);
     const wasUp = domain.power !== 'Stopped';
     domain.power = 'Stopped';
-    this.save();
+    this.save(name);
     // As libvirt reports it: "Stopped Shutdown" after ACPI, "Stopped Destroyed" after a power-off.
     if (wasUp) this.power(name, 'Stopped', options?.forced ? 'destroyed' : 'shutdown');
     this.driver.checkFault('stop', this.host.name, true);
@@ -694,7 +702,7 @@ export class SimulatorSession implements HostSession {
     const remove = options.removeDisks === 'all' ? domain.spec.disks.map((d) => d.name) : options.removeDisks ?? [];
     for (const disk of remove) delete this.driver.world.disks[disk];
     delete this.up.domains[name];
-    this.save();
+    this.save(name, remove);
     // libvirt reports "Stopped Destroyed" when a running domain is destroyed before it is undefined.
     if (domain.power !== 'Stopped') this.power(name, 'Stopped', 'destroyed');
   }
@@ -703,7 +711,7 @@ export class SimulatorSession implements HostSession {
     this.driver.checkFault('deleteDisks', this.host.name);
     if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
     for (const disk of disks) delete this.driver.world.disks[disk];
-    this.save();
+    this.driver.world.save(...disks.map((d): WorldChange => ['disk', d]));
   }
 
   /** Reads the whole image as a host would copy it, and keeps it (by name) on the shared storage. */
@@ -720,7 +728,7 @@ export class SimulatorSession implements HostSession {
     const sha256 = hash.digest('hex');
     if (sha256 !== image.sha256 || bytes !== image.sizeBytes) throw new DriverError(`image ${image.name} arrived damaged (${bytes} bytes, SHA-256 ${sha256})`, 'failed');
     this.driver.world.images[image.name] = { sha256, sizeBytes: bytes, format: image.format };
-    this.save();
+    this.driver.world.save(['image', image.name]);
   }
 
   /** Drops a staged image from the shared storage (the simulator's hosts share one). */
@@ -735,12 +743,12 @@ export class SimulatorSession implements HostSession {
 
   async attachIso(name: string, isoPath: string): Promise<void> {
     this.domain(name).spec.isoPath = isoPath;
-    this.save();
+    this.save(name);
   }
 
   async detachIso(name: string): Promise<void> {
     delete this.domain(name).spec.isoPath;
-    this.save();
+    this.save(name);
   }
 
   async scale(name: string, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean): Promise<void> {
@@ -775,7 +783,8 @@ export class SimulatorSession implements HostSession {
     }
     destination.domains[name] = domain;
     delete this.up.domains[name];
-    this.save();
+    // Two hosts' maps change: a whole rewrite records both.
+    this.driver.world.save();
     // As libvirt: "Stopped Migrated" on the source and "Started Migrated" on the destination.
     if (domain.power === 'Running') {
       this.power(name, 'Stopped', 'migrated');
@@ -812,7 +821,7 @@ export class SimulatorSession implements HostSession {
       power: withMemory ? 'Running' : 'Stopped',
       disks: Object.fromEntries(domain.spec.disks.map((d) => [d.name, this.driver.world.disks[d.name] ?? ''])),
     });
-    this.save();
+    this.save(name);
   }
 
   async listSnapshots(name: string): Promise<SnapshotInfo[]> {
@@ -830,7 +839,7 @@ export class SimulatorSession implements HostSession {
       domain.snapshots.push(JSON.parse(snapshot.metadata) as SimDomain['snapshots'][number]);
     }
     if (current !== undefined) for (const s of domain.snapshots) s.current = s.name === current;
-    this.save();
+    this.save(name);
   }
 
   async revertSnapshot(name: string, snapshotName: string): Promise<void> {
@@ -841,7 +850,7 @@ export class SimulatorSession implements HostSession {
     domain.power = snapshot.power;
     for (const [disk, bytes] of Object.entries(snapshot.disks ?? {})) this.driver.world.disks[disk] = bytes;
     for (const s of domain.snapshots) s.current = s === snapshot;
-    this.save();
+    this.save(name, Object.keys(snapshot.disks ?? {}));
   }
 
   async deleteSnapshot(name: string, snapshotName: string): Promise<void> {
@@ -852,7 +861,7 @@ export class SimulatorSession implements HostSession {
     for (const s of domain.snapshots) if (s.parent === snapshotName) s.parent = snapshot.parent;
     if (snapshot.current) for (const s of domain.snapshots) if (s.name === snapshot.parent) s.current = true;
     domain.snapshots = domain.snapshots.filter((s) => s !== snapshot);
-    this.save();
+    this.save(name);
   }
 
   async openConsole(name: string): Promise<Duplex> {
@@ -863,7 +872,7 @@ export class SimulatorSession implements HostSession {
       read: () => (rootDisk ? this.driver.world.disks[rootDisk] ?? '' : ''),
       write: (text) => {
         if (rootDisk) this.driver.world.disks[rootDisk] = text;
-        this.save();
+        this.save(name);
       },
     });
     const open = this.consoles.get(name) ?? new Set<Duplex>();
