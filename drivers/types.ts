@@ -477,6 +477,19 @@ export interface VolumeFacet {
   resize(disk: VolumeDisk, sizeBytes: number, options: { vm?: Ref; live: boolean; shrink: boolean } & OperationOptions): Promise<void>;
 }
 
+/**
+ * NICs added to and removed from a defined VM (addNicToVirtualMachine, removeNicFromVirtualMachine).
+ * `live` changes the running VM at once (a hot plug / unplug) as well as its definition; without it
+ * only the definition (the VM is stopped). Each call settles: a NIC whose plug failed is not left
+ * behind, a NIC whose removal failed stays as it was. A NIC the VM does not have is removed already.
+ */
+export interface NicFacet {
+  /** Adds NIC as the VM's device DEVICE (Kiln's device id). */
+  add(vm: Ref, nic: NicSpec, options: { device: number; live: boolean } & OperationOptions): Promise<void>;
+  /** Removes the VM's NIC with NIC's MAC address. */
+  remove(vm: Ref, nic: NicSpec, options: { live: boolean } & OperationOptions): Promise<void>;
+}
+
 export interface SnapshotRequest {
   name: string;
   description?: string;
@@ -787,6 +800,8 @@ export interface HostSession {
   readonly primaryStorage?: PrimaryStorageFacet;
   /** Data disks on a defined VM (attach, detach, resize); absent: the engine refuses volume changes on its VMs. */
   readonly volumes?: VolumeFacet;
+  /** NICs added to or removed from a defined VM; absent: a running VM's NICs change only at a stop and start. */
+  readonly nics?: NicFacet;
   readonly snapshots?: SnapshotFacet;
   readonly console?: ConsoleFacet;
   readonly gpu?: GpuFacet;

@@ -11,7 +11,7 @@ import {
   type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
   type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
   type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type PrimaryStorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
-  type VolumeFacet,
+  type VolumeFacet, type NicFacet,
 } from '../types.js';
 import { SharedConnections } from '../common/shared-connections.js';
 import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
@@ -22,7 +22,7 @@ import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
 import { removeImage, stageImage } from './images.js';
 import { defaultSrResizesOnline } from './sr-features.js';
-import { setCdMedia, xenVolumes } from './vm-devices.js';
+import { setCdMedia, xenNics, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
 import { performCrossPool, performMigration, prepareIncoming, prepareMigration, type CrossPoolPlan } from './vm-migration.js';
@@ -161,6 +161,7 @@ class XenHostSession implements HostSession {
   readonly migration: MigrationFacet;
   readonly console: ConsoleFacet;
   readonly volumes: VolumeFacet;
+  readonly nics: NicFacet;
   /**
    * The pool's shared SRs as the cluster's primary storage (a XenServer pool is a Kiln cluster),
    * the pool's default SR the default. A local SR belongs to the one host its PBD plugs it into;
@@ -194,6 +195,7 @@ class XenHostSession implements HostSession {
     this.migration = this.migrationFacet();
     this.console = { graphical: { protocol: 'vnc', open: (vm) => openConsole(this.pool, this.vm(vm)) } };
     this.volumes = xenVolumes(this.pool, (vm) => this.vm(vm));
+    this.nics = xenNics(this.pool, (vm) => this.vm(vm));
   }
 
   get hostId(): string {

@@ -6,7 +6,7 @@
  * VBD.insert / VBD.eject of an image VDI) and NICs (VIF.create per Kiln NIC, in device order, on
  * the network named by ref, name or bridge).
  */
-import { DriverError, type NicSpec, type Ref, type VolumeDisk, type VolumeFacet } from '../types.js';
+import { DriverError, type NicFacet, type NicSpec, type Ref, type VolumeDisk, type VolumeFacet } from '../types.js';
 import { mapped } from './errors.js';
 import { findImageVdi, IMAGE_KEY, IMAGE_SHA_KEY, imageSr } from './images.js';
 import { checkXapiText } from './names.js';
@@ -193,14 +193,72 @@ function networkOf(pool: XenPool, nic: NicSpec): XRef {
   return named[0];
 }
 
-/** The VM's VIFs are the spec's NICs: device i on NIC i's network with its MAC; others go. Halted VMs only (a define). */
-export async function setNics(pool: XenPool, vm: XRef, nics: NicSpec[]): Promise<void> {
+async function vifsOf(pool: XenPool, vm: XRef): Promise<{ ref: XRef; r: VifRecord }[]> {
   const v = await pool.client.call('VM.get_record', vm) as { VIFs?: XRef[] };
-  const vifs: { ref: XRef; r: VifRecord }[] = [];
+  const out: { ref: XRef; r: VifRecord }[] = [];
   for (const ref of v.VIFs ?? []) {
     const r = await pool.client.getRecord('VIF', ref).catch(() => undefined);
-    if (r) vifs.push({ ref, r });
+    if (r) out.push({ ref, r });
   }
+  return out;
+}
+
+/**
+ * The NicFacet: a VIF made (VIF.create) and, on a running VM, hot-plugged (VIF.plug); or unplugged
+ * (VIF.unplug) and destroyed. xapi hot-plugs a NIC of an HVM guest only with its PV drivers
+ * (xapi_vif_helpers.ml: VM_MISSING_PV_DRIVERS). A VIF whose plug fails is destroyed again, and one
+ * whose destroy fails after its unplug is plugged back, so no call leaves a half-made NIC.
+ */
+export function xenNics(pool: XenPool, vmOf: (ref: Ref) => XRef): NicFacet {
+  return {
+    add: async (vmRef, nic, options) => {
+      const vm = vmOf(vmRef);
+      const doing = `adding NIC ${nic.macAddress} to ${label(pool, vm)}`;
+      pool.assertReachable(doing);
+      await mapped(doing, async () => {
+        const device = String(options.device);
+        const mac = nic.macAddress.toLowerCase();
+        if ((await vifsOf(pool, vm)).some((x) => x.r.MAC.toLowerCase() === mac)) throw new DriverError(`${label(pool, vm)} already has NIC ${mac}`, 'invalid');
+        if (!(await pool.client.call('VM.get_allowed_VIF_devices', vm)).includes(device)) throw new DriverError(`${label(pool, vm)} has no free NIC device ${device}`, 'insufficient-capacity');
+        const vif = await pool.client.call('VIF.create', { device, network: networkOf(pool, nic), VM: vm, MAC: mac, MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+        if (options.live && running(pool, vm)) {
+          try {
+            await pool.client.call('VIF.plug', vif);
+          } catch (e) {
+            await pool.client.call('VIF.destroy', vif).catch(() => undefined);
+            throw e;
+          }
+        }
+        await pool.settle('VM', vm);
+      });
+    },
+    remove: async (vmRef, nic, options) => {
+      const vm = vmOf(vmRef);
+      const doing = `removing NIC ${nic.macAddress} from ${label(pool, vm)}`;
+      pool.assertReachable(doing);
+      await mapped(doing, async () => {
+        const vif = (await vifsOf(pool, vm)).find((x) => x.r.MAC.toLowerCase() === nic.macAddress.toLowerCase());
+        if (!vif) return;
+        const plugged = vif.r.currently_attached && running(pool, vm);
+        if (plugged) {
+          if (!options.live) throw new DriverError(`${label(pool, vm)} is running; its NIC is removed live or not at all`, 'invalid');
+          await pool.client.call('VIF.unplug', vif.ref);
+        }
+        try {
+          await pool.client.call('VIF.destroy', vif.ref);
+        } catch (e) {
+          if (plugged) await pool.client.call('VIF.plug', vif.ref).catch(() => undefined);
+          throw e;
+        }
+        await pool.settle('VM', vm);
+      });
+    },
+  };
+}
+
+/** The VM's VIFs are the spec's NICs: device i on NIC i's network with its MAC; others go. Halted VMs only (a define). */
+export async function setNics(pool: XenPool, vm: XRef, nics: NicSpec[]): Promise<void> {
+  const vifs = await vifsOf(pool, vm);
   const wanted = nics.map((n, i) => ({ device: String(i), network: networkOf(pool, n), mac: n.macAddress.toLowerCase() }));
   for (const x of vifs) {
     const w = wanted.find((n) => n.device === x.r.device);

@@ -51,6 +51,7 @@ const OUTSIDE_EXTRACT_METHODS: Record<string, string> = {
   'VDI.remove_from_other_config': 'a copy of an image is a VM\'s disk, not the image',
   'VDI.get_by_name_label': 'disks and images are found by Kiln\'s name',
   'VM.get_allowed_VBD_devices': 'the free userdevice for a data disk or a CD drive',
+  'VM.get_allowed_VIF_devices': 'the free device for a NIC added to a VM',
   'VBD.create': 'a disk or CD drive plugged into a VM',
   'VBD.plug': 'a data disk or CD drive hot-added to a running VM',
   'VBD.unplug': 'a data disk hot-removed from a running VM',

@@ -7,6 +7,11 @@
  * liveVolumeResize false), and works once the VM is stopped (VDI.resize); on pool B it resizes
  * the plugged disk with VDI.resize_online while the VM runs; a shrink needs shrinkok as on the
  * other drivers.
+ *
+ * addNicToVirtualMachine / removeNicFromVirtualMachine: a running VM gets a VIF on the pool network
+ * of the Kiln network's name (VIF.create + VIF.plug) and loses it (VIF.unplug + VIF.destroy); a
+ * guest without PV drivers is refused by xapi, and no VIF and no NIC row are left behind; a
+ * stopped VM's VIF is made unplugged and plugged at its start; refusals are 431 naming the parameter.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenServerDriver } from '../../drivers/xenserver/index.js';
@@ -53,6 +58,8 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
     await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'NFS pool', hypervisor: 'XenServer', url: a.url, username: a.username, password: a.password });
     await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Ceph pool', hypervisor: 'XenServer', url: b.url, username: b.username, password: b.password });
     ids['network'] = ((await ok('createNetwork', { name: 'Net', zoneid: ids['zone'], userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
+    ids['backend'] = ((await ok('createNetwork', { name: 'Backend', zoneid: ids['zone'], guestiptype: 'Shared', vlan: '120', gateway: '10.20.0.1', netmask: '255.255.255.0', startip: '10.20.0.10', endip: '10.20.0.20' }))['network'] as { id: string }).id;
+    await b.control('add-network', { name: 'Backend', bridge: 'xapi1' });
     await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
     const ostypeid = ((await ok('listOsTypes'))['ostype'] as { id: string }[])[0]!.id;
     ids['template'] = ((await ok('registerTemplate', { name: 'devices', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: TEMPLATE, size: String(GiB) }))['template'] as { id: string }[])[0]!.id;
@@ -114,6 +121,74 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
       expect(JSON.stringify(asked['jobresult'])).toMatch(/grows disks only/);
       expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]).toMatchObject({ state: 'Ready', size: 5 * GiB });
       expect(await xb.call('VDI.get_virtual_size', vdi)).toBe(5 * GiB);
+    }, 60_000);
+  });
+
+  describe('NICs of a running VM', () => {
+    interface Nic { id: string; networkname: string; macaddress: string; ipaddress?: string; isdefault: boolean; deviceid: string }
+    const nicsOf = async (vm: string) => ((((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as { nic?: Nic[] }[])[0]!.nic) ?? []);
+    /** The VM's VIFs in pool B: MAC, device, network name, plugged. */
+    const vifsOf = async (vm: string) => {
+      const [ref] = Object.entries(await xb.call<Record<string, Rec>>('VM.get_all_records')).find(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === vm)!;
+      const vifs = await Promise.all((await xb.call<string[]>('VM.get_VIFs', ref)).map((v) => xb.call<Rec>('VIF.get_record', v)));
+      return Promise.all(vifs.map(async (v) => ({ mac: v['MAC'], device: v['device'], network: await xb.call('network.get_name_label', v['network']), plugged: v['currently_attached'] })));
+    };
+    let vm = '';
+
+    it('addNicToVirtualMachine hot-plugs a VIF on the pool network of the same name; removeNicFromVirtualMachine unplugs and destroys it', async () => {
+      vm = await deploy('nic-hot', 'ceph-host');
+      expect(await capabilities('ceph-host')).toMatchObject({ nics: true });
+      expect(await nicsOf(vm)).toHaveLength(1);
+      const added = (await succeeded('addNicToVirtualMachine', { virtualmachineid: vm, networkid: ids['backend']!, ipaddress: '10.20.0.15' }))['virtualmachine'] as { nic: Nic[]; state: string };
+      expect(added.state).toBe('Running');
+      const nic = added.nic.find((n) => n.networkname === 'Backend')!;
+      expect(nic).toMatchObject({ ipaddress: '10.20.0.15', isdefault: false, deviceid: '1' });
+      expect(await vifsOf(vm)).toContainEqual({ mac: nic.macaddress, device: '1', network: 'Backend', plugged: true });
+      expect(JSON.stringify((await ok('listEvents', { type: 'NIC.CREATE' }))['event'])).toContain(`NIC ${nic.macaddress} on network Backend added to VM nic-hot, live`);
+
+      const removed = (await succeeded('removeNicFromVirtualMachine', { virtualmachineid: vm, nicid: nic.id }))['virtualmachine'] as { nic: Nic[] };
+      expect(removed.nic.map((n) => n.networkname)).toEqual(['Net']);
+      expect((await vifsOf(vm)).map((v) => v.mac)).not.toContain(nic.macaddress);
+      expect(await vifsOf(vm)).toHaveLength(1);
+    }, 60_000);
+
+    it('refusals are 431 naming the parameter, before any job', async () => {
+      const [primary] = await nicsOf(vm);
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ networkid: ids['network']! }, /^networkid: VM nic-hot already has a NIC on network Net$/],
+        [{ networkid: ids['backend']!, macaddress: 'zz:00:00:00:00:01' }, /^macaddress: "zz:00:00:00:00:01" is not a MAC address/],
+        [{ networkid: ids['backend']!, macaddress: primary!.macaddress }, /^macaddress: .* is used by another NIC$/],
+        [{ networkid: ids['backend']!, ipaddress: '10.20.0.99' }, /^ipaddress: 10.20.0.99 is outside network Backend's range 10.20.0.10-10.20.0.20$/],
+      ];
+      for (const [params, text] of cases) {
+        const res = await t.call('addNicToVirtualMachine', { virtualmachineid: vm, ...params });
+        expect([res.status, String(res.body['errortext'])], JSON.stringify(params)).toEqual([431, expect.stringMatching(text)]);
+      }
+      const dflt = await t.call('removeNicFromVirtualMachine', { virtualmachineid: vm, nicid: primary!.id });
+      expect([dflt.status, String(dflt.body['errortext'])]).toEqual([431, expect.stringMatching(/^nicid: NIC .* is the default NIC of VM nic-hot; it cannot be removed$/)]);
+      expect(await vifsOf(vm)).toHaveLength(1);
+    });
+
+    it('a guest without PV drivers: xapi refuses the plug, the job fails, and neither a VIF nor a NIC is left; the VM stays Running', async () => {
+      const [[ref]] = Object.entries(await xb.call<Record<string, Rec>>('VM.get_all_records')).filter(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === vm);
+      await b.control('vm-tools', { vm: ref, tools: false });
+      const failed = await job('addNicToVirtualMachine', { virtualmachineid: vm, networkid: ids['backend']! });
+      expect(failed['jobstatus']).toBe(2);
+      expect(JSON.stringify(failed['jobresult'])).toContain('VM_MISSING_PV_DRIVERS');
+      expect(await vifsOf(vm)).toHaveLength(1);
+      expect((await nicsOf(vm)).map((n) => n.networkname)).toEqual(['Net']);
+      expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Running');
+      await b.control('vm-tools', { vm: ref, tools: true });
+    }, 30_000);
+
+    it('a stopped VM: the VIF is made unplugged in its definition and plugged when it starts', async () => {
+      await succeeded('stopVirtualMachine', { id: vm });
+      const added = (await succeeded('addNicToVirtualMachine', { virtualmachineid: vm, networkid: ids['backend']! }))['virtualmachine'] as { nic: Nic[] };
+      const nic = added.nic.find((n) => n.networkname === 'Backend')!;
+      expect(await vifsOf(vm)).toContainEqual({ mac: nic.macaddress, device: '1', network: 'Backend', plugged: false });
+      await succeeded('startVirtualMachine', { id: vm });
+      expect(await vifsOf(vm)).toContainEqual({ mac: nic.macaddress, device: '1', network: 'Backend', plugged: true });
+      expect(await vifsOf(vm)).toHaveLength(2);
     }, 60_000);
   });
 });

@@ -115,6 +115,7 @@ export interface XapiMethods {
   'VDI.remove_from_other_config': [[self: XRef, key: string], string];
   'VDI.get_by_name_label': [[label: string], XRef[]];
   'VM.get_allowed_VBD_devices': [[vm: XRef], string[]];
+  'VM.get_allowed_VIF_devices': [[vm: XRef], string[]];
   'VBD.create': [[args: VbdCreate], XRef];
   'VBD.plug': [[self: XRef], string];
   'VBD.unplug': [[self: XRef], string];
@@ -182,6 +183,7 @@ export const SIGNATURES = {
   'VDI.remove_from_other_config': ['VDI ref', 'string'],
   'VDI.get_by_name_label': ['string'],
   'VM.get_allowed_VBD_devices': ['VM ref'],
+  'VM.get_allowed_VIF_devices': ['VM ref'],
   'VBD.create': ['VBD record'],
   'VBD.plug': ['VBD ref'],
   'VBD.unplug': ['VBD ref'],

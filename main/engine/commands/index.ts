@@ -96,6 +96,8 @@ import discoverEndpointNetworks from './discovery/discoverEndpointNetworks.js';
 import createNetworksFromCsv from './discovery/createNetworksFromCsv.js';
 import attachIso from './vm/attachIso.js';
 import detachIso from './vm/detachIso.js';
+import addNicToVirtualMachine from './vm/addNicToVirtualMachine.js';
+import removeNicFromVirtualMachine from './vm/removeNicFromVirtualMachine.js';
 import registerIso from './images/registerIso.js';
 import deleteTemplate from './images/deleteTemplate.js';
 import deleteIso from './images/deleteIso.js';
@@ -124,4 +126,5 @@ export const ALL_COMMANDS: CommandDef[] = [
   ...BACKUP_COMMANDS,
   ...STORAGE_COMMANDS,
   attachIso, detachIso, registerIso, deleteTemplate, deleteIso,
+  addNicToVirtualMachine, removeNicFromVirtualMachine,
 ];

@@ -65,6 +65,7 @@ export function capabilityMap(session: HostSession): Record<string, boolean | nu
     stageImage: session.storage !== undefined,
     removeImage: session.storage?.removeImage !== undefined,
     volumes: session.volumes !== undefined,
+    nics: session.nics !== undefined,
     gpuFacet: session.gpu !== undefined,
     guestMetadata: session.guestMetadata?.method ?? false,
     metadataRelay: session.metadataRelay !== undefined,

@@ -647,7 +647,7 @@ export function internalNameSuffix(name: string, prefixLength: number): string {
 }
 
 /** A locally administered unicast MAC in CloudStack's guest range 02:00:xx:xx:xx:xx. */
-function randomMac(): string {
+export function randomMac(): string {
   const bytes = randomBytes(4);
   return ['02', '00', ...[...bytes].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
