@@ -501,7 +501,13 @@ export class KvmSession implements HostSession {
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
-    for (const disk of disks) await deleteVolume(this.pools, this.options.pool, disk);
+    for (const disk of disks) {
+      if ((await deleteVolume(this.pools, this.options.pool, disk)) || isPath(disk)) continue;
+      // A disk storage tags put on another pool is found there by its name (Kiln's volume names are unique).
+      for (const pool of (await readPools(this.virsh)).map((p) => p.name).filter((name) => name !== this.options.pool)) {
+        if (await deleteVolume(this.pools, pool, disk).catch(() => false)) break;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- media, resources

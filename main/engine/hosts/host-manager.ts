@@ -63,6 +63,7 @@ export function capabilityMap(session: HostSession): Record<string, boolean | nu
     consoleSerial: session.console?.serial !== undefined,
     consoleGraphical: session.console?.graphical?.protocol ?? false,
     stageImage: session.storage !== undefined,
+    primaryStorage: session.primaryStorage !== undefined,
     removeImage: session.storage?.removeImage !== undefined,
     volumes: session.volumes !== undefined,
     nics: session.nics !== undefined,
