@@ -3,7 +3,7 @@ import { deleteImage, imageToDelete } from '../../images/image-delete.js';
 
 export default defineCommand({
   name: 'deleteIso',
-  description: "Deletes an ISO: its copy in the zone's image store goes with it (copies already on hosts stay). Refused while it is attached to a VM that is not expunged. Built-in ISOs cannot be deleted.",
+  description: "Deletes an ISO: its copy in the zone's image store and the copies hosts made of it go with it (a host that does not answer loses its copy when it answers again). Refused while it is attached to a VM that is not expunged. Built-in ISOs cannot be deleted.",
   kind: 'async',
   roles: ALL_ROLES,
   response: 'success',

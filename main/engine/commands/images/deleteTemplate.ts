@@ -3,7 +3,7 @@ import { deleteImage, imageToDelete } from '../../images/image-delete.js';
 
 export default defineCommand({
   name: 'deleteTemplate',
-  description: "Deletes a template: its copy in the zone's image store goes with it (copies already on hosts stay). Refused while a VM that is not expunged uses it, unless forced=true; VMs made from it keep their disks. Built-in templates cannot be deleted.",
+  description: "Deletes a template: its copy in the zone's image store and the copies hosts made of it go with it (a copy a VM still uses stays until that VM is expunged; a host that does not answer loses its copy when it answers again). Refused while a VM that is not expunged uses it, unless forced=true; VMs made from it keep their disks. Built-in templates cannot be deleted.",
   kind: 'async',
   roles: ALL_ROLES,
   response: 'success',
