@@ -194,6 +194,12 @@ export interface NicSpec {
   /** Network name, or its ref (HostInventory.networks) where the hypervisor's names are not unique. */
   network: string;
   vlan?: number;
+  /**
+   * The network's private VLAN (createNetwork isolatedpvlan / isolatedpvlantype): `vlan` is its
+   * primary VLAN, this its secondary and the port's role. Only a driver with the privateVlans
+   * capability configures it on the hypervisor; the engine starts no such NIC on other hosts.
+   */
+  privateVlan?: { type: 'isolated' | 'community' | 'promiscuous'; secondaryVlan: number };
   adapterType?: string;
 }
 
@@ -369,6 +375,8 @@ export interface DriverCapabilities {
   serialConsole: boolean;
   vnc: boolean;
   gpu: boolean;
+  /** Ports on a private VLAN (NicSpec.privateVlan) set up on the hypervisor: isolated, community and promiscuous. */
+  privateVlans?: boolean;
   /**
    * A data disk of a running VM resizes while it runs (resizeVolume on a Running VM); absent: yes.
    * False: the engine refuses that resize (431) and the UI offers it only while the VM is stopped.

@@ -3,6 +3,7 @@
  * and networks to libvirt sources) and parsed back for listInstances, destroy and scaling.
  */
 import type { VmSpec } from '../types.js';
+import { privateVlanMetadata, readPrivateVlans, type PrivateVlanPort } from './private-vlan.js';
 import { attr, buildXml, bytesOf, child, children, num, parseXml, text, xmlSafeText, type XmlNode } from './xml.js';
 
 /** Kiln's own metadata namespace inside <metadata>, where the display name is kept verbatim. */
@@ -24,6 +25,8 @@ export interface ResolvedNic {
   source?: string;
   macAddress: string;
   model: string;
+  /** A port on a private VLAN: its tap gets this name (private-vlan.ts applies the rules to it). */
+  privateVlan?: PrivateVlanPort;
 }
 
 export interface DomainXmlInput {
@@ -116,6 +119,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     '@_type': nic.type,
     mac: { '@_address': nic.macAddress },
     ...(nic.type === 'network' ? { source: { '@_network': nic.source } } : nic.type === 'bridge' ? { source: { '@_bridge': nic.source } } : {}),
+    ...(nic.privateVlan ? { target: { '@_dev': nic.privateVlan.port } } : {}),
     model: { '@_type': nic.model },
   }));
 
@@ -151,7 +155,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     // libvirt refuses newlines in <title>; the exact name lives in the metadata below.
     title: displayName.replace(/[\r\n]+/g, ' '),
     // highAvailability is what the host's isolation watchdog looks for (isolation-watchdog.ts).
-    metadata: { 'kiln:vm': { '@_xmlns:kiln': KILN_NS, 'kiln:displayName': displayName, ...(spec.highAvailability ? { 'kiln:highAvailability': 'true' } : {}) } },
+    metadata: { 'kiln:vm': { '@_xmlns:kiln': KILN_NS, 'kiln:displayName': displayName, ...(spec.highAvailability ? { 'kiln:highAvailability': 'true' } : {}), ...privateVlanMetadata(input.nics.flatMap((n) => (n.privateVlan ? [n.privateVlan] : []))) } },
     // <memory> is the ceiling the balloon can grow back to with `setmem --live`.
     memory: { '@_unit': 'KiB', '#text': String(maxMemoryMiB * 1024) },
     currentMemory: { '@_unit': 'KiB', '#text': String(spec.memoryMiB * 1024) },
@@ -211,6 +215,8 @@ export interface ParsedDomain {
   osId?: string;
   disks: ParsedDisk[];
   nics: ParsedNic[];
+  /** The NICs on private VLANs, from Kiln's metadata (absent: none). */
+  privateVlans?: PrivateVlanPort[];
   graphics: { type: string; port?: number; listen?: string }[];
 }
 
@@ -236,6 +242,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     id: id !== undefined && id >= 0 ? id : undefined,
     title: text(domain, 'title'),
     displayName: kilnDisplayName(metadata),
+    privateVlans: readPrivateVlans(kilnElement(metadata)),
     vcpusMax,
     vcpusCurrent: num(attr(vcpu, 'current')) ?? vcpusMax,
     cpuCoresPerSocket: num(attr(child(child(domain, 'cpu'), 'topology'), 'cores')),
@@ -275,17 +282,24 @@ export function parseDomainXml(xml: string): ParsedDomain {
   };
 }
 
-/** The display name Kiln stored in its metadata element, whatever prefix libvirt gave it back. */
-function kilnDisplayName(metadata: XmlNode | undefined): string | undefined {
+/** Kiln's own element in <metadata> (its namespace is KILN_NS), whatever prefix libvirt gave it back. */
+function kilnElement(metadata: XmlNode | undefined): XmlNode | undefined {
   if (!metadata) return undefined;
   for (const [key, value] of Object.entries(metadata)) {
     if (key.startsWith('@_') || key === '#text') continue;
     const node = Array.isArray(value) ? (value[0] as unknown) : value;
     const ns = Object.entries(typeof node === 'object' && node !== null ? node : {}).find(([k]) => k.startsWith('@_xmlns'))?.[1];
-    if (ns !== KILN_NS) continue;
-    for (const [childKey, childValue] of Object.entries(node as XmlNode)) {
-      if (childKey === 'displayName' || childKey.endsWith(':displayName')) return text(childValue) ?? '';
-    }
+    if (ns === KILN_NS) return node as XmlNode;
+  }
+  return undefined;
+}
+
+/** The display name Kiln stored in its metadata element. */
+function kilnDisplayName(metadata: XmlNode | undefined): string | undefined {
+  const node = kilnElement(metadata);
+  if (!node) return undefined;
+  for (const [childKey, childValue] of Object.entries(node)) {
+    if (childKey === 'displayName' || childKey.endsWith(':displayName')) return text(childValue) ?? '';
   }
   return undefined;
 }

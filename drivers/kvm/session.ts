@@ -48,6 +48,7 @@ import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
 import { IsolationWatchdog } from './isolation-watchdog.js';
+import { portName, portScript, type PrivateVlanPort } from './private-vlan.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -65,6 +66,8 @@ export const KVM_CAPABILITIES: DriverCapabilities = {
   serialConsole: true,
   vnc: true,
   gpu: false,
+  // ebtables rules on the VMs' taps (private-vlan.ts); refine() drops it on a host without ebtables.
+  privateVlans: true,
   // CloudStack's hypervisor_capabilities default for KVM.
   maxGuestsLimit: 50,
 };
@@ -310,7 +313,8 @@ export class KvmSession implements HostSession {
   async refine(): Promise<void> {
     const result = await this.virsh.tryRun(['domcapabilities', '--virttype', this.options.domainType]);
     const host = result.code === 0 ? parseDomainCapabilities(result.stdout) : undefined;
-    this.capabilities = refineCapabilities(KVM_CAPABILITIES, host, { vnc: this.options.vnc });
+    const ebtables = await this.virsh.ssh.exec(command(['sh', '-c', 'command -v ebtables'])).then((r) => r.code === 0, () => false);
+    this.capabilities = { ...refineCapabilities(KVM_CAPABILITIES, host, { vnc: this.options.vnc }), privateVlans: KVM_CAPABILITIES.privateVlans === true && ebtables };
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
@@ -401,13 +405,39 @@ export class KvmSession implements HostSession {
       if (bridges.has(name)) return { type: 'bridge', source: name };
       return undefined;
     };
-    return spec.nics.map((nic) => ({
-      ...(resolve(nic.network) ?? resolve(this.options.defaultNetwork) ?? { type: 'user' as const }),
-      macAddress: nic.macAddress,
-      // No <vlan> tag: libvirt accepts one only on Open vSwitch ports and refuses to start the
-      // domain on a Linux bridge. VLAN isolation is the host's business (one bridge per VLAN).
-      model: nic.adapterType ?? spec.details?.['nicAdapter'] ?? 'virtio',
-    }));
+    return spec.nics.map((nic) => {
+      const source = resolve(nic.network) ?? resolve(this.options.defaultNetwork) ?? { type: 'user' as const };
+      return {
+        ...source,
+        macAddress: nic.macAddress,
+        // No <vlan> tag: libvirt accepts one only on Open vSwitch ports and refuses to start the
+        // domain on a Linux bridge. VLAN isolation is the host's business (one bridge per VLAN);
+        // a private VLAN's roles are the tap's ebtables rules (private-vlan.ts), applied at start.
+        model: nic.adapterType ?? spec.details?.['nicAdapter'] ?? 'virtio',
+        ...(nic.privateVlan ? { privateVlan: this.privateVlanPort(nic, source.type) } : {}),
+      };
+    });
+  }
+
+  private privateVlanPort(nic: VmSpec['nics'][number], type: ResolvedNic['type']): PrivateVlanPort {
+    const pvlan = nic.privateVlan!;
+    if (!this.capabilities.privateVlans) throw new DriverError(`host ${this.address.host} cannot set up private VLANs (no ebtables)`, 'unsupported');
+    if (type === 'user') throw new DriverError(`network ${nic.network} is a private VLAN, but host ${this.address.host} has no bridge or libvirt network of that name to put the port on`, 'invalid');
+    if (nic.vlan === undefined) throw new DriverError(`network ${nic.network} has a private VLAN but no primary VLAN`, 'invalid');
+    return { port: portName(nic.macAddress), primaryVlan: nic.vlan, secondaryVlan: pvlan.secondaryVlan, type: pvlan.type };
+  }
+
+  /** Gives the domain's private-VLAN ports their rules (after any earlier ones of the same ports are gone). */
+  async applyPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {
+    if (ports.length === 0) return;
+    const result = await this.virsh.ssh.exec(portScript(ports.map((p) => p.port), ports));
+    if (result.code !== 0) throw new DriverError(`cannot set up the private VLAN ports ${ports.map((p) => p.port).join(', ')} on ${this.address.host}: ${result.stderr.trim()}`, 'failed');
+  }
+
+  /** Removes every rule of the ports; what is already gone is fine. */
+  async clearPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {
+    if (ports.length === 0) return;
+    await this.virsh.ssh.exec(portScript(ports.map((p) => p.port)));
   }
 
   private hostNetworks(fresh = false): Promise<HostNetworks> {
@@ -424,8 +454,17 @@ export class KvmSession implements HostSession {
   // ---------------------------------------------------------------- power
 
   async start(name: string): Promise<void> {
-    await this.refuseDisksInUse(name);
+    const dom = await this.domain(name, true);
+    await this.refuseDisksInUse(name, dom);
     await this.virsh.run(['start', '--domain', name]);
+    try {
+      await this.applyPrivateVlans(dom.privateVlans ?? []);
+    } catch (error) {
+      // A VM on a private VLAN never runs without its isolation.
+      await this.virsh.tryRun(['destroy', '--domain', name]).catch(() => undefined);
+      await this.clearPrivateVlans(dom.privateVlans ?? []).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -434,8 +473,7 @@ export class KvmSession implements HostSession {
    * is listed on two hosts. `qemu-img info` takes the same lock without starting anything, so a disk
    * in use is refused up front, with the reason. (A host without qemu-img just skips the check.)
    */
-  private async refuseDisksInUse(name: string): Promise<void> {
-    const dom = await this.domain(name, true);
+  private async refuseDisksInUse(name: string, dom: ParsedDomain): Promise<void> {
     for (const disk of dom.disks) {
       if (disk.device !== 'disk' || disk.type !== 'file' || !disk.path) continue;
       const result = await this.virsh.ssh.exec(command(['env', 'LC_ALL=C', 'qemu-img', 'info', '--output=json', disk.path]));
@@ -447,6 +485,12 @@ export class KvmSession implements HostSession {
   }
 
   async stop(name: string, options: StopOptions = {}): Promise<void> {
+    await this.powerOff(name, options);
+    // The tap is gone with the VM; its private-VLAN rules go too.
+    await this.clearPrivateVlans((await this.domain(name, true).catch(() => undefined))?.privateVlans ?? []);
+  }
+
+  private async powerOff(name: string, options: StopOptions): Promise<void> {
     const state = await this.powerState(name);
     if (state === 'Missing') throw new DriverError(`Domain not found: no domain with matching name '${name}'`, 'not-found');
     if (state === 'Stopped') return;
@@ -491,6 +535,7 @@ export class KvmSession implements HostSession {
     }
     // Internal snapshots live inside the qcow2 files; only their metadata is libvirt's.
     // Checkpoints (backup.ts) are libvirt's records of the disks' dirty bitmaps; they go with the definition.
+    await this.clearPrivateVlans(dom.privateVlans ?? []);
     await this.virsh.run(['undefine', '--domain', name, '--snapshots-metadata', '--checkpoints-metadata', '--managed-save', ...(dom.hasNvram ? ['--nvram'] : [])]);
     // The serial log is Kiln's own file (libvirt leaves it behind).
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
@@ -639,11 +684,16 @@ export class KvmSession implements HostSession {
     if (active && options.live !== false) args.push('--live');
     if (!active) args.push('--offline');
     if (this.options.migrateUnsafe) args.push('--unsafe');
+    // A running VM's private-VLAN rules wait on the destination before its tap exists there (they
+    // are keyed by the tap's name), so it never runs there unisolated; they leave here after the move.
+    const ports = active ? ((await this.domain(name, true)).privateVlans ?? []) : [];
+    await target.session.applyPrivateVlans(ports);
     await this.watcher.quietly(name, async () => {
       try {
         await this.dropSnapshotMetadata(name, snapshots);
         await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs });
       } catch (error) {
+        await target.session.clearPrivateVlans(ports).catch(() => undefined);
         if (error instanceof DriverError && error.category === 'timeout') {
           // Stop the job so the domain keeps running here rather than half-way elsewhere.
           await this.virsh.tryRun(['domjobabort', '--domain', name]).catch(() => undefined);
@@ -652,6 +702,7 @@ export class KvmSession implements HostSession {
         throw error;
       }
     });
+    await this.clearPrivateVlans(ports).catch(() => undefined);
     if (portable.length) await target.session.importSnapshots(name, portable, current);
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);

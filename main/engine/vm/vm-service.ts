@@ -28,6 +28,7 @@ import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMet
 import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
 import { adoptedPin, carryDefinition, refuseElsewhere } from '../import/adopted-moves.js';
 import { placeTaggedVolumes } from '../storage/pool-choice.js';
+import { nicPrivateVlan, requirePrivateVlans, type NicNetwork } from './private-vlan-nics.js';
 
 
 export function validHostname(name: string): boolean {
@@ -246,7 +247,7 @@ export class VmService {
   /** The VmSpec the hypervisor gets on every start (R9: start rebuilds from Kiln's database). */
   spec(vm: VmRow): VmSpec {
     const volumes = this.db.prepare('SELECT * FROM volumes WHERE vm_id=? AND removed IS NULL ORDER BY device_id').all(vm.id) as VolumeRow[];
-    const nics = this.db.prepare('SELECT n.*, w.name AS network_name, w.vlan FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id=? AND n.removed IS NULL ORDER BY n.device_id').all(vm.id) as (NicRow & { network_name: string; vlan: number | null })[];
+    const nics = this.db.prepare('SELECT n.*, w.name AS network_name, w.vlan, w.isolated_pvlan, w.isolated_pvlan_type FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id=? AND n.removed IS NULL ORDER BY n.device_id').all(vm.id) as (NicRow & NicNetwork)[];
     const template = vm.template_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.template_id) as TemplateRow) : undefined;
     const iso = vm.iso_id ? (this.db.prepare('SELECT * FROM templates WHERE id=?').get(vm.iso_id) as TemplateRow) : undefined;
     const templateDetails = template ? (JSON.parse(template.details) as Record<string, string>) : {};
@@ -275,7 +276,7 @@ export class VmService {
         device: 'disk' as const,
         pool: v.pool ?? undefined,
       })),
-      nics: nics.map((n) => ({ macAddress: n.mac_address, network: n.network_name, vlan: n.vlan ?? undefined })),
+      nics: nics.map((n) => ({ macAddress: n.mac_address, network: n.network_name, vlan: n.vlan ?? undefined, ...nicPrivateVlan(n) })),
       isoPath: iso?.image_path ?? undefined,
       kernel: templateDetails['kernel'],
       initrd: templateDetails['initrd'],
@@ -346,7 +347,9 @@ export class VmService {
         await stageImages(this.engine, session, current);
         // An imported VM keeps its own definition (keepDefinition), which no config drive joins.
         const configDrive = current.adopted === 1 ? undefined : await prepareGuestMetadata(this.engine, session, current);
-        current = this.storeRefs(current, await session.define(withGuestMetadata(this.spec(current), configDrive), this.taskOptions(jobUuid)));
+        const spec = withGuestMetadata(this.spec(current), configDrive);
+        requirePrivateVlans(spec, session, chosen.name);
+        current = this.storeRefs(current, await session.define(spec, this.taskOptions(jobUuid)));
       } catch (error) {
         const state = await session.powerState(vmRef(current)).catch(() => undefined);
         if (state !== 'Running') throw error;

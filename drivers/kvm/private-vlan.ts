@@ -1,0 +1,126 @@
+/**
+ * Private VLANs (CloudStack's isolatedpvlan) on a host's Linux bridge, enforced by ebtables rules on
+ * the VM's own tap device.
+ *
+ * Why ebtables and not 802.1Q VLANs on the bridge: a private VLAN is an asymmetric VLAN (IEEE
+ * 802.1Q's "private VLAN" is a primary VLAN plus secondary ones with shared learning), and a Linux
+ * bridge can only express it with VLAN filtering, which many hypervisor kernels lack (the test hosts'
+ * kernel has neither CONFIG_BRIDGE_VLAN_FILTERING nor CONFIG_VLAN_8021Q). The driver's VLAN model is
+ * one bridge per primary VLAN (the host's business, see resolveNics); on that bridge the rules
+ * below give the ports their private-VLAN roles:
+ *
+ *  - every frame a PVLAN port sends is marked with its role: type (isolated / community /
+ *    promiscuous), primary VLAN and secondary VLAN;
+ *  - an isolated port takes no frame marked isolated or community of its primary VLAN;
+ *  - a community port takes frames marked with its own community, and none marked isolated or
+ *    with another community of its primary;
+ *  - a promiscuous port takes everything, and unmarked frames (the bridge's own address, the
+ *    gateway on the uplink, a VM on the plain primary VLAN) reach every port: they are promiscuous.
+ *
+ * The rules are keyed by the tap's name, which Kiln chooses from the NIC's MAC (portName), so they
+ * are found again at stop, destroy and migration without asking libvirt. Each port has two chains
+ * (KI-port marks what it sends, KO-port filters what it receives) and one jump each from FORWARD;
+ * the marking jumps go first, so a frame is marked before any port's filter sees it.
+ */
+import type { NicSpec } from '../types.js';
+import { command } from './shell.js';
+import { attr, num, type XmlNode } from './xml.js';
+
+export type PrivateVlan = NonNullable<NicSpec['privateVlan']>;
+
+/** One PVLAN port of a domain: its tap, its primary VLAN and its private-VLAN role. */
+export interface PrivateVlanPort extends PrivateVlan {
+  port: string;
+  primaryVlan: number;
+}
+
+const TYPE_BITS: Record<PrivateVlan['type'], number> = { isolated: 1, community: 2, promiscuous: 3 };
+/** The mark's type and primary-VLAN bits: "any secondary of this primary, of this type". */
+const TYPE_AND_PRIMARY = 0x3fff000;
+
+/** The tap device of a PVLAN NIC: "kp" and the MAC's hex digits (14 characters, under IFNAMSIZ; libvirt keeps names outside its vnet/macvtap prefixes). */
+export function portName(macAddress: string): string {
+  const hex = macAddress.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (hex.length !== 12) throw new Error(`not a MAC address: ${macAddress}`);
+  return `kp${hex}`;
+}
+
+function mark(type: PrivateVlan['type'], primary: number, secondary: number): number {
+  return (TYPE_BITS[type] << 24) | (primary << 12) | secondary;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The ebtables commands that give PORT its role (after clearPortCommands has removed any earlier ones). */
+export function applyPortCommands(p: PrivateVlanPort): string[][] {
+  const ki = `KI-${p.port}`;
+  const ko = `KO-${p.port}`;
+  const anyOf = (type: PrivateVlan['type']) => `${hex(mark(type, p.primaryVlan, 0))}/${hex(TYPE_AND_PRIMARY)}`;
+  const filters: string[][] =
+    p.type === 'promiscuous'
+      ? []
+      : [
+          ...(p.type === 'community' ? [['--mark', hex(mark('community', p.primaryVlan, p.secondaryVlan)), '-j', 'RETURN']] : []),
+          ['--mark', anyOf('isolated'), '-j', 'DROP'],
+          ['--mark', anyOf('community'), '-j', 'DROP'],
+        ];
+  return [
+    ['ebtables', '-N', ki, '-P', 'RETURN'],
+    ['ebtables', '-A', ki, '-j', 'mark', '--mark-set', hex(mark(p.type, p.primaryVlan, p.secondaryVlan)), '--mark-target', 'RETURN'],
+    ['ebtables', '-N', ko, '-P', 'RETURN'],
+    ...filters.map((rule) => ['ebtables', '-A', ko, ...rule]),
+    ['ebtables', '-I', 'FORWARD', '1', '-i', p.port, '-j', ki],
+    ['ebtables', '-A', 'FORWARD', '-o', p.port, '-j', ko],
+  ];
+}
+
+/** The ebtables commands that remove every rule and chain of PORT; each may fail (nothing there). */
+export function clearPortCommands(port: string): string[][] {
+  const ki = `KI-${port}`;
+  const ko = `KO-${port}`;
+  return [
+    ['ebtables', '-D', 'FORWARD', '-i', port, '-j', ki],
+    ['ebtables', '-D', 'FORWARD', '-o', port, '-j', ko],
+    ['ebtables', '-F', ki],
+    ['ebtables', '-X', ki],
+    ['ebtables', '-F', ko],
+    ['ebtables', '-X', ko],
+  ];
+}
+
+/** One shell line: clear every port's rules (errors ignored), then apply each port's, stopping at the first failure. */
+export function portScript(clear: readonly string[], apply: readonly PrivateVlanPort[] = []): string {
+  const clearing = clear.flatMap(clearPortCommands).map((argv) => `${command(argv)} >/dev/null 2>&1`);
+  const applying = apply.flatMap(applyPortCommands).map((argv) => command(argv));
+  return [...clearing, 'true', ...(applying.length ? [applying.join(' && ')] : [])].join('; ');
+}
+
+/** The ports as Kiln's domain metadata keeps them (<kiln:privateVlan port= primary= secondary= type=/>), so start and migration find them again. */
+export function privateVlanMetadata(ports: readonly PrivateVlanPort[]): XmlNode {
+  return ports.length
+    ? { 'kiln:privateVlan': ports.map((p) => ({ '@_port': p.port, '@_primary': String(p.primaryVlan), '@_secondary': String(p.secondaryVlan), '@_type': p.type })) }
+    : {};
+}
+
+const TYPES = new Set<string>(Object.keys(TYPE_BITS));
+const PORT = /^kp[0-9a-f]{12}$/;
+
+/** The ports in Kiln's metadata element (whatever prefix libvirt gave it back); entries that are not Kiln's own shape are ignored. */
+export function readPrivateVlans(kilnElement: XmlNode | undefined): PrivateVlanPort[] {
+  if (!kilnElement) return [];
+  const entries = Object.entries(kilnElement)
+    .filter(([key]) => key === 'privateVlan' || key.endsWith(':privateVlan'))
+    .flatMap(([, value]) => (Array.isArray(value) ? value : [value]));
+  return entries.flatMap((entry) => {
+    const port = attr(entry, 'port');
+    const type = attr(entry, 'type');
+    const primaryVlan = num(attr(entry, 'primary'));
+    const secondaryVlan = num(attr(entry, 'secondary'));
+    if (!port || !PORT.test(port) || !type || !TYPES.has(type) || !vlanId(primaryVlan) || !vlanId(secondaryVlan)) return [];
+    return [{ port, type: type as PrivateVlan['type'], primaryVlan, secondaryVlan }];
+  });
+}
+
+function vlanId(n: number | undefined): n is number {
+  return n !== undefined && Number.isInteger(n) && n >= 1 && n <= 4094;
+}

@@ -1,0 +1,206 @@
+/**
+ * Private VLANs on a real KVM host (createNetwork isolatedpvlan / isolatedpvlantype): Kiln's KVM
+ * driver gives each VM's tap its private-VLAN role as ebtables rules on host1's Linux bridge
+ * (drivers/kvm/private-vlan.ts), and busybox guests on that bridge show what reaches what.
+ *
+ * On host1: one bridge (the primary VLAN 300's, as the driver's one-bridge-per-VLAN model has it)
+ * carrying the gateway address (the host's own port: promiscuous, as a router is), and one libvirt
+ * network per Kiln network, all forwarding to that bridge: isolated 301, community 302 (two VMs),
+ * community 303, promiscuous 300. Six guests, addresses typed on their serial consoles, ping.
+ * Then stop and expunge leave no rule and no port behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { ConsoleTap, HOSTS_JSON } from '../kvm/real-hosts.js';
+import { portName } from '../../drivers/kvm/private-vlan.js';
+
+const hosts = kvmHostsOrSkip();
+/** The guests' /24 on host1's bridge; .1 is the gateway (host1's own port on it). */
+const NET = '10.233.9';
+
+function host1Netns(): string {
+  const json = JSON.parse(readFileSync(HOSTS_JSON, 'utf8')) as { hosts: { name: string; netns?: string }[] };
+  const entry = json.hosts.find((h) => h.name === 'host1')!;
+  return entry.netns ?? entry.name;
+}
+
+interface Guest {
+  name: string;
+  network: string;
+  ip: string;
+  id?: string;
+  mac?: string;
+  tap?: ConsoleTap;
+}
+
+describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles on a Linux bridge, proven by busybox guests', () => {
+  let z: KvmZone;
+  const tag = `pv${process.pid % 10000}`;
+  const bridge = `${tag}br`;
+  const nets = { iso: `${tag}-iso`, ca: `${tag}-ca`, cb: `${tag}-cb`, prom: `${tag}-prom` };
+  const guests: Record<string, Guest> = {
+    i1: { name: 'pv-i1', network: nets.iso, ip: `${NET}.11` },
+    i2: { name: 'pv-i2', network: nets.iso, ip: `${NET}.12` },
+    a1: { name: 'pv-a1', network: nets.ca, ip: `${NET}.21` },
+    a2: { name: 'pv-a2', network: nets.ca, ip: `${NET}.22` },
+    b1: { name: 'pv-b1', network: nets.cb, ip: `${NET}.31` },
+    p1: { name: 'pv-p1', network: nets.prom, ip: `${NET}.41` },
+  };
+  const networkIds: Record<string, string> = {};
+
+  const rules = () => onHost('host1', 'ebtables-save');
+  const ports = () => onHost('host1', 'bridge', 'link', 'show');
+
+  beforeAll(async () => {
+    // The host's side first, so the session's first look at host1's networks already has it.
+    const ns = host1Netns();
+    execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+    execFileSync('ip', ['-n', ns, 'addr', 'add', `${NET}.1/24`, 'dev', bridge]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
+    for (const name of Object.values(nets)) {
+      const file = `/tmp/${name}.xml`;
+      writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
+      onHost('host1', 'virsh', 'net-define', file);
+      onHost('host1', 'virsh', 'net-start', name);
+      rmSync(file);
+    }
+    z = await kvmZone(hosts!, ['host1']);
+    const create = async (key: keyof typeof nets, pvlan: Record<string, string>) => {
+      const res = await z.t.call('createNetwork', { name: nets[key], zoneid: z.zoneid, vlan: '300', ...pvlan });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      networkIds[nets[key]] = (res.body['network'] as { id: string }).id;
+    };
+    await create('iso', { isolatedpvlan: '301', isolatedpvlantype: 'isolated' });
+    await create('ca', { isolatedpvlan: '302', isolatedpvlantype: 'community' });
+    await create('cb', { isolatedpvlan: '303', isolatedpvlantype: 'community' });
+    await create('prom', { isolatedpvlantype: 'promiscuous' });
+    // One after another: each boot costs the shared machine a few CPU-seconds under TCG.
+    for (const g of Object.values(guests)) {
+      const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network]!, name: g.name });
+      expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+      const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[] } }).virtualmachine;
+      g.id = vm.id;
+      g.mac = vm.nic[0]!.macaddress;
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const g of Object.values(guests)) g.tap?.close();
+    if (z) await cleanUp(z.t);
+    await z?.t.close();
+    for (const name of Object.values(nets)) {
+      try {
+        onHost('host1', 'virsh', 'net-destroy', name);
+      } catch {
+        /* not started */
+      }
+      try {
+        onHost('host1', 'virsh', 'net-undefine', name);
+      } catch {
+        /* not defined */
+      }
+    }
+    try {
+      execFileSync('ip', ['-n', host1Netns(), 'link', 'del', bridge]);
+    } catch {
+      /* gone */
+    }
+  }, 300_000);
+
+  it('puts each VM on a tap named by its MAC in the bridge, with its role in ebtables', () => {
+    const saved = rules();
+    const links = ports();
+    for (const g of Object.values(guests)) {
+      const port = portName(g.mac!);
+      const internal = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(g.id) as string;
+      expect(onHost('host1', 'virsh', 'domiflist', internal)).toMatch(new RegExp(`${port}\\s+(network|bridge)\\s+${g.network}\\s`));
+      expect(links).toMatch(new RegExp(`${port}[^\\n]*master ${bridge}`));
+      expect(saved).toContain(`-A FORWARD -i ${port} -j KI-${port}`);
+      expect(saved).toContain(`-A FORWARD -o ${port} -j KO-${port}`);
+    }
+    // The marks: type (1 isolated, 2 community, 3 promiscuous), primary 300 (0x12c), secondary.
+    const markOf = (g: Guest) => new RegExp(`-A KI-${portName(g.mac!)} -j mark --mark-set (0x[0-9a-f]+) `).exec(saved)?.[1];
+    expect(markOf(guests['i1']!)).toBe('0x112c12d');
+    expect(markOf(guests['a1']!)).toBe('0x212c12e');
+    expect(markOf(guests['b1']!)).toBe('0x212c12f');
+    expect(markOf(guests['p1']!)).toBe('0x312c12c');
+    // A community port takes its own community, then refuses isolated and other communities of 300.
+    const a1 = portName(guests['a1']!.mac!);
+    expect(saved).toContain(`-A KO-${a1} --mark 0x212c12e -j RETURN`);
+    expect(saved).toContain(`-A KO-${a1} --mark 0x112c000/0x3fff000 -j DROP`);
+    expect(saved).toContain(`-A KO-${a1} --mark 0x212c000/0x3fff000 -j DROP`);
+    // A promiscuous port refuses nothing.
+    expect(saved).not.toMatch(new RegExp(`-A KO-${portName(guests['p1']!.mac!)} `));
+  });
+
+  it('busybox guests: isolated ports reach only promiscuous ones, community ports their own community and promiscuous ones', { timeout: 600_000 }, async () => {
+    for (const g of Object.values(guests)) {
+      g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
+      await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
+      await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
+    }
+    const results: string[] = [];
+    const reach = async (from: string, to: string, ip: string) => {
+      const tap = guests[from]!.tap!;
+      const mark = `${from}-${to}`;
+      const m = await tap.runPatiently(`ping -c 2 -W 3 ${ip} >/dev/null 2>&1 && echo "R ${mark} yes" || echo "R ${mark} no"`, new RegExp(`^R ${mark} (yes|no)$`, 'm'), 60_000);
+      results.push(`${from} -> ${to} (${ip}): ${m[1]}`);
+      return m[1];
+    };
+    const ip = (k: string) => guests[k]!.ip;
+    const seen: Record<string, string | undefined> = {};
+    // Isolated 301: the gateway and the promiscuous VM, nobody else.
+    seen['i1-gw'] = await reach('i1', 'gw', `${NET}.1`);
+    seen['i1-p1'] = await reach('i1', 'p1', ip('p1'));
+    seen['i1-i2'] = await reach('i1', 'i2', ip('i2'));
+    seen['i1-a1'] = await reach('i1', 'a1', ip('a1'));
+    seen['i2-i1'] = await reach('i2', 'i1', ip('i1'));
+    // Community 302: its own member, the gateway and the promiscuous VM; not community 303, not isolated.
+    seen['a1-a2'] = await reach('a1', 'a2', ip('a2'));
+    seen['a1-gw'] = await reach('a1', 'gw', `${NET}.1`);
+    seen['a1-p1'] = await reach('a1', 'p1', ip('p1'));
+    seen['a1-b1'] = await reach('a1', 'b1', ip('b1'));
+    seen['a1-i2'] = await reach('a1', 'i2', ip('i2'));
+    seen['b1-a2'] = await reach('b1', 'a2', ip('a2'));
+    seen['b1-gw'] = await reach('b1', 'gw', `${NET}.1`);
+    // Promiscuous: everyone.
+    seen['p1-i2'] = await reach('p1', 'i2', ip('i2'));
+    seen['p1-b1'] = await reach('p1', 'b1', ip('b1'));
+    console.log(`[private VLANs on ${bridge}, host1; ping from the guests' serial consoles]\n${results.join('\n')}`);
+    expect(seen).toEqual({
+      'i1-gw': 'yes', 'i1-p1': 'yes', 'i1-i2': 'no', 'i1-a1': 'no', 'i2-i1': 'no',
+      'a1-a2': 'yes', 'a1-gw': 'yes', 'a1-p1': 'yes', 'a1-b1': 'no', 'a1-i2': 'no', 'b1-a2': 'no', 'b1-gw': 'yes',
+      'p1-i2': 'yes', 'p1-b1': 'yes',
+    });
+  });
+
+  it('stopping a VM takes its rules away with its tap, a start puts them back, and expunging leaves nothing', { timeout: 300_000 }, async () => {
+    const i1 = guests['i1']!;
+    const port = portName(i1.mac!);
+    i1.tap?.close();
+    i1.tap = undefined;
+    const stop = await z.t.run('stopVirtualMachine', { id: i1.id!, forced: 'true' });
+    expect(stop['jobstatus'], JSON.stringify(stop['jobresult'])).toBe(1);
+    expect(rules()).not.toContain(port);
+    expect(ports()).not.toContain(port);
+    const start = await z.t.run('startVirtualMachine', { id: i1.id! });
+    expect(start['jobstatus'], JSON.stringify(start['jobresult'])).toBe(1);
+    expect(rules()).toContain(`-A FORWARD -i ${port} -j KI-${port}`);
+    expect(ports()).toContain(port);
+    for (const g of Object.values(guests)) {
+      g.tap?.close();
+      g.tap = undefined;
+      const gone = await z.t.run('destroyVirtualMachine', { id: g.id!, expunge: 'true' });
+      expect(gone['jobstatus'], JSON.stringify(gone['jobresult'])).toBe(1);
+    }
+    const saved = rules();
+    const links = ports();
+    for (const g of Object.values(guests)) {
+      expect(saved).not.toContain(portName(g.mac!));
+      expect(links).not.toContain(portName(g.mac!));
+    }
+    expect(saved).not.toMatch(/K[IO]-kp/);
+  });
+});

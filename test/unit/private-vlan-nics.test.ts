@@ -1,0 +1,52 @@
+/**
+ * The engine's half of private VLANs: a NIC on a network with isolatedpvlan carries its primary
+ * VLAN, secondary VLAN and type to the driver (NicSpec.privateVlan), and a VM with such a NIC does
+ * not start on a host whose driver lacks the privateVlans capability (the demo zone's simulator):
+ * a 431 naming networkids and the host, the deploy left in Error, nothing running.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
+import type { VmRow } from '../../main/engine/vm/rows.js';
+
+describe('private-VLAN NICs through the driver contract', () => {
+  let t: TestEngine;
+  let ids: ReturnType<typeof demoIds>;
+  const network = async (name: string, params: Record<string, string>) => ((await t.ok('createNetwork', { name, zoneid: ids.zoneid, vlan: '300', ...params }))['network'] as { id: string }).id;
+  const deploy = (networkids: string, name: string, extra: Record<string, string> = {}) => t.run('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, networkids, name, ...extra });
+  const row = (id: string) => t.engine.db.prepare('SELECT * FROM vm_instances WHERE uuid=?').get(id) as VmRow;
+
+  beforeAll(async () => {
+    t = await testEngine();
+    ids = demoIds(t.engine);
+  });
+  afterAll(() => t.close());
+
+  it('gives the driver the primary VLAN, the secondary and its type, and nothing for a plain VLAN', async () => {
+    const iso = await network('pv-iso', { isolatedpvlan: '301' });
+    const prom = await network('pv-prom', { isolatedpvlantype: 'promiscuous' });
+    const plain = await network('plain-300', {});
+    const created = await deploy(`${iso},${prom},${plain}`, 'pv-spec', { startvm: 'false' });
+    expect(created['jobstatus'], JSON.stringify(created['jobresult'])).toBe(1);
+    const id = (created['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    const nics = t.engine.vms.spec(row(id)).nics.map((n) => ({ network: n.network, vlan: n.vlan, privateVlan: n.privateVlan }));
+    expect(nics).toEqual([
+      { network: 'pv-iso', vlan: 300, privateVlan: { type: 'isolated', secondaryVlan: 301 } },
+      { network: 'pv-prom', vlan: 300, privateVlan: { type: 'promiscuous', secondaryVlan: 300 } },
+      { network: 'plain-300', vlan: 300, privateVlan: undefined },
+    ]);
+  });
+
+  it('refuses to start it on a host whose driver cannot set private VLANs up, naming the network and the host', async () => {
+    const community = await network('pv-community', { isolatedpvlan: '302', isolatedpvlantype: 'community' });
+    const job = await deploy(community, 'pv-nowhere');
+    expect(job['jobstatus']).toBe(2);
+    const result = job['jobresult'] as { errorcode: number; errortext: string };
+    expect(result.errorcode).toBe(431);
+    expect(result.errortext).toMatch(/^networkids: network pv-community is a private VLAN \(community 302 of VLAN 300\), and host \S+ cannot set up private VLANs$/);
+    const listed = (await t.ok('listVirtualMachines', { name: 'pv-nowhere' }))['virtualmachine'] as { state: string }[];
+    expect(listed.map((v) => v.state)).toEqual(['Error']);
+    // A plain VLAN network on the same host still deploys.
+    const plain = await network('plain-300b', {});
+    expect((await deploy(plain, 'pv-plain'))['jobstatus']).toBe(1);
+  });
+});
