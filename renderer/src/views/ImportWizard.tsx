@@ -35,6 +35,8 @@ import type { ApiParams } from '../../../preload/api';
 
 const GiB = 1024 ** 3;
 const gb = (bytes: number) => `${(bytes / GiB).toFixed(bytes % GiB === 0 ? 0 : 1)} GB`;
+/** A NIC's or network's VLAN in the NIC step, with the private (secondary) VLAN when it has one: two networks on one primary VLAN differ only there. */
+const onVlan = (vlan: number | string, pvlan: number | string | undefined) => (pvlan === undefined || pvlan === '' ? `VLAN ${vlan}` : `VLAN ${vlan}, private VLAN ${pvlan}`);
 
 export function ImportWizard() {
   const form = useImportForm();
@@ -262,7 +264,7 @@ export function ImportWizard() {
                 return (
                   <div key={nic.id} className="form-row" data-nic={`${vm.name}/${nic.id}`}>
                     <label htmlFor={id}>
-                      {nic.id} ({nic.macaddress}, {nic.vlanid === undefined ? 'no VLAN' : `VLAN ${nic.vlanid}`}
+                      {nic.id} ({nic.macaddress}, {nic.vlanid === undefined ? 'no VLAN' : onVlan(nic.vlanid, nic.isolatedpvlan)}
                       {nic.networkname ? `, ${nic.networkname}` : ''})
                     </label>
                     <select id={id} value={chosen ?? ''} aria-invalid={problem ? true : undefined} onChange={(e) => form.setChoices(vm.name, { nicNetworks: { ...choices[vm.name]?.nicNetworks, [nic.id]: e.target.value } })}>
@@ -270,11 +272,11 @@ export function ImportWizard() {
                       {networks.items.map((n) => (
                         <option key={n.id} value={n.id}>
                           {n.name} ({n.type}
-                          {n.vlan ? `, VLAN ${n.vlan}` : ''})
+                          {n.vlan ? `, ${onVlan(n.vlan, n.isolatedpvlan)}` : ''})
                         </option>
                       ))}
                     </select>
-                    <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by VLAN ${nic.vlanid}` : 'Chosen by hand')}</span>
+                    <span className={problem ? 'hint error' : 'hint'}>{problem ?? (matched ? `Matched by ${onVlan(nic.vlanid!, nic.isolatedpvlan)}` : 'Chosen by hand')}</span>
                     {!chosen && canCreateNetwork && cluster && vlanMatches(nic, networks.items).length === 0 && <CreateNicNetwork nic={nic} zoneid={cluster.zoneid} onCreated={mapVlanTo} />}
                   </div>
                 );
