@@ -19,11 +19,20 @@ interface HostCapabilities {
 
 const RELOAD_MS = 5000;
 let last = 0;
+let deferred: ReturnType<typeof setTimeout> | undefined;
 
-export const useHostCapabilities = create<HostCapabilities>((set) => ({
+export const useHostCapabilities = create<HostCapabilities>((set, get) => ({
   byHost: new Map(),
   load() {
-    if (Date.now() - last < RELOAD_MS) return;
+    // Asked again within RELOAD_MS (a host added since the last read): read once the interval is over, not never.
+    const wait = RELOAD_MS - (Date.now() - last);
+    if (wait > 0) {
+      deferred ??= setTimeout(() => {
+        deferred = undefined;
+        get().load();
+      }, wait);
+      return;
+    }
     last = Date.now();
     kiln.invoke('listHosts').then(
       (response) => set({ byHost: new Map(listOf<{ id: string; capabilities?: Capabilities }>(response, 'host').filter((h) => h.capabilities).map((h) => [h.id, h.capabilities!])) }),

@@ -15,6 +15,7 @@ import { ConsoleTab } from '../console/ConsoleTab';
 import { VmSettings } from './vm/VmSettings';
 import { VmEditForm } from './vm/VmEditForm';
 import { VmVolumes } from './vm/VmVolumes';
+import { VmNics } from './vm/VmNics';
 import { VmSnapshots } from './vm/VmSnapshots';
 import { VmBackups } from './vm/VmBackups';
 
@@ -73,7 +74,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
       <div className="tab-panel">
         {current === 'overview' && <Overview key={vm.id} vm={vm} canEdit={hasApi(apis, 'updateVirtualMachine')} />}
         {current === 'settings' && <VmSettings key={vm.id} vm={vm} />}
-        {current === 'nics' && <Nics vm={vm} />}
+        {current === 'nics' && <VmNics key={vm.id} vm={vm} />}
         {current === 'volumes' && <VmVolumes key={vm.id} vm={vm} />}
         {current === 'snapshots' && <VmSnapshots key={vm.id} vm={vm} />}
         {current === 'backups' && <VmBackups key={vm.id} vm={vm} />}
@@ -145,38 +146,3 @@ function OverviewFields({ vm }: { vm: Vm }) {
   );
 }
 
-function Nics({ vm }: { vm: Vm }) {
-  const nics = vm.nic ?? [];
-  return nics.length === 0 ? (
-    <p className="empty">No NICs.</p>
-  ) : (
-    <table className="plain-table" aria-label="NICs">
-      <thead>
-        <tr>
-          <th>Device</th>
-          <th>Network</th>
-          <th>Type</th>
-          <th>IP</th>
-          <th>MAC</th>
-          <th>Gateway / netmask</th>
-          <th>VLAN</th>
-          <th>Default</th>
-        </tr>
-      </thead>
-      <tbody>
-        {nics.map((n) => (
-          <tr key={n.id}>
-            <td>{n.deviceid}</td>
-            <td>{n.networkname}</td>
-            <td>{n.type}</td>
-            <td className="mono">{n.ipaddress ?? '—'}</td>
-            <td className="mono">{n.macaddress}</td>
-            <td className="mono">{n.gateway ? `${n.gateway} / ${n.netmask ?? ''}` : '—'}</td>
-            <td>{n.broadcasturi ?? '—'}</td>
-            <td>{n.isdefault ? 'Yes' : 'No'}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
