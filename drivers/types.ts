@@ -671,8 +671,10 @@ export interface ImportFacet {
   /**
    * Takes over the VM without changing it (no redefine, no power change): how Kiln addresses it
    * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
+   * LISTED: the VM as list() reported it when the import was planned, so a bulk import lists each
+   * host once, not once per VM; the driver then reads back only this VM, to refuse one that changed.
    */
-  adopt(vm: Ref): Promise<AdoptedVm>;
+  adopt(vm: Ref, listed?: InstanceInfo): Promise<AdoptedVm>;
   /**
    * A disk image already in one of the host's storage pools (importVm from a disk, CloudStack
    * 4.19's importsource=local/shared), by its volume name there (never a path: DriverError
@@ -712,6 +714,8 @@ export interface ExternalImportSource {
 }
 
 export interface ExportedDisk extends StoredImage {
+  /** The disk's ref for the copy (DiskSpec.ref at its define; KVM: its target, so it keeps its unit). */
+  ref?: Ref;
   /** Deletes the scratch copy on the source host (the source disk is never touched). */
   remove(): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * and networks to libvirt sources) and parsed back for listInstances, destroy and scaling.
  */
 import type { VmSpec } from '../types.js';
+import { SCSI_MODEL, TARGET_PREFIX } from './disk-buses.js';
 import { privateVlanMetadata, readPrivateVlans, type PrivateVlanPort } from './private-vlan.js';
 import { attr, buildXml, bytesOf, child, children, num, parseXml, text, xmlSafeText, type XmlNode } from './xml.js';
 
@@ -15,6 +16,8 @@ export interface ResolvedDisk {
   /** Image format for the qemu driver: qcow2, raw, … */
   format: string;
   bus: 'virtio' | 'scsi' | 'ide' | 'sata';
+  /** The target to keep (a disk's ref: an imported VM's own, so its unit stays); absent: the next free one on the bus. */
+  target?: string;
   /** A read-only CD-ROM with its medium (a config drive), beside the ISO drive; default 'disk'. */
   device?: 'disk' | 'cdrom';
 }
@@ -73,13 +76,16 @@ export function buildDomainXml(input: DomainXmlInput): string {
   const displayName = xmlSafeText(spec.displayName);
 
   const counters: Record<string, number> = {};
+  // Kept targets are taken first, so the disks that have none do not land on them.
+  const kept = new Set(input.disks.flatMap((d) => (d.device !== 'cdrom' && d.target ? [d.target] : [])));
+  if (kept.has(CDROM_TARGET)) throw new Error(`disk target ${CDROM_TARGET} is the CD-ROM drive's`);
   const nextTarget = (bus: ResolvedDisk['bus']): string => {
-    const prefix = bus === 'virtio' ? 'vd' : bus === 'ide' ? 'hd' : 'sd';
+    const prefix = TARGET_PREFIX[bus];
     for (;;) {
       const index = counters[prefix] ?? 0;
       counters[prefix] = index + 1;
       const name = targetName(prefix, index);
-      if (name !== CDROM_TARGET) return name;
+      if (name !== CDROM_TARGET && !kept.has(name)) return name;
     }
   };
 
@@ -88,7 +94,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     '@_device': 'disk',
     driver: { '@_name': 'qemu', '@_type': disk.format },
     source: { '@_file': disk.path },
-    target: { '@_dev': nextTarget(disk.bus), '@_bus': disk.bus },
+    target: { '@_dev': disk.target ?? nextTarget(disk.bus), '@_bus': disk.bus },
   }));
   // Always one CD-ROM drive, empty unless an ISO is attached, so attachIso can insert media
   // into a running VM (a drive cannot be hot-plugged on the IDE bus).
@@ -140,6 +146,8 @@ export function buildDomainXml(input: DomainXmlInput): string {
 
   const devices: XmlNode = {
     disk: disks,
+    // SCSI disks go on a virtio-scsi controller (libvirt would add an lsilogic one), as CloudStack's KVM agent defines them.
+    ...(input.disks.some((d) => d.device !== 'cdrom' && d.bus === 'scsi') ? { controller: [{ '@_type': 'scsi', '@_index': '0', '@_model': SCSI_MODEL }] } : {}),
     interface: interfaces,
     serial,
     console: { '@_type': 'pty', target: { '@_type': 'serial', '@_port': '0' } },
@@ -182,6 +190,14 @@ export interface ParsedDisk {
   target: string;
   bus?: string;
   pciSlot?: string;
+  /** A drive address (SCSI, SATA, IDE): which controller, bus and unit. */
+  address?: { controller?: number; bus?: number; unit?: number };
+}
+
+export interface ParsedController {
+  type: string;
+  index?: number;
+  model?: string;
 }
 
 export interface ParsedNic {
@@ -214,6 +230,7 @@ export interface ParsedDomain {
   /** The libosinfo id virt-install records in <metadata> (http://debian.org/debian/12). */
   osId?: string;
   disks: ParsedDisk[];
+  controllers: ParsedController[];
   nics: ParsedNic[];
   /** The NICs on private VLANs, from Kiln's metadata (absent: none). */
   privateVlans?: PrivateVlanPort[];
@@ -265,8 +282,10 @@ export function parseDomainXml(xml: string): ParsedDomain {
         target: attr(target, 'dev') ?? '',
         bus: attr(target, 'bus'),
         pciSlot: slot(disk),
+        ...(attr(child(disk, 'address'), 'type') === 'drive' ? { address: { controller: num(attr(child(disk, 'address'), 'controller')), bus: num(attr(child(disk, 'address'), 'bus')), unit: num(attr(child(disk, 'address'), 'unit')) } } : {}),
       };
     }),
+    controllers: children(devices, 'controller').map((c) => ({ type: attr(c, 'type') ?? '', index: num(attr(c, 'index')), model: attr(c, 'model') })),
     nics: children(devices, 'interface').map((nic) => {
       const source = child(nic, 'source');
       return {

@@ -15,6 +15,7 @@ import { readInstances } from './inventory.js';
 import { command, script } from './shell.js';
 import { SshConnection } from './ssh-connection.js';
 import { Virsh } from './virsh.js';
+import type { ParsedDomain } from './domain-xml.js';
 
 /** What the facet needs of a session. */
 export interface ImportHost {
@@ -25,6 +26,8 @@ export interface ImportHost {
   readonly defaultPool: string;
   /** Removes Kiln's metadata element from the domain (live and persistent). */
   dropKilnMetadata(vm: string): Promise<void>;
+  /** One domain's persistent definition (DriverError 'not-found' when it is gone). */
+  domain(vm: string, inactive: true): Promise<ParsedDomain>;
 }
 
 /** A volume name as libvirt keeps one in a dir pool: one path segment, no "." or "..". */
@@ -76,8 +79,15 @@ export function kvmImport(host: ImportHost): ImportFacet {
       const volume = await host.findVolume(pool, name);
       return volume && { name: volume.name, pool, capacityBytes: volume.capacityBytes, format: volume.format };
     },
-    async adopt(vm): Promise<AdoptedVm> {
-      const info = await inspect(vm);
+    async adopt(vm, listed): Promise<AdoptedVm> {
+      // With the listing the import was planned on (a bulk run reads each host once), only this
+      // domain is read back, to refuse one that is gone or whose disks changed since.
+      const info = listed ?? (await inspect(vm));
+      if (listed) {
+        const now = (await host.domain(vm, true)).disks.filter((d) => d.device === 'disk').map((d) => `${d.target} ${d.path ?? ''}`);
+        const then = listed.disks.map((d) => `${d.id} ${d.imagePath ?? ''}`);
+        if (now.join('\n') !== then.join('\n')) throw new DriverError(`the disks of domain ${vm} changed since it was listed (now ${now.join(', ') || 'none'}); list it again`, 'invalid');
+      }
       // A disk in a pool is the pool's volume (by file name), as Kiln's own disks are; libvirt
       // addresses every other image by its path, which only adopt (never a user) hands over.
       return {
@@ -152,7 +162,8 @@ export async function openExternalKvm(spec: HostConnectionSpec, options: Externa
       }
       const file = `${dir}/disk.qcow2`;
       return {
-        name, format: 'qcow2', sizeBytes: Number(size), sha256: sha256!,
+        // The disk's target: the copy's define keeps it, and with it the disk's unit (disk-buses.ts).
+        name, ref: disk.id, format: 'qcow2', sizeBytes: Number(size), sha256: sha256!,
         open() {
           const out = new PassThrough();
           ssh.openChannel(command(['cat', '--', file])).then(

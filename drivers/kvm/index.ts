@@ -26,6 +26,7 @@ import { DriverError, type ConnectionInput, type DriverDefaults, type ExternalIm
 import { KVM_CONNECTION_FORM, probeKvmTrust, validateKvmConnection } from './connection.js';
 import { KvmEndpoint } from './endpoint.js';
 import { openExternalKvm } from './import.js';
+import { KVM_DETAIL_OPTIONS } from './disk-buses.js';
 import { KvmSession, KVM_CAPABILITIES, type KvmHostOptions } from './session.js';
 import { SshConnection } from './ssh-connection.js';
 import { PoolQueue } from './storage.js';
@@ -56,6 +57,8 @@ export class KvmDriver implements HypervisorDriver {
   readonly hypervisor = 'KVM' as const;
   readonly capabilities = KVM_CAPABILITIES;
   readonly defaults: DriverDefaults = { diskFormat: 'qcow2', diskBus: 'virtio', nicAdapter: 'virtio' };
+  /** rootDiskController, dataDiskController (virtio, scsi on virtio-scsi, sata, ide) and nicAdapter, honoured at define (disk-buses.ts). */
+  readonly detailOptions = KVM_DETAIL_OPTIONS;
   readonly connectionForm = KVM_CONNECTION_FORM;
   /** One storage queue per host (user@host:port, libvirt URI): a reconnect's new session must
    *  not refresh the pool while the old one is still building a volume there. */
@@ -110,9 +113,9 @@ export class KvmDriver implements HypervisorDriver {
       isolationAddresses: isolationAddresses(options.isolationAddresses),
     }, this.poolQueue(address, options.uri ?? 'qemu:///system'));
     // Fail the connect (not the first operation) when libvirt itself does not answer.
+    // Both reads side by side: the virsh shell's first batch (one round trip, virsh.ts).
     try {
-      await session.virsh.run(['version', '--daemon'], { timeoutMs: 30_000 });
-      await session.refine();
+      await Promise.all([session.virsh.run(['version', '--daemon'], { timeoutMs: 30_000 }), session.refine()]);
     } catch (error) {
       await session.close();
       throw error instanceof DriverError ? new DriverError(`libvirt on ${address.host} does not answer: ${error.message}`, 'unreachable') : error;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HostInventory, InstanceInfo } from '../types.js';
 import { parseDomainXml, splitDocuments } from './domain-xml.js';
+import { controllerOf, targetIndex } from './disk-buses.js';
 import { osNameOf } from './import.js';
 import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice, type PoolInfo } from './resource-xml.js';
 import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseNodeinfo, parseNodememstats, parseVersion } from './virsh-output.js';
@@ -234,8 +235,9 @@ export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
           id: d.target,
           label: d.path ? d.path.slice(d.path.lastIndexOf('/') + 1) : d.target,
           capacityBytes: sizes.get(d.target) ?? 0,
-          controller: d.bus,
-          controllerUnit: position,
+          controller: controllerOf(d, dom),
+          // The target's index on its bus (disk-buses.ts): what a define that keeps the target keeps.
+          controllerUnit: targetIndex(d.target) ?? position,
           position,
           imagePath: d.path,
         })),

@@ -34,6 +34,7 @@ import { kvmVolumes } from './volumes.js';
 import { kvmBackup } from './backup.js';
 import { openConsole } from './console.js';
 import { kvmImport } from './import.js';
+import { detailBus, keptTarget } from './disk-buses.js';
 import { buildDomainXml, KILN_NS, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
 import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, readPools, splitSections, type HostNetworks } from './inventory.js';
@@ -195,6 +196,7 @@ export class KvmSession implements HostSession {
       listInstances: () => this.listInstances(),
       inventory: () => this.inventory(),
       findVolume: (pool, name) => findVolume(this.pools, pool, name),
+      domain: (vm, inactive) => this.domain(vm, inactive),
       defaultPool: this.options.pool,
       dropKilnMetadata: async (vm) => {
         // --live only while it runs (a shut-off domain has no live definition); absent metadata is fine.
@@ -361,6 +363,8 @@ export class KvmSession implements HostSession {
     }
     const disks: ResolvedDisk[] = [];
     let isoPath = spec.isoPath;
+    // The first disk is the root (rootDiskController), the others data disks (dataDiskController).
+    let root = true;
     for (const disk of spec.disks) {
       if (disk.device === 'cdrom') {
         // A CD-ROM beside the ISO drive (the config drive), staged into the pool under its name.
@@ -371,7 +375,9 @@ export class KvmSession implements HostSession {
       }
       const pool = disk.pool ?? this.options.pool;
       const volume = (await findVolume(this.pools, pool, disk.name)) ?? (await createVolume(this.pools, pool, disk));
-      disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus: disk.bus ?? 'virtio' });
+      const bus = disk.bus ?? detailBus(spec.details, root) ?? 'virtio';
+      root = false;
+      disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus, target: keptTarget(disk.ref, bus) });
     }
     if (isoPath) isoPath = await this.isoSource(isoPath);
     const nics = await this.resolveNics(spec);

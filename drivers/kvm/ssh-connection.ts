@@ -258,6 +258,7 @@ export class SshConnection extends EventEmitter {
               `SSH host key of ${this.target.host}:${this.target.port} has changed: Kiln pinned ${this.hostKeyFingerprint} but the host now presents ${presented}. ` +
                 'If the host was reinstalled or rekeyed on purpose, verify the new key and update the pinned key; otherwise someone may be intercepting the connection.',
               'host-key-changed',
+              presented ? { presented: { kind: 'ssh-host-key', fingerprint: presented } } : {},
             ),
           );
         } else reject(toDriverError(error, this.label));

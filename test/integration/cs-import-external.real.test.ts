@@ -5,7 +5,9 @@
  * text naming the parameter, and nothing written: missing credentials, a host name that is no
  * host name, a hypervisor Kiln has no driver for, a wrong password, a host key other than the
  * pinned one, no cluster, a cluster of another hypervisor, a scratch path, an unknown VM, a VM
- * without a disk and one on SATA disks (its copy would get virtio ones). The import happy path is kvm-import-external.real.
+ * without a disk and one on an lsilogic SCSI controller (Kiln defines SCSI disks on virtio-scsi, and
+ * keeps controllers or refuses them). The import happy path is kvm-import-external.real; the other
+ * buses kvm-import-buses.real.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,9 +49,9 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
     const xml = join(mkdtempSync(join(tmpdir(), 'kiln-csx-')), 'domain.xml');
     writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>`);
     onHost(source.name, 'virsh', 'define', xml);
-    // And one whose disk is on SATA: its copy would get virtio disks, so it is refused.
-    onHost(source.name, 'sh', '-c', `mkdir -p /var/lib/libvirt/images && qemu-img create -q -f qcow2 /var/lib/libvirt/images/${name}-sata.qcow2 16M`);
-    writeFileSync(xml, `<domain type='qemu'><name>${name}-sata</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/${name}-sata.qcow2'/><target dev='sda' bus='sata'/></disk></devices></domain>`);
+    // And one whose disk is on an lsilogic SCSI controller: Kiln would define its copy's on virtio-scsi, so it is refused.
+    onHost(source.name, 'sh', '-c', `mkdir -p /var/lib/libvirt/images && qemu-img create -q -f qcow2 /var/lib/libvirt/images/${name}-lsi.qcow2 16M`);
+    writeFileSync(xml, `<domain type='qemu'><name>${name}-lsi</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/${name}-lsi.qcow2'/><target dev='sda' bus='scsi'/></disk><controller type='scsi' index='0' model='lsilogic'/></devices></domain>`);
     onHost(source.name, 'virsh', 'define', xml);
     rmSync(dirname(xml), { recursive: true, force: true });
     key = readFileSync(source.privateKeyPath, 'utf8');
@@ -69,7 +71,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
 
   afterAll(async () => {
     await kiln?.stop();
-    if (source) onHost(source.name, 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; virsh undefine ${name}-sata >/dev/null 2>&1; rm -f /var/lib/libvirt/images/${name}-sata.qcow2; true`);
+    if (source) onHost(source.name, 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; virsh undefine ${name}-lsi >/dev/null 2>&1; rm -f /var/lib/libvirt/images/${name}-lsi.qcow2; true`);
   });
 
   it('lists the host\'s VMs once the credentials are right, pinning its key; each bad input is refused, writing nothing', async () => {
@@ -91,8 +93,8 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
     expect(listed.code, JSON.stringify(listed.json)).toBe(0);
     const row = (listed.json['unmanagedinstance'] as Record<string, unknown>[]).find((r) => r['name'] === name);
     expect(row).toMatchObject({ name, hostname: source.address, powerstate: 'PowerOff', cpunumber: 1, memory: 64, importable: false, notimportablereason: expect.arrayContaining([`VM ${name} has no disk to become its root volume`]) });
-    const sata = (listed.json['unmanagedinstance'] as Record<string, unknown>[]).find((r) => r['name'] === `${name}-sata`);
-    expect(sata).toMatchObject({ importable: false, notimportablereason: expect.arrayContaining([`VM ${name}-sata has disks on sata; a VM copied in from ${source.address} gets virtio disks, so only a VM on virtio disks can be copied`]) });
+    const lsi = (listed.json['unmanagedinstance'] as Record<string, unknown>[]).find((r) => r['name'] === `${name}-lsi`);
+    expect(lsi).toMatchObject({ importable: false, notimportablereason: expect.arrayContaining([`VM ${name}-lsi: its root disk is on lsilogic; a VM copied in from ${source.address} is defined by Kiln, which keeps disk controllers virtio, scsi, sata, ide only`]) });
     const fingerprint = execFileSync('ssh-keygen', ['-lf', source.sshHostKeyPath], { encoding: 'utf8' }).split(/\s+/)[1];
     expect(query('SELECT url, trust_fingerprint FROM external_import_hosts')).toEqual([{ url: `ssh://${source.address}:22`, trust_fingerprint: fingerprint }]);
 
@@ -113,7 +115,7 @@ describe.skipIf(!hosts)('cs: listVmsForImport and importVm importsource=external
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`, 'diskpath=x.qcow2'], 431, /^diskpath: importsource=external copies the disks of the VM named by name/],
       [[`name=${name}-none`, `clusterid=${ids['kvmCluster']}`], 431, `name: host ${source.address} has no VM named ${name}-none`],
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`], 431, `name: VM ${name} has no disk to become its root volume`],
-      [[`name=${name}-sata`, `clusterid=${ids['kvmCluster']}`], 431, `name: VM ${name}-sata has disks on sata; a VM copied in from ${source.address} gets virtio disks, so only a VM on virtio disks can be copied`],
+      [[`name=${name}-lsi`, `clusterid=${ids['kvmCluster']}`], 431, `name: VM ${name}-lsi: its root disk is on lsilogic; a VM copied in from ${source.address} is defined by Kiln, which keeps disk controllers virtio, scsi, sata, ide only`],
       [[`name=${name}`, `clusterid=${ids['kvmCluster']}`, 'projectid=6d2b6e1e-0000-4000-8000-000000000000'], 431, /^projectid: Kiln has no projects/],
     ];
     for (const [args, code, text] of refusals) {

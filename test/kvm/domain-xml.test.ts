@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildDomainXml, parseDomainXml, splitDocuments, targetName, type DomainXmlInput } from '../../drivers/kvm/domain-xml.js';
 import { parseVolumeXml } from '../../drivers/kvm/resource-xml.js';
+import { controllerOf, detailBus, keptTarget, targetIndex } from '../../drivers/kvm/disk-buses.js';
 import { volumeXml } from '../../drivers/kvm/storage.js';
 import { parseXml } from '../../drivers/kvm/xml.js';
 import type { VmSpec } from '../../drivers/types.js';
@@ -184,8 +185,9 @@ describe('domain XML', () => {
     });
     expect(dom.disks).toEqual([
       { device: 'disk', type: 'file', path: '/tmp/kiln-kvm/storage/kiln-fixture-root.qcow2', format: 'qcow2', target: 'vda', bus: 'virtio', pciSlot: '0x04' },
-      { device: 'cdrom', type: 'file', path: undefined, format: undefined, target: 'hdc', bus: 'ide', pciSlot: undefined },
+      { device: 'cdrom', type: 'file', path: undefined, format: undefined, target: 'hdc', bus: 'ide', pciSlot: undefined, address: { controller: 0, bus: 1, unit: 0 } },
     ]);
+    expect(dom.controllers).toEqual([{ type: 'usb', index: 0, model: 'piix3-uhci' }, { type: 'pci', index: 0, model: 'pci-root' }, { type: 'ide', index: 0, model: undefined }]);
     expect(dom.nics).toEqual([{ type: 'user', macAddress: '52:54:00:82:0d:a8', source: undefined, model: 'virtio', vlan: undefined, pciSlot: '0x03' }]);
   });
 
@@ -197,6 +199,34 @@ describe('domain XML', () => {
 
   it('names device targets like libvirt', () => {
     expect([0, 1, 25, 26, 27, 701, 702].map((i) => targetName('vd', i))).toEqual(['vda', 'vdb', 'vdz', 'vdaa', 'vdab', 'vdzz', 'vdaaa']);
+  });
+
+  it('keeps a disk\'s target and bus, and puts SCSI disks on a virtio-scsi controller', () => {
+    const xml = buildDomainXml(input({
+      disks: [
+        { path: '/pool/root.qcow2', format: 'qcow2', bus: 'scsi', target: 'sdb' },
+        { path: '/pool/data.qcow2', format: 'qcow2', bus: 'scsi' },
+        { path: '/pool/ide.qcow2', format: 'qcow2', bus: 'ide', target: 'hdb' },
+        { path: '/pool/ide2.qcow2', format: 'qcow2', bus: 'ide' },
+      ],
+    }));
+    const dom = parseDomainXml(xml);
+    // sdb is kept, the next SCSI disk takes sda; the IDE one without a target skips hdb (kept) and hdc (the CD-ROM).
+    expect(dom.disks.map((d) => [d.target, d.bus, d.device])).toEqual([['sdb', 'scsi', 'disk'], ['sda', 'scsi', 'disk'], ['hdb', 'ide', 'disk'], ['hda', 'ide', 'disk'], ['hdc', 'ide', 'cdrom']]);
+    expect(dom.controllers).toEqual([{ type: 'scsi', index: 0, model: 'virtio-scsi' }]);
+    expect(parseDomainXml(buildDomainXml(input())).controllers).toEqual([]);
+    expect(() => buildDomainXml(input({ disks: [{ path: '/pool/x.qcow2', format: 'qcow2', bus: 'ide', target: 'hdc' }] }))).toThrow('hdc is the CD-ROM drive');
+  });
+
+  it('reads bus, controller and unit as listUnmanagedInstances shows them', () => {
+    expect(['vda', 'sdb', 'hdc', 'sdaa', 'eth0'].map(targetIndex)).toEqual([0, 1, 2, 26, undefined]);
+    expect([keptTarget('sdb', 'sata'), keptTarget('sdb', 'virtio'), keptTarget(undefined, 'ide'), keptTarget('hdb', 'ide')]).toEqual(['sdb', undefined, undefined, 'hdb']);
+    expect([detailBus({ rootDiskController: 'sata', dataDiskController: 'scsi' }, true), detailBus({ rootDiskController: 'sata', dataDiskController: 'scsi' }, false), detailBus({ rootDiskController: 'osdefault' }, true), detailBus(undefined, false)]).toEqual(['sata', 'scsi', undefined, undefined]);
+    expect(() => detailBus({ rootDiskController: 'lsilogic' }, true)).toThrow('rootDiskController: "lsilogic" is not one of virtio, scsi, sata, ide on KVM');
+    const lsi = parseDomainXml(`<domain><name>x</name><devices><disk type='file' device='disk'><source file='/a'/><target dev='sda' bus='scsi'/><address type='drive' controller='1' bus='0' target='0' unit='0'/></disk><controller type='scsi' index='0' model='virtio-scsi'/><controller type='scsi' index='1' model='lsilogic'/></devices></domain>`);
+    expect(controllerOf(lsi.disks[0]!, lsi)).toBe('lsilogic');
+    expect(controllerOf({ ...lsi.disks[0]!, address: { controller: 0 } }, lsi)).toBe('scsi');
+    expect(controllerOf({ ...lsi.disks[0]!, bus: 'sata' }, lsi)).toBe('sata');
   });
 
   it('splits concatenated dumpxml output into documents', () => {

@@ -24,7 +24,7 @@ import { byUuid } from '../lookup.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { vmJobResult } from '../vm/vm-job.js';
 import { planFor, writeImported, type ImportPlan } from './import-vm.js';
-import { importFacet, knownMacs, unmanagedView, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
+import { checkHonouredDetails, importFacet, knownMacs, unmanagedView, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 
 /** A host name or an IP address (v4, or v6 without brackets); nothing a URL or a shell could read as more. */
 const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:]{2,39})$/;
@@ -75,8 +75,13 @@ export async function openExternal(engine: Engine, host: ExternalHost): Promise<
     source = await host.driver.externalImport!.open({ hostId: `external:${host.url}`, url: host.url, username: host.username, password: host.password, privateKey: host.privateKey, pinnedTrust: pinned });
   } catch (error) {
     const err = toApiError(error);
-    const hint = error instanceof DriverError && error.category === 'host-key-changed' ? ' (pass hostkeyfingerprint with the new key to trust it)' : '';
-    throw new ApiError(err.errorCode, `host: ${host.name}: ${err.message}${hint}`);
+    if (!(error instanceof DriverError && error.category === 'host-key-changed')) throw new ApiError(err.errorCode, `host: ${host.name}: ${err.message}`);
+    // The key the host has now beside the pinned one, for a client to show the admin before they
+    // confirm it with hostkeyfingerprint (the renderer's import wizard does).
+    const presented = error.details.presented?.fingerprint;
+    throw new ApiError(err.errorCode, `host: ${host.name}: ${err.message} (pass hostkeyfingerprint with the new key to trust it)`, undefined, {
+      hostkeychanged: true, ...(pinned ? { pinnedhostkeyfingerprint: pinned.fingerprint } : {}), ...(presented ? { presentedhostkeyfingerprint: presented } : {}),
+    });
   }
   if (source.trust) {
     // Written on first contact and when the admin confirmed a new key, never otherwise: a call that
@@ -101,8 +106,8 @@ async function withSource<T>(engine: Engine, host: ExternalHost, work: (source: 
   }
 }
 
-/** How a VM from HOST is copied: where from (for messages) and the disk bus its copy gets. */
-const copyOf = (host: ExternalHost) => ({ from: host.name, bus: host.driver.defaults.diskBus });
+/** How a VM from HOST is copied: where from (for messages), and what its driver defines the copy with. */
+const copyOf = (host: ExternalHost): CopySource => ({ from: host.name, bus: host.driver.defaults.diskBus, detailOptions: host.driver.detailOptions });
 
 /** A VM on the external host, for the rules: no Kiln host yet, no pools (its disks are copied). */
 function asUnmanaged(info: InstanceInfo, target?: UnmanagedVm['host']): UnmanagedVm {
@@ -158,6 +163,7 @@ export async function importExternal(engine: Engine, caller: Caller, args: Args)
   const name = args.str('name')!;
   const found = await withSource(engine, host, async (source) => (await source.list()).filter((i) => i.name === name && !i.isTemplate));
   if (found.length === 0) throw ApiError.param(`name: host ${host.name} has no VM named ${name}`);
+  checkHonouredDetails(host.driver.detailOptions, args.details('details') ?? {});
   const plan = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!, target), copyOf(host));
   const onTarget = (await facet.list()).find((i) => i.name === plan.vm.info.name);
   if (onTarget) throw ApiError.param(`name: host ${target.name} already has a VM named ${plan.vm.info.name}; rename the VM on ${host.name} first`);
@@ -174,6 +180,8 @@ function externalWork(engine: Engine, caller: Caller, plan: ImportPlan, host: Ex
     run: async (job) => {
       const session = await engine.hosts.session(target.id);
       const staged: string[] = [];
+      // Each copy's ref as the driver gave it (KVM: the disk's target, which its define keeps).
+      const refs: (string | undefined)[] = [];
       try {
         await withSource(engine, host, async (source) => {
           for (const [index, disk] of plan.disks.entries()) {
@@ -182,13 +190,14 @@ function externalWork(engine: Engine, caller: Caller, plan: ImportPlan, host: Ex
             const exported = await source.exportDisk(plan.vm.info.ref, disk.id, name);
             try {
               staged.push(name);
+              refs.push(exported.ref);
               await session.storage!.stageImage(exported);
             } finally {
               await exported.remove().catch(() => undefined);
             }
           }
         });
-        const vmId = writeImported(engine, caller, plan, { ref: plan.vm.info.ref, disks: plan.disks.map((d, i) => ({ id: d.id, name: staged[i]! })) }, uuid, job.uuid, host.name);
+        const vmId = writeImported(engine, caller, plan, { ref: plan.vm.info.ref, disks: plan.disks.map((d, i) => ({ id: d.id, name: staged[i]!, ...(refs[i] !== undefined ? { ref: refs[i] } : {}) })) }, uuid, job.uuid, host.name);
         return vmJobResult(engine, engine.vms.get(vmId), caller);
       } catch (error) {
         // Nothing half-copied stays on the Kiln host; the source only ever had its scratch copy.

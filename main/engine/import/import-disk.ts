@@ -3,7 +3,9 @@
  * root volume is a disk already in a host's storage pool. The disk is named by its volume name in
  * the pool, never by a path, so no caller can make a host open a file of its choosing; the driver
  * checks the name (ImportFacet.poolDisk). Unlike importUnmanagedInstance there is no hypervisor
- * definition to keep: Kiln builds the VM from its rows, as for a deploy, and starts it on the host.
+ * definition to keep: Kiln builds the VM from its rows, as for a deploy, and starts it on the host;
+ * a disk the guest knows on another bus than the driver's default keeps it through the details
+ * (details[0].rootDiskController=sata|scsi|ide on KVM; see checkHonouredDetails).
  */
 import type { Engine } from '../engine.js';
 import { DriverError } from '../../../drivers/types.js';
@@ -15,13 +17,14 @@ import { requireAccountAccess } from '../vm/access.js';
 import { resolveOwner, resolveResources } from '../vm/deploy-input.js';
 import type { NetworkRow, OfferingRow, TemplateRow } from '../vm/rows.js';
 import type { HostRow } from '../hosts/host-manager.js';
-import { importFacet } from './unmanaged.js';
+import { checkHonouredDetails, importFacet } from './unmanaged.js';
 import { importTemplate } from './import-template.js';
 import { withoutResourceDetails } from './import-vm.js';
 import { GiB } from '../format.js';
 import { importExternal } from './external.js';
 
 export const IMPORT_SOURCES = ['external', 'local', 'shared'];
+
 
 export async function importFromDisk(engine: Engine, caller: Caller, args: Args): Promise<AsyncWork> {
   const db = engine.db;
@@ -58,6 +61,7 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
 
   const offering = byUuid<OfferingRow>(db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
   const details = args.details('details') ?? {};
+  checkHonouredDetails(engine.hosts.knownDriver(host.hypervisor)?.detailOptions, details);
   const resources = resolveResources(offering, details);
   let template: TemplateRow | undefined;
   if (args.uuid('templateid')) {

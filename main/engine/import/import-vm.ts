@@ -20,7 +20,7 @@ import { vmJobResult } from '../vm/vm-job.js';
 import { migrateVm } from '../vm/vm-changes.js';
 import { migrationOutcome } from '../placement/migration.js';
 import { offeringTags } from '../placement/request.js';
-import { dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type UnmanagedVm } from './unmanaged.js';
+import { copyDetails, dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 import { mapGuestOs } from './guest-os.js';
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
@@ -97,18 +97,17 @@ export async function planImport(engine: Engine, caller: Caller, args: Args, lis
 }
 
 /**
- * The rules for one VM found on VM.host, or (COPYFROM) on a host Kiln does not manage, whose disks
+ * The rules for one VM found on VM.host, or (COPY) on a host Kiln does not manage, whose disks
  * are then copied onto VM.host (importVm importsource=external): the same rules, except that its
  * disks may be anywhere there, it must be shut off, and Kiln places it at its first start.
  */
-export function planFor(engine: Engine, caller: Caller, args: Args, cluster: ClusterRow, vm: UnmanagedVm, copy?: { from: string; bus: string }): ImportPlan {
-  const copyFrom = copy?.from;
+export function planFor(engine: Engine, caller: Caller, args: Args, cluster: ClusterRow, vm: UnmanagedVm, copy?: CopySource): ImportPlan {
   const db = engine.db;
   const { info } = vm;
   const forced = args.bool('forced') ?? false;
   const templateUuid = args.uuid('templateid');
   const macs = knownMacs(db);
-  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copyFrom, copyBus: copy?.bus })[0];
+  const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copy })[0];
   if (blocker) throw ApiError.param(`${blocker.param}: ${blocker.message}`);
 
   const owner = resolveOwner(engine, caller, args);
@@ -141,7 +140,8 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
 
   // A copy is placed by Kiln at its first start, by the offering's tags like any stopped VM.
   const migrateAllowed = args.bool('migrateallowed') ?? false;
-  if (copyFrom) return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: false, migrateAllowed };
+  // Its controllers and NIC adapter are kept as details (those the call gives win).
+  if (copy) return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails({ ...copyDetails(info, copy), ...details }), moveAfterImport: false, migrateAllowed };
   // R48: the offering's host tags must be on the VM's host, or migrateallowed moves the VM.
   const hostTags = new Set(vm.host.host_tags.split(',').map((t) => t.trim()).filter(Boolean));
   const missing = offeringTags(offering).filter((t) => !hostTags.has(t));
@@ -291,7 +291,8 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
     queueKey: `import:${plan.cluster.id}:${plan.vm.info.ref}`,
     run: async (job) => {
       const session = await engine.hosts.session(plan.vm.host.id);
-      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref);
+      // The VM as the plan listed it: the driver reads back only this VM, not the host's whole list.
+      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info);
       let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
       if (plan.moveAfterImport) {
         const outcome = migrationOutcome(engine, vm);
@@ -309,15 +310,14 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
  * Writes the imported VM, its volumes and NICs in one transaction. COPYFROM: the VM was copied in
  * from that host (importVm importsource=external); it is then no adopted definition but an
  * ordinary stopped Kiln VM on copied disks, defined from these rows at its first start like any
- * other, its NIC adapter kept as the nicAdapter detail.
+ * other, its disk controllers and NIC adapter kept in its details (planFor, copyDetails).
  */
 export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, adopted: { ref: string; disks: { id: string; name: string; ref?: string; pool?: string }[] }, uuid: string, jobUuid: string, copyFrom?: string): number {
   const db = engine.db;
   const { info } = plan.vm;
   const running = !copyFrom && info.powerState === 'Running';
   const created = now();
-  const adapter = info.nics[0]?.adapterType;
-  const details = copyFrom && adapter && !('nicAdapter' in plan.details) ? { ...plan.details, nicAdapter: adapter } : plan.details;
+  const { details } = plan;
   return db.transaction(() => {
     const template = plan.template ?? importTemplate(engine, plan.osTypeId);
     const vmId = Number(

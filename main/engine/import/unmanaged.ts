@@ -94,14 +94,68 @@ export function dataDisks(info: InstanceInfo): InstanceInfo['disks'] {
   return [...info.disks].sort((a, b) => (a.position ?? 0) - (b.position ?? 0)).slice(1);
 }
 
+/**
+ * A VM copied in from a host Kiln does not manage (importsource=external): where from (for
+ * messages), and what its driver can define the copy with. Kiln defines the copy from its own
+ * records, so its controllers and NIC adapter are kept as the VM details the driver honours
+ * (detailOptions: rootDiskController, dataDiskController, nicAdapter); a driver without such a
+ * detail gives every copy its default bus (diskBus).
+ */
+export interface CopySource {
+  from: string;
+  bus: string;
+  detailOptions?: Record<string, string[]>;
+}
+
+/** The root disk's controller, the data disks' (one kind: mixed ones are refused) and the NICs' adapter, by the detail that keeps each. */
+function keptDevices(info: InstanceInfo): Record<string, string | undefined> {
+  const [root, ...data] = [...info.disks].sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
+  return { rootDiskController: root?.controller, dataDiskController: data[0]?.controller, nicAdapter: info.nics[0]?.adapterType };
+}
+
+/**
+ * The details that keep a copied VM's controllers and NIC adapter, from the VM as its host
+ * reports it: each key COPY's driver honours, and nicAdapter always (every driver defines NICs of a given model).
+ */
+export function copyDetails(info: InstanceInfo, copy: CopySource): Record<string, string> {
+  return Object.fromEntries(Object.entries(keptDevices(info)).filter((e): e is [string, string] => e[1] !== undefined && (e[0] === 'nicAdapter' || e[0] in (copy.detailOptions ?? {}))));
+}
+
+/** Why COPY's driver cannot define a copy of INFO with its controllers and adapter kept. */
+function copyBlockers(info: InstanceInfo, copy: CopySource): ImportBlocker[] {
+  const out: ImportBlocker[] = [];
+  const options = copy.detailOptions ?? {};
+  const kept = keptDevices(info);
+  const what: Record<string, string> = { rootDiskController: 'its root disk is on', dataDiskController: 'its data disks are on', nicAdapter: 'its NICs are' };
+  for (const key of ['rootDiskController', 'dataDiskController', 'nicAdapter']) {
+    const value = kept[key];
+    if (value === undefined) continue;
+    const allowed = options[key] ?? (key === 'nicAdapter' ? undefined : [copy.bus]);
+    if (allowed && !allowed.includes(value)) {
+      out.push({ param: 'name', message: `VM ${info.name}: ${what[key]} ${value}; a VM copied in from ${copy.from} is defined by Kiln, which keeps ${key === 'nicAdapter' ? 'NIC adapters' : 'disk controllers'} ${allowed.join(', ')} only` });
+    }
+  }
+  return out;
+}
+
+/**
+ * The disk's bus and the NIC model are the details the host's driver honours
+ * (details[0].rootDiskController=sata, details[0].nicAdapter=e1000): a value it does not know is
+ * a 431 before anything is written, not a define that fails at the first start.
+ */
+export function checkHonouredDetails(options: Record<string, string[]> | undefined, details: Record<string, string>): void {
+  for (const [key, value] of Object.entries(details)) {
+    const allowed = options?.[key];
+    if (allowed && allowed.length > 0 && !allowed.includes(value)) throw ApiError.param(`details: ${key}=${value} is not one of ${allowed.join(', ')}`);
+  }
+}
+
 export interface BlockerOptions {
   forced?: boolean;
   templateGiven?: boolean;
   macs?: ReturnType<typeof knownMacs>;
-  /** The VM is copied in from this host Kiln does not manage (importsource=external). */
-  copyFrom?: string;
-  /** With copyFrom: the disk bus the copy gets (the driver's DriverDefaults.diskBus; Kiln defines the copy from its records). */
-  copyBus?: string;
+  /** The VM is copied in from a host Kiln does not manage (importsource=external). */
+  copy?: CopySource;
 }
 
 /**
@@ -112,9 +166,10 @@ export interface BlockerOptions {
 export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions = {}): ImportBlocker[] {
   const { info } = vm;
   const out: ImportBlocker[] = [];
-  if (options.copyFrom) {
+  const copyFrom = options.copy?.from;
+  if (copyFrom) {
     // Its disks are copied, so they must hold still; where they are does not matter (they are read there).
-    if (info.powerState !== 'Stopped') out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState === 'Running' ? 'running' : info.powerState} on ${options.copyFrom}; shut it down there first, its disks are copied while it is off` });
+    if (info.powerState !== 'Stopped') out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState === 'Running' ? 'running' : info.powerState} on ${copyFrom}; shut it down there first, its disks are copied while it is off` });
   } else if (info.powerState !== 'Running' && info.powerState !== 'Stopped') {
     out.push({ param: 'name', message: `VM ${info.name} is ${info.powerState}; only a running or stopped VM can be imported` });
   }
@@ -123,13 +178,10 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions 
   if (controllers.size > 1) out.push({ param: 'name', message: `VM ${info.name} has data disks on mixed controller types (${[...controllers].join(', ')}); Kiln keeps one data-disk controller per VM` });
   const adapters = new Set(info.nics.map((n) => n.adapterType ?? 'unknown'));
   if (adapters.size > 1) out.push({ param: 'name', message: `VM ${info.name} has NICs of mixed adapter types (${[...adapters].join(', ')}); Kiln keeps one NIC adapter type per VM` });
-  if (options.copyFrom && options.copyBus) {
-    // The copy is an ordinary Kiln VM, defined with the driver's disk bus; a guest installed on
-    // another controller might not find its disks, and controllers are kept or refused, not changed.
-    const others = [...new Set(info.disks.map((d) => d.controller ?? 'unknown').filter((c) => c !== options.copyBus))];
-    if (others.length) out.push({ param: 'name', message: `VM ${info.name} has disks on ${others.join(', ')}; a VM copied in from ${options.copyFrom} gets ${options.copyBus} disks, so only a VM on ${options.copyBus} disks can be copied` });
-  }
-  for (const disk of options.copyFrom ? [] : info.disks) {
+  // The copy is an ordinary Kiln VM defined from its records: controllers and adapters are kept
+  // (a guest installed on one controller might not find its disks on another), or refused, never changed.
+  if (options.copy && controllers.size <= 1 && adapters.size <= 1) out.push(...copyBlockers(info, options.copy));
+  for (const disk of copyFrom ? [] : info.disks) {
     if (disk.datastore === undefined || !vm.pools.has(disk.datastore)) {
       out.push({ param: 'name', message: `disk ${disk.id} of VM ${info.name} is on ${disk.datastore ? `storage ${disk.datastore}` : `${disk.imagePath ?? 'storage'}`}, which host ${vm.host.name} does not offer Kiln as a storage pool` });
     }
@@ -152,9 +204,9 @@ export function importBlockers(db: Db, vm: UnmanagedVm, options: BlockerOptions 
 const POWER: Record<string, string> = { Running: 'PowerOn', Stopped: 'PowerOff' };
 
 /** One row of listUnmanagedInstances: R41's fields, and whether (and why not) it can be imported. */
-export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>, copy?: { from: string; bus: string }): Record<string, unknown> {
+export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: UnmanagedVm, macs: ReturnType<typeof knownMacs>, copy?: CopySource): Record<string, unknown> {
   const { info } = vm;
-  const blockers = importBlockers(db, vm, { macs, copyFrom: copy?.from, copyBus: copy?.bus });
+  const blockers = importBlockers(db, vm, { macs, copy });
   const copyFrom = copy?.from;
   return {
     ...(cluster ? { clusterid: cluster.uuid, hostid: vm.host.uuid } : { hostname: copyFrom }),

@@ -4,7 +4,7 @@ import { KNOWN_DETAILS } from '../../vm/vm-changes.js';
 
 export default defineCommand({
   name: 'listDetailOptions',
-  description: 'Lists the detail keys (and their possible values) a VM accepts, as the settings editor offers them (R30): Kiln\'s own and those its hypervisor drivers honour (VMware: rootDiskController, dataDiskController, nicAdapter). With resourceid, those of that VM\'s hypervisor.',
+  description: 'Lists the detail keys (and their possible values) a VM accepts, as the settings editor offers them (R30): Kiln\'s own and those its hypervisor drivers honour (VMware and KVM: rootDiskController, dataDiskController, nicAdapter). With resourceid, those of that VM\'s hypervisor.',
   kind: 'sync',
   roles: ALL_ROLES,
   response: 'detailoptions',
@@ -18,7 +18,8 @@ export default defineCommand({
     // The drivers publish which details they honour; the engine knows no hypervisor's keys.
     const drivers = vm ? [engine.hosts.knownDriver(vm.hypervisor)].filter((d) => d !== undefined) : engine.hosts.drivers();
     const offered: Record<string, string[]> = { ...KNOWN_DETAILS };
-    for (const driver of drivers) Object.assign(offered, driver.detailOptions ?? {});
+    // Several drivers may honour one key (VMware's and KVM's rootDiskController): their values together.
+    for (const driver of drivers) for (const [key, values] of Object.entries(driver.detailOptions ?? {})) offered[key] = [...new Set([...(offered[key] ?? []), ...values])];
     const hidden = new Set(caller.role === 'User' ? [...engine.settings.list('user.vm.blacklisted.details'), ...engine.settings.list('user.vm.readonly.details')] : []);
     return { details: Object.fromEntries(Object.entries(offered).filter(([key]) => !hidden.has(key))) };
   },
