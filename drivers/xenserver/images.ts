@@ -18,6 +18,8 @@ import { DriverError, type OperationOptions, type StagedImageName, type StoredIm
 import { mapped } from './errors.js';
 import { checkXapiText } from './names.js';
 import type { XenPool } from './pool.js';
+import { srHasFeature } from './sr-features.js';
+import { isXapiError } from './xapi/errors.js';
 import { isNullRef, type VdiRecord, type XRef } from './xapi/records.js';
 
 /** other_config key of an image VDI: the SHA-256 of the complete image (absent while it is being filled). */
@@ -111,18 +113,49 @@ export async function stageImage(pool: XenPool, image: StoredImage, opts: Operat
   }
 }
 
+/**
+ * The VDI an image is imported into. An ISO goes into the pool's ISO library when it has one Kiln
+ * can write (isoLibrary): xapi's ISO SR driver (xapi-project/sm ISOSR.py) makes a VDI.create a file
+ * of the library named by sm_config `path`, so the ISO is one file there under Kiln's name, listed
+ * with the admin's own ISOs and inserted from there into any VM's CD drive. If the library refuses
+ * (its SM error: a read-only share, a file of that name already there), or for templates and
+ * config drives, the VDI goes on the pool's default SR, which a read-only CD drive can hold too.
+ */
+async function createImageVdi(pool: XenPool, name: string, image: StoredImage, virtualSize: number): Promise<XRef> {
+  const record = (sr: XRef, smConfig: Record<string, string>) => ({
+    name_label: name, name_description: `Kiln image ${image.sha256.slice(0, 12)}`, SR: sr, virtual_size: virtualSize, type: 'user' as const,
+    sharable: false, read_only: false, other_config: { [IMAGE_KEY]: image.format }, xenstore_data: {}, sm_config: smConfig, tags: [],
+  });
+  const library = image.format === 'iso' ? isoLibrary(pool, name, virtualSize) : undefined;
+  if (library) {
+    try {
+      return await pool.client.call('VDI.create', record(library, { path: name }));
+    } catch (e) {
+      if (!(isXapiError(e) && e.code.startsWith('SR_BACKEND_FAILURE'))) throw e;
+    }
+  }
+  return pool.client.call('VDI.create', record(imageSr(pool, virtualSize), {}));
+}
+
+/**
+ * The pool's ISO library for an ISO named NAME of BYTES: a shared ISO SR (content_type iso) whose
+ * SM driver makes VDIs (VDI_CREATE; not the read-only tools SR) with room for it, when NAME is a
+ * file name ISOSR takes for sm_config path ([a-z0-9.-]+ then .iso or .img, from its start).
+ */
+export function isoLibrary(pool: XenPool, name: string, bytes: number): XRef | undefined {
+  if (!/^[a-z0-9.-]+\.(iso|img)/i.test(name)) return undefined;
+  return pool.inventory.all('SR').find(([ref, s]) => s.content_type === 'iso' && s.shared && s.is_tools_sr !== true && srHasFeature(pool, ref, 'VDI_CREATE')
+    && Number(s.physical_size ?? 0) - Number(s.physical_utilisation ?? 0) >= bytes)?.[0];
+}
+
 async function upload(pool: XenPool, name: string, image: StoredImage, opts: OperationOptions): Promise<XRef> {
   const kept = await mapped(`looking for image ${name} in the pool`, () => findImageVdi(pool, name, image.sha256));
   if (kept) return kept;
   if (!image.sizeBytes) throw new DriverError(`${name}: the image's size is unknown; it cannot be sent to xapi (import_raw_vdi needs its length)`, 'invalid');
   const { format, virtualSize } = await importFormat(image);
-  const sr = imageSr(pool, virtualSize);
   let vdi: XRef | undefined;
   try {
-    vdi = await mapped(`creating the VDI of image ${name}`, () => pool.client.call('VDI.create', {
-      name_label: name, name_description: `Kiln image ${image.sha256.slice(0, 12)}`, SR: sr, virtual_size: virtualSize, type: 'user',
-      sharable: false, read_only: false, other_config: { [IMAGE_KEY]: image.format }, xenstore_data: {}, sm_config: {}, tags: [],
-    }));
+    vdi = await mapped(`creating the VDI of image ${name}`, () => createImageVdi(pool, name, image, virtualSize));
     const made = vdi;
     await mapped(`importing image ${name} (${format})`, () => pool.client.upload('/import_raw_vdi', { vdi: made, format }, image.open, image.sizeBytes, { ...opts, label: `Kiln: import ${name}` }));
     await mapped(`marking image ${name} complete`, () => pool.client.call('VDI.add_to_other_config', made, IMAGE_SHA_KEY, image.sha256));

@@ -68,7 +68,7 @@ const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
   VM: ['ha_restart_priority'],
   // Classes the extract does not cover (§6.3 stubs, guest metrics).
   VM_guest_metrics: ['PV_drivers_detected', 'PV_drivers_version'],
-  SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
+  SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type', 'is_tools_sr'],
   SM: ['uuid', 'type', 'features'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],

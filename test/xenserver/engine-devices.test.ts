@@ -12,7 +12,14 @@
  * of the Kiln network's name (VIF.create + VIF.plug) and loses it (VIF.unplug + VIF.destroy); a
  * guest without PV drivers is refused by xapi, and no VIF and no NIC row are left behind; a
  * stopped VM's VIF is made unplugged and plugged at its start; refusals are 431 naming the parameter.
+ *
+ * attachIso / detachIso: a Kiln ISO goes into pool B's ISO library (VDI.create on the ISO SR with
+ * sm_config path, as xapi's ISOSR makes a file of it, then PUT /import_raw_vdi), and from there into
+ * the running VM's CD drive (VBD.insert) and out (VBD.eject); pool A has no library, so its copy is
+ * a VDI on the default SR.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenServerDriver } from '../../drivers/xenserver/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
@@ -22,6 +29,12 @@ import { Session } from '../xapi-sim/rpc-client.js';
 const TEMPLATE = '/srv/xen-templates/kiln-devices';
 const GiB = 2 ** 30;
 type Rec = Record<string, unknown>;
+/** A small ISO 9660 image (the volume descriptor's CD001 at 32769). */
+const ISO = (() => {
+  const iso = Buffer.alloc(64 * 1024);
+  iso.write('CD001', 32769, 'latin1');
+  return iso;
+})();
 
 describe('a running XenServer VM\'s devices through the engine (xapi simulator)', () => {
   let a: XapiSim;
@@ -29,6 +42,7 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
   let xa: Session;
   let xb: Session;
   let t: TestEngine;
+  let files: Server;
   const ids: Record<string, string> = {};
   const ok = async (command: string, params: Record<string, string> = {}) => {
     const res = await t.call(command, params);
@@ -66,12 +80,18 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
     ids['small'] = ((await ok('createServiceOffering', { name: 'small', displaytext: 'small', cpunumber: '1', cpuspeed: '1000', memory: '1024' }))['serviceoffering'] as { id: string }).id;
     ids['custom'] = ((await ok('listDiskOfferings'))['diskoffering'] as { id: string; iscustomized: boolean }[]).find((o) => o.iscustomized)!.id;
     for (const h of ['nfs-host', 'ceph-host']) ids[h] = (((await ok('listHosts', { name: h }))['host'] as { id: string }[])[0]!).id;
+    files = createServer((req, res) => void (req.url === '/tools.iso' ? res.writeHead(200, { 'Content-Length': ISO.length }).end(ISO) : res.writeHead(404).end()));
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const iso = (await ok('registerIso', { name: 'xen-tools', displaytext: 'tools', url: `http://127.0.0.1:${(files.address() as AddressInfo).port}/tools.iso`, zoneid: ids['zone'], ostypeid }))['iso'];
+    ids['iso'] = ((Array.isArray(iso) ? iso[0] : iso) as { id: string }).id;
+    for (let i = 0; i < 300 && ((await ok('listIsos', { id: ids['iso'], isofilter: 'all' }))['iso'] as { isready: boolean }[])[0]!.isready !== true; i++) await new Promise((r) => setTimeout(r, 50));
   }, 90_000);
   afterAll(async () => {
     t?.engine.background.stop();
     await t?.close();
     await a?.stop();
     await b?.stop();
+    files?.close();
   });
 
   describe('resizeVolume', () => {
@@ -189,6 +209,39 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
       await succeeded('startVirtualMachine', { id: vm });
       expect(await vifsOf(vm)).toContainEqual({ mac: nic.macaddress, device: '1', network: 'Backend', plugged: true });
       expect(await vifsOf(vm)).toHaveLength(2);
+    }, 60_000);
+  });
+
+  describe('ISOs', () => {
+    /** The VM's CD drive in a pool: its VDI's SR name and location, or empty. */
+    const cdOf = async (x: Session, vm: string) => {
+      const [ref] = Object.entries(await x.call<Record<string, Rec>>('VM.get_all_records')).find(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === vm)!;
+      const vbds = await Promise.all((await x.call<string[]>('VM.get_VBDs', ref)).map((b) => x.call<Rec>('VBD.get_record', b)));
+      const cd = vbds.find((b) => b['type'] === 'CD');
+      if (!cd || cd['empty'] === true) return { empty: true };
+      const vdi = await x.call<Rec>('VDI.get_record', cd['VDI']);
+      return { empty: false, mode: cd['mode'], sr: await x.call('SR.get_name_label', vdi['SR']), location: vdi['location'], name: vdi['name_label'] };
+    };
+    const imageName = () => t.engine.db.prepare('SELECT image_path FROM templates WHERE uuid=?').pluck().get(ids['iso']) as string;
+
+    it('pool B: the ISO becomes a file of the ISO library (ISOSR, sm_config path), goes into the running VM\'s CD drive and out again', async () => {
+      const vm = await deploy('iso-lib', 'ceph-host');
+      const attached = (await succeeded('attachIso', { id: ids['iso']!, virtualmachineid: vm }))['virtualmachine'] as { isoid?: string; state: string };
+      expect(attached).toMatchObject({ isoid: ids['iso'], state: 'Running' });
+      expect(imageName()).toMatch(/^kiln-iso-[0-9a-f-]{36}\.iso$/);
+      expect(await cdOf(xb, vm)).toEqual({ empty: false, mode: 'RO', sr: 'ISO library', location: imageName(), name: imageName() });
+      const detached = (await succeeded('detachIso', { virtualmachineid: vm }))['virtualmachine'] as { isoid?: string };
+      expect(detached.isoid).toBeUndefined();
+      expect(await cdOf(xb, vm)).toEqual({ empty: true });
+      // The library keeps the one copy for the next VM.
+      const inLibrary = Object.values(await xb.call<Record<string, Rec>>('VDI.get_all_records')).filter((v) => v['name_label'] === imageName());
+      expect(inLibrary).toHaveLength(1);
+    }, 60_000);
+
+    it('pool A has no ISO library: the ISO is a VDI on its default SR, in the CD drive all the same', async () => {
+      const vm = await deploy('iso-plain', 'nfs-host');
+      await succeeded('attachIso', { id: ids['iso']!, virtualmachineid: vm });
+      expect(await cdOf(xa, vm)).toMatchObject({ empty: false, mode: 'RO', sr: 'NFS virtual disk storage', name: imageName() });
     }, 60_000);
   });
 });

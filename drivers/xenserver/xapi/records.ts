@@ -179,6 +179,8 @@ export interface SrRecord {
   physical_utilisation: number;
   shared: boolean;
   content_type?: string;
+  /** The read-only SR of the guest-tools ISOs xapi makes itself. */
+  is_tools_sr?: boolean;
 }
 
 /** The storage-manager driver of SRs of its `type`; `features` (name → version) say which VDI operations xapi allows there (xapi_vdi.ml). */
@@ -269,7 +271,7 @@ export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
   VGPU: ['uuid', 'VM', 'GPU_group', 'device', 'currently_attached', 'type', 'resident_on'],
   VGPU_type: ['uuid', 'vendor_name', 'model_name', 'framebuffer_size', 'max_heads', 'max_resolution_x', 'max_resolution_y', 'implementation'],
   PCI: ['uuid', 'class_name', 'vendor_name', 'device_name', 'host', 'pci_id'],
-  SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type'],
+  SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type', 'is_tools_sr'],
   SM: ['uuid', 'type', 'features'],
   VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
