@@ -15,12 +15,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import type { VimClient } from '../../drivers/vsphere/soap/index.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
+import type { KilnProcess } from '../helpers/server.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { goTo, openUi, type UiSession } from './ui-helpers.js';
+import { goTo, type UiSession } from './ui-helpers.js';
+import { makeVms, vsphereImportUi } from './vsphere-import-ui.js';
 
 const available = vcsimOrSkip();
 
@@ -31,7 +29,7 @@ describe.skipIf(!available)('import wizard: private-VLAN networks offered from d
   let browser: Browser;
   let ui: UiSession;
   let page: Page;
-  const ids: Record<string, string> = {};
+  let ids: Record<string, string> = {};
 
   /** The zone's networks as listNetworks gives them: name, type, primary VLAN, secondary VLAN and its type. */
   const zoneNetworks = async () =>
@@ -43,31 +41,11 @@ describe.skipIf(!available)('import wizard: private-VLAN networks offered from d
     const flags = ['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-pg-std', '0', '-pg-dv', '0'];
     added = Vcsim.start([...flags, '-pg-pvlan', '300:301']);
     fresh = Vcsim.start([...flags, '-pg-pvlan', '300:301,300:303']);
-    const make = async (sim: Vcsim, vms: { name: string; nics: string[] }[]) => {
-      const admin: VimClient = await sim.connect();
-      const where = await defaultPlacement(admin);
-      for (const vm of vms) await createVmWithDevices(admin, where, { name: vm.name, disksGiB: [1], nics: vm.nics, nicType: 'VirtualVmxnet3' });
-      admin.close();
-    };
-    await make(added, [{ name: 'pv-web', nics: ['DVPG-PVLAN300-301'] }]);
-    await make(fresh, [{ name: 'pv-app', nics: ['DVPG-PVLAN300-301'] }, { name: 'pv-db', nics: ['DVPG-PVLAN300-303'] }]);
-
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-    page = ui.page;
-    page.setDefaultTimeout(10_000);
-    const id = async (cmd: string, params: Record<string, string>, key: string) => {
-      const r = (await ui.api(cmd, params))[key] as { id?: string } | undefined;
-      if (!r?.id) throw new Error(`${cmd}: ${JSON.stringify(r)}`);
-      return r.id;
-    };
-    ids['zone'] = await id('createZone', { name: 'vSphere' }, 'zone');
-    ids['pod'] = await id('createPod', { name: 'vSphere pod', zoneid: ids['zone'] }, 'pod');
-    ids['cluster'] = await id('addCluster', {
-      zoneid: ids['zone'], podid: ids['pod'], clustername: 'vc-pvlan', hypervisor: 'VMware', url: `https://${added.info.host}:${added.info.port}/DC0/DC0_C0`,
-      username: added.info.username, password: added.info.password, trustfingerprint: added.info.thumbprint,
-    }, 'cluster');
+    await makeVms(added, [{ name: 'pv-web', nics: ['DVPG-PVLAN300-301'] }]);
+    await makeVms(fresh, [{ name: 'pv-app', nics: ['DVPG-PVLAN300-301'] }, { name: 'pv-db', nics: ['DVPG-PVLAN300-303'] }]);
+    const opened = await vsphereImportUi(added, 'vc-pvlan');
+    ({ kiln, browser, ui, page, ids } = opened);
+    const id = opened.id;
     // The plain primary VLAN has a network: it must not be taken for the private VLAN 300/301.
     await id('createNetwork', { name: 'plain-300', zoneid: ids['zone'], guestiptype: 'L2', vlan: '300' }, 'network');
   }, 90_000);

@@ -16,12 +16,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { discoverNetworksCli } from '../../drivers/vsphere/discover-networks-cli.js';
-import type { VimClient } from '../../drivers/vsphere/soap/index.js';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
-import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
+import type { KilnProcess } from '../helpers/server.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { goTo, one, openUi, type UiSession } from './ui-helpers.js';
+import { goTo, one, type UiSession } from './ui-helpers.js';
+import { makeVms, vsphereImportUi } from './vsphere-import-ui.js';
 
 const available = vcsimOrSkip();
 
@@ -32,7 +30,7 @@ describe.skipIf(!available)('import wizard: networks from discovery (Chromium, v
   let browser: Browser;
   let ui: UiSession;
   let page: Page;
-  const ids: Record<string, string> = {};
+  let ids: Record<string, string> = {};
 
   /** The zone's networks as the API lists them: name and VLAN. */
   const zoneNetworks = async () =>
@@ -42,31 +40,11 @@ describe.skipIf(!available)('import wizard: networks from discovery (Chromium, v
     const flags = ['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0'];
     added = Vcsim.start([...flags, '-pg-std', '2', '-pg-dv', '1']);
     fresh = Vcsim.start([...flags, '-pg-std', '3', '-pg-dv', '2']);
-    const make = async (sim: Vcsim, vms: { name: string; nics: string[] }[]) => {
-      const admin: VimClient = await sim.connect();
-      const where = await defaultPlacement(admin);
-      for (const vm of vms) await createVmWithDevices(admin, where, { name: vm.name, disksGiB: [1], nics: vm.nics, nicType: 'VirtualVmxnet3' });
-      admin.close();
-    };
-    await make(added, [{ name: 'legacy-web', nics: ['PG-VLAN101', 'DVPG-VLAN201'] }, { name: 'legacy-db', nics: ['PG-VLAN102'] }]);
-    await make(fresh, [{ name: 'new-app', nics: ['PG-VLAN103', 'DVPG-VLAN202'] }, { name: 'new-web', nics: ['PG-VLAN101'] }]);
-
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
-    page = ui.page;
-    page.setDefaultTimeout(10_000);
-    const id = async (cmd: string, params: Record<string, string>, key: string) => {
-      const r = (await ui.api(cmd, params))[key] as { id?: string } | undefined;
-      if (!r?.id) throw new Error(`${cmd}: ${JSON.stringify(r)}`);
-      return r.id;
-    };
-    ids['zone'] = await id('createZone', { name: 'vSphere' }, 'zone');
-    ids['pod'] = await id('createPod', { name: 'vSphere pod', zoneid: ids['zone'] }, 'pod');
-    ids['cluster'] = await id('addCluster', {
-      zoneid: ids['zone'], podid: ids['pod'], clustername: 'vc-cluster', hypervisor: 'VMware', url: `https://${added.info.host}:${added.info.port}/DC0/DC0_C0`,
-      username: added.info.username, password: added.info.password, trustfingerprint: added.info.thumbprint,
-    }, 'cluster');
+    await makeVms(added, [{ name: 'legacy-web', nics: ['PG-VLAN101', 'DVPG-VLAN201'] }, { name: 'legacy-db', nics: ['PG-VLAN102'] }]);
+    await makeVms(fresh, [{ name: 'new-app', nics: ['PG-VLAN103', 'DVPG-VLAN202'] }, { name: 'new-web', nics: ['PG-VLAN101'] }]);
+    const opened = await vsphereImportUi(added, 'vc-cluster');
+    ({ kiln, browser, ui, page, ids } = opened);
+    const id = opened.id;
     // VLAN 201 has a network already: that NIC is matched, not flagged.
     await id('createNetwork', { name: 'net-201', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201' }, 'network');
     // The VMs' size (1 vCPU, 64 MB): the offering step pre-fills this one.
