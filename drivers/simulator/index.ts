@@ -510,7 +510,7 @@ export class SimulatorSession implements HostSession {
       if (!this.host.up) throw new DriverError(`simulated host ${this.host.name} is down`, 'unreachable');
       return { hostRef: this.ref, data: {}, destination: this };
     },
-    perform: (request, ticket) => this.migrate(request.vm, { session: ticket.destination }),
+    perform: (request, ticket) => this.migrate(request.vm, { session: ticket.destination }, request.volumePools),
   };
 
   private power(name: string, state: PowerState, reason: string, initiator: EventInitiator = 'user'): void {
@@ -771,12 +771,24 @@ export class SimulatorSession implements HostSession {
     this.save();
   }
 
-  async migrate(name: string, target: MigrationTarget): Promise<void> {
+  async migrate(name: string, target: MigrationTarget, volumePools: Record<string, string> = {}): Promise<void> {
     this.driver.checkFault('migrate', this.host.name);
     const domain = this.domain(name);
     if (!(target.session instanceof SimulatorSession)) throw new DriverError('the simulator migrates only to simulated hosts', 'unsupported');
     const destination = target.session.up;
-    if (destination === this.host) throw new DriverError(`domain ${name} is already on host ${this.host.name}`, 'invalid');
+    // Storage motion: each named disk to a pool the destination has (on the same host, only that).
+    const moves = Object.entries(volumePools);
+    const poolNames = new Set((await target.session.primaryStorage.pools()).map((p) => p.ref));
+    for (const [disk, pool] of moves) {
+      if (!domain.spec.disks.some((d) => d.name === disk)) throw new DriverError(`domain ${name} has no disk ${disk}`, 'not-found');
+      if (!poolNames.has(pool)) throw new DriverError(`host ${destination.name} has no storage pool ${pool}`, 'invalid');
+    }
+    for (const [disk, pool] of moves) domain.spec.disks.find((d) => d.name === disk)!.pool = pool;
+    if (destination === this.host) {
+      if (moves.length === 0) throw new DriverError(`domain ${name} is already on host ${this.host.name}`, 'invalid');
+      this.save();
+      return;
+    }
     const inventory = await target.session.inventory();
     if (domain.power === 'Running' && inventory.memoryFreeMiB < domain.spec.memoryMiB) {
       throw new DriverError(`not enough free memory on ${destination.name} for ${name}`, 'insufficient-capacity');

@@ -24,6 +24,7 @@ import { copyDetails, dataDisks, importBlockers, importFacet, knownMacs, listUnm
 import { mapGuestOs } from './guest-os.js';
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
+import { moveToTaggedStorage, planStorageMoves, type StorageMove } from '../storage/import-tags.js';
 
 /** "VLAN 100", or "VLAN 100 (private VLAN 501)" for a NIC or network on a private VLAN. */
 function vlanText(vlan: number, pvlan: number | undefined): string {
@@ -72,6 +73,8 @@ export interface ImportPlan {
   moveAfterImport: boolean;
   /** migrateallowed=true: the admin says its disks are reachable from the other hosts (adopted-moves.ts). */
   migrateAllowed: boolean;
+  /** Disks on pools without their offerings' storage tags, which migrateallowed moves (R48). */
+  storageMoves?: StorageMove[];
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -93,7 +96,10 @@ export async function planImport(engine: Engine, caller: Caller, args: Args, lis
     throw ApiError.param(managed ? `name: VM ${name} in cluster ${cluster.name} is already managed by Kiln` : `name: no unmanaged VM named ${name} on the hosts of cluster ${cluster.name}`);
   }
   if (found.length > 1) throw ApiError.param(`name: ${found.length} unmanaged VMs are named ${name} in cluster ${cluster.name} (on ${found.map((f) => f.host.name).join(', ')}); rename one on the hypervisor first`);
-  return planFor(engine, caller, args, cluster, found[0]!);
+  const plan = planFor(engine, caller, args, cluster, found[0]!);
+  // R48's storage half: the disks' pools must have their offerings' storage tags (storage/import-tags.ts).
+  plan.storageMoves = await planStorageMoves(engine, plan, plan.migrateAllowed);
+  return plan;
 }
 
 /**
@@ -294,7 +300,8 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
       // The VM as the plan listed it: the driver reads back only this VM, not the host's whole list.
       const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info);
       let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
-      if (plan.moveAfterImport) {
+      if (plan.storageMoves?.length) vm = await moveToTaggedStorage(engine, caller, vm, plan.storageMoves, { moveHost: plan.moveAfterImport, offering: plan.offering.name, jobUuid: job.uuid });
+      else if (plan.moveAfterImport) {
         const outcome = migrationOutcome(engine, vm);
         if (!outcome.host) throw ApiError.capacity(`VM ${vm.display_name} was imported on host ${plan.vm.host.name}, but no other host of its cluster has offering ${plan.offering.name}'s host tags and room for it; it stays where it is`);
         vm = await migrateVm(engine, caller, vm, outcome.host, job.uuid);

@@ -28,6 +28,7 @@ export interface StoragePoolRow {
   enabled: number;
   /** 0: the last read of the cluster's hosts did not report it (state Down). */
   present: number;
+  /** When its report last changed (a read that finds it as it was writes nothing). */
   last_seen: string | null;
   created: string;
   removed: string | null;

@@ -53,7 +53,11 @@ function recordPools(db: Db, clusterId: number, reports: HostReport[]): void {
   db.transaction(() => {
     const seen = new Set<number>();
     const find = db.prepare(`SELECT id FROM storage_pools WHERE cluster_id=? AND IFNULL(host_id, 0)=? AND ref=? AND removed IS NULL`).pluck();
-    const update = db.prepare(`UPDATE storage_pools SET name=?, type=?, scope=?, capacity_bytes=?, used_bytes=?, allocated_bytes=?, is_default=?, present=1, last_seen=? WHERE id=?`);
+    // Only a pool whose report changed is written (a read that finds everything as it was writes nothing).
+    const update = db.prepare(
+      `UPDATE storage_pools SET name=@name, type=@type, scope=@scope, capacity_bytes=@capacity, used_bytes=@used, allocated_bytes=@allocated, is_default=@isDefault, present=1, last_seen=@at WHERE id=@id
+         AND (name IS NOT @name OR type IS NOT @type OR scope IS NOT @scope OR capacity_bytes IS NOT @capacity OR used_bytes IS NOT @used OR allocated_bytes IS NOT @allocated OR is_default IS NOT @isDefault OR present<>1)`,
+    );
     const insert = db.prepare(
       `INSERT INTO storage_pools (uuid, name, zone_id, pod_id, cluster_id, host_id, ref, type, scope, hypervisor, capacity_bytes, used_bytes, allocated_bytes, is_default, last_seen, created)
        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
@@ -62,9 +66,8 @@ function recordPools(db: Db, clusterId: number, reports: HostReport[]): void {
       for (const pool of report.pools) {
         const hostId = pool.scope === 'HOST' ? report.hostId : null;
         const existing = find.get(clusterId, hostId ?? 0, pool.ref) as number | undefined;
-        const values = [pool.name, pool.type, pool.scope, pool.capacityBytes, pool.usedBytes, pool.allocatedBytes ?? null, pool.isDefault ? 1 : 0] as const;
         if (existing !== undefined) {
-          if (!seen.has(existing)) update.run(...values, at, existing);
+          if (!seen.has(existing)) update.run({ name: pool.name, type: pool.type, scope: pool.scope, capacity: pool.capacityBytes, used: pool.usedBytes, allocated: pool.allocatedBytes ?? null, isDefault: pool.isDefault ? 1 : 0, at, id: existing });
           seen.add(existing);
         } else {
           const id = Number(insert.run(randomUUID(), pool.name, cluster.zone_id, cluster.pod_id, clusterId, hostId, pool.ref, pool.type, pool.scope, cluster.hypervisor, pool.capacityBytes, pool.usedBytes, pool.allocatedBytes ?? null, pool.isDefault ? 1 : 0, at, at).lastInsertRowid);
