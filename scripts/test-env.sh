@@ -24,8 +24,18 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
+# The KVM host sets: the one the environment names (KILN_KVM_WORK, default /tmp/kiln-kvm), or each
+# set in KILN_KVM_SHARD_SETS ("WORK:NET:BRIDGE:NS_PREFIX ...", which run-tests.js passes: the real
+# test shards each get their own set).
 if [ -x test/kvm-hosts/hosts.sh ] && [ "${KILN_SKIP_KVM:-0}" != 1 ]; then
-  test/kvm-hosts/hosts.sh setup 2
+  if [ -z "${KILN_KVM_SHARD_SETS:-}" ]; then
+    test/kvm-hosts/hosts.sh setup 2
+  else
+    for set in $KILN_KVM_SHARD_SETS; do
+      IFS=: read -r work net bridge prefix <<<"$set"
+      KILN_KVM_WORK=$work KILN_KVM_NET=$net KILN_KVM_BRIDGE=$bridge KILN_KVM_NS_PREFIX=$prefix test/kvm-hosts/hosts.sh setup 2
+    done
+  fi
 fi
 
 # vcsim (test/vcsim/README.md): the binary is built once per machine and cached by a hash of its
