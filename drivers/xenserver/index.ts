@@ -404,12 +404,13 @@ class XenHostSession implements HostSession {
         const ref = this.vm(req.vm);
         const crossPool = ticket.data['crossPool'];
         if (crossPool !== undefined) {
-          refuseWithVgpu(this.pool, ref, 'live migration to another pool', 'stop it first; a GPU VM moves cold');
+          // A vGPU VM has no vgpu_map across pools here, live or halted.
+          refuseWithVgpu(this.pool, ref, req.live ? 'live migration to another pool' : 'a move to another pool', req.live ? 'stop it first; a GPU VM moves cold' : 'Kiln moves GPU VMs within their pool only');
           if (!(ticket.destination instanceof XenHostSession)) throw new DriverError('the destination of a cross-pool migration is not a XenServer pool', 'invalid');
           const to = ticket.destination.xenPool;
           const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
           let moved: Awaited<ReturnType<typeof performCrossPool>> | undefined;
-          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, o)));
+          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live })));
           return { ...(result ?? {}), ...moved };
         }
         const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };

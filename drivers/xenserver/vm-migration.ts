@@ -125,12 +125,16 @@ export interface CrossPoolResult {
 }
 
 /** On the source pool: the maps from the plan, VM.assert_can_migrate, then the VM.migrate_send task; the VM's new refs in `to`. */
-export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, diskRefs: Record<string, string | undefined>, plan: CrossPoolPlan, opts: OperationOptions = {}): Promise<CrossPoolResult> {
+export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, diskRefs: Record<string, string | undefined>, plan: CrossPoolPlan, opts: OperationOptions & { live?: boolean } = {}): Promise<CrossPoolResult> {
   const name = label(pool, vm);
   pool.assertReachable(`migrating ${name}`);
   const v = pool.vm(vm);
   if (!v) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
-  if (v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running VM migrates live`, 'invalid');
+  // live: a running VM (xapi's storage motion). Not live: a halted one, whose disks and record
+  // migrate_send copies across cold (xapi_vm_lifecycle: migrate_send is allowed Halted).
+  const live = opts.live ?? true;
+  if (live && v.power_state !== 'Running') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a running VM migrates live`, 'invalid');
+  if (!live && v.power_state !== 'Halted') throw new DriverError(`${name} is ${v.power_state.toLowerCase()}; only a halted VM moves cold (stop it first)`, 'invalid');
   const byVdi = Object.fromEntries(Object.entries(diskRefs).flatMap(([n, r]) => (r ? [[r, n]] : [])));
   const vdiMap: Record<XRef, XRef> = {};
   const names: Record<string, string> = {};
@@ -145,9 +149,9 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
     vifMap[vif] = plan.networks[pool.inventory.get('network', r.network)?.name_label ?? ''] ?? plan.defaultNetwork;
   }
   return pool.initiated.run(vm, () => mapped(`migrating ${name} to another pool`, async () => {
-    await pool.client.call('VM.assert_can_migrate', vm, plan.dest, true, vdiMap, vifMap, {}, {});
+    await pool.client.call('VM.assert_can_migrate', vm, plan.dest, live, vdiMap, vifMap, {}, {});
     const uuid = v.uuid;
-    const moved = String(await runTask(pool, 'VM.migrate_send', [vm, plan.dest, true, vdiMap, vifMap, {}, {}], opts).catch(async (e: unknown) => {
+    const moved = String(await runTask(pool, 'VM.migrate_send', [vm, plan.dest, live, vdiMap, vifMap, {}, {}], opts).catch(async (e: unknown) => {
       // The answer was lost, not necessarily the move: once the source no longer migrates it, the
       // VM is either still here (the error stands) or in the other pool under its uuid.
       if (!(e instanceof XapiConnectionError)) throw e;

@@ -17,6 +17,10 @@
  * sm_config path, as xapi's ISOSR makes a file of it, then PUT /import_raw_vdi), and from there into
  * the running VM's CD drive (VBD.insert) and out (VBD.eject); pool A has no library, so its copy is
  * a VDI on the default SR.
+ *
+ * migrateVirtualMachine storageid=<an SR of the other pool> moves a Stopped VM there cold
+ * (host.migrate_receive there, VM.migrate_send of the halted VM here): it stays Stopped, gone from
+ * pool A, its disks on pool B's SR, and its next start is in pool B.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -242,6 +246,46 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
       const vm = await deploy('iso-plain', 'nfs-host');
       await succeeded('attachIso', { id: ids['iso']!, virtualmachineid: vm });
       expect(await cdOf(xa, vm)).toMatchObject({ empty: false, mode: 'RO', sr: 'NFS virtual disk storage', name: imageName() });
+    }, 60_000);
+  });
+
+  describe('a stopped VM moved to the other pool with its storage', () => {
+    const inPool = async (x: Session, uuid: string) => Object.entries(await x.call<Record<string, Rec>>('VM.get_all_records')).filter(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === uuid);
+    const cephSr = async () => (((await ok('listStoragePools', { name: 'Ceph RBD virtual disk storage' }))['storagepool'] as { id: string; clusterid: string }[]) ?? [])[0]!;
+    const nfsSr = async () => (((await ok('listStoragePools', { name: 'NFS virtual disk storage' }))['storagepool'] as { id: string }[]) ?? [])[0]!;
+
+    it('refuses a running VM, both hostid and storageid, and a pool of its own cluster (431), moving nothing', async () => {
+      const vm = await deploy('mover-checks', 'nfs-host');
+      const running = await t.call('migrateVirtualMachine', { virtualmachineid: vm, storageid: (await cephSr()).id });
+      expect([running.status, String(running.body['errortext'])]).toEqual([431, expect.stringMatching(/^storageid: VM mover-checks is Running; only a Stopped VM moves with its storage/)]);
+      await succeeded('stopVirtualMachine', { id: vm });
+      const both = await t.call('migrateVirtualMachine', { virtualmachineid: vm, storageid: (await cephSr()).id, hostid: ids['ceph-host']! });
+      expect([both.status, String(both.body['errortext'])]).toEqual([431, expect.stringMatching(/^hostid: give hostid or storageid, not both/)]);
+      const own = await t.call('migrateVirtualMachine', { virtualmachineid: vm, storageid: (await nfsSr()).id });
+      expect([own.status, String(own.body['errortext'])]).toEqual([431, expect.stringMatching(/^storageid: storage pool NFS virtual disk storage is in the cluster VM mover-checks is in already/)]);
+      expect(await inPool(xa, vm)).toHaveLength(1);
+    }, 60_000);
+
+    it('moves the halted VM with its disks to pool B: Stopped, gone from A, disks on the Ceph SR, its next start in pool B', async () => {
+      const vm = await deploy('mover-cold', 'nfs-host');
+      await dataDisk(vm, 1);
+      await succeeded('stopVirtualMachine', { id: vm });
+      const pool = await cephSr();
+      const moved = (await succeeded('migrateVirtualMachine', { virtualmachineid: vm, storageid: pool.id }))['virtualmachine'] as Rec;
+      expect(moved['state']).toBe('Stopped');
+      expect(await inPool(xa, vm)).toEqual([]);
+      const [[ref, there]] = await inPool(xb, vm);
+      expect(there!['power_state']).toBe('Halted');
+      const vbds = await Promise.all((there!['VBDs'] as string[]).map((b) => xb.call<Rec>('VBD.get_record', b)));
+      const srs = await Promise.all(vbds.filter((b) => b['type'] === 'Disk').map(async (b) => xb.call('SR.get_name_label', await xb.call<string>('VDI.get_SR', b['VDI']))));
+      expect(srs).toEqual(['Ceph RBD virtual disk storage', 'Ceph RBD virtual disk storage']);
+      const row = t.engine.db.prepare('SELECT v.ref, c.name AS cluster, h.name AS host FROM vm_instances v JOIN clusters c ON c.id=v.cluster_id JOIN hosts h ON h.id=v.last_host_id WHERE v.uuid=?').get(vm) as Rec;
+      expect(row).toEqual({ ref, cluster: 'Ceph pool', host: 'ceph-host' });
+      const pools = t.engine.db.prepare('SELECT o.pool FROM volumes o JOIN vm_instances v ON v.id=o.vm_id WHERE v.uuid=? AND o.removed IS NULL').pluck().all(vm);
+      expect(pools).toEqual(['Ceph RBD virtual disk storage', 'Ceph RBD virtual disk storage']);
+      const started = (await succeeded('startVirtualMachine', { id: vm }))['virtualmachine'] as Rec;
+      expect(started).toMatchObject({ state: 'Running', hostname: 'ceph-host' });
+      expect((await inPool(xb, vm))[0]![1]['power_state']).toBe('Running');
     }, 60_000);
   });
 });

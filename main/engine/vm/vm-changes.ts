@@ -12,6 +12,7 @@ import { recreateRootDisk } from './root-disk.js';
 import type { PlacementHost } from '../placement/types.js';
 import { offeringTags, requestForVm } from '../placement/request.js';
 import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
+import { recordMoved } from './stopped-move.js';
 import { stageImages } from '../images/staging.js';
 import { madeFromIso } from './vm-iso.js';
 
@@ -182,10 +183,8 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   try {
     // Two phases: the destination prepares (and says how to reach it), the source moves the VM.
     const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: true, volumePools };
-    const moved = await migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid));
     // A move to another endpoint's pool makes new objects there (xapi across pools): record their refs.
-    if (moved && moved.ref) engine.db.prepare('UPDATE vm_instances SET ref=? WHERE id=?').run(moved.ref, vm.id);
-    for (const disk of (moved && moved.disks) || []) engine.db.prepare('UPDATE volumes SET ref=?, pool=? WHERE vm_id=? AND path=? AND removed IS NULL').run(disk.ref, disk.pool, vm.id, disk.name);
+    recordMoved(engine, vm, await migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)));
   } catch (error) {
     // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
     // (its answer lost), or take the guest down with it.

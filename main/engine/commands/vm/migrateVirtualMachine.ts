@@ -1,6 +1,7 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { coldMigrateVm, holdsGpu, migrateVm } from '../../vm/vm-changes.js';
 import { vmJob } from '../../vm/vm-job.js';
+import { moveStoppedVm, planStoppedMove } from '../../vm/stopped-move.js';
 import { planMigration } from '../../placement/migration.js';
 import { adoptedPin, refuseElsewhere } from '../../import/adopted-moves.js';
 
@@ -16,9 +17,14 @@ export default defineCommand({
     { name: 'virtualmachineid', type: 'uuid', required: true, description: 'the ID of the virtual machine' },
     { name: 'hostid', type: 'uuid', description: 'Destination Host ID to migrate VM to' },
     { name: 'autoselect', type: 'boolean', description: 'pick the destination host automatically when hostid is not given (default true)' },
+    { name: 'storageid', type: 'uuid', vmStates: ['Stopped'], description: 'a Stopped VM: the storage pool of another cluster to move it to with its volumes (its next start is in that cluster)' },
   ],
   async handler(ctx, args) {
     const { engine, caller } = ctx;
+    if (args.uuid('storageid')) {
+      const plan = planStoppedMove(engine, caller, args);
+      return vmJob(ctx, plan.vm, (job) => moveStoppedVm(engine, caller, plan, job));
+    }
     const { vm, chosen, outcome } = planMigration(engine, caller, args);
     // An imported VM whose definition and disks only its host has stays there (adopted-moves.ts).
     const pin = await adoptedPin(engine, vm);
