@@ -28,7 +28,7 @@ import { CsvBulk } from './import/CsvBulk';
 import { ImportProgress, type Run } from './import/ImportProgress';
 import { CreateNicNetwork, DiscoveryCsv, fillUnmapped, useZoneNetworks } from './import/missing-networks';
 import { DiscoverNetworksDialog } from './import/DiscoverNetworksDialog';
-import { EMPTY_EXTERNAL, ExternalHostFields, externalForms, externalParams, externalProblems, type ExternalHostForm } from './import/ExternalSource';
+import { EMPTY_EXTERNAL, ExternalHostFields, externalForms, externalKeyChange, externalParams, externalProblems, HostKeyChanged, type ExternalHostForm, type ExternalKeyChange } from './import/ExternalSource';
 import { useConnectionForms } from './hosts/AddEndpointDialog';
 import type { ApiParams } from '../../../preload/api';
 
@@ -55,6 +55,18 @@ export function ImportWizard() {
   const clusterOptions = external ? clusters.items.filter((c) => c.hypervisortype === external.hypervisor) : clusters.items;
   const cluster = clusterOptions.find((c) => c.id === clusterid);
   const unmanaged = useUnmanaged(external ? (externalQuery ? { command: 'listVmsForImport', params: externalQuery } : undefined) : clusterid ? { command: 'listUnmanagedInstances', params: { clusterid } } : undefined, clusterid, listVersion);
+  // A host whose SSH key changed is the source step's business: back there, with the confirmation.
+  const keyChange = external ? unmanaged.keyChange : undefined;
+  useEffect(() => {
+    if (keyChange && step === 1) goTo(0);
+  }, [keyChange, step, goTo]);
+  const trustNewKey = (fingerprint: string) => {
+    if (!external || !cluster) return;
+    const confirmed = { ...external, hostkeyfingerprint: fingerprint };
+    setExternal(confirmed);
+    setExternalQuery(externalParams(confirmed, cluster.zoneid));
+    goTo(1);
+  };
   const chooseSource = (hypervisor: string | undefined) => {
     setExternal(hypervisor === undefined ? undefined : { ...EMPTY_EXTERNAL, hypervisor });
     setExternalQuery(undefined);
@@ -233,6 +245,7 @@ export function ImportWizard() {
               {external ? `Kiln copies each VM's disks onto a host of this cluster that is Up; the VM on the ${external.hypervisor} host is left as it is.` : 'Kiln asks every host of the cluster that is Up for the VMs it does not manage.'}
             </p>
             {external && <ExternalHostFields value={external} onChange={(patch) => setExternal({ ...external, ...patch })} />}
+            {external && keyChange && <HostKeyChanged host={external.host.trim()} change={keyChange} onTrust={trustNewKey} />}
             {hasApi(apis, 'discoverEndpointNetworks') && canCreateNetwork && (
               <p className="hint">
                 Coming from a vCenter Kiln has not added yet?{' '}
@@ -332,8 +345,9 @@ export function ImportWizard() {
  * for a host Kiln does not manage (whose rows get CLUSTERID, the cluster that receives the copies);
  * VERSION reloads it (after an import).
  */
-function useUnmanaged(query: { command: string; params: ApiParams } | undefined, clusterid: string, version: number): { items: UnmanagedVm[]; loading: boolean; error?: string } {
-  const [state, setState] = useState<{ items: UnmanagedVm[]; loading: boolean; error?: string }>({ items: [], loading: false });
+function useUnmanaged(query: { command: string; params: ApiParams } | undefined, clusterid: string, version: number): { items: UnmanagedVm[]; loading: boolean; error?: string; keyChange?: ExternalKeyChange } {
+  // FOR: the query the key refusal answered, so a new query (with the trusted key) does not show it for a moment.
+  const [state, setState] = useState<{ items: UnmanagedVm[]; loading: boolean; error?: string; keyChange?: ExternalKeyChange; for?: string }>({ items: [], loading: false });
   const key = query ? JSON.stringify(query) : undefined;
   useEffect(() => {
     if (!key) return;
@@ -342,13 +356,13 @@ function useUnmanaged(query: { command: string; params: ApiParams } | undefined,
     setState({ items: [], loading: true });
     kiln.invoke(command, params).then(
       (r) => live && setState({ items: listOf<UnmanagedVm>(r, 'unmanagedinstance').map((vm) => ({ ...vm, clusterid: vm.clusterid ?? clusterid })), loading: false }),
-      (e: unknown) => live && setState({ items: [], loading: false, error: `${errorCode(e) ? `${errorCode(e)}: ` : ''}${errorText(e)}` }),
+      (e: unknown) => live && setState({ items: [], loading: false, error: `${errorCode(e) ? `${errorCode(e)}: ` : ''}${errorText(e)}`, keyChange: externalKeyChange(e), for: key }),
     );
     return () => {
       live = false;
     };
   }, [key, clusterid, version]);
-  return state;
+  return { ...state, keyChange: state.for === key ? state.keyChange : undefined };
 }
 
 function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolean; error?: string }; where: string }) {
