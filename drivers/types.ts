@@ -249,6 +249,8 @@ export interface StoredImage {
   sha256: string;
   /** The bytes, read from the start. */
   open(): Readable;
+  /** LENGTH bytes at POSITION (short only past the end): for a driver that must read a QCOW2 image's tables to convert it. */
+  readAt?(position: number, length: number): Promise<Buffer>;
   /** The template's details (R30: rootDiskController, nicAdapter, …), for a driver that builds a template around the image. */
   details?: Record<string, string>;
 }

@@ -5,7 +5,8 @@
  * 1. The disk goes onto a datastore the host mounts, over the server's HTTP file service
  *    (PUT /folder/kiln-images/NAME-flat.vmdk?dcPath=DC&dsName=DS), as a monolithicFlat VMDK:
  *    the RAW bytes as its extent and a small text descriptor beside it. That is VMware's own
- *    on-disk layout, so no conversion runs on Kiln's side.
+ *    on-disk layout, so a RAW image needs no conversion; a QCOW2 one is converted to its raw
+ *    guest bytes as it streams.
  * 2. A VM is made around that disk (CreateVM_Task: the controller the template's
  *    rootDiskController names, the disk as it is) and marked as a vSphere template, named as
  *    Kiln named the image (StoredImage.name). Deploys clone it (CloneVM_Task).
@@ -15,6 +16,7 @@
  * ISOs (downloaded ones, a VM's config drive) are uploaded as files beside them, for a CD-ROM.
  */
 import { Readable } from 'node:stream';
+import { QCOW2_HEADER_BYTES, qcow2RawStream, readQcow2Header, type Qcow2Header } from '../common/qcow2.js';
 import { DriverError, type OperationOptions, type StagedImageName, type StoredImage } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
@@ -141,24 +143,42 @@ export async function stageImage(ep: VsphereEndpoint, host: MoRef, image: Stored
   else await stageTemplate(ep, host, image, image.details, opts);
 }
 
+/**
+ * The guest disk's bytes that become the flat VMDK's extent: a RAW image as it is; a QCOW2 one
+ * converted while it streams (drivers/common/qcow2.ts), at its virtual size, since a flat extent
+ * is the disk itself. Kiln's machine needs no qemu-img for that.
+ */
+async function guestDisk(image: StoredImage): Promise<{ sizeBytes: number; open(): Readable }> {
+  if (image.format === 'raw') return { sizeBytes: image.sizeBytes, open: () => image.open() };
+  const readAt = image.readAt;
+  if (image.format !== 'qcow2' || !readAt) {
+    throw new DriverError(`a ${image.format.toUpperCase()} image cannot be a vSphere template; register VMware templates as RAW or QCOW2 disk images (Kiln uploads them as a flat VMDK) or as OVA`, 'unsupported');
+  }
+  let header: Qcow2Header;
+  try {
+    header = readQcow2Header(await readAt(0, QCOW2_HEADER_BYTES));
+  } catch (e) {
+    throw new DriverError(`${image.name}: ${(e as Error).message}`, 'invalid');
+  }
+  return { sizeBytes: header.virtualSize, open: () => qcow2RawStream(readAt, header) };
+}
+
 /** Makes IMAGE a vSphere template for clones on HOST (see the module comment); a complete one already there is kept. */
 export async function stageTemplate(ep: VsphereEndpoint, host: MoRef, image: StoredImage, details: Record<string, string> = {}, opts: OperationOptions = {}): Promise<MoRef> {
   ep.assertReachable(`staging ${image.name}`);
-  if (image.format !== 'raw') {
-    throw new DriverError(`a ${image.format.toUpperCase()} image cannot be a vSphere template; register VMware templates as RAW disk images (Kiln uploads them as a flat VMDK) or as OVA`, 'unsupported');
-  }
+  const disk = await guestDisk(image);
   const base = baseName(image);
   const vcName = toVcenterName(image.name);
   if (vcName.length > MAX_VCENTER_NAME) throw new DriverError(`template name ${image.name} is longer than vCenter's ${MAX_VCENTER_NAME} characters`, 'invalid');
   const kept = await existingTemplate(ep, vcName, image.sha256);
   if (kept) return kept;
   const where = placementOf(ep, host);
-  const ds = chooseDatastore(ep, host, image.sizeBytes);
+  const ds = chooseDatastore(ep, host, disk.sizeBytes);
   const query = fileQuery(ep, host, ds);
   const flat = `${base}-flat.vmdk`;
   await mapped(`uploading ${image.name} to datastore ${ds.name}`, async () => {
-    await ep.client.transport.upload(`/folder/${IMAGE_FOLDER}/${flat}?${query}`, image.open(), image.sizeBytes, opts.signal);
-    const descriptor = Buffer.from(flatDescriptor(flat, image.sizeBytes));
+    await ep.client.transport.upload(`/folder/${IMAGE_FOLDER}/${flat}?${query}`, disk.open(), disk.sizeBytes, opts.signal);
+    const descriptor = Buffer.from(flatDescriptor(flat, disk.sizeBytes));
     await ep.client.transport.upload(`/folder/${IMAGE_FOLDER}/${base}.vmdk?${query}`, Readable.from([descriptor]), descriptor.length, opts.signal);
   });
   const config = {
@@ -175,7 +195,7 @@ export async function stageTemplate(ep: VsphereEndpoint, host: MoRef, image: Sto
         device: typed('VirtualDisk', {
           key: -200,
           backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: `[${ds.name}] ${IMAGE_FOLDER}/${base}.vmdk`, diskMode: 'persistent' }),
-          controllerKey: -100, unitNumber: 0, capacityInKB: Math.ceil(image.sizeBytes / 1024),
+          controllerKey: -100, unitNumber: 0, capacityInKB: Math.ceil(disk.sizeBytes / 1024),
         }),
       },
     ],

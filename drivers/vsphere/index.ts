@@ -51,8 +51,8 @@ export const VSPHERE_CAPABILITIES: DriverCapabilities = {
   maxGuestsLimit: 1024,
 };
 
-// Templates: a RAW disk becomes a flat VMDK (images.ts), an OVA is imported as its OVF says; no QCOW2 reader.
-export const VSPHERE_DEFAULTS: DriverDefaults = { diskFormat: 'vmdk', diskBus: 'scsi', nicAdapter: 'Vmxnet3', templateFormats: ['RAW', 'OVA', 'ISO'] };
+// Templates: a RAW or QCOW2 disk becomes a flat VMDK (images.ts; QCOW2 converted as it streams), an OVA is imported as its OVF says.
+export const VSPHERE_DEFAULTS: DriverDefaults = { diskFormat: 'vmdk', diskBus: 'scsi', nicAdapter: 'Vmxnet3', templateFormats: ['RAW', 'QCOW2', 'OVA', 'ISO'] };
 
 const DEFAULT_STOP_TIMEOUT_MS = 180_000;
 

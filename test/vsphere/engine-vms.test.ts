@@ -8,13 +8,12 @@
  * deploy leaves nothing in vCenter. A changed vCenter certificate is refused until acceptHostKey.
  */
 import { createHash } from 'node:crypto';
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereDriver, type VsphereEndpoint } from '../../drivers/vsphere/index.js';
 import { MoRef, asArray, asMoRef, asObject, asString, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { RAW_IMAGE, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+import { RAW_IMAGE, datastoreGet, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 
@@ -353,14 +352,3 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
   }, 20_000);
 });
 
-/** GET of a datastore file over vcsim's /folder service, with the admin session's cookie. */
-function datastoreGet(sim: Vcsim, path: string, admin: VimClient): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: sim.info.host, port: sim.info.port, path: `/folder/${path}?dcPath=DC0&dsName=LocalDS_0`, rejectUnauthorized: false, headers: { Cookie: `vmware_soap_session=${admin.transport.sessionCookie}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-  });
-}

@@ -9,7 +9,8 @@
  *   (R30), as vCenter's device types show;
  * - a config drive already on the datastore is not uploaded again after a restart (vcsim counts
  *   the uploads to kiln-images/ and answers them at /kiln/uploads);
- * - a QCOW2 template for VMware is refused at registerTemplate with a 431 naming `format`.
+ * - a VHD template for VMware is refused at registerTemplate with a 431 naming `format` (RAW,
+ *   QCOW2 and OVA are taken; qcow2-template.test.ts deploys a QCOW2 one).
  */
 import { rmSync } from 'node:fs';
 import https from 'node:https';
@@ -26,7 +27,7 @@ import { imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
 const available = vcsimOrSkip();
 const DELAY_MS = 2500;
 
-describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-time R30 details, staged config drives after a restart, QCOW2 refused', () => {
+describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-time R30 details, staged config drives after a restart, VHD refused', () => {
   let sim: Vcsim;
   let admin: VimClient;
   let images: Awaited<ReturnType<typeof imageServer>>;
@@ -120,17 +121,17 @@ describe.skipIf(!available)('kiln serve on vcsim: interrupted deploys, deploy-ti
     sim?.stop();
   });
 
-  it('cloudstack: registerTemplate format=QCOW2 hypervisor=VMware is a 431 naming format (the vSphere driver takes RAW and OVA); nothing is registered', async () => {
+  it('cloudstack: registerTemplate format=VHD hypervisor=VMware is a 431 naming format (the vSphere driver takes RAW, QCOW2 and OVA); nothing is registered', async () => {
     const ostypeid = ((await call('listOsTypes')).body['ostype'] as { id: string }[])[0]!.id;
-    const res = await cs(['registerTemplate', 'name=vmw-qcow2', 'displaytext=q', 'format=QCOW2', 'hypervisor=VMware', `ostypeid=${ostypeid}`, `url=${images.url}`, `zoneid=${z.zoneid}`]);
+    const res = await cs(['registerTemplate', 'name=vmw-vhd', 'displaytext=v', 'format=VHD', 'hypervisor=VMware', `ostypeid=${ostypeid}`, `url=${images.url}`, `zoneid=${z.zoneid}`]);
     expect(res.code).not.toBe(0);
     expect(csError(res).errorcode).toBe(431);
-    expect(csError(res).errortext).toMatch(/^format: VMware hosts do not deploy QCOW2 templates; register one as RAW or OVA/);
-    const listed = (await cs(['listTemplates', 'templatefilter=all', 'name=vmw-qcow2'])).json['template'];
+    expect(csError(res).errortext).toMatch(/^format: VMware hosts do not deploy VHD templates; register one as RAW or QCOW2 or OVA/);
+    const listed = (await cs(['listTemplates', 'templatefilter=all', 'name=vmw-vhd'])).json['template'];
     expect(listed).toBeUndefined();
     // The rule is the driver's, published with its capabilities.
     const caps = (await cs(['listHypervisorCapabilities', 'hypervisor=VMware'])).json['hypervisorCapabilities'] as { templateformats?: string }[];
-    expect(caps[0]?.templateformats).toBe('RAW,OVA,ISO');
+    expect(caps[0]?.templateformats).toBe('RAW,QCOW2,OVA,ISO');
   });
 
   let detailed: { id: string; instancename: string };

@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { VimClient } from '../../drivers/vsphere/soap/index.js';
 import type { Vcsim } from '../helpers/vcsim.js';
 
 export type ApiCall = (command: string, params?: Record<string, string>) => Promise<{ status: number; body: Record<string, unknown> }>;
@@ -24,9 +26,9 @@ export const ISO_IMAGE = (() => {
   return iso;
 })();
 
-/** Serves RAW_IMAGE at /disk.img and ISO_IMAGE at /boot.iso on 127.0.0.1 (the image store downloads them). */
-export async function imageServer(): Promise<{ url: string; isoUrl: string; close(): Promise<void> }> {
-  const files: Record<string, Buffer> = { '/disk.img': RAW_IMAGE, '/boot.iso': ISO_IMAGE };
+/** Serves RAW_IMAGE at /disk.img, ISO_IMAGE at /boot.iso and MORE (path → bytes) on 127.0.0.1 (the image store downloads them). */
+export async function imageServer(more: Record<string, Buffer> = {}): Promise<{ url: string; isoUrl: string; base: string; close(): Promise<void> }> {
+  const files: Record<string, Buffer> = { '/disk.img': RAW_IMAGE, '/boot.iso': ISO_IMAGE, ...more };
   const server: Server = createServer((req, res) => {
     const body = files[req.url ?? ''];
     if (!body) {
@@ -37,7 +39,7 @@ export async function imageServer(): Promise<{ url: string; isoUrl: string; clos
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: `${base}/disk.img`, isoUrl: `${base}/boot.iso`, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: `${base}/disk.img`, isoUrl: `${base}/boot.iso`, base, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 export interface VmwareZone {
@@ -82,4 +84,16 @@ export async function vmwareZone(call: ApiCall, sim: Vcsim, imageUrl: string): P
   }
   const offerings = Object.fromEntries(((await ok(call, 'listServiceOfferings', {}))['serviceoffering'] as { id: string; name: string }[]).map((o) => [o.name, o.id]));
   return { zoneid, podid, clusterid, networkid, templateid, offerings, hosts: Object.fromEntries(hostList.map((h) => [h.name, h.id])) };
+}
+
+/** A file on vcsim's datastore DS (DC0), read over its file service with ADMIN's session: what Kiln uploaded there. */
+export function datastoreGet(sim: Vcsim, path: string, admin: VimClient, ds = 'LocalDS_0'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: sim.info.host, port: sim.info.port, path: `/folder/${path}?dcPath=DC0&dsName=${ds}`, rejectUnauthorized: false, headers: { Cookie: `vmware_soap_session=${admin.transport.sessionCookie}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
 }

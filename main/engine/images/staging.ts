@@ -5,6 +5,7 @@
  * simulator's seed images are already where the host looks.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { DriverError, type HostSession, type StoredImage } from '../../../drivers/types.js';
 import type { Engine } from '../engine.js';
 import type { TemplateRow, VmRow } from '../vm/rows.js';
@@ -15,6 +16,18 @@ export const stagedFormat = (row: Pick<TemplateRow, 'is_iso' | 'format'>): Store
 
 /** Whether hosts get a copy of ROW from the image store (an appliance is imported at its first define instead). */
 export const isStaged = (row: Pick<TemplateRow, 'store_path' | 'sha256' | 'image_path' | 'deploy_as_is'>): boolean => Boolean(row.store_path && row.sha256 && row.image_path && !row.deploy_as_is);
+
+/** LENGTH bytes of the store's file at POSITION (StoredImage.readAt). */
+async function readAt(file: string, position: number, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
 
 /** One copy of an image at a time: hosts on shared storage see each other's copies. */
 const inFlight = new Map<number, Promise<unknown>>();
@@ -36,6 +49,7 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
       sizeBytes: row.physical_size ?? 0,
       sha256: row.sha256!,
       open: () => createReadStream(row.store_path!),
+      readAt: (position, length) => readAt(row.store_path!, position, length),
       details: JSON.parse(row.details) as Record<string, string>,
     };
     const storage = session.storage;
