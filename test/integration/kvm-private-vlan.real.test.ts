@@ -7,7 +7,8 @@
  * carrying the gateway address (the host's own port: promiscuous, as a router is), and one libvirt
  * network per Kiln network, all forwarding to that bridge: isolated 301, community 302 (two VMs),
  * community 303, promiscuous 300. Six guests, addresses typed on their serial consoles, ping.
- * Then stop and expunge leave no rule and no port behind.
+ * A live migration to host2 (its own bridge of the same name) takes the VM's rules along; stop
+ * and expunge leave no rule and no port behind on either host.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,11 +21,13 @@ const hosts = kvmHostsOrSkip();
 /** The guests' /24 on host1's bridge; .1 is the gateway (host1's own port on it). */
 const NET = '10.233.9';
 
-function host1Netns(): string {
+/** A harness host's network namespace, as hosts.json names it (the set's netns prefix included). */
+function netnsOf(host: string): string {
   const json = JSON.parse(readFileSync(HOSTS_JSON, 'utf8')) as { hosts: { name: string; netns?: string }[] };
-  const entry = json.hosts.find((h) => h.name === 'host1')!;
+  const entry = json.hosts.find((h) => h.name === host)!;
   return entry.netns ?? entry.name;
 }
+const HOSTS = ['host1', 'host2'];
 
 interface Guest {
   name: string;
@@ -50,23 +53,26 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
   };
   const networkIds: Record<string, string> = {};
 
-  const rules = () => onHost('host1', 'ebtables-save');
-  const ports = () => onHost('host1', 'bridge', 'link', 'show');
+  const rules = (host = 'host1') => onHost(host, 'ebtables-save');
+  const ports = (host = 'host1') => onHost(host, 'bridge', 'link', 'show');
 
   beforeAll(async () => {
-    // The host's side first, so the session's first look at host1's networks already has it.
-    const ns = host1Netns();
-    execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
-    execFileSync('ip', ['-n', ns, 'addr', 'add', `${NET}.1/24`, 'dev', bridge]);
-    execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
-    for (const name of Object.values(nets)) {
-      const file = `/tmp/${name}.xml`;
-      writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
-      onHost('host1', 'virsh', 'net-define', file);
-      onHost('host1', 'virsh', 'net-start', name);
-      rmSync(file);
+    // The hosts' side first, so the sessions' first look at their networks already has it. Each
+    // host's bridge is its own (no link between them), with the gateway address on it.
+    for (const host of HOSTS) {
+      const ns = netnsOf(host);
+      execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', `${NET}.1/24`, 'dev', bridge]);
+      execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
+      for (const name of Object.values(nets)) {
+        const file = `/tmp/${name}.xml`;
+        writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
+        onHost(host, 'virsh', 'net-define', file);
+        onHost(host, 'virsh', 'net-start', name);
+        rmSync(file);
+      }
     }
-    z = await kvmZone(hosts!, ['host1']);
+    z = await kvmZone(hosts!, HOSTS);
     const create = async (key: keyof typeof nets, pvlan: Record<string, string>) => {
       const res = await z.t.call('createNetwork', { name: nets[key], zoneid: z.zoneid, vlan: '300', ...pvlan });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -78,7 +84,7 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     await create('prom', { isolatedpvlantype: 'promiscuous' });
     // One after another: each boot costs the shared machine a few CPU-seconds under TCG.
     for (const g of Object.values(guests)) {
-      const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network]!, name: g.name });
+      const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network]!, name: g.name, hostid: z.hostIds['host1']! });
       expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
       const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[] } }).virtualmachine;
       g.id = vm.id;
@@ -90,22 +96,24 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     for (const g of Object.values(guests)) g.tap?.close();
     if (z) await cleanUp(z.t);
     await z?.t.close();
-    for (const name of Object.values(nets)) {
-      try {
-        onHost('host1', 'virsh', 'net-destroy', name);
-      } catch {
-        /* not started */
+    for (const host of HOSTS) {
+      for (const name of Object.values(nets)) {
+        try {
+          onHost(host, 'virsh', 'net-destroy', name);
+        } catch {
+          /* not started */
+        }
+        try {
+          onHost(host, 'virsh', 'net-undefine', name);
+        } catch {
+          /* not defined */
+        }
       }
       try {
-        onHost('host1', 'virsh', 'net-undefine', name);
+        execFileSync('ip', ['-n', netnsOf(host), 'link', 'del', bridge]);
       } catch {
-        /* not defined */
+        /* gone */
       }
-    }
-    try {
-      execFileSync('ip', ['-n', host1Netns(), 'link', 'del', bridge]);
-    } catch {
-      /* gone */
     }
   }, 300_000);
 
@@ -176,6 +184,25 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     });
   });
 
+  it('a live migration takes the rules along: on host2 as the VM arrives, gone from host1 after', { timeout: 300_000 }, async () => {
+    const i2 = guests['i2']!;
+    const port = portName(i2.mac!);
+    i2.tap?.close();
+    i2.tap = undefined;
+    const moved = await z.t.run('migrateVirtualMachine', { virtualmachineid: i2.id!, hostid: z.hostIds['host2']! });
+    expect(moved['jobstatus'], JSON.stringify(moved['jobresult'])).toBe(1);
+    const on2 = rules('host2');
+    expect(on2).toContain(`-A FORWARD -i ${port} -j KI-${port}`);
+    expect(on2).toContain(`-A KO-${port} --mark 0x112c000/0x3fff000 -j DROP`);
+    expect(ports('host2')).toMatch(new RegExp(`${port}[^\\n]*master ${bridge}`));
+    expect(rules('host1')).not.toContain(port);
+    expect(ports('host1')).not.toContain(port);
+    // The guest kept running (and its address): it reaches host2's gateway on host2's bridge.
+    i2.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, i2.id!));
+    const m = await i2.tap.runPatiently(`ping -c 2 -W 3 ${NET}.1 >/dev/null 2>&1 && echo "M yes" || echo "M no"`, /^M (yes|no)$/m, 60_000);
+    expect(m[1]).toBe('yes');
+  });
+
   it('stopping a VM takes its rules away with its tap, a start puts them back, and expunging leaves nothing', { timeout: 300_000 }, async () => {
     const i1 = guests['i1']!;
     const port = portName(i1.mac!);
@@ -195,12 +222,14 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
       const gone = await z.t.run('destroyVirtualMachine', { id: g.id!, expunge: 'true' });
       expect(gone['jobstatus'], JSON.stringify(gone['jobresult'])).toBe(1);
     }
-    const saved = rules();
-    const links = ports();
-    for (const g of Object.values(guests)) {
-      expect(saved).not.toContain(portName(g.mac!));
-      expect(links).not.toContain(portName(g.mac!));
+    for (const host of HOSTS) {
+      const saved = rules(host);
+      const links = ports(host);
+      for (const g of Object.values(guests)) {
+        expect(saved).not.toContain(portName(g.mac!));
+        expect(links).not.toContain(portName(g.mac!));
+      }
+      expect(saved).not.toMatch(/K[IO]-kp/);
     }
-    expect(saved).not.toMatch(/K[IO]-kp/);
   });
 });
