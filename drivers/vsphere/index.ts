@@ -405,14 +405,18 @@ class VsphereHostSession implements HostSession {
   }
 
   /**
-   * The host's datastores as primary storage: one seen by several hosts (summary.multipleHostAccess)
-   * is the cluster's, any other this host's own. CloudStack's pool types for vSphere's.
+   * The host's datastores as primary storage: one seen by several hosts (summary.multipleHostAccess,
+   * or mounted on another host of this host's cluster) is the cluster's, any other this host's own.
+   * CloudStack's pool types for vSphere's.
    */
   readonly primaryStorage: PrimaryStorageFacet = {
     pools: async () => {
       this.ep.assertReachable('reading the datastores');
       const hostObj = this.ep.cache.get(this.hostRef);
       if (!hostObj) throw new DriverError(`host ${this.hostRef.value} is no longer in vCenter`, 'not-found');
+      const cluster = this.ep.host(this.hostRef)?.computeResource;
+      const peers = cluster ? this.ep.hosts().filter((h) => h.computeResource.equals(cluster) && !h.ref.equals(this.hostRef)) : [];
+      const mountedElsewhere = (ds: MoRef) => peers.some((h) => this.ep.refsOf(this.ep.cache.get(h.ref)?.props['datastore']).some((r) => r.equals(ds)));
       return this.ep.refsOf(hostObj.props['datastore']).flatMap((ds) => {
         const d = this.ep.cache.get(ds);
         if (!d || d.props['summary.accessible'] === false) return [];
@@ -420,7 +424,7 @@ class VsphereHostSession implements HostSession {
         const kind = asString(d.props['summary.type']) ?? '';
         return [{
           ref: ds.value, name: asString(d.props['name']) ?? ds.value, type: DATASTORE_TYPES[kind] ?? 'PreSetup',
-          scope: d.props['summary.multipleHostAccess'] === true ? ('CLUSTER' as const) : ('HOST' as const),
+          scope: d.props['summary.multipleHostAccess'] === true || mountedElsewhere(ds) ? ('CLUSTER' as const) : ('HOST' as const),
           capacityBytes: capacity, usedBytes: Math.max(0, capacity - (asNumber(d.props['summary.freeSpace']) ?? 0)),
         }];
       });
