@@ -3,8 +3,9 @@
  * simulator (its default SR NFS, which resizes only disks not in use). The Volumes tab disables
  * Resize of the running VM's disks, saying why (listHosts liveVolumeResize false), as the engine
  * refuses it; the NICs tab adds a NIC on a second network (addNicToVirtualMachine: a VIF hot-plugged
- * in the pool) and removes it again (removeNicFromVirtualMachine: the VIF gone). Each step checked
- * in the page's text, the API and xapi. Screenshots: test-results/screenshots/xen-devices-*.png.
+ * in the pool) and removes it again (removeNicFromVirtualMachine: the VIF gone); stopped, the VM's
+ * "Move to another cluster…" moves it with its disks to a second pool's SR (migrateVirtualMachine
+ * storageid). Each step checked in the page's text, the API and xapi. Screenshots: test-results/screenshots/xen-devices-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -19,6 +20,7 @@ type Rec = Record<string, unknown>;
 
 describe('a running XenServer VM\'s disks and NICs in Chromium (xapi simulator)', () => {
   let sim: XapiSim;
+  let other: XapiSim;
   let xapi: Session;
   let kiln: KilnProcess;
   let browser: Browser;
@@ -51,13 +53,16 @@ describe('a running XenServer VM\'s disks and NICs in Chromium (xapi simulator)'
     ids['zone'] = ((await ok('createZone', { name: 'Xen devices' }))['zone'] as { id: string }).id;
     const podid = ((await ok('createPod', { name: 'Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
     await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'nfs-pool', hypervisor: 'XenServer', url: sim.url, username: sim.username, password: sim.password });
+    other = await XapiSim.start({ hosts: [{ name: 'xen-ceph', memoryGiB: 64 }], sharedSrType: 'rbd', vms: [{ name: POOL_TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 2 });
+    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'ceph-pool', hypervisor: 'XenServer', url: other.url, username: other.username, password: other.password });
     const networkid = ((await ok('createNetwork', { name: 'Front', zoneid: ids['zone'], userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
     await ok('createNetwork', { name: 'Backend', zoneid: ids['zone'], guestiptype: 'Shared', vlan: '120', gateway: '10.20.0.1', netmask: '255.255.255.0', startip: '10.20.0.10', endip: '10.20.0.20' });
     await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
     const ostypeid = ((await ok('listOsTypes', {}))['ostype'] as { id: string }[])[0]!.id;
     const templateid = ((await ok('registerTemplate', { name: 'xen-devices', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: POOL_TEMPLATE, size: String(2 ** 30) }))['template'] as { id: string }[])[0]!.id;
     const offering = ((await ok('listServiceOfferings', {}))['serviceoffering'] as { id: string }[])[0]!.id;
-    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone'], templateid, serviceofferingid: offering, networkids: networkid, name: 'xen-dev-1' });
+    const hostid = (((await ok('listHosts', { name: 'xen-devices' }))['host'] as { id: string }[])[0]!).id;
+    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone'], templateid, serviceofferingid: offering, networkids: networkid, name: 'xen-dev-1', hostid });
     expect(deployed['jobstatus']).toBe(1);
     ids['vm'] = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
     const custom = ((await ok('listDiskOfferings', {}))['diskoffering'] as { id: string; iscustomized: boolean }[]).find((o) => o.iscustomized)!.id;
@@ -68,6 +73,7 @@ describe('a running XenServer VM\'s disks and NICs in Chromium (xapi simulator)'
     await browser?.close();
     await kiln?.stop();
     await sim?.stop();
+    await other?.stop();
   });
 
   it('Volumes: Resize of the running VM\'s disks is disabled with the reason, and the engine refuses it alike', async () => {
@@ -108,5 +114,21 @@ describe('a running XenServer VM\'s disks and NICs in Chromium (xapi simulator)'
     const listed = ((await ok('listVirtualMachines', { id: ids['vm']! }))['virtualmachine'] as { nic: { networkname: string }[] }[])[0]!;
     expect(listed.nic.map((n) => n.networkname)).toEqual(['Front']);
     await ui.shot('xen-devices-nic-removed');
+  });
+
+  it('Move to another cluster…: the stopped VM and its disks go to the Ceph pool\'s SR (the dialog says it starts there next)', async () => {
+    expect((await job('stopVirtualMachine', { id: ids['vm']! }))['jobstatus']).toBe(1);
+    await page.goto(new URL(`/#/vms/${ids['vm']}`, kiln.apiUrl).toString());
+    await page.getByRole('button', { name: 'Move to another cluster…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Move xen-dev-1' });
+    await dialog.getByLabel('Storage pool').selectOption({ label: 'Ceph RBD virtual disk storage (cluster ceph-pool)' });
+    await ui.shot('xen-devices-move-dialog');
+    await dialog.getByRole('button', { name: 'Move' }).click();
+    const outcome = page.getByRole('dialog', { name: 'Move xen-dev-1' });
+    await expect.poll(() => outcome.innerText(), { timeout: 30_000 }).toContain('xen-dev-1 is Stopped, its volumes on Ceph RBD virtual disk storage (cluster ceph-pool); it starts there next.');
+    const inOther = Object.values(await (await Session.login(other.url, other.username, other.password)).call<Record<string, Rec>>('VM.get_all_records')).filter((v) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === ids['vm']);
+    expect(inOther.map((v) => v['power_state'])).toEqual(['Halted']);
+    expect(Object.values(await xapi.call<Record<string, Rec>>('VM.get_all_records')).filter((v) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === ids['vm'])).toEqual([]);
+    await ui.shot('xen-devices-moved');
   });
 });

@@ -6,7 +6,7 @@
  */
 import type { ApiParams } from '../../../preload/api';
 import type { Vm } from '../api/model';
-import { appliesInState, hasParam, type ApiInfo } from '../stores/api-catalog-store';
+import { appliesInState, hasParam, paramAppliesInState, type ApiInfo } from '../stores/api-catalog-store';
 import type { VmDialogKind } from '../stores/vm-dialog-store';
 import type { Capabilities } from '../stores/host-capabilities-store';
 
@@ -44,6 +44,8 @@ export const VM_ACTIONS: VmAction[] = [
   { id: 'scale', label: 'Scale…', command: 'scaleVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'scale' },
   { id: 'change-offering', label: 'Change offering…', command: 'changeServiceForVirtualMachine', params: (vm) => ({ id: vm.id }), opens: 'offering' },
   { id: 'migrate', label: 'Migrate…', command: 'migrateVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'migrate' },
+  // A stopped VM moves with its volumes (storageid, whose listApis vmstates say Stopped).
+  { id: 'move-storage', label: 'Move to another cluster…', command: 'migrateVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), needsParam: 'storageid', opens: 'move-storage' },
   { id: 'restore', label: 'Restore…', command: 'restoreVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'restore', danger: true },
   {
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
@@ -91,7 +93,8 @@ export function hostCanRun(vm: Vm, apis: Map<string, ApiInfo>, command: string, 
 export function actionsFor(vm: Vm, apis: Map<string, ApiInfo>, hostCapabilities?: Map<string, Capabilities>): VmAction[] {
   return VM_ACTIONS.filter(
     (action) =>
-      appliesInState(apis, action.command, vm.state) &&
+      // An action that needs a parameter applies in that parameter's states (listApis param vmstates), else the command's.
+      (action.needsParam ? paramAppliesInState(apis, action.command, action.needsParam, vm.state, [vm.state]) : appliesInState(apis, action.command, vm.state)) &&
       (!action.needsParam || hasParam(apis, action.command, action.needsParam)) &&
       (action.when?.(vm) ?? true) &&
       hostCanRun(vm, apis, action.command, hostCapabilities),

@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { Vm } from '../api/model';
 
-export type VmDialogKind = 'offering' | 'scale' | 'migrate' | 'restore' | 'start-on' | 'reset-ssh-key' | 'attach-iso';
+export type VmDialogKind = 'offering' | 'scale' | 'migrate' | 'restore' | 'start-on' | 'reset-ssh-key' | 'attach-iso' | 'move-storage';
 
 export const useVmDialog = create<{ vm?: Vm; kind?: VmDialogKind; open(kind: VmDialogKind, vm: Vm): void; close(): void }>((set) => ({
   open: (kind, vm) => set({ kind, vm }),

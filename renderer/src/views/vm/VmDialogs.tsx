@@ -6,6 +6,7 @@ import { RestoreDialog } from './RestoreDialog';
 import { StartOnDialog } from './StartOnDialog';
 import { ResetSshKeyDialog } from './ResetSshKeyDialog';
 import { AttachIsoDialog } from './AttachIsoDialog';
+import { MoveStorageDialog } from './MoveStorageDialog';
 
 export function VmDialogs() {
   const { vm, kind, close } = useVmDialog();
@@ -16,5 +17,6 @@ export function VmDialogs() {
   if (kind === 'restore') return <RestoreDialog key={key} vm={vm} onClose={close} />;
   if (kind === 'reset-ssh-key') return <ResetSshKeyDialog key={key} vm={vm} onClose={close} />;
   if (kind === 'attach-iso') return <AttachIsoDialog key={key} vm={vm} onClose={close} />;
+  if (kind === 'move-storage') return <MoveStorageDialog key={key} vm={vm} onClose={close} />;
   return <StartOnDialog key={key} vm={vm} onClose={close} />;
 }
