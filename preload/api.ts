@@ -14,7 +14,8 @@ export interface KilnError {
 
 export type ApiEnvelope = Record<string, unknown>;
 
-export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts';
+/** images: a template or ISO was registered, changed its download state or was deleted (the payload says which row; lists read it again). */
+export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts' | 'images';
 
 /**
  * The console channel's messages, the same over IPC and over the live WebSocket: a VM's serial

@@ -125,6 +125,8 @@ export class Engine {
       events: { emitter: this.eventFeed.emitter, event: 'events' },
       vms: { emitter: this.vmFeed.emitter, event: 'vms' },
       hosts: { emitter: this.hostFeed.emitter, event: 'hosts' },
+      // A change notice only (the row's id): each list reads the images again with its caller's rights.
+      images: { emitter: this.bus, event: 'template' },
     });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);

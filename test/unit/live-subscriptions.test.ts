@@ -22,9 +22,10 @@ function sources() {
   const events = new EventEmitter();
   const vms = new EventEmitter();
   const hosts = new EventEmitter();
+  const images = new EventEmitter();
   return {
-    emitters: { jobs, events, vms, hosts },
-    hub: new LiveHub({ jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' }, hosts: { emitter: hosts, event: 'hosts' } }),
+    emitters: { jobs, events, vms, hosts, images },
+    hub: new LiveHub({ jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' }, hosts: { emitter: hosts, event: 'hosts' }, images: { emitter: images, event: 'template' } }),
   };
 }
 

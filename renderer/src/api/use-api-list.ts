@@ -1,10 +1,13 @@
-/** A list command's items for a view, reloaded when its parameters change; `undefined` params skip the call. */
+/**
+ * A list command's items for a view, reloaded when its parameters change or REFRESH grows (a live
+ * channel's change notice, use-live-version.ts); `undefined` params skip the call.
+ */
 import { useEffect, useState } from 'react';
 import type { ApiParams } from '../../../preload/api';
 import { kiln } from '../transport';
 import { errorText, listOf } from './model';
 
-export function useApiList<T>(command: string, listName: string, params: ApiParams | undefined): { items: T[]; loading: boolean; error?: string } {
+export function useApiList<T>(command: string, listName: string, params: ApiParams | undefined, refresh = 0): { items: T[]; loading: boolean; error?: string } {
   const [state, setState] = useState<{ items: T[]; loading: boolean; error?: string }>({ items: [], loading: params !== undefined });
   const key = params === undefined ? undefined : JSON.stringify(params);
   useEffect(() => {
@@ -21,6 +24,6 @@ export function useApiList<T>(command: string, listName: string, params: ApiPara
     return () => {
       live = false;
     };
-  }, [command, listName, key]);
+  }, [command, listName, key, refresh]);
   return state;
 }

@@ -10,6 +10,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import type { ApiParams } from '../../../preload/api';
 import { kiln } from '../transport';
 import { useApiList } from '../api/use-api-list';
+import { useLiveVersion } from '../api/use-live-version';
 import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named, type Placement, type ServiceOffering } from '../api/model';
 import { PlacementTable } from '../components/PlacementTable';
 import { WizardFrame } from '../components/WizardFrame';
@@ -40,11 +41,14 @@ export function DeployWizard() {
   const pods = useApiList<Named>('listPods', 'pod', isAdmin && draft.zoneid ? { zoneid: draft.zoneid } : undefined);
   const clusters = useApiList<Named>('listClusters', 'cluster', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined } : undefined);
   const hosts = useApiList<Named & { state?: string }>('listHosts', 'host', isAdmin && draft.zoneid ? { zoneid: draft.zoneid, podid: draft.podid || undefined, clusterid: draft.clusterid || undefined } : undefined);
-  const templates = useApiList<TemplateWithDetails>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined);
+  // The image lists follow the live feed: an image registered, downloaded or deleted while the
+  // wizard is open is read again (the images channel), as the VM list follows the vms channel.
+  const imagesVersion = useLiveVersion('images');
+  const templates = useApiList<TemplateWithDetails>('listTemplates', 'template', draft.zoneid ? { templatefilter: 'executable', zoneid: draft.zoneid } : undefined, imagesVersion);
   // 'executable' lists only the ISOs a VM can boot (downloaded); the caller's own ('self', every
   // state) says which of theirs are still on their way, so a just-registered ISO is not just missing.
-  const isos = useApiList<Named>('listIsos', 'iso', draft.zoneid ? { isofilter: 'executable', zoneid: draft.zoneid } : undefined);
-  const ownIsos = useApiList<Named & { isready?: boolean; status?: string }>('listIsos', 'iso', draft.zoneid && draft.source === 'iso' ? { isofilter: 'self', zoneid: draft.zoneid } : undefined);
+  const isos = useApiList<Named>('listIsos', 'iso', draft.zoneid ? { isofilter: 'executable', zoneid: draft.zoneid } : undefined, imagesVersion);
+  const ownIsos = useApiList<Named & { isready?: boolean; status?: string }>('listIsos', 'iso', draft.zoneid && draft.source === 'iso' ? { isofilter: 'self', zoneid: draft.zoneid } : undefined, imagesVersion);
   const pendingIsos = ownIsos.items.filter((i) => !i.isready);
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
   // A disk offering by name and size, in the chooser and in the review alike.
@@ -278,7 +282,7 @@ export function DeployWizard() {
         )}
         {DEPLOY_STEPS[step] === 'SSH keys' && <KeyPairStep draft={draft} set={set} />}
         {DEPLOY_STEPS[step] === 'User data' && <UserDataStep draft={draft} set={set} />}
-        {step === REVIEW_STEP && <Review draft={draft} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskChoices, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
+        {step === REVIEW_STEP && <Review draft={draft} sent={deployParams(draft, offering, diskOffering, appliance)} lookup={{ zones: zones.items, templates: templates.items, isos: isos.items, offerings: offerings.items, networks: networks.items, diskOfferings: diskChoices, pods: pods.items, clusters: clusters.items, hosts: hosts.items, groups: affinityGroups.items }} appliance={appliance && { option: option?.label, nics: appliance.nics.map((n) => `${n.elementName || n.instanceID}: ${networks.items.find((x) => x.id === draft.nicNetworks[n.instanceID])?.name ?? '?'}`).join(', ') }} />}
         {step === REVIEW_STEP && canExplain && <ExplainPlacement params={explainParams(draft, offering)} />}
         {step === REVIEW_STEP && (
           <label className="check">
@@ -497,14 +501,19 @@ function DeployProgress({ outcome, onAnother }: { outcome: Exclude<Outcome, { ki
   );
 }
 
-function Review({ draft, lookup, appliance }: { draft: DeployDraft; lookup: Record<string, Named[]>; appliance?: { option?: string; nics: string } }) {
+/**
+ * The review shows the sizes the deploy will send (SENT, deployParams' answer), not what the draft
+ * still holds: a size typed for a custom offering stays in the draft after a fixed one is chosen.
+ */
+function Review({ draft, sent, lookup, appliance }: { draft: DeployDraft; sent: ApiParams; lookup: Record<string, Named[]>; appliance?: { option?: string; nics: string } }) {
   const name = (list: string, id: string) => (id ? lookup[list]?.find((x) => x.id === id)?.name ?? id : undefined);
+  const cpus = sent['details[0].cpuNumber'];
   const rows: [string, ReactNode][] = [
     ['Zone', name('zones', draft.zoneid)],
     ['Pod / cluster / host', [name('pods', draft.podid), name('clusters', draft.clusterid), name('hosts', draft.hostid)].map((x) => x ?? 'any').join(' / ')],
     [draft.source === 'iso' ? 'ISO' : 'Template', draft.source === 'iso' ? name('isos', draft.isoid) : name('templates', draft.templateid)],
-    ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${draft.disksize ? `, ${draft.disksize} GB` : ''}`]] as [string, ReactNode][]) : []),
-    ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${draft.cpuNumber ? ` (${draft.cpuNumber} vCPU, ${draft.memory} MB)` : ''}`],
+    ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${sent['size'] !== undefined ? `, ${String(sent['size'])} GB` : ''}`]] as [string, ReactNode][]) : []),
+    ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${cpus !== undefined ? ` (${String(cpus)} vCPU, ${String(sent['details[0].memory'])} MB)` : ''}`],
     ...(appliance ? ([['Deployment option', appliance.option ?? '—']] as [string, ReactNode][]) : []),
     ['Networks', appliance ? appliance.nics : draft.networkids.map((id) => name('networks', id)).join(', ')],
     ['Affinity groups', draft.affinitygroupids.length > 0 ? draft.affinitygroupids.map((id) => name('groups', id)).join(', ') : '—'],

@@ -5,7 +5,9 @@
  * listHypervisorCapabilities publishes for the chosen hypervisor (templateformats), never a list
  * kept here. The engine's refusals (431 naming the parameter) are shown as they come. Each row's
  * Delete (deleteTemplate / deleteIso, where listApis has them) waits for the job and shows the
- * engine's answer: a refusal names the VMs that use the image. Built-in images have no Delete.
+ * engine's answer: a refusal names the VMs that use the image, and where listApis publishes
+ * deleteTemplate's forced, a second question offers to delete it anyway (api/forced-delete.ts).
+ * Built-in images have no Delete.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../transport';
@@ -17,7 +19,7 @@ import { useSubmit } from '../components/use-submit';
 import { SelectField, TextField } from '../components/FormFields';
 import { DeleteButton, RecordTable } from '../components/RecordTable';
 import { confirmDelete } from '../api/confirm-delete';
-import { invokeAndWait } from '../api/jobs';
+import { deleteWithForcedStep } from '../api/forced-delete';
 import { formatBytes } from './backup/backup-model';
 
 interface Image extends Named {
@@ -80,8 +82,10 @@ export function ImagesView() {
   };
 
   const deleteCommand = (i: Image) => (i.kind === 'ISO' ? 'deleteIso' : 'deleteTemplate');
-  const remove = (i: Image) =>
-    confirmDelete(`${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`, "Its copy in the zone's image store is removed; VMs can no longer be made from it.", () => invokeAndWait(deleteCommand(i), { id: i.id }), () => void load());
+  const remove = (i: Image) => {
+    const what = `${i.kind === 'ISO' ? 'ISO' : 'template'} ${i.name}`;
+    return confirmDelete(what, "Its copy in the zone's image store and the hosts' copies are removed; VMs can no longer be made from it.", () => deleteWithForcedStep(apis, deleteCommand(i), i.id, what), () => void load());
+  };
 
   return (
     <section className="view images" aria-labelledby="images-title">
