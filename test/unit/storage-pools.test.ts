@@ -56,6 +56,9 @@ describe('listStoragePools', () => {
     expect((await pools({ hostid: plainHostId })).map((p) => p.name)).toEqual(['sim-primary']);
     expect((await pools({ hostid: tagHostId })).map((p) => p.name).sort()).toEqual(['sim-ssd', 'sim-primary'].sort());
     expect((await pools({ scope: 'HOST' })).map((p) => p.name)).toEqual(['sim-ssd']);
+    // The hosts publish the facet as a capability.
+    const host = ((await t.ok('listHosts', { id: tagHostId }))['host'] as { capabilities: Record<string, unknown> }[])[0]!;
+    expect(host.capabilities['primaryStorage']).toBe(true);
   });
 
   it("maps existing volumes' pool text to the records: a made disk without pool text is on its host's default pool", async () => {
@@ -151,5 +154,27 @@ describe('storage tags at placement', () => {
     expect(failed.status).toBe(533);
     expect(failed.text).toContain('needs storage tag ssd (service offering ssd-root)');
     await t.run('destroyVirtualMachine', { id: placed['id']!, expunge: 'true' });
+  });
+});
+
+describe('findStoragePoolsForMigration', () => {
+  it("lists the cluster's other pools for a volume with suitableformigration and why not", async () => {
+    const ssdOffering = ((await t.ok('createDiskOffering', { name: 'SSD 2 GB', disksize: '2', tags: 'ssd' }))['diskoffering'] as { id: string }).id;
+    const onTagHost = await deployDemo(t, { hostid: tagHostId });
+    const onPlain = await deployDemo(t, { hostid: plainHostId });
+    const rootOf = (vm: Record<string, string>) => t.engine.db.prepare(`SELECT v.uuid FROM volumes v JOIN vm_instances m ON m.id=v.vm_id WHERE m.uuid=? AND v.volume_type='ROOT'`).pluck().get(vm['id']) as string;
+    type Found = { name: string; suitableformigration: boolean; notsuitablereason?: string };
+    const found = async (id: string) => ((await t.ok('findStoragePoolsForMigration', { id }))['storagepool'] as Found[]).map((p) => [p.name, p.suitableformigration, p.notsuitablereason]);
+    expect(await found(rootOf(onTagHost))).toEqual([['sim-ssd', true, undefined]]);
+    expect(await found(rootOf(onPlain))).toEqual([['sim-ssd', false, "it is local storage of host tag-host, and the volume's disk is on host plain-host"]]);
+    const volume = (await job('createVolume', { zoneid: ids.zoneid, diskofferingid: ssdOffering, name: 'fast-2' })).result['volume'] as { id: string };
+    expect((await job('attachVolume', { id: volume.id, virtualmachineid: onTagHost['id']! })).status).toBe(200);
+    expect(await found(volume.id)).toEqual([['sim-primary', false, 'it lacks storage tag ssd of disk offering SSD 2 GB']]);
+    const neverMade = ((await job('createVolume', { zoneid: ids.zoneid, diskofferingid: ssdOffering, name: 'never-made' })).result['volume'] as { id: string }).id;
+    const allocated = await t.call('findStoragePoolsForMigration', { id: neverMade });
+    expect(allocated.status).toBe(431);
+    expect(String(allocated.body['errortext'])).toContain('has no disk on any host yet');
+    await t.run('destroyVirtualMachine', { id: onTagHost['id']!, expunge: 'true', volumeids: volume.id });
+    await t.run('destroyVirtualMachine', { id: onPlain['id']!, expunge: 'true' });
   });
 });

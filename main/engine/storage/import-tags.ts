@@ -103,7 +103,7 @@ export async function moveToTaggedStorage(engine: Engine, caller: Caller, vm: Vm
     pool: suitablePool(reachable, move.need)!,
   }));
   const volumePools = Object.fromEntries(chosen.map((c) => [c.volume.path, c.pool.ref]));
-  let moved = vm;
+  let moved: VmRow;
   if (vm.state === 'Running') {
     moved = await migrateVm(engine, caller, vm, target, options.jobUuid, volumePools);
   } else {

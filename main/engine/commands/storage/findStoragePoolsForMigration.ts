@@ -1,0 +1,44 @@
+import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
+import { ApiError } from '../../registry/errors.js';
+import { byUuid } from '../../lookup.js';
+import { allocatedBytes, missingTags, POOL_FROM, POOL_SELECT, poolState, poolView, type PoolViewRow } from '../../storage/pool-records.js';
+import { requiredTags } from '../../storage/pool-choice.js';
+import { syncClusterPools } from '../../storage/pool-sync.js';
+
+/**
+ * Where a volume may move (CloudStack's findStoragePoolsForMigration): the other pools of its
+ * cluster, each with suitableformigration, and (Kiln) why not: disabled or down, missing a storage
+ * tag of the volume's offering, or another host's local pool.
+ */
+export default defineCommand({
+  name: 'findStoragePoolsForMigration',
+  description: 'Lists the storage pools a volume can be migrated to, with whether each suits it and why not.',
+  kind: 'list',
+  roles: ADMIN_ONLY,
+  response: 'storagepool',
+  params: [{ name: 'id', type: 'uuid', required: true, description: 'the ID of the volume' }],
+  async handler({ engine }, args) {
+    const db = engine.db;
+    const volume = byUuid<{ id: number; name: string; vm_id: number | null; host_id: number | null; pool_id: number | null }>(db, 'volume', args.uuid('id')!, 'id');
+    const vm = volume.vm_id !== null ? (db.prepare('SELECT host_id, last_host_id FROM vm_instances WHERE id=?').get(volume.vm_id) as { host_id: number | null; last_host_id: number | null }) : undefined;
+    const hostId = vm?.host_id ?? vm?.last_host_id ?? volume.host_id;
+    if (hostId === null || hostId === undefined) throw ApiError.param(`id: volume ${volume.name} has no disk on any host yet (Allocated); it is placed when it is made`);
+    const host = db.prepare('SELECT id, name, cluster_id FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number };
+    await syncClusterPools(engine, host.cluster_id);
+    const current = (db.prepare('SELECT pool_id FROM volumes WHERE id=?').pluck().get(volume.id) as number | null) ?? null;
+    const need = requiredTags(db, volume.id);
+    const rows = db.prepare(`SELECT ${POOL_SELECT} ${POOL_FROM} WHERE p.removed IS NULL AND p.cluster_id=? ORDER BY p.id`).all(host.cluster_id) as PoolViewRow[];
+    const others = rows.filter((r) => r.id !== current);
+    const allocated = allocatedBytes(db, others.map((r) => r.id));
+    return others.map((r) => {
+      const missing = missingTags(need.tags, r);
+      const state = poolState(r);
+      const reason =
+        state !== 'Up' ? `the pool is ${state}`
+        : r.scope === 'HOST' && r.host_id !== host.id ? `it is local storage of host ${r.hostname}, and the volume's disk is on host ${host.name}`
+        : missing.length ? `it lacks storage tag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${need.offering}`
+        : undefined;
+      return { ...poolView(r, allocated.get(r.id) ?? 0), suitableformigration: reason === undefined, ...(reason ? { notsuitablereason: reason } : {}) };
+    });
+  },
+});
