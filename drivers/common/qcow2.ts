@@ -12,6 +12,7 @@
  */
 import { Readable } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
+import { DriverError, type StoredImage } from '../types.js';
 
 const MAGIC = 0x514649fb; // "QFI\xfb"
 /** Incompatible feature bits (v3): dirty (1) only means refcounts may be stale, which a reader ignores. */
@@ -130,4 +131,21 @@ async function readExactly(readAt: ReadAt, position: number, length: number, wha
   const data = await readAt(position, length);
   if (data.length < length) throw new Error(`the QCOW2 image ends inside ${what}`);
   return data;
+}
+
+/**
+ * A QCOW2 image of Kiln's store as the raw guest disk it holds, for a driver whose hypervisor
+ * imports only raw bytes: its virtual size and a stream of those bytes. The image must come
+ * with readAt (the tables are read where they lie); a header Kiln does not convert is 'invalid'.
+ */
+export async function qcow2AsRaw(image: StoredImage): Promise<{ sizeBytes: number; open(): Readable }> {
+  const readAt = image.readAt;
+  if (!readAt) throw new DriverError(`${image.name}: this image store gives no random access, which converting QCOW2 needs`, 'unsupported');
+  let header: Qcow2Header;
+  try {
+    header = readQcow2Header(await readAt(0, QCOW2_HEADER_BYTES));
+  } catch (e) {
+    throw new DriverError(`${image.name}: ${(e as Error).message}`, 'invalid');
+  }
+  return { sizeBytes: header.virtualSize, open: () => qcow2RawStream(readAt, header) };
 }

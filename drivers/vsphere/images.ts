@@ -16,7 +16,7 @@
  * ISOs (downloaded ones, a VM's config drive) are uploaded as files beside them, for a CD-ROM.
  */
 import { Readable } from 'node:stream';
-import { QCOW2_HEADER_BYTES, qcow2RawStream, readQcow2Header, type Qcow2Header } from '../common/qcow2.js';
+import { qcow2AsRaw } from '../common/qcow2.js';
 import { DriverError, type OperationOptions, type StagedImageName, type StoredImage } from '../types.js';
 import type { VsphereEndpoint } from './endpoint.js';
 import { mapped } from './errors.js';
@@ -150,17 +150,8 @@ export async function stageImage(ep: VsphereEndpoint, host: MoRef, image: Stored
  */
 async function guestDisk(image: StoredImage): Promise<{ sizeBytes: number; open(): Readable }> {
   if (image.format === 'raw') return { sizeBytes: image.sizeBytes, open: () => image.open() };
-  const readAt = image.readAt;
-  if (image.format !== 'qcow2' || !readAt) {
-    throw new DriverError(`a ${image.format.toUpperCase()} image cannot be a vSphere template; register VMware templates as RAW or QCOW2 disk images (Kiln uploads them as a flat VMDK) or as OVA`, 'unsupported');
-  }
-  let header: Qcow2Header;
-  try {
-    header = readQcow2Header(await readAt(0, QCOW2_HEADER_BYTES));
-  } catch (e) {
-    throw new DriverError(`${image.name}: ${(e as Error).message}`, 'invalid');
-  }
-  return { sizeBytes: header.virtualSize, open: () => qcow2RawStream(readAt, header) };
+  if (image.format === 'qcow2') return qcow2AsRaw(image);
+  throw new DriverError(`a ${image.format.toUpperCase()} image cannot be a vSphere template; register VMware templates as RAW or QCOW2 disk images (Kiln uploads them as a flat VMDK) or as OVA`, 'unsupported');
 }
 
 /** Makes IMAGE a vSphere template for clones on HOST (see the module comment); a complete one already there is kept. */

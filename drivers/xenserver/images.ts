@@ -6,7 +6,8 @@
  *    named as Kiln named the image (StoredImage.name), sized to the image's virtual size;
  * 2. PUT /import_raw_vdi?vdi=REF&format=raw|vhd (xen-api import_raw_vdi.ml) with the bytes: a
  *    dynamic VHD (the "conectix" cookie at offset 0) goes as vhd, anything else as raw; QCOW2 is
- *    not a format xapi imports, so it is refused before anything is made;
+ *    not a format xapi imports, so a QCOW2 image goes as the raw disk it holds (converted as it
+ *    streams) and a QCOW2 header Kiln cannot convert is refused before anything is made;
  * 3. the SHA-256 of the image goes into the VDI's other_config, which marks it complete.
  *
  * Once per pool: a complete VDI of that name and digest is reused by every host and every deploy;
@@ -14,6 +15,7 @@
  * VDI itself: a root disk is a VDI.copy of it, an ISO is inserted into a CD drive read-only.
  */
 import type { Readable } from 'node:stream';
+import { qcow2AsRaw } from '../common/qcow2.js';
 import { DriverError, type OperationOptions, type StagedImageName, type StoredImage } from '../types.js';
 import { mapped } from './errors.js';
 import { checkXapiText } from './names.js';
@@ -47,15 +49,21 @@ async function head(open: () => Readable, n: number): Promise<Buffer> {
   return Buffer.concat(chunks).subarray(0, n);
 }
 
-/** How the bytes go to import_raw_vdi, and the disk size they make. */
-export async function importFormat(image: StoredImage): Promise<{ format: 'raw' | 'vhd'; virtualSize: number }> {
+/**
+ * How the bytes go to import_raw_vdi: the format, the disk size they make, and the bytes with
+ * their length. xapi imports RAW and VHD only, so a QCOW2 image goes as the raw guest disk it
+ * holds, converted while it streams (drivers/common/qcow2.ts).
+ */
+export async function importFormat(image: StoredImage): Promise<{ format: 'raw' | 'vhd'; virtualSize: number; open(): Readable; length: number }> {
   if (image.format === 'qcow2') {
-    throw new DriverError(`${image.name}: xapi imports RAW and VHD disk images, not QCOW2; register XenServer templates as VHD (or RAW)`, 'unsupported');
+    const disk = await qcow2AsRaw(image);
+    return { format: 'raw', virtualSize: disk.sizeBytes, open: disk.open, length: disk.sizeBytes };
   }
+  const bytes = { open: image.open, length: image.sizeBytes };
   const first = await head(image.open, 512);
   // A dynamic VHD starts with a copy of its footer: "conectix", the disk's current size at offset 48.
-  if (first.length === 512 && first.toString('latin1', 0, 8) === 'conectix') return { format: 'vhd', virtualSize: Number(first.readBigUInt64BE(48)) };
-  return { format: 'raw', virtualSize: image.sizeBytes };
+  if (first.length === 512 && first.toString('latin1', 0, 8) === 'conectix') return { format: 'vhd', virtualSize: Number(first.readBigUInt64BE(48)), ...bytes };
+  return { format: 'raw', virtualSize: image.sizeBytes, ...bytes };
 }
 
 /** The SR Kiln's images and new disks go on: the pool's default SR, else a shared one (every host must see it). */
@@ -152,12 +160,12 @@ async function upload(pool: XenPool, name: string, image: StoredImage, opts: Ope
   const kept = await mapped(`looking for image ${name} in the pool`, () => findImageVdi(pool, name, image.sha256));
   if (kept) return kept;
   if (!image.sizeBytes) throw new DriverError(`${name}: the image's size is unknown; it cannot be sent to xapi (import_raw_vdi needs its length)`, 'invalid');
-  const { format, virtualSize } = await importFormat(image);
+  const { format, virtualSize, open, length } = await importFormat(image);
   let vdi: XRef | undefined;
   try {
     vdi = await mapped(`creating the VDI of image ${name}`, () => createImageVdi(pool, name, image, virtualSize));
     const made = vdi;
-    await mapped(`importing image ${name} (${format})`, () => pool.client.upload('/import_raw_vdi', { vdi: made, format }, image.open, image.sizeBytes, { ...opts, label: `Kiln: import ${name}` }));
+    await mapped(`importing image ${name} (${format})`, () => pool.client.upload('/import_raw_vdi', { vdi: made, format }, open, length, { ...opts, label: `Kiln: import ${name}` }));
     await mapped(`marking image ${name} complete`, () => pool.client.call('VDI.add_to_other_config', made, IMAGE_SHA_KEY, image.sha256));
     return made;
   } catch (e) {

@@ -2,10 +2,15 @@
  * The XenServer driver's image staging (StorageFacet.stageImage, images.ts) and define from an
  * image against the xapi simulator, where each failure must leave nothing behind: a second staging
  * of the same image sends nothing; a failed import or a failed completion leaves no VDI; a
- * half-made image VDI (no digest) is replaced; QCOW2 is refused before anything is made; a define
+ * half-made image VDI (no digest) is replaced; a QCOW2 image is imported as the raw disk it holds
+ * (one Kiln cannot convert is refused before anything is made); a define
  * whose disk copy fails destroys the VM it cloned.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint, HostSession, StoredImage } from '../../drivers/types.js';
@@ -15,8 +20,14 @@ import { Session } from '../xapi-sim/rpc-client.js';
 
 type Rec = Record<string, unknown>;
 
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const image = (name: string, bytes: Buffer, format: StoredImage['format'] = 'raw'): StoredImage => ({
-  name, format, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), open: () => Readable.from([bytes]),
+  name, format, sizeBytes: bytes.length, sha256: sha(bytes), open: () => Readable.from([bytes]),
+});
+/** A QCOW2 image of the store, with the random access its conversion needs. */
+const qcow2Image = (name: string, bytes: Buffer): StoredImage => ({
+  ...image(name, bytes, 'qcow2'),
+  readAt: async (position, length) => bytes.subarray(position, position + length),
 });
 
 describe('XenServer driver: Kiln images in the pool', () => {
@@ -66,9 +77,25 @@ describe('XenServer driver: Kiln images in the pool', () => {
     expect(after[0]!['uuid']).not.toBe(await admin.call<string>('VDI.get_uuid', stale).catch(() => 'gone'));
   });
 
-  it('QCOW2 is refused before anything is made', async () => {
+  it('a QCOW2 image goes to xapi as the raw disk it holds; one Kiln cannot convert is refused before anything is made', async () => {
+    // qemu-img writes a compressed QCOW2 of a 2 MiB disk with a hole in it.
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-xen-qcow2-'));
+    const guest = Buffer.concat([randomBytes(512 * 1024), Buffer.alloc(1024 * 1024), Buffer.alloc(512 * 1024, 'xen-qcow2;')]);
+    writeFileSync(join(dir, 'g.raw'), guest);
+    execFileSync('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', join(dir, 'g.raw'), join(dir, 'g.qcow2')]);
+    const file = readFileSync(join(dir, 'g.qcow2'));
+    rmSync(dir, { recursive: true, force: true });
+    await h0.storage!.stageImage(qcow2Image('tmpl-q.qcow2', file));
+    const [vdi] = await vdisNamed('tmpl-q.qcow2');
+    expect(vdi).toMatchObject({ virtual_size: guest.length });
+    const ref = Object.entries(await admin.call<Record<string, Rec>>('VDI.get_all_records')).find(([, v]) => v['name_label'] === 'tmpl-q.qcow2')![0];
+    expect((await sim.control<{ hidden: Rec }>('record', { ref })).hidden).toMatchObject({ sha256: sha(guest), bytes: guest.length });
+
+    // A QCOW2 header naming a backing file: refused with the reason, no VDI made.
+    const backed = Buffer.from(file);
+    backed.writeBigUInt64BE(512n, 8);
     await calls();
-    await expect(h0.storage!.stageImage(image('tmpl-c.qcow2', Buffer.from('QFI\xfb'), 'qcow2'))).rejects.toMatchObject({ category: 'unsupported', message: expect.stringMatching(/not QCOW2/) });
+    await expect(h0.storage!.stageImage(qcow2Image('tmpl-c.qcow2', backed))).rejects.toMatchObject({ category: 'invalid', message: expect.stringMatching(/names a backing file/) });
     expect((await calls()).filter((c) => /VDI\.create/.test(c))).toEqual([]);
   });
 
