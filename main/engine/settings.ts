@@ -72,6 +72,24 @@ export function settingDef(name: string): SettingDef | undefined {
   return DEFS.get(name);
 }
 
+/** What reads settings: the Settings themselves, or a snapshot of them (Settings.readAll). */
+export interface SettingsReader {
+  raw(name: string, at?: SettingPlace): string;
+}
+
+/** The one rule of which stored value applies: the place's own for a zone or cluster setting, else the global one, else the default. */
+function resolveSetting(name: string, at: SettingPlace | undefined, stored: (name: string, scope: string, scopeId: number) => string | undefined): string {
+  const def = DEFS.get(name);
+  if (!def) throw new Error(`unknown setting ${name}`);
+  const place = typeof at === 'number' ? { zoneId: at } : at ?? {};
+  const scopeId = def.scope === 'zone' ? place.zoneId : def.scope === 'cluster' ? place.clusterId : undefined;
+  if (scopeId !== undefined) {
+    const own = stored(name, def.scope, scopeId);
+    if (own !== undefined) return own;
+  }
+  return stored(name, 'global', 0) ?? def.default;
+}
+
 export class Settings {
   // Prepared once: settings are read on every list row and placement (better-sqlite3's prepare is the costly part).
   private readonly readValue;
@@ -82,16 +100,18 @@ export class Settings {
 
   /** The raw value: the zone's or cluster's own where the setting has that scope, else the global one. */
   raw(name: string, at?: SettingPlace): string {
-    const def = DEFS.get(name);
-    if (!def) throw new Error(`unknown setting ${name}`);
-    const place = typeof at === 'number' ? { zoneId: at } : at ?? {};
-    const scopeId = def.scope === 'zone' ? place.zoneId : def.scope === 'cluster' ? place.clusterId : undefined;
-    if (scopeId !== undefined) {
-      const own = this.readValue.get(name, def.scope, scopeId);
-      if (own) return own.value;
-    }
-    const row = this.readValue.get(name, 'global', 0);
-    return row?.value ?? def.default;
+    return resolveSetting(name, at, (n, scope, scopeId) => this.readValue.get(n, scope, scopeId)?.value);
+  }
+
+  /**
+   * Every stored value read in one statement, answering raw() from memory: for a list that reads
+   * settings for each of its rows (listConfigurations, listClusters, listHosts), so the list runs
+   * one statement for them, not one per row.
+   */
+  readAll(): SettingsReader {
+    const rows = this.db.prepare('SELECT name, scope, scope_id, value FROM configuration').all() as { name: string; scope: string; scope_id: number; value: string }[];
+    const values = new Map(rows.map((r) => [`${r.name}\0${r.scope}\0${r.scope_id}`, r.value]));
+    return { raw: (name, at) => resolveSetting(name, at, (n, scope, scopeId) => values.get(`${n}\0${scope}\0${scopeId}`)) };
   }
 
   string(name: string, zoneId?: number): string {

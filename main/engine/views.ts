@@ -3,13 +3,16 @@
  * templates, networks), shaped as CloudStack's response classes name their fields.
  */
 import type { Db } from './db/database.js';
-import { tagsOf } from './tags/tag-query.js';
+import { tagsForPage } from './tags/tag-query.js';
+import { PAGE_IDS, rowsFor } from './registry/list-page.js';
 import { csDate, GiB } from './format.js';
 import type { HostRow } from './hosts/host-manager.js';
 import type { ApiObject } from './registry/types.js';
-import { uuidOf } from './lookup.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from './vm/rows.js';
 import type { Planner } from './placement/planner.js';
+import type { Engine } from './engine.js';
+import { overprovisioning } from './placement/filters/capacity.js';
+import { toUsage, USAGE_SQL, type UsageRow } from './placement/db-state.js';
 import { deployAsIsView } from './images/appliances.js';
 import { isBuiltInImage } from './images/image-delete.js';
 
@@ -18,59 +21,88 @@ export function zoneView(row: { uuid: string; name: string; network_type: string
 }
 
 export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolean): ApiObject {
-  const names = db
-    .prepare('SELECT z.name AS zonename, p.name AS podname, c.name AS clustername, z.uuid AS zoneid, p.uuid AS podid, c.uuid AS clusterid FROM zones z, pods p, clusters c WHERE z.id=? AND p.id=? AND c.id=?')
-    .get(row.zone_id, row.pod_id, row.cluster_id) as Record<string, string>;
-  const used = planner.usage(row.id);
-  const factor = planner.overprovisioning(row.cluster_id);
-  const cpuCapacity = row.cpu_number * row.cpu_speed * factor.cpu;
-  const category = row.os_category_id ? (db.prepare('SELECT uuid, name FROM guest_os_categories WHERE id=?').get(row.os_category_id) as { uuid: string; name: string }) : undefined;
-  const out: ApiObject = {
-    id: row.uuid,
-    name: row.name,
-    type: 'Routing',
-    state: row.state,
-    resourcestate: row.resource_state,
-    hypervisor: row.hypervisor,
-    hypervisorversion: row.hypervisor_version ?? undefined,
-    ...names,
-    cpusockets: row.cpu_sockets,
-    cpunumber: row.cpu_number,
-    cpuspeed: row.cpu_speed,
-    // As CloudStack reports them: allocation against the capacity after the cluster's overprovisioning factors.
-    cpuallocated: cpuCapacity > 0 ? `${((used.cpuMhz / cpuCapacity) * 100).toFixed(2)}%` : '0%',
-    cpuwithoverprovisioning: String(cpuCapacity),
-    memorytotal: row.memory_total * 1024 * 1024,
-    memorywithoverprovisioning: String(Math.floor(row.memory_total * factor.memory) * 1024 * 1024),
-    memoryallocated: used.memory * 1024 * 1024,
-    memoryused: (row.memory_total - row.memory_free) * 1024 * 1024,
-    hosttags: row.host_tags || undefined,
-    oscategoryid: category?.uuid,
-    oscategoryname: category?.name,
-    created: csDate(row.created),
-    lastpinged: csDate(row.last_pinged),
-    // Kiln: what the host can do (capabilityMap), for clients to gate actions by capability, never by hypervisor name.
-    capabilities: row.capabilities ? (JSON.parse(row.capabilities) as Record<string, unknown>) : undefined,
-    gpugroup: gpuGroupsOf(db, row.id),
-  };
-  if (isAdmin) {
-    out['ipaddress'] = safeHostOf(row.url);
-    // One trust model: the pinned SSH host key or TLS certificate thumbprint, and which it is.
-    if (row.trust_fingerprint) {
-      out['hostkeyfingerprint'] = row.trust_fingerprint;
-      out['trustkind'] = row.trust_kind;
+  return hostViews(db, [row], isAdmin, (clusterId) => planner.overprovisioning(clusterId))[0]!;
+}
+
+/** A list's host responses: every setting read at once for the overprovisioning factors (Settings.readAll). */
+export function hostListViews(engine: Pick<Engine, 'db' | 'settings'>, rows: readonly HostRow[]): ApiObject[] {
+  const settings = engine.settings.readAll();
+  return hostViews(engine.db, rows, true, (clusterId) => overprovisioning((name) => settings.raw(name, { clusterId })));
+}
+
+interface GpuRow {
+  host_id: number; group_name: string; vgpu_type: string; max_capacity: number; remaining_capacity: number; max_vgpu_per_pgpu: number | null;
+  video_ram: number | null; max_heads: number | null; max_resolution_x: number | null; max_resolution_y: number | null; pgpus: string | null;
+}
+
+/**
+ * The responses of a page of hosts: their zone, pod and cluster names, allocated usage, OS
+ * categories and GPUs in one statement each; FACTORS gives a cluster's overprovisioning factors
+ * (a list passes a reader of every setting read at once, Settings.readAll).
+ */
+export function hostViews(db: Db, rows: readonly HostRow[], isAdmin: boolean, factors: (clusterId: number) => { cpu: number; memory: number }): ApiObject[] {
+  const ids = rows.map((r) => r.id);
+  const names = rowsFor<{ id: number } & Record<string, string>>(
+    db,
+    `SELECT h.id, z.name AS zonename, p.name AS podname, c.name AS clustername, z.uuid AS zoneid, p.uuid AS podid, c.uuid AS clusterid
+     FROM hosts h JOIN zones z ON z.id=h.zone_id JOIN pods p ON p.id=h.pod_id JOIN clusters c ON c.id=h.cluster_id WHERE h.id ${PAGE_IDS}`,
+    ids,
+    'id',
+  );
+  const usage = rowsFor<UsageRow>(db, `${USAGE_SQL} WHERE host_id ${PAGE_IDS}`, ids, 'host_id');
+  const categories = rowsFor<{ id: number; uuid: string; name: string }>(
+    db, `SELECT id, uuid, name FROM guest_os_categories WHERE id ${PAGE_IDS}`, [...new Set(rows.flatMap((r) => (r.os_category_id ? [r.os_category_id] : [])))], 'id',
+  );
+  const gpus = rowsFor<GpuRow>(db, `SELECT * FROM host_gpus WHERE host_id ${PAGE_IDS} ORDER BY host_id, group_name, vgpu_type`, ids, 'host_id');
+  return rows.map((row) => {
+    const { id: _id, ...hostNames } = names.get(row.id)![0]!;
+    const used = toUsage(usage.get(row.id)?.[0]);
+    const factor = factors(row.cluster_id);
+    const cpuCapacity = row.cpu_number * row.cpu_speed * factor.cpu;
+    const category = row.os_category_id ? categories.get(row.os_category_id)?.[0] : undefined;
+    const out: ApiObject = {
+      id: row.uuid,
+      name: row.name,
+      type: 'Routing',
+      state: row.state,
+      resourcestate: row.resource_state,
+      hypervisor: row.hypervisor,
+      hypervisorversion: row.hypervisor_version ?? undefined,
+      ...hostNames,
+      cpusockets: row.cpu_sockets,
+      cpunumber: row.cpu_number,
+      cpuspeed: row.cpu_speed,
+      // As CloudStack reports them: allocation against the capacity after the cluster's overprovisioning factors.
+      cpuallocated: cpuCapacity > 0 ? `${((used.cpuMhz / cpuCapacity) * 100).toFixed(2)}%` : '0%',
+      cpuwithoverprovisioning: String(cpuCapacity),
+      memorytotal: row.memory_total * 1024 * 1024,
+      memorywithoverprovisioning: String(Math.floor(row.memory_total * factor.memory) * 1024 * 1024),
+      memoryallocated: used.memory * 1024 * 1024,
+      memoryused: (row.memory_total - row.memory_free) * 1024 * 1024,
+      hosttags: row.host_tags || undefined,
+      oscategoryid: category?.uuid,
+      oscategoryname: category?.name,
+      created: csDate(row.created),
+      lastpinged: csDate(row.last_pinged),
+      // Kiln: what the host can do (capabilityMap), for clients to gate actions by capability, never by hypervisor name.
+      capabilities: row.capabilities ? (JSON.parse(row.capabilities) as Record<string, unknown>) : undefined,
+      gpugroup: gpuGroupsOf(gpus.get(row.id) ?? []),
+    };
+    if (isAdmin) {
+      out['ipaddress'] = safeHostOf(row.url);
+      // One trust model: the pinned SSH host key or TLS certificate thumbprint, and which it is.
+      if (row.trust_fingerprint) {
+        out['hostkeyfingerprint'] = row.trust_fingerprint;
+        out['trustkind'] = row.trust_kind;
+      }
+      if (row.last_error) out['details'] = { lasterror: row.last_error };
     }
-    if (row.last_error) out['details'] = { lasterror: row.last_error };
-  }
-  return out;
+    return out;
+  });
 }
 
 /** CloudStack's host gpugroup[] (R65): each GPU group with its vGPU types and their capacity, from host_gpus; absent without GPUs. */
-function gpuGroupsOf(db: Db, hostId: number): ApiObject[] | undefined {
-  const rows = db.prepare('SELECT * FROM host_gpus WHERE host_id=? ORDER BY group_name, vgpu_type').all(hostId) as {
-    group_name: string; vgpu_type: string; max_capacity: number; remaining_capacity: number; max_vgpu_per_pgpu: number | null;
-    video_ram: number | null; max_heads: number | null; max_resolution_x: number | null; max_resolution_y: number | null; pgpus: string | null;
-  }[];
+function gpuGroupsOf(rows: readonly GpuRow[]): ApiObject[] | undefined {
   if (rows.length === 0) return undefined;
   const groups = new Map<string, ApiObject[]>();
   for (const r of rows) {
@@ -137,64 +169,88 @@ export function diskOfferingView(row: DiskOfferingRow): ApiObject {
 const DOWNLOAD_STATE_TEXT: Record<string, string> = { NOT_DOWNLOADED: 'Not Downloaded', DOWNLOAD_IN_PROGRESS: 'Downloading', DOWNLOADED: 'Downloaded', DOWNLOAD_ERROR: 'Download Error' };
 
 export function templateView(db: Db, row: TemplateRow): ApiObject {
-  const os = db.prepare('SELECT g.uuid, g.display_name FROM guest_os g WHERE g.id=?').get(row.os_type_id) as { uuid: string; display_name: string };
-  const zone = row.zone_id ? (db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string }) : undefined;
-  const account = db.prepare('SELECT a.name, d.uuid AS domainid, d.name AS domain FROM accounts a JOIN domains d ON d.id=a.domain_id WHERE a.id=?').get(row.account_id) as { name: string; domainid: string; domain: string };
-  return {
-    id: row.uuid,
-    name: row.name,
-    displaytext: row.display_text,
-    format: row.format,
-    hypervisor: row.hypervisor,
-    ostypeid: os.uuid,
-    ostypename: os.display_name,
-    ispublic: row.is_public === 1,
-    isfeatured: row.is_featured === 1,
-    // CloudStack's template_store_ref: ready once the download into the zone's image store is complete.
-    isready: row.state === 'Active' && row.download_state === 'DOWNLOADED',
-    status: row.status ?? (row.download_state === 'DOWNLOADED' ? 'Download Complete' : row.download_state),
-    ...(row.checksum ? { checksum: row.checksum } : {}),
-    ...(row.physical_size !== null ? { physicalsize: row.physical_size } : {}),
-    downloaddetails: [{ datastore: zone ? `image store of ${zone.name}` : 'host storage', downloadPercent: String(row.download_percent), downloadState: DOWNLOAD_STATE_TEXT[row.download_state] ?? row.download_state }],
-    bootable: row.bootable === 1,
-    isdynamicallyscalable: row.is_dynamically_scalable === 1,
-    passwordenabled: row.password_enabled === 1,
-    size: row.size,
-    zoneid: zone?.uuid,
-    zonename: zone?.name,
-    account: account.name,
-    domainid: account.domainid,
-    domain: account.domain,
-    templatetype: isBuiltInImage(row) ? 'BUILTIN' : 'USER',
-    crossZones: row.zone_id === null,
-    details: JSON.parse(row.details) as unknown,
-    ...deployAsIsView(row),
-    created: csDate(row.created),
-    tags: tagsOf(db, row.is_iso ? 'ISO' : 'Template', row.id),
-  };
+  return templateViews(db, [row])[0]!;
+}
+
+/** The responses of a page of templates or ISOs: OS types, zones, owners and tags read in one statement each. */
+export function templateViews(db: Db, rows: readonly TemplateRow[]): ApiObject[] {
+  const distinct = (f: (r: TemplateRow) => number | null) => [...new Set(rows.map(f).filter((v): v is number => v !== null))];
+  const oses = rowsFor<{ id: number; uuid: string; display_name: string }>(db, `SELECT g.id, g.uuid, g.display_name FROM guest_os g WHERE g.id ${PAGE_IDS}`, distinct((r) => r.os_type_id), 'id');
+  const zones = rowsFor<{ id: number; uuid: string; name: string }>(db, `SELECT id, uuid, name FROM zones WHERE id ${PAGE_IDS}`, distinct((r) => r.zone_id), 'id');
+  const accounts = rowsFor<{ id: number; name: string; domainid: string; domain: string }>(
+    db, `SELECT a.id, a.name, d.uuid AS domainid, d.name AS domain FROM accounts a JOIN domains d ON d.id=a.domain_id WHERE a.id ${PAGE_IDS}`, distinct((r) => r.account_id), 'id',
+  );
+  const ids = (iso: boolean) => rows.filter((r) => (r.is_iso === 1) === iso).map((r) => r.id);
+  const tags = { ISO: tagsForPage(db, 'ISO', ids(true)), Template: tagsForPage(db, 'Template', ids(false)) };
+  return rows.map((row) => {
+    const os = oses.get(row.os_type_id)![0]!;
+    const zone = row.zone_id ? zones.get(row.zone_id)![0]! : undefined;
+    const account = accounts.get(row.account_id)![0]!;
+    return {
+      id: row.uuid,
+      name: row.name,
+      displaytext: row.display_text,
+      format: row.format,
+      hypervisor: row.hypervisor,
+      ostypeid: os.uuid,
+      ostypename: os.display_name,
+      ispublic: row.is_public === 1,
+      isfeatured: row.is_featured === 1,
+      // CloudStack's template_store_ref: ready once the download into the zone's image store is complete.
+      isready: row.state === 'Active' && row.download_state === 'DOWNLOADED',
+      status: row.status ?? (row.download_state === 'DOWNLOADED' ? 'Download Complete' : row.download_state),
+      ...(row.checksum ? { checksum: row.checksum } : {}),
+      ...(row.physical_size !== null ? { physicalsize: row.physical_size } : {}),
+      downloaddetails: [{ datastore: zone ? `image store of ${zone.name}` : 'host storage', downloadPercent: String(row.download_percent), downloadState: DOWNLOAD_STATE_TEXT[row.download_state] ?? row.download_state }],
+      bootable: row.bootable === 1,
+      isdynamicallyscalable: row.is_dynamically_scalable === 1,
+      passwordenabled: row.password_enabled === 1,
+      size: row.size,
+      zoneid: zone?.uuid,
+      zonename: zone?.name,
+      account: account.name,
+      domainid: account.domainid,
+      domain: account.domain,
+      templatetype: isBuiltInImage(row) ? 'BUILTIN' : 'USER',
+      crossZones: row.zone_id === null,
+      details: JSON.parse(row.details) as unknown,
+      ...deployAsIsView(row),
+      created: csDate(row.created),
+      tags: tags[row.is_iso ? 'ISO' : 'Template'].get(row.id) ?? [],
+    };
+  });
 }
 
 export function networkView(db: Db, row: NetworkRow): ApiObject {
-  const zone = db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string };
-  return {
-    id: row.uuid,
-    name: row.name,
-    displaytext: row.display_text,
-    zoneid: zone.uuid,
-    zonename: zone.name,
-    type: row.guest_type,
-    guestiptype: row.guest_type,
-    traffictype: 'Guest',
-    vlan: row.vlan !== null ? String(row.vlan) : undefined,
-    broadcasturi: row.vlan === null ? undefined : row.isolated_pvlan != null ? `pvlan://${row.vlan}-i${row.isolated_pvlan}` : `vlan://${row.vlan}`,
-    isolatedpvlan: row.isolated_pvlan != null ? String(row.isolated_pvlan) : undefined,
-    isolatedpvlantype: row.isolated_pvlan_type ?? undefined,
-    cidr: row.cidr ?? undefined,
-    gateway: row.gateway ?? undefined,
-    netmask: row.netmask ?? undefined,
-    acltype: row.acl_type,
-    state: row.state,
-    domainid: uuidOf(db, 'domain', row.domain_id),
-    created: csDate(row.created),
-  };
+  return networkViews(db, [row])[0]!;
+}
+
+/** The responses of a page of networks: their zones and domains read in one statement each. */
+export function networkViews(db: Db, rows: readonly NetworkRow[]): ApiObject[] {
+  const zones = rowsFor<{ id: number; uuid: string; name: string }>(db, `SELECT id, uuid, name FROM zones WHERE id ${PAGE_IDS}`, [...new Set(rows.map((r) => r.zone_id))], 'id');
+  const domains = rowsFor<{ id: number; uuid: string }>(db, `SELECT id, uuid FROM domains WHERE id ${PAGE_IDS}`, [...new Set(rows.flatMap((r) => (r.domain_id === null || r.domain_id === undefined ? [] : [r.domain_id])))], 'id');
+  return rows.map((row) => {
+    const zone = zones.get(row.zone_id)![0]!;
+    return {
+      id: row.uuid,
+      name: row.name,
+      displaytext: row.display_text,
+      zoneid: zone.uuid,
+      zonename: zone.name,
+      type: row.guest_type,
+      guestiptype: row.guest_type,
+      traffictype: 'Guest',
+      vlan: row.vlan !== null ? String(row.vlan) : undefined,
+      broadcasturi: row.vlan === null ? undefined : row.isolated_pvlan != null ? `pvlan://${row.vlan}-i${row.isolated_pvlan}` : `vlan://${row.vlan}`,
+      isolatedpvlan: row.isolated_pvlan != null ? String(row.isolated_pvlan) : undefined,
+      isolatedpvlantype: row.isolated_pvlan_type ?? undefined,
+      cidr: row.cidr ?? undefined,
+      gateway: row.gateway ?? undefined,
+      netmask: row.netmask ?? undefined,
+      acltype: row.acl_type,
+      state: row.state,
+      domainid: row.domain_id === null || row.domain_id === undefined ? undefined : domains.get(row.domain_id)?.[0]?.uuid,
+      created: csDate(row.created),
+    };
+  });
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDemo, testEngine, type TestEngine } from '../helpers/engine.js';
 import { cloneVms } from '../helpers/seeded-vms.js';
 import { countStatements } from '../helpers/statement-counter.js';
+import { listCommands, requiredParams as requiredListParams } from '../helpers/list-commands.js';
 import type { Caller } from '../../main/engine/registry/types.js';
 
 let t: TestEngine;
@@ -39,26 +40,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t?.close());
 
-/** What a list command needs to be called at all. */
-function requiredParams(command: string): Record<string, string> | undefined {
-  if (command === 'listTemplates') return { templatefilter: 'all' };
-  if (command === 'listDetailOptions') return { resourcetype: 'UserVm' };
-  if (command === 'findHostsForMigration') return { id: (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running' LIMIT 1`).get() as { uuid: string }).uuid };
-  if (command === 'listBackupSchedule') return { virtualmachineid: (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running' LIMIT 1`).get() as { uuid: string }).uuid };
-  if (command === 'listTemplateOvfProperties') return { id: t.engine.db.prepare('SELECT uuid FROM templates ORDER BY id LIMIT 1').pluck().get() as string };
-  if (command === 'registerTemplate' || command === 'registerIso') return undefined; // creates an image: list-shaped, not a list
-  // These read an endpoint outside Kiln (a vCenter not added yet, a KVM host Kiln does not manage),
-  // so the demo zone has nothing to page them with; their listings are tested on vcsim and on the
-  // third KVM host (discover-endpoint-networks, kvm-import-external.real, import-external-sim).
-  if (command === 'discoverEndpointNetworks' || command === 'listVmsForImport') return undefined;
-  // Lists scoped to a zone or a cluster by a required parameter (listBackupProviderOfferings,
-  // listUnmanagedInstances, …) are paged within the demo zone's.
-  const demo = t.engine.db.prepare('SELECT z.uuid AS zoneid, c.uuid AS clusterid FROM clusters c JOIN zones z ON z.id=c.zone_id ORDER BY c.id LIMIT 1').get() as Record<string, string>;
-  const required = t.engine.registry.get(command)?.params.filter((p) => p.required) ?? [];
-  const unknown = required.filter((p) => !(p.name in demo)).map((p) => p.name);
-  if (unknown.length > 0) throw new Error(`${command} needs ${unknown.join(', ')}: say in requiredParams what to page it with`);
-  return Object.fromEntries(required.map((p) => [p.name, demo[p.name]!]));
-}
+/** What a list command needs to be called at all (shared with list-statements). */
+const requiredParams = (command: string) => requiredListParams(t, command);
 
 async function ok(command: string, params: Record<string, string>, caller: Caller = t.admin): Promise<Body> {
   const res = await t.call(command, params, caller);
@@ -93,7 +76,7 @@ async function expectPagesMatch(command: string, key: string, params: Record<str
 
 describe('paging every list command', () => {
   it('pages every list command the root admin can call: count, last page, past the end, and pagesize=-1', async () => {
-    const lists = t.engine.registry.visibleTo(t.admin).filter((d) => d.kind === 'list');
+    const lists = listCommands(t);
     expect(lists.length).toBeGreaterThan(20);
     const totals: Record<string, number> = {};
     for (const def of lists) {

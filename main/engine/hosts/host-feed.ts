@@ -8,7 +8,7 @@
 import type { Engine } from '../engine.js';
 import { PAGE_IDS } from '../registry/list-page.js';
 import { RecordFeed } from '../live/record-feed.js';
-import { hostView } from '../views.js';
+import { hostListViews } from '../views.js';
 import type { HostRow } from './host-manager.js';
 
 export class HostFeed extends RecordFeed {
@@ -37,7 +37,7 @@ export class HostFeed extends RecordFeed {
       build(uuids) {
         const rows = engine.db.prepare(`SELECT * FROM hosts WHERE uuid ${PAGE_IDS} AND removed IS NULL ORDER BY id`).all(JSON.stringify(uuids)) as HostRow[];
         const present = new Set(rows.map((row) => row.uuid));
-        return { changed: rows.map((row) => hostView(engine.db, engine.planner, row, true)), removed: uuids.filter((uuid) => !present.has(uuid)) };
+        return { changed: hostListViews(engine, rows), removed: uuids.filter((uuid) => !present.has(uuid)) };
       },
     });
   }

@@ -6,7 +6,8 @@
  * memory snapshots dropped when the offering changes, and all of them on destroy.
  */
 import { randomUUID } from 'node:crypto';
-import { tagsOf } from '../tags/tag-query.js';
+import { tagsForPage } from '../tags/tag-query.js';
+import { PAGE_IDS, rowsFor } from '../registry/list-page.js';
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
@@ -317,35 +318,46 @@ export function snapshotRefusal(engine: Engine, vm: Pick<VmRow, 'id' | 'display_
 
 /** The `vmsnapshot` object as CloudStack's VMSnapshotResponse shapes it. */
 export function snapshotResponse(engine: Engine, snapshot: VmSnapshotRow): ApiObject {
-  const j = engine.db
-    .prepare(
-      `SELECT v.uuid AS vmuuid, v.display_name AS vmname, v.hypervisor, z.uuid AS zoneuuid, z.name AS zonename, a.name AS account, d.uuid AS domainuuid, d.name AS domain,
-              p.uuid AS parentuuid, p.display_name AS parentname
-       FROM vm_snapshots s JOIN vm_instances v ON v.id=s.vm_id JOIN zones z ON z.id=s.zone_id JOIN accounts a ON a.id=s.account_id
-       JOIN domains d ON d.id=s.domain_id LEFT JOIN vm_snapshots p ON p.id=s.parent_id WHERE s.id=?`,
-    )
-    .get(snapshot.id) as { vmuuid: string; vmname: string; hypervisor: string; zoneuuid: string; zonename: string; account: string; domainuuid: string; domain: string; parentuuid: string | null; parentname: string | null };
-  return {
-    id: snapshot.uuid,
-    name: snapshot.name,
-    displayname: snapshot.display_name,
-    description: snapshot.description ?? undefined,
-    state: snapshot.state,
-    type: snapshot.type,
-    current: snapshot.is_current === 1,
-    parent: j.parentuuid ?? undefined,
-    parentName: j.parentname ?? undefined,
-    virtualmachineid: j.vmuuid,
-    virtualmachinename: j.vmname,
-    hypervisor: j.hypervisor,
-    zoneid: j.zoneuuid,
-    zonename: j.zonename,
-    account: j.account,
-    domainid: j.domainuuid,
-    domain: j.domain,
-    created: csDate(snapshot.created),
-    tags: tagsOf(engine.db, 'VMSnapshot', snapshot.id),
-  };
+  return snapshotResponses(engine, [snapshot])[0]!;
+}
+
+/** The responses of a page of snapshots: their VMs, owners and parents, and their tags, in one statement each. */
+export function snapshotResponses(engine: Engine, snapshots: readonly VmSnapshotRow[]): ApiObject[] {
+  const ids = snapshots.map((s) => s.id);
+  const related = rowsFor<{ id: number; vmuuid: string; vmname: string; hypervisor: string; zoneuuid: string; zonename: string; account: string; domainuuid: string; domain: string; parentuuid: string | null; parentname: string | null }>(
+    engine.db,
+    `SELECT s.id, v.uuid AS vmuuid, v.display_name AS vmname, v.hypervisor, z.uuid AS zoneuuid, z.name AS zonename, a.name AS account, d.uuid AS domainuuid, d.name AS domain,
+            p.uuid AS parentuuid, p.display_name AS parentname
+     FROM vm_snapshots s JOIN vm_instances v ON v.id=s.vm_id JOIN zones z ON z.id=s.zone_id JOIN accounts a ON a.id=s.account_id
+     JOIN domains d ON d.id=s.domain_id LEFT JOIN vm_snapshots p ON p.id=s.parent_id WHERE s.id ${PAGE_IDS}`,
+    ids,
+    'id',
+  );
+  const tags = tagsForPage(engine.db, 'VMSnapshot', ids);
+  return snapshots.map((snapshot) => {
+    const j = related.get(snapshot.id)![0]!;
+    return {
+      id: snapshot.uuid,
+      name: snapshot.name,
+      displayname: snapshot.display_name,
+      description: snapshot.description ?? undefined,
+      state: snapshot.state,
+      type: snapshot.type,
+      current: snapshot.is_current === 1,
+      parent: j.parentuuid ?? undefined,
+      parentName: j.parentname ?? undefined,
+      virtualmachineid: j.vmuuid,
+      virtualmachinename: j.vmname,
+      hypervisor: j.hypervisor,
+      zoneid: j.zoneuuid,
+      zonename: j.zonename,
+      account: j.account,
+      domainid: j.domainuuid,
+      domain: j.domain,
+      created: csDate(snapshot.created),
+      tags: tags.get(snapshot.id) ?? [],
+    };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
-import { accountView } from './views.js';
+import { accountViews } from './views.js';
 import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
@@ -21,7 +21,7 @@ export default defineCommand({
     const scope = accountScope(caller, 'a.id');
     const w = where(['a.removed IS NULL', scope.sql], [['a.uuid', args.uuid('id')], ['a.name', args.str('name')], ['d.uuid', args.uuid('domainid')], ['a.state', args.str('state'), 'ieq'], ['a.name', args.str('keyword'), 'like']]);
     return queryPage<{ id: number }>(engine.db, page, { select: 'a.id', from: `FROM accounts a JOIN domains d ON d.id=a.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'a.id' }, (rows) =>
-      rows.map((r) => accountView(engine.db, r.id)),
+      accountViews(engine.db, rows.map((r) => r.id)),
     );
   },
 });

@@ -2,7 +2,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
-import { userView } from './views.js';
+import { userViews } from './views.js';
 import { queryPage } from '../../registry/list-page.js';
 
 const ROLE_OF_TYPE: Record<string, string> = { '0': 'User', '1': 'Admin', '2': 'DomainAdmin' };
@@ -31,7 +31,7 @@ export default defineCommand({
       engine.db,
       page,
       { select: 'u.id', from: `FROM users u JOIN accounts a ON a.id=u.account_id JOIN domains d ON d.id=a.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'u.id' },
-      (rows) => rows.map((r) => userView(engine.db, r.id)),
+      (rows) => userViews(engine.db, rows.map((r) => r.id)),
     );
   },
 });

@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import { ApiError } from '../../registry/errors.js';
 import type { ApiObject } from '../../registry/types.js';
 import { UUID_RE } from '../../registry/params.js';
+import { PAGE_IDS, rowsFor } from '../../registry/list-page.js';
 
 export const AFFINITY_TYPES = ['host anti-affinity', 'host affinity', 'non-strict host anti-affinity', 'non-strict host affinity'];
 
@@ -17,9 +18,22 @@ interface GroupRow {
 }
 
 export function groupView(db: Db, id: number): ApiObject {
-  const g = db.prepare('SELECT g.*, a.name AS account, d.uuid AS domainid, d.name AS domain FROM affinity_groups g JOIN accounts a ON a.id=g.account_id JOIN domains d ON d.id=g.domain_id WHERE g.id=?').get(id) as GroupRow & { account: string; domainid: string; domain: string };
-  const members = db.prepare(`SELECT v.uuid FROM affinity_group_vms m JOIN vm_instances v ON v.id=m.vm_id WHERE m.group_id=? AND v.state<>'Expunged' ORDER BY v.id`).all(id) as { uuid: string }[];
-  return { id: g.uuid, name: g.name, description: g.description ?? undefined, type: g.type, account: g.account, domainid: g.domainid, domain: g.domain, virtualmachineIds: members.map((m) => m.uuid) };
+  return groupViews(db, [id])[0]!;
+}
+
+/** The responses of a page of groups (by id, in that order): the groups and their members in one statement each. */
+export function groupViews(db: Db, ids: readonly number[]): ApiObject[] {
+  const groups = rowsFor<GroupRow & { account: string; domainid: string; domain: string }>(
+    db, `SELECT g.*, a.name AS account, d.uuid AS domainid, d.name AS domain FROM affinity_groups g JOIN accounts a ON a.id=g.account_id JOIN domains d ON d.id=g.domain_id WHERE g.id ${PAGE_IDS}`, ids, 'id',
+  );
+  const members = rowsFor<{ group_id: number; uuid: string }>(
+    db, `SELECT m.group_id, v.uuid FROM affinity_group_vms m JOIN vm_instances v ON v.id=m.vm_id WHERE m.group_id ${PAGE_IDS} AND v.state<>'Expunged' ORDER BY m.group_id, v.id`, ids, 'group_id',
+  );
+  return ids.flatMap((id) => {
+    const g = groups.get(id)?.[0];
+    if (!g) return [];
+    return [{ id: g.uuid, name: g.name, description: g.description ?? undefined, type: g.type, account: g.account, domainid: g.domainid, domain: g.domain, virtualmachineIds: (members.get(id) ?? []).map((m) => m.uuid) }];
+  });
 }
 
 /** Groups named by id or by name, all of which must belong to the VM owner's account. */

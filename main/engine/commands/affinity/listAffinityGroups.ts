@@ -1,7 +1,7 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
-import { groupView } from './groups.js';
+import { groupViews } from './groups.js';
 import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
@@ -24,7 +24,7 @@ export default defineCommand({
       ['g.uuid', args.uuid('id')], ['g.name', args.str('name')], ['g.type', args.str('type')], ['g.name', args.str('keyword'), 'like'],
     ]);
     return queryPage<{ id: number }>(engine.db, page, { select: 'g.id', from: `FROM affinity_groups g ${w.sql}`, values: [...scope.values, ...(vm ? [vm] : []), ...w.values], orderBy: 'g.id' }, (rows) =>
-      rows.map((r) => groupView(engine.db, r.id)),
+      groupViews(engine.db, rows.map((r) => r.id)),
     );
   },
 });

@@ -17,6 +17,7 @@ export default defineCommand({
   handler({ engine }, args) {
     const at = configScope(engine, args);
     const keyword = args.str('keyword')?.toLowerCase();
+    const settings = engine.settings.readAll();
     return SETTINGS.filter((s) => !s.hidden)
       .filter((s) => !args.str('name') || s.name === args.str('name'))
       .filter((s) => !args.str('category') || s.category.toLowerCase() === args.str('category')!.toLowerCase())
@@ -24,7 +25,7 @@ export default defineCommand({
       .filter((s) => at.scope === 'global' || s.scope === at.scope)
       .map((s) => ({
         name: s.name,
-        value: engine.settings.raw(s.name, at.place),
+        value: settings.raw(s.name, at.place),
         defaultvalue: s.default,
         category: s.category,
         description: s.description,

@@ -2,7 +2,7 @@
 import type { CommandContext } from '../../registry/types.js';
 import type { Args } from '../../registry/params.js';
 import { ApiError } from '../../registry/errors.js';
-import { templateView } from '../../views.js';
+import { templateViews } from '../../views.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import type { TemplateRow } from '../../vm/rows.js';
@@ -32,6 +32,6 @@ export function listImages({ engine, caller }: CommandContext, args: Args, iso: 
       values: [...visibilityValues, ...(tags?.values ?? []), ...w.values, ...(zoneId ? [zoneId] : [])],
       orderBy: 'id',
     },
-    (rows) => rows.map((row) => templateView(engine.db, row)),
+    (rows) => templateViews(engine.db, rows),
   );
 }

@@ -1,6 +1,6 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import type { HostRow } from '../../hosts/host-manager.js';
-import { hostView } from '../../views.js';
+import { hostListViews } from '../../views.js';
 import { where } from '../../sql.js';
 import { queryPage } from '../../registry/list-page.js';
 
@@ -30,7 +30,7 @@ export default defineCommand({
       engine.db,
       page,
       { select: 'h.*', from: `FROM hosts h JOIN zones z ON z.id=h.zone_id JOIN pods p ON p.id=h.pod_id JOIN clusters c ON c.id=h.cluster_id ${w.sql}`, values: w.values, orderBy: 'h.id' },
-      (rows) => rows.map((h) => hostView(engine.db, engine.planner, h, true)),
+      (rows) => hostListViews(engine, rows),
     );
   },
 });

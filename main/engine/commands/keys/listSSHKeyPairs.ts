@@ -3,7 +3,7 @@ import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import type { KeyPairRow } from '../../ssh-keys/vm-keys.js';
-import { keyPairResponse } from './keypairs.js';
+import { keyPairResponses } from './keypairs.js';
 import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
@@ -28,7 +28,7 @@ export default defineCommand({
       engine.db,
       page,
       { select: 'k.*', from: `FROM ssh_keypairs k JOIN accounts a ON a.id=k.account_id JOIN domains d ON d.id=k.domain_id ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'k.id' },
-      (rows) => rows.map((r) => keyPairResponse(engine.db, r)),
+      (rows) => keyPairResponses(engine.db, rows),
     );
   },
 });

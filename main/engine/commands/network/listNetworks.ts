@@ -1,5 +1,5 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
-import { networkView } from '../../views.js';
+import { networkViews } from '../../views.js';
 import { where } from '../../sql.js';
 import type { NetworkRow } from '../../vm/rows.js';
 import { queryPage } from '../../registry/list-page.js';
@@ -21,7 +21,7 @@ export default defineCommand({
     const scope = caller.role === 'Admin' ? '1=1' : `(n.account_id IS NULL OR n.account_id=${Number(caller.accountId)})`;
     const w = where(['n.removed IS NULL', scope], [['n.uuid', args.uuid('id')], ['z.uuid', args.uuid('zoneid')], ['n.guest_type', args.str('type'), 'ieq'], ['n.name', args.str('name')], ['n.name', args.str('keyword'), 'like']]);
     return queryPage<NetworkRow>(engine.db, page, { select: 'n.*', from: `FROM networks n JOIN zones z ON z.id=n.zone_id ${w.sql}`, values: w.values, orderBy: 'n.id' }, (rows) =>
-      rows.map((row) => networkView(engine.db, row)),
+      networkViews(engine.db, rows),
     );
   },
 });

@@ -3,7 +3,7 @@ import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { ApiError } from '../../registry/errors.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
-import { snapshotResponse, type VmSnapshotRow } from '../../vm/vm-snapshots.js';
+import { snapshotResponses, type VmSnapshotRow } from '../../vm/vm-snapshots.js';
 import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
 import { queryPage } from '../../registry/list-page.js';
 
@@ -46,7 +46,7 @@ export default defineCommand({
         values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...(name ? [name, name] : []), ...w.values],
         orderBy: 's.id',
       },
-      (rows) => rows.map((s) => snapshotResponse(engine, s)),
+      (rows) => snapshotResponses(engine, rows),
     );
   },
 });

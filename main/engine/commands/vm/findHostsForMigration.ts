@@ -1,5 +1,5 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
-import { hostView } from '../../views.js';
+import { hostListViews } from '../../views.js';
 import { clusterOnlyReason, migrationOutcome, SAME_HOST_REASON } from '../../placement/migration.js';
 import type { HostRow } from '../../hosts/host-manager.js';
 
@@ -18,10 +18,11 @@ export default defineCommand({
     // Primary storage is the cluster's (a pool's SRs, a cluster's datastores): a host in another
     // cluster has the VM's disks only after storage motion, as CloudStack reports it.
     const from = all.find((h) => h.id === vm.host_id);
-    return all.map((h) => {
+    const views = hostListViews(engine, all);
+    return all.map((h, i) => {
       const verdict = verdicts.get(h.uuid);
       const reason = verdict?.reason ?? (h.id === vm.host_id ? SAME_HOST_REASON : clusterOnlyReason(vm));
-      return { ...hostView(engine.db, engine.planner, h, true), suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: from !== undefined && h.cluster_id !== from.cluster_id, reason };
+      return { ...views[i], suitableformigration: verdict?.suitable ?? false, requiresstoragemotion: from !== undefined && h.cluster_id !== from.cluster_id, reason };
     });
   },
 });

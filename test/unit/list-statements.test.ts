@@ -1,0 +1,98 @@
+/**
+ * Issue 16: the SQL statements a list call runs are bounded by a constant, not by the rows it
+ * answers, for every list command of the registry (a new one is covered automatically). With
+ * several rows of every kind and their related rows (seed-every-kind), each list runs the same
+ * statements for a one-row page as for all its rows (pagesize=-1), and the same again once as
+ * many rows again were added. A list that builds each row's response with its own lookups fails
+ * here, naming the statements it repeated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { countStatements } from '../helpers/statement-counter.js';
+import { seedEveryKind } from '../helpers/seed-every-kind.js';
+import { listCommands, requiredParams } from '../helpers/list-commands.js';
+
+let t: TestEngine;
+
+beforeAll(async () => {
+  t = await testEngine();
+  await seedEveryKind(t, 'a');
+}, 120_000);
+afterAll(() => t?.close());
+
+interface Measure {
+  rows: number;
+  statements: number;
+  sql: string[];
+}
+
+async function measure(command: string, params: Record<string, string>): Promise<Measure> {
+  const { result, statements, sql } = await countStatements(t.engine.db, () => t.call(command, params));
+  expect(result.status, `${command} ${JSON.stringify(params)}: ${JSON.stringify(result.body).slice(0, 300)}`).toBe(200);
+  return { rows: (result.body['count'] as number | undefined) ?? 0, statements, sql };
+}
+
+/**
+ * The statements that ran more often in B than in A and more than once in B: what a list repeats
+ * per row. (A statement that runs once only when the page has rows that need it, such as the OS
+ * categories of hosts that have one, is one per page, not one per row.)
+ */
+function repeated(a: string[], b: string[]): string[] {
+  const inA = new Map<string, number>();
+  const inB = new Map<string, number>();
+  for (const s of a) inA.set(s, (inA.get(s) ?? 0) + 1);
+  for (const s of b) inB.set(s, (inB.get(s) ?? 0) + 1);
+  return [...inB].filter(([s, n]) => n > 1 && n > (inA.get(s) ?? 0)).map(([s, n]) => `${n - (inA.get(s) ?? 0)}x more: ${s.replace(/\s+/g, ' ').slice(0, 160)}`);
+}
+
+/** Lists that still run statements per row (issue 16, not yet batched), and why; any other list that does fails. */
+const STILL_PER_ROW: Record<string, string> = {
+  listClusters: "haheadroom runs the N-1 what-if placement per cluster, per host, per VM (clusterHeadroom); clusters.has_headroom is only the background check's last answer",
+  listStoragePools: "refreshes each pool's row (an UPDATE per pool) while it lists",
+  findStoragePoolsForMigration: 'gives each volume without a pool its pool (an UPDATE per volume) while it lists',
+  listBackupOfferings: 'backup offering responses read their zone per row',
+  listBackupRepositories: 'backup repository responses read their zone per row',
+  listBackups: "backup responses read their VM, offering, owner, zone and the VM's offering per row",
+  listUnmanagedInstances: 'each unmanaged VM reads the guest OS table to map its OS name',
+};
+
+/** Lists whose rows the seed cannot multiply: fixed by the code, not by the inventory. */
+const FIXED_SIZE = new Set([
+  'listAffinityGroupTypes', 'listApis', 'listBackupProviders', 'listCapabilities', 'listHypervisorCapabilities', 'listOsCategories', 'listOsTypes',
+  'listConfigurations', 'listDetailOptions', 'listTemplateOvfProperties', 'listBackupProviderOfferings',
+  // One VM's schedules: at most one per interval type; the seed gives the VM two.
+  'listBackupSchedule',
+  // The pools a volume could move to: the seed's hosts add none beside the volume's own shared pool.
+  'findStoragePoolsForMigration',
+]);
+
+describe('statements per list call', () => {
+  it('are the same for one row as for all rows, and stay so with twice the rows, for every list command', async () => {
+    const lists = listCommands(t).map((d) => d.name);
+    expect(lists.length).toBeGreaterThan(30);
+    const first: Record<string, Measure> = {};
+    const growing: Record<string, string[]> = {};
+    const tooFew: string[] = [];
+    for (const command of lists) {
+      const params = requiredParams(t, command);
+      if (!params) continue;
+      const one = await measure(command, { ...params, page: '1', pagesize: '1' });
+      const all = await measure(command, { ...params, pagesize: '-1' });
+      first[command] = all;
+      if (!FIXED_SIZE.has(command) && all.rows < 2) tooFew.push(`${command}: ${all.rows} rows`);
+      const more = repeated(one.sql, all.sql);
+      if (more.length > 0) growing[command] = more;
+    }
+    await seedEveryKind(t, 'b');
+    for (const command of Object.keys(first)) {
+      const again = await measure(command, { ...requiredParams(t, command)!, pagesize: '-1' });
+      if (!FIXED_SIZE.has(command) && again.rows <= first[command]!.rows) tooFew.push(`${command}: the second seed added no rows`);
+      if (again.statements !== first[command]!.statements) growing[command] ??= [`${first[command]!.statements} statements, ${again.statements} with more rows`, ...repeated(first[command]!.sql, again.sql)];
+    }
+    console.log(Object.entries(first).map(([c, m]) => `${c}: ${m.rows} rows, ${m.statements} statements${growing[c] ? ' GROWS' : ''}`).join('\n'));
+    expect(tooFew, 'every list has several rows from the seed, and more after the second').toEqual([]);
+    expect(Object.keys(growing).filter((c) => !(c in STILL_PER_ROW)), JSON.stringify(growing, null, 1)).toEqual([]);
+    // The largest is findHostsForMigration: the placement pipeline over every host reads a fact once each (26).
+    for (const [command, m] of Object.entries(first)) if (!(command in STILL_PER_ROW)) expect(m.statements, command).toBeLessThanOrEqual(30);
+  });
+});
