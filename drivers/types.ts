@@ -173,6 +173,9 @@ export interface HostInventory {
   gpus: GpuDeviceInfo[];
 }
 
+/** What a host's periodic refresh records (HostSession.capacity): its CPUs, memory, version and GPUs. */
+export type HostCapacity = Pick<HostInventory, 'hypervisorVersion' | 'cpuSockets' | 'cpuNumber' | 'cpuSpeedMhz' | 'memoryTotalMiB' | 'memoryFreeMiB' | 'gpus'>;
+
 export type DiskBus = 'virtio' | 'scsi' | 'ide' | 'sata';
 
 export interface DiskSpec {
@@ -256,6 +259,9 @@ export interface StoredImage {
 }
 
 /** A VM found on a host, managed or not (for listUnmanagedInstances and reconcile). */
+/** What the reconcile pass compares per VM (HostSession.listPowerStates). */
+export type InstancePower = Pick<InstanceInfo, 'ref' | 'name' | 'uuid' | 'powerState'>;
+
 export interface InstanceInfo {
   ref: Ref;
   name: string;
@@ -788,8 +794,18 @@ export interface HostSession {
   readonly trust?: TrustAnchor;
 
   inventory(): Promise<HostInventory>;
+  /**
+   * The part of inventory() a connect and a refresh record, where the driver reads it cheaper
+   * (no pools, networks or devices). Absent: inventory() serves.
+   */
+  capacity?(): Promise<HostCapacity>;
   /** Every VM defined on the host, including ones Kiln does not manage. */
   listInstances(): Promise<InstanceInfo[]>;
+  /**
+   * Every VM's power state alone, for the reconcile pass: where the driver lists that cheaper
+   * than listInstances (no definitions, no disk sizes). Absent: the pass uses listInstances.
+   */
+  listPowerStates?(): Promise<InstancePower[]>;
   powerState(vm: Ref): Promise<PowerState | 'Missing'>;
 
   /** Define (or redefine, when spec.ref is set) the VM from Kiln's record; creates disks that do not exist yet. */

@@ -4,13 +4,14 @@
  * batch is a constant shell script run on the host that concatenates several virsh outputs.
  */
 import { randomBytes } from 'node:crypto';
-import type { HostInventory, InstanceInfo } from '../types.js';
+import type { HostCapacity, HostInventory, InstanceInfo, InstancePower } from '../types.js';
 import { parseDomainXml, splitDocuments } from './domain-xml.js';
 import { controllerOf, targetIndex } from './disk-buses.js';
 import { osNameOf } from './import.js';
 import { parseCapabilitiesXml, parseNetworkXml, parsePciDeviceXml, parsePoolXml, SHARED_POOL_TYPES, type PciDevice, type PoolInfo } from './resource-xml.js';
-import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseNodeinfo, parseNodememstats, parseVersion } from './virsh-output.js';
+import { parseDomblkinfoAll, parseDomstate, parseFreecellTotal, parseList, parseNodeinfo, parseNodememstats, parseVersion, powerStateOf } from './virsh-output.js';
 import type { Virsh } from './virsh.js';
+import type { ExecResult } from './ssh-connection.js';
 
 /** Splits script output at lines "@@<nonce> <tag> <rest>" into sections. The nonce is random per
  *  call, so text inside a document (a description, say) cannot fake a section boundary. */
@@ -103,18 +104,18 @@ const BRIDGES_SCRIPT = `${BRIDGES}
 exit 0`;
 
 /** Through the virsh shell, at most this many XML reads per listing; for more, one script batch is cheaper. */
-const SHELL_DUMPS = 8;
+const SHELL_DUMPS = 64;
 
 /**
- * The XML of every name LIST prints, each read through the host's running virsh shell: no virsh
- * process at all, where the scripts start two. Undefined without a running shell or with more
- * than SHELL_DUMPS names (the caller runs its script then). A name gone between the listing and
- * its read is left out, as the scripts leave it out.
+ * The XML of every name LIST prints, each read through the host's running virsh shell (one batch,
+ * virsh.ts): no virsh process at all, where the scripts start two. Undefined when the shell does
+ * not take reads now or with more than SHELL_DUMPS names (the caller runs its script then). A name
+ * gone between the listing and its read is left out, as the scripts leave it out.
  */
 async function dumpThroughShell(virsh: Virsh, list: string[], dump: (name: string) => string[]): Promise<string | undefined> {
-  if (!virsh.shell?.running) return undefined;
+  if (!virsh.shellTakesReads) return undefined;
   const names = (await virsh.run(list)).split('\n').map((l) => l.trim()).filter(Boolean);
-  if (names.length > SHELL_DUMPS) return undefined;
+  if (names.length > SHELL_DUMPS || !virsh.shellTakesReads) return undefined;
   const xml = await Promise.all(names.map(async (name) => {
     const result = await virsh.tryRun(dump(name));
     return result.code === 0 ? result.stdout : '';
@@ -148,7 +149,7 @@ export async function readNetworks(virsh: Virsh): Promise<HostNetworks> {
 }
 
 export async function readPciDevices(virsh: Virsh): Promise<PciDevice[]> {
-  const output = await virsh.runScript(PCI_SCRIPT);
+  const output = (await dumpThroughShell(virsh, ['nodedev-list', '--cap', 'pci'], (name) => ['nodedev-dumpxml', '--device', name])) ?? (await virsh.runScript(PCI_SCRIPT));
   return splitDocuments(output, 'device')
     .map(parsePciDeviceXml)
     .filter((d): d is PciDevice => d !== undefined);
@@ -158,6 +159,42 @@ export async function readPciDevices(virsh: Virsh): Promise<PciDevice[]> {
 export async function readPools(virsh: Virsh): Promise<PoolInfo[]> {
   const xml = (await dumpThroughShell(virsh, ['pool-list', '--all', '--name'], (name) => ['pool-dumpxml', '--pool', name])) ?? (await virsh.runScript(POOLS_SCRIPT));
   return splitDocuments(xml, 'pool').map(parsePoolXml);
+}
+
+/** CPUs, memory and version from the reads that say them (readCapacity's, also readInventory's). */
+function capacityOf(out: { nodeinfo: string; mem: ExecResult; freecell: ExecResult; version: string; caps: string }): HostCapacity {
+  const node = parseNodeinfo(out.nodeinfo);
+  const caps = parseCapabilitiesXml(out.caps);
+  // nodeinfo's memory is one NUMA node's on some kernels; nodememstats covers the whole host.
+  const mem = out.mem.code === 0 ? parseNodememstats(out.mem.stdout) : undefined;
+  const totalKiB = mem && mem.totalKiB > 0 ? mem.totalKiB : node.memoryKiB;
+  const freeKiB = mem && mem.totalKiB > 0 ? mem.freeKiB + mem.buffersKiB + mem.cachedKiB : (out.freecell.code === 0 ? parseFreecellTotal(out.freecell.stdout) : undefined) ?? 0;
+  return {
+    hypervisorVersion: parseVersion(out.version),
+    cpuSockets: caps.sockets ?? node.sockets * node.numaCells,
+    cpuNumber: node.cpus,
+    cpuSpeedMhz: node.mhz,
+    memoryTotalMiB: Math.floor(totalKiB / 1024),
+    memoryFreeMiB: Math.floor(freeKiB / 1024),
+    gpus: [],
+  };
+}
+
+/**
+ * What a connect and a refresh record of the host (HostSession.capacity): five reads, one round
+ * trip through the virsh shell, and none of the pools, networks, bridges and PCI devices a full
+ * inventory also reads (at a cold connect those were an exec, a script and three more round trips
+ * that HostManager.refresh then dropped, bench P10).
+ */
+export async function readCapacity(virsh: Virsh): Promise<HostCapacity> {
+  const [nodeinfo, mem, freecell, version, caps] = await Promise.all([
+    virsh.run(['nodeinfo']),
+    virsh.tryRun(['nodememstats']),
+    virsh.tryRun(['freecell', '--all']),
+    virsh.run(['version', '--daemon']),
+    virsh.run(['capabilities']),
+  ]);
+  return capacityOf({ nodeinfo, mem, freecell, version, caps });
 }
 
 export async function readInventory(virsh: Virsh, options: { pciDevices: () => Promise<PciDevice[]>; sharedPools: Set<string>; networks?: () => Promise<HostNetworks> }): Promise<HostInventory> {
@@ -172,20 +209,10 @@ export async function readInventory(virsh: Virsh, options: { pciDevices: () => P
     options.networks ? options.networks() : readNetworks(virsh),
     options.pciDevices(),
   ]);
-  const node = parseNodeinfo(nodeinfoOut);
-  const caps = parseCapabilitiesXml(capsOut);
-  // nodeinfo's memory is one NUMA node's on some kernels; nodememstats covers the whole host.
-  const mem = memOut.code === 0 ? parseNodememstats(memOut.stdout) : undefined;
-  const totalKiB = mem && mem.totalKiB > 0 ? mem.totalKiB : node.memoryKiB;
-  const freeKiB = mem && mem.totalKiB > 0 ? mem.freeKiB + mem.buffersKiB + mem.cachedKiB : (freecellOut.code === 0 ? parseFreecellTotal(freecellOut.stdout) : undefined) ?? 0;
+  const capacity = capacityOf({ nodeinfo: nodeinfoOut, mem: memOut, freecell: freecellOut, version: versionOut, caps: capsOut });
   return {
     hostname: hostnameOut.trim(),
-    hypervisorVersion: parseVersion(versionOut),
-    cpuSockets: caps.sockets ?? node.sockets * node.numaCells,
-    cpuNumber: node.cpus,
-    cpuSpeedMhz: node.mhz,
-    memoryTotalMiB: Math.floor(totalKiB / 1024),
-    memoryFreeMiB: Math.floor(freeKiB / 1024),
+    ...capacity,
     storagePools: pools.map((p) => ({
       name: p.name,
       path: p.path,
@@ -198,14 +225,43 @@ export async function readInventory(virsh: Virsh, options: { pciDevices: () => P
       ...networks.bridges.filter((b) => !networks.networks.some((n) => n.bridge === b)).map((b) => ({ name: b, bridge: b })),
     ],
     pciDevices: pci,
-    gpus: [],
   };
 }
 
-export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
+type DomainReads = Map<string, { state?: string; xml?: string; blk?: string }>;
+
+/** A domain's reads, by tag, as INSTANCES_SCRIPT names them. */
+const DOMAIN_READS: [tag: 'state' | 'xml' | 'blk', args: (uuid: string) => string[]][] = [
+  ['state', (u) => ['domstate', '--reason', '--domain', u]],
+  ['xml', (u) => ['dumpxml', '--inactive', '--domain', u]],
+  ['blk', (u) => ['domblkinfo', '--domain', u, '--all']],
+];
+
+/**
+ * Every domain's state, persistent XML and block sizes, by UUID: through the host's running virsh
+ * shell (the listing, then every domain's reads in one batch: no virsh process, where the script
+ * starts two; that exec was most of a warm refresh across 20 hosts, bench P10), else by
+ * INSTANCES_SCRIPT. A read that fails (the domain went meanwhile) is left out, as the script
+ * leaves out what virsh could not print.
+ */
+async function readDomains(virsh: Virsh): Promise<DomainReads> {
+  const byUuid: DomainReads = new Map();
+  if (virsh.shellTakesReads) {
+    const uuids = (await virsh.run(['list', '--all', '--uuid'])).split('\n').map((l) => l.trim()).filter((u) => /^[0-9a-f-]+$/.test(u));
+    if (uuids.length * DOMAIN_READS.length <= 3 * SHELL_DUMPS && virsh.shellTakesReads) {
+      await Promise.all(uuids.flatMap((uuid) => {
+        const entry: { state?: string; xml?: string; blk?: string } = {};
+        byUuid.set(uuid, entry);
+        return DOMAIN_READS.map(async ([tag, args]) => {
+          const result = await virsh.tryRun(args(uuid));
+          if (result.code === 0) entry[tag] = result.stdout;
+        });
+      }));
+      return byUuid;
+    }
+  }
   const nonce = newNonce();
   const output = await virsh.runScript(INSTANCES_SCRIPT, [nonce]);
-  const byUuid = new Map<string, { state?: string; xml?: string; blk?: string }>();
   for (const section of splitSections(output, nonce)) {
     const entry = byUuid.get(section.key) ?? {};
     if (section.tag === 'state') entry.state = section.body;
@@ -213,6 +269,28 @@ export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
     else if (section.tag === 'blk') entry.blk = section.body;
     byUuid.set(section.key, entry);
   }
+  return byUuid;
+}
+
+/**
+ * Every domain's name, UUID and power state, from two listings (`list --all` for the states, `list
+ * --all --uuid --name` for the UUIDs) issued together: one round trip through the virsh shell.
+ * A virsh that cannot combine --uuid and --name (before libvirt 7.5?) gets the full listing.
+ */
+export async function readPowerStates(virsh: Virsh): Promise<InstancePower[]> {
+  const [table, pairs] = await Promise.all([virsh.run(['list', '--all']), virsh.tryRun(['list', '--all', '--uuid', '--name'])]);
+  const uuids = new Map<string, string>();
+  for (const line of pairs.code === 0 ? pairs.stdout.split('\n') : []) {
+    const match = /^([0-9a-f-]{36}) (.+)$/.exec(line.trim());
+    if (match) uuids.set(match[2]!, match[1]!);
+  }
+  const listed = parseList(table);
+  if (listed.some((d) => !uuids.has(d.name))) return readInstances(virsh);
+  return listed.map((d) => ({ ref: d.name, name: d.name, uuid: uuids.get(d.name), powerState: powerStateOf(d.state) }));
+}
+
+export async function readInstances(virsh: Virsh): Promise<InstanceInfo[]> {
+  const byUuid = await readDomains(virsh);
   const instances: InstanceInfo[] = [];
   for (const [uuid, entry] of byUuid) {
     // A domain undefined between the listing and its dumpxml has no XML: skip it.

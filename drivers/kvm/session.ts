@@ -11,11 +11,13 @@ import {
   type DriverCapabilities,
   type ConsoleFacet,
   type DefineResult,
+  type HostCapacity,
   type HostEvent,
   type HostInventory,
   type HostSession,
   type ImportFacet,
   type InstanceInfo,
+  type InstancePower,
   type MigrationFacet,
   type PowerState,
   type SnapshotFacet,
@@ -37,7 +39,7 @@ import { kvmImport } from './import.js';
 import { detailBus, keptTarget } from './disk-buses.js';
 import { buildDomainXml, KILN_NS, parseDomainXml, splitDocuments, type ParsedDomain, type ResolvedDisk, type ResolvedNic } from './domain-xml.js';
 import { DomainEventWatcher } from './events.js';
-import { newNonce, readInstances, readInventory, readNetworks, readPciDevices, readPools, splitSections, type HostNetworks } from './inventory.js';
+import { newNonce, readCapacity, readInstances, readInventory, readPowerStates, readNetworks, readPciDevices, readPools, splitSections, type HostNetworks } from './inventory.js';
 import { primaryPools } from './primary-storage.js';
 import { parseSnapshotXml, type PciDevice } from './resource-xml.js';
 import type { SshConnection } from './ssh-connection.js';
@@ -308,6 +310,11 @@ export class KvmSession implements HostSession {
     });
   }
 
+  /** CPUs, memory and version only (one round trip through the virsh shell): what a connect and a refresh record. */
+  async capacity(): Promise<HostCapacity> {
+    return readCapacity(this.virsh);
+  }
+
   /**
    * Narrows the static capabilities by what this host offers (virsh domcapabilities) and what the
    * admin turned off for it (the vnc host option). A libvirt that cannot say keeps the static set.
@@ -321,6 +328,11 @@ export class KvmSession implements HostSession {
 
   async listInstances(): Promise<InstanceInfo[]> {
     return readInstances(this.virsh);
+  }
+
+  /** Names, UUIDs and states only (two listings, one round trip through the virsh shell): the reconcile pass's read. */
+  async listPowerStates(): Promise<InstancePower[]> {
+    return readPowerStates(this.virsh);
   }
 
   async powerState(name: string): Promise<PowerState | 'Missing'> {

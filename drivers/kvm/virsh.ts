@@ -42,25 +42,39 @@ const SHELL_READS = new Set([
   'vol-dumpxml', 'vol-list', 'vol-info', 'vol-path', 'pool-dumpxml', 'pool-list', 'pool-info',
   'net-list', 'net-dumpxml', 'nodeinfo', 'nodememstats', 'freecell', 'version', 'hostname', 'capabilities',
   'snapshot-list', 'snapshot-current', 'snapshot-dumpxml', 'vncdisplay', 'domcapabilities',
+  'nodedev-list', 'nodedev-dumpxml',
 ]);
 /**
- * A quick read waits for the shell while it runs another read, up to this many waiting and this
- * long: a read takes milliseconds there, where an exec starts a virsh process of its own (tens of
- * ms, far more on a loaded host). Connecting a host issues its reads side by side (the inventory's
- * nine), and as execs they were most of what a cold refresh across 20 hosts cost (bench P10). A
- * read still waiting when the time is up (the shell is on a slow one) takes an exec channel, and
- * behind a change (a start may take seconds) nothing waits.
+ * Quick reads issued side by side (the inventory's, a listing's per-domain reads) are gathered
+ * and written to the shell as one batch, a round trip for all; reads that arrive while a batch
+ * runs form the next one. A read waits for the shell while it runs other reads, up to
+ * MAX_READ_WAIT_MS: a read takes milliseconds there, where an exec starts a virsh process of its
+ * own (tens of ms, far more on a loaded host; at 20 hosts connecting at once, most of what a cold
+ * refresh cost, bench P10). A read still waiting when the time is up (the shell is on a slow one)
+ * takes an exec channel, and behind a change (a start may take seconds) nothing waits.
  */
-const MAX_QUEUED_READS = 16;
 const MAX_READ_WAIT_MS = 500;
+/** Reads per batch; more wait for the next one. */
+const MAX_BATCH = 256;
 /** Changes that may go through an established shell (never rerun: a shell that dies under one
  *  fails the call, as a lost exec channel does). */
 const SHELL_CHANGES = new Set(['start', 'destroy', 'shutdown', 'pool-refresh', 'undefine']);
 
+interface GatheredRead {
+  args: readonly string[];
+  options: ExecOptions | undefined;
+  /** Until when it waits for a shell that runs other reads. */
+  until: number;
+  resolve: (result: ExecResult) => void;
+  reject: (error: unknown) => void;
+}
+
 export class Virsh {
   /** The persistent virsh shell (see virsh-shell.ts); undefined when disabled. */
   readonly shell: VirshShell | undefined;
-  private queuedReads = 0;
+  /** Reads waiting for the next batch, and whether a flush is under way. */
+  private gathered: GatheredRead[] = [];
+  private flushing = false;
 
   constructor(
     readonly ssh: SshConnection,
@@ -91,31 +105,74 @@ export class Virsh {
   async tryRun(args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
     const shell = this.shell;
     const name = args[0] ?? '';
-    // The shell takes a command only when it is free. A read waits a little for it while it runs
-    // another read (MAX_READ_WAIT_MS); past that, and behind a change, concurrent callers keep
-    // their parallel exec channels instead of queueing behind a slow command.
     if (shell && options?.stdin === undefined && virshShellSafe(args)) {
-      const read = SHELL_READS.has(name);
-      const waitUntil = Date.now() + MAX_READ_WAIT_MS;
-      while (read && !shell.idle && shell.busyWithRead && this.queuedReads < MAX_QUEUED_READS && Date.now() < waitUntil) {
-        this.queuedReads++;
-        let timer: ReturnType<typeof setTimeout> | undefined;
+      if (SHELL_READS.has(name)) return this.gatherRead(args, options);
+      // A change takes the shell only when it is free; concurrent callers keep their parallel
+      // exec channels instead of queueing behind a slow command.
+      if (SHELL_CHANGES.has(name) && shell.ready) {
         try {
-          await Promise.race([shell.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitUntil - Date.now())))]);
-        } finally {
-          clearTimeout(timer);
-          this.queuedReads--;
-        }
-      }
-      if ((read && shell.idle) || (SHELL_CHANGES.has(name) && shell.ready)) {
-        try {
-          return await shell.run(args, { ...options, mutating: !read });
+          return await shell.run(args, { ...options, mutating: true });
         } catch (error) {
           if (!(error instanceof ShellUnavailable)) throw error;
         }
       }
     }
+    return this.exec(args, options);
+  }
+
+  /** Whether quick reads issued now would go through the shell (it answers and is not busy with a change). */
+  get shellTakesReads(): boolean {
+    const shell = this.shell;
+    return shell !== undefined && shell.running && (shell.idle || shell.busyWithRead);
+  }
+
+  private exec(args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
     return this.ssh.exec(command(this.argv(args)), options);
+  }
+
+  /** Queues a read for the next batch (flushed once the callers of this turn have issued theirs). */
+  private gatherRead(args: readonly string[], options: ExecOptions | undefined): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.gathered.push({ args, options, until: Date.now() + MAX_READ_WAIT_MS, resolve, reject });
+      if (this.flushing) return;
+      this.flushing = true;
+      setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const shell = this.shell!;
+    try {
+      while (this.gathered.length > 0) {
+        if (!shell.idle) {
+          // Behind other reads: wait for them, up to the first waiting read's limit.
+          if (shell.busyWithRead) {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const limit = Math.min(...this.gathered.map((g) => g.until)) - Date.now();
+            await Promise.race([shell.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, limit))))]);
+            clearTimeout(timer);
+          }
+          if (!shell.idle) {
+            // Behind a change, or a slow read past the wait: those take exec channels.
+            const now = Date.now();
+            const late = shell.busyWithRead ? this.gathered.filter((g) => g.until <= now) : this.gathered;
+            this.gathered = this.gathered.filter((g) => !late.includes(g));
+            for (const read of late) this.exec(read.args, read.options).then(read.resolve, read.reject);
+            continue;
+          }
+        }
+        const batch = this.gathered.splice(0, MAX_BATCH);
+        const answers = shell.runBatch(batch.map((g) => ({ args: g.args, timeoutMs: g.options?.timeoutMs, signal: g.options?.signal })));
+        answers.forEach((answer, i) => {
+          const read = batch[i]!;
+          // A shell that could not take or finish the read: it reruns as an exec (reads are safe to repeat).
+          answer.then(read.resolve, (error: unknown) => (error instanceof ShellUnavailable ? this.exec(read.args, read.options).then(read.resolve, read.reject) : read.reject(error)));
+        });
+        // Reads issued meanwhile wait above for this batch (or, behind a slow one, take execs).
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /** Runs a constant shell script with VIRSH set to the virsh invocation, for batched reads

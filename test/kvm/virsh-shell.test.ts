@@ -206,6 +206,47 @@ describe('VirshShell protocol (fake interactive virsh)', () => {
     expect(log().filter((l) => l.startsWith('exec'))).toHaveLength(0);
   });
 
+  it('writes a batch of reads at once: every line reaches virsh before the first command has answered, and each gets its own answer', async () => {
+    const { virsh, log } = await setup();
+    await virsh.run(['list']);
+    const before = log().length;
+    const answers = await Promise.allSettled(virsh.shell!.runBatch([{ args: ['sleep', '300'] }, { args: ['domstate', '--domain', 'd1'] }, { args: ['fail', 'no such domain'] }, { args: ['list'] }]));
+    expect(answers.map((a) => (a.status === 'fulfilled' ? [a.value.code, a.value.stdout, a.value.stderr] : a.reason))).toEqual([
+      [0, 'slept\n\n', ''],
+      [0, 'running\n\n', ''],
+      [1, '\n', 'error: no such domain\n'],
+      [0, 'shell-list\n\n', ''],
+    ]);
+    const lines = log().slice(before);
+    // Two lines per command, all received before virsh ran the second command (the one after the sleep).
+    const secondRun = lines.findIndex((l) => l.startsWith('run ["domstate"'));
+    expect(lines.slice(0, secondRun).filter((l) => l === 'recv')).toHaveLength(8);
+    expect(lines.filter((l) => l.startsWith('exec'))).toHaveLength(0);
+  });
+
+  it('gathers reads issued side by side through Virsh into one batch', async () => {
+    const { virsh, log } = await setup();
+    await virsh.run(['list']);
+    const before = log().length;
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => virsh.run(['domstate', '--domain', `d${i}`])));
+    expect(answers).toEqual(Array.from({ length: 6 }, () => 'running\n\n'));
+    const lines = log().slice(before);
+    expect(lines.slice(0, lines.findIndex((l) => l.startsWith('run ["domstate"')) + 1).filter((l) => l === 'recv').length).toBeGreaterThanOrEqual(12);
+    expect(virsh.shell!.starts).toBe(1);
+  });
+
+  it('a read in a batch that times out fails alone; the ones after it rerun as execs, and the shell restarts', async () => {
+    const { virsh } = await setup();
+    await virsh.run(['list']);
+    const [first, slow, after] = await Promise.allSettled(virsh.shell!.runBatch([{ args: ['list'] }, { args: ['sleep', '2000'], timeoutMs: 200 }, { args: ['list'] }]));
+    expect(first).toMatchObject({ status: 'fulfilled', value: { stdout: 'shell-list\n\n', code: 0 } });
+    expect(slow).toMatchObject({ status: 'rejected', reason: { category: 'timeout' } });
+    expect(after).toMatchObject({ status: 'rejected' });
+    expect((after as PromiseRejectedResult).reason).toBeInstanceOf(ShellUnavailable);
+    expect(await virsh.run(['list'])).toBe('shell-list\n\n');
+    expect(virsh.shell!.starts).toBe(2);
+  });
+
   it("reads the host's networks through the running shell, with no virsh process of their own", async () => {
     const { virsh, log } = await setup();
     expect(await virsh.run(['list', '--all', '--name'])).toBe('shell-list\n\n');

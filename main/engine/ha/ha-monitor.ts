@@ -209,18 +209,24 @@ export class HaMonitor {
     const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, ref, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; ref: string | null; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [vmRef(v), v]));
     let instances;
     const checkStartedAt = Date.now();
+    if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
+    // The watchdog is armed while the host lists its VMs, not after: on a first contact it is an
+    // upload and a start on the host, which a pass across many hosts otherwise waits for in turn.
+    let arming: Promise<void> | undefined;
     try {
-      const { session, listed } = await withDeadline((async () => {
+      instances = await withDeadline((async () => {
         const connected = await engine.hosts.session(host.id);
-        return { session: connected, listed: await connected.listInstances() };
+        arming = this.armFencing(host, connected);
+        // The power states alone where the driver can list them cheaper than every VM's details.
+        return connected.listPowerStates ? connected.listPowerStates() : connected.listInstances();
       })(), timeoutMs, `host ${host.name}`);
-      instances = listed;
-      if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
       const c = this.contact.get(host.id)!;
       Object.assign(c, { lastAt: Date.now(), lostAt: undefined, downMarked: false });
       clearTimeout(c.timer);
-      await this.armFencing(host, session);
+      await arming;
     } catch (error) {
+      // An arm still under way is not waited for here (its exec has its own timeout, and a host
+      // that stopped answering would hold this check, and the hosts queued behind it, that long).
       await engine.hosts.drop(host.id);
       // A host whose SSH key changed is not known to be down: it may be running its VMs. Restarting
       // them elsewhere could run them twice, so it waits in Alert for an admin (acceptHostKey).

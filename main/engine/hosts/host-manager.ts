@@ -234,7 +234,8 @@ export class HostManager {
   /** Re-reads capacity and capabilities from the host and marks it Up. */
   async refresh(hostId: number, session?: HostSession): Promise<void> {
     const s = session ?? (await this.session(hostId));
-    const inv = await s.inventory();
+    // Only what is recorded below: a driver that can read it alone skips the pools, networks and devices.
+    const inv = s.capacity ? await s.capacity() : await s.inventory();
     this.db
       .prepare(
         `UPDATE hosts SET cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_pinged=? WHERE id=?`,
