@@ -78,14 +78,17 @@ export function buildDomainXml(input: DomainXmlInput): string {
   const counters: Record<string, number> = {};
   // Kept targets are taken first, so the disks that have none do not land on them.
   const kept = new Set(input.disks.flatMap((d) => (d.device !== 'cdrom' && d.target ? [d.target] : [])));
-  if (kept.has(CDROM_TARGET)) throw new Error(`disk target ${CDROM_TARGET} is the CD-ROM drive's`);
+  // The ISO drive is hdc, unless a kept disk is (an imported IDE VM's): then the first free IDE name
+  // (attachIso finds the first CD-ROM when hdc is none).
+  let cdromTarget = CDROM_TARGET;
+  for (let index = 0; kept.has(cdromTarget); index++) cdromTarget = targetName('hd', index);
   const nextTarget = (bus: ResolvedDisk['bus']): string => {
     const prefix = TARGET_PREFIX[bus];
     for (;;) {
       const index = counters[prefix] ?? 0;
       counters[prefix] = index + 1;
       const name = targetName(prefix, index);
-      if (name !== CDROM_TARGET && !kept.has(name)) return name;
+      if (name !== cdromTarget && !kept.has(name)) return name;
     }
   };
 
@@ -103,7 +106,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     '@_device': 'cdrom',
     driver: { '@_name': 'qemu', '@_type': 'raw' },
     ...(spec.isoPath ? { source: { '@_file': spec.isoPath } } : {}),
-    target: { '@_dev': CDROM_TARGET, '@_bus': 'ide' },
+    target: { '@_dev': cdromTarget, '@_bus': 'ide' },
     readonly: '',
   });
   // The config drive (R62) is a second CD-ROM after the ISO drive, which stays the first CD-ROM

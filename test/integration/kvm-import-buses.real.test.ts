@@ -41,7 +41,10 @@ const cases = (prefix: string, n: number): Case[] => [
   { name: `${prefix}ide-${run}`, devices: { buses: ['ide', 'ide'], nicModel: 'virtio' }, mac: `52:54:00:4d:${tag}:${n + 1}3` },
 ];
 const adopted = cases('b', 0);
-const external = cases('x', 1);
+// The copied IDE VM's data disk is hdc, where Kiln's ISO drive would go: the copy keeps it there (the drive moves).
+const external = cases('x', 1).map((c) => (c.devices.buses![0] === 'ide' ? { ...c, devices: { ...c.devices, targets: ['hda', 'hdc'] } } : c));
+/** The data disk's id (its target): the second one on the case's bus. */
+const dataDisk = (c: Case) => c.devices.targets?.[1] ?? (c.devices.buses![0] === 'ide' ? 'hdb' : 'sdb');
 const refusedHere = { name: `bmixed-${run}`, devices: { buses: ['virtio', 'virtio', 'sata'] }, mac: `52:54:00:4d:${tag}:14` };
 const refusedThere = { name: `xlsi-${run}`, devices: { buses: ['scsi'], scsiModel: 'lsilogic', nicModel: 'ne2k_pci' }, mac: `52:54:00:4d:${tag}:24` };
 const fromDisk = `bdisk-${run}.qcow2`;
@@ -151,7 +154,7 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
 
   it('the CSV bulk run takes them over listing the host once, and stop/start keeps every definition', async () => {
     const before = new Map(adopted.map((c) => [c.name, onHost('host1', 'virsh', 'dumpxml', '--inactive', c.name)]));
-    const csv = ['name,serviceoffering,nic0.id,nic0.network,datadisk0.id,datadisk0.diskoffering', ...adopted.map((c) => `${c.name},kvm-tiny,nic0,${z.network},${c.devices.buses![0] === 'ide' ? 'hdb' : 'sdb'},${diskOffering}`)].join('\n');
+    const csv = ['name,serviceoffering,nic0.id,nic0.network,datadisk0.id,datadisk0.diskoffering', ...adopted.map((c) => `${c.name},kvm-tiny,nic0,${z.network},${dataDisk(c)},${diskOffering}`)].join('\n');
     const listings = await countListings(z.hostIds['host1']!);
     const job = await z.t.run('importUnmanagedInstances', { clusterid: z.clusterid, csv });
     listings.restore();
@@ -173,6 +176,7 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
     const byName = new Map(rows.map((r) => [r['name'], r]));
     for (const c of external) expect(byName.get(c.name), c.name).toMatchObject({ importable: true });
     expect(byName.get(external[1]!.name)).toMatchObject({ disk: [{ id: 'sda', controller: 'scsi' }, { id: 'sdb', controller: 'scsi' }] });
+    expect(byName.get(external[2]!.name)).toMatchObject({ disk: [{ id: 'hda', controller: 'ide', controllerunit: 0 }, { id: 'hdc', controller: 'ide', controllerunit: 2 }] });
     expect(byName.get(refusedThere.name)).toMatchObject({
       importable: false,
       disk: [{ id: 'sda', controller: 'lsilogic', controllerunit: 0 }],
@@ -192,7 +196,7 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
       const job = await z.t.run('importVm', {
         ...listParams, importsource: 'external', clusterid: z.clusterid, name: c.name, serviceofferingid: z.tiny,
         'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network,
-        'datadiskofferinglist[0].disk': c.devices.buses![0] === 'ide' ? 'hdb' : 'sdb', 'datadiskofferinglist[0].diskOffering': diskOffering,
+        'datadiskofferinglist[0].disk': dataDisk(c), 'datadiskofferinglist[0].diskOffering': diskOffering,
       });
       expect(job['jobstatus'], `${c.name}: ${JSON.stringify(job['jobresult'])}`).toBe(1);
       const id = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
@@ -201,6 +205,8 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
         const started = await z.t.run('startVirtualMachine', { id });
         expect(started['jobstatus'], `${c.name}: ${JSON.stringify(started['jobresult'])}`).toBe(1);
         expect(devicesOf('host1', c.name), `${c.name} start ${round + 1}`).toEqual(wanted);
+        // The IDE copy keeps hdc for its data disk: Kiln's ISO drive is hdb, its config drive hdd.
+        if (c === external[2]) expect(parseDomainXml(onHost('host1', 'virsh', 'dumpxml', '--inactive', c.name)).disks.filter((d) => d.device === 'cdrom').map((d) => d.target)).toEqual(['hdb', 'hdd']);
         expect((await z.t.run('stopVirtualMachine', { id, forced: 'true' }))['jobstatus']).toBe(1);
       }
     }

@@ -215,7 +215,9 @@ describe('domain XML', () => {
     expect(dom.disks.map((d) => [d.target, d.bus, d.device])).toEqual([['sdb', 'scsi', 'disk'], ['sda', 'scsi', 'disk'], ['hdb', 'ide', 'disk'], ['hda', 'ide', 'disk'], ['hdc', 'ide', 'cdrom']]);
     expect(dom.controllers).toEqual([{ type: 'scsi', index: 0, model: 'virtio-scsi' }]);
     expect(parseDomainXml(buildDomainXml(input())).controllers).toEqual([]);
-    expect(() => buildDomainXml(input({ disks: [{ path: '/pool/x.qcow2', format: 'qcow2', bus: 'ide', target: 'hdc' }] }))).toThrow('hdc is the CD-ROM drive');
+    // An imported IDE disk that keeps hdc: the ISO drive takes the first free IDE name instead.
+    const onHdc = parseDomainXml(buildDomainXml(input({ disks: [{ path: '/pool/a.qcow2', format: 'qcow2', bus: 'ide', target: 'hda' }, { path: '/pool/c.qcow2', format: 'qcow2', bus: 'ide', target: 'hdc' }, { path: '/pool/x.qcow2', format: 'qcow2', bus: 'ide' }] })));
+    expect(onHdc.disks.map((d) => [d.target, d.device])).toEqual([['hda', 'disk'], ['hdc', 'disk'], ['hdd', 'disk'], ['hdb', 'cdrom']]);
   });
 
   it('reads bus, controller and unit as listUnmanagedInstances shows them', () => {
