@@ -13,6 +13,7 @@ import { VmListView } from './views/VmListView';
 import { VmDetailView } from './views/VmDetailView';
 import { DeployWizard } from './views/DeployWizard';
 import { HostsView } from './views/HostsView';
+import { StoragePoolsView } from './views/StoragePoolsView';
 import { GpuView } from './views/GpuView';
 import { AffinityView } from './views/AffinityView';
 import { KeyPairsView } from './views/KeyPairsView';
@@ -60,6 +61,7 @@ function useLiveData() {
 const NAV: { view: Route['view']; href: string; label: string; needs?: string }[] = [
   { view: 'vms', href: '#/vms', label: 'Virtual machines' },
   { view: 'hosts', href: '#/hosts', label: 'Hosts' },
+  { view: 'storage', href: '#/storage', label: 'Primary storage', needs: 'listStoragePools' },
   { view: 'gpus', href: '#/gpus', label: 'GPUs', needs: 'listGpuResidents' },
   { view: 'affinity', href: '#/affinity', label: 'Affinity' },
   { view: 'keys', href: '#/keys', label: 'SSH keys' },
@@ -124,6 +126,7 @@ export function App() {
         {route.view === 'vm' && <VmDetailView id={route.id} tab={route.tab} />}
         {route.view === 'deploy' && <DeployWizard />}
         {route.view === 'hosts' && <HostsView />}
+        {route.view === 'storage' && <StoragePoolsView />}
         {route.view === 'gpus' && <GpuView />}
         {route.view === 'affinity' && <AffinityView />}
         {route.view === 'keys' && <KeyPairsView />}

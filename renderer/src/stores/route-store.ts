@@ -13,7 +13,8 @@ export type Route =
   | { view: 'events' }
   | { view: 'settings' }
   | { view: 'backups' }
-  | { view: 'import' };
+  | { view: 'import' }
+  | { view: 'storage' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
@@ -30,6 +31,7 @@ export function parseHash(hash: string): Route {
     case 'settings':
     case 'backups':
     case 'import':
+    case 'storage':
       return { view: parts[0] };
     default:
       return { view: 'vms' };

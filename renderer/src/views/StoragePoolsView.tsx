@@ -1,0 +1,125 @@
+/**
+ * Primary storage (admins): the storage pools the engine records per cluster from what its hosts
+ * report (listStoragePools), with their state, scope, use and storage tags; a pool's tags and
+ * whether new volumes may go there are edited in place (updateStoragePool), the tags checked with
+ * the engine's rule from listApis before the call.
+ */
+import { useState, type FormEvent } from 'react';
+import { kiln } from '../transport';
+import { useApiList } from '../api/use-api-list';
+import { hasApi, paramProblem, useApiCatalog } from '../stores/api-catalog-store';
+import { Modal, ApiErrorText } from '../components/Modal';
+import { useSubmit } from '../components/use-submit';
+import { TextField } from '../components/FormFields';
+import { RecordTable } from '../components/RecordTable';
+import { formatSize } from './vm/VmVolumes';
+
+export interface StoragePool {
+  id: string;
+  name: string;
+  clustername: string;
+  hostname?: string;
+  type: string;
+  scope: string;
+  state: string;
+  hypervisor: string;
+  disksizetotal: number;
+  disksizeused: number;
+  disksizeallocated: number;
+  tags?: string;
+}
+
+export function StoragePoolsView() {
+  const apis = useApiCatalog((s) => s.apis);
+  const [generation, setGeneration] = useState(0);
+  const [editing, setEditing] = useState<StoragePool>();
+  const { items: pools, loading, error } = useApiList<StoragePool>('listStoragePools', 'storagepool', {}, generation);
+
+  return (
+    <section className="view storage-pools" aria-labelledby="storage-title">
+      <div className="view-header">
+        <h1 id="storage-title">Primary storage</h1>
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {!loading && !error && pools.length === 0 && <p className="empty">No storage pools: the hosts Kiln has report none yet.</p>}
+      {pools.length > 0 && (
+        <RecordTable
+          label="Storage pools"
+          columns={[
+            { header: 'Name', cell: (p) => p.name },
+            { header: 'Cluster', cell: (p) => p.clustername },
+            { header: 'Scope', cell: (p) => (p.scope === 'HOST' ? `Host ${p.hostname ?? ''}` : 'Cluster') },
+            { header: 'Type', cell: (p) => p.type },
+            { header: 'State', cell: (p) => <span className={`state state-${p.state.toLowerCase()}`}>{p.state}</span> },
+            { header: 'Used / total', cell: (p) => `${formatSize(p.disksizeused)} / ${formatSize(p.disksizetotal)}`, className: 'num', headerClassName: 'num' },
+            { header: 'Allocated', cell: (p) => formatSize(p.disksizeallocated), className: 'num', headerClassName: 'num' },
+            { header: 'Storage tags', cell: (p) => (p.tags ? p.tags.split(',').flatMap((t, i) => [...(i ? [' '] : []), <span key={t} className="tag">{t}</span>]) : <span className="muted">none</span>) },
+          ]}
+          rows={pools}
+          rowKey={(p) => p.id}
+          rowData={(p) => ({ 'data-pool': p.name })}
+          actions={(p) =>
+            hasApi(apis, 'updateStoragePool') && (
+              <button type="button" onClick={() => setEditing(p)} aria-label={`Edit storage pool ${p.name}`}>
+                Edit
+              </button>
+            )
+          }
+        />
+      )}
+      {editing && (
+        <EditPoolDialog
+          pool={editing}
+          onClose={() => setEditing(undefined)}
+          onDone={() => {
+            setEditing(undefined);
+            setGeneration((g) => g + 1);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function EditPoolDialog({ pool, onClose, onDone }: { pool: StoragePool; onClose(): void; onDone(): void }) {
+  const apis = useApiCatalog((s) => s.apis);
+  const [tags, setTags] = useState(pool.tags ?? '');
+  const [enabled, setEnabled] = useState(pool.state !== 'Disabled');
+  const { busy, error, run } = useSubmit(onDone);
+  const problem = paramProblem(apis, 'updateStoragePool', 'tags', tags);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      await kiln.invoke('updateStoragePool', { id: pool.id, tags: tags.trim(), enabled });
+      return `Storage pool ${pool.name} updated`;
+    });
+  };
+  return (
+    <Modal title={`Storage pool ${pool.name}`} onClose={onClose}>
+      <form className="dialog-form" onSubmit={(e) => void submit(e)}>
+        <TextField
+          label="Storage tags" value={tags} onChange={setTags} problem={problem} placeholder="ssd, fast"
+          hint="Comma-separated. A volume whose disk offering (or, for a root disk, service offering) has storage tags goes only on a pool that has them all. Empty clears them."
+        />
+        <div className="form-row checkbox-row">
+          <label>
+            <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Enabled: new volumes may be placed on this pool
+          </label>
+        </div>
+        <ApiErrorText error={error} />
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || problem !== undefined}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
