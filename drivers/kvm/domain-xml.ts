@@ -76,8 +76,10 @@ export function buildDomainXml(input: DomainXmlInput): string {
   const displayName = xmlSafeText(spec.displayName);
 
   const counters: Record<string, number> = {};
-  // Kept targets are taken first, so the disks that have none do not land on them.
-  const kept = new Set(input.disks.flatMap((d) => (d.device !== 'cdrom' && d.target ? [d.target] : [])));
+  // Kept targets are taken first, so the disks that have none do not land on them. A target two
+  // disks would keep (a data disk moved from another imported VM) is kept by the first only.
+  const kept = new Set<string>();
+  const keeps = input.disks.map((d) => (d.device !== 'cdrom' && d.target && !kept.has(d.target) ? (kept.add(d.target), true) : false));
   // The ISO drive is hdc, unless a kept disk is (an imported IDE VM's): then the first free IDE name
   // (attachIso finds the first CD-ROM when hdc is none).
   let cdromTarget = CDROM_TARGET;
@@ -92,13 +94,13 @@ export function buildDomainXml(input: DomainXmlInput): string {
     }
   };
 
-  const disks: XmlNode[] = input.disks.filter((disk) => disk.device !== 'cdrom').map((disk) => ({
+  const disks: XmlNode[] = input.disks.flatMap((disk, i) => (disk.device === 'cdrom' ? [] : [{
     '@_type': 'file',
     '@_device': 'disk',
     driver: { '@_name': 'qemu', '@_type': disk.format },
     source: { '@_file': disk.path },
-    target: { '@_dev': disk.target ?? nextTarget(disk.bus), '@_bus': disk.bus },
-  }));
+    target: { '@_dev': keeps[i] ? disk.target! : nextTarget(disk.bus), '@_bus': disk.bus },
+  }]));
   // Always one CD-ROM drive, empty unless an ISO is attached, so attachIso can insert media
   // into a running VM (a drive cannot be hot-plugged on the IDE bus).
   disks.push({

@@ -218,6 +218,9 @@ describe('domain XML', () => {
     // An imported IDE disk that keeps hdc: the ISO drive takes the first free IDE name instead.
     const onHdc = parseDomainXml(buildDomainXml(input({ disks: [{ path: '/pool/a.qcow2', format: 'qcow2', bus: 'ide', target: 'hda' }, { path: '/pool/c.qcow2', format: 'qcow2', bus: 'ide', target: 'hdc' }, { path: '/pool/x.qcow2', format: 'qcow2', bus: 'ide' }] })));
     expect(onHdc.disks.map((d) => [d.target, d.device])).toEqual([['hda', 'disk'], ['hdc', 'disk'], ['hdd', 'disk'], ['hdb', 'cdrom']]);
+    // Two disks that would keep one target (a data disk moved from another imported VM): the second gets a free one.
+    const twice = parseDomainXml(buildDomainXml(input({ disks: [{ path: '/pool/a.qcow2', format: 'qcow2', bus: 'sata', target: 'sdb' }, { path: '/pool/b.qcow2', format: 'qcow2', bus: 'sata', target: 'sdb' }] })));
+    expect(twice.disks.filter((d) => d.device === 'disk').map((d) => d.target)).toEqual(['sdb', 'sda']);
   });
 
   it('reads bus, controller and unit as listUnmanagedInstances shows them', () => {
