@@ -150,7 +150,10 @@ export class KvmSession implements HostSession {
   ) {
     this.virsh = new Virsh(ssh, options.uri);
     this.pools = { virsh: this.virsh, queue: poolQueue };
-    this.watcher = new DomainEventWatcher(this.virsh, (event) => this.emit(this.powerEvent(event)), options.reconcileIntervalMs);
+    this.watcher = new DomainEventWatcher(this.virsh, (event) => {
+      if (event.state === 'Stopped' || event.state === 'Crashed') this.dropRulesOfStopped(event.name);
+      this.emit(this.powerEvent(event));
+    }, options.reconcileIntervalMs);
     ssh.on('down', (error: DriverError) => {
       if (!this.connectionUp || this.closed) return;
       this.connectionUp = false;
@@ -458,6 +461,28 @@ export class KvmSession implements HostSession {
     await this.virsh.ssh.exec(portScript(ports.map((p) => p.port)));
   }
 
+  /** Rule changes per domain, one after another: a stopped guest's clean-up never lands between a start and its rules. */
+  private readonly portQueue = new Map<string, Promise<void>>();
+  private inPortQueue(name: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.portQueue.get(name) ?? Promise.resolve()).then(work);
+    const settled = next.catch(() => undefined);
+    this.portQueue.set(name, settled);
+    void settled.then(() => {
+      if (this.portQueue.get(name) === settled) this.portQueue.delete(name);
+    });
+    return next;
+  }
+
+  /** A domain that stopped without Kiln (its guest powered off, it crashed) loses its rules too, unless it runs again by then. */
+  private dropRulesOfStopped(name: string): void {
+    if (this.closed) return;
+    void this.inPortQueue(name, async () => {
+      if ((await this.powerState(name)) === 'Running') return;
+      const dom = await this.domain(name, true).catch(() => undefined);
+      await this.clearPrivateVlans(dom?.privateVlans ?? []);
+    }).catch(() => undefined);
+  }
+
   private hostNetworks(fresh = false): Promise<HostNetworks> {
     const cached = this.networks;
     if (!fresh && cached && Date.now() - cached.at < NETWORKS_TTL_MS) return cached.value;
@@ -476,7 +501,7 @@ export class KvmSession implements HostSession {
     await this.refuseDisksInUse(name, dom);
     await this.virsh.run(['start', '--domain', name]);
     try {
-      await this.applyPrivateVlans(dom.privateVlans ?? []);
+      await this.inPortQueue(name, () => this.applyPrivateVlans(dom.privateVlans ?? []));
     } catch (error) {
       // A VM on a private VLAN never runs without its isolation.
       await this.virsh.tryRun(['destroy', '--domain', name]).catch(() => undefined);

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
-import { ConsoleTap, HOSTS_JSON } from '../kvm/real-hosts.js';
+import { ConsoleTap, HOSTS_JSON, waitUntil } from '../kvm/real-hosts.js';
 import { portName } from '../../drivers/kvm/private-vlan.js';
 
 const hosts = kvmHostsOrSkip();
@@ -203,7 +203,7 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     expect(m[1]).toBe('yes');
   });
 
-  it('stopping a VM takes its rules away with its tap, a start puts them back, and expunging leaves nothing', { timeout: 300_000 }, async () => {
+  it('stopping a VM takes its rules away with its tap, a start puts them back, the guest powering itself off takes them away, and expunging leaves nothing', { timeout: 300_000 }, async () => {
     const i1 = guests['i1']!;
     const port = portName(i1.mac!);
     i1.tap?.close();
@@ -216,6 +216,16 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     expect(start['jobstatus'], JSON.stringify(start['jobresult'])).toBe(1);
     expect(rules()).toContain(`-A FORWARD -i ${port} -j KI-${port}`);
     expect(ports()).toContain(port);
+    // The guest powers itself off: the host's stop event takes the rules away too.
+    i1.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, i1.id!));
+    await i1.tap.runPatiently('echo up-$((6*7))', /up-42/, 120_000);
+    i1.tap.type('poweroff -f');
+    const internal = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(i1.id) as string;
+    await waitUntil('i1 shut off by its guest', async () => onHost('host1', 'virsh', 'domstate', internal).trim() === 'shut off', 60_000);
+    await waitUntil("i1's rules gone after its guest's power-off", async () => !rules().includes(port), 30_000);
+    expect(ports()).not.toContain(port);
+    i1.tap.close();
+    i1.tap = undefined;
     for (const g of Object.values(guests)) {
       g.tap?.close();
       g.tap = undefined;
