@@ -4,19 +4,25 @@
  * first host only), updateStoragePool tags that pool, and a data disk whose disk offering carries
  * the tag is made in that pool (its file in the pool's directory, the domain's disk pointing
  * there), while a VM on the other host, which reaches no pool with the tag, is refused 533 with
- * nothing made. deleteVolume removes the disk from that pool. The host set comes from
+ * nothing made. deleteVolume removes the disk from that pool. R48 on import: a hand-made domain
+ * whose disk is in the untagged pool is refused (431 naming offering, tag and pool) for an offering
+ * with the tag, and with migrateallowed too, since libvirt's driver cannot move disks between pools
+ * (storageMotion); the same domain shape with its disk in the tagged pool imports. The host set comes from
  * KILN_KVM_WORK (the default set otherwise); every domain, volume and the pool are removed after.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
+import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
 const POOL = `kiln-tag-${process.pid}`;
 const POOL_DIR = path.join(WORK, `tagpool-${process.pid}`);
+const DOMAINS = { untagged: `st-plain-${process.pid}`, tagged: `st-fast-${process.pid}` };
+const mac = (i: number) => `52:54:00:5e:${(process.pid % 256).toString(16).padStart(2, '0')}:0${i}`;
 
 interface Pool { id: string; name: string; scope: string; type: string; state: string; hostname?: string; tags?: string; disksizetotal: number; hypervisor: string }
 
@@ -28,6 +34,10 @@ async function job(command: string, params: Record<string, string>): Promise<{ s
 
 async function pools(params: Record<string, string> = {}): Promise<Pool[]> {
   return ((await z.t.ok('listStoragePools', params))['storagepool'] as Pool[] | undefined) ?? [];
+}
+
+function removeDomains(): void {
+  onHost('host1', 'sh', '-c', Object.values(DOMAINS).map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1;`).join(' ') + ` virsh vol-delete --pool kiln ${DOMAINS.untagged}.qcow2 >/dev/null 2>&1; true`);
 }
 
 function removePool(): void {
@@ -56,6 +66,7 @@ describe.skipIf(!hosts)('storage pools and storage tags on real KVM hosts', () =
       await cleanUp(z.t);
       await z.t.close();
     }
+    removeDomains();
     removePool();
   }, 180_000);
 
@@ -108,5 +119,32 @@ describe.skipIf(!hosts)('storage pools and storage tags on real KVM hosts', () =
     expect(deleted.status, JSON.stringify(deleted.body)).toBe(200);
     await z.t.engine.jobs.drain();
     expect(existsSync(file)).toBe(false);
+  }, 240_000);
+
+  it('R48 on import: a disk on a pool without the offering\'s storage tag is refused, also with migrateallowed (no storage motion on KVM); on the tagged pool it imports', async () => {
+    const fastRoot = ((await z.t.ok('createServiceOffering', { name: 'kvm-tiny-fast', cpunumber: '1', cpuspeed: '100', memory: '128', tags: 'fast' }))['serviceoffering'] as { id: string }).id;
+    const xmlDir = path.join(POOL_DIR, 'xml');
+    mkdirSync(xmlDir, { recursive: true });
+    onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, `${DOMAINS.untagged}.qcow2`, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
+    onHost('host1', 'virsh', 'vol-create-as', POOL, `${DOMAINS.tagged}.qcow2`, '64M', '--format', 'qcow2');
+    writeFileSync(path.join(xmlDir, 'plain.xml'), handMadeDomainXml(hosts!, DOMAINS.untagged, [`${hosts!.storagePath}/${DOMAINS.untagged}.qcow2`], [mac(1)]));
+    writeFileSync(path.join(xmlDir, 'fast.xml'), handMadeDomainXml(hosts!, DOMAINS.tagged, [`${POOL_DIR}/${DOMAINS.tagged}.qcow2`], [mac(2)]));
+    onHost('host1', 'virsh', 'define', path.join(xmlDir, 'plain.xml'));
+    onHost('host1', 'virsh', 'define', path.join(xmlDir, 'fast.xml'));
+    const params = (name: string) => ({ clusterid: z.clusterid, name, serviceofferingid: fastRoot, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network });
+
+    const refused = await z.t.call('importUnmanagedInstance', params(DOMAINS.untagged));
+    expect(refused.status).toBe(431);
+    expect(String(refused.body['errortext'])).toMatch(new RegExp(`^serviceofferingid: service offering kvm-tiny-fast needs storage tag fast, which pool ${hosts!.poolName} holding disk \\S+ of VM ${DOMAINS.untagged} lacks; pass migrateallowed=true`));
+    const cannotMove = await z.t.call('importUnmanagedInstance', { ...params(DOMAINS.untagged), migrateallowed: 'true' });
+    expect(cannotMove.status).toBe(431);
+    expect(String(cannotMove.body['errortext'])).toContain('cannot move disks between storage pools');
+    expect(z.t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances WHERE instance_name=?').pluck().get(DOMAINS.untagged)).toBe(0);
+
+    const imported = await job('importUnmanagedInstance', params(DOMAINS.tagged));
+    expect(imported.status, imported.text).toBe(200);
+    // Its root volume is on the tagged pool's record (mapped from the disk's pool at the next read).
+    await z.t.ok('listStoragePools');
+    expect(z.t.engine.db.prepare(`SELECT p.name FROM volumes v JOIN vm_instances m ON m.id=v.vm_id JOIN storage_pools p ON p.id=v.pool_id WHERE m.instance_name=? AND v.volume_type='ROOT'`).pluck().get(DOMAINS.tagged)).toBe(POOL);
   }, 240_000);
 });
