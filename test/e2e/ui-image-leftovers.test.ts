@@ -13,20 +13,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { goTo, serveUiSuite, waitJob, type UiSession } from './ui-helpers.js';
+import { TINY_QCOW2, tinyIso } from '../helpers/tiny-images.js';
 
 let ui: UiSession;
 let server: Server | undefined;
 let base = '';
-const ISO = Buffer.alloc(256 * 1024);
-ISO.write('\x01CD001', 16 * 2048, 'latin1');
-const QCOW2 = (() => {
-  const b = Buffer.alloc(64 * 1024);
-  b.writeUInt32BE(0x514649fb, 0);
-  b.writeUInt32BE(3, 4);
-  b.writeBigUInt64BE(BigInt(64 * 1024 * 1024), 24);
-  b.writeUInt32BE(104, 100);
-  return b;
-})();
+const ISO = tinyIso(256 * 1024);
+const QCOW2 = TINY_QCOW2;
 const notices = () => ui.page.locator('.notices').innerText();
 const imageRow = (name: string) => ui.page.locator(`tr[data-image="${name}"]`);
 const reviewRow = (label: string) => ui.page.locator('.review .field').filter({ has: ui.page.locator('dt', { hasText: new RegExp(`^${label}$`) }) }).locator('dd');

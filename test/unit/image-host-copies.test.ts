@@ -3,26 +3,16 @@
  * image no VM uses leaves no copy on the hosts' storage; a forced deleteTemplate keeps the copy
  * its VM still uses, written down, and removes it with the VM's expunge; a delete while every host
  * is down settles at once (the image gone from the API, the copies written down with the hosts'
- * error, a WARN event naming them) and the copies go at the next sweep once the hosts answer.
+ * error, a WARN event naming them) and the copies go when the hosts connect again.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
+import { TINY_QCOW2, tinyIso } from '../helpers/tiny-images.js';
 
-const ISO = (() => {
-  const b = Buffer.alloc(64 * 1024);
-  b.write('\u0001CD001', 32768, 'latin1');
-  return b;
-})();
-const QCOW2 = (() => {
-  const b = Buffer.alloc(64 * 1024);
-  b.writeUInt32BE(0x514649fb, 0);
-  b.writeUInt32BE(3, 4);
-  b.writeBigUInt64BE(BigInt(64 * 1024 * 1024), 24);
-  b.writeUInt32BE(104, 100);
-  return b;
-})();
+const ISO = tinyIso();
+const QCOW2 = TINY_QCOW2;
 
 let t: TestEngine;
 let server: Server;
@@ -109,7 +99,7 @@ describe('host copies of deleted images (simulator)', () => {
     expect(events('TEMPLATE.DELETE').at(-1)).toMatchObject({ level: 'INFO', description: expect.stringMatching(/^template forced-tmpl: its copy on host sim-host-\d removed \(left before: used by VM keeps-copy\)/) });
   });
 
-  it('a delete while the hosts are down settles at once and the copies go once the hosts answer', async () => {
+  it('a delete while the hosts are down settles at once and the copies go when the hosts connect again', async () => {
     const iso = await register('ISO', 'down-iso');
     const name = imageName(iso);
     const vm = await deploy({ templateid: ids.templateid, name: 'iso-stager' });
@@ -132,8 +122,15 @@ describe('host copies of deleted images (simulator)', () => {
     } finally {
       for (const h of simHosts()) t.engine.simulator.setHostUp(h, true);
     }
-    await t.engine.background.sweep();
+    // A host that connects again does what it owes (no sweep needed): one reconnect removes the
+    // shared copy, and the other hosts' rows go as each of them connects.
+    const hostIds = t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='Simulator' AND removed IS NULL ORDER BY id`).pluck().all() as number[];
+    for (const id of hostIds) {
+      await t.engine.hosts.drop(id);
+      await t.engine.hosts.session(id);
+    }
+    await expect.poll(pending).toEqual([]);
     expect(staged()).not.toContain(name);
-    expect(pending()).toEqual([]);
+    expect(events('ISO.DELETE').at(-1)).toMatchObject({ level: 'INFO', description: expect.stringMatching(/^ISO down-iso: its copy on host sim-host-\d removed \(left before: .*simulated host sim-host-\d is down\)$/) });
   });
 });

@@ -83,8 +83,15 @@ export async function runCopyRemovals(engine: Engine, filter: { hostId?: number;
   for (const row of rows) {
     if (running.has(row.id)) continue;
     running.add(row.id);
-    const host = (db.prepare('SELECT name FROM hosts WHERE id=?').pluck().get(row.host_id) as string | undefined) ?? `#${row.host_id}`;
+    const hostRow = db.prepare('SELECT name, removed FROM hosts WHERE id=?').get(row.host_id) as { name: string; removed: string | null } | undefined;
+    const host = hostRow?.name ?? `#${row.host_id}`;
     const image = db.prepare('SELECT * FROM templates WHERE id=?').get(row.template_id) as TemplateRow;
+    if (!hostRow || hostRow.removed !== null) {
+      // A host taken out of Kiln: its storage is no longer Kiln's to clean, and it never answers again.
+      db.prepare('DELETE FROM image_copy_removals WHERE id=?').run(row.id);
+      running.delete(row.id);
+      continue;
+    }
     const keep = (reason: string) => {
       db.prepare('UPDATE image_copy_removals SET last_error=?, attempts=attempts+1 WHERE id=?').run(reason, row.id);
       left.push({ host, reason });
