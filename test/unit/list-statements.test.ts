@@ -50,10 +50,6 @@ const STILL_PER_ROW: Record<string, string> = {
   listClusters: "haheadroom runs the N-1 what-if placement per cluster, per host, per VM (clusterHeadroom); clusters.has_headroom is only the background check's last answer",
   listStoragePools: "refreshes each pool's row (an UPDATE per pool) while it lists",
   findStoragePoolsForMigration: 'gives each volume without a pool its pool (an UPDATE per volume) while it lists',
-  listBackupOfferings: 'backup offering responses read their zone per row',
-  listBackupRepositories: 'backup repository responses read their zone per row',
-  listBackups: "backup responses read their VM, offering, owner, zone and the VM's offering per row",
-  listUnmanagedInstances: 'each unmanaged VM reads the guest OS table to map its OS name',
 };
 
 /** Lists whose rows the seed cannot multiply: fixed by the code, not by the inventory. */

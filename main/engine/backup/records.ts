@@ -11,6 +11,7 @@ import { csDate } from '../format.js';
 import type { VmRow } from '../vm/rows.js';
 import { backedUpVolumes, type BackupOfferingRow, type BackupRow, type BackupScheduleRow, type VmOfferingRow } from './rows.js';
 import { nextRuns } from './schedule.js';
+import { PAGE_IDS, rowsFor } from '../registry/list-page.js';
 
 /** Backup states in which a backup holds data the VM may be restored from. */
 export const RESTORABLE = ['BackedUp'];
@@ -69,64 +70,89 @@ export function schedulesOf(engine: Engine, vmId: number): BackupScheduleRow[] {
   return engine.db.prepare('SELECT * FROM backup_schedules WHERE vm_id=? ORDER BY id').all(vmId) as BackupScheduleRow[];
 }
 
-function zoneName(engine: Engine, zoneId: number): { uuid: string; name: string } {
-  return engine.db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(zoneId) as { uuid: string; name: string };
+/** The zones of a page of rows, by id, in one statement. */
+export function zonesById(engine: Engine, zoneIds: readonly number[]): Map<number, { uuid: string; name: string }> {
+  const rows = rowsFor<{ id: number; uuid: string; name: string }>(engine.db, `SELECT id, uuid, name FROM zones WHERE id ${PAGE_IDS}`, [...new Set(zoneIds)], 'id');
+  return new Map([...rows].map(([id, [zone]]) => [id, zone!]));
 }
 
 export function offeringResponse(engine: Engine, row: BackupOfferingRow): ApiObject {
-  const zone = zoneName(engine, row.zone_id);
-  return {
-    id: row.uuid,
-    name: row.name,
-    description: row.description,
-    provider: row.provider,
-    externalid: row.external_id,
-    allowuserdrivenbackups: row.user_driven_backups === 1,
-    zoneid: zone.uuid,
-    zonename: zone.name,
-    created: csDate(row.created),
-  };
+  return offeringResponses(engine, [row])[0]!;
+}
+
+export function offeringResponses(engine: Engine, rows: readonly BackupOfferingRow[]): ApiObject[] {
+  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  return rows.map((row) => {
+    const zone = zones.get(row.zone_id)!;
+    return {
+      id: row.uuid,
+      name: row.name,
+      description: row.description,
+      provider: row.provider,
+      externalid: row.external_id,
+      allowuserdrivenbackups: row.user_driven_backups === 1,
+      zoneid: zone.uuid,
+      zonename: zone.name,
+      created: csDate(row.created),
+    };
+  });
 }
 
 export function backupResponse(engine: Engine, row: BackupRow): ApiObject {
-  const vm = engine.db.prepare('SELECT uuid, display_name, state FROM vm_instances WHERE id=?').get(row.vm_id) as Pick<VmRow, 'uuid' | 'display_name' | 'state'>;
-  const offering = offeringById(engine, row.offering_id);
-  const owner = engine.db.prepare('SELECT a.uuid AS account_id, a.name AS account, d.uuid AS domain_id, d.name AS domain FROM accounts a JOIN domains d ON d.id=? WHERE a.id=?').get(row.domain_id, row.account_id) as { account_id: string; account: string; domain_id: string; domain: string };
-  const zone = zoneName(engine, row.zone_id);
-  const parent = row.parent_id !== null ? backupById(engine, row.parent_id) : undefined;
-  const assigned = vmOffering(engine, row.vm_id);
-  const running = row.status === 'BackingUp' || row.status === 'Restoring';
-  return {
-    id: row.uuid,
-    name: row.name,
-    description: row.description ?? undefined,
-    virtualmachineid: vm.uuid,
-    virtualmachinename: vm.display_name,
-    externalid: row.external_id ?? undefined,
-    type: row.type,
-    created: csDate(row.created),
-    size: row.size,
-    virtualsize: row.protected_size,
-    status: row.status,
-    // CloudStack hands the volumes as a JSON string (backup_volumes).
-    volumes: JSON.stringify(backedUpVolumes(row).map((v) => ({ uuid: v.uuid, type: v.type, size: v.size, path: v.path }))),
-    backupofferingid: offering.uuid,
-    backupofferingname: offering.name,
-    accountid: owner.account_id,
-    account: owner.account,
-    domainid: owner.domain_id,
-    domain: owner.domain,
-    zoneid: zone.uuid,
-    zone: zone.name,
-    intervaltype: row.interval_type,
-    vmofferingremoved: assigned?.offering.id !== row.offering_id,
-    isbackupvmexpunged: vm.state === 'Expunged',
-    // Kiln: the chain (an incremental names the backup it builds on) and the job while one runs.
-    parentid: parent?.uuid,
-    provider: row.provider,
-    ...(running && row.job_uuid ? { jobid: row.job_uuid } : {}),
-    ...(row.note ? { note: row.note } : {}),
-  };
+  return backupResponses(engine, [row])[0]!;
+}
+
+/** The responses of a page of backups: VMs, offerings, owners, zones, parents and the VMs' assigned offerings in one statement each. */
+export function backupResponses(engine: Engine, rows: readonly BackupRow[]): ApiObject[] {
+  const { db } = engine;
+  const distinct = (f: (r: BackupRow) => number | null) => [...new Set(rows.map(f).filter((v): v is number => v !== null))];
+  const one = <T extends object>(sql: string, ids: number[], key: keyof T & string) => new Map([...rowsFor<T>(db, sql, ids, key)].map(([id, [r]]) => [id, r!]));
+  const vms = one<{ id: number; uuid: string; display_name: string; state: string }>(`SELECT id, uuid, display_name, state FROM vm_instances WHERE id ${PAGE_IDS}`, distinct((r) => r.vm_id), 'id');
+  const assigned = one<{ vm_id: number; offering_id: number }>(`SELECT vm_id, offering_id FROM backup_vm_offerings WHERE vm_id ${PAGE_IDS}`, distinct((r) => r.vm_id), 'vm_id');
+  const offerings = one<{ id: number; uuid: string; name: string }>(`SELECT id, uuid, name FROM backup_offerings WHERE id ${PAGE_IDS}`, distinct((r) => r.offering_id), 'id');
+  const accounts = one<{ id: number; uuid: string; name: string }>(`SELECT id, uuid, name FROM accounts WHERE id ${PAGE_IDS}`, distinct((r) => r.account_id), 'id');
+  const domains = one<{ id: number; uuid: string; name: string }>(`SELECT id, uuid, name FROM domains WHERE id ${PAGE_IDS}`, distinct((r) => r.domain_id), 'id');
+  const parents = one<{ id: number; uuid: string }>(`SELECT id, uuid FROM backups WHERE id ${PAGE_IDS}`, distinct((r) => r.parent_id), 'id');
+  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  return rows.map((row) => {
+    const vm = vms.get(row.vm_id)!;
+    const offering = offerings.get(row.offering_id)!;
+    const account = accounts.get(row.account_id)!;
+    const domain = domains.get(row.domain_id)!;
+    const zone = zones.get(row.zone_id)!;
+    const running = row.status === 'BackingUp' || row.status === 'Restoring';
+    return {
+      id: row.uuid,
+      name: row.name,
+      description: row.description ?? undefined,
+      virtualmachineid: vm.uuid,
+      virtualmachinename: vm.display_name,
+      externalid: row.external_id ?? undefined,
+      type: row.type,
+      created: csDate(row.created),
+      size: row.size,
+      virtualsize: row.protected_size,
+      status: row.status,
+      // CloudStack hands the volumes as a JSON string (backup_volumes).
+      volumes: JSON.stringify(backedUpVolumes(row).map((v) => ({ uuid: v.uuid, type: v.type, size: v.size, path: v.path }))),
+      backupofferingid: offering.uuid,
+      backupofferingname: offering.name,
+      accountid: account.uuid,
+      account: account.name,
+      domainid: domain.uuid,
+      domain: domain.name,
+      zoneid: zone.uuid,
+      zone: zone.name,
+      intervaltype: row.interval_type,
+      vmofferingremoved: assigned.get(row.vm_id)?.offering_id !== row.offering_id,
+      isbackupvmexpunged: vm.state === 'Expunged',
+      // Kiln: the chain (an incremental names the backup it builds on) and the job while one runs.
+      parentid: row.parent_id !== null ? parents.get(row.parent_id)?.uuid : undefined,
+      provider: row.provider,
+      ...(running && row.job_uuid ? { jobid: row.job_uuid } : {}),
+      ...(row.note ? { note: row.note } : {}),
+    };
+  });
 }
 
 export function scheduleResponse(engine: Engine, row: BackupScheduleRow, upcoming = 3): ApiObject {

@@ -17,6 +17,7 @@ import type { ApiObject } from '../registry/types.js';
 import { noSuchEntity } from '../registry/command-scope.js';
 import { csDate } from '../format.js';
 import type { BackupOfferingRow, BackupRepositoryRow } from './rows.js';
+import { zonesById } from './records.js';
 
 interface RepositorySecret {
   privateKey?: string;
@@ -106,18 +107,25 @@ export function deleteRepository(engine: Engine, row: BackupRepositoryRow): void
 }
 
 export function repositoryResponse(engine: Engine, row: BackupRepositoryRow): ApiObject {
-  const zone = engine.db.prepare('SELECT uuid, name FROM zones WHERE id=?').get(row.zone_id) as { uuid: string; name: string };
-  return {
-    id: row.uuid,
-    name: row.name,
-    address: row.address,
-    type: 'ssh',
-    provider: row.provider,
-    zoneid: zone.uuid,
-    zonename: zone.name,
-    created: csDate(row.created),
-    // Kiln: the account and the pinned host key.
-    username: row.username,
-    hostkeyfingerprint: row.trust_fingerprint ?? undefined,
-  };
+  return repositoryResponses(engine, [row])[0]!;
+}
+
+export function repositoryResponses(engine: Engine, rows: readonly BackupRepositoryRow[]): ApiObject[] {
+  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  return rows.map((row) => {
+    const zone = zones.get(row.zone_id)!;
+    return {
+      id: row.uuid,
+      name: row.name,
+      address: row.address,
+      type: 'ssh',
+      provider: row.provider,
+      zoneid: zone.uuid,
+      zonename: zone.name,
+      created: csDate(row.created),
+      // Kiln: the account and the pinned host key.
+      username: row.username,
+      hostkeyfingerprint: row.trust_fingerprint ?? undefined,
+    };
+  });
 }

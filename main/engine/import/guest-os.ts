@@ -8,10 +8,21 @@ import type { Db } from '../db/database.js';
 
 const normal = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
 
+/**
+ * The guest OS table, read once per database: only the seed writes it, when the engine opens, and
+ * a listing maps every unmanaged VM's OS name (one read per VM made listUnmanagedInstances grow).
+ */
+const guestOsLists = new WeakMap<Db, { id: number; display_name: string }[]>();
+function guestOsList(db: Db): { id: number; display_name: string }[] {
+  let list = guestOsLists.get(db);
+  if (!list) guestOsLists.set(db, (list = db.prepare('SELECT id, display_name FROM guest_os ORDER BY id').all() as { id: number; display_name: string }[]));
+  return list;
+}
+
 export function mapGuestOs(db: Db, hypervisorName: string | undefined): number | undefined {
   if (!hypervisorName?.trim()) return undefined;
   const wanted = normal(hypervisorName);
-  const list = db.prepare('SELECT id, display_name FROM guest_os ORDER BY id').all() as { id: number; display_name: string }[];
+  const list = guestOsList(db);
   const exact = list.find((os) => normal(os.display_name) === wanted);
   if (exact) return exact.id;
   return list.find((os) => ` ${wanted} `.includes(` ${normal(os.display_name)} `))?.id;

@@ -5,7 +5,8 @@ import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
-import { backupForCaller, backupResponse } from '../records.js';
+import { backupForCaller, backupResponses } from '../records.js';
+import { queryPage } from '../../registry/list-page.js';
 import { BACKUP_VM_STATES, RESTORE_VM_STATES } from '../framework.js';
 import type { BackupRow } from '../rows.js';
 
@@ -45,7 +46,7 @@ export const listBackups = defineCommand({
     { name: 'status', type: 'string', description: `list backups by status: ${STATUSES.join(', ')}` },
     ...ACCOUNT_LIST_PARAMS,
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const status = args.str('status');
     if (status !== undefined && !STATUSES.includes(status)) throw ApiError.param(`status: one of ${STATUSES.join(', ')}`);
     const vmUuid = args.uuid('virtualmachineid');
@@ -60,10 +61,17 @@ export const listBackups = defineCommand({
       [scope.sql, 'b.removed IS NULL', ...(caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : [])],
       [['b.uuid', args.uuid('id')], ['v.uuid', vmUuid], ['z.uuid', zoneUuid], ['b.name', args.str('name')], ['o.uuid', args.uuid('backupofferingid')], ['b.status', status], ['a.name', args.str('account')], ['dm.uuid', args.uuid('domainid')]],
     );
-    const rows = engine.db
-      .prepare(`SELECT b.* FROM backups b JOIN vm_instances v ON v.id=b.vm_id JOIN zones z ON z.id=b.zone_id JOIN backup_offerings o ON o.id=b.offering_id JOIN accounts a ON a.id=b.account_id JOIN domains dm ON dm.id=b.domain_id ${w.sql} ORDER BY b.id`)
-      .all(...scope.values, ...w.values) as BackupRow[];
-    return rows.map((row) => backupResponse(engine, row));
+    return queryPage<BackupRow>(
+      engine.db,
+      page,
+      {
+        select: 'b.*',
+        from: `FROM backups b JOIN vm_instances v ON v.id=b.vm_id JOIN zones z ON z.id=b.zone_id JOIN backup_offerings o ON o.id=b.offering_id JOIN accounts a ON a.id=b.account_id JOIN domains dm ON dm.id=b.domain_id ${w.sql}`,
+        values: [...scope.values, ...w.values],
+        orderBy: 'b.id',
+      },
+      (rows) => backupResponses(engine, rows),
+    );
   },
 });
 

@@ -1,7 +1,7 @@
 /** Backup offerings (R54): the provider's offerings, importing one into a zone, listing and deleting them. */
 import { defineCommand, ADMIN_ONLY, ALL_ROLES, type ApiObject } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
-import { offeringByUuid, offeringResponse, vmOffering } from '../records.js';
+import { offeringByUuid, offeringResponse, offeringResponses, vmOffering } from '../records.js';
 import { BACKUP_PROVIDERS } from '../providers/index.js';
 import type { BackupOfferingRow } from '../rows.js';
 
@@ -81,7 +81,7 @@ export const listBackupOfferings = defineCommand({
     const rows = engine.db
       .prepare(`SELECT * FROM backup_offerings WHERE removed IS NULL${id ? ' AND uuid=?' : ''}${zone ? ' AND zone_id=?' : ''} ORDER BY id`)
       .all(...(id ? [id] : []), ...(zone ? [zone.id] : [])) as BackupOfferingRow[];
-    return rows.map((row) => offeringResponse(engine, row));
+    return offeringResponses(engine, rows);
   },
 });
 

@@ -2,7 +2,7 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
 import { ApiError } from '../../registry/errors.js';
-import { addRepository, deleteRepository, repositoryByUuid, repositoryResponse, repositoriesOf } from '../repositories.js';
+import { addRepository, deleteRepository, repositoryByUuid, repositoryResponse, repositoryResponses, repositoriesOf } from '../repositories.js';
 import type { BackupRepositoryRow } from '../rows.js';
 
 export const addBackupRepository = defineCommand({
@@ -60,7 +60,7 @@ export const listBackupRepositories = defineCommand({
         : (engine.db.prepare('SELECT * FROM backup_repositories WHERE removed IS NULL ORDER BY id').all() as BackupRepositoryRow[]);
     const name = args.str('name');
     const provider = args.str('provider');
-    return rows.filter((r) => (name === undefined || r.name === name) && (provider === undefined || r.provider === provider)).map((r) => repositoryResponse(engine, r));
+    return repositoryResponses(engine, rows.filter((r) => (name === undefined || r.name === name) && (provider === undefined || r.provider === provider)));
   },
 });
 
