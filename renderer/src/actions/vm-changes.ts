@@ -21,6 +21,8 @@ export interface MigrationHost {
   cpuallocated?: string;
   memoryallocated?: number;
   memorytotal?: number;
+  /** The host reaches other storage than the VM's (another cluster): its volumes must move too. */
+  requiresstoragemotion?: boolean;
 }
 
 /** The suitable hosts (to choose from) and the others (shown with the engine's reason), in the engine's order. */
@@ -30,6 +32,11 @@ export function migrationChoices(hosts: MigrationHost[]): { suitable: MigrationH
 
 export function migrateParams(vm: Vm, hostid: string): ApiParams {
   return { virtualmachineid: vm.id, hostid };
+}
+
+/** migrateVirtualMachineWithVolume's parameters: the VM to HOSTID with every one of its volumes to POOL (a pool name there). */
+export function storageMotionParams(vm: Vm, hostid: string, volumeIds: string[], pool: string): ApiParams {
+  return { ...migrateParams(vm, hostid), ...Object.fromEntries(volumeIds.flatMap((id, i) => [[`migrateto[${i}].volume`, id], [`migrateto[${i}].pool`, pool]])) };
 }
 
 /** The placement parameters of startVirtualMachine this caller may pass (listApis lists them for admins only). */

@@ -1,14 +1,18 @@
 /**
  * Live migration of a running VM to a host the admin picks (R20). The hosts are the engine's
  * findHostsForMigration answer: the suitable ones can be chosen, every other one is shown with
- * the engine's reason (its own host, another cluster, no room, a tag, …). The outcome shows the
- * new host and the placement the job explains.
+ * the engine's reason (its own host, another cluster, no room, a tag, …). A host that needs storage
+ * motion (findHostsForMigration's requiresstoragemotion: it reaches other storage than the VM's)
+ * also asks for the pool there (listStoragePools hostid=…) and migrates with the volumes
+ * (migrateVirtualMachineWithVolume). The outcome shows the new host and the placement the job explains.
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { kiln } from '../../transport';
 import { listOf, shownError, type Placement, type Vm } from '../../api/model';
 import { runVmChange } from './run-vm-change';
-import { migrateParams, migrationChoices, outcomeOf, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
+import { migrateParams, migrationChoices, outcomeOf, storageMotionParams, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
+import type { StoragePool } from '../StoragePoolsView';
+import { formatSize } from './VmVolumes';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { OutcomeModal } from '../../components/OutcomeModal';
 import { PlacementTable } from '../../components/PlacementTable';
@@ -30,13 +34,28 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
     );
   }, [vm.id]);
   const { suitable, refused: unsuitable } = migrationChoices(hosts ?? []);
+  const needsStorage = hosts?.find((h) => h.id === hostId)?.requiresstoragemotion === true;
+  const [pools, setPools] = useState<StoragePool[]>();
+  const [pool, setPool] = useState('');
+  useEffect(() => {
+    setPool('');
+    setPools(undefined);
+    if (!needsStorage) return;
+    kiln.invoke('listStoragePools', { hostid: hostId }).then(
+      (r) => setPools(listOf<StoragePool>(r, 'storagepool').filter((p) => p.state === 'Up')),
+      (e: unknown) => setError(shownError(e)),
+    );
+  }, [hostId, needsStorage]);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!hostId) return;
     setRefused(undefined);
     void run(async () => {
-      const after = await runVmChange(vm, 'migrateVirtualMachine', migrateParams(vm, hostId), setRefused);
+      const volumes = needsStorage ? listOf<{ id: string }>(await kiln.invoke('listVolumes', { virtualmachineid: vm.id }), 'volume').map((v) => v.id) : [];
+      const after = needsStorage
+        ? await runVmChange(vm, 'migrateVirtualMachineWithVolume', storageMotionParams(vm, hostId, volumes, pool), setRefused)
+        : await runVmChange(vm, 'migrateVirtualMachine', migrateParams(vm, hostId), setRefused);
       const result = outcomeOf(vm, after);
       setOutcome(result);
       return `${name} was migrated live from ${result.from ?? '?'} to ${after.hostname ?? '?'}`;
@@ -73,6 +92,22 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
             ))}
           </fieldset>
         )}
+        {needsStorage && pools === undefined && <p className="muted">Asking the engine which storage pools the host reaches…</p>}
+        {needsStorage && pools?.length === 0 && <p className="empty">The host reaches no storage pool that is Up; {name}&apos;s disks could not move there.</p>}
+        {needsStorage && pools && pools.length > 0 && (
+          <fieldset className="fieldset offering-list">
+            <legend>Storage pool for its disks (the host needs storage motion)</legend>
+            {pools.map((p) => (
+              <label key={p.id} className={pool === p.name ? 'offering chosen' : 'offering'}>
+                <input type="radio" name="migrate-pool" value={p.name} checked={pool === p.name} onChange={() => setPool(p.name)} />
+                <span className="offering-name">{p.name}</span>
+                <span className="offering-text muted">
+                  {p.type} · {formatSize(p.disksizetotal - p.disksizeused)} free{p.tags ? ` · tags ${p.tags}` : ''}
+                </span>
+              </label>
+            ))}
+          </fieldset>
+        )}
         {unsuitable.length > 0 && (
           <table className="plain-table" aria-label="Hosts that cannot take it">
             <thead>
@@ -97,7 +132,7 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={busy || !hostId}>
+          <button type="submit" className="primary" disabled={busy || !hostId || (needsStorage && !pool)}>
             {busy ? 'Migrating…' : 'Migrate'}
           </button>
         </div>
