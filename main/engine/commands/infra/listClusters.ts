@@ -26,13 +26,16 @@ export default defineCommand({
       ['c.hypervisor', args.str('hypervisor'), 'ieq'], ['c.name', args.str('keyword'), 'like'],
     ]);
     const query = { select: 'c.*, z.uuid AS zoneuuid, z.name AS zonename, p.uuid AS poduuid, p.name AS podname', from: `FROM clusters c JOIN zones z ON z.id=c.zone_id JOIN pods p ON p.id=c.pod_id ${w.sql}`, values: w.values, orderBy: 'c.id' };
-    return queryPage<ClusterRow>(engine.db, page, query, (rows) => rows.map((c) => ({
-      id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
-      zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
-      cpuovercommitratio: engine.settings.raw(CPU_FACTOR, { clusterId: c.id }),
-      memoryovercommitratio: engine.settings.raw(MEM_FACTOR, { clusterId: c.id }),
-      // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
-      haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
-    })));
+    return queryPage<ClusterRow>(engine.db, page, query, (rows) => {
+      const settings = engine.settings.readAll();
+      return rows.map((c) => ({
+        id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
+        zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
+        cpuovercommitratio: settings.raw(CPU_FACTOR, { clusterId: c.id }),
+        memoryovercommitratio: settings.raw(MEM_FACTOR, { clusterId: c.id }),
+        // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
+        haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
+      }));
+    });
   },
 });
