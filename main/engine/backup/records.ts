@@ -11,6 +11,7 @@ import { csDate } from '../format.js';
 import type { VmRow } from '../vm/rows.js';
 import { backedUpVolumes, type BackupOfferingRow, type BackupRow, type BackupScheduleRow, type VmOfferingRow } from './rows.js';
 import { nextRuns } from './schedule.js';
+import { zonesById } from '../views.js';
 import { PAGE_IDS, rowsFor } from '../registry/list-page.js';
 
 /** Backup states in which a backup holds data the VM may be restored from. */
@@ -70,18 +71,12 @@ export function schedulesOf(engine: Engine, vmId: number): BackupScheduleRow[] {
   return engine.db.prepare('SELECT * FROM backup_schedules WHERE vm_id=? ORDER BY id').all(vmId) as BackupScheduleRow[];
 }
 
-/** The zones of a page of rows, by id, in one statement. */
-export function zonesById(engine: Engine, zoneIds: readonly number[]): Map<number, { uuid: string; name: string }> {
-  const rows = rowsFor<{ id: number; uuid: string; name: string }>(engine.db, `SELECT id, uuid, name FROM zones WHERE id ${PAGE_IDS}`, [...new Set(zoneIds)], 'id');
-  return new Map([...rows].map(([id, [zone]]) => [id, zone!]));
-}
-
 export function offeringResponse(engine: Engine, row: BackupOfferingRow): ApiObject {
   return offeringResponses(engine, [row])[0]!;
 }
 
 export function offeringResponses(engine: Engine, rows: readonly BackupOfferingRow[]): ApiObject[] {
-  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  const zones = zonesById(engine.db, rows.map((r) => r.zone_id));
   return rows.map((row) => {
     const zone = zones.get(row.zone_id)!;
     return {
@@ -113,7 +108,7 @@ export function backupResponses(engine: Engine, rows: readonly BackupRow[]): Api
   const accounts = one<{ id: number; uuid: string; name: string }>(`SELECT id, uuid, name FROM accounts WHERE id ${PAGE_IDS}`, distinct((r) => r.account_id), 'id');
   const domains = one<{ id: number; uuid: string; name: string }>(`SELECT id, uuid, name FROM domains WHERE id ${PAGE_IDS}`, distinct((r) => r.domain_id), 'id');
   const parents = one<{ id: number; uuid: string }>(`SELECT id, uuid FROM backups WHERE id ${PAGE_IDS}`, distinct((r) => r.parent_id), 'id');
-  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  const zones = zonesById(engine.db, rows.map((r) => r.zone_id));
   return rows.map((row) => {
     const vm = vms.get(row.vm_id)!;
     const offering = offerings.get(row.offering_id)!;

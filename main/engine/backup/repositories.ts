@@ -17,7 +17,7 @@ import type { ApiObject } from '../registry/types.js';
 import { noSuchEntity } from '../registry/command-scope.js';
 import { csDate } from '../format.js';
 import type { BackupOfferingRow, BackupRepositoryRow } from './rows.js';
-import { zonesById } from './records.js';
+import { zonesById } from '../views.js';
 
 interface RepositorySecret {
   privateKey?: string;
@@ -111,7 +111,7 @@ export function repositoryResponse(engine: Engine, row: BackupRepositoryRow): Ap
 }
 
 export function repositoryResponses(engine: Engine, rows: readonly BackupRepositoryRow[]): ApiObject[] {
-  const zones = zonesById(engine, rows.map((r) => r.zone_id));
+  const zones = zonesById(engine.db, rows.map((r) => r.zone_id));
   return rows.map((row) => {
     const zone = zones.get(row.zone_id)!;
     return {
