@@ -13,6 +13,7 @@ import {
   type StopOptions, type StorageFacet, type PrimaryStorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec, type ConsoleFacet, type ImportFacet,
   type VolumeFacet,
 } from '../types.js';
+import { checkPrivateVlans } from './private-vlan.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { SharedConnections } from '../common/shared-connections.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
@@ -47,6 +48,8 @@ export const VSPHERE_CAPABILITIES: DriverCapabilities = {
   serialConsole: false,
   vnc: false,
   gpu: false,
+  // Private VLANs are the distributed switch's; define checks the portgroup is the network's (private-vlan.ts).
+  privateVlans: true,
   // CloudStack's hypervisor_capabilities for VMware 6.x/7.x.
   maxGuestsLimit: 1024,
 };
@@ -449,6 +452,8 @@ class VsphereHostSession implements HostSession {
   async define(spec: VmSpec, options: OperationOptions = {}): Promise<DefineResult> {
     // An imported VM is only ever redefined (below), never cloned anew from Kiln's record.
     if (spec.keepDefinition && !(spec.ref && this.ep.cache.get(vmRef(spec.ref)))) throw new DriverError(`the imported VM ${spec.internalName} is no longer in vCenter`, 'not-found');
+    // A private-VLAN NIC joins only its own PVLAN portgroup (vCenter enforces the isolation).
+    if (!spec.keepDefinition) await checkPrivateVlans(this.ep, this.hostRef, spec.nics);
     if (spec.ref && this.ep.cache.get(vmRef(spec.ref))) {
       // A redefine: vSphere keeps the VM; only its size follows Kiln's record.
       const r = vmRef(spec.ref);

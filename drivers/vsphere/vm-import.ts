@@ -47,7 +47,7 @@ export interface PortgroupVlans {
   standardSwitch: Map<string, string>;
 }
 
-async function vlans(ep: VsphereEndpoint, host: MoRef): Promise<PortgroupVlans> {
+export async function portgroupVlans(ep: VsphereEndpoint, host: MoRef): Promise<PortgroupVlans> {
   const hns = asMoRef((await ep.read(host, ['configManager.networkSystem']))['configManager.networkSystem']);
   const standard = new Map<string, number>();
   const standardSwitch = new Map<string, string>();
@@ -97,7 +97,7 @@ async function pvlanPrimaries(ep: VsphereEndpoint, switches: (MoRef | undefined)
   return out;
 }
 
-function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awaited<ReturnType<typeof vlans>>, ep: VsphereEndpoint): InstanceInfo {
+function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awaited<ReturnType<typeof portgroupVlans>>, ep: VsphereEndpoint): InstanceInfo {
   const devices = asArray(props['config.hardware.device']).map(asObject);
   const byKey = new Map(devices.map((d) => [asNumber(d['key']), d]));
   const disks = devices.filter((d) => d.$type === 'VirtualDisk').sort((a, b) => (asNumber(a['key']) ?? 0) - (asNumber(b['key']) ?? 0));
@@ -152,7 +152,7 @@ function details(base: InstanceInfo, props: Record<string, VimValue>, nets: Awai
 export async function hostInstances(ep: VsphereEndpoint, host: MoRef, vms: InstanceInfo[]): Promise<{ instances: InstanceInfo[]; nets: PortgroupVlans }> {
   const [rows, nets] = await Promise.all([
     vms.length ? mapped('reading the VMs\' devices', () => retrieveProperties(ep.client, { objects: vms.map((v) => new MoRef('VirtualMachine', v.ref)), propSet: [{ type: 'VirtualMachine', pathSet: VM_PATHS }] }, { pageSize: 500 })) : Promise.resolve([]),
-    vlans(ep, host),
+    portgroupVlans(ep, host),
   ]);
   const byRef = new Map(rows.map((r) => [r.obj.value, r.props]));
   // A VM gone between the cache and the read is left out, as if it had been listed a moment later.
