@@ -47,6 +47,17 @@ describe("the 'hosts' live channel", () => {
     await until(() => latest(host.name)?.memoryallocated === host.memoryallocated);
     expect(host.memoryallocated).toBeGreaterThan(0);
   });
+
+  it('sends the host an admin disables and enables again (updateHost allocationstate)', async () => {
+    type Allocated = HostRecord & { resourcestate: string };
+    const host = ((await t.call('listHosts', {})).body['host'] as HostRecord[])[0]!;
+    const resourceState = () => (records() as Allocated[]).filter((r) => r.id === host.id).at(-1)?.resourcestate;
+    messages.length = 0;
+    expect((await t.call('updateHost', { id: host.id, allocationstate: 'Disable' })).status).toBe(200);
+    await until(() => resourceState() === 'Disabled');
+    expect((await t.call('updateHost', { id: host.id, allocationstate: 'Enable' })).status).toBe(200);
+    await until(() => resourceState() === 'Enabled');
+  });
 });
 
 describe("the 'hosts' live channel and GPU capacity (R71)", () => {

@@ -2,8 +2,9 @@
  * The 'hosts' live channel: the changed host records (as listHosts answers them), so that the
  * hosts page follows state and capacity without polling. A host is marked when its state changes
  * (Up, Disconnected, Down, Alert), when a VM starts, stops or moves on it (its used CPU and
- * memory change), and when its GPU capacity is read again after such a change ('host-changed');
- * a host that is removed goes out in `removed`.
+ * memory change), when its GPU capacity is read again after such a change ('host-changed'), and
+ * when an event is recorded on it (an edit without a state change: allocation state, tags, OS
+ * preference, as the 'vms' channel does for VMs); a host that is removed goes out in `removed`.
  */
 import type { Engine } from '../engine.js';
 import { PAGE_IDS } from '../registry/list-page.js';
@@ -25,10 +26,15 @@ export class HostFeed extends RecordFeed {
         const onVm = (change: { id: string }) => {
           for (const uuid of vmHosts.all(change.id) as string[]) mark(uuid);
         };
+        const onEvent = (event: { resourceType?: string; resourceUuid?: string }) => {
+          if (event.resourceType === 'Host' && event.resourceUuid) mark(event.resourceUuid);
+        };
         engine.hosts.events.on('host-state', onState);
         engine.hosts.events.on('host-changed', onState);
         engine.bus.on('vm', onVm);
+        engine.events.emitter.on('event', onEvent);
         return () => {
+          engine.events.emitter.off('event', onEvent);
           engine.hosts.events.off('host-state', onState);
           engine.hosts.events.off('host-changed', onState);
           engine.bus.off('vm', onVm);

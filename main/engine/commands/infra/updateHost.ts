@@ -25,7 +25,8 @@ export default defineCommand({
     if (args.has('hosttags')) db.prepare('UPDATE hosts SET host_tags=? WHERE id=?').run((args.list('hosttags') ?? []).join(','), host.id);
     if (category) db.prepare('UPDATE hosts SET os_category_id=? WHERE id=?').run(category.id, host.id);
     if (state) db.prepare('UPDATE hosts SET resource_state=? WHERE id=?').run(state === 'Enable' ? 'Enabled' : 'Disabled', host.id);
-    engine.events.record({ type: 'HOST.UPDATE', description: `host ${host.name} updated`, userId: caller.userId, accountId: caller.accountId });
+    // Recorded on the host, so the 'hosts' live channel sends its new record (hosts/host-feed.ts).
+    engine.events.record({ type: 'HOST.UPDATE', description: `host ${host.name} updated`, userId: caller.userId, accountId: caller.accountId, resourceType: 'Host', resourceUuid: host.uuid });
     return hostView(db, engine.planner, db.prepare('SELECT * FROM hosts WHERE id=?').get(host.id) as HostRow, true);
   },
 });
