@@ -31,6 +31,8 @@ function state(world: World = {}): PlacementState {
   const settings = { 'vm.allocation.algorithm': 'firstfit', 'vm.allocation.mode': '', 'cpu.overprovisioning.factor': '1', 'mem.overprovisioning.factor': '1', ...world.settings };
   return {
     usage: (id) => ({ cpuMhz: 0, memory: 0, vms: 0, ...world.usage?.[id] }),
+    // No pool records: only a request with storage needs reads them (storage-pools.test.ts covers that filter).
+    storagePools: () => [],
     groupMembers: (g, except) => (world.groups?.[g]?.members ?? []).filter((m) => m.vmId !== except),
     groupsOf: (vm) => (world.vmGroups?.[vm] ?? []).map((g) => world.groups![g]!),
     group: (g) => world.groups![g]!,

@@ -144,15 +144,19 @@ describe('storage tags at placement', () => {
     await t.run('destroyVirtualMachine', { id: vm['id']!, expunge: 'true' });
   });
 
-  it("a service offering's storage tags place the root disk; without a pool for them the deploy fails 533 and the VM is Error", async () => {
+  it("a service offering's storage tags place the root disk; without a pool for them the deploy is refused 533 and nothing is written", async () => {
     const offering = ((await t.ok('createServiceOffering', { name: 'ssd-root', cpunumber: '1', cpuspeed: '500', memory: '256', tags: 'ssd' }))['serviceoffering'] as { id: string; storagetags: string });
     expect(offering.storagetags).toBe('ssd');
     const placed = await deployDemo(t, { hostid: tagHostId, serviceofferingid: offering.id });
     const root = t.engine.db.prepare(`SELECT v.pool FROM volumes v JOIN vm_instances m ON m.id=v.vm_id WHERE m.uuid=? AND v.volume_type='ROOT'`).pluck().get(placed['id']);
     expect(root).toBe('sim-ssd');
-    const failed = await job('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: offering.id, hostid: plainHostId });
+    // A host that reaches no pool with the tag is refused at placement now (storage-tags filter), before any VM is written.
+    const vms = () => t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get();
+    const before = vms();
+    const failed = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: offering.id, hostid: plainHostId });
     expect(failed.status).toBe(533);
-    expect(failed.text).toContain('needs storage tag ssd (service offering ssd-root)');
+    expect(String(failed.body['errortext'])).toContain('plain-host: no enabled pool with storage tag ssd for volume the root volume (service offering ssd-root; pools: sim-primary)');
+    expect(vms()).toBe(before);
     await t.run('destroyVirtualMachine', { id: placed['id']!, expunge: 'true' });
   });
 });

@@ -7,6 +7,7 @@ import type { Db } from '../db/database.js';
 import type { Settings } from '../settings.js';
 import { HOLDS_CAPACITY } from '../vm/states.js';
 import { maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
+import type { StoragePoolRow } from '../storage/pool-records.js';
 import type { AffinityGroupInfo, PlacementState, Usage } from './types.js';
 
 const HOLDING = HOLDS_CAPACITY.map((s) => `'${s}'`).join(',');
@@ -35,6 +36,7 @@ export class DbPlacementState implements PlacementState {
   private readonly groupCache = new Map<number, AffinityGroupInfo>();
   private readonly guestLimits = new Map<number, number>();
   private readonly vmGroups = new Map<number, AffinityGroupInfo[]>();
+  private poolsByCluster?: Map<number, StoragePoolRow[]>;
 
   constructor(
     private readonly db: Db,
@@ -109,5 +111,15 @@ export class DbPlacementState implements PlacementState {
   gpuFree(hostId: number, group: string, vgpuType: string): number {
     const row = this.db.prepare('SELECT remaining_capacity FROM host_gpus WHERE host_id=? AND group_name=? AND vgpu_type=?').get(hostId, group, vgpuType) as { remaining_capacity: number } | undefined;
     return row?.remaining_capacity ?? 0;
+  }
+
+  storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[] {
+    // Read once per placement, and only when a tagged volume asks (storage-tags filter).
+    if (!this.poolsByCluster) {
+      this.poolsByCluster = new Map();
+      const rows = this.db.prepare('SELECT * FROM storage_pools WHERE removed IS NULL ORDER BY (capacity_bytes - used_bytes) DESC, id').all() as StoragePoolRow[];
+      for (const row of rows) this.poolsByCluster.set(row.cluster_id, [...(this.poolsByCluster.get(row.cluster_id) ?? []), row]);
+    }
+    return (this.poolsByCluster.get(host.cluster_id) ?? []).filter((p) => p.scope === 'CLUSTER' || p.host_id === host.id);
   }
 }

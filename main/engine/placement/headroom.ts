@@ -77,6 +77,7 @@ class WhatIf implements PlacementState {
   hasGpu = (hostId: number) => this.base.hasGpu(hostId);
   gpuFree = (hostId: number, group: string, vgpuType: string) => this.base.gpuFree(hostId, group, vgpuType);
   maxGuests = (clusterId: number) => this.base.maxGuests(clusterId);
+  storagePools = (host: { id: number; cluster_id: number }) => this.base.storagePools(host);
 }
 
 const RUNNING = "'Running','Starting','Stopping','Migrating'";

@@ -1,7 +1,8 @@
-/** Builds the placement request for an existing VM: its size, offering tags, owner, OS category. */
+/** Builds the placement request for an existing VM: its size, offering tags, its volumes' storage tags, owner, OS category. */
 import type { Db } from '../db/database.js';
 import type { OfferingRow, VmRow } from '../vm/rows.js';
 import type { PlacementRequest } from './types.js';
+import { vmStorageNeeds } from '../storage/pool-choice.js';
 
 export function offeringTags(offering: Pick<OfferingRow, 'host_tags'>): string[] {
   return offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean);
@@ -30,6 +31,7 @@ export function requestForVm(db: Db, vm: VmRow, overrides: Partial<PlacementRequ
     vmId: vm.id,
     osCategoryId: osCategoryOf(db, vm.os_type_id),
     ...offeringGpu(offering),
+    storageNeeds: vmStorageNeeds(db, vm.id),
     ...overrides,
   };
 }

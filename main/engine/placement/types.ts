@@ -4,6 +4,7 @@
  * implementing one of these (R28).
  */
 import type { HostRow } from '../hosts/host-manager.js';
+import type { StoragePoolRow } from '../storage/pool-records.js';
 
 /** The host columns placement reads; fewer columns keep a 1,000-host placement within budget. */
 export const PLACEMENT_COLUMNS = ['id', 'uuid', 'name', 'pod_id', 'cluster_id', 'hypervisor', 'state', 'resource_state', 'host_tags', 'os_category_id', 'cpu_number', 'cpu_speed', 'memory_total'] as const;
@@ -27,6 +28,19 @@ export interface PlacementRequest {
   osCategoryId?: number;
   gpu?: { group: string; vgpuType: string };
   excludeHostIds?: number[];
+  /** The VM's volumes whose offerings carry storage tags (storage/pool-choice.ts vmStorageNeeds). */
+  storageNeeds?: StorageNeed[];
+}
+
+/** One tagged volume: the host must reach an enabled pool with every tag (or, a made disk, the pool it is on). */
+export interface StorageNeed {
+  /** "ROOT-12", or "the root volume" for a deploy's VM not written yet. */
+  volume: string;
+  tags: string[];
+  /** Which offering asks: "service offering big" / "disk offering fast". */
+  offering: string;
+  /** A made disk's pool (storage_pools.id). */
+  poolId?: number;
 }
 
 export interface Usage {
@@ -51,6 +65,8 @@ export interface PlacementState {
   gpuFree(hostId: number, group: string, vgpuType: string): number;
   /** The most VMs one host of the cluster may run (maxguestslimit, or the cluster's own); Infinity when none is known. */
   maxGuests(clusterId: number): number;
+  /** The storage pools HOST reaches (its cluster's and its own local ones, any state), most free space first. */
+  storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[];
 }
 
 export interface AffinityGroupInfo {

@@ -10,6 +10,7 @@ import type { Db } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import { missingTags, parseTags, poolsReachableFrom, poolText, type StoragePoolRow } from './pool-records.js';
 import { syncClusterPools } from './pool-sync.js';
+import type { StorageNeed } from '../placement/types.js';
 
 /** What a volume needs of its pool, and which offering says so (for refusals that name it). */
 export interface VolumeTags {
@@ -18,21 +19,54 @@ export interface VolumeTags {
   offering?: string;
 }
 
-/** The storage tags VOLUMEID requires: its disk offering's, and a root disk's service offering's as well. */
-export function requiredTags(db: Db, volumeId: number): VolumeTags {
-  const row = db
-    .prepare(
-      `SELECT v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
-         FROM volumes v LEFT JOIN disk_offerings d ON d.id=v.disk_offering_id LEFT JOIN vm_instances vm ON vm.id=v.vm_id LEFT JOIN service_offerings s ON s.id=vm.service_offering_id
-        WHERE v.id=?`,
-    )
-    .get(volumeId) as { volume_type: string; disk_offering: string | null; disk_tags: string | null; service_offering: string | null; service_tags: string | null } | undefined;
-  if (!row) return { tags: [] };
+interface TagRow {
+  volume_type: string;
+  disk_offering: string | null;
+  disk_tags: string | null;
+  service_offering: string | null;
+  service_tags: string | null;
+}
+
+const TAG_SELECT = `SELECT v.id, v.name, v.state, v.pool_id, v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
+  FROM volumes v LEFT JOIN disk_offerings d ON d.id=v.disk_offering_id LEFT JOIN vm_instances vm ON vm.id=v.vm_id LEFT JOIN service_offerings s ON s.id=vm.service_offering_id`;
+
+/** A volume's required tags from its offerings: its disk offering's, and a root disk's service offering's as well. */
+export function tagsOf(row: TagRow): VolumeTags {
   const disk = parseTags(row.disk_tags);
   const service = row.volume_type === 'ROOT' ? parseTags(row.service_tags) : [];
   const tags = [...new Set([...service, ...disk])];
   const offering = service.length ? `service offering ${row.service_offering}` : disk.length ? `disk offering ${row.disk_offering}` : undefined;
   return { tags, ...(offering ? { offering } : {}) };
+}
+
+/** The storage tags VOLUMEID requires: its disk offering's, and a root disk's service offering's as well. */
+export function requiredTags(db: Db, volumeId: number): VolumeTags {
+  const row = db.prepare(`${TAG_SELECT} WHERE v.id=?`).get(volumeId) as TagRow | undefined;
+  return row ? tagsOf(row) : { tags: [] };
+}
+
+/**
+ * What placement must find on a host for VMID's volumes (one statement for all of them): each
+ * tagged volume, with the pool a made disk already sits on (a disk not made yet has none).
+ */
+export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
+  const rows = db.prepare(`${TAG_SELECT} WHERE v.vm_id=? AND v.removed IS NULL ORDER BY v.device_id`).all(vmId) as (TagRow & { name: string; state: string; pool_id: number | null })[];
+  return rows.flatMap((row) => {
+    const need = tagsOf(row);
+    if (need.tags.length === 0) return [];
+    const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null;
+    return [{ volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id! } : {}) }];
+  });
+}
+
+/** The needs of a VM not written yet (deploy's check before anything is): its root disk, and its data disk. */
+export function offeringStorageNeeds(service: { name: string; storage_tags: string }, disk: { name: string; tags: string } | undefined, rootFromDisk: boolean): StorageNeed[] {
+  const root = tagsOf({ volume_type: 'ROOT', service_offering: service.name, service_tags: service.storage_tags, disk_offering: rootFromDisk ? disk?.name ?? null : null, disk_tags: rootFromDisk ? disk?.tags ?? null : null });
+  const data = disk && !rootFromDisk ? tagsOf({ volume_type: 'DATADISK', service_offering: null, service_tags: null, disk_offering: disk.name, disk_tags: disk.tags }) : { tags: [] };
+  return [
+    ...(root.tags.length ? [{ volume: 'the root volume', tags: root.tags, offering: root.offering ?? '' }] : []),
+    ...(data.tags.length ? [{ volume: 'the data volume', tags: data.tags, offering: data.offering ?? '' }] : []),
+  ];
 }
 
 /** The pool of POOLS with every tag of REQUIRED (the first: most free space), or undefined. */

@@ -4,6 +4,7 @@ import { byUuid } from '../../lookup.js';
 import { resolveResources } from '../../vm/deploy-input.js';
 import { offeringGpu, offeringTags, requestForVm } from '../../placement/request.js';
 import { resolveGroups } from '../affinity/groups.js';
+import { offeringStorageNeeds } from '../../storage/pool-choice.js';
 import type { OfferingRow } from '../../vm/rows.js';
 
 export default defineCommand({
@@ -40,7 +41,7 @@ export default defineCommand({
       if (!args.uuid('zoneid') || !offering) throw ApiError.param('virtualmachineid, or zoneid with serviceofferingid: say what to place');
       const zone = byUuid<{ id: number }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
       const affinityGroupIds = resolveGroups(db, caller.accountId, args.list('affinitygroupids'), undefined, { ids: 'affinitygroupids', names: 'affinitygroupnames' });
-      request = { zoneId: zone.id, ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: caller.accountId, affinityGroupIds, ...scope };
+      request = { zoneId: zone.id, ...resolveResources(offering, args.details('details') ?? {}), hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: caller.accountId, affinityGroupIds, storageNeeds: offeringStorageNeeds(offering, undefined, false), ...scope };
     }
     const outcome = engine.planner.plan(request);
     return { policy: outcome.policy, hostid: outcome.host?.uuid, hostname: outcome.host?.name, order: outcome.order, hosts: outcome.considered };

@@ -11,6 +11,7 @@ import { requireImageReady } from '../../images/readiness.js';
 import { checkUserData } from '../../vm/user-data.js';
 import { resolveKeyPairs, setVmKeys } from '../../ssh-keys/vm-keys.js';
 import { applianceChoices } from '../../images/appliances.js';
+import { offeringStorageNeeds } from '../../storage/pool-choice.js';
 
 export default defineCommand({
   name: 'deployVirtualMachine',
@@ -90,7 +91,7 @@ export default defineCommand({
     const scalable = (args.bool('dynamicscalingenabled') ?? true) && image.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     const startVm = args.bool('startvm') ?? true;
     // Refuse at once, writing nothing, when no host in scope could ever hold this offering.
-    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds }, `offering ${offering.name}`);
+    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds, storageNeeds: offeringStorageNeeds(offering, diskOffering, image.is_iso === 1) }, `offering ${offering.name}`);
 
     // The VM and the public keys it is given are written together, or neither.
     const vm = db.transaction(() => {
