@@ -368,6 +368,8 @@ export interface DriverCapabilities {
   liveMigration: boolean;
   /** Moving disks between pools during migration. */
   storageMotion: boolean;
+  /** false: storage motion only for a stopped VM (KVM's moves disks between pools while shut off, no live block copy). Absent: as storageMotion. */
+  liveStorageMotion?: boolean;
   crossClusterMigration: boolean;
   memorySnapshots: boolean;
   /** A disk-only snapshot of a running VM (KVM's internal snapshots need the VM stopped for that). */

@@ -47,6 +47,7 @@ import { createVolume, deleteVolume, findVolume, isPath, PoolQueue, refreshPool,
 import { initiatorOf, parseDomstate, type DomainPowerChange } from './virsh-output.js';
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
+import { moveStoppedDisks } from './volume-move.js';
 import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
@@ -55,7 +56,9 @@ import { portName, portScript, type PrivateVlanPort } from './private-vlan.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
-  storageMotion: false,
+  // A stopped domain's disks move between the pools of its host (volume-move.ts); a running one's do not (no live block copy).
+  storageMotion: true,
+  liveStorageMotion: false,
   crossClusterMigration: false,
   memorySnapshots: true,
   // Internal qcow2 snapshots: disk-only needs the domain shut off; no guest agent to quiesce;
@@ -108,7 +111,7 @@ export interface KvmHostOptions {
 /** Where a KVM domain moves: the destination session (the ticket of prepare(), or a test's own). */
 export interface MigrationTarget {
   session: KvmSession;
-  /** Destination storage pool per disk name (storage motion: refused, KVM hosts share primary storage). */
+  /** Destination storage pool per disk name (storage motion: a stopped domain's disks, between the pools of its own host). */
   volumePools?: Record<string, string>;
 }
 
@@ -263,6 +266,7 @@ export class KvmSession implements HostSession {
     prepare: async () => ({ hostRef: this.ref, data: { uri: this.migrationUri() }, destination: this }),
     perform: async (request, ticket) => {
       if (!(ticket.destination instanceof KvmSession)) throw new DriverError('a KVM domain can only migrate to another KVM host', 'unsupported');
+      // The moved disks keep their names and refs (targets); the engine records their new pools.
       await this.migrate(request.vm, { session: ticket.destination, volumePools: request.volumePools }, { live: request.live });
     },
   };
@@ -707,14 +711,17 @@ export class KvmSession implements HostSession {
     return `qemu+ssh://${encodeURIComponent(this.address.username)}@${host}${port}/system?no_tty=1`;
   }
 
+  /** Moves the domain to another host, or (volumePools) a stopped domain's disks to other pools of this host. */
   async migrate(name: string, target: MigrationTarget, options: { live?: boolean } = {}): Promise<void> {
     if (!(target.session instanceof KvmSession)) throw new DriverError('a KVM domain can only migrate to another KVM host', 'unsupported');
-    if (target.session === this || (target.session.address.host === this.address.host && target.session.address.port === this.address.port)) {
-      throw new DriverError(`domain ${name} is already on host ${this.address.host}`, 'invalid');
-    }
+    const sameHost = target.session === this || (target.session.address.host === this.address.host && target.session.address.port === this.address.port);
     if (target.volumePools && Object.keys(target.volumePools).length > 0) {
-      throw new DriverError('the KVM driver cannot move disks during migration (storage motion); the hosts must share primary storage', 'unsupported');
+      // Storage motion: a stopped domain's disks move between the pools of its host (volume-move.ts).
+      if (!sameHost) throw new DriverError(`the KVM driver moves a VM's disks only between the storage pools of its own host, not to host ${target.session.address.host}`, 'unsupported');
+      await moveStoppedDisks(this.pools, name, target.volumePools);
+      return;
     }
+    if (sameHost) throw new DriverError(`domain ${name} is already on host ${this.address.host}`, 'invalid');
     const active = await this.isActive(name);
     // libvirt refuses to migrate a domain with snapshot records: they travel separately, and are
     // put back here if the migration fails.

@@ -479,7 +479,8 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       const pools = (await session(to).inventory()).storagePools;
       const pool = pools[0]!.ref ?? pools[0]!.name;
       const volumePools = Object.fromEntries(vm.spec.disks.filter((d) => d.device === 'disk').map((d) => [d.name, pool]));
-      if (!caps(from).storageMotion || !caps(to).storageMotion) {
+      // liveStorageMotion false: disks move only while the VM is stopped (KVM), so a running VM's move is refused.
+      if (!caps(from).storageMotion || !caps(to).storageMotion || caps(from).liveStorageMotion === false) {
         expect((await driverError(() => migrate(to, { volumePools }))).category).toBe('unsupported');
         // Settled: still running where it was.
         expect((await observed(from))?.power).toBe('Running');

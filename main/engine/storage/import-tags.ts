@@ -33,7 +33,7 @@ export interface StorageMove {
 /** What of an ImportPlan the check reads. */
 export interface TaggedImport {
   cluster: { id: number; name: string };
-  vm: { host: { id: number; name: string }; info: { name: string; disks: { id: string; datastore?: string }[] } };
+  vm: { host: { id: number; name: string }; info: { name: string; powerState?: string; disks: { id: string; datastore?: string }[] } };
   offering: { name: string; storage_tags: string };
   disks: { id: string; type: 'ROOT' | 'DATADISK'; diskOfferingId: number | null }[];
 }
@@ -71,6 +71,9 @@ export async function planStorageMoves(engine: Engine, plan: TaggedImport, migra
     const session = await engine.hosts.session(hostId);
     if (!session.capabilities.storageMotion || !session.migration) {
       throw ApiError.param(`migrateallowed: disk ${moves[0]!.diskId} of VM ${plan.vm.info.name} must move to a pool with ${moves[0]!.need.join(', ')} (${moves[0]!.offering}), but the hypervisor of host ${plan.vm.host.name} cannot move disks between storage pools`);
+    }
+    if (plan.vm.info.powerState === 'Running' && session.capabilities.liveStorageMotion === false) {
+      throw ApiError.param(`migrateallowed: disk ${moves[0]!.diskId} of VM ${plan.vm.info.name} must move to a pool with ${moves[0]!.need.join(', ')} (${moves[0]!.offering}), but the hypervisor of host ${plan.vm.host.name} moves disks between storage pools only while the VM is stopped; stop it on the hypervisor first`);
     }
   }
   return moves;

@@ -23,7 +23,7 @@ export default defineCommand({
     const { engine, caller } = ctx;
     const { vm, chosen, outcome } = planMigration(engine, caller, args);
     const source = await engine.hosts.session(vm.host_id!);
-    if (!source.capabilities.storageMotion) {
+    if (!source.capabilities.storageMotion || source.capabilities.liveStorageMotion === false) {
       throw ApiError.param(`migrateto: ${vm.hypervisor} hosts cannot move a running VM's volumes to other pools (no storage motion); use migrateVirtualMachine on shared storage, or stop the VM to move its volumes`);
     }
     const pools = new Set((await (await engine.hosts.session(chosen.id)).inventory()).storagePools.map((p) => p.name));

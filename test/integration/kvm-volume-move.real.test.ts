@@ -1,0 +1,153 @@
+/**
+ * KVM storage motion of a stopped VM (issue 13, R48 on KVM), on real hosts. This test defines two
+ * more dir pools on host1 besides the harness's `kiln` pool: one tagged `fast`, one tagged `ro`
+ * whose directory is made immutable (chattr +i: even root's libvirtd cannot create a file in it).
+ * Hand-made, shut-off domains with their disk in the untagged `kiln` pool (a qcow2 linked to the
+ * harness's template) are imported with migrateallowed=true for an offering with a storage tag:
+ *  - `fast`: the disk is copied into the tagged pool (self-contained, the template's bytes in it),
+ *    the domain points at the copy, the source is gone, Kiln's volume is on that pool's record, and
+ *    the VM starts under Kiln from there;
+ *  - `ro`: the copy fails; the job says why, the domain still points at its disk in `kiln`, that
+ *    disk is still there, and nothing is left in the read-only pool.
+ * A running domain is refused before anything is imported (no live block copy on KVM).
+ * The host set comes from KILN_KVM_WORK (the default set otherwise); every domain, volume and
+ * both pools are removed after.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { WORK } from '../kvm/real-hosts.js';
+import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
+
+const hosts = kvmHostsOrSkip();
+let z: KvmZone;
+const tag = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const POOLS = { fast: { name: `kiln-mvfast-${tag}`, dir: path.join(WORK, `mvfast-${tag}`) }, ro: { name: `kiln-mvro-${tag}`, dir: path.join(WORK, `mvro-${tag}`) } };
+const DOMAINS = { moved: `vm-move-${tag}`, stuck: `vm-stuck-${tag}`, running: `vm-run-${tag}` };
+const mac = (i: number) => `52:54:00:6b:${(process.pid % 256).toString(16).padStart(2, '0')}:0${i}`;
+const disk = (name: string) => `${name}-root.qcow2`;
+
+const virsh = (...args: string[]) => onHost('host1', 'virsh', ...args);
+
+async function job(command: string, params: Record<string, string>): Promise<{ status: number; text: string; result: Record<string, unknown> }> {
+  const done = await z.t.run(command, params);
+  const result = done['jobresult'] as Record<string, unknown>;
+  return done['jobstatus'] === 1 ? { status: 200, text: '', result } : { status: Number(result['errorcode']), text: String(result['errortext']), result };
+}
+
+async function poolId(name: string): Promise<string> {
+  const listed = ((await z.t.ok('listStoragePools', { name }))['storagepool'] as { id: string }[] | undefined) ?? [];
+  expect(listed).toHaveLength(1);
+  return listed[0]!.id;
+}
+
+/** The first 16 guest bytes of a disk image, read on the host (qemu-img follows any backing chain). */
+function firstBytes(file: string): string {
+  return onHost('host1', 'sh', '-c', 't=$(mktemp) && qemu-img dd -O raw bs=16 count=1 if="$1" of="$t" && head -c 16 "$t"; r=$?; rm -f "$t"; exit $r', 'sh', file);
+}
+
+function removeEverything(): void {
+  onHost('host1', 'sh', '-c', Object.values(DOMAINS).map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1; virsh vol-delete --pool kiln ${disk(n)} >/dev/null 2>&1;`).join(' ') + ' true');
+  try {
+    execFileSync('chattr', ['-i', POOLS.ro.dir], { stdio: 'ignore' });
+  } catch {
+    // never made, or already writable
+  }
+  for (const pool of Object.values(POOLS)) {
+    onHost('host1', 'sh', '-c', 'virsh pool-destroy "$1" >/dev/null 2>&1; virsh pool-undefine "$1" >/dev/null 2>&1; true', 'sh', pool.name);
+    rmSync(pool.dir, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!hosts)('KVM: a stopped VM\'s disk moves to a tagged pool of its host (import with migrateallowed)', () => {
+  let offerings: Record<'fast' | 'ro', string>;
+
+  beforeAll(async () => {
+    for (const pool of Object.values(POOLS)) {
+      mkdirSync(pool.dir, { recursive: true });
+      virsh('pool-define-as', pool.name, 'dir', '--target', pool.dir);
+      virsh('pool-start', pool.name);
+    }
+    Object.values(DOMAINS).forEach((name, i) => {
+      virsh('vol-create-as', hosts!.poolName, disk(name), '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
+      const file = path.join(POOLS.fast.dir, `${name}.xml`);
+      writeFileSync(file, handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${disk(name)}`], [mac(i + 1)]));
+      virsh('define', file);
+      rmSync(file);
+    });
+    z = await kvmZone(hosts!, ['host1', 'host2']);
+    for (const t of ['fast', 'ro'] as const) await z.t.ok('updateStoragePool', { id: await poolId(POOLS[t].name), tags: `${t}${tag}` });
+    const offering = async (t: 'fast' | 'ro') => ((await z.t.ok('createServiceOffering', { name: `kvm-tiny-${t}-${tag}`, cpunumber: '1', cpuspeed: '100', memory: '128', tags: `${t}${tag}` }))['serviceoffering'] as { id: string }).id;
+    offerings = { fast: await offering('fast'), ro: await offering('ro') };
+  }, 180_000);
+
+  afterAll(async () => {
+    if (z) {
+      await cleanUp(z.t);
+      await z.t.close();
+    }
+    removeEverything();
+  }, 180_000);
+
+  const params = (name: string, offering: string) => ({ clusterid: z.clusterid, name, serviceofferingid: offering, migrateallowed: 'true', 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network });
+
+  it('copies the disk into the tagged pool, points the domain at it, deletes the source, and the VM starts from there', async () => {
+    const source = path.join(hosts!.storagePath, disk(DOMAINS.moved));
+    const copy = path.join(POOLS.fast.dir, disk(DOMAINS.moved));
+    expect(firstBytes(source)).toBe('KILN-TEMPLATE-V1');
+
+    const imported = await job('importUnmanagedInstance', params(DOMAINS.moved, offerings.fast));
+    expect(imported.status, imported.text).toBe(200);
+    const vm = imported.result['virtualmachine'] as { id: string; state: string };
+    expect(vm.state).toBe('Stopped');
+
+    expect(virsh('domblklist', DOMAINS.moved)).toMatch(new RegExp(`vda\\s+${copy.replace(/[.]/g, '\\.')}`));
+    expect(existsSync(copy)).toBe(true);
+    expect(existsSync(source)).toBe(false);
+    expect(virsh('vol-list', hosts!.poolName)).not.toContain(disk(DOMAINS.moved));
+    // Self-contained: no backing file, the template's bytes inside.
+    expect(onHost('host1', 'qemu-img', 'info', copy)).not.toContain('backing file');
+    expect(firstBytes(copy)).toBe('KILN-TEMPLATE-V1');
+    const row = z.t.engine.db.prepare(`SELECT v.pool, p.name AS record FROM volumes v JOIN vm_instances m ON m.id=v.vm_id LEFT JOIN storage_pools p ON p.id=v.pool_id WHERE m.uuid=? AND v.volume_type='ROOT' AND v.removed IS NULL`).get(vm.id);
+    expect(row).toEqual({ pool: POOLS.fast.name, record: POOLS.fast.name });
+    const events = ((await z.t.ok('listEvents', { type: 'VOLUME.MIGRATE' }))['event'] as { description: string }[] | undefined) ?? [];
+    expect(events.map((e) => e.description).join('\n')).toContain(`to pool ${POOLS.fast.name}`);
+
+    const started = await job('startVirtualMachine', { id: vm.id });
+    expect(started.status, started.text).toBe(200);
+    expect((started.result['virtualmachine'] as { state: string }).state).toBe('Running');
+    expect(virsh('domblklist', DOMAINS.moved)).toContain(copy);
+    expect((await job('stopVirtualMachine', { id: vm.id, forced: 'true' })).status).toBe(200);
+  }, 240_000);
+
+  it('a copy that fails (the target pool is read-only) leaves the domain, its disk and the pools as they were', async () => {
+    execFileSync('chattr', ['+i', POOLS.ro.dir]);
+    const source = path.join(hosts!.storagePath, disk(DOMAINS.stuck));
+    const before = virsh('dumpxml', '--inactive', DOMAINS.stuck);
+
+    const failed = await job('importUnmanagedInstance', params(DOMAINS.stuck, offerings.ro));
+    expect(failed.status).toBe(530);
+    expect(failed.text).toContain(`cannot copy disk ${disk(DOMAINS.stuck)} to pool ${POOLS.ro.name}`);
+    expect(failed.text).toMatch(/Operation not permitted|Permission denied/);
+
+    expect(virsh('dumpxml', '--inactive', DOMAINS.stuck)).toBe(before);
+    expect(existsSync(source)).toBe(true);
+    expect(firstBytes(source)).toBe('KILN-TEMPLATE-V1');
+    expect(virsh('vol-list', POOLS.ro.name)).not.toContain(disk(DOMAINS.stuck));
+    expect(virsh('domstate', DOMAINS.stuck).trim()).toBe('shut off');
+    // The import itself stands (its move failed after it), Stopped, its volume still on kiln.
+    const row = z.t.engine.db.prepare(`SELECT m.state, v.pool FROM volumes v JOIN vm_instances m ON m.id=v.vm_id WHERE m.instance_name=? AND v.volume_type='ROOT' AND v.removed IS NULL`).get(DOMAINS.stuck);
+    expect(row).toEqual({ state: 'Stopped', pool: hosts!.poolName });
+  }, 240_000);
+
+  it('a running domain is refused before anything is imported: KVM moves disks only while the VM is stopped', async () => {
+    virsh('start', DOMAINS.running);
+    const refused = await z.t.call('importUnmanagedInstance', params(DOMAINS.running, offerings.fast));
+    expect(refused.status).toBe(431);
+    expect(String(refused.body['errortext'])).toContain('moves disks between storage pools only while the VM is stopped');
+    expect(z.t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances WHERE instance_name=?').pluck().get(DOMAINS.running)).toBe(0);
+    expect(existsSync(path.join(hosts!.storagePath, disk(DOMAINS.running)))).toBe(true);
+  }, 120_000);
+});
