@@ -72,6 +72,8 @@ export async function seedEveryKind(t: TestEngine, round: string, n = 3): Promis
   const category = idOf(db, 'SELECT id FROM guest_os_categories ORDER BY id LIMIT 1');
   for (const [i, hostId] of cloneRow(db, 'hosts', host, n, round, { os_category_id: category, host_tags: 'ssd,fast' }).entries()) {
     db.prepare('UPDATE hosts SET cluster_id=? WHERE id=?').run(clusters[i % clusters.length], hostId);
+    // Connected, as addHost leaves a host: a list reads connected hosts, it does not make their first connection.
+    await t.engine.hosts.session(hostId);
     for (const type of ['GRID K120Q', 'GRID K140Q']) {
       db.prepare('INSERT INTO host_gpus (host_id, group_name, vgpu_type, max_capacity, remaining_capacity, video_ram, max_heads, max_resolution_x, max_resolution_y) VALUES (?, ?, ?, 8, 6, 512, 2, 2560, 1600)').run(hostId, 'GRID K1', type);
     }

@@ -15,21 +15,36 @@ import type { Engine } from '../engine.js';
 import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import type { StoragePoolRow } from './pool-records.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 
 interface HostReport {
   hostId: number;
+  clusterId: number;
   pools: PrimaryStoragePool[];
 }
 
 /** Reads the pools of every Up host of CLUSTERID that publishes them, and records them. Hosts that fail to answer are skipped. */
 export async function syncClusterPools(engine: Engine, clusterId: number): Promise<void> {
+  await syncAllPools(engine, [clusterId]);
+}
+
+/**
+ * The pools of every Up host of CLUSTERIDS (all clusters when undefined), asked in parallel and
+ * recorded in one batch: the same few statements however many clusters, hosts, pools and volumes
+ * there are, so a list that refreshes before it answers (listStoragePools) stays bounded.
+ */
+export async function syncAllPools(engine: Engine, clusterIds?: number[]): Promise<void> {
   const db = engine.db;
-  const hosts = db.prepare(`SELECT id FROM hosts WHERE cluster_id=? AND removed IS NULL AND state='Up' ORDER BY id`).pluck().all(clusterId) as number[];
+  const hosts = (
+    clusterIds
+      ? db.prepare(`SELECT id, cluster_id FROM hosts WHERE cluster_id ${PAGE_IDS} AND removed IS NULL AND state='Up' ORDER BY id`).all(JSON.stringify(clusterIds))
+      : db.prepare(`SELECT id, cluster_id FROM hosts WHERE removed IS NULL AND state='Up' ORDER BY id`).all()
+  ) as { id: number; cluster_id: number }[];
   const reports = await Promise.all(
-    hosts.map(async (hostId): Promise<HostReport | undefined> => {
+    hosts.map(async (host): Promise<HostReport | undefined> => {
       try {
-        const session = await engine.hosts.session(hostId);
-        return session.primaryStorage ? { hostId, pools: await session.primaryStorage.pools() } : undefined;
+        const session = await engine.hosts.session(host.id);
+        return session.primaryStorage ? { hostId: host.id, clusterId: host.cluster_id, pools: await session.primaryStorage.pools() } : undefined;
       } catch {
         // A host that cannot answer now changes nothing; its pools keep their last state.
         return undefined;
@@ -38,74 +53,100 @@ export async function syncClusterPools(engine: Engine, clusterId: number): Promi
   );
   const answered = reports.filter((r): r is HostReport => r !== undefined);
   if (answered.length === 0) return;
-  recordPools(db, clusterId, answered);
+  recordPools(db, answered);
 }
 
-/** Every cluster that has a host (listStoragePools without a cluster), one after another. */
-export async function syncAllPools(engine: Engine, clusterIds?: number[]): Promise<void> {
-  const ids = clusterIds ?? (engine.db.prepare(`SELECT DISTINCT cluster_id FROM hosts WHERE removed IS NULL`).pluck().all() as number[]);
-  await Promise.all(ids.map((id) => syncClusterPools(engine, id)));
+type ExistingPool = Pick<StoragePoolRow, 'id' | 'cluster_id' | 'host_id' | 'ref' | 'name' | 'type' | 'scope' | 'capacity_bytes' | 'used_bytes' | 'allocated_bytes' | 'is_default' | 'present'>;
+
+/** The columns a report sets, in the order the batch statements read them from JSON. */
+interface PoolReport {
+  name: string; type: string; scope: string; capacity: number; used: number; allocated: number | null; isDefault: number;
 }
 
-function recordPools(db: Db, clusterId: number, reports: HostReport[]): void {
-  const cluster = db.prepare('SELECT id, zone_id, pod_id, hypervisor FROM clusters WHERE id=?').get(clusterId) as { id: number; zone_id: number; pod_id: number; hypervisor: string };
+/** REPORTS (clusters with at least one host that answered) written in one transaction of a fixed number of statements. */
+function recordPools(db: Db, reports: HostReport[]): void {
+  const clusterIds = [...new Set(reports.map((r) => r.clusterId))];
   const at = now();
   db.transaction(() => {
-    const seen = new Set<number>();
-    const find = db.prepare(`SELECT id FROM storage_pools WHERE cluster_id=? AND IFNULL(host_id, 0)=? AND ref=? AND removed IS NULL`).pluck();
-    // Only a pool whose report changed is written (a read that finds everything as it was writes nothing).
-    const update = db.prepare(
-      `UPDATE storage_pools SET name=@name, type=@type, scope=@scope, capacity_bytes=@capacity, used_bytes=@used, allocated_bytes=@allocated, is_default=@isDefault, present=1, last_seen=@at WHERE id=@id
-         AND (name IS NOT @name OR type IS NOT @type OR scope IS NOT @scope OR capacity_bytes IS NOT @capacity OR used_bytes IS NOT @used OR allocated_bytes IS NOT @allocated OR is_default IS NOT @isDefault OR present<>1)`,
+    const clusters = new Map(
+      (db.prepare(`SELECT id, zone_id, pod_id, hypervisor FROM clusters WHERE id ${PAGE_IDS}`).all(JSON.stringify(clusterIds)) as { id: number; zone_id: number; pod_id: number; hypervisor: string }[]).map((c) => [c.id, c]),
     );
-    const insert = db.prepare(
-      `INSERT INTO storage_pools (uuid, name, zone_id, pod_id, cluster_id, host_id, ref, type, scope, hypervisor, capacity_bytes, used_bytes, allocated_bytes, is_default, last_seen, created)
-       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    );
+    const existing = db
+      .prepare(`SELECT id, cluster_id, host_id, ref, name, type, scope, capacity_bytes, used_bytes, allocated_bytes, is_default, present FROM storage_pools WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`)
+      .all(JSON.stringify(clusterIds)) as ExistingPool[];
+    const key = (clusterId: number, hostId: number | null, ref: string) => JSON.stringify([clusterId, hostId ?? 0, ref]);
+    const byKey = new Map<string, ExistingPool>();
+    for (const pool of existing) if (!byKey.has(key(pool.cluster_id, pool.host_id, pool.ref))) byKey.set(key(pool.cluster_id, pool.host_id, pool.ref), pool);
+    // The first host to report a pool decides its record; later reports of it (a cluster's pool seen by every host) change nothing.
+    const seen = new Set<string>();
+    const updates: (PoolReport & { id: number })[] = [];
+    const inserts: (PoolReport & { uuid: string; zoneId: number; podId: number; clusterId: number; hostId: number | null; ref: string; hypervisor: string })[] = [];
     for (const report of reports) {
       for (const pool of report.pools) {
         const hostId = pool.scope === 'HOST' ? report.hostId : null;
-        const existing = find.get(clusterId, hostId ?? 0, pool.ref) as number | undefined;
-        if (existing !== undefined) {
-          if (!seen.has(existing)) update.run({ name: pool.name, type: pool.type, scope: pool.scope, capacity: pool.capacityBytes, used: pool.usedBytes, allocated: pool.allocatedBytes ?? null, isDefault: pool.isDefault ? 1 : 0, at, id: existing });
-          seen.add(existing);
-        } else {
-          const id = Number(insert.run(randomUUID(), pool.name, cluster.zone_id, cluster.pod_id, clusterId, hostId, pool.ref, pool.type, pool.scope, cluster.hypervisor, pool.capacityBytes, pool.usedBytes, pool.allocatedBytes ?? null, pool.isDefault ? 1 : 0, at, at).lastInsertRowid);
-          seen.add(id);
+        const k = key(report.clusterId, hostId, pool.ref);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        const values: PoolReport = { name: pool.name, type: pool.type, scope: pool.scope, capacity: pool.capacityBytes, used: pool.usedBytes, allocated: pool.allocatedBytes ?? null, isDefault: pool.isDefault ? 1 : 0 };
+        const row = byKey.get(k);
+        if (!row) {
+          const cluster = clusters.get(report.clusterId)!;
+          inserts.push({ ...values, uuid: randomUUID(), zoneId: cluster.zone_id, podId: cluster.pod_id, clusterId: report.clusterId, hostId, ref: pool.ref, hypervisor: cluster.hypervisor });
+        } else if (changed(row, values)) {
+          // Only a pool whose report changed is written (a read that finds everything as it was writes nothing).
+          updates.push({ ...values, id: row.id });
         }
       }
     }
+    db.prepare(
+      `UPDATE storage_pools SET name=j.value->>'name', type=j.value->>'type', scope=j.value->>'scope', capacity_bytes=j.value->>'capacity', used_bytes=j.value->>'used',
+         allocated_bytes=j.value->>'allocated', is_default=j.value->>'isDefault', present=1, last_seen=? FROM json_each(?) j WHERE storage_pools.id=j.value->>'id'`,
+    ).run(at, JSON.stringify(updates));
+    db.prepare(
+      `INSERT INTO storage_pools (uuid, name, zone_id, pod_id, cluster_id, host_id, ref, type, scope, hypervisor, capacity_bytes, used_bytes, allocated_bytes, is_default, last_seen, created)
+       SELECT j.value->>'uuid', j.value->>'name', j.value->>'zoneId', j.value->>'podId', j.value->>'clusterId', j.value->>'hostId', j.value->>'ref', j.value->>'type', j.value->>'scope',
+         j.value->>'hypervisor', j.value->>'capacity', j.value->>'used', j.value->>'allocated', j.value->>'isDefault', ?, ? FROM json_each(?) j ORDER BY j.key`,
+    ).run(at, at, JSON.stringify(inserts));
     // What the hosts that answered no longer report is Down (a cluster's pool: no answering host has it).
     const answered = new Set(reports.map((r) => r.hostId));
-    const rows = db.prepare('SELECT id, host_id FROM storage_pools WHERE cluster_id=? AND removed IS NULL AND present=1').all(clusterId) as { id: number; host_id: number | null }[];
-    for (const row of rows) {
-      if (!seen.has(row.id) && (row.host_id === null || answered.has(row.host_id))) db.prepare('UPDATE storage_pools SET present=0 WHERE id=?').run(row.id);
-    }
-    mapVolumes(db, clusterId);
+    const gone = existing.filter((p) => p.present === 1 && !seen.has(key(p.cluster_id, p.host_id, p.ref)) && (p.host_id === null || answered.has(p.host_id))).map((p) => p.id);
+    db.prepare(`UPDATE storage_pools SET present=0 WHERE id ${PAGE_IDS}`).run(JSON.stringify(gone));
+    mapVolumes(db, clusterIds);
   })();
+}
+
+function changed(row: ExistingPool, report: PoolReport): boolean {
+  return row.name !== report.name || row.type !== report.type || row.scope !== report.scope || row.capacity_bytes !== report.capacity || row.used_bytes !== report.used
+    || row.allocated_bytes !== report.allocated || row.is_default !== report.isDefault || row.present !== 1;
 }
 
 /**
  * volumes.pool_id from volumes.pool: the record of the cluster whose ref or name is the volume's
  * pool text, the one of the volume's host for a local pool; a made disk without pool text is on
  * its host's default pool. Volumes not made yet (Allocated, Creating) have none until one is chosen.
+ * A cluster without pool records keeps its volumes' pool_id as it is. Three statements for all CLUSTERIDS.
  */
-export function mapVolumes(db: Db, clusterId: number): void {
-  const pools = db.prepare('SELECT * FROM storage_pools WHERE cluster_id=? AND removed IS NULL').all(clusterId) as StoragePoolRow[];
-  if (pools.length === 0) return;
+export function mapVolumes(db: Db, clusterIds: readonly number[]): void {
+  const pools = db.prepare(`SELECT * FROM storage_pools WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`).all(JSON.stringify(clusterIds)) as StoragePoolRow[];
+  const byCluster = new Map<number, StoragePoolRow[]>();
+  for (const pool of pools) byCluster.set(pool.cluster_id, [...(byCluster.get(pool.cluster_id) ?? []), pool]);
   const volumes = db
     .prepare(
-      `SELECT v.id, v.pool, v.state, v.pool_id, COALESCE(vm.host_id, vm.last_host_id, v.host_id) AS host_id FROM volumes v
+      `SELECT v.id, v.pool, v.state, v.pool_id, COALESCE(vm.host_id, vm.last_host_id, v.host_id) AS host_id,
+         CASE WHEN vm.id IS NULL THEN h.cluster_id ELSE vm.cluster_id END AS cluster_id FROM volumes v
          LEFT JOIN vm_instances vm ON vm.id=v.vm_id
          LEFT JOIN hosts h ON h.id=COALESCE(vm.host_id, vm.last_host_id, v.host_id)
-       WHERE v.removed IS NULL AND (vm.cluster_id=? OR (vm.id IS NULL AND h.cluster_id=?))`,
+       WHERE v.removed IS NULL AND (CASE WHEN vm.id IS NULL THEN h.cluster_id ELSE vm.cluster_id END) ${PAGE_IDS}`,
     )
-    .all(clusterId, clusterId) as { id: number; pool: string | null; state: string; pool_id: number | null; host_id: number | null }[];
-  const set = db.prepare('UPDATE volumes SET pool_id=? WHERE id=?');
+    .all(JSON.stringify(clusterIds)) as { id: number; pool: string | null; state: string; pool_id: number | null; host_id: number | null; cluster_id: number }[];
+  const moves: [number, number | null][] = [];
   for (const v of volumes) {
-    const onHost = pools.filter((p) => p.scope === 'CLUSTER' || (v.host_id !== null && p.host_id === v.host_id));
+    const clusterPools = byCluster.get(v.cluster_id);
+    if (!clusterPools) continue;
+    const onHost = clusterPools.filter((p) => p.scope === 'CLUSTER' || (v.host_id !== null && p.host_id === v.host_id));
     const match = v.pool !== null ? onHost.find((p) => p.ref === v.pool) ?? onHost.find((p) => p.name === v.pool) : v.state !== 'Allocated' && v.state !== 'Creating' ? onHost.find((p) => p.is_default === 1) : undefined;
     const id = match?.id ?? null;
-    if (id !== v.pool_id) set.run(id, v.id);
+    if (id !== v.pool_id) moves.push([v.id, id]);
   }
+  db.prepare(`UPDATE volumes SET pool_id=j.value->>1 FROM json_each(?) j WHERE volumes.id=j.value->>0`).run(JSON.stringify(moves));
 }
