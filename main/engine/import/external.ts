@@ -24,6 +24,7 @@ import { byUuid } from '../lookup.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { vmJobResult } from '../vm/vm-job.js';
 import { planFor, writeImported, type ImportPlan } from './import-vm.js';
+import { planStorageMoves } from '../storage/import-tags.js';
 import { checkHonouredDetails, importFacet, knownMacs, unmanagedView, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 
 /** A host name or an IP address (v4, or v6 without brackets); nothing a URL or a shell could read as more. */
@@ -139,6 +140,9 @@ function targetHost(engine: Engine, cluster: ClusterRow, hostUuid: string | unde
   return host;
 }
 
+/** importVm's advice when a pool lacks a storage tag: it copies or keeps disks where they are, it moves none between pools. */
+export const NO_DISK_MOVE = 'importVm moves no disk between pools: tag that pool with updateStoragePool, or choose an offering without the tag';
+
 /**
  * importVm importsource=external: every rule checked before the job (the host is asked once for
  * the VM, the Kiln host once for a domain of the same name); the job copies and writes.
@@ -165,6 +169,8 @@ export async function importExternal(engine: Engine, caller: Caller, args: Args)
   if (found.length === 0) throw ApiError.param(`name: host ${host.name} has no VM named ${name}`);
   checkHonouredDetails(host.driver.detailOptions, args.details('details') ?? {});
   const plan = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!, target), copyOf(host));
+  // R48: the copies land on the receiving host's default pool (stageImage), which must carry the offerings' storage tags.
+  await planStorageMoves(engine, { ...plan, vm: { ...plan.vm, info: { ...plan.vm.info, disks: plan.vm.info.disks.map((d) => ({ id: d.id })) } } }, false, NO_DISK_MOVE);
   const onTarget = (await facet.list()).find((i) => i.name === plan.vm.info.name);
   if (onTarget) throw ApiError.param(`name: host ${target.name} already has a VM named ${plan.vm.info.name}; rename the VM on ${host.name} first`);
   return externalWork(engine, caller, plan, host, target);

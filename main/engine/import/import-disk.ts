@@ -21,7 +21,8 @@ import { checkHonouredDetails, importFacet } from './unmanaged.js';
 import { importTemplate } from './import-template.js';
 import { withoutResourceDetails } from './import-vm.js';
 import { GiB } from '../format.js';
-import { importExternal } from './external.js';
+import { importExternal, NO_DISK_MOVE } from './external.js';
+import { planStorageMoves } from '../storage/import-tags.js';
 
 export const IMPORT_SOURCES = ['external', 'local', 'shared'];
 
@@ -76,6 +77,9 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
   if (!network || network.zone_id !== zone.id) throw ApiError.param(`networkid: ${network ? `network ${network.name} is not in zone ${zone.name}` : 'the zone has no network this account can use; pass networkid'}`);
   const owner = resolveOwner(engine, caller, args);
   const name = args.str('name')!;
+  // R48: the disk stays in its pool, so that pool must carry the offering's storage tags (the rule importUnmanagedInstance applies).
+  const cluster = db.prepare('SELECT id, name FROM clusters WHERE id=?').get(host.cluster_id) as { id: number; name: string };
+  await planStorageMoves(engine, { cluster, vm: { host, info: { name, disks: [{ id: disk.name, datastore: disk.pool }] } }, offering, disks: [{ id: disk.name, type: 'ROOT', diskOfferingId: null }] }, false, NO_DISK_MOVE);
 
   const vm = db.transaction(() => {
     const osTypeId = template?.os_type_id ?? (db.prepare(`SELECT id FROM guest_os WHERE display_name='Other (64-bit)'`).pluck().get() as number | undefined) ?? (db.prepare('SELECT id FROM guest_os ORDER BY id LIMIT 1').pluck().get() as number);

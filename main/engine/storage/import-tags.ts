@@ -38,8 +38,14 @@ export interface TaggedImport {
   disks: { id: string; type: 'ROOT' | 'DATADISK'; diskOfferingId: number | null }[];
 }
 
-/** The moves R48 asks for (none: every disk is on a pool with its tags). Throws the 431s described above. */
-export async function planStorageMoves(engine: Engine, plan: TaggedImport, migrateAllowed: boolean): Promise<StorageMove[]> {
+/**
+ * The moves R48 asks for (none: every disk is on a pool with its tags). Throws the 431s described above.
+ * Every import serves this one rule: importUnmanagedInstance and the CSV bulk run (planImport), and
+ * importVm (local/shared: the disk in its pool; external: the copies on the receiving host's default
+ * pool), which has no move to offer, so REMEDY replaces the advice to pass migrateallowed. A disk
+ * whose storage is not given is on its host's default pool (as pool-sync's mapVolumes reads it).
+ */
+export async function planStorageMoves(engine: Engine, plan: TaggedImport, migrateAllowed: boolean, remedy?: string): Promise<StorageMove[]> {
   const db = engine.db;
   const wanted = plan.disks.map((disk, deviceId) => {
     if (disk.type === 'ROOT') return { disk, deviceId, need: parseTags(plan.offering.storage_tags), offering: `service offering ${plan.offering.name}`, param: 'serviceofferingid' };
@@ -52,15 +58,16 @@ export async function planStorageMoves(engine: Engine, plan: TaggedImport, migra
   const hostId = plan.vm.host.id;
   const moves: StorageMove[] = [];
   for (const w of wanted) {
-    const where = plan.vm.info.disks.find((d) => d.id === w.disk.id)?.datastore ?? '';
     const onHost = pools.filter((p) => p.scope === 'CLUSTER' || p.host_id === hostId);
+    const where = plan.vm.info.disks.find((d) => d.id === w.disk.id)?.datastore ?? onHost.find((p) => p.is_default === 1)?.ref ?? '';
     const pool = onHost.find((p) => p.ref === where) ?? onHost.find((p) => p.name === where);
     const missing = pool ? missingTags(w.need, pool) : w.need;
     if (missing.length === 0) continue;
     const tagWord = `storage tag${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
     const poolWords = pool ? `pool ${pool.name}` : `storage ${where || '(unknown)'}, which Kiln has no pool record of,`;
-    if (!migrateAllowed) {
-      throw ApiError.param(`${w.param}: ${w.offering} needs ${tagWord}, which ${poolWords} holding disk ${w.disk.id} of VM ${plan.vm.info.name} lacks; pass migrateallowed=true to move the disk to a pool that has ${missing.length > 1 ? 'them' : 'it'}`);
+    if (!migrateAllowed || remedy !== undefined) {
+      const advice = remedy ?? `pass migrateallowed=true to move the disk to a pool that has ${missing.length > 1 ? 'them' : 'it'}`;
+      throw ApiError.param(`${w.param}: ${w.offering} needs ${tagWord}, which ${poolWords} holding disk ${w.disk.id} of VM ${plan.vm.info.name} lacks; ${advice}`);
     }
     if (!pools.some((p) => p.enabled === 1 && p.present === 1 && missingTags(w.need, p).length === 0)) {
       throw ApiError.param(`${w.param}: ${w.offering} needs ${tagWord} for disk ${w.disk.id} of VM ${plan.vm.info.name}, and no enabled storage pool of cluster ${plan.cluster.name} has ${missing.length > 1 ? 'them' : 'it'} (${pools.map(poolText).join('; ') || 'none'}); tag one with updateStoragePool`);
