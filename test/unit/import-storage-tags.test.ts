@@ -1,81 +1,100 @@
 /**
- * R48's storage half on every import path (issue 13), on the simulator: importVm
- * importsource=external copies the disks onto the receiving host's default pool (sim-primary), so
- * an offering whose storage tag that pool lacks is a 431 naming the offering, the tag and the pool,
- * with nothing written; once the pool has the tag the same import goes through. The CSV bulk run
- * applies the same rule per row (planImport's planStorageMoves): the tagged row fails with that
- * 431, the others are imported.
+ * R48's storage half on the simulator: importUnmanagedInstance checks every disk's pool against its
+ * offering's storage tags (the root disk: the service offering's, a data disk: its disk offering's).
+ * Without migrateallowed a conflict is a 431 naming the offering, the tag and the pool, and nothing
+ * is written; with it the job moves the disks to pools with the tags, live when the VM runs (to
+ * another host when only that host reaches such a pool), cold when it is stopped.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorDriver } from '../../drivers/simulator/index.js';
 import type { VmSpec } from '../../drivers/types.js';
 import { dbFingerprint, demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
 
-const GiB = 1024 ** 3;
 let t: TestEngine;
 let sim: SimulatorDriver;
-let ids: ReturnType<typeof demoIds>;
 let clusterid: string;
-let tagged: string;
+let ssdRoot: string;
+let ssdData: string;
+const GiB = 1024 ** 3;
+let macs = 0;
 
-const spec = (name: string, mac: string): VmSpec => ({
-  internalName: name, displayName: name, uuid: `${mac.replace(/:/g, '').slice(-8)}-1111-2222-3333-444455556666`, cpuNumber: 1, cpuSpeedMhz: 2000, memoryMiB: 512,
-  disks: [{ name: `${name}-root.qcow2`, sizeBytes: 10 * GiB, device: 'disk', bus: 'virtio' }],
-  nics: [{ macAddress: mac, network: 'vlan100', vlan: 100, adapterType: 'virtio' }],
-  details: { osDisplayName: 'Debian GNU/Linux 12 (64-bit)' },
-});
-
-async function tagPool(name: string, tags: string): Promise<void> {
-  const pool = ((await t.ok('listStoragePools', { name }))['storagepool'] as { id: string }[])[0]!;
-  await t.ok('updateStoragePool', { id: pool.id, tags });
+function foreignSpec(name: string): VmSpec {
+  macs += 1;
+  return {
+    internalName: name, displayName: name, uuid: `00000000-1111-2222-3333-${String(macs).padStart(12, '0')}`,
+    cpuNumber: 2, cpuSpeedMhz: 2000, memoryMiB: 2048,
+    disks: [
+      { name: `${name}-root.qcow2`, sizeBytes: 10 * GiB, device: 'disk', bus: 'virtio' },
+      { name: `${name}-data.qcow2`, sizeBytes: 5 * GiB, device: 'disk', bus: 'virtio' },
+    ],
+    nics: [{ macAddress: `52:54:00:cc:00:${String(macs).padStart(2, '0')}`, network: 'vlan100', vlan: 100, adapterType: 'virtio' }],
+    details: { osDisplayName: 'Debian GNU/Linux 12 (64-bit)' },
+  };
 }
 
-beforeEach(async () => {
-  t = await testEngine();
-  ids = demoIds(t.engine);
-  sim = t.engine.hosts.knownDriver('Simulator') as SimulatorDriver;
-  clusterid = (t.engine.db.prepare('SELECT uuid FROM clusters LIMIT 1').get() as { uuid: string }).uuid;
-  tagged = ((await t.ok('createServiceOffering', { name: 'ssd-root', cpunumber: '1', cpuspeed: '500', memory: '512', tags: 'ssd' }))['serviceoffering'] as { id: string }).id;
-});
-afterEach(async () => t.close());
+/** The simulated domain NAME: its host and its disks' pools. */
+function domainOf(name: string): { host: string; pools: (string | undefined)[] } {
+  for (const host of ['sim-host-1', 'sim-host-2', 'ssd-host']) {
+    const d = sim.world.find(host)?.domains[name];
+    if (d) return { host, pools: d.spec.disks.map((x) => x.pool) };
+  }
+  throw new Error(`no domain ${name}`);
+}
 
-describe('storage tags on import', () => {
-  it('importVm external: a pool without the tag is a 431 naming offering, tag and pool, writing nothing; with the tag it imports', async () => {
-    sim.addExternalHost('old-kvm', 's3cret');
-    sim.addUnmanagedVm('old-kvm', spec('ext-web', '52:54:00:ee:00:01'));
-    const params = { zoneid: ids.zoneid, hypervisor: 'Simulator', host: 'old-kvm', username: 'root', password: 's3cret', importsource: 'external', clusterid, name: 'ext-web', serviceofferingid: tagged };
-    await t.ok('listStoragePools', {});
-    // The host's key is pinned on first use (by design, not part of the refusal): list it first.
-    await t.ok('listVmsForImport', { zoneid: ids.zoneid, hypervisor: 'Simulator', host: 'old-kvm', username: 'root', password: 's3cret' });
+beforeAll(async () => {
+  t = await testEngine();
+  sim = t.engine.simulator;
+  const ids = demoIds(t.engine);
+  const cluster = t.engine.db.prepare(`SELECT c.uuid, p.uuid AS pod FROM clusters c JOIN pods p ON p.id=c.pod_id JOIN hosts h ON h.cluster_id=c.id WHERE h.name='sim-host-1'`).get() as { uuid: string; pod: string };
+  clusterid = cluster.uuid;
+  await t.ok('addHost', { zoneid: ids.zoneid, podid: cluster.pod, clusterid, hypervisor: 'Simulator', url: 'simulator://ssd-host?localpools=sim-ssd&memory=65536', username: 'root', password: 'x' });
+  const pool = ((await t.ok('listStoragePools', { name: 'sim-ssd' }))['storagepool'] as { id: string }[])[0]!;
+  await t.ok('updateStoragePool', { id: pool.id, tags: 'ssd' });
+  ssdRoot = ((await t.ok('createServiceOffering', { name: 'ssd-root', cpunumber: '2', cpuspeed: '2000', memory: '2048', tags: 'ssd' }))['serviceoffering'] as { id: string }).id;
+  ssdData = ((await t.ok('createDiskOffering', { name: 'ssd-data', customized: 'true', tags: 'ssd' }))['diskoffering'] as { id: string }).id;
+});
+afterAll(() => t.close());
+
+describe('importUnmanagedInstance and storage tags (R48)', () => {
+  it("refuses a root disk on a pool without the service offering's storage tag (431 naming offering, tag and pool), writing nothing", async () => {
+    sim.addUnmanagedVm('sim-host-1', foreignSpec('tagged-web'), { power: 'Running' });
+    await t.ok('listStoragePools');
     const before = dbFingerprint(t.engine);
-    const refused = await t.call('importVm', params);
-    expect([refused.status, refused.body['errortext']]).toEqual([
-      431,
-      'serviceofferingid: service offering ssd-root needs storage tag ssd, which pool sim-primary holding disk ext-web-root.qcow2 of VM ext-web lacks; importVm moves no disk between pools: tag that pool with updateStoragePool, or choose an offering without the tag',
-    ]);
+    const res = await t.call('importUnmanagedInstance', { clusterid, name: 'tagged-web', serviceofferingid: ssdRoot, 'datadiskofferinglist[0].disk': 'tagged-web-data.qcow2', 'datadiskofferinglist[0].diskOffering': demoIds(t.engine).diskSmall });
+    expect(res.status).toBe(431);
+    expect(String(res.body['errortext'])).toBe('serviceofferingid: service offering ssd-root needs storage tag ssd, which pool sim-primary holding disk tagged-web-root.qcow2 of VM tagged-web lacks; pass migrateallowed=true to move the disk to a pool that has it');
     expect(dbFingerprint(t.engine)).toBe(before);
-    await tagPool('sim-primary', 'ssd');
-    const done = await t.run('importVm', params);
-    expect(done['jobstatus'], JSON.stringify(done['jobresult'])).toBe(1);
   });
 
-  it('CSV bulk: the row whose offering asks for a tag its disk pool lacks fails with the same 431; the other is imported', async () => {
-    sim.addUnmanagedVm('sim-host-1', spec('csv-plain', '52:54:00:ef:00:01'));
-    sim.addUnmanagedVm('sim-host-1', spec('csv-tagged', '52:54:00:ef:00:02'));
-    await t.ok('createNetwork', { name: 'l2-100', zoneid: ids.zoneid, guestiptype: 'L2', vlan: '100' });
-    await t.ok('createServiceOffering', { name: 'plain 1x512', cpunumber: '1', cpuspeed: '500', memory: '512' });
-    const exported = ((await t.ok('exportUnmanagedInstances', { clusterid }))['unmanagedinstancescsv'] as { csv: string }).csv;
-    const rows = (parse(exported, { bom: true, columns: true }) as Record<string, string>[]).filter((r) => r['name']!.startsWith('csv-')).sort((a, b) => a['name']!.localeCompare(b['name']!));
-    for (const r of rows) Object.assign(r, { serviceoffering: r['name'] === 'csv-tagged' ? 'ssd-root' : 'plain 1x512', 'nic0.network': 'l2-100' });
-    const job = await t.run('importUnmanagedInstances', { clusterid, csv: stringify(rows, { header: true, bom: true }) });
-    const result = (job['jobresult'] as { bulkimport: { imported: number; failed: number; row: Record<string, unknown>[] } }).bulkimport;
-    expect({ imported: result.imported, failed: result.failed }).toEqual({ imported: 1, failed: 1 });
-    expect(result.row.find((r) => r['name'] === 'csv-tagged')).toMatchObject({
-      status: 'failed', errorcode: 431,
-      errortext: 'serviceofferingid: service offering ssd-root needs storage tag ssd, which pool sim-primary holding disk csv-tagged-root.qcow2 of VM csv-tagged lacks; pass migrateallowed=true to move the disk to a pool that has it',
-    });
-    expect(result.row.find((r) => r['name'] === 'csv-plain')).toMatchObject({ status: 'imported' });
+  it('with migrateallowed=true moves a running VM live to the host whose pool has the tag, its root disk onto that pool', async () => {
+    const job = await t.job('importUnmanagedInstance', { clusterid, name: 'tagged-web', serviceofferingid: ssdRoot, migrateallowed: 'true', 'datadiskofferinglist[0].disk': 'tagged-web-data.qcow2', 'datadiskofferinglist[0].diskOffering': demoIds(t.engine).diskSmall });
+    const vm = job['virtualmachine'] as { id: string; state: string; hostname: string };
+    expect(vm).toMatchObject({ state: 'Running', hostname: 'ssd-host' });
+    expect(domainOf('tagged-web')).toEqual({ host: 'ssd-host', pools: ['sim-ssd', undefined] });
+    // The data disk stays where it was, with no pool text: the next read of the pools maps it onto the host's default pool.
+    await t.ok('listStoragePools');
+    const volumes = t.engine.db.prepare(`SELECT v.volume_type, v.pool, p.name AS record FROM volumes v LEFT JOIN storage_pools p ON p.id=v.pool_id WHERE v.vm_id=(SELECT id FROM vm_instances WHERE uuid=?) ORDER BY v.device_id`).all(vm.id);
+    expect(volumes).toEqual([{ volume_type: 'ROOT', pool: 'sim-ssd', record: 'sim-ssd' }, { volume_type: 'DATADISK', pool: null, record: 'sim-primary' }]);
+    const events = ((await t.ok('listEvents', { type: 'VOLUME.MIGRATE' }))['event'] as { description: string }[]).map((e) => e.description);
+    expect(events.some((d) => d.includes('disk tagged-web-root.qcow2 to pool sim-ssd') && d.includes('VM to host ssd-host'))).toBe(true);
+  });
+
+  it("moves a stopped VM's data disk cold onto the tagged pool of its own host (disk offering tags)", async () => {
+    sim.addUnmanagedVm('ssd-host', foreignSpec('cold-db'), { power: 'Stopped' });
+    const refused = await t.call('importUnmanagedInstance', { clusterid, name: 'cold-db', serviceofferingid: demoIds(t.engine).custom, 'details[0].cpuSpeed': '1000', 'datadiskofferinglist[0].disk': 'cold-db-data.qcow2', 'datadiskofferinglist[0].diskOffering': ssdData });
+    expect(refused.status).toBe(431);
+    expect(String(refused.body['errortext'])).toMatch(/^datadiskofferinglist: disk offering ssd-data needs storage tag ssd, which pool sim-primary holding disk cold-db-data\.qcow2 of VM cold-db lacks/);
+    const job = await t.job('importUnmanagedInstance', { clusterid, name: 'cold-db', serviceofferingid: demoIds(t.engine).custom, 'details[0].cpuSpeed': '1000', migrateallowed: 'true', 'datadiskofferinglist[0].disk': 'cold-db-data.qcow2', 'datadiskofferinglist[0].diskOffering': ssdData });
+    expect((job['virtualmachine'] as { state: string }).state).toBe('Stopped');
+    expect(domainOf('cold-db')).toEqual({ host: 'ssd-host', pools: [undefined, 'sim-ssd'] });
+  });
+
+  it('with migrateallowed refuses (431) a tag no pool of the cluster has', async () => {
+    const nvme = ((await t.ok('createServiceOffering', { name: 'nvme-root', cpunumber: '2', cpuspeed: '2000', memory: '2048', tags: 'nvme' }))['serviceoffering'] as { id: string }).id;
+    sim.addUnmanagedVm('sim-host-2', foreignSpec('nvme-web'), { power: 'Running' });
+    const res = await t.call('importUnmanagedInstance', { clusterid, name: 'nvme-web', serviceofferingid: nvme, migrateallowed: 'true', 'datadiskofferinglist[0].disk': 'nvme-web-data.qcow2', 'datadiskofferinglist[0].diskOffering': demoIds(t.engine).diskSmall });
+    expect(res.status).toBe(431);
+    expect(String(res.body['errortext'])).toContain('service offering nvme-root needs storage tag nvme for disk nvme-web-root.qcow2 of VM nvme-web, and no enabled storage pool of cluster');
+    expect(String(res.body['errortext'])).toContain('sim-ssd (tags ssd)');
   });
 });
