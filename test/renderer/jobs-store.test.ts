@@ -134,3 +134,25 @@ describe('following a job over the bridge', () => {
     await expect(invokeAndWait('startVirtualMachine', { id: 'x' })).rejects.toMatchObject({ errorcode: 431, message: 'only a Stopped VM can be started' });
   });
 });
+
+describe('the jobs from before the page opened', () => {
+  it('reads listAsyncJobs once, and a job the channel already reported keeps its pushed state', async () => {
+    vi.useRealTimers();
+    answer({
+      listAsyncJobs: () => ({
+        count: 2,
+        asyncjobs: [
+          { jobid: 'old', cmd: 'stopVirtualMachine', jobstatus: JOB_FAILED, jobprocstatus: 100, jobinstancetype: 'VirtualMachine', jobinstanceid: 'vm-old', created: '2025-01-01T00:00:00+0000', completed: '2025-01-01T00:00:05+0000', jobresult: { errorcode: 530, errortext: 'the host did not answer' } },
+          { jobid: 'pushed', cmd: 'deployVirtualMachine', jobstatus: JOB_IN_PROGRESS, jobprocstatus: 10, created: '2025-01-01T00:00:01+0000' },
+        ],
+      }),
+    });
+    useJobs.getState().apply(update('pushed', JOB_SUCCEEDED, 100));
+    await Promise.all([useJobs.getState().load(), useJobs.getState().load()]);
+    expect(invoke.mock.calls.filter(([command]) => command === 'listAsyncJobs')).toHaveLength(1);
+    expect(jobs().get('old')).toMatchObject({ cmd: 'stopVirtualMachine', status: JOB_FAILED, progress: 100, message: 'the host did not answer', instanceId: 'vm-old', updated: Date.parse('2025-01-01T00:00:05Z') });
+    expect(jobs().get('pushed')).toMatchObject({ status: JOB_SUCCEEDED, progress: 100 });
+    await useJobs.getState().load();
+    expect(invoke.mock.calls.filter(([command]) => command === 'listAsyncJobs')).toHaveLength(1);
+  });
+});

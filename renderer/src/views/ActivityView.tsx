@@ -1,4 +1,5 @@
 /** Jobs and events: running jobs with their progress, the recent finished ones, and the event log. */
+import { useEffect } from 'react';
 import { useJobs } from '../stores/jobs-store';
 import { describeCommand } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
@@ -20,6 +21,9 @@ export function ActivityView() {
 
 export function JobsList() {
   const jobs = useJobs((s) => s.jobs);
+  const loadError = useJobs((s) => s.loadError);
+  // The jobs from before this page opened, read once; the 'jobs' channel (App.tsx) brings every change after.
+  useEffect(() => void useJobs.getState().load(), []);
   const byId = useVms((s) => s.byId);
   const all = [...jobs.values()].sort((a, b) => b.updated - a.updated);
   const running = all.filter((j) => j.status === JOB_IN_PROGRESS);
@@ -28,6 +32,11 @@ export function JobsList() {
   return (
     <div className="jobs">
       <h2>Running jobs</h2>
+      {loadError && (
+        <p role="alert" className="error">
+          {loadError}
+        </p>
+      )}
       {running.length === 0 ? (
         <p className="empty">No job is running.</p>
       ) : (
@@ -43,7 +52,7 @@ export function JobsList() {
       )}
       {finished.length > 0 && (
         <>
-          <h2>Finished this session</h2>
+          <h2>Recently finished</h2>
           <ul className="job-list" aria-label="Finished jobs">
             {finished.map((j) => (
               <li key={j.jobid} className={`job ${j.status === JOB_FAILED ? 'job-failed' : 'job-succeeded'}`}>

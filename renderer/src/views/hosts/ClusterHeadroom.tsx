@@ -4,7 +4,7 @@
  * the admin picks, which VMs could not restart elsewhere if it failed, with the placement reason.
  * The rules live in the engine; this view only shows what it answers.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { kiln } from '../../transport';
 import { errorText, type Cluster } from '../../api/model';
 
@@ -31,11 +31,38 @@ export interface ClusterHeadroom {
   hostfailure?: HostFailure[];
 }
 
-/** Every cluster's headroom, fetched again whenever the page's inventory reloads (`version`). */
+/**
+ * How late a headroom read may follow the inventory's changes: the hosts page's inventory changes
+ * with every 'hosts' live message (a bulk start of 20 VMs sends a dozen), and each change used to
+ * read every cluster's headroom again. Changes within this window make one read.
+ */
+const HEADROOM_WAIT_MS = 1000;
+
+/** A number that grows at most once per WAIT_MS while VERSION keeps changing (the first change comes at most WAIT_MS late). */
+function useThrottledVersion(version: unknown, waitMs: number): number {
+  const [tick, setTick] = useState(0);
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    timer.current ??= setTimeout(() => {
+      timer.current = undefined;
+      setTick((t) => t + 1);
+    }, waitMs);
+  }, [version, waitMs]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return tick;
+}
+
+/** Every cluster's headroom, fetched again after the page's inventory changes (`version`), at most once per HEADROOM_WAIT_MS. */
 function useHeadroom(clusters: Cluster[], version: unknown): { byCluster: Map<string, ClusterHeadroom>; error?: string } {
   const [byCluster, setByCluster] = useState(new Map<string, ClusterHeadroom>());
   const [error, setError] = useState<string>();
   const ids = clusters.map((c) => c.id).join(',');
+  const changes = useThrottledVersion(version, HEADROOM_WAIT_MS);
   useEffect(() => {
     let live = true;
     Promise.all(ids.split(',').filter(Boolean).map((id) => kiln.invoke('checkClusterHeadroom', { clusterid: id })))
@@ -48,7 +75,7 @@ function useHeadroom(clusters: Cluster[], version: unknown): { byCluster: Map<st
     return () => {
       live = false;
     };
-  }, [ids, version]);
+  }, [ids, changes]);
   return { byCluster, error };
 }
 
