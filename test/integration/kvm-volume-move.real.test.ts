@@ -142,6 +142,49 @@ describe.skipIf(!hosts)('KVM: a stopped VM\'s disk moves to a tagged pool of its
     expect(row).toEqual({ state: 'Stopped', pool: hosts!.poolName });
   }, 240_000);
 
+  it('migrateVolume moves a stopped Kiln VM\'s root volume to another pool of its host, which its next start uses; to the read-only pool it fails and the volume stays', async () => {
+    const deployed = await job('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: z.network, hostid: z.hostIds['host1']!, name: `mv-kiln-${tag}` });
+    expect(deployed.status, deployed.text).toBe(200);
+    const vm = deployed.result['virtualmachine'] as { id: string };
+    expect((await job('stopVirtualMachine', { id: vm.id, forced: 'true' })).status).toBe(200);
+    const root = ((await z.t.ok('listVolumes', { virtualmachineid: vm.id, type: 'ROOT' }))['volume'] as { id: string; storage: string }[])[0]!;
+    const name = z.t.engine.db.prepare('SELECT path FROM volumes WHERE uuid=?').pluck().get(root.id) as string;
+    const domain = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(vm.id) as string;
+    const source = path.join(hosts!.storagePath, name);
+    expect(existsSync(source)).toBe(true);
+
+    const fastId = await poolId(POOLS.fast.name);
+    const suitable = ((await z.t.ok('findStoragePoolsForMigration', { id: root.id }))['storagepool'] as { name: string; suitableformigration: boolean }[]).find((p) => p.name === POOLS.fast.name);
+    expect(suitable?.suitableformigration).toBe(true);
+
+    execFileSync('chattr', ['+i', POOLS.ro.dir]);
+    const failed = await job('migrateVolume', { volumeid: root.id, storageid: await poolId(POOLS.ro.name) });
+    expect(failed.status).toBe(530);
+    expect(failed.text).toContain(`cannot copy disk ${name} to pool ${POOLS.ro.name}`);
+    expect(existsSync(source)).toBe(true);
+    expect(virsh('vol-list', POOLS.ro.name)).not.toContain(name);
+    const poolOf = () => z.t.engine.db.prepare('SELECT p.name FROM volumes v JOIN storage_pools p ON p.id=v.pool_id WHERE v.uuid=?').pluck().get(root.id);
+    expect(poolOf()).toBe(hosts!.poolName);
+
+    const moved = await job('migrateVolume', { volumeid: root.id, storageid: fastId });
+    expect(moved.status, moved.text).toBe(200);
+    expect((moved.result['volume'] as { storage: string }).storage).toBe(POOLS.fast.name);
+    expect(poolOf()).toBe(POOLS.fast.name);
+    const copy = path.join(POOLS.fast.dir, name);
+    expect(existsSync(copy)).toBe(true);
+    expect(existsSync(source)).toBe(false);
+    expect(virsh('domblklist', domain)).toContain(copy);
+    expect(firstBytes(copy)).toBe('KILN-TEMPLATE-V1');
+    const started = await job('startVirtualMachine', { id: vm.id });
+    expect(started.status, started.text).toBe(200);
+    expect(virsh('domblklist', domain)).toContain(copy);
+    expect(existsSync(source)).toBe(false);
+
+    const running = await z.t.call('migrateVolume', { volumeid: root.id, storageid: await poolId(POOLS.ro.name) });
+    expect(running.status).toBe(431);
+    expect(String(running.body['errortext'])).toContain('is Running; stop it first');
+  }, 240_000);
+
   it('a running domain is refused before anything is imported: KVM moves disks only while the VM is stopped', async () => {
     virsh('start', DOMAINS.running);
     const refused = await z.t.call('importUnmanagedInstance', params(DOMAINS.running, offerings.fast));

@@ -76,6 +76,7 @@ import attachVolume from './volumes/attachVolume.js';
 import detachVolume from './volumes/detachVolume.js';
 import resizeVolume from './volumes/resizeVolume.js';
 import deleteVolume from './volumes/deleteVolume.js';
+import migrateVolume from './volumes/migrateVolume.js';
 import createTags from './tags/createTags.js';
 import deleteTags from './tags/deleteTags.js';
 import listTags from './tags/listTags.js';
@@ -118,7 +119,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
-  createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume,
+  createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume, migrateVolume,
   createTags, deleteTags, listTags,
   createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair, resetSSHKeyForVirtualMachine, getVirtualMachineUserData,
   listUnmanagedInstances, importUnmanagedInstance, unmanageVirtualMachine, importVm, listVmsForImport, exportUnmanagedInstances, importUnmanagedInstances,

@@ -1,7 +1,7 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { byUuid } from '../../lookup.js';
-import { allocatedBytes, missingTags, POOL_FROM, POOL_SELECT, poolState, poolView, type PoolViewRow } from '../../storage/pool-records.js';
+import { allocatedBytes, migrationRefusal, POOL_FROM, POOL_SELECT, poolView, type PoolViewRow } from '../../storage/pool-records.js';
 import { requiredTags } from '../../storage/pool-choice.js';
 import { syncClusterPools } from '../../storage/pool-sync.js';
 
@@ -31,13 +31,7 @@ export default defineCommand({
     const others = rows.filter((r) => r.id !== current);
     const allocated = allocatedBytes(db, others.map((r) => r.id));
     return others.map((r) => {
-      const missing = missingTags(need.tags, r);
-      const state = poolState(r);
-      const reason =
-        state !== 'Up' ? `the pool is ${state}`
-        : r.scope === 'HOST' && r.host_id !== host.id ? `it is local storage of host ${r.hostname}, and the volume's disk is on host ${host.name}`
-        : missing.length ? `it lacks storage tag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${need.offering}`
-        : undefined;
+      const reason = migrationRefusal(r, host, need);
       return { ...poolView(r, allocated.get(r.id) ?? 0), suitableformigration: reason === undefined, ...(reason ? { notsuitablereason: reason } : {}) };
     });
   },
