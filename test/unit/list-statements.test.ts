@@ -47,7 +47,6 @@ function repeated(a: string[], b: string[]): string[] {
 
 /** Lists that still run statements per row (issue 16, not yet batched), and why; any other list that does fails. */
 const STILL_PER_ROW: Record<string, string> = {
-  listClusters: "haheadroom runs the N-1 what-if placement per cluster, per host, per VM (clusterHeadroom); clusters.has_headroom is only the background check's last answer",
 };
 
 /** Lists whose rows the seed cannot multiply: fixed by the code, not by the inventory. */

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
-import type { Settings } from '../settings.js';
+import type { SettingsReader } from '../settings.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 import type { HypervisorDriver } from '../../../drivers/types.js';
 
 export const CLUSTER_GUEST_LIMIT = 'cluster.max.guests.per.host';
@@ -40,14 +41,24 @@ export interface GuestLimit {
   source: 'cluster' | 'hypervisor';
 }
 
-const LIMIT_SQL = `SELECT COALESCE(hc.max_guests_limit, hc.default_max_guests_limit) AS lim
-  FROM clusters c JOIN hypervisor_capabilities hc ON hc.hypervisor=c.hypervisor AND hc.hypervisor_version='${DEFAULT_VERSION}' WHERE c.id=?`;
+const LIMIT_SQL = `SELECT c.id, COALESCE(hc.max_guests_limit, hc.default_max_guests_limit) AS lim
+  FROM clusters c JOIN hypervisor_capabilities hc ON hc.hypervisor=c.hypervisor AND hc.hypervisor_version='${DEFAULT_VERSION}' WHERE c.id ${PAGE_IDS}`;
 
-export function maxGuestsPerHost(db: Db, settings: Settings, clusterId: number): GuestLimit | undefined {
-  const own = Number.parseInt(settings.raw(CLUSTER_GUEST_LIMIT, { clusterId }), 10);
-  if (own > 0) return { limit: own, source: 'cluster' };
-  const row = db.prepare(LIMIT_SQL).get(clusterId) as { lim: number } | undefined;
-  return row ? { limit: row.lim, source: 'hypervisor' } : undefined;
+export function maxGuestsPerHost(db: Db, settings: SettingsReader, clusterId: number): GuestLimit | undefined {
+  return guestLimits(db, settings, [clusterId]).get(clusterId);
+}
+
+/** maxGuestsPerHost for several clusters in one statement (the N−1 headroom of a page of clusters). */
+export function guestLimits(db: Db, settings: SettingsReader, clusterIds: readonly number[]): Map<number, GuestLimit | undefined> {
+  const hypervisor = new Map((db.prepare(LIMIT_SQL).all(JSON.stringify(clusterIds)) as { id: number; lim: number }[]).map((r) => [r.id, r.lim]));
+  return new Map(
+    clusterIds.map((clusterId): [number, GuestLimit | undefined] => {
+      const own = Number.parseInt(settings.raw(CLUSTER_GUEST_LIMIT, { clusterId }), 10);
+      if (own > 0) return [clusterId, { limit: own, source: 'cluster' }];
+      const lim = hypervisor.get(clusterId);
+      return [clusterId, lim !== undefined ? { limit: lim, source: 'hypervisor' } : undefined];
+    }),
+  );
 }
 
 /**

@@ -4,9 +4,10 @@
  * hosts stays a handful of queries.
  */
 import type { Db } from '../db/database.js';
-import type { Settings } from '../settings.js';
+import type { SettingsReader } from '../settings.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 import { HOLDS_CAPACITY } from '../vm/states.js';
-import { maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
+import { guestLimits, maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
 import type { StoragePoolRow } from '../storage/pool-records.js';
 import type { AffinityGroupInfo, PlacementState, Usage } from './types.js';
 
@@ -37,12 +38,54 @@ export class DbPlacementState implements PlacementState {
   private readonly guestLimits = new Map<number, number>();
   private readonly vmGroups = new Map<number, AffinityGroupInfo[]>();
   private poolsByCluster?: Map<number, StoragePoolRow[]>;
+  private gpuCapacity?: Map<string, number>;
+  private readonly accountHosts = new Map<number, Map<number, number>>();
+  private readonly accountPods = new Map<number, Map<number, number>>();
 
   constructor(
     private readonly db: Db,
-    private readonly settings: Settings,
+    private readonly settings: SettingsReader,
     private readonly exceptVmId?: number,
   ) {}
+
+  /**
+   * Reads at once what placing VMS among the hosts of CLUSTERIDS asks per VM, group, cluster or
+   * host (affinity groups and their members, the owners' VMs per host and pod, the clusters' VM
+   * limits, GPU capacity): a what-if that places many VMs (the N−1 headroom of a page of clusters)
+   * then runs a fixed number of statements, whatever the VMs, hosts and clusters.
+   */
+  preload(vms: readonly { id: number; account_id: number }[], clusterIds: readonly number[]): this {
+    const groups = this.db.prepare(`SELECT m.vm_id, g.id, g.name, g.type FROM affinity_groups g JOIN affinity_group_vms m ON m.group_id=g.id WHERE m.vm_id ${PAGE_IDS}`).all(JSON.stringify(vms.map((v) => v.id))) as (AffinityGroupInfo & { vm_id: number })[];
+    for (const vm of vms) this.vmGroups.set(vm.id, []);
+    for (const { vm_id: vmId, ...group } of groups) {
+      this.vmGroups.get(vmId)!.push(group);
+      this.groupCache.set(group.id, group);
+    }
+    const groupIds = [...this.groupCache.keys()];
+    for (const id of groupIds) this.members.set(id, []);
+    const members = this.db
+      .prepare(`SELECT m.group_id, v.id AS vmId, v.display_name AS vmName, v.host_id AS hostId FROM affinity_group_vms m JOIN vm_instances v ON v.id=m.vm_id WHERE m.group_id ${PAGE_IDS} AND v.host_id IS NOT NULL AND v.state IN (${HOLDING})`)
+      .all(JSON.stringify(groupIds)) as { group_id: number; vmName: string; hostId: number; vmId: number }[];
+    for (const { group_id: groupId, ...member } of members) this.members.get(groupId)!.push(member);
+    const accounts = [...new Set(vms.map((v) => v.account_id))];
+    for (const id of accounts) {
+      this.accountHosts.set(id, new Map());
+      this.accountPods.set(id, new Map());
+    }
+    const owned = this.db
+      .prepare(`SELECT account_id, host_id, pod_id, COUNT(*) AS n FROM vm_instances WHERE account_id ${PAGE_IDS} AND state IN (${HOLDING}) AND (host_id IS NOT NULL OR pod_id IS NOT NULL) GROUP BY account_id, host_id, pod_id`)
+      .all(JSON.stringify(accounts)) as { account_id: number; host_id: number | null; pod_id: number | null; n: number }[];
+    for (const r of owned) {
+      const add = (counts: Map<number, number>, key: number | null) => key !== null && counts.set(key, (counts.get(key) ?? 0) + r.n);
+      add(this.accountHosts.get(r.account_id)!, r.host_id);
+      add(this.accountPods.get(r.account_id)!, r.pod_id);
+    }
+    for (const [id, limit] of guestLimits(this.db, this.settings, clusterIds)) this.guestLimits.set(id, limit?.limit ?? Infinity);
+    const gpus = this.db.prepare('SELECT host_id, group_name, vgpu_type, remaining_capacity FROM host_gpus').all() as { host_id: number; group_name: string; vgpu_type: string; remaining_capacity: number }[];
+    this.gpuHosts = new Set(gpus.map((g) => g.host_id));
+    this.gpuCapacity = new Map(gpus.map((g) => [JSON.stringify([g.host_id, g.group_name, g.vgpu_type]), g.remaining_capacity]));
+    return this;
+  }
 
   usage(hostId: number): Usage {
     if (!this.usageByHost) {
@@ -88,11 +131,15 @@ export class DbPlacementState implements PlacementState {
   }
 
   accountVmsByHost(accountId: number): Map<number, number> {
+    const preloaded = this.accountHosts.get(accountId);
+    if (preloaded) return preloaded;
     const rows = this.db.prepare(`SELECT host_id, COUNT(*) AS n FROM vm_instances WHERE account_id=? AND host_id IS NOT NULL AND state IN (${HOLDING}) GROUP BY host_id`).all(accountId) as { host_id: number; n: number }[];
     return new Map(rows.map((r) => [r.host_id, r.n]));
   }
 
   accountVmsByPod(accountId: number): Map<number, number> {
+    const preloaded = this.accountPods.get(accountId);
+    if (preloaded) return preloaded;
     const rows = this.db.prepare(`SELECT pod_id, COUNT(*) AS n FROM vm_instances WHERE account_id=? AND pod_id IS NOT NULL AND state IN (${HOLDING}) GROUP BY pod_id`).all(accountId) as { pod_id: number; n: number }[];
     return new Map(rows.map((r) => [r.pod_id, r.n]));
   }
@@ -109,6 +156,7 @@ export class DbPlacementState implements PlacementState {
   }
 
   gpuFree(hostId: number, group: string, vgpuType: string): number {
+    if (this.gpuCapacity) return this.gpuCapacity.get(JSON.stringify([hostId, group, vgpuType])) ?? 0;
     const row = this.db.prepare('SELECT remaining_capacity FROM host_gpus WHERE host_id=? AND group_name=? AND vgpu_type=?').get(hostId, group, vgpuType) as { remaining_capacity: number } | undefined;
     return row?.remaining_capacity ?? 0;
   }

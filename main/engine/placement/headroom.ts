@@ -8,11 +8,12 @@
  */
 import type { Engine } from '../engine.js';
 import type { HostRow } from '../hosts/host-manager.js';
-import { maxGuestsPerHost } from '../hosts/hypervisor-capabilities.js';
+import { guestLimits, type GuestLimit } from '../hosts/hypervisor-capabilities.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 import type { VmRow } from '../vm/rows.js';
 import { DbPlacementState } from './db-state.js';
-import { requestForVm } from './request.js';
-import type { PlacementState, Usage } from './types.js';
+import { requestsForVms } from './request.js';
+import type { PlacementRequest, PlacementState, Usage } from './types.js';
 
 export interface HostFailure {
   hostId: string;
@@ -84,24 +85,51 @@ const RUNNING = "'Running','Starting','Stopping','Migrating'";
 const vmsText = (n: number) => `${n} VM${n === 1 ? '' : 's'}`;
 
 export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
+  return clusterHeadrooms(engine, [clusterId]).get(clusterId)!;
+}
+
+/**
+ * The headroom of several clusters (listClusters' page) from one read of their hosts, their
+ * running VMs and what placing those VMs asks (DbPlacementState.preload, requestsForVms): the
+ * statements stay the same however many clusters, hosts and VMs the page holds.
+ */
+export function clusterHeadrooms(engine: Engine, clusterIds: readonly number[]): Map<number, Headroom> {
   const { db } = engine;
-  const cluster = db.prepare('SELECT uuid, name FROM clusters WHERE id=?').get(clusterId) as { uuid: string; name: string };
-  const hosts = db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND removed IS NULL ORDER BY id`).all(clusterId) as HostRow[];
+  const ids = JSON.stringify(clusterIds);
+  const clusters = db.prepare(`SELECT id, uuid, name FROM clusters WHERE id ${PAGE_IDS}`).all(ids) as { id: number; uuid: string; name: string }[];
+  const allHosts = db.prepare(`SELECT * FROM hosts WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`).all(ids) as HostRow[];
+  const allVms = db
+    .prepare(`SELECT * FROM vm_instances WHERE host_id IN (SELECT id FROM hosts WHERE cluster_id ${PAGE_IDS} AND removed IS NULL) AND state IN (${RUNNING}) ORDER BY memory DESC, id`)
+    .all(ids) as VmRow[];
+  const vmsByHost = new Map<number, VmRow[]>();
+  for (const vm of allVms) vmsByHost.set(vm.host_id!, [...(vmsByHost.get(vm.host_id!) ?? []), vm]);
+  const settings = engine.settings.readAll();
+  // One read-only view of the database for every what-if: each adds its own moves on top (WhatIf).
+  const base = new DbPlacementState(db, settings).preload(allVms, clusterIds);
+  const requests = requestsForVms(db, allVms);
+  const limits = guestLimits(db, settings, clusterIds);
+  return new Map(clusters.map((cluster) => [cluster.id, headroomOf(engine, cluster, allHosts.filter((h) => h.cluster_id === cluster.id), vmsByHost, base, requests, limits.get(cluster.id))]));
+}
+
+function headroomOf(
+  engine: Engine, cluster: { id: number; uuid: string; name: string }, hosts: HostRow[], vmsByHost: Map<number, VmRow[]>,
+  base: DbPlacementState, requests: Map<number, PlacementRequest>, limit: GuestLimit | undefined,
+): Headroom {
+  const clusterId = cluster.id;
   const failures: HostFailure[] = [];
   for (const dead of hosts) {
-    const vms = db.prepare(`SELECT * FROM vm_instances WHERE host_id=? AND state IN (${RUNNING}) ORDER BY memory DESC, id`).all(dead.id) as VmRow[];
-    const state = new WhatIf(new DbPlacementState(db, engine.settings), dead.id, new Set(vms.map((v) => v.id)));
+    const vms = vmsByHost.get(dead.id) ?? [];
+    const state = new WhatIf(base, dead.id, new Set(vms.map((v) => v.id)));
     const survivors = hosts.filter((h) => h.id !== dead.id);
     const unplaceable: HostFailure['unplaceable'] = [];
     for (const vm of vms) {
-      const outcome = engine.planner.plan(requestForVm(db, vm, { clusterId }), state, survivors);
+      const outcome = engine.planner.plan({ ...requests.get(vm.id)!, clusterId }, state, survivors);
       if (outcome.host) state.place(vm, outcome.host.id);
       else unplaceable.push({ vmId: vm.uuid, name: vm.display_name, reason: outcome.considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ') || 'no other host in the cluster' });
     }
     failures.push({ hostId: dead.uuid, hostName: dead.name, vms: vms.length, unplaceable });
   }
   const usableHosts = hosts.filter((h) => h.state === 'Up' && h.resource_state === 'Enabled').length;
-  const limit = maxGuestsPerHost(db, engine.settings, clusterId);
   const vmCount = failures.reduce((n, f) => n + f.vms, 0);
   const safeVmCount = limit ? Math.max(usableHosts - 1, 0) * limit.limit : undefined;
   // The busiest host by VM count (the first of equals): the loss the guide asks a cluster to absorb.
@@ -138,8 +166,9 @@ export function clusterHeadroom(engine: Engine, clusterId: number): Headroom {
 /** Recomputes every cluster's headroom and writes an event when one loses (or regains) it. */
 export function refreshHeadroom(engine: Engine): void {
   const clusters = engine.db.prepare('SELECT id, name, has_headroom FROM clusters WHERE removed IS NULL').all() as { id: number; name: string; has_headroom: number | null }[];
+  const headrooms = clusterHeadrooms(engine, clusters.map((c) => c.id));
   for (const c of clusters) {
-    const headroom = clusterHeadroom(engine, c.id);
+    const headroom = headrooms.get(c.id)!;
     const now = headroom.hasHeadroom ? 1 : 0;
     if (c.has_headroom !== now) {
       engine.db.prepare('UPDATE clusters SET has_headroom=? WHERE id=?').run(now, c.id);

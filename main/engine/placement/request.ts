@@ -2,7 +2,8 @@
 import type { Db } from '../db/database.js';
 import type { OfferingRow, VmRow } from '../vm/rows.js';
 import type { PlacementRequest } from './types.js';
-import { vmStorageNeeds } from '../storage/pool-choice.js';
+import { vmsStorageNeeds } from '../storage/pool-choice.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 
 export function offeringTags(offering: Pick<OfferingRow, 'host_tags'>): string[] {
   return offering.host_tags.split(',').map((t) => t.trim()).filter(Boolean);
@@ -20,18 +21,29 @@ export function offeringGpu(offering: Pick<OfferingRow, 'details'>): Pick<Placem
 }
 
 export function requestForVm(db: Db, vm: VmRow, overrides: Partial<PlacementRequest> = {}): PlacementRequest {
-  const offering = db.prepare('SELECT * FROM service_offerings WHERE id=?').get(vm.service_offering_id) as OfferingRow;
-  return {
-    zoneId: vm.zone_id,
-    cpuNumber: vm.cpu_number,
-    cpuSpeed: vm.cpu_speed,
-    memory: vm.memory,
-    hostTags: offeringTags(offering),
-    accountId: vm.account_id,
-    vmId: vm.id,
-    osCategoryId: osCategoryOf(db, vm.os_type_id),
-    ...offeringGpu(offering),
-    storageNeeds: vmStorageNeeds(db, vm.id),
-    ...overrides,
-  };
+  return { ...requestsForVms(db, [vm]).get(vm.id)!, ...overrides };
+}
+
+/** requestForVm for several VMs: their offerings, OS categories and storage needs in one statement each (the N−1 what-if of a page of clusters). */
+export function requestsForVms(db: Db, vms: readonly VmRow[]): Map<number, PlacementRequest> {
+  const offerings = new Map((db.prepare(`SELECT * FROM service_offerings WHERE id ${PAGE_IDS}`).all(JSON.stringify([...new Set(vms.map((v) => v.service_offering_id))])) as OfferingRow[]).map((o) => [o.id, o]));
+  const categories = new Map((db.prepare(`SELECT id, category_id FROM guest_os WHERE id ${PAGE_IDS}`).all(JSON.stringify([...new Set(vms.map((v) => v.os_type_id))])) as { id: number; category_id: number }[]).map((r) => [r.id, r.category_id]));
+  const storage = vmsStorageNeeds(db, vms.map((v) => v.id));
+  return new Map(
+    vms.map((vm) => {
+      const offering = offerings.get(vm.service_offering_id)!;
+      return [vm.id, {
+        zoneId: vm.zone_id,
+        cpuNumber: vm.cpu_number,
+        cpuSpeed: vm.cpu_speed,
+        memory: vm.memory,
+        hostTags: offeringTags(offering),
+        accountId: vm.account_id,
+        vmId: vm.id,
+        osCategoryId: categories.get(vm.os_type_id),
+        ...offeringGpu(offering),
+        storageNeeds: storage.get(vm.id) ?? [],
+      }];
+    }),
+  );
 }

@@ -11,6 +11,7 @@ import { ApiError } from '../registry/errors.js';
 import { missingTags, parseTags, poolsReachableFrom, poolText, type StoragePoolRow } from './pool-records.js';
 import { syncClusterPools } from './pool-sync.js';
 import type { StorageNeed } from '../placement/types.js';
+import { PAGE_IDS } from '../registry/list-page.js';
 
 /** What a volume needs of its pool, and which offering says so (for refusals that name it). */
 export interface VolumeTags {
@@ -27,7 +28,7 @@ interface TagRow {
   service_tags: string | null;
 }
 
-const TAG_SELECT = `SELECT v.id, v.name, v.state, v.pool_id, v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
+const TAG_SELECT = `SELECT v.id, v.vm_id, v.name, v.state, v.pool_id, v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
   FROM volumes v LEFT JOIN disk_offerings d ON d.id=v.disk_offering_id LEFT JOIN vm_instances vm ON vm.id=v.vm_id LEFT JOIN service_offerings s ON s.id=vm.service_offering_id`;
 
 /** A volume's required tags from its offerings: its disk offering's, and a root disk's service offering's as well. */
@@ -50,13 +51,20 @@ export function requiredTags(db: Db, volumeId: number): VolumeTags {
  * tagged volume, with the pool a made disk already sits on (a disk not made yet has none).
  */
 export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
-  const rows = db.prepare(`${TAG_SELECT} WHERE v.vm_id=? AND v.removed IS NULL ORDER BY v.device_id`).all(vmId) as (TagRow & { name: string; state: string; pool_id: number | null })[];
-  return rows.flatMap((row) => {
+  return vmsStorageNeeds(db, [vmId]).get(vmId) ?? [];
+}
+
+/** vmStorageNeeds of several VMs in one statement, by VM id (a VM without tagged volumes has none). */
+export function vmsStorageNeeds(db: Db, vmIds: readonly number[]): Map<number, StorageNeed[]> {
+  const rows = db.prepare(`${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL ORDER BY v.vm_id, v.device_id`).all(JSON.stringify(vmIds)) as (TagRow & { vm_id: number; name: string; state: string; pool_id: number | null })[];
+  const needs = new Map<number, StorageNeed[]>();
+  for (const row of rows) {
     const need = tagsOf(row);
-    if (need.tags.length === 0) return [];
+    if (need.tags.length === 0) continue;
     const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null;
-    return [{ volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id! } : {}) }];
-  });
+    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id! } : {}) }]);
+  }
+  return needs;
 }
 
 /** The needs of a VM not written yet (deploy's check before anything is): its root disk, and its data disk. */

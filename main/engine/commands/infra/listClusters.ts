@@ -1,7 +1,7 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { csDate } from '../../format.js';
 import { where } from '../../sql.js';
-import { clusterHeadroom } from '../../placement/headroom.js';
+import { clusterHeadrooms } from '../../placement/headroom.js';
 import { CPU_FACTOR, MEM_FACTOR } from '../../placement/filters/capacity.js';
 import { queryPage } from '../../registry/list-page.js';
 
@@ -28,13 +28,14 @@ export default defineCommand({
     const query = { select: 'c.*, z.uuid AS zoneuuid, z.name AS zonename, p.uuid AS poduuid, p.name AS podname', from: `FROM clusters c JOIN zones z ON z.id=c.zone_id JOIN pods p ON p.id=c.pod_id ${w.sql}`, values: w.values, orderBy: 'c.id' };
     return queryPage<ClusterRow>(engine.db, page, query, (rows) => {
       const settings = engine.settings.readAll();
+      const headroom = clusterHeadrooms(engine, rows.map((c) => c.id));
       return rows.map((c) => ({
         id: c.uuid, name: c.name, hypervisortype: c.hypervisor, clustertype: 'CloudManaged', allocationstate: c.allocation_state, managedstate: c.managed_state,
         zoneid: c.zoneuuid, zonename: c.zonename, podid: c.poduuid, podname: c.podname, created: csDate(c.created),
         cpuovercommitratio: settings.raw(CPU_FACTOR, { clusterId: c.id }),
         memoryovercommitratio: settings.raw(MEM_FACTOR, { clusterId: c.id }),
         // Kiln: can the cluster restart every VM of any one failed host on the others (R14)?
-        haheadroom: clusterHeadroom(engine, c.id).hasHeadroom,
+        haheadroom: headroom.get(c.id)!.hasHeadroom,
       }));
     });
   },
