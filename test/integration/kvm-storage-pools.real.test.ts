@@ -10,12 +10,13 @@
  * shape with its disk in the tagged pool imports. The host set comes from
  * KILN_KVM_WORK (the default set otherwise); every domain, volume and the pool are removed after.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
+import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -40,25 +41,9 @@ function removeDomains(): void {
   onHost('host1', 'sh', '-c', Object.values(DOMAINS).map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1;`).join(' ') + ` virsh vol-delete --pool kiln ${DOMAINS.untagged}.qcow2 >/dev/null 2>&1; true`);
 }
 
-function removePool(): void {
-  try {
-    onHost('host1', 'virsh', 'pool-destroy', POOL);
-  } catch {
-    // not running
-  }
-  try {
-    onHost('host1', 'virsh', 'pool-undefine', POOL);
-  } catch {
-    // not defined
-  }
-  rmSync(POOL_DIR, { recursive: true, force: true });
-}
-
 describe.skipIf(!hosts)('storage pools and storage tags on real KVM hosts', () => {
   beforeAll(async () => {
-    mkdirSync(POOL_DIR, { recursive: true });
-    onHost('host1', 'virsh', 'pool-define-as', POOL, 'dir', '--target', POOL_DIR);
-    onHost('host1', 'virsh', 'pool-start', POOL);
+    defineDirPool('host1', POOL, POOL_DIR);
     z = await kvmZone(hosts!, ['host1', 'host2']);
   }, 120_000);
   afterAll(async () => {
@@ -67,7 +52,7 @@ describe.skipIf(!hosts)('storage pools and storage tags on real KVM hosts', () =
       await z.t.close();
     }
     removeDomains();
-    removePool();
+    removeDirPool('host1', POOL, POOL_DIR);
   }, 180_000);
 
   it("lists each host's libvirt pools: kiln on both hosts, the second pool on host1 only", async () => {

@@ -6,11 +6,12 @@
  * in host2's untagged kiln pool is a 431 naming offering, tag and pool. The host set comes from
  * KILN_KVM_WORK (the default set otherwise); the VM, the volume and the pool are removed after.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
+import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -18,22 +19,9 @@ const POOL = `kiln-stp-${process.pid}`;
 const POOL_DIR = path.join(WORK, `stp-${process.pid}`);
 const LOOSE_DISK = `stp-loose-${process.pid}.qcow2`;
 
-function removePool(): void {
-  for (const step of ['pool-destroy', 'pool-undefine']) {
-    try {
-      onHost('host1', 'virsh', step, POOL);
-    } catch {
-      // not running / not defined
-    }
-  }
-  rmSync(POOL_DIR, { recursive: true, force: true });
-}
-
 describe.skipIf(!hosts)('storage tags at host placement on real KVM hosts', () => {
   beforeAll(async () => {
-    mkdirSync(POOL_DIR, { recursive: true });
-    onHost('host1', 'virsh', 'pool-define-as', POOL, 'dir', '--target', POOL_DIR);
-    onHost('host1', 'virsh', 'pool-start', POOL);
+    defineDirPool('host1', POOL, POOL_DIR);
     z = await kvmZone(hosts!, ['host1', 'host2']);
   }, 120_000);
   afterAll(async () => {
@@ -44,7 +32,7 @@ describe.skipIf(!hosts)('storage tags at host placement on real KVM hosts', () =
     onHost('host2', 'sh', '-c', `virsh vol-delete --pool ${hosts!.poolName} ${LOOSE_DISK} >/dev/null 2>&1; true`);
     // The harness's hosts may share the pool's directory: host1's libvirt lists the file until it re-reads it.
     onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null 2>&1; true`);
-    removePool();
+    removeDirPool('host1', POOL, POOL_DIR);
   }, 180_000);
 
   it('places a fast-tagged root disk on the only host with a fast pool, refuses a tag no pool has (533, every verdict, nothing written), and refuses importVm local from an untagged pool (431)', async () => {
