@@ -3,7 +3,8 @@
  * root admin. Actions, each shown only when the caller has its command and (attach, detach) the
  * VM's state is among the command's listApis `vmstates`: add a new disk (createVolume with
  * virtualmachineid), attach one of the account's detached data disks, detach, resize (a smaller
- * size only with "allow shrinking": shrinkok), and delete a detached disk. Fields are checked
+ * size only with "allow shrinking": shrinkok), move a stopped VM's disk to another storage pool
+ * (admins: findStoragePoolsForMigration's pools, migrateVolume), and delete a detached disk. Fields are checked
  * with the engine's published parameter rules (paramProblem) before the call; the engine's 431
  * stays the final word and is shown as it came.
  *
@@ -50,7 +51,7 @@ interface DiskOffering {
 }
 
 const GB = 1024 ** 3;
-const VOLUME_COMMANDS = new Set(['createVolume', 'attachVolume', 'detachVolume', 'resizeVolume']);
+const VOLUME_COMMANDS = new Set(['createVolume', 'attachVolume', 'detachVolume', 'resizeVolume', 'migrateVolume']);
 /** Jobs after which the VM's volume rule may have changed (VOLUME_COMMANDS' too). */
 const RULE_COMMANDS = new Set([...VOLUME_COMMANDS, 'createVMSnapshot', 'deleteVMSnapshot', 'revertToVMSnapshot', 'createBackup', 'deleteBackup', 'restoreVolumeFromBackupAndAttachToVM', 'removeVirtualMachineFromBackupOffering']);
 /** Transient volume states: no action on a volume in one of them. */
@@ -117,12 +118,15 @@ export function VmVolumes({ vm }: { vm: Vm }) {
   const { mine, spare, loaded, error, reload, blocked } = useVolumes(vm, hasApi(apis, 'listVolumes'));
   const job = useSnapshotJob(reload);
   const [resizing, setResizing] = useState<Volume>();
+  const [moving, setMoving] = useState<Volume>();
   const gates = {
     create: hasApi(apis, 'createVolume') && appliesInState(apis, 'attachVolume', vm.state),
     attach: appliesInState(apis, 'attachVolume', vm.state),
     detach: appliesInState(apis, 'detachVolume', vm.state),
     resize: hasApi(apis, 'resizeVolume'),
     remove: hasApi(apis, 'deleteVolume'),
+    // Admins: migrateVolume moves a stopped VM's disk to another pool of its host (the engine says why not otherwise).
+    move: hasApi(apis, 'migrateVolume') && hasApi(apis, 'findStoragePoolsForMigration'),
   };
   // A running VM's disks resize live only where its host says so (listHosts liveVolumeResize); the engine refuses the rest with 431.
   const hostCapabilities = useHostCapabilityMap(vm.hostid, hasApi(apis, 'listHosts'));
@@ -193,6 +197,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
             actions={(v) => (
               <>
                 {gates.resize && action('Resize', v, () => setResizing(v), false, false, resizeWhenStopped)}
+                {gates.move && action('Move', v, () => setMoving(v), false, false, vm.state === 'Stopped' ? undefined : `stop ${vmName} to move its disks to another storage pool`)}
                 {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
               </>
             )}
@@ -220,6 +225,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
         </div>
       )}
       {resizing && <ResizeDialog volume={resizing} job={job} onClose={() => setResizing(undefined)} />}
+      {moving && <MoveVolumeDialog volume={moving} job={job} onClose={() => setMoving(undefined)} />}
     </section>
   );
 }
@@ -348,6 +354,83 @@ function ResizeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJ
           </button>
           <button type="submit" className="primary" disabled={!!problem}>
             Resize
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+interface MigrationPool {
+  id: string;
+  name: string;
+  type?: string;
+  scope?: string;
+  tags?: string;
+  suitableformigration: boolean;
+  notsuitablereason?: string;
+}
+
+/** Move: the pools findStoragePoolsForMigration lists for the volume, the unsuitable ones shown with why and not choosable; migrateVolume to the one chosen. */
+function MoveVolumeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJob; onClose(): void }) {
+  const id = useId();
+  const [pools, setPools] = useState<{ list: MigrationPool[]; error?: string; loaded: boolean }>({ list: [], loaded: false });
+  const [poolId, setPoolId] = useState('');
+  useEffect(() => {
+    let live = true;
+    kiln.invoke('findStoragePoolsForMigration', { id: volume.id }).then(
+      (r) => live && setPools({ list: listOf<MigrationPool>(r, 'storagepool'), loaded: true }),
+      (e: unknown) => live && setPools({ list: [], loaded: true, error: errorText(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [volume.id]);
+  const chosen = pools.list.find((p) => p.id === poolId && p.suitableformigration);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!chosen) return;
+    onClose();
+    await job.run({
+      command: 'migrateVolume',
+      params: { volumeid: volume.id, storageid: chosen.id },
+      running: `Moving ${volume.name} to ${chosen.name}…`,
+      done: (result) => `${volume.name} moved to storage pool ${(result['volume'] as Volume | undefined)?.storage ?? chosen.name}`,
+      failed: `${volume.name} not moved`,
+    });
+  };
+
+  return (
+    <Modal title={`Move ${volume.name}`} onClose={onClose}>
+      <form className="dialog-form" aria-label={`Move ${volume.name}`} onSubmit={(e) => void submit(e)}>
+        <p>It is on {volume.storage ?? 'its pool'} now. The disk is copied to the pool chosen, then deleted here.</p>
+        {pools.error && (
+          <p className="error" role="alert">
+            Could not list the storage pools: {pools.error}
+          </p>
+        )}
+        {pools.loaded && !pools.error && pools.list.length === 0 && <p className="empty">No other storage pool in this cluster.</p>}
+        {!pools.loaded && <p className="empty">Loading…</p>}
+        {pools.list.length > 0 && (
+          <fieldset>
+            <legend>Storage pool</legend>
+            {pools.list.map((p) => (
+              <label key={p.id} className="check" htmlFor={`${id}-${p.id}`}>
+                <input id={`${id}-${p.id}`} type="radio" name={`${id}-pool`} value={p.id} checked={poolId === p.id} disabled={!p.suitableformigration} onChange={() => setPoolId(p.id)} />
+                {p.name}
+                {p.tags ? ` (tags ${p.tags})` : ''}
+                {!p.suitableformigration && p.notsuitablereason && <span className="hint"> — not suitable: {p.notsuitablereason}</span>}
+              </label>
+            ))}
+          </fieldset>
+        )}
+        <div className="dialog-buttons">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={!chosen}>
+            Move
           </button>
         </div>
       </form>
