@@ -3,7 +3,7 @@
  * followed to the end of its job, a per-VM result that keeps partial failures (with the API's
  * code and text) visible, progress as items finish, and no per-job notification.
  */
-import { answer, apiError, deferred, invoke, settle } from './fake-bridge';
+import { answer, apiError, deferred, invoke, push, settle } from './fake-bridge';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BULK_CONCURRENCY, progressOf, useBulk, type BulkRun } from '../../renderer/src/stores/bulk-store';
 import { useJobs } from '../../renderer/src/stores/jobs-store';
@@ -121,22 +121,26 @@ describe('bulk runs', () => {
     expect(invoke.mock.calls).toEqual([['destroyVirtualMachine', { id: 'id-z' }]]);
   });
 
-  it('counts a VM done only when its job ends, polling the job while it runs', async () => {
+  it('counts a VM done only when its job ends, reading the job when the jobs channel reports its end', async () => {
     vi.useFakeTimers();
     let polls = 0;
+    let ended = false;
     answer({
       rebootVirtualMachine: () => ({ jobid: 'job-r' }),
-      queryAsyncJobResult: () => (++polls < 3 ? { jobid: 'job-r', jobstatus: 0 } : { jobid: 'job-r', jobstatus: 1, jobresult: {} }),
+      queryAsyncJobResult: () => (++polls, ended ? { jobid: 'job-r', jobstatus: 1, jobresult: {} } : { jobid: 'job-r', jobstatus: 0 }),
     });
     const done = useBulk.getState().start(action('reboot'), vms('slow'));
     await settle(30);
     const runId = useBulk.getState().runs[0]!.id;
     expect(statuses(current(runId))).toEqual({ slow: 'running' });
-    await vi.advanceTimersByTimeAsync(400);
+    push('jobs', { jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 0, progress: 50 });
+    await vi.advanceTimersByTimeAsync(1000);
     expect(statuses(current(runId))).toEqual({ slow: 'running' });
-    await vi.advanceTimersByTimeAsync(400);
+    expect(polls).toBe(1);
+    ended = true;
+    push('jobs', { jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 1, progress: 100 });
     const run = await done;
-    expect(polls).toBe(3);
+    expect(polls).toBe(2);
     expect(statuses(run)).toEqual({ slow: 'succeeded' });
   });
 

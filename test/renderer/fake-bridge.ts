@@ -16,10 +16,24 @@ export type Invoke = (command: string, params?: ApiParams) => Promise<ApiEnvelop
 /** The bridge's invoke: answers with the inside of `<command>response`, an error envelope included (as IPC and HTTP do). */
 export const invoke = vi.fn<Invoke>();
 
+const listeners = new Map<string, Set<(message: unknown) => void>>();
+
 const bridge: KilnBridge = {
   invoke: (command, params) => invoke(command, params ?? {}),
-  subscribe: () => () => undefined,
+  subscribe: (channel, listener) => {
+    const set = listeners.get(channel) ?? new Set();
+    listeners.set(channel, set.add(listener));
+    return () => set.delete(listener);
+  },
 };
+
+/** Delivers MESSAGE on CHANNEL to the renderer's current subscribers, as the live channel would. */
+export function push(channel: string, message: unknown): void {
+  for (const listener of [...(listeners.get(channel) ?? [])]) listener(message);
+}
+
+/** How many renderer listeners CHANNEL has now. */
+export const listenerCount = (channel: string) => listeners.get(channel)?.size ?? 0;
 
 // Node has no window; the renderer's transport only reads `window.kiln`.
 Object.assign(globalThis, { window: { kiln: bridge } });

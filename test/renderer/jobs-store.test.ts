@@ -3,7 +3,7 @@
  * message kept, finished jobs bounded, notices for finished and failed jobs (and how long they
  * stay); and following one job to its end over the bridge (waitForJob, JobFailedError).
  */
-import { answer, invoke } from './fake-bridge';
+import { answer, invoke, listenerCount, push } from './fake-bridge';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeCommand, finishedNotice, useJobs } from '../../renderer/src/stores/jobs-store';
 import { invokeAndWait, JOB_FAILED, JOB_IN_PROGRESS, JOB_SUCCEEDED, JobFailedError, waitForJob } from '../../renderer/src/api/jobs';
@@ -118,6 +118,23 @@ describe('following a job over the bridge', () => {
     await expect(result).resolves.toEqual({ virtualmachine: { state: 'Running' } });
     expect(invoke).toHaveBeenCalledTimes(3);
     expect(invoke).toHaveBeenCalledWith('queryAsyncJobResult', { jobid: 'j1' });
+  });
+
+  it('reads the job again when the jobs channel reports its end, not every interval', async () => {
+    let done = false;
+    answer({ queryAsyncJobResult: () => (done ? { jobstatus: JOB_SUCCEEDED, jobresult: { virtualmachine: { state: 'Stopped' } } } : { jobstatus: JOB_IN_PROGRESS, jobprocstatus: 0 }) });
+    const result = waitForJob('j2');
+    await vi.advanceTimersByTimeAsync(3000);
+    // Progress of this job and the end of another one wake nothing.
+    push('jobs', update('j2', JOB_IN_PROGRESS, 50));
+    push('jobs', update('other', JOB_SUCCEEDED, 100));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(invoke).toHaveBeenCalledTimes(1);
+    done = true;
+    push('jobs', update('j2', JOB_SUCCEEDED, 100));
+    await expect(result).resolves.toEqual({ virtualmachine: { state: 'Stopped' } });
+    expect(invoke).toHaveBeenCalledTimes(2);
+    expect(listenerCount('jobs')).toBe(0);
   });
 
   it('throws the job\'s error code and text when it fails (530 when it names none)', async () => {

@@ -13,5 +13,5 @@ export async function runQuietly(command: string, params: ApiParams, onJob?: (jo
   if (typeof jobid !== 'string') return response;
   useJobs.getState().quiet.add(jobid);
   onJob?.(jobid);
-  return waitForJob(jobid, 250);
+  return waitForJob(jobid);
 }
