@@ -14,12 +14,13 @@
  * both pools are removed after.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
+import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -55,21 +56,14 @@ function removeEverything(): void {
   } catch {
     // never made, or already writable
   }
-  for (const pool of Object.values(POOLS)) {
-    onHost('host1', 'sh', '-c', 'virsh pool-destroy "$1" >/dev/null 2>&1; virsh pool-undefine "$1" >/dev/null 2>&1; true', 'sh', pool.name);
-    rmSync(pool.dir, { recursive: true, force: true });
-  }
+  for (const pool of Object.values(POOLS)) removeDirPool('host1', pool.name, pool.dir);
 }
 
 describe.skipIf(!hosts)('KVM: a stopped VM\'s disk moves to a tagged pool of its host (import with migrateallowed)', () => {
   let offerings: Record<'fast' | 'ro', string>;
 
   beforeAll(async () => {
-    for (const pool of Object.values(POOLS)) {
-      mkdirSync(pool.dir, { recursive: true });
-      virsh('pool-define-as', pool.name, 'dir', '--target', pool.dir);
-      virsh('pool-start', pool.name);
-    }
+    for (const pool of Object.values(POOLS)) defineDirPool('host1', pool.name, pool.dir);
     Object.values(DOMAINS).forEach((name, i) => {
       virsh('vol-create-as', hosts!.poolName, disk(name), '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
       const file = path.join(POOLS.fast.dir, `${name}.xml`);
