@@ -180,9 +180,11 @@ async function whereItEnded(pool: XenPool, to: XenPool, vm: XRef, uuid: string, 
   const arrived = () => to.inventory.all('VM').find(([, r]) => r.uuid === uuid)?.[0];
   for (let i = 0; i < 600 && !signal?.aborted; i++) {
     if (arrived()) break;
-    // Gone from the source (HANDLE_INVALID) or unreadable: the destination decides below.
-    const ops = await pool.client.getRecord('VM', vm).then((r) => Object.values(r.current_operations ?? {}), () => undefined);
-    if (!ops?.includes('migrate_send')) break;
+    // Gone from the source (HANDLE_INVALID): the destination decides below. A connection that
+    // fails again (the cut that lost the answer can leave a dead kept-alive socket) says nothing
+    // of the move: ask again rather than decide while the VM may still be on its way.
+    const ops = await pool.client.getRecord('VM', vm).then((r) => Object.values(r.current_operations ?? {}), (e: unknown) => (e instanceof XapiConnectionError ? 'unknown' : undefined));
+    if (ops !== 'unknown' && !ops?.includes('migrate_send')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const poolRef = to.inventory.all('pool')[0]?.[0];
