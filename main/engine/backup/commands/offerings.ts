@@ -1,6 +1,8 @@
 /** Backup offerings (R54): the provider's offerings, importing one into a zone, listing and deleting them. */
 import { defineCommand, ADMIN_ONLY, ALL_ROLES, type ApiObject } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
+import { where } from '../../sql.js';
+import { queryPage } from '../../registry/list-page.js';
 import { offeringByUuid, offeringResponse, offeringResponses, vmOffering } from '../records.js';
 import { BACKUP_PROVIDERS } from '../providers/index.js';
 import type { BackupOfferingRow } from '../rows.js';
@@ -65,7 +67,7 @@ export const listBackupOfferings = defineCommand({
     { name: 'zoneid', type: 'uuid', description: 'The zone ID' },
     { name: 'virtualmachineid', type: 'uuid', description: "Kiln: only the offering this VM is assigned to (the VM's Backups tab)" },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const vmUuid = args.uuid('virtualmachineid');
     if (vmUuid) {
       const vm = engine.vms.forCaller(caller, vmUuid, 'virtualmachineid');
@@ -78,10 +80,8 @@ export const listBackupOfferings = defineCommand({
     if (zone) engine.backups.requireEnabled(zone.id);
     const id = args.uuid('id');
     if (id) offeringByUuid(engine, id, 'id');
-    const rows = engine.db
-      .prepare(`SELECT * FROM backup_offerings WHERE removed IS NULL${id ? ' AND uuid=?' : ''}${zone ? ' AND zone_id=?' : ''} ORDER BY id`)
-      .all(...(id ? [id] : []), ...(zone ? [zone.id] : [])) as BackupOfferingRow[];
-    return offeringResponses(engine, rows);
+    const w = where(['removed IS NULL'], [['uuid', id], ['zone_id', zone?.id]]);
+    return queryPage<BackupOfferingRow>(engine.db, page, { select: '*', from: `FROM backup_offerings ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => offeringResponses(engine, rows));
   },
 });
 

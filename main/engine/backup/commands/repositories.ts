@@ -1,8 +1,10 @@
 /** Backup repositories (CloudStack 4.20, the NAS provider's): a backup store on another machine over SSH; root admin only. */
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
+import { where } from '../../sql.js';
+import { queryPage } from '../../registry/list-page.js';
 import { ApiError } from '../../registry/errors.js';
-import { addRepository, deleteRepository, repositoryByUuid, repositoryResponse, repositoryResponses, repositoriesOf } from '../repositories.js';
+import { addRepository, deleteRepository, repositoryByUuid, repositoryResponse, repositoryResponses } from '../repositories.js';
 import type { BackupRepositoryRow } from '../rows.js';
 
 export const addBackupRepository = defineCommand({
@@ -50,17 +52,14 @@ export const listBackupRepositories = defineCommand({
     { name: 'name', type: 'string', description: 'name of the backup repository' },
     { name: 'provider', type: 'string', description: 'the backup provider' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     const id = args.uuid('id');
+    // An id or zone that names nothing is an error, not an empty list.
+    if (id) repositoryByUuid(engine, id, 'id');
     const zoneUuid = args.uuid('zoneid');
-    const rows: BackupRepositoryRow[] = id
-      ? [repositoryByUuid(engine, id, 'id')]
-      : zoneUuid
-        ? repositoriesOf(engine, byUuid<{ id: number }>(engine.db, 'zone', zoneUuid, 'zoneid').id)
-        : (engine.db.prepare('SELECT * FROM backup_repositories WHERE removed IS NULL ORDER BY id').all() as BackupRepositoryRow[]);
-    const name = args.str('name');
-    const provider = args.str('provider');
-    return repositoryResponses(engine, rows.filter((r) => (name === undefined || r.name === name) && (provider === undefined || r.provider === provider)));
+    const zone = zoneUuid && !id ? byUuid<{ id: number }>(engine.db, 'zone', zoneUuid, 'zoneid') : undefined;
+    const w = where(['removed IS NULL'], [['uuid', id], ['zone_id', zone?.id], ['name', args.str('name')], ['provider', args.str('provider')]]);
+    return queryPage<BackupRepositoryRow>(engine.db, page, { select: '*', from: `FROM backup_repositories ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => repositoryResponses(engine, rows));
   },
 });
 
