@@ -67,8 +67,11 @@ export function chainOf(engine: Engine, backup: BackupRow): BackupRow[] {
   return chain;
 }
 
+/** A VM's schedules (its id the one value): schedulesOf reads them all, listBackupSchedule a page of them. */
+export const VM_SCHEDULES = { select: '*', from: 'FROM backup_schedules WHERE vm_id=?', orderBy: 'id' };
+
 export function schedulesOf(engine: Engine, vmId: number): BackupScheduleRow[] {
-  return engine.db.prepare('SELECT * FROM backup_schedules WHERE vm_id=? ORDER BY id').all(vmId) as BackupScheduleRow[];
+  return engine.db.prepare(`SELECT ${VM_SCHEDULES.select} ${VM_SCHEDULES.from} ORDER BY ${VM_SCHEDULES.orderBy}`).all(vmId) as BackupScheduleRow[];
 }
 
 export function offeringResponse(engine: Engine, row: BackupOfferingRow): ApiObject {
@@ -150,8 +153,9 @@ export function backupResponses(engine: Engine, rows: readonly BackupRow[]): Api
   });
 }
 
-export function scheduleResponse(engine: Engine, row: BackupScheduleRow, upcoming = 3): ApiObject {
-  const vm = engine.db.prepare('SELECT uuid, display_name FROM vm_instances WHERE id=?').get(row.vm_id) as Pick<VmRow, 'uuid' | 'display_name'>;
+/** VM: the schedule's VM when the caller has it (a list of one VM's schedules), else read here. */
+export function scheduleResponse(engine: Engine, row: BackupScheduleRow, upcoming = 3, vm?: Pick<VmRow, 'uuid' | 'display_name'>): ApiObject {
+  vm ??= engine.db.prepare('SELECT uuid, display_name FROM vm_instances WHERE id=?').get(row.vm_id) as Pick<VmRow, 'uuid' | 'display_name'>;
   const spec = { intervalType: row.interval_type, schedule: row.schedule, timezone: row.timezone };
   return {
     id: row.uuid,

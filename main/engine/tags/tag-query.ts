@@ -51,8 +51,9 @@ interface TagRow extends Record<string, unknown> {
   domain: string;
 }
 
-const TAG_SELECT = `SELECT rt.key, rt.value, rt.resource_type, rt.resource_uuid, rt.customer, a.name AS account, d.uuid AS domainid, d.name AS domain
-  FROM resource_tags rt JOIN accounts a ON a.id=rt.account_id JOIN domains d ON d.id=rt.domain_id`;
+const TAG_COLUMNS = 'rt.key, rt.value, rt.resource_type, rt.resource_uuid, rt.customer, a.name AS account, d.uuid AS domainid, d.name AS domain';
+const TAG_FROM = 'FROM resource_tags rt JOIN accounts a ON a.id=rt.account_id JOIN domains d ON d.id=rt.domain_id';
+const TAG_SELECT = `SELECT ${TAG_COLUMNS}\n  ${TAG_FROM}`;
 
 /** The `tag` object of CloudStack's ResourceTagResponse. */
 export function tagResponse(row: TagRow): ApiObject {
@@ -77,7 +78,7 @@ export function tagsOf(db: Db, resourceType: string, resourceId: number): ApiObj
   return st.all(resourceType, resourceId).map(tagResponse);
 }
 
-export { TAG_SELECT, type TagRow };
+export { TAG_COLUMNS, TAG_FROM, TAG_SELECT, type TagRow };
 
 /** The tags of a page of resources of one type, by internal id, in one statement. */
 export function tagsForPage(db: Db, resourceType: string, ids: readonly number[]): Map<number, ApiObject[]> {

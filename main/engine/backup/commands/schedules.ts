@@ -10,7 +10,8 @@ import { now } from '../../db/database.js';
 import type { Engine } from '../../engine.js';
 import type { Args } from '../../registry/params.js';
 import type { Caller } from '../../registry/types.js';
-import { scheduleResponse, schedulesOf } from '../records.js';
+import { scheduleResponse, schedulesOf, VM_SCHEDULES } from '../records.js';
+import { queryPage } from '../../registry/list-page.js';
 import { checkSchedule, intervalType, nextRun, nextRuns, SCHEDULE_FORMAT, INTERVAL_TYPES } from '../schedule.js';
 import type { BackupScheduleRow } from '../rows.js';
 import { csDate } from '../../format.js';
@@ -115,14 +116,14 @@ export const listBackupSchedule = defineCommand({
     { ...VM_PARAM, required: false, description: 'ID of the VM' },
     { name: 'id', type: 'uuid', description: 'ID of the backup schedule' },
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const id = args.uuid('id');
     if (id) return [scheduleResponse(engine, scheduleByUuid(engine, caller, id, 'id'))];
     const vmUuid = args.uuid('virtualmachineid');
     if (!vmUuid) throw ApiError.param('virtualmachineid: give the VM (or the schedule id)');
     const vm = engine.vms.forCaller(caller, vmUuid, 'virtualmachineid');
     engine.backups.requireEnabled(vm.zone_id);
-    return schedulesOf(engine, vm.id).map((s) => scheduleResponse(engine, s));
+    return queryPage<BackupScheduleRow>(engine.db, page, { ...VM_SCHEDULES, values: [vm.id] }, (rows) => rows.map((s) => scheduleResponse(engine, s, undefined, vm)));
   },
 });
 

@@ -1,5 +1,6 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { where } from '../../sql.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listOsCategories',
@@ -11,8 +12,8 @@ export default defineCommand({
     { name: 'id', type: 'uuid', description: 'list OS category by id' },
     { name: 'name', type: 'string', description: 'list OS category by name' },
   ],
-  handler({ engine }, args) {
+  handler({ engine }, args, page) {
     const w = where([], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    return (engine.db.prepare(`SELECT uuid, name FROM guest_os_categories ${w.sql} ORDER BY id`).all(...w.values) as { uuid: string; name: string }[]).map((r) => ({ id: r.uuid, name: r.name }));
+    return queryPage<{ uuid: string; name: string }>(engine.db, page, { select: 'uuid, name', from: `FROM guest_os_categories ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => rows.map((r) => ({ id: r.uuid, name: r.name })));
   },
 });

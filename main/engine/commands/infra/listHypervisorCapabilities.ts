@@ -1,5 +1,6 @@
 import { defineCommand, ADMIN_ONLY } from '../../registry/types.js';
 import { where } from '../../sql.js';
+import { PAGE_IDS, queryPage } from '../../registry/list-page.js';
 import { capabilityResponse, type CapabilityRow } from '../../hosts/hypervisor-capabilities.js';
 
 export default defineCommand({
@@ -12,13 +13,11 @@ export default defineCommand({
     { name: 'id', type: 'uuid', description: 'ID of the hypervisor capability' },
     { name: 'hypervisor', type: 'string', description: 'the hypervisor for which to restrict the search' },
   ],
-  handler({ engine }, args) {
-    const w = where([], [['uuid', args.uuid('id')], ['hypervisor', args.str('hypervisor'), 'ieq'], ['hypervisor', args.str('keyword'), 'like']]);
-    const rows = engine.db.prepare(`SELECT * FROM hypervisor_capabilities ${w.sql} ORDER BY id`).all(...w.values) as CapabilityRow[];
+  handler({ engine }, args, page) {
     // Rows of a driver this Kiln was started without (KVM needs ssh2) are kept but not listed.
-    return rows.flatMap((row) => {
-      const driver = engine.hosts.knownDriver(row.hypervisor);
-      return driver ? [capabilityResponse(row, driver)] : [];
-    });
+    const w = where([`hypervisor ${PAGE_IDS}`], [['uuid', args.uuid('id')], ['hypervisor', args.str('hypervisor'), 'ieq'], ['hypervisor', args.str('keyword'), 'like']]);
+    const values = [JSON.stringify(engine.hosts.drivers().map((d) => d.hypervisor)), ...w.values];
+    return queryPage<CapabilityRow>(engine.db, page, { select: '*', from: `FROM hypervisor_capabilities ${w.sql}`, values, orderBy: 'id' }, (rows) =>
+      rows.map((row) => capabilityResponse(row, engine.hosts.knownDriver(row.hypervisor)!)));
   },
 });

@@ -3,7 +3,8 @@ import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { where } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { taggableType, TAGGABLE_TYPE_NAMES } from '../../tags/resource-types.js';
-import { TAG_SELECT, tagResponse, type TagRow } from '../../tags/tag-query.js';
+import { TAG_COLUMNS, TAG_FROM, tagResponse, type TagRow } from '../../tags/tag-query.js';
+import { queryPage } from '../../registry/list-page.js';
 
 export default defineCommand({
   name: 'listTags',
@@ -19,7 +20,7 @@ export default defineCommand({
     { name: 'customer', type: 'string', description: 'list by customer name' },
     ...ACCOUNT_LIST_PARAMS,
   ],
-  handler({ engine, caller }, args) {
+  handler({ engine, caller }, args, page) {
     const resourceType = args.str('resourcetype');
     const type = resourceType ? taggableType(resourceType).name : undefined;
     const scope = accountScope(caller, 'rt.account_id');
@@ -27,7 +28,6 @@ export default defineCommand({
       ['rt.resource_type', type], ['lower(rt.resource_uuid)', args.str('resourceid')?.toLowerCase()], ['rt.key', args.str('key')], ['rt.value', args.str('value')],
       ['rt.customer', args.str('customer')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')], ['rt.key', args.str('keyword'), 'like'],
     ]);
-    const rows = engine.db.prepare(`${TAG_SELECT} ${w.sql} ORDER BY rt.id`).all(...scope.values, ...w.values) as TagRow[];
-    return rows.map(tagResponse);
+    return queryPage<TagRow>(engine.db, page, { select: TAG_COLUMNS, from: `${TAG_FROM} ${w.sql}`, values: [...scope.values, ...w.values], orderBy: 'rt.id' }, (rows) => rows.map(tagResponse));
   },
 });
