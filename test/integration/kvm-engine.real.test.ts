@@ -240,7 +240,7 @@ describe.skipIf(!hosts)('the engine on real KVM hosts', () => {
     expect(job['jobresult']).toMatchObject({ virtualmachine: { state: 'Running', hostid: z.hostIds['host2'] } });
     expect(onHost('host2', 'virsh', 'list', '--name')).toContain(internal_name);
     expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal_name);
-    // KVM has no storage motion: moving volumes along is refused with the reason, and nothing changes.
+    // KVM moves disks only while the VM is stopped (liveStorageMotion false): moving a running VM's volumes along is refused with the reason, and nothing changes.
     const root = (z.t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id=(SELECT id FROM vm_instances WHERE uuid=?) AND volume_type='ROOT'`).get(vm['id']) as { uuid: string }).uuid;
     const withVolume = await z.t.call('migrateVirtualMachineWithVolume', { virtualmachineid: vm['id']!, hostid: z.hostIds['host1']!, 'migrateto[0].volume': root, 'migrateto[0].pool': hosts!.poolName });
     expect(withVolume.status).toBe(431);

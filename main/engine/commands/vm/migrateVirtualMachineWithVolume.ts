@@ -24,7 +24,9 @@ export default defineCommand({
     const { vm, chosen, outcome } = planMigration(engine, caller, args);
     const source = await engine.hosts.session(vm.host_id!);
     if (!source.capabilities.storageMotion || source.capabilities.liveStorageMotion === false) {
-      throw ApiError.param(`migrateto: ${vm.hypervisor} hosts cannot move a running VM's volumes to other pools (no storage motion); use migrateVirtualMachine on shared storage, or stop the VM to move its volumes`);
+      // liveStorageMotion false (KVM): disks move only while the VM is stopped (migrateVolume).
+      const why = source.capabilities.storageMotion ? 'they move only while the VM is stopped, with migrateVolume' : 'no storage motion';
+      throw ApiError.param(`migrateto: ${vm.hypervisor} hosts cannot move a running VM's volumes to other pools (${why}); use migrateVirtualMachine on shared storage, or stop the VM to move its volumes`);
     }
     const pools = new Set((await (await engine.hosts.session(chosen.id)).inventory()).storagePools.map((p) => p.name));
     const moves = (args.map('migrateto') ?? []).map((entry, i) => {
