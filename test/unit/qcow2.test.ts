@@ -7,10 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileAt } from '../../main/engine/images/staging.js';
 import { QCOW2_HEADER_BYTES, qcow2RawStream, readQcow2Header, type ReadAt } from '../../drivers/common/qcow2.js';
 
 const hasQemuImg = (() => {
@@ -40,18 +40,7 @@ function rawDisk(): string {
 }
 const raw = hasQemuImg ? rawDisk() : '';
 
-function fileReader(file: string): ReadAt {
-  return async (position, length) => {
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  };
-}
+const fileReader = (file: string): ReadAt => (position, length) => readFileAt(file, position, length);
 
 async function converted(file: string): Promise<{ sha256: string; bytes: number }> {
   const readAt = fileReader(file);

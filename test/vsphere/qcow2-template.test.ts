@@ -11,46 +11,26 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { asArray, asNumber, asObject, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { datastoreGet, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+import { describe, expect, it } from 'vitest';
+import { asArray, asNumber, asObject, asString, getProperties, retrieveInventory } from '../../drivers/vsphere/soap/index.js';
+import { vcsimOrSkip } from '../helpers/vcsim.js';
+import { datastoreGet, vmwareEngineSuite } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe.skipIf(!available)('a QCOW2 template on vSphere', () => {
-  let sim: Vcsim;
-  let admin: VimClient;
-  let t: TestEngine;
-  let z: VmwareZone;
-  let images: Awaited<ReturnType<typeof imageServer>>;
   const dir = mkdtempSync(join(tmpdir(), 'kiln-vmw-qcow2-'));
   // 3 MiB of guest disk: random (incompressible) data, a hole, then a compressible run.
   const guest = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(1024 * 1024), Buffer.alloc(1024 * 1024, 'kiln-qcow2;')]);
-  let qcow2: Buffer;
-
-  beforeAll(async () => {
-    writeFileSync(join(dir, 'guest.raw'), guest);
-    execFileSync('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', join(dir, 'guest.raw'), join(dir, 'guest.qcow2')]);
-    qcow2 = readFileSync(join(dir, 'guest.qcow2'));
-    sim = Vcsim.start(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-task-time', '100ms']);
-    admin = await sim.connect();
-    images = await imageServer({ '/guest.qcow2': qcow2 });
-    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    z = await vmwareZone((c, p) => t.call(c, p), sim, images.url);
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    admin?.close();
-    await images?.close();
-    sim?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  writeFileSync(join(dir, 'guest.raw'), guest);
+  execFileSync('qemu-img', ['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', join(dir, 'guest.raw'), join(dir, 'guest.qcow2')]);
+  const qcow2 = readFileSync(join(dir, 'guest.qcow2'));
+  rmSync(dir, { recursive: true, force: true });
+  const suite = vmwareEngineSuite(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-task-time', '100ms'], { '/guest.qcow2': qcow2 });
 
   it('registers, downloads and deploys it: the datastore holds the guest disk qemu-img converted from, the VM runs on a disk of the virtual size', async () => {
+    const { t, z, sim, admin, images } = suite;
     expect(qcow2.length).toBeLessThan(guest.length); // compressed, and the hole takes no room
     const caps = (await t.call('listHypervisorCapabilities', { hypervisor: 'VMware' })).body['hypervisorCapabilities'] as { templateformats?: string }[];
     expect(caps[0]?.templateformats).toBe('RAW,QCOW2,OVA,ISO');

@@ -10,7 +10,10 @@ import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { VimClient } from '../../drivers/vsphere/soap/index.js';
-import type { Vcsim } from '../helpers/vcsim.js';
+import { afterAll, beforeAll } from 'vitest';
+import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { Vcsim } from '../helpers/vcsim.js';
 
 export type ApiCall = (command: string, params?: Record<string, string>) => Promise<{ status: number; body: Record<string, unknown> }>;
 
@@ -96,4 +99,37 @@ export function datastoreGet(sim: Vcsim, path: string, admin: VimClient, ds = 'L
     });
     req.on('error', reject);
   });
+}
+
+/** What vmwareEngineSuite gives its tests once beforeAll has run. */
+export interface VmwareEngineSuite {
+  sim: Vcsim;
+  /** An admin session of vcsim's own, to check what vCenter holds. */
+  admin: VimClient;
+  t: TestEngine;
+  z: VmwareZone;
+  images: Awaited<ReturnType<typeof imageServer>>;
+}
+
+/**
+ * The engine-level vSphere suite's fixture, in its describe: vcsim started with FLAGS, an admin
+ * session, the image server (with MORE files), an in-process engine with the vSphere driver and
+ * the VMware zone; all of it stopped afterwards. The fields are filled in by beforeAll.
+ */
+export function vmwareEngineSuite(flags: string[], more: Record<string, Buffer> = {}): VmwareEngineSuite {
+  const s = {} as VmwareEngineSuite;
+  beforeAll(async () => {
+    s.sim = Vcsim.start(flags);
+    s.admin = await s.sim.connect();
+    s.images = await imageServer(more);
+    s.t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
+    s.z = await vmwareZone((c, p) => s.t.call(c, p), s.sim, s.images.url);
+  }, 60_000);
+  afterAll(async () => {
+    await s.t?.close();
+    s.admin?.close();
+    await s.images?.close();
+    s.sim?.stop();
+  });
+  return s;
 }

@@ -17,8 +17,8 @@ export const stagedFormat = (row: Pick<TemplateRow, 'is_iso' | 'format'>): Store
 /** Whether hosts get a copy of ROW from the image store (an appliance is imported at its first define instead). */
 export const isStaged = (row: Pick<TemplateRow, 'store_path' | 'sha256' | 'image_path' | 'deploy_as_is'>): boolean => Boolean(row.store_path && row.sha256 && row.image_path && !row.deploy_as_is);
 
-/** LENGTH bytes of the store's file at POSITION (StoredImage.readAt). */
-async function readAt(file: string, position: number, length: number): Promise<Buffer> {
+/** LENGTH bytes of FILE at POSITION, short only past its end (the store's StoredImage.readAt). */
+export async function readFileAt(file: string, position: number, length: number): Promise<Buffer> {
   const handle = await open(file, 'r');
   try {
     const buffer = Buffer.alloc(length);
@@ -49,7 +49,7 @@ export async function stageImages(engine: Engine, session: HostSession, vm: Pick
       sizeBytes: row.physical_size ?? 0,
       sha256: row.sha256!,
       open: () => createReadStream(row.store_path!),
-      readAt: (position, length) => readAt(row.store_path!, position, length),
+      readAt: (position, length) => readFileAt(row.store_path!, position, length),
       details: JSON.parse(row.details) as Record<string, string>,
     };
     const storage = session.storage;
