@@ -61,7 +61,10 @@ describe('the Volumes tab in Chromium', () => {
     const made = (await volume('data-one'))!;
     expect(made).toMatchObject({ size: 2 * GiB, state: 'Ready', deviceid: 1, virtualmachineid: vmId });
     // The root admin sees where it lives: Kiln's volume name in the host's pool.
-    await expect.poll(() => rowText(attachedTable(), 'data-one')).toEqual(['data-one', 'DATADISK', '1', '2.0 GB', 'Ready', `${made.id}.qcow2`, 'Resize Detach']);
+    await expect.poll(() => rowText(attachedTable(), 'data-one')).toEqual(['data-one', 'DATADISK', '1', '2.0 GB', 'Ready', `${made.id}.qcow2`, 'Resize Move Detach']);
+    // Move (migrateVolume) is offered but off while the VM runs, saying why.
+    const move = attachedTable().getByRole('button', { name: 'Move data-one' });
+    expect([await move.isDisabled(), await move.getAttribute('title')]).toEqual([true, 'stop vol-ui to move its disks to another storage pool']);
     await ui.shot('vm-volumes-added');
   });
 

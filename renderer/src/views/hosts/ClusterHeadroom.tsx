@@ -34,30 +34,47 @@ export interface ClusterHeadroom {
 /**
  * How late a headroom read may follow the inventory's changes: the hosts page's inventory changes
  * with every 'hosts' live message (a bulk start of 20 VMs sends a dozen), and each change used to
- * read every cluster's headroom again. Changes within this window make one read.
+ * read every cluster's headroom again. The first change reads at once; the changes within this
+ * window after it make one more read at its end.
  */
 const HEADROOM_WAIT_MS = 1000;
 
-/** A number that grows at most once per WAIT_MS while VERSION keeps changing (the first change comes at most WAIT_MS late). */
+/**
+ * A number that grows when VERSION changes, at most once per WAIT_MS: the first change after a
+ * quiet spell at once (an admin's Refresh answers now), the changes within the window after it
+ * as one more at the window's end.
+ */
 function useThrottledVersion(version: unknown, waitMs: number): number {
   const [tick, setTick] = useState(0);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const pending = useRef(false);
   const first = useRef(true);
   useEffect(() => {
     if (first.current) {
       first.current = false;
       return;
     }
-    timer.current ??= setTimeout(() => {
-      timer.current = undefined;
-      setTick((t) => t + 1);
-    }, waitMs);
+    if (timer.current !== undefined) {
+      pending.current = true;
+      return;
+    }
+    setTick((t) => t + 1);
+    const holdOff = () => {
+      timer.current = setTimeout(() => {
+        timer.current = undefined;
+        if (!pending.current) return;
+        pending.current = false;
+        setTick((t) => t + 1);
+        holdOff();
+      }, waitMs);
+    };
+    holdOff();
   }, [version, waitMs]);
   useEffect(() => () => clearTimeout(timer.current), []);
   return tick;
 }
 
-/** Every cluster's headroom, fetched again after the page's inventory changes (`version`), at most once per HEADROOM_WAIT_MS. */
+/** Every cluster's headroom, fetched again after the page's inventory changes (`version`): at once, then at most once per HEADROOM_WAIT_MS while changes keep coming. */
 function useHeadroom(clusters: Cluster[], version: unknown): { byCluster: Map<string, ClusterHeadroom>; error?: string } {
   const [byCluster, setByCluster] = useState(new Map<string, ClusterHeadroom>());
   const [error, setError] = useState<string>();
