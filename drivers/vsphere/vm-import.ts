@@ -159,6 +159,23 @@ export async function hostInstances(ep: VsphereEndpoint, host: MoRef, vms: Insta
   return { instances: vms.flatMap((v) => (byRef.has(v.ref) ? [details(v, byRef.get(v.ref)!, nets, ep)] : [])), nets };
 }
 
+/**
+ * Refuses a VM that changed since LISTED was read, from the inventory cache alone (the change
+ * stream keeps it current): gone, moved to another host, made a template, or with disks on a
+ * datastore it no longer uses. Devices are not in the cache; reading them back would be one call
+ * per VM of a bulk run, the cost the listing handed down exists to avoid.
+ */
+function assertAsListed(ep: VsphereEndpoint, host: MoRef, listed: InstanceInfo): void {
+  ep.assertReachable('taking over the VM');
+  const cached = ep.cache.get(new MoRef('VirtualMachine', listed.ref));
+  if (!cached || !asMoRef(cached.props['runtime.host'])?.equals(host) || cached.props['config.template'] === true) {
+    throw new DriverError(`VM ${listed.name} (${listed.ref}) is no longer a VM of host ${host.value} in vCenter; list it again`, 'not-found');
+  }
+  const now = asArray(cached.props['datastore']).map((d) => asMoRef(d)?.value).filter((d): d is string => d !== undefined);
+  const gone = [...new Set(listed.disks.flatMap((d) => (d.datastore !== undefined && !now.includes(d.datastore) ? [d.datastore] : [])))];
+  if (gone.length) throw new DriverError(`the disks of VM ${listed.name} moved since it was listed (it no longer uses datastore ${gone.join(', ')}); list it again`, 'invalid');
+}
+
 /** The facet for the host HOST of endpoint EP; BASE lists the host's VMs as listInstances does. */
 export function vsphereImport(ep: VsphereEndpoint, host: MoRef, base: () => Promise<InstanceInfo[]>): ImportFacet {
   const list = async (): Promise<InstanceInfo[]> => {
@@ -174,8 +191,10 @@ export function vsphereImport(ep: VsphereEndpoint, host: MoRef, base: () => Prom
   return {
     list,
     inspect,
-    async adopt(vm): Promise<AdoptedVm> {
-      const info = await inspect(vm);
+    async adopt(vm, listed): Promise<AdoptedVm> {
+      // With the listing the import was planned on (a bulk run lists each host once), no SOAP call.
+      if (listed) assertAsListed(ep, host, listed);
+      const info = listed ?? (await inspect(vm));
       return { ref: info.ref, disks: info.disks.map((d) => ({ id: d.id, name: d.imagePath ?? d.id, ref: d.id, ...(d.datastore ? { pool: d.datastore } : {}) })) };
     },
   };
