@@ -90,8 +90,11 @@ export class XapiSim {
     return this.control('host-up', { host });
   }
 
-  /** The next `count` calls of `method` (a wire name such as "VM.start" or "Async.VM.start", or "*") fail with `error`, wait, or are cut. */
-  fault(method: string, f: { error?: string[]; delayMs?: number; drop?: boolean; count?: number }): Promise<unknown> {
+  /**
+   * The next `count` calls of `method` (a wire name such as "VM.start" or "Async.VM.start", or "*") fail with `error`, wait, or are cut;
+   * with `after` (a wire name) only the calls made once that method was called.
+   */
+  fault(method: string, f: { error?: string[]; delayMs?: number; drop?: boolean; count?: number; after?: string }): Promise<unknown> {
     return this.control('fault', { method, ...f });
   }
 

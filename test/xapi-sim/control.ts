@@ -75,6 +75,7 @@ defineAction('fault', ({ running }, b) => {
     error: Array.isArray(b['error']) ? b['error'].map(String) : undefined,
     delayMs: typeof b['delayMs'] === 'number' ? b['delayMs'] : undefined,
     drop: b['drop'] === true,
+    after: typeof b['after'] === 'string' ? b['after'] : undefined,
   });
   return {};
 });

@@ -33,6 +33,11 @@ export interface Fault {
   delayMs?: number;
   /** Close the connection without an answer. */
   drop?: boolean;
+  /**
+   * A wire method (e.g. Async.VM.migrate_send): the fault waits until that method has been
+   * called, so a test can cut the connection while that call's task runs, not before it.
+   */
+  after?: string;
 }
 
 export class CallDropped extends Error {}
@@ -107,7 +112,7 @@ export class Sim {
   }
 
   private takeFault(method: string): Fault | undefined {
-    const i = this.faults.findIndex((f) => f.method === method || f.method === '*');
+    const i = this.faults.findIndex((f) => f.after === undefined && (f.method === method || f.method === '*'));
     if (i < 0) return undefined;
     const f = this.faults[i]!;
     if (--f.count <= 0) this.faults.splice(i, 1);
@@ -128,6 +133,8 @@ export class Sim {
       this.session(params[0]);
     }
     const fault = this.takeFault(wireName);
+    // Faults waiting for this call are armed for the calls after it (not for this one).
+    for (const f of this.faults) if (f.after === wireName) f.after = undefined;
     if (fault?.delayMs) await this.sleep(fault.delayMs);
     if (fault?.drop) throw new CallDropped();
     if (fault?.error) throw new XapiFailure(fault.error[0]!, fault.error.slice(1));

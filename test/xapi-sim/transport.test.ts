@@ -239,6 +239,17 @@ describe('pool, hosts and memory (§6.6)', () => {
   });
 });
 
+describe('fault injection (§6.10)', () => {
+  it('a fault armed with after waits for that method: the calls before it are answered, the next one after it fails', async () => {
+    const arm = await fetch(`${sim.info().controlUrl}/_sim/fault`, { method: 'POST', body: JSON.stringify({ method: 'pool.get_all_records', error: ['INTERNAL_ERROR', 'cut'], after: 'host.get_all' }) });
+    expect(arm.status).toBe(200);
+    expect(Object.keys(await s.call<Record<string, unknown>>('pool.get_all_records'))).toEqual([sim.sim.pool]);
+    await s.call('host.get_all');
+    expect(await failureOf(s.call('pool.get_all_records'))).toEqual(['INTERNAL_ERROR', 'cut']);
+    expect(Object.keys(await s.call<Record<string, unknown>>('pool.get_all_records'))).toEqual([sim.sim.pool]);
+  });
+});
+
 describe('the simulator as a process over HTTPS (test/helpers/xapi-sim.ts)', () => {
   let proc: XapiSim;
   beforeAll(async () => {

@@ -1,0 +1,59 @@
+/**
+ * XenServer cross-pool migration when the source pool master's connections are reset while Kiln
+ * waits for migrate_send's answer (ECONNRESET, "socket hang up"), and the first reads of the
+ * source VM after it are cut too: the copy is still under way (the simulator's copy takes a
+ * second, as a real one takes minutes), so nothing can yet say where the VM ends. The driver must
+ * keep asking the source (vm-migration.ts whereItEnded) until the move ends, then report the
+ * VM's new ref in the other pool, not the connection error ("the pool master is unreachable",
+ * 534 to the user) for a VM that did move.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XenPool } from '../../drivers/xenserver/pool.js';
+import { performCrossPool, prepareIncoming } from '../../drivers/xenserver/vm-migration.js';
+import { XapiSim } from '../helpers/xapi-sim.js';
+
+/** How long the source's migrate_send copies before the VM appears in the other pool (ms). */
+const COPY_MS = 1_000;
+
+describe('XenServer cross-pool migration: the source master\'s connections reset while the answer is awaited', () => {
+  let a: XapiSim;
+  let b: XapiSim;
+  let from: XenPool;
+  let to: XenPool;
+
+  beforeAll(async () => {
+    a = await XapiSim.start({ hosts: [{ name: 'src-host' }], vms: [{ name: 'mover', power_state: 'Running' }], eventTimeoutClampS: 1, taskDelayMs: COPY_MS });
+    b = await XapiSim.start({ hosts: [{ name: 'dst-host' }], eventTimeoutClampS: 1, taskDelayMs: 5 });
+    from = await XenPool.open({ url: a.url, username: a.username, password: a.password, eventTimeoutSeconds: 1 });
+    to = await XenPool.open({ url: b.url, username: b.username, password: b.password, eventTimeoutSeconds: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await from?.close();
+    await to?.close();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('task.get_record and then VM.get_record lose their connection during the copy: the move still ends with the VM\'s ref in the other pool', async () => {
+    const [vm, rec] = from.inventory.all('VM').find(([, v]) => v.name_label === 'mover')!;
+    const [dstHost] = to.inventory.all('host')[0]!;
+    const plan = await prepareIncoming(to, dstHost, ['mover 0'], {});
+    // The cut (each call dropped after it reached the master, as a reset connection loses its
+    // answer) is armed for the calls made once migrate_send's task exists, not before.
+    await a.fault('task.get_record', { drop: true, count: 2, after: 'Async.VM.migrate_send' });
+    await a.fault('VM.get_record', { drop: true, count: 2, after: 'Async.VM.migrate_send' });
+    await a.calls(true);
+
+    const moved = await performCrossPool(from, to, vm, {}, plan);
+
+    const there = to.vm(moved.ref);
+    expect([there?.uuid, there?.power_state, there?.resident_on]).toEqual([rec.uuid, 'Running', dstHost]);
+    expect(moved.disks).toEqual([{ name: 'mover 0', ref: expect.stringMatching(/^OpaqueRef:/), pool: to.inventory.get('SR', plan.defaultSr)!.name_label }]);
+    expect(from.inventory.all('VM').filter(([, v]) => v.uuid === rec.uuid)).toEqual([]);
+    // The path taken: the task's answer was cut, then the source VM's reads (two lost, then one answered).
+    const calls = await a.calls();
+    const sent = calls.slice(calls.indexOf('Async.VM.migrate_send') + 1);
+    expect(sent).toContain('task.get_record');
+    expect(sent.filter((c) => c === 'VM.get_record').length).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+});
