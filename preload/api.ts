@@ -15,7 +15,7 @@ export interface KilnError {
 export type ApiEnvelope = Record<string, unknown>;
 
 /** images: a template or ISO was registered, changed its download state or was deleted (the payload says which row; lists read it again). */
-export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts' | 'images';
+export type LiveChannel = 'jobs' | 'events' | 'vms' | 'hosts' | 'images' | 'zones' | 'pods' | 'clusters';
 
 /**
  * The console channel's messages, the same over IPC and over the live WebSocket: a VM's serial
@@ -78,7 +78,10 @@ export type HostsUpdate = VmsUpdate;
 /** What the 'events' subscription delivers (main/engine/live/event-feed.ts): new event records as listEvents answers them, newest first; `removed` is always empty. */
 export type EventsUpdate = VmsUpdate;
 
-/** What the 'jobs' subscription delivers, over IPC and the live WebSocket alike (engine.jobs.updates). */
+/** What the 'zones', 'pods' and 'clusters' subscriptions deliver (main/engine/live/infra-feed.ts): records as listZones, listPods and listClusters answer them, and the ids of those gone. */
+export type InfraUpdate = VmsUpdate;
+
+/** One job's change as engine.jobs.updates emits it; the 'jobs' subscription delivers them in batches (JobsUpdate). */
 export interface JobUpdate {
   jobid: string;
   cmd: string;
@@ -88,6 +91,16 @@ export interface JobUpdate {
   instanceType?: string;
   instanceId?: string;
   accountId?: number;
+}
+
+/**
+ * What the 'jobs' subscription delivers, over IPC and the live WebSocket alike
+ * (main/engine/live/job-feed.ts): the latest update of each job changed since the last message;
+ * `removed` stays empty (jobs are not removed while the UI runs).
+ */
+export interface JobsUpdate {
+  changed: JobUpdate[];
+  removed: string[];
 }
 
 /** IPC channel names, one map for main and preload (Rancher Desktop's typed channel idea). */

@@ -18,6 +18,8 @@ import { Accounts } from './auth/accounts.js';
 import { HostManager } from './hosts/host-manager.js';
 import { syncHypervisorCapabilities } from './hosts/hypervisor-capabilities.js';
 import { LiveHub } from './live-hub.js';
+import { JobFeed } from './live/job-feed.js';
+import { infraFeeds, type InfraFeeds } from './live/infra-feed.js';
 import { VmFeed } from './vm/vm-feed.js';
 import { HostFeed } from './hosts/host-feed.js';
 import { EventFeed } from './live/event-feed.js';
@@ -90,6 +92,10 @@ export class Engine {
   readonly hostFeed: HostFeed;
   /** The 'events' live channel's batches of new event records (live/event-feed.ts). */
   readonly eventFeed: EventFeed;
+  /** The 'jobs' live channel's batches of job updates (live/job-feed.ts). */
+  readonly jobFeed: JobFeed;
+  /** The 'zones', 'pods' and 'clusters' live channels' batches of changed records (live/infra-feed.ts). */
+  readonly infraFeeds: InfraFeeds;
   readonly consoleTokens = new ConsoleTokens();
   /** The metadata HTTP service cloud-init's CloudStack datasource reads (R62); listening only when configured. */
   readonly metadata = new MetadataService(this);
@@ -120,13 +126,18 @@ export class Engine {
     this.vmFeed = new VmFeed(this);
     this.hostFeed = new HostFeed(this);
     this.eventFeed = new EventFeed(this.events);
+    this.jobFeed = new JobFeed(this.jobs);
+    this.infraFeeds = infraFeeds(this);
     this.live = new LiveHub({
-      jobs: { emitter: this.jobs.updates, event: 'job' },
+      jobs: { emitter: this.jobFeed.emitter, event: 'jobs' },
       events: { emitter: this.eventFeed.emitter, event: 'events' },
       vms: { emitter: this.vmFeed.emitter, event: 'vms' },
       hosts: { emitter: this.hostFeed.emitter, event: 'hosts' },
       // A change notice only (the row's id): each list reads the images again with its caller's rights.
       images: { emitter: this.bus, event: 'template' },
+      zones: { emitter: this.infraFeeds.zones.emitter, event: 'zones' },
+      pods: { emitter: this.infraFeeds.pods.emitter, event: 'pods' },
+      clusters: { emitter: this.infraFeeds.clusters.emitter, event: 'clusters' },
     });
     this.background = new BackgroundTasks(this);
     this.images = new ImageDownloads(this);
@@ -168,6 +179,8 @@ export class Engine {
     this.vmFeed.close();
     this.hostFeed.close();
     this.eventFeed.close();
+    this.jobFeed.close();
+    for (const feed of Object.values(this.infraFeeds)) feed.close();
     this.db.close();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The one subscription hub behind the UI's live channels (jobs, events, vms, hosts, images), for every transport:
+ * The one subscription hub behind the UI's live channels (jobs, events, vms, hosts, images, zones, pods, clusters), for every transport:
  * the `/kiln/live` WebSocket and Electron IPC each connect a client per socket or window, and the
  * client's subscriptions end with it (socket closed, webContents destroyed or reloaded), or one by
  * one when a view unsubscribes. The hub holds one listener per channel on the engine's emitters,
@@ -9,7 +9,7 @@
 import type { EventEmitter } from 'node:events';
 import type { LiveChannel } from '../../preload/api.js';
 
-export const LIVE_CHANNELS: readonly LiveChannel[] = ['jobs', 'events', 'vms', 'hosts', 'images'];
+export const LIVE_CHANNELS: readonly LiveChannel[] = ['jobs', 'events', 'vms', 'hosts', 'images', 'zones', 'pods', 'clusters'];
 
 export function isLiveChannel(value: unknown): value is LiveChannel {
   return LIVE_CHANNELS.includes(value as LiveChannel);

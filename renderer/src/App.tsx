@@ -7,8 +7,8 @@ import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
 import { useTheme } from './stores/theme-store';
 import { useDeployForm } from './stores/deploy-form-store';
 import { kiln } from './transport';
-import type { JobUpdate, VmsUpdate } from './api/model';
-import { JOB_IN_PROGRESS } from './api/jobs';
+import type { VmsUpdate } from './api/model';
+import { JOB_IN_PROGRESS, subscribeJobs } from './api/jobs';
 import { VmListView } from './views/VmListView';
 import { VmDetailView } from './views/VmDetailView';
 import { DeployWizard } from './views/DeployWizard';
@@ -32,8 +32,7 @@ function useLiveData() {
   useEffect(() => {
     void useApiCatalog.getState().load();
     void useVms.getState().refresh();
-    const offJobs = kiln.subscribe('jobs', (message) => {
-      const update = message as JobUpdate;
+    const offJobs = subscribeJobs((update) => {
       useJobs.getState().apply(update);
       if (update.status === JOB_IN_PROGRESS) return;
       // The VM's record comes over the 'vms' channel; only a VM the list does not hold yet is fetched, to name it.

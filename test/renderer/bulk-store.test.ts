@@ -133,12 +133,12 @@ describe('bulk runs', () => {
     await settle(30);
     const runId = useBulk.getState().runs[0]!.id;
     expect(statuses(current(runId))).toEqual({ slow: 'running' });
-    push('jobs', { jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 0, progress: 50 });
+    push('jobs', { changed: [{ jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 0, progress: 50 }], removed: [] });
     await vi.advanceTimersByTimeAsync(1000);
     expect(statuses(current(runId))).toEqual({ slow: 'running' });
     expect(polls).toBe(1);
     ended = true;
-    push('jobs', { jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 1, progress: 100 });
+    push('jobs', { changed: [{ jobid: 'job-r', cmd: 'rebootVirtualMachine', status: 1, progress: 100 }], removed: [] });
     const run = await done;
     expect(polls).toBe(2);
     expect(statuses(run)).toEqual({ slow: 'succeeded' });

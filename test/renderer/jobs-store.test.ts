@@ -126,12 +126,12 @@ describe('following a job over the bridge', () => {
     const result = waitForJob('j2');
     await vi.advanceTimersByTimeAsync(3000);
     // Progress of this job and the end of another one wake nothing.
-    push('jobs', update('j2', JOB_IN_PROGRESS, 50));
-    push('jobs', update('other', JOB_SUCCEEDED, 100));
+    push('jobs', { changed: [update('j2', JOB_IN_PROGRESS, 50)], removed: [] });
+    push('jobs', { changed: [update('other', JOB_SUCCEEDED, 100)], removed: [] });
     await vi.advanceTimersByTimeAsync(100);
     expect(invoke).toHaveBeenCalledTimes(1);
     done = true;
-    push('jobs', update('j2', JOB_SUCCEEDED, 100));
+    push('jobs', { changed: [update('j2', JOB_SUCCEEDED, 100)], removed: [] });
     await expect(result).resolves.toEqual({ virtualmachine: { state: 'Stopped' } });
     expect(invoke).toHaveBeenCalledTimes(2);
     expect(listenerCount('jobs')).toBe(0);

@@ -23,9 +23,13 @@ function sources() {
   const vms = new EventEmitter();
   const hosts = new EventEmitter();
   const images = new EventEmitter();
+  const infra = new EventEmitter();
   return {
-    emitters: { jobs, events, vms, hosts, images },
-    hub: new LiveHub({ jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' }, hosts: { emitter: hosts, event: 'hosts' }, images: { emitter: images, event: 'template' } }),
+    emitters: { jobs, events, vms, hosts, images, infra },
+    hub: new LiveHub({
+      jobs: { emitter: jobs, event: 'job' }, events: { emitter: events, event: 'event' }, vms: { emitter: vms, event: 'vm' }, hosts: { emitter: hosts, event: 'hosts' }, images: { emitter: images, event: 'template' },
+      zones: { emitter: infra, event: 'zones' }, pods: { emitter: infra, event: 'pods' }, clusters: { emitter: infra, event: 'clusters' },
+    }),
   };
 }
 

@@ -3,7 +3,7 @@
  * queryAsyncJobResult reads its result then (a job costs two reads, not one every few hundred
  * milliseconds: a bulk stop of 20 VMs used to ask about every job until it ended).
  */
-import type { ApiEnvelope, JobUpdate } from '../../../preload/api';
+import type { ApiEnvelope, JobUpdate, JobsUpdate } from '../../../preload/api';
 import { kiln } from '../transport';
 
 export const JOB_IN_PROGRESS = 0;
@@ -22,6 +22,16 @@ export class JobFailedError extends Error {
 }
 
 /**
+ * Follows the 'jobs' channel one job update at a time: the engine sends them in batches (the
+ * latest update of each job changed in the last moment, main/engine/live/job-feed.ts).
+ */
+export function subscribeJobs(listener: (update: JobUpdate) => void): () => void {
+  return kiln.subscribe('jobs', (message) => {
+    for (const update of (message as JobsUpdate).changed) listener(update);
+  });
+}
+
+/**
  * Resolves with the job's result, or throws JobFailedError. The job is read when the wait begins
  * and again when the 'jobs' channel reports its end; INTERVAL_MS is the safety net for an end the
  * channel did not bring (a socket that was reconnecting, a bridge without the channel).
@@ -29,8 +39,7 @@ export class JobFailedError extends Error {
 export async function waitForJob(jobid: string, intervalMs = 5000): Promise<ApiEnvelope> {
   let ended = false;
   let wake: (() => void) | undefined;
-  const off = kiln.subscribe('jobs', (message) => {
-    const update = message as JobUpdate;
+  const off = subscribeJobs((update) => {
     if (update.jobid !== jobid || update.status === JOB_IN_PROGRESS) return;
     ended = true;
     wake?.();

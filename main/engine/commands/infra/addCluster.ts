@@ -58,7 +58,7 @@ export default defineCommand({
         throw error;
       }
     }
-    engine.events.record({ type: 'CLUSTER.CREATE', description: `cluster ${name} (${hypervisor}) created${discovered ? ` with ${discovered.hosts.length} host(s) from ${discovered.url}` : ''}`, userId: caller.userId, accountId: caller.accountId });
+    engine.events.record({ type: 'CLUSTER.CREATE', description: `cluster ${name} (${hypervisor}) created${discovered ? ` with ${discovered.hosts.length} host(s) from ${discovered.url}` : ''}`, userId: caller.userId, accountId: caller.accountId, resourceType: 'Cluster', resourceUuid: uuid });
     return { id: uuid, name, hypervisortype: hypervisor, clustertype: 'CloudManaged', allocationstate: 'Enabled', managedstate: 'Managed', zoneid: zone.uuid, zonename: zone.name, podid: pod.uuid, podname: pod.name };
   },
 });

@@ -24,7 +24,7 @@ export default defineCommand({
     if (engine.db.prepare('SELECT 1 FROM pods WHERE zone_id=? AND name=? AND removed IS NULL').get(zone.id, name)) throw ApiError.param(`name: zone ${zone.name} already has a pod named ${name}`);
     const uuid = randomUUID();
     engine.db.prepare('INSERT INTO pods (uuid, name, zone_id, gateway, netmask, start_ip, end_ip, created) VALUES (?,?,?,?,?,?,?,?)').run(uuid, name, zone.id, args.str('gateway') ?? null, args.str('netmask') ?? null, args.str('startip') ?? null, args.str('endip') ?? null, now());
-    engine.events.record({ type: 'POD.CREATE', description: `pod ${name} created in zone ${zone.name}`, userId: caller.userId, accountId: caller.accountId });
+    engine.events.record({ type: 'POD.CREATE', description: `pod ${name} created in zone ${zone.name}`, userId: caller.userId, accountId: caller.accountId, resourceType: 'Pod', resourceUuid: uuid });
     return { id: uuid, name, zoneid: zone.uuid, zonename: zone.name, gateway: args.str('gateway'), netmask: args.str('netmask'), allocationstate: 'Enabled' };
   },
 });

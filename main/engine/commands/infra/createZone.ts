@@ -21,8 +21,9 @@ export default defineCommand({
     if (engine.db.prepare('SELECT 1 FROM zones WHERE name=? AND removed IS NULL').get(name)) throw ApiError.param(`name: a zone named ${name} already exists`);
     const type = args.str('networktype') ?? 'Advanced';
     if (type !== 'Advanced' && type !== 'Basic') throw ApiError.param('networktype: Advanced or Basic');
-    const id = engine.db.prepare('INSERT INTO zones (uuid, name, network_type, dns1, internal_dns1, created) VALUES (?,?,?,?,?,?)').run(randomUUID(), name, type, args.str('dns1') ?? null, args.str('internaldns1') ?? null, now()).lastInsertRowid;
-    engine.events.record({ type: 'ZONE.CREATE', description: `zone ${name} created`, userId: caller.userId, accountId: caller.accountId });
+    const uuid = randomUUID();
+    const id = engine.db.prepare('INSERT INTO zones (uuid, name, network_type, dns1, internal_dns1, created) VALUES (?,?,?,?,?,?)').run(uuid, name, type, args.str('dns1') ?? null, args.str('internaldns1') ?? null, now()).lastInsertRowid;
+    engine.events.record({ type: 'ZONE.CREATE', description: `zone ${name} created`, userId: caller.userId, accountId: caller.accountId, resourceType: 'Zone', resourceUuid: uuid });
     return zoneView(engine.db.prepare('SELECT * FROM zones WHERE id=?').get(id) as Parameters<typeof zoneView>[0]);
   },
 });
