@@ -12,11 +12,11 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { describe, expect, it } from 'vitest';
+import { kvmHostsOrSkip, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
-import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
+import { kvmZoneWithDirPool } from '../helpers/kvm-dir-pool.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -42,18 +42,7 @@ function removeDomains(): void {
 }
 
 describe.skipIf(!hosts)('storage pools and storage tags on real KVM hosts', () => {
-  beforeAll(async () => {
-    defineDirPool('host1', POOL, POOL_DIR);
-    z = await kvmZone(hosts!, ['host1', 'host2']);
-  }, 120_000);
-  afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
-    removeDomains();
-    removeDirPool('host1', POOL, POOL_DIR);
-  }, 180_000);
+  z = kvmZoneWithDirPool(hosts!, { name: POOL, dir: POOL_DIR }, removeDomains);
 
   it("lists each host's libvirt pools: kiln on both hosts, the second pool on host1 only", async () => {
     const all = await pools({ clusterid: z.clusterid });

@@ -8,10 +8,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { describe, expect, it } from 'vitest';
+import { kvmHostsOrSkip, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
-import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
+import { kvmZoneWithDirPool } from '../helpers/kvm-dir-pool.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -20,20 +20,11 @@ const POOL_DIR = path.join(WORK, `stp-${process.pid}`);
 const LOOSE_DISK = `stp-loose-${process.pid}.qcow2`;
 
 describe.skipIf(!hosts)('storage tags at host placement on real KVM hosts', () => {
-  beforeAll(async () => {
-    defineDirPool('host1', POOL, POOL_DIR);
-    z = await kvmZone(hosts!, ['host1', 'host2']);
-  }, 120_000);
-  afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+  z = kvmZoneWithDirPool(hosts!, { name: POOL, dir: POOL_DIR }, () => {
     onHost('host2', 'sh', '-c', `virsh vol-delete --pool ${hosts!.poolName} ${LOOSE_DISK} >/dev/null 2>&1; true`);
     // The harness's hosts may share the pool's directory: host1's libvirt lists the file until it re-reads it.
     onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null 2>&1; true`);
-    removeDirPool('host1', POOL, POOL_DIR);
-  }, 180_000);
+  });
 
   it('places a fast-tagged root disk on the only host with a fast pool, refuses a tag no pool has (533, every verdict, nothing written), and refuses importVm local from an untagged pool (431)', async () => {
     const pools = (await z.t.ok('listStoragePools', { clusterid: z.clusterid }))['storagepool'] as { id: string; name: string }[];
