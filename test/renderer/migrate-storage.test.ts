@@ -7,62 +7,36 @@
  * storage motion migrates as before (migrateVirtualMachine), with no pool asked for.
  */
 import { invoke } from './dom-bridge';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { act, createElement } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { listApisResponse } from './list-apis-fixture';
+import { domView, wait } from './dom-view';
 import type { Vm } from '../../renderer/src/api/model';
 
-const wait = (ms: number) => act(() => new Promise<void>((r) => setTimeout(r, ms)));
 const vm = { id: 'vm1', name: 'web', displayname: 'web', state: 'Running', hostid: 'h0', hostname: 'esx-a1' } as unknown as Vm;
+const migrated = (params?: Record<string, unknown>) => ({ virtualmachine: { ...vm, hostid: params?.['hostid'], hostname: params?.['hostid'] === 'h2' ? 'esx-b1' : 'esx-a2' } });
 
-let root: Root;
-let container: HTMLElement;
-
-beforeEach(() => {
-  invoke.mockReset();
-  invoke.mockImplementation(async (command, params) => {
-    switch (command) {
-      case 'listApis':
-        return listApisResponse(['migrateVirtualMachine', 'migrateVirtualMachineWithVolume', 'findHostsForMigration', 'listStoragePools'].map((name) => ({ name, isasync: false, params: [] })));
-      case 'findHostsForMigration':
-        return { count: 2, host: [
-          { id: 'h1', name: 'esx-a2', clustername: 'A', suitableformigration: true, requiresstoragemotion: false },
-          { id: 'h2', name: 'esx-b1', clustername: 'B', suitableformigration: true, requiresstoragemotion: true },
-        ] };
-      case 'listStoragePools':
-        expect(params).toEqual({ hostid: 'h2' });
-        return { count: 3, storagepool: [
-          { id: 'p1', name: 'B-ds1', type: 'VMFS', state: 'Up', disksizetotal: 100 * 2 ** 30, disksizeused: 40 * 2 ** 30 },
-          { id: 'p2', name: 'B-ds2', type: 'NetworkFilesystem', state: 'Up', disksizetotal: 50 * 2 ** 30, disksizeused: 0, tags: 'gold' },
-          { id: 'p3', name: 'B-off', type: 'VMFS', state: 'Disabled', disksizetotal: 1, disksizeused: 0 },
-        ] };
-      case 'listVolumes':
-        return { count: 2, volume: [{ id: 'v-root' }, { id: 'v-data' }] };
-      case 'migrateVirtualMachineWithVolume':
-      case 'migrateVirtualMachine':
-        return { virtualmachine: { ...vm, hostid: params?.['hostid'], hostname: params?.['hostid'] === 'h2' ? 'esx-b1' : 'esx-a2' } };
-      case 'listVirtualMachines':
-        return {};
-      default:
-        throw new Error(`unexpected ${command}`);
-    }
-  });
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
+const { container, render } = domView(['migrateVirtualMachine', 'migrateVirtualMachineWithVolume', 'findHostsForMigration', 'listStoragePools'], {
+  findHostsForMigration: () => ({ count: 2, host: [
+    { id: 'h1', name: 'esx-a2', clustername: 'A', suitableformigration: true, requiresstoragemotion: false },
+    { id: 'h2', name: 'esx-b1', clustername: 'B', suitableformigration: true, requiresstoragemotion: true },
+  ] }),
+  listStoragePools: (params) => {
+    expect(params).toEqual({ hostid: 'h2' });
+    return { count: 3, storagepool: [
+      { id: 'p1', name: 'B-ds1', type: 'VMFS', state: 'Up', disksizetotal: 100 * 2 ** 30, disksizeused: 40 * 2 ** 30 },
+      { id: 'p2', name: 'B-ds2', type: 'NetworkFilesystem', state: 'Up', disksizetotal: 50 * 2 ** 30, disksizeused: 0, tags: 'gold' },
+      { id: 'p3', name: 'B-off', type: 'VMFS', state: 'Disabled', disksizetotal: 1, disksizeused: 0 },
+    ] };
+  },
+  listVolumes: () => ({ count: 2, volume: [{ id: 'v-root' }, { id: 'v-data' }] }),
+  migrateVirtualMachineWithVolume: migrated,
+  migrateVirtualMachine: migrated,
+  listVirtualMachines: () => ({}),
 });
 
 async function openDialog() {
-  const { useApiCatalog } = await import('../../renderer/src/stores/api-catalog-store');
-  await useApiCatalog.getState().load();
   const { MigrateDialog } = await import('../../renderer/src/views/vm/MigrateDialog');
-  await act(async () => root.render(createElement(MigrateDialog, { vm, onClose: () => undefined })));
-  await wait(30);
+  await render(createElement(MigrateDialog, { vm, onClose: () => undefined }));
 }
 const radio = (name: string, value: string) => container.querySelector(`input[name="${name}"][value="${value}"]`) as HTMLInputElement | null;
 const migrateButton = () => [...container.querySelectorAll('button[type="submit"]')][0] as HTMLButtonElement;

@@ -6,55 +6,29 @@
  * migrateVolume with the volume and that pool. While the VM runs, Move is disabled saying to stop it.
  */
 import { invoke } from './dom-bridge';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { act, createElement } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { listApisResponse } from './list-apis-fixture';
+import { domView, wait } from './dom-view';
 import type { Vm } from '../../renderer/src/api/model';
 
-const wait = (ms: number) => act(() => new Promise<void>((r) => setTimeout(r, ms)));
 const stopped = { id: 'vm1', name: 'web', displayname: 'web', state: 'Stopped', zoneid: 'z1', account: 'admin' } as unknown as Vm;
 
-let root: Root;
-let container: HTMLElement;
-
-beforeEach(() => {
-  invoke.mockReset();
-  invoke.mockImplementation(async (command, params) => {
-    switch (command) {
-      case 'listApis':
-        return listApisResponse(['listVolumes', 'migrateVolume', 'findStoragePoolsForMigration'].map((name) => ({ name, isasync: false, params: [] })));
-      case 'listVolumes':
-        return params?.['virtualmachineid'] ? { count: 1, volume: [{ id: 'v-root', name: 'ROOT-7', type: 'ROOT', deviceid: 0, size: 2 ** 30, state: 'Ready', storage: 'kiln' }] } : {};
-      case 'listVirtualMachines':
-        return {};
-      case 'findStoragePoolsForMigration':
-        expect(params).toEqual({ id: 'v-root' });
-        return { count: 2, storagepool: [
-          { id: 'p-fast', name: 'fast-pool', tags: 'fast', suitableformigration: true },
-          { id: 'p-other', name: 'other-local', suitableformigration: false, notsuitablereason: 'it is local storage of host h2, and the volume\'s disk is on host h1' },
-        ] };
-      case 'migrateVolume':
-        return { volume: { id: 'v-root', name: 'ROOT-7', storage: 'fast-pool' } };
-      default:
-        throw new Error(`unexpected ${command}`);
-    }
-  });
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
+const { container, render: mount } = domView(['listVolumes', 'migrateVolume', 'findStoragePoolsForMigration'], {
+  listVolumes: (params) => (params?.['virtualmachineid'] ? { count: 1, volume: [{ id: 'v-root', name: 'ROOT-7', type: 'ROOT', deviceid: 0, size: 2 ** 30, state: 'Ready', storage: 'kiln' }] } : {}),
+  listVirtualMachines: () => ({}),
+  findStoragePoolsForMigration: (params) => {
+    expect(params).toEqual({ id: 'v-root' });
+    return { count: 2, storagepool: [
+      { id: 'p-fast', name: 'fast-pool', tags: 'fast', suitableformigration: true },
+      { id: 'p-other', name: 'other-local', suitableformigration: false, notsuitablereason: 'it is local storage of host h2, and the volume\'s disk is on host h1' },
+    ] };
+  },
+  migrateVolume: () => ({ volume: { id: 'v-root', name: 'ROOT-7', storage: 'fast-pool' } }),
 });
 
 async function render(vm: Vm) {
-  const { useApiCatalog } = await import('../../renderer/src/stores/api-catalog-store');
-  await useApiCatalog.getState().load();
   const { VmVolumes } = await import('../../renderer/src/views/vm/VmVolumes');
-  await act(async () => root.render(createElement(VmVolumes, { vm })));
-  await wait(30);
+  await mount(createElement(VmVolumes, { vm }));
 }
 const moveButton = () => container.querySelector('button[aria-label="Move ROOT-7"]') as HTMLButtonElement | null;
 const submit = () => container.querySelector('form[aria-label="Move ROOT-7"] button[type="submit"]') as HTMLButtonElement;
