@@ -108,7 +108,8 @@ export function HostsView() {
         </div>
       )}
       {infra && <InfraTable infra={infra} />}
-      {infra && can('checkClusterHeadroom') && <HeadroomSection clusters={infra.clusters} version={infra} />}
+      {/* Headroom follows the hosts (their state and load) and the clusters (new ones are read by id), not a new zone or pod. */}
+      {infra && can('checkClusterHeadroom') && <HeadroomSection clusters={infra.clusters} version={infra.hosts} />}
 
       {infra && dialog?.kind === 'zone' && <AddZoneDialog infra={infra} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'pod' && <AddPodDialog infra={infra} onClose={close} onDone={done} />}
