@@ -783,6 +783,22 @@ export interface IsolationFencingFacet {
   disarm(): Promise<void>;
 }
 
+/** A private-VLAN port of the zone, on whichever host: its MAC and its role (NicSpec.privateVlan). */
+export interface PrivateVlanPeer extends NonNullable<NicSpec['privateVlan']> {
+  macAddress: string;
+}
+
+/**
+ * Private VLANs across hosts: a driver that enforces them on each host's own ports (KVM's ebtables)
+ * still has to know the roles of the ports on the other hosts, whose frames reach it over the
+ * uplink. The engine tells every host of the zone, per primary VLAN, every port's MAC and role,
+ * again whenever a VM joins, leaves, moves or is imported, and when the host (re)connects.
+ */
+export interface PrivateVlanPeersFacet {
+  /** Makes the host's view of each listed primary VLAN exactly these peers (none: forget the VLAN). */
+  publish(vlans: { primaryVlan: number; peers: PrivateVlanPeer[] }[]): Promise<void>;
+}
+
 // ------------------------------------------------------------------ sessions and endpoints
 
 /** One host behind an endpoint, over the endpoint's connection. VMs are addressed by ref. */
@@ -844,6 +860,8 @@ export interface HostSession {
   readonly import?: ImportFacet;
   readonly migration?: MigrationFacet;
   readonly isolationFencing?: IsolationFencingFacet;
+  /** The zone's private-VLAN ports on other hosts (with the privateVlans capability). */
+  readonly privateVlanPeers?: PrivateVlanPeersFacet;
 }
 
 /** One connection to a hypervisor endpoint, and the hosts behind it. */

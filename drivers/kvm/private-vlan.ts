@@ -21,9 +21,20 @@
  * are found again at stop, destroy and migration without asking libvirt. Each port has two chains
  * (KI-port marks what it sends, KO-port filters what it receives) and one jump each from FORWARD;
  * the marking jumps go first, so a frame is marked before any port's filter sees it.
+ *
+ * Across hosts: a mark is the receiving host's own (it does not travel with the frame), so a frame
+ * that comes in over the uplink from a VM on another host would be unmarked, which is promiscuous.
+ * The receiving host therefore marks such frames itself, by their source MAC: the engine tells
+ * every host of the zone the MAC and role of every private-VLAN port of each primary VLAN
+ * (peerScript: one chain KM-<primary> of `-s MAC -j mark` rules, jumped to from FORWARD for frames
+ * that did not come from a Kiln port, `-i ! kp+`), and the same KO filters then apply. So each
+ * host isolates its own ports whatever the sending host does; and a port may only send with its
+ * own MAC (KI drops any other source), so no VM on a Kiln host can pass for another's role.
+ * A MAC the host was not told of (the gateway, a VM on the plain primary VLAN) stays unmarked:
+ * promiscuous, as before.
  */
-import type { NicSpec } from '../types.js';
-import { command } from './shell.js';
+import type { NicSpec, PrivateVlanPeersFacet } from '../types.js';
+import { command, shellQuote } from './shell.js';
 import { attr, num, type XmlNode } from './xml.js';
 
 export type PrivateVlan = NonNullable<NicSpec['privateVlan']>;
@@ -43,6 +54,11 @@ export function portName(macAddress: string): string {
   const hex = macAddress.toLowerCase().replace(/[^0-9a-f]/g, '');
   if (hex.length !== 12) throw new Error(`not a MAC address: ${macAddress}`);
   return `kp${hex}`;
+}
+
+/** The MAC a port's name was made from (portName's inverse). */
+function macOfPort(port: string): string {
+  return port.slice(2).match(/../g)!.join(':');
 }
 
 function mark(type: PrivateVlan['type'], primary: number, secondary: number): number {
@@ -66,6 +82,8 @@ export function applyPortCommands(p: PrivateVlanPort): string[][] {
         ];
   return [
     ['ebtables', '-N', ki, '-P', 'RETURN'],
+    // Its own MAC only: the other hosts know this port's role by its source MAC (peerScript).
+    ['ebtables', '-A', ki, '-s', '!', macOfPort(p.port), '-j', 'DROP'],
     ['ebtables', '-A', ki, '-j', 'mark', '--mark-set', hex(mark(p.type, p.primaryVlan, p.secondaryVlan)), '--mark-target', 'RETURN'],
     ['ebtables', '-N', ko, '-P', 'RETURN'],
     ...filters.map((rule) => ['ebtables', '-A', ko, ...rule]),
@@ -123,4 +141,45 @@ export function readPrivateVlans(kilnElement: XmlNode | undefined): PrivateVlanP
 
 function vlanId(n: number | undefined): n is number {
   return n !== undefined && Number.isInteger(n) && n >= 1 && n <= 4094;
+}
+
+/** Every private-VLAN port of one primary VLAN in the zone (PrivateVlanPeersFacet); none: the primary has no port left. */
+export type PrivateVlanPeers = Parameters<PrivateVlanPeersFacet['publish']>[0][number];
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** The chain that marks frames from other hosts (the uplink) by source MAC, for one primary VLAN. */
+export function peerChain(primaryVlan: number): string {
+  return `KM-${primaryVlan}`;
+}
+
+/**
+ * One shell line that makes each primary VLAN's KM chain hold exactly its peers: the chain's rules
+ * are replaced in one ebtables-restore transaction (nf_tables: no moment with a half-written
+ * chain), then FORWARD gets its jump unless it has it. A primary without peers loses its jump and
+ * chain. Everything is checked first: nothing here comes from a user unvalidated.
+ */
+export function peerScript(vlans: readonly PrivateVlanPeers[]): string {
+  const steps: string[] = [];
+  for (const { primaryVlan, peers } of vlans) {
+    if (!vlanId(primaryVlan)) throw new Error(`not a VLAN id: ${primaryVlan}`);
+    const chain = peerChain(primaryVlan);
+    const jump = ['-i', '!', 'kp+', '-j', chain];
+    if (peers.length === 0) {
+      steps.push(`{ ${[command(['ebtables', '-D', 'FORWARD', ...jump]), command(['ebtables', '-F', chain]), command(['ebtables', '-X', chain])].map((c) => `${c} >/dev/null 2>&1`).join('; ')}; true; }`);
+      continue;
+    }
+    const rules = peers.map((p) => {
+      const mac = p.macAddress.toLowerCase();
+      if (!MAC.test(mac)) throw new Error(`not a MAC address: ${p.macAddress}`);
+      if (!TYPES.has(p.type) || !vlanId(p.secondaryVlan)) throw new Error(`not a private-VLAN role: ${p.type} ${p.secondaryVlan}`);
+      return `-A ${chain} -s ${mac} -j mark --mark-set ${hex(mark(p.type, primaryVlan, p.secondaryVlan))} --mark-target RETURN`;
+    });
+    const restore = ['*filter', `:${chain} RETURN`, ...rules, 'COMMIT', ''].join('\n');
+    steps.push(
+      `{ ${command(['printf', '%s', restore])} | ebtables-restore --noflush && ` +
+        `{ ebtables -L FORWARD | grep -qxF -- ${shellQuote(jump.join(' '))} || ${command(['ebtables', '-I', 'FORWARD', '1', ...jump])}; }; }`,
+    );
+  }
+  return steps.length ? steps.join(' && ') : 'true';
 }

@@ -22,6 +22,7 @@ import {
   type PowerState,
   type SnapshotFacet,
   type PrimaryStorageFacet,
+  type PrivateVlanPeersFacet,
   type StorageFacet,
   type TrustAnchor,
   type SnapshotInfo,
@@ -52,7 +53,7 @@ import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
 import { IsolationWatchdog } from './isolation-watchdog.js';
-import { portName, portScript, type PrivateVlanPort } from './private-vlan.js';
+import { peerScript, portName, portScript, type PrivateVlanPort } from './private-vlan.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -458,6 +459,15 @@ export class KvmSession implements HostSession {
     const result = await this.virsh.ssh.exec(portScript(ports.map((p) => p.port), ports));
     if (result.code !== 0) throw new DriverError(`cannot set up the private VLAN ports ${ports.map((p) => p.port).join(', ')} on ${this.address.host}: ${result.stderr.trim()}`, 'failed');
   }
+
+  /** The zone's private-VLAN ports by MAC and role: frames from other hosts are marked by them (private-vlan.ts peerScript). */
+  readonly privateVlanPeers: PrivateVlanPeersFacet = {
+    publish: async (vlans) => {
+      if (vlans.length === 0 || !this.capabilities.privateVlans) return;
+      const result = await this.virsh.ssh.exec(peerScript(vlans));
+      if (result.code !== 0) throw new DriverError(`cannot tell ${this.address.host} the private-VLAN ports of VLAN ${vlans.map((v) => v.primaryVlan).join(', ')}: ${result.stderr.trim()}`, 'failed');
+    },
+  };
 
   /** Removes every rule of the ports; what is already gone is fine. */
   async clearPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {

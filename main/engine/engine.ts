@@ -35,6 +35,7 @@ import { ImageDownloads } from './images/downloads.js';
 import { MetadataService } from './metadata/metadata-service.js';
 import { relayMetadataOnConnect } from './metadata/host-relay.js';
 import { removeCopiesOnConnect } from './images/host-copies.js';
+import { publishPrivateVlanPeersOnConnect } from './vm/private-vlan-peers.js';
 import { BackupFramework } from './backup/framework.js';
 
 export interface Logger {
@@ -143,6 +144,7 @@ export class Engine {
     this.images = new ImageDownloads(this);
     relayMetadataOnConnect(this);
     removeCopiesOnConnect(this);
+    publishPrivateVlanPeersOnConnect(this);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {

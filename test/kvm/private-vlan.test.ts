@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildDomainXml, parseDomainXml } from '../../drivers/kvm/domain-xml.js';
-import { applyPortCommands, portName, portScript, readPrivateVlans } from '../../drivers/kvm/private-vlan.js';
+import { applyPortCommands, peerScript, portName, portScript, readPrivateVlans } from '../../drivers/kvm/private-vlan.js';
 
 const spec = { internalName: 'i-2-17-VM', displayName: 'web 1', uuid: '6f1c1a4e-5b1e-4c55-9f3b-0c8e2a7d1b11', cpuNumber: 1, cpuSpeedMhz: 1000, memoryMiB: 128, disks: [], nics: [] };
 
@@ -47,6 +47,8 @@ describe('KVM private-VLAN ports', () => {
       applyPortCommands({ port: 'kp525400abcd01', primaryVlan: 300, secondaryVlan: secondary, type }).map((argv) => argv.join(' '));
     expect(rules('isolated', 301)).toEqual([
       'ebtables -N KI-kp525400abcd01 -P RETURN',
+      // A port sends with its own MAC only: other hosts know its role by that MAC.
+      'ebtables -A KI-kp525400abcd01 -s ! 52:54:00:ab:cd:01 -j DROP',
       'ebtables -A KI-kp525400abcd01 -j mark --mark-set 0x112c12d --mark-target RETURN',
       'ebtables -N KO-kp525400abcd01 -P RETURN',
       'ebtables -A KO-kp525400abcd01 --mark 0x112c000/0x3fff000 -j DROP',
@@ -60,10 +62,33 @@ describe('KVM private-VLAN ports', () => {
       'ebtables -A KO-kp525400abcd01 --mark 0x212c000/0x3fff000 -j DROP',
     ]);
     expect(rules('promiscuous', 300).filter((r) => r.includes('--mark '))).toEqual([]);
-    expect(rules('promiscuous', 300)[1]).toContain('--mark-set 0x312c12c');
+    expect(rules('promiscuous', 300)[2]).toContain('--mark-set 0x312c12c');
     // Clearing first ignores what is not there; applying stops at the first failure.
     const line = portScript(['kp525400abcd01'], [{ port: 'kp525400abcd01', primaryVlan: 300, secondaryVlan: 301, type: 'isolated' }]);
     expect(line).toMatch(/^ebtables -D FORWARD -i kp525400abcd01 -j KI-kp525400abcd01 >\/dev\/null 2>&1; .*; true; ebtables -N KI-kp525400abcd01 -P RETURN && /);
     expect(portScript(['kp525400abcd01'])).toMatch(/; true$/);
+  });
+
+  it("marks frames from other hosts by their source MAC's role, in one chain per primary VLAN replaced in one transaction, and forgets a primary without ports", () => {
+    const line = peerScript([
+      { primaryVlan: 300, peers: [{ macAddress: '52:54:00:AB:CD:01', type: 'isolated', secondaryVlan: 301 }, { macAddress: '52:54:00:ab:cd:02', type: 'community', secondaryVlan: 302 }, { macAddress: '52:54:00:ab:cd:03', type: 'promiscuous', secondaryVlan: 300 }] },
+      { primaryVlan: 400, peers: [] },
+    ]);
+    // The same marks as the ports' own (type, primary, secondary), for frames not from a Kiln port.
+    expect(line).toContain([
+      "printf %s '*filter",
+      ':KM-300 RETURN',
+      '-A KM-300 -s 52:54:00:ab:cd:01 -j mark --mark-set 0x112c12d --mark-target RETURN',
+      '-A KM-300 -s 52:54:00:ab:cd:02 -j mark --mark-set 0x212c12e --mark-target RETURN',
+      '-A KM-300 -s 52:54:00:ab:cd:03 -j mark --mark-set 0x312c12c --mark-target RETURN',
+      'COMMIT',
+      "' | ebtables-restore --noflush",
+    ].join('\n'));
+    expect(line).toContain("ebtables -L FORWARD | grep -qxF -- '-i ! kp+ -j KM-300' || ebtables -I FORWARD 1 -i '!' kp+ -j KM-300");
+    expect(line).toContain("{ ebtables -D FORWARD -i '!' kp+ -j KM-400 >/dev/null 2>&1; ebtables -F KM-400 >/dev/null 2>&1; ebtables -X KM-400 >/dev/null 2>&1; true; }");
+    // Nothing unchecked reaches the host's shell.
+    expect(() => peerScript([{ primaryVlan: 300, peers: [{ macAddress: "52:54:00:ab:cd:01' -j ACCEPT", type: 'isolated', secondaryVlan: 301 }] }])).toThrow(/not a MAC/);
+    expect(() => peerScript([{ primaryVlan: 5000, peers: [] }])).toThrow(/not a VLAN/);
+    expect(() => peerScript([{ primaryVlan: 300, peers: [{ macAddress: '52:54:00:ab:cd:01', type: 'secret' as 'isolated', secondaryVlan: 301 }] }])).toThrow(/not a private-VLAN role/);
   });
 });

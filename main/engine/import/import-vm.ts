@@ -22,6 +22,8 @@ import { migrationOutcome } from '../placement/migration.js';
 import { offeringTags } from '../placement/request.js';
 import { copyDetails, dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 import { mapGuestOs } from './guest-os.js';
+import { requireImportablePrivateVlans } from '../vm/private-vlan-nics.js';
+import { onPrivateVlan, republishPrivateVlanPeers } from '../vm/private-vlan-peers.js';
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
 import { moveToTaggedStorage, planStorageMoves, type StorageMove } from '../storage/import-tags.js';
@@ -142,6 +144,8 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
   const resources = offeringResources(offering, info, details);
 
   const nics = planNics(engine, args, vm, cluster, owner.accountId, macs, forced);
+  // A private-VLAN network only where the VM is isolated on it (vm/private-vlan-nics.ts).
+  requireImportablePrivateVlans(db, vm.host, nics.map((n) => ({ ...n, pvlanId: info.nics.find((i) => i.id === n.nicId)?.pvlanId })), copy === undefined);
   const disks = planDisks(engine, args, vm);
 
   // A copy is placed by Kiln at its first start, by the offering's tags like any stopped VM.
@@ -300,6 +304,8 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
       // The VM as the plan listed it: the driver reads back only this VM, not the host's whole list.
       const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info);
       let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
+      // Its private-VLAN ports join the zone's hosts' view (vm/private-vlan-peers.ts).
+      if (onPrivateVlan(engine, vm.id)) await republishPrivateVlanPeers(engine, vm.zone_id);
       if (plan.storageMoves?.length) vm = await moveToTaggedStorage(engine, caller, vm, plan.storageMoves, { moveHost: plan.moveAfterImport, offering: plan.offering.name, jobUuid: job.uuid });
       else if (plan.moveAfterImport) {
         const outcome = migrationOutcome(engine, vm);

@@ -12,6 +12,7 @@ import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
 import { vmRef, type VmRow, type VolumeRow } from '../vm/rows.js';
 import { forgetConfigDrive } from '../metadata/delivery.js';
+import { onPrivateVlan, republishPrivateVlanPeers } from '../vm/private-vlan-peers.js';
 
 /** R39: why VM cannot be unmanaged, or undefined. Each reason names the parameter for a 431. */
 export function unmanageRefusal(engine: Engine, vm: VmRow): string | undefined {
@@ -49,6 +50,7 @@ export async function unmanageVm(engine: Engine, caller: Caller, vm: VmRow): Pro
   await session.import?.release?.(vmRef(vm));
   const db = engine.db;
   const preserveNics = engine.settings.bool('unmanage.vm.preserve.nics', vm.zone_id);
+  const hadPrivateVlan = onPrivateVlan(engine, vm.id);
   db.transaction(() => {
     const stamp = now();
     // The row stays for history under a name and ref that no hypervisor VM has, so neither a
@@ -86,4 +88,6 @@ export async function unmanageVm(engine: Engine, caller: Caller, vm: VmRow): Pro
   // The config drive's copy on the host stays with the domain that names it; Kiln's own copy goes.
   forgetConfigDrive(engine, vm.uuid);
   engine.bus.emit('vm', { id: vm.uuid, state: 'Expunged', accountId: vm.account_id });
+  // Kiln no longer vouches for its private-VLAN ports: they leave the zone's hosts' view (vm/private-vlan-peers.ts).
+  if (hadPrivateVlan) await republishPrivateVlanPeers(engine, vm.zone_id);
 }

@@ -14,6 +14,7 @@ import { offeringTags, requestForVm } from '../placement/request.js';
 import { removeSnapshotsOf, snapshotsOf } from './vm-snapshots.js';
 import { recordMoved } from './stopped-move.js';
 import { stageImages } from '../images/staging.js';
+import { onPrivateVlan, publishPrivateVlanPeers } from './private-vlan-peers.js';
 import { madeFromIso } from './vm-iso.js';
 
 /** States in which guest-visible settings may change (updateVirtualMachine declares them per parameter). */
@@ -179,6 +180,8 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
   }
   // The destination needs the template's image under the VM's disks (a first VM there).
   await stageImages(engine, destination, vm);
+  // ... and the zone's private-VLAN ports, before the VM's own arrive there (private-vlan-peers.ts).
+  if (onPrivateVlan(engine, vm.id)) await publishPrivateVlanPeers(engine, vm.zone_id, { required: target.id });
   engine.vms.transition(vm, 'Migrating', { caller, jobUuid, note: `to host ${target.name}` });
   try {
     // Two phases: the destination prepares (and says how to reach it), the source moves the VM.

@@ -29,6 +29,7 @@ import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kep
 import { adoptedPin, carryDefinition, refuseElsewhere } from '../import/adopted-moves.js';
 import { placeTaggedVolumes } from '../storage/pool-choice.js';
 import { nicPrivateVlan, requirePrivateVlans, type NicNetwork } from './private-vlan-nics.js';
+import { onPrivateVlan, publishPrivateVlanPeers, republishPrivateVlanPeers } from './private-vlan-peers.js';
 
 
 export function validHostname(name: string): boolean {
@@ -349,6 +350,8 @@ export class VmService {
         const configDrive = current.adopted === 1 ? undefined : await prepareGuestMetadata(this.engine, session, current);
         const spec = withGuestMetadata(this.spec(current), configDrive);
         requirePrivateVlans(spec, session, chosen.name);
+        // Its host knows the zone's other private-VLAN ports, and they know it, before it runs (private-vlan-peers.ts).
+        if (!spec.keepDefinition && spec.nics.some((n) => n.privateVlan)) await publishPrivateVlanPeers(this.engine, current.zone_id, { required: chosen.id });
         current = this.storeRefs(current, await session.define(spec, this.taskOptions(jobUuid)));
       } catch (error) {
         const state = await session.powerState(vmRef(current)).catch(() => undefined);
@@ -538,6 +541,7 @@ export class VmService {
     // The config drive's copy on the host goes with the disks (destroy removes only a domain's disks).
     const drive = configDriveDisks(this.engine, vm.uuid);
     const disks = [...volumes.map((v) => v.path ?? ''), ...drive].filter(Boolean);
+    const hadPrivateVlan = onPrivateVlan(this.engine, vm.id);
     try {
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
@@ -575,6 +579,8 @@ export class VmService {
     })();
     current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
     forgetConfigDrive(this.engine, vm.uuid);
+    // Its private-VLAN ports leave the zone's hosts' view (private-vlan-peers.ts).
+    if (hadPrivateVlan) await republishPrivateVlanPeers(this.engine, vm.zone_id);
     // A deleted template's host copies that this VM still used can go now (images/host-copies.ts).
     if (vm.template_id !== null) await runCopyRemovals(this.engine, { templateId: vm.template_id }).catch((error: unknown) => this.engine.log.warn(`image copy removals after expunging ${vm.uuid}: ${errorText(error)}`));
     return current;

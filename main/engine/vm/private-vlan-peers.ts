@@ -1,0 +1,111 @@
+/**
+ * Private VLANs across the hosts of a zone. A driver that isolates private-VLAN ports on each host
+ * (KVM: ebtables on the host's bridge) sees the frames of VMs on other hosts come in over the
+ * uplink with nothing saying what they are; so every host of the zone is told every private-VLAN
+ * port of the zone by MAC and role (PrivateVlanPeersFacet), and filters those frames itself. The
+ * engine tells them again whenever the set changes or a host may have lost it:
+ *
+ *  - before a VM with a private-VLAN NIC starts (deploy, start, HA restart) and before one moves
+ *    to another host: the host it runs on must know its peers (else the start or move fails,
+ *    settled), the other hosts should know it (best effort: an unreachable one is told when it
+ *    connects again);
+ *  - after a VM leaves (expunge, unmanage, a NIC removed) or joins without a start (an import,
+ *    a NIC added);
+ *  - when a host's session opens (a reconnect, the engine's restart: a rebooted host has lost it).
+ *
+ * The whole set of the zone is sent each time (a few MACs per VLAN), one zone at a time, each
+ * publication reading the database afresh when its turn comes, so the last one sent is never an
+ * older view than an earlier one.
+ */
+import type { Engine } from '../engine.js';
+import type { HostSession, PrivateVlanPeer } from '../../../drivers/types.js';
+import { nicPrivateVlan } from './private-vlan-nics.js';
+
+type ZonePeers = { primaryVlan: number; peers: PrivateVlanPeer[] }[];
+
+/** Every private-VLAN port of the zone's VMs by primary VLAN; primaries whose networks have no port left are listed empty (so hosts forget them). */
+export function zonePrivateVlanPeers(engine: Engine, zoneId: number): ZonePeers {
+  const primaries = engine.db.prepare('SELECT DISTINCT vlan FROM networks WHERE zone_id=? AND isolated_pvlan IS NOT NULL AND vlan IS NOT NULL ORDER BY vlan').pluck().all(zoneId) as number[];
+  const rows = engine.db
+    .prepare(
+      `SELECT n.mac_address, w.name AS network_name, w.vlan, w.isolated_pvlan, w.isolated_pvlan_type
+         FROM nics n JOIN networks w ON w.id=n.network_id JOIN vm_instances v ON v.id=n.vm_id
+        WHERE w.zone_id=? AND w.isolated_pvlan IS NOT NULL AND n.removed IS NULL AND v.removed IS NULL
+        ORDER BY n.mac_address`,
+    )
+    .all(zoneId) as { mac_address: string; network_name: string; vlan: number | null; isolated_pvlan: number | null; isolated_pvlan_type: string | null }[];
+  return primaries.map((primaryVlan) => ({
+    primaryVlan,
+    peers: rows.flatMap((r) => {
+      const role = r.vlan === primaryVlan ? nicPrivateVlan(r).privateVlan : undefined;
+      return role ? [{ macAddress: r.mac_address, ...role }] : [];
+    }),
+  }));
+}
+
+/** A session that can be told (capability privateVlans and the facet). */
+function peersFacet(session: HostSession) {
+  return session.capabilities.privateVlans ? session.privateVlanPeers : undefined;
+}
+
+const queues = new WeakMap<Engine, Map<number, Promise<void>>>();
+
+/** Runs WORK after the zone's earlier publications (one at a time per zone). */
+function inZoneQueue(engine: Engine, zoneId: number, work: () => Promise<void>): Promise<void> {
+  const byZone = queues.get(engine) ?? new Map<number, Promise<void>>();
+  queues.set(engine, byZone);
+  const next = (byZone.get(zoneId) ?? Promise.resolve()).then(work);
+  const settled = next.catch(() => undefined);
+  byZone.set(zoneId, settled);
+  void settled.then(() => {
+    if (byZone.get(zoneId) === settled) byZone.delete(zoneId);
+  });
+  return next;
+}
+
+/**
+ * Tells the zone's hosts (ONLY: just that one) every private-VLAN port of the zone. REQUIRED: the
+ * host that must have it, whose failure is thrown; every other host's failure is logged (it is
+ * told again when its session opens).
+ */
+export function publishPrivateVlanPeers(engine: Engine, zoneId: number, options: { required?: number; only?: number } = {}): Promise<void> {
+  return inZoneQueue(engine, zoneId, async () => {
+    const vlans = zonePrivateVlanPeers(engine, zoneId);
+    if (vlans.length === 0) return;
+    const hosts = engine.db
+      .prepare(`SELECT id, name, state FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id`)
+      .all(zoneId) as { id: number; name: string; state: string }[];
+    const targets = hosts.filter((h) => (options.only === undefined ? h.state === 'Up' || h.id === options.required : h.id === options.only));
+    await Promise.all(
+      targets.map(async (host) => {
+        try {
+          const session = await engine.hosts.session(host.id);
+          await peersFacet(session)?.publish(vlans);
+        } catch (error) {
+          const text = error instanceof Error ? error.message : String(error);
+          if (host.id === options.required) throw error;
+          engine.log.warn(`host ${host.name} was not told the private-VLAN ports of its zone (it is told again when it connects): ${text}`);
+        }
+      }),
+    );
+  });
+}
+
+/** The same, best effort for every host: after a VM left or joined without starting. */
+export async function republishPrivateVlanPeers(engine: Engine, zoneId: number): Promise<void> {
+  await publishPrivateVlanPeers(engine, zoneId).catch((error: unknown) => engine.log.warn(`private-VLAN ports of zone ${zoneId}: ${error instanceof Error ? error.message : String(error)}`));
+}
+
+/** Whether the VM has a NIC on a private-VLAN network (only those VMs' moves concern the peers). */
+export function onPrivateVlan(engine: Engine, vmId: number): boolean {
+  return engine.db.prepare('SELECT 1 FROM nics n JOIN networks w ON w.id=n.network_id WHERE n.vm_id=? AND n.removed IS NULL AND w.isolated_pvlan IS NOT NULL AND w.vlan IS NOT NULL').get(vmId) !== undefined;
+}
+
+/** A host whose session opens is told at once: a rebooted host, or the engine's restart, has lost what it knew. */
+export function publishPrivateVlanPeersOnConnect(engine: Engine): void {
+  engine.hosts.events.on('session-opened', ({ hostId, session }: { hostId: number; session: HostSession }) => {
+    if (!peersFacet(session)) return;
+    const zone = engine.db.prepare('SELECT zone_id FROM hosts WHERE id=?').pluck().get(hostId) as number | undefined;
+    if (zone !== undefined) void publishPrivateVlanPeers(engine, zone, { only: hostId }).catch(() => undefined);
+  });
+}
