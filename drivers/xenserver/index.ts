@@ -22,6 +22,8 @@ import { parsePoolUrl } from './names.js';
 import { KILN_UUID_KEY, MiB, XenPool, isGuest, powerOf } from './pool.js';
 import { removeImage, stageImage } from './images.js';
 import { defaultSrResizesOnline } from './sr-features.js';
+import { primaryPools, srsOfHost } from './sr-scope.js';
+import { performHaltedMove, prepareHaltedMove, type HaltedMove } from './disk-move.js';
 import { setCdMedia, xenNics, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
@@ -153,9 +155,6 @@ class XenEndpoint implements Endpoint {
   }
 }
 
-/** xapi's SR type -> CloudStack's StoragePoolType (its XenServer storage adaptors). */
-const SR_TYPES: Record<string, string> = { nfs: 'NetworkFilesystem', lvmoiscsi: 'IscsiLUN', lvmohba: 'PreSetup', ext: 'EXT', lvm: 'LVM' };
-
 class XenHostSession implements HostSession {
   readonly snapshots: SnapshotFacet;
   readonly migration: MigrationFacet;
@@ -164,20 +163,13 @@ class XenHostSession implements HostSession {
   readonly nics: NicFacet;
   /**
    * The pool's shared SRs as the cluster's primary storage (a XenServer pool is a Kiln cluster),
-   * the pool's default SR the default. A local SR belongs to the one host its PBD plugs it into;
-   * Kiln does not watch PBDs, so local SRs are not reported yet.
+   * and this host's local SRs (one PBD, on this host) as its own (scope HOST); the pool's default
+   * SR the default (sr-scope.ts).
    */
   readonly primaryStorage: PrimaryStorageFacet = {
     pools: async () => {
       this.assertLive('reading the storage repositories');
-      const fallback = this.pool.poolRecord()?.default_SR;
-      return this.pool.inventory.all('SR')
-        .filter(([, s]) => s.shared === true && s.content_type !== 'iso' && s.type !== 'iso' && s.type !== 'udev')
-        .map(([ref, s]) => ({
-          ref, name: s.name_label, type: SR_TYPES[s.type] ?? 'PreSetup', scope: 'CLUSTER' as const,
-          capacityBytes: Number(s.physical_size ?? 0), usedBytes: Number(s.physical_utilisation ?? 0),
-          ...(ref === fallback ? { isDefault: true } : {}),
-        }));
+      return primaryPools(this.pool, this.ref);
     },
   };
 
@@ -248,9 +240,9 @@ class XenHostSession implements HostSession {
     if (!h) throw new DriverError(`host ${this.ref} is no longer in the pool`, 'not-found');
     const metrics = this.pool.inventory.get('host_metrics', h.metrics);
     const cpus = Number(h.cpu_info?.['cpu_count'] ?? 0);
-    const storagePools = this.pool.inventory.all('SR')
-      .filter(([, s]) => s.content_type !== 'iso' && s.type !== 'iso' && s.type !== 'udev')
-      .map(([ref, s]) => ({ ref, name: s.name_label, capacityBytes: Number(s.physical_size ?? 0), availableBytes: Math.max(0, Number(s.physical_size ?? 0) - Number(s.physical_utilisation ?? 0)), shared: s.shared === true }));
+    // The SRs this host reaches: the shared ones and its own local ones, not another host's.
+    const storagePools = srsOfHost(this.pool, this.ref)
+      .map(({ ref, sr: s }) => ({ ref, name: s.name_label, capacityBytes: Number(s.physical_size ?? 0), availableBytes: Math.max(0, Number(s.physical_size ?? 0) - Number(s.physical_utilisation ?? 0)), shared: s.shared === true }));
     const networks = this.pool.inventory.all('network').map(([ref, n]) => ({ ref, name: n.name_label, bridge: n.bridge || undefined }));
     const pciDevices = (h.PCIs ?? []).flatMap((p) => {
       const r = this.pool.inventory.get('PCI', p);
@@ -395,6 +387,11 @@ class XenHostSession implements HostSession {
           const plan = await prepareIncoming(this.pool, this.ref, req.spec.disks.map((d) => d.name), req.volumePools ?? {});
           return { hostRef: this.ref, destination: this, data: { crossPool: JSON.stringify(plan) } };
         }
+        if (!req.live && this.pool.vm(req.vm)?.power_state === 'Halted') {
+          // A halted VM of this pool is the pool's already: only its disks move (migrateVolume), and its home becomes this host.
+          const plan = await prepareHaltedMove(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
+          return { hostRef: this.ref, destination: this, data: { halted: JSON.stringify(plan) } };
+        }
         if (req.live) refuseWithVgpu(this.pool, req.vm, 'live migration', 'stop it and start it on the other host (a cold migration)');
         const plan = await prepareMigration(this.pool, req.vm, this.ref, req.volumePools ?? {}, diskRefs);
         return { hostRef: this.ref, destination: this, data: { host: plan.host, vdis: JSON.stringify(plan.vdis) } };
@@ -412,6 +409,16 @@ class XenHostSession implements HostSession {
           let moved: Awaited<ReturnType<typeof performCrossPool>> | undefined;
           const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live })));
           return { ...(result ?? {}), ...moved };
+        }
+        const halted = ticket.data['halted'];
+        if (halted !== undefined) {
+          const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
+          let disks: Awaited<ReturnType<typeof performHaltedMove>> = [];
+          const result = await this.withTaskRef(options, async (o) => {
+            disks = await performHaltedMove(this.pool, ref, JSON.parse(halted) as HaltedMove, diskRefs, o);
+            if (this.pool.vm(ref)?.affinity !== ticket.hostRef) await mapped(`moving ${label(this.pool, ref)} home`, () => this.pool.client.call('VM.set_affinity', ref, ticket.hostRef));
+          });
+          return { ...(result ?? {}), disks };
         }
         const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };
         return this.withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));

@@ -32,7 +32,7 @@ export interface PoolOptions {
  * the per-VM objects (VM_metrics and VM_guest_metrics change all the time on a real pool; VBD,
  * VDI and console outnumber the VMs): an operation that needs them reads them for its VM.
  */
-export const WATCHED: XapiClass[] = ['pool', 'host', 'host_metrics', 'VM', 'SR', 'SM', 'network', 'PCI', 'GPU_group', 'PGPU', 'VGPU', 'VGPU_type'];
+export const WATCHED: XapiClass[] = ['pool', 'host', 'host_metrics', 'VM', 'SR', 'PBD', 'SM', 'network', 'PCI', 'GPU_group', 'PGPU', 'VGPU', 'VGPU_type'];
 
 export const MiB = 1024 * 1024;
 

@@ -476,8 +476,10 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       await ensureRunning();
       const from = vm.host;
       const to = (from + 1) % hosts.length;
+      // A shared pool: a disk on the destination's local storage would keep the VM there, and the later cases move it on.
       const pools = (await session(to).inventory()).storagePools;
-      const pool = pools[0]!.ref ?? pools[0]!.name;
+      const target = pools.find((p) => p.shared) ?? pools[0]!;
+      const pool = target.ref ?? target.name;
       const volumePools = Object.fromEntries(vm.spec.disks.filter((d) => d.device === 'disk').map((d) => [d.name, pool]));
       // liveStorageMotion false: disks move only while the VM is stopped (KVM), so a running VM's move is refused.
       if (!caps(from).storageMotion || !caps(to).storageMotion || caps(from).liveStorageMotion === false) {

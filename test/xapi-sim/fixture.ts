@@ -159,6 +159,19 @@ export function seededOf(sim: Sim): Seeded {
   return { hosts: sim.store.all('host').map((h) => h.ref), sharedSr: sim.store.rec('pool', sim.pool)['default_SR'] as string, network: sim.store.all('network')[0]!.ref };
 }
 
+/** A currently attached PBD of SR on HOST (xapi: PBD.create + PBD.plug). */
+export function plugSr(sim: Sim, sr: string, host: string, deviceConfig: Record<string, string>): string {
+  const pbd = sim.store.create('PBD', { host, SR: sr, device_config: deviceConfig, currently_attached: true });
+  sim.store.addToSet('SR', sr, 'PBDs', pbd);
+  sim.store.addToSet('host', host, 'PBDs', pbd);
+  return pbd;
+}
+
+/** The hosts from which SR is reachable: those with a currently attached PBD of it. */
+export function hostsSeeing(sim: Sim, sr: string): string[] {
+  return (sim.store.rec('SR', sr)['PBDs'] as string[]).map((p) => sim.store.rec('PBD', p)).filter((p) => p['currently_attached'] === true).map((p) => p['host'] as string);
+}
+
 /** One host with its metrics, CPUs, local SR and control domain (also added at run time by the control API). */
 export function addHost(sim: Sim, hf: HostFixture, i: number, product: 'XenServer' | 'XCP-ng'): string {
   const { store } = sim;
@@ -182,7 +195,11 @@ export function addHost(sim: Sim, hf: HostFixture, i: number, product: 'XenServe
     const cpu = store.create('host_cpu', { host, number: n, vendor: 'GenuineIntel', speed: 2600, modelname: 'Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz', family: 6, model: 45, stepping: '7' });
     store.addToSet('host', host, 'host_CPUs', cpu);
   }
-  store.create('SR', { name_label: `Local storage on ${name}`, type: 'lvm', content_type: 'user', shared: false, physical_size: 500 * GiB, other_config: { i18n_key: 'local-storage' } });
+  // Its local SR (LVHD on its own disk, as the installer makes it): shared=false and one PBD, on
+  // this host; every shared SR of the pool gets a PBD here too (xapi plugs them on a pool join).
+  const local = store.create('SR', { name_label: `Local storage on ${name}`, type: 'lvm', content_type: 'user', shared: false, physical_size: 500 * GiB, other_config: { i18n_key: 'local-storage' }, allowed_operations: ['vdi_create', 'vdi_destroy', 'scan'] });
+  plugSr(sim, local, host, { device: '/dev/sda3' });
+  for (const sr of store.all('SR').filter((s) => s.rec['shared'] === true)) plugSr(sim, sr.ref, host, {});
   // The control domain: Running on its host, 1 GiB, never to be managed by a client.
   const dom0 = createVm(sim, { name_label: `Control domain on host: ${name}`, memory: 1 * GiB, vcpus: 4, controlDomainOf: host });
   store.update('VM', dom0, { power_state: 'Running', resident_on: host, domid: 0, memory_target: 1 * GiB });

@@ -104,6 +104,11 @@ export const SCHEMA: Record<string, ClassSpec> = {
     virtual_allocation: 'int', physical_utilisation: 'int', physical_size: 'int', type: 'string', content_type: 'string', shared: 'bool', other_config: 'map rw',
     tags: 'set rw', sm_config: 'map', blobs: 'map', local_cache_enabled: 'bool', introduced_by: 'ref', clustered: 'bool', is_tools_sr: 'bool',
   },
+  // An SR's connection to one host: a shared SR has one per host of the pool, a local SR (an lvm
+  // or ext SR on a host's own disk) only one, which is what makes it reachable from that host alone.
+  PBD: {
+    uuid: 'string', host: 'ref', SR: 'ref', device_config: 'map', currently_attached: 'bool', other_config: 'map rw',
+  },
   // The storage-manager driver behind SRs of its type; its `features` (name → version) decide which
   // VDI operations xapi allows (xapi_vdi.ml check_sm_feature_error, smint.ml).
   SM: {

@@ -5,7 +5,7 @@
  * recomputed from the same checks after every change to a VM.
  */
 import type { Ctx } from './api.js';
-import { addDisk, addVif, createVm, GiB, MiB, refreshSr, vmOverhead, type Fixture, type Seeded, type VmFixture } from './fixture.js';
+import { addDisk, addVif, createVm, GiB, hostsSeeing, MiB, refreshSr, vmOverhead, type Fixture, type Seeded, type VmFixture } from './fixture.js';
 import { assertGpusAvailable, attachVgpus, createVgpu, destroyVgpu, rankHostsForVgpu, releaseVgpus, scheduleVgpus } from './gpu.js';
 import { freeMemory, hostIsLive, refreshMemory } from './host.js';
 import type { Sim } from './sim.js';
@@ -134,11 +134,29 @@ async function behaviour(sim: Sim, ctx: Ctx, vm: string, op: string): Promise<vo
 
 // ---- placement ----------------------------------------------------------------------------------
 
-/** assert_can_boot_here in xapi's order: live, enabled, GPUs, memory, pCPUs (§2.3). */
-export function assertCanBootHere(sim: Sim, vm: string, host: string): void {
+/**
+ * xapi_vm_helpers assert_can_see_SRs: every non-empty VBD's VDI (and a suspended VM's suspend VDI)
+ * must be on an SR with a currently attached PBD on HOST, else VM_REQUIRES_SR [vm, first such SR].
+ * A disk on one host's local SR keeps its VM on that host. VDI_MAP (storage motion) says where a
+ * VDI will be instead.
+ */
+export function assertCanSeeSrs(sim: Sim, vm: string, host: string, vdiMap: Rec = {}): void {
+  const { store } = sim;
+  const r = store.rec('VM', vm);
+  const vdis = (r['VBDs'] as string[]).map((b) => store.rec('VBD', b)).filter((b) => b['empty'] !== true && store.has('VDI', b['VDI'])).map((b) => b['VDI'] as string);
+  const suspend = r['power_state'] === 'Suspended' && store.has('VDI', r['suspend_VDI']) ? [r['suspend_VDI'] as string] : [];
+  for (const vdi of [...vdis, ...suspend]) {
+    const sr = (vdiMap[vdi] as string | undefined) ?? (store.rec('VDI', vdi)['SR'] as string);
+    if (!hostsSeeing(sim, sr).includes(host)) throw new XapiFailure('VM_REQUIRES_SR', [vm, sr]);
+  }
+}
+
+/** assert_can_boot_here in xapi's order: SRs, live, enabled, GPUs, memory, pCPUs (§2.3). */
+export function assertCanBootHere(sim: Sim, vm: string, host: string, vdiMap: Rec = {}): void {
   const { store } = sim;
   const h = store.rec('host', host);
   const r = store.rec('VM', vm);
+  assertCanSeeSrs(sim, vm, host, vdiMap);
   if (!hostIsLive(sim, host)) throw new XapiFailure('HOST_NOT_LIVE', []);
   if (!h['enabled']) throw new XapiFailure('HOST_DISABLED', [host]);
   assertGpusAvailable(sim, vm, host);
@@ -591,7 +609,9 @@ export function registerVm(sim: Sim): void {
       store.row('VGPU', vg);
       store.row('GPU_group', group);
     }
-    if (store.rec('VM', vm)['power_state'] === 'Running') assertCanBootHere(sim, vm, host);
+    if (store.rec('VM', vm)['power_state'] === 'Running') assertCanBootHere(sim, vm, host, vdiMap);
+    // Halted too: the VM's home moves to host, whose SRs must hold its disks (mapped or not).
+    else assertCanSeeSrs(sim, vm, host, vdiMap);
     return host;
   };
   api.def('VM.assert_can_migrate', 'vm:ref dest:map live:bool vdi_map:map vif_map:map options:map vgpu_map:map={}', async (_c, [vm, dest, , vdiMap, vifMap, , vgpuMap]) => {

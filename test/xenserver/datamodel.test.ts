@@ -69,8 +69,9 @@ const OUTSIDE_EXTRACT_FIELDS: Record<string, string[]> = {
   // Classes the extract does not cover (§6.3 stubs, guest metrics).
   VM_guest_metrics: ['PV_drivers_detected', 'PV_drivers_version'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type', 'is_tools_sr'],
+  PBD: ['uuid', 'host', 'SR', 'currently_attached'],
   SM: ['uuid', 'type', 'features'],
-  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
+  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached', 'bootable', 'mode'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
   VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],
   network: ['uuid', 'name_label', 'bridge', 'other_config'],

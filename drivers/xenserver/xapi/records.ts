@@ -183,6 +183,14 @@ export interface SrRecord {
   is_tools_sr?: boolean;
 }
 
+/** An SR's connection to one host: plugged (currently_attached) on every host for a shared SR, on its one host for a local SR. */
+export interface PbdRecord {
+  uuid: string;
+  host: XRef;
+  SR: XRef;
+  currently_attached: boolean;
+}
+
 /** The storage-manager driver of SRs of its `type`; `features` (name → version) say which VDI operations xapi allows there (xapi_vdi.ml). */
 export interface SmRecord {
   uuid: string;
@@ -199,6 +207,8 @@ export interface VbdRecord {
   /** A CD drive without a medium. */
   empty: boolean;
   currently_attached: boolean;
+  bootable?: boolean;
+  mode?: 'RW' | 'RO';
 }
 
 export interface VdiRecord {
@@ -248,6 +258,7 @@ export interface XapiRecords {
   VGPU_type: VgpuTypeRecord;
   PCI: PciRecord;
   SR: SrRecord;
+  PBD: PbdRecord;
   SM: SmRecord;
   VBD: VbdRecord;
   VDI: VdiRecord;
@@ -272,8 +283,9 @@ export const READ_FIELDS: { [C in XapiClass]: (keyof XapiRecords[C])[] } = {
   VGPU_type: ['uuid', 'vendor_name', 'model_name', 'framebuffer_size', 'max_heads', 'max_resolution_x', 'max_resolution_y', 'implementation'],
   PCI: ['uuid', 'class_name', 'vendor_name', 'device_name', 'host', 'pci_id'],
   SR: ['uuid', 'name_label', 'type', 'physical_size', 'physical_utilisation', 'shared', 'content_type', 'is_tools_sr'],
+  PBD: ['uuid', 'host', 'SR', 'currently_attached'],
   SM: ['uuid', 'type', 'features'],
-  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached'],
+  VBD: ['uuid', 'VM', 'VDI', 'type', 'userdevice', 'empty', 'currently_attached', 'bootable', 'mode'],
   VDI: ['uuid', 'name_label', 'SR', 'virtual_size', 'VBDs', 'other_config', 'is_a_snapshot'],
   VIF: ['uuid', 'VM', 'network', 'device', 'MAC', 'currently_attached'],
   network: ['uuid', 'name_label', 'bridge', 'other_config'],

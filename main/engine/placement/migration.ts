@@ -11,14 +11,19 @@ import { byUuid } from '../lookup.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import type { OfferingRow, VmRow } from '../vm/rows.js';
 import { requestForVm } from './request.js';
+import { vmsStorageNeeds } from '../storage/pool-choice.js';
 import type { HostVerdict, PlacementHost, PlacementOutcome } from './types.js';
 
-export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHost): PlacementOutcome {
+/** MOVING: volume ids whose disks move with the VM (migrateto), so their current pool does not bind the destination. */
+export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHost, moving: ReadonlySet<number> = new Set()): PlacementOutcome {
   const offering = engine.db.prepare('SELECT storage_type FROM service_offerings WHERE id=?').get(vm.service_offering_id) as Pick<OfferingRow, 'storage_type'>;
   // The hypervisor's capabilities decide, not its name: without cross-cluster migration the VM
   // stays in its cluster (KVM and the simulator today; XenServer and VMware could leave it).
   const sameClusterOnly = !(engine.hosts.knownDriver(vm.hypervisor)?.capabilities.crossClusterMigration ?? false);
-  const request = requestForVm(engine.db, vm, { hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined });
+  const request = requestForVm(engine.db, vm, {
+    hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined,
+    ...(moving.size ? { storageNeeds: vmsStorageNeeds(engine.db, [vm.id], moving).get(vm.id) ?? [] } : {}),
+  });
   const outcome = engine.planner.plan(request);
   const extra = (v: HostVerdict, host: PlacementHost | undefined): string | undefined => {
     if (!host) return undefined;
@@ -59,7 +64,12 @@ export function planMigration(engine: Engine, caller: Caller, args: Args): { vm:
   if (!target && args.bool('autoselect') === false) throw ApiError.param('hostid: required when autoselect=false');
   // A bad argument, not a shortage: CloudStack answers 431 (InvalidParameterValueException) here.
   if (target && target.id === vm.host_id) throw ApiError.param(`hostid: cannot migrate VM ${vm.display_name} to host ${target.name}: ${SAME_HOST_REASON}; choose another host`);
-  const outcome = migrationOutcome(engine, vm, target);
+  // migrateVirtualMachineWithVolume: the volumes named in migrateto move to pools the destination reaches.
+  const moving = new Set((args.map('migrateto') ?? []).flatMap((e) => {
+    const id = engine.db.prepare('SELECT id FROM volumes WHERE uuid=? AND vm_id=? AND removed IS NULL').pluck().get(e['volume'] ?? '', vm.id) as number | undefined;
+    return id === undefined ? [] : [id];
+  }));
+  const outcome = migrationOutcome(engine, vm, target, moving);
   if (!outcome.host) {
     const why = outcome.considered.filter((v) => !target || v.hostId === target.uuid).map((v) => `${v.hostName}: ${v.reason}`).join('; ');
     throw ApiError.capacity(`Cannot migrate VM ${vm.display_name}: ${why || 'no other host in its cluster'}`, { placement: outcome.considered });

@@ -41,6 +41,8 @@ export interface StorageNeed {
   offering: string;
   /** A made disk's pool (storage_pools.id). */
   poolId?: number;
+  /** The made disk is on a host's local pool (HOST scope): only that host reaches it. */
+  local?: { pool: string; host: string };
 }
 
 export interface Usage {

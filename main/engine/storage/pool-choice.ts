@@ -28,7 +28,7 @@ interface TagRow {
   service_tags: string | null;
 }
 
-const TAG_SELECT = `SELECT v.id, v.vm_id, v.name, v.state, v.pool_id, v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
+const TAG_SELECT = `SELECT v.id, v.vm_id, v.name, v.state, v.pool_id, v.device_id, v.volume_type, d.name AS disk_offering, d.tags AS disk_tags, s.name AS service_offering, s.storage_tags AS service_tags
   FROM volumes v LEFT JOIN disk_offerings d ON d.id=v.disk_offering_id LEFT JOIN vm_instances vm ON vm.id=v.vm_id LEFT JOIN service_offerings s ON s.id=vm.service_offering_id`;
 
 /** A volume's required tags from its offerings: its disk offering's, and a root disk's service offering's as well. */
@@ -54,15 +54,25 @@ export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
   return vmsStorageNeeds(db, [vmId]).get(vmId) ?? [];
 }
 
-/** vmStorageNeeds of several VMs in one statement, by VM id (a VM without tagged volumes has none). */
-export function vmsStorageNeeds(db: Db, vmIds: readonly number[]): Map<number, StorageNeed[]> {
-  const rows = db.prepare(`${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL ORDER BY v.vm_id, v.device_id`).all(JSON.stringify(vmIds)) as (TagRow & { vm_id: number; name: string; state: string; pool_id: number | null })[];
+/**
+ * vmStorageNeeds of several VMs in one statement, by VM id: each tagged volume, and each made disk
+ * on a host's local pool (HOST scope, tagged or not), which only that host reaches, so the VM
+ * starts or moves only there unless the disk moves (a VM without either has none).
+ */
+export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: ReadonlySet<number> = new Set()): Map<number, StorageNeed[]> {
+  const rows = db
+    .prepare(`SELECT t.*, p.scope AS pool_scope, p.name AS pool_name, ph.name AS pool_host FROM (${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL) t
+      LEFT JOIN storage_pools p ON p.id=t.pool_id LEFT JOIN hosts ph ON ph.id=p.host_id ORDER BY t.vm_id, t.device_id`)
+    .all(JSON.stringify(vmIds)) as (TagRow & { id: number; vm_id: number; name: string; state: string; pool_id: number | null; pool_scope: string | null; pool_name: string | null; pool_host: string | null })[];
   const needs = new Map<number, StorageNeed[]>();
   for (const row of rows) {
+    // A volume whose disk is being moved (migrateto) needs its new pool, which the move names.
+    if (except.has(row.id)) continue;
     const need = tagsOf(row);
-    if (need.tags.length === 0) continue;
     const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null;
-    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id! } : {}) }]);
+    const local = made && row.pool_scope === 'HOST' ? { pool: row.pool_name ?? '', host: row.pool_host ?? '' } : undefined;
+    if (need.tags.length === 0 && !local) continue;
+    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id! } : {}), ...(local ? { local } : {}) }]);
   }
   return needs;
 }

@@ -34,6 +34,11 @@ export const storageTags: Filter = {
     const pools = state.storagePools(host);
     const usable = pools.filter((p) => poolState(p) === 'Up');
     for (const need of needs) {
+      // A disk on a host's local pool stays there: only that host (whose records hold the pool) can run it, enabled or not.
+      if (need.local) {
+        if (pools.some((p) => p.id === need.poolId)) continue;
+        return `volume ${need.volume} is on local storage pool ${need.local.pool} of host ${need.local.host}, which this host does not reach; move the volume first (migrateVolume, or migrateVirtualMachineWithVolume with migrateto)`;
+      }
       if (need.poolId !== undefined && usable.some((p) => p.id === need.poolId)) continue;
       if (usable.some((p) => missingTags(need.tags, p).length === 0)) continue;
       return `no enabled pool with storage tag${need.tags.length > 1 ? 's' : ''} ${need.tags.join(', ')} for volume ${need.volume} (${need.offering}; pools: ${poolsWords(pools)})`;
