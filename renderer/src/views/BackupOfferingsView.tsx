@@ -12,6 +12,7 @@ import { useConfirm } from '../stores/confirm-store';
 import { useJobs } from '../stores/jobs-store';
 import { ApiErrorText } from '../components/Modal';
 import { DeleteButton, RecordTable } from '../components/RecordTable';
+import { ViewSection } from '../components/ViewSection';
 import { providerNote, type BackupOffering } from './backup/backup-model';
 
 interface ZoneBackups {
@@ -80,15 +81,7 @@ export function BackupOfferingsView({ version = 0 }: { version?: number } = {}) 
   };
 
   return (
-    <section className="view backup-offerings" aria-labelledby="backup-offerings-title">
-      <div className="view-header">
-        <h1 id="backup-offerings-title">Backup offerings</h1>
-      </div>
-      {loadError && (
-        <p role="alert" className="error">
-          {loadError}
-        </p>
-      )}
+    <ViewSection name="backup-offerings" title="Backup offerings" error={loadError}>
       <ApiErrorText error={error} />
       {zones?.map((z) => (
         <section key={z.zone.id} className="card backup-zone" data-zone={z.zone.name} aria-label={`Backups in zone ${z.zone.name}`}>
@@ -154,6 +147,6 @@ export function BackupOfferingsView({ version = 0 }: { version?: number } = {}) 
           actions={(o) => hasApi(apis, 'deleteBackupOffering') && <DeleteButton label={`Delete backup offering ${o.name}`} onClick={() => void remove(o)} />}
         />
       )}
-    </section>
+    </ViewSection>
   );
 }

@@ -12,6 +12,7 @@ import { Modal, ApiErrorText } from '../components/Modal';
 import { useSubmit } from '../components/use-submit';
 import { TextField } from '../components/FormFields';
 import { RecordTable } from '../components/RecordTable';
+import { ViewSection } from '../components/ViewSection';
 import { formatSize } from './vm/VmVolumes';
 
 export interface StoragePool {
@@ -36,15 +37,7 @@ export function StoragePoolsView() {
   const { items: pools, loading, error } = useApiList<StoragePool>('listStoragePools', 'storagepool', {}, generation);
 
   return (
-    <section className="view storage-pools" aria-labelledby="storage-title">
-      <div className="view-header">
-        <h1 id="storage-title">Primary storage</h1>
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+    <ViewSection name="storage-pools" title="Primary storage" error={error}>
       {!loading && !error && pools.length === 0 && <p className="empty">No storage pools: the hosts Kiln has report none yet.</p>}
       {pools.length > 0 && (
         <RecordTable
@@ -81,7 +74,7 @@ export function StoragePoolsView() {
           }}
         />
       )}
-    </section>
+    </ViewSection>
   );
 }
 
