@@ -13,60 +13,33 @@
  *    its primary and secondary VLAN, names the network the zone already has for 300/301 and
  *    flags 300/303 missing; "Create 1 missing network" creates it with primary 300 and secondary 303.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { KilnProcess } from '../helpers/server.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { goTo, type UiSession } from './ui-helpers.js';
-import { makeVms, vsphereImportUi } from './vsphere-import-ui.js';
+import { describe, expect, it } from 'vitest';
+import { vcsimOrSkip } from '../helpers/vcsim.js';
+import { vsphereImportSuite } from './vsphere-import-ui.js';
 
 const available = vcsimOrSkip();
 
 describe.skipIf(!available)('import wizard: private-VLAN networks offered from discovery (Chromium, vcsim)', () => {
-  let added: Vcsim;
-  let fresh: Vcsim;
-  let kiln: KilnProcess;
-  let browser: Browser;
-  let ui: UiSession;
-  let page: Page;
-  let ids: Record<string, string> = {};
+  const s = vsphereImportSuite({
+    flags: ['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-pg-std', '0', '-pg-dv', '0'],
+    added: { flags: ['-pg-pvlan', '300:301'], vms: [{ name: 'pv-web', nics: ['DVPG-PVLAN300-301'] }] },
+    fresh: { flags: ['-pg-pvlan', '300:301,300:303'], vms: [{ name: 'pv-app', nics: ['DVPG-PVLAN300-301'] }, { name: 'pv-db', nics: ['DVPG-PVLAN300-303'] }] },
+    clustername: 'vc-pvlan',
+    // The plain primary VLAN has a network: it must not be taken for the private VLAN 300/301.
+    seed: async ({ id, ids }) => {
+      await id('createNetwork', { name: 'plain-300', zoneid: ids['zone']!, guestiptype: 'L2', vlan: '300' }, 'network');
+    },
+  });
 
   /** The zone's networks as listNetworks gives them: name, type, primary VLAN, secondary VLAN and its type. */
   const zoneNetworks = async () =>
-    (((await ui.api('listNetworks', { zoneid: ids['zone']! }))['network'] as { name: string; type: string; vlan?: string; isolatedpvlan?: string; isolatedpvlantype?: string }[] | undefined) ?? [])
+    (((await s.ui.api('listNetworks', { zoneid: s.ids['zone']! }))['network'] as { name: string; type: string; vlan?: string; isolatedpvlan?: string; isolatedpvlantype?: string }[] | undefined) ?? [])
       .map((n) => `${n.name} ${n.type} ${n.vlan ?? '-'} ${n.isolatedpvlan ?? '-'} ${n.isolatedpvlantype ?? '-'}`)
       .sort();
 
-  beforeAll(async () => {
-    const flags = ['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-pg-std', '0', '-pg-dv', '0'];
-    added = Vcsim.start([...flags, '-pg-pvlan', '300:301']);
-    fresh = Vcsim.start([...flags, '-pg-pvlan', '300:301,300:303']);
-    await makeVms(added, [{ name: 'pv-web', nics: ['DVPG-PVLAN300-301'] }]);
-    await makeVms(fresh, [{ name: 'pv-app', nics: ['DVPG-PVLAN300-301'] }, { name: 'pv-db', nics: ['DVPG-PVLAN300-303'] }]);
-    const opened = await vsphereImportUi(added, 'vc-pvlan');
-    ({ kiln, browser, ui, page, ids } = opened);
-    const id = opened.id;
-    // The plain primary VLAN has a network: it must not be taken for the private VLAN 300/301.
-    await id('createNetwork', { name: 'plain-300', zoneid: ids['zone'], guestiptype: 'L2', vlan: '300' }, 'network');
-  }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
-    added?.stop();
-    fresh?.stop();
-  });
-
   it("offers a private-VLAN NIC's network with its primary and secondary VLAN, and creates it with both", async () => {
-    await goTo(ui, '#/import', 'Import virtual machines');
-    const clusterSelect = page.getByRole('combobox', { name: 'Cluster' });
-    await expect.poll(() => clusterSelect.locator('option').allInnerTexts()).toContain('vc-pvlan (pod vSphere pod)');
-    await clusterSelect.selectOption({ label: 'vc-pvlan (pod vSphere pod)' });
-    await page.getByRole('button', { name: 'Next' }).click();
-    const table = page.getByRole('table', { name: 'Unmanaged VMs' });
-    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 20_000 }).toBe(1);
-    await page.getByRole('checkbox', { name: 'Select pv-web' }).check();
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('heading', { name: '3. Networks' }).waitFor();
+    const { page, ui } = s;
+    await s.toNetworksStep(['pv-web']);
 
     const nic = page.locator('[data-nic="pv-web/nic0"]');
     const offer = nic.getByRole('button', { name: 'Create network DVPG-PVLAN300-301 on VLAN 300 (private VLAN 301)' });
@@ -90,6 +63,7 @@ describe.skipIf(!available)('import wizard: private-VLAN networks offered from d
   }, 60_000);
 
   it('the discovery dialog lists private-VLAN portgroups with primary and secondary VLAN and creates the missing pair', async () => {
+    const { page, ui, fresh } = s;
     // Back to the wizard's first step, where the dialog is offered.
     await page.getByRole('navigation', { name: 'Import steps' }).getByRole('button', { name: /^1 Cluster/ }).click();
     await page.getByRole('heading', { name: '1. Cluster' }).waitFor();

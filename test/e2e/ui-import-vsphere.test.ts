@@ -13,62 +13,35 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { discoverNetworksCli } from '../../drivers/vsphere/discover-networks-cli.js';
-import type { KilnProcess } from '../helpers/server.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { goTo, one, type UiSession } from './ui-helpers.js';
-import { makeVms, vsphereImportUi } from './vsphere-import-ui.js';
+import { vcsimOrSkip } from '../helpers/vcsim.js';
+import { one } from './ui-helpers.js';
+import { vsphereImportSuite } from './vsphere-import-ui.js';
 
 const available = vcsimOrSkip();
 
 describe.skipIf(!available)('import wizard: networks from discovery (Chromium, vcsim)', () => {
-  let added: Vcsim;
-  let fresh: Vcsim;
-  let kiln: KilnProcess;
-  let browser: Browser;
-  let ui: UiSession;
-  let page: Page;
-  let ids: Record<string, string> = {};
+  const s = vsphereImportSuite({
+    flags: ['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0'],
+    added: { flags: ['-pg-std', '2', '-pg-dv', '1'], vms: [{ name: 'legacy-web', nics: ['PG-VLAN101', 'DVPG-VLAN201'] }, { name: 'legacy-db', nics: ['PG-VLAN102'] }] },
+    fresh: { flags: ['-pg-std', '3', '-pg-dv', '2'], vms: [{ name: 'new-app', nics: ['PG-VLAN103', 'DVPG-VLAN202'] }, { name: 'new-web', nics: ['PG-VLAN101'] }] },
+    clustername: 'vc-cluster',
+    seed: async ({ id, ids }) => {
+      // VLAN 201 has a network already: that NIC is matched, not flagged.
+      await id('createNetwork', { name: 'net-201', zoneid: ids['zone']!, guestiptype: 'L2', vlan: '201' }, 'network');
+      // The VMs' size (1 vCPU, 64 MB): the offering step pre-fills this one.
+      await id('createServiceOffering', { name: 'vmw-1x64', cpunumber: '1', cpuspeed: '500', memory: '64' }, 'serviceoffering');
+    },
+  });
 
   /** The zone's networks as the API lists them: name and VLAN. */
   const zoneNetworks = async () =>
-    (((await ui.api('listNetworks', { zoneid: ids['zone']! }))['network'] as { name: string; vlan?: string; type: string }[] | undefined) ?? []).map((n) => `${n.name} ${n.type} ${n.vlan ?? '-'}`).sort();
-
-  beforeAll(async () => {
-    const flags = ['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0'];
-    added = Vcsim.start([...flags, '-pg-std', '2', '-pg-dv', '1']);
-    fresh = Vcsim.start([...flags, '-pg-std', '3', '-pg-dv', '2']);
-    await makeVms(added, [{ name: 'legacy-web', nics: ['PG-VLAN101', 'DVPG-VLAN201'] }, { name: 'legacy-db', nics: ['PG-VLAN102'] }]);
-    await makeVms(fresh, [{ name: 'new-app', nics: ['PG-VLAN103', 'DVPG-VLAN202'] }, { name: 'new-web', nics: ['PG-VLAN101'] }]);
-    const opened = await vsphereImportUi(added, 'vc-cluster');
-    ({ kiln, browser, ui, page, ids } = opened);
-    const id = opened.id;
-    // VLAN 201 has a network already: that NIC is matched, not flagged.
-    await id('createNetwork', { name: 'net-201', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201' }, 'network');
-    // The VMs' size (1 vCPU, 64 MB): the offering step pre-fills this one.
-    await id('createServiceOffering', { name: 'vmw-1x64', cpunumber: '1', cpuspeed: '500', memory: '64' }, 'serviceoffering');
-  }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
-    added?.stop();
-    fresh?.stop();
-  });
+    (((await s.ui.api('listNetworks', { zoneid: s.ids['zone']! }))['network'] as { name: string; vlan?: string; type: string }[] | undefined) ?? []).map((n) => `${n.name} ${n.type} ${n.vlan ?? '-'}`).sort();
 
   it('creates a flagged NIC\'s network from discovery, the rest from a discover-networks CSV, and imports with the NICs on them', async () => {
-    await goTo(ui, '#/import', 'Import virtual machines');
-    const clusterSelect = page.getByRole('combobox', { name: 'Cluster' });
-    await expect.poll(() => clusterSelect.locator('option').allInnerTexts()).toContain('vc-cluster (pod vSphere pod)');
-    await clusterSelect.selectOption({ label: 'vc-cluster (pod vSphere pod)' });
-    await page.getByRole('button', { name: 'Next' }).click();
-    const table = page.getByRole('table', { name: 'Unmanaged VMs' });
-    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 20_000 }).toBe(2);
-    await page.getByRole('checkbox', { name: 'Select legacy-web' }).check();
-    await page.getByRole('checkbox', { name: 'Select legacy-db' }).check();
-    await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByRole('heading', { name: '3. Networks' }).waitFor();
+    const { page, ui, added } = s;
+    await s.toNetworksStep(['legacy-web', 'legacy-db']);
 
     // VLAN 201 is matched; VLAN 101 and 102 have no network: flagged, each offered a network from discovery.
     const web0 = page.locator('[data-nic="legacy-web/nic0"]');
@@ -141,6 +114,7 @@ describe.skipIf(!available)('import wizard: networks from discovery (Chromium, v
   }, 90_000);
 
   it('discovers a vCenter Kiln has not added: the certificate confirmed first, its networks listed, the missing ones created', async () => {
+    const { page, ui, fresh, kiln } = s;
     // A fresh wizard (the last one shows its results until left).
     await page.getByRole('button', { name: 'Import more' }).click();
     await page.getByRole('heading', { name: '1. Cluster' }).waitFor();
