@@ -1,7 +1,7 @@
-import { defineCommand, ALL_ROLES } from '../../registry/types.js';
+import { defineCommand, ALL_ROLES, type Caller } from '../../registry/types.js';
 import { ACCOUNT_LIST_PARAMS } from '../../registry/list-params.js';
 import { ApiError } from '../../registry/errors.js';
-import { where } from '../../sql.js';
+import { where, type Filter } from '../../sql.js';
 import { accountScope } from '../../vm/access.js';
 import { VM_STATES } from '../../vm/states.js';
 import type { VmRow } from '../../vm/rows.js';
@@ -24,6 +24,22 @@ const JOINS: [alias: string, sql: string][] = [
 ];
 function joinsFor(whereSql: string): string {
   return JOINS.filter(([alias]) => new RegExp(`\\b${alias}\\.`).test(whereSql)).map(([, sql]) => sql).join(' ');
+}
+
+/** The states a caller's lists leave out: users do not see destroyed VMs, admins see them until expunged. */
+function hiddenStates(caller: Caller, column: string): string {
+  return caller.role === 'User' ? `${column} NOT IN ('Destroyed','Expunged')` : `${column}<>'Expunged'`;
+}
+
+/**
+ * The total of a list filtered by scope and state alone (the VM list's usual call), from the
+ * counts per account and state that triggers keep (migration 48): a sum over a few rows, where
+ * COUNT(*) read every VM in scope.
+ */
+function keptTotal(caller: Caller, state: string | undefined): { sql: string; values: unknown[] } {
+  const scope = accountScope(caller, 'c.account_id');
+  const w = where([scope.sql, hiddenStates(caller, 'c.state')], [['c.state', state, 'ieq']]);
+  return { sql: `SELECT COALESCE(SUM(c.n), 0) AS n FROM vm_instance_counts c ${w.sql}`, values: [...scope.values, ...w.values] };
 }
 
 /** The `details` parameter as a view; an unknown group is a parameter error, as in CloudStack. */
@@ -67,15 +83,17 @@ export default defineCommand({
     const state = args.str('state');
     if (state && !VM_STATES.some((s) => s.toLowerCase() === state.toLowerCase())) throw ApiError.param(`state: one of ${VM_STATES.join(', ')}`);
     const scope = accountScope(caller, 'v.account_id');
-    const hidden = caller.role === 'User' ? [`v.state NOT IN ('Destroyed','Expunged')`] : [`v.state<>'Expunged'`];
+    const hidden = [hiddenStates(caller, 'v.state')];
     const ids = args.list('ids');
     const keyword = args.str('keyword');
     const tags = tagFilter(args.map('tags'), 'UserVm', 'v.id');
-    const w = where([scope.sql, ...hidden, ...(tags ? [tags.sql] : []), ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], [
+    const filters: Filter[] = [
       ['v.uuid', args.uuid('id')], ['v.hostname', args.str('name')], ['v.state', state, 'ieq'], ['z.uuid', args.uuid('zoneid')], ['h.uuid', args.uuid('hostid')],
       ['t.uuid', args.uuid('templateid')], ['v.vm_group', args.str('group')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')],
       ['v.ha_enabled', args.has('haenable') ? (args.bool('haenable') ? 1 : 0) : undefined],
-    ]);
+    ];
+    const w = where([scope.sql, ...hidden, ...(tags ? [tags.sql] : []), ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], filters);
+    const byScopeAndState = !ids && !keyword && !tags && where([], filters.filter(([column]) => column !== 'v.state')).values.length === 0;
     const like = keyword ? [`%${keyword.replace(/[\\%_]/g, (c) => `\\${c}`)}%`] : [];
     const view = detailView(args.list('details'));
     return queryPage<VmRow>(
@@ -86,6 +104,7 @@ export default defineCommand({
         from: `FROM vm_instances v ${joinsFor(w.sql)} ${w.sql}`,
         values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...like, ...like, ...w.values],
         orderBy: 'v.id',
+        total: byScopeAndState ? keptTotal(caller, state) : undefined,
       },
       (rows) => vmResponses(engine, rows, caller, view),
     );
