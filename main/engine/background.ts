@@ -1,7 +1,7 @@
 /**
- * Work the engine does on its own schedule: the expunge sweeper (expunge.interval) and the
- * reconcile pass that settles VMs a dead process left half-way (Starting, Stopping, …) by
- * asking their host what is really there.
+ * Work the engine does on its own schedule: every host's connect at start, the expunge sweeper
+ * (expunge.interval) and the reconcile pass that settles VMs a dead process left half-way
+ * (Starting, Stopping, …) by asking their host what is really there.
  */
 import type { Engine } from './engine.js';
 import { vmRef, type VmRow } from './vm/rows.js';
@@ -26,6 +26,10 @@ export class BackgroundTasks {
 
   start(): void {
     this.stopped = false;
+    // Every host's session opens now, side by side (host.check.concurrency at a time), so that no
+    // API call after a start connects a host in-line: lists read the rows, other calls find the
+    // session open (or the host already marked unreachable).
+    void this.engine.hosts.connectAll(Math.max(1, this.engine.settings.int('host.check.concurrency')));
     void this.reconcileInterrupted();
     this.ha.start();
     this.schedule('expunge.interval', () => this.sweep());

@@ -20,9 +20,10 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-export async function testEngine(options: { dataDir?: string; keep?: boolean; drivers?: HypervisorDriver[] } = {}): Promise<TestEngine> {
+export async function testEngine(options: { dataDir?: string; keep?: boolean; drivers?: HypervisorDriver[]; background?: boolean } = {}): Promise<TestEngine> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'));
-  const engine = await Engine.open({ dataDir, background: false, log: silentLogger, drivers: options.drivers });
+  // Without the background tasks unless asked (a test of what Kiln does at start on its own).
+  const engine = await Engine.open({ dataDir, background: options.background ?? false, log: silentLogger, drivers: options.drivers });
   const admin = engine.accounts.localAdmin();
   const call = async (command: string, params: Record<string, string> = {}, caller: Caller = admin) => {
     const result = await engine.registry.execute(command, params, caller);

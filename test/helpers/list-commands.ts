@@ -32,3 +32,12 @@ export function requiredParams(t: TestEngine, command: string): Record<string, s
   if (unknown.length > 0) throw new Error(`${command} needs ${unknown.join(', ')}: say in requiredParams (test/helpers/list-commands.ts) what to call it with`);
   return Object.fromEntries(required.map((p) => [p.name, demo[p.name]!]));
 }
+
+/**
+ * Lists that ask a host what it has, not Kiln's rows (CloudStack asks the hypervisor too): they
+ * need the host's session, and connect it if Kiln has not yet. Every other list reads the
+ * database and never connects a host (list-statements, kvm-list-no-connect.real).
+ */
+export const ASKS_THE_HOST: Record<string, string> = {
+  listUnmanagedInstances: 'the VMs a host runs that Kiln does not manage',
+};

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { countStatements } from '../helpers/statement-counter.js';
 import { seedEveryKind } from '../helpers/seed-every-kind.js';
-import { listCommands, requiredParams } from '../helpers/list-commands.js';
+import { ASKS_THE_HOST, listCommands, requiredParams } from '../helpers/list-commands.js';
 
 let t: TestEngine;
 
@@ -116,5 +116,28 @@ describe('paging in the query', () => {
       if (!sql.some((s) => /LIMIT \? OFFSET \?/.test(s))) inMemory.push(command);
     }
     expect(inMemory.sort()).toEqual(Object.keys(PAGED_IN_MEMORY).sort());
+  });
+});
+
+describe('the first list call after a start', () => {
+  it('runs the same statements as the next one: no list connects a host in-line (Kiln connects them at start, in the background)', async () => {
+    // What a start leaves: the hosts in the database, no session open.
+    const hostIds = t.engine.db.prepare('SELECT id FROM hosts WHERE removed IS NULL').pluck().all() as number[];
+    for (const id of hostIds) await t.engine.hosts.drop(id);
+    expect(hostIds.length).toBeGreaterThan(1);
+    const differs: string[] = [];
+    const connected: string[] = [];
+    for (const command of listCommands(t).map((d) => d.name)) {
+      const params = requiredParams(t, command);
+      if (!params || command in ASKS_THE_HOST) continue;
+      const open = () => hostIds.filter((id) => t.engine.hosts.openSession(id) !== undefined).length;
+      const before = open();
+      const first = await measure(command, params);
+      if (open() > before) connected.push(`${command}: connected ${open() - before} host(s)`);
+      const second = await measure(command, params);
+      if (first.statements !== second.statements) differs.push(`${command}: ${first.statements} statements first, ${second.statements} after`, ...repeated(second.sql, first.sql));
+    }
+    expect(connected).toEqual([]);
+    expect(differs).toEqual([]);
   });
 });

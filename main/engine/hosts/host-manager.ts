@@ -10,6 +10,7 @@ import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
+import { eachBounded } from './fan-out.js';
 import type { Endpoint, EndpointHost, GpuDeviceInfo, HostEvent, HostSession, HypervisorDriver, HypervisorType, TaskOutcome, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
@@ -88,6 +89,8 @@ export class HostManager {
   private readonly connecting = new Map<number, Promise<HostSession>>();
   /** Open endpoints by URL, with the host rows using them. */
   private readonly endpoints = new Map<string, { endpoint: Endpoint; hostIds: Set<number>; unsubscribe: () => void }>();
+  /** Set by closeAll: a connect still under way then (the start's background one) leaves nothing open and writes nothing. */
+  private closed = false;
 
   constructor(
     private readonly db: Db,
@@ -137,6 +140,26 @@ export class HostManager {
     return attempt;
   }
 
+  /**
+   * The host's session when it is open, never connecting: what a list call may use, so that a list
+   * never waits for (nor pays the statements of) a connect; a host without one answers from its rows.
+   */
+  openSession(hostId: number): HostSession | undefined {
+    return this.sessions.get(hostId);
+  }
+
+  /**
+   * Connects every host that is not removed, LIMIT at a time, each failure recorded on its row as
+   * a connect records it: Kiln does this in the background at start, so that the first calls after
+   * a start find the sessions open (or the host marked unreachable) instead of connecting in-line.
+   */
+  async connectAll(limit: number): Promise<void> {
+    const ids = this.db.prepare('SELECT id FROM hosts WHERE removed IS NULL ORDER BY id').pluck().all() as number[];
+    await eachBounded(ids, limit, async (id) => {
+      if (!this.closed) await this.session(id).catch(() => undefined);
+    });
+  }
+
   private async connect(hostId: number): Promise<HostSession> {
     const host = this.row(hostId);
     try {
@@ -146,10 +169,15 @@ export class HostManager {
       if (!host.ref) this.db.prepare('UPDATE hosts SET ref=? WHERE id=?').run(ref, hostId);
       this.sessions.set(hostId, session);
       await this.refresh(hostId, session);
+      if (this.closed) throw new Error('Kiln is closing');
       // Per-session services elsewhere in the engine open here (metadata/host-relay.ts).
       this.events.emit('session-opened', { hostId, session });
       return session;
     } catch (error) {
+      if (this.closed) {
+        await this.drop(hostId);
+        throw error;
+      }
       const message = error instanceof Error ? error.message : String(error);
       const category = (error as { category?: string }).category;
       // A host HA has declared Down stays Down while reconnects fail (else every retry would flip
@@ -204,6 +232,10 @@ export class HostManager {
       pinnedTrust: HostManager.trustOf(host),
       options: JSON.parse(host.options) as Record<string, string>,
     });
+    if (this.closed) {
+      await endpoint.close().catch(() => undefined);
+      throw new Error('Kiln is closing');
+    }
     const trust = endpoint.trust;
     if (!host.trust_fingerprint && trust) {
       this.db.prepare('UPDATE hosts SET trust_kind=?, trust_fingerprint=? WHERE url=? AND removed IS NULL AND trust_fingerprint IS NULL').run(trust.kind, trust.fingerprint, host.url);
@@ -299,6 +331,7 @@ export class HostManager {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     const all = new Set([...this.sessions.keys(), ...[...this.endpoints.values()].flatMap((e) => [...e.hostIds])]);
     await Promise.all([...all].map((id) => this.drop(id)));
   }

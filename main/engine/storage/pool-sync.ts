@@ -23,9 +23,16 @@ interface HostReport {
   pools: PrimaryStoragePool[];
 }
 
+/**
+ * Which hosts a sync reads: 'connect' connects a host that has no session yet (a job about to
+ * place a disk); 'open' reads only hosts whose session is open, the others keep their recorded
+ * pools (a list: it never waits for a connect, which Kiln makes at start, in the background).
+ */
+export type PoolSessions = 'connect' | 'open';
+
 /** Reads the pools of every Up host of CLUSTERID that publishes them, and records them. Hosts that fail to answer are skipped. */
-export async function syncClusterPools(engine: Engine, clusterId: number): Promise<void> {
-  await syncAllPools(engine, [clusterId]);
+export async function syncClusterPools(engine: Engine, clusterId: number, sessions: PoolSessions = 'connect'): Promise<void> {
+  await syncAllPools(engine, [clusterId], sessions);
 }
 
 /**
@@ -33,7 +40,7 @@ export async function syncClusterPools(engine: Engine, clusterId: number): Promi
  * recorded in one batch: the same few statements however many clusters, hosts, pools and volumes
  * there are, so a list that refreshes before it answers (listStoragePools) stays bounded.
  */
-export async function syncAllPools(engine: Engine, clusterIds?: number[]): Promise<void> {
+export async function syncAllPools(engine: Engine, clusterIds?: number[], sessions: PoolSessions = 'connect'): Promise<void> {
   const db = engine.db;
   const hosts = (
     clusterIds
@@ -43,8 +50,8 @@ export async function syncAllPools(engine: Engine, clusterIds?: number[]): Promi
   const reports = await Promise.all(
     hosts.map(async (host): Promise<HostReport | undefined> => {
       try {
-        const session = await engine.hosts.session(host.id);
-        return session.primaryStorage ? { hostId: host.id, clusterId: host.cluster_id, pools: await session.primaryStorage.pools() } : undefined;
+        const session = sessions === 'open' ? engine.hosts.openSession(host.id) : await engine.hosts.session(host.id);
+        return session?.primaryStorage ? { hostId: host.id, clusterId: host.cluster_id, pools: await session.primaryStorage.pools() } : undefined;
       } catch {
         // A host that cannot answer now changes nothing; its pools keep their last state.
         return undefined;

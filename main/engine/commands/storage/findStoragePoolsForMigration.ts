@@ -24,7 +24,8 @@ export default defineCommand({
     const hostId = vm?.host_id ?? vm?.last_host_id ?? volume.host_id;
     if (hostId === null || hostId === undefined) throw ApiError.param(`id: volume ${volume.name} has no disk on any host yet (Allocated); it is placed when it is made`);
     const host = db.prepare('SELECT id, name, cluster_id FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number };
-    await syncClusterPools(engine, host.cluster_id);
+    // A list: the cluster's hosts with an open session are read, none is connected here (migrateVolume itself connects).
+    await syncClusterPools(engine, host.cluster_id, 'open');
     const current = (db.prepare('SELECT pool_id FROM volumes WHERE id=?').pluck().get(volume.id) as number | null) ?? null;
     const need = requiredTags(db, volume.id);
     const rows = db.prepare(`SELECT ${POOL_SELECT} ${POOL_FROM} WHERE p.removed IS NULL AND p.cluster_id=? ORDER BY p.id`).all(host.cluster_id) as PoolViewRow[];

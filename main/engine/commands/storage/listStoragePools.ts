@@ -26,8 +26,9 @@ export default defineCommand({
     const db = engine.db;
     const cluster = args.uuid('clusterid') ? byUuid<{ id: number }>(db, 'cluster', args.uuid('clusterid')!, 'clusterid') : undefined;
     const host = args.uuid('hostid') ? byUuid<{ id: number; cluster_id: number }>(db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
-    // What the hosts report now: read before listing (only the clusters asked about).
-    await syncAllPools(engine, cluster ? [cluster.id] : host ? [host.cluster_id] : undefined);
+    // What the hosts report now: read before listing (only the clusters asked about), from the
+    // hosts whose session is open; a host not connected yet is not connected here (its pools as recorded).
+    await syncAllPools(engine, cluster ? [cluster.id] : host ? [host.cluster_id] : undefined, 'open');
     const status = args.str('status');
     const w = where(['p.removed IS NULL'], [
       ['p.uuid', args.uuid('id')], ['p.name', args.str('name')], ['z.uuid', args.uuid('zoneid')], ['pd.uuid', args.uuid('podid')], ['p.cluster_id', cluster?.id],
