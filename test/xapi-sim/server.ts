@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sim } from './sim.js';
 import { CallDropped } from './sim.js';
+import { handleImport } from './xva-import.js';
 import { handleImportRawVdi } from './storage.js';
 import { decodeMethodCall, xmlRpcFailure, xmlRpcSuccess, XapiFailure, XmlRpcMalformed, encodeMethodResponse } from './wire.js';
 
@@ -155,8 +156,9 @@ export class HostListener {
       res.writeHead(200, CORS);
       return void res.end();
     }
-    // The HTTP handler that fills a VDI (import_raw_vdi.ml); xapi's other HTTP handlers (/import, /export) are not simulated.
+    // The HTTP handlers that fill a VDI (import_raw_vdi.ml) and import an XVA (import.ml); /export is not simulated.
     if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') return handleImportRawVdi(this.sim, req, res);
+    if (req.method === 'PUT' && url.pathname === '/import') return handleImport(this.sim, this.host, req, res);
     if (req.method !== 'POST') {
       res.writeHead(404, { 'content-type': 'text/html' });
       return void res.end('<html><body><h1>HTTP 404 not found</h1></body></html>');
