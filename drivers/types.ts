@@ -602,6 +602,8 @@ export interface BackupRequest {
  * names. Its host key is pinned: learned on first use (probeStore), refused if it changes.
  */
 export interface BackupStoreSpec {
+  /** The admin's name for it (messages only). */
+  name?: string;
   url: string;
   username: string;
   password?: string;
@@ -643,12 +645,21 @@ export interface BackupFacet {
   create(vm: Ref, request: BackupRequest, options?: OperationOptions): Promise<BackupResult>;
   /**
    * Writes disks back from their chains of backup files, each written aside first; only when
-   * every one is written are they renamed over their targets, one after another. A restore cut
-   * short before that leaves every target as it was (discardRestore removes what was written aside).
+   * every one is written are they renamed over their targets, one after another (finishRestore).
+   * A restore cut short before that leaves every target as it was (discardRestore removes what was
+   * written aside). BEFORERENAMES runs between the two: the caller records that the renames are
+   * under way, so that a restore cut short during them is finished (finishRestore), never left
+   * half done; when it throws, nothing is renamed and what was written aside is removed.
    */
-  restoreDisks(disks: BackupRestoreDisk[], options?: OperationOptions, store?: BackupStoreSpec): Promise<{ virtualSize: number }[]>;
+  restoreDisks(disks: BackupRestoreDisk[], options?: OperationOptions, store?: BackupStoreSpec, beforeRenames?: () => void | Promise<void>): Promise<{ virtualSize: number }[]>;
   /** Removes what an interrupted restoreDisks wrote aside for these targets (never the targets). */
   discardRestore(targets: { name: string; pool?: string }[]): Promise<void>;
+  /**
+   * Renames each target's restored copy over it where the copy is still aside (restoreDisks does
+   * this last; again after a restore cut short during its renames): afterwards every target is
+   * the restored disk. Resolves to the number it renamed now.
+   */
+  finishRestore(targets: { name: string; pool?: string }[]): Promise<number>;
   /** The VM's disks were rewritten (a restore): what later incrementals built on is gone. */
   forgetCheckpoints(vm: Ref): Promise<void>;
   /** Folds PARENT's file into CHILD's (an incremental on it), so CHILD no longer needs it; returns CHILD's new file. */

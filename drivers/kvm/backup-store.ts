@@ -30,7 +30,15 @@ const MOUNT_WAIT_MS = 15_000;
 /** A store as a directory on the VM's host, for as long as the work in it runs. */
 export interface MountedStore {
   root: string;
+  /** Why the repository went away while mounted (its SSH connection was lost), if it did. */
+  lost(): string | undefined;
   release(): Promise<void>;
+}
+
+/** How a repository is named in messages: the admin's name for it and its account. */
+export function repositoryLabel(spec: BackupStoreSpec, repo?: SshConnection): string {
+  const account = repo?.label ?? `${spec.username}@${spec.url.replace(/^ssh:\/\//, '')}`;
+  return spec.name ? `"${spec.name}" (${account})` : account;
 }
 
 /** A shell where the store's files are: ROOT is the store's path there. */
@@ -45,10 +53,16 @@ export async function openRepository(spec: BackupStoreSpec): Promise<SshConnecti
   const address = parseHostUrl(spec.url, spec.username);
   if (!spec.password && !spec.privateKey) throw new DriverError('privatekey or password: the backup repository needs one', 'invalid', { param: 'privatekey' });
   if (spec.pinnedTrust && spec.pinnedTrust.kind !== 'ssh-host-key') throw new DriverError(`a backup repository is trusted by its SSH host key, not a ${spec.pinnedTrust.kind}`, 'invalid');
-  return SshConnection.open({
-    host: address.host, port: address.port, username: address.username, password: spec.password, privateKey: spec.privateKey,
-    pinnedHostKey: spec.pinnedTrust?.fingerprint, maxExecChannels: 4, readyTimeoutMs: 20_000, keepaliveIntervalMs: 5_000,
-  });
+  try {
+    return await SshConnection.open({
+      host: address.host, port: address.port, username: address.username, password: spec.password, privateKey: spec.privateKey,
+      pinnedHostKey: spec.pinnedTrust?.fingerprint, maxExecChannels: 4, readyTimeoutMs: 20_000, keepaliveIntervalMs: 5_000,
+    });
+  } catch (error) {
+    // The job's error names the repository it could not reach, not only an address.
+    if (!(error instanceof DriverError)) throw error;
+    throw new DriverError(`cannot reach the backup repository ${repositoryLabel(spec)}: ${error.message}`, error.category, error.details);
+  }
 }
 
 async function ensureStoreDir(repo: SshConnection): Promise<void> {
@@ -76,11 +90,16 @@ export async function storeShell(host: SshConnection, spec: BackupStoreSpec | un
 
 /** Mounts the store on the VM's host (the local store needs none). */
 export async function mountStore(host: SshConnection, spec: BackupStoreSpec | undefined): Promise<MountedStore> {
-  if (!spec) return { root: LOCAL_STORE, release: async () => undefined };
+  if (!spec) return { root: LOCAL_STORE, lost: () => undefined, release: async () => undefined };
   const repo = await openRepository(spec);
   const point = `${MOUNTS}/${randomBytes(8).toString('hex')}`;
   let stderr = '';
   let ended = false;
+  let released = false;
+  let lost: string | undefined;
+  // A link to the repository that goes (keepalives give up) ends the relay below: sshfs exits and
+  // every read or write in the mount fails; the work's error then says it was the repository.
+  repo.once('down', (error: Error) => (lost ??= error.message));
   try {
     await ensureStoreDir(repo);
     const sftp = await repo.openSubsystem('sftp');
@@ -94,7 +113,10 @@ export async function mountStore(host: SshConnection, spec: BackupStoreSpec | un
       sftp.end();
       channel.end();
     };
-    sftp.once('close', end);
+    sftp.once('close', () => {
+      if (!released) lost ??= `its SFTP channel closed`;
+      end();
+    });
     channel.once('close', end);
     const deadline = Date.now() + MOUNT_WAIT_MS;
     for (;;) {
@@ -105,7 +127,9 @@ export async function mountStore(host: SshConnection, spec: BackupStoreSpec | un
     }
     return {
       root: point,
+      lost: () => lost,
       async release() {
+        released = true;
         await host.exec(script('fusermount3 -u "$1" 2>/dev/null || fusermount -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null; rmdir "$1" 2>/dev/null; true', [point]), { timeoutMs: 30_000 }).catch(() => undefined);
         end();
         await repo.close();
@@ -123,6 +147,10 @@ export async function withMountedStore<T>(host: SshConnection, spec: BackupStore
   const store = await mountStore(host, spec);
   try {
     return await work(store.root);
+  } catch (error) {
+    const lost = store.lost();
+    if (!lost || !spec) throw error;
+    throw new DriverError(`lost the connection to the backup repository ${repositoryLabel(spec)} (${lost}): ${error instanceof Error ? error.message : String(error)}`, 'unreachable');
   } finally {
     await store.release();
   }

@@ -31,8 +31,9 @@ import type { ParsedDomain } from './domain-xml.js';
 import { LOCAL_STORE, probeRepository, withMountedStore, withStoreShell } from './backup-store.js';
 import { command, script } from './shell.js';
 import { createVolume, findVolume, type HostStorage } from './storage.js';
-import { buildXml } from './xml.js';
+import { attr, buildXml, child, children, parseXml, type XmlNode } from './xml.js';
 import { virshError } from './virsh.js';
+import { crashPoint } from '../common/crash-point.js';
 
 /** The host's own store; a backup repository is mounted elsewhere (backup-store.ts). */
 export const BACKUP_STORE = LOCAL_STORE;
@@ -163,6 +164,22 @@ const DISCARD_RESTORE = `while [ $# -gt 1 ]; do
   rm -rf -- "$hidden" "$hidden.pids" "$work"
 done`;
 
+/**
+ * Commits the overlay $1 into its backing file (qemu-img's default: the overlay's own backing, the
+ * VM's disk, not the template below it). Prints "backing-file format".
+ */
+const COMMIT_STOPPED = `set -e
+info=$(qemu-img info --output=json -f qcow2 "$1")
+base=$(printf '%s\\n' "$info" | sed -n 's/^ *"full-backing-filename": *"\\(.*\\)",\\{0,1\\}$/\\1/p' | head -n1)
+format=$(printf '%s\\n' "$info" | sed -n 's/^ *"backing-filename-format": *"\\(.*\\)",\\{0,1\\}$/\\1/p' | head -n1)
+[ -n "$base" ] || { echo "the overlay $1 has no backing file" >&2; exit 3; }
+qemu-img commit -q -f qcow2 "$1"
+echo "$base \${format:-qcow2}"`;
+
+/** Renames $1 (a restored copy) over $2 when it is there; $3, RESTORE's work directory, goes either way. Prints "renamed" or "done". */
+const RENAME_RESTORED = `if [ -f "$1" ]; then mv -f -- "$1" "$2" || exit 1; echo renamed; else echo done; fi
+rm -rf -- "$1.pids" "$3"`;
+
 /** The hidden file RESTORE writes beside a target disk. */
 function restoreAside(targetPath: string): string {
   const at = targetPath.lastIndexOf('/');
@@ -188,7 +205,18 @@ else
 fi
 echo "$(stat -c %s "$child") $(cksum < "$child" | tr ' ' :)"`;
 
-export function kvmBackup(host: KvmBackupHost): BackupFacet {
+/** KVM's facet, plus what the session's define needs of it. */
+export interface KvmBackupFacet extends BackupFacet {
+  /**
+   * Overlays a backup left in a stopped domain's definition (the guest powered off before their
+   * commit, and no discard has run since): committed into its disks now, before a start
+   * redefines the domain from Kiln's record and would leave them, and what was written into
+   * them, behind.
+   */
+  commitLeftOverlays(vm: string): Promise<void>;
+}
+
+export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
   const { virsh } = host.pools;
   const ssh = virsh.ssh;
   const run = async (argv: string[], options?: { signal?: AbortSignal; timeoutMs?: number }) => {
@@ -240,17 +268,85 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
     const staging = `${stagingDir(vmId, backupId)}/`;
     return (await host.domain(vm)).disks.some((d) => d.path?.startsWith(staging));
   };
+
   /**
-   * Commits a full backup's overlays back into the VM's disks (the VM runs on its disks again).
-   * --shallow: into the overlay's own backing file, the VM's disk; without it libvirt commits into
-   * the bottom of the chain, the template every linked clone shares.
+   * A stopped VM's overlays under PREFIX (the guest powered off during a backup, or before the
+   * discard of one cut short): each is committed into its backing file, the VM's disk, with
+   * qemu-img; the persistent definition is pointed at the disk again and the overlay removed.
+   * In that order, so a commit cut short is done again (the overlay is still in the definition)
+   * and never loses what the guest wrote into it.
    */
-  const commitOverlays = async (vm: string, vmId: string, backupId: string) => {
-    const staging = `${stagingDir(vmId, backupId)}/`;
-    for (const d of (await host.domain(vm)).disks) {
-      if (!d.path?.startsWith(staging)) continue;
-      await virsh.run(['blockcommit', '--domain', vm, '--path', d.target, '--active', '--shallow', '--pivot', '--wait'], { timeoutMs: COPY_TIMEOUT_MS });
+  const commitStopped = async (vm: string, prefix: string) => {
+    const xml = await virsh.run(['dumpxml', '--domain', vm, '--inactive']);
+    for (const disk of children(child(child(parseXml(xml), 'domain'), 'devices'), 'disk')) {
+      const overlay = attr(child(disk, 'source'), 'file');
+      if (!overlay?.startsWith(prefix)) continue;
+      const [base, format] = (await runScript(COMMIT_STOPPED, [overlay], `committing the backup overlay ${overlay} of ${vm} (the VM is stopped)`)).split(' ');
+      const driver = child(disk, 'driver');
+      const pointed: XmlNode = { ...disk, source: { ...(child(disk, 'source') ?? {}), '@_file': base }, ...(driver ? { driver: { ...driver, '@_type': format } } : {}) };
+      // The overlay's chain is not the disk's own (libvirt reads that again at start).
+      delete pointed['backingStore'];
+      await virsh.run(['update-device', '--domain', vm, '--file', '/dev/stdin', '--config'], { stdin: buildXml({ disk: pointed }) });
+      await run(['rm', '-f', '--', overlay]);
     }
+  };
+
+  /**
+   * Commits the overlays under PREFIX (a full backup's, in its staging directory) back into the
+   * VM's disks, so the VM runs (or starts) on its disks again with every write it made meanwhile:
+   * a running VM's live (--shallow: into the overlay's own backing file, the VM's disk; without it
+   * libvirt commits into the bottom of the chain, the template every linked clone shares), a
+   * stopped one's with qemu-img (commitStopped), also when the guest powers off during the commit.
+   * Resolves to how: 'offline' when any was committed while the VM was stopped (the disks' dirty
+   * bitmaps may then have missed those writes: callers forget the checkpoints).
+   */
+  const commitOverlays = async (vm: string, prefix: string): Promise<'none' | 'live' | 'offline'> => {
+    let how: 'none' | 'live' | 'offline' = 'none';
+    for (let pass = 0; pass < 4; pass++) {
+      let active: boolean;
+      try {
+        active = await host.isActive(vm);
+      } catch (error) {
+        // No domain (an expunged VM): nothing runs on an overlay.
+        if (error instanceof DriverError && error.category === 'not-found') return how;
+        throw error;
+      }
+      const left = (await host.domain(vm, !active)).disks.filter((d) => d.path?.startsWith(prefix));
+      if (left.length === 0) return how;
+      if (!active) {
+        await commitStopped(vm, prefix);
+        how = 'offline';
+        continue;
+      }
+      try {
+        for (const d of left) await virsh.run(['blockcommit', '--domain', vm, '--path', d.target, '--active', '--shallow', '--pivot', '--wait'], { timeoutMs: COPY_TIMEOUT_MS });
+        if (how === 'none') how = 'live';
+      } catch (error) {
+        // The guest powered off meanwhile: the next pass commits what is left while it is stopped.
+        if (await host.isActive(vm).catch(() => true)) throw error;
+      }
+    }
+    throw new DriverError(`the backup overlays of ${vm} are still in its definition after committing them`, 'failed');
+  };
+
+  /** After an offline commit: libvirt's checkpoints (what incrementals build on) may not hold its writes; they go, so the next backup is full. */
+  const forgetAllCheckpoints = async (vm: string) => {
+    for (const name of await checkpoints(vm)) if (name.startsWith('kiln-')) await deleteCheckpoint(vm, name, true);
+  };
+
+  /**
+   * Renames each target's restored copy (RESTORE's hidden file beside it) over it, one rename per
+   * command, where the copy is still there: the same call finishes the renames of a restore cut
+   * short during them. Returns how many it renamed.
+   */
+  const renameRestored = async (paths: string[]): Promise<number> => {
+    let renamed = 0;
+    for (const [i, path] of paths.entries()) {
+      await crashPoint(`backup-restore-rename-${i + 1}`);
+      const out = await runScript(RENAME_RESTORED, [restoreAside(path), path, restoreWork(path)], `putting the restored copy of ${path} in place`);
+      if (out === 'renamed') renamed++;
+    }
+    return renamed;
   };
 
   /** Writes one backup into the store at ROOT (the local store, or a repository mounted there). */
@@ -352,8 +448,14 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
               await run(['qemu-img', 'convert', '-U', '-O', 'qcow2', d.path, `${dir}/${d.index}.qcow2.part`], { signal: options?.signal, timeoutMs: COPY_TIMEOUT_MS });
               options?.onProgress?.(Math.floor(((n + 1) / disks.length) * 90));
             }
+            await crashPoint('backup-commit');
           } finally {
-            await commitOverlays(vm, request.vmId, request.id);
+            // The guest may have powered off during the copy: its writes are in the overlays all the same.
+            if ((await commitOverlays(vm, `${jobDir}/`)) === 'offline') {
+              await forgetAllCheckpoints(vm);
+              withCheckpoint = false;
+              method += ', its overlays committed while the VM was stopped (no checkpoint: the next backup is full)';
+            }
           }
         }
 
@@ -400,7 +502,7 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
   return {
     create: (vm, request, options) => withMountedStore(ssh, request.store, (root) => createIn(root, vm, request, options)),
 
-    async restoreDisks(disks, _options, store) {
+    async restoreDisks(disks, _options, store, beforeRenames) {
       if (disks.length === 0) return [];
       const targets = await Promise.all(
         disks.map(async ({ chain, target }) => {
@@ -421,13 +523,25 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
             written.push({ aside, path: t.path, size: Number(size) });
           }
         });
+        // The caller records that the renames begin: from here on, a restore cut short is finished, not undone.
+        await beforeRenames?.();
       } catch (error) {
         await ssh.exec(command(['rm', '-f', '--', ...targets.map((t) => restoreAside(t.path))])).catch(() => undefined);
         throw error;
       }
       // Every disk is written: only now does each replace its target (one rename each).
-      await run(['sh', '-c', 'while [ $# -gt 0 ]; do mv -f -- "$1" "$2"; shift 2; done', 'sh', ...written.flatMap((w) => [w.aside, w.path])]);
+      await renameRestored(written.map((w) => w.path));
       return written.map((w) => ({ virtualSize: w.size }));
+    },
+
+    async finishRestore(targets) {
+      const paths: string[] = [];
+      for (const target of targets) {
+        const volume = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
+        if (!volume) throw new DriverError(`volume ${target.name} not found in pool ${target.pool ?? host.defaultPool}: cannot put its restored copy in place`, 'not-found');
+        paths.push(volume.path);
+      }
+      return renameRestored(paths);
     },
 
     async discardRestore(targets) {
@@ -475,9 +589,11 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
         if (vm && (await host.isActive(vm))) {
           const info = parseJobInfo(await virsh.run(['domjobinfo', '--domain', vm]));
           if ((info['Job type'] ?? 'None') !== 'None') await virsh.tryRun(['domjobabort', '--domain', vm]);
-          // A full backup cut short between its snapshot and the commit: the VM runs on the overlay.
-          await commitOverlays(vm, vmId, backupId);
         }
+        // A full backup cut short between its snapshot and the commit: the VM runs on the overlay,
+        // or was shut down on it (its definition still names it): either way its writes are
+        // there, and go into its disks before the staging directory goes.
+        if (vm && (await commitOverlays(vm, `${stagingDir(vmId, backupId)}/`)) === 'offline') await forgetAllCheckpoints(vm);
         if (vm) await deleteCheckpoint(vm, checkpointName(backupId));
         await runScript(CLEAR_STAGING, stagingArgs(vmId, backupId), 'clearing the staging directory');
       } catch (error) {
@@ -488,5 +604,13 @@ export function kvmBackup(host: KvmBackupHost): BackupFacet {
     },
 
     probeStore: (store) => probeRepository(store),
+
+    async commitLeftOverlays(vm) {
+      const staging = `${BACKUP_STORE}/.staging/`;
+      if (await host.isActive(vm)) return;
+      if (!(await host.domain(vm, true)).disks.some((d) => d.path?.startsWith(staging))) return;
+      await commitStopped(vm, staging);
+      await forgetAllCheckpoints(vm);
+    },
   };
 }

@@ -26,7 +26,6 @@ import {
   type StorageFacet,
   type TrustAnchor,
   type SnapshotInfo,
-  type BackupFacet,
   type StopOptions,
   type StagedImageName,
   type StoredImage,
@@ -34,7 +33,7 @@ import {
   type VolumeFacet,
 } from '../types.js';
 import { kvmVolumes } from './volumes.js';
-import { kvmBackup } from './backup.js';
+import { kvmBackup, type KvmBackupFacet } from './backup.js';
 import { openConsole } from './console.js';
 import { kvmImport } from './import.js';
 import { detailBus, keptTarget } from './disk-buses.js';
@@ -194,10 +193,10 @@ export class KvmSession implements HostSession {
   };
 
   /** Backups of the VM's disks into the host's backup store (backup.ts). */
-  get backup(): BackupFacet {
+  get backup(): KvmBackupFacet {
     return (this.backupFacet ??= kvmBackup({ pools: this.pools, defaultPool: this.options.pool, domain: (name, inactive) => this.domain(name, inactive), isActive: (name) => this.isActive(name) }));
   }
-  private backupFacet: BackupFacet | undefined;
+  private backupFacet: KvmBackupFacet | undefined;
 
   /** Domains Kiln did not define, and taking one over as it is (import.ts). */
   get import(): ImportFacet {
@@ -358,6 +357,9 @@ export class KvmSession implements HostSession {
   // ---------------------------------------------------------------- define
 
   async define(spec: VmSpec): Promise<DefineResult> {
+    // A backup's overlay still in a stopped domain's definition holds the guest's last writes: into its disks first.
+    const state = await this.powerState(spec.internalName);
+    if (state === 'Stopped' || state === 'Crashed') await this.backup.commitLeftOverlays(spec.internalName);
     if (spec.keepDefinition) await this.keepDomain(spec);
     else await this.defineDomain(spec);
     return { ref: spec.internalName };

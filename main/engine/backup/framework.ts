@@ -33,6 +33,9 @@ export const BACKUP_VM_STATES = ['Running', 'Stopped'];
 /** VM states a whole-VM restore accepts: stopped, or destroyed (then recovered; its NICs are not restored). */
 export const RESTORE_VM_STATES = ['Stopped', 'Destroyed'];
 
+/** How a note begins for a restore cut short once its renames began (restore_plan). */
+const RESTORE_CUT_SHORT = 'a restore from this backup was cut short while it put the restored disks in place';
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -46,6 +49,8 @@ export class BackupFramework {
   private running = false;
   /** Backups whose leftovers are being discarded now (a sync and a host coming back may both try). */
   private readonly discarding = new Set<number>();
+  /** Restores cut short being finished or undone now (settleRestore), likewise. */
+  private readonly settlingRestores = new Set<number>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -233,7 +238,9 @@ export class BackupFramework {
     const destroyed = vm.state === 'Destroyed';
     // CloudStack recovers a destroyed VM first; the backup brings back its disks, not its NICs or networks.
     if (destroyed) vm = this.engine.vms.recover(caller, vm);
-    await this.withStatus(backup, 'Restoring', jobUuid, () => this.provider(backup.provider).restoreVm({ engine: this.engine, vm, chain: chainOf(this.engine, backup), options: {} }));
+    // The provider's plan of its renames is recorded before the first: a restore cut short during them is finished (settleRestore).
+    const beforeRenames = (plan: string) => void this.engine.db.prepare('UPDATE backups SET restore_plan=? WHERE id=?').run(plan, backup.id);
+    await this.withStatus(backup, 'Restoring', jobUuid, () => this.provider(backup.provider).restoreVm({ engine: this.engine, vm, chain: chainOf(this.engine, backup), options: {}, beforeRenames }));
     this.event(caller, vm, 'BACKUP.RESTORE', `VM ${vm.display_name} restored from backup ${backup.name}${destroyed ? ' after recovering it (its NICs and networks are not restored from the backup)' : ''}`);
     return backupResponse(this.engine, backupById(this.engine, backup.id));
   }
@@ -274,13 +281,27 @@ export class BackupFramework {
     return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: attached.device_id, size: restored.size };
   }
 
+  /**
+   * Runs a restore with the backup Restoring, BackedUp again after. A restore that failed once its
+   * renames began (restore_plan) stays Restoring, owned by no process, until settleRestore
+   * finishes it (the host answering again, the sync task, the next start): the VM never keeps a
+   * mix of restored and old disks.
+   */
   private async withStatus<T>(backup: BackupRow, status: 'Restoring', jobUuid: string, work: () => Promise<T>): Promise<T> {
-    this.engine.db.prepare('UPDATE backups SET status=?, job_uuid=?, owner=? WHERE id=?').run(status, jobUuid, this.engine.jobs.owner, backup.id);
+    this.engine.db.prepare('UPDATE backups SET status=?, job_uuid=?, owner=?, restore_plan=NULL WHERE id=?').run(status, jobUuid, this.engine.jobs.owner, backup.id);
     this.emit(this.engine.vms.get(backup.vm_id));
     try {
-      return await work();
+      const result = await work();
+      this.engine.db.prepare(`UPDATE backups SET status='BackedUp', restore_plan=NULL WHERE id=?`).run(backup.id);
+      return result;
+    } catch (error) {
+      if (backupById(this.engine, backup.id).restore_plan) {
+        this.engine.db.prepare('UPDATE backups SET owner=NULL, note=? WHERE id=?').run(`${RESTORE_CUT_SHORT}: ${message(error)}; Kiln finishes it when the host answers again`, backup.id);
+      } else {
+        this.engine.db.prepare(`UPDATE backups SET status='BackedUp' WHERE id=?`).run(backup.id);
+      }
+      throw error;
     } finally {
-      this.engine.db.prepare(`UPDATE backups SET status='BackedUp' WHERE id=?`).run(backup.id);
       this.emit(this.engine.vms.get(backup.vm_id));
     }
   }
@@ -339,6 +360,7 @@ export class BackupFramework {
     this.syncing = (async () => {
       try {
         await this.discardPending();
+        await this.finishCutShortRestores();
         await this.reconcile();
         await this.runDueSchedules();
       } finally {
@@ -429,15 +451,7 @@ export class BackupFramework {
     const left = this.engine.db.prepare(`SELECT * FROM backups WHERE status IN ('Allocated','Queued','BackingUp','Restoring') AND (owner IS NULL OR owner<>?)`).all(this.engine.jobs.owner) as BackupRow[];
     for (const backup of left) {
       if (backup.status === 'Restoring') {
-        // The provider writes every restored disk aside and renames them over the VM's only at the
-        // end, so the VM has its old disks; what was written aside goes now.
-        let note = 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were';
-        try {
-          await providerNamed(backup.provider)?.discardRestore?.(this.engine, backup, this.engine.vms.get(backup.vm_id));
-        } catch (error) {
-          note = `${note}; removing the partly restored copy failed (${message(error)})`;
-        }
-        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run(note, backup.id);
+        await this.settleRestore(backup, backup.owner !== null);
         continue;
       }
       let note = 'interrupted: Kiln stopped during the backup; what it had written was discarded';
@@ -453,8 +467,60 @@ export class BackupFramework {
     return left.length;
   }
 
+  /**
+   * A restore a previous process (or a lost connection) cut short. The provider writes every
+   * restored disk aside and renames them over the VM's only at the end, recording the renames'
+   * plan first. Before that plan the VM has its old disks, and what was written aside goes; with
+   * it, some disks may be restored already, so the rest are put in place too: either way the VM
+   * ends with one backup's disks or the other's, never a mix.
+   */
+  private async settleRestore(backup: BackupRow, orphaned: boolean): Promise<void> {
+    if (this.settlingRestores.has(backup.id)) return;
+    this.settlingRestores.add(backup.id);
+    try {
+      const vm = this.engine.vms.get(backup.vm_id);
+      const provider = providerNamed(backup.provider);
+      if (!backup.restore_plan) {
+        let note = 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were';
+        try {
+          await provider?.discardRestore?.(this.engine, backup, vm);
+        } catch (error) {
+          note = `${note}; removing the partly restored copy failed (${message(error)})`;
+        }
+        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run(note, backup.id);
+        return;
+      }
+      try {
+        if (!provider?.finishRestore) throw new Error(`the ${backup.provider} provider cannot finish a restore`);
+        await provider.finishRestore(this.engine, backup, vm, backup.restore_plan);
+      } catch (error) {
+        // Still Restoring, owned by no process: the sync task and the host coming back try again.
+        this.engine.db.prepare('UPDATE backups SET owner=NULL, note=? WHERE id=?').run(`${RESTORE_CUT_SHORT}; finishing it failed (${message(error)}), Kiln tries again when the host answers`, backup.id);
+        this.engine.log.warn(`backup ${backup.uuid}: finishing the restore of VM ${vm.display_name} failed, trying again later: ${message(error)}`);
+        return;
+      }
+      const note = `${RESTORE_CUT_SHORT}; Kiln finished it: every disk of VM ${vm.display_name} is the restored one`;
+      this.engine.db.prepare(`UPDATE backups SET status='BackedUp', restore_plan=NULL, owner=NULL, note=? WHERE id=?`).run(note, backup.id);
+      // The job a dead process left (the orphan recovery failed it, for want of knowing better) ends done, saying how.
+      if (orphaned && backup.job_uuid) this.engine.jobs.finishOrphan(backup.job_uuid, { ok: true, result: { success: true, note } });
+      const owner = this.engine.accounts.byUserId(vm.user_id) ?? this.engine.accounts.localAdmin();
+      this.event(owner, vm, 'BACKUP.RESTORE', `VM ${vm.display_name} restored from backup ${backup.name}: ${note}`);
+      this.emit(vm);
+    } finally {
+      this.settlingRestores.delete(backup.id);
+    }
+  }
+
+  /** Restores whose renames a lost connection or a dead process cut short, finished now (sync task, host back Up). */
+  async finishCutShortRestores(): Promise<void> {
+    const rows = this.engine.db.prepare(`SELECT * FROM backups WHERE status='Restoring' AND restore_plan IS NOT NULL AND owner IS NULL`).all() as BackupRow[];
+    for (const backup of rows) await this.settleRestore(backup, false);
+  }
+
   private readonly onHostState = (change: { state: string }): void => {
-    if (change.state === 'Up') void this.discardPending();
+    if (change.state !== 'Up') return;
+    void this.discardPending();
+    void this.finishCutShortRestores().catch((error: unknown) => this.engine.log.warn(`backup restores: ${message(error)}`));
   };
 
   /** Retries the discards failed backups still owe (their host was unreachable when they failed). */

@@ -48,6 +48,12 @@ export interface RestoreWork {
   /** The backup restored, and the chain it needs: the full first, this one last. */
   chain: BackupRow[];
   options: OperationOptions;
+  /**
+   * restoreVm calls it once every disk is written and before the first one replaces the VM's:
+   * the framework records PLAN (the provider's own, finishRestore takes it back), so a restore cut
+   * short during the replacing is finished, never left with some disks restored and some not.
+   */
+  beforeRenames?: (plan: string) => void;
 }
 
 export interface BackupProvider {
@@ -72,4 +78,6 @@ export interface BackupProvider {
   discardInterrupted?(engine: Engine, backup: BackupRow): Promise<void>;
   /** Throws away what a restore of VM from BACKUP, interrupted by a restart, wrote aside (its disks stay as they were). */
   discardRestore?(engine: Engine, backup: BackupRow, vm: VmRow): Promise<void>;
+  /** Finishes a restore of VM cut short after RestoreWork.beforeRenames recorded PLAN: afterwards every disk is the restored one. */
+  finishRestore?(engine: Engine, backup: BackupRow, vm: VmRow, plan: string): Promise<void>;
 }

@@ -53,6 +53,7 @@ export function repositoriesOf(engine: Engine, zoneId: number): BackupRepository
 function specOf(engine: Engine, row: BackupRepositoryRow): BackupStoreSpec {
   const secret = JSON.parse(engine.secrets.open(row.secret)) as RepositorySecret;
   return {
+    name: row.name,
     url: row.address,
     username: row.username,
     privateKey: secret.privateKey,

@@ -65,6 +65,11 @@ export interface BackupRow {
   note: string | null;
   /** 1: a failed backup whose partial files are still to be discarded (the host was unreachable). */
   discard_pending: number;
+  /**
+   * A whole-VM restore whose renames began (migration 50): the provider's plan of them, so a
+   * restore cut short during them is finished (BackupProvider.finishRestore); NULL otherwise.
+   */
+  restore_plan: string | null;
   account_id: number;
   domain_id: number;
   zone_id: number;

@@ -670,4 +670,15 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 50,
+    name: 'a whole-VM restore records its renames before they start',
+    // restoreBackup writes every restored disk aside, then renames each over the VM's disk. Between
+    // the first rename and the last, a killed Kiln would leave a VM with some disks restored and
+    // some not: the provider's plan of the renames is written here first (restore_plan), so the
+    // next start (or the host answering again) finishes them instead of undoing the others.
+    sql: `
+ALTER TABLE backups ADD COLUMN restore_plan TEXT;
+`,
+  },
 ];

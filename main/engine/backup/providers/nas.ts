@@ -19,7 +19,7 @@ import { backedUpVolumes, type BackedUpVolume, type BackupRow } from '../rows.js
 import { offeringById } from '../records.js';
 import { repositoriesOf, storeOfOffering } from '../repositories.js';
 import { ApiError } from '../../registry/errors.js';
-import { vmRef } from '../../vm/rows.js';
+import { vmRef, type VmRow } from '../../vm/rows.js';
 
 /** The backup facet of a host, or the refusal that names what is missing. */
 async function facetOn(engine: Engine, hostId: number | null): Promise<BackupFacet> {
@@ -51,6 +51,18 @@ function volumeChain(work: RestoreWork, deviceId: number): BackupDiskFile[] {
     if (!volume?.file) throw new ApiError(530, `backup ${backup.name} holds no file for the volume at device ${deviceId}; the chain is broken`);
     return diskFile(volume);
   });
+}
+
+/** What a whole-VM restore renames (BackupProvider.finishRestore): the disks on the host that wrote them. */
+interface RestorePlan {
+  hostId: number;
+  targets: { name: string; pool?: string }[];
+}
+
+/** The VM's definition lives where it last ran; its checkpoints there describe disks a restore replaced. */
+async function forgetRestoredCheckpoints(engine: Engine, vm: VmRow): Promise<void> {
+  const home = vm.host_id ?? vm.last_host_id;
+  if (home !== null) await (await facetOn(engine, home)).forgetCheckpoints(vmRef(vm)).catch(() => undefined);
 }
 
 export const nasProvider: BackupProvider = {
@@ -101,16 +113,23 @@ export const nasProvider: BackupProvider = {
   async restoreVm(work) {
     const last = work.chain[work.chain.length - 1]!;
     const store = storeOf(work.engine, last);
-    const facet = await facetOn(work.engine, restoreHost(work, store));
+    const hostId = restoreHost(work, store);
+    const facet = await facetOn(work.engine, hostId);
     const disks = backedUpVolumes(last).map((volume) => {
       const row = work.engine.db.prepare('SELECT path, pool FROM volumes WHERE uuid=? AND removed IS NULL').get(volume.uuid) as { path: string; pool: string | null } | undefined;
       return { chain: volumeChain(work, volume.deviceId), target: { name: row?.path ?? volume.path, pool: row?.pool ?? undefined } };
     });
-    // Every disk is written aside first and renamed over its target last (restoreDisks).
-    await facet.restoreDisks(disks, work.options, store);
-    // The VM's definition lives where it last ran; its checkpoints there describe disks that are gone.
-    const home = work.vm.host_id ?? work.vm.last_host_id;
-    if (home !== null) await (await facetOn(work.engine, home)).forgetCheckpoints(vmRef(work.vm)).catch(() => undefined);
+    // Every disk is written aside first and renamed over its target last (restoreDisks); the
+    // renames' plan is recorded before the first one, so a restore cut short during them is finished.
+    const plan: RestorePlan = { hostId: hostId!, targets: disks.map((d) => d.target) };
+    await facet.restoreDisks(disks, work.options, store, () => work.beforeRenames?.(JSON.stringify(plan)));
+    await forgetRestoredCheckpoints(work.engine, work.vm);
+  },
+
+  async finishRestore(engine, _backup, vm, planText) {
+    const plan = JSON.parse(planText) as RestorePlan;
+    await (await facetOn(engine, plan.hostId)).finishRestore(plan.targets);
+    await forgetRestoredCheckpoints(engine, vm);
   },
 
   async restoreVolume(work, volume, diskName) {
