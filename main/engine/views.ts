@@ -15,6 +15,7 @@ import { overprovisioning } from './placement/filters/capacity.js';
 import { toUsage, USAGE_SQL, type UsageRow } from './placement/db-state.js';
 import { deployAsIsView } from './images/appliances.js';
 import { isBuiltInImage } from './images/image-delete.js';
+import { zonesIsolatingPrivateVlans } from './vm/private-vlan-nics.js';
 
 /** The zones of a page of rows, by id, in one statement (templates, networks, backup offerings and repositories name theirs). */
 export function zonesById(db: Db, zoneIds: readonly number[]): Map<number, { uuid: string; name: string }> {
@@ -235,6 +236,7 @@ export function networkView(db: Db, row: NetworkRow): ApiObject {
 export function networkViews(db: Db, rows: readonly NetworkRow[]): ApiObject[] {
   const zones = zonesById(db, rows.map((r) => r.zone_id));
   const domains = rowsFor<{ id: number; uuid: string }>(db, `SELECT id, uuid FROM domains WHERE id ${PAGE_IDS}`, [...new Set(rows.flatMap((r) => (r.domain_id === null || r.domain_id === undefined ? [] : [r.domain_id])))], 'id');
+  const isolating = zonesIsolatingPrivateVlans(db, rows.flatMap((r) => (r.isolated_pvlan != null ? [r.zone_id] : [])));
   return rows.map((row) => {
     const zone = zones.get(row.zone_id)!;
     return {
@@ -250,6 +252,8 @@ export function networkViews(db: Db, rows: readonly NetworkRow[]): ApiObject[] {
       broadcasturi: row.vlan === null ? undefined : row.isolated_pvlan != null ? `pvlan://${row.vlan}-i${row.isolated_pvlan}` : `vlan://${row.vlan}`,
       isolatedpvlan: row.isolated_pvlan != null ? String(row.isolated_pvlan) : undefined,
       isolatedpvlantype: row.isolated_pvlan_type ?? undefined,
+      // Kiln's own: whether a host of the zone can isolate a VM on this private VLAN (vm/private-vlan-nics.ts).
+      isolatedpvlansupported: row.isolated_pvlan != null ? isolating.has(row.zone_id) : undefined,
       cidr: row.cidr ?? undefined,
       gateway: row.gateway ?? undefined,
       netmask: row.netmask ?? undefined,

@@ -59,6 +59,16 @@ export function requireImportablePrivateVlans(
   }
 }
 
+/** Of ZONEIDS, the zones with a host whose driver sets private VLANs up (what listNetworks says as isolatedpvlansupported). */
+export function zonesIsolatingPrivateVlans(db: Db, zoneIds: readonly number[]): Set<number> {
+  const zones = new Set<number>();
+  for (const zoneId of new Set(zoneIds)) {
+    const hosts = db.prepare('SELECT id FROM hosts WHERE zone_id=? AND removed IS NULL').pluck().all(zoneId) as number[];
+    if (hosts.some((id) => hostCapabilities(db, id)['privateVlans'] === true)) zones.add(zoneId);
+  }
+  return zones;
+}
+
 /** The capabilities a host published at its last refresh (hosts.capabilities, capabilityMap). */
 function hostCapabilities(db: Db, hostId: number): Record<string, unknown> {
   const text = db.prepare('SELECT capabilities FROM hosts WHERE id=?').pluck().get(hostId) as string | null | undefined;

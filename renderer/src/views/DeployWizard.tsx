@@ -24,6 +24,7 @@ import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { applianceOfTemplate, applianceProblems, chosenOption, offeringsForOption, type ApplianceView, type TemplateWithDetails } from '../api/appliance';
 import { ApplianceChoices, ApplianceNetworks } from './deploy/ApplianceStep';
+import { privateVlanNote, type PrivateVlanNetwork } from './deploy/private-vlan';
 
 type Outcome =
   | { kind: 'running'; jobid: string; vmId?: string }
@@ -54,7 +55,7 @@ export function DeployWizard() {
   // A disk offering by name and size, in the chooser and in the review alike.
   const diskChoices = diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }));
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
-  const networkList = useApiList<Named & { type?: string; zoneid?: string }>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
+  const networkList = useApiList<Named & { type?: string; zoneid?: string } & PrivateVlanNetwork>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
   // Right after the zone changes the list still holds the previous zone's networks until the new
   // answer arrives: only the chosen zone's are shown and picked (the first pick once raced ahead
   // with another zone's network, which the user never saw ticked).
@@ -67,7 +68,7 @@ export function DeployWizard() {
   useEffect(() => {
     if (!draft.zoneid && zones.items.length > 0) set({ zoneid: zones.items[0]!.id });
   }, [zones.items, draft.zoneid, set]);
-  const firstNetwork = networks.items[0]?.id;
+  const firstNetwork = networks.items.find((n) => n.isolatedpvlansupported !== false)?.id;
   useEffect(() => {
     if (draft.networkids.length === 0 && firstNetwork) set({ networkids: [firstNetwork] });
   }, [firstNetwork, draft.networkids.length, set]);
@@ -82,7 +83,7 @@ export function DeployWizard() {
   const appliance = draft.source === 'template' ? applianceOfTemplate(templates.items.find((t) => t.id === draft.templateid)) : undefined;
   const option = appliance && chosenOption(appliance, draft.configurationId);
   const shownOfferings = appliance ? offeringsForOption(offerings.items, option) : offerings.items;
-  const problems = stepProblems(draft, offering, diskOffering, apis, appliance, shownOfferings);
+  const problems = stepProblems(draft, offering, diskOffering, apis, appliance, shownOfferings, networks.items);
   const stepProblem = problems[step] ?? [];
 
   const next = () => {
@@ -261,16 +262,22 @@ export function DeployWizard() {
           <fieldset className="fieldset">
             <legend>Networks (the first one chosen is the default NIC)</legend>
             {networks.items.length === 0 && !networks.loading && <p className="empty">This zone has no network you can use.</p>}
-            {networks.items.map((n) => (
-              <label key={n.id} className="check">
-                <input
-                  type="checkbox"
-                  checked={draft.networkids.includes(n.id)}
-                  onChange={(e) => set({ networkids: e.target.checked ? [...draft.networkids, n.id] : draft.networkids.filter((id) => id !== n.id) })}
-                />
-                {n.name} <span className="muted">{n.type ?? ''} {n.displaytext ? `— ${n.displaytext}` : ''}</span>
-              </label>
-            ))}
+            {networks.items.map((n) => {
+              // A private VLAN no host of the zone can isolate is not offered (the engine would refuse the deploy).
+              const unsupported = n.isolatedpvlansupported === false && !draft.networkids.includes(n.id);
+              return (
+                <label key={n.id} className="check">
+                  <input
+                    type="checkbox"
+                    checked={draft.networkids.includes(n.id)}
+                    disabled={unsupported}
+                    onChange={(e) => set({ networkids: e.target.checked ? [...draft.networkids, n.id] : draft.networkids.filter((id) => id !== n.id) })}
+                  />
+                  {n.name} <span className="muted">{n.type ?? ''} {n.displaytext ? `— ${n.displaytext}` : ''}</span>
+                  {privateVlanNote(n) && <span className={n.isolatedpvlansupported === false ? 'hint error' : 'muted'}> {privateVlanNote(n)}</span>}
+                </label>
+              );
+            })}
           </fieldset>
         )}
         {step === 4 && (
@@ -295,7 +302,7 @@ export function DeployWizard() {
 }
 
 /** What keeps each step from being complete. */
-function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>, appliance: ApplianceView | undefined, offered: ServiceOffering[]): string[][] {
+function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, disk: DiskOffering | undefined, apis: Map<string, ApiInfo>, appliance: ApplianceView | undefined, offered: ServiceOffering[], networks: readonly (Named & PrivateVlanNetwork)[] = []): string[][] {
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
   const problems: string[][] = DEPLOY_STEPS.map(() => []);
   if (!d.zoneid) problems[0]!.push('Choose a zone.');
@@ -312,6 +319,7 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
   if (appliance) {
     for (const nic of appliance.nics) if (!d.nicNetworks[nic.instanceID]) problems[3]!.push(`Choose a network for ${nic.elementName || `NIC ${nic.index + 1}`}.`);
   } else if (d.networkids.length === 0) problems[3]!.push('Choose at least one network.');
+  for (const n of networks.filter((x) => d.networkids.includes(x.id) && x.isolatedpvlansupported === false)) problems[3]!.push(`Network ${n.name} is a private VLAN, and no host of this zone can isolate it.`);
   const nameProblem = hostnameProblem(d.name, apis);
   if (nameProblem) problems[4]!.push(`${nameProblem}.`);
   const dataProblem = userDataProblem(d);
