@@ -11,7 +11,7 @@ import type { XenPool } from './pool.js';
 import { disksOf } from './vm-disks.js';
 import { label, runTask } from './vm-lifecycle.js';
 import { XapiConnectionError } from './xapi/errors.js';
-import type { XRef } from './xapi/records.js';
+import type { VmRecord, XRef } from './xapi/records.js';
 
 export interface MigrationPlan {
   host: XRef;
@@ -124,8 +124,14 @@ export interface CrossPoolResult {
   disks: { name: string; ref: XRef; pool: string }[];
 }
 
-/** On the source pool: the maps from the plan, VM.assert_can_migrate, then the VM.migrate_send task; the VM's new refs in `to`. */
-export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, diskRefs: Record<string, string | undefined>, plan: CrossPoolPlan, opts: OperationOptions & { live?: boolean } = {}): Promise<CrossPoolResult> {
+/** How long a migration whose answer was lost waits for the source to end its migrate_send. */
+const LOST_ANSWER_WAIT_MS = 60_000;
+
+/**
+ * On the source pool: the maps from the plan, VM.assert_can_migrate, then the VM.migrate_send
+ * task; the VM's new refs in `to`. lostAnswerWaitMs: how long a lost answer is waited on (tests).
+ */
+export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, diskRefs: Record<string, string | undefined>, plan: CrossPoolPlan, opts: OperationOptions & { live?: boolean; lostAnswerWaitMs?: number } = {}): Promise<CrossPoolResult> {
   const name = label(pool, vm);
   pool.assertReachable(`migrating ${name}`);
   const v = pool.vm(vm);
@@ -155,7 +161,7 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
       // The answer was lost, not necessarily the move: once the source no longer migrates it, the
       // VM is either still here (the error stands) or in the other pool under its uuid.
       if (!(e instanceof XapiConnectionError)) throw e;
-      const there = await whereItEnded(pool, to, vm, uuid, opts.signal);
+      const there = await whereItEnded(pool, to, vm, uuid, opts.lostAnswerWaitMs ?? LOST_ANSWER_WAIT_MS, opts.signal);
       if (!there) throw e;
       return there;
     }));
@@ -172,18 +178,23 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
 }
 
 /**
- * After a lost answer: waits (up to a minute) for the source to end its migrate_send, then the
- * VM's ref in `to` by uuid, if it is there. The source is asked itself, not its event-fed cache:
- * the cache may not show the operation yet, and a loaded machine then gave up at once.
+ * After a lost answer: waits (up to waitMs in all, however the source answers) for the source to
+ * end its migrate_send, then the VM's ref in `to` by uuid, if it is there. The source is asked
+ * itself, not its event-fed cache: the cache may not show the operation yet, and a loaded machine
+ * then gave up at once.
  */
-async function whereItEnded(pool: XenPool, to: XenPool, vm: XRef, uuid: string, signal?: AbortSignal): Promise<XRef | undefined> {
+async function whereItEnded(pool: XenPool, to: XenPool, vm: XRef, uuid: string, waitMs: number, signal?: AbortSignal): Promise<XRef | undefined> {
   const arrived = () => to.inventory.all('VM').find(([, r]) => r.uuid === uuid)?.[0];
-  for (let i = 0; i < 600 && !signal?.aborted; i++) {
+  const end = Date.now() + waitMs;
+  while (Date.now() < end && !signal?.aborted) {
     if (arrived()) break;
     // Gone from the source (HANDLE_INVALID): the destination decides below. A connection that
     // fails again (the cut that lost the answer can leave a dead kept-alive socket) says nothing
-    // of the move: ask again rather than decide while the VM may still be on its way.
-    const ops = await pool.client.getRecord('VM', vm).then((r) => Object.values(r.current_operations ?? {}), (e: unknown) => (e instanceof XapiConnectionError ? 'unknown' : undefined));
+    // of the move: ask again rather than decide while the VM may still be on its way. Each read
+    // has only the time left: a master that takes calls and never answers must not hold the
+    // wait for the client's whole timeout per read.
+    const read = pool.client.raw('VM.get_record', [vm], { timeoutMs: Math.max(1, end - Date.now()), signal }) as Promise<VmRecord>;
+    const ops = await read.then((r) => Object.values(r.current_operations ?? {}), (e: unknown) => (e instanceof XapiConnectionError ? 'unknown' : undefined));
     if (ops !== 'unknown' && !ops?.includes('migrate_send')) break;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -7,7 +7,8 @@
  * VM's new ref in the other pool, not the connection error ("the pool master is unreachable",
  * 534 to the user) for a VM that did move.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DriverError } from '../../drivers/types.js';
 import { XenPool } from '../../drivers/xenserver/pool.js';
 import { performCrossPool, prepareIncoming } from '../../drivers/xenserver/vm-migration.js';
 import { XapiSim } from '../helpers/xapi-sim.js';
@@ -22,7 +23,7 @@ describe('XenServer cross-pool migration: the source master\'s connections reset
   let to: XenPool;
 
   beforeAll(async () => {
-    a = await XapiSim.start({ hosts: [{ name: 'src-host' }], vms: [{ name: 'mover', power_state: 'Running' }], eventTimeoutClampS: 1, taskDelayMs: COPY_MS });
+    a = await XapiSim.start({ hosts: [{ name: 'src-host' }], vms: [{ name: 'mover', power_state: 'Running' }, { name: 'stuck', power_state: 'Running' }], eventTimeoutClampS: 1, taskDelayMs: COPY_MS });
     b = await XapiSim.start({ hosts: [{ name: 'dst-host' }], eventTimeoutClampS: 1, taskDelayMs: 5 });
     from = await XenPool.open({ url: a.url, username: a.username, password: a.password, eventTimeoutSeconds: 1 });
     to = await XenPool.open({ url: b.url, username: b.username, password: b.password, eventTimeoutSeconds: 1 });
@@ -56,4 +57,23 @@ describe('XenServer cross-pool migration: the source master\'s connections reset
     expect(sent).toContain('task.get_record');
     expect(sent.filter((c) => c === 'VM.get_record').length).toBeGreaterThanOrEqual(3);
   }, 30_000);
+
+  it('a master that then takes the source VM\'s reads and never answers: the wait ends when its time is up, not one client timeout per read', async () => {
+    const [vm] = from.inventory.all('VM').find(([, v]) => v.name_label === 'stuck')!;
+    const [dstHost] = to.inventory.all('host')[0]!;
+    const plan = await prepareIncoming(to, dstHost, ['stuck 0'], {});
+    // The copy outlasts the wait, so nothing can say where the VM ends before the wait's time is up.
+    await a.control('options', { taskDelayMs: 10_000 });
+    await a.fault('task.get_record', { drop: true, count: 2, after: 'Async.VM.migrate_send' });
+    await a.fault('VM.get_record', { delayMs: 30_000, count: 100, after: 'Async.VM.migrate_send' });
+
+    const failed = await performCrossPool(from, to, vm, {}, plan, { lostAnswerWaitMs: 1_500 }).then(() => undefined, (e: unknown) => e);
+    expect(failed).toBeInstanceOf(DriverError);
+    expect((failed as DriverError).message).toMatch(/^migrating stuck to another pool: the pool master is unreachable: .*\(ECONNRESET\): socket hang up$/);
+    // Without the bound, each read waits for the client's 60 s timeout (or the master's answer 30 s on): this test's 15 s are up first.
+  }, 15_000);
+  afterEach(async () => {
+    await a.control('clear-faults');
+    await a.control('options', { taskDelayMs: COPY_MS });
+  });
 });
