@@ -319,7 +319,8 @@ export class SimulatorDriver implements HypervisorDriver {
 
   /**
    * Test hook: the platform itself moves a running domain (as vMotion by DRS or xapi HA would),
-   * reported with initiator 'platform' from both ends.
+   * reported as vCenter's and xapi's drivers report one: a 'migrated' power event by the platform
+   * on the new host, and no Stopped from the old one (nothing for Kiln's HA to answer).
    */
   platformMigrate(domain: string, fromHost: string, toHost: string): void {
     const from = this.world.find(fromHost);
@@ -329,7 +330,6 @@ export class SimulatorDriver implements HypervisorDriver {
     to.domains[domain] = dom;
     delete from.domains[domain];
     this.world.save();
-    this.emitPower(fromHost, domain, 'Stopped', 'migrated', 'platform');
     this.emitPower(toHost, domain, dom.power, 'migrated', 'platform');
   }
 

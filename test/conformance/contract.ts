@@ -70,7 +70,7 @@ export interface ConformanceTarget {
   guestUp?(hostRef: Ref, vm: VmHandle): Promise<void>;
   /**
    * Makes the platform itself move the running VM to another host, outside the driver (vMotion by
-   * DRS, xapi HA); absent where the platform has no such automation (KVM, the simulator).
+   * DRS, xapi HA); absent where the platform has no such automation (KVM); the simulator's is its platformMigrate hook.
    */
   platformMove?(vm: VmHandle, toHostRef: Ref): Promise<void>;
   /** Removes what is left of VM NAME on every host (definition, disks, logs); best effort. */

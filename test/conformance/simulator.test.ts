@@ -48,6 +48,12 @@ conformanceSuite({
         disks: [{ name: `${name}-root`, sizeBytes: 64 * 1024 * 1024, device: 'disk', bus: 'virtio' }],
         nics: [{ macAddress: '52:54:00:00:00:01', network: 'sim-bridge' }],
       }),
+      async platformMove(handle, toHostRef) {
+        // The simulator's stand-in for DRS or xapi HA moving a VM by itself (a host's ref is its name).
+        const from = HOSTS.find((h) => domain(h, handle.name));
+        if (!from) throw new Error(`${handle.name} is on no simulated host`);
+        driver.platformMigrate(handle.name, from, toHostRef);
+      },
       observe: {
         async vm(host, vm) {
           const d = domain(host, vm.name);
