@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployDemo, testEngine, type TestEngine } from '../helpers/engine.js';
 import { cloneVms } from '../helpers/seeded-vms.js';
 import { countStatements } from '../helpers/statement-counter.js';
+import { scopedCallers } from '../helpers/scoped-callers.js';
 import { listCommands, requiredParams as requiredListParams } from '../helpers/list-commands.js';
 import type { Caller } from '../../main/engine/registry/types.js';
 
@@ -22,13 +23,7 @@ type Body = Record<string, unknown>;
 
 beforeAll(async () => {
   t = await testEngine();
-  const res = await t.call('createDomain', { name: 'sales' });
-  const domainId = (t.engine.db.prepare('SELECT id FROM domains WHERE uuid=?').get((res.body['domain'] as { id: string }).id) as { id: number }).id;
-  const make = (name: string, role: 'User' | 'DomainAdmin', inDomain: number) =>
-    t.engine.accounts.byUserId(t.engine.accounts.createAccount({ name, role, domainId: inDomain, username: name, password: 'secret-pw' }).userId)!;
-  alice = make('alice', 'User', domainId);
-  salesAdmin = make('sales-admin', 'DomainAdmin', domainId);
-  bob = make('bob', 'User', t.admin.domainId);
+  ({ alice, salesAdmin, bob } = await scopedCallers(t));
   aliceVm = await deployDemo(t, { name: 'alice-0', startvm: 'false' }, alice);
   const bobVm = await deployDemo(t, { name: 'bob-0', startvm: 'false' }, bob);
   cloneVms(t.engine.db, aliceVm['id']!, 30, 'alice');

@@ -1,7 +1,8 @@
 /**
  * Keeps one driver endpoint per host URL (a KVM host, a vCenter, a pool master: hosts of one
- * vCenter share its connection and event stream), connects on demand (one connect at a time per
- * endpoint), maps the endpoint's hosts onto host rows by ref, records host state (Up /
+ * vCenter share its connection and event stream), connects every host at start in the background
+ * (connectAll) and on demand after (one connect at a time per endpoint; lists use only open
+ * sessions, openSession), maps the endpoint's hosts onto host rows by ref, records host state (Up /
  * Disconnected / Alert) and capacity, pins the trust anchor on first contact, and forwards what
  * endpoints report on their own (crashes, guest shutdowns, platform moves) per host row.
  */
