@@ -30,17 +30,25 @@ export interface PlacementRequest {
   excludeHostIds?: number[];
   /** The VM's volumes whose offerings carry storage tags (storage/pool-choice.ts vmStorageNeeds). */
   storageNeeds?: StorageNeed[];
+  /**
+   * A made disk may move to another pool the host reaches (an import with migrateallowed): a host
+   * that does not reach a disk's pool, or whose pool lacks its tags, may offer one that has them.
+   * Without it a made disk is judged on the pool it is on (storage/need-pool.ts).
+   */
+  moveDisks?: boolean;
 }
 
-/** One tagged volume: the host must reach an enabled pool with every tag (or, a made disk, the pool it is on). */
+/** One tagged volume: the host must reach an enabled pool with every tag (a made disk: the pool it is on, which must have them; storage/need-pool.ts). */
 export interface StorageNeed {
-  /** "ROOT-12", or "the root volume" for a deploy's VM not written yet. */
+  /** "ROOT-12", or "the root volume" for a deploy's VM not written yet; "disk vda" for a copy onto the default pool. */
   volume: string;
   tags: string[];
   /** Which offering asks: "service offering big" / "disk offering fast". */
   offering: string;
   /** A made disk's pool (storage_pools.id). */
   poolId?: number;
+  /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */
+  onDefaultPool?: boolean;
   /** The made disk is on a host's local pool (HOST scope): only that host reaches it. */
   local?: { pool: string; host: string };
 }

@@ -8,15 +8,17 @@
  * be able to move disks (the capability storageMotion), else that too is a 431 up front.
  */
 import type { Engine } from '../engine.js';
+import type { Db } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
 import { vmRef, type VmRow } from '../vm/rows.js';
 import { migrateVm } from '../vm/vm-changes.js';
-import { migrationOutcome } from '../placement/migration.js';
-import { PLACEMENT_COLUMNS, type PlacementHost } from '../placement/types.js';
-import { missingTags, parseTags, poolsReachableFrom, poolText, type StoragePoolRow } from './pool-records.js';
-import { suitablePool } from './pool-choice.js';
-import { syncClusterPools } from './pool-sync.js';
+import { DbPlacementState } from '../placement/db-state.js';
+import { explainShort } from '../placement/planner.js';
+import { requestForVm } from '../placement/request.js';
+import { missingTags, parseTags, poolText, type StoragePoolRow } from './pool-records.js';
+import { poolForNeed } from './need-pool.js';
+import { mapVolumes, syncClusterPools } from './pool-sync.js';
 
 /** A disk of the imported VM that has to move to a pool with these tags. */
 export interface StorageMove {
@@ -38,6 +40,15 @@ export interface TaggedImport {
   disks: { id: string; type: 'ROOT' | 'DATADISK'; diskOfferingId: number | null }[];
 }
 
+/** Each disk of the import whose offering asks for storage tags (the root disk: the service offering's; a data disk: its disk offering's), with the parameter that chose it. */
+export function diskTagNeeds(db: Db, plan: Pick<TaggedImport, 'offering' | 'disks'>): { disk: TaggedImport['disks'][number]; deviceId: number; need: string[]; offering: string; param: string }[] {
+  return plan.disks.map((disk, deviceId) => {
+    if (disk.type === 'ROOT') return { disk, deviceId, need: parseTags(plan.offering.storage_tags), offering: `service offering ${plan.offering.name}`, param: 'serviceofferingid' };
+    const offering = db.prepare('SELECT name, tags FROM disk_offerings WHERE id=?').get(disk.diskOfferingId) as { name: string; tags: string } | undefined;
+    return { disk, deviceId, need: parseTags(offering?.tags), offering: `disk offering ${offering?.name ?? '?'}`, param: 'datadiskofferinglist' };
+  }).filter((w) => w.need.length > 0);
+}
+
 /**
  * The moves R48 asks for (none: every disk is on a pool with its tags). Throws the 431s described above.
  * Every import serves this one rule: importUnmanagedInstance and the CSV bulk run (planImport), and
@@ -47,11 +58,7 @@ export interface TaggedImport {
  */
 export async function planStorageMoves(engine: Engine, plan: TaggedImport, migrateAllowed: boolean, remedy?: string): Promise<StorageMove[]> {
   const db = engine.db;
-  const wanted = plan.disks.map((disk, deviceId) => {
-    if (disk.type === 'ROOT') return { disk, deviceId, need: parseTags(plan.offering.storage_tags), offering: `service offering ${plan.offering.name}`, param: 'serviceofferingid' };
-    const offering = db.prepare('SELECT name, tags FROM disk_offerings WHERE id=?').get(disk.diskOfferingId) as { name: string; tags: string } | undefined;
-    return { disk, deviceId, need: parseTags(offering?.tags), offering: `disk offering ${offering?.name ?? '?'}`, param: 'datadiskofferinglist' };
-  }).filter((w) => w.need.length > 0);
+  const wanted = diskTagNeeds(db, plan);
   if (wanted.length === 0) return [];
   await syncClusterPools(engine, plan.cluster.id);
   const pools = db.prepare('SELECT * FROM storage_pools WHERE cluster_id=? AND removed IS NULL').all(plan.cluster.id) as StoragePoolRow[];
@@ -93,25 +100,27 @@ export async function planStorageMoves(engine: Engine, plan: TaggedImport, migra
 export async function moveToTaggedStorage(engine: Engine, caller: Caller, vm: VmRow, moves: StorageMove[], options: { moveHost: boolean; offering: string; jobUuid: string }): Promise<VmRow> {
   const db = engine.db;
   const fromId = vm.host_id ?? vm.last_host_id!;
-  const columns = PLACEMENT_COLUMNS.join(', ');
-  // The VM's own host when it reaches pools with every tag (and its host tags need no move), else
-  // the first other host of the cluster that does and passes placement (host tags, room, affinity).
-  const covers = (hostId: number) => moves.every((m) => suitablePool(poolsReachableFrom(db, hostId), m.need) !== undefined);
-  const here = db.prepare(`SELECT ${columns} FROM hosts WHERE id=?`).get(fromId) as PlacementHost;
-  let target: PlacementHost | undefined = !options.moveHost && covers(here.id) ? here : undefined;
+  const here = db.prepare('SELECT name FROM hosts WHERE id=?').get(fromId) as { name: string };
+  // The import wrote each disk's pool as the driver named it; the records' ids follow from that.
+  if (vm.cluster_id !== null) mapVolumes(db, [vm.cluster_id]);
+  // The planner judges each host by the pool every disk would be on there, disks free to move
+  // (need-pool.ts): the VM's own host when that works (and its host tags need no move), else the
+  // best other host of its cluster (host tags, room, affinity). One state for the verdict and the
+  // choice below, so each disk goes to the very pool the verdict found.
+  const state = new DbPlacementState(db, engine.settings, vm.id);
+  const request = requestForVm(db, vm, { clusterId: vm.cluster_id ?? undefined, moveDisks: true });
+  let outcome = options.moveHost ? undefined : engine.planner.plan({ ...request, hostId: fromId }, state);
+  if (!outcome?.host) outcome = engine.planner.plan({ ...request, excludeHostIds: [fromId] }, state);
+  const target = outcome.host;
   if (!target) {
-    const others = db.prepare(`SELECT ${columns} FROM hosts WHERE cluster_id=? AND removed IS NULL AND id<>? ORDER BY id`).all(here.cluster_id, fromId) as PlacementHost[];
-    target = others.find((h) => covers(h.id) && migrationOutcome(engine, vm, h).host !== undefined);
+    throw ApiError.capacity(`VM ${vm.display_name} was imported on host ${here.name}, but no host of its cluster${options.moveHost ? ` has offering ${options.offering}'s host tags, room for it and` : ''} has storage pools with the tags its disks need (${explainShort(outcome)}); it stays where it is, on pool ${moves[0]!.from}`, { placement: outcome.considered });
   }
-  if (!target) {
-    const needs = moves.map((m) => `${m.need.join(', ')} (${m.offering}) for disk ${m.diskId}`).join('; ');
-    throw ApiError.capacity(`VM ${vm.display_name} was imported on host ${here.name}, but no host of its cluster${options.moveHost ? ` has offering ${options.offering}'s host tags, room for it and` : ''} reaches enabled storage pools with ${needs}; it stays where it is, on pool ${moves[0]!.from}`);
-  }
-  const reachable = poolsReachableFrom(db, target.id);
-  const chosen = moves.map((move) => ({
-    volume: db.prepare('SELECT id, path FROM volumes WHERE vm_id=? AND device_id=? AND removed IS NULL').get(vm.id, move.deviceId) as { id: number; path: string },
-    pool: suitablePool(reachable, move.need)!,
-  }));
+  const pools = state.storagePools(target);
+  const chosen = moves.map((move) => {
+    const volume = db.prepare('SELECT id, name, path FROM volumes WHERE vm_id=? AND device_id=? AND removed IS NULL').get(vm.id, move.deviceId) as { id: number; name: string; path: string };
+    const need = request.storageNeeds?.find((n) => n.volume === volume.name) ?? { volume: volume.name, tags: move.need, offering: move.offering };
+    return { volume, pool: poolForNeed(need, pools, true).pool! };
+  });
   const volumePools = Object.fromEntries(chosen.map((c) => [c.volume.path, c.pool.ref]));
   let moved: VmRow;
   if (vm.state === 'Running') {

@@ -1,7 +1,11 @@
 /**
- * R48's storage half at placement: a host passes only if, for each of the VM's tagged volumes, it
- * reaches an enabled pool (Up) with every tag the volume's offerings ask for, or (a disk already
- * made) reaches the pool that disk is on, so a start keeps it there. The planner then never picks a
+ * R48's storage half at placement: a host passes only if each of the VM's tagged volumes has a pool
+ * there with every tag its offerings ask for, judged by the pool the disk would actually be on
+ * (storage/need-pool.ts): a disk not made yet, an enabled pool with the tags; a made one, the pool
+ * it is on, which the host must reach and which must have them (or, when the request lets disks
+ * move, the pool with the tags the move will use). Another tagged pool of the host does not carry
+ * a disk that is somewhere else; a host that does not reach a disk on another host's local pool
+ * says so, pointing to the moves. The planner then never picks a
  * host whose disk creation would fail (pool-choice.ts placeTaggedVolumes, which still gives the
  * volume its pool on the chosen host after a fresh read of the pools).
  *
@@ -11,20 +15,8 @@
  * cluster (a cluster pool another host of it reports counts); with none it reaches no pool and a
  * tagged volume cannot go there ("pools: none recorded").
  */
-import { missingTags, parseTags, poolState, type StoragePoolRow } from '../../storage/pool-records.js';
+import { poolForNeed } from '../../storage/need-pool.js';
 import type { Filter } from '../types.js';
-
-/** "kiln, fast-1 has ssd, old (Disabled)": what the host reaches, for the verdict. */
-function poolsWords(pools: StoragePoolRow[]): string {
-  if (pools.length === 0) return 'none recorded';
-  return pools
-    .map((p) => {
-      const tags = parseTags(p.tags);
-      const state = poolState(p);
-      return `${p.name}${tags.length ? ` has ${tags.join(' ')}` : ''}${state === 'Up' ? '' : ` (${state})`}`;
-    })
-    .join(', ');
-}
 
 export const storageTags: Filter = {
   name: 'storage-tags',
@@ -32,16 +24,14 @@ export const storageTags: Filter = {
     const needs = request.storageNeeds ?? [];
     if (needs.length === 0) return undefined;
     const pools = state.storagePools(host);
-    const usable = pools.filter((p) => poolState(p) === 'Up');
     for (const need of needs) {
       // A disk on a host's local pool stays there: only that host (whose records hold the pool) can run it, enabled or not.
-      if (need.local) {
-        if (pools.some((p) => p.id === need.poolId)) continue;
+      if (need.local && !request.moveDisks && !pools.some((p) => p.id === need.poolId)) {
         return `volume ${need.volume} is on local storage pool ${need.local.pool} of host ${need.local.host}, which this host does not reach; move the volume first (migrateVolume, or migrateVirtualMachineWithVolume with migrateto)`;
       }
-      if (need.poolId !== undefined && usable.some((p) => p.id === need.poolId)) continue;
-      if (usable.some((p) => missingTags(need.tags, p).length === 0)) continue;
-      return `no enabled pool with storage tag${need.tags.length > 1 ? 's' : ''} ${need.tags.join(', ')} for volume ${need.volume} (${need.offering}; pools: ${poolsWords(pools)})`;
+      // The pool this disk would be on from this host (the one a move would use), or why there is none.
+      const judged = poolForNeed(need, pools, request.moveDisks);
+      if (judged.refusal) return judged.refusal;
     }
     return undefined;
   },

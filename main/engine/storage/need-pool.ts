@@ -1,0 +1,61 @@
+/**
+ * The pool a tagged volume would be on if its VM ran on a host, or why it cannot be: one rule for
+ * the storage-tags placement filter (each host's verdict at deploy, start, findHostsForMigration,
+ * migrateVirtualMachine, importVm's choice of the host that receives a copy) and for the moves that
+ * follow a verdict (an import with migrateallowed moves each disk to the very pool chosen here).
+ *
+ * - A disk not made yet gets the first enabled (Up) pool the host reaches with every tag (most free
+ *   space first; pool-choice.ts placeTaggedVolumes makes it there at the start).
+ * - A disk copied onto the host's default pool (importVm importsource=external) is judged on that pool.
+ * - A made disk is judged on the pool it is on: the host must reach it and it must have the tags.
+ *   Only when disks may move (storage motion) does a host that fails that offer a pool with the tags
+ *   instead, the one the move will use. Another tagged pool the host happens to have does not carry
+ *   a disk that is somewhere else.
+ *
+ * A made disk staying on its pool is not refused for the pool being Disabled: disabling stops new
+ * disks there (CloudStack's rule), not the use of the ones it has.
+ */
+import type { StorageNeed } from '../placement/types.js';
+import { missingTags, parseTags, poolState, type StoragePoolRow } from './pool-records.js';
+import { suitablePool } from './pool-choice.js';
+
+export type NeedPool = { pool: StoragePoolRow; refusal?: undefined } | { pool?: undefined; refusal: string };
+
+/** "kiln, fast-1 has ssd, old (Disabled)": what a host reaches, for the verdict. */
+export function poolsWords(pools: readonly StoragePoolRow[]): string {
+  if (pools.length === 0) return 'none recorded';
+  return pools
+    .map((p) => {
+      const tags = parseTags(p.tags);
+      const state = poolState(p);
+      return `${p.name}${tags.length ? ` has ${tags.join(' ')}` : ''}${state === 'Up' ? '' : ` (${state})`}`;
+    })
+    .join(', ');
+}
+
+const tagWords = (tags: readonly string[]) => `storage tag${tags.length > 1 ? 's' : ''} ${tags.join(', ')}`;
+
+/** NEED's pool among POOLS (the host's, any state, most free space first), or the refusal naming the volume and the tags that failed. */
+export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisks = false): NeedPool {
+  if (need.onDefaultPool) {
+    const pool = pools.find((p) => p.is_default === 1);
+    if (!pool) return { refusal: `${need.volume} would be copied onto the host's default pool, and it has none recorded (pools: ${poolsWords(pools)})` };
+    const missing = missingTags(need.tags, pool);
+    if (poolState(pool) !== 'Up') return { refusal: `${need.volume} would be copied onto the host's default pool ${pool.name}, which is ${poolState(pool)}` };
+    if (missing.length) return { refusal: `${need.volume} would be copied onto the host's default pool ${pool.name}, which lacks ${tagWords(missing)} of ${need.offering}` };
+    return { pool };
+  }
+  if (need.poolId !== undefined) {
+    const on = pools.find((p) => p.id === need.poolId);
+    const missing = on ? missingTags(need.tags, on) : need.tags;
+    if (on && poolState(on) !== 'Down' && missing.length === 0) return { pool: on };
+    if (!moveDisks) {
+      if (!on) return { refusal: `volume ${need.volume} (${need.offering}, ${tagWords(need.tags)}) is on a pool this host does not reach (it reaches ${poolsWords(pools)})` };
+      if (poolState(on) === 'Down') return { refusal: `volume ${need.volume} is on pool ${on.name}, which is Down` };
+      return { refusal: `volume ${need.volume} is on pool ${on.name}, which lacks ${tagWords(missing)} of ${need.offering}` };
+    }
+  }
+  const pool = suitablePool(pools.filter((p) => poolState(p) === 'Up'), need.tags);
+  if (pool) return { pool };
+  return { refusal: `no enabled pool with ${tagWords(need.tags)} for volume ${need.volume} (${need.offering}; pools: ${poolsWords(pools)})` };
+}
