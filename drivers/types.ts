@@ -368,8 +368,10 @@ export interface DriverCapabilities {
   liveMigration: boolean;
   /** Moving disks between pools during migration. */
   storageMotion: boolean;
-  /** false: storage motion only for a stopped VM (KVM's moves disks between pools while shut off, no live block copy). Absent: as storageMotion. */
+  /** false: storage motion only for a stopped VM (its disks move between pools while it is shut off). Absent: as storageMotion. */
   liveStorageMotion?: boolean;
+  /** A stopped VM's disks to another host's local storage, the VM with them (KVM streams them between the hosts). Absent: no. */
+  storageMotionAcrossHosts?: boolean;
   crossClusterMigration: boolean;
   memorySnapshots: boolean;
   /** A disk-only snapshot of a running VM (KVM's internal snapshots need the VM stopped for that). */

@@ -8,11 +8,10 @@
  * one it does not) and the OS name from the libosinfo id that virt-install records in
  * <metadata>, in the words of Kiln's guest OS list where it has them.
  */
-import { PassThrough } from 'node:stream';
 import { DriverError, type AdoptedVm, type ExportedDisk, type ExternalImportSource, type HostConnectionSpec, type HostInventory, type ImportFacet, type InstanceInfo } from '../types.js';
 import { parseHostUrl } from './index.js';
 import { readInstances } from './inventory.js';
-import { command, script } from './shell.js';
+import { scratchCopy } from './disk-export.js';
 import { SshConnection } from './ssh-connection.js';
 import { Virsh } from './virsh.js';
 import type { ParsedDomain } from './domain-xml.js';
@@ -114,19 +113,6 @@ export interface ExternalKvmOptions {
   uri?: string;
 }
 
-/** Makes the scratch copy of one disk: prints "DIR SIZE SHA256". $1 is the source image (from the domain's own XML). */
-const EXPORT_SCRIPT = `set -e
-dir=$(mktemp -d "\${TMPDIR:-/var/tmp}/kiln-export.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-qemu-img convert -O qcow2 -- "$1" "$dir/disk.qcow2"
-size=$(stat -c %s "$dir/disk.qcow2")
-sum=$(sha256sum "$dir/disk.qcow2" | cut -d' ' -f1)
-trap - EXIT
-printf '%s %s %s\\n' "$dir" "$size" "$sum"`;
-
-/** The scratch directory names EXPORT_SCRIPT makes; anything else is never passed to rm. */
-const SCRATCH_DIR = /^\/[A-Za-z0-9._/-]*\/kiln-export\.[A-Za-z0-9]{6}$/;
-
 export async function openExternalKvm(spec: HostConnectionSpec, options: ExternalKvmOptions = {}): Promise<ExternalImportSource> {
   const address = parseHostUrl(spec.url, spec.username);
   if (!spec.password && !spec.privateKey) throw new DriverError('password or privatekey: the host needs one', 'invalid', { param: 'password' });
@@ -155,29 +141,12 @@ export async function openExternalKvm(spec: HostConnectionSpec, options: Externa
       if (info.powerState !== 'Stopped') throw new DriverError(`domain ${vm} on ${address.host} is ${info.powerState.toLowerCase()}; shut it down there before its disks are copied`, 'invalid');
       const disk = info.disks.find((d) => d.id === diskId);
       if (!disk?.imagePath?.startsWith('/')) throw new DriverError(`disk ${diskId} of ${vm} on ${address.host} is not an image file Kiln can copy`, 'unsupported');
-      const result = await ssh.exec(script(EXPORT_SCRIPT, [disk.imagePath]), { timeoutMs: 3_600_000 });
-      const [dir, size, sha256] = result.stdout.trim().split(/\s+/);
-      if (result.code !== 0 || !dir || !SCRATCH_DIR.test(dir) || !/^\d+$/.test(size ?? '') || !/^[0-9a-f]{64}$/.test(sha256 ?? '')) {
-        throw new DriverError(`cannot copy disk ${diskId} of ${vm} on ${address.host}: ${result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`}`, 'failed');
-      }
-      const file = `${dir}/disk.qcow2`;
+      const copy = await scratchCopy(ssh, disk.imagePath, `disk ${diskId} of ${vm} on ${address.host}`);
       return {
         // The disk's target: the copy's define keeps it, and with it the disk's unit (disk-buses.ts).
-        name, ref: disk.id, format: 'qcow2', sizeBytes: Number(size), sha256: sha256!,
-        open() {
-          const out = new PassThrough();
-          ssh.openChannel(command(['cat', '--', file])).then(
-            (channel) => {
-              channel.stderr.resume();
-              channel.pipe(out);
-            },
-            (error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))),
-          );
-          return out;
-        },
-        async remove() {
-          await ssh.exec(command(['rm', '-rf', '--', dir]));
-        },
+        name, ref: disk.id, format: 'qcow2', sizeBytes: copy.sizeBytes, sha256: copy.sha256,
+        open: () => copy.open(),
+        remove: () => copy.remove(),
       };
     },
     async close() {

@@ -48,6 +48,8 @@ import { initiatorOf, parseDomstate, type DomainPowerChange } from './virsh-outp
 import { command } from './shell.js';
 import { Virsh, virshError } from './virsh.js';
 import { moveStoppedDisks } from './volume-move.js';
+import { moveRunningDisks } from './live-volume-move.js';
+import { moveStoppedToHost, prepareStorageMigration, runStorageMigration, type StorageMigration } from './host-volume-move.js';
 import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
@@ -56,9 +58,11 @@ import { peerScript, portName, portScript, type PrivateVlanPort } from './privat
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
-  // A stopped domain's disks move between the pools of its host (volume-move.ts); a running one's do not (no live block copy).
+  // Disks move between the pools of a host, stopped (volume-move.ts) or running (block copy,
+  // live-volume-move.ts), and with the VM to another host's pools (host-volume-move.ts).
   storageMotion: true,
-  liveStorageMotion: false,
+  liveStorageMotion: true,
+  storageMotionAcrossHosts: true,
   crossClusterMigration: false,
   memorySnapshots: true,
   // Internal qcow2 snapshots: disk-only needs the domain shut off; no guest agent to quiesce;
@@ -111,7 +115,7 @@ export interface KvmHostOptions {
 /** Where a KVM domain moves: the destination session (the ticket of prepare(), or a test's own). */
 export interface MigrationTarget {
   session: KvmSession;
-  /** Destination storage pool per disk name (storage motion: a stopped domain's disks, between the pools of its own host). */
+  /** Destination storage pool per disk name (storage motion: to other pools of this host, or with the domain to the target's pools). */
   volumePools?: Record<string, string>;
 }
 
@@ -723,18 +727,27 @@ export class KvmSession implements HostSession {
     return `qemu+ssh://${encodeURIComponent(this.address.username)}@${host}${port}/system?no_tty=1`;
   }
 
-  /** Moves the domain to another host, or (volumePools) a stopped domain's disks to other pools of this host. */
+  /**
+   * Moves the domain to another host, or (volumePools) its disks to other pools of this host, or
+   * both: the domain to the target host with those disks in the target's pools.
+   */
   async migrate(name: string, target: MigrationTarget, options: { live?: boolean } = {}): Promise<void> {
     if (!(target.session instanceof KvmSession)) throw new DriverError('a KVM domain can only migrate to another KVM host', 'unsupported');
     const sameHost = target.session === this || (target.session.address.host === this.address.host && target.session.address.port === this.address.port);
-    if (target.volumePools && Object.keys(target.volumePools).length > 0) {
-      // Storage motion: a stopped domain's disks move between the pools of its host (volume-move.ts).
-      if (!sameHost) throw new DriverError(`the KVM driver moves a VM's disks only between the storage pools of its own host, not to host ${target.session.address.host}`, 'unsupported');
-      await moveStoppedDisks(this.pools, name, target.volumePools);
+    const moving = target.volumePools && Object.keys(target.volumePools).length > 0 ? target.volumePools : undefined;
+    if (moving && sameHost) {
+      // Storage motion within the host: a block copy while the guest runs, a copy of the files while it is shut off.
+      if (await this.isActive(name)) await moveRunningDisks(this.pools, name, moving);
+      else await moveStoppedDisks(this.pools, name, moving);
       return;
     }
     if (sameHost) throw new DriverError(`domain ${name} is already on host ${this.address.host}`, 'invalid');
     const active = await this.isActive(name);
+    const destination = { storage: target.session.pools, host: target.session.address.host };
+    if (moving && !active) {
+      await moveStoppedToHost(this.pools, destination, name, moving);
+      return;
+    }
     // libvirt refuses to migrate a domain with snapshot records: they travel separately, and are
     // put back here if the migration fails.
     const snapshots = await this.listSnapshots(name);
@@ -749,22 +762,31 @@ export class KvmSession implements HostSession {
     // A running VM's private-VLAN rules wait on the destination before its tap exists there (they
     // are keyed by the tap's name), so it never runs there unisolated; they leave here after the move.
     const ports = active ? ((await this.domain(name, true)).privateVlans ?? []) : [];
-    await target.session.applyPrivateVlans(ports);
+    // With disks to move: the destination's volumes are made first, and the copy rides along (host-volume-move.ts).
+    const storage: StorageMigration | undefined = moving ? await prepareStorageMigration(this.pools, destination, name, moving) : undefined;
+    await target.session.applyPrivateVlans(ports).catch(async (error: unknown) => {
+      await storage?.abandon();
+      throw error;
+    });
     await this.watcher.quietly(name, async () => {
       try {
         await this.dropSnapshotMetadata(name, snapshots);
-        await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs });
+        if (storage) await runStorageMigration(this.pools, [...args, ...storage.args], storage, this.options.migrateTimeoutMs);
+        else await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs });
       } catch (error) {
         await target.session.clearPrivateVlans(ports).catch(() => undefined);
         if (error instanceof DriverError && error.category === 'timeout') {
           // Stop the job so the domain keeps running here rather than half-way elsewhere.
           await this.virsh.tryRun(['domjobabort', '--domain', name]).catch(() => undefined);
         }
+        // The volumes made there go, unless the guest got there after all (a failure reported after the switch).
+        if (storage && (await target.session.powerState(name).catch(() => 'Unknown')) === 'Missing') await storage.abandon();
         if (portable.length) await this.importSnapshots(name, portable, current).catch(() => undefined);
         throw error;
       }
     });
     await this.clearPrivateVlans(ports).catch(() => undefined);
+    await storage?.finish();
     if (portable.length) await target.session.importSnapshots(name, portable, current);
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);

@@ -124,7 +124,8 @@ export async function uploadImage(storage: HostStorage, pool: string, image: Sto
     }
     await deleteVolume(storage, pool, image.name);
   }
-  const xml = buildXml({ volume: { name: image.name, capacity: { '@_unit': 'bytes', '#text': String(image.sizeBytes) }, target: { format: { '@_type': 'raw' } } } });
+  // Allocation 0: a sparse file that the upload fills (libvirt would otherwise write the whole size first).
+  const xml = buildXml({ volume: { name: image.name, capacity: { '@_unit': 'bytes', '#text': String(image.sizeBytes) }, allocation: { '@_unit': 'bytes', '#text': '0' }, target: { format: { '@_type': 'raw' } } } });
   try {
     // Ten minutes, plus a second per 20 MB: slow links get time, a stalled one still ends.
     const timeoutMs = 600_000 + Math.ceil(image.sizeBytes / 20_000);

@@ -12,8 +12,9 @@
  * the sources go. A failed copy or definition change deletes every copy made so far and puts back
  * the definitions already changed, so the domain and its disks stay as they were. Internal
  * snapshots and backup checkpoints live inside the qcow2 files and do not survive qemu-img
- * convert, so a domain with either is refused before anything is copied. A running domain is
- * refused too: moving its disks needs a live block copy, which this driver does not do.
+ * convert, so a domain with either is refused before anything is copied. A running domain's disks
+ * move by block copy instead (live-volume-move.ts), and to another host's pools by
+ * host-volume-move.ts; both share the planning and disk rewriting here.
  */
 import { DriverError } from '../types.js';
 import { deleteVolume, findVolume, type HostStorage } from './storage.js';
@@ -29,31 +30,44 @@ export interface MovedDisk {
   pool: string;
 }
 
-interface PlannedMove {
+export interface PlannedMove {
   name: string;
   pool: string;
   source: VolumeInfo;
-  /** The <disk> element of the persistent definition, as libvirt wrote it. */
+  /** The <disk> element of the definition read (persistent or live), as libvirt wrote it. */
   disk: XmlNode;
+  /** Its target in the domain (vda): how virsh names the disk in blockcopy and migrate. */
+  target: string;
   copy?: VolumeInfo;
   redefined?: boolean;
 }
 
-/** Moves the named disks of the shut-off domain VM to the pools in VOLUMEPOOLS (DiskSpec.name -> pool). */
-export async function moveStoppedDisks(storage: HostStorage, vm: string, volumePools: Record<string, string>): Promise<MovedDisk[]> {
-  const { virsh } = storage;
-  const state = (await virsh.run(['domstate', '--domain', vm])).trim();
-  if (state !== 'shut off') {
-    throw new DriverError(`domain ${vm} is ${state}: the KVM driver moves a VM's disks between storage pools only while it is stopped (no live block copy); stop it first`, 'unsupported');
-  }
+/**
+ * Internal snapshots and backup checkpoints live inside the qcow2 files; no copy carries them
+ * (qemu-img convert, a block copy and a storage migration all write only the guest's bytes), so
+ * a domain with either is refused before anything is copied.
+ */
+export async function refuseInternalState(virsh: HostStorage['virsh'], vm: string): Promise<void> {
   for (const [what, list] of [['VM snapshots', 'snapshot-list'], ['backup checkpoints', 'checkpoint-list']] as const) {
     const listed = await virsh.tryRun([list, '--domain', vm, '--name']);
     if (listed.code === 0 && listed.stdout.trim() !== '') {
       throw new DriverError(`domain ${vm} has ${what} (${listed.stdout.trim().split('\n').join(', ')}); they live inside its disks and would not survive the copy to another pool, so delete them first`, 'invalid');
     }
   }
-  const domain = child(parseXml(await virsh.run(['dumpxml', '--domain', vm, '--inactive'])), 'domain');
-  const disks = children(child(domain, 'devices'), 'disk').filter((d) => attr(d, 'device') === 'disk' && attr(d, 'type') === 'file');
+}
+
+/** The domain's file-backed disks and CD-ROMs (DOMAINXML: dumpxml output). */
+export function fileDisks(domainXml: string): XmlNode[] {
+  return children(child(child(parseXml(domainXml), 'domain'), 'devices'), 'disk').filter((d) => attr(d, 'type') === 'file' && attr(child(d, 'source'), 'file') !== undefined);
+}
+
+/**
+ * What moving the named disks (DiskSpec.name -> pool of DESTINATION) takes: each disk's element
+ * in DOMAINXML and its volume on SOURCE. A disk already in its pool (on the same host) is
+ * skipped; a destination pool that holds a volume of that name already is refused.
+ */
+export async function planMoves(source: HostStorage, destination: HostStorage, vm: string, volumePools: Record<string, string>, domainXml: string): Promise<PlannedMove[]> {
+  const disks = fileDisks(domainXml).filter((d) => attr(d, 'device') === 'disk');
   const planned: PlannedMove[] = [];
   for (const [name, pool] of Object.entries(volumePools)) {
     const disk = disks.find((d) => {
@@ -61,15 +75,41 @@ export async function moveStoppedDisks(storage: HostStorage, vm: string, volumeP
       return file === name || file.endsWith(`/${name}`);
     });
     if (!disk) throw new DriverError(`domain ${vm} has no disk ${name}`, 'not-found');
-    const source = await findVolume(storage, pool, attr(child(disk, 'source'), 'file')!);
-    if (!source) throw new DriverError(`disk ${name} of ${vm} is not a volume of any storage pool on the host`, 'not-found');
-    const sourcePool = (await virsh.run(['vol-pool', '--vol', source.path])).trim();
-    if (sourcePool === pool) continue;
-    if (await findVolume(storage, pool, source.name)) {
-      throw new DriverError(`pool ${pool} already holds a volume named ${source.name}; disk ${name} of ${vm} was not moved`, 'invalid');
+    const volume = await findVolume(source, pool, attr(child(disk, 'source'), 'file')!);
+    if (!volume) throw new DriverError(`disk ${name} of ${vm} is not a volume of any storage pool on the host`, 'not-found');
+    if (source === destination && (await source.virsh.run(['vol-pool', '--vol', volume.path])).trim() === pool) continue;
+    const there = await findVolume(destination, pool, volume.name);
+    // Another host's view of the same shared pool: the disk is there already.
+    if (there && source !== destination && there.path === volume.path) continue;
+    if (there) {
+      throw new DriverError(`pool ${pool} already holds a volume named ${volume.name}; disk ${name} of ${vm} was not moved`, 'invalid');
     }
-    planned.push({ name, pool, source, disk });
+    planned.push({ name, pool, source: volume, disk, target: attr(child(disk, 'target'), 'dev') ?? '' });
   }
+  return planned;
+}
+
+/** DISK (a <disk> element) reading VOLUME instead: a self-contained copy, so without the old backing chain. */
+export function retargeted(disk: XmlNode, volume: Pick<VolumeInfo, 'path' | 'format'>): XmlNode {
+  const driver = child(disk, 'driver');
+  const changed: XmlNode = {
+    ...disk,
+    source: { ...(child(disk, 'source') ?? {}), '@_file': volume.path },
+    ...(driver ? { driver: { ...driver, '@_type': volume.format } } : {}),
+  };
+  delete changed['backingStore'];
+  return changed;
+}
+
+/** Moves the named disks of the shut-off domain VM to the pools in VOLUMEPOOLS (DiskSpec.name -> pool). */
+export async function moveStoppedDisks(storage: HostStorage, vm: string, volumePools: Record<string, string>): Promise<MovedDisk[]> {
+  const { virsh } = storage;
+  const state = (await virsh.run(['domstate', '--domain', vm])).trim();
+  if (state !== 'shut off') {
+    throw new DriverError(`domain ${vm} is ${state}: it is no longer shut off, so its disks were not copied offline; try again`, 'invalid');
+  }
+  await refuseInternalState(virsh, vm);
+  const planned: PlannedMove[] = await planMoves(storage, storage, vm, volumePools, await virsh.run(['dumpxml', '--domain', vm, '--inactive']));
   try {
     for (const move of planned) move.copy = await copyVolume(storage, move);
     for (const move of planned) {
@@ -119,16 +159,8 @@ async function copyVolume(storage: HostStorage, move: PlannedMove): Promise<Volu
 }
 
 /** Changes the source of one disk in the persistent definition (update-device matches it by its target). */
-async function pointDiskAt(storage: HostStorage, vm: string, disk: XmlNode, volume: Pick<VolumeInfo, 'path' | 'format'>): Promise<void> {
-  const driver = child(disk, 'driver');
-  const changed: XmlNode = {
-    ...disk,
-    source: { ...(child(disk, 'source') ?? {}), '@_file': volume.path },
-    ...(driver ? { driver: { ...driver, '@_type': volume.format } } : {}),
-  };
-  // The old file's backing chain is not the copy's (it has none).
-  delete changed['backingStore'];
-  await storage.virsh.run(['update-device', '--domain', vm, '--file', '/dev/stdin', '--config'], { stdin: buildXml({ disk: changed }) });
+export async function pointDiskAt(storage: HostStorage, vm: string, disk: XmlNode, volume: Pick<VolumeInfo, 'path' | 'format'>): Promise<void> {
+  await storage.virsh.run(['update-device', '--domain', vm, '--file', '/dev/stdin', '--config'], { stdin: buildXml({ disk: retargeted(disk, volume) }) });
 }
 
 async function undo(storage: HostStorage, vm: string, planned: PlannedMove[]): Promise<void> {

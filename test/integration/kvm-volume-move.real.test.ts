@@ -9,7 +9,7 @@
  *    the VM starts under Kiln from there;
  *  - `ro`: the copy fails; the job says why, the domain still points at its disk in `kiln`, that
  *    disk is still there, and nothing is left in the read-only pool.
- * A running domain is refused before anything is imported (no live block copy on KVM).
+ * A running domain's disk is copied live (block copy) into the tagged pool, the guest running on.
  * The host set comes from KILN_KVM_WORK (the default set otherwise); every domain, volume and
  * both pools are removed after.
  */
@@ -46,7 +46,7 @@ async function poolId(name: string): Promise<string> {
 
 /** The first 16 guest bytes of a disk image, read on the host (qemu-img follows any backing chain). */
 function firstBytes(file: string): string {
-  return onHost('host1', 'sh', '-c', 't=$(mktemp) && qemu-img dd -O raw bs=16 count=1 if="$1" of="$t" && head -c 16 "$t"; r=$?; rm -f "$t"; exit $r', 'sh', file);
+  return onHost('host1', 'sh', '-c', 't=$(mktemp) && qemu-img dd -U -O raw bs=16 count=1 if="$1" of="$t" && head -c 16 "$t"; r=$?; rm -f "$t"; exit $r', 'sh', file);
 }
 
 function removeEverything(): void {
@@ -179,12 +179,21 @@ describe.skipIf(!hosts)('KVM: a stopped VM\'s disk moves to a tagged pool of its
     expect(String(running.body['errortext'])).toContain('is Running; stop it first');
   }, 240_000);
 
-  it('a running domain is refused before anything is imported: KVM moves disks only while the VM is stopped', async () => {
+  it('a running domain is imported and its disk copied live into the tagged pool (block copy): the same qemu runs on, from the copy', async () => {
     virsh('start', DOMAINS.running);
-    const refused = await z.t.call('importUnmanagedInstance', params(DOMAINS.running, offerings.fast));
-    expect(refused.status).toBe(431);
-    expect(String(refused.body['errortext'])).toContain('moves disks between storage pools only while the VM is stopped');
-    expect(z.t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances WHERE instance_name=?').pluck().get(DOMAINS.running)).toBe(0);
-    expect(existsSync(path.join(hosts!.storagePath, disk(DOMAINS.running)))).toBe(true);
-  }, 120_000);
+    const source = path.join(hosts!.storagePath, disk(DOMAINS.running));
+    const copy = path.join(POOLS.fast.dir, disk(DOMAINS.running));
+    // A restarted domain gets a new id: an unchanged one is the same qemu process.
+    const id = virsh('domid', DOMAINS.running).trim();
+    const imported = await job('importUnmanagedInstance', params(DOMAINS.running, offerings.fast));
+    expect(imported.status, imported.text).toBe(200);
+    expect((imported.result['virtualmachine'] as { state: string }).state).toBe('Running');
+    expect(virsh('domid', DOMAINS.running).trim()).toBe(id);
+    expect(virsh('domblklist', DOMAINS.running)).toMatch(new RegExp(`vda\\s+${copy.replace(/[.]/g, '\\.')}`));
+    expect(virsh('dumpxml', '--inactive', DOMAINS.running)).toContain(`file='${copy}'`);
+    expect(existsSync(source)).toBe(false);
+    expect(firstBytes(copy)).toBe('KILN-TEMPLATE-V1');
+    const row = z.t.engine.db.prepare(`SELECT v.pool, p.name AS record FROM volumes v JOIN vm_instances m ON m.id=v.vm_id LEFT JOIN storage_pools p ON p.id=v.pool_id WHERE m.instance_name=? AND v.volume_type='ROOT' AND v.removed IS NULL`).get(DOMAINS.running);
+    expect(row).toEqual({ pool: POOLS.fast.name, record: POOLS.fast.name });
+  }, 180_000);
 });

@@ -42,7 +42,7 @@ describe('capabilities through the API', () => {
     const apis = (await t.call('listApis', {})).body['api'] as { name: string; capabilities?: string[] }[];
     const needs = (name: string) => apis.find((a) => a.name === name)?.capabilities;
     expect(needs('createVMSnapshot')).toEqual(['snapshots']);
-    expect(needs('migrateVirtualMachineWithVolume')).toEqual(['liveMigration', 'storageMotion', 'migration']);
+    expect(needs('migrateVirtualMachineWithVolume')).toEqual(['storageMotion', 'migration']);
     expect(needs('createConsoleEndpoint')).toEqual(['consoleSerial']);
     expect(needs('listVirtualMachines')).toBeUndefined();
   });

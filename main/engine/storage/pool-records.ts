@@ -66,12 +66,14 @@ export function poolsReachableFrom(db: Db, hostId: number): StoragePoolRow[] {
  * Why a volume whose disk is on HOST cannot move to POOL (undefined: it can): the pool is not Up,
  * it is another host's local storage, or it lacks a storage tag of the volume's offering (NEED).
  * One rule for findStoragePoolsForMigration's notsuitablereason and migrateVolume's refusal.
+ * ACROSSHOSTS (storage/volume-moves.ts acrossHosts): true when the volume may go to another host's local
+ * pool (its VM moving there with it), else why not.
  */
-export function migrationRefusal(pool: Pick<StoragePoolRow, 'enabled' | 'present' | 'scope' | 'host_id' | 'tags'> & { hostname: string | null }, host: { id: number; name: string }, need: { tags: string[]; offering?: string }): string | undefined {
+export function migrationRefusal(pool: Pick<StoragePoolRow, 'enabled' | 'present' | 'scope' | 'host_id' | 'tags'> & { hostname: string | null }, host: { id: number; name: string }, need: { tags: string[]; offering?: string }, acrossHosts?: true | string): string | undefined {
   const missing = missingTags(need.tags, pool);
   const state = poolState(pool);
   if (state !== 'Up') return `the pool is ${state}`;
-  if (pool.scope === 'HOST' && pool.host_id !== host.id) return `it is local storage of host ${pool.hostname}, and the volume's disk is on host ${host.name}`;
+  if (pool.scope === 'HOST' && pool.host_id !== host.id && acrossHosts !== true) return `it is local storage of host ${pool.hostname}, and the volume's disk is on host ${host.name}${acrossHosts ? ` (${acrossHosts})` : ''}`;
   if (missing.length) return `it lacks storage tag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${need.offering}`;
   return undefined;
 }

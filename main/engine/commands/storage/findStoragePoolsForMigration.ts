@@ -4,6 +4,8 @@ import { byUuid } from '../../lookup.js';
 import { allocatedBytes, migrationRefusal, POOL_FROM, POOL_SELECT, poolView, type PoolViewRow } from '../../storage/pool-records.js';
 import { requiredTags } from '../../storage/pool-choice.js';
 import { syncClusterPools } from '../../storage/pool-sync.js';
+import { acrossHosts } from '../../storage/volume-moves.js';
+import type { VmRow } from '../../vm/rows.js';
 
 /**
  * Where a volume may move (CloudStack's findStoragePoolsForMigration): the other pools of its
@@ -20,7 +22,7 @@ export default defineCommand({
   async handler({ engine }, args) {
     const db = engine.db;
     const volume = byUuid<{ id: number; name: string; vm_id: number | null; host_id: number | null; pool_id: number | null }>(db, 'volume', args.uuid('id')!, 'id');
-    const vm = volume.vm_id !== null ? (db.prepare('SELECT host_id, last_host_id FROM vm_instances WHERE id=?').get(volume.vm_id) as { host_id: number | null; last_host_id: number | null }) : undefined;
+    const vm = volume.vm_id !== null ? (db.prepare('SELECT id, state, display_name, host_id, last_host_id FROM vm_instances WHERE id=?').get(volume.vm_id) as Pick<VmRow, 'id' | 'state' | 'display_name' | 'host_id' | 'last_host_id'>) : undefined;
     const hostId = vm?.host_id ?? vm?.last_host_id ?? volume.host_id;
     if (hostId === null || hostId === undefined) throw ApiError.param(`id: volume ${volume.name} has no disk on any host yet (Allocated); it is placed when it is made`);
     const host = db.prepare('SELECT id, name, cluster_id FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number };
@@ -31,8 +33,11 @@ export default defineCommand({
     const rows = db.prepare(`SELECT ${POOL_SELECT} ${POOL_FROM} WHERE p.removed IS NULL AND p.cluster_id=? ORDER BY p.id`).all(host.cluster_id) as PoolViewRow[];
     const others = rows.filter((r) => r.id !== current);
     const allocated = allocatedBytes(db, others.map((r) => r.id));
+    // Another host's local pool suits a stopped VM's volume where the hypervisor takes the VM there with it (storage/volume-moves.ts).
+    const capabilities = vm ? (await engine.hosts.session(hostId)).capabilities : undefined;
+    const elsewhere = vm && capabilities ? acrossHosts(engine, vm, volume.id, capabilities) : undefined;
     return others.map((r) => {
-      const reason = migrationRefusal(r, host, need);
+      const reason = migrationRefusal(r, host, need, elsewhere);
       return { ...poolView(r, allocated.get(r.id) ?? 0), suitableformigration: reason === undefined, ...(reason ? { notsuitablereason: reason } : {}) };
     });
   },
