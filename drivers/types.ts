@@ -705,6 +705,14 @@ export interface ImportFacet {
    */
   poolDisk?(name: string, pool?: string): Promise<{ name: string; pool: string; capacityBytes: number; format: string } | undefined>;
   /**
+   * A VM archive from Kiln's image store (XenServer: an XVA, `xe vm-export`'s format) imported
+   * into the host's pool as a VM of this host that Kiln does not manage yet (halted), on POOL (a
+   * storage pool ref this host reaches; absent: its default) and named NAME when given; resolves
+   * to its ref. A bad archive is the hypervisor's error, and leaves no VM or disk behind. Absent
+   * where unsupported (importVm importsource=xva).
+   */
+  importArchive?(archive: StoredImage, options?: OperationOptions & { pool?: string; name?: string }): Promise<Ref>;
+  /**
    * unmanageVirtualMachine: drops the marks Kiln itself put on the VM that make the host act on it
    * for Kiln (KVM: Kiln's <metadata> element, whose HA flag the host's isolation watchdog obeys),
    * and nothing else: devices, disks and power stay as they are. Absent: nothing to drop.

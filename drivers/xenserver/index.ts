@@ -11,7 +11,7 @@ import {
   type EndpointEvent, type EndpointHost, type EndpointSpec, type HostInventory, type HostSession, type HypervisorDriver, type InstanceInfo,
   type IsolationFencingFacet, type MigrationFacet, type MigrationRequest, type MigrationTicket, type OperationOptions, type OperationResult,
   type PowerState, type Ref, type SnapshotFacet, type GpuFacet, type StopOptions, type StorageFacet, type PrimaryStorageFacet, type TaskOutcome, type TrustAnchor, type VmSpec,
-  type VolumeFacet, type NicFacet,
+  type VolumeFacet, type NicFacet, type ImportFacet,
 } from '../types.js';
 import { SharedConnections } from '../common/shared-connections.js';
 import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
@@ -24,6 +24,7 @@ import { removeImage, stageImage } from './images.js';
 import { defaultSrResizesOnline } from './sr-features.js';
 import { primaryPools, srsOfHost } from './sr-scope.js';
 import { performHaltedMove, prepareHaltedMove, type HaltedMove } from './disk-move.js';
+import { xenImport } from './vm-import.js';
 import { setCdMedia, xenNics, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
@@ -161,6 +162,8 @@ class XenHostSession implements HostSession {
   readonly console: ConsoleFacet;
   readonly volumes: VolumeFacet;
   readonly nics: NicFacet;
+  /** VMs Kiln did not make, listed and taken over as they are; an XVA imported first (vm-import.ts). */
+  readonly import: ImportFacet;
   /**
    * The pool's shared SRs as the cluster's primary storage (a XenServer pool is a Kiln cluster),
    * and this host's local SRs (one PBD, on this host) as its own (scope HOST); the pool's default
@@ -188,6 +191,7 @@ class XenHostSession implements HostSession {
     this.console = { graphical: { protocol: 'vnc', open: (vm) => openConsole(this.pool, this.vm(vm)) } };
     this.volumes = xenVolumes(this.pool, (vm) => this.vm(vm));
     this.nics = xenNics(this.pool, (vm) => this.vm(vm));
+    this.import = xenImport(this.pool, ref);
   }
 
   get hostId(): string {

@@ -82,6 +82,15 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
     // A redefine: xapi keeps the VM pool-wide; its size follows Kiln's record and it moves home to this host.
     const ref = spec.ref!;
     if (existing.power_state !== 'Halted') throw new DriverError(`${name} is ${existing.power_state.toLowerCase()}; a running VM is not redefined`, 'invalid');
+    if (spec.keepDefinition) {
+      // An imported VM (ImportFacet.adopt) keeps its own disks, VIFs and devices: only its size (a fixed offering chosen at import) and home follow Kiln.
+      await pool.initiated.run(ref, () => mapped(`resizing ${existing.name_label}`, async () => {
+        await sizeHalted(pool, ref, existing, spec);
+        if (existing.affinity !== host) await pool.client.call('VM.set_affinity', ref, host);
+        await pool.settle('VM', ref);
+      }));
+      return { ref, disks: (await disksOf(pool, ref)).flatMap((d) => (spec.disks.some((s) => s.name === d.record.name_label) ? [{ name: d.record.name_label, ref: d.vdi }] : [])) };
+    }
     await pool.initiated.run(ref, () => mapped(`redefining ${name}`, async () => {
       await sizeHalted(pool, ref, existing, spec);
       await ensureVgpu(pool, ref, spec.gpu);

@@ -19,6 +19,8 @@ export async function inspectImage(file: string, format: string, bytes: number):
     await handle.read(head, 0, head.length, 0);
     if (format === 'QCOW2') return { virtualSize: readQcow2Header(head, 'store').virtualSize };
     if (isQcow2(head)) throw new Error(`the file is a QCOW2 image, not ${format}; register it with format QCOW2`);
+    // An XVA is a tar whose first member is ova.xml (xapi's import refuses anything else first).
+    if (format === 'XVA' && !(head.length >= 512 && head.toString('latin1', 0, 8) === 'ova.xml\0')) throw new Error('the file is not an XVA (a tar whose first member is ova.xml)');
     if (format === 'ISO' && !(head.length >= 32774 && head.toString('latin1', 32769, 32774) === 'CD001')) throw new Error('the file is not an ISO 9660 image (no CD001 descriptor)');
     return { virtualSize: bytes };
   } finally {

@@ -23,8 +23,9 @@ import { withoutResourceDetails } from './import-vm.js';
 import { GiB } from '../format.js';
 import { importExternal, NO_DISK_MOVE } from './external.js';
 import { planStorageMoves } from '../storage/import-tags.js';
+import { importXva } from './import-xva.js';
 
-export const IMPORT_SOURCES = ['external', 'local', 'shared'];
+export const IMPORT_SOURCES = ['external', 'local', 'shared', 'xva'];
 
 
 export async function importFromDisk(engine: Engine, caller: Caller, args: Args): Promise<AsyncWork> {
@@ -32,6 +33,7 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
   const source = args.str('importsource')!.toLowerCase();
   if (!IMPORT_SOURCES.includes(source)) throw ApiError.param(`importsource: ${args.str('importsource')} is not one of ${IMPORT_SOURCES.join(', ')}`);
   if (source === 'external') return importExternal(engine, caller, args);
+  if (source === 'xva') return importXva(engine, caller, args);
   const zone = byUuid<{ id: number; name: string }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
   if (args.uuid('storageid')) throw ApiError.param('storageid: Kiln names no primary storage by id; give hostid, and diskpath as a volume of that host\'s pool');
   const hostUuid = args.uuid('hostid');

@@ -8,7 +8,8 @@ import { templateView } from '../../views.js';
 import type { TemplateRow } from '../../vm/rows.js';
 import { checkKernelDetails, LOCAL_DIR_SETTING, MAX_SIZE_SETTING, parseChecksum, parseImageUrl } from '../../images/image-source.js';
 
-const FORMATS = ['QCOW2', 'RAW', 'VHD', 'OVA', 'ISO'];
+// XVA: an exported XenServer VM, imported with importVm importsource=xva (never deployed from).
+const FORMATS = ['QCOW2', 'RAW', 'VHD', 'OVA', 'ISO', 'XVA'];
 
 export default defineCommand({
   name: 'registerTemplate',
@@ -19,7 +20,7 @@ export default defineCommand({
   params: [
     { name: 'name', type: 'string', required: true, description: 'the name of the template' },
     { name: 'displaytext', type: 'string', description: 'the display text of the template' },
-    { name: 'format', type: 'string', required: true, description: 'the format: QCOW2, RAW, VHD, OVA or ISO' },
+    { name: 'format', type: 'string', required: true, description: 'the format: QCOW2, RAW, VHD, OVA, ISO, or XVA (an exported XenServer VM, for importVm importsource=xva)' },
     { name: 'hypervisor', type: 'string', required: true, description: 'the target hypervisor for the template' },
     { name: 'ostypeid', type: 'uuid', required: true, description: 'the ID of the OS Type that best represents the OS of this template' },
     { name: 'url', type: 'string', required: true, maxLength: 2048, description: `the http(s) URL of the image (root admin: or an absolute path on the hosts inside ${LOCAL_DIR_SETTING})` },

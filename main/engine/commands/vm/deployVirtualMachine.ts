@@ -59,6 +59,7 @@ export default defineCommand({
     if (!image.is_public) requireAccountAccess(db, caller, image.account_id, `template ${image.name}`);
     if (image.zone_id !== null && image.zone_id !== zone.id) throw ApiError.param(`templateid: template ${image.name} is not available in zone ${zone.name}`);
     requireImageReady(image, 'templateid');
+    if (image.format === 'XVA') throw ApiError.param(`templateid: ${image.name} is an exported XenServer VM (XVA); bring it in with importVm importsource=xva`);
     const diskOffering = args.uuid('diskofferingid') ? byUuid<DiskOfferingRow>(db, 'diskOffering', args.uuid('diskofferingid')!, 'diskofferingid') : undefined;
     if (diskOffering?.is_customized) {
       const size = args.int('size');
