@@ -9,13 +9,14 @@
  * engine fills on every host of the zone: drivers/kvm/private-vlan.ts peerScript,
  * main/engine/vm/private-vlan-peers.ts), not because of the sending host's rules. A live migration
  * takes a VM's port rules to its new host and removes them from the old one, and its isolation
- * holds from there; expunging every VM leaves no rule and no chain on either host.
+ * holds from there; a host that lost its rules gets them back when its session opens; expunging
+ * every VM leaves no rule and no chain on either host.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
-import { ConsoleTap, HOSTS_JSON } from '../kvm/real-hosts.js';
+import { ConsoleTap, HOSTS_JSON, waitUntil } from '../kvm/real-hosts.js';
 import { portName } from '../../drivers/kvm/private-vlan.js';
 
 const hosts = kvmHostsOrSkip();
@@ -206,6 +207,28 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     seen['a1-gw'] = await reach('a1', 'gw', `${NET}.1`);
     console.log(`[after a1 moved to host2]\n${results.slice(-6).join('\n')}`);
     expect(seen).toEqual({ 'a1-a2': 'yes', 'a1-b1': 'no', 'i1-a1': 'no', 'a1-i2': 'no', 'p1-a1': 'yes', 'a1-gw': 'yes' });
+  });
+
+  it('a host that lost its rules (a reboot, say) is told the zone\'s ports again when its session opens', { timeout: 120_000 }, async () => {
+    onHost('host2', 'sh', '-c', "ebtables -D FORWARD -i '!' kp+ -j KM-300; ebtables -F KM-300; ebtables -X KM-300");
+    expect(rules('host2')).not.toContain('KM-300');
+    const host2 = z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number;
+    // The consoles of host2's guests ride on its connection: they close with it.
+    for (const g of Object.values(guests).filter((v) => v.host === 'host2')) {
+      g.tap?.close();
+      g.tap = undefined;
+    }
+    await z.t.engine.hosts.drop(host2);
+    await z.t.engine.hosts.session(host2);
+    await waitUntil('host2 told the ports again', async () => (rules('host2').match(/^-A KM-300 /gm) ?? []).length === 6, 30_000);
+    expect(rules('host2')).toContain('-A FORWARD -i ! kp+ -j KM-300');
+    // And it isolates with them: i2 still reaches neither i1 nor a1 (on host1 and host2).
+    const i2 = guests['i2']!;
+    i2.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, i2.id!));
+    await i2.tap.runPatiently('echo back-$((6*7))', /back-42/, 60_000);
+    const seen = { 'i2-i1': await reach('i2', 'i1', ip('i1')), 'i2-p1': await reach('i2', 'p1', ip('p1')) };
+    expect(seen).toEqual({ 'i2-i1': 'no', 'i2-p1': 'yes' });
+    expect(i2.host).toBe('host2');
   });
 
   it("expunging the VMs takes each one's MAC off both hosts, and the last one the chain", { timeout: 300_000 }, async () => {

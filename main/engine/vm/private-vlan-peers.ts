@@ -13,9 +13,9 @@
  *    a NIC added);
  *  - when a host's session opens (a reconnect, the engine's restart: a rebooted host has lost it).
  *
- * The whole set of the zone is sent each time (a few MACs per VLAN), one zone at a time, each
- * publication reading the database afresh when its turn comes, so the last one sent is never an
- * older view than an earlier one.
+ * The whole set of the zone is sent each time (a few MACs per VLAN), one publication at a time per
+ * host, each reading the database afresh when its turn comes, so the last one a host got is never
+ * an older view than an earlier one.
  */
 import type { Engine } from '../engine.js';
 import type { HostSession, PrivateVlanPeer } from '../../../drivers/types.js';
@@ -50,45 +50,40 @@ function peersFacet(session: HostSession) {
 
 const queues = new WeakMap<Engine, Map<number, Promise<void>>>();
 
-/** Runs WORK after the zone's earlier publications (one at a time per zone). */
-function inZoneQueue(engine: Engine, zoneId: number, work: () => Promise<void>): Promise<void> {
-  const byZone = queues.get(engine) ?? new Map<number, Promise<void>>();
-  queues.set(engine, byZone);
-  const next = (byZone.get(zoneId) ?? Promise.resolve()).then(work);
+/** Runs WORK after the host's earlier publications (one at a time per host, hosts side by side). */
+function inHostQueue(engine: Engine, hostId: number, work: () => Promise<void>): Promise<void> {
+  const byHost = queues.get(engine) ?? new Map<number, Promise<void>>();
+  queues.set(engine, byHost);
+  const next = (byHost.get(hostId) ?? Promise.resolve()).then(work);
   const settled = next.catch(() => undefined);
-  byZone.set(zoneId, settled);
+  byHost.set(hostId, settled);
   void settled.then(() => {
-    if (byZone.get(zoneId) === settled) byZone.delete(zoneId);
+    if (byHost.get(hostId) === settled) byHost.delete(hostId);
   });
   return next;
 }
 
 /**
- * Tells the zone's hosts (ONLY: just that one) every private-VLAN port of the zone. REQUIRED: the
- * host that must have it, whose failure is thrown; every other host's failure is logged (it is
- * told again when its session opens).
+ * Tells the zone's Up hosts (ONLY: just that one) every private-VLAN port of the zone, each host
+ * in its turn with the database as it is then. REQUIRED: the host that must have it (told even if
+ * not marked Up), whose failure is thrown; every other host's failure is logged (it is told again
+ * when its session opens).
  */
-export function publishPrivateVlanPeers(engine: Engine, zoneId: number, options: { required?: number; only?: number } = {}): Promise<void> {
-  return inZoneQueue(engine, zoneId, async () => {
-    const vlans = zonePrivateVlanPeers(engine, zoneId);
-    if (vlans.length === 0) return;
-    const hosts = engine.db
-      .prepare(`SELECT id, name, state FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id`)
-      .all(zoneId) as { id: number; name: string; state: string }[];
-    const targets = hosts.filter((h) => (options.only === undefined ? h.state === 'Up' || h.id === options.required : h.id === options.only));
-    await Promise.all(
-      targets.map(async (host) => {
-        try {
-          const session = await engine.hosts.session(host.id);
-          await peersFacet(session)?.publish(vlans);
-        } catch (error) {
-          const text = error instanceof Error ? error.message : String(error);
-          if (host.id === options.required) throw error;
-          engine.log.warn(`host ${host.name} was not told the private-VLAN ports of its zone (it is told again when it connects): ${text}`);
-        }
+export async function publishPrivateVlanPeers(engine: Engine, zoneId: number, options: { required?: number; only?: number } = {}): Promise<void> {
+  const hosts = engine.db.prepare('SELECT id, name, state FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id').all(zoneId) as { id: number; name: string; state: string }[];
+  const targets = hosts.filter((h) => (options.only === undefined ? h.state === 'Up' || h.id === options.required : h.id === options.only));
+  await Promise.all(
+    targets.map((host) =>
+      inHostQueue(engine, host.id, async () => {
+        const vlans = zonePrivateVlanPeers(engine, zoneId);
+        if (vlans.length === 0) return;
+        await peersFacet(await engine.hosts.session(host.id))?.publish(vlans);
+      }).catch((error: unknown) => {
+        if (host.id === options.required) throw error;
+        engine.log.warn(`host ${host.name} was not told the private-VLAN ports of its zone (it is told again when it connects): ${error instanceof Error ? error.message : String(error)}`);
       }),
-    );
-  });
+    ),
+  );
 }
 
 /** The same, best effort for every host: after a VM left or joined without starting. */
