@@ -1,0 +1,114 @@
+/**
+ * A `kill -9` of `kiln serve` in the middle of a two-disk restoreBackup's renames, the step where
+ * the restored copies (written beside the VM's disks) replace them one by one. The process is held
+ * just before the second rename (KILN_TEST_PAUSE_AT=backup-restore-rename-2: a window of
+ * milliseconds otherwise), where the root disk is the restored one and the data disk still the
+ * old: the mix a restart must not leave. Kiln records the renames' plan before the first one, so
+ * the next start finishes them: both disks hold the backup's bytes (read on the host with qemu-io),
+ * no restored copy or work directory is left, the VM is Stopped and starts, the backup is
+ * BackedUp with a note saying the restore was finished, and the job ends done, saying so. Before,
+ * the restart removed the second disk's copy and left the VM with one restored disk and one old.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, ok, waitJob } from '../helpers/crash-rounds.js';
+import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
+import { servedKvmZone } from '../helpers/served-kvm-zone.js';
+import { startKiln, type KilnProcess } from '../helpers/server.js';
+
+const hosts = kvmHostsOrSkip();
+const dataDir = mkdtempSync(join(tmpdir(), 'kiln-restore-kill-'));
+const instanceName = `R${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let kiln: KilnProcess | undefined;
+let vmUuid: string | undefined;
+
+/** Whether the disk at PATH holds PATTERN (a byte) over the whole range. */
+const holds = (path: string, pattern: string, range: string) => {
+  const out = onHost('host1', 'sh', '-c', 'qemu-io -f qcow2 -c "read -P $2 $3" "$1" 2>&1; true', 'sh', path, pattern, range);
+  return /read \d+\/\d+ bytes/.test(out) && !/verification failed/i.test(out);
+};
+const write = (path: string, pattern: string, range: string) => onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', `write -P ${pattern} ${range}`, path);
+
+describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-disk KVM restore', () => {
+  afterAll(async () => {
+    if (kiln && vmUuid) {
+      await api(kiln, 'removeVirtualMachineFromBackupOffering', { virtualmachineid: vmUuid, forced: 'true' }).catch(() => undefined);
+      const res = await api(kiln, 'destroyVirtualMachine', { id: vmUuid, expunge: 'true' }).catch(() => undefined);
+      if (typeof res?.body['jobid'] === 'string') await waitJob(kiln, res.body['jobid']).catch(() => undefined);
+      for (const v of ((await api(kiln, 'listVolumes', { listall: 'true' }).catch(() => undefined))?.body['volume'] as { id: string }[] | undefined) ?? []) {
+        await api(kiln, 'deleteVolume', { id: v.id }).catch(() => undefined);
+      }
+    }
+    await kiln?.stop();
+    if (vmUuid) onHost('host1', 'rm', '-rf', '--', `/var/lib/kiln/backups/${vmUuid}`);
+    for (const name of onHost('host1', 'virsh', 'list', '--all', '--name').split('\n').filter((n) => n.endsWith(`-${instanceName}`))) {
+      onHost('host1', 'sh', '-c', 'virsh destroy "$1" >/dev/null 2>&1; virsh undefine --checkpoints-metadata "$1" >/dev/null 2>&1; true', 'sh', name);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 180_000);
+
+  it('finishes the renames at the next start: every disk is the restored one, nothing is left beside them', { timeout: 300_000 }, async () => {
+    let first = await startKiln({ dataDir, args: ['--no-ui'], env: { KILN_TEST_PAUSE_AT: 'backup-restore-rename-2' } });
+    kiln = first;
+    const z = await servedKvmZone(first, hosts!, { name: 'Restore kill', instanceName });
+    const deployed = await waitJob(first, String((await ok(first, 'deployVirtualMachine', { zoneid: z.zone, templateid: z.template, serviceofferingid: z.offering, networkids: z.network, hostid: z.host, name: 'rk-vm' }))['jobid']));
+    vmUuid = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    const vm = vmUuid;
+    const custom = ((await ok(first, 'listDiskOfferings', { name: 'Custom' }))['diskoffering'] as { id: string; name: string }[]).find((d) => d.name === 'Custom')!.id;
+    const volume = ((await waitJob(first, String((await ok(first, 'createVolume', { zoneid: z.zone, diskofferingid: custom, size: '1', name: 'rk-data' }))['jobid'])))['jobresult'] as { volume: { id: string } }).volume.id;
+    expect((await waitJob(first, String((await ok(first, 'attachVolume', { id: volume, virtualmachineid: vm }))['jobid'])))['jobstatus']).toBe(1);
+    expect((await waitJob(first, String((await ok(first, 'assignVirtualMachineToBackupOffering', { virtualmachineid: vm, backupofferingid: z.backupOffering }))['jobid'])))['jobstatus']).toBe(1);
+    expect((await waitJob(first, String((await ok(first, 'stopVirtualMachine', { id: vm, forced: 'true' }))['jobid'])))['jobstatus']).toBe(1);
+    const internal = (((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { instancename: string }[])[0]!).instancename;
+    const disks = Object.fromEntries(onHost('host1', 'virsh', 'domblklist', '--domain', internal).split('\n').map((l) => l.trim().split(/\s+/)).filter((c) => c[0] === 'vda' || c[0] === 'vdb').map((c) => [c[0]!, c[1]!]));
+    const root = disks['vda']!;
+    const data = disks['vdb']!;
+    expect(root && data).toBeTruthy();
+
+    // The backup holds 0x5a on the root disk and 0x6b on the data disk; then both are overwritten.
+    write(root, '0x5a', '2M 16M');
+    write(data, '0x6b', '0 16M');
+    const taken = await waitJob(first, String((await ok(first, 'createBackup', { virtualmachineid: vm, name: 'two-disks' }))['jobid']));
+    expect(taken['jobresult']).toMatchObject({ backup: expect.objectContaining({ status: 'BackedUp' }) });
+    const backupId = (taken['jobresult'] as { backup: { id: string } }).backup.id;
+    write(root, '0x77', '2M 16M');
+    write(data, '0x78', '0 16M');
+
+    const started = await ok(first, 'restoreBackup', { id: backupId });
+    const jobId = String(started['jobid']);
+    for (let i = 0; i < 1200 && !first.output().includes('KILN-TEST-PAUSED backup-restore-rename-2'); i++) await sleep(100);
+    expect(first.output()).toContain('KILN-TEST-PAUSED backup-restore-rename-2');
+    // Held before the second rename: the root disk is the restored one, the data disk the old one, its copy aside.
+    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
+    expect(holds(data, '0x78', '0 16M')).toBe(true);
+    expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([`.kiln-restore-${data.split('/').pop()!}.part`]);
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    first = await startKiln({ dataDir, args: ['--no-ui'] });
+    kiln = first;
+    let backup: Record<string, unknown> | undefined;
+    for (let i = 0; i < 150; i++) {
+      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
+      if (backup?.['status'] === 'BackedUp' && backup['note']) break;
+      await sleep(200);
+    }
+    // Both disks hold the backup's bytes, whole; nothing of the restore is left beside them.
+    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
+    expect(holds(data, '0x6b', '0 16M')).toBe(true);
+    expect(backup).toMatchObject({ status: 'BackedUp', note: 'a restore from this backup was cut short while it put the restored disks in place; Kiln finished it: every disk of VM rk-vm is the restored one' });
+    onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', root);
+    onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', data);
+    expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([]);
+    expect(onHost('host1', 'sh', '-c', 'ls -1a /var/lib/kiln/backups; true').split('\n').filter((f) => f.startsWith('.restore-'))).toEqual([]);
+    // The job a dead process left ends done, saying how; the VM is Stopped, settled, and starts.
+    expect(await ok(first, 'queryAsyncJobResult', { jobid: jobId })).toMatchObject({ jobstatus: 1, jobresult: expect.objectContaining({ success: true, note: expect.stringMatching(/Kiln finished it/) }) });
+    expect(((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
+    const events = (await ok(first, 'listEvents', { type: 'BACKUP.RESTORE', listall: 'true' }))['event'] as { description: string }[] | undefined;
+    expect((events ?? []).map((e) => e.description)).toContainEqual(expect.stringMatching(/^VM rk-vm restored from backup two-disks: .*Kiln finished it/));
+    expect((await waitJob(first, String((await ok(first, 'startVirtualMachine', { id: vm }))['jobid'])))['jobstatus']).toBe(1);
+  });
+});
