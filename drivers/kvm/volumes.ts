@@ -1,6 +1,8 @@
 /**
- * The KVM volume facet: data disks hot-plugged with `virsh attach-disk` / `detach-disk` (virtio,
- * a PCI device the guest sees come and go), in the running domain (`--live`) and its persistent
+ * The KVM volume facet: data disks hot-plugged with `virsh attach-disk` / `detach-disk` on the
+ * bus the VM's dataDiskController detail names (virtio by default: a PCI device the guest sees come
+ * and go; scsi: a LUN of a virtio-scsi controller, added when the domain has none; sata and ide only
+ * while the VM is stopped), in the running domain (`--live`) and its persistent
  * definition (`--config`). The disk is a volume of the host's pool, found by Kiln's volume name;
  * no path ever comes from a user. Every virsh call goes through Virsh.run, so each argument is
  * quoted at the one quoting point (shell.ts / virsh-shell.ts).
@@ -10,12 +12,14 @@
  * has the disk if the guest never answers, and the call fails with nothing changed there); the
  * persistent half follows. An attach that fails deletes the volume it created for it.
  */
-import { DriverError, type VolumeDisk, type VolumeFacet } from '../types.js';
+import { DriverError, type DiskBus, type VolumeDisk, type VolumeFacet } from '../types.js';
+import { detailBus, SCSI_MODEL, TARGET_PREFIX } from './disk-buses.js';
 import type { ParsedDomain } from './domain-xml.js';
 import { targetName } from './domain-xml.js';
 import { createVolume, deleteVolume, findVolume, type HostStorage } from './storage.js';
 import type { VolumeInfo } from './resource-xml.js';
 import { virshError } from './virsh.js';
+import { buildXml } from './xml.js';
 
 /** What the facet needs of its session. */
 export interface KvmVolumeHost {
@@ -25,6 +29,9 @@ export interface KvmVolumeHost {
   domain(name: string, inactive?: boolean): Promise<ParsedDomain>;
   isActive(name: string): Promise<boolean>;
 }
+
+/** Buses qemu can hot-plug a disk on (a virtio PCI device, or a LUN of a virtio-scsi controller); SATA and IDE disks exist only from the start. */
+const HOTPLUG_BUSES: ReadonlySet<DiskBus> = new Set<DiskBus>(['virtio', 'scsi']);
 
 /** How long a running guest gets to release a disk before the detach is given up. */
 const DETACH_WAIT_MS = 30_000;
@@ -44,19 +51,29 @@ export function kvmVolumes(host: KvmVolumeHost): VolumeFacet {
   return {
     async attach(vm, disk, options) {
       const live = options.live && (await host.isActive(vm));
+      // The VM's dataDiskController detail picks the bus, as it does at define (disk-buses.ts).
+      const bus = disk.bus ?? detailBus(options.details, false) ?? 'virtio';
+      if (live && !HOTPLUG_BUSES.has(bus)) {
+        throw new DriverError(`a ${bus.toUpperCase()} disk cannot be hot-plugged into running domain ${vm} (qemu adds ${bus} disks only at start); stop the VM to attach it, or give it dataDiskController virtio or scsi`, 'unsupported');
+      }
       const created = options.create && !(await findVolume(host.pools, poolOf(disk), disk.name));
       const volume = created ? await createVolume(host.pools, poolOf(disk), { name: disk.name, sizeBytes: disk.sizeBytes, device: 'disk' }) : await existing(disk);
       try {
         const views = [await host.domain(vm, true), ...(live ? [await host.domain(vm)] : [])];
         if (views.some((d) => d.disks.some((x) => x.path === volume.path))) throw new DriverError(`domain ${vm} already has disk ${disk.name}`, 'invalid');
-        // A target free in both the definition and the running domain (virtio: vda is the root disk).
+        const scope = ['--config', ...(live ? ['--live'] : [])];
+        // SCSI disks go on a virtio-scsi controller, as define puts them; libvirt would add an lsilogic one.
+        if (bus === 'scsi' && !views.every((d) => d.controllers.some((c) => c.type === 'scsi' && c.model === SCSI_MODEL))) {
+          await virsh.run(['attach-device', '--domain', vm, '--file', '/dev/stdin', ...scope], { stdin: buildXml({ controller: { '@_type': 'scsi', '@_model': SCSI_MODEL } }) });
+        }
+        // A target free in both the definition and the running domain (vda, sda, hda… by bus; hdc is the CD-ROM).
         const used = new Set(views.flatMap((d) => d.disks.map((x) => x.target)));
-        let index = 1;
-        while (used.has(targetName('vd', index))) index++;
+        let index = 0;
+        while (used.has(targetName(TARGET_PREFIX[bus], index))) index++;
         const format = volume.format === 'unknown' ? 'raw' : volume.format;
         await virsh.run([
-          'attach-disk', '--domain', vm, '--source', volume.path, '--target', targetName('vd', index), '--targetbus', disk.bus ?? 'virtio',
-          '--driver', 'qemu', '--subdriver', format, '--config', ...(live ? ['--live'] : []),
+          'attach-disk', '--domain', vm, '--source', volume.path, '--target', targetName(TARGET_PREFIX[bus], index), '--targetbus', bus,
+          '--driver', 'qemu', '--subdriver', format, ...scope,
         ]);
       } catch (error) {
         if (created) await deleteVolume(host.pools, poolOf(disk), disk.name).catch(() => undefined);
