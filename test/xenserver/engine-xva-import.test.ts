@@ -140,6 +140,15 @@ describe('importVm importsource=xva (engine, xapi simulator)', () => {
     expect(await x.call('VM.get_power_state', (await vmsNamed('xva-db'))[0]!)).toBe('Running');
   }, 60_000);
 
+  it('without serviceofferingid the job only brings the VM into the pool, unmanaged, and answers its listUnmanagedInstances row (under importVm\'s key)', async () => {
+    const xva = await registerXva('cache', buildXva({ name: 'exported-cache', disks: [{ name: 'xva-cache root', bytes: disk('xva-cache') }] }).archive);
+    const row = (await t.job('importVm', { zoneid: ids['zone']!, importsource: 'xva', templateid: String(xva['id']), clusterid: ids['cluster']!, name: 'xva-cache' }))['virtualmachine'] as Rec;
+    expect([row['name'], row['powerstate'], row['importable'], row['hostid']]).toEqual(['xva-cache', 'PowerOff', false, ids['host1']]);
+    expect(((await t.ok('listUnmanagedInstances', { clusterid: ids['cluster']!, name: 'xva-cache' }))['unmanagedinstance'] as Rec[]).map((r) => r['name'])).toEqual(['xva-cache']);
+    const otherSource = await t.call('importVm', { zoneid: ids['zone']!, importsource: 'local', name: 'x', hostid: ids['host1']!, diskpath: 'x' });
+    expect([otherSource.status, String(otherSource.body['errortext'])]).toEqual([431, 'serviceofferingid: importsource=local needs the VM\'s service offering']);
+  }, 60_000);
+
   it('a corrupt XVA fails the job with xapi\'s checksum error and leaves no VM, no VDI and no Kiln row', async () => {
     const { archive } = buildXva({ name: 'exported-bad', disks: [{ name: 'bad root', bytes: disk('xva-bad') }], nics: [{ network: 'Pool-wide network associated with eth0' }] });
     archive[archive.indexOf(Buffer.from('boot sector of xva-bad', 'latin1'))] ^= 0xff;

@@ -32,8 +32,9 @@ export async function importFromDisk(engine: Engine, caller: Caller, args: Args)
   const db = engine.db;
   const source = args.str('importsource')!.toLowerCase();
   if (!IMPORT_SOURCES.includes(source)) throw ApiError.param(`importsource: ${args.str('importsource')} is not one of ${IMPORT_SOURCES.join(', ')}`);
-  if (source === 'external') return importExternal(engine, caller, args);
   if (source === 'xva') return importXva(engine, caller, args);
+  if (!args.uuid('serviceofferingid')) throw ApiError.param(`serviceofferingid: importsource=${source} needs the VM's service offering`);
+  if (source === 'external') return importExternal(engine, caller, args);
   const zone = byUuid<{ id: number; name: string }>(db, 'zone', args.uuid('zoneid')!, 'zoneid');
   if (args.uuid('storageid')) throw ApiError.param('storageid: Kiln names no primary storage by id; give hostid, and diskpath as a volume of that host\'s pool');
   const hostUuid = args.uuid('hostid');

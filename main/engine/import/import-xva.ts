@@ -6,7 +6,7 @@
  *  1. the driver's ImportFacet.importArchive sends the file to the hypervisor (xapi: PUT /import
  *     under a task); the VM appears halted on the chosen host, named `name`, as a VM Kiln does not
  *     manage (listUnmanagedInstances lists it from then on);
- *  2. importUnmanagedInstance's rules and job adopt it (planImport, importWork): offerings, NIC
+ *  2. (with serviceofferingid) importUnmanagedInstance's rules and job adopt it (planImport, importWork): offerings, NIC
  *     networks, MACs, disks, the OS. The XVA's registered OS type is the VM's; its template is
  *     Kiln's dummy import template (an XVA cannot be restored to).
  * A bad archive fails half 1 with the hypervisor's error and leaves nothing (xapi cleans up what
@@ -25,7 +25,7 @@ import type { TemplateRow } from '../vm/rows.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { requireImageReady } from '../images/readiness.js';
 import { readFileAt } from '../images/staging.js';
-import { importFacet, type ClusterRow } from './unmanaged.js';
+import { importFacet, knownMacs, listUnmanaged, unmanagedView, type ClusterRow } from './unmanaged.js';
 import { importWork, planImport } from './import-vm.js';
 
 export async function importXva(engine: Engine, caller: Caller, args: Args): Promise<AsyncWork> {
@@ -48,7 +48,9 @@ export async function importXva(engine: Engine, caller: Caller, args: Args): Pro
   if (xva.zone_id !== null && xva.zone_id !== zone.id) throw ApiError.param(`templateid: ${xva.name} is not in zone ${zone.name}`);
   requireImageReady(xva, 'templateid');
   if (!xva.store_path || !xva.physical_size) throw ApiError.param(`templateid: ${xva.name} is not in the zone's image store (register it by an http(s) URL)`);
-  byUuid(db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
+  // Without an offering the job only brings the VM into the pool, for importUnmanagedInstance.
+  const adopt = args.uuid('serviceofferingid') !== undefined;
+  if (adopt) byUuid(db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
   const hostUuid = args.uuid('hostid');
   const host = hostUuid
     ? byUuid<HostRow>(db, 'host', hostUuid, 'hostid')
@@ -76,6 +78,12 @@ export async function importXva(engine: Engine, caller: Caller, args: Args): Pro
         type: 'VM.IMPORT', description: `XVA ${xva.name} imported into cluster ${cluster.name} as VM ${name} on host ${host.name}; taking it over`,
         userId: caller.userId, accountId: caller.accountId, domainId: caller.domainId, jobUuid: job.uuid,
       });
+      if (!adopt) {
+        const [vm] = await listUnmanaged(engine, cluster, name);
+        if (!vm) throw ApiError.internal(`XVA ${xva.name} was imported as VM ${name}, but host ${host.name} does not list it`);
+        // The job's result (under importVm's key, virtualmachine) is then the VM as listUnmanagedInstances shows it.
+        return unmanagedView(db, cluster, vm, knownMacs(db));
+      }
       // The NICs' ids are xapi's new VIF refs, unknown when the call was made: nicnetworklist and
       // nicipaddresslist name a NIC by its device number in the export (0, 1, …), mapped onto its VIF here.
       const listed = (await facet.list()).find((i) => i.name === name);

@@ -25,7 +25,7 @@ export default defineCommand({
     { name: 'storageid', type: 'uuid', description: 'a primary storage id (Kiln: refused; give hostid)' },
     { name: 'diskpath', type: 'string', maxLength: 255, description: "local/shared: the disk's volume name in the host's storage pool (a name, never a path)" },
     { name: 'tmppath', type: 'string', description: 'a scratch path on the external host (Kiln: refused; it makes a fresh directory in the host\'s TMPDIR)' },
-    { name: 'serviceofferingid', type: 'uuid', required: true, description: "the service offering: external as importUnmanagedInstance (a fixed one sizes the VM at its first start, a custom one takes the VM's CPU and memory); local/shared: details cpuNumber, cpuSpeed and memory for a custom one" },
+    { name: 'serviceofferingid', type: 'uuid', description: "required except for xva, where without it the VM is only brought into the pool and left unmanaged (for importUnmanagedInstance; the job's virtualmachine is then its listUnmanagedInstances row); the service offering: external as importUnmanagedInstance (a fixed one sizes the VM at its first start, a custom one takes the VM's CPU and memory); local/shared: details cpuNumber, cpuSpeed and memory for a custom one" },
     { name: 'networkid', type: 'uuid', description: "local/shared: the VM's network; default: the zone's first one the account can use" },
     // external: as importUnmanagedInstance maps them.
     ...NIC_AND_DISK_MAPS,
