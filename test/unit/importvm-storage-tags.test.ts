@@ -1,10 +1,10 @@
 /**
  * R48's storage half on every import path (issue 13), on the simulator: importVm
  * importsource=external copies the disks onto the receiving host's default pool (sim-primary), so
- * an offering whose storage tag that pool lacks is a 431 naming the offering, the tag and the pool,
- * with nothing written; once the pool has the tag the same import goes through. The CSV bulk run
- * applies the same rule per row (planImport's planStorageMoves): the tagged row fails with that
- * 431, the others are imported.
+ * an offering whose storage tag no host's default pool has is a 533 giving each host's verdict (the
+ * disk, the pool and the tag), with nothing written; once the pool has the tag the same import
+ * goes through. The CSV bulk run applies R48 per row (planImport's planStorageMoves): the tagged
+ * row fails with a 431 naming offering, tag and pool, the others are imported.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
@@ -42,7 +42,7 @@ beforeEach(async () => {
 afterEach(async () => t.close());
 
 describe('storage tags on import', () => {
-  it('importVm external: a pool without the tag is a 431 naming offering, tag and pool, writing nothing; with the tag it imports', async () => {
+  it('importVm external: no host whose default pool has the tag is a 533 naming disk, pool and tag per host, writing nothing; with the tag it imports', async () => {
     sim.addExternalHost('old-kvm', 's3cret');
     sim.addUnmanagedVm('old-kvm', spec('ext-web', '52:54:00:ee:00:01'));
     const params = { zoneid: ids.zoneid, hypervisor: 'Simulator', host: 'old-kvm', username: 'root', password: 's3cret', importsource: 'external', clusterid, name: 'ext-web', serviceofferingid: tagged };
@@ -51,9 +51,11 @@ describe('storage tags on import', () => {
     await t.ok('listVmsForImport', { zoneid: ids.zoneid, hypervisor: 'Simulator', host: 'old-kvm', username: 'root', password: 's3cret' });
     const before = dbFingerprint(t.engine);
     const refused = await t.call('importVm', params);
+    // The receiving host is the planner's choice: every host of the cluster is judged by the default pool its copy would land on.
+    const why = "disk ext-web-root.qcow2 would be copied onto the host's default pool sim-primary, which lacks storage tag ssd of service offering ssd-root";
     expect([refused.status, refused.body['errortext']]).toEqual([
-      431,
-      'serviceofferingid: service offering ssd-root needs storage tag ssd, which pool sim-primary holding disk ext-web-root.qcow2 of VM ext-web lacks; importVm moves no disk between pools: tag that pool with updateStoragePool, or choose an offering without the tag',
+      533,
+      `Unable to import VM ext-web from old-kvm into cluster Demo Cluster: no suitable host (sim-host-1: ${why}; sim-host-2: ${why}; sim-host-3: ${why})`,
     ]);
     expect(dbFingerprint(t.engine)).toBe(before);
     await tagPool('sim-primary', 'ssd');

@@ -5,8 +5,9 @@
  * external_import_hosts, and a later call to a host that presents another one is refused (534)
  * unless the admin confirms the new one with hostkeyfingerprint.
  *
- * The import runs importUnmanagedInstance's rules (planFor) on the VM as the host reports it,
- * with the Kiln host that receives the copy standing in for "its host". The job copies each disk
+ * The import runs importUnmanagedInstance's rules (planFor) on the VM as the host reports it;
+ * the Kiln host that receives the copy, standing in for "its host", is the placement planner's
+ * choice in the cluster given (hostid: that host, judged alone), as a deploy's host is. The job copies each disk
  * onto that host's storage pool (the driver's ExternalImportSource.exportDisk makes a
  * self-contained copy on the source and StorageFacet.stageImage checks it on arrival), then
  * writes the rows: an ordinary stopped Kiln VM. The source VM is only read. A failed copy removes
@@ -24,7 +25,10 @@ import { byUuid } from '../lookup.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { vmJobResult } from '../vm/vm-job.js';
 import { planFor, writeImported, type ImportPlan } from './import-vm.js';
-import { planStorageMoves } from '../storage/import-tags.js';
+import { diskTagNeeds } from '../storage/import-tags.js';
+import { syncClusterPools } from '../storage/pool-sync.js';
+import { explainShort } from '../placement/planner.js';
+import { offeringGpu, offeringTags, osCategoryOf } from '../placement/request.js';
 import { checkHonouredDetails, importFacet, knownMacs, unmanagedView, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 
 /** A host name or an IP address (v4, or v6 without brackets); nothing a URL or a shell could read as more. */
@@ -127,17 +131,23 @@ export async function listExternal(engine: Engine, args: Args): Promise<Record<s
     .map((info) => unmanagedView(engine.db, undefined, asUnmanaged(info), macs, copyOf(host)));
 }
 
-/** The Kiln host that receives the copy: HOSTID, or the cluster's first host that is Up. */
-function targetHost(engine: Engine, cluster: ClusterRow, hostUuid: string | undefined): HostRow {
-  if (hostUuid) {
-    const host = byUuid<HostRow>(engine.db, 'host', hostUuid, 'hostid');
-    if (host.cluster_id !== cluster.id) throw ApiError.param(`hostid: host ${host.name} is not in cluster ${cluster.name}`);
-    if (host.state !== 'Up') throw ApiError.param(`hostid: host ${host.name} is ${host.state}, not Up`);
-    return host;
-  }
-  const host = engine.db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND removed IS NULL AND state='Up' ORDER BY id LIMIT 1`).get(cluster.id) as HostRow | undefined;
-  if (!host) throw ApiError.param(`clusterid: cluster ${cluster.name} has no host that is Up to copy the VM onto`);
-  return host;
+/**
+ * The Kiln host that receives the copy, chosen by the placement planner as a deploy's host is: a
+ * host of CLUSTER (only HOSTID when given) that is Up, has room for the VM's size, the offering's
+ * host tags and GPU, suits the owner's affinity, and whose default pool, where the copies land,
+ * has every disk's storage tags (need-pool.ts). None fits: 533 with each host's verdict.
+ */
+function targetHost(engine: Engine, cluster: ClusterRow, hostUuid: string | undefined, plan: ImportPlan, from: string): HostRow {
+  const db = engine.db;
+  const given = hostUuid ? byUuid<HostRow>(db, 'host', hostUuid, 'hostid') : undefined;
+  if (given && given.cluster_id !== cluster.id) throw ApiError.param(`hostid: host ${given.name} is not in cluster ${cluster.name}`);
+  const outcome = engine.planner.plan({
+    zoneId: cluster.zone_id, clusterId: cluster.id, hostId: given?.id, ...plan.resources,
+    hostTags: offeringTags(plan.offering), ...offeringGpu(plan.offering), accountId: plan.owner.accountId, osCategoryId: osCategoryOf(db, plan.osTypeId),
+    storageNeeds: diskTagNeeds(db, plan).map((w) => ({ volume: `disk ${w.disk.id}`, tags: w.need, offering: w.offering, onDefaultPool: true })),
+  });
+  if (!outcome.host) throw ApiError.capacity(`Unable to import VM ${plan.vm.info.name} from ${from} into cluster ${cluster.name}: ${explainShort(outcome)}`, { placement: outcome.considered });
+  return db.prepare('SELECT * FROM hosts WHERE id=?').get(outcome.host.id) as HostRow;
 }
 
 /** importVm's advice when a pool lacks a storage tag: it copies or keeps disks where they are, it moves none between pools. */
@@ -158,19 +168,19 @@ export async function importExternal(engine: Engine, caller: Caller, args: Args)
   if (args.str('diskpath')) throw ApiError.param('diskpath: importsource=external copies the disks of the VM named by name; diskpath is for local and shared');
   if (args.str('tmppath')) throw ApiError.param('tmppath: Kiln makes its scratch copy in a fresh directory of the host\'s TMPDIR (/var/tmp); no path can be named');
   const host = externalHost(engine, args);
-  const target = targetHost(engine, cluster, args.uuid('hostid'));
-  const session = await engine.hosts.session(target.id);
-  const facet = importFacet(session, cluster);
-  if (!session.storage) throw ApiError.param(`clusterid: the hosts of cluster ${cluster.name} cannot take disk copies`);
-  const driverOfTarget = engine.hosts.knownDriver(target.hypervisor);
-  if (driverOfTarget !== host.driver) throw ApiError.param(`hypervisor: cluster ${cluster.name} runs ${target.hypervisor}; a ${host.driver.hypervisor} VM is copied only onto a ${host.driver.hypervisor} cluster`);
+  if (engine.hosts.knownDriver(cluster.hypervisor) !== host.driver) throw ApiError.param(`hypervisor: cluster ${cluster.name} runs ${cluster.hypervisor}; a ${host.driver.hypervisor} VM is copied only onto a ${host.driver.hypervisor} cluster`);
   const name = args.str('name')!;
   const found = await withSource(engine, host, async (source) => (await source.list()).filter((i) => i.name === name && !i.isTemplate));
   if (found.length === 0) throw ApiError.param(`name: host ${host.name} has no VM named ${name}`);
   checkHonouredDetails(host.driver.detailOptions, args.details('details') ?? {});
-  const plan = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!, target), copyOf(host));
-  // R48: the copies land on the receiving host's default pool (stageImage), which must carry the offerings' storage tags.
-  await planStorageMoves(engine, { ...plan, vm: { ...plan.vm, info: { ...plan.vm.info, disks: plan.vm.info.disks.map((d) => ({ id: d.id })) } } }, false, NO_DISK_MOVE);
+  const rules = planFor(engine, caller, args, cluster, asUnmanaged(found[0]!), copyOf(host));
+  // R48: the copies land on the receiving host's default pool (stageImage); its tags are read fresh.
+  if (diskTagNeeds(engine.db, rules).length) await syncClusterPools(engine, cluster.id);
+  const target = targetHost(engine, cluster, args.uuid('hostid'), rules, host.name);
+  const plan: ImportPlan = { ...rules, vm: asUnmanaged(rules.vm.info, target) };
+  const session = await engine.hosts.session(target.id);
+  const facet = importFacet(session, cluster);
+  if (!session.storage) throw ApiError.param(`clusterid: the hosts of cluster ${cluster.name} cannot take disk copies`);
   const onTarget = (await facet.list()).find((i) => i.name === plan.vm.info.name);
   if (onTarget) throw ApiError.param(`name: host ${target.name} already has a VM named ${plan.vm.info.name}; rename the VM on ${host.name} first`);
   return externalWork(engine, caller, plan, host, target);

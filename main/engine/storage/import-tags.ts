@@ -51,9 +51,10 @@ export function diskTagNeeds(db: Db, plan: Pick<TaggedImport, 'offering' | 'disk
 
 /**
  * The moves R48 asks for (none: every disk is on a pool with its tags). Throws the 431s described above.
- * Every import serves this one rule: importUnmanagedInstance and the CSV bulk run (planImport), and
- * importVm (local/shared: the disk in its pool; external: the copies on the receiving host's default
- * pool), which has no move to offer, so REMEDY replaces the advice to pass migrateallowed. A disk
+ * importUnmanagedInstance and the CSV bulk run (planImport) serve this rule, and importVm
+ * local/shared (the disk in its pool), which has no move to offer, so REMEDY replaces the advice to
+ * pass migrateallowed. (importVm external copies onto the host the planner picks, whose default
+ * pool the storage-tags filter judges: external.ts targetHost, need-pool.ts.) A disk
  * whose storage is not given is on its host's default pool (as pool-sync's mapVolumes reads it).
  */
 export async function planStorageMoves(engine: Engine, plan: TaggedImport, migrateAllowed: boolean, remedy?: string): Promise<StorageMove[]> {
