@@ -102,6 +102,39 @@ describe('listVirtualMachines count from the kept counts', () => {
     await expectTotalsRight('after more copies');
   });
 
+  it("pages a domain admin's VMs in id order, walking vm_instances without sorting the whole scope where the domain holds most VMs", async () => {
+    const db = t.engine.db;
+    const expected = () =>
+      db.prepare(`SELECT v.uuid FROM vm_instances v JOIN accounts a ON a.id=v.account_id JOIN domains d ON d.id=a.domain_id WHERE substr(d.path,1,length(?))=? AND v.state<>'Expunged' ORDER BY v.id`).pluck().all(salesAdmin.domainPath, salesAdmin.domainPath) as string[];
+    /** Every page of SIZE as the domain admin sees it, and the plans of the page statements. */
+    const pages = async (size: number) => {
+      const uuids: string[] = [];
+      const plans: string[] = [];
+      for (let page = 1; ; page++) {
+        const { result, sql } = await countStatements(db, () => t.call('listVirtualMachines', { listall: 'true', page: String(page), pagesize: String(size) }, salesAdmin));
+        const rows = (result.body['virtualmachine'] as { id: string }[] | undefined) ?? [];
+        for (const s of sql.filter((q) => /LIMIT \? OFFSET \?/.test(q) && /FROM vm_instances v/.test(q))) {
+          plans.push((db.prepare(`EXPLAIN QUERY PLAN ${s}`).all(...[...s.matchAll(/\?/g)].map(() => null)) as { detail: string }[]).map((r) => r.detail).join('; '));
+        }
+        if (rows.length === 0) break;
+        uuids.push(...rows.map((r) => r.id));
+      }
+      return { uuids, plans };
+    };
+    const firstOf = (accountId: number) => db.prepare(`SELECT uuid FROM vm_instances WHERE account_id=? AND state<>'Expunged' ORDER BY id LIMIT 1`).pluck().get(accountId) as string;
+    // A domain that holds few of the VMs: the pages near the front walk, the later ones go through the account index.
+    cloneVms(db, firstOf(bob.accountId), 150, 'bob-many');
+    const sparse = await pages(4);
+    expect(sparse.uuids).toEqual(expected());
+    expect(sparse.plans.some((p) => /TEMP B-TREE/.test(p)) && sparse.plans.some((p) => !/TEMP B-TREE/.test(p)), sparse.plans.join('\n')).toBe(true);
+    // One that holds most: the same pages, and no page sorts the domain's VMs.
+    cloneVms(db, firstOf(alice.accountId), 1500, 'alice-many');
+    const dense = await pages(50);
+    expect(dense.uuids).toEqual(expected());
+    expect(dense.uuids.length).toBeGreaterThan(1500);
+    expect(dense.plans.filter((p) => /TEMP B-TREE/.test(p)), dense.plans.join('\n')).toEqual([]);
+  });
+
   it('counts the VMs a database already held when migration 48 runs', async () => {
     const db = t.engine.db;
     const version = db.pragma('user_version', { simple: true }) as number;

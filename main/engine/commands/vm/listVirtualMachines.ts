@@ -6,7 +6,8 @@ import { accountScope } from '../../vm/access.js';
 import { VM_STATES } from '../../vm/states.js';
 import type { VmRow } from '../../vm/rows.js';
 import { FULL_VIEW, VM_DETAIL_GROUPS, vmResponses, type VmDetailGroup } from '../../vm/vm-response.js';
-import { queryPage } from '../../registry/list-page.js';
+import { queryPage, type PageWindow } from '../../registry/list-page.js';
+import type { Db } from '../../db/database.js';
 import { TAGS_FILTER_PARAM, tagFilter } from '../../tags/tag-query.js';
 
 /**
@@ -34,12 +35,30 @@ function hiddenStates(caller: Caller, column: string): string {
 /**
  * The total of a list filtered by scope and state alone (the VM list's usual call), from the
  * counts per account and state that triggers keep (migration 48): a sum over a few rows, where
- * COUNT(*) read every VM in scope.
+ * COUNT(*) read every VM in scope. Also every row vm_instances holds (`rows`), for pageScopeColumn.
  */
-function keptTotal(caller: Caller, state: string | undefined): { sql: string; values: unknown[] } {
+function keptTotal(db: Db, caller: Caller, state: string | undefined): { n: number; rows: number } {
   const scope = accountScope(caller, 'c.account_id');
   const w = where([scope.sql, hiddenStates(caller, 'c.state')], [['c.state', state, 'ieq']]);
-  return { sql: `SELECT COALESCE(SUM(c.n), 0) AS n FROM vm_instance_counts c ${w.sql}`, values: [...scope.values, ...w.values] };
+  const sql = `SELECT COALESCE(SUM(CASE WHEN ${w.sql.replace(/^WHERE /, '')} THEN c.n ELSE 0 END), 0) AS n, COALESCE(SUM(c.n), 0) AS rows FROM vm_instance_counts c`;
+  return db.prepare(sql).get(...scope.values, ...w.values) as { n: number; rows: number };
+}
+
+/**
+ * The scope's column in the page query. A domain admin's scope is an IN over its domain's
+ * accounts: through the account index SQLite reads every VM in scope and sorts them all for ORDER
+ * BY v.id (a page=10 took 3.8x as long at 10,000 VMs in the domain as at 500). Walking
+ * vm_instances in id order instead (`+v.account_id` keeps the index out) stops after the page,
+ * having read about (offset + limit) * rows / inScope rows. A row walked past costs far less than
+ * a row read and sorted (at 10,000 VMs about 0.035 µs against 0.4 µs), so the walk is taken
+ * unless it reads more than WALK_PER_SORTED times the rows the scope holds: where the domain
+ * holds a fair share of all VMs, or the page is near the front.
+ */
+const WALK_PER_SORTED = 8;
+function pageScopeColumn(caller: Caller, window: PageWindow, kept: { n: number; rows: number } | undefined): string {
+  if (caller.role !== 'DomainAdmin' || !kept || kept.n === 0) return 'v.account_id';
+  const walked = ((window.offset + (window.limit ?? kept.n)) * kept.rows) / kept.n;
+  return walked <= WALK_PER_SORTED * kept.n ? '+v.account_id' : 'v.account_id';
 }
 
 /** The `details` parameter as a view; an unknown group is a parameter error, as in CloudStack. */
@@ -82,7 +101,6 @@ export default defineCommand({
   handler({ engine, caller }, args, page) {
     const state = args.str('state');
     if (state && !VM_STATES.some((s) => s.toLowerCase() === state.toLowerCase())) throw ApiError.param(`state: one of ${VM_STATES.join(', ')}`);
-    const scope = accountScope(caller, 'v.account_id');
     const hidden = [hiddenStates(caller, 'v.state')];
     const ids = args.list('ids');
     const keyword = args.str('keyword');
@@ -92,8 +110,13 @@ export default defineCommand({
       ['t.uuid', args.uuid('templateid')], ['v.vm_group', args.str('group')], ['a.name', args.str('account')], ['d.uuid', args.uuid('domainid')],
       ['v.ha_enabled', args.has('haenable') ? (args.bool('haenable') ? 1 : 0) : undefined],
     ];
-    const w = where([scope.sql, ...hidden, ...(tags ? [tags.sql] : []), ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])], filters);
     const byScopeAndState = !ids && !keyword && !tags && where([], filters.filter(([column]) => column !== 'v.state')).values.length === 0;
+    const kept = byScopeAndState ? keptTotal(engine.db, caller, state) : undefined;
+    const scope = accountScope(caller, pageScopeColumn(caller, page, kept));
+    const conditions = [...hidden, ...(tags ? [tags.sql] : []), ...(ids ? [`v.uuid IN (${ids.map(() => '?').join(',') || "''"})`] : []), ...(keyword ? [`(v.hostname LIKE ? ESCAPE '\\' OR v.display_name LIKE ? ESCAPE '\\')`] : [])];
+    const w = where([scope.sql, ...conditions], filters);
+    // The joins the filters name; a domain admin's scope is a subquery with its own a and d.
+    const joins = joinsFor(where(conditions, filters).sql);
     const like = keyword ? [`%${keyword.replace(/[\\%_]/g, (c) => `\\${c}`)}%`] : [];
     const view = detailView(args.list('details'));
     return queryPage<VmRow>(
@@ -101,10 +124,10 @@ export default defineCommand({
       page,
       {
         select: 'v.*',
-        from: `FROM vm_instances v ${joinsFor(w.sql)} ${w.sql}`,
+        from: `FROM vm_instances v ${joins} ${w.sql}`,
         values: [...scope.values, ...(tags?.values ?? []), ...(ids ?? []), ...like, ...like, ...w.values],
         orderBy: 'v.id',
-        total: byScopeAndState ? keptTotal(caller, state) : undefined,
+        total: kept?.n,
       },
       (rows) => vmResponses(engine, rows, caller, view),
     );
