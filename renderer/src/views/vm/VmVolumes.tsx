@@ -3,7 +3,7 @@
  * root admin. Actions, each shown only when the caller has its command and (attach, detach) the
  * VM's state is among the command's listApis `vmstates`: add a new disk (createVolume with
  * virtualmachineid), attach one of the account's detached data disks, detach, resize (a smaller
- * size only with "allow shrinking": shrinkok), move a stopped VM's disk to another storage pool
+ * size only with "allow shrinking": shrinkok), move a stopped VM's disk (a running one's where its host can: liveStorageMotion) to another storage pool
  * (admins: findStoragePoolsForMigration's pools, migrateVolume), and delete a detached disk. Fields are checked
  * with the engine's published parameter rules (paramProblem) before the call; the engine's 431
  * stays the final word and is shown as it came.
@@ -125,12 +125,15 @@ export function VmVolumes({ vm }: { vm: Vm }) {
     detach: appliesInState(apis, 'detachVolume', vm.state),
     resize: hasApi(apis, 'resizeVolume'),
     remove: hasApi(apis, 'deleteVolume'),
-    // Admins: migrateVolume moves a stopped VM's disk to another pool of its host (the engine says why not otherwise).
+    // Admins: migrateVolume moves a stopped VM's disk to another pool (the engine says why not otherwise).
     move: hasApi(apis, 'migrateVolume') && hasApi(apis, 'findStoragePoolsForMigration'),
   };
   // A running VM's disks resize live only where its host says so (listHosts liveVolumeResize); the engine refuses the rest with 431.
   const hostCapabilities = useHostCapabilityMap(vm.hostid, hasApi(apis, 'listHosts'));
   const resizeWhenStopped = vm.state === 'Running' && vmHasCapability(vm, 'liveVolumeResize', hostCapabilities) === false ? `the host of ${vm.displayname || vm.name} cannot resize the disks of a running VM; stop it to resize them` : undefined;
+  // A running VM's disk moves live (migrateVolume livemigrate=true) only where its host says it can (listHosts liveStorageMotion).
+  const moveLive = vm.state === 'Running' && vmHasCapability(vm, 'liveStorageMotion', hostCapabilities) === true;
+  const moveRefused = vm.state === 'Stopped' || moveLive ? undefined : `stop ${vm.displayname || vm.name} to move its disks to another storage pool`;
   const attachStates = apis.get('attachvolume')?.vmstates;
   const showStorage = mine.some((v) => v.storage || v.path);
   const vmName = vm.displayname || vm.name;
@@ -197,7 +200,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
             actions={(v) => (
               <>
                 {gates.resize && action('Resize', v, () => setResizing(v), false, false, resizeWhenStopped)}
-                {gates.move && action('Move', v, () => setMoving(v), false, false, vm.state === 'Stopped' ? undefined : `stop ${vmName} to move its disks to another storage pool`)}
+                {gates.move && action('Move', v, () => setMoving(v), false, false, moveRefused)}
                 {gates.detach && v.type === 'DATADISK' && action('Detach', v, () => void detach(v, vmName, job), false, true)}
               </>
             )}
@@ -225,7 +228,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
         </div>
       )}
       {resizing && <ResizeDialog volume={resizing} job={job} onClose={() => setResizing(undefined)} />}
-      {moving && <MoveVolumeDialog volume={moving} job={job} onClose={() => setMoving(undefined)} />}
+      {moving && <MoveVolumeDialog volume={moving} live={moveLive} job={job} onClose={() => setMoving(undefined)} />}
     </section>
   );
 }
@@ -372,7 +375,7 @@ interface MigrationPool {
 }
 
 /** Move: the pools findStoragePoolsForMigration lists for the volume, the unsuitable ones shown with why and not choosable; migrateVolume to the one chosen. */
-function MoveVolumeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJob; onClose(): void }) {
+function MoveVolumeDialog({ volume, live, job, onClose }: { volume: Volume; live: boolean; job: SnapshotJob; onClose(): void }) {
   const id = useId();
   const [pools, setPools] = useState<{ list: MigrationPool[]; error?: string; loaded: boolean }>({ list: [], loaded: false });
   const [poolId, setPoolId] = useState('');
@@ -394,7 +397,7 @@ function MoveVolumeDialog({ volume, job, onClose }: { volume: Volume; job: Snaps
     onClose();
     await job.run({
       command: 'migrateVolume',
-      params: { volumeid: volume.id, storageid: chosen.id },
+      params: { volumeid: volume.id, storageid: chosen.id, ...(live ? { livemigrate: 'true' } : {}) },
       running: `Moving ${volume.name} to ${chosen.name}…`,
       done: (result) => `${volume.name} moved to storage pool ${(result['volume'] as Volume | undefined)?.storage ?? chosen.name}`,
       failed: `${volume.name} not moved`,
@@ -404,7 +407,10 @@ function MoveVolumeDialog({ volume, job, onClose }: { volume: Volume; job: Snaps
   return (
     <Modal title={`Move ${volume.name}`} onClose={onClose}>
       <form className="dialog-form" aria-label={`Move ${volume.name}`} onSubmit={(e) => void submit(e)}>
-        <p>It is on {volume.storage ?? 'its pool'} now. The disk is copied to the pool chosen, then deleted here.</p>
+        <p>
+          It is on {volume.storage ?? 'its pool'} now.{' '}
+          {live ? 'The disk is copied to the pool chosen while the VM runs, the VM switches over to the copy, then the disk is deleted here.' : 'The disk is copied to the pool chosen, then deleted here.'}
+        </p>
         {pools.error && (
           <p className="error" role="alert">
             Could not list the storage pools: {pools.error}
