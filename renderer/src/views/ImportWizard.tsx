@@ -25,6 +25,7 @@ import { useVms } from '../stores/vm-store';
 import { Field, Select } from './DeployWizard';
 import { WizardFrame } from '../components/WizardFrame';
 import { CsvBulk } from './import/CsvBulk';
+import { XvaImport } from './import/XvaImport';
 import { ImportProgress, type Run } from './import/ImportProgress';
 import { CreateNicNetwork, DiscoveryCsv, fillUnmapped, useZoneNetworks } from './import/missing-networks';
 import { DiscoverNetworksDialog } from './import/DiscoverNetworksDialog';
@@ -260,6 +261,7 @@ export function ImportWizard() {
         {step === 1 && (
           <>
             {!external && <CsvBulk clusterid={clusterid} onImported={() => setListVersion((v) => v + 1)} />}
+            {!external && <XvaImport clusterid={clusterid} zoneid={cluster?.zoneid} onImported={() => setListVersion((v) => v + 1)} />}
             <VmPicker vms={unmanaged} where={externalQuery ? `on ${String(externalQuery['host'])}` : "on this cluster's hosts"} />
           </>
         )}
