@@ -78,19 +78,15 @@ export interface PagedQuery {
   /** COUNT(DISTINCT …) when the joins can repeat a row; COUNT(*) otherwise. */
   countExpr?: string;
   /**
-   * The same total from kept counts instead of the rows (e.g. vm_instance_counts), for a filter
-   * those counts can answer, as the number or a statement answering it as `n`; the COUNT over FROM otherwise.
+   * The same total, read from kept counts instead of the rows (e.g. vm_instance_counts), for a
+   * filter those counts can answer; the COUNT over FROM otherwise.
    */
-  total?: number | { sql: string; values: unknown[] };
+  total?: number;
 }
 
 /** Two statements, whatever the inventory holds: the total, then the page's rows, which BUILD turns into responses. */
 export function queryPage<Row>(db: Db, window: PageWindow, query: PagedQuery, build: (rows: Row[]) => ApiObject[]): ListPage {
-  const { n } = (typeof query.total === 'number'
-    ? { n: query.total }
-    : query.total
-      ? db.prepare(query.total.sql).get(...query.total.values)
-      : db.prepare(`SELECT ${query.countExpr ?? 'COUNT(*)'} AS n ${query.from}`).get(...query.values)) as { n: number };
+  const n = query.total ?? (db.prepare(`SELECT ${query.countExpr ?? 'COUNT(*)'} AS n ${query.from}`).get(...query.values) as { n: number }).n;
   if (n === 0 || window.offset >= n) return { count: n, items: [] };
   const rows = db.prepare(`SELECT ${query.select} ${query.from} ORDER BY ${query.orderBy} LIMIT ? OFFSET ?`).all(...query.values, window.limit ?? -1, window.offset) as Row[];
   return { count: n, items: build(rows) };
