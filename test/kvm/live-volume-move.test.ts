@@ -1,0 +1,120 @@
+/**
+ * drivers/kvm/live-volume-move.ts against a small in-memory libvirt (volumes by pool and path, one
+ * running domain with two disks, block jobs): the failures the real-host test cannot provoke. A
+ * block copy that fails for the second disk aborts both jobs and deletes both copies, the guest on
+ * its old disks; a pivot that fails after the first disk switched over says which disk moved; a
+ * libvirt that leaves the persistent definition alone after the pivots has it pointed at the copies.
+ */
+import { describe, expect, it } from 'vitest';
+import { moveRunningDisks } from '../../drivers/kvm/live-volume-move.js';
+import { PoolQueue, type HostStorage } from '../../drivers/kvm/storage.js';
+import { virshError, type Virsh } from '../../drivers/kvm/virsh.js';
+
+interface Vol { pool: string; name: string }
+
+function fakeLibvirt(options: { failCopy?: string; failPivot?: string; rewritesDefinition?: boolean } = {}) {
+  const pools: Record<string, string> = { kiln: '/s', fast: '/f' };
+  const volumes = new Map<string, Vol>([['/s/d1.qcow2', { pool: 'kiln', name: 'd1.qcow2' }], ['/s/d2.qcow2', { pool: 'kiln', name: 'd2.qcow2' }]]);
+  const live: Record<string, string> = { vda: '/s/d1.qcow2', vdb: '/s/d2.qcow2' };
+  const persistent: Record<string, string> = { ...live };
+  const jobs = new Map<string, string>();
+  const calls: string[] = [];
+  const volXml = (path: string, v: Vol) => `<volume><name>${v.name}</name><capacity unit='bytes'>67108864</capacity><target><path>${path}</path><format type='qcow2'/></target></volume>`;
+  const domXml = (disks: Record<string, string>) => `<domain type='qemu'><name>vm1</name><devices>${Object.entries(disks).map(([t, p]) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${p}'/><target dev='${t}' bus='virtio'/></disk>`).join('')}</devices></domain>`;
+  const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });
+  const fail = (stderr: string) => ({ code: 1, stdout: '', stderr: `error: ${stderr}` });
+  const opt = (args: readonly string[], name: string) => args[args.indexOf(name) + 1]!;
+  const tryRun = async (args: readonly string[], o?: { stdin?: string }) => {
+    calls.push(args.filter((a) => !a.startsWith('/')).join(' '));
+    switch (args[0]) {
+      case 'snapshot-list': case 'checkpoint-list': return ok('');
+      case 'dumpxml': return ok(domXml(args.includes('--inactive') ? persistent : live));
+      case 'pool-refresh': return ok();
+      case 'vol-dumpxml': {
+        const vol = opt(args, '--vol');
+        const path = args.includes('--pool') ? `${pools[opt(args, '--pool')]}/${vol}` : vol;
+        const v = volumes.get(path);
+        return v ? ok(volXml(path, v)) : fail(`Storage volume not found: no storage vol with matching path '${path}'`);
+      }
+      case 'vol-pool': return ok(`${volumes.get(opt(args, '--vol'))!.pool}\n`);
+      case 'vol-create': {
+        const pool = opt(args, '--pool');
+        const name = /<name>([^<]+)<\/name>/.exec(o?.stdin ?? '')![1]!;
+        volumes.set(`${pools[pool]}/${name}`, { pool, name });
+        return ok();
+      }
+      case 'blockcopy': {
+        const target = opt(args, '--path');
+        if (options.failCopy === target) return fail('Copy failed');
+        jobs.set(target, opt(args, '--dest'));
+        return ok('Now in mirroring phase\n');
+      }
+      case 'blockjob': {
+        const target = opt(args, '--path');
+        if (!jobs.has(target)) return fail(`No active block job '${target}'`);
+        if (args.includes('--pivot')) {
+          if (options.failPivot === target) return fail('internal error: unable to execute QEMU command \'job-complete\'');
+          live[target] = jobs.get(target)!;
+          if (options.rewritesDefinition) persistent[target] = jobs.get(target)!;
+        }
+        jobs.delete(target);
+        return ok();
+      }
+      case 'update-device': {
+        const stdin = o?.stdin ?? '';
+        persistent[/dev="([^"]+)"/.exec(stdin)![1]!] = /file="([^"]+)"/.exec(stdin)![1]!;
+        return ok();
+      }
+      case 'vol-delete': return volumes.delete(opt(args, '--vol')) ? ok() : fail('Storage volume not found');
+      default: throw new Error(`unexpected virsh ${args.join(' ')}`);
+    }
+  };
+  const virsh = {
+    tryRun,
+    run: async (args: readonly string[], o?: { stdin?: string }) => {
+      const r = await tryRun(args, o);
+      if (r.code !== 0) throw virshError(r.stderr, args[0]!);
+      return r.stdout;
+    },
+  } as unknown as Virsh;
+  const storage: HostStorage = { virsh, queue: new PoolQueue() };
+  return { storage, volumes, live, persistent, jobs, calls };
+}
+
+const BOTH = { 'd1.qcow2': 'fast', 'd2.qcow2': 'fast' };
+
+describe('KVM live storage motion on one host (live-volume-move.ts)', () => {
+  it('copies both disks, pivots only once both are in step, points the definition at the copies (libvirt did not), deletes the sources', async () => {
+    const lv = fakeLibvirt();
+    expect(await moveRunningDisks(lv.storage, 'vm1', BOTH)).toEqual([{ name: 'd1.qcow2', ref: '/f/d1.qcow2', pool: 'fast' }, { name: 'd2.qcow2', ref: '/f/d2.qcow2', pool: 'fast' }]);
+    const order = lv.calls.filter((c) => /^blockcopy|^blockjob/.test(c)).map((c) => c.replace(/ --domain vm1 --path (vd.).*?(--pivot)?$/, ' $1 $2').trim());
+    expect(order).toEqual(['blockcopy vda', 'blockcopy vdb', 'blockjob vda --pivot', 'blockjob vdb --pivot']);
+    expect(lv.live).toEqual({ vda: '/f/d1.qcow2', vdb: '/f/d2.qcow2' });
+    expect(lv.persistent).toEqual({ vda: '/f/d1.qcow2', vdb: '/f/d2.qcow2' });
+    expect([...lv.volumes.keys()].sort()).toEqual(['/f/d1.qcow2', '/f/d2.qcow2']);
+  });
+
+  it('a definition libvirt rewrote itself is left alone', async () => {
+    const lv = fakeLibvirt({ rewritesDefinition: true });
+    await moveRunningDisks(lv.storage, 'vm1', BOTH);
+    expect(lv.calls.some((c) => c.startsWith('update-device'))).toBe(false);
+    expect(lv.persistent).toEqual({ vda: '/f/d1.qcow2', vdb: '/f/d2.qcow2' });
+  });
+
+  it('a copy that fails for the second disk aborts the first one\'s mirror and deletes both copies: the guest stays on its disks', async () => {
+    const lv = fakeLibvirt({ failCopy: 'vdb' });
+    await expect(moveRunningDisks(lv.storage, 'vm1', BOTH)).rejects.toThrow('cannot copy the disks of running domain vm1: error: Copy failed; it keeps running on its old disks');
+    expect(lv.jobs.size).toBe(0);
+    expect(lv.calls).toContain('blockjob --domain vm1 --path vda --abort');
+    expect(lv.live).toEqual({ vda: '/s/d1.qcow2', vdb: '/s/d2.qcow2' });
+    expect(lv.persistent).toEqual({ vda: '/s/d1.qcow2', vdb: '/s/d2.qcow2' });
+    expect([...lv.volumes.keys()].sort()).toEqual(['/s/d1.qcow2', '/s/d2.qcow2']);
+  });
+
+  it('a pivot that fails after the first disk switched over says which disk moved, and deletes no copy the guest uses', async () => {
+    const lv = fakeLibvirt({ failPivot: 'vdb', rewritesDefinition: true });
+    await expect(moveRunningDisks(lv.storage, 'vm1', BOTH)).rejects.toThrow(/failed after disks d1\.qcow2 \(now in pool fast\) were switched over/);
+    expect(lv.live['vda']).toBe('/f/d1.qcow2');
+    expect(lv.volumes.has('/f/d1.qcow2')).toBe(true);
+  });
+});
