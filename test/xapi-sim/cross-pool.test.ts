@@ -17,7 +17,7 @@ let b: RunningSim;
 let sa: Session;
 let sb: Session;
 beforeAll(async () => {
-  a = await startSimulator({ http: true, password: 'pw', taskDelayMs: 20, hosts: [{ gpus: ['K1'] }, {}], vms: [{ name: 'web', power_state: 'Running' }, { name: 'gpu', power_state: 'Running', vgpu: 'GRID K140Q' }] });
+  a = await startSimulator({ http: true, password: 'pw', taskDelayMs: 200, hosts: [{ gpus: ['K1'] }, {}], vms: [{ name: 'web', power_state: 'Running' }, { name: 'gpu', power_state: 'Running', vgpu: 'GRID K140Q' }, { name: 'slow', power_state: 'Running' }] });
   b = await startSimulator({ http: true, password: 'pw', taskDelayMs: 5, hosts: 1 });
   sa = await Session.login(a.info().url, 'root', 'pw');
   sb = await Session.login(b.info().url, 'root', 'pw');
@@ -102,5 +102,29 @@ describe('cross-pool migrate_send', () => {
     expect(evA.events.filter((e) => e['ref'] === web || e['ref'] === oldVdi).map((e) => e['operation'])).toContain('del');
     const evB = await sb.call<{ events: Rec[] }>('event.from', ['VM', 'VDI'], tokenB, 0);
     expect(evB.events.some((e) => e['ref'] === moved && e['operation'] === 'add')).toBe(true);
+  });
+
+  it('holds migrate_send in the source VM\'s current_operations through the destination\'s checks and until the VM is there', async () => {
+    const { dest, sr, network } = await destination();
+    const slow = (await vmNamed(sa, 'slow'))!;
+    const { vdis, vifs } = await maps(slow, sr, network);
+    // The destination takes its time over the check and over receiving the VM (a loaded host, a far pool).
+    const arm = await fetch(`${b.info().controlUrl}/_sim/fault`, { method: 'POST', body: JSON.stringify({ method: '_sim.receive_migration', delayMs: 500, count: 2 }) });
+    expect(arm.status).toBe(200);
+    const task = await sa.call<string>('Async.VM.migrate_send', slow, dest, true, vdis, vifs, {});
+    const ops = async () => Object.values((await sa.call<Rec>('VM.get_record', slow))['current_operations'] as Rec);
+    // During the destination's check (before the copy), then while it receives the VM (after the copy).
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await ops()).toEqual(['migrate_send']);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await ops()).toEqual(['migrate_send']);
+    expect(await sb.call<string[]>('VM.get_by_name_label', 'slow')).toEqual([]);
+    // Then at once there, and gone here.
+    for (;;) {
+      if ((await sa.call<Rec>('task.get_record', task))['status'] !== 'pending') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await sb.call<string[]>('VM.get_by_name_label', 'slow')).toHaveLength(1);
+    expect(await failureOf(sa.call('VM.get_record', slow))).toEqual(['HANDLE_INVALID', 'VM', slow]);
   });
 });

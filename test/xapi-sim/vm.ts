@@ -438,11 +438,19 @@ async function callDestination(dest: Rec, m: Incoming): Promise<string> {
 
 async function migrateAcross(sim: Sim, ctx: Ctx, vm: string, dest: Rec, vdiMap: Rec, vifMap: Rec): Promise<string> {
   const { store } = sim;
-  assertOperation(sim, vm, 'migrate_send', ctx.task);
-  await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, true));
-  // The copy (progress moves meanwhile), then the VM appears there and leaves here.
-  await operate(sim, ctx, vm, 'migrate_send', () => undefined, () => '');
-  const made = await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, false));
+  let made = '';
+  // The VM holds migrate_send for the whole of it, as xapi's message forwarding marks the
+  // operation before the implementation runs: the destination's checks, the copy (progress moves
+  // meanwhile), the VM appearing there; it leaves here right after, in the same step.
+  const whole: Ctx = {
+    ...ctx,
+    work: async () => {
+      await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, true));
+      await ctx.work();
+      made = await callDestination(dest, outgoing(sim, vm, dest, vdiMap, vifMap, false));
+    },
+  };
+  await operate(sim, whole, vm, 'migrate_send', () => undefined, () => '');
   const r = store.rec('VM', vm);
   const host = r['resident_on'] as string;
   if (store.has('host', host)) store.removeFromSet('host', host, 'resident_VMs', vm);
