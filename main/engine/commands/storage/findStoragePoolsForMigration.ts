@@ -34,7 +34,8 @@ export default defineCommand({
     const others = rows.filter((r) => r.id !== current);
     const allocated = allocatedBytes(db, others.map((r) => r.id));
     // Another host's local pool suits a stopped VM's volume where the hypervisor takes the VM there with it (storage/volume-moves.ts).
-    const capabilities = vm ? (await engine.hosts.session(hostId)).capabilities : undefined;
+    // A host Kiln cannot reach now says nothing about that: other hosts' local pools stay unsuitable.
+    const capabilities = vm ? await engine.hosts.session(hostId).then((s) => s.capabilities, () => undefined) : undefined;
     const elsewhere = vm && capabilities ? acrossHosts(engine, vm, volume.id, capabilities) : undefined;
     return others.map((r) => {
       const reason = migrationRefusal(r, host, need, elsewhere);
