@@ -11,6 +11,7 @@ import { DriverError, type EndpointEvent } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import { asMoRef, retrieveInventory, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { recordSoapMethods } from '../helpers/soap-methods.js';
 
 const available = vcsimOrSkip();
 
@@ -52,24 +53,14 @@ describe.skipIf(!available)('vSphere driver endpoint on vcsim', () => {
 
   it('reads the inventory in one bulk RetrievePropertiesEx (paged) and then only streams changes', async () => {
     const driver = new VsphereDriver({ pageSize: 7, maxWaitSeconds: 1 });
-    const methods: string[] = [];
     // Count the SOAP methods the driver sends, by wrapping the shared transport once it exists.
-    const { VimClient: Client } = await import('../../drivers/vsphere/soap/client.js');
-    const connect = Client.connect.bind(Client);
-    Client.connect = async (opts) => {
-      const c = await connect(opts);
-      const post = c.transport.post.bind(c.transport);
-      c.transport.post = (envelope, ...rest) => {
-        methods.push(/<soapenv:Body><(\w+)/.exec(envelope)![1]!);
-        return post(envelope, ...rest);
-      };
-      return c;
-    };
+    const recording = recordSoapMethods();
+    const { methods } = recording;
     let ep;
     try {
       ep = await driver.connect(spec('/DC0/DC0_C0'));
     } finally {
-      Client.connect = connect;
+      recording.stop();
     }
     try {
       const hosts = await ep.hosts();

@@ -8,10 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
-import { VimClient } from '../../drivers/vsphere/soap/client.js';
+import { vm as vim, waitForTask, type MoRef, type VimClient } from '../../drivers/vsphere/soap/index.js';
+import { DriverError } from '../../drivers/types.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { recordSoapMethods } from '../helpers/soap-methods.js';
 
 const available = vcsimOrSkip();
 const SMALL = ['bulk-a1', 'bulk-a2'];
@@ -19,27 +21,22 @@ const LARGE = Array.from({ length: 8 }, (_, i) => `bulk-b${i + 1}`);
 
 describe.skipIf(!available)('bulk import on vcsim: SOAP calls per run', () => {
   let sim: Vcsim;
+  let admin: VimClient;
+  let gone: MoRef;
   let t: TestEngine;
   let clusterid = '';
   let zoneid = '';
-  const methods: string[] = [];
-  const connect = VimClient.connect.bind(VimClient);
+  let recording: ReturnType<typeof recordSoapMethods>;
+  let methods: string[] = [];
 
   beforeAll(async () => {
     sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-pg-std', '1', '-pg-dv', '0']);
-    const admin = await sim.connect();
+    admin = await sim.connect();
     const where = await defaultPlacement(admin);
     for (const name of [...SMALL, ...LARGE]) await createVmWithDevices(admin, where, { name, disksGiB: [1], nics: ['PG-VLAN101'] });
-    admin.close();
-    VimClient.connect = async (opts) => {
-      const c = await connect(opts);
-      const post = c.transport.post.bind(c.transport);
-      c.transport.post = (envelope, ...rest) => {
-        methods.push(/<soapenv:Body><(\w+)/.exec(envelope)![1]!);
-        return post(envelope, ...rest);
-      };
-      return c;
-    };
+    gone = await createVmWithDevices(admin, where, { name: 'bulk-gone', disksGiB: [1], nics: ['PG-VLAN101'] });
+    recording = recordSoapMethods();
+    methods = recording.methods;
     t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
     zoneid = ((await t.ok('createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
     const podid = ((await t.ok('createPod', { name: 'VMware Pod', zoneid }))['pod'] as { id: string }).id;
@@ -51,8 +48,9 @@ describe.skipIf(!available)('bulk import on vcsim: SOAP calls per run', () => {
     await t.ok('createServiceOffering', { name: 'bulk-1x64', cpunumber: '1', cpuspeed: '500', memory: '64' });
   }, 90_000);
   afterAll(async () => {
-    VimClient.connect = connect;
+    recording?.stop();
     await t?.close();
+    admin?.close();
     sim?.stop();
   });
 
@@ -67,7 +65,7 @@ describe.skipIf(!available)('bulk import on vcsim: SOAP calls per run', () => {
   it(`imports ${SMALL.length} and then ${LARGE.length} VMs with the same SOAP calls per run`, async () => {
     // The session's first listing makes its property collector once; the runs then start alike.
     const list = async () => ((await t.ok('listUnmanagedInstances', { clusterid }))['unmanagedinstance'] as unknown[]).length;
-    expect(await list()).toBe(SMALL.length + LARGE.length);
+    expect(await list()).toBe(SMALL.length + LARGE.length + 1);
     const from = methods.length;
     await list();
     const listing = methods.slice(from).filter((m) => m !== 'WaitForUpdatesEx');
@@ -83,5 +81,20 @@ describe.skipIf(!available)('bulk import on vcsim: SOAP calls per run', () => {
     expect(tally(large.sent)).toEqual(tally(listing));
     const vms = ((await t.ok('listVirtualMachines', { listall: 'true', zoneid }))['virtualmachine'] as { name: string }[]).map((v) => v.name).sort();
     expect(vms).toEqual([...SMALL, ...LARGE].sort());
+  });
+
+  it('refuses a VM that is gone since the listing handed to adopt(), from the cache alone', async () => {
+    const row = t.engine.db.prepare(`SELECT h.id FROM hosts h JOIN clusters c ON c.id=h.cluster_id WHERE c.uuid=? ORDER BY h.id`).all(clusterid) as { id: number }[];
+    const sessions = await Promise.all(row.map((h) => t.engine.hosts.session(h.id)));
+    const listed = (await Promise.all(sessions.map(async (s) => ({ s, vms: await s.import!.list() })))).find((x) => x.vms.some((v) => v.ref === gone.value))!;
+    const info = listed.vms.find((v) => v.ref === gone.value)!;
+    await waitForTask(admin, (await vim.destroy(admin, gone)).ref);
+    for (let i = 0; i < 100 && (await listed.s.powerState(gone.value)) !== 'Missing'; i++) await new Promise((r) => setTimeout(r, 50));
+    const from = methods.length;
+    const refused = await listed.s.import!.adopt(gone.value, info).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(DriverError);
+    expect((refused as DriverError).category).toBe('not-found');
+    expect((refused as DriverError).message).toMatch(/^VM bulk-gone \(vm-\d+\) is no longer a VM of host host-\d+ in vCenter; list it again$/);
+    expect(methods.slice(from).filter((m) => m !== 'WaitForUpdatesEx')).toEqual([]);
   });
 });
