@@ -28,7 +28,7 @@ export interface PlacementRequest {
   osCategoryId?: number;
   gpu?: { group: string; vgpuType: string };
   excludeHostIds?: number[];
-  /** The VM's volumes whose offerings carry storage tags (storage/pool-choice.ts vmStorageNeeds). */
+  /** The VM's volumes whose offerings carry storage tags, and its disks on a host's local pool (storage/pool-choice.ts vmStorageNeeds). */
   storageNeeds?: StorageNeed[];
   /**
    * A made disk may move to another pool the host reaches (an import with migrateallowed): a host
@@ -50,7 +50,7 @@ export interface StorageNeed {
   /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */
   onDefaultPool?: boolean;
   /** The made disk is on a host's local pool (HOST scope): only that host reaches it. */
-  local?: { pool: string; host: string };
+  local?: { pool: string; host: string; clusterId: number };
 }
 
 export interface Usage {

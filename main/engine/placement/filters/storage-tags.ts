@@ -26,9 +26,12 @@ export const storageTags: Filter = {
     const pools = state.storagePools(host);
     for (const need of needs) {
       // A disk on a host's local pool stays there: only that host (whose records hold the pool) can run it, enabled or not.
-      if (need.local && !request.moveDisks && !pools.some((p) => p.id === need.poolId)) {
+      // A host of another cluster is reached only by a cross-cluster move, which carries the disks with the VM.
+      if (need.local && need.local.clusterId === host.cluster_id && !request.moveDisks && !pools.some((p) => p.id === need.poolId)) {
         return `volume ${need.volume} is on local storage pool ${need.local.pool} of host ${need.local.host}, which this host does not reach; move the volume first (migrateVolume, or migrateVirtualMachineWithVolume with migrateto)`;
       }
+      // An untagged need is there for its disk's locality alone, judged above.
+      if (need.tags.length === 0) continue;
       // The pool this disk would be on from this host (the one a move would use), or why there is none.
       const judged = poolForNeed(need, pools, request.moveDisks);
       if (judged.refusal) return judged.refusal;
