@@ -22,7 +22,13 @@
  *   (committing a snapshot overlay back first).
  * - A restore rebuilds the chain: each incremental is copied aside and given the previous file
  *   as its backing file (`qemu-img rebase -u`), the top is converted into a hidden file beside the
- *   target disk; once every disk of the restore is written, each is renamed over its target.
+ *   target disk; once every disk of the restore is written (and the caller has recorded that the
+ *   renames begin), each is renamed over its target, one command each. finishRestore does the
+ *   renames still to do after a restore cut short during them; discardRestore undoes one cut
+ *   short before them.
+ * - A full backup's overlays are committed back whether the VM still runs (blockcommit) or its
+ *   guest powered off meanwhile (qemu-img commit, the definition pointed at the disk again); a
+ *   stopped domain that still names an overlay at its next define gets it committed first.
  *
  * Every command goes through shell.ts (`command`, `script`); store paths are built from uuids only.
  */
@@ -169,6 +175,7 @@ done`;
  * VM's disk, not the template below it). Prints "backing-file format".
  */
 const COMMIT_STOPPED = `set -e
+[ -f "$1" ] || { echo missing; exit 0; }
 info=$(qemu-img info --output=json -f qcow2 "$1")
 base=$(printf '%s\\n' "$info" | sed -n 's/^ *"full-backing-filename": *"\\(.*\\)",\\{0,1\\}$/\\1/p' | head -n1)
 format=$(printf '%s\\n' "$info" | sed -n 's/^ *"backing-filename-format": *"\\(.*\\)",\\{0,1\\}$/\\1/p' | head -n1)
@@ -281,7 +288,11 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
     for (const disk of children(child(child(parseXml(xml), 'domain'), 'devices'), 'disk')) {
       const overlay = attr(child(disk, 'source'), 'file');
       if (!overlay?.startsWith(prefix)) continue;
-      const [base, format] = (await runScript(COMMIT_STOPPED, [overlay], `committing the backup overlay ${overlay} of ${vm} (the VM is stopped)`)).split(' ');
+      const out = await runScript(COMMIT_STOPPED, [overlay], `committing the backup overlay ${overlay} of ${vm} (the VM is stopped)`);
+      // An overlay already gone (removed by an older Kiln) holds nothing more: the definition names
+      // the disk below it again, as libvirt recorded it, so the domain can start.
+      const [base, format] = out === 'missing' ? [attr(child(child(disk, 'backingStore'), 'source'), 'file'), attr(child(child(disk, 'backingStore'), 'format'), 'type') ?? 'qcow2'] : out.split(' ');
+      if (!base) throw new DriverError(`the backup overlay ${overlay} of ${vm} is gone and its definition does not say which disk was below it`, 'failed');
       const driver = child(disk, 'driver');
       const pointed: XmlNode = { ...disk, source: { ...(child(disk, 'source') ?? {}), '@_file': base }, ...(driver ? { driver: { ...driver, '@_type': format } } : {}) };
       // The overlay's chain is not the disk's own (libvirt reads that again at start).

@@ -8,8 +8,15 @@
  * no restored copy or work directory is left, the VM is Stopped and starts, the backup is
  * BackedUp with a note saying the restore was finished, and the job ends done, saying so. Before,
  * the restart removed the second disk's copy and left the VM with one restored disk and one old.
+ *
+ * Then a `kill -9` while a full backup of the running VM waits to commit its snapshot overlay
+ * (KILN_TEST_PAUSE_AT=backup-commit), after the guest wrote a marker into it; the guest is shut
+ * down while Kiln is dead. At the next start the interrupted backup is discarded (Error, with the
+ * reason), but the overlay is committed into the disk first: no overlay or staging directory is
+ * left, the definition names the disk, and the VM started through Kiln reads the marker. Before,
+ * the discard removed the overlay of a stopped VM, and the marker with it.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,11 +24,13 @@ import { api, ok, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { servedKvmZone } from '../helpers/served-kvm-zone.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
+import { connect, ConsoleTap } from '../kvm/real-hosts.js';
 
 const hosts = kvmHostsOrSkip();
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-restore-kill-'));
 const instanceName = `R${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MARK_AT = 4 * 1024 * 1024;
 let kiln: KilnProcess | undefined;
 let vmUuid: string | undefined;
 
@@ -110,5 +119,66 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
     const events = (await ok(first, 'listEvents', { type: 'BACKUP.RESTORE', listall: 'true' }))['event'] as { description: string }[] | undefined;
     expect((events ?? []).map((e) => e.description)).toContainEqual(expect.stringMatching(/^VM rk-vm restored from backup two-disks: .*Kiln finished it/));
     expect((await waitJob(first, String((await ok(first, 'startVirtualMachine', { id: vm }))['jobid'])))['jobstatus']).toBe(1);
+  });
+
+  it('a kill -9 before a backup commits its overlay, and the guest shut down before the restart: the next start commits it, the guest finds what it wrote', { timeout: 300_000 }, async () => {
+    expect(kiln && vmUuid).toBeTruthy();
+    const vm = vmUuid!;
+    await kiln!.stop();
+    let first = await startKiln({ dataDir, args: ['--no-ui'], env: { KILN_TEST_PAUSE_AT: 'backup-commit' } });
+    kiln = first;
+    const internal = (((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { instancename: string; state: string }[])[0]!).instancename;
+    const root = onHost('host1', 'virsh', 'domblklist', '--domain', internal, '--inactive').split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'vda')![1]!;
+    // The guest's console straight from the host (this test's own connection: Kiln is killed below).
+    const session = await connect(hosts!, 0);
+    let counter = 0;
+    const guest = async (tap: ConsoleTap, line: string) => {
+      counter += 1;
+      await tap.runPatiently(`${line}; echo END-$((${counter}+4000))`, new RegExp(`END-${counter + 4000}`), 90_000);
+    };
+    const mark = (tap: ConsoleTap, letter: string) => guest(tap, `printf KILN-MARK-${letter} | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    const readMarker = async (tap: ConsoleTap) => (await tap.runPatiently(`dd if=/dev/vda bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000))[1];
+    try {
+      let tap = new ConsoleTap(await session.openConsole(internal));
+      await mark(tap, 'A');
+      const started = await ok(first, 'createBackup', { virtualmachineid: vm, name: 'overlay-left' });
+      const backupId = String(started['id']);
+      const overlay = `/var/lib/kiln/backups/.staging/${vm}/${backupId}/0.overlay.qcow2`;
+      for (let i = 0; i < 1200 && !first.output().includes('KILN-TEST-PAUSED backup-commit'); i++) await sleep(100);
+      expect(first.output()).toContain('KILN-TEST-PAUSED backup-commit');
+      await mark(tap, 'D');
+      expect(await readMarker(tap)).toBe('D');
+      tap.close();
+      first.child.kill('SIGKILL');
+      await new Promise((r) => first.child.once('exit', r));
+      // While Kiln is down, the guest powers off on the overlay, which its definition still names.
+      onHost('host1', 'virsh', 'shutdown', '--domain', internal);
+      for (let i = 0; i < 600 && onHost('host1', 'virsh', 'domstate', '--domain', internal).trim() !== 'shut off'; i++) await sleep(100);
+      expect(onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', internal)).toContain(overlay);
+
+      first = await startKiln({ dataDir, args: ['--no-ui'] });
+      kiln = first;
+      let backup: Record<string, unknown> | undefined;
+      for (let i = 0; i < 150; i++) {
+        backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
+        if (backup?.['status'] === 'Error') break;
+        await sleep(200);
+      }
+      expect(backup).toMatchObject({ status: 'Error', note: expect.stringMatching(/^interrupted: Kiln stopped during the backup; what it had written was discarded/) });
+      // The overlay went into the disk before the staging directory went: the definition names the disk again.
+      expect(existsSync(overlay)).toBe(false);
+      expect(existsSync(`/var/lib/kiln/backups/.staging/${vm}`)).toBe(false);
+      const definition = onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', internal);
+      expect(definition).toContain(`file='${root}'`);
+      expect(definition).not.toContain('.staging');
+      for (let i = 0; i < 100 && ((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state !== 'Stopped'; i++) await sleep(200);
+      expect(((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
+      expect((await waitJob(first, String((await ok(first, 'startVirtualMachine', { id: vm }))['jobid'])))['jobstatus']).toBe(1);
+      tap = new ConsoleTap(await session.openConsole(internal));
+      expect(await readMarker(tap)).toBe('D');
+      tap.close();
+    } finally {
+      await session.close();
+    }
   });
 });
