@@ -16,7 +16,8 @@ export function ActionMenu({ vm, tabbable = true, label }: { vm: Vm; tabbable?: 
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLDivElement>(null);
   const hostCapabilities = useHostCapabilityMap(vm.hostid, hasApi(apis, 'listHosts'));
-  const actions = actionsFor(vm, apis, hostCapabilities);
+  // Only an open menu lists its actions: a closed one is one of the list's rows, rendered each time a row scrolls in.
+  const actions = open ? actionsFor(vm, apis, hostCapabilities) : [];
   const name = vm.displayname || vm.name;
 
   useLayoutEffect(() => {
@@ -83,7 +84,8 @@ export function ActionMenu({ vm, tabbable = true, label }: { vm: Vm; tabbable?: 
           event.stopPropagation();
         }}
       >
-        Actions <span aria-hidden="true">▾</span>
+        {/* One text node, not a span for the arrow: the button is in every row of the VM list (the aria-label names it). */}
+        Actions ▾
       </button>
       {open &&
         createPortal(
