@@ -1,8 +1,8 @@
 /**
  * KVM storage motion of a running VM, and of a stopped one to another host (issue 13's R48 "live
  * if running", migrateVolume livemigrate=true, migrateVirtualMachineWithVolume), on real hosts.
- * Three pools of the test's own besides the harness's `kiln`: on host1 a dir pool (A) and a 2 MiB
- * tmpfs (tiny1), on host2 a dir pool (B); each is defined on its one host
+ * Four pools of the test's own besides the harness's `kiln`: on host1 a dir pool (A) and a 2 MiB
+ * tmpfs (tiny1), on host2 a dir pool (B) and a 2 MiB tmpfs (tiny2); each is defined on its one host
  * only, so Kiln sees it as that host's local storage. A tmpfs is mounted inside its host's libvirtd
  * mount namespace (the harness's hosts have private ones), so copying a disk that holds 6 MiB of
  * the guest's data into it fails part way with "No space left on device".
@@ -12,7 +12,9 @@
  *  1. live to A on its host (block copy): it keeps running (its RAM marker still there, no second
  *     boot banner), its disk is A's file with the marker, the old file is gone, the DB's row names A;
  *  2. live to tiny1: the copy fails, the job says so, the guest keeps running on A's file, tiny1 holds nothing;
- *  3. live to host2 with its disk into B (migrateVirtualMachineWithVolume, copy-storage): the same checks on host2;
+ *  3. live to host2 with its disk into tiny2 (migrateVirtualMachineWithVolume, copy-storage): the
+ *     copy fills it, libvirt cancels the migration, the guest runs on on host1 and tiny2 holds nothing;
+ *     into B: the same checks as in 1, on host2;
  *  4. stopped, to tiny1 (another host's pool: the disk streamed through Kiln) fails part way and
  *     leaves nothing there, the VM still on host2; to A it moves, the VM with it, and starts there.
  *  5. stopped, with migrateVirtualMachineWithVolume to B: the VM goes to host2 with it.
@@ -35,6 +37,7 @@ const POOLS = {
   a: { host: 'host1', name: `kiln-lsm-a-${tag}`, dir: path.join(WORK, `lsm-a-${tag}`), tmpfs: false },
   tiny1: { host: 'host1', name: `kiln-lsm-t1-${tag}`, dir: path.join(WORK, `lsm-t1-${tag}`), tmpfs: true },
   b: { host: 'host2', name: `kiln-lsm-b-${tag}`, dir: path.join(WORK, `lsm-b-${tag}`), tmpfs: false },
+  tiny2: { host: 'host2', name: `kiln-lsm-t2-${tag}`, dir: path.join(WORK, `lsm-t2-${tag}`), tmpfs: true },
 };
 type PoolKey = keyof typeof POOLS;
 
@@ -174,6 +177,19 @@ describe.skipIf(!hosts)('KVM: a running VM\'s disk moves live (block copy; with 
     expect(onHost('host1', 'virsh', 'blockjob', '--domain', domain, '--path', 'vda', '--info')).toMatch(/No current block job/i);
     expect(tmpfsListing('tiny1')).toBe('');
     expect(onHost('host1', 'virsh', 'vol-list', POOLS.tiny1.name)).not.toContain(disk);
+    expect(state()).toEqual({ state: 'Running', host: H1, lasthost: H1, pool: POOLS.a.name, record: POOLS.a.name });
+    await sameBoot();
+  }, 300_000);
+
+  it('migrateVirtualMachineWithVolume into host2\'s tmpfs: the copy fails part way, the guest runs on on host1 from pool A, nothing is left on host2', async () => {
+    const failed = await job('migrateVirtualMachineWithVolume', { virtualmachineid: vm, hostid: z.hostIds['host2']!, 'migrateto[0].volume': root, 'migrateto[0].pool': POOLS.tiny2.name });
+    // A full pool is a capacity error.
+    expect(failed.status).toBe(533);
+    expect(failed.text).toContain('migration of disk vda failed: No space left on device');
+    expect(onHost('host1', 'virsh', 'domstate', domain).trim()).toBe('running');
+    expect(blk('host1')).toContain(path.join(POOLS.a.dir, disk));
+    expect(onHost('host2', 'virsh', 'list', '--all', '--name')).not.toContain(domain);
+    expect(tmpfsListing('tiny2')).toBe('');
     expect(state()).toEqual({ state: 'Running', host: H1, lasthost: H1, pool: POOLS.a.name, record: POOLS.a.name });
     await sameBoot();
   }, 300_000);
