@@ -481,7 +481,7 @@ export function conformanceSuite(dut: DriverUnderTest): void {
       const target = pools.find((p) => p.shared) ?? pools[0]!;
       const pool = target.ref ?? target.name;
       const volumePools = Object.fromEntries(vm.spec.disks.filter((d) => d.device === 'disk').map((d) => [d.name, pool]));
-      // liveStorageMotion false: disks move only while the VM is stopped (KVM), so a running VM's move is refused.
+      // liveStorageMotion false: disks move only while the VM is stopped, so a running VM's move is refused (KVM moves them live since its block copy / copy-storage migration).
       if (!caps(from).storageMotion || !caps(to).storageMotion || caps(from).liveStorageMotion === false) {
         expect((await driverError(() => migrate(to, { volumePools }))).category).toBe('unsupported');
         // Settled: still running where it was.
