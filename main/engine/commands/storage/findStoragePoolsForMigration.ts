@@ -6,6 +6,7 @@ import { requiredTags } from '../../storage/pool-choice.js';
 import { syncClusterPools } from '../../storage/pool-sync.js';
 import { acrossHosts } from '../../storage/volume-moves.js';
 import type { VmRow } from '../../vm/rows.js';
+import type { DriverCapabilities } from '../../../../drivers/types.js';
 
 /**
  * Where a volume may move (CloudStack's findStoragePoolsForMigration): the other pools of its
@@ -25,7 +26,7 @@ export default defineCommand({
     const vm = volume.vm_id !== null ? (db.prepare('SELECT id, state, display_name, host_id, last_host_id FROM vm_instances WHERE id=?').get(volume.vm_id) as Pick<VmRow, 'id' | 'state' | 'display_name' | 'host_id' | 'last_host_id'>) : undefined;
     const hostId = vm?.host_id ?? vm?.last_host_id ?? volume.host_id;
     if (hostId === null || hostId === undefined) throw ApiError.param(`id: volume ${volume.name} has no disk on any host yet (Allocated); it is placed when it is made`);
-    const host = db.prepare('SELECT id, name, cluster_id FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number };
+    const host = db.prepare('SELECT id, name, cluster_id, capabilities FROM hosts WHERE id=?').get(hostId) as { id: number; name: string; cluster_id: number; capabilities: string | null };
     // A list: the cluster's hosts with an open session are read, none is connected here (migrateVolume itself connects).
     await syncClusterPools(engine, host.cluster_id, 'open');
     const current = (db.prepare('SELECT pool_id FROM volumes WHERE id=?').pluck().get(volume.id) as number | null) ?? null;
@@ -35,7 +36,8 @@ export default defineCommand({
     const allocated = allocatedBytes(db, others.map((r) => r.id));
     // Another host's local pool suits a stopped VM's volume where the hypervisor takes the VM there with it (storage/volume-moves.ts).
     // A host Kiln cannot reach now says nothing about that: other hosts' local pools stay unsuitable.
-    const capabilities = vm ? await engine.hosts.session(hostId).then((s) => s.capabilities, () => undefined) : undefined;
+    // As the host's last refresh recorded them: a list connects no host (Kiln connects them at start), and one it cannot reach now still lists.
+    const capabilities = vm && host.capabilities ? (JSON.parse(host.capabilities) as Pick<DriverCapabilities, 'storageMotionAcrossHosts'>) : undefined;
     const elsewhere = vm && capabilities ? acrossHosts(engine, vm, volume.id, capabilities) : undefined;
     return others.map((r) => {
       const reason = migrationRefusal(r, host, need, elsewhere);
