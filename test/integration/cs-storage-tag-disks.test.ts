@@ -23,6 +23,7 @@ const ok = async (args: string[]) => {
 
 describe('cs: storage tags of a made disk at placement', () => {
   let otherHost = '';
+  let homeClusterName = '';
   let vm: { id: string; name: string };
 
   beforeAll(async () => {
@@ -34,8 +35,9 @@ describe('cs: storage tags of a made disk at placement', () => {
     const added = (await ok(['addHost', `zoneid=${home.zoneid}`, `podid=${home.podid}`, `clusterid=${clusterid}`, 'hypervisor=Simulator', 'url=simulator://other-host?localpools=ssd-x&memory=65536', 'username=root', 'password=x']))['host'] as { id: string }[] | { id: string };
     otherHost = (Array.isArray(added) ? added[0]! : added).id;
     const pools = (await ok(['listStoragePools']))['storagepool'] as { id: string; name: string; clusterid: string }[];
-    const homeCluster = ((await ok(['listHosts', 'name=sim-host-1']))['host'] as { clusterid: string }[])[0]!.clusterid;
-    await ok(['updateStoragePool', `id=${pools.find((p) => p.name === 'sim-primary' && p.clusterid === homeCluster)!.id}`, 'tags=ssd']);
+    const homeCluster = ((await ok(['listHosts', 'name=sim-host-1']))['host'] as { clusterid: string; clustername: string }[])[0]!;
+    homeClusterName = homeCluster.clustername;
+    await ok(['updateStoragePool', `id=${pools.find((p) => p.name === 'sim-primary' && p.clusterid === homeCluster.clusterid)!.id}`, 'tags=ssd']);
     await ok(['updateStoragePool', `id=${pools.find((p) => p.name === 'ssd-x')!.id}`, 'tags=ssd']);
     const offering = (await ok(['createServiceOffering', 'name=ssd-root', 'displaytext=ssd-root', 'cpunumber=1', 'cpuspeed=500', 'memory=256', 'tags=ssd']))['serviceoffering'] as { id: string };
     const template = ((await ok(['listTemplates', 'templatefilter=featured']))['template'] as { id: string; name: string }[]).find((t) => t.name === 'Debian 12')!;
@@ -50,7 +52,7 @@ describe('cs: storage tags of a made disk at placement', () => {
   it('names the disk and its tag for the other cluster\'s host that has an ssd pool, and a start there fails with 533', async () => {
     const root = ((await ok(['listVolumes', `virtualmachineid=${vm.id}`, 'type=ROOT']))['volume'] as { name: string; storage: string }[])[0]!;
     expect(root.storage).toBe('sim-primary');
-    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on a pool this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
+    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster ${homeClusterName}, which this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
     const hosts = ((await ok(['explainPlacement', `virtualmachineid=${vm.id}`]))['placement'] as { hosts: { hostName: string; suitable: boolean; reason: string }[] }).hosts;
     expect(hosts.find((h) => h.hostName === 'other-host')).toMatchObject({ suitable: false, reason });
 

@@ -43,7 +43,7 @@ describe('storage tags judge a made disk by the pool it is on', () => {
   it('a host of another cluster with an ssd pool of its own does not carry the disk: its verdict names it, and a start there is a 533', async () => {
     const root = rootVolume(vm['id']!);
     expect(root.pool).toBe('sim-primary');
-    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on a pool this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
+    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster Demo Cluster, which this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
     const hosts = await verdicts(vm['id']!);
     expect(hosts.find((h) => h.hostName === 'other-host')).toMatchObject({ suitable: false, reason });
     expect(hosts.find((h) => h.hostName === 'sim-host-1')).toMatchObject({ suitable: true });
@@ -81,7 +81,8 @@ describe('poolForNeed', () => {
 
   it('keeps a made disk on its pool when it has the tags, and refuses another tagged pool in its stead unless disks may move', () => {
     expect(poolForNeed({ ...need, poolId: 3 }, pools).pool?.name).toBe('fast-2');
-    expect(poolForNeed({ ...need, poolId: 9 }, pools).refusal).toBe('volume ROOT-7 (service offering big, storage tag ssd) is on a pool this host does not reach (it reaches plain, fast-1 has ssd, fast-2 has ssd nvme)');
+    expect(poolForNeed({ ...need, poolId: 9 }, pools).refusal).toBe('volume ROOT-7 (service offering big, storage tag ssd) is on a pool that this host does not reach (it reaches plain, fast-1 has ssd, fast-2 has ssd nvme)');
+    expect(poolForNeed({ ...need, poolId: 9, poolName: 'far of cluster C2' }, pools).refusal).toMatch(/^volume ROOT-7 \(service offering big, storage tag ssd\) is on pool far of cluster C2, which this host does not reach /);
     expect(poolForNeed({ ...need, poolId: 1 }, pools).refusal).toBe('volume ROOT-7 is on pool plain, which lacks storage tag ssd of service offering big');
     // Free to move: the first pool with the tags, which is where the move takes it.
     expect(poolForNeed({ ...need, poolId: 9 }, pools, true).pool?.name).toBe('fast-1');

@@ -47,6 +47,8 @@ export interface StorageNeed {
   offering: string;
   /** A made disk's pool (storage_pools.id). */
   poolId?: number;
+  /** "sim-primary of cluster Demo Cluster": that pool, for the verdict of a host that does not reach it. */
+  poolName?: string;
   /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */
   onDefaultPool?: boolean;
   /** The made disk is on a host's local pool (HOST scope): only that host reaches it. */

@@ -50,7 +50,7 @@ export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisk
     const missing = on ? missingTags(need.tags, on) : need.tags;
     if (on && poolState(on) !== 'Down' && missing.length === 0) return { pool: on };
     if (!moveDisks) {
-      if (!on) return { refusal: `volume ${need.volume} (${need.offering}, ${tagWords(need.tags)}) is on a pool this host does not reach (it reaches ${poolsWords(pools)})` };
+      if (!on) return { refusal: `volume ${need.volume} (${need.offering}, ${tagWords(need.tags)}) is on ${need.poolName ? `pool ${need.poolName}, which` : 'a pool that'} this host does not reach (it reaches ${poolsWords(pools)})` };
       if (poolState(on) === 'Down') return { refusal: `volume ${need.volume} is on pool ${on.name}, which is Down` };
       return { refusal: `volume ${need.volume} is on pool ${on.name}, which lacks ${tagWords(missing)} of ${need.offering}` };
     }
