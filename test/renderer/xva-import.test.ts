@@ -29,7 +29,7 @@ async function render(onImported = () => undefined) {
   await mount(createElement(XvaImport, { clusterid: 'c1', zoneid: 'z1', onImported }));
 }
 const setName = async (value: string) => {
-  const input = container.querySelector('input[aria-label="Name in the pool"]') as HTMLInputElement;
+  const input = container.querySelector('#field-name-in-the-pool') as HTMLInputElement;
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
   await act(async () => {
     setter.call(input, value);
@@ -44,7 +44,7 @@ describe('import wizard: bring in an XVA', () => {
     const onImported = vi.fn();
     await render(onImported);
     expect(container.textContent).toContain('Bring in an exported XenServer VM (XVA)');
-    expect([...container.querySelectorAll('select[aria-label="XVA"] option')].map((o) => o.textContent)).toEqual(['web.xva']);
+    expect([...container.querySelectorAll('#field-xva option')].map((o) => o.textContent)).toEqual(['Choose…', 'web.xva']);
     await setName('web');
     await act(async () => button().click());
     await wait(30);

@@ -259,8 +259,8 @@ export function registerStorage(sim: Sim): void {
 
 // ---- PUT /import_raw_vdi ------------------------------------------------------------------------
 
-/** A query parameter, else the cookie of that name (xapi_http.ml, lookup_param_of_req). */
-function param(req: http.IncomingMessage, url: URL, name: string): string | undefined {
+/** A query parameter, else the cookie of that name (xapi_http.ml, lookup_param_of_req); /import reads its parameters so too. */
+export function param(req: http.IncomingMessage, url: URL, name: string): string | undefined {
   const q = url.searchParams.get(name);
   if (q !== null) return q;
   for (const part of String(req.headers.cookie ?? '').split(';')) {

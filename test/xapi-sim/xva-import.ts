@@ -24,23 +24,13 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { Sim } from './sim.js';
 import { hostsSeeing, refreshSr } from './fixture.js';
+import { param } from './storage.js';
 import { createTask } from './tasks.js';
 import { decodeResponseValue, NULL_REF, XapiFailure, XDate, XFloat, taskResultOf } from './wire.js';
 
 type Rec = Record<string, unknown>;
 const CHUNK = 1024 * 1024;
 const BLOCK = 512;
-
-/** A query parameter, else the cookie of that name (xapi_http.ml lookup_param_of_req). */
-function param(req: http.IncomingMessage, url: URL, name: string): string | undefined {
-  const q = url.searchParams.get(name);
-  if (q !== null) return q;
-  for (const part of String(req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return undefined;
-}
 
 class PrematureEof extends Error {}
 

@@ -13,6 +13,7 @@ import { useApiList } from '../../api/use-api-list';
 import { errorCode, errorText } from '../../api/model';
 import { hasApi, useApiCatalog } from '../../stores/api-catalog-store';
 import { useJobs } from '../../stores/jobs-store';
+import { Field, Select } from '../DeployWizard';
 
 interface XvaImage {
   id: string;
@@ -56,20 +57,8 @@ export function XvaImport({ clusterid, zoneid, onImported }: { clusterid: string
     <fieldset className="fieldset xva-import">
       <legend>Bring in an exported XenServer VM (XVA)</legend>
       <p className="hint">Kiln sends the XVA from its image store to the pool; the VM then appears below as a VM Kiln does not manage, to be taken over like the others.</p>
-      <label className="field">
-        <span>XVA</span>
-        <select value={xva.id} onChange={(e) => setChosen(e.target.value)} aria-label="XVA">
-          {xvas.map((x) => (
-            <option key={x.id} value={x.id}>
-              {x.name}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="field">
-        <span>Name in the pool</span>
-        <input value={name} onChange={(e) => setName(e.target.value)} aria-label="Name in the pool" />
-      </label>
+      <Select label="XVA" value={xva.id} onChange={setChosen} options={xvas} />
+      <Field label="Name in the pool" value={name} onChange={setName} hint="The VM's name in the pool and, once taken over, its instance name." />
       <p className="button-row">
         <button type="button" disabled={run.state === 'running'} onClick={() => void start()}>
           {run.state === 'running' ? `Importing ${run.name}…` : 'Import into the pool'}
