@@ -113,6 +113,31 @@ export async function wizardToNameStep(page: Page, atPlacement?: () => Promise<v
   await page.getByRole('button', { name: 'Next' }).click();
 }
 
+/**
+ * The page's API requests by command, from playwright's request events (the test's own calls
+ * through page.request, as UiSession.api makes them, are not among them): what a live test
+ * counts to show that a view follows the socket instead of reading its lists again.
+ */
+export class CommandCounter {
+  readonly requests = new Map<string, number>();
+  constructor(page: Page) {
+    page.on('request', (request) => {
+      const command = new URLSearchParams(request.postData() ?? '').get('command');
+      if (command) this.requests.set(command, this.count(command) + 1);
+    });
+  }
+  count(command: string): number {
+    return this.requests.get(command) ?? 0;
+  }
+  /** The list commands requested since the last clear(), as `command=n`. */
+  lists(): string[] {
+    return [...this.requests].filter(([command]) => command.startsWith('list')).map(([command, n]) => `${command}=${n}`);
+  }
+  clear(): void {
+    this.requests.clear();
+  }
+}
+
 /** Evaluates an expression in the page (a string: the test project's TypeScript has no DOM library). */
 export function inPage<T = unknown>(page: Page, expression: string): Promise<T> {
   return page.evaluate(expression) as Promise<T>;

@@ -8,20 +8,20 @@
  * events do not see): each page reads its list once when it opens, and not again for the changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Request } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { csClient } from '../helpers/cs-client.js';
-import { demoCatalog, goTo, openUi, type UiSession } from './ui-helpers.js';
+import { CommandCounter, demoCatalog, goTo, openUi, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
 let browser: Browser;
 let ui: UiSession;
 const cs = csClient(() => kiln);
 /** The page's requests, by command. */
-const requests = new Map<string, number>();
-const count = (command: string) => requests.get(command) ?? 0;
-const listRequests = () => [...requests].filter(([command]) => command.startsWith('list')).map(([command, n]) => `${command}=${n}`);
+let counter: CommandCounter;
+const count = (command: string) => counter.count(command);
+const listRequests = () => counter.lists();
 const NAMES = Array.from({ length: 20 }, (_, i) => `bulk-${String(i + 1).padStart(2, '0')}`);
 const ids: Record<string, string> = {};
 
@@ -40,10 +40,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    ui.page.on('request', (request: Request) => {
-      const command = new URLSearchParams(request.postData() ?? '').get('command');
-      if (command) requests.set(command, count(command) + 1);
-    });
+    counter = new CommandCounter(ui.page);
     const catalog = await demoCatalog(ui);
     await fiveAtATime(
       NAMES.map((name) => async () => {
@@ -63,7 +60,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     // deploys ran before it, so only listAsyncJobs can show them.
     await goTo(ui, '#/events', 'Jobs and events');
     await expect.poll(() => count('listEvents')).toBe(1);
-    requests.clear();
+    counter.clear();
     await page.reload();
     await page.getByRole('heading', { name: 'Jobs and events', level: 1 }).waitFor();
     const finished = page.getByRole('list', { name: 'Finished jobs' });
@@ -71,7 +68,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     await page.getByRole('table', { name: 'Events' }).waitFor();
     await expect.poll(() => count('listEvents')).toBe(1);
     expect(count('listAsyncJobs')).toBe(1);
-    requests.clear();
+    counter.clear();
 
     await Promise.all(NAMES.map((name) => ok(['stopVirtualMachine', `id=${ids[name]}`])));
     const stops = finished.locator('li').filter({ hasText: /^Stop VM bulk-/ });
@@ -93,19 +90,19 @@ describe('hosts, events and jobs follow the live channels', () => {
     expect(count('listEvents')).toBeLessThanOrEqual(2);
     expect(count('listAsyncJobs')).toBeLessThanOrEqual(2);
     expect(listRequests()).toEqual([]);
-    console.log(`jobs and events page during the stops: ${JSON.stringify(Object.fromEntries(requests))}`);
+    console.log(`jobs and events page during the stops: ${JSON.stringify(Object.fromEntries(counter.requests))}`);
   });
 
   it('shows a host disabled and enabled again, and the memory 20 VM starts take, with no list request', async () => {
     const { page } = ui;
-    requests.clear();
+    counter.clear();
     await goTo(ui, '#/hosts', 'Hosts');
     const hosts = (await ui.api('listHosts'))['host'] as { id: string; name: string }[];
     const host = hosts[0]!;
     const row = page.locator(`tr[data-host="${host.name}"]`);
     await row.waitFor();
     await expect.poll(() => count('listHosts')).toBe(1);
-    requests.clear();
+    counter.clear();
 
     await ok(['updateHost', `id=${host.id}`, 'allocationstate=Disable']);
     await expect.poll(() => row.locator('td').nth(1).innerText(), { timeout: 10_000 }).toContain('Disabled');
@@ -130,7 +127,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     expect(count('listHosts')).toBeLessThanOrEqual(2);
     expect(listRequests()).toEqual([]);
     // The N−1 headroom below the table reads its clusters again after host changes, at most once a second (it read once per 'hosts' message: 19 times here).
-    console.log(`hosts page during the changes: ${JSON.stringify(Object.fromEntries(requests))}`);
+    console.log(`hosts page during the changes: ${JSON.stringify(Object.fromEntries(counter.requests))}`);
     const running = Number((await ui.api('listVirtualMachines', { listall: 'true', state: 'Running' }))['count']);
     expect(running).toBeGreaterThanOrEqual(20);
     await expect.poll(() => page.getByRole('region', { name: 'N−1 headroom' }).innerText()).toMatch(new RegExp(`Running VMs\\s+${running} of at most`));
@@ -141,7 +138,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     await goTo(ui, '#/vms', 'Virtual machines');
     await page.getByRole('searchbox', { name: 'Search VMs' }).fill('bulk-');
     await expect.poll(() => page.locator('.count').innerText()).toContain('20');
-    requests.clear();
+    counter.clear();
     await page.getByRole('checkbox', { name: 'Select all shown VMs' }).check();
     const bar = page.getByRole('toolbar', { name: 'Bulk actions' });
     await expect.poll(() => bar.innerText()).toContain('20 selected');
@@ -154,7 +151,7 @@ describe('hosts, events and jobs follow the live channels', () => {
     await ui.shot('live-infra-bulk-stop');
     // At most two reads per job: when the wait begins and when its end is pushed. (A simulator stop often ends
     // before the first read, so this bound also held for the old 400 ms poll; the unit tests tell them apart.)
-    console.log(`VM list during the UI's bulk stop: ${JSON.stringify(Object.fromEntries(requests))}`);
+    console.log(`VM list during the UI's bulk stop: ${JSON.stringify(Object.fromEntries(counter.requests))}`);
     expect(count('stopVirtualMachine')).toBe(20);
     expect(count('queryAsyncJobResult')).toBeLessThanOrEqual(40);
     expect(count('listVirtualMachines')).toBeLessThanOrEqual(2);

@@ -7,19 +7,20 @@
  * events; the test's own API calls go through page.request, which those events do not see).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Request } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { csClient } from '../helpers/cs-client.js';
-import { goTo, openUi, type UiSession } from './ui-helpers.js';
+import { CommandCounter, goTo, openUi, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
 let browser: Browser;
 let ui: UiSession;
 const cs = csClient(() => kiln);
-const requests = new Map<string, number>();
-const count = (command: string) => requests.get(command) ?? 0;
-const listRequests = () => [...requests].filter(([command]) => command.startsWith('list')).map(([command, n]) => `${command}=${n}`);
+/** The page's requests, by command. */
+let counter: CommandCounter;
+const count = (command: string) => counter.count(command);
+const listRequests = () => counter.lists();
 
 const ok = async (args: string[]) => {
   const r = await cs(args);
@@ -32,10 +33,7 @@ describe('zones, pods and clusters follow the live channels', () => {
     kiln = await startKiln();
     browser = await launchChromium();
     ui = await openUi(browser, kiln);
-    ui.page.on('request', (request: Request) => {
-      const command = new URLSearchParams(request.postData() ?? '').get('command');
-      if (command) requests.set(command, count(command) + 1);
-    });
+    counter = new CommandCounter(ui.page);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -46,7 +44,7 @@ describe('zones, pods and clusters follow the live channels', () => {
     const { page } = ui;
     // A fresh page on the hosts view, so that no other view's reads (the VM list's host capabilities) run.
     await goTo(ui, '#/hosts', 'Hosts');
-    requests.clear();
+    counter.clear();
     await page.reload();
     await page.getByRole('heading', { name: 'Hosts', level: 1 }).waitFor();
     const table = page.getByRole('table', { name: 'Zones, pods and clusters' });
@@ -55,7 +53,7 @@ describe('zones, pods and clusters follow the live channels', () => {
     await expect.poll(() => count('listClusters')).toBe(1);
     expect(count('listZones')).toBe(1);
     expect(count('listPods')).toBe(1);
-    requests.clear();
+    counter.clear();
 
     const zone = (await ok(['createZone', 'name=Live Zone']))['zone'] as { id: string };
     await expect.poll(rows, { timeout: 10_000 }).toContain('Live Zone | no pod yet |  |  |');
@@ -67,7 +65,7 @@ describe('zones, pods and clusters follow the live channels', () => {
     expect(await rows()).not.toContain('Live Zone | Live Pod | no cluster yet |  |');
     await ui.shot('live-zones-created');
     await page.waitForTimeout(1000);
-    console.log(`hosts page during the creations: ${JSON.stringify(Object.fromEntries(requests))}`);
+    console.log(`hosts page during the creations: ${JSON.stringify(Object.fromEntries(counter.requests))}`);
     expect(listRequests()).toEqual([]);
 
     // The new cluster is a choice of the add-host dialog (the demo zone's is a Simulator one, so it is the only KVM cluster) without a refresh.
