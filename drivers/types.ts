@@ -780,6 +780,13 @@ export interface MigrationTicket {
 export interface MigrationFacet {
   prepare(request: MigrationRequest): Promise<MigrationTicket>;
   perform(request: MigrationRequest, ticket: MigrationTicket, options?: OperationOptions): Promise<MigrationResult>;
+  /**
+   * On the destination: the VM under REF on this host is the one SPEC describes (its Kiln uuid,
+   * InstanceInfo.uuid), which a move whose outcome perform could not learn (its answer lost) brought
+   * here after all; its new ref and its disks' refs and pools by DiskSpec.name, as perform would
+   * have reported them. Absent where a moved VM keeps its ref (the reconcile then has nothing to follow).
+   */
+  arrived?(ref: Ref, spec: VmSpec): Promise<MigrationResult>;
 }
 
 /**

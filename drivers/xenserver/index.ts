@@ -28,7 +28,7 @@ import { xenImport } from './vm-import.js';
 import { setCdMedia, xenNics, xenVolumes } from './vm-devices.js';
 import { destroyVdis, unusedVdisNamed } from './vm-disks.js';
 import { defineVm, destroyVm, label, rebootVm, resetVm, startVm, stopVm } from './vm-lifecycle.js';
-import { performCrossPool, performMigration, prepareIncoming, prepareMigration, type CrossPoolPlan } from './vm-migration.js';
+import { arrivedFromAnotherPool, performCrossPool, performMigration, prepareIncoming, prepareMigration, type CrossPoolPlan } from './vm-migration.js';
 import { scaleVm } from './vm-scaling.js';
 import { createSnapshot, removeSnapshot, revertSnapshot, snapshotsOf } from './vm-snapshots.js';
 import { isXapiError } from './xapi/errors.js';
@@ -75,7 +75,8 @@ export class XenServerDriver implements HypervisorDriver {
   /** One XenPool per master, user and pin, shared by the pool's Kiln hosts. */
   private readonly pools = new SharedConnections<XenPool>((pool) => pool.close());
 
-  constructor(private readonly tuning: { eventTimeoutSeconds?: number; stopTimeoutMs?: number; haTimeoutMs?: number } = {}) {}
+  /** lostAnswerWaitMs: how long a cross-pool move whose answer was lost waits for its outcome (tests; default 60 s). */
+  constructor(private readonly tuning: { eventTimeoutSeconds?: number; stopTimeoutMs?: number; haTimeoutMs?: number; lostAnswerWaitMs?: number } = {}) {}
 
   validateConnection(input: ConnectionInput, _scope: 'host' | 'cluster'): { url: string; name: string } {
     let loc;
@@ -106,7 +107,7 @@ export class XenServerDriver implements HypervisorDriver {
     const thumbprint = pinned ? normalizeThumbprint(pinned.fingerprint) : undefined;
     const { username, password } = spec;
     const shared = await this.pools.acquire(`${loc.url}\n${username}\n${thumbprint ?? ''}`, () => XenPool.open({ url: loc.url, username, password, thumbprint, eventTimeoutSeconds: this.tuning.eventTimeoutSeconds }));
-    return new XenEndpoint(shared.value, spec.hostId, { stopTimeoutMs: this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, haTimeoutMs: this.tuning.haTimeoutMs ?? POOL_HA_TIMEOUT_MS }, shared.release);
+    return new XenEndpoint(shared.value, spec.hostId, { stopTimeoutMs: this.tuning.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, haTimeoutMs: this.tuning.haTimeoutMs ?? POOL_HA_TIMEOUT_MS, lostAnswerWaitMs: this.tuning.lostAnswerWaitMs }, shared.release);
   }
 }
 
@@ -114,7 +115,7 @@ class XenEndpoint implements Endpoint {
   constructor(
     readonly pool: XenPool,
     readonly hostId: string,
-    readonly tuning: { stopTimeoutMs: number; haTimeoutMs: number },
+    readonly tuning: { stopTimeoutMs: number; haTimeoutMs: number; lostAnswerWaitMs?: number },
     private readonly release: () => Promise<void>,
   ) {}
 
@@ -411,7 +412,7 @@ class XenHostSession implements HostSession {
           const to = ticket.destination.xenPool;
           const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
           let moved: Awaited<ReturnType<typeof performCrossPool>> | undefined;
-          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live })));
+          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live, lostAnswerWaitMs: this.endpoint.tuning.lostAnswerWaitMs })));
           return { ...(result ?? {}), ...moved };
         }
         const halted = ticket.data['halted'];
@@ -427,6 +428,8 @@ class XenHostSession implements HostSession {
         const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };
         return this.withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));
       },
+      // On the destination: a VM a cross-pool move brought here after its answer was lost.
+      arrived: async (vm, spec) => arrivedFromAnotherPool(this.pool, vm, spec),
     };
   }
 

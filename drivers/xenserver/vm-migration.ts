@@ -5,7 +5,7 @@
  * the destination against the inventory (nothing sent), perform runs the task. The VM's affinity
  * moves with it, so once it halts it still lives on the host it last ran on.
  */
-import { DriverError, type OperationOptions } from '../types.js';
+import { DriverError, type MigrationResult, type OperationOptions, type VmSpec } from '../types.js';
 import { mapped } from './errors.js';
 import type { XenPool } from './pool.js';
 import { disksOf } from './vm-disks.js';
@@ -169,12 +169,27 @@ export async function performCrossPool(pool: XenPool, to: XenPool, vm: XRef, dis
     // The source's deletion is read while the move is still Kiln's (initiator user, not a platform destroy).
     const poolRef = pool.inventory.all('pool')[0]?.[0];
     if (poolRef) await pool.settle('pool', poolRef).catch(() => undefined);
-    const disks = (await disksOf(to, moved)).flatMap((d) => {
-      const kilnName = names[d.record.name_label];
-      return kilnName ? [{ name: kilnName, ref: d.vdi, pool: to.inventory.get('SR', d.record.SR)?.name_label ?? d.record.SR }] : [];
-    });
-    return { ref: moved, disks };
+    return { ref: moved, disks: await kilnDisks(to, moved, names) };
   }));
+}
+
+/** The disks of VM (in the pool it moved to) whose VDI name NAMES maps to a Kiln disk name, with their new refs and SRs. */
+async function kilnDisks(to: XenPool, vm: XRef, names: Record<string, string>): Promise<CrossPoolResult['disks']> {
+  return (await disksOf(to, vm)).flatMap((d) => {
+    const kilnName = names[d.record.name_label];
+    return kilnName ? [{ name: kilnName, ref: d.vdi, pool: to.inventory.get('SR', d.record.SR)?.name_label ?? d.record.SR }] : [];
+  });
+}
+
+/**
+ * MigrationFacet.arrived: VM is in this pool under a new ref because a cross-pool move whose
+ * answer was lost (performCrossPool gave up waiting) finished after all. Its disks are named as
+ * Kiln defined them (VDI name_label = DiskSpec.name, which migrate_send copies), so they are
+ * reported by those names, as perform would have reported them.
+ */
+export async function arrivedFromAnotherPool(pool: XenPool, vm: XRef, spec: VmSpec): Promise<MigrationResult> {
+  if (!pool.vm(vm)) throw new DriverError(`VM ${vm} does not exist in the pool`, 'not-found');
+  return { ref: vm, disks: await mapped(`reading the disks of ${label(pool, vm)}`, () => kilnDisks(pool, vm, Object.fromEntries(spec.disks.map((d) => [d.name, d.name])))) };
 }
 
 /**

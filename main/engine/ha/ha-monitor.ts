@@ -30,6 +30,7 @@ import { vmResponse } from '../vm/vm-response.js';
 import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 import { eachBounded, withDeadline } from '../hosts/fan-out.js';
+import { followMovedVm } from '../vm/moved-after-all.js';
 
 const HOST_DOWN_AFTER = 3;
 /** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
@@ -254,7 +255,12 @@ export class HaMonitor {
     }
     for (const instance of instances) {
       const vm = elsewhere.get(instance.ref);
-      if (!vm || !unchanged(vm.id, vm.update_count)) continue;
+      if (!vm) {
+        // Unknown by ref: maybe a Kiln VM whose move here was reported failed but completed after all.
+        await followMovedVm(engine, host, instance).catch((error: unknown) => engine.log.error(`following ${instance.name} on ${host.name}`, error));
+        continue;
+      }
+      if (!unchanged(vm.id, vm.update_count)) continue;
       if (vm.state === 'Expunged') {
         // A copy an expunge could not reach (its host was cut off) outlived the VM. Only a domain
         // with the VM's own UUID is Kiln's; a namesake may belong to another Kiln sharing the host.
