@@ -14,25 +14,19 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pausedAt } from '../../drivers/common/crash-point.js';
 import { ConsoleTap } from '../kvm/real-hosts.js';
+import { guestShell } from '../helpers/guest-marks.js';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
-const MARK_AT = 4 * 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!hosts)('a KVM backup whose guest powers off before the overlay is committed', () => {
   let z: KvmZone;
   let vm = '';
-  let counter = 0;
+  const { mark, read: readMarker } = guestShell();
 
   const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
-  const guest = async (tap: ConsoleTap, line: string) => {
-    counter += 1;
-    await tap.runPatiently(`${line}; echo END-$((${counter}+3000))`, new RegExp(`END-${counter + 3000}`), 90_000);
-  };
-  const mark = (tap: ConsoleTap, letter: string) => guest(tap, `printf KILN-MARK-${letter} | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
-  const readMarker = async (tap: ConsoleTap) => (await tap.runPatiently(`dd if=/dev/vda bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000))[1];
   const boot = async () => {
     const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
     await tap.waitFor(/KILN-GUEST-READY/, 120_000);

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, ok, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
+import { guestShell } from '../helpers/guest-marks.js';
 import { servedKvmZone } from '../helpers/served-kvm-zone.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { connect, ConsoleTap } from '../kvm/real-hosts.js';
@@ -30,7 +31,6 @@ const hosts = kvmHostsOrSkip();
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-restore-kill-'));
 const instanceName = `R${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const MARK_AT = 4 * 1024 * 1024;
 let kiln: KilnProcess | undefined;
 let vmUuid: string | undefined;
 
@@ -131,13 +131,7 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
     const root = onHost('host1', 'virsh', 'domblklist', '--domain', internal, '--inactive').split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c[0] === 'vda')![1]!;
     // The guest's console straight from the host (this test's own connection: Kiln is killed below).
     const session = await connect(hosts!, 0);
-    let counter = 0;
-    const guest = async (tap: ConsoleTap, line: string) => {
-      counter += 1;
-      await tap.runPatiently(`${line}; echo END-$((${counter}+4000))`, new RegExp(`END-${counter + 4000}`), 90_000);
-    };
-    const mark = (tap: ConsoleTap, letter: string) => guest(tap, `printf KILN-MARK-${letter} | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
-    const readMarker = async (tap: ConsoleTap) => (await tap.runPatiently(`dd if=/dev/vda bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000))[1];
+    const { mark, read: readMarker } = guestShell();
     try {
       let tap = new ConsoleTap(await session.openConsole(internal));
       await mark(tap, 'A');
