@@ -13,40 +13,25 @@
  * every VM leaves no rule and no chain on either host.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
-import { ConsoleTap, HOSTS_JSON, waitUntil } from '../kvm/real-hosts.js';
-import { portName } from '../../drivers/kvm/private-vlan.js';
+import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
+import { portName, portScript } from '../../drivers/kvm/private-vlan.js';
+import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
+import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, netnsOf, pinger, pvlanNames, removePvlanBridges, type PvlanGuest, type PvlanNet } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 over both bridges; .1 is the gateway (host1's own port on its bridge). */
 const NET = '10.233.7';
 const HOSTS = ['host1', 'host2'] as const;
 
-function netnsOf(host: string): string {
-  const json = JSON.parse(readFileSync(HOSTS_JSON, 'utf8')) as { hosts: { name: string; netns?: string }[] };
-  const entry = json.hosts.find((h) => h.name === host)!;
-  return entry.netns ?? entry.name;
-}
-
-interface Guest {
-  name: string;
-  network: 'iso' | 'ca' | 'cb' | 'prom';
-  host: (typeof HOSTS)[number];
-  ip: string;
-  id?: string;
-  mac?: string;
-  tap?: ConsoleTap;
-}
-
 describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filters what comes over the uplink by the source MAC\'s role', () => {
   let z: KvmZone;
   const tag = `ph${process.pid % 10000}`;
-  const bridge = `${tag}br`;
+  const { bridge, nets } = pvlanNames(tag);
   const uplink = { host1: `${tag}u1`, host2: `${tag}u2` };
-  const nets = { iso: `${tag}-iso`, ca: `${tag}-ca`, cb: `${tag}-cb`, prom: `${tag}-prom` };
-  const guests: Record<string, Guest> = {
+  const guests: Record<string, PvlanGuest> = {
     i1: { name: 'ph-i1', network: 'iso', host: 'host1', ip: `${NET}.11` },
     a1: { name: 'ph-a1', network: 'ca', host: 'host1', ip: `${NET}.21` },
     b1: { name: 'ph-b1', network: 'cb', host: 'host1', ip: `${NET}.31` },
@@ -54,25 +39,13 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     i2: { name: 'ph-i2', network: 'iso', host: 'host2', ip: `${NET}.12` },
     a2: { name: 'ph-a2', network: 'ca', host: 'host2', ip: `${NET}.22` },
   };
-  const networkIds: Record<string, string> = {};
+  let networkIds: Record<PvlanNet, string>;
   const rules = (host: string) => onHost(host, 'ebtables-save');
   const ip = (k: string) => guests[k]!.ip;
-  const macRule = (g: Guest) => `-A KM-300 -s ${g.mac!.toLowerCase()} -j mark`;
+  const macRule = (g: PvlanGuest) => `-A KM-300 -s ${g.mac!.toLowerCase()} -j mark`;
 
   beforeAll(async () => {
-    for (const host of HOSTS) {
-      const ns = netnsOf(host);
-      execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
-      if (host === 'host1') execFileSync('ip', ['-n', ns, 'addr', 'add', `${NET}.1/24`, 'dev', bridge]);
-      execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
-      for (const name of Object.values(nets)) {
-        const file = `/tmp/${name}.xml`;
-        writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
-        onHost(host, 'virsh', 'net-define', file);
-        onHost(host, 'virsh', 'net-start', name);
-        rmSync(file);
-      }
-    }
+    addPvlanBridges(HOSTS, tag, `${NET}.1/24`, ['host1']);
     // The uplink: one veth end in each host, a port of its bridge.
     execFileSync('ip', ['link', 'add', uplink.host1, 'type', 'veth', 'peer', 'name', uplink.host2]);
     for (const host of HOSTS) {
@@ -80,46 +53,15 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
       execFileSync('ip', ['-n', netnsOf(host), 'link', 'set', uplink[host], 'master', bridge, 'up']);
     }
     z = await kvmZone(hosts!, [...HOSTS]);
-    const create = async (key: keyof typeof nets, pvlan: Record<string, string>) => {
-      const res = await z.t.call('createNetwork', { name: nets[key], zoneid: z.zoneid, vlan: '300', ...pvlan });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      networkIds[key] = (res.body['network'] as { id: string }).id;
-    };
-    await create('iso', { isolatedpvlan: '301', isolatedpvlantype: 'isolated' });
-    await create('ca', { isolatedpvlan: '302', isolatedpvlantype: 'community' });
-    await create('cb', { isolatedpvlan: '303', isolatedpvlantype: 'community' });
-    await create('prom', { isolatedpvlantype: 'promiscuous' });
-    for (const g of Object.values(guests)) {
-      const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network]!, name: g.name, hostid: z.hostIds[g.host]! });
-      expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
-      const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[] } }).virtualmachine;
-      g.id = vm.id;
-      g.mac = vm.nic[0]!.macaddress;
-    }
+    networkIds = await createPvlanNetworks(z, tag);
+    await deployPvlanGuests(z, guests, networkIds);
   }, 300_000);
 
   afterAll(async () => {
     for (const g of Object.values(guests)) g.tap?.close();
     if (z) await cleanUp(z.t);
     await z?.t.close();
-    for (const host of HOSTS) {
-      for (const name of Object.values(nets)) {
-        for (const verb of ['net-destroy', 'net-undefine']) {
-          try {
-            onHost(host, 'virsh', verb, name);
-          } catch {
-            /* not there */
-          }
-        }
-      }
-      for (const link of [uplink[host], bridge]) {
-        try {
-          execFileSync('ip', ['-n', netnsOf(host), 'link', 'del', link], { stdio: 'ignore' });
-        } catch {
-          /* gone (a veth goes with its peer) */
-        }
-      }
-    }
+    removePvlanBridges(HOSTS, tag, { host1: [uplink.host1], host2: [uplink.host2] });
   }, 300_000);
 
   it("tells both hosts every VM's MAC and role, wherever the VM runs", () => {
@@ -142,20 +84,10 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   });
 
   const results: string[] = [];
-  const reach = async (from: string, to: string, address: string) => {
-    const tap = guests[from]!.tap!;
-    const mark = `${from}-${to}`;
-    const m = await tap.runPatiently(`ping -c 2 -W 3 ${address} >/dev/null 2>&1 && echo "R ${mark} yes" || echo "R ${mark} no"`, new RegExp(`^R ${mark} (yes|no)$`, 'm'), 60_000);
-    results.push(`${from}@${guests[from]!.host} -> ${to} (${address}): ${m[1]}`);
-    return m[1];
-  };
+  const reach = pinger(guests, results);
 
   it('busybox guests on both hosts: isolated reaches no isolated or community VM on the other host, a community its members there, promiscuous and the gateway everyone', { timeout: 600_000 }, async () => {
-    for (const g of Object.values(guests)) {
-      g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
-      await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
-      await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
-    }
+    await bringUpPvlanGuests(z, Object.values(guests));
     const seen: Record<string, string | undefined> = {};
     // Across the uplink.
     seen['i1-i2'] = await reach('i1', 'i2', ip('i2'));
@@ -231,6 +163,50 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     expect(i2.host).toBe('host2');
   });
 
+  it("refuses to import a domain Kiln did not define onto a private-VLAN network (its kept definition has no Kiln port), with a 431 that says why and nothing written", { timeout: 120_000 }, async () => {
+    const name = `${tag}-byhand`;
+    const volume = `${name}-root.qcow2`;
+    const mac = '52:54:00:7e:00:01';
+    onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, volume, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
+    const file = `/tmp/${name}.xml`;
+    writeFileSync(file, handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${volume}`], [mac]));
+    try {
+      onHost('host1', 'virsh', 'define', file);
+      const count = () => z.t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() as number;
+      const before = count();
+      const res = await z.t.call('importUnmanagedInstance', { clusterid: z.clusterid, name, serviceofferingid: z.tiny, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': networkIds.iso });
+      expect(res.status, JSON.stringify(res.body)).toBe(431);
+      expect(String(res.body['errortext'])).toBe(`nicnetworklist: network ${nets.iso} is a private VLAN (isolated 301 of VLAN 300), but NIC nic0 is not on that private VLAN on host ${hosts!.hosts.find((h) => h.name === 'host1')!.address}, and an imported VM keeps its own definition, so Kiln would not isolate it; map the NIC to a network without a private VLAN`);
+      expect(count()).toBe(before);
+      expect(rules('host1')).not.toContain(mac);
+    } finally {
+      rmSync(file, { force: true });
+      onHost('host1', 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; virsh vol-delete --pool ${hosts!.poolName} ${volume} >/dev/null 2>&1; true`);
+    }
+  });
+
+  it("unmanaging a VM takes its MAC off both hosts' view (Kiln no longer vouches for it)", { timeout: 120_000 }, async () => {
+    const b1 = guests['b1']!;
+    b1.tap?.close();
+    b1.tap = undefined;
+    const internal = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(b1.id) as string;
+    const port = portName(b1.mac!);
+    try {
+      const job = await z.t.run('unmanageVirtualMachine', { id: b1.id! });
+      expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+      for (const host of HOSTS) {
+        const saved = rules(host);
+        expect(saved.match(/^-A KM-300 /gm)).toHaveLength(5);
+        expect(saved).not.toContain(macRule(b1));
+      }
+    } finally {
+      // The domain stays on host1, outside Kiln: it goes by hand, with its port's rules.
+      onHost('host1', 'sh', '-c', `for p in $(virsh domblklist --details ${internal} | awk '$2=="disk"||$2=="cdrom" {print $4}'); do echo "$p"; done > /tmp/.${tag}-vols; virsh destroy ${internal} >/dev/null 2>&1; virsh undefine ${internal} >/dev/null 2>&1; for p in $(cat /tmp/.${tag}-vols); do virsh vol-delete "$p" >/dev/null 2>&1; done; rm -f /tmp/.${tag}-vols; ${portScript([port])}`);
+      delete guests['b1'];
+    }
+    expect(rules('host1')).not.toContain(port);
+  });
+
   it("expunging the VMs takes each one's MAC off both hosts, and the last one the chain", { timeout: 300_000 }, async () => {
     const i2 = guests['i2']!;
     i2.tap?.close();
@@ -239,7 +215,7 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     expect(gone['jobstatus'], JSON.stringify(gone['jobresult'])).toBe(1);
     for (const host of HOSTS) {
       const saved = rules(host);
-      expect(saved.match(/^-A KM-300 /gm)).toHaveLength(5);
+      expect(saved.match(/^-A KM-300 /gm)).toHaveLength(4);
       expect(saved).not.toContain(macRule(i2));
     }
     for (const g of Object.values(guests).filter((v) => v !== i2)) {

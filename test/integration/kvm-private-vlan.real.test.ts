@@ -10,48 +10,29 @@
  * A live migration to host2 (its own bridge of the same name) takes the VM's rules along; stop
  * and expunge leave no rule and no port behind on either host.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
-import { ConsoleTap, HOSTS_JSON, waitUntil } from '../kvm/real-hosts.js';
+import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName } from '../../drivers/kvm/private-vlan.js';
+import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, pinger, pvlanNames, removePvlanBridges, type PvlanGuest } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 on host1's bridge; .1 is the gateway (host1's own port on it). */
 const NET = '10.233.9';
-
-/** A harness host's network namespace, as hosts.json names it (the set's netns prefix included). */
-function netnsOf(host: string): string {
-  const json = JSON.parse(readFileSync(HOSTS_JSON, 'utf8')) as { hosts: { name: string; netns?: string }[] };
-  const entry = json.hosts.find((h) => h.name === host)!;
-  return entry.netns ?? entry.name;
-}
 const HOSTS = ['host1', 'host2'];
-
-interface Guest {
-  name: string;
-  network: string;
-  ip: string;
-  id?: string;
-  mac?: string;
-  tap?: ConsoleTap;
-}
 
 describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles on a Linux bridge, proven by busybox guests', () => {
   let z: KvmZone;
   const tag = `pv${process.pid % 10000}`;
-  const bridge = `${tag}br`;
-  const nets = { iso: `${tag}-iso`, ca: `${tag}-ca`, cb: `${tag}-cb`, prom: `${tag}-prom` };
-  const guests: Record<string, Guest> = {
-    i1: { name: 'pv-i1', network: nets.iso, ip: `${NET}.11` },
-    i2: { name: 'pv-i2', network: nets.iso, ip: `${NET}.12` },
-    a1: { name: 'pv-a1', network: nets.ca, ip: `${NET}.21` },
-    a2: { name: 'pv-a2', network: nets.ca, ip: `${NET}.22` },
-    b1: { name: 'pv-b1', network: nets.cb, ip: `${NET}.31` },
-    p1: { name: 'pv-p1', network: nets.prom, ip: `${NET}.41` },
+  const { bridge, nets } = pvlanNames(tag);
+  const guests: Record<string, PvlanGuest> = {
+    i1: { name: 'pv-i1', network: 'iso', ip: `${NET}.11` },
+    i2: { name: 'pv-i2', network: 'iso', ip: `${NET}.12` },
+    a1: { name: 'pv-a1', network: 'ca', ip: `${NET}.21` },
+    a2: { name: 'pv-a2', network: 'ca', ip: `${NET}.22` },
+    b1: { name: 'pv-b1', network: 'cb', ip: `${NET}.31` },
+    p1: { name: 'pv-p1', network: 'prom', ip: `${NET}.41` },
   };
-  const networkIds: Record<string, string> = {};
 
   const rules = (host = 'host1') => onHost(host, 'ebtables-save');
   const ports = (host = 'host1') => onHost(host, 'bridge', 'link', 'show');
@@ -59,62 +40,16 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
   beforeAll(async () => {
     // The hosts' side first, so the sessions' first look at their networks already has it. Each
     // host's bridge is its own (no link between them), with the gateway address on it.
-    for (const host of HOSTS) {
-      const ns = netnsOf(host);
-      execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
-      execFileSync('ip', ['-n', ns, 'addr', 'add', `${NET}.1/24`, 'dev', bridge]);
-      execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
-      for (const name of Object.values(nets)) {
-        const file = `/tmp/${name}.xml`;
-        writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
-        onHost(host, 'virsh', 'net-define', file);
-        onHost(host, 'virsh', 'net-start', name);
-        rmSync(file);
-      }
-    }
+    addPvlanBridges(HOSTS, tag, `${NET}.1/24`, HOSTS);
     z = await kvmZone(hosts!, HOSTS);
-    const create = async (key: keyof typeof nets, pvlan: Record<string, string>) => {
-      const res = await z.t.call('createNetwork', { name: nets[key], zoneid: z.zoneid, vlan: '300', ...pvlan });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      networkIds[nets[key]] = (res.body['network'] as { id: string }).id;
-    };
-    await create('iso', { isolatedpvlan: '301', isolatedpvlantype: 'isolated' });
-    await create('ca', { isolatedpvlan: '302', isolatedpvlantype: 'community' });
-    await create('cb', { isolatedpvlan: '303', isolatedpvlantype: 'community' });
-    await create('prom', { isolatedpvlantype: 'promiscuous' });
-    // One after another: each boot costs the shared machine a few CPU-seconds under TCG.
-    for (const g of Object.values(guests)) {
-      const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network]!, name: g.name, hostid: z.hostIds['host1']! });
-      expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
-      const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[] } }).virtualmachine;
-      g.id = vm.id;
-      g.mac = vm.nic[0]!.macaddress;
-    }
+    await deployPvlanGuests(z, guests, await createPvlanNetworks(z, tag));
   }, 300_000);
 
   afterAll(async () => {
     for (const g of Object.values(guests)) g.tap?.close();
     if (z) await cleanUp(z.t);
     await z?.t.close();
-    for (const host of HOSTS) {
-      for (const name of Object.values(nets)) {
-        try {
-          onHost(host, 'virsh', 'net-destroy', name);
-        } catch {
-          /* not started */
-        }
-        try {
-          onHost(host, 'virsh', 'net-undefine', name);
-        } catch {
-          /* not defined */
-        }
-      }
-      try {
-        execFileSync('ip', ['-n', netnsOf(host), 'link', 'del', bridge]);
-      } catch {
-        /* gone */
-      }
-    }
+    removePvlanBridges(HOSTS, tag);
   }, 300_000);
 
   it('puts each VM on a tap named by its MAC in the bridge, with its role in ebtables', () => {
@@ -123,13 +58,13 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     for (const g of Object.values(guests)) {
       const port = portName(g.mac!);
       const internal = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(g.id) as string;
-      expect(onHost('host1', 'virsh', 'domiflist', internal)).toMatch(new RegExp(`${port}\\s+(network|bridge)\\s+${g.network}\\s`));
+      expect(onHost('host1', 'virsh', 'domiflist', internal)).toMatch(new RegExp(`${port}\\s+(network|bridge)\\s+${nets[g.network]}\\s`));
       expect(links).toMatch(new RegExp(`${port}[^\\n]*master ${bridge}`));
       expect(saved).toContain(`-A FORWARD -i ${port} -j KI-${port}`);
       expect(saved).toContain(`-A FORWARD -o ${port} -j KO-${port}`);
     }
     // The marks: type (1 isolated, 2 community, 3 promiscuous), primary 300 (0x12c), secondary.
-    const markOf = (g: Guest) => new RegExp(`-A KI-${portName(g.mac!)} -j mark --mark-set (0x[0-9a-f]+) `).exec(saved)?.[1];
+    const markOf = (g: PvlanGuest) => new RegExp(`-A KI-${portName(g.mac!)} -j mark --mark-set (0x[0-9a-f]+) `).exec(saved)?.[1];
     expect(markOf(guests['i1']!)).toBe('0x112c12d');
     expect(markOf(guests['a1']!)).toBe('0x212c12e');
     expect(markOf(guests['b1']!)).toBe('0x212c12f');
@@ -144,19 +79,9 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
   });
 
   it('busybox guests: isolated ports reach only promiscuous ones, community ports their own community and promiscuous ones', { timeout: 600_000 }, async () => {
-    for (const g of Object.values(guests)) {
-      g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
-      await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
-      await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
-    }
+    await bringUpPvlanGuests(z, Object.values(guests));
     const results: string[] = [];
-    const reach = async (from: string, to: string, ip: string) => {
-      const tap = guests[from]!.tap!;
-      const mark = `${from}-${to}`;
-      const m = await tap.runPatiently(`ping -c 2 -W 3 ${ip} >/dev/null 2>&1 && echo "R ${mark} yes" || echo "R ${mark} no"`, new RegExp(`^R ${mark} (yes|no)$`, 'm'), 60_000);
-      results.push(`${from} -> ${to} (${ip}): ${m[1]}`);
-      return m[1];
-    };
+    const reach = pinger(guests, results);
     const ip = (k: string) => guests[k]!.ip;
     const seen: Record<string, string | undefined> = {};
     // Isolated 301: the gateway and the promiscuous VM, nobody else.

@@ -1,0 +1,126 @@
+/**
+ * The private-VLAN set-up the real PVLAN tests share: on each harness host one Linux bridge for
+ * primary VLAN 300 (the driver's one-bridge-per-VLAN model) with one libvirt network per Kiln
+ * network forwarding to it, the four Kiln networks (isolated 301, community 302 and 303,
+ * promiscuous), busybox guests deployed onto them, and ping between guests from their serial
+ * consoles. Everything it makes on the hosts it removes again.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { onHost, type KvmZone } from './kvm-zone.js';
+import { ConsoleTap, HOSTS_JSON } from '../kvm/real-hosts.js';
+
+/** A harness host's network namespace, as hosts.json names it (the set's netns prefix included). */
+export function netnsOf(host: string): string {
+  const json = JSON.parse(readFileSync(HOSTS_JSON, 'utf8')) as { hosts: { name: string; netns?: string }[] };
+  const entry = json.hosts.find((h) => h.name === host)!;
+  return entry.netns ?? entry.name;
+}
+
+export type PvlanNet = 'iso' | 'ca' | 'cb' | 'prom';
+
+export interface PvlanGuest {
+  name: string;
+  network: PvlanNet;
+  ip: string;
+  host?: string;
+  id?: string;
+  mac?: string;
+  tap?: ConsoleTap;
+}
+
+/** The lab's names: the bridge and the libvirt/Kiln network of each role, under TAG. */
+export function pvlanNames(tag: string): { bridge: string; nets: Record<PvlanNet, string> } {
+  return { bridge: `${tag}br`, nets: { iso: `${tag}-iso`, ca: `${tag}-ca`, cb: `${tag}-cb`, prom: `${tag}-prom` } };
+}
+
+/** Each host's bridge and libvirt networks; GATEWAY (an address/prefix) on the bridges of GATEWAYHOSTS. */
+export function addPvlanBridges(hosts: readonly string[], tag: string, gateway: string, gatewayHosts: readonly string[]): void {
+  const { bridge, nets } = pvlanNames(tag);
+  for (const host of hosts) {
+    const ns = netnsOf(host);
+    execFileSync('ip', ['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+    if (gatewayHosts.includes(host)) execFileSync('ip', ['-n', ns, 'addr', 'add', gateway, 'dev', bridge]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', bridge, 'up']);
+    for (const name of Object.values(nets)) {
+      const file = `/tmp/${name}.xml`;
+      writeFileSync(file, `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`);
+      onHost(host, 'virsh', 'net-define', file);
+      onHost(host, 'virsh', 'net-start', name);
+      rmSync(file);
+    }
+  }
+}
+
+/** Removes what addPvlanBridges made (and LINKS, per host), whatever of it is there. */
+export function removePvlanBridges(hosts: readonly string[], tag: string, links: Record<string, string[]> = {}): void {
+  const { bridge, nets } = pvlanNames(tag);
+  for (const host of hosts) {
+    for (const name of Object.values(nets)) {
+      for (const verb of ['net-destroy', 'net-undefine']) {
+        try {
+          onHost(host, 'virsh', verb, name);
+        } catch {
+          /* not there */
+        }
+      }
+    }
+    for (const link of [...(links[host] ?? []), bridge]) {
+      try {
+        execFileSync('ip', ['-n', netnsOf(host), 'link', 'del', link], { stdio: 'ignore' });
+      } catch {
+        /* gone (a veth goes with its peer) */
+      }
+    }
+  }
+}
+
+/** The four Kiln networks on primary VLAN 300; their ids by role. */
+export async function createPvlanNetworks(z: KvmZone, tag: string): Promise<Record<PvlanNet, string>> {
+  const { nets } = pvlanNames(tag);
+  const roles: Record<PvlanNet, Record<string, string>> = {
+    iso: { isolatedpvlan: '301', isolatedpvlantype: 'isolated' },
+    ca: { isolatedpvlan: '302', isolatedpvlantype: 'community' },
+    cb: { isolatedpvlan: '303', isolatedpvlantype: 'community' },
+    prom: { isolatedpvlantype: 'promiscuous' },
+  };
+  const ids = {} as Record<PvlanNet, string>;
+  for (const key of Object.keys(roles) as PvlanNet[]) {
+    const res = await z.t.call('createNetwork', { name: nets[key], zoneid: z.zoneid, vlan: '300', ...roles[key] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    ids[key] = (res.body['network'] as { id: string }).id;
+  }
+  return ids;
+}
+
+/** Deploys each guest on its network and host (one after another: each boot costs the shared machine a few CPU-seconds under TCG). */
+export async function deployPvlanGuests(z: KvmZone, guests: Record<string, PvlanGuest>, networkIds: Record<PvlanNet, string>): Promise<void> {
+  for (const g of Object.values(guests)) {
+    const job = await z.t.run('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.tiny, networkids: networkIds[g.network], name: g.name, hostid: z.hostIds[g.host ?? 'host1']! });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    const vm = (job['jobresult'] as { virtualmachine: { id: string; nic: { macaddress: string }[] } }).virtualmachine;
+    g.id = vm.id;
+    g.mac = vm.nic[0]!.macaddress;
+  }
+}
+
+/** Opens each guest's serial console, waits for its shell and gives eth0 its address. */
+export async function bringUpPvlanGuests(z: KvmZone, guests: readonly PvlanGuest[]): Promise<void> {
+  for (const g of guests) {
+    g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
+    await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
+    await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
+  }
+}
+
+/** Whether guest FROM's ping reaches ADDRESS ('yes' / 'no'), typed on its console; each answer is appended to RESULTS. */
+export function pinger(guests: Record<string, PvlanGuest>, results: string[]) {
+  return async (from: string, to: string, address: string): Promise<string | undefined> => {
+    const g = guests[from]!;
+    const mark = `${from}-${to}`;
+    const m = await g.tap!.runPatiently(`ping -c 2 -W 3 ${address} >/dev/null 2>&1 && echo "R ${mark} yes" || echo "R ${mark} no"`, new RegExp(`^R ${mark} (yes|no)$`, 'm'), 60_000);
+    results.push(`${from}${g.host ? `@${g.host}` : ''} -> ${to} (${address}): ${m[1]}`);
+    return m[1];
+  };
+}
