@@ -746,6 +746,9 @@ export class KvmSession implements HostSession {
     const destination = { storage: target.session.pools, host: target.session.address.host };
     if (moving && !active) {
       await moveStoppedToHost(this.pools, destination, name, moving);
+      // As after any migration: the serial log here is stale, the destination's view of the default pool too.
+      if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
+      await refreshPool(target.session.pools, target.session.options.pool).catch(() => undefined);
       return;
     }
     // libvirt refuses to migrate a domain with snapshot records: they travel separately, and are

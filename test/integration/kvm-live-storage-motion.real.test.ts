@@ -229,8 +229,12 @@ describe.skipIf(!hosts)('KVM: a running VM\'s disk moves live (block copy; with 
     expect(existsSync(onB)).toBe(true);
     expect(state()).toEqual({ state: 'Stopped', host: null, lasthost: H2, pool: POOLS.b.name, record: POOLS.b.name });
 
+    // The serial log of its runs on host2 goes with the move, as after any migration.
+    const serialLog = path.join(WORK, 'hosts', 'host2', 'log', 'qemu', `${domain}-serial.log`);
+    expect(existsSync(serialLog)).toBe(true);
     const moved = await job('migrateVolume', { volumeid: root, storageid: await poolId('a') });
     expect(moved.status, moved.text).toBe(200);
+    expect(existsSync(serialLog)).toBe(false);
     const onA = path.join(POOLS.a.dir, disk);
     expect(state()).toEqual({ state: 'Stopped', host: null, lasthost: H1, pool: POOLS.a.name, record: POOLS.a.name });
     expect(onHost('host2', 'virsh', 'list', '--all', '--name')).not.toContain(domain);
@@ -243,6 +247,8 @@ describe.skipIf(!hosts)('KVM: a running VM\'s disk moves live (block copy; with 
     expect(state()).toMatchObject({ state: 'Running', host: H1, pool: POOLS.a.name });
     expect(blk('host1')).toContain(onA);
     const console = await openConsole();
+    // Its shell first (typing into a guest still booting waits out runPatiently's first half).
+    await console.waitFor(/KILN-GUEST-READY/, 30_000).catch(() => undefined);
     await console.runPatiently('head -c 10 /dev/vda; echo; echo read-$((5+5))', /KILNLIVE01\nread-10/, 120_000);
   }, 400_000);
 
