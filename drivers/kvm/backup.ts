@@ -283,7 +283,8 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
    * In that order, so a commit cut short is done again (the overlay is still in the definition)
    * and never loses what the guest wrote into it.
    */
-  const commitStopped = async (vm: string, prefix: string) => {
+  const commitStopped = async (vm: string, prefix: string): Promise<string[]> => {
+    const committed: string[] = [];
     const xml = await virsh.run(['dumpxml', '--domain', vm, '--inactive']);
     for (const disk of children(child(child(parseXml(xml), 'domain'), 'devices'), 'disk')) {
       const overlay = attr(child(disk, 'source'), 'file');
@@ -299,7 +300,9 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
       delete pointed['backingStore'];
       await virsh.run(['update-device', '--domain', vm, '--file', '/dev/stdin', '--config'], { stdin: buildXml({ disk: pointed }) });
       await run(['rm', '-f', '--', overlay]);
+      committed.push(overlay);
     }
+    return committed;
   };
 
   /**
@@ -620,8 +623,10 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
       const staging = `${BACKUP_STORE}/.staging/`;
       if (await host.isActive(vm)) return;
       if (!(await host.domain(vm, true)).disks.some((d) => d.path?.startsWith(staging))) return;
-      await commitStopped(vm, staging);
+      const committed = await commitStopped(vm, staging);
       await forgetAllCheckpoints(vm);
+      // Their backup's staging directory (and the VM's, once empty) goes too, unless something else is still in it.
+      for (const overlay of committed) await ssh.exec(script('d="${1%/*}"; rm -f -- "$d/checkpoint.xml" "$d/backup.xml"; rmdir -- "$d" "${d%/*}" 2>/dev/null; true', [overlay])).catch(() => undefined);
     },
   };
 }
