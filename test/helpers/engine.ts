@@ -79,7 +79,8 @@ export function dbFingerprint(engine: Engine): string {
   const tables = (engine.db.prepare(`SELECT name FROM sqlite_master WHERE type='table' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
   return tables
     .filter((t) => t !== 'sessions')
-    .map((t) => `${t}:${JSON.stringify(engine.db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`)
+    // Rows compared as a sorted set: a WITHOUT ROWID table (vm_instance_counts) has no rowid to order by.
+    .map((t) => `${t}:${JSON.stringify(engine.db.prepare(`SELECT * FROM ${t}`).all().map((row) => JSON.stringify(row)).sort())}`)
     .join('\n');
 }
 
