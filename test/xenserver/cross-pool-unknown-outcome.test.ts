@@ -53,6 +53,7 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
     const ostypeid = ((await ok('listOsTypes'))['ostype'] as { id: string }[])[0]!.id;
     ids['template'] = ((await ok('registerTemplate', { name: 'unknown-outcome', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: TEMPLATE, size: String(2 ** 30) }))['template'] as { id: string }[])[0]!.id;
     ids['small'] = ((await ok('createServiceOffering', { name: 'small', displaytext: 'small', cpunumber: '1', cpuspeed: '1000', memory: '1024' }))['serviceoffering'] as { id: string }).id;
+    ids['ha'] = ((await ok('createServiceOffering', { name: 'small-ha', displaytext: 'small HA', cpunumber: '1', cpuspeed: '1000', memory: '1024', offerha: 'true' }))['serviceoffering'] as { id: string }).id;
     for (const h of ['a-host-1', 'b-host-1']) ids[h] = ((await ok('listHosts', { name: h }))['host'] as { id: string }[])[0]!.id;
   }, 90_000);
   afterAll(async () => {
@@ -61,8 +62,9 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
     await b?.stop();
   });
 
-  it('the job fails with the lost answer\'s error; once the copy ends, the next reconcile has the VM Running on the destination host with its volume there, and not unmanaged', async () => {
-    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['small']!, networkids: ids['network']!, hostid: ids['a-host-1']!, name: 'late-mover' });
+  /** Deploys NAME on a-host-1 and migrates it to b-host-1 with the answer lost past the wait; returns once Kiln's sessions see it in pool B. */
+  const moveLosingTheAnswer = async (name: string, offering = 'small') => {
+    const deployed = await job('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids[offering]!, networkids: ids['network']!, hostid: ids['a-host-1']!, name });
     expect(deployed['jobstatus']).toBe(1);
     const vm = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
     const [[oldRef]] = await inPool(xa, vm);
@@ -93,21 +95,57 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
       if (Date.now() > until) throw new Error('Kiln\'s sessions did not see the move');
       await new Promise((r) => setTimeout(r, 100));
     }
+    return { vm, newRef: newRef!, rec };
+  };
 
-    await t.engine.background.ha.pass();
-
+  /** What the user sees once the pass followed the move: Running on b-host-1, its volume there, not unmanaged, the event. */
+  const expectFollowed = async (vm: string, newRef: string, rec: Rec) => {
     const listed = ((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as Rec[])[0]!;
     expect([listed['state'], listed['hostname'], listed['hostid']]).toEqual(['Running', 'b-host-1', ids['b-host-1']]);
     expect(row(vm)).toEqual({ ref: newRef, state: 'Running', host: 'b-host-1', cluster: 'Pool B' });
     const volumes = (await ok('listVolumes', { virtualmachineid: vm }))['volume'] as Rec[];
     expect(volumes.map((v) => v['storage'])).toEqual(['NFS virtual disk storage']);
-    const vbds = rec['VBDs'] as string[];
-    const vdis = await Promise.all(vbds.map((vbd) => xb.call<string>('VBD.get_VDI', vbd)));
+    const vdis = await Promise.all((rec['VBDs'] as string[]).map((vbd) => xb.call<string>('VBD.get_VDI', vbd)));
     const volumeRefs = t.engine.db.prepare('SELECT o.ref FROM volumes o JOIN vm_instances v ON v.id=o.vm_id WHERE v.uuid=? AND o.removed IS NULL').pluck().all(vm);
+    expect(volumeRefs).toHaveLength(1);
     expect(vdis).toEqual(expect.arrayContaining(volumeRefs));
     const unmanaged = ((await ok('listUnmanagedInstances', { clusterid: ids['poolB']! }))['unmanagedinstance'] as Rec[] | undefined) ?? [];
     expect(unmanaged.map((u) => u['name'])).not.toContain(rec['name_label']);
     const events = ((await ok('listEvents', { type: 'VM.MIGRATE' }))['event'] as Rec[] | undefined) ?? [];
-    expect(events.map((e) => e['description'])).toContainEqual(expect.stringMatching(/is running on host b-host-1: its move from host a-host-1, .* completed after all/));
+    expect(events.filter((e) => String(e['description']).includes(vm)).map((e) => e['description'])).toContainEqual(
+      expect.stringMatching(/is running on host b-host-1: its move from host a-host-1, .* completed after all/),
+    );
+  };
+
+  it('the job fails with the lost answer\'s error; once the copy ends, the next reconcile has the VM Running on the destination host with its volume there, and not unmanaged', async () => {
+    const { vm, newRef, rec } = await moveLosingTheAnswer('late-mover');
+    await t.engine.background.ha.pass();
+    await expectFollowed(vm, newRef, rec);
+  }, 60_000);
+
+  it('a VM an earlier pass already recorded Stopped (missing from its host) is found Running in the other pool and recorded there', async () => {
+    const { vm, newRef, rec } = await moveLosingTheAnswer('later-mover');
+    // What a pass before this change recorded: Stopped outside Kiln, its last host the source.
+    const id = t.engine.db.prepare('SELECT id FROM vm_instances WHERE uuid=?').pluck().get(vm) as number;
+    t.engine.vms.transition(t.engine.vms.get(id), 'Stopped', { hostId: null, note: 'stopped outside Kiln: missing from host' });
+    t.engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostRow('a-host-1'), id);
+    expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as Rec[])[0]!['state']).toBe('Stopped');
+    await t.engine.background.ha.pass();
+    await expectFollowed(vm, newRef, rec);
+  }, 60_000);
+
+  it('an HA VM whose source host is checked alone (the destination host disabled, so the pass skips it) is found in the other pool by that check, not restarted', async () => {
+    const { vm, newRef, rec } = await moveLosingTheAnswer('ha-mover', 'ha');
+    const dst = hostRow('b-host-1');
+    t.engine.db.prepare(`UPDATE hosts SET resource_state='Disabled' WHERE id=?`).run(dst);
+    try {
+      await t.engine.background.ha.pass();
+    } finally {
+      t.engine.db.prepare(`UPDATE hosts SET resource_state='Enabled' WHERE id=?`).run(dst);
+    }
+    await expectFollowed(vm, newRef, rec);
+    const restarts = ((await ok('listEvents', { type: 'HA.RESTART' }))['event'] as Rec[] | undefined) ?? [];
+    expect(restarts.filter((e) => String(e['description']).includes(vm))).toEqual([]);
+    expect(await inPool(xa, vm)).toEqual([]);
   }, 60_000);
 });

@@ -30,7 +30,7 @@ import { vmResponse } from '../vm/vm-response.js';
 import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 import { eachBounded, withDeadline } from '../hosts/fan-out.js';
-import { followMovedVm } from '../vm/moved-after-all.js';
+import { followIfMovedAway, followMovedVm } from '../vm/moved-after-all.js';
 
 const HOST_DOWN_AFTER = 3;
 /** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
@@ -251,7 +251,10 @@ export class HaMonitor {
     const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
     for (const vm of this.runningOn(host.id)) {
       if (believed.get(vm.id) !== vm.update_count) continue;
-      if (power.get(vmRef(vm)) !== 'Running') await this.vmWentDown(vm, power.has(vmRef(vm)) ? 'found stopped' : 'missing from host');
+      if (power.get(vmRef(vm)) === 'Running') continue;
+      // Gone from its host: a move reported failed may have completed after all (moved-after-all.ts).
+      if (!power.has(vmRef(vm)) && (await followIfMovedAway(engine, vm).catch(() => false))) continue;
+      await this.vmWentDown(vm, power.has(vmRef(vm)) ? 'found stopped' : 'missing from host');
     }
     for (const instance of instances) {
       const vm = elsewhere.get(instance.ref);

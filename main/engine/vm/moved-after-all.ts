@@ -5,7 +5,10 @@
  * the hypervisor may still finish the move. The VM is then missing from its recorded host and runs
  * under an unknown ref on a host of the other cluster, carrying Kiln's uuid (InstanceInfo.uuid).
  *
- * The reconcile pass hands every instance it cannot match by ref to followMovedVm. Kiln takes the
+ * The reconcile pass hands every instance it cannot match by ref to followMovedVm, and before it
+ * records a Running VM missing from its host as stopped it looks for it by uuid on the hosts of the
+ * zone's other clusters whose driver can follow such a move (followIfMovedAway): an HA VM must not
+ * be restarted while it runs elsewhere, nor a pass's order decide what is recorded. Kiln takes the
  * instance for its VM only when the driver of the host it is on can say how the VM and its disks
  * are addressed there (MigrationFacet.arrived) and the VM's recorded host answers that it does not
  * have the VM any more: a copy both still hold is left to the fencing rules, and a host that does
@@ -14,6 +17,7 @@
  */
 import type { Engine } from '../engine.js';
 import type { InstancePower } from '../../../drivers/types.js';
+import { withDeadline } from '../hosts/fan-out.js';
 import { vmRef, type VmRow } from './rows.js';
 
 /** True when INSTANCE on HOST was recognised as a Kiln VM that moved there and is now recorded so. */
@@ -59,4 +63,26 @@ export async function followMovedVm(engine: Engine, host: { id: number; name: st
     accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid,
   });
   return true;
+}
+
+/**
+ * VM, Running on a host that does not have it any more: true when a host of another cluster of its
+ * zone runs or holds it under Kiln's uuid and followMovedVm recorded it there. Each host gets
+ * host.check.timeout to list its VMs; one that does not answer is skipped.
+ */
+export async function followIfMovedAway(engine: Engine, vm: VmRow): Promise<boolean> {
+  const hosts = engine.db
+    .prepare(`SELECT id, name FROM hosts WHERE zone_id=? AND cluster_id<>? AND state='Up' AND removed IS NULL ORDER BY id`)
+    .all(vm.zone_id, vm.cluster_id ?? -1) as { id: number; name: string }[];
+  const timeoutMs = Math.max(1, engine.settings.int('host.check.timeout')) * 1000;
+  for (const host of hosts) {
+    const instance = await withDeadline((async () => {
+      const session = await engine.hosts.session(host.id);
+      if (!session.migration?.arrived) return undefined;
+      const instances = session.listPowerStates ? await session.listPowerStates() : await session.listInstances();
+      return instances.find((i) => i.uuid === vm.uuid);
+    })(), timeoutMs, `host ${host.name}`).catch(() => undefined);
+    if (instance) return followMovedVm(engine, host, instance);
+  }
+  return false;
 }
