@@ -8,6 +8,7 @@
 import { useGpuData } from './gpu/use-gpu-data';
 import { ClusterGpuSummary, HostGpuTree } from './gpu/GpuTree';
 import { OfferingFit, WhyNotHere } from './gpu/OfferingFit';
+import { ViewSection } from '../components/ViewSection';
 import '../styles/gpu.css';
 
 export function GpuView() {
@@ -18,15 +19,7 @@ export function GpuView() {
   const zones = new Set(gpuHosts.map((h) => h.zoneid));
   const plainHosts = hosts.filter((h) => (h.gpugroup?.length ?? 0) === 0 && zones.has(h.zoneid));
   return (
-    <section className="view gpus" aria-labelledby="gpus-title">
-      <div className="view-header">
-        <h1 id="gpus-title">GPUs</h1>
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+    <ViewSection name="gpus" title="GPUs" error={error}>
       {infra && gpuHosts.length === 0 && <p className="empty">No host reports a GPU. Add a XenServer pool whose hosts carry GPU boards; its groups and vGPU types appear here.</p>}
       {infra && gpuHosts.length > 0 && (
         <>
@@ -47,6 +40,6 @@ export function GpuView() {
           <WhyNotHere offerings={offerings} placements={placements} hosts={gpuHosts.concat(plainHosts)} />
         </>
       )}
-    </section>
+    </ViewSection>
   );
 }
