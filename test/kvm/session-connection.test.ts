@@ -62,7 +62,7 @@ describe('KvmDriver connect and connection events', () => {
     const session = endpoint.host(hosts[0]!.ref);
     expect(endpoint.trust).toEqual({ kind: 'ssh-host-key', fingerprint: server.fingerprint });
     expect(session.trust).toEqual(endpoint.trust);
-    expect(session.capabilities).toMatchObject({ liveMigration: true, storageMotion: true, liveStorageMotion: false, memorySnapshots: true, vnc: true, gpu: false });
+    expect(session.capabilities).toMatchObject({ liveMigration: true, storageMotion: true, liveStorageMotion: true, storageMotionAcrossHosts: true, memorySnapshots: true, vnc: true, gpu: false });
     expect(await session.listInstances()).toEqual([]);
 
     const events: HostEvent[] = [];
