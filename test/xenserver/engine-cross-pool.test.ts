@@ -8,58 +8,38 @@
  * stays where it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenServerDriver } from '../../drivers/xenserver/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { XapiSim } from '../helpers/xapi-sim.js';
-import { Session } from '../xapi-sim/rpc-client.js';
+import { twoXenPools, type TwoXenPools } from '../helpers/two-xen-pools.js';
+import type { XapiSim } from '../helpers/xapi-sim.js';
+import type { Session } from '../xapi-sim/rpc-client.js';
+import type { TestEngine } from '../helpers/engine.js';
 
 const K1 = 'Group of NVIDIA Corporation GK107GL [GRID K1] GPUs';
 const TEMPLATE = '/srv/xen-templates/kiln-cross-pool';
 type Rec = Record<string, unknown>;
 
 describe('live migration across XenServer pools (xapi simulator)', () => {
+  let pools: TwoXenPools;
   let a: XapiSim;
   let b: XapiSim;
   let xa: Session;
   let xb: Session;
   let t: TestEngine;
   const ids: Record<string, string> = {};
-  const ok = async (command: string, params: Record<string, string> = {}) => {
-    const res = await t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
-  const job = async (command: string, params: Record<string, string>) => t.engine.jobs.wait(String((await ok(command, params))['jobid']));
-  const hostId = async (name: string) => ((await ok('listHosts', { name }))['host'] as { id: string }[])[0]!.id;
-  /** The pool's VM records that carry Kiln's uuid. */
-  const inPool = async (x: Session, uuid: string) => Object.entries(await x.call<Record<string, Rec>>('VM.get_all_records')).filter(([, v]) => (v['other_config'] as Record<string, string>)['kiln_uuid'] === uuid);
-  const row = (uuid: string) => t.engine.db.prepare('SELECT v.ref, v.state, h.name AS host, c.name AS cluster FROM vm_instances v JOIN hosts h ON h.id=v.host_id JOIN clusters c ON c.id=v.cluster_id WHERE v.uuid=?').get(uuid) as Rec;
+  const ok = (command: string, params: Record<string, string> = {}) => pools.ok(command, params);
+  const job = (command: string, params: Record<string, string>) => pools.job(command, params);
+  const inPool = (x: Session, uuid: string) => pools.inPool(x, uuid);
+  const row = (uuid: string) => pools.row(uuid);
   const volumes = (uuid: string) => t.engine.db.prepare('SELECT o.ref, o.pool FROM volumes o JOIN vm_instances v ON v.id=o.vm_id WHERE v.uuid=? AND o.removed IS NULL').all(uuid) as { ref: string; pool: string }[];
   const vdiSr = async (x: Session, vdi: string) => x.call<string>('SR.get_name_label', await x.call<string>('VDI.get_SR', vdi));
 
   beforeAll(async () => {
-    a = await XapiSim.start({ hosts: [{ name: 'a-host-1', gpus: ['K1'] }, { name: 'a-host-2' }], vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
-    b = await XapiSim.start({ hosts: [{ name: 'b-host-1', gpus: ['K1'] }], vms: [{ name: TEMPLATE, template: true }], eventTimeoutClampS: 1, taskDelayMs: 5 });
-    xa = await Session.login(a.url, a.username, a.password);
-    xb = await Session.login(b.url, b.username, b.password);
-    t = await testEngine({ drivers: [new XenServerDriver({ eventTimeoutSeconds: 1, stopTimeoutMs: 2_000 })] });
-    ids['zone'] = ((await ok('createZone', { name: 'Two pools' }))['zone'] as { id: string }).id;
-    const podid = ((await ok('createPod', { name: 'Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
-    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Pool A', hypervisor: 'XenServer', url: a.url, username: a.username, password: a.password });
-    await ok('addCluster', { zoneid: ids['zone'], podid, clustername: 'Pool B', hypervisor: 'XenServer', url: b.url, username: b.username, password: b.password });
-    ids['network'] = ((await ok('createNetwork', { name: 'Net', zoneid: ids['zone'], userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
-    await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: '/srv/xen-templates' });
-    const ostypeid = ((await ok('listOsTypes'))['ostype'] as { id: string }[])[0]!.id;
-    ids['template'] = ((await ok('registerTemplate', { name: 'cross-pool', displaytext: 'x', format: 'VHD', hypervisor: 'XenServer', ostypeid, url: TEMPLATE, size: String(2 ** 30) }))['template'] as { id: string }[])[0]!.id;
-    ids['small'] = ((await ok('createServiceOffering', { name: 'small', displaytext: 'small', cpunumber: '1', cpuspeed: '1000', memory: '1024' }))['serviceoffering'] as { id: string }).id;
+    pools = await twoXenPools({ template: TEMPLATE, hostsA: [{ name: 'a-host-1', gpus: ['K1'] }, { name: 'a-host-2' }], hostsB: [{ name: 'b-host-1', gpus: ['K1'] }] });
+    ({ a, b, xa, xb, t } = pools);
+    Object.assign(ids, pools.ids);
     ids['k140q'] = ((await ok('createServiceOffering', { name: 'K140Q', displaytext: 'K140Q', cpunumber: '1', cpuspeed: '1000', memory: '1024', 'serviceofferingdetails[0].pciDevice': K1, 'serviceofferingdetails[0].vgpuType': 'GRID K140Q' }))['serviceoffering'] as { id: string }).id;
-    for (const h of ['a-host-1', 'a-host-2', 'b-host-1']) ids[h] = await hostId(h);
   }, 90_000);
   afterAll(async () => {
-    t?.engine.background.stop();
-    await t?.close();
-    await a?.stop();
-    await b?.stop();
+    await pools?.close();
   });
 
   let vm = '';
