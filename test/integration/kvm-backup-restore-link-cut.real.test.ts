@@ -5,7 +5,7 @@
  * but the VM must not keep one restored disk and one old: the backup stays Restoring, owned by no
  * process, with a note saying what is left to do, and once the link is back the sync task
  * finishes the renames: both disks hold the backup's bytes, nothing is left beside them, the
- * backup is BackedUp saying so.
+ * backup is BackedUp saying so. Until then the VM does not start (a 431 saying why).
  */
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,8 +75,11 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM restore whose host is c
     expect(done['jobstatus']).toBe(2);
     const row = () => z.t.engine.db.prepare('SELECT status, owner, restore_plan, note FROM backups WHERE uuid=?').get(backup.id) as { status: string; owner: string | null; restore_plan: string | null; note: string | null };
     expect(row()).toMatchObject({ status: 'Restoring', owner: null, restore_plan: expect.any(String), note: expect.stringMatching(/^a restore from this backup was cut short while it put the restored disks in place: .*Kiln finishes it when the host answers again$/) });
-    // Another restore (or backup) of the VM waits for this one to be finished.
+    // Another restore (or backup) of the VM waits for this one to be finished, and so does a start.
     expect((await z.t.call('restoreBackup', { id: backup.id })).status).toBe(431);
+    const start = await z.t.run('startVirtualMachine', { id: vm });
+    expect(start).toMatchObject({ jobstatus: 2, jobresult: expect.objectContaining({ errorcode: 431, errortext: expect.stringMatching(/^id: VM rl-vm is being restored from backup two-disks \(a restore cut short/) }) });
+    expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
 
     await ok('updateConfiguration', { name: 'backup.framework.sync.interval', value: '2' });
     z.t.engine.backups.start();

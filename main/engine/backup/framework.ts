@@ -306,6 +306,18 @@ export class BackupFramework {
     }
   }
 
+  /**
+   * A VM does not start while a restore of it runs or waits to be finished (its renames cut short
+   * by a restart or a lost connection): its disks would be some restored and some not.
+   */
+  refuseWhileRestoring(vm: VmRow): void {
+    const restoring = this.engine.db.prepare(`SELECT name, restore_plan FROM backups WHERE vm_id=? AND status='Restoring' AND removed IS NULL`).get(vm.id) as { name: string; restore_plan: string | null } | undefined;
+    if (!restoring) return;
+    throw ApiError.param(
+      `id: VM ${vm.display_name} is being restored from backup ${restoring.name}${restoring.restore_plan ? ' (a restore cut short while it put the restored disks in place; Kiln finishes it when the host answers)' : ''}; start it when that ends`,
+    );
+  }
+
   // ------------------------------------------------------------------ deletes
 
   /** A backup a later incremental builds on is refused, unless forced: then its data goes into that incremental first. */

@@ -313,6 +313,8 @@ export class VmService {
     let chosen: PlacementHost;
     let session: HostSession;
     try {
+      // Not on disks a restore is still putting in place (one cut short is finished first).
+      this.engine.backups.refuseWhileRestoring(vm);
       // An imported VM whose definition and disks only its own host has starts there or nowhere (adopted-moves.ts).
       const pin = await adoptedPin(this.engine, vm);
       if (pin && placement.hostId !== undefined && placement.hostId !== pin.hostId) refuseElsewhere(pin, 'hostid');
