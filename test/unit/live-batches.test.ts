@@ -33,7 +33,7 @@ beforeAll(async () => {
   const uiDir = mkdtempSync(join(tmpdir(), 'kiln-ui-'));
   cleanups.push(() => rmSync(uiDir, { recursive: true, force: true }));
   writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>Kiln</title>');
-  const running = await startHttpServer(t.engine, { uiDir });
+  const running = await startHttpServer(t.engine, { uiDir, port: 0 });
   cleanups.push(() => running.close());
   attachLiveChannel(t.engine, running);
   const origin = new URL(running.url).origin;
