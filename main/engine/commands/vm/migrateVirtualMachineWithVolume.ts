@@ -46,8 +46,7 @@ export default defineCommand({
       const why = !source.capabilities.storageMotion || !source.capabilities.liveMigration ? 'it has no live storage motion' : 'it moves disks only while the VM is stopped: stop the VM, then move it with its volumes (this command, or migrateVolume)';
       throw ApiError.param(`migrateto: the hypervisor of host ${host} cannot move a running VM's volumes to other pools (${why}); use migrateVirtualMachine on shared storage`);
     }
-    await syncClusterPools(engine, chosen.cluster_id);
-    const moves = poolMoves(engine, vm, args, chosen);
+    const moves = await poolMoves(engine, vm, args, chosen);
     return vmJob(ctx, vm, async (job) => {
       engine.vms.lastPlacement.set(vm.id, outcome);
       // The destination's pools by the names its inventory gives them (KVM: the libvirt pool's; xapi: the SR's label).
@@ -61,15 +60,30 @@ export default defineCommand({
   },
 });
 
-/** migrateto as volume -> pool rows, each pool one DESTINATION reaches (its cluster's, or its own local one). */
-function poolMoves(engine: Engine, vm: VmRow, args: Args, destination: Pick<HostRow, 'id' | 'name' | 'cluster_id'>): VolumeMove[] {
+/**
+ * migrateto as volume -> pool rows, each pool one DESTINATION reaches (its cluster's, or its own
+ * local one). The records are read afresh from the hosts (syncClusterPools) only when one named is
+ * not among them yet and the destination reports it: a refusal writes nothing.
+ */
+async function poolMoves(engine: Engine, vm: VmRow, args: Args, destination: Pick<HostRow, 'id' | 'name' | 'cluster_id'>): Promise<VolumeMove[]> {
   const db = engine.db;
-  const reachable = db.prepare(`SELECT ${POOL_SELECT} ${POOL_FROM} WHERE p.removed IS NULL AND p.cluster_id=? AND (p.scope='CLUSTER' OR p.host_id=?) ORDER BY p.id`).all(destination.cluster_id, destination.id) as PoolViewRow[];
-  return (args.map('migrateto') ?? []).map((entry, i) => {
+  const entries = args.map('migrateto') ?? [];
+  const read = () => db.prepare(`SELECT ${POOL_SELECT} ${POOL_FROM} WHERE p.removed IS NULL AND p.cluster_id=? AND (p.scope='CLUSTER' OR p.host_id=?) ORDER BY p.id`).all(destination.cluster_id, destination.id) as PoolViewRow[];
+  const find = (pools: PoolViewRow[], wanted: string) => pools.find((p) => p.uuid === wanted) ?? pools.find((p) => p.ref === wanted || p.name === wanted);
+  let reachable = read();
+  const unknown = entries.map((e) => e['pool'] ?? '').filter((wanted) => !find(reachable, wanted));
+  if (unknown.length > 0) {
+    const reported = (await (await engine.hosts.session(destination.id)).inventory()).storagePools.flatMap((p) => [p.name, ...(p.ref ? [p.ref] : [])]);
+    if (unknown.some((wanted) => reported.includes(wanted))) {
+      await syncClusterPools(engine, destination.cluster_id);
+      reachable = read();
+    }
+  }
+  return entries.map((entry, i) => {
     const volume = byUuid<VolumeRow>(db, 'volume', entry['volume'] ?? '', `migrateto[${i}].volume`);
     if (volume.vm_id !== vm.id) throw ApiError.param(`migrateto[${i}].volume: volume ${volume.uuid} is not attached to this VM`);
     const wanted = entry['pool'] ?? '';
-    const pool = reachable.find((p) => p.uuid === wanted) ?? reachable.find((p) => p.ref === wanted || p.name === wanted);
+    const pool = find(reachable, wanted);
     if (!pool) throw ApiError.param(`migrateto[${i}].pool: host ${destination.name} has no storage pool "${wanted}" (it has ${reachable.map((p) => p.name).join(', ') || 'none'})`);
     const refusal = migrationRefusal(pool, destination, requiredTags(db, volume.id));
     if (refusal) throw ApiError.param(`migrateto[${i}].pool: volume ${volume.name} cannot move to storage pool ${pool.name}: ${refusal}`);
@@ -86,7 +100,6 @@ async function stoppedWithVolumes(ctx: CommandContext, vm: VmRow, args: Args) {
   const entries = args.map('migrateto') ?? [];
   if (entries.length === 0) throw ApiError.param(`migrateto: VM ${vm.display_name} is Stopped; name the pools its volumes move to (a stopped VM moves with its storage)`);
   const source = db.prepare('SELECT id, name, pod_id, cluster_id FROM hosts WHERE id=?').get(from) as HostRow;
-  await syncClusterPools(engine, source.cluster_id);
   const given = args.uuid('hostid') ? byUuid<HostRow>(db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
   // Without hostid: the host of a named local pool (the VM must go where that disk will be), else its own.
   const localHost = entries
@@ -94,7 +107,7 @@ async function stoppedWithVolumes(ctx: CommandContext, vm: VmRow, args: Args) {
     .find((id) => id !== undefined);
   const target = given ?? (localHost !== undefined ? (db.prepare('SELECT * FROM hosts WHERE id=?').get(localHost) as HostRow) : source);
   if (target.cluster_id !== source.cluster_id) throw ApiError.param(`hostid: host ${target.name} is in another cluster than VM ${vm.display_name}; move it with migrateVirtualMachine storageid=`);
-  const moves = poolMoves(engine, vm, args, target);
+  const moves = await poolMoves(engine, vm, args, target);
   const session = await engine.hosts.session(from);
   if (!session.capabilities.storageMotion || !session.migration) throw ApiError.param(`migrateto: the hypervisor of host ${source.name} cannot move disks between storage pools`);
   if (target.id !== from) {
