@@ -7,42 +7,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { moveRunningDisks } from '../../drivers/kvm/live-volume-move.js';
-import { PoolQueue, type HostStorage } from '../../drivers/kvm/storage.js';
-import { virshError, type Virsh } from '../../drivers/kvm/virsh.js';
-
-interface Vol { pool: string; name: string }
+import { fail, fakePools, hostStorage, ok, opt, type Vol } from './fake-pools.js';
 
 function fakeLibvirt(options: { failCopy?: string; failPivot?: string; rewritesDefinition?: boolean } = {}) {
-  const pools: Record<string, string> = { kiln: '/s', fast: '/f' };
   const volumes = new Map<string, Vol>([['/s/d1.qcow2', { pool: 'kiln', name: 'd1.qcow2' }], ['/s/d2.qcow2', { pool: 'kiln', name: 'd2.qcow2' }]]);
+  const pools = fakePools({ kiln: '/s', fast: '/f' }, volumes);
   const live: Record<string, string> = { vda: '/s/d1.qcow2', vdb: '/s/d2.qcow2' };
   const persistent: Record<string, string> = { ...live };
   const jobs = new Map<string, string>();
   const calls: string[] = [];
-  const volXml = (path: string, v: Vol) => `<volume><name>${v.name}</name><capacity unit='bytes'>67108864</capacity><target><path>${path}</path><format type='qcow2'/></target></volume>`;
   const domXml = (disks: Record<string, string>) => `<domain type='qemu'><name>vm1</name><devices>${Object.entries(disks).map(([t, p]) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${p}'/><target dev='${t}' bus='virtio'/></disk>`).join('')}</devices></domain>`;
-  const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });
-  const fail = (stderr: string) => ({ code: 1, stdout: '', stderr: `error: ${stderr}` });
-  const opt = (args: readonly string[], name: string) => args[args.indexOf(name) + 1]!;
   const tryRun = async (args: readonly string[], o?: { stdin?: string }) => {
     calls.push(args.filter((a) => !a.startsWith('/')).join(' '));
     switch (args[0]) {
       case 'snapshot-list': case 'checkpoint-list': return ok('');
       case 'dumpxml': return ok(domXml(args.includes('--inactive') ? persistent : live));
-      case 'pool-refresh': return ok();
-      case 'vol-dumpxml': {
-        const vol = opt(args, '--vol');
-        const path = args.includes('--pool') ? `${pools[opt(args, '--pool')]}/${vol}` : vol;
-        const v = volumes.get(path);
-        return v ? ok(volXml(path, v)) : fail(`Storage volume not found: no storage vol with matching path '${path}'`);
-      }
-      case 'vol-pool': return ok(`${volumes.get(opt(args, '--vol'))!.pool}\n`);
-      case 'vol-create': {
-        const pool = opt(args, '--pool');
-        const name = /<name>([^<]+)<\/name>/.exec(o?.stdin ?? '')![1]!;
-        volumes.set(`${pools[pool]}/${name}`, { pool, name });
-        return ok();
-      }
       case 'blockcopy': {
         const target = opt(args, '--path');
         if (options.failCopy === target) return fail('Copy failed');
@@ -65,20 +44,14 @@ function fakeLibvirt(options: { failCopy?: string; failPivot?: string; rewritesD
         persistent[/dev="([^"]+)"/.exec(stdin)![1]!] = /file="([^"]+)"/.exec(stdin)![1]!;
         return ok();
       }
-      case 'vol-delete': return volumes.delete(opt(args, '--vol')) ? ok() : fail('Storage volume not found');
-      default: throw new Error(`unexpected virsh ${args.join(' ')}`);
+      default: {
+        const answer = pools.answer(args, o?.stdin);
+        if (!answer) throw new Error(`unexpected virsh ${args.join(' ')}`);
+        return answer;
+      }
     }
   };
-  const virsh = {
-    tryRun,
-    run: async (args: readonly string[], o?: { stdin?: string }) => {
-      const r = await tryRun(args, o);
-      if (r.code !== 0) throw virshError(r.stderr, args[0]!);
-      return r.stdout;
-    },
-  } as unknown as Virsh;
-  const storage: HostStorage = { virsh, queue: new PoolQueue() };
-  return { storage, volumes, live, persistent, jobs, calls };
+  return { storage: hostStorage(tryRun), volumes, live, persistent, jobs, calls };
 }
 
 const BOTH = { 'd1.qcow2': 'fast', 'd2.qcow2': 'fast' };
