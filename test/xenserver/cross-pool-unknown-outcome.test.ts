@@ -6,7 +6,9 @@
  * still runs there. The simulator then finishes the copy: the VM runs in the other pool under a new
  * ref and is gone from the first. The next reconcile pass must follow it there (its ref, host,
  * cluster and volumes, with an event saying the move completed after all) instead of recording it
- * Stopped while the destination pool lists it as a VM Kiln does not manage.
+ * Stopped while the destination pool lists it as a VM Kiln does not manage. The same for a VM an
+ * earlier pass already recorded Stopped, for an HA VM found by its source host's check alone (not
+ * restarted), and for a stopped VM moved by its storage (recorded Stopped there, started there).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twoXenPools, type TwoXenPools } from '../helpers/two-xen-pools.js';
@@ -29,6 +31,8 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
     pools = await twoXenPools({ template: TEMPLATE, hostsA: [{ name: 'a-host-1' }], hostsB: [{ name: 'b-host-1' }], lostAnswerWaitMs: WAIT_MS });
     Object.assign(ids, pools.ids);
     ids['poolB'] = ((await ok('listClusters', { name: 'Pool B' }))['cluster'] as { id: string }[])[0]!.id;
+    const nfsB = ((await ok('listStoragePools', { clusterid: ids['poolB'] }))['storagepool'] as { id: string; name: string }[]).find((p) => p.name === 'NFS virtual disk storage')!;
+    ids['nfsB'] = nfsB.id;
     ids['ha'] = ((await ok('createServiceOffering', { name: 'small-ha', displaytext: 'small HA', cpunumber: '1', cpuspeed: '1000', memory: '1024', offerha: 'true' }))['serviceoffering'] as { id: string }).id;
   }, 90_000);
   afterAll(async () => {
@@ -36,22 +40,24 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
   });
 
   /** Deploys NAME on a-host-1 and migrates it to b-host-1 with the answer lost past the wait; returns once Kiln's sessions see it in pool B. */
-  const moveLosingTheAnswer = async (name: string, offering = 'small') => {
+  const moveLosingTheAnswer = async (name: string, offering = 'small', stopped = false) => {
     const deployed = await job('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids[offering]!, networkids: ids['network']!, hostid: ids['a-host-1']!, name });
     expect(deployed['jobstatus']).toBe(1);
     const vm = (deployed['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
     const [[oldRef]] = await pools.inPool(pools.xa, vm);
+    if (stopped) expect((await job('stopVirtualMachine', { id: vm }))['jobstatus']).toBe(1);
 
     await pools.a.control('options', { taskDelayMs: COPY_MS });
     await pools.a.fault('task.get_record', { drop: true, count: 2, after: 'Async.VM.migrate_send' });
-    const failed = await job('migrateVirtualMachine', { virtualmachineid: vm, hostid: ids['b-host-1']! });
+    // A stopped VM moves to the other pool by its storage (migrateVirtualMachine storageid).
+    const failed = await job('migrateVirtualMachine', { virtualmachineid: vm, ...(stopped ? { storageid: ids['nfsB']! } : { hostid: ids['b-host-1']! }) });
     await pools.a.control('clear-faults');
     await pools.a.control('options', { taskDelayMs: 5 });
     const result = failed['jobresult'] as { errorcode: number; errortext: string };
     expect([failed['jobstatus'], result.errorcode]).toEqual([2, 534]);
     expect(result.errortext).toMatch(/to another pool: the pool master is unreachable: .*\(ECONNRESET\): socket hang up/);
-    // When the job gave up the VM still ran (migrating) on its source host: Kiln records it there.
-    expect(row(vm)).toMatchObject({ ref: oldRef, state: 'Running', host: 'a-host-1', cluster: 'Pool A' });
+    // When the job gave up the VM was still (migrating) on its source host: Kiln records it there.
+    expect(row(vm)).toMatchObject({ ref: oldRef, state: stopped ? 'Stopped' : 'Running', host: stopped ? null : 'a-host-1', cluster: 'Pool A' });
 
     // The simulator finishes the copy: the VM is in pool B under a new ref, gone from pool A.
     const until = Date.now() + 20_000;
@@ -60,7 +66,7 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
       await new Promise((r) => setTimeout(r, 100));
     }
     const [[newRef, rec]] = await pools.inPool(pools.xb, vm);
-    expect([rec['power_state'], rec['resident_on']]).toEqual(['Running', pools.b.info.hosts[0]!.ref]);
+    expect(rec['power_state']).toBe(stopped ? 'Halted' : 'Running');
     // Kiln's sessions have read it too (their inventories follow xapi's events).
     const source = await pools.t.engine.hosts.session(hostRow('a-host-1'));
     const destination = await pools.t.engine.hosts.session(hostRow('b-host-1'));
@@ -120,5 +126,20 @@ describe('a cross-pool migration reported failed (its answer lost past the wait)
     const restarts = ((await ok('listEvents', { type: 'HA.RESTART' }))['event'] as Rec[] | undefined) ?? [];
     expect(restarts.filter((e) => String(e['description']).includes(vm))).toEqual([]);
     expect(await pools.inPool(pools.xa, vm)).toEqual([]);
+  }, 60_000);
+
+  it('a stopped VM moved by its storage whose answer was lost is recorded Stopped in the other pool, its next start there', async () => {
+    const { vm, newRef, rec } = await moveLosingTheAnswer('cold-mover', 'small', true);
+    await pools.t.engine.background.ha.pass();
+    expect(row(vm)).toEqual({ ref: newRef, state: 'Stopped', host: null, cluster: 'Pool B' });
+    const volumes = (await ok('listVolumes', { virtualmachineid: vm }))['volume'] as Rec[];
+    expect(volumes.map((v) => v['storage'])).toEqual(['NFS virtual disk storage']);
+    const unmanaged = ((await ok('listUnmanagedInstances', { clusterid: ids['poolB']! }))['unmanagedinstance'] as Rec[] | undefined) ?? [];
+    expect(unmanaged.map((u) => u['name'])).not.toContain(rec['name_label']);
+    const events = ((await ok('listEvents', { type: 'VM.MIGRATE' }))['event'] as Rec[] | undefined) ?? [];
+    expect(events.filter((e) => String(e['description']).includes(vm)).map((e) => e['description'])).toContainEqual(expect.stringMatching(/is stopped on host b-host-1: its move from host a-host-1, .* completed after all/));
+    const started = await job('startVirtualMachine', { id: vm });
+    expect([started['jobstatus'], (started['jobresult'] as { virtualmachine: Rec }).virtualmachine['hostname']]).toEqual([1, 'b-host-1']);
+    expect((await pools.inPool(pools.xb, vm)).map(([ref, r]) => [ref, r['power_state']])).toEqual([[newRef, 'Running']]);
   }, 60_000);
 });
