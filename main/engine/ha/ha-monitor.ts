@@ -249,6 +249,7 @@ export class HaMonitor {
     // Matched by ref: names need not be unique on every hypervisor (on KVM the name is the ref).
     const power = new Map(instances.map((i) => [i.ref, i.powerState]));
     const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
+    const onHost = new Set(engine.db.prepare('SELECT COALESCE(ref, internal_name) FROM vm_instances WHERE host_id=? AND removed IS NULL').pluck().all(host.id) as string[]);
     for (const vm of this.runningOn(host.id)) {
       if (believed.get(vm.id) !== vm.update_count) continue;
       if (power.get(vmRef(vm)) === 'Running') continue;
@@ -259,8 +260,9 @@ export class HaMonitor {
     for (const instance of instances) {
       const vm = elsewhere.get(instance.ref);
       if (!vm) {
-        // Unknown by ref: maybe a Kiln VM whose move here was reported failed but completed after all.
-        await followMovedVm(engine, host, instance).catch((error: unknown) => engine.log.error(`following ${instance.name} on ${host.name}`, error));
+        // Unknown by ref (not one of the VMs Kiln has on this host either): maybe a Kiln VM whose
+        // move here was reported failed but completed after all.
+        if (!onHost.has(instance.ref)) await followMovedVm(engine, host, instance).catch((error: unknown) => engine.log.error(`following ${instance.name} on ${host.name}`, error));
         continue;
       }
       if (!unchanged(vm.id, vm.update_count)) continue;
