@@ -67,6 +67,14 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   }
 }
 
+/** A KVM zone with the backup framework on and the nas provider chosen (the backup tests' start). */
+export async function kvmBackupZone(hosts: HostsJson, hostNames: string[]): Promise<KvmZone> {
+  const z = await kvmZone(hosts, hostNames);
+  await z.t.ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
+  await z.t.ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+  return z;
+}
+
 /**
  * The driver the KVM tests use. The hosts' bridge (NET.1, hosts.sh) is the isolation address their
  * watchdogs probe besides their peers: the hosts have no default gateway.

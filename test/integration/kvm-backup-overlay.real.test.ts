@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pausedAt } from '../../drivers/common/crash-point.js';
 import { ConsoleTap } from '../kvm/real-hosts.js';
 import { guestShell } from '../helpers/guest-marks.js';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,9 +34,7 @@ describe.skipIf(!hosts)('a KVM backup whose guest powers off before the overlay 
   };
 
   beforeAll(async () => {
-    z = await kvmZone(hosts!, ['host1']);
-    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
-    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+    z = await kvmBackupZone(hosts!, ['host1']);
   }, 120_000);
 
   afterAll(async () => {

@@ -16,7 +16,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, harness, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const repoHost = hosts?.hosts[hosts.hosts.length - 1];
@@ -41,9 +41,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a backup repository whose lin
   const mounts = () => onHost('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim();
 
   beforeAll(async () => {
-    z = await kvmZone(hosts!, ['host1']);
-    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
-    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+    z = await kvmBackupZone(hosts!, ['host1']);
   }, 120_000);
 
   afterAll(async () => {

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, ok, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
+import { diskHolds, fillDisk } from '../helpers/disk-patterns.js';
 import { guestShell } from '../helpers/guest-marks.js';
 import { servedKvmZone } from '../helpers/served-kvm-zone.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
@@ -35,11 +36,6 @@ let kiln: KilnProcess | undefined;
 let vmUuid: string | undefined;
 
 /** Whether the disk at PATH holds PATTERN (a byte) over the whole range. */
-const holds = (path: string, pattern: string, range: string) => {
-  const out = onHost('host1', 'sh', '-c', 'qemu-io -f qcow2 -c "read -P $2 $3" "$1" 2>&1; true', 'sh', path, pattern, range);
-  return /read \d+\/\d+ bytes/.test(out) && !/verification failed/i.test(out);
-};
-const write = (path: string, pattern: string, range: string) => onHost('host1', 'qemu-io', '-f', 'qcow2', '-c', `write -P ${pattern} ${range}`, path);
 
 describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-disk KVM restore', () => {
   afterAll(async () => {
@@ -78,21 +74,21 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
     expect(root && data).toBeTruthy();
 
     // The backup holds 0x5a on the root disk and 0x6b on the data disk; then both are overwritten.
-    write(root, '0x5a', '2M 16M');
-    write(data, '0x6b', '0 16M');
+    fillDisk('host1', root, '0x5a', '2M 16M');
+    fillDisk('host1', data, '0x6b', '0 16M');
     const taken = await waitJob(first, String((await ok(first, 'createBackup', { virtualmachineid: vm, name: 'two-disks' }))['jobid']));
     expect(taken['jobresult']).toMatchObject({ backup: expect.objectContaining({ status: 'BackedUp' }) });
     const backupId = (taken['jobresult'] as { backup: { id: string } }).backup.id;
-    write(root, '0x77', '2M 16M');
-    write(data, '0x78', '0 16M');
+    fillDisk('host1', root, '0x77', '2M 16M');
+    fillDisk('host1', data, '0x78', '0 16M');
 
     const started = await ok(first, 'restoreBackup', { id: backupId });
     const jobId = String(started['jobid']);
     for (let i = 0; i < 1200 && !first.output().includes('KILN-TEST-PAUSED backup-restore-rename-2'); i++) await sleep(100);
     expect(first.output()).toContain('KILN-TEST-PAUSED backup-restore-rename-2');
     // Held before the second rename: the root disk is the restored one, the data disk the old one, its copy aside.
-    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
-    expect(holds(data, '0x78', '0 16M')).toBe(true);
+    expect(diskHolds('host1', root, '0x5a', '2M 16M')).toBe(true);
+    expect(diskHolds('host1', data, '0x78', '0 16M')).toBe(true);
     expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([`.kiln-restore-${data.split('/').pop()!}.part`]);
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
@@ -106,8 +102,8 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
       await sleep(200);
     }
     // Both disks hold the backup's bytes, whole; nothing of the restore is left beside them.
-    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
-    expect(holds(data, '0x6b', '0 16M')).toBe(true);
+    expect(diskHolds('host1', root, '0x5a', '2M 16M')).toBe(true);
+    expect(diskHolds('host1', data, '0x6b', '0 16M')).toBe(true);
     expect(backup).toMatchObject({ status: 'BackedUp', note: 'a restore from this backup was cut short while it put the restored disks in place; Kiln finished it: every disk of VM rk-vm is the restored one' });
     onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', root);
     onHost('host1', 'qemu-img', 'check', '-q', '-f', 'qcow2', data);

@@ -10,7 +10,8 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pausedAt } from '../../drivers/common/crash-point.js';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { diskHolds, fillDisk } from '../helpers/disk-patterns.js';
+import { cleanUp, harness, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,16 +22,9 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM restore whose host is c
   let cut = false;
   const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
-  const holds = (path: string, pattern: string, range: string) => {
-    const out = onHost('host2', 'sh', '-c', 'qemu-io -f qcow2 -c "read -P $2 $3" "$1" 2>&1; true', 'sh', path, pattern, range);
-    return /read \d+\/\d+ bytes/.test(out) && !/verification failed/i.test(out);
-  };
-  const write = (path: string, pattern: string, range: string) => onHost('host2', 'qemu-io', '-f', 'qcow2', '-c', `write -P ${pattern} ${range}`, path);
 
   beforeAll(async () => {
-    z = await kvmZone(hosts!, ['host2']);
-    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
-    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+    z = await kvmBackupZone(hosts!, ['host2']);
   }, 120_000);
 
   afterAll(async () => {
@@ -56,18 +50,18 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM restore whose host is c
     const internal = z.t.engine.db.prepare('SELECT internal_name FROM vm_instances WHERE uuid=?').pluck().get(vm) as string;
     const disks = Object.fromEntries(onHost('host2', 'virsh', 'domblklist', '--domain', internal).split('\n').map((l) => l.trim().split(/\s+/)).filter((c) => c[0] === 'vda' || c[0] === 'vdb').map((c) => [c[0]!, c[1]!]));
     const [root, data] = [disks['vda']!, disks['vdb']!];
-    write(root, '0x5a', '2M 16M');
-    write(data, '0x6b', '0 16M');
+    fillDisk('host2', root, '0x5a', '2M 16M');
+    fillDisk('host2', data, '0x6b', '0 16M');
     const backup = (await job('createBackup', { virtualmachineid: vm, name: 'two-disks' }))['backup'] as { id: string };
-    write(root, '0x77', '2M 16M');
-    write(data, '0x78', '0 16M');
+    fillDisk('host2', root, '0x77', '2M 16M');
+    fillDisk('host2', data, '0x78', '0 16M');
 
     process.env['KILN_TEST_PAUSE_AT'] = 'backup-restore-rename-2';
     const started = await ok('restoreBackup', { id: backup.id });
     for (let i = 0; i < 1200 && !pausedAt.has('backup-restore-rename-2'); i++) await sleep(100);
     expect(pausedAt.has('backup-restore-rename-2')).toBe(true);
-    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
-    expect(holds(data, '0x78', '0 16M')).toBe(true);
+    expect(diskHolds('host2', root, '0x5a', '2M 16M')).toBe(true);
+    expect(diskHolds('host2', data, '0x78', '0 16M')).toBe(true);
     harness('cut-link', 'host2');
     cut = true;
     delete process.env['KILN_TEST_PAUSE_AT'];
@@ -88,8 +82,8 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM restore whose host is c
     const back = Date.now();
     while (row().status !== 'BackedUp' && Date.now() - back < 150_000) await sleep(500);
     expect(row()).toMatchObject({ status: 'BackedUp', restore_plan: null, note: 'a restore from this backup was cut short while it put the restored disks in place; Kiln finished it: every disk of VM rl-vm is the restored one' });
-    expect(holds(root, '0x5a', '2M 16M')).toBe(true);
-    expect(holds(data, '0x6b', '0 16M')).toBe(true);
+    expect(diskHolds('host2', root, '0x5a', '2M 16M')).toBe(true);
+    expect(diskHolds('host2', data, '0x6b', '0 16M')).toBe(true);
     expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([]);
     expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
   });
