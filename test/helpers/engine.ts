@@ -74,13 +74,20 @@ export function demoIds(engine: Engine): { zoneid: string; templateid: string; i
   };
 }
 
-/** A snapshot of every table's row count and content hash, to prove a refused call wrote nothing. */
+/** A snapshot of every table's rows but sessions, to prove a refused call wrote nothing. */
 export function dbFingerprint(engine: Engine): string {
-  const tables = (engine.db.prepare(`SELECT name FROM sqlite_master WHERE type='table' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
+  return tablesFingerprint(engine.db);
+}
+
+/**
+ * The same snapshot of any open Kiln database (a `kiln serve` process's file, opened read-only).
+ * Rows are compared as a sorted set: a WITHOUT ROWID table (vm_instance_counts) has no rowid to order by.
+ */
+export function tablesFingerprint(db: { prepare(sql: string): { all(): unknown[] } }): string {
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
   return tables
     .filter((t) => t !== 'sessions')
-    // Rows compared as a sorted set: a WITHOUT ROWID table (vm_instance_counts) has no rowid to order by.
-    .map((t) => `${t}:${JSON.stringify(engine.db.prepare(`SELECT * FROM ${t}`).all().map((row) => JSON.stringify(row)).sort())}`)
+    .map((t) => `${t}:${JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all().map((row) => JSON.stringify(row)).sort())}`)
     .join('\n');
 }
 

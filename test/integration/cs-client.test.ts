@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { csClient, type CsResult } from '../helpers/cs-client.js';
+import { tablesFingerprint } from '../helpers/engine.js';
 
 let kiln: KilnProcess;
 
@@ -17,8 +18,7 @@ const cs = csClient(() => kiln);
 function dbState(): string {
   const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true, fileMustExist: true });
   try {
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table' AND name<>'sessions' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
-    return tables.map((t) => `${t}:${JSON.stringify(db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())}`).join('\n');
+    return tablesFingerprint(db);
   } finally {
     db.close();
   }
