@@ -24,6 +24,11 @@ class FakePool {
   refused = 0;
   /** Builds by someone else on the host (another client of libvirtd). */
   foreignBuilds = 0;
+  /**
+   * Hold each build open until a refresh has met one (or 2 s pass), so that whether calls overlap
+   * does not depend on how late a loaded machine fires the timers that space them out.
+   */
+  holdBuildsForRefresh = false;
 
   virsh(): Virsh {
     const tryRun = async (args: readonly string[]): Promise<ExecResult> => {
@@ -45,7 +50,11 @@ class FakePool {
       }
       if (cmd === 'vol-create') {
         this.building++;
-        await new Promise((r) => setTimeout(r, 5));
+        if (this.holdBuildsForRefresh) {
+          for (let waited = 0; this.refused === 0 && waited < 2000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+        } else {
+          await new Promise((r) => setTimeout(r, 5));
+        }
         this.building--;
         return { code: 0, stdout: '', stderr: '' } as ExecResult;
       }
@@ -75,6 +84,7 @@ describe('KVM pool queue', () => {
 
   it('without the queue the same burst meets "asynchronous jobs running" (what the queue prevents)', async () => {
     const pool = new FakePool();
+    pool.holdBuildsForRefresh = true;
     // One queue per call: nothing serialised, as before the fix.
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) => defineDisk({ virsh: pool.virsh(), queue: new PoolQueue() }, `d${i}.qcow2`, i)),
