@@ -15,7 +15,9 @@ import { ConsoleTap, EventLog, HOSTS_JSON, HOSTS_SH, cleanup, connect, currentFi
 
 const hosts = loadHosts();
 if (!hosts) console.warn(`KVM driver real-host tests skipped: ${HOSTS_JSON} not found (run test/kvm-hosts/hosts.sh setup to create the hosts)`);
-const READY = /KILN-GUEST-READY hostname=(\S+)/;
+// The space after the name: the console arrives in chunks, and a chunk may end inside the name
+// (CI once matched 'kx' of 'kx-evt-…'); the banner goes on with ' uuid=…'.
+const READY = /KILN-GUEST-READY hostname=(\S+) /;
 
 /** Milliseconds since T, for the timing notes the tests print. */
 const since = (t: number) => Date.now() - t;
