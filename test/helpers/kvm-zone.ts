@@ -84,7 +84,12 @@ export function testKvmDriver(hosts: HostsJson, options: { isolationAfterS?: num
   return new KvmDriver({ reconcileIntervalMs: 2_000, stopPollMs: 250, defaults: { isolationAddresses: bridge }, ...options });
 }
 
-export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 'host2'], driver = testKvmDriver(hosts)): Promise<KvmZone> {
+/**
+ * options.sharedPool reports the harness's pool as what it is, one directory on every host (hosts.sh):
+ * shared storage, so a VM's disk does not bind it to its host (HA, headroom). Without it the pool
+ * is a local dir pool on each host, as libvirt says and as most tests take it.
+ */
+export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 'host2'], driver = testKvmDriver(hosts), options: { sharedPool?: boolean } = {}): Promise<KvmZone> {
   const t = await testEngine({ drivers: [driver] });
   const ok = async (command: string, params: Record<string, string>) => {
     const res = await t.call(command, params);
@@ -100,6 +105,7 @@ export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 
     const added = (await ok('addHost', {
       zoneid: zone.id, podid: pod.id, clusterid: cluster.id, hypervisor: 'KVM', url: `ssh://${h.address}:${h.port}`, username: h.username,
       privatekey: readFileSync(h.privateKeyPath, 'utf8'), 'details[0].pool': hosts.poolName,
+      ...(options.sharedPool ? { 'details[1].sharedPools': hosts.poolName } : {}),
     }))['host'] as { id: string };
     hostIds[name] = added.id;
   }
