@@ -6,15 +6,12 @@
  * without the page reading any list again (its requests are counted from playwright's request
  * events; the test's own API calls go through page.request, which those events do not see).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startKiln, type KilnProcess } from '../helpers/server.js';
-import { launchChromium } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import type { KilnProcess } from '../helpers/server.js';
 import { csClient } from '../helpers/cs-client.js';
-import { CommandCounter, goTo, openUi, type UiSession } from './ui-helpers.js';
+import { CommandCounter, goTo, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
-let browser: Browser;
 let ui: UiSession;
 const cs = csClient(() => kiln);
 /** The page's requests, by command. */
@@ -29,16 +26,11 @@ const ok = async (args: string[]) => {
 };
 
 describe('zones, pods and clusters follow the live channels', () => {
-  beforeAll(async () => {
-    kiln = await startKiln();
-    browser = await launchChromium();
-    ui = await openUi(browser, kiln);
+  serveUiSuite((suite) => {
+    kiln = suite.kiln;
+    ui = suite.ui;
     counter = new CommandCounter(ui.page);
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await kiln?.stop();
-  });
+  }, { timeoutMs: 60_000 });
 
   it('shows a zone, a pod and a cluster another client creates, with no list request', async () => {
     const { page } = ui;
