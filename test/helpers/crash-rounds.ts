@@ -164,12 +164,27 @@ async function fire(kiln: KilnProcess, call: { op: Operation; vm?: VmView; name?
   }
 }
 
-function killHard(kiln: KilnProcess): Promise<void> {
+/** SIGKILLs a kiln serve (kill -9) and resolves once it has exited. */
+export function killHard(kiln: KilnProcess): Promise<void> {
   return new Promise((resolve) => {
     if (kiln.child.exitCode !== null || kiln.child.signalCode !== null) return resolve();
     kiln.child.once('exit', () => resolve());
     kiln.child.kill('SIGKILL');
   });
+}
+
+/**
+ * Reads backup ID through listBackups every 200 ms, at most TRIES times, until DONE holds for it
+ * (what a restarted Kiln's recovery is waited for with); gives the last read either way.
+ */
+export async function pollBackup(kiln: KilnProcess, id: string, done: (backup: Record<string, unknown> | undefined) => boolean, tries: number): Promise<Record<string, unknown> | undefined> {
+  let backup: Record<string, unknown> | undefined;
+  for (let i = 0; i < tries; i++) {
+    backup = ((await ok(kiln, 'listBackups', { id }))['backup'] as Record<string, unknown>[] | undefined)?.[0];
+    if (done(backup)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return backup;
 }
 
 /** Compares the database with the hosts once Kiln has settled. */

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, ok, waitJob } from '../helpers/crash-rounds.js';
+import { api, killHard, ok, pollBackup, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 
@@ -84,19 +84,13 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
       if (seen.includes('COMPLETE')) break;
       await sleep(20);
     }
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await killHard(first);
     expect(seen).toContain('0.qcow2.part');
     expect(seen).not.toContain('COMPLETE');
 
     first = await startKiln({ dataDir, args: ['--no-ui'] });
     kiln = first;
-    let backup: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100; i++) {
-      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
-      if (backup?.['status'] === 'Error') break;
-      await sleep(200);
-    }
+    const backup = await pollBackup(first, backupId, (b) => b?.['status'] === 'Error', 100);
     expect(backup).toMatchObject({ status: 'Error', note: expect.stringMatching(/^interrupted: Kiln stopped during the backup; what it had written was discarded/) });
     expect(onHost('host1', 'sh', '-c', 'ls -1 "$1" 2>&1; true', 'sh', dir)).toMatch(/No such file/);
     const internal = (((await ok(first, 'listVirtualMachines', { id: vmUuid }))['virtualmachine'] as { instancename: string; state: string }[])[0]!);
@@ -130,20 +124,14 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve during a KVM backup', () => {
     const jobId = String(started['jobid']);
     // The moment the restored copy is being written beside the disk: kill -9.
     for (let i = 0; i < 3000 && !existsSync(aside); i++) await sleep(10);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await killHard(first);
     expect(existsSync(aside)).toBe(true);
 
     // What went on on the host without Kiln (the restore script) has time to finish before the restart.
     await sleep(5_000);
     first = await startKiln({ dataDir, args: ['--no-ui'] });
     kiln = first;
-    let backup: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100; i++) {
-      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
-      if (backup?.['status'] === 'BackedUp' && backup['note']) break;
-      await sleep(200);
-    }
+    const backup = await pollBackup(first, backupId, (b) => b?.['status'] === 'BackedUp' && Boolean(b['note']), 100);
     expect(backup).toMatchObject({ status: 'BackedUp', note: 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were' });
     expect(await ok(first, 'queryAsyncJobResult', { jobid: jobId })).toMatchObject({ jobstatus: 2, jobresult: expect.objectContaining({ errortext: expect.stringMatching(/Kiln stopped while this job was in progress/) }) });
     expect(((await ok(first, 'listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');

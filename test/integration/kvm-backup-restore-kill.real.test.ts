@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, ok, waitJob } from '../helpers/crash-rounds.js';
+import { api, killHard, ok, pollBackup, waitJob } from '../helpers/crash-rounds.js';
 import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { diskHolds, fillDisk } from '../helpers/disk-patterns.js';
 import { guestShell } from '../helpers/guest-marks.js';
@@ -90,17 +90,11 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
     expect(diskHolds('host1', root, '0x5a', '2M 16M')).toBe(true);
     expect(diskHolds('host1', data, '0x78', '0 16M')).toBe(true);
     expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([`.kiln-restore-${data.split('/').pop()!}.part`]);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+    await killHard(first);
 
     first = await startKiln({ dataDir, args: ['--no-ui'] });
     kiln = first;
-    let backup: Record<string, unknown> | undefined;
-    for (let i = 0; i < 150; i++) {
-      backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
-      if (backup?.['status'] === 'BackedUp' && backup['note']) break;
-      await sleep(200);
-    }
+    const backup = await pollBackup(first, backupId, (b) => b?.['status'] === 'BackedUp' && Boolean(b['note']), 150);
     // Both disks hold the backup's bytes, whole; nothing of the restore is left beside them.
     expect(diskHolds('host1', root, '0x5a', '2M 16M')).toBe(true);
     expect(diskHolds('host1', data, '0x6b', '0 16M')).toBe(true);
@@ -139,8 +133,7 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
       await mark(tap, 'D');
       expect(await readMarker(tap)).toBe('D');
       tap.close();
-      first.child.kill('SIGKILL');
-      await new Promise((r) => first.child.once('exit', r));
+      await killHard(first);
       // While Kiln is down, the guest powers off on the overlay, which its definition still names.
       onHost('host1', 'virsh', 'shutdown', '--domain', internal);
       for (let i = 0; i < 600 && onHost('host1', 'virsh', 'domstate', '--domain', internal).trim() !== 'shut off'; i++) await sleep(100);
@@ -148,12 +141,7 @@ describe.skipIf(!hosts)('a kill -9 of kiln serve between the renames of a two-di
 
       first = await startKiln({ dataDir, args: ['--no-ui'] });
       kiln = first;
-      let backup: Record<string, unknown> | undefined;
-      for (let i = 0; i < 150; i++) {
-        backup = ((await ok(first, 'listBackups', { id: backupId }))['backup'] as Record<string, unknown>[])[0];
-        if (backup?.['status'] === 'Error') break;
-        await sleep(200);
-      }
+      const backup = await pollBackup(first, backupId, (b) => b?.['status'] === 'Error', 150);
       expect(backup).toMatchObject({ status: 'Error', note: expect.stringMatching(/^interrupted: Kiln stopped during the backup; what it had written was discarded/) });
       // The overlay went into the disk before the staging directory went: the definition names the disk again.
       expect(existsSync(overlay)).toBe(false);
