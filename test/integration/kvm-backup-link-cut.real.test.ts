@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, harness, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,9 +23,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM backup cut short by a l
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
 
   beforeAll(async () => {
-    z = await kvmZone(hosts!, ['host1', 'host2']);
-    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
-    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+    z = await kvmBackupZone(hosts!, ['host1', 'host2']);
   }, 120_000);
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleTap } from '../kvm/real-hosts.js';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const MARK_AT = 4 * 1024 * 1024;
@@ -42,9 +42,7 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
   };
 
   beforeAll(async () => {
-    z = await kvmZone(hosts!, ['host1']);
-    await ok('updateConfiguration', { name: 'backup.framework.enabled', value: 'true', zoneid: z.zoneid });
-    await ok('updateConfiguration', { name: 'backup.framework.provider.plugin', value: 'nas', zoneid: z.zoneid });
+    z = await kvmBackupZone(hosts!, ['host1']);
   }, 120_000);
 
   afterAll(async () => {
