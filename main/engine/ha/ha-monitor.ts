@@ -19,6 +19,10 @@
  * then they stay Running with the host Disconnected/Down, as CloudStack shows a VM on a host it
  * cannot reach: they may well still run. The start's disk-lock check still refuses a second copy.
  *
+ * Where a restart may go is restart-scope.ts's rule, the one checkClusterHeadroom's what-if uses:
+ * the other hosts of the VM's cluster, and for a VM bound to its Down host by a disk on that
+ * host's local pool, nowhere; HA then says so in the VM's events and waits for the host.
+ *
  * What the platform does on its own (initiator 'platform': vMotion, DRS, xapi HA) is followed,
  * never fought: a VM the platform moved is recorded on its new host, and one it powered off or
  * restarted is not restarted by Kiln.
@@ -31,6 +35,8 @@ import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 import { eachBounded, withDeadline } from '../hosts/fan-out.js';
 import { followIfMovedAway, followMovedVm } from '../vm/moved-after-all.js';
+import { requestForVm } from '../placement/request.js';
+import { restartScope } from '../placement/restart-scope.js';
 
 const HOST_DOWN_AFTER = 3;
 /** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
@@ -46,7 +52,7 @@ export class HaMonitor {
   private timer: NodeJS.Timeout | undefined;
   private misses = new Map<number, number>();
   /** VMs whose HA restart failed: the row version the failure left, and until when to retry. */
-  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string; attempts: number; nextAt: number }>();
+  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string; attempts: number; nextAt: number; failedHostId: number | null; bound?: string }>();
   /** Set when a pass saw a host come back or fenced a copy: what blocked a restart may be gone. */
   private freed = false;
   /** VMs with an HA restart job queued or running. */
@@ -327,8 +333,27 @@ export class HaMonitor {
     const stopped = engine.vms.transition(current, 'Stopped', { hostId: null, note: `stopped outside Kiln: ${reason}` });
     engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
     if (stopped.ha_enabled !== 1) return;
-    this.engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); HA is restarting it`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
-    this.restart(vm, reason, Date.now() + HA_RETRY_MS);
+    const bound = this.boundTo(vm, hostId);
+    this.engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); ${bound ? `HA does not restart it on another host: ${bound}. It restarts when its host is back` : 'HA is restarting it'}`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
+    if (bound) this.engine.log.warn(`HA: VM ${vm.display_name} waits for its host: ${bound}`);
+    this.restart(vm, reason, Date.now() + HA_RETRY_MS, hostId);
+  }
+
+  /**
+   * Where an HA restart of VM, which went down on FAILEDHOSTID, may go (restart-scope.ts, the rule
+   * checkClusterHeadroom's what-if uses): a host still Up (a crash, a shutdown from the guest) is
+   * preferred as by any start; a host that is not Up leaves the VM its cluster's other hosts, or,
+   * with a disk on that host's local pool, nowhere (the reason is returned).
+   */
+  private restartPlacement(vm: VmRow, failedHostId: number | null): { bound: string } | { bound?: undefined; placement: { clusterId?: number } } {
+    const failed = failedHostId === null ? undefined : (this.engine.db.prepare('SELECT id, state, cluster_id FROM hosts WHERE id=?').get(failedHostId) as { id: number; state: string; cluster_id: number } | undefined);
+    if (!failed || failed.state === 'Up') return { placement: {} };
+    const scope = restartScope(requestForVm(this.engine.db, vm), failed);
+    return scope.bound !== undefined ? { bound: scope.bound } : { placement: { clusterId: scope.request.clusterId } };
+  }
+
+  private boundTo(vm: VmRow, failedHostId: number | null): string | undefined {
+    return this.restartPlacement(vm, failedHostId).bound;
   }
 
   /** Tries again the failed HA restarts of VMs nobody has touched since (still Stopped, same row version). */
@@ -339,12 +364,20 @@ export class HaMonitor {
         this.retries.delete(id);
         continue;
       }
-      if (!this.restarting.has(id) && (now || Date.now() >= retry.nextAt)) this.restart(vm, retry.reason, retry.until);
+      if (!this.restarting.has(id) && (now || Date.now() >= retry.nextAt)) this.restart(vm, retry.reason, retry.until, retry.failedHostId);
     }
   }
 
-  private restart(vm: VmRow, reason: string, until: number): void {
+  private restart(vm: VmRow, reason: string, until: number, failedHostId: number | null): void {
     const { engine } = this;
+    const where = this.restartPlacement(engine.vms.get(vm.id), failedHostId);
+    if (where.bound !== undefined) {
+      // Bound to a host that is not Up: no start is tried elsewhere (vmWentDown said why); it waits
+      // for its host, however long that takes, since no other host can ever run it.
+      const current = engine.vms.get(vm.id);
+      this.retries.set(vm.id, { updateCount: current.update_count, until: Infinity, reason, attempts: 0, nextAt: Date.now(), failedHostId, bound: where.bound });
+      return;
+    }
     const system = engine.accounts.localAdmin();
     this.restarting.add(vm.id);
     engine.jobs.submitInternal(system, 'HA.restart', {
@@ -360,7 +393,7 @@ export class HaMonitor {
         // The planner only offers Up hosts, so a Down host's VMs land elsewhere; a crash prefers the same host.
         engine.vms.lastPlacement.delete(vm.id);
         try {
-          const started = await engine.vms.start(system, again, {}, job.uuid);
+          const started = await engine.vms.start(system, again, where.placement, job.uuid);
           this.retries.delete(vm.id);
           return vmJobResult(engine, started, system);
         } catch (error) {
@@ -368,7 +401,7 @@ export class HaMonitor {
           settleFailedJob(engine, system, vm.id, job.uuid, error);
           const after = engine.vms.get(vm.id);
           const attempts = (this.retries.get(vm.id)?.attempts ?? 0) + 1;
-          if (after.state === 'Stopped') this.retries.set(vm.id, { updateCount: after.update_count, until, reason, attempts, nextAt: Date.now() + retryDelayMs(attempts) });
+          if (after.state === 'Stopped') this.retries.set(vm.id, { updateCount: after.update_count, until, reason, attempts, nextAt: Date.now() + retryDelayMs(attempts), failedHostId });
           throw error;
         } finally {
           this.restarting.delete(vm.id);

@@ -13,6 +13,7 @@ import { PAGE_IDS } from '../registry/list-page.js';
 import type { VmRow } from '../vm/rows.js';
 import { DbPlacementState } from './db-state.js';
 import { requestsForVms } from './request.js';
+import { restartScope } from './restart-scope.js';
 import type { PlacementRequest, PlacementState, Usage } from './types.js';
 
 export interface HostFailure {
@@ -115,7 +116,6 @@ function headroomOf(
   engine: Engine, cluster: { id: number; uuid: string; name: string }, hosts: HostRow[], vmsByHost: Map<number, VmRow[]>,
   base: DbPlacementState, requests: Map<number, PlacementRequest>, limit: GuestLimit | undefined,
 ): Headroom {
-  const clusterId = cluster.id;
   const failures: HostFailure[] = [];
   for (const dead of hosts) {
     const vms = vmsByHost.get(dead.id) ?? [];
@@ -123,7 +123,13 @@ function headroomOf(
     const survivors = hosts.filter((h) => h.id !== dead.id);
     const unplaceable: HostFailure['unplaceable'] = [];
     for (const vm of vms) {
-      const outcome = engine.planner.plan({ ...requests.get(vm.id)!, clusterId }, state, survivors);
+      // The HA restart's own rule (restart-scope.ts): a VM bound to DEAD by a local disk restarts nowhere else.
+      const scope = restartScope(requests.get(vm.id)!, dead);
+      if (scope.bound !== undefined) {
+        unplaceable.push({ vmId: vm.uuid, name: vm.display_name, reason: scope.bound });
+        continue;
+      }
+      const outcome = engine.planner.plan(scope.request, state, survivors);
       if (outcome.host) state.place(vm, outcome.host.id);
       else unplaceable.push({ vmId: vm.uuid, name: vm.display_name, reason: outcome.considered.map((v) => `${v.hostName}: ${v.reason}`).join('; ') || 'no other host in the cluster' });
     }

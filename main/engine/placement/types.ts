@@ -52,7 +52,7 @@ export interface StorageNeed {
   /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */
   onDefaultPool?: boolean;
   /** The made disk is on a host's local pool (HOST scope): only that host reaches it. */
-  local?: { pool: string; host: string; clusterId: number };
+  local?: { pool: string; host: string; hostId: number; clusterId: number };
 }
 
 export interface Usage {

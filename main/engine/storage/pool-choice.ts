@@ -61,16 +61,16 @@ export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
  */
 export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: ReadonlySet<number> = new Set()): Map<number, StorageNeed[]> {
   const rows = db
-    .prepare(`SELECT t.*, p.scope AS pool_scope, p.name AS pool_name, p.cluster_id AS pool_cluster, pc.name AS pool_cluster_name, ph.name AS pool_host FROM (${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL) t
+    .prepare(`SELECT t.*, p.scope AS pool_scope, p.name AS pool_name, p.cluster_id AS pool_cluster, p.host_id AS pool_host_id, pc.name AS pool_cluster_name, ph.name AS pool_host FROM (${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL) t
       LEFT JOIN storage_pools p ON p.id=t.pool_id LEFT JOIN clusters pc ON pc.id=p.cluster_id LEFT JOIN hosts ph ON ph.id=p.host_id ORDER BY t.vm_id, t.device_id`)
-    .all(JSON.stringify(vmIds)) as (TagRow & { id: number; vm_id: number; name: string; state: string; pool_id: number | null; pool_scope: string | null; pool_name: string | null; pool_cluster: number | null; pool_cluster_name: string | null; pool_host: string | null })[];
+    .all(JSON.stringify(vmIds)) as (TagRow & { id: number; vm_id: number; name: string; state: string; pool_id: number | null; pool_scope: string | null; pool_name: string | null; pool_cluster: number | null; pool_cluster_name: string | null; pool_host: string | null; pool_host_id: number | null })[];
   const needs = new Map<number, StorageNeed[]>();
   for (const row of rows) {
     // A volume whose disk is being moved (migrateto) needs its new pool, which the move names.
     if (except.has(row.id)) continue;
     const need = tagsOf(row);
     const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null;
-    const local = made && row.pool_scope === 'HOST' ? { pool: row.pool_name ?? '', host: row.pool_host ?? '', clusterId: row.pool_cluster ?? 0 } : undefined;
+    const local = made && row.pool_scope === 'HOST' ? { pool: row.pool_name ?? '', host: row.pool_host ?? '', hostId: row.pool_host_id ?? 0, clusterId: row.pool_cluster ?? 0 } : undefined;
     if (need.tags.length === 0 && !local) continue;
     needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id!, ...(row.pool_name ? { poolName: `${row.pool_name}${row.pool_cluster_name ? ` of cluster ${row.pool_cluster_name}` : ''}` } : {}) } : {}), ...(local ? { local } : {}) }]);
   }
