@@ -941,6 +941,11 @@ export interface DriverErrorDetails {
   param?: string;
   /** For 'host-key-changed': what the endpoint presented now, for the admin to confirm. */
   presented?: TrustAnchor;
+  /**
+   * A storage motion (MigrationRequest.volumePools) that failed part-way: the disks that did move
+   * (DiskSpec.name) and the pool each is in now, as the host reports it; the others did not move.
+   */
+  moved?: { name: string; pool: string }[];
 }
 
 /** Errors a driver raises carry the hypervisor's own message and a category the engine maps to API codes. */

@@ -13,6 +13,12 @@
  * on its old disks, which never stopped being written), and every copy is deleted, so nothing is
  * left in the destination pools. `--transient-job`: a guest that stops during the copy ends the
  * job rather than leaving one for libvirt to recover.
+ *
+ * A failure among the pivots leaves some disks switched over: the guest's live definition (the
+ * host's truth, not virsh's answers: a pivot reported failed may have happened) says which. Those
+ * stay moved and are finished as after a success (definition, old copy deleted); the others'
+ * mirrors are aborted and their copies deleted. The DriverError then carries the moved disks
+ * (details.moved), so Kiln records their new pools.
  */
 import { DriverError } from '../types.js';
 import { createVolume, deleteVolume, type HostStorage } from './storage.js';
@@ -31,7 +37,7 @@ export async function moveRunningDisks(storage: HostStorage, vm: string, volumeP
   await refuseInternalState(virsh, vm);
   const planned = await planMoves(storage, storage, vm, volumePools, await virsh.run(['dumpxml', '--domain', vm]));
   const mirroring: PlannedMove[] = [];
-  let pivoted = 0;
+  let pivoting = false;
   try {
     for (const move of planned) move.copy = await createVolume(storage, move.pool, { name: move.source.name, sizeBytes: move.source.capacityBytes, device: 'disk' });
     for (const move of planned) {
@@ -42,32 +48,60 @@ export async function moveRunningDisks(storage: HostStorage, vm: string, volumeP
         { timeoutMs: (seconds + 60) * 1000 },
       );
     }
-    for (const move of planned) {
-      await virsh.run(['blockjob', '--domain', vm, '--path', move.target, '--pivot']);
-      pivoted++;
-    }
+    pivoting = true;
+    for (const move of planned) await virsh.run(['blockjob', '--domain', vm, '--path', move.target, '--pivot']);
   } catch (error) {
-    if (pivoted > 0) {
-      // The guest already writes to the copies of the disks before this one: they stay moved.
-      const moved = planned.slice(0, pivoted).map((m) => `${m.name} (now in pool ${m.pool})`).join(', ');
-      throw new DriverError(`the live copy of ${vm}'s disks failed after disks ${moved} were switched over: ${error instanceof Error ? error.message : String(error)}`, 'failed');
-    }
+    const reason = error instanceof Error ? error.message : String(error);
+    if (pivoting) throw await partialMove(storage, vm, planned, reason);
     await abandon(storage, vm, mirroring, planned);
     throw error instanceof DriverError ? new DriverError(`cannot copy the disks of running domain ${vm}: ${error.message}; it keeps running on its old disks`, error.category) : error;
   }
-  // libvirt points the persistent definition at a pivoted copy; a definition it left alone is done here.
+  await finishMoved(storage, vm, planned);
+  return planned.map((m) => ({ name: m.name, ref: m.copy!.path, pool: m.pool }));
+}
+
+/**
+ * After a failure among the pivots: the disks the guest now runs on in their new pools stay moved
+ * (finished as after a success), the others go back to only their old disks. The error says which
+ * is which and carries the moved ones.
+ */
+async function partialMove(storage: HostStorage, vm: string, planned: PlannedMove[], reason: string): Promise<DriverError> {
+  const live = await storage.virsh.run(['dumpxml', '--domain', vm]).catch(() => undefined);
+  if (live === undefined) {
+    // Which disks switched over cannot be learnt: nothing is aborted or deleted, the admin looks.
+    return new DriverError(`the live copy of ${vm}'s disks failed while switching over (${reason}), and its definition cannot be read to learn which disks moved; copies may remain in pools ${[...new Set(planned.map((m) => m.pool))].join(', ')}`, 'failed');
+  }
+  const disks = fileDisks(live);
+  const onCopy = (m: PlannedMove) => disks.some((d) => attr(child(d, 'target'), 'dev') === m.target && attr(child(d, 'source'), 'file') === m.copy!.path);
+  const moved = planned.filter(onCopy);
+  const stayed = planned.filter((m) => !onCopy(m));
+  await abandon(storage, vm, stayed, stayed);
+  const unfinished = await finishMoved(storage, vm, moved).then(() => '', (e: unknown) => `; ${e instanceof Error ? e.message : String(e)}`);
+  const disksWord = (moves: PlannedMove[]) => `disk${moves.length === 1 ? '' : 's'} ${moves.map((m) => m.name).join(', ')}`;
+  const outcome = moved.length
+    ? `${disksWord(moved)} switched over to pool ${[...new Set(moved.map((m) => m.pool))].join(', ')} and stay${moved.length === 1 ? 's' : ''} moved; ${stayed.length ? `${disksWord(stayed)} did not move` : 'none stays behind'}`
+    : 'no disk was switched over; it keeps running on its old disks';
+  return new DriverError(`the live copy of ${vm}'s disks failed while switching over: ${reason}; ${outcome}${unfinished}`, 'failed', { moved: moved.map((m) => ({ name: m.name, pool: m.pool })) });
+}
+
+/**
+ * The moved disks' last steps: libvirt points the persistent definition at a pivoted copy (one it
+ * left alone is done here), then the old volumes are deleted.
+ */
+async function finishMoved(storage: HostStorage, vm: string, moves: PlannedMove[]): Promise<void> {
+  const { virsh } = storage;
+  if (moves.length === 0) return;
   const persistent = fileDisks(await virsh.run(['dumpxml', '--domain', vm, '--inactive']));
-  for (const move of planned) {
+  for (const move of moves) {
     const disk = persistent.find((d) => attr(child(d, 'target'), 'dev') === move.target);
     if (disk && attr(child(disk, 'source'), 'file') === move.source.path) await pointDiskAt(storage, vm, disk, move.copy!);
   }
-  for (const move of planned) {
+  for (const move of moves) {
     const removed = await virsh.tryRun(['vol-delete', '--vol', move.source.path]);
     if (removed.code !== 0 && !/not found|failed to get vol/i.test(removed.stderr)) {
       throw virshError(removed.stderr, `disk ${move.name} of ${vm} moved live to pool ${move.pool}, but its old copy ${move.source.path} could not be deleted`);
     }
   }
-  return planned.map((m) => ({ name: m.name, ref: m.copy!.path, pool: m.pool }));
 }
 
 /** Ends the mirrors (the guest stays on its sources) and deletes every copy. */

@@ -101,6 +101,8 @@ interface SimFault {
   remaining: number;
   /** Fail after the operation was done on the host (its answer lost), not before. */
   after: boolean;
+  /** 'migrate' with storage motion: fail after this many disks moved (KVM's pivots part-way), reporting them. */
+  afterDisks?: number;
 }
 
 export class SimulatorDriver implements HypervisorDriver {
@@ -133,10 +135,11 @@ export class SimulatorDriver implements HypervisorDriver {
    * Test hook (fault injection): the next TIMES (default 1) OP calls on HOST (any host when
    * omitted) fail with a DriverError, as a host that refuses would; the failure comes before the
    * operation changes anything on the host, or with `after` (stop, migrate), once it is done: the
-   * host did it but the answer was lost.
+   * host did it but the answer was lost. With `afterDisks` (migrate with storage motion), the
+   * first that many disks move and stay moved, and the error carries them (details.moved).
    */
-  failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number; after?: boolean } = {}): void {
-    this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1, after: options.after ?? false });
+  failNext(op: SimFaultOp, options: { host?: string; message?: string; category?: DriverError['category']; times?: number; after?: boolean; afterDisks?: number } = {}): void {
+    this.faults.push({ op, host: options.host, message: options.message ?? `injected ${op} failure`, category: options.category ?? 'failed', remaining: options.times ?? 1, after: options.after ?? false, afterDisks: options.afterDisks });
   }
 
   /**
@@ -202,12 +205,12 @@ export class SimulatorDriver implements HypervisorDriver {
   }
 
   /** Throws the first pending fault for OP on HOST (at that point of the operation), consuming one use of it. */
-  checkFault(op: SimFaultOp, host: string, after = false): void {
-    const fault = this.faults.find((f) => f.op === op && f.after === after && (f.host === undefined || f.host === host));
+  checkFault(op: SimFaultOp, host: string, after = false, moved?: { name: string; pool: string }[]): void {
+    const fault = this.faults.find((f) => f.op === op && f.after === after && f.afterDisks === moved?.length && (f.host === undefined || f.host === host));
     if (!fault) return;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
-    throw new DriverError(`${fault.message} (simulated host ${host})`, fault.category);
+    throw new DriverError(`${fault.message} (simulated host ${host})`, fault.category, moved ? { moved: [...moved] } : {});
   }
 
   validateConnection(input: ConnectionInput): { url: string; name: string } {
@@ -783,7 +786,19 @@ export class SimulatorSession implements HostSession {
       if (!domain.spec.disks.some((d) => d.name === disk)) throw new DriverError(`domain ${name} has no disk ${disk}`, 'not-found');
       if (!poolNames.has(pool)) throw new DriverError(`host ${destination.name} has no storage pool ${pool}`, 'invalid');
     }
-    for (const [disk, pool] of moves) domain.spec.disks.find((d) => d.name === disk)!.pool = pool;
+    const moved: { name: string; pool: string }[] = [];
+    for (const [disk, pool] of moves) {
+      if (destination === this.host) {
+        try {
+          this.driver.checkFault('migrate', this.host.name, false, moved);
+        } catch (error) {
+          this.save(); // the disks moved so far stay moved
+          throw error;
+        }
+      }
+      domain.spec.disks.find((d) => d.name === disk)!.pool = pool;
+      moved.push({ name: disk, pool });
+    }
     if (destination === this.host) {
       if (moves.length === 0) throw new DriverError(`domain ${name} is already on host ${this.host.name}`, 'invalid');
       this.save();

@@ -19,6 +19,7 @@ import { requestForVm } from '../placement/request.js';
 import { missingTags, parseTags, poolText, type StoragePoolRow } from './pool-records.js';
 import { poolForNeed } from './need-pool.js';
 import { mapVolumes, syncClusterPools } from './pool-sync.js';
+import { recordPartialMove } from './volume-moves.js';
 
 /** A disk of the imported VM that has to move to a pool with these tags. */
 export interface StorageMove {
@@ -118,22 +119,27 @@ export async function moveToTaggedStorage(engine: Engine, caller: Caller, vm: Vm
   }
   const pools = state.storagePools(target);
   const chosen = moves.map((move) => {
-    const volume = db.prepare('SELECT id, name, path FROM volumes WHERE vm_id=? AND device_id=? AND removed IS NULL').get(vm.id, move.deviceId) as { id: number; name: string; path: string };
+    const volume = db.prepare('SELECT id, uuid, name, path FROM volumes WHERE vm_id=? AND device_id=? AND removed IS NULL').get(vm.id, move.deviceId) as { id: number; uuid: string; name: string; path: string };
     const need = request.storageNeeds?.find((n) => n.volume === volume.name) ?? { volume: volume.name, tags: move.need, offering: move.offering };
     return { volume, pool: poolForNeed(need, pools, true).pool! };
   });
   const volumePools = Object.fromEntries(chosen.map((c) => [c.volume.path, c.pool.ref]));
   let moved: VmRow;
-  if (vm.state === 'Running') {
-    moved = await migrateVm(engine, caller, vm, target, options.jobUuid, volumePools);
-  } else {
-    // A stopped VM's definition and disks move offline (the hypervisor's cold relocate).
-    const source = await engine.hosts.session(fromId);
-    const destination = fromId === target.id ? source : await engine.hosts.session(target.id);
-    const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: false, volumePools };
-    await source.migration!.perform(request, await destination.migration!.prepare(request), engine.vms.taskOptions(options.jobUuid));
-    db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);
-    moved = engine.vms.get(vm.id);
+  try {
+    if (vm.state === 'Running') {
+      moved = await migrateVm(engine, caller, vm, target, options.jobUuid, volumePools);
+    } else {
+      // A stopped VM's definition and disks move offline (the hypervisor's cold relocate).
+      const source = await engine.hosts.session(fromId);
+      const destination = fromId === target.id ? source : await engine.hosts.session(target.id);
+      const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: false, volumePools };
+      await source.migration!.perform(request, await destination.migration!.prepare(request), engine.vms.taskOptions(options.jobUuid));
+      db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);
+      moved = engine.vms.get(vm.id);
+    }
+  } catch (error) {
+    // Disks the hypervisor moved before failing stay where it put them.
+    throw recordPartialMove(engine, caller, vm, chosen, error, options.jobUuid);
   }
   db.transaction(() => {
     for (const c of chosen) db.prepare('UPDATE volumes SET pool=?, pool_id=? WHERE id=?').run(c.pool.ref, c.pool.id, c.volume.id);

@@ -8,7 +8,7 @@
  * Kiln records the new pools, and a new host, only after the hypervisor moved the disks, so a
  * failure leaves every row as it was. A running VM's move to another host is migrateVm's.
  */
-import type { DriverCapabilities } from '../../../drivers/types.js';
+import { DriverError, type DriverCapabilities } from '../../../drivers/types.js';
 import type { Engine } from '../engine.js';
 import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
@@ -54,16 +54,47 @@ export async function moveVolumes(engine: Engine, caller: Caller, vm: VmRow, tar
   // A definition made afresh on another host needs its images there (an ISO, a template's copy).
   if (target.id !== fromId) await stageImages(engine, destination, current);
   const request = { vm: vmRef(current), spec: engine.vms.spec(current), live: running, volumePools: Object.fromEntries(moves.map((m) => [m.volume.path ?? '', m.pool.ref])) };
-  recordMoved(engine, current, await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)));
+  const how = `${running ? ' while the VM ran' : ''}${target.id !== fromId ? ` on host ${target.name}, the VM with it` : ''}`;
+  try {
+    recordMoved(engine, current, await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)));
+  } catch (error) {
+    throw recordPartialMove(engine, caller, current, moves, error, jobUuid);
+  }
   db.transaction(() => {
-    for (const m of moves) {
-      db.prepare('UPDATE volumes SET pool=?, pool_id=? WHERE id=?').run(m.pool.ref, m.pool.id, m.volume.id);
-      engine.events.record({
-        type: 'VOLUME.MIGRATE', description: `volume ${m.volume.name} (${m.volume.uuid}) of VM ${current.display_name} moved to storage pool ${m.pool.name}${running ? ' while the VM ran' : ''}${target.id !== fromId ? ` on host ${target.name}, the VM with it` : ''}`,
-        userId: caller.userId, accountId: current.account_id, domainId: current.domain_id, resourceType: 'Volume', resourceUuid: m.volume.uuid, jobUuid,
-      });
-    }
+    recordPools(engine, caller, current, moves, how, jobUuid);
     if (target.id !== fromId) db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, current.id);
   })();
   return engine.vms.get(current.id);
+}
+
+/** Records MOVES done: each volume's new pool and a VOLUME.MIGRATE event (HOW: how it moved, for its text). */
+function recordPools(engine: Engine, caller: Caller, vm: VmRow, moves: VolumeMove[], how: string, jobUuid: string): void {
+  for (const m of moves) {
+    engine.db.prepare('UPDATE volumes SET pool=?, pool_id=? WHERE id=?').run(m.pool.ref, m.pool.id, m.volume.id);
+    engine.events.record({
+      type: 'VOLUME.MIGRATE', description: `volume ${m.volume.name} (${m.volume.uuid}) of VM ${vm.display_name} moved to storage pool ${m.pool.name}${how}`,
+      userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'Volume', resourceUuid: m.volume.uuid, jobUuid,
+    });
+  }
+}
+
+/**
+ * After a storage motion that failed: the disks the hypervisor reports moved all the same
+ * (DriverErrorDetails.moved, e.g. KVM's pivots part-way) are recorded in their new pools, as the
+ * host has them, and the error the job ends with says which volumes moved and which did not.
+ * Any other failure is returned as it was (nothing moved, nothing recorded).
+ */
+export function recordPartialMove(engine: Engine, caller: Caller, vm: VmRow, moves: VolumeMove[], error: unknown, jobUuid: string): unknown {
+  const reported = error instanceof DriverError ? (error.details.moved ?? []) : [];
+  const done = moves.filter((m) => reported.some((r) => r.name === m.volume.path && (r.pool === m.pool.ref || r.pool === m.pool.name)));
+  if (done.length === 0) return error;
+  const failure = error as DriverError;
+  engine.db.transaction(() => recordPools(engine, caller, vm, done, ' before the rest of the move failed', jobUuid))();
+  const left = moves.filter((m) => !done.includes(m));
+  const words = (list: VolumeMove[], how: (m: VolumeMove) => string) => list.map((m) => `${m.volume.name} ${how(m)}`).join(', ');
+  return new DriverError(
+    `${failure.message}. Volumes moved: ${words(done, (m) => `to storage pool ${m.pool.name}`)}; ${left.length ? `not moved: ${words(left, () => 'stays where it was')}` : 'none left to move'}`,
+    failure.category,
+    failure.details,
+  );
 }
