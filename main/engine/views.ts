@@ -23,8 +23,16 @@ export function zonesById(db: Db, zoneIds: readonly number[]): Map<number, { uui
   return new Map([...rows].map(([id, [zone]]) => [id, zone!]));
 }
 
-export function zoneView(row: { uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null }): ApiObject {
-  return { id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, securitygroupsenabled: false, localstorageenabled: false };
+export interface ZoneViewRow {
+  uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null;
+  internal_dns1?: string | null; dns2?: string | null; internal_dns2?: string | null; domain?: string | null;
+}
+
+export function zoneView(row: ZoneViewRow): ApiObject {
+  return {
+    id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, dns2: row.dns2 ?? undefined,
+    internaldns1: row.internal_dns1 ?? undefined, internaldns2: row.internal_dns2 ?? undefined, domain: row.domain ?? undefined, securitygroupsenabled: false, localstorageenabled: false,
+  };
 }
 
 export function hostView(db: Db, planner: Planner, row: HostRow, isAdmin: boolean): ApiObject {

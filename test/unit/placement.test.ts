@@ -43,6 +43,8 @@ function state(world: World = {}): PlacementState {
     hasGpu: (id) => (world.gpus?.[id] ?? -1) >= 0,
     gpuFree: (id) => Math.max(0, world.gpus?.[id] ?? 0),
     maxGuests: (clusterId) => world.maxGuests?.[clusterId] ?? Infinity,
+    // Every zone, pod and cluster enabled (allocation-state filter: infra-edits.test.ts covers it).
+    notAllocatable: () => undefined,
   };
 }
 

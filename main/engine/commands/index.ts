@@ -51,6 +51,12 @@ import explainPlacement from './infra/explainPlacement.js';
 import listGpuResidents from './infra/listGpuResidents.js';
 import createZone from './infra/createZone.js';
 import createPod from './infra/createPod.js';
+import updateZone from './infra/updateZone.js';
+import deleteZone from './infra/deleteZone.js';
+import updatePod from './infra/updatePod.js';
+import deletePod from './infra/deletePod.js';
+import updateCluster from './infra/updateCluster.js';
+import deleteCluster from './infra/deleteCluster.js';
 import addCluster from './infra/addCluster.js';
 import addHost from './infra/addHost.js';
 import updateHost from './infra/updateHost.js';
@@ -116,7 +122,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement, listGpuResidents,
   listHypervisorCapabilities, updateHypervisorCapabilities,
-  createZone, createPod, addCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
+  createZone, updateZone, deleteZone, createPod, updatePod, deletePod, addCluster, updateCluster, deleteCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume, migrateVolume,

@@ -681,4 +681,15 @@ END;
 ALTER TABLE backups ADD COLUMN restore_plan TEXT;
 `,
   },
+  {
+    version: 54,
+    name: "a zone's second DNS servers and network domain, which updateZone sets",
+    // CloudStack's updateZone takes dns2, internaldns2 and domain beside dns1 and internaldns1;
+    // createZone kept only the first two. NULL is "not set", as CloudStack's empty string clears them.
+    sql: `
+ALTER TABLE zones ADD COLUMN dns2 TEXT;
+ALTER TABLE zones ADD COLUMN internal_dns2 TEXT;
+ALTER TABLE zones ADD COLUMN domain TEXT;
+`,
+  },
 ];

@@ -12,6 +12,7 @@ import { where } from '../sql.js';
 import { DbPlacementState, HOST_USAGE_SQL, toUsage, type UsageRow } from './db-state.js';
 import { PLACEMENT_COLUMNS, type Candidate, type Filter, type HostVerdict, type Orderer, type PlacementHost, type PlacementOutcome, type PlacementRequest, type PlacementState, type Usage } from './types.js';
 import { hostState } from './filters/host-state.js';
+import { allocationState } from './filters/allocation-state.js';
 import { capacity, overprovisioning } from './filters/capacity.js';
 import { hostTags } from './filters/host-tags.js';
 import { storageTags } from './filters/storage-tags.js';
@@ -25,7 +26,7 @@ import { gpuLast, nonStrictAffinity, osPreference } from './orderers/preferences
 export type { HostVerdict, PlacementOutcome, PlacementRequest } from './types.js';
 
 // Policy refusals (host and storage tags, affinity, GPU) come before capacity, so the reason given is the one that matters most.
-export const FILTERS: Filter[] = [hostState, hostTags, storageTags, affinity, gpu, guestLimit, capacity];
+export const FILTERS: Filter[] = [allocationState, hostState, hostTags, storageTags, affinity, gpu, guestLimit, capacity];
 /** Applied in this order; later orderers are stable partitions over the earlier order. */
 export const ORDERERS: Orderer[] = [allocationAlgorithm, fillMode, nonStrictAffinity, osPreference, gpuLast];
 

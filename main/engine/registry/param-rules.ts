@@ -36,6 +36,12 @@ export const SSH_URL_RULE: ParamRule = {
   message: 'is not an SSH host address: give ssh://host or ssh://host:port',
 };
 
+/** A dotted-quad IPv4 address (a pod's range, gateway and netmask, a zone's DNS servers), as CloudStack's NetUtils.isValidIp4. */
+export const IPV4_RULE: ParamRule = {
+  pattern: '^(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$',
+  message: 'is not an IPv4 address (four numbers 0-255 separated by dots)',
+};
+
 const compiled = new Map<string, RegExp>();
 
 export function followsRule(rule: ParamRule, value: string): boolean {
