@@ -92,9 +92,10 @@ export class XapiSim {
 
   /**
    * The next `count` calls of `method` (a wire name such as "VM.start" or "Async.VM.start", or "*") fail with `error`, wait, or are cut;
-   * with `after` (a wire name) only the calls made once that method was called.
+   * with `after` (a wire name) only the calls made once that method was called. "PUT /import" with
+   * `redirect` (an origin): the next upload is answered with a 302 there, whatever the SR.
    */
-  fault(method: string, f: { error?: string[]; delayMs?: number; drop?: boolean; count?: number; after?: string }): Promise<unknown> {
+  fault(method: string, f: { error?: string[]; delayMs?: number; drop?: boolean; count?: number; after?: string; redirect?: string }): Promise<unknown> {
     return this.control('fault', { method, ...f });
   }
 

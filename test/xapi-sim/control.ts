@@ -76,6 +76,7 @@ defineAction('fault', ({ running }, b) => {
     delayMs: typeof b['delayMs'] === 'number' ? b['delayMs'] : undefined,
     drop: b['drop'] === true,
     after: typeof b['after'] === 'string' ? b['after'] : undefined,
+    redirect: typeof b['redirect'] === 'string' ? b['redirect'] : undefined,
   });
   return {};
 });

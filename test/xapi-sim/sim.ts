@@ -38,6 +38,8 @@ export interface Fault {
    * called, so a test can cut the connection while that call's task runs, not before it.
    */
   after?: string;
+  /** For an HTTP handler (method "PUT /import"): answer 302 with this origin (scheme://host:port) and the request's path. */
+  redirect?: string;
 }
 
 export class CallDropped extends Error {}
@@ -111,8 +113,9 @@ export class Sim {
     this.timers.clear();
   }
 
-  private takeFault(method: string): Fault | undefined {
-    const i = this.faults.findIndex((f) => f.after === undefined && (f.method === method || f.method === '*'));
+  /** The armed fault for METHOD (a wire method, or an HTTP handler as "PUT /import", which "*" does not match), counted down. */
+  takeFault(method: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => f.after === undefined && (f.method === method || (f.method === '*' && !method.includes(' '))));
     if (i < 0) return undefined;
     const f = this.faults[i]!;
     if (--f.count <= 0) this.faults.splice(i, 1);

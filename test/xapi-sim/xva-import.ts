@@ -284,6 +284,13 @@ export async function handleImport(sim: Sim, host: string, req: http.IncomingMes
     res.writeHead(404, { 'content-type': 'text/html', 'task-id': task, connection: 'close' });
     return void res.end();
   }
+  // A test's fault: a redirect to where it says (a host that is not the pool's, say).
+  const redirect = sim.takeFault('PUT /import')?.redirect;
+  if (redirect) {
+    req.resume();
+    res.writeHead(302, { location: new URL(req.url ?? '/', redirect).toString(), connection: 'close' });
+    return void res.end();
+  }
   // import.ml: an SR this host cannot see is imported by a host that can (a redirect there).
   if (store.rec('SR', sr)['shared'] !== true && !hostsSeeing(sim, sr).includes(host)) {
     req.resume();
@@ -299,8 +306,10 @@ export async function handleImport(sim: Sim, host: string, req: http.IncomingMes
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'task-id': task, connection: 'close' });
     return void res.end();
   }
-  // The headers go out first; the import then reads the stream.
+  // The headers go out first (import.ml's Http_svr.headers), the import then reads the stream:
+  // a client may wait for them before it sends the body (XenCenter's HTTP.PUT does).
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'task-id': task, connection: 'close' });
+  res.flushHeaders();
   const parts: Buffer[] = [];
   let received = 0;
   const expected = Number(req.headers['content-length'] ?? 0);

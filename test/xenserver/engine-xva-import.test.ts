@@ -14,7 +14,7 @@
  * - An XVA cannot be deployed from (431), and a file that is not one is refused at download.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenServerDriver } from '../../drivers/xenserver/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
@@ -147,6 +147,54 @@ describe('importVm importsource=xva (engine, xapi simulator)', () => {
     expect(((await t.ok('listUnmanagedInstances', { clusterid: ids['cluster']!, name: 'xva-cache' }))['unmanagedinstance'] as Rec[]).map((r) => r['name'])).toEqual(['xva-cache']);
     const otherSource = await t.call('importVm', { zoneid: ids['zone']!, importsource: 'local', name: 'x', hostid: ids['host1']!, diskpath: 'x' });
     expect([otherSource.status, String(otherSource.body['errortext'])]).toEqual([431, 'serviceofferingid: importsource=local needs the VM\'s service offering']);
+  }, 60_000);
+
+  it('into a member\'s local SR (storageid): xapi redirects the upload to that host, Kiln follows; the disk is there, listVolumes says local, the VM starts on that host', async () => {
+    const local2 = ((await t.ok('listStoragePools', { zoneid: ids['zone']!, name: 'Local storage on xs-host-2' }))['storagepool'] as Rec[])[0]!;
+    expect([local2['scope'], local2['hostname']]).toEqual(['HOST', 'xs-host-2']);
+    const xva = await registerXva('edge', buildXva({ name: 'exported-edge', os: 'Debian Bookworm 12', disks: [{ name: 'xva-edge root', bytes: disk('xva-edge') }], nics: [{ network: 'Pool-wide network associated with eth0' }] }).archive);
+    const vm = (await t.job('importVm', { zoneid: ids['zone']!, importsource: 'xva', templateid: String(xva['id']), clusterid: ids['cluster']!, storageid: String(local2['id']), name: 'xva-edge', serviceofferingid: ids['small']!, 'nicnetworklist[0].nic': '0', 'nicnetworklist[0].network': ids['network']! }))['virtualmachine'] as Rec;
+    expect(vm['state']).toBe('Stopped');
+    const [ref] = await vmsNamed('xva-edge');
+    const host2 = (await x.call<string[]>('host.get_by_name_label', 'xs-host-2'))[0]!;
+    expect(await x.call('VM.get_affinity', ref)).toBe(host2);
+    const [vbd] = await x.call<string[]>('VM.get_VBDs', ref);
+    expect(await x.call('SR.get_name_label', await x.call<string>('VDI.get_SR', await x.call<string>('VBD.get_VDI', vbd!)))).toBe('Local storage on xs-host-2');
+    const volumes = ((await t.ok('listVolumes', { virtualmachineid: String(vm['id']) }))['volume'] as Rec[]).map((v) => [v['type'], v['storage'], v['storageid'], v['storagetype']]);
+    expect(volumes).toEqual([['ROOT', 'Local storage on xs-host-2', local2['id'], 'local']]);
+    const started = (await t.job('startVirtualMachine', { id: String(vm['id']) }))['virtualmachine'] as Rec;
+    expect([started['state'], started['hostname']]).toEqual(['Running', 'xs-host-2']);
+    expect(await x.call('VM.get_resident_on', ref)).toBe(host2);
+    // storageid and hostid must agree: host 1 does not reach host 2's local pool.
+    const other = await t.call('importVm', { zoneid: ids['zone']!, importsource: 'xva', templateid: String(xva['id']), clusterid: ids['cluster']!, storageid: String(local2['id']), hostid: ids['host1']!, name: 'xva-edge-2' });
+    expect([other.status, String(other.body['errortext'])]).toEqual([431, 'hostid: storage pool Local storage on xs-host-2 is local storage of another host than xs-host-1; leave hostid out, or name that host']);
+  }, 60_000);
+
+  it('a redirect to a host outside the pool is refused before a byte goes there: the job fails naming it, and no VM, VDI, task or Kiln row is left', async () => {
+    let strangerConnections = 0;
+    const stranger = createNetServer((c) => {
+      strangerConnections++;
+      c.destroy();
+    });
+    // On the pool's port, at an address that is no host of the pool.
+    await new Promise<void>((r) => stranger.listen(sim.info.port, '127.0.0.9', r));
+    try {
+      const origin = `https://127.0.0.9:${(stranger.address() as AddressInfo).port}`;
+      const xva = await registerXva('stray', buildXva({ name: 'exported-stray', disks: [{ name: 'stray root', bytes: disk('xva-stray') }] }).archive);
+      const local2 = ((await t.ok('listStoragePools', { zoneid: ids['zone']!, name: 'Local storage on xs-host-2' }))['storagepool'] as Rec[])[0]!;
+      const before = { vdis: await vdiCount(), tasks: (await x.call<string[]>('task.get_all')).length, rows: t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() };
+      await sim.fault('PUT /import', { redirect: origin });
+      const job = await t.run('importVm', { zoneid: ids['zone']!, importsource: 'xva', templateid: String(xva['id']), clusterid: ids['cluster']!, storageid: String(local2['id']), name: 'xva-stray' });
+      expect(job['jobstatus']).toBe(2);
+      const text = String((job['jobresult'] as Rec)['errortext']);
+      expect(text).toContain(`xapi redirected the import to ${origin}/import, which Kiln does not follow: it is no host of this pool`);
+      expect(text).not.toMatch(/session_id|OpaqueRef/);
+      expect(strangerConnections).toBe(0);
+      expect([await vmsNamed('xva-stray'), await vmsNamed('exported-stray')]).toEqual([[], []]);
+      expect({ vdis: await vdiCount(), tasks: (await x.call<string[]>('task.get_all')).length, rows: t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() }).toEqual(before);
+    } finally {
+      stranger.close();
+    }
   }, 60_000);
 
   it('a corrupt XVA fails the job with xapi\'s checksum error and leaves no VM, no VDI and no Kiln row', async () => {

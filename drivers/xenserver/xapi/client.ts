@@ -33,6 +33,15 @@ export interface TaskWaitOptions {
 
 /** How many HOST_IS_SLAVE redirects a login follows (a pool whose master just changed may send one more). */
 const MAX_REDIRECTS = 3;
+
+/** A Location's host alone (its query holds the session, which no message repeats). */
+const hostOf = (location: string): string => {
+  try {
+    return new URL(location).host;
+  } catch {
+    return 'a Location that is not a URL';
+  }
+};
 export const ORIGINATOR = 'Kiln';
 
 export class XapiClient {
@@ -215,26 +224,43 @@ export class XapiClient {
   }
 
   /**
-   * PUT to an HTTP handler of xapi (/import_raw_vdi), the session and a task of Kiln's own in the
-   * query (xapi_http.ml takes both from it): the task is reported (onTask) before the bytes go and
-   * is waited on after, so its result and error are xapi's, as for an Async call.
+   * PUT to an HTTP handler of xapi (/import_raw_vdi, /import), the session and a task of Kiln's own
+   * in the query (xapi_http.ml takes both from it): the task is reported (onTask) before the bytes
+   * go and is waited on after, so its result and error are xapi's, as for an Async call.
+   * REDIRECT: where a 302 is followed, as xapi's own clients do (an /import into a pool member's
+   * local SR is answered with a redirect to that member): it returns the origin to send the same
+   * request to (same session and task), or throws to refuse the Location. One hop; without it a
+   * 302 is an error. HEADERSFIRST: the handler answers before reading the body (transport.put).
    */
-  async upload(path: string, query: Record<string, string>, body: () => Readable, length: number, opts: TaskWaitOptions & { label: string }): Promise<XmlRpcValue> {
+  async upload(path: string, query: Record<string, string>, body: () => Readable, length: number, opts: TaskWaitOptions & { label: string; redirect?: (location: string) => URL; headersFirst?: boolean }): Promise<XmlRpcValue> {
     const task = (await this.raw('task.create', [opts.label, ''])) as XRef;
     opts.onTask?.(task);
     try {
-      const put = async () => this.transport.put(`${path}?${new URLSearchParams({ ...query, session_id: this.session ?? '', task_id: task }).toString()}`, body(), length, opts.signal);
-      let reply = await put();
-      if (reply.status === 401) {
-        // The session expired: log in again, once, and send the bytes again.
-        await this.renew(this.session);
-        reply = await put();
+      const put = async (origin?: URL) => this.transport.put(`${path}?${new URLSearchParams({ ...query, session_id: this.session ?? '', task_id: task }).toString()}`, body, length, { signal: opts.signal, origin, headersFirst: opts.headersFirst });
+      let origin: URL | undefined;
+      let renewed = false;
+      let redirected = false;
+      let reply;
+      for (;;) {
+        reply = await put(origin);
+        if (reply.status === 401 && !renewed) {
+          // The session expired: log in again, once, and send the bytes again.
+          renewed = true;
+          await this.renew(this.session);
+          continue;
+        }
+        if ((reply.status === 302 || reply.status === 307) && opts.redirect && !redirected) {
+          redirected = true;
+          origin = opts.redirect(reply.location ?? '');
+          continue;
+        }
+        break;
       }
       if (reply.status !== 200) {
         const record = (await this.call('task.get_record', task).catch(() => undefined)) as TaskRecord | undefined;
         const [code, ...rest] = record?.status === 'failure' ? record.error_info : [];
         if (code) throw new XapiError(code, rest, opts.label);
-        throw new XapiProtocolError(`${opts.label}: HTTP ${reply.status} from ${this.host} on ${path}`, reply.status);
+        throw new XapiProtocolError(`${opts.label}: HTTP ${reply.status} from ${origin?.host ?? this.host} on ${path}${reply.location ? ` (a redirect to ${hostOf(reply.location)})` : ''}`, reply.status);
       }
       return await this.waitForTask(task, opts);
     } finally {

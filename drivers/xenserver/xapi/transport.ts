@@ -96,28 +96,57 @@ export class JsonRpcTransport {
   /**
    * PUT of LENGTH bytes to one of xapi's HTTP handlers (PATH with its query, e.g. /import_raw_vdi?…),
    * over the same pinned agent. xapi's import code reads a Content-Length body (it refuses chunked
-   * transfer encoding), so the length is sent up front. Resolves with the status and the task-id header.
+   * transfer encoding), so the length is sent up front. Resolves with the status, the task-id
+   * header and a redirect's Location.
+   * ORIGIN: another host of the pool (scheme://host:port) to send it to instead of this one; its
+   * connection is pinned by the same trust, so that host must present the certificate the pool is
+   * trusted by. HEADERSFIRST: a handler that answers before it reads the body (import.ml: 200 with
+   * the task-id, or a 302 to the host that imports it) gets the request's headers alone, and the
+   * body only after its 200, as xapi's own clients send it (XenCenter's HTTP.PUT); a redirect
+   * then costs no upload, and no write meets a socket xapi closed after answering.
    */
-  put(pathAndQuery: string, body: Readable, length: number, signal?: AbortSignal): Promise<{ status: number; taskId?: string; body: string }> {
-    const lib = this.base.protocol === 'https:' ? https : http;
+  put(pathAndQuery: string, body: () => Readable, length: number, opts: { signal?: AbortSignal; origin?: URL; headersFirst?: boolean } = {}): Promise<{ status: number; taskId?: string; location?: string; body: string }> {
+    const target = new URL(pathAndQuery, opts.origin ?? this.base);
+    const lib = target.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(new URL(pathAndQuery, this.base), {
-        method: 'PUT', agent: this.agent, signal,
+      let answered = false;
+      const send = (): void => {
+        const stream = body();
+        stream.on('error', (e) => req.destroy(e));
+        stream.pipe(req);
+      };
+      const req = lib.request(target, {
+        method: 'PUT', agent: this.agent, signal: opts.signal, timeout: opts.headersFirst ? this.timeoutMs : undefined,
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length), Connection: 'close' },
       }, (res) => {
+        answered = true;
+        // The wait for the answer is over; the upload itself takes as long as it takes.
+        req.setTimeout(0);
+        if (opts.headersFirst && res.statusCode === 200) send();
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, taskId: typeof res.headers['task-id'] === 'string' ? res.headers['task-id'] : undefined, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0, taskId: typeof res.headers['task-id'] === 'string' ? res.headers['task-id'] : undefined,
+            location: res.headers.location, body: Buffer.concat(chunks).toString('utf8'),
+          });
+          // No body follows an answer that is not the import's go-ahead.
+          if (opts.headersFirst && res.statusCode !== 200) req.destroy();
+        });
         res.on('error', reject);
       });
-      req.on('error', (e) => reject(this.wrap(e)));
-      body.on('error', (e) => req.destroy(e));
-      body.pipe(req);
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer to the PUT within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      // A request given up once its answer is in (a redirect) is no error.
+      req.on('error', (e) => {
+        if (!answered) reject(this.wrap(e, target.host));
+      });
+      if (opts.headersFirst) req.flushHeaders();
+      else send();
     });
   }
 
-  private wrap(e: unknown): unknown {
-    return isConnectionError(e) ? new XapiConnectionError(this.base.host, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET', (e as Error).message) : e;
+  private wrap(e: unknown, host = this.base.host): unknown {
+    return isConnectionError(e) ? new XapiConnectionError(host, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET', (e as Error).message) : e;
   }
 
   close(): void {

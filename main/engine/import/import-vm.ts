@@ -27,6 +27,7 @@ import { onPrivateVlan, republishPrivateVlanPeers } from '../vm/private-vlan-pee
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
 import { moveToTaggedStorage, planStorageMoves, type StorageMove } from '../storage/import-tags.js';
+import { mapVolumes } from '../storage/pool-sync.js';
 
 /** "VLAN 100", or "VLAN 100 (private VLAN 501)" for a NIC or network on a private VLAN. */
 function vlanText(vlan: number, pvlan: number | undefined): string {
@@ -373,6 +374,8 @@ export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, 
         : `VM ${plan.displayName} (${uuid}) imported from ${info.name} on host ${plan.vm.host.name}, ${running ? 'running' : 'stopped'}${running ? `; ${CONSOLE_NOTE}` : ''}`,
       userId: caller.userId, accountId: plan.owner.accountId, domainId: plan.owner.domainId, resourceType: 'VirtualMachine', resourceUuid: uuid, jobUuid,
     });
+    // Each disk's pool record from the pool the driver named (a host's local pool binds the VM to that host at its next start).
+    mapVolumes(db, [plan.cluster.id]);
     engine.bus.emit('vm', { id: uuid, state: running ? 'Running' : 'Stopped', accountId: plan.owner.accountId });
     return vmId;
   })();

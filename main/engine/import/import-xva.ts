@@ -4,8 +4,10 @@
  * checksummed and checked to be a tar with ova.xml first; never a path a user names) brought into
  * a cluster's pool and taken over. The job has two halves:
  *  1. the driver's ImportFacet.importArchive sends the file to the hypervisor (xapi: PUT /import
- *     under a task); the VM appears halted on the chosen host, named `name`, as a VM Kiln does not
- *     manage (listUnmanagedInstances lists it from then on);
+ *     under a task) onto storageid's pool (absent: the pool's default SR); the VM appears halted on
+ *     the chosen host, named `name`, as a VM Kiln does not manage (listUnmanagedInstances lists it
+ *     from then on). A host's local pool is imported into by that host, the VM's home (xapi
+ *     redirects such an upload to it; the driver follows);
  *  2. (with serviceofferingid) importUnmanagedInstance's rules and job adopt it (planImport, importWork): offerings, NIC
  *     networks, MACs, disks, the OS. The XVA's registered OS type is the VM's; its template is
  *     Kiln's dummy import template (an XVA cannot be restored to).
@@ -24,9 +26,20 @@ import { requireAccountAccess } from '../vm/access.js';
 import type { TemplateRow } from '../vm/rows.js';
 import type { HostRow } from '../hosts/host-manager.js';
 import { requireImageReady } from '../images/readiness.js';
+import { poolState, type StoragePoolRow } from '../storage/pool-records.js';
 import { readFileAt } from '../images/staging.js';
 import { importFacet, knownMacs, listUnmanaged, unmanagedView, type ClusterRow } from './unmanaged.js';
 import { importWork, planImport } from './import-vm.js';
+
+/** STORAGEID's pool (absent: none, the pool's default SR): one of CLUSTER's, Up and enabled. */
+function targetPool(db: Engine['db'], cluster: ClusterRow, storageUuid: string | undefined): StoragePoolRow | undefined {
+  if (!storageUuid) return undefined;
+  const pool = byUuid<StoragePoolRow>(db, 'storagePool', storageUuid, 'storageid');
+  if (pool.cluster_id !== cluster.id) throw ApiError.param(`storageid: storage pool ${pool.name} is not in cluster ${cluster.name}`);
+  const state = poolState(pool);
+  if (state !== 'Up') throw ApiError.param(`storageid: storage pool ${pool.name} is ${state}`);
+  return pool;
+}
 
 export async function importXva(engine: Engine, caller: Caller, args: Args): Promise<AsyncWork> {
   const db = engine.db;
@@ -35,7 +48,6 @@ export async function importXva(engine: Engine, caller: Caller, args: Args): Pro
   for (const p of ['diskpath', 'tmppath', 'host', 'username', 'password', 'privatekey']) {
     if (args.str(p)) throw ApiError.param(`${p}: importsource=xva imports the XVA named by templateid; ${p} is for other sources`);
   }
-  if (args.uuid('storageid')) throw ApiError.param('storageid: an XVA goes onto the pool\'s default storage; Kiln names no other pool for it yet');
   const clusterUuid = args.uuid('clusterid');
   if (!clusterUuid) throw ApiError.param('clusterid: importsource=xva needs the cluster (pool) the VM is imported into');
   const cluster = byUuid<ClusterRow>(db, 'cluster', clusterUuid, 'clusterid');
@@ -51,12 +63,19 @@ export async function importXva(engine: Engine, caller: Caller, args: Args): Pro
   // Without an offering the job only brings the VM into the pool, for importUnmanagedInstance.
   const adopt = args.uuid('serviceofferingid') !== undefined;
   if (adopt) byUuid(db, 'serviceOffering', args.uuid('serviceofferingid')!, 'serviceofferingid');
+  const storage = targetPool(db, cluster, args.uuid('storageid'));
   const hostUuid = args.uuid('hostid');
+  // A host's local pool is imported into by that host, which is the VM's home.
+  const hostId = storage?.host_id ?? undefined;
   const host = hostUuid
     ? byUuid<HostRow>(db, 'host', hostUuid, 'hostid')
-    : (db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND state='Up' AND resource_state='Enabled' AND removed IS NULL ORDER BY id LIMIT 1`).get(cluster.id) as HostRow | undefined);
+    : hostId !== undefined
+      ? (db.prepare('SELECT * FROM hosts WHERE id=?').get(hostId) as HostRow)
+      : (db.prepare(`SELECT * FROM hosts WHERE cluster_id=? AND state='Up' AND resource_state='Enabled' AND removed IS NULL ORDER BY id LIMIT 1`).get(cluster.id) as HostRow | undefined);
   if (!host) throw ApiError.capacity(`clusterid: no host of cluster ${cluster.name} is Up and enabled to import into`);
   if (host.cluster_id !== cluster.id) throw ApiError.param(`hostid: host ${host.name} is not in cluster ${cluster.name}`);
+  if (storage && hostId !== undefined && host.id !== hostId) throw ApiError.param(`hostid: storage pool ${storage.name} is local storage of another host than ${host.name}; leave hostid out, or name that host`);
+  if (hostId !== undefined && (host.state !== 'Up' || host.resource_state !== 'Enabled')) throw ApiError.param(`storageid: storage pool ${storage!.name} is local storage of host ${host.name}, which is ${host.state !== 'Up' ? host.state : host.resource_state}`);
   const session = await engine.hosts.session(host.id);
   const facet = importFacet(session, cluster);
   if (!facet.importArchive) throw ApiError.param(`clusterid: the hypervisor of cluster ${cluster.name} (${cluster.hypervisor}) cannot import VM archives`);
@@ -73,7 +92,7 @@ export async function importXva(engine: Engine, caller: Caller, args: Args): Pro
     queueKey: `import-xva:${cluster.id}:${name}`,
     run: async (job) => {
       job.progress(0, `importing XVA ${xva.name} into cluster ${cluster.name} (host ${host.name})`);
-      await importArchive(archive, { ...engine.vms.taskOptions(job.uuid), name, onProgress: (p) => job.progress(Math.min(90, p * 0.9), `importing XVA ${xva.name}: ${p}%`) });
+      await importArchive(archive, { ...engine.vms.taskOptions(job.uuid), name, ...(storage ? { pool: storage.ref } : {}), onProgress: (p) => job.progress(Math.min(90, p * 0.9), `importing XVA ${xva.name}: ${p}%`) });
       engine.events.record({
         type: 'VM.IMPORT', description: `XVA ${xva.name} imported into cluster ${cluster.name} as VM ${name} on host ${host.name}; taking it over`,
         userId: caller.userId, accountId: caller.accountId, domainId: caller.domainId, jobUuid: job.uuid,
