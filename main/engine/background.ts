@@ -10,6 +10,7 @@ import { HaMonitor } from './ha/ha-monitor.js';
 import { runHostCleanups } from './vm/host-cleanups.js';
 import { runCopyRemovals } from './images/host-copies.js';
 import { vmJobResult } from './vm/vm-job.js';
+import { refreshOpenPools } from './storage/pool-sync.js';
 import type { PowerState } from '../../drivers/types.js';
 
 const NOTE = 'settled after restart: the job that was moving it had been interrupted';
@@ -34,6 +35,8 @@ export class BackgroundTasks {
     this.ha.start();
     this.schedule('expunge.interval', () => this.sweep());
     this.schedule('gpu.stats.interval', () => this.refreshGpuCapacity());
+    // What listStoragePools lists between refreshes: the pools of every host with an open session.
+    this.schedule('storage.stats.interval', () => refreshOpenPools(this.engine));
   }
 
   /**

@@ -12,6 +12,7 @@ import { now } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
 import { eachBounded } from './fan-out.js';
+import { recordHostPools } from '../storage/pool-sync.js';
 import type { Endpoint, EndpointHost, GpuDeviceInfo, HostEvent, HostSession, HypervisorDriver, HypervisorType, TaskOutcome, TrustAnchor } from '../../../drivers/types.js';
 
 export interface HostRow {
@@ -264,11 +265,14 @@ export class HostManager {
     for (const row of targets) this.onHostEvent(row.id, event);
   }
 
-  /** Re-reads capacity and capabilities from the host and marks it Up. */
+  /** Re-reads capacity, capabilities and storage pools from the host and marks it Up. */
   async refresh(hostId: number, session?: HostSession): Promise<void> {
     const s = session ?? (await this.session(hostId));
-    // Only what is recorded below: a driver that can read it alone skips the pools, networks and devices.
-    const inv = s.capacity ? await s.capacity() : await s.inventory();
+    // Only what is recorded below: a driver that can read it alone skips the networks and devices.
+    // The pools are read beside it (they are what listStoragePools lists until the next refresh);
+    // a host whose pools cannot be read now keeps its recorded ones.
+    const [inv, pools] = await Promise.all([s.capacity ? s.capacity() : s.inventory(), s.primaryStorage?.pools().catch(() => undefined)]);
+    if (pools) recordHostPools(this.db, hostId, this.row(hostId).cluster_id, pools);
     this.db
       .prepare(
         `UPDATE hosts SET cpu_sockets=?, cpu_number=?, cpu_speed=?, memory_total=?, memory_free=?, hypervisor_version=?, capabilities=?, last_pinged=? WHERE id=?`,

@@ -1,8 +1,10 @@
 /**
  * Storage-pool records filled from what the drivers publish (PrimaryStorageFacet). The engine never
  * asks which hypervisor a host runs: a host whose session has the facet reports its pools, one
- * without it has none in Kiln. A cluster is read on demand (listStoragePools, a placement that needs
- * tags), so hosts that never use tags cost nothing.
+ * without it has none in Kiln. A host's pools are recorded when its session opens (HostManager's
+ * refresh), again every storage.stats.interval (refreshOpenPools, from the background tasks), and
+ * before a job places or moves a disk by them (syncClusterPools). A list (listStoragePools,
+ * findStoragePoolsForMigration) only reads the records: it never connects or waits on a host.
  *
  * A pool stays recorded when its hosts stop reporting it (present=0, state Down): its tags and
  * enabled flag are the admin's and come back with it. After each read, the free-text volumes.pool
@@ -16,6 +18,7 @@ import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
 import type { StoragePoolRow } from './pool-records.js';
 import { PAGE_IDS } from '../registry/list-page.js';
+import { withDeadline } from '../hosts/fan-out.js';
 
 interface HostReport {
   hostId: number;
@@ -26,9 +29,26 @@ interface HostReport {
 /**
  * Which hosts a sync reads: 'connect' connects a host that has no session yet (a job about to
  * place a disk); 'open' reads only hosts whose session is open, the others keep their recorded
- * pools (a list: it never waits for a connect, which Kiln makes at start, in the background).
+ * pools (the periodic refresh: it never connects, which Kiln does at start, in the background).
  */
 export type PoolSessions = 'connect' | 'open';
+
+/**
+ * The pools one host reported, recorded as syncAllPools records them: what the refresh at a
+ * session's opening hands over (it read them beside the host's capacity).
+ */
+export function recordHostPools(db: Db, hostId: number, clusterId: number, pools: PrimaryStoragePool[]): void {
+  recordPools(db, [{ hostId, clusterId, pools }]);
+}
+
+/**
+ * The periodic refresh: every host whose session is open is read, each under host.check.timeout,
+ * so a host that does not answer (a cut link: the session stays open, its commands hang) holds
+ * back neither the others' records nor the next run; its own records stay as last read.
+ */
+export async function refreshOpenPools(engine: Engine): Promise<void> {
+  await syncAllPools(engine, undefined, 'open', Math.max(1, engine.settings.int('host.check.timeout')) * 1000);
+}
 
 /** Reads the pools of every Up host of CLUSTERID that publishes them, and records them. Hosts that fail to answer are skipped. */
 export async function syncClusterPools(engine: Engine, clusterId: number, sessions: PoolSessions = 'connect'): Promise<void> {
@@ -40,7 +60,7 @@ export async function syncClusterPools(engine: Engine, clusterId: number, sessio
  * recorded in one batch: the same few statements however many clusters, hosts, pools and volumes
  * there are, so a list that refreshes before it answers (listStoragePools) stays bounded.
  */
-export async function syncAllPools(engine: Engine, clusterIds?: number[], sessions: PoolSessions = 'connect'): Promise<void> {
+export async function syncAllPools(engine: Engine, clusterIds?: number[], sessions: PoolSessions = 'connect', deadlineMs?: number): Promise<void> {
   const db = engine.db;
   const hosts = (
     clusterIds
@@ -51,7 +71,9 @@ export async function syncAllPools(engine: Engine, clusterIds?: number[], sessio
     hosts.map(async (host): Promise<HostReport | undefined> => {
       try {
         const session = sessions === 'open' ? engine.hosts.openSession(host.id) : await engine.hosts.session(host.id);
-        return session?.primaryStorage ? { hostId: host.id, clusterId: host.cluster_id, pools: await session.primaryStorage.pools() } : undefined;
+        if (!session?.primaryStorage) return undefined;
+        const read = session.primaryStorage.pools();
+        return { hostId: host.id, clusterId: host.cluster_id, pools: await (deadlineMs === undefined ? read : withDeadline(read, deadlineMs, `the pools of host ${host.id}`)) };
       } catch {
         // A host that cannot answer now changes nothing; its pools keep their last state.
         return undefined;

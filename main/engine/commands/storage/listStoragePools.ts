@@ -3,7 +3,7 @@ import { where } from '../../sql.js';
 import { queryPage } from '../../registry/list-page.js';
 import { byUuid } from '../../lookup.js';
 import { allocatedBytes, POOL_FROM, POOL_SELECT, poolView, type PoolViewRow } from '../../storage/pool-records.js';
-import { syncAllPools } from '../../storage/pool-sync.js';
+import { mapVolumes } from '../../storage/pool-sync.js';
 
 export default defineCommand({
   name: 'listStoragePools',
@@ -22,13 +22,17 @@ export default defineCommand({
     { name: 'status', type: 'string', description: 'the state of the storage pool: Up, Disabled or Down' },
     { name: 'path', type: 'string', description: 'the storage pool path (the hypervisor\'s name for it)' },
   ],
-  async handler({ engine }, args, page) {
+  handler({ engine }, args, page) {
     const db = engine.db;
     const cluster = args.uuid('clusterid') ? byUuid<{ id: number }>(db, 'cluster', args.uuid('clusterid')!, 'clusterid') : undefined;
     const host = args.uuid('hostid') ? byUuid<{ id: number; cluster_id: number }>(db, 'host', args.uuid('hostid')!, 'hostid') : undefined;
-    // What the hosts report now: read before listing (only the clusters asked about), from the
-    // hosts whose session is open; a host not connected yet is not connected here (its pools as recorded).
-    await syncAllPools(engine, cluster ? [cluster.id] : host ? [host.cluster_id] : undefined, 'open');
+    // The pools as the hosts' last refresh recorded them (at their session's opening, then every
+    // storage.stats.interval, and before a job placed a disk): a list never connects or waits on a
+    // host, so one that does not answer now still has its pools listed at once. Only the volumes'
+    // pool text is mapped onto the records here (the database alone), so a disk made since shows
+    // in its pool's allocated size.
+    const clusterIds = cluster ? [cluster.id] : host ? [host.cluster_id] : (db.prepare('SELECT DISTINCT cluster_id FROM storage_pools WHERE removed IS NULL').pluck().all() as number[]);
+    mapVolumes(db, clusterIds);
     const status = args.str('status');
     const w = where(['p.removed IS NULL'], [
       ['p.uuid', args.uuid('id')], ['p.name', args.str('name')], ['z.uuid', args.uuid('zoneid')], ['pd.uuid', args.uuid('podid')], ['p.cluster_id', cluster?.id],
