@@ -373,6 +373,12 @@ export interface DriverCapabilities {
   /** A stopped VM's disks to another host's local storage, the VM with them (KVM streams them between the hosts). Absent: no. */
   storageMotionAcrossHosts?: boolean;
   crossClusterMigration: boolean;
+  /**
+   * A migration to a host of another cluster copies the VM's disks onto the destination's storage
+   * (its default pool, or the pool migrateto names): XenServer's VM.migrate_send. Absent: the
+   * disks stay where they are, so the destination must reach them.
+   */
+  crossClusterCarriesDisks?: boolean;
   memorySnapshots: boolean;
   /** A disk-only snapshot of a running VM (KVM's internal snapshots need the VM stopped for that). */
   diskSnapshotsWhileRunning: boolean;

@@ -38,6 +38,8 @@ export const XENSERVER_CAPABILITIES: DriverCapabilities = {
   storageMotion: true,
   // Across pools: host.migrate_receive on the destination pool, VM.migrate_send on the source (vm-migration.ts).
   crossClusterMigration: true,
+  // migrate_send copies every VDI onto the destination pool's default SR, or the SR migrateto names.
+  crossClusterCarriesDisks: true,
   memorySnapshots: true,
   diskSnapshotsWhileRunning: true,
   quiesceSnapshots: false,

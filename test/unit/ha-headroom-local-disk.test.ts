@@ -8,6 +8,7 @@
  * in the VM's events; it restarts on local-host once that host is back. A VM whose disk is on the
  * cluster's shared pool (sim-primary, CLUSTER scope as a KVM pool named in details sharedPools)
  * restarts on another host of its cluster in both, and HA keeps it in its cluster as headroom does.
+ * A user's start of the local-disk VM on other-host is refused too: a start carries no disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, deployDemo, testEngine, type TestEngine } from '../helpers/engine.js';
@@ -84,6 +85,14 @@ describe('HA and headroom on a VM bound to its host by a local disk', () => {
     // Back: the retried restart runs it where its disk is.
     await haPasses(2);
     expect(row(vm.id)).toEqual({ state: 'Running', host: 'local-host' });
+    // A user's start on a host of another cluster carries no disk either (before, other-host passed and ran it without its disk).
+    await t.job('stopVirtualMachine', { id: vm.id });
+    const otherHost = t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name='other-host'`).pluck().get() as string;
+    const refused = await t.run('startVirtualMachine', { id: vm.id, hostid: otherHost });
+    expect(refused['jobresult']).toMatchObject({ errorcode: 533 });
+    expect(String((refused['jobresult'] as { errortext: string }).errortext)).toContain(`other-host: volume ${vm.root} is on local storage pool loc-disk of host local-host, which this host does not reach`);
+    expect(row(vm.id)).toEqual({ state: 'Stopped', host: null });
+    expect(domainsOf('other-host')).toEqual([]);
     await t.run('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
   });
 

@@ -19,9 +19,12 @@ export function migrationOutcome(engine: Engine, vm: VmRow, target?: PlacementHo
   const offering = engine.db.prepare('SELECT storage_type FROM service_offerings WHERE id=?').get(vm.service_offering_id) as Pick<OfferingRow, 'storage_type'>;
   // The hypervisor's capabilities decide, not its name: without cross-cluster migration the VM
   // stays in its cluster (KVM and the simulator today; XenServer and VMware could leave it).
-  const sameClusterOnly = !(engine.hosts.knownDriver(vm.hypervisor)?.capabilities.crossClusterMigration ?? false);
+  const capabilities = engine.hosts.knownDriver(vm.hypervisor)?.capabilities;
+  const sameClusterOnly = !(capabilities?.crossClusterMigration ?? false);
+  // A move to another cluster that copies the disks along is judged by where they land (storage-tags filter).
+  const carryDisks = !sameClusterOnly && capabilities?.crossClusterCarriesDisks && vm.cluster_id !== null ? { fromClusterId: vm.cluster_id } : undefined;
   const request = requestForVm(engine.db, vm, {
-    hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined,
+    hostId: target?.id, clusterId: sameClusterOnly && !target ? vm.cluster_id ?? undefined : undefined, ...(carryDisks ? { carryDisks } : {}),
     ...(moving.size ? { storageNeeds: vmsStorageNeeds(engine.db, [vm.id], moving).get(vm.id) ?? [] } : {}),
   });
   const outcome = engine.planner.plan(request);

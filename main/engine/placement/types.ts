@@ -36,6 +36,13 @@ export interface PlacementRequest {
    * Without it a made disk is judged on the pool it is on (storage/need-pool.ts).
    */
   moveDisks?: boolean;
+  /**
+   * A migration whose move to a host of another cluster than FROMCLUSTERID carries every made disk
+   * onto that host's default pool (the driver's crossClusterCarriesDisks: XenServer's migrate_send):
+   * there a disk is judged on the pool it would land on, tags included, not on the one it leaves.
+   * Hosts of its own cluster carry nothing and are judged on the disk's pool, as for any request.
+   */
+  carryDisks?: { fromClusterId: number };
 }
 
 /** One tagged volume: the host must reach an enabled pool with every tag (a made disk: the pool it is on, which must have them; storage/need-pool.ts). */

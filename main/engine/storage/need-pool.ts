@@ -7,6 +7,8 @@
  * - A disk not made yet gets the first enabled (Up) pool the host reaches with every tag (most free
  *   space first; pool-choice.ts placeTaggedVolumes makes it there at the start).
  * - A disk copied onto the host's default pool (importVm importsource=external) is judged on that pool.
+ * - A made disk a move to another cluster carries (XenServer's migrate_send copies it onto the
+ *   destination's default pool) is judged on that pool too, not on the pool it leaves.
  * - A made disk is judged on the pool it is on: the host must reach it and it must have the tags.
  *   Only when disks may move (storage motion) does a host that fails that offer a pool with the tags
  *   instead, the one the move will use. Another tagged pool the host happens to have does not carry
@@ -35,16 +37,28 @@ export function poolsWords(pools: readonly StoragePoolRow[]): string {
 
 const tagWords = (tags: readonly string[]) => `storage tag${tags.length > 1 ? 's' : ''} ${tags.join(', ')}`;
 
+/**
+ * The host's default pool among POOLS for a disk that lands there (GOES: "ROOT-3 would be copied
+ * onto the host's default pool"), or why it cannot: none recorded, not Up (a new disk there), or
+ * without NEED's tags.
+ */
+function onDefaultPool(need: StorageNeed, pools: StoragePoolRow[], goes: string, why = ''): NeedPool {
+  const pool = pools.find((p) => p.is_default === 1);
+  if (!pool) return { refusal: `${goes}${why}, and it has none recorded (pools: ${poolsWords(pools)})` };
+  const missing = missingTags(need.tags, pool);
+  if (poolState(pool) !== 'Up') return { refusal: `${goes} ${pool.name}${why}, which is ${poolState(pool)}` };
+  if (missing.length) return { refusal: `${goes} ${pool.name}${why}, which lacks ${tagWords(missing)} of ${need.offering}` };
+  return { pool };
+}
+
+/** Where a made disk lands on a host of another cluster when the move carries it (PlacementRequest.carryDisks), or why it cannot. */
+export function carriedPool(need: StorageNeed, pools: StoragePoolRow[]): NeedPool {
+  return onDefaultPool(need, pools, `volume ${need.volume} would be carried onto this host's default pool`, ' (a move to another cluster copies its disks there)');
+}
+
 /** NEED's pool among POOLS (the host's, any state, most free space first), or the refusal naming the volume and the tags that failed. */
 export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisks = false): NeedPool {
-  if (need.onDefaultPool) {
-    const pool = pools.find((p) => p.is_default === 1);
-    if (!pool) return { refusal: `${need.volume} would be copied onto the host's default pool, and it has none recorded (pools: ${poolsWords(pools)})` };
-    const missing = missingTags(need.tags, pool);
-    if (poolState(pool) !== 'Up') return { refusal: `${need.volume} would be copied onto the host's default pool ${pool.name}, which is ${poolState(pool)}` };
-    if (missing.length) return { refusal: `${need.volume} would be copied onto the host's default pool ${pool.name}, which lacks ${tagWords(missing)} of ${need.offering}` };
-    return { pool };
-  }
+  if (need.onDefaultPool) return onDefaultPool(need, pools, `${need.volume} would be copied onto the host's default pool`);
   if (need.poolId !== undefined) {
     const on = pools.find((p) => p.id === need.poolId);
     const missing = on ? missingTags(need.tags, on) : need.tags;

@@ -55,9 +55,14 @@ export function planStoppedMove(engine: Engine, caller: Caller, args: Args): Sto
 }
 
 /** Records where a migration put the VM's objects (a move to another endpoint's pool makes new ones). */
-export function recordMoved(engine: Engine, vm: VmRow, moved: MigrationResult): void {
+export function recordMoved(engine: Engine, vm: VmRow, moved: MigrationResult, to?: { cluster_id: number }): void {
   if (moved && moved.ref) engine.db.prepare('UPDATE vm_instances SET ref=? WHERE id=?').run(moved.ref, vm.id);
-  for (const disk of (moved && moved.disks) || []) engine.db.prepare('UPDATE volumes SET ref=?, pool=? WHERE vm_id=? AND path=? AND removed IS NULL').run(disk.ref, disk.pool, vm.id, disk.name);
+  // A disk carried to another cluster is on that cluster's pool record from now on (placement judges it there), as moved-after-all.ts records it.
+  const volume = engine.db.prepare(
+    `UPDATE volumes SET ref=?, pool=?, pool_id=COALESCE((SELECT id FROM storage_pools WHERE cluster_id=? AND (ref=? OR name=?) AND removed IS NULL ORDER BY host_id IS NOT NULL, id LIMIT 1), pool_id)
+     WHERE vm_id=? AND path=? AND removed IS NULL`,
+  );
+  for (const disk of (moved && moved.disks) || []) volume.run(disk.ref, disk.pool, to?.cluster_id ?? vm.cluster_id, disk.pool, disk.pool, vm.id, disk.name);
 }
 
 export async function moveStoppedVm(engine: Engine, caller: Caller, plan: StoppedMove, jobUuid: string): Promise<VmRow> {
@@ -74,7 +79,7 @@ export async function moveStoppedVm(engine: Engine, caller: Caller, plan: Stoppe
   const request = { vm: vmRef(vm), spec, live: false, volumePools };
   // Nothing in Kiln changes before the hypervisor moved the VM: a failure leaves it Stopped where it was.
   const moved = await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid));
-  recordMoved(engine, vm, moved);
+  recordMoved(engine, vm, moved, plan.host);
   engine.db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(plan.host.id, plan.host.pod_id, plan.host.cluster_id, vm.id);
   engine.events.record({
     type: 'VM.MIGRATE', description: `VM ${vm.display_name} (${vm.uuid}) moved stopped with its volumes to storage pool ${plan.pool.name} (host ${plan.host.name})`,
