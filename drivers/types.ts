@@ -396,6 +396,13 @@ export interface DriverCapabilities {
   /** Ports on a private VLAN (NicSpec.privateVlan) set up on the hypervisor: isolated, community and promiscuous. */
   privateVlans?: boolean;
   /**
+   * An imported VM's kept definition can have a NIC moved onto the driver's own private-VLAN port
+   * (ImportFacet.adopt's privateVlanNics; again at each start with keepDefinition), the rest of the
+   * definition kept. Without it, a kept NIC is isolated only if the hypervisor already has it on
+   * that private VLAN (InstanceInfo pvlanId).
+   */
+  privateVlanImport?: boolean;
+  /**
    * A data disk of a running VM resizes while it runs (resizeVolume on a Running VM); absent: yes.
    * False: the engine refuses that resize (431) and the UI offers it only while the VM is stopped.
    */
@@ -702,8 +709,11 @@ export interface ImportFacet {
    * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
    * LISTED: the VM as list() reported it when the import was planned, so a bulk import lists each
    * host once, not once per VM; the driver then reads back only this VM, to refuse one that changed.
+   * PRIVATEVLANNICS (capability privateVlanImport, a stopped VM only): the VM's NICs, by MAC, that
+   * Kiln maps onto private-VLAN networks; each is moved onto the driver's port for it in the kept
+   * definition, after the checks (a refusal changes nothing).
    */
-  adopt(vm: Ref, listed?: InstanceInfo): Promise<AdoptedVm>;
+  adopt(vm: Ref, listed?: InstanceInfo, privateVlanNics?: NicSpec[]): Promise<AdoptedVm>;
   /**
    * A disk image already in one of the host's storage pools (importVm from a disk, CloudStack
    * 4.19's importsource=local/shared), by its volume name there (never a path: DriverError

@@ -5,6 +5,7 @@
 import type { VmSpec } from '../types.js';
 import { SCSI_MODEL, TARGET_PREFIX } from './disk-buses.js';
 import { privateVlanMetadata, readPrivateVlans, type PrivateVlanPort } from './private-vlan.js';
+import { interfaceNode } from './nic-xml.js';
 import { attr, buildXml, bytesOf, child, children, num, parseXml, text, xmlSafeText, type XmlNode } from './xml.js';
 
 /** Kiln's own metadata namespace inside <metadata>, where the display name is kept verbatim. */
@@ -126,13 +127,7 @@ export function buildDomainXml(input: DomainXmlInput): string {
     });
   }
 
-  const interfaces: XmlNode[] = input.nics.map((nic) => ({
-    '@_type': nic.type,
-    mac: { '@_address': nic.macAddress },
-    ...(nic.type === 'network' ? { source: { '@_network': nic.source } } : nic.type === 'bridge' ? { source: { '@_bridge': nic.source } } : {}),
-    ...(nic.privateVlan ? { target: { '@_dev': nic.privateVlan.port } } : {}),
-    model: { '@_type': nic.model },
-  }));
+  const interfaces: XmlNode[] = input.nics.map(interfaceNode);
 
   const os: XmlNode = {
     ...(spec.bootType === 'UEFI' ? { '@_firmware': 'efi' } : {}),

@@ -8,7 +8,7 @@
  * one it does not) and the OS name from the libosinfo id that virt-install records in
  * <metadata>, in the words of Kiln's guest OS list where it has them.
  */
-import { DriverError, type AdoptedVm, type ExportedDisk, type ExternalImportSource, type HostConnectionSpec, type HostInventory, type ImportFacet, type InstanceInfo } from '../types.js';
+import { DriverError, type AdoptedVm, type ExportedDisk, type ExternalImportSource, type HostConnectionSpec, type HostInventory, type ImportFacet, type InstanceInfo, type NicSpec } from '../types.js';
 import { parseHostUrl } from './index.js';
 import { readInstances } from './inventory.js';
 import { scratchCopy } from './disk-export.js';
@@ -27,6 +27,8 @@ export interface ImportHost {
   dropKilnMetadata(vm: string): Promise<void>;
   /** One domain's persistent definition (DriverError 'not-found' when it is gone). */
   domain(vm: string, inactive: true): Promise<ParsedDomain>;
+  /** Moves the domain's NICS onto Kiln's private-VLAN ports in its kept definition (session.ts). */
+  keepOnPrivateVlanPorts(vm: string, nics: readonly NicSpec[]): Promise<void>;
 }
 
 /** A volume name as libvirt keeps one in a dir pool: one path segment, no "." or "..". */
@@ -78,7 +80,7 @@ export function kvmImport(host: ImportHost): ImportFacet {
       const volume = await host.findVolume(pool, name);
       return volume && { name: volume.name, pool, capacityBytes: volume.capacityBytes, format: volume.format };
     },
-    async adopt(vm, listed): Promise<AdoptedVm> {
+    async adopt(vm, listed, privateVlanNics = []): Promise<AdoptedVm> {
       // With the listing the import was planned on (a bulk run reads each host once), only this
       // domain is read back, to refuse one that is gone or whose disks changed since.
       const info = listed ?? (await inspect(vm));
@@ -86,6 +88,12 @@ export function kvmImport(host: ImportHost): ImportFacet {
         const now = (await host.domain(vm, true)).disks.filter((d) => d.device === 'disk').map((d) => `${d.target} ${d.path ?? ''}`);
         const then = listed.disks.map((d) => `${d.id} ${d.imagePath ?? ''}`);
         if (now.join('\n') !== then.join('\n')) throw new DriverError(`the disks of domain ${vm} changed since it was listed (now ${now.join(', ') || 'none'}); list it again`, 'invalid');
+      }
+      // Kiln's NICs on private VLANs go onto its ports (the last step: a refusal above changed nothing).
+      // Only while it is shut off: a running guest's tap cannot be renamed or moved under it.
+      if (privateVlanNics.length) {
+        if (info.powerState !== 'Stopped') throw new DriverError(`domain ${vm} is ${info.powerState.toLowerCase()}; its NICs go onto Kiln's private-VLAN ports only while it is shut off`, 'invalid');
+        await host.keepOnPrivateVlanPorts(vm, privateVlanNics);
       }
       // A disk in a pool is the pool's volume (by file name), as Kiln's own disks are; libvirt
       // addresses every other image by its path, which only adopt (never a user) hands over.

@@ -30,6 +30,8 @@ import {
   type StagedImageName,
   type StoredImage,
   type VmSpec,
+  type NicFacet,
+  type NicSpec,
   type VolumeFacet,
 } from '../types.js';
 import { kvmVolumes } from './volumes.js';
@@ -55,6 +57,7 @@ import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
 import { IsolationWatchdog } from './isolation-watchdog.js';
 import { peerScript, portName, portScript, type PrivateVlanPort } from './private-vlan.js';
+import { findInterface, interfaceNode, interfaceXml, metadataWithPorts, onPrivateVlanPort } from './nic-xml.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -78,6 +81,8 @@ export const KVM_CAPABILITIES: DriverCapabilities = {
   gpu: false,
   // ebtables rules on the VMs' taps (private-vlan.ts); refine() drops it on a host without ebtables.
   privateVlans: true,
+  // An imported domain's NIC moves onto Kiln's port in its kept definition (nic-xml.ts); with privateVlans.
+  privateVlanImport: true,
   // CloudStack's hypervisor_capabilities default for KVM.
   maxGuestsLimit: 50,
 };
@@ -210,6 +215,7 @@ export class KvmSession implements HostSession {
       findVolume: (pool, name) => findVolume(this.pools, pool, name),
       domain: (vm, inactive) => this.domain(vm, inactive),
       defaultPool: this.options.pool,
+      keepOnPrivateVlanPorts: (vm, nics) => this.keepOnPrivateVlanPorts(vm, nics),
       dropKilnMetadata: async (vm) => {
         // --live only while it runs (a shut-off domain has no live definition); absent metadata is fine.
         const live = (await this.powerState(vm)) === 'Running' ? ['--live'] : [];
@@ -334,7 +340,7 @@ export class KvmSession implements HostSession {
     const result = await this.virsh.tryRun(['domcapabilities', '--virttype', this.options.domainType]);
     const host = result.code === 0 ? parseDomainCapabilities(result.stdout) : undefined;
     const ebtables = await this.virsh.ssh.exec(command(['sh', '-c', 'command -v ebtables'])).then((r) => r.code === 0, () => false);
-    this.capabilities = { ...refineCapabilities(KVM_CAPABILITIES, host, { vnc: this.options.vnc }), privateVlans: KVM_CAPABILITIES.privateVlans === true && ebtables };
+    this.capabilities = { ...refineCapabilities(KVM_CAPABILITIES, host, { vnc: this.options.vnc }), privateVlans: KVM_CAPABILITIES.privateVlans === true && ebtables, privateVlanImport: KVM_CAPABILITIES.privateVlanImport === true && ebtables };
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
@@ -374,6 +380,8 @@ export class KvmSession implements HostSession {
     const state = await this.powerState(spec.internalName);
     if (state === 'Missing') throw new DriverError(`Domain not found: the imported VM ${spec.internalName} is not defined on this host`, 'not-found');
     if (state === 'Running' || state === 'Paused') throw new DriverError(`domain ${spec.internalName} is ${state.toLowerCase()}; stop it before redefining`, 'invalid');
+    // Its NICs on private VLANs stay on Kiln's ports (the network may have moved since the import).
+    await this.keepOnPrivateVlanPorts(spec.internalName, spec.nics, spec.details);
     const dom = await this.domain(spec.internalName, true);
     const change = {
       ...(dom.vcpusCurrent !== spec.cpuNumber ? { cpuNumber: spec.cpuNumber } : {}),
@@ -406,7 +414,7 @@ export class KvmSession implements HostSession {
       disks.push({ path: volume.path, format: volume.format === 'unknown' ? 'raw' : volume.format, bus, target: keptTarget(disk.ref, bus) });
     }
     if (isoPath) isoPath = await this.isoSource(isoPath);
-    const nics = await this.resolveNics(spec);
+    const nics = await this.resolveNics(spec.nics, spec.details);
     const xml = buildDomainXml({
       spec: { ...spec, isoPath },
       domainType: this.options.domainType,
@@ -426,8 +434,8 @@ export class KvmSession implements HostSession {
     else this.defined.delete(spec.internalName);
   }
 
-  private async resolveNics(spec: VmSpec): Promise<ResolvedNic[]> {
-    if (spec.nics.length === 0) return [];
+  private async resolveNics(nics: readonly NicSpec[], details: VmSpec['details']): Promise<ResolvedNic[]> {
+    if (nics.length === 0) return [];
     const host = await this.hostNetworks();
     const networkNames = new Set(host.networks.map((n) => n.name));
     const bridges = new Set(host.bridges);
@@ -437,7 +445,7 @@ export class KvmSession implements HostSession {
       if (bridges.has(name)) return { type: 'bridge', source: name };
       return undefined;
     };
-    return spec.nics.map((nic) => {
+    return nics.map((nic) => {
       const source = resolve(nic.network) ?? resolve(this.options.defaultNetwork) ?? { type: 'user' as const };
       return {
         ...source,
@@ -445,7 +453,7 @@ export class KvmSession implements HostSession {
         // No <vlan> tag: libvirt accepts one only on Open vSwitch ports and refuses to start the
         // domain on a Linux bridge. VLAN isolation is the host's business (one bridge per VLAN);
         // a private VLAN's roles are the tap's ebtables rules (private-vlan.ts), applied at start.
-        model: nic.adapterType ?? spec.details?.['nicAdapter'] ?? 'virtio',
+        model: nic.adapterType ?? details?.['nicAdapter'] ?? 'virtio',
         ...(nic.privateVlan ? { privateVlan: this.privateVlanPort(nic, source.type) } : {}),
       };
     });
@@ -458,6 +466,78 @@ export class KvmSession implements HostSession {
     if (nic.vlan === undefined) throw new DriverError(`network ${nic.network} has a private VLAN but no primary VLAN`, 'invalid');
     return { port: portName(nic.macAddress), primaryVlan: nic.vlan, secondaryVlan: pvlan.secondaryVlan, type: pvlan.type };
   }
+
+  /**
+   * A kept definition's NICs that Kiln has on private VLANs (NICS, by MAC), each moved onto Kiln's
+   * port in the persistent definition with the rest of it kept (nic-xml.ts), and the ports listed
+   * in Kiln's metadata; a definition that has them already is not touched. The rules come at start.
+   */
+  async keepOnPrivateVlanPorts(name: string, nics: readonly NicSpec[], details?: VmSpec['details']): Promise<void> {
+    const resolved = (await this.resolveNics(nics.filter((n) => n.privateVlan), details)).flatMap((n) => (n.privateVlan ? [{ ...n, privateVlan: n.privateVlan }] : []));
+    if (resolved.length === 0) return;
+    const xml = await this.virsh.run(['dumpxml', '--inactive', '--domain', name]);
+    for (const nic of resolved) {
+      const kept = findInterface(xml, nic.macAddress);
+      if (!kept) throw new DriverError(`domain ${name} has no NIC with MAC ${nic.macAddress} to put on its private-VLAN port`, 'invalid');
+      const moved = onPrivateVlanPort(kept, nic);
+      if (moved) await this.virsh.run(['update-device', '--domain', name, '--file', '/dev/stdin', '--config'], { stdin: interfaceXml(moved) });
+    }
+    const ports = resolved.map((n) => n.privateVlan);
+    await this.updatePorts(name, (listed) => [...listed.filter((p) => !ports.some((q) => q.port === p.port)), ...ports], false);
+  }
+
+  /** Kiln's metadata element of the domain lists CHANGE(its ports) (the persistent definition, and the running one with LIVE). */
+  private async updatePorts(name: string, change: (ports: PrivateVlanPort[]) => PrivateVlanPort[], live: boolean): Promise<void> {
+    for (const flag of live ? ['--config', '--live'] : ['--config']) {
+      const listed = (await this.domain(name, flag === '--config')).privateVlans ?? [];
+      const wanted = change(listed);
+      if (JSON.stringify(wanted) === JSON.stringify(listed)) continue;
+      const current = await this.virsh.tryRun(['metadata', '--domain', name, '--uri', KILN_NS, flag]);
+      const element = metadataWithPorts(current.code === 0 ? current.stdout : undefined, wanted);
+      await this.virsh.run(['metadata', '--domain', name, '--uri', KILN_NS, '--key', 'kiln', '--set', element, flag]);
+    }
+  }
+
+  /**
+   * NICs hot-plugged and unplugged (attach-device / detach-device, and the persistent definition
+   * with them). A private-VLAN NIC's rules exist before its tap does (ebtables takes a name that
+   * is not there yet), so it never sends or takes a frame unisolated, and they go after it.
+   */
+  readonly nics: NicFacet = {
+    add: async (vm, nic, options) => {
+      const [resolved] = await this.resolveNics([nic], undefined);
+      const port = resolved!.privateVlan;
+      const flags = options.live ? ['--live', '--config'] : ['--config'];
+      if (port && options.live) await this.inPortQueue(vm, () => this.applyPrivateVlans([port]));
+      let attached = false;
+      try {
+        await this.virsh.run(['attach-device', '--domain', vm, '--file', '/dev/stdin', ...flags], { stdin: interfaceXml(interfaceNode(resolved!)) });
+        attached = true;
+        if (port) await this.updatePorts(vm, (ports) => [...ports.filter((p) => p.port !== port.port), port], options.live);
+      } catch (error) {
+        // Settled: no NIC and no rule left of a plug that failed.
+        if (attached) await this.virsh.tryRun(['detach-device', '--domain', vm, '--file', '/dev/stdin', ...flags], { stdin: interfaceXml(interfaceNode(resolved!)) }).catch(() => undefined);
+        if (port && options.live) await this.clearPrivateVlans([port]).catch(() => undefined);
+        throw error;
+      }
+    },
+    remove: async (vm, nic, options) => {
+      // The running guest first (it may not let go: then nothing changed), the definition after.
+      for (const flag of options.live ? ['--live', '--config'] : ['--config']) {
+        const dump = () => this.virsh.run(['dumpxml', '--domain', vm, ...(flag === '--config' ? ['--inactive'] : [])]);
+        const node = findInterface(await dump(), nic.macAddress);
+        if (!node) continue;
+        await this.virsh.run(['detach-device', '--domain', vm, '--file', '/dev/stdin', flag], { stdin: interfaceXml(node) });
+        if (flag === '--live' && findInterface(await dump(), nic.macAddress)) {
+          throw new DriverError(`the guest of ${vm} did not release NIC ${nic.macAddress} (no hot-unplug support, or it is still booting); it stays`, 'failed');
+        }
+      }
+      const port = portName(nic.macAddress);
+      const listed = ((await this.domain(vm, true)).privateVlans ?? []).filter((p) => p.port === port);
+      await this.updatePorts(vm, (ports) => ports.filter((p) => p.port !== port), options.live);
+      if (options.live) await this.inPortQueue(vm, () => this.clearPrivateVlans(listed));
+    },
+  };
 
   /** Gives the domain's private-VLAN ports their rules (after any earlier ones of the same ports are gone). */
   async applyPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {

@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName, portScript } from '../../drivers/kvm/private-vlan.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
@@ -61,6 +61,8 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     for (const g of Object.values(guests)) g.tap?.close();
     if (z) await cleanUp(z.t);
     await z?.t.close();
+    // The hand-defined domain, if a failed import left it outside Kiln.
+    onHost('host1', 'sh', '-c', `virsh destroy ${tag}-byhand >/dev/null 2>&1; virsh undefine ${tag}-byhand >/dev/null 2>&1; virsh vol-delete --pool ${hosts!.poolName} ${tag}-byhand-root.qcow2 >/dev/null 2>&1; ${portScript([portName('52:54:00:7e:00:01')])}`);
     removePvlanBridges(HOSTS, tag, { host1: [uplink.host1], host2: [uplink.host2] });
   }, 300_000);
 
@@ -163,25 +165,113 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     expect(i2.host).toBe('host2');
   });
 
-  it("refuses to import a domain Kiln did not define onto a private-VLAN network (its kept definition has no Kiln port), with a 431 that says why and nothing written", { timeout: 120_000 }, async () => {
-    const name = `${tag}-byhand`;
-    const volume = `${name}-root.qcow2`;
-    const mac = '52:54:00:7e:00:01';
+  /** The hand-defined domain the import tests take over (imported, started, given a NIC, started again with host2 silent, expunged). */
+  const byHand = { name: `${tag}-byhand`, mac: '52:54:00:7e:00:01', ip: `${NET}.51`, id: undefined as string | undefined, tap: undefined as ConsoleTap | undefined };
+  const km = (host: string) => rules(host).match(/^-A KM-300 /gm)?.length ?? 0;
+  const host2Id = () => z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number;
+
+  it("imports a domain Kiln did not define onto the isolated network: its kept NIC goes onto Kiln's port there, both hosts learn its MAC, and started it is isolated from both isolated VMs and reaches the promiscuous one", { timeout: 300_000 }, async () => {
+    const volume = `${byHand.name}-root.qcow2`;
     onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, volume, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-    const file = `/tmp/${name}.xml`;
-    writeFileSync(file, handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${volume}`], [mac]));
+    const file = `/tmp/${byHand.name}.xml`;
+    writeFileSync(file, handMadeDomainXml(hosts!, byHand.name, [`${hosts!.storagePath}/${volume}`], [byHand.mac], { nicModel: 'virtio' }));
     try {
       onHost('host1', 'virsh', 'define', file);
-      const count = () => z.t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() as number;
-      const before = count();
-      const res = await z.t.call('importUnmanagedInstance', { clusterid: z.clusterid, name, serviceofferingid: z.tiny, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': networkIds.iso });
-      expect(res.status, JSON.stringify(res.body)).toBe(431);
-      expect(String(res.body['errortext'])).toBe(`nicnetworklist: network ${nets.iso} is a private VLAN (isolated 301 of VLAN 300), but NIC nic0 is not on that private VLAN on host ${hosts!.hosts.find((h) => h.name === 'host1')!.address}, and an imported VM keeps its own definition, so Kiln would not isolate it; map the NIC to a network without a private VLAN`);
-      expect(count()).toBe(before);
-      expect(rules('host1')).not.toContain(mac);
     } finally {
       rmSync(file, { force: true });
-      onHost('host1', 'sh', '-c', `virsh undefine ${name} >/dev/null 2>&1; virsh vol-delete --pool ${hosts!.poolName} ${volume} >/dev/null 2>&1; true`);
+    }
+    const job = await z.t.run('importUnmanagedInstance', { clusterid: z.clusterid, name: byHand.name, serviceofferingid: z.tiny, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': networkIds.iso });
+    expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
+    byHand.id = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
+    // The kept definition: the NIC on Kiln's network for the isolated VLAN, its tap Kiln's port, its model and PCI slot the admin's.
+    const xml = onHost('host1', 'virsh', 'dumpxml', '--inactive', byHand.name);
+    const nic = xml.slice(xml.indexOf('<interface'), xml.indexOf('</interface>'));
+    expect(nic).toContain(`<source network='${nets.iso}'/>`);
+    expect(nic).toContain(`<target dev='${portName(byHand.mac)}'/>`);
+    expect(nic).toContain("<model type='virtio'/>");
+    expect(nic).toContain(`<mac address='${byHand.mac}'/>`);
+    expect(xml).toContain(`<kiln:privateVlan port="${portName(byHand.mac)}" primary="300" secondary="301" type="isolated"/>`);
+    for (const host of HOSTS) {
+      expect(km(host)).toBe(7);
+      expect(rules(host)).toContain(`-A KM-300 -s ${byHand.mac} -j mark --mark-set 0x112c12d --mark-target RETURN`);
+    }
+    const started = await z.t.run('startVirtualMachine', { id: byHand.id });
+    expect(started['jobstatus'], JSON.stringify(started['jobresult'])).toBe(1);
+    expect(rules('host1')).toContain(`-A KI-${portName(byHand.mac)} -s ! ${byHand.mac} -j DROP`);
+    byHand.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, byHand.id));
+    await byHand.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
+    await byHand.tap.runPatiently(`ip addr add ${byHand.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
+    guests['h'] = { name: byHand.name, network: 'iso', host: 'host1', ip: byHand.ip, id: byHand.id, mac: byHand.mac, tap: byHand.tap };
+    const seen = {
+      'h-i1': await reach('h', 'i1', ip('i1')),
+      'h-i2': await reach('h', 'i2', ip('i2')),
+      'i2-h': await reach('i2', 'h', byHand.ip),
+      'h-p1': await reach('h', 'p1', ip('p1')),
+      'p1-h': await reach('p1', 'h', byHand.ip),
+    };
+    console.log(`[the imported domain on ${nets.iso}]\n${results.slice(-5).join('\n')}`);
+    expect(seen).toEqual({ 'h-i1': 'no', 'h-i2': 'no', 'i2-h': 'no', 'h-p1': 'yes', 'p1-h': 'yes' });
+  });
+
+  it("a NIC added to a running VM on a private VLAN is on the other host's KM-300 when the job ends, and off it when it is removed", { timeout: 120_000 }, async () => {
+    const added = await z.t.run('addNicToVirtualMachine', { virtualmachineid: byHand.id!, networkid: networkIds.cb });
+    expect(added['jobstatus'], JSON.stringify(added['jobresult'])).toBe(1);
+    const nics = (added['jobresult'] as { virtualmachine: { nic: { id: string; macaddress: string; networkid: string }[] } }).virtualmachine.nic;
+    const { id: nicId, macaddress: mac } = nics.find((n) => n.networkid === networkIds.cb)!;
+    const port = portName(mac);
+    // At once: no start in between. host2 marks its frames community 303; host1 has its port's rules.
+    expect(km('host2')).toBe(8);
+    expect(rules('host2')).toContain(`-A KM-300 -s ${mac} -j mark --mark-set 0x212c12f --mark-target RETURN`);
+    expect(rules('host1')).toContain(`-A KI-${port} -s ! ${mac} -j DROP`);
+    expect(rules('host1')).toContain(`-A FORWARD -o ${port} -j KO-${port}`);
+    expect(onHost('host1', 'virsh', 'domiflist', byHand.name)).toContain(port);
+    // The guest sees the new NIC (a hot plug).
+    await byHand.tap!.runPatiently('ls /sys/class/net | tr "\\n" " "; echo; echo listed-$((6*7))', /eth1[\s\S]*listed-42/, 60_000);
+    const removed = await z.t.run('removeNicFromVirtualMachine', { virtualmachineid: byHand.id!, nicid: nicId });
+    expect(removed['jobstatus'], JSON.stringify(removed['jobresult'])).toBe(1);
+    for (const host of HOSTS) expect(rules(host)).not.toContain(mac);
+    expect(km('host2')).toBe(7);
+    expect(onHost('host1', 'virsh', 'domiflist', byHand.name)).not.toContain(port);
+  });
+
+  it('a private-VLAN start does not wait on an Up host that went silent: the start goes on with an event naming it, and the host is told when its session opens again', { timeout: 300_000 }, async () => {
+    byHand.tap?.close();
+    byHand.tap = undefined;
+    const stopped = await z.t.run('stopVirtualMachine', { id: byHand.id!, forced: 'true' });
+    expect(stopped['jobstatus'], JSON.stringify(stopped['jobresult'])).toBe(1);
+    // host2 forgets the imported VM's MAC by hand, so only a publication can put it back.
+    onHost('host2', 'sh', '-c', `ebtables -D KM-300 -s ${byHand.mac} -j mark --mark-set 0x112c12d --mark-target RETURN`);
+    expect(rules('host2')).not.toContain(byHand.mac);
+    for (const g of Object.values(guests).filter((v) => v.host === 'host2')) {
+      g.tap?.close();
+      g.tap = undefined;
+    }
+    harness('cut-link', 'host2');
+    let cut = true;
+    try {
+      expect(z.t.engine.db.prepare('SELECT state FROM hosts WHERE id=?').pluck().get(host2Id())).toBe('Up');
+      const at = Date.now();
+      const started = await z.t.run('startVirtualMachine', { id: byHand.id! });
+      console.log(`[start with host2 cut off: ${Date.now() - at} ms]`);
+      expect(started['jobstatus'], JSON.stringify(started['jobresult'])).toBe(1);
+      const host2 = hosts!.hosts.find((h) => h.name === 'host2')!.address;
+      const events = (await z.t.call('listEvents', { type: 'HOST.PRIVATEVLAN.UPDATE', listall: 'true' })).body['event'] as { description: string; level: string }[] | undefined;
+      expect(events?.map((e) => `${e.level} ${e.description}`)).toContainEqual(expect.stringMatching(new RegExp(`^WARN host ${host2.replace(/\./g, '\\.')} was not told the zone's private-VLAN ports \\(host ${host2.replace(/\./g, '\\.')} did not answer within 5 s\\); it is told when its session opens again$`)));
+      harness('restore-link', 'host2');
+      cut = false;
+      await z.t.engine.hosts.drop(host2Id());
+      await z.t.engine.hosts.session(host2Id());
+      await waitUntil('host2 told the imported VM again', async () => rules('host2').includes(byHand.mac), 60_000);
+      expect(km('host2')).toBe(7);
+    } finally {
+      if (cut) harness('restore-link', 'host2');
+    }
+    const gone = await z.t.run('destroyVirtualMachine', { id: byHand.id!, expunge: 'true' });
+    expect(gone['jobstatus'], JSON.stringify(gone['jobresult'])).toBe(1);
+    delete guests['h'];
+    for (const host of HOSTS) {
+      expect(km(host)).toBe(6);
+      expect(rules(host)).not.toContain(byHand.mac);
     }
   });
 

@@ -16,13 +16,14 @@ import { followsRule, HOSTNAME_RULE, ruleMessage } from '../registry/param-rules
 import { requireAccountAccess } from '../vm/access.js';
 import { resolveOwner } from '../vm/deploy-input.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from '../vm/rows.js';
+import type { NicSpec } from '../../../drivers/types.js';
 import { vmJobResult } from '../vm/vm-job.js';
 import { migrateVm } from '../vm/vm-changes.js';
 import { migrationOutcome } from '../placement/migration.js';
 import { offeringTags } from '../placement/request.js';
 import { copyDetails, dataDisks, importBlockers, importFacet, knownMacs, listUnmanaged, type ClusterRow, type CopySource, type UnmanagedVm } from './unmanaged.js';
 import { mapGuestOs } from './guest-os.js';
-import { requireImportablePrivateVlans } from '../vm/private-vlan-nics.js';
+import { nicPrivateVlan, requireImportablePrivateVlans } from '../vm/private-vlan-nics.js';
 import { onPrivateVlan, republishPrivateVlanPeers } from '../vm/private-vlan-peers.js';
 import { importTemplate } from './import-template.js';
 import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
@@ -78,6 +79,8 @@ export interface ImportPlan {
   migrateAllowed: boolean;
   /** Disks on pools without their offerings' storage tags, which migrateallowed moves (R48). */
   storageMoves?: StorageMove[];
+  /** NIC ids the driver moves onto its private-VLAN ports in the kept definition (vm/private-vlan-nics.ts). */
+  privateVlanNics?: string[];
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -146,7 +149,7 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
 
   const nics = planNics(engine, args, vm, cluster, owner.accountId, macs, forced);
   // A private-VLAN network only where the VM is isolated on it (vm/private-vlan-nics.ts).
-  requireImportablePrivateVlans(db, vm.host, nics.map((n) => ({ ...n, pvlanId: info.nics.find((i) => i.id === n.nicId)?.pvlanId })), copy === undefined);
+  const privateVlanNics = requireImportablePrivateVlans(db, { name: info.name, running: info.powerState !== 'Stopped', host: vm.host }, nics.map((n) => ({ ...n, pvlanId: info.nics.find((i) => i.id === n.nicId)?.pvlanId })), copy === undefined);
   const disks = planDisks(engine, args, vm);
 
   // A copy is placed by Kiln at its first start, by the offering's tags like any stopped VM.
@@ -161,7 +164,7 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
   }
   // A stopped VM is not moved now: migrateallowed makes it portable (adopted-moves.ts), so its
   // first start places it on a host with the tags and carries its definition there.
-  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: missing.length > 0 && info.powerState === 'Running', migrateAllowed };
+  return { cluster, vm, owner, displayName, hostname, template, osTypeId, offering, resources, nics, disks, details: withoutResourceDetails(details), moveAfterImport: missing.length > 0 && info.powerState === 'Running', migrateAllowed, ...(privateVlanNics.length ? { privateVlanNics } : {}) };
 }
 
 /** R46: the VM's CPU and memory under the chosen offering. */
@@ -289,6 +292,13 @@ function planDisks(engine: Engine, args: Args, vm: UnmanagedVm): DiskPlan[] {
   ];
 }
 
+/** The NICs the driver moves onto its private-VLAN ports (plan.privateVlanNics) as the driver contract carries them. */
+function privateVlanNicSpecs(plan: ImportPlan): NicSpec[] {
+  return plan.nics
+    .filter((n) => plan.privateVlanNics?.includes(n.nicId))
+    .map(({ mac, network }) => ({ macAddress: mac, network: network.name, vlan: network.vlan ?? undefined, ...nicPrivateVlan({ network_name: network.name, ...network }) }));
+}
+
 /**
  * The job: adopt through the facet, write every row at once, then move the VM if R48 asked for it.
  * Nothing is written when adopt fails; a failed move leaves the imported VM where it runs.
@@ -303,7 +313,7 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
     run: async (job) => {
       const session = await engine.hosts.session(plan.vm.host.id);
       // The VM as the plan listed it: the driver reads back only this VM, not the host's whole list.
-      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info);
+      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info, privateVlanNicSpecs(plan));
       let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
       // Its private-VLAN ports join the zone's hosts' view (vm/private-vlan-peers.ts).
       if (onPrivateVlan(engine, vm.id)) await republishPrivateVlanPeers(engine, vm.zone_id);

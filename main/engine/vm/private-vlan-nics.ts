@@ -24,11 +24,11 @@ export function nicPrivateVlan(n: NicNetwork): Pick<NicSpec, 'privateVlan'> {
 }
 
 /**
- * 431 before anything is defined when the VM has a private-VLAN NIC and HOST cannot set it up. An
- * imported VM keeps its hypervisor's own definition (its port is what the hypervisor already had).
+ * 431 before anything is defined when the VM has a private-VLAN NIC and HOST cannot set it up; an
+ * imported VM too (its kept NIC is on the driver's port, or the hypervisor's own PVLAN port).
  */
 export function requirePrivateVlans(spec: VmSpec, session: HostSession, hostName: string): void {
-  if (spec.keepDefinition || session.capabilities.privateVlans) return;
+  if (session.capabilities.privateVlans) return;
   const nic = spec.nics.find((n) => n.privateVlan);
   if (!nic) return;
   throw ApiError.param(`networkids: network ${nic.network} is a private VLAN (${nic.privateVlan!.type} ${nic.privateVlan!.secondaryVlan} of VLAN ${nic.vlan}), and host ${hostName} cannot set up private VLANs`);
@@ -36,27 +36,38 @@ export function requirePrivateVlans(spec: VmSpec, session: HostSession, hostName
 
 /**
  * An import that would put a VM on a private-VLAN network must leave it isolated there: a 431
- * (before anything is written) when HOST's driver cannot set private VLANs up, and, for a VM that
- * keeps its hypervisor's own definition (adopted, not copied), when the hypervisor does not report
- * the NIC on that very private VLAN (a vSphere PVLAN portgroup does): Kiln does not rewrite a kept
- * definition, so nothing would isolate it. A copied VM is defined from Kiln's rows at its first
- * start, with its ports set up like a deployed VM's.
+ * (before anything is written) when HOST's driver cannot set private VLANs up. A VM that keeps
+ * its hypervisor's own definition (adopted, not copied) is isolated when the hypervisor reports
+ * the NIC on that very private VLAN (a vSphere PVLAN portgroup does), or when the driver moves a
+ * kept NIC onto its own private-VLAN port (capability privateVlanImport; KVM's ebtables ports),
+ * which it does only while the VM is shut off; else a 431. A copied VM is defined from Kiln's rows
+ * at its first start, with its ports set up like a deployed VM's.
+ *
+ * Returns the NIC ids the driver is to move onto its ports (ImportFacet.adopt's privateVlanNics).
  */
 export function requireImportablePrivateVlans(
   db: Db,
-  host: { id: number; name: string },
+  vm: { name: string; running: boolean; host: { id: number; name: string } },
   nics: readonly { nicId: string; network: NetworkRow; pvlanId?: number }[],
   keepsDefinition: boolean,
-): void {
-  const capable = hostCapabilities(db, host.id)['privateVlans'] === true;
+): string[] {
+  const { host } = vm;
+  const capabilities = hostCapabilities(db, host.id);
+  const moved: string[] = [];
   for (const { nicId, network, pvlanId } of nics) {
     if (network.isolated_pvlan === null || network.isolated_pvlan === undefined) continue;
     const pvlan = `${network.isolated_pvlan_type ?? 'isolated'} ${network.isolated_pvlan} of VLAN ${network.vlan}`;
-    if (!capable) throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}), and host ${host.name} cannot set up private VLANs; NIC ${nicId} would not be isolated there`);
-    if (keepsDefinition && pvlanId !== network.isolated_pvlan) {
+    if (capabilities['privateVlans'] !== true) throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}), and host ${host.name} cannot set up private VLANs; NIC ${nicId} would not be isolated there`);
+    if (!keepsDefinition || pvlanId === network.isolated_pvlan) continue;
+    if (capabilities['privateVlanImport'] !== true) {
       throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}), but NIC ${nicId} is not on that private VLAN on host ${host.name}, and an imported VM keeps its own definition, so Kiln would not isolate it; map the NIC to a network without a private VLAN`);
     }
+    if (vm.running) {
+      throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}); NIC ${nicId} of VM ${vm.name} goes onto Kiln's port for it on host ${host.name} only while the VM is shut off; shut it down first, or map the NIC to a network without a private VLAN`);
+    }
+    moved.push(nicId);
   }
+  return moved;
 }
 
 /** Of ZONEIDS, the zones with a host whose driver sets private VLANs up (what listNetworks says as isolatedpvlansupported). */

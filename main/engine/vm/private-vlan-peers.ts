@@ -63,27 +63,60 @@ function inHostQueue(engine: Engine, hostId: number, work: () => Promise<void>):
   return next;
 }
 
+/** How long a host other than the required one gets to take a publication before the caller goes on without it. */
+export const PEER_ANSWER_MS = 5_000;
+
+/** A port about to join (a NIC being plugged into a running VM): told to the hosts before its row exists. */
+export interface JoiningPeer extends PrivateVlanPeer {
+  primaryVlan: number;
+}
+
 /**
- * Tells the zone's Up hosts (ONLY: just that one) every private-VLAN port of the zone, each host
- * in its turn with the database as it is then. REQUIRED: the host that must have it (told even if
- * not marked Up), whose failure is thrown; every other host's failure is logged (it is told again
- * when its session opens).
+ * Tells the zone's Up hosts (ONLY: just that one) every private-VLAN port of the zone (and JOINING),
+ * each host in its turn with the database as it is then. REQUIRED: the host that must have it
+ * (told even if not marked Up), whose failure is thrown. Every other host gets PEER_ANSWER_MS: an
+ * Up host that went silent (its link cut, say) must not hold up a start on another host. Its
+ * failure or silence is logged and recorded as an event naming it; it is told again when its
+ * session opens, and its queue moves on (a late answer carries a view no newer than the next one).
  */
-export async function publishPrivateVlanPeers(engine: Engine, zoneId: number, options: { required?: number; only?: number } = {}): Promise<void> {
-  const hosts = engine.db.prepare('SELECT id, name, state FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id').all(zoneId) as { id: number; name: string; state: string }[];
+export async function publishPrivateVlanPeers(engine: Engine, zoneId: number, options: { required?: number; only?: number; joining?: JoiningPeer } = {}): Promise<void> {
+  const hosts = engine.db.prepare('SELECT id, uuid, name, state FROM hosts WHERE zone_id=? AND removed IS NULL ORDER BY id').all(zoneId) as { id: number; uuid: string; name: string; state: string }[];
   const targets = hosts.filter((h) => (options.only === undefined ? h.state === 'Up' || h.id === options.required : h.id === options.only));
   await Promise.all(
-    targets.map((host) =>
-      inHostQueue(engine, host.id, async () => {
-        const vlans = zonePrivateVlanPeers(engine, zoneId);
+    targets.map((host) => {
+      const publish = async () => {
+        const vlans = withJoining(zonePrivateVlanPeers(engine, zoneId), options.joining);
         if (vlans.length === 0) return;
         await peersFacet(await engine.hosts.session(host.id))?.publish(vlans);
-      }).catch((error: unknown) => {
+      };
+      return inHostQueue(engine, host.id, host.id === options.required ? publish : () => withinBound(publish(), PEER_ANSWER_MS, `host ${host.name} did not answer within ${PEER_ANSWER_MS / 1000} s`)).catch((error: unknown) => {
         if (host.id === options.required) throw error;
-        engine.log.warn(`host ${host.name} was not told the private-VLAN ports of its zone (it is told again when it connects): ${error instanceof Error ? error.message : String(error)}`);
-      }),
-    ),
+        const why = error instanceof Error ? error.message : String(error);
+        engine.log.warn(`host ${host.name} was not told the private-VLAN ports of its zone (it is told again when it connects): ${why}`);
+        engine.events.record({
+          type: 'HOST.PRIVATEVLAN.UPDATE', level: 'WARN', resourceType: 'Host', resourceUuid: host.uuid,
+          description: `host ${host.name} was not told the zone's private-VLAN ports (${why}); it is told when its session opens again`,
+        });
+      });
+    }),
   );
+}
+
+function withJoining(vlans: ZonePeers, joining: JoiningPeer | undefined): ZonePeers {
+  if (!joining) return vlans;
+  const { primaryVlan, ...peer } = joining;
+  const listed = vlans.some((v) => v.primaryVlan === primaryVlan) ? vlans : [...vlans, { primaryVlan, peers: [] }];
+  return listed.map((v) => (v.primaryVlan === primaryVlan && !v.peers.some((p) => p.macAddress === peer.macAddress) ? { primaryVlan, peers: [...v.peers, peer] } : v));
+}
+
+/** WORK, or a rejection with MESSAGE after MS (WORK itself goes on: an SSH command cannot be called back). */
+function withinBound(work: Promise<void>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, bound]).finally(() => clearTimeout(timer));
 }
 
 /** The same, best effort for every host: after a VM left or joined without starting. */

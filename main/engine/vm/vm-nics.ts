@@ -16,6 +16,8 @@ import { ApiError } from '../registry/errors.js';
 import { now } from '../db/database.js';
 import { vmRef, type NetworkRow, type NicRow, type VmRow } from './rows.js';
 import { randomMac } from './vm-service.js';
+import { nicPrivateVlan } from './private-vlan-nics.js';
+import { publishPrivateVlanPeers, republishPrivateVlanPeers } from './private-vlan-peers.js';
 
 /** The states in which NICs can be added or removed: CloudStack's (Running or Stopped). */
 export const NIC_STATES = ['Running', 'Stopped'];
@@ -67,8 +69,8 @@ async function definitionSession(engine: Engine, vm: VmRow): Promise<{ session: 
   return (await session.powerState(vmRef(vm))) === 'Missing' ? undefined : { session, live: false };
 }
 
-function nicSpec(row: Pick<NicRow, 'mac_address'>, network: Pick<NetworkRow, 'name' | 'vlan'>): NicSpec {
-  return { macAddress: row.mac_address, network: network.name, vlan: network.vlan ?? undefined };
+function nicSpec(row: Pick<NicRow, 'mac_address'>, network: NetworkRow): NicSpec {
+  return { macAddress: row.mac_address, network: network.name, vlan: network.vlan ?? undefined, ...nicPrivateVlan({ network_name: network.name, ...network }) };
 }
 
 /** Every addNicToVirtualMachine refusal, before the job is queued (431 naming the parameter). */
@@ -121,7 +123,17 @@ export async function addNic(engine: Engine, caller: Caller, vm: VmRow, req: Nic
   if (mac === undefined) throw ApiError.internal('could not find a free MAC address');
   const ip = req.ip ?? (network.guest_type === 'L2' ? null : engine.vms.freeIp(network));
   const target = await definitionSession(engine, current);
-  if (target) await target.session.nics!.add(vmRef(current), nicSpec({ mac_address: mac }, network), { device, live: target.live, ...engine.vms.taskOptions(jobUuid) });
+  const spec = nicSpec({ mac_address: mac }, network);
+  // A port plugged into a running VM is on the wire at once: the zone's hosts are told it first
+  // (its own host must be, the others within their bound), and told again if the plug fails.
+  const joining = target?.live && spec.privateVlan && spec.vlan !== undefined ? { primaryVlan: spec.vlan, macAddress: mac, ...spec.privateVlan } : undefined;
+  if (joining) await publishPrivateVlanPeers(engine, vm.zone_id, { required: current.host_id!, joining });
+  try {
+    if (target) await target.session.nics!.add(vmRef(current), spec, { device, live: target.live, ...engine.vms.taskOptions(jobUuid) });
+  } catch (error) {
+    if (joining) await republishPrivateVlanPeers(engine, vm.zone_id);
+    throw error;
+  }
   const uuid = randomUUID();
   engine.db
     .prepare('INSERT INTO nics (uuid, vm_id, network_id, mac_address, ip4_address, device_id, is_default, state, created) VALUES (?,?,?,?,?,?,0,?,?)')
@@ -130,6 +142,8 @@ export async function addNic(engine: Engine, caller: Caller, vm: VmRow, req: Nic
     type: 'NIC.CREATE', description: `NIC ${mac} on network ${network.name} added to VM ${vm.display_name}${target?.live ? ', live' : ''}`,
     userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'Nic', resourceUuid: uuid, jobUuid,
   });
+  // A stopped VM's new port joins the zone's view now too (its start would tell the hosts anyway).
+  if (spec.privateVlan && !joining) await republishPrivateVlanPeers(engine, vm.zone_id);
   return engine.vms.get(vm.id);
 }
 
@@ -144,5 +158,7 @@ export async function removeNic(engine: Engine, caller: Caller, vm: VmRow, nicUu
     type: 'NIC.DELETE', description: `NIC ${nic.mac_address} on network ${network.name} removed from VM ${vm.display_name}${target?.live ? ', live' : ''}`,
     userId: caller.userId, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'Nic', resourceUuid: nic.uuid, jobUuid,
   });
+  // Kiln no longer vouches for its port: it leaves the zone's hosts' view (private-vlan-peers.ts).
+  if (network.isolated_pvlan !== null && network.isolated_pvlan !== undefined) await republishPrivateVlanPeers(engine, vm.zone_id);
   return engine.vms.get(vm.id);
 }

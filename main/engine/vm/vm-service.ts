@@ -353,7 +353,7 @@ export class VmService {
         const spec = withGuestMetadata(this.spec(current), configDrive);
         requirePrivateVlans(spec, session, chosen.name);
         // Its host knows the zone's other private-VLAN ports, and they know it, before it runs (private-vlan-peers.ts).
-        if (!spec.keepDefinition && spec.nics.some((n) => n.privateVlan)) await publishPrivateVlanPeers(this.engine, current.zone_id, { required: chosen.id });
+        if (spec.nics.some((n) => n.privateVlan)) await publishPrivateVlanPeers(this.engine, current.zone_id, { required: chosen.id });
         current = this.storeRefs(current, await session.define(spec, this.taskOptions(jobUuid)));
       } catch (error) {
         const state = await session.powerState(vmRef(current)).catch(() => undefined);
