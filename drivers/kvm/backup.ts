@@ -36,7 +36,7 @@ import { DriverError, type BackupDiskFile, type BackupFacet, type BackupRequest,
 import type { ParsedDomain } from './domain-xml.js';
 import { LOCAL_STORE, probeRepository, withMountedStore, withStoreShell } from './backup-store.js';
 import { command, script } from './shell.js';
-import { createVolume, findVolume, type HostStorage } from './storage.js';
+import { createVolume, deleteVolume, findVolume, type HostStorage } from './storage.js';
 import { attr, buildXml, child, children, parseXml, type XmlNode } from './xml.js';
 import { virshError } from './virsh.js';
 import { crashPoint } from '../common/crash-point.js';
@@ -518,17 +518,23 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
 
     async restoreDisks(disks, _options, store, beforeRenames) {
       if (disks.length === 0) return [];
-      const targets = await Promise.all(
-        disks.map(async ({ chain, target }) => {
-          if (chain.length === 0) throw new DriverError(`no backup files to restore ${target.name} from`, 'invalid');
-          const last = chain[chain.length - 1]!;
-          const existing = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
-          const volume = existing ?? (await createVolume(host.pools, target.pool ?? host.defaultPool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' }));
-          return { chain, path: volume.path };
-        }),
-      );
+      // A target that is not there yet (a volume restored as a new disk) is made here, and goes
+      // again with what was written aside when the restore fails before its renames.
+      const made: { name: string; pool: string }[] = [];
+      const targets: { chain: BackupDiskFile[]; path: string }[] = [];
       const written: { aside: string; path: string; size: number }[] = [];
       try {
+        for (const { chain, target } of disks) {
+          if (chain.length === 0) throw new DriverError(`no backup files to restore ${target.name} from`, 'invalid');
+          const last = chain[chain.length - 1]!;
+          const pool = target.pool ?? host.defaultPool;
+          let volume = await findVolume(host.pools, pool, target.name);
+          if (!volume) {
+            volume = await createVolume(host.pools, pool, { name: target.name, sizeBytes: last.virtualSize, device: 'disk' });
+            made.push({ name: target.name, pool });
+          }
+          targets.push({ chain, path: volume.path });
+        }
         await withMountedStore(ssh, store, async (root) => {
           for (const t of targets) {
             const out = await runScript(RESTORE, [t.path, restoreWork(t.path), ...t.chain.flatMap((f) => [storePath(root, f.file), f.checksum])], `restoring ${t.path}`);
@@ -540,7 +546,8 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
         // The caller records that the renames begin: from here on, a restore cut short is finished, not undone.
         await beforeRenames?.();
       } catch (error) {
-        await ssh.exec(command(['rm', '-f', '--', ...targets.map((t) => restoreAside(t.path))])).catch(() => undefined);
+        if (targets.length > 0) await ssh.exec(command(['rm', '-f', '--', ...targets.map((t) => restoreAside(t.path))])).catch(() => undefined);
+        for (const m of made) await deleteVolume(host.pools, m.pool, m.name).catch(() => undefined);
         throw error;
       }
       // Every disk is written: only now does each replace its target (one rename each).

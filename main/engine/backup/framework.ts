@@ -276,7 +276,16 @@ export class BackupFramework {
         .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.account_id, target.zone_id, restored.size, restored.written ? diskName : null, original?.pool ?? null, restored.written ? 'Ready' : 'Allocated', restored.written ? restored.hostId ?? null : null, now()).lastInsertRowid,
     );
     const volumes = volumesOf(this.engine);
-    const attached = await volumes.attach(caller, volumes.claimAttach(volumes.get(id), this.engine.vms.get(target.id), undefined), jobUuid);
+    let attached: VolumeRow;
+    try {
+      attached = await volumes.attach(caller, volumes.claimAttach(volumes.get(id), this.engine.vms.get(target.id), undefined), jobUuid);
+    } catch (error) {
+      // An attach refused (or failed) after the copy: the restored volume is not left behind,
+      // detached, for someone to find; its disk goes as deleteVolume deletes one (owed to a host
+      // that does not answer), and the row with it.
+      await volumes.remove(caller, volumes.get(id)).catch((cleanup: unknown) => this.engine.log.warn(`backup ${backup.uuid}: removing volume ${uuid}, restored but not attached, failed: ${message(cleanup)}`));
+      throw error;
+    }
     this.event(caller, target, 'BACKUP.RESTORE', `volume ${volume.uuid} of VM ${source.display_name} restored from backup ${backup.name} as volume ${uuid} of VM ${target.display_name}`);
     return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: attached.device_id, size: restored.size };
   }

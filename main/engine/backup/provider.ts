@@ -67,7 +67,8 @@ export interface BackupProvider {
   restoreVm(work: RestoreWork): Promise<void>;
   /**
    * Writes one backed-up volume into a new disk named DISKNAME; resolves to its size, whether a
-   * file was written (the dummy writes none) and the host whose storage holds it.
+   * file was written (the dummy writes none) and the host whose storage holds it. A failure
+   * leaves no disk DISKNAME behind.
    */
   restoreVolume(work: RestoreWork, volume: BackedUpVolume, diskName: string): Promise<{ size: number; written: boolean; hostId?: number }>;
   /** Removes a backup's data; CHILD, when given, is the incremental that built on it and takes its data in first. */
