@@ -36,7 +36,8 @@ import { DriverError, type BackupDiskFile, type BackupFacet, type BackupRequest,
 import type { ParsedDomain } from './domain-xml.js';
 import { LOCAL_STORE, probeRepository, withMountedStore, withStoreShell } from './backup-store.js';
 import { command, script } from './shell.js';
-import { createVolume, deleteVolume, findVolume, type HostStorage } from './storage.js';
+import { createVolume, deleteVolume, findVolume, isPath, type HostStorage } from './storage.js';
+import { parsePoolXml } from './resource-xml.js';
 import { attr, buildXml, child, children, parseXml, type XmlNode } from './xml.js';
 import { virshError } from './virsh.js';
 import { crashPoint } from '../common/crash-point.js';
@@ -242,6 +243,11 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
   };
   const deleteCheckpoint = async (vm: string, name: string, metadataOnly = false) => {
     await virsh.tryRun(['checkpoint-delete', '--domain', vm, '--checkpointname', name, ...(metadataOnly ? ['--metadata'] : [])]);
+  };
+  /** Where volume NAME of POOL is, or would be (a directory pool's target path); undefined for a pool without one. */
+  const poolPath = async (pool: string, name: string): Promise<string | undefined> => {
+    const dir = parsePoolXml(await virsh.run(['pool-dumpxml', '--pool', pool])).path;
+    return dir ? `${dir.replace(/\/+$/, '')}/${name}` : undefined;
   };
   const volumePath = async (disk: { name: string; pool?: string }) => {
     const volume = await findVolume(host.pools, disk.pool ?? host.defaultPool, disk.name);
@@ -536,7 +542,8 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
           targets.push({ chain, path: volume.path });
         }
         await withMountedStore(ssh, store, async (root) => {
-          for (const t of targets) {
+          for (const [i, t] of targets.entries()) {
+            await crashPoint(`backup-restore-copy-${i + 1}`);
             const out = await runScript(RESTORE, [t.path, restoreWork(t.path), ...t.chain.flatMap((f) => [storePath(root, f.file), f.checksum])], `restoring ${t.path}`);
             const [aside, size] = out.split(' ');
             if (aside !== restoreAside(t.path)) throw new DriverError(`restoring ${t.path}: unexpected output ${out}`, 'failed');
@@ -568,8 +575,10 @@ export function kvmBackup(host: KvmBackupHost): KvmBackupFacet {
     async discardRestore(targets) {
       const paths: string[] = [];
       for (const target of targets) {
-        const volume = await findVolume(host.pools, target.pool ?? host.defaultPool, target.name);
-        if (volume) paths.push(restoreAside(volume.path), restoreWork(volume.path));
+        const pool = target.pool ?? host.defaultPool;
+        // A target already deleted (its VM expunged meanwhile) still has its copy beside where it was.
+        const path = (await findVolume(host.pools, pool, target.name))?.path ?? (isPath(target.name) ? target.name : await poolPath(pool, target.name));
+        if (path) paths.push(restoreAside(path), restoreWork(path));
       }
       if (paths.length > 0) await runScript(DISCARD_RESTORE, paths, 'removing what an interrupted restore wrote');
     },

@@ -5,7 +5,8 @@
  * but the VM must not keep one restored disk and one old: the backup stays Restoring, owned by no
  * process, with a note saying what is left to do, and once the link is back the sync task
  * finishes the renames: both disks hold the backup's bytes, nothing is left beside them, the
- * backup is BackedUp saying so. Until then the VM does not start (a 431 saying why).
+ * backup is BackedUp saying so, and the failed job ends done. Until then the VM does not start
+ * (a 431 saying why).
  */
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,5 +87,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM restore whose host is c
     expect(diskHolds('host2', data, '0x6b', '0 16M')).toBe(true);
     expect(readdirSync(hosts!.storagePath).filter((f) => f.startsWith('.kiln-restore-'))).toEqual([]);
     expect(((await ok('listVirtualMachines', { id: vm }))['virtualmachine'] as { state: string }[])[0]!.state).toBe('Stopped');
+    // Its job, failed when the host went, ends done as a killed Kiln's does once the restore is finished.
+    expect(await ok('queryAsyncJobResult', { jobid: String(started['jobid']) })).toMatchObject({ jobstatus: 1, jobresult: expect.objectContaining({ success: true, note: expect.stringMatching(/Kiln finished it/) }) });
   });
 });

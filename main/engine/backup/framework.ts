@@ -35,6 +35,9 @@ export const RESTORE_VM_STATES = ['Stopped', 'Destroyed'];
 
 /** How a note begins for a restore cut short once its renames began (restore_plan). */
 const RESTORE_CUT_SHORT = 'a restore from this backup was cut short while it put the restored disks in place';
+/** What a rolled-back restore's note says of the VM, and that its host still holds what it wrote aside (settleRestore reads the note's start back). */
+const RESTORE_KEPT = '; the VM kept its disks as they were';
+const RESTORE_ASIDE_LEFT = '; what it wrote aside is still on the host';
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -240,7 +243,7 @@ export class BackupFramework {
     if (destroyed) vm = this.engine.vms.recover(caller, vm);
     // The provider's plan of its renames is recorded before the first: a restore cut short during them is finished (settleRestore).
     const beforeRenames = (plan: string) => void this.engine.db.prepare('UPDATE backups SET restore_plan=? WHERE id=?').run(plan, backup.id);
-    await this.withStatus(backup, 'Restoring', jobUuid, () => this.provider(backup.provider).restoreVm({ engine: this.engine, vm, chain: chainOf(this.engine, backup), options: {}, beforeRenames }));
+    await this.withStatus(backup, 'Restoring', jobUuid, () => this.provider(backup.provider).restoreVm({ engine: this.engine, vm, chain: chainOf(this.engine, backup), options: {}, beforeRenames }), true);
     this.event(caller, vm, 'BACKUP.RESTORE', `VM ${vm.display_name} restored from backup ${backup.name}${destroyed ? ' after recovering it (its NICs and networks are not restored from the backup)' : ''}`);
     return backupResponse(this.engine, backupById(this.engine, backup.id));
   }
@@ -294,9 +297,10 @@ export class BackupFramework {
    * Runs a restore with the backup Restoring, BackedUp again after. A restore that failed once its
    * renames began (restore_plan) stays Restoring, owned by no process, until settleRestore
    * finishes it (the host answering again, the sync task, the next start): the VM never keeps a
-   * mix of restored and old disks.
+   * mix of restored and old disks. A whole-VM restore that failed before them (ROLLBACK) has what
+   * it wrote aside removed at once, or, when its host cannot be reached, when it answers again.
    */
-  private async withStatus<T>(backup: BackupRow, status: 'Restoring', jobUuid: string, work: () => Promise<T>): Promise<T> {
+  private async withStatus<T>(backup: BackupRow, status: 'Restoring', jobUuid: string, work: () => Promise<T>, rollBack = false): Promise<T> {
     this.engine.db.prepare('UPDATE backups SET status=?, job_uuid=?, owner=?, restore_plan=NULL WHERE id=?').run(status, jobUuid, this.engine.jobs.owner, backup.id);
     this.emit(this.engine.vms.get(backup.vm_id));
     try {
@@ -304,8 +308,15 @@ export class BackupFramework {
       this.engine.db.prepare(`UPDATE backups SET status='BackedUp', restore_plan=NULL WHERE id=?`).run(backup.id);
       return result;
     } catch (error) {
-      if (backupById(this.engine, backup.id).restore_plan) {
+      const failed = backupById(this.engine, backup.id);
+      if (failed.restore_plan) {
         this.engine.db.prepare('UPDATE backups SET owner=NULL, note=? WHERE id=?').run(`${RESTORE_CUT_SHORT}: ${message(error)}; Kiln finishes it when the host answers again`, backup.id);
+      } else if (rollBack) {
+        // Before the renames: the VM's disks are as they were, and what was written beside them
+        // goes now, by the same rollback a restart does (settleRestore); a host that cannot be
+        // reached keeps the restore Restoring, owned by no process, until it answers.
+        this.engine.db.prepare('UPDATE backups SET owner=NULL WHERE id=?').run(backup.id);
+        await this.settleRestore({ ...failed, owner: null }, { why: `a restore from this backup failed (${message(error)})` });
       } else {
         this.engine.db.prepare(`UPDATE backups SET status='BackedUp' WHERE id=?`).run(backup.id);
       }
@@ -320,7 +331,8 @@ export class BackupFramework {
    * by a restart or a lost connection): its disks would be some restored and some not.
    */
   refuseWhileRestoring(vm: VmRow): void {
-    const restoring = this.engine.db.prepare(`SELECT name, restore_plan FROM backups WHERE vm_id=? AND status='Restoring' AND removed IS NULL`).get(vm.id) as { name: string; restore_plan: string | null } | undefined;
+    // One rolled back while its host was away (no plan, no process) left the VM's disks as they were: it may start.
+    const restoring = this.engine.db.prepare(`SELECT name, restore_plan FROM backups WHERE vm_id=? AND status='Restoring' AND removed IS NULL AND (restore_plan IS NOT NULL OR owner IS NOT NULL)`).get(vm.id) as { name: string; restore_plan: string | null } | undefined;
     if (!restoring) return;
     throw ApiError.param(
       `id: VM ${vm.display_name} is being restored from backup ${restoring.name}${restoring.restore_plan ? ' (a restore cut short while it put the restored disks in place; Kiln finishes it when the host answers)' : ''}; start it when that ends`,
@@ -472,7 +484,7 @@ export class BackupFramework {
     const left = this.engine.db.prepare(`SELECT * FROM backups WHERE status IN ('Allocated','Queued','BackingUp','Restoring') AND (owner IS NULL OR owner<>?)`).all(this.engine.jobs.owner) as BackupRow[];
     for (const backup of left) {
       if (backup.status === 'Restoring') {
-        await this.settleRestore(backup, backup.owner !== null);
+        await this.settleRestore(backup);
         continue;
       }
       let note = 'interrupted: Kiln stopped during the backup; what it had written was discarded';
@@ -489,26 +501,37 @@ export class BackupFramework {
   }
 
   /**
-   * A restore a previous process (or a lost connection) cut short. The provider writes every
-   * restored disk aside and renames them over the VM's only at the end, recording the renames'
-   * plan first. Before that plan the VM has its old disks, and what was written aside goes; with
-   * it, some disks may be restored already, so the rest are put in place too: either way the VM
-   * ends with one backup's disks or the other's, never a mix.
+   * A restore a previous process, a lost connection or a failure cut short. The provider writes
+   * every restored disk aside and renames them over the VM's only at the end, recording the
+   * renames' plan first. Before that plan the VM has its old disks, and what was written aside
+   * goes (rolled back); with it, some disks may be restored already, so the rest are put in place
+   * too (finished): either way the VM ends with one backup's disks or the other's, never a mix. A
+   * VM expunged meanwhile has no disks to finish: what the restore wrote aside goes.
+   * Until the host has done its part the backup stays Restoring, owned by no process, and the
+   * sync task and the host coming back Up try again (finishCutShortRestores). A restore finished
+   * so ends its job done, saying how, whether a dead process or this one failed it.
    */
-  private async settleRestore(backup: BackupRow, orphaned: boolean): Promise<void> {
+  private async settleRestore(backup: BackupRow, how: { why?: string } = {}): Promise<void> {
     if (this.settlingRestores.has(backup.id)) return;
     this.settlingRestores.add(backup.id);
     try {
       const vm = this.engine.vms.get(backup.vm_id);
       const provider = providerNamed(backup.provider);
-      if (!backup.restore_plan) {
-        let note = 'a restore from this backup was interrupted by a restart; the VM kept its disks as they were';
+      const expunged = vm.state === 'Expunging' || vm.state === 'Expunged';
+      if (!backup.restore_plan || expunged) {
+        // Tried again (the host was away): the note it left says why it is rolled back.
+        const left = backup.note?.includes(RESTORE_ASIDE_LEFT) ? backup.note.split(RESTORE_KEPT)[0]!.split(RESTORE_ASIDE_LEFT)[0] : undefined;
+        const why = how.why ?? left ?? 'a restore from this backup was interrupted by a restart';
+        const kept = expunged ? '' : RESTORE_KEPT;
         try {
           await provider?.discardRestore?.(this.engine, backup, vm);
         } catch (error) {
-          note = `${note}; removing the partly restored copy failed (${message(error)})`;
+          this.engine.db.prepare('UPDATE backups SET owner=NULL, note=? WHERE id=?').run(`${why}${kept}${RESTORE_ASIDE_LEFT}: removing it failed (${message(error)}), Kiln removes it when the host answers again`, backup.id);
+          this.engine.log.warn(`backup ${backup.uuid}: removing what a restore of VM ${vm.display_name} wrote aside failed, trying again later: ${message(error)}`);
+          return;
         }
-        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', note=? WHERE id=?`).run(note, backup.id);
+        this.engine.db.prepare(`UPDATE backups SET status='BackedUp', restore_plan=NULL, owner=NULL, note=? WHERE id=?`).run(expunged ? `${why}; what it wrote aside was removed` : `${why}${kept}`, backup.id);
+        this.emit(vm);
         return;
       }
       try {
@@ -522,8 +545,8 @@ export class BackupFramework {
       }
       const note = `${RESTORE_CUT_SHORT}; Kiln finished it: every disk of VM ${vm.display_name} is the restored one`;
       this.engine.db.prepare(`UPDATE backups SET status='BackedUp', restore_plan=NULL, owner=NULL, note=? WHERE id=?`).run(note, backup.id);
-      // The job a dead process left (the orphan recovery failed it, for want of knowing better) ends done, saying how.
-      if (orphaned && backup.job_uuid) this.engine.jobs.finishOrphan(backup.job_uuid, { ok: true, result: { success: true, note } });
+      // Its job (failed by the orphan recovery of a dead process, or by this one when the host went) ends done, saying how.
+      if (backup.job_uuid) this.engine.jobs.finishOrphan(backup.job_uuid, { ok: true, result: { success: true, note } });
       const owner = this.engine.accounts.byUserId(vm.user_id) ?? this.engine.accounts.localAdmin();
       this.event(owner, vm, 'BACKUP.RESTORE', `VM ${vm.display_name} restored from backup ${backup.name}: ${note}`);
       this.emit(vm);
@@ -532,10 +555,23 @@ export class BackupFramework {
     }
   }
 
-  /** Restores whose renames a lost connection or a dead process cut short, finished now (sync task, host back Up). */
+  /**
+   * Restores cut short (a lost connection, a failure, a dead process) still to be finished or
+   * rolled back: done now (sync task, host back Up).
+   */
   async finishCutShortRestores(): Promise<void> {
-    const rows = this.engine.db.prepare(`SELECT * FROM backups WHERE status='Restoring' AND restore_plan IS NOT NULL AND owner IS NULL`).all() as BackupRow[];
-    for (const backup of rows) await this.settleRestore(backup, false);
+    const rows = this.engine.db.prepare(`SELECT * FROM backups WHERE status='Restoring' AND owner IS NULL`).all() as BackupRow[];
+    for (const backup of rows) await this.settleRestore(backup);
+  }
+
+  /**
+   * Before VM's disks go (expunge): a restore of it cut short is not finished onto them (its VM is
+   * gone); what it wrote beside them goes with them, now, or, when its host does not answer, when
+   * it does (settleRestore sees the VM expunged). One running in this process is left to its job.
+   */
+  async abandonRestores(vm: VmRow): Promise<void> {
+    const rows = this.engine.db.prepare(`SELECT * FROM backups WHERE vm_id=? AND status='Restoring' AND removed IS NULL AND (owner IS NULL OR owner<>?)`).all(vm.id, this.engine.jobs.owner) as BackupRow[];
+    for (const backup of rows) await this.settleRestore(backup, { why: `a restore from this backup was abandoned: VM ${vm.display_name} was expunged before it was finished` });
   }
 
   private readonly onHostState = (change: { state: string }): void => {

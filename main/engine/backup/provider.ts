@@ -77,7 +77,11 @@ export interface BackupProvider {
   inspect?(engine: Engine, backup: BackupRow): Promise<{ present: boolean; size: number } | undefined>;
   /** Throws away what a backup interrupted by a restart wrote (never left looking complete). */
   discardInterrupted?(engine: Engine, backup: BackupRow): Promise<void>;
-  /** Throws away what a restore of VM from BACKUP, interrupted by a restart, wrote aside (its disks stay as they were). */
+  /**
+   * Throws away what a restore of VM from BACKUP, cut short (a restart, a failure, a lost host),
+   * wrote aside: its disks stay as they were. Also for one whose renames began (BACKUP's
+   * restore_plan) when the VM is expunged before they were finished, its disks then maybe gone.
+   */
   discardRestore?(engine: Engine, backup: BackupRow, vm: VmRow): Promise<void>;
   /** Finishes a restore of VM cut short after RestoreWork.beforeRenames recorded PLAN: afterwards every disk is the restored one. */
   finishRestore?(engine: Engine, backup: BackupRow, vm: VmRow, plan: string): Promise<void>;

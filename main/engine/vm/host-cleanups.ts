@@ -64,8 +64,10 @@ export async function runHostCleanups(engine: Engine): Promise<number> {
         // Only a domain with the VM's own UUID is Kiln's: a namesake may belong to another Kiln sharing the host.
         const found = row.domain !== null ? (await session.listInstances()).find((i) => i.name === row.domain) : undefined;
         const ours = found !== undefined && (found.uuid === undefined || vm === undefined || found.uuid === vm.uuid);
+        // destroy deletes only the domain's disks: a config drive (a CD-ROM) owed with them goes after
+        // (deleteDisks counts one already gone as deleted).
         if (ours) await session.destroy(row.domain!, { removeDisks: disks });
-        else if (disks.length) await session.deleteDisks(disks);
+        if (disks.length) await session.deleteDisks(disks);
       }
       engine.db.prepare('DELETE FROM host_cleanups WHERE id=?').run(row.id);
       done++;

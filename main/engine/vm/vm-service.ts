@@ -545,6 +545,8 @@ export class VmService {
     const disks = [...volumes.map((v) => v.path ?? ''), ...drive].filter(Boolean);
     const hadPrivateVlan = onPrivateVlan(this.engine, vm.id);
     try {
+      // A restore of the VM cut short is abandoned: what it wrote beside the disks goes with them.
+      await this.engine.backups.abandonRestores(current);
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
         try {

@@ -143,9 +143,16 @@ export const nasProvider: BackupProvider = {
   },
 
   async discardRestore(engine, backup, vm) {
+    // One whose renames began (its VM expunged before they were finished): the disks of its plan.
+    if (backup.restore_plan) {
+      const plan = JSON.parse(backup.restore_plan) as RestorePlan;
+      await (await facetOn(engine, plan.hostId)).discardRestore(plan.targets);
+      return;
+    }
     const store = storeOf(engine, backup);
     const hostId = store ? (vm.host_id ?? vm.last_host_id ?? backup.host_id) : backup.host_id;
-    const volumes = engine.db.prepare('SELECT path, pool FROM volumes WHERE vm_id=? AND removed IS NULL AND path IS NOT NULL').all(vm.id) as { path: string; pool: string | null }[];
+    // An expunged VM's volumes are removed rows, their copies aside still where the disks were.
+    const volumes = engine.db.prepare(`SELECT path, pool FROM volumes WHERE vm_id=? AND path IS NOT NULL AND (removed IS NULL OR state='Expunged')`).all(vm.id) as { path: string; pool: string | null }[];
     await (await facetOn(engine, hostId)).discardRestore(volumes.map((v) => ({ name: v.path, pool: v.pool ?? undefined })));
   },
 
