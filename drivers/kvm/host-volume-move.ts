@@ -17,12 +17,15 @@
  * destination pool (storage.ts uploadImage, which checks the SHA-256 on arrival and deletes a copy
  * cut short), the definition is defined there pointing at the copies, then undefined here and the
  * sources deleted. Any failure before that deletes the copies and the destination's definition.
+ * A UEFI domain's nvram file (its UEFI variables) goes along the same way (nvram-move.ts), so its
+ * boot entries survive; libvirt would otherwise make a fresh one from the firmware's template.
  *
  * Either way, the disks that do not move must be readable on the destination at the same path
  * (shared storage), or nothing is started; volume names are Kiln's, never a user's path.
  */
 import { DriverError } from '../types.js';
 import { scratchCopy } from './disk-export.js';
+import { copyNvram, planNvramMove, removeNvramCopy, withNvram } from './nvram-move.js';
 import { command } from './shell.js';
 import { createVolume, deleteVolume, uploadImage, type HostStorage } from './storage.js';
 import { fileDisks, planMoves, refuseInternalState, retargeted, type MovedDisk, type PlannedMove } from './volume-move.js';
@@ -139,6 +142,9 @@ export async function moveStoppedToHost(source: HostStorage, destination: DiskDe
   const xml = await source.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
   const moves = await planMoves(source, destination.storage, vm, volumePools, xml);
   await refuseUnsharedDisks(destination, vm, xml, moves);
+  // A UEFI domain's variable store lives outside the pools, per host: it goes along (nvram-move.ts).
+  const nvram = await planNvramMove(source.virsh.ssh, vm, xml);
+  let nvramCopied = false;
   let defined = false;
   try {
     for (const move of moves) {
@@ -152,12 +158,19 @@ export async function moveStoppedToHost(source: HostStorage, destination: DiskDe
         await scratch.remove().catch(() => undefined);
       }
     }
-    await destination.storage.virsh.run(['define', '--file', '/dev/stdin'], { stdin: retargetedDomain(xml, moves) });
+    if (nvram) {
+      await copyNvram(source.virsh.ssh, destination.storage.virsh.ssh, nvram, vm, destination.host);
+      nvramCopied = true;
+    }
+    await destination.storage.virsh.run(['define', '--file', '/dev/stdin'], { stdin: withNvram(retargetedDomain(xml, moves), nvram) });
     defined = true;
-    // The definition only: the disks that stay are the destination's now too, the moved ones go below.
-    await source.virsh.run(['undefine', '--domain', vm]);
+    // The definition only (and its nvram, now the destination's): the disks that stay are the
+    // destination's now too, the moved ones go below. libvirt refuses to undefine a domain whose
+    // nvram file exists unless told what to do with it.
+    await source.virsh.run(['undefine', '--domain', vm, ...(nvram ? ['--nvram'] : [])]);
   } catch (error) {
-    if (defined) await destination.storage.virsh.tryRun(['undefine', '--domain', vm]).catch(() => undefined);
+    if (defined) await destination.storage.virsh.tryRun(['undefine', '--domain', vm, ...(nvram ? ['--keep-nvram'] : [])]).catch(() => undefined);
+    if (nvram && nvramCopied) await removeNvramCopy(destination.storage.virsh.ssh, nvram).catch(() => undefined);
     await deleteCopies(destination, moves);
     throw error;
   }

@@ -68,7 +68,8 @@ MAX_HOSTS=200
 GUEST_MODULES=(virtio_pci virtio_blk virtio_net virtio_balloon virtio_console virtio_scsi sd_mod button evdev)
 PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils openssh-server sshfs
           busybox-static iproute2 pciutils jq
-          genisoimage isolinux syslinux syslinux-common mtools dosfstools)   # the last six: installer-iso.sh
+          genisoimage isolinux syslinux syslinux-common mtools dosfstools    # these six: installer-iso.sh
+          ovmf)   # UEFI firmware for <os firmware='efi'> domains (kvm-uefi-move.real)
 BUSYBOX=/bin/busybox             # from busybox-static: must be static, it runs inside the guest
 
 SSH_OPTS=(-i "$CLIENT_KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN_HOSTS"
