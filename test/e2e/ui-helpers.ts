@@ -138,6 +138,17 @@ export class CommandCounter {
   }
 }
 
+/**
+ * The Hosts page's "Zones, pods and clusters" rows as 'zone | pod | cluster | hypervisor | hosts':
+ * each cell's name (InfraTable's .cell-name, without its action buttons and state badge), else its text.
+ */
+export function infraRows(page: Page): Promise<string[]> {
+  return page
+    .getByRole('table', { name: 'Zones, pods and clusters' })
+    .locator('tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.querySelector('.cell-name') ?? td).textContent!.trim()).join(' | ').trim()));
+}
+
 /** Evaluates an expression in the page (a string: the test project's TypeScript has no DOM library). */
 export function inPage<T = unknown>(page: Page, expression: string): Promise<T> {
   return page.evaluate(expression) as Promise<T>;

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KilnProcess } from '../helpers/server.js';
 import { csClient } from '../helpers/cs-client.js';
-import { CommandCounter, goTo, serveUiSuite, type UiSession } from './ui-helpers.js';
+import { CommandCounter, goTo, infraRows, serveUiSuite, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
 let ui: UiSession;
@@ -39,8 +39,7 @@ describe('zones, pods and clusters follow the live channels', () => {
     counter.clear();
     await page.reload();
     await page.getByRole('heading', { name: 'Hosts', level: 1 }).waitFor();
-    const table = page.getByRole('table', { name: 'Zones, pods and clusters' });
-    const rows = () => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim()).join(' | ').trim()));
+    const rows = () => infraRows(page);
     await expect.poll(rows).toContain('Demo | Demo Pod | Demo Cluster | Simulator | 3');
     await expect.poll(() => count('listClusters')).toBe(1);
     expect(count('listZones')).toBe(1);

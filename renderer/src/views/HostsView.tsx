@@ -1,17 +1,19 @@
 /**
  * Hosts: zones, pods and clusters, and the hosts in them with state, capacity, the pinned SSH
  * host-key fingerprint, tags and OS preference, and each cluster's N−1 headroom. Admins add a
- * zone, pod, KVM cluster or KVM host here; a host whose SSH key changed is shown loudly at the
- * top, with the way to accept the new key after checking it.
+ * zone, pod, KVM cluster or KVM host here, and rename, disable, enable or delete a zone, pod or
+ * cluster (hosts/InfraTable.tsx); a host whose SSH key changed is shown loudly at the top, with
+ * the way to accept the new key after checking it.
  */
 import { useState } from 'react';
 import type { Host } from '../api/model';
 import { hostKeyChange, type HostKeyChange } from '../api/host-key';
 import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
-import { useInfra, type Infra } from './hosts/use-infra';
+import { useInfra } from './hosts/use-infra';
 import { AddClusterDialog, AddHostDialog, AddPodDialog, AddZoneDialog } from './hosts/AddDialogs';
 import { AcceptKeyDialog, EditHostDialog } from './hosts/HostDialogs';
 import { HeadroomSection } from './hosts/ClusterHeadroom';
+import { InfraTable } from './hosts/InfraTable';
 import { AddEndpointClusterDialog, clusterEndpointForms, useConnectionForms } from './hosts/AddEndpointDialog';
 
 const GiB = 1024 ** 3;
@@ -210,48 +212,5 @@ function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChan
         )}
       </td>
     </tr>
-  );
-}
-
-/** Zones, their pods and clusters, and how many hosts each cluster has. */
-function InfraTable({ infra }: { infra: Infra }) {
-  const rows: { key: string; zone: string; pod?: string; cluster?: string; hypervisor?: string; hosts?: number }[] = [];
-  for (const zone of infra.zones) {
-    const pods = infra.pods.filter((p) => p.zoneid === zone.id);
-    if (pods.length === 0) rows.push({ key: zone.id, zone: zone.name });
-    for (const pod of pods) {
-      const clusters = infra.clusters.filter((c) => c.podid === pod.id);
-      if (clusters.length === 0) rows.push({ key: pod.id, zone: zone.name, pod: pod.name });
-      for (const cluster of clusters) {
-        rows.push({ key: cluster.id, zone: zone.name, pod: pod.name, cluster: cluster.name, hypervisor: cluster.hypervisortype, hosts: infra.hosts.filter((h) => h.clusterid === cluster.id).length });
-      }
-    }
-  }
-  return (
-    <section className="card" aria-labelledby="infra-title">
-      <h2 id="infra-title">Zones, pods and clusters</h2>
-      <table className="plain-table" aria-label="Zones, pods and clusters">
-        <thead>
-          <tr>
-            <th>Zone</th>
-            <th>Pod</th>
-            <th>Cluster</th>
-            <th>Hypervisor</th>
-            <th>Hosts</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.key}>
-              <td>{r.zone}</td>
-              <td>{r.pod ?? <span className="muted">no pod yet</span>}</td>
-              <td>{r.cluster ?? (r.pod ? <span className="muted">no cluster yet</span> : '')}</td>
-              <td>{r.hypervisor ?? ''}</td>
-              <td>{r.hosts ?? ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </section>
   );
 }
