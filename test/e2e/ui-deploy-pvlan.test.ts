@@ -42,7 +42,7 @@ describe('deploy wizard: a private VLAN no host of the zone can isolate', () => 
     // What the wizard spares the user: the engine's refusal of the same deploy.
     const refused = await ui.api('deployVirtualMachine', { ...catalog, networkids: network.id, name: 'pv-ui' });
     const job = refused['jobid'] ? await waitJob(ui, String(refused['jobid'])) : refused;
-    expect(JSON.stringify(job)).toContain('cannot set up private VLANs');
+    expect(JSON.stringify(job)).toContain('cannot isolate private VLANs');
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);
   });

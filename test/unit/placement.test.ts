@@ -45,6 +45,8 @@ function state(world: World = {}): PlacementState {
     maxGuests: (clusterId) => world.maxGuests?.[clusterId] ?? Infinity,
     // Every zone, pod and cluster enabled (allocation-state filter: infra-edits.test.ts covers it).
     notAllocatable: () => undefined,
+    // No host isolates private VLANs: only a request with privateVlan asks (private-vlan-placement.test.ts covers that filter).
+    isolatesPrivateVlans: () => false,
   };
 }
 

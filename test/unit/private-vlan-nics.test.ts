@@ -2,7 +2,7 @@
  * The engine's half of private VLANs: a NIC on a network with isolatedpvlan carries its primary
  * VLAN, secondary VLAN and type to the driver (NicSpec.privateVlan), and a VM with such a NIC does
  * not start on a host whose driver lacks the privateVlans capability (the demo zone's simulator):
- * a 431 naming networkids and the host, the deploy left in Error, nothing running.
+ * the deploy is a 533 whose verdict for each host says it cannot isolate private VLANs, no VM written.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
@@ -36,15 +36,14 @@ describe('private-VLAN NICs through the driver contract', () => {
     ]);
   });
 
-  it('refuses to start it on a host whose driver cannot set private VLANs up, naming the network and the host', async () => {
+  it('refuses to place it on a host whose driver cannot set private VLANs up, naming the network and each host', async () => {
     const community = await network('pv-community', { isolatedpvlan: '302', isolatedpvlantype: 'community' });
-    const job = await deploy(community, 'pv-nowhere');
-    expect(job['jobstatus']).toBe(2);
-    const result = job['jobresult'] as { errorcode: number; errortext: string };
-    expect(result.errorcode).toBe(431);
-    expect(result.errortext).toMatch(/^networkids: network pv-community is a private VLAN \(community 302 of VLAN 300\), and host \S+ cannot set up private VLANs$/);
-    const listed = (await t.ok('listVirtualMachines', { name: 'pv-nowhere' }))['virtualmachine'] as { state: string }[];
-    expect(listed.map((v) => v.state)).toEqual(['Error']);
+    const refused = await t.call('deployVirtualMachine', { zoneid: ids.zoneid, templateid: ids.templateid, serviceofferingid: ids.small, networkids: community, name: 'pv-nowhere' });
+    expect(refused.status).toBe(533);
+    const placement = refused.body['placement'] as { hostName: string; suitable: boolean; reason: string }[];
+    expect(placement.length).toBeGreaterThan(0);
+    for (const v of placement) expect(v).toMatchObject({ suitable: false, reason: `host ${v.hostName} cannot isolate private VLANs (network pv-community is a private VLAN: community 302 of VLAN 300)` });
+    expect((await t.ok('listVirtualMachines', { name: 'pv-nowhere' }))['virtualmachine']).toBeUndefined();
     // A plain VLAN network on the same host still deploys.
     const plain = await network('plain-300b', {});
     expect((await deploy(plain, 'pv-plain'))['jobstatus']).toBe(1);

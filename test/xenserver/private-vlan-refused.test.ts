@@ -1,8 +1,8 @@
 /**
  * XenServer cannot isolate private VLANs (Open vSwitch PVLANs are not something Kiln's driver sets
  * up), so its hosts publish no privateVlans capability and the engine decides by that: a deploy
- * onto a private-VLAN network in a XenServer zone is a 431 that says why, the VM is left in Error
- * with nothing made in the pool, and listNetworks marks the network as not supported there (the
+ * onto a private-VLAN network in a XenServer zone is a 533 whose host verdict says why, with no VM
+ * written and nothing made in the pool, and listNetworks marks the network as not supported there (the
  * deploy wizard shows it so). XenServer has no import facet, so an import there is refused anyway.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,15 +48,12 @@ describe('private VLANs on XenServer (xapi simulator): refused by capability', (
     expect(net).toMatchObject({ isolatedpvlan: '301', isolatedpvlantype: 'isolated', isolatedpvlansupported: false });
   });
 
-  it('refuses a deploy onto the private VLAN with a 431 that says why, the VM in Error and nothing made in the pool', async () => {
+  it('refuses a deploy onto the private VLAN with a 533 whose host verdict says why, no VM written and nothing made in the pool', async () => {
     const before = Object.keys(await xapi.call<Record<string, Rec>>('VM.get_all_records')).length;
-    const job = await t.run('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['small']!, networkids: ids['pvlan']!, name: 'pv-xen' });
-    expect(job['jobstatus']).toBe(2);
-    const result = job['jobresult'] as { errorcode: number; errortext: string };
-    expect(result.errorcode).toBe(431);
-    expect(result.errortext).toBe('networkids: network pv-iso is a private VLAN (isolated 301 of VLAN 300), and host xen-host cannot set up private VLANs');
-    const listed = (await t.ok('listVirtualMachines', { name: 'pv-xen' }))['virtualmachine'] as { state: string }[];
-    expect(listed.map((v) => v.state)).toEqual(['Error']);
+    const refused = await t.call('deployVirtualMachine', { zoneid: ids['zone']!, templateid: ids['template']!, serviceofferingid: ids['small']!, networkids: ids['pvlan']!, name: 'pv-xen' });
+    expect(refused.status).toBe(533);
+    expect(refused.body['errortext']).toBe('Unable to create a deployment for offering small: no suitable host (xen-host: host xen-host cannot isolate private VLANs (network pv-iso is a private VLAN: isolated 301 of VLAN 300))');
+    expect((await t.ok('listVirtualMachines', { name: 'pv-xen' }))['virtualmachine']).toBeUndefined();
     const after = await xapi.call<Record<string, Rec>>('VM.get_all_records');
     expect(Object.keys(after).length).toBe(before);
     expect(Object.values(after).some((v) => v['name_label'] === 'pv-xen' || (v['other_config'] as Record<string, string> | undefined)?.['kiln_uuid'] !== undefined)).toBe(false);

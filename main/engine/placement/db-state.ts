@@ -38,6 +38,7 @@ export class DbPlacementState implements PlacementState {
   private readonly guestLimits = new Map<number, number>();
   private readonly vmGroups = new Map<number, AffinityGroupInfo[]>();
   private poolsByCluster?: Map<number, StoragePoolRow[]>;
+  private pvlanHosts?: Set<number>;
   private closed?: Map<string, string>;
   private gpuCapacity?: Map<string, number>;
   private readonly accountHosts = new Map<number, Map<number, number>>();
@@ -174,6 +175,12 @@ export class DbPlacementState implements PlacementState {
         .all() as { kind: string; id: number; name: string; state: string }[]).map((r) => [`${r.kind}:${r.id}`, `${r.kind} ${r.name} is ${r.state}`]),
     );
     return this.closed.get(`${kind}:${id}`);
+  }
+
+  isolatesPrivateVlans(hostId: number): boolean {
+    // Asked only for a VM on a private VLAN: the capable hosts in one statement per placement.
+    this.pvlanHosts ??= new Set(this.db.prepare(`SELECT id FROM hosts WHERE removed IS NULL AND json_extract(capabilities, '$.privateVlans') IS 1`).pluck().all() as number[]);
+    return this.pvlanHosts.has(hostId);
   }
 
   storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[] {

@@ -1,6 +1,6 @@
 /**
  * Host placement as a pipeline: candidates (zone/pod/cluster/host constraints, R25), filters
- * that give each host a verdict with a reason (state, host tags, storage tags, affinity, GPU, per-host VM limit, capacity), then
+ * that give each host a verdict with a reason (state, host tags, private VLANs, storage tags, affinity, GPU, per-host VM limit, capacity), then
  * orderers (allocation algorithm, fill mode, OS preference, GPU hosts last, non-strict
  * affinity). Every host considered is recorded, so any placement can explain itself.
  */
@@ -15,6 +15,7 @@ import { hostState } from './filters/host-state.js';
 import { allocationState } from './filters/allocation-state.js';
 import { capacity, overprovisioning } from './filters/capacity.js';
 import { hostTags } from './filters/host-tags.js';
+import { privateVlans } from './filters/private-vlans.js';
 import { storageTags } from './filters/storage-tags.js';
 import { affinity } from './filters/affinity.js';
 import { gpu } from './filters/gpu.js';
@@ -26,7 +27,7 @@ import { gpuLast, nonStrictAffinity, osPreference } from './orderers/preferences
 export type { HostVerdict, PlacementOutcome, PlacementRequest } from './types.js';
 
 // Policy refusals (host and storage tags, affinity, GPU) come before capacity, so the reason given is the one that matters most.
-export const FILTERS: Filter[] = [allocationState, hostState, hostTags, storageTags, affinity, gpu, guestLimit, capacity];
+export const FILTERS: Filter[] = [allocationState, hostState, hostTags, privateVlans, storageTags, affinity, gpu, guestLimit, capacity];
 /** Applied in this order; later orderers are stable partitions over the earlier order. */
 export const ORDERERS: Orderer[] = [allocationAlgorithm, fillMode, nonStrictAffinity, osPreference, gpuLast];
 

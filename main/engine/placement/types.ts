@@ -43,6 +43,8 @@ export interface PlacementRequest {
    * Hosts of its own cluster carry nothing and are judged on the disk's pool, as for any request.
    */
   carryDisks?: { fromClusterId: number };
+  /** The VM's first NIC on a private-VLAN network ("isolated 301 of VLAN 300"): only a host publishing privateVlans takes it (private-vlans filter). */
+  privateVlan?: { network: string; pvlan: string };
 }
 
 /** One tagged volume: the host must reach an enabled pool with every tag (a made disk: the pool it is on, which must have them; storage/need-pool.ts). */
@@ -86,6 +88,8 @@ export interface PlacementState {
   maxGuests(clusterId: number): number;
   /** The storage pools HOST reaches (its cluster's and its own local ones, any state), most free space first. */
   storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[];
+  /** Whether the host published the privateVlans capability at its last refresh (hosts.capabilities). */
+  isolatesPrivateVlans(hostId: number): boolean;
   /** Why the zone, pod or cluster takes no new VM ("cluster C is Disabled"), or undefined when it does (allocation-state filter). */
   notAllocatable(kind: 'zone' | 'pod' | 'cluster', id: number): string | undefined;
 }

@@ -5,7 +5,7 @@ import { byUuid } from '../../lookup.js';
 import { requireAccountAccess } from '../../vm/access.js';
 import type { DiskOfferingRow, NetworkRow, OfferingRow, TemplateRow } from '../../vm/rows.js';
 import { resolveOwner, resolvePlacement, resolveResources } from '../../vm/deploy-input.js';
-import { offeringGpu, offeringTags, osCategoryOf } from '../../placement/request.js';
+import { offeringGpu, offeringTags, osCategoryOf, privateVlanNeed } from '../../placement/request.js';
 import { resolveGroups } from '../affinity/groups.js';
 import { requireImageReady } from '../../images/readiness.js';
 import { checkUserData } from '../../vm/user-data.js';
@@ -91,8 +91,8 @@ export default defineCommand({
     if (userData !== undefined) checkUserData(userData);
     const scalable = (args.bool('dynamicscalingenabled') ?? true) && image.is_dynamically_scalable === 1 && offering.dynamic_scaling_enabled === 1;
     const startVm = args.bool('startvm') ?? true;
-    // Refuse at once, writing nothing, when no host in scope could ever hold this offering.
-    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds, storageNeeds: offeringStorageNeeds(offering, diskOffering, image.is_iso === 1) }, `offering ${offering.name}`);
+    // Refuse at once, writing nothing, when no host in scope could ever hold this offering (nor, for a VM that starts now, isolate its private VLAN).
+    engine.planner.require({ zoneId: zone.id, ...placement, ...resources, hostTags: offeringTags(offering), ...offeringGpu(offering), accountId: owner.accountId, osCategoryId: osCategoryOf(db, image.os_type_id), affinityGroupIds, storageNeeds: offeringStorageNeeds(offering, diskOffering, image.is_iso === 1), ...(startVm ? privateVlanNeed(networks.map((n) => ({ ...n, network_name: n.name }))) : {}) }, `offering ${offering.name}`);
 
     // The VM and the public keys it is given are written together, or neither.
     const vm = db.transaction(() => {
