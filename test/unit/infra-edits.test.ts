@@ -84,6 +84,20 @@ describe('update', () => {
     await until(() => changed('clusters', cluster).some((r) => r['allocationstate'] === 'Disabled'), 'disabled cluster sent');
     expect((await errorOf('updateCluster', { id: cluster, managedstate: 'PrepareUnmanaged' })).text).toBe('managedstate: "PrepareUnmanaged" is not a managed state: Managed or Unmanaged');
   });
+
+  it("a rename sends the cluster's hosts again on the 'hosts' channel, with the new cluster name", async () => {
+    const hostsSent: InfraUpdate[] = [];
+    const listener = (m: InfraUpdate) => hostsSent.push(m);
+    t.engine.hostFeed.emitter.on('hosts', listener);
+    try {
+      await t.ok('updateCluster', { id: demo.cluster, clustername: 'Renamed Demo Cluster' });
+      const names = () => new Set(hostsSent.flatMap((m) => m.changed).filter((h) => h['clustername'] === 'Renamed Demo Cluster').map((h) => h['name']));
+      await until(() => names().size === 3, 'the three demo hosts sent with the new name');
+    } finally {
+      t.engine.hostFeed.emitter.off('hosts', listener);
+      await t.ok('updateCluster', { id: demo.cluster, clustername: 'Demo Cluster' });
+    }
+  });
 });
 
 describe('delete', () => {

@@ -110,8 +110,15 @@ export function deleteInfra(engine: Engine, caller: Caller, kind: InfraKind, row
   })();
 }
 
-/** Records the update event on the row (which sends it on its live channel) and answers the record as the list reads it. */
-export async function updated(engine: Engine, caller: Caller, kind: InfraKind, row: { uuid: string; name: string }, changes: string[]): Promise<ApiObject> {
+/**
+ * Records the update event on the row (which sends it on its live channel) and answers the record
+ * as the list reads it. A rename also changes the zone/pod/cluster names in its hosts' records, so
+ * each of them goes out on the 'hosts' channel again (hosts/host-feed.ts).
+ */
+export async function updated(engine: Engine, caller: Caller, kind: InfraKind, row: { id: number; uuid: string; name: string; renamed: boolean }, changes: string[]): Promise<ApiObject> {
+  if (row.renamed) {
+    for (const hostId of engine.db.prepare(`SELECT id FROM hosts WHERE ${kind}_id=? AND removed IS NULL`).pluck().all(row.id) as number[]) engine.hosts.events.emit('host-changed', { hostId });
+  }
   engine.events.record({ type: `${kind.toUpperCase()}.EDIT`, description: `${kind} ${row.name} updated${changes.length ? `: ${changes.join(', ')}` : ''}`, userId: caller.userId, accountId: caller.accountId, resourceType: RESOURCE_TYPE[kind], resourceUuid: row.uuid });
   return readBack(engine, caller, kind, row.uuid);
 }

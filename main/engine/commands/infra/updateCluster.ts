@@ -31,6 +31,6 @@ export default defineCommand({
         changes.push(value);
       }
     })();
-    return updated(engine, caller, 'cluster', { uuid: cluster.uuid, name: name ?? cluster.name }, changes);
+    return updated(engine, caller, 'cluster', { id: cluster.id, uuid: cluster.uuid, name: name ?? cluster.name, renamed: name !== undefined && name !== cluster.name }, changes);
   },
 });

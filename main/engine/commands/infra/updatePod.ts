@@ -59,6 +59,6 @@ export default defineCommand({
         changes.push(`range ${next.start_ip ?? ''}-${next.end_ip ?? ''} gateway ${next.gateway ?? ''} netmask ${next.netmask ?? ''}`);
       }
     })();
-    return updated(engine, caller, 'pod', { uuid: pod.uuid, name: name ?? pod.name }, changes);
+    return updated(engine, caller, 'pod', { id: pod.id, uuid: pod.uuid, name: name ?? pod.name, renamed: name !== undefined && name !== pod.name }, changes);
   },
 });

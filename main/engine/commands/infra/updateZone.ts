@@ -49,6 +49,6 @@ export default defineCommand({
         changes.push(`${param} ${args.str(param) || 'cleared'}`);
       }
     })();
-    return updated(engine, caller, 'zone', { uuid: zone.uuid, name: name ?? zone.name }, changes);
+    return updated(engine, caller, 'zone', { id: zone.id, uuid: zone.uuid, name: name ?? zone.name, renamed: name !== undefined && name !== zone.name }, changes);
   },
 });
