@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { KvmDriver } from '../../drivers/kvm/index.js';
+import { command as shellCommand } from '../../drivers/kvm/shell.js';
+import { eachBounded } from '../../main/engine/hosts/fan-out.js';
 import { loadHosts, HOSTS_SH, type HostsJson } from '../kvm/real-hosts.js';
 import { testEngine, type TestEngine } from './engine.js';
 
@@ -35,6 +37,15 @@ export function onHost(name: string, ...command: string[]): string {
   return execFileSync(HOSTS_SH, ['exec', entry?.name ?? name, ...command], { encoding: 'utf8' });
 }
 
+/**
+ * Runs each of COMMANDS (argv lists, quoted for the shell) on a harness host in one exec, in turn,
+ * stopping at the first that fails: each hosts.sh exec enters the host's namespaces anew, which
+ * takes most of a second on a busy machine.
+ */
+export function onHostAll(name: string, commands: string[][]): string {
+  return onHost(name, 'sh', '-c', commands.map((argv) => shellCommand(argv)).join(' && '));
+}
+
 export function harness(command: string, ...args: string[]): string {
   const mapped = args.map((a) => loadHosts()?.hosts.find((h) => h.address === a)?.name ?? a);
   return execFileSync(HOSTS_SH, [command, ...mapped], { encoding: 'utf8' });
@@ -43,11 +54,16 @@ export function harness(command: string, ...args: string[]): string {
 /** Destroys and expunges every VM the engine still has, so the shared hosts are left clean. */
 export async function cleanUp(t: TestEngine): Promise<void> {
   const ids = (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state NOT IN ('Expunged') AND hypervisor='KVM'`).all() as { uuid: string }[]).map((r) => r.uuid);
-  for (const id of ids) {
+  // A few side by side: a file's tests leave a VM each, and one destroy after the other (a few
+  // SSH round trips each) took most of a minute on a busy machine.
+  await eachBounded(ids, 4, async (id) => {
     const state = (t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').get(id) as { state: string }).state;
-    if (state === 'Destroyed') await t.run('expungeVirtualMachine', { id }).catch(() => undefined);
-    else await t.run('destroyVirtualMachine', { id, expunge: 'true' }).catch(() => undefined);
-  }
+    if (state === 'Destroyed') return void (await t.run('expungeVirtualMachine', { id }).catch(() => undefined));
+    // Powered off first: destroy stops a running VM gracefully, and a guest that is still booting
+    // (or has no OS, or ignores ACPI) would hold it for all of vm.stop.timeout.
+    if (state === 'Running') await t.run('stopVirtualMachine', { id, forced: 'true' }).catch(() => undefined);
+    await t.run('destroyVirtualMachine', { id, expunge: 'true' }).catch(() => undefined);
+  });
   // An expunge removes the definition where the VM lived; a stale copy on another host (left by an
   // HA restart while that host was away) goes on the next HA pass, as it does in a running Kiln.
   await t.engine.background.ha.pass().catch(() => undefined);

@@ -7,64 +7,36 @@
  *  - stopped: its disk streamed from host1 to host2 through Kiln, the definition with it.
  * The host set comes from KILN_KVM_WORK; every domain, volume and the pool are removed after.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { describe, expect, it } from 'vitest';
+import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
-import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
-import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
+import { handMadeImportZone, jobOutcome, migratingImport, rootDisk as disk } from '../helpers/hand-made-imports.js';
 
 const hosts = kvmHostsOrSkip();
-let z: KvmZone;
 const tag = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const POOL = { name: `kiln-imh-${tag}`, dir: path.join(WORK, `imh-${tag}`) };
 const DOMAINS = { running: `vm-imr-${tag}`, stopped: `vm-ims-${tag}` };
 const mac = (i: number) => `52:54:00:6c:${(process.pid % 256).toString(16).padStart(2, '0')}:0${i}`;
-const disk = (name: string) => `${name}-root.qcow2`;
 const H2 = hosts?.hosts[1]?.address;
-
-async function job(command: string, params: Record<string, string>): Promise<{ status: number; text: string; result: Record<string, unknown> }> {
-  const done = await z.t.run(command, params);
-  const result = done['jobresult'] as Record<string, unknown>;
-  return done['jobstatus'] === 1 ? { status: 200, text: '', result } : { status: Number(result['errorcode']), text: String(result['errortext']), result };
-}
-
-function removeEverything(): void {
-  for (const host of ['host1', 'host2']) {
-    onHost(host, 'sh', '-c', Object.values(DOMAINS).map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1; virsh vol-delete --pool kiln ${disk(n)} >/dev/null 2>&1;`).join(' ') + ' true');
-  }
-  removeDirPool('host2', POOL.name, POOL.dir);
-}
 
 describe.skipIf(!hosts)('KVM: an imported VM goes with its disk to the host whose pool has its storage tag (migrateallowed), live when it runs', () => {
   let offering: string;
+  const z = handMadeImportZone(hosts!, {
+    pools: [{ host: 'host2', ...POOL }],
+    domains: Object.values(DOMAINS),
+    mac: (i) => mac(i + 1),
+    beforeZone: () => onHost('host1', 'virsh', 'start', DOMAINS.running),
+    withZone: async (z) => {
+      const pool = ((await z.t.ok('listStoragePools', { name: POOL.name }))['storagepool'] as { id: string }[])[0]!.id;
+      await z.t.ok('updateStoragePool', { id: pool, tags: `far${tag}` });
+      offering = ((await z.t.ok('createServiceOffering', { name: `kvm-far-${tag}`, cpunumber: '1', cpuspeed: '100', memory: '128', tags: `far${tag}` }))['serviceoffering'] as { id: string }).id;
+    },
+  });
   const row = (name: string) => z.t.engine.db.prepare(`SELECT m.state, h.name AS host, lh.name AS lasthost, v.pool, p.name AS record FROM vm_instances m LEFT JOIN hosts h ON h.id=m.host_id LEFT JOIN hosts lh ON lh.id=m.last_host_id JOIN volumes v ON v.vm_id=m.id AND v.volume_type='ROOT' AND v.removed IS NULL LEFT JOIN storage_pools p ON p.id=v.pool_id WHERE m.instance_name=?`).get(name);
-  const params = (name: string) => ({ clusterid: z.clusterid, name, serviceofferingid: offering, migrateallowed: 'true', 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network });
-
-  beforeAll(async () => {
-    defineDirPool('host2', POOL.name, POOL.dir);
-    Object.values(DOMAINS).forEach((name, i) => {
-      onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, disk(name), '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-      const file = path.join(WORK, `${name}.xml`);
-      writeFileSync(file, handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${disk(name)}`], [mac(i + 1)]));
-      onHost('host1', 'virsh', 'define', file);
-      rmSync(file);
-    });
-    onHost('host1', 'virsh', 'start', DOMAINS.running);
-    z = await kvmZone(hosts!, ['host1', 'host2']);
-    const pool = ((await z.t.ok('listStoragePools', { name: POOL.name }))['storagepool'] as { id: string }[])[0]!.id;
-    await z.t.ok('updateStoragePool', { id: pool, tags: `far${tag}` });
-    offering = ((await z.t.ok('createServiceOffering', { name: `kvm-far-${tag}`, cpunumber: '1', cpuspeed: '100', memory: '128', tags: `far${tag}` }))['serviceoffering'] as { id: string }).id;
-  }, 180_000);
-
-  afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
-    removeEverything();
-  }, 180_000);
+  const params = (name: string) => migratingImport(z, name, offering);
+  const job = (command: string, params: Record<string, string>) => jobOutcome(z, command, params);
 
   it('running: imported, then migrated live to host2 with its disk copied into the tagged pool there', async () => {
     const source = path.join(hosts!.storagePath, disk(DOMAINS.running));

@@ -14,78 +14,54 @@
  * both pools are removed after.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { describe, expect, it } from 'vitest';
+import { kvmHostsOrSkip, onHost } from '../helpers/kvm-zone.js';
 import { WORK } from '../kvm/real-hosts.js';
-import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
-import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
+import { handMadeImportZone, jobOutcome, migratingImport, rootDisk as disk } from '../helpers/hand-made-imports.js';
 
 const hosts = kvmHostsOrSkip();
-let z: KvmZone;
 const tag = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const POOLS = { fast: { name: `kiln-mvfast-${tag}`, dir: path.join(WORK, `mvfast-${tag}`) }, ro: { name: `kiln-mvro-${tag}`, dir: path.join(WORK, `mvro-${tag}`) } };
 const DOMAINS = { moved: `vm-move-${tag}`, stuck: `vm-stuck-${tag}`, running: `vm-run-${tag}` };
 const mac = (i: number) => `52:54:00:6b:${(process.pid % 256).toString(16).padStart(2, '0')}:0${i}`;
-const disk = (name: string) => `${name}-root.qcow2`;
 
 const virsh = (...args: string[]) => onHost('host1', 'virsh', ...args);
-
-async function job(command: string, params: Record<string, string>): Promise<{ status: number; text: string; result: Record<string, unknown> }> {
-  const done = await z.t.run(command, params);
-  const result = done['jobresult'] as Record<string, unknown>;
-  return done['jobstatus'] === 1 ? { status: 200, text: '', result } : { status: Number(result['errorcode']), text: String(result['errortext']), result };
-}
-
-async function poolId(name: string): Promise<string> {
-  const listed = ((await z.t.ok('listStoragePools', { name }))['storagepool'] as { id: string }[] | undefined) ?? [];
-  expect(listed).toHaveLength(1);
-  return listed[0]!.id;
-}
 
 /** The first 16 guest bytes of a disk image, read on the host (qemu-img follows any backing chain). */
 function firstBytes(file: string): string {
   return onHost('host1', 'sh', '-c', 't=$(mktemp) && qemu-img dd -U -O raw bs=16 count=1 if="$1" of="$t" && head -c 16 "$t"; r=$?; rm -f "$t"; exit $r', 'sh', file);
 }
 
-function removeEverything(): void {
-  onHost('host1', 'sh', '-c', Object.values(DOMAINS).map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1; virsh vol-delete --pool kiln ${disk(n)} >/dev/null 2>&1;`).join(' ') + ' true');
-  try {
-    execFileSync('chattr', ['-i', POOLS.ro.dir], { stdio: 'ignore' });
-  } catch {
-    // never made, or already writable
-  }
-  for (const pool of Object.values(POOLS)) removeDirPool('host1', pool.name, pool.dir);
-}
-
 describe.skipIf(!hosts)('KVM: a stopped VM\'s disk moves to a tagged pool of its host (import with migrateallowed)', () => {
   let offerings: Record<'fast' | 'ro', string>;
+  const z = handMadeImportZone(hosts!, {
+    pools: Object.values(POOLS).map((pool) => ({ host: 'host1', ...pool })),
+    domains: Object.values(DOMAINS),
+    mac: (i) => mac(i + 1),
+    withZone: async () => {
+      for (const t of ['fast', 'ro'] as const) await z.t.ok('updateStoragePool', { id: await poolId(POOLS[t].name), tags: `${t}${tag}` });
+      const offering = async (t: 'fast' | 'ro') => ((await z.t.ok('createServiceOffering', { name: `kvm-tiny-${t}-${tag}`, cpunumber: '1', cpuspeed: '100', memory: '128', tags: `${t}${tag}` }))['serviceoffering'] as { id: string }).id;
+      offerings = { fast: await offering('fast'), ro: await offering('ro') };
+    },
+    leftovers: () => {
+      try {
+        execFileSync('chattr', ['-i', POOLS.ro.dir], { stdio: 'ignore' });
+      } catch {
+        // never made, or already writable
+      }
+    },
+  });
+  const job = (command: string, params: Record<string, string>) => jobOutcome(z, command, params);
 
-  beforeAll(async () => {
-    for (const pool of Object.values(POOLS)) defineDirPool('host1', pool.name, pool.dir);
-    Object.values(DOMAINS).forEach((name, i) => {
-      virsh('vol-create-as', hosts!.poolName, disk(name), '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-      const file = path.join(POOLS.fast.dir, `${name}.xml`);
-      writeFileSync(file, handMadeDomainXml(hosts!, name, [`${hosts!.storagePath}/${disk(name)}`], [mac(i + 1)]));
-      virsh('define', file);
-      rmSync(file);
-    });
-    z = await kvmZone(hosts!, ['host1', 'host2']);
-    for (const t of ['fast', 'ro'] as const) await z.t.ok('updateStoragePool', { id: await poolId(POOLS[t].name), tags: `${t}${tag}` });
-    const offering = async (t: 'fast' | 'ro') => ((await z.t.ok('createServiceOffering', { name: `kvm-tiny-${t}-${tag}`, cpunumber: '1', cpuspeed: '100', memory: '128', tags: `${t}${tag}` }))['serviceoffering'] as { id: string }).id;
-    offerings = { fast: await offering('fast'), ro: await offering('ro') };
-  }, 180_000);
+  async function poolId(name: string): Promise<string> {
+    const listed = ((await z.t.ok('listStoragePools', { name }))['storagepool'] as { id: string }[] | undefined) ?? [];
+    expect(listed).toHaveLength(1);
+    return listed[0]!.id;
+  }
 
-  afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
-    removeEverything();
-  }, 180_000);
-
-  const params = (name: string, offering: string) => ({ clusterid: z.clusterid, name, serviceofferingid: offering, migrateallowed: 'true', 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network });
+  const params = (name: string, offering: string) => migratingImport(z, name, offering);
 
   it('copies the disk into the tagged pool, points the domain at it, deletes the source, and the VM starts from there', async () => {
     const source = path.join(hosts!.storagePath, disk(DOMAINS.moved));
