@@ -30,6 +30,14 @@ async function deploy(z: CopyZone, templateid: string, name: string): Promise<st
 }
 
 /**
+ * A forced stop of VMID if it runs: destroy stops a running VM gracefully, and a guest still
+ * booting (deaf to the ACPI button) holds it for all of vm.stop.timeout.
+ */
+export async function powerOff(t: TestEngine, vmid: string): Promise<void> {
+  if (t.engine.db.prepare('SELECT state FROM vm_instances WHERE uuid=?').pluck().get(vmid) === 'Running') await t.job('stopVirtualMachine', { id: vmid, forced: 'true' });
+}
+
+/**
  * TEMPLATEID (downloaded, not used yet): a VM deployed from it makes the host copy; deleteTemplate
  * is refused while the VM exists, forced=true deletes it but keeps the copy the VM uses (written
  * down, reason named); the VM's expunge removes the copy and the debt.
@@ -48,6 +56,7 @@ export async function forcedDeleteKeepsCopyUntilExpunge(z: CopyZone, templateid:
   const debts = owed(z.t, templateid);
   expect(debts.length).toBeGreaterThan(0);
   expect(new Set(debts.map((d) => d.reason))).toEqual(new Set([`used by VM ${vmName}`]));
+  await powerOff(z.t, vm);
   await z.t.job('destroyVirtualMachine', { id: vm, expunge: 'true' });
   expect(await z.probe(name)).toBe(false);
   expect(owed(z.t, templateid)).toEqual([]);

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
-import { copyName, deleteIsoRemovesCopy, forcedDeleteKeepsCopyUntilExpunge, registerDownloaded, type CopyZone } from '../helpers/image-copies.js';
+import { copyName, deleteIsoRemovesCopy, forcedDeleteKeepsCopyUntilExpunge, powerOff, registerDownloaded, type CopyZone } from '../helpers/image-copies.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -73,6 +73,7 @@ describe.skipIf(!hosts)('image copies in a KVM pool (real hosts)', () => {
     const iso = await registerDownloaded(z.t, 'registerIso', { name: 'kvm-copy-iso', zoneid: z.zoneid, url: `${base}/tools.iso` });
     mine.push(copyName(z.t, iso));
     await deleteIsoRemovesCopy(copies, iso, vm);
+    await powerOff(z.t, vm);
     await z.t.job('destroyVirtualMachine', { id: vm, expunge: 'true' });
   });
 });

@@ -77,6 +77,8 @@ describe.skipIf(!hosts)('ISOs on a real KVM host', () => {
     expect((detached['jobresult'] as { virtualmachine: Record<string, unknown> }).virtualmachine['isoid']).toBeUndefined();
     expect(cdrom(internal)).toBe('-');
     expect(cdrom(internal, true)).toBe('-');
+    // Forced first: the blank VM has no OS to answer the ACPI button, and destroy's graceful stop would wait out vm.stop.timeout.
+    await z.t.run('stopVirtualMachine', { id: vm.id, forced: 'true' });
     await z.t.run('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
     expect(onHost('host1', 'virsh', 'list', '--all', '--name')).not.toContain(internal);
   });
@@ -105,6 +107,8 @@ describe.skipIf(!hosts)('ISOs on a real KVM host', () => {
     expect(detached['jobstatus'], JSON.stringify(detached['jobresult'])).toBe(1);
     expect(cdrom(internal)).toBe('-');
     expect(cdrom(internal, true)).toBe('-');
+    // Forced first: the guest may still be booting, deaf to the ACPI button destroy's graceful stop presses.
+    await z.t.run('stopVirtualMachine', { id: vm.id, forced: 'true' });
     await z.t.run('destroyVirtualMachine', { id: vm.id, expunge: 'true' });
   });
 });
