@@ -8,7 +8,9 @@
  * offering, refuses a VM name that is no hostname by the engine's listApis rule until one is
  * given, and imports four VMs, one job each, with a result per VM: three are imported and then in
  * the VM list; the fourth, which another admin imported meanwhile, fails with the engine's 431.
- * Then Export CSV and Import from CSV (helper H's commands) with their row-by-row results.
+ * Then Export CSV and Import from CSV (helper H's commands) with their row-by-row results. The VM
+ * whose OS (Plan 9) maps onto no guest OS of Kiln's can be chosen all along: the offerings step asks
+ * for its template, and with one it is imported, a Kiln VM with the template's OS.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,8 +87,9 @@ describe('import wizard in Chromium', () => {
     await expect.poll(() => rows.count()).toBe(5);
     const row = (name: string) => rows.filter({ has: page.getByRole('cell', { name, exact: true }) });
     expect(await row('legacy-web').innerText()).toMatch(/legacy-web\s+Running\s+Debian GNU\/Linux 12 \(64-bit\)\s+2 vCPU, 2048 MB\s+2\s+VLAN 100, VLAN 200\s+Yes/);
-    expect(await row('old-router').innerText()).toContain(`No: VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`);
-    expect(await page.getByRole('checkbox', { name: 'Select old-router' }).isDisabled()).toBe(true);
+    expect(await row('old-router').innerText()).toContain(`With a template (chosen in the Offerings step): VM old-router: no guest OS in Kiln's list matches "Plan 9"; give templateid to import it`);
+    // Not importable as listed, but a template answers that: it can be chosen (and is, in the next case).
+    expect(await page.getByRole('checkbox', { name: 'Select old-router' }).isDisabled()).toBe(false);
     await ui.shot('import-list-light');
     // Filterable.
     await page.getByLabel('Filter').fill('batch');
@@ -136,8 +139,9 @@ describe('import wizard in Chromium', () => {
     const review = page.getByRole('table', { name: 'Import review' });
     await review.waitFor();
     const reviewText = await review.innerText();
-    expect(reviewText).toMatch(/legacy-web[\s\S]*nic0 → Demo L2, nic1 → Lab untagged\s+Custom\s+legacy-web-data\.qcow2 → Small/);
-    expect(reviewText).toMatch(/batch-1[\s\S]*nic0 → Demo L2\s+Small Instance\s+—/);
+    // No template column entry: their OS maps, so none is asked for.
+    expect(reviewText).toMatch(/legacy-web[\s\S]*nic0 → Demo L2, nic1 → Lab untagged\s+Custom\s+—\s+legacy-web-data\.qcow2 → Small/);
+    expect(reviewText).toMatch(/batch-1[\s\S]*nic0 → Demo L2\s+Small Instance\s+—\s+—/);
     // Lab_box is no valid hostname: the engine's own rule (listApis) refuses it before any job; a hostname is given.
     await page.getByRole('button', { name: 'Import 4 VMs' }).click();
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('Lab_box: hostname: "Lab_box" is not a valid hostname: at most 63 characters of letters, digits and hyphens');
@@ -193,5 +197,34 @@ describe('import wizard in Chromium', () => {
     await ui.shot('import-csv-light');
     expect(ui.pageErrors).toEqual([]);
     expect(ui.cspViolations).toEqual([]);
+  }, 40_000);
+
+  it('the VM whose OS Kiln cannot map gets a template in the offerings step (the same step as for any hypervisor) and is imported with its OS', async () => {
+    const { page } = ui;
+    await goTo(ui, '#/import', 'Import virtual machines');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('checkbox', { name: 'Select old-router' }).check();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('heading', { name: '3. Networks' }).waitFor();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('heading', { name: '4. Offerings' }).waitFor();
+    const template = page.getByRole('combobox', { name: 'Template for old-router' });
+    await expect.poll(() => template.locator('option').allInnerTexts()).toEqual(['Choose…', 'Debian 12', 'Ubuntu 24.04', 'Rocky 9']);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await expect.poll(() => page.getByRole('alert').innerText()).toContain('Choose a template for old-router: its OS "Plan 9" maps onto no guest OS of Kiln\'s, and the template\'s OS becomes the VM\'s.');
+    await template.selectOption({ label: 'Rocky 9' });
+    await ui.shot('import-template-light');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    expect(await page.getByRole('table', { name: 'Import review' }).locator('tbody tr').innerText()).toMatch(/old-router[\s\S]*Small Instance\s+Rocky 9\s+—/);
+    await page.getByRole('button', { name: 'Import 1 VM' }).click();
+    const result = page.getByRole('table', { name: 'Import results' }).locator('tbody tr').filter({ has: page.getByRole('cell', { name: 'old-router', exact: true }) });
+    await expect.poll(() => result.getAttribute('data-result'), { timeout: 20_000 }).toBe('done');
+    const vm = await one<{ templatename: string; ostypeid: string }>(ui, 'listVirtualMachines', 'virtualmachine', { name: 'old-router' });
+    const rocky = await one<{ id: string }>(ui, 'listOsTypes', 'ostype', { description: 'Rocky Linux 9 (64-bit)' });
+    expect([vm.templatename, vm.ostypeid]).toEqual(['Rocky 9', rocky.id]);
+    await page.getByRole('link', { name: 'Back to the list' }).click();
+    await expect.poll(() => vmRow(page, 'old-router').locator('[data-state]').getAttribute('data-state'), { timeout: 15_000 }).toBe('Stopped');
+    expect(ui.pageErrors).toEqual([]);
   }, 40_000);
 });

@@ -6,7 +6,7 @@
  * each NIC's network.
  */
 import { describe, expect, it } from 'vitest';
-import { importParams, nicProblem, prefillNicNetworks, vlanMatches, type ImportNetwork, type UnmanagedVm } from '../../renderer/src/api/import-plan';
+import { canChoose, importParams, needsTemplate, nicProblem, prefillNicNetworks, templateOptions, templateProblem, vlanMatches, type ImportNetwork, type UnmanagedVm } from '../../renderer/src/api/import-plan';
 
 const networks: ImportNetwork[] = [
   { id: 'iso-100', name: 'Isolated 100', type: 'Isolated', vlan: '100' },
@@ -68,5 +68,32 @@ describe('NIC to network pre-fill by VLAN', () => {
       'nicnetworklist[2].nic': 'nic2', 'nicnetworklist[2].network': 'untagged',
       'nicnetworklist[3].nic': 'nic3', 'nicnetworklist[3].network': 'untagged',
     });
+  });
+});
+
+describe('a VM whose OS maps onto no guest OS of Kiln\'s', () => {
+  const unmapped: UnmanagedVm = { name: 'old-router', clusterid: 'c1', importable: false, osdisplayname: 'Plan 9', notimportablereason: ['no guest OS matches "Plan 9"; give templateid'], notimportableparams: ['templateid'], disk: [{ id: 'root', capacity: 1 }] };
+
+  it('can be chosen when a template is all it lacks, and not with any other reason beside it', () => {
+    expect([needsTemplate(unmapped), canChoose(unmapped)]).toEqual([true, true]);
+    const alsoMac: UnmanagedVm = { ...unmapped, notimportablereason: ['MAC known', 'no guest OS'], notimportableparams: ['forced', 'templateid'] };
+    expect([needsTemplate(alsoMac), canChoose(alsoMac)]).toEqual([false, false]);
+    expect([needsTemplate(vm), canChoose(vm)]).toEqual([false, true]);
+    // A listing without the parameters (an older engine) offers nothing it cannot check.
+    expect(canChoose({ ...unmapped, notimportableparams: undefined })).toBe(false);
+  });
+
+  it('asks for a template until one is chosen, which the import then passes as templateid; the import template and XVAs are not offered', () => {
+    expect(templateProblem(unmapped, '')).toBe('Choose a template for old-router: its OS "Plan 9" maps onto no guest OS of Kiln\'s, and the template\'s OS becomes the VM\'s.');
+    expect(templateProblem(unmapped, 't-rocky')).toBeUndefined();
+    expect(templateProblem(vm, '')).toBeUndefined();
+    expect(importParams(unmapped, { nicNetworks: {}, serviceofferingid: 'small', cpuSpeed: '', diskOfferings: {}, hostname: 'old-router', templateid: 't-rocky' }, undefined)).toEqual({ clusterid: 'c1', name: 'old-router', serviceofferingid: 'small', templateid: 't-rocky' });
+    const offered = templateOptions([
+      { id: 't-rocky', name: 'Rocky 9', isready: true, bootable: true, format: 'QCOW2' },
+      { id: 'dummy', name: 'kiln-import-default', isready: true, bootable: false, format: 'RAW' },
+      { id: 'xva', name: 'app.xva', isready: true, bootable: true, format: 'XVA' },
+      { id: 'busy', name: 'still downloading', isready: false, bootable: true, format: 'VHD' },
+    ]);
+    expect(offered.map((t) => t.id)).toEqual(['t-rocky']);
   });
 });

@@ -144,6 +144,8 @@ describe('importVm importsource=xva (engine, xapi simulator)', () => {
     const xva = await registerXva('cache', buildXva({ name: 'exported-cache', disks: [{ name: 'xva-cache root', bytes: disk('xva-cache') }] }).archive);
     const row = (await t.job('importVm', { zoneid: ids['zone']!, importsource: 'xva', templateid: String(xva['id']), clusterid: ids['cluster']!, name: 'xva-cache' }))['virtualmachine'] as Rec;
     expect([row['name'], row['powerstate'], row['importable'], row['hostid']]).toEqual(['xva-cache', 'PowerOff', false, ids['host1']]);
+    // Why not, and the parameter that answers it: its OS (none named in the export) maps onto no guest OS, a templateid gives one.
+    expect([row['notimportablereason'], row['notimportableparams']]).toEqual([['VM xva-cache: no guest OS in Kiln\'s list matches "unknown"; give templateid to import it'], ['templateid']]);
     expect(((await t.ok('listUnmanagedInstances', { clusterid: ids['cluster']!, name: 'xva-cache' }))['unmanagedinstance'] as Rec[]).map((r) => r['name'])).toEqual(['xva-cache']);
     const otherSource = await t.call('importVm', { zoneid: ids['zone']!, importsource: 'local', name: 'x', hostid: ids['host1']!, diskpath: 'x' });
     expect([otherSource.status, String(otherSource.body['errortext'])]).toEqual([431, 'serviceofferingid: importsource=local needs the VM\'s service offering']);

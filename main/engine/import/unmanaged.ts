@@ -225,6 +225,7 @@ export function unmanagedView(db: Db, cluster: ClusterRow | undefined, vm: Unman
       ...(n.ipAddresses?.length ? { ipaddress: n.ipAddresses } : {}),
     })),
     importable: blockers.length === 0,
-    ...(blockers.length ? { notimportablereason: blockers.map((b) => b.message) } : {}),
+    // Beside each reason, the parameter of the import that answers it (templateid: the OS maps onto no guest OS, a template gives one), for a UI to offer that choice.
+    ...(blockers.length ? { notimportablereason: blockers.map((b) => b.message), notimportableparams: blockers.map((b) => b.param) } : {}),
   };
 }

@@ -41,6 +41,8 @@ export interface UnmanagedVm {
   nic?: UnmanagedNic[];
   importable: boolean;
   notimportablereason?: string[];
+  /** Beside each reason, the import parameter that answers it (templateid: the OS maps onto no guest OS of Kiln's). */
+  notimportableparams?: string[];
 }
 
 /** A network as listNetworks gives it (vlan is a string there). */
@@ -62,6 +64,43 @@ export interface VmChoices {
   diskOfferings: Record<string, string>;
   /** The guest's hostname; the VM's hypervisor name to start with (the engine's default too). */
   hostname: string;
+  /** The template (its OS) for a VM whose OS maps onto no guest OS of Kiln's; unset or '' for the others. */
+  templateid?: string;
+}
+
+/** A template the wizard offers for a VM whose OS is unmapped (listTemplates). */
+export interface ImportTemplate extends Named {
+  format?: string;
+  isready?: boolean;
+  bootable?: boolean;
+  ostypename?: string;
+}
+
+/**
+ * Whether the VM is not importable as listed only because its OS maps onto no guest OS of Kiln's
+ * (R49): a template answers that, so the wizard lets it be chosen and asks for one.
+ */
+export function needsTemplate(vm: UnmanagedVm): boolean {
+  return !vm.importable && (vm.notimportableparams ?? []).length > 0 && (vm.notimportableparams ?? []).every((p) => p === 'templateid');
+}
+
+/** Whether the wizard can take the VM over: importable as listed, or once a template is chosen. */
+export function canChoose(vm: UnmanagedVm): boolean {
+  return vm.importable || needsTemplate(vm);
+}
+
+/**
+ * The templates a VM can be given: ready, bootable ones. Not an XVA (an archive to import, not a
+ * template) nor Kiln's import template (no image, not bootable: what a VM gets without one).
+ */
+export function templateOptions(templates: ImportTemplate[]): ImportTemplate[] {
+  return templates.filter((t) => t.isready !== false && t.bootable !== false && t.format !== 'XVA');
+}
+
+/** What keeps a VM that needs a template from being imported, or undefined. */
+export function templateProblem(vm: UnmanagedVm, templateid: string | undefined): string | undefined {
+  if (!needsTemplate(vm) || templateid) return undefined;
+  return `Choose a template for ${vm.name}: its OS "${vm.osdisplayname ?? 'unknown'}" maps onto no guest OS of Kiln's, and the template's OS becomes the VM's.`;
 }
 
 /** Whether a network has a NIC's private VLAN: the same secondary VLAN, or none on both sides (as the engine maps them). */
@@ -168,5 +207,6 @@ export function importParams(vm: UnmanagedVm, choices: VmChoices, offering: Serv
   });
   if (offering?.iscustomized && offering.cpuspeed === undefined) params['details[0].cpuSpeed'] = choices.cpuSpeed;
   if (choices.hostname && choices.hostname !== vm.name) params['hostname'] = choices.hostname;
+  if (choices.templateid) params['templateid'] = choices.templateid;
   return params;
 }

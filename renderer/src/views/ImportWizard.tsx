@@ -5,7 +5,8 @@
  * take over; each NIC's network (pre-filled by VLAN, mismatches flagged); each VM's offering (a
  * custom one keeps the VM's own CPU and memory); each data disk's disk offering; a review; then
  * one importUnmanagedInstance job per VM, each with its progress bar (the 'jobs' channel) and
- * its result. A CSV of the list can be exported, and a filled-in one imported in bulk (CsvBulk).
+ * its result. A VM listed as not importable only because its OS maps onto no guest OS of Kiln's
+ * can be chosen too: the offerings step then asks for its template (templateid), whose OS it gets. A CSV of the list can be exported, and a filled-in one imported in bulk (CsvBulk).
  * A NIC whose VLAN has no network can get one created from discovery, a discovery CSV can create
  * the missing networks at once, and an endpoint not added yet can be discovered (import/).
  */
@@ -15,8 +16,8 @@ import { useApiList } from '../api/use-api-list';
 import { errorCode, errorText, listOf, type Cluster, type DiskOffering, type ServiceOffering } from '../api/model';
 import { waitForJob } from '../api/jobs';
 import {
-  dataDisks, diskOfferingFits, importParams, nicProblem, offeringProblems, prefillChoices, vlanMatches,
-  type ImportNetwork, type UnmanagedVm, type VmChoices,
+  canChoose, dataDisks, diskOfferingFits, importParams, needsTemplate, nicProblem, offeringProblems, prefillChoices, templateOptions, templateProblem, vlanMatches,
+  type ImportNetwork, type ImportTemplate, type UnmanagedVm, type VmChoices,
 } from '../api/import-plan';
 import { IMPORT_STEPS, useImportForm } from '../stores/import-form-store';
 import { hasApi, paramProblem, useApiCatalog } from '../stores/api-catalog-store';
@@ -91,6 +92,10 @@ export function ImportWizard() {
   }, [clusterOptions, clusterid, form]);
 
   const chosenVms = unmanaged.items.filter((vm) => selected.includes(vm.name));
+  // The templates of the cluster's zone and hypervisor, once a chosen VM needs one (its OS is unmapped).
+  const wantTemplates = cluster !== undefined && chosenVms.some(needsTemplate);
+  const templates = useApiList<ImportTemplate>('listTemplates', 'template', wantTemplates ? { templatefilter: 'executable', zoneid: cluster.zoneid, hypervisor: cluster.hypervisortype } : undefined);
+  const templateChoices = templateOptions(templates.items);
   // Pre-fill a VM's choices once its lists are there (before the networks step is shown).
   const listsReady = !networks.loading && !offerings.loading && !diskOfferings.loading && cluster !== undefined;
   useEffect(() => {
@@ -308,6 +313,14 @@ export function ImportWizard() {
                   {vm.name} <span className="muted">({vm.cpunumber} vCPU, {vm.memory} MB, {vm.powerstate === 'PowerOn' ? 'running' : 'stopped'})</span>
                 </legend>
                 <Select label={`Service offering for ${vm.name}`} value={c?.serviceofferingid ?? ''} onChange={(serviceofferingid) => form.setChoices(vm.name, { serviceofferingid })} options={offerings.items.map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom)` : `${o.name} (${o.cpunumber} vCPU, ${o.memory} MB)` }))} />
+                {needsTemplate(vm) && (
+                  <>
+                    <Select label={`Template for ${vm.name}`} value={c?.templateid ?? ''} onChange={(templateid) => form.setChoices(vm.name, { templateid })} options={templateChoices} loading={templates.loading} />
+                    <p className="hint" data-template-for={vm.name}>
+                      Its OS &ldquo;{vm.osdisplayname ?? 'unknown'}&rdquo; maps onto no guest OS of Kiln&apos;s: the VM gets the template&apos;s OS, and the template is the one it can be restored to.
+                    </p>
+                  </>
+                )}
                 {offering?.iscustomized && (
                   <>
                     <p className="hint" data-size-from-vm>
@@ -335,7 +348,7 @@ export function ImportWizard() {
               ))}
             </fieldset>
           ))}
-        {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
+        {step === 5 && <ImportReview vms={chosenVms} choices={choices} networks={networks.items} offerings={offerings.items} diskOfferings={diskOfferings.items} templates={templateChoices} cluster={cluster?.name} onHostname={(name, hostname) => form.setChoices(name, { hostname })} />}
       </WizardFrame>
       {discovering && <DiscoverNetworksDialog zoneid={cluster?.zoneid ?? ''} onClose={() => setDiscovering(false)} onCreated={reloadNetworksAndMap} />}
     </section>
@@ -404,7 +417,7 @@ function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolea
             {shown.map((vm) => (
               <tr key={vm.name} data-importable={vm.importable}>
                 <td>
-                  <input type="checkbox" aria-label={`Select ${vm.name}`} disabled={!vm.importable} checked={selected.includes(vm.name)} onChange={(e) => toggle(vm.name, e.target.checked)} />
+                  <input type="checkbox" aria-label={`Select ${vm.name}`} disabled={!canChoose(vm)} checked={selected.includes(vm.name)} onChange={(e) => toggle(vm.name, e.target.checked)} />
                 </td>
                 <td>{vm.name}</td>
                 <td>{vm.powerstate === 'PowerOn' ? 'Running' : vm.powerstate === 'PowerOff' ? 'Stopped' : vm.powerstate}</td>
@@ -414,7 +427,9 @@ function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolea
                 </td>
                 <td>{(vm.disk ?? []).length}</td>
                 <td>{(vm.nic ?? []).map((n) => (n.vlanid === undefined ? n.networkname ?? '?' : `VLAN ${n.vlanid}`)).join(', ') || '—'}</td>
-                <td>{vm.importable ? 'Yes' : <span className="error">No: {(vm.notimportablereason ?? []).join('; ')}</span>}</td>
+                <td>
+                  {vm.importable ? 'Yes' : needsTemplate(vm) ? <span className="hint">With a template (chosen in the Offerings step): {(vm.notimportablereason ?? []).join('; ')}</span> : <span className="error">No: {(vm.notimportablereason ?? []).join('; ')}</span>}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -426,7 +441,7 @@ function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolea
   );
 }
 
-function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmChoices>; networks: ImportNetwork[]; offerings: ServiceOffering[]; diskOfferings: DiskOffering[]; cluster?: string; onHostname(vm: string, hostname: string): void }) {
+function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmChoices>; networks: ImportNetwork[]; offerings: ServiceOffering[]; diskOfferings: DiskOffering[]; templates: ImportTemplate[]; cluster?: string; onHostname(vm: string, hostname: string): void }) {
   const apis = useApiCatalog((s) => s.apis);
   const name = (list: { id: string; name: string }[], id: string | undefined) => list.find((x) => x.id === id)?.name ?? '?';
   return (
@@ -437,6 +452,7 @@ function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmCho
           <th>Hostname</th>
           <th>Networks</th>
           <th>Offering</th>
+          <th>Template</th>
           <th>Data disks</th>
         </tr>
       </thead>
@@ -455,6 +471,8 @@ function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmCho
               </td>
               <td>{(vm.nic ?? []).map((n) => `${n.id} → ${name(props.networks, c?.nicNetworks[n.id])}`).join(', ') || '—'}</td>
               <td>{name(props.offerings, c?.serviceofferingid)}</td>
+              {/* Without one, the engine gives the VM its import template (R44), its OS mapped from the VM's. */}
+              <td>{c?.templateid ? name(props.templates, c.templateid) : '—'}</td>
               <td>{dataDisks(vm).map((d) => `${d.id} → ${name(props.diskOfferings, c?.diskOfferings[d.id])}`).join(', ') || '—'}</td>
             </tr>
           );
@@ -487,6 +505,8 @@ function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, ne
       if (p) problems[2]!.push(`${p}.`);
     }
     problems[3]!.push(...offeringProblems(vm, offerings.find((o) => o.id === c?.serviceofferingid), c?.cpuSpeed ?? ''));
+    const template = templateProblem(vm, c?.templateid);
+    if (template) problems[3]!.push(template);
     for (const disk of dataDisks(vm)) {
       const offering = diskOfferings.find((o) => o.id === c?.diskOfferings[disk.id]);
       if (!offering || !diskOfferingFits(offering, disk)) problems[4]!.push(`Choose a disk offering of at least ${gb(disk.capacity)} for disk ${disk.id} of ${vm.name}.`);
