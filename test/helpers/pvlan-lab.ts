@@ -105,13 +105,15 @@ export async function deployPvlanGuests(z: KvmZone, guests: Record<string, Pvlan
   }
 }
 
-/** Opens each guest's serial console, waits for its shell and gives eth0 its address. */
+/** Opens each guest's serial console, waits for its shell and gives eth0 its address; the guests side by side (their boots overlap anyway). */
 export async function bringUpPvlanGuests(z: KvmZone, guests: readonly PvlanGuest[]): Promise<void> {
-  for (const g of guests) {
-    g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
-    await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
-    await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
-  }
+  await Promise.all(
+    guests.map(async (g) => {
+      g.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, g.id!));
+      await g.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
+      await g.tap.runPatiently(`ip addr add ${g.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
+    }),
+  );
 }
 
 /** Whether guest FROM's ping reaches ADDRESS ('yes' / 'no'), typed on its console; each answer is appended to RESULTS. */
@@ -123,4 +125,31 @@ export function pinger(guests: Record<string, PvlanGuest>, results: string[]) {
     results.push(`${from}${g.host ? `@${g.host}` : ''} -> ${to} (${address}): ${m[1]}`);
     return m[1];
   };
+}
+
+/**
+ * Every ping of PAIRS ([from, to, address]) by pinger's REACH, as { 'from-to': 'yes' | 'no' }: each
+ * guest's pings one after another on its console, the guests side by side (a ping that does not
+ * answer waits out its timeout, and no guest's ping depends on another's).
+ */
+export async function reachAll(reach: ReturnType<typeof pinger>, pairs: readonly (readonly [string, string, string])[]): Promise<Record<string, string | undefined>> {
+  const seen: Record<string, string | undefined> = {};
+  const byGuest = new Map<string, (readonly [string, string, string])[]>();
+  for (const pair of pairs) byGuest.set(pair[0], [...(byGuest.get(pair[0]) ?? []), pair]);
+  await Promise.all(
+    [...byGuest.values()].map(async (list) => {
+      for (const [from, to, address] of list) seen[`${from}-${to}`] = await reach(from, to, address);
+    }),
+  );
+  return Object.fromEntries(pairs.map(([from, to]) => [`${from}-${to}`, seen[`${from}-${to}`]]));
+}
+
+/** Expunges every guest with an id (side by side) and forgets its console; each job must succeed. */
+export async function expungePvlanGuests(z: KvmZone, guests: readonly PvlanGuest[]): Promise<void> {
+  for (const g of guests) {
+    g.tap?.close();
+    g.tap = undefined;
+  }
+  const jobs = await Promise.all(guests.filter((g) => g.id).map((g) => z.t.run('destroyVirtualMachine', { id: g.id!, expunge: 'true' })));
+  for (const job of jobs) expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
 }

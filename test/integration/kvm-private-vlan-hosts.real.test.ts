@@ -19,7 +19,7 @@ import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from 
 import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName, portScript } from '../../drivers/kvm/private-vlan.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
-import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, netnsOf, pinger, pvlanNames, removePvlanBridges, type PvlanGuest, type PvlanNet } from '../helpers/pvlan-lab.js';
+import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, netnsOf, pinger, pvlanNames, reachAll, removePvlanBridges, type PvlanGuest, type PvlanNet } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 over both bridges; .1 is the gateway (host1's own port on its bridge). */
@@ -43,6 +43,8 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   const rules = (host: string) => onHost(host, 'ebtables-save');
   const ip = (k: string) => guests[k]!.ip;
   const macRule = (g: PvlanGuest) => `-A KM-300 -s ${g.mac!.toLowerCase()} -j mark`;
+  const km = (host: string) => rules(host).match(/^-A KM-300 /gm)?.length ?? 0;
+  const host2Id = () => z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number;
 
   beforeAll(async () => {
     addPvlanBridges(HOSTS, tag, `${NET}.1/24`, ['host1']);
@@ -90,23 +92,14 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
 
   it('busybox guests on both hosts: isolated reaches no isolated or community VM on the other host, a community its members there, promiscuous and the gateway everyone', { timeout: 600_000 }, async () => {
     await bringUpPvlanGuests(z, Object.values(guests));
-    const seen: Record<string, string | undefined> = {};
-    // Across the uplink.
-    seen['i1-i2'] = await reach('i1', 'i2', ip('i2'));
-    seen['i2-i1'] = await reach('i2', 'i1', ip('i1'));
-    seen['i1-a2'] = await reach('i1', 'a2', ip('a2'));
-    seen['a2-i1'] = await reach('a2', 'i1', ip('i1'));
-    seen['a1-a2'] = await reach('a1', 'a2', ip('a2'));
-    seen['a2-a1'] = await reach('a2', 'a1', ip('a1'));
-    seen['b1-a2'] = await reach('b1', 'a2', ip('a2'));
-    seen['a2-b1'] = await reach('a2', 'b1', ip('b1'));
-    seen['p1-i2'] = await reach('p1', 'i2', ip('i2'));
-    seen['i2-p1'] = await reach('i2', 'p1', ip('p1'));
-    seen['a2-p1'] = await reach('a2', 'p1', ip('p1'));
-    seen['i2-gw'] = await reach('i2', 'gw', `${NET}.1`);
-    seen['a2-gw'] = await reach('a2', 'gw', `${NET}.1`);
-    // On host2 alone: its isolated and community VMs do not reach each other either.
-    seen['i2-a2'] = await reach('i2', 'a2', ip('a2'));
+    const seen = await reachAll(reach, [
+      // Across the uplink.
+      ['i1', 'i2', ip('i2')], ['i2', 'i1', ip('i1')], ['i1', 'a2', ip('a2')], ['a2', 'i1', ip('i1')],
+      ['a1', 'a2', ip('a2')], ['a2', 'a1', ip('a1')], ['b1', 'a2', ip('a2')], ['a2', 'b1', ip('b1')],
+      ['p1', 'i2', ip('i2')], ['i2', 'p1', ip('p1')], ['a2', 'p1', ip('p1')], ['i2', 'gw', `${NET}.1`], ['a2', 'gw', `${NET}.1`],
+      // On host2 alone: its isolated and community VMs do not reach each other either.
+      ['i2', 'a2', ip('a2')],
+    ]);
     console.log(`[private VLANs across host1 and host2 over ${bridge}; ping from the guests' serial consoles]\n${results.join('\n')}`);
     expect(seen).toEqual({
       'i1-i2': 'no', 'i2-i1': 'no', 'i1-a2': 'no', 'a2-i1': 'no',
@@ -129,16 +122,10 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     expect(on2).toContain(`-A KO-${port} --mark 0x212c12e -j RETURN`);
     expect(rules('host1')).not.toContain(port);
     // Both hosts still know all six (the migrated VM's MAC among them).
-    for (const host of HOSTS) expect(rules(host).match(/^-A KM-300 /gm)).toHaveLength(6);
+    for (const host of HOSTS) expect(km(host)).toBe(6);
     a1.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, a1.id!));
     await a1.tap.runPatiently('echo again-$((6*7))', /again-42/, 60_000);
-    const seen: Record<string, string | undefined> = {};
-    seen['a1-a2'] = await reach('a1', 'a2', ip('a2'));
-    seen['a1-b1'] = await reach('a1', 'b1', ip('b1'));
-    seen['i1-a1'] = await reach('i1', 'a1', ip('a1'));
-    seen['a1-i2'] = await reach('a1', 'i2', ip('i2'));
-    seen['p1-a1'] = await reach('p1', 'a1', ip('a1'));
-    seen['a1-gw'] = await reach('a1', 'gw', `${NET}.1`);
+    const seen = await reachAll(reach, [['a1', 'a2', ip('a2')], ['a1', 'b1', ip('b1')], ['i1', 'a1', ip('a1')], ['a1', 'i2', ip('i2')], ['p1', 'a1', ip('a1')], ['a1', 'gw', `${NET}.1`]]);
     console.log(`[after a1 moved to host2]\n${results.slice(-6).join('\n')}`);
     expect(seen).toEqual({ 'a1-a2': 'yes', 'a1-b1': 'no', 'i1-a1': 'no', 'a1-i2': 'no', 'p1-a1': 'yes', 'a1-gw': 'yes' });
   });
@@ -154,21 +141,19 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     }
     await z.t.engine.hosts.drop(host2);
     await z.t.engine.hosts.session(host2);
-    await waitUntil('host2 told the ports again', async () => (rules('host2').match(/^-A KM-300 /gm) ?? []).length === 6, 30_000);
+    await waitUntil('host2 told the ports again', async () => km('host2') === 6, 30_000);
     expect(rules('host2')).toContain('-A FORWARD -i ! kp+ -j KM-300');
     // And it isolates with them: i2 still reaches neither i1 nor a1 (on host1 and host2).
     const i2 = guests['i2']!;
     i2.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, i2.id!));
     await i2.tap.runPatiently('echo back-$((6*7))', /back-42/, 60_000);
-    const seen = { 'i2-i1': await reach('i2', 'i1', ip('i1')), 'i2-p1': await reach('i2', 'p1', ip('p1')) };
+    const seen = await reachAll(reach, [['i2', 'i1', ip('i1')], ['i2', 'p1', ip('p1')]]);
     expect(seen).toEqual({ 'i2-i1': 'no', 'i2-p1': 'yes' });
     expect(i2.host).toBe('host2');
   });
 
   /** The hand-defined domain the import tests take over (imported, started, given a NIC, started again with host2 silent, expunged). */
-  const byHand = { name: `${tag}-byhand`, mac: '52:54:00:7e:00:01', ip: `${NET}.51`, id: undefined as string | undefined, tap: undefined as ConsoleTap | undefined };
-  const km = (host: string) => rules(host).match(/^-A KM-300 /gm)?.length ?? 0;
-  const host2Id = () => z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number;
+  const byHand = { name: `${tag}-byhand`, mac: '52:54:00:7e:00:01', ip: `${NET}.51`, id: undefined as string | undefined };
 
   it("imports a domain Kiln did not define onto the isolated network: its kept NIC goes onto Kiln's port there, both hosts learn its MAC, and started it is isolated from both isolated VMs and reaches the promiscuous one", { timeout: 300_000 }, async () => {
     const volume = `${byHand.name}-root.qcow2`;
@@ -180,15 +165,19 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     } finally {
       rmSync(file, { force: true });
     }
+    const nicOf = (xml: string) => xml.slice(xml.indexOf('<interface'), xml.indexOf('</interface>'));
+    const slot = /<address type='pci'[^>]*slot='(0x[0-9a-f]+)'/.exec(nicOf(onHost('host1', 'virsh', 'dumpxml', '--inactive', byHand.name)))?.[1];
+    expect(slot).toBeDefined();
     const job = await z.t.run('importUnmanagedInstance', { clusterid: z.clusterid, name: byHand.name, serviceofferingid: z.tiny, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': networkIds.iso });
     expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
     byHand.id = (job['jobresult'] as { virtualmachine: { id: string } }).virtualmachine.id;
     // The kept definition: the NIC on Kiln's network for the isolated VLAN, its tap Kiln's port, its model and PCI slot the admin's.
     const xml = onHost('host1', 'virsh', 'dumpxml', '--inactive', byHand.name);
-    const nic = xml.slice(xml.indexOf('<interface'), xml.indexOf('</interface>'));
+    const nic = nicOf(xml);
     expect(nic).toContain(`<source network='${nets.iso}'/>`);
     expect(nic).toContain(`<target dev='${portName(byHand.mac)}'/>`);
     expect(nic).toContain("<model type='virtio'/>");
+    expect(nic).toMatch(new RegExp(`<address type='pci'[^>]*slot='${slot}'`));
     expect(nic).toContain(`<mac address='${byHand.mac}'/>`);
     expect(xml).toContain(`<kiln:privateVlan port="${portName(byHand.mac)}" primary="300" secondary="301" type="isolated"/>`);
     for (const host of HOSTS) {
@@ -198,17 +187,9 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     const started = await z.t.run('startVirtualMachine', { id: byHand.id });
     expect(started['jobstatus'], JSON.stringify(started['jobresult'])).toBe(1);
     expect(rules('host1')).toContain(`-A KI-${portName(byHand.mac)} -s ! ${byHand.mac} -j DROP`);
-    byHand.tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, byHand.id));
-    await byHand.tap.runPatiently('echo ready-$((6*7))', /ready-42/, 120_000);
-    await byHand.tap.runPatiently(`ip addr add ${byHand.ip}/24 dev eth0 && echo addr-up`, /^addr-up$/m);
-    guests['h'] = { name: byHand.name, network: 'iso', host: 'host1', ip: byHand.ip, id: byHand.id, mac: byHand.mac, tap: byHand.tap };
-    const seen = {
-      'h-i1': await reach('h', 'i1', ip('i1')),
-      'h-i2': await reach('h', 'i2', ip('i2')),
-      'i2-h': await reach('i2', 'h', byHand.ip),
-      'h-p1': await reach('h', 'p1', ip('p1')),
-      'p1-h': await reach('p1', 'h', byHand.ip),
-    };
+    guests['h'] = { name: byHand.name, network: 'iso', host: 'host1', ip: byHand.ip, id: byHand.id, mac: byHand.mac };
+    await bringUpPvlanGuests(z, [guests['h']]);
+    const seen = await reachAll(reach, [['h', 'i1', ip('i1')], ['h', 'i2', ip('i2')], ['i2', 'h', byHand.ip], ['h', 'p1', ip('p1')], ['p1', 'h', byHand.ip]]);
     console.log(`[the imported domain on ${nets.iso}]\n${results.slice(-5).join('\n')}`);
     expect(seen).toEqual({ 'h-i1': 'no', 'h-i2': 'no', 'i2-h': 'no', 'h-p1': 'yes', 'p1-h': 'yes' });
   });
@@ -226,7 +207,7 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
     expect(rules('host1')).toContain(`-A FORWARD -o ${port} -j KO-${port}`);
     expect(onHost('host1', 'virsh', 'domiflist', byHand.name)).toContain(port);
     // The guest sees the new NIC (a hot plug).
-    await byHand.tap!.runPatiently('ls /sys/class/net | tr "\\n" " "; echo; echo listed-$((6*7))', /eth1[\s\S]*listed-42/, 60_000);
+    await guests['h']!.tap!.runPatiently('ls /sys/class/net | tr "\\n" " "; echo; echo listed-$((6*7))', /eth1[\s\S]*listed-42/, 60_000);
     const removed = await z.t.run('removeNicFromVirtualMachine', { virtualmachineid: byHand.id!, nicid: nicId });
     expect(removed['jobstatus'], JSON.stringify(removed['jobresult'])).toBe(1);
     for (const host of HOSTS) expect(rules(host)).not.toContain(mac);
@@ -235,8 +216,8 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   });
 
   it('a private-VLAN start does not wait on an Up host that went silent: the start goes on with an event naming it, and the host is told when its session opens again', { timeout: 300_000 }, async () => {
-    byHand.tap?.close();
-    byHand.tap = undefined;
+    guests['h']!.tap?.close();
+    guests['h']!.tap = undefined;
     const stopped = await z.t.run('stopVirtualMachine', { id: byHand.id!, forced: 'true' });
     expect(stopped['jobstatus'], JSON.stringify(stopped['jobresult'])).toBe(1);
     // host2 forgets the imported VM's MAC by hand, so only a publication can put it back.
@@ -308,12 +289,7 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
       expect(saved.match(/^-A KM-300 /gm)).toHaveLength(4);
       expect(saved).not.toContain(macRule(i2));
     }
-    for (const g of Object.values(guests).filter((v) => v !== i2)) {
-      g.tap?.close();
-      g.tap = undefined;
-      const job = await z.t.run('destroyVirtualMachine', { id: g.id!, expunge: 'true' });
-      expect(job['jobstatus'], JSON.stringify(job['jobresult'])).toBe(1);
-    }
+    await expungePvlanGuests(z, Object.values(guests).filter((v) => v !== i2));
     for (const host of HOSTS) expect(rules(host)).not.toMatch(/KM-300|K[IO]-kp/);
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName } from '../../drivers/kvm/private-vlan.js';
-import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, pinger, pvlanNames, removePvlanBridges, type PvlanGuest } from '../helpers/pvlan-lab.js';
+import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, pinger, pvlanNames, reachAll, removePvlanBridges, type PvlanGuest } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 on host1's bridge; .1 is the gateway (host1's own port on it). */
@@ -83,24 +83,15 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     const results: string[] = [];
     const reach = pinger(guests, results);
     const ip = (k: string) => guests[k]!.ip;
-    const seen: Record<string, string | undefined> = {};
-    // Isolated 301: the gateway and the promiscuous VM, nobody else.
-    seen['i1-gw'] = await reach('i1', 'gw', `${NET}.1`);
-    seen['i1-p1'] = await reach('i1', 'p1', ip('p1'));
-    seen['i1-i2'] = await reach('i1', 'i2', ip('i2'));
-    seen['i1-a1'] = await reach('i1', 'a1', ip('a1'));
-    seen['i2-i1'] = await reach('i2', 'i1', ip('i1'));
-    // Community 302: its own member, the gateway and the promiscuous VM; not community 303, not isolated.
-    seen['a1-a2'] = await reach('a1', 'a2', ip('a2'));
-    seen['a1-gw'] = await reach('a1', 'gw', `${NET}.1`);
-    seen['a1-p1'] = await reach('a1', 'p1', ip('p1'));
-    seen['a1-b1'] = await reach('a1', 'b1', ip('b1'));
-    seen['a1-i2'] = await reach('a1', 'i2', ip('i2'));
-    seen['b1-a2'] = await reach('b1', 'a2', ip('a2'));
-    seen['b1-gw'] = await reach('b1', 'gw', `${NET}.1`);
-    // Promiscuous: everyone.
-    seen['p1-i2'] = await reach('p1', 'i2', ip('i2'));
-    seen['p1-b1'] = await reach('p1', 'b1', ip('b1'));
+    const seen = await reachAll(reach, [
+      // Isolated 301: the gateway and the promiscuous VM, nobody else.
+      ['i1', 'gw', `${NET}.1`], ['i1', 'p1', ip('p1')], ['i1', 'i2', ip('i2')], ['i1', 'a1', ip('a1')], ['i2', 'i1', ip('i1')],
+      // Community 302: its own member, the gateway and the promiscuous VM; not community 303, not isolated.
+      ['a1', 'a2', ip('a2')], ['a1', 'gw', `${NET}.1`], ['a1', 'p1', ip('p1')], ['a1', 'b1', ip('b1')], ['a1', 'i2', ip('i2')],
+      ['b1', 'a2', ip('a2')], ['b1', 'gw', `${NET}.1`],
+      // Promiscuous: everyone.
+      ['p1', 'i2', ip('i2')], ['p1', 'b1', ip('b1')],
+    ]);
     console.log(`[private VLANs on ${bridge}, host1; ping from the guests' serial consoles]\n${results.join('\n')}`);
     expect(seen).toEqual({
       'i1-gw': 'yes', 'i1-p1': 'yes', 'i1-i2': 'no', 'i1-a1': 'no', 'i2-i1': 'no',
@@ -151,12 +142,7 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     expect(ports()).not.toContain(port);
     i1.tap.close();
     i1.tap = undefined;
-    for (const g of Object.values(guests)) {
-      g.tap?.close();
-      g.tap = undefined;
-      const gone = await z.t.run('destroyVirtualMachine', { id: g.id!, expunge: 'true' });
-      expect(gone['jobstatus'], JSON.stringify(gone['jobresult'])).toBe(1);
-    }
+    await expungePvlanGuests(z, Object.values(guests));
     for (const host of HOSTS) {
       const saved = rules(host);
       const links = ports(host);
