@@ -16,9 +16,9 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, onHostAll, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import { ensureThirdHost } from '../helpers/third-kvm-host.js';
 import { handMadeDomainXml, type HandMadeDevices } from '../helpers/hand-made-domain.js';
@@ -52,13 +52,21 @@ const fromDisk = `bdisk-${run}.qcow2`;
 const poolVolumes = (c: { name: string; devices: HandMadeDevices }) => (c.devices.buses ?? []).map((_, i) => `${c.name}-${i}.qcow2`);
 const externalFiles = (c: { name: string; devices: HandMadeDevices }) => (c.devices.buses ?? []).map((_, i) => `${dir}/${c.name}-${i}.qcow2`);
 
-function define(host: string, c: { name: string; devices: HandMadeDevices; mac: string }, files: string[]): void {
-  const xml = join(mkdtempSync(join(tmpdir(), 'kiln-buses-')), 'domain.xml');
-  writeFileSync(xml, handMadeDomainXml(hosts!, c.name, files, [c.mac], c.devices));
+/**
+ * Makes each case's disk files (FILES: the root disk a linked clone of the template, the data disks
+ * empty) and defines its domain on HOST, all in one exec on the host.
+ */
+function defineAll(host: string, all: { name: string; devices: HandMadeDevices; mac: string }[], files: (c: { name: string; devices: HandMadeDevices }) => { paths: string[]; create: (i: number) => string[] }): void {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-buses-'));
   try {
-    onHost(host, 'virsh', 'define', xml);
+    onHostAll(host, all.flatMap((c) => {
+      const xml = join(dir, `${c.name}.xml`);
+      const { paths, create } = files(c);
+      writeFileSync(xml, handMadeDomainXml(hosts!, c.name, paths, [c.mac], c.devices));
+      return [...paths.map((_, i) => create(i)), ['virsh', 'define', xml]];
+    }));
   } finally {
-    rmSync(dirname(xml), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -110,19 +118,21 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
     ({ hosts, external: source } = ensureThirdHost() as { hosts: HostsJson; external: HostEntry });
     z = await kvmZone(hosts!, ['host1']);
     diskOffering = (z.t.engine.db.prepare('SELECT uuid FROM disk_offerings LIMIT 1').get() as { uuid: string }).uuid;
-    for (const c of [...adopted, refusedHere]) {
+    defineAll('host1', [...adopted, refusedHere], (c) => {
       const volumes = poolVolumes(c);
-      onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, volumes[0]!, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-      for (const v of volumes.slice(1)) onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, v, '16M', '--format', 'qcow2');
-      define('host1', c, volumes.map((v) => `${hosts!.storagePath}/${v}`));
-    }
+      return {
+        paths: volumes.map((v) => `${hosts!.storagePath}/${v}`),
+        create: (i) => ['virsh', 'vol-create-as', hosts!.poolName, volumes[i]!, ...(i === 0 ? ['64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2'] : ['16M', '--format', 'qcow2'])],
+      };
+    });
     onHost(source.name, 'mkdir', '-p', dir);
-    for (const c of [...external, refusedThere]) {
+    defineAll(source.name, [...external, refusedThere], (c) => {
       const files = externalFiles(c);
-      onHost(source.name, 'qemu-img', 'create', '-q', '-f', 'qcow2', '-b', hosts!.templateImage, '-F', 'qcow2', files[0]!, '64M');
-      for (const f of files.slice(1)) onHost(source.name, 'qemu-img', 'create', '-q', '-f', 'qcow2', f, '16M');
-      define(source.name, c, files);
-    }
+      return {
+        paths: files,
+        create: (i) => ['qemu-img', 'create', '-q', '-f', 'qcow2', ...(i === 0 ? ['-b', hosts!.templateImage, '-F', 'qcow2', files[i]!, '64M'] : [files[i]!, '16M'])],
+      };
+    });
     listParams = { zoneid: z.zoneid, hypervisor: 'KVM', host: source.address, username: source.username, privatekey: readFileSync(source.privateKeyPath, 'utf8') };
   }, 180_000);
 
@@ -161,14 +171,15 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
     expect(job['jobresult'], JSON.stringify(job['jobresult'])).toMatchObject({ bulkimport: { total: 3, imported: 3, failed: 0 } });
     // One listing for the run, not one more per VM: each VM's adopt reads back only its own domain.
     expect(listings.count()).toBe(1);
-    for (const c of adopted) {
+    // The three VMs side by side: each one's starts and stops wait on the host, not on each other.
+    await Promise.all(adopted.map(async (c) => {
       const id = z.t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE internal_name=? AND removed IS NULL`).pluck().get(c.name) as string;
       for (const [command, params] of [['startVirtualMachine', { id }], ['stopVirtualMachine', { id, forced: 'true' }], ['startVirtualMachine', { id }], ['stopVirtualMachine', { id, forced: 'true' }]] as const) {
         const done = await z.t.run(command, params);
         expect(done['jobstatus'], `${command} ${c.name}: ${JSON.stringify(done['jobresult'])}`).toBe(1);
       }
       expect(onHost('host1', 'virsh', 'dumpxml', '--inactive', c.name), c.name).toBe(before.get(c.name));
-    }
+    }));
   }, 240_000);
 
   it('listVmsForImport says which copies Kiln can define with their controllers kept, and why not', async () => {
@@ -192,7 +203,8 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
   }, 60_000);
 
   it('importVm importsource=external: each copy keeps its disks\' targets, buses and units, its controllers and NIC model, across stop and start', async () => {
-    for (const c of external) {
+    // Each copy side by side: its import, starts and stops wait on the hosts, not on the other copies.
+    await Promise.all(external.map(async (c) => {
       const job = await z.t.run('importVm', {
         ...listParams, importsource: 'external', clusterid: z.clusterid, name: c.name, serviceofferingid: z.tiny,
         'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network,
@@ -209,7 +221,7 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
         if (c === external[2]) expect(parseDomainXml(onHost('host1', 'virsh', 'dumpxml', '--inactive', c.name)).disks.filter((d) => d.device === 'cdrom').map((d) => d.target)).toEqual(['hdb', 'hdd']);
         expect((await z.t.run('stopVirtualMachine', { id, forced: 'true' }))['jobstatus']).toBe(1);
       }
-    }
+    }));
   }, 300_000);
 
   it('importVm importsource=local keeps the disk on the bus the details name; a bus KVM does not know is a 431', async () => {
