@@ -9,7 +9,8 @@
  * `removed` once the list no longer finds it.
  */
 import type { Engine } from '../../engine.js';
-import type { ApiObject, Caller, ParamDef } from '../../registry/types.js';
+import { defineCommand, ADMIN_ONLY, type ApiObject, type Caller, type ParamDef, type SyncCommand } from '../../registry/types.js';
+import { byUuid } from '../../lookup.js';
 import type { ParamRule } from '../../registry/param-rules.js';
 import type { Args } from '../../registry/params.js';
 import { ApiError } from '../../registry/errors.js';
@@ -88,13 +89,41 @@ const BLOCKERS: Record<InfraKind, InTheWay[]> = {
 
 const someNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
 
+/** The row a pod or cluster is in, for the delete event's words ("pod P of zone Z deleted"). */
+const PARENT: Record<InfraKind, { table: string; column: 'zone_id' | 'pod_id'; kind: InfraKind } | undefined> = {
+  zone: undefined,
+  pod: { table: 'zones', column: 'zone_id', kind: 'zone' },
+  cluster: { table: 'pods', column: 'pod_id', kind: 'pod' },
+};
+
+/**
+ * deleteZone, deletePod and deleteCluster: the one ID parameter, root admin only (CloudStack's
+ * BaseCmd, a sync command answering success), and deleteInfra.
+ */
+export function deleteCommand(kind: InfraKind, name: string, description: string): SyncCommand {
+  return defineCommand({
+    name,
+    description,
+    kind: 'sync',
+    roles: ADMIN_ONLY,
+    response: 'success',
+    params: [{ name: 'id', type: 'uuid', required: true, description: `the ID of the ${kind}` }],
+    handler({ engine, caller }, args) {
+      deleteInfra(engine, caller, kind, byUuid<{ id: number; uuid: string; name: string; zone_id?: number; pod_id?: number }>(engine.db, kind, args.uuid('id')!, 'id'));
+      return {};
+    },
+  });
+}
+
 /**
  * Soft-deletes the zone, pod or cluster ROW, or refuses with a 431 that names everything still in
  * it. The row's name is freed (CloudStack sets it NULL on remove; here the column is NOT NULL and
  * UNIQUE, so it becomes "<name> (removed <uuid>)"): a new one may take the name again.
  */
-export function deleteInfra(engine: Engine, caller: Caller, kind: InfraKind, row: { id: number; uuid: string; name: string }, where: string): void {
+export function deleteInfra(engine: Engine, caller: Caller, kind: InfraKind, row: { id: number; uuid: string; name: string; zone_id?: number; pod_id?: number }): void {
   const db = engine.db;
+  const parent = PARENT[kind];
+  const where = parent ? ` of ${parent.kind} ${db.prepare(`SELECT name FROM ${parent.table} WHERE id=?`).pluck().get(row[parent.column]) as string}` : '';
   db.transaction(() => {
     const inTheWay: string[] = [];
     for (const blocker of BLOCKERS[kind]) {
