@@ -1,6 +1,7 @@
 /**
- * A UEFI domain's variable store (its nvram file) carried along when the shut-off domain moves to
- * another host (host-volume-move.ts moveStoppedToHost).
+ * A UEFI domain's variable store (its nvram file) carried along when the domain moves to another
+ * host: shut off with its disks (host-volume-move.ts moveStoppedToHost), or by `virsh migrate`,
+ * live or definition-only (session.ts migrate, through prepareNvramMigration below).
  *
  * The file holds what the guest and its firmware wrote into UEFI variables: boot entries and
  * order (an OS installer's \EFI\debian\shimx64.efi entry), Secure Boot keys, the firmware's own
@@ -16,9 +17,11 @@
  * is elsewhere gets it there, under libvirt's own name for it (NAME_VARS.fd), and its definition
  * says so. A file of that name already on the destination is refused rather than overwritten.
  */
+import { posix } from 'node:path';
 import { DriverError } from '../types.js';
 import { command, script } from './shell.js';
 import type { SshConnection } from './ssh-connection.js';
+import type { Virsh } from './virsh.js';
 import { buildXml, child, parseXml, text, type XmlNode } from './xml.js';
 
 /** libvirt's qemu driver's directory for the nvram files it makes ($localstatedir/lib/libvirt/qemu/nvram). */
@@ -97,4 +100,88 @@ export function withNvram(domainXml: string, move: NvramMove | undefined): strin
   const nvram = child(os, 'nvram');
   os['nvram'] = { ...(nvram ?? {}), '#text': move.destination };
   return buildXml(tree);
+}
+
+/** Whether FILE exists on the host of SSH. */
+async function fileExists(ssh: SshConnection, file: string): Promise<boolean> {
+  return (await ssh.exec(command(['test', '-e', file]))).code === 0;
+}
+
+/**
+ * Whether DIR on the source host is the very directory the destination sees at that path (shared
+ * storage: one file for both hosts, so nothing is to be copied, and deleting "the source's" would
+ * delete the guest's). A probe file made here is looked for there.
+ */
+async function sharedDir(source: SshConnection, destination: SshConnection, dir: string): Promise<boolean> {
+  const made = await source.exec(script('mktemp "$1/.kiln-nvram-probe.XXXXXX"', [dir]));
+  const probe = made.stdout.trim();
+  if (made.code !== 0 || !probe.startsWith(`${dir}/`)) return false;
+  try {
+    return await fileExists(destination, probe);
+  } finally {
+    await source.exec(command(['rm', '-f', '--', probe])).catch(() => undefined);
+  }
+}
+
+/** What a `virsh migrate` of a UEFI domain to another host does after it succeeded, or failed. */
+export interface NvramMigration {
+  /** After the migration: the source's file goes (libvirt leaves it behind with --undefinesource). */
+  finish(): Promise<void>;
+  /** After a failed migration: what was made on the destination for it goes, the source's file stays. */
+  abandon(): Promise<void>;
+}
+
+export interface NvramMigrationTarget {
+  virsh: Virsh;
+  /** How to name the host in messages. */
+  host: string;
+  /** Whether the destination has no domain VM (the migration did not get there). */
+  missing(): Promise<boolean>;
+}
+
+/**
+ * Prepares the nvram side of migrating VM (DOMAINXML: its inactive definition) from SOURCE to
+ * DESTINATION with `virsh migrate --persistent --undefinesource`; undefined when there is nothing
+ * to do (BIOS, a UEFI domain never started, or an nvram directory both hosts share).
+ *
+ * Live (LIVE): libvirt (9.0 on Debian 12) makes the destination's file from the firmware template
+ * when the incoming qemu starts, and QEMU writes the migrated flash contents (the guest's current
+ * variables) into it once the guest runs there (pflash post-load): the destination's file is
+ * right by itself. But libvirt leaves the source's file behind, an orphan that a later migration
+ * back would not even use; finish() deletes it, once the destination has its own.
+ *
+ * Definition-only (`--offline`): libvirt moves the definition and nothing else, so the file is
+ * copied first, as for moveStoppedToHost (refused if the destination has one of that name already,
+ * before anything changed), the destination's definition pointed at it where its path differs,
+ * and the source's deleted after.
+ */
+export async function prepareNvramMigration(source: Virsh, destination: NvramMigrationTarget, vm: string, domainXml: string, live: boolean): Promise<NvramMigration | undefined> {
+  const move = await planNvramMove(source.ssh, vm, domainXml);
+  if (!move || (await sharedDir(source.ssh, destination.virsh.ssh, posix.dirname(move.source)))) return undefined;
+  const there = destination.virsh.ssh;
+  if (live) {
+    // The running definition keeps its path: the destination's libvirt uses the same one.
+    const existed = await fileExists(there, move.source);
+    return {
+      finish: async () => {
+        if (await fileExists(there, move.source)) await source.ssh.exec(command(['rm', '-f', '--', move.source]));
+      },
+      abandon: async () => {
+        if (!existed && (await destination.missing())) await there.exec(command(['rm', '-f', '--', move.source]));
+      },
+    };
+  }
+  await copyNvram(source.ssh, there, move, vm, destination.host);
+  return {
+    finish: async () => {
+      if (move.destination !== move.source) {
+        const xml = await destination.virsh.run(['dumpxml', '--domain', vm, '--inactive']);
+        await destination.virsh.run(['define', '--file', '/dev/stdin'], { stdin: withNvram(xml, move) });
+      }
+      await source.ssh.exec(command(['rm', '-f', '--', move.source]));
+    },
+    abandon: async () => {
+      if (await destination.missing()) await removeNvramCopy(there, move);
+    },
+  };
 }

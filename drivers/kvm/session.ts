@@ -52,6 +52,7 @@ import { Virsh, virshError } from './virsh.js';
 import { moveStoppedDisks } from './volume-move.js';
 import { moveRunningDisks } from './live-volume-move.js';
 import { moveStoppedToHost, prepareStorageMigration, runStorageMigration, type StorageMigration } from './host-volume-move.js';
+import { prepareNvramMigration } from './nvram-move.js';
 import { buildXml } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
@@ -845,12 +846,22 @@ export class KvmSession implements HostSession {
     // A running VM's private-VLAN rules wait on the destination before its tap exists there (they
     // are keyed by the tap's name), so it never runs there unisolated; they leave here after the move.
     const ports = active ? ((await this.domain(name, true)).privateVlans ?? []) : [];
+    // A UEFI domain's variable store, per host outside the pools (nvram-move.ts): copied first for a
+    // definition-only move (a refusal changes nothing), the source's deleted after either kind.
+    const there = target.session;
+    const missingThere = async () => (await there.powerState(name).catch(() => 'Unknown')) === 'Missing';
+    const inactiveXml = await this.virsh.run(['dumpxml', '--domain', name, '--inactive']);
+    const nvram = await prepareNvramMigration(this.virsh, { virsh: there.virsh, host: destination.host, missing: missingThere }, name, inactiveXml, active);
     // With disks to move: the destination's volumes are made first, and the copy rides along (host-volume-move.ts).
-    const storage: StorageMigration | undefined = moving ? await prepareStorageMigration(this.pools, destination, name, moving) : undefined;
-    await target.session.applyPrivateVlans(ports).catch(async (error: unknown) => {
+    let storage: StorageMigration | undefined;
+    try {
+      storage = moving ? await prepareStorageMigration(this.pools, destination, name, moving) : undefined;
+      await target.session.applyPrivateVlans(ports);
+    } catch (error) {
       await storage?.abandon();
+      await nvram?.abandon().catch(() => undefined);
       throw error;
-    });
+    }
     await this.watcher.quietly(name, async () => {
       try {
         await this.dropSnapshotMetadata(name, snapshots);
@@ -863,13 +874,15 @@ export class KvmSession implements HostSession {
           await this.virsh.tryRun(['domjobabort', '--domain', name]).catch(() => undefined);
         }
         // The volumes made there go, unless the guest got there after all (a failure reported after the switch).
-        if (storage && (await target.session.powerState(name).catch(() => 'Unknown')) === 'Missing') await storage.abandon();
+        if (storage && (await missingThere())) await storage.abandon();
+        await nvram?.abandon().catch(() => undefined);
         if (portable.length) await this.importSnapshots(name, portable, current).catch(() => undefined);
         throw error;
       }
     });
     await this.clearPrivateVlans(ports).catch(() => undefined);
     await storage?.finish();
+    await nvram?.finish();
     if (portable.length) await target.session.importSnapshots(name, portable, current);
     // Serial output continues in the destination's log; the one here would only go stale.
     if (this.options.serialLog) await this.virsh.ssh.exec(command(['rm', '-f', '--', serialLogPath(name)])).catch(() => undefined);
