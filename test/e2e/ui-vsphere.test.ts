@@ -172,8 +172,12 @@ describe.skipIf(!available)('vSphere in the UI (Chromium, vcsim)', () => {
     await nics.getByRole('combobox', { name: /Network adapter 2/ }).selectOption({ label: 'DC0_DVPG0' });
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('textbox', { name: "Name (the guest's hostname)" }).fill('appliance1');
-    for (let i = 0; i < 3; i++) await page.getByRole('button', { name: 'Next' }).click();
-    expect(await page.locator('.review').innerText()).toContain('Network adapter 1: VM Network, Network adapter 2: DC0_DVPG0');
+    // One step at a time, each heading awaited: three clicks in a row outran a loaded renderer (CI).
+    for (const title of ['6. SSH keys', '7. User data', '8. Review']) {
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('heading', { name: title, level: 2 }).waitFor();
+    }
+    await expect.poll(() => page.locator('.review').innerText()).toContain('Network adapter 1: VM Network, Network adapter 2: DC0_DVPG0');
     await page.getByRole('button', { name: 'Deploy' }).click();
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'is deployed and running' }).count(), { timeout: 30_000 }).toBe(1);
 

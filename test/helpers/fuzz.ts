@@ -299,6 +299,12 @@ export function encode(request: FuzzRequest, keys: { apiKey: string; secretKey: 
   return request.method === 'GET' ? { query: all, headers } : { query: '', body: all, headers };
 }
 
+/**
+ * How long one request may go unanswered before it is a finding. The run itself has no time
+ * bound (its speed is the machine's, not Kiln's: a loaded CI took 200 s for what takes 15 s
+ * idle), so a hang is caught per request instead.
+ */
+const REQUEST_DEADLINE_MS = 60_000;
 const CLOUDSTACK_5XX = new Set([530, 531, 532, 533, 534, 535, 536, 537]);
 const LEAKED_ERROR = /Cannot read propert|is not a function|is not defined|is not iterable|undefined|SQLITE_|TypeError|ReferenceError|RangeError|SyntaxError|at .*\.(js|ts):\d+/;
 
@@ -425,12 +431,14 @@ export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<Fuz
       let text = '';
       let contentType = '';
       try {
-        const res = await fetch(`${kiln.apiUrl}${query ? `?${query}` : ''}`, request.method === 'GET' ? { headers } : { method: 'POST', body, headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } });
+        const signal = AbortSignal.timeout(REQUEST_DEADLINE_MS);
+        const res = await fetch(`${kiln.apiUrl}${query ? `?${query}` : ''}`, request.method === 'GET' ? { headers, signal } : { method: 'POST', body, headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, signal });
         status = res.status;
         contentType = res.headers.get('content-type') ?? '';
         text = await res.text();
       } catch (error) {
-        findings.push({ kind: 'transport', request, status: 0, detail: String((error as Error & { cause?: unknown }).cause ?? error) });
+        const hung = (error as Error).name === 'TimeoutError';
+        findings.push({ kind: 'transport', request, status: 0, detail: hung ? `no answer within ${REQUEST_DEADLINE_MS / 1000} s` : String((error as Error & { cause?: unknown }).cause ?? error) });
         if (kiln.child.exitCode !== null) {
           findings.push({ kind: 'down', request, status: 0, detail: kiln.output().slice(-2000) });
           break;

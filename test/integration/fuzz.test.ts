@@ -22,7 +22,9 @@ describe(`fuzzing /client/api (${REQUESTS} requests, seed ${SEED})`, () => {
     console.log(`[fuzz] ${report.requests} requests over ${report.commands} commands, seed ${report.seed}; by status ${JSON.stringify(report.byStatus)}; ${report.findings.length} findings`);
     for (const [why, count] of report.topRefusals) console.log(`[fuzz] refused ${count}×: ${why}`);
     for (const finding of report.findings) console.log(`[fuzz] ${describeFinding(finding)}`);
-  }, Math.max(120_000, REQUESTS * 100));
+    // No time bound on the run, only on each request (fuzz.ts REQUEST_DEADLINE_MS): at 100 ms a
+    // request this hook timed out on a loaded CI machine (200 s for a run that takes 15 s idle).
+  }, REQUESTS * 60_000);
   afterAll(() => kiln?.stop());
 
   it('sends every request and covers every command listApis returns', () => {

@@ -2,7 +2,8 @@
  * The HTTP transport as any client sees it: Mold-style HMAC-SHA256 over GET and POST, the
  * `kiln api` CLI, XML responses, login sessions, and the integration port off by default.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,13 @@ let kiln: KilnProcess;
 function signed(params: Record<string, string>, algorithm: 'HmacSHA256' | 'HmacSHA1' = 'HmacSHA256'): URLSearchParams {
   return new URLSearchParams(signRequest({ apiKey: kiln.apiKey, response: 'json', ...params }, kiln.secretKey, algorithm));
 }
+
+// The kiln CLI as a child the test awaits: execFileSync would stall this process's event loop
+// for the CLI's whole run, so the keep-alive socket of the previous fetch, which the server closes
+// when it idles past its keep-alive timeout, would be reused before its close is read ('other side
+// closed', seen under load in CI).
+const kilnCli = async (args: string[]): Promise<string> =>
+  (await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), ...args], { encoding: 'utf8' })).stdout;
 
 describe('HTTP /client/api', () => {
   beforeAll(async () => {
@@ -71,8 +79,8 @@ describe('HTTP /client/api', () => {
     expect(noAuth.status).toBe(401);
   });
 
-  it('signs calls from the kiln api CLI', () => {
-    const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'api', '--data-dir', kiln.dataDir, 'listZones', 'name=Demo'], { encoding: 'utf8' });
+  it('signs calls from the kiln api CLI', async () => {
+    const out = await kilnCli(['api', '--data-dir', kiln.dataDir, 'listZones', 'name=Demo']);
     expect(JSON.parse(out)).toMatchObject({ listzonesresponse: { count: 1, zone: [{ name: 'Demo' }] } });
   });
 
@@ -85,8 +93,8 @@ describe('HTTP /client/api', () => {
     const owner = (db.prepare('SELECT owner FROM async_jobs ORDER BY id DESC LIMIT 1').get() as { owner: string } | undefined)?.owner ?? 'live-server';
     db.prepare(`INSERT INTO async_jobs (uuid, cmd, params, status, owner, created) VALUES ('22222222-3333-4444-8555-666666666666','startVirtualMachine','{}',0,?,?)`).run(owner, new Date().toISOString());
     db.close();
-    execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'keys', '--data-dir', kiln.dataDir], { encoding: 'utf8' });
-    execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'kiln.js'), 'api', '--data-dir', kiln.dataDir, 'listZones'], { encoding: 'utf8' });
+    await kilnCli(['keys', '--data-dir', kiln.dataDir]);
+    await kilnCli(['api', '--data-dir', kiln.dataDir, 'listZones']);
     const check = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true });
     expect(check.prepare(`SELECT status FROM async_jobs WHERE uuid='22222222-3333-4444-8555-666666666666'`).get()).toEqual({ status: 0 });
     check.close();
