@@ -37,9 +37,7 @@ describe.skipIf(!hosts)('KVM driver on real hosts', () => {
 
   afterAll(async () => {
     // Bounded: when a host vanished mid-run (hosts.sh stop-host), every call waits for a reconnect.
-    await Promise.race([(async () => {
-      for (const name of created) await cleanup([s1, s2].filter(Boolean), name);
-    })(), sleep(90_000)]);
+    await Promise.race([Promise.all(created.map((name) => cleanup([s1, s2].filter(Boolean), name))), sleep(90_000)]);
     await s1?.close();
     await s2?.close();
     if (timings.length) console.log(`KVM driver timings:\n  ${timings.join('\n  ')}`);
