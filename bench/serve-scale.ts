@@ -252,9 +252,11 @@ export async function benchServeScale(): Promise<BenchResult[]> {
           unit: 'fps',
           baseline: ceiling.fps,
           baselineName: "a blank page's scroller, the same gestures in turn (this browser's ceiling on this machine)",
-          goal: '60 fps (≥57 measured, no blank rows)',
-          met: scroll.fps >= 57 && scroll.blank === 0,
-          note: `2 gestures of 16,000 px: ${scroll.each.map((f: number) => f.toFixed(1)).join(', ')} fps (a blank page's scroller in turn with them, the ceiling: ${ceiling.each.map((f: number) => f.toFixed(1)).join(', ')} fps, ${ceiling.dropped} missed); ${scroll.dropped} missed frames, ${scroll.blank} with blank rows; main thread per frame ${(scroll.taskMs ?? 0).toFixed(1)} ms (script ${(scroll.scriptMs ?? 0).toFixed(1)}, style ${(scroll.styleMs ?? 0).toFixed(1)}, layout ${(scroll.layoutMs ?? 0).toFixed(1)}); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+          // The ratio to the blank scroller is the goal, not a tolerance under 60: on a loaded machine the
+          // ceiling itself drops below 60, and a fixed 57 passed a list that missed 4 % of the frames.
+          goal: "60 fps: ≥0.99× the blank page's scroller in the same run, no blank rows",
+          met: scroll.fps >= 0.99 * ceiling.fps && scroll.blank === 0,
+          note: `60 fps ${scroll.fps >= 59.5 ? 'reached' : 'not reached'} (≥59.5 measured counts as 60; ${(scroll.fps / ceiling.fps).toFixed(3)}× the ceiling); 2 gestures of 16,000 px: ${scroll.each.map((f: number) => f.toFixed(1)).join(', ')} fps (a blank page's scroller in turn with them, the ceiling: ${ceiling.each.map((f: number) => f.toFixed(1)).join(', ')} fps, ${ceiling.dropped} missed); ${scroll.dropped} missed frames, ${scroll.blank} with blank rows; main thread per frame ${(scroll.taskMs ?? 0).toFixed(1)} ms (script ${(scroll.scriptMs ?? 0).toFixed(1)}, style ${(scroll.styleMs ?? 0).toFixed(1)}, layout ${(scroll.layoutMs ?? 0).toFixed(1)}); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
         },
         {
           name: 'P6 on the engine: listVirtualMachines requests during a UI bulk stop of 100 VMs',
