@@ -22,7 +22,13 @@ export class XapiSim {
     private readonly fixture: Fixture,
   ) {}
 
-  /** Starts a pool (default: 2 hosts, no GPUs, HTTPS with a fresh self-signed certificate). */
+  /**
+   * Starts a pool (default: 2 hosts, no GPUs, HTTPS with a fresh self-signed certificate). It is
+   * up when the process prints its SimInfo line, and failed when it exits first. There is no
+   * deadline of its own: on a busy machine a fresh Node process that compiles the simulator's
+   * TypeScript on load took more than 20 s (the deadline this had), and the wait is the caller's
+   * hook's to bound (vitest's hookTimeout). A start that fails leaves no process behind.
+   */
   static async start(fixture: Fixture = {}, port = 0): Promise<XapiSim> {
     const child = spawn(process.execPath, [RUN, JSON.stringify(fixture)], {
       cwd: path.join(path.dirname(RUN), '..', '..'),
@@ -32,22 +38,26 @@ export class XapiSim {
     let out = '';
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const info = await new Promise<SimInfo>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`xapi-sim did not start in 20 s: ${err}`)), 20_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) {
-          clearTimeout(timer);
-          resolve(JSON.parse(out.slice(0, nl)) as SimInfo);
-        }
+    try {
+      const info = await new Promise<SimInfo>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const nl = out.indexOf('\n');
+          if (nl < 0) return;
+          try {
+            resolve(JSON.parse(out.slice(0, nl)) as SimInfo);
+          } catch {
+            reject(new Error(`xapi-sim printed ${JSON.stringify(out.slice(0, 200))}, not its SimInfo line: ${err}`));
+          }
+        });
+        child.once('error', reject);
+        child.once('exit', (code, signal) => reject(new Error(`xapi-sim exited (${code ?? signal}) before it was up: ${err}`)));
       });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`xapi-sim exited (${code}): ${err}`));
-      });
-    });
-    return new XapiSim(child, info, fixture);
+      return new XapiSim(child, info, fixture);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
   }
 
   get url(): string {
