@@ -52,7 +52,7 @@ describe('cs: storage tags of a made disk at placement', () => {
   it('names the disk and its tag for the other cluster\'s host that has an ssd pool, and a start there fails with 533', async () => {
     const root = ((await ok(['listVolumes', `virtualmachineid=${vm.id}`, 'type=ROOT']))['volume'] as { name: string; storage: string }[])[0]!;
     expect(root.storage).toBe('sim-primary');
-    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster ${homeClusterName}, which this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
+    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster ${homeClusterName}, which this host (cluster Other Cluster) does not reach (it reaches sim-primary, ssd-x has ssd)`;
     const hosts = ((await ok(['explainPlacement', `virtualmachineid=${vm.id}`]))['placement'] as { hosts: { hostName: string; suitable: boolean; reason: string }[] }).hosts;
     expect(hosts.find((h) => h.hostName === 'other-host')).toMatchObject({ suitable: false, reason });
 

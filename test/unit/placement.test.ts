@@ -33,6 +33,7 @@ function state(world: World = {}): PlacementState {
     usage: (id) => ({ cpuMhz: 0, memory: 0, vms: 0, ...world.usage?.[id] }),
     // No pool records: only a request with storage needs reads them (storage-pools.test.ts covers that filter).
     storagePools: () => [],
+    clusterName: (id) => `C${id}`,
     groupMembers: (g, except) => (world.groups?.[g]?.members ?? []).filter((m) => m.vmId !== except),
     groupsOf: (vm) => (world.vmGroups?.[vm] ?? []).map((g) => world.groups![g]!),
     group: (g) => world.groups![g]!,

@@ -43,7 +43,7 @@ describe('storage tags judge a made disk by the pool it is on', () => {
   it('a host of another cluster with an ssd pool of its own does not carry the disk: its verdict names it, and a start there is a 533', async () => {
     const root = rootVolume(vm['id']!);
     expect(root.pool).toBe('sim-primary');
-    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster Demo Cluster, which this host does not reach (it reaches sim-primary, ssd-x has ssd)`;
+    const reason = `volume ${root.name} (service offering ssd-root, storage tag ssd) is on pool sim-primary of cluster Demo Cluster, which this host (cluster Other Cluster) does not reach (it reaches sim-primary, ssd-x has ssd)`;
     const hosts = await verdicts(vm['id']!);
     expect(hosts.find((h) => h.hostName === 'other-host')).toMatchObject({ suitable: false, reason });
     expect(hosts.find((h) => h.hostName === 'sim-host-1')).toMatchObject({ suitable: true });

@@ -38,6 +38,7 @@ export class DbPlacementState implements PlacementState {
   private readonly guestLimits = new Map<number, number>();
   private readonly vmGroups = new Map<number, AffinityGroupInfo[]>();
   private poolsByCluster?: Map<number, StoragePoolRow[]>;
+  private clusterNames?: Map<number, string>;
   private pvlanHosts?: Set<number>;
   private closed?: Map<string, string>;
   private gpuCapacity?: Map<string, number>;
@@ -184,12 +185,30 @@ export class DbPlacementState implements PlacementState {
   }
 
   storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[] {
-    // Read once per placement, and only when a tagged volume asks (storage-tags filter).
-    if (!this.poolsByCluster) {
+    return (this.poolsAndClusters().pools.get(host.cluster_id) ?? []).filter((p) => p.scope === 'CLUSTER' || p.host_id === host.id);
+  }
+
+  clusterName(clusterId: number): string {
+    return this.poolsAndClusters().names.get(clusterId) ?? `#${clusterId}`;
+  }
+
+  /**
+   * Every cluster's pools and its name, read once per placement in one statement, and only when a
+   * VM's volume asks (storage-tags filter: a tagged volume, a made disk; the name for the verdict
+   * of a host that does not reach a disk's pool). A cluster without pools comes as one row of NULLs.
+   */
+  private poolsAndClusters(): { pools: Map<number, StoragePoolRow[]>; names: Map<number, string> } {
+    if (!this.poolsByCluster || !this.clusterNames) {
       this.poolsByCluster = new Map();
-      const rows = this.db.prepare('SELECT * FROM storage_pools WHERE removed IS NULL ORDER BY (capacity_bytes - used_bytes) DESC, id').all() as StoragePoolRow[];
-      for (const row of rows) this.poolsByCluster.set(row.cluster_id, [...(this.poolsByCluster.get(row.cluster_id) ?? []), row]);
+      this.clusterNames = new Map();
+      const rows = this.db
+        .prepare('SELECT p.*, c.id AS cluster_key, c.name AS cluster_name FROM clusters c LEFT JOIN storage_pools p ON p.cluster_id=c.id AND p.removed IS NULL ORDER BY (p.capacity_bytes - p.used_bytes) DESC, p.id')
+        .all() as (StoragePoolRow & { cluster_key: number; cluster_name: string })[];
+      for (const { cluster_key: clusterId, cluster_name: name, ...pool } of rows) {
+        this.clusterNames.set(clusterId, name);
+        if (pool.id !== null) this.poolsByCluster.set(clusterId, [...(this.poolsByCluster.get(clusterId) ?? []), pool]);
+      }
     }
-    return (this.poolsByCluster.get(host.cluster_id) ?? []).filter((p) => p.scope === 'CLUSTER' || p.host_id === host.id);
+    return { pools: this.poolsByCluster, names: this.clusterNames };
   }
 }

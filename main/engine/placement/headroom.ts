@@ -80,6 +80,7 @@ class WhatIf implements PlacementState {
   gpuFree = (hostId: number, group: string, vgpuType: string) => this.base.gpuFree(hostId, group, vgpuType);
   maxGuests = (clusterId: number) => this.base.maxGuests(clusterId);
   storagePools = (host: { id: number; cluster_id: number }) => this.base.storagePools(host);
+  clusterName = (clusterId: number) => this.base.clusterName(clusterId);
   isolatesPrivateVlans = (hostId: number) => this.base.isolatesPrivateVlans(hostId);
   notAllocatable = (kind: 'zone' | 'pod' | 'cluster', id: number) => this.base.notAllocatable(kind, id);
 }

@@ -47,15 +47,20 @@ export interface PlacementRequest {
   privateVlan?: { network: string; pvlan: string };
 }
 
-/** One tagged volume: the host must reach an enabled pool with every tag (a made disk: the pool it is on, which must have them; storage/need-pool.ts). */
+/**
+ * One volume: a tagged one needs an enabled pool with every tag on the host; a made disk (tagged or
+ * not) needs the host to reach the pool it is on, which must have the tags (storage/need-pool.ts).
+ */
 export interface StorageNeed {
   /** "ROOT-12", or "the root volume" for a deploy's VM not written yet; "disk vda" for a copy onto the default pool. */
   volume: string;
   tags: string[];
   /** Which offering asks: "service offering big" / "disk offering fast". */
   offering: string;
-  /** A made disk's pool (storage_pools.id). */
+  /** A made disk's pool (storage_pools.id): a host of its cluster reaches it (a local one: only its host). */
   poolId?: number;
+  /** That pool's cluster (storage_pools.cluster_id), so a host's reach is judged without reading the pools. */
+  poolClusterId?: number;
   /** "sim-primary of cluster Demo Cluster": that pool, for the verdict of a host that does not reach it. */
   poolName?: string;
   /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */
@@ -88,6 +93,8 @@ export interface PlacementState {
   maxGuests(clusterId: number): number;
   /** The storage pools HOST reaches (its cluster's and its own local ones, any state), most free space first. */
   storagePools(host: { id: number; cluster_id: number }): StoragePoolRow[];
+  /** A cluster's name, for a verdict that says which cluster a host is in. */
+  clusterName(clusterId: number): string;
   /** Whether the host published the privateVlans capability at its last refresh (hosts.capabilities). */
   isolatesPrivateVlans(hostId: number): boolean;
   /** Why the zone, pod or cluster takes no new VM ("cluster C is Disabled"), or undefined when it does (allocation-state filter). */

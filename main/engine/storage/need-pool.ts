@@ -9,7 +9,8 @@
  * - A disk copied onto the host's default pool (importVm importsource=external) is judged on that pool.
  * - A made disk a move to another cluster carries (XenServer's migrate_send copies it onto the
  *   destination's default pool) is judged on that pool too, not on the pool it leaves.
- * - A made disk is judged on the pool it is on: the host must reach it and it must have the tags.
+ * - A made disk is judged on the pool it is on: the host must reach it (a pool of its cluster, or
+ *   its own local one; tagged or not, unreachedPool says why not) and it must have the tags.
  *   Only when disks may move (storage motion) does a host that fails that offer a pool with the tags
  *   instead, the one the move will use. Another tagged pool the host happens to have does not carry
  *   a disk that is somewhere else.
@@ -56,6 +57,23 @@ export function carriedPool(need: StorageNeed, pools: StoragePoolRow[]): NeedPoo
   return onDefaultPool(need, pools, `volume ${need.volume} would be carried onto this host's default pool`, ' (a move to another cluster copies its disks there)');
 }
 
+/** Whether HOST reaches the pool NEED's made disk is on: a local pool's own host, or any host of a cluster pool's cluster. */
+export function reachesPool(need: StorageNeed, host: { id: number; cluster_id: number }): boolean {
+  return need.local ? need.local.hostId === host.id : need.poolClusterId === host.cluster_id;
+}
+
+/**
+ * Why a host that does not reach the pool NEED's made disk is on cannot run its VM with the disk
+ * staying there (a start, or a move that carries no disk): another host's local pool, or a pool of
+ * another cluster (a CLUSTER-scoped record is reached by the hosts of its cluster only). POOLS are
+ * the host's, HOSTCLUSTER its cluster's name when the caller knows it.
+ */
+export function unreachedPool(need: StorageNeed, pools: StoragePoolRow[], hostCluster?: string): string {
+  if (need.local) return `volume ${need.volume} is on local storage pool ${need.local.pool} of host ${need.local.host}, which this host does not reach; move the volume first (migrateVolume, or migrateVirtualMachineWithVolume with migrateto)`;
+  const tagged = need.tags.length ? ` (${need.offering}, ${tagWords(need.tags)})` : '';
+  return `volume ${need.volume}${tagged} is on ${need.poolName ? `pool ${need.poolName}, which` : 'a pool that'} this host${hostCluster ? ` (cluster ${hostCluster})` : ''} does not reach (it reaches ${poolsWords(pools)})`;
+}
+
 /** NEED's pool among POOLS (the host's, any state, most free space first), or the refusal naming the volume and the tags that failed. */
 export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisks = false): NeedPool {
   if (need.onDefaultPool) return onDefaultPool(need, pools, `${need.volume} would be copied onto the host's default pool`);
@@ -64,7 +82,7 @@ export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisk
     const missing = on ? missingTags(need.tags, on) : need.tags;
     if (on && poolState(on) !== 'Down' && missing.length === 0) return { pool: on };
     if (!moveDisks) {
-      if (!on) return { refusal: `volume ${need.volume} (${need.offering}, ${tagWords(need.tags)}) is on ${need.poolName ? `pool ${need.poolName}, which` : 'a pool that'} this host does not reach (it reaches ${poolsWords(pools)})` };
+      if (!on) return { refusal: unreachedPool(need, pools) };
       if (poolState(on) === 'Down') return { refusal: `volume ${need.volume} is on pool ${on.name}, which is Down` };
       return { refusal: `volume ${need.volume} is on pool ${on.name}, which lacks ${tagWords(missing)} of ${need.offering}` };
     }

@@ -56,8 +56,9 @@ export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
 
 /**
  * vmStorageNeeds of several VMs in one statement, by VM id: each tagged volume, and each made disk
- * on a host's local pool (HOST scope, tagged or not), which only that host reaches, so the VM
- * starts or moves only there unless the disk moves (a VM without either has none).
+ * on a recorded pool, tagged or not: a host's local pool (HOST scope), which only that host
+ * reaches, or a cluster's pool, which only that cluster's hosts reach; so the VM starts or moves
+ * only there unless the disk moves (a VM without either has none).
  */
 export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: ReadonlySet<number> = new Set()): Map<number, StorageNeed[]> {
   const rows = db
@@ -71,8 +72,9 @@ export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: Readon
     const need = tagsOf(row);
     const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null;
     const local = made && row.pool_scope === 'HOST' ? { pool: row.pool_name ?? '', host: row.pool_host ?? '', hostId: row.pool_host_id ?? 0, clusterId: row.pool_cluster ?? 0 } : undefined;
-    if (need.tags.length === 0 && !local) continue;
-    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id!, ...(row.pool_name ? { poolName: `${row.pool_name}${row.pool_cluster_name ? ` of cluster ${row.pool_cluster_name}` : ''}` } : {}) } : {}), ...(local ? { local } : {}) }]);
+    // A made disk binds its VM to the hosts that reach its pool, tagged or not (pool records are CLUSTER or HOST scoped; there is no ZONE-wide one to let every cluster in).
+    if (need.tags.length === 0 && !(made && row.pool_scope !== null)) continue;
+    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id!, ...(row.pool_cluster !== null ? { poolClusterId: row.pool_cluster } : {}), ...(row.pool_name ? { poolName: `${row.pool_name}${row.pool_cluster_name ? ` of cluster ${row.pool_cluster_name}` : ''}` } : {}) } : {}), ...(local ? { local } : {}) }]);
   }
   return needs;
 }
