@@ -41,7 +41,9 @@ describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln doe
 
   beforeAll(async () => {
     ({ hosts, external: source } = ensureThirdHost());
-    z = await kvmZone(hosts!, ['host1', 'host2']);
+    // The harness's pool is one directory on every host (hosts.sh), declared so: the copy's disks
+    // are made on a recorded pool, and on a HOST-scoped one the VM could not migrate.
+    z = await kvmZone(hosts!, ['host1', 'host2'], undefined, { sharedPool: true });
     onSource('mkdir', '-p', dir);
     onSource('qemu-img', 'create', '-q', '-f', 'qcow2', '-b', hosts!.templateImage, '-F', 'qcow2', files[0]!, '64M');
     onSource('qemu-img', 'create', '-q', '-f', 'qcow2', files[1]!, '16M');

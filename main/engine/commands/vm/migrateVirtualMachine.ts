@@ -25,10 +25,12 @@ export default defineCommand({
       const plan = planStoppedMove(engine, caller, args);
       return vmJob(ctx, plan.vm, (job) => moveStoppedVm(engine, caller, plan, job));
     }
-    const { vm, chosen, outcome } = planMigration(engine, caller, args);
-    // An imported VM whose definition and disks only its host has stays there (adopted-moves.ts).
-    const pin = await adoptedPin(engine, vm);
+    // An imported VM whose definition and disks only its host has stays there (adopted-moves.ts):
+    // said before placement, whose verdict on the same disks (a host's local pool) is a 533 that
+    // does not tell the admin that migrateallowed is what would let it go.
+    const pin = await adoptedPin(engine, engine.vms.forCaller(caller, args.uuid('virtualmachineid')!, 'virtualmachineid'));
     if (pin) refuseElsewhere(pin, 'virtualmachineid');
+    const { vm, chosen, outcome } = planMigration(engine, caller, args);
     return vmJob(ctx, vm, async (job) => {
       engine.vms.lastPlacement.set(vm.id, outcome);
       const current = engine.vms.get(vm.id);
