@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorDriver } from '../../drivers/simulator/index.js';
-import { demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
+import { testEngine, type TestEngine } from '../helpers/engine.js';
+import { addSsdHost } from '../helpers/ssd-host.js';
 
 let t: TestEngine;
 let sim: SimulatorDriver;
@@ -19,14 +20,7 @@ const GiB = 1024 ** 3;
 beforeAll(async () => {
   t = await testEngine();
   sim = t.engine.simulator;
-  const ids = demoIds(t.engine);
-  const cluster = t.engine.db.prepare(`SELECT c.uuid, p.uuid AS pod FROM clusters c JOIN pods p ON p.id=c.pod_id JOIN hosts h ON h.cluster_id=c.id WHERE h.name='sim-host-1'`).get() as { uuid: string; pod: string };
-  clusterid = cluster.uuid;
-  await t.ok('addHost', { zoneid: ids.zoneid, podid: cluster.pod, clusterid, hypervisor: 'Simulator', url: 'simulator://motion-host?localpools=sim-ssd&memory=65536', username: 'root', password: 'x' });
-  const pool = ((await t.ok('listStoragePools', { name: 'sim-ssd' }))['storagepool'] as { id: string }[])[0]!;
-  await t.ok('updateStoragePool', { id: pool.id, tags: 'ssd' });
-  ssdRoot = ((await t.ok('createServiceOffering', { name: 'ssd-root', cpunumber: '2', cpuspeed: '2000', memory: '2048', tags: 'ssd' }))['serviceoffering'] as { id: string }).id;
-  ssdData = ((await t.ok('createDiskOffering', { name: 'ssd-data', customized: 'true', tags: 'ssd' }))['diskoffering'] as { id: string }).id;
+  ({ clusterid, ssdRoot, ssdData } = await addSsdHost(t, 'motion-host'));
 });
 afterAll(() => t.close());
 
