@@ -22,6 +22,9 @@ import { requestLimitError, MAX_HEADER_BYTES, getParameterLimitError, readLimite
 
 export { parseCookies } from './request-guard.js';
 
+/** How long an idle HTTP keep-alive connection is kept (below Node's 60 s headersTimeout). */
+export const KEEP_ALIVE_MS = 30_000;
+
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
@@ -86,6 +89,11 @@ export async function startHttpServer(engine: Engine, options: ServeOptions = {}
       else res.destroy();
     });
   });
+  // An idle keep-alive connection stays open this long (Node's default is 5 s): a client that
+  // pauses between calls (a script, a test whose loop is busy with a host command) must not meet a
+  // socket the server closed the moment it sends on it ('other side closed'). Node sends it as
+  // the Keep-Alive hint, so clients drop their idle sockets before this server does.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   const bound = (): AddressInfo => server.address() as AddressInfo;
   /** The answer's format: what the request asked for, else this server's default (CloudStack's is XML). */
   const formatOf = (asked: string | null | undefined): 'json' | 'xml' => ((asked ?? options.defaultResponse ?? 'xml').toLowerCase() === 'json' ? 'json' : 'xml');
