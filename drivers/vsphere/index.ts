@@ -400,6 +400,20 @@ class VsphereHostSession implements HostSession {
   async powerState(vm: Ref): Promise<PowerState | 'Missing'> {
     this.ep.assertReachable(`reading the power state of ${vm}`);
     const found = await mapped(`looking for ${vm}`, () => this.resolve(vm));
+    // Read from vCenter, not only the event-fed cache: the engine asks at the moments it decides
+    // by the answer (a start's or migration's outcome, reconcile), and the stream may not have
+    // brought the latest change yet (a power-on by another client answered 'Stopped', and the
+    // start that followed was refused as already running).
+    if (found && this.ep.cache.get(found)) {
+      const gone = await this.ep.refresh(found, ['runtime.powerState', 'runtime.host']).then(
+        () => false,
+        (e: unknown) => {
+          if (e instanceof DriverError && e.category === 'not-found') return true; // destroyed since the stream last said
+          throw e;
+        },
+      );
+      if (gone) return 'Missing';
+    }
     const o = found && this.ep.cache.get(found);
     // A VM found by Kiln's name (its ref never stored) counts wherever vCenter placed it: the deploy
     // that made it was for this host, and it must not be missed by destroy (vcsim puts clones on the template's host).

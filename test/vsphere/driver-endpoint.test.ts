@@ -174,6 +174,22 @@ describe.skipIf(!available)('vSphere driver endpoint on vcsim', () => {
     }
   });
 
+  it('answers powerState from vCenter right after another client changed it, before its event arrives', async () => {
+    const driver = new VsphereDriver({ maxWaitSeconds: 5 });
+    const ep = await driver.connect(spec('/DC0/DC0_C0'));
+    try {
+      const [vm] = (await retrieveInventory(admin, [{ type: 'VirtualMachine', pathSet: ['name', 'runtime.host'] }])).filter((v) => v.props['name'] === 'DC0_C0_RP0_VM1');
+      const session = ep.host(asMoRef(vm!.props['runtime.host'])!.value);
+      expect(await session.powerState(vm!.obj.value)).toBe('Running');
+      await waitForTask(admin, asMoRef(await admin.call('PowerOffVM_Task', vm!.obj))!);
+      expect(await session.powerState(vm!.obj.value)).toBe('Stopped');
+      await waitForTask(admin, asMoRef(await admin.call('PowerOnVM_Task', vm!.obj))!);
+      expect(await session.powerState(vm!.obj.value)).toBe('Running');
+    } finally {
+      await ep.close();
+    }
+  });
+
   it('vCenter killed: hosts disconnected, operations refused clearly; back: connected again and in sync', async () => {
     const driver = new VsphereDriver({ maxWaitSeconds: 1 });
     const ep = await driver.connect(spec('/DC0/DC0_C0'));
