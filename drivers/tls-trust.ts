@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
+import { DriverError, type TrustAnchor } from './types.js';
 
 /** AB:CD:… upper-case; accepts any case, with or without colons. Throws on anything else. */
 export function normalizeThumbprint(thumbprint: string): string {
@@ -133,4 +134,17 @@ export function probeThumbprint(host: string, port: number, timeoutMs = 10_000):
       reject(e);
     });
   });
+}
+
+/**
+ * HypervisorDriver.probeTrust for an endpoint trusted by its TLS certificate (a vCenter, a
+ * XenServer pool master): the certificate's thumbprint, for the admin to confirm; 'unreachable'
+ * when no certificate can be read.
+ */
+export async function probeCertificateTrust(host: string, port: number): Promise<TrustAnchor> {
+  try {
+    return { kind: 'tls-certificate', fingerprint: await probeThumbprint(host, port) };
+  } catch (e) {
+    throw new DriverError(`${host}:${port} cannot be reached for its certificate: ${(e as Error).message}`, 'unreachable');
+  }
 }

@@ -330,8 +330,12 @@ export interface StopOptions extends OperationOptions {
 /** What define() tells the engine to store. */
 export interface DefineResult {
   ref: Ref;
-  /** Each disk's ref by DiskSpec.name, when the hypervisor gives disks their own. */
-  disks?: { name: string; ref: Ref }[];
+  /**
+   * Each disk's ref by DiskSpec.name, when the hypervisor gives disks their own. POOL: the pool the
+   * disk is on now (a PrimaryStoragePool's ref or name), when the driver knows it: the engine records
+   * the volume on that pool's record (the cluster's, else the host's own), whether Kiln named a pool or not.
+   */
+  disks?: { name: string; ref: Ref; pool?: string }[];
   taskRef?: Ref;
 }
 
@@ -470,6 +474,13 @@ export interface PrimaryStoragePool {
   allocatedBytes?: number;
   /** Where a disk without a pool of its own goes (DiskSpec.pool absent). */
   isDefault?: boolean;
+  /**
+   * The store itself, the same whichever host or cluster reports it (a vSphere datastore: its
+   * vCenter's instance uuid and moref). Records of several clusters with one identity are one store:
+   * a disk on it stays where it is when its VM moves to a host that reports it too. Absent: the
+   * driver cannot say, and the pool is reached by its own cluster's (or host's) hosts only.
+   */
+  identity?: string;
 }
 
 /** The host's primary storage in full (listStoragePools' source); absent: the engine keeps no pool records for its hosts. */
@@ -709,11 +720,16 @@ export interface ImportFacet {
    * and each of its disks from now on. Refuses (DriverError 'invalid') a VM it cannot keep as is.
    * LISTED: the VM as list() reported it when the import was planned, so a bulk import lists each
    * host once, not once per VM; the driver then reads back only this VM, to refuse one that changed.
-   * PRIVATEVLANNICS (capability privateVlanImport, a stopped VM only): the VM's NICs, by MAC, that
-   * Kiln maps onto private-VLAN networks; each is moved onto the driver's port for it in the kept
-   * definition, after the checks (a refusal changes nothing).
+   * PRIVATEVLANNICS (capability privateVlanImport): the VM's NICs, by MAC, that Kiln maps onto
+   * private-VLAN networks; each is moved onto the driver's port for it in the kept definition,
+   * after the checks (a refusal changes nothing). A running VM keeps running, its NICs isolated at
+   * once (KVM: on the taps it has until its next start).
+   * UUID: Kiln's uuid of the VM it becomes; a driver that marks the VMs it makes with Kiln's uuid
+   * (XenServer: other_config kiln_uuid) marks this one the same way, so listInstances reports it
+   * by that uuid (a move whose answer was lost is followed by it, moved-after-all.ts); release()
+   * drops the mark again.
    */
-  adopt(vm: Ref, listed?: InstanceInfo, privateVlanNics?: NicSpec[]): Promise<AdoptedVm>;
+  adopt(vm: Ref, listed?: InstanceInfo, privateVlanNics?: NicSpec[], uuid?: string): Promise<AdoptedVm>;
   /**
    * A disk image already in one of the host's storage pools (importVm from a disk, CloudStack
    * 4.19's importsource=local/shared), by its volume name there (never a path: DriverError
@@ -730,7 +746,8 @@ export interface ImportFacet {
   importArchive?(archive: StoredImage, options?: OperationOptions & { pool?: string; name?: string }): Promise<Ref>;
   /**
    * unmanageVirtualMachine: drops the marks Kiln itself put on the VM that make the host act on it
-   * for Kiln (KVM: Kiln's <metadata> element, whose HA flag the host's isolation watchdog obeys),
+   * for Kiln (KVM: Kiln's <metadata> element, whose HA flag the host's isolation watchdog obeys;
+   * XenServer: other_config kiln_uuid, so the VM is no Kiln VM to its reconcile any more),
    * and nothing else: devices, disks and power stay as they are. Absent: nothing to drop.
    */
   release?(vm: Ref): Promise<void>;
@@ -921,6 +938,11 @@ export interface Endpoint {
   /** Finishes a task started before a restart (OperationOptions.onTask); absent where the hypervisor has no tasks. */
   reattachTask?(taskRef: Ref, options?: OperationOptions): Promise<TaskOutcome>;
   close(): Promise<void>;
+  /**
+   * After a close that did not finish in time (its goodbye got no answer over the link): destroys
+   * the connection's sockets and fails what is still waiting on them, without saying goodbye.
+   */
+  abort?(): void;
 }
 
 export interface HypervisorDriver {

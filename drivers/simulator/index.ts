@@ -53,6 +53,7 @@ import {
   type VmSpec,
   type VolumeFacet,
 } from '../types.js';
+import { hostKeptSnapshots } from '../common/host-kept-snapshots.js';
 import { simulatorVolumes } from './volumes.js';
 import { SimulatorWorld, type SimDomain, type SimForeign, type SimHost, type SimTask, type WorldChange } from './world.js';
 
@@ -134,7 +135,7 @@ export class SimulatorDriver implements HypervisorDriver {
   /**
    * Test hook (fault injection): the next TIMES (default 1) OP calls on HOST (any host when
    * omitted) fail with a DriverError, as a host that refuses would; the failure comes before the
-   * operation changes anything on the host, or with `after` (stop, migrate), once it is done: the
+   * operation changes anything on the host, or with `after` (stop, migrate, destroy), once it is done: the
    * host did it but the answer was lost. With `afterDisks` (migrate with storage motion), the
    * first that many disks move and stay moved, and the error carries them (details.moved).
    */
@@ -492,17 +493,8 @@ export class SimulatorSession implements HostSession {
   }
   private volumeFacet: VolumeFacet | undefined;
 
-  readonly snapshots: SnapshotFacet = {
-    create: async (vm, snapshot) => {
-      await this.createSnapshot(vm, snapshot);
-      return { ref: snapshot.name };
-    },
-    list: (vm) => this.listSnapshots(vm),
-    revert: (vm, snapshot) => this.revertSnapshot(vm, snapshot),
-    remove: (vm, snapshot) => this.deleteSnapshot(vm, snapshot),
-    // Like libvirt, the simulator keeps snapshot records with the host, so they must follow the VM.
-    carry: (vm, snapshots, current) => this.importSnapshots(vm, snapshots, current),
-  };
+  /** Like libvirt, the simulator keeps snapshot records with the host, so they must follow the VM (carry). */
+  readonly snapshots: SnapshotFacet = hostKeptSnapshots(this);
 
   readonly console: ConsoleFacet = { serial: { open: (vm) => this.openConsole(vm) } };
 
@@ -708,6 +700,7 @@ export class SimulatorSession implements HostSession {
     this.save(name, remove);
     // libvirt reports "Stopped Destroyed" when a running domain is destroyed before it is undefined.
     if (domain.power !== 'Stopped') this.power(name, 'Stopped', 'destroyed');
+    this.driver.checkFault('destroy', this.host.name, true);
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
