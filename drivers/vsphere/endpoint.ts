@@ -9,6 +9,8 @@
  */
 import { DriverError } from '../types.js';
 import { startedOrClosed } from '../common/shared-connections.js';
+import { ChangeWaiters } from '../common/change-waiters.js';
+import { EventListeners } from '../common/event-listeners.js';
 import { mapped, toDriverError } from './errors.js';
 import { InventoryCache, type CachedObject, type InventoryChange } from './inventory.js';
 import { fromVcenterName } from './names.js';
@@ -57,8 +59,8 @@ const STREAM_GRACE_MS = 1500;
 
 export class VsphereEndpoint {
   readonly cache: InventoryCache;
-  private readonly listeners = new Set<(e: EndpointEvent) => void>();
-  private readonly waiters = new Set<() => void>();
+  private readonly listeners = new EventListeners<EndpointEvent>();
+  private readonly waiters = new ChangeWaiters((message) => new DriverError(message, 'timeout'));
   connected = true;
   lastError: string | undefined;
   /** AcquireTicket: unknown until tried; false with the reason once the server refused it as unsupported. */
@@ -104,18 +106,11 @@ export class VsphereEndpoint {
   }
 
   onEvent(listener: (e: EndpointEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   private emit(e: EndpointEvent): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(e);
-      } catch {
-        // A listener's failure is its own; the stream goes on.
-      }
-    }
+    this.listeners.emit(e);
   }
 
   private downTimer: NodeJS.Timeout | undefined;
@@ -186,28 +181,12 @@ export class VsphereEndpoint {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.wake();
   }
 
-  /** Resolves once `done()` holds on the cache (checked after every change), or rejects after timeoutMs. */
+  /** Resolves once `done()` holds on the cache (checked after every change), or rejects ('timeout') after timeoutMs or when SIGNAL aborts. */
   waitFor(done: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = () => {
-        if (done()) finish();
-      };
-      const onAbort = () => finish(new DriverError(`${what}: cancelled`, 'timeout'));
-      const timer = setTimeout(() => finish(new DriverError(`${what}: not seen within ${timeoutMs} ms`, 'timeout')), timeoutMs);
-      this.waiters.add(check);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.waiters.until(done, timeoutMs, what, signal);
   }
 
   /** Fails at once with a clear error while the endpoint is unreachable, instead of a socket timeout per call. */
@@ -286,8 +265,23 @@ export class VsphereEndpoint {
     return found[0]!;
   }
 
-  datastoreNamed(name: string): CachedObject | undefined {
-    return this.cache.ofType('Datastore').find((d) => d.props['name'] === name);
+  /**
+   * The datastore Kiln names by POOL: its moref value (datastore-3, a pool record's ref and what
+   * the driver reports as a disk's pool), the one identity the engine hands the driver for deploy,
+   * attach, volume create and migration. A datastore's name is unique in its datacenter only, so a
+   * name (a volume's pool text Kiln recorded by name: before the driver reported refs, or a live
+   * migrateVirtualMachineWithVolume's) is looked for among WITHIN (the datastores of the host it is
+   * for: one datacenter's), else in the whole vCenter, and taken only when one datastore has it.
+   */
+  datastore(pool: string, within?: MoRef[]): CachedObject {
+    const byRef = this.cache.get(new MoRef('Datastore', pool));
+    if (byRef) return byRef;
+    const named = (ds: CachedObject[]) => ds.filter((d) => d.props['name'] === pool);
+    let found = within ? named(within.flatMap((r) => this.cache.get(r) ?? [])) : [];
+    if (found.length === 0) found = named(this.cache.ofType('Datastore'));
+    if (found.length === 0) throw new DriverError(`no datastore ${JSON.stringify(pool)} (by reference or name) in vCenter`, 'not-found');
+    if (found.length > 1) throw new DriverError(`${found.length} datastores are named ${JSON.stringify(pool)} in vCenter (${found.map((d) => d.ref.value).join(', ')}); address it by its reference`, 'invalid');
+    return found[0]!;
   }
 
   networkNamed(name: string): CachedObject | undefined {
@@ -308,10 +302,22 @@ export class VsphereEndpoint {
     return asArray(value).filter((v): v is MoRef => v instanceof MoRef);
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     clearTimeout(this.downTimer);
     await this.cache.stop();
     await this.client.logout().catch(() => undefined);
     this.client.close();
+  }
+
+  /**
+   * A close that hangs (the stream's DestroyPropertyCollector and the logout wait for a link that
+   * stopped answering) is ended: every request fails now and no new one goes out. Only once
+   * closing: the endpoint is shared, and a view's close before its last closes nothing.
+   */
+  abort(): void {
+    if (this.closing) this.client.destroy();
   }
 }

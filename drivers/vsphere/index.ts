@@ -16,11 +16,13 @@ import {
 import { checkPrivateVlans } from './private-vlan.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { SharedConnections } from '../common/shared-connections.js';
+import { keepingFirstTask, withTaskRef } from '../common/task-ref.js';
+import { probeCertificateTrust } from '../tls-trust.js';
 import { VsphereEndpoint, type EndpointEvent as VsEvent } from './endpoint.js';
 import type { CachedObject } from './inventory.js';
 import { mapped, toDriverError } from './errors.js';
 import { fromVcenterName, parseVsphereUrl, toVcenterName } from './names.js';
-import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, probeThumbprint, reattachTask, vm as vim } from './soap/index.js';
+import { MoRef, asArray, asMoRef, asNumber, asObject, asString, isVimFault, normalizeThumbprint, reattachTask, vm as vim } from './soap/index.js';
 import { acquireConsole } from './console.js';
 import { importAppliance, OVA_APPLIANCES } from './ova/index.js';
 import { DETAIL_OPTIONS, detailsOfDevices, type VmwareDetails } from './vm-details.js';
@@ -119,11 +121,7 @@ export class VsphereDriver implements HypervisorDriver {
 
   async probeTrust(url: string): Promise<TrustAnchor> {
     const loc = parseVsphereUrl(url);
-    try {
-      return { kind: 'tls-certificate', fingerprint: await probeThumbprint(loc.host, loc.port) };
-    } catch (e) {
-      throw new DriverError(`${loc.host}:${loc.port} cannot be reached for its certificate: ${(e as Error).message}`, 'unreachable');
-    }
+    return probeCertificateTrust(loc.host, loc.port);
   }
 
   async connect(spec: EndpointSpec): Promise<Endpoint> {
@@ -278,6 +276,10 @@ class VsphereEndpointView implements Endpoint {
   close(): Promise<void> {
     return this.release();
   }
+
+  abort(): void {
+    this.ep.abort();
+  }
 }
 
 /** vSphere's datastore summary.type -> CloudStack's StoragePoolType. */
@@ -423,8 +425,13 @@ class VsphereHostSession implements HostSession {
 
   /**
    * The host's datastores as primary storage: one seen by several hosts (summary.multipleHostAccess,
-   * or mounted on another host of this host's cluster) is the cluster's, any other this host's own.
-   * CloudStack's pool types for vSphere's.
+   * or mounted on another host of this host's cluster) is the cluster's when every connected host of
+   * the cluster mounts it, any other this host's own (a datastore only some of the cluster's hosts
+   * mount is reached by those hosts only: each has its own record of it, one store by its identity).
+   * CloudStack's pool types for vSphere's. Each has its identity, the vCenter's instance uuid and the
+   * datastore's moref: a datastore hosts of two clusters mount is one store in both clusters' records,
+   * so a VM on it moves to a host of the other cluster with its disks staying there (vMotion without
+   * storage motion, which vCenter allows when the destination host mounts the datastore).
    */
   readonly primaryStorage: PrimaryStorageFacet = {
     pools: async () => {
@@ -433,7 +440,10 @@ class VsphereHostSession implements HostSession {
       if (!hostObj) throw new DriverError(`host ${this.hostRef.value} is no longer in vCenter`, 'not-found');
       const cluster = this.ep.host(this.hostRef)?.computeResource;
       const peers = cluster ? this.ep.hosts().filter((h) => h.computeResource.equals(cluster) && !h.ref.equals(this.hostRef)) : [];
-      const mountedElsewhere = (ds: MoRef) => peers.some((h) => this.ep.refsOf(this.ep.cache.get(h.ref)?.props['datastore']).some((r) => r.equals(ds)));
+      const mounts = (h: { ref: MoRef }, ds: MoRef) => this.ep.refsOf(this.ep.cache.get(h.ref)?.props['datastore']).some((r) => r.equals(ds));
+      // A peer vCenter does not reach now does not decide (its datastore list may be stale): a disconnect changes no record.
+      const everyPeer = (ds: MoRef) => peers.filter((h) => h.connectionState === 'connected').every((h) => mounts(h, ds));
+      const shared = (d: CachedObject, ds: MoRef) => (d.props['summary.multipleHostAccess'] === true || peers.some((h) => mounts(h, ds))) && everyPeer(ds);
       return this.ep.refsOf(hostObj.props['datastore']).flatMap((ds) => {
         const d = this.ep.cache.get(ds);
         if (!d || d.props['summary.accessible'] === false) return [];
@@ -441,8 +451,9 @@ class VsphereHostSession implements HostSession {
         const kind = asString(d.props['summary.type']) ?? '';
         return [{
           ref: ds.value, name: asString(d.props['name']) ?? ds.value, type: DATASTORE_TYPES[kind] ?? 'PreSetup',
-          scope: d.props['summary.multipleHostAccess'] === true || mountedElsewhere(ds) ? ('CLUSTER' as const) : ('HOST' as const),
+          scope: shared(d, ds) ? ('CLUSTER' as const) : ('HOST' as const),
           capacityBytes: capacity, usedBytes: Math.max(0, capacity - (asNumber(d.props['summary.freeSpace']) ?? 0)),
+          identity: `vcenter ${this.ep.client.serviceContent.about.instanceUuid || this.ep.options.sdkUrl} datastore ${ds.value}`,
         }];
       });
     },
@@ -488,18 +499,18 @@ class VsphereHostSession implements HostSession {
     }
     if (spec.appliance) {
       // An OVA: CreateImportSpec + ImportVApp with the deploy's choices (ova/import.ts); the option gives its size.
-      let applianceTask: string | undefined;
+      const applianceTask = keepingFirstTask(options);
       const imported = await importAppliance(this.ep, {
         name: spec.internalName, host: this.hostRef, uuid: spec.uuid, datastore: spec.disks.find((d) => d.device === 'disk')?.pool, appliance: spec.appliance,
-        signal: options.signal, onProgress: options.onProgress, onTask: (t) => { applianceTask ??= t; options.onTask?.(t); },
+        ...applianceTask.options,
       });
-      return { ref: imported.value, disks: await this.diskRefs(imported, spec), taskRef: applianceTask };
+      return { ref: imported.value, disks: await this.diskRefs(imported, spec), taskRef: applianceTask.first() };
     }
     const root = spec.disks.find((d) => d.device === 'disk');
     const details: VmwareDetails = {
       rootDiskController: spec.details?.['rootDiskController'], dataDiskController: spec.details?.['dataDiskController'], nicAdapter: spec.details?.['nicAdapter'] ?? spec.nics[0]?.adapterType,
     };
-    let taskRef: string | undefined;
+    const task = keepingFirstTask(options);
     const made = await deployVm(this.ep, {
       name: spec.internalName, host: this.hostRef, uuid: spec.uuid,
       template: root?.backingImage ? this.template(root.backingImage) : undefined,
@@ -508,11 +519,7 @@ class VsphereHostSession implements HostSession {
       isoPath: this.isoOf(spec), configDrive: this.configDriveOf(spec), network: spec.nics[0]?.network, details,
       hotAdd: spec.maxCpuNumber !== undefined || spec.maxMemoryMiB !== undefined,
       maxCpuNumber: spec.maxCpuNumber, maxMemoryMiB: spec.maxMemoryMiB,
-      signal: options.signal, onProgress: options.onProgress,
-      onTask: (t) => {
-        taskRef ??= t;
-        options.onTask?.(t);
-      },
+      ...task.options,
     });
     // Data disks (a deploy's disk offering) beyond those the template brought are made on the new
     // VM as attachVolume makes them; a failure leaves no VM behind.
@@ -526,7 +533,7 @@ class VsphereHostSession implements HostSession {
       await this.op(made, () => destroyVm(this.ep, made)).catch(() => undefined);
       throw e;
     }
-    return { ref: made.value, disks: await this.diskRefs(made, spec), taskRef };
+    return { ref: made.value, disks: await this.diskRefs(made, spec), taskRef: task.first() };
   }
 
   /**
@@ -546,11 +553,35 @@ class VsphereHostSession implements HostSession {
     return /^\[[^\]]+\] /.test(name) ? name : stagedIsoPath(this.ep, name);
   }
 
-  /** The VM's disks' device keys, matched in order to the spec's disks. */
-  private async diskRefs(vm: MoRef, spec: VmSpec): Promise<{ name: string; ref: Ref }[]> {
+  /**
+   * The VM's disks' device keys, matched in order to the spec's disks, each with its datastore: the
+   * pool Kiln names for it, or (none named: an untagged offering's disk) the datastore, by moref
+   * value, its VMDK is on, where the clone, ImportVApp or CreateVM put it (as diskDatastores after a move).
+   */
+  private async diskRefs(vm: MoRef, spec: VmSpec): Promise<{ name: string; ref: Ref; pool?: string }[]> {
     const devices = asArray((await this.ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
-    const keys = devices.filter((d) => d.$type === 'VirtualDisk').map((d) => asNumber(d['key'])!).sort((a, b) => a - b);
-    return spec.disks.filter((d) => d.device === 'disk').flatMap((d, i) => (keys[i] === undefined ? [] : [{ name: d.name, ref: String(keys[i]) }]));
+    const disks = devices.filter((d) => d.$type === 'VirtualDisk').sort((a, b) => asNumber(a['key'])! - asNumber(b['key'])!);
+    return spec.disks.filter((d) => d.device === 'disk').flatMap((d, i) => {
+      const disk = disks[i];
+      if (!disk) return [];
+      const pool = d.pool ?? this.datastoreOf(vm, disk);
+      return [{ name: d.name, ref: String(asNumber(disk['key'])), ...(pool ? { pool } : {}) }];
+    });
+  }
+
+  /**
+   * The datastore a VirtualDisk of VM is on, by moref value (a datastore's name is unique in its
+   * datacenter only): its backing's datastore, else the one of the VM's datastores the "[DS]" of its
+   * file name names, else that name as it is.
+   */
+  private datastoreOf(vm: MoRef, disk: ReturnType<typeof asObject>): string | undefined {
+    const backing = asObject(disk['backing']);
+    const ds = asMoRef(backing['datastore']);
+    if (ds) return ds.value;
+    const name = /^\[([^\]]+)\]/.exec(asString(backing['fileName']) ?? '')?.[1];
+    if (name === undefined) return undefined;
+    const own = this.ep.refsOf(this.ep.cache.get(vm)?.props['datastore']).find((r) => this.ep.cache.get(r)?.props['name'] === name);
+    return own?.value ?? name;
   }
 
   /** The VMware details of a VM or template (R30), as CloudStack names them. */
@@ -560,29 +591,29 @@ class VsphereHostSession implements HostSession {
 
   async start(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const r = this.vm(vm);
-    return this.withTaskRef(options, (o) => this.op(r, () => powerOn(this.ep, r, o)));
+    return withTaskRef(options, (o) => this.op(r, () => powerOn(this.ep, r, o)));
   }
 
   async stop(vm: Ref, options: StopOptions = {}): Promise<OperationResult> {
     const r = this.vm(vm);
-    return this.withTaskRef(options, (o) => this.op(r, () => stopVm(this.ep, r, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.view.stopTimeoutMs })));
+    return withTaskRef(options, (o) => this.op(r, () => stopVm(this.ep, r, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.view.stopTimeoutMs })));
   }
 
   async reboot(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const r = this.vm(vm);
-    return this.withTaskRef(options, (o) => this.op(r, () => rebootVm(this.ep, r, o)));
+    return withTaskRef(options, (o) => this.op(r, () => rebootVm(this.ep, r, o)));
   }
 
   async reset(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const r = this.vm(vm);
-    return this.withTaskRef(options, (o) => this.op(r, () => resetVm(this.ep, r, o)));
+    return withTaskRef(options, (o) => this.op(r, () => resetVm(this.ep, r, o)));
   }
 
   async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
     this.ep.assertReachable(`destroying ${vm}`);
     const r = (await mapped(`looking for ${vm}`, () => this.resolve(vm))) ?? this.vm(vm);
     // Destroy_Task deletes the VM's disks with it; vSphere has no "undefine but keep the disks" short of detaching them first.
-    return this.withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
+    return withTaskRef(options, (o) => this.op(r, () => destroyVm(this.ep, r, o)));
   }
 
   async deleteDisks(disks: string[]): Promise<void> {
@@ -630,32 +661,19 @@ class VsphereHostSession implements HostSession {
     const r = this.vm(vm);
     const running = this.ep.cache.get(r)?.props['runtime.powerState'] === 'poweredOn';
     if (running && !live) throw new DriverError(`${vm} is running; stop it to change its size offline, or scale it live`, 'invalid');
-    return this.withTaskRef(options, (o) => this.op(r, () => scaleVm(this.ep, r, { ...resources, ...o })));
-  }
-
-  /** Runs an operation, collecting the first task ref it reports for the OperationResult. */
-  private async withTaskRef(options: OperationOptions, fn: (o: OperationOptions) => Promise<unknown>): Promise<OperationResult> {
-    let taskRef: string | undefined;
-    await fn({
-      signal: options.signal, onProgress: options.onProgress,
-      onTask: (t) => {
-        taskRef ??= t;
-        options.onTask?.(t);
-      },
-    });
-    return taskRef ? { taskRef } : undefined;
+    return withTaskRef(options, (o) => this.op(r, () => scaleVm(this.ep, r, { ...resources, ...o })));
   }
 
   private snapshotFacet(): SnapshotFacet {
     return {
       create: async (vm, s, options = {}) => {
         const r = this.vm(vm);
-        let taskRef: string | undefined;
+        const task = keepingFirstTask(options);
         const ref = await this.op(r, () => createSnapshot(this.ep, r, {
           name: s.name, description: s.description, memory: s.withMemory && this.ep.cache.get(r)?.props['runtime.powerState'] === 'poweredOn', quiesce: s.quiesce ?? false,
-          signal: options.signal, onProgress: options.onProgress, onTask: (t) => { taskRef ??= t; options.onTask?.(t); },
+          ...task.options,
         }));
-        return { ref: ref.value, taskRef };
+        return { ref: ref.value, taskRef: task.first() };
       },
       list: async (vm) => (await snapshotTree(this.ep, this.vm(vm))).map((s) => ({
         ref: s.ref.value, name: s.name, description: s.description || undefined, parent: s.parent?.value, current: s.current, withMemory: s.withMemory, createdAt: s.createdAt,
@@ -663,12 +681,12 @@ class VsphereHostSession implements HostSession {
       revert: async (vm, snapshot, options = {}) => {
         const r = this.vm(vm);
         const s = await findSnapshot(this.ep, r, snapshot);
-        return this.withTaskRef(options, (o) => this.op(r, () => revertSnapshot(this.ep, s.ref, o)));
+        return withTaskRef(options, (o) => this.op(r, () => revertSnapshot(this.ep, s.ref, o)));
       },
       remove: async (vm, snapshot, options = {}) => {
         const r = this.vm(vm);
         const s = await findSnapshot(this.ep, r, snapshot);
-        return this.withTaskRef(options, (o) => this.op(r, () => removeSnapshot(this.ep, s.ref, o)));
+        return withTaskRef(options, (o) => this.op(r, () => removeSnapshot(this.ep, s.ref, o)));
       },
     };
   }
@@ -684,7 +702,7 @@ class VsphereHostSession implements HostSession {
         for (const [diskName, pool] of Object.entries(req.volumePools ?? {})) {
           const ref = diskSpecs.find((d) => d.name === diskName)?.ref ?? keys.find((k) => k.name === diskName)?.ref;
           if (!ref) throw new DriverError(`the VM has no disk ${JSON.stringify(diskName)}`, 'not-found');
-          diskDatastores[ref] = this.datastoreName(pool);
+          diskDatastores[ref] = pool;
         }
         const plan = await prepareMigration(this.ep, r, { host: this.hostRef, diskDatastores });
         return {
@@ -697,24 +715,38 @@ class VsphereHostSession implements HostSession {
           },
         };
       },
-      // On the source: the task.
+      // On the source: the task. A move to another cluster reports where each disk now is (by
+      // datastore moref), so Kiln records it on that cluster's record of the datastore.
       perform: async (req, ticket, options = {}) => {
         const r = this.vm(req.vm);
         const disks = (JSON.parse(ticket.data['disks'] ?? '[]') as [number, string][]).map(([diskId, ds]) => ({ diskId, datastore: new MoRef('Datastore', ds) }));
-        return this.withTaskRef(options, (o) => this.op(r, () => performMigration(this.ep, {
-          vm: r, host: new MoRef('HostSystem', ticket.data['host']!), crossCluster: ticket.data['crossCluster'] === 'true',
+        const crossCluster = ticket.data['crossCluster'] === 'true';
+        const done = await withTaskRef(options, (o) => this.op(r, () => performMigration(this.ep, {
+          vm: r, host: new MoRef('HostSystem', ticket.data['host']!), crossCluster,
           pool: ticket.data['pool'] ? new MoRef('ResourcePool', ticket.data['pool']) : undefined,
           datastore: ticket.data['datastore'] ? new MoRef('Datastore', ticket.data['datastore']) : undefined,
           disks: disks.length > 0 ? disks : undefined,
         }, o)));
+        return crossCluster ? { ...done, disks: await this.diskDatastores(r, req.spec, disks) } : done;
       },
     };
   }
 
-  /** A datastore given by ref (datastore-3) or name, as its name. */
-  private datastoreName(pool: string): string {
-    const byRef = this.ep.cache.get(new MoRef('Datastore', pool));
-    return asString(byRef?.props['name']) ?? pool;
+  /**
+   * Each of SPEC's disks on VM by DiskSpec.name after a move, with its device key and where it is:
+   * a disk the move relocated (MOVED, by device key) on its new datastore; one it left where it was
+   * on the pool Kiln names for it, or (none named) the datastore its file is on; by moref value.
+   */
+  private async diskDatastores(vm: MoRef, spec: VmSpec, moved: { diskId: number; datastore: MoRef }[]): Promise<{ name: string; ref: Ref; pool: string }[]> {
+    const devices = asArray((await this.ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject).filter((d) => d.$type === 'VirtualDisk');
+    const keys = await this.diskRefs(vm, spec);
+    return spec.disks.filter((d) => d.device === 'disk').flatMap((d) => {
+      const ref = d.ref ?? keys.find((k) => k.name === d.name)?.ref;
+      const to = moved.find((m) => String(m.diskId) === ref)?.datastore;
+      const dev = devices.find((x) => String(asNumber(x['key'])) === ref);
+      const ds = to ? to.value : d.pool ?? (dev ? this.datastoreOf(vm, dev) : undefined);
+      return ref && ds ? [{ name: d.name, ref, pool: ds }] : [];
+    });
   }
 }
 

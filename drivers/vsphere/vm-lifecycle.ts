@@ -37,7 +37,7 @@ export interface DeployArgs extends TaskOptions {
   template?: MoRef;
   cpuNumber: number;
   memoryMiB: number;
-  /** Datastore name; default: the template's, or the host's first. */
+  /** The datastore, by moref value (a pool's ref; VsphereEndpoint.datastore); default: the template's, or the host's first. */
   datastore?: string;
   /** Blank VMs: root disk size, an ISO on a datastore ("[ds] iso/x.iso"), the network, the controller and NIC types. */
   rootDiskGiB?: number;
@@ -93,8 +93,7 @@ export async function deployVm(ep: VsphereEndpoint, a: DeployArgs): Promise<MoRe
   ep.assertReachable(`deploying ${a.name}`);
   const vcName = checkName(a.name);
   const where = placementOf(ep, a.host);
-  const datastore = a.datastore !== undefined ? ep.datastoreNamed(a.datastore)?.ref : undefined;
-  if (a.datastore !== undefined && !datastore) throw new DriverError(`no datastore named ${JSON.stringify(a.datastore)} in vCenter`, 'not-found');
+  const datastore = a.datastore !== undefined ? ep.datastore(a.datastore, where.datastores).ref : undefined;
   if (await mapped(`looking for VMs named ${a.name}`, () => namesakes(ep, where.folder, vcName, a.uuid)) > 0) throw new DriverError(`a VM named ${JSON.stringify(a.name)} already exists in vCenter`, 'invalid');
   // Element order of VirtualMachineConfigSpec: uuid … numCPUs, memoryMB, memoryHotAddEnabled, cpuHotAddEnabled … deviceChange … extraConfig.
   const sizing = (extra: SoapObject = {}): SoapObject => ({

@@ -23,7 +23,7 @@ export interface MigrationPlan {
 
 export interface MigrationRequest {
   host: MoRef;
-  /** Datastore name for the VM's home and, per disk (by device key or disk label), its datastore name. */
+  /** The datastore for the VM's home and, per disk (by device key or disk label), its datastore: by moref value (a pool's ref; VsphereEndpoint.datastore). */
   datastore?: string;
   diskDatastores?: Record<string, string>;
 }
@@ -45,10 +45,15 @@ export async function prepareMigration(ep: VsphereEndpoint, vm: MoRef, req: Migr
   const plan: MigrationPlan = { vm, host: req.host, crossCluster };
   if (crossCluster) plan.pool = asMoRef(ep.cache.get(dest.computeResource)?.props['resourcePool']);
   const reachable = ep.refsOf(ep.cache.get(req.host)?.props['datastore']);
-  const dsRef = (name: string, what: string): MoRef => {
-    const ds = ep.datastoreNamed(name);
-    if (!ds) throw new DriverError(`${what}: no datastore named ${JSON.stringify(name)} in vCenter`, 'not-found');
-    if (!reachable.some((r) => r.equals(ds.ref))) throw new DriverError(`${what}: datastore ${name} is not mounted on host ${dest.name}`, 'invalid');
+  const dsRef = (pool: string, what: string): MoRef => {
+    let ds;
+    try {
+      ds = ep.datastore(pool, reachable);
+    } catch (e) {
+      if (e instanceof DriverError) throw new DriverError(`${what}: ${e.message}`, e.category);
+      throw e;
+    }
+    if (!reachable.some((r) => r.equals(ds.ref))) throw new DriverError(`${what}: datastore ${asString(ds.props['name']) ?? ds.ref.value} (${ds.ref.value}) is not mounted on host ${dest.name}`, 'invalid');
     return ds.ref;
   };
   if (req.datastore !== undefined) plan.datastore = dsRef(req.datastore, 'datastore');

@@ -39,10 +39,15 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
   const devicesOf = async (vm: MoRef): Promise<Device[]> => asArray((await ep.read(vm, ['config.hardware.device']))['config.hardware.device']).map(asObject);
   const labelOf = (vm: MoRef) => asString(ep.cache.get(vm)?.props['name']) ?? vm.value;
 
-  /** `[datastore] NAME`: the disk's own datastore (its pool, by ref or name), else the VM's first. */
+  /** The datastore of POOL (VsphereEndpoint.datastore; a name among those of the VM's host, else of HOST). */
+  const poolStore = (vm: MoRef | undefined, pool: string) => {
+    const on = (vm && asMoRef(ep.cache.get(vm)?.props['runtime.host'])) ?? host;
+    return ep.datastore(pool, ep.refsOf(ep.cache.get(on)?.props['datastore']));
+  };
+  /** `[datastore] NAME`: the disk's own datastore (its pool), else the VM's first. */
   const fileOf = async (vm: MoRef | undefined, disk: VolumeDisk): Promise<string> => {
     if (!VOLUME_NAME.test(disk.name)) throw new DriverError(`unusable volume name ${JSON.stringify(disk.name)}`, 'invalid');
-    let datastore = disk.pool ? (asString(ep.cache.get(new MoRef('Datastore', disk.pool))?.props['name']) ?? asString(ep.datastoreNamed(disk.pool)?.props['name'])) : undefined;
+    let datastore = disk.pool ? asString(poolStore(vm, disk.pool).props['name']) : undefined;
     if (!datastore && vm) {
       const first = ep.refsOf((await ep.read(vm, ['datastore']))['datastore'])[0];
       datastore = first ? asString(ep.cache.get(first)?.props['name']) : undefined;
@@ -153,7 +158,8 @@ export function vsphereVolumes(ep: VsphereEndpoint, vmOf: (ref: Ref) => MoRef, h
       }
       const device = typed('VirtualDisk', {
         key: -400,
-        backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, diskMode: 'persistent', thinProvisioned: true }),
+        // The datastore by moref too: the "[name]" of the file is a name of the VM's datacenter only.
+        backing: typed('VirtualDiskFlatVer2BackingInfo', { fileName: file, datastore: disk.pool ? poolStore(vm, disk.pool).ref : undefined, diskMode: 'persistent', thinProvisioned: true }),
         controllerKey: slot.controllerKey,
         unitNumber: slot.unitNumber,
         capacityInKB: Math.ceil(disk.sizeBytes / 1024),

@@ -11,19 +11,12 @@ import { DriverError, type EndpointEvent } from '../../drivers/types.js';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import { asMoRef, retrieveInventory, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { rejectionOf } from '../helpers/rejection.js';
 import { recordSoapMethods } from '../helpers/soap-methods.js';
 
 const available = vcsimOrSkip();
 
-async function driverError(p: Promise<unknown>): Promise<DriverError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriverError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriverError');
-}
+const driverError = (p: Promise<unknown>) => rejectionOf(p, DriverError);
 
 const until = async (cond: () => boolean, ms: number, what: string) => {
   const end = Date.now() + ms;

@@ -16,19 +16,13 @@ import {
   MoRef, asArray, asMoRef, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { rejectionOf } from '../helpers/rejection.js';
+import { recordEnvelopes } from '../helpers/soap-methods.js';
 import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
 
 const available = vcsimOrSkip();
 
-async function driverError(p: Promise<unknown>): Promise<DriverError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DriverError) return e;
-    throw e;
-  }
-  throw new Error('expected a DriverError');
-}
+const driverError = (p: Promise<unknown>) => rejectionOf(p, DriverError);
 
 const HOSTILE = `i-2-7-a/b<c>&"d'%\\]]>`;
 
@@ -82,18 +76,12 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
 
   it('deploys from a template by name: the vCenter name is the escaped internal name, size and host as asked, details inherited (R30)', async () => {
     const tasks: string[] = [];
-    const transport = (ep as unknown as { ep: VsphereEndpoint }).ep.client.transport;
-    const post = transport.post.bind(transport);
-    const sent: string[] = [];
-    transport.post = (envelope, ...rest) => {
-      sent.push(envelope);
-      return post(envelope, ...rest);
-    };
+    const { sent, stop } = recordEnvelopes(ep);
     let res;
     try {
       res = await c0[1]!.define(guest(HOSTILE), { onTask: (t) => tasks.push(t) });
     } finally {
-      transport.post = post;
+      stop();
     }
     // The name reached SOAP as escaped text only: no raw markup of it in any envelope.
     const clone = sent.find((e) => e.includes('<CloneVM_Task'))!;

@@ -6,24 +6,24 @@
  * VirtualMachine inventory and the datastores' /folder file service.
  */
 import https from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { asString, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import type { TestEngine } from '../helpers/engine.js';
+import { vcsimOrSkip, type Vcsim } from '../helpers/vcsim.js';
 import { deleteIsoRemovesCopy, forcedDeleteKeepsCopyUntilExpunge, registerDownloaded, type CopyZone } from '../helpers/image-copies.js';
-import { RAW_IMAGE, RAW_SHA256, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+import { RAW_IMAGE, RAW_SHA256, vmwareEngineSuite, type VmwareEngineSuite, type VmwareZone } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 const DATASTORES = ['LocalDS_0', 'LocalDS_1'];
 
 describe.skipIf(!available)('image copies in vCenter (vcsim)', () => {
+  const suite = vmwareEngineSuite(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '2', '-task-time', '100ms']);
   let sim: Vcsim;
   let admin: VimClient;
   let t: TestEngine;
   let z: VmwareZone;
   let copies: CopyZone;
-  let images: Awaited<ReturnType<typeof imageServer>>;
+  let images: VmwareEngineSuite['images'];
 
   /** The HTTP status of a datastore file over vcsim's /folder service. */
   const fileStatus = (ds: string, path: string) =>
@@ -49,19 +49,9 @@ describe.skipIf(!available)('image copies in vCenter (vcsim)', () => {
   };
 
   beforeAll(async () => {
-    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '2', '-task-time', '100ms']);
-    admin = await sim.connect();
-    images = await imageServer();
-    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    z = await vmwareZone((c, p) => t.call(c, p), sim, images.url);
+    ({ sim, t, z, admin, images } = suite);
     copies = { t, zoneid: z.zoneid, serviceofferingid: z.offerings['Small Instance']!, networkid: z.networkid, probe };
   }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    admin?.close();
-    await images?.close();
-    sim?.stop();
-  });
 
   it('publishes removeImage for the cluster\'s hosts', async () => {
     const hosts = (await t.ok('listHosts', { clusterid: z.clusterid }))['host'] as { capabilities: Record<string, unknown> }[];

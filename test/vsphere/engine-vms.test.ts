@@ -8,23 +8,24 @@
  * deploy leaves nothing in vCenter. A changed vCenter certificate is refused until acceptHostKey.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VsphereDriver, type VsphereEndpoint } from '../../drivers/vsphere/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { VsphereEndpoint } from '../../drivers/vsphere/index.js';
 import { MoRef, asArray, asMoRef, asObject, asString, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { RAW_IMAGE, datastoreGet, imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+import type { TestEngine } from '../helpers/engine.js';
+import { vcsimOrSkip, type Vcsim } from '../helpers/vcsim.js';
+import { RAW_IMAGE, datastoreGet, vmwareEngineSuite, type VmwareEngineSuite, type VmwareZone } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 
 interface Vm { id: string; state: string; instancename: string; hostname?: string; hostid?: string; details?: Record<string, string>; cpunumber: number; memory: number }
 
 describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
+  const suite = vmwareEngineSuite(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '2', '-shutdown-time', '1500ms', '-task-time', '300ms']);
   let sim: Vcsim;
   let t: TestEngine;
   let z: VmwareZone;
   let admin: VimClient;
-  let images: Awaited<ReturnType<typeof imageServer>>;
+  let images: VmwareEngineSuite['images'];
 
   /** Every VM (and template) vCenter holds, by name. */
   const vcenterVms = async () => {
@@ -53,18 +54,8 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     await ep.waitFor(() => ep.cache.get(new MoRef('VirtualMachine', ref))?.props['guest.toolsRunningStatus'] === status, 5000, 'tools status');
   };
 
-  beforeAll(async () => {
-    sim = Vcsim.start(['-cluster', '1', '-host', '2', '-standalone-host', '0', '-vm', '0', '-ds', '2', '-shutdown-time', '1500ms', '-task-time', '300ms']);
-    admin = await sim.connect();
-    images = await imageServer();
-    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    z = await vmwareZone((c, p) => t.call(c, p), sim, images.url);
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    admin?.close();
-    await images?.close();
-    sim?.stop();
+  beforeAll(() => {
+    ({ sim, t, z, admin, images } = suite);
   });
 
   let vm: Vm;

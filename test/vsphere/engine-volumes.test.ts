@@ -8,22 +8,20 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VsphereDriver } from '../../drivers/vsphere/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { asArray, asMoRef, asNumber, asObject, asString, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
-import { imageServer, vmwareZone, type VmwareZone } from './vmware-zone.js';
+import type { TestEngine } from '../helpers/engine.js';
+import { vcsimOrSkip } from '../helpers/vcsim.js';
+import { vmwareEngineSuite, type VmwareZone } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 const GiB = 1024 ** 3;
 
 describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim', () => {
-  let sim: Vcsim;
+  const suite = vmwareEngineSuite(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-task-time', '100ms'], {}, { timeout: 90_000 });
   let t: TestEngine;
   let z: VmwareZone;
   let admin: VimClient;
-  let images: Awaited<ReturnType<typeof imageServer>>;
   let vm: { id: string; instancename: string };
   let volume: { id: string };
   /** Each datastore's directory on this machine (vcsim keeps datastores as plain directories). */
@@ -57,20 +55,10 @@ describe.skipIf(!available)('volumes on VMware VMs through the engine on vcsim',
   };
 
   beforeAll(async () => {
-    sim = Vcsim.start(['-cluster', '1', '-host', '1', '-standalone-host', '0', '-vm', '0', '-ds', '1', '-task-time', '100ms']);
-    admin = await sim.connect();
-    images = await imageServer();
-    t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    z = await vmwareZone((c, p) => t.call(c, p), sim, images.url);
+    ({ t, z, admin } = suite);
     dirs = new Map((await retrieveInventory(admin, [{ type: 'Datastore', pathSet: ['name', 'info.url'] }])).map((d) => [String(d.props['name']), String(d.props['info.url'])]));
     vm = (await ok('deployVirtualMachine', { zoneid: z.zoneid, templateid: z.templateid, serviceofferingid: z.offerings['Small Instance']!, networkids: z.networkid, name: 'vmw-disks' }))['virtualmachine'] as typeof vm;
   }, 90_000);
-  afterAll(async () => {
-    await t?.close();
-    admin?.close();
-    await images?.close();
-    sim?.stop();
-  });
 
   it('attaches a new volume to the running VM: a thin VirtualDisk of its size in vCenter, its file on the datastore', async () => {
     const custom = t.engine.db.prepare(`SELECT uuid FROM disk_offerings WHERE name='Custom'`).pluck().get() as string;

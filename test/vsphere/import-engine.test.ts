@@ -12,6 +12,7 @@ import { MoRef, typed, vm as vim, waitForTask, type VimClient } from '../../driv
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { createVmWithDevices, defaultPlacement, vmDevices } from '../helpers/vcsim-fixtures.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { vmwareCluster } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 const GiB = 1024 ** 3;
@@ -23,11 +24,7 @@ describe.skipIf(!available)('import of unmanaged VMware VMs through the engine o
   const ids: Record<string, string> = {};
   const refs: Record<string, MoRef> = {};
 
-  const ok = async (command: string, params: Record<string, string>) => {
-    const res = await t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
+  const ok = (command: string, params: Record<string, string>) => t.ok(command, params);
   const unmanaged = async (name?: string) => ((await t.call('listUnmanagedInstances', { clusterid: ids['cluster']!, ...(name ? { name } : {}) })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
 
   beforeAll(async () => {
@@ -44,12 +41,8 @@ describe.skipIf(!available)('import of unmanaged VMware VMs through the engine o
     ] })).ref);
 
     t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    ids['zone'] = ((await ok('createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
-    ids['pod'] = ((await ok('createPod', { name: 'VMware Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
-    ids['cluster'] = ((await ok('addCluster', {
-      zoneid: ids['zone'], podid: ids['pod'], clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
-      username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
-    }))['cluster'] as { id: string }).id;
+    const at = await vmwareCluster((command, params) => t.call(command, params), sim);
+    Object.assign(ids, { zone: at.zoneid, pod: at.podid, cluster: at.clusterid });
     ids['shared101'] = ((await ok('createNetwork', { name: 'net-101', zoneid: ids['zone'], guestiptype: 'Shared', vlan: '101', gateway: '10.101.0.1', netmask: '255.255.255.0', startip: '10.101.0.10', endip: '10.101.0.50' }))['network'] as { id: string }).id;
     ids['l2-201'] = ((await ok('createNetwork', { name: 'net-201', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201' }))['network'] as { id: string }).id;
     ids['l2-other'] = ((await ok('createNetwork', { name: 'net-other', zoneid: ids['zone'], guestiptype: 'L2' }))['network'] as { id: string }).id;

@@ -17,6 +17,7 @@ import type { VimClient } from '../../drivers/vsphere/soap/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { vmwareCluster } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 
@@ -26,11 +27,7 @@ describe.skipIf(!available)('import of VMware NICs on private VLANs on vcsim', (
   let t: TestEngine;
   const ids: Record<string, string> = {};
 
-  const ok = async (command: string, params: Record<string, string>) => {
-    const res = await t.call(command, params);
-    if (res.status !== 200) throw new Error(`${command}: ${JSON.stringify(res.body)}`);
-    return res.body;
-  };
+  const ok = (command: string, params: Record<string, string>) => t.ok(command, params);
   const unmanaged = async (name: string) => ((await t.call('listUnmanagedInstances', { clusterid: ids['cluster']!, name })).body['unmanagedinstance'] as Record<string, unknown>[] | undefined) ?? [];
 
   beforeAll(async () => {
@@ -42,12 +39,8 @@ describe.skipIf(!available)('import of VMware NICs on private VLANs on vcsim', (
     await createVmWithDevices(admin, where, { name: 'pv-lost', disksGiB: [1], nics: ['DVPG-PVLAN201-502'], nicType: 'VirtualVmxnet3' });
 
     t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    ids['zone'] = ((await ok('createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
-    ids['pod'] = ((await ok('createPod', { name: 'VMware Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
-    ids['cluster'] = ((await ok('addCluster', {
-      zoneid: ids['zone'], podid: ids['pod'], clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
-      username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
-    }))['cluster'] as { id: string }).id;
+    const at = await vmwareCluster((command, params) => t.call(command, params), sim);
+    Object.assign(ids, { zone: at.zoneid, pod: at.podid, cluster: at.clusterid });
     // The private network first: a plain NIC on VLAN 201 must not take it for being first.
     ids['pv'] = ((await ok('createNetwork', { name: 'pv-201-501', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201', isolatedpvlan: '501' }))['network'] as { id: string }).id;
     ids['plain'] = ((await ok('createNetwork', { name: 'plain-201', zoneid: ids['zone'], guestiptype: 'L2', vlan: '201' }))['network'] as { id: string }).id;

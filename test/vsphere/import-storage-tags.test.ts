@@ -11,6 +11,7 @@ import { asArray, asMoRef, asString, getProperties, type MoRef, type VimClient }
 import { dbFingerprint, testEngine, type TestEngine } from '../helpers/engine.js';
 import { createVmWithDevices, defaultPlacement, vmDevices } from '../helpers/vcsim-fixtures.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { vmwareCluster } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
 
@@ -27,12 +28,8 @@ describe.skipIf(!available)('storage pools and storage tags on vcsim', () => {
     const where = await defaultPlacement(admin);
     vmRef = await createVmWithDevices(admin, { ...where, datastoreName: 'LocalDS_0' }, { name: 'tag-web', disksGiB: [4], nics: ['PG-VLAN101'], nicType: 'VirtualVmxnet3', oneController: true, powerOn: true });
     t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
-    ids['zone'] = ((await t.ok('createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
-    ids['pod'] = ((await t.ok('createPod', { name: 'VMware Pod', zoneid: ids['zone'] }))['pod'] as { id: string }).id;
-    ids['cluster'] = ((await t.ok('addCluster', {
-      zoneid: ids['zone'], podid: ids['pod'], clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
-      username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
-    }))['cluster'] as { id: string }).id;
+    const at = await vmwareCluster((command, params) => t.call(command, params), sim);
+    Object.assign(ids, { zone: at.zoneid, pod: at.podid, cluster: at.clusterid });
     await t.ok('createNetwork', { name: 'net-101', zoneid: ids['zone'], guestiptype: 'L2', vlan: '101' });
     ids['gold'] = ((await t.ok('createServiceOffering', { name: 'vmw-gold', cpunumber: '1', cpuspeed: '500', memory: '64', tags: 'gold' }))['serviceoffering'] as { id: string }).id;
   }, 60_000);

@@ -5,7 +5,6 @@
  * refused (431), and the option deployed with its properties and NIC networks: the VM Running in
  * vcsim with the option's vCPUs and memory.
  */
-import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MoRef, getProperties, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { buildOva } from '../helpers/ova-fixture.js';
+import { csArgs, csClient } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 
@@ -26,19 +26,11 @@ describe.skipIf(!available)('cs: OVA appliances against kiln serve on vcsim', ()
   const ids: Record<string, string> = {};
 
   /** One cs call: exit code and the JSON it printed (for an error, the error object). */
-  const cs = (command: string, params: Record<string, string> = {}): Promise<{ code: number; json: Record<string, unknown> }> =>
-    new Promise((resolve) => {
-      const args = [command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
-      execFile('cloudstack', args, { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' } }, (error, stdout) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? 1 : 0, json: error ? ((Object.values(json)[0] ?? json) as Record<string, unknown>) : json });
-      });
-    });
+  const client = csClient(() => kiln);
+  const cs = async (command: string, params: Record<string, string> = {}): Promise<{ code: number; json: Record<string, unknown> }> => {
+    const r = await client(csArgs(command, params));
+    return { code: r.code, json: r.code === 0 ? r.json : ((Object.values(r.json)[0] ?? r.json) as Record<string, unknown>) };
+  };
   const idOf = async (command: string, params: Record<string, string>, key: string) => {
     const r = await cs(command, params);
     expect(r.code, JSON.stringify(r.json)).toBe(0);

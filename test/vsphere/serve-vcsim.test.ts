@@ -6,13 +6,13 @@
  * restarted engine reattaches the job to that task, and the job finishes with the VM Running on
  * the destination, as vCenter has it.
  */
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MoRef, asMoRef, asString, getProperties, retrieveInventory, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { api, waitJob } from '../helpers/crash-rounds.js';
+import { csArgs, csClient } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { imageServer, vmwareZone, type ApiCall, type VmwareZone } from './vmware-zone.js';
@@ -21,21 +21,13 @@ const available = vcsimOrSkip();
 
 /** One `cloudstack` call as an ApiCall: the printed result, or the error's code and text. */
 function cs(kiln: KilnProcess): ApiCall {
-  return (command, params = {}) =>
-    new Promise((resolve) => {
-      const args = [command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
-      execFile('cloudstack', args, { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' } }, (error, stdout) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        if (!error) return resolve({ status: 200, body: json });
-        const inner = (Object.values(json)[0] ?? {}) as Record<string, unknown>;
-        resolve({ status: Number(inner['errorcode'] ?? 1), body: inner });
-      });
-    });
+  const client = csClient(() => kiln);
+  return async (command, params = {}) => {
+    const r = await client(csArgs(command, params));
+    if (r.code === 0) return { status: 200, body: r.json };
+    const inner = (Object.values(r.json)[0] ?? {}) as Record<string, unknown>;
+    return { status: Number(inner['errorcode'] ?? 1), body: inner };
+  };
 }
 
 describe.skipIf(!available)('kiln serve with a vCenter (vcsim): the cloudstack client, and kill -9 during a vSphere task', () => {

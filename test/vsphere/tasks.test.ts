@@ -8,18 +8,11 @@ import {
   MoRef, VimFault, asArray, asMoRef, asObject, getProperties, reattachTask, retrieveInventory, typed, vm, waitForTask, type ObjectProps, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 const available = vcsimOrSkip();
 
-async function fault(p: Promise<unknown>): Promise<VimFault> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VimFault) return e;
-    throw e;
-  }
-  throw new Error('expected a VimFault');
-}
+const fault = (p: Promise<unknown>) => rejectionOf(p, VimFault);
 
 describe.skipIf(!available)('vSphere tasks on vcsim', () => {
   let sim: Vcsim;

@@ -13,18 +13,11 @@ import {
 } from '../../drivers/vsphere/soap/index.js';
 import { SoapTransport } from '../../drivers/vsphere/soap/transport.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 const available = vcsimOrSkip();
 
-async function fault(p: Promise<unknown>): Promise<VimFault> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VimFault) return e;
-    throw e;
-  }
-  throw new Error('expected a VimFault');
-}
+const fault = (p: Promise<unknown>) => rejectionOf(p, VimFault);
 
 async function sessionKey(client: VimClient): Promise<string> {
   const props = await getProperties(client, client.sessionManager, ['currentSession']);

@@ -6,10 +6,13 @@
  * store (rootDiskController=pvscsi and nicAdapter=E1000 as its R30 details, dynamically scalable).
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { VimClient } from '../../drivers/vsphere/soap/index.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { asMoRef, asObject, retrieveInventory, type MoRef, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import { afterAll, beforeAll } from 'vitest';
 import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
@@ -62,15 +65,40 @@ async function ok(call: ApiCall, command: string, params: Record<string, string>
   return res.body;
 }
 
-export async function vmwareZone(call: ApiCall, sim: Vcsim, imageUrl: string): Promise<VmwareZone> {
-  const zoneid = ((await ok(call, 'createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
-  const podid = ((await ok(call, 'createPod', { name: 'VMware Pod', zoneid }))['pod'] as { id: string }).id;
+/** addCluster of vcsim's cluster at INVENTORY (e.g. DC0/DC0_C1, with its pinned thumbprint) as Kiln cluster NAME in the zone's pod: its id and Kiln's host ids by vCenter host name. */
+export async function addVmwareCluster(call: ApiCall, sim: Vcsim, at: { zoneid: string; podid: string }, name: string, inventory: string): Promise<{ clusterid: string; hosts: Record<string, string> }> {
   const cluster = await ok(call, 'addCluster', {
-    zoneid, podid, clustername: 'C0', hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/DC0/DC0_C0`,
+    zoneid: at.zoneid, podid: at.podid, clustername: name, hypervisor: 'VMware', url: `https://${sim.info.host}:${sim.info.port}/${inventory}`,
     username: sim.info.username, password: sim.info.password, trustfingerprint: sim.info.thumbprint,
   });
   const clusterid = (cluster['cluster'] as { id: string }).id;
   const hostList = (await ok(call, 'listHosts', { clusterid }))['host'] as { id: string; name: string }[];
+  return { clusterid, hosts: Object.fromEntries(hostList.map((h) => [h.name, h.id])) };
+}
+
+/**
+ * A datastore NAME made over SOAP (CreateLocalDatastore, backed by DIR) on each of vcsim's hosts
+ * whose name ON accepts (vcsim itself mounts its -ds datastores on every host); the last one's moref.
+ */
+export async function localDatastore(admin: VimClient, name: string, dir: string, on: (host: string) => boolean): Promise<MoRef> {
+  const hosts = await retrieveInventory(admin, [{ type: 'HostSystem', pathSet: ['name', 'configManager'] }]);
+  let made: MoRef | undefined;
+  for (const h of hosts.filter((x) => on(String(x.props['name'])))) {
+    made = asMoRef(await admin.call('CreateLocalDatastore', asMoRef(asObject(h.props['configManager'])['datastoreSystem'])!, { name, path: dir }));
+  }
+  if (!made) throw new Error(`no host for datastore ${name}`);
+  return made;
+}
+
+/** The zone "VMware Zone", its pod "VMware Pod" and vcsim's DC0_C0 as cluster C0 (addVmwareCluster): nothing else (no network, template or offering). */
+export async function vmwareCluster(call: ApiCall, sim: Vcsim): Promise<{ zoneid: string; podid: string; clusterid: string; hosts: Record<string, string> }> {
+  const zoneid = ((await ok(call, 'createZone', { name: 'VMware Zone' }))['zone'] as { id: string }).id;
+  const podid = ((await ok(call, 'createPod', { name: 'VMware Pod', zoneid }))['pod'] as { id: string }).id;
+  return { zoneid, podid, ...(await addVmwareCluster(call, sim, { zoneid, podid }, 'C0', 'DC0/DC0_C0')) };
+}
+
+export async function vmwareZone(call: ApiCall, sim: Vcsim, imageUrl: string): Promise<VmwareZone> {
+  const { zoneid, podid, clusterid, hosts } = await vmwareCluster(call, sim);
   const networkid = ((await ok(call, 'createNetwork', { name: 'VM Network', zoneid, guestiptype: 'L2' }))['network'] as { id: string }).id;
   const ostypeid = ((await ok(call, 'listOsTypes', {}))['ostype'] as { id: string }[])[0]!.id;
   const registered = await ok(call, 'registerTemplate', {
@@ -86,7 +114,24 @@ export async function vmwareZone(call: ApiCall, sim: Vcsim, imageUrl: string): P
     await new Promise((r) => setTimeout(r, 50));
   }
   const offerings = Object.fromEntries(((await ok(call, 'listServiceOfferings', {}))['serviceoffering'] as { id: string; name: string }[]).map((o) => [o.name, o.id]));
-  return { zoneid, podid, clusterid, networkid, templateid, offerings, hosts: Object.fromEntries(hostList.map((h) => [h.name, h.id])) };
+  return { zoneid, podid, clusterid, networkid, templateid, offerings, hosts };
+}
+
+/** COMMAND through T, its job waited for (a call that starts none, as a refusal, is a failed job whose result is the body), and the call's HTTP status. */
+export async function callJob(t: TestEngine, command: string, params: Record<string, string>): Promise<{ job: Record<string, unknown>; status: number }> {
+  const res = await t.call(command, params);
+  if (typeof res.body['jobid'] !== 'string') return { job: { jobstatus: 2, jobresult: res.body }, status: res.status };
+  return { job: await t.engine.jobs.wait(res.body['jobid']), status: res.status };
+}
+
+/** listVirtualMachines' record of VM ID. */
+export async function listedVm<T>(t: TestEngine, id: string): Promise<T> {
+  return ((await t.call('listVirtualMachines', { id })).body['virtualmachine'] as T[])[0]!;
+}
+
+/** listVolumes' record of VM ID's ROOT volume. */
+export async function rootVolume<T>(t: TestEngine, id: string): Promise<T> {
+  return ((await t.call('listVolumes', { virtualmachineid: id, type: 'ROOT' })).body['volume'] as T[])[0]!;
 }
 
 /** A file on vcsim's datastore DS (DC0), read over its file service with ADMIN's session: what Kiln uploaded there. */
@@ -109,27 +154,46 @@ export interface VmwareEngineSuite {
   t: TestEngine;
   z: VmwareZone;
   images: Awaited<ReturnType<typeof imageServer>>;
+  /** A new directory under the system's temporary one (e.g. for a datastore), removed after the suite. */
+  tempDir(prefix: string): string;
+}
+
+export interface VmwareEngineSuiteOptions {
+  /** Run once vcsim is up and its admin session open, before the engine and the zone (e.g. datastores made over SOAP, for addCluster to find). */
+  before?: (s: VmwareEngineSuite) => Promise<void>;
+  /** beforeAll's timeout (ms). */
+  timeout?: number;
 }
 
 /**
  * The engine-level vSphere suite's fixture, in its describe: vcsim started with FLAGS, an admin
  * session, the image server (with MORE files), an in-process engine with the vSphere driver and
- * the VMware zone; all of it stopped afterwards. The fields are filled in by beforeAll.
+ * the VMware zone; all of it stopped afterwards (with the suite's temporary directories). The
+ * fields are filled in by beforeAll.
  */
-export function vmwareEngineSuite(flags: string[], more: Record<string, Buffer> = {}): VmwareEngineSuite {
-  const s = {} as VmwareEngineSuite;
+export function vmwareEngineSuite(flags: string[], more: Record<string, Buffer> = {}, options: VmwareEngineSuiteOptions = {}): VmwareEngineSuite {
+  const dirs: string[] = [];
+  const s = {
+    tempDir: (prefix: string) => {
+      const dir = mkdtempSync(path.join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+  } as VmwareEngineSuite;
   beforeAll(async () => {
     s.sim = Vcsim.start(flags);
     s.admin = await s.sim.connect();
+    await options.before?.(s);
     s.images = await imageServer(more);
     s.t = await testEngine({ drivers: [new VsphereDriver({ maxWaitSeconds: 1 })] });
     s.z = await vmwareZone((c, p) => s.t.call(c, p), s.sim, s.images.url);
-  }, 60_000);
+  }, options.timeout ?? 60_000);
   afterAll(async () => {
     await s.t?.close();
     s.admin?.close();
     await s.images?.close();
     s.sim?.stop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   return s;
 }

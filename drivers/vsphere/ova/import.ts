@@ -87,8 +87,8 @@ export async function importAppliance(ep: VsphereEndpoint, a: ImportArgs): Promi
   const members = await listMembers(file);
   const { xml } = await readDescriptor(file, members);
   const where = placementOf(ep, a.host);
-  const datastore = a.datastore !== undefined ? ep.datastoreNamed(a.datastore)?.ref : where.datastores[0];
-  if (!datastore) throw new DriverError(`host ${a.host.value} has no datastore${a.datastore ? ` named ${JSON.stringify(a.datastore)}` : ''}`, 'not-found');
+  const datastore = a.datastore !== undefined ? ep.datastore(a.datastore, where.datastores).ref : where.datastores[0];
+  if (!datastore) throw new DriverError(`host ${a.host.value} has no datastore`, 'not-found');
   const networkMapping = Object.entries(a.appliance.networks).map(([name, target]) => {
     const net = ep.networkNamed(target);
     if (!net) throw new DriverError(`no network named ${JSON.stringify(target)} in vCenter (for the appliance's network ${JSON.stringify(name)})`, 'not-found');

@@ -3,6 +3,7 @@
  * and `call`, which re-logs in once and retries once when the server has dropped the session
  * (NotAuthenticated: idle expiry, a restart, an admin terminating it).
  */
+import { startedOrClosed } from '../../common/shared-connections.js';
 import { decodeResponse, encodeRequest } from './codec.js';
 import { SoapProtocolError, VimFault, isVimFault } from './faults.js';
 import { SoapTransport, type TransportOptions } from './transport.js';
@@ -50,7 +51,8 @@ export class VimClient {
   /** Connects (TLS pin check, RetrieveServiceContent) and, given credentials, logs in. */
   static async connect(opts: VimClientOptions): Promise<VimClient> {
     const client = new VimClient(opts);
-    try {
+    // A failed opening leaves no connection behind.
+    await startedOrClosed(client, async () => {
       const sc = asObject(await client.call('RetrieveServiceContent', new MoRef('ServiceInstance', 'ServiceInstance'), {}, { returnType: 'ServiceContent' }));
       const about = asObject(sc['about']);
       client.serviceContent = {
@@ -71,11 +73,8 @@ export class VimClient {
       if (!client.serviceContent.rootFolder || !client.serviceContent.propertyCollector) throw new SoapProtocolError('RetrieveServiceContent: no rootFolder or propertyCollector');
       if (client.serviceContent.about.apiVersion) client.transport.apiVersion = client.serviceContent.about.apiVersion;
       if (opts.username !== undefined && opts.password !== undefined) await client.login(opts.username, opts.password);
-      return client;
-    } catch (e) {
-      client.close();
-      throw e;
-    }
+    });
+    return client;
   }
 
   /** The thumbprint this client trusts (on first use: the one the server presented). */
@@ -144,6 +143,11 @@ export class VimClient {
       }
     })();
     return this.relogin;
+  }
+
+  /** Fails every request under way and each one after, and destroys the sockets (an abandoned close). */
+  destroy(): void {
+    this.transport.destroy();
   }
 
   close(): void {

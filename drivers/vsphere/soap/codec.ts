@@ -5,6 +5,7 @@
  * writes `XMLSchema-instance:type` where vCenter writes `xsi:type`.
  */
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { EXACT_XML_PARSING } from '../../common/exact-xml.js';
 import { VimFault, SoapProtocolError } from './faults.js';
 import { arrayItemType, fieldType } from './schema.js';
 import { MoRef, Typed, type SoapValue, type VimObject, type VimValue } from './values.js';
@@ -21,18 +22,9 @@ const builder = new XMLBuilder({
   processEntities: true,
 });
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  textNodeName: '#text',
-  // Values stay strings here ("007" is a name); the decoder types them from the schema.
-  parseTagValue: false,
-  parseAttributeValue: false,
-  // Names with leading or trailing spaces must come back exactly as they were sent.
-  trimValues: false,
-  // Go's encoding/xml (vcsim) writes quotes and control characters as &#34; &#xA; …
-  htmlEntities: true,
-});
+// Values stay strings, untrimmed (drivers/common/exact-xml.ts); the decoder types them from the
+// schema. Go's encoding/xml (vcsim) writes quotes and control characters as &#34; &#xA; …
+const parser = new XMLParser(EXACT_XML_PARSING);
 
 /** Characters XML 1.0 cannot carry at all; refused rather than silently dropped. */
 // eslint-disable-next-line no-control-regex

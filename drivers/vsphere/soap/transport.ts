@@ -3,6 +3,7 @@
  * session cookie. Knows HTTP, not vim25.
  */
 import https from 'node:https';
+import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import { SoapProtocolError } from './faults.js';
 import { PinnedAgent, ThumbprintTrust } from '../../tls-trust.js';
@@ -51,6 +52,9 @@ export class SoapTransport {
   sessionCookie: string | undefined;
   apiVersion: string;
   private readonly timeoutMs: number;
+  /** POSTs under way, and whether destroy() ended them (see destroy). */
+  private readonly inflight = new Set<http.ClientRequest>();
+  private destroyed = false;
 
   constructor(opts: TransportOptions) {
     this.url = new URL(opts.url);
@@ -73,6 +77,7 @@ export class SoapTransport {
   }
 
   private postOnce(envelope: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<HttpReply> {
+    if (this.destroyed) return Promise.reject(this.abandoned());
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {
         'Content-Type': 'text/xml; charset=utf-8',
@@ -91,6 +96,8 @@ export class SoapTransport {
       });
       req.on('timeout', () => req.destroy(new SoapProtocolError(`${this.url.host}: no answer within ${timeoutMs} ms`)));
       req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
+      this.inflight.add(req);
+      req.on('close', () => this.inflight.delete(req));
       req.end(envelope);
     });
   }
@@ -160,5 +167,20 @@ export class SoapTransport {
 
   close(): void {
     this.agent.destroy();
+  }
+
+  /**
+   * Ends the POSTs under way (one still connecting too, which the agent's destroy would not reach)
+   * and refuses the next: for a client whose close was abandoned, so its logout and the stream's
+   * last call neither wait for a dead link nor start again over it.
+   */
+  destroy(): void {
+    this.destroyed = true;
+    for (const req of this.inflight) req.destroy(this.abandoned());
+    this.agent.destroy();
+  }
+
+  private abandoned(): SoapConnectionError {
+    return new SoapConnectionError(this.url.host, 'ECANCELED', 'the connection was abandoned');
   }
 }
