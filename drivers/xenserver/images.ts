@@ -4,7 +4,8 @@
  *
  * 1. VDI.create on the pool's default SR (shared, so every host of the pool sees the one copy),
  *    named as Kiln named the image (StoredImage.name), sized to the image's virtual size;
- * 2. PUT /import_raw_vdi?vdi=REF&format=raw|vhd (xen-api import_raw_vdi.ml) with the bytes: a
+ * 2. PUT /import_raw_vdi?vdi=REF&format=raw|vhd (xen-api import_raw_vdi.ml) with the bytes (a
+ *    VDI on a member's local SR is filled by that member, xapi's 302 followed: sr-upload.ts): a
  *    dynamic VHD (the "conectix" cookie at offset 0) goes as vhd, anything else as raw; QCOW2 is
  *    not a format xapi imports, so a QCOW2 image goes as the raw disk it holds (converted as it
  *    streams) and a QCOW2 header Kiln cannot convert is refused before anything is made;
@@ -21,6 +22,7 @@ import { mapped } from './errors.js';
 import { checkXapiText } from './names.js';
 import type { XenPool } from './pool.js';
 import { srHasFeature } from './sr-features.js';
+import { uploadToSr } from './sr-upload.js';
 import { isXapiError } from './xapi/errors.js';
 import { isNullRef, type VdiRecord, type XRef } from './xapi/records.js';
 
@@ -129,7 +131,7 @@ export async function stageImage(pool: XenPool, image: StoredImage, opts: Operat
  * (its SM error: a read-only share, a file of that name already there), or for templates and
  * config drives, the VDI goes on the pool's default SR, which a read-only CD drive can hold too.
  */
-async function createImageVdi(pool: XenPool, name: string, image: StoredImage, virtualSize: number): Promise<XRef> {
+async function createImageVdi(pool: XenPool, name: string, image: StoredImage, virtualSize: number): Promise<{ vdi: XRef; sr: XRef }> {
   const record = (sr: XRef, smConfig: Record<string, string>) => ({
     name_label: name, name_description: `Kiln image ${image.sha256.slice(0, 12)}`, SR: sr, virtual_size: virtualSize, type: 'user' as const,
     sharable: false, read_only: false, other_config: { [IMAGE_KEY]: image.format }, xenstore_data: {}, sm_config: smConfig, tags: [],
@@ -137,12 +139,13 @@ async function createImageVdi(pool: XenPool, name: string, image: StoredImage, v
   const library = image.format === 'iso' ? isoLibrary(pool, name, virtualSize) : undefined;
   if (library) {
     try {
-      return await pool.client.call('VDI.create', record(library, { path: name }));
+      return { vdi: await pool.client.call('VDI.create', record(library, { path: name })), sr: library };
     } catch (e) {
       if (!(isXapiError(e) && e.code.startsWith('SR_BACKEND_FAILURE'))) throw e;
     }
   }
-  return pool.client.call('VDI.create', record(imageSr(pool, virtualSize), {}));
+  const sr = imageSr(pool, virtualSize);
+  return { vdi: await pool.client.call('VDI.create', record(sr, {})), sr };
 }
 
 /**
@@ -163,9 +166,11 @@ async function upload(pool: XenPool, name: string, image: StoredImage, opts: Ope
   const { format, virtualSize, open, length } = await importFormat(image);
   let vdi: XRef | undefined;
   try {
-    vdi = await mapped(`creating the VDI of image ${name}`, () => createImageVdi(pool, name, image, virtualSize));
+    const created = await mapped(`creating the VDI of image ${name}`, () => createImageVdi(pool, name, image, virtualSize));
+    vdi = created.vdi;
     const made = vdi;
-    await mapped(`importing image ${name} (${format})`, () => pool.client.upload('/import_raw_vdi', { vdi: made, format }, open, length, { ...opts, label: `Kiln: import ${name}` }));
+    // A member's local SR (the pool's default SR there) is filled by that member: xapi redirects the PUT (sr-upload.ts).
+    await mapped(`importing image ${name} (${format})`, () => uploadToSr(pool, created.sr, '/import_raw_vdi', { vdi: made, format }, open, length, { ...opts, label: `Kiln: import ${name}` }));
     await mapped(`marking image ${name} complete`, () => pool.client.call('VDI.add_to_other_config', made, IMAGE_SHA_KEY, image.sha256));
     return made;
   } catch (e) {

@@ -14,7 +14,8 @@ import {
   type VolumeFacet, type NicFacet, type ImportFacet,
 } from '../types.js';
 import { SharedConnections } from '../common/shared-connections.js';
-import { normalizeThumbprint, probeThumbprint } from '../tls-trust.js';
+import { keepingFirstTask, withTaskRef } from '../common/task-ref.js';
+import { normalizeThumbprint, probeCertificateTrust } from '../tls-trust.js';
 import { openConsole } from './console.js';
 import { hasGpus, hostGpus, refuseWithVgpu } from './gpu.js';
 import { mapped, toDriverError } from './errors.js';
@@ -94,11 +95,7 @@ export class XenServerDriver implements HypervisorDriver {
 
   async probeTrust(url: string): Promise<TrustAnchor> {
     const loc = parsePoolUrl(url);
-    try {
-      return { kind: 'tls-certificate', fingerprint: await probeThumbprint(loc.host, loc.port) };
-    } catch (e) {
-      throw new DriverError(`${loc.host}:${loc.port} cannot be reached for its certificate: ${(e as Error).message}`, 'unreachable');
-    }
+    return probeCertificateTrust(loc.host, loc.port);
   }
 
   async connect(spec: EndpointSpec): Promise<Endpoint> {
@@ -293,35 +290,35 @@ class XenHostSession implements HostSession {
 
   async define(spec: VmSpec, options: OperationOptions = {}): Promise<DefineResult> {
     this.assertLive(`defining ${spec.internalName}`);
-    let taskRef: string | undefined;
-    const defined = await defineVm(this.pool, this.ref, spec, { ...options, onTask: (t) => { taskRef ??= t; options.onTask?.(t); } });
-    return { ...defined, taskRef };
+    const task = keepingFirstTask(options);
+    const defined = await defineVm(this.pool, this.ref, spec, task.options);
+    return { ...defined, taskRef: task.first() };
   }
 
   async start(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
     this.assertLive(`starting ${label(this.pool, ref)}`);
-    return this.withTaskRef(options, (o) => startVm(this.pool, this.ref, ref, this.pool.vm(ref)!, o));
+    return withTaskRef(options, (o) => startVm(this.pool, this.ref, ref, this.pool.vm(ref)!, o));
   }
 
   async stop(vm: Ref, options: StopOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
-    return this.withTaskRef(options, (o) => stopVm(this.pool, ref, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.endpoint.tuning.stopTimeoutMs }));
+    return withTaskRef(options, (o) => stopVm(this.pool, ref, { ...o, forced: options.forced, timeoutMs: options.timeoutMs ?? this.endpoint.tuning.stopTimeoutMs }));
   }
 
   async reboot(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
-    return this.withTaskRef(options, (o) => rebootVm(this.pool, ref, o));
+    return withTaskRef(options, (o) => rebootVm(this.pool, ref, o));
   }
 
   async reset(vm: Ref, options: OperationOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
-    return this.withTaskRef(options, (o) => resetVm(this.pool, ref, o));
+    return withTaskRef(options, (o) => resetVm(this.pool, ref, o));
   }
 
   async destroy(vm: Ref, options: { removeDisks?: string[] | 'all' } & OperationOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
-    return this.withTaskRef(options, (o) => destroyVm(this.pool, ref, options.removeDisks, o));
+    return withTaskRef(options, (o) => destroyVm(this.pool, ref, options.removeDisks, o));
   }
 
   /** Disks (by Kiln's volume name) that no VM uses any more. */
@@ -348,38 +345,25 @@ class XenHostSession implements HostSession {
 
   async scale(vm: Ref, resources: { cpuNumber?: number; memoryMiB?: number }, live: boolean, options: OperationOptions = {}): Promise<OperationResult> {
     const ref = this.vm(vm);
-    return this.withTaskRef(options, (o) => scaleVm(this.pool, ref, resources, live, o));
-  }
-
-  /** Runs an operation, collecting the first task ref it reports for the OperationResult. */
-  private async withTaskRef(options: OperationOptions, fn: (o: OperationOptions) => Promise<unknown>): Promise<OperationResult> {
-    let taskRef: string | undefined;
-    await fn({
-      signal: options.signal, onProgress: options.onProgress,
-      onTask: (t) => {
-        taskRef ??= t;
-        options.onTask?.(t);
-      },
-    });
-    return taskRef ? { taskRef } : undefined;
+    return withTaskRef(options, (o) => scaleVm(this.pool, ref, resources, live, o));
   }
 
   private snapshotFacet(): SnapshotFacet {
     return {
       create: async (vm, s, options = {}) => {
         const ref = this.vm(vm);
-        let taskRef: string | undefined;
-        const snap = await createSnapshot(this.pool, ref, s, { ...options, onTask: (t) => { taskRef ??= t; options.onTask?.(t); } });
-        return { ref: snap, taskRef };
+        const task = keepingFirstTask(options);
+        const snap = await createSnapshot(this.pool, ref, s, task.options);
+        return { ref: snap, taskRef: task.first() };
       },
       list: async (vm) => snapshotsOf(this.pool, this.vm(vm)),
       revert: async (vm, snapshot, options = {}) => {
         const ref = this.vm(vm);
-        return this.withTaskRef(options, (o) => revertSnapshot(this.pool, ref, snapshot, o));
+        return withTaskRef(options, (o) => revertSnapshot(this.pool, ref, snapshot, o));
       },
       remove: async (vm, snapshot, options = {}) => {
         const ref = this.vm(vm);
-        return this.withTaskRef(options, (o) => removeSnapshot(this.pool, ref, snapshot, o));
+        return withTaskRef(options, (o) => removeSnapshot(this.pool, ref, snapshot, o));
       },
     };
   }
@@ -414,21 +398,21 @@ class XenHostSession implements HostSession {
           const to = ticket.destination.xenPool;
           const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
           let moved: Awaited<ReturnType<typeof performCrossPool>> | undefined;
-          const result = await this.withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live, lostAnswerWaitMs: this.endpoint.tuning.lostAnswerWaitMs })));
+          const result = await withTaskRef(options, async (o) => (moved = await performCrossPool(this.pool, to, ref, diskRefs, JSON.parse(crossPool) as CrossPoolPlan, { ...o, live: req.live, lostAnswerWaitMs: this.endpoint.tuning.lostAnswerWaitMs })));
           return { ...(result ?? {}), ...moved };
         }
         const halted = ticket.data['halted'];
         if (halted !== undefined) {
           const diskRefs = Object.fromEntries(req.spec.disks.map((d) => [d.name, d.ref]));
           let disks: Awaited<ReturnType<typeof performHaltedMove>> = [];
-          const result = await this.withTaskRef(options, async (o) => {
+          const result = await withTaskRef(options, async (o) => {
             disks = await performHaltedMove(this.pool, ref, JSON.parse(halted) as HaltedMove, diskRefs, o);
             if (this.pool.vm(ref)?.affinity !== ticket.hostRef) await mapped(`moving ${label(this.pool, ref)} home`, () => this.pool.client.call('VM.set_affinity', ref, ticket.hostRef));
           });
           return { ...(result ?? {}), disks };
         }
         const plan = { host: ticket.data['host']!, vdis: JSON.parse(ticket.data['vdis'] ?? '{}') as Record<string, string> };
-        return this.withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));
+        return withTaskRef(options, (o) => performMigration(this.pool, ref, plan, o));
       },
       // On the destination: a VM a cross-pool move brought here after its answer was lost.
       arrived: async (vm, spec) => arrivedFromAnotherPool(this.pool, vm, spec),

@@ -11,6 +11,7 @@
  */
 import { DriverError, type EndpointEvent, type EndpointHost, type PowerState } from '../types.js';
 import { startedOrClosed } from '../common/shared-connections.js';
+import { EventListeners } from '../common/event-listeners.js';
 import { InitiatedBy } from '../initiated-by.js';
 import { mapped, toDriverError } from './errors.js';
 import { XapiClient } from './xapi/client.js';
@@ -45,9 +46,29 @@ export const isGuest = (v: VmRecord | undefined): v is VmRecord => !!v && !v.is_
 /** The other_config key holding Kiln's uuid of the VM (xapi's own uuid is assigned by xapi). */
 export const KILN_UUID_KEY = 'kiln_uuid';
 
+/**
+ * Marks VM as Kiln's VM UUID: other_config kiln_uuid, the uuid listInstances reports for it, by
+ * which a reconcile finds it after a move whose answer was lost (moved-after-all.ts) and which
+ * lets its home follow a move the platform made. The one mark for a VM Kiln makes (define) and one
+ * it takes over (adopt). A mark already there (a clone of a template made from a Kiln VM, an
+ * earlier import whose release never ran) is replaced: xapi refuses a second add of a key.
+ */
+export async function markKilns(pool: XenPool, vm: XRef, uuid: string): Promise<void> {
+  if (pool.vm(vm)?.other_config?.[KILN_UUID_KEY] === uuid) return;
+  await pool.client.call('VM.remove_from_other_config', vm, KILN_UUID_KEY);
+  await pool.client.call('VM.add_to_other_config', vm, KILN_UUID_KEY, uuid);
+}
+
+/** Drops the mark markKilns put on VM (unmanageVirtualMachine: the VM is no longer Kiln's), read back. Nothing to do for a VM without it. */
+export async function unmarkKilns(pool: XenPool, vm: XRef): Promise<void> {
+  if (pool.vm(vm)?.other_config?.[KILN_UUID_KEY] === undefined) return;
+  await pool.client.call('VM.remove_from_other_config', vm, KILN_UUID_KEY);
+  await pool.settle('VM', vm);
+}
+
 export class XenPool {
   readonly initiated = new InitiatedBy<XRef>((ref) => ref);
-  private readonly listeners = new Set<(e: EndpointEvent) => void>();
+  private readonly listeners = new EventListeners<EndpointEvent>();
   connected = true;
   lastError: string | undefined;
   /** Halted VMs pool HA is about to restart (their host died): no stop is reported for them. */
@@ -91,18 +112,11 @@ export class XenPool {
   }
 
   onEvent(listener: (e: EndpointEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   private emit(e: EndpointEvent): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(e);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.listeners.emit(e);
   }
 
   private setConnected(up: boolean, error?: string): void {

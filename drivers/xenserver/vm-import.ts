@@ -13,8 +13,9 @@
  */
 import { DriverError, type AdoptedVm, type ImportFacet, type InstanceInfo, type OperationOptions, type StoredImage } from '../types.js';
 import { mapped } from './errors.js';
-import { KILN_UUID_KEY, MiB, isGuest, powerOf, type XenPool } from './pool.js';
+import { MiB, isGuest, markKilns, powerOf, unmarkKilns, type XenPool } from './pool.js';
 import { hostReachesSr, isDiskSr } from './sr-scope.js';
+import { uploadToSr } from './sr-upload.js';
 import { disksOf } from './vm-disks.js';
 import { isNullRef, type VifRecord, type VmRecord, type XRef } from './xapi/records.js';
 
@@ -51,57 +52,29 @@ export function xenImport(pool: XenPool, host: XRef): ImportFacet {
   return {
     list: () => mapped('listing the VMs for import', async () => Promise.all(pool.vmsOn(host).map(([ref, v]) => detail(pool, ref, v)))),
     inspect: (vm) => mapped(`reading VM ${vm}`, async () => detail(pool, vm, own(vm))),
-    adopt: async (vm, listed): Promise<AdoptedVm> => {
+    adopt: async (vm, listed, _privateVlanNics, uuid): Promise<AdoptedVm> => {
       const v = own(vm);
       const info = listed ?? (await detail(pool, vm, v));
       if (!['Halted', 'Running'].includes(v.power_state)) throw new DriverError(`${v.name_label} is ${v.power_state.toLowerCase()}; only a running or halted VM is taken over`, 'invalid');
+      // Kiln's mark, as define gives a VM Kiln makes: a lost move of it is followed, its home follows the platform's moves.
+      if (uuid) {
+        await mapped(`taking over ${v.name_label}`, async () => {
+          await markKilns(pool, vm, uuid);
+          await pool.settle('VM', vm);
+        });
+      }
       return { ref: vm, disks: info.disks.map((d) => ({ id: d.id, name: d.label ?? d.id, ref: d.id, pool: d.datastore })) };
     },
-    release: async (vm) => {
-      const v = pool.vm(vm);
-      if (v?.other_config?.[KILN_UUID_KEY]) await mapped(`releasing ${v.name_label}`, () => pool.client.call('VM.remove_from_other_config', vm, KILN_UUID_KEY));
-    },
+    release: (vm) => mapped(`releasing ${pool.vm(vm)?.name_label ?? vm}`, () => unmarkKilns(pool, vm)),
     importArchive: (archive, options) => importArchive(pool, host, archive, options),
   };
-}
-
-/** A host address as URL.hostname writes it: IPv6 in brackets, names in lower case. */
-const urlHostname = (address: string): string => (address.includes(':') && !address.startsWith('[') ? `[${address}]` : address).toLowerCase();
-
-/**
- * Where xapi's 302 from /import may send the upload: the pool host that reaches SR (import.ml
- * redirects an SR the receiving host cannot see to a host that can), at the pool's scheme and
- * port (a Location without a port has the pool's own, as a console location does). Anything
- * else is refused before a byte goes there: a host outside the pool, another scheme or port,
- * a host that does not reach the SR. Its connection is pinned by the pool's trust (transport.put).
- */
-export function importRedirectOrigin(pool: XenPool, sr: XRef, location: string): URL {
-  let to: URL;
-  try {
-    to = new URL(location);
-  } catch {
-    throw new DriverError('xapi redirected the import to a Location that is not a URL; Kiln does not follow it', 'failed');
-  }
-  // Named without its query: that holds the session.
-  const refuse = (why: string): never => {
-    throw new DriverError(`xapi redirected the import to ${to.origin}${to.pathname}, which Kiln does not follow: ${why}`, 'failed');
-  };
-  const base = pool.client.baseUrl;
-  const host = pool.inventory.all('host').find(([, h]) => urlHostname(h.address) === to.hostname.toLowerCase());
-  if (!host) refuse('it is no host of this pool');
-  if (to.protocol !== base.protocol) refuse(`the pool is reached over ${base.protocol.replace(':', '')}`);
-  if ((to.port || base.port) !== base.port) refuse(`the pool's hosts answer on port ${base.port || '443'}`);
-  if (!hostReachesSr(pool, sr, host![0])) refuse(`host ${host![1].name_label} does not reach storage repository ${pool.inventory.get('SR', sr)?.name_label ?? sr}`);
-  const origin = new URL(base.origin);
-  origin.hostname = to.hostname;
-  return origin;
 }
 
 /**
  * Sends ARCHIVE (an XVA) to the pool's /import into SR (a disk SR this host reaches; absent: the
  * pool's default SR), names the new VM NAME when given, and makes HOST its home. Resolves to its ref.
  * A local SR of a member is imported by that member: xapi answers the master's upload with a
- * redirect there, which is followed once it names the pool host that reaches the SR (importRedirectOrigin).
+ * redirect there, which is followed once it names the pool host that reaches the SR (sr-upload.ts).
  */
 export async function importArchive(pool: XenPool, host: XRef, archive: StoredImage, options: OperationOptions & { pool?: string; name?: string } = {}): Promise<XRef> {
   pool.assertReachable(`importing ${archive.name}`);
@@ -111,9 +84,7 @@ export async function importArchive(pool: XenPool, host: XRef, archive: StoredIm
   const s = pool.inventory.get('SR', sr)!;
   if (!hostReachesSr(pool, sr, host)) throw new DriverError(`storage repository ${s.name_label} is another host's local storage; host ${pool.host(host)?.name_label ?? host} does not reach it`, 'invalid');
   if (!archive.sizeBytes) throw new DriverError(`${archive.name}: the archive's size is unknown; xapi's /import needs its length`, 'invalid');
-  const result = await mapped(`importing ${archive.name} into ${s.name_label}`, () => pool.client.upload('/import', { sr_id: sr }, archive.open, archive.sizeBytes, {
-    ...options, label: `Kiln: import ${archive.name}`, headersFirst: true, redirect: (location) => importRedirectOrigin(pool, sr, location),
-  }));
+  const result = await mapped(`importing ${archive.name} into ${s.name_label}`, () => uploadToSr(pool, sr, '/import', { sr_id: sr }, archive.open, archive.sizeBytes, { ...options, label: `Kiln: import ${archive.name}` }));
   const refs = (Array.isArray(result) ? result : [result]).map(String).filter((r) => r.startsWith('OpaqueRef:'));
   const vm = refs[0];
   if (!vm) throw new DriverError(`importing ${archive.name}: xapi's task named no VM`, 'failed');

@@ -10,7 +10,7 @@ import { DriverError, type DefineResult, type OperationOptions, type VmSpec } fr
 import { mapped } from './errors.js';
 import { ensureVgpu } from './gpu.js';
 import { checkVmName, checkXapiText } from './names.js';
-import { KILN_UUID_KEY, MiB, isGuest, type XenPool } from './pool.js';
+import { MiB, isGuest, markKilns, type XenPool } from './pool.js';
 import { findImageVdi } from './images.js';
 import { addMissingDisks, rootFromImage, setCdMedia, setNics } from './vm-devices.js';
 import { destroyVdis, disksOf } from './vm-disks.js';
@@ -86,6 +86,8 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
       // An imported VM (ImportFacet.adopt) keeps its own disks, VIFs and devices: only its size (a fixed offering chosen at import) and home follow Kiln.
       await pool.initiated.run(ref, () => mapped(`resizing ${existing.name_label}`, async () => {
         await sizeHalted(pool, ref, existing, spec);
+        // Adopt marks it; a VM taken over before adopt did carries the mark from its next start on.
+        await markKilns(pool, ref, spec.uuid);
         if (existing.affinity !== host) await pool.client.call('VM.set_affinity', ref, host);
         await pool.settle('VM', ref);
       }));
@@ -112,7 +114,7 @@ export async function defineVm(pool: XenPool, host: XRef, spec: VmSpec, opts: Op
     await pool.initiated.run(made, () => mapped(`setting up ${name}`, async () => {
       await pool.client.call('VM.set_is_a_template', made, false);
       await pool.client.call('VM.set_name_description', made, description);
-      await pool.client.call('VM.add_to_other_config', made, KILN_UUID_KEY, spec.uuid);
+      await markKilns(pool, made, spec.uuid);
       await pool.client.call('VM.set_affinity', made, host);
       if (spec.highAvailability && pool.haEnabled) await pool.client.call('VM.set_ha_restart_priority', made, 'restart');
       await pool.settle('VM', made);

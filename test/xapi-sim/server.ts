@@ -157,7 +157,7 @@ export class HostListener {
       return void res.end();
     }
     // The HTTP handlers that fill a VDI (import_raw_vdi.ml) and import an XVA (import.ml); /export is not simulated.
-    if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') return handleImportRawVdi(this.sim, req, res);
+    if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') return handleImportRawVdi(this.sim, this.host, req, res);
     if (req.method === 'PUT' && url.pathname === '/import') return handleImport(this.sim, this.host, req, res);
     if (req.method !== 'POST') {
       res.writeHead(404, { 'content-type': 'text/html' });

@@ -11,6 +11,7 @@ import crypto, { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { Sim } from './sim.js';
 import { refreshSr } from './fixture.js';
+import { redirectForSr } from './sr-redirect.js';
 import { srHasFeature } from './sm.js';
 import { createTask } from './tasks.js';
 import { NULL_REF, XapiFailure, XDate, XFloat, taskResultOf } from './wire.js';
@@ -283,13 +284,16 @@ function reply(res: http.ServerResponse, status: number, text: string, headers: 
 
 /**
  * import_raw_vdi.ml: the session (session_id, query or cookie) must be valid (401 otherwise); the
- * VDI by ref or uuid (`vdi`); `format` raw (default) or vhd, anything else fails the task with
- * INTERNAL_ERROR ["Unknown format X"] and answers 404; a chunked body is refused (404) as xapi's
- * import code does; the body is read to Content-Length into the VDI. The task (the caller's
- * `task_id`, else a new "VDI.import") ends with the VDI ref as its result; its ref is in the
- * `task-id` response header.
+ * VDI by ref or uuid (`vdi`); a VDI on an SR HOST does not reach (another host's local SR) is a
+ * 302 to a host that does (sr-redirect.ts), the caller's task untouched; `format` raw (default)
+ * or vhd, anything else fails the task with INTERNAL_ERROR ["Unknown format X"] and answers 404;
+ * a chunked body is refused (404) as xapi's import code does. Then, as localhost_handler does
+ * once the disk is attached, the 200 with the `task-id` header goes out before the body is read
+ * (a client may wait for it before it sends the bytes), and the body is read to Content-Length
+ * into the VDI: what goes wrong from there (not a VHD, larger than the VDI) fails the task. The
+ * task (the caller's `task_id`, else a new "VDI.import") ends with the VDI ref as its result.
  */
-export async function handleImportRawVdi(sim: Sim, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+export async function handleImportRawVdi(sim: Sim, host: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const { store } = sim;
   const url = new URL(req.url ?? '/', 'http://x');
   const session = param(req, url, 'session_id');
@@ -297,6 +301,10 @@ export async function handleImportRawVdi(sim: Sim, req: http.IncomingMessage, re
     req.resume();
     return reply(res, 401, 'unauthorised', { 'www-authenticate': 'Basic realm="xapi"' });
   }
+  const id = param(req, url, 'vdi');
+  const vdi = id && store.has('VDI', id) ? id : store.all('VDI').find((r) => r.rec['uuid'] === id)?.ref;
+  // Before any task is made or touched: the check runs in a task of its own, which the 302 does not complete.
+  if (vdi && redirectForSr(sim, 'PUT /import_raw_vdi', host, store.rec('VDI', vdi)['SR'] as string, req, res)) return;
   const given = param(req, url, 'task_id');
   const task = given && store.has('task', given) ? given : createTask(sim, 'VDI.import');
   const fail = (status: number, text: string, error: string[]): void => {
@@ -304,12 +312,17 @@ export async function handleImportRawVdi(sim: Sim, req: http.IncomingMessage, re
     req.resume();
     reply(res, status, text, { 'task-id': task });
   };
-  const id = param(req, url, 'vdi');
-  const vdi = id && store.has('VDI', id) ? id : store.all('VDI').find((r) => r.rec['uuid'] === id)?.ref;
   if (!vdi) return fail(400, 'bad request', id ? ['UUID_INVALID', 'VDI', id] : ['VDI_MISSING']);
   const format = (param(req, url, 'format') ?? 'raw').toLowerCase();
   if (format !== 'raw' && format !== 'vhd') return fail(404, 'not found', ['INTERNAL_ERROR', `Unknown format ${format}`]);
   if (req.headers['transfer-encoding']) return fail(404, 'not found', ['INTERNAL_ERROR', `Cannot handle encoding: ${String(req.headers['transfer-encoding'])}`]);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'task-id': task, connection: 'close' });
+  res.flushHeaders();
+  // From here the answer is given: a failure is the task's (TaskHelper.failed), the response just ends.
+  const failTask = (error: string[]): void => {
+    store.update('task', task, { status: 'failure', error_info: error, finished: new XDate(new Date()), allowed_operations: [] });
+    res.end();
+  };
   const hash = createHash('sha256');
   let bytes = 0;
   let head = Buffer.alloc(0);
@@ -325,14 +338,13 @@ export async function handleImportRawVdi(sim: Sim, req: http.IncomingMessage, re
   });
   const r = store.rec('VDI', vdi);
   const size = format === 'vhd' ? vhdVirtualSize(head) : bytes;
-  if (size === undefined) return fail(500, 'internal error', ['INTERNAL_ERROR', 'vhd-tool: not a VHD (no conectix cookie)']);
-  if (size > (r['virtual_size'] as number)) return fail(500, 'internal error', ['INTERNAL_ERROR', `vhd-tool: the image (${size} bytes) is larger than the VDI (${String(r['virtual_size'])} bytes)`]);
+  if (size === undefined) return failTask(['INTERNAL_ERROR', 'vhd-tool: not a VHD (no conectix cookie)']);
+  if (size > (r['virtual_size'] as number)) return failTask(['INTERNAL_ERROR', `vhd-tool: the image (${size} bytes) is larger than the VDI (${String(r['virtual_size'])} bytes)`]);
   const row = store.row('VDI', vdi);
   row.hidden['sha256'] = hash.digest('hex');
   row.hidden['bytes'] = bytes;
   store.update('VDI', vdi, { physical_utilisation: bytes });
   refreshSr(sim, r['SR'] as string);
   store.update('task', task, { status: 'success', progress: new XFloat(1), result: taskResultOf(vdi), finished: new XDate(new Date()), allowed_operations: [] });
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'task-id': task, connection: 'close' });
   res.end();
 }

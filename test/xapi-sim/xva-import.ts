@@ -23,7 +23,8 @@
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { Sim } from './sim.js';
-import { hostsSeeing, refreshSr } from './fixture.js';
+import { refreshSr } from './fixture.js';
+import { redirectForSr } from './sr-redirect.js';
 import { param } from './storage.js';
 import { createTask } from './tasks.js';
 import { decodeResponseValue, NULL_REF, XapiFailure, XDate, XFloat, taskResultOf } from './wire.js';
@@ -284,22 +285,8 @@ export async function handleImport(sim: Sim, host: string, req: http.IncomingMes
     res.writeHead(404, { 'content-type': 'text/html', 'task-id': task, connection: 'close' });
     return void res.end();
   }
-  // A test's fault: a redirect to where it says (a host that is not the pool's, say).
-  const redirect = sim.takeFault('PUT /import')?.redirect;
-  if (redirect) {
-    req.resume();
-    res.writeHead(302, { location: new URL(req.url ?? '/', redirect).toString(), connection: 'close' });
-    return void res.end();
-  }
   // import.ml: an SR this host cannot see is imported by a host that can (a redirect there).
-  if (store.rec('SR', sr)['shared'] !== true && !hostsSeeing(sim, sr).includes(host)) {
-    req.resume();
-    const to = hostsSeeing(sim, sr)[0];
-    const address = to ? (store.rec('host', to)['address'] as string) : '';
-    const location = new URL(req.url ?? '/', `https://${address}:${(req.socket.localPort ?? 443).toString()}`);
-    res.writeHead(302, { location: location.toString(), connection: 'close' });
-    return void res.end();
-  }
+  if (redirectForSr(sim, 'PUT /import', host, sr, req, res)) return;
   if (req.headers['transfer-encoding']) {
     req.resume();
     fail(new XapiFailure('IMPORT_ERROR_CANNOT_HANDLE_CHUNKED', []));

@@ -85,8 +85,11 @@ describe('live migration across XenServer pools (xapi simulator)', () => {
     expect(row(vm)).toEqual({ ref, state: 'Running', host: 'a-host-1', cluster: 'Pool A' });
     const vols = volumes(vm);
     expect(await vdiSr(xa, vols[0]!.ref)).toBe('Local storage on a-host-1');
-    expect(vols[0]!.pool).toBe('Local storage on a-host-1');
-    expect(((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]!['storage']).toBe('Local storage on a-host-1');
+    // What a user sees: the volume on the pool record of that SR (its name, and its uuid as storageid).
+    const localA = ((await ok('listStoragePools', { name: 'Local storage on a-host-1' }))['storagepool'] as Rec[]).filter((p) => p['name'] === 'Local storage on a-host-1');
+    expect(localA).toHaveLength(1);
+    const listed = ((await ok('listVolumes', { id: volume }))['volume'] as Rec[])[0]!;
+    expect([listed['storage'], listed['storageid']]).toEqual(['Local storage on a-host-1', localA[0]!['id']]);
   });
 
   it('an answer lost on the way (task.get_record cut twice, past the client\'s own retry, while the task runs) still ends with the VM recorded in the pool it moved to', async () => {

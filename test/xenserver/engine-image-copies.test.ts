@@ -6,44 +6,31 @@
  * written down for both hosts with the connection's error) and the VDI goes at the sweep after
  * the master is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenServerDriver } from '../../drivers/xenserver/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { XapiSim } from '../helpers/xapi-sim.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestEngine } from '../helpers/engine.js';
+import type { XapiSim } from '../helpers/xapi-sim.js';
 import { deleteIsoRemovesCopy, copyName, forcedDeleteKeepsCopyUntilExpunge, owed, registerDownloaded, type CopyZone } from '../helpers/image-copies.js';
-import { Session } from '../xapi-sim/rpc-client.js';
-import { RAW_IMAGE, imageServer } from '../vsphere/vmware-zone.js';
+import { xenEngineSuite, type XenEngineSuite } from '../helpers/xen-engine.js';
+import type { Session } from '../xapi-sim/rpc-client.js';
+import { RAW_IMAGE } from '../vsphere/vmware-zone.js';
 
 type Rec = Record<string, unknown>;
 
 describe('image copies in a XenServer pool (xapi simulator)', () => {
+  const suite = xenEngineSuite({ hosts: 2, eventTimeoutClampS: 1, taskDelayMs: 2 });
   let sim: XapiSim;
   let xapi: Session;
   let t: TestEngine;
   let z: CopyZone;
-  let images: Awaited<ReturnType<typeof imageServer>>;
+  let images: XenEngineSuite['images'];
   let zoneid: string;
 
   /** Kiln's image VDIs of that name in the pool. */
   const imageVdis = async (name: string) => Object.values(await xapi.call<Record<string, Rec>>('VDI.get_all_records')).filter((v) => v['name_label'] === name && (v['other_config'] as Record<string, string>)['kiln_image'] !== undefined);
 
-  beforeAll(async () => {
-    sim = await XapiSim.start({ hosts: 2, eventTimeoutClampS: 1, taskDelayMs: 2 });
-    xapi = await Session.login(sim.url, sim.username, sim.password);
-    images = await imageServer();
-    t = await testEngine({ drivers: [new XenServerDriver({ eventTimeoutSeconds: 1, stopTimeoutMs: 2_000 })] });
-    zoneid = ((await t.ok('createZone', { name: 'Xen zone' }))['zone'] as { id: string }).id;
-    const podid = ((await t.ok('createPod', { name: 'Xen pod', zoneid }))['pod'] as { id: string }).id;
-    await t.ok('addCluster', { zoneid, podid, clustername: 'pool', hypervisor: 'XenServer', url: sim.url, username: sim.username, password: sim.password });
-    const networkid = ((await t.ok('createNetwork', { name: 'Guest net', zoneid, userdataprovider: 'VirtualRouter' }))['network'] as { id: string }).id;
-    const small = ((await t.ok('listServiceOfferings', { name: 'Small Instance' }))['serviceoffering'] as { id: string }[])[0]!.id;
-    z = { t, zoneid, serviceofferingid: small, networkid, probe: async (name) => (await imageVdis(name)).length > 0 };
-  }, 90_000);
-  afterAll(async () => {
-    t?.engine.background.stop();
-    await t?.close();
-    await images?.close();
-    await sim?.stop();
+  beforeAll(() => {
+    ({ sim, x: xapi, t, images, zoneid } = suite);
+    z = { t, zoneid, serviceofferingid: suite.small, networkid: suite.networkid, probe: async (name) => (await imageVdis(name)).length > 0 };
   });
 
   const template = (name: string) => registerDownloaded(t, 'registerTemplate', { name, format: 'RAW', hypervisor: 'XenServer', zoneid, url: images.url, size: String(RAW_IMAGE.length) });

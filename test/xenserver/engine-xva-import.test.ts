@@ -14,11 +14,12 @@
  * - An XVA cannot be deployed from (431), and a file that is not one is refused at download.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XenServerDriver } from '../../drivers/xenserver/index.js';
 import { testEngine, type TestEngine } from '../helpers/engine.js';
 import { XapiSim } from '../helpers/xapi-sim.js';
+import { strangerHost } from '../helpers/xen-engine.js';
 import { buildXva } from '../helpers/xva.js';
 import { Session } from '../xapi-sim/rpc-client.js';
 
@@ -173,15 +174,10 @@ describe('importVm importsource=xva (engine, xapi simulator)', () => {
   }, 60_000);
 
   it('a redirect to a host outside the pool is refused before a byte goes there: the job fails naming it, and no VM, VDI, task or Kiln row is left', async () => {
-    let strangerConnections = 0;
-    const stranger = createNetServer((c) => {
-      strangerConnections++;
-      c.destroy();
-    });
     // On the pool's port, at an address that is no host of the pool.
-    await new Promise<void>((r) => stranger.listen(sim.info.port, '127.0.0.9', r));
+    const stranger = await strangerHost(sim);
     try {
-      const origin = `https://127.0.0.9:${(stranger.address() as AddressInfo).port}`;
+      const { origin } = stranger;
       const xva = await registerXva('stray', buildXva({ name: 'exported-stray', disks: [{ name: 'stray root', bytes: disk('xva-stray') }] }).archive);
       const local2 = ((await t.ok('listStoragePools', { zoneid: ids['zone']!, name: 'Local storage on xs-host-2' }))['storagepool'] as Rec[])[0]!;
       const before = { vdis: await vdiCount(), tasks: (await x.call<string[]>('task.get_all')).length, rows: t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() };
@@ -191,7 +187,7 @@ describe('importVm importsource=xva (engine, xapi simulator)', () => {
       const text = String((job['jobresult'] as Rec)['errortext']);
       expect(text).toContain(`xapi redirected the import to ${origin}/import, which Kiln does not follow: it is no host of this pool`);
       expect(text).not.toMatch(/session_id|OpaqueRef/);
-      expect(strangerConnections).toBe(0);
+      expect(stranger.connections()).toBe(0);
       expect([await vmsNamed('xva-stray'), await vmsNamed('exported-stray')]).toEqual([[], []]);
       expect({ vdis: await vdiCount(), tasks: (await x.call<string[]>('task.get_all')).length, rows: t.engine.db.prepare('SELECT COUNT(*) FROM vm_instances').pluck().get() }).toEqual(before);
     } finally {

@@ -7,6 +7,7 @@
  * destroyed once read.
  */
 import type { Readable } from 'node:stream';
+import { startedOrClosed } from '../../common/shared-connections.js';
 import { XapiError, XapiProtocolError, isXapiError } from './errors.js';
 import type { ParamsOf, ResultOf, XapiMethod } from './methods.js';
 import type { TaskRecord, XRef, XapiClass, XapiRecords } from './records.js';
@@ -63,13 +64,9 @@ export class XapiClient {
   /** Logs in, following HOST_IS_SLAVE to the master. A wrong password is SESSION_AUTHENTICATION_FAILED (XapiError). */
   static async connect(opts: XapiClientOptions): Promise<XapiClient> {
     const client = new XapiClient(new JsonRpcTransport({ url: opts.url, thumbprint: opts.thumbprint, timeoutMs: opts.timeoutMs }), opts, undefined);
-    try {
-      await client.login();
-      return client;
-    } catch (e) {
-      client.close();
-      throw e;
-    }
+    // A failed login leaves no connection behind.
+    await startedOrClosed(client, () => client.login());
+    return client;
   }
 
   /** The thumbprint the connection is pinned to (the presented one on first use). */

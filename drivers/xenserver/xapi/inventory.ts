@@ -6,6 +6,7 @@
  * a token xapi no longer knows, or a stream that failed and came back: then one full batch again,
  * applied as a diff (what it does not name has gone).
  */
+import { ChangeWaiters } from '../../common/change-waiters.js';
 import { isXapiError } from './errors.js';
 import type { XapiClient } from './client.js';
 import type { EventBatch } from './methods.js';
@@ -37,7 +38,8 @@ export class XapiInventory {
   private failing = false;
   /** event.from calls made, and the duration and object count of the last full sync (benchmarks, tests). */
   stats = { calls: 0, fullSyncs: 0, lastFullSync: { objects: 0, ms: 0 } };
-  private waiters = new Set<() => void>();
+  /** Plain errors, as the rest of this layer throws: AbortError and TimeoutError, which toDriverError makes 'timeout'. */
+  private readonly waiters = new ChangeWaiters((message, why) => Object.assign(new Error(message), { name: why === 'cancelled' ? 'AbortError' : 'TimeoutError' }));
 
   constructor(
     private readonly client: XapiClient,
@@ -138,7 +140,7 @@ export class XapiInventory {
     }
     this.token = batch.token;
     for (const c of changes) this.emit(c);
-    for (const w of [...this.waiters]) w();
+    this.waiters.wake();
   }
 
   private emit(change: InventoryChange): void {
@@ -160,23 +162,7 @@ export class XapiInventory {
 
   /** Resolves once `done()` holds (checked after every batch), or rejects after timeoutMs. */
   until(done: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = () => {
-        if (done()) finish();
-      };
-      const onAbort = () => finish(Object.assign(new Error(`${what}: cancelled`), { name: 'AbortError' }));
-      const timer = setTimeout(() => finish(Object.assign(new Error(`${what}: not seen within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
-      this.waiters.add(check);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.waiters.until(done, timeoutMs, what, signal);
   }
 
   get<C extends XapiClass>(cls: C, ref: XRef): XapiRecords[C] | undefined {
