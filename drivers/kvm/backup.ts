@@ -36,6 +36,7 @@ import { DriverError, type BackupDiskFile, type BackupFacet, type BackupRequest,
 import type { ParsedDomain } from './domain-xml.js';
 import { LOCAL_STORE, probeRepository, withMountedStore, withStoreShell } from './backup-store.js';
 import { command, script } from './shell.js';
+import { PID_RECORD } from './pid-record.js';
 import { createVolume, deleteVolume, findVolume, isPath, type HostStorage } from './storage.js';
 import { parsePoolXml } from './resource-xml.js';
 import { attr, buildXml, child, children, parseXml, type XmlNode } from './xml.js';
@@ -132,13 +133,15 @@ echo "$(stat -c %s "$final") $sum"`;
  * $1 target, $2 work dir, then the chain's files (full first) and their sums. Prints "hidden size".
  */
 const RESTORE = `set -e
+${PID_RECORD}
 target="$1"; work="$2"; shift 2
 n=$(( $# / 2 ))
 hidden="$(dirname "$target")/.kiln-restore-$(basename "$target").part"
 # Who writes the hidden file: a restore cut short (a killed engine) is stopped by discardRestore,
-# which would otherwise race this script still running on the host.
+# which would otherwise race this script still running on the host. Each line "pid identity"
+# (pid-record.ts): after a reboot the pid may be another process, even another kiln-restore.
 pids="$hidden.pids"
-echo $$ > "$pids"
+echo "$$ $(kiln_pid_id $$)" > "$pids"
 mkdir -p "$work"
 trap 'rm -rf "$work" "$pids"' EXIT
 trap 'exit 143' HUP TERM
@@ -154,18 +157,24 @@ while [ $i -lt $n ]; do
   i=$((i + 1))
 done
 qemu-img convert -f qcow2 -O qcow2 "$prev" "$hidden" &
-echo $! >> "$pids"
+echo "$! $(kiln_pid_id $!)" >> "$pids"
 wait $!
 echo "$hidden $(qemu-img info --output=json -f qcow2 "$hidden" | sed -n 's/.*"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n1)"`;
 
 /**
  * Stops what RESTORE runs for each hidden file given (its processes, by the pids it wrote, each
- * checked to be one of RESTORE's own by its command line) and removes the hidden files.
+ * only while it is still the process recorded: pid-record.ts) and removes the hidden files. A line
+ * with a pid alone is an older Kiln's record (a restore cut short across an upgrade): checked by
+ * its command line, as it was then.
  */
-const DISCARD_RESTORE = `while [ $# -gt 1 ]; do
+const DISCARD_RESTORE = `${PID_RECORD}
+while [ $# -gt 1 ]; do
   hidden="$1"; work="$2"; shift 2
   if [ -f "$hidden.pids" ]; then
-    for p in $(cat "$hidden.pids"); do grep -qs kiln-restore "/proc/$p/cmdline" && kill "$p" 2>/dev/null; done
+    while read -r p id; do
+      if [ -n "$id" ]; then kiln_pid_is "$p" "$id" && kill "$p" 2>/dev/null
+      else grep -qs kiln-restore "/proc/$p/cmdline" && kill "$p" 2>/dev/null; fi
+    done < "$hidden.pids"
     sleep 0.2
   fi
   rm -rf -- "$hidden" "$hidden.pids" "$work"

@@ -14,6 +14,34 @@ import type { Virsh } from './virsh.js';
 
 type PowerEvent = DomainPowerChange;
 
+/** How often Kiln tells the stream's wrapper that its session is alive (a newline on its stdin). */
+const HEARTBEAT_MS = 10_000;
+/** Seconds of silence on its stdin after which the wrapper takes its session for lost. */
+const STREAM_SILENCE_S = 45;
+
+/**
+ * The wrapper the stream runs under ("$@" is the virsh command line), so that it ends with its
+ * session. sshd signals nothing to a command without a terminal when the session ends; it only
+ * closes its pipes, and virsh event writes nothing until the host's next domain event, so it
+ * stayed on the host until then: an orphan after every disconnect (Kiln quitting, a host removed,
+ * a reconnect). The wrapper watches its stdin instead: EOF (the channel closed, or sshd saw the
+ * connection go) stops virsh at once, and so does silence: Kiln writes a newline every
+ * HEARTBEAT_MS, and a connection that died without closing (a cut link, which sshd may not notice
+ * for hours) brings none. A terminal would get sshd's SIGHUP, but it would also change virsh's
+ * output (CRLF) and costs a pty per host; this needs nothing but bash (`read -t`, which dash
+ * lacks). When virsh ends on its own (libvirtd restarted), the wrapper ends with its status.
+ * The session's stdin is kept as fd 3 first: a background job's own stdin is /dev/null.
+ */
+export function eventStreamScript(silenceS = STREAM_SILENCE_S): string {
+  return `exec 3<&0
+"$@" 3<&- & v=$!
+( while IFS= read -r -t ${silenceS} -u 3 _; do :; done; kill "$v" 2>/dev/null ) &
+w=$!
+wait "$v"; status=$?
+kill "$w" 2>/dev/null
+exit "$status"`;
+}
+
 /** A reason for a state reported by `virsh domstate --reason`, in HostEvent's words. */
 export function reasonOfDomstate(reason: string | undefined): string | undefined {
   switch ((reason ?? '').toLowerCase()) {
@@ -34,6 +62,17 @@ export function reasonOfDomstate(reason: string | undefined): string | undefined
     default:
       return reason?.toLowerCase();
   }
+}
+
+/** EOF on the stream's stdin, which its wrapper (eventStreamScript) takes as the end of its session, then the channel's close. */
+function endStream(channel: ClientChannel | undefined): void {
+  if (!channel) return;
+  try {
+    channel.end();
+  } catch {
+    /* already closed */
+  }
+  channel.close();
 }
 
 export class DomainEventWatcher {
@@ -70,7 +109,7 @@ export class DomainEventWatcher {
     this.running = false;
     clearInterval(this.timer);
     clearTimeout(this.restartTimer);
-    this.channel?.close();
+    endStream(this.channel);
     this.channel = undefined;
   }
 
@@ -84,7 +123,7 @@ export class DomainEventWatcher {
   disableStream(): void {
     this.streamEnabled = false;
     clearTimeout(this.restartTimer);
-    this.channel?.close();
+    endStream(this.channel);
     this.channel = undefined;
   }
 
@@ -120,16 +159,22 @@ export class DomainEventWatcher {
     if (!this.streamEnabled) return;
     let channel: ClientChannel;
     try {
-      channel = await this.virsh.ssh.openChannel(command(this.virsh.argv(['event', '--loop', '--event', 'lifecycle'])));
+      // A constant script; the virsh argv (the host's URI among it) arrives as its positional parameters.
+      channel = await this.virsh.ssh.openChannel(command(['bash', '-c', eventStreamScript(), 'kiln-events', ...this.virsh.argv(['event', '--loop', '--event', 'lifecycle'])]));
     } catch {
       this.scheduleStreamRestart();
       return;
     }
     if (!this.running || !this.streamEnabled) {
-      channel.close();
+      endStream(channel);
       return;
     }
     this.channel = channel;
+    const heartbeat = setInterval(() => {
+      if (channel.writable) channel.write('\n');
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    channel.on('error', () => undefined);
     let buffer = '';
     channel.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
@@ -142,6 +187,7 @@ export class DomainEventWatcher {
     });
     channel.stderr.on('data', () => undefined);
     channel.on('close', () => {
+      clearInterval(heartbeat);
       if (this.channel === channel) this.channel = undefined;
       // virsh exits when libvirtd restarts; the connection itself may be fine.
       this.scheduleStreamRestart();

@@ -27,7 +27,7 @@ export interface ImportHost {
   dropKilnMetadata(vm: string): Promise<void>;
   /** One domain's persistent definition (DriverError 'not-found' when it is gone). */
   domain(vm: string, inactive: true): Promise<ParsedDomain>;
-  /** Moves the domain's NICS onto Kiln's private-VLAN ports in its kept definition (session.ts). */
+  /** Moves the domain's NICS onto Kiln's private-VLAN ports in its kept definition, and a running one's live NICs under their rules (session.ts). */
   keepOnPrivateVlanPorts(vm: string, nics: readonly NicSpec[]): Promise<void>;
 }
 
@@ -90,11 +90,8 @@ export function kvmImport(host: ImportHost): ImportFacet {
         if (now.join('\n') !== then.join('\n')) throw new DriverError(`the disks of domain ${vm} changed since it was listed (now ${now.join(', ') || 'none'}); list it again`, 'invalid');
       }
       // Kiln's NICs on private VLANs go onto its ports (the last step: a refusal above changed nothing).
-      // Only while it is shut off: a running guest's tap cannot be renamed or moved under it.
-      if (privateVlanNics.length) {
-        if (info.powerState !== 'Stopped') throw new DriverError(`domain ${vm} is ${info.powerState.toLowerCase()}; its NICs go onto Kiln's private-VLAN ports only while it is shut off`, 'invalid');
-        await host.keepOnPrivateVlanPorts(vm, privateVlanNics);
-      }
+      // A running domain keeps running, isolated at once on the taps it has (session.ts).
+      if (privateVlanNics.length) await host.keepOnPrivateVlanPorts(vm, privateVlanNics);
       // A disk in a pool is the pool's volume (by file name), as Kiln's own disks are; libvirt
       // addresses every other image by its path, which only adopt (never a user) hands over.
       return {

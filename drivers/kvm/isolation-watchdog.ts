@@ -22,6 +22,7 @@
 import { isIP } from 'node:net';
 import { DriverError, type IsolationFencingFacet, type Ref } from '../types.js';
 import { KILN_NS } from './domain-xml.js';
+import { PID_RECORD } from './pid-record.js';
 import { script } from './shell.js';
 import type { SshConnection } from './ssh-connection.js';
 
@@ -85,28 +86,47 @@ const VERSION = (() => {
   return `1-${h.toString(16)}`;
 })();
 
+/**
+ * Defines watchdog_alive: whether the process $dir/pid names is the watchdog Kiln started, by the
+ * identity recorded beside it in $dir/pid.id (pid-record.ts): after a reboot the pid may be another
+ * process, even one with kiln-watchdog in its command line. A pid file without pid.id is an
+ * older Kiln's, whose watchdog may still run: it is checked by name as it was then (else arming
+ * would start a second watchdog beside it that nothing could stop).
+ */
+const ALIVE = `${PID_RECORD}
+watchdog_alive() {
+  pid=$(cat "$dir/pid" 2>/dev/null || true)
+  [ -n "$pid" ] || return 1
+  if [ -f "$dir/pid.id" ]; then kiln_pid_is "$pid" "$(cat "$dir/pid.id")"
+  else kill -0 "$pid" 2>/dev/null && grep -q kiln-watchdog "/proc/$pid/cmdline" 2>/dev/null; fi
+}`;
+
 /** Writes the script and peers, and starts the watchdog unless this version already runs. Args: version uri seconds [ip port]… */
 const INSTALL = `set -e
 dir=${DIR}; version=$1; uri=$2; after=$3; shift 3
+${ALIVE}
 mkdir -p "$dir"
 : > "$dir/peers.new"
 while [ $# -ge 2 ]; do printf '%s %s\\n' "$1" "$2" >> "$dir/peers.new"; shift 2; done
 mv "$dir/peers.new" "$dir/peers"
-pid=$(cat "$dir/pid" 2>/dev/null || true)
 alive=no
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q kiln-watchdog "/proc/$pid/cmdline" 2>/dev/null; then alive=yes; fi
+if watchdog_alive; then alive=yes; fi
+# An older Kiln's record, taken by name: from now on by its identity.
+if [ $alive = yes ] && [ ! -f "$dir/pid.id" ]; then kiln_pid_id "$pid" > "$dir/pid.id"; fi
 if [ $alive = yes ] && [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then echo running; exit 0; fi
 [ $alive = yes ] && kill "$pid"
 cat > "$dir/kiln-watchdog.sh"
 setsid bash "$dir/kiln-watchdog.sh" "$uri" "$after" < /dev/null >> "$dir/log" 2>&1 &
-echo $! > "$dir/pid"
+pid=$!
+kiln_pid_id "$pid" > "$dir/pid.id"
+echo "$pid" > "$dir/pid"
 printf '%s\\n' "$version" > "$dir/version"
 echo started`;
 
 const REMOVE = `dir=${DIR}
-pid=$(cat "$dir/pid" 2>/dev/null || true)
-if [ -n "$pid" ] && grep -q kiln-watchdog "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid"; fi
-rm -f "$dir/pid" "$dir/version" "$dir/peers"`;
+${ALIVE}
+if watchdog_alive; then kill "$pid"; fi
+rm -f "$dir/pid" "$dir/pid.id" "$dir/version" "$dir/peers"`;
 
 /** A peer's address and sshd port from its Kiln URL (ssh://host[:port]); only IP addresses are accepted. */
 export function peerAddress(url: string): { ip: string; port: number } {

@@ -9,7 +9,7 @@
  * stop and migration find the ports' rules again (private-vlan.ts readPrivateVlans).
  */
 import type { ResolvedNic } from './domain-xml.js';
-import type { PrivateVlanPort } from './private-vlan.js';
+import { portAttributes, type PrivateVlanPort } from './private-vlan.js';
 import { attr, buildXml, child, children, parseXml, type XmlNode } from './xml.js';
 
 /** Where a NIC is plugged: its source element (none for user-mode networking); the type is the interface's. */
@@ -59,6 +59,27 @@ export function metadataWithPorts(current: string | undefined, ports: readonly P
   const root = current?.trim() ? parseXml(current) : {};
   const vm = (child(root, 'vm') ?? {}) as XmlNode;
   const rest = Object.fromEntries(Object.entries(vm).filter(([key]) => key !== 'privateVlan' && !key.endsWith(':privateVlan') && key !== '#text'));
-  const entries = ports.map((p) => ({ '@_port': p.port, '@_primary': String(p.primaryVlan), '@_secondary': String(p.secondaryVlan), '@_type': p.type }));
+  const entries = ports.map(portAttributes);
   return buildXml({ vm: { ...rest, ...(entries.length ? { privateVlan: entries } : {}) } });
+}
+
+/**
+ * A live migration's destination XML (`dumpxml --migratable`, which leaves libvirt's own vnetN
+ * names out) with each port that runs on a live tap (PrivateVlanPort.tap) named Kiln's port there
+ * instead: the destination's tap is new anyway, so the guest arrives on Kiln's port, whose rules
+ * wait there (its tap is found by MAC: the port's name is made from it).
+ */
+export function migrationXmlOnPorts(xml: string, ports: readonly PrivateVlanPort[]): string {
+  let out = xml;
+  for (const p of ports.filter((q) => q.tap && q.tap !== q.port)) {
+    const mac = p.port.slice(2).match(/../g)!.join(':');
+    const found = [...out.matchAll(/<interface\b[\s\S]*?<\/interface>/g)].find((m) => new RegExp(`<mac address=['"]${mac}['"]`, 'i').test(m[0]));
+    if (!found) throw new Error(`the domain XML has no NIC with MAC ${mac}`);
+    const nic = found[0];
+    const named = /<target dev=['"][^'"]*['"]\s*\/>/.test(nic)
+      ? nic.replace(/<target dev=['"][^'"]*['"]\s*\/>/, `<target dev='${p.port}'/>`)
+      : nic.replace(/(<mac address=['"][^'"]*['"]\s*\/>)/, `$1<target dev='${p.port}'/>`);
+    out = out.slice(0, found.index) + named + out.slice(found.index! + nic.length);
+  }
+  return out;
 }

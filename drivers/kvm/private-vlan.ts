@@ -32,6 +32,15 @@
  * own MAC (KI drops any other source), so no VM on a Kiln host can pass for another's role.
  * A MAC the host was not told of (the gateway, a VM on the plain primary VLAN) stays unmarked:
  * promiscuous, as before.
+ *
+ * A domain imported while it runs (importUnmanagedInstance onto a private-VLAN network) already
+ * has its tap, named by libvirt (vnetN) or by its admin, and libvirt cannot rename a running tap
+ * ("cannot modify network device tap name"): the guest would have to restart. So it keeps running
+ * with its port's rules keyed by that live name (PrivateVlanPort.tap, recorded in Kiln's metadata
+ * so stop, destroy, unplug and migration find them), while its persistent definition already names
+ * Kiln's port; from its next start, and on the destination of a live migration (which gets the
+ * port's name in the migration XML), it has Kiln's port like any other. When it stops the rules of
+ * the live name go and the record with them, as libvirt may give that name to another domain.
  */
 import type { NicSpec, PrivateVlanPeersFacet } from '../types.js';
 import { command, shellQuote } from './shell.js';
@@ -43,6 +52,31 @@ export type PrivateVlan = NonNullable<NicSpec['privateVlan']>;
 export interface PrivateVlanPort extends PrivateVlan {
   port: string;
   primaryVlan: number;
+  /** The running domain's tap when it is not PORT (imported while it ran): its rules are keyed by this name until it stops. */
+  tap?: string;
+}
+
+/** The device a port's rules are keyed by: its live tap, or Kiln's port name. */
+export function portDevice(p: PrivateVlanPort): string {
+  return p.tap ?? p.port;
+}
+
+/** Every device name the ports' rules may be keyed by (both, for a port with a live tap). */
+export function portDevices(ports: readonly PrivateVlanPort[]): string[] {
+  return ports.flatMap((p) => (p.tap && p.tap !== p.port ? [p.port, p.tap] : [p.port]));
+}
+
+/** The ports as they are from the domain's next start or on a migration's destination: on Kiln's port names. */
+export function withoutLiveTaps(ports: readonly PrivateVlanPort[]): PrivateVlanPort[] {
+  return ports.map(({ tap: _tap, ...p }) => p);
+}
+
+/** A tap name libvirt or an admin may give (IFNAMSIZ, no ebtables wildcard or option). */
+const TAP = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+
+/** Whether NAME can key a port's rules (a live tap read from the domain's XML). */
+export function isTapName(name: string | undefined): name is string {
+  return name !== undefined && TAP.test(name);
 }
 
 const TYPE_BITS: Record<PrivateVlan['type'], number> = { isolated: 1, community: 2, promiscuous: 3 };
@@ -69,8 +103,10 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** The ebtables commands that give PORT its role (after clearPortCommands has removed any earlier ones). */
 export function applyPortCommands(p: PrivateVlanPort): string[][] {
-  const ki = `KI-${p.port}`;
-  const ko = `KO-${p.port}`;
+  const dev = portDevice(p);
+  if (!isTapName(dev)) throw new Error(`not a tap name: ${dev}`);
+  const ki = `KI-${dev}`;
+  const ko = `KO-${dev}`;
   const anyOf = (type: PrivateVlan['type']) => `${hex(mark(type, p.primaryVlan, 0))}/${hex(TYPE_AND_PRIMARY)}`;
   const filters: string[][] =
     p.type === 'promiscuous'
@@ -87,8 +123,8 @@ export function applyPortCommands(p: PrivateVlanPort): string[][] {
     ['ebtables', '-A', ki, '-j', 'mark', '--mark-set', hex(mark(p.type, p.primaryVlan, p.secondaryVlan)), '--mark-target', 'RETURN'],
     ['ebtables', '-N', ko, '-P', 'RETURN'],
     ...filters.map((rule) => ['ebtables', '-A', ko, ...rule]),
-    ['ebtables', '-I', 'FORWARD', '1', '-i', p.port, '-j', ki],
-    ['ebtables', '-A', 'FORWARD', '-o', p.port, '-j', ko],
+    ['ebtables', '-I', 'FORWARD', '1', '-i', dev, '-j', ki],
+    ['ebtables', '-A', 'FORWARD', '-o', dev, '-j', ko],
   ];
 }
 
@@ -116,8 +152,13 @@ export function portScript(clear: readonly string[], apply: readonly PrivateVlan
 /** The ports as Kiln's domain metadata keeps them (<kiln:privateVlan port= primary= secondary= type=/>), so start and migration find them again. */
 export function privateVlanMetadata(ports: readonly PrivateVlanPort[]): XmlNode {
   return ports.length
-    ? { 'kiln:privateVlan': ports.map((p) => ({ '@_port': p.port, '@_primary': String(p.primaryVlan), '@_secondary': String(p.secondaryVlan), '@_type': p.type })) }
+    ? { 'kiln:privateVlan': ports.map(portAttributes) }
     : {};
+}
+
+/** One port's attributes in Kiln's metadata element (tap only while the domain runs on another name). */
+export function portAttributes(p: PrivateVlanPort): Record<string, string> {
+  return { '@_port': p.port, '@_primary': String(p.primaryVlan), '@_secondary': String(p.secondaryVlan), '@_type': p.type, ...(p.tap && p.tap !== p.port ? { '@_tap': p.tap } : {}) };
 }
 
 const TYPES = new Set<string>(Object.keys(TYPE_BITS));
@@ -135,7 +176,8 @@ export function readPrivateVlans(kilnElement: XmlNode | undefined): PrivateVlanP
     const primaryVlan = num(attr(entry, 'primary'));
     const secondaryVlan = num(attr(entry, 'secondary'));
     if (!port || !PORT.test(port) || !type || !TYPES.has(type) || !vlanId(primaryVlan) || !vlanId(secondaryVlan)) return [];
-    return [{ port, type: type as PrivateVlan['type'], primaryVlan, secondaryVlan }];
+    const tap = attr(entry, 'tap');
+    return [{ port, type: type as PrivateVlan['type'], primaryVlan, secondaryVlan, ...(isTapName(tap) && tap !== port ? { tap } : {}) }];
   });
 }
 

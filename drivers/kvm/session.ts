@@ -34,6 +34,8 @@ import {
   type NicSpec,
   type VolumeFacet,
 } from '../types.js';
+import { EventListeners } from '../common/event-listeners.js';
+import { hostKeptSnapshots } from '../common/host-kept-snapshots.js';
 import { kvmVolumes } from './volumes.js';
 import { kvmBackup, type KvmBackupFacet } from './backup.js';
 import { openConsole } from './console.js';
@@ -53,12 +55,12 @@ import { moveStoppedDisks } from './volume-move.js';
 import { moveRunningDisks } from './live-volume-move.js';
 import { moveStoppedToHost, prepareStorageMigration, runStorageMigration, type StorageMigration } from './host-volume-move.js';
 import { prepareNvramMigration } from './nvram-move.js';
-import { buildXml } from './xml.js';
+import { attr, buildXml, child, type XmlNode } from './xml.js';
 import { forwardVnc, type VncForward } from './vnc.js';
 import { MetadataRelay } from './metadata-forward.js';
 import { IsolationWatchdog } from './isolation-watchdog.js';
-import { peerScript, portName, portScript, type PrivateVlanPort } from './private-vlan.js';
-import { findInterface, interfaceNode, interfaceXml, metadataWithPorts, onPrivateVlanPort } from './nic-xml.js';
+import { isTapName, peerScript, portDevices, portName, portScript, withoutLiveTaps, type PrivateVlanPort } from './private-vlan.js';
+import { findInterface, interfaceNode, interfaceXml, metadataWithPorts, migrationXmlOnPorts, onPrivateVlanPort } from './nic-xml.js';
 
 export const KVM_CAPABILITIES: DriverCapabilities = {
   liveMigration: true,
@@ -140,7 +142,7 @@ export class KvmSession implements HostSession {
   readonly virsh: Virsh;
   /** This host's virsh and its pool queue, for the volume operations in storage.ts. */
   readonly pools: HostStorage;
-  private readonly listeners = new Set<(event: HostEvent) => void>();
+  private readonly listeners = new EventListeners<HostEvent>();
   /** Lifecycle events and reconcile for this host. */
   readonly watcher: DomainEventWatcher;
   private readonly forwards = new Set<VncForward>();
@@ -245,17 +247,8 @@ export class KvmSession implements HostSession {
   }
   private watchdog: IsolationWatchdog | undefined;
 
-  readonly snapshots: SnapshotFacet = {
-    create: async (vm, snapshot) => {
-      await this.createSnapshot(vm, snapshot);
-      return { ref: snapshot.name };
-    },
-    list: (vm) => this.listSnapshots(vm),
-    revert: (vm, snapshot) => this.revertSnapshot(vm, snapshot),
-    remove: (vm, snapshot) => this.deleteSnapshot(vm, snapshot),
-    // libvirt keeps snapshot records per host, not with the disks: they must follow the VM.
-    carry: (vm, snapshots, current) => this.importSnapshots(vm, snapshots, current),
-  };
+  /** libvirt keeps snapshot records per host, not with the disks: they must follow the VM (carry). */
+  readonly snapshots: SnapshotFacet = hostKeptSnapshots(this);
 
   get console(): ConsoleFacet {
     return {
@@ -288,18 +281,11 @@ export class KvmSession implements HostSession {
   }
 
   private emit(event: HostEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        /* a listener's failure is its own */
-      }
-    }
+    this.listeners.emit(event);
   }
 
   onEvent(listener: (event: HostEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async close(): Promise<void> {
@@ -472,19 +458,90 @@ export class KvmSession implements HostSession {
    * A kept definition's NICs that Kiln has on private VLANs (NICS, by MAC), each moved onto Kiln's
    * port in the persistent definition with the rest of it kept (nic-xml.ts), and the ports listed
    * in Kiln's metadata; a definition that has them already is not touched. The rules come at start.
+   *
+   * A running domain (an import of a running VM) keeps running: libvirt cannot rename a running
+   * tap, so each NIC gets its port's rules on the tap it has (read from the live XML) at once, is
+   * moved live onto the network's bridge if it is not on it (update-device --live, tap name kept;
+   * libvirt allows that between bridge and network sources, not from user-mode networking, whose
+   * refusal is passed on with nothing changed), and the persistent definition names Kiln's port,
+   * which the tap gets at the next start (private-vlan.ts).
    */
   async keepOnPrivateVlanPorts(name: string, nics: readonly NicSpec[], details?: VmSpec['details']): Promise<void> {
     const resolved = (await this.resolveNics(nics.filter((n) => n.privateVlan), details)).flatMap((n) => (n.privateVlan ? [{ ...n, privateVlan: n.privateVlan }] : []));
     if (resolved.length === 0) return;
-    const xml = await this.virsh.run(['dumpxml', '--inactive', '--domain', name]);
-    for (const nic of resolved) {
-      const kept = findInterface(xml, nic.macAddress);
-      if (!kept) throw new DriverError(`domain ${name} has no NIC with MAC ${nic.macAddress} to put on its private-VLAN port`, 'invalid');
-      const moved = onPrivateVlanPort(kept, nic);
-      if (moved) await this.virsh.run(['update-device', '--domain', name, '--file', '/dev/stdin', '--config'], { stdin: interfaceXml(moved) });
+    const running = await this.isActive(name);
+    let ports = resolved.map((n) => n.privateVlan);
+    if (running) await this.inPortQueue(name, async () => void (ports = await this.onPortsLive(name, resolved)));
+    try {
+      const xml = await this.virsh.run(['dumpxml', '--inactive', '--domain', name]);
+      for (const nic of resolved) {
+        const kept = findInterface(xml, nic.macAddress);
+        if (!kept) throw new DriverError(`domain ${name} has no NIC with MAC ${nic.macAddress} to put on its private-VLAN port`, 'invalid');
+        const moved = onPrivateVlanPort(kept, nic);
+        if (moved) await this.virsh.run(['update-device', '--domain', name, '--file', '/dev/stdin', '--config'], { stdin: interfaceXml(moved) });
+      }
+      await this.updatePorts(name, (listed) => [...listed.filter((p) => !ports.some((q) => q.port === p.port)), ...ports], running);
+      this.liveMoves.delete(name);
+    } catch (error) {
+      if (running) await this.inPortQueue(name, () => this.undoPortsLive(name, ports)).catch(() => undefined);
+      throw error;
     }
-    const ports = resolved.map((n) => n.privateVlan);
-    await this.updatePorts(name, (listed) => [...listed.filter((p) => !ports.some((q) => q.port === p.port)), ...ports], false);
+  }
+
+  /** The live part of keepOnPrivateVlanPorts: rules on each NIC's live tap first, then the NIC onto the network's bridge; all undone on a refusal. */
+  private readonly liveMoves = new Map<string, { mac: string; before: XmlNode }[]>();
+  private async onPortsLive(name: string, nics: readonly (ResolvedNic & { privateVlan: PrivateVlanPort })[]): Promise<PrivateVlanPort[]> {
+    const xml = await this.virsh.run(['dumpxml', '--domain', name]);
+    const ports: PrivateVlanPort[] = [];
+    const moves: { mac: string; before: XmlNode }[] = [];
+    this.liveMoves.set(name, moves);
+    try {
+      for (const nic of nics) {
+        const live = findInterface(xml, nic.macAddress);
+        if (!live) throw new DriverError(`running domain ${name} has no NIC with MAC ${nic.macAddress} to put on its private-VLAN port`, 'invalid');
+        const tap = attr(child(live, 'target'), 'dev');
+        if (!isTapName(tap)) {
+          throw new DriverError(`NIC ${nic.macAddress} of running domain ${name} has no tap device (${attr(live, 'type') ?? 'unknown'} networking); libvirt cannot move it onto network ${nic.source} while the domain runs, so it goes onto Kiln's private-VLAN port only while the domain is shut off: shut it down first, or map the NIC to a network without a private VLAN`, 'invalid');
+        }
+        const port: PrivateVlanPort = { ...nic.privateVlan, ...(tap !== nic.privateVlan.port ? { tap } : {}) };
+        // Isolated before it is on the private VLAN's bridge: the rules are keyed by the name.
+        await this.applyPrivateVlans([port]);
+        ports.push(port);
+        const moved = onPrivateVlanPort(live, { ...nic, privateVlan: { ...nic.privateVlan, port: tap } });
+        if (!moved) continue;
+        const result = await this.virsh.tryRun(['update-device', '--domain', name, '--file', '/dev/stdin', '--live'], { stdin: interfaceXml(moved) });
+        if (result.code !== 0) {
+          throw new DriverError(`NIC ${nic.macAddress} of running domain ${name} cannot be moved onto network ${nic.source} while it runs (libvirt: ${result.stderr.trim().replace(/^error: /gm, '').split('\n').pop()}); shut it down first, or map the NIC to a network without a private VLAN`, 'invalid');
+        }
+        moves.push({ mac: nic.macAddress, before: live });
+      }
+      return ports;
+    } catch (error) {
+      await this.undoPortsLive(name, ports).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Puts back the NICs onPortsLive moved and removes the rules it set. */
+  private async undoPortsLive(name: string, ports: readonly PrivateVlanPort[]): Promise<void> {
+    for (const { before } of (this.liveMoves.get(name) ?? []).reverse()) {
+      const node = Object.fromEntries(Object.entries(before).filter(([key]) => key !== '#text'));
+      await this.virsh.tryRun(['update-device', '--domain', name, '--file', '/dev/stdin', '--live'], { stdin: interfaceXml(node) }).catch(() => undefined);
+    }
+    this.liveMoves.delete(name);
+    await this.clearPrivateVlans(ports);
+  }
+
+  /**
+   * A domain that no longer runs on live taps (stopped, or about to start on Kiln's ports): their
+   * rules go, and so does their record, as libvirt may give those names to other domains.
+   */
+  private async forgetLiveTaps(name: string, ports: readonly PrivateVlanPort[]): Promise<PrivateVlanPort[]> {
+    const onPorts = withoutLiveTaps(ports);
+    if (!ports.some((p) => p.tap)) return onPorts;
+    await this.virsh.ssh.exec(portScript(ports.flatMap((p) => (p.tap ? [p.tap] : []))));
+    await this.updatePorts(name, withoutLiveTaps, false).catch(() => undefined);
+    return onPorts;
   }
 
   /** Kiln's metadata element of the domain lists CHANGE(its ports) (the persistent definition, and the running one with LIVE). */
@@ -543,7 +600,7 @@ export class KvmSession implements HostSession {
   /** Gives the domain's private-VLAN ports their rules (after any earlier ones of the same ports are gone). */
   async applyPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {
     if (ports.length === 0) return;
-    const result = await this.virsh.ssh.exec(portScript(ports.map((p) => p.port), ports));
+    const result = await this.virsh.ssh.exec(portScript(portDevices(ports), ports));
     if (result.code !== 0) throw new DriverError(`cannot set up the private VLAN ports ${ports.map((p) => p.port).join(', ')} on ${this.address.host}: ${result.stderr.trim()}`, 'failed');
   }
 
@@ -559,7 +616,7 @@ export class KvmSession implements HostSession {
   /** Removes every rule of the ports; what is already gone is fine. */
   async clearPrivateVlans(ports: readonly PrivateVlanPort[]): Promise<void> {
     if (ports.length === 0) return;
-    await this.virsh.ssh.exec(portScript(ports.map((p) => p.port)));
+    await this.virsh.ssh.exec(portScript(portDevices(ports)));
   }
 
   /** Rule changes per domain, one after another: a stopped guest's clean-up never lands between a start and its rules. */
@@ -581,6 +638,7 @@ export class KvmSession implements HostSession {
       if ((await this.powerState(name)) === 'Running') return;
       const dom = await this.domain(name, true).catch(() => undefined);
       await this.clearPrivateVlans(dom?.privateVlans ?? []);
+      await this.forgetLiveTaps(name, dom?.privateVlans ?? []);
     }).catch(() => undefined);
   }
 
@@ -600,13 +658,15 @@ export class KvmSession implements HostSession {
   async start(name: string): Promise<void> {
     const dom = await this.domain(name, true);
     await this.refuseDisksInUse(name, dom);
+    // A record of live taps left by a stop Kiln did not see: the domain starts on Kiln's ports.
+    const ports = await this.forgetLiveTaps(name, dom.privateVlans ?? []);
     await this.virsh.run(['start', '--domain', name]);
     try {
-      await this.inPortQueue(name, () => this.applyPrivateVlans(dom.privateVlans ?? []));
+      await this.inPortQueue(name, () => this.applyPrivateVlans(ports));
     } catch (error) {
       // A VM on a private VLAN never runs without its isolation.
       await this.virsh.tryRun(['destroy', '--domain', name]).catch(() => undefined);
-      await this.clearPrivateVlans(dom.privateVlans ?? []).catch(() => undefined);
+      await this.clearPrivateVlans(ports).catch(() => undefined);
       throw error;
     }
   }
@@ -630,8 +690,10 @@ export class KvmSession implements HostSession {
 
   async stop(name: string, options: StopOptions = {}): Promise<void> {
     await this.powerOff(name, options);
-    // The tap is gone with the VM; its private-VLAN rules go too.
-    await this.clearPrivateVlans((await this.domain(name, true).catch(() => undefined))?.privateVlans ?? []);
+    // The tap is gone with the VM; its private-VLAN rules go too (and a live tap's record).
+    const ports = (await this.domain(name, true).catch(() => undefined))?.privateVlans ?? [];
+    await this.clearPrivateVlans(ports);
+    await this.forgetLiveTaps(name, ports);
   }
 
   private async powerOff(name: string, options: StopOptions): Promise<void> {
@@ -846,6 +908,11 @@ export class KvmSession implements HostSession {
     // A running VM's private-VLAN rules wait on the destination before its tap exists there (they
     // are keyed by the tap's name), so it never runs there unisolated; they leave here after the move.
     const ports = active ? ((await this.domain(name, true)).privateVlans ?? []) : [];
+    // A domain imported while it ran is still on its own tap names here: it arrives on Kiln's ports
+    // (the destination's taps are new, so the migration XML names them), whose rules wait there.
+    const arriving = withoutLiveTaps(ports);
+    if (ports.some((p) => p.tap)) args.push('--xml', '/dev/stdin');
+    const migrationXml = ports.some((p) => p.tap) ? migrationXmlOnPorts(await this.virsh.run(['dumpxml', '--domain', name, '--migratable']), ports) : undefined;
     // A UEFI domain's variable store, per host outside the pools (nvram-move.ts): copied first for a
     // definition-only move (a refusal changes nothing), the source's deleted after either kind.
     const there = target.session;
@@ -856,7 +923,8 @@ export class KvmSession implements HostSession {
     let storage: StorageMigration | undefined;
     try {
       storage = moving ? await prepareStorageMigration(this.pools, destination, name, moving) : undefined;
-      await target.session.applyPrivateVlans(ports);
+      if (storage && migrationXml) throw new DriverError(`domain ${name} still runs on the tap names it had when it was imported; a live migration with its disks waits until it has been stopped and started once (then its NICs are on Kiln's private-VLAN ports)`, 'invalid');
+      await target.session.applyPrivateVlans(arriving);
     } catch (error) {
       await storage?.abandon();
       await nvram?.abandon().catch(() => undefined);
@@ -866,9 +934,9 @@ export class KvmSession implements HostSession {
       try {
         await this.dropSnapshotMetadata(name, snapshots);
         if (storage) await runStorageMigration(this.pools, [...args, ...storage.args], storage, this.options.migrateTimeoutMs);
-        else await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs });
+        else await this.virsh.run(args, { timeoutMs: this.options.migrateTimeoutMs, ...(migrationXml ? { stdin: migrationXml } : {}) });
       } catch (error) {
-        await target.session.clearPrivateVlans(ports).catch(() => undefined);
+        await target.session.clearPrivateVlans(arriving).catch(() => undefined);
         if (error instanceof DriverError && error.category === 'timeout') {
           // Stop the job so the domain keeps running here rather than half-way elsewhere.
           await this.virsh.tryRun(['domjobabort', '--domain', name]).catch(() => undefined);
@@ -881,6 +949,8 @@ export class KvmSession implements HostSession {
       }
     });
     await this.clearPrivateVlans(ports).catch(() => undefined);
+    // Its persistent definition came along with the live taps' record, which is this host's past.
+    if (migrationXml) await target.session.updatePorts(name, withoutLiveTaps, true).catch(() => undefined);
     await storage?.finish();
     await nvram?.finish();
     if (portable.length) await target.session.importSnapshots(name, portable, current);

@@ -67,6 +67,8 @@ export class SshConnection extends EventEmitter {
   private failures = 0;
   private active = 0;
   private readonly queue: (() => void)[] = [];
+  /** The exec channels running now, each with what fails it (close() fails them at once). */
+  private readonly running = new Set<(error: DriverError) => void>();
 
   private constructor(private readonly target: SshTarget) {
     super();
@@ -99,7 +101,7 @@ export class SshConnection extends EventEmitter {
       for (let attempt = 0; ; attempt++) {
         const client = await this.ready();
         try {
-          return await runChannel(client, commandLine, options, timeoutMs);
+          return await runChannel(client, commandLine, options, timeoutMs, this.running);
         } catch (error) {
           if (attempt < 3 && isChannelOpenFailure(error)) {
             await delay(250 * (attempt + 1));
@@ -152,6 +154,10 @@ export class SshConnection extends EventEmitter {
   async close(): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.reconnectTimer);
+    // A command still running fails now, as unreachable: on a link that is gone (the host manager
+    // drops a session its host check found dead) end() below never hears back, the socket is not
+    // destroyed, and the command would wait out its own timeout (120 s) instead.
+    for (const fail of [...this.running]) fail(new DriverError(`SSH connection to ${this.label} closed while a command ran: the host did not answer`, 'unreachable'));
     const client = this.client;
     this.client = undefined;
     if (!client) return;
@@ -299,13 +305,14 @@ export class SshConnection extends EventEmitter {
   }
 }
 
-function runChannel(client: Client, commandLine: string, options: ExecOptions, timeoutMs: number): Promise<ExecResult> {
+function runChannel(client: Client, commandLine: string, options: ExecOptions, timeoutMs: number, running: Set<(error: DriverError) => void>): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     let channel: ClientChannel | undefined;
     let done = false;
     const finish = (error: Error | undefined, result?: ExecResult) => {
       if (done) return;
       done = true;
+      running.delete(lost);
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (error) {
@@ -319,9 +326,11 @@ function runChannel(client: Client, commandLine: string, options: ExecOptions, t
         reject(error);
       } else if (result) resolve(result);
     };
+    const lost = (error: DriverError) => finish(new DriverError(`${error.message}: ${summarize(commandLine)}`, error.category));
     const timer = setTimeout(() => finish(new DriverError(`timed out after ${Math.round(timeoutMs / 1000)} s: ${summarize(commandLine)}`, 'timeout')), timeoutMs);
     const onAbort = () => finish(cancelled(commandLine));
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    running.add(lost);
 
     client.exec(commandLine, (error, ch) => {
       if (error) return finish(toDriverError(error, 'host'));

@@ -144,9 +144,20 @@ export class VirshShell {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Closes the shell for good. A command it still runs fails at once, as when its channel closes
+   * under it (a session dropped because its connection was declared dead): a change with
+   * 'unreachable' (it may or may not have run), a read with ShellUnavailable (Virsh reruns it as an
+   * exec, which the closed connection refuses as unreachable). Without this, the channel's own
+   * close found the shell already detached from it and the command waited out its own timeout.
+   */
   close(): void {
     this.closed = true;
+    const pending = this.pending;
     this.kill();
+    if (pending) {
+      this.rejectPending(pending, () => (pending.mutating ? new DriverError('the SSH session closed while a virsh command ran: the host did not answer', 'unreachable') : new ShellUnavailable('virsh shell closed during a command')));
+    }
   }
 
   /** Runs one command; resolves like SshConnection.exec (code 0, or 1 when virsh reported an error). */

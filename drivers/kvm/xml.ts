@@ -4,21 +4,15 @@
  * values, so user text (display names, descriptions, paths) cannot change the document's shape.
  */
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { EXACT_XML_PARSING } from '../common/exact-xml.js';
 
 /** Elements that may repeat, always parsed as arrays so one and many look the same. */
 const REPEATED = new Set(['disk', 'interface', 'graphics', 'serial', 'console', 'boot', 'device', 'domainsnapshot', 'cell', 'network', 'hostdev', 'controller', 'video', 'volume', 'pool', 'guest']);
 
+// Descriptions and display names must survive a round trip exactly (drivers/common/exact-xml.ts);
+// libxml2 writes control characters and some others as numeric references (&#10;).
 const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  textNodeName: '#text',
-  // Keep values as strings ("007" is a name, not a number) and keep whitespace: descriptions
-  // and display names must survive a round trip exactly.
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  // libxml2 writes control characters and some others as numeric references (&#10;).
-  htmlEntities: true,
+  ...EXACT_XML_PARSING,
   // Never the document's root element, so <network>…</network> still parses as one object.
   isArray: (name, jpath) => REPEATED.has(name) && String(jpath).includes('.'),
 });

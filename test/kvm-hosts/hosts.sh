@@ -6,10 +6,11 @@
 # libvirtd and OpenSSH sshd (port 22, key auth for root). Every command that
 # runs "inside" a host also gets a private mount namespace in which the host's
 # own directories are bind-mounted over /etc/libvirt, /run/libvirt,
-# /var/lib/libvirt, /var/log/libvirt, /root/.ssh and /etc/hosts, and a UTS
-# namespace whose hostname is the host's name. One directory, the libvirt dir
-# pool "kiln", is at the same path on every host (shared storage), so live
-# migration works between any two hosts.
+# /var/lib/libvirt, /var/log/libvirt, /var/lib/kiln, /var/tmp, /root, /root/.ssh
+# and /etc/hosts (PRIVATE_MOUNTS), and a UTS namespace whose hostname is the
+# host's name (/tmp stays the machine's: tests hand hosts files made there).
+# One directory, the libvirt dir pool "kiln", is at the same path on every host
+# (shared storage), so live migration works between any two hosts.
 #
 # Guests are a Debian cloud kernel plus a busybox initramfs (see guest/). There
 # is no usable KVM here, so domains MUST be <domain type='qemu'> (TCG).
@@ -35,7 +36,8 @@
 #
 # Environment: KILN_KVM_WORK (default /tmp/kiln-kvm) holds all state. For a
 # second, independent set of hosts also set KILN_KVM_NET, KILN_KVM_BRIDGE and
-# KILN_KVM_NS_PREFIX (see below).
+# KILN_KVM_NS_PREFIX (see below). setup records the three in $WORK/set.env, and
+# every other command refuses to run on that WORK with other values.
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -54,6 +56,7 @@ CLIENT_KEY=$SSH_DIR/id_ed25519   # the tests' client key, authorized on every ho
 KNOWN_HOSTS=$SSH_DIR/known_hosts # every host's current host key
 ETC_HOSTS=$WORK/etc-hosts        # bind-mounted over /etc/hosts inside the hosts
 HOSTS_JSON=$WORK/hosts.json
+SET_ENV=$WORK/set.env            # the subnet, bridge and netns prefix setup made the set with
 
 POOL=kiln
 # Defaults for the one instance CI uses. A second, independent instance on the
@@ -98,6 +101,17 @@ veth_of()  {                          # root-namespace end of the host's veth pa
     echo "$v"
 }
 
+# A set is one WORK with one subnet, bridge and netns prefix. A command given the set's WORK but
+# not the rest (KILN_KVM_WORK alone, say) would act on the netns, veths and bridge of another set's
+# names (cut-link host1 on the default set's host1): refused, naming the set's own.
+check_set_env() {
+    local want have="NET=$NET BRIDGE=$BRIDGE NS_PREFIX=$NS_PREFIX"
+    [ -f "$SET_ENV" ] || return 0
+    want=$(<"$SET_ENV")
+    [ "$want" = "$have" ] ||
+        die "$WORK is the set made with $want, not $have: export its KILN_KVM_NET, KILN_KVM_BRIDGE and KILN_KVM_NS_PREFIX too"
+}
+
 require_host() {
     [ -d "$(host_dir "$1")" ] || die "no such host '$1' (run setup first)"
 }
@@ -115,16 +129,22 @@ known_hosts_list() {
     } | grep -E '^host[1-9][0-9]*$' | sort -uV || true
 }
 
-# True if PIDFILE names a live (non-zombie) process whose name is COMM. Checking
-# the name guards against stale pid files whose pid was reused.
+# True if PIDFILE names a live (non-zombie) process whose name is COMM, and, given
+# NETNS (a netns file), in that network namespace. Checking the name guards against
+# stale pid files whose pid was reused; the netns, against its reuse by the same
+# daemon of another host: all hosts share one pid space, so after a reboot a
+# host's old sshd.pid may name another host's (or set's) sshd.
 proc_alive() {
-    local pidfile=$1 comm=$2 pid
+    local pidfile=$1 comm=$2 ns=${3:-} pid
     [ -s "$pidfile" ] || return 1
     pid=$(<"$pidfile")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+    [ -z "$ns" ] || [ "/proc/$pid/ns/net" -ef "$ns" ] || return 1
     [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
 }
+# proc_alive for a daemon of host NAME, from the root namespace: NAME PIDFILE COMM.
+host_proc_alive() { proc_alive "$2" "$3" "/run/netns/$(netns_of "$1")"; }
 
 # wait_until SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
 wait_until() {
@@ -152,6 +172,16 @@ inside_host() {   # (runs in the fresh namespaces made by host_exec)
     mount --bind "$h/run" /run/libvirt
     mount --bind "$h/lib" /var/lib/libvirt
     mount --bind "$h/log" /var/log/libvirt
+    # Kiln's own directory on a host (the local backup store /var/lib/kiln/backups, its staging
+    # and restore work): each host's own, as on real hosts. Shared, one test's restore work
+    # showed up in another's listing of the store, on another host set in another CI shard.
+    mkdir -p "$h/kiln" /var/lib/kiln
+    mount --bind "$h/kiln" /var/lib/kiln
+    # The host's TMPDIR (Kiln's scratch copies of disks, kiln-export.*, and migration XML,
+    # kiln-migrate.*): each host's own too. Shared, a test that checks a host for scratch copies
+    # left over, or clears them, saw or removed those of hosts of other sets in other CI shards.
+    mkdir -p "$h/vartmp"; chmod 1777 "$h/vartmp"
+    mount --bind "$h/vartmp" /var/tmp
     # A clean home for root: the machine's own dotfiles (a pyenv init that takes a lock on
     # every shell start, say) must not slow down or stall the hosts' ssh sessions.
     mkdir -p "$h/home/.ssh"
@@ -365,6 +395,8 @@ ensure_netns() {
 
 # Per-host state, $HOSTS_DIR/NAME:
 #   etc/ run/ lib/ log/  -> /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt
+#   kiln/                -> /var/lib/kiln (Kiln's local backup store, this host's own)
+#   vartmp/              -> /var/tmp (the host's TMPDIR: Kiln's scratch copies)
 #   dotssh/              -> /root/.ssh (client config for host-to-host ssh)
 #   sshd/                sshd_config and host key
 #   pids/                libvirtd.pid virtlogd.pid sshd.pid (outside the bind mounts,
@@ -373,7 +405,7 @@ ensure_netns() {
 write_host_config() {
     local name=$1 h ip
     h=$(host_dir "$name"); ip=$(host_ip "$name")
-    mkdir -p "$h"/{etc,run,lib,log/qemu,dotssh,sshd,pids}
+    mkdir -p "$h"/{etc,run,lib,log/qemu,dotssh,sshd,pids,kiln,vartmp}
     chmod 700 "$h/dotssh"
     [ -s "$h/host_uuid" ] || cat /proc/sys/kernel/random/uuid >"$h/host_uuid"
 
@@ -440,7 +472,7 @@ EOF
         rm -f "$h/sshd/sshd_config.new"
     else
         mv "$h/sshd/sshd_config.new" "$h/sshd/sshd_config"
-        if proc_alive "$h/pids/sshd.pid" sshd; then kill -HUP "$(<"$h/pids/sshd.pid")"; fi
+        if host_proc_alive "$name" "$h/pids/sshd.pid" sshd; then kill -HUP "$(<"$h/pids/sshd.pid")"; fi
     fi
     # Host-to-host ssh (virsh migrate ... qemu+ssh://hostB/system run on hostA,
     # or libvirtd itself with --p2p) uses the same client key and known_hosts.
@@ -464,13 +496,43 @@ inside_start_daemons() {
     mkdir -p /run/sshd   # sshd's privilege-separation dir (root namespace's /run)
     # libvirtd logs through virtlogd, so virtlogd goes first. Pid files are given
     # explicitly: the defaults (/run/*.pid) would be shared by all hosts.
-    proc_alive "$h/pids/virtlogd.pid" virtlogd || virtlogd -d -p "$h/pids/virtlogd.pid"
-    proc_alive "$h/pids/libvirtd.pid" libvirtd || libvirtd -d -p "$h/pids/libvirtd.pid"
-    proc_alive "$h/pids/sshd.pid" sshd || /usr/sbin/sshd -f "$h/sshd/sshd_config" -E "$h/log/sshd.log"
+    local here=/proc/$$/ns/net   # this host's netns
+    proc_alive "$h/pids/virtlogd.pid" virtlogd "$here" || virtlogd -d -p "$h/pids/virtlogd.pid"
+    proc_alive "$h/pids/libvirtd.pid" libvirtd "$here" || libvirtd -d -p "$h/pids/libvirtd.pid"
+    proc_alive "$h/pids/sshd.pid" sshd "$here" || /usr/sbin/sshd -f "$h/sshd/sshd_config" -E "$h/log/sshd.log"
 }
 
 start_daemons() {
     host_exec "$1" bash "$SELF" __start-daemons "$1"
+}
+
+# Mount points inside_host binds over the machine's (keep in step with it).
+PRIVATE_MOUNTS=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/lib/kiln /var/tmp /root /root/.ssh /etc/hosts)
+
+# True if process PID has every one of PRIVATE_MOUNTS as a mount point.
+sees_private_mounts() {
+    local points m
+    points=$(awk '{print $5}' "/proc/$1/mountinfo" 2>/dev/null) || return 1
+    for m in "${PRIVATE_MOUNTS[@]}"; do grep -qxF -- "$m" <<<"$points" || return 1; done
+}
+proc_gone() { ! host_proc_alive "$@"; }
+
+# A daemon keeps the mounts of the hosts.sh that started it. sshd (every Kiln session) or libvirtd
+# (backup jobs write into /var/lib/kiln) started before a directory was made the host's own would
+# go on using the machine's, while `hosts.sh exec` (the tests' view) sees the host's: stop such a
+# one, so that start_daemons starts it again with them. Sessions already open and running domains
+# stay; virtlogd (it holds running domains' logs) needs none of the newer ones.
+restart_stale_daemons() {
+    local name=$1 h d pid
+    h=$(host_dir "$name")
+    for d in sshd libvirtd; do
+        host_proc_alive "$name" "$h/pids/$d.pid" "$d" || continue
+        pid=$(<"$h/pids/$d.pid")
+        sees_private_mounts "$pid" && continue
+        say "$name: restarting $d (started without all of the host's own directories)"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_until 30 proc_gone "$name" "$h/pids/$d.pid" "$d" || kill -KILL "$pid" 2>/dev/null || true
+    done
 }
 
 # libvirtd's first answer can take ~10 s on a fresh machine: it probes QEMU's
@@ -554,6 +616,7 @@ cmd_setup() {
     [[ $n =~ ^[1-9][0-9]*$ ]] && ((n <= MAX_HOSTS)) || die "setup: N must be 1..$MAX_HOSTS"
     for ((i = 1; i <= n; i++)); do names+=("host$i"); done
     mkdir -p "$WORK" "$CACHE"
+    echo "NET=$NET BRIDGE=$BRIDGE NS_PREFIX=$NS_PREFIX" >"$SET_ENV"
     install_packages
     # Mount points the hosts bind over must exist in the root namespace.
     mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt /root/.ssh
@@ -569,7 +632,7 @@ cmd_setup() {
     for name in "${names[@]}"; do write_host_config "$name"; done
     write_etc_hosts "${names[@]}"
     write_known_hosts
-    for name in "${names[@]}"; do ensure_netns "$name"; done
+    for name in "${names[@]}"; do ensure_netns "$name"; restart_stale_daemons "$name"; done
 
     # host1's libvirtd probes QEMU (~10 s the first time); let it do that while
     # the guest is fetched and built.
@@ -594,7 +657,7 @@ cmd_teardown() {
         destroy_host "$name"
     done
     ip link del "$BRIDGE" 2>/dev/null || true
-    rm -rf "$HOSTS_DIR" "$STORAGE" "$SSH_DIR" "$ETC_HOSTS" "$HOSTS_JSON"
+    rm -rf "$HOSTS_DIR" "$STORAGE" "$SSH_DIR" "$ETC_HOSTS" "$HOSTS_JSON" "$SET_ENV"
     say "teardown done (kept $CACHE)"
 }
 
@@ -608,7 +671,7 @@ cmd_status() {
         fi
         link=$(ip -o link show "$(veth_of "$name")" 2>/dev/null | grep -q '[<,]UP[,>]' && echo up || echo down)
         lv=down; doms=-
-        if proc_alive "$h/pids/libvirtd.pid" libvirtd &&
+        if host_proc_alive "$name" "$h/pids/libvirtd.pid" libvirtd &&
            doms=$(host_exec "$name" timeout 10 virsh -q list --name 2>/dev/null); then
             lv=ok; doms=$(echo "$doms" | grep -c . || true)
         fi
@@ -675,7 +738,7 @@ cmd_rekey_host() {
     # The hosts (and smoke.sh) keep trusting each other; Kiln's own pinned key does not change.
     write_known_hosts
     # Restart only the listening sshd; sessions already open keep running.
-    if proc_alive "$h/pids/sshd.pid" sshd; then
+    if host_proc_alive "$name" "$h/pids/sshd.pid" sshd; then
         pid=$(<"$h/pids/sshd.pid")
         kill -TERM "$pid"
         wait_until 10 bash -c "! kill -0 $pid" || true
@@ -693,7 +756,8 @@ cmd_kill_qemu() {
     h=$(host_dir "$name")
     # libvirt keeps the qemu pid in /run/libvirt/qemu/DOMAIN.pid (inside the host).
     pid=$(cat "$h/run/qemu/$dom.pid" 2>/dev/null || true)
-    [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == qemu* ]] ||
+    [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == qemu* ]] &&
+        [ "/proc/$pid/ns/net" -ef "/run/netns/$(netns_of "$name")" ] ||
         die "$name: domain '$dom' has no running qemu"
     kill -KILL "$pid"
     wait_until 10 bash -c "[ ! -d /proc/$pid ] || [ \"\$(awk '{print \$3}' /proc/$pid/stat)\" = Z ]" || true
@@ -704,6 +768,7 @@ usage() { sed -n '/^# Usage:/,/^# Environment/p' "$SELF" | sed 's/^# \{0,1\}//' 
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 cmd=${1:-}; shift || true
+case $cmd in __in|__start-daemons) ;; *) check_set_env ;; esac
 case $cmd in
     setup)            cmd_setup "$@" ;;
     teardown)         cmd_teardown ;;

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KvmSession } from '../../drivers/kvm/session.js';
 import { guestShell } from '../helpers/guest-marks.js';
-import { onHost } from '../helpers/kvm-zone.js';
+import { hostKilnPath, onHost } from '../helpers/kvm-zone.js';
 import { ConsoleTap, cleanup, connect, guestSpec, loadHosts, sleep, uniqueName } from './real-hosts.js';
 
 const hosts = loadHosts();
@@ -50,8 +50,8 @@ describe.skipIf(!hosts)('a backup overlay left in a stopped KVM domain is commit
     expect(onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', name)).toContain(overlay);
 
     await session.define(spec);
-    expect(existsSync(overlay)).toBe(false);
-    expect(existsSync(staging)).toBe(false);
+    expect(existsSync(hostKilnPath('host1', overlay))).toBe(false);
+    expect(existsSync(hostKilnPath('host1', staging))).toBe(false);
     expect(onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', name)).not.toContain('.staging');
     await session.start(name);
     tap = new ConsoleTap(await session.openConsole(name));

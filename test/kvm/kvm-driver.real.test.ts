@@ -395,7 +395,9 @@ describe.skipIf(!hosts)('KVM driver on real hosts', () => {
     for (const hostile of ["x'; touch /tmp/kx-pwned #", '$(touch /tmp/kx-pwned)', '--all', '-x y']) {
       expect(await s1.powerState(hostile)).toBe('Missing');
     }
-    // The hosts share this machine's /tmp and /root.
-    expect(existsSync('/tmp/kx-pwned') || existsSync('/root/kx-pwned')).toBe(false);
+    // Nothing ran, here or on host1. host1's /root (root's home, where sshd runs commands) is its
+    // own (hosts.sh binds its state directory's home/ over it): this machine's /root is not it.
+    expect(existsSync('/tmp/kx-pwned')).toBe(false);
+    expect(execFileSync(HOSTS_SH, ['exec', h.hosts[0]!.name, 'sh', '-c', 'ls -d /root/kx-pwned /tmp/kx-pwned 2>/dev/null; true'], { encoding: 'utf8' })).toBe('');
   });
 });

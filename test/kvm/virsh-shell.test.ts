@@ -13,6 +13,7 @@ import { readNetworks } from '../../drivers/kvm/inventory.js';
 import { ShellUnavailable, virshLine, virshQuote, virshShellSafe } from '../../drivers/kvm/virsh-shell.js';
 import { DriverError } from '../../drivers/types.js';
 import { startServer, type TestServer } from './fake-ssh-server.js';
+import { HOSTILE_WORDS } from '../helpers/hostile-words.js';
 
 const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fake-virsh-shell.mjs');
 
@@ -56,35 +57,7 @@ function virshParse(line: string): string[][] {
   return cmds.filter((c) => c.length > 0);
 }
 
-const HOSTILE = [
-  '',
-  ' ',
-  'plain',
-  'two words',
-  "it's",
-  "''",
-  `"double" and 'single'`,
-  'a;b',
-  '; quit',
-  '#comment',
-  'x # y',
-  'back\\slash',
-  '\\',
-  '\\\\',
-  "\\'",
-  '"',
-  "'",
-  '"\'"\'',
-  '$(touch /tmp/kiln-pwned)',
-  '--all',
-  '-',
-  '--',
-  'a  b   c',
-  ' leading and trailing ',
-  '@@0123456789abcdef\'\'Z',
-  'error: fake',
-  '~!@#$%^&*()_+{}|:<>?`-=[]\\;\',./',
-];
+const HOSTILE = [...HOSTILE_WORDS];
 
 describe('virshQuote', () => {
   it('round-trips hostile values through virsh parsing, one command, no extra commands', () => {
