@@ -26,12 +26,17 @@ export function zonesById(db: Db, zoneIds: readonly number[]): Map<number, { uui
 export interface ZoneViewRow {
   uuid: string; name: string; network_type: string; allocation_state: string; dns1: string | null;
   internal_dns1?: string | null; dns2?: string | null; internal_dns2?: string | null; domain?: string | null;
+  ip6_dns1?: string | null; ip6_dns2?: string | null; guest_cidr?: string | null; details?: string; sort_key?: number;
 }
 
 export function zoneView(row: ZoneViewRow): ApiObject {
   return {
     id: row.uuid, name: row.name, networktype: row.network_type, allocationstate: row.allocation_state, dns1: row.dns1 ?? undefined, dns2: row.dns2 ?? undefined,
     internaldns1: row.internal_dns1 ?? undefined, internaldns2: row.internal_dns2 ?? undefined, domain: row.domain ?? undefined, securitygroupsenabled: false, localstorageenabled: false,
+    ip6dns1: row.ip6_dns1 ?? undefined, ip6dns2: row.ip6_dns2 ?? undefined, guestcidraddress: row.guest_cidr ?? undefined,
+    // updateZone's sortkey (listZones' order). CloudStack's ZoneResponse does not carry it; Kiln does, so a form can show it.
+    sortkey: row.sort_key ?? 0,
+    ...(row.details && row.details !== '{}' ? { resourcedetails: JSON.parse(row.details) as Record<string, string> } : {}),
   };
 }
 

@@ -53,6 +53,9 @@ import createZone from './infra/createZone.js';
 import createPod from './infra/createPod.js';
 import updateZone from './infra/updateZone.js';
 import deleteZone from './infra/deleteZone.js';
+import removeResourceDetail from './infra/removeResourceDetail.js';
+import addResourceDetail from './infra/addResourceDetail.js';
+import listResourceDetails from './infra/listResourceDetails.js';
 import updatePod from './infra/updatePod.js';
 import deletePod from './infra/deletePod.js';
 import updateCluster from './infra/updateCluster.js';
@@ -60,6 +63,7 @@ import deleteCluster from './infra/deleteCluster.js';
 import addCluster from './infra/addCluster.js';
 import addHost from './infra/addHost.js';
 import updateHost from './infra/updateHost.js';
+import deleteHost from './infra/deleteHost.js';
 import acceptHostKey from './infra/acceptHostKey.js';
 import probeHostKey from './infra/probeHostKey.js';
 import probeEndpointTrust from './infra/probeEndpointTrust.js';
@@ -122,7 +126,7 @@ export const ALL_COMMANDS: CommandDef[] = [
   createAffinityGroup, deleteAffinityGroup, listAffinityGroups, listAffinityGroupTypes, updateVMAffinityGroup,
   migrateVirtualMachine, migrateVirtualMachineWithVolume, findHostsForMigration, checkClusterHeadroom, explainPlacement, listGpuResidents,
   listHypervisorCapabilities, updateHypervisorCapabilities,
-  createZone, updateZone, deleteZone, createPod, updatePod, deletePod, addCluster, updateCluster, deleteCluster, addHost, updateHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
+  createZone, updateZone, deleteZone, addResourceDetail, removeResourceDetail, listResourceDetails, createPod, updatePod, deletePod, addCluster, updateCluster, deleteCluster, addHost, updateHost, deleteHost, acceptHostKey, probeHostKey, probeEndpointTrust, registerTemplate,
   listAccounts, createAccount, registerUserKeys, createDomain, listDomains, updateUser, enableUser, listUsers,
   createVMSnapshot, listVMSnapshot, revertToVMSnapshot, deleteVMSnapshot, listVolumes,
   createVolume, attachVolume, detachVolume, resizeVolume, deleteVolume, migrateVolume,

@@ -692,4 +692,73 @@ ALTER TABLE zones ADD COLUMN internal_dns2 TEXT;
 ALTER TABLE zones ADD COLUMN domain TEXT;
 `,
   },
+  {
+    version: 55,
+    name: 'what a volume restore is writing on its host, recorded before it writes',
+    // restoreVolumeFromBackupAndAttachToVM makes a new disk on a host and writes the backup's copy
+    // beside it; a host cut off meanwhile (or a Kiln killed) kept both, and no row named them. Each
+    // restore writes its row here first (owner: the process doing it); it goes with the volume's row
+    // once the copy is done, or once what was written is removed, at once or when the host answers
+    // again (owner NULL until then; backup/framework.ts settleVolumeRestores).
+    sql: `
+CREATE TABLE backup_volume_restores (
+  id INTEGER PRIMARY KEY,
+  backup_id INTEGER NOT NULL REFERENCES backups(id),
+  volume_uuid TEXT NOT NULL,
+  vm_id INTEGER REFERENCES vm_instances(id) ON DELETE SET NULL,
+  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  disk TEXT NOT NULL,
+  pool TEXT,
+  owner TEXT,
+  note TEXT,
+  created TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 57,
+    name: 'pending HA restarts outlive a Kiln restart',
+    // HA kept the restarts it still owed in memory: a VM waiting for its Down host (a disk on that
+    // host's local pool) or a failed restart being retried was forgotten when Kiln was killed or
+    // closed. One row per VM (ha/pending-restarts.ts); until and next_at are epoch milliseconds,
+    // until NULL is a VM bound to its host, which waits however long that takes.
+    sql: `
+CREATE TABLE ha_pending_restarts (
+  vm_id INTEGER PRIMARY KEY REFERENCES vm_instances(id) ON DELETE CASCADE,
+  update_count INTEGER NOT NULL,
+  until INTEGER,
+  reason TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  failed_host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,
+  bound TEXT,
+  created TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 58,
+    name: 'a storage pool\'s identity across its records',
+    // One store seen by hosts of several clusters is one record per cluster (pool-sync.ts); the
+    // driver's PrimaryStoragePool.identity (a vSphere datastore: its vCenter and moref) says which
+    // records are the same store, so a disk on one is reached by the hosts of the others
+    // (storage/need-pool.ts). NULL: the driver does not say; each record is its own store.
+    sql: `
+ALTER TABLE storage_pools ADD COLUMN identity TEXT;
+`,
+  },
+  {
+    version: 61,
+    name: 'the rest of updateZone\'s parameters',
+    // CloudStack's UpdateZoneCmd beside the DNS servers and domain (migration 54): the IPv6 DNS
+    // servers, the guest CIDR, the sort key listZones orders by, and the zone's details (a JSON
+    // object, CloudStack's data_center_details), each listed back by listZones.
+    sql: `
+ALTER TABLE zones ADD COLUMN ip6_dns1 TEXT;
+ALTER TABLE zones ADD COLUMN ip6_dns2 TEXT;
+ALTER TABLE zones ADD COLUMN guest_cidr TEXT;
+ALTER TABLE zones ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE zones ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+`,
+  },
 ];

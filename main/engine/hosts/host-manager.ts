@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../db/database.js';
 import { now } from '../db/database.js';
+import type { EventLog } from '../events.js';
 import { ApiError } from '../registry/errors.js';
 import type { SecretBox } from '../secrets.js';
 import { eachBounded } from './fan-out.js';
@@ -85,12 +86,29 @@ export function trustText(host: Pick<HostRow, 'trust_kind' | 'trust_fingerprint'
   return `${host.trust_kind === 'tls-certificate' ? 'TLS certificate' : 'SSH host key'} ${host.trust_fingerprint}`;
 }
 
+/** How long drop waits for an endpoint's close (a vCenter's logout answers in well under a second). */
+const CLOSE_TIMEOUT_MS = 5000;
+
+interface EndpointEntry {
+  endpoint: Endpoint;
+  hostIds: Set<number>;
+  unsubscribe: () => void;
+}
+
 export class HostManager {
   readonly events = new EventEmitter();
   private readonly sessions = new Map<number, HostSession>();
   private readonly connecting = new Map<number, Promise<HostSession>>();
   /** Open endpoints by URL, with the host rows using them. */
-  private readonly endpoints = new Map<string, { endpoint: Endpoint; hostIds: Set<number>; unsubscribe: () => void }>();
+  private readonly endpoints = new Map<string, EndpointEntry>();
+  /**
+   * Endpoints being connected, by URL: the hosts of one vCenter connect side by side (at start,
+   * in an HA pass, when their cluster is Managed again), and each must join the one connect. Two
+   * connects registered two endpoints under one URL, the second replacing the first: the first
+   * was then closed by no drop (its hosts were in no entry), so Kiln stayed logged in to vCenter,
+   * and its hosts were not told when its stream failed (events go to the URL's entry's hosts).
+   */
+  private readonly opening = new Map<string, Promise<EndpointEntry>>();
   /** Set by closeAll: a connect still under way then (the start's background one) leaves nothing open and writes nothing. */
   private closed = false;
 
@@ -98,6 +116,8 @@ export class HostManager {
     private readonly db: Db,
     private readonly secrets: SecretBox,
     private readonly driverMap: Map<HypervisorType, HypervisorDriver>,
+    /** Where a close abandoned by drop is reported (the engine's event log). */
+    private readonly eventLog?: Pick<EventLog, 'record'>,
   ) {}
 
   driver(hypervisor: HypervisorType): HypervisorDriver {
@@ -164,6 +184,9 @@ export class HostManager {
 
   private async connect(hostId: number): Promise<HostSession> {
     const host = this.row(hostId);
+    // An Unmanaged cluster's hosts are not connected (updateCluster managedstate, CloudStack's umanageHost): they stay Disconnected.
+    const unmanaged = this.db.prepare(`SELECT name FROM clusters WHERE id=? AND managed_state<>'Managed'`).pluck().get(host.cluster_id) as string | undefined;
+    if (unmanaged !== undefined) throw ApiError.unavailable(`host ${host.name} is in cluster ${unmanaged}, which is Unmanaged: Kiln does not connect to its hosts (updateCluster managedstate=Managed)`);
     try {
       const endpoint = await this.endpoint(host);
       const ref = host.ref ?? (await this.hostRefOn(endpoint, host));
@@ -217,13 +240,27 @@ export class HostManager {
     return host.trust_kind && host.trust_fingerprint ? { kind: host.trust_kind, fingerprint: host.trust_fingerprint } : undefined;
   }
 
-  /** The open endpoint for the host's URL, connecting it first; pins what it presented on first use. */
+  /** The open endpoint for the host's URL, connecting it first (or joining the connect under way). */
   private async endpoint(host: HostRow): Promise<Endpoint> {
-    const open = this.endpoints.get(host.url);
-    if (open) {
-      open.hostIds.add(host.id);
-      return open.endpoint;
+    for (;;) {
+      const open = this.endpoints.get(host.url);
+      if (open) {
+        open.hostIds.add(host.id);
+        return open.endpoint;
+      }
+      let pending = this.opening.get(host.url);
+      if (!pending) {
+        pending = this.openEndpoint(host).finally(() => this.opening.delete(host.url));
+        this.opening.set(host.url, pending);
+      }
+      // Registered with no host, so no drop closes it before its hosts join: each one that waited
+      // takes it from the map above (or opens another, should it have been closed meanwhile).
+      await pending;
     }
+  }
+
+  /** Connects the endpoint of the host's URL and registers it with no host; pins what it presented on first use. */
+  private async openEndpoint(host: HostRow): Promise<EndpointEntry> {
     const secret: HostSecret = host.secret_enc ? (JSON.parse(this.secrets.open(host.secret_enc)) as HostSecret) : {};
     const endpoint = await this.driver(host.hypervisor).connect({
       hostId: host.uuid,
@@ -243,8 +280,9 @@ export class HostManager {
       this.db.prepare('UPDATE hosts SET trust_kind=?, trust_fingerprint=? WHERE url=? AND removed IS NULL AND trust_fingerprint IS NULL').run(trust.kind, trust.fingerprint, host.url);
     }
     const unsubscribe = endpoint.onEvent((event) => this.onEndpointEvent(host.url, event));
-    this.endpoints.set(host.url, { endpoint, hostIds: new Set([host.id]), unsubscribe });
-    return endpoint;
+    const entry = { endpoint, hostIds: new Set<number>(), unsubscribe };
+    this.endpoints.set(host.url, entry);
+    return entry;
   }
 
   /** Which of the endpoint's hosts a row is: the only one, else the one of the row's name. */
@@ -260,7 +298,7 @@ export class HostManager {
     const entry = this.endpoints.get(url);
     if (!entry) return;
     const hostRef = event.kind === 'connection' ? undefined : event.hostRef;
-    const rows = this.db.prepare('SELECT id, ref FROM hosts WHERE url=? AND removed IS NULL').all(url) as { id: number; ref: string | null }[];
+    const rows = this.db.prepare(`SELECT id, ref FROM hosts WHERE url=? AND removed IS NULL AND cluster_id NOT IN (SELECT id FROM clusters WHERE managed_state<>'Managed')`).all(url) as { id: number; ref: string | null }[];
     const targets = hostRef !== undefined && rows.some((r) => r.ref === hostRef) ? rows.filter((r) => r.ref === hostRef) : rows.filter((r) => entry.hostIds.has(r.id));
     for (const row of targets) this.onHostEvent(row.id, event);
   }
@@ -315,16 +353,49 @@ export class HostManager {
     if (before && before.state !== state) this.events.emit('host-state', { hostId, state, previous: before.state, error });
   }
 
-  /** Drops a session (after an error or when the host is removed); the next call reconnects. */
+  /**
+   * Drops a session (after an error or when the host is removed); the next call reconnects. What
+   * is dropped is decided at once, and only then are the endpoints closed: a close takes a while (a
+   * vCenter's change stream ends, its logout goes over a cut link), and the host may reconnect
+   * meanwhile. Closing inside the walk over the endpoints resumed it on the new endpoint of the
+   * same URL, which it then closed too, leaving the host Up on a session that no stream watched.
+   */
   async drop(hostId: number): Promise<void> {
     this.sessions.delete(hostId);
+    const closing: Promise<void>[] = [];
     // The endpoint closes with its last host (a vCenter's other hosts keep its connection).
-    for (const [url, entry] of this.endpoints) {
+    for (const [url, entry] of [...this.endpoints]) {
       if (!entry.hostIds.delete(hostId) || entry.hostIds.size > 0) continue;
       this.endpoints.delete(url);
       entry.unsubscribe();
-      await entry.endpoint.close().catch(() => undefined);
+      closing.push(this.closeWithin(hostId, url, entry.endpoint));
     }
+    await Promise.all(closing);
+  }
+
+  /**
+   * Closes an endpoint, waiting at most CLOSE_TIMEOUT_MS: a close says goodbye over the link (a
+   * vCenter's logout), and over a link that stopped answering that waits for the transport's own
+   * timeout (a minute), holding deleteHost, or the HA check that dropped the host and the pass
+   * behind it. A close that takes longer is abandoned: its sockets are destroyed and a WARN says so.
+   */
+  private async closeWithin(hostId: number, url: string, endpoint: Endpoint): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CLOSE_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([endpoint.close().then(() => 'closed', () => 'closed'), late]);
+    clearTimeout(timer);
+    if (outcome === 'closed') return;
+    endpoint.abort?.();
+    const host = this.db.prepare('SELECT name, uuid FROM hosts WHERE id=?').get(hostId) as { name: string; uuid: string } | undefined;
+    this.eventLog?.record({
+      type: 'HOST.DISCONNECT',
+      level: 'WARN',
+      description: `host ${host?.name ?? hostId}: closing the connection to ${url} did not finish within ${CLOSE_TIMEOUT_MS / 1000} s (no answer over the link); abandoned${endpoint.abort ? ', its sockets destroyed' : ''}`,
+      resourceType: 'Host',
+      resourceUuid: host?.uuid,
+    });
   }
 
   private onHostEvent(hostId: number, event: HostEvent): void {

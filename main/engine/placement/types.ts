@@ -61,6 +61,11 @@ export interface StorageNeed {
   poolId?: number;
   /** That pool's cluster (storage_pools.cluster_id), so a host's reach is judged without reading the pools. */
   poolClusterId?: number;
+  /**
+   * The store that pool is (storage_pools.identity, the driver's PrimaryStoragePool.identity): a host
+   * of another cluster that reports the same store (a record of its own with this identity) reaches the disk too.
+   */
+  poolIdentity?: string;
   /** "sim-primary of cluster Demo Cluster": that pool, for the verdict of a host that does not reach it. */
   poolName?: string;
   /** The disk is copied onto the chosen host's default pool (importVm importsource=external), so that pool is judged. */

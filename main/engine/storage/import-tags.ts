@@ -20,6 +20,7 @@ import { missingTags, parseTags, poolText, type StoragePoolRow } from './pool-re
 import { poolForNeed } from './need-pool.js';
 import { mapVolumes, syncClusterPools } from './pool-sync.js';
 import { recordPartialMove } from './volume-moves.js';
+import { recordMoved } from '../vm/stopped-move.js';
 
 /** A disk of the imported VM that has to move to a pool with these tags. */
 export interface StorageMove {
@@ -133,7 +134,7 @@ export async function moveToTaggedStorage(engine: Engine, caller: Caller, vm: Vm
       const source = await engine.hosts.session(fromId);
       const destination = fromId === target.id ? source : await engine.hosts.session(target.id);
       const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: false, volumePools };
-      await source.migration!.perform(request, await destination.migration!.prepare(request), engine.vms.taskOptions(options.jobUuid));
+      recordMoved(engine, vm, await source.migration!.perform(request, await destination.migration!.prepare(request), engine.vms.taskOptions(options.jobUuid)), target, volumePools);
       db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(target.id, target.pod_id, target.cluster_id, vm.id);
       moved = engine.vms.get(vm.id);
     }

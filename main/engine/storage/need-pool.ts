@@ -10,7 +10,9 @@
  * - A made disk a move to another cluster carries (XenServer's migrate_send copies it onto the
  *   destination's default pool) is judged on that pool too, not on the pool it leaves.
  * - A made disk is judged on the pool it is on: the host must reach it (a pool of its cluster, or
- *   its own local one; tagged or not, unreachedPool says why not) and it must have the tags.
+ *   its own local one, or a record of the host's with the same store's identity: a datastore
+ *   another cluster mounts too; tagged or not, unreachedPool says why not) and it must have the tags
+ *   (on the host's record of that store).
  *   Only when disks may move (storage motion) does a host that fails that offer a pool with the tags
  *   instead, the one the move will use. Another tagged pool the host happens to have does not carry
  *   a disk that is somewhere else.
@@ -63,6 +65,17 @@ export function reachesPool(need: StorageNeed, host: { id: number; cluster_id: n
 }
 
 /**
+ * The record among POOLS (a host's: its cluster's and its own local ones) of the very store NEED's
+ * made disk is on, when the driver says which records are one store (storage_pools.identity: a
+ * vSphere datastore both clusters' hosts mount) and this host reports it now (not Down): the disk
+ * stays where it is and the VM runs there (vMotion without storage motion). Undefined: no such record.
+ */
+export function sameStore(need: StorageNeed, pools: readonly StoragePoolRow[]): StoragePoolRow | undefined {
+  if (!need.poolIdentity) return undefined;
+  return pools.find((p) => p.identity === need.poolIdentity && p.present === 1);
+}
+
+/**
  * Why a host that does not reach the pool NEED's made disk is on cannot run its VM with the disk
  * staying there (a start, or a move that carries no disk): another host's local pool, or a pool of
  * another cluster (a CLUSTER-scoped record is reached by the hosts of its cluster only). POOLS are
@@ -78,7 +91,8 @@ export function unreachedPool(need: StorageNeed, pools: StoragePoolRow[], hostCl
 export function poolForNeed(need: StorageNeed, pools: StoragePoolRow[], moveDisks = false): NeedPool {
   if (need.onDefaultPool) return onDefaultPool(need, pools, `${need.volume} would be copied onto the host's default pool`);
   if (need.poolId !== undefined) {
-    const on = pools.find((p) => p.id === need.poolId);
+    // The disk's own record, or this host's record of the same store (another cluster's view of it).
+    const on = pools.find((p) => p.id === need.poolId) ?? sameStore(need, pools);
     const missing = on ? missingTags(need.tags, on) : need.tags;
     if (on && poolState(on) !== 'Down' && missing.length === 0) return { pool: on };
     if (!moveDisks) {

@@ -5,7 +5,7 @@
  * puts it by default (no pool named), as before; only a tagged one is given a pool here, before its
  * disk is made (the VM's define at start, or an attach that creates it).
  */
-import { MIGRATE_ALLOWED_DETAIL } from '../import/adopted-moves.js';
+import { MIGRATE_ALLOWED_DETAIL, vouchCovers } from '../import/adopted-moves.js';
 import type { Engine } from '../engine.js';
 import type { Db } from '../db/database.js';
 import { ApiError } from '../registry/errors.js';
@@ -63,10 +63,10 @@ export function vmStorageNeeds(db: Db, vmId: number): StorageNeed[] {
  */
 export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: ReadonlySet<number> = new Set()): Map<number, StorageNeed[]> {
   const rows = db
-    .prepare(`SELECT t.*, p.scope AS pool_scope, p.name AS pool_name, p.cluster_id AS pool_cluster, p.host_id AS pool_host_id, pc.name AS pool_cluster_name, ph.name AS pool_host, vd.value AS vouched FROM (${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL) t
+    .prepare(`SELECT t.*, p.scope AS pool_scope, p.name AS pool_name, p.cluster_id AS pool_cluster, p.host_id AS pool_host_id, p.identity AS pool_identity, pc.name AS pool_cluster_name, ph.name AS pool_host, vd.value AS vouched FROM (${TAG_SELECT} WHERE v.vm_id ${PAGE_IDS} AND v.removed IS NULL) t
       LEFT JOIN storage_pools p ON p.id=t.pool_id LEFT JOIN clusters pc ON pc.id=p.cluster_id LEFT JOIN hosts ph ON ph.id=p.host_id
       LEFT JOIN vm_details vd ON vd.vm_id=t.vm_id AND vd.name=? ORDER BY t.vm_id, t.device_id`)
-    .all(JSON.stringify(vmIds), MIGRATE_ALLOWED_DETAIL) as (TagRow & { id: number; vm_id: number; name: string; state: string; pool_id: number | null; pool_scope: string | null; pool_name: string | null; pool_cluster: number | null; pool_cluster_name: string | null; pool_host: string | null; pool_host_id: number | null; vouched: string | null })[];
+    .all(JSON.stringify(vmIds), MIGRATE_ALLOWED_DETAIL) as (TagRow & { id: number; vm_id: number; name: string; state: string; pool_id: number | null; pool_scope: string | null; pool_name: string | null; pool_cluster: number | null; pool_cluster_name: string | null; pool_host: string | null; pool_host_id: number | null; pool_identity: string | null; vouched: string | null })[];
   const needs = new Map<number, StorageNeed[]>();
   for (const row of rows) {
     // A volume whose disk is being moved (migrateto) needs its new pool, which the move names.
@@ -74,12 +74,13 @@ export function vmsStorageNeeds(db: Db, vmIds: readonly number[], except: Readon
     const need = tagsOf(row);
     // An imported VM whose admin vouched that its disks are reachable from the other hosts
     // (migrateallowed=true, adopted-moves.ts) is not bound by where they are recorded, the same
-    // statement that lets adoptedPin let it go; its tags are judged as an unplaced disk's.
-    const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null && row.vouched !== 'true';
+    // statement that lets adoptedPin let it go; its tags are judged as an unplaced disk's. Only
+    // the disks the vouch still covers: one Kiln has moved since is where Kiln's move put it.
+    const made = row.state !== 'Allocated' && row.state !== 'Creating' && row.pool_id !== null && !vouchCovers(row.vouched, row.id);
     const local = made && row.pool_scope === 'HOST' ? { pool: row.pool_name ?? '', host: row.pool_host ?? '', hostId: row.pool_host_id ?? 0, clusterId: row.pool_cluster ?? 0 } : undefined;
     // A made disk binds its VM to the hosts that reach its pool, tagged or not (pool records are CLUSTER or HOST scoped; there is no ZONE-wide one to let every cluster in).
     if (need.tags.length === 0 && !(made && row.pool_scope !== null)) continue;
-    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id!, ...(row.pool_cluster !== null ? { poolClusterId: row.pool_cluster } : {}), ...(row.pool_name ? { poolName: `${row.pool_name}${row.pool_cluster_name ? ` of cluster ${row.pool_cluster_name}` : ''}` } : {}) } : {}), ...(local ? { local } : {}) }]);
+    needs.set(row.vm_id, [...(needs.get(row.vm_id) ?? []), { volume: row.name, tags: need.tags, offering: need.offering ?? '', ...(made ? { poolId: row.pool_id!, ...(row.pool_cluster !== null ? { poolClusterId: row.pool_cluster } : {}), ...(row.pool_identity ? { poolIdentity: row.pool_identity } : {}), ...(row.pool_name ? { poolName: `${row.pool_name}${row.pool_cluster_name ? ` of cluster ${row.pool_cluster_name}` : ''}` } : {}) } : {}), ...(local ? { local } : {}) }]);
   }
   return needs;
 }

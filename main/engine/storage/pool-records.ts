@@ -24,6 +24,8 @@ export interface StoragePoolRow {
   used_bytes: number;
   allocated_bytes: number | null;
   is_default: number;
+  /** The store across records (PrimaryStoragePool.identity): records with one identity are one store, reached by each record's hosts. NULL: unknown. */
+  identity?: string | null;
   tags: string;
   enabled: number;
   /** 0: the last read of the cluster's hosts did not report it (state Down). */

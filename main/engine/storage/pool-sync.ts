@@ -9,7 +9,8 @@
  * A pool stays recorded when its hosts stop reporting it (present=0, state Down): its tags and
  * enabled flag are the admin's and come back with it. After each read, the free-text volumes.pool
  * (the driver's name for where a disk is) is mapped onto the records as volumes.pool_id; a disk
- * without a pool is on the host's default pool.
+ * without a pool is on the host's default pool. A pool's identity (PrimaryStoragePool.identity) is
+ * recorded with it: records of several clusters with one identity are one store (need-pool.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { PrimaryStoragePool } from '../../../drivers/types.js';
@@ -85,11 +86,11 @@ export async function syncAllPools(engine: Engine, clusterIds?: number[], sessio
   recordPools(db, answered);
 }
 
-type ExistingPool = Pick<StoragePoolRow, 'id' | 'cluster_id' | 'host_id' | 'ref' | 'name' | 'type' | 'scope' | 'capacity_bytes' | 'used_bytes' | 'allocated_bytes' | 'is_default' | 'present'>;
+type ExistingPool = Pick<StoragePoolRow, 'id' | 'cluster_id' | 'host_id' | 'ref' | 'name' | 'type' | 'scope' | 'capacity_bytes' | 'used_bytes' | 'allocated_bytes' | 'is_default' | 'identity' | 'present'>;
 
 /** The columns a report sets, in the order the batch statements read them from JSON. */
 interface PoolReport {
-  name: string; type: string; scope: string; capacity: number; used: number; allocated: number | null; isDefault: number;
+  name: string; type: string; scope: string; capacity: number; used: number; allocated: number | null; isDefault: number; identity: string | null;
 }
 
 /** REPORTS (clusters with at least one host that answered) written in one transaction of a fixed number of statements. */
@@ -101,7 +102,7 @@ function recordPools(db: Db, reports: HostReport[]): void {
       (db.prepare(`SELECT id, zone_id, pod_id, hypervisor FROM clusters WHERE id ${PAGE_IDS}`).all(JSON.stringify(clusterIds)) as { id: number; zone_id: number; pod_id: number; hypervisor: string }[]).map((c) => [c.id, c]),
     );
     const existing = db
-      .prepare(`SELECT id, cluster_id, host_id, ref, name, type, scope, capacity_bytes, used_bytes, allocated_bytes, is_default, present FROM storage_pools WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`)
+      .prepare(`SELECT id, cluster_id, host_id, ref, name, type, scope, capacity_bytes, used_bytes, allocated_bytes, is_default, identity, present FROM storage_pools WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`)
       .all(JSON.stringify(clusterIds)) as ExistingPool[];
     const key = (clusterId: number, hostId: number | null, ref: string) => JSON.stringify([clusterId, hostId ?? 0, ref]);
     const byKey = new Map<string, ExistingPool>();
@@ -116,7 +117,7 @@ function recordPools(db: Db, reports: HostReport[]): void {
         const k = key(report.clusterId, hostId, pool.ref);
         if (seen.has(k)) continue;
         seen.add(k);
-        const values: PoolReport = { name: pool.name, type: pool.type, scope: pool.scope, capacity: pool.capacityBytes, used: pool.usedBytes, allocated: pool.allocatedBytes ?? null, isDefault: pool.isDefault ? 1 : 0 };
+        const values: PoolReport = { name: pool.name, type: pool.type, scope: pool.scope, capacity: pool.capacityBytes, used: pool.usedBytes, allocated: pool.allocatedBytes ?? null, isDefault: pool.isDefault ? 1 : 0, identity: pool.identity ?? null };
         const row = byKey.get(k);
         if (!row) {
           const cluster = clusters.get(report.clusterId)!;
@@ -129,12 +130,12 @@ function recordPools(db: Db, reports: HostReport[]): void {
     }
     db.prepare(
       `UPDATE storage_pools SET name=j.value->>'name', type=j.value->>'type', scope=j.value->>'scope', capacity_bytes=j.value->>'capacity', used_bytes=j.value->>'used',
-         allocated_bytes=j.value->>'allocated', is_default=j.value->>'isDefault', present=1, last_seen=? FROM json_each(?) j WHERE storage_pools.id=j.value->>'id'`,
+         allocated_bytes=j.value->>'allocated', is_default=j.value->>'isDefault', identity=j.value->>'identity', present=1, last_seen=? FROM json_each(?) j WHERE storage_pools.id=j.value->>'id'`,
     ).run(at, JSON.stringify(updates));
     db.prepare(
-      `INSERT INTO storage_pools (uuid, name, zone_id, pod_id, cluster_id, host_id, ref, type, scope, hypervisor, capacity_bytes, used_bytes, allocated_bytes, is_default, last_seen, created)
+      `INSERT INTO storage_pools (uuid, name, zone_id, pod_id, cluster_id, host_id, ref, type, scope, hypervisor, capacity_bytes, used_bytes, allocated_bytes, is_default, identity, last_seen, created)
        SELECT j.value->>'uuid', j.value->>'name', j.value->>'zoneId', j.value->>'podId', j.value->>'clusterId', j.value->>'hostId', j.value->>'ref', j.value->>'type', j.value->>'scope',
-         j.value->>'hypervisor', j.value->>'capacity', j.value->>'used', j.value->>'allocated', j.value->>'isDefault', ?, ? FROM json_each(?) j ORDER BY j.key`,
+         j.value->>'hypervisor', j.value->>'capacity', j.value->>'used', j.value->>'allocated', j.value->>'isDefault', j.value->>'identity', ?, ? FROM json_each(?) j ORDER BY j.key`,
     ).run(at, at, JSON.stringify(inserts));
     // What the hosts that answered no longer report is Down (a cluster's pool: no answering host has it).
     const answered = new Set(reports.map((r) => r.hostId));
@@ -146,7 +147,7 @@ function recordPools(db: Db, reports: HostReport[]): void {
 
 function changed(row: ExistingPool, report: PoolReport): boolean {
   return row.name !== report.name || row.type !== report.type || row.scope !== report.scope || row.capacity_bytes !== report.capacity || row.used_bytes !== report.used
-    || row.allocated_bytes !== report.allocated || row.is_default !== report.isDefault || row.present !== 1;
+    || row.allocated_bytes !== report.allocated || row.is_default !== report.isDefault || row.identity !== report.identity || row.present !== 1;
 }
 
 /**
@@ -154,8 +155,10 @@ function changed(row: ExistingPool, report: PoolReport): boolean {
  * pool text, the one of the volume's host for a local pool; a made disk without pool text is on
  * its host's default pool. Volumes not made yet (Allocated, Creating) have none until one is chosen.
  * A cluster without pool records keeps its volumes' pool_id as it is. Three statements for all CLUSTERIDS.
+ * VOLUMEIDS: only these volumes (the ones an import just wrote), looked up by id rather than every
+ * volume of the clusters (a bulk import's rows each read the whole cluster's; bench csv-bulk).
  */
-export function mapVolumes(db: Db, clusterIds: readonly number[]): void {
+export function mapVolumes(db: Db, clusterIds: readonly number[], volumeIds?: readonly number[]): void {
   const pools = db.prepare(`SELECT * FROM storage_pools WHERE cluster_id ${PAGE_IDS} AND removed IS NULL ORDER BY id`).all(JSON.stringify(clusterIds)) as StoragePoolRow[];
   const byCluster = new Map<number, StoragePoolRow[]>();
   for (const pool of pools) byCluster.set(pool.cluster_id, [...(byCluster.get(pool.cluster_id) ?? []), pool]);
@@ -165,9 +168,9 @@ export function mapVolumes(db: Db, clusterIds: readonly number[]): void {
          CASE WHEN vm.id IS NULL THEN h.cluster_id ELSE vm.cluster_id END AS cluster_id FROM volumes v
          LEFT JOIN vm_instances vm ON vm.id=v.vm_id
          LEFT JOIN hosts h ON h.id=COALESCE(vm.host_id, vm.last_host_id, v.host_id)
-       WHERE v.removed IS NULL AND (CASE WHEN vm.id IS NULL THEN h.cluster_id ELSE vm.cluster_id END) ${PAGE_IDS}`,
+       WHERE v.removed IS NULL AND (CASE WHEN vm.id IS NULL THEN h.cluster_id ELSE vm.cluster_id END) ${PAGE_IDS}${volumeIds ? ` AND v.id ${PAGE_IDS}` : ''}`,
     )
-    .all(JSON.stringify(clusterIds)) as { id: number; pool: string | null; state: string; pool_id: number | null; host_id: number | null; cluster_id: number }[];
+    .all(...[JSON.stringify(clusterIds), ...(volumeIds ? [JSON.stringify(volumeIds)] : [])]) as { id: number; pool: string | null; state: string; pool_id: number | null; host_id: number | null; cluster_id: number }[];
   const moves: [number, number | null][] = [];
   for (const v of volumes) {
     const clusterPools = byCluster.get(v.cluster_id);

@@ -14,6 +14,7 @@ import { ApiError } from '../registry/errors.js';
 import type { Caller } from '../registry/types.js';
 import { stageImages } from '../images/staging.js';
 import { recordMoved } from '../vm/stopped-move.js';
+import { endVouch } from '../import/adopted-moves.js';
 import { vmRef, type VmRow } from '../vm/rows.js';
 
 export interface VolumeMove {
@@ -56,7 +57,7 @@ export async function moveVolumes(engine: Engine, caller: Caller, vm: VmRow, tar
   const request = { vm: vmRef(current), spec: engine.vms.spec(current), live: running, volumePools: Object.fromEntries(moves.map((m) => [m.volume.path ?? '', m.pool.ref])) };
   const how = `${running ? ' while the VM ran' : ''}${target.id !== fromId ? ` on host ${target.name}, the VM with it` : ''}`;
   try {
-    recordMoved(engine, current, await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)));
+    recordMoved(engine, current, await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)), undefined, request.volumePools);
   } catch (error) {
     throw recordPartialMove(engine, caller, current, moves, error, jobUuid);
   }
@@ -89,7 +90,10 @@ export function recordPartialMove(engine: Engine, caller: Caller, vm: VmRow, mov
   const done = moves.filter((m) => reported.some((r) => r.name === m.volume.path && (r.pool === m.pool.ref || r.pool === m.pool.name)));
   if (done.length === 0) return error;
   const failure = error as DriverError;
-  engine.db.transaction(() => recordPools(engine, caller, vm, done, ' before the rest of the move failed', jobUuid))();
+  engine.db.transaction(() => {
+    recordPools(engine, caller, vm, done, ' before the rest of the move failed', jobUuid);
+    endVouch(engine.db, vm.id, done.map((m) => m.volume.id));
+  })();
   const left = moves.filter((m) => !done.includes(m));
   const words = (list: VolumeMove[], how: (m: VolumeMove) => string) => list.map((m) => `${m.volume.name} ${how(m)}`).join(', ');
   return new DriverError(

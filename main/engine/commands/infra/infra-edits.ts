@@ -4,11 +4,17 @@
  * update answers exactly what listZones/listPods/listClusters and the live channel show), the
  * refusal that names what is still in the way of a delete, and the soft delete itself.
  *
+ * updateCommand is the one definition of an update: id, the name parameter and allocationstate,
+ * the sibling-name check, the transaction with the rename and allocation state, and the answer;
+ * each kind adds only its own parameters (updateZone's DNS and CIDR, updatePod's range,
+ * updateCluster's managed state).
+ *
  * Each change records an event on the zone, pod or cluster: that is what marks it on the 'zones',
  * 'pods' or 'clusters' live channel (live/infra-feed.ts), which sends the new record, or its id in
  * `removed` once the list no longer finds it.
  */
 import type { Engine } from '../../engine.js';
+import type { Db } from '../../db/database.js';
 import { defineCommand, ADMIN_ONLY, type ApiObject, type Caller, type ParamDef, type SyncCommand } from '../../registry/types.js';
 import { byUuid } from '../../lookup.js';
 import type { ParamRule } from '../../registry/param-rules.js';
@@ -87,7 +93,7 @@ const BLOCKERS: Record<InfraKind, InTheWay[]> = {
   ],
 };
 
-const someNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+export const someNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
 
 /** The row a pod or cluster is in, for the delete event's words ("pod P of zone Z deleted"). */
 const PARENT: Record<InfraKind, { table: string; column: 'zone_id' | 'pod_id'; kind: InfraKind } | undefined> = {
@@ -150,4 +156,62 @@ export async function updated(engine: Engine, caller: Caller, kind: InfraKind, r
   }
   engine.events.record({ type: `${kind.toUpperCase()}.EDIT`, description: `${kind} ${row.name} updated${changes.length ? `: ${changes.join(', ')}` : ''}`, userId: caller.userId, accountId: caller.accountId, resourceType: RESOURCE_TYPE[kind], resourceUuid: row.uuid });
   return readBack(engine, caller, kind, row.uuid);
+}
+
+/** What one kind's update adds to updateCommand's shared part. */
+export interface UpdateSpec<Row extends { id: number; uuid: string; name: string }> {
+  kind: InfraKind;
+  name: string;
+  description: string;
+  response: string;
+  /** The name parameter: 'name' (zone, pod) or 'clustername'. */
+  nameParam: string;
+  nameDescription: string;
+  /** The kind's own parameters, after id, the name and allocationstate. */
+  params: ParamDef[];
+  /** The refusal's words when NAME is taken by another live sibling of ROW, else undefined. */
+  taken(db: Db, row: Row, name: string): string | undefined;
+  /**
+   * The kind's own parameters: checked before anything is written (a 431 here leaves all as it
+   * was), then WRITE, called inside the update's transaction, sets them and says what changed.
+   */
+  check(engine: Engine, row: Row, args: Args): { write(changes: string[]): void };
+  /** After the transaction, before the answer (updateCluster: the hosts' sessions). */
+  after?(engine: Engine, row: Row, args: Args): Promise<void>;
+}
+
+/** updateZone, updatePod and updateCluster: the shared parameters and handler, and SPEC's own part. */
+export function updateCommand<Row extends { id: number; uuid: string; name: string }>(spec: UpdateSpec<Row>): SyncCommand {
+  const { kind } = spec;
+  const label = RESOURCE_TYPE[kind];
+  return defineCommand({
+    name: spec.name,
+    description: spec.description,
+    kind: 'sync',
+    roles: ADMIN_ONLY,
+    response: spec.response,
+    params: [{ name: 'id', type: 'uuid', required: true, description: `the ID of the ${label}` }, { name: spec.nameParam, type: 'string', description: spec.nameDescription }, allocationStateParam(kind), ...spec.params],
+    async handler({ engine, caller }, args) {
+      const db = engine.db;
+      const row = byUuid<Row>(db, kind, args.uuid('id')!, 'id');
+      const name = newName(args, spec.nameParam, kind, (n) => spec.taken(db, row, n));
+      const state = args.str('allocationstate') || undefined;
+      const own = spec.check(engine, row, args);
+      const changes: string[] = [];
+      const renamed = name !== undefined && name !== row.name;
+      db.transaction(() => {
+        if (renamed) {
+          db.prepare(`UPDATE ${TABLE[kind]} SET name=? WHERE id=?`).run(name, row.id);
+          changes.push(`renamed to ${name}`);
+        }
+        if (state) {
+          db.prepare(`UPDATE ${TABLE[kind]} SET allocation_state=? WHERE id=?`).run(state, row.id);
+          changes.push(state);
+        }
+        own.write(changes);
+      })();
+      await spec.after?.(engine, row, args);
+      return updated(engine, caller, kind, { id: row.id, uuid: row.uuid, name: renamed ? name! : row.name, renamed }, changes);
+    },
+  });
 }

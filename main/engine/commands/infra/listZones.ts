@@ -16,6 +16,6 @@ export default defineCommand({
   ],
   handler({ engine }, args, page) {
     const w = where(['removed IS NULL'], [['uuid', args.uuid('id')], ['name', args.str('name')], ['name', args.str('keyword'), 'like']]);
-    return queryPage<Parameters<typeof zoneView>[0]>(engine.db, page, { select: '*', from: `FROM zones ${w.sql}`, values: w.values, orderBy: 'id' }, (rows) => rows.map(zoneView));
+    return queryPage<Parameters<typeof zoneView>[0]>(engine.db, page, { select: '*', from: `FROM zones ${w.sql}`, values: w.values, orderBy: 'sort_key, id' }, (rows) => rows.map(zoneView));
   },
 });

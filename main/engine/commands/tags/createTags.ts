@@ -3,7 +3,7 @@ import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { now } from '../../db/database.js';
 import { requireAccountAccess } from '../../vm/access.js';
-import { findTaggedResource, taggableType, TAGGABLE_TYPE_NAMES } from '../../tags/resource-types.js';
+import { findTaggedResource, taggableType, taggedLabel, TAGGABLE_TYPE_NAMES } from '../../tags/resource-types.js';
 
 const MAX = 255;
 
@@ -51,7 +51,7 @@ export default defineCommand({
       for (const r of resources) {
         // A tag belongs to the resource's owner, as in CloudStack, whoever created it.
         for (const p of pairs) insert.run(randomUUID(), p.key, p.value, type.name, r.id, r.uuid, r.account_id, r.domain_id, customer, now());
-        engine.events.record({ type: 'CREATE_TAGS', description: `tags ${pairs.map((p) => p.key).join(', ')} created on ${type.name} ${r.uuid}`, userId: caller.userId, accountId: r.account_id, domainId: r.domain_id, resourceType: type.name, resourceUuid: r.uuid });
+        engine.events.record({ type: 'CREATE_TAGS', description: `tags ${pairs.map((p) => p.key).join(', ')} created on ${taggedLabel(type, r)}`, userId: caller.userId, accountId: r.account_id, domainId: r.domain_id, resourceType: type.name, resourceUuid: r.uuid });
       }
     })();
     return { instanceType: type.name, instanceId: resources[0]!.uuid, run: async () => undefined };

@@ -1,7 +1,7 @@
 import { defineCommand, ALL_ROLES } from '../../registry/types.js';
 import { ApiError } from '../../registry/errors.js';
 import { requireAccountAccess } from '../../vm/access.js';
-import { findTaggedResource, taggableType, TAGGABLE_TYPE_NAMES } from '../../tags/resource-types.js';
+import { findTaggedResource, taggableType, taggedLabel, TAGGABLE_TYPE_NAMES } from '../../tags/resource-types.js';
 
 export default defineCommand({
   name: 'deleteTags',
@@ -35,7 +35,7 @@ export default defineCommand({
       for (const t of rows) del.run(t.id);
       for (const r of resources) {
         const keys = rows.filter((t) => t.resource === r).map((t) => t.key);
-        if (keys.length) engine.events.record({ type: 'DELETE_TAGS', description: `tags ${keys.join(', ')} deleted from ${type.name} ${r.uuid}`, userId: caller.userId, accountId: r.account_id, domainId: r.domain_id, resourceType: type.name, resourceUuid: r.uuid });
+        if (keys.length) engine.events.record({ type: 'DELETE_TAGS', description: `tags ${keys.join(', ')} deleted from ${taggedLabel(type, r)}`, userId: caller.userId, accountId: r.account_id, domainId: r.domain_id, resourceType: type.name, resourceUuid: r.uuid });
       }
     })();
     return { instanceType: type.name, instanceId: resources[0]!.uuid, run: async () => undefined };

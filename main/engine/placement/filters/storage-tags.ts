@@ -5,7 +5,8 @@
  * it is on, which the host must reach and which must have them (or, when the request lets disks
  * move, the pool with the tags the move will use). Another tagged pool of the host does not carry
  * a disk that is somewhere else. Tagged or not, a made disk binds its VM to the hosts that reach its
- * pool (a local pool: its host; a cluster's: that cluster's hosts), and a host that does not says
+ * pool (a local pool: its host; a cluster's: that cluster's hosts; and the hosts of any cluster
+ * whose record of the same store, by the driver's pool identity, they report), and a host that does not says
  * so, naming the disk, the pool and the host's cluster. A move to another cluster that carries the disks (the request's
  * carryDisks) judges each made disk on the destination's default pool, where it would land
  * (storage/need-pool.ts carriedPool). The planner then never picks a
@@ -18,7 +19,7 @@
  * cluster (a cluster pool another host of it reports counts); with none it reaches no pool and a
  * tagged volume cannot go there ("pools: none recorded").
  */
-import { carriedPool, poolForNeed, reachesPool, unreachedPool } from '../../storage/need-pool.js';
+import { carriedPool, poolForNeed, reachesPool, sameStore, unreachedPool } from '../../storage/need-pool.js';
 import type { StoragePoolRow } from '../../storage/pool-records.js';
 import type { Filter } from '../types.js';
 
@@ -41,7 +42,8 @@ export const storageTags: Filter = {
       }
       // A made disk stays on its pool (a start carries none, nor a move without carryDisks): only a host that reaches
       // that pool can run the VM, enabled or not. A local pool: its one host; a cluster's pool: the hosts of that cluster.
-      if (need.poolId !== undefined && !request.moveDisks && !reachesPool(need, host)) return unreachedPool(need, pools(), state.clusterName(host.cluster_id));
+      // A host of another cluster that reports the very store (the driver's pool identity: a datastore both clusters mount) reaches it too.
+      if (need.poolId !== undefined && !request.moveDisks && !reachesPool(need, host) && !sameStore(need, pools())) return unreachedPool(need, pools(), state.clusterName(host.cluster_id));
       // An untagged need is there for its disk's pool alone, judged above.
       if (need.tags.length === 0) continue;
       // The pool this disk would be on from this host (the one a move would use), or why there is none.
