@@ -96,14 +96,18 @@ export class BackgroundTasks {
     const { db, log } = this.engine;
     const stuck = db.prepare(`SELECT * FROM vm_instances WHERE state IN ('Creating','Starting','Stopping','Migrating','Destroying','Expunging')`).all() as VmRow[];
     for (const vm of stuck) {
+      const note = this.interruptedNote(vm);
       try {
         if (await this.reattach(vm)) continue;
-        await this.settle(vm);
+        const unanswered = await this.settle(vm, note);
+        this.engine.jobs.settledAfterRestart(vm.uuid, this.settledWords(vm, unanswered));
       } catch (error) {
-        log.warn(`reconcile ${vm.uuid}: ${error instanceof Error ? error.message : String(error)}`);
+        const message = error instanceof Error ? error.message : String(error);
+        log.warn(`reconcile ${vm.uuid}: ${message}`);
         // Still nothing may stay transient: Error can be started, destroyed and expunged.
         const now = this.engine.vms.get(vm.id);
-        if (now.state === vm.state) this.engine.vms.transition(now, 'Error', { note: `${NOTE}; settling it failed: ${error instanceof Error ? error.message : String(error)}` });
+        if (now.state === vm.state) this.engine.vms.transition(now, 'Error', { note: `${note}; settling it failed: ${message}` });
+        this.engine.jobs.settledAfterRestart(vm.uuid, `After the restart Kiln could not settle the VM (${message}): it is ${this.engine.vms.get(vm.id).state}.`);
       }
     }
     // Jobs left waiting on a task whose VM needed no settling (or whose task could not be reattached) end as failed.
@@ -130,7 +134,23 @@ export class BackgroundTasks {
     return true;
   }
 
-  private async settle(vm: VmRow): Promise<void> {
+  /** The note of a settling transition: the interrupted job by command and id, when there is one. */
+  private interruptedNote(vm: VmRow): string {
+    const job = this.engine.jobs.interruptedJob(vm.uuid);
+    return job ? `settled after restart: its ${job.cmd} job (${job.uuid}) had been interrupted` : NOTE;
+  }
+
+  /** How the reconcile left VM (as it was before; UNANSWERED: its host's error), the end of its interrupted job's error. */
+  private settledWords(vm: VmRow, unanswered?: string): string {
+    const after = this.engine.vms.get(vm.id);
+    const host = after.host_id !== null ? (this.engine.db.prepare('SELECT name FROM hosts WHERE id=?').pluck().get(after.host_id) as string | undefined) : undefined;
+    const how: Partial<Record<VmState, string>> = { Destroying: 'Kiln finished the destroy', Expunging: 'Kiln finished the expunge', Creating: 'the deploy had not finished' };
+    const settled = unanswered === undefined ? 'Kiln settled the VM on what its host reports' : `its host did not answer (${unanswered}), and Kiln settled the VM without it`;
+    return `After the restart ${how[vm.state] ?? settled}: it is ${after.state}${host ? ` on host ${host}` : ''}.`;
+  }
+
+  /** Settles VM from its host's view; the host's error when it did not answer. */
+  private async settle(vm: VmRow, note = NOTE): Promise<string | undefined> {
     const { vms } = this.engine;
     const hostId = vm.host_id ?? vm.last_host_id;
     const asked = hostId !== null ? await this.ask(hostId, vmRef(vm)) : { power: 'Missing' as const };
@@ -139,35 +159,36 @@ export class BackgroundTasks {
     switch (vm.state) {
       case 'Creating':
         // Start moves a VM to Starting before it defines anything, so nothing exists on a host yet.
-        vms.transition(vm, 'Error', { note: `${NOTE}: the deploy did not finish` });
-        return;
+        vms.transition(vm, 'Error', { note: `${note}: the deploy did not finish` });
+        return undefined;
       case 'Destroying':
         // finishDestroy asks the host itself; an unreachable one is recorded, not guessed at.
         await vms.finishDestroy(undefined, vm, [], undefined);
-        return;
+        return undefined;
       case 'Expunging':
         await vms.finishExpunge(undefined, vm);
-        return;
+        return undefined;
       case 'Migrating': {
         if (power === 'Running') {
-          vms.transition(vm, 'Running', { note: `${NOTE}: still running on its source host`, hostId });
-          return;
+          vms.transition(vm, 'Running', { note: `${note}: still running on its source host`, hostId });
+          return undefined;
         }
         const found = power === undefined ? undefined : await this.findRunning(vm, hostId);
         if (found !== undefined) {
-          vms.transition(vm, 'Running', { note: `${NOTE}: the migration had finished`, hostId: found });
+          vms.transition(vm, 'Running', { note: `${note}: the migration had finished`, hostId: found });
           this.engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(found, vm.id);
-          return;
+          return undefined;
         }
-        vms.transition(vm, power === undefined ? 'Unknown' : 'Stopped', { note: `${NOTE}${unreachable}`, hostId: power === undefined ? hostId : null });
-        return;
+        vms.transition(vm, power === undefined ? 'Unknown' : 'Stopped', { note: `${note}${unreachable}`, hostId: power === undefined ? hostId : null });
+        return asked.error;
       }
       default: {
         // Starting, Stopping: what the host runs is what the VM is. A host that does not answer
         // leaves it Stopped, as a forced stop does; the HA pass powers it off there if it comes back running.
         const target: VmState = power === 'Running' ? 'Running' : 'Stopped';
-        vms.transition(vm, target, { note: `${NOTE}${unreachable}`, hostId: target === 'Running' ? hostId : null });
+        vms.transition(vm, target, { note: `${note}${unreachable}`, hostId: target === 'Running' ? hostId : null });
         if (hostId !== null) this.engine.db.prepare('UPDATE vm_instances SET last_host_id=? WHERE id=?').run(hostId, vm.id);
+        return asked.error;
       }
     }
   }

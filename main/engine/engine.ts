@@ -118,7 +118,7 @@ export class Engine {
     this.simulator = new SimulatorDriver({ stateFile: join(dataDir, 'simulator.json') });
     const drivers = new Map<HypervisorType, HypervisorDriver>([['Simulator', this.simulator]]);
     for (const driver of options.drivers ?? []) drivers.set(driver.hypervisor, driver);
-    this.hosts = new HostManager(this.db, this.secrets, drivers);
+    this.hosts = new HostManager(this.db, this.secrets, drivers, this.events);
     syncHypervisorCapabilities(this.db, drivers.values());
     this.planner = new Planner(this.db, this.settings);
     this.vms = new VmService(this);

@@ -14,8 +14,17 @@ import type { ApiObject, AsyncWork, Caller, CommandDef } from './registry/types.
 import { csDate } from './format.js';
 import { ALL_ROWS, queryPage, type ListPage, type PageWindow } from './registry/list-page.js';
 import type { JobUpdate } from '../../preload/api.js';
+import { TRANSIENT_STATES } from './vm/states.js';
 
 export const JobStatus = { IN_PROGRESS: 0, SUCCEEDED: 1, FAILED: 2, CANCELLED: 3 } as const;
+
+/** The objects an interrupted job's words name, by jobinstancetype: the row's name and state, and the states a job leaves them in. */
+const INSTANCE_KINDS: Record<string, { word: string; sql: string; transient: readonly string[] }> = {
+  VirtualMachine: { word: 'VM', sql: 'SELECT display_name AS name, state FROM vm_instances WHERE uuid=?', transient: TRANSIENT_STATES },
+  Volume: { word: 'volume', sql: 'SELECT name, state FROM volumes WHERE uuid=?', transient: ['Creating', 'Attaching', 'Resizing', 'Expunging'] },
+  VMSnapshot: { word: 'VM snapshot', sql: 'SELECT display_name AS name, state FROM vm_snapshots WHERE uuid=?', transient: ['Creating', 'Reverting', 'Expunging'] },
+  Backup: { word: 'backup', sql: 'SELECT name, status AS state FROM backups WHERE uuid=?', transient: ['Queued', 'BackingUp', 'Restoring'] },
+};
 
 /** A job's owner as the list query joins it in (queryAsyncJobResult reads it on its own). */
 interface JobOwner {
@@ -54,22 +63,60 @@ export class JobManager {
 
   constructor(private readonly db: Db) {}
 
+  /** The jobs this process's recovery failed, by the object they worked on (settledAfterRestart finishes their words). */
+  private readonly recovered = new Map<string, { uuid: string; cmd: string; base: string }[]>();
+
   /**
    * Marks jobs a previous process left in progress as failed; returns how many. One waiting on a
    * hypervisor task (hypervisor_task_ref) is left to reattachOrphan unless `withTasks`: the task
-   * may finish without Kiln, and the restart reconcile picks it up.
+   * may finish without Kiln, and the restart reconcile picks it up. Each one's error names what it
+   * was doing (its command, and the VM or volume by name) and the state it left that in; the
+   * restart's reconcile then says how it settled the VM (settledAfterRestart).
    */
   recoverOrphans(withTasks = false): number {
-    const result = this.db
-      .prepare(`UPDATE async_jobs SET status=?, result_code=530, result=?, completed=? WHERE status=? AND owner<>?${withTasks ? '' : ' AND hypervisor_task_ref IS NULL'}`)
-      .run(
-        JobStatus.FAILED,
-        JSON.stringify({ errorcode: 530, cserrorcode: 4250, errortext: 'Job interrupted: Kiln stopped while this job was in progress. Check the state of its resource before retrying.' }),
-        now(),
-        JobStatus.IN_PROGRESS,
-        this.owner,
-      );
-    return result.changes;
+    const rows = this.db
+      .prepare(`SELECT uuid, cmd, instance_type, instance_uuid FROM async_jobs WHERE status=? AND owner<>?${withTasks ? '' : ' AND hypervisor_task_ref IS NULL'} ORDER BY id`)
+      .all(JobStatus.IN_PROGRESS, this.owner) as { uuid: string; cmd: string; instance_type: string | null; instance_uuid: string | null }[];
+    const fail = this.db.prepare('UPDATE async_jobs SET status=?, result_code=530, result=?, completed=? WHERE uuid=? AND status=?');
+    let changes = 0;
+    this.db.transaction(() => {
+      for (const row of rows) {
+        const { base, advice } = this.interruptedWords(row);
+        const done = fail.run(JobStatus.FAILED, JSON.stringify({ errorcode: 530, cserrorcode: 4250, errortext: `${base} ${advice}` }), now(), row.uuid, JobStatus.IN_PROGRESS).changes;
+        changes += done;
+        if (done && row.instance_uuid) this.recovered.set(row.instance_uuid, [...(this.recovered.get(row.instance_uuid) ?? []), { uuid: row.uuid, cmd: row.cmd, base }]);
+      }
+    })();
+    return changes;
+  }
+
+  /** "Job interrupted: Kiln stopped while this job was in progress: CMD of VM web (uuid), which it left Stopping." and what to do. */
+  private interruptedWords(row: { cmd: string; instance_type: string | null; instance_uuid: string | null }): { base: string; advice: string } {
+    const lead = `Job interrupted: Kiln stopped while this job was in progress: ${row.cmd}`;
+    const uuid = row.instance_uuid;
+    const kind = row.instance_type ? INSTANCE_KINDS[row.instance_type] : undefined;
+    const object = uuid !== null && kind ? (this.db.prepare(kind.sql).get(uuid) as { name: string; state: string } | undefined) : undefined;
+    if (!kind || !object) return { base: `${lead}${uuid ? ` of ${row.instance_type ?? 'object'} ${uuid}` : ''}.`, advice: 'Check the state of its resource before retrying.' };
+    const transient = kind.transient.includes(object.state);
+    return {
+      base: `${lead} of ${kind.word} ${object.name} (${uuid}), which ${transient ? 'it left' : 'is'} ${object.state}.`,
+      advice: `${transient ? `Kiln settles the ${kind.word} at start; check` : 'Check'} its state before retrying.`,
+    };
+  }
+
+  /** The interrupted job of INSTANCE (failed by this process's recovery, or still in progress from another), for the notes that settle it. */
+  interruptedJob(instanceUuid: string): { uuid: string; cmd: string } | undefined {
+    const recovered = this.recovered.get(instanceUuid)?.at(-1);
+    if (recovered) return recovered;
+    return this.db.prepare('SELECT uuid, cmd FROM async_jobs WHERE instance_uuid=? AND status=? AND owner<>? ORDER BY id DESC LIMIT 1').get(instanceUuid, JobStatus.IN_PROGRESS, this.owner) as { uuid: string; cmd: string } | undefined;
+  }
+
+  /** After the restart's reconcile settled INSTANCE: the jobs the recovery failed on it end by saying HOW it was left. */
+  settledAfterRestart(instanceUuid: string, how: string): void {
+    for (const job of this.recovered.get(instanceUuid) ?? []) {
+      this.db.prepare('UPDATE async_jobs SET result=? WHERE uuid=? AND status=?').run(JSON.stringify({ errorcode: 530, cserrorcode: 4250, errortext: `${job.base} ${how}` }), job.uuid, JobStatus.FAILED);
+    }
+    this.recovered.delete(instanceUuid);
   }
 
   /** Records the hypervisor task a job waits on (OperationOptions.onTask), so a restart can reattach to it. */

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine.js';
 import { now } from '../db/database.js';
-import { ApiError } from '../registry/errors.js';
+import { ApiError, toApiError } from '../registry/errors.js';
 import type { ApiObject, AsyncWork, Caller } from '../registry/types.js';
 import type { VmRow, VolumeRow } from '../vm/rows.js';
 import type { BackupProvider } from './provider.js';
@@ -27,6 +27,7 @@ import { backedUpVolumes, type BackedUpVolume, type BackupOfferingRow, type Back
 import { backupById, backupResponse, backupsOf, chainOf, childOf, offeringById, vmOffering, BUSY_STATES } from './records.js';
 import { dueAt, type IntervalType } from './schedule.js';
 import { volumesOf } from '../commands/volumes/volumes-of.js';
+import { isUnreachable } from '../vm/host-cleanups.js';
 
 /** VM states in which a backup may be taken (CloudStack: Running or Stopped). */
 export const BACKUP_VM_STATES = ['Running', 'Stopped'];
@@ -38,6 +39,23 @@ const RESTORE_CUT_SHORT = 'a restore from this backup was cut short while it put
 /** What a rolled-back restore's note says of the VM, and that its host still holds what it wrote aside (settleRestore reads the note's start back). */
 const RESTORE_KEPT = '; the VM kept its disks as they were';
 const RESTORE_ASIDE_LEFT = '; what it wrote aside is still on the host';
+
+/** What a volume restore writes on its host, recorded before it writes (migration 55). */
+interface VolumeRestoreRow {
+  id: number;
+  backup_id: number;
+  /** The uuid the new volume was to have. */
+  volume_uuid: string;
+  /** The VM it was to be attached to. */
+  vm_id: number | null;
+  host_id: number;
+  disk: string;
+  pool: string | null;
+  /** The process writing it; NULL once it failed and what it wrote waits for its host. */
+  owner: string | null;
+  /** What its event says was cut short: written with the row (a restart), replaced when the host stopped answering. */
+  note: string | null;
+}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -54,6 +72,8 @@ export class BackupFramework {
   private readonly discarding = new Set<number>();
   /** Restores cut short being finished or undone now (settleRestore), likewise. */
   private readonly settlingRestores = new Set<number>();
+  /** Volume restores cut short whose disk is being removed now (settleVolumeRestore), likewise. */
+  private readonly settlingVolumeRestores = new Set<number>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -260,24 +280,53 @@ export class BackupFramework {
     return volume;
   }
 
-  /** Restores one backed-up volume as a new volume of TARGET (CloudStack's restoreVolumeFromBackupAndAttachToVM). */
+  /**
+   * Restores one backed-up volume as a new volume of TARGET (CloudStack's
+   * restoreVolumeFromBackupAndAttachToVM). The volume's row is written once the copy is done; until
+   * then what the copy writes is named by its record (backup_volume_restores), so a copy cut short
+   * leaves nothing on its host once the host answers (volumeRestoreFailed, settleVolumeRestores).
+   */
   async restoreVolume(caller: Caller, backup: BackupRow, volumeUuid: string, target: VmRow, jobUuid: string): Promise<ApiObject> {
     const volume = this.checkRestoreVolume(backup, volumeUuid, target);
     const source = this.engine.vms.get(backup.vm_id);
     const uuid = randomUUID();
     const diskName = this.engine.hosts.volumeName(target.hypervisor, uuid);
-    const restored = await this.withStatus(backup, 'Restoring', jobUuid, () =>
-      this.provider(backup.provider).restoreVolume({ engine: this.engine, vm: target, chain: chainOf(this.engine, backup), options: {} }, volume, diskName),
-    );
+    // What the provider is about to write on a host is recorded first, owned by this process: a
+    // host cut off during the copy (or a Kiln killed) has it removed when it answers again. Its
+    // note names the restore as the user asked for it (the backed-up volume, the VM), for the event
+    // of a next start after a kill: the new volume's uuid names nothing the user ever saw.
+    let record: number | undefined;
+    const interrupted = `the restore of volume ${volume.uuid} from backup ${backup.name} onto VM ${target.display_name} was interrupted by a restart`;
+    const beforeWrites = (hostId: number, disk: { name: string; pool?: string }) => {
+      record = Number(
+        this.engine.db
+          .prepare('INSERT INTO backup_volume_restores (backup_id, volume_uuid, vm_id, host_id, disk, pool, owner, note, created) VALUES (?,?,?,?,?,?,?,?,?)')
+          .run(backup.id, uuid, target.id, hostId, disk.name, disk.pool ?? null, this.engine.jobs.owner, interrupted, now()).lastInsertRowid,
+      );
+    };
+    let restored: Awaited<ReturnType<BackupProvider['restoreVolume']>>;
+    try {
+      restored = await this.withStatus(backup, 'Restoring', jobUuid, () =>
+        this.provider(backup.provider).restoreVolume({ engine: this.engine, vm: target, chain: chainOf(this.engine, backup), options: {}, beforeWrites }, volume, diskName),
+      );
+    } catch (error) {
+      if (record !== undefined) await this.volumeRestoreFailed(record, backup, volume.uuid, target, error);
+      throw error;
+    }
     const original = this.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
     // A detached data volume first (Ready on the host that holds the file; Allocated when the
     // provider wrote none, as the dummy), then attached by the volume commands' own code: live to
     // a running VM, into the definition of a stopped one.
-    const id = Number(
-      this.engine.db
-        .prepare(`INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, pool, state, host_id, created) VALUES (?,?,NULL,?,?,'DATADISK',0,?,?,?,?,?,?)`)
-        .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.account_id, target.zone_id, restored.size, restored.written ? diskName : null, original?.pool ?? null, restored.written ? 'Ready' : 'Allocated', restored.written ? restored.hostId ?? null : null, now()).lastInsertRowid,
-    );
+    // The volume's row names the disk from here on, in place of the restore's record.
+    const id = this.engine.db.transaction(() => {
+      const made = Number(
+        this.engine.db
+          .prepare(`INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, pool, state, host_id, created) VALUES (?,?,NULL,?,?,'DATADISK',0,?,?,?,?,?,?)`)
+          .run(uuid, `Restored-${backup.name}-${volume.type}-${volume.deviceId}`.slice(0, 255), target.account_id, target.zone_id, restored.size, restored.written ? diskName : null, original?.pool ?? null, restored.written ? 'Ready' : 'Allocated', restored.written ? restored.hostId ?? null : null, now()).lastInsertRowid,
+      );
+      if (record !== undefined) this.engine.db.prepare('DELETE FROM backup_volume_restores WHERE id=?').run(record);
+      return made;
+    })();
     const volumes = volumesOf(this.engine);
     let attached: VolumeRow;
     try {
@@ -289,8 +338,76 @@ export class BackupFramework {
       await volumes.remove(caller, volumes.get(id)).catch((cleanup: unknown) => this.engine.log.warn(`backup ${backup.uuid}: removing volume ${uuid}, restored but not attached, failed: ${message(cleanup)}`));
       throw error;
     }
-    this.event(caller, target, 'BACKUP.RESTORE', `volume ${volume.uuid} of VM ${source.display_name} restored from backup ${backup.name} as volume ${uuid} of VM ${target.display_name}`);
+    // The volumes by name, as the VMs' Volumes tabs show them (the backed-up one by uuid once it is gone).
+    const sourceName = (this.engine.db.prepare('SELECT name FROM volumes WHERE uuid=?').pluck().get(volume.uuid) as string | undefined) ?? volume.uuid;
+    this.event(caller, target, 'BACKUP.RESTORE', `volume ${sourceName} of VM ${source.display_name} restored from backup ${backup.name} as volume ${attached.name} of VM ${target.display_name}`);
     return { volumeid: uuid, virtualmachineid: target.uuid, deviceid: attached.device_id, size: restored.size };
+  }
+
+  /**
+   * A volume restore that failed after it recorded what it writes (beforeWrites): what it wrote
+   * is removed now; when its host cannot be reached the record waits for it (owner NULL,
+   * settleVolumeRestores) and the job's error says so. Throws the error to fail the job with.
+   */
+  private async volumeRestoreFailed(recordId: number, backup: BackupRow, volumeUuid: string, target: VmRow, error: unknown): Promise<never> {
+    const row = this.engine.db.prepare('SELECT * FROM backup_volume_restores WHERE id=?').get(recordId) as VolumeRestoreRow;
+    const host = this.hostName(row.host_id);
+    // A lost connection's message names the whole script that was running: the host is what matters.
+    const cause = isUnreachable(error) ? `host ${host} stopped answering` : `it failed (${message(error).split('\n')[0]}) and host ${host} could not be reached to remove what it wrote`;
+    const why = `the restore of volume ${volumeUuid} from backup ${backup.name} onto VM ${target.display_name} was cut short: ${cause}`;
+    if (await this.settleVolumeRestore(row, why)) throw error;
+    throw new ApiError(toApiError(error).errorCode, `${why}; no volume was added to VM ${target.display_name}, and the disk ${row.disk} it was writing there, with its copy, is removed when the host answers again`);
+  }
+
+  /**
+   * Removes what a volume restore cut short wrote (its record); true once it is gone. When the
+   * host does not answer the record stays, owned by no process, saying so, for the next try (the
+   * host back Up, the sync task, the next start).
+   */
+  private async settleVolumeRestore(row: VolumeRestoreRow, why: string): Promise<boolean> {
+    if (this.settlingVolumeRestores.has(row.id)) return false;
+    this.settlingVolumeRestores.add(row.id);
+    try {
+      const backup = backupById(this.engine, row.backup_id);
+      const target = { name: row.disk, pool: row.pool ?? undefined };
+      try {
+        const provider = providerNamed(backup.provider);
+        if (!provider?.discardVolumeRestore) throw new Error(`the ${backup.provider} provider cannot remove what a volume restore wrote`);
+        await provider.discardVolumeRestore(this.engine, row.host_id, target);
+      } catch (error) {
+        this.engine.db.prepare('UPDATE backup_volume_restores SET owner=NULL, note=? WHERE id=?').run(why, row.id);
+        this.engine.log.warn(`backup ${backup.uuid}: removing disk ${row.disk}, which a volume restore cut short wrote on host ${this.hostName(row.host_id)}, failed; trying again when the host answers: ${message(error)}`);
+        return false;
+      }
+      this.engine.db.prepare('DELETE FROM backup_volume_restores WHERE id=?').run(row.id);
+      if (row.owner !== this.engine.jobs.owner) {
+        // Done later (the host answered again, or at a start after a kill): the event says so.
+        const vm = row.vm_id !== null ? (this.engine.db.prepare('SELECT * FROM vm_instances WHERE id=?').get(row.vm_id) as VmRow | undefined) : undefined;
+        const description = `${why}; host ${this.hostName(row.host_id)} answered: the disk ${row.disk} it was writing there and its copy were removed`;
+        if (vm) this.event(this.engine.accounts.byUserId(vm.user_id) ?? this.engine.accounts.localAdmin(), vm, 'BACKUP.RESTORE', description);
+        else this.engine.events.record({ type: 'BACKUP.RESTORE', description, accountId: backup.account_id, domainId: backup.domain_id });
+      }
+      return true;
+    } finally {
+      this.settlingVolumeRestores.delete(row.id);
+    }
+  }
+
+  /**
+   * What volume restores cut short still hold on their hosts (a host cut off during the copy, a
+   * process that died): removed now, for each host that answers (the sync task, a host back Up,
+   * the start). A restore running in this process owns its record and is left to its job.
+   */
+  async settleVolumeRestores(): Promise<void> {
+    const rows = this.engine.db.prepare('SELECT * FROM backup_volume_restores WHERE owner IS NULL OR owner<>? ORDER BY id').all(this.engine.jobs.owner) as VolumeRestoreRow[];
+    for (const row of rows) {
+      const why = row.note ?? `a restore of volume ${row.volume_uuid} from backup ${backupById(this.engine, row.backup_id).name} was interrupted by a restart`;
+      await this.settleVolumeRestore(row, why);
+    }
+  }
+
+  private hostName(hostId: number): string {
+    return (this.engine.db.prepare('SELECT name FROM hosts WHERE id=?').get(hostId) as { name: string } | undefined)?.name ?? String(hostId);
   }
 
   /**
@@ -394,6 +511,7 @@ export class BackupFramework {
       try {
         await this.discardPending();
         await this.finishCutShortRestores();
+        await this.settleVolumeRestores();
         await this.reconcile();
         await this.runDueSchedules();
       } finally {
@@ -481,6 +599,8 @@ export class BackupFramework {
    * provider writes a restored disk under another name and renames it last).
    */
   async settleInterrupted(): Promise<number> {
+    // What volume restores of a dead process (or cut off from their host) wrote goes first.
+    await this.settleVolumeRestores();
     const left = this.engine.db.prepare(`SELECT * FROM backups WHERE status IN ('Allocated','Queued','BackingUp','Restoring') AND (owner IS NULL OR owner<>?)`).all(this.engine.jobs.owner) as BackupRow[];
     for (const backup of left) {
       if (backup.status === 'Restoring') {
@@ -578,6 +698,7 @@ export class BackupFramework {
     if (change.state !== 'Up') return;
     void this.discardPending();
     void this.finishCutShortRestores().catch((error: unknown) => this.engine.log.warn(`backup restores: ${message(error)}`));
+    void this.settleVolumeRestores().catch((error: unknown) => this.engine.log.warn(`backup volume restores: ${message(error)}`));
   };
 
   /** Retries the discards failed backups still owe (their host was unreachable when they failed). */

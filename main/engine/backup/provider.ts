@@ -54,6 +54,13 @@ export interface RestoreWork {
    * short during the replacing is finished, never left with some disks restored and some not.
    */
   beforeRenames?: (plan: string) => void;
+  /**
+   * restoreVolume calls it before it makes or writes anything on a host: the framework records
+   * that HOSTID is to hold the new disk TARGET (and the copy written beside it), so a restore cut
+   * short there (a host cut off, a Kiln killed) has them removed (discardVolumeRestore), at once or
+   * when the host answers again.
+   */
+  beforeWrites?: (hostId: number, target: { name: string; pool?: string }) => void;
 }
 
 export interface BackupProvider {
@@ -83,6 +90,11 @@ export interface BackupProvider {
    * restore_plan) when the VM is expunged before they were finished, its disks then maybe gone.
    */
   discardRestore?(engine: Engine, backup: BackupRow, vm: VmRow): Promise<void>;
+  /**
+   * Removes what a restoreVolume cut short wrote on HOSTID (RestoreWork.beforeWrites): its writer
+   * stopped, the copy beside TARGET and the new disk TARGET itself; one already gone counts as removed.
+   */
+  discardVolumeRestore?(engine: Engine, hostId: number, target: { name: string; pool?: string }): Promise<void>;
   /** Finishes a restore of VM cut short after RestoreWork.beforeRenames recorded PLAN: afterwards every disk is the restored one. */
   finishRestore?(engine: Engine, backup: BackupRow, vm: VmRow, plan: string): Promise<void>;
 }

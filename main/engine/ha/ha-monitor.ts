@@ -10,7 +10,9 @@
  * An HA restart that fails is tried again on later passes (for HA_RETRY_MS), backing off up to a
  * minute between tries, and at once when a host comes back or a copy is fenced. The usual reason
  * is a host cut off by its network, not dead: its qemu still holds the VM's disk, so a start
- * elsewhere is refused until the host comes back and its copy is fenced.
+ * elsewhere is refused until the host comes back and its copy is fenced. The restarts HA still owes
+ * are kept in the database (pending-restarts.ts), so a Kiln killed or closed meanwhile carries on
+ * with them when it opens again.
  *
  * A host whose driver has the isolationFencing facet powers off its own HA VMs when it is cut off
  * from its peers and gateway (vSphere HA's isolation response). Kiln arms it with the host's peers
@@ -35,8 +37,10 @@ import { settleFailedJob, vmJobResult } from '../vm/vm-job.js';
 import { refreshHeadroom } from '../placement/headroom.js';
 import { eachBounded, withDeadline } from '../hosts/fan-out.js';
 import { followIfMovedAway, followMovedVm } from '../vm/moved-after-all.js';
+import { backfillAdoptedUuids, isKnownStranger, isOwnInstance } from '../import/adopted-identity.js';
 import { requestForVm } from '../placement/request.js';
 import { restartScope } from '../placement/restart-scope.js';
+import { PendingRestarts } from './pending-restarts.js';
 
 const HOST_DOWN_AFTER = 3;
 /** Added to the fencing facet's timeout: clock and scheduling slack between Kiln and the host. */
@@ -51,8 +55,8 @@ const retryDelayMs = (attempts: number) => (attempts <= 1 ? 0 : Math.min(60_000,
 export class HaMonitor {
   private timer: NodeJS.Timeout | undefined;
   private misses = new Map<number, number>();
-  /** VMs whose HA restart failed: the row version the failure left, and until when to retry. */
-  private readonly retries = new Map<number, { updateCount: number; until: number; reason: string; attempts: number; nextAt: number; failedHostId: number | null; bound?: string }>();
+  /** VMs HA still has to restart (a restart under way, failed, or waiting for its host): the row version HA left, and until when to retry. */
+  private readonly retries: PendingRestarts;
   /** Set when a pass saw a host come back or fenced a copy: what blocked a restart may be gone. */
   private freed = false;
   /** VMs with an HA restart job queued or running. */
@@ -66,7 +70,9 @@ export class HaMonitor {
   private readonly contact = new Map<number, { lastAt: number; lostAt?: number; fenceMs?: number; armedWith?: string; armedAt?: number; timer?: NodeJS.Timeout; downMarked?: boolean }>();
   private readonly listener = (message: { hostId: number; event: HostEvent }) => void this.onHostEvent(message.hostId, message.event);
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    this.retries = new PendingRestarts(engine.db);
+  }
 
   start(): void {
     this.running = true;
@@ -138,7 +144,7 @@ export class HaMonitor {
   private async afterFence(hostId: number): Promise<void> {
     const at = this.fencedAt(hostId);
     if (at === undefined || Date.now() < at) return;
-    const host = this.engine.db.prepare('SELECT id, name, state FROM hosts WHERE id=? AND removed IS NULL').get(hostId) as { id: number; name: string; state: string } | undefined;
+    const host = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE id=? AND removed IS NULL AND cluster_id NOT IN (SELECT id FROM clusters WHERE managed_state<>'Managed')`).get(hostId) as { id: number; name: string; state: string } | undefined;
     // Alert: its host key changed; it may be running its VMs and waits for an admin.
     if (!host || host.state === 'Up' || host.state === 'Alert') return;
     // Once per lost contact: the host manager may set a Down host Disconnected again on a connection event.
@@ -192,7 +198,7 @@ export class HaMonitor {
     if (this.passing) return;
     this.passing = true;
     try {
-      const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled'`).all() as { id: number; name: string; state: string }[];
+      const hosts = this.engine.db.prepare(`SELECT id, name, state FROM hosts WHERE removed IS NULL AND resource_state='Enabled' AND cluster_id NOT IN (SELECT id FROM clusters WHERE managed_state<>'Managed')`).all() as { id: number; name: string; state: string }[];
       // Hosts are checked side by side, each under its own deadline: one dead host must not hold
       // back what the others report. Each check re-reads a VM's row before acting on it, so checks
       // that interleave never act on what another one already changed.
@@ -213,7 +219,7 @@ export class HaMonitor {
     // Read what Kiln believes before asking the host, and act only on VMs whose row did not change
     // while the host answered: an HA restart or a user's start may be under way at the same time.
     const believed = new Map(this.runningOn(host.id).map((vm) => [vm.id, vm.update_count]));
-    const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, ref, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; ref: string | null; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [vmRef(v), v]));
+    const elsewhere = new Map((engine.db.prepare(`SELECT id, uuid, internal_name, ref, adopted, update_count, state, host_id, last_host_id FROM vm_instances WHERE (host_id IS NULL OR host_id<>?) AND state IN ('Running','Stopped','Created','Error','Destroyed','Expunged')`).all(host.id) as { id: number; uuid: string; internal_name: string; ref: string | null; adopted: number; update_count: number; state: string; host_id: number | null; last_host_id: number | null }[]).map((v) => [vmRef(v), v]));
     let instances;
     const checkStartedAt = Date.now();
     if (!this.contact.has(host.id)) this.contact.set(host.id, { lastAt: checkStartedAt });
@@ -240,6 +246,11 @@ export class HaMonitor {
       // Read again: the fence timer (afterFence) may have marked it Down while the check waited.
       const state = (engine.db.prepare('SELECT state FROM hosts WHERE id=?').get(host.id) as { state: string }).state;
       if (state === 'Alert') return;
+      // A host that did not answer is not reachable now: shown so at once, not only after the
+      // misses that declare it Down. The dropped session was the only one that could report it
+      // (its keepalives give up about when the check's deadline does, and whichever came second
+      // was lost), so without this an Up host stayed Up until a reconnect failed, seconds later.
+      if (state === 'Up') engine.hosts.setState(host.id, 'Disconnected', error instanceof Error ? error.message : String(error));
       const misses = (this.misses.get(host.id) ?? 0) + 1;
       this.misses.set(host.id, misses);
       this.contactLost(host, checkStartedAt);
@@ -252,6 +263,8 @@ export class HaMonitor {
       engine.hosts.setState(host.id, 'Up');
       this.freed = true;
     }
+    // An adopted VM imported before its import recorded its instance's uuid gets it now (adopted-identity.ts).
+    backfillAdoptedUuids(engine.db, host.id, instances);
     // Matched by ref: names need not be unique on every hypervisor (on KVM the name is the ref).
     const power = new Map(instances.map((i) => [i.ref, i.powerState]));
     const unchanged = (id: number, count: number) => engine.vms.get(id).update_count === count;
@@ -274,10 +287,13 @@ export class HaMonitor {
       if (!unchanged(vm.id, vm.update_count)) continue;
       if (vm.state === 'Expunged') {
         // A copy an expunge could not reach (its host was cut off) outlived the VM. Only a domain
-        // with the VM's own UUID is Kiln's; a namesake may belong to another Kiln sharing the host.
-        if (instance.uuid === vm.uuid) await this.removeExpungedCopy(host, instance.ref, vm.uuid);
+        // with the VM's own UUID is Kiln's (or the one its import adopted: adopted-identity.ts); a
+        // namesake may belong to another Kiln sharing the host, or be defined there since.
+        if (instance.uuid !== undefined && isOwnInstance(engine.db, vm, instance)) await this.removeExpungedCopy(host, instance.ref, vm.uuid);
         continue;
       }
+      // A namesake known not to be the VM's (another uuid) is neither removed nor powered off.
+      if (isKnownStranger(engine.db, vm, instance)) continue;
       if (instance.powerState !== 'Running') {
         // A shut-off copy of a VM that now lives on another host (left while this host was away) goes.
         // A Destroyed VM has no home: a definition a destroy could not remove (host unreachable) goes too.
@@ -336,6 +352,8 @@ export class HaMonitor {
     const bound = this.boundTo(vm, hostId);
     this.engine.events.record({ type: 'HA.RESTART', level: 'WARN', description: `VM ${vm.display_name} (${vm.uuid}) went down (${reason}); ${bound ? `HA does not restart it on another host: ${bound}. It restarts when its host is back` : 'HA is restarting it'}`, accountId: vm.account_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
     if (bound) this.engine.log.warn(`HA: VM ${vm.display_name} waits for its host: ${bound}`);
+    // A new outage: what an earlier one left (its attempts, its window) does not carry over.
+    this.retries.delete(vm.id);
     this.restart(vm, reason, Date.now() + HA_RETRY_MS, hostId);
   }
 
@@ -358,9 +376,15 @@ export class HaMonitor {
 
   /** Tries again the failed HA restarts of VMs nobody has touched since (still Stopped, same row version). */
   private retryRestarts(now: boolean): void {
-    for (const [id, retry] of this.retries) {
+    for (const [id, retry] of this.retries.all()) {
       const vm = this.engine.vms.get(id);
-      if (vm.state !== 'Stopped' || vm.update_count !== retry.updateCount || Date.now() > retry.until) {
+      // HA's own start, cut short when the last Kiln stopped and settled at this one's start: still owed.
+      if (vm.state === 'Stopped' && vm.update_count !== retry.updateCount && this.retries.interruptedRestart(vm.uuid, this.engine.jobs.owner)) {
+        retry.updateCount = vm.update_count;
+        this.retries.set(id, retry);
+      }
+      // Someone acted on it (a start, a destroy, a recover), its HA was turned off, or the window is over.
+      if (vm.state !== 'Stopped' || vm.update_count !== retry.updateCount || vm.ha_enabled !== 1 || Date.now() > retry.until) {
         this.retries.delete(id);
         continue;
       }
@@ -375,9 +399,16 @@ export class HaMonitor {
       // Bound to a host that is not Up: no start is tried elsewhere (vmWentDown said why); it waits
       // for its host, however long that takes, since no other host can ever run it.
       const current = engine.vms.get(vm.id);
-      this.retries.set(vm.id, { updateCount: current.update_count, until: Infinity, reason, attempts: 0, nextAt: Date.now(), failedHostId, bound: where.bound });
+      const waiting = this.retries.get(vm.id);
+      // Confirmed on every pass: written only when something changed.
+      if (!waiting || waiting.bound !== where.bound || waiting.updateCount !== current.update_count || waiting.failedHostId !== failedHostId) {
+        this.retries.set(vm.id, { updateCount: current.update_count, until: Infinity, reason, attempts: 0, nextAt: Date.now(), failedHostId, bound: where.bound });
+      }
       return;
     }
+    // Owed from now until it runs: recorded before the job, which a Kiln stopped meanwhile never runs.
+    const pending = this.retries.get(vm.id);
+    if (!pending) this.retries.set(vm.id, { updateCount: engine.vms.get(vm.id).update_count, until, reason, attempts: 0, nextAt: Date.now(), failedHostId });
     const system = engine.accounts.localAdmin();
     this.restarting.add(vm.id);
     engine.jobs.submitInternal(system, 'HA.restart', {
@@ -388,6 +419,7 @@ export class HaMonitor {
         const again = engine.vms.get(vm.id);
         if (again.state !== 'Stopped') {
           this.restarting.delete(vm.id);
+          this.retries.delete(vm.id);
           return vmResponse(engine, again, system); // someone else acted first
         }
         // The planner only offers Up hosts, so a Down host's VMs land elsewhere; a crash prefers the same host.

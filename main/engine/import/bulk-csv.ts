@@ -14,6 +14,7 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { Engine } from '../engine.js';
+import { JobStatus, type JobUpdate } from '../jobs.js';
 import { ApiError, toApiError } from '../registry/errors.js';
 import { parseParams, UUID_RE } from '../registry/params.js';
 import type { ApiObject, AsyncWork, Caller, CommandDef, JobHandle } from '../registry/types.js';
@@ -146,8 +147,29 @@ export function bulkImportWork(engine: Engine, caller: Caller, cluster: ClusterR
     run: async (job: JobHandle): Promise<ApiObject> => {
       // The cluster's hosts are asked once per run, not once per row (which made a run O(N²)).
       const listing = await listUnmanaged(engine, cluster);
+      // A row's child job is seen ending from the job updates, at once: engine.jobs.wait polls
+      // every 50 ms, which was most of a row's time (an import itself takes a few ms; bench csv-bulk).
+      const ending = new Map<string, () => void>();
+      const onJob = (u: JobUpdate) => {
+        if (u.status !== JobStatus.IN_PROGRESS) ending.get(u.jobid)?.();
+      };
+      engine.jobs.updates.on('job', onJob);
+      const ended = (jobid: string) =>
+        new Promise<ApiObject>((resolve) => {
+          const settle = () => {
+            ending.delete(jobid);
+            resolve(engine.jobs.get(jobid)!);
+          };
+          ending.set(jobid, settle);
+          // Its job runs from a later turn (jobs.submit), so it cannot have ended yet; but if it has, say so now.
+          if (engine.jobs.get(jobid)?.['jobstatus'] !== JobStatus.IN_PROGRESS) settle();
+        });
       const results: RowResult[] = [];
       const firstLine = new Map<string, number>();
+      // The MACs of the rows being imported: planImport checks a row's MACs against the database,
+      // which a row still in flight has not written yet (at a cap above 1 the second row's write
+      // failed on the nics table's unique MAC, a bare 530).
+      const claimed = new Map<string, { line: number; name: string }>();
       let next = 0;
       let done = 0;
       const one = async (row: CsvRow): Promise<RowResult> => {
@@ -161,14 +183,23 @@ export function bulkImportWork(engine: Engine, caller: Caller, cluster: ClusterR
         if (existing) return { ...base, status: 'skipped', virtualmachineid: existing, errortext: `VM ${name} is already managed by Kiln` };
         try {
           const args = parseParams(child.name, child.params, rowParams(engine, cluster, row.cells), caller);
-          const work = importWork(engine, caller, await planImport(engine, caller, args, listing));
-          const jobid = engine.jobs.submit(caller, child, args, work);
-          const finished = await engine.jobs.wait(jobid);
+          const plan = await planImport(engine, caller, args, listing);
+          const clash = plan.nics.find((n) => claimed.has(n.mac));
+          if (clash) {
+            const other = claimed.get(clash.mac)!;
+            const nic = plan.vm.info.nics.find((n) => n.id === clash.nicId);
+            throw ApiError.param(`forced: NIC ${clash.nicId} of VM ${name}: MAC ${nic?.macAddress ?? clash.mac} is also the MAC of VM ${other.name} on line ${other.line} of this file, which this run imports; two NICs Kiln manages cannot share a MAC, even with forced=true`);
+          }
+          for (const n of plan.nics) claimed.set(n.mac, base);
+          const jobid = engine.jobs.submit(caller, child, args, importWork(engine, caller, plan));
+          const finished = await ended(jobid);
           const result = finished['jobresult'] as Record<string, unknown> | undefined;
           if (finished['jobstatus'] === 1) {
             const vm = result?.['virtualmachine'] as { id?: string } | undefined;
             return { ...base, status: 'imported', jobid, virtualmachineid: vm?.id };
           }
+          // Not imported: its MACs are free for a later row.
+          for (const n of plan.nics) if (claimed.get(n.mac) === base) claimed.delete(n.mac);
           return { ...base, status: 'failed', jobid, errorcode: Number(result?.['errorcode'] ?? 530), errortext: String(result?.['errortext'] ?? 'the import job failed') };
         } catch (e) {
           const err = toApiError(e);
@@ -184,7 +215,11 @@ export function bulkImportWork(engine: Engine, caller: Caller, cluster: ClusterR
           job.progress((done / rows.length) * 100, `${done}/${rows.length}: ${result.name || `line ${result.line}`} ${result.status}${result.errortext && result.status === 'failed' ? `: ${result.errortext}` : ''}`);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
+      try {
+        await Promise.all(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
+      } finally {
+        engine.jobs.updates.off('job', onJob);
+      }
       results.sort((a, b) => a.line - b.line);
       const count = (s: RowResult['status']) => results.filter((r) => r.status === s).length;
       return { total: rows.length, imported: count('imported'), skipped: count('skipped'), failed: count('failed'), row: results as unknown as ApiObject[] };

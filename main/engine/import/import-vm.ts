@@ -26,9 +26,10 @@ import { mapGuestOs } from './guest-os.js';
 import { nicPrivateVlan, requireImportablePrivateVlans } from '../vm/private-vlan-nics.js';
 import { onPrivateVlan, republishPrivateVlanPeers } from '../vm/private-vlan-peers.js';
 import { importTemplate } from './import-template.js';
-import { MIGRATE_ALLOWED_DETAIL } from './adopted-moves.js';
+import { MIGRATE_ALLOWED_DETAIL, vouchFor } from './adopted-moves.js';
 import { moveToTaggedStorage, planStorageMoves, type StorageMove } from '../storage/import-tags.js';
 import { mapVolumes } from '../storage/pool-sync.js';
+import { recordAdoptedUuid } from './adopted-identity.js';
 
 /** "VLAN 100", or "VLAN 100 (private VLAN 501)" for a NIC or network on a private VLAN. */
 function vlanText(vlan: number, pvlan: number | undefined): string {
@@ -118,7 +119,8 @@ export function planFor(engine: Engine, caller: Caller, args: Args, cluster: Clu
   const { info } = vm;
   const forced = args.bool('forced') ?? false;
   const templateUuid = args.uuid('templateid');
-  const macs = knownMacs(db);
+  // The VM's own MACs, by index (not every NIC Kiln has: a bulk run plans a row at a time).
+  const macs = knownMacs(db, info.nics.map((n) => n.macAddress));
   const blocker = importBlockers(db, vm, { forced, templateGiven: templateUuid !== undefined, macs, copy })[0];
   if (blocker) throw ApiError.param(`${blocker.param}: ${blocker.message}`);
 
@@ -313,7 +315,7 @@ export function importWork(engine: Engine, caller: Caller, plan: ImportPlan): As
     run: async (job) => {
       const session = await engine.hosts.session(plan.vm.host.id);
       // The VM as the plan listed it: the driver reads back only this VM, not the host's whole list.
-      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info, privateVlanNicSpecs(plan));
+      const adopted = await importFacet(session, plan.cluster).adopt(plan.vm.info.ref, plan.vm.info, privateVlanNicSpecs(plan), uuid);
       let vm = engine.vms.get(writeImported(engine, caller, plan, adopted, uuid, job.uuid));
       // Its private-VLAN ports join the zone's hosts' view (vm/private-vlan-peers.ts).
       if (onPrivateVlan(engine, vm.id)) await republishPrivateVlanPeers(engine, vm.zone_id);
@@ -357,8 +359,10 @@ export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, 
     );
     for (const [name, value] of Object.entries(details)) db.prepare('INSERT INTO vm_details (vm_id, name, value) VALUES (?,?,?)').run(vmId, name, value);
     if (running) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, 'kiln.startMemory', ?, 0)`).run(vmId, String(info.memoryMiB));
-    if (plan.migrateAllowed && !copyFrom) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, ?, 'true', 0)`).run(vmId, MIGRATE_ALLOWED_DETAIL);
+    // The instance keeps its own identity on the hypervisor: what tells it from a namesake when Kiln removes what it left (adopted-identity.ts).
+    if (!copyFrom) recordAdoptedUuid(db, vmId, info.uuid);
     const byId = new Map(adopted.disks.map((d) => [d.id, d]));
+    const volumeIds: number[] = [];
     plan.disks.forEach((disk, deviceId) => {
       const handle = byId.get(disk.id);
       if (!handle) throw ApiError.internal(`the driver did not report disk ${disk.id} of VM ${info.name} when taking it over`);
@@ -367,8 +371,11 @@ export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, 
         db.prepare('INSERT INTO volumes (uuid, name, vm_id, account_id, zone_id, volume_type, device_id, size, path, ref, pool, disk_offering_id, template_id, state, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
           .run(volumeUuid, `${disk.type}-${vmId}${disk.type === 'DATADISK' ? `-${deviceId}` : ''}`, vmId, plan.owner.accountId, plan.cluster.zone_id, disk.type, deviceId, disk.size, handle.name, handle.ref ?? null, handle.pool ?? null, disk.diskOfferingId, disk.type === 'ROOT' ? template.id : null, 'Ready', created).lastInsertRowid,
       );
+      volumeIds.push(volumeId);
       engine.events.usage({ type: 'VOLUME.CREATE', accountId: plan.owner.accountId, zoneId: plan.cluster.zone_id, resourceId: volumeId, resourceName: `${disk.type}-${vmId}`, size: disk.size });
     });
+    // migrateallowed=true: the admin vouches for these disks where they are (adopted-moves.ts), until Kiln moves one.
+    if (plan.migrateAllowed && !copyFrom) db.prepare(`INSERT INTO vm_details (vm_id, name, value, display) VALUES (?, ?, ?, 0)`).run(vmId, MIGRATE_ALLOWED_DETAIL, vouchFor(volumeIds));
     plan.nics.forEach((nic, deviceId) => {
       // forced=true (R43): the MAC a removed VM's kept NIC still reserved passes to this VM.
       if (nic.releaseNicId !== undefined) db.prepare(`UPDATE nics SET state='Deallocated', removed=? WHERE id=?`).run(created, nic.releaseNicId);
@@ -385,7 +392,7 @@ export function writeImported(engine: Engine, caller: Caller, plan: ImportPlan, 
       userId: caller.userId, accountId: plan.owner.accountId, domainId: plan.owner.domainId, resourceType: 'VirtualMachine', resourceUuid: uuid, jobUuid,
     });
     // Each disk's pool record from the pool the driver named (a host's local pool binds the VM to that host at its next start).
-    mapVolumes(db, [plan.cluster.id]);
+    mapVolumes(db, [plan.cluster.id], volumeIds);
     engine.bus.emit('vm', { id: uuid, state: running ? 'Running' : 'Stopped', accountId: plan.owner.accountId });
     return vmId;
   })();

@@ -127,13 +127,25 @@ export function fingerprintOf(key: Pick<PublicKey, 'blob'>): string {
   return createHash('md5').update(key.blob).digest('hex').match(/../g)!.join(':');
 }
 
-/** A new RSA pair: the OpenSSH public line and the PEM (PKCS#1) private key, as CloudStack returns it. */
+/**
+ * A new RSA pair: the OpenSSH public line and the PEM (PKCS#1) private key, as CloudStack returns it.
+ *
+ * The pair comes out of the generation already encoded, and the public half is read back into a
+ * key object of its own: never export() a KeyObject that generateKeyPair(Sync) returned. Node 20's
+ * export holds the key's mutex while it allocates; a garbage collection then may run the
+ * destructor of the finished key-generation job, which shares that mutex and waits on it: the
+ * whole process hangs (seen in CI: a test worker stopped on a futex in ~KeyGenJob under
+ * ExportJWK; test/unit/rsa-keygen-hang reproduces it). The encoding inside the generation runs
+ * while that job is still referenced, and the key object read back shares no mutex with any job.
+ */
 export function generateRsaKeyPair(bits = GENERATED_RSA_BITS): { publicKey: PublicKey; privateKey: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 });
-  const jwk = publicKey.export({ format: 'jwk' });
+  const { publicKey: der, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    publicExponent: 0x10001,
+    publicKeyEncoding: { type: 'pkcs1', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+  const jwk = createPublicKey({ key: der, format: 'der', type: 'pkcs1' }).export({ format: 'jwk' });
   const blob = Buffer.concat([wireString('ssh-rsa'), mpint(Buffer.from(jwk.e!, 'base64url')), mpint(Buffer.from(jwk.n!, 'base64url'))]);
-  return {
-    publicKey: { type: 'ssh-rsa', blob, line: `ssh-rsa ${blob.toString('base64')}` },
-    privateKey: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
-  };
+  return { publicKey: { type: 'ssh-rsa', blob, line: `ssh-rsa ${blob.toString('base64')}` }, privateKey };
 }

@@ -13,11 +13,13 @@
  * are addressed there (MigrationFacet.arrived) and the VM's recorded host answers that it does not
  * have the VM any more: a copy both still hold is left to the fencing rules, and a host that does
  * not answer decides nothing. Then the VM's ref, host, pod and cluster and its volumes' refs and
- * pools are recorded, and a VM.MIGRATE event says the move completed after all.
+ * pools are recorded (moved-disks.ts: an import's migrateallowed vouch ends for the disks that
+ * moved, as after a move that answered), and a VM.MIGRATE event says the move completed after all.
  */
 import type { Engine } from '../engine.js';
 import type { InstancePower } from '../../../drivers/types.js';
 import { withDeadline } from '../hosts/fan-out.js';
+import { recordMovedDisks } from './moved-disks.js';
 import { vmRef, type VmRow } from './rows.js';
 
 /** True when INSTANCE on HOST was recognised as a Kiln VM that moved there and is now recorded so. */
@@ -48,11 +50,8 @@ export async function followMovedVm(engine: Engine, host: { id: number; name: st
     if (current.state !== target) engine.vms.transition(current, target, { hostId: running ? host.id : null, note });
     db.prepare('UPDATE vm_instances SET ref=?, host_id=?, last_host_id=?, pod_id=?, cluster_id=?, update_count=update_count+1 WHERE id=?')
       .run(moved?.ref ?? instance.ref, running ? host.id : null, host.id, to.pod_id, to.cluster_id, vm.id);
-    const volume = db.prepare(
-      `UPDATE volumes SET ref=?, pool=?, pool_id=COALESCE((SELECT id FROM storage_pools WHERE cluster_id=? AND (ref=? OR name=?) AND removed IS NULL ORDER BY host_id IS NOT NULL, id LIMIT 1), pool_id)
-       WHERE vm_id=? AND path=? AND removed IS NULL`,
-    );
-    for (const disk of (moved && moved.disks) || []) volume.run(disk.ref, disk.pool, to.cluster_id, disk.pool, disk.pool, vm.id, disk.name);
+    // Its disks on the pools they are on now, the vouch ended for those that moved (the same rule as a move that answered).
+    recordMovedDisks(engine, vm.id, (moved && moved.disks) || [], to.cluster_id, host.id);
     return true;
   })();
   if (!recorded) return false;

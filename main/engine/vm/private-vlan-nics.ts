@@ -40,7 +40,7 @@ export function requirePrivateVlans(spec: VmSpec, session: HostSession, hostName
  * its hypervisor's own definition (adopted, not copied) is isolated when the hypervisor reports
  * the NIC on that very private VLAN (a vSphere PVLAN portgroup does), or when the driver moves a
  * kept NIC onto its own private-VLAN port (capability privateVlanImport; KVM's ebtables ports),
- * which it does only while the VM is shut off; else a 431. A copied VM is defined from Kiln's rows
+ * a running VM too (it keeps running, isolated at once; drivers/kvm/private-vlan.ts); else a 431. A copied VM is defined from Kiln's rows
  * at its first start, with its ports set up like a deployed VM's.
  *
  * Returns the NIC ids the driver is to move onto its ports (ImportFacet.adopt's privateVlanNics).
@@ -61,9 +61,6 @@ export function requireImportablePrivateVlans(
     if (!keepsDefinition || pvlanId === network.isolated_pvlan) continue;
     if (capabilities['privateVlanImport'] !== true) {
       throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}), but NIC ${nicId} is not on that private VLAN on host ${host.name}, and an imported VM keeps its own definition, so Kiln would not isolate it; map the NIC to a network without a private VLAN`);
-    }
-    if (vm.running) {
-      throw ApiError.param(`nicnetworklist: network ${network.name} is a private VLAN (${pvlan}); NIC ${nicId} of VM ${vm.name} goes onto Kiln's port for it on host ${host.name} only while the VM is shut off; shut it down first, or map the NIC to a network without a private VLAN`);
     }
     moved.push(nicId);
   }

@@ -16,6 +16,7 @@ import { byUuid } from '../lookup.js';
 import { PLACEMENT_COLUMNS, type PlacementHost } from '../placement/types.js';
 import { stageImages } from '../images/staging.js';
 import { snapshotsOf } from './vm-snapshots.js';
+import { recordMovedDisks } from './moved-disks.js';
 import { vmRef, type VmRow } from './rows.js';
 import type { MigrationResult } from '../../../drivers/types.js';
 
@@ -54,15 +55,16 @@ export function planStoppedMove(engine: Engine, caller: Caller, args: Args): Sto
   return { vm, pool, host };
 }
 
-/** Records where a migration put the VM's objects (a move to another endpoint's pool makes new ones). */
-export function recordMoved(engine: Engine, vm: VmRow, moved: MigrationResult, to?: { cluster_id: number }): void {
+/**
+ * Records where a migration put the VM's objects (a move to another endpoint's pool makes new ones).
+ * VOLUMEPOOLS: the disks (by path) Kiln asked the move to take to other pools. The disks it moved
+ * (those, and those the driver reports on another pool: xapi across pools carries every disk) are
+ * Kiln's own from now on: an import's migrateallowed vouch no longer covers them (moved-disks.ts).
+ */
+export function recordMoved(engine: Engine, vm: VmRow, moved: MigrationResult, to?: { cluster_id: number; id?: number }, volumePools?: Record<string, string>): void {
   if (moved && moved.ref) engine.db.prepare('UPDATE vm_instances SET ref=? WHERE id=?').run(moved.ref, vm.id);
   // A disk carried to another cluster is on that cluster's pool record from now on (placement judges it there), as moved-after-all.ts records it.
-  const volume = engine.db.prepare(
-    `UPDATE volumes SET ref=?, pool=?, pool_id=COALESCE((SELECT id FROM storage_pools WHERE cluster_id=? AND (ref=? OR name=?) AND removed IS NULL ORDER BY host_id IS NOT NULL, id LIMIT 1), pool_id)
-     WHERE vm_id=? AND path=? AND removed IS NULL`,
-  );
-  for (const disk of (moved && moved.disks) || []) volume.run(disk.ref, disk.pool, to?.cluster_id ?? vm.cluster_id, disk.pool, disk.pool, vm.id, disk.name);
+  recordMovedDisks(engine, vm.id, (moved && moved.disks) || [], to?.cluster_id ?? vm.cluster_id, to?.id ?? null, volumePools);
 }
 
 export async function moveStoppedVm(engine: Engine, caller: Caller, plan: StoppedMove, jobUuid: string): Promise<VmRow> {
@@ -79,7 +81,7 @@ export async function moveStoppedVm(engine: Engine, caller: Caller, plan: Stoppe
   const request = { vm: vmRef(vm), spec, live: false, volumePools };
   // Nothing in Kiln changes before the hypervisor moved the VM: a failure leaves it Stopped where it was.
   const moved = await source.migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid));
-  recordMoved(engine, vm, moved, plan.host);
+  recordMoved(engine, vm, moved, plan.host, volumePools);
   engine.db.prepare('UPDATE vm_instances SET last_host_id=?, pod_id=?, cluster_id=? WHERE id=?').run(plan.host.id, plan.host.pod_id, plan.host.cluster_id, vm.id);
   engine.events.record({
     type: 'VM.MIGRATE', description: `VM ${vm.display_name} (${vm.uuid}) moved stopped with its volumes to storage pool ${plan.pool.name} (host ${plan.host.name})`,

@@ -187,7 +187,7 @@ export async function migrateVm(engine: Engine, caller: Caller, vm: VmRow, targe
     // Two phases: the destination prepares (and says how to reach it), the source moves the VM.
     const request = { vm: vmRef(vm), spec: engine.vms.spec(vm), live: true, volumePools };
     // A move to another endpoint's pool makes new objects there (xapi across pools): record their refs.
-    recordMoved(engine, vm, await migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)), target);
+    recordMoved(engine, vm, await migration.perform(request, await destination.migration.prepare(request), engine.vms.taskOptions(jobUuid)), target, volumePools);
   } catch (error) {
     // Settle on where the hosts say the guest runs: a migration can fail after the guest moved
     // (its answer lost), or take the guest down with it.

@@ -20,7 +20,7 @@ import type { PlacementHost, PlacementOutcome } from '../placement/types.js';
 import { vmRef, vmSpecDetails, type DiskOfferingRow, type NetworkRow, type NicRow, type OfferingRow, type TemplateRow, type VmRow, type VolumeRow } from './rows.js';
 import { canTransition, STATE_EVENTS, type VmState } from './states.js';
 import { carrySnapshots, removeSnapshotsOf } from './vm-snapshots.js';
-import { isUnreachable, owe } from './host-cleanups.js';
+import { didNotAnswer, owe } from './host-cleanups.js';
 import { stageImages } from '../images/staging.js';
 import { runCopyRemovals } from '../images/host-copies.js';
 import { applianceSpec } from '../images/appliances.js';
@@ -28,8 +28,10 @@ import { configDriveDisks, forgetConfigDrive, prepareGuestMetadata, withGuestMet
 import { detachKept, keptDataVolumes, takeOutOfDefinition } from '../volumes/kept-disks.js';
 import { adoptedPin, carryDefinition, refuseElsewhere } from '../import/adopted-moves.js';
 import { placeTaggedVolumes } from '../storage/pool-choice.js';
+import { recordDefinedPools } from '../storage/defined-pools.js';
 import { nicPrivateVlan, requirePrivateVlans, type NicNetwork } from './private-vlan-nics.js';
 import { onPrivateVlan, publishPrivateVlanPeers, republishPrivateVlanPeers } from './private-vlan-peers.js';
+import { isOwnInstance } from '../import/adopted-identity.js';
 
 
 export function validHostname(name: string): boolean {
@@ -297,7 +299,9 @@ export class VmService {
   private storeRefs(vm: VmRow, defined: DefineResult): VmRow {
     if (defined.ref === vm.ref && !defined.disks?.length) return vm;
     this.db.prepare('UPDATE vm_instances SET ref=? WHERE id=?').run(defined.ref, vm.id);
-    for (const disk of defined.disks ?? []) this.db.prepare('UPDATE volumes SET ref=? WHERE vm_id=? AND path=? AND removed IS NULL').run(disk.ref, vm.id, disk.name);
+    // The pool the driver says each disk is on (a datastore vSphere chose for an untagged disk) is its pool text; recordDefinedPools maps it onto a record.
+    const disk = this.db.prepare('UPDATE volumes SET ref=?, pool=COALESCE(?, pool) WHERE vm_id=? AND path=? AND removed IS NULL');
+    for (const d of defined.disks ?? []) disk.run(d.ref, d.pool ?? null, vm.id, d.name);
     return { ...vm, ref: defined.ref };
   }
 
@@ -369,6 +373,8 @@ export class VmService {
       }
       if (!adopted) await session.start(vmRef(current), this.taskOptions(jobUuid));
       this.db.prepare(`UPDATE volumes SET state='Ready' WHERE vm_id=? AND removed IS NULL`).run(vm.id);
+      // Every made disk on its pool's record now, not at the next refresh: placement judges the VM by it.
+      await recordDefinedPools(this.engine, vm.id, chosen, session);
       current = this.transition(this.get(vm.id), 'Running', { caller, jobUuid, note: `on host ${chosen.name}` });
       await this.engine.hosts.refreshGpus(chosen.id);
       if (vm.last_host_id !== null && vm.last_host_id !== chosen.id) await this.forgetStaleDefinition(current, vm.last_host_id);
@@ -436,6 +442,10 @@ export class VmService {
     return current;
   }
 
+  private hostName(hostId: number): string {
+    return (this.db.prepare('SELECT name FROM hosts WHERE id=?').pluck().get(hostId) as string | undefined) ?? String(hostId);
+  }
+
   /** 534 at once when the VM's host is known to be unreachable, before any job or state change. */
   assertHostReachable(vm: VmRow): void {
     if (vm.host_id === null) return;
@@ -465,20 +475,34 @@ export class VmService {
 
   /**
    * Stops a running VM first, removes its definition from the host, keeps its disks until expunge.
-   * A host that refuses leaves the VM in Error (which can be destroyed again); a host that cannot
-   * be reached does not stop it: the VM is Destroyed and the host's share waits in host_cleanups.
+   * A host that refuses leaves the VM in Error (which can be destroyed again); a host that does not
+   * answer (unreachable, or a command that timed out: didNotAnswer) does not stop it: a running VM
+   * stays Running and the destroy fails saying so; a stopped one is Destroyed and the host's share
+   * waits in host_cleanups (an expunge in the same job owes the rest at once, without asking the
+   * host again).
    */
   async destroy(caller: Caller, vm: VmRow, options: { expunge: boolean; volumeIds: number[] }, jobUuid?: string): Promise<VmRow> {
     let current = vm;
-    if (current.state === 'Running' || current.state === 'Stopping' || current.state === 'Unknown') current = await this.stop(caller, current, false, jobUuid);
+    if (current.state === 'Running' || current.state === 'Stopping' || current.state === 'Unknown') {
+      try {
+        current = await this.stop(caller, current, false, jobUuid);
+      } catch (error) {
+        if (!didNotAnswer(error)) throw error;
+        throw ApiError.unavailable(`VM ${vm.display_name} is not destroyed: its host ${current.host_id !== null ? this.hostName(current.host_id) : '?'} did not answer the stop (${errorText(error)}); the VM is ${this.get(vm.id).state} as before`);
+      }
+    }
     current = this.transition(current, 'Destroying', { caller, jobUuid });
-    current = await this.finishDestroy(caller, current, options.volumeIds, jobUuid);
-    if (options.expunge) current = await this.expunge(caller, current, jobUuid);
+    const silent: HostSilence = {};
+    current = await this.finishDestroy(caller, current, options.volumeIds, jobUuid, silent);
+    if (options.expunge) current = await this.expunge(caller, current, jobUuid, silent);
     return current;
   }
 
-  /** The host's half of a destroy, for a VM in Destroying (a destroy job, or one a dead process left). */
-  async finishDestroy(caller: Caller | undefined, vm: VmRow, volumeIds: number[], jobUuid?: string): Promise<VmRow> {
+  /**
+   * The host's half of a destroy, for a VM in Destroying (a destroy job, or one a dead process left).
+   * SILENT, when given, learns that the host did not answer (for the expunge that follows).
+   */
+  async finishDestroy(caller: Caller | undefined, vm: VmRow, volumeIds: number[], jobUuid?: string, silent?: HostSilence): Promise<VmRow> {
     const dataDisks = volumeIds.length
       ? (this.db.prepare(`SELECT path FROM volumes WHERE id IN (${volumeIds.map(() => '?').join(',')})`).all(...volumeIds) as { path: string }[]).map((v) => v.path)
       : [];
@@ -497,10 +521,11 @@ export class VmService {
           }
           else if (dataDisks.length) await session.deleteDisks(dataDisks);
         } catch (error) {
-          if (!isUnreachable(error)) throw error;
+          if (!didNotAnswer(error)) throw error;
           // The definition stays recorded (last_host_id): the HA pass undefines a Destroyed VM's copy, expunge owes the rest.
           if (dataDisks.length) owe(this.engine, hostId, vm, { disks: dataDisks, reason: 'data volumes deleted with the destroyed VM' });
-          note = `host unreachable (${errorText(error)}); its definition there is removed when the host answers`;
+          note = `host ${this.hostName(hostId)} did not answer (${errorText(error)}); its definition there is removed when the host answers`;
+          if (silent) Object.assign(silent, { hostId, error: errorText(error) });
         }
       }
       for (const volumeId of volumeIds) {
@@ -522,20 +547,24 @@ export class VmService {
     return current;
   }
 
-  /** Deletes disks on the host and frees NICs (MAC and IP) and volumes for good. */
-  async expunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+  /**
+   * Deletes disks on the host and frees NICs (MAC and IP) and volumes for good. SILENT: the host
+   * did not answer this job's destroy a moment ago, so it is not asked again (its share is owed).
+   */
+  async expunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string, silent?: HostSilence): Promise<VmRow> {
     if (vm.state !== 'Destroyed' && vm.state !== 'Error' && vm.state !== 'Created') {
       throw ApiError.param(`VM ${vm.display_name} (${vm.uuid}) is in state ${vm.state}; destroy it before expunging`);
     }
-    return this.finishExpunge(caller, this.transition(vm, 'Expunging', { caller, jobUuid }), jobUuid);
+    return this.finishExpunge(caller, this.transition(vm, 'Expunging', { caller, jobUuid }), jobUuid, silent);
   }
 
   /**
    * The host's half of an expunge and the rows', for a VM in Expunging (an expunge job, or one a
-   * dead process left). A host that refuses leaves the VM in Error; one that cannot be reached
-   * owes its share (host_cleanups) and the VM is expunged all the same.
+   * dead process left). A host that refuses leaves the VM in Error; one that does not answer
+   * (didNotAnswer: unreachable, or a command timed out, which may or may not have run) owes its
+   * share (host_cleanups, done with the VM's identity checked) and the VM is expunged all the same.
    */
-  async finishExpunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string): Promise<VmRow> {
+  async finishExpunge(caller: Caller | undefined, vm: VmRow, jobUuid?: string, silent?: HostSilence): Promise<VmRow> {
     let current = vm;
     // Its data disks are detached, not deleted (kept-disks.ts); the rest goes with the VM.
     const kept = keptDataVolumes(this.db, vm.id);
@@ -544,12 +573,14 @@ export class VmService {
     const drive = configDriveDisks(this.engine, vm.uuid);
     const disks = [...volumes.map((v) => v.path ?? ''), ...drive].filter(Boolean);
     const hadPrivateVlan = onPrivateVlan(this.engine, vm.id);
+    let owedNote: string | undefined;
     try {
       // A restore of the VM cut short is abandoned: what it wrote beside the disks goes with them.
       await this.engine.backups.abandonRestores(current);
       const hostId = current.last_host_id ?? current.host_id;
       if (hostId !== null) {
         try {
+          if (silent?.hostId === hostId) throw new HostDidNotAnswer(silent.error ?? 'no answer');
           const session = await this.engine.hosts.session(hostId);
           if ((await session.powerState(vmRef(current))) !== 'Missing') {
             await takeOutOfDefinition(session, current, kept);
@@ -559,8 +590,9 @@ export class VmService {
           // R71: the VM's GPU objects went with it; the host's capacity is read again now.
           await this.engine.hosts.refreshGpus(hostId);
         } catch (error) {
-          if (!isUnreachable(error)) throw error;
+          if (!(error instanceof HostDidNotAnswer) && !didNotAnswer(error)) throw error;
           owe(this.engine, hostId, current, { domain: current.internal_name, disks, reason: `VM ${current.display_name} expunged` });
+          owedNote = `host ${this.hostName(hostId)} did not answer (${errorText(error)}); its definition ${current.internal_name} and ${disks.length} disk(s) are removed there when it answers`;
         }
       }
       await this.removeOtherDefinitions(current, hostId);
@@ -581,7 +613,7 @@ export class VmService {
       }
       for (const v of volumes) this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: vm.account_id, zoneId: vm.zone_id, resourceId: v.id, resourceName: v.name });
     })();
-    current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid });
+    current = this.transition(this.get(vm.id), 'Expunged', { caller, jobUuid, note: owedNote });
     forgetConfigDrive(this.engine, vm.uuid);
     // Its private-VLAN ports leave the zone's hosts' view (private-vlan-peers.ts).
     if (hadPrivateVlan) await republishPrivateVlanPeers(this.engine, vm.zone_id);
@@ -605,8 +637,8 @@ export class VmService {
       try {
         const session = await this.engine.hosts.session(host.id);
         const found = (await session.listInstances()).find((i) => i.name === vmRef(vm) || i.name === vm.internal_name);
-        // Only a domain with the VM's own UUID is Kiln's: a namesake may belong to another Kiln sharing the host.
-        if (!found || (found.uuid !== undefined && found.uuid !== vm.uuid)) continue;
+        // Only a domain with the VM's own UUID (or the one its import adopted) is Kiln's: a namesake may belong to another Kiln sharing the host.
+        if (!found || !isOwnInstance(this.db, vm, found)) continue;
         await session.destroy(found.name, { removeDisks: [] });
         this.engine.events.record({ type: 'VM.EXPUNGE', description: `VM ${vm.display_name} (${vm.uuid}): a stale definition on host ${host.name} removed with the expunge`, accountId: vm.account_id, domainId: vm.domain_id, resourceType: 'VirtualMachine', resourceUuid: vm.uuid });
       } catch (error) {
@@ -644,6 +676,15 @@ export class VmService {
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** That a VM's host did not answer a destroy (destroy() hands it to the expunge of the same job). */
+interface HostSilence {
+  hostId?: number;
+  error?: string;
+}
+
+/** The expunge of a destroy whose host did not answer: not asked again, its share owed. */
+class HostDidNotAnswer extends Error {}
 
 /** RFC 1123 allows 63 characters in a label; the internal name is one label. */
 const LABEL_MAX = 63;

@@ -35,7 +35,7 @@ export function settleInterruptedVolumes(engine: Engine): number {
         : `its attach to VM ${vm?.display_name ?? '?'} was interrupted; it is Ready and attached, and the VM's next start defines it with the disk`;
     }
     const domainId = (db.prepare('SELECT domain_id FROM accounts WHERE id=?').get(v.account_id) as { domain_id: number }).domain_id;
-    engine.events.record({ type: v.state === 'Expunging' ? 'VOLUME.DELETE' : v.state === 'Resizing' ? 'VOLUME.RESIZE' : 'VOLUME.ATTACH', level: 'ERROR', description: `volume ${v.name} (${v.uuid}): ${note}`, accountId: v.account_id, domainId, resourceType: 'Volume', resourceUuid: v.uuid });
+    engine.events.record({ type: v.state === 'Expunging' ? 'VOLUME.DELETE' : v.state === 'Resizing' ? 'VOLUME.RESIZE' : 'VOLUME.ATTACH', level: 'ERROR', description: `volume ${v.name}: ${note}`, accountId: v.account_id, domainId, resourceType: 'Volume', resourceUuid: v.uuid });
   }
   return stuck.length;
 }

@@ -83,7 +83,7 @@ export class VolumeService {
           .run(uuid, input.name ?? `DATA-${uuid.slice(0, 8)}`, input.owner.accountId, input.zoneId, size, offering.id, now()).lastInsertRowid,
       );
       const volume = this.get(id);
-      this.engine.events.record({ type: 'VOLUME.CREATE', description: `volume ${volume.name} (${volume.uuid}) allocated, ${Math.round(size / GiB)} GB from disk offering ${offering.name}`, userId: caller.userId, accountId: volume.account_id, domainId: input.owner.domainId, resourceType: 'Volume', resourceUuid: volume.uuid });
+      this.engine.events.record({ type: 'VOLUME.CREATE', description: `volume ${volume.name} allocated, ${Math.round(size / GiB)} GB from disk offering ${offering.name}`, userId: caller.userId, accountId: volume.account_id, domainId: input.owner.domainId, resourceType: 'Volume', resourceUuid: volume.uuid });
       this.engine.events.usage({ type: 'VOLUME.CREATE', accountId: volume.account_id, zoneId: volume.zone_id, resourceId: volume.id, resourceName: volume.name, offeringId: offering.id, size });
       return volume;
     })();
@@ -159,7 +159,7 @@ export class VolumeService {
       throw error;
     }
     const volume = this.get(claimed.id);
-    this.record('VOLUME.ATTACH', caller, volume, `volume ${volume.name} (${volume.uuid}) attached to VM ${vm.display_name} (${vm.uuid}) as device ${volume.device_id}${vm.state === 'Running' ? ', live' : ''}`, jobUuid);
+    this.record('VOLUME.ATTACH', caller, volume, `volume ${volume.name} attached to VM ${vm.display_name} as device ${volume.device_id}${vm.state === 'Running' ? ', live' : ''}`, jobUuid);
     return volume;
   }
 
@@ -211,7 +211,7 @@ export class VolumeService {
       throw error;
     }
     const after = this.get(volume.id);
-    this.record('VOLUME.DETACH', caller, after, `volume ${after.name} (${after.uuid}) detached from VM ${vm.display_name} (${vm.uuid})${vm.state === 'Running' ? ', live' : ''}`, jobUuid);
+    this.record('VOLUME.DETACH', caller, after, `volume ${after.name} detached from VM ${vm.display_name}${vm.state === 'Running' ? ', live' : ''}`, jobUuid);
     return after;
   }
 
@@ -279,7 +279,7 @@ export class VolumeService {
     this.db.prepare(`UPDATE volumes SET size=?, disk_offering_id=?, state=? WHERE id=?`).run(sizeBytes, claim.offeringId, volume.state === 'Resizing' ? 'Ready' : volume.state, volume.id);
     const after = this.get(volume.id);
     this.engine.events.usage({ type: 'VOLUME.RESIZE', accountId: after.account_id, zoneId: after.zone_id, resourceId: after.id, resourceName: after.name, offeringId: claim.offeringId ?? undefined, size: sizeBytes });
-    this.record('VOLUME.RESIZE', caller, after, `volume ${after.name} (${after.uuid}) resized from ${Math.round(volume.size / GiB)} GB to ${Math.round(sizeBytes / GiB)} GB`, jobUuid);
+    this.record('VOLUME.RESIZE', caller, after, `volume ${after.name} resized from ${Math.round(volume.size / GiB)} GB to ${Math.round(sizeBytes / GiB)} GB`, jobUuid);
     return after;
   }
 
@@ -311,7 +311,7 @@ export class VolumeService {
     this.db.transaction(() => {
       this.db.prepare(`UPDATE volumes SET state='Expunged', removed=? WHERE id=?`).run(now(), volume.id);
       this.engine.events.usage({ type: 'VOLUME.DELETE', accountId: volume.account_id, zoneId: volume.zone_id, resourceId: volume.id, resourceName: volume.name });
-      this.record('VOLUME.DELETE', caller, volume, `volume ${volume.name} (${volume.uuid}) deleted${note}`, undefined, note ? 'WARN' : 'INFO');
+      this.record('VOLUME.DELETE', caller, volume, `volume ${volume.name} deleted${note}`, undefined, note ? 'WARN' : 'INFO');
     })();
   }
 
@@ -401,6 +401,6 @@ export class VolumeService {
   }
 
   private failed(type: string, caller: Caller, volume: DataVolumeRow, text: string, jobUuid?: string): void {
-    this.record(type, caller, volume, `volume ${volume.name} (${volume.uuid}): ${text}`, jobUuid, 'ERROR');
+    this.record(type, caller, volume, `volume ${volume.name}: ${text}`, jobUuid, 'ERROR');
   }
 }

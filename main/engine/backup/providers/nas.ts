@@ -138,8 +138,18 @@ export const nasProvider: BackupProvider = {
     const hostId = restoreHost(work, store);
     const facet = await facetOn(work.engine, hostId);
     const original = work.engine.db.prepare('SELECT pool FROM volumes WHERE uuid=?').get(volume.uuid) as { pool: string | null } | undefined;
-    const [restored] = await facet.restoreDisks([{ chain: volumeChain(work, volume.deviceId), target: { name: diskName, pool: original?.pool ?? undefined } }], work.options, store);
+    const target = { name: diskName, pool: original?.pool ?? undefined };
+    const chain = volumeChain(work, volume.deviceId);
+    // Recorded before the first write: a host cut off during it keeps what it wrote only until it answers again.
+    work.beforeWrites?.(hostId!, target);
+    const [restored] = await facet.restoreDisks([{ chain, target }], work.options, store);
     return { size: restored!.virtualSize, written: true, hostId: hostId ?? undefined };
+  },
+
+  async discardVolumeRestore(engine, hostId, target) {
+    // The writer and its copy first (discardRestore finds the copy beside the disk), then the disk.
+    await (await facetOn(engine, hostId)).discardRestore([target]);
+    await (await engine.hosts.session(hostId)).deleteDisks([target.name]);
   },
 
   async discardRestore(engine, backup, vm) {

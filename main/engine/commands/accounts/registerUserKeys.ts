@@ -13,7 +13,7 @@ export default defineCommand({
     // The same reach as updateUser: new keys for a root admin's user would be the root admin's power.
     const user = targetUser(engine.db, caller, args.uuid('id')!);
     const keys = engine.accounts.registerKeys(user.id);
-    engine.events.record({ type: 'REGISTER.USER.KEY', description: `API keys registered for user ${args.uuid('id')}`, userId: caller.userId, accountId: user.account_id });
+    engine.events.record({ type: 'REGISTER.USER.KEY', description: `API keys registered for user ${user.username}`, userId: caller.userId, accountId: user.account_id, resourceType: 'User', resourceUuid: user.uuid });
     return { apikey: keys.apiKey, secretkey: keys.secretKey };
   },
 });

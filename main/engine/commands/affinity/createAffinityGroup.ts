@@ -26,8 +26,8 @@ export default defineCommand({
     if (engine.db.prepare('SELECT 1 FROM affinity_groups WHERE account_id=? AND name=?').get(owner.accountId, name)) throw ApiError.param(`name: the account already has an affinity group named ${name}`);
     // Written at once so the name is taken; the job only reports it, as CloudStack's does.
     const id = Number(engine.db.prepare('INSERT INTO affinity_groups (uuid, name, description, type, account_id, domain_id, created) VALUES (?,?,?,?,?,?,?)').run(randomUUID(), name, args.str('description') ?? null, type, owner.accountId, owner.domainId, now()).lastInsertRowid);
-    engine.events.record({ type: 'AG.CREATE', description: `affinity group ${name} (${type}) created`, userId: caller.userId, accountId: owner.accountId, domainId: owner.domainId, resourceType: 'AffinityGroup' });
     const uuid = (engine.db.prepare('SELECT uuid FROM affinity_groups WHERE id=?').get(id) as { uuid: string }).uuid;
+    engine.events.record({ type: 'AG.CREATE', description: `affinity group ${name} (${type}) created`, userId: caller.userId, accountId: owner.accountId, domainId: owner.domainId, resourceType: 'AffinityGroup', resourceUuid: uuid });
     return { instanceType: 'AffinityGroup', instanceId: uuid, run: async () => groupView(engine.db, id) };
   },
 });

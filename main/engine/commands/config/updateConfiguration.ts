@@ -19,7 +19,9 @@ export default defineCommand({
     const at = configScope(engine, args);
     const value = args.str('value') ?? settingDef(name)?.default ?? '';
     engine.settings.set(name, value, at.scope, at.id);
-    engine.events.record({ type: 'CONFIGURATION.VALUE.EDIT', description: `configuration ${name} set to ${value}${at.uuid ? ` in ${at.scope} ${at.uuid}` : ''}`, userId: caller.userId, accountId: caller.accountId, domainId: caller.domainId });
+    // Named as the zone or cluster is named on its page; its uuid only if it has no name.
+    const where = at.uuid ? (engine.db.prepare(`SELECT name FROM ${at.scope === 'zone' ? 'zones' : 'clusters'} WHERE id=?`).pluck().get(at.id) as string | undefined) || at.uuid : undefined;
+    engine.events.record({ type: 'CONFIGURATION.VALUE.EDIT', description: `configuration ${name} set to ${value}${where ? ` in ${at.scope} ${where}` : ''}`, userId: caller.userId, accountId: caller.accountId, domainId: caller.domainId });
     const def = settingDef(name)!;
     return { name, value: engine.settings.raw(name, at.place), category: def.category, description: def.description, scope: at.scope, ...(at.uuid ? { id: at.uuid } : {}) };
   },

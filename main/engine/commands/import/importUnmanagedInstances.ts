@@ -5,7 +5,11 @@ import type { ClusterRow } from '../../import/unmanaged.js';
 import { bulkImportWork, parseImportCsv } from '../../import/bulk-csv.js';
 import importUnmanagedInstance from './importUnmanagedInstance.js';
 
-/** The most VMs imported at once; each child job reads the cluster's hosts. */
+/**
+ * The most rows in flight at once (each planned by the parent, then imported by its own child job).
+ * The run lists the cluster's hosts once; a child job is its host's adopt of one VM and Kiln's
+ * writes, mostly work in this process, so a higher cap overlaps little (bench csv-bulk).
+ */
 const MAX_CONCURRENCY = 16;
 
 export default defineCommand({

@@ -49,11 +49,13 @@ export default defineCommand({
     const moves = await poolMoves(engine, vm, args, chosen);
     return vmJob(ctx, vm, async (job) => {
       engine.vms.lastPlacement.set(vm.id, outcome);
-      // The destination's pools by the names its inventory gives them (KVM: the libvirt pool's; xapi: the SR's label).
-      const moved = await migrateVm(engine, caller, engine.vms.get(vm.id), chosen, job, Object.fromEntries(moves.map((m) => [m.volume.path ?? '', m.pool.name])));
+      // The destination's pools by their records' refs, as every other hand-off of a pool to the driver
+      // (pool-choice.ts, volume-moves.ts): a name need not be unique (vSphere: a datastore's, per datacenter).
+      // The volume's pool text is that ref too, as those paths record it (users see the pool record's name and uuid).
+      const moved = await migrateVm(engine, caller, engine.vms.get(vm.id), chosen, job, Object.fromEntries(moves.map((m) => [m.volume.path ?? '', m.pool.ref])));
       const set = engine.db.prepare('UPDATE volumes SET pool=?, pool_id=? WHERE id=?');
       engine.db.transaction(() => {
-        for (const m of moves) set.run(m.pool.name, m.pool.id, m.volume.id);
+        for (const m of moves) set.run(m.pool.ref, m.pool.id, m.volume.id);
       })();
       return moved;
     });
