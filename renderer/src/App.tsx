@@ -3,7 +3,8 @@ import { useEffect } from 'react';
 import { useRoute, type Route } from './stores/route-store';
 import { useVms } from './stores/vm-store';
 import { hasApi, useApiCatalog } from './stores/api-catalog-store';
-import { describeCommand, finishedNotice, useJobs } from './stores/jobs-store';
+import { finishedNotice, useJobs } from './stores/jobs-store';
+import { jobLabel, useJobNames } from './stores/job-names-store';
 import { useTheme } from './stores/theme-store';
 import { useDeployForm } from './stores/deploy-form-store';
 import { kiln } from './transport';
@@ -34,14 +35,15 @@ function useLiveData() {
     void useVms.getState().refresh();
     const offJobs = subscribeJobs((update) => {
       useJobs.getState().apply(update);
+      // Any other object's name is read while the job runs, before a delete takes it away (job-names-store.ts).
+      const named = useJobNames.getState().resolve(update, update.status !== JOB_IN_PROGRESS);
       if (update.status === JOB_IN_PROGRESS) return;
       // The VM's record comes over the 'vms' channel; only a VM the list does not hold yet is fetched, to name it.
       const known = !update.instanceId || update.instanceType !== 'VirtualMachine' || useVms.getState().byId.has(update.instanceId);
-      void (known ? Promise.resolve() : useVms.getState().reloadOne(update.instanceId!)).then(() => {
+      void Promise.all([known ? undefined : useVms.getState().reloadOne(update.instanceId!), named]).then(() => {
         const jobs = useJobs.getState();
         if (jobs.quiet.delete(update.jobid)) return;
-        const name = update.instanceId ? useVms.getState().byId.get(update.instanceId)?.displayname : undefined;
-        const notice = finishedNotice(update, describeCommand(update.cmd, name));
+        const notice = finishedNotice(update, jobLabel(update, useVms.getState().byId, useJobNames.getState().names));
         if (notice) jobs.notify(notice.kind, notice.text);
       });
     });

@@ -42,9 +42,24 @@ const noConsole: KilnConsoleBridge = {
   close: () => undefined,
 };
 
+/** What sees every answered call (stores/job-names-store.ts learns the names in list answers). */
+const observers: ((command: string, response: ApiEnvelope) => void)[] = [];
+
 /** The renderer's API: resolves with the response, or throws an Error carrying errorcode and errortext. */
 export const kiln = {
-  invoke: async (command: string, params?: ApiParams): Promise<ApiEnvelope> => unwrapEnvelope(await bridge.invoke(command, params)),
+  invoke: async (command: string, params?: ApiParams): Promise<ApiEnvelope> => {
+    const response = unwrapEnvelope(await bridge.invoke(command, params));
+    for (const observe of observers) {
+      try {
+        observe(command, response);
+      } catch {
+        // An observer's fault is not the call's.
+      }
+    }
+    return response;
+  },
+  /** Calls OBSERVER with each successful answer, before its caller gets it. */
+  observe: (observer: (command: string, response: ApiEnvelope) => void): void => void observers.push(observer),
   subscribe: bridge.subscribe.bind(bridge),
   console: bridge.console ?? noConsole,
   /**

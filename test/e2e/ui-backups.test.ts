@@ -37,6 +37,27 @@ describe('backups in Chromium (dummy provider, simulator zone)', () => {
     await kiln?.stop();
   });
 
+  it("a VM's Backups tab while backups are off in its zone: a note naming the setting, with the way to the page that turns them on", async () => {
+    const { page } = ui;
+    // The tab asks once: the first backup read's 530 says backups are off, the other three are not sent.
+    const backupReads: string[] = [];
+    const count = (request: { url(): string; postData(): string | null }) => {
+      const command = new URLSearchParams(request.postData() ?? '').get('command') ?? '';
+      if (request.url().endsWith('/client/api') && /^listBackup/.test(command)) backupReads.push(command);
+    };
+    page.on('request', count);
+    await open(`#/vms/${vmId}/backups`);
+    const note = page.getByRole('note').filter({ hasText: 'backup.framework.enabled' });
+    await note.waitFor();
+    page.off('request', count);
+    expect(backupReads).toEqual(['listBackupOfferings']);
+    expect(await note.innerText()).toMatch(/^Backup and Recovery feature is disabled for the zone Demo: .*backup\.framework\.enabled=true\. Backup offerings turns them on per zone\.$/);
+    expect(await page.getByRole('alert').filter({ hasText: 'Backup and Recovery' }).count()).toBe(0);
+    await ui.shot('backups-vm-tab-off');
+    await note.getByRole('link', { name: 'Backup offerings' }).click();
+    await page.locator('[data-zone="Demo"]').getByText('Backups are off in this zone').waitFor();
+  });
+
   it('the admin page: backups off in Demo, enabled, the provider named with what it does, an offering imported', async () => {
     const { page } = ui;
     await page.getByRole('link', { name: 'Backup offerings' }).click();
@@ -45,7 +66,7 @@ describe('backups in Chromium (dummy provider, simulator zone)', () => {
     await ui.shot('backups-offerings-off');
     await zone.getByRole('button', { name: 'Enable backups' }).click();
     await zone.locator('[data-provider-offering="gold-policy"]').waitFor();
-    expect(await zone.locator('[data-zone-provider]').innerText()).toMatch(/Provider: dummy — dummy: records backups but copies no data\. vSphere and XenServer zones use it for now/);
+    expect(await zone.locator('[data-zone-provider]').innerText()).toMatch(/^Provider: dummy — records backups but copies no data\. vSphere and XenServer zones use it for now/);
     await zone.locator('[data-provider-offering="gold-policy"]').getByRole('button', { name: 'Import' }).click();
     await page.locator('tr[data-offering="Golden Policy"]').waitFor();
     expect(await page.locator('tr[data-offering="Golden Policy"]').innerText()).toMatch(/Golden Policy\s+Demo\s+dummy\s+allowed/);

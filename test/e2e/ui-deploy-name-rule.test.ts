@@ -1,7 +1,7 @@
 /**
  * The deploy wizard's name check in Chromium against `kiln serve`: it comes from the engine's
- * listApis (deployVirtualMachine's `name` pattern), so `1web` is refused in the field and at the
- * step with exactly the words of the engine's 431, and a valid name moves on.
+ * listApis (deployVirtualMachine's `name` pattern), so `1web` is refused under the field (once: the
+ * step keeps it and does not repeat it) with exactly the words of the engine's 431, and a valid name moves on.
  */
 import { describe, expect, it } from 'vitest';
 import { demoCatalog, serveUiSuite, wizardToNameStep, type UiSession } from './ui-helpers.js';
@@ -27,9 +27,13 @@ describe('deploy wizard name rule in Chromium', () => {
     const hint = page.locator('#field-name-the-guest-s-hostname--hint');
     expect(await hint.innerText()).toBe(message);
     expect(await name.getAttribute('aria-invalid')).toBe('true');
-    // The step will not move on, and says why in the same words.
+    // The step will not move on; it says why once, under the field (not again in a list), and focuses it.
     await page.getByRole('button', { name: 'Next' }).click();
-    await expect.poll(() => page.getByRole('alert').innerText()).toContain(message);
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('field-name-the-guest-s-hostname-');
+    expect(await page.locator('#wizard-step-title').innerText()).toBe('5. Names');
+    const body = await page.locator('.wizard-body').innerText();
+    expect(body.split(message).length - 1).toBe(1);
+    expect(await page.locator('.wizard-body [role="alert"]').count()).toBe(0);
     await ui.shot('deploy-name-1web-refused');
 
     await name.fill('web1');

@@ -95,6 +95,19 @@ describe('hosts page in Chromium', () => {
     const hosts = page.getByRole('table', { name: 'Hosts' });
     await expect.poll(() => hosts.innerText()).toMatch(/sim-host-1[\s\S]*Up[\s\S]*Demo \/ Demo Pod \/ Demo Cluster/);
     await ui.shot('hosts-page-light');
+    // A host's name is on one line, not broken at its hyphen ("sim-" / "host-1").
+    expect(await page.locator('tr[data-host] td:first-child strong').evaluateAll((names) => names.map((n) => [n.textContent, n.getClientRects().length]))).toEqual([['sim-host-1', 1], ['sim-host-2', 1], ['sim-host-3', 1]]);
+
+    // With no KVM cluster yet, Add host says so and nothing in it can be filled in or submitted.
+    await page.getByRole('button', { name: 'Add host' }).click();
+    const noCluster = page.getByRole('dialog', { name: 'Add a KVM host' });
+    expect(await noCluster.getByRole('note').innerText()).toBe('No KVM cluster yet: add one first (Add cluster), then add its hosts here.');
+    for (const field of ['Cluster', 'Address (URL)', 'Username', 'Host tags (optional)']) expect(await noCluster.getByLabel(field, { exact: true }).isDisabled(), field).toBe(true);
+    expect(await noCluster.getByRole('button', { name: 'Add host' }).isDisabled()).toBe(true);
+    expect(await noCluster.getByRole('button', { name: 'Add host' }).getAttribute('title')).toBe('No KVM cluster yet: add one first (Add cluster), then add its hosts here.');
+    await ui.shot('hosts-add-host-no-cluster-light');
+    await noCluster.getByRole('button', { name: 'Cancel' }).click();
+    await noCluster.waitFor({ state: 'detached' });
 
     await page.getByRole('button', { name: 'Add zone' }).click();
     const zoneDialog = page.getByRole('dialog', { name: 'Add a zone' });
@@ -313,6 +326,19 @@ describe('hosts page in Chromium', () => {
     await dialog.getByRole('button', { name: 'Check host key' }).click();
     await dialog.getByRole('alert').waitFor();
     await ui.shot('hosts-add-host-dark');
+    // The disabled Add host is readable: its text against its own background is at least 4.5:1 (WCAG AA).
+    const addHost = dialog.getByRole('button', { name: 'Add host' });
+    expect(await addHost.isDisabled()).toBe(true);
+    expect(await addHost.evaluate((b) => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+      const lum = (c: string) => {
+        const [r, g, bl] = rgb(c).map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+      };
+      const style = b.ownerDocument.defaultView!.getComputedStyle(b);
+      const [hi, lo] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+      return Number(style.opacity) === 1 ? (hi! + 0.05) / (lo! + 0.05) : 0;
+    })).toBeGreaterThanOrEqual(4.5);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await page.getByRole('button', { name: 'Dark theme' }).click();
   });

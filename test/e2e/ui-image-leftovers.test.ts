@@ -122,27 +122,30 @@ describe('image leftovers in Chromium: forced template delete, live ISO list, re
     const { page } = ui;
     // Still on the Image step with live-iso chosen: a custom-size disk offering and a size.
     await page.getByRole('combobox', { name: 'Disk offering (the root disk)' }).selectOption({ label: 'Custom (custom size)' });
-    await page.getByLabel('Disk size (GB)').fill('50');
+    // The label says GiB, the unit deployVirtualMachine multiplies size by (the review's 50.0 GiB below).
+    expect(await page.locator('label', { hasText: /^Disk size/ }).innerText()).toBe('Disk size (GiB)');
+    await page.getByLabel('Disk size (GiB)', { exact: true }).fill('50');
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('radio', { name: /^Custom\b/ }).first().check();
     await page.getByLabel(/^CPU cores/).fill('2');
     if (await page.getByLabel('CPU speed (MHz)').count()) await page.getByLabel('CPU speed (MHz)').fill('1000');
-    await page.getByLabel(/^Memory \(MB\)/).fill('1024');
+    expect(await page.locator('label', { hasText: /^Memory/ }).innerText()).toMatch(/^Memory \(MiB\)( \(.*\))?$/);
+    await page.getByLabel(/^Memory \(MiB\)/).fill('1024');
     // Network, Names, SSH keys, User data: as they are.
     for (let i = 0; i < 5; i++) await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('heading', { name: '8. Review' }).waitFor();
-    expect(await reviewRow('Root disk').innerText()).toBe('Custom (custom size), 50 GB');
+    expect(await reviewRow('Root disk').innerText()).toBe('Custom (custom size), 50.0 GiB');
     expect(await reviewRow('Offering').innerText()).toMatch(/^Custom.* \(2 vCPU, 1024 MB\)$/);
     await ui.shot('leftovers-review-custom');
 
     // A fixed disk offering and a fixed service offering: their own sizes, nothing typed before.
     await stepButton('Image').click();
-    await page.getByRole('combobox', { name: 'Disk offering (the root disk)' }).selectOption({ label: 'Small (5 GB)' });
+    await page.getByRole('combobox', { name: 'Disk offering (the root disk)' }).selectOption({ label: 'Small (5.0 GiB)' });
     await stepButton('Offering').click();
     await page.getByRole('radio', { name: /Small Instance/ }).check();
     await stepButton('Review').click();
     await page.getByRole('heading', { name: '8. Review' }).waitFor();
-    expect(await reviewRow('Root disk').innerText()).toBe('Small (5 GB)');
+    expect(await reviewRow('Root disk').innerText()).toBe('Small (5.0 GiB)');
     expect(await reviewRow('Offering').innerText()).toBe('Small Instance');
     await ui.shot('leftovers-review-fixed');
     expect(ui.pageErrors).toEqual([]);

@@ -96,7 +96,11 @@ describe('Images page in Chromium', () => {
     if (simulator.templateformats) await dialog.getByLabel('Format').selectOption({ index: 1 });
     else await dialog.getByLabel('Format').fill('QCOW2');
     await dialog.getByLabel('URL').fill('ftp://images.example/disk.qcow2');
+    // The disabled Register says what it still waits for, by the form's labels (it gave the API's "ostypeid" in a tooltip only).
+    expect(await dialog.getByRole('button', { name: 'Register' }).isDisabled()).toBe(true);
+    expect(await dialog.locator('[data-still-needed]').innerText()).toBe('Still needed: OS type.');
     await dialog.getByLabel('OS type').selectOption({ index: 1 });
+    expect(await dialog.locator('[data-still-needed]').count()).toBe(0);
     await dialog.getByRole('button', { name: 'Register' }).click();
     const alert = dialog.getByRole('alert');
     await alert.waitFor();

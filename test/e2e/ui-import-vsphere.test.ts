@@ -125,7 +125,8 @@ describe.skipIf(!available)('import wizard: networks from discovery (Chromium, v
     const caps = (await ui.api('listHypervisorCapabilities'))['hypervisorCapabilities'] as { hypervisor: string; networkdiscovery: boolean }[];
     const able = caps.filter((c) => c.networkdiscovery).map((c) => c.hypervisor);
     expect(able).toEqual(['VMware']);
-    expect((await dialog.getByRole('combobox', { name: 'Hypervisor' }).locator('option').allInnerTexts()).slice(1)).toEqual(able);
+    // The dialog asks for them when it opens: wait for the answer (CI, loaded, read the options before it came).
+    await expect.poll(async () => (await dialog.getByRole('combobox', { name: 'Hypervisor' }).locator('option').allInnerTexts()).slice(1)).toEqual(able);
     await dialog.getByRole('textbox', { name: 'Endpoint URL' }).fill(`https://${fresh.info.host}:${fresh.info.port}/DC0`);
     await dialog.getByRole('textbox', { name: 'Username' }).fill(fresh.info.username);
     await dialog.getByLabel('Password').fill('not-the-password');

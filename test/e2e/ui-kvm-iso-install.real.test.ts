@@ -125,7 +125,7 @@ describe.skipIf(!hosts)('an OS installed from an ISO through the UI on a real KV
     expect(await step.innerText()).toMatch(/Not ready yet, so not offered: Stalled ISO \(/);
     expect(await step.innerText()).toContain('when it is done, detach the ISO (Detach ISO) and reboot');
     await page.getByRole('combobox', { name: 'ISO', exact: true }).selectOption({ label: ISO_NAME });
-    await page.getByRole('combobox', { name: /Disk offering/ }).selectOption({ label: 'Small (5 GB)' });
+    await page.getByRole('combobox', { name: /Disk offering/ }).selectOption({ label: 'Small (5.0 GiB)' });
     await ui.shot('kvm-iso-wizard-source');
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('radio', { name: new RegExp(OFFERING) }).check();
@@ -137,7 +137,7 @@ describe.skipIf(!hosts)('an OS installed from an ISO through the UI on a real KV
     for (let i = 0; i < 5 && (await page.getByRole('button', { name: 'Deploy', exact: true }).count()) === 0; i++) await page.getByRole('button', { name: 'Next' }).click();
     const review = await page.locator('dl.review').innerText();
     expect(review).toMatch(/ISO\s+Kiln busybox installer/);
-    expect(review).toMatch(/Root disk\s+Small \(5 GB\)/);
+    expect(review).toMatch(/Root disk\s+Small \(5\.0 GiB\)/);
     await page.getByLabel('Start the VM now').uncheck();
     await ui.shot('kvm-iso-wizard-review');
     await page.getByRole('button', { name: 'Deploy', exact: true }).click();

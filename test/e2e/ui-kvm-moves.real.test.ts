@@ -3,7 +3,7 @@
  * KVM test hosts: a real `kiln serve` with a KVM zone built through its signed API (host1 and
  * host2 in one cluster, the busybox test guest as a template), a VM created stopped, then
  * Chromium: "Start on…" host1, "Migrate…" to host2 (host1 listed as its current host), "Scale…"
- * live to 2 vCPU and 256 MB, "Restore…" from its template. After each step libvirt on the hosts
+ * live to 2 vCPU and 256 MB, "Reinstall…" from its template. After each step libvirt on the hosts
  * is asked where the domain runs (its size after the scale, its disk after the restore). The VM is destroyed and expunged at the end, and neither a domain
  * nor a disk of it is left on the hosts.
  *
@@ -57,7 +57,7 @@ describe.skipIf(!hosts)('start on, migrate, scale and restore through the UI on 
     {
       prepare: async (kiln) => {
         ({ call, ok } = serveApi(kiln));
-        const { zone, network, os, kilnNames } = await serveKvmZone({ call, ok }, hosts!, 'KVM Moves', '202', ['host1', 'host2']);
+        const { zone, network, os, kilnNames } = await serveKvmZone({ call, ok }, hosts!, 'KVM Moves', '202', ['host1', 'host2'], { sharedPool: true });
         kilnName = kilnNames;
         const { template, offering } = await serveTestGuest({ call, ok }, hosts!, { zone, os }, {
           template: 'Busybox test guest', kernelArgs: 'quiet panic=-1', templateParams: { isdynamicallyscalable: 'true' }, offering: 'kvm-moves-tiny', instancePrefix: 'M',
@@ -136,13 +136,13 @@ describe.skipIf(!hosts)('start on, migrate, scale and restore through the UI on 
     await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
   }, 180_000);
 
-  it('restores its root disk from its template from "Restore…"; it runs again', async () => {
+  it('restores its root disk from its template from "Reinstall…"; it runs again', async () => {
     const { page } = ui;
-    await page.getByRole('toolbar', { name: `Actions for ${VM_NAME}` }).getByRole('button', { name: 'Restore…', exact: true }).click();
-    const dialog = page.getByRole('dialog', { name: `Restore ${VM_NAME}` });
+    await page.getByRole('toolbar', { name: `Actions for ${VM_NAME}` }).getByRole('button', { name: 'Reinstall…', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Reinstall ${VM_NAME}` });
     const before = rootDiskOn('host2');
     await dialog.getByRole('radio', { name: 'Its current template: Busybox test guest' }).check();
-    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Reinstall', exact: true }).click();
     await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 180_000 }).toBe(`${VM_NAME} has a new root disk from template Busybox test guest; it is Running.`);
     await ui.shot('kvm-moves-5-restored');
     const after = await vm();

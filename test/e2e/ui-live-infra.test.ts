@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { csClient } from '../helpers/cs-client.js';
-import { CommandCounter, demoCatalog, goTo, openUi, type UiSession } from './ui-helpers.js';
+import { CommandCounter, demoCatalog, goTo, inPage, openUi, type UiSession } from './ui-helpers.js';
 
 let kiln: KilnProcess;
 let browser: Browser;
@@ -75,6 +75,12 @@ describe('hosts, events and jobs follow the live channels', () => {
     await expect.poll(() => stops.count(), { timeout: 30_000 }).toBe(20);
     const texts = await stops.allInnerTexts();
     for (const name of NAMES) expect(texts.find((t) => t.startsWith(`Stop VM ${name}`)), name).toContain('Succeeded');
+    // Each Succeeded badge is as wide as its word and padding, not stretched over its column. (A string: no DOM library here.)
+    const stretched = await inPage<number>(
+      page,
+      `[...document.querySelectorAll('ul[aria-label="Finished jobs"] .badge')].filter((b) => { const r = document.createRange(); r.selectNodeContents(b); const s = getComputedStyle(b); return b.getBoundingClientRect().width > r.getBoundingClientRect().width + parseFloat(s.paddingLeft) + parseFloat(s.paddingRight) + 4; }).length`,
+    );
+    expect(stretched).toBe(0);
     await expect.poll(() => page.getByRole('list', { name: 'Running jobs' }).count()).toBe(0);
     expect(await page.locator('.jobs').innerText()).toContain('No job is running.');
 

@@ -82,6 +82,12 @@ describe('live channel, console and settings in Chromium', () => {
     await row.getByRole('button', { name: 'Save expunge.delay' }).click();
     await expect.poll(() => page.locator('.notices').innerText()).toContain('expunge.delay set to 600');
     await ui.shot('settings-light');
+    // The filter field shows its whole placeholder (it was cut at "descr"). (A string: no DOM library here.)
+    const fits = await inPage<boolean>(
+      page,
+      `(() => { const e = document.querySelector('input[aria-label="Filter settings"]'); const s = getComputedStyle(e); const c = document.createElement('canvas').getContext('2d'); c.font = s.font; return c.measureText(e.placeholder).width <= e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); })()`,
+    );
+    expect(fits).toBe(true);
     await page.reload();
     await expect.poll(() => page.locator('tr[data-config="expunge.delay"]').getByRole('textbox').inputValue()).toBe('600');
     const listed = await ui.api('listConfigurations', { name: 'expunge.delay' });

@@ -90,6 +90,13 @@ describe('VM snapshots and volumes in Chromium', () => {
     expect(list.find((s) => s.displayname === 'after')).toMatchObject({ parent: before.id, current: true, type: 'DiskAndMemory' });
     await expect.poll(notices).toContain(`${NAME}: snapshot after taken`);
     await ui.shot('vm-snapshots-light');
+    // Tags, Revert and Delete fit their column: none runs left over the Created time.
+    const row = item('after').locator(':scope > .snapshot-row');
+    const actions = (await row.locator('.snapshot-actions').boundingBox())!;
+    const tags = (await row.getByRole('button', { name: 'Tags of after' }).boundingBox())!;
+    const created = (await row.locator('.nowrap').boundingBox())!;
+    expect(tags.x).toBeGreaterThanOrEqual(actions.x);
+    expect(tags.x).toBeGreaterThanOrEqual(created.x + created.width);
   });
 
   it("shows the engine's 431 when a name is taken twice, and adds nothing", async () => {
@@ -144,7 +151,7 @@ describe('VM snapshots and volumes in Chromium', () => {
     await expect.poll(() => root.count()).toBe(1);
     const cells = await root.locator('td').allInnerTexts();
     const [volume] = (await ui.api('listVolumes', { virtualmachineid: vmId, type: 'ROOT' }))['volume'] as { name: string; size: number; deviceid: number; state: string }[];
-    expect(cells.slice(0, 5)).toEqual([volume!.name, 'ROOT', String(volume!.deviceid), expect.stringMatching(/^\d+(\.\d)? GB$/), volume!.state]);
+    expect(cells.slice(0, 5)).toEqual([volume!.name, 'ROOT', String(volume!.deviceid), expect.stringMatching(/^\d+(\.\d)? GiB$/), volume!.state]);
     // The admin sees where the disk lives.
     expect(await table.locator('thead th').allInnerTexts()).toContain('Storage');
     await ui.shot('vm-volumes-light');

@@ -29,7 +29,7 @@ describe('Primary storage page in Chromium', () => {
     expect(await cellOf('sim-primary', 'Scope')).toBe('Cluster');
     expect(await cellOf('sim-primary', 'Type')).toBe('NetworkFilesystem');
     expect(await cellOf('sim-primary', 'State')).toBe('Up');
-    expect(await cellOf('sim-primary', 'Used / total')).toBe('512 GB / 1024 GB');
+    expect(await cellOf('sim-primary', 'Used / total')).toBe('512.0 GiB / 1.0 TiB');
     expect(await cellOf('sim-primary', 'Storage tags')).toBe('none');
     await ui.shot('storage-list');
 

@@ -97,7 +97,7 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     await select.selectOption({ label: 'Custom Constrained (custom size)' });
     // Constrained: the bounds come from the offering; its CPU speed is fixed, so none is asked.
     await dialog.getByRole('textbox', { name: 'CPU cores (1–4)' }).fill('9');
-    await dialog.getByRole('textbox', { name: 'Memory (MB) (512–8192)' }).fill('2048');
+    await dialog.getByRole('textbox', { name: 'Memory (MiB) (512–8192)' }).fill('2048');
     expect(await dialog.getByRole('textbox', { name: 'CPU speed (MHz)' }).count()).toBe(0);
     await dialog.getByRole('button', { name: 'Change offering', exact: true }).click();
     const alert = dialog.getByRole('alert');
@@ -174,21 +174,25 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
   });
 
-  it('restores a VM from its own template, then from another one', async () => {
+  it('reinstalls a VM from its own template, then from another one', async () => {
     const { page } = ui;
     const id = await deploy('rst-1');
-    await detailAction(id, 'rst-1', 'Restore…');
-    let dialog = page.getByRole('dialog', { name: 'Restore rst-1' });
+    // Named as CloudStack's UI names restoreVirtualMachine, so it does not read as a backup restore.
+    await goTo(ui, `#/vms/${id}/overview`, /^rst-1/);
+    const reinstall = page.getByRole('toolbar', { name: 'Actions for rst-1' }).getByRole('button', { name: 'Reinstall…', exact: true });
+    await expect.poll(() => reinstall.getAttribute('title')).toBe('Reinstall from its template (or ISO): the root disk is made again and what was written to it is lost. Not a backup restore.');
+    await detailAction(id, 'rst-1', 'Reinstall…');
+    let dialog = page.getByRole('dialog', { name: 'Reinstall rst-1' });
     expect(await dialog.innerText()).toContain('everything written to it is lost');
     await dialog.getByRole('radio', { name: 'Its current template: Debian 12' }).check();
-    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Reinstall', exact: true }).click();
     await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 30_000 }).toBe('rst-1 has a new root disk from template Debian 12; it is Running.');
     const events = ((await ui.api('listEvents', { type: 'VM.RESTORE', listall: 'true' }))['event'] as { description: string }[]) ?? [];
     expect(events.some((e) => e.description.includes('rst-1') && e.description.endsWith('restored from Debian 12'))).toBe(true);
     await dialog.locator('.dialog-buttons').getByRole('button', { name: 'Close' }).click();
 
-    await detailAction(id, 'rst-1', 'Restore…');
-    dialog = page.getByRole('dialog', { name: 'Restore rst-1' });
+    await detailAction(id, 'rst-1', 'Reinstall…');
+    dialog = page.getByRole('dialog', { name: 'Reinstall rst-1' });
     await dialog.getByRole('radio', { name: 'Another template' }).check();
     const select = dialog.getByRole('combobox', { name: 'Template' });
     await expect.poll(() => select.locator('option').allInnerTexts()).toContain('Ubuntu 24.04');
@@ -198,7 +202,7 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     expect(options).not.toContain('Debian 12 netinst');
     await select.selectOption({ label: 'Ubuntu 24.04' });
     await ui.shot('vm-change-7-restore-dialog');
-    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Reinstall', exact: true }).click();
     await expect.poll(() => dialog.getByRole('status').innerText(), { timeout: 30_000 }).toBe('rst-1 has a new root disk from template Ubuntu 24.04; it is Running.');
     expect(await vmInfo(id)).toMatchObject({ templatename: 'Ubuntu 24.04', state: 'Running' });
     await ui.shot('vm-change-8-restored');
@@ -228,7 +232,7 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     await vmRow(page, 'on-1').getByRole('button', { name: 'Actions for on-1' }).click();
     const items = await page.getByRole('menu', { name: 'Actions for on-1' }).getByRole('menuitem').allInnerTexts();
     expect(items).not.toContain('Start on…');
-    expect(items).toEqual(expect.arrayContaining(['Scale…', 'Migrate…', 'Restore…']));
+    expect(items).toEqual(expect.arrayContaining(['Scale…', 'Migrate…', 'Reinstall…']));
     await page.keyboard.press('Escape');
   });
 
@@ -245,7 +249,7 @@ describe('change, scale, migrate, restore and start-on through the UI', () => {
     await expect.poll(() => select.locator('option').allInnerTexts()).toContain('roomy (custom size)');
     await select.selectOption({ label: 'roomy (custom size)' });
     await dialog.getByRole('textbox', { name: 'CPU cores', exact: true }).fill('1');
-    await dialog.getByRole('textbox', { name: 'Memory (MB) (…–32768)' }).fill('20000');
+    await dialog.getByRole('textbox', { name: 'Memory (MiB) (…–32768)' }).fill('20000');
     await dialog.getByRole('button', { name: 'Scale', exact: true }).click();
     const alert = dialog.getByRole('alert');
     // The engine's words, without the host list it appends: the table below shows that host by host.

@@ -69,7 +69,7 @@ describe('VM screens in Chromium', () => {
     await page.getByRole('radio', { name: /^Custom Custom/ }).check();
     await page.getByLabel('CPU cores').fill('64');
     await page.getByLabel('CPU speed (MHz)').fill('2000');
-    await page.getByLabel('Memory (MB)').fill('900000');
+    await page.getByLabel('Memory (MiB)').fill('900000');
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByLabel("Name (the guest's hostname)").fill('too-big');
@@ -207,6 +207,50 @@ describe('VM screens in Chromium', () => {
       await inPage(page, `location.hash = ${JSON.stringify(hash)}`);
       await page.waitForTimeout(600);
       await ui.shot(name!);
+    }
+  });
+
+  it('the overview shows when the VM was made as a date; a field its state locks looks locked; the navigation stays put', async () => {
+    const { page } = ui;
+    await page.goto(new URL('/#/vms', kiln.apiUrl).toString());
+    await vmRow(page, 'demo-web').getByRole('link', { name: 'demo-web' }).click();
+    await page.getByRole('heading', { name: /demo-web/ }).waitFor();
+    // The engine's created (2026-12-02T04:38:01+0000) as the user's locale writes it, as the events and backups show times.
+    const created = await page.locator('.field', { has: page.locator('dt', { hasText: /^Created$/ }) }).locator('dd').innerText();
+    expect(created).not.toMatch(/T\d{2}:\d{2}:\d{2}[+-]\d{4}$/);
+    expect(created).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+
+    // demo-web runs: the hostname sits in the edit form's "While stopped only" group, disabled, and now also looks it.
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const hostname = page.getByRole('textbox', { name: 'Name (hostname)' });
+    expect(await hostname.isDisabled()).toBe(true);
+    // (globalThis typed by hand: the test project's TypeScript has no DOM library.)
+    const look = (name: string) =>
+      page.getByRole('textbox', { name, exact: true }).evaluate((e) => {
+        const style = (globalThis as unknown as { getComputedStyle(el: unknown): { backgroundColor: string; color: string } }).getComputedStyle(e);
+        return `${style.backgroundColor} ${style.color}`;
+      });
+    expect(await look('Name (hostname)')).not.toBe(await look('Display name'));
+    await ui.shot('vm-edit-running-light');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    // The current link is marked without a wider font: the links after it keep their place from page to page.
+    const hostsLeft = async () => (await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Hosts' }).boundingBox())!.x;
+    const onVms = await hostsLeft();
+    await inPage(page, 'location.hash = "#/hosts"');
+    await page.getByRole('heading', { name: 'Hosts' }).first().waitFor();
+    expect(await hostsLeft()).toBe(onVms);
+
+    // A narrower window (1024 px): Deploy VM and the theme switch stay inside it.
+    await page.setViewportSize({ width: 1024, height: 768 });
+    try {
+      const toggle = (await page.getByRole('button', { name: 'Dark theme' }).boundingBox())!;
+      expect(toggle.x + toggle.width).toBeLessThanOrEqual(1024);
+      const deploy = (await page.getByRole('link', { name: 'Deploy VM' }).boundingBox())!;
+      expect(deploy.x).toBeGreaterThanOrEqual(0);
+      await ui.shot('hosts-1024-light');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
     }
   });
 

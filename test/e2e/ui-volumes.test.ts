@@ -50,36 +50,39 @@ describe('the Volumes tab in Chromium', () => {
   it('adds a disk from the custom offering: a bad size is refused in the form with the engine\'s rule, a good one attaches it as device 1', async () => {
     const form = ui.page.getByRole('form', { name: 'Add a disk' });
     await form.getByLabel('Disk offering').selectOption({ label: 'Custom (custom size)' });
-    await form.getByLabel('Size (GB)').fill('2000');
+    // The label says the unit the engine multiplies by (1024³: 2 gives 2 * GiB below), not "GB".
+    expect(await form.locator('label.inline-label').allInnerTexts()).toEqual(['Disk offering', 'Size (GiB)', 'Name']);
+    await form.getByLabel('Size (GiB)', { exact: true }).fill('2000');
     await form.getByRole('alert').waitFor();
-    expect(await form.getByRole('alert').innerText()).toBe('size: "2000" is not a volume size in GB: a whole number from 1 to 1024');
+    expect(await form.getByRole('alert').innerText()).toBe('size: "2000" is not a volume size in GiB: a whole number from 1 to 1024');
     expect(await form.getByRole('button', { name: 'Add disk' }).isDisabled()).toBe(true);
-    await form.getByLabel('Size (GB)').fill('2');
+    await form.getByLabel('Size (GiB)', { exact: true }).fill('2');
     await form.getByLabel('Name').fill('data-one');
     await form.getByRole('button', { name: 'Add disk' }).click();
-    await expect.poll(notices).toContain(`${NAME}: disk data-one (2.0 GB) attached as device 1`);
+    await expect.poll(notices).toContain(`${NAME}: disk data-one (2.0 GiB) attached as device 1`);
     const made = (await volume('data-one'))!;
     expect(made).toMatchObject({ size: 2 * GiB, state: 'Ready', deviceid: 1, virtualmachineid: vmId });
     // The root admin sees where it lives: Kiln's volume name in the host's pool.
-    await expect.poll(() => rowText(attachedTable(), 'data-one')).toEqual(['data-one', 'DATADISK', '1', '2.0 GB', 'Ready', `${made.id}.qcow2`, 'Resize Move Detach']);
+    await expect.poll(() => rowText(attachedTable(), 'data-one')).toEqual(['data-one', 'DATADISK', '1', '2.0 GiB', 'Ready', `${made.id}.qcow2`, 'Resize Move Detach']);
     // Move (migrateVolume) is offered but off while the VM runs, saying why.
     const move = attachedTable().getByRole('button', { name: 'Move data-one' });
     expect([await move.isDisabled(), await move.getAttribute('title')]).toEqual([true, 'stop vol-ui to move its disks to another storage pool']);
     await ui.shot('vm-volumes-added');
   });
 
-  it('resizes: a smaller size needs "allow shrinking"; growing to 3 GB shows in the table', async () => {
+  it('resizes: a smaller size needs "allow shrinking"; growing to 3 GiB shows in the table', async () => {
     await attachedTable().getByRole('button', { name: 'Resize data-one' }).click();
     const dialog = ui.page.getByRole('dialog', { name: 'Resize data-one' });
-    await dialog.getByLabel('New size (GB)').fill('1');
-    expect(await dialog.getByRole('alert').innerText()).toBe('size: 1 GB is smaller than 2 GB; shrinking loses data, allow it below');
+    expect(await dialog.locator('label[for]').first().innerText()).toBe('New size (GiB)');
+    await dialog.getByLabel('New size (GiB)', { exact: true }).fill('1');
+    expect(await dialog.getByRole('alert').innerText()).toBe('size: 1 GiB is smaller than 2 GiB; shrinking loses data, allow it below');
     expect(await dialog.getByRole('button', { name: 'Resize' }).isDisabled()).toBe(true);
     expect(await dialog.getByRole('checkbox', { name: /Allow shrinking/ }).isVisible()).toBe(true);
     await ui.shot('vm-volumes-resize-dialog');
-    await dialog.getByLabel('New size (GB)').fill('3');
+    await dialog.getByLabel('New size (GiB)', { exact: true }).fill('3');
     await dialog.getByRole('button', { name: 'Resize' }).click();
-    await expect.poll(notices).toContain('data-one resized to 3.0 GB');
-    await expect.poll(async () => (await rowText(attachedTable(), 'data-one'))[3]).toBe('3.0 GB');
+    await expect.poll(notices).toContain('data-one resized to 3.0 GiB');
+    await expect.poll(async () => (await rowText(attachedTable(), 'data-one'))[3]).toBe('3.0 GiB');
     expect((await volume('data-one'))!.size).toBe(3 * GiB);
   });
 
@@ -88,13 +91,13 @@ describe('the Volumes tab in Chromium', () => {
     const confirm = ui.page.getByRole('dialog', { name: `Detach data-one from ${NAME}?` });
     await confirm.getByRole('button', { name: 'Detach' }).click();
     await expect.poll(notices).toContain(`data-one detached from ${NAME}`);
-    await expect.poll(() => rowText(detachedTable(), 'data-one')).toEqual(['data-one', '3.0 GB', 'Ready', 'Attach Resize Delete']);
+    await expect.poll(() => rowText(detachedTable(), 'data-one')).toEqual(['data-one', '3.0 GiB', 'Ready', 'Attach Resize Delete']);
     expect(await attachedTable().locator('tr[data-volume="data-one"]').count()).toBe(0);
     expect((await volume('data-one'))!.virtualmachineid).toBeUndefined();
     await ui.shot('vm-volumes-detached');
     await detachedTable().getByRole('button', { name: 'Attach data-one' }).click();
     await expect.poll(notices).toContain(`data-one attached to ${NAME} as device 1`);
-    await expect.poll(async () => (await rowText(attachedTable(), 'data-one')).slice(0, 5)).toEqual(['data-one', 'DATADISK', '1', '3.0 GB', 'Ready']);
+    await expect.poll(async () => (await rowText(attachedTable(), 'data-one')).slice(0, 5)).toEqual(['data-one', 'DATADISK', '1', '3.0 GiB', 'Ready']);
   });
 
   /** The controls that change the VM's set of volumes, as [label, disabled, title]. */
@@ -110,7 +113,7 @@ describe('the Volumes tab in Chromium', () => {
     const small = ((await ui.api('listDiskOfferings', { name: 'Small' }))['diskoffering'] as { id: string }[])[0]!.id;
     const made = await ui.api('createVolume', { zoneid: (await volume('data-one'))!.zoneid, diskofferingid: small, name: 'spare' });
     await waitJob(ui, String(made['jobid']));
-    await ui.page.getByRole('form', { name: 'Add a disk' }).getByLabel('Disk offering').selectOption({ label: 'Small (5 GB)' });
+    await ui.page.getByRole('form', { name: 'Add a disk' }).getByLabel('Disk offering').selectOption({ label: 'Small (5.0 GiB)' });
     await expect.poll(async () => (await changeControls()).map((c) => c[1])).toEqual([false, false, false]);
     expect(await ruleNote().count()).toBe(0);
     const snap = await ui.api('createVMSnapshot', { virtualmachineid: vmId, name: 'pin' });

@@ -80,7 +80,7 @@ describe('notices', () => {
   it('names the command in words', () => {
     expect(describeCommand('stopVirtualMachine', 'web-1')).toBe('Stop VM web-1');
     expect(describeCommand('deployVirtualMachine')).toBe('Deploy VM');
-    expect(describeCommand('updateVMAffinityGroup')).toBe('Update VM affinity group');
+    expect(describeCommand('updateVMAffinityGroup', 'web-1')).toBe('Update affinity groups of VM web-1');
     expect(describeCommand('createSnapshot', 'root')).toBe('Create snapshot root');
     expect(describeCommand('detachIso', 'web-1')).toBe('Detach ISO web-1');
     expect(describeCommand('resetSSHKeyForVirtualMachine')).toBe('Reset SSH key for VM');

@@ -48,7 +48,7 @@ describe('MigrateDialog and storage motion', () => {
     await wait(30);
     expect(container.textContent).toContain('Storage pool for its disks (the host needs storage motion)');
     expect([...container.querySelectorAll('input[name="migrate-pool"]')].map((i) => (i as HTMLInputElement).value)).toEqual(['B-ds1', 'B-ds2']);
-    expect(container.textContent).toContain('NetworkFilesystem · 50 GB free · tags gold');
+    expect(container.textContent).toContain('NetworkFilesystem · 50.0 GiB free · tags gold');
     expect(migrateButton().disabled).toBe(true);
     await act(async () => radio('migrate-pool', 'B-ds2')!.click());
     expect(migrateButton().disabled).toBe(false);

@@ -38,10 +38,10 @@ beforeEach(() => {
 describe('actions offered per VM state, from listApis vmstates', () => {
   it('offers exactly what the engine declares for each state', async () => {
     const apis = await catalogFrom(listApisFixture());
-    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy', 'Attach ISO…', 'Unmanage']);
+    expect(labels(apis, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Reinstall…', 'Destroy', 'Attach ISO…', 'Unmanage']);
     // Reset SSH keys only while Stopped (resetSSHKeyForVirtualMachine's vmstates), not Created.
-    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Attach ISO…', 'Reset SSH keys…', 'Affinity groups…', 'Unmanage']);
-    expect(labels(apis, 'Created')).toEqual(['Start', 'Start on…', 'Change offering…', 'Restore…', 'Destroy', 'Affinity groups…']);
+    expect(labels(apis, 'Stopped')).toEqual(['Start', 'Start on…', 'Change offering…', 'Reinstall…', 'Destroy', 'Attach ISO…', 'Reset SSH keys…', 'Affinity groups…', 'Unmanage']);
+    expect(labels(apis, 'Created')).toEqual(['Start', 'Start on…', 'Change offering…', 'Reinstall…', 'Destroy', 'Affinity groups…']);
     expect(labels(apis, 'Error')).toEqual(['Start', 'Start on…', 'Destroy']);
     expect(labels(apis, 'Unknown')).toEqual(['Stop', 'Force stop', 'Destroy']);
     // Recover (and expunge) only for a Destroyed VM.
@@ -76,7 +76,7 @@ describe('actions offered per VM state, from listApis vmstates', () => {
 
     // Both stop actions share one command, so both follow its declaration.
     const stopOnlyUnknown = await catalogFrom(withStates('stopVirtualMachine', ['Unknown']));
-    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy', 'Attach ISO…', 'Unmanage']);
+    expect(labels(stopOnlyUnknown, 'Running')).toEqual(['Reboot', 'Console', 'Scale…', 'Migrate…', 'Reinstall…', 'Destroy', 'Attach ISO…', 'Unmanage']);
   });
 
   it('offers a command that declares no vmstates in every state', async () => {
@@ -87,7 +87,7 @@ describe('actions offered per VM state, from listApis vmstates', () => {
   it('hides the commands the caller may not use (a user\'s listApis has no recover, expunge or unmanage)', async () => {
     const user = await catalogFrom(listApisFixture().filter((api) => !['recoverVirtualMachine', 'expungeVirtualMachine', 'unmanageVirtualMachine'].includes(api.name)));
     expect(labels(user, 'Destroyed')).toEqual([]);
-    expect(labels(user, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Restore…', 'Destroy', 'Attach ISO…']);
+    expect(labels(user, 'Running')).toEqual(['Stop', 'Force stop', 'Reboot', 'Console', 'Scale…', 'Migrate…', 'Reinstall…', 'Destroy', 'Attach ISO…']);
   });
 
   it('matches command names without regard to case, as the registry does', async () => {

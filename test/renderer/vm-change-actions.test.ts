@@ -46,7 +46,7 @@ function vm(state: string, extra: Partial<Vm> = {}): Vm {
 }
 
 const labels = (apis: Map<string, ApiInfo>, state: string) => actionsFor(vm(state), apis).map((a) => a.label);
-const CHANGES = ['Start on…', 'Scale…', 'Change offering…', 'Migrate…', 'Restore…'];
+const CHANGES = ['Start on…', 'Scale…', 'Change offering…', 'Migrate…', 'Reinstall…'];
 const changes = (apis: Map<string, ApiInfo>, state: string) => labels(apis, state).filter((l) => CHANGES.includes(l));
 
 beforeEach(() => {
@@ -56,16 +56,16 @@ beforeEach(() => {
 describe('the change actions, offered as listApis declares', () => {
   it('offers an admin scale, migrate and restore on a running VM; start on, change offering and restore on a stopped one', async () => {
     const apis = await catalogFrom(adminApis());
-    expect(changes(apis, 'Running')).toEqual(['Scale…', 'Migrate…', 'Restore…']);
-    expect(changes(apis, 'Stopped')).toEqual(['Start on…', 'Change offering…', 'Restore…']);
+    expect(changes(apis, 'Running')).toEqual(['Scale…', 'Migrate…', 'Reinstall…']);
+    expect(changes(apis, 'Stopped')).toEqual(['Start on…', 'Change offering…', 'Reinstall…']);
     expect(changes(apis, 'Error')).toEqual(['Start on…']);
     for (const state of ['Destroyed', 'Migrating', 'Starting']) expect(changes(apis, state)).toEqual([]);
   });
 
   it('offers a user neither start on nor migrate: its listApis lists no placement parameter and no migrate command', async () => {
     const apis = await catalogFrom(userApis());
-    expect(changes(apis, 'Running')).toEqual(['Scale…', 'Restore…']);
-    expect(changes(apis, 'Stopped')).toEqual(['Change offering…', 'Restore…']);
+    expect(changes(apis, 'Running')).toEqual(['Scale…', 'Reinstall…']);
+    expect(changes(apis, 'Stopped')).toEqual(['Change offering…', 'Reinstall…']);
     expect(labels(apis, 'Stopped')).toContain('Start');
     expect(startPlacementOffered(apis)).toEqual([]);
   });
@@ -90,7 +90,7 @@ describe('the change actions, offered as listApis declares', () => {
     const { useVmDialog } = await import('../../renderer/src/stores/vm-dialog-store');
     const v = vm('Running');
     invoke.mockReset();
-    for (const [label, kind] of [['Scale…', 'scale'], ['Migrate…', 'migrate'], ['Restore…', 'restore']] as const) {
+    for (const [label, kind] of [['Scale…', 'scale'], ['Migrate…', 'migrate'], ['Reinstall…', 'restore']] as const) {
       const action = actionsFor(v, apis).find((a) => a.label === label)!;
       expect(await runVmAction(action, v)).toBe(true);
       expect(useVmDialog.getState()).toMatchObject({ kind, vm: v });
@@ -133,7 +133,7 @@ describe('what the dialogs send and read', () => {
     expect(customSizeParams({ id: 'o', name: 'Constrained', iscustomized: true, cpuspeed: 1000 }, size)).toEqual({ 'details[0].cpuNumber': '2', 'details[0].memory': '2048' });
     expect(customSizeParams({ id: 'o', name: 'Custom', iscustomized: true }, size)).toEqual({ 'details[0].cpuNumber': '2', 'details[0].memory': '2048', 'details[0].cpuSpeed': '1500' });
     expect(customSizeProblems({ id: 'o', name: 'Custom', iscustomized: true }, { cpuNumber: '0', memory: 'x', cpuSpeed: '' })).toEqual([
-      'Give the number of CPU cores.', 'Give the memory in MB.', 'Give the CPU speed in MHz.',
+      'Give the number of CPU cores.', 'Give the memory in MiB.', 'Give the CPU speed in MHz.',
     ]);
   });
 

@@ -40,6 +40,7 @@ describe('Volumes tab: moving a disk to another storage pool', () => {
   it('lists the pools with why not, and moves the disk to the one chosen', async () => {
     await render(stopped);
     expect(moveButton()?.disabled).toBe(false);
+    expect(container.querySelector('.volume-move-rule')).toBeNull();
     await act(async () => moveButton()!.click());
     await wait(30);
     expect(container.textContent).toContain('It is on kiln now.');
@@ -61,6 +62,10 @@ describe('Volumes tab: moving a disk to another storage pool', () => {
     await wait(30);
     expect(moveButton()?.disabled).toBe(true);
     expect(moveButton()?.title).toBe('stop web to move its disks to another storage pool');
+    // Said on the page too, not only in the tooltip, and tied to the button.
+    const note = container.querySelector('.volume-move-rule');
+    expect(note?.textContent).toBe('Move is off while web is Running: stop it to move its disks to another storage pool.');
+    expect(moveButton()?.getAttribute('aria-describedby')).toBe(note?.id);
   });
 
   it('moves a running VM\'s disk live (livemigrate=true) where its host says it can, saying so', async () => {

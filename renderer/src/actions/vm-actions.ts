@@ -27,6 +27,8 @@ export interface VmAction {
   needsParam?: string;
   /** Offered only when the VM's record says the action can apply (an ISO to detach, an empty drive to fill). */
   when?: (vm: Vm) => boolean;
+  /** The button's tooltip, where the label alone could be mistaken for another action. */
+  title?: string;
 }
 
 const listNames = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
@@ -46,7 +48,11 @@ export const VM_ACTIONS: VmAction[] = [
   { id: 'migrate', label: 'Migrate…', command: 'migrateVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'migrate' },
   // A stopped VM moves with its volumes (storageid, whose listApis vmstates say Stopped).
   { id: 'move-storage', label: 'Move to another cluster…', command: 'migrateVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), needsParam: 'storageid', opens: 'move-storage' },
-  { id: 'restore', label: 'Restore…', command: 'restoreVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'restore', danger: true },
+  // CloudStack's UI calls restoreVirtualMachine "Reinstall Instance": "Restore" read as restoring a backup.
+  {
+    id: 'restore', label: 'Reinstall…', command: 'restoreVirtualMachine', params: (vm) => ({ virtualmachineid: vm.id }), opens: 'restore', danger: true,
+    title: 'Reinstall from its template (or ISO): the root disk is made again and what was written to it is lost. Not a backup restore.',
+  },
   {
     id: 'destroy', label: 'Destroy', command: 'destroyVirtualMachine', params: (vm) => ({ id: vm.id }), danger: true, bulk: true,
     confirm: (names) => `Destroy ${listNames(names)}? A destroyed VM can be recovered by an admin until it is expunged (expunge.delay).`,

@@ -21,6 +21,18 @@ export function rangeHint(offering: ServiceOffering, what: 'cpunumber' | 'memory
   return min || max ? ` (${min ?? '…'}–${max ?? '…'})` : '';
 }
 
+/**
+ * What a custom offering lets one choose, for its line in a list of offerings: "Custom: 1–4 vCPU,
+ * 512–8192 MB" where it bounds them (so a constrained one is told apart from an unconstrained
+ * one), "Custom: choose CPU and memory" where it does not.
+ */
+export function customSummary(offering: ServiceOffering): string {
+  const cpu = rangeHint(offering, 'cpunumber').replace(/^ \((.*)\)$/, '$1');
+  const memory = rangeHint(offering, 'memory').replace(/^ \((.*)\)$/, '$1');
+  if (!cpu && !memory) return 'Custom: choose CPU and memory';
+  return `Custom: ${cpu ? `${cpu} vCPU` : 'any vCPU'}${offering.cpuspeed ? ` × ${offering.cpuspeed} MHz` : ''}, ${memory ? `${memory} MB` : 'any memory'}`;
+}
+
 /** True when the offering leaves the CPU speed to the caller (custom unconstrained). */
 export function asksCpuSpeed(offering: ServiceOffering): boolean {
   return offering.iscustomized === true && offering.cpuspeed === undefined;
@@ -32,7 +44,7 @@ export function customSizeProblems(offering: ServiceOffering | undefined, size: 
   const positive = (v: string) => /^\d+$/.test(v) && Number(v) > 0;
   const problems: string[] = [];
   if (!positive(size.cpuNumber)) problems.push('Give the number of CPU cores.');
-  if (!positive(size.memory)) problems.push('Give the memory in MB.');
+  if (!positive(size.memory)) problems.push('Give the memory in MiB.');
   if (asksCpuSpeed(offering) && !positive(size.cpuSpeed)) problems.push('Give the CPU speed in MHz.');
   return problems;
 }

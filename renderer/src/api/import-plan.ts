@@ -147,7 +147,7 @@ export function dataDisks(vm: UnmanagedVm): UnmanagedDisk[] {
 
 const GiB = 1024 ** 3;
 
-/** A disk offering can take a disk when it is custom-sized or at least as large (disksize is in GB). */
+/** A disk offering can take a disk when it is custom-sized or at least as large (disksize is in GiB). */
 export function diskOfferingFits(offering: DiskOffering, disk: UnmanagedDisk): boolean {
   return offering.iscustomized === true || (offering.disksize ?? 0) * GiB >= disk.capacity;
 }

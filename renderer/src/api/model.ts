@@ -20,6 +20,8 @@ export interface Vm {
   state: string;
   hostid?: string;
   hostname?: string;
+  /** The cluster it runs in or last ran in (also while stopped). */
+  clusterid?: string;
   serviceofferingid?: string;
   serviceofferingname?: string;
   zoneid?: string;

@@ -25,13 +25,17 @@ interface VirtualTableProps {
   activeIndex: number;
   onActiveIndexChange(index: number): void;
   onRowKeyDown?(index: number, event: KeyboardEvent<HTMLElement>): void;
+  /** Rows rendered beyond the visible ones on each side, at least. */
   overscan?: number;
+  /** Rows the window moves by beyond what a scroll needs, ahead in its direction. */
+  step?: number;
   empty?: ReactNode;
 }
 
 export function VirtualTable(props: VirtualTableProps) {
   const { rowCount, rowHeight, activeIndex, onActiveIndexChange } = props;
-  const overscan = props.overscan ?? 6;
+  const overscan = props.overscan ?? 4;
+  const step = props.step ?? 10;
   const scrollRef = useRef<HTMLDivElement>(null);
   const bodyRef = useRef<HTMLTableSectionElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -72,25 +76,60 @@ export function VirtualTable(props: VirtualTableProps) {
     setScrollTop(scrollRef.current!.scrollTop);
   }, [rowCount]);
 
-  // A scroll that keeps the same rows in the window (a slow one, under a row per frame) renders nothing.
-  const range = (top: number) => {
+  // The rendered window holds the visible rows and at least `overscan` more on each side. When a
+  // scroll leaves less than that, the window moves by `step` rows more, ahead in the direction of the
+  // scroll, so that most scrolled frames change nothing in the DOM: the compositor only moves what
+  // is painted, as for a blank page. Moved one row at a time (each scrolled frame, at a wheel's
+  // speed), every frame paid React's render, a style, layout, paint and layerization pass and a
+  // commit to the compositor for one or two rows (bench P6).
+  const windowFor = (top: number, prev: { first: number; last: number } | null, margin = overscan) => {
     const inBody = Math.max(0, top - bodyTop);
-    return [Math.max(0, Math.floor(inBody / rowHeight) - overscan), Math.min(rowCount - 1, Math.ceil((inBody + (viewport || 800)) / rowHeight) + overscan)] as const;
+    const firstSeen = Math.min(Math.max(0, rowCount - 1), Math.floor(inBody / rowHeight));
+    const lastSeen = Math.min(rowCount - 1, Math.ceil((inBody + (viewport || 800)) / rowHeight));
+    const want = [Math.max(0, firstSeen - margin), Math.min(rowCount - 1, lastSeen + margin)] as const;
+    // A list grown or shrunk under the window keeps it as far as it still reaches.
+    const kept = prev && ([Math.min(prev.first, want[0]), Math.min(prev.last, rowCount - 1)] as const);
+    if (kept && prev.first <= want[0] && kept[1] >= want[1]) return kept;
+    const up = prev !== null && want[0] < prev.first && want[1] <= prev.last;
+    return [Math.max(0, want[0] - (up ? step : 0)), Math.min(rowCount - 1, want[1] + (up ? 0 : step))] as const;
   };
-  const [first, last] = range(scrollTop);
-  const shown = useRef({ first, last, range });
+  const shown = useRef<{ first: number; last: number } | null>(null);
+  const [first, last] = windowFor(scrollTop, shown.current);
+  const latestWindow = useRef(windowFor);
   useLayoutEffect(() => {
-    shown.current = { first, last, range };
+    shown.current = { first, last };
+    latestWindow.current = windowFor;
   });
-  // Rendered at once, inside the scroll event: the browser dispatches it once per frame, just
-  // before the frame's animation callbacks and layout, so the rows for the new position are laid
-  // out and painted in that same frame, in one layout (scrollTop is read while layout is clean).
-  // Deferred to React's scheduler, the render ran after the frame's paint: a frame later, with a
-  // forced layout of its own each time.
+  // When the rows in view (and the next two, as far as the compositor may have scrolled on
+  // meanwhile) are not all rendered, after a jump or a very fast scroll, they are rendered at once,
+  // inside the scroll event: the browser dispatches it once per frame, just before the frame's
+  // animation callbacks and layout, so the rows for the new position are laid out and painted in
+  // that same frame, in one layout (scrollTop is read while layout is clean). When only the margin
+  // beyond the view runs short, the next rows are rendered in a task of their own after this frame
+  // (scrollTop read there, layout clean again): their script, style and layout run between frames,
+  // not inside one, and the next frame only paints them.
+  const deferred = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(deferred.current), []);
   const onScroll = useCallback(() => {
     const top = scrollRef.current?.scrollTop ?? 0;
-    const [from, to] = shown.current.range(top);
-    if (from !== shown.current.first || to !== shown.current.last) flushSync(() => setScrollTop(top));
+    const now = shown.current;
+    const [from, to] = latestWindow.current(top, now);
+    if (now && from === now.first && to === now.last) return;
+    const [seenFrom, seenTo] = latestWindow.current(top, now, 2);
+    if (!now || seenFrom !== now.first || seenTo !== now.last) {
+      clearTimeout(deferred.current);
+      deferred.current = undefined;
+      flushSync(() => setScrollTop(top));
+      return;
+    }
+    deferred.current ??= setTimeout(() => {
+      deferred.current = undefined;
+      const later = scrollRef.current?.scrollTop;
+      if (later === undefined) return;
+      flushSync(() => setScrollTop(later));
+      // Their style and layout too, here between frames (a layout the next frame would do anyway).
+      bodyRef.current?.getBoundingClientRect();
+    });
   }, []);
 
   // The rows above the window are its body's top padding: the rows in the DOM stay in flow, each

@@ -24,6 +24,8 @@ export function WizardFrame(props: {
   onFinish(): void;
   /** Shown between the problems and the buttons (e.g. why the last attempt failed). */
   footer?: ReactNode;
+  /** Why Next is off, said next to it (a step that cannot be complete by what it shows yet, e.g. nothing selected). */
+  nextBlocked?: string;
   children: ReactNode;
 }) {
   const { steps, step, reached, goTo } = props;
@@ -73,7 +75,12 @@ export function WizardFrame(props: {
           <button type="button" onClick={() => goTo(step - 1)} disabled={step === 0}>
             Back
           </button>
-          <button type="submit" className="primary">
+          {props.nextBlocked && (
+            <span id={`${props.titleId}-next-blocked`} className="hint wizard-next-blocked">
+              {props.nextBlocked}
+            </span>
+          )}
+          <button type="submit" className="primary" disabled={!!props.nextBlocked} aria-describedby={props.nextBlocked ? `${props.titleId}-next-blocked` : undefined}>
             {last ? props.finishLabel : 'Next'}
           </button>
         </div>

@@ -96,16 +96,27 @@ export const useJobs = create<JobsStore>((set, get) => ({
   dismiss: (id) => set({ notices: get().notices.filter((n) => n.id !== id) }),
 }));
 
-/** "Stop VM demo-web" from "stopVirtualMachine" and the VM's name. */
+/** "Stop VM demo-web" from "stopVirtualMachine" and the name of the object (job-names-store.ts finds it). */
 export function describeCommand(cmd: string, name?: string): string {
-  const words = cmd
+  const phrase = PHRASES[cmd] ?? words(cmd);
+  return name ? `${phrase} ${name}` : phrase;
+}
+
+/** Commands whose camel-case words would misname the object that follows them ("Update VM affinity group web-1" is no group). */
+const PHRASES: Record<string, string> = {
+  updateVMAffinityGroup: 'Update affinity groups of VM',
+  createTags: 'Add tags to',
+  deleteTags: 'Remove tags from',
+};
+
+function words(cmd: string): string {
+  const parts = cmd
     .replace(/VirtualMachine$/, 'VM')
     .replace(/([a-z])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .split(' ')
     .map((w, i) => ACRONYMS[w.toLowerCase()] ?? (i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w.toLowerCase()));
-  const phrase = words.join(' ');
-  return name ? `${phrase} ${name}` : phrase;
+  return parts.join(' ');
 }
 
 /** Words a command name spells in camel case that a sentence keeps in capitals ("Detach ISO", not "Detach Iso"). */

@@ -1,7 +1,7 @@
 /** Jobs and events: running jobs with their progress, the recent finished ones, and the event log. */
 import { useEffect } from 'react';
 import { useJobs } from '../stores/jobs-store';
-import { describeCommand } from '../stores/jobs-store';
+import { jobLabel, useJobNames } from '../stores/job-names-store';
 import { useVms } from '../stores/vm-store';
 import { JOB_FAILED, JOB_IN_PROGRESS, JOB_SUCCEEDED } from '../api/jobs';
 import { EventLog } from './EventLog';
@@ -25,10 +25,15 @@ export function JobsList() {
   // The jobs from before this page opened, read once; the 'jobs' channel (App.tsx) brings every change after.
   useEffect(() => void useJobs.getState().load(), []);
   const byId = useVms((s) => s.byId);
+  const names = useJobNames((s) => s.names);
+  // The jobs read from listAsyncJobs (from before the page opened) are named too, where their objects are still there.
+  useEffect(() => {
+    for (const j of jobs.values()) void useJobNames.getState().resolve(j);
+  }, [jobs]);
   const all = [...jobs.values()].sort((a, b) => b.updated - a.updated);
   const running = all.filter((j) => j.status === JOB_IN_PROGRESS);
   const finished = all.filter((j) => j.status !== JOB_IN_PROGRESS);
-  const label = (j: (typeof all)[number]) => describeCommand(j.cmd, j.instanceId ? byId.get(j.instanceId)?.displayname : undefined);
+  const label = (j: (typeof all)[number]) => jobLabel(j, byId, names);
   return (
     <div className="jobs">
       <h2>Running jobs</h2>

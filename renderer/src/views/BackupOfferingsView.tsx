@@ -87,7 +87,8 @@ export function BackupOfferingsView({ version = 0 }: { version?: number } = {}) 
         <section key={z.zone.id} className="card backup-zone" data-zone={z.zone.name} aria-label={`Backups in zone ${z.zone.name}`}>
           <h2>{z.zone.name}</h2>
           <p data-zone-provider>
-            Provider: <strong>{z.provider}</strong> — {providerNote(z.provider)}
+            Provider: <strong>{z.provider}</strong>
+            {providerAbout(z.provider)}
           </p>
           {!z.enabled ? (
             <p className="note">
@@ -149,4 +150,10 @@ export function BackupOfferingsView({ version = 0 }: { version?: number } = {}) 
       )}
     </ViewSection>
   );
+}
+
+/** What the provider does, after its name: the note without its leading "name: " (the name is already bold before it). */
+function providerAbout(provider: string): string {
+  const note = providerNote(provider);
+  return note.startsWith(`${provider}: `) ? ` — ${note.slice(provider.length + 2)}` : '';
 }

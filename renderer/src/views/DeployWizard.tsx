@@ -14,7 +14,7 @@ import { useLiveVersion } from '../api/use-live-version';
 import { errorCode, errorText, type AffinityGroup, type DiskOffering, type Named, type Placement, type ServiceOffering } from '../api/model';
 import { PlacementTable } from '../components/PlacementTable';
 import { WizardFrame } from '../components/WizardFrame';
-import { customSizeParams, customSizeProblems, rangeHint } from '../api/custom-offering';
+import { customSizeParams, customSizeProblems, customSummary, rangeHint } from '../api/custom-offering';
 import { waitForJob } from '../api/jobs';
 import { DEPLOY_STEPS, REVIEW_STEP, hostnameProblem, useDeployForm, type DeployDraft } from '../stores/deploy-form-store';
 import { decodedSize, KeyPairStep, UserDataStep, userDataProblem } from './deploy/AccessSteps';
@@ -25,6 +25,7 @@ import { hrefOf } from '../stores/route-store';
 import { applianceOfTemplate, applianceProblems, chosenOption, offeringsForOption, type ApplianceView, type TemplateWithDetails } from '../api/appliance';
 import { ApplianceChoices, ApplianceNetworks } from './deploy/ApplianceStep';
 import { privateVlanNote, type PrivateVlanNetwork } from './deploy/private-vlan';
+import { formatGiB } from '../api/format-size';
 
 type Outcome =
   | { kind: 'running'; jobid: string; vmId?: string }
@@ -53,7 +54,7 @@ export function DeployWizard() {
   const pendingIsos = ownIsos.items.filter((i) => !i.isready);
   const diskOfferings = useApiList<DiskOffering>('listDiskOfferings', 'diskoffering', {});
   // A disk offering by name and size, in the chooser and in the review alike.
-  const diskChoices = diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${d.disksize ?? '?'} GB)` }));
+  const diskChoices = diskOfferings.items.map((d) => ({ ...d, name: d.iscustomized ? `${d.name} (custom size)` : `${d.name} (${formatGiB(d.disksize)})` }));
   const offerings = useApiList<ServiceOffering>('listServiceOfferings', 'serviceoffering', {});
   const networkList = useApiList<Named & { type?: string; zoneid?: string } & PrivateVlanNetwork>('listNetworks', 'network', draft.zoneid ? { zoneid: draft.zoneid } : undefined);
   // Right after the zone changes the list still holds the previous zone's networks until the new
@@ -64,14 +65,21 @@ export function DeployWizard() {
   const affinityGroups = useApiList<AffinityGroup>('listAffinityGroups', 'affinitygroup', hasApi(apis, 'listAffinityGroups') ? {} : undefined);
   const canExplain = hasApi(apis, 'explainPlacement');
 
-  // Sensible first choices once the lists arrive.
+  // Sensible first choices once the lists arrive, each only while its field is still empty. The
+  // draft is read from the store when the effect runs, not from the render that scheduled it: React
+  // runs an effect after the paint, and a choice made in between (the zone list shown, a zone
+  // picked at once) was overwritten by this render's stale empty draft with the first zone (CI: the
+  // vSphere zone picked, the Demo zone's templates offered).
   useEffect(() => {
-    if (!draft.zoneid && zones.items.length > 0) set({ zoneid: zones.items[0]!.id });
+    const first = zones.items[0]?.id;
+    if (first && !useDeployForm.getState().draft.zoneid) set({ zoneid: first });
   }, [zones.items, draft.zoneid, set]);
   const firstNetwork = networks.items.find((n) => n.isolatedpvlansupported !== false)?.id;
   useEffect(() => {
-    if (draft.networkids.length === 0 && firstNetwork) set({ networkids: [firstNetwork] });
-  }, [firstNetwork, draft.networkids.length, set]);
+    // FIRSTNETWORK is of this render's zone: not offered once another zone has been chosen since.
+    const now = useDeployForm.getState().draft;
+    if (firstNetwork && now.networkids.length === 0 && now.zoneid === draft.zoneid) set({ networkids: [firstNetwork] });
+  }, [firstNetwork, draft.networkids.length, draft.zoneid, set]);
 
   // "Deploy VM" chosen again after a finished deploy: back to a fresh first step.
   const restart = useDeployForm((s) => s.restart);
@@ -85,10 +93,15 @@ export function DeployWizard() {
   const shownOfferings = appliance ? offeringsForOption(offerings.items, option) : offerings.items;
   const problems = stepProblems(draft, offering, diskOffering, apis, appliance, shownOfferings, networks.items);
   const stepProblem = problems[step] ?? [];
+  // The name's problem is said under its field already: not a second time in the step's list.
+  const nameProblem = hostnameProblem(draft.name, apis);
+  const listedProblems = step === DEPLOY_STEPS.indexOf('Names') && nameProblem ? stepProblem.filter((p) => p !== `${nameProblem}.`) : stepProblem;
 
   const next = () => {
     if (stepProblem.length > 0) {
       setShowErrors(true);
+      // The first field that says what is wrong gets the focus (the name's hint when only it is).
+      document.querySelector<HTMLElement>('.wizard-body [aria-invalid="true"]')?.focus();
       return;
     }
     setShowErrors(false);
@@ -145,7 +158,7 @@ export function DeployWizard() {
         goTo={goTo}
         done={(i) => (problems[i]?.length ?? 0) === 0}
         titleId="wizard-step-title"
-        problems={stepProblem}
+        problems={listedProblems}
         showProblems={showErrors}
         finishLabel="Deploy"
         onNext={next}
@@ -225,7 +238,7 @@ export function DeployWizard() {
                   onChange={(diskofferingid) => set({ diskofferingid })}
                   options={diskChoices}
                 />
-                {diskOffering?.iscustomized && <Field label="Disk size (GB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
+                {diskOffering?.iscustomized && <Field label="Disk size (GiB)" value={draft.disksize} onChange={(disksize) => set({ disksize })} inputMode="numeric" />}
               </>
             )}
           </>
@@ -243,7 +256,7 @@ export function DeployWizard() {
                 <label key={o.id} className={draft.serviceofferingid === o.id ? 'offering chosen' : 'offering'}>
                   <input type="radio" name="offering" checked={draft.serviceofferingid === o.id} onChange={() => set({ serviceofferingid: o.id })} />
                   <span className="offering-name">{o.name}</span>
-                  <span className="offering-text muted">{o.iscustomized ? 'Custom: choose CPU and memory' : `${o.cpunumber} vCPU × ${o.cpuspeed} MHz, ${o.memory} MB`}</span>
+                  <span className="offering-text muted">{o.iscustomized ? customSummary(o) : `${o.cpunumber} vCPU × ${o.cpuspeed} MHz, ${o.memory} MB`}</span>
                 </label>
               ))}
             </fieldset>
@@ -252,7 +265,7 @@ export function DeployWizard() {
                 <legend>Custom size</legend>
                 <Field label={`CPU cores${rangeHint(offering, 'cpunumber')}`} value={draft.cpuNumber} onChange={(cpuNumber) => set({ cpuNumber })} inputMode="numeric" />
                 {offering.cpuspeed === undefined && <Field label="CPU speed (MHz)" value={draft.cpuSpeed} onChange={(cpuSpeed) => set({ cpuSpeed })} inputMode="numeric" />}
-                <Field label={`Memory (MB)${rangeHint(offering, 'memory')}`} value={draft.memory} onChange={(memory) => set({ memory })} inputMode="numeric" />
+                <Field label={`Memory (MiB)${rangeHint(offering, 'memory')}`} value={draft.memory} onChange={(memory) => set({ memory })} inputMode="numeric" />
               </fieldset>
             )}
           </>
@@ -310,7 +323,7 @@ function stepProblems(d: DeployDraft, offering: ServiceOffering | undefined, dis
   if (d.source === 'iso') {
     if (!d.isoid) problems[1]!.push('Choose an ISO.');
     if (!d.diskofferingid) problems[1]!.push('An ISO needs a disk offering for its blank root disk.');
-    if (disk?.iscustomized && !positive(d.disksize)) problems[1]!.push('Give the disk size in GB.');
+    if (disk?.iscustomized && !positive(d.disksize)) problems[1]!.push('Give the disk size in GiB.');
   }
   if (appliance) problems[1]!.push(...applianceProblems(appliance, d.properties, d.eulaAccepted));
   if (!offering) problems[2]!.push('Choose a service offering.');
@@ -520,7 +533,7 @@ function Review({ draft, sent, lookup, appliance }: { draft: DeployDraft; sent: 
     ['Zone', name('zones', draft.zoneid)],
     ['Pod / cluster / host', [name('pods', draft.podid), name('clusters', draft.clusterid), name('hosts', draft.hostid)].map((x) => x ?? 'any').join(' / ')],
     [draft.source === 'iso' ? 'ISO' : 'Template', draft.source === 'iso' ? name('isos', draft.isoid) : name('templates', draft.templateid)],
-    ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${sent['size'] !== undefined ? `, ${String(sent['size'])} GB` : ''}`]] as [string, ReactNode][]) : []),
+    ...(draft.source === 'iso' ? ([['Root disk', `${name('diskOfferings', draft.diskofferingid) ?? ''}${sent['size'] !== undefined ? `, ${formatGiB(Number(sent['size']))}` : ''}`]] as [string, ReactNode][]) : []),
     ['Offering', `${name('offerings', draft.serviceofferingid) ?? ''}${cpus !== undefined ? ` (${String(cpus)} vCPU, ${String(sent['details[0].memory'])} MB)` : ''}`],
     ...(appliance ? ([['Deployment option', appliance.option ?? '—']] as [string, ReactNode][]) : []),
     ['Networks', appliance ? appliance.nics : draft.networkids.map((id) => name('networks', id)).join(', ')],

@@ -2,8 +2,12 @@
  * Hosts: zones, pods and clusters, and the hosts in them with state, capacity, the pinned SSH
  * host-key fingerprint, tags and OS preference, and each cluster's N−1 headroom. Admins add a
  * zone, pod, KVM cluster or KVM host here, and rename, disable, enable or delete a zone, pod or
- * cluster (hosts/InfraTable.tsx); a host whose SSH key changed is shown loudly at the top, with
- * the way to accept the new key after checking it.
+ * cluster (hosts/InfraTable.tsx), and delete a host (hosts/HostDeleteDialog.tsx: forced offered
+ * for a host that is not Disabled, and forcedestroylocalstorage by the names of the VMs on its
+ * local storage; the engine's refusal, a 431 naming the VMs or volumes still there, is shown in the
+ * dialog as it comes; the host leaves the table by the live channel); a
+ * host whose SSH key changed is shown loudly at the top, with the way to accept the new key after
+ * checking it.
  */
 import { useState } from 'react';
 import type { Host } from '../api/model';
@@ -12,15 +16,17 @@ import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
 import { useInfra } from './hosts/use-infra';
 import { AddClusterDialog, AddHostDialog, AddPodDialog, AddZoneDialog } from './hosts/AddDialogs';
 import { AcceptKeyDialog, EditHostDialog } from './hosts/HostDialogs';
+import { HostDeleteDialog } from './hosts/HostDeleteDialog';
 import { HeadroomSection } from './hosts/ClusterHeadroom';
 import { InfraTable } from './hosts/InfraTable';
+import { formatBytesOf } from '../api/format-size';
 import { AddEndpointClusterDialog, clusterEndpointForms, useConnectionForms } from './hosts/AddEndpointDialog';
 
-const GiB = 1024 ** 3;
 
 type Dialog =
   | { kind: 'zone' | 'pod' | 'cluster' | 'endpoint' | 'host' }
   | { kind: 'edit'; host: Host }
+  | { kind: 'delete'; host: Host }
   | { kind: 'accept'; host: Host; change: HostKeyChange };
 
 export function HostsView() {
@@ -103,7 +109,7 @@ export function HostsView() {
             </thead>
             <tbody>
               {hosts.map((h) => (
-                <HostRow key={h.id} host={h} keyChanged={changed.some((c) => c.host.id === h.id)} canEdit={can('updateHost')} onEdit={() => setDialog({ kind: 'edit', host: h })} />
+                <HostRow key={h.id} host={h} keyChanged={changed.some((c) => c.host.id === h.id)} canEdit={can('updateHost')} onEdit={() => setDialog({ kind: 'edit', host: h })} onDelete={can('deleteHost') ? () => setDialog({ kind: 'delete', host: h }) : undefined} />
               ))}
             </tbody>
           </table>
@@ -119,6 +125,7 @@ export function HostsView() {
       {infra && dialog?.kind === 'host' && <AddHostDialog infra={infra} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'endpoint' && <AddEndpointClusterDialog infra={infra} forms={endpointForms} onClose={close} onDone={done} />}
       {infra && dialog?.kind === 'edit' && <EditHostDialog host={dialog.host} osCategories={infra.osCategories} onClose={close} onDone={done} />}
+      {dialog?.kind === 'delete' && <HostDeleteDialog host={dialog.host} onClose={close} />}
       {dialog?.kind === 'accept' && <AcceptKeyDialog host={dialog.host} change={dialog.change} onClose={close} onDone={done} />}
     </section>
   );
@@ -159,14 +166,14 @@ function HostKeyAlert({ host, change, canAccept, onAccept }: { host: Host; chang
   );
 }
 
-function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChanged: boolean; canEdit: boolean; onEdit(): void }) {
+function HostRow({ host: h, keyChanged, canEdit, onEdit, onDelete }: { host: Host; keyChanged: boolean; canEdit: boolean; onEdit(): void; onDelete?: () => void }) {
   const memTotal = h.memorytotal ?? 0;
   const memAlloc = h.memoryallocated ?? 0;
   const cpuAllocated = parseFloat(h.cpuallocated ?? '0');
   return (
     <tr className={keyChanged ? 'row-alert' : undefined} data-host={h.name}>
       <td>
-        <strong>{h.name}</strong>
+        <strong className="nowrap">{h.name}</strong>
         <div className="muted small">
           {h.hypervisor}
           {h.ipaddress && h.ipaddress !== h.name ? ` · ${h.ipaddress}` : ''}
@@ -192,7 +199,7 @@ function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChan
       </td>
       <td className="nowrap">
         <div>
-          {(memAlloc / GiB).toFixed(1)} of {(memTotal / GiB).toFixed(1)} GiB
+          {formatBytesOf(memAlloc, memTotal)}
         </div>
         <meter min={0} max={memTotal || 1} value={memAlloc} aria-label={`Memory allocated on ${h.name}`} />
       </td>
@@ -205,11 +212,18 @@ function HostRow({ host: h, keyChanged, canEdit, onEdit }: { host: Host; keyChan
         {h.oscategoryname && <div className="muted">Prefers {h.oscategoryname}</div>}
       </td>
       <td>
-        {canEdit && (
-          <button type="button" onClick={onEdit} aria-label={`Edit host ${h.name}`}>
-            Edit
-          </button>
-        )}
+        <div className="button-row">
+          {canEdit && (
+            <button type="button" onClick={onEdit} aria-label={`Edit host ${h.name}`}>
+              Edit
+            </button>
+          )}
+          {onDelete && (
+            <button type="button" className="danger" onClick={onDelete} aria-label={`Delete host ${h.name}`}>
+              Delete
+            </button>
+          )}
+        </div>
       </td>
     </tr>
   );

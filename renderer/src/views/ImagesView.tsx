@@ -20,7 +20,7 @@ import { SelectField, TextField } from '../components/FormFields';
 import { DeleteButton, RecordTable } from '../components/RecordTable';
 import { confirmDelete } from '../api/confirm-delete';
 import { deleteWithForcedStep } from '../api/forced-delete';
-import { formatBytes } from './backup/backup-model';
+import { formatBytes } from '../api/format-size';
 
 interface Image extends Named {
   format: string;
@@ -134,6 +134,9 @@ export function ImagesView() {
   );
 }
 
+/** The register form's label of each parameter it sends. */
+const FIELD_LABELS: Record<string, string> = { name: 'Name', displaytext: 'Display text', zoneid: 'Zone', hypervisor: 'Hypervisor', format: 'Format', url: 'URL', ostypeid: 'OS type' };
+
 /** Whether listApis marks the parameter required (the engine's 431 stays the final word). */
 function isRequired(apis: Map<string, ApiInfo>, command: string, param: string): boolean {
   return apis.get(command.toLowerCase())?.params.find((p) => p.name === param)?.required ?? false;
@@ -173,6 +176,8 @@ function RegisterDialog({ iso, onClose, onDone }: { iso: boolean; onClose(): voi
   const missing = fields.filter((f) => isRequired(apis, command, f) && !params[f]);
   const invalid = fields.some((f) => problem(f) !== undefined);
   const label = (text: string, param: string) => (isRequired(apis, command, param) ? text : `${text} (optional)`);
+  // What the disabled Register still waits for, by the labels the form shows (not the API's ostypeid, zoneid).
+  const stillNeeded = missing.length > 0 ? `Still needed: ${missing.map((f) => FIELD_LABELS[f] ?? f).join(', ')}.` : undefined;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void run(async () => {
@@ -211,11 +216,16 @@ function RegisterDialog({ iso, onClose, onDone }: { iso: boolean; onClose(): voi
         <TextField label={label('URL', 'url')} value={values['url']!} onChange={set('url')} problem={problem('url')} mono spellCheck={false} placeholder="https://…" hint="An http(s) URL: Kiln downloads it into the zone's image store." />
         <SelectField label={label('OS type', 'ostypeid')} value={values['ostypeid']!} onChange={set('ostypeid')} options={osTypes} />
         <ApiErrorText error={error} />
+        {stillNeeded && (
+          <p className="hint" data-still-needed>
+            {stillNeeded}
+          </p>
+        )}
         <div className="dialog-buttons">
           <button type="button" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={busy || missing.length > 0 || invalid} title={missing.length > 0 ? `Still needed: ${missing.join(', ')}` : undefined}>
+          <button type="submit" className="primary" disabled={busy || missing.length > 0 || invalid} title={stillNeeded}>
             {busy ? 'Registering…' : 'Register'}
           </button>
         </div>

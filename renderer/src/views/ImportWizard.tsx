@@ -25,6 +25,7 @@ import { useJobs } from '../stores/jobs-store';
 import { useVms } from '../stores/vm-store';
 import { Field, Select } from './DeployWizard';
 import { WizardFrame } from '../components/WizardFrame';
+import { formatBytes, formatGiB } from '../api/format-size';
 import { CsvBulk } from './import/CsvBulk';
 import { XvaImport } from './import/XvaImport';
 import { ImportProgress, type Run } from './import/ImportProgress';
@@ -35,8 +36,6 @@ import { useConnectionForms } from './hosts/AddEndpointDialog';
 import type { ApiParams } from '../../../preload/api';
 
 
-const GiB = 1024 ** 3;
-const gb = (bytes: number) => `${(bytes / GiB).toFixed(bytes % GiB === 0 ? 0 : 1)} GB`;
 /** A NIC's or network's VLAN in the NIC step, with the private (secondary) VLAN when it has one: two networks on one primary VLAN differ only there. */
 const onVlan = (vlan: number | string, pvlan: number | string | undefined) => (pvlan === undefined || pvlan === '' ? `VLAN ${vlan}` : `VLAN ${vlan}, private VLAN ${pvlan}`);
 
@@ -227,6 +226,8 @@ export function ImportWizard() {
         titleId="import-step-title"
         problems={stepProblem}
         showProblems={showErrors}
+        // Nothing selected: Next is off and says why beside it, instead of only once clicked.
+        nextBlocked={step === 1 && chosenVms.length === 0 ? 'Select at least one VM to import.' : undefined}
         finishLabel={`Import ${chosenVms.length} VM${chosenVms.length === 1 ? '' : 's'}`}
         onNext={next}
         onFinish={() => void runAll()}
@@ -340,10 +341,10 @@ export function ImportWizard() {
               {dataDisks(vm).map((disk) => (
                 <Select
                   key={disk.id}
-                  label={`Disk ${disk.id} (${gb(disk.capacity)}) of ${vm.name}`}
+                  label={`Disk ${disk.id} (${formatBytes(disk.capacity)}) of ${vm.name}`}
                   value={choices[vm.name]?.diskOfferings[disk.id] ?? ''}
                   onChange={(id) => form.setChoices(vm.name, { diskOfferings: { ...choices[vm.name]?.diskOfferings, [disk.id]: id } })}
-                  options={diskOfferings.items.filter((o) => diskOfferingFits(o, disk)).map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)` }))}
+                  options={diskOfferings.items.filter((o) => diskOfferingFits(o, disk)).map((o) => ({ ...o, name: o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${formatGiB(o.disksize)})` }))}
                 />
               ))}
             </fieldset>
@@ -398,7 +399,7 @@ function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolea
       {vms.loading && <p className="muted">Asking the host{where.startsWith('on this') ? 's' : ''} {where.replace(/^on /, '')}…</p>}
       {!vms.loading && !vms.error && vms.items.length === 0 && <p className="empty">No VM {where} that Kiln does not manage.</p>}
       {shown.length > 0 && (
-        <table className="plain-table" aria-label="Unmanaged VMs">
+        <table className="plain-table unmanaged-vms" aria-label="Unmanaged VMs">
           <thead>
             <tr>
               <th>
@@ -419,14 +420,14 @@ function VmPicker({ vms, where }: { vms: { items: UnmanagedVm[]; loading: boolea
                 <td>
                   <input type="checkbox" aria-label={`Select ${vm.name}`} disabled={!canChoose(vm)} checked={selected.includes(vm.name)} onChange={(e) => toggle(vm.name, e.target.checked)} />
                 </td>
-                <td>{vm.name}</td>
-                <td>{vm.powerstate === 'PowerOn' ? 'Running' : vm.powerstate === 'PowerOff' ? 'Stopped' : vm.powerstate}</td>
+                <td className="vm-name">{vm.name}</td>
+                <td className="nowrap">{vm.powerstate === 'PowerOn' ? 'Running' : vm.powerstate === 'PowerOff' ? 'Stopped' : vm.powerstate}</td>
                 <td>{vm.osdisplayname ?? '—'}</td>
-                <td>
+                <td className="nowrap">
                   {vm.cpunumber} vCPU, {vm.memory} MB
                 </td>
                 <td>{(vm.disk ?? []).length}</td>
-                <td>{(vm.nic ?? []).map((n) => (n.vlanid === undefined ? n.networkname ?? '?' : `VLAN ${n.vlanid}`)).join(', ') || '—'}</td>
+                <td className="nowrap">{(vm.nic ?? []).map((n) => (n.vlanid === undefined ? n.networkname ?? '?' : `VLAN ${n.vlanid}`)).join(', ') || '—'}</td>
                 <td>
                   {vm.importable ? 'Yes' : needsTemplate(vm) ? <span className="hint">With a template (chosen in the Offerings step): {(vm.notimportablereason ?? []).join('; ')}</span> : <span className="error">No: {(vm.notimportablereason ?? []).join('; ')}</span>}
                 </td>
@@ -463,7 +464,7 @@ function ImportReview(props: { vms: UnmanagedVm[]; choices: Record<string, VmCho
           return (
             <tr key={vm.name}>
               <td>
-                {vm.name} <span className="muted">({props.cluster})</span>
+                <span className="nowrap">{vm.name}</span> <span className="muted">({props.cluster})</span>
               </td>
               <td>
                 {/* What is wrong is said once, in the step's alert below, naming the VM. */}
@@ -509,7 +510,7 @@ function stepProblems(vms: UnmanagedVm[], choices: Record<string, VmChoices>, ne
     if (template) problems[3]!.push(template);
     for (const disk of dataDisks(vm)) {
       const offering = diskOfferings.find((o) => o.id === c?.diskOfferings[disk.id]);
-      if (!offering || !diskOfferingFits(offering, disk)) problems[4]!.push(`Choose a disk offering of at least ${gb(disk.capacity)} for disk ${disk.id} of ${vm.name}.`);
+      if (!offering || !diskOfferingFits(offering, disk)) problems[4]!.push(`Choose a disk offering of at least ${formatBytes(disk.capacity)} for disk ${disk.id} of ${vm.name}.`);
     }
   }
   return problems;

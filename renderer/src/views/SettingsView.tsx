@@ -153,7 +153,8 @@ function ConfigurationEditor() {
       setDrafts(({ [config.name]: _, ...rest }) => rest);
       notify('success', `${config.name} set to ${saved}${scope ? ` in ${scope.kind} ${scope.name}` : ''}`);
     } catch (e) {
-      notify('error', `${config.name}: ${errorText(e)}`);
+      // Says it was not saved: the engine's text alone ("value: … takes an integer") read like a hint, the field still holding the draft.
+      notify('error', `${config.name} not saved: ${errorText(e)}`);
     } finally {
       setSaving(undefined);
     }
@@ -185,7 +186,7 @@ function ConfigurationEditor() {
             ))}
           </select>
         </label>
-        <input type="search" aria-label="Filter settings" placeholder="Filter by name or description" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <input type="search" className="settings-filter" aria-label="Filter settings" placeholder="Filter by name or description" value={filter} onChange={(e) => setFilter(e.target.value)} />
       </div>
       {error && (
         <p role="alert" className="error">

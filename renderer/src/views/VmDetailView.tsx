@@ -10,7 +10,7 @@ import { useHostCapabilityMap } from '../stores/host-capabilities-store';
 import { useVms } from '../stores/vm-store';
 import { hrefOf } from '../stores/route-store';
 import { ipOf } from '../stores/vm-list-view-store';
-import { EventLog } from './EventLog';
+import { EventLog, formatTime } from './EventLog';
 import { ConsoleTab } from '../console/ConsoleTab';
 import { VmSettings } from './vm/VmSettings';
 import { VmEditForm } from './vm/VmEditForm';
@@ -58,7 +58,7 @@ export function VmDetailView({ id, tab }: { id: string; tab: string }) {
         </h1>
         <div className="toolbar" role="toolbar" aria-label={`Actions for ${name}`}>
           {actionsFor(vm, apis, hostCapabilities).map((action) => (
-            <button key={action.id} type="button" className={action.danger ? 'danger' : undefined} onClick={() => void runVmAction(action, vm)}>
+            <button key={action.id} type="button" className={action.danger ? 'danger' : undefined} title={action.title} onClick={() => void runVmAction(action, vm)}>
               {action.label}
             </button>
           ))}
@@ -140,7 +140,7 @@ function OverviewFields({ vm }: { vm: Vm }) {
         ['Account', vm.account ? `${vm.account} (${vm.domain ?? ''})` : undefined],
         ['Affinity groups', vm.affinitygroup?.map((g) => g.name).join(', ')],
         ['SSH key pairs', vm.keypairs?.split(',').join(', ')],
-        ['Created', vm.created],
+        ['Created', vm.created ? formatTime(vm.created) : undefined],
       ]}
     />
   );

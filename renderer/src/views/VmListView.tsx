@@ -9,6 +9,8 @@ import { BulkRuns } from './BulkRuns';
 import { useVms } from '../stores/vm-store';
 import { ipOf, useVmListView, visibleVms, type SortKey } from '../stores/vm-list-view-store';
 import { navigate } from '../stores/route-store';
+import { hasApi, useApiCatalog } from '../stores/api-catalog-store';
+import { useHostCapabilities, useHostCapabilityMap } from '../stores/host-capabilities-store';
 
 const ROW_HEIGHT = 40;
 
@@ -29,6 +31,13 @@ export function VmListView() {
   // The filter offers the states the list holds (no state list is written out in the UI).
   const states = useMemo(() => [...new Set(vms.map((vm) => vm.state))].sort(), [vms]);
   const allSelected = rows.length > 0 && rows.every((vm) => view.selected.has(vm.id));
+  // The actions menus' host capabilities, read for the list as a whole, not by each row's menu (each
+  // row's subscriptions cost a little more on every row scrolled in): a VM on a host the map lacks
+  // has it read again.
+  const mayListHosts = useApiCatalog((s) => hasApi(s.apis, 'listHosts'));
+  const byHost = useHostCapabilities((s) => s.byHost);
+  const unknownHost = useMemo(() => vms.find((vm) => vm.hostid && !byHost.has(vm.hostid))?.hostid, [vms, byHost]);
+  useHostCapabilityMap(unknownHost, mayListHosts);
 
   const onRowKeyDown = (index: number, event: KeyboardEvent<HTMLElement>) => {
     const vm = rows[index];

@@ -57,16 +57,6 @@ export function volumesOf(backup: Backup): BackedUpVolume[] {
   }
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** What a provider does, in words, so no zone promises what its provider cannot keep. */
 export function providerNote(provider: string): string {

@@ -36,13 +36,13 @@ interface DialogProps {
   onDone(): void;
 }
 
-function Buttons({ busy, label, busyLabel, onClose, disabled }: { busy: boolean; label: string; busyLabel: string; onClose(): void; disabled?: boolean }) {
+function Buttons({ busy, label, busyLabel, onClose, disabled, title }: { busy: boolean; label: string; busyLabel: string; onClose(): void; disabled?: boolean; title?: string }) {
   return (
     <div className="dialog-buttons">
       <button type="button" onClick={onClose}>
         Cancel
       </button>
-      <button type="submit" className="primary" disabled={busy || disabled}>
+      <button type="submit" className="primary" disabled={busy || disabled} title={title}>
         {busy ? busyLabel : label}
       </button>
     </div>
@@ -219,27 +219,35 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
   };
 
   const credentials = auth === 'key' ? privatekey.trim() !== '' : password !== '';
+  // No cluster to add the host to: nothing here can be filled in yet, and the dialog says why.
+  const noCluster = sshHypervisors !== undefined && kvmClusters.length === 0 ? 'No KVM cluster yet: add one first (Add cluster), then add its hosts here.' : undefined;
   return (
     <Modal title="Add a KVM host" onClose={onClose} wide>
       <form className="dialog-form" onSubmit={add} aria-label="Add a KVM host">
-        <SelectField
-          label="Cluster"
-          value={clusterid}
-          onChange={setClusterid}
-          options={kvmClusters.map((c) => ({ id: c.id, name: `${c.name} (${infra.zones.find((z) => z.id === c.zoneid)?.name ?? '?'} / ${c.podname ?? '?'})` }))}
-          placeholder={!sshHypervisors ? 'Loading…' : kvmClusters.length === 0 ? 'No KVM cluster yet: add one first' : 'Choose…'}
-          required
-        />
-        <TextField label="Address (URL)" value={url} onChange={changeUrl} placeholder="ssh://10.0.0.5 or ssh://host:2222" problem={urlProblem} mono spellCheck={false} required />
-        <TextField label="Username" value={username} onChange={setUsername} autoComplete="off" />
-        <fieldset className="fieldset radio-row">
-          <legend>Log in with</legend>
-          <label>
-            <input type="radio" name="host-auth" checked={auth === 'key'} onChange={() => setAuth('key')} /> Private key
-          </label>
-          <label>
-            <input type="radio" name="host-auth" checked={auth === 'password'} onChange={() => setAuth('password')} /> Password
-          </label>
+        {noCluster && (
+          <p className="note" role="note" data-no-cluster>
+            {noCluster}
+          </p>
+        )}
+        <fieldset className="bare-fieldset" disabled={!!noCluster}>
+          <SelectField
+            label="Cluster"
+            value={clusterid}
+            onChange={setClusterid}
+            options={kvmClusters.map((c) => ({ id: c.id, name: `${c.name} (${infra.zones.find((z) => z.id === c.zoneid)?.name ?? '?'} / ${c.podname ?? '?'})` }))}
+            placeholder={!sshHypervisors ? 'Loading…' : kvmClusters.length === 0 ? 'No KVM cluster yet' : 'Choose…'}
+            required
+          />
+          <TextField label="Address (URL)" value={url} onChange={changeUrl} placeholder="ssh://10.0.0.5 or ssh://host:2222" problem={urlProblem} mono spellCheck={false} required />
+          <TextField label="Username" value={username} onChange={setUsername} autoComplete="off" />
+          <fieldset className="fieldset radio-row">
+            <legend>Log in with</legend>
+            <label>
+              <input type="radio" name="host-auth" checked={auth === 'key'} onChange={() => setAuth('key')} /> Private key
+            </label>
+            <label>
+              <input type="radio" name="host-auth" checked={auth === 'password'} onChange={() => setAuth('password')} /> Password
+            </label>
         </fieldset>
         {auth === 'key' ? (
           <TextAreaField label="Private key" value={privatekey} onChange={setPrivatekey} placeholder="-----BEGIN OPENSSH PRIVATE KEY-----" hint="OpenSSH or PEM; Kiln stores it encrypted." />
@@ -252,6 +260,7 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
           words={SSH_HOST_KEY_WORDS} probe={probe} probing={probing} error={probeError} disabled={!url.trim() || urlProblem !== undefined}
           onCheck={() => void checkKey()} confirmed={confirmed} onConfirm={setConfirmed}
         />
+        </fieldset>
         {error && (
           <div role="alert" className="error-panel form-error">
             <h3>{addHostProblem(error.code)}</h3>
@@ -261,7 +270,7 @@ export function AddHostDialog({ infra, onClose, onDone }: DialogProps) {
             </p>
           </div>
         )}
-        <Buttons busy={busy} label="Add host" busyLabel="Adding… (connecting to the host)" onClose={onClose} disabled={!probe || !confirmed || !cluster || !credentials} />
+        <Buttons busy={busy} label="Add host" busyLabel="Adding… (connecting to the host)" onClose={onClose} disabled={!probe || !confirmed || !cluster || !credentials} title={noCluster} />
       </form>
     </Modal>
   );

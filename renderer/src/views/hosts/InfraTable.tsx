@@ -1,6 +1,7 @@
 /**
  * The Hosts page's "Zones, pods and clusters": each zone with its pods and clusters and how many
- * hosts each cluster has, and for admins the rename, enable/disable and delete of each (the
+ * hosts each cluster has, and for admins the rename, enable/disable and delete of each, a zone's
+ * edit (DNS, guest CIDR, domain, sort key: ZoneEditDialog) and a cluster's unmanage/manage (the
  * actions' records: actions/infra-actions.ts). A zone's or pod's actions sit on its first row. No
  * action reloads the page: the changed or removed record arrives on the live channel (use-infra.ts),
  * and a refusal (a delete with something still in the way) is shown above the table as the engine
@@ -11,11 +12,13 @@ import { kiln } from '../../transport';
 import { shownError, type ShownError } from '../../api/model';
 import { ApiErrorText, Modal } from '../../components/Modal';
 import { TextField } from '../../components/FormFields';
+import { useSubmit } from '../../components/use-submit';
 import { useApiCatalog } from '../../stores/api-catalog-store';
 import { useConfirm } from '../../stores/confirm-store';
 import { useJobs } from '../../stores/jobs-store';
-import { INFRA_COMMANDS, infraActionsFor, infraParamsProblem, type InfraAction, type InfraKind, type InfraRecord } from '../../actions/infra-actions';
+import { INFRA_COMMANDS, infraActionsFor, infraParamsProblem, type InfraAction, type InfraKind, type InfraRecord, type ZoneRecord } from '../../actions/infra-actions';
 import type { Infra } from './use-infra';
+import { ZoneEditDialog } from './ZoneEditDialog';
 
 interface Cell {
   kind: InfraKind;
@@ -60,18 +63,26 @@ export function InfraTable({ infra }: { infra: Infra }) {
   const apis = useApiCatalog((s) => s.apis);
   const [refusal, setRefusal] = useState<{ what: string; error: ShownError }>();
   const [renaming, setRenaming] = useState<{ kind: InfraKind; record: InfraRecord; action: InfraAction }>();
+  const [editing, setEditing] = useState<string>();
+  // The zone as it is now (the live channel may have changed it since the dialog opened).
+  const editedZone = editing ? (infra.zones.find((z) => z.id === editing) as ZoneRecord | undefined) : undefined;
 
   const run = async (action: InfraAction, kind: InfraKind, record: InfraRecord) => {
     if (action.opens === 'rename') {
       setRenaming({ kind, record, action });
       return;
     }
-    const what = `${action.label} ${INFRA_COMMANDS[kind].label} ${record.name}`;
+    if (action.opens === 'edit') {
+      setEditing(record.id);
+      return;
+    }
+    const verb = action.label.replace('…', '');
+    const what = `${verb} ${INFRA_COMMANDS[kind].label} ${record.name}`;
     if (action.confirm) {
       const answer = await useConfirm.getState().ask({
         title: `${what}?`,
         body: action.confirm(kind, record),
-        choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: action.label, danger: action.danger }],
+        choices: [{ value: 'cancel', label: 'Cancel' }, { value: 'go', label: verb, danger: action.danger }],
       });
       if (answer !== 'go') return;
     }
@@ -102,6 +113,14 @@ export function InfraTable({ infra }: { infra: Infra }) {
             {' '}
             <span className="badge muted small" data-state="Disabled">
               Disabled
+            </span>
+          </>
+        )}
+        {c.kind === 'cluster' && c.record.managedstate === 'Unmanaged' && (
+          <>
+            {' '}
+            <span className="badge host-maintenance small" data-state="Unmanaged" title="Kiln does not manage this cluster's hosts (they are Disconnected, no HA) until it is managed again">
+              Unmanaged
             </span>
           </>
         )}
@@ -145,6 +164,7 @@ export function InfraTable({ infra }: { infra: Infra }) {
         </tbody>
       </table>
       {renaming && <RenameDialog {...renaming} onClose={() => setRenaming(undefined)} />}
+      {editedZone && <ZoneEditDialog key={editedZone.id} zone={editedZone} onClose={() => setEditing(undefined)} />}
     </section>
   );
 }
@@ -152,29 +172,21 @@ export function InfraTable({ infra }: { infra: Infra }) {
 function RenameDialog({ kind, record, action, onClose }: { kind: InfraKind; record: InfraRecord; action: InfraAction; onClose(): void }) {
   const apis = useApiCatalog((s) => s.apis);
   const [name, setName] = useState(record.name);
-  const [error, setError] = useState<ShownError>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit(onClose);
   const label = INFRA_COMMANDS[kind].label;
   const params = action.params(kind, record, name.trim());
   // Checked as the engine would, from the parameter's published rule (its length), before the call.
   const problem = name === record.name ? undefined : infraParamsProblem(apis, action, kind, params);
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await kiln.invoke(action.command(kind), params);
-      useJobs.getState().notify('success', `Rename ${label} ${record.name}: now ${name.trim()}`);
-      onClose();
-    } catch (err) {
-      setError(shownError(err));
-    } finally {
-      setBusy(false);
-    }
+      return `Rename ${label} ${record.name}: now ${name.trim()}`;
+    });
   };
   return (
     <Modal title={`Rename ${label} ${record.name}`} onClose={onClose}>
-      <form className="dialog-form" onSubmit={(e) => void submit(e)}>
+      <form className="dialog-form" onSubmit={submit}>
         <TextField label={`New ${label} name`} value={name} onChange={setName} problem={problem} required />
         <ApiErrorText error={error} />
         <div className="dialog-buttons">

@@ -88,7 +88,7 @@ export function ChangeOfferingDialog({ vm, live, onClose }: { vm: Vm; live: bool
           <fieldset className="fieldset">
             <legend>Size (custom offering)</legend>
             <TextField label={`CPU cores${rangeHint(offering, 'cpunumber')}`} value={size.cpuNumber} onChange={(cpuNumber) => setSize({ ...size, cpuNumber })} />
-            <TextField label={`Memory (MB)${rangeHint(offering, 'memory')}`} value={size.memory} onChange={(memory) => setSize({ ...size, memory })} />
+            <TextField label={`Memory (MiB)${rangeHint(offering, 'memory')}`} value={size.memory} onChange={(memory) => setSize({ ...size, memory })} />
             {asksCpuSpeed(offering) && <TextField label="CPU speed (MHz)" value={size.cpuSpeed} onChange={(cpuSpeed) => setSize({ ...size, cpuSpeed })} />}
           </fieldset>
         )}

@@ -12,13 +12,14 @@ import { listOf, shownError, type Placement, type Vm } from '../../api/model';
 import { runVmChange } from './run-vm-change';
 import { migrateParams, migrationChoices, outcomeOf, storageMotionParams, type ChangeOutcome, type MigrationHost, refusalSummary } from '../../actions/vm-changes';
 import type { StoragePool } from '../StoragePoolsView';
-import { formatSize } from './VmVolumes';
+import { formatBytes, formatBytesOf } from '../../api/format-size';
 import { Modal, ApiErrorText } from '../../components/Modal';
 import { OutcomeModal } from '../../components/OutcomeModal';
 import { PlacementTable } from '../../components/PlacementTable';
 import { useSubmit } from '../../components/use-submit';
 
-const mb = (bytes: number | undefined) => (bytes === undefined ? '?' : `${Math.round(bytes / 1024 / 1024)}`);
+/** "0.5 of 16.0 GiB", as the Hosts page shows a host's memory. */
+const memoryOf = (allocated: number | undefined, total: number | undefined) => (allocated === undefined || total === undefined ? '?' : formatBytesOf(allocated, total));
 
 export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
   const name = vm.displayname || vm.name;
@@ -86,7 +87,7 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
                 <input type="radio" name="migrate-host" value={h.id} checked={hostId === h.id} onChange={() => setHostId(h.id)} />
                 <span className="offering-name">{h.name}</span>
                 <span className="offering-text muted">
-                  {h.clustername ? `${h.clustername} · ` : ''}CPU {h.cpuallocated ?? '?'} allocated · memory {mb(h.memoryallocated)} of {mb(h.memorytotal)} MB allocated
+                  {h.clustername ? `${h.clustername} · ` : ''}CPU {h.cpuallocated ?? '?'} allocated · memory {memoryOf(h.memoryallocated, h.memorytotal)} allocated
                 </span>
               </label>
             ))}
@@ -102,7 +103,7 @@ export function MigrateDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
                 <input type="radio" name="migrate-pool" value={p.name} checked={pool === p.name} onChange={() => setPool(p.name)} />
                 <span className="offering-name">{p.name}</span>
                 <span className="offering-text muted">
-                  {p.type} · {formatSize(p.disksizetotal - p.disksizeused)} free{p.tags ? ` · tags ${p.tags}` : ''}
+                  {p.type} · {formatBytes(p.disksizetotal - p.disksizeused)} free{p.tags ? ` · tags ${p.tags}` : ''}
                 </span>
               </label>
             ))}

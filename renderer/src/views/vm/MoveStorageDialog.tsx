@@ -1,7 +1,7 @@
 /**
  * Move a stopped VM to another cluster with its volumes (migrateVirtualMachine storageid, admins):
- * a storage pool of the VM's zone, shown with its cluster. The engine refuses a pool of the VM's
- * own cluster and a running VM with 431, shown as it came; done, the dialog says where the VM's
+ * a storage pool of the VM's zone outside its own cluster (which the engine refuses), shown with its
+ * cluster. The engine's 431 (e.g. a running VM) is shown as it came; done, the dialog says where the VM's
  * next start will be.
  */
 import { useState, type FormEvent } from 'react';
@@ -17,6 +17,7 @@ import { useSubmit } from '../../components/use-submit';
 interface StoragePool {
   id: string;
   name: string;
+  clusterid?: string;
   clustername?: string;
   state?: string;
 }
@@ -27,7 +28,9 @@ export function MoveStorageDialog({ vm, onClose }: { vm: Vm; onClose(): void }) 
   const [poolId, setPoolId] = useState('');
   const [done, setDone] = useState<VmResult>();
   const { busy, error, run } = useSubmit();
-  const pool = pools.items.find((p) => p.id === poolId);
+  // A pool of the VM's own cluster is no move to another cluster: the engine refuses it (431), so it is not offered.
+  const elsewhere = pools.items.filter((p) => !vm.clusterid || p.clusterid !== vm.clusterid);
+  const pool = elsewhere.find((p) => p.id === poolId);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -54,8 +57,10 @@ export function MoveStorageDialog({ vm, onClose }: { vm: Vm; onClose(): void }) 
           label="Storage pool"
           value={poolId}
           onChange={setPoolId}
-          options={pools.items.map((p) => ({ id: p.id, name: `${p.name}${p.clustername ? ` (cluster ${p.clustername})` : ''}` }))}
+          options={elsewhere.map((p) => ({ id: p.id, name: `${p.name}${p.clustername ? ` (cluster ${p.clustername})` : ''}` }))}
           required
+          disabled={!pools.loading && elsewhere.length === 0}
+          hint={!pools.loading && elsewhere.length === 0 ? `No storage pool of another cluster in zone ${vm.zonename ?? ''}: ${name} can only start in its own cluster.` : undefined}
         />
         <ApiErrorText error={error} />
         <div className="dialog-buttons">

@@ -1,5 +1,5 @@
 /**
- * Restore a VM (restoreVirtualMachine, R29): its root disk is destroyed and made again, from
+ * Reinstall a VM (restoreVirtualMachine, R29; CloudStack's UI says "Reinstall Instance"): its root disk is destroyed and made again, from
  * the image it has (no templateid) or from another one of the same kind: a VM made from a
  * template takes a template, one made from an ISO an ISO (the engine refuses the other with 431).
  */
@@ -34,7 +34,7 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
       try {
         const after = vmOf(await runQuietly('restoreVirtualMachine', restoreParams(vm, source === 'other' ? imageId : undefined))) ?? vm;
         setDone(after);
-        return `${name} was restored from ${(fromIso ? after.isoname : after.templatename) ?? '?'}`;
+        return `${name} was reinstalled from ${(fromIso ? after.isoname : after.templatename) ?? '?'}`;
       } finally {
         void useVms.getState().reloadOne(vm.id);
       }
@@ -43,21 +43,21 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
 
   if (done) {
     return (
-      <OutcomeModal title={`Restore ${name}`} onClose={onClose}>
+      <OutcomeModal title={`Reinstall ${name}`} onClose={onClose}>
         {name} has a new root disk from {kind} <strong>{(fromIso ? done.isoname : done.templatename) ?? '?'}</strong>; it is {done.state}.
       </OutcomeModal>
     );
   }
 
   return (
-    <Modal title={`Restore ${name}`} onClose={onClose}>
+    <Modal title={`Reinstall ${name}`} onClose={onClose}>
       <form className="dialog-form" onSubmit={submit}>
         <p className="hint">
           The root disk of {name} is destroyed and made again; everything written to it is lost. Data disks stay.
           {vm.state === 'Running' ? ` ${name} is stopped for it and started again.` : ''}
         </p>
         <fieldset className="fieldset">
-          <legend>Restore from</legend>
+          <legend>Reinstall from</legend>
           <label className="check">
             <input type="radio" name="restore-source" checked={source === 'same'} onChange={() => setSource('same')} />
             Its current {kind}: {current ?? 'unknown'}
@@ -77,7 +77,7 @@ export function RestoreDialog({ vm, onClose }: { vm: Vm; onClose(): void }) {
             Cancel
           </button>
           <button type="submit" className="danger" disabled={busy || (source === 'other' && !imageId)}>
-            {busy ? 'Restoring…' : 'Restore'}
+            {busy ? 'Reinstalling…' : 'Reinstall'}
           </button>
         </div>
       </form>

@@ -17,7 +17,8 @@ import { ApiErrorText, Modal } from '../../components/Modal';
 import { SelectField, TextField } from '../../components/FormFields';
 import { DeleteButton, RecordTable } from '../../components/RecordTable';
 import { formatTime } from '../EventLog';
-import { formatBytes, providerNote, scheduleString, volumesOf, type Backup, type BackupOffering, type BackupSchedule } from '../backup/backup-model';
+import { providerNote, scheduleString, volumesOf, type Backup, type BackupOffering, type BackupSchedule } from '../backup/backup-model';
+import { formatBytes } from '../../api/format-size';
 
 const BACKUP_COMMANDS = new Set(['createBackup', 'restoreBackup', 'deleteBackup', 'restoreVolumeFromBackupAndAttachToVM', 'assignVirtualMachineToBackupOffering', 'removeVirtualMachineFromBackupOffering']);
 
@@ -45,8 +46,11 @@ function useBackupData(vm: Vm) {
   useEffect(() => {
     let live = true;
     (async () => {
-      const [mine, all, backups, schedules] = await Promise.all([
-        kiln.invoke('listBackupOfferings', { virtualmachineid: vm.id }),
+      // The VM's own offering first, alone: with backups off in the zone every backup read fails
+      // with the same 530 (backup.framework.enabled), so that one answer is enough to say so.
+      const mine = await kiln.invoke('listBackupOfferings', { virtualmachineid: vm.id });
+      if (!live) return;
+      const [all, backups, schedules] = await Promise.all([
         kiln.invoke('listBackupOfferings', { zoneid: vm.zoneid }),
         kiln.invoke('listBackups', { virtualmachineid: vm.id }),
         kiln.invoke('listBackupSchedule', { virtualmachineid: vm.id }),
@@ -91,6 +95,20 @@ export function VmBackups({ vm }: { vm: Vm }) {
   };
 
   if (data.error) {
+    // Backups off in the zone (the engine's 530 names the setting) is a state to switch, not a failure: said as a note, with the way to the page that switches it.
+    if (data.error.includes('backup.framework.enabled')) {
+      return (
+        <p className="note" role="note">
+          {data.error}.
+          {hasApi(apis, 'importBackupOffering') && (
+            <>
+              {' '}
+              <a href="#/backups">Backup offerings</a> turns them on per zone.
+            </>
+          )}
+        </p>
+      );
+    }
     return (
       <p className="error" role="alert">
         Backups: {data.error}

@@ -26,6 +26,7 @@ import { ApiErrorText, Modal } from '../../components/Modal';
 import { StateBadge } from '../../components/StateBadge';
 import { RecordTable, type RecordColumn } from '../../components/RecordTable';
 import { useSnapshotJob, type SnapshotJob } from './use-snapshot-job';
+import { formatBytes, formatGiB, GiB } from '../../api/format-size';
 
 /** One item of listVolumes' `volume` list (the fields the UI reads; path and storage for the root admin only). */
 interface Volume {
@@ -50,19 +51,12 @@ interface DiskOffering {
   iscustomized: boolean;
 }
 
-const GB = 1024 ** 3;
 const VOLUME_COMMANDS = new Set(['createVolume', 'attachVolume', 'detachVolume', 'resizeVolume', 'migrateVolume']);
 /** Jobs after which the VM's volume rule may have changed (VOLUME_COMMANDS' too). */
 const RULE_COMMANDS = new Set([...VOLUME_COMMANDS, 'createVMSnapshot', 'deleteVMSnapshot', 'revertToVMSnapshot', 'createBackup', 'deleteBackup', 'restoreVolumeFromBackupAndAttachToVM', 'removeVirtualMachineFromBackupOffering']);
 /** Transient volume states: no action on a volume in one of them. */
 const SETTLED = new Set(['Allocated', 'Ready']);
 
-/** "8.0 GB" below 10 GB, "20 GB" from there. */
-export function formatSize(bytes: number | undefined): string {
-  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) return '—';
-  const gb = bytes / GB;
-  return gb < 10 ? `${gb.toFixed(1)} GB` : `${Math.round(gb)} GB`;
-}
 
 /** The VM's volumes and the account's detached data disks in its zone, reloaded on demand and when a volume job ends. */
 function useVolumes(vm: Vm, enabled: boolean) {
@@ -96,7 +90,7 @@ function useVolumes(vm: Vm, enabled: boolean) {
 }
 
 const nameColumn: RecordColumn<Volume> = { header: 'Name', className: 'volume-name', cell: (v) => v.name };
-const sizeColumn: RecordColumn<Volume> = { header: 'Size', className: 'num nowrap', headerClassName: 'num', cell: (v) => formatSize(v.size) };
+const sizeColumn: RecordColumn<Volume> = { header: 'Size', className: 'num nowrap', headerClassName: 'num', cell: (v) => formatBytes(v.size) };
 const stateColumn: RecordColumn<Volume> = { header: 'State', cell: (v) => <StateBadge state={v.state} pendingJob={!SETTLED.has(v.state)} /> };
 /** The VM's own disks; the storage column is added for the root admin, who alone gets path and storage. */
 const attachedColumns: RecordColumn<Volume>[] = [nameColumn, { header: 'Type', cell: (v) => v.type }, { header: 'Device ID', cell: (v) => v.deviceid ?? '—' }, sizeColumn, stateColumn];
@@ -139,6 +133,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
   const vmName = vm.displayname || vm.name;
   const busy = job.running !== undefined;
   const blockedId = useId();
+  const moveRefusedId = useId();
   /** One action on one volume: named for it (aria-label), off while a job runs or the volume is not settled; CHANGES: off while the VM's volumes may not change, saying why; REFUSED: off, saying why. */
   const action = (verb: string, v: Volume, run: () => void, danger = false, changes = false, refused?: string) => (
     <button
@@ -146,7 +141,7 @@ export function VmVolumes({ vm }: { vm: Vm }) {
       className={danger ? 'danger' : undefined}
       disabled={busy || !SETTLED.has(v.state) || (changes && !!blocked) || !!refused}
       title={refused ?? (changes && blocked ? blocked : undefined)}
-      aria-describedby={changes && blocked ? blockedId : undefined}
+      aria-describedby={changes && blocked ? blockedId : refused && refused === moveRefused ? moveRefusedId : undefined}
       aria-label={`${verb} ${v.name}`}
       onClick={run}
     >
@@ -167,6 +162,11 @@ export function VmVolumes({ vm }: { vm: Vm }) {
       {gates.resize && resizeWhenStopped && (
         <p className="note volume-resize-rule" role="note">
           Disks can be resized while the VM is stopped: {resizeWhenStopped.split('; ')[0]}.
+        </p>
+      )}
+      {gates.move && moveRefused && mine.length > 0 && (
+        <p id={moveRefusedId} className="note volume-move-rule" role="note">
+          Move is off while {vmName} is {vm.state}: stop it to move its disks to another storage pool.
         </p>
       )}
       {gates.create && <AddDiskForm vm={vm} job={job} blocked={blocked} />}
@@ -248,7 +248,7 @@ function AddDiskForm({ vm, job, blocked }: { vm: Vm; job: SnapshotJob; blocked?:
     );
   }, []);
   const offering = offerings.find((o) => o.id === offeringId);
-  const sizeProblem = offering?.iscustomized ? (size === '' ? 'size: give the size in GB' : paramProblem(apis, 'createVolume', 'size', size)) : undefined;
+  const sizeProblem = offering?.iscustomized ? (size === '' ? 'size: give the size in GiB' : paramProblem(apis, 'createVolume', 'size', size)) : undefined;
   const nameProblem = paramProblem(apis, 'createVolume', 'name', name);
   const vmName = vm.displayname || vm.name;
 
@@ -262,7 +262,7 @@ function AddDiskForm({ vm, job, blocked }: { vm: Vm; job: SnapshotJob; blocked?:
       running: `Adding a disk to ${vmName}…`,
       done: (result) => {
         const made = result['volume'] as Volume | undefined;
-        return `${vmName}: disk ${made?.name ?? label} (${formatSize(made?.size)}) attached as device ${made?.deviceid ?? '?'}`;
+        return `${vmName}: disk ${made?.name ?? label} (${formatBytes(made?.size)}) attached as device ${made?.deviceid ?? '?'}`;
       },
       failed: 'Disk not added',
     });
@@ -281,14 +281,14 @@ function AddDiskForm({ vm, job, blocked }: { vm: Vm; job: SnapshotJob; blocked?:
         <option value="">Choose…</option>
         {offerings.map((o) => (
           <option key={o.id} value={o.id}>
-            {o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${o.disksize} GB)`}
+            {o.iscustomized ? `${o.name} (custom size)` : `${o.name} (${formatGiB(o.disksize)})`}
           </option>
         ))}
       </select>
       {offering?.iscustomized && (
         <>
           <label className="inline-label" htmlFor={`${id}-size`}>
-            Size (GB)
+            Size (GiB)
           </label>
           <input id={`${id}-size`} className="volume-size" inputMode="numeric" value={size} onChange={(e) => setSize(e.target.value.trim())} aria-invalid={sizeProblem && size !== '' ? true : undefined} aria-describedby={`${id}-problem`} />
         </>
@@ -309,15 +309,15 @@ function AddDiskForm({ vm, job, blocked }: { vm: Vm; job: SnapshotJob; blocked?:
   );
 }
 
-/** Resize: the new size in GB; a smaller one needs "allow shrinking" (shrinkok), as the engine does. */
+/** Resize: the new size in GiB (resizeVolume multiplies it by 1024³, as createVolume does); a smaller one needs "allow shrinking" (shrinkok), as the engine does. */
 function ResizeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJob; onClose(): void }) {
   const id = useId();
   const apis = useApiCatalog((s) => s.apis);
-  const current = volume.size ? Math.round(volume.size / GB) : undefined;
+  const current = volume.size ? Math.round(volume.size / GiB) : undefined;
   const [size, setSize] = useState(current ? String(current + 1) : '');
   const [shrink, setShrink] = useState(false);
   const smaller = current !== undefined && Number(size) < current;
-  const problem = size === '' ? 'size: give the new size in GB' : paramProblem(apis, 'resizeVolume', 'size', size) ?? (smaller && !shrink ? `size: ${size} GB is smaller than ${current} GB; shrinking loses data, allow it below` : undefined);
+  const problem = size === '' ? 'size: give the new size in GiB' : paramProblem(apis, 'resizeVolume', 'size', size) ?? (smaller && !shrink ? `size: ${size} GiB is smaller than ${current} GiB; shrinking loses data, allow it below` : undefined);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -326,8 +326,8 @@ function ResizeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJ
     await job.run({
       command: 'resizeVolume',
       params: { id: volume.id, size, shrinkok: smaller ? true : undefined },
-      running: `Resizing ${volume.name} to ${size} GB…`,
-      done: (result) => `${volume.name} resized to ${formatSize((result['volume'] as Volume | undefined)?.size)}`,
+      running: `Resizing ${volume.name} to ${size} GiB…`,
+      done: (result) => `${volume.name} resized to ${formatBytes((result['volume'] as Volume | undefined)?.size)}`,
       failed: `Resize of ${volume.name} failed`,
     });
   };
@@ -335,9 +335,9 @@ function ResizeDialog({ volume, job, onClose }: { volume: Volume; job: SnapshotJ
   return (
     <Modal title={`Resize ${volume.name}`} onClose={onClose}>
       <form className="dialog-form" aria-label={`Resize ${volume.name}`} onSubmit={(e) => void submit(e)}>
-        <p>It is {formatSize(volume.size)} now.</p>
+        <p>It is {formatBytes(volume.size)} now.</p>
         <div className="form-row">
-          <label htmlFor={`${id}-size`}>New size (GB)</label>
+          <label htmlFor={`${id}-size`}>New size (GiB)</label>
           <input id={`${id}-size`} inputMode="numeric" value={size} onChange={(e) => setSize(e.target.value.trim())} aria-invalid={problem ? true : undefined} aria-describedby={`${id}-hint`} />
           {problem && (
             <span id={`${id}-hint`} className="hint error" role="alert">
