@@ -8,19 +8,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { signRequest } from '../../main/engine/auth/signing.js';
+import { seededRandom } from './seeded-random.js';
 import { startKiln, type KilnProcess } from './server.js';
-
-/** mulberry32: a small seeded PRNG, so a failing round can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ApiAnswer {
   status: number;
@@ -51,6 +40,16 @@ export async function waitJob(kiln: KilnProcess, jobid: string, timeoutMs = 120_
     if (Date.now() > deadline) throw new Error(`job ${jobid} still running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Calls the async COMMAND and waits for its job; returns its queryAsyncJobResult answer. */
+export async function okJob(kiln: KilnProcess, command: string, params: Record<string, string> = {}, timeoutMs?: number): Promise<Record<string, unknown>> {
+  return waitJob(kiln, String((await ok(kiln, command, params))['jobid']), timeoutMs);
+}
+
+/** VM ID as listVirtualMachines gives it. */
+export async function listedVm(kiln: KilnProcess, id: string): Promise<{ state: string; instancename: string; hostid?: string } & Record<string, unknown>> {
+  return ((await ok(kiln, 'listVirtualMachines', { id }))['virtualmachine'] as ({ state: string; instancename: string; hostid?: string } & Record<string, unknown>)[])[0]!;
 }
 
 /** A domain as a host reports it. */

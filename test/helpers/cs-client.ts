@@ -32,5 +32,8 @@ export function csClient(kiln: () => KilnProcess): (args: string[], env?: Record
     });
 }
 
+/** cs's arguments for COMMAND with PARAMS (key=value each). */
+export const csArgs = (command: string, params: Record<string, string> = {}): string[] => [command, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
+
 /** The error envelope of a refused call. */
 export const csError = (r: CsResult) => Object.values(r.json)[0] as { errorcode: number; errortext: string };

@@ -20,19 +20,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { XMLValidator } from 'fast-xml-parser';
 import { signRequest, type SignatureAlgorithm } from '../../main/engine/auth/signing.js';
+import { seededRandom } from './seeded-random.js';
 import type { KilnProcess } from './server.js';
-
-/** mulberry32: small, fast and deterministic; good enough to pick mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ApiParam {
   name: string;
@@ -378,7 +367,7 @@ export interface FuzzOptions {
 
 /** Runs the fuzzer against a started serve process. */
 export async function fuzz(kiln: KilnProcess, options: FuzzOptions): Promise<FuzzReport> {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   let keys = { apiKey: kiln.apiKey, secretKey: kiln.secretKey };
   const refreshKeys = () => {
     // registerUserKeys, fuzzed with the admin's id, may really have issued new keys.
@@ -502,7 +491,7 @@ export interface RawFuzzReport {
  */
 export async function rawFuzz(port: number, seed: number, requests: number, alive: () => Promise<void>): Promise<RawFuzzReport> {
   const { rawRequest } = await import('./raw-http.js');
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const self = `127.0.0.1:${port}`;
   const byStatus: Record<string, number> = {};

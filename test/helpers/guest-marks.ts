@@ -4,9 +4,17 @@
  * A marker is `KILN-MARK-<letter>` at MARK_AT of the raw disk (the guest boots from its kernel
  * and initramfs, not from the disk, so the bytes there are free).
  */
-import type { ConsoleTap } from '../kvm/real-hosts.js';
+import { ConsoleTap } from '../kvm/real-hosts.js';
+import type { KvmZone } from './kvm-zone.js';
 
 export const MARK_AT = 4 * 1024 * 1024;
+
+/** VM's serial console once its guest has booted (it prints KILN-GUEST-READY; within 120 s). */
+export async function bootedConsole(z: KvmZone, vm: string): Promise<ConsoleTap> {
+  const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
+  await tap.waitFor(/KILN-GUEST-READY/, 120_000);
+  return tap;
+}
 
 /** Shell lines in the guest, each awaited by a token it prints at its end (echoed input never matches it). */
 export function guestShell() {

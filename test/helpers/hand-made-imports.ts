@@ -65,6 +65,24 @@ export function handMadeImportZone(hosts: HostsJson, setup: HandMadeImportSetup)
   return z;
 }
 
+/**
+ * Defines domain NAME on HOST as an admin would: its root disk a linked clone of the harness's
+ * template in the harness pool (rootDisk), one NIC with MAC (virtio), the XML passed through EDIT
+ * first (e.g. another NIC source); the XML it defined. removeHandMadeDomains removes it.
+ */
+export function defineHandMadeDomain(hosts: HostsJson, host: string, name: string, mac: string, edit: (xml: string) => string = (xml) => xml): string {
+  onHost(host, 'virsh', 'vol-create-as', hosts.poolName, rootDisk(name), '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
+  const xml = edit(handMadeDomainXml(hosts, name, [`${hosts.storagePath}/${rootDisk(name)}`], [mac], { nicModel: 'virtio' }));
+  const file = path.join(WORK, `hand-made-${process.pid}-${name}.xml`);
+  writeFileSync(file, xml);
+  try {
+    onHost(host, 'virsh', 'define', file);
+  } finally {
+    rmSync(file, { force: true });
+  }
+  return xml;
+}
+
 /** Destroys and undefines DOMAINS on each of HOSTNAMES and deletes their root disks from the harness pool, whatever is left of them. */
 export function removeHandMadeDomains(hosts: HostsJson, hostNames: string[], domains: string[]): void {
   const steps = domains.map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1; virsh vol-delete --pool ${hosts.poolName} ${rootDisk(n)} >/dev/null 2>&1;`);

@@ -38,6 +38,30 @@ export function onHost(name: string, ...command: string[]): string {
 }
 
 /**
+ * Runs a command on a harness host over SSH, as Kiln does: in the mount namespace of the host's
+ * sshd, which holds the mounts Kiln's sessions make (a backup repository's sshfs). onHost's
+ * `hosts.sh exec` makes a fresh mount namespace each time, which has the host's directories but
+ * none of those mounts: a look there for one Kiln left mounted finds nothing, whatever Kiln did.
+ */
+export function onHostOverSsh(name: string, ...command: string[]): string {
+  const entry = loadHosts()?.hosts.find((h) => h.name === name || h.address === name);
+  return execFileSync(HOSTS_SH, ['ssh', entry?.name ?? name, shellCommand(command)], { encoding: 'utf8' });
+}
+
+/**
+ * Where PATH, a path in Kiln's own directory on harness host NAME (/var/lib/kiln/…: the local
+ * backup store, its staging and restore work), is seen from this process. Each host has its own
+ * /var/lib/kiln (hosts.sh bind-mounts its state directory's kiln/ over it), so a test that looks
+ * at the host's files looks there, fast enough to poll, and never at this machine's own path.
+ */
+export function hostKilnPath(name: string, path: string): string {
+  const entry = loadHosts()?.hosts.find((h) => h.name === name || h.address === name);
+  if (!entry?.stateDir) throw new Error(`no harness host ${name}`);
+  if (!path.startsWith('/var/lib/kiln/')) throw new Error(`${path} is not in /var/lib/kiln on ${name}`);
+  return `${entry.stateDir}/kiln/${path.slice('/var/lib/kiln/'.length)}`;
+}
+
+/**
  * Runs each of COMMANDS (argv lists, quoted for the shell) on a harness host in one exec, in turn,
  * stopping at the first that fails: each hosts.sh exec enters the host's namespaces anew, which
  * takes most of a second on a busy machine.
@@ -75,11 +99,19 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   }
   // The HA pass arms each host's isolation watchdog; none is left behind to fence a later test's VMs.
   t.engine.background.ha.stop();
+  await disarmWatchdogs(t, false);
+}
+
+/**
+ * Stops the isolation watchdog on every KVM host of T's engine. It outlives the Kiln that armed it
+ * (by design: closing Kiln fences nothing), so a host may carry one from an earlier file: a killed
+ * `kiln serve` (kill-rounds.ts) never disarms, nor does a cleanUp whose host did not answer. STRICT
+ * throws when one cannot be stopped; cleanUp's best effort does not.
+ */
+async function disarmWatchdogs(t: TestEngine, strict: boolean): Promise<void> {
   for (const id of t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='KVM' AND removed IS NULL`).pluck().all() as number[]) {
-    await t.engine.hosts
-      .session(id)
-      .then((s) => s.isolationFencing?.disarm())
-      .catch(() => undefined);
+    const done = t.engine.hosts.session(id).then((s) => s.isolationFencing?.disarm());
+    await (strict ? done : done.catch(() => undefined));
   }
 }
 
@@ -125,6 +157,11 @@ export async function kvmZone(hosts: HostsJson, hostNames: string[] = ['host1', 
     }))['host'] as { id: string };
     hostIds[name] = added.id;
   }
+  // The hosts start unarmed, whatever an earlier file left on them: a watchdog armed by another
+  // Kiln (with its own peers and timeout) would power off this file's HA VMs whenever a test cuts a
+  // host off for ISOLATION_AFTER_S, or not, as that earlier file's timing went. Only this file's
+  // own HA passes arm them (ha.pass(), ha.start(); fenceArmed tells when).
+  await disarmWatchdogs(t, true);
   const os = (t.engine.db.prepare(`SELECT uuid FROM guest_os WHERE display_name='Other Linux (64-bit)'`).get() as { uuid: string }).uuid;
   // The test guest is registered by host path, which only the root admin may do, inside this directory.
   await ok('updateConfiguration', { name: 'kiln.template.local.dir', value: hosts.storagePath });

@@ -15,6 +15,7 @@ export function requiredParams(t: TestEngine, command: string): Record<string, s
   const one = (sql: string) => t.engine.db.prepare(sql).pluck().get() as string;
   if (command === 'listTemplates') return { templatefilter: 'all' };
   if (command === 'listDetailOptions') return { resourcetype: 'UserVm' };
+  if (command === 'listResourceDetails') return { resourcetype: 'Zone' };
   if (command === 'findHostsForMigration') return { id: one(`SELECT uuid FROM vm_instances WHERE state='Running' ORDER BY id LIMIT 1`) };
   if (command === 'listBackupSchedule') return { virtualmachineid: one(`SELECT v.uuid FROM vm_instances v WHERE state='Running' ORDER BY (SELECT COUNT(*) FROM backup_schedules s WHERE s.vm_id=v.id) DESC, v.id LIMIT 1`) };
   if (command === 'findStoragePoolsForMigration') return { id: one(`SELECT x.uuid FROM volumes x JOIN vm_instances v ON v.id=x.vm_id WHERE v.state='Running' AND x.removed IS NULL ORDER BY x.id LIMIT 1`) };

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { onHost, type KvmZone } from './kvm-zone.js';
+import { cleanUp, onHost, type KvmZone } from './kvm-zone.js';
 import { ConsoleTap, HOSTS_JSON } from '../kvm/real-hosts.js';
 
 /** A harness host's network namespace, as hosts.json names it (the set's netns prefix included). */
@@ -51,6 +51,33 @@ export function addPvlanBridges(hosts: readonly string[], tag: string, gateway: 
       rmSync(file);
     }
   }
+}
+
+/** The uplink's two veth ends under TAG: host1's and host2's, each a port of its host's bridge. */
+export function pvlanUplink(tag: string): { host1: string; host2: string } {
+  return { host1: `${tag}u1`, host2: `${tag}u2` };
+}
+
+/**
+ * The lab on host1 and host2 joined by an uplink (a veth pair between the two hosts' namespaces,
+ * one end a port of each host's bridge, as a trunk between two servers' NICs would be); GATEWAY
+ * on host1's bridge only. removeUplinkedPvlanLab removes it.
+ */
+export function addUplinkedPvlanLab(tag: string, gateway: string): void {
+  const { bridge } = pvlanNames(tag);
+  const uplink = pvlanUplink(tag);
+  addPvlanBridges(['host1', 'host2'], tag, gateway, ['host1']);
+  execFileSync('ip', ['link', 'add', uplink.host1, 'type', 'veth', 'peer', 'name', uplink.host2]);
+  for (const host of ['host1', 'host2'] as const) {
+    execFileSync('ip', ['link', 'set', uplink[host], 'netns', netnsOf(host)]);
+    execFileSync('ip', ['-n', netnsOf(host), 'link', 'set', uplink[host], 'master', bridge, 'up']);
+  }
+}
+
+/** Removes what addUplinkedPvlanLab made, whatever of it is there. */
+export function removeUplinkedPvlanLab(tag: string): void {
+  const uplink = pvlanUplink(tag);
+  removePvlanBridges(['host1', 'host2'], tag, { host1: [uplink.host1], host2: [uplink.host2] });
 }
 
 /** Removes what addPvlanBridges made (and LINKS, per host), whatever of it is there. */
@@ -142,6 +169,13 @@ export async function reachAll(reach: ReturnType<typeof pinger>, pairs: readonly
     }),
   );
   return Object.fromEntries(pairs.map(([from, to]) => [`${from}-${to}`, seen[`${from}-${to}`]]));
+}
+
+/** In afterAll: each guest's console closed, every VM the engine still has destroyed and expunged (cleanUp), the engine closed; Z may be unset (beforeAll failed early). */
+export async function closePvlanZone(z: KvmZone | undefined, guests: Record<string, PvlanGuest>): Promise<void> {
+  for (const g of Object.values(guests)) g.tap?.close();
+  if (z) await cleanUp(z.t);
+  await z?.t.close();
 }
 
 /** Expunges every guest with an id (side by side) and forgets its console; each job must succeed. */

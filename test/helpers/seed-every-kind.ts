@@ -66,7 +66,8 @@ export async function seedEveryKind(t: TestEngine, round: string, n = 3): Promis
   const pod = idOf(db, 'SELECT id FROM pods ORDER BY id LIMIT 1');
   const cluster = idOf(db, 'SELECT id FROM clusters ORDER BY id LIMIT 1');
   const host = idOf(db, `SELECT id FROM hosts WHERE removed IS NULL ORDER BY id LIMIT 1`);
-  cloneRow(db, 'zones', zone, n, round);
+  // Two details each, so listResourceDetails (one row per zone detail) has rows to page.
+  cloneRow(db, 'zones', zone, n, round, { details: JSON.stringify({ owner: `lab-${round}`, rack: 'A4' }) });
   cloneRow(db, 'pods', pod, n, round);
   const clusters = cloneRow(db, 'clusters', cluster, n, round);
   const category = idOf(db, 'SELECT id FROM guest_os_categories ORDER BY id LIMIT 1');

@@ -54,7 +54,7 @@ export function idOf(body: Body, key: string): string {
  * The root admin may then register the test guest by host path (kiln.template.local.dir is set).
  */
 export async function serveKvmZone(
-  api: ServeApi, hosts: HostsJson, name: string, vlan: string, hostNames: string[] = [hosts.hosts[0]!.name],
+  api: ServeApi, hosts: HostsJson, name: string, vlan: string, hostNames: string[] = [hosts.hosts[0]!.name], options: { sharedPool?: boolean } = {},
 ): Promise<{ zone: string; network: string; os: string; kilnNames: Record<string, string> }> {
   const zone = idOf(await api.ok('createZone', { name: `${name} Zone` }), 'zone');
   const pod = idOf(await api.ok('createPod', { name: `${name} Pod`, zoneid: zone }), 'pod');
@@ -66,6 +66,8 @@ export async function serveKvmZone(
     const added = await api.ok('addHost', {
       zoneid: zone, podid: pod, clusterid: cluster, hypervisor: 'KVM', url: `ssh://${host.address}:${host.port}`, username: host.username,
       privatekey: readFileSync(host.privateKeyPath, 'utf8'), 'details[0].pool': hosts.poolName,
+      // As kvmZone's sharedPool: the harness's pool is one directory on every host.
+      ...(options.sharedPool ? { 'details[1].sharedPools': hosts.poolName } : {}),
     });
     kilnNames[hostName] = ((Array.isArray(added['host']) ? added['host'][0] : added['host']) as { name: string }).name;
   }

@@ -17,6 +17,8 @@ export interface KilnProcess {
 
 // KILN_TEST_BIN runs another build of the CLI (e.g. one compiled from a working tree without touching dist/).
 const BIN = process.env['KILN_TEST_BIN'] ?? join(import.meta.dirname, '..', '..', 'bin', 'kiln.js');
+/** The build the tests run: its bin/kiln.js (dist/ is next to it). */
+export const KILN_BIN = BIN;
 
 /**
  * `uiStandIn`: serve a one-page stand-in for the renderer (KILN_UI_DIR), so the UI paths and
@@ -32,7 +34,10 @@ export async function startKiln(options: { dataDir?: string; args?: string[]; en
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const deadline = Date.now() + 30_000;
-  while (!/^API:\s+(\S+)/m.test(out)) {
+  // Until the 'Keys:' line, which kiln serve prints last: API:, UI: and Keys: are separate writes,
+  // so on a loaded machine 'API:' can be read alone and the UI's URL was then missing (ui-vsphere's
+  // setup: "page.goto: url: expected string, got undefined").
+  while (!/^Keys:/m.test(out)) {
     if (child.exitCode !== null) throw new Error(`kiln serve exited: ${out}`);
     if (Date.now() > deadline) throw new Error(`kiln serve did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 100));

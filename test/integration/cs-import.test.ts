@@ -4,7 +4,6 @@
  * while it is stopped): listUnmanagedInstances, importUnmanagedInstance and unmanageVirtualMachine,
  * and every R43–R50 refusal with its code, its text naming the parameter, and no row written.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,31 +11,15 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmSpec } from '../../drivers/types.js';
 import type { SimForeign } from '../../drivers/simulator/world.js';
+import { csClient, csError } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-}
 
 let kiln: KilnProcess;
 let dataDir: string;
 const GiB = 1024 ** 3;
 
-function cs(args: string[]): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile('cloudstack', args, { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' }, maxBuffer: 1 << 24 }, (error, stdout) => {
-      let json: Record<string, unknown>;
-      try {
-        json = JSON.parse(stdout) as Record<string, unknown>;
-      } catch {
-        json = { raw: stdout };
-      }
-      resolve({ code: error ? Number(error.code ?? 1) : 0, json });
-    });
-  });
-}
-const errorOf = (r: CsResult) => Object.values(r.json)[0] as { errorcode: number; errortext: string };
+const cs = csClient(() => kiln);
+const errorOf = csError;
 
 function query<T>(sql: string): T[] {
   const db = new Database(join(dataDir, 'kiln.db'), { readonly: true, fileMustExist: true });

@@ -4,41 +4,19 @@
  * listed and used as a list filter, user data sent by GET and, past the GET limit, by POST, and
  * each refusal with its code and no row written.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csClient, csError } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-  stderr: string;
-}
 
 let kiln: KilnProcess;
 let dir: string;
 
-function cs(args: string[]): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'cloudstack',
-      args,
-      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' }, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? Number(error.code ?? 1) : 0, json, stderr });
-      },
-    );
-  });
-}
+const cs = csClient(() => kiln);
 
 /**
  * What these commands write: tags, key pairs, the keys VMs were given, VMs and their user data. (Not
@@ -54,7 +32,7 @@ function dbState(): string {
   }
 }
 
-const errorOf = (r: CsResult) => Object.values(r.json)[0] as { errorcode: number; errortext: string };
+const errorOf = csError;
 
 describe('cs: SSH key pairs, tags and user data against kiln serve', () => {
   const ids: Record<string, string> = {};

@@ -5,12 +5,12 @@
  * parameter named. A `kill -9` of the server mid-download leaves no download "in progress" for
  * ever: the restarted server downloads it again.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csClient } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
 
 let kiln: KilnProcess;
@@ -32,19 +32,7 @@ function qcow2(length: number): Buffer {
 const image = qcow2(2 * 1024 * 1024);
 const sha256 = createHash('sha256').update(image).digest('hex');
 
-function cs(args: string[]): Promise<{ code: number; json: Record<string, unknown> }> {
-  return new Promise((resolve) => {
-    execFile('cloudstack', args, { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: kiln.apiKey, CLOUDSTACK_SECRET: kiln.secretKey, CLOUDSTACK_POLL_INTERVAL: '0.2' } }, (error, stdout) => {
-      let json: Record<string, unknown>;
-      try {
-        json = JSON.parse(stdout) as Record<string, unknown>;
-      } catch {
-        json = { raw: stdout };
-      }
-      resolve({ code: error ? Number(error.code ?? 1) : 0, json });
-    });
-  });
-}
+const cs = csClient(() => kiln);
 
 async function first<T>(args: string[], key: string): Promise<T> {
   const res = await cs(args);

@@ -3,37 +3,17 @@
  * volume command (createVolume, attachVolume, resizeVolume, detachVolume, deleteVolume,
  * listVolumes) and each of their refusals with its code, and no volume row written by a refusal.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csClient, type CsResult } from '../helpers/cs-client.js';
 import { startKiln, type KilnProcess } from '../helpers/server.js';
-
-interface CsResult {
-  code: number;
-  json: Record<string, unknown>;
-}
 
 let kiln: KilnProcess;
 
-function cs(args: string[], keys: { key: string; secret: string } = { key: kiln.apiKey, secret: kiln.secretKey }): Promise<CsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'cloudstack',
-      args,
-      { env: { ...process.env, CLOUDSTACK_ENDPOINT: kiln.apiUrl, CLOUDSTACK_KEY: keys.key, CLOUDSTACK_SECRET: keys.secret, CLOUDSTACK_POLL_INTERVAL: '0.2' }, maxBuffer: 1 << 24 },
-      (error, stdout) => {
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(stdout) as Record<string, unknown>;
-        } catch {
-          json = { raw: stdout };
-        }
-        resolve({ code: error ? Number(error.code ?? 1) : 0, json });
-      },
-    );
-  });
-}
+const client = csClient(() => kiln);
+/** cs signing with the admin's keys, or with KEYS. */
+const cs = (args: string[], keys?: { key: string; secret: string }): Promise<CsResult> => client(args, keys ? { CLOUDSTACK_KEY: keys.key, CLOUDSTACK_SECRET: keys.secret } : {});
 
 /** The volume rows (what a refusal must leave alone). */
 function volumeRows(): string {

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
+import { cleanUp, harness, hostKilnPath, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +51,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM backup cut short by a l
 
     const started = await ok('createBackup', { virtualmachineid: vm, name: 'cut-off' });
     const backupId = String(started['id']);
-    const dir = `/var/lib/kiln/backups/${vm}/${backupId}`;
+    const dir = hostKilnPath('host2', `/var/lib/kiln/backups/${vm}/${backupId}`);
     for (let i = 0; i < 3000 && !existsSync(`${dir}/0.qcow2.part`); i++) await sleep(10);
     expect(existsSync(`${dir}/0.qcow2.part`)).toBe(true);
     harness('cut-link', 'host2');
@@ -75,7 +75,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM backup cut short by a l
     const back = Date.now();
     while (existsSync(dir) && Date.now() - back < 90_000) await sleep(500);
     expect(existsSync(dir)).toBe(false);
-    expect(existsSync(`/var/lib/kiln/backups/.staging/${vm}`)).toBe(false);
+    expect(existsSync(hostKilnPath('host2', `/var/lib/kiln/backups/.staging/${vm}`))).toBe(false);
     expect(row()).toMatchObject({ status: 'Error', discard_pending: 0 });
     expect(onHost('host2', 'virsh', 'domjobinfo', '--domain', internal)).toMatch(/Job type:\s+None/);
     expect(onHost('host2', 'virsh', 'checkpoint-list', '--domain', internal, '--name')).not.toContain(`kiln-${backupId}`);

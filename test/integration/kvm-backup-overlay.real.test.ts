@@ -13,9 +13,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pausedAt } from '../../drivers/common/crash-point.js';
-import { ConsoleTap } from '../kvm/real-hosts.js';
-import { guestShell } from '../helpers/guest-marks.js';
-import { cleanUp, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { bootedConsole, guestShell } from '../helpers/guest-marks.js';
+import { cleanUp, hostKilnPath, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,11 +26,7 @@ describe.skipIf(!hosts)('a KVM backup whose guest powers off before the overlay 
 
   const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
-  const boot = async () => {
-    const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
-    await tap.waitFor(/KILN-GUEST-READY/, 120_000);
-    return tap;
-  };
+  const boot = () => bootedConsole(z, vm);
 
   beforeAll(async () => {
     z = await kvmBackupZone(hosts!, ['host1']);
@@ -64,7 +59,7 @@ describe.skipIf(!hosts)('a KVM backup whose guest powers off before the overlay 
     for (let i = 0; i < 1200 && !pausedAt.has('backup-commit'); i++) await sleep(100);
     expect(pausedAt.has('backup-commit')).toBe(true);
     // The disk is copied; the VM writes into the overlay now.
-    expect(existsSync(overlay)).toBe(true);
+    expect(existsSync(hostKilnPath('host1', overlay))).toBe(true);
     await mark(tap, 'D');
     expect(await readMarker(tap)).toBe('D');
     tap.close();
@@ -85,8 +80,8 @@ describe.skipIf(!hosts)('a KVM backup whose guest powers off before the overlay 
     }
     expect(await vmState()).toBe('Stopped');
     // No overlay left: the definition names the disk again, and the staging directory is gone.
-    expect(existsSync(overlay)).toBe(false);
-    expect(existsSync(`/var/lib/kiln/backups/.staging/${vm}`)).toBe(false);
+    expect(existsSync(hostKilnPath('host1', overlay))).toBe(false);
+    expect(existsSync(hostKilnPath('host1', `/var/lib/kiln/backups/.staging/${vm}`))).toBe(false);
     const definition = onHost('host1', 'virsh', 'dumpxml', '--inactive', '--domain', internal);
     expect(definition).toContain(`file='${disk}'`);
     expect(definition).not.toContain('.staging');

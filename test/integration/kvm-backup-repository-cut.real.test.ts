@@ -16,7 +16,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { cleanUp, harness, kvmHostsOrSkip, kvmBackupZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, harness, kvmHostsOrSkip, kvmBackupZone, onHost, onHostOverSsh, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 const repoHost = hosts?.hosts[hosts.hosts.length - 1];
@@ -38,7 +38,8 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a backup repository whose lin
     harness('restore-link', repoHost!.name);
     cut = false;
   };
-  const mounts = () => onHost('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim();
+  // Where Kiln's sessions mount the repository (a fresh `hosts.sh exec` would never see it).
+  const mounts = () => onHostOverSsh('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim();
 
   beforeAll(async () => {
     z = await kvmBackupZone(hosts!, ['host1']);

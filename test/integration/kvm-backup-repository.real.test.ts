@@ -8,11 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleTap } from '../kvm/real-hosts.js';
-import { cleanUp, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
+import { bootedConsole, guestShell } from '../helpers/guest-marks.js';
+import { cleanUp, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost, onHostOverSsh } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
-const MARK_AT = 4 * 1024 * 1024;
 const repoHost = hosts?.hosts[hosts.hosts.length - 1];
 
 type Obj = Record<string, unknown>;
@@ -20,22 +19,13 @@ type Obj = Record<string, unknown>;
 describe.skipIf(!hosts || hosts.hosts.length < 2)('KVM backups into a backup repository over SSH', () => {
   let z: KvmZone;
   let vm = '';
-  let counter = 0;
 
   const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
-  const guest = async (tap: ConsoleTap, line: string) => {
-    counter += 1;
-    await tap.runPatiently(`${line}; echo END-$((${counter}+2000))`, new RegExp(`END-${counter + 2000}`), 90_000);
-  };
-  const mark = (tap: ConsoleTap, letter: string) => guest(tap, `printf KILN-MARK-${letter} | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
-  const readMarker = async (tap: ConsoleTap) => (await tap.runPatiently(`dd if=/dev/vda bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000))[1];
-  const boot = async () => {
-    const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
-    await tap.waitFor(/KILN-GUEST-READY/, 120_000);
-    return tap;
-  };
+  const { run: guest, mark, read: readMarker } = guestShell();
+  const boot = () => bootedConsole(z, vm);
   const ls = (host: string, dir: string) => onHost(host, 'sh', '-c', 'ls -1A "$1" 2>&1; true', 'sh', dir).split('\n').filter(Boolean);
+  const mounts = () => onHostOverSsh('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim();
 
   beforeAll(async () => {
     z = await kvmBackupZone(hosts!, ['host1']);
@@ -83,7 +73,8 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('KVM backups into a backup rep
     expect(ls(repoHost!.name, `/root/kiln-backups/${vm}/${full['id'] as string}`).sort()).toEqual(['0.qcow2', 'COMPLETE']);
     expect(ls('host1', `/var/lib/kiln/backups/${vm}`).join(' ')).toMatch(/No such file/);
     expect(ls('host1', `/root/kiln-backups/${vm}`).join(' ')).toMatch(/No such file/);
-    expect(onHost('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim()).toBe('0');
+    // Looked for where Kiln's sessions mount the repository (a fresh `hosts.sh exec` would never see it).
+    expect(mounts()).toBe('0');
     expect(ls('host1', `/var/lib/kiln/backups/.staging/${vm}`).join(' ')).toMatch(/No such file/);
 
     await mark(tap, 'B');
@@ -107,7 +98,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('KVM backups into a backup rep
     tap = await boot();
     expect(await readMarker(tap)).toBe('A');
     tap.close();
-    expect(onHost('host1', 'sh', '-c', 'grep -c sshfs /proc/mounts; true').trim()).toBe('0');
+    expect(mounts()).toBe('0');
 
     // The pinned key: a repository presenting another key (as after a rekey) is refused, and nothing is written.
     const pinned = z.t.engine.db.prepare('SELECT trust_fingerprint FROM backup_repositories WHERE uuid=?').pluck().get(repo['id']) as string;

@@ -10,35 +10,28 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsoleTap } from '../kvm/real-hosts.js';
+import { bootedConsole, guestShell } from '../helpers/guest-marks.js';
 import { cleanUp, kvmBackupZone, kvmHostsOrSkip, type KvmZone, onHost } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
-const MARK_AT = 4 * 1024 * 1024;
 
 type Obj = Record<string, unknown>;
 
 describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
   let z: KvmZone;
   const vms: string[] = [];
-  let counter = 0;
 
   const ok = (command: string, params: Record<string, string>) => z.t.ok(command, params);
   const job = (command: string, params: Record<string, string>) => z.t.job(command, params);
   const backups = async (vm: string) => ((await ok('listBackups', { virtualmachineid: vm }))['backup'] as Obj[] | undefined) ?? [];
-  /** Runs a shell line in the guest and waits for its end (the token is printed, not echoed). */
-  const guest = async (tap: ConsoleTap, line: string) => {
-    counter += 1;
-    await tap.runPatiently(`${line}; echo END-$((${counter}+1000))`, new RegExp(`END-${counter + 1000}`), 90_000);
-  };
-  const readMarker = async (tap: ConsoleTap, device = 'vda') => {
-    const match = await tap.runPatiently(`dd if=/dev/${device} bs=1 skip=${MARK_AT} count=11 2>/dev/null; echo`, /KILN-MARK-([A-Z])/, 60_000);
-    return match[1];
-  };
-  const boot = async (vm: string) => {
-    const tap = new ConsoleTap(await z.t.engine.vms.openConsole(z.t.admin, vm));
-    await tap.waitFor(/KILN-GUEST-READY/, 120_000);
-    return tap;
+  const { run: guest, mark, read: readMarker } = guestShell();
+  const boot = (vm: string) => bootedConsole(z, vm);
+  /** VM stopped (forced), restored from BACKUP, started again: its console once booted. */
+  const restored = async (vm: string, backup: string) => {
+    await job('stopVirtualMachine', { id: vm, forced: 'true' });
+    await job('restoreBackup', { id: backup });
+    await job('startVirtualMachine', { id: vm });
+    return boot(vm);
   };
 
   beforeAll(async () => {
@@ -67,7 +60,7 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     let tap = await boot(vm);
     // 8 MiB of data, so the full backup has something to carry, then the marker.
     await guest(tap, 'dd if=/dev/urandom of=/dev/vda bs=1048576 seek=16 count=8 2>/dev/null; sync');
-    await guest(tap, `printf KILN-MARK-A | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    await mark(tap, 'A');
     const full = (await job('createBackup', { virtualmachineid: vm, name: 'full-a' }))['backup'] as Obj;
     expect(full).toMatchObject({ status: 'BackedUp', type: 'FULL' });
     expect(full['size'] as number).toBeGreaterThan(8 * 1024 * 1024);
@@ -77,7 +70,7 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     const listing = onHost('host1', 'ls', '-1', `/var/lib/kiln/backups/${vm}/${full['id'] as string}`);
     expect(listing.split('\n').filter(Boolean).sort()).toEqual(['0.qcow2', 'COMPLETE']);
 
-    await guest(tap, `printf KILN-MARK-B | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    await mark(tap, 'B');
     // quiescevm needs a guest agent, which this guest has not: refused, saying so, and nothing kept.
     const quiesced = await z.t.run('createBackup', { virtualmachineid: vm, name: 'quiesced', quiescevm: 'true' });
     expect(quiesced['jobresult']).toMatchObject({ errortext: expect.stringMatching(/^quiescevm needs the QEMU guest agent running in the guest/) });
@@ -94,24 +87,18 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     expect(refused.status).toBe(431);
     expect(refused.body['errortext']).toMatch(/is the base of the incremental backup inc-b/);
 
-    await guest(tap, `printf KILN-MARK-X | dd of=/dev/vda bs=1 seek=${MARK_AT} conv=notrunc 2>/dev/null; sync`);
+    await mark(tap, 'X');
     expect(await readMarker(tap)).toBe('X');
     const running = await z.t.call('restoreBackup', { id: incremental['id'] as string });
     expect(running.status).toBe(431);
     expect(running.body['errortext']).toMatch(/is Running; stop it before restoring/);
     tap.close();
 
-    await job('stopVirtualMachine', { id: vm, forced: 'true' });
-    await job('restoreBackup', { id: incremental['id'] as string });
-    await job('startVirtualMachine', { id: vm });
-    tap = await boot(vm);
+    tap = await restored(vm, incremental['id'] as string);
     expect(await readMarker(tap)).toBe('B');
     tap.close();
 
-    await job('stopVirtualMachine', { id: vm, forced: 'true' });
-    await job('restoreBackup', { id: full['id'] as string });
-    await job('startVirtualMachine', { id: vm });
-    tap = await boot(vm);
+    tap = await restored(vm, full['id'] as string);
     expect(await readMarker(tap)).toBe('A');
     // What the template gave the disk (its backing file's first bytes) is in the full backup too.
     await tap.runPatiently('head -c 16 /dev/vda; echo', /KILN-TEMPLATE-V1/);
@@ -134,10 +121,7 @@ describe.skipIf(!hosts)('KVM backups (nas provider) on real hosts', () => {
     const left = await backups(vm);
     expect(left).toEqual([expect.objectContaining({ id: incremental['id'], type: 'FULL' })]);
     expect(left[0]!['parentid']).toBeUndefined();
-    await job('stopVirtualMachine', { id: vm, forced: 'true' });
-    await job('restoreBackup', { id: incremental['id'] as string });
-    await job('startVirtualMachine', { id: vm });
-    tap = await boot(vm);
+    tap = await restored(vm, incremental['id'] as string);
     expect(await readMarker(tap)).toBe('B');
     tap.close();
 

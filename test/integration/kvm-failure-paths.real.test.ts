@@ -43,7 +43,7 @@ async function errorEventTexts(id: string): Promise<string[]> {
 
 describe.skipIf(!hosts)('failure paths on real KVM hosts', () => {
   beforeAll(async () => {
-    z = await kvmZone(hosts!);
+    z = await kvmZone(hosts!, undefined, undefined, { sharedPool: true });
   }, 120_000);
   afterAll(async () => {
     if (z) await cleanUp(z.t);

@@ -3,10 +3,14 @@
  * does not name it in details sharedPools, so each host's pool is HOST-scoped): an HA VM on host2
  * has its disk on host2's own pool. Headroom says it could not restart elsewhere, naming the pool
  * and host2; when host2 is cut off, HA does not start it on host1 (where its disk is not) and says
- * why in the VM's events; once host2 is back it runs there again. kvm-engine-ha.real covers the
- * same zone with the pool declared shared, where the VM restarts on host1 in both.
+ * why in the VM's events. Kiln is then closed and opened again on the same data directory while
+ * host2 is still away (the wait for host2 is in the database, ha/pending-restarts.ts; before, it
+ * was in memory and the reopened Kiln left the VM Stopped for good); once host2 is back the VM
+ * runs there again. kvm-engine-ha.real covers the same zone with the pool declared shared, where
+ * the VM restarts on host1 in both.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEngine } from '../helpers/engine.js';
 import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, testKvmDriver, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
@@ -52,6 +56,17 @@ describe.skipIf(!hosts)('HA and headroom on real KVM hosts with a local (HOST-sc
     harness('stop-host', 'host2', '--keep-link');
     try {
       await until('HA to give up on restarting it elsewhere', () => z.t.engine.db.prepare(`SELECT COUNT(*) FROM events WHERE resource_uuid=? AND description LIKE ?`).pluck().get(vm, `%${bound}%`) === 1, 120_000);
+      expect(row(vm).state).toBe('Stopped');
+      expect(onHost('host1', 'virsh', 'list', '--all', '--name').split('\n')).not.toContain(internal);
+      expect(z.t.engine.db.prepare(`SELECT COUNT(*) FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=?`).pluck().get(vm)).toBe(0);
+      // Kiln closed and opened again on the same data directory while the VM waits for host2.
+      z.t.engine.background.ha.stop();
+      await z.t.engine.close();
+      z.t = await testEngine({ dataDir: z.t.dataDir, drivers: [testKvmDriver(hosts!, { isolationAfterS: ISOLATION_AFTER_S })] });
+      // Two passes of the reopened Kiln with host2 still away (then its own timer's).
+      for (let i = 0; i < 2; i++) await z.t.engine.background.ha.pass();
+      await z.t.engine.jobs.drain();
+      z.t.engine.background.ha.start();
       expect(row(vm).state).toBe('Stopped');
       expect(onHost('host1', 'virsh', 'list', '--all', '--name').split('\n')).not.toContain(internal);
       expect(z.t.engine.db.prepare(`SELECT COUNT(*) FROM async_jobs WHERE cmd='HA.restart' AND instance_uuid=?`).pluck().get(vm)).toBe(0);

@@ -64,7 +64,7 @@ class RunningOnPoller {
 
 describe.skipIf(!hosts)('a KVM host cut off by its network (link down, processes alive)', () => {
   beforeAll(async () => {
-    z = await kvmZone(hosts!);
+    z = await kvmZone(hosts!, undefined, undefined, { sharedPool: true });
     await z.t.call('updateConfiguration', { name: 'ha.monitor.interval', value: '2' });
     z.t.engine.background.ha.start();
   });
@@ -72,10 +72,7 @@ describe.skipIf(!hosts)('a KVM host cut off by its network (link down, processes
     if (cut) harness('restore-link', 'host2');
     if (z) {
       z.t.engine.background.ha.stop();
-      for (const id of z.t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state='Running'`).pluck().all() as string[]) {
-        await z.t.run('stopVirtualMachine', { id, forced: 'true' }).catch(() => undefined);
-      }
-      await cleanUp(z.t);
+      await cleanUp(z.t); // each Running VM stopped forced first
     }
     await z?.t.close();
   }, 300_000);

@@ -12,14 +12,12 @@
  * holds from there; a host that lost its rules gets them back when its session opens; expunging
  * every VM leaves no rule and no chain on either host.
  */
-import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName, portScript } from '../../drivers/kvm/private-vlan.js';
-import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
-import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, netnsOf, pinger, pvlanNames, reachAll, removePvlanBridges, type PvlanGuest, type PvlanNet } from '../helpers/pvlan-lab.js';
+import { defineHandMadeDomain, removeHandMadeDomains } from '../helpers/hand-made-imports.js';
+import { addUplinkedPvlanLab, closePvlanZone, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, pinger, pvlanNames, reachAll, removeUplinkedPvlanLab, type PvlanGuest, type PvlanNet } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 over both bridges; .1 is the gateway (host1's own port on its bridge). */
@@ -30,7 +28,6 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   let z: KvmZone;
   const tag = `ph${process.pid % 10000}`;
   const { bridge, nets } = pvlanNames(tag);
-  const uplink = { host1: `${tag}u1`, host2: `${tag}u2` };
   const guests: Record<string, PvlanGuest> = {
     i1: { name: 'ph-i1', network: 'iso', host: 'host1', ip: `${NET}.11` },
     a1: { name: 'ph-a1', network: 'ca', host: 'host1', ip: `${NET}.21` },
@@ -47,25 +44,18 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   const host2Id = () => z.t.engine.db.prepare('SELECT id FROM hosts WHERE uuid=?').pluck().get(z.hostIds['host2']) as number;
 
   beforeAll(async () => {
-    addPvlanBridges(HOSTS, tag, `${NET}.1/24`, ['host1']);
-    // The uplink: one veth end in each host, a port of its bridge.
-    execFileSync('ip', ['link', 'add', uplink.host1, 'type', 'veth', 'peer', 'name', uplink.host2]);
-    for (const host of HOSTS) {
-      execFileSync('ip', ['link', 'set', uplink[host], 'netns', netnsOf(host)]);
-      execFileSync('ip', ['-n', netnsOf(host), 'link', 'set', uplink[host], 'master', bridge, 'up']);
-    }
-    z = await kvmZone(hosts!, [...HOSTS]);
+    addUplinkedPvlanLab(tag, `${NET}.1/24`);
+    z = await kvmZone(hosts!, [...HOSTS], undefined, { sharedPool: true });
     networkIds = await createPvlanNetworks(z, tag);
     await deployPvlanGuests(z, guests, networkIds);
   }, 300_000);
 
   afterAll(async () => {
-    for (const g of Object.values(guests)) g.tap?.close();
-    if (z) await cleanUp(z.t);
-    await z?.t.close();
+    await closePvlanZone(z, guests);
     // The hand-defined domain, if a failed import left it outside Kiln.
-    onHost('host1', 'sh', '-c', `virsh destroy ${tag}-byhand >/dev/null 2>&1; virsh undefine ${tag}-byhand >/dev/null 2>&1; virsh vol-delete --pool ${hosts!.poolName} ${tag}-byhand-root.qcow2 >/dev/null 2>&1; ${portScript([portName('52:54:00:7e:00:01')])}`);
-    removePvlanBridges(HOSTS, tag, { host1: [uplink.host1], host2: [uplink.host2] });
+    removeHandMadeDomains(hosts!, ['host1'], [`${tag}-byhand`]);
+    onHost('host1', 'sh', '-c', portScript([portName('52:54:00:7e:00:01')]));
+    removeUplinkedPvlanLab(tag);
   }, 300_000);
 
   it("tells both hosts every VM's MAC and role, wherever the VM runs", () => {
@@ -156,15 +146,7 @@ describe.skipIf(!hosts)('private VLANs across two real KVM hosts: each host filt
   const byHand = { name: `${tag}-byhand`, mac: '52:54:00:7e:00:01', ip: `${NET}.51`, id: undefined as string | undefined };
 
   it("imports a domain Kiln did not define onto the isolated network: its kept NIC goes onto Kiln's port there, both hosts learn its MAC, and started it is isolated from both isolated VMs and reaches the promiscuous one", { timeout: 300_000 }, async () => {
-    const volume = `${byHand.name}-root.qcow2`;
-    onHost('host1', 'virsh', 'vol-create-as', hosts!.poolName, volume, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
-    const file = `/tmp/${byHand.name}.xml`;
-    writeFileSync(file, handMadeDomainXml(hosts!, byHand.name, [`${hosts!.storagePath}/${volume}`], [byHand.mac], { nicModel: 'virtio' }));
-    try {
-      onHost('host1', 'virsh', 'define', file);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    defineHandMadeDomain(hosts!, 'host1', byHand.name, byHand.mac);
     const nicOf = (xml: string) => xml.slice(xml.indexOf('<interface'), xml.indexOf('</interface>'));
     const slot = /<address type='pci'[^>]*slot='(0x[0-9a-f]+)'/.exec(nicOf(onHost('host1', 'virsh', 'dumpxml', '--inactive', byHand.name)))?.[1];
     expect(slot).toBeDefined();

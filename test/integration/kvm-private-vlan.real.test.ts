@@ -11,10 +11,10 @@
  * and expunge leave no rule and no port behind on either host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap, waitUntil } from '../kvm/real-hosts.js';
 import { portName } from '../../drivers/kvm/private-vlan.js';
-import { addPvlanBridges, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, pinger, pvlanNames, reachAll, removePvlanBridges, type PvlanGuest } from '../helpers/pvlan-lab.js';
+import { addPvlanBridges, closePvlanZone, bringUpPvlanGuests, createPvlanNetworks, deployPvlanGuests, expungePvlanGuests, pinger, pvlanNames, reachAll, removePvlanBridges, type PvlanGuest } from '../helpers/pvlan-lab.js';
 
 const hosts = kvmHostsOrSkip();
 /** The guests' /24 on host1's bridge; .1 is the gateway (host1's own port on it). */
@@ -41,14 +41,12 @@ describe.skipIf(!hosts)('private VLANs on a real KVM host: ebtables port roles o
     // The hosts' side first, so the sessions' first look at their networks already has it. Each
     // host's bridge is its own (no link between them), with the gateway address on it.
     addPvlanBridges(HOSTS, tag, `${NET}.1/24`, HOSTS);
-    z = await kvmZone(hosts!, HOSTS);
+    z = await kvmZone(hosts!, HOSTS, undefined, { sharedPool: true });
     await deployPvlanGuests(z, guests, await createPvlanNetworks(z, tag));
   }, 300_000);
 
   afterAll(async () => {
-    for (const g of Object.values(guests)) g.tap?.close();
-    if (z) await cleanUp(z.t);
-    await z?.t.close();
+    await closePvlanZone(z, guests);
     removePvlanBridges(HOSTS, tag);
   }, 300_000);
 

@@ -16,13 +16,14 @@
  *    (the live definition names it) and boots to its shell.
  * Every domain, volume, nvram file and pool is removed after. KILN_KVM_WORK selects the host set.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
+import { jobOutcome } from '../helpers/hand-made-imports.js';
+import { nvramFile as nvramFileOf, sha256, TEMPLATE_VARS, uefiAfterAll } from '../helpers/uefi-vm.js';
 import { ConsoleTap, WORK } from '../kvm/real-hosts.js';
 
 const hosts = kvmHostsOrSkip();
@@ -33,23 +34,8 @@ const POOL_B = { host: 'host2', name: `kiln-uefib-${tag}`, dir: path.join(WORK, 
 const NAME = `vm-uefi-${tag}`;
 const ROOT = `${NAME}-root.qcow2`;
 const MAC = `52:54:00:6d:${(process.pid % 256).toString(16).padStart(2, '0')}:01`;
-/** Each host's nvram directory as the test process sees it (the harness bind-mounts $WORK/hosts/NAME/lib over /var/lib/libvirt). */
-const nvramFile = (host: string) => path.join(WORK, 'hosts', host, 'lib', 'qemu', 'nvram', `${NAME}_VARS.fd`);
-const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-async function job(command: string, params: Record<string, string>): Promise<{ status: number; text: string; result: Record<string, unknown> }> {
-  const done = await z.t.run(command, params);
-  const result = done['jobresult'] as Record<string, unknown>;
-  return done['jobstatus'] === 1 ? { status: 200, text: '', result } : { status: Number(result['errorcode']), text: String(result['errortext']), result };
-}
-
-function removeEverything(): void {
-  for (const host of ['host1', 'host2']) {
-    onHost(host, 'sh', '-c', `virsh destroy ${NAME} >/dev/null 2>&1; virsh undefine --nvram ${NAME} >/dev/null 2>&1; virsh vol-delete --pool kiln ${ROOT} >/dev/null 2>&1; true`);
-    rmSync(nvramFile(host), { force: true });
-  }
-  removeDirPool(POOL_B.host, POOL_B.name, POOL_B.dir);
-}
+const nvramFile = (host: string) => nvramFileOf(host, NAME);
+const job = (command: string, params: Record<string, string>) => jobOutcome(z, command, params);
 
 describe.skipIf(!hosts)('KVM: a stopped UEFI VM moved cold to another host takes its nvram file along', () => {
   let vm: string;
@@ -63,7 +49,7 @@ describe.skipIf(!hosts)('KVM: a stopped UEFI VM moved cold to another host takes
 
   beforeAll(async () => {
     // OVMF is on every host (they share the machine's /usr): without it this test proves nothing.
-    expect(existsSync('/usr/share/OVMF/OVMF_VARS_4M.fd'), 'OVMF missing: test/kvm-hosts/hosts.sh setup installs the ovmf package').toBe(true);
+    expect(existsSync(TEMPLATE_VARS), 'OVMF missing: test/kvm-hosts/hosts.sh setup installs the ovmf package').toBe(true);
     defineDirPool(POOL_B.host, POOL_B.name, POOL_B.dir);
     virsh('host1', 'vol-create-as', hosts!.poolName, ROOT, '64M', '--format', 'qcow2', '--backing-vol', 'kiln-template.qcow2', '--backing-vol-format', 'qcow2');
     const xml = handMadeDomainXml(hosts!, NAME, [path.join(hosts!.storagePath, ROOT)], [MAC])
@@ -77,14 +63,7 @@ describe.skipIf(!hosts)('KVM: a stopped UEFI VM moved cold to another host takes
     z = await kvmZone(hosts!, ['host1', 'host2']);
   }, 180_000);
 
-  afterAll(async () => {
-    tap?.close();
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
-    removeEverything();
-  }, 180_000);
+  uefiAfterAll(() => ({ z, tap }), { name: NAME, root: ROOT, pool: hosts?.poolName ?? 'kiln' }, () => removeDirPool(POOL_B.host, POOL_B.name, POOL_B.dir));
 
   it('imported stopped and started through Kiln, the VM boots under OVMF, which writes its own nvram file on host1', async () => {
     const imported = await job('importUnmanagedInstance', { clusterid: z.clusterid, name: NAME, serviceofferingid: z.tiny, 'nicnetworklist[0].nic': 'nic0', 'nicnetworklist[0].network': z.network });
@@ -102,7 +81,7 @@ describe.skipIf(!hosts)('KVM: a stopped UEFI VM moved cold to another host takes
     tap?.close();
     expect((await job('stopVirtualMachine', { id: vm, forced: 'true' })).status).toBe(200);
     // OVMF wrote variables: the file is no longer the template.
-    expect(sha256(nvramFile('host1'))).not.toBe(sha256('/usr/share/OVMF/OVMF_VARS_4M.fd'));
+    expect(sha256(nvramFile('host1'))).not.toBe(sha256(TEMPLATE_VARS));
   }, 300_000);
 
   it('a file of that name already on host2 is not overwritten: the move is refused and the VM, its disk and its nvram stay on host1', async () => {

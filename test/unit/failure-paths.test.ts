@@ -267,8 +267,10 @@ describe('destroy and expunge', () => {
     } finally {
       t.engine.simulator.setHostUp(host, true);
     }
-    // Meanwhile another Kiln sharing the host defined its own VM by that name.
-    t.engine.simulator.world.find(host)!.domains[name]!.spec.uuid = '00000000-0000-4000-8000-0000000000aa';
+    // Meanwhile another Kiln sharing the host defined its own VM by that name, on its own disks.
+    const namesake = t.engine.simulator.world.find(host)!.domains[name]!.spec;
+    namesake.uuid = '00000000-0000-4000-8000-0000000000aa';
+    namesake.disks = namesake.disks.map((d) => ({ ...d, name: `other-${d.name}` }));
     await t.engine.background.sweep();
     expect(onHosts(vm['id']!)).toEqual({ definedOn: [host], disks: [] });
     expect(t.engine.db.prepare('SELECT count(*) FROM host_cleanups').pluck().get()).toBe(0);

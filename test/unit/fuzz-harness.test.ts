@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { changedTables, DbFingerprint, judge, prng, RequestGenerator, type FuzzRequest } from '../helpers/fuzz.js';
+import { changedTables, DbFingerprint, judge, RequestGenerator, type FuzzRequest } from '../helpers/fuzz.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const request = (format: 'json' | 'xml'): FuzzRequest => ({ command: 'listZones', method: 'GET', format, auth: 'signed', pairs: [], mutations: [], caller: 'admin' });
 
@@ -46,7 +47,7 @@ describe('fuzz harness', () => {
     const ids = new Map([['zoneid', ['z1', 'z2']]]);
     const command = { name: 'deployVirtualMachine', params: [{ name: 'zoneid', type: 'uuid', required: true, length: 255 }, { name: 'details', type: 'map', required: false, length: 255 }, { name: 'name', type: 'string', required: false, length: 63 }] };
     const run = (seed: number) => {
-      const generator = new RequestGenerator(prng(seed), ids);
+      const generator = new RequestGenerator(seededRandom(seed), ids);
       return Array.from({ length: 50 }, () => generator.build(command));
     };
     expect(run(42)).toEqual(run(42));

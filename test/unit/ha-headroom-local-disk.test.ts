@@ -12,6 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoIds, deployDemo, testEngine, type TestEngine } from '../helpers/engine.js';
+import { haVmOnLocalDisk } from '../helpers/local-disk-vm.js';
 
 let t: TestEngine;
 let ids: ReturnType<typeof demoIds>;
@@ -47,18 +48,10 @@ afterAll(() => t.close());
 
 /** An HA VM on local-host whose untagged root disk is moved onto local-host's own pool loc-disk. */
 async function vmOnLocalDisk(name: string): Promise<{ id: string; root: string }> {
-  const localHost = t.engine.db.prepare(`SELECT uuid FROM hosts WHERE name='local-host'`).pluck().get() as string;
-  const vm = await deployDemo(t, { name, serviceofferingid: haOffering, haenable: 'true', hostid: localHost });
-  await t.job('stopVirtualMachine', { id: vm['id']! });
-  // The records map the made disk onto its host's default pool (sim-primary).
-  await t.ok('listStoragePools', {});
-  const root = t.engine.db.prepare(`SELECT v.uuid, v.name FROM volumes v JOIN vm_instances m ON m.id=v.vm_id WHERE m.uuid=? AND v.volume_type='ROOT'`).get(vm['id']) as { uuid: string; name: string };
-  const pool = t.engine.db.prepare(`SELECT uuid FROM storage_pools WHERE name='loc-disk' AND removed IS NULL`).pluck().get() as string;
-  await t.job('migrateVolume', { volumeid: root.uuid, storageid: pool });
-  await t.job('startVirtualMachine', { id: vm['id']!, hostid: localHost });
-  expect(row(vm['id']!)).toEqual({ state: 'Running', host: 'local-host' });
-  expect(t.engine.db.prepare(`SELECT p.name, p.scope FROM volumes v JOIN storage_pools p ON p.id=v.pool_id WHERE v.uuid=?`).get(root.uuid)).toEqual({ name: 'loc-disk', scope: 'HOST' });
-  return { id: vm['id']!, root: root.name };
+  const vm = await haVmOnLocalDisk(t, name, haOffering);
+  expect(row(vm.id)).toEqual({ state: 'Running', host: 'local-host' });
+  expect(t.engine.db.prepare(`SELECT p.name, p.scope FROM volumes v JOIN storage_pools p ON p.id=v.pool_id WHERE v.uuid=?`).get(vm.rootId)).toEqual({ name: 'loc-disk', scope: 'HOST' });
+  return { id: vm.id, root: vm.root };
 }
 
 describe('HA and headroom on a VM bound to its host by a local disk', () => {

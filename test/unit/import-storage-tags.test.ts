@@ -7,31 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorDriver } from '../../drivers/simulator/index.js';
-import type { VmSpec } from '../../drivers/types.js';
-import { dbFingerprint, demoIds, testEngine, type TestEngine } from '../helpers/engine.js';
-import { addSsdHost } from '../helpers/ssd-host.js';
+import { dbFingerprint, demoIds, type TestEngine } from '../helpers/engine.js';
+import { foreignVms, ssdHostEngine } from '../helpers/ssd-host.js';
 
 let t: TestEngine;
 let sim: SimulatorDriver;
 let clusterid: string;
 let ssdRoot: string;
 let ssdData: string;
-const GiB = 1024 ** 3;
-let macs = 0;
-
-function foreignSpec(name: string): VmSpec {
-  macs += 1;
-  return {
-    internalName: name, displayName: name, uuid: `00000000-1111-2222-3333-${String(macs).padStart(12, '0')}`,
-    cpuNumber: 2, cpuSpeedMhz: 2000, memoryMiB: 2048,
-    disks: [
-      { name: `${name}-root.qcow2`, sizeBytes: 10 * GiB, device: 'disk', bus: 'virtio' },
-      { name: `${name}-data.qcow2`, sizeBytes: 5 * GiB, device: 'disk', bus: 'virtio' },
-    ],
-    nics: [{ macAddress: `52:54:00:cc:00:${String(macs).padStart(2, '0')}`, network: 'vlan100', vlan: 100, adapterType: 'virtio' }],
-    details: { osDisplayName: 'Debian GNU/Linux 12 (64-bit)' },
-  };
-}
+const foreignSpec = foreignVms(0, '52:54:00:cc:00');
 
 /** The simulated domain NAME: its host and its disks' pools. */
 function domainOf(name: string): { host: string; pools: (string | undefined)[] } {
@@ -43,9 +27,7 @@ function domainOf(name: string): { host: string; pools: (string | undefined)[] }
 }
 
 beforeAll(async () => {
-  t = await testEngine();
-  sim = t.engine.simulator;
-  ({ clusterid, ssdRoot, ssdData } = await addSsdHost(t, 'ssd-host'));
+  ({ t, sim, clusterid, ssdRoot, ssdData } = await ssdHostEngine('ssd-host'));
 });
 afterAll(() => t.close());
 

@@ -65,6 +65,103 @@ describe('update', () => {
     expect(dbFingerprint(t.engine)).toBe(before);
   });
 
+  it('updateZone sets the IPv6 DNS servers, guest CIDR, sort key and details; listZones answers them and orders by sortkey', async () => {
+    const zone = ((await t.ok('createZone', { name: 'More Zone' }))['zone'] as { id: string }).id;
+    const answer = (await t.ok('updateZone', { id: zone, ip6dns1: '2001:db8::53', ip6dns2: '2001:db8::54', guestcidraddress: '10.1.0.0/16', sortkey: '-1', 'details[0].key': 'owner', 'details[0].value': 'lab' }))['zone'];
+    expect(answer).toMatchObject({ ip6dns1: '2001:db8::53', ip6dns2: '2001:db8::54', guestcidraddress: '10.1.0.0/16', resourcedetails: { owner: 'lab' } });
+    expect(answer).toEqual(((await t.ok('listZones', { id: zone }))['zone'] as unknown[])[0]);
+    // Sort key -1 comes before the zones at the default 0.
+    expect(((await t.ok('listZones'))['zone'] as { id: string }[])[0]!.id).toBe(zone);
+    await t.ok('updateZone', { id: zone, sortkey: '5' });
+    expect(((await t.ok('listZones'))['zone'] as { id: string }[]).at(-1)!.id).toBe(zone);
+    // Details given are merged into the zone's (CloudStack's editZone); empty values clear the others.
+    const cleared = (await t.ok('updateZone', { id: zone, ip6dns2: '', guestcidraddress: '', 'details[0].key': 'rack', 'details[0].value': 'r1' }))['zone'] as Record<string, unknown>;
+    expect(cleared).toMatchObject({ ip6dns1: '2001:db8::53', resourcedetails: { owner: 'lab', rack: 'r1' } });
+    expect(cleared['ip6dns2']).toBeUndefined();
+    expect(cleared['guestcidraddress']).toBeUndefined();
+  });
+
+  it('listZones answers the sort key (0 until set), and updateZone cleanupdetails=true removes the last detail, not with details', async () => {
+    const zone = ((await t.ok('createZone', { name: 'Keyed Zone' }))['zone'] as { id: string; sortkey?: number });
+    expect(zone.sortkey).toBe(0);
+    const listed = async () => ((await t.ok('listZones', { id: zone.id }))['zone'] as Record<string, unknown>[])[0]!;
+    expect((await listed())['sortkey']).toBe(0);
+    expect(((await t.ok('updateZone', { id: zone.id, sortkey: '7' }))['zone'] as Record<string, unknown>)['sortkey']).toBe(7);
+    expect((await listed())['sortkey']).toBe(7);
+
+    await t.ok('updateZone', { id: zone.id, 'details[0].key': 'owner', 'details[0].value': 'lab' });
+    expect((await listed())['resourcedetails']).toEqual({ owner: 'lab' });
+    const before = dbFingerprint(t.engine);
+    expect(await errorOf('updateZone', { id: zone.id, cleanupdetails: 'true', 'details[0].key': 'rack', 'details[0].value': 'r1' })).toEqual({ status: 431, text: 'cleanupdetails: true removes all the details; give it or details, not both' });
+    expect(dbFingerprint(t.engine)).toBe(before);
+    await t.ok('updateZone', { id: zone.id, cleanupdetails: 'false' });
+    expect((await listed())['resourcedetails']).toEqual({ owner: 'lab' });
+    const cleaned = (await t.ok('updateZone', { id: zone.id, cleanupdetails: 'true' }))['zone'] as Record<string, unknown>;
+    expect(cleaned['resourcedetails']).toBeUndefined();
+    expect((await listed())['resourcedetails']).toBeUndefined();
+    expect((await listed())['sortkey']).toBe(7);
+    expect(t.engine.db.prepare(`SELECT description FROM events WHERE type='ZONE.EDIT' AND resource_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(zone.id)).toContain('details cleared');
+  });
+
+  it("updateZone details merge into the zone's as CloudStack's editZone does; removeResourceDetail resourcetype=Zone removes one (or all without key)", async () => {
+    const zone = ((await t.ok('createZone', { name: 'Merge Zone' }))['zone'] as { id: string }).id;
+    const listed = async () => (((await t.ok('listZones', { id: zone }))['zone'] as Record<string, unknown>[])[0]!)['resourcedetails'];
+    await t.ok('updateZone', { id: zone, 'details[0].key': 'owner', 'details[0].value': 'lab', 'details[1].key': 'rack', 'details[1].value': 'A4' });
+    // A client that sends one detail keeps the others; a key given again takes the new value.
+    await t.ok('updateZone', { id: zone, 'details[0].key': 'row', 'details[0].value': '7' });
+    expect(await listed()).toEqual({ owner: 'lab', rack: 'A4', row: '7' });
+    await t.ok('updateZone', { id: zone, 'details[0].key': 'rack', 'details[0].value': 'B2' });
+    expect(await listed()).toEqual({ owner: 'lab', rack: 'B2', row: '7' });
+    // One detail removed the CloudStack way; the event names it and the zone goes on the live channel.
+    sent.zones.length = 0;
+    const removedOne = await t.run('removeResourceDetail', { resourcetype: 'Zone', resourceid: zone, key: 'rack' });
+    expect(removedOne['jobstatus']).toBe(1);
+    expect(removedOne['jobresult']).toMatchObject({ success: true });
+    expect(await listed()).toEqual({ owner: 'lab', row: '7' });
+    expect(t.engine.db.prepare(`SELECT description FROM events WHERE type='ZONE.EDIT' AND resource_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(zone)).toBe('zone Merge Zone updated: detail rack removed (removeResourceDetail)');
+    await until(() => changed('zones', zone).some((r) => JSON.stringify(r['resourcedetails']) === JSON.stringify({ owner: 'lab', row: '7' })), 'the zone without rack on the zones channel');
+    // A key the zone does not have: nothing removed, success (CloudStack's removeDetail).
+    expect((await t.run('removeResourceDetail', { resourcetype: 'zone', resourceid: zone, key: 'nope' }))['jobstatus']).toBe(1);
+    expect(await listed()).toEqual({ owner: 'lab', row: '7' });
+    // Refusals name the parameter and write nothing.
+    const before = dbFingerprint(t.engine);
+    expect(await errorOf('removeResourceDetail', { resourcetype: 'UserVm', resourceid: zone, key: 'owner' })).toEqual({ status: 431, text: 'resourcetype: "UserVm" is not a resource type Kiln keeps details for with removeResourceDetail: Zone' });
+    expect(await errorOf('removeResourceDetail', { resourcetype: 'Zone', resourceid: zone, key: ' ' })).toEqual({ status: 431, text: 'key: give the key of the detail to remove, or no key to remove them all' });
+    expect((await errorOf('removeResourceDetail', { resourcetype: 'Zone', resourceid: zone, key: 'owner' }, carol)).status).toBe(432);
+    expect(dbFingerprint(t.engine)).toBe(before);
+    // Without key: all of them.
+    expect((await t.run('removeResourceDetail', { resourcetype: 'Zone', resourceid: zone }))['jobstatus']).toBe(1);
+    expect(await listed()).toBeUndefined();
+  });
+
+  it("addResourceDetail resourcetype=Zone sets the pairs given on the zone's details and keeps the others, as CloudStack's addResourceMetaData", async () => {
+    const zone = ((await t.ok('createZone', { name: 'Added Zone' }))['zone'] as { id: string }).id;
+    const listed = async () => (((await t.ok('listZones', { id: zone }))['zone'] as Record<string, unknown>[])[0]!)['resourcedetails'];
+    await t.ok('updateZone', { id: zone, 'details[0].key': 'owner', 'details[0].value': 'lab' });
+    const added = await t.run('addResourceDetail', { resourcetype: 'Zone', resourceid: zone, 'details[0].key': 'rack', 'details[0].value': 'A4', 'details[1].key': 'owner', 'details[1].value': 'ops', fordisplay: 'true' });
+    expect(added['jobstatus']).toBe(1);
+    expect(added['jobresult']).toMatchObject({ success: true });
+    expect(await listed()).toEqual({ owner: 'ops', rack: 'A4' });
+    expect(t.engine.db.prepare(`SELECT description FROM events WHERE type='ZONE.EDIT' AND resource_uuid=? ORDER BY id DESC LIMIT 1`).pluck().get(zone)).toBe('zone Added Zone updated: details rack, owner set (addResourceDetail)');
+    const before = dbFingerprint(t.engine);
+    expect(await errorOf('addResourceDetail', { resourcetype: 'Host', resourceid: zone, 'details[0].key': 'a', 'details[0].value': 'b' })).toEqual({ status: 431, text: 'resourcetype: "Host" is not a resource type Kiln keeps details for with addResourceDetail: Zone' });
+    expect(await errorOf('addResourceDetail', { resourcetype: 'Zone', resourceid: zone, 'details[0].key': 'a', 'details[0].value': 'b', fordisplay: 'false' })).toEqual({ status: 431, text: "fordisplay: Kiln shows a zone's details to whoever lists the zone; false is not kept" });
+    expect((await errorOf('addResourceDetail', { resourcetype: 'Zone', resourceid: zone })).status).toBe(431);
+    expect(dbFingerprint(t.engine)).toBe(before);
+  });
+
+  it('updateZone refuses a bad IPv6 DNS, a bad or host-addressed CIDR and a bad sort key (431 naming the parameter), writing nothing', async () => {
+    const zone = ((await t.ok('createZone', { name: 'Strict More Zone' }))['zone'] as { id: string }).id;
+    const before = dbFingerprint(t.engine);
+    expect(await errorOf('updateZone', { id: zone, ip6dns1: '10.0.0.53' })).toEqual({ status: 431, text: 'ip6dns1: "10.0.0.53" is not an IPv6 address' });
+    expect(await errorOf('updateZone', { id: zone, guestcidraddress: '10.1.0.0/33' })).toEqual({ status: 431, text: 'guestcidraddress: "10.1.0.0/33" is not an IPv4 CIDR (address/prefix length 0-32)' });
+    expect(await errorOf('updateZone', { id: zone, guestcidraddress: '10.1.2.3/16' })).toEqual({ status: 431, text: 'guestcidraddress: "10.1.2.3/16" has host bits set (the network of /16 is 10.1.0.0/16)' });
+    expect((await errorOf('updateZone', { id: zone, sortkey: 'first' })).status).toBe(431);
+    // A bad value beside good ones writes none of them.
+    expect((await errorOf('updateZone', { id: zone, name: 'Renamed Strict', dns1: '10.0.0.1', ip6dns2: 'nope' })).text).toBe('ip6dns2: "nope" is not an IPv6 address');
+    expect(dbFingerprint(t.engine)).toBe(before);
+  });
+
   it('updatePod renames, changes its range within the gateway\'s subnet and refuses one outside it or reversed', async () => {
     const pod = ((await t.ok('createPod', { zoneid: demo.zone, name: 'Range Pod', gateway: '192.168.10.1', netmask: '255.255.255.0', startip: '192.168.10.10', endip: '192.168.10.20' }))['pod'] as { id: string }).id;
     const answer = (await t.ok('updatePod', { id: pod, name: 'Ranged Pod', startip: '192.168.10.30', endip: '192.168.10.40', allocationstate: 'Disabled' }))['pod'];

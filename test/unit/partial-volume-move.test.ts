@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorDriver } from '../../drivers/simulator/index.js';
-import { testEngine, type TestEngine } from '../helpers/engine.js';
-import { addSsdHost } from '../helpers/ssd-host.js';
+import type { TestEngine } from '../helpers/engine.js';
+import { ssdHostEngine } from '../helpers/ssd-host.js';
 
 let t: TestEngine;
 let sim: SimulatorDriver;
@@ -18,9 +18,7 @@ let ssdData: string;
 const GiB = 1024 ** 3;
 
 beforeAll(async () => {
-  t = await testEngine();
-  sim = t.engine.simulator;
-  ({ clusterid, ssdRoot, ssdData } = await addSsdHost(t, 'motion-host'));
+  ({ t, sim, clusterid, ssdRoot, ssdData } = await ssdHostEngine('motion-host'));
 });
 afterAll(() => t.close());
 

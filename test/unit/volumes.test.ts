@@ -72,8 +72,8 @@ describe('createVolume', () => {
     const before = dbFingerprint(t.engine);
     const refusals: [Record<string, string>, RegExp][] = [
       [{ zoneid: ids.zoneid, diskofferingid: customOffering }, /^size: disk offering Custom is custom; give size/],
-      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '0' }, /^size: "0" is not a volume size in GB: a whole number from 1 to 1024/],
-      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '5000' }, /^size: "5000" is not a volume size in GB/],
+      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '0' }, /^size: "0" is not a volume size in GiB: a whole number from 1 to 1024/],
+      [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '5000' }, /^size: "5000" is not a volume size in GiB/],
       [{ zoneid: ids.zoneid, diskofferingid: ids.diskSmall, size: '9' }, /^size: disk offering Small has a fixed size of 5 GB/],
       [{ diskofferingid: customOffering, size: '1' }, /^zoneid: /],
       [{ zoneid: ids.zoneid, diskofferingid: ids.zoneid, size: '1' }, /diskofferingid/],
@@ -400,7 +400,7 @@ describe('after a restart', () => {
       expect(await list({ id: x })).toEqual([]);
       expect(again.engine.db.prepare(`SELECT COUNT(*) AS n FROM host_cleanups WHERE disks LIKE ?`).get(`%${x}%`)).toEqual({ n: 1 });
       const events = ((await again.call('listEvents', { level: 'ERROR', keyword: 'interrupted' })).body['event'] as { description: string }[]).map((e) => e.description).join('\n');
-      for (const name of ['was-attaching', 'was-creating', 'was-resizing', 'was-expunging']) expect(events).toContain(`volume ${name} `);
+      for (const name of ['was-attaching', 'was-creating', 'was-resizing', 'was-expunging']) expect(events).toContain(`volume ${name}: `);
     } finally {
       await again.close();
     }
