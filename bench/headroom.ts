@@ -15,7 +15,7 @@ import { clusterHeadroom } from '../main/engine/placement/headroom.js';
 import { requestForVm } from '../main/engine/placement/request.js';
 import { DbPlacementState } from '../main/engine/placement/db-state.js';
 import type { VmRow } from '../main/engine/vm/rows.js';
-import { median, type BenchResult } from './stats.js';
+import { median, timeRuns, type BenchResult } from './stats.js';
 
 const HOSTS = 200;
 const VMS = 2000;
@@ -41,25 +41,16 @@ export async function benchHeadroom(): Promise<BenchResult> {
     for (let v = 0; v < VMS; v++) insertVm.run(randomUUID(), `VM-h${v}`, `h${v}`, `h${v}`, `i-h-${v}`, admin.accountId, admin.userId, admin.domainId, zone.id, pod.id, cluster, hostIds[v % hostIds.length], offering.id, os.id, t);
   })();
   const vms = db.prepare('SELECT * FROM vm_instances WHERE cluster_id=?').all(cluster) as VmRow[];
-  const time = (fn: () => unknown, runs: number) => {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const start = process.hrtime.bigint();
-      fn();
-      samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    return samples;
-  };
   const hosts = engine.planner.candidates({ zoneId: zone.id, clusterId: cluster, cpuNumber: 1, cpuSpeed: 1, memory: 1, hostTags: [], accountId: admin.accountId });
   // One state and one host list for all: the placements alone, without re-reading the inventory.
   const placeEachOnce = () => {
     const state = new DbPlacementState(db, engine.settings);
     for (const vm of vms) engine.planner.plan(requestForVm(db, vm, { clusterId: cluster }), state, hosts);
   };
-  time(placeEachOnce, 1);
-  time(() => clusterHeadroom(engine, cluster), 1);
-  const baseline = median(time(placeEachOnce, 5));
-  const check = median(time(() => clusterHeadroom(engine, cluster), 5));
+  timeRuns(placeEachOnce, 1);
+  timeRuns(() => clusterHeadroom(engine, cluster), 1);
+  const baseline = median(timeRuns(placeEachOnce, 5));
+  const check = median(timeRuns(() => clusterHeadroom(engine, cluster), 5));
   const outcome = clusterHeadroom(engine, cluster);
   await engine.close();
   rmSync(dir, { recursive: true, force: true });

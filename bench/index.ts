@@ -14,6 +14,7 @@ import { benchSimState } from './sim-state.js';
 import { benchVsphere } from './vsphere.js';
 import { benchXenserver } from './xenserver.js';
 import { benchUnmanaged } from './unmanaged.js';
+import { benchCsvBulk } from './csv-bulk.js';
 import { benchBackup } from './backup.js';
 import { benchManyHosts } from './many-hosts.js';
 import { benchConsoleEcho } from './console-echo.js';
@@ -30,6 +31,7 @@ const suites: [string, () => Promise<BenchResult[] | BenchResult>][] = [
   ['vsphere', benchVsphere],
   ['xenserver', benchXenserver],
   ['unmanaged', benchUnmanaged],
+  ['csv-bulk', benchCsvBulk],
   ['backup', benchBackup],
   ['many-hosts', benchManyHosts],
   ['console-echo', benchConsoleEcho],

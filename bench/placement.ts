@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Engine, silentLogger } from '../main/engine/engine.js';
 import { now } from '../main/engine/db/database.js';
-import { median, type BenchResult } from './stats.js';
+import { median, timeRuns, type BenchResult } from './stats.js';
 
 export async function benchPlacement(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
@@ -37,23 +37,14 @@ export async function benchPlacement(): Promise<BenchResult> {
   })();
   engine.settings.set('vm.allocation.algorithm', 'firstfitleastconsumed');
   const request = { zoneId: zone.id, cpuNumber: 2, cpuSpeed: 1000, memory: 4096, hostTags: ['ssd'], accountId: admin.accountId, affinityGroupIds: [group] };
-  const time = (fn: () => unknown, runs: number) => {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const start = process.hrtime.bigint();
-      fn();
-      samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    return samples;
-  };
   const baselineQuery = () => {
     db.prepare('SELECT id, host_tags, state, cpu_number, cpu_speed, memory_total FROM hosts WHERE removed IS NULL AND zone_id=?').all(zone.id);
     db.prepare('SELECT host_id, cpu_mhz, memory, vms FROM host_usage').all();
   };
-  time(baselineQuery, 20);
-  time(() => engine.planner.plan(request), 20);
-  const baseline = median(time(baselineQuery, 200));
-  const plan = median(time(() => engine.planner.plan(request), 200));
+  timeRuns(baselineQuery, 20);
+  timeRuns(() => engine.planner.plan(request), 20);
+  const baseline = median(timeRuns(baselineQuery, 200));
+  const plan = median(timeRuns(() => engine.planner.plan(request), 200));
   const outcome = engine.planner.plan(request);
   await engine.close();
   rmSync(dir, { recursive: true, force: true });

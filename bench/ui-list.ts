@@ -140,6 +140,13 @@ interface ScrollStats {
   layoutMs?: number;
   styleMs?: number;
   taskMs?: number;
+  /**
+   * CPU milliseconds per frame (Chromium's ThreadTime and ProcessTime): the renderer's main thread,
+   * and the whole renderer process (main, compositor and raster threads). On a loaded machine wall
+   * times stretch with the waits for a CPU; these count only the work.
+   */
+  mainCpuMs?: number;
+  processCpuMs?: number;
 }
 
 /** Starts recording every animation frame, with the rows' coverage of the viewport when SCROLLER is the virtual list. */
@@ -217,6 +224,8 @@ export function combine(runs: ScrollStats[]): ScrollStats & { each: number[] } {
     layoutMs: median(runs.map((r) => r.layoutMs ?? 0)),
     styleMs: median(runs.map((r) => r.styleMs ?? 0)),
     taskMs: median(runs.map((r) => r.taskMs ?? 0)),
+    mainCpuMs: median(runs.map((r) => r.mainCpuMs ?? 0)),
+    processCpuMs: median(runs.map((r) => r.processCpuMs ?? 0)),
   };
 }
 
@@ -242,7 +251,15 @@ export async function scrollGesture(page: Page, scroller: string): Promise<Scrol
   await cdp.detach();
   // Main-thread time per frame during the gesture, by kind (Chromium's own counters, in seconds).
   const perFrame = (name: string) => (((after[name] ?? 0) - (before[name] ?? 0)) * 1000) / Math.max(1, stats.frames);
-  return { ...stats, scriptMs: perFrame('ScriptDuration'), layoutMs: perFrame('LayoutDuration'), styleMs: perFrame('RecalcStyleDuration'), taskMs: perFrame('TaskDuration') };
+  return {
+    ...stats,
+    scriptMs: perFrame('ScriptDuration'),
+    layoutMs: perFrame('LayoutDuration'),
+    styleMs: perFrame('RecalcStyleDuration'),
+    taskMs: perFrame('TaskDuration'),
+    mainCpuMs: perFrame('ThreadTime'),
+    processCpuMs: perFrame('ProcessTime'),
+  };
 }
 
 /** Reloads the list and resolves with the measure between the data's arrival and the list's first paint. */

@@ -18,17 +18,43 @@ const extra = args.filter((a) => a !== '--no-env' && a !== '--real');
 
 // The KVM host sets of the real shards, one shard per set: WORK:NET:BRIDGE:NS_PREFIX
 // (test/kvm-hosts/README.md). The first is the set the environment names (by default CI's
-// /tmp/kiln-kvm); the second and third are CI's own sets, each on a subnet, bridge and netns prefix
-// no other set on this machine uses. Three shards, because the real files mostly wait on guests
+// /tmp/kiln-kvm); the second, third and fourth are CI's own sets, each on a subnet, bridge and netns
+// prefix no other set on this machine uses. Four shards, because the real files mostly wait on guests
 // booting under TCG and on hosts answering, not on the two cores: two shards took ~1000 s each of
-// CI's 30-minute budget. KILN_KVM_SHARD_SETS overrides the whole list (space-separated), e.g. to
+// CI's 30-minute budget, and with this session's files three took 905-1100 s (29.8 minutes in all). KILN_KVM_SHARD_SETS overrides the whole list (space-separated), e.g. to
 // run the shards on sets of one's own.
 const envSet = [process.env['KILN_KVM_WORK'] ?? '/tmp/kiln-kvm', process.env['KILN_KVM_NET'] ?? '10.99.0', process.env['KILN_KVM_BRIDGE'] ?? 'kilnbr0', process.env['KILN_KVM_NS_PREFIX'] ?? ''].join(':');
-const shardSets = (process.env['KILN_KVM_SHARD_SETS'] ?? `${envSet} /tmp/kiln-kvm-ci2:10.91.0:kilnbr9:ci2- /tmp/kiln-kvm-ci3:10.90.0:kilnbr8:ci3-`).split(/\s+/).filter(Boolean);
+const shardSets = (process.env['KILN_KVM_SHARD_SETS'] ?? `${envSet} /tmp/kiln-kvm-ci2:10.91.0:kilnbr9:ci2- /tmp/kiln-kvm-ci3:10.90.0:kilnbr8:ci3- /tmp/kiln-kvm-ci4:10.89.0:kilnbr10:ci4-`).split(/\s+/).filter(Boolean);
 const setEnv = (set) => {
   const [work, net, bridge, prefix = ''] = set.split(':');
   return { KILN_KVM_WORK: work, KILN_KVM_NET: net, KILN_KVM_BRIDGE: bridge, KILN_KVM_NS_PREFIX: prefix };
 };
+// Shards run at once, so no two may share a set, nor a set's subnet, bridge or netns prefix (the
+// netns, veths and addresses hosts.sh makes are named by them): e.g. an environment naming one of
+// CI's own sets would have put two shards on it, and KILN_KVM_WORK alone the first on the default's.
+// (Files named on the command line run in one vitest, on no shard: any environment goes.)
+if (!extra.length) {
+  const named = ['KILN_KVM_NET', 'KILN_KVM_BRIDGE', 'KILN_KVM_NS_PREFIX'].filter((v) => process.env[v] === undefined);
+  if (!process.env['KILN_KVM_SHARD_SETS'] && process.env['KILN_KVM_WORK'] && path.resolve(process.env['KILN_KVM_WORK']) !== '/tmp/kiln-kvm' && named.length) {
+    // The defaults of the rest are the default set's (/tmp/kiln-kvm): its netns, bridge and addresses.
+    console.error(`run-tests: KILN_KVM_WORK=${process.env['KILN_KVM_WORK']} without ${named.join(', ')}, whose defaults are /tmp/kiln-kvm's; export all four (test/kvm-hosts/README.md)`);
+    console.log('0 passed, 1 failed, 0 skipped');
+    process.exit(1);
+  }
+  const seen = new Map();
+  for (const set of shardSets) {
+    const e = setEnv(set);
+    for (const [what, value] of [['KILN_KVM_WORK', path.resolve(e.KILN_KVM_WORK ?? '')], ['KILN_KVM_NET', e.KILN_KVM_NET], ['KILN_KVM_BRIDGE', e.KILN_KVM_BRIDGE], ['KILN_KVM_NS_PREFIX', e.KILN_KVM_NS_PREFIX]]) {
+      const other = seen.get(`${what}=${value}`);
+      if (other !== undefined) {
+        console.error(`run-tests: the KVM host sets ${other} and ${set} have the same ${what} (${value || 'empty'}); each shard needs its own (KILN_KVM_SHARD_SETS, or the KILN_KVM_* environment for the first)`);
+        console.log('0 passed, 1 failed, 0 skipped');
+        process.exit(1);
+      }
+      seen.set(`${what}=${value}`, set);
+    }
+  }
+}
 
 if (!noEnv) {
   // test-env.sh brings up every set in the list (hosts.sh setup, idempotent).
