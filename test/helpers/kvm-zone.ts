@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { KvmDriver } from '../../drivers/kvm/index.js';
 import { command as shellCommand } from '../../drivers/kvm/shell.js';
 import { eachBounded } from '../../main/engine/hosts/fan-out.js';
+import { configDriveName } from '../../main/engine/metadata/config-drive.js';
 import { loadHosts, HOSTS_SH, type HostsJson } from '../kvm/real-hosts.js';
 import { testEngine, type TestEngine } from './engine.js';
 
@@ -76,6 +77,15 @@ export function harness(command: string, ...args: string[]): string {
 }
 
 /** Destroys and expunges every VM the engine still has, so the shared hosts are left clean. */
+/**
+ * The config drives T's VMs have or had (kiln-cfg-<VM uuid>.iso) in a host's pool: what a file
+ * looks for after its cleanup, rather than any kiln-cfg- file of the pool, which the set's other
+ * files share (one left by an earlier file is that file's failure, and failed the next in CI).
+ */
+export function ownConfigDrives(t: TestEngine): string[] {
+  return (t.engine.db.prepare('SELECT uuid FROM vm_instances').pluck().all() as string[]).map(configDriveName);
+}
+
 export async function cleanUp(t: TestEngine): Promise<void> {
   const ids = (t.engine.db.prepare(`SELECT uuid FROM vm_instances WHERE state NOT IN ('Expunged') AND hypervisor='KVM'`).all() as { uuid: string }[]).map((r) => r.uuid);
   // A few side by side: a file's tests leave a VM each, and one destroy after the other (a few
@@ -97,10 +107,22 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   for (const id of t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id IS NULL AND removed IS NULL`).pluck().all() as string[]) {
     await t.call('deleteVolume', { id }).catch(() => undefined);
   }
+  // What an expunge owes a host that did not answer in time (host_cleanups: a definition, disks)
+  // is done by the sweeper once the host answers, as a running Kiln does; a test engine about to
+  // close would never run it, and the set's later files would find this file's domains and config
+  // drives on the hosts. So it is swept here for a while, and what is still left is said.
+  for (const end = Date.now() + 60_000; owedCleanups(t) > 0 && Date.now() < end; ) {
+    await t.engine.background.sweep().catch(() => undefined);
+    if (owedCleanups(t) > 0) await new Promise((r) => setTimeout(r, 1_000));
+  }
+  const left = t.engine.db.prepare(`SELECT display_name || ' (' || state || ')' FROM vm_instances WHERE state<>'Expunged' AND hypervisor='KVM'`).pluck().all() as string[];
+  if (left.length || owedCleanups(t)) console.warn(`cleanUp: left ${left.length} VM(s) not expunged [${left.join(', ')}] and ${owedCleanups(t)} host cleanup(s) owed`);
   // The HA pass arms each host's isolation watchdog; none is left behind to fence a later test's VMs.
   t.engine.background.ha.stop();
   await disarmWatchdogs(t, false);
 }
+
+const owedCleanups = (t: TestEngine) => t.engine.db.prepare('SELECT COUNT(*) FROM host_cleanups').pluck().get() as number;
 
 /**
  * Stops the isolation watchdog on every KVM host of T's engine. It outlives the Kiln that armed it

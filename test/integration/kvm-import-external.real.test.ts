@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, ownConfigDrives, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import { waitUntil, type HostEntry } from '../kvm/real-hosts.js';
 import { ensureThirdHost } from '../helpers/third-kvm-host.js';
@@ -61,13 +61,15 @@ describe.skipIf(!hosts)('importVm importsource=external from a KVM host Kiln doe
   }, 180_000);
 
   afterAll(async () => {
+    let drives = '';
     if (z) {
       await cleanUp(z.t);
       for (const id of z.t.engine.db.prepare(`SELECT uuid FROM volumes WHERE vm_id IS NULL AND removed IS NULL`).pluck().all() as string[]) await z.t.call('deleteVolume', { id });
+      drives = ownConfigDrives(z.t).map((d) => `-e ${d}`).join(' ');
       await z.t.close();
     }
     if (source) onSource('sh', '-c', `virsh destroy ${name} >/dev/null 2>&1; virsh undefine ${name} >/dev/null 2>&1; rm -f ${files.join(' ')}; rm -rf /var/tmp/kiln-export.*; true`);
-    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | grep -c -e ${name} -e kiln-cfg- ; true`).trim();
+    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | grep -c -e ${name} ${drives} ; true`).trim();
     // Kiln's expunge removed the copied volumes.
     expect(left).toBe('0');
   }, 120_000);

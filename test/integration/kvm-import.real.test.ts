@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, ownConfigDrives, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import { KILN_NS } from '../../drivers/kvm/domain-xml.js';
 
@@ -67,7 +67,8 @@ describe.skipIf(!hosts)('import and unmanage on real KVM hosts', () => {
     for (const d of kilnMade) {
       onHost('host1', 'sh', '-c', `for p in $(virsh domblklist --details ${d} | awk '$2=="disk"||$2=="cdrom" {print $4}'); do [ "$p" = - ] || echo "$p"; done > /tmp/.kiln-e-vols-${d}; virsh destroy ${d} >/dev/null 2>&1; virsh undefine ${d} >/dev/null 2>&1; for p in $(cat /tmp/.kiln-e-vols-${d}); do virsh vol-delete "$p" >/dev/null 2>&1; done; rm -f /tmp/.kiln-e-vols-${d}; true`);
     }
-    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | awk 'NR>2 {print $1}' | grep -e ${name} -e kiln-cfg- ; true`).trim();
+    const drives = z ? ownConfigDrives(z.t).map((d) => `-e ${d}`).join(' ') : '';
+    const left = onHost('host1', 'sh', '-c', `virsh pool-refresh ${hosts!.poolName} >/dev/null; virsh vol-list ${hosts!.poolName} | awk 'NR>2 {print $1}' | grep -e ${name} ${drives} ; true`).trim();
     onHost('host1', 'sh', '-c', `virsh destroy ${name} >/dev/null 2>&1; virsh undefine ${name} >/dev/null 2>&1; for v in ${volumes.join(' ')}; do virsh vol-delete --pool ${hosts!.poolName} $v >/dev/null 2>&1; done; true`);
     await z?.t.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
