@@ -5,9 +5,10 @@
  * read-back (`vmDevices`) is what an import would see.
  */
 import {
-  MoRef, asArray, asMoRef, asNumber, asObject, asString, getProperties, retrieveInventory, retrieveProperties, typed, waitForTask,
+  MoRef, asArray, asMoRef, asNumber, asObject, asString, getProperties, retrieveInventory, retrieveProperties, typed, vm as vim, waitForTask,
   type SoapObject, type Typed, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
+import type { VsphereEndpoint } from '../../drivers/vsphere/endpoint.js';
 
 export interface VmFixture {
   name: string;
@@ -134,3 +135,17 @@ export async function vmDevices(client: VimClient, vm: MoRef): Promise<VmDevices
   }
   return out;
 }
+
+/**
+ * Sets what vcsim reports as VM REF's VMware Tools status (extraConfig SET.guest.toolsRunningStatus,
+ * a ReconfigVM_Task) and waits until EP's change-fed cache shows it: Kiln reads Tools only there
+ * (stop, reboot and live scale decide by it). The wait is a bound, not a timing: the stream brings
+ * the change in a round trip on an idle machine, but 5 s was too little in CI's parallel group
+ * (1 run in 3 of driver-vm failed there, and its next two cases after it).
+ */
+export async function setToolsStatus(client: VimClient, ep: VsphereEndpoint, ref: string, status: 'guestToolsRunning' | 'guestToolsNotRunning'): Promise<void> {
+  const vm = new MoRef('VirtualMachine', ref);
+  await waitForTask(client, (await vim.reconfigure(client, vm, { extraConfig: [{ key: 'SET.guest.toolsRunningStatus', value: typed('xsd:string', status) }] })).ref);
+  await ep.waitFor(() => ep.cache.get(vm)?.props['guest.toolsRunningStatus'] === status, TOOLS_SEEN_MS, `tools status ${status}`);
+}
+const TOOLS_SEEN_MS = 30_000;

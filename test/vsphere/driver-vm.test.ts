@@ -13,12 +13,12 @@ import { VsphereDriver } from '../../drivers/vsphere/index.js';
 import { stopVm } from '../../drivers/vsphere/vm-lifecycle.js';
 import type { VsphereEndpoint } from '../../drivers/vsphere/endpoint.js';
 import {
-  MoRef, asArray, asMoRef, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient,
+  MoRef, asArray, asMoRef, getProperties, retrieveInventory, vm as vim, waitForTask, type VimClient,
 } from '../../drivers/vsphere/soap/index.js';
 import { Vcsim, vcsimOrSkip } from '../helpers/vcsim.js';
 import { rejectionOf } from '../helpers/rejection.js';
 import { recordEnvelopes } from '../helpers/soap-methods.js';
-import { createVmWithDevices, defaultPlacement } from '../helpers/vcsim-fixtures.js';
+import { createVmWithDevices, defaultPlacement, setToolsStatus } from '../helpers/vcsim-fixtures.js';
 
 const available = vcsimOrSkip();
 
@@ -46,11 +46,7 @@ describe.skipIf(!available)('vSphere driver VM operations on vcsim', () => {
     nics: [], ...extra,
   });
   const seen = async (ref: string, paths: string[]) => getProperties(admin, new MoRef('VirtualMachine', ref), paths);
-  const setTools = async (ref: string, status: 'guestToolsRunning' | 'guestToolsNotRunning') => {
-    await waitForTask(admin, (await vim.reconfigure(admin, new MoRef('VirtualMachine', ref), { extraConfig: [{ key: 'SET.guest.toolsRunningStatus', value: typed('xsd:string', status) }] })).ref);
-    const inner = (ep as unknown as { ep: VsphereEndpoint }).ep;
-    await inner.waitFor(() => inner.cache.get(new MoRef('VirtualMachine', ref))?.props['guest.toolsRunningStatus'] === status, 5000, 'tools status');
-  };
+  const setTools = (ref: string, status: 'guestToolsRunning' | 'guestToolsNotRunning') => setToolsStatus(admin, (ep as unknown as { ep: VsphereEndpoint }).ep, ref, status);
 
   beforeAll(async () => {
     sim = Vcsim.start(['-cluster', '2', '-host', '2', '-standalone-host', '0', '-vm', '1', '-ds', '2', '-shutdown-time', '150ms', '-task-time', '400ms']);

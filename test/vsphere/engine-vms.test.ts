@@ -13,6 +13,7 @@ import type { VsphereEndpoint } from '../../drivers/vsphere/index.js';
 import { MoRef, asArray, asMoRef, asObject, asString, getProperties, retrieveInventory, typed, vm as vim, waitForTask, type VimClient } from '../../drivers/vsphere/soap/index.js';
 import type { TestEngine } from '../helpers/engine.js';
 import { vcsimOrSkip, type Vcsim } from '../helpers/vcsim.js';
+import { setToolsStatus } from '../helpers/vcsim-fixtures.js';
 import { RAW_IMAGE, datastoreGet, vmwareEngineSuite, type VmwareEngineSuite, type VmwareZone } from './vmware-zone.js';
 
 const available = vcsimOrSkip();
@@ -46,13 +47,8 @@ describe.skipIf(!available)('VMware VMs through the engine on vcsim', () => {
     const hostId = t.engine.db.prepare(`SELECT id FROM hosts WHERE hypervisor='VMware' AND removed IS NULL LIMIT 1`).pluck().get() as number;
     return ((await t.engine.hosts.session(hostId)) as unknown as { view: { ep: VsphereEndpoint } }).view.ep;
   };
-  const setTools = async (ref: string, running: boolean) => {
-    const status = running ? 'guestToolsRunning' : 'guestToolsNotRunning';
-    await waitForTask(admin, (await vim.reconfigure(admin, new MoRef('VirtualMachine', ref), { extraConfig: [{ key: 'SET.guest.toolsRunningStatus', value: typed('xsd:string', status) }] })).ref);
-    // The engine's endpoint sees it through its change stream (the session's cache; no public read of Tools).
-    const ep = await engineEndpoint();
-    await ep.waitFor(() => ep.cache.get(new MoRef('VirtualMachine', ref))?.props['guest.toolsRunningStatus'] === status, 5000, 'tools status');
-  };
+  // The engine's endpoint sees it through its change stream (the session's cache; no public read of Tools).
+  const setTools = async (ref: string, running: boolean) => setToolsStatus(admin, await engineEndpoint(), ref, running ? 'guestToolsRunning' : 'guestToolsNotRunning');
 
   beforeAll(() => {
     ({ sim, t, z, admin, images } = suite);
