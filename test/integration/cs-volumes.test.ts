@@ -95,13 +95,13 @@ describe('cs: volumes against kiln serve', () => {
     const root = ((await cs(['listVolumes', `virtualmachineid=${ids['vm']}`, 'type=ROOT'])).json['volume'] as { id: string }[])[0]!.id;
 
     await refused(['createVolume', `zoneid=${ids['zone']}`, `diskofferingid=${ids['custom']}`], 431, 'size: disk offering Custom is custom; give size');
-    await refused(['createVolume', `zoneid=${ids['zone']}`, `diskofferingid=${ids['small']}`, 'size=9'], 431, 'size: disk offering Small has a fixed size of 5 GB');
+    await refused(['createVolume', `zoneid=${ids['zone']}`, `diskofferingid=${ids['small']}`, 'size=9'], 431, 'size: disk offering Small has a fixed size of 5 GiB');
     await refused(['attachVolume', `id=${onVm.id}`, `virtualmachineid=${ids['vm']}`], 431, 'is already attached to VM cs-disks');
     await refused(['attachVolume', `id=${root}`, `virtualmachineid=${ids['vm']}`], 431, 'only data disks can be attached');
     await refused(['attachVolume', `id=${spare.id}`, `virtualmachineid=${ids['vm']}`, 'deviceid=1'], 431, 'deviceid: VM cs-disks already has a disk at device 1');
     await refused(['detachVolume', `id=${spare.id}`], 431, 'is not attached to any VM');
     await refused(['detachVolume', `id=${root}`], 431, 'only data disks can be detached');
-    await refused(['resizeVolume', `id=${onVm.id}`, 'size=1'], 431, 'size: volume cs-on-vm is already 1 GB');
+    await refused(['resizeVolume', `id=${onVm.id}`, 'size=1'], 431, 'size: volume cs-on-vm is already 1 GiB');
     await refused(['deleteVolume', `id=${onVm.id}`], 431, 'detach it first');
     await refused(['deleteVolume', 'id=00000000-0000-4000-8000-000000000000'], 431, 'Invalid parameter id value=00000000-0000-4000-8000-000000000000');
 

@@ -60,7 +60,7 @@ describe('event descriptions name their objects', () => {
     await t.job('attachVolume', { id: volume.id, virtualmachineid: vm['id']! });
     await t.job('detachVolume', { id: volume.id });
     await t.ok('deleteVolume', { id: volume.id });
-    expect(await descriptions('VOLUME.CREATE')).toEqual([expect.stringMatching(/^volume data-disk allocated, \d+ GB from disk offering /)]);
+    expect(await descriptions('VOLUME.CREATE')).toEqual([expect.stringMatching(/^volume data-disk allocated, \d+ GiB from disk offering /)]);
     expect(await descriptions('VOLUME.ATTACH')).toEqual([expect.stringMatching(/^volume data-disk attached to VM named-vm as device \d+, live$/)]);
     expect(await descriptions('VOLUME.DETACH')).toEqual(['volume data-disk detached from VM named-vm, live']);
     expect(await descriptions('VOLUME.DELETE')).toEqual(['volume data-disk deleted']);

@@ -351,7 +351,7 @@ describe('downloads into the zone image store', () => {
       files.set('/huge.qcow2', { body: qcow2(64 * 1024), claimLength: 2 * 1024 * MiB });
       const id = registeredId(await register({ name: 'huge', url: `${base}/huge.qcow2` }));
       const after = await settled(id);
-      expect(after).toMatchObject({ isready: false, status: `Download Failed: the image is ${2 * 1024 * MiB} bytes, larger than max.template.iso.size (1 GB)` });
+      expect(after).toMatchObject({ isready: false, status: `Download Failed: the image is ${2 * 1024 * MiB} bytes, larger than max.template.iso.size (1 GiB)` });
       expect(existsSync(join(t.dataDir, 'image-store', `zone-${ids.zoneid}`, `${id}.qcow2.part`))).toBe(false);
     } finally {
       await t.call('updateConfiguration', { name: 'max.template.iso.size', value: '50' });

@@ -74,7 +74,7 @@ describe('createVolume', () => {
       [{ zoneid: ids.zoneid, diskofferingid: customOffering }, /^size: disk offering Custom is custom; give size/],
       [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '0' }, /^size: "0" is not a volume size in GiB: a whole number from 1 to 1024/],
       [{ zoneid: ids.zoneid, diskofferingid: customOffering, size: '5000' }, /^size: "5000" is not a volume size in GiB/],
-      [{ zoneid: ids.zoneid, diskofferingid: ids.diskSmall, size: '9' }, /^size: disk offering Small has a fixed size of 5 GB/],
+      [{ zoneid: ids.zoneid, diskofferingid: ids.diskSmall, size: '9' }, /^size: disk offering Small has a fixed size of 5 GiB/],
       [{ diskofferingid: customOffering, size: '1' }, /^zoneid: /],
       [{ zoneid: ids.zoneid, diskofferingid: ids.zoneid, size: '1' }, /diskofferingid/],
     ];
@@ -285,11 +285,11 @@ describe('resizeVolume', () => {
     const before = dbFingerprint(t.engine);
     const shrink = await t.call('resizeVolume', { id: v.id, size: '3' }, alice);
     expect(shrink.status).toBe(431);
-    expect(String(shrink.body['errortext'])).toMatch(/^size: 3 GB is smaller than volume .* \(4 GB\); shrinking loses data, give shrinkok=true/);
+    expect(String(shrink.body['errortext'])).toMatch(/^size: 3 GiB is smaller than volume .* \(4 GiB\); shrinking loses data, give shrinkok=true/);
     const same = await t.call('resizeVolume', { id: v.id, size: '4' }, alice);
-    expect(String(same.body['errortext'])).toMatch(/^size: volume .* is already 4 GB/);
+    expect(String(same.body['errortext'])).toMatch(/^size: volume .* is already 4 GiB/);
     const fixed = await t.call('resizeVolume', { id: v.id, diskofferingid: ids.diskSmall, size: '7' }, alice);
-    expect(String(fixed.body['errortext'])).toMatch(/^size: disk offering Small has a fixed size of 5 GB/);
+    expect(String(fixed.body['errortext'])).toMatch(/^size: disk offering Small has a fixed size of 5 GiB/);
     expect(dbFingerprint(t.engine)).toBe(before);
     expect((await job('resizeVolume', { id: v.id, size: '3', shrinkok: 'true' }, alice)).volume).toMatchObject({ size: 3 * GiB });
     // To a fixed-size offering: its size and name.

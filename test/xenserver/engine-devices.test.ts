@@ -128,7 +128,7 @@ describe('a running XenServer VM\'s devices through the engine (xapi simulator)'
 
       const shrink = await t.call('resizeVolume', { id: volume, size: '4' });
       expect(shrink.status).toBe(431);
-      expect(String(shrink.body['errortext'])).toMatch(/^size: 4 GB is smaller than volume .* give shrinkok=true to allow it$/);
+      expect(String(shrink.body['errortext'])).toMatch(/^size: 4 GiB is smaller than volume .* give shrinkok=true to allow it$/);
       const asked = await t.run('resizeVolume', { id: volume, size: '4', shrinkok: 'true' });
       expect(asked['jobstatus']).toBe(2);
       expect(JSON.stringify(asked['jobresult'])).toMatch(/grows disks only/);

@@ -109,7 +109,7 @@ export class ImageDownloads {
       const result = await fetchToFile(row.url, part, {
         signal,
         maxBytes,
-        limitText: `max.template.iso.size (${limitGb} GB)`,
+        limitText: `max.template.iso.size (${limitGb} GiB)`,
         // A user's URL must not reach this machine (the Kiln API itself listens on 127.0.0.1).
         allowInternal: owner?.role === 'Admin',
         hashes: expected && expected.algorithm !== 'sha256' ? ['sha256', expected.algorithm] : ['sha256'],

@@ -181,7 +181,7 @@ export class VmService {
       const rootSize = input.rootDiskSizeGiB !== undefined ? input.rootDiskSizeGiB * GiB : input.template ? Math.max(input.template.size, (input.offering.root_disk_size ?? 0) * GiB) : (input.diskOffering?.disk_size ?? 0);
       if (rootSize <= 0) {
         throw ApiError.param(input.template
-          ? `rootdisksize: template ${input.template.name} does not record its size; give rootdisksize (GB)`
+          ? `rootdisksize: template ${input.template.name} does not record its size; give rootdisksize (GiB)`
           : 'diskofferingid: a blank VM from an ISO needs a disk offering (or size) for its root disk');
       }
       this.addVolume(vmId, input, 'ROOT', 0, rootSize, input.iso ? input.diskOffering?.id : undefined, input.template?.id);

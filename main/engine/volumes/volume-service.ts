@@ -69,10 +69,10 @@ export class VolumeService {
     let size: number;
     if (offering.is_customized === 1) {
       // Its range is the parameter's rule (VOLUME_SIZE_RULE), checked before any handler runs.
-      if (input.sizeGb === undefined) throw ApiError.param(`size: disk offering ${offering.name} is custom; give size (GB)`);
+      if (input.sizeGb === undefined) throw ApiError.param(`size: disk offering ${offering.name} is custom; give size (GiB)`);
       size = input.sizeGb * GiB;
     } else {
-      if (input.sizeGb !== undefined) throw ApiError.param(`size: disk offering ${offering.name} has a fixed size of ${Math.round(offering.disk_size / GiB)} GB; give size only with a custom offering`);
+      if (input.sizeGb !== undefined) throw ApiError.param(`size: disk offering ${offering.name} has a fixed size of ${Math.round(offering.disk_size / GiB)} GiB; give size only with a custom offering`);
       size = offering.disk_size;
     }
     const uuid = randomUUID();
@@ -83,7 +83,7 @@ export class VolumeService {
           .run(uuid, input.name ?? `DATA-${uuid.slice(0, 8)}`, input.owner.accountId, input.zoneId, size, offering.id, now()).lastInsertRowid,
       );
       const volume = this.get(id);
-      this.engine.events.record({ type: 'VOLUME.CREATE', description: `volume ${volume.name} allocated, ${Math.round(size / GiB)} GB from disk offering ${offering.name}`, userId: caller.userId, accountId: volume.account_id, domainId: input.owner.domainId, resourceType: 'Volume', resourceUuid: volume.uuid });
+      this.engine.events.record({ type: 'VOLUME.CREATE', description: `volume ${volume.name} allocated, ${Math.round(size / GiB)} GiB from disk offering ${offering.name}`, userId: caller.userId, accountId: volume.account_id, domainId: input.owner.domainId, resourceType: 'Volume', resourceUuid: volume.uuid });
       this.engine.events.usage({ type: 'VOLUME.CREATE', accountId: volume.account_id, zoneId: volume.zone_id, resourceId: volume.id, resourceName: volume.name, offeringId: offering.id, size });
       return volume;
     })();
@@ -227,18 +227,18 @@ export class VolumeService {
     const offering = input.offering ?? current;
     let sizeBytes: number;
     if (input.offering && input.offering.is_customized !== 1) {
-      if (input.sizeGb !== undefined) throw ApiError.param(`size: disk offering ${input.offering.name} has a fixed size of ${Math.round(input.offering.disk_size / GiB)} GB; give size only with a custom offering`);
+      if (input.sizeGb !== undefined) throw ApiError.param(`size: disk offering ${input.offering.name} has a fixed size of ${Math.round(input.offering.disk_size / GiB)} GiB; give size only with a custom offering`);
       sizeBytes = input.offering.disk_size;
     } else {
-      if (input.sizeGb === undefined) throw ApiError.param('size: give the new size (GB), or diskofferingid of an offering with a fixed size');
+      if (input.sizeGb === undefined) throw ApiError.param('size: give the new size (GiB), or diskofferingid of an offering with a fixed size');
       if (offering && offering.is_customized !== 1 && volume.volume_type === 'DATADISK') {
         throw ApiError.param(`size: volume ${volume.name} has the fixed-size disk offering ${offering.name}; give diskofferingid of a custom offering (or of another size) to resize it`);
       }
       sizeBytes = input.sizeGb * GiB;
     }
-    if (sizeBytes === volume.size) throw ApiError.param(`size: volume ${volume.name} is already ${Math.round(sizeBytes / GiB)} GB`);
+    if (sizeBytes === volume.size) throw ApiError.param(`size: volume ${volume.name} is already ${Math.round(sizeBytes / GiB)} GiB`);
     if (sizeBytes < volume.size && !input.shrinkOk) {
-      throw ApiError.param(`size: ${Math.round(sizeBytes / GiB)} GB is smaller than volume ${volume.name} (${Math.round(volume.size / GiB)} GB); shrinking loses data, give shrinkok=true to allow it`);
+      throw ApiError.param(`size: ${Math.round(sizeBytes / GiB)} GiB is smaller than volume ${volume.name} (${Math.round(volume.size / GiB)} GiB); shrinking loses data, give shrinkok=true to allow it`);
     }
     if (volume.vm_id !== null) {
       const vm = this.engine.vms.get(volume.vm_id);
@@ -272,14 +272,14 @@ export class VolumeService {
         await facet.resize(this.disk(volume), sizeBytes, { vm: target && vm ? vmRef(vm) : undefined, live: vm?.state === 'Running' && target !== undefined, shrink: claim.shrinkOk });
       } catch (error) {
         this.db.prepare(`UPDATE volumes SET state='Ready' WHERE id=?`).run(volume.id);
-        this.failed('VOLUME.RESIZE', caller, volume, `resize to ${Math.round(sizeBytes / GiB)} GB failed, the volume keeps ${Math.round(volume.size / GiB)} GB: ${errorText(error)}`, jobUuid);
+        this.failed('VOLUME.RESIZE', caller, volume, `resize to ${Math.round(sizeBytes / GiB)} GiB failed, the volume keeps ${Math.round(volume.size / GiB)} GiB: ${errorText(error)}`, jobUuid);
         throw error;
       }
     }
     this.db.prepare(`UPDATE volumes SET size=?, disk_offering_id=?, state=? WHERE id=?`).run(sizeBytes, claim.offeringId, volume.state === 'Resizing' ? 'Ready' : volume.state, volume.id);
     const after = this.get(volume.id);
     this.engine.events.usage({ type: 'VOLUME.RESIZE', accountId: after.account_id, zoneId: after.zone_id, resourceId: after.id, resourceName: after.name, offeringId: claim.offeringId ?? undefined, size: sizeBytes });
-    this.record('VOLUME.RESIZE', caller, after, `volume ${after.name} resized from ${Math.round(volume.size / GiB)} GB to ${Math.round(sizeBytes / GiB)} GB`, jobUuid);
+    this.record('VOLUME.RESIZE', caller, after, `volume ${after.name} resized from ${Math.round(volume.size / GiB)} GiB to ${Math.round(sizeBytes / GiB)} GiB`, jobUuid);
     return after;
   }
 
