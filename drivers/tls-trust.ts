@@ -85,15 +85,25 @@ export class PinnedAgent extends https.Agent {
     super({ keepAlive: true, maxSockets: options.maxSockets ?? 8, maxCachedSessions: 0 });
   }
 
+  /**
+   * Sockets still in their handshake. The agent learns of a socket only from the callback, after
+   * the pin check, so Agent.destroy would leave these connecting over a link that stopped
+   * answering (an abandoned close's logout: the XenServer pool's abort) for the handshake's timeout.
+   */
+  private readonly connecting = new Set<tls.TLSSocket>();
+
   override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     let done = false;
-    const finish = (err: Error | null, socket?: Duplex) => {
+    const finish = (err: Error | null, ready?: Duplex) => {
+      this.connecting.delete(socket);
       if (done) return;
       done = true;
-      callback?.(err, socket as Duplex);
+      callback?.(err, ready as Duplex);
     };
     this.connectionsOpened++;
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false, session: undefined });
+    this.connecting.add(socket);
+    socket.once('close', () => this.connecting.delete(socket));
     // A server that accepts TCP but never finishes the handshake must not hang the request:
     // the request's own timeout only starts once it has a socket. The listener is removed with
     // the deadline, or a later request's timeout on this kept-alive socket would fire it too.
@@ -114,6 +124,13 @@ export class PinnedAgent extends https.Agent {
     socket.once('error', (e) => finish(e));
     // Returning nothing makes the agent wait for the callback, so no request is written early.
     return undefined;
+  }
+
+  /** Destroys the sockets in use and free (Agent.destroy) and those still connecting, whose requests then fail. */
+  override destroy(): void {
+    for (const socket of [...this.connecting]) socket.destroy(new TlsConnectError(`${socket.remoteAddress ?? 'server'}: the connection was closed while it connected`));
+    this.connecting.clear();
+    super.destroy();
   }
 }
 

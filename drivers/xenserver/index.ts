@@ -154,6 +154,10 @@ class XenEndpoint implements Endpoint {
   close(): Promise<void> {
     return this.release();
   }
+
+  abort(): void {
+    this.pool.abort();
+  }
 }
 
 class XenHostSession implements HostSession {

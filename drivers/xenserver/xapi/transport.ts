@@ -47,6 +47,7 @@ export class JsonRpcTransport {
 
   /** Calls METHOD; resolves with `result`, rejects with XapiError (API), XapiProtocolError or XapiConnectionError. */
   async call(method: string, params: unknown[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
+    this.assertOpen();
     const body = JSON.stringify({ jsonrpc: '2.0', method, params, id: ++this.id });
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     let reply;
@@ -109,6 +110,7 @@ export class JsonRpcTransport {
     const target = new URL(pathAndQuery, opts.origin ?? this.base);
     const lib = target.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
+      this.assertOpen(); // thrown in the executor: the promise rejects
       let answered = false;
       const send = (): void => {
         const stream = body();
@@ -149,7 +151,19 @@ export class JsonRpcTransport {
     return isConnectionError(e) ? new XapiConnectionError(host, (e as NodeJS.ErrnoException).code ?? 'ECONNRESET', (e as Error).message) : e;
   }
 
+  private closed = false;
+
+  /**
+   * Ends every request under way (Agent.destroy destroys the sockets in use too) and refuses the
+   * next: after it a request would open a new connection over a link that may be the one that
+   * stopped answering (an abandoned close, XenPool.abort).
+   */
   close(): void {
+    this.closed = true;
     this.agent.destroy();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new XapiConnectionError(this.base.host, 'ECONNRESET', `the connection to ${this.base.host} is closed`);
   }
 }
