@@ -122,6 +122,13 @@ export async function cleanUp(t: TestEngine): Promise<void> {
   await disarmWatchdogs(t, false);
 }
 
+/** A file's afterAll end of its zone: cleanUp, then the test engine closed; nothing when beforeAll made none. */
+export async function closeKvmZone(z: KvmZone | undefined): Promise<void> {
+  if (!z?.t) return;
+  await cleanUp(z.t);
+  await z.t.close();
+}
+
 const owedCleanups = (t: TestEngine) => t.engine.db.prepare('SELECT COUNT(*) FROM host_cleanups').pluck().get() as number;
 
 /**

@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { ConsoleTap, WORK } from '../kvm/real-hosts.js';
-import { cleanUp, onHost, type KvmZone } from './kvm-zone.js';
+import { closeKvmZone, onHost, type KvmZone } from './kvm-zone.js';
 
 /** OVMF's variable-store template (the ovmf package, which test/kvm-hosts/hosts.sh installs). */
 export const TEMPLATE_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
@@ -35,10 +35,7 @@ export function uefiAfterAll(state: () => { z?: KvmZone; tap?: ConsoleTap }, dom
   afterAll(async () => {
     const { z, tap } = state();
     tap?.close();
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
     removeUefiDomain(domain.name, domain.root, domain.pool);
     after?.();
   }, 180_000);

@@ -20,7 +20,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 
 const hosts = kvmHostsOrSkip();
 let z: KvmZone;
@@ -36,10 +36,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('destroying a KVM VM the momen
 
   afterAll(async () => {
     if (cut) harness('restore-link', 'host2');
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
   }, 300_000);
 
   const owed = () => z.t.engine.db.prepare('SELECT COUNT(*) FROM host_cleanups').pluck().get() as number;

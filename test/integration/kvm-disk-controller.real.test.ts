@@ -8,7 +8,7 @@
  * The host set comes from KILN_KVM_WORK; the VMs and volumes go with the engine's cleanUp.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { ConsoleTap } from '../kvm/real-hosts.js';
 
 const hosts = kvmHostsOrSkip();
@@ -51,10 +51,7 @@ describe.skipIf(!hosts)('KVM: attachVolume puts the disk on the bus of the VM\'s
   }, 180_000);
 
   afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
   }, 180_000);
 
   it('scsi: hot-plugged into the running VM as sda on a virtio-scsi controller, which the guest sees', async () => {

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, onHostAll, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, kvmHostsOrSkip, kvmZone, onHost, onHostAll, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import { ensureThirdHost } from '../helpers/third-kvm-host.js';
 import { handMadeDomainXml, type HandMadeDevices } from '../helpers/hand-made-domain.js';
@@ -137,10 +137,7 @@ describe.skipIf(!hosts)('KVM imports keep SATA, SCSI and IDE disks and NIC model
   }, 180_000);
 
   afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
     const pool = hosts!.poolName;
     const mine = [...adopted, refusedHere].flatMap(poolVolumes).concat(fromDisk);
     onHost('host1', 'sh', '-c', `for d in ${[...adopted, refusedHere].map((c) => c.name).join(' ')}; do virsh destroy $d >/dev/null 2>&1; virsh undefine $d >/dev/null 2>&1; done; virsh pool-refresh ${pool} >/dev/null; for v in ${mine.join(' ')}; do virsh vol-delete --pool ${pool} $v >/dev/null 2>&1; done; true`);

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { handMadeDomainXml } from '../helpers/hand-made-domain.js';
 
 const hosts = kvmHostsOrSkip();
@@ -48,10 +48,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('an imported KVM VM expunged w
 
   afterAll(async () => {
     if (cut) harness('restore-link', 'host2');
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
     onHost('host2', 'sh', '-c', all.map((n) => `virsh destroy ${n} >/dev/null 2>&1; virsh undefine ${n} >/dev/null 2>&1; virsh vol-delete --pool ${hosts!.poolName} ${root(n)} >/dev/null 2>&1;`).join(' ') + ' true');
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 180_000);

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { dbFingerprint } from '../helpers/engine.js';
 import type { HostEntry } from '../kvm/real-hosts.js';
 import { ensureThirdHost } from '../helpers/third-kvm-host.js';
@@ -56,10 +56,7 @@ describe.skipIf(!hosts)('importVm importsource=external: the receiving host is t
   }, 180_000);
 
   afterAll(async () => {
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
     if (source) onSource('sh', '-c', `virsh destroy ${name} >/dev/null 2>&1; virsh undefine ${name} >/dev/null 2>&1; rm -f ${file}; rm -rf /var/tmp/kiln-export.*; true`);
     for (const h of ['host1', 'host2']) expect(onHost(h, 'sh', '-c', `virsh list --all --name | grep -c ${name}; true`).trim(), h).toBe('0');
   }, 120_000);

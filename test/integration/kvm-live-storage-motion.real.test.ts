@@ -24,7 +24,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { defineDirPool, removeDirPool } from '../helpers/kvm-dir-pool.js';
 import { ConsoleTap, WORK } from '../kvm/real-hosts.js';
 
@@ -139,10 +139,7 @@ describe.skipIf(!hosts)('KVM: a running VM\'s disk moves live (block copy; with 
 
   afterAll(async () => {
     tap?.close();
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
     removePools();
   }, 300_000);
 

@@ -6,7 +6,7 @@
  * is restored after. The host set comes from KILN_KVM_WORK (the default set otherwise).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, harness, kvmHostsOrSkip, kvmZone, type KvmZone } from '../helpers/kvm-zone.js';
 import { refreshOpenPools } from '../../main/engine/storage/pool-sync.js';
 
 const hosts = kvmHostsOrSkip();
@@ -22,10 +22,7 @@ describe.skipIf(!hosts)('storage pools of a KVM host whose link is cut', () => {
   }, 120_000);
   afterAll(async () => {
     if (cut) harness('restore-link', 'host1');
-    if (z?.t) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
   }, 120_000);
 
   it('lists at once, host1 included, from the records of their sessions\' opening', async () => {

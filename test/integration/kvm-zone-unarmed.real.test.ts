@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvmDriver } from '../../drivers/kvm/index.js';
-import { cleanUp, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
+import { closeKvmZone, harness, kvmHostsOrSkip, kvmZone, onHost, type KvmZone } from '../helpers/kvm-zone.js';
 import { connect } from '../kvm/real-hosts.js';
 
 const hosts = kvmHostsOrSkip();
@@ -40,10 +40,7 @@ describe.skipIf(!hosts || hosts.hosts.length < 2)('a KVM zone starts with its ho
 
   afterAll(async () => {
     if (cut) harness('restore-link', 'host2');
-    if (z) {
-      await cleanUp(z.t);
-      await z.t.close();
-    }
+    await closeKvmZone(z);
   }, 300_000);
 
   it("an HA VM on host2 keeps running through a cut three times the leftover watchdog's timeout", { timeout: 180_000 }, async () => {
