@@ -102,7 +102,7 @@ describe.skipIf(!available)('kiln serve with a vCenter (vcsim): the cloudstack c
     const destination = Object.values(z.hosts).find((h) => h !== vm.hostid)!;
     const started = await api(kiln, 'migrateVirtualMachine', { virtualmachineid: vm.id, hostid: destination });
     const jobid = started.body['jobid'] as string;
-    expect(jobid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(jobid, JSON.stringify(started.body)).toMatch(/^[0-9a-f-]{36}$/);
     // Kill it once the job has stored its vSphere task (and the task is still running in vCenter).
     const taskOf = () => {
       const db = new Database(join(kiln.dataDir, 'kiln.db'), { readonly: true });

@@ -272,6 +272,10 @@ export class HaMonitor {
     for (const vm of this.runningOn(host.id)) {
       if (believed.get(vm.id) !== vm.update_count) continue;
       if (power.get(vmRef(vm)) === 'Running') continue;
+      // The list may lag behind the host (vSphere's and XenServer's come from an event-fed cache:
+      // a VM Kiln has just started can still be listed powered off on a loaded machine), so the VM
+      // itself is asked before Kiln takes it for down; a host that does not answer decides nothing.
+      if (await this.stillRunning(host.id, vm)) continue;
       // Gone from its host: a move reported failed may have completed after all (moved-after-all.ts).
       if (!power.has(vmRef(vm)) && (await followIfMovedAway(engine, vm).catch(() => false))) continue;
       await this.vmWentDown(vm, power.has(vmRef(vm)) ? 'found stopped' : 'missing from host');
@@ -341,6 +345,15 @@ export class HaMonitor {
   }
 
   /** The VM is not running any more and Kiln did not stop it. */
+  /** Whether VM's host says it still runs (HostSession.powerState), or cannot say now: not to be taken for down on its list alone. */
+  private async stillRunning(hostId: number, vm: VmRow): Promise<boolean> {
+    try {
+      return (await (await this.engine.hosts.session(hostId)).powerState(vmRef(vm))) === 'Running';
+    } catch {
+      return true;
+    }
+  }
+
   private async vmWentDown(vm: VmRow, reason: string): Promise<void> {
     const { engine } = this;
     const hostId = vm.host_id;
